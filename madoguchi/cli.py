@@ -1,0 +1,140 @@
+"""The ``madoguchi`` command line: a thin wrapper that parses arguments and calls the package functions.
+
+Each subcommand names ``module:function`` and is imported lazily, so ``madoguchi check`` does not pay
+for the web server's imports. The handler receives the parsed ``argparse.Namespace`` and returns the
+process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def _handler(target: str) -> Callable[[argparse.Namespace], int]:
+    def run(ns: argparse.Namespace) -> int:
+        module, _, func = target.partition(":")
+        return int(getattr(importlib.import_module(module), func)(ns) or 0)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="madoguchi",
+        description="Madoguchi (窓口): the no-writing one-stop counter for Japanese municipalities.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser(
+        "check",
+        help="validate procedure definitions (YAML or notebooks), run their scenarios, estimate time",
+        description="Check procedure and life-event definitions. Prints one 'path:line:col: CODE message' "
+        "line per problem and a completion-time estimate per procedure. Exit 0 when all are valid.",
+    )
+    c.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the shipped library)")
+    c.add_argument("--no-scenarios", action="store_true", help="skip running the example scenarios")
+    c.add_argument("--quiet", "-q", action="store_true", help="print problems only, no estimates")
+    c.set_defaults(func=_handler("procedure_definitions.commands:check"))
+
+    c = sub.add_parser("list", help="list the definitions of a library", description="List definitions.")
+    c.add_argument("--json", action="store_true", help="print a JSON array")
+    c.add_argument("--path", metavar="DIR", help="library folder (default: the shipped library)")
+    c.set_defaults(func=_handler("procedure_definitions.commands:list_definitions"))
+
+    c = sub.add_parser(
+        "schema",
+        help="print the JSON Schema (draft 2020-12) of the definition format",
+        description="Print the JSON Schema of the YAML definition format on stdout.",
+    )
+    c.set_defaults(func=_handler("procedure_definitions.commands:schema"))
+
+    c = sub.add_parser(
+        "export-notebook",
+        help="convert a procedure notebook (.ipynb) to canonical YAML on stdout",
+        description="Convert a notebook whose cells tagged 'procedure' hold the definition into YAML.",
+    )
+    c.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    c.set_defaults(func=_handler("procedure_definitions.commands:export_notebook"))
+
+    c = sub.add_parser(
+        "build",
+        help="compile the procedure library into the offline PWA bundle",
+        description="Compile the procedure library into a static, installable, offline-first PWA.",
+    )
+    c.add_argument("--out", metavar="DIR", default="build/pwa", help="output folder (default: build/pwa)")
+    c.add_argument("--library", metavar="DIR", help="procedure library (default: the shipped library)")
+    c.set_defaults(func=_handler("madoguchi.build:command"))
+
+    c = sub.add_parser(
+        "serve",
+        help="run the web server (SQLite by default)",
+        description="Run the Madoguchi server on an embedded SQLite database.",
+    )
+    c.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    c.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.add_argument("--demo", action="store_true", help="seed a demo registry and one staff account per role")
+    c.add_argument("--library", metavar="DIR", help="procedure library (default: the shipped library)")
+    c.add_argument("--origin", metavar="URL", help="public origin for passkeys (default http://localhost:PORT)")
+    c.set_defaults(func=_handler("server.commands:serve"))
+
+    staff = sub.add_parser("staff", help="manage staff accounts", description="Manage staff accounts.")
+    ssub = staff.add_subparsers(dest="staff_command", metavar="ACTION")
+    ssub.required = True
+    c = ssub.add_parser(
+        "invite",
+        help="create a staff account and print its one-time enrollment URL",
+        description="Create a staff account; the enrollment URL is printed on the last line.",
+    )
+    c.add_argument("name")
+    c.add_argument("--role", required=True, help="counter, outreach, reviewer, configurator or admin")
+    c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
+    c.add_argument("--origin", metavar="URL", default="http://localhost:8000")
+    c.set_defaults(func=_handler("server.commands:staff_invite"))
+
+    subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
+    subsub = subs.add_subparsers(dest="submissions_command", metavar="ACTION")
+    subsub.required = True
+    c = subsub.add_parser(
+        "export", help="export submissions (JSON Lines or CSV)", description="Export stored submissions."
+    )
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
+    c.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    c.add_argument("--status", help="only submissions with this status")
+    c.add_argument("--procedure", help="only this procedure id")
+    c.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (for Excel)")
+    c.set_defaults(func=_handler("server.commands:submissions_export"))
+
+    audit = sub.add_parser("audit", help="audit trail tools", description="Audit trail tools.")
+    asub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
+    asub.required = True
+    c = asub.add_parser(
+        "verify",
+        help="verify the hash chain of the audit log",
+        description="Exit 0 when the audit chain is intact, 1 naming the first bad entry when not.",
+    )
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
+    c.set_defaults(func=_handler("server.commands:audit_verify"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return ns.func(ns)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

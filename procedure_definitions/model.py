@@ -1,0 +1,381 @@
+"""The definition model: procedures and life events as msgspec Structs.
+
+The Structs are the single source of truth for the YAML format: the loader validates against them
+(reporting every problem with a position), and the JSON Schema is generated from them.
+Every YAML key maps 1:1 to a Struct attribute (``ja-easy`` is the one renamed key).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "FIELD_TYPES",
+    "PROFILE_ATTRIBUTES",
+    "AddressField",
+    "AttachmentField",
+    "Choice",
+    "ChoiceField",
+    "CorporateNumberField",
+    "DateField",
+    "Department",
+    "Document",
+    "EmailField",
+    "Fee",
+    "Field",
+    "FieldBase",
+    "GroupField",
+    "KanaField",
+    "LifeEvent",
+    "LifeEventProcedure",
+    "LongTextField",
+    "MultiChoiceField",
+    "MyNumberField",
+    "NameField",
+    "NoticeField",
+    "NumberField",
+    "PhoneField",
+    "PostalCodeField",
+    "Procedure",
+    "Question",
+    "Scenario",
+    "ScenarioExpect",
+    "Section",
+    "SharedField",
+    "Text",
+    "TextField",
+    "WarekiField",
+    "YesNoField",
+    "iter_fields",
+]
+
+_STRICT = {"forbid_unknown_fields": True, "omit_defaults": True}
+
+MergePolicy = Literal["auto", "review", "append"]
+Filer = Literal["resident", "staff"]
+
+# Attributes of the resident profile (the registry record bound to an account) that fields may be
+# prefilled from. Keep in step with server.registry; the checker rejects anything else.
+PROFILE_ATTRIBUTES: dict[str, str] = {
+    "name": "name",  # {family, given}
+    "name_kana": "kana",  # {family, given} in katakana, or a string
+    "birth_date": "date",
+    "sex": "choice",
+    "postal_code": "postal_code",
+    "address": "address",
+    "phone": "phone",
+    "email": "email",
+    "household_head_name": "name",
+    "relationship_to_head": "text",
+    "nationality": "text",
+    "resident_code": "text",
+    "my_number": "my_number",
+    "household_members": "group",
+    "previous_address": "address",
+}
+
+
+class Text(msgspec.Struct, **_STRICT):
+    """A label in Japanese (required), English and やさしい日本語 (ja-easy).
+
+    In YAML a plain string is shorthand for ``{ja: ...}``.
+    """
+
+    ja: str
+    en: str | None = None
+    ja_easy: str | None = msgspec.field(default=None, name="ja-easy")
+
+
+class Choice(msgspec.Struct, **_STRICT):
+    value: str
+    label: Text
+    # Cascading selects: a choice is offered when the field's choice_filter evaluates to this value
+    # (or to a list containing it). Choices without ``filter`` are always offered.
+    filter: str | None = None
+
+
+class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
+    id: str
+    label: Text
+    hint: Text | None = None
+    help: Text | None = None  # longer help text; notebook markdown cells land here
+    required: bool = False
+    required_if: str | None = None
+    show_if: str | None = None
+    constraint: str | None = None
+    constraint_message: Text | None = None
+    calculate: str | None = None
+    read_only: bool = False
+    prefill: str | None = None  # a key of PROFILE_ATTRIBUTES
+    prefill_editable: bool = True
+    merge: MergePolicy | None = None  # default depends on type, see default_merge()
+
+
+class TextField(FieldBase, tag="text"):
+    min_length: int | None = None
+    max_length: int | None = None
+    placeholder: Text | None = None
+
+
+class LongTextField(FieldBase, tag="longtext"):
+    max_length: int | None = None
+
+
+class NumberField(FieldBase, tag="number"):
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    unit: Text | None = None
+
+
+class YesNoField(FieldBase, tag="yesno"):
+    pass
+
+
+class ChoiceField(FieldBase, tag="choice"):
+    choices: list[Choice] = []
+    choice_filter: str | None = None
+    appearance: Literal["radio", "select"] | None = None
+
+
+class MultiChoiceField(FieldBase, tag="multichoice"):
+    choices: list[Choice] = []
+    choice_filter: str | None = None
+    min_selected: int | None = None
+    max_selected: int | None = None
+
+
+class DateField(FieldBase, tag="date"):
+    min: str | None = None  # ISO date
+    max: str | None = None
+
+
+class WarekiField(FieldBase, tag="wareki"):
+    allow_partial: bool = False  # year-month or year only when the day/month is unknown
+
+
+class EmailField(FieldBase, tag="email"):
+    pass
+
+
+class PhoneField(FieldBase, tag="phone"):
+    mobile_only: bool = False
+
+
+class NameField(FieldBase, tag="name"):
+    # Never normalized: stored exactly as typed, byte for byte (MJ/IVS characters).
+    single_part: bool = False  # e.g. foreign residents' full names
+
+
+class KanaField(FieldBase, tag="kana"):
+    split: bool = False  # family/given like a name field
+
+
+class PostalCodeField(FieldBase, tag="postal_code"):
+    address_field: str | None = None  # an address field autofilled from the code
+
+
+class AddressField(FieldBase, tag="address"):
+    japan_only: bool = True
+
+
+class MyNumberField(FieldBase, tag="my_number"):
+    pass
+
+
+class CorporateNumberField(FieldBase, tag="corporate_number"):
+    pass
+
+
+class AttachmentField(FieldBase, tag="attachment"):
+    accept: list[str] = msgspec.field(default_factory=lambda: ["image/jpeg", "image/png", "application/pdf"])
+    max_size_mb: float = 10.0
+    capture: bool = False  # offer the camera on phones
+    max_files: int = 1
+
+
+class GroupField(FieldBase, tag="group"):
+    fields: list[Field] = []
+    min: int | None = None
+    max: int | None = None
+    item_label: Text | None = None
+
+
+class NoticeField(FieldBase, tag="notice"):
+    text: Text | None = None
+    level: Literal["info", "warning"] = "info"
+
+
+Field = (
+    TextField
+    | LongTextField
+    | NumberField
+    | YesNoField
+    | ChoiceField
+    | MultiChoiceField
+    | DateField
+    | WarekiField
+    | EmailField
+    | PhoneField
+    | NameField
+    | KanaField
+    | PostalCodeField
+    | AddressField
+    | MyNumberField
+    | CorporateNumberField
+    | AttachmentField
+    | GroupField
+    | NoticeField
+)
+
+FIELD_TYPES: dict[str, type[FieldBase]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in (
+        TextField,
+        LongTextField,
+        NumberField,
+        YesNoField,
+        ChoiceField,
+        MultiChoiceField,
+        DateField,
+        WarekiField,
+        EmailField,
+        PhoneField,
+        NameField,
+        KanaField,
+        PostalCodeField,
+        AddressField,
+        MyNumberField,
+        CorporateNumberField,
+        AttachmentField,
+        GroupField,
+        NoticeField,
+    )
+}
+
+# Identity data must never be silently overwritten by a sync merge.
+_REVIEW_BY_DEFAULT = {"name", "kana", "my_number", "corporate_number", "wareki", "date"}
+
+
+def default_merge(field: FieldBase) -> MergePolicy:
+    if field.merge is not None:
+        return field.merge
+    tag = field.__struct_config__.tag
+    if tag in _REVIEW_BY_DEFAULT:
+        return "review"
+    return "auto"
+
+
+class Section(msgspec.Struct, **_STRICT):
+    id: str
+    title: Text
+    fields: list[Field]
+    help: Text | None = None
+    show_if: str | None = None
+
+
+class Document(msgspec.Struct, **_STRICT):
+    """Something the resident must bring or attach (持ち物)."""
+
+    id: str
+    label: Text
+    required_if: str | None = None
+    note: Text | None = None
+
+
+class Fee(msgspec.Struct, **_STRICT):
+    amount: int  # yen
+    per: Text | None = None  # e.g. 1通あたり
+    quantity_field: str | None = None  # the field holding the number of copies
+    note: Text | None = None
+
+
+class Department(msgspec.Struct, **_STRICT):
+    id: str
+    name: Text
+
+
+class ScenarioExpect(msgspec.Struct, **_STRICT):
+    valid: bool | None = None
+    errors: list[str] | None = None  # field ids that must have an error
+    shown: list[str] | None = None  # field ids that must be visible
+    hidden: list[str] | None = None  # field ids that must be hidden
+    values: dict[str, Any] | None = None  # calculated field id -> expected value
+
+
+class Scenario(msgspec.Struct, **_STRICT):
+    name: str
+    answers: dict[str, Any]
+    expect: ScenarioExpect
+    today: str | None = None  # ISO date that today() returns while running the scenario
+    profile: dict[str, Any] | None = None
+
+
+class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):
+    id: str
+    version: str
+    title: Text
+    department: Department
+    sections: list[Section]
+    description: Text | None = None
+    filers: list[Filer] = msgspec.field(default_factory=lambda: ["resident", "staff"])
+    documents: list[Document] = []
+    fee: Fee | None = None
+    legal_basis: list[str] = []
+    deadline: Text | None = None
+    keywords: list[str] = []
+    scenarios: list[Scenario] = []
+
+
+class Question(msgspec.Struct, **_STRICT):
+    """A yes/no question of a life event; its id is usable in ``include_if`` expressions."""
+
+    id: str
+    label: Text
+    help: Text | None = None
+    show_if: str | None = None
+
+
+class SharedField(msgspec.Struct, **_STRICT):
+    """A field entered once for the whole life event and copied into each included procedure.
+
+    ``field`` is an ordinary field definition; ``maps_to`` maps procedure id -> that procedure's field id.
+    """
+
+    field: Field
+    maps_to: dict[str, str]
+
+
+class LifeEventProcedure(msgspec.Struct, **_STRICT):
+    procedure: str  # procedure id
+    include_if: str | None = None  # over the questions' ids; absent = always
+    reason: Text | None = None
+
+
+class LifeEvent(msgspec.Struct, tag="life_event", tag_field="kind", **_STRICT):
+    id: str
+    version: str
+    title: Text
+    questions: list[Question]
+    procedures: list[LifeEventProcedure]
+    shared_fields: list[SharedField] = []
+    description: Text | None = None
+    keywords: list[str] = []
+
+
+Definition = Procedure | LifeEvent
+
+
+def iter_fields(fields: list[Field], parent: GroupField | None = None):  # type: ignore[no-untyped-def]
+    """Yield (field, enclosing group or None) for every field, depth first."""
+    for f in fields:
+        yield f, parent
+        if isinstance(f, GroupField):
+            yield from iter_fields(f.fields, f)
+
+
+def procedure_fields(proc: Procedure):  # type: ignore[no-untyped-def]
+    for s in proc.sections:
+        yield from iter_fields(s.fields)
