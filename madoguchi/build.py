@@ -1,0 +1,437 @@
+"""Compile the procedure library into the static, offline-first PWA bundle.
+
+``build_pwa(library)`` is a pure function: it reads the app sources under ``pwa/`` and the library, and
+returns every output file as bytes in a :class:`BuildResult`; nothing is written. ``command`` (the
+``madoguchi build`` CLI) writes the result to a folder. ``madoguchi serve`` calls ``build_pwa`` at start and
+serves ``BuildResult.files`` at ``/``.
+
+Layout of the bundle::
+
+    index.html                      app shell (not hashed: it is the navigation target)
+    sw.js                           service worker (not hashed: its URL must be stable)
+    manifest.webmanifest
+    assets/<name>.<hash>.js|css|png content-hashed; JS import specifiers rewritten to the hashed names
+    data/index.<hash>.json          finder data: titles, keywords, life events, file of every version
+    procedures/<id>/<version>.<hash>.json
+    life-events/<id>/<version>.<hash>.json
+    postal/<datahash>/<prefix>.json postal code shards (cached lazily by the service worker)
+
+Every library version of every procedure is shipped (not only the latest), so a draft started on an old
+version keeps working offline after an app update; the service worker precaches all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["PWA_SOURCE", "BuildResult", "build_pwa", "command", "png_icon"]
+
+PWA_SOURCE = Path(__file__).resolve().parent.parent / "pwa"
+
+_HASH_LEN = 10
+_IMPORT_RE = re.compile(r"""(\bimport\s*(?:[\w*{}\s,$]+\s*from\s*)?|\bexport\s*[\w*{}\s,$]+\s*from\s*|\bimport\s*\()(["'])(\./[\w.\-/]+\.js)\2""")
+THEME_COLOR = "#0017c1"
+BACKGROUND_COLOR = "#ffffff"
+
+
+@dataclass
+class BuildResult:
+    """Everything ``madoguchi build`` produces, as bytes by path (no leading slash)."""
+
+    files: dict[str, bytes]
+    version: str  # the build version: a hash over every output file
+    procedures: list[dict[str, str]]  # [{id, version, path}] every procedure version included
+    life_events: list[dict[str, str]]
+    assets: dict[str, str]  # source name (e.g. "js/app.js") -> hashed output path
+    precache: list[str]  # URLs the service worker caches at install
+    # Inputs' hashes, so the next build can reuse outputs whose inputs did not change.
+    source_hashes: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _digest(data: bytes, n: int = _HASH_LEN) -> str:
+    return hashlib.sha256(data).hexdigest()[:n]
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode("utf-8")
+
+
+def _hashed(path: str, data: bytes) -> str:
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}.{_digest(data)}.{ext}" if dot else f"{path}.{_digest(data)}"
+
+
+# ---------------------------------------------------------------------------------------------- icons
+
+
+def png_icon(size: int, *, maskable: bool = True) -> bytes:
+    """A simple app icon drawn in pure Python: a white window (窓) on the theme colour.
+
+    The drawing stays inside the central 80% circle so the icon also works as a maskable icon.
+    """
+    bg = (0x00, 0x17, 0xC1)
+    fg = (0xFF, 0xFF, 0xFF)
+    accent = (0xFF, 0xD4, 0x3D)
+    half = size / 2
+    box = size * (0.28 if maskable else 0.36)  # half side of the window frame
+    bar = max(2.0, size * 0.045)
+    rows = bytearray()
+    for y in range(size):
+        rows.append(0)  # filter: none
+        dy = y + 0.5 - half
+        for x in range(size):
+            dx = x + 0.5 - half
+            color = bg
+            if abs(dx) <= box and abs(dy) <= box:
+                edge = abs(dx) > box - bar or abs(dy) > box - bar
+                cross = abs(dx) < bar / 2 or abs(dy) < bar / 2
+                color = fg if edge or cross else bg
+                # The counter (口) below the window: a yellow sill.
+            if box - bar < dy <= box + bar * 1.5 and abs(dx) <= box + bar:
+                color = accent if dy > box else color
+            rows += bytes(color)
+    raw = bytes(rows)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+# ------------------------------------------------------------------------------------------ app shell
+
+
+def _read_sources(root: Path) -> dict[str, bytes]:
+    """Every app source file by its path relative to ``pwa/`` (POSIX separators)."""
+    out: dict[str, bytes] = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.name.startswith(".") and "__pycache__" not in p.parts:
+            out[p.relative_to(root).as_posix()] = p.read_bytes()
+    return out
+
+
+def _resolve(importer: str, spec: str) -> str:
+    parts = importer.split("/")[:-1]
+    for seg in spec.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            parts.pop()
+        else:
+            parts.append(seg)
+    return "/".join(parts)
+
+
+def _hash_modules(sources: Mapping[str, bytes]) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Content-hash the JS modules, rewriting relative import specifiers to the hashed file names.
+
+    A module's hash covers its rewritten text, so it changes when any module it imports changes
+    (the hashes form a Merkle tree over the import graph). Returns (source -> output path, outputs).
+    """
+    modules = {k: v.decode("utf-8") for k, v in sources.items() if k.startswith("js/") and k.endswith(".js")}
+    names: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    visiting: set[str] = set()
+
+    def visit(mod: str) -> str:
+        if mod in names:
+            return names[mod]
+        if mod not in modules:
+            raise ValueError(f"pwa: import of a missing module {mod!r}")
+        if mod in visiting:
+            raise ValueError(f"pwa: import cycle through {mod!r}")
+        visiting.add(mod)
+        text = modules[mod]
+
+        def sub(m: re.Match[str]) -> str:
+            target = _resolve(mod, m.group(3))
+            out = visit(target)
+            rel = out.rsplit("/", 1)[-1]  # every module lands in assets/: same folder
+            return f"{m.group(1)}{m.group(2)}./{rel}{m.group(2)}"
+
+        rewritten = _IMPORT_RE.sub(sub, text).encode("utf-8")
+        visiting.discard(mod)
+        out_path = "assets/" + _hashed(mod.split("/", 1)[1].replace("/", "-"), rewritten)
+        names[mod] = out_path
+        files[out_path] = rewritten
+        return out_path
+
+    for mod in sorted(modules):
+        visit(mod)
+    return names, files
+
+
+# ---------------------------------------------------------------------------------------- library data
+
+
+def _text(t: Any) -> dict[str, str] | None:
+    if t is None:
+        return None
+    d = msgspec.to_builtins(t)
+    return d if isinstance(d, dict) else {"ja": str(d)}
+
+
+def _source_hash(definition: Any) -> str:
+    return _digest(msgspec.json.encode(definition), 16)
+
+
+def _compile(kind: str, definition: Any) -> dict[str, Any]:
+    from procedure_definitions import compile as compiler
+
+    if kind == "procedure":
+        return compiler.compile_procedure(definition)
+    return compiler.compile_life_event(definition)
+
+
+def _versions(table: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, str, Any]]:
+    for def_id in sorted(table):
+        for ver in sorted(table[def_id], key=_version_key):
+            yield def_id, ver, table[def_id][ver]
+
+
+def _version_key(v: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-+]", v))
+
+
+def _latest(versions: Iterable[str]) -> str:
+    return max(versions, key=_version_key)
+
+
+# ------------------------------------------------------------------------------------------ the build
+
+
+def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path | None = None) -> BuildResult:
+    """Compile ``library`` (a ``procedure_definitions.library.Library``) and the app into a bundle.
+
+    With ``previous``, outputs whose inputs did not change are reused as they are: only a changed
+    procedure version is recompiled, and the postal shards are not rebuilt.
+    """
+    started = time.perf_counter()
+    prev_files = previous.files if previous else {}
+    prev_hashes = previous.source_hashes if previous else {}
+    files: dict[str, bytes] = {}
+    source_hashes: dict[str, str] = {}
+    stats: dict[str, Any] = {"compiled": [], "reused": []}
+
+    # Library: one JSON per procedure version and per life event version.
+    index: dict[str, Any] = {"procedures": {}, "life_events": {}}
+    included: dict[str, list[dict[str, str]]] = {"procedure": [], "life_event": []}
+    tables = (
+        ("procedure", "procedures", getattr(library, "procedures", {}) or {}),
+        ("life_event", "life-events", getattr(library, "life_events", {}) or {}),
+    )
+    for kind, folder, table in tables:
+        for def_id, ver, definition in _versions(table):
+            key = f"{folder}/{def_id}/{ver}"
+            src = _source_hash(definition)
+            source_hashes[key] = src
+            prev_path = previous.source_hashes.get(key + "#out") if previous else None
+            if prev_hashes.get(key) == src and prev_path and prev_path in prev_files:
+                path, data = prev_path, prev_files[prev_path]
+                stats["reused"].append(key)
+            else:
+                data = _json_bytes(_compile(kind, definition))
+                path = f"{folder}/{def_id}/{ver}.{_digest(data)}.json"
+                stats["compiled"].append(key)
+            source_hashes[key + "#out"] = path
+            files[path] = data
+            included[kind].append({"id": def_id, "version": ver, "path": path})
+            entry = index["procedures" if kind == "procedure" else "life_events"].setdefault(def_id, {"versions": {}})
+            entry["versions"][ver] = "/" + path
+        for def_id, entry in index["procedures" if kind == "procedure" else "life_events"].items():
+            latest = _latest(entry["versions"])
+            entry["latest"] = latest
+            d = table[def_id][latest]
+            entry["title"] = _text(d.title)
+            entry["description"] = _text(getattr(d, "description", None))
+            entry["keywords"] = list(getattr(d, "keywords", []) or [])
+            if kind == "procedure":
+                entry["department"] = _text(d.department.name)
+                entry["department_id"] = d.department.id
+                entry["filers"] = list(d.filers)
+            else:
+                entry["procedures"] = [p.procedure for p in d.procedures]
+
+    # Postal shards: they depend only on the postal data, so an incremental build reuses them.
+    postal_prev = {k: v for k, v in prev_files.items() if k.startswith("postal/")}
+    if postal_prev:
+        postal_files = postal_prev
+        postal_dir = next(iter(postal_prev)).split("/")[1]
+    else:
+        postal_files, postal_dir = _postal_files()
+    files.update(postal_files)
+    index["postal"] = f"/postal/{postal_dir}/" if postal_dir else None
+    index_bytes = _json_bytes(index)
+    index_path = "data/" + _hashed("index.json", index_bytes)
+    files[index_path] = index_bytes
+
+    # App shell: CSS, JS modules (hashed), icons, manifest, index.html.
+    root = source or PWA_SOURCE
+    sources = _read_sources(root)
+    assets: dict[str, str] = {}
+    mod_names, mod_files = _hash_modules(sources)
+    assets.update(mod_names)
+    files.update(mod_files)
+    for name, data in sources.items():
+        if name.startswith("css/") or name.startswith("img/"):
+            out = "assets/" + _hashed(name.split("/", 1)[1].replace("/", "-"), data)
+            assets[name] = out
+            files[out] = data
+    icons: dict[int, str] = {}
+    for size in (192, 512):
+        key = f"icon-{size}.png"
+        data = prev_files.get(previous.assets.get(key, ""), b"") if previous else b""
+        if not data:
+            data = png_icon(size)
+        out = "assets/" + _hashed(key, data)
+        assets[key] = icons[size] = out
+        files[out] = data
+    manifest = {
+        "name": "窓口 Madoguchi — 書かない窓口",
+        "short_name": "窓口",
+        "description": "市役所の手続きを、書かずにスマートフォンで。オフラインでも使えます。",
+        "lang": "ja",
+        "dir": "ltr",
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "any",
+        "background_color": BACKGROUND_COLOR,
+        "theme_color": THEME_COLOR,
+        "categories": ["government", "utilities"],
+        "icons": [
+            {"src": "/" + icons[s], "sizes": f"{s}x{s}", "type": "image/png", "purpose": p}
+            for s in (192, 512)
+            for p in ("any", "maskable")
+        ],
+    }
+    files["manifest.webmanifest"] = _json_bytes(manifest)
+
+    html = sources.get("index.html", b"").decode("utf-8")
+
+    def asset_url(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "index.json":
+            return "/" + index_path
+        if name not in assets:
+            raise ValueError(f"pwa/index.html: unknown asset {name!r}")
+        return "/" + assets[name]
+
+    html = re.sub(r"\{\{asset:([\w./\-]+)\}\}", asset_url, html)
+
+    # Build version: a hash over everything the service worker precaches.
+    precache = ["/", "/manifest.webmanifest"] + sorted(
+        "/" + p for p in files if not p.startswith("postal/") and p != "manifest.webmanifest"
+    )
+    content = hashlib.sha256()
+    for p in sorted(files):
+        if not p.startswith("postal/"):
+            content.update(p.encode() + b"\0" + files[p])
+    content.update(html.encode())
+    version = content.hexdigest()[:12]
+    html = html.replace("{{build}}", version)
+    files["index.html"] = html.encode("utf-8")
+    precache = sorted(set(precache) - {"/index.html"})
+    sw_src = _inline_includes(sources.get("sw.js", b"").decode("utf-8"), sources)
+    header = (
+        f"// Generated by madoguchi build {version}: do not edit.\n"
+        f"const BUILD = {json.dumps(version)};\n"
+        f"const PRECACHE = {json.dumps(precache, ensure_ascii=False)};\n"
+        f"const POSTAL_PREFIX = {json.dumps(index['postal'])};\n"
+    )
+    files["sw.js"] = (header + sw_src).encode("utf-8")
+
+    stats["seconds"] = round(time.perf_counter() - started, 4)
+    stats["postal_shards"] = len(postal_files)
+    return BuildResult(
+        files=files,
+        version=version,
+        procedures=included["procedure"],
+        life_events=included["life_event"],
+        assets=assets,
+        precache=precache,
+        source_hashes=source_hashes,
+        stats=stats,
+    )
+
+
+def _inline_includes(text: str, sources: Mapping[str, bytes]) -> str:
+    """Replace ``// @include js/x.js`` lines of the classic service worker with that module's text.
+
+    Only import-free modules may be included; their ``export`` keywords are dropped.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        body = sources[name].decode("utf-8")
+        if re.search(r"^\s*import\b", body, re.M):
+            raise ValueError(f"pwa/sw.js: {name} has imports and cannot be included")
+        return re.sub(r"^export\s+", "", body, flags=re.M)
+
+    return re.sub(r"^// @include ([\w./\-]+)$", sub, text, flags=re.M)
+
+
+def _postal_files() -> tuple[dict[str, bytes], str]:
+    try:
+        from procedure_definitions.postal import postal_shards
+    except ImportError:  # the postal module is optional for a library-only build
+        return {}, ""
+    shards = postal_shards()
+    whole = hashlib.sha256()
+    for k in sorted(shards):
+        whole.update(k.encode() + b"\0" + shards[k])
+    d = whole.hexdigest()[:_HASH_LEN]
+    return {f"postal/{d}/{k}.json": v for k, v in shards.items()}, d
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def write_build(result: BuildResult, out: Path) -> None:
+    """Write a build to ``out``, removing files of an earlier build that are no longer part of it."""
+    out.mkdir(parents=True, exist_ok=True)
+    keep = set(result.files)
+    for p in out.rglob("*"):
+        if p.is_file() and p.relative_to(out).as_posix() not in keep and p.name != ".build.json":
+            p.unlink()
+    for path, data in result.files.items():
+        target = out / path
+        if target.exists() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def command(ns: argparse.Namespace) -> int:
+    """``madoguchi build --out DIR [--library DIR]``: write the bundle and print a summary."""
+    from procedure_definitions.library import load_library
+
+    library = load_library(ns.library) if getattr(ns, "library", None) else load_library()
+    problems = list(getattr(library, "problems", []) or [])
+    for p in problems:
+        print(f"warning: {p}")
+    result = build_pwa(library)
+    out = Path(getattr(ns, "out", None) or "build/pwa")
+    write_build(result, out)
+    shell = sum(len(v) for k, v in result.files.items() if not k.startswith(("postal/", "procedures/", "life-events/")))
+    print(
+        f"madoguchi build {result.version}: {len(result.procedures)} procedure versions, "
+        f"{len(result.life_events)} life events, {len(result.files)} files "
+        f"(app shell {shell / 1024:.1f} KiB, {result.stats.get('postal_shards', 0)} postal shards) -> {out}"
+    )
+    return 0

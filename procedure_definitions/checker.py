@@ -1,0 +1,381 @@
+"""Meaning checks on a shape-valid definition: ids, references, expressions, cycles, prefill, options.
+
+Pure: takes the model plus the position map and returns problems. Cross-file checks (life events
+pointing at procedures, duplicate versions) live in ``library.check_library``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from . import expressions as ex
+from .errors import Problem, did_you_mean, problem
+from .model import (
+    PROFILE_ATTRIBUTES,
+    AddressField,
+    AttachmentField,
+    ChoiceField,
+    DateField,
+    FieldBase,
+    GroupField,
+    LifeEvent,
+    MultiChoiceField,
+    NameField,
+    NoticeField,
+    NumberField,
+    PostalCodeField,
+    Procedure,
+    TextField,
+    YesNoField,
+)
+from .yamlpos import KeyPath, Located
+
+__all__ = ["EXPRESSION_KEYS", "Scope", "check_definition", "field_tag", "iter_located_fields"]
+
+EXPRESSION_KEYS = ("show_if", "required_if", "constraint", "calculate", "choice_filter")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MIME = re.compile(r"^[a-z]+/([a-z0-9.+-]+|\*)$")
+OBJECT_PARTS: dict[str, dict[str, str]] = {
+    "name": {"family": "string", "given": "string"},
+    "kana": {"family": "string", "given": "string"},
+    "address": {k: "string" for k in ("postal_code", "prefecture", "city", "town", "block", "building")},
+    "attachment": {"sha256": "string", "name": "string", "size": "number", "type": "string"},
+}
+# Which field types may be prefilled from a profile attribute of a given type.
+_PREFILL_COMPAT: dict[str, set[str]] = {
+    "text": {"text", "longtext", "choice"},
+    "choice": {"choice", "text"},
+    "date": {"date", "wareki"},
+    "kana": {"kana"},
+    "name": {"name"},
+    "address": {"address"},
+    "postal_code": {"postal_code"},
+    "phone": {"phone"},
+    "email": {"email"},
+    "my_number": {"my_number"},
+    "group": {"group"},
+}
+
+
+def field_tag(f: FieldBase) -> str:
+    return str(f.__struct_config__.tag)
+
+
+def iter_located_fields(
+    fields: list[Any], path: KeyPath, group: GroupField | None = None
+) -> Iterator[tuple[FieldBase, KeyPath, GroupField | None]]:
+    for i, f in enumerate(fields):
+        fpath = path + (i,)
+        yield f, fpath, group
+        if isinstance(f, GroupField):
+            yield from iter_located_fields(f.fields, fpath + ("fields",), f)
+
+
+class Scope:
+    """Field ids visible to expressions: top level, plus a group's own fields when inside it."""
+
+    def __init__(self, top: dict[str, FieldBase], all_fields: dict[str, tuple[FieldBase, GroupField | None]]):
+        self.top, self.all = top, all_fields
+
+    def visible(self, group: GroupField | None) -> dict[str, FieldBase]:
+        if group is None:
+            return self.top
+        chain: dict[str, FieldBase] = dict(self.top)
+        g: GroupField | None = group
+        groups = []
+        while g is not None:
+            groups.append(g)
+            g = self.all.get(g.id, (g, None))[1]
+        for g in reversed(groups):
+            chain.update({f.id: f for f in g.fields})
+        return chain
+
+
+def _value_type(f: FieldBase) -> str:
+    return str(ex.value_type(f))
+
+
+class _Checker:
+    def __init__(self, loc: Located, file: str) -> None:
+        self.loc, self.file = loc, file
+        self.problems: list[Problem] = []
+
+    def report(self, code: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> None:
+        line, col = self.loc.pos(path, key=at_key)
+        self.problems.append(problem(code, self.file, line, col, **kw))
+
+    # -- expressions ---------------------------------------------------------------------------
+    def expression(
+        self, src: str, path: KeyPath, visible: dict[str, FieldBase], scope: Scope | None, key: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        """Parse, resolve references and type-check one expression. Returns (ast, inferred type)."""
+        try:
+            ast = ex.parse(src)
+        except ex.ExprSyntaxError as e:
+            line, col = self.loc.pos(path)
+            col += e.offset + (1 if path in self.loc.quoted else 0)
+            self.problems.append(problem("PD203", self.file, line, col, key=key, detail=e.message))
+            return None, "any"
+        unknown: list[str] = []
+
+        def resolve(ref: tuple[str, ...]) -> str | None:
+            head = ref[0]
+            f = visible.get(head)
+            if f is None:
+                hint = ""
+                if scope is not None and head in scope.all and scope.all[head][1] is not None:
+                    g = scope.all[head][1]
+                    assert g is not None
+                    hint = f" (it is inside group '{g.id}': use {g.id}.{head} or count({g.id}))"
+                else:
+                    hint = did_you_mean(head, visible)
+                unknown.append(head)
+                self.report("PD202", path, name=head, key=key, hint=hint)
+                return None
+            t = _value_type(f)
+            for part in ref[1:]:
+                if isinstance(f, GroupField):
+                    sub = {c.id: c for c in f.fields}
+                    if part not in sub:
+                        self.report("PD202", path, name=f"{f.id}.{part}", key=key, hint=did_you_mean(part, sub))
+                        return None
+                    f = sub[part]
+                    t = "list"
+                    continue
+                parts = OBJECT_PARTS.get(field_tag(f))
+                if parts is None or part not in parts:
+                    self.report("PD202", path, name=".".join(ref), key=key, hint=did_you_mean(part, parts or {}))
+                    return None
+                t = "list" if t == "list" else parts[part]
+                f = f  # parts of objects are leaves
+            return t
+
+        try:
+            inferred, issues = ex.infer_type(ast, resolve)
+        except Exception as e:  # never let a checker bug become a traceback for the configurator
+            inferred, issues = "any", [f"could not type-check ({type(e).__name__})"]
+        if not unknown:
+            for msg in issues:
+                self.report("PD204", path, key=key, detail=msg)
+        for lit in _regex_literals(ast):
+            try:
+                re.compile(lit)
+            except re.error as e:
+                self.report("PD204", path, key=key, detail=f"invalid regular expression {lit!r}: {e}")
+        return ast, inferred
+
+    # -- procedures ----------------------------------------------------------------------------
+    def procedure(self, proc: Procedure) -> None:
+        all_fields: dict[str, tuple[FieldBase, GroupField | None]] = {}
+        located: list[tuple[FieldBase, KeyPath, GroupField | None]] = []
+        first_seen: dict[str, KeyPath] = {}
+        self.unique_ids("section", [(s.id, ("sections", i, "id")) for i, s in enumerate(proc.sections)])
+        self.unique_ids("document", [(d.id, ("documents", i, "id")) for i, d in enumerate(proc.documents)])
+        for si, section in enumerate(proc.sections):
+            for f, fpath, group in iter_located_fields(section.fields, ("sections", si, "fields")):
+                located.append((f, fpath, group))
+                if f.id in first_seen:
+                    self.report("PD201", fpath + ("id",), what="field", id=f.id,
+                                first_line=self.loc.pos(first_seen[f.id] + ("id",))[0])
+                    continue
+                first_seen[f.id] = fpath
+                all_fields[f.id] = (f, group)
+        top = {fid: f for fid, (f, g) in all_fields.items() if g is None}
+        scope = Scope(top, all_fields)
+        calc_refs: dict[str, tuple[set[str], KeyPath]] = {}
+
+        for si, section in enumerate(proc.sections):
+            if section.show_if:
+                self.expression(section.show_if, ("sections", si, "show_if"), top, scope, "show_if")
+        for f, fpath, group in located:
+            visible = scope.visible(group)
+            for key in EXPRESSION_KEYS:
+                src = getattr(f, key, None)
+                if not src:
+                    continue
+                ast, inferred = self.expression(src, fpath + (key,), visible, scope, key)
+                if ast is None:
+                    continue
+                if key == "calculate":
+                    calc_refs[f.id] = ({r[0] for r in ex.references(ast)}, fpath + (key,))
+                    self.calculate_type(f, inferred, fpath + (key,))
+            self.field_options(f, fpath, visible)
+            self.prefill(f, fpath)
+        for di, doc in enumerate(proc.documents):
+            if doc.required_if:
+                self.expression(doc.required_if, ("documents", di, "required_if"), top, scope, "required_if")
+        if proc.fee and proc.fee.quantity_field:
+            qf = top.get(proc.fee.quantity_field)
+            if qf is None:
+                self.report("PD202", ("fee", "quantity_field"), name=proc.fee.quantity_field, key="fee",
+                            hint=did_you_mean(proc.fee.quantity_field, top))
+            elif not isinstance(qf, NumberField):
+                self.report("PD208", ("fee", "quantity_field"),
+                            detail=f"fee quantity_field '{qf.id}' must be a number field")
+        self.cycles(calc_refs)
+        self.unique_ids("scenario", [(s.name, ("scenarios", i, "name")) for i, s in enumerate(proc.scenarios)])
+
+    def calculate_type(self, f: FieldBase, inferred: str, path: KeyPath) -> None:
+        want = _value_type(f)
+        if inferred in ("any", "null") or want in ("any",):
+            return
+        if want == "date" and inferred == "string" or want == "string" and inferred in ("number", "date"):
+            return
+        if want != inferred:
+            self.report("PD204", path, key="calculate",
+                        detail=f"field '{f.id}' holds {want} but the calculation gives {inferred}")
+
+    def cycles(self, calc_refs: dict[str, tuple[set[str], KeyPath]]) -> None:
+        state: dict[str, int] = {}
+        reported: set[frozenset[str]] = set()
+
+        def visit(node: str, stack: list[str]) -> None:
+            state[node] = 1
+            stack.append(node)
+            for dep in sorted(calc_refs[node][0]):
+                if dep not in calc_refs:
+                    continue
+                if state.get(dep) == 1:
+                    cyc = stack[stack.index(dep):] + [dep]
+                    key = frozenset(cyc)
+                    if key not in reported:
+                        reported.add(key)
+                        self.report("PD205", calc_refs[dep][1], cycle=" -> ".join(cyc))
+                elif dep not in state:
+                    visit(dep, stack)
+            stack.pop()
+            state[node] = 2
+
+        for node in sorted(calc_refs):
+            if node not in state:
+                visit(node, [])
+
+    def field_options(self, f: FieldBase, fpath: KeyPath, visible: dict[str, FieldBase]) -> None:
+        def bad(key: str, detail: str) -> None:
+            self.report("PD208", fpath + (key,), detail=detail)
+
+        lo_hi = [("min", "max")] if isinstance(f, NumberField | GroupField) else []
+        if isinstance(f, TextField):
+            lo_hi.append(("min_length", "max_length"))
+        if isinstance(f, MultiChoiceField):
+            lo_hi.append(("min_selected", "max_selected"))
+        for lo, hi in lo_hi:
+            a, b = getattr(f, lo), getattr(f, hi)
+            if a is not None and b is not None and a > b:
+                bad(lo, f"field '{f.id}': {lo} ({a}) is greater than {hi} ({b})")
+        if isinstance(f, NumberField) and f.step is not None and f.step <= 0:
+            bad("step", f"field '{f.id}': step must be positive")
+        if isinstance(f, ChoiceField | MultiChoiceField):
+            if not f.choices:
+                self.report("PD108", fpath + ("choices",), key="choices")
+            seen: dict[str, int] = {}
+            for ci, c in enumerate(f.choices):
+                if c.value in seen:
+                    self.report("PD201", fpath + ("choices", ci, "value"), what="choice", id=c.value,
+                                first_line=self.loc.pos(fpath + ("choices", seen[c.value], "value"))[0])
+                seen.setdefault(c.value, ci)
+            if f.choice_filter and not any(c.filter is not None for c in f.choices):
+                self.report("PD213", fpath + ("choice_filter",),
+                            detail=f"field '{f.id}' has a choice_filter but no choice has a 'filter'")
+        if isinstance(f, DateField):
+            for key in ("min", "max"):
+                v = getattr(f, key)
+                if v is not None and not _ISO_DATE.match(v):
+                    bad(key, f"field '{f.id}': {key} must be an ISO date like 2026-04-01")
+        if isinstance(f, PostalCodeField) and f.address_field:
+            target = visible.get(f.address_field)
+            if target is None:
+                self.report("PD202", fpath + ("address_field",), name=f.address_field, key="address_field",
+                            hint=did_you_mean(f.address_field, visible))
+            elif not isinstance(target, AddressField):
+                bad("address_field", f"address_field '{f.address_field}' must be an address field")
+        if isinstance(f, AttachmentField):
+            for ai, mime in enumerate(f.accept):
+                if not _MIME.match(mime):
+                    self.report("PD208", fpath + ("accept", ai), detail=f"'{mime}' is not a MIME type like image/jpeg")
+            if f.max_size_mb <= 0:
+                bad("max_size_mb", f"field '{f.id}': max_size_mb must be positive")
+        if isinstance(f, NoticeField):
+            if f.required or f.required_if:
+                bad("required", f"notice '{f.id}' has no value and cannot be required")
+            if f.text is None:
+                self.report("PD103", fpath, key="text")
+        if f.calculate and isinstance(f, NoticeField | GroupField | AttachmentField):
+            bad("calculate", f"a {field_tag(f)} field cannot be calculated")
+        if isinstance(f, GroupField) and not f.fields:
+            self.report("PD108", fpath + ("fields",), key="fields")
+        if isinstance(f, NameField) and f.calculate:
+            bad("calculate", "names are typed or prefilled, never calculated")
+
+    def prefill(self, f: FieldBase, fpath: KeyPath) -> None:
+        if f.prefill is None:
+            return
+        attr_type = PROFILE_ATTRIBUTES.get(f.prefill)
+        if attr_type is None:
+            self.report("PD206", fpath + ("prefill",), name=f.prefill, hint=did_you_mean(f.prefill, PROFILE_ATTRIBUTES))
+            return
+        tag = field_tag(f)
+        if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
+            self.report("PD207", fpath + ("prefill",), name=f.prefill, attr_type=attr_type, field=f.id,
+                        field_type=tag)
+
+    def unique_ids(self, what: str, items: list[tuple[str, KeyPath]]) -> None:
+        seen: dict[str, KeyPath] = {}
+        for ident, path in items:
+            if ident in seen:
+                self.report("PD201", path, what=what, id=ident, first_line=self.loc.pos(seen[ident])[0])
+            else:
+                seen[ident] = path
+
+    # -- life events ---------------------------------------------------------------------------
+    def life_event(self, ev: LifeEvent) -> None:
+        self.unique_ids("question", [(q.id, ("questions", i, "id")) for i, q in enumerate(ev.questions)])
+        questions: dict[str, FieldBase] = {
+            q.id: YesNoField(id=q.id, label=q.label) for q in ev.questions
+        }
+        for qi, q in enumerate(ev.questions):
+            if q.show_if:
+                self.expression(q.show_if, ("questions", qi, "show_if"), questions, None, "show_if")
+        for pi, p in enumerate(ev.procedures):
+            if p.include_if:
+                self.expression(p.include_if, ("procedures", pi, "include_if"), questions, None, "include_if")
+        self.unique_ids("procedure", [(p.procedure, ("procedures", i, "procedure")) for i, p in enumerate(ev.procedures)])
+        shared_ids = [(s.field.id, ("shared_fields", i, "field", "id")) for i, s in enumerate(ev.shared_fields)]
+        self.unique_ids("shared field", shared_ids)
+        shared: dict[str, FieldBase] = {s.field.id: s.field for s in ev.shared_fields}
+        for si, s in enumerate(ev.shared_fields):
+            fpath: KeyPath = ("shared_fields", si, "field")
+            for key in EXPRESSION_KEYS:
+                src = getattr(s.field, key, None)
+                if src:
+                    self.expression(src, fpath + (key,), shared, None, key)
+            self.field_options(s.field, fpath, shared)
+            self.prefill(s.field, fpath)
+            included = {p.procedure for p in ev.procedures}
+            for proc_id in s.maps_to:
+                if proc_id not in included:
+                    self.report("PD208", ("shared_fields", si, "maps_to", proc_id),
+                                detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
+
+
+def _regex_literals(ast: Any) -> Iterator[str]:
+    if isinstance(ast, dict):
+        if ast.get("call") == "matches" and len(ast.get("args", [])) == 2:
+            pat = ast["args"][1]
+            if isinstance(pat, dict) and isinstance(pat.get("lit"), str):
+                yield pat["lit"]
+        for v in ast.values():
+            if isinstance(v, list):
+                for item in v:
+                    yield from _regex_literals(item)
+
+
+def check_definition(defn: Procedure | LifeEvent, loc: Located, file: str) -> list[Problem]:
+    c = _Checker(loc, file)
+    if isinstance(defn, Procedure):
+        c.procedure(defn)
+    else:
+        c.life_event(defn)
+    return c.problems

@@ -1,0 +1,82 @@
+"""The catalogue of definition problems: stable codes, severities and message templates.
+
+Codes never change meaning once published (configurators search for them); add new ones at the end of
+their block. Messages name the offending key or id; the position (``path:line:col``) is added by the
+reporter, so a problem is always ``path:line:col: CODE message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+__all__ = ["CATALOGUE", "Problem", "did_you_mean", "problem"]
+
+Severity = Literal["error", "warning"]
+
+# code -> (severity, template). Templates use str.format with keyword arguments.
+CATALOGUE: dict[str, tuple[Severity, str]] = {
+    # 0xx: the file itself
+    "PD001": ("error", "YAML syntax error: {detail}"),
+    "PD002": ("error", "duplicate key '{key}' (the first is at line {first_line})"),
+    "PD003": ("error", "a definition must be a mapping with 'kind: procedure' or 'kind: life_event'"),
+    "PD004": ("error", "unknown kind '{kind}'{hint}: use 'procedure' or 'life_event'"),
+    "PD005": ("error", "cannot read file: {detail}"),
+    "PD006": ("error", "notebook problem: {detail}"),
+    # 1xx: shape (keys and types)
+    "PD101": ("error", "unknown key '{key}'{hint}"),
+    "PD102": ("error", "'{key}' must be {expected}, not {actual}{hint}"),
+    "PD103": ("error", "missing required key '{key}'"),
+    "PD104": ("error", "'{key}' must be one of {allowed}, not {actual!r}{hint}"),
+    "PD105": ("error", "unknown field type '{type}'{hint}"),
+    "PD106": ("error", "invalid id '{id}': {rule}"),
+    "PD107": ("error", "invalid version '{version}': use semantic versioning like 1.0.0"),
+    "PD108": ("error", "'{key}' must not be empty"),
+    # 2xx: meaning
+    "PD201": ("error", "duplicate {what} id '{id}' (first defined at line {first_line})"),
+    "PD202": ("error", "unknown field '{name}' in {key}{hint}"),
+    "PD203": ("error", "expression syntax error in {key}: {detail}"),
+    "PD204": ("error", "type error in {key}: {detail}"),
+    "PD205": ("error", "calculations form a cycle: {cycle}"),
+    "PD206": ("error", "unknown profile attribute '{name}' in prefill{hint}"),
+    "PD207": ("error", "prefill attribute '{name}' holds a {attr_type} value but field '{field}' is {field_type}"),
+    "PD208": ("error", "{detail}"),
+    "PD209": ("error", "{what} '{id}' version {version} is defined twice (also in {other})"),
+    "PD210": ("error", "unknown procedure '{id}' in life event{hint}"),
+    "PD211": ("error", "shared field '{shared}' maps to unknown field '{field}' of procedure '{procedure}'{hint}"),
+    "PD212": ("error", "shared field '{shared}' is {shared_type} but '{procedure}.{field}' is {field_type}"),
+    "PD213": ("warning", "{detail}"),
+    # 3xx: scenarios
+    "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
+    "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),
+    # 4xx: estimates
+    "PD401": ("warning", "estimated completion time {seconds:.0f} s exceeds the 60 s goal"),
+}
+
+
+class Problem(msgspec.Struct, frozen=True, order=True):
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    severity: Severity = "error"
+
+    def format(self) -> str:
+        sev = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {sev}{self.message}"
+
+
+def problem(code: str, path: str, line: int, col: int, **kw: object) -> Problem:
+    severity, template = CATALOGUE[code]
+    kw.setdefault("hint", "")
+    return Problem(path, line, col, code, template.format(**kw), severity)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or ``""``."""
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

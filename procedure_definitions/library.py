@@ -1,0 +1,137 @@
+"""A procedure library: every definition found under one or more paths, loaded and cross-checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import msgspec
+
+from .checker import field_tag
+from .errors import Problem, did_you_mean, problem
+from .loader import LoadResult, load_file
+from .model import LifeEvent, Procedure, procedure_fields
+
+__all__ = ["DEFAULT_LIBRARY", "Library", "discover", "load_library"]
+
+DEFAULT_LIBRARY = Path(__file__).resolve().parent / "library"
+SUFFIXES = (".yaml", ".yml", ".ipynb")
+
+
+class Library(msgspec.Struct):
+    procedures: dict[str, dict[str, Procedure]] = {}  # id -> version -> Procedure
+    life_events: dict[str, dict[str, LifeEvent]] = {}
+    results: list[LoadResult] = []  # one per file, in path order
+    problems: list[Problem] = []  # every problem, per file and cross-file
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def get(self, id: str, version: str) -> Procedure | None:
+        return self.procedures.get(id, {}).get(version)
+
+    def latest(self, id: str) -> Procedure | None:
+        versions = self.procedures.get(id)
+        return versions[max(versions, key=version_key)] if versions else None
+
+    def latest_life_event(self, id: str) -> LifeEvent | None:
+        versions = self.life_events.get(id)
+        return versions[max(versions, key=version_key)] if versions else None
+
+    def latest_procedures(self) -> list[Procedure]:
+        return [p for pid in sorted(self.procedures) if (p := self.latest(pid)) is not None]
+
+    def latest_life_events(self) -> list[LifeEvent]:
+        return [e for eid in sorted(self.life_events) if (e := self.latest_life_event(eid)) is not None]
+
+    def path_of(self, defn: Procedure | LifeEvent) -> str | None:
+        for r in self.results:
+            if r.definition is defn:
+                return r.path
+        return None
+
+
+def version_key(v: str) -> tuple[int, ...]:
+    core = v.split("-", 1)[0]
+    try:
+        return tuple(int(x) for x in core.split("."))
+    except ValueError:
+        return (0,)
+
+
+def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.suffix in SUFFIXES and f.is_file() and ".ipynb_checkpoints" not in f.parts:
+                    yield f
+        else:
+            yield p
+
+
+def load_library(path: str | Path | Iterable[str | Path] | None = None) -> Library:
+    """Load every definition under ``path`` (default: the shipped library). Never raises for bad files."""
+    if path is None:
+        paths: list[str | Path] = [DEFAULT_LIBRARY]
+    elif isinstance(path, str | Path):
+        paths = [path]
+    else:
+        paths = list(path)
+    lib = Library(procedures={}, life_events={}, results=[], problems=[])
+    where: dict[tuple[str, str, str], str] = {}
+    for f in discover(paths):
+        if not f.exists():
+            lib.problems.append(problem("PD005", str(f), 1, 1, detail="no such file or folder"))
+            continue
+        res = load_file(f)
+        lib.results.append(res)
+        lib.problems.extend(res.problems)
+        d = res.definition
+        if d is None or not res.ok:
+            continue
+        kind = "procedure" if isinstance(d, Procedure) else "life event"
+        key = (kind, d.id, d.version)
+        if key in where:
+            assert res.located is not None
+            lib.problems.append(
+                problem("PD209", res.path, *res.located.pos(("id",)), what=kind, id=d.id, version=d.version,
+                        other=where[key])
+            )
+            continue
+        where[key] = res.path
+        table = lib.procedures if isinstance(d, Procedure) else lib.life_events
+        table.setdefault(d.id, {})[d.version] = d  # type: ignore[index]
+    lib.problems.extend(check_life_event_links(lib))
+    return lib
+
+
+def check_life_event_links(lib: Library) -> list[Problem]:
+    """Life events must name existing procedures and map shared fields onto fields of the same type."""
+    out: list[Problem] = []
+    for res in lib.results:
+        ev = res.definition
+        if not isinstance(ev, LifeEvent) or res.located is None or not res.ok:
+            continue
+        loc = res.located
+        for i, p in enumerate(ev.procedures):
+            if p.procedure not in lib.procedures:
+                out.append(problem("PD210", res.path, *loc.pos(("procedures", i, "procedure")), id=p.procedure,
+                                   hint=did_you_mean(p.procedure, lib.procedures)))
+        for si, s in enumerate(ev.shared_fields):
+            for proc_id, field_id in s.maps_to.items():
+                pos = loc.pos(("shared_fields", si, "maps_to", proc_id))
+                proc = lib.latest(proc_id)
+                if proc is None:
+                    out.append(problem("PD210", res.path, *pos, id=proc_id, hint=did_you_mean(proc_id, lib.procedures)))
+                    continue
+                fields = {f.id: f for f, group in procedure_fields(proc) if group is None}
+                target = fields.get(field_id)
+                if target is None:
+                    out.append(problem("PD211", res.path, *pos, shared=s.field.id, field=field_id, procedure=proc_id,
+                                       hint=did_you_mean(field_id, fields)))
+                elif field_tag(target) != field_tag(s.field):
+                    out.append(problem("PD212", res.path, *pos, shared=s.field.id, shared_type=field_tag(s.field),
+                                       procedure=proc_id, field=field_id, field_type=field_tag(target)))
+    return out

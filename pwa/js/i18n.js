@@ -1,0 +1,191 @@
+// UI strings in Japanese (default), English and やさしい日本語, and the language preference.
+// Procedure texts come from the library as {ja, en, 'ja-easy'}; tx() picks one with a fallback to ja.
+
+export const LANGS = ['ja', 'en', 'ja-easy'];
+const KEY = 'madoguchi.lang';
+
+const S = {
+  app: { ja: '窓口', en: 'Madoguchi', 'ja-easy': 'まどぐち' },
+  skip: { ja: '本文へ移動', en: 'Skip to content', 'ja-easy': 'ほんぶん へ いく' },
+  language: { ja: '言語', en: 'Language', 'ja-easy': 'ことば' },
+  signin: { ja: 'サインイン', en: 'Sign in', 'ja-easy': 'サインイン' },
+  signout: { ja: 'サインアウト', en: 'Sign out', 'ja-easy': 'サインアウト' },
+  loading: { ja: '読み込み中…', en: 'Loading…', 'ja-easy': 'よみこみちゅう…' },
+  footer: { ja: 'オフラインでも入力できます。入力内容はこの端末に保存されます。', en: 'Works offline. What you enter is saved on this device.', 'ja-easy': 'インターネットが なくても 書けます。この スマホに ほぞん します。' },
+  home: { ja: 'ホーム', en: 'Home', 'ja-easy': 'ホーム' },
+  homeTitle: { ja: '窓口 — 手続きのホーム', en: 'Madoguchi — your procedures', 'ja-easy': 'てつづき の ホーム' },
+  findCta: { ja: '手続きをさがす', en: 'Find a procedure', 'ja-easy': 'てつづき を さがす' },
+  eventsCta: { ja: 'くらしの出来事から選ぶ', en: 'Start from a life event', 'ja-easy': 'くらし の できごと から えらぶ' },
+  drafts: { ja: '入力中の申請', en: 'Drafts', 'ja-easy': 'とちゅう の しんせい' },
+  noDrafts: { ja: '入力中の申請はありません。', en: 'No drafts.', 'ja-easy': 'とちゅう の しんせい は ありません。' },
+  submitted: { ja: '送信した申請', en: 'Submitted applications', 'ja-easy': 'おくった しんせい' },
+  noSubmitted: { ja: '送信した申請はありません。', en: 'No submitted applications.', 'ja-easy': 'おくった しんせい は ありません。' },
+  needsInfo: { ja: '追加の情報が必要な申請', en: 'Needs more information', 'ja-easy': 'もっと じょうほう が ひつよう' },
+  receiptNo: { ja: '受付番号', en: 'Receipt number', 'ja-easy': 'うけつけ ばんごう' },
+  waiting: { ja: '送信待ち', en: 'Waiting to send', 'ja-easy': 'おくる のを まっています' },
+  continue: { ja: '続きを入力', en: 'Continue', 'ja-easy': 'つづき を かく' },
+  deleteDraft: { ja: '削除', en: 'Delete', 'ja-easy': 'けす' },
+  updated: { ja: '更新', en: 'Updated', 'ja-easy': 'こうしん' },
+  status_received: { ja: '受付済み', en: 'Received', 'ja-easy': 'うけつけ しました' },
+  status_in_review: { ja: '審査中', en: 'In review', 'ja-easy': 'しらべて います' },
+  status_needs_info: { ja: '追加情報が必要', en: 'Needs information', 'ja-easy': 'じょうほう が たりません' },
+  status_accepted: { ja: '承認', en: 'Accepted', 'ja-easy': 'OK に なりました' },
+  status_rejected: { ja: '却下', en: 'Rejected', 'ja-easy': 'だめ に なりました' },
+  status_completed: { ja: '完了', en: 'Completed', 'ja-easy': 'おわりました' },
+  status_pending: { ja: '送信待ち', en: 'Waiting to send', 'ja-easy': 'おくる のを まっています' },
+  finderTitle: { ja: '手続きをさがす', en: 'Find a procedure', 'ja-easy': 'てつづき を さがす' },
+  searchLabel: { ja: '手続きの名前やことば', en: 'Words or procedure name', 'ja-easy': 'てつづき の なまえ や ことば' },
+  searchHint: { ja: '日本語または英語で入力できます。例）住民票、residence', en: 'Japanese or English. Example: 住民票, residence', 'ja-easy': 'れい）じゅうみんひょう' },
+  search: { ja: '検索', en: 'Search', 'ja-easy': 'さがす' },
+  results: { ja: '見つかった手続き', en: 'Procedures found', 'ja-easy': 'みつかった てつづき' },
+  noResults: { ja: '見つかりませんでした。別のことばで試してください。', en: 'Nothing found. Try other words.', 'ja-easy': 'みつかりません でした。ほかの ことば で さがして ください。' },
+  allProcedures: { ja: 'すべての手続き', en: 'All procedures', 'ja-easy': 'すべて の てつづき' },
+  lifeEvents: { ja: 'くらしの出来事', en: 'Life events', 'ja-easy': 'くらし の できごと' },
+  start: { ja: '申請を始める', en: 'Start', 'ja-easy': 'はじめる' },
+  documents: { ja: '持ち物', en: 'What to bring', 'ja-easy': 'もって くる もの' },
+  fee: { ja: '手数料', en: 'Fee', 'ja-easy': 'おかね' },
+  feeTotal: { ja: '手数料 {n}円', en: 'Fee: ¥{n}', 'ja-easy': 'おかね {n}えん' },
+  deadline: { ja: '期限', en: 'Deadline', 'ja-easy': 'いつまで' },
+  department: { ja: '担当', en: 'Department', 'ja-easy': 'たんとう' },
+  questions: { ja: '質問に答えてください', en: 'Answer a few questions', 'ja-easy': 'しつもん に こたえて ください' },
+  yes: { ja: 'はい', en: 'Yes', 'ja-easy': 'はい' },
+  no: { ja: 'いいえ', en: 'No', 'ja-easy': 'いいえ' },
+  applies: { ja: '必要な手続き', en: 'Procedures that apply', 'ja-easy': 'ひつよう な てつづき' },
+  combinedStart: { ja: 'まとめて入力する', en: 'Fill them in together', 'ja-easy': 'まとめて かく' },
+  shared: { ja: '共通の項目（一度だけ入力）', en: 'Shared details (entered once)', 'ja-easy': 'みんな おなじ こと（1かい だけ かく）' },
+  required: { ja: '※必須', en: '* Required', 'ja-easy': '※かならず かく' },
+  optional: { ja: '※任意', en: '(optional)', 'ja-easy': '※かかなくても いい' },
+  prefilled: { ja: '登録情報から入力', en: 'Filled from your record', 'ja-easy': 'とうろく から いれました' },
+  prefilledLocked: { ja: '登録情報から入力（編集不可）', en: 'From your record (cannot be changed)', 'ja-easy': 'とうろく から いれました（かえられません）' },
+  next: { ja: '次へ進む', en: 'Continue', 'ja-easy': 'つぎ へ' },
+  back: { ja: '戻る', en: 'Back', 'ja-easy': 'もどる' },
+  toReview: { ja: '入力内容を確認する', en: 'Check your answers', 'ja-easy': 'かいた ことを たしかめる' },
+  reviewTitle: { ja: '入力内容の確認', en: 'Check your answers', 'ja-easy': 'かいた ことを たしかめる' },
+  reviewNote: { ja: 'まだ送信していません。内容を確認して「送信」を押してください。', en: 'Nothing has been sent yet. Check and press “Submit”.', 'ja-easy': 'まだ おくって いません。たしかめて から「送信」を おして ください。' },
+  change: { ja: '変更', en: 'Change', 'ja-easy': 'かえる' },
+  notEntered: { ja: '未入力', en: 'Not entered', 'ja-easy': 'かいて いません' },
+  submit: { ja: '送信', en: 'Submit', 'ja-easy': '送信' },
+  doneTitle: { ja: '申請を受け付けました', en: 'Application received', 'ja-easy': 'しんせい を うけつけ ました' },
+  queuedTitle: { ja: '送信待ちに入れました', en: 'Queued to send', 'ja-easy': 'おくる じゅんび が できました' },
+  queuedText: { ja: 'インターネットにつながると自動で送信します。この画面を閉じても大丈夫です。', en: 'It will be sent automatically when you are back online. You can close this screen.', 'ja-easy': 'インターネット に つながったら じどう で おくります。とじても だいじょうぶ です。' },
+  doneNext: { ja: '担当課が内容を確認します。結果はホームの「送信した申請」で確認できます。', en: 'The department will review it. Check its status under “Submitted applications” on the home screen.', 'ja-easy': 'しやくしょ が たしかめます。けっか は ホーム で みられます。' },
+  toHome: { ja: 'ホームへ戻る', en: 'Back to home', 'ja-easy': 'ホーム へ もどる' },
+  errorsTitle: { ja: '入力内容を確認してください（{n}件）', en: 'There is a problem ({n})', 'ja-easy': 'なおす ところ が あります（{n}こ）' },
+  errorPrefix: { ja: 'エラー：', en: 'Error: ', 'ja-easy': 'エラー：' },
+  allSent: { ja: 'すべて送信済み', en: 'All sent', 'ja-easy': 'ぜんぶ おくりました' },
+  nWaiting: { ja: '{n}件 送信待ち', en: '{n} waiting to send', 'ja-easy': '{n}こ おくる のを まっています' },
+  failed: { ja: '送信失敗: {reason}', en: 'Failed to send: {reason}', 'ja-easy': 'おくれません でした: {reason}' },
+  retry: { ja: '再送信', en: 'Retry', 'ja-easy': 'もう いちど おくる' },
+  offline: { ja: 'オフライン', en: 'offline', 'ja-easy': 'インターネット なし' },
+  needSignin: { ja: 'サインインが必要です', en: 'sign-in needed', 'ja-easy': 'サインイン して ください' },
+  signinTitle: { ja: 'サインイン', en: 'Sign in', 'ja-easy': 'サインイン' },
+  signinText: { ja: 'パスキー（スマートフォンの指紋・顔認証など）でサインインします。パスワードは不要です。', en: 'Sign in with a passkey (your phone’s fingerprint or face unlock). No password needed.', 'ja-easy': 'パスキー（ゆびの もん や かお）で サインイン します。パスワード は いりません。' },
+  signinPasskey: { ja: 'パスキーでサインイン', en: 'Sign in with a passkey', 'ja-easy': 'パスキー で サインイン' },
+  register: { ja: 'はじめての方：パスキーを作成', en: 'New here: create a passkey', 'ja-easy': 'はじめて の ひと：パスキー を つくる' },
+  displayName: { ja: '表示名（ニックネーム可）', en: 'Display name (a nickname is fine)', 'ja-easy': 'よびかた（ニックネーム で いい）' },
+  recoveryTitle: { ja: '回復コード', en: 'Recovery codes', 'ja-easy': 'かいふく コード' },
+  recoveryText: { ja: 'パスキーをなくしたときに使います。安全な場所に控えてください。', en: 'Use these if you lose your passkey. Keep them somewhere safe.', 'ja-easy': 'パスキー を なくした とき に つかいます。メモ して ください。' },
+  signedInAs: { ja: '{name} さん', en: '{name}', 'ja-easy': '{name} さん' },
+  signinOffline: { ja: 'サインインにはインターネット接続が必要です。入力と保存はオフラインでもできます。', en: 'Signing in needs a connection. You can still fill in and save forms offline.', 'ja-easy': 'サインイン には インターネット が いります。' },
+  signinFailed: { ja: 'サインインできませんでした：{reason}', en: 'Could not sign in: {reason}', 'ja-easy': 'サインイン できません でした：{reason}' },
+  onBehalf: { ja: '申請する住民', en: 'Resident you are filing for', 'ja-easy': 'だれ の しんせい' },
+  pickResident: { ja: '担当の住民を選ぶ', en: 'Choose an assigned resident', 'ja-easy': 'じゅうみん を えらぶ' },
+  noResident: { ja: '（本人として申請）', en: '(filing for myself)', 'ja-easy': '（じぶん）' },
+  residentsUnavailable: { ja: '担当住民の一覧を取得できませんでした（オフラインの場合は前回の一覧を使います）。', en: 'Could not load assigned residents (offline, the last list is used).', 'ja-easy': 'じゅうみん の リスト を よめません でした。' },
+  postalLookup: { ja: '郵便番号から住所を入力', en: 'Fill address from postal code', 'ja-easy': 'ゆうびんばんごう から じゅうしょ を いれる' },
+  postalFound: { ja: '住所を入力しました：{addr}', en: 'Address filled: {addr}', 'ja-easy': 'じゅうしょ を いれました：{addr}' },
+  postalMany: { ja: '候補が{n}件あります。選んでください。', en: '{n} matches. Choose one.', 'ja-easy': '{n}こ あります。えらんで ください。' },
+  postalNone: { ja: 'この郵便番号の住所が見つかりません。手で入力してください。', en: 'No address for this postal code. Please type it.', 'ja-easy': 'みつかりません。じぶん で かいて ください。' },
+  postalChoice: { ja: '住所の候補', en: 'Address candidates', 'ja-easy': 'じゅうしょ の こうほ' },
+  pref: { ja: '都道府県', en: 'Prefecture', 'ja-easy': 'とどうふけん' },
+  city: { ja: '市区町村', en: 'City', 'ja-easy': 'し・く・ちょう・そん' },
+  town: { ja: '町名', en: 'Town', 'ja-easy': 'ちょう の なまえ' },
+  block: { ja: '番地', en: 'Block and number', 'ja-easy': 'ばんち' },
+  building: { ja: '建物名・部屋番号', en: 'Building and room', 'ja-easy': 'たてもの・へや' },
+  postalCode: { ja: '郵便番号', en: 'Postal code', 'ja-easy': 'ゆうびんばんごう' },
+  family: { ja: '姓', en: 'Family name', 'ja-easy': 'みょうじ' },
+  given: { ja: '名', en: 'Given name', 'ja-easy': 'なまえ' },
+  familyKana: { ja: 'セイ', en: 'Family name (katakana)', 'ja-easy': 'みょうじ（カタカナ）' },
+  givenKana: { ja: 'メイ', en: 'Given name (katakana)', 'ja-easy': 'なまえ（カタカナ）' },
+  nameHint: { ja: '住民票に記載されているとおりに入力してください。', en: 'As written in your residence record.', 'ja-easy': 'じゅうみんひょう と おなじ に かいて ください。' },
+  kanaHint: { ja: 'カタカナで入力してください（ひらがなは自動で変換します）。', en: 'In katakana (hiragana is converted).', 'ja-easy': 'カタカナ で かいて ください。' },
+  calendar: { ja: '暦', en: 'Calendar', 'ja-easy': 'こよみ' },
+  seireki: { ja: '西暦', en: 'Gregorian', 'ja-easy': 'せいれき' },
+  year: { ja: '年', en: 'Year', 'ja-easy': 'ねん' },
+  month: { ja: '月', en: 'Month', 'ja-easy': 'がつ' },
+  day: { ja: '日', en: 'Day', 'ja-easy': 'にち' },
+  dateHint: { ja: '例）2021年9月1日 または 令和3年9月1日', en: 'Example: 2021 9 1, or choose an era', 'ja-easy': 'れい）2021ねん 9がつ 1にち' },
+  selectPrompt: { ja: '選択してください', en: 'Choose', 'ja-easy': 'えらんで ください' },
+  addItem: { ja: '{label}を追加', en: 'Add {label}', 'ja-easy': '{label} を ふやす' },
+  removeItem: { ja: '{label}を削除', en: 'Remove {label}', 'ja-easy': '{label} を けす' },
+  item: { ja: '{label} {n}', en: '{label} {n}', 'ja-easy': '{label} {n}' },
+  attach: { ja: 'ファイルを選ぶ・写真を撮る', en: 'Choose a file or take a photo', 'ja-easy': 'ファイル か しゃしん' },
+  attachHint: { ja: '形式：{types}、{mb}MBまで', en: 'Types: {types}, up to {mb} MB', 'ja-easy': '{mb}MB まで' },
+  remove: { ja: '削除', en: 'Remove', 'ja-easy': 'けす' },
+  tooBig: { ja: 'ファイルが大きすぎます（{mb}MBまで）。', en: 'The file is too large (up to {mb} MB).', 'ja-easy': 'ファイル が おおきすぎ ます。' },
+  badType: { ja: 'このファイル形式は使えません。', en: 'This file type is not accepted.', 'ja-easy': 'この ファイル は つかえません。' },
+  unit: { ja: '単位', en: 'Unit', 'ja-easy': 'たんい' },
+  calculated: { ja: '自動計算', en: 'Calculated', 'ja-easy': 'じどう で けいさん' },
+  wareki: { ja: '和暦：{w}', en: 'Japanese calendar: {w}', 'ja-easy': 'われき：{w}' },
+  notFound: { ja: 'ページが見つかりません', en: 'Page not found', 'ja-easy': 'ページ が ありません' },
+  procedureMissing: { ja: 'この手続きのデータを読み込めませんでした。', en: 'Could not load this procedure.', 'ja-easy': 'てつづき を よめません でした。' },
+  saved: { ja: '下書きを保存しました', en: 'Draft saved', 'ja-easy': 'ほぞん しました' },
+  section: { ja: '{n}/{total}', en: '{n} of {total}', 'ja-easy': '{n}/{total}' },
+  stepInput: { ja: '入力', en: 'Fill in', 'ja-easy': 'かく' },
+  stepReview: { ja: '確認', en: 'Check', 'ja-easy': 'たしかめる' },
+  stepDone: { ja: '完了', en: 'Done', 'ja-easy': 'おわり' },
+  onBehalfOf: { ja: '代理入力：{name}', en: 'On behalf of: {name}', 'ja-easy': 'だいり：{name}' },
+  invalidField: { ja: '{label}を確認してください。', en: 'Check {label}.', 'ja-easy': '{label} を たしかめて ください。' },
+  requiredField: { ja: '{label}を入力してください。', en: 'Enter {label}.', 'ja-easy': '{label} を かいて ください。' },
+};
+
+let current = 'ja';
+
+/** The stored or default language (Japanese unless the user chose another). */
+export function initialLang(storage = globalThis.localStorage) {
+  try {
+    const v = storage && storage.getItem(KEY);
+    if (LANGS.includes(v)) return v;
+  } catch { /* storage may be unavailable (private mode) */ }
+  return 'ja';
+}
+
+export function setLang(lang, storage = globalThis.localStorage) {
+  if (!LANGS.includes(lang)) lang = 'ja';
+  current = lang;
+  try { storage && storage.setItem(KEY, lang); } catch { /* ignore */ }
+  return lang;
+}
+
+export function getLang() { return current; }
+
+/** The BCP 47 tag for the lang attribute: やさしい日本語 is still Japanese. */
+export function htmlLang(lang = current) { return lang === 'en' ? 'en' : 'ja'; }
+
+function fill(s, vars) {
+  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+}
+
+/** A UI string in the current language. */
+export function t(key, vars, lang = current) {
+  const e = S[key];
+  if (!e) return key;
+  return fill(e[lang] ?? e.ja, vars);
+}
+
+/** A localized text from the library ({ja, en, 'ja-easy'} or a plain string). */
+export function tx(text, lang = current) {
+  if (text == null) return '';
+  if (typeof text === 'string') return text;
+  if (lang === 'ja-easy') return text['ja-easy'] ?? text.ja ?? text.en ?? '';
+  if (lang === 'en') return text.en ?? text.ja ?? '';
+  return text.ja ?? text.en ?? '';
+}
+
+/** Whether tx() fell back to Japanese for an English reader (the element then gets lang="ja"). */
+export function txLang(text, lang = current) {
+  if (lang !== 'en' || text == null || typeof text === 'string') return htmlLang(lang) === 'en' && typeof text === 'string' ? 'ja' : htmlLang(lang);
+  return text.en ? 'en' : 'ja';
+}
+
+export const STRINGS = S;

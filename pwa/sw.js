@@ -1,0 +1,110 @@
+// Madoguchi service worker (classic script). `madoguchi build` prepends BUILD, PRECACHE and POSTAL_PREFIX
+// and replaces the @include lines with the IndexedDB and outbox modules.
+/* global BUILD, PRECACHE, POSTAL_PREFIX, store, flushOutbox */
+// @include js/db.js
+// @include js/outbox.js
+
+const SHELL_CACHE = 'madoguchi-shell-' + BUILD;
+// Library JSON that a draft or a queued submission still references survives builds here.
+const DATA_CACHE = 'madoguchi-data';
+const POSTAL_CACHE = 'madoguchi-postal';
+const NETWORK_ONLY = /^\/(api|auth|console|enroll|schema|healthz|docs)(\/|$)/;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL_CACHE);
+    await cache.addAll(PRECACHE.map((u) => new Request(u, { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+async function referencedPaths() {
+  const paths = new Set();
+  try {
+    for (const d of await store.all('drafts')) if (d.procedure_path) paths.add(d.procedure_path);
+    for (const o of await store.all('outbox')) if (o.state !== 'sent' && o.procedure_path) paths.add(o.procedure_path);
+  } catch (e) { /* no database yet */ }
+  return paths;
+}
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const keep = await referencedPaths();
+    const data = await caches.open(DATA_CACHE);
+    const current = new Set(PRECACHE);
+    // Before dropping old builds, move library files that drafts still use but this build lacks.
+    for (const name of await caches.keys()) {
+      if (!name.startsWith('madoguchi-shell-') || name === SHELL_CACHE) continue;
+      const old = await caches.open(name);
+      for (const path of keep) {
+        if (current.has(path)) continue;
+        const r = await old.match(path);
+        if (r && !(await data.match(path))) await data.put(path, r);
+      }
+      await caches.delete(name);
+    }
+    for (const req of await data.keys()) {
+      const path = new URL(req.url).pathname;
+      if (!keep.has(path) || current.has(path)) await data.delete(req);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin || NETWORK_ONLY.test(url.pathname)) return; // network only
+  if (req.mode === 'navigate') {
+    // The app shell answers every in-app navigation, online or not: instant start, works offline.
+    event.respondWith((async () => (await caches.match('/', { cacheName: SHELL_CACHE })) || fetch(req))());
+    return;
+  }
+  if (POSTAL_PREFIX && url.pathname.startsWith(POSTAL_PREFIX)) {
+    event.respondWith((async () => {
+      const cache = await caches.open(POSTAL_CACHE);
+      const hit = await cache.match(req);
+      if (hit) return hit;
+      const r = await fetch(req);
+      if (r.ok) await cache.put(req, r.clone());
+      return r;
+    })());
+    return;
+  }
+  event.respondWith((async () => (await caches.match(req, { ignoreSearch: true })) || fetch(req))());
+});
+
+async function csrfToken() {
+  try {
+    if (self.cookieStore) {
+      const c = await self.cookieStore.get('madoguchi_csrf');
+      if (c && c.value) return c.value;
+    }
+  } catch (e) { /* cookieStore unavailable */ }
+  const saved = await store.getMeta('csrf');
+  if (saved) return saved;
+  const r = await fetch('/api/session', { credentials: 'same-origin' });
+  const s = await r.json();
+  await store.setMeta('csrf', s.csrf_token);
+  return s.csrf_token;
+}
+
+async function notifyClients() {
+  for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage({ type: 'outbox-changed' });
+}
+
+async function flushFromWorker() {
+  const summary = await flushOutbox({ store, fetch: (u, o) => fetch(u, o), csrf: csrfToken, onChange: notifyClients });
+  await notifyClients();
+  // Rejecting asks the browser to fire the sync event again later.
+  if (summary.kind === 'waiting') throw new Error('outbox still waiting');
+}
+
+self.addEventListener('sync', (event) => {
+  if (event.tag === 'outbox') event.waitUntil(flushFromWorker());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'flush') event.waitUntil(flushFromWorker().catch(() => {}));
+});

@@ -1,0 +1,90 @@
+"""Auth settings derived from the public origin, and how the app finds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from litestar.config.app import AppConfig
+
+if TYPE_CHECKING:
+    from litestar.types import Scope
+
+    from server.storage.db import Database
+
+__all__ = ["STATE_KEY", "AuthConfig", "get_config", "normalize_origin"]
+
+STATE_KEY = "madoguchi_auth"
+
+
+def normalize_origin(origin: str) -> str:
+    """``scheme://host[:port]`` in lower case, no path or trailing slash (what browsers send in Origin)."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"origin must look like http(s)://host[:port], got {origin!r}")
+    host = parts.hostname.lower()
+    default_port = 443 if parts.scheme == "https" else 80
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}"
+
+
+@dataclass
+class AuthConfig:
+    """Everything the auth component needs: the database and the public origin (which fixes the RP ID).
+
+    ``origin`` must be what the browser shows, e.g. ``http://localhost:8000`` (never ``127.0.0.1``:
+    WebAuthn refuses IP addresses) or ``https://madoguchi.city.example.lg.jp``.
+    """
+
+    db: Database
+    origin: str
+    rp_name: str = "Madoguchi 窓口"
+    challenge_ttl: int = 300
+    invite_ttl: int = 72 * 3600
+    # Staff sessions are short (shared counter PCs); residents stay signed in on their own phone.
+    staff_idle: int = 3600
+    staff_absolute: int = 12 * 3600
+    resident_idle: int = 14 * 86400
+    resident_absolute: int = 30 * 86400
+    # Throttle for the idle-timer update: a session costs at most one write per minute, not one per request.
+    touch_interval: int = 60
+    rp_id: str = field(init=False)
+    secure: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.origin = normalize_origin(self.origin)
+        parts = urlsplit(self.origin)
+        self.rp_id = parts.hostname or "localhost"
+        self.secure = parts.scheme == "https"
+
+    def session_lifetime(self, staff: bool) -> tuple[int, int]:
+        """(idle, absolute) seconds for a new session."""
+        return (self.staff_idle, self.staff_absolute) if staff else (self.resident_idle, self.resident_absolute)
+
+    @property
+    def middleware(self) -> list[Any]:
+        from server.auth.middleware import auth_middleware, csrf_middleware
+
+        return [csrf_middleware, auth_middleware]
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Install state, middleware and routes: ``Litestar(..., on_app_init=[auth.on_app_init])``."""
+        from server.auth.routes import auth_router
+
+        app_config.state[STATE_KEY] = self
+        for mw in self.middleware:
+            if mw not in app_config.middleware:
+                app_config.middleware.append(mw)
+        if auth_router not in app_config.route_handlers:
+            app_config.route_handlers.append(auth_router)
+        return app_config
+
+
+def get_config(scope: Scope) -> AuthConfig:
+    try:
+        return scope["app"].state[STATE_KEY]  # type: ignore[no-any-return]
+    except (KeyError, AttributeError) as exc:
+        raise RuntimeError("auth is not configured: add AuthConfig.on_app_init to the app") from exc

@@ -1,0 +1,176 @@
+"""ASGI middleware: who is signed in (``auth_middleware``) and CSRF protection (``csrf_middleware``).
+
+Neither rewrites cookies on every response (see the field notes: a session middleware that does so lets a
+service worker's parallel fetches clobber state). The session cookie is only set by sign-in and sign-out;
+the CSRF cookie only when a page or ``/api/session`` is fetched without one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.auth import store
+from server.auth.config import get_config
+from server.auth.problems import send_problem
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "auth_middleware",
+    "csrf_cookie_header",
+    "csrf_middleware",
+    "csrf_token_of",
+    "parse_cookies",
+    "session_of",
+]
+
+SESSION_COOKIE = "madoguchi_session"
+CSRF_COOKIE = "madoguchi_csrf"
+CSRF_HEADER = "x-csrf-token"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CSRF_SCOPE_KEY = "madoguchi_csrf_token"
+_AUTH_SCOPE_KEY = "auth"
+_MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
+
+
+def parse_cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies; the first occurrence of a name wins (as browsers send the most specific first)."""
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        if name != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            key, sep, val = part.strip().partition("=")
+            if sep and key and key not in out:
+                out[key] = val.strip().strip('"')
+    return out
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def session_of(scope: Scope) -> store.SessionInfo | None:
+    return scope.get(_AUTH_SCOPE_KEY)  # type: ignore[return-value]
+
+
+def csrf_token_of(scope: Scope) -> str | None:
+    """The CSRF token this request carries or is about to receive (for ``GET /api/session``)."""
+    return scope.get(_CSRF_SCOPE_KEY)  # type: ignore[return-value]
+
+
+def csrf_cookie_header(token: str, secure: bool) -> bytes:
+    # Not HttpOnly: the page's JS reads it to copy into X-CSRF-Token.
+    value = f"{CSRF_COOKIE}={token}; Path=/; Max-Age=31536000; SameSite=Lax"
+    return (value + "; Secure" if secure else value).encode("latin-1")
+
+
+def _sets_cookie(message: Message, name: str) -> bool:
+    prefix = name.encode() + b"="
+    return any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in message.get("headers", ()))
+
+
+def auth_middleware(app: ASGIApp) -> ASGIApp:
+    """Sets ``scope["user"]`` (so ``request.user``) to the signed-in ``Account`` or ``None``."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await app(scope, receive, send)
+            return
+        scope["user"] = None
+        scope[_AUTH_SCOPE_KEY] = None  # type: ignore[literal-required]
+        token = parse_cookies(scope).get(SESSION_COOKIE)
+        if token and len(token) <= _MAX_TOKEN:
+            config = get_config(scope)
+            found = await config.db.read(lambda conn: store.session_account(conn, token))
+            if found is not None:
+                account, info = found
+                scope["user"] = account
+                scope[_AUTH_SCOPE_KEY] = info  # type: ignore[literal-required]
+                if store.now() - info.last_seen_at >= config.touch_interval:
+                    # Fire and forget: the idle timer need not delay the response.
+                    config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
+            else:
+                send = _clearing_cookie(send, config.secure)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def _clearing_cookie(send: Send, secure: bool) -> Send:
+    """Tell the browser to drop a session cookie that no longer names a live session."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and not _sets_cookie(message, SESSION_COOKIE):
+            cookie = f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+            message = {**message, "headers": [*message.get("headers", ()), (b"set-cookie", cookie.encode())]}
+        await send(message)
+
+    return wrapped
+
+
+def _origin_allowed(scope: Scope, expected: str) -> str | None:
+    """None when the request may change state, else why not (browsers tell us where a request comes from)."""
+    origin = _header(scope, b"origin")
+    if origin is not None and origin.rstrip("/").lower() != expected:
+        return f"requests from origin {origin!r} are not accepted"
+    site = _header(scope, b"sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"cross-site request refused (Sec-Fetch-Site: {site})"
+    return None
+
+
+def csrf_middleware(app: ASGIApp) -> ASGIApp:
+    """Double-submit CSRF check plus Origin/Sec-Fetch-Site on every POST/PUT/PATCH/DELETE."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        config = get_config(scope)
+        cookie = parse_cookies(scope).get(CSRF_COOKIE)
+        if cookie is not None and not (16 <= len(cookie) <= _MAX_TOKEN):
+            cookie = None
+        if scope["method"] in _UNSAFE:
+            refused = _origin_allowed(scope, config.origin)
+            if refused:
+                await send_problem(send, 403, "csrf", refused)
+                return
+            header = _header(scope, CSRF_HEADER.encode())
+            if cookie is None or header is None or not hmac.compare_digest(cookie.encode(), header.encode()):
+                await send_problem(send, 403, "csrf",
+                                   "missing or wrong X-CSRF-Token header (it must equal the madoguchi_csrf cookie)")
+                return
+            scope[_CSRF_SCOPE_KEY] = cookie  # type: ignore[literal-required]
+            await app(scope, receive, send)
+            return
+        if cookie is not None:
+            scope[_CSRF_SCOPE_KEY] = cookie  # type: ignore[literal-required]
+            await app(scope, receive, send)
+            return
+        token = secrets.token_urlsafe(32)
+        scope[_CSRF_SCOPE_KEY] = token  # type: ignore[literal-required]
+        is_session_api = scope["path"] == "/api/session"
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start" and not _sets_cookie(message, CSRF_COOKIE):
+                headers: list[Any] = list(message.get("headers", ()))
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                # Only pages and /api/session hand out the cookie: a burst of parallel asset fetches
+                # without a cookie must not each set a different one.
+                if is_session_api or ctype.startswith(b"text/html"):
+                    headers.append((b"set-cookie", csrf_cookie_header(token, config.secure)))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send=wrapped)
+
+    return middleware

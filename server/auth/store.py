@@ -1,0 +1,408 @@
+"""SQL for accounts, passkeys, sessions, challenges, recovery codes and invites.
+
+Every function takes a ``sqlite3.Connection``: writers are called inside a ``Database.write`` job (one
+transaction), readers on a reader connection. Functions that can fail for an expected reason return a
+result rather than raise, because raising inside a write job rolls the whole job back (and a consumed
+challenge must stay consumed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import sqlite3
+import time
+import uuid
+from typing import Any, Literal
+
+import msgspec
+
+from server.auth.models import ROLES, Account, Passkey
+
+__all__ = [
+    "Challenge",
+    "ConsumeResult",
+    "CredentialRecord",
+    "SessionInfo",
+    "account_by_id",
+    "add_credential",
+    "claim_invite",
+    "consume_challenge",
+    "count_credentials",
+    "create_account",
+    "create_challenge",
+    "create_invite_row",
+    "create_session",
+    "credential_ids_of",
+    "delete_credential",
+    "delete_session",
+    "delete_sessions_of",
+    "generate_recovery_codes",
+    "hash_secret",
+    "invite_account",
+    "iso_now",
+    "list_passkeys",
+    "lookup_credential",
+    "new_token",
+    "now",
+    "rename_credential",
+    "session_account",
+    "set_role",
+    "touch_session",
+    "update_sign_count",
+    "use_recovery_code",
+    "user_handle_of",
+]
+
+# Crockford base32 without I, L, O, U: recovery codes are typed by hand from paper.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def iso_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_token() -> str:
+    """A random 32-byte secret, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> bytes:
+    # The secrets are 128+ bits of randomness: a plain sha256 cannot be brute-forced, no KDF needed.
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+# -- accounts ---------------------------------------------------------------------------------------
+
+_ACCOUNT_SELECT = """
+SELECT a.id, a.display_name, a.role, a.department, a.created_at, b.resident_id
+FROM accounts a LEFT JOIN identity_bindings b ON b.account_id = a.id
+"""
+
+
+def _account(row: sqlite3.Row | tuple[Any, ...]) -> Account:
+    return Account(
+        id=row[0],
+        display_name=row[1],
+        role=row[2],
+        department=row[3],
+        created_at=row[4],
+        resident_id=row[5],
+        verified=row[5] is not None,
+    )
+
+
+def account_by_id(conn: sqlite3.Connection, account_id: str) -> Account | None:
+    row = conn.execute(_ACCOUNT_SELECT + " WHERE a.id = ? AND a.disabled_at IS NULL", (account_id,)).fetchone()
+    return _account(row) if row else None
+
+
+def user_handle_of(conn: sqlite3.Connection, account_id: str) -> bytes | None:
+    row = conn.execute("SELECT user_handle FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def create_account(
+    conn: sqlite3.Connection,
+    *,
+    display_name: str,
+    role: str,
+    department: str | None = None,
+    account_id: str | None = None,
+    enrolled: bool = True,
+) -> Account:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    aid = account_id or str(uuid.uuid4())
+    created = iso_now()
+    conn.execute(
+        "INSERT INTO accounts (id, user_handle, display_name, role, department, created_at, enrolled_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (aid, uuid.UUID(aid).bytes, display_name, role, department, created, created if enrolled else None),
+    )
+    return Account(id=aid, display_name=display_name, role=role, department=department, created_at=created)
+
+
+def set_role(conn: sqlite3.Connection, account_id: str, role: str, department: str | None) -> Account | None:
+    """Change an account's role (callers audit it as an admin action)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    conn.execute("UPDATE accounts SET role = ?, department = ? WHERE id = ?", (role, department, account_id))
+    return account_by_id(conn, account_id)
+
+
+# -- credentials ------------------------------------------------------------------------------------
+
+
+class CredentialRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    credential_id: bytes
+    account_id: str
+    public_key: bytes
+    sign_count: int
+    user_handle: bytes
+
+
+def add_credential(
+    conn: sqlite3.Connection,
+    *,
+    account_id: str,
+    credential_id: bytes,
+    public_key: bytes,
+    sign_count: int,
+    name: str,
+    transports: list[str],
+    aaguid: str | None,
+    fmt: str | None,
+    device_type: str | None,
+    backed_up: bool,
+) -> Passkey:
+    """Insert a passkey; raises ``sqlite3.IntegrityError`` when the credential id is already registered."""
+    pid = uuid.uuid4().hex
+    created = iso_now()
+    conn.execute(
+        "INSERT INTO credentials (id, credential_id, account_id, public_key, sign_count, name, transports,"
+        " aaguid, fmt, device_type, backed_up, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (pid, credential_id, account_id, public_key, sign_count, name, json.dumps(transports), aaguid, fmt,
+         device_type, int(backed_up), created),
+    )
+    conn.execute("UPDATE accounts SET enrolled_at = COALESCE(enrolled_at, ?) WHERE id = ?", (created, account_id))
+    return Passkey(id=pid, name=name, created_at=created, device_type=device_type, backed_up=backed_up)
+
+
+def lookup_credential(conn: sqlite3.Connection, credential_id: bytes) -> CredentialRecord | None:
+    row = conn.execute(
+        "SELECT c.id, c.credential_id, c.account_id, c.public_key, c.sign_count, a.user_handle"
+        " FROM credentials c JOIN accounts a ON a.id = c.account_id"
+        " WHERE c.credential_id = ? AND a.disabled_at IS NULL",
+        (credential_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return CredentialRecord(id=row[0], credential_id=bytes(row[1]), account_id=row[2], public_key=bytes(row[3]),
+                            sign_count=row[4], user_handle=bytes(row[5]))
+
+
+def update_sign_count(conn: sqlite3.Connection, pid: str, old: int, new: int) -> bool:
+    """Compare-and-set, so two concurrent sign-ins with the same counter cannot both pass."""
+    cur = conn.execute(
+        "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ?",
+        (new, iso_now(), pid, old),
+    )
+    return cur.rowcount == 1
+
+
+def list_passkeys(conn: sqlite3.Connection, account_id: str) -> list[Passkey]:
+    rows = conn.execute(
+        "SELECT id, name, created_at, last_used_at, device_type, backed_up FROM credentials"
+        " WHERE account_id = ? ORDER BY created_at, id",
+        (account_id,),
+    ).fetchall()
+    return [Passkey(id=r[0], name=r[1], created_at=r[2], last_used_at=r[3], device_type=r[4],
+                    backed_up=bool(r[5])) for r in rows]
+
+
+def credential_ids_of(conn: sqlite3.Connection, account_id: str) -> list[bytes]:
+    return [bytes(r[0]) for r in conn.execute("SELECT credential_id FROM credentials WHERE account_id = ?",
+                                               (account_id,))]
+
+
+def count_credentials(conn: sqlite3.Connection, account_id: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM credentials WHERE account_id = ?", (account_id,)).fetchone()[0])
+
+
+def rename_credential(conn: sqlite3.Connection, account_id: str, pid: str, name: str) -> Passkey | None:
+    cur = conn.execute("UPDATE credentials SET name = ? WHERE id = ? AND account_id = ?", (name, pid, account_id))
+    if cur.rowcount != 1:
+        return None
+    return next((p for p in list_passkeys(conn, account_id) if p.id == pid), None)
+
+
+def delete_credential(conn: sqlite3.Connection, account_id: str, pid: str) -> Literal["ok", "missing", "last"]:
+    row = conn.execute("SELECT 1 FROM credentials WHERE id = ? AND account_id = ?", (pid, account_id)).fetchone()
+    if row is None:
+        return "missing"
+    if count_credentials(conn, account_id) <= 1:
+        return "last"  # removing it would lock the person out
+    conn.execute("DELETE FROM credentials WHERE id = ? AND account_id = ?", (pid, account_id))
+    return "ok"
+
+
+# -- sessions ---------------------------------------------------------------------------------------
+
+
+class SessionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    token_hash: bytes
+    account_id: str
+    method: str
+    last_seen_at: int
+    expires_at: int
+
+
+def create_session(
+    conn: sqlite3.Connection, account_id: str, *, method: str, idle_seconds: int, absolute_seconds: int
+) -> str:
+    """Start a session and return the cookie value (only its hash is stored)."""
+    token = new_token()
+    t = now()
+    # Housekeeping on a path that already writes: expired sessions of this account go away.
+    conn.execute(
+        "DELETE FROM sessions WHERE account_id = ? AND (expires_at <= ? OR last_seen_at + idle_seconds <= ?)",
+        (account_id, t, t),
+    )
+    conn.execute(
+        "INSERT INTO sessions (token_hash, account_id, method, created_at, last_seen_at, idle_seconds, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (hash_secret(token), account_id, method, t, t, idle_seconds, t + absolute_seconds),
+    )
+    return token
+
+
+def session_account(conn: sqlite3.Connection, token: str) -> tuple[Account, SessionInfo] | None:
+    """The account of a live session cookie, or None (unknown, idle too long, past absolute expiry)."""
+    t = now()
+    row = conn.execute(
+        "SELECT s.token_hash, s.account_id, s.method, s.last_seen_at, s.expires_at, s.idle_seconds,"
+        " a.id, a.display_name, a.role, a.department, a.created_at, b.resident_id"
+        " FROM sessions s JOIN accounts a ON a.id = s.account_id"
+        " LEFT JOIN identity_bindings b ON b.account_id = a.id"
+        " WHERE s.token_hash = ? AND a.disabled_at IS NULL",
+        (hash_secret(token),),
+    ).fetchone()
+    if row is None or row[4] <= t or row[3] + row[5] <= t:
+        return None
+    info = SessionInfo(token_hash=bytes(row[0]), account_id=row[1], method=row[2], last_seen_at=row[3],
+                       expires_at=row[4])
+    return _account(row[6:]), info
+
+
+def touch_session(conn: sqlite3.Connection, token_hash: bytes) -> None:
+    conn.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?", (now(), token_hash))
+
+
+def delete_session(conn: sqlite3.Connection, token_hash: bytes) -> None:
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+
+def delete_sessions_of(conn: sqlite3.Connection, account_id: str) -> int:
+    return conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,)).rowcount
+
+
+# -- challenges -------------------------------------------------------------------------------------
+
+
+class Challenge(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    purpose: str
+    challenge: bytes
+    account_id: str | None
+    data: dict[str, Any]
+
+
+ConsumeResult = tuple[Literal["ok", "unknown", "expired", "wrong_purpose"], Challenge | None]
+
+
+def create_challenge(
+    conn: sqlite3.Connection,
+    *,
+    purpose: str,
+    challenge: bytes,
+    ttl_seconds: int,
+    account_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> str:
+    t = now()
+    # Bounded table: every new challenge sweeps the expired ones.
+    conn.execute("DELETE FROM challenges WHERE expires_at <= ?", (t,))
+    cid = new_token()
+    conn.execute(
+        "INSERT INTO challenges (id, purpose, challenge, account_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (cid, purpose, challenge, account_id, json.dumps(data or {}), t + ttl_seconds),
+    )
+    return cid
+
+
+def consume_challenge(conn: sqlite3.Connection, challenge_id: str, purpose: str) -> ConsumeResult:
+    """Delete and return the challenge: whatever the outcome of the ceremony, it is never usable again."""
+    row = conn.execute(
+        "DELETE FROM challenges WHERE id = ? RETURNING purpose, challenge, account_id, data, expires_at",
+        (challenge_id,),
+    ).fetchone()
+    if row is None:
+        return "unknown", None
+    if row[4] <= now():
+        return "expired", None
+    if row[0] != purpose:
+        return "wrong_purpose", None
+    return "ok", Challenge(id=challenge_id, purpose=row[0], challenge=bytes(row[1]), account_id=row[2],
+                           data=json.loads(row[3]))
+
+
+# -- recovery codes ---------------------------------------------------------------------------------
+
+
+def _normalize_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def generate_recovery_codes(conn: sqlite3.Connection, account_id: str, count: int = 10) -> list[str]:
+    """Replace the account's recovery codes; returns them (shown once, stored hashed). 80 bits each."""
+    conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
+    codes: list[str] = []
+    for _ in range(count):
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
+        conn.execute("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?, ?)",
+                     (account_id, hash_secret(raw)))
+    return codes
+
+
+def use_recovery_code(conn: sqlite3.Connection, account_id: str, code: str) -> bool:
+    cur = conn.execute(
+        "UPDATE recovery_codes SET used_at = ? WHERE id = (SELECT id FROM recovery_codes"
+        " WHERE account_id = ? AND code_hash = ? AND used_at IS NULL LIMIT 1)",
+        (iso_now(), account_id, hash_secret(_normalize_code(code))),
+    )
+    return cur.rowcount == 1
+
+
+# -- invites ----------------------------------------------------------------------------------------
+
+
+def create_invite_row(
+    conn: sqlite3.Connection, account_id: str, *, ttl_seconds: int, created_by: str | None
+) -> str:
+    token = new_token()
+    conn.execute(
+        "INSERT INTO invites (token_hash, account_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (hash_secret(token), account_id, created_by, iso_now(), now() + ttl_seconds),
+    )
+    return token
+
+
+def invite_account(conn: sqlite3.Connection, token: str) -> tuple[Literal["ok", "unknown", "gone"], Account | None]:
+    """The staff account an enrollment token is for, if the token is still claimable."""
+    row = conn.execute("SELECT account_id, expires_at, used_at FROM invites WHERE token_hash = ?",
+                       (hash_secret(token),)).fetchone()
+    if row is None:
+        return "unknown", None
+    if row[2] is not None or row[1] <= now():
+        return "gone", None
+    account = account_by_id(conn, row[0])
+    return ("ok", account) if account else ("gone", None)
+
+
+def claim_invite(conn: sqlite3.Connection, token: str) -> str | None:
+    """Mark the token used (exactly once); returns its account id."""
+    row = conn.execute(
+        "UPDATE invites SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?"
+        " RETURNING account_id",
+        (iso_now(), hash_secret(token), now()),
+    ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,67 @@
+"""Authorization helpers for the server's handlers.
+
+``server.auth`` authenticates (passkeys, sessions) and puts the signed-in account in ``scope["user"]``;
+this module only reads it, so handlers depend on the small :class:`AccountLike` protocol and not on the
+auth implementation. Every handler calls one of these first: there is no endpoint without a decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from litestar.connection import ASGIConnection
+
+from server.problems import Problem
+
+__all__ = [
+    "ROLES",
+    "STAFF_ROLES",
+    "AccountLike",
+    "can_see_department",
+    "current_user",
+    "require_roles",
+    "require_user",
+]
+
+ROLES = ("resident", "counter", "outreach", "reviewer", "configurator", "admin")
+STAFF_ROLES = frozenset(ROLES) - {"resident"}
+
+
+@runtime_checkable
+class AccountLike(Protocol):
+    id: str
+    role: str
+    department: str | None
+    display_name: str
+    resident_id: str | None
+
+
+def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountLike | None:
+    user = connection.scope.get("user")
+    if user is None or not getattr(user, "id", None) or not getattr(user, "role", None):
+        return None
+    return user  # type: ignore[no-any-return]
+
+
+def require_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountLike:
+    user = current_user(connection)
+    if user is None:
+        raise Problem(401, "unauthorized", "Sign in first")
+    return user
+
+
+def require_roles(connection: ASGIConnection[Any, Any, Any, Any], *roles: str) -> AccountLike:
+    user = require_user(connection)
+    if user.role not in roles:
+        raise Problem(403, "forbidden", "Your role may not do this")
+    return user
+
+
+def can_see_department(user: AccountLike, department: str | None) -> bool:
+    """Reviewers are scoped to their department; counter/outreach/admin see every department
+    (they file on behalf of residents across the whole counter); configurators see no applications."""
+    if user.role in ("admin", "counter", "outreach"):
+        return True
+    if user.role == "reviewer":
+        return user.department is not None and user.department == department
+    return False

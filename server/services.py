@@ -1,0 +1,30 @@
+"""The objects a request handler needs, built once per app and kept in ``app.state.services``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from server.catalog import Catalog
+from server.registry import SQLiteRegistry
+from server.settings import Settings
+from server.storage.db import Database
+from server.storage.submissions import SubmissionStore
+
+__all__ = ["Services", "services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    submissions: SubmissionStore
+    registry: SQLiteRegistry
+    pwa_files: dict[str, bytes]
+
+
+def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
+    return connection.app.state.services  # type: ignore[no-any-return]

@@ -1,0 +1,34 @@
+"""Server settings: one immutable Struct built by ``madoguchi serve`` (or a test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["Settings"]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    db_path: str
+    library_path: str | None = None  # None: the shipped library
+    origin: str = "http://localhost:8000"
+    demo: bool = False
+    hsts: bool = False  # only behind https; a wrong HSTS header locks users out of plain http for a year
+    max_json_bytes: int = 1 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    attachments_dir: str | None = None  # default: "<db>.attachments" next to the database
+    build_dir: str | None = None  # serve a prebuilt PWA folder instead of building in memory
+    build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
+
+    @property
+    def attachment_root(self) -> Path:
+        if self.attachments_dir:
+            return Path(self.attachments_dir)
+        p = Path(self.db_path)
+        return p.with_name(p.name + ".attachments")
+
+    @property
+    def secure(self) -> bool:
+        return self.origin.startswith("https://")

@@ -1,0 +1,212 @@
+"""One SQLite file shared by the whole server.
+
+SQLite allows one writer at a time. Rather than letting request threads fight over the write lock
+(``database is locked`` under load), every write goes through ONE connection owned by ONE thread fed by
+a queue. The writer drains whatever is queued into a single ``BEGIN IMMEDIATE`` transaction (group
+commit: one fsync for many requests) and gives each job its own SAVEPOINT so a failing job is rolled back
+alone while its neighbours commit. Callers are only answered after COMMIT, so an acknowledged write is
+durable. Reads run on a small pool of separate connections, which WAL lets proceed while the writer
+works. (Same shape as Datasette's database.py, written from scratch.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["Database", "WriteFn", "connect"]
+
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], T]
+
+log = logging.getLogger("madoguchi.db")
+
+# How many queued jobs one transaction may absorb: bounds the latency a job adds to its neighbours.
+_MAX_GROUP = 256
+_STOP = object()
+
+
+def connect(path: str | Path, *, readonly: bool = False, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open a connection with the pragmas every connection of ours needs.
+
+    ``isolation_level=None`` turns off the sqlite3 module's implicit transactions: we issue BEGIN
+    ourselves, so nothing commits behind our back.
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        # A reader never writes; query_only guards against a handler writing outside the queue.
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit acknowledged to a resident survives power loss. Group commit pays for it.
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+class _Job:
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+
+class Database:
+    """The SQLite file: ``write``/``write_sync`` go through the writer thread, ``read``/``read_sync``
+    through the reader pool. Functions receive a ``sqlite3.Connection`` (wrap it in
+    ``sqlite_utils.Database(conn)`` if handy) and must not COMMIT or ROLLBACK themselves."""
+
+    def __init__(self, path: str | Path, *, readers: int = 4, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer_conn = connect(self.path, synchronous=synchronous)
+        self._writer = threading.Thread(target=self._write_loop, name="madoguchi-db-writer", daemon=True)
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=readers, thread_name_prefix="madoguchi-db-reader"
+        )
+        self._closed = False
+        self.transactions = 0  # counters for benchmarks and tests
+        self.jobs = 0
+        self._writer.start()
+
+    @classmethod
+    def open(cls, path: str | Path, **kwargs: Any) -> Database:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return cls(path, **kwargs)
+
+    # -- writes ----------------------------------------------------------------------------------
+    def submit(self, fn: WriteFn[T]) -> concurrent.futures.Future[T]:
+        if self._closed:
+            raise RuntimeError("database is closed")
+        job = _Job(fn)
+        self._queue.put(job)
+        return job.future
+
+    def write_sync(self, fn: WriteFn[T]) -> T:
+        """Run ``fn`` in the writer transaction and return its result once committed."""
+        if threading.current_thread() is self._writer:
+            # Called from inside a write job: we already hold the transaction; queueing would deadlock.
+            return fn(self._writer_conn)
+        return self.submit(fn).result()
+
+    async def write(self, fn: WriteFn[T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def _write_loop(self) -> None:
+        conn = self._writer_conn
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            jobs = [first]
+            stop = False
+            while len(jobs) < _MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                jobs.append(nxt)
+            self._run_group(conn, jobs)
+            if stop:
+                break
+        conn.close()
+
+    def _run_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        results: list[tuple[_Job, bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        for job in jobs:
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            conn.execute("SAVEPOINT job")
+            try:
+                value = job.fn(conn)
+            except BaseException as exc:  # isolate: undo this job only, keep the rest of the group
+                try:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                except sqlite3.Error:
+                    log.exception("rollback to savepoint failed")
+                results.append((job, False, exc))
+            else:
+                conn.execute("RELEASE job")
+                results.append((job, True, value))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("group commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for job, _, _ in results:
+                job.future.set_exception(exc)
+            return
+        self.transactions += 1
+        self.jobs += len(results)
+        # Answer only after COMMIT: an acknowledged write is on disk.
+        for job, ok, value in results:
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return fn(self._reader())
+
+    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if threading.current_thread() is self._writer:
+            return fn(self._writer_conn)  # see our own uncommitted writes
+        return self._readers.submit(self._run_read, fn).result()
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.wrap_future(self._readers.submit(self._run_read, fn))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._writer.join(timeout=30)
+        self._readers.shutdown(wait=True)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

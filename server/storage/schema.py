@@ -1,0 +1,142 @@
+"""The core component's migrations (auth has its own list in ``server/auth/migrations.py``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from server.storage.migrations import Migration, apply_migrations
+
+__all__ = ["CORE_MIGRATIONS", "all_components", "migrate"]
+
+_V1 = """
+CREATE TABLE procedure_versions (
+    procedure_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    department TEXT,
+    definition TEXT NOT NULL,      -- msgspec JSON of the definition, kept forever
+    published_at TEXT NOT NULL,
+    retired_at TEXT,               -- set when the version left the library
+    PRIMARY KEY (procedure_id, version)
+);
+
+CREATE TABLE residents (
+    id TEXT PRIMARY KEY,           -- resident code in the registry (住民票コード or local id)
+    household_id TEXT,
+    record TEXT NOT NULL,          -- JSON: family, given, family_kana, given_kana, birth_date, sex, ...
+    family TEXT NOT NULL,
+    given TEXT NOT NULL,
+    birth_date TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX residents_lookup ON residents (family, given, birth_date);
+CREATE INDEX residents_household ON residents (household_id);
+
+CREATE TABLE identity_bindings (
+    account_id TEXT PRIMARY KEY,
+    resident_id TEXT NOT NULL REFERENCES residents (id),
+    bound_by TEXT,
+    bound_at TEXT NOT NULL
+);
+
+CREATE TABLE submissions (
+    id TEXT PRIMARY KEY,           -- client-generated UUID: the idempotency key
+    receipt_number TEXT NOT NULL UNIQUE,
+    procedure_id TEXT NOT NULL,
+    procedure_version TEXT NOT NULL,
+    department TEXT,
+    status TEXT NOT NULL,
+    answers TEXT NOT NULL,
+    body_hash TEXT NOT NULL,       -- sha256 of the canonical request body: detects a reused key
+    flags TEXT NOT NULL DEFAULT '[]',
+    account_id TEXT,
+    on_behalf_of TEXT,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX submissions_queue ON submissions (department, status, received_at);
+CREATE INDEX submissions_account ON submissions (account_id, received_at);
+
+CREATE TABLE submission_events (
+    id INTEGER PRIMARY KEY,
+    submission_id TEXT NOT NULL REFERENCES submissions (id),
+    at TEXT NOT NULL,
+    actor TEXT,
+    from_status TEXT,
+    to_status TEXT,
+    comment TEXT,
+    visible_to_resident INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX submission_events_by_submission ON submission_events (submission_id, id);
+
+CREATE TABLE receipt_counters (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+
+CREATE TABLE attachments (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    uploaded_by TEXT
+);
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_subject ON audit_log (subject);
+
+CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+# v2: telemetry (no personal data: counts and timestamps per procedure) and a search column for the
+# console queue, filled for rows that predate it.
+_V2 = """
+CREATE TABLE telemetry (
+    id INTEGER PRIMARY KEY,
+    procedure_id TEXT NOT NULL,
+    procedure_version TEXT NOT NULL,
+    opened_at TEXT,
+    acknowledged_at TEXT,
+    fields_typed INTEGER,
+    fields_prefilled INTEGER,
+    duration_s REAL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX telemetry_procedure ON telemetry (procedure_id, procedure_version);
+ALTER TABLE submissions ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+UPDATE submissions SET search_text = receipt_number || ' ' || answers WHERE search_text = '';
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2)]
+
+
+def all_components() -> list[tuple[str, Sequence[Migration]]]:
+    """Core plus every component that ships migrations (auth when present)."""
+    components: list[tuple[str, Sequence[Migration]]] = [("core", CORE_MIGRATIONS)]
+    try:
+        from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
+    except ImportError:
+        pass
+    else:
+        components.append(("auth", AUTH_MIGRATIONS))
+    return components
+
+
+def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    return apply_migrations(conn, all_components())

@@ -1,0 +1,309 @@
+"""Submissions repository: the only code that knows how submissions are stored.
+
+Handlers talk to the :class:`SubmissionStore` protocol; :class:`SQLiteSubmissions` implements it on the
+writer-queue :class:`~server.storage.db.Database`. Idempotency is decided inside the writer transaction:
+since every write is serialized there, two concurrent requests with the same id can never both insert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import msgspec
+
+from server.audit import append_audit
+
+__all__ = [
+    "STATUSES",
+    "TRANSITIONS",
+    "HistoryEntry",
+    "IdempotencyConflict",
+    "InvalidTransition",
+    "NewSubmission",
+    "NotFound",
+    "Receipt",
+    "SQLiteSubmissions",
+    "SubmissionRecord",
+    "SubmissionStore",
+    "body_hash",
+    "iter_submissions",
+]
+
+STATUSES = ("received", "in_review", "needs_info", "accepted", "rejected", "completed")
+# received → in_review → needs_info → in_review → accepted | rejected → completed
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "received": frozenset({"in_review"}),
+    "in_review": frozenset({"needs_info", "accepted", "rejected"}),
+    "needs_info": frozenset({"in_review"}),
+    "accepted": frozenset({"completed"}),
+    "rejected": frozenset({"completed"}),
+    "completed": frozenset(),
+}
+
+_enc = msgspec.json.Encoder(order="sorted")
+_JST = dt.timezone(dt.timedelta(hours=9))
+
+
+class IdempotencyConflict(Exception):
+    """The id was already used with a different body (or by another account)."""
+
+
+class InvalidTransition(Exception):
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+class NotFound(Exception):
+    pass
+
+
+class Receipt(msgspec.Struct, kw_only=True):
+    id: str
+    receipt_number: str
+    procedure_id: str
+    procedure_version: str
+    status: str
+    received_at: str
+    flags: list[str] = []
+
+
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    at: str
+    actor: str | None
+    from_status: str | None
+    to_status: str | None
+    comment: str | None
+    visible_to_resident: bool = True
+
+
+class SubmissionRecord(Receipt, kw_only=True):
+    department: str | None
+    answers: dict[str, Any]
+    account_id: str | None
+    on_behalf_of: str | None
+    updated_at: str
+    history: list[HistoryEntry] = []
+
+
+class NewSubmission(msgspec.Struct, kw_only=True):
+    id: str
+    procedure_id: str
+    procedure_version: str
+    department: str | None
+    answers: dict[str, Any]
+    body_hash: str
+    flags: list[str]
+    account_id: str | None
+    on_behalf_of: str | None
+
+
+def body_hash(procedure_id: str, procedure_version: str, answers: Any, on_behalf_of: str | None) -> str:
+    """Canonical hash of what defines a submission (telemetry excluded: it may differ between retries)."""
+    return hashlib.sha256(_enc.encode([procedure_id, procedure_version, answers, on_behalf_of])).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+_COLS = ("id, receipt_number, procedure_id, procedure_version, status, received_at, flags, department, answers,"
+         " account_id, on_behalf_of, updated_at")
+
+
+def _record(row: Any, history: list[HistoryEntry] | None = None) -> SubmissionRecord:
+    return SubmissionRecord(
+        id=row[0], receipt_number=row[1], procedure_id=row[2], procedure_version=row[3], status=row[4],
+        received_at=row[5], flags=msgspec.json.decode(row[6]), department=row[7],
+        answers=msgspec.json.decode(row[8]), account_id=row[9], on_behalf_of=row[10], updated_at=row[11],
+        history=history or [],
+    )
+
+
+def _receipt(rec: SubmissionRecord) -> Receipt:
+    return Receipt(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
+                   procedure_version=rec.procedure_version, status=rec.status, received_at=rec.received_at,
+                   flags=rec.flags)
+
+
+def _history(conn: sqlite3.Connection, sid: str) -> list[HistoryEntry]:
+    return [
+        HistoryEntry(at=r[0], actor=r[1], from_status=r[2], to_status=r[3], comment=r[4],
+                     visible_to_resident=bool(r[5]))
+        for r in conn.execute("SELECT at, actor, from_status, to_status, comment, visible_to_resident"
+                              " FROM submission_events WHERE submission_id = ? ORDER BY id", (sid,))
+    ]
+
+
+def _load(conn: sqlite3.Connection, sid: str, *, history: bool = True) -> SubmissionRecord | None:
+    row = conn.execute(f"SELECT {_COLS} FROM submissions WHERE id = ?", (sid,)).fetchone()
+    if row is None:
+        return None
+    return _record(row, _history(conn, sid) if history else None)
+
+
+def _next_receipt_number(conn: sqlite3.Connection, year: int) -> str:
+    row = conn.execute(
+        "INSERT INTO receipt_counters (year, last) VALUES (?, 1)"
+        " ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last", (year,)).fetchone()
+    return f"{year}-{row[0]:06d}"
+
+
+def _search_text(receipt_number: str, answers: dict[str, Any]) -> str:
+    # Values only (no keys), so a search for "name" does not match every row.
+    parts: list[str] = [receipt_number]
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif v is not None and not isinstance(v, bool):
+            parts.append(str(v))
+
+    walk(answers)
+    return " ".join(parts)
+
+
+class SubmissionStore(Protocol):
+    async def create(self, new: NewSubmission) -> tuple[Receipt, bool]: ...
+    async def get(self, sid: str) -> SubmissionRecord | None: ...
+    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]: ...
+    async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
+                    search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]: ...
+    async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
+                         visible_to_resident: bool = True) -> SubmissionRecord: ...
+    async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
+                      comment: str | None) -> SubmissionRecord: ...
+
+
+class SQLiteSubmissions:
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def create(self, new: NewSubmission) -> tuple[Receipt, bool]:
+        return await self.db.write(lambda c: self.create_in(c, new))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def create_in(conn: sqlite3.Connection, new: NewSubmission) -> tuple[Receipt, bool]:
+        existing = conn.execute(f"SELECT {_COLS}, body_hash FROM submissions WHERE id = ?", (new.id,)).fetchone()
+        if existing is not None:
+            if existing[12] != new.body_hash or existing[9] != new.account_id:
+                raise IdempotencyConflict(new.id)
+            return _receipt(_record(existing)), False
+        now = _now()
+        # Receipt years follow the Japanese calendar year (JST), not UTC.
+        number = _next_receipt_number(conn, dt.datetime.now(_JST).year)
+        answers_json = _enc.encode(new.answers).decode()
+        conn.execute(
+            "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status,"
+            " answers, body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
+            " VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.id, number, new.procedure_id, new.procedure_version, new.department, answers_json,
+             new.body_hash, _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
+             _search_text(number, new.answers)),
+        )
+        conn.execute(
+            "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
+            " VALUES (?, ?, ?, NULL, 'received', NULL)", (new.id, now, new.account_id))
+        return Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
+                       procedure_version=new.procedure_version, status="received", received_at=now,
+                       flags=new.flags), True
+
+    async def get(self, sid: str) -> SubmissionRecord | None:
+        return await self.db.read(lambda c: _load(c, sid))  # type: ignore[no-any-return]
+
+    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]:
+        def q(c: sqlite3.Connection) -> list[Receipt]:
+            rows = c.execute(f"SELECT {_COLS} FROM submissions WHERE account_id = ?"
+                             " ORDER BY received_at DESC LIMIT ?", (account_id, limit)).fetchall()
+            return [_receipt(_record(r)) for r in rows]
+
+        return await self.db.read(q)  # type: ignore[no-any-return]
+
+    async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
+                    search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]:
+        sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
+        args: list[Any] = []
+        if departments is not None:
+            if not departments:
+                return []
+            sql += f" AND department IN ({', '.join('?' * len(departments))})"
+            args += departments
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        if procedure:
+            sql += " AND procedure_id = ?"
+            args.append(procedure)
+        if search:
+            sql += " AND instr(search_text, ?) > 0"
+            args.append(search)
+        sql += " ORDER BY received_at LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        return await self.db.read(  # type: ignore[no-any-return]
+            lambda c: [_record(r) for r in c.execute(sql, args).fetchall()])
+
+    async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
+                         visible_to_resident: bool = True) -> SubmissionRecord:
+        def job(c: sqlite3.Connection) -> SubmissionRecord:
+            rec = _load(c, sid, history=False)
+            if rec is None:
+                raise NotFound(sid)
+            if target not in TRANSITIONS.get(rec.status, frozenset()):
+                raise InvalidTransition(rec.status, target)
+            now = _now()
+            c.execute("UPDATE submissions SET status = ?, updated_at = ? WHERE id = ?", (target, now, sid))
+            c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment,"
+                      " visible_to_resident) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (sid, now, actor, rec.status, target, comment, int(visible_to_resident)))
+            append_audit(c, actor=actor, action="submission.status", subject=f"submission:{sid}",
+                         details={"from": rec.status, "to": target})
+            out = _load(c, sid)
+            assert out is not None
+            return out
+
+        return await self.db.write(job)  # type: ignore[no-any-return]
+
+    async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
+                      comment: str | None) -> SubmissionRecord:
+        """The resident answers a needs-info request: new answers replace the old, back to in_review."""
+        def job(c: sqlite3.Connection) -> SubmissionRecord:
+            rec = _load(c, sid, history=False)
+            if rec is None or rec.account_id != account_id:
+                raise NotFound(sid)
+            if rec.status != "needs_info":
+                raise InvalidTransition(rec.status, "in_review")
+            now = _now()
+            c.execute("UPDATE submissions SET status = 'in_review', answers = ?, updated_at = ?, search_text = ?"
+                      " WHERE id = ?", (_enc.encode(answers).decode(), now,
+                                        _search_text(rec.receipt_number, answers), sid))
+            c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
+                      " VALUES (?, ?, ?, 'needs_info', 'in_review', ?)", (sid, now, account_id, comment))
+            out = _load(c, sid)
+            assert out is not None
+            return out
+
+        return await self.db.write(job)  # type: ignore[no-any-return]
+
+
+def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
+                     procedure: str | None = None) -> Iterator[SubmissionRecord]:
+    """Every matching submission in receipt order (exports)."""
+    sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
+    args: list[Any] = []
+    if status:
+        sql += " AND status = ?"
+        args.append(status)
+    if procedure:
+        sql += " AND procedure_id = ?"
+        args.append(procedure)
+    for row in conn.execute(sql + " ORDER BY received_at, receipt_number", args):
+        yield _record(row)

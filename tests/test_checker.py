@@ -1,0 +1,398 @@
+"""Every error code of the catalogue, reported with the right position, all at once, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from procedure_definitions.errors import CATALOGUE
+from procedure_definitions.library import load_library
+from procedure_definitions.loader import load_text
+from procedure_definitions.model import Procedure
+
+BASE = """\
+kind: procedure
+id: sample
+version: 1.0.0
+title: {ja: 見本, en: Sample, ja-easy: みほん}
+department: {id: shimin, name: 市民課}
+sections:
+  - id: main
+    title: 本文
+    fields:
+      - id: copies
+        type: number
+        label: 通数
+        min: 1
+        max: 10
+      - id: relation
+        type: choice
+        label: 関係
+        choices:
+          - {value: self, label: 本人}
+          - {value: proxy, label: 代理人}
+      - id: proxy_name
+        type: name
+        label: 代理人の氏名
+        show_if: relation = 'proxy'
+      - id: total
+        type: number
+        label: 手数料
+        calculate: copies * 300
+"""
+
+
+def codes(text: str) -> list[str]:
+    return [p.code for p in load_text(text, "x.yaml").problems]
+
+
+def test_base_is_valid() -> None:
+    res = load_text(BASE, "x.yaml")
+    assert res.problems == []
+    assert isinstance(res.definition, Procedure)
+    assert res.definition.title.en == "Sample"
+    # string shorthand became {ja: ...}
+    assert res.definition.sections[0].title.ja == "本文"
+
+
+def test_yaml_syntax_error_has_position() -> None:
+    res = load_text("kind: procedure\nid: [a, b\nversion: 1\n", "bad.yaml")
+    (p,) = res.problems
+    assert p.code == "PD001" and p.path == "bad.yaml" and p.line >= 2
+    assert p.format().startswith("bad.yaml:")
+
+
+def test_duplicate_key() -> None:
+    res = load_text(BASE + "id: again\n", "x.yaml")
+    dup = [p for p in res.problems if p.code == "PD002"]
+    assert dup and dup[0].line == BASE.count("\n") + 1 and "first is at line 2" in dup[0].message
+
+
+def test_not_a_mapping_and_unknown_kind() -> None:
+    assert codes("- a\n- b\n") == ["PD003"]
+    res = load_text(BASE.replace("kind: procedure", "kind: procedur"), "x.yaml")
+    assert [p.code for p in res.problems] == ["PD004"]
+    assert "did you mean 'procedure'" in res.problems[0].message
+
+
+def test_unknown_key_with_suggestion_and_position() -> None:
+    text = BASE.replace("        label: 通数\n", "        lable: 通数\n")
+    res = load_text(text, "x.yaml")
+    unknown = [p for p in res.problems if p.code == "PD101"]
+    assert len(unknown) == 1
+    assert "lable" in unknown[0].message and "did you mean 'label'" in unknown[0].message
+    assert unknown[0].line == text.splitlines().index("        lable: 通数") + 1
+    assert unknown[0].col == 9
+    # and the then-missing label is reported too: all problems at once
+    assert any(p.code == "PD103" and "'label'" in p.message for p in res.problems)
+
+
+def test_wrong_types_name_the_key() -> None:
+    text = BASE.replace("min: 1", "min: one").replace("version: 1.0.0", "version: 1.0")
+    res = load_text(text, "x.yaml")
+    msgs = {p.code: p.message for p in res.problems}
+    assert "PD102" in msgs
+    assert any("'min' must be a number" in p.message for p in res.problems)
+    assert any("'version' must be a string" in p.message and "quote it" in p.message for p in res.problems)
+
+
+def test_yaml_boolean_trap_is_explained() -> None:
+    text = BASE.replace("{value: self, label: 本人}", "{value: no, label: いいえ}")
+    res = load_text(text, "x.yaml")
+    assert any(p.code == "PD102" and "quote it" in p.message for p in res.problems)
+
+
+def test_missing_required_key() -> None:
+    text = BASE.replace("department: {id: shimin, name: 市民課}\n", "")
+    assert codes(text) == ["PD103"]
+
+
+def test_bad_literal_value() -> None:
+    text = BASE.replace("        min: 1\n", "        merge: reveiw\n        min: 1\n")
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD104"]
+    assert "did you mean 'review'" in res.problems[0].message
+
+
+def test_unknown_field_type() -> None:
+    res = load_text(BASE.replace("type: number\n        label: 通数", "type: nubmer\n        label: 通数"), "x.yaml")
+    assert [p.code for p in res.problems] == ["PD105"]
+    assert "did you mean 'number'" in res.problems[0].message
+
+
+def test_bad_ids_and_version() -> None:
+    text = BASE.replace("id: sample", "id: Sample_1").replace("- id: copies", "- id: Copies")
+    text = text.replace("version: 1.0.0", "version: v1")
+    got = codes(text)
+    assert got.count("PD106") == 2 and "PD107" in got
+
+
+def test_empty_choices() -> None:
+    text = BASE.replace(
+        "        choices:\n          - {value: self, label: 本人}\n          - {value: proxy, label: 代理人}\n",
+        "        choices: []\n",
+    )
+    assert "PD108" in codes(text)
+
+
+def test_duplicate_ids() -> None:
+    text = BASE + textwrap.indent(
+        "- id: copies\n  type: text\n  label: 重複\n", " " * 6
+    )
+    res = load_text(text, "x.yaml")
+    dup = [p for p in res.problems if p.code == "PD201"]
+    assert len(dup) == 1 and "first defined at line 10" in dup[0].message
+
+
+def test_unknown_reference_with_suggestion() -> None:
+    res = load_text(BASE.replace("relation = 'proxy'", "relaton = 'proxy'"), "x.yaml")
+    assert [p.code for p in res.problems] == ["PD202"]
+    assert "did you mean 'relation'" in res.problems[0].message
+
+
+def test_expression_syntax_error_points_into_the_expression() -> None:
+    text = BASE.replace("calculate: copies * 300", "calculate: copies * (300")
+    res = load_text(text, "x.yaml")
+    (p,) = res.problems
+    assert p.code == "PD203"
+    line = text.splitlines()[p.line - 1]
+    assert line.strip().startswith("calculate:") and p.col > line.index("copies")
+
+
+def test_expression_type_error() -> None:
+    res = load_text(BASE.replace("copies * 300", "copies * relation"), "x.yaml")
+    assert "PD204" in [p.code for p in res.problems]
+
+
+def test_calculation_cycle() -> None:
+    text = BASE.replace("calculate: copies * 300", "calculate: other + 1") + textwrap.indent(
+        "- id: other\n  type: number\n  label: 他\n  calculate: total * 2\n", " " * 6
+    )
+    res = load_text(text, "x.yaml")
+    cyc = [p for p in res.problems if p.code == "PD205"]
+    assert len(cyc) == 1 and "total" in cyc[0].message and "other" in cyc[0].message
+
+
+def test_prefill_unknown_attribute_and_type_mismatch() -> None:
+    text = BASE.replace("        label: 代理人の氏名\n", "        label: 代理人の氏名\n        prefill: nmae\n")
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD206"] and "did you mean 'name'" in res.problems[0].message
+    text = BASE.replace("        label: 通数\n", "        label: 通数\n        prefill: name\n")
+    assert codes(text) == ["PD207"]
+
+
+def test_option_problems() -> None:
+    assert codes(BASE.replace("min: 1", "min: 20")) == ["PD208"]
+
+
+def test_group_scope_hint() -> None:
+    text = BASE + textwrap.indent(
+        "- id: members\n  type: group\n  label: 世帯員\n  fields:\n"
+        "    - {id: member_age, type: number, label: 年齢}\n"
+        "- id: note\n  type: text\n  label: 備考\n  show_if: member_age > 3\n",
+        " " * 6,
+    )
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD202"]
+    assert "members.member_age" in res.problems[0].message
+    ok = text.replace("show_if: member_age > 3", "show_if: count(members) > 3")
+    assert codes(ok) == []
+
+
+LIFE_EVENT = """\
+kind: life_event
+id: moving
+version: 1.0.0
+title: 転入
+questions:
+  - {id: has_kids, label: 子どもがいますか}
+procedures:
+  - procedure: sample
+  - procedure: sample2
+    include_if: has_kid
+shared_fields:
+  - field: {id: n, type: number, label: 数}
+    maps_to: {sample: copies, sample2: x}
+"""
+
+
+def test_life_event_links(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "e.yaml").write_text(LIFE_EVENT, encoding="utf-8")
+    lib = load_library(tmp_path)
+    got = sorted(p.code for p in lib.problems)
+    assert got == ["PD202"]  # has_kid (typo) inside the file; cross-file checks only run on valid files
+    (tmp_path / "e.yaml").write_text(LIFE_EVENT.replace("has_kid\n", "has_kids\n"), encoding="utf-8")
+    lib = load_library(tmp_path)
+    got = sorted(p.code for p in lib.problems)
+    assert got == ["PD210", "PD210"]  # sample2 twice: as a procedure and in maps_to
+    text = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace("sample2", "sample")
+    (tmp_path / "e.yaml").write_text(text.replace("  - procedure: sample\n    include", "  - procedure: sample\n    include", 1), encoding="utf-8")
+    lib = load_library(tmp_path)
+    assert "PD201" in [p.code for p in lib.problems]  # the same procedure listed twice
+
+
+def test_shared_field_type_mismatch(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    ev = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace("  - procedure: sample2\n    include_if: has_kids\n", "")
+    ev = ev.replace("maps_to: {sample: copies, sample2: x}", "maps_to: {sample: relation}")
+    (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems] == ["PD212"]
+    (tmp_path / "e.yaml").write_text(ev.replace("{sample: relation}", "{sample: copeis}"), encoding="utf-8")
+    probs = load_library(tmp_path).problems
+    assert [p.code for p in probs] == ["PD211"] and "did you mean 'copies'" in probs[0].message
+
+
+def test_duplicate_definition_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(BASE, encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems] == ["PD209"]
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_bytes(b"\xff\xfe\x00bad")
+    assert [p.code for p in load_library(tmp_path).problems] == ["PD005"]
+
+
+def test_every_catalogue_code_is_tested() -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    others = "".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    untested = [c for c in CATALOGUE if c not in source and c not in others]
+    assert untested == []
+
+
+# -- never a traceback -----------------------------------------------------------------------------
+
+_yaml_atoms = st.sampled_from(
+    ["kind: procedure", "id: x", "version: 1.0.0", "title: t", "sections:", "  - id: s", "    fields:",
+     "      - {id: a, type: text, label: A}", "      - {id: b, type: number, show_if: 'a = (1'}", "- 1",
+     "{", "]", "type: group", "fields: []", "  calculate: b + a", "label: {ja: x, en: 3}", "choices: [1, 2]",
+     "\t", ":", "'", "&a [*a]", "<<: *a", "prefill: name", "kind: life_event", "questions: []"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_yaml_atoms, max_size=14), st.text(max_size=20))
+def test_fuzz_never_raises(lines: list[str], noise: str) -> None:
+    res = load_text("\n".join(lines) + "\n" + noise, "fuzz.yaml")
+    for p in res.problems:
+        assert p.code in CATALOGUE
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=len(BASE) - 1), st.text(min_size=1, max_size=4))
+def test_fuzz_mutations_of_a_valid_file(pos: int, insert: str) -> None:
+    res = load_text(BASE[:pos] + insert + BASE[pos:], "m.yaml")
+    assert all(p.code in CATALOGUE and p.line >= 1 and p.col >= 1 for p in res.problems)
+
+
+def test_cli_check_reports_and_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "p.yaml").write_text(BASE, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", str(good)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "sample 1.0.0" in r.stdout  # the time estimate line
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE.replace("label: 通数", "lable: 通数"), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert f"{bad}:11:9: PD101 unknown key 'lable' (did you mean 'label'?)" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_cli_schema_is_2020_12_and_validates_shorthand() -> None:
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "schema"], capture_output=True, text=True, check=True)
+    schema = json.loads(r.stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert {"type": "string"} in schema["$defs"]["Text"]["anyOf"]
+    assert "GroupField" in schema["$defs"]
+
+
+@pytest.mark.parametrize("flag", [["--json"]])
+def test_cli_list_json(tmp_path: Path, flag: list[str]) -> None:
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "e.yaml").write_text(LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace(
+        "  - procedure: sample2\n    include_if: has_kids\n", "").replace(", sample2: x", ""), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "list", *flag, "--path", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {(x["id"], x["kind"]) for x in rows} == {("sample", "procedure"), ("moving", "life_event")}
+    assert all(set(x) == {"id", "version", "kind", "title"} for x in rows)
+
+
+def test_choice_filter_without_filters_warns() -> None:
+    text = BASE.replace("        choices:\n          - {value: self", "        choice_filter: copies\n        choices:\n          - {value: self")
+    res = load_text(text, "x.yaml")
+    assert [(p.code, p.severity) for p in res.problems] == [("PD213", "warning")]
+    assert res.ok  # warnings do not make a definition invalid
+
+
+SCENARIOS = """\
+scenarios:
+  - name: one copy
+    answers: {copies: 2, relation: self}
+    expect: {valid: true, hidden: [proxy_name], values: {total: 600}}
+  - name: too many
+    answers: {copies: 11, relation: proxy}
+    expect: {valid: false, errors: [copies], shown: [proxy_name]}
+"""
+
+
+def _scenario_problems(text: str, tmp_path: Path) -> list[str]:
+    from procedure_definitions.commands import check_library
+
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    problems, _ = check_library(load_library(tmp_path), estimates=False)
+    return [p.message for p in problems]
+
+
+def test_scenarios_pass_and_fail(tmp_path: Path) -> None:
+    assert _scenario_problems(BASE + SCENARIOS, tmp_path) == []
+    wrong = SCENARIOS.replace("total: 600", "total: 500").replace("errors: [copies]", "errors: [relation]")
+    from procedure_definitions.commands import check_library
+
+    (tmp_path / "p.yaml").write_text(BASE + wrong, encoding="utf-8")
+    problems, _ = check_library(load_library(tmp_path), estimates=False)
+    assert [p.code for p in problems] == ["PD301", "PD301"]
+    msgs = [p.message for p in problems]
+    assert any("expected total = 500, got 600" in m for m in msgs)
+    assert any("expected an error on 'relation'" in m for m in msgs)
+
+
+def test_scenario_unknown_answer_field(tmp_path: Path) -> None:
+    from procedure_definitions.commands import check_library
+
+    (tmp_path / "p.yaml").write_text(BASE + SCENARIOS.replace("{copies: 2,", "{copeis: 2,"), encoding="utf-8")
+    problems, _ = check_library(load_library(tmp_path), estimates=False)
+    assert [p.code for p in problems] == ["PD302"]
+    assert "did you mean 'copies'" in problems[0].message
+
+
+def test_time_budget_warning(tmp_path: Path) -> None:
+    from procedure_definitions.commands import check_library
+
+    many = "".join(
+        f"      - {{id: note{i}, type: longtext, label: 長い説明をここに書いてください{i}, required: true}}\n"
+        for i in range(12)
+    )
+    (tmp_path / "p.yaml").write_text(BASE + many, encoding="utf-8")
+    problems, lines = check_library(load_library(tmp_path), scenarios=False)
+    assert [p.code for p in problems] == ["PD401"]
+    assert problems[0].severity == "warning" and len(lines) == 1
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    assert check_library(load_library(tmp_path), scenarios=False)[0] == []
+
+
+def test_broken_notebook_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    nb = tmp_path / "broken.ipynb"
+    nb.write_text("{not json", encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems] == ["PD006"]
