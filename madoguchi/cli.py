@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.add_argument("--role", required=True, help="counter, outreach, reviewer, configurator or admin")
     c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
-    c.add_argument("--origin", metavar="URL", default="http://localhost:8000")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
     c.set_defaults(func=_handler("server.commands:staff_invite"))
 
     subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = subsub.add_parser(
         "export", help="export submissions (JSON Lines or CSV)", description="Export stored submissions."
     )
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
-    c.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
     c.add_argument("--status", help="only submissions with this status")
     c.add_argument("--procedure", help="only this procedure id")
     c.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (for Excel)")
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify the hash chain of the audit log",
         description="Exit 0 when the audit chain is intact, 1 naming the first bad entry when not.",
     )
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
     c.set_defaults(func=_handler("server.commands:audit_verify"))
     return p
 

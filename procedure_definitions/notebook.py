@@ -27,7 +27,7 @@ __all__ = [
     "PROCEDURE_TAG",
     "ExtractedNotebook",
     "NotebookError",
-    "ProcedureYAMLExporter",
+    "ProcedureYAMLExporter",  # noqa: F822 (built lazily by __getattr__)
     "apply_help",
     "extract",
     "ipynb_position",

@@ -17,7 +17,9 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["GENESIS", "AuditEntry", "VerifyResult", "append_audit", "entry_hash", "list_audit", "verify_chain"]
+__all__ = [
+    "GENESIS", "AuditEntry", "VerifyResult", "append_audit", "entry_hash", "list_audit", "record", "verify_chain",
+]
 
 GENESIS = "0" * 64
 
@@ -130,3 +132,10 @@ def list_audit(conn: sqlite3.Connection, *, limit: int = 100, subject: str | Non
         AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], msgspec.json.decode(r[6]), r[7])
         for r in conn.execute(sql, args)
     ]
+
+
+async def record(db: Any, *, actor: str | None, action: str, subject: str | None,
+                 details: dict[str, Any] | None = None) -> int:
+    """Append one entry through the writer queue (for handlers that have no write job of their own)."""
+    return int(await db.write(lambda c: append_audit(c, actor=actor, action=action, subject=subject,
+                                                     details=details)))

@@ -60,7 +60,7 @@ def _step(v: Any, key: str) -> Any:
     if isinstance(v, Mapping):
         return _blank(v.get(key))
     if isinstance(v, list):
-        return [_step(x, key) for x in v]
+        return [_step(_blank(x), key) for x in v]
     raise EvalError("type", f"cannot take '.{key}' of a {type_name(v)}")
 
 

@@ -1,0 +1,253 @@
+"""How long a procedure takes on a phone: a keystroke-level model (KLM) adapted to touch and Japanese.
+
+The scenario: a signed-in resident whose profile prefills what it can completes the form on a phone on the
+most common path (optional fields skipped, ``show_if`` / ``required_if`` conditions false). The estimate
+adds up operators (reading Japanese text, mental preparation, taps, flick typing with kana-kanji
+conversion, digits on the numeric keypad, photos, page changes, the final review and submit). Every
+constant and its source is in docs/time-model.md; :class:`TouchModel` holds them so a municipality can
+calibrate the model with its own measurements. :func:`estimate` is a pure function of the definition.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .model import (
+    AttachmentField,
+    ChoiceField,
+    FieldBase,
+    GroupField,
+    MultiChoiceField,
+    NameField,
+    NoticeField,
+    Procedure,
+    Section,
+    Text,
+)
+
+__all__ = [
+    "BUDGET_SECONDS",
+    "DEFAULT_MODEL",
+    "TYPICAL_INPUT",
+    "Estimate",
+    "Step",
+    "TouchModel",
+    "Typing",
+    "estimate",
+    "format_estimate",
+]
+
+BUDGET_SECONDS = 60.0  # the product's target: a routine procedure in under a minute
+
+
+class TouchModel(msgspec.Struct, frozen=True):
+    """Operator times in seconds (sources and caveats: docs/time-model.md)."""
+
+    read_char: float = 60 / 500  # R: one Japanese character at 500 字/分 (400-600 commonly cited)
+    mental: float = 1.35  # M: mental preparation before each decision/entry (KLM, Card et al. 1980)
+    tap: float = 0.6  # T: move the thumb to a control and tap it (touch KLM; estimate)
+    kana: float = 0.75  # one kana on the flick keyboard (~80 kana/min; estimate from flick studies)
+    conversion: float = 1.5  # one kana-kanji conversion: scan the candidates and tap one (estimate)
+    digit: float = 0.35  # one digit on the numeric keypad (inputmode=numeric; KLM K 0.28 s + search)
+    ascii_char: float = 0.48  # one letter on the phone QWERTY keyboard (~25 wpm; e-mail addresses)
+    keyboard_switch: float = 0.6  # switch the keyboard between kana and digits/symbols
+    select_scroll: float = 1.0  # scroll a native select's wheel/list to the option
+    page: float = 0.5  # system response to show the next page (local PWA; estimate)
+    photo: float = 5.5  # open the camera, frame and shoot a document (estimate), plus a confirm tap
+    pick_file: float = 4.0  # find a file or photo in the picker (estimate)
+    glance: float = 0.5  # verify one prefilled or computed value
+    review_value: float = 0.5  # re-read one answer on the check-answers page
+    submit_response: float = 1.0  # system response after submit (queued offline or sent)
+    yes_no_chars: int = 5  # 「はい」「いいえ」
+    fee_chars: int = 10  # e.g. 「手数料 300円（1通）」
+
+
+DEFAULT_MODEL = TouchModel()
+
+
+class Typing(msgspec.Struct, frozen=True):
+    """What a typical answer of a field type costs to type (assumptions: docs/time-model.md)."""
+
+    kana: int = 0  # kana typed on the flick keyboard
+    conversions: int = 0  # kana-kanji conversion segments
+    digits: int = 0  # digits/symbols typed on the numeric keypad
+    ascii: int = 0  # letters typed on QWERTY
+    taps: int = 1  # controls focused (one tap each)
+    switches: int = 0  # keyboard mode switches
+
+
+# Typical typed lengths: a name is 2+2 kanji (about 8 kana, 2 conversions); an address is a postal code,
+# the lookup button and a 6-character block such as 「3-15-1」; a phone number has 11 digits.
+TYPICAL_INPUT: dict[str, Typing] = {
+    "text": Typing(kana=6, conversions=1),
+    "longtext": Typing(kana=30, conversions=4),
+    "number": Typing(digits=1),
+    "email": Typing(ascii=20),
+    "phone": Typing(digits=11),
+    "name": Typing(kana=8, conversions=2, taps=2),
+    "name_single": Typing(kana=8, conversions=2),
+    "kana": Typing(kana=8),  # ひらがな accepted and converted: no conversion step
+    "kana_split": Typing(kana=8, taps=2),
+    "postal_code": Typing(digits=7, taps=2),  # + the 「郵便番号から住所を入力」 button
+    "address": Typing(digits=7 + 6, taps=3, switches=1),  # code, lookup, block
+    "my_number": Typing(digits=12),
+    "corporate_number": Typing(digits=13),
+    "date": Typing(digits=8, taps=3),  # 年/月/日 boxes
+    "wareki": Typing(digits=6, taps=5),  # era (open + choose), then 年/月/日
+}
+
+
+class Step(msgspec.Struct):
+    """One line of the breakdown: what the resident does and how long it takes."""
+
+    kind: str  # start, page, read, glance, skip, type, choose, toggle, photo, group, review, submit
+    field_id: str | None
+    seconds: float
+
+
+class Estimate(msgspec.Struct):
+    seconds: float
+    breakdown: list[Step]
+    over_budget: bool
+
+
+def _chars(text: Text | None) -> int:
+    """Characters a reader reads: the Japanese text without spaces."""
+    if text is None:
+        return 0
+    return sum(1 for ch in text.ja if not ch.isspace())
+
+
+def _tag(field: FieldBase) -> str:
+    return str(field.__struct_config__.tag)
+
+
+def _typing(field: FieldBase) -> Typing | None:
+    tag = _tag(field)
+    if isinstance(field, NameField) and field.single_part:
+        return TYPICAL_INPUT["name_single"]
+    if tag == "kana" and getattr(field, "split", False):
+        return TYPICAL_INPUT["kana_split"]
+    return TYPICAL_INPUT.get(tag)
+
+
+def _typing_seconds(t: Typing, m: TouchModel) -> float:
+    return (
+        t.taps * m.tap
+        + t.kana * m.kana
+        + t.conversions * m.conversion
+        + t.digits * m.digit
+        + t.ascii * m.ascii_char
+        + t.switches * m.keyboard_switch
+    )
+
+
+def _choice_reading(labels: list[Text], m: TouchModel) -> float:
+    # Self-terminating scan: on average the resident reads (n + 1) / 2 of n options before finding theirs.
+    n = len(labels)
+    if n == 0:
+        return 0.0
+    total = sum(_chars(lbl) for lbl in labels)
+    return total * (n + 1) / (2 * n) * m.read_char
+
+
+def _entry_seconds(field: FieldBase, m: TouchModel) -> tuple[str, float]:
+    """(step kind, seconds) to answer a visible field that is not prefilled, without reading its label."""
+    if isinstance(field, ChoiceField):
+        seconds = _choice_reading([c.label for c in field.choices], m) + m.mental + m.tap
+        if field.appearance == "select":
+            seconds += m.tap + m.select_scroll  # open the list, then choose (the tap above)
+        return "choose", seconds
+    if isinstance(field, MultiChoiceField):
+        picks = max(field.min_selected or 0, 1)
+        labels = [c.label for c in field.choices]
+        reading = sum(_chars(lbl) for lbl in labels) * m.read_char  # all options are considered
+        return "choose", reading + m.mental + picks * m.tap
+    if _tag(field) == "yesno":
+        return "toggle", m.yes_no_chars * m.read_char + m.mental + m.tap
+    if isinstance(field, AttachmentField):
+        per = m.photo + m.tap if field.capture else m.tap + m.pick_file + m.tap
+        return "photo", m.mental + per
+    typing = _typing(field)
+    if typing is None:  # an unknown future type: a decision and a tap
+        return "type", m.mental + m.tap
+    return "type", m.mental + _typing_seconds(typing, m)
+
+
+def _field_steps(field: FieldBase, m: TouchModel, out: list[Step]) -> int:
+    """Append the steps for one field on the common path; return how many answers the review shows."""
+    if field.show_if:
+        return 0  # hidden by default: never seen on the common path
+    label = (_chars(field.label) + _chars(field.hint)) * m.read_char
+    if isinstance(field, NoticeField):
+        out.append(Step("read", field.id, label + _chars(field.text) * m.read_char))
+        return 0
+    if field.calculate or field.read_only or field.prefill:
+        out.append(Step("glance", field.id, _chars(field.label) * m.read_char + m.glance))
+        return 1
+    if isinstance(field, GroupField):
+        return _group_steps(field, m, out, label)
+    if not field.required:  # optional, or required_if assumed false: read the label, move on
+        out.append(Step("skip", field.id, _chars(field.label) * m.read_char))
+        return 0
+    kind, seconds = _entry_seconds(field, m)
+    out.append(Step(kind, field.id, label + seconds))
+    return 1
+
+
+def _group_steps(group: GroupField, m: TouchModel, out: list[Step], label: float) -> int:
+    items = max(group.min or 0, 1 if group.required else 0)
+    if items == 0:
+        out.append(Step("skip", group.id, _chars(group.label) * m.read_char))
+        return 0
+    # Reading the group's label and one tap on 「追加」 per item.
+    out.append(Step("group", group.id, label + items * m.tap))
+    shown = 0
+    for _ in range(items):
+        for sub in group.fields:
+            shown += _field_steps(sub, m, out)
+    return shown
+
+
+def _start_steps(proc: Procedure, m: TouchModel) -> Step:
+    # The start page: title, what to bring (documents needed on the common path) and the fee, then 「はじめる」.
+    chars = _chars(proc.title)
+    for doc in proc.documents:
+        if doc.required_if is None:
+            chars += _chars(doc.label) + _chars(doc.note)
+    if proc.fee is not None:
+        chars += m.fee_chars
+    return Step("start", None, chars * m.read_char + m.tap)
+
+
+def _section_steps(section: Section, m: TouchModel, out: list[Step]) -> int:
+    out.append(Step("page", section.id, _chars(section.title) * m.read_char + m.page))
+    shown = 0
+    for field in section.fields:
+        shown += _field_steps(field, m, out)
+    out.append(Step("tap", section.id, m.tap))  # 「次へ進む」
+    return shown
+
+
+def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL) -> Estimate:
+    """Seconds for a signed-in resident with a prefilled profile to complete ``proc`` on a phone."""
+    m = model
+    steps: list[Step] = [_start_steps(proc, m)]
+    answers = 0
+    for section in proc.sections:
+        if section.show_if:
+            continue  # a conditional page is skipped on the common path
+        answers += _section_steps(section, m, steps)
+    steps.append(Step("review", None, answers * m.review_value + m.mental))
+    steps.append(Step("submit", None, m.tap + m.submit_response))
+    total = round(sum(s.seconds for s in steps), 2)
+    for s in steps:
+        s.seconds = round(s.seconds, 2)
+    return Estimate(seconds=total, breakdown=steps, over_budget=total > BUDGET_SECONDS)
+
+
+def format_estimate(proc: Procedure, est: Estimate) -> str:
+    """One line, e.g. ``juminhyo-copy 1.0.0: 38 s (within 60 s)``."""
+    budget = f"{BUDGET_SECONDS:.0f} s"
+    verdict = f"within {budget}" if not est.over_budget else f"over the {budget} budget"
+    return f"{proc.id} {proc.version}: {est.seconds:.0f} s ({verdict})"

@@ -1,0 +1,139 @@
+"""Attachments: raw-body upload, type sniffed from magic bytes, stored content-addressed by sha256.
+
+The declared ``Content-Type`` must agree with what the bytes are: a renamed executable or HTML page is
+refused (415) rather than stored and later served to a reviewer's browser. Identical files are stored
+once (same sha256 → same path), so a resident's retry costs nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+from litestar import Request, Response, Router, get, post
+
+from server import audit
+from server.authz import require_roles, require_user
+from server.problems import Problem
+from server.services import services
+
+__all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachments_router", "attachment_path", "sniff_type"]
+
+ALLOWED_TYPES = ("image/jpeg", "image/png", "application/pdf", "image/heic")
+_ALIASES = {"image/jpg": "image/jpeg", "image/heif": "image/heic", "image/pjpeg": "image/jpeg"}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+
+
+class AttachmentOut(msgspec.Struct):
+    sha256: str
+    size: int
+    type: str
+
+
+def sniff_type(head: bytes) -> str | None:
+    """The MIME type the bytes really are, from their first bytes; None when not an allowed type."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "image/heic"
+    return None
+
+
+def attachment_path(root: Path, sha256: str) -> Path:
+    return root / sha256[:2] / sha256
+
+
+def _store(root: Path, sha: str, tmp_path: str) -> None:
+    final = attachment_path(root, sha)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        os.unlink(tmp_path)  # deduplicated: same content already stored
+    else:
+        os.replace(tmp_path, final)  # atomic: a reader never sees half a file
+
+
+@post("/api/attachments", summary="Upload one attachment (raw body; Content-Type must match the content)",
+      request_max_body_size=None, status_code=201)
+async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
+    user = require_user(request)
+    svc = services(request)
+    limit = svc.settings.max_attachment_bytes
+    declared = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    declared = _ALIASES.get(declared, declared)
+    if declared not in ALLOWED_TYPES:
+        raise Problem(415, "unsupported-type", f"Allowed types: {', '.join(ALLOWED_TYPES)}")
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise Problem(413, "too-large", f"Attachments are limited to {limit} bytes", max_bytes=limit)
+    root = svc.settings.attachment_root
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".upload-")
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Problem(413, "too-large", f"Attachments are limited to {limit} bytes", max_bytes=limit)
+                if len(head) < 16:
+                    head += chunk[: 16 - len(head)]
+                digest.update(chunk)
+                fh.write(chunk)
+            await anyio.to_thread.run_sync(os.fsync, fh.fileno())
+        if size == 0:
+            raise Problem(422, "empty", "The attachment is empty")
+        actual = sniff_type(head)
+        if actual is None:
+            raise Problem(415, "unsupported-type", "The content is not JPEG, PNG, PDF or HEIC")
+        if actual != declared:
+            raise Problem(415, "type-mismatch", f"Declared {declared} but the content is {actual}",
+                          declared=declared, actual=actual)
+        sha = digest.hexdigest()
+        await anyio.to_thread.run_sync(_store, root, sha, tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    created = await svc.db.write(lambda c: c.execute(
+        "INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING", (sha, size, actual, now, user.id)).rowcount)
+    return Response(AttachmentOut(sha, size, actual), status_code=201 if created else 200)
+
+
+@get("/api/attachments/{sha256:str}", summary="Download an attachment (staff with access, or its uploader)",
+     media_type="application/octet-stream")
+async def download(request: Request[Any, Any, Any], sha256: str) -> Response[bytes]:
+    user = require_user(request)
+    svc = services(request)
+    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+        raise Problem(404, "not-found", "No such attachment")
+    row = await svc.db.read(lambda c: c.execute(
+        "SELECT type, uploaded_by FROM attachments WHERE sha256 = ?", (sha256,)).fetchone())
+    if row is None:
+        raise Problem(404, "not-found", "No such attachment")
+    if row[1] != user.id:
+        require_roles(request, "counter", "outreach", "reviewer", "admin")
+        await audit.record(svc.db, actor=user.id, action="attachment.read", subject=f"attachment:{sha256}")
+    data = await anyio.Path(attachment_path(svc.settings.attachment_root, sha256)).read_bytes()
+    return Response(data, media_type=row[0], headers={
+        "Content-Disposition": f'attachment; filename="{sha256[:12]}"',
+        # Never let a stored file run as a page on our origin.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    })
+
+
+attachments_router = Router(path="/", route_handlers=[upload, download], tags=["attachments"])

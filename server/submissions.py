@@ -1,0 +1,242 @@
+"""Submission endpoints: idempotent filing, the resident's own list, detail, respond, status changes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.params import Body
+
+from server import audit
+from server.authz import STAFF_ROLES, AccountLike, can_see_department, require_roles, require_user
+from server.catalog import validate_answers
+from server.problems import Problem
+from server.services import Services, services
+from server.storage.submissions import (
+    STATUSES,
+    HistoryEntry,
+    IdempotencyConflict,
+    InvalidTransition,
+    NewSubmission,
+    NotFound,
+    Receipt,
+    SubmissionRecord,
+    body_hash,
+)
+from server.telemetry import TelemetryIn, store_telemetry
+
+__all__ = ["SubmissionIn", "submissions_router"]
+
+
+class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
+    id: uuid.UUID
+    procedure_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    procedure_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    answers: dict[str, Any]
+    on_behalf_of: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    telemetry: TelemetryIn | None = None
+
+
+class RespondIn(msgspec.Struct, forbid_unknown_fields=True):
+    answers: dict[str, Any]
+    comment: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+
+
+class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
+    status: str
+    comment: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    visible_to_resident: bool = True
+
+
+class SubmissionView(msgspec.Struct, kw_only=True):
+    id: str
+    receipt_number: str
+    procedure_id: str
+    procedure_version: str
+    status: str
+    received_at: str
+    flags: list[str]
+    answers: dict[str, Any]
+    history: list[HistoryEntry]
+
+
+def _attachment_refs(value: Any) -> set[str]:
+    """sha256 of every attachment object referenced anywhere in the answers."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        sha = value.get("sha256")
+        if isinstance(sha, str) and "size" in value:
+            out.add(sha)
+        for v in value.values():
+            out |= _attachment_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            out |= _attachment_refs(v)
+    return out
+
+
+def _missing_attachments(svc: Services, answers: dict[str, Any]) -> bool:
+    refs = sorted(_attachment_refs(answers))
+    if not refs:
+        return False
+
+    def q(c: Any) -> int:
+        marks = ", ".join("?" * len(refs))
+        return int(c.execute(f"SELECT count(*) FROM attachments WHERE sha256 IN ({marks})", refs).fetchone()[0])
+
+    return svc.db.read_sync(q) != len(refs)
+
+
+def _bound_resident(svc: Services, user: AccountLike) -> str | None:
+    rid = getattr(user, "resident_id", None)
+    if rid:
+        return str(rid)
+    row = svc.db.read_sync(lambda c: c.execute(
+        "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone())
+    return row[0] if row else None
+
+
+def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
+    if rec.account_id == user.id:
+        return True
+    if user.role == "resident":
+        rid = _bound_resident(svc, user)
+        return rid is not None and rid == rec.on_behalf_of
+    return can_see_department(user, rec.department)
+
+
+@post("/api/submissions", summary="File a submission (idempotent on the client UUID)",
+      responses=None, status_code=201)
+async def create_submission(request: Request[Any, Any, Any], data: SubmissionIn) -> Response[Receipt]:
+    user = require_roles(request, "resident", "counter", "outreach")
+    svc = services(request)
+    proc, retired = svc.catalog.get(data.procedure_id, data.procedure_version)
+    if proc is None:
+        raise Problem(422, "unknown-procedure", "This procedure version was never published",
+                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+    filer = "resident" if user.role == "resident" else "staff"
+    if filer not in proc.filers:
+        raise Problem(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}")
+    on_behalf_of = data.on_behalf_of
+    if user.role == "resident":
+        if on_behalf_of is not None and on_behalf_of != _bound_resident(svc, user):
+            raise Problem(403, "forbidden", "Residents file for themselves")
+    elif on_behalf_of is not None and svc.registry.get(on_behalf_of) is None:
+        raise Problem(422, "unknown-resident", "No such resident in the registry",
+                      errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
+    errors = validate_answers(proc, data.answers)
+    if errors:
+        raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
+    flags = []
+    if retired:
+        flags.append("retired_version")
+    if _missing_attachments(svc, data.answers):
+        flags.append("incomplete_attachments")
+    new = NewSubmission(
+        id=str(data.id), procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
+        answers=data.answers, body_hash=body_hash(proc.id, proc.version, data.answers, on_behalf_of),
+        flags=flags, account_id=user.id, on_behalf_of=on_behalf_of,
+    )
+    try:
+        receipt, created = await svc.submissions.create(new)
+    except IdempotencyConflict:
+        raise Problem(422, "idempotency-key-reused",
+                      "This submission id was already used with a different body") from None
+    if created:
+        if data.telemetry is not None and data.telemetry.procedure_id == proc.id:
+            await store_telemetry(svc, data.telemetry)
+        if user.role != "resident":
+            await audit.record(svc.db, actor=user.id, action="submission.file_on_behalf",
+                               subject=f"submission:{receipt.id}", details={"resident": on_behalf_of})
+    return Response(receipt, status_code=201 if created else 200)
+
+
+@get("/api/submissions", summary="My submissions (staff: those they filed)")
+async def list_submissions(request: Request[Any, Any, Any]) -> list[Receipt]:
+    user = require_user(request)
+    return await services(request).submissions.list_for_account(user.id)
+
+
+async def _load_visible(request: Request[Any, Any, Any], sid: str) -> tuple[AccountLike, SubmissionRecord]:
+    user = require_user(request)
+    svc = services(request)
+    rec = await svc.submissions.get(sid)
+    # Same answer for "missing" and "not yours": ids must not be probeable.
+    if rec is None or not _can_read(svc, user, rec):
+        raise Problem(404, "not-found", "No such submission")
+    return user, rec
+
+
+def _view(rec: SubmissionRecord, *, resident: bool) -> SubmissionView:
+    history = [h for h in rec.history if h.visible_to_resident] if resident else rec.history
+    return SubmissionView(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
+                          procedure_version=rec.procedure_version, status=rec.status,
+                          received_at=rec.received_at, flags=rec.flags, answers=rec.answers, history=history)
+
+
+@get("/api/submissions/{sid:str}", summary="One submission with its history")
+async def get_submission(request: Request[Any, Any, Any], sid: str) -> SubmissionView:
+    user, rec = await _load_visible(request, sid)
+    if user.role in STAFF_ROLES and rec.account_id != user.id:
+        await audit.record(services(request).db, actor=user.id, action="submission.read",
+                           subject=f"submission:{rec.id}", details={"via": "api"})
+    return _view(rec, resident=user.role == "resident")
+
+
+@post("/api/submissions/{sid:str}/respond", summary="Answer a request for more information", status_code=200)
+async def respond(request: Request[Any, Any, Any], sid: str, data: RespondIn) -> SubmissionView:
+    user, rec = await _load_visible(request, sid)
+    if rec.account_id != user.id:
+        raise Problem(403, "forbidden", "Only the person who filed it can respond")
+    svc = services(request)
+    proc, _ = svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    merged = {**rec.answers, **data.answers}
+    if proc is not None:
+        errors = validate_answers(proc, merged)
+        if errors:
+            raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
+    try:
+        out = await svc.submissions.respond(sid, account_id=user.id, answers=merged, comment=data.comment)
+    except NotFound:
+        raise Problem(404, "not-found", "No such submission") from None
+    except InvalidTransition as e:
+        raise Problem(409, "invalid-transition", f"The submission is {e.current}, not waiting for information",
+                      current=e.current) from None
+    return _view(out, resident=user.role == "resident")
+
+
+async def change_status(request: Request[Any, Any, Any], sid: str, target: str, comment: str | None,
+                        visible: bool = True) -> SubmissionRecord:
+    """Shared by the JSON API and the console: reviewers of the department and admins only."""
+    user = require_roles(request, "reviewer", "admin")
+    svc = services(request)
+    rec = await svc.submissions.get(sid)
+    if rec is None or not can_see_department(user, rec.department):
+        raise Problem(404, "not-found", "No such submission")
+    if target not in STATUSES:
+        raise Problem(422, "invalid-status", f"Unknown status {target!r}",
+                      errors=[{"path": "status", "code": "enum", "message": "unknown status"}])
+    try:
+        return await svc.submissions.transition(sid, target, actor=user.id, comment=comment,
+                                                visible_to_resident=visible)
+    except InvalidTransition as e:
+        raise Problem(409, "invalid-transition", f"Cannot go from {e.current} to {e.target}",
+                      current=e.current) from None
+    except NotFound:
+        raise Problem(404, "not-found", "No such submission") from None
+
+
+@post("/api/submissions/{sid:str}/status", summary="Change the status (reviewer of the department, admin)",
+       status_code=200)
+async def set_status(request: Request[Any, Any, Any], sid: str,
+                     data: Annotated[StatusIn, Body()]) -> SubmissionView:
+    rec = await change_status(request, sid, data.status, data.comment, data.visible_to_resident)
+    return _view(rec, resident=False)
+
+
+submissions_router = Router(
+    path="/", route_handlers=[create_submission, list_submissions, get_submission, respond, set_status],
+    tags=["submissions"],
+)

@@ -1,0 +1,74 @@
+"""Completion-time telemetry: counts and timestamps per procedure version, never personal data.
+
+The body is a closed Struct (unknown keys refused), so a client cannot smuggle answers in. Timestamps are
+kept only to compute the duration; there is no account, IP address or submission id in the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, post
+
+from server.problems import Problem
+from server.services import Services, services
+
+__all__ = ["TelemetryIn", "store_telemetry", "telemetry_handler"]
+
+_Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+_Stamp = Annotated[str, msgspec.Meta(max_length=40)]
+
+
+class TelemetryIn(msgspec.Struct, forbid_unknown_fields=True):
+    procedure_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    procedure_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    opened_at: _Stamp | None = None
+    acknowledged_at: _Stamp | None = None
+    fields_typed: _Count = 0
+    fields_prefilled: _Count = 0
+
+
+class TelemetryAck(msgspec.Struct):
+    stored: bool
+
+
+def _parse(stamp: str | None) -> dt.datetime | None:
+    if not stamp:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(422, "invalid-telemetry", "Timestamps must be ISO 8601",
+                      errors=[{"path": "opened_at", "code": "format", "message": "ISO 8601 expected"}]) from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
+    opened, acked = _parse(t.opened_at), _parse(t.acknowledged_at)
+    duration = (acked - opened).total_seconds() if opened and acked else None
+    if duration is not None and not (0 <= duration <= 86400 * 30):
+        duration = None  # clock skew or a draft left open for weeks: not a completion time
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    def job(c: Any) -> None:
+        c.execute("INSERT INTO telemetry (procedure_id, procedure_version, opened_at, acknowledged_at,"
+                  " fields_typed, fields_prefilled, duration_s, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  (t.procedure_id, t.procedure_version, opened.isoformat() if opened else None,
+                   acked.isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now))
+
+    await svc.db.write(job)
+
+
+@post("/api/telemetry", summary="Record completion-time telemetry (no personal data)", status_code=202,
+      tags=["telemetry"])
+async def telemetry_handler(request: Request[Any, Any, Any], data: TelemetryIn) -> TelemetryAck:
+    # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
+    svc = services(request)
+    proc, _ = svc.catalog.get(data.procedure_id, data.procedure_version)
+    if proc is None:
+        raise Problem(422, "unknown-procedure", "This procedure version was never published",
+                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+    await store_telemetry(svc, data)
+    return TelemetryAck(stored=True)
