@@ -23,6 +23,7 @@ version keeps working offline after an app update; the service worker precaches 
 from __future__ import annotations
 
 import argparse
+import os
 import hashlib
 import json
 import re
@@ -280,7 +281,8 @@ def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path
     files[index_path] = index_bytes
 
     # App shell: CSS, JS modules (hashed), icons, manifest, index.html.
-    root = source or PWA_SOURCE
+    # MADOGUCHI_PWA_SOURCE lets a developer point the server's build at a working copy of pwa/.
+    root = source or Path(os.environ.get("MADOGUCHI_PWA_SOURCE") or PWA_SOURCE)
     sources = _read_sources(root)
     assets: dict[str, str] = {}
     mod_names, mod_files = _hash_modules(sources)

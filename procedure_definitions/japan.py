@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import NamedTuple
 
 from procedure_definitions.postal import entries_for_code, entry_to_dict
 
@@ -77,13 +78,10 @@ def is_valid_corporate_number(s: str) -> bool:
 # --- Wareki ---------------------------------------------------------------------------------------
 
 
-class Era:
-    __slots__ = ("end", "name", "start")
-
-    def __init__(self, name: str, start: datetime.date, end: datetime.date | None) -> None:
-        self.name = name
-        self.start = start
-        self.end = end  # last day, inclusive; None for the current era
+class Era(NamedTuple):
+    name: str
+    start: datetime.date
+    end: datetime.date | None  # last day, inclusive; None for the current era
 
 
 ERAS: tuple[Era, ...] = (
@@ -221,6 +219,8 @@ def parse_wareki_partial(s: str) -> str:
 
 def to_wareki(d: datetime.date) -> str:
     """e.g. 令和元年5月1日 (ASCII digits, no padding, 元年 for the first year); ValueError before 1873."""
+    if isinstance(d, datetime.datetime):
+        d = d.date()  # a datetime does not compare with a date
     if d < _EARLIEST:
         raise ValueError(_BEFORE_1873)
     era = next(era for era in reversed(ERAS) if era.start <= d)

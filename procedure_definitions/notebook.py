@@ -375,8 +375,10 @@ def to_mapping(ex: ExtractedNotebook) -> dict[str, Any]:
     problems = list(ex.errors)
     raw: Any = None
     if ex.yaml_text and not problems:
+        # libyaml when present: the loader parses with it too, and the two parsers differ on edge cases.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            raw = yaml.safe_load(ex.yaml_text)
+            raw = yaml.load(ex.yaml_text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             if mark is not None:
@@ -399,7 +401,8 @@ def to_yaml(ex: ExtractedNotebook) -> str:
     """Canonical YAML of the definition: keys in the order written, Unicode kept, help applied."""
     import yaml
 
-    return yaml.safe_dump(to_mapping(ex), allow_unicode=True, sort_keys=False, width=110)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(to_mapping(ex), Dumper=dumper, allow_unicode=True, sort_keys=False, width=110)
 
 
 def notebook_to_yaml(path: str | Path) -> str:

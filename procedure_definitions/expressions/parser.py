@@ -47,12 +47,11 @@ def _number(src: str, i: int) -> tuple[Token, int]:
         i += 1
         while i < n and "0" <= src[i] <= "9":
             i += 1
-        value: int | float = float(src[start:i])
-    else:
-        value = int(src[start:i])
-        # Interpreters work on IEEE doubles; keep Python ints only where they are exact doubles.
-        if abs(value) > 2**53:
-            value = float(value)
+    # Interpreters work on IEEE doubles (float() also copes with thousands of digits, int() would not);
+    # integral values stay Python ints where they are exact, so ASTs print as JSON 12, not 12.0.
+    value: int | float = float(src[start:i])
+    if "." not in src[start:i] and value <= 2**53:
+        value = int(value)
     if value == float("inf"):
         raise ExprSyntaxError("number is too large", start)
     return Token("num", value, start, src[start:i]), i
@@ -279,7 +278,9 @@ class _Parser:
                 self._next()
                 seg = self.tok
                 if seg.kind != "name":
-                    raise ExprSyntaxError(f"expected a field name after '.', found {_describe(seg)}", seg.start)
+                    raise ExprSyntaxError(
+                        f"expected a field name after '.', found {_describe(seg)}", seg.start
+                    )
                 self._next()
                 path.append(seg.value)
             return {"ref": path}

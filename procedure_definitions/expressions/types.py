@@ -146,7 +146,9 @@ class _Inferer:
             return "boolean"
         if op in ("<", "<=", ">", ">="):
             if not _comparable(left, right, True):
-                self.err(f"cannot order {left} values" if left == right else f"cannot compare {left} with {right}")
+                self.err(
+                    f"cannot order {left} values" if left == right else f"cannot compare {left} with {right}"
+                )
             return "boolean"
         if op == "in":
             if right not in ("list", "string", "date", "any", "null"):

@@ -57,8 +57,10 @@ requires_staff: Guard = requires_role(*STAFF_ROLES)
 
 
 def can_access_department(account: Account, department: str | None) -> bool:
-    """Admins see every department; a reviewer only their own. Other roles have no department queue."""
-    if account.role == "admin":
+    """Reviewers see only their own department; counter, outreach and admin every department (they file
+    on behalf of residents across the whole counter); configurators and residents no department queue.
+    Same rule as ``server.authz.can_see_department``."""
+    if account.role in ("admin", "counter", "outreach"):
         return True
     return account.role == "reviewer" and account.department is not None and account.department == department
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import HTTPException
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from server.audit import append_audit
@@ -19,7 +19,7 @@ from server.auth.enroll_page import enroll_page, enroll_script
 from server.auth.guards import current_account, requires_signed_in
 from server.auth.middleware import SESSION_COOKIE, csrf_token_of, session_of
 from server.auth.models import Account, Passkey
-from server.auth.problems import AuthProblem, problem_handler
+from server.auth.problems import AuthProblem, exception_handlers
 from server.auth.webauthn_flow import (
     VerifiedRegistration,
     authentication_options,
@@ -46,7 +46,7 @@ class RegisterOptionsIn(msgspec.Struct, forbid_unknown_fields=False):
 
 class CreationOptionsOut(msgspec.Struct):
     challenge_id: str
-    publicKey: dict[str, Any]  # noqa: N815  (the WebAuthn JSON name, passed to navigator.credentials)
+    publicKey: dict[str, Any]  # the WebAuthn JSON name: passed as is to navigator.credentials
 
 
 class RegisterVerifyIn(msgspec.Struct):
@@ -136,8 +136,8 @@ def _clear_session_cookie(config: AuthConfig) -> Cookie:
 
 def _challenge_problem(status: str) -> AuthProblem:
     if status == "expired":
-        return AuthProblem(400, "challenge_expired", "the challenge expired: start again")
-    return AuthProblem(400, "challenge_invalid", "unknown or already used challenge: start again")
+        return AuthProblem(400, "challenge-expired", "the challenge expired: start again")
+    return AuthProblem(400, "challenge-invalid", "unknown or already used challenge: start again")
 
 
 async def _consume(config: AuthConfig, challenge_id: str, purpose: str) -> store.Challenge:
@@ -165,6 +165,11 @@ def _start_session(conn: sqlite3.Connection, config: AuthConfig, request: Reques
     return token, absolute
 
 
+def _enum_value(value: Any) -> str:
+    # py_webauthn returns enums for some fields and plain strings for others, depending on the version.
+    return str(getattr(value, "value", value))
+
+
 def _add_verified_credential(conn: sqlite3.Connection, account_id: str, verified: VerifiedRegistration,
                              credential: Credential, name: str | None) -> Passkey:
     transports = credential.get("response", {}).get("transports") if isinstance(credential.get("response"),
@@ -178,13 +183,13 @@ def _add_verified_credential(conn: sqlite3.Connection, account_id: str, verified
         name=name or "パスキー",
         transports=[t for t in transports if isinstance(t, str)][:10] if isinstance(transports, list) else [],
         aaguid=verified.aaguid,
-        fmt=verified.fmt.value,
-        device_type=verified.credential_device_type.value,
+        fmt=_enum_value(verified.fmt),
+        device_type=_enum_value(verified.credential_device_type),
         backed_up=verified.credential_backed_up,
     )
 
 
-_DUPLICATE = AuthProblem(409, "passkey_exists", "this passkey is already registered")
+_DUPLICATE = AuthProblem(409, "passkey-exists", "this passkey is already registered")
 
 
 # -- session ----------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ def get_session(request: Request[Any, Any, Any]) -> SessionOut:
 
 
 @post("/auth/register/options", status_code=HTTP_200_OK, tags=["auth"])
-async def register_options(request: Request[Any, Any, Any], data: RegisterOptionsIn) -> CreationOptionsOut:
+async def register_options(request: Request[Any, Any, Any], data: JSONBody[RegisterOptionsIn]) -> CreationOptionsOut:
     config = _cfg(request)
     account_id = str(uuid.uuid4())
     options, challenge = registration_options(
@@ -216,7 +221,7 @@ async def register_options(request: Request[Any, Any, Any], data: RegisterOption
 
 
 @post("/auth/register/verify", status_code=HTTP_200_OK, tags=["auth"])
-async def register_verify(request: Request[Any, Any, Any], data: RegisterVerifyIn) -> Response[RegisteredOut]:
+async def register_verify(request: Request[Any, Any, Any], data: JSONBody[RegisterVerifyIn]) -> Response[RegisteredOut]:
     config = _cfg(request)
     ch = await _consume(config, data.challenge_id, "register")
     account_id = ch.account_id or ""
@@ -257,22 +262,22 @@ async def login_options(request: Request[Any, Any, Any]) -> CreationOptionsOut:
 
 
 @post("/auth/login/verify", status_code=HTTP_200_OK, tags=["auth"])
-async def login_verify(request: Request[Any, Any, Any], data: LoginVerifyIn) -> Response[SignedInOut]:
+async def login_verify(request: Request[Any, Any, Any], data: JSONBody[LoginVerifyIn]) -> Response[SignedInOut]:
     config = _cfg(request)
     ch = await _consume(config, data.challenge_id, "login")
     credential_id = credential_id_of(data.credential)
     record = await config.db.read(lambda c: store.lookup_credential(c, credential_id))
     if record is None:
         await _audit_failure(request, "auth.login_failed", None, "unknown passkey")
-        raise AuthProblem(401, "sign_in_failed", "this passkey is not registered here")
+        raise AuthProblem(401, "sign-in-failed", "this passkey is not registered here")
     account = await config.db.read(lambda c: store.account_by_id(c, record.account_id))
     if account is None:
         await _audit_failure(request, "auth.login_failed", record.account_id, "account disabled")
-        raise AuthProblem(401, "sign_in_failed", "sign-in refused")
+        raise AuthProblem(401, "sign-in-failed", "sign-in refused")
     try:
         handle = user_handle_of_response(data.credential)
         if handle is not None and handle != record.user_handle:
-            raise AuthProblem(401, "sign_in_failed", "sign-in refused: user handle does not match the passkey")
+            raise AuthProblem(401, "sign-in-failed", "sign-in refused: user handle does not match the passkey")
         new_count = verify_authentication(
             config, data.credential, ch.challenge, public_key=record.public_key, sign_count=record.sign_count,
             require_user_verification=account.is_staff,
@@ -294,12 +299,12 @@ async def login_verify(request: Request[Any, Any, Any], data: LoginVerifyIn) -> 
 
     started = await config.db.write(job)
     if started is None:
-        raise AuthProblem(401, "sign_in_failed", "sign-in refused: signature counter did not increase")
+        raise AuthProblem(401, "sign-in-failed", "sign-in refused: signature counter did not increase")
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, *started)])
 
 
 @post("/auth/recovery", status_code=HTTP_200_OK, tags=["auth"])
-async def recovery(request: Request[Any, Any, Any], data: RecoveryIn) -> Response[SignedInOut]:
+async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) -> Response[SignedInOut]:
     """Sign in with a one-time recovery code (residents only: staff ask an admin for a new invite)."""
     config = _cfg(request)
 
@@ -317,7 +322,7 @@ async def recovery(request: Request[Any, Any, Any], data: RecoveryIn) -> Respons
 
     result = await config.db.write(job)
     if result is None:
-        raise AuthProblem(401, "sign_in_failed", "wrong or already used recovery code")
+        raise AuthProblem(401, "sign-in-failed", "wrong or already used recovery code")
     account, token, max_age = result
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, token, max_age)])
 
@@ -354,7 +359,7 @@ async def logout_all(request: Request[Any, Any, Any]) -> Response[None]:
 
 
 @get("/enroll/{token:str}", tags=["auth"], include_in_schema=False)
-async def enroll(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def enroll(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     """The page an invited staff member opens to register their passkey."""
     config = _cfg(request)
     status, account = ("unknown", None) if len(token) > 200 else await config.db.read(
@@ -375,13 +380,13 @@ async def _invited(config: AuthConfig, token: str) -> Account:
     status, account = await config.db.read(lambda c: store.invite_account(c, token))
     if account is None:
         if status == "gone":
-            raise AuthProblem(410, "invite_gone", "this enrollment link was already used or has expired")
-        raise AuthProblem(404, "invite_unknown", "unknown enrollment link")
+            raise AuthProblem(410, "invite-gone", "this enrollment link was already used or has expired")
+        raise AuthProblem(404, "invite-unknown", "unknown enrollment link")
     return account
 
 
 @post("/auth/enroll/options", status_code=HTTP_200_OK, tags=["auth"])
-async def enroll_options(request: Request[Any, Any, Any], data: EnrollOptionsIn) -> CreationOptionsOut:
+async def enroll_options(request: Request[Any, Any, Any], data: JSONBody[EnrollOptionsIn]) -> CreationOptionsOut:
     config = _cfg(request)
     account = await _invited(config, data.token)
     handle, existing = await config.db.read(
@@ -397,11 +402,11 @@ async def enroll_options(request: Request[Any, Any, Any], data: EnrollOptionsIn)
 
 
 @post("/auth/enroll/verify", status_code=HTTP_200_OK, tags=["auth"])
-async def enroll_verify(request: Request[Any, Any, Any], data: EnrollVerifyIn) -> Response[SignedInOut]:
+async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVerifyIn]) -> Response[SignedInOut]:
     config = _cfg(request)
     ch = await _consume(config, data.challenge_id, "enroll")
     if ch.data.get("invite") != store.hash_secret(data.token).hex():
-        raise AuthProblem(400, "challenge_invalid", "this challenge was issued for another enrollment link")
+        raise AuthProblem(400, "challenge-invalid", "this challenge was issued for another enrollment link")
     try:
         verified = verify_registration(config, data.credential, ch.challenge, staff=True)
     except AuthProblem as exc:
@@ -424,7 +429,7 @@ async def enroll_verify(request: Request[Any, Any, Any], data: EnrollVerifyIn) -
     except sqlite3.IntegrityError as exc:
         raise _DUPLICATE from exc
     if result is None:
-        raise AuthProblem(410, "invite_gone", "this enrollment link was already used or has expired")
+        raise AuthProblem(410, "invite-gone", "this enrollment link was already used or has expired")
     account, token, max_age = result
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, token, max_age)])
 
@@ -460,12 +465,12 @@ async def passkey_options(request: Request[Any, Any, Any]) -> CreationOptionsOut
 
 
 @post("/auth/passkeys/verify", status_code=HTTP_200_OK, guards=[requires_signed_in], tags=["auth"])
-async def passkey_verify(request: Request[Any, Any, Any], data: PasskeyVerifyIn) -> Passkey:
+async def passkey_verify(request: Request[Any, Any, Any], data: JSONBody[PasskeyVerifyIn]) -> Passkey:
     config = _cfg(request)
     account = _me(request)
     ch = await _consume(config, data.challenge_id, "add_passkey")
     if ch.account_id != account.id:
-        raise AuthProblem(400, "challenge_invalid", "this challenge was issued to another account")
+        raise AuthProblem(400, "challenge-invalid", "this challenge was issued to another account")
     verified = verify_registration(config, data.credential, ch.challenge, staff=account.is_staff)
 
     def job(conn: sqlite3.Connection) -> Passkey:
@@ -481,16 +486,16 @@ async def passkey_verify(request: Request[Any, Any, Any], data: PasskeyVerifyIn)
 
 
 @patch("/api/me/passkeys/{passkey_id:str}", guards=[requires_signed_in], tags=["auth"])
-async def rename_passkey(request: Request[Any, Any, Any], passkey_id: str, data: PasskeyRenameIn) -> Passkey:
+async def rename_passkey(request: Request[Any, Any, Any], passkey_id: FromPath[str], data: JSONBody[PasskeyRenameIn]) -> Passkey:
     account = _me(request)
     passkey = await _cfg(request).db.write(lambda c: store.rename_credential(c, account.id, passkey_id, data.name))
     if passkey is None:
-        raise AuthProblem(404, "passkey_unknown", "no such passkey on this account")
+        raise AuthProblem(404, "passkey-unknown", "no such passkey on this account")
     return passkey
 
 
 @delete("/api/me/passkeys/{passkey_id:str}", guards=[requires_signed_in], tags=["auth"])
-async def remove_passkey(request: Request[Any, Any, Any], passkey_id: str) -> None:
+async def remove_passkey(request: Request[Any, Any, Any], passkey_id: FromPath[str]) -> None:
     account = _me(request)
 
     def job(conn: sqlite3.Connection) -> str:
@@ -502,9 +507,9 @@ async def remove_passkey(request: Request[Any, Any, Any], passkey_id: str) -> No
 
     outcome = await _cfg(request).db.write(job)
     if outcome == "missing":
-        raise AuthProblem(404, "passkey_unknown", "no such passkey on this account")
+        raise AuthProblem(404, "passkey-unknown", "no such passkey on this account")
     if outcome == "last":
-        raise AuthProblem(409, "last_passkey", "this is your only passkey: add another one before removing it")
+        raise AuthProblem(409, "last-passkey", "this is your only passkey: add another one before removing it")
 
 
 auth_router = Router(
@@ -514,5 +519,5 @@ auth_router = Router(
         logout_all, enroll, enroll_js, enroll_options, enroll_verify, list_passkeys, passkey_options,
         passkey_verify, rename_passkey, remove_passkey,
     ],
-    exception_handlers={HTTPException: problem_handler},
+    exception_handlers=exception_handlers,
 )

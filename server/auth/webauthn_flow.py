@@ -97,11 +97,11 @@ def authentication_options(config: AuthConfig) -> tuple[dict[str, Any], bytes]:
 
 def _b64(value: Any) -> bytes:
     if not isinstance(value, str) or not value or len(value) > 2048:
-        raise AuthProblem(400, "invalid_credential", "the credential is malformed")
+        raise AuthProblem(400, "invalid-credential", "the credential is malformed")
     try:
         return base64url_to_bytes(value)
     except Exception as exc:  # binascii.Error, ValueError: bad input, not a server error
-        raise AuthProblem(400, "invalid_credential", "the credential is malformed") from exc
+        raise AuthProblem(400, "invalid-credential", "the credential is malformed") from exc
 
 
 def credential_id_of(credential: dict[str, Any]) -> bytes:
@@ -127,7 +127,7 @@ def verify_registration(
             supported_pub_key_algs=ALGORITHMS,
         )
     except Exception as exc:  # py_webauthn raises several types for hostile input; all mean "refused"
-        raise AuthProblem(400, "registration_failed", f"passkey registration refused: {exc}") from exc
+        raise AuthProblem(400, "registration-failed", f"passkey registration refused: {exc}") from exc
 
 
 def verify_authentication(
@@ -151,5 +151,5 @@ def verify_authentication(
             require_user_verification=require_user_verification,
         )
     except Exception as exc:
-        raise AuthProblem(401, "sign_in_failed", f"sign-in refused: {exc}") from exc
+        raise AuthProblem(401, "sign-in-failed", f"sign-in refused: {exc}") from exc
     return int(verified.new_sign_count)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -155,10 +156,8 @@ class Database:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.exception("group commit failed")
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             for job, _, _ in results:
                 job.future.set_exception(exc)
             return

@@ -123,7 +123,17 @@ ALTER TABLE submissions ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
 UPDATE submissions SET search_text = receipt_number || ' ' || answers WHERE search_text = '';
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2)]
+# v3: residents assigned to outreach staff (home visits); the PWA caches this list for offline filing.
+_V3 = """
+CREATE TABLE outreach_assignments (
+    account_id TEXT NOT NULL,
+    resident_id TEXT NOT NULL REFERENCES residents (id),
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (account_id, resident_id)
+);
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:

@@ -1,0 +1,73 @@
+"""Compile definitions to the JSON the PWA ships: expressions replaced by their parsed ASTs.
+
+Both form interpreters (procedure_definitions/forms.py and pwa/js/form.js) run on this compiled form, so
+the phone and the server evaluate exactly the same data.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import msgspec
+
+from .expressions import parse
+from .model import AttachmentField, LifeEvent, Procedure, Text
+
+__all__ = ["COMPILED_FORMAT", "FIELD_EXPRESSION_KEYS", "compile_field", "compile_life_event", "compile_procedure"]
+
+COMPILED_FORMAT = 1
+FIELD_EXPRESSION_KEYS = ("show_if", "required_if", "constraint", "calculate", "choice_filter")
+
+def _ast(src: Any) -> Any:
+    # parse() returns cached, shared ASTs: copy so that no caller can corrupt the cache.
+    return copy.deepcopy(parse(src)) if isinstance(src, str) else src
+
+
+def compile_field(field: dict[str, Any]) -> dict[str, Any]:
+    """A field's builtins with expression strings replaced by ASTs (recursively for groups)."""
+    out = dict(field)
+    for key in FIELD_EXPRESSION_KEYS:
+        if key in out:
+            out[key] = _ast(out[key])
+    if out.get("type") == "attachment":
+        for key, value in _defaults_of_attachment().items():
+            out.setdefault(key, value)
+    if out.get("type") == "group":
+        out["fields"] = [compile_field(f) for f in out.get("fields", [])]
+    return out
+
+
+def _defaults_of_attachment() -> dict[str, Any]:
+    # Attachment limits are needed by both runtimes even when the YAML relies on the defaults (which
+    # msgspec omits), so they are written out explicitly.
+    probe = AttachmentField(id="x", label=Text(ja="x"))
+    return {"accept": list(probe.accept), "max_size_mb": probe.max_size_mb, "max_files": probe.max_files}
+
+
+def compile_procedure(proc: Procedure) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(proc)
+    data.pop("scenarios", None)
+    for section in data.get("sections", []):
+        if "show_if" in section:
+            section["show_if"] = _ast(section["show_if"])
+        section["fields"] = [compile_field(f) for f in section.get("fields", [])]
+    for doc in data.get("documents", []):
+        if "required_if" in doc:
+            doc["required_if"] = _ast(doc["required_if"])
+    data["format"] = COMPILED_FORMAT
+    return data
+
+
+def compile_life_event(ev: LifeEvent) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(ev)
+    for q in data.get("questions", []):
+        if "show_if" in q:
+            q["show_if"] = _ast(q["show_if"])
+    for p in data.get("procedures", []):
+        if "include_if" in p:
+            p["include_if"] = _ast(p["include_if"])
+    for shared in data.get("shared_fields", []):
+        shared["field"] = compile_field(shared["field"])
+    data["format"] = COMPILED_FORMAT
+    return data

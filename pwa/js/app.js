@@ -1,0 +1,916 @@
+// The resident app: routing, pages, drafts, the outbox and sign-in. Plain DOM, hash routes:
+//   #/                 home (drafts, waiting and submitted applications, needs-info items)
+//   #/find             procedure finder (search, browse by life event)
+//   #/p/{id}           a procedure's overview (what to bring, fee) and "start"
+//   #/d/{draft}/{n}    page n of a draft's form;  #/d/{draft}/review  check answers, then 送信
+//   #/e/{event}        life-event navigator;       #/b/{bundle}  one combined form;  #/b/{bundle}/review
+//   #/s/{id}           a submission (queued or received)
+//   #/signin           passkeys
+
+import { t, tx, setLang, initialLang, htmlLang, getLang } from './i18n.js';
+import { store } from './db.js';
+import { flushOutbox, summarizeOutbox, makeOutboxItem, attachmentRefs } from './outbox.js';
+import { api, csrf, setCsrf, ApiError } from './api.js';
+import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
+import { searchProcedures } from './finder.js';
+import { visibleQuestions, applicableProcedures, mappedFields, copyShared, documentsFor, mergeDocuments, sharedSource, truthy } from './lifeevent.js';
+import { renderFields, applyResult, el, domId, errorText } from './render.js';
+import { evaluateForm } from './form.js';
+import { evaluate, japanToday } from './expr.js';
+import { memoizeShardLoader } from './postal.js';
+import { getPath, isShown, parsePath } from './paths.js';
+
+const html = document.documentElement;
+const main = document.getElementById('main');
+const syncEl = document.getElementById('sync-status');
+const retryBtn = document.getElementById('sync-retry');
+const SESSION_KEY = 'madoguchi.session';
+const ACTING_KEY = 'madoguchi.actingFor';
+
+const state = {
+  index: null,
+  session: readJSON(SESSION_KEY) || { signed_in: false, account: null },
+  procCache: new Map(),
+  page: null, // cleanup hook of the current page
+};
+
+function readJSON(key) { try { return JSON.parse(localStorage.getItem(key)); } catch { return null; } }
+function writeJSON(key, v) { try { localStorage.setItem(key, JSON.stringify(v)); } catch { /* ignore */ } }
+const today = () => (typeof japanToday === 'function' ? japanToday() : new Date().toISOString().slice(0, 10));
+const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
+
+// ------------------------------------------------------------------------------------------ data
+
+async function loadIndex() {
+  if (!state.index) state.index = await (await fetch(html.dataset.index)).json();
+  return state.index;
+}
+
+async function loadJSON(path) {
+  if (!state.procCache.has(path)) {
+    const p = fetch(path).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); });
+    p.catch(() => state.procCache.delete(path));
+    state.procCache.set(path, p);
+  }
+  return state.procCache.get(path);
+}
+
+async function latestProcedure(id) {
+  const index = await loadIndex();
+  const entry = index.procedures[id];
+  if (!entry) return null;
+  const path = entry.versions[entry.latest];
+  return { path, compiled: await loadJSON(path), entry };
+}
+
+const loadShard = memoizeShardLoader(async (prefix) => {
+  const index = await loadIndex();
+  if (!index.postal) return null;
+  const r = await fetch(`${index.postal}${prefix}.json`);
+  if (r.status === 404) return null;
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return r.json();
+});
+
+function allFields(compiled) {
+  return (compiled.sections || []).flatMap((s) => s.fields || []);
+}
+
+function evalForm(compiled, answers) {
+  return evaluateForm(compiled, answers, { today: today() });
+}
+
+function sectionShown(section, answers) {
+  if (!section.show_if) return true;
+  try { return truthy(evaluate(section.show_if, answers, { today: today() })); } catch { return false; }
+}
+
+// ------------------------------------------------------------------------------------------ session
+
+async function refreshSession() {
+  try {
+    const s = await api('/api/session');
+    state.session = s;
+    setCsrf(s.csrf_token);
+    await store.setMeta('csrf', s.csrf_token);
+    writeJSON(SESSION_KEY, { signed_in: s.signed_in, account: s.account });
+  } catch { /* offline: keep the cached session */ }
+  renderAccount();
+  return state.session;
+}
+
+function renderAccount() {
+  const a = document.getElementById('account-link');
+  const acc = state.session && state.session.signed_in && state.session.account;
+  a.textContent = acc ? t('signedInAs', { name: acc.display_name || '' }) : t('signin');
+}
+
+async function loadProfile() {
+  if (!state.session.signed_in) return null;
+  try {
+    const p = await api('/api/me/profile');
+    await store.setMeta('profile', p);
+    return p;
+  } catch { return (await store.getMeta('profile')) || null; }
+}
+
+function actingFor() { return readJSON(ACTING_KEY); }
+function isStaff() { const r = state.session.account && state.session.account.role; return r === 'outreach' || r === 'counter'; }
+
+// ------------------------------------------------------------------------------------------ outbox and sync status
+
+async function updateSync() {
+  const s = summarizeOutbox(await store.all('outbox'));
+  syncEl.classList.toggle('is-failed', s.kind === 'failed');
+  const reason = s.reason === 'offline' ? t('offline') : s.reason === 'auth' ? t('needSignin') : s.reason;
+  syncEl.textContent = s.kind === 'ok' ? t('allSent') : s.kind === 'failed' ? t('failed', { reason }) : t('nWaiting', { n: s.count });
+  retryBtn.hidden = s.kind === 'ok';
+  retryBtn.textContent = t('retry');
+  return s;
+}
+
+let flushing = null;
+let retryTimer = null;
+async function flush(force = false) {
+  if (flushing) return flushing;
+  flushing = (async () => {
+    try {
+      if (!csrf()) await refreshSession();
+      await flushOutbox({ store, fetch: (u, o) => fetch(u, o), csrf: async () => csrf() || (await store.getMeta('csrf')), force, onChange: updateSync });
+    } catch { /* storage errors surface in the status on the next update */ }
+    const s = await updateSync();
+    scheduleRetry();
+    if (state.onOutbox) state.onOutbox();
+    return s;
+  })();
+  try { return await flushing; } finally { flushing = null; }
+}
+
+async function scheduleRetry() {
+  clearTimeout(retryTimer);
+  const waiting = (await store.all('outbox')).filter((i) => i.state === 'pending');
+  if (!waiting.length) return;
+  const next = Math.min(...waiting.map((i) => i.next_at));
+  retryTimer = setTimeout(() => flush(), Math.max(1000, next - Date.now()));
+}
+
+async function registerSync() {
+  try {
+    const reg = await navigator.serviceWorker.ready;
+    if (reg.sync) await reg.sync.register('outbox');
+  } catch { /* Background Sync unavailable: the page flushes on 'online' and at start */ }
+}
+
+// ------------------------------------------------------------------------------------------ page helpers
+
+function setPage(title, ...nodes) {
+  if (state.page) { state.page(); state.page = null; }
+  const h1 = el('h1', { id: 'page-title', tabindex: '-1', text: title });
+  main.replaceChildren(h1, ...nodes);
+  document.title = `${title} — ${t('app')}`;
+  return h1;
+}
+
+function focusTitle() {
+  const h = document.getElementById('page-title');
+  if (h) h.focus({ preventScroll: false });
+}
+
+function link(href, text, cls) { return el('a', { href, class: cls || null, text }); }
+
+function statusBadge(status) {
+  const cls = { accepted: 'badge-ok', completed: 'badge-ok', needs_info: 'badge-warn', rejected: 'badge-err' }[status] || '';
+  return el('span', { class: `badge ${cls}`, text: t(`status_${status}`) });
+}
+
+function errorSummary(errors, onLink) {
+  const box = el('div', { class: 'error-summary', tabindex: '-1', id: 'error-summary' });
+  const inner = el('div', { role: 'alert' });
+  inner.append(el('h2', { text: t('errorsTitle', { n: errors.length }) }));
+  const ul = el('ul', {});
+  for (const e of errors) {
+    const a = el('a', { href: `#${e.target}`, text: e.text });
+    a.addEventListener('click', (ev) => { ev.preventDefault(); onLink(e); });
+    ul.append(el('li', {}, a));
+  }
+  inner.append(ul);
+  box.append(inner);
+  box.addEventListener('blur', () => box.removeAttribute('tabindex'), { once: true });
+  return box;
+}
+
+function focusField(id) {
+  const input = document.getElementById(id);
+  if (!input) return;
+  const holder = input.closest('fieldset, .field');
+  const label = holder && (holder.querySelector('legend, label'));
+  (label || input).scrollIntoView({ block: 'start' });
+  input.focus({ preventScroll: true });
+}
+
+function fieldLabelAt(compiled, path) {
+  const keys = parsePath(path).filter((k) => typeof k === 'string');
+  let fields = allFields(compiled);
+  let f = null;
+  for (const k of keys) {
+    f = (fields || []).find((x) => x.id === k);
+    if (!f) break;
+    fields = f.fields;
+  }
+  return f ? tx(f.label) : path;
+}
+
+// ------------------------------------------------------------------------------------------ pages
+
+async function homePage() {
+  const h1 = setPage(t('homeTitle'));
+  const acting = actingFor();
+  if (state.session.signed_in && isStaff()) main.append(await residentPicker());
+  main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
+  const [drafts, outbox, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('submissions')]);
+  let server = null;
+  if (state.session.signed_in && navigator.onLine) {
+    try {
+      server = await api('/api/submissions');
+      for (const s of server) await store.put('submissions', { ...(cached.find((c) => c.id === s.id) || {}), ...s });
+    } catch { server = null; }
+  }
+  const submissions = server ? await store.all('submissions') : cached;
+  const titleOf = (id, fallback) => (state.index && state.index.procedures[id] ? tx(state.index.procedures[id].title) : fallback || id);
+
+  const needs = submissions.filter((s) => s.status === 'needs_info');
+  if (needs.length) {
+    main.append(el('h2', { text: t('needsInfo') }));
+    main.append(el('ul', { class: 'cards' }, needs.map((s) => el('li', { class: 'card' },
+      el('p', { class: 'card-link', text: titleOf(s.procedure_id, s.title) }), el('p', {}, `${t('receiptNo')}: ${s.receipt_number} `, statusBadge(s.status))))));
+  }
+  main.append(el('h2', { text: t('drafts') }));
+  const mine = drafts.filter((d) => d.kind !== 'bundle');
+  if (!mine.length) main.append(el('p', { text: t('noDrafts') }));
+  else {
+    main.append(el('ul', { class: 'cards' }, mine.sort((a, b) => b.updated_at - a.updated_at).map((d) => {
+      const del = el('button', { type: 'button', class: 'btn-link', text: t('deleteDraft') });
+      del.append(el('span', { class: 'visually-hidden', text: `：${tx(d.title)}` }));
+      del.addEventListener('click', async () => { await store.delete('drafts', d.id); route(); });
+      return el('li', { class: 'card' },
+        link(d.bundle_id ? `#/b/${d.bundle_id}` : `#/d/${d.id}/0`, tx(d.title) || d.procedure_id, 'card-link'),
+        d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
+        el('p', { class: 'meta', text: `${t('updated')}: ${new Date(d.updated_at).toLocaleString(htmlLang() === 'en' ? 'en' : 'ja-JP')}` }), del);
+    })));
+  }
+  main.append(el('h2', { text: t('submitted') }));
+  const waiting = outbox.filter((o) => o.state !== 'sent');
+  const sent = new Map(submissions.map((s) => [s.id, s]));
+  for (const o of outbox) if (o.state === 'sent' && o.receipt && !sent.has(o.id)) sent.set(o.id, { ...o.receipt, title: o.title });
+  if (!waiting.length && !sent.size) main.append(el('p', { text: t('noSubmitted') }));
+  else {
+    main.append(el('ul', { class: 'cards' },
+      waiting.map((o) => el('li', { class: 'card' }, link(`#/s/${o.id}`, titleOf(o.procedure_id, tx(o.title)), 'card-link'), el('p', {}, statusBadge('pending')))),
+      [...sent.values()].sort((a, b) => String(b.received_at).localeCompare(String(a.received_at))).map((s) => el('li', { class: 'card' },
+        link(`#/s/${s.id}`, titleOf(s.procedure_id, tx(s.title)), 'card-link'),
+        el('p', {}, `${t('receiptNo')}: `, el('strong', { text: s.receipt_number || '' }), ' ', statusBadge(s.status || 'received'))))));
+  }
+  if (acting) h1.after(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
+  state.onOutbox = () => { if (location.hash === '' || location.hash === '#/') homePageRefresh(); };
+}
+let refreshTimer = null;
+function homePageRefresh() { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => route(false), 100); }
+
+async function residentPicker() {
+  let residents = (await store.getMeta('residents')) || [];
+  let note = null;
+  try {
+    residents = await api('/api/outreach/residents');
+    await store.setMeta('residents', residents);
+  } catch { note = el('p', { class: 'hint', text: t('residentsUnavailable') }); }
+  const sel = el('select', { id: 'acting-for' });
+  sel.append(el('option', { value: '', text: t('noResident') }));
+  const cur = actingFor();
+  for (const r of residents) sel.append(el('option', { value: r.id, text: `${r.name || r.id}${r.address ? `（${r.address}）` : ''}`, selected: cur && cur.id === r.id }));
+  sel.addEventListener('change', () => {
+    const r = residents.find((x) => String(x.id) === sel.value);
+    writeJSON(ACTING_KEY, r ? { id: r.id, name: r.name || String(r.id) } : null);
+    route(false);
+  });
+  return el('div', { class: 'field' }, el('label', { for: 'acting-for', text: t('pickResident') }), note, sel);
+}
+
+async function finderPage(query) {
+  const index = await loadIndex();
+  const q = query || '';
+  setPage(t('finderTitle'));
+  const input = el('input', { id: 'q', type: 'search', name: 'q', value: q, 'aria-describedby': 'q-hint', autocomplete: 'off' });
+  const form = el('form', { class: 'search', role: 'search', novalidate: true },
+    el('div', { class: 'field' }, el('label', { for: 'q', text: t('searchLabel') }), el('p', { class: 'hint', id: 'q-hint', text: t('searchHint') }), input),
+    el('button', { type: 'submit', class: 'btn btn-small', text: t('search') }));
+  const results = el('div', { id: 'results' });
+  const draw = () => {
+    const found = searchProcedures(index, input.value);
+    const filtered = isStaff() ? found : found.filter((p) => !p.filers || p.filers.includes('resident'));
+    results.replaceChildren(el('h2', { text: input.value.trim() ? t('results') : t('allProcedures') }),
+      filtered.length ? el('ul', { class: 'cards' }, filtered.map((p) => el('li', { class: 'card' },
+        link(`#/p/${p.id}`, tx(p.title), 'card-link'), p.description ? el('p', { text: tx(p.description) }) : null,
+        p.department ? el('p', { class: 'meta', text: `${t('department')}: ${tx(p.department)}` }) : null)))
+        : el('p', { text: t('noResults') }));
+  };
+  form.addEventListener('submit', (e) => { e.preventDefault(); history.replaceState(null, '', `#/find?q=${encodeURIComponent(input.value)}`); draw(); });
+  input.addEventListener('input', draw);
+  const events = Object.entries(index.life_events || {});
+  main.append(form, results, el('h2', { id: 'events', text: t('lifeEvents') }),
+    el('ul', { class: 'cards' }, events.map(([id, e]) => el('li', { class: 'card' }, link(`#/e/${id}`, tx(e.title), 'card-link'), e.description ? el('p', { text: tx(e.description) }) : null))));
+  draw();
+}
+
+async function procedurePage(id) {
+  const p = await latestProcedure(id);
+  if (!p) return notFound();
+  const c = p.compiled;
+  setPage(tx(c.title));
+  if (c.description) main.append(el('p', { text: tx(c.description) }));
+  main.append(el('p', { class: 'meta', text: `${t('department')}: ${tx(c.department && c.department.name)}` }));
+  if (c.fee) main.append(el('p', { class: 'fee', text: `${t('fee')}: ${c.fee.amount}円${c.fee.per ? ` / ${tx(c.fee.per)}` : ''}` }));
+  if (c.deadline) main.append(el('p', {}, `${t('deadline')}: ${tx(c.deadline)}`));
+  if ((c.documents || []).length) {
+    main.append(el('h2', { text: t('documents') }), el('ul', {}, c.documents.map((d) => el('li', {}, tx(d.label), d.note ? el('span', { class: 'meta', text: `（${tx(d.note)}）` }) : null))));
+  }
+  const acting = actingFor();
+  if (acting) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
+  const start = el('button', { type: 'button', class: 'btn', text: t('start') });
+  start.addEventListener('click', async () => {
+    const d = await newDraft(p);
+    location.hash = `#/d/${d.id}/0`;
+  });
+  main.append(el('div', { class: 'actions' }, start, link('#/find', t('back'), 'btn-link')));
+}
+
+/** A new draft: its idempotency key (the submission id) is created now, with the draft. */
+async function newDraft(p, extra = {}) {
+  const c = p.compiled;
+  const acting = isStaff() ? actingFor() : null;
+  const answers = {};
+  const prefilled = [];
+  const locked = [];
+  const profile = !acting && state.session.signed_in ? await loadProfile() : null;
+  if (profile && profile.verified && profile.profile) {
+    for (const f of allFields(c)) {
+      if (f.prefill && profile.profile[f.prefill] != null && profile.profile[f.prefill] !== '') {
+        answers[f.id] = structuredClone(profile.profile[f.prefill]);
+        prefilled.push(f.id);
+        if (f.prefill_editable === false) locked.push(f.id);
+      }
+    }
+  }
+  const now = Date.now();
+  const d = {
+    id: uuid(), kind: 'draft', submission_id: uuid(), procedure_id: c.id, procedure_version: c.version, procedure_path: p.path,
+    title: c.title, answers, raw: {}, prefilled, locked, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
+    on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, ...extra,
+  };
+  await store.put('drafts', d);
+  return d;
+}
+
+let saveChain = Promise.resolve();
+function saveDraft(d) {
+  d.updated_at = Date.now();
+  const copy = structuredClone(d);
+  saveChain = saveChain.then(() => store.put('drafts', copy)).catch(() => {});
+  return saveChain;
+}
+
+function makeCtx(scope, d, compiled, onAnyChange) {
+  const ctx = {
+    scope, answers: d.answers, raw: d.raw || (d.raw = {}), prefilled: new Set(d.prefilled || []), locked: new Set(d.locked || []),
+    touched: new Set(), autofilled: new Set(), loadShard,
+    requiredNow: (path) => {
+      const f = allFields(compiled).find((x) => x.id === parsePath(path)[0]);
+      if (!f || !f.required_if) return false;
+      try { return truthy(evaluate(f.required_if, d.answers, { today: today() })); } catch { return false; }
+    },
+    choicesFor: (field, path) => {
+      const choices = field.choices || [];
+      if (!field.choice_filter) return choices;
+      let v;
+      try {
+        const parts = parsePath(path);
+        const item = parts.length > 1 ? getPath(d.answers, parts.slice(0, -1).map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[')) : null;
+        v = evaluate(field.choice_filter, d.answers, { item, today: today() });
+      } catch { v = null; }
+      return choices.filter((c) => c.filter == null || c.filter === v || (Array.isArray(v) && v.includes(c.filter)));
+    },
+    linkedPostal: (addressId) => allFields(compiled).some((f) => f.type === 'postal_code' && f.address_field === addressId),
+    saveBlob: async (file) => {
+      const buf = await file.arrayBuffer();
+      const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      await store.put('blobs', { sha256: hash, blob: new Blob([buf], { type: file.type }), type: file.type, name: file.name, uploaded: false });
+      return { sha256: hash, name: file.name, size: file.size, type: file.type };
+    },
+    onChange: (path, info) => {
+      const top = String(parsePath(path)[0]);
+      if (info.typed && !d.typed.includes(top)) d.typed.push(top);
+      // A postal code field fills its address field: keep the address's own postal_code in step.
+      const f = allFields(compiled).find((x) => x.id === top);
+      if (f && f.type === 'postal_code' && f.address_field && typeof d.answers[top] === 'string') {
+        const addr = d.answers[f.address_field];
+        if (addr && typeof addr === 'object') addr.postal_code = d.answers[top];
+      }
+      saveDraft(d);
+      onAnyChange(path, info);
+    },
+  };
+  return ctx;
+}
+
+function visibleSections(compiled, answers) {
+  return (compiled.sections || []).map((s, i) => ({ s, i })).filter(({ s }) => sectionShown(s, answers));
+}
+
+function steps(current) {
+  return el('ol', { class: 'steps', 'aria-label': `${t('stepInput')} → ${t('stepReview')} → ${t('stepDone')}` },
+    ['stepInput', 'stepReview', 'stepDone'].map((k, i) => el('li', { 'aria-current': i === current ? 'step' : null, text: `${i + 1}. ${t(k)}` })));
+}
+
+async function draftPage(draftId, n) {
+  const d = await store.get('drafts', draftId);
+  if (!d) return notFound();
+  let compiled;
+  try { compiled = await loadJSON(d.procedure_path); } catch { return failPage(t('procedureMissing')); }
+  const secs = visibleSections(compiled, d.answers);
+  const idx = Math.max(0, secs.findIndex(({ i }) => i === n));
+  const { s: section, i: secIndex } = secs[idx] || secs[0];
+  setPage(tx(compiled.title));
+  const h1 = document.getElementById('page-title');
+  h1.before(steps(0));
+  if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  const form = el('form', { novalidate: true, id: 'form' });
+  const summaryHolder = el('div', {});
+  form.append(summaryHolder, el('h2', { text: `${tx(section.title)}（${t('section', { n: idx + 1, total: secs.length })}）` }));
+  if (section.help) form.append(el('p', { class: 'hint', text: tx(section.help) }));
+  const fieldsBox = el('div', {});
+  form.append(fieldsBox);
+  let result = null;
+  let showAll = false;
+  const ctx = makeCtx('f', d, compiled, (path, info) => {
+    result = evalForm(compiled, d.answers);
+    if (info.rerender) drawFields();
+    else applyResult(fieldsBox, result, ctx, { showAll });
+  });
+  const drawFields = () => {
+    fieldsBox.replaceChildren();
+    renderFields(fieldsBox, section.fields || [], ctx);
+    result = evalForm(compiled, d.answers);
+    applyResult(fieldsBox, result, ctx, { showAll });
+  };
+  drawFields();
+  const next = el('button', { type: 'submit', class: 'btn', text: idx === secs.length - 1 ? t('toReview') : t('next') });
+  const backHref = idx === 0 ? `#/p/${d.procedure_id}` : `#/d/${d.id}/${secs[idx - 1].i}`;
+  form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    result = evalForm(compiled, d.answers);
+    const ids = new Set((section.fields || []).map((f) => f.id));
+    const errs = (result.errors || []).filter((er) => ids.has(String(parsePath(er.path)[0])) && isShown(result, er.path));
+    showAll = true;
+    applyResult(fieldsBox, result, ctx, { showAll });
+    if (errs.length) {
+      const items = dedupe(errs).map((er) => ({ target: domId('f', er.path), text: `${errorText(er)}` }));
+      summaryHolder.replaceChildren(errorSummary(items, (it) => focusField(it.target)));
+      document.title = `${t('errorPrefix')}${tx(compiled.title)} — ${t('app')}`;
+      document.getElementById('error-summary').focus();
+      return;
+    }
+    await saveChain;
+    const after = visibleSections(compiled, d.answers);
+    const pos = after.findIndex(({ i }) => i === secIndex);
+    location.hash = pos < after.length - 1 ? `#/d/${d.id}/${after[pos + 1].i}` : `#/d/${d.id}/review`;
+  });
+  main.append(form);
+}
+
+function dedupe(errors) {
+  const seen = new Set();
+  return errors.filter((e) => (seen.has(e.path) ? false : seen.add(e.path)));
+}
+
+function formatValue(field, v) {
+  if (v == null || v === '' || (Array.isArray(v) && !v.length)) return t('notEntered');
+  const choice = (x) => { const c = (field.choices || []).find((cc) => cc.value === x); return c ? tx(c.label) : String(x); };
+  switch (field.type) {
+    case 'yesno': return v ? t('yes') : t('no');
+    case 'choice': return choice(v);
+    case 'multichoice': return v.map(choice).join('、');
+    case 'name': case 'kana': return typeof v === 'string' ? v : [v.family, v.given].filter(Boolean).join(' ');
+    case 'address': return [v.postal_code ? `〒${v.postal_code.slice(0, 3)}-${v.postal_code.slice(3)}` : '', `${v.prefecture || ''}${v.city || ''}${v.town || ''}${v.block || ''}`, v.building || ''].filter(Boolean).join('\n');
+    case 'attachment': return v.map((f) => f.name).join('、');
+    case 'number': return `${v}${field.unit ? ` ${tx(field.unit)}` : ''}`;
+    case 'group': return v.map((item, i) => `${i + 1}. ${(field.fields || []).filter((f) => item[f.id] != null).map((f) => `${tx(f.label)}: ${formatValue(f, item[f.id])}`).join(' / ')}`).join('\n');
+    default: return String(v);
+  }
+}
+
+function reviewList(compiled, answers, result, changeHref, hide = new Set()) {
+  const out = [];
+  for (const { s, i } of visibleSections(compiled, answers)) {
+    const rows = [];
+    for (const f of s.fields || []) {
+      if (f.type === 'notice' || hide.has(f.id) || !isShown(result, f.id)) continue;
+      let v = f.calculate ? valueOf(result, f.id) : answers[f.id];
+      const change = f.calculate ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
+      rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v) }), change ? el('dd', {}, change) : null));
+    }
+    if (rows.length) out.push(el('h3', { text: tx(s.title) }), el('dl', { class: 'review' }, rows));
+  }
+  return out;
+}
+
+function valueOf(result, id) {
+  const v = result.values;
+  if (!v) return undefined;
+  return v instanceof Map ? v.get(id) : v[id];
+}
+
+async function reviewPage(draftId) {
+  const d = await store.get('drafts', draftId);
+  if (!d) return notFound();
+  let compiled;
+  try { compiled = await loadJSON(d.procedure_path); } catch { return failPage(t('procedureMissing')); }
+  const result = evalForm(compiled, d.answers);
+  setPage(t('reviewTitle'));
+  document.getElementById('page-title').before(steps(1));
+  main.append(el('p', { class: 'meta', text: tx(compiled.title) }));
+  if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  const summaryHolder = el('div', {});
+  main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));
+  main.append(...feeAndDocs(compiled, d.answers, result));
+  main.append(el('p', { class: 'notice', text: t('reviewNote') }));
+  const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
+  submit.addEventListener('click', async () => {
+    const r = evalForm(compiled, d.answers);
+    if (!r.valid) {
+      const items = dedupe(r.errors).filter((e) => isShown(r, e.path)).map((e) => {
+        const sec = (compiled.sections || []).findIndex((s) => (s.fields || []).some((f) => f.id === String(parsePath(e.path)[0])));
+        return { target: `#/d/${d.id}/${sec}`, text: `${fieldLabelAt(compiled, e.path)}: ${errorText(e)}` };
+      });
+      summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));
+      document.getElementById('error-summary').focus();
+      return;
+    }
+    submit.disabled = true;
+    const id = await queueDraft(d, compiled);
+    location.hash = `#/s/${id}`;
+  });
+  main.append(el('div', { class: 'actions' }, submit, link(`#/d/${d.id}/${(visibleSections(compiled, d.answers).slice(-1)[0] || { i: 0 }).i}`, t('back'), 'btn-link')));
+}
+
+function feeAndDocs(compiled, answers, result) {
+  const out = [];
+  if (compiled.fee) {
+    const q = compiled.fee.quantity_field ? Number(answers[compiled.fee.quantity_field] ?? valueOf(result, compiled.fee.quantity_field) ?? 1) : 1;
+    out.push(el('p', { class: 'fee', text: t('feeTotal', { n: compiled.fee.amount * (Number.isFinite(q) ? q : 1) }) }));
+  }
+  const docs = documentsFor(compiled, answers, evaluate, today());
+  if (docs.length) out.push(el('h2', { text: t('documents') }), el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))));
+  return out;
+}
+
+/** Move a finished draft to the outbox (one transaction per store; the draft goes last). */
+async function queueDraft(d, compiled) {
+  const result = evalForm(compiled, d.answers);
+  // Send only what is shown: hidden fields' values are not part of the application.
+  const answers = {};
+  for (const [k, v] of Object.entries(d.answers)) if (isShown(result, k)) answers[k] = v;
+  const typed = (d.typed || []).filter((k) => answers[k] !== undefined);
+  const item = makeOutboxItem({
+    id: d.submission_id, procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, on_behalf_of: d.on_behalf_of,
+    title: d.title, procedure_path: d.procedure_path, attachments: attachmentRefs(answers), now: Date.now(),
+    telemetry: {
+      procedure_id: d.procedure_id, procedure_version: d.procedure_version, opened_at: d.opened_at,
+      fields_typed: typed.length, fields_prefilled: (d.prefilled || []).filter((k) => !typed.includes(k) && answers[k] !== undefined).length,
+    },
+  });
+  const existing = await store.get('outbox', item.id);
+  if (!existing) await store.put('outbox', item);
+  await saveChain;
+  await store.delete('drafts', d.id);
+  await updateSync();
+  registerSync();
+  flush();
+  return item.id;
+}
+
+async function submissionPage(id) {
+  const o = await store.get('outbox', id);
+  const s = (o && o.receipt) || (await store.get('submissions', id));
+  const sent = Boolean(s && s.receipt_number);
+  setPage(sent ? t('doneTitle') : t('queuedTitle'));
+  document.getElementById('page-title').before(steps(2));
+  const title = o ? o.title : s && s.title;
+  if (title) main.append(el('p', { class: 'meta', text: tx(title) }));
+  if (sent) {
+    main.append(el('p', { class: 'receipt' }, `${t('receiptNo')}: `, el('span', { id: 'receipt-number', text: s.receipt_number })),
+      el('p', {}, statusBadge(s.status || 'received')), el('p', { text: t('doneNext') }));
+  } else {
+    main.append(el('p', { text: t('queuedText') }));
+    if (o && o.state === 'failed') main.append(el('p', { class: 'error-text', text: t('failed', { reason: o.error === 'auth' ? t('needSignin') : o.error }) }));
+    if (o && o.error === 'auth') main.append(el('p', {}, link('#/signin', t('signin'))));
+  }
+  main.append(el('div', { class: 'actions' }, link('#/', t('toHome'), 'btn btn-secondary')));
+  state.onOutbox = async () => {
+    const cur = await store.get('outbox', id);
+    if (location.hash === `#/s/${id}` && cur && (cur.state !== (o && o.state) || Boolean(cur.receipt) !== sent)) route(false);
+  };
+}
+
+// ------------------------------------------------------------------------------------------ life events
+
+async function lifeEventPage(id) {
+  const index = await loadIndex();
+  const entry = (index.life_events || {})[id];
+  if (!entry) return notFound();
+  const path = entry.versions[entry.latest];
+  const ev = await loadJSON(path);
+  setPage(tx(ev.title));
+  if (ev.description) main.append(el('p', { text: tx(ev.description) }));
+  const answers = readJSON(`madoguchi.event.${id}`) || {};
+  const qBox = el('div', {});
+  const outBox = el('div', { id: 'event-result' });
+  main.append(el('h2', { text: t('questions') }), qBox, outBox);
+  const drawQuestions = () => {
+    qBox.replaceChildren();
+    for (const q of visibleQuestions(ev, answers, evaluate, today())) {
+      const qid = `q-${q.id}`;
+      const fs = el('fieldset', { class: 'field' }, el('legend', { text: tx(q.label) }));
+      if (q.help) fs.append(el('p', { class: 'hint', text: tx(q.help) }));
+      const box = el('div', { class: 'choices' });
+      [[true, t('yes')], [false, t('no')]].forEach(([v, label], i) => {
+        const input = el('input', { type: 'radio', name: qid, id: `${qid}-${i}`, checked: answers[q.id] === v });
+        input.addEventListener('change', () => { answers[q.id] = v; writeJSON(`madoguchi.event.${id}`, answers); drawQuestions(); drawResult(); });
+        box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: label })));
+      });
+      fs.append(box);
+      qBox.append(fs);
+    }
+  };
+  const drawResult = async () => {
+    const procs = applicableProcedures(ev, answers, evaluate, today());
+    const loaded = [];
+    for (const p of procs) {
+      const lp = await latestProcedure(p.procedure).catch(() => null);
+      if (lp) loaded.push({ ...p, ...lp });
+    }
+    const docs = mergeDocuments(loaded.map((p) => ({ procedure: p.procedure, documents: documentsFor(p.compiled, {}, evaluate, today()) })));
+    const start = el('button', { type: 'button', class: 'btn', text: t('combinedStart') });
+    start.addEventListener('click', async () => {
+      const bundleId = uuid();
+      const drafts = [];
+      for (const p of loaded) drafts.push((await newDraft(p, { bundle_id: bundleId })).id);
+      await store.put('drafts', { id: bundleId, kind: 'bundle', event_id: id, event_path: path, title: ev.title, shared: {}, drafts, updated_at: Date.now(), raw: {} });
+      location.hash = `#/b/${bundleId}`;
+    });
+    outBox.replaceChildren(
+      el('h2', { text: t('applies') }),
+      el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
+      docs.length ? el('h2', { text: t('documents') }) : null,
+      docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
+      loaded.length ? el('div', { class: 'actions' }, start) : null);
+  };
+  drawQuestions();
+  drawResult();
+}
+
+async function bundlePage(bundleId, review) {
+  const b = await store.get('drafts', bundleId);
+  if (!b || b.kind !== 'bundle') return notFound();
+  const ev = await loadJSON(b.event_path);
+  const parts = [];
+  for (const did of b.drafts) {
+    const d = await store.get('drafts', did);
+    if (d) parts.push({ d, compiled: await loadJSON(d.procedure_path) });
+  }
+  const byProc = Object.fromEntries(parts.map((p) => [p.d.procedure_id, p.d.answers]));
+  const mapped = mappedFields(ev);
+  const sharedCompiled = { id: ev.id, version: ev.version, title: ev.title, sections: [{ id: 'shared', title: { ja: t('shared', null, 'ja'), en: t('shared', null, 'en'), 'ja-easy': t('shared', null, 'ja-easy') }, fields: (ev.shared_fields || []).map((sf) => sf.field) }] };
+  setPage(tx(ev.title));
+  document.getElementById('page-title').before(steps(review ? 1 : 0));
+  const summaryHolder = el('div', {});
+  main.append(summaryHolder);
+  const sync = () => { copyShared(ev, b.shared, byProc); for (const p of parts) saveDraft(p.d); saveDraft(b); };
+  const evaluateAll = () => parts.map((p) => ({ ...p, result: evalForm(p.compiled, p.d.answers) }));
+  const sharedErrors = (results) => {
+    const errs = [];
+    for (const r of results) for (const e of r.result.errors || []) {
+      const src = sharedSource(ev, r.d.procedure_id, String(parsePath(e.path)[0]));
+      if (src && isShown(r.result, e.path)) errs.push({ ...e, path: src, scope: 'shared' });
+    }
+    return dedupe(errs);
+  };
+  if (review) {
+    main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, (ev.shared_fields || []).map((sf) => el('div', {},
+      el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id]) }),
+      el('dd', {}, el('a', { href: `#/b/${b.id}`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
+    for (const p of evaluateAll()) {
+      main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, () => `#/b/${b.id}`, mapped.get(p.d.procedure_id) || new Set()), ...feeAndDocs(p.compiled, p.d.answers, p.result));
+    }
+    main.append(el('p', { class: 'notice', text: t('reviewNote') }));
+    const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
+    submit.addEventListener('click', async () => {
+      const results = evaluateAll();
+      const bad = results.filter((r) => !r.result.valid);
+      if (bad.length) {
+        const items = bad.map((r) => ({ target: `#/b/${b.id}`, text: `${tx(r.compiled.title)}: ${errorText(r.result.errors[0])}` }));
+        summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));
+        document.getElementById('error-summary').focus();
+        return;
+      }
+      submit.disabled = true;
+      let last = null;
+      for (const r of results) last = await queueDraft(r.d, r.compiled);
+      await store.delete('drafts', b.id);
+      location.hash = results.length === 1 ? `#/s/${last}` : '#/';
+    });
+    main.append(el('div', { class: 'actions' }, submit, link(`#/b/${b.id}`, t('back'), 'btn-link')));
+    return;
+  }
+  const form = el('form', { novalidate: true, id: 'form' });
+  const boxes = [];
+  const sharedBox = el('section', {}, el('h2', { text: t('shared') }));
+  let showAll = false;
+  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: [], locked: [], typed: [] };
+  const refresh = () => {
+    const results = evaluateAll();
+    for (const { box, ctx, p } of boxes) applyResult(box, results.find((r) => r.d === p.d).result, ctx, { showAll });
+    const se = sharedErrors(results);
+    applyResult(sharedBox, { shown: null, values: {}, errors: se }, sharedCtx, { showAll });
+  };
+  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, () => { sync(); refresh(); });
+  renderFields(sharedBox, sharedCompiled.sections[0].fields, sharedCtx);
+  form.append(sharedBox);
+  for (const p of parts) {
+    const box = el('section', {}, el('h2', { text: tx(p.compiled.title) }));
+    const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, () => refresh());
+    ctx.hide = mapped.get(p.d.procedure_id) || new Set();
+    for (const { s } of visibleSections(p.compiled, p.d.answers)) {
+      const fields = (s.fields || []).filter((f) => !ctx.hide.has(f.id));
+      if (!fields.length) continue;
+      box.append(el('h3', { text: tx(s.title) }));
+      renderFields(box, fields, ctx);
+    }
+    boxes.push({ box, ctx, p });
+    form.append(box);
+  }
+  refresh();
+  form.append(el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'btn', text: t('toReview') }), link(`#/e/${b.event_id}`, t('back'), 'btn-link')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showAll = true;
+    refresh();
+    const results = evaluateAll();
+    const items = sharedErrors(results).map((er) => ({ target: domId('shared', er.path), text: errorText(er) }));
+    for (const r of results) {
+      const hide = mapped.get(r.d.procedure_id) || new Set();
+      for (const er of dedupe(r.result.errors || [])) {
+        if (hide.has(String(parsePath(er.path)[0])) || !isShown(r.result, er.path)) continue;
+        items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: `${tx(r.compiled.title)}: ${errorText(er)}` });
+      }
+    }
+    if (items.length) {
+      summaryHolder.replaceChildren(errorSummary(items, (it) => focusField(it.target)));
+      document.getElementById('error-summary').focus();
+      return;
+    }
+    await saveChain;
+    location.hash = `#/b/${b.id}/review`;
+  });
+  main.append(form);
+}
+
+// ------------------------------------------------------------------------------------------ sign-in
+
+async function signinPage() {
+  setPage(t('signinTitle'));
+  const msg = el('p', { role: 'status', id: 'signin-status' });
+  const acc = state.session.signed_in && state.session.account;
+  if (acc) {
+    const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
+    out.addEventListener('click', async () => {
+      try { await api('/auth/logout', { method: 'POST', body: {} }); } catch { /* offline */ }
+      writeJSON(ACTING_KEY, null);
+      await refreshSession();
+      location.hash = '#/';
+    });
+    main.append(el('p', { text: t('signedInAs', { name: acc.display_name || '' }) }), el('div', { class: 'actions' }, out), msg);
+    return;
+  }
+  main.append(el('p', { text: t('signinText') }));
+  if (!navigator.onLine) main.append(el('p', { class: 'notice', text: t('signinOffline') }));
+  const login = el('button', { type: 'button', class: 'btn', id: 'signin-passkey', text: t('signinPasskey') });
+  login.addEventListener('click', () => withStatus(msg, async () => {
+    const opts = await api('/auth/login/options', { method: 'POST', body: {} });
+    const cred = await navigator.credentials.get({ publicKey: parseRequestOptions(unwrapOptions(opts)) });
+    await api('/auth/login/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } });
+    await afterSignin();
+  }));
+  const name = el('input', { id: 'display-name', type: 'text', autocomplete: 'nickname', name: 'display_name' });
+  const reg = el('form', { novalidate: true, id: 'register-form' }, el('h2', { text: t('register') }),
+    el('div', { class: 'field' }, el('label', { for: 'display-name', text: t('displayName') }), name),
+    el('button', { type: 'submit', class: 'btn btn-secondary', id: 'register', text: t('register') }));
+  reg.addEventListener('submit', (e) => {
+    e.preventDefault();
+    withStatus(msg, async () => {
+      const opts = await api('/auth/register/options', { method: 'POST', body: { display_name: name.value.trim() || 'resident' } });
+      const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
+      const r = await api('/auth/register/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred), passkey_name: navigator.userAgent.slice(0, 60) } });
+      await afterSignin(r.recovery_codes);
+    });
+  });
+  main.append(el('div', { class: 'actions' }, login), msg, reg);
+}
+
+async function withStatus(msg, fn) {
+  msg.textContent = '';
+  try { await fn(); } catch (e) {
+    msg.textContent = t('signinFailed', { reason: e instanceof ApiError ? e.message : (e && e.name) || String(e) });
+  }
+}
+
+async function afterSignin(recoveryCodes) {
+  await refreshSession();
+  await flush(true); // items that waited for sign-in go now
+  if (recoveryCodes && recoveryCodes.length) {
+    setPage(t('recoveryTitle'));
+    main.append(el('p', { text: t('recoveryText') }), el('ul', { id: 'recovery-codes' }, recoveryCodes.map((c) => el('li', {}, el('code', { text: c })))),
+      el('div', { class: 'actions' }, link('#/', t('toHome'), 'btn')));
+    focusTitle();
+    return;
+  }
+  location.hash = '#/';
+}
+
+function notFound() { setPage(t('notFound')); main.append(el('p', {}, link('#/', t('toHome')))); }
+function failPage(text) { setPage(text); main.append(el('p', {}, link('#/', t('toHome')))); }
+
+// ------------------------------------------------------------------------------------------ router
+
+async function route(focus = true) {
+  const hash = location.hash || '#/';
+  if (!hash.startsWith('#/')) return; // in-page anchors (skip link, error summary)
+  state.onOutbox = null;
+  const [path, query] = hash.slice(1).split('?');
+  const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
+  try {
+    await loadIndex();
+    if (!seg.length) await homePage();
+    else if (seg[0] === 'find') await finderPage(new URLSearchParams(query || '').get('q'));
+    else if (seg[0] === 'p' && seg[1]) await procedurePage(seg[1]);
+    else if (seg[0] === 'd' && seg[1] && seg[2] === 'review') await reviewPage(seg[1]);
+    else if (seg[0] === 'd' && seg[1]) await draftPage(seg[1], Number(seg[2] || 0));
+    else if (seg[0] === 'e' && seg[1]) await lifeEventPage(seg[1]);
+    else if (seg[0] === 'b' && seg[1]) await bundlePage(seg[1], seg[2] === 'review');
+    else if (seg[0] === 's' && seg[1]) await submissionPage(seg[1]);
+    else if (seg[0] === 'signin') await signinPage();
+    else notFound();
+  } catch (e) {
+    console.error(e);
+    failPage(t('procedureMissing'));
+  }
+  main.dataset.ready = 'true';
+  if (focus) focusTitle();
+}
+
+function applyLang() {
+  const lang = getLang();
+  html.lang = htmlLang(lang);
+  document.getElementById('lang').value = lang;
+  document.getElementById('lang-label').textContent = t('language');
+  document.getElementById('skip-link').textContent = t('skip');
+  document.getElementById('brand-name').textContent = t('app');
+  document.getElementById('foot-text').textContent = t('footer');
+  renderAccount();
+  updateSync();
+}
+
+async function start() {
+  setLang(initialLang());
+  applyLang();
+  document.getElementById('lang').addEventListener('change', (e) => { setLang(e.target.value); applyLang(); route(false); });
+  document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
+  retryBtn.addEventListener('click', () => flush(true));
+  window.addEventListener('hashchange', () => route());
+  window.addEventListener('online', () => { refreshSession().then(() => flush(true)); });
+  if ('serviceWorker' in navigator) {
+    const hadController = Boolean(navigator.serviceWorker.controller);
+    navigator.serviceWorker.register('/sw.js').catch(() => {});
+    navigator.serviceWorker.addEventListener('message', (e) => { if (e.data && e.data.type === 'outbox-changed') { updateSync(); if (state.onOutbox) state.onOutbox(); } });
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      // A new build took over. Drafts and the outbox live in IndexedDB, so reloading loses nothing;
+      // stay put while a form is open (its procedure JSON is already in memory).
+      if (hadController && !/^#\/(d|b)\//.test(location.hash)) location.reload();
+    });
+  }
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persisted().then((p) => p || navigator.storage.persist()).catch(() => {});
+  await route(false);
+  updateSync();
+  refreshSession().then(() => flush());
+}
+
+start();

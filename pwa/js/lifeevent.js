@@ -1,0 +1,72 @@
+// Life-event navigator logic (pure): which questions to ask, which procedures apply, what to bring, and
+// how the fields shared by the procedures are entered once and copied into each procedure's answers.
+// `evaluate` is expr.js's evaluate(ast, answers, {today}); it is passed in to keep this module pure.
+
+export function truthy(v) {
+  return !(v === null || v === undefined || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
+}
+
+function test(evaluate, ast, answers, today) {
+  if (ast == null) return true;
+  try { return truthy(evaluate(ast, answers, { today })); } catch { return false; }
+}
+
+export function visibleQuestions(event, answers, evaluate, today) {
+  return (event.questions || []).filter((q) => test(evaluate, q.show_if, answers, today));
+}
+
+/** Question answers as booleans; unanswered questions count as "no" (null). */
+export function applicableProcedures(event, answers, evaluate, today) {
+  return (event.procedures || []).filter((p) => test(evaluate, p.include_if, answers, today));
+}
+
+/** procedure id -> Set of that procedure's field ids filled from a shared field. */
+export function mappedFields(event) {
+  const out = new Map();
+  for (const sf of event.shared_fields || []) {
+    for (const [proc, fid] of Object.entries(sf.maps_to || {})) {
+      if (!out.has(proc)) out.set(proc, new Set());
+      out.get(proc).add(fid);
+    }
+  }
+  return out;
+}
+
+/** Copy the shared answers into each procedure's answers (mutates answersByProc[proc]). */
+export function copyShared(event, shared, answersByProc) {
+  for (const sf of event.shared_fields || []) {
+    const fid = sf.field.id;
+    for (const [proc, target] of Object.entries(sf.maps_to || {})) {
+      const a = answersByProc[proc];
+      if (!a) continue;
+      const v = shared[fid];
+      if (v === undefined || v === null || v === '') delete a[target];
+      else a[target] = structuredClone(v);
+    }
+  }
+  return answersByProc;
+}
+
+/** The shared field id that feeds `fieldId` of procedure `proc`, if any. */
+export function sharedSource(event, proc, fieldId) {
+  for (const sf of event.shared_fields || []) if ((sf.maps_to || {})[proc] === fieldId) return sf.field.id;
+  return null;
+}
+
+/** Documents to bring: unconditional ones, and conditional ones whose condition holds now. */
+export function documentsFor(compiled, answers, evaluate, today) {
+  return (compiled.documents || []).filter((d) => test(evaluate, d.required_if, answers, today));
+}
+
+/** Merge documents of several procedures, each listed once (by label text). */
+export function mergeDocuments(lists) {
+  const seen = new Map();
+  for (const { procedure, documents } of lists) {
+    for (const d of documents) {
+      const key = JSON.stringify(d.label);
+      if (!seen.has(key)) seen.set(key, { ...d, procedures: [] });
+      seen.get(key).procedures.push(procedure);
+    }
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,481 @@
+// The form renderer: builds accessible DOM for the fields of a compiled procedure and keeps it in step
+// with the shared form logic (form.js) as the answers change.
+//
+// Contract (WCAG + tests): a field with one input is labelled by a visible <label> holding the field's
+// label; a field made of several inputs (date parts, family/given name, address parts) is a <fieldset>
+// whose <legend> is the field's label. Values are written to `answers` on input; nothing is validated
+// or rewritten during IME composition (normalisation happens on blur).
+
+import { t, tx } from './i18n.js';
+import { normalizeKana, normalizeDigits, normalizePostalCode, parseWareki, parseWarekiPartial, toWareki } from './japan.js';
+import { lookupPostalCode } from './postal.js';
+import { fieldPath, getPath, setPath, isShown, valueAt } from './paths.js';
+
+const ERA_OPTIONS = ['令和', '平成', '昭和', '大正', '明治'];
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c != null && c !== false) e.append(c);
+  return e;
+}
+export { el };
+
+export function domId(scope, path) {
+  return `${scope}-${path}`.replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+function labelContent(field, ctx, path) {
+  const bits = [tx(field.label)];
+  const out = [document.createTextNode(bits[0])];
+  if (field.type !== 'notice' && !field.calculate && !field.read_only) {
+    const required = field.required || (field.required_if && ctx.requiredNow(path));
+    out.push(el('span', { class: required ? 'req' : 'opt', text: required ? t('required') : t('optional') }));
+  }
+  if (ctx.prefilled.has(path)) {
+    out.push(el('span', { class: 'prefilled', text: ctx.locked.has(path) ? t('prefilledLocked') : t('prefilled') }));
+  }
+  return out;
+}
+
+function hintNodes(field, id) {
+  const nodes = [];
+  if (field.hint) nodes.push(el('p', { class: 'hint', id: id + '-hint', text: tx(field.hint) }));
+  if (field.help) nodes.push(el('p', { class: 'hint', text: tx(field.help) }));
+  return nodes;
+}
+
+function describedBy(field, id, extra) {
+  return [id + '-error', field.hint ? id + '-hint' : null, extra].filter(Boolean).join(' ');
+}
+
+/**
+ * Render `fields` into `container`. ctx: {scope, answers, prefilled:Set, locked:Set, touched:Set,
+ * hide:Set (top-level ids not to render), onChange(path, {typed}), requiredNow(path), saveBlob(file),
+ * loadShard(prefix), base (group item path prefix)}.
+ */
+export function renderFields(container, fields, ctx, base = '') {
+  for (const field of fields) {
+    if (!base && ctx.hide && ctx.hide.has(field.id)) continue;
+    container.append(renderField(field, ctx, fieldPath(base, field.id)));
+  }
+}
+
+function renderField(field, ctx, path) {
+  const id = domId(ctx.scope, path);
+  const value = getPath(ctx.answers, path);
+  const locked = Boolean(field.calculate) || field.read_only || ctx.locked.has(path);
+  const set = (v, typed = true) => { setPath(ctx.answers, path, v); ctx.onChange(path, { typed }); };
+  const blurTouch = () => { ctx.touched.add(path); ctx.onChange(path, { typed: false, blur: true }); };
+  const errorP = el('p', { class: 'error-text', id: id + '-error', hidden: true });
+  const common = { 'data-path': path, 'data-field': field.id, class: 'field' };
+
+  const single = (input, extra = []) => el('div', common,
+    el('label', { for: id }, labelContent(field, ctx, path)), hintNodes(field, id), errorP, input, extra);
+
+  const textInput = (attrs) => {
+    const input = el('input', {
+      id, name: path, type: 'text', value: value ?? '', 'aria-describedby': describedBy(field, id), readonly: locked,
+      spellcheck: 'false', ...attrs,
+    });
+    input.addEventListener('input', (e) => { if (!e.isComposing) set(input.value); });
+    input.addEventListener('compositionend', () => set(input.value));
+    input.addEventListener('blur', blurTouch);
+    return input;
+  };
+
+  switch (field.type) {
+    case 'notice':
+      return el('div', { ...common, class: 'notice' + (field.level === 'warning' ? ' warning' : '') },
+        el('p', { class: 'label', text: tx(field.label) }), field.text ? el('p', { text: tx(field.text) }) : null);
+    case 'text':
+    case 'email':
+    case 'phone':
+    case 'my_number':
+    case 'corporate_number': {
+      const attrs = {
+        text: {},
+        email: { type: 'email', autocomplete: 'email' },
+        phone: { type: 'tel', autocomplete: 'tel-national', class: 'w-short' },
+        my_number: { inputmode: 'numeric', autocomplete: 'off', class: 'w-short' },
+        corporate_number: { inputmode: 'numeric', autocomplete: 'off', class: 'w-short' },
+      }[field.type];
+      const input = textInput(attrs);
+      if (field.type !== 'text' && field.type !== 'email') {
+        input.addEventListener('blur', () => {
+          const v = normalizeDigits(input.value).replace(/[\s‐－ー−]/g, (c) => (field.type === 'phone' && c !== ' ' && c !== '\u3000' ? '-' : ''));
+          if (v !== input.value) { input.value = v; set(v, false); }
+        });
+      }
+      return single(input);
+    }
+    case 'longtext': {
+      const ta = el('textarea', { id, name: path, 'aria-describedby': describedBy(field, id), readonly: locked, rows: 5 });
+      ta.value = value ?? '';
+      ta.addEventListener('input', (e) => { if (!e.isComposing) set(ta.value); });
+      ta.addEventListener('compositionend', () => set(ta.value));
+      ta.addEventListener('blur', blurTouch);
+      return single(ta);
+    }
+    case 'number': {
+      const input = textInput({ inputmode: field.step && field.step % 1 ? 'decimal' : 'numeric', class: 'w-short' });
+      input.value = value ?? '';
+      const parse = () => {
+        const raw = normalizeDigits(input.value).trim();
+        const n = raw === '' ? null : Number(raw);
+        return raw === '' ? null : Number.isFinite(n) ? n : raw;
+      };
+      input.addEventListener('input', (e) => { if (!e.isComposing) set(parse()); }, true);
+      input.addEventListener('compositionend', () => set(parse()), true);
+      if (field.calculate) input.setAttribute('data-calculated', '');
+      const unit = field.unit ? el('span', { class: 'hint', id: id + '-unit', text: tx(field.unit) }) : null;
+      if (unit) input.setAttribute('aria-describedby', describedBy(field, id, id + '-unit'));
+      return single(input, [unit]);
+    }
+    case 'yesno':
+    case 'choice': {
+      const choices = field.type === 'yesno'
+        ? [{ value: true, label: t('yes') }, { value: false, label: t('no') }]
+        : ctx.choicesFor(field, path);
+      if (field.type === 'choice' && field.appearance === 'select') {
+        const sel = el('select', { id, name: path, 'aria-describedby': describedBy(field, id), disabled: locked });
+        sel.append(el('option', { value: '', text: t('selectPrompt') }));
+        for (const c of choices) sel.append(el('option', { value: c.value, text: tx(c.label), selected: value === c.value }));
+        sel.addEventListener('change', () => set(sel.value || null));
+        sel.addEventListener('blur', blurTouch);
+        return single(sel);
+      }
+      const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id) },
+        el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
+      const box = el('div', { class: 'choices' });
+      choices.forEach((c, i) => {
+        const input = el('input', {
+          type: 'radio', name: id, id: i === 0 ? id : `${id}-${i}`, value: String(c.value), checked: value === c.value, disabled: locked,
+        });
+        input.addEventListener('change', () => { if (input.checked) { ctx.touched.add(path); set(c.value); } });
+        box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: tx(c.label) })));
+      });
+      fs.append(box);
+      return fs;
+    }
+    case 'multichoice': {
+      const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id) },
+        el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
+      const box = el('div', { class: 'choices' });
+      const current = () => (Array.isArray(getPath(ctx.answers, path)) ? getPath(ctx.answers, path) : []);
+      ctx.choicesFor(field, path).forEach((c, i) => {
+        const input = el('input', { type: 'checkbox', id: i === 0 ? id : `${id}-${i}`, name: id, value: c.value, checked: current().includes(c.value), disabled: locked });
+        input.addEventListener('change', () => {
+          const list = current().filter((v) => v !== c.value);
+          if (input.checked) list.push(c.value);
+          ctx.touched.add(path);
+          set(list.length ? list : null);
+        });
+        box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: tx(c.label) })));
+      });
+      fs.append(box);
+      return fs;
+    }
+    case 'date':
+    case 'wareki':
+      return renderDate(field, ctx, path, id, common, errorP, locked, set, blurTouch);
+    case 'name':
+    case 'kana': {
+      const kana = field.type === 'kana';
+      if ((kana && !field.split) || (!kana && field.single_part)) {
+        const input = textInput({ autocomplete: kana ? 'off' : 'name' });
+        if (kana) input.addEventListener('blur', () => { const v = normalizeKana(input.value); if (v !== input.value) { input.value = v; set(v, false); } });
+        const hint = el('p', { class: 'hint', id: id + '-h2', text: kana ? t('kanaHint') : t('nameHint') });
+        input.setAttribute('aria-describedby', describedBy(field, id, id + '-h2'));
+        return el('div', common, el('label', { for: id }, labelContent(field, ctx, path)), hint, hintNodes(field, id), errorP, input);
+      }
+      const parts = [['family', kana ? t('familyKana') : t('family'), kana ? 'off' : 'family-name'],
+        ['given', kana ? t('givenKana') : t('given'), kana ? 'off' : 'given-name']];
+      return partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, kana ? normalizeKana : null, set, blurTouch, kana ? t('kanaHint') : t('nameHint'));
+    }
+    case 'postal_code': {
+      const input = textInput({ inputmode: 'numeric', autocomplete: 'postal-code', class: 'w-short' });
+      input.addEventListener('blur', () => { const v = normalizePostalCode(input.value); if (v && v !== input.value) { input.value = v; set(v, false); } });
+      const extra = [];
+      if (field.address_field) extra.push(postalLookup(ctx, id, () => input.value, field.address_field, base(path)));
+      return single(input, extra);
+    }
+    case 'address': {
+      const linked = ctx.linkedPostal && ctx.linkedPostal(field.id);
+      const parts = [
+        ...(linked ? [] : [['postal_code', t('postalCode'), 'postal-code', 'w-short', 'numeric']]),
+        ['prefecture', t('pref'), 'address-level1', 'w-short'], ['city', t('city'), 'address-level2'],
+        ['town', t('town'), 'address-line1'], ['block', t('block'), 'off'], ['building', t('building'), 'address-line2'],
+      ];
+      const fs = partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, null, set, blurTouch);
+      if (!linked) {
+        fs.append(postalLookup(ctx, id, () => (fs.querySelector(`#${id}-postal_code`) || {}).value, field.id, base(path), true));
+      }
+      return fs;
+    }
+    case 'attachment':
+      return renderAttachment(field, ctx, path, id, common, errorP, locked, set);
+    case 'group':
+      return renderGroup(field, ctx, path, id, common, errorP, locked);
+    default:
+      return single(textInput({}));
+  }
+}
+
+function base(path) {
+  const i = path.lastIndexOf('.');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt, normalize, set, blurTouch, extraHint) {
+  const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id, extraHint ? id + '-h2' : null) },
+    el('legend', {}, labelContent(field, ctx, path)),
+    extraHint ? el('p', { class: 'hint', id: id + '-h2', text: extraHint }) : null, hintNodes(field, id), errorP);
+  const row = el('div', { class: 'parts' });
+  const cur = () => { const v = getPath(ctx.answers, path); return v && typeof v === 'object' ? { ...v } : {}; };
+  parts.forEach(([key, label, ac, cls, im], i) => {
+    const pid = `${id}-${key}`;
+    const input = el('input', {
+      id: i === 0 ? id : pid, type: 'text', name: `${path}.${key}`, autocomplete: ac, readonly: locked,
+      class: cls || null, inputmode: im || null, spellcheck: 'false', value: cur()[key] ?? '',
+    });
+    if (i === 0) input.setAttribute('data-part', key);
+    if (i === 0 && pid !== id) input.dataset.partId = pid;
+    const update = () => {
+      const v = cur();
+      const raw = input.value;
+      if (raw === '') delete v[key]; else v[key] = raw;
+      set(Object.keys(v).length ? v : null);
+    };
+    input.addEventListener('input', (e) => { if (!e.isComposing) update(); });
+    input.addEventListener('compositionend', update);
+    input.addEventListener('blur', () => {
+      let v = input.value;
+      if (normalize) v = normalize(v);
+      if (key === 'postal_code') v = normalizePostalCode(v) || v;
+      if (v !== input.value) { input.value = v; update(); }
+      blurTouch();
+    });
+    row.append(el('div', { class: 'part' + (key === 'town' || key === 'block' || key === 'building' || key === 'city' ? ' grow' : '') },
+      el('label', { for: input.id, text: label }), input));
+  });
+  fs.append(row);
+  return fs;
+}
+
+function postalLookup(ctx, id, getCode, addressField, basePath, inline = false) {
+  const status = el('p', { role: 'status', class: 'hint', id: id + '-postal-status' });
+  const choices = el('div', {});
+  const button = el('button', { type: 'button', class: 'btn btn-secondary btn-small', text: t('postalLookup') });
+  const addrPath = fieldPath(basePath, addressField);
+  const apply = (entry) => {
+    const cur = getPath(ctx.answers, addrPath);
+    const v = cur && typeof cur === 'object' ? { ...cur } : {};
+    const code = normalizePostalCode(getCode() || '') || v.postal_code;
+    // Fill only the parts the user has not typed themselves; everything stays editable.
+    for (const k of ['prefecture', 'city', 'town']) if (!v[k] || ctx.autofilled.has(`${addrPath}.${k}`)) { v[k] = entry[k]; ctx.autofilled.add(`${addrPath}.${k}`); }
+    if (code) v.postal_code = code;
+    setPath(ctx.answers, addrPath, v);
+    ctx.onChange(addrPath, { typed: false, rerender: true });
+    status.textContent = t('postalFound', { addr: `${entry.prefecture}${entry.city}${entry.town}` });
+  };
+  button.addEventListener('click', async () => {
+    choices.replaceChildren();
+    const code = normalizePostalCode(getCode() || '');
+    if (!code) { status.textContent = t('postalNone'); return; }
+    let found = [];
+    try { found = await lookupPostalCode(code, ctx.loadShard); } catch { found = []; }
+    if (!found || !found.length) { status.textContent = t('postalNone'); return; }
+    if (found.length === 1) { apply(found[0]); return; }
+    status.textContent = t('postalMany', { n: found.length });
+    const fs = el('fieldset', { class: 'field' }, el('legend', { text: t('postalChoice') }));
+    found.forEach((entry, i) => {
+      const b = el('button', { type: 'button', class: 'btn btn-secondary btn-small', id: `${id}-cand-${i}`, text: `${entry.prefecture}${entry.city}${entry.town}` });
+      b.addEventListener('click', () => { choices.replaceChildren(); apply(entry); });
+      fs.append(b, ' ');
+    });
+    choices.append(fs);
+  });
+  return el('div', { class: inline ? 'actions' : 'postal-tools' }, button, status, choices);
+}
+
+function renderDate(field, ctx, path, id, common, errorP, locked, set, blurTouch) {
+  const value = getPath(ctx.answers, path);
+  const wareki = field.type === 'wareki';
+  const m = typeof value === 'string' ? /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?/.exec(value) : null;
+  const raw = ctx.raw[path] || (m ? { era: '', y: m[1], mo: m[2] ? String(+m[2]) : '', d: m[3] ? String(+m[3]) : '' } : { era: '', y: '', mo: '', d: '' });
+  const echo = el('p', { class: 'hint', id: id + '-echo', 'aria-live': 'polite' });
+  const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id, id + '-dhint') },
+    el('legend', {}, labelContent(field, ctx, path)),
+    el('p', { class: 'hint', id: id + '-dhint', text: t('dateHint') }), hintNodes(field, id), errorP);
+  const row = el('div', { class: 'parts' });
+  const inputs = {};
+  const compute = () => {
+    const r = ctx.raw[path] = { era: inputs.era ? inputs.era.value : '', y: inputs.y.value.trim(), mo: inputs.mo.value.trim(), d: inputs.d.value.trim() };
+    const y = normalizeDigits(r.y), mo = normalizeDigits(r.mo), d = normalizeDigits(r.d);
+    if (!y && !mo && !d) return null;
+    try {
+      if (r.era) {
+        const text = `${r.era}${y}年${mo ? mo + '月' : ''}${d ? d + '日' : ''}`;
+        return field.allow_partial ? parseWarekiPartial(text) : parseWareki(text);
+      }
+      if (!/^\d{4}$/.test(y)) return `${y}-${mo}-${d}`; // invalid: form.js reports it
+      if (field.allow_partial && !d) return mo ? `${y}-${String(mo).padStart(2, '0')}` : y;
+      return `${y}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+    } catch {
+      return `${r.era}${y}-${mo}-${d}`; // kept as typed so the validator flags it
+    }
+  };
+  const update = () => {
+    const v = compute();
+    set(v);
+    try { echo.textContent = v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? t('wareki', { w: toWareki(v) }) : ''; } catch { echo.textContent = ''; }
+  };
+  if (wareki) {
+    const sel = el('select', { id: id + '-era', disabled: locked });
+    sel.append(el('option', { value: '', text: t('seireki') }));
+    for (const e of ERA_OPTIONS) sel.append(el('option', { value: e, text: e, selected: raw.era === e }));
+    sel.addEventListener('change', update);
+    inputs.era = sel;
+    row.append(el('div', { class: 'part' }, el('label', { for: sel.id, text: t('calendar') }), sel));
+  }
+  const bday = /birth/.test(field.id);
+  [['y', t('year'), 'w-short', bday ? 'bday-year' : 'off'], ['mo', t('month'), 'w-tiny', bday ? 'bday-month' : 'off'], ['d', t('day'), 'w-tiny', bday ? 'bday-day' : 'off']].forEach(([k, label, cls, ac], i) => {
+    const input = el('input', {
+      id: !wareki && i === 0 ? id : `${id}-${k}`, type: 'text', inputmode: 'numeric', class: cls, autocomplete: ac, readonly: locked, value: raw[k] || '',
+    });
+    input.addEventListener('input', update);
+    input.addEventListener('blur', blurTouch);
+    inputs[k] = input;
+    row.append(el('div', { class: 'part' }, el('label', { for: input.id, text: label }), input));
+  });
+  if (wareki) inputs.era.id = id; // the error summary links to the first control
+  row.querySelector('label').setAttribute('for', row.querySelector('select, input').id);
+  fs.append(row, echo);
+  try { if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) echo.textContent = t('wareki', { w: toWareki(value) }); } catch { /* ignore */ }
+  return fs;
+}
+
+function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {
+  const accept = (field.accept || ['image/jpeg', 'image/png', 'application/pdf']);
+  const maxFiles = field.max_files || 1;
+  const maxMb = field.max_size_mb || 10;
+  const list = el('ul', { class: 'file-list' });
+  const msg = el('p', { class: 'error-text', role: 'status', id: id + '-filemsg' });
+  const input = el('input', {
+    id, type: 'file', accept: accept.join(','), capture: field.capture ? 'environment' : null, multiple: maxFiles > 1, disabled: locked,
+    'aria-describedby': describedBy(field, id, id + '-types'),
+  });
+  const current = () => (Array.isArray(getPath(ctx.answers, path)) ? getPath(ctx.answers, path) : []);
+  const draw = () => {
+    list.replaceChildren();
+    for (const f of current()) {
+      const rm = el('button', { type: 'button', class: 'btn-link', text: `${t('remove')}` });
+      rm.append(el('span', { class: 'visually-hidden', text: `：${f.name}` }));
+      rm.addEventListener('click', () => { const rest = current().filter((x) => x.sha256 !== f.sha256); set(rest.length ? rest : null); draw(); });
+      list.append(el('li', {}, el('span', { text: `${f.name}（${Math.ceil(f.size / 1024)} KB）` }), rm));
+    }
+  };
+  input.addEventListener('change', async () => {
+    msg.textContent = '';
+    for (const file of input.files) {
+      if (current().length >= maxFiles) break;
+      if (file.size > maxMb * 1024 * 1024) { msg.textContent = t('tooBig', { mb: maxMb }); continue; }
+      if (accept.length && !accept.includes(file.type)) { msg.textContent = t('badType'); continue; }
+      const ref = await ctx.saveBlob(file);
+      set([...current(), ref]);
+    }
+    input.value = '';
+    ctx.touched.add(path);
+    draw();
+  });
+  draw();
+  return el('div', common,
+    el('label', { for: id }, labelContent(field, ctx, path)), hintNodes(field, id),
+    el('p', { class: 'hint', id: id + '-types', text: t('attachHint', { types: accept.map((a) => a.split('/')[1].toUpperCase()).join('・'), mb: maxMb }) }),
+    errorP, input, msg, list);
+}
+
+function renderGroup(field, ctx, path, id, common, errorP, locked) {
+  const items = () => (Array.isArray(getPath(ctx.answers, path)) ? getPath(ctx.answers, path) : []);
+  const itemLabel = tx(field.item_label) || tx(field.label);
+  const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id) },
+    el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
+  const body = el('div', {});
+  const add = el('button', { type: 'button', id, class: 'btn btn-secondary btn-small', text: t('addItem', { label: itemLabel }), disabled: locked });
+  const draw = () => {
+    body.replaceChildren();
+    items().forEach((_, i) => {
+      const n = i + 1;
+      const itemFs = el('fieldset', { class: 'group-item' }, el('legend', { text: t('item', { label: itemLabel, n }) }));
+      renderFields(itemFs, field.fields || [], ctx, `${path}[${i}]`);
+      if (!locked) {
+        const rm = el('button', { type: 'button', class: 'btn-link', text: t('removeItem', { label: `${itemLabel} ${n}` }) });
+        rm.addEventListener('click', () => {
+          const list = items().slice();
+          list.splice(i, 1);
+          setPath(ctx.answers, path, list.length ? list : null);
+          ctx.onChange(path, { typed: true });
+          draw();
+          add.focus();
+        });
+        itemFs.append(rm);
+      }
+      body.append(itemFs);
+    });
+    add.hidden = field.max != null && items().length >= field.max;
+  };
+  add.addEventListener('click', () => {
+    setPath(ctx.answers, path, [...items(), {}]);
+    ctx.onChange(path, { typed: true });
+    draw();
+    const last = body.lastElementChild && body.lastElementChild.querySelector('input, select, textarea');
+    if (last) last.focus();
+  });
+  draw();
+  fs.append(body, add);
+  return fs;
+}
+
+/**
+ * After each change: show/hide fields, write calculated values, show errors of touched fields.
+ * `result` is form.js's evaluateForm output.
+ */
+export function applyResult(root, result, ctx, { showAll = false } = {}) {
+  const errors = new Map();
+  for (const e of result.errors || []) if (!errors.has(e.path)) errors.set(e.path, e);
+  for (const node of root.querySelectorAll('[data-path]')) {
+    const path = node.getAttribute('data-path');
+    node.hidden = !isShown(result, path);
+    const input = node.querySelector(`#${CSS.escape(domId(ctx.scope, path))}`);
+    if (node.querySelector('[data-calculated]')) {
+      const v = valueAt(result, path);
+      const calc = node.querySelector('[data-calculated]');
+      const text = v == null ? '' : String(v);
+      if (calc.value !== text) calc.value = text;
+    }
+    const errP = node.querySelector(':scope > .error-text');
+    const err = errors.get(path);
+    const visible = Boolean(err) && !node.hidden && (showAll || ctx.touched.has(path));
+    if (errP) {
+      errP.hidden = !visible;
+      errP.textContent = visible ? '' : '';
+      if (visible) errP.append(el('span', { class: 'visually-hidden', text: t('errorPrefix') }), `＊${errorText(err)}`);
+    }
+    const controls = node.matches('fieldset') ? node.querySelectorAll(':scope > .choices input, :scope > .parts input, :scope > .parts select') : (input ? [input] : []);
+    for (const c of controls) c.setAttribute('aria-invalid', visible ? 'true' : 'false');
+  }
+  return errors;
+}
+
+export function errorText(err) {
+  if (!err) return '';
+  const m = err.message;
+  return typeof m === 'string' ? m : tx(m) || err.code || '';
+}

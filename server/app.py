@@ -1,0 +1,91 @@
+"""The Litestar application: ``create_app(settings)`` wires storage, catalog, auth, APIs, console and PWA."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from server.attachments import attachments_router
+from server.catalog import Catalog, load_library, publish_library
+from server.identity import identity_router
+from server.problems import exception_handlers
+from server.procedures import procedures_router
+from server.pwa import build_files, pwa_handlers
+from server.registry import SQLiteRegistry
+from server.security import security_headers
+from server.services import Services, services
+from server.settings import Settings
+from server.storage.db import Database
+from server.storage.schema import migrate
+from server.storage.submissions import SQLiteSubmissions
+from server.submissions import submissions_router
+from server.telemetry import telemetry_handler
+
+__all__ = ["Settings", "create_app", "open_services"]
+
+log = logging.getLogger("madoguchi")
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+@get("/healthz", summary="Liveness and readiness", tags=["health"])
+async def healthz(request: Request[Any, Any, Any]) -> Health:
+    # Anyone may ask; the answer reveals nothing but readiness. A read proves the database answers.
+    await services(request).db.read(lambda c: c.execute("SELECT 1").fetchone())
+    return Health("ok")
+
+
+def open_services(settings: Settings, *, library: Any = None) -> Services:
+    """Open the database, apply migrations, publish the library and build the PWA."""
+    db = Database.open(settings.db_path)
+    try:
+        db.write_sync(migrate)
+        lib = library if library is not None else load_library(settings.library_path)
+        stats = db.write_sync(lambda c: publish_library(c, lib))
+        log.info("library published: %s", stats)
+        files = build_files(lib, settings)
+    except BaseException:
+        db.close()
+        raise
+    return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
+                    registry=SQLiteRegistry(db), pwa_files=files)
+
+
+def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
+    svc = open_services(settings, library=library)
+    on_init = []
+    try:
+        from server.auth import AuthConfig
+    except ImportError:  # auth component absent: every protected endpoint answers 401
+        log.warning("server.auth not available: nobody can sign in")
+    else:
+        on_init.append(AuthConfig(db=svc.db, origin=settings.origin).on_app_init)
+    from server.console import console_router
+
+    app = Litestar(
+        route_handlers=[
+            healthz, submissions_router, attachments_router, procedures_router, identity_router,
+            telemetry_handler, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
+        ],
+        on_app_init=on_init,
+        before_send=[security_headers(hsts=settings.hsts)],
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_json_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
+        ),
+        on_shutdown=[lambda: svc.db.close()],
+        debug=False,
+    )
+    app.state.services = svc
+    app.state.db = svc.db
+    app.state.settings = settings
+    return app

@@ -1,0 +1,85 @@
+"""Staff invitations: an admin (or the ``madoguchi staff invite`` command) creates the account unenrolled
+and gets a single-use, expiring enrollment URL to hand to the person."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from server.audit import append_audit
+from server.auth import store
+from server.auth.config import normalize_origin
+from server.auth.models import STAFF_ROLES, Account
+
+if TYPE_CHECKING:
+    from server.storage.db import Database
+
+__all__ = ["DEFAULT_INVITE_TTL", "change_role", "create_invite", "create_invite_in", "reinvite_in"]
+
+DEFAULT_INVITE_TTL = 72 * 3600
+
+
+def _check(role: str, department: str | None) -> None:
+    if role not in STAFF_ROLES:
+        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}, not {role!r}")
+    if role == "reviewer" and not department:
+        raise ValueError("a reviewer needs --department")
+
+
+def create_invite_in(
+    conn: sqlite3.Connection,
+    name: str,
+    role: str,
+    department: str | None,
+    origin: str,
+    *,
+    actor: str | None = "cli",
+    ttl_seconds: int = DEFAULT_INVITE_TTL,
+) -> tuple[Account, str]:
+    """Inside a write job: create the staff account and its enrollment URL; audited."""
+    _check(role, department)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValueError("the name must be 1 to 100 characters")
+    account = store.create_account(conn, display_name=name, role=role, department=department or None,
+                                   enrolled=False)
+    token = store.create_invite_row(conn, account.id, ttl_seconds=ttl_seconds, created_by=actor)
+    append_audit(conn, actor=actor, action="staff.invite", subject=account.id,
+                 details={"name": name, "role": role, "department": department, "expires_in": ttl_seconds})
+    return account, f"{normalize_origin(origin)}/enroll/{token}"
+
+
+def reinvite_in(conn: sqlite3.Connection, account_id: str, origin: str, *, actor: str | None = "cli",
+                ttl_seconds: int = DEFAULT_INVITE_TTL) -> str:
+    """A new enrollment URL for an existing staff account (lost passkey: staff have no recovery codes)."""
+    account = store.account_by_id(conn, account_id)
+    if account is None or not account.is_staff:
+        raise ValueError(f"no staff account {account_id!r}")
+    token = store.create_invite_row(conn, account.id, ttl_seconds=ttl_seconds, created_by=actor)
+    append_audit(conn, actor=actor, action="staff.reinvite", subject=account.id, details={"expires_in": ttl_seconds})
+    return f"{normalize_origin(origin)}/enroll/{token}"
+
+
+def create_invite(db: Database, name: str, role: str, department: str | None, origin: str,
+                  *, actor: str | None = "cli", ttl_seconds: int = DEFAULT_INVITE_TTL) -> str:
+    """Create an unenrolled staff account; returns ``{origin}/enroll/{token}``. Raises ValueError on bad input."""
+    _check(role, department)
+    _, url = db.write_sync(lambda conn: create_invite_in(conn, name, role, department, origin, actor=actor,
+                                                         ttl_seconds=ttl_seconds))
+    return url
+
+
+def change_role(conn: sqlite3.Connection, account_id: str, role: str, department: str | None,
+                *, actor: str | None) -> Account:
+    """Inside a write job: give an account another role (admin action, audited)."""
+    before = store.account_by_id(conn, account_id)
+    if before is None:
+        raise ValueError(f"no account {account_id!r}")
+    if role != "resident":
+        _check(role, department)
+    after = store.set_role(conn, account_id, role, department)
+    assert after is not None
+    append_audit(conn, actor=actor, action="account.role_change", subject=account_id,
+                 details={"from": {"role": before.role, "department": before.department},
+                          "to": {"role": role, "department": department}})
+    return after

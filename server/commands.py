@@ -1,0 +1,115 @@
+"""CLI entry points of ``madoguchi serve``, ``staff invite``, ``submissions export`` and ``audit verify``.
+
+Each takes the argparse Namespace and returns the exit code (see ``madoguchi/cli.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["audit_verify", "serve", "staff_invite", "submissions_export"]
+
+
+def _open_db(path: str, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
+    from server.storage.db import Database
+    from server.storage.schema import migrate
+
+    if must_exist and not Path(path).exists():
+        print(f"error: no database at {path}", file=sys.stderr)
+        return None
+    db = Database.open(path)
+    db.write_sync(migrate)  # an old file upgrades before we touch it
+    return db
+
+
+def serve(ns: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    origin = ns.origin or f"http://localhost:{ns.port}"
+    settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
+                        hsts=origin.startswith("https://"))
+    app = create_app(settings)
+    if ns.demo:
+        from server.demo import seed_demo
+
+        print("Demo staff enrollment URLs (open one in a browser to create the passkey):")
+        for name, role, url in seed_demo(app.state.db, origin):
+            print(f"  {role:<13} {name}: {url}")
+    print(f"Madoguchi on {origin} (database {ns.db})", flush=True)
+    uvicorn.run(app, host=ns.host, port=ns.port, log_level="info", proxy_headers=False)
+    return 0
+
+
+def staff_invite(ns: argparse.Namespace) -> int:
+    from server.auth.invites import create_invite
+
+    db = _open_db(ns.db, must_exist=False)
+    try:
+        url = create_invite(db, ns.name, ns.role, ns.department, ns.origin)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"Staff account created for {ns.name} ({ns.role}). One-time enrollment URL:")
+    print(url)
+    return 0
+
+
+def submissions_export(ns: argparse.Namespace) -> int:
+    from server.audit import append_audit
+    from server.export import to_csv, to_jsonl
+
+    db = _open_db(ns.db)
+    if db is None:
+        return 2
+    try:
+        # Audited before the data leaves: an export that crashes midway still left a trace.
+        db.write_sync(lambda c: append_audit(c, actor="cli", action="submissions.export", subject=None,
+                                             details={"format": ns.format, "status": ns.status,
+                                                      "procedure": ns.procedure, "via": "cli"}))
+        out = sys.stdout
+        if ns.format == "jsonl":
+            def emit(c):  # type: ignore[no-untyped-def]
+                for line in to_jsonl(c, status=ns.status, procedure=ns.procedure):
+                    out.write(line)
+
+            db.read_sync(emit)
+        else:
+            text = db.read_sync(lambda c: to_csv(c, status=ns.status, procedure=ns.procedure, bom=ns.bom))
+            sys.stdout.buffer.write(text.encode("utf-8"))
+        out.flush()
+    finally:
+        db.close()
+    return 0
+
+
+def audit_verify(ns: argparse.Namespace) -> int:
+    import sqlite3
+
+    from server.audit import verify_chain
+
+    if not Path(ns.db).exists():
+        print(f"error: no database at {ns.db}", file=sys.stderr)
+        return 2
+    # Read-only and without migrations: verifying must not change the file under inspection.
+    conn = sqlite3.connect(f"file:{Path(ns.db).resolve()}?mode=ro", uri=True)
+    try:
+        result = verify_chain(conn)
+    except sqlite3.Error as e:
+        print(f"audit log unreadable: {e}")
+        return 1
+    finally:
+        conn.close()
+    if result.ok:
+        print(f"audit chain intact: {result.entries} entries")
+        return 0
+    print(f"audit chain BROKEN at entry id {result.first_bad_id}: {result.reason}")
+    return 1

@@ -1,0 +1,188 @@
+"""Console pages. Every page showing personal data appends an audit entry (who looked at what)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from litestar import Request, Response, Router, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect
+
+from server import audit
+from server.authz import AccountLike, can_see_department, require_roles
+from server.export import to_csv, to_jsonl
+from server.identity import bind_account, summarize
+from server.problems import Problem
+from server.services import services
+from server.storage.submissions import STATUSES, TRANSITIONS
+from server.submissions import change_status
+
+__all__ = ["console_router"]
+
+_HERE = Path(__file__).parent
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,  # stored XSS renders inert
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+)
+STATUS_LABELS = {"received": "受付", "in_review": "審査中", "needs_info": "追加情報待ち", "accepted": "受理",
+                 "rejected": "却下", "completed": "完了"}
+ROLE_LABELS = {"counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
+_CONSOLE_ROLES = ("counter", "outreach", "reviewer", "admin")
+_STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+def _render(request: Request[Any, Any, Any], template: str, status: int = 200, **ctx: Any) -> Response[str]:
+    from server.auth.middleware import csrf_token_of
+
+    html = _env.get_template(template).render(
+        user=request.scope.get("user"), csrf_token=csrf_token_of(request.scope) or "",
+        status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})  # personal data: never cached
+
+
+def _staff(request: Request[Any, Any, Any]) -> AccountLike:
+    return require_roles(request, *_CONSOLE_ROLES)
+
+
+def _departments(user: AccountLike) -> list[str] | None:
+    return [user.department or ""] if user.role == "reviewer" else None
+
+
+@get("/console/", include_in_schema=False)
+async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] = None,
+                procedure: FromQuery[str | None] = None, q: FromQuery[str | None] = None) -> Response[str]:
+    user = _staff(request)
+    svc = services(request)
+    rows = await svc.submissions.queue(departments=_departments(user), status=status or None,
+                                       procedure=procedure or None, search=(q or "").strip()[:100] or None)
+    await audit.record(svc.db, actor=user.id, action="console.queue", subject=None,
+                       details={"status": status, "procedure": procedure, "q": q, "rows": len(rows)})
+    return _render(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
+                   procedure=procedure or "", q=q or "", procedures=sorted(svc.catalog.library.procedures))
+
+
+@get("/console/submissions/{sid:str}", include_in_schema=False)
+async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Response[str]:
+    user = _staff(request)
+    svc = services(request)
+    rec = await svc.submissions.get(sid)
+    if rec is None or not can_see_department(user, rec.department):
+        raise Problem(404, "not-found", "No such submission")
+    await audit.record(svc.db, actor=user.id, action="submission.read", subject=f"submission:{sid}",
+                       details={"via": "console"})
+    proc, _ = svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    labels: dict[str, str] = {}
+    if proc is not None:
+        from procedure_definitions.model import procedure_fields
+
+        labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
+    attachments = sorted(_attachments(rec.answers))
+    can_change = user.role in ("reviewer", "admin")
+    return _render(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
+                   next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
+
+
+def _attachments(v: Any) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    if isinstance(v, dict):
+        if isinstance(v.get("sha256"), str):
+            out.add((v["sha256"], str(v.get("name") or v["sha256"][:12])))
+        for x in v.values():
+            out |= _attachments(x)
+    elif isinstance(v, list):
+        for x in v:
+            out |= _attachments(x)
+    return out
+
+
+@dataclass
+class StatusForm:
+    status: str
+    comment: str = ""
+    visible_to_resident: str = "on"
+
+
+@post("/console/submissions/{sid:str}/status", include_in_schema=False)
+async def status_form(request: Request[Any, Any, Any], sid: FromPath[str],
+                      data: Annotated[StatusForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
+    await change_status(request, sid, data.status, data.comment.strip()[:4000] or None,
+                        visible=data.visible_to_resident == "on")
+    return Redirect(f"/console/submissions/{sid}", status_code=303)
+
+
+@get("/console/export", include_in_schema=False)
+async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv",
+                 status: FromQuery[str | None] = None, procedure: FromQuery[str | None] = None,
+                 bom: FromQuery[bool] = False) -> Response[bytes]:
+    user = require_roles(request, "reviewer", "admin")
+    if format not in ("csv", "jsonl"):
+        raise Problem(400, "bad-request", "format must be csv or jsonl")
+    svc = services(request)
+    if user.role == "reviewer" and procedure is None:
+        raise Problem(400, "bad-request", "Reviewers export one procedure of their department at a time")
+    if user.role == "reviewer":
+        proc_versions = svc.catalog.library.procedures.get(procedure or "", {})
+        if not any(p.department.id == user.department for p in proc_versions.values()):
+            raise Problem(403, "forbidden", "Not a procedure of your department")
+
+    def build(c: Any) -> str:
+        if format == "csv":
+            return to_csv(c, status=status or None, procedure=procedure or None, bom=bom)
+        return "".join(to_jsonl(c, status=status or None, procedure=procedure or None))
+
+    body = await svc.db.read(build)
+    await audit.record(svc.db, actor=user.id, action="submissions.export", subject=None,
+                       details={"format": format, "status": status, "procedure": procedure, "via": "console"})
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    return Response(body.encode("utf-8"), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="submissions-{stamp}.{format}"', "Cache-Control": "no-store"})
+
+
+@get("/console/bind", include_in_schema=False)
+async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None,
+                    account_id: FromQuery[str | None] = None) -> Response[str]:
+    user = require_roles(request, "counter", "admin")
+    svc = services(request)
+    results = []
+    if q and q.strip():
+        found = svc.registry.search(q.strip()[:100])
+        await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
+                           details={"query": q, "results": len(found), "via": "console"})
+        results = [summarize(r) for r in found]
+    return _render(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="")
+
+
+@dataclass
+class BindForm:
+    account_id: str
+    resident_id: str
+    id_document: str = ""
+
+
+@post("/console/bind", include_in_schema=False)
+async def bind_submit(request: Request[Any, Any, Any],
+                      data: Annotated[BindForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
+    user = require_roles(request, "counter", "admin")
+    out = await bind_account(services(request), staff_id=user.id, account_id=data.account_id.strip(),
+                             resident_id=data.resident_id.strip(), id_document=data.id_document.strip() or None)
+    return _render(request, "bind.html", q="", results=[], account_id=out.account_id,
+                   message=f"アカウントを住民記録 {out.resident_id} に紐づけました。")
+
+
+@get("/console/static/{name:str}", include_in_schema=False, sync_to_thread=False)
+def static(name: FromPath[str]) -> Response[bytes]:
+    if name not in _STATIC:
+        raise Problem(404, "not-found", "No such file")
+    return Response((_HERE / "static" / name).read_bytes(), media_type=_STATIC[name],
+                    headers={"Cache-Control": "no-cache"})
+
+
+console_router = Router(path="/", route_handlers=[queue, detail, status_form, export, bind_page, bind_submit,
+                                                  static])

@@ -1,0 +1,97 @@
+"""``madoguchi serve --demo``: a small fictional registry and one staff account per role.
+
+Every person here is fictional. The data exercises what real registries contain: an IVS variant
+(葛 + U+E0100, the 葛城 of Katsuragi), 髙 (the "ladder" 高, outside JIS X 0208 level 1), a foreign
+resident with a single-part name, a partial birth date, and multi-person households.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from typing import Any
+
+from server.registry import ResidentRecord, SQLiteRegistry
+
+__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "seed_demo"]
+
+_IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
+
+_ADDR = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区", "town": "千代田"}
+
+DEMO_RESIDENTS: list[ResidentRecord] = [
+    ResidentRecord(id="R0001", household_id="H001", family="山田", given="太郎", family_kana="ヤマダ",
+                   given_kana="タロウ", birth_date="1980-04-12", sex="male", relationship_to_head="世帯主",
+                   nationality="日本", phone="090-1234-5678", email="taro@example.jp", my_number="123456789018",
+                   block="1-1-1", building="千代田ハイツ101", **_ADDR),
+    ResidentRecord(id="R0002", household_id="H001", family="山田", given="花子", family_kana="ヤマダ",
+                   given_kana="ハナコ", birth_date="1982-09-30", sex="female", relationship_to_head="妻",
+                   nationality="日本", block="1-1-1", building="千代田ハイツ101", **_ADDR),
+    ResidentRecord(id="R0003", household_id="H001", family="山田", given="一郎", family_kana="ヤマダ",
+                   given_kana="イチロウ", birth_date="2015-06-01", sex="male", relationship_to_head="子",
+                   nationality="日本", block="1-1-1", building="千代田ハイツ101", **_ADDR),
+    ResidentRecord(id="R0004", household_id="H002", family=_IVS_KATSURA + "城", given="美咲",
+                   family_kana="カツラギ", given_kana="ミサキ", birth_date="1990-01-15", sex="female",
+                   relationship_to_head="世帯主", nationality="日本", postal_code="1020083", prefecture="東京都",
+                   city="千代田区", town="麹町", block="3-2-1"),
+    ResidentRecord(id="R0005", household_id="H003", family="髙橋", given="健一", family_kana="タカハシ",
+                   given_kana="ケンイチ", birth_date="1948-11-03", sex="male", relationship_to_head="世帯主",
+                   nationality="日本", phone="03-1234-5678", postal_code="1010021", prefecture="東京都",
+                   city="千代田区", town="外神田", block="4-5-6",
+                   previous_address={"postal_code": "2310023", "prefecture": "神奈川県", "city": "横浜市中区",
+                                     "town": "山下町", "block": "1"}),
+    ResidentRecord(id="R0006", household_id="H003", family="髙橋", given="幸子", family_kana="タカハシ",
+                   given_kana="サチコ", birth_date="1950-03", sex="female", relationship_to_head="妻",
+                   nationality="日本", postal_code="1010021", prefecture="東京都", city="千代田区", town="外神田",
+                   block="4-5-6"),
+    ResidentRecord(id="R0007", household_id="H004", family="NGUYEN", given="VAN AN", family_kana="グエン",
+                   given_kana="ヴァン アン", birth_date="1996-07-21", sex="male", relationship_to_head="世帯主",
+                   nationality="ベトナム", phone="080-9876-5432", postal_code="1010047", prefecture="東京都",
+                   city="千代田区", town="内神田", block="2-3-4", building="内神田荘203"),
+    ResidentRecord(id="R0008", household_id="H005", family="佐藤", given="𠮷子", family_kana="サトウ",
+                   given_kana="ヨシコ", birth_date="1975-02-28", sex="female", relationship_to_head="世帯主",
+                   nationality="日本", email="yoshiko@example.jp", postal_code="1000005", prefecture="東京都",
+                   city="千代田区", town="丸の内", block="1-9-1"),
+    ResidentRecord(id="R0009", household_id="H005", family="佐藤", given="陽翔", family_kana="サトウ",
+                   given_kana="ハルト", birth_date="2024-12-24", sex="male", relationship_to_head="子",
+                   nationality="日本", postal_code="1000005", prefecture="東京都", city="千代田区", town="丸の内",
+                   block="1-9-1"),
+    ResidentRecord(id="R0010", household_id="H006", family="渡邊", given="茂", family_kana="ワタナベ",
+                   given_kana="シゲル", birth_date="1939-08-15", sex="male", relationship_to_head="世帯主",
+                   nationality="日本", phone="03-3333-4444", postal_code="1010065", prefecture="東京都",
+                   city="千代田区", town="西神田", block="2-1-1"),
+]
+
+# (display name, role, department)
+DEMO_STAFF: list[tuple[str, str, str | None]] = [
+    ("窓口 一郎（デモ）", "counter", None),
+    ("訪問 花子（デモ）", "outreach", None),
+    ("審査 次郎（デモ・市民課）", "reviewer", "shimin"),
+    ("設定 三郎（デモ）", "configurator", None),
+    ("管理 四郎（デモ）", "admin", None),
+]
+
+
+def seed_demo(db: Any, origin: str) -> list[tuple[str, str, str]]:
+    """Seed residents (idempotent) and return [(name, role, enrollment URL)] for each demo staff account."""
+    db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    from server.auth.invites import create_invite_in, reinvite_in
+
+    def job(c: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        out = []
+        for name, role, dept in DEMO_STAFF:
+            row = c.execute("SELECT id FROM accounts WHERE display_name = ? AND role = ?", (name, role)).fetchone()
+            if row:
+                account_id, url = row[0], reinvite_in(c, row[0], origin, actor="demo")
+            else:
+                account, url = create_invite_in(c, name, role, dept, origin, actor="demo")
+                account_id = account.id
+            if role == "outreach":
+                now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                for rid in ("R0005", "R0006", "R0010"):  # elderly households visited at home
+                    c.execute("INSERT OR IGNORE INTO outreach_assignments (account_id, resident_id, assigned_at)"
+                              " VALUES (?, ?, ?)", (account_id, rid, now))
+            out.append((name, role, url))
+        return out
+
+    return db.write_sync(job)  # type: ignore[no-any-return]

@@ -1,0 +1,141 @@
+"""Identity binding (counter staff bind an account to a registry record after checking ID) and prefill."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from server import audit
+from server.audit import append_audit
+from server.authz import require_roles, require_user
+from server.problems import Problem
+from server.registry import ResidentRecord
+from server.services import Services, services
+
+__all__ = ["BindIn", "bind_account", "identity_router"]
+
+
+class BindIn(msgspec.Struct, forbid_unknown_fields=True):
+    resident_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    id_document: Annotated[str, msgspec.Meta(max_length=100)] | None = None  # e.g. "マイナンバーカード"
+
+
+class BindOut(msgspec.Struct):
+    account_id: str
+    resident_id: str
+    bound_at: str
+
+
+class ProfileOut(msgspec.Struct):
+    verified: bool
+    profile: dict[str, Any]
+
+
+class ResidentSummary(msgspec.Struct):
+    id: str
+    family: str
+    given: str
+    family_kana: str | None
+    given_kana: str | None
+    birth_date: str | None
+    address: str
+
+
+def summarize(r: ResidentRecord) -> ResidentSummary:
+    addr = "".join(x for x in (r.prefecture, r.city, r.town, r.block) if x)
+    return ResidentSummary(r.id, r.family, r.given, r.family_kana, r.given_kana, r.birth_date, addr)
+
+
+def _account_exists(c: Any, account_id: str) -> bool:
+    try:
+        return c.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is not None
+    except Exception:  # auth's table not there yet (auth component absent): accept any id
+        return True
+
+
+async def bind_account(svc: Services, *, staff_id: str, account_id: str, resident_id: str,
+                       id_document: str | None) -> BindOut:
+    if svc.registry.get(resident_id) is None:
+        raise Problem(422, "unknown-resident", "No such resident in the registry",
+                      errors=[{"path": "resident_id", "code": "unknown", "message": "unknown resident"}])
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    def job(c: Any) -> bool:
+        if not _account_exists(c, account_id):
+            return False
+        c.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT(account_id) DO UPDATE SET resident_id = excluded.resident_id,"
+                  " bound_by = excluded.bound_by, bound_at = excluded.bound_at",
+                  (account_id, resident_id, staff_id, now))
+        append_audit(c, actor=staff_id, action="identity.bind", subject=f"account:{account_id}",
+                     details={"resident_id": resident_id, "id_document": id_document})
+        return True
+
+    if not await svc.db.write(job):
+        raise Problem(404, "not-found", "No such account")
+    return BindOut(account_id, resident_id, now)
+
+
+@post("/api/accounts/{account_id:str}/bind", summary="Bind an account to a registry record (counter staff)",
+      status_code=200)
+async def bind(request: Request[Any, Any, Any], account_id: FromPath[str], data: JSONBody[BindIn]) -> BindOut:
+    staff = require_roles(request, "counter", "admin")
+    return await bind_account(services(request), staff_id=staff.id, account_id=account_id,
+                              resident_id=data.resident_id, id_document=data.id_document)
+
+
+@get("/api/me/profile", summary="Prefill data of the signed-in resident")
+async def my_profile(request: Request[Any, Any, Any]) -> ProfileOut:
+    user = require_user(request)
+    svc = services(request)
+    rid = getattr(user, "resident_id", None) or await svc.db.read(lambda c: (c.execute(
+        "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone() or [None])[0])
+    if not rid:
+        return ProfileOut(False, {})
+    return ProfileOut(True, svc.registry.profile(rid))
+
+
+@get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
+async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]]) -> list[ResidentSummary]:
+    staff = require_roles(request, "counter", "outreach", "admin")
+    svc = services(request)
+    found = svc.registry.search(q)
+    await audit.record(svc.db, actor=staff.id, action="registry.search", subject=None,
+                       details={"query": q, "results": len(found)})
+    return [summarize(r) for r in found]
+
+
+class OutreachResident(msgspec.Struct, omit_defaults=True):
+    id: str
+    name: str
+    name_kana: str | None = None
+    birth_date: str | None = None
+    address: str | None = None
+    household_id: str | None = None
+
+
+@get("/api/outreach/residents", summary="Residents assigned to the signed-in outreach worker (audited)")
+async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachResident]:
+    staff = require_roles(request, "outreach")
+    svc = services(request)
+    ids = await svc.db.read(lambda c: [r[0] for r in c.execute(
+        "SELECT resident_id FROM outreach_assignments WHERE account_id = ? ORDER BY resident_id", (staff.id,))])
+    out = []
+    for rid in ids:
+        r = svc.registry.get(rid)
+        if r is None:
+            continue
+        s = summarize(r)
+        kana = " ".join(x for x in (r.family_kana, r.given_kana) if x) or None
+        out.append(OutreachResident(r.id, f"{r.family} {r.given}", kana, r.birth_date, s.address or None,
+                                    r.household_id))
+    await audit.record(svc.db, actor=staff.id, action="outreach.list", subject=None, details={"count": len(out)})
+    return out
+
+
+identity_router = Router(path="/", route_handlers=[bind, my_profile, registry_search, outreach_residents],
+                         tags=["identity"])

@@ -1,0 +1,45 @@
+"""The published catalog over HTTP (anyone may read it: it holds no personal data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get
+from litestar.params import FromPath
+
+from server.problems import Problem
+from server.services import services
+
+__all__ = ["ProcedureSummary", "procedures_router"]
+
+
+class ProcedureSummary(msgspec.Struct):
+    id: str
+    version: str
+    title: str
+    kind: str
+    department: str | None
+    retired: bool
+
+
+@get("/api/procedures", summary="Every published procedure version")
+async def list_procedures(request: Request[Any, Any, Any]) -> list[ProcedureSummary]:
+    svc = services(request)
+    rows = await svc.db.read(lambda c: c.execute(
+        "SELECT procedure_id, version, title, kind, department, retired_at FROM procedure_versions"
+        " ORDER BY procedure_id, version").fetchall())
+    return [ProcedureSummary(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
+
+
+@get("/api/procedures/{pid:str}/{version:str}", summary="The compiled procedure JSON of one version",
+     media_type="application/json")
+async def get_procedure(request: Request[Any, Any, Any], pid: FromPath[str], version: FromPath[str]) -> Response[bytes]:
+    data = services(request).catalog.compiled(pid, version)
+    if data is None:
+        raise Problem(404, "not-found", "No such procedure version")
+    # A published version never changes, so caches may keep it.
+    return Response(data, media_type="application/json", headers={"Cache-Control": "public, max-age=86400"})
+
+
+procedures_router = Router(path="/", route_handlers=[list_procedures, get_procedure], tags=["procedures"])

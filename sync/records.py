@@ -1,0 +1,83 @@
+"""Which record types sync, how their fields merge, and who may see them (pure rules).
+
+* ``draft``: a resident's (or staff member's) unfinished application; one owner, several devices; every
+  field ``auto`` (the form shows the clash). Data: ``procedure_id``, ``procedure_version`` and the answers.
+* shared records, edited by staff online and offline: ``household``, ``resident``, ``case``. Identity
+  fields are ``review``; notes and contact logs ``append``; members ``set``; case status ``command``.
+* ``submission``: create-only, through ``submission.create`` (not pulled).
+
+Visibility: drafts only to their owner; shared records to counter staff and admins, to reviewers of the
+record's ``department``, and to outreach workers listed in its ``assignees`` (the creator is added).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sync.merge import RecordSchema
+
+__all__ = [
+    "CREATE_ROLES",
+    "DRAFT",
+    "SCHEMAS",
+    "SHARED_TYPES",
+    "Principal",
+    "can_access",
+    "schema_for",
+]
+
+DRAFT = "draft"
+
+_IDENTITY = {"name": "review", "name_kana": "review", "birth_date": "review", "my_number": "review",
+             "resident_code": "review"}
+
+SCHEMAS: dict[str, RecordSchema] = {
+    DRAFT: RecordSchema(default="auto"),
+    "household": RecordSchema(policies={**_IDENTITY, "head_name": "review", "members": "set",
+                                        "notes": "append", "contact_log": "append"}, default="auto"),
+    "resident": RecordSchema(policies={**_IDENTITY, "notes": "append", "contact_log": "append"},
+                             default="auto"),
+    "case": RecordSchema(policies={"status": "command", "assignee": "command", "notes": "append",
+                                   "contact_log": "append", "visits": "set"}, default="auto"),
+}
+SHARED_TYPES = frozenset(SCHEMAS) - {DRAFT}
+# Who may create shared records (residents only create drafts and submissions).
+CREATE_ROLES = frozenset({"counter", "outreach", "reviewer", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str
+    department: str | None = None
+
+
+def schema_for(record_type: str) -> RecordSchema | None:
+    return SCHEMAS.get(record_type)
+
+
+def can_access(p: Principal, record_type: str, *, owner: str | None, department: str | None,
+               assignees: Iterable[str] = ()) -> bool:
+    if record_type == DRAFT:
+        return owner == p.id
+    if p.role in ("counter", "admin"):
+        return True
+    if p.role == "reviewer":
+        return p.department is not None and p.department == department
+    if p.role == "outreach":
+        return p.id in set(assignees) or owner == p.id
+    return False
+
+
+def assignees_of(data: dict[str, Any], creator: str | None) -> set[str]:
+    out = {a for a in (data.get("assignees") or []) if isinstance(a, str)}
+    if isinstance(data.get("assignee"), str):
+        out.add(data["assignee"])
+    if creator:
+        out.add(creator)
+    return out
+
+
+__all__ += ["assignees_of"]

@@ -1,0 +1,102 @@
+"""Browser-test fixtures: Debian's Chromium driven by Playwright, the real server on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``madoguchi serve`` as a subprocess; restartable on the same port and database."""
+
+    def __init__(self, db: Path, port: int, library: Path | None = None) -> None:
+        self.db, self.port, self.library = db, port, library
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.base = f"http://localhost:{port}"
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(self.db), "--port", str(self.port), "--demo"]
+        if self.library:
+            cmd += ["--library", str(self.library)]
+        self.log = open(self.db.with_suffix(f".{int(time.time() * 1000)}.log"), "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {Path(self.log.name).read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("server did not become healthy")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def export(self) -> list[dict]:
+        import json
+
+        out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db", str(self.db),
+                              "--format", "jsonl"], cwd=ROOT, capture_output=True, text=True, check=True)
+        return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def library_copy(tmp_path: Path) -> Path:
+    from procedure_definitions.library import DEFAULT_LIBRARY
+
+    dst = tmp_path / "library"
+    shutil.copytree(DEFAULT_LIBRARY, dst)
+    return dst
+
+
+@pytest.fixture
+def server(tmp_path: Path, library_copy: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "madoguchi.db", free_port(), library_copy)
+    s.start()
+    yield s
+    s.stop()

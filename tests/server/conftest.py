@@ -1,0 +1,127 @@
+"""Fixtures: the REAL server (uvicorn on a free loopback port, in a thread) on a tmp SQLite file."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+
+from procedure_definitions.model import Procedure
+from server.app import create_app
+from server.settings import Settings
+
+TEST_PROC = {
+    "kind": "procedure", "id": "test-proc", "version": "1.0.0", "title": {"ja": "テスト申請"},
+    "department": {"id": "shimin", "name": {"ja": "市民課"}},
+    "sections": [{"id": "main", "title": {"ja": "申請"}, "fields": [
+        {"id": "applicant", "type": "name", "label": {"ja": "氏名"}, "required": True},
+        {"id": "copies", "type": "number", "label": {"ja": "通数"}, "required": True, "min": 1, "max": 10},
+        {"id": "note", "type": "text", "label": {"ja": "備考"}},
+        {"id": "doc", "type": "attachment", "label": {"ja": "添付"}},
+    ]}],
+}
+
+
+def make_proc(version: str = "1.0.0", **changes: Any) -> Procedure:
+    return msgspec.convert({**TEST_PROC, "version": version, **changes}, Procedure)
+
+
+class Lib:
+    def __init__(self, procs: list[Procedure]) -> None:
+        self.procedures: dict[str, dict[str, Procedure]] = {}
+        for p in procs:
+            self.procedures.setdefault(p.id, {})[p.version] = p
+        self.life_events: dict[str, Any] = {}
+        self.problems: list[Any] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningServer:
+    def __init__(self, settings: Settings, library: Any) -> None:
+        self.app = create_app(settings, library=library)
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.db
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def login(self, role: str, *, department: str | None = None, resident_id: str | None = None) -> httpx.Client:
+        """A client with a real session row (made directly in the DB, skipping the passkey ceremony)."""
+        from server.auth import store
+
+        def job(conn: Any) -> tuple[str, str]:
+            acc = store.create_account(conn, display_name=f"テスト{role}", role=role, department=department)
+            token = store.create_session(conn, acc.id, method="test", idle_seconds=3600, absolute_seconds=3600)
+            if resident_id:
+                conn.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at)"
+                             " VALUES (?, ?, 'test', '2026-01-01')", (acc.id, resident_id))
+            return acc.id, token
+
+        account_id, token = self.db.write_sync(job)
+        csrf = secrets.token_urlsafe(24)
+        c = httpx.Client(base_url=self.url, timeout=30, headers={"X-CSRF-Token": csrf},
+                         cookies={"madoguchi_session": token, "madoguchi_csrf": csrf})
+        c.account_id = account_id  # type: ignore[attr-defined]
+        return c
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def start_server(tmp: Path, procs: list[Procedure] | None = None, **settings: Any) -> RunningServer:
+    s = Settings(db_path=str(tmp / "madoguchi.db"), origin="http://localhost:8000", **settings)
+    return RunningServer(s, Lib(procs or [make_proc()]))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp("srv")
+    # A version published earlier that the current library no longer ships: it becomes "retired".
+    from server.catalog import publish_library
+    from server.storage.db import Database
+    from server.storage.schema import migrate
+
+    db = Database.open(tmp / "madoguchi.db")
+    db.write_sync(migrate)
+    db.write_sync(lambda c: publish_library(c, Lib([make_proc("0.9.0"), make_proc()])))
+    db.close()
+    srv = start_server(tmp, max_attachment_bytes=64 * 1024)
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    yield srv
+    srv.stop()
+
+
+def answers(**extra: Any) -> dict[str, Any]:
+    return {"applicant": {"family": "葛\U000e0100城", "given": "美咲"}, "copies": 1, **extra}

@@ -1,0 +1,454 @@
+"""Passkey ceremonies, sessions and CSRF against the real app on loopback (``http://localhost:PORT``)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from auth_helpers import (  # noqa: E402
+    SoftAuthenticator,
+    enroll_staff,
+    free_port,
+    install_csrf,
+    login,
+    make_app,
+    register_resident,
+    serve,
+)
+
+from server.auth import AuthConfig, create_invite  # noqa: E402
+
+
+class Server:
+    def __init__(self, app: Any, base_url: str, db_path: str) -> None:
+        self.app = app
+        self.base_url = base_url
+        self.db_path = db_path
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            install_csrf(client)
+            yield client
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Direct access to the SQLite file, for what only time or an attacker can do (expiry, tampering)."""
+        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            conn.close()
+
+    def audit(self, action: str) -> list[tuple[Any, ...]]:
+        return self.sql("SELECT actor, subject, details FROM audit_log WHERE action = ? ORDER BY id", action)
+
+    def invite(self, name: str, role: str, department: str | None = None) -> str:
+        return create_invite(self.app.state.db, name, role, department, self.base_url)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    db_path = str(tmp_path_factory.mktemp("auth") / "auth.db")
+    app = make_app(db_path, f"http://localhost:{port}")
+    with serve(app, port) as base_url:
+        yield Server(app, base_url, db_path)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+def session(client: httpx.Client) -> dict[str, Any]:
+    r = client.get("/api/session")
+    assert r.status_code == 200
+    return r.json()  # type: ignore[no-any-return]
+
+
+def assert_problem(r: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"] and "detail" in body
+    if slug:
+        assert body["type"].endswith("/" + slug), body
+    return body  # type: ignore[no-any-return]
+
+
+def cred_b64(auth: SoftAuthenticator) -> str:
+    return base64.urlsafe_b64encode(auth.credentials[0].id).rstrip(b"=").decode()
+
+
+# -- ceremonies -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("alg", "attestation"), [("ES256", "none"), ("EdDSA", "packed"), ("ES256", "packed")])
+def test_register_then_sign_in(server: Server, client: httpx.Client, alg: str, attestation: str) -> None:
+    auth = SoftAuthenticator(origin=server.base_url, alg=alg, attestation=attestation)
+    account, _ = register_resident(client, server.base_url, "山田 太郎", auth)
+    assert account["role"] == "resident" and account["verified"] is False and account["display_name"] == "山田 太郎"
+    assert len(auth.recovery_codes) == 10 and len(set(auth.recovery_codes)) == 10
+    s = session(client)
+    assert s["signed_in"] is True and s["account"]["id"] == account["id"]
+
+    assert client.post("/auth/logout").status_code == 204
+    assert session(client)["signed_in"] is False
+    assert login(client, auth)["id"] == account["id"]
+    assert session(client)["account"]["id"] == account["id"]
+    assert any(row[1] == account["id"] for row in server.audit("auth.register"))
+    assert any(row[1] == account["id"] and '"passkey"' in row[2] for row in server.audit("auth.login"))
+
+
+def test_login_options_are_discoverable(client: httpx.Client, server: Server) -> None:
+    r = client.post("/auth/login/options", json={})
+    assert r.status_code == 200
+    opts = r.json()["publicKey"]
+    assert opts["rpId"] == "localhost" and opts.get("allowCredentials", []) == []
+    r = client.post("/auth/register/options", json={"display_name": "x"})
+    opts = r.json()["publicKey"]
+    assert opts["rp"]["id"] == "localhost"
+    assert opts["authenticatorSelection"]["residentKey"] == "required"
+    assert opts["authenticatorSelection"]["userVerification"] == "preferred"
+    assert [p["alg"] for p in opts["pubKeyCredParams"]] == [-8, -7, -257]
+
+
+def test_session_cookie_attributes_and_hashed_storage(server: Server, client: httpx.Client) -> None:
+    auth = SoftAuthenticator(origin=server.base_url)
+    opts = client.post("/auth/register/options", json={"display_name": "c"}).json()
+    r = client.post("/auth/register/verify", json={"challenge_id": opts["challenge_id"],
+                                                   "credential": auth.create(opts["publicKey"])})
+    cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("madoguchi_session="))
+    attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")}
+    assert {"httponly", "path", "samesite"} <= attrs and "secure" not in attrs  # plain http on localhost
+    assert "samesite=lax" in cookie.lower()
+    token = client.cookies.get("madoguchi_session")
+    assert token and len(token) >= 43
+    stored = server.sql("SELECT token_hash FROM sessions")
+    assert all(token.encode() not in bytes(row[0]) for row in stored)
+    assert AuthConfig(db=None, origin="https://madoguchi.city.example.lg.jp/").secure  # type: ignore[arg-type]
+    assert AuthConfig(db=None, origin="https://madoguchi.city.example.lg.jp/").rp_id == "madoguchi.city.example.lg.jp"  # type: ignore[arg-type]
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+
+
+def test_wrong_origin_and_rp_id_rejected(server: Server, client: httpx.Client) -> None:
+    evil = SoftAuthenticator(origin="http://evil.example:8000")
+    opts = client.post("/auth/register/options", json={"display_name": "e"}).json()
+    r = client.post("/auth/register/verify", json={"challenge_id": opts["challenge_id"],
+                                                   "credential": evil.create(opts["publicKey"])})
+    assert_problem(r, 400, "registration-failed")
+
+    opts = client.post("/auth/register/options", json={"display_name": "e"}).json()
+    good = SoftAuthenticator(origin=server.base_url)
+    r = client.post("/auth/register/verify", json={"challenge_id": opts["challenge_id"],
+                                                   "credential": good.create(opts["publicKey"], rp_id="evil.example")})
+    assert_problem(r, 400, "registration-failed")
+
+    _, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    for kwargs in ({"origin": "http://localhost:1"}, {"rp_id": "evil.example"}):
+        opts = client.post("/auth/login/options", json={}).json()
+        cred = auth.credentials[-1]
+        r = client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
+                                                    "credential": auth.get(opts["publicKey"], credential=cred,
+                                                                           **kwargs)})
+        assert_problem(r, 401, "sign-in-failed")
+    assert session(client)["signed_in"] is False
+    assert server.audit("auth.login_failed")
+
+
+def test_replayed_challenge_and_assertion_rejected(server: Server, client: httpx.Client) -> None:
+    _, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    opts = client.post("/auth/login/options", json={}).json()
+    body = {"challenge_id": opts["challenge_id"], "credential": auth.get(opts["publicKey"])}
+    assert client.post("/auth/login/verify", json=body).status_code == 200
+    client.post("/auth/logout")
+    assert_problem(client.post("/auth/login/verify", json=body), 400, "challenge-invalid")
+    # The same signed assertion against a fresh challenge: the signature covers the old challenge.
+    fresh = client.post("/auth/login/options", json={}).json()
+    r = client.post("/auth/login/verify", json={"challenge_id": fresh["challenge_id"], "credential": body["credential"]})
+    assert_problem(r, 401, "sign-in-failed")
+    # A registration challenge cannot be spent on a sign-in.
+    reg = client.post("/auth/register/options", json={"display_name": "x"}).json()
+    r = client.post("/auth/login/verify", json={"challenge_id": reg["challenge_id"],
+                                                "credential": auth.get(reg["publicKey"] | {"rpId": "localhost"})})
+    assert_problem(r, 400, "challenge-invalid")
+
+
+def test_expired_challenge_rejected(server: Server, client: httpx.Client) -> None:
+    _, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    opts = client.post("/auth/login/options", json={}).json()
+    assert 0 < opts["publicKey"]["timeout"] <= 300_000
+    server.sql("UPDATE challenges SET expires_at = expires_at - 301 WHERE id = ?", opts["challenge_id"])
+    r = client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
+                                                "credential": auth.get(opts["publicKey"])})
+    assert_problem(r, 400, "challenge-expired")
+    assert session(client)["signed_in"] is False
+
+
+def test_sign_count_regression_rejected(server: Server, client: httpx.Client) -> None:
+    account, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    login(client, auth)
+    client.post("/auth/logout")
+    auth.credentials[-1].sign_count = 0  # a cloned authenticator replays an older counter: next use sends 1
+    opts = client.post("/auth/login/options", json={}).json()
+    r = client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
+                                                "credential": auth.get(opts["publicKey"])})
+    assert_problem(r, 401, "sign-in-failed")
+    assert "sign count" in r.json()["detail"].lower()
+    assert any(row[1] == account["id"] for row in server.audit("auth.login_failed"))
+
+
+def test_authenticator_without_counter_accepted(server: Server, client: httpx.Client) -> None:
+    """Passkeys synced between devices report 0 forever: 0 after 0 is not a regression."""
+    _, auth = register_resident(client, server.base_url)
+    for _ in range(2):
+        client.post("/auth/logout")
+        auth.credentials[-1].sign_count = -1  # get() increments to 0
+        login(client, auth)
+
+
+def test_user_verification_required_for_staff_only(server: Server, client: httpx.Client) -> None:
+    # Residents: UV preferred, so an authenticator without UV still works.
+    no_uv = SoftAuthenticator(origin=server.base_url, user_verified=False)
+    register_resident(client, server.base_url, authenticator=no_uv)
+    client.post("/auth/logout")
+    login(client, no_uv)
+    client.post("/auth/logout")
+
+    # Staff enrollment without UV is refused, and the invite stays usable.
+    url = server.invite("佐藤 一郎", "counter")
+    with pytest.raises(AssertionError, match="400"):
+        enroll_staff(client, url, SoftAuthenticator(origin=server.base_url, user_verified=False))
+    account, auth = enroll_staff(client, url)
+    assert account["role"] == "counter"
+    client.post("/auth/logout")
+    auth.user_verified = False
+    opts = client.post("/auth/login/options", json={}).json()
+    r = client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
+                                                "credential": auth.get(opts["publicKey"])})
+    assert_problem(r, 401, "sign-in-failed")
+    assert "verif" in r.json()["detail"].lower()
+    auth.user_verified = True
+    assert login(client, auth)["role"] == "counter"
+
+
+def test_recovery_code_single_use(server: Server, client: httpx.Client) -> None:
+    account, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    code = auth.recovery_codes[0]
+    r = client.post("/auth/recovery", json={"account_id": account["id"], "code": code})
+    assert r.status_code == 200 and r.json()["account"]["id"] == account["id"]
+    assert session(client)["signed_in"] is True
+    client.post("/auth/logout")
+    assert_problem(client.post("/auth/recovery", json={"account_id": account["id"], "code": code}), 401,
+                   "sign-in-failed")
+    assert_problem(client.post("/auth/recovery", json={"account_id": account["id"], "code": "0000-0000-0000-0000"}),
+                   401)
+    # Typed by hand: case and dashes do not matter.
+    relaxed = auth.recovery_codes[1].replace("-", "").lower()
+    assert client.post("/auth/recovery", json={"account_id": account["id"], "code": relaxed}).status_code == 200
+    assert [r for r in server.audit("auth.login") if r[1] == account["id"] and "recovery" in r[2]]
+
+
+def test_passkey_rename_add_remove(server: Server, client: httpx.Client) -> None:
+    account, first = register_resident(client, server.base_url)
+    keys = client.get("/api/me/passkeys").json()
+    assert len(keys) == 1
+    only = keys[0]["id"]
+    assert_problem(client.delete(f"/api/me/passkeys/{only}"), 409, "last-passkey")
+
+    second = SoftAuthenticator(origin=server.base_url, alg="EdDSA")
+    opts = client.post("/auth/passkeys/options").json()
+    excluded = [c["id"] for c in opts["publicKey"].get("excludeCredentials", [])]
+    assert excluded == [cred_b64(first)]
+    cred = second.create(opts["publicKey"])
+    r = client.post("/auth/passkeys/verify", json={"challenge_id": opts["challenge_id"], "credential": cred,
+                                                   "name": "iPhone"})
+    assert r.status_code == 200 and r.json()["name"] == "iPhone"
+    new_id = r.json()["id"]
+    # The same credential cannot be registered twice.
+    opts = client.post("/auth/passkeys/options").json()
+    dup = SoftAuthenticator(origin=server.base_url).create(opts["publicKey"], credential_id=first.credentials[0].id)
+    r = client.post("/auth/passkeys/verify", json={"challenge_id": opts["challenge_id"], "credential": dup})
+    assert_problem(r, 409, "passkey-exists")
+
+    r = client.patch(f"/api/me/passkeys/{only}", json={"name": "自宅のPC"})
+    assert r.status_code == 200 and r.json()["name"] == "自宅のPC"
+    assert {k["name"] for k in client.get("/api/me/passkeys").json()} == {"自宅のPC", "iPhone"}
+
+    # Another account can neither see nor touch these passkeys.
+    with server.client() as other:
+        register_resident(other, server.base_url)
+        assert_problem(other.patch(f"/api/me/passkeys/{only}", json={"name": "x"}), 404)
+        assert_problem(other.delete(f"/api/me/passkeys/{only}"), 404)
+        assert only not in {k["id"] for k in other.get("/api/me/passkeys").json()}
+
+    assert client.delete(f"/api/me/passkeys/{only}").status_code == 204
+    assert [k["id"] for k in client.get("/api/me/passkeys").json()] == [new_id]
+    client.post("/auth/logout")
+    opts = client.post("/auth/login/options", json={}).json()
+    r = client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
+                                                "credential": first.get(opts["publicKey"])})
+    assert_problem(r, 401)  # removed passkey no longer signs in
+    assert login(client, second)["id"] == account["id"]
+    assert [r for r in server.audit("passkey.add") if r[1] == account["id"]]
+    assert [r for r in server.audit("passkey.remove") if r[1] == account["id"]]
+
+
+def test_logout_and_logout_everywhere(server: Server) -> None:
+    with server.client() as phone, server.client() as laptop, server.client() as third:
+        account, auth = register_resident(phone, server.base_url)
+        login(laptop, auth)
+        login(third, auth)
+        assert session(laptop)["signed_in"] and session(third)["signed_in"]
+        assert third.post("/auth/logout").status_code == 204
+        assert session(third)["signed_in"] is False and session(phone)["signed_in"] is True
+
+        assert phone.post("/auth/logout-all").status_code == 204
+        assert session(phone)["signed_in"] is False
+        r = laptop.get("/api/session")
+        assert r.json()["signed_in"] is False
+        assert any("madoguchi_session=" in v and "Max-Age=0" in v for v in r.headers.get_list("set-cookie"))
+        assert server.sql("SELECT count(*) FROM sessions WHERE account_id = ?", account["id"]) == [(0,)]
+        assert_problem(phone.post("/auth/logout-all"), 401)
+
+
+def test_idle_and_absolute_expiry(server: Server, client: httpx.Client) -> None:
+    account, auth = register_resident(client, server.base_url)
+    server.sql("UPDATE sessions SET last_seen_at = last_seen_at - idle_seconds WHERE account_id = ?", account["id"])
+    assert session(client)["signed_in"] is False
+    login(client, auth)
+    server.sql("UPDATE sessions SET expires_at = 1 WHERE account_id = ?", account["id"])
+    assert session(client)["signed_in"] is False
+
+
+def test_staff_session_shorter_than_resident(server: Server, client: httpx.Client) -> None:
+    account, _ = enroll_staff(client, server.invite("鈴木 次郎", "reviewer", "koseki"))
+    assert account["department"] == "koseki"
+    idle, life = server.sql("SELECT idle_seconds, expires_at - created_at FROM sessions WHERE account_id = ?",
+                            account["id"])[0]
+    assert idle <= 3600 and life <= 12 * 3600
+
+
+# -- CSRF -------------------------------------------------------------------------------------------
+
+
+def test_csrf_required_on_state_changes(server: Server) -> None:
+    with httpx.Client(base_url=server.base_url) as bare:
+        assert_problem(bare.post("/auth/login/options", json={}), 403, "csrf")  # no cookie at all
+        s = bare.get("/api/session").json()
+        token = bare.cookies.get("madoguchi_csrf")
+        assert token and s["csrf_token"] == token
+        set_cookie = bare.get("/api/session")  # already has the cookie: not set again
+        assert not any(v.startswith("madoguchi_csrf=") for v in set_cookie.headers.get_list("set-cookie"))
+        assert_problem(bare.post("/auth/login/options", json={}), 403, "csrf")  # cookie but no header
+        assert_problem(bare.post("/auth/login/options", json={}, headers={"X-CSRF-Token": "x" * 43}), 403, "csrf")
+        ok = {"X-CSRF-Token": token}
+        assert bare.post("/auth/login/options", json={}, headers=ok).status_code == 200
+        for method in ("PATCH", "DELETE"):
+            assert_problem(bare.request(method, "/api/me/passkeys/abc"), 403, "csrf")
+        # Browsers say where a request comes from: a foreign page is refused even with a stolen token.
+        assert_problem(bare.post("/auth/login/options", json={}, headers={**ok, "Origin": "http://evil.example"}),
+                       403, "csrf")
+        assert_problem(bare.post("/auth/login/options", json={}, headers={**ok, "Sec-Fetch-Site": "cross-site"}),
+                       403, "csrf")
+        r = bare.post("/auth/login/options", json={},
+                      headers={**ok, "Origin": server.base_url, "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 200
+
+
+def test_csrf_cookie_readable_by_scripts(server: Server) -> None:
+    with httpx.Client(base_url=server.base_url) as bare:
+        r = bare.get("/api/session")
+        cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("madoguchi_csrf="))
+        assert "httponly" not in cookie.lower() and "samesite=lax" in cookie.lower()
+
+
+# -- staff invites ----------------------------------------------------------------------------------
+
+
+def test_staff_invite_url_single_use(server: Server, client: httpx.Client) -> None:
+    url = server.invite("高橋 三郎", "admin")
+    assert url.startswith(server.base_url + "/enroll/")
+    path = url[len(server.base_url):]
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "高橋 三郎" in page.text and '<label for="passkey-name">' in page.text
+    assert "パスキーを登録する</button>" in page.text and "/auth/enroll.js" in page.text
+    assert client.get("/auth/enroll.js").status_code == 200
+
+    account, auth = enroll_staff(client, url)
+    assert account["role"] == "admin" and session(client)["account"]["role"] == "admin"
+    assert client.get(path).status_code == 410
+    with server.client() as other:
+        token = path.rsplit("/", 1)[-1]
+        assert_problem(other.post("/auth/enroll/options", json={"token": token}), 410, "invite-gone")
+        assert_problem(other.post("/auth/enroll/options", json={"token": "nope"}), 404)
+        assert other.get("/enroll/nope").status_code == 404
+    client.post("/auth/logout")
+    assert login(client, auth)["id"] == account["id"]
+    invites = [r for r in server.audit("staff.invite") if r[1] == account["id"]]
+    assert invites and invites[0][0] == "cli"
+    assert [r for r in server.audit("auth.enroll") if r[1] == account["id"]]
+
+
+def test_two_enrollments_race_for_one_invite(server: Server) -> None:
+    url = server.invite("伊藤 四郎", "outreach")
+    token = url.rsplit("/", 1)[-1]
+    with server.client() as a, server.client() as b:
+        auth_a, auth_b = SoftAuthenticator(origin=server.base_url), SoftAuthenticator(origin=server.base_url)
+        oa = a.post("/auth/enroll/options", json={"token": token}).json()
+        ob = b.post("/auth/enroll/options", json={"token": token}).json()
+        ra = a.post("/auth/enroll/verify", json={"token": token, "challenge_id": oa["challenge_id"],
+                                                 "credential": auth_a.create(oa["publicKey"])})
+        rb = b.post("/auth/enroll/verify", json={"token": token, "challenge_id": ob["challenge_id"],
+                                                 "credential": auth_b.create(ob["publicKey"])})
+        assert sorted([ra.status_code, rb.status_code]) == [200, 410]
+
+
+def test_invite_validation(server: Server) -> None:
+    with pytest.raises(ValueError):
+        server.invite("x", "resident")
+    with pytest.raises(ValueError):
+        server.invite("x", "reviewer")  # reviewers need a department
+    with pytest.raises(ValueError):
+        server.invite("x", "wizard")
+
+
+# -- bad input --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("credential", [
+    {}, {"id": "!!"}, {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}},
+    {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+     "response": {"clientDataJSON": "e30", "attestationObject": "oA", "authenticatorData": "AA", "signature": "AA"}},
+    {"rawId": 5}, {"response": []},
+])
+def test_malformed_credentials_are_client_errors(server: Server, client: httpx.Client,
+                                                 credential: dict[str, Any]) -> None:
+    for start, finish, extra in (("/auth/register/options", "/auth/register/verify", {"display_name": "x"}),
+                                 ("/auth/login/options", "/auth/login/verify", {})):
+        opts = client.post(start, json=extra).json()
+        r = client.post(finish, json={"challenge_id": opts["challenge_id"], "credential": credential})
+        assert 400 <= r.status_code < 500, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    for body in ({}, {"challenge_id": 5}, {"display_name": ""}, {"display_name": "x" * 101}, []):
+        r = client.post("/auth/register/options", json=body)
+        assert r.status_code == 400
+    assert_problem(client.post("/auth/recovery", json={"account_id": "nobody", "code": "x"}), 401)

@@ -1,0 +1,230 @@
+"""Every route of the real app × every role (and anonymous): allowed or denied, as the table below says.
+
+The table is the authorization policy in one place. A route missing from it, or an entry for a route that
+no longer exists, fails the test: adding an endpoint forces a decision about who may call it.
+
+A request counts as *denied* when the answer is 401/403 with the ``unauthorized``/``forbidden`` problem
+type (or an HTML 401/403). Anything else below 500 means the request got past authorization (a 404 for the
+made-up ids we use is still "allowed"). No request may produce a 5xx. Each role signs in for real: residents
+register a passkey, staff enroll through an invite, both with the software authenticator.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from auth_helpers import (  # noqa: E402
+    SoftAuthenticator,
+    enroll_staff,
+    free_port,
+    install_csrf,
+    login,
+    make_app,
+    register_resident,
+    serve,
+)
+
+from server.auth import create_invite  # noqa: E402
+
+ANON = "anonymous"
+RESIDENT, COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN = (
+    "resident", "counter", "outreach", "reviewer", "configurator", "admin")
+STAFF = frozenset({COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN})
+SIGNED_IN = STAFF | {RESIDENT}
+ANYONE = SIGNED_IN | {ANON}
+CONSOLE = frozenset({COUNTER, OUTREACH, REVIEWER, ADMIN})
+
+# (method, route path as Litestar spells it) -> who may call it.
+EXPECTED: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/healthz"): ANYONE,
+    ("GET", "/"): ANYONE,
+    ("GET", "/schema"): ANYONE,
+    ("GET", "/schema/openapi.json"): ANYONE,
+    ("GET", "/schema/{path:str}"): ANYONE,
+    # procedures and telemetry (no personal data)
+    ("GET", "/api/procedures"): ANYONE,
+    ("GET", "/api/procedures/{pid:str}/{version:str}"): ANYONE,
+    ("POST", "/api/telemetry"): ANYONE,
+    # submissions: object-level checks (owner, department) happen after these
+    ("POST", "/api/submissions"): frozenset({RESIDENT, COUNTER, OUTREACH}),
+    ("GET", "/api/submissions"): SIGNED_IN,
+    ("GET", "/api/submissions/{sid:str}"): SIGNED_IN,
+    ("POST", "/api/submissions/{sid:str}/respond"): SIGNED_IN,
+    ("POST", "/api/submissions/{sid:str}/status"): frozenset({REVIEWER, ADMIN}),
+    ("POST", "/api/attachments"): SIGNED_IN,
+    ("GET", "/api/attachments/{sha256:str}"): SIGNED_IN,
+    # identity binding and the registry
+    ("GET", "/api/me/profile"): SIGNED_IN,
+    ("POST", "/api/accounts/{account_id:str}/bind"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/api/registry/search"): frozenset({COUNTER, OUTREACH, ADMIN}),
+    ("GET", "/api/outreach/residents"): frozenset({OUTREACH}),
+    # staff console
+    ("GET", "/console"): CONSOLE,
+    ("GET", "/console/submissions/{sid:str}"): CONSOLE,
+    ("POST", "/console/submissions/{sid:str}/status"): frozenset({REVIEWER, ADMIN}),
+    ("GET", "/console/export"): frozenset({REVIEWER, ADMIN}),
+    ("GET", "/console/bind"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/bind"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/static/{name:str}"): ANYONE,
+    # auth (server/auth)
+    ("GET", "/api/session"): ANYONE,
+    ("POST", "/auth/register/options"): ANYONE,
+    ("POST", "/auth/register/verify"): ANYONE,
+    ("POST", "/auth/login/options"): ANYONE,
+    ("POST", "/auth/login/verify"): ANYONE,
+    ("POST", "/auth/recovery"): ANYONE,
+    ("POST", "/auth/logout"): ANYONE,
+    ("POST", "/auth/logout-all"): SIGNED_IN,
+    ("GET", "/enroll/{token:str}"): ANYONE,
+    ("GET", "/auth/enroll.js"): ANYONE,
+    ("POST", "/auth/enroll/options"): ANYONE,
+    ("POST", "/auth/enroll/verify"): ANYONE,
+    ("GET", "/api/me/passkeys"): SIGNED_IN,
+    ("POST", "/auth/passkeys/options"): SIGNED_IN,
+    ("POST", "/auth/passkeys/verify"): SIGNED_IN,
+    ("PATCH", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
+    ("DELETE", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
+}
+
+# Static files of the PWA build (their set depends on the build): public by nature.
+PUBLIC_MODULES = {"server.pwa"}
+
+# Made-up path parameters: nothing exists under these ids.
+PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
+               "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
+               "name": "console.css", "path": "no-such-file"}
+
+# Requests valid enough to pass input validation, so the answer shows the authorization decision.
+SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/submissions"): {"json": {"id": str(uuid.uuid4()), "procedure_id": "no-such-procedure",
+                                            "procedure_version": "1", "answers": {}}},
+    ("POST", "/api/submissions/{sid:str}/respond"): {"json": {"answers": {}}},
+    ("POST", "/api/submissions/{sid:str}/status"): {"json": {"status": "in_review"}},
+    ("POST", "/api/attachments"): {"content": b"%PDF-1.4\n", "headers": {"Content-Type": "application/pdf"}},
+    ("POST", "/api/accounts/{account_id:str}/bind"): {"json": {"resident_id": "no-such-resident"}},
+    ("GET", "/api/registry/search"): {"params": {"q": "山田"}},
+    ("POST", "/api/telemetry"): {"json": {"procedure_id": "no-such-procedure", "procedure_version": "1"}},
+    ("POST", "/console/submissions/{sid:str}/status"): {"data": {"status": "in_review"}},
+    ("POST", "/console/bind"): {"data": {"account_id": "no-such-account", "resident_id": "no-such-resident"}},
+    ("POST", "/auth/register/options"): {"json": {"display_name": "matrix"}},
+    ("POST", "/auth/register/verify"): {"json": {"challenge_id": "none", "credential": {}}},
+    ("POST", "/auth/login/verify"): {"json": {"challenge_id": "none", "credential": {}}},
+    ("POST", "/auth/recovery"): {"json": {"account_id": "no-such-account", "code": "0000"}},
+    ("POST", "/auth/enroll/options"): {"json": {"token": "no-such-token"}},
+    ("POST", "/auth/enroll/verify"): {"json": {"token": "no-such-token", "challenge_id": "none", "credential": {}}},
+    ("POST", "/auth/passkeys/verify"): {"json": {"challenge_id": "none", "credential": {}}},
+    ("PATCH", "/api/me/passkeys/{passkey_id:str}"): {"json": {"name": "x"}},
+}
+
+# These end the caller's session: sign in again afterwards.
+SIGNS_OUT = {("POST", "/auth/logout"), ("POST", "/auth/logout-all")}
+
+
+def app_routes(app: Any) -> dict[tuple[str, str], Any]:
+    """(method, path) -> handler for every route of the app, without the automatic OPTIONS/HEAD handlers."""
+    found: dict[tuple[str, str], Any] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for method in getattr(handler, "http_methods", ()):
+                if method in ("OPTIONS", "HEAD"):
+                    continue
+                found[(method, route.path)] = handler
+    return found
+
+
+def expected_roles(key: tuple[str, str], handler: Any) -> frozenset[str] | None:
+    if key in EXPECTED:
+        return EXPECTED[key]
+    if getattr(handler.fn, "__module__", None) in PUBLIC_MODULES:
+        return ANYONE
+    return None
+
+
+class Caller:
+    def __init__(self, role: str, client: httpx.Client, authenticator: SoftAuthenticator | None) -> None:
+        self.role, self.client, self.authenticator = role, client, authenticator
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Caller]]]:
+    port = free_port()
+    app = make_app(str(tmp_path_factory.mktemp("matrix") / "m.db"), f"http://localhost:{port}")
+    with serve(app, port) as base_url:
+        callers: dict[str, Caller] = {}
+        clients: list[httpx.Client] = []
+        for role in sorted(ANYONE):
+            client = httpx.Client(base_url=base_url, timeout=10, follow_redirects=False)
+            clients.append(client)
+            install_csrf(client)
+            auth: SoftAuthenticator | None = None
+            if role == RESIDENT:
+                _, auth = register_resident(client, base_url)
+            elif role in STAFF:
+                url = create_invite(app.state.db, f"{role} 職員", role, "koseki" if role == REVIEWER else None,
+                                    base_url)
+                account, auth = enroll_staff(client, url)
+                assert account["role"] == role
+            callers[role] = Caller(role, client, auth)
+        try:
+            yield app, callers
+        finally:
+            for c in clients:
+                c.close()
+
+
+def test_table_matches_the_app(world: tuple[Any, dict[str, Caller]]) -> None:
+    app, _ = world
+    routes = app_routes(app)
+    missing = sorted(k for k, h in routes.items() if expected_roles(k, h) is None)
+    assert not missing, f"routes without an authorization entry in EXPECTED: {missing}"
+    stale = sorted(set(EXPECTED) - set(routes))
+    assert not stale, f"EXPECTED lists routes the app does not have: {stale}"
+
+
+def _denied(r: httpx.Response) -> bool:
+    if r.status_code not in (401, 403):
+        return False
+    if r.headers.get("content-type", "").startswith("application/problem+json"):
+        slug = str(r.json().get("type", "")).rsplit("/", 1)[-1]
+        assert slug != "csrf", f"CSRF refused the matrix request itself: {r.text}"
+        return slug in ("unauthorized", "forbidden")
+    return True
+
+
+def test_every_route_for_every_role(world: tuple[Any, dict[str, Caller]]) -> None:
+    app, callers = world
+    wrong: list[str] = []
+    for (method, path), handler in sorted(app_routes(app).items()):
+        allowed = expected_roles((method, path), handler)
+        assert allowed is not None  # see test_table_matches_the_app
+        url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_VALUES[m.group(1)], path)
+        for role, caller in sorted(callers.items()):
+            r = caller.client.request(method, url, **SAMPLES.get((method, path), {}))
+            if r.status_code >= 500:
+                wrong.append(f"{method} {path} as {role}: server error {r.status_code}")
+                continue
+            denied = _denied(r)
+            if denied == (role in allowed):
+                verdict = "denied" if denied else "allowed"
+                wrong.append(f"{method} {path} as {role}: {verdict} ({r.status_code})")
+            if (method, path) in SIGNS_OUT and caller.authenticator is not None:
+                login(caller.client, caller.authenticator)
+    assert not wrong, "authorization differs from EXPECTED:\n" + "\n".join(wrong)
+
+
+def test_guards_run_before_input_validation(world: tuple[Any, dict[str, Caller]]) -> None:
+    """Anonymous garbage to a signed-in-only auth endpoint is refused as unauthenticated, not parsed."""
+    _, callers = world
+    anon = callers[ANON].client
+    for method, path in (("POST", "/auth/passkeys/verify"), ("PATCH", "/api/me/passkeys/x"), ("POST", "/auth/logout-all")):
+        r = anon.request(method, path, content=b"not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 401, (method, path, r.text)

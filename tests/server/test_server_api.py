@@ -1,0 +1,203 @@
+"""The HTTP API against the real server: idempotency, validation, lifecycle, attachments, hygiene."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+
+from tests.server.conftest import RunningServer, answers
+
+
+def submit(c, sid=None, version="1.0.0", **body):  # type: ignore[no-untyped-def]
+    payload = {"id": sid or str(uuid.uuid4()), "procedure_id": "test-proc", "procedure_version": version,
+               "answers": body.pop("answers", answers()), **body}
+    return c.post("/api/submissions", json=payload)
+
+
+def test_idempotent_retry_returns_same_receipt(server: RunningServer) -> None:
+    c = server.login("resident")
+    sid = str(uuid.uuid4())
+    r1 = submit(c, sid)
+    assert r1.status_code == 201, r1.text
+    r2 = submit(c, sid)
+    assert r2.status_code == 200
+    assert r2.json() == r1.json()
+    assert r1.json()["receipt_number"].count("-") == 1 and r1.json()["status"] == "received"
+
+
+def test_same_key_different_body_is_422(server: RunningServer) -> None:
+    c = server.login("resident")
+    sid = str(uuid.uuid4())
+    assert submit(c, sid).status_code == 201
+    r = submit(c, sid, answers=answers(copies=2))
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("idempotency-key-reused")
+
+
+def test_concurrent_duplicates_store_exactly_one_row(server: RunningServer) -> None:
+    c = server.login("resident")
+    sid = str(uuid.uuid4())
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: submit(c, sid), range(16)))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1 and codes.count(200) == 15
+    assert len({r.json()["receipt_number"] for r in results}) == 1
+    n = server.db.read_sync(lambda conn: conn.execute("SELECT count(*) FROM submissions WHERE id = ?",
+                                                      (sid,)).fetchone()[0])
+    assert n == 1
+
+
+def test_invalid_answers_give_422_with_errors(server: RunningServer) -> None:
+    c = server.login("resident")
+    r = submit(c, answers={"copies": 1})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["status"] == 422
+    assert any(e["path"].startswith("applicant") for e in body["errors"])
+    assert all({"path", "code", "message"} <= set(e) for e in body["errors"])
+
+
+def test_unknown_version_is_422(server: RunningServer) -> None:
+    r = submit(server.login("resident"), version="9.9.9")
+    assert r.status_code == 422
+
+
+def test_retired_version_accepted_and_flagged(server: RunningServer) -> None:
+    r = submit(server.login("resident"), version="0.9.0")
+    assert r.status_code == 201, r.text
+    assert "retired_version" in r.json()["flags"]
+    listed = server.client().get("/api/procedures").json()
+    assert {"id": "test-proc", "version": "0.9.0", "retired": True}.items() <= next(
+        p for p in listed if p["version"] == "0.9.0").items()
+
+
+def test_anonymous_cannot_submit(server: RunningServer) -> None:
+    r = server.client().post("/api/submissions", json={})
+    assert r.status_code in (401, 403)
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_lifecycle_and_history(server: RunningServer) -> None:
+    resident = server.login("resident")
+    receipt = submit(resident).json()
+    sid = receipt["id"]
+    reviewer = server.login("reviewer", department="shimin")
+    other = server.login("reviewer", department="kodomo")
+    assert other.get(f"/api/submissions/{sid}").status_code == 404  # other department: invisible
+
+    def go(status, comment=None, c=reviewer):  # type: ignore[no-untyped-def]
+        return c.post(f"/api/submissions/{sid}/status", json={"status": status, "comment": comment})
+
+    assert go("accepted").status_code == 409  # received -> accepted skips review
+    assert go("in_review").status_code == 200
+    assert go("needs_info", "本人確認書類の写しを添付してください").json()["status"] == "needs_info"
+    mine = resident.get(f"/api/submissions/{sid}").json()
+    assert mine["history"][-1]["comment"] == "本人確認書類の写しを添付してください"
+    r = resident.post(f"/api/submissions/{sid}/respond", json={"answers": {"note": "添付しました"}, "comment": "ok"})
+    assert r.status_code == 200 and r.json()["status"] == "in_review"
+    assert go("accepted").status_code == 200
+    assert go("completed").json()["status"] == "completed"
+    assert go("in_review").status_code == 409
+    assert resident.post(f"/api/submissions/{sid}/status", json={"status": "accepted"}).status_code == 403
+    # A resident never sees someone else's submission.
+    assert server.login("resident").get(f"/api/submissions/{sid}").status_code == 404
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+PDF = b"%PDF-1.7\n" + b"x" * 100
+
+
+def test_attachments(server: RunningServer) -> None:
+    c = server.login("resident")
+    r1 = c.post("/api/attachments", content=PNG, headers={"Content-Type": "image/png"})
+    assert r1.status_code == 201, r1.text
+    assert r1.json()["type"] == "image/png" and r1.json()["size"] == len(PNG)
+    r2 = c.post("/api/attachments", content=PNG, headers={"Content-Type": "image/png"})
+    assert r2.status_code == 200 and r2.json()["sha256"] == r1.json()["sha256"]  # deduplicated
+    sha = r1.json()["sha256"]
+    stored = list(server.settings.attachment_root.rglob(sha))
+    assert len(stored) == 1 and stored[0].read_bytes() == PNG
+    wrong = c.post("/api/attachments", content=PDF, headers={"Content-Type": "image/png"})
+    assert wrong.status_code == 415
+    html = c.post("/api/attachments", content=b"<html><script>", headers={"Content-Type": "image/png"})
+    assert html.status_code == 415
+    big = c.post("/api/attachments", content=b"%PDF-" + b"0" * (70 * 1024),
+                 headers={"Content-Type": "application/pdf"})
+    assert big.status_code == 413
+    assert big.headers["content-type"].startswith("application/problem+json")
+    assert server.client().post("/api/attachments", content=PNG,
+                                headers={"Content-Type": "image/png"}).status_code in (401, 403)
+    # A submission referencing a missing attachment is flagged.
+    ghost = {"sha256": "0" * 64, "name": "x.png", "size": 1, "type": "image/png"}
+    r = submit(c, answers=answers(doc=[ghost]))
+    assert r.status_code == 201, r.text
+    assert "incomplete_attachments" in r.json()["flags"]
+
+
+def test_problem_json_for_bad_requests(server: RunningServer) -> None:
+    c = server.login("resident")
+    r = c.post("/api/submissions", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = c.post("/api/submissions", json={"id": "not-a-uuid", "procedure_id": 1})
+    assert 400 <= r.status_code < 500 and r.json()["status"] == r.status_code
+    r = server.client().get("/no/such/route")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"]
+    r = server.client().delete("/healthz")
+    assert r.status_code in (403, 405)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = c.post("/api/telemetry", content=b"[" * 2_000_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_security_headers_and_health(server: RunningServer) -> None:
+    r = server.client().get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    csp = r.headers["content-security-policy"]
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"]
+    assert "content-security-policy" in server.client().get("/nope").headers
+
+
+def test_openapi_lists_every_json_endpoint(server: RunningServer) -> None:
+    doc = server.client().get("/schema/openapi.json").json()
+    paths = doc["paths"]
+    for p in ["/healthz", "/api/submissions", "/api/submissions/{sid}", "/api/submissions/{sid}/respond",
+              "/api/submissions/{sid}/status", "/api/attachments", "/api/telemetry", "/api/procedures",
+              "/api/procedures/{pid}/{version}", "/api/me/profile", "/api/accounts/{account_id}/bind",
+              "/api/registry/search", "/api/outreach/residents"]:
+        assert p in paths, p
+
+
+def test_procedures_and_telemetry(server: RunningServer) -> None:
+    c = server.client()
+    assert c.get("/api/procedures/test-proc/1.0.0").status_code == 200
+    assert c.get("/api/procedures/test-proc/7.0.0").status_code == 404
+    t = {"procedure_id": "test-proc", "procedure_version": "1.0.0", "opened_at": "2026-04-01T10:00:00+09:00",
+         "acknowledged_at": "2026-04-01T10:03:00+09:00", "fields_typed": 3, "fields_prefilled": 5}
+    r = server.login("resident").post("/api/telemetry", json=t)
+    assert r.status_code == 202, r.text
+    assert server.login("resident").post("/api/telemetry", json={**t, "name": "山田"}).status_code in (400, 422)
+    dur = server.db.read_sync(lambda conn: conn.execute("SELECT max(duration_s) FROM telemetry").fetchone()[0])
+    assert dur == 180
+
+
+def test_binding_and_profile(server: RunningServer) -> None:
+    resident = server.login("resident")
+    assert resident.get("/api/me/profile").json() == {"verified": False, "profile": {}}
+    counter = server.login("counter")
+    aid = resident.account_id  # type: ignore[attr-defined]
+    assert resident.post(f"/api/accounts/{aid}/bind", json={"resident_id": "R0004"}).status_code == 403
+    assert counter.post(f"/api/accounts/{aid}/bind", json={"resident_id": "NOPE"}).status_code == 422
+    r = counter.post(f"/api/accounts/{aid}/bind", json={"resident_id": "R0004", "id_document": "マイナンバーカード"})
+    assert r.status_code == 200, r.text
+    prof = resident.get("/api/me/profile").json()
+    assert prof["verified"] is True
+    assert prof["profile"]["name"] == {"family": "葛\U000e0100城", "given": "美咲"}  # byte for byte
+    assert prof["profile"]["address"]["town"] == "麹町"
+    actions = server.db.read_sync(lambda conn: [r[0] for r in conn.execute(
+        "SELECT action FROM audit_log WHERE subject = ?", (f"account:{aid}",))])
+    assert "identity.bind" in actions

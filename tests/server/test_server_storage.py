@@ -1,0 +1,155 @@
+"""Storage, migrations, audit chain and the CLI commands, on real SQLite files."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from server.audit import append_audit, verify_chain
+from server.storage.db import Database
+from server.storage.migrations import apply_migrations
+from server.storage.schema import CORE_MIGRATIONS, migrate
+from tests.server.conftest import RunningServer, answers, start_server
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "madoguchi.cli", *args], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+
+
+@pytest.fixture
+def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    d = Database.open(tmp_path / "t.db")
+    d.write_sync(migrate)
+    yield d
+    d.close()
+
+
+def test_writer_queue_commits_every_parallel_write(db: Database) -> None:
+    db.write_sync(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+    n = 2000
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda i: db.write_sync(lambda c: c.execute("INSERT INTO t VALUES (?)", (i,))), range(n)))
+    assert db.read_sync(lambda c: c.execute("SELECT count(*), count(DISTINCT n) FROM t").fetchone()) == (n, n)
+    assert db.transactions < n  # grouped: fewer commits than writes
+    # Durable: a fresh connection on the file sees them all.
+    conn = sqlite3.connect(db.path)
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == n
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_failing_job_is_isolated_from_its_group(db: Database) -> None:
+    db.write_sync(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    gate = threading.Event()
+    blocker = db.submit(lambda c: gate.wait(5))  # hold the writer so the next jobs share a group
+    good1 = db.submit(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+    bad = db.submit(lambda c: (c.execute("INSERT INTO t VALUES (2)"), c.execute("INSERT INTO t VALUES (1)")))
+    good2 = db.submit(lambda c: c.execute("INSERT INTO t VALUES (3)"))
+    gate.set()
+    blocker.result()
+    good1.result()
+    good2.result()
+    with pytest.raises(sqlite3.IntegrityError):
+        bad.result()
+    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 3]
+
+
+async def test_async_read_write(db: Database) -> None:
+    await db.write(lambda c: c.execute("CREATE TABLE t (n)"))
+    await db.write(lambda c: c.execute("INSERT INTO t VALUES (42)"))
+    assert await db.read(lambda c: c.execute("SELECT n FROM t").fetchone()[0]) == 42
+
+
+def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = Database.open(path)
+    old.write_sync(lambda c: apply_migrations(c, [("core", CORE_MIGRATIONS[:1])]))
+    old.write_sync(lambda c: c.execute(
+        "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status, answers,"
+        " body_hash, account_id, received_at, updated_at) VALUES ('s1', '2025-000001', 'p', '1.0.0', 'd',"
+        " 'received', '{\"note\":\"古い申請\"}', 'h', 'a', '2025-01-01', '2025-01-01')"))
+    old.close()
+    srv = start_server(tmp_path)
+    try:
+        versions = srv.db.read_sync(lambda c: [r[0] for r in c.execute(
+            "SELECT version FROM schema_migrations WHERE component = 'core' ORDER BY version")])
+        assert versions == [v for v, _ in CORE_MIGRATIONS]
+        row = srv.db.read_sync(lambda c: c.execute(
+            "SELECT answers, search_text FROM submissions WHERE id = 's1'").fetchone())
+        assert "古い申請" in row[0] and "古い申請" in row[1]
+        assert srv.client().get("/healthz").status_code == 200
+    finally:
+        srv.stop()
+
+
+def _chain(tmp_path: Path, n: int = 5) -> Path:
+    d = Database.open(tmp_path / "a.db")
+    d.write_sync(migrate)
+    for i in range(n):
+        d.write_sync(lambda c, i=i: append_audit(c, actor=f"staff{i}", action="submission.read",
+                                                 subject=f"submission:{i}", details={"i": i, "名": "髙橋"}))
+    assert d.read_sync(verify_chain).ok
+    d.close()
+    return tmp_path / "a.db"
+
+
+@pytest.mark.parametrize("tamper, bad_id", [
+    ("UPDATE audit_log SET actor = 'someone-else' WHERE id = 3", 3),
+    ("UPDATE audit_log SET details = '{\"i\":9}' WHERE id = 2", 2),
+    ("DELETE FROM audit_log WHERE id = 2", 3),
+    ("DELETE FROM audit_log WHERE id = 5", 4),  # newest removed: caught by the head
+    ("UPDATE audit_log SET id = CASE id WHEN 2 THEN 20 WHEN 3 THEN 2 END WHERE id IN (2, 3);"
+     " UPDATE audit_log SET id = 3 WHERE id = 20", 2),  # reordered
+])
+def test_audit_verify_detects_tampering(tmp_path: Path, tamper: str, bad_id: int) -> None:
+    path = _chain(tmp_path)
+    ok = cli("audit", "verify", "--db", str(path))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    conn = sqlite3.connect(path)
+    conn.executescript(tamper)
+    conn.close()
+    res = cli("audit", "verify", "--db", str(path))
+    assert res.returncode == 1, res.stdout
+    assert f"entry id {bad_id}" in res.stdout
+
+
+def test_cli_export_jsonl_and_csv(server: RunningServer) -> None:
+    c = server.login("resident")
+    sid = str(uuid.uuid4())
+    r = c.post("/api/submissions", json={"id": sid, "procedure_id": "test-proc", "procedure_version": "1.0.0",
+                                         "answers": answers(note="=cmd|calc")})
+    assert r.status_code == 201
+    before = server.db.read_sync(lambda conn: conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    out = cli("submissions", "export", "--db", server.settings.db_path, "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    mine = next(x for x in rows if x["id"] == sid)
+    for key in ("id", "procedure_id", "procedure_version", "status", "answers", "received_at"):
+        assert key in mine
+    assert mine["answers"]["applicant"]["family"] == "葛\U000e0100城"
+    time.sleep(0.1)
+    after = server.db.read_sync(lambda conn: conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    assert after == before + 1  # the export is audited
+    out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db",
+                          server.settings.db_path, "--format", "csv", "--bom"], capture_output=True, timeout=60)
+    text = out.stdout.decode("utf-8")
+    assert text.startswith("\ufeffid,receipt_number")
+    assert "applicant.family" in text.splitlines()[0]
+    assert "'=cmd|calc" in text  # formula injection neutralized
+
+
+def test_staff_invite_prints_url_last(tmp_path: Path) -> None:
+    res = cli("staff", "invite", "審査 花子", "--role", "reviewer", "--department", "shimin",
+              "--db", str(tmp_path / "x.db"), "--origin", "http://localhost:8123")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1].startswith("http://localhost:8123/enroll/")
