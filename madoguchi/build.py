@@ -137,6 +137,36 @@ def _resolve(importer: str, spec: str) -> str:
     return "/".join(parts)
 
 
+def _strip_js(text: str) -> str:
+    """A conservative size reduction: drop indentation, blank lines and whole-line comments.
+
+    Line breaks are kept (no change to automatic semicolon insertion) and code lines are never edited
+    inside, so it is safe for sources without multi-line template literals (checked).
+    """
+    out: list[str] = []
+    in_block = False
+    lines = text.split("\n")
+    if any(line.count("`") % 2 for line in lines if not line.lstrip().startswith(("//", "*", "/*"))):
+        ticks = [line for line in lines if line.count("`") % 2]
+        # A lone backtick inside a regex literal is fine; a multi-line template literal is not.
+        if any("`" in line and "/" not in line for line in ticks):
+            return text
+    for line in lines:
+        s = line.strip()
+        if in_block:
+            if "*/" in s:
+                in_block = False
+            continue
+        if s.startswith("/*") and not s.startswith("/*!"):
+            if "*/" not in s:
+                in_block = True
+            continue
+        if not s or s.startswith("//"):
+            continue
+        out.append(s)
+    return "\n".join(out) + "\n"
+
+
 def _hash_modules(sources: Mapping[str, bytes]) -> tuple[dict[str, str], dict[str, bytes]]:
     """Content-hash the JS modules, rewriting relative import specifiers to the hashed file names.
 
@@ -156,7 +186,7 @@ def _hash_modules(sources: Mapping[str, bytes]) -> tuple[dict[str, str], dict[st
         if mod in visiting:
             raise ValueError(f"pwa: import cycle through {mod!r}")
         visiting.add(mod)
-        text = modules[mod]
+        text = _strip_js(modules[mod])
 
         def sub(m: re.Match[str]) -> str:
             target = _resolve(mod, m.group(3))
@@ -274,6 +304,10 @@ def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path
         postal_dir = next(iter(postal_prev)).split("/")[1]
     else:
         postal_files, postal_dir = _postal_files()
+    if postal_dir:
+        # The service worker warms the postal cache in the background from this list (after install).
+        prefixes = sorted(k.rsplit("/", 1)[1][:-5] for k in postal_files if not k.endswith("/prefixes.json"))
+        postal_files = {**postal_files, f"postal/{postal_dir}/prefixes.json": _json_bytes(prefixes)}
     files.update(postal_files)
     index["postal"] = f"/postal/{postal_dir}/" if postal_dir else None
     index_bytes = _json_bytes(index)

@@ -14,10 +14,17 @@ import msgspec
 from .expressions import parse
 from .model import AttachmentField, LifeEvent, Procedure, Text
 
-__all__ = ["COMPILED_FORMAT", "FIELD_EXPRESSION_KEYS", "compile_field", "compile_life_event", "compile_procedure"]
+__all__ = [
+    "COMPILED_FORMAT",
+    "FIELD_EXPRESSION_KEYS",
+    "compile_field",
+    "compile_life_event",
+    "compile_procedure",
+]
 
 COMPILED_FORMAT = 1
 FIELD_EXPRESSION_KEYS = ("show_if", "required_if", "constraint", "calculate", "choice_filter")
+
 
 def _ast(src: Any) -> Any:
     # parse() returns cached, shared ASTs: copy so that no caller can corrupt the cache.

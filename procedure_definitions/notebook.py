@@ -106,6 +106,16 @@ def _source(cell: Mapping[str, Any]) -> str:
     return src if isinstance(src, str) else ""
 
 
+def _lines(text: str) -> list[str]:
+    """Split on ``\n`` only, keeping the ends (str.splitlines also splits on form feeds and the like,
+    which YAML does not treat as line breaks)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def _tags(cell: Mapping[str, Any]) -> list[str]:
     meta = cell.get("metadata")
     tags = meta.get("tags") if isinstance(meta, Mapping) else None
@@ -218,7 +228,7 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
         tags = _tags(cell)
         if PROCEDURE_TAG in tags:
             if kind in ("code", "raw"):
-                yaml_cells.append((cell, _source(cell).splitlines(keepends=True)))
+                yaml_cells.append((cell, _lines(_source(cell))))
             else:
                 errors.append(f"cell {number} ({kind}): only code or raw cells may be tagged {PROCEDURE_TAG!r}")
         for tag in tags:
@@ -417,7 +427,7 @@ def _make_exporter() -> type:
     from nbconvert.exporters import Exporter
     from traitlets import default
 
-    class ProcedureYAMLExporter(Exporter):  # type: ignore[misc]
+    class ProcedureYAMLExporter(Exporter):
         """nbconvert exporter ``madoguchi_yaml``: ``jupyter nbconvert --to madoguchi_yaml nb.ipynb``."""
 
         export_from_notebook = "Madoguchi procedure YAML"
@@ -427,7 +437,7 @@ def _make_exporter() -> type:
         def _file_extension_default(self) -> str:
             return ".yaml"
 
-        def from_notebook_node(
+        def from_notebook_node(  # type: ignore[override]  # text out, like nbconvert's TemplateExporter
             self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
         ) -> tuple[str, dict[str, Any]]:
             nb_copy, resources = super().from_notebook_node(nb, resources, **kw)

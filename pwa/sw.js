@@ -105,6 +105,34 @@ self.addEventListener('sync', (event) => {
   if (event.tag === 'outbox') event.waitUntil(flushFromWorker());
 });
 
+// Postal shards are not precached (about 1.7 MB gzipped); once the app is installed it asks for them
+// to be fetched quietly, a few at a time, so that address autofill also works offline later.
+let warming = null;
+async function warmPostal() {
+  const cache = await caches.open(POSTAL_CACHE);
+  const list = await fetch(`${POSTAL_PREFIX}prefixes.json`);
+  if (!list.ok) return;
+  const prefixes = await list.json();
+  const todo = [];
+  for (const p of prefixes) if (!(await cache.match(`${POSTAL_PREFIX}${p}.json`))) todo.push(p);
+  const worker = async () => {
+    while (todo.length) {
+      const url = `${POSTAL_PREFIX}${todo.shift()}.json`;
+      const r = await fetch(url);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      await cache.put(url, r);
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  // Drop shards of older postal data.
+  for (const req of await cache.keys()) if (!new URL(req.url).pathname.startsWith(POSTAL_PREFIX)) await cache.delete(req);
+}
+
 self.addEventListener('message', (event) => {
-  if (event.data && event.data.type === 'flush') event.waitUntil(flushFromWorker().catch(() => {}));
+  const d = event.data || {};
+  if (d.type === 'flush') event.waitUntil(flushFromWorker().catch(() => {}));
+  if (d.type === 'warm-postal' && POSTAL_PREFIX && !warming) {
+    warming = warmPostal().catch(() => {}).finally(() => { warming = null; });
+    event.waitUntil(warming);
+  }
 });

@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from server.problems import Problem
 
@@ -92,7 +93,7 @@ def pwa_handlers(files: dict[str, bytes]) -> list[HTTPRouteHandler]:
     dirs = sorted({p.split("/", 1)[0] for p in files if "/" in p} - _RESERVED)
     if dirs:
         @get([f"/{d}/{{path:path}}" for d in dirs], include_in_schema=False, sync_to_thread=False)
-        def nested(request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+        def nested(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[bytes]:
             return serve(request.url.path.lstrip("/"))
 
         handlers.append(nested)

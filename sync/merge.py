@@ -152,6 +152,7 @@ class _Ctx:
         self.changed: set[str] = set()
         self.conflicts: list[ConflictInfo] = []
         self.superseded: list[str] = []
+        self.creating = state is None  # nothing to merge against: every value is taken as sent
 
     def set(self, name: str, value: Any) -> None:
         if not same(self.data.get(name), value) or (name not in self.data and value is not None):
@@ -167,7 +168,7 @@ def _merge_scalar(ctx: _Ctx, name: str, ch: FieldChange, policy: Policy) -> None
     if _superseded(since, ctx.client_id, ctx.client_seq):
         ctx.superseded.append(name)
         return
-    if same(server, ch.base) or _self_lineage(since, ctx.client_id):
+    if ctx.creating or same(server, ch.base) or _self_lineage(since, ctx.client_id):
         ctx.set(name, ch.new)
         return
     if policy == "review":
@@ -183,7 +184,12 @@ def _merge_append(ctx: _Ctx, name: str, ch: FieldChange) -> None:
     base_keys = {_key(e) for e in _as_list(ch.base)}
     server = _as_list(ctx.data.get(name))
     have = {_key(e) for e in server}
-    added = [e for e in _as_list(ch.new) if _key(e) not in base_keys and _key(e) not in have]
+    added = []
+    for e in _as_list(ch.new):
+        k = _key(e)
+        if k not in base_keys and k not in have:
+            have.add(k)
+            added.append(e)
     # Removing an entry from an append-only field is not a thing: entries are immutable history.
     if added:
         ctx.set(name, server + added)

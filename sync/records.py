@@ -24,6 +24,7 @@ __all__ = [
     "SCHEMAS",
     "SHARED_TYPES",
     "Principal",
+    "assignees_of",
     "can_access",
     "schema_for",
 ]
@@ -78,6 +79,3 @@ def assignees_of(data: dict[str, Any], creator: str | None) -> set[str]:
     if creator:
         out.add(creator)
     return out
-
-
-__all__ += ["assignees_of"]

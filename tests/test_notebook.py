@@ -273,3 +273,39 @@ def test_shipped_notebook_executes_without_errors() -> None:
         o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     assert "飼い犬の登録" in html and "<table>" in html
+
+
+def test_preview_renders_labels_choices_documents_and_fee_as_plain_html() -> None:
+    from procedure_definitions.loader import load_file
+    from procedure_definitions.preview import render_procedure
+
+    proc = load_file(SHIPPED).definition
+    html = render_procedure(proc)
+    assert "<script" not in html
+    for text in ("飼い犬の登録", "犬の名前", "※必須", "※任意", "トイ・プードル", "3,000円", "持ち物", "表示条件"):
+        assert text in html, text
+    assert "迷子になったとき" in html  # help from a notebook cell, inside <details>
+    assert "Dog registration" in render_procedure(proc, "en")
+
+
+def test_preview_escapes_html() -> None:
+    import msgspec
+
+    from procedure_definitions.model import Procedure
+    from procedure_definitions.preview import render_procedure
+
+    proc = msgspec.convert(
+        {
+            "kind": "procedure",
+            "id": "x",
+            "version": "1.0.0",
+            "title": {"ja": "<b>太字</b>"},
+            "department": {"id": "d", "name": {"ja": "課"}},
+            "sections": [{"id": "s", "title": {"ja": "頁"}, "fields": [
+                {"id": "a", "type": "text", "label": {"ja": "<script>alert(1)</script>"}}
+            ]}],
+        },
+        Procedure,
+    )
+    html = render_procedure(proc)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "<b>太字" not in html

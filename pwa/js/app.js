@@ -408,11 +408,13 @@ function makeCtx(scope, d, compiled, onAnyChange) {
     onChange: (path, info) => {
       const top = String(parsePath(path)[0]);
       if (info.typed && !d.typed.includes(top)) d.typed.push(top);
-      // A postal code field fills its address field: keep the address's own postal_code in step.
-      const f = allFields(compiled).find((x) => x.id === top);
-      if (f && f.type === 'postal_code' && f.address_field && typeof d.answers[top] === 'string') {
+      // A postal code field belongs to its address field: keep the address's postal_code in step.
+      for (const f of allFields(compiled)) {
+        if (f.type !== 'postal_code' || !f.address_field || (top !== f.id && top !== f.address_field)) continue;
+        const code = d.answers[f.id];
         const addr = d.answers[f.address_field];
-        if (addr && typeof addr === 'object') addr.postal_code = d.answers[top];
+        if (typeof code === 'string' && code) d.answers[f.address_field] = { ...(addr && typeof addr === 'object' ? addr : {}), postal_code: code };
+        else if (addr && typeof addr === 'object') delete addr.postal_code;
       }
       saveDraft(d);
       onAnyChange(path, info);
@@ -877,6 +879,17 @@ async function route(focus = true) {
   if (focus) focusTitle();
 }
 
+function warmPostal() {
+  // After the app is usable, let the service worker fetch the postal shards in the background.
+  const go = async () => {
+    if (!navigator.onLine || !('serviceWorker' in navigator)) return;
+    const reg = await navigator.serviceWorker.ready;
+    const index = await loadIndex();
+    if (reg.active && index.postal) reg.active.postMessage({ type: 'warm-postal' });
+  };
+  setTimeout(() => go().catch(() => {}), 3000);
+}
+
 function applyLang() {
   const lang = getLang();
   html.lang = htmlLang(lang);
@@ -910,6 +923,7 @@ async function start() {
   if (navigator.storage && navigator.storage.persist) navigator.storage.persisted().then((p) => p || navigator.storage.persist()).catch(() => {});
   await route(false);
   updateSync();
+  warmPostal();
   refreshSession().then(() => flush());
 }
 

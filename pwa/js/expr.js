@@ -69,7 +69,7 @@ export function compareCodePoints(a, b) {
   return a.length === b.length ? 0 : (a.length < b.length ? -1 : 1);
 }
 
-function codePointLength(s) {
+export function codePointLength(s) {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -79,13 +79,13 @@ function renderField(field, ctx, path) {
   const single = (input, extra = []) => el('div', common,
     el('label', { for: id }, labelContent(field, ctx, path)), hintNodes(field, id), errorP, input, extra);
 
-  const textInput = (attrs) => {
+  const textInput = (attrs, parse = (x) => x) => {
     const input = el('input', {
       id, name: path, type: 'text', value: value ?? '', 'aria-describedby': describedBy(field, id), readonly: locked,
       spellcheck: 'false', ...attrs,
     });
-    input.addEventListener('input', (e) => { if (!e.isComposing) set(input.value); });
-    input.addEventListener('compositionend', () => set(input.value));
+    input.addEventListener('input', (e) => { if (!e.isComposing) set(parse(input.value)); });
+    input.addEventListener('compositionend', () => set(parse(input.value)));
     input.addEventListener('blur', blurTouch);
     return input;
   };
@@ -124,15 +124,13 @@ function renderField(field, ctx, path) {
       return single(ta);
     }
     case 'number': {
-      const input = textInput({ inputmode: field.step && field.step % 1 ? 'decimal' : 'numeric', class: 'w-short' });
-      input.value = value ?? '';
-      const parse = () => {
-        const raw = normalizeDigits(input.value).trim();
-        const n = raw === '' ? null : Number(raw);
+      // Full-width digits are accepted and stored as a number; anything else is kept for the validator.
+      const parse = (text) => {
+        const raw = normalizeDigits(text).trim();
+        const n = Number(raw);
         return raw === '' ? null : Number.isFinite(n) ? n : raw;
       };
-      input.addEventListener('input', (e) => { if (!e.isComposing) set(parse()); }, true);
-      input.addEventListener('compositionend', () => set(parse()), true);
+      const input = textInput({ inputmode: field.step && field.step % 1 ? 'decimal' : 'numeric', class: 'w-short' }, parse);
       if (field.calculate) input.setAttribute('data-calculated', '');
       const unit = field.unit ? el('span', { class: 'hint', id: id + '-unit', text: tx(field.unit) }) : null;
       if (unit) input.setAttribute('aria-describedby', describedBy(field, id, id + '-unit'));

@@ -85,6 +85,6 @@ class AuthConfig:
 
 def get_config(scope: Scope) -> AuthConfig:
     try:
-        return scope["app"].state[STATE_KEY]  # type: ignore[no-any-return]
+        return scope["app"].state[STATE_KEY]
     except (KeyError, AttributeError) as exc:
         raise RuntimeError("auth is not configured: add AuthConfig.on_app_init to the app") from exc

@@ -7,11 +7,14 @@ the CSRF cookie only when a page or ``/api/session`` is fetched without one.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
+from urllib.parse import parse_qs
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from server.auth import store
 from server.auth.config import get_config
@@ -19,6 +22,7 @@ from server.auth.problems import send_problem
 
 __all__ = [
     "CSRF_COOKIE",
+    "CSRF_FORM_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
     "auth_middleware",
@@ -32,16 +36,22 @@ __all__ = [
 SESSION_COOKIE = "madoguchi_session"
 CSRF_COOKIE = "madoguchi_csrf"
 CSRF_HEADER = "x-csrf-token"
+CSRF_FORM_FIELD = "_csrf_token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CSRF_SCOPE_KEY = "madoguchi_csrf_token"
 _AUTH_SCOPE_KEY = "auth"
-_MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
+_MAX_TOKEN = 128
+_MAX_FORM = 256 * 1024  # console forms are a few hundred bytes  # longer cookie values are garbage; do not hash megabytes
+
+
+def _headers(scope: Scope) -> Iterable[tuple[bytes, bytes]]:
+    return cast("Iterable[tuple[bytes, bytes]]", scope.get("headers", ()))
 
 
 def parse_cookies(scope: Scope) -> dict[str, str]:
     """The request's cookies; the first occurrence of a name wins (as browsers send the most specific first)."""
     out: dict[str, str] = {}
-    for name, value in scope.get("headers", ()):
+    for name, value in _headers(scope):
         if name != b"cookie":
             continue
         for part in value.decode("latin-1").split(";"):
@@ -52,7 +62,7 @@ def parse_cookies(scope: Scope) -> dict[str, str]:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
+    for key, value in _headers(scope):
         if key == name:
             return value.decode("latin-1")
     return None
@@ -75,7 +85,8 @@ def csrf_cookie_header(token: str, secure: bool) -> bytes:
 
 def _sets_cookie(message: Message, name: str) -> bool:
     prefix = name.encode() + b"="
-    return any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in message.get("headers", ()))
+    return any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in
+               cast("Iterable[tuple[bytes, bytes]]", message.get("headers", ())))
 
 
 def auth_middleware(app: ASGIApp) -> ASGIApp:
@@ -97,7 +108,8 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
                 scope[_AUTH_SCOPE_KEY] = info  # type: ignore[literal-required]
                 if store.now() - info.last_seen_at >= config.touch_interval:
                     # Fire and forget: the idle timer need not delay the response.
-                    config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
+                    with contextlib.suppress(RuntimeError):  # database closing at shutdown
+                        config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
             else:
                 send = _clearing_cookie(send, config.secure)
         await app(scope, receive, send)
@@ -128,8 +140,46 @@ def _origin_allowed(scope: Scope, expected: str) -> str | None:
     return None
 
 
+def _is_form(scope: Scope) -> bool:
+    ctype = _header(scope, b"content-type") or ""
+    return ctype.split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+async def _form_token(receive: Receive) -> tuple[str | None, Receive]:
+    """Read a (small) urlencoded body, return its ``_csrf_token`` and a ``receive`` that replays the body."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None, receive
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_FORM:
+            return None, receive
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FORM_FIELD)
+    replayed = False
+
+    async def replay() -> ReceiveMessage:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return (values[0] if values else None), replay
+
+
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
-    """Double-submit CSRF check plus Origin/Sec-Fetch-Site on every POST/PUT/PATCH/DELETE."""
+    """Double-submit CSRF check plus Origin/Sec-Fetch-Site on every POST/PUT/PATCH/DELETE.
+
+    The token comes in the ``X-CSRF-Token`` header, or for urlencoded HTML forms in the ``_csrf_token``
+    field; either way it must equal the ``madoguchi_csrf`` cookie.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,12 +189,15 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
         cookie = parse_cookies(scope).get(CSRF_COOKIE)
         if cookie is not None and not (16 <= len(cookie) <= _MAX_TOKEN):
             cookie = None
-        if scope["method"] in _UNSAFE:
+        if cast("HTTPScope", scope)["method"] in _UNSAFE:
             refused = _origin_allowed(scope, config.origin)
             if refused:
                 await send_problem(send, 403, "csrf", refused)
                 return
             header = _header(scope, CSRF_HEADER.encode())
+            if header is None and _is_form(scope):
+                # A plain HTML form cannot set headers: accept the token as the _csrf_token field instead.
+                header, receive = await _form_token(receive)
             if cookie is None or header is None or not hmac.compare_digest(cookie.encode(), header.encode()):
                 await send_problem(send, 403, "csrf",
                                    "missing or wrong X-CSRF-Token header (it must equal the madoguchi_csrf cookie)")
@@ -171,6 +224,6 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
                     message = {**message, "headers": headers}
             await send(message)
 
-        await app(scope, receive, send=wrapped)
+        await app(scope, receive, wrapped)
 
     return middleware

@@ -48,6 +48,7 @@ CREATE TABLE sessions (
     expires_at INTEGER NOT NULL            -- absolute expiry
 );
 CREATE INDEX sessions_account ON sessions (account_id);
+CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 CREATE TABLE challenges (
     id TEXT PRIMARY KEY,

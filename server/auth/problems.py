@@ -21,7 +21,7 @@ class AuthProblem(Problem):
 
 
 def problem_document(status: int, slug: str, detail: str) -> dict[str, Any]:
-    return problem_response(status, slug, detail).content  # type: ignore[no-any-return]
+    return problem_response(status, slug, detail).content
 
 
 async def send_problem(send: Send, status: int, slug: str, detail: str) -> None:

@@ -256,6 +256,7 @@ def create_session(
         "DELETE FROM sessions WHERE account_id = ? AND (expires_at <= ? OR last_seen_at + idle_seconds <= ?)",
         (account_id, t, t),
     )
+    conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (t,))  # everyone's dead sessions (indexed)
     conn.execute(
         "INSERT INTO sessions (token_hash, account_id, method, created_at, last_seen_at, idle_seconds, expires_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -36,13 +36,13 @@ _CONSOLE_ROLES = ("counter", "outreach", "reviewer", "admin")
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
-def _render(request: Request[Any, Any, Any], template: str, status: int = 200, **ctx: Any) -> Response[str]:
+def _render(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
     from server.auth.middleware import csrf_token_of
 
     html = _env.get_template(template).render(
         user=request.scope.get("user"), csrf_token=csrf_token_of(request.scope) or "",
         status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=http_status, media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store"})  # personal data: never cached
 
 

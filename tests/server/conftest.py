@@ -97,7 +97,20 @@ class RunningServer:
         self.thread.join(timeout=20)
 
 
+class FakeBuild:
+    """Stands in for madoguchi.build's BuildResult: the server only reads ``.files``."""
+
+    files: dict[str, bytes] = {  # noqa: RUF012
+        "index.html": b"<!doctype html><title>PWA</title>",
+        "sw.js": b"self.addEventListener('fetch', () => {});",
+        "manifest.webmanifest": b"{}",
+        "assets/app.0123456789.js": b"export {};",
+        "procedures/test-proc/1.0.0.abcdef0123.json": b"{}",
+    }
+
+
 def start_server(tmp: Path, procs: list[Procedure] | None = None, **settings: Any) -> RunningServer:
+    settings.setdefault("build_result", FakeBuild())
     s = Settings(db_path=str(tmp / "madoguchi.db"), origin="http://localhost:8000", **settings)
     return RunningServer(s, Lib(procs or [make_proc()]))
 

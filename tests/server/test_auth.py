@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import (  # noqa: E402
+from auth_helpers import (
     SoftAuthenticator,
     enroll_staff,
     free_port,
@@ -25,7 +27,7 @@ from auth_helpers import (  # noqa: E402
     serve,
 )
 
-from server.auth import AuthConfig, create_invite  # noqa: E402
+from server.auth import AuthConfig, create_invite
 
 
 class Server:
@@ -452,3 +454,48 @@ def test_malformed_credentials_are_client_errors(server: Server, client: httpx.C
         r = client.post("/auth/register/options", json=body)
         assert r.status_code == 400
     assert_problem(client.post("/auth/recovery", json={"account_id": "nobody", "code": "x"}), 401)
+
+
+# A bounded fuzz of every auth JSON endpoint: hostile bodies are client errors, never 5xx.
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+_b64ish = st.text(alphabet="ABCDEFabcdef0123456789-_=+/!", max_size=60)
+_credential = st.fixed_dictionaries({"id": _b64ish, "rawId": _b64ish, "type": st.sampled_from(["public-key", "x"]),
+                                     "response": st.dictionaries(st.sampled_from(
+                                         ["clientDataJSON", "attestationObject", "authenticatorData", "signature",
+                                          "userHandle", "transports"]), _b64ish | _json, max_size=6)})
+_bodies = st.one_of(
+    _json,
+    st.fixed_dictionaries({"challenge_id": st.text(max_size=50) | _json, "credential": _credential | _json},
+                          optional={"token": st.text(max_size=50), "name": st.text(max_size=120),
+                                    "passkey_name": _json}),
+    st.fixed_dictionaries({"account_id": st.text(max_size=50), "code": st.text(max_size=50)}),
+    st.fixed_dictionaries({"display_name": st.text(max_size=120) | _json}),
+)
+_ENDPOINTS = [("POST", p) for p in ("/auth/register/options", "/auth/register/verify", "/auth/login/options",
+                                    "/auth/login/verify", "/auth/recovery", "/auth/enroll/options",
+                                    "/auth/enroll/verify", "/auth/passkeys/options", "/auth/passkeys/verify",
+                                    "/auth/logout")] + [("PATCH", "/api/me/passkeys/x")]
+
+
+def test_fuzz_auth_endpoints_never_500(server: Server) -> None:
+    with server.client() as c:
+        register_resident(c, server.base_url)  # signed in, so guarded endpoints parse bodies too
+        opts = c.post("/auth/login/options", json={}).json()
+
+        @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(endpoint=st.sampled_from(_ENDPOINTS), body=_bodies, real_challenge=st.booleans())
+        def run(endpoint: tuple[str, str], body: Any, real_challenge: bool) -> None:
+            if real_challenge and isinstance(body, dict) and "challenge_id" in body:
+                body = {**body, "challenge_id": opts["challenge_id"]}
+            if endpoint[1] == "/auth/logout":
+                return  # would sign the fuzzing client out; covered elsewhere
+            r = c.request(endpoint[0], endpoint[1], json=body)
+            assert r.status_code < 500, (endpoint, body, r.text)
+            if r.status_code >= 400:
+                assert r.headers["content-type"].startswith("application/problem+json")
+
+        run()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import (  # noqa: E402
+from auth_helpers import (
     SoftAuthenticator,
     enroll_staff,
     free_port,
@@ -33,7 +33,7 @@ from auth_helpers import (  # noqa: E402
     serve,
 )
 
-from server.auth import create_invite  # noqa: E402
+from server.auth import create_invite
 
 ANON = "anonymous"
 RESIDENT, COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN = (

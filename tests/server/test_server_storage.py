@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import sqlite3
@@ -39,7 +40,7 @@ def test_writer_queue_commits_every_parallel_write(db: Database) -> None:
     n = 2000
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         list(pool.map(lambda i: db.write_sync(lambda c: c.execute("INSERT INTO t VALUES (?)", (i,))), range(n)))
-    assert db.read_sync(lambda c: c.execute("SELECT count(*), count(DISTINCT n) FROM t").fetchone()) == (n, n)
+    assert db.read_sync(lambda c: c.execute("SELECT count(*), count(DISTINCT n) FROM t").fetchone()[:]) == (n, n)
     assert db.transactions < n  # grouped: fewer commits than writes
     # Durable: a fresh connection on the file sees them all.
     conn = sqlite3.connect(db.path)
@@ -64,14 +65,17 @@ def test_failing_job_is_isolated_from_its_group(db: Database) -> None:
     assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 3]
 
 
-async def test_async_read_write(db: Database) -> None:
-    await db.write(lambda c: c.execute("CREATE TABLE t (n)"))
-    await db.write(lambda c: c.execute("INSERT INTO t VALUES (42)"))
-    assert await db.read(lambda c: c.execute("SELECT n FROM t").fetchone()[0]) == 42
+def test_async_read_write(db: Database) -> None:
+    async def go() -> int:
+        await db.write(lambda c: c.execute("CREATE TABLE t (n)"))
+        await db.write(lambda c: c.execute("INSERT INTO t VALUES (42)"))
+        return int(await db.read(lambda c: c.execute("SELECT n FROM t").fetchone()[0]))
+
+    assert asyncio.run(go()) == 42
 
 
 def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+    path = tmp_path / "madoguchi.db"  # the name start_server uses
     old = Database.open(path)
     old.write_sync(lambda c: apply_migrations(c, [("core", CORE_MIGRATIONS[:1])]))
     old.write_sync(lambda c: c.execute(

@@ -1,0 +1,635 @@
+"""Form logic: a whole procedure evaluated against answers (calculations, visibility, validation).
+
+Runs on the *compiled* procedure (procedure_definitions.compile) so that pwa/js/form.js, its JavaScript
+twin, evaluates exactly the same data; tests/conformance/forms.json pins both down.
+
+Order: (1) clean the answers ("" and null are no answer; unknown ids are errors), (2) calculations to a
+fixed point (bounded, so a cycle the checker missed cannot loop forever), (3) visibility in document
+order, removing hidden values as it goes (so later conditions see them as unanswered), (4) calculations
+again on the pruned values, (5) validation of the shown fields only, at most one error per field.
+An evaluation error inside a condition never crashes the form: show_if counts as shown, required_if as
+not required, a constraint as violated, a calculation or choice_filter as null.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+from . import japan
+from .compile import compile_procedure
+from .expressions import EvalError, deep_equal, evaluate, format_number, truthy
+from .expressions.dates import parse_date
+from .model import Procedure
+
+__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "validate_answers"]
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {"ja": "入力してください。", "en": "This field is required.", "ja-easy": "かいてください。"},
+    "type": {
+        "ja": "入力の形式が正しくありません。",
+        "en": "The value has the wrong form.",
+        "ja-easy": "かきかたが ちがいます。",
+    },
+    "constraint": {
+        "ja": "入力内容を確認してください。",
+        "en": "Please check this value.",
+        "ja-easy": "かいた ことを もういちど みてください。",
+    },
+    "min": {
+        "ja": "{min}以上にしてください。",
+        "en": "Must be {min} or more.",
+        "ja-easy": "{min} いじょう に してください。",
+    },
+    "max": {
+        "ja": "{max}以下にしてください。",
+        "en": "Must be {max} or less.",
+        "ja-easy": "{max} いか に してください。",
+    },
+    "step": {
+        "ja": "{step}刻みで入力してください。",
+        "en": "Must be a multiple of {step}.",
+        "ja-easy": "{step} ずつ の かずに してください。",
+    },
+    "min_length": {
+        "ja": "{min_length}文字以上で入力してください。",
+        "en": "Enter at least {min_length} characters.",
+        "ja-easy": "{min_length}もじ いじょう かいてください。",
+    },
+    "max_length": {
+        "ja": "{max_length}文字以内で入力してください。",
+        "en": "Enter at most {max_length} characters.",
+        "ja-easy": "{max_length}もじ いない で かいてください。",
+    },
+    "choice": {
+        "ja": "選択肢から選んでください。",
+        "en": "Choose one of the options.",
+        "ja-easy": "えらんでください。",
+    },
+    "min_selected": {
+        "ja": "{min_selected}個以上選んでください。",
+        "en": "Choose at least {min_selected}.",
+        "ja-easy": "{min_selected}こ いじょう えらんでください。",
+    },
+    "max_selected": {
+        "ja": "{max_selected}個まで選べます。",
+        "en": "Choose at most {max_selected}.",
+        "ja-easy": "{max_selected}こ まで えらべます。",
+    },
+    "date": {
+        "ja": "正しい日付を入力してください。",
+        "en": "Enter a valid date.",
+        "ja-easy": "ただしい ひづけを かいてください。",
+    },
+    "wareki": {
+        "ja": "正しい年月日を入力してください。",
+        "en": "Enter a valid date (Japanese era or Western year).",
+        "ja-easy": "ただしい ねん・つき・ひ を かいてください。",
+    },
+    "email": {
+        "ja": "メールアドレスの形式が正しくありません。",
+        "en": "Enter a valid email address.",
+        "ja-easy": "メールアドレスが ちがいます。",
+    },
+    "phone": {
+        "ja": "電話番号の形式が正しくありません。",
+        "en": "Enter a valid Japanese phone number.",
+        "ja-easy": "でんわばんごうが ちがいます。",
+    },
+    "kana": {
+        "ja": "全角カタカナで入力してください。",
+        "en": "Enter in full-width katakana.",
+        "ja-easy": "カタカナで かいてください。",
+    },
+    "postal_code": {
+        "ja": "郵便番号は7桁の数字で入力してください。",
+        "en": "Enter a 7-digit postal code.",
+        "ja-easy": "ゆうびんばんごう(7けた)を かいてください。",
+    },
+    "address": {
+        "ja": "住所をすべて入力してください。",
+        "en": "Enter the complete address.",
+        "ja-easy": "じゅうしょを ぜんぶ かいてください。",
+    },
+    "my_number": {
+        "ja": "マイナンバー(個人番号)が正しくありません。",
+        "en": "The My Number (individual number) is not valid.",
+        "ja-easy": "マイナンバーが ちがいます。",
+    },
+    "corporate_number": {
+        "ja": "法人番号が正しくありません。",
+        "en": "The corporate number is not valid.",
+        "ja-easy": "ほうじんばんごうが ちがいます。",
+    },
+    "attachment_type": {
+        "ja": "この種類のファイルは添付できません。",
+        "en": "This type of file cannot be attached.",
+        "ja-easy": "この ファイルは つけられません。",
+    },
+    "attachment_size": {
+        "ja": "ファイルが大きすぎます({max_size_mb}MBまで)。",
+        "en": "The file is too large (up to {max_size_mb} MB).",
+        "ja-easy": "ファイルが おおきすぎます({max_size_mb}MB まで)。",
+    },
+    "min_items": {
+        "ja": "{min}件以上入力してください。",
+        "en": "Add at least {min}.",
+        "ja-easy": "{min}つ いじょう いれてください。",
+    },
+    "max_items": {
+        "ja": "{max}件まで入力できます。",
+        "en": "Add at most {max}.",
+        "ja-easy": "{max}つ まで です。",
+    },
+    "unknown_field": {
+        "ja": "この項目はありません。",
+        "en": "Unknown field.",
+        "ja-easy": "この こうもくは ありません。",
+    },
+}
+LANGS = ("ja", "en", "ja-easy")
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+_POSTAL = re.compile(r"[0-9]{7}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NOT_DIGIT = re.compile(r"[^0-9]")
+_ADDRESS_PARTS = ("prefecture", "city", "town", "block")
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    path: str  # "copies", "members[0].name"
+    field_id: str
+    code: str
+    message: dict[str, str]  # ja, en, ja-easy
+
+
+class FormState(msgspec.Struct):
+    shown: list[str]
+    values: dict[str, Any]
+    errors: list[FieldError]
+    valid: bool
+
+
+def _message(code: str, params: Mapping[str, Any], custom: Mapping[str, str] | None = None) -> dict[str, str]:
+    out = {}
+    for lang in LANGS:
+        text = MESSAGES[code][lang]
+        if custom:
+            text = custom.get(lang) or custom.get("ja") or text
+        for key, value in params.items():
+            shown = (
+                format_number(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else str(value)
+            )
+            text = text.replace("{" + key + "}", shown)
+        out[lang] = text
+    return out
+
+
+def _is_blank(v: Any) -> bool:
+    return v is None or v == ""
+
+
+def _is_empty(v: Any) -> bool:
+    """No answer, for the required check: null, "", [], or an object whose parts are all blank."""
+    if _is_blank(v) or (isinstance(v, list) and not v):
+        return True
+    return isinstance(v, dict) and all(_is_blank(x) for x in v.values())
+
+
+class _Instance(msgspec.Struct):
+    """One field at one place: a top-level field, or a group's field inside item i."""
+
+    field: dict[str, Any]
+    path: str
+    container: dict[str, Any]  # the dict holding its value (the answers or a group item)
+    scope: dict[str, Any] | None  # the item scope for expressions (outer items merged), None at top level
+
+
+class _Form:
+    def __init__(self, compiled: Mapping[str, Any], answers: Mapping[str, Any], today: str | None) -> None:
+        self.compiled = compiled
+        self.today = today
+        self.errors: list[FieldError] = []
+        self.values: dict[str, Any] = {}
+        self.hidden: set[str] = set()
+        self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
+        top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
+        self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _eval(self, ast: Any, scope: Mapping[str, Any] | None) -> Any:
+        return evaluate(ast, self.values, item=scope, today=self.today)
+
+    def _cond(self, ast: Any, scope: Mapping[str, Any] | None, on_error: bool) -> bool:
+        try:
+            return truthy(self._eval(ast, scope))
+        except EvalError:
+            return on_error
+
+    def _error(self, inst: _Instance, code: str, params: Mapping[str, Any] | None = None) -> None:
+        custom = inst.field.get("constraint_message") if code == "constraint" else None
+        self.errors.append(
+            FieldError(inst.path, inst.field["id"], code, _message(code, params or {}, custom))
+        )
+
+    def _clean(self, fields: list[dict[str, Any]], answers: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        by_id = {f["id"]: f for f in fields}
+        out: dict[str, Any] = {}
+        for key in sorted(answers):
+            if key not in by_id:
+                path = prefix + key
+                self.errors.append(FieldError(path, key, "unknown_field", _message("unknown_field", {})))
+        for f in fields:
+            fid = f["id"]
+            if fid not in answers or _is_blank(answers[fid]) or f.get("type") == "notice":
+                continue
+            value = answers[fid]
+            if f.get("type") == "group" and isinstance(value, list):
+                value = [
+                    self._clean(f.get("fields", []), item, f"{prefix}{fid}[{i}].")
+                    if isinstance(item, Mapping)
+                    else item
+                    for i, item in enumerate(value)
+                ]
+            else:
+                value = copy.deepcopy(value)
+            out[fid] = value
+        return out
+
+    def instances(self) -> Iterator[_Instance]:
+        """Every field at every place (group fields once per item), in document order."""
+        for section in self.compiled.get("sections", []):
+            yield from self._walk(section.get("fields", []), self.values, "", None)
+
+    def _walk(
+        self,
+        fields: list[dict[str, Any]],
+        container: dict[str, Any],
+        prefix: str,
+        scope: dict[str, Any] | None,
+    ) -> Iterator[_Instance]:
+        for f in fields:
+            inst = _Instance(f, prefix + f["id"], container, scope)
+            yield inst
+            if f.get("type") == "group":
+                items = container.get(f["id"])
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            inner = {**(scope or {}), **item}
+                            yield from self._walk(f.get("fields", []), item, f"{inst.path}[{i}].", inner)
+
+    # -- calculations -----------------------------------------------------------------------------------
+    def calculate(self) -> None:
+        calcs = [inst for inst in self.instances() if "calculate" in inst.field]
+        for _ in range(len(calcs) + 1):
+            changed = False
+            for inst in self.instances():
+                if "calculate" not in inst.field or inst.path in self.hidden:
+                    continue
+                try:
+                    value = self._eval(inst.field["calculate"], self._scope_of(inst))
+                except EvalError:
+                    value = None
+                fid = inst.field["id"]
+                old = inst.container.get(fid)
+                if _is_blank(value):
+                    if fid in inst.container:
+                        del inst.container[fid]
+                        changed = True
+                elif old is None or not deep_equal(old, value):
+                    inst.container[fid] = value
+                    changed = True
+            if not changed:
+                return
+
+    def _scope_of(self, inst: _Instance) -> dict[str, Any] | None:
+        # The item scope must reflect the item's current values (calculations update them).
+        if inst.scope is None:
+            return None
+        return {**inst.scope, **inst.container}
+
+    # -- visibility -------------------------------------------------------------------------------------
+    def visibility(self) -> list[str]:
+        shown: list[str] = []
+        for section in self.compiled.get("sections", []):
+            visible = "show_if" not in section or self._cond(section["show_if"], None, True)
+            self._visit(section.get("fields", []), self.values, "", None, visible, shown)
+        return shown
+
+    def _visit(
+        self,
+        fields: list[dict[str, Any]],
+        container: dict[str, Any],
+        prefix: str,
+        scope: dict[str, Any] | None,
+        visible: bool,
+        shown: list[str],
+    ) -> None:
+        for f in fields:
+            path = prefix + f["id"]
+            item_scope = None if scope is None else {**scope, **container}
+            here = visible and ("show_if" not in f or self._cond(f["show_if"], item_scope, True))
+            if here:
+                shown.append(path)
+            else:
+                self.hidden.add(path)
+                container.pop(f["id"], None)
+            if f.get("type") == "group" and here:
+                items = container.get(f["id"])
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            inner = {**(scope or {}), **item}
+                            self._visit(f.get("fields", []), item, f"{path}[{i}].", inner, True, shown)
+
+    # -- validation -------------------------------------------------------------------------------------
+    def validate(self, shown: set[str]) -> None:
+        for inst in self.instances():
+            if inst.path in shown and "calculate" not in inst.field and inst.field.get("type") != "notice":
+                self._validate(inst)
+
+    def _validate(self, inst: _Instance) -> None:
+        f = inst.field
+        value = inst.container.get(f["id"])
+        scope = self._scope_of(inst)
+        required = bool(f.get("required")) or (
+            "required_if" in f and self._cond(f["required_if"], scope, False)
+        )
+        if _is_empty(value):
+            if required:
+                self._error(inst, "required")
+            return
+        self.current_scope = scope
+        check = _CHECKS.get(f.get("type", "text"), _check_text)
+        problem = check(self, f, value)
+        if problem is not None:
+            self._error(inst, problem[0], problem[1])
+            return
+        if "constraint" in f and not self._cond(f["constraint"], scope, False):
+            self._error(inst, "constraint")
+
+    def offered(self, f: Mapping[str, Any], scope: Mapping[str, Any] | None) -> list[str]:
+        choices = f.get("choices", [])
+        if "choice_filter" not in f:
+            return [c["value"] for c in choices]
+        try:
+            fv = self._eval(f["choice_filter"], scope)
+        except EvalError:
+            fv = None
+        return [
+            c["value"]
+            for c in choices
+            if "filter" not in c or c["filter"] == fv or (isinstance(fv, list) and c["filter"] in fv)
+        ]
+
+
+Problem = tuple[str, dict[str, Any]] | None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _len(s: str) -> int:
+    return len(s)  # code points, like expr len()
+
+
+def _check_text(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, str):
+        return "type", {}
+    if f.get("min_length") is not None and _len(v) < f["min_length"]:
+        return "min_length", {"min_length": f["min_length"]}
+    if f.get("max_length") is not None and _len(v) > f["max_length"]:
+        return "max_length", {"max_length": f["max_length"]}
+    return None
+
+
+def _check_number(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not _is_number(v) or not math.isfinite(v):
+        return "type", {}
+    if f.get("min") is not None and v < f["min"]:
+        return "min", {"min": f["min"]}
+    if f.get("max") is not None and v > f["max"]:
+        return "max", {"max": f["max"]}
+    step = f.get("step")
+    if step:
+        q = (v - (f.get("min") or 0)) / step
+        if abs(q - round(q)) > 1e-9:
+            return "step", {"step": step}
+    return None
+
+
+def _check_yesno(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    return None if isinstance(v, bool) else ("type", {})
+
+
+def _check_choice(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, str):
+        return "type", {}
+    return None if v in form.offered(f, form.current_scope) else ("choice", {})
+
+
+def _check_multichoice(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        return "type", {}
+    offered = form.offered(f, form.current_scope)
+    if any(x not in offered for x in v):
+        return "choice", {}
+    if f.get("min_selected") is not None and len(v) < f["min_selected"]:
+        return "min_selected", {"min_selected": f["min_selected"]}
+    if f.get("max_selected") is not None and len(v) > f["max_selected"]:
+        return "max_selected", {"max_selected": f["max_selected"]}
+    return None
+
+
+def _date_parts(v: Any) -> tuple[int, int | None, int | None] | None:
+    try:
+        return parse_date(v, "date") if isinstance(v, str) else None
+    except EvalError:
+        return None
+
+
+def _check_date(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    parts = _date_parts(v)
+    if parts is None or parts[2] is None:
+        return "date", {}
+    if f.get("min") and v < f["min"]:
+        return "min", {"min": f["min"]}
+    if f.get("max") and v > f["max"]:
+        return "max", {"max": f["max"]}
+    return None
+
+
+def _check_wareki(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    parts = _date_parts(v)
+    if parts is None or (parts[2] is None and not f.get("allow_partial")):
+        return "wareki", {}
+    return None
+
+
+def _string_check(code: str, ok: Callable[[str], bool]) -> Callable[[_Form, Mapping[str, Any], Any], Problem]:
+    def check(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+        if not isinstance(v, str):
+            return "type", {}
+        return None if ok(v) else (code, {})
+
+    return check
+
+
+_MOBILE = ("070", "080", "090")
+
+
+def _phone_digits(s: str) -> str:
+    digits = _NOT_DIGIT.sub("", s)
+    return "0" + digits[2:] if s.startswith("+81") else digits
+
+
+def _check_phone(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, str):
+        return "type", {}
+    if not japan.is_valid_phone(v) or (f.get("mobile_only") and not _phone_digits(v).startswith(_MOBILE)):
+        return "phone", {}
+    return None
+
+
+def _parts_ok(v: Any, ok: Callable[[str], bool]) -> bool | None:
+    """None: not a {family, given} object; else whether both parts pass ``ok``."""
+    if not isinstance(v, dict) or not all(isinstance(v.get(k), str) for k in ("family", "given")):
+        return None
+    return ok(v["family"]) and ok(v["given"])
+
+
+def _check_name(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if f.get("single_part"):
+        return None if isinstance(v, str) else ("type", {})
+    parts = _parts_ok(v, lambda s: s != "")
+    if parts is None:
+        return "type", {}
+    return None if parts else ("required", {})
+
+
+def _check_kana(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not f.get("split"):
+        if not isinstance(v, str):
+            return "type", {}
+        return None if japan.is_katakana(v) else ("kana", {})
+    parts = _parts_ok(v, japan.is_katakana)
+    if parts is None:
+        return "type", {}
+    return None if parts else ("kana", {})
+
+
+def _check_address(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, dict) or not all(isinstance(x, str) or x is None for x in v.values()):
+        return "type", {}
+    if any(not v.get(k) for k in _ADDRESS_PARTS):
+        return "address", {}
+    code = v.get("postal_code")
+    if (f.get("japan_only", True) or code) and not (isinstance(code, str) and _POSTAL.fullmatch(code)):
+        return "address", {}
+    return None
+
+
+def _accepts(accept: list[str], mime: str) -> bool:
+    return any(a == mime or (a.endswith("/*") and mime.startswith(a[:-1])) for a in accept)
+
+
+def _check_attachment(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, list):
+        return "type", {}
+    for a in v:
+        if not (
+            isinstance(a, dict)
+            and isinstance(a.get("sha256"), str)
+            and _SHA256.fullmatch(a["sha256"])
+            and isinstance(a.get("name"), str)
+            and _is_number(a.get("size"))
+            and a["size"] >= 0
+            and isinstance(a.get("type"), str)
+        ):
+            return "type", {}
+    if len(v) > f.get("max_files", 1):
+        return "max_items", {"max": f.get("max_files", 1)}
+    for a in v:
+        if not _accepts(f.get("accept", []), a["type"]):
+            return "attachment_type", {}
+        if a["size"] > f.get("max_size_mb", 10) * 1024 * 1024:
+            return "attachment_size", {"max_size_mb": f.get("max_size_mb", 10)}
+    return None
+
+
+def _check_group(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        return "type", {}
+    if f.get("min") is not None and len(v) < f["min"]:
+        return "min_items", {"min": f["min"]}
+    if f.get("max") is not None and len(v) > f["max"]:
+        return "max_items", {"max": f["max"]}
+    return None
+
+
+_CHECKS: dict[str, Callable[[_Form, Mapping[str, Any], Any], Problem]] = {
+    "text": _check_text,
+    "longtext": _check_text,
+    "number": _check_number,
+    "yesno": _check_yesno,
+    "choice": _check_choice,
+    "multichoice": _check_multichoice,
+    "date": _check_date,
+    "wareki": _check_wareki,
+    "email": _string_check("email", lambda s: _EMAIL.fullmatch(s) is not None),
+    "phone": _check_phone,
+    "name": _check_name,
+    "kana": _check_kana,
+    "postal_code": _string_check("postal_code", lambda s: _POSTAL.fullmatch(s) is not None),
+    "address": _check_address,
+    "my_number": _string_check("my_number", japan.is_valid_my_number),
+    "corporate_number": _string_check("corporate_number", japan.is_valid_corporate_number),
+    "attachment": _check_attachment,
+    "group": _check_group,
+}
+
+
+def evaluate_form(
+    compiled: Mapping[str, Any], answers: Mapping[str, Any], *, today: str | None = None
+) -> FormState:
+    """Evaluate a compiled procedure against answers. Never raises on bad answers."""
+    form = _Form(compiled, answers, today)
+    form.calculate()
+    shown = form.visibility()
+    form.calculate()
+    form.validate(set(shown))
+    return FormState(shown=shown, values=form.values, errors=form.errors, valid=not form.errors)
+
+
+_COMPILED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _compiled(proc: Procedure) -> dict[str, Any]:
+    key = (proc.id, proc.version)
+    cached = _COMPILED.get(key)
+    if cached is None:
+        cached = _COMPILED[key] = compile_procedure(proc)
+    return cached
+
+
+def evaluate_procedure(proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None) -> FormState:
+    return evaluate_form(_compiled(proc), answers, today=today)
+
+
+def validate_answers(
+    proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None
+) -> list[FieldError]:
+    """The server's check of submitted answers: the errors of evaluate_procedure."""
+    return evaluate_procedure(proc, answers, today=today).errors

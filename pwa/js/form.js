@@ -1,0 +1,399 @@
+// Form logic on the phone: the twin of procedure_definitions/forms.py (same steps, codes and messages;
+// tests/conformance/forms.json runs both). Input is the compiled procedure (expressions as ASTs).
+// Order: clean answers, calculations to a bounded fixed point, visibility (hidden values removed in
+// document order), calculations again, validation of shown fields (at most one error per field).
+// Evaluation errors never escape: show_if counts as shown, required_if as not required, a constraint
+// as violated, a calculation or choice_filter as null.
+
+import { evaluate, EvalError, truthy, deepEqual, codePointLength } from './expr.js';
+import { isValidMyNumber, isValidCorporateNumber, isKatakana, isValidPhone } from './japan.js';
+
+export const MESSAGES = {
+  required: { ja: '入力してください。', en: 'This field is required.', 'ja-easy': 'かいてください。' },
+  type: { ja: '入力の形式が正しくありません。', en: 'The value has the wrong form.', 'ja-easy': 'かきかたが ちがいます。' },
+  constraint: { ja: '入力内容を確認してください。', en: 'Please check this value.', 'ja-easy': 'かいた ことを もういちど みてください。' },
+  min: { ja: '{min}以上にしてください。', en: 'Must be {min} or more.', 'ja-easy': '{min} いじょう に してください。' },
+  max: { ja: '{max}以下にしてください。', en: 'Must be {max} or less.', 'ja-easy': '{max} いか に してください。' },
+  step: { ja: '{step}刻みで入力してください。', en: 'Must be a multiple of {step}.', 'ja-easy': '{step} ずつ の かずに してください。' },
+  min_length: { ja: '{min_length}文字以上で入力してください。', en: 'Enter at least {min_length} characters.', 'ja-easy': '{min_length}もじ いじょう かいてください。' },
+  max_length: { ja: '{max_length}文字以内で入力してください。', en: 'Enter at most {max_length} characters.', 'ja-easy': '{max_length}もじ いない で かいてください。' },
+  choice: { ja: '選択肢から選んでください。', en: 'Choose one of the options.', 'ja-easy': 'えらんでください。' },
+  min_selected: { ja: '{min_selected}個以上選んでください。', en: 'Choose at least {min_selected}.', 'ja-easy': '{min_selected}こ いじょう えらんでください。' },
+  max_selected: { ja: '{max_selected}個まで選べます。', en: 'Choose at most {max_selected}.', 'ja-easy': '{max_selected}こ まで えらべます。' },
+  date: { ja: '正しい日付を入力してください。', en: 'Enter a valid date.', 'ja-easy': 'ただしい ひづけを かいてください。' },
+  wareki: { ja: '正しい年月日を入力してください。', en: 'Enter a valid date (Japanese era or Western year).', 'ja-easy': 'ただしい ねん・つき・ひ を かいてください。' },
+  email: { ja: 'メールアドレスの形式が正しくありません。', en: 'Enter a valid email address.', 'ja-easy': 'メールアドレスが ちがいます。' },
+  phone: { ja: '電話番号の形式が正しくありません。', en: 'Enter a valid Japanese phone number.', 'ja-easy': 'でんわばんごうが ちがいます。' },
+  kana: { ja: '全角カタカナで入力してください。', en: 'Enter in full-width katakana.', 'ja-easy': 'カタカナで かいてください。' },
+  postal_code: { ja: '郵便番号は7桁の数字で入力してください。', en: 'Enter a 7-digit postal code.', 'ja-easy': 'ゆうびんばんごう(7けた)を かいてください。' },
+  address: { ja: '住所をすべて入力してください。', en: 'Enter the complete address.', 'ja-easy': 'じゅうしょを ぜんぶ かいてください。' },
+  my_number: { ja: 'マイナンバー(個人番号)が正しくありません。', en: 'The My Number (individual number) is not valid.', 'ja-easy': 'マイナンバーが ちがいます。' },
+  corporate_number: { ja: '法人番号が正しくありません。', en: 'The corporate number is not valid.', 'ja-easy': 'ほうじんばんごうが ちがいます。' },
+  attachment_type: { ja: 'この種類のファイルは添付できません。', en: 'This type of file cannot be attached.', 'ja-easy': 'この ファイルは つけられません。' },
+  attachment_size: { ja: 'ファイルが大きすぎます({max_size_mb}MBまで)。', en: 'The file is too large (up to {max_size_mb} MB).', 'ja-easy': 'ファイルが おおきすぎます({max_size_mb}MB まで)。' },
+  min_items: { ja: '{min}件以上入力してください。', en: 'Add at least {min}.', 'ja-easy': '{min}つ いじょう いれてください。' },
+  max_items: { ja: '{max}件まで入力できます。', en: 'Add at most {max}.', 'ja-easy': '{max}つ まで です。' },
+  unknown_field: { ja: 'この項目はありません。', en: 'Unknown field.', 'ja-easy': 'この こうもくは ありません。' },
+};
+const LANGS = ['ja', 'en', 'ja-easy'];
+
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+const POSTAL = /^[0-9]{7}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const ISO = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/;
+const ADDRESS_PARTS = ['prefecture', 'city', 'town', 'block'];
+
+const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isNumber = (v) => typeof v === 'number';
+const isBlank = (v) => v === null || v === undefined || v === '';
+const isEmpty = (v) => isBlank(v) || (Array.isArray(v) && v.length === 0) ||
+  (isObject(v) && Object.values(v).every(isBlank));
+const clone = (v) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+
+function message(code, params, custom) {
+  const out = {};
+  for (const lang of LANGS) {
+    let text = MESSAGES[code][lang];
+    if (custom) text = custom[lang] || custom.ja || text;
+    for (const [key, value] of Object.entries(params)) text = text.split(`{${key}}`).join(String(value));
+    out[lang] = text;
+  }
+  return out;
+}
+
+function leap(y) { return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0); }
+
+// (year, month|null, day|null) of an ISO date or partial date, null when invalid (as dates.parse_date).
+function dateParts(v) {
+  if (typeof v !== 'string') return null;
+  const m = ISO.exec(v);
+  if (!m) return null;
+  const y = Number(m[1]);
+  const mo = m[2] ? Number(m[2]) : null;
+  const d = m[3] ? Number(m[3]) : null;
+  if (y < 1 || (mo !== null && (mo < 1 || mo > 12))) return null;
+  if (d !== null) {
+    const days = mo === 2 ? (leap(y) ? 29 : 28) : ([4, 6, 9, 11].includes(mo) ? 30 : 31);
+    if (d < 1 || d > days) return null;
+  }
+  return [y, mo, d];
+}
+
+function phoneDigits(s) {
+  const digits = s.replace(/[^0-9]/g, '');
+  return s.startsWith('+81') ? '0' + digits.slice(2) : digits;
+}
+
+class Form {
+  constructor(compiled, answers, today) {
+    this.compiled = compiled;
+    this.today = today;
+    this.errors = [];
+    this.hidden = new Set();
+    this.currentScope = null;
+    const top = [];
+    for (const s of compiled.sections || []) top.push(...(s.fields || []));
+    this.values = this.clean(top, isObject(answers) ? answers : {}, '');
+  }
+
+  eval(ast, scope) { return evaluate(ast, this.values, { item: scope, today: this.today }); }
+
+  cond(ast, scope, onError) {
+    try {
+      return truthy(this.eval(ast, scope));
+    } catch (e) {
+      if (e instanceof EvalError) return onError;
+      throw e;
+    }
+  }
+
+  error(inst, code, params = {}) {
+    const custom = code === 'constraint' ? inst.field.constraint_message : null;
+    this.errors.push({ path: inst.path, field_id: inst.field.id, code, message: message(code, params, custom) });
+  }
+
+  clean(fields, answers, prefix) {
+    const byId = new Map(fields.map((f) => [f.id, f]));
+    const out = {};
+    for (const key of Object.keys(answers).sort()) {
+      if (!byId.has(key)) {
+        this.errors.push({ path: prefix + key, field_id: key, code: 'unknown_field', message: message('unknown_field', {}) });
+      }
+    }
+    for (const f of fields) {
+      if (!hasOwn(answers, f.id) || isBlank(answers[f.id]) || f.type === 'notice') continue;
+      let value = answers[f.id];
+      if (f.type === 'group' && Array.isArray(value)) {
+        value = value.map((item, i) => (isObject(item) ? this.clean(f.fields || [], item, `${prefix}${f.id}[${i}].`) : clone(item)));
+      } else {
+        value = clone(value);
+      }
+      out[f.id] = value;
+    }
+    return out;
+  }
+
+  *instances() {
+    for (const section of this.compiled.sections || []) yield* this.walk(section.fields || [], this.values, '', null);
+  }
+
+  *walk(fields, container, prefix, scope) {
+    for (const f of fields) {
+      const inst = { field: f, path: prefix + f.id, container, scope };
+      yield inst;
+      if (f.type === 'group' && Array.isArray(container[f.id])) {
+        const items = container[f.id];
+        for (let i = 0; i < items.length; i++) {
+          if (isObject(items[i])) yield* this.walk(f.fields || [], items[i], `${inst.path}[${i}].`, { ...(scope || {}), ...items[i] });
+        }
+      }
+    }
+  }
+
+  scopeOf(inst) { return inst.scope === null ? null : { ...inst.scope, ...inst.container }; }
+
+  calculate() {
+    let count = 0;
+    for (const inst of this.instances()) if (hasOwn(inst.field, 'calculate')) count++;
+    for (let round = 0; round < count + 1; round++) {
+      let changed = false;
+      for (const inst of this.instances()) {
+        if (!hasOwn(inst.field, 'calculate') || this.hidden.has(inst.path)) continue;
+        let value;
+        try {
+          value = this.eval(inst.field.calculate, this.scopeOf(inst));
+        } catch (e) {
+          if (!(e instanceof EvalError)) throw e;
+          value = null;
+        }
+        const id = inst.field.id;
+        const old = hasOwn(inst.container, id) ? inst.container[id] : null;
+        if (isBlank(value)) {
+          if (hasOwn(inst.container, id)) { delete inst.container[id]; changed = true; }
+        } else if (old === null || !deepEqual(old, value)) {
+          inst.container[id] = value;
+          changed = true;
+        }
+      }
+      if (!changed) return;
+    }
+  }
+
+  visibility() {
+    const shown = [];
+    for (const section of this.compiled.sections || []) {
+      const visible = !hasOwn(section, 'show_if') || this.cond(section.show_if, null, true);
+      this.visit(section.fields || [], this.values, '', null, visible, shown);
+    }
+    return shown;
+  }
+
+  visit(fields, container, prefix, scope, visible, shown) {
+    for (const f of fields) {
+      const path = prefix + f.id;
+      const itemScope = scope === null ? null : { ...scope, ...container };
+      const here = visible && (!hasOwn(f, 'show_if') || this.cond(f.show_if, itemScope, true));
+      if (here) {
+        shown.push(path);
+      } else {
+        this.hidden.add(path);
+        delete container[f.id];
+      }
+      if (f.type === 'group' && here && Array.isArray(container[f.id])) {
+        const items = container[f.id];
+        for (let i = 0; i < items.length; i++) {
+          if (isObject(items[i])) this.visit(f.fields || [], items[i], `${path}[${i}].`, { ...(scope || {}), ...items[i] }, true, shown);
+        }
+      }
+    }
+  }
+
+  validate(shown) {
+    for (const inst of this.instances()) {
+      if (shown.has(inst.path) && !hasOwn(inst.field, 'calculate') && inst.field.type !== 'notice') this.validateOne(inst);
+    }
+  }
+
+  validateOne(inst) {
+    const f = inst.field;
+    const value = hasOwn(inst.container, f.id) ? inst.container[f.id] : null;
+    const scope = this.scopeOf(inst);
+    const required = Boolean(f.required) || (hasOwn(f, 'required_if') && this.cond(f.required_if, scope, false));
+    if (isEmpty(value)) {
+      if (required) this.error(inst, 'required');
+      return;
+    }
+    this.currentScope = scope;
+    const check = CHECKS[f.type || 'text'] || checkText;
+    const problem = check(this, f, value);
+    if (problem !== null) {
+      this.error(inst, problem[0], problem[1]);
+      return;
+    }
+    if (hasOwn(f, 'constraint') && !this.cond(f.constraint, scope, false)) this.error(inst, 'constraint');
+  }
+
+  offered(f, scope) {
+    const choices = f.choices || [];
+    if (!hasOwn(f, 'choice_filter')) return choices.map((c) => c.value);
+    let fv;
+    try {
+      fv = this.eval(f.choice_filter, scope);
+    } catch (e) {
+      if (!(e instanceof EvalError)) throw e;
+      fv = null;
+    }
+    return choices.filter((c) => !hasOwn(c, 'filter') || c.filter === fv || (Array.isArray(fv) && fv.includes(c.filter)))
+      .map((c) => c.value);
+  }
+}
+
+const TYPE = ['type', {}];
+const get = (f, k) => (hasOwn(f, k) ? f[k] : null);
+
+function checkText(form, f, v) {
+  if (typeof v !== 'string') return TYPE;
+  const n = codePointLength(v);
+  if (get(f, 'min_length') !== null && n < f.min_length) return ['min_length', { min_length: f.min_length }];
+  if (get(f, 'max_length') !== null && n > f.max_length) return ['max_length', { max_length: f.max_length }];
+  return null;
+}
+
+function checkNumber(form, f, v) {
+  if (!isNumber(v) || !Number.isFinite(v)) return TYPE;
+  if (get(f, 'min') !== null && v < f.min) return ['min', { min: f.min }];
+  if (get(f, 'max') !== null && v > f.max) return ['max', { max: f.max }];
+  if (f.step) {
+    const q = (v - (f.min || 0)) / f.step;
+    if (Math.abs(q - Math.round(q)) > 1e-9) return ['step', { step: f.step }];
+  }
+  return null;
+}
+
+function checkChoice(form, f, v) {
+  if (typeof v !== 'string') return TYPE;
+  return form.offered(f, form.currentScope).includes(v) ? null : ['choice', {}];
+}
+
+function checkMultichoice(form, f, v) {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return TYPE;
+  const offered = form.offered(f, form.currentScope);
+  if (v.some((x) => !offered.includes(x))) return ['choice', {}];
+  if (get(f, 'min_selected') !== null && v.length < f.min_selected) return ['min_selected', { min_selected: f.min_selected }];
+  if (get(f, 'max_selected') !== null && v.length > f.max_selected) return ['max_selected', { max_selected: f.max_selected }];
+  return null;
+}
+
+function checkDate(form, f, v) {
+  const parts = dateParts(v);
+  if (parts === null || parts[2] === null) return ['date', {}];
+  if (f.min && v < f.min) return ['min', { min: f.min }];
+  if (f.max && v > f.max) return ['max', { max: f.max }];
+  return null;
+}
+
+function checkWareki(form, f, v) {
+  const parts = dateParts(v);
+  return parts === null || (parts[2] === null && !f.allow_partial) ? ['wareki', {}] : null;
+}
+
+const stringCheck = (code, ok) => (form, f, v) => {
+  if (typeof v !== 'string') return TYPE;
+  return ok(v) ? null : [code, {}];
+};
+
+function checkPhone(form, f, v) {
+  if (typeof v !== 'string') return TYPE;
+  if (!isValidPhone(v) || (f.mobile_only && !/^0[789]0/.test(phoneDigits(v)))) return ['phone', {}];
+  return null;
+}
+
+// null: not a {family, given} object; else whether both parts pass `ok`.
+function partsOk(v, ok) {
+  if (!isObject(v) || typeof v.family !== 'string' || typeof v.given !== 'string' ||
+      !hasOwn(v, 'family') || !hasOwn(v, 'given')) return null;
+  return ok(v.family) && ok(v.given);
+}
+
+function checkName(form, f, v) {
+  if (f.single_part) return typeof v === 'string' ? null : TYPE;
+  const parts = partsOk(v, (s) => s !== '');
+  if (parts === null) return TYPE;
+  return parts ? null : ['required', {}];
+}
+
+function checkKana(form, f, v) {
+  if (!f.split) {
+    if (typeof v !== 'string') return TYPE;
+    return isKatakana(v) ? null : ['kana', {}];
+  }
+  const parts = partsOk(v, isKatakana);
+  if (parts === null) return TYPE;
+  return parts ? null : ['kana', {}];
+}
+
+function checkAddress(form, f, v) {
+  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string' || x === null)) return TYPE;
+  if (ADDRESS_PARTS.some((k) => !hasOwn(v, k) || !v[k])) return ['address', {}];
+  const code = hasOwn(v, 'postal_code') ? v.postal_code : null;
+  const japanOnly = hasOwn(f, 'japan_only') ? f.japan_only : true;
+  if ((japanOnly || code) && !(typeof code === 'string' && POSTAL.test(code))) return ['address', {}];
+  return null;
+}
+
+const accepts = (accept, mime) => accept.some((a) => a === mime || (a.endsWith('/*') && mime.startsWith(a.slice(0, -1))));
+
+function checkAttachment(form, f, v) {
+  if (!Array.isArray(v)) return TYPE;
+  for (const a of v) {
+    if (!(isObject(a) && typeof a.sha256 === 'string' && SHA256.test(a.sha256) && typeof a.name === 'string' &&
+        isNumber(a.size) && a.size >= 0 && typeof a.type === 'string')) return TYPE;
+  }
+  const maxFiles = hasOwn(f, 'max_files') ? f.max_files : 1;
+  if (v.length > maxFiles) return ['max_items', { max: maxFiles }];
+  const maxMb = hasOwn(f, 'max_size_mb') ? f.max_size_mb : 10;
+  for (const a of v) {
+    if (!accepts(f.accept || [], a.type)) return ['attachment_type', {}];
+    if (a.size > maxMb * 1024 * 1024) return ['attachment_size', { max_size_mb: maxMb }];
+  }
+  return null;
+}
+
+function checkGroup(form, f, v) {
+  if (!Array.isArray(v) || !v.every(isObject)) return TYPE;
+  if (get(f, 'min') !== null && v.length < f.min) return ['min_items', { min: f.min }];
+  if (get(f, 'max') !== null && v.length > f.max) return ['max_items', { max: f.max }];
+  return null;
+}
+
+const CHECKS = {
+  text: checkText,
+  longtext: checkText,
+  number: checkNumber,
+  yesno: (form, f, v) => (typeof v === 'boolean' ? null : TYPE),
+  choice: checkChoice,
+  multichoice: checkMultichoice,
+  date: checkDate,
+  wareki: checkWareki,
+  email: stringCheck('email', (s) => EMAIL.test(s)),
+  phone: checkPhone,
+  name: checkName,
+  kana: checkKana,
+  postal_code: stringCheck('postal_code', (s) => POSTAL.test(s)),
+  address: checkAddress,
+  my_number: stringCheck('my_number', isValidMyNumber),
+  corporate_number: stringCheck('corporate_number', isValidCorporateNumber),
+  attachment: checkAttachment,
+  group: checkGroup,
+};
+
+/** Evaluate a compiled procedure against answers: {shown, values, errors, valid}. Never throws on bad answers. */
+export function evaluateForm(compiled, answers, { today = null } = {}) {
+  const form = new Form(compiled, answers, today);
+  form.calculate();
+  const shown = form.visibility();
+  form.calculate();
+  form.validate(new Set(shown));
+  return { shown, values: form.values, errors: form.errors, valid: form.errors.length === 0 };
+}

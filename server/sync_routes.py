@@ -1,0 +1,433 @@
+"""HTTP endpoints of the sync protocol (``docs/sync.md``), conflict review API and console page.
+
+Wiring into the main app (``server/app.py``)::
+
+    from server.sync_routes import SyncConfig, sync_router
+    app = Litestar(route_handlers=[..., sync_router], on_app_init=[..., SyncConfig().on_app_init])
+
+Without an explicit :class:`SyncConfig` the handlers fall back to ``app.state.services`` (database, settings
+and catalog of the main app). ``python -m server.sync_routes --db F --port P`` runs a standalone server
+with only auth + sync (used by the fault-injection harness until the main app mounts the router).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+from litestar import Request, Response, Router, get, head, patch, post
+from litestar.config.app import AppConfig
+
+from server.authz import require_user
+from server.problems import Problem
+from server.storage.db import Database
+from server.storage.sync_store import (
+    ConflictRow,
+    KeyReuse,
+    NotFoundError,
+    PermissionDenied,
+    ProcedureInfo,
+    StaleConflict,
+    SyncStore,
+)
+from sync.messages import BlobInfo, PullPage, PushRequest, PushResponse
+from sync.records import Principal
+
+__all__ = [
+    "MAX_BATCH",
+    "MAX_CHUNK",
+    "STATE_KEY",
+    "SyncConfig",
+    "standalone_app",
+    "sync_router",
+]
+
+STATE_KEY = "madoguchi_sync"
+MAX_BATCH = 1000  # mutations per push request
+MAX_PUSH_BYTES = 16 * 1024 * 1024
+MAX_CHUNK = 4 * 1024 * 1024  # bytes per PATCH
+MAX_BLOB = 64 * 1024 * 1024
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+_push_decoder = msgspec.json.Decoder(PushRequest)
+
+
+@dataclass
+class SyncConfig:
+    """What the sync handlers need. Any field left ``None`` is taken from ``app.state.services``."""
+
+    db: Database | None = None
+    attachment_root: Path | None = None
+    store: SyncStore | None = None
+    blob_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.state[STATE_KEY] = self
+        if sync_router not in app_config.route_handlers:
+            app_config.route_handlers.append(sync_router)
+        return app_config
+
+
+@dataclass
+class _Ctx:
+    db: Database
+    store: SyncStore
+    root: Path
+    locks: dict[str, asyncio.Lock]
+
+
+def _ctx(request: Request[Any, Any, Any]) -> _Ctx:
+    state = request.app.state
+    cfg: SyncConfig | None = state.get(STATE_KEY)
+    if cfg is None:
+        cfg = SyncConfig()
+        state[STATE_KEY] = cfg
+    svc = state.get("services")
+    db = cfg.db or (svc.db if svc is not None else None)
+    if db is None:
+        raise RuntimeError("sync: no database configured")
+    if cfg.store is None:
+        catalog = getattr(svc, "catalog", None)
+
+        def info(pid: str, version: str) -> ProcedureInfo:
+            if catalog is None:
+                return ProcedureInfo(known=False)
+            proc, retired = catalog.get(pid, version)
+            return ProcedureInfo(department=proc.department.id if proc else None, retired=retired,
+                                 known=proc is not None)
+
+        cfg.store = SyncStore(procedure_info=info)
+    root = cfg.attachment_root or (svc.settings.attachment_root if svc is not None else Path(str(db.path) + ".attachments"))
+    return _Ctx(db, cfg.store, Path(root), cfg.blob_locks)
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    user = require_user(request)
+    return Principal(id=user.id, role=user.role, department=user.department)
+
+
+# -- push / pull ------------------------------------------------------------------------------------------
+@post("/sync/push", summary="Push queued mutations; one receipt per mutation, in order",
+      request_max_body_size=MAX_PUSH_BYTES, status_code=200)
+async def push(request: Request[Any, Any, Any]) -> PushResponse:
+    p = _principal(request)
+    ctx = _ctx(request)
+    body = await request.body()
+    try:
+        req = _push_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise Problem(400, "bad-request", f"Invalid push body: {exc}") from None
+    except msgspec.DecodeError:
+        raise Problem(400, "bad-request", "The body is not JSON") from None
+    if len(req.mutations) > MAX_BATCH:
+        raise Problem(413, "too-large", f"At most {MAX_BATCH} mutations per push", max_batch=MAX_BATCH)
+    try:
+        receipts = await ctx.db.write(lambda c: ctx.store.push_in(c, p, req.mutations))
+    except KeyReuse as exc:
+        raise Problem(422, "idempotency-key-reused",
+                      "A mutation_id was already used with a different body; nothing in this push was applied",
+                      mutation_ids=exc.mutation_ids) from None
+    return PushResponse(receipts=receipts)
+
+
+@get("/sync/pull", summary="Changes after a cursor that the signed-in account may see (paged)")
+async def pull(request: Request[Any, Any, Any], cursor: int = 0, limit: int = 500) -> PullPage:
+    p = _principal(request)
+    ctx = _ctx(request)
+    if cursor < 0 or limit < 1:
+        raise Problem(400, "bad-request", "cursor must be >= 0 and limit >= 1")
+    return await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000)))
+
+
+# -- conflicts --------------------------------------------------------------------------------------------
+class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
+    choice: str
+    value: Any = None
+
+
+@get("/api/conflicts", summary="Conflicts visible to me (status=open|resolved|all; mine=1: my own mutations')")
+async def list_conflicts(request: Request[Any, Any, Any], status: str = "open", mine: bool = False,
+                         limit: int = 200) -> list[ConflictRow]:
+    p = _principal(request)
+    ctx = _ctx(request)
+    if status not in ("open", "resolved", "all"):
+        raise Problem(400, "bad-request", "status must be open, resolved or all")
+    return await ctx.db.read(lambda c: ctx.store.list_conflicts(
+        c, p, status=None if status == "all" else status, mine_only=mine, limit=max(1, min(limit, 1000))))
+
+
+@get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value")
+async def get_conflict(request: Request[Any, Any, Any], cid: int) -> ConflictRow:
+    p = _principal(request)
+    ctx = _ctx(request)
+    try:
+        return await ctx.db.read(lambda c: ctx.store.get_conflict(c, p, cid))
+    except NotFoundError:
+        raise Problem(404, "not-found", "No such conflict") from None
+
+
+@post("/api/conflicts/{cid:int}/resolve", summary="Decide a conflict: keep base, server or mine, or a custom value",
+      status_code=200)
+async def resolve_conflict(request: Request[Any, Any, Any], cid: int, data: ResolveIn) -> ConflictRow:
+    p = _principal(request)
+    ctx = _ctx(request)
+    if data.choice not in ("base", "server", "mine", "custom"):
+        raise Problem(422, "invalid", "choice must be base, server, mine or custom")
+    try:
+        return await ctx.db.write(lambda c: ctx.store.resolve_in(c, p, cid, data.choice, data.value))
+    except NotFoundError:
+        raise Problem(404, "not-found", "No such conflict") from None
+    except PermissionDenied:
+        raise Problem(403, "forbidden", "You may not resolve this conflict") from None
+    except StaleConflict:
+        raise Problem(409, "conflict", "This conflict is already resolved") from None
+
+
+@get("/console/conflicts", summary="Console: open conflicts (HTML)", media_type="text/html", include_in_schema=False)
+async def conflicts_page(request: Request[Any, Any, Any], status: str = "open") -> Response[str]:
+    p = _principal(request)
+    if p.role == "resident":
+        raise Problem(403, "forbidden", "Staff only")
+    ctx = _ctx(request)
+    rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
+        c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
+    html = await anyio.to_thread.run_sync(_render, rows, p, status)
+    return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
+@get("/console/assets/sync-conflicts.js", summary="Console script for the conflicts page",
+     media_type="text/javascript", include_in_schema=False)
+async def conflicts_js() -> Response[bytes]:
+    data = await anyio.Path(_TEMPLATES / "sync_conflicts.js").read_bytes()
+    return Response(data, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
+def _render(rows: list[ConflictRow], p: Principal, status: str) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True)
+
+    def show(v: Any) -> str:
+        if v is None:
+            return "（なし）"
+        if isinstance(v, str):
+            return v
+        return msgspec.json.encode(v).decode()
+
+    env.filters["show"] = show
+    env.filters["json"] = lambda v: msgspec.json.encode(v).decode()
+    return env.get_template("sync_conflicts.html").render(rows=rows, user=p, status=status)
+
+
+# -- blobs (resumable, content-addressed) -----------------------------------------------------------------
+class BlobIn(msgspec.Struct, forbid_unknown_fields=True):
+    sha256: str
+    size: int
+
+
+def _check_sha(sha: str) -> str:
+    sha = sha.lower()
+    if not _SHA_RE.match(sha):
+        raise Problem(400, "bad-request", "sha256 must be 64 lowercase hex digits")
+    return sha
+
+
+def _partial(root: Path, sha: str) -> Path:
+    return root / ".partial" / sha
+
+
+def _final(root: Path, sha: str) -> Path:
+    from server.attachments import attachment_path
+
+    return attachment_path(root, sha)
+
+
+def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
+    if complete:
+        return size
+    try:
+        return os.path.getsize(_partial(root, sha))
+    except OSError:
+        return 0
+
+
+@post("/sync/blobs", summary="Announce a blob {sha256, size}: 201 new upload, 200 already known", status_code=201)
+async def create_blob(request: Request[Any, Any, Any], data: BlobIn) -> Response[BlobInfo]:
+    p = _principal(request)
+    ctx = _ctx(request)
+    sha = _check_sha(data.sha256)
+    if not 0 < data.size <= MAX_BLOB:
+        raise Problem(413 if data.size > MAX_BLOB else 422, "too-large" if data.size > MAX_BLOB else "invalid",
+                      f"size must be between 1 and {MAX_BLOB}")
+    created = await ctx.db.write(lambda c: ctx.store.create_blob_in(c, p, sha, data.size))
+    known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
+    assert known is not None
+    size, complete = known
+    if size != data.size:
+        raise Problem(409, "conflict", "This sha256 is known with another size", size=size)
+    offset = _offset(ctx.root, sha, size, complete)
+    info = BlobInfo(sha256=sha, size=size, offset=offset, complete=complete)
+    return Response(info, status_code=201 if created else 200,
+                    headers={"Upload-Offset": str(offset), "Upload-Length": str(size),
+                             "Location": f"/sync/blobs/{sha}"})
+
+
+@head("/sync/blobs/{sha:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200)
+async def blob_offset(request: Request[Any, Any, Any], sha: str) -> Response[None]:
+    _principal(request)
+    ctx = _ctx(request)
+    sha = _check_sha(sha)
+    known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
+    if known is None:
+        raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
+    size, complete = known
+    return Response(None, headers={"Upload-Offset": str(_offset(ctx.root, sha, size, complete)),
+                                   "Upload-Length": str(size), "Upload-Complete": "?1" if complete else "?0",
+                                   "Cache-Control": "no-store"})
+
+
+@patch("/sync/blobs/{sha:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
+       request_max_body_size=MAX_CHUNK, status_code=204)
+async def blob_chunk(request: Request[Any, Any, Any], sha: str) -> Response[None]:
+    p = _principal(request)
+    ctx = _ctx(request)
+    sha = _check_sha(sha)
+    raw = request.headers.get("upload-offset")
+    if raw is None or not raw.isdigit():
+        raise Problem(400, "bad-request", "Upload-Offset header required")
+    offset = int(raw)
+    body = await request.body()
+    lock = ctx.locks.setdefault(sha, asyncio.Lock())
+    async with lock:
+        known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
+        if known is None:
+            raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
+        size, complete = known
+        have = _offset(ctx.root, sha, size, complete)
+        if complete:
+            return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
+        if offset != have:
+            raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
+        if have + len(body) > size:
+            raise Problem(413, "too-large", "The chunk goes past the declared size")
+        part = _partial(ctx.root, sha)
+        await anyio.to_thread.run_sync(_append, part, body)
+        have += len(body)
+        if have < size:
+            return Response(None, status_code=204, headers={"Upload-Offset": str(have), "Upload-Complete": "?0"})
+        ok, mime = await anyio.to_thread.run_sync(_verify_and_store, ctx.root, sha)
+        if not ok:
+            # Corrupt (e.g. a torn write before a crash): start over rather than keep bad bytes.
+            await anyio.to_thread.run_sync(_unlink, part)
+            raise Problem(422, "digest-mismatch" if mime is None else "unsupported-type",
+                          "The uploaded bytes do not match the sha256; upload again from offset 0"
+                          if mime is None else f"Content type not allowed: {mime}", offset=0)
+        await ctx.db.write(lambda c: ctx.store.complete_blob_in(c, p, sha, size, mime or "application/octet-stream"))
+        ctx.locks.pop(sha, None)
+        return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
+
+
+def _append(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
+    from server.attachments import ALLOWED_TYPES, sniff_type
+
+    part = _partial(root, sha)
+    digest = hashlib.sha256()
+    head_bytes = b""
+    with open(part, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if len(head_bytes) < 16:
+                head_bytes += chunk[: 16 - len(head_bytes)]
+            digest.update(chunk)
+    if digest.hexdigest() != sha:
+        return False, None
+    mime = sniff_type(head_bytes)
+    if mime not in ALLOWED_TYPES:
+        return False, mime or "unknown"
+    final = _final(root, sha)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, final)  # atomic: readers never see half a file
+    dir_fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True, mime
+
+
+sync_router = Router(path="/", route_handlers=[
+    push, pull, list_conflicts, get_conflict, resolve_conflict, conflicts_page, conflicts_js,
+    create_blob, blob_offset, blob_chunk,
+], tags=["sync"])
+
+
+# -- standalone server (tests, benchmarks) -------------------------------------------------------------------
+def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synchronous: str = "FULL") -> Any:
+    """A Litestar app with auth + sync only, on the server's Database and migrations."""
+    from litestar import Litestar
+
+    from server.auth import AuthConfig
+    from server.problems import exception_handlers
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+    from server.storage.sync_store import MIGRATIONS
+
+    db = Database.open(db_path, synchronous=synchronous)
+    db.write_sync(lambda c: apply_migrations(c, [*all_components(), ("sync", MIGRATIONS)]))
+    if os.environ.get("MADOGUCHI_SYNC_POISON"):
+        # Test hook: a command whose handler raises, to prove a poison mutation never blocks a queue.
+        from sync import commands
+
+        def _poison(*_: Any) -> Any:
+            raise RuntimeError("poison")
+
+        commands.COMMANDS["poison"] = _poison
+    auth = AuthConfig(db=db, origin=origin)
+    cfg = SyncConfig(db=db, attachment_root=Path(db_path + ".attachments"))
+
+    @get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return Litestar(route_handlers=[healthz], on_app_init=[auth.on_app_init, cfg.on_app_init],
+                    exception_handlers=exception_handlers, on_shutdown=[db.close])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m server.sync_routes", description="Standalone sync server")
+    ap.add_argument("--db", required=True, help="SQLite file")
+    ap.add_argument("--port", type=int, default=8000, help="port")
+    ap.add_argument("--host", default="127.0.0.1", help="bind address")
+    ap.add_argument("--origin", default=None, help="public origin (default http://localhost:PORT)")
+    ns = ap.parse_args(argv)
+    import uvicorn
+
+    app = standalone_app(ns.db, origin=ns.origin or f"http://localhost:{ns.port}")
+    uvicorn.run(app, host=ns.host, port=ns.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

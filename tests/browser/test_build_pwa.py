@@ -1,0 +1,101 @@
+"""madoguchi build: the pure build function, hashed assets, service worker precache, incremental rebuild."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+
+import pytest
+
+from madoguchi.build import build_pwa, png_icon
+
+
+@pytest.fixture(scope="module")
+def library():  # type: ignore[no-untyped-def]
+    from procedure_definitions.library import load_library
+
+    return load_library()
+
+
+@pytest.fixture(scope="module")
+def result(library):  # type: ignore[no-untyped-def]
+    pytest.importorskip("procedure_definitions.compile")
+    return build_pwa(library)
+
+
+def test_icon_is_a_valid_png() -> None:
+    data = png_icon(192)
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    w, h = struct.unpack(">II", data[16:24])
+    assert (w, h) == (192, 192)
+    idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
+    assert len(zlib.decompress(idat)) == 192 * (192 * 3 + 1)
+
+
+def test_shell_files_and_manifest(result) -> None:  # type: ignore[no-untyped-def]
+    files = result.files
+    for name in ("index.html", "sw.js", "manifest.webmanifest"):
+        assert name in files
+    manifest = json.loads(files["manifest.webmanifest"])
+    sizes = {i["sizes"] for i in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    assert any(i["purpose"] == "maskable" for i in manifest["icons"])
+    for icon in manifest["icons"]:
+        assert icon["src"].lstrip("/") in files
+    html = files["index.html"].decode()
+    assert "{{" not in html and "<script>" not in html and "style=" not in html
+    for ref in re.findall(r'(?:href|src|data-index)="(/[^"]+)"', html):
+        assert ref.lstrip("/") in files, ref
+
+
+def test_js_imports_point_at_hashed_files(result) -> None:  # type: ignore[no-untyped-def]
+    js = {k: v.decode() for k, v in result.files.items() if k.startswith("assets/") and k.endswith(".js")}
+    assert any(k.startswith("assets/app.") for k in js)
+    for name, text in js.items():
+        for spec in re.findall(r"""from\s*["'](\./[^"']+)["']""", text):
+            assert "assets/" + spec[2:] in result.files, (name, spec)
+            assert re.search(r"\.[0-9a-f]{10}\.js$", spec), spec
+
+
+def test_every_procedure_version_and_precache(result, library) -> None:  # type: ignore[no-untyped-def]
+    ids = {(p["id"], p["version"]) for p in result.procedures}
+    for pid, versions in library.procedures.items():
+        for v in versions:
+            assert (pid, v) in ids
+    for p in result.procedures:
+        assert re.fullmatch(rf"procedures/{re.escape(p['id'])}/{re.escape(p['version'])}\.[0-9a-f]{{10}}\.json", p["path"])
+        assert "/" + p["path"] in result.precache
+        compiled = json.loads(result.files[p["path"]])
+        assert compiled["id"] == p["id"]
+    sw = result.files["sw.js"].decode()
+    assert f'const BUILD = "{result.version}"' in sw
+    assert not re.search(r"^// @include", sw, re.M) and not re.search(r"^export ", sw, re.M)
+    assert not any(u.startswith("/postal/") for u in result.precache)
+    assert "/" in result.precache and "/sw.js" not in result.precache
+
+
+def test_build_is_pure_and_deterministic(result, library) -> None:  # type: ignore[no-untyped-def]
+    again = build_pwa(library, previous=result)
+    assert again.files == result.files
+    assert again.version == result.version
+    assert not again.stats["compiled"]
+
+
+def test_incremental_rebuild_recompiles_only_the_changed_procedure(result, library) -> None:  # type: ignore[no-untyped-def]
+    import msgspec
+
+    from procedure_definitions.library import Library
+
+    pid = "juminhyo-copy"
+    ver = next(iter(library.procedures[pid]))
+    changed = msgspec.structs.replace(library.procedures[pid][ver], keywords=[*library.procedures[pid][ver].keywords, "追加"])
+    procs = {k: dict(v) for k, v in library.procedures.items()}
+    procs[pid][ver] = changed
+    lib2 = Library(procedures=procs, life_events=library.life_events)
+    new = build_pwa(lib2, previous=result)
+    assert new.stats["compiled"] == [f"procedures/{pid}/{ver}"]
+    assert new.version != result.version
+    changed_files = {k for k in set(new.files) | set(result.files) if new.files.get(k) != result.files.get(k)}
+    assert all(k.startswith(("procedures/juminhyo-copy/", "data/index.", "index.html", "sw.js")) for k in changed_files), changed_files

@@ -1,0 +1,80 @@
+"""The review console and the PWA serving, against the real server."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.server.conftest import RunningServer, answers
+
+XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def _submit(server: RunningServer, **extra):  # type: ignore[no-untyped-def]
+    c = server.login("resident")
+    r = c.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": "test-proc",
+                                         "procedure_version": "1.0.0", "answers": answers(**extra)})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _audit_actions(server: RunningServer, actor: str) -> list[str]:
+    return server.db.read_sync(lambda c: [r[0] for r in c.execute(
+        "SELECT action FROM audit_log WHERE actor = ? ORDER BY id", (actor,))])
+
+
+def test_console_queue_detail_status_and_audit(server: RunningServer) -> None:
+    receipt = _submit(server, note=XSS)
+    reviewer = server.login("reviewer", department="shimin")
+    page = reviewer.get("/console/", params={"status": "received", "q": receipt["receipt_number"]})
+    assert page.status_code == 200 and receipt["receipt_number"] in page.text
+    assert "<label" in page.text and "unsafe-inline" not in page.headers["content-security-policy"]
+    detail = reviewer.get(f"/console/submissions/{receipt['id']}")
+    assert detail.status_code == 200
+    assert "<script>alert(1)" not in detail.text and "&lt;script&gt;" in detail.text  # stored XSS inert
+    assert "葛\U000e0100城" in detail.text
+    assert "<script>" not in detail.text.replace('<script src="/console/static/console.js" defer></script>', "")
+    aid = reviewer.account_id  # type: ignore[attr-defined]
+    assert "submission.read" in _audit_actions(server, aid)
+    r = reviewer.post(f"/console/submissions/{receipt['id']}/status",
+                      data={"status": "in_review", "comment": "確認します"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    r = reviewer.post(f"/console/submissions/{receipt['id']}/status", data={"status": "completed"})
+    assert r.status_code == 409
+    assert server.login("reviewer", department="kodomo").get(
+        f"/console/submissions/{receipt['id']}").status_code == 404
+    assert server.login("resident").get("/console/").status_code == 403
+
+
+def test_console_export_is_audited(server: RunningServer) -> None:
+    _submit(server)
+    admin = server.login("admin")
+    r = admin.get("/console/export", params={"format": "csv", "bom": "true"})
+    assert r.status_code == 200 and r.content.startswith("\ufeff".encode())
+    r = admin.get("/console/export", params={"format": "jsonl", "procedure": "test-proc"})
+    assert r.status_code == 200 and r.text.count("\n") >= 1
+    assert _audit_actions(server, admin.account_id).count("submissions.export") == 2  # type: ignore[attr-defined]
+    assert server.login("counter").get("/console/export").status_code == 403
+
+
+def test_console_binding_page(server: RunningServer) -> None:
+    counter = server.login("counter")
+    resident = server.login("resident")
+    page = counter.get("/console/bind", params={"q": "髙橋"})
+    assert page.status_code == 200 and "R0005" in page.text
+    r = counter.post("/console/bind", data={"account_id": resident.account_id,  # type: ignore[attr-defined]
+                                            "resident_id": "R0005", "id_document": "運転免許証"})
+    assert r.status_code == 200 and "紐づけました" in r.text
+    assert resident.get("/api/me/profile").json()["profile"]["name"]["family"] == "髙橋"
+
+
+def test_pwa_files_and_caching(server: RunningServer) -> None:
+    c = server.client()
+    r = c.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    sw = c.get("/sw.js")
+    assert sw.headers["cache-control"] == "no-cache" and sw.headers["service-worker-allowed"] == "/"
+    assert sw.headers["content-type"].startswith("text/javascript")
+    assert c.get("/manifest.webmanifest").headers["content-type"].startswith("application/manifest+json")
+    asset = c.get("/assets/app.0123456789.js")
+    assert "immutable" in asset.headers["cache-control"]
+    assert c.get("/assets/missing.js").status_code == 404

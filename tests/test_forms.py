@@ -1,0 +1,159 @@
+"""forms.py against the shared form cases, plus compile.py and the Python-only entry points."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from procedure_definitions.compile import compile_life_event, compile_procedure
+from procedure_definitions.forms import (
+    MESSAGES,
+    FieldError,
+    evaluate_form,
+    evaluate_procedure,
+    validate_answers,
+)
+from procedure_definitions.model import LifeEvent, Procedure
+
+HERE = Path(__file__).parent / "conformance"
+DATA = json.loads((HERE / "forms.json").read_text(encoding="utf-8"))
+_spec = importlib.util.spec_from_file_location("make_forms", HERE / "make_forms.py")
+assert _spec and _spec.loader
+make_forms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_forms)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Strict JSON equality: booleans are not numbers, 1 == 1.0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def test_enough_cases() -> None:
+    assert len(DATA["cases"]) >= 40
+
+
+def test_compiled_procedures_are_current() -> None:
+    assert json.dumps(DATA["procedures"], sort_keys=True) == json.dumps(
+        make_forms.compiled_procedures(), sort_keys=True
+    )
+    assert DATA["messages"] == MESSAGES
+
+
+@pytest.mark.parametrize("case", DATA["cases"], ids=lambda c: f"{c['procedure']}: {c['name']}")
+def test_case(case: dict[str, Any]) -> None:
+    state = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"])
+    exp = case["expected"]
+    codes = {e.path: e.code for e in state.errors}
+    assert len(codes) == len(state.errors), "at most one error per path"
+    assert codes == exp["error_codes"]
+    assert state.valid is exp["valid"]
+    assert state.shown == exp["shown"]
+    assert same(state.values, exp["values"]), state.values
+    for path, text in exp.get("messages_ja", {}).items():
+        assert next(e for e in state.errors if e.path == path).message["ja"] == text
+
+
+def test_messages_have_every_language() -> None:
+    for code, texts in MESSAGES.items():
+        assert set(texts) == {"ja", "en", "ja-easy"}, code
+
+
+def test_answers_are_not_mutated() -> None:
+    case = next(c for c in DATA["cases"] if c["name"] == "household valid")
+    answers = json.loads(json.dumps(case["answers"]))
+    evaluate_form(DATA["procedures"]["group"], answers, today=case["today"])
+    assert answers == case["answers"]
+
+
+def _proc() -> Procedure:
+    return msgspec.convert(make_forms.PROCEDURES["basic"], Procedure)
+
+
+def test_evaluate_procedure_and_validate_answers() -> None:
+    proc = _proc()
+    state = evaluate_procedure(proc, {"relation": "self", "copies": 2, "agree": True}, today="2025-01-01")
+    assert state.valid and state.values["total_fee"] == 600
+    errors = validate_answers(proc, {"copies": 0})
+    assert [(e.path, e.code) for e in errors] == [
+        ("relation", "required"),
+        ("copies", "min"),
+        ("agree", "required"),
+    ]
+    assert all(isinstance(e, FieldError) for e in errors)
+    assert errors[1].message["en"] == "Must be 1 or more."
+
+
+@pytest.mark.parametrize("answers", [None, [], "x", {"copies": {"a": [1]}}, {"relation": ["self"]}])
+def test_garbage_answers_never_crash(answers: Any) -> None:
+    state = evaluate_form(DATA["procedures"]["basic"], answers, today="2025-01-01")  # type: ignore[arg-type]
+    assert state.valid is False
+
+
+def test_compile_procedure_replaces_expressions() -> None:
+    proc = msgspec.convert(
+        {
+            **make_forms.PROCEDURES["sections"],
+            "documents": [{"id": "doc", "label": {"ja": "d"}, "required_if": "has_car"}],
+            "scenarios": [{"name": "x", "answers": {}, "expect": {}}],
+        },
+        Procedure,
+    )
+    out = compile_procedure(proc)
+    assert out["format"] == 1
+    assert "scenarios" not in out
+    assert out["sections"][1]["show_if"] == {"ref": ["has_car"]}
+    assert out["sections"][2]["fields"][0]["show_if"] == {"ref": ["has_car"]}
+    assert out["documents"][0]["required_if"] == {"ref": ["has_car"]}
+    json.dumps(out)
+
+
+def test_compile_writes_attachment_defaults() -> None:
+    proc = msgspec.convert(
+        make_forms.P("att", make_forms.S("s", make_forms.F("doc", "attachment"))), Procedure
+    )
+    field = compile_procedure(proc)["sections"][0]["fields"][0]
+    assert field["max_files"] == 1 and field["max_size_mb"] == 10 and "image/jpeg" in field["accept"]
+
+
+def test_compile_life_event() -> None:
+    ev = msgspec.convert(
+        {
+            "kind": "life_event",
+            "id": "moving-in",
+            "version": "1.0.0",
+            "title": {"ja": "転入"},
+            "questions": [{"id": "has_children", "label": {"ja": "子"}, "show_if": "true"}],
+            "procedures": [{"procedure": "tennyu"}, {"procedure": "jido", "include_if": "has_children"}],
+            "shared_fields": [
+                {
+                    "field": {
+                        "id": "addr",
+                        "type": "address",
+                        "label": {"ja": "住所"},
+                        "show_if": "has_children",
+                    },
+                    "maps_to": {"tennyu": "address"},
+                }
+            ],
+        },
+        LifeEvent,
+    )
+    out = compile_life_event(ev)
+    assert out["format"] == 1
+    assert out["questions"][0]["show_if"] == {"lit": True}
+    assert out["procedures"][1]["include_if"] == {"ref": ["has_children"]}
+    assert "include_if" not in out["procedures"][0]
+    assert out["shared_fields"][0]["field"]["show_if"] == {"ref": ["has_children"]}
