@@ -28,8 +28,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 MARK = "<!-- pwa-bench -->"
 
 
@@ -43,13 +50,22 @@ def measure_size() -> dict[str, float]:
     from procedure_definitions.library import load_library
 
     result = build_pwa(load_library())
-    shell = [p for p in result.files if p in ("index.html", "manifest.webmanifest") or
-             (p.startswith("assets/") and p.endswith((".js", ".css"))) or p.startswith("data/index.")]
+    shell = [
+        p
+        for p in result.files
+        if p in ("index.html", "manifest.webmanifest")
+        or (p.startswith("assets/") and p.endswith((".js", ".css")))
+        or p.startswith("data/index.")
+    ]
     proc = next(p["path"] for p in result.procedures if p["id"] == "juminhyo-copy")
     shell_gz = sum(gz(result.files[p]) for p in shell)
     proc_gz = gz(result.files[proc])
-    return {"shell_kb": shell_gz / 1024, "procedure_kb": proc_gz / 1024, "total_kb": (shell_gz + proc_gz) / 1024,
-            "sw_kb": gz(result.files["sw.js"]) / 1024}
+    return {
+        "shell_kb": shell_gz / 1024,
+        "procedure_kb": proc_gz / 1024,
+        "total_kb": (shell_gz + proc_gz) / 1024,
+        "sw_kb": gz(result.files["sw.js"]) / 1024,
+    }
 
 
 def measure_peer() -> float | None:
@@ -57,20 +73,38 @@ def measure_peer() -> float | None:
     cannot be fetched here, so it is overridden with the registry's leaflet-draw (same code)."""
     tmp = Path(tempfile.mkdtemp(prefix="enketo-"))
     try:
-        (tmp / "package.json").write_text(json.dumps({
-            "name": "peer", "private": True,
-            "dependencies": {"enketo-core": "9.0.1", "esbuild": "0.28.2"},
-            "overrides": {"leaflet.draw": "npm:leaflet-draw@1.0.4"},
-        }))
-        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"],
-                           cwd=tmp, capture_output=True, text=True)
+        (tmp / "package.json").write_text(
+            json.dumps(
+                {
+                    "name": "peer",
+                    "private": True,
+                    "dependencies": {"enketo-core": "9.0.1", "esbuild": "0.28.2"},
+                    "overrides": {"leaflet-draw": "1.0.4"},
+                }
+            )
+        )
+        r = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--legacy-peer-deps"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+        )
         if r.returncode:
             print("peer install failed:", r.stderr[-800:], file=sys.stderr)
             return None
         (tmp / "entry.js").write_text("import { Form } from 'enketo-core';\nwindow.Form = Form;\n")
-        subprocess.run(["node", "-e", "require('esbuild').buildSync({entryPoints:['entry.js'],bundle:true,minify:true,"
-                        "outfile:'out.js',format:'iife',logLevel:'error',loader:{'.png':'empty','.svg':'empty','.gif':'empty'}})"],
-                       cwd=tmp, check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                "node",
+                "-e",
+                "require('esbuild').buildSync({entryPoints:['entry.js'],bundle:true,minify:true,"
+                "outfile:'out.js',format:'iife',logLevel:'error',loader:{'.png':'empty','.svg':'empty','.gif':'empty'}})",
+            ],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return gz((tmp / "out.js").read_bytes()) / 1024
     except subprocess.CalledProcessError as e:
         print("peer bundle failed:", e.stderr[-800:], file=sys.stderr)
@@ -87,8 +121,22 @@ def free_port() -> int:
 
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(tmp / "bench.db"),
-                             "--port", str(port), "--demo"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "madoguchi.cli",
+            "serve",
+            "--db",
+            str(tmp / "bench.db"),
+            "--port",
+            str(port),
+            "--demo",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://localhost:{port}"
     for _ in range(200):
         try:
@@ -128,13 +176,26 @@ def measure_offline_reload(base: str, runs: int = 7) -> float:
 def lighthouse(base: str, version: str, categories: list[str]) -> dict[str, float] | None:
     tmp = Path(tempfile.mkdtemp(prefix=f"lh{version}-"))
     try:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"lighthouse@{version}"], cwd=tmp, check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", f"lighthouse@{version}"],
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         out = tmp / "report.json"
         env = {**os.environ, "CHROME_PATH": CHROMIUM}
-        cmd = ["npx", "lighthouse", base + "/", f"--only-categories={','.join(categories)}", "--output=json",
-               f"--output-path={out}", "--quiet", "--form-factor=mobile",
-               "--chrome-flags=--headless=new " + " ".join(FLAGS)]
+        cmd = [
+            "npx",
+            "lighthouse",
+            base + "/",
+            f"--only-categories={','.join(categories)}",
+            "--output=json",
+            f"--output-path={out}",
+            "--quiet",
+            "--form-factor=mobile",
+            "--chrome-flags=--headless=new " + " ".join(FLAGS),
+        ]
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True, text=True, timeout=240)
         report = json.loads(out.read_text())
         return {k: round((v.get("score") or 0) * 100) for k, v in report["categories"].items()}

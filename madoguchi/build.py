@@ -23,9 +23,9 @@ version keeps working offline after an app update; the service worker precaches 
 from __future__ import annotations
 
 import argparse
-import os
 import hashlib
 import json
+import os
 import re
 import struct
 import time
@@ -42,7 +42,9 @@ __all__ = ["PWA_SOURCE", "BuildResult", "build_pwa", "command", "png_icon"]
 PWA_SOURCE = Path(__file__).resolve().parent.parent / "pwa"
 
 _HASH_LEN = 10
-_IMPORT_RE = re.compile(r"""(\bimport\s*(?:[\w*{}\s,$]+\s*from\s*)?|\bexport\s*[\w*{}\s,$]+\s*from\s*|\bimport\s*\()(["'])(\./[\w.\-/]+\.js)\2""")
+_IMPORT_RE = re.compile(
+    r"""(\bimport\s*(?:[\w*{}\s,$]+\s*from\s*)?|\bexport\s*[\w*{}\s,$]+\s*from\s*|\bimport\s*\()(["'])(\./[\w.\-/]+\.js)\2"""
+)
 THEME_COLOR = "#0017c1"
 BACKGROUND_COLOR = "#ffffff"
 
@@ -110,7 +112,12 @@ def png_icon(size: int, *, maskable: bool = True) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 # ------------------------------------------------------------------------------------------ app shell
@@ -245,7 +252,9 @@ def _latest(versions: Iterable[str]) -> str:
 # ------------------------------------------------------------------------------------------ the build
 
 
-def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path | None = None) -> BuildResult:
+def build_pwa(
+    library: Any, *, previous: BuildResult | None = None, source: Path | None = None
+) -> BuildResult:
     """Compile ``library`` (a ``procedure_definitions.library.Library``) and the app into a bundle.
 
     With ``previous``, outputs whose inputs did not change are reused as they are: only a changed
@@ -281,7 +290,9 @@ def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path
             source_hashes[key + "#out"] = path
             files[path] = data
             included[kind].append({"id": def_id, "version": ver, "path": path})
-            entry = index["procedures" if kind == "procedure" else "life_events"].setdefault(def_id, {"versions": {}})
+            entry = index["procedures" if kind == "procedure" else "life_events"].setdefault(
+                def_id, {"versions": {}}
+            )
             entry["versions"][ver] = "/" + path
         for def_id, entry in index["procedures" if kind == "procedure" else "life_events"].items():
             latest = _latest(entry["versions"])
@@ -371,9 +382,11 @@ def build_pwa(library: Any, *, previous: BuildResult | None = None, source: Path
     html = re.sub(r"\{\{asset:([\w./\-]+)\}\}", asset_url, html)
 
     # Build version: a hash over everything the service worker precaches.
-    precache = ["/", "/manifest.webmanifest"] + sorted(
-        "/" + p for p in files if not p.startswith("postal/") and p != "manifest.webmanifest"
-    )
+    precache = [
+        "/",
+        "/manifest.webmanifest",
+        *sorted("/" + p for p in files if not p.startswith("postal/") and p != "manifest.webmanifest"),
+    ]
     content = hashlib.sha256()
     for p in sorted(files):
         if not p.startswith("postal/"):
@@ -464,7 +477,11 @@ def command(ns: argparse.Namespace) -> int:
     result = build_pwa(library)
     out = Path(getattr(ns, "out", None) or "build/pwa")
     write_build(result, out)
-    shell = sum(len(v) for k, v in result.files.items() if not k.startswith(("postal/", "procedures/", "life-events/")))
+    shell = sum(
+        len(v)
+        for k, v in result.files.items()
+        if not k.startswith(("postal/", "procedures/", "life-events/"))
+    )
     print(
         f"madoguchi build {result.version}: {len(result.procedures)} procedure versions, "
         f"{len(result.life_events)} life events, {len(result.files)} files "

@@ -76,12 +76,32 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
     except yaml.YAMLError as e:
         raise YamlError(str(e), *remap((1, 1))) from None
 
+    active: set[int] = set()  # nodes being built: an alias back into one is a cycle
+
     def build(n: yaml.Node, path: KeyPath) -> Any:
+        if id(n) in active or len(path) > 200:
+            raise YamlError("recursive or too deeply nested YAML (an alias refers to itself)", *remap(_mark(n)))
         out.values[path] = remap(_mark(n))
+        if isinstance(n, yaml.MappingNode | yaml.SequenceNode):
+            active.add(id(n))
+            try:
+                return build_collection(n, path)
+            finally:
+                active.discard(id(n))
+        if isinstance(n, yaml.ScalarNode) and n.style in ("'", '"'):
+            out.quoted.add(path)
+        return build_scalar(n)
+
+    def build_collection(n: yaml.Node, path: KeyPath) -> Any:
         if isinstance(n, yaml.MappingNode):
             result: dict[Any, Any] = {}
             first: dict[Any, Pos] = {}
-            _constructor.flatten_mapping(n)  # merge keys (<<)
+            try:
+                _constructor.flatten_mapping(n)  # merge keys (<<)
+            except yaml.MarkedYAMLError as e:
+                mark = e.problem_mark or e.context_mark
+                pos = (mark.line + 1, mark.column + 1) if mark else _mark(n)
+                raise YamlError(e.problem or str(e), *remap(pos)) from None
             for knode, vnode in n.value:
                 key = build_scalar(knode) if isinstance(knode, yaml.ScalarNode) else str(knode.value)
                 if not isinstance(key, str):
@@ -94,11 +114,7 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
                 out.keys[path + (key,)] = kpos
                 result[key] = build(vnode, path + (key,))
             return result
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        if isinstance(n, yaml.ScalarNode) and n.style in ("'", '"'):
-            out.quoted.add(path)
-        return build_scalar(n)
+        return [build(item, path + (i,)) for i, item in enumerate(n.value)]
 
     def build_scalar(n: yaml.Node) -> Any:
         if n.tag == "tag:yaml.org,2002:timestamp":

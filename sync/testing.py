@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -30,7 +31,17 @@ import msgspec
 from sync.client import Device, HTTPTransport, TransportError
 from sync.messages import BlobInfo, Mutation, PullPage, Receipt
 
-__all__ = ["FaultStats", "FaultyTransport", "ServerProcess", "check_invariants", "free_port", "login", "prepare_db"]
+__all__ = [
+    "FaultRunReport",
+    "FaultStats",
+    "FaultyTransport",
+    "ServerProcess",
+    "check_invariants",
+    "free_port",
+    "login",
+    "prepare_db",
+    "run_fault_workload",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -242,10 +253,8 @@ class FaultyTransport:
             # The connection dies part-way through the body: the server keeps what arrived.
             self.stats.cut_chunks += 1
             cut = self.rng.randrange(1, len(chunk))
-            try:
+            with contextlib.suppress(Exception):
                 self.inner.patch_blob(sha256, offset, chunk[:cut])
-            except Exception:
-                pass
             raise TransportError("upload cut")
         out = self.inner.patch_blob(sha256, offset, chunk)
         if self._roll(self.drop_response):
@@ -308,3 +317,164 @@ def check_invariants(db_path: str, devices: list[Device], fresh: dict[str, Devic
                 "conflicts": len(conflict_ids)}
     finally:
         conn.close()
+
+
+@dataclass
+class FaultRunReport:
+    devices: int
+    operations: int
+    kills: int
+    faults: FaultStats
+    invariants: dict[str, Any]
+    seconds: float
+    clock_ahead_flags: int
+
+
+def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 30, households: int = 3,
+                       kill_every: float | None = 1.5, seed: int = 1, blob_size: int = 300_000) -> FaultRunReport:
+    """N simulated devices edit shared households, drafts and cases through an unreliable network while
+    the server is SIGKILLed and restarted; then everything quiesces and the invariants are checked."""
+    from sync.messages import SubmissionPayload
+
+    t0 = time.monotonic()
+    rng = random.Random(seed)
+    db = str(Path(workdir) / "faults.db")
+    prepare_db(db)
+    server = ServerProcess(db)
+    server.start()
+    year_ms = 365 * 86400 * 1000
+    sessions = [login(db, "counter") for _ in range(devices)]
+    resident_id, resident = login(db, "resident")
+    transports: list[FaultyTransport] = []
+    devs: list[Device] = []
+    try:
+        setup = Device(HTTPTransport(server.url, session=sessions[0][1]))
+        for h in range(households):
+            setup.patch("household", f"hh-{h}", {"name": f"世帯{h}", "address": "本町1-1", "notes": []})
+            setup.patch("case", f"case-{h}", {"title": f"案件{h}"})
+        assert setup.sync()
+        for i, (_, sess) in enumerate(sessions):
+            ft = FaultyTransport(server.url, sess, random.Random(seed * 100 + i))
+            transports.append(ft)
+            skew = year_ms if i % 2 else 0  # every other device's clock is a year ahead
+            d = Device(ft, batch=rng.choice([1, 3, 10]),
+                       clock_ms=(lambda s=skew: time.time_ns() // 1_000_000 + s))
+            devs.append(d)
+        rft = FaultyTransport(server.url, resident, random.Random(seed * 100 + 99))
+        transports.append(rft)
+        rdev = Device(rft, chunk=32 * 1024)
+        blob = b"\x89PNG\r\n\x1a\n" + rng.randbytes(blob_size)
+        sha = rdev.attach(blob)
+        sid = f"{seed:08d}-0000-4000-8000-{rng.randrange(16**12):012x}"
+        rdev.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                           answers={"copies": 1}, attachments=[sha]))
+        devs.append(rdev)
+
+        stop = threading.Event()
+
+        def killer() -> None:
+            krng = random.Random(seed + 7)
+            while kill_every and not stop.wait(krng.uniform(0.5, 2 * kill_every)):
+                server.restart()
+
+        def sync_quietly(d: Device, rounds: int) -> None:
+            try:
+                d.sync(rounds=rounds, sleep=time.sleep)
+            except Exception:  # anything the network throws: the device just tries again later
+                pass
+
+        def work(i: int, d: Device) -> None:
+            wrng = random.Random(seed * 1000 + i)
+            for n in range(ops_per_device):
+                if i == 0 and kill_every and n in (ops_per_device // 3, 2 * ops_per_device // 3):
+                    server.restart()  # SIGKILL while the other devices are mid-request
+                h = f"hh-{wrng.randrange(households)}"
+                op = wrng.random()
+                if wrng.random() < 0.3:
+                    with contextlib.suppress(Exception):
+                        d.pull_all()
+                if d is rdev:
+                    d.patch("draft", f"draft-{i}", {"q": n, "note": f"v{n}"})
+                elif op < 0.25:
+                    d.patch("household", h, {"address": f"本町{wrng.randrange(9)}-{n}"})
+                elif op < 0.4:
+                    d.patch("household", h, {"name": f"世帯{h}-{i}-{n}"})
+                elif op < 0.65:
+                    d.append("household", h, "notes", {"id": f"note-{i}-{n}", "text": f"訪問 {n}"})
+                elif op < 0.8:
+                    if wrng.random() < 0.6:
+                        d.set_ops("household", h, "members", add=[{"id": f"m-{i}-{n}", "name": "構成員"}])
+                    else:
+                        members = (d.view("household", h) or {}).get("members") or []
+                        if members:
+                            d.set_ops("household", h, "members", remove=[wrng.choice(members)["id"]])
+                elif op < 0.9:
+                    d.command("case", f"case-{wrng.randrange(households)}", "set_status",
+                              {"to": wrng.choice(["in_progress", "waiting", "closed"])})
+                elif op < 0.95:
+                    d.command("case", f"case-{wrng.randrange(households)}", "poison")
+                else:
+                    d.patch("household", f"tmp-{i}-{n}", {"x": 1})
+                    d.delete("household", f"tmp-{i}-{n}")
+                if wrng.random() < 0.4:
+                    sync_quietly(d, 2)
+
+        threads = [threading.Thread(target=work, args=(i, d)) for i, d in enumerate(devs)]
+        kt = threading.Thread(target=killer, daemon=True)
+        kt.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        kt.join()
+        if server.proc is None or server.proc.poll() is not None:
+            server.start()
+        # Quiescence: the network heals; held-back requests finally arrive (late duplicates), then sync.
+        for ft in transports:
+            ft.enabled = False
+            while ft.held:
+                ft._deliver_late()
+        for d in devs:
+            for _ in range(50):
+                if d.sync(rounds=20, sleep=time.sleep):
+                    break
+            assert not d.outbox and not d.blob_queue, f"device did not drain: {d.status()[:3]}"
+        for d in devs:
+            d.pull_all()
+        fresh = {}
+        for d, (_, sess) in zip(devs, [*sessions, (resident_id, resident)], strict=True):
+            f = Device(HTTPTransport(server.url, session=sess))
+            f.pull_all()
+            fresh[d.client_id] = f
+        inv = check_invariants(db, devs, fresh, blobs=[sha], attachment_root=Path(db + ".attachments"))
+        # Exactly once, observed in the data: every acknowledged note appears once, none twice.
+        notes: dict[str, int] = {}
+        for f in fresh.values():
+            for (rtype, _), rec in f.replica.items():
+                if rtype == "household" and not rec.deleted:
+                    for e in rec.data.get("notes") or []:
+                        notes[e["id"]] = notes.get(e["id"], 0) + 1
+            break
+        assert all(n == 1 for n in notes.values()), "a note was appended twice"
+        conn = sqlite3.connect(db)
+        try:
+            flags = conn.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()
+            assert flags is not None and "incomplete_attachments" not in flags[0]
+            ahead = conn.execute("SELECT COUNT(*) FROM sync_receipts WHERE receipt LIKE '%clock_ahead%'").fetchone()[0]
+            for mid_count in conn.execute("SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)):
+                assert mid_count[0] == 1
+        finally:
+            conn.close()
+        total_ops = sum(len(d.receipts) for d in devs)
+        stats = FaultStats()
+        for ft in transports:
+            for k in vars(stats):
+                setattr(stats, k, getattr(stats, k) + getattr(ft.stats, k))
+        return FaultRunReport(devices=len(devs), operations=total_ops, kills=server.kills, faults=stats,
+                              invariants={**inv, "notes": len(notes)}, seconds=time.monotonic() - t0,
+                              clock_ahead_flags=int(ahead))
+    finally:
+        for ft in transports:
+            ft.close()
+        server.stop()

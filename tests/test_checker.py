@@ -304,7 +304,7 @@ def test_cli_check_reports_and_exit_codes(tmp_path: Path) -> None:
     bad.write_text(BASE.replace("label: 通数", "lable: 通数"), encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1
-    assert f"{bad}:11:9: PD101 unknown key 'lable' (did you mean 'label'?)" in r.stdout
+    assert f"{bad}:12:9: PD101 unknown key 'lable' (did you mean 'label'?)" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
 
 
@@ -396,3 +396,8 @@ def test_broken_notebook_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
     nb = tmp_path / "broken.ipynb"
     nb.write_text("{not json", encoding="utf-8")
     assert [p.code for p in load_library(tmp_path).problems] == ["PD006"]
+
+
+@pytest.mark.parametrize("text", ["&a [*a]", "a: &a {b: *a}", "m: {<<: [1]}", "m: {<<: 3}"])
+def test_hostile_yaml_is_a_syntax_problem(text: str) -> None:
+    assert [p.code for p in load_text(text, "h.yaml").problems] == ["PD001"]

@@ -15,8 +15,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -39,7 +47,17 @@ class Server:
         self.base = f"http://localhost:{port}"
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(self.db), "--port", str(self.port), "--demo"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "madoguchi.cli",
+            "serve",
+            "--db",
+            str(self.db),
+            "--port",
+            str(self.port),
+            "--demo",
+        ]
         if self.library:
             cmd += ["--library", str(self.library)]
         self.log = open(self.db.with_suffix(f".{int(time.time() * 1000)}.log"), "wb")  # noqa: SIM115
@@ -47,7 +65,9 @@ class Server:
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(self.log.name).read_text(errors='replace')[-3000:]}")
+                raise RuntimeError(
+                    f"server exited: {Path(self.log.name).read_text(errors='replace')[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
                     if r.status == 200:
@@ -69,8 +89,23 @@ class Server:
     def export(self) -> list[dict]:
         import json
 
-        out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db", str(self.db),
-                              "--format", "jsonl"], cwd=ROOT, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "madoguchi.cli",
+                "submissions",
+                "export",
+                "--db",
+                str(self.db),
+                "--format",
+                "jsonl",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 

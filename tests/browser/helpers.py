@@ -13,9 +13,19 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 def virtual_authenticator(context: Any, page: Any) -> Any:
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
-    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "automaticPresenceSimulation": True}})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
     return cdp
 
 
@@ -31,7 +41,10 @@ def axe_check(page: Any, name: str) -> None:
         # add_script_tag would inject an inline <script>, which the app's CSP blocks; evaluate is exempt.
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
-    bad = [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]
+    bad = [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
     assert not bad, f"axe violations on {name}: {json.dumps(bad, ensure_ascii=False, indent=1)}"
 
 
@@ -68,7 +81,9 @@ def fill_juminhyo(page: Any, *, check: Any = None) -> None:
     assert name.locator("legend").inner_text().startswith("氏名")
     name.get_by_label("姓", exact=True).fill("山田")
     name.get_by_label("名", exact=True).fill("太郎")
-    page.get_by_label("郵便番号", exact=False).first.fill("３３０－００６３")  # full-width: normalised on blur
+    page.get_by_label("郵便番号", exact=False).first.fill(
+        "３３０－００６３"
+    )  # full-width: normalised on blur
     addr = page.locator("fieldset[data-field=applicant_address]")
     assert addr.locator("legend").inner_text().startswith("住所")
     addr.get_by_label("都道府県").fill("埼玉県")

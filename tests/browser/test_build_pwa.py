@@ -65,7 +65,9 @@ def test_every_procedure_version_and_precache(result, library) -> None:  # type:
         for v in versions:
             assert (pid, v) in ids
     for p in result.procedures:
-        assert re.fullmatch(rf"procedures/{re.escape(p['id'])}/{re.escape(p['version'])}\.[0-9a-f]{{10}}\.json", p["path"])
+        assert re.fullmatch(
+            rf"procedures/{re.escape(p['id'])}/{re.escape(p['version'])}\.[0-9a-f]{{10}}\.json", p["path"]
+        )
         assert "/" + p["path"] in result.precache
         compiled = json.loads(result.files[p["path"]])
         assert compiled["id"] == p["id"]
@@ -90,7 +92,9 @@ def test_incremental_rebuild_recompiles_only_the_changed_procedure(result, libra
 
     pid = "juminhyo-copy"
     ver = next(iter(library.procedures[pid]))
-    changed = msgspec.structs.replace(library.procedures[pid][ver], keywords=[*library.procedures[pid][ver].keywords, "追加"])
+    changed = msgspec.structs.replace(
+        library.procedures[pid][ver], keywords=[*library.procedures[pid][ver].keywords, "追加"]
+    )
     procs = {k: dict(v) for k, v in library.procedures.items()}
     procs[pid][ver] = changed
     lib2 = Library(procedures=procs, life_events=library.life_events)
@@ -98,4 +102,7 @@ def test_incremental_rebuild_recompiles_only_the_changed_procedure(result, libra
     assert new.stats["compiled"] == [f"procedures/{pid}/{ver}"]
     assert new.version != result.version
     changed_files = {k for k in set(new.files) | set(result.files) if new.files.get(k) != result.files.get(k)}
-    assert all(k.startswith(("procedures/juminhyo-copy/", "data/index.", "index.html", "sw.js")) for k in changed_files), changed_files
+    assert all(
+        k.startswith(("procedures/juminhyo-copy/", "data/index.", "index.html", "sw.js"))
+        for k in changed_files
+    ), changed_files

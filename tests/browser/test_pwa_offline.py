@@ -16,7 +16,9 @@ pytestmark = pytest.mark.browser
 
 
 def sw_active(page: Any) -> None:
-    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000)
+    page.wait_for_function(
+        "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000
+    )
 
 
 def sync_text(page: Any) -> str:
@@ -24,7 +26,9 @@ def sync_text(page: Any) -> str:
 
 
 def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ja-JP", service_workers="allow")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="ja-JP", service_workers="allow"
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -69,7 +73,9 @@ def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) ->
     submit = page.locator("#submit")
     assert submit.inner_text().strip() == "送信"
     submit.click()
-    page.wait_for_function("() => document.getElementById('sync-status').textContent.includes('1件 送信待ち')", timeout=10000)
+    page.wait_for_function(
+        "() => document.getElementById('sync-status').textContent.includes('1件 送信待ち')", timeout=10000
+    )
     assert "1件 送信待ち" in sync_text(page)
     check("queued")
     submission_id = page.url.rsplit("/", 1)[-1]
@@ -94,7 +100,11 @@ def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) ->
     proc = library_copy / "procedures" / "juminhyo-copy.yaml"
     text = proc.read_text(encoding="utf-8")
     new = re.sub(r"^version: 1\.0\.0$", "version: 1.0.1", text, flags=re.M)
-    new = new.replace("住民票の写しを請求します。", "住民票の写しを請求します（改訂）。") if "住民票の写しを請求します。" in new else new
+    new = (
+        new.replace("住民票の写しを請求します。", "住民票の写しを請求します（改訂）。")
+        if "住民票の写しを請求します。" in new
+        else new
+    )
     proc.with_name("juminhyo-copy-1.0.1.yaml").write_text(new, encoding="utf-8")
     server.start()
     old_version = page.evaluate("document.documentElement.dataset.build")
@@ -104,11 +114,15 @@ def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) ->
     ready(page)
     page.wait_for_function(f"() => document.documentElement.dataset.build !== {old_version!r}", timeout=30000)
     ready(page)
-    page.wait_for_function("() => document.getElementById('sync-status').textContent.includes('すべて送信済み')", timeout=30000)
+    page.wait_for_function(
+        "() => document.getElementById('sync-status').textContent.includes('すべて送信済み')", timeout=30000
+    )
     assert page.locator(".card", has_text="住民票の写し等交付請求").count() >= 2  # the draft and the receipt
 
     # The server holds the offline submission exactly once.
-    rows = [r for r in server.export() if r.get("id") == submission_id or r.get("submission_id") == submission_id]
+    rows = [
+        r for r in server.export() if r.get("id") == submission_id or r.get("submission_id") == submission_id
+    ]
     assert len(rows) == 1, rows
     go(page, server.base, f"#/s/{submission_id}")
     page.wait_for_selector("#receipt-number")

@@ -1,0 +1,304 @@
+"""The sync protocol against the real server process and SQLite file (docs/sync.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import uuid
+from typing import Any
+
+import msgspec
+
+from sync.client import Device, InMemoryServer
+from sync.messages import EntityRef, FieldChange, Mutation, SubmissionPayload
+
+
+def _m(client: str, seq: int, rtype: str, rid: str, changes: dict[str, Any], base: int | None = None,
+       kind: str = "record.patch", mid: str | None = None) -> Mutation:
+    return Mutation(mutation_id=mid or str(uuid.uuid4()), client_id=client, client_seq=seq, kind=kind,  # type: ignore[arg-type]
+                    entity=EntityRef(rtype, rid), base_version=base,
+                    changes={k: FieldChange(*v) for k, v in changes.items()})
+
+
+def _q(env: Any, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    with sqlite3.connect(env.db) as c:
+        return c.execute(sql, args).fetchall()
+
+
+def test_lost_ack_is_applied_once_and_answered_with_the_stored_receipt(env: Any) -> None:
+    _, s = env.account("counter")
+    t = env.http(s)
+    m = _m("dev-a", 1, "household", "lost-ack", {"address": (None, "札幌")})
+    first = t.push([m])[0]  # pretend this response never reached the device
+    again = t.push([m])[0]
+    assert first.status == "applied" and again.status == "duplicate" and again.original_status == "applied"
+    assert again.version == first.version and again.seq == first.seq
+    assert _q(env, "SELECT COUNT(*) FROM sync_record_versions WHERE mutation_id = ?", (m.mutation_id,)) == [(1,)]
+
+
+def test_same_key_different_body_is_422_and_changes_nothing(env: Any, raw: Any) -> None:
+    _, s = env.account("counter")
+    t = env.http(s)
+    m = _m("dev-b", 1, "household", "reuse", {"address": (None, "仙台")})
+    t.push([m])
+    other = _m("dev-b", 1, "household", "reuse", {"address": (None, "盛岡")}, mid=m.mutation_id)
+    fresh = _m("dev-b", 2, "household", "reuse-2", {"address": (None, "秋田")})
+    body = msgspec.json.encode({"mutations": [fresh, other]})
+    resp = raw(s, "POST", "/sync/push", content=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert resp.json()["mutation_ids"] == [m.mutation_id]
+    assert _q(env, "SELECT data FROM sync_records WHERE id = 'reuse'") == [('{"address":"仙台"}',)]
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'reuse-2'") == [(0,)]  # whole push refused
+
+
+def test_parallel_duplicates_have_one_effect(env: Any) -> None:
+    _, s = env.account("counter")
+    m = _m("dev-c", 1, "household", "parallel", {"notes": ([], [{"id": "n1", "text": "訪問"}])})
+    transports = [env.http(s) for _ in range(4)]
+    out: list[Any] = []
+    barrier = threading.Barrier(4)
+
+    def go(t: Any) -> None:
+        barrier.wait()
+        out.append(t.push([m])[0])
+
+    threads = [threading.Thread(target=go, args=(t,)) for t in transports]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(r.status for r in out) == ["applied", "duplicate", "duplicate", "duplicate"]
+    assert _q(env, "SELECT COUNT(*) FROM sync_record_versions WHERE mutation_id = ?", (m.mutation_id,)) == [(1,)]
+
+
+def test_stale_edits_to_different_fields_both_apply(env: Any) -> None:
+    _, s1 = env.account("counter")
+    a = env.device(s1)
+    a.patch("household", "h-disjoint", {"address": "旧住所", "phone": "011-000-0000"})
+    assert a.sync()
+    b = env.device(s1)
+    b.pull_all()
+    a.patch("household", "h-disjoint", {"address": "新住所"})
+    b.patch("household", "h-disjoint", {"phone": "090-1111-2222"})  # offline, stale base
+    assert a.sync() and b.sync() and a.sync()
+    assert b.receipts[next(reversed(b.receipts))].status == "merged"
+    assert a.replica == b.replica
+    assert a.view("household", "h-disjoint") == {"address": "新住所", "phone": "090-1111-2222"}
+
+
+def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited(env: Any, raw: Any) -> None:
+    _, s = env.account("counter")
+    a, b = env.device(s), env.device(s)
+    a.patch("household", "h-clash", {"address": "A町", "name": "山田 太郎"})
+    assert a.sync()
+    b.pull_all()
+    a.patch("household", "h-clash", {"address": "B町", "name": "山田 太朗"})
+    b.patch("household", "h-clash", {"address": "C町", "name": "山田 多郎"})
+    assert a.sync() and b.sync() and a.sync()
+    rec = b.receipts[next(reversed(b.receipts))]
+    assert rec.status == "conflict"
+    by_field = {c.field: c for c in rec.conflicts}
+    assert by_field["address"].outcome == "mine_applied" and by_field["address"].server == "B町"
+    assert by_field["name"].outcome == "server_kept" and by_field["name"].mine == "山田 多郎"
+    assert b.view("household", "h-clash") == {"address": "C町", "name": "山田 太朗"}
+    assert [e.state for e in b.attention] == ["needs_review"]
+    resp = raw(s, "GET", "/api/conflicts")
+    open_ = [c for c in resp.json() if c["record_id"] == "h-clash"]
+    assert {c["field"] for c in open_} == {"address", "name"}
+    name = next(c for c in open_ if c["field"] == "name")
+    assert (name["base"], name["server"], name["mine"], name["current"]) == (
+        "山田 太郎", "山田 太朗", "山田 多郎", "山田 太朗")
+    page = raw(s, "GET", "/console/conflicts")
+    assert page.status_code == 200 and "山田 多郎" in page.text and "端末の値を採用" in page.text
+    done = raw(s, "POST", f"/api/conflicts/{name['id']}/resolve", json={"choice": "mine"})
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+    again = raw(s, "POST", f"/api/conflicts/{name['id']}/resolve", json={"choice": "server"})
+    assert again.status_code == 409
+    assert a.sync() and a.view("household", "h-clash")["name"] == "山田 多郎"
+    assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'sync.conflict.resolve' AND subject = ?",
+              ("household:h-clash",)) == [(1,)]
+
+
+def test_self_lineage_lost_ack_then_re_edit_is_no_conflict_but_foreign_edit_is(env: Any) -> None:
+    _, s = env.account("counter")
+    t = env.http(s)
+    t.push([_m("dev-l", 1, "household", "lineage", {"name": (None, "一")})])
+    t.push([_m("dev-l", 2, "household", "lineage", {"name": ("一", "二")}, base=1)])  # ack "lost"
+    r = t.push([_m("dev-l", 3, "household", "lineage", {"name": ("一", "三")}, base=1)])[0]
+    assert r.status == "merged" and r.conflicts == []
+    t.push([_m("dev-x", 1, "household", "lineage", {"name": ("三", "外")}, base=3)])
+    r = t.push([_m("dev-l", 4, "household", "lineage", {"name": ("一", "四")}, base=1)])[0]
+    assert r.status == "conflict" and r.conflicts[0].outcome == "server_kept"
+
+
+def test_edit_vs_delete(env: Any) -> None:
+    _, s = env.account("counter")
+    a, b = env.device(s), env.device(s)
+    a.patch("household", "h-del", {"address": "X"})
+    assert a.sync()
+    b.pull_all()
+    a.delete("household", "h-del")
+    b.patch("household", "h-del", {"address": "Y"})
+    assert a.sync() and b.sync() and a.sync()
+    r = b.receipts[next(reversed(b.receipts))]
+    assert r.status == "conflict" and r.conflicts[0].outcome == "edit_on_deleted"
+    assert r.conflicts[0].mine == {"address": "Y"}  # the edit is kept, not dropped
+    assert b.replica[("household", "h-del")].deleted  # and the record is not silently resurrected
+    # the other way round: a stale delete of an edited record is refused and recorded
+    a.patch("household", "h-del2", {"address": "X"})
+    assert a.sync()
+    b.pull_all()
+    a.patch("household", "h-del2", {"address": "Z"})
+    b.delete("household", "h-del2")
+    assert a.sync() and b.sync()
+    r = b.receipts[next(reversed(b.receipts))]
+    assert r.status == "conflict" and r.conflicts[0].outcome == "delete_refused"
+    assert not b.replica[("household", "h-del2")].deleted
+
+
+def test_poison_and_closed_case_are_terminal_and_do_not_block_the_queue(env: Any) -> None:
+    _, s = env.account("counter")
+    d = env.device(s)
+    d.patch("case", "case-1", {"title": "訪問"})
+    d.command("case", "case-1", "set_status", {"to": "closed"})
+    assert d.sync()
+    d.command("case", "case-1", "poison")
+    d.command("case", "case-1", "set_status", {"to": "in_progress"})
+    d.patch("case", "case-1", {"title": "訪問（完了）"})
+    assert d.sync()
+    reasons = [e.reason for e in d.attention]
+    assert reasons == ["internal_error", "case_closed"]
+    assert d.view("case", "case-1") == {"title": "訪問（完了）", "status": "closed"}
+    assert "すでに完了" in (d.attention[1].receipt.message or "")
+
+
+def test_pull_is_scoped_to_what_the_account_may_see(env: Any) -> None:
+    counter_id, counter = env.account("counter")
+    out_id, outreach = env.account("outreach")
+    _, other_outreach = env.account("outreach")
+    _, resident = env.account("resident")
+    _, reviewer = env.account("reviewer", "fukushi")
+    c = env.device(counter)
+    c.patch("household", "scoped-1", {"address": "X", "assignees": [out_id], "department": "fukushi"})
+    c.patch("household", "scoped-2", {"address": "Y", "department": "shimin"})
+    assert c.sync()
+    r = env.device(resident)
+    r.patch("draft", "my-draft", {"procedure_id": "juminhyo", "copies": 1})
+    assert r.sync()
+    seen = {}
+    for name, sess in [("outreach", outreach), ("other", other_outreach), ("resident", resident),
+                       ("reviewer", reviewer)]:
+        d = env.device(sess)
+        d.pull_all()
+        seen[name] = {k[1] for k in d.replica}
+    assert "scoped-1" in seen["outreach"] and "scoped-2" not in seen["outreach"]
+    assert not {"scoped-1", "scoped-2"} & seen["other"]
+    assert seen["resident"] == {"my-draft"}
+    assert "scoped-1" in seen["reviewer"] and "scoped-2" not in seen["reviewer"] and "my-draft" not in seen["reviewer"]
+    # a resident cannot write a shared record, nor someone else's draft
+    bad = env.device(resident)
+    bad.patch("household", "scoped-1", {"address": "hack"})
+    o = env.device(other_outreach)
+    o.patch("draft", "my-draft", {"copies": 9})
+    assert bad.sync() and o.sync()
+    assert bad.attention[0].reason == "forbidden" and o.attention[0].reason == "forbidden"
+
+
+def test_interrupted_pull_resumes_without_gaps_or_duplicates(env: Any) -> None:
+    _, s = env.account("counter")
+    w = env.device(s, batch=50)
+    for i in range(120):
+        w.patch("household", f"page-{i}", {"n": i})
+    assert w.sync()
+    d = env.device(s, page=7)
+    seen: list[tuple[str, int]] = []
+    cursor = 0
+    while True:
+        page = d.transport.pull(cursor, 7)
+        if len(seen) % 3 == 0 and page.has_more:
+            page = d.transport.pull(cursor, 7)  # the first answer was "lost": ask again from the same cursor
+        seen += [(c.id, c.seq) for c in page.changes]
+        cursor = page.cursor
+        if not page.has_more:
+            break
+    ids = [i for i, _ in seen]
+    assert len(ids) == len(set(ids))
+    assert {f"page-{i}" for i in range(120)} <= set(ids)
+    assert [q for _, q in seen] == sorted(q for _, q in seen)
+
+
+def test_outbox_entry_is_kept_until_the_pull_cursor_passes_its_receipt(env: Any) -> None:
+    _, s = env.account("counter")
+    d = env.device(s)
+    d.patch("household", "outbox-rule", {"address": "A"})
+    d.push_once()
+    assert d.outbox and d.outbox[0].state == "sent"
+    assert d.view("household", "outbox-rule") == {"address": "A"}  # still shown from the outbox
+    d.pull_all()
+    assert not d.outbox and d.replica[("household", "outbox-rule")].data == {"address": "A"}
+
+
+def test_resumable_upload_cut_at_random_offsets_and_submission_before_its_files(env: Any, raw: Any) -> None:
+    import random
+
+    from sync.testing import FaultyTransport
+
+    _, s = env.account("resident")
+    blob = b"\x89PNG\r\n\x1a\n" + os.urandom(700_000)
+    sha = hashlib.sha256(blob).hexdigest()
+    d = env.device(s)
+    sid = str(uuid.uuid4())
+    sub = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                    answers={"copies": 1, "photo": [{"sha256": sha, "name": "a.png"}]},
+                                    attachments=[sha]))
+    assert d.sync()  # data first: the file is not needed for the submission to be safe
+    r = next(iter(d.receipts.values()))
+    assert r.status == "applied" and r.result["missing_blobs"] == [sha] and r.result["receipt_number"]
+    assert "incomplete_attachments" in _q(env, "SELECT flags FROM submissions WHERE id = ?", (sid,))[0][0]
+    faulty = FaultyTransport(env.server.url, s, random.Random(5), drop_request=0, drop_response=0.2,
+                             duplicate=0, delay=0, cut_chunk=0.6)
+    up = Device(faulty, chunk=64 * 1024)
+    up.attach(blob)
+    for _ in range(200):
+        try:
+            up.upload_blobs()
+            break
+        except Exception:
+            continue
+    assert not up.blob_queue and faulty.stats.cut_chunks > 0
+    path = env.attachments / sha[:2] / sha
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    assert "incomplete_attachments" not in _q(env, "SELECT flags FROM submissions WHERE id = ?", (sid,))[0][0]
+    again = raw(s, "POST", "/sync/blobs", json={"sha256": sha, "size": len(blob)})
+    assert again.status_code == 200 and again.json()["complete"] is True  # dedup
+    head = raw(s, "HEAD", f"/sync/blobs/{sha}")
+    assert head.headers["Upload-Offset"] == str(len(blob))
+    # replaying the submission (lost ack) gives the same receipt number, one row
+    rep = env.http(s).push([sub])[0]
+    assert rep.status == "duplicate" and rep.result["receipt_number"] == r.result["receipt_number"]
+    assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(1,)]
+
+
+def test_expired_session_keeps_the_outbox(env: Any) -> None:
+    d = env.device("not-a-session")
+    d.patch("draft", "offline-draft", {"q": 1})
+    assert d.sync() is False
+    assert d.needs_sign_in and len(d.outbox) == 1 and d.outbox[0].state == "waiting"
+    exported = msgspec.json.decode(d.export_outbox())
+    assert exported["entries"][0]["mutation"]["entity"] == {"type": "draft", "id": "offline-draft"}
+
+
+def test_in_memory_transport_matches_the_protocol() -> None:
+    srv = InMemoryServer()
+    a = Device(srv.transport("u1", "counter"))
+    b = Device(srv.transport("u2", "counter"))
+    a.patch("household", "h", {"name": "A"})
+    assert a.sync()
+    b.pull_all()
+    a.patch("household", "h", {"name": "B"})
+    b.patch("household", "h", {"name": "C"})
+    assert a.sync() and b.sync() and a.sync()
+    assert a.replica == b.replica and a.view("household", "h") == {"name": "B"}
