@@ -70,7 +70,8 @@ def measure_size() -> dict[str, float]:
 
 def measure_peer() -> float | None:
     """enketo-core's JS bundled+minified with esbuild, gzipped (KB). Its git-hosted leaflet.draw dependency
-    cannot be fetched here, so it is overridden with the registry's leaflet-draw (same code)."""
+    cannot be fetched here, so it is overridden with the registry's leaflet-draw, and its pinned
+    openrosa-xpath-evaluator 3.2.0 (not on the registry) with 3.1.0."""
     tmp = Path(tempfile.mkdtemp(prefix="enketo-"))
     try:
         (tmp / "package.json").write_text(
@@ -79,7 +80,7 @@ def measure_peer() -> float | None:
                     "name": "peer",
                     "private": True,
                     "dependencies": {"enketo-core": "9.0.1", "esbuild": "0.28.2"},
-                    "overrides": {"leaflet-draw": "1.0.4"},
+                    "overrides": {"leaflet-draw": "1.0.4", "openrosa-xpath-evaluator": "3.1.0"},
                 }
             )
         )

@@ -7,7 +7,7 @@ pointing at procedures, duplicate versions) live in ``library.check_library``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import expressions as ex
@@ -221,7 +221,7 @@ class _Checker:
         want = _value_type(f)
         if inferred in ("any", "null") or want in ("any",):
             return
-        if want == "date" and inferred == "string" or want == "string" and inferred in ("number", "date"):
+        if (want == "date" and inferred == "string") or (want == "string" and inferred in ("number", "date")):
             return
         if want != inferred:
             self.report("PD204", path, key="calculate",
@@ -321,7 +321,7 @@ class _Checker:
             self.report("PD207", fpath + ("prefill",), name=f.prefill, attr_type=attr_type, field=f.id,
                         field_type=tag)
 
-    def unique_ids(self, what: str, items: list[tuple[str, KeyPath]]) -> None:
+    def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}
         for ident, path in items:
             if ident in seen:

@@ -102,7 +102,7 @@ def load_library(path: str | Path | Iterable[str | Path] | None = None) -> Libra
             continue
         where[key] = res.path
         table = lib.procedures if isinstance(d, Procedure) else lib.life_events
-        table.setdefault(d.id, {})[d.version] = d  # type: ignore[index]
+        table.setdefault(d.id, {})[d.version] = d
     lib.problems.extend(check_life_event_links(lib))
     return lib
 

@@ -6,6 +6,7 @@ The loader never raises for a bad definition: syntax, shape and meaning problems
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ def load_file(path: str | Path) -> LoadResult:
     return load_text(text, shown)
 
 
-def _remapper(line_map: list[tuple[int, int]] | None):  # type: ignore[no-untyped-def]
+def _remapper(line_map: list[tuple[int, int]] | None) -> Callable[[Pos], Pos] | None:
     if not line_map:
         return None
 

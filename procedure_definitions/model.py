@@ -7,6 +7,7 @@ Every YAML key maps 1:1 to a Struct attribute (``ja-easy`` is the one renamed ke
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -368,7 +369,7 @@ class LifeEvent(msgspec.Struct, tag="life_event", tag_field="kind", **_STRICT):
 Definition = Procedure | LifeEvent
 
 
-def iter_fields(fields: list[Field], parent: GroupField | None = None):  # type: ignore[no-untyped-def]
+def iter_fields(fields: list[Field], parent: GroupField | None = None) -> Iterator[tuple[Field, GroupField | None]]:
     """Yield (field, enclosing group or None) for every field, depth first."""
     for f in fields:
         yield f, parent
@@ -376,6 +377,6 @@ def iter_fields(fields: list[Field], parent: GroupField | None = None):  # type:
             yield from iter_fields(f.fields, f)
 
 
-def procedure_fields(proc: Procedure):  # type: ignore[no-untyped-def]
+def procedure_fields(proc: Procedure) -> Iterator[tuple[Field, GroupField | None]]:
     for s in proc.sections:
         yield from iter_fields(s.fields)

@@ -1,7 +1,7 @@
 """Procedure definitions authored as Jupyter notebooks (``.ipynb``).
 
-A notebook holds one definition, written as YAML fragments in the code or raw cells tagged ``procedure``
-(concatenated in cell order), with markdown explanations around them. Markdown cells tagged
+A notebook holds one definition, written as YAML fragments in the cells tagged ``procedure`` (raw or code
+cells, or the ```yaml blocks of markdown cells), concatenated in cell order, with prose around them. Markdown cells tagged
 ``help:<field_id>`` or ``help:section:<section_id>`` (optionally ``:en`` / ``:ja-easy`` / ``:ja``) become the
 ``help`` text of that field or section. See docs/procedure-format.md, "Notebooks".
 
@@ -45,6 +45,8 @@ HELP_LANGUAGES: tuple[str, ...] = ("ja", "en", "ja-easy")
 # nbformat writes every source line as its own JSON string on its own line, after a '"source": [' line.
 _SOURCE_KEY = re.compile(r'^\s*"source":\s*\[\s*$')
 _CELL_MAGIC = re.compile(r"^%%\S*")
+_FENCE_OPEN = re.compile(r"^\s*(```|~~~)\s*ya?ml\s*$")
+_FENCE_CLOSE = re.compile(r"^\s*(```|~~~)\s*$")
 
 
 class NotebookError(ValueError):
@@ -114,6 +116,32 @@ def _lines(text: str) -> list[str]:
     if parts[-1]:
         lines.append(parts[-1])
     return lines
+
+
+def _yaml_lines(kind: Any, lines: list[str]) -> list[int] | None:
+    """Indices of the lines of a ``procedure`` cell that are YAML; None for a cell type that cannot be.
+
+    Raw cells are YAML throughout. Code cells too, except a leading cell-magic line (``%%...``). Markdown
+    cells contribute the lines inside their ```yaml fences, so prose can surround the definition and
+    GitHub and nbconvert render it highlighted (both skip or mangle raw cells).
+    """
+    if kind == "raw":
+        return list(range(len(lines)))
+    if kind == "code":
+        start = 1 if lines and _CELL_MAGIC.match(lines[0]) else 0
+        return list(range(start, len(lines)))
+    if kind != "markdown":
+        return None
+    keep: list[int] = []
+    inside = False
+    for i, line in enumerate(lines):
+        if not inside and _FENCE_OPEN.match(line):
+            inside = True
+        elif inside and _FENCE_CLOSE.match(line):
+            inside = False
+        elif inside:
+            keep.append(i)
+    return keep
 
 
 def _tags(cell: Mapping[str, Any]) -> list[str]:
@@ -221,16 +249,22 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
     cells = [c for c in data["cells"] if isinstance(c, Mapping)]
     file_lines = text.splitlines()
 
-    yaml_cells: list[tuple[Mapping[str, Any], list[str]]] = []
+    yaml_cells: list[tuple[Mapping[str, Any], list[str], list[int]]] = []
     help_parts: dict[str, dict[str, list[str]]] = {}
     for number, cell in enumerate(cells, start=1):
         kind = cell.get("cell_type")
         tags = _tags(cell)
         if PROCEDURE_TAG in tags:
-            if kind in ("code", "raw"):
-                yaml_cells.append((cell, _lines(_source(cell))))
+            lines = _lines(_source(cell))
+            keep = _yaml_lines(kind, lines)
+            if keep is None:
+                errors.append(
+                    f"cell {number} ({kind}): only code, raw or markdown cells may be tagged {PROCEDURE_TAG!r}"
+                )
+            elif kind == "markdown" and not keep:
+                errors.append(f"cell {number} (markdown): tagged {PROCEDURE_TAG!r} but has no ```yaml block")
             else:
-                errors.append(f"cell {number} ({kind}): only code or raw cells may be tagged {PROCEDURE_TAG!r}")
+                yaml_cells.append((cell, lines, keep))
         for tag in tags:
             if tag != HELP_PREFIX and not tag.startswith(HELP_PREFIX + ":"):
                 continue
@@ -249,12 +283,12 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
             f"no cell is tagged {PROCEDURE_TAG!r}: tag the code or raw cells that hold the YAML definition"
         )
 
-    located = _locate_sources(file_lines, [lines for _, lines in yaml_cells])
+    located = _locate_sources(file_lines, [lines for _, lines, _ in yaml_cells])
     out: list[str] = []
     line_map: list[tuple[int, int]] = []
     exact: list[bool] = []
     cursor_line = 0
-    for (cell, lines), positions in zip(yaml_cells, located, strict=True):
+    for (cell, lines, keep), positions in zip(yaml_cells, located, strict=True):
         if positions is None:
             fallback = (_fallback_line(file_lines, cell, cursor_line), 0)
             positions = [fallback] * len(lines)
@@ -262,12 +296,10 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
         else:
             cursor_line = positions[-1][0] if positions else cursor_line
             ok = True
-        for idx, (line, pos) in enumerate(zip(lines, positions, strict=True)):
-            # A code cell may start with a cell magic (e.g. %%yaml) so that it renders as YAML; drop it.
-            if idx == 0 and cell.get("cell_type") == "code" and _CELL_MAGIC.match(line):
-                continue
+        for idx in keep:
+            line = lines[idx]
             out.append(line if line.endswith("\n") else line + "\n")
-            line_map.append(pos)
+            line_map.append(positions[idx])
             exact.append(ok)
 
     help_texts: dict[str, dict[str, str]] = {}

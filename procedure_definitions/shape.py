@@ -68,9 +68,17 @@ def _expected(t: mi.Type) -> str:
     return "a value"
 
 
+def _setter(container: Any, key: Any) -> Callable[[Any], None]:
+    def set_value(v: Any) -> None:
+        container[key] = v
+
+    return set_value
+
+
 class _Walker:
     def __init__(self, loc: Located, file: str, text_struct: type) -> None:
-        self.loc, self.file, self.problems = loc, file, []  # type: list[Problem]
+        self.loc, self.file = loc, file
+        self.problems: list[Problem] = []
         self.text_struct = text_struct
 
     def report(self, code: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> None:
@@ -108,14 +116,14 @@ class _Walker:
                 self.type_error(path, name, t, value)
                 return
             for i, item in enumerate(value):
-                self.walk(item, t.item_type, path + (i,), lambda v, i=i: value.__setitem__(i, v))
+                self.walk(item, t.item_type, path + (i,), _setter(value, i))
             return
         if isinstance(t, mi.DictType):
             if not isinstance(value, dict):
                 self.type_error(path, name, t, value)
                 return
             for k, v in value.items():
-                self.walk(v, t.value_type, path + (k,), lambda nv, k=k: value.__setitem__(k, nv))
+                self.walk(v, t.value_type, path + (k,), _setter(value, k))
             return
         if isinstance(t, mi.LiteralType):
             if value not in t.values or isinstance(value, bool) != any(isinstance(x, bool) for x in t.values):
@@ -146,14 +154,14 @@ class _Walker:
         if not isinstance(value, dict):
             self.report("PD102", path, key=str(path[-1]), expected="a mapping", actual=_kind_name(value))
             return
-        tags = {s.tag: s for s in structs}
+        tags = {str(s.tag): s for s in structs}
         tag = value.get(tag_field)
         if tag is None:
             self.report("PD103", path, key=tag_field)
             return
         if tag not in tags:
             hint = did_you_mean(str(tag), tags) or " (one of " + ", ".join(tags) + ")"
-            self.report("PD105", path + (tag_field,), type=tag, hint=hint)
+            self.report("PD105", path + (str(tag_field),), type=tag, hint=hint)
             return
         self.walk_struct(value, tags[tag], path)
 
@@ -172,12 +180,7 @@ class _Walker:
                 if f.required:
                     self.report("PD103", path, key=f.encode_name)
                 continue
-            self.walk(
-                value[f.encode_name],
-                f.type,
-                path + (f.encode_name,),
-                lambda v, k=f.encode_name: value.__setitem__(k, v),
-            )
+            self.walk(value[f.encode_name], f.type, path + (f.encode_name,), _setter(value, f.encode_name))
         self.check_ids(value, path)
 
     def check_ids(self, value: dict[str, Any], path: KeyPath) -> None:

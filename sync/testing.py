@@ -378,10 +378,9 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
                 server.restart()
 
         def sync_quietly(d: Device, rounds: int) -> None:
-            try:
+            # anything the network throws: the device just tries again later
+            with contextlib.suppress(Exception):
                 d.sync(rounds=rounds, sleep=time.sleep)
-            except Exception:  # anything the network throws: the device just tries again later
-                pass
 
         def work(i: int, d: Device) -> None:
             wrng = random.Random(seed * 1000 + i)

@@ -98,6 +98,19 @@ def test_line_map_points_at_the_json_string_of_each_yaml_line(nb_path: Path) -> 
         assert json.loads(raw.strip().rstrip(",")) == yaml_line
 
 
+def test_markdown_cells_contribute_their_yaml_fences(tmp_path: Path) -> None:
+    prose = "犬について。\n\n```yaml\n" + HEAD + "```\n\nあいだの文章\n\n~~~yml\n" + TAIL + "~~~\n"
+    nb = new_notebook(cells=[tagged(new_markdown_cell(prose), "procedure"), new_markdown_cell("```yaml\nx: 1\n```")])
+    path = tmp_path / "fenced.ipynb"
+    nbformat.write(nb, path)
+    ex = extract(path)
+    assert ex.errors == [] and ex.yaml_text == HEAD + TAIL  # untagged cells stay prose
+    file_lines = path.read_text(encoding="utf-8").splitlines()
+    for yaml_line, (line, offset) in zip(ex.yaml_text.splitlines(keepends=True), ex.line_map, strict=True):
+        assert json.loads(file_lines[line - 1].strip().rstrip(",")) == yaml_line
+        assert file_lines[line - 1][offset - 1] == '"'
+
+
 def test_ipynb_position_counts_escaped_characters(nb_path: Path) -> None:
     ex = extract(nb_path)
     yaml_lines = ex.yaml_text.splitlines()
@@ -157,7 +170,7 @@ def test_apply_help_on_life_event_questions_and_bad_shapes() -> None:
     [
         ([new_markdown_cell("just prose")], "no cell is tagged 'procedure'"),
         ([tagged(new_markdown_cell("x"), "procedure"), tagged(new_raw_cell("kind: procedure"), "procedure")],
-         "only code or raw cells"),
+         "has no ```yaml block"),
         ([tagged(new_raw_cell("kind: procedure"), "procedure"), tagged(new_markdown_cell("x"), "help:")],
          "malformed help tag"),
         ([tagged(new_raw_cell("kind: procedure"), "procedure"), tagged(new_markdown_cell("x"), "help:a:fr")],

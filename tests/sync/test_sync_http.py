@@ -176,7 +176,7 @@ def test_poison_and_closed_case_are_terminal_and_do_not_block_the_queue(env: Any
 
 
 def test_pull_is_scoped_to_what_the_account_may_see(env: Any) -> None:
-    counter_id, counter = env.account("counter")
+    _counter_id, counter = env.account("counter")
     out_id, outreach = env.account("outreach")
     _, other_outreach = env.account("outreach")
     _, resident = env.account("resident")
