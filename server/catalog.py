@@ -3,12 +3,14 @@
 A version is published the first time the server starts with it in the library and is stored forever in
 ``procedure_versions`` (its full definition as JSON), so a submission filled with a version that has
 since left the library still validates against exactly that version (and is flagged ``retired_version``).
-The adapters at the bottom isolate us from the library, forms and compile modules of other engineers.
+Loading, compiling and validating are the real ``procedure_definitions`` functions; this module only adds
+publication, the per-version caches and the shape of validation errors in API responses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,14 +18,21 @@ from typing import Any, Protocol
 
 import msgspec
 
+from procedure_definitions.compile import compile_life_event, compile_procedure
+from procedure_definitions.forms import FieldError
+from procedure_definitions.forms import validate_answers as _validate
+from procedure_definitions.library import DEFAULT_LIBRARY, Library
+from procedure_definitions.library import load_library as _load_library
 from procedure_definitions.model import LifeEvent, Procedure
+
+log = logging.getLogger("madoguchi.catalog")
 
 __all__ = [
     "Catalog",
     "LibraryLike",
     "PublishedVersion",
-    "compile_procedure",
     "default_library_path",
+    "error_dict",
     "load_library",
     "publish_library",
     "validate_answers",
@@ -46,39 +55,18 @@ class PublishedVersion(msgspec.Struct, frozen=True):
 
 
 def default_library_path() -> Path:
-    import procedure_definitions
-
-    return Path(procedure_definitions.__file__).parent / "library"
+    return DEFAULT_LIBRARY
 
 
-class _FallbackLibrary:
-    """Used only while ``procedure_definitions.library.load_library`` does not exist yet."""
-
-    def __init__(self) -> None:
-        self.procedures: dict[str, dict[str, Procedure]] = {}
-        self.life_events: dict[str, dict[str, LifeEvent]] = {}
-        self.problems: list[Any] = []
-
-
-def load_library(path: str | Path | None) -> LibraryLike:
-    root = Path(path) if path else default_library_path()
-    try:
-        from procedure_definitions.library import load_library as real_load
-    except ImportError:
-        real_load = None
-    if real_load is not None:
-        return real_load(root)  # type: ignore[no-any-return]
-    from procedure_definitions.loader import load_file
-
-    lib = _FallbackLibrary()
-    for f in sorted(root.rglob("*.yaml")):
-        res = load_file(f)
-        lib.problems.extend(res.problems)
-        d = res.definition
-        if isinstance(d, Procedure) and res.ok:
-            lib.procedures.setdefault(d.id, {})[d.version] = d
-        elif isinstance(d, LifeEvent) and res.ok:
-            lib.life_events.setdefault(d.id, {})[d.version] = d
+def load_library(path: str | Path | None) -> Library:
+    """The library to publish: ``path`` or the shipped one. Definitions with errors are left out (logged)."""
+    lib = _load_library(Path(path) if path else DEFAULT_LIBRARY)
+    errors = [p for p in lib.problems if getattr(p, "severity", "error") == "error"]
+    for p in errors[:20]:
+        log.error("library problem: %s", p)
+    n_proc = sum(len(v) for v in lib.procedures.values())
+    n_ev = sum(len(v) for v in lib.life_events.values())
+    log.info("library loaded: %d procedure versions, %d life event versions, %d errors", n_proc, n_ev, len(errors))
     return lib
 
 
@@ -177,55 +165,41 @@ class Catalog:
             self._stored[key] = found
         return found
 
+    def life_event(self, eid: str, version: str) -> LifeEvent | None:
+        live = self.library.life_events.get(eid, {}).get(version)
+        if live is not None:
+            return live
+        row = self._db.read_sync(lambda c: c.execute(
+            "SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ? AND kind = 'life_event'",
+            (eid, version)).fetchone())
+        return msgspec.json.decode(row[0], type=LifeEvent) if row else None
+
     def compiled(self, pid: str, version: str) -> bytes | None:
+        """The compiled JSON of a procedure or life event version (cached: published versions never change)."""
         key = (pid, version)
-        if key not in self._compiled:
+        data = self._compiled.get(key)
+        if data is None:
             proc, _ = self.get(pid, version)
-            if proc is None:
-                return None
-            self._compiled[key] = msgspec.json.encode(compile_procedure(proc))
-        return self._compiled[key]
+            if proc is not None:
+                data = msgspec.json.encode(compile_procedure(proc))
+            else:
+                ev = self.life_event(pid, version)
+                if ev is None:
+                    return None
+                data = msgspec.json.encode(compile_life_event(ev))
+            self._compiled[key] = data
+        return data
 
 
-def validate_answers(proc: Procedure, answers: dict[str, Any]) -> list[dict[str, str]]:
-    """Errors as ``[{path, code, message}]``, from the expressions engineer's ``forms`` module."""
-    try:
-        from procedure_definitions.forms import validate_answers as real_validate
-    except ImportError:
-        return _minimal_validate(proc, answers)
-    out = []
-    for e in real_validate(proc, answers):
-        if isinstance(e, dict):
-            out.append({"path": str(e.get("path", "")), "code": str(e.get("code", "")),
-                        "message": str(e.get("message", ""))})
-        else:
-            out.append({"path": str(getattr(e, "path", "")), "code": str(getattr(e, "code", "")),
-                        "message": str(getattr(e, "message", ""))})
-    return out
+def error_dict(e: FieldError) -> dict[str, Any]:
+    """A FieldError as it appears in a 422 problem: ``message`` is the localized dict ``{ja, en, ja-easy}``."""
+    return {"path": e.path, "field_id": e.field_id, "code": e.code, "message": dict(e.message)}
 
 
-def _minimal_validate(proc: Procedure, answers: dict[str, Any]) -> list[dict[str, str]]:
-    # Stand-in until procedure_definitions.forms lands: unknown keys and unconditional required fields.
-    from procedure_definitions.model import procedure_fields
+def validate_answers(proc: Procedure, answers: dict[str, Any], *, today: str | None = None) -> list[dict[str, Any]]:
+    """The procedure's own rules (``procedure_definitions.forms``), errors shaped for the API.
 
-    errors = []
-    top = {f.id: f for s in proc.sections for f in s.fields}
-    for key in answers:
-        if key not in top:
-            errors.append({"path": key, "code": "unknown_field", "message": "この項目はありません"})
-    for s in proc.sections:
-        if s.show_if:
-            continue
-        for f in s.fields:
-            if f.required and not f.show_if and answers.get(f.id) in (None, "", [], {}):
-                errors.append({"path": f.id, "code": "required", "message": "入力してください"})
-    del procedure_fields
-    return errors
-
-
-def compile_procedure(proc: Procedure) -> Any:
-    try:
-        from procedure_definitions.compile import compile_procedure as real_compile
-    except ImportError:
-        return msgspec.to_builtins(proc)
-    return real_compile(proc)
+    Validation runs on the compiled procedure, which ``forms`` caches per (id, version): nothing is
+    recompiled per request.
+    """
+    return [error_dict(e) for e in _validate(proc, answers, today=today)]

@@ -2,8 +2,8 @@
 
 Content-hashed files are immutable and cached for a year; ``index.html`` and ``sw.js`` must be revalidated
 every time (a stale service worker would pin users to an old app), and ``sw.js`` may control the whole
-origin. Without a build (the PWA module missing or failing) a small placeholder page is served so the
-server still starts.
+origin. When the build fails, the error is logged and a small placeholder page is served so the API and the
+console still start.
 """
 
 from __future__ import annotations
@@ -44,15 +44,16 @@ def build_files(library: Any, settings: Any) -> dict[str, bytes]:
     if getattr(settings, "build_dir", None):
         root = Path(settings.build_dir)
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    from madoguchi.build import build_pwa
+
     try:
-        from madoguchi.build import build_pwa
-    except ImportError:
-        return {"index.html": PLACEHOLDER}
-    try:
-        return dict(build_pwa(library).files)
+        result = build_pwa(library)
     except Exception:
-        log.exception("PWA build failed; serving a placeholder page")
+        # The API and the console still work without the resident app; say so loudly rather than not start.
+        log.exception("PWA BUILD FAILED: serving a placeholder page at / instead of the resident app")
         return {"index.html": PLACEHOLDER}
+    log.info("PWA built: %d files", len(result.files))
+    return dict(result.files)
 
 
 def _headers(path: str) -> dict[str, str]:
