@@ -1,24 +1,51 @@
-"""Exports of submissions for the core systems: JSON Lines (lossless) and CSV (flattened).
+"""Exports of submissions for the core systems: JSON Lines (lossless) and CSV (one column per value).
 
-CSV columns: the fixed receipt columns, then one column per answer leaf. Structured values are flattened
-with dotted paths (``name.family``, ``address.city``, ``members.1.name.given``); multiple choices are
-joined with ``;``; attachments become their sha256 list. A per-procedure mapping (``{procedure_id:
-{column: dotted.path}}``) fixes the columns a core system expects instead.
-"""
+CSV columns: the fixed receipt columns (``id, receipt_number, procedure_id, procedure_version, status,
+received_at, flags``), then the answer columns of each procedure, **derived from its definition** (the exact
+version filled, read from ``procedure_versions``) with Japanese labels:
 
+* a field -> one column named by its label (``通数``); values are the form's values (calculations included,
+  hidden fields left out), choices as their codes, multiple choices joined with ``;``, attachments as their
+  sha256 list, yes/no as ``1``/``0``;
+* a name -> ``氏名（氏）`` and ``氏名（名）`` (a single-part name stays one column);
+  split kana -> ``（セイ）``/``（メイ）``;
+* an address -> ``住所（郵便番号）``, ``（都道府県）``, ``（市区町村）``, ``（町域）``, ``（番地）``, ``（建物名）``;
+* a group -> numbered columns per item, ``必要な人1・氏名（氏）``, as many items as the longest answer exported;
+* notices have no column. A label used twice in one procedure is prefixed with its section title.
+
+An optional override per procedure, ``<mappings dir>/<procedure_id>.yaml`` (default directory:
+``export-mappings/`` next to the database file), replaces the derived answer columns with the columns a
+core system expects, in order: ``columns: {列名: dotted.path}`` where paths address the form's values
+(``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1). Submissions of
+a version whose definition is unknown fall back to dotted paths of the raw answers.
 from __future__ import annotations
 
 import csv
 import io
 import sqlite3
 from collections.abc import Iterator, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import msgspec
+import yaml
+
+from procedure_definitions.model import AddressField, GroupField, KanaField, NameField, NoticeField, Procedure
 
 from server.storage.submissions import SubmissionRecord, iter_submissions
 
-__all__ = ["BASE_COLUMNS", "flatten", "lookup", "to_csv", "to_jsonl"]
+__all__ = [
+    "BASE_COLUMNS",
+    "Column",
+    "MappingError",
+    "default_mappings_dir",
+    "derive_columns",
+    "flatten",
+    "load_mappings",
+    "lookup",
+    "to_csv",
+    "to_jsonl",
+]
 
 BASE_COLUMNS = ("id", "receipt_number", "procedure_id", "procedure_version", "status", "received_at", "flags")
 
@@ -52,36 +79,171 @@ def _scalar(v: Any) -> str:
 
 
 def lookup(answers: Any, path: str) -> str:
-    cur = answers
-    for part in path.split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and 0 < int(part) <= len(cur):
-            cur = cur[int(part) - 1]
-        else:
-            return ""
-    flat = flatten(cur)
-    return flat.get("", "") if len(flat) <= 1 else _enc.encode(cur).decode()
+    cur_ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"),
+                  ("town", "町域"), ("block", "番地"), ("building", "建物名"))
 
 
-def _record_json(rec: SubmissionRecord) -> bytes:
-    return _enc.encode({
-        "id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
-        "procedure_version": rec.procedure_version, "department": rec.department, "status": rec.status,
-        "flags": rec.flags, "answers": rec.answers, "on_behalf_of": rec.on_behalf_of,
-        "received_at": rec.received_at, "updated_at": rec.updated_at,
-    })
+class Column(NamedTuple):
+    label: str
+    path: str  # dotted path into the form's values; group items numbered from 1
 
 
-def to_jsonl(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None) -> Iterator[str]:
-    for rec in iter_submissions(conn, status=status, procedure=procedure):
-        yield _record_json(rec).decode() + "\n"
+class MappingError(ValueError):
+    """An export mapping file is unusable (the message names the file)."""
+
+
+def default_mappings_dir(db_path: str | Path) -> Path:
+    return Path(db_path).resolve().parent / "export-mappings"
+
+
+def load_mappings(directory: str | Path | None) -> dict[str, list[Column]]:
+    """``{procedure_id: [Column]}`` from ``<directory>/<procedure_id>.yaml``; a missing directory is none."""
+    out: dict[str, list[Column]] = {}
+    if directory is None or not Path(directory).is_dir():
+        return out
+    for f in sorted(Path(directory).glob("*.y*ml")):
+        try:
+            data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise MappingError(f"{f}: cannot read: {e}") from None
+        cols = data.get("columns") if isinstance(data, dict) else None
+        if not isinstance(cols, dict) or not cols or not all(
+                isinstance(k, str) and k and isinstance(v, str) and v for k, v in cols.items()):
+            raise MappingError(f"{f}: expected 'columns:' mapping column names to dotted paths")
+        unknown = set(data) - {"columns"}
+        if unknown:
+            raise MappingError(f"{f}: unknown keys {sorted(unknown)}")
+        out[f.stem] = [Column(k, v) for k, v in cols.items()]
+    return out
+
+
+def _leaf_columns(f: Any, label: str, path: str, items: Mapping[str, int]) -> list[Column]:
+    if isinstance(f, NoticeField):
+        return []
+    if isinstance(f, NameField) and not f.single_part:
+        return [Column(f"{label}（氏）", f"{path}.family"), Column(f"{label}（名）", f"{path}.given")]
+    if isinstance(f, KanaField) and f.split:
+        return [Column(f"{label}（セイ）", f"{path}.family"), Column(f"{label}（メイ）", f"{path}.given")]
+    if isinstance(f, AddressField):
+        return [Column(f"{label}（{name}）", f"{path}.{key}") for key, name in _ADDRESS_PARTS]
+    if isinstance(f, GroupField):
+        item = f.item_label.ja if f.item_label else label
+        out: list[Column] = []
+        for n in range(1, max(1, items.get(path, 0)) + 1):
+            for sub in f.fields:
+                out += _leaf_columns(sub, f"{item}{n}・{sub.label.ja}", f"{path}.{n}.{sub.id}", items)
+        return out
+    return [Column(label, path)]
+
+
+def derive_columns(proc: Procedure, items: Mapping[str, int] | None = None) -> list[Column]:
+    """The answer columns of ``proc``; ``items`` gives how many numbered items each group path gets."""
+    fields = [(s, f) for s in proc.sections for f in s.fields if not isinstance(f, NoticeField)]
+    seen: dict[str, int] = {}
+    for _, f in fields:
+        seen[f.label.ja] = seen.get(f.label.ja, 0) + 1
+    out: list[Column] = []
+    for section, f in fields:
+        label = f.label.ja if seen[f.label.ja] == 1 else f"{section.title.ja}・{f.label.ja}"
+        out += _leaf_columns(f, label, f.id, items or {})
+    # Two fields with the same label in one section: keep columns apart with the field id.
+    counts: dict[str, int] = {}
+    for c in out:
+        counts[c.label] = counts.get(c.label, 0) + 1
+    return [Column(f"{c.label}（{c.path}）", c.path) if counts[c.label] > 1 else c for c in out]
+
+
+def _group_items(proc: Procedure, values: Mapping[str, Any], items: dict[str, int]) -> None:
+    """Record the item count of every group path in ``values`` (nested groups too)."""
+    def walk(fields: list[Any], data: Any, prefix: str) -> None:
+        if not isinstance(data, Mapping):
+            return
+        for f in fields:
+            if isinstance(f, GroupField):
+                path = f"{prefix}{f.id}"
+                seq = data.get(f.id)
+                if isinstance(seq, list):
+                    items[path] = max(items.get(path, 0), len(seq))
+                    for n, item in enumerate(seq, start=1):
+                        walk(f.fields, item, f"{path}.{n}.")
+
+    walk([f for s in proc.sections for f in s.fields], values, "")
+
+
+class _Definitions:
+    """Published definitions by (id, version), read from ``procedure_versions`` once per export."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.cache: dict[tuple[str, str], Procedure | None] = {}
+
+    def get(self, pid: str, version: str) -> Procedure | None:
+        key = (pid, version)
+        if key not in self.cache:
+            row = self.conn.execute("SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ?"
+                                    " AND kind = 'procedure'", key).fetchone()
+            try:
+                self.cache[key] = msgspec.json.decode(row[0], type=Procedure) if row else None
+            except msgspec.ValidationError:  # a definition stored by an older model: export raw answers
+                self.cache[key] = None
+        return self.cache[key]
+
+
+def _values(proc: Procedure, answers: dict[str, Any]) -> dict[str, Any]:
+    # The form's values: calculations filled in (e.g. the fee), hidden fields dropped — what was validated.
+    from procedure_definitions.forms import evaluate_procedure
+
+    return dict(evaluate_procedure(proc, answers).values)
 
 
 def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
-           bom: bool = False, mapping: Mapping[str, Mapping[str, str]] | None = None) -> str:
+           bom: bool = False, mappings: Mapping[str, list[Column]] | None = None) -> str:
     """The whole CSV as text (two passes: the column set is known only after reading every row)."""
+    defs = _Definitions(conn)
+    mappings = mappings or {}
+    records: list[tuple[SubmissionRecord, Procedure | None, dict[str, Any]]] = []
+    items: dict[tuple[str, str], dict[str, int]] = {}
+    for rec in iter_submissions(conn, status=status, procedure=procedure):
+        proc = defs.get(rec.procedure_id, rec.procedure_version)
+        values = _values(proc, rec.answers) if proc is not None else rec.answers
+        if proc is not None and rec.procedure_id not in mappings:
+            _group_items(proc, values, items.setdefault((proc.id, proc.version), {}))
+        records.append((rec, proc, values))
+    plans: dict[tuple[str, str], list[Column]] = {}
     rows: list[dict[str, str]] = []
+    columns: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
+    for rec, proc, values in records:
+        row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
+               "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
+               "flags": ";".join(rec.flags)}
+        key = (rec.procedure_id, rec.procedure_version)
+        if rec.procedure_id in mappings:
+            plan: list[Column] | None = mappings[rec.procedure_id]
+        elif proc is not None:
+            if key not in plans:
+                plans[key] = derive_columns(proc, items.get(key))
+            plan = plans[key]
+        else:
+            plan = None
+        if plan is not None:
+            columns.update(dict.fromkeys(c.label for c in plan))
+            row.update({c.label: lookup(values, c.path) for c in plan})
+        else:
+            flat = flatten(values)
+            columns.update(dict.fromkeys(flat))
+            row.update(flat)
+        rows.append(row)
+    buf = io.StringIO()
+    if bom:
+        buf.write("\ufeff")  # Excel on Windows needs it to read UTF-8
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _neutralize(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+, str]] = []
     columns: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
     for rec in iter_submissions(conn, status=status, procedure=procedure):
         row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,

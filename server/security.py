@@ -20,7 +20,10 @@ def security_headers(*, hsts: bool) -> Any:
     extra: list[tuple[bytes, bytes]] = [
         (b"content-security-policy", CSP.encode()),
         (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
+        # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with HTML form posts,
+        # which the CSRF origin check must refuse, so console forms would not work without JavaScript.
+        # Cross-origin requests still get no referrer (URLs may hold ids).
+        (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
         (b"cross-origin-opener-policy", b"same-origin"),
         (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),

@@ -108,11 +108,34 @@ class StatusForm:
     visible_to_resident: str = "on"
 
 
+# Messages for refusals of console forms: without JavaScript the browser shows the response itself, so a
+# form error is an HTML page in Japanese (same status code as the API) rather than problem+json.
+_FORM_ERRORS = {
+    "invalid-transition": "この状態には変更できません。画面を再読み込みして現在の状態を確認してください。",
+    "invalid-status": "選んだ状態が正しくありません。",
+    "not-found": "申請が見つかりません。",
+    "unknown-resident": "その住民番号の住民記録はありません。",
+    "forbidden": "この操作をする権限がありません。",
+}
+
+
+def _form_error(request: Request[Any, Any, Any], exc: Problem, *, back: str) -> Response[str]:
+    if exc.status_code in (401, 403) and exc.slug in ("unauthorized", "forbidden"):
+        raise exc  # authorization refusals stay problem+json, like every other route
+    message = _FORM_ERRORS.get(exc.slug, "入力内容を確認してください。")
+    return _render(request, "error.html", http_status=exc.status_code, heading="変更できませんでした",
+                   message=message, back=back)
+
+
 @post("/console/submissions/{sid:str}/status", include_in_schema=False)
 async def status_form(request: Request[Any, Any, Any], sid: FromPath[str],
-                      data: Annotated[StatusForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
-    await change_status(request, sid, data.status, data.comment.strip()[:4000] or None,
-                        visible=data.visible_to_resident == "on")
+                      data: Annotated[StatusForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+                      ) -> Response[Any]:
+    try:
+        await change_status(request, sid, data.status, data.comment.strip()[:4000] or None,
+                            visible=data.visible_to_resident == "on")
+    except Problem as exc:
+        return _form_error(request, exc, back=f"/console/submissions/{sid}")
     return Redirect(f"/console/submissions/{sid}", status_code=303)
 
 
@@ -156,7 +179,8 @@ async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = 
         await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
                            details={"query": q, "results": len(found), "via": "console"})
         results = [summarize(r) for r in found]
-    return _render(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="")
+    return _render(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="",
+                   error="")
 
 
 @dataclass
@@ -170,9 +194,16 @@ class BindForm:
 async def bind_submit(request: Request[Any, Any, Any],
                       data: Annotated[BindForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
     user = require_roles(request, "counter", "admin")
-    out = await bind_account(services(request), staff_id=user.id, account_id=data.account_id.strip(),
-                             resident_id=data.resident_id.strip(), id_document=data.id_document.strip() or None)
-    return _render(request, "bind.html", q="", results=[], account_id=out.account_id,
+    try:
+        out = await bind_account(services(request), staff_id=user.id, account_id=data.account_id.strip(),
+                                 resident_id=data.resident_id.strip(), id_document=data.id_document.strip() or None)
+    except Problem as exc:
+        if exc.slug not in ("unknown-resident", "not-found"):
+            raise
+        message = _FORM_ERRORS["unknown-resident"] if exc.slug == "unknown-resident" else "そのアカウントはありません。"
+        return _render(request, "bind.html", http_status=exc.status_code, q="", results=[],
+                       account_id=data.account_id, message="", error=message)
+    return _render(request, "bind.html", q="", results=[], account_id=out.account_id, error="",
                    message=f"アカウントを住民記録 {out.resident_id} に紐づけました。")
 
 

@@ -198,6 +198,10 @@ class ProcedureInfo:
     known: bool = True
 
 
+class _Poison(Exception):
+    """Raised out of the fast path so the batch is replayed with per-mutation savepoints."""
+
+
 class _Rejected(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(reason)
@@ -269,6 +273,8 @@ class SyncStore:
         self.max_drift_ms = max_drift_ms
         self.clock_ms = clock_ms or (lambda: int(dt.datetime.now(dt.UTC).timestamp() * 1000))
         self.audit = audit
+        self._batch_now = _now()
+        self._batch_writes: list[str] = []
 
     # -- push --------------------------------------------------------------------------------------
     def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation]) -> list[Receipt]:
@@ -277,23 +283,56 @@ class SyncStore:
         hashes = [content_hash(m) for m in mutations]
         reused: list[str] = []
         seen: dict[str, str] = {}
+        stored: dict[str, str] = {}
+        ids = list({m.mutation_id for m in mutations})
+        for i in range(0, len(ids), 500):
+            part = ids[i: i + 500]
+            for row in conn.execute("SELECT mutation_id, content_hash, account_id, receipt FROM sync_receipts"
+                                    f" WHERE mutation_id IN ({','.join('?' * len(part))})", part):
+                seen[row[0]] = row[1]
+                stored[row[0]] = row[3]
+                if row[2] != principal.id:
+                    reused.append(row[0])
         for m, h in zip(mutations, hashes, strict=True):
             if m.mutation_id in seen and seen[m.mutation_id] != h:
                 reused.append(m.mutation_id)
             seen.setdefault(m.mutation_id, h)
-            row = conn.execute("SELECT content_hash, account_id FROM sync_receipts WHERE mutation_id = ?",
-                               (m.mutation_id,)).fetchone()
-            if row is not None and (row[0] != h or row[1] != principal.id):
-                reused.append(m.mutation_id)
         if reused:
             raise KeyReuse(sorted(set(reused)))
-        return [self._one(conn, principal, m, h) for m, h in zip(mutations, hashes, strict=True)]
+        # Fast path: no per-mutation savepoints. Rejections never follow a partial write, so only an
+        # unexpected exception (a poison mutation) needs isolation: then the whole batch is undone and
+        # replayed with one savepoint per mutation.
+        conn.execute("SAVEPOINT batch")
+        try:
+            out = self._batch(conn, principal, mutations, hashes, stored, isolate=False)
+        except _Poison:
+            conn.execute("ROLLBACK TO batch")
+            out = self._batch(conn, principal, mutations, hashes, stored, isolate=True)
+        conn.execute("RELEASE batch")
+        if self.audit and self._batch_writes:
+            # One hash-chained audit entry per push (the per-version history with account and mutation
+            # ids is in sync_record_versions); subjects listed so the entry can be found.
+            append_audit(conn, actor=principal.id, action="sync.push", subject=None,
+                         details={"records": self._batch_writes[:1000], "count": len(self._batch_writes)})
+        return out
 
-    def _one(self, conn: sqlite3.Connection, p: Principal, m: Mutation, h: str) -> Receipt:
-        row = conn.execute("SELECT receipt FROM sync_receipts WHERE mutation_id = ?", (m.mutation_id,)).fetchone()
-        if row is not None:
-            stored = _receipt_dec.decode(row[0])
-            return msgspec.structs.replace(stored, status="duplicate", original_status=stored.status)
+    def _batch(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation],
+               hashes: list[str], stored: dict[str, str], *, isolate: bool) -> list[Receipt]:
+        self._batch_now = _now()
+        self._batch_writes = []
+        out: list[Receipt] = []
+        done: dict[str, Receipt] = {}
+        for m, h in zip(mutations, hashes, strict=True):
+            if m.mutation_id in stored or m.mutation_id in done:
+                first = done.get(m.mutation_id) or _receipt_dec.decode(stored[m.mutation_id])
+                out.append(msgspec.structs.replace(first, status="duplicate", original_status=first.status))
+                continue
+            r = self._one(conn, principal, m, h, isolate)
+            done[m.mutation_id] = r
+            out.append(r)
+        return out
+
+    def _one(self, conn: sqlite3.Connection, p: Principal, m: Mutation, h: str, isolate: bool = True) -> Receipt:
         flags: list[str] = []
         if m.client_hlc is not None:
             ahead = drift_ms(m.client_hlc, self.clock_ms())
@@ -301,30 +340,36 @@ class SyncStore:
                 flags.append("bad_hlc")
             elif ahead > self.max_drift_ms:
                 flags.append("clock_ahead")
-        conn.execute("SAVEPOINT mutation")
+        if isolate:
+            conn.execute("SAVEPOINT mutation")
         try:
             receipt = self._apply(conn, p, m)
         except sqlite3.OperationalError:
             # Disk full, I/O error, locked: transient, not the mutation's fault. Let the request fail so
             # the device retries later; the same id will then be applied once.
-            conn.execute("ROLLBACK TO mutation")
-            conn.execute("RELEASE mutation")
+            if isolate:
+                conn.execute("ROLLBACK TO mutation")
+                conn.execute("RELEASE mutation")
             raise
         except _Rejected as exc:
-            conn.execute("ROLLBACK TO mutation")
+            if isolate:
+                conn.execute("ROLLBACK TO mutation")
             receipt = Receipt(mutation_id=m.mutation_id, status="rejected", reason=exc.reason, message=exc.message)
         except Exception as exc:  # a poison mutation: terminal, so it never blocks the device's queue
+            if not isolate:
+                raise _Poison from exc
             conn.execute("ROLLBACK TO mutation")
             receipt = Receipt(mutation_id=m.mutation_id, status="rejected", reason="internal_error",
                               message=f"サーバーで処理できませんでした ({type(exc).__name__})")
-        conn.execute("RELEASE mutation")
+        if isolate:
+            conn.execute("RELEASE mutation")
         if not receipt.seq:
             receipt.seq = self._high_water(conn)
         receipt.flags = flags + receipt.flags
         conn.execute(
             "INSERT INTO sync_receipts (mutation_id, account_id, client_id, client_seq, content_hash, status,"
             " receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.mutation_id, p.id, m.client_id, m.client_seq, h, receipt.status, _j(receipt), _now()))
+            (m.mutation_id, p.id, m.client_id, m.client_seq, h, receipt.status, _j(receipt), self._batch_now))
         return receipt
 
     @staticmethod
@@ -421,7 +466,7 @@ class SyncStore:
                *, client_id: str | None = None) -> int:
         """Store a new version of a record and move it to the end of the change log; returns its seq."""
         version = row.version + 1
-        now = _now()
+        now = self._batch_now if m is not None else _now()
         data_json = _j(data)
         cid = m.client_id if m is not None else client_id
         department = row.department
@@ -441,13 +486,14 @@ class SyncStore:
                      (rtype, rid, version, cid, m.client_seq if m else None, p.id,
                       m.mutation_id if m else None, _j(sorted(changed)), data_json, int(deleted), now))
         if rtype != DRAFT:
-            for acc in assignees_of(data, row.owner if row.version else p.id):
-                conn.execute("INSERT OR IGNORE INTO sync_access (account_id, type, id) VALUES (?, ?, ?)",
-                             (acc, rtype, rid))
-            if self.audit:
-                append_audit(conn, actor=p.id, action="sync.record.write", subject=f"{rtype}:{rid}",
-                             details={"version": version, "fields": sorted(changed),
-                                      "mutation_id": m.mutation_id if m else None, "deleted": deleted})
+            # Access rows matter for outreach workers only (others see by role or department).
+            creator = (row.owner if row.version else p.id) if p.role == "outreach" or row.version else None
+            if row.version == 0 or "assignees" in changed or "assignee" in changed:
+                for acc in assignees_of(data, creator):
+                    conn.execute("INSERT OR IGNORE INTO sync_access (account_id, type, id) VALUES (?, ?, ?)",
+                                 (acc, rtype, rid))
+            if m is not None:
+                self._batch_writes.append(f"{rtype}:{rid}@{version}")
         cur = conn.execute("INSERT OR REPLACE INTO sync_changes (type, id) VALUES (?, ?)", (rtype, rid))
         return int(cur.lastrowid or 0)
 

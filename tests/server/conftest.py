@@ -51,10 +51,10 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, settings: Settings, library: Any) -> None:
+    def __init__(self, settings: Settings, library: Any, *, port: int | None = None) -> None:
         self.app = create_app(settings, library=library)
         self.settings = settings
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)

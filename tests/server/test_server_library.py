@@ -1,0 +1,155 @@
+"""The server with the REAL shipped library (procedure_definitions/library) and the real form validation.
+
+Valid and invalid answers come from the scenarios written in the library itself (juminhyo-copy.yaml), so the
+server accepts exactly what the procedure's authors say is valid and refuses what they say is not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from procedure_definitions.library import load_library
+from procedure_definitions.model import Procedure
+from server.settings import Settings
+from tests.server.conftest import FakeBuild, RunningServer, free_port
+
+LIB = load_library()
+
+
+def scenario(proc: Procedure, *, valid: bool) -> Any:
+    return next(s for s in proc.scenarios if s.expect.valid is valid)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp = tmp_path_factory.mktemp("real")
+    srv = RunningServer(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
+                                 build_result=FakeBuild()), LIB)
+    yield srv
+    srv.stop()
+
+
+def test_every_library_definition_is_published(real: RunningServer) -> None:
+    listed = real.client().get("/api/procedures").json()
+    expected = {(pid, v) for t in (LIB.procedures, LIB.life_events) for pid, vs in t.items() for v in vs}
+    assert {(p["id"], p["version"]) for p in listed} == expected
+    assert len(expected) >= 21
+    kinds = {p["kind"] for p in listed}
+    assert kinds == {"procedure", "life_event"}
+
+
+def test_compiled_definitions_are_the_real_compiler_output(real: RunningServer) -> None:
+    from procedure_definitions.compile import compile_life_event, compile_procedure
+
+    c = real.client()
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    r = c.get("/api/procedures/juminhyo-copy/1.0.0")
+    assert r.status_code == 200
+    assert r.json() == compile_procedure(proc)
+    eid, versions = next(iter(LIB.life_events.items()))
+    version, ev = next(iter(versions.items()))
+    r = c.get(f"/api/procedures/{eid}/{version}")
+    assert r.status_code == 200
+    assert r.json() == compile_life_event(ev)
+
+
+def test_valid_juminhyo_submission_end_to_end(real: RunningServer) -> None:
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    sc = scenario(proc, valid=True)
+    c = real.login("resident")
+    sid = str(uuid.uuid4())
+    r = c.post("/api/submissions", json={"id": sid, "procedure_id": proc.id, "procedure_version": proc.version,
+                                         "answers": sc.answers})
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert receipt["status"] == "received" and receipt["flags"] == []
+    detail = c.get(f"/api/submissions/{sid}").json()
+    assert detail["answers"] == sc.answers
+    # A reviewer of the procedure's department sees it in the console queue.
+    rv = real.login("reviewer", department=proc.department.id)
+    page = rv.get("/console/", params={"procedure": proc.id})
+    assert page.status_code == 200 and receipt["receipt_number"] in page.text
+
+
+def test_invalid_juminhyo_submission_lists_localized_field_errors(real: RunningServer) -> None:
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    sc = scenario(proc, valid=False)
+    c = real.login("resident")
+    r = c.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": proc.id,
+                                         "procedure_version": proc.version, "answers": sc.answers})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["type"].endswith("/invalid-answers")
+    assert sc.expect.errors is not None
+    assert {e["field_id"] for e in body["errors"]} == set(sc.expect.errors)
+    for e in body["errors"]:
+        assert set(e) == {"path", "field_id", "code", "message"}
+        assert set(e["message"]) == {"ja", "en", "ja-easy"} and all(e["message"].values())
+    copies = next(e for e in body["errors"] if e["field_id"] == "copies")
+    assert copies["code"] == "max" and "10" in copies["message"]["ja"]
+    # Nothing was stored.
+    assert real.db.read_sync(lambda conn: conn.execute(
+        "SELECT count(*) FROM submissions WHERE account_id = ?", (c.account_id,)).fetchone()[0]) == 0  # type: ignore[attr-defined]
+
+
+def test_unknown_answer_key_is_refused(real: RunningServer) -> None:
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    answers = {**scenario(proc, valid=True).answers, "favourite_colour": "blue"}
+    r = real.login("resident").post("/api/submissions", json={
+        "id": str(uuid.uuid4()), "procedure_id": proc.id, "procedure_version": proc.version, "answers": answers})
+    assert r.status_code == 422
+    assert any(e["field_id"] == "favourite_colour" for e in r.json()["errors"])
+
+
+def test_madoguchi_serve_demo_starts_with_real_library_and_pwa(tmp_path: Path) -> None:
+    """The CLI path a newcomer takes: the shipped library is published and the real PWA build is served."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "madoguchi.cli", "serve", "--demo", "--port", str(port), "--host", "127.0.0.1",
+         "--db", str(tmp_path / "demo.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        listed = httpx.get(base + "/api/procedures").json()
+        assert len(listed) == sum(len(v) for t in (LIB.procedures, LIB.life_events) for v in t.values())
+        index = httpx.get(base + "/")
+        assert index.status_code == 200
+        assert b"The resident app is not built yet" not in index.content  # not the placeholder
+        assert httpx.get(base + "/sw.js").status_code == 200
+        assert httpx.get(base + "/manifest.webmanifest").headers["content-type"].startswith(
+            "application/manifest+json")
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert "enroll/" in out  # one enrollment URL per demo staff role
+    assert "PWA BUILD FAILED" not in out
