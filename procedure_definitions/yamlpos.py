@@ -26,6 +26,9 @@ except AttributeError:  # pragma: no cover - pure-Python fallback
 _constructor = yaml.SafeLoader("")  # only its scalar constructors are used
 
 
+_AS_STRING = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"})
+
+
 class YamlError(Exception):
     def __init__(self, message: str, line: int, col: int) -> None:
         super().__init__(message)
@@ -117,8 +120,9 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
         return [build(item, path + (i,)) for i, item in enumerate(n.value)]
 
     def build_scalar(n: yaml.Node) -> Any:
-        if n.tag == "tag:yaml.org,2002:timestamp":
-            return str(n.value)
+        # Most scalars are strings: skip the generic constructor for them (it dominates load time).
+        if n.tag in _AS_STRING:
+            return n.value
         try:
             return _constructor.construct_object(n, deep=True)
         except yaml.YAMLError as e:

@@ -13,6 +13,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 
 from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
+from server.export import load_mappings
 from server.identity import identity_router
 from server.problems import exception_handlers
 from server.procedures import procedures_router
@@ -51,12 +52,16 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         lib = library if library is not None else load_library(settings.library_path)
         stats = db.write_sync(lambda c: publish_library(c, lib))
         log.info("library published: %s", stats)
+        # A broken mapping file must stop the start, not silently change the columns a core system imports.
+        mappings = load_mappings(settings.export_mappings_root)
+        if mappings:
+            log.info("CSV export mappings: %s", ", ".join(sorted(mappings)))
         files = build_files(lib, settings)
     except BaseException:
         db.close()
         raise
     return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
-                    registry=SQLiteRegistry(db), pwa_files=files)
+                    registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings)
 
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:

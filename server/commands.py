@@ -65,8 +65,13 @@ def staff_invite(ns: argparse.Namespace) -> int:
 
 def submissions_export(ns: argparse.Namespace) -> int:
     from server.audit import append_audit
-    from server.export import to_csv, to_jsonl
+    from server.export import MappingError, default_mappings_dir, load_mappings, to_csv, to_jsonl
 
+    try:
+        mappings = load_mappings(default_mappings_dir(ns.db)) if ns.format == "csv" else {}
+    except MappingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     db = _open_db(ns.db)
     if db is None:
         return 2
@@ -83,7 +88,8 @@ def submissions_export(ns: argparse.Namespace) -> int:
 
             db.read_sync(emit)
         else:
-            text = db.read_sync(lambda c: to_csv(c, status=ns.status, procedure=ns.procedure, bom=ns.bom))
+            text = db.read_sync(lambda c: to_csv(c, status=ns.status, procedure=ns.procedure, bom=ns.bom,
+                                                 mappings=mappings))
             sys.stdout.buffer.write(text.encode("utf-8"))
         out.flush()
     finally:

@@ -18,6 +18,8 @@ An optional override per procedure, ``<mappings dir>/<procedure_id>.yaml`` (defa
 core system expects, in order: ``columns: {列名: dotted.path}`` where paths address the form's values
 (``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1). Submissions of
 a version whose definition is unknown fall back to dotted paths of the raw answers.
+"""
+
 from __future__ import annotations
 
 import csv
@@ -31,7 +33,6 @@ import msgspec
 import yaml
 
 from procedure_definitions.model import AddressField, GroupField, KanaField, NameField, NoticeField, Procedure
-
 from server.storage.submissions import SubmissionRecord, iter_submissions
 
 __all__ = [
@@ -79,7 +80,33 @@ def _scalar(v: Any) -> str:
 
 
 def lookup(answers: Any, path: str) -> str:
-    cur_ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"),
+    cur = answers
+    for part in path.split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and part.isdigit() and 0 < int(part) <= len(cur):
+            cur = cur[int(part) - 1]
+        else:
+            return ""
+    flat = flatten(cur)
+    return flat.get("", "") if len(flat) <= 1 else _enc.encode(cur).decode()
+
+
+def _record_json(rec: SubmissionRecord) -> bytes:
+    return _enc.encode({
+        "id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
+        "procedure_version": rec.procedure_version, "department": rec.department, "status": rec.status,
+        "flags": rec.flags, "answers": rec.answers, "on_behalf_of": rec.on_behalf_of,
+        "received_at": rec.received_at, "updated_at": rec.updated_at,
+    })
+
+
+def to_jsonl(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None) -> Iterator[str]:
+    for rec in iter_submissions(conn, status=status, procedure=procedure):
+        yield _record_json(rec).decode() + "\n"
+
+
+_ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"),
                   ("town", "町域"), ("block", "番地"), ("building", "建物名"))
 
 
@@ -232,29 +259,6 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
             flat = flatten(values)
             columns.update(dict.fromkeys(flat))
             row.update(flat)
-        rows.append(row)
-    buf = io.StringIO()
-    if bom:
-        buf.write("\ufeff")  # Excel on Windows needs it to read UTF-8
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _neutralize(v) for k, v in row.items()})
-    return buf.getvalue()
-
-
-, str]] = []
-    columns: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
-    for rec in iter_submissions(conn, status=status, procedure=procedure):
-        row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
-               "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
-               "flags": ";".join(rec.flags)}
-        fields = (mapping or {}).get(rec.procedure_id)
-        if fields:
-            row.update({col: lookup(rec.answers, path) for col, path in fields.items()})
-        else:
-            row.update(flatten(rec.answers))
-        columns.update(dict.fromkeys(row))
         rows.append(row)
     buf = io.StringIO()
     if bom:

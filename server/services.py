@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
 
 from server.catalog import Catalog
+from server.export import Column
 from server.registry import SQLiteRegistry
 from server.settings import Settings
 from server.storage.db import Database
@@ -24,6 +25,7 @@ class Services:
     submissions: SubmissionStore
     registry: SQLiteRegistry
     pwa_files: dict[str, bytes]
+    export_mappings: dict[str, list[Column]] = field(default_factory=dict)
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     attachments_dir: str | None = None  # default: "<db>.attachments" next to the database
     build_dir: str | None = None  # serve a prebuilt PWA folder instead of building in memory
     build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
+    export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
 
     @property
     def attachment_root(self) -> Path:
@@ -28,6 +29,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return Path(self.attachments_dir)
         p = Path(self.db_path)
         return p.with_name(p.name + ".attachments")
+
+    @property
+    def export_mappings_root(self) -> Path:
+        from server.export import default_mappings_dir
+
+        return Path(self.export_mappings_dir) if self.export_mappings_dir else default_mappings_dir(self.db_path)
 
     @property
     def secure(self) -> bool:

@@ -70,3 +70,41 @@ export function mergeDocuments(lists) {
   }
   return [...seen.values()];
 }
+
+/** The shared fields that feed at least one of the included procedures (the others are not asked). */
+export function sharedFieldsFor(event, procIds) {
+  const ids = new Set(procIds);
+  return (event.shared_fields || []).filter((sf) => Object.keys(sf.maps_to || {}).some((p) => ids.has(p)));
+}
+
+/**
+ * Initial shared answers from values already in the procedures' drafts (prefilled from a verified
+ * profile): the first procedure that has a value for a mapped field gives it. Returns
+ * {shared, prefilled: [shared field ids whose value came from a prefill]}.
+ */
+export function seedShared(event, drafts) {
+  const shared = {};
+  const prefilled = [];
+  for (const sf of event.shared_fields || []) {
+    for (const [proc, target] of Object.entries(sf.maps_to || {})) {
+      const d = drafts.find((x) => x.procedure_id === proc);
+      const v = d && d.answers[target];
+      if (v === undefined || v === null || v === '') continue;
+      shared[sf.field.id] = structuredClone(v);
+      if ((d.prefilled || []).includes(target)) prefilled.push(sf.field.id);
+      break;
+    }
+  }
+  return { shared, prefilled };
+}
+
+/** The field ids of procedure `proc` that receive one of the shared fields in `sharedIds`. */
+export function mappedTargets(event, proc, sharedIds) {
+  const ids = new Set(sharedIds);
+  const out = [];
+  for (const sf of event.shared_fields || []) {
+    const target = (sf.maps_to || {})[proc];
+    if (target && ids.has(sf.field.id)) out.push(target);
+  }
+  return out;
+}

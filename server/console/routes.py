@@ -156,7 +156,8 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
 
     def build(c: Any) -> str:
         if format == "csv":
-            return to_csv(c, status=status or None, procedure=procedure or None, bom=bom)
+            return to_csv(c, status=status or None, procedure=procedure or None, bom=bom,
+                          mappings=svc.export_mappings)
         return "".join(to_jsonl(c, status=status or None, procedure=procedure or None))
 
     body = await svc.db.read(build)

@@ -153,3 +153,92 @@ def test_madoguchi_serve_demo_starts_with_real_library_and_pwa(tmp_path: Path) -
             out, _ = proc.communicate()
     assert "enroll/" in out  # one enrollment URL per demo staff role
     assert "PWA BUILD FAILED" not in out
+
+
+# -- CSV export: columns derived from the definition, optional override file -------------------------------
+def _export_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def test_derived_columns_of_juminhyo() -> None:
+    from server.export import derive_columns
+
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    cols = derive_columns(proc, {"target_people": 2})
+    labels = [c.label for c in cols]
+    assert len(labels) == len(set(labels))
+    assert ("氏名（氏）", "applicant_name.family") in cols and ("氏名（名）", "applicant_name.given") in cols
+    assert ("住所（都道府県）", "applicant_address.prefecture") in cols
+    assert ("対象者2・氏名（名）", "target_people.2.target_name.given") in cols
+    assert ("手数料", "total_fee") in cols
+    assert not any("my_number_mail_notice" in c.path for c in cols)  # notices have no column
+
+
+def test_console_csv_uses_derived_japanese_columns(real: RunningServer) -> None:
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    valid = [s for s in proc.scenarios if s.expect.valid]
+    assert len(valid) >= 2
+    c = real.login("resident")
+    ids = []
+    for sc in valid:
+        sid = str(uuid.uuid4())
+        r = c.post("/api/submissions", json={"id": sid, "procedure_id": proc.id, "procedure_version": proc.version,
+                                             "answers": sc.answers})
+        assert r.status_code == 201, r.text
+        ids.append(sid)
+    r = real.login("reviewer", department="shimin").get(
+        "/console/export", params={"format": "csv", "procedure": proc.id, "bom": "true"})
+    assert r.status_code == 200, r.text
+    rows = {row["id"]: row for row in _export_rows(r.text)}
+    first, proxy = rows[ids[0]], rows[ids[1]]
+    assert first["氏名（氏）"] == "山田" and first["氏名（名）"] == "太郎"
+    assert first["住所（都道府県）"] == "埼玉県" and first["住所（番地）"] == "3丁目15-1"
+    assert first["手数料"] == "300"  # calculated by the form, not typed by the resident
+    assert first["対象者1・氏名（氏）"] == ""  # hidden group: no value
+    assert proxy["対象者1・氏名（氏）"] == "佐藤"
+    assert proxy["記載する項目（必要なものだけ選んでください）"] == "head_relationship;my_number"
+    assert proxy["手数料"] == "900"
+
+
+def test_override_file_and_cli(real: RunningServer) -> None:
+    from server.export import MappingError, load_mappings, to_csv
+
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    sid = str(uuid.uuid4())
+    r = real.login("resident").post("/api/submissions", json={
+        "id": sid, "procedure_id": proc.id, "procedure_version": proc.version,
+        "answers": scenario(proc, valid=True).answers})
+    assert r.status_code == 201
+    maps = Path(real.settings.db_path).parent / "export-mappings"  # the default place, next to the db
+    maps.mkdir(exist_ok=True)
+    (maps / "juminhyo-copy.yaml").write_text(
+        "columns:\n  請求者氏: applicant_name.family\n  請求者名: applicant_name.given\n  通数: copies\n"
+        "  金額: total_fee\n  無い項目: no.such.path\n", encoding="utf-8")
+    try:
+        mappings = load_mappings(maps)
+        text = real.db.read_sync(lambda conn: to_csv(conn, procedure=proc.id, mappings=mappings))
+        header = text.splitlines()[0].split(",")
+        assert header[7:] == ["請求者氏", "請求者名", "通数", "金額", "無い項目"]  # exactly these, in this order
+        row = next(x for x in _export_rows(text) if x["id"] == sid)
+        assert (row["請求者氏"], row["通数"], row["金額"], row["無い項目"]) == ("山田", "1", "300", "")
+        out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db",
+                              real.settings.db_path, "--format", "csv", "--procedure", proc.id],
+                             capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.decode("utf-8").splitlines()[0].endswith("請求者氏,請求者名,通数,金額,無い項目")
+        (maps / "juminhyo-copy.yaml").write_text("columns: [copies]\n", encoding="utf-8")
+        with pytest.raises(MappingError, match="juminhyo-copy.yaml"):
+            load_mappings(maps)
+        out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db",
+                              real.settings.db_path, "--format", "csv"], capture_output=True, timeout=60)
+        assert out.returncode == 2 and b"juminhyo-copy.yaml" in out.stderr
+    finally:
+        for f in maps.iterdir():
+            f.unlink()
+        maps.rmdir()
