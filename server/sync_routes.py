@@ -377,6 +377,21 @@ def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
     return True, mime
 
 
+def _install_poison_hook() -> None:
+    """Test hook (``MADOGUCHI_SYNC_POISON=1`` only): a command whose handler raises, to prove that a
+    poison mutation gets a terminal receipt and never blocks a device's queue."""
+    from sync import commands
+
+    def _poison(*_: Any) -> Any:
+        raise RuntimeError("poison")
+
+    commands.COMMANDS["poison"] = _poison
+
+
+if os.environ.get("MADOGUCHI_SYNC_POISON"):
+    _install_poison_hook()
+
+
 sync_router = Router(path="/", route_handlers=[
     push, pull, list_conflicts, get_conflict, resolve_conflict, conflicts_page, conflicts_js,
     create_blob, blob_offset, blob_chunk,
@@ -396,14 +411,6 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
 
     db = Database.open(db_path, synchronous=synchronous)
     db.write_sync(lambda c: apply_migrations(c, [*all_components(), ("sync", MIGRATIONS)]))
-    if os.environ.get("MADOGUCHI_SYNC_POISON"):
-        # Test hook: a command whose handler raises, to prove a poison mutation never blocks a queue.
-        from sync import commands
-
-        def _poison(*_: Any) -> Any:
-            raise RuntimeError("poison")
-
-        commands.COMMANDS["poison"] = _poison
     auth = AuthConfig(db=db, origin=origin)
     cfg = SyncConfig(db=db, attachment_root=Path(db_path + ".attachments"))
 

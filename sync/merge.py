@@ -199,7 +199,7 @@ def _set_meta(ctx: _Ctx, name: str) -> dict[str, dict[str, list[Any]]]:
     m = ctx.meta.setdefault(name, {})
     m.setdefault("el", {})
     m.setdefault("tomb", {})
-    return m  # type: ignore[no-any-return]
+    return m
 
 
 def _foreign_since(stamp: list[Any] | None, ctx: _Ctx) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sync.merge import RecordSchema
+from sync.merge import Policy, RecordSchema
 
 __all__ = [
     "CREATE_ROLES",
@@ -31,7 +31,7 @@ __all__ = [
 
 DRAFT = "draft"
 
-_IDENTITY = {"name": "review", "name_kana": "review", "birth_date": "review", "my_number": "review",
+_IDENTITY: dict[str, Policy] = {"name": "review", "name_kana": "review", "birth_date": "review", "my_number": "review",
              "resident_code": "review"}
 
 SCHEMAS: dict[str, RecordSchema] = {

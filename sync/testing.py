@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.kills = 0
         self.log = Path(db_path + ".server.log")
+        self._lock = threading.RLock()  # a killer thread and a worker may both restart it
 
     @property
     def url(self) -> str:
@@ -127,8 +128,9 @@ class ServerProcess:
             self.kills += 1
 
     def restart(self) -> None:
-        self.kill()
-        self.start()
+        with self._lock:
+            self.kill()
+            self.start()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -319,6 +321,10 @@ def check_invariants(db_path: str, devices: list[Device], fresh: dict[str, Devic
         conn.close()
 
 
+def _skewed_clock(skew_ms: int) -> Callable[[], int]:
+    return lambda: time.time_ns() // 1_000_000 + skew_ms
+
+
 @dataclass
 class FaultRunReport:
     devices: int
@@ -357,8 +363,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
             ft = FaultyTransport(server.url, sess, random.Random(seed * 100 + i))
             transports.append(ft)
             skew = year_ms if i % 2 else 0  # every other device's clock is a year ahead
-            d = Device(ft, batch=rng.choice([1, 3, 10]),
-                       clock_ms=(lambda s=skew: time.time_ns() // 1_000_000 + s))
+            d = Device(ft, batch=rng.choice([1, 3, 10]), clock_ms=_skewed_clock(skew))
             devs.append(d)
         rft = FaultyTransport(server.url, resident, random.Random(seed * 100 + 99))
         transports.append(rft)

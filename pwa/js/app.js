@@ -13,7 +13,7 @@ import { flushOutbox, summarizeOutbox, makeOutboxItem, attachmentRefs } from './
 import { api, csrf, setCsrf, ApiError } from './api.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 import { searchProcedures } from './finder.js';
-import { visibleQuestions, applicableProcedures, mappedFields, copyShared, documentsFor, mergeDocuments, sharedSource, truthy } from './lifeevent.js';
+import { visibleQuestions, applicableProcedures, mappedFields, copyShared, documentsFor, mergeDocuments, sharedSource, truthy, sharedFieldsFor, seedShared, mappedTargets } from './lifeevent.js';
 import { renderFields, applyResult, el, domId, errorText } from './render.js';
 import { evaluateForm } from './form.js';
 import { evaluate, japanToday } from './expr.js';
@@ -245,15 +245,20 @@ async function homePage() {
       el('p', { class: 'card-link', text: titleOf(s.procedure_id, s.title) }), el('p', {}, `${t('receiptNo')}: ${s.receipt_number} `, statusBadge(s.status))))));
   }
   main.append(el('h2', { text: t('drafts') }));
-  const mine = drafts.filter((d) => d.kind !== 'bundle');
+  // A life event's combined form is one card; the procedures' drafts inside it are not listed apart.
+  const mine = drafts.filter((d) => d.kind === 'bundle' || !d.bundle_id || !drafts.some((x) => x.id === d.bundle_id));
   if (!mine.length) main.append(el('p', { text: t('noDrafts') }));
   else {
     main.append(el('ul', { class: 'cards' }, mine.sort((a, b) => b.updated_at - a.updated_at).map((d) => {
       const del = el('button', { type: 'button', class: 'btn-link', text: t('deleteDraft') });
       del.append(el('span', { class: 'visually-hidden', text: `：${tx(d.title)}` }));
-      del.addEventListener('click', async () => { await store.delete('drafts', d.id); route(); });
+      del.addEventListener('click', async () => {
+        for (const id of d.kind === 'bundle' ? d.drafts || [] : []) await store.delete('drafts', id);
+        await store.delete('drafts', d.id);
+        route();
+      });
       return el('li', { class: 'card' },
-        link(d.bundle_id ? `#/b/${d.bundle_id}` : `#/d/${d.id}/0`, tx(d.title) || d.procedure_id, 'card-link'),
+        link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}/0`, tx(d.title) || d.procedure_id, 'card-link'),
         d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
         el('p', { class: 'meta', text: `${t('updated')}: ${new Date(d.updated_at).toLocaleString(htmlLang() === 'en' ? 'en' : 'ja-JP')}` }), del);
     })));
@@ -469,6 +474,7 @@ async function draftPage(draftId, n) {
   form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    normalizeFocused();
     result = evalForm(compiled, d.answers);
     const ids = new Set((section.fields || []).map((f) => f.id));
     const errs = (result.errors || []).filter((er) => ids.has(String(parsePath(er.path)[0])) && isShown(result, er.path));
@@ -487,6 +493,12 @@ async function draftPage(draftId, n) {
     location.hash = pos < after.length - 1 ? `#/d/${d.id}/${after[pos + 1].i}` : `#/d/${d.id}/review`;
   });
   main.append(form);
+}
+
+/** Enter in a field submits without a blur: run the field's blur normalisation (kana, digits) first. */
+function normalizeFocused() {
+  const a = document.activeElement;
+  if (a && a.matches && a.matches('input, textarea')) a.dispatchEvent(new Event('blur'));
 }
 
 function dedupe(errors) {
@@ -576,12 +588,13 @@ function feeAndDocs(compiled, answers, result) {
 }
 
 /** Move a finished draft to the outbox (one transaction per store; the draft goes last). */
-async function queueDraft(d, compiled) {
+async function queueDraft(d, compiled, { sharedTyped = [], flushNow = true } = {}) {
   const result = evalForm(compiled, d.answers);
   // Send only what is shown: hidden fields' values are not part of the application.
   const answers = {};
   for (const [k, v] of Object.entries(d.answers)) if (isShown(result, k)) answers[k] = v;
-  const typed = (d.typed || []).filter((k) => answers[k] !== undefined);
+  // Fields typed once in a life event's shared part count as typed for every procedure they feed.
+  const typed = [...new Set([...(d.typed || []), ...sharedTyped])].filter((k) => answers[k] !== undefined);
   const item = makeOutboxItem({
     id: d.submission_id, procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, on_behalf_of: d.on_behalf_of,
     title: d.title, procedure_path: d.procedure_path, attachments: attachmentRefs(answers), now: Date.now(),
@@ -594,9 +607,11 @@ async function queueDraft(d, compiled) {
   if (!existing) await store.put('outbox', item);
   await saveChain;
   await store.delete('drafts', d.id);
-  await updateSync();
-  registerSync();
-  flush();
+  if (flushNow) {
+    await updateSync();
+    registerSync();
+    flush();
+  }
   return item.id;
 }
 
@@ -665,8 +680,14 @@ async function lifeEventPage(id) {
     start.addEventListener('click', async () => {
       const bundleId = uuid();
       const drafts = [];
-      for (const p of loaded) drafts.push((await newDraft(p, { bundle_id: bundleId })).id);
-      await store.put('drafts', { id: bundleId, kind: 'bundle', event_id: id, event_path: path, title: ev.title, shared: {}, drafts, updated_at: Date.now(), raw: {} });
+      for (const p of loaded) drafts.push(await newDraft(p, { bundle_id: bundleId }));
+      // Values prefilled from a verified profile seed the shared fields (and stay marked as prefilled).
+      const { shared, prefilled } = seedShared(ev, drafts);
+      const acting = isStaff() ? actingFor() : null;
+      await store.put('drafts', {
+        id: bundleId, kind: 'bundle', event_id: id, event_path: path, title: ev.title, shared, prefilled, typed: [],
+        drafts: drafts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null,
+      });
       location.hash = `#/b/${bundleId}`;
     });
     outBox.replaceChildren(
@@ -689,11 +710,19 @@ async function bundlePage(bundleId, review) {
     const d = await store.get('drafts', did);
     if (d) parts.push({ d, compiled: await loadJSON(d.procedure_path) });
   }
+  if (!parts.length) { await store.delete('drafts', b.id); return notFound(); }
   const byProc = Object.fromEntries(parts.map((p) => [p.d.procedure_id, p.d.answers]));
   const mapped = mappedFields(ev);
-  const sharedCompiled = { id: ev.id, version: ev.version, title: ev.title, sections: [{ id: 'shared', title: { ja: t('shared', null, 'ja'), en: t('shared', null, 'en'), 'ja-easy': t('shared', null, 'ja-easy') }, fields: (ev.shared_fields || []).map((sf) => sf.field) }] };
+  // Only the shared fields that feed an included procedure are asked.
+  const sharedDefs = sharedFieldsFor(ev, parts.map((p) => p.d.procedure_id));
+  const sharedTitle = { ja: t('shared', null, 'ja'), en: t('shared', null, 'en'), 'ja-easy': t('shared', null, 'ja-easy') };
+  const sharedCompiled = { id: ev.id, version: ev.version, title: ev.title, sections: [{ id: 'shared', title: sharedTitle, fields: sharedDefs.map((sf) => sf.field) }] };
+  b.shared = b.shared || {};
+  b.typed = b.typed || [];
+  b.prefilled = b.prefilled || [];
   setPage(tx(ev.title));
   document.getElementById('page-title').before(steps(review ? 1 : 0));
+  if (b.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: b.on_behalf_name }) }));
   const summaryHolder = el('div', {});
   main.append(summaryHolder);
   const sync = () => { copyShared(ev, b.shared, byProc); for (const p of parts) saveDraft(p.d); saveDraft(b); };
@@ -707,7 +736,7 @@ async function bundlePage(bundleId, review) {
     return dedupe(errs);
   };
   if (review) {
-    main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, (ev.shared_fields || []).map((sf) => el('div', {},
+    main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, sharedDefs.map((sf) => el('div', {},
       el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id]) }),
       el('dd', {}, el('a', { href: `#/b/${b.id}`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
     for (const p of evaluateAll()) {
@@ -725,10 +754,16 @@ async function bundlePage(bundleId, review) {
         return;
       }
       submit.disabled = true;
-      let last = null;
-      for (const r of results) last = await queueDraft(r.d, r.compiled);
+      // Every procedure goes to the outbox first (each under its own idempotency key), then one flush.
+      const ids = [];
+      for (const r of results) {
+        ids.push(await queueDraft(r.d, r.compiled, { sharedTyped: mappedTargets(ev, r.d.procedure_id, b.typed), flushNow: false }));
+      }
       await store.delete('drafts', b.id);
-      location.hash = results.length === 1 ? `#/s/${last}` : '#/';
+      await updateSync();
+      registerSync();
+      flush();
+      location.hash = ids.length === 1 ? `#/s/${ids[0]}` : '#/';
     });
     main.append(el('div', { class: 'actions' }, submit, link(`#/b/${b.id}`, t('back'), 'btn-link')));
     return;
@@ -737,26 +772,48 @@ async function bundlePage(bundleId, review) {
   const boxes = [];
   const sharedBox = el('section', {}, el('h2', { text: t('shared') }));
   let showAll = false;
-  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: [], locked: [], typed: [] };
+  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed };
   const refresh = () => {
     const results = evaluateAll();
-    for (const { box, ctx, p } of boxes) applyResult(box, results.find((r) => r.d === p.d).result, ctx, { showAll });
+    for (const { box, ctx, p } of boxes) {
+      const result = results.find((r) => r.d === p.d).result;
+      // Sections appear and disappear with the answers (show_if), as on the one-procedure pages.
+      for (const sec of box.querySelectorAll(':scope > [data-section]')) {
+        sec.hidden = !sectionShown(p.compiled.sections[Number(sec.dataset.section)], p.d.answers);
+      }
+      applyResult(box, result, ctx, { showAll });
+    }
     const se = sharedErrors(results);
     applyResult(sharedBox, { shown: null, values: {}, errors: se }, sharedCtx, { showAll });
   };
-  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, () => { sync(); refresh(); });
-  renderFields(sharedBox, sharedCompiled.sections[0].fields, sharedCtx);
+  // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
+  const sharedFieldsBox = el('div', {});
+  const drawShared = () => { sharedFieldsBox.replaceChildren(); renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx); };
+  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => { sync(); if (info.rerender) drawShared(); refresh(); });
+  sharedCtx.onChange = ((inner) => (path, info) => {
+    const top = String(parsePath(path)[0]);
+    if (info.typed && !b.typed.includes(top)) b.typed.push(top);
+    inner(path, info);
+  })(sharedCtx.onChange);
+  drawShared();
+  sharedBox.append(sharedFieldsBox);
   form.append(sharedBox);
   for (const p of parts) {
     const box = el('section', {}, el('h2', { text: tx(p.compiled.title) }));
-    const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, () => refresh());
-    ctx.hide = mapped.get(p.d.procedure_id) || new Set();
-    for (const { s } of visibleSections(p.compiled, p.d.answers)) {
-      const fields = (s.fields || []).filter((f) => !ctx.hide.has(f.id));
-      if (!fields.length) continue;
-      box.append(el('h3', { text: tx(s.title) }));
-      renderFields(box, fields, ctx);
-    }
+    const hide = mapped.get(p.d.procedure_id) || new Set();
+    const draw = () => {
+      box.querySelectorAll(':scope > [data-section]').forEach((n) => n.remove());
+      (p.compiled.sections || []).forEach((s, i) => {
+        const fields = (s.fields || []).filter((f) => !hide.has(f.id));
+        if (!fields.length) return;
+        const sec = el('div', { 'data-section': String(i) }, el('h3', { text: tx(s.title) }));
+        renderFields(sec, fields, ctx);
+        box.append(sec);
+      });
+    };
+    const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => { if (info.rerender) draw(); refresh(); });
+    ctx.hide = hide;
+    draw();
     boxes.push({ box, ctx, p });
     form.append(box);
   }
@@ -764,6 +821,7 @@ async function bundlePage(bundleId, review) {
   form.append(el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'btn', text: t('toReview') }), link(`#/e/${b.event_id}`, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
+    normalizeFocused();
     showAll = true;
     refresh();
     const results = evaluateAll();
@@ -777,6 +835,7 @@ async function bundlePage(bundleId, review) {
     }
     if (items.length) {
       summaryHolder.replaceChildren(errorSummary(items, (it) => focusField(it.target)));
+      document.title = `${t('errorPrefix')}${tx(ev.title)} — ${t('app')}`;
       document.getElementById('error-summary').focus();
       return;
     }

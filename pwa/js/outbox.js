@@ -1,7 +1,9 @@
 // The outbox: submissions waiting to be sent, each under the idempotency key created with its draft.
 // Sending is safe to repeat: the server answers a retry of the same id and body with the same receipt,
 // so neither a retry after a lost response nor a page and the service worker flushing at once can
-// create a duplicate. No imports: the build inlines this file into the service worker too.
+// create a duplicate. Completion-time telemetry rides inside the submission request (the server stores
+// it only when it creates the submission and leaves it out of the idempotency hash), so it too arrives
+// exactly once per submission. No imports: the build inlines this file into the service worker too.
 
 const BACKOFF_BASE_MS = 2000;
 const BACKOFF_MAX_MS = 15 * 60 * 1000;
@@ -29,7 +31,7 @@ export function classifyResponse(status) {
   return 'reject'; // 4xx: the server will not take this body as it is
 }
 
-/** A new outbox item (the body is frozen as a string so every retry sends identical bytes). */
+/** A new outbox item (the body is frozen as a string so every retry sends identical answers). */
 export function makeOutboxItem({ id, procedure_id, procedure_version, answers, on_behalf_of, title, procedure_path, telemetry, attachments, now }) {
   const body = { id, procedure_id, procedure_version, answers };
   if (on_behalf_of) body.on_behalf_of = on_behalf_of;
@@ -39,6 +41,16 @@ export function makeOutboxItem({ id, procedure_id, procedure_version, answers, o
     body: JSON.stringify(body), attachments: attachments || [], telemetry: telemetry || null,
     created_at: now, state: 'pending', attempts: 0, next_at: 0, error: '', receipt: null,
   };
+}
+
+/**
+ * The bytes of one attempt: the frozen body with the telemetry spliced in. `acknowledged_at` is the time
+ * of this attempt, on the same clock as `opened_at`; it is outside the server's idempotency hash.
+ */
+export function requestBody(item, nowMs) {
+  if (!item.telemetry) return item.body;
+  const tel = JSON.stringify({ ...item.telemetry, acknowledged_at: new Date(nowMs).toISOString() });
+  return `${item.body.slice(0, -1)},"telemetry":${tel}}`;
 }
 
 /** The sha256 of every attachment referenced anywhere in the answers. */
@@ -116,7 +128,7 @@ async function sendOne(item, { store, doFetch, csrf, now }) {
       blob.uploaded = true;
       await store.put('blobs', blob);
     }
-    const r = await doFetch('/api/submissions', { method: 'POST', credentials: 'same-origin', headers, body: item.body });
+    const r = await doFetch('/api/submissions', { method: 'POST', credentials: 'same-origin', headers, body: requestBody(item, now()) });
     const data = await r.json().catch(() => null);
     const kind = classifyResponse(r.status);
     if (kind === 'sent') {
@@ -126,10 +138,6 @@ async function sendOne(item, { store, doFetch, csrf, now }) {
       item.sent_at = now();
       await store.put('outbox', item);
       if (data && data.id) await store.put('submissions', { ...data, title: item.title, on_behalf_of: item.on_behalf_of });
-      if (item.telemetry) {
-        const tel = { ...item.telemetry, acknowledged_at: new Date(now()).toISOString() };
-        doFetch('/api/telemetry', { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(tel) }).catch(() => {});
-      }
       return;
     }
     await fail(kind === 'retry' ? 'pending' : 'failed', kind === 'auth' ? 'auth' : problemText(r.status, data));

@@ -400,14 +400,14 @@ class SyncStore:
         state = RecordState(row.version, row.data, row.deleted, row.meta) if row is not None else None
 
         if m.kind == "record.delete":
-            res = merge_delete(state, base_version=m.base_version, client_id=m.client_id,
-                               client_seq=m.client_seq, history=history)
+            dres = merge_delete(state, base_version=m.base_version, client_id=m.client_id,
+                                client_seq=m.client_seq, history=history)
             assert row is not None
-            ids = self._conflicts_in(conn, p, m, res.conflicts, row.department, row.version)
-            if res.deleted and not row.deleted:
+            ids = self._conflicts_in(conn, p, m, dres.conflicts, row.department, row.version)
+            if dres.deleted and not row.deleted:
                 seq = self._write(conn, p, m, rtype, m.entity.id, row, row.data, row.meta, True, {"_deleted"})
-                return Receipt(mutation_id=m.mutation_id, status=res.status, version=row.version + 1, seq=seq)
-            return Receipt(mutation_id=m.mutation_id, status=res.status, version=row.version,
+                return Receipt(mutation_id=m.mutation_id, status=dres.status, version=row.version + 1, seq=seq)
+            return Receipt(mutation_id=m.mutation_id, status=dres.status, version=row.version,
                            conflicts=ids)
 
         if m.kind == "command":

@@ -108,6 +108,37 @@ class Server:
         )
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """A read-only query on the server's database (WAL: safe while the server runs)."""
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.db.resolve()}?mode=ro", uri=True, timeout=30)
+        try:
+            return list(conn.execute(sql, params))
+        finally:
+            conn.close()
+
+    def enrollment_url(self, role: str) -> str:
+        """The one-time enrollment URL that ``serve --demo`` printed for the demo account of ``role``."""
+        import re
+
+        text = Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+        found = re.findall(rf"^\s+{re.escape(role)}\s+.*?: (http://\S+/enroll/\S+)$", text, re.M)
+        if not found:
+            raise AssertionError(f"no enrollment URL for {role} in the server log")
+        return found[-1]
+
+    def login_as(self, role: str, **kwargs: object) -> dict[str, object]:
+        """A session made directly in the database (``server.auth.testing.login_as``)."""
+        from server.auth.testing import login_as
+        from server.storage.db import Database
+
+        db = Database.open(self.db)
+        try:
+            return login_as(db, role, **kwargs)  # type: ignore[arg-type]
+        finally:
+            db.close()
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
@@ -127,6 +158,16 @@ def library_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "library"
     shutil.copytree(DEFAULT_LIBRARY, dst)
     return dst
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server (default library, fresh database) for every test of a module: each test uses its own
+    browser context, so tests only share the server's data, never the app's storage."""
+    s = Server(tmp_path_factory.mktemp("server") / "madoguchi.db", free_port())
+    s.start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture

@@ -97,3 +97,67 @@ def fill_juminhyo(page: Any, *, check: Any = None) -> None:
     except Exception:
         shot(page, "debug-fill")
         raise
+
+
+def sw_active(page: Any) -> None:
+    page.wait_for_function(
+        "() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000
+    )
+
+
+def new_phone(browser: Any, **kwargs: Any) -> tuple[Any, Any, list[str]]:
+    """A phone-sized context (390x844, Japanese) with a page that records uncaught errors."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="ja-JP", service_workers="allow", **kwargs
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors
+
+
+def add_session(context: Any, base: str, session: dict[str, Any]) -> None:
+    """Give the browser a session made by ``server.auth.testing.login_as`` (cookies only)."""
+    context.add_cookies([{"name": k, "value": v, "url": base} for k, v in session["cookies"].items()])
+
+
+def wait_all_sent(page: Any, timeout: int = 30000) -> None:
+    page.wait_for_function(
+        "() => document.getElementById('sync-status').textContent.includes('すべて送信済み')", timeout=timeout
+    )
+
+
+def idb_all(page: Any, store: str) -> list[dict[str, Any]]:
+    """Every record of an IndexedDB store of the app (drafts, outbox, blobs, meta, submissions)."""
+    return page.evaluate(
+        """(name) => new Promise((resolve, reject) => {
+            const req = indexedDB.open('madoguchi');
+            req.onerror = () => reject(req.error);
+            req.onsuccess = () => {
+              const tx = req.result.transaction(name, 'readonly');
+              const all = tx.objectStore(name).getAll();
+              all.onsuccess = () => { const v = all.result; req.result.close();
+                resolve(JSON.parse(JSON.stringify(v, (k, x) => (x instanceof Blob ? null : x)))); };
+              all.onerror = () => reject(all.error);
+            };
+          })""",
+        store,
+    )
+
+
+def wait_draft(page: Any, predicate_js: str, timeout: int = 10000) -> None:
+    """Wait until some saved draft satisfies ``predicate_js`` (a JS expression over ``d``): autosave is
+    asynchronous, and a test that closes the page right after typing must not race it."""
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+            const req = indexedDB.open('madoguchi');
+            req.onsuccess = () => {
+              const all = req.result.transaction('drafts', 'readonly').objectStore('drafts').getAll();
+              all.onsuccess = () => { req.result.close(); resolve(all.result.some((d) => (%s))); };
+              all.onerror = () => resolve(false);
+            };
+            req.onerror = () => resolve(false);
+          })"""
+        % predicate_js,
+        timeout=timeout,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import Server
-from .helpers import axe_check, fill_juminhyo, go, ready, shot, virtual_authenticator
+from .helpers import axe_check, fill_juminhyo, go, ready, shot, virtual_authenticator, wait_draft
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +85,7 @@ def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) ->
     page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
     page.get_by_label("自分（本人）").check()
+    wait_draft(page, "d.answers && d.answers.relation === 'self'")  # autosave is asynchronous
     go(page, server.base, "")
     assert page.locator(".card", has_text="住民票の写し等交付請求").count() >= 1
 

@@ -1,7 +1,7 @@
 // Pure modules of the resident app (no DOM): outbox, finder, paths, life events, passkey encoding, i18n.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffMs, summarizeOutbox, classifyResponse, makeOutboxItem, attachmentRefs, flushOutbox } from '../../pwa/js/outbox.js';
+import { backoffMs, summarizeOutbox, classifyResponse, makeOutboxItem, attachmentRefs, flushOutbox, requestBody } from '../../pwa/js/outbox.js';
 import { searchProcedures, fold } from '../../pwa/js/finder.js';
 import { parsePath, getPath, setPath, isShown, valueAt, fieldPath } from '../../pwa/js/paths.js';
 import { applicableProcedures, visibleQuestions, copyShared, mappedFields, documentsFor, mergeDocuments, sharedSource } from '../../pwa/js/lifeevent.js';
@@ -140,19 +140,33 @@ test('attachments are uploaded before the submission, once', async () => {
   assert.equal((await store.get('blobs', 'ff')).uploaded, true);
 });
 
-test('telemetry is posted after the acknowledgement, without answers', async () => {
+test('telemetry rides in the submission request, outside the frozen answers, and is never posted alone', async () => {
   const store = memStore();
-  const it = makeOutboxItem({ id: 'g', procedure_id: 'p', procedure_version: '1', answers: { name: '山田' }, telemetry: { procedure_id: 'p', procedure_version: '1', opened_at: '2026-01-01T00:00:00Z', fields_typed: 3, fields_prefilled: 2 }, now: 0 });
+  const telemetry = { procedure_id: 'p', procedure_version: '1', opened_at: '2026-01-01T00:00:00Z', fields_typed: 3, fields_prefilled: 2 };
+  const it = makeOutboxItem({ id: 'g', procedure_id: 'p', procedure_version: '1', answers: { name: '山田' }, telemetry, now: 0 });
   await store.put('outbox', it);
   const posted = [];
-  const f = async (url, opts) => { posted.push([url, opts.body]); return reply(201, { id: 'g', receipt_number: 'R' }); };
+  let n = 0;
+  const f = async (url, opts) => {
+    posted.push([url, opts.body]);
+    n += 1;
+    if (n === 1) throw new TypeError('connection reset'); // stored by the server, answer lost
+    return reply(200, { id: 'g', receipt_number: 'R' });
+  };
   await flushOutbox({ store, fetch: f, csrf: async () => 't', now: () => Date.UTC(2026, 0, 1, 0, 1) });
-  const [url, body] = posted[1];
-  assert.equal(url, '/api/telemetry');
-  const tel = JSON.parse(body);
-  assert.equal(tel.acknowledged_at, '2026-01-01T00:01:00.000Z');
-  assert.equal(tel.fields_typed, 3);
-  assert.ok(!('answers' in tel) && !body.includes('山田'));
+  await flushOutbox({ store, fetch: f, csrf: async () => 't', now: () => Date.UTC(2026, 0, 1, 0, 2), force: true });
+  assert.deepEqual(posted.map(([url]) => url), ['/api/submissions', '/api/submissions']);
+  const [first, second] = posted.map(([, body]) => JSON.parse(body));
+  // The idempotent part is identical; only the attempt time differs (the server ignores it on a retry).
+  const { telemetry: t1, ...rest1 } = first;
+  const { telemetry: t2, ...rest2 } = second;
+  assert.deepEqual(rest1, JSON.parse(it.body));
+  assert.deepEqual(rest2, rest1);
+  assert.equal(t1.acknowledged_at, '2026-01-01T00:01:00.000Z');
+  assert.equal(t2.acknowledged_at, '2026-01-01T00:02:00.000Z');
+  assert.deepEqual(Object.keys(t1).sort(), ['acknowledged_at', 'fields_prefilled', 'fields_typed', 'opened_at', 'procedure_id', 'procedure_version']);
+  assert.ok(!JSON.stringify(t1).includes('山田'));
+  assert.equal(requestBody({ body: '{"id":"x"}', telemetry: null }, 0), '{"id":"x"}');
 });
 
 const INDEX = {

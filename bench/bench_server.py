@@ -1,0 +1,379 @@
+"""Benchmark: validated, durably committed submissions per second through the real HTTP stack.
+
+Usage: ``python3 bench/bench_server.py [--duration 15] [--connections 50] [--big 1000000] [--write]``
+
+Side by side in the same run, under the same load generator (``wrk``, Debian package ``wrk``, with a Lua
+script that gives every request a fresh idempotency key):
+
+1. **bare**: a tiny Litestar app (below, ``--bare-app``) that only decodes the same JSON body into the same
+   msgspec Struct and echoes it — one uvicorn worker, no access log;
+2. **madoguchi**: ``madoguchi serve`` as a subprocess (one uvicorn worker) on a SQLite file holding 10,000
+   submissions; a resident session is created in the file with ``server.auth.testing.login_as`` before the
+   start. Each request passes CSRF + session checks, is validated against ``juminhyo-copy`` 1.0.0 with the
+   procedure's own rules, and answers 201 only after COMMIT with ``synchronous=FULL`` (group commit);
+3. the same after bulk-inserting rows directly into the file up to ``--big`` stored submissions (default 1M),
+   to see whether latency grows with the table.
+
+Rows are counted before and after each run: every 201 must be one new row. With ``--write`` the results replace
+the section between the ``<!-- server-bench -->`` markers of docs/benchmarks.md. The machine is shared: the
+load average is reported and both sides always run in the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+__all__ = ["bare_app", "main", "parse_wrk"]
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+MARK = "<!-- server-bench -->"
+PROC_ID, PROC_VERSION = "juminhyo-copy", "1.0.0"
+
+LUA = r"""
+-- Every request gets a fresh, valid UUID as its idempotency key: thread id + counter.
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  prefix = args[1]
+  before = args[2]
+  after = args[3]
+end
+function request()
+  counter = counter + 1
+  local id = string.format("%s-4%03x-8%03x-%012x", prefix, tid, 0, counter)
+  return wrk.format("POST", nil, nil, before .. id .. after)
+end
+"""
+
+
+# -- the bare endpoint -------------------------------------------------------------------------------------
+def bare_app() -> Any:
+    """Decode the same body into the same Struct as the real endpoint and echo it: the HTTP stack's ceiling."""
+    from litestar import Litestar, post
+
+    from server.submissions import SubmissionIn
+
+    @post("/echo", status_code=201, sync_to_thread=False)
+    def echo(data: SubmissionIn) -> SubmissionIn:
+        return data
+
+    return Litestar(route_handlers=[echo], debug=False, signature_namespace={"SubmissionIn": SubmissionIn})
+
+
+def _serve_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    """Requests/s, p50/p99 latency (ms), request and error counts from ``wrk --latency`` output."""
+    def ms(v: str, unit: str) -> float:
+        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+    out: dict[str, float] = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["rps"] = float(m.group(1)) if m else 0.0
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        out[f"p{pct}"] = ms(m.group(1), m.group(2)) if m else float("nan")
+    m = re.search(r"(\d+) requests in", text)
+    out["requests"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    out["non2xx"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = float(sum(int(x) for x in m.groups())) if m else 0.0
+    return out
+
+
+def run_wrk(url: str, body: dict[str, Any], headers: dict[str, str], *, duration: int, connections: int,
+            threads: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "post.lua"
+    script.write_text(LUA, encoding="utf-8")
+    encoded = json.dumps({**body, "id": "@@ID@@"}, ensure_ascii=False, separators=(",", ":"))
+    before, after = encoded.split("@@ID@@")
+    prefix = uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4]
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "--timeout", "10s",
+           "-s", str(script), "-H", "Content-Type: application/json"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    cmd += [url, "--", prefix, before, after]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    out = parse_wrk(res.stdout)
+    out["raw"] = res.stdout  # type: ignore[assignment]
+    return out
+
+
+def count_rows(db_path: Path) -> int:
+    conn = sqlite3.connect(db_path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM submissions").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def prepare_db(db_path: Path) -> dict[str, Any]:
+    """Schema + published library + a resident session, before the server starts."""
+    from server.app import open_services
+    from server.auth.testing import login_as
+    from server.settings import Settings
+
+    svc = open_services(Settings(db_path=str(db_path), build_result=_NoBuild()))
+    try:
+        return login_as(svc.db, "resident", display_name="ベンチ 住民")
+    finally:
+        svc.db.close()
+
+
+class _NoBuild:
+    files: dict[str, bytes] = {"index.html": b""}  # noqa: RUF012
+
+
+def bulk_insert(db_path: Path, target: int, account_id: str, answers: dict[str, Any]) -> float:
+    """Insert synthetic received submissions (+ their first history entry) until ``target`` rows exist."""
+    from server.storage.submissions import body_hash
+
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")  # bulk load only: the benchmarked server uses FULL
+    have = int(conn.execute("SELECT count(*) FROM submissions").fetchone()[0])
+    year = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).year - 1  # last year's numbers: no clash
+    answers_json = json.dumps(answers, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    digest = body_hash(PROC_ID, PROC_VERSION, answers, None)
+    start_n = int((conn.execute("SELECT last FROM receipt_counters WHERE year = ?", (year,)).fetchone() or [0])[0])
+    batch = 50_000
+    n = start_n
+    base = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+    while have < target:
+        k = min(batch, target - have)
+        rows, events = [], []
+        for _ in range(k):
+            n += 1
+            sid = str(uuid.uuid4())
+            at = (base + dt.timedelta(seconds=n % 31_000_000)).isoformat(timespec="milliseconds")
+            number = f"{year}-{n:06d}"
+            rows.append((sid, number, PROC_ID, PROC_VERSION, "shimin", answers_json, digest, account_id, at, at,
+                         number + " 山田 太郎"))
+            events.append((sid, at, account_id))
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status,"
+            " answers, body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
+            " VALUES (?, ?, ?, ?, ?, 'received', ?, ?, '[]', ?, NULL, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status)"
+                         " VALUES (?, ?, ?, NULL, 'received')", events)
+        conn.execute("INSERT INTO receipt_counters (year, last) VALUES (?, ?) ON CONFLICT(year) DO UPDATE"
+                     " SET last = excluded.last", (year, n))
+        conn.execute("COMMIT")
+        have += k
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def scenario_answers() -> dict[str, Any]:
+    from procedure_definitions.library import load_library
+
+    proc = load_library().get(PROC_ID, PROC_VERSION)
+    assert proc is not None
+    return dict(next(s for s in proc.scenarios if s.expect.valid).answers)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# -- the run -----------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--small", type=int, default=10_000, help="stored submissions for the main run")
+    ap.add_argument("--big", type=int, default=1_000_000, help="stored submissions for the size run (0: skip)")
+    ap.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    ap.add_argument("--bare-app", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ns = ap.parse_args(argv)
+    if ns.bare_app:
+        _serve_bare(ns.bare_app)
+        return 0
+    if not shutil.which("wrk"):
+        print("wrk not found: apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    load_start = load_average()
+    answers = scenario_answers()
+    body = {"procedure_id": PROC_ID, "procedure_version": PROC_VERSION, "answers": answers}
+    results: dict[str, dict[str, float]] = {}
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="madoguchi-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        db_path = tmp / "bench.db"
+        creds = prepare_db(db_path)
+        cookie = "; ".join(f"{k}={v}" for k, v in creds["cookies"].items())
+        headers = {"Cookie": cookie, **creds["headers"]}
+        print(f"bulk insert {ns.small} rows ...", flush=True)
+        bulk_insert(db_path, ns.small, creds["account_id"], answers)
+
+        def run(label: str, url: str, hdrs: dict[str, str]) -> dict[str, float]:
+            # Warm-up (imports, caches, JIT-free but lazy paths), then the measured run.
+            run_wrk(url, body, hdrs, duration=3, connections=ns.connections, threads=ns.threads, workdir=tmp)
+            time.sleep(1)  # requests in flight when wrk stopped finish before we count
+            before = count_rows(db_path)
+            r = run_wrk(url, body, hdrs, duration=ns.duration, connections=ns.connections, threads=ns.threads,
+                        workdir=tmp)
+            time.sleep(1)
+            r["rows_added"] = count_rows(db_path) - before
+            print(f"{label}: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
+                  f"non-2xx {r['non2xx']:.0f}, socket errors {r['socket_errors']:.0f}", flush=True)
+            results[label] = r
+            return r
+
+        # 1. bare endpoint
+        port = free_port()
+        bare = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--bare-app", str(port)],
+                                cwd=ROOT)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/", bare)
+            run("bare", f"http://127.0.0.1:{port}/echo", {})
+        finally:
+            stop(bare)
+
+        # 2. + 3. the real server at 10k, then at --big stored submissions
+        def serve_and_run(label: str) -> None:
+            port = free_port()
+            log = open(tmp / f"{label}.log", "wb")  # noqa: SIM115 - closed below
+            srv = subprocess.Popen([sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(db_path), "--port",
+                                    str(port), "--host", "127.0.0.1"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_ready(f"http://127.0.0.1:{port}/healthz", srv)
+                r = run(label, f"http://127.0.0.1:{port}/api/submissions", headers)
+                if r["rows_added"] != r["requests"] - r["non2xx"]:
+                    notes.append(f"{label}: {r['rows_added']:.0f} rows added for "
+                                 f"{r['requests'] - r['non2xx']:.0f} successful responses")
+            finally:
+                stop(srv)
+                log.close()
+            if r["non2xx"]:
+                notes.append(f"{label}: {r['non2xx']:.0f} non-2xx responses; server log tail: "
+                             + (tmp / f"{label}.log").read_text(errors="replace")[-500:])
+
+        serve_and_run("madoguchi@small")
+        stored_small = count_rows(db_path)
+        if ns.big:
+            print(f"bulk insert up to {ns.big} rows ...", flush=True)
+            secs = bulk_insert(db_path, ns.big, creds["account_id"], answers)
+            print(f"  {secs:.0f} s", flush=True)
+            stored_big = count_rows(db_path)
+            serve_and_run("madoguchi@big")
+        else:
+            stored_big = 0
+        db_size = db_path.stat().st_size
+
+    load_end = load_average()
+    section = render(results, ns, load_start, load_end, stored_small, stored_big, db_size, notes)
+    print(section)
+    if ns.write:
+        text = DOC.read_text(encoding="utf-8")
+        block = f"{MARK}\n{section}\n{MARK}"
+        if MARK in text:
+            text = re.sub(re.escape(MARK) + r".*?" + re.escape(MARK), lambda _: block, text, flags=re.S)
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        DOC.write_text(text, encoding="utf-8")
+    return 0
+
+
+def render(results: dict[str, dict[str, float]], ns: argparse.Namespace, load_start: str, load_end: str,
+           stored_small: int, stored_big: int, db_size: int, notes: list[str]) -> str:
+    bare, small = results["bare"], results["madoguchi@small"]
+    big = results.get("madoguchi@big")
+    ratio = small["rps"] / bare["rps"] if bare["rps"] else 0.0
+    lines = [
+        "## Server: validated submissions per second (`bench/bench_server.py`)",
+        "",
+        f"`python3 bench/bench_server.py --write` ({dt.date.today().isoformat()}; Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; load average "
+        f"{load_start} at start, {load_end} at the end: the machine is shared with other test runs).",
+        f"`wrk -t{ns.threads} -c{ns.connections} -d{ns.duration}s --latency` on the same machine, every request a "
+        f"fresh idempotency key (Lua script); one uvicorn worker each; 3 s warm-up before each run.",
+        "",
+        "| endpoint | stored submissions | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---|---|---|---|",
+        f"| bare Litestar: decode + echo the same JSON | - | {bare['rps']:.0f} | {bare['p50']:.1f} | "
+        f"{bare['p99']:.1f} | {bare['non2xx']:.0f} |",
+        f"| `POST /api/submissions` (session + CSRF, validation, FULL-sync commit) | {stored_small:,} | "
+        f"**{small['rps']:.0f}** | {small['p50']:.1f} | {small['p99']:.1f} | {small['non2xx']:.0f} |",
+    ]
+    if big:
+        lines.append(f"| `POST /api/submissions`, large table | {stored_big:,} | {big['rps']:.0f} | {big['p50']:.1f} | "
+                     f"{big['p99']:.1f} | {big['non2xx']:.0f} |")
+    lines += [
+        "",
+        f"- Ratio to the bare endpoint: **{ratio:.2f}** (goal >= 0.5); submissions/s goal >= 1,500: "
+        f"{'met' if small['rps'] >= 1500 else 'missed'}.",
+        f"- Every 201 is a new row: {small['rows_added']:.0f} rows added in the measured run.",
+    ]
+    if big:
+        change = (big["p50"] - small["p50"]) / small["p50"] * 100 if small["p50"] else float("nan")
+        lines.append(f"- p50 from {stored_small:,} to {stored_big:,} stored submissions: {small['p50']:.1f} → "
+                     f"{big['p50']:.1f} ms ({change:+.0f}%; goal: within 20%). Database file "
+                     f"{db_size / 1e9:.2f} GB.")
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

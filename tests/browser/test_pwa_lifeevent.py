@@ -1,0 +1,171 @@
+"""The life-event navigator end to end: questions -> procedures and documents -> one combined form where the
+shared fields are entered once -> one submission per procedure on the server, shared values mapped in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import Server
+from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent, wait_draft
+
+pytestmark = pytest.mark.browser
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def answer(page: Any, question: str, yes: bool) -> None:
+    page.locator(f"#q-{question}-{0 if yes else 1}").check()
+
+
+def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="転入 太郎"))
+
+    def check(name: str) -> None:
+        axe_check(page, name)
+        shot(page, name)
+
+    go(page, server.base, "")
+    sw_active(page)
+
+    # Browse by life event from the finder.
+    go(page, server.base, "#/find")
+    page.get_by_role("link", name="引っ越してきた（転入）").click()
+    page.wait_for_selector("#event-result .card")
+    # Before any answer only the procedure everyone needs applies.
+    result = page.locator("#event-result")
+    page.wait_for_function("() => document.querySelectorAll('#event-result .card').length === 1")
+    assert "転入届" in result.inner_text()
+
+    answer(page, "no_employee_insurance", False)
+    answer(page, "pension_category1", False)
+    answer(page, "has_children", True)
+    # A follow-up question appears only after "yes".
+    page.wait_for_selector("#q-is_public_servant-0")
+    answer(page, "is_public_servant", True)
+    answer(page, "has_children", False)
+    page.wait_for_selector("#q-is_public_servant-0", state="detached")
+    answer(page, "wants_seal", False)
+    answer(page, "needs_certificate", True)
+    page.wait_for_function(
+        "() => document.getElementById('event-result').textContent.includes('住民票の写し等交付請求')"
+    )
+    text = result.inner_text()
+    assert "転入届" in text and "住民票の写し等交付請求" in text
+    for absent in ("国民健康保険", "児童手当", "印鑑登録"):
+        assert absent not in text.split("持ち物")[0], absent
+    # What to bring: the unconditional documents of both procedures, each listed once.
+    docs = text.split("持ち物", 1)[1]
+    assert "届出人の本人確認書類" in docs and "窓口に来る人の本人確認書類" in docs
+    check("life-event")
+
+    page.get_by_role("button", name="まとめて入力する").click()
+    page.wait_for_selector("#form")
+    shared = page.locator("section", has=page.get_by_role("heading", name="共通の項目（一度だけ入力）"))
+    # Shared fields are asked once; the procedures' own copies of them are not rendered.
+    assert page.locator("#shared-applicant_name").count() == 1
+    assert page.locator("#p-juminhyo-copy-applicant_name").count() == 0
+    assert page.locator("#p-tennyu-filer_name").count() == 0
+    assert page.locator("#p-tennyu-new_address").count() == 0
+    check("bundle-form")
+
+    # Continue with nothing filled: one error summary for the whole combined form.
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#error-summary")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    summary = page.locator("#error-summary").inner_text()
+    assert "住民票の写し等交付請求" in summary and "転入届" in summary
+    check("bundle-errors")
+    # An error link moves focus to its field.
+    page.locator("#error-summary a").first.click()
+    assert page.evaluate("document.activeElement.closest('[data-path]') !== null")
+
+    today = dt.datetime.now(JST).date()
+    move = today - dt.timedelta(days=3)
+    page.locator("#shared-move_date").fill(str(move.year))
+    page.locator("#shared-move_date-mo").fill(str(move.month))
+    page.locator("#shared-move_date-d").fill(str(move.day))
+    page.locator("#shared-new_postal_code").fill("330-0063")
+    shared.get_by_role("button", name="郵便番号から住所を入力").first.click()
+    new_address = page.locator("fieldset[data-field=new_address]")
+    expect(new_address.get_by_label("都道府県")).to_have_value("埼玉県")
+    expect(new_address.get_by_label("市区町村")).to_have_value("さいたま市浦和区")
+    new_address.get_by_label("番地").fill("3丁目15-1")
+    new_address.get_by_label("建物名・部屋番号").fill("高砂ハイツ201")
+    prev = page.locator("fieldset[data-field=previous_address]")
+    prev.get_by_label("郵便番号").fill("1600022")
+    prev.get_by_role("button", name="郵便番号から住所を入力").click()
+    expect(prev.get_by_label("市区町村")).to_have_value("新宿区")
+    prev.get_by_label("番地").fill("2丁目8-1")
+    page.locator("#shared-head_name").fill("転入")
+    page.locator("#shared-head_name-given").fill("太郎")
+    page.locator("#shared-applicant_name").fill("転入")
+    page.locator("#shared-applicant_name-given").fill("太郎")
+    page.locator("#shared-applicant_phone").fill("０９０－１２３４－５６７８")
+
+    # 転入届's own questions.
+    tennyu = page.locator("section", has=page.get_by_role("heading", name="転入届", exact=True))
+    tennyu.get_by_label("国内の他の市区町村").check()
+    tennyu.locator("fieldset[data-field=tokurei_tennyu]").get_by_label("はい").check()
+    tennyu.get_by_role("button", name="異動者を追加").click()
+    mover = tennyu.locator("fieldset.group-item").first
+    mover.locator("fieldset[data-field=mover_name]").get_by_label("姓", exact=True).fill("転入")
+    mover.locator("fieldset[data-field=mover_name]").get_by_label("名", exact=True).fill("太郎")
+    mover.locator("fieldset[data-field=mover_kana]").get_by_label("セイ").fill("テンニュウ")
+    mover.locator("fieldset[data-field=mover_kana]").get_by_label("メイ").fill("タロウ")
+    birth = mover.locator("fieldset[data-field=mover_birth_date]")
+    birth.get_by_label("年", exact=True).fill("1990")
+    birth.get_by_label("月", exact=True).fill("5")
+    birth.get_by_label("日", exact=True).fill("12")
+    mover.get_by_label("男").check()
+    mover.get_by_label("世帯主との続柄").fill("世帯主")
+    tennyu.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
+    tennyu.get_by_label("本人（異動者のひとり）").check()
+    # A section that appears with an answer (代理人 -> 必要な人) shows and hides in the combined form too.
+    juminhyo = page.locator("section", has=page.get_by_role("heading", name="住民票の写し等交付請求", exact=True))
+    juminhyo.get_by_label("頼まれた人（代理人）").check()
+    page.wait_for_selector("#p-juminhyo-copy-subject_name", state="visible")
+    juminhyo.get_by_label("自分（本人）").check()
+    page.wait_for_selector("#p-juminhyo-copy-subject_name", state="hidden")
+    juminhyo.get_by_label("住民票の写し（世帯全員）").check()
+    juminhyo.get_by_label("通数").fill("1")
+    juminhyo.locator("select").select_option("employment")
+    wait_draft(page, "d.kind === 'bundle' && d.shared.applicant_phone")
+
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit", timeout=10000)
+    review = page.locator("main").inner_text()
+    assert review.count("3丁目15-1") == 1  # the shared address is shown once, not per procedure
+    check("bundle-review")
+    page.locator("#submit").click()
+    page.wait_for_function("() => location.hash === '#/'")
+    wait_all_sent(page)
+    check("bundle-sent")
+
+    rows = {r["procedure_id"]: r for r in server.export() if r["procedure_id"] in ("tennyu", "juminhyo-copy")}
+    assert set(rows) == {"tennyu", "juminhyo-copy"}, rows
+    t, j = rows["tennyu"]["answers"], rows["juminhyo-copy"]["answers"]
+    address = {
+        "postal_code": "3300063", "prefecture": "埼玉県", "city": "さいたま市浦和区", "town": "高砂",
+        "block": "3丁目15-1", "building": "高砂ハイツ201",
+    }
+    assert t["new_address"] == address and j["applicant_address"] == address
+    assert t["new_postal_code"] == j["applicant_postal_code"] == "3300063"
+    assert t["filer_name"] == j["applicant_name"] == {"family": "転入", "given": "太郎"}
+    assert t["filer_phone"] == j["applicant_phone"] == "090-1234-5678"
+    assert t["new_head_name"] == {"family": "転入", "given": "太郎"}
+    assert t["move_date"] == move.isoformat()
+    assert t["previous_address"]["city"] == "新宿区" and t["previous_address"]["postal_code"] == "1600022"
+    assert t["movers"][0]["mover_kana"] == {"family": "テンニュウ", "given": "タロウ"}
+    assert j["relation"] == "self" and "subject_name" not in j
+    # Exactly one submission each, and the combined draft is gone.
+    assert sum(1 for r in server.export() if r["procedure_id"] in ("tennyu", "juminhyo-copy")) == 2
+    go(page, server.base, "")
+    assert page.locator(".card", has_text="引っ越してきた").count() == 0
+    assert not errors, errors
+    context.close()
