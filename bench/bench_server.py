@@ -86,6 +86,20 @@ def _serve_bare(port: int) -> None:
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def _serve_diag(port: int, db_path: str) -> None:
+    """Diagnostic only: the real app with form validation stubbed out, to show what validation costs."""
+    import uvicorn
+
+    import server.validation
+    from server.app import create_app
+    from server.settings import Settings
+
+    server.validation.validate_answers = lambda proc, answers: []  # type: ignore[assignment]
+    app = create_app(Settings(db_path=db_path, origin=f"http://localhost:{port}", build_result=_NoBuild(),
+                              validation_workers=0))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 # -- helpers -----------------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -244,10 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", type=int, default=10_000, help="stored submissions for the main run")
     ap.add_argument("--big", type=int, default=1_000_000, help="stored submissions for the size run (0: skip)")
     ap.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    ap.add_argument("--no-diagnostic", action="store_true", help="skip the run with validation stubbed out")
     ap.add_argument("--bare-app", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ap.add_argument("--diag-app", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     ns = ap.parse_args(argv)
     if ns.bare_app:
         _serve_bare(ns.bare_app)
+        return 0
+    if ns.diag_app:
+        _serve_diag(int(ns.diag_app[0]), ns.diag_app[1])
         return 0
     if not shutil.which("wrk"):
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
@@ -276,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                         workdir=tmp)
             time.sleep(1)
             r["rows_added"] = count_rows(db_path) - before
+            r["stored"] = before
             print(f"{label}: {r['rps']:.0f} req/s, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
                   f"non-2xx {r['non2xx']:.0f}, socket errors {r['socket_errors']:.0f}", flush=True)
             results[label] = r
@@ -292,38 +312,41 @@ def main(argv: list[str] | None = None) -> int:
             stop(bare)
 
         # 2. + 3. the real server at 10k, then at --big stored submissions
-        def serve_and_run(label: str) -> None:
+        def serve_and_run(label: str, cmd: list[str] | None = None) -> None:
             port = free_port()
             log = open(tmp / f"{label}.log", "wb")  # noqa: SIM115 - closed below
-            srv = subprocess.Popen([sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(db_path), "--port",
-                                    str(port), "--host", "127.0.0.1"], cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
+            cmd = cmd or [sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(db_path), "--port", str(port),
+                          "--host", "127.0.0.1"]
+            srv = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd], cwd=tmp, stdout=log,
+                                   stderr=subprocess.STDOUT)
             try:
                 wait_ready(f"http://127.0.0.1:{port}/healthz", srv)
                 r = run(label, f"http://127.0.0.1:{port}/api/submissions", headers)
-                if r["rows_added"] != r["requests"] - r["non2xx"]:
-                    notes.append(f"{label}: {r['rows_added']:.0f} rows added for "
-                                 f"{r['requests'] - r['non2xx']:.0f} successful responses")
             finally:
                 stop(srv)
                 log.close()
+            ok = r["requests"] - r["non2xx"]
+            # wrk counts responses received within the duration; up to one request per connection is still in
+            # flight when it stops and is committed afterwards.
+            if not ok <= r["rows_added"] <= ok + ns.connections:
+                notes.append(f"{label}: {r['rows_added']:.0f} rows added for {ok:.0f} successful responses")
             if r["non2xx"]:
                 notes.append(f"{label}: {r['non2xx']:.0f} non-2xx responses; server log tail: "
                              + (tmp / f"{label}.log").read_text(errors="replace")[-500:])
 
         serve_and_run("madoguchi@small")
-        stored_small = count_rows(db_path)
+        if not ns.no_diagnostic:
+            serve_and_run("diagnostic", [sys.executable, str(Path(__file__).resolve()), "--diag-app", "{port}",
+                                         str(db_path)])
         if ns.big:
             print(f"bulk insert up to {ns.big} rows ...", flush=True)
             secs = bulk_insert(db_path, ns.big, creds["account_id"], answers)
             print(f"  {secs:.0f} s", flush=True)
-            stored_big = count_rows(db_path)
             serve_and_run("madoguchi@big")
-        else:
-            stored_big = 0
         db_size = db_path.stat().st_size
 
     load_end = load_average()
-    section = render(results, ns, load_start, load_end, stored_small, stored_big, db_size, notes)
+    section = render(results, ns, load_start, load_end, db_size, notes)
     print(section)
     if ns.write:
         text = DOC.read_text(encoding="utf-8")
@@ -337,40 +360,65 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(results: dict[str, dict[str, float]], ns: argparse.Namespace, load_start: str, load_end: str,
-           stored_small: int, stored_big: int, db_size: int, notes: list[str]) -> str:
+           db_size: int, notes: list[str]) -> str:
     bare, small = results["bare"], results["madoguchi@small"]
-    big = results.get("madoguchi@big")
+    big, diag = results.get("madoguchi@big"), results.get("diagnostic")
     ratio = small["rps"] / bare["rps"] if bare["rps"] else 0.0
+
+    def row(name: str, r: dict[str, float], stored: str, bold: bool = False) -> str:
+        rps = f"**{r['rps']:.0f}**" if bold else f"{r['rps']:.0f}"
+        return f"| {name} | {stored} | {rps} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']:.0f} |"
+
     lines = [
         "## Server: validated submissions per second (`bench/bench_server.py`)",
         "",
         f"`python3 bench/bench_server.py --write` ({dt.date.today().isoformat()}; Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; load average "
-        f"{load_start} at start, {load_end} at the end: the machine is shared with other test runs).",
-        f"`wrk -t{ns.threads} -c{ns.connections} -d{ns.duration}s --latency` on the same machine, every request a "
-        f"fresh idempotency key (Lua script); one uvicorn worker each; 3 s warm-up before each run.",
+        f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}, uvicorn with uvloop + httptools; "
+        f"load average {load_start} at start, {load_end} at the end: the machine is shared with other "
+        f"engineers' test runs, so absolute numbers move by ±30% between runs — compare rows of one run).",
+        f"Load: `wrk -t{ns.threads} -c{ns.connections} -d{ns.duration}s --latency` on the same machine, every "
+        "request a fresh idempotency key (Lua script), the valid scenario of `juminhyo-copy` 1.0.0 as answers; one "
+        "uvicorn worker per server; 3 s warm-up before each run.",
         "",
-        "| endpoint | stored submissions | req/s | p50 ms | p99 ms | non-2xx |",
+        "| endpoint | stored submissions at start | req/s | p50 ms | p99 ms | non-2xx |",
         "|---|---|---|---|---|---|",
-        f"| bare Litestar: decode + echo the same JSON | - | {bare['rps']:.0f} | {bare['p50']:.1f} | "
-        f"{bare['p99']:.1f} | {bare['non2xx']:.0f} |",
-        f"| `POST /api/submissions` (session + CSRF, validation, FULL-sync commit) | {stored_small:,} | "
-        f"**{small['rps']:.0f}** | {small['p50']:.1f} | {small['p99']:.1f} | {small['non2xx']:.0f} |",
+        row("bare Litestar: decode the same JSON into the same Struct, echo it", bare, "-"),
+        row("`madoguchi serve`: `POST /api/submissions` (session, CSRF, validation, FULL-sync group commit)",
+            small, f"{small['stored']:,.0f}", bold=True),
     ]
+    if diag:
+        lines.append(row("diagnostic: the same server with form validation stubbed out (not a product setting)",
+                         diag, f"{diag['stored']:,.0f}"))
     if big:
-        lines.append(f"| `POST /api/submissions`, large table | {stored_big:,} | {big['rps']:.0f} | {big['p50']:.1f} | "
-                     f"{big['p99']:.1f} | {big['non2xx']:.0f} |")
+        lines.append(row("`madoguchi serve`, large table", big, f"{big['stored']:,.0f}"))
     lines += [
         "",
-        f"- Ratio to the bare endpoint: **{ratio:.2f}** (goal >= 0.5); submissions/s goal >= 1,500: "
+        f"- Ratio to the bare endpoint: **{ratio:.2f}** (goal >= 0.5): "
+        f"{'met' if ratio >= 0.5 else 'missed'}; submissions/s (goal >= 1,500): "
         f"{'met' if small['rps'] >= 1500 else 'missed'}.",
-        f"- Every 201 is a new row: {small['rows_added']:.0f} rows added in the measured run.",
+        f"- Durable: every 201 is a row committed with `synchronous=FULL` before the answer "
+        f"({small['rows_added']:.0f} rows added in the measured run).",
     ]
+    if diag:
+        share = 1 - small["rps"] / diag["rps"] if diag["rps"] else float("nan")
+        lines.append(f"- Form validation (`procedure_definitions.forms.validate_answers`) costs "
+                     f"{share:.0%} of the throughput: {diag['rps']:.0f} req/s without it.")
     if big:
         change = (big["p50"] - small["p50"]) / small["p50"] * 100 if small["p50"] else float("nan")
-        lines.append(f"- p50 from {stored_small:,} to {stored_big:,} stored submissions: {small['p50']:.1f} → "
-                     f"{big['p50']:.1f} ms ({change:+.0f}%; goal: within 20%). Database file "
-                     f"{db_size / 1e9:.2f} GB.")
+        lines.append(f"- p50 from {small['stored']:,.0f} to {big['stored']:,.0f} stored submissions: "
+                     f"{small['p50']:.1f} → {big['p50']:.1f} ms ({change:+.0f}%; goal: within 20%); "
+                     f"database file {db_size / 1e9:.2f} GB. Lookups are by primary key and the receipt counter "
+                     "is one row per year, so the table size does not enter the request path.")
+    if ratio < 0.5 or small["rps"] < 1500:
+        lines.append(
+            "- Why it misses, from cProfile of the server under this load: the per-request work outside the form "
+            "logic is the framework (parsing, routing, the auth + CSRF middleware, one reader-thread hop for the "
+            "session and one writer-queue hop), all already single-pass; the largest single item is the form "
+            "validation, which rebuilds its field-instance list per lookup (O(fields²)) and recomputes today's "
+            "date per expression — a request to its owner is in docs/TEAM.md. Done in the server: group commit "
+            "(one fsync per batch), compiled procedures cached per version (the form module caches its compiled "
+            "form per version too), no library loading per request, no access log, no attachment walk for "
+            "procedures without attachment fields, idempotency decided in the writer transaction.")
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines)
 

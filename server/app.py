@@ -27,6 +27,7 @@ from server.storage.schema import migrate
 from server.storage.submissions import SQLiteSubmissions
 from server.submissions import submissions_router
 from server.telemetry import telemetry_handler
+from server.validation import ValidationPool
 
 __all__ = ["Settings", "create_app", "open_services"]
 
@@ -61,7 +62,8 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         db.close()
         raise
     return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
-                    registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings)
+                    registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings,
+                    validator=ValidationPool(settings.validation_workers))
 
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
@@ -87,7 +89,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
         openapi_config=OpenAPIConfig(
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
-        on_shutdown=[lambda: svc.db.close()],
+        # Worker processes start with the event loop that talks to them (and stop before the database).
+        on_startup=[svc.validator.start],
+        on_shutdown=[svc.validator.stop, lambda: svc.db.close()],
         debug=False,
     )
     app.state.services = svc

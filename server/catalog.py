@@ -23,7 +23,7 @@ from procedure_definitions.forms import FieldError
 from procedure_definitions.forms import validate_answers as _validate
 from procedure_definitions.library import DEFAULT_LIBRARY, Library
 from procedure_definitions.library import load_library as _load_library
-from procedure_definitions.model import LifeEvent, Procedure
+from procedure_definitions.model import AttachmentField, LifeEvent, Procedure, procedure_fields
 
 log = logging.getLogger("madoguchi.catalog")
 
@@ -127,6 +127,7 @@ class Catalog:
         self._stored: dict[tuple[str, str], tuple[Procedure | None, bool]] = {}
         self._lock = threading.Lock()
         self._compiled: dict[tuple[str, str], bytes] = {}
+        self._has_attachments: dict[tuple[str, str], bool] = {}
 
     def current(self) -> list[Procedure]:
         out = []
@@ -163,6 +164,15 @@ class Catalog:
             (msgspec.json.decode(row[0], type=Procedure), True) if row else (None, False))
         with self._lock:
             self._stored[key] = found
+        return found
+
+    def has_attachments(self, proc: Procedure) -> bool:
+        """Whether any field (groups included) is an attachment: only then can answers reference files."""
+        key = (proc.id, proc.version)
+        found = self._has_attachments.get(key)
+        if found is None:
+            found = self._has_attachments[key] = any(
+                isinstance(f, AttachmentField) for f, _ in procedure_fields(proc))
         return found
 
     def life_event(self, eid: str, version: str) -> LifeEvent | None:

@@ -34,7 +34,7 @@ def serve(ns: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     origin = ns.origin or f"http://localhost:{ns.port}"
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
-                        hsts=origin.startswith("https://"))
+                        hsts=origin.startswith("https://"), validation_workers=_validation_workers())
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo
@@ -47,6 +47,16 @@ def serve(ns: argparse.Namespace) -> int:
     # (personal data access) and the reverse proxy's log. Errors are still logged.
     uvicorn.run(app, host=ns.host, port=ns.port, log_level="info", proxy_headers=False, access_log=False)
     return 0
+
+
+def _validation_workers() -> int:
+    """Form validation runs in cores - 1 processes (none on one core); MADOGUCHI_VALIDATION_WORKERS overrides."""
+    import os
+
+    env = os.environ.get("MADOGUCHI_VALIDATION_WORKERS")
+    if env is not None and env.strip().isdigit():
+        return int(env)
+    return max(0, (os.cpu_count() or 1) - 1)
 
 
 def staff_invite(ns: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from server.registry import SQLiteRegistry
 from server.settings import Settings
 from server.storage.db import Database
 from server.storage.submissions import SubmissionStore
+from server.validation import ValidationPool
 
 __all__ = ["Services", "services"]
 
@@ -26,6 +27,7 @@ class Services:
     registry: SQLiteRegistry
     pwa_files: dict[str, bytes]
     export_mappings: dict[str, list[Column]] = field(default_factory=dict)
+    validator: ValidationPool = field(default_factory=lambda: ValidationPool(0))
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

@@ -21,6 +21,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     attachments_dir: str | None = None  # default: "<db>.attachments" next to the database
     build_dir: str | None = None  # serve a prebuilt PWA folder instead of building in memory
     build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
+    validation_workers: int = 0  # processes validating answers (0: in process); `madoguchi serve`: cores - 1
     export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
 
     @property

@@ -11,7 +11,6 @@ from litestar.params import FromPath, JSONBody
 
 from server import audit
 from server.authz import STAFF_ROLES, AccountLike, can_see_department, require_roles, require_user
-from server.catalog import validate_answers
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
@@ -126,13 +125,13 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
     elif on_behalf_of is not None and svc.registry.get(on_behalf_of) is None:
         raise Problem(422, "unknown-resident", "No such resident in the registry",
                       errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
-    errors = validate_answers(proc, data.answers)
+    errors = await svc.validator.validate(proc, data.answers)
     if errors:
         raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
     flags = []
     if retired:
         flags.append("retired_version")
-    if _missing_attachments(svc, data.answers):
+    if svc.catalog.has_attachments(proc) and _missing_attachments(svc, data.answers):
         flags.append("incomplete_attachments")
     new = NewSubmission(
         id=str(data.id), procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
@@ -194,7 +193,7 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     proc, _ = svc.catalog.get(rec.procedure_id, rec.procedure_version)
     merged = {**rec.answers, **data.answers}
     if proc is not None:
-        errors = validate_answers(proc, merged)
+        errors = await svc.validator.validate(proc, merged)
         if errors:
             raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
     try:

@@ -18,6 +18,7 @@ import { renderFields, applyResult, el, domId, errorText } from './render.js';
 import { evaluateForm } from './form.js';
 import { evaluate, japanToday } from './expr.js';
 import { memoizeShardLoader } from './postal.js';
+import { toWareki } from './japan.js';
 import { getPath, isShown, parsePath } from './paths.js';
 
 const html = document.documentElement;
@@ -383,10 +384,12 @@ function saveDraft(d) {
   return saveChain;
 }
 
-function makeCtx(scope, d, compiled, onAnyChange) {
+function makeCtx(scope, d, compiled, onAnyChange, { save = () => saveDraft(d) } = {}) {
   const ctx = {
     scope, answers: d.answers, raw: d.raw || (d.raw = {}), prefilled: new Set(d.prefilled || []), locked: new Set(d.locked || []),
-    touched: new Set(), autofilled: new Set(), loadShard,
+    // Address parts filled by a postal lookup (and not edited since) may be replaced by the next lookup;
+    // kept with the draft so that this still holds after a reload.
+    touched: new Set(), autofilled: new Set(d.autofilled || []), loadShard,
     requiredNow: (path) => {
       const f = allFields(compiled).find((x) => x.id === parsePath(path)[0]);
       if (!f || !f.required_if) return false;
@@ -421,7 +424,8 @@ function makeCtx(scope, d, compiled, onAnyChange) {
         if (typeof code === 'string' && code) d.answers[f.address_field] = { ...(addr && typeof addr === 'object' ? addr : {}), postal_code: code };
         else if (addr && typeof addr === 'object') delete addr.postal_code;
       }
-      saveDraft(d);
+      d.autofilled = [...ctx.autofilled];
+      save();
       onAnyChange(path, info);
     },
   };
@@ -515,11 +519,22 @@ function formatValue(field, v) {
     case 'multichoice': return v.map(choice).join('、');
     case 'name': case 'kana': return typeof v === 'string' ? v : [v.family, v.given].filter(Boolean).join(' ');
     case 'address': return [v.postal_code ? `〒${v.postal_code.slice(0, 3)}-${v.postal_code.slice(3)}` : '', `${v.prefecture || ''}${v.city || ''}${v.town || ''}${v.block || ''}`, v.building || ''].filter(Boolean).join('\n');
+    case 'postal_code': return /^\d{7}$/.test(v) ? `〒${v.slice(0, 3)}-${v.slice(3)}` : String(v);
+    case 'date': case 'wareki': return formatDate(v, field.type === 'wareki');
     case 'attachment': return v.map((f) => f.name).join('、');
     case 'number': return `${v}${field.unit ? ` ${tx(field.unit)}` : ''}`;
     case 'group': return v.map((item, i) => `${i + 1}. ${(field.fields || []).filter((f) => item[f.id] != null).map((f) => `${tx(f.label)}: ${formatValue(f, item[f.id])}`).join(' / ')}`).join('\n');
     default: return String(v);
   }
+}
+
+/** 2019-05-01 -> 2019年5月1日（令和元年5月1日） in Japanese; ISO stays for English (unambiguous). */
+function formatDate(v, wareki) {
+  const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(String(v));
+  if (!m || htmlLang() === 'en') return String(v);
+  const text = `${m[1]}年${m[2] ? `${Number(m[2])}月` : ''}${m[3] ? `${Number(m[3])}日` : ''}`;
+  if (!wareki || !m[3]) return text;
+  try { return `${text}（${toWareki(v)}）`; } catch { return text; }
 }
 
 function reviewList(compiled, answers, result, changeHref, hide = new Set()) {
@@ -772,7 +787,7 @@ async function bundlePage(bundleId, review) {
   const boxes = [];
   const sharedBox = el('section', {}, el('h2', { text: t('shared') }));
   let showAll = false;
-  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed };
+  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed, autofilled: b.autofilled };
   const refresh = () => {
     const results = evaluateAll();
     for (const { box, ctx, p } of boxes) {
@@ -789,7 +804,8 @@ async function bundlePage(bundleId, review) {
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
   const sharedFieldsBox = el('div', {});
   const drawShared = () => { sharedFieldsBox.replaceChildren(); renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx); };
-  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => { sync(); if (info.rerender) drawShared(); refresh(); });
+  // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
+  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => { b.autofilled = sharedDraft.autofilled; sync(); if (info.rerender) drawShared(); refresh(); }, { save: () => {} });
   sharedCtx.onChange = ((inner) => (path, info) => {
     const top = String(parsePath(path)[0]);
     if (info.typed && !b.typed.includes(top)) b.typed.push(top);

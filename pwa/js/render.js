@@ -106,10 +106,14 @@ function renderField(field, ctx, path) {
         my_number: { inputmode: 'numeric', autocomplete: 'off', class: 'w-short' },
         corporate_number: { inputmode: 'numeric', autocomplete: 'off', class: 'w-short' },
       }[field.type];
-      const input = textInput(attrs);
-      if (field.type !== 'text' && field.type !== 'email') {
+      // Digits are normalised in the stored answer as they are typed (so an error clears while typing, not
+      // on blur, which would move the page under the pointer), and in the box itself on blur.
+      const digits = field.type !== 'text' && field.type !== 'email';
+      const clean = (text) => cleanDigits(field.type, text);
+      const input = textInput(attrs, digits ? clean : undefined);
+      if (digits) {
         input.addEventListener('blur', () => {
-          const v = normalizeDigits(input.value).replace(/[\s‐－ー−]/g, (c) => (field.type === 'phone' && c !== ' ' && c !== '\u3000' ? '-' : ''));
+          const v = clean(input.value);
           if (v !== input.value) { input.value = v; set(v, false); }
         });
       }
@@ -187,18 +191,20 @@ function renderField(field, ctx, path) {
     case 'kana': {
       const kana = field.type === 'kana';
       if ((kana && !field.split) || (!kana && field.single_part)) {
-        const input = textInput({ autocomplete: kana ? 'off' : 'name' });
+        const input = textInput({ autocomplete: kana ? 'off' : 'name' }, kana ? normalizeKana : undefined);
         if (kana) input.addEventListener('blur', () => { const v = normalizeKana(input.value); if (v !== input.value) { input.value = v; set(v, false); } });
-        const hint = el('p', { class: 'hint', id: id + '-h2', text: kana ? t('kanaHint') : t('nameHint') });
-        input.setAttribute('aria-describedby', describedBy(field, id, id + '-h2'));
+        const hint = !kana && field.hint ? null : el('p', { class: 'hint', id: id + '-h2', text: kana ? t('kanaHint') : t('nameHint') });
+        if (hint) input.setAttribute('aria-describedby', describedBy(field, id, id + '-h2'));
         return el('div', common, el('label', { for: id }, labelContent(field, ctx, path)), hint, hintNodes(field, id), errorP, input);
       }
       const parts = [['family', kana ? t('familyKana') : t('family'), kana ? 'off' : 'family-name'],
         ['given', kana ? t('givenKana') : t('given'), kana ? 'off' : 'given-name']];
-      return partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, kana ? normalizeKana : null, set, blurTouch, kana ? t('kanaHint') : t('nameHint'));
+      // The generic name hint gives way to the procedure's own (usually the same advice in its words).
+      const generic = kana ? t('kanaHint') : field.hint ? null : t('nameHint');
+      return partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, kana ? normalizeKana : null, set, blurTouch, generic);
     }
     case 'postal_code': {
-      const input = textInput({ inputmode: 'numeric', autocomplete: 'postal-code', class: 'w-short' });
+      const input = textInput({ inputmode: 'numeric', autocomplete: 'postal-code', class: 'w-short' }, (x) => normalizePostalCode(x) || x);
       input.addEventListener('blur', () => { const v = normalizePostalCode(input.value); if (v && v !== input.value) { input.value = v; set(v, false); } });
       const extra = [];
       if (field.address_field) extra.push(postalLookup(ctx, id, () => input.value, field.address_field, base(path)));
@@ -213,7 +219,9 @@ function renderField(field, ctx, path) {
       ];
       const fs = partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, null, set, blurTouch);
       if (!linked) {
-        fs.append(postalLookup(ctx, id, () => (fs.querySelector(`#${id}-postal_code`) || {}).value, field.id, base(path), true));
+        // The postal code is the first part, so it carries the field's own id (error links land on it).
+        const code = () => (fs.querySelector(`[data-part-id="${id}-postal_code"], #${CSS.escape(id)}-postal_code`) || {}).value;
+        fs.append(postalLookup(ctx, id, code, field.id, base(path), true));
       }
       return fs;
     }
@@ -224,6 +232,11 @@ function renderField(field, ctx, path) {
     default:
       return single(textInput({}));
   }
+}
+
+/** Phone, My Number and corporate numbers: ASCII digits; phone keeps its separators as '-'. */
+export function cleanDigits(type, text) {
+  return normalizeDigits(text).replace(/[\s‐－ー−]/g, (c) => (type === 'phone' && c !== ' ' && c !== '\u3000' ? '-' : ''));
 }
 
 function base(path) {
@@ -247,12 +260,17 @@ function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt
     if (i === 0 && pid !== id) input.dataset.partId = pid;
     const update = () => {
       const v = cur();
-      const raw = input.value;
+      // The stored part is normalised now (kana, postal code); the box shows it on blur (never mid-IME).
+      let raw = input.value;
+      if (raw !== '' && normalize) raw = normalize(raw);
+      if (raw !== '' && key === 'postal_code') raw = normalizePostalCode(raw) || raw;
       if (raw === '') delete v[key]; else v[key] = raw;
       set(Object.keys(v).length ? v : null);
     };
-    input.addEventListener('input', (e) => { if (!e.isComposing) update(); });
-    input.addEventListener('compositionend', update);
+    // Typing in a part makes it the user's own: a later postal lookup leaves it alone.
+    const typed = () => { if (ctx.autofilled) ctx.autofilled.delete(`${path}.${key}`); update(); };
+    input.addEventListener('input', (e) => { if (!e.isComposing) typed(); });
+    input.addEventListener('compositionend', typed);
     input.addEventListener('blur', () => {
       let v = input.value;
       if (normalize) v = normalize(v);
@@ -269,10 +287,18 @@ function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt
 
 function postalLookup(ctx, id, getCode, addressField, basePath, inline = false) {
   const status = el('p', { role: 'status', class: 'hint', id: id + '-postal-status' });
+  if (ctx.announce && ctx.announce.id === status.id) {
+    // A live region announces text injected after it is in the page, not text it was created with.
+    const { text } = ctx.announce;
+    ctx.announce = null;
+    setTimeout(() => { status.textContent = text; }, 100);
+  }
   const choices = el('div', {});
   const button = el('button', { type: 'button', class: 'btn btn-secondary btn-small', text: t('postalLookup') });
   const addrPath = fieldPath(basePath, addressField);
   const apply = (entry) => {
+    // The lookup redraws the fields (and this status node): the new node announces the result.
+    ctx.announce = { id: status.id, text: t('postalFound', { addr: `${entry.prefecture}${entry.city}${entry.town}` }) };
     const cur = getPath(ctx.answers, addrPath);
     const v = cur && typeof cur === 'object' ? { ...cur } : {};
     const code = normalizePostalCode(getCode() || '') || v.postal_code;
@@ -281,14 +307,18 @@ function postalLookup(ctx, id, getCode, addressField, basePath, inline = false) 
     if (code) v.postal_code = code;
     setPath(ctx.answers, addrPath, v);
     ctx.onChange(addrPath, { typed: false, rerender: true });
-    status.textContent = t('postalFound', { addr: `${entry.prefecture}${entry.city}${entry.town}` });
+    if (status.isConnected) { status.textContent = ctx.announce.text; ctx.announce = null; }
   };
   button.addEventListener('click', async () => {
     choices.replaceChildren();
     const code = normalizePostalCode(getCode() || '');
     if (!code) { status.textContent = t('postalNone'); return; }
     let found = [];
-    try { found = await lookupPostalCode(code, ctx.loadShard); } catch { found = []; }
+    try { found = await lookupPostalCode(code, ctx.loadShard); } catch {
+      // The shard is neither cached nor reachable (offline before the first download).
+      status.textContent = t('postalUnavailable');
+      return;
+    }
     if (!found || !found.length) { status.textContent = t('postalNone'); return; }
     if (found.length === 1) { apply(found[0]); return; }
     status.textContent = t('postalMany', { n: found.length });
@@ -336,22 +366,22 @@ function renderDate(field, ctx, path, id, common, errorP, locked, set, blurTouch
     try { echo.textContent = v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? t('wareki', { w: toWareki(v) }) : ''; } catch { echo.textContent = ''; }
   };
   if (wareki) {
-    const sel = el('select', { id: id + '-era', disabled: locked });
+    const sel = el('select', { id: id + '-era', disabled: locked, class: 'w-era' });
     sel.append(el('option', { value: '', text: t('seireki') }));
     for (const e of ERA_OPTIONS) sel.append(el('option', { value: e, text: e, selected: raw.era === e }));
     sel.addEventListener('change', update);
     inputs.era = sel;
-    row.append(el('div', { class: 'part' }, el('label', { for: sel.id, text: t('calendar') }), sel));
+    row.append(el('div', { class: 'part date-part' }, el('label', { for: sel.id, text: t('calendar') }), sel));
   }
   const bday = /birth/.test(field.id);
-  [['y', t('year'), 'w-short', bday ? 'bday-year' : 'off'], ['mo', t('month'), 'w-tiny', bday ? 'bday-month' : 'off'], ['d', t('day'), 'w-tiny', bday ? 'bday-day' : 'off']].forEach(([k, label, cls, ac], i) => {
+  [['y', t('year'), 'w-year', bday ? 'bday-year' : 'off'], ['mo', t('month'), 'w-tiny', bday ? 'bday-month' : 'off'], ['d', t('day'), 'w-tiny', bday ? 'bday-day' : 'off']].forEach(([k, label, cls, ac], i) => {
     const input = el('input', {
       id: !wareki && i === 0 ? id : `${id}-${k}`, type: 'text', inputmode: 'numeric', class: cls, autocomplete: ac, readonly: locked, value: raw[k] || '',
     });
     input.addEventListener('input', update);
     input.addEventListener('blur', blurTouch);
     inputs[k] = input;
-    row.append(el('div', { class: 'part' }, el('label', { for: input.id, text: label }), input));
+    row.append(el('div', { class: 'part date-part' }, el('label', { for: input.id, text: label }), input));
   });
   if (wareki) inputs.era.id = id; // the error summary links to the first control
   row.querySelector('label').setAttribute('for', row.querySelector('select, input').id);
@@ -460,7 +490,10 @@ export function applyResult(root, result, ctx, { showAll = false } = {}) {
     }
     const errP = node.querySelector(':scope > .error-text');
     const err = errors.get(path);
-    const visible = Boolean(err) && !node.hidden && (showAll || ctx.touched.has(path));
+    // Errors appear when the user asks to continue (GOV.UK: validate on continue, not on blur; an error
+    // popping up on blur also moves the button under a pointer that is about to click it), then follow
+    // every change live.
+    const visible = Boolean(err) && !node.hidden && showAll;
     if (errP) {
       errP.hidden = !visible;
       errP.textContent = visible ? '' : '';

@@ -145,10 +145,29 @@ def idb_all(page: Any, store: str) -> list[dict[str, Any]]:
     )
 
 
-def wait_draft(page: Any, predicate_js: str, timeout: int = 10000) -> None:
+def poll(page: Any, js: str, arg: Any = None, *, timeout: float = 10.0, interval: float = 0.2) -> Any:
+    """Evaluate ``js`` (which may return a promise) until its result is truthy.
+
+    ``page.wait_for_function`` does not await a promise (a pending promise is truthy, so it returns at
+    once); IndexedDB and the Cache API are asynchronous, hence this loop.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(js, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for: {js[:200]}")
+        page.wait_for_timeout(interval * 1000)
+
+
+def wait_draft(page: Any, predicate_js: str, timeout: float = 10.0) -> None:
     """Wait until some saved draft satisfies ``predicate_js`` (a JS expression over ``d``): autosave is
     asynchronous, and a test that closes the page right after typing must not race it."""
-    page.wait_for_function(
+    poll(
+        page,
         """() => new Promise((resolve) => {
             const req = indexedDB.open('madoguchi');
             req.onsuccess = () => {

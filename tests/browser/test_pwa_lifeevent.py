@@ -63,6 +63,13 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     docs = text.split("持ち物", 1)[1]
     assert "届出人の本人確認書類" in docs and "窓口に来る人の本人確認書類" in docs
     check("life-event")
+    # The same screen in やさしい日本語 (the answers are kept).
+    page.select_option("#lang", "ja-easy")
+    page.wait_for_function("() => document.querySelector('#event-result h2').textContent.includes('ひつよう')")
+    assert page.locator("#q-needs_certificate-0").is_checked()
+    check("life-event-easy")
+    page.select_option("#lang", "ja")
+    page.wait_for_function("() => document.querySelector('#event-result h2').textContent === '必要な手続き'")
 
     page.get_by_role("button", name="まとめて入力する").click()
     page.wait_for_selector("#form")
@@ -134,7 +141,7 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     page.wait_for_selector("#p-juminhyo-copy-subject_name", state="hidden")
     juminhyo.get_by_label("住民票の写し（世帯全員）").check()
     juminhyo.get_by_label("通数").fill("1")
-    juminhyo.locator("select").select_option("employment")
+    juminhyo.locator("#p-juminhyo-copy-purpose").select_option("employment")
     wait_draft(page, "d.kind === 'bundle' && d.shared.applicant_phone")
 
     page.get_by_role("button", name="入力内容を確認する").click()

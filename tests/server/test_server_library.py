@@ -233,7 +233,7 @@ def test_override_file_and_cli(real: RunningServer) -> None:
         assert out.returncode == 0, out.stderr
         assert out.stdout.decode("utf-8").splitlines()[0].endswith("請求者氏,請求者名,通数,金額,無い項目")
         (maps / "juminhyo-copy.yaml").write_text("columns: [copies]\n", encoding="utf-8")
-        with pytest.raises(MappingError, match="juminhyo-copy.yaml"):
+        with pytest.raises(MappingError, match=r"juminhyo-copy\.yaml"):
             load_mappings(maps)
         out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "submissions", "export", "--db",
                               real.settings.db_path, "--format", "csv"], capture_output=True, timeout=60)
@@ -242,3 +242,36 @@ def test_override_file_and_cli(real: RunningServer) -> None:
         for f in maps.iterdir():
             f.unlink()
         maps.rmdir()
+
+
+# -- validation in worker processes (what `madoguchi serve` uses on more than one core) ----------------------
+def test_validation_workers_give_the_same_answers_and_survive_a_crash(tmp_path: Path) -> None:
+    proc = LIB.get("juminhyo-copy", "1.0.0")
+    assert proc is not None
+    srv = RunningServer(Settings(db_path=str(tmp_path / "w.db"), origin="http://localhost:8000",
+                                 build_result=FakeBuild(), validation_workers=1), LIB)
+    try:
+        pool = srv.app.state.services.validator
+        c = srv.login("resident")
+
+        def post(answers: dict[str, Any]) -> httpx.Response:
+            return c.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": proc.id,
+                                                    "procedure_version": proc.version, "answers": answers})
+
+        assert post(scenario(proc, valid=True).answers).status_code == 201
+        bad = post(scenario(proc, valid=False).answers)
+        assert bad.status_code == 422
+        from server.catalog import validate_answers
+
+        assert bad.json()["errors"] == validate_answers(proc, scenario(proc, valid=False).answers)
+        assert pool.offloaded == 2 and pool.inline == 0
+        # A worker that dies: requests in flight and later ones are validated in process, never refused.
+        pool._workers[0].proc.kill()
+        deadline = time.monotonic() + 10
+        while pool._workers[0].alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert post(scenario(proc, valid=True).answers).status_code == 201
+        assert post(scenario(proc, valid=False).answers).status_code == 422
+        assert pool.inline == 2
+    finally:
+        srv.stop()

@@ -1,0 +1,169 @@
+"""Passkeys and the verified profile end to end: register, sign out, sign back in with the same passkey;
+counter staff bind the account to a registry record; 住民票の写し is prefilled from it and marked so; the
+submission and its completion-time telemetry reach the server exactly once, even when the page and the
+service worker both retry a submission whose answer was lost."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import Server
+from .helpers import axe_check, go, new_phone, poll, shot, sw_active, virtual_authenticator, wait_all_sent
+
+pytestmark = pytest.mark.browser
+
+
+def bind(server: Server, account_id: str, resident_id: str) -> dict[str, Any]:
+    """What counter staff do after checking ID at the counter: ``POST /api/accounts/{id}/bind``."""
+    staff = server.login_as("counter", display_name="窓口 テスト")
+    cookie = "; ".join(f"{k}={v}" for k, v in staff["cookies"].items())
+    req = urllib.request.Request(
+        f"{server.base}/api/accounts/{account_id}/bind",
+        data=json.dumps({"resident_id": resident_id, "id_document": "マイナンバーカード"}).encode(),
+        headers={"Content-Type": "application/json", "Cookie": cookie, **staff["headers"]},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+        return json.loads(r.read())
+
+
+def telemetry_rows(server: Server, procedure: str) -> list[tuple[Any, ...]]:
+    return server.query(
+        "SELECT fields_typed, fields_prefilled, opened_at, acknowledged_at, duration_s FROM telemetry"
+        " WHERE procedure_id = ?",
+        (procedure,),
+    )
+
+
+def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    virtual_authenticator(context, page)
+
+    def check(name: str) -> None:
+        axe_check(page, name)
+        shot(page, name)
+
+    go(page, server.base, "")
+    sw_active(page)
+
+    # A resident creates a passkey...
+    go(page, server.base, "#/signin")
+    page.get_by_label("表示名（ニックネーム可）").fill("山田 太郎")
+    page.locator("#register").click()
+    page.wait_for_selector("#recovery-codes", timeout=20000)
+    check("recovery-codes")
+    account_id = page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => s.account.id)")
+
+    # ...signs out (the account link in the header leads to the passkey page)...
+    page.get_by_role("link", name="ホームへ戻る").click()
+    page.wait_for_function("() => location.hash === '#/'")
+    page.locator("#account-link").click()
+    page.get_by_role("button", name="サインアウト").click()
+    page.wait_for_function("() => location.hash === '#/'")
+    expect(page.locator("#account-link")).to_have_text("サインイン")
+    assert page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => s.signed_in)") is False
+
+    # ...and signs back in with the same passkey (a discoverable credential: no user name typed).
+    go(page, server.base, "#/signin")
+    check("signin-existing")
+    page.get_by_role("button", name="パスキーでサインイン").click()
+    page.wait_for_function("() => location.hash === '#/'", timeout=20000)
+    expect(page.locator("#account-link")).to_have_text("山田 太郎 さん")
+    session = page.evaluate("fetch('/api/session').then((r) => r.json())")
+    assert session["signed_in"] and session["account"]["id"] == account_id
+
+    # At the counter, staff bind the account to the registry record R0001 (山田 太郎).
+    assert bind(server, account_id, "R0001")["resident_id"] == "R0001"
+
+    go(page, server.base, "#/p/juminhyo-copy")
+    page.get_by_role("button", name="申請を始める").click()
+    page.wait_for_selector("#form")
+    page.get_by_label("自分（本人）").check()
+    page.get_by_label("住民票の写し（世帯全員）").check()
+    page.get_by_label("通数").fill("1")
+    page.locator("#f-purpose").select_option("employment")
+    page.get_by_role("button", name="次へ進む").click()
+    page.wait_for_selector("text=窓口に来る人（請求者）")
+
+    # Everything on this page comes from the verified record, marked as such and still editable.
+    name = page.locator("fieldset[data-field=applicant_name]")
+    expect(name.locator("legend")).to_contain_text("登録情報から入力")
+    expect(name.get_by_label("姓", exact=True)).to_have_value("山田")
+    expect(name.get_by_label("名", exact=True)).to_have_value("太郎")
+    assert name.get_by_label("姓", exact=True).is_editable()
+    expect(page.locator("[data-field=applicant_postal_code] label")).to_contain_text("登録情報から入力")
+    expect(page.locator("#f-applicant_postal_code")).to_have_value("1000001")
+    addr = page.locator("fieldset[data-field=applicant_address]")
+    expect(addr.locator("legend")).to_contain_text("登録情報から入力")
+    expect(addr.get_by_label("都道府県")).to_have_value("東京都")
+    expect(addr.get_by_label("番地")).to_have_value("1-1-1")
+    expect(addr.get_by_label("建物名・部屋番号")).to_have_value("千代田ハイツ101")
+    expect(page.locator("#f-applicant_phone")).to_have_value("090-1234-5678")
+    assert page.locator(".prefilled").count() == 4
+    check("prefilled")
+
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit")
+    page.locator("#submit").click()
+    page.wait_for_selector("#receipt-number", timeout=20000)
+    submission_id = page.url.rsplit("/", 1)[-1]
+    wait_all_sent(page)
+
+    rows = [r for r in server.export() if r["id"] == submission_id]
+    assert len(rows) == 1
+    answers = rows[0]["answers"]
+    assert answers["applicant_name"] == {"family": "山田", "given": "太郎"}
+    assert answers["applicant_address"]["building"] == "千代田ハイツ101"
+    assert answers["applicant_postal_code"] == "1000001"
+    assert answers["copies"] == 1
+
+    # Telemetry: one row for this submission, 4 answers typed (relation, type, copies, purpose), 4 prefilled.
+    tel = telemetry_rows(server, "juminhyo-copy")
+    assert len(tel) == 1, tel
+    typed, prefilled, opened, acked, duration = tel[0]
+    assert (typed, prefilled) == (4, 4)
+    assert opened and acked and duration is not None and 0 <= duration < 600
+
+    # The answer to a submission is lost: the item is pending again, and the page and the service worker
+    # both retry it at once. The server answers the retry with the same receipt and stores nothing new.
+    page.evaluate(
+        """(id) => new Promise((resolve, reject) => {
+            const req = indexedDB.open('madoguchi');
+            req.onsuccess = () => {
+              const tx = req.result.transaction('outbox', 'readwrite');
+              const s = tx.objectStore('outbox');
+              const get = s.get(id);
+              get.onsuccess = () => { s.put({ ...get.result, state: 'pending', receipt: null, next_at: 0 }); };
+              tx.oncomplete = () => { req.result.close(); resolve(); };
+              tx.onerror = () => reject(tx.error);
+            };
+          })""",
+        submission_id,
+    )
+    go(page, server.base, "")
+    page.evaluate("navigator.serviceWorker.controller.postMessage({ type: 'flush' })")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    wait_all_sent(page)
+    poll(
+        page,
+        """(id) => new Promise((resolve) => {
+            const req = indexedDB.open('madoguchi');
+            req.onsuccess = () => {
+              const get = req.result.transaction('outbox').objectStore('outbox').get(id);
+              get.onsuccess = () => { req.result.close(); resolve(get.result.state === 'sent' && !!get.result.receipt); };
+            };
+          })""",
+        submission_id,
+        timeout=20,
+    )
+    assert len([r for r in server.export() if r["id"] == submission_id]) == 1
+    assert len(telemetry_rows(server, "juminhyo-copy")) == 1
+    assert not errors, errors
+    context.close()
