@@ -88,6 +88,10 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
                 })
         return problem_response(400, "bad-request", str(exc.detail) or "Invalid request", errors=errors)
     if status >= 500:
+        if str(exc.detail) == "client disconnected prematurely":
+            # Nobody is left to answer; not a server fault worth a traceback in the log.
+            log.info("client disconnected during %s %s", request.method, request.url.path)
+            return problem_response(400, "bad-request", "Client disconnected")
         return _internal(request, exc)
     detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
     return problem_response(status, _slug_for(status), detail, headers=headers)

@@ -209,16 +209,28 @@ function focusField(id) {
   input.focus({ preventScroll: true });
 }
 
+/** The field's label for messages, with the item of a repeat group: 「異動者 1 フリガナ」. */
 function fieldLabelAt(compiled, path) {
-  const keys = parsePath(path).filter((k) => typeof k === 'string');
+  const keys = parsePath(path);
   let fields = allFields(compiled);
-  let f = null;
+  let group = null;
+  const out = [];
   for (const k of keys) {
-    f = (fields || []).find((x) => x.id === k);
-    if (!f) break;
-    fields = f.fields;
+    if (typeof k === 'number') {
+      if (group) out.push(`${tx(group.item_label) || tx(group.label)} ${k + 1}`);
+      continue;
+    }
+    const f = (fields || []).find((x) => x.id === k);
+    if (!f) return out.length ? out.join(' ') : path;
+    if (f.type === 'group') { group = f; fields = f.fields; } else { out.push(tx(f.label)); fields = f.fields; }
   }
-  return f ? tx(f.label) : path;
+  if (!out.length && group) out.push(tx(group.label));
+  return out.join(' ');
+}
+
+/** One error line, the same words in the summary and under the field: 「氏名：入力してください。」 */
+function errorLine(compiled, err) {
+  return t('errorLine', { label: fieldLabelAt(compiled, err.path), msg: errorText(err) });
 }
 
 // ------------------------------------------------------------------------------------------ pages
@@ -485,7 +497,7 @@ async function draftPage(draftId, n) {
     showAll = true;
     applyResult(fieldsBox, result, ctx, { showAll });
     if (errs.length) {
-      const items = dedupe(errs).map((er) => ({ target: domId('f', er.path), text: `${errorText(er)}` }));
+      const items = dedupe(errs).map((er) => ({ target: domId('f', er.path), text: errorLine(compiled, er) }));
       summaryHolder.replaceChildren(errorSummary(items, (it) => focusField(it.target)));
       document.title = `${t('errorPrefix')}${tx(compiled.title)} — ${t('app')}`;
       document.getElementById('error-summary').focus();
@@ -578,7 +590,7 @@ async function reviewPage(draftId) {
     if (!r.valid) {
       const items = dedupe(r.errors).filter((e) => isShown(r, e.path)).map((e) => {
         const sec = (compiled.sections || []).findIndex((s) => (s.fields || []).some((f) => f.id === String(parsePath(e.path)[0])));
-        return { target: `#/d/${d.id}/${sec}`, text: `${fieldLabelAt(compiled, e.path)}: ${errorText(e)}` };
+        return { target: `#/d/${d.id}/${sec}`, text: errorLine(compiled, e) };
       });
       summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));
       document.getElementById('error-summary').focus();
@@ -763,7 +775,7 @@ async function bundlePage(bundleId, review) {
       const results = evaluateAll();
       const bad = results.filter((r) => !r.result.valid);
       if (bad.length) {
-        const items = bad.map((r) => ({ target: `#/b/${b.id}`, text: `${tx(r.compiled.title)}: ${errorText(r.result.errors[0])}` }));
+        const items = bad.map((r) => ({ target: `#/b/${b.id}`, text: `${errorLine(r.compiled, r.result.errors[0])}（${tx(r.compiled.title)}）` }));
         summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));
         document.getElementById('error-summary').focus();
         return;
@@ -841,12 +853,12 @@ async function bundlePage(bundleId, review) {
     showAll = true;
     refresh();
     const results = evaluateAll();
-    const items = sharedErrors(results).map((er) => ({ target: domId('shared', er.path), text: errorText(er) }));
+    const items = sharedErrors(results).map((er) => ({ target: domId('shared', er.path), text: errorLine(sharedCompiled, er) }));
     for (const r of results) {
       const hide = mapped.get(r.d.procedure_id) || new Set();
       for (const er of dedupe(r.result.errors || [])) {
         if (hide.has(String(parsePath(er.path)[0])) || !isShown(r.result, er.path)) continue;
-        items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: `${tx(r.compiled.title)}: ${errorText(er)}` });
+        items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: `${errorLine(r.compiled, er)}（${tx(r.compiled.title)}）` });
       }
     }
     if (items.length) {

@@ -71,6 +71,7 @@ const S = {
   doneNext: { ja: '担当課が内容を確認します。結果はホームの「送信した申請」で確認できます。', en: 'The department will review it. Check its status under “Submitted applications” on the home screen.', 'ja-easy': 'しやくしょ が なかみ を みます。けっか は はじめ の がめん で みられます。' },
   toHome: { ja: 'ホームへ戻る', en: 'Back to home', 'ja-easy': 'はじめ の がめん へ もどる' },
   errorsTitle: { ja: '入力内容を確認してください（{n}件）', en: 'There is a problem ({n})', 'ja-easy': 'なおす ところ が {n}こ あります' },
+  errorLine: { ja: '{label}：{msg}', en: '{label}: {msg}', 'ja-easy': '{label}：{msg}' },
   errorPrefix: { ja: 'エラー：', en: 'Error: ', 'ja-easy': 'まちがい：' },
   allSent: { ja: 'すべて送信済み', en: 'All sent', 'ja-easy': 'ぜんぶ おくりました' },
   nWaiting: { ja: '{n}件 送信待ち', en: '{n} waiting to send', 'ja-easy': 'まだ おくって いない もの：{n}こ' },

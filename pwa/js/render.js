@@ -236,7 +236,10 @@ function renderField(field, ctx, path) {
 
 /** Phone, My Number and corporate numbers: ASCII digits; phone keeps its separators as '-'. */
 export function cleanDigits(type, text) {
-  return normalizeDigits(text).replace(/[\s‐－ー−]/g, (c) => (type === 'phone' && c !== ' ' && c !== '\u3000' ? '-' : ''));
+  const digits = normalizeDigits(text);
+  // GOV.UK: ignore stray spaces and hyphens. A phone number keeps its separators, as hyphens.
+  if (type === 'phone') return digits.replace(/\s+/g, '').replace(/[‐‑–—―−－ーｰ]/g, '-');
+  return digits.replace(/[\s\-‐‑–—―−－ーｰ]/g, '');
 }
 
 function base(path) {
@@ -294,7 +297,7 @@ function postalLookup(ctx, id, getCode, addressField, basePath, inline = false) 
     setTimeout(() => { status.textContent = text; }, 100);
   }
   const choices = el('div', {});
-  const button = el('button', { type: 'button', class: 'btn btn-secondary btn-small', text: t('postalLookup') });
+  const button = el('button', { type: 'button', id: id + '-postal-lookup', class: 'btn btn-secondary btn-small', text: t('postalLookup') });
   const addrPath = fieldPath(basePath, addressField);
   const apply = (entry) => {
     // The lookup redraws the fields (and this status node): the new node announces the result.
@@ -306,8 +309,13 @@ function postalLookup(ctx, id, getCode, addressField, basePath, inline = false) 
     for (const k of ['prefecture', 'city', 'town']) if (!v[k] || ctx.autofilled.has(`${addrPath}.${k}`)) { v[k] = entry[k]; ctx.autofilled.add(`${addrPath}.${k}`); }
     if (code) v.postal_code = code;
     setPath(ctx.answers, addrPath, v);
+    const hadFocus = button === document.activeElement || choices.contains(document.activeElement) || !document.activeElement || document.activeElement === document.body;
     ctx.onChange(addrPath, { typed: false, rerender: true });
     if (status.isConnected) { status.textContent = ctx.announce.text; ctx.announce = null; }
+    // The redraw replaced the focused control (the button or a chosen candidate): focus the lookup
+    // button again, next to the status that announces the result.
+    const again = hadFocus && document.getElementById(button.id);
+    if (again && again !== document.activeElement) again.focus();
   };
   button.addEventListener('click', async () => {
     choices.replaceChildren();
@@ -497,7 +505,11 @@ export function applyResult(root, result, ctx, { showAll = false } = {}) {
     if (errP) {
       errP.hidden = !visible;
       errP.textContent = visible ? '' : '';
-      if (visible) errP.append(el('span', { class: 'visually-hidden', text: t('errorPrefix') }), `＊${errorText(err)}`);
+      // The same words as in the error summary: the field's label, then how to fix it.
+      const labelNode = node.querySelector(':scope > legend, :scope > label');
+      const label = labelNode && labelNode.firstChild ? labelNode.firstChild.textContent : '';
+      const text = label ? t('errorLine', { label, msg: errorText(err) }) : errorText(err);
+      if (visible) errP.append(el('span', { class: 'visually-hidden', text: t('errorPrefix') }), `＊${text}`);
     }
     const controls = node.matches('fieldset') ? node.querySelectorAll(':scope > .choices input, :scope > .parts input, :scope > .parts select') : (input ? [input] : []);
     for (const c of controls) c.setAttribute('aria-invalid', visible ? 'true' : 'false');

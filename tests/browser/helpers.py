@@ -172,11 +172,10 @@ def wait_draft(page: Any, predicate_js: str, timeout: float = 10.0) -> None:
             const req = indexedDB.open('madoguchi');
             req.onsuccess = () => {
               const all = req.result.transaction('drafts', 'readonly').objectStore('drafts').getAll();
-              all.onsuccess = () => { req.result.close(); resolve(all.result.some((d) => (%s))); };
+              all.onsuccess = () => { req.result.close(); resolve(all.result.some((d) => (PREDICATE))); };
               all.onerror = () => resolve(false);
             };
             req.onerror = () => resolve(false);
-          })"""
-        % predicate_js,
+          })""".replace("PREDICATE", predicate_js),
         timeout=timeout,
     )

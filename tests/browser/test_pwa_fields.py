@@ -76,7 +76,11 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: Server) -> N
     page.locator("[data-field=new_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
     new_address = page.locator("fieldset[data-field=new_address]")
     expect(new_address.get_by_label("町名")).to_have_value("千代田")
-    expect(page.locator("#f-new_postal_code-postal-status")).to_have_text("住所を入力しました：東京都千代田区千代田")
+    expect(page.locator("#f-new_postal_code-postal-status")).to_have_text(
+        "住所を入力しました：東京都千代田区千代田"
+    )
+    # The fields were redrawn; focus stays on the lookup button, and its live region announced the result.
+    assert page.evaluate("document.activeElement.id") == "f-new_postal_code-postal-lookup"
     assert shard_cached(page, "100")
     # The background download brings the other shards (330 was never looked up).
     poll(
@@ -118,9 +122,18 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: Server) -> N
     head = page.locator("fieldset[data-field=new_head_name]")
     head.get_by_label("姓", exact=True).fill("山田")
     head.get_by_label("名", exact=True).fill("花子")
-    # A shard that only the background download brought.
-    page.locator("#f-previous_postal_code").fill("330-0063")
+    # A shard that only the background download brought. 330-0000 is two wards: the user chooses.
+    page.locator("#f-previous_postal_code").fill("3300000")
     page.locator("[data-field=previous_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
+    expect(page.locator("#f-previous_postal_code-postal-status")).to_have_text("候補が2件あります。選んでください。")
+    page.get_by_role("button", name="埼玉県さいたま市浦和区").click()
+    prev = page.locator("fieldset[data-field=previous_address]")
+    expect(prev.get_by_label("市区町村")).to_have_value("さいたま市浦和区")
+    assert page.evaluate("document.activeElement.id") == "f-previous_postal_code-postal-lookup"
+    page.locator("#f-previous_postal_code").fill("330-0063")
+    page.locator("[data-field=previous_postal_code]").get_by_role(
+        "button", name="郵便番号から住所を入力"
+    ).click()
     prev = page.locator("fieldset[data-field=previous_address]")
     expect(prev.get_by_label("市区町村")).to_have_value("さいたま市浦和区")
     expect(prev.get_by_label("町名")).to_have_value("高砂")
@@ -180,7 +193,9 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: Server) -> N
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit")
     review = page.locator("main").inner_text()
-    assert "2019年5月1日（令和元年5月1日）" in review and "〒100-0005" in review and "zairyu-front.jpg" in review
+    assert (
+        "2019年5月1日（令和元年5月1日）" in review and "〒100-0005" in review and "zairyu-front.jpg" in review
+    )
     check("fields-review")
     page.locator("#submit").click()
     page.wait_for_function(
@@ -200,7 +215,11 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: Server) -> N
     ]
     assert a["new_postal_code"] == "1000005"
     assert a["new_address"] == {
-        "postal_code": "1000005", "prefecture": "東京都", "city": "千代田区", "town": "丸の内", "block": "1-9-1",
+        "postal_code": "1000005",
+        "prefecture": "東京都",
+        "city": "千代田区",
+        "town": "丸の内",
+        "block": "1-9-1",
     }
     assert a["previous_address"]["town"] == "高砂" and a["previous_address"]["postal_code"] == "3300063"
     assert a["movers"][0]["mover_kana"] == {"family": "ヤマダ", "given": "ハナ"}

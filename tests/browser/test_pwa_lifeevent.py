@@ -65,7 +65,9 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     check("life-event")
     # The same screen in やさしい日本語 (the answers are kept).
     page.select_option("#lang", "ja-easy")
-    page.wait_for_function("() => document.querySelector('#event-result h2').textContent.includes('ひつよう')")
+    page.wait_for_function(
+        "() => document.querySelector('#event-result h2').textContent.includes('ひつよう')"
+    )
     assert page.locator("#q-needs_certificate-0").is_checked()
     check("life-event-easy")
     page.select_option("#lang", "ja")
@@ -87,6 +89,12 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     assert page.evaluate("document.activeElement.id") == "error-summary"
     summary = page.locator("#error-summary").inner_text()
     assert "住民票の写し等交付請求" in summary and "転入届" in summary
+    # Each entry names its field, with the same words as the message under the field.
+    assert "手続きをする人の氏名：入力してください。" in summary
+    assert (
+        "＊手続きをする人の氏名：入力してください。"
+        in page.locator("#shared-applicant_name-error").inner_text()
+    )
     check("bundle-errors")
     # An error link moves focus to its field.
     page.locator("#error-summary a").first.click()
@@ -134,7 +142,9 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     tennyu.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
     tennyu.get_by_label("本人（異動者のひとり）").check()
     # A section that appears with an answer (代理人 -> 必要な人) shows and hides in the combined form too.
-    juminhyo = page.locator("section", has=page.get_by_role("heading", name="住民票の写し等交付請求", exact=True))
+    juminhyo = page.locator(
+        "section", has=page.get_by_role("heading", name="住民票の写し等交付請求", exact=True)
+    )
     juminhyo.get_by_label("頼まれた人（代理人）").check()
     page.wait_for_selector("#p-juminhyo-copy-subject_name", state="visible")
     juminhyo.get_by_label("自分（本人）").check()
@@ -158,8 +168,12 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     assert set(rows) == {"tennyu", "juminhyo-copy"}, rows
     t, j = rows["tennyu"]["answers"], rows["juminhyo-copy"]["answers"]
     address = {
-        "postal_code": "3300063", "prefecture": "埼玉県", "city": "さいたま市浦和区", "town": "高砂",
-        "block": "3丁目15-1", "building": "高砂ハイツ201",
+        "postal_code": "3300063",
+        "prefecture": "埼玉県",
+        "city": "さいたま市浦和区",
+        "town": "高砂",
+        "block": "3丁目15-1",
+        "building": "高砂ハイツ201",
     }
     assert t["new_address"] == address and j["applicant_address"] == address
     assert t["new_postal_code"] == j["applicant_postal_code"] == "3300063"
@@ -172,6 +186,12 @@ def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
     assert j["relation"] == "self" and "subject_name" not in j
     # Exactly one submission each, and the combined draft is gone.
     assert sum(1 for r in server.export() if r["procedure_id"] in ("tennyu", "juminhyo-copy")) == 2
+    # Telemetry per procedure: shared fields typed once count as typed in each procedure they feed
+    # (住民票: name, postal code, address, phone from the shared part + its own 4 answers).
+    tel = server.query("SELECT procedure_id, fields_typed, fields_prefilled FROM telemetry ORDER BY procedure_id")
+    assert [row[0] for row in tel] == ["juminhyo-copy", "tennyu"], tel
+    assert tel[0][1:] == (8, 0), tel
+    assert tel[1][1] >= 12, tel
     go(page, server.base, "")
     assert page.locator(".card", has_text="引っ越してきた").count() == 0
     assert not errors, errors

@@ -1,0 +1,47 @@
+// The life event's combined form: which shared fields are asked, how a verified profile seeds them, and how
+// typing a shared field once counts for every procedure it feeds (telemetry). Plus digit clean-up of fields.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sharedFieldsFor, seedShared, mappedTargets } from '../../pwa/js/lifeevent.js';
+import { cleanDigits } from '../../pwa/js/render.js';
+
+const EVENT = {
+  id: 'moving-in',
+  shared_fields: [
+    { field: { id: 'new_address', type: 'address' }, maps_to: { tennyu: 'new_address', 'juminhyo-copy': 'applicant_address' } },
+    { field: { id: 'applicant_name', type: 'name' }, maps_to: { tennyu: 'filer_name', 'juminhyo-copy': 'applicant_name' } },
+    { field: { id: 'head_name', type: 'name' }, maps_to: { tennyu: 'new_head_name', 'kokuho-kanyu': 'head_name' } },
+    { field: { id: 'insurance_card', type: 'text' }, maps_to: { 'kokuho-kanyu': 'card' } },
+  ],
+};
+
+test('only the shared fields that feed an included procedure are asked', () => {
+  assert.deepEqual(sharedFieldsFor(EVENT, ['juminhyo-copy']).map((s) => s.field.id), ['new_address', 'applicant_name']);
+  assert.deepEqual(sharedFieldsFor(EVENT, ['tennyu']).map((s) => s.field.id), ['new_address', 'applicant_name', 'head_name']);
+  assert.deepEqual(sharedFieldsFor(EVENT, []), []);
+});
+
+test('values prefilled into the procedures seed the shared fields, marked as prefilled', () => {
+  const drafts = [
+    { procedure_id: 'tennyu', answers: {}, prefilled: [] },
+    { procedure_id: 'juminhyo-copy', answers: { applicant_name: { family: '山田', given: '太郎' }, relation: 'self' }, prefilled: ['applicant_name'] },
+  ];
+  const { shared, prefilled } = seedShared(EVENT, drafts);
+  assert.deepEqual(shared, { applicant_name: { family: '山田', given: '太郎' } });
+  assert.deepEqual(prefilled, ['applicant_name']);
+  shared.applicant_name.family = 'x';
+  assert.equal(drafts[1].answers.applicant_name.family, '山田', 'the seed is a copy');
+  assert.deepEqual(seedShared(EVENT, []), { shared: {}, prefilled: [] });
+});
+
+test('a shared field typed once counts as typed in each procedure it feeds', () => {
+  assert.deepEqual(mappedTargets(EVENT, 'tennyu', ['new_address', 'applicant_name']), ['new_address', 'filer_name']);
+  assert.deepEqual(mappedTargets(EVENT, 'juminhyo-copy', ['head_name']), []);
+});
+
+test('phone and number fields: full-width digits and dash variants', () => {
+  assert.equal(cleanDigits('phone', '０９０－１２３４－５６７８'), '090-1234-5678');
+  assert.equal(cleanDigits('phone', '090 1234 5678'), '09012345678');
+  assert.equal(cleanDigits('my_number', '１２３４ ５６７８ ９０１８'), '123456789018');
+  assert.equal(cleanDigits('corporate_number', '1234-5678-90123'), '1234567890123');
+});
