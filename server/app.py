@@ -68,14 +68,12 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
     svc = open_services(settings, library=library)
-    on_init = []
-    try:
-        from server.auth import AuthConfig
-    except ImportError:  # auth component absent: every protected endpoint answers 401
-        log.warning("server.auth not available: nobody can sign in")
-    else:
-        on_init.append(AuthConfig(db=svc.db, origin=settings.origin).on_app_init)
+    from server.auth import AuthConfig
     from server.console import console_router
+    from server.sync_routes import SyncConfig
+
+    # Sync finds the database, attachment root and catalog in app.state.services.
+    on_init = [AuthConfig(db=svc.db, origin=settings.origin).on_app_init, SyncConfig().on_app_init]
 
     app = Litestar(
         route_handlers=[
