@@ -59,7 +59,7 @@ def build_files(library: Any, settings: Any) -> dict[str, bytes]:
 def _headers(path: str) -> dict[str, str]:
     if path == "sw.js":
         return {"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"}
-    if _HASHED.search(path):
+    if _HASHED.search(path) or path.startswith("postal/"):  # postal/<datahash>/...: the folder is the hash
         return {"Cache-Control": "public, max-age=31536000, immutable"}
     return {"Cache-Control": "no-cache"}
 

@@ -24,7 +24,7 @@ from server.storage.submissions import (
     SubmissionRecord,
     body_hash,
 )
-from server.telemetry import TelemetryIn, store_telemetry
+from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
 
 __all__ = ["SubmissionIn", "submissions_router"]
 
@@ -138,17 +138,27 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
         answers=data.answers, body_hash=body_hash(proc.id, proc.version, data.answers, on_behalf_of),
         flags=flags, account_id=user.id, on_behalf_of=on_behalf_of,
     )
+    # Telemetry and the on-behalf audit entry are written in the submission's transaction, only when it is
+    # created (a retry adds nothing). Bad telemetry is dropped: it never fails a submission.
+    row = None
+    if data.telemetry is not None and data.telemetry.procedure_id == proc.id:
+        try:
+            row = telemetry_row(data.telemetry)
+        except Problem:
+            row = None
+
+    def also(c: Any) -> None:
+        if row is not None:
+            insert_telemetry(c, row)
+        if user.role != "resident":
+            audit.append_audit(c, actor=user.id, action="submission.file_on_behalf", subject=f"submission:{new.id}",
+                               details={"resident": on_behalf_of})
+
     try:
-        receipt, created = await svc.submissions.create(new)
+        receipt, created = await svc.submissions.create(new, also=also)
     except IdempotencyConflict:
         raise Problem(422, "idempotency-key-reused",
                       "This submission id was already used with a different body") from None
-    if created:
-        if data.telemetry is not None and data.telemetry.procedure_id == proc.id:
-            await store_telemetry(svc, data.telemetry)
-        if user.role != "resident":
-            await audit.record(svc.db, actor=user.id, action="submission.file_on_behalf",
-                               subject=f"submission:{receipt.id}", details={"resident": on_behalf_of})
     return Response(receipt, status_code=201 if created else 200)
 
 

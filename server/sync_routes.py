@@ -26,7 +26,9 @@ import anyio
 import msgspec
 from litestar import Request, Response, Router, get, head, patch, post
 from litestar.config.app import AppConfig
+from litestar.params import FromPath, FromQuery, JSONBody
 
+from server.auth import requires_role, requires_signed_in
 from server.authz import require_user
 from server.problems import Problem
 from server.storage.db import Database
@@ -58,6 +60,14 @@ MAX_CHUNK = 4 * 1024 * 1024  # bytes per PATCH
 MAX_BLOB = 64 * 1024 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+# Route guards (deny first; they run before the body is read). Object-level rules (a draft only to its
+# owner, shared records by role/department/assignment) are applied by the store on every record.
+# Files travel with submissions, so only the roles that file submissions upload blobs.
+_FILERS = requires_role("resident", "counter", "outreach")
+# Resolving: residents (their own drafts' conflicts) and the console roles; configurators see no records.
+_RESOLVERS = requires_role("resident", "counter", "outreach", "reviewer", "admin")
+_CONSOLE = requires_role("counter", "outreach", "reviewer", "admin")
 
 _push_decoder = msgspec.json.Decoder(PushRequest)
 
@@ -118,7 +128,7 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
 
 # -- push / pull ------------------------------------------------------------------------------------------
 @post("/sync/push", summary="Push queued mutations; one receipt per mutation, in order",
-      request_max_body_size=MAX_PUSH_BYTES, status_code=200)
+      request_max_body_size=MAX_PUSH_BYTES, status_code=200, guards=[requires_signed_in])
 async def push(request: Request[Any, Any, Any]) -> PushResponse:
     p = _principal(request)
     ctx = _ctx(request)
@@ -140,8 +150,9 @@ async def push(request: Request[Any, Any, Any]) -> PushResponse:
     return PushResponse(receipts=receipts)
 
 
-@get("/sync/pull", summary="Changes after a cursor that the signed-in account may see (paged)")
-async def pull(request: Request[Any, Any, Any], cursor: int = 0, limit: int = 500) -> PullPage:
+@get("/sync/pull", summary="Changes after a cursor that the signed-in account may see (paged)",
+     guards=[requires_signed_in])
+async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limit: FromQuery[int] = 500) -> PullPage:
     p = _principal(request)
     ctx = _ctx(request)
     if cursor < 0 or limit < 1:
@@ -155,9 +166,10 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
     value: Any = None
 
 
-@get("/api/conflicts", summary="Conflicts visible to me (status=open|resolved|all; mine=1: my own mutations')")
-async def list_conflicts(request: Request[Any, Any, Any], status: str = "open", mine: bool = False,
-                         limit: int = 200) -> list[ConflictRow]:
+@get("/api/conflicts", summary="Conflicts visible to me (status=open|resolved|all; mine=1: my own mutations')",
+     guards=[requires_signed_in])
+async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
+                         mine: FromQuery[bool] = False, limit: FromQuery[int] = 200) -> list[ConflictRow]:
     p = _principal(request)
     ctx = _ctx(request)
     if status not in ("open", "resolved", "all"):
@@ -166,8 +178,9 @@ async def list_conflicts(request: Request[Any, Any, Any], status: str = "open", 
         c, p, status=None if status == "all" else status, mine_only=mine, limit=max(1, min(limit, 1000))))
 
 
-@get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value")
-async def get_conflict(request: Request[Any, Any, Any], cid: int) -> ConflictRow:
+@get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value",
+     guards=[requires_signed_in])
+async def get_conflict(request: Request[Any, Any, Any], cid: FromPath[int]) -> ConflictRow:
     p = _principal(request)
     ctx = _ctx(request)
     try:
@@ -177,8 +190,8 @@ async def get_conflict(request: Request[Any, Any, Any], cid: int) -> ConflictRow
 
 
 @post("/api/conflicts/{cid:int}/resolve", summary="Decide a conflict: keep base, server or mine, or a custom value",
-      status_code=200)
-async def resolve_conflict(request: Request[Any, Any, Any], cid: int, data: ResolveIn) -> ConflictRow:
+      status_code=200, guards=[_RESOLVERS])
+async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], data: JSONBody[ResolveIn]) -> ConflictRow:
     p = _principal(request)
     ctx = _ctx(request)
     if data.choice not in ("base", "server", "mine", "custom"):
@@ -193,11 +206,10 @@ async def resolve_conflict(request: Request[Any, Any, Any], cid: int, data: Reso
         raise Problem(409, "conflict", "This conflict is already resolved") from None
 
 
-@get("/console/conflicts", summary="Console: open conflicts (HTML)", media_type="text/html", include_in_schema=False)
-async def conflicts_page(request: Request[Any, Any, Any], status: str = "open") -> Response[str]:
+@get("/console/conflicts", summary="Console: open conflicts (HTML)", media_type="text/html", include_in_schema=False,
+     guards=[_CONSOLE])
+async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str] = "open") -> Response[str]:
     p = _principal(request)
-    if p.role == "resident":
-        raise Problem(403, "forbidden", "Staff only")
     ctx = _ctx(request)
     rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
@@ -261,8 +273,9 @@ def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
         return 0
 
 
-@post("/sync/blobs", summary="Announce a blob {sha256, size}: 201 new upload, 200 already known", status_code=201)
-async def create_blob(request: Request[Any, Any, Any], data: BlobIn) -> Response[BlobInfo]:
+@post("/sync/blobs", summary="Announce a blob {sha256, size}: 201 new upload, 200 already known", status_code=201,
+      guards=[_FILERS])
+async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -> Response[BlobInfo]:
     p = _principal(request)
     ctx = _ctx(request)
     sha = _check_sha(data.sha256)
@@ -282,11 +295,12 @@ async def create_blob(request: Request[Any, Any, Any], data: BlobIn) -> Response
                              "Location": f"/sync/blobs/{sha}"})
 
 
-@head("/sync/blobs/{sha:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200)
-async def blob_offset(request: Request[Any, Any, Any], sha: str) -> Response[None]:
+@head("/sync/blobs/{sha256:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200,
+      guards=[_FILERS])
+async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     _principal(request)
     ctx = _ctx(request)
-    sha = _check_sha(sha)
+    sha = _check_sha(sha256)
     known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
     if known is None:
         raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
@@ -296,12 +310,12 @@ async def blob_offset(request: Request[Any, Any, Any], sha: str) -> Response[Non
                                    "Cache-Control": "no-store"})
 
 
-@patch("/sync/blobs/{sha:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
-       request_max_body_size=MAX_CHUNK, status_code=204)
-async def blob_chunk(request: Request[Any, Any, Any], sha: str) -> Response[None]:
+@patch("/sync/blobs/{sha256:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
+       request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS])
+async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     p = _principal(request)
     ctx = _ctx(request)
-    sha = _check_sha(sha)
+    sha = _check_sha(sha256)
     raw = request.headers.get("upload-offset")
     if raw is None or not raw.isdigit():
         raise Problem(400, "bad-request", "Upload-Offset header required")

@@ -16,7 +16,7 @@ from litestar.params import JSONBody
 from server.problems import Problem
 from server.services import Services, services
 
-__all__ = ["TelemetryIn", "store_telemetry", "telemetry_handler"]
+__all__ = ["TelemetryIn", "insert_telemetry", "store_telemetry", "telemetry_handler", "telemetry_row"]
 
 _Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 _Stamp = Annotated[str, msgspec.Meta(max_length=40)]
@@ -46,20 +46,26 @@ def _parse(stamp: str | None) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
+def telemetry_row(t: TelemetryIn) -> tuple[Any, ...]:
+    """The row to insert (raises Problem 422 for unparsable timestamps)."""
     opened, acked = _parse(t.opened_at), _parse(t.acknowledged_at)
     duration = (acked - opened).total_seconds() if opened and acked else None
     if duration is not None and not (0 <= duration <= 86400 * 30):
         duration = None  # clock skew or a draft left open for weeks: not a completion time
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return (t.procedure_id, t.procedure_version, opened.isoformat() if opened else None,
+            acked.isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now)
 
-    def job(c: Any) -> None:
-        c.execute("INSERT INTO telemetry (procedure_id, procedure_version, opened_at, acknowledged_at,"
-                  " fields_typed, fields_prefilled, duration_s, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  (t.procedure_id, t.procedure_version, opened.isoformat() if opened else None,
-                   acked.isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now))
 
-    await svc.db.write(job)
+def insert_telemetry(conn: Any, row: tuple[Any, ...]) -> None:
+    """Call inside a write job."""
+    conn.execute("INSERT INTO telemetry (procedure_id, procedure_version, opened_at, acknowledged_at,"
+                 " fields_typed, fields_prefilled, duration_s, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+
+async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
+    row = telemetry_row(t)
+    await svc.db.write(lambda c: insert_telemetry(c, row))
 
 
 @post("/api/telemetry", summary="Record completion-time telemetry (no personal data)", status_code=202,

@@ -71,6 +71,9 @@ class SubmissionPayload(msgspec.Struct, forbid_unknown_fields=True):
     answers: dict[str, Any] = {}
     on_behalf_of: str | None = None
     attachments: list[str] = []  # sha256 of every file the answers refer to
+    # Completion-time telemetry (counts and timestamps, no personal data; ``POST /api/telemetry``'s shape):
+    # stored once, when the submission is created; a bad one is dropped, never failing the submission.
+    telemetry: dict[str, Any] | None = None
 
 
 class Mutation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -158,6 +161,9 @@ def content_hash(m: Mutation) -> str:
     """
     body = msgspec.to_builtins(m, order="sorted")
     body.pop("client_hlc", None)
+    sub = body.get("submission")
+    if isinstance(sub, dict) and sub.get("telemetry") is None:
+        sub.pop("telemetry", None)  # added later: absent and null hash like before it existed
     return hashlib.sha256(_canon.encode(body)).hexdigest()
 
 

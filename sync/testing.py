@@ -54,7 +54,7 @@ def free_port() -> int:
 
 def _main_app_has_sync() -> bool:
     app = ROOT / "server" / "app.py"
-    return app.exists() and "sync_router" in app.read_text(encoding="utf-8")
+    return app.exists() and "server.sync_routes" in app.read_text(encoding="utf-8")
 
 
 def prepare_db(db_path: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import msgspec
@@ -173,7 +173,8 @@ def _search_text(receipt_number: str, answers: dict[str, Any]) -> str:
 
 
 class SubmissionStore(Protocol):
-    async def create(self, new: NewSubmission) -> tuple[Receipt, bool]: ...
+    async def create(self, new: NewSubmission, *,
+                     also: Callable[[sqlite3.Connection], None] | None = None) -> tuple[Receipt, bool]: ...
     async def get(self, sid: str) -> SubmissionRecord | None: ...
     async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]: ...
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
@@ -188,8 +189,16 @@ class SQLiteSubmissions:
     def __init__(self, db: Any) -> None:
         self.db = db
 
-    async def create(self, new: NewSubmission) -> tuple[Receipt, bool]:
-        return await self.db.write(lambda c: self.create_in(c, new))  # type: ignore[no-any-return]
+    async def create(self, new: NewSubmission, *,
+                     also: Callable[[sqlite3.Connection], None] | None = None) -> tuple[Receipt, bool]:
+        """``also`` runs in the same transaction, only when the submission is created (not on a retry)."""
+        def job(c: sqlite3.Connection) -> tuple[Receipt, bool]:
+            receipt, created = self.create_in(c, new)
+            if created and also is not None:
+                also(c)
+            return receipt, created
+
+        return await self.db.write(job)  # type: ignore[no-any-return]
 
     @staticmethod
     def create_in(conn: sqlite3.Connection, new: NewSubmission) -> tuple[Receipt, bool]:

@@ -106,6 +106,7 @@ class FakeBuild:
         "manifest.webmanifest": b"{}",
         "assets/app.0123456789.js": b"export {};",
         "procedures/test-proc/1.0.0.abcdef0123.json": b"{}",
+        "postal/0123abcd/100.json": b"{}",
     }
 
 

@@ -93,6 +93,17 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/auth/passkeys/verify"): SIGNED_IN,
     ("PATCH", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
+    # sync (docs/sync.md): push/pull for every signed-in account; the store decides per record (drafts:
+    # owner only; shared records: counter/admin all, reviewers their department, outreach their assignments)
+    ("POST", "/sync/push"): SIGNED_IN,
+    ("GET", "/sync/pull"): SIGNED_IN,
+    ("POST", "/sync/blobs"): frozenset({RESIDENT, COUNTER, OUTREACH}),
+    ("PATCH", "/sync/blobs/{sha256:str}"): frozenset({RESIDENT, COUNTER, OUTREACH}),
+    ("GET", "/api/conflicts"): SIGNED_IN,
+    ("GET", "/api/conflicts/{cid:int}"): SIGNED_IN,
+    ("POST", "/api/conflicts/{cid:int}/resolve"): frozenset({RESIDENT}) | CONSOLE,
+    ("GET", "/console/conflicts"): CONSOLE,
+    ("GET", "/console/assets/sync-conflicts.js"): ANYONE,
 }
 
 # Static files of the PWA build (their set depends on the build): public by nature.
@@ -101,7 +112,7 @@ PUBLIC_MODULES = {"server.pwa"}
 # Made-up path parameters: nothing exists under these ids.
 PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
-               "name": "console.css", "path": "no-such-file"}
+               "name": "console.css", "path": "no-such-file", "cid": "999999"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {

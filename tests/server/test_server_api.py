@@ -201,3 +201,41 @@ def test_binding_and_profile(server: RunningServer) -> None:
     actions = server.db.read_sync(lambda conn: [r[0] for r in conn.execute(
         "SELECT action FROM audit_log WHERE subject = ?", (f"account:{aid}",))])
     assert "identity.bind" in actions
+
+
+def test_telemetry_inside_a_submission_is_stored_once_and_never_fails_it(server: RunningServer) -> None:
+    def count() -> int:
+        return int(server.db.read_sync(lambda conn: conn.execute(
+            "SELECT count(*) FROM telemetry WHERE acknowledged_at LIKE '2026-05-05%'").fetchone()[0]))
+
+    c = server.login("resident")
+    good = {"procedure_id": "test-proc", "procedure_version": "1.0.0", "opened_at": "2026-05-05T10:00:00Z",
+            "acknowledged_at": "2026-05-05T10:03:00Z", "fields_typed": 3, "fields_prefilled": 5}
+    before = count()
+    sid = str(uuid.uuid4())
+    assert submit(c, sid, telemetry=good).status_code == 201
+    assert count() == before + 1
+    # A retry (telemetry differs between attempts, body_hash ignores it): same receipt, nothing stored again.
+    retry = submit(c, sid, telemetry={**good, "acknowledged_at": "2026-05-05T10:04:00Z"})
+    assert retry.status_code == 200
+    assert count() == before + 1
+    # Unparsable timestamps: the submission is stored, the telemetry dropped.
+    bad = submit(c, telemetry={**good, "acknowledged_at": "2026-05-05 garbage"})
+    assert bad.status_code == 201, bad.text
+    assert count() == before + 1
+
+
+def test_on_behalf_filing_is_audited_in_the_same_transaction(server: RunningServer) -> None:
+    counter = server.login("counter")
+    sid = str(uuid.uuid4())
+    assert submit(counter, sid, on_behalf_of="R0001").status_code == 201
+    assert submit(counter, sid, on_behalf_of="R0001").status_code == 200  # retry: no second entry
+    n = server.db.read_sync(lambda conn: conn.execute(
+        "SELECT count(*) FROM audit_log WHERE action = 'submission.file_on_behalf' AND subject = ?",
+        (f"submission:{sid}",)).fetchone()[0])
+    assert n == 1
+
+
+def test_postal_shards_are_immutable(server: RunningServer) -> None:
+    r = server.client().get("/postal/0123abcd/100.json")
+    assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
