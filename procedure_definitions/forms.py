@@ -24,7 +24,7 @@ import msgspec
 from . import japan
 from .compile import compile_procedure
 from .expressions import EvalError, deep_equal, evaluate, format_number, truthy
-from .expressions.dates import parse_date
+from .expressions.dates import japan_today, parse_date
 from .model import Procedure
 
 __all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "validate_answers"]
@@ -164,6 +164,18 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 _ADDRESS_PARTS = ("prefecture", "city", "town", "block")
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of decoded JSON (what answers are); anything else goes through copy.deepcopy."""
+    t = type(value)
+    if t is str or t is int or t is float or t is bool or value is None:
+        return value
+    if t is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if t is list:
+        return [_copy(v) for v in value]
+    return copy.deepcopy(value)
+
+
 class FieldError(msgspec.Struct, frozen=True):
     path: str  # "copies", "members[0].name"
     field_id: str
@@ -218,11 +230,13 @@ class _Instance(msgspec.Struct):
 class _Form:
     def __init__(self, compiled: Mapping[str, Any], answers: Mapping[str, Any], today: str | None) -> None:
         self.compiled = compiled
-        self.today = today
+        # One "today" for the whole form: every expression sees the same date (and it is computed once).
+        self.today = today or japan_today()
         self.errors: list[FieldError] = []
         self.values: dict[str, Any] = {}
         self.hidden: set[str] = set()
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
+        self._calc_fields: dict[int, list[dict[str, Any]]] = {}  # id(fields list) -> see _with_calculations
         top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
         self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
 
@@ -262,7 +276,7 @@ class _Form:
                     for i, item in enumerate(value)
                 ]
             else:
-                value = copy.deepcopy(value)
+                value = _copy(value)
             out[fid] = value
         return out
 
@@ -289,13 +303,49 @@ class _Form:
                             inner = {**(scope or {}), **item}
                             yield from self._walk(f.get("fields", []), item, f"{inst.path}[{i}].", inner)
 
+    def calculated(self) -> Iterator[_Instance]:
+        """The instances of ``instances()`` that have a ``calculate``, yielded at the same moments of the
+        same lazy walk (a calculation may change what comes after it), without building the others."""
+        for section in self.compiled.get("sections", []):
+            yield from self._walk_calculated(section.get("fields", []), self.values, "", None)
+
+    def _walk_calculated(
+        self,
+        fields: list[dict[str, Any]],
+        container: dict[str, Any],
+        prefix: str,
+        scope: dict[str, Any] | None,
+    ) -> Iterator[_Instance]:
+        for f in self._with_calculations(fields):
+            path = prefix + f["id"]
+            if "calculate" in f:
+                yield _Instance(f, path, container, scope)
+            if f.get("type") == "group":
+                items = container.get(f["id"])
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            inner = {**(scope or {}), **item}
+                            yield from self._walk_calculated(f.get("fields", []), item, f"{path}[{i}].", inner)
+
+    def _with_calculations(self, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The fields that are calculated or are groups with a calculated field inside (memoized per form)."""
+        key = id(fields)
+        found = self._calc_fields.get(key)
+        if found is None:
+            found = self._calc_fields[key] = [
+                f for f in fields
+                if "calculate" in f or (f.get("type") == "group" and self._with_calculations(f.get("fields", [])))
+            ]
+        return found
+
     # -- calculations -----------------------------------------------------------------------------------
     def calculate(self) -> None:
-        calcs = [inst for inst in self.instances() if "calculate" in inst.field]
-        for _ in range(len(calcs) + 1):
+        calcs = sum(1 for _ in self.calculated())
+        for _ in range(calcs + 1):
             changed = False
-            for inst in self.instances():
-                if "calculate" not in inst.field or inst.path in self.hidden:
+            for inst in self.calculated():
+                if inst.path in self.hidden:
                     continue
                 try:
                     value = self._eval(inst.field["calculate"], self._scope_of(inst))

@@ -40,6 +40,7 @@ from server.storage.sync_store import (
     ProcedureInfo,
     StaleConflict,
     SyncStore,
+    Verdict,
 )
 from sync.messages import BlobInfo, PullPage, PushRequest, PushResponse
 from sync.records import Principal
@@ -141,13 +142,46 @@ async def push(request: Request[Any, Any, Any]) -> PushResponse:
         raise Problem(400, "bad-request", "The body is not JSON") from None
     if len(req.mutations) > MAX_BATCH:
         raise Problem(413, "too-large", f"At most {MAX_BATCH} mutations per push", max_batch=MAX_BATCH)
+    verdicts = await _submission_verdicts(request, p, req.mutations)
     try:
-        receipts = await ctx.db.write(lambda c: ctx.store.push_in(c, p, req.mutations))
+        receipts = await ctx.db.write(lambda c: ctx.store.push_in(c, p, req.mutations, verdicts=verdicts))
     except KeyReuse as exc:
         raise Problem(422, "idempotency-key-reused",
                       "A mutation_id was already used with a different body; nothing in this push was applied",
                       mutation_ids=exc.mutation_ids) from None
     return PushResponse(receipts=receipts)
+
+
+async def _submission_verdicts(request: Request[Any, Any, Any], p: Principal, mutations: list[Any]) -> dict[str, Verdict]:
+    """The checks ``POST /api/submissions`` makes, run before the write job (answers are validated in the
+    validation worker processes): who may file, the resident filed for, the procedure's own rules. A
+    failure becomes a terminal ``rejected`` receipt. An unknown version is not checked: it is stored and
+    flagged (never refused for its version alone)."""
+    svc = request.app.state.get("services")
+    if svc is None:
+        return {}
+    out: dict[str, Verdict] = {}
+    for m in mutations:
+        s = m.submission
+        if m.kind != "submission.create" or s is None:
+            continue
+        proc, _ = svc.catalog.get(s.procedure_id, s.procedure_version)
+        if proc is None:
+            continue
+        filer = "resident" if p.role == "resident" else "staff"
+        if filer not in proc.filers:
+            out[m.mutation_id] = Verdict("filer_not_allowed", "この手続きはこの立場では申請できません")
+            continue
+        if s.on_behalf_of is not None and p.role != "resident" and svc.registry.get(s.on_behalf_of) is None:
+            out[m.mutation_id] = Verdict("unknown_resident", "代理で申請する住民が見つかりません")
+            continue
+        errors = await svc.validator.validate(proc, s.answers)
+        if errors:
+            first = errors[0].get("message")
+            text = first.get("ja") if isinstance(first, dict) else first
+            out[m.mutation_id] = Verdict("invalid_answers", f"入力内容を確認してください：{text or errors[0].get('path')}",
+                                         {"errors": errors})
+    return out
 
 
 @get("/sync/pull", summary="Changes after a cursor that the signed-in account may see (paged)",
@@ -157,6 +191,9 @@ async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limi
     ctx = _ctx(request)
     if cursor < 0 or limit < 1:
         raise Problem(400, "bad-request", "cursor must be >= 0 and limit >= 1")
+    # Outreach workers' assigned households become shared records on first sight (from the registry).
+    if p.role == "outreach" and await ctx.db.read(lambda c: ctx.store.missing_assigned(c, p)):
+        await ctx.db.write(lambda c: ctx.store.materialize_assigned_in(c, p))
     return await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000)))
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "login",
     "prepare_db",
     "run_fault_workload",
+    "valid_answers",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,15 @@ def free_port() -> int:
 def _main_app_has_sync() -> bool:
     app = ROOT / "server" / "app.py"
     return app.exists() and "server.sync_routes" in app.read_text(encoding="utf-8")
+
+
+def valid_answers(procedure_id: str = "juminhyo-copy", version: str = "1.0.0") -> dict[str, Any]:
+    """The answers of the library's first valid scenario: the server validates sync submissions too."""
+    from procedure_definitions.library import load_library
+
+    proc = load_library().get(procedure_id, version)
+    assert proc is not None
+    return dict(next(s for s in proc.scenarios if s.expect.valid).answers)
 
 
 def prepare_db(db_path: str) -> None:
@@ -82,8 +92,9 @@ def login(db_path: str, role: str, *, department: str | None = None) -> tuple[st
 
 
 class ServerProcess:
-    """The server as a subprocess: ``madoguchi serve`` once the main app mounts the sync router,
-    else ``python -m server.sync_routes`` (auth + sync). Poison command enabled for tests."""
+    """The server as a subprocess: ``madoguchi serve`` (the main app mounts the sync router), or
+    ``python -m server.sync_routes`` (auth + sync only) with ``MADOGUCHI_SYNC_SERVER=standalone`` or when
+    ``server/app.py`` does not use ``server.sync_routes``. Poison command enabled for tests."""
 
     def __init__(self, db_path: str, *, port: int | None = None, mode: str | None = None) -> None:
         self.db_path = db_path
@@ -372,7 +383,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
         sha = rdev.attach(blob)
         sid = f"{seed:08d}-0000-4000-8000-{rng.randrange(16**12):012x}"
         rdev.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
-                                           answers={"copies": 1}, attachments=[sha]))
+                                           answers=valid_answers(), attachments=[sha]))
         devs.append(rdev)
 
         stop = threading.Event()

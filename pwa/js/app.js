@@ -5,11 +5,18 @@
 //   #/d/{draft}/{n}    page n of a draft's form;  #/d/{draft}/review  check answers, then 送信
 //   #/e/{event}        life-event navigator;       #/b/{bundle}  one combined form;  #/b/{bundle}/review
 //   #/s/{id}           a submission (queued or received)
+//   #/outbox           what this device still has to send, per item; export to a file
+//   #/h, #/h/{id}      staff: household records (shared records, editable offline)
 //   #/signin           passkeys
+// Drafts, submissions and household records travel over the sync protocol (sync.js, docs/sync.md).
 
 import { t, tx, setLang, initialLang, htmlLang, getLang } from './i18n.js';
 import { store } from './db.js';
-import { flushOutbox, summarizeOutbox, makeOutboxItem, attachmentRefs } from './outbox.js';
+import {
+  syncNow, syncSummary, commitDraft, deleteDraft, queueSubmission, migrateLegacyOutbox, exportOutbox, reviewConflicts, same, receiptState,
+} from './sync.js';
+import { migrateAnswers, newerVersion, firstSectionWith } from './migrate.js';
+import { householdListPage, householdPage } from './households.js';
 import { api, csrf, setCsrf, ApiError } from './api.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 import { searchProcedures } from './finder.js';
@@ -25,6 +32,7 @@ const html = document.documentElement;
 const main = document.getElementById('main');
 const syncEl = document.getElementById('sync-status');
 const retryBtn = document.getElementById('sync-retry');
+const detailsLink = document.getElementById('sync-details');
 const SESSION_KEY = 'madoguchi.session';
 const ACTING_KEY = 'madoguchi.actingFor';
 
@@ -118,30 +126,58 @@ async function loadProfile() {
 function actingFor() { return readJSON(ACTING_KEY); }
 function isStaff() { const r = state.session.account && state.session.account.role; return r === 'outreach' || r === 'counter'; }
 
-// ------------------------------------------------------------------------------------------ outbox and sync status
+// ------------------------------------------------------------------------------------------ sync and its status
+
+function reasonText(reason) {
+  if (reason === 'offline') return t('offline');
+  if (reason === 'auth') return t('needSignin');
+  if (reason === 'account') return t('otherAccount');
+  if (reason === 'file') return t('fileFailed');
+  return reason;
+}
 
 async function updateSync() {
-  const s = summarizeOutbox(await store.all('outbox'));
+  const s = await syncSummary(store);
   syncEl.classList.toggle('is-failed', s.kind === 'failed');
-  const reason = s.reason === 'offline' ? t('offline') : s.reason === 'auth' ? t('needSignin') : s.reason;
-  syncEl.textContent = s.kind === 'ok' ? t('allSent') : s.kind === 'failed' ? t('failed', { reason }) : t('nWaiting', { n: s.count });
+  syncEl.textContent = s.kind === 'ok' ? t('allSent') : s.kind === 'failed' ? t('failed', { reason: reasonText(s.reason) }) : t('nWaiting', { n: s.count });
   retryBtn.hidden = s.kind === 'ok';
   retryBtn.textContent = t('retry');
+  detailsLink.textContent = t('outboxLink');
   return s;
 }
 
+function syncEnv(force) {
+  return {
+    store, force,
+    fetch: (u, o) => fetch(u, o),
+    csrf: async () => csrf() || (await store.getMeta('csrf')),
+    account: async () => (state.session.signed_in && state.session.account ? state.session.account.id : null),
+    refreshCsrf: () => refreshSession(),
+    onChange: () => { updateSync(); },
+    onPulled: (types) => { if (state.onPulled) state.onPulled(types); },
+  };
+}
+
 let flushing = null;
+let flushAgain = false;
 let retryTimer = null;
+/** Commit pending draft edits, then push, pull and upload (one sync at a time; a request during a run
+ * makes one more run, so nothing queued meanwhile waits for the next trigger). */
 async function flush(force = false) {
-  if (flushing) return flushing;
+  if (flushing) { flushAgain = true; return flushing; }
   flushing = (async () => {
-    try {
-      if (!csrf()) await refreshSession();
-      await flushOutbox({ store, fetch: (u, o) => fetch(u, o), csrf: async () => csrf() || (await store.getMeta('csrf')), force, onChange: updateSync });
-    } catch { /* storage errors surface in the status on the next update */ }
-    const s = await updateSync();
+    let s = null;
+    do {
+      flushAgain = false;
+      await flushCommits();
+      try {
+        if (!csrf() && navigator.onLine) await refreshSession();
+        await syncNow(syncEnv(force));
+      } catch (e) { console.error(e); }
+      s = await updateSync();
+      if (state.onOutbox) state.onOutbox();
+    } while (flushAgain);
     scheduleRetry();
-    if (state.onOutbox) state.onOutbox();
     return s;
   })();
   try { return await flushing; } finally { flushing = null; }
@@ -149,17 +185,54 @@ async function flush(force = false) {
 
 async function scheduleRetry() {
   clearTimeout(retryTimer);
-  const waiting = (await store.all('outbox')).filter((i) => i.state === 'pending');
-  if (!waiting.length) return;
-  const next = Math.min(...waiting.map((i) => i.next_at));
-  retryTimer = setTimeout(() => flush(), Math.max(1000, next - Date.now()));
+  const [outbox, blobs, backoff] = await Promise.all([store.all('outbox'), store.all('blobs'), store.getMeta('backoff')]);
+  const waiting = outbox.some((e) => e.state === 'waiting' || e.state === 'sending') || blobs.some((b) => b.queued && !b.uploaded && !b.failed);
+  if (!waiting) return;
+  const at = backoff && backoff.next_at ? backoff.next_at : Date.now() + 30000;
+  retryTimer = setTimeout(() => flush(), Math.max(1000, at - Date.now()));
 }
 
 async function registerSync() {
   try {
     const reg = await navigator.serviceWorker.ready;
     if (reg.sync) await reg.sync.register('outbox');
-  } catch { /* Background Sync unavailable: the page flushes on 'online' and at start */ }
+  } catch { /* Background Sync unavailable: the page syncs on 'online' and at start */ }
+}
+
+// Draft edits are saved at once (IndexedDB) and committed to the outbox as one draft.patch per pause, on
+// leaving the page and before sending: fewer mutations, and each carries what the user saw as its base.
+const COMMIT_DELAY_MS = 1200;
+const commitTimers = new Map();
+function scheduleCommit(id) {
+  clearTimeout(commitTimers.get(id));
+  commitTimers.set(id, setTimeout(() => { commitTimers.delete(id); commitNow(id); }, COMMIT_DELAY_MS));
+}
+async function commitNow(id) {
+  await saveChain;
+  try {
+    if (await commitDraft(store, id)) { updateSync(); flush(); }
+  } catch (e) { console.error(e); }
+}
+async function flushCommits() {
+  const ids = [...commitTimers.keys()];
+  for (const id of ids) { clearTimeout(commitTimers.get(id)); commitTimers.delete(id); }
+  await saveChain;
+  for (const id of ids) await commitDraft(store, id).catch((e) => console.error(e));
+  return ids.length;
+}
+
+/** The sha256 of every attachment referenced anywhere in the answers. */
+function attachmentRefs(answers) {
+  const out = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if (typeof v.sha256 === 'string' && typeof v.size === 'number') out.add(v.sha256);
+      else Object.values(v).forEach(walk);
+    }
+  };
+  walk(answers);
+  return [...out];
 }
 
 // ------------------------------------------------------------------------------------------ page helpers

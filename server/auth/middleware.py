@@ -101,7 +101,8 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
         token = parse_cookies(scope).get(SESSION_COOKIE)
         if token and len(token) <= _MAX_TOKEN:
             config = get_config(scope)
-            found = await config.db.read(lambda conn: store.session_account(conn, token))
+            # A primary-key lookup, run inline: cheaper than a hop to the reader pool on every request.
+            found = config.db.read_inline(lambda conn: store.session_account(conn, token))
             if found is not None:
                 account, info = found
                 scope["user"] = account

@@ -55,11 +55,45 @@ def connect(path: str | Path, *, readonly: bool = False, synchronous: str = "FUL
 
 
 class _Job:
-    __slots__ = ("fn", "future")
+    """A write job and how to answer it: a concurrent Future (sync callers) or an asyncio Future of ``loop``."""
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any], loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.fn = fn
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop = loop
+        self.future: Any = loop.create_future() if loop is not None else concurrent.futures.Future()
+
+    def start(self) -> bool:
+        """False when the caller gave up before the job ran (then it is skipped)."""
+        if self.loop is not None:
+            return not self.future.cancelled()
+        return bool(self.future.set_running_or_notify_cancel())
+
+
+def _settle_async(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in outcomes:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+
+def _settle(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+    """Answer every job of a group; async callers get ONE wake-up per event loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for job, ok, value in outcomes:
+        if job.loop is None:
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+        else:
+            by_loop.setdefault(job.loop, []).append((job.future, ok, value))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_async, items)
 
 
 class Database:
@@ -104,7 +138,13 @@ class Database:
         return self.submit(fn).result()
 
     async def write(self, fn: WriteFn[T]) -> T:
-        return await asyncio.wrap_future(self.submit(fn))
+        # An asyncio Future answered from the writer thread in one batch per group: no concurrent Future
+        # (with its Condition) and no per-job callback chain as with asyncio.wrap_future.
+        if self._closed:
+            raise RuntimeError("database is closed")
+        job = _Job(fn, asyncio.get_running_loop())
+        self._queue.put(job)
+        return await job.future  # type: ignore[no-any-return]
 
     def _write_loop(self) -> None:
         conn = self._writer_conn
@@ -133,11 +173,10 @@ class Database:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            for job in jobs:
-                job.future.set_exception(exc)
+            _settle([(job, False, exc) for job in jobs])
             return
         for job in jobs:
-            if not job.future.set_running_or_notify_cancel():
+            if not job.start():
                 continue
             conn.execute("SAVEPOINT job")
             try:
@@ -158,17 +197,12 @@ class Database:
             log.exception("group commit failed")
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            for job, _, _ in results:
-                job.future.set_exception(exc)
+            _settle([(job, False, exc) for job, _, _ in results])
             return
         self.transactions += 1
         self.jobs += len(results)
         # Answer only after COMMIT: an acknowledged write is on disk.
-        for job, ok, value in results:
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        _settle(results)
 
     # -- reads -----------------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -181,6 +215,18 @@ class Database:
         return conn
 
     def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return fn(self._reader())
+
+    def read_inline(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the calling thread with that thread's own read-only connection.
+
+        Only for tiny indexed point reads on the event loop (the session lookup of every request): such a
+        read costs less than the hop to the reader pool and back. WAL readers never wait for the writer.
+        """
+        if threading.current_thread() is self._writer:
+            return fn(self._writer_conn)
+        if self._closed:
+            raise RuntimeError("database is closed")
         return fn(self._reader())
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:

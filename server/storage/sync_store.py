@@ -50,6 +50,7 @@ __all__ = [
     "ProcedureInfo",
     "StaleConflict",
     "SyncStore",
+    "Verdict",
 ]
 
 _V1 = """
@@ -203,10 +204,21 @@ class _Poison(Exception):
 
 
 class _Rejected(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, result: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.message = message
+        self.result = result or {}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision about a ``submission.create`` made before the write job (answers validated against the
+    procedure in worker processes, filer and resident checks): a terminal rejection with its reason."""
+
+    reason: str
+    message: str
+    result: dict[str, Any] | None = None
 
 
 class ConflictRow(msgspec.Struct, kw_only=True):
@@ -275,11 +287,21 @@ class SyncStore:
         self.audit = audit
         self._batch_now = _now()
         self._batch_writes: list[str] = []
+        self._verdicts: dict[str, Verdict] = {}
 
     # -- push --------------------------------------------------------------------------------------
-    def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation]) -> list[Receipt]:
+    def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation], *,
+                verdicts: dict[str, Verdict] | None = None) -> list[Receipt]:
         """Apply a batch in order; one receipt per mutation. Raises :class:`KeyReuse` (and writes
-        nothing) when an id comes back with a different body."""
+        nothing) when an id comes back with a different body. ``verdicts``: rejections decided before the
+        write job (by mutation id); a mutation already processed keeps its stored receipt regardless."""
+        self._verdicts = verdicts or {}
+        try:
+            return self._push_in(conn, principal, mutations)
+        finally:
+            self._verdicts = {}
+
+    def _push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation]) -> list[Receipt]:
         hashes = [content_hash(m) for m in mutations]
         reused: list[str] = []
         seen: dict[str, str] = {}
@@ -354,7 +376,8 @@ class SyncStore:
         except _Rejected as exc:
             if isolate:
                 conn.execute("ROLLBACK TO mutation")
-            receipt = Receipt(mutation_id=m.mutation_id, status="rejected", reason=exc.reason, message=exc.message)
+            receipt = Receipt(mutation_id=m.mutation_id, status="rejected", reason=exc.reason, message=exc.message,
+                              result=exc.result)
         except Exception as exc:  # a poison mutation: terminal, so it never blocks the device's queue
             if not isolate:
                 raise _Poison from exc
@@ -452,7 +475,58 @@ class SyncStore:
         if p.role == "outreach" and rtype != DRAFT:
             assignees = [r[0] for r in conn.execute(
                 "SELECT account_id FROM sync_access WHERE type = ? AND id = ? AND account_id = ?", (rtype, rid, p.id))]
+            if not assignees and conn.execute(
+                    f"SELECT 1 FROM (SELECT ? AS t, ? AS i) x WHERE {_assigned_clause('x.t', 'x.i', '?')}",
+                    (rtype, rid, p.id, p.id, p.id)).fetchone():
+                assignees = [p.id]
         return can_access(p, rtype, owner=row.owner, department=row.department, assignees=assignees)
+
+    # -- outreach assignments ---------------------------------------------------------------------------
+    @staticmethod
+    def missing_assigned(conn: sqlite3.Connection, p: Principal) -> bool:
+        """Whether a household or resident assigned to this outreach worker has no sync record yet."""
+        if p.role != "outreach":
+            return False
+        row = conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM residents m WHERE ({_assigned_residents('?')})"
+            " AND (NOT EXISTS (SELECT 1 FROM sync_records s WHERE s.type = 'resident' AND s.id = m.id)"
+            " OR (m.household_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sync_records s"
+            " WHERE s.type = 'household' AND s.id = m.household_id))))", (p.id, p.id)).fetchone()
+        return bool(row[0])
+
+    def materialize_assigned_in(self, conn: sqlite3.Connection, p: Principal) -> int:
+        """Create the sync records of the households (and their members) assigned to ``p`` from the registry,
+        once: from then on they are shared records edited through the protocol (version 1 comes from
+        ``client_id`` ``registry``). Returns how many records were created."""
+        rows = conn.execute(f"SELECT m.id, m.household_id, m.record FROM residents m WHERE {_assigned_residents('?')}"
+                            " ORDER BY m.id", (p.id, p.id)).fetchall()
+        people = [(rid, hid, _dec.decode(rec)) for rid, hid, rec in rows]
+        created = 0
+        households: dict[str, list[dict[str, Any]]] = {}
+        for rid, hid, rec in people:
+            if hid:
+                households.setdefault(hid, []).append({"id": rid, **rec})
+            if self._load(conn, "resident", rid) is None:
+                self._write(conn, p, None, "resident", rid, _Row(0, {}, {}, False, None, None),
+                            _resident_data(rec), {}, False, {"_created"}, client_id="registry")
+                created += 1
+        for hid, members in households.items():
+            if self._load(conn, "household", hid) is None:
+                # Every member of the household, not only the assigned ones: a visit is to the household.
+                everyone = [{"id": r[0], **_dec.decode(r[1])} for r in conn.execute(
+                    "SELECT id, record FROM residents WHERE household_id = ? ORDER BY id", (hid,))] or members
+                self._write(conn, p, None, "household", hid, _Row(0, {}, {}, False, None, None),
+                            _household_data(hid, everyone), {}, False, {"_created"}, client_id="registry")
+                created += 1
+                for member in everyone:
+                    if self._load(conn, "resident", member["id"]) is None:
+                        self._write(conn, p, None, "resident", member["id"], _Row(0, {}, {}, False, None, None),
+                                    _resident_data(member), {}, False, {"_created"}, client_id="registry")
+                        created += 1
+        if created and self.audit:
+            append_audit(conn, actor=p.id, action="sync.materialize", subject=None,
+                         details={"records": created, "source": "registry"})
+        return created
 
     @staticmethod
     def _history(conn: sqlite3.Connection, rtype: str, rid: str, base_version: int | None) -> list[HistoryEntry]:
@@ -527,6 +601,9 @@ class SyncStore:
             raise _Rejected("forbidden", "申請を提出する権限がありません")
         if s.on_behalf_of is not None and p.role == "resident":
             raise _Rejected("forbidden", "代理の申請は職員だけができます")
+        verdict = self._verdicts.get(m.mutation_id)
+        if verdict is not None:
+            raise _Rejected(verdict.reason, verdict.message, verdict.result)
         info = self.procedure_info(s.procedure_id, s.procedure_version)
         flags: list[str] = []
         if info.retired:
@@ -551,6 +628,11 @@ class SyncStore:
         if created:
             append_audit(conn, actor=p.id, action="submission.create", subject=f"submission:{m.entity.id}",
                          details={"via": "sync", "mutation_id": m.mutation_id, "flags": flags})
+            if p.role != "resident":  # as POST /api/submissions: staff filing for a resident is audited
+                append_audit(conn, actor=p.id, action="submission.file_on_behalf",
+                             subject=f"submission:{m.entity.id}", details={"resident": s.on_behalf_of})
+            if s.telemetry is not None:
+                _store_telemetry(conn, s.procedure_id, s.telemetry)
         return Receipt(mutation_id=m.mutation_id, status="applied", result={
             "receipt_number": rec.receipt_number, "status": rec.status,
             "missing_blobs": [x for x in shas if not self._blob_complete(conn, x)],
@@ -577,7 +659,7 @@ class SyncStore:
                 where += " OR (r.type <> 'draft' AND r.department = :dept)"
             elif p.role == "outreach":
                 where += (" OR (r.type <> 'draft' AND EXISTS (SELECT 1 FROM sync_access a WHERE a.account_id = :me"
-                          " AND a.type = r.type AND a.id = r.id))")
+                          f" AND a.type = r.type AND a.id = r.id)) OR {_assigned_clause('r.type', 'r.id', ':me')}")
             rows = conn.execute(
                 "SELECT c.seq, r.type, r.id, r.version, r.deleted, r.data FROM sync_changes c"
                 " JOIN sync_records r ON r.type = c.type AND r.id = c.id"
@@ -601,7 +683,8 @@ class SyncStore:
             return "(department = ? OR account_id = ?)", [p.department, p.id]
         if p.role == "outreach":
             return ("(account_id = ? OR EXISTS (SELECT 1 FROM sync_access a WHERE a.account_id = ?"
-                    " AND a.type = sync_conflicts.type AND a.id = sync_conflicts.record_id))"), [p.id, p.id]
+                    " AND a.type = sync_conflicts.type AND a.id = sync_conflicts.record_id) OR "
+                    f"{_assigned_clause('sync_conflicts.type', 'sync_conflicts.record_id', '?')})"), [p.id] * 5
         return "account_id = ?", [p.id]  # residents: the conflicts of their own mutations (drafts)
 
     def list_conflicts(self, conn: sqlite3.Connection, p: Principal, *, status: str | None = "open",
@@ -749,6 +832,66 @@ class SyncStore:
     @staticmethod
     def reset_blob_in(conn: sqlite3.Connection, sha: str) -> None:
         conn.execute("UPDATE sync_blobs SET complete = 0 WHERE sha256 = ?", (sha,))
+
+
+# Outreach workers see the households of the residents assigned to them (core table outreach_assignments)
+# and every member of those households. Derived at query time: removing an assignment removes the access.
+def _assigned_households(me: str) -> str:
+    return ("SELECT rr.household_id FROM outreach_assignments oa JOIN residents rr ON rr.id = oa.resident_id"
+            f" WHERE oa.account_id = {me} AND rr.household_id IS NOT NULL")
+
+
+def _assigned_residents(me: str) -> str:
+    """A condition on ``m`` (a residents row); ``me`` appears twice."""
+    return (f"m.household_id IN ({_assigned_households(me)})"
+            f" OR m.id IN (SELECT oa2.resident_id FROM outreach_assignments oa2 WHERE oa2.account_id = {me})")
+
+
+def _assigned_clause(type_col: str, id_col: str, me: str) -> str:
+    """A condition on a (type, id) pair; ``me`` appears three times."""
+    return (f"(({type_col} = 'household' AND {id_col} IN ({_assigned_households(me)}))"
+            f" OR ({type_col} = 'resident' AND {id_col} IN (SELECT m.id FROM residents m"
+            f" WHERE {_assigned_residents(me)})))")
+
+
+def _name(family: Any, given: Any) -> dict[str, str] | None:
+    if not family and not given:
+        return None
+    return {"family": family or "", "given": given or ""}
+
+
+def _resident_data(rec: dict[str, Any]) -> dict[str, Any]:
+    """A resident's shared record from the registry: what a home visit needs (no My Number)."""
+    out = {"household_id": rec.get("household_id"), "name": _name(rec.get("family"), rec.get("given")),
+           "name_kana": _name(rec.get("family_kana"), rec.get("given_kana")), "birth_date": rec.get("birth_date"),
+           "relationship": rec.get("relationship_to_head"), "phone": rec.get("phone")}
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _household_data(hid: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    head = next((m for m in members if m.get("relationship_to_head") == "世帯主"), members[0] if members else {})
+    address = "".join(str(head.get(k) or "") for k in ("prefecture", "city", "town", "block"))
+    if head.get("building"):
+        address += " " + str(head["building"])
+    out = {"household_id": hid, "head_name": _name(head.get("family"), head.get("given")), "address": address,
+           "contact_log": [], "members": [{"id": m["id"], "relationship": m.get("relationship_to_head") or ""}
+                                          for m in members]}
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _store_telemetry(conn: sqlite3.Connection, procedure_id: str, telemetry: dict[str, Any]) -> None:
+    """Telemetry rides inside the submission and is stored only when the submission is created; a bad
+    one is dropped (it must never fail or block a submission)."""
+    from server.problems import Problem
+    from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
+
+    try:
+        t = msgspec.convert(telemetry, TelemetryIn)
+        if t.procedure_id != procedure_id:
+            return
+        insert_telemetry(conn, telemetry_row(t))
+    except (msgspec.ValidationError, Problem):
+        return
 
 
 def _split_element(field: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ import msgspec
 
 from sync.client import Device, InMemoryServer
 from sync.messages import EntityRef, FieldChange, Mutation, SubmissionPayload
+from sync.testing import valid_answers
 
 
 def _m(client: str, seq: int, rtype: str, rid: str, changes: dict[str, Any], base: int | None = None,
@@ -252,8 +253,7 @@ def test_resumable_upload_cut_at_random_offsets_and_submission_before_its_files(
     d = env.device(s)
     sid = str(uuid.uuid4())
     sub = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
-                                    answers={"copies": 1, "photo": [{"sha256": sha, "name": "a.png"}]},
-                                    attachments=[sha]))
+                                    answers=valid_answers(), attachments=[sha]))
     assert d.sync()  # data first: the file is not needed for the submission to be safe
     r = next(iter(d.receipts.values()))
     assert r.status == "applied" and r.result["missing_blobs"] == [sha] and r.result["receipt_number"]

@@ -1,0 +1,119 @@
+"""Shared records of outreach staff (households from their assignments) and submissions over sync: the
+same checks as ``POST /api/submissions`` (validation, filer, audit, telemetry once). Real server process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+from typing import Any
+
+from sync.messages import SubmissionPayload
+from sync.testing import valid_answers
+
+
+def _q(env: Any, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+    with sqlite3.connect(env.db, timeout=30) as c:
+        return c.execute(sql, args).fetchall()
+
+
+def _seed_registry(env: Any, assignments: dict[str, list[str]]) -> None:
+    """The demo registry, and residents assigned to outreach accounts (as ``serve --demo`` does)."""
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+    from server.storage.db import Database
+
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+    def job(c: sqlite3.Connection) -> None:
+        SQLiteRegistry.upsert(c, DEMO_RESIDENTS)
+        for account, residents in assignments.items():
+            for rid in residents:
+                c.execute("INSERT OR IGNORE INTO outreach_assignments (account_id, resident_id, assigned_at)"
+                          " VALUES (?, ?, ?)", (account, rid, now))
+
+    with Database.open(env.db) as db:
+        db.write_sync(job)
+
+
+def test_outreach_sees_and_edits_the_households_assigned_to_them(env: Any) -> None:
+    a_id, a = env.account("outreach")
+    b_id, b = env.account("outreach")
+    _, other = env.account("outreach")
+    _seed_registry(env, {a_id: ["R0005"], b_id: ["R0006"]})  # both members of household H003
+    da, db_, do = env.device(a), env.device(b), env.device(other)
+    for d in (da, db_, do):
+        d.pull_all()
+    # Created once from the registry on first sight: the household and all of its members.
+    assert set(da.replica) == {("household", "H003"), ("resident", "R0005"), ("resident", "R0006")}
+    assert set(db_.replica) == set(da.replica)
+    assert not do.replica  # nothing assigned: nothing visible
+    hh = da.replica[("household", "H003")].data
+    assert hh["head_name"] == {"family": "髙橋", "given": "健一"} and hh["address"].startswith("東京都千代田区外神田")
+    assert [m["id"] for m in hh["members"]] == ["R0005", "R0006"]
+    assert "my_number" not in da.replica[("resident", "R0005")].data
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'H003'") == [(1,)]
+
+    # Both edit the same household offline: phone (auto) and the contact log (append) of each survive.
+    da.patch("resident", "R0005", {"phone": "090-1111-1111"})
+    da.append("household", "H003", "contact_log", {"id": "c-a", "text": "訪問（A）"})
+    db_.patch("resident", "R0005", {"phone": "090-2222-2222"})
+    db_.append("household", "H003", "contact_log", {"id": "c-b", "text": "電話（B）"})
+    db_.patch("resident", "R0005", {"birth_date": "1948-11-04"})
+    assert da.sync() and db_.sync() and da.sync()
+    assert da.replica == db_.replica
+    assert [e["id"] for e in da.replica[("household", "H003")].data["contact_log"]] == ["c-a", "c-b"]
+    assert da.replica[("resident", "R0005")].data["phone"] == "090-2222-2222"  # receipt order, flagged
+    # The conflict is visible to both assigned workers, not to the other one.
+    seen = [c for c in env.http(a)._send("GET", "/api/conflicts").json() if c["record_id"] == "R0005"]
+    assert [(c["field"], c["server"], c["mine"]) for c in seen] == [("phone", "090-1111-1111", "090-2222-2222")]
+    assert env.http(other)._send("GET", "/api/conflicts").json() == []
+    # An unassigned worker may not write the household.
+    do.patch("household", "H003", {"address_notes": "勝手に"})
+    do.sync()
+    assert do.attention and do.attention[0].reason == "forbidden"
+
+
+def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
+    _, s = env.account("resident")
+    d = env.device(s)
+    bad = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                       answers={"copies": 1}))
+    telemetry = {"procedure_id": "juminhyo-copy", "procedure_version": "1.0.0",
+                 "opened_at": "2026-04-01T10:00:00+09:00", "acknowledged_at": "2026-04-01T10:03:00+09:00",
+                 "fields_typed": 5, "fields_prefilled": 2}
+    sid = str(uuid.uuid4())
+    good = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                           answers=valid_answers(), telemetry=telemetry))
+    before = _q(env, "SELECT COUNT(*) FROM telemetry WHERE fields_typed = 5 AND fields_prefilled = 2")[0][0]
+    assert d.sync()
+    rb = d.receipts[bad.mutation_id]
+    assert rb.status == "rejected" and rb.reason == "invalid_answers" and rb.message.startswith("入力内容を確認")
+    assert rb.result["errors"][0]["code"] == "required"
+    assert d.receipts[good.mutation_id].status == "applied"
+    assert env.http(s).push([good])[0].status == "duplicate"  # a lost answer: retried, stored nothing new
+    after = _q(env, "SELECT COUNT(*), MAX(duration_s) FROM telemetry WHERE fields_typed = 5 AND fields_prefilled = 2")
+    assert after[0][0] == before + 1 and after[0][1] == 180
+    assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(1,)]
+
+    # Staff filing for a resident: audited as on the API; an unknown resident is refused.
+    staff_id, staff = env.account("counter")
+    _seed_registry(env, {})
+    st = env.device(staff)
+    sid2 = str(uuid.uuid4())
+    ok = st.submit(sid2, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                           answers=valid_answers(), on_behalf_of="R0001"))
+    unknown = st.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy",
+                                                             procedure_version="1.0.0", answers=valid_answers(),
+                                                             on_behalf_of="R9999"))
+    assert st.sync()
+    assert st.receipts[ok.mutation_id].status == "applied"
+    assert st.receipts[unknown.mutation_id].reason == "unknown_resident"
+    assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'submission.file_on_behalf' AND subject = ?",
+              (f"submission:{sid2}",)) == [(1,)]
+    # A retired or unknown version is stored and flagged, never refused for its version alone.
+    sid3 = str(uuid.uuid4())
+    st.submit(sid3, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="0.0.1", answers={"x": 1}))
+    assert st.sync()
+    assert "unknown_version" in _q(env, "SELECT flags FROM submissions WHERE id = ?", (sid3,))[0][0]
+    assert staff_id
