@@ -1,8 +1,8 @@
 // Madoguchi service worker (classic script). `madoguchi build` prepends BUILD, PRECACHE and POSTAL_PREFIX
-// and replaces the @include lines with the IndexedDB and outbox modules.
-/* global BUILD, PRECACHE, POSTAL_PREFIX, store, flushOutbox */
+// and replaces the @include lines with the IndexedDB and sync modules (the same code the page runs).
+/* global BUILD, PRECACHE, POSTAL_PREFIX, store, syncNow */
 // @include js/db.js
-// @include js/outbox.js
+// @include js/sync.js
 
 const SHELL_CACHE = 'madoguchi-shell-' + BUILD;
 // Library JSON that a draft or a queued submission still references survives builds here.
@@ -22,7 +22,6 @@ async function referencedPaths() {
   const paths = new Set();
   try {
     for (const d of await store.all('drafts')) if (d.procedure_path) paths.add(d.procedure_path);
-    for (const o of await store.all('outbox')) if (o.state !== 'sent' && o.procedure_path) paths.add(o.procedure_path);
   } catch (e) { /* no database yet */ }
   return paths;
 }
@@ -94,15 +93,32 @@ async function notifyClients() {
   for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage({ type: 'outbox-changed' });
 }
 
-async function flushFromWorker() {
-  const summary = await flushOutbox({ store, fetch: (u, o) => fetch(u, o), csrf: csrfToken, onChange: notifyClients });
+/** The signed-in account (the outbox is only sent as the account that made it); offline: the owner. */
+async function sessionAccount() {
+  try {
+    const r = await fetch('/api/session', { credentials: 'same-origin' });
+    const s = await r.json();
+    if (s.csrf_token) await store.setMeta('csrf', s.csrf_token);
+    return s.signed_in && s.account ? s.account.id : null;
+  } catch (e) {
+    return (await store.getMeta('owner')) || null; // offline: the push will fail and back off
+  }
+}
+
+async function flushFromWorker(force) {
+  const summary = await syncNow({
+    store, force, fetch: (u, o) => fetch(u, o), csrf: csrfToken, account: sessionAccount, onChange: notifyClients,
+    onPulled: async (types) => {
+      for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage({ type: 'pulled', types: [...types] });
+    },
+  });
   await notifyClients();
   // Rejecting asks the browser to fire the sync event again later.
   if (summary.kind === 'waiting') throw new Error('outbox still waiting');
 }
 
 self.addEventListener('sync', (event) => {
-  if (event.tag === 'outbox') event.waitUntil(flushFromWorker());
+  if (event.tag === 'outbox') event.waitUntil(flushFromWorker(false));
 });
 
 // Postal shards are not precached (about 1.7 MB gzipped); once the app is installed it asks for them
@@ -130,7 +146,7 @@ async function warmPostal() {
 
 self.addEventListener('message', (event) => {
   const d = event.data || {};
-  if (d.type === 'flush') event.waitUntil(flushFromWorker().catch(() => {}));
+  if (d.type === 'flush') event.waitUntil(flushFromWorker(true).catch(() => {}));
   if (d.type === 'warm-postal' && POSTAL_PREFIX && !warming) {
     warming = warmPostal().catch(() => {}).finally(() => { warming = null; });
     event.waitUntil(warming);

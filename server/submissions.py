@@ -23,6 +23,7 @@ from server.storage.submissions import (
     Receipt,
     SubmissionRecord,
     body_hash,
+    canonical_json,
 )
 from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
 
@@ -133,10 +134,11 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
         flags.append("retired_version")
     if svc.catalog.has_attachments(proc) and _missing_attachments(svc, data.answers):
         flags.append("incomplete_attachments")
+    answers_json = canonical_json(data.answers)  # encoded once: hashed here, stored by the writer job
     new = NewSubmission(
         id=str(data.id), procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
-        answers=data.answers, body_hash=body_hash(proc.id, proc.version, data.answers, on_behalf_of),
-        flags=flags, account_id=user.id, on_behalf_of=on_behalf_of,
+        answers=data.answers, answers_json=answers_json, flags=flags, account_id=user.id, on_behalf_of=on_behalf_of,
+        body_hash=body_hash(proc.id, proc.version, data.answers, on_behalf_of, answers_json=answers_json),
     )
     # Telemetry and the on-behalf audit entry are written in the submission's transaction, only when it is
     # created (a retry adds nothing). Bad telemetry is dropped: it never fails a submission.

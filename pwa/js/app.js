@@ -311,9 +311,12 @@ function errorLine(compiled, err) {
 async function homePage() {
   const h1 = setPage(t('homeTitle'));
   const acting = actingFor();
-  if (state.session.signed_in && isStaff()) main.append(await residentPicker());
+  if (state.session.signed_in && isStaff()) {
+    main.append(await residentPicker());
+    main.append(el('p', {}, link('#/h', t('households'), 'btn btn-secondary')));
+  }
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
-  const [drafts, outbox, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('submissions')]);
+  const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);
   let server = null;
   if (state.session.signed_in && navigator.onLine) {
     try {
@@ -330,39 +333,52 @@ async function homePage() {
     main.append(el('ul', { class: 'cards' }, needs.map((s) => el('li', { class: 'card' },
       el('p', { class: 'card-link', text: titleOf(s.procedure_id, s.title) }), el('p', {}, `${t('receiptNo')}: ${s.receipt_number} `, statusBadge(s.status))))));
   }
+  // Changes of mine that a person has to decide (docs/sync.md, conflict review).
+  const review = [...outbox, ...attention].filter((e) => e.state === 'needs_review');
+  if (review.length) {
+    main.append(el('h2', { text: t('waitingReview') }), el('p', { class: 'hint', text: t('reviewWaitText') }));
+    main.append(el('ul', { class: 'cards', id: 'review-items' }, review.map((e) => el('li', { class: 'card' },
+      el('p', { class: 'card-link', text: entryTitle(e) }), el('p', {}, el('span', { class: 'badge badge-warn', text: t('item_needs_review') })),
+      ...reviewConflicts(e).map((c) => el('p', { class: 'meta', text: t('reviewField', { field: c.field, mine: showValue(c.mine), server: showValue(c.server) }) }))))));
+  }
   main.append(el('h2', { text: t('drafts') }));
+  const drafts = allDrafts.filter((d) => !d.submitted_as);
   // A life event's combined form is one card; the procedures' drafts inside it are not listed apart.
   const mine = drafts.filter((d) => d.kind === 'bundle' || !d.bundle_id || !drafts.some((x) => x.id === d.bundle_id));
   if (!mine.length) main.append(el('p', { text: t('noDrafts') }));
   else {
-    main.append(el('ul', { class: 'cards' }, mine.sort((a, b) => b.updated_at - a.updated_at).map((d) => {
+    main.append(el('ul', { class: 'cards', id: 'draft-cards' }, mine.sort((a, b) => b.updated_at - a.updated_at).map((d) => {
       const del = el('button', { type: 'button', class: 'btn-link', text: t('deleteDraft') });
       del.append(el('span', { class: 'visually-hidden', text: `：${tx(d.title)}` }));
       del.addEventListener('click', async () => {
-        for (const id of d.kind === 'bundle' ? d.drafts || [] : []) await store.delete('drafts', id);
-        await store.delete('drafts', d.id);
+        for (const id of d.kind === 'bundle' ? d.drafts || [] : []) await deleteDraft(store, id);
+        await deleteDraft(store, d.id);
+        flush();
         route();
       });
-      return el('li', { class: 'card' },
+      return el('li', { class: 'card', 'data-draft': d.id },
         link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}/0`, tx(d.title) || d.procedure_id, 'card-link'),
         d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
+        d.error ? el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }) : null,
         el('p', { class: 'meta', text: `${t('updated')}: ${new Date(d.updated_at).toLocaleString(htmlLang() === 'en' ? 'en' : 'ja-JP')}` }), del);
     })));
   }
   main.append(el('h2', { text: t('submitted') }));
-  const waiting = outbox.filter((o) => o.state !== 'sent');
-  const sent = new Map(submissions.map((s) => [s.id, s]));
-  for (const o of outbox) if (o.state === 'sent' && o.receipt && !sent.has(o.id)) sent.set(o.id, { ...o.receipt, title: o.title });
+  const subEntries = [...outbox, ...attention].filter((e) => e.type === 'submission');
+  const sent = new Map(submissions.filter((s) => s.receipt_number).map((s) => [s.id, s]));
+  const waiting = subEntries.filter((e) => !sent.has(e.rid) && (e.state === 'waiting' || e.state === 'sending' || e.state === 'failed'));
   if (!waiting.length && !sent.size) main.append(el('p', { text: t('noSubmitted') }));
   else {
     main.append(el('ul', { class: 'cards' },
-      waiting.map((o) => el('li', { class: 'card' }, link(`#/s/${o.id}`, titleOf(o.procedure_id, tx(o.title)), 'card-link'), el('p', {}, statusBadge('pending')))),
+      waiting.map((e) => el('li', { class: 'card' }, link(`#/s/${e.rid}`, titleOf(e.label && e.label.procedure_id, tx(e.label && e.label.title)), 'card-link'),
+        el('p', {}, e.state === 'failed' ? el('span', { class: 'badge badge-err', text: itemStateText(e) }) : statusBadge('pending')))),
       [...sent.values()].sort((a, b) => String(b.received_at).localeCompare(String(a.received_at))).map((s) => el('li', { class: 'card' },
         link(`#/s/${s.id}`, titleOf(s.procedure_id, tx(s.title)), 'card-link'),
         el('p', {}, `${t('receiptNo')}: `, el('strong', { text: s.receipt_number || '' }), ' ', statusBadge(s.status || 'received'))))));
   }
   if (acting) h1.after(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
   state.onOutbox = () => { if (location.hash === '' || location.hash === '#/') homePageRefresh(); };
+  state.onPulled = () => { if (location.hash === '' || location.hash === '#/') homePageRefresh(); };
 }
 let refreshTimer = null;
 function homePageRefresh() { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => route(false), 100); }
@@ -454,18 +470,45 @@ async function newDraft(p, extra = {}) {
   const now = Date.now();
   const d = {
     id: uuid(), kind: 'draft', submission_id: uuid(), procedure_id: c.id, procedure_version: c.version, procedure_path: p.path,
-    title: c.title, answers, raw: {}, prefilled, locked, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
-    on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, ...extra,
+    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
+    on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, seen: {}, ...extra,
   };
   await store.put('drafts', d);
+  scheduleCommit(d.id); // the draft record exists on the server (and the user's other devices) from now on
   return d;
 }
 
+// The page holds its draft in memory; a save writes only the answers it changed since its last save (so a
+// change pulled from another device meanwhile is not overwritten) plus the device-only parts.
+const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration'];
+const snapshots = new WeakMap();
+const answersKey = (d) => (d.kind === 'bundle' ? 'shared' : 'answers');
+function snapshot(d) { snapshots.set(d, structuredClone(d[answersKey(d)] || {})); }
+
 let saveChain = Promise.resolve();
-function saveDraft(d) {
+function saveDraft(d, { full = false } = {}) {
   d.updated_at = Date.now();
+  const key = answersKey(d);
+  const cur = d[key] || {};
+  const prev = full ? null : snapshots.get(d);
+  const changed = prev ? [...new Set([...Object.keys(cur), ...Object.keys(prev)])].filter((k) => !same(cur[k], prev[k])) : null;
   const copy = structuredClone(d);
-  saveChain = saveChain.then(() => store.put('drafts', copy)).catch(() => {});
+  snapshots.set(d, structuredClone(cur));
+  saveChain = saveChain.then(() => store.tx(['drafts'], 'readwrite', async (tr) => {
+    const stored = await tr.get('drafts', d.id);
+    if (!stored || changed === null) {
+      await tr.put('drafts', { ...copy, seen: stored ? stored.seen : copy.seen || {}, submitted_as: stored ? stored.submitted_as : null });
+      return;
+    }
+    const target = stored[key] || (stored[key] = {});
+    for (const k of changed) {
+      if (copy[key][k] === undefined) delete target[k];
+      else target[k] = copy[key][k];
+    }
+    for (const f of LOCAL_FIELDS) if (copy[f] !== undefined) stored[f] = copy[f];
+    await tr.put('drafts', stored);
+  })).catch((e) => console.error(e));
+  scheduleCommit(d.id);
   return saveChain;
 }
 
@@ -526,11 +569,60 @@ function steps(current) {
     ['stepInput', 'stepReview', 'stepDone'].map((k, i) => el('li', { 'aria-current': i === current ? 'step' : null, text: `${i + 1}. ${t(k)}` })));
 }
 
-async function draftPage(draftId, n) {
+/**
+ * Open a draft: find its procedure file (a draft from another device has no path yet), and move it to a
+ * newer published version (answers kept, removed fields kept aside, new required fields asked).
+ */
+async function openDraft(draftId) {
   const d = await store.get('drafts', draftId);
-  if (!d) return notFound();
-  let compiled;
-  try { compiled = await loadJSON(d.procedure_path); } catch { return failPage(t('procedureMissing')); }
+  if (!d || d.kind !== 'draft' || d.submitted_as) return null;
+  const index = await loadIndex();
+  const entry = index.procedures[d.procedure_id];
+  if (!d.procedure_path && entry && entry.versions[d.procedure_version]) d.procedure_path = entry.versions[d.procedure_version];
+  let compiled = await loadJSON(d.procedure_path);
+  const to = newerVersion(index, d.procedure_id, d.procedure_version);
+  if (to) {
+    const next = await loadJSON(entry.versions[to]).catch(() => null);
+    if (next) {
+      const isRequired = (f, answers) => f.required === true || (f.required_if ? truthy(safeEval(f.required_if, answers)) : false);
+      const m = migrateAnswers({ from: compiled, to: next, answers: d.answers, retired: d.retired || {}, isRequired });
+      d.migration = { from: d.procedure_version, to, ask: m.ask };
+      Object.assign(d, { procedure_version: to, procedure_path: entry.versions[to], answers: m.answers, retired: m.retired });
+      compiled = next;
+      await saveDraft(d, { full: true }); // committed as an ordinary draft.patch of procedure_version
+    }
+  } else {
+    // Answers of fields this version does not have are kept aside (the form would call them unknown).
+    const known = new Set(allFields(compiled).map((f) => f.id));
+    for (const k of Object.keys(d.answers || {})) if (!known.has(k)) { d.retired = { ...(d.retired || {}), [k]: d.answers[k] }; delete d.answers[k]; }
+  }
+  snapshot(d);
+  return { d, compiled };
+}
+
+function safeEval(expr, answers) {
+  try { return evaluate(expr, answers, { today: today() }); } catch { return null; }
+}
+
+function migrationNotice(d, compiled) {
+  if (!d.migration) return null;
+  const ask = (d.migration.ask || []).map((id) => fieldLabelAt(compiled, id)).filter(Boolean);
+  return el('div', { class: 'notice', id: 'migration-notice' }, el('p', { text: t('migrated', { from: d.migration.from, to: d.migration.to }) }),
+    ask.length ? el('p', { text: t('migratedAsk', { fields: ask.join('、') }) }) : null);
+}
+
+async function draftPage(draftId, n) {
+  let opened;
+  try { opened = await openDraft(draftId); } catch { return failPage(t('procedureMissing')); }
+  if (!opened) return notFound();
+  const { d, compiled } = opened;
+  if (d.migration && d.migration.ask && d.migration.ask.length && !d.migration.shown) {
+    // Straight to the first page with a newly required field; answers already given stay.
+    d.migration.shown = true;
+    await saveDraft(d);
+    const sec = firstSectionWith(compiled, d.migration.ask);
+    if (sec >= 0 && sec !== n) { location.hash = `#/d/${d.id}/${sec}`; return; }
+  }
   const secs = visibleSections(compiled, d.answers);
   const idx = Math.max(0, secs.findIndex(({ i }) => i === n));
   const { s: section, i: secIndex } = secs[idx] || secs[0];
@@ -538,7 +630,18 @@ async function draftPage(draftId, n) {
   const h1 = document.getElementById('page-title');
   h1.before(steps(0));
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
+  const mig = migrationNotice(d, compiled);
+  if (mig) main.append(mig);
   const form = el('form', { novalidate: true, id: 'form' });
+  state.onPulled = async (types) => {
+    // A change from the user's other device: redraw with it unless they are typing here right now.
+    if (!types.has('draft')) return;
+    const cur = await store.get('drafts', d.id);
+    if (cur && same(cur.answers, d.answers) && cur.procedure_version === d.procedure_version) return;
+    const typing = document.activeElement && document.activeElement.matches('input, textarea, select');
+    if (!typing && !commitTimers.has(d.id) && location.hash.startsWith(`#/d/${d.id}/`)) route(false);
+  };
   const summaryHolder = el('div', {});
   form.append(summaryHolder, el('h2', { text: `${tx(section.title)}（${t('section', { n: idx + 1, total: secs.length })}）` }));
   if (section.help) form.append(el('p', { class: 'hint', text: tx(section.help) }));
@@ -644,15 +747,16 @@ function valueOf(result, id) {
 }
 
 async function reviewPage(draftId) {
-  const d = await store.get('drafts', draftId);
-  if (!d) return notFound();
-  let compiled;
-  try { compiled = await loadJSON(d.procedure_path); } catch { return failPage(t('procedureMissing')); }
+  let opened;
+  try { opened = await openDraft(draftId); } catch { return failPage(t('procedureMissing')); }
+  if (!opened) return notFound();
+  const { d, compiled } = opened;
   const result = evalForm(compiled, d.answers);
   setPage(t('reviewTitle'));
   document.getElementById('page-title').before(steps(1));
   main.append(el('p', { class: 'meta', text: tx(compiled.title) }));
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
   const summaryHolder = el('div', {});
   main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));
   main.append(...feeAndDocs(compiled, d.answers, result));
@@ -687,55 +791,145 @@ function feeAndDocs(compiled, answers, result) {
   return out;
 }
 
-/** Move a finished draft to the outbox (one transaction per store; the draft goes last). */
+/**
+ * Send a finished draft: its pending edits are committed, then one `submission.create` under the id made
+ * with the draft (exactly once, whichever device sends it) and its files on their own queue. The draft is
+ * hidden until the receipt, then deleted on every device; a rejection brings it back with the reason.
+ */
 async function queueDraft(d, compiled, { sharedTyped = [], flushNow = true } = {}) {
+  await flushCommits();
+  await commitDraft(store, d.id);
   const result = evalForm(compiled, d.answers);
   // Send only what is shown: hidden fields' values are not part of the application.
+  const known = new Set(allFields(compiled).map((f) => f.id));
   const answers = {};
-  for (const [k, v] of Object.entries(d.answers)) if (isShown(result, k)) answers[k] = v;
+  for (const [k, v] of Object.entries(d.answers)) if (known.has(k) && isShown(result, k)) answers[k] = v;
   // Fields typed once in a life event's shared part count as typed for every procedure they feed.
   const typed = [...new Set([...(d.typed || []), ...sharedTyped])].filter((k) => answers[k] !== undefined);
-  const item = makeOutboxItem({
-    id: d.submission_id, procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, on_behalf_of: d.on_behalf_of,
-    title: d.title, procedure_path: d.procedure_path, attachments: attachmentRefs(answers), now: Date.now(),
+  const files = attachmentRefs(answers);
+  const submission = {
+    procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, attachments: files,
+    // Completion-time telemetry rides in the submission (stored once, when it is created). The time is
+    // when the user pressed 送信, so retries stay byte-identical.
     telemetry: {
-      procedure_id: d.procedure_id, procedure_version: d.procedure_version, opened_at: d.opened_at,
+      procedure_id: d.procedure_id, procedure_version: d.procedure_version, opened_at: d.opened_at, acknowledged_at: new Date().toISOString(),
       fields_typed: typed.length, fields_prefilled: (d.prefilled || []).filter((k) => !typed.includes(k) && answers[k] !== undefined).length,
     },
-  });
-  const existing = await store.get('outbox', item.id);
-  if (!existing) await store.put('outbox', item);
-  await saveChain;
-  await store.delete('drafts', d.id);
+  };
+  if (d.on_behalf_of) submission.on_behalf_of = d.on_behalf_of;
+  const sid = d.submission_id || uuid();
+  await queueSubmission(store, { submission_id: sid, submission, label: { kind: 'submission', title: d.title, procedure_id: d.procedure_id }, draft_id: d.id, blobs: files });
   if (flushNow) {
     await updateSync();
     registerSync();
     flush();
   }
-  return item.id;
+  return sid;
+}
+
+/** The outbox entry (or attention item) of a submission, its receipt and its files. */
+async function submissionState(id) {
+  return store.tx(['outbox', 'attention', 'submissions', 'blobs', 'drafts'], 'readonly', async (tr) => {
+    const entries = [...(await tr.all('outbox')), ...(await tr.all('attention'))].filter((e) => e.type === 'submission' && e.rid === id);
+    const entry = entries.sort((a, b) => b.seq - a.seq)[0] || null;
+    const receipt = await tr.get('submissions', id);
+    const files = (await tr.all('blobs')).filter((b) => (b.owners || []).includes(id));
+    const draft = (await tr.all('drafts')).find((x) => x.submission_id === id && !x.submitted_as) || null;
+    return { entry, receipt, files, draft };
+  });
+}
+
+function itemStateText(entry) {
+  if (!entry) return '';
+  if (entry.state === 'failed') return t('failed', { reason: reasonText(entry.message || entry.reason) });
+  return t(`item_${entry.state}`);
 }
 
 async function submissionPage(id) {
-  const o = await store.get('outbox', id);
-  const s = (o && o.receipt) || (await store.get('submissions', id));
-  const sent = Boolean(s && s.receipt_number);
-  setPage(sent ? t('doneTitle') : t('queuedTitle'));
+  const { entry, receipt, files, draft } = await submissionState(id);
+  const sent = Boolean(receipt && receipt.receipt_number);
+  const failed = entry && entry.state === 'failed';
+  setPage(sent ? t('doneTitle') : failed ? t('sendFailedTitle') : t('queuedTitle'));
   document.getElementById('page-title').before(steps(2));
-  const title = o ? o.title : s && s.title;
+  const title = (entry && entry.label && entry.label.title) || (receipt && receipt.title);
   if (title) main.append(el('p', { class: 'meta', text: tx(title) }));
   if (sent) {
-    main.append(el('p', { class: 'receipt' }, `${t('receiptNo')}: `, el('span', { id: 'receipt-number', text: s.receipt_number })),
-      el('p', {}, statusBadge(s.status || 'received')), el('p', { text: t('doneNext') }));
+    main.append(el('p', { class: 'receipt' }, `${t('receiptNo')}: `, el('span', { id: 'receipt-number', text: receipt.receipt_number })),
+      el('p', {}, statusBadge(receipt.status || 'received')), el('p', { text: t('doneNext') }));
+  } else if (failed) {
+    main.append(el('p', { class: 'error-text', id: 'item-state', text: itemStateText(entry) }));
+    if (draft) main.append(el('p', {}, link(`#/d/${draft.id}/review`, t('fixAndResend'), 'btn')));
   } else {
-    main.append(el('p', { text: t('queuedText') }));
-    if (o && o.state === 'failed') main.append(el('p', { class: 'error-text', text: t('failed', { reason: o.error === 'auth' ? t('needSignin') : o.error }) }));
-    if (o && o.error === 'auth') main.append(el('p', {}, link('#/signin', t('signin'))));
+    main.append(el('p', { text: t('queuedText') }), el('p', { id: 'item-state', class: 'meta', text: itemStateText(entry) }));
   }
+  const waitingFiles = files.filter((f) => f.queued && !f.uploaded);
+  if (waitingFiles.length) {
+    main.append(el('p', { class: 'meta', id: 'files-state', text: waitingFiles.some((f) => f.failed) ? t('fileFailed') : t('filesUploading', { done: files.length - waitingFiles.length, total: files.length }) }));
+  }
+  const meta = await store.getMeta('needs_signin');
+  if (!sent && meta) main.append(el('p', {}, link('#/signin', t('signin'))));
   main.append(el('div', { class: 'actions' }, link('#/', t('toHome'), 'btn btn-secondary')));
+  const sig = (x) => JSON.stringify([x.entry && x.entry.state, Boolean(x.receipt && x.receipt.receipt_number), x.files.filter((f) => f.uploaded).length]);
+  const shownSig = sig({ entry, receipt, files });
   state.onOutbox = async () => {
-    const cur = await store.get('outbox', id);
-    if (location.hash === `#/s/${id}` && cur && (cur.state !== (o && o.state) || Boolean(cur.receipt) !== sent)) route(false);
+    if (location.hash !== `#/s/${id}`) return;
+    if (sig(await submissionState(id)) !== shownSig) route(false);
   };
+}
+
+// ------------------------------------------------------------------------------------------ outbox (per item)
+
+function entryTitle(e) {
+  const l = e.label || {};
+  const title = l.title ? tx(l.title) : '';
+  return `${t(`kind_${l.kind || e.type}`)}${title ? `：${title}` : ''}`;
+}
+
+async function outboxPage() {
+  setPage(t('outboxTitle'));
+  const [entries, attention] = await Promise.all([store.all('outbox'), store.all('attention')]);
+  const all = [...entries, ...attention].sort((a, b) => a.seq - b.seq);
+  if (!all.length) main.append(el('p', { text: t('outboxEmpty') }));
+  else {
+    main.append(el('ul', { class: 'cards', id: 'outbox-items' }, all.map((e) => {
+      const li = el('li', { class: 'card', 'data-state': e.state, 'data-kind': e.kind },
+        el('p', { class: 'card-link', text: entryTitle(e) }),
+        el('p', { class: e.state === 'failed' ? 'error-text' : 'meta', text: itemStateText(e) }));
+      for (const c of e.state === 'needs_review' ? reviewConflicts(e) : []) {
+        li.append(el('p', { class: 'meta', text: t('reviewField', { field: c.field, mine: showValue(c.mine), server: showValue(c.server) }) }));
+      }
+      if (e.state === 'failed') {
+        const b = el('button', { type: 'button', class: 'btn-link', text: t('dismiss') });
+        b.addEventListener('click', async () => {
+          await store.tx(['outbox', 'attention'], 'readwrite', async (tr) => { await tr.delete('outbox', e.id); await tr.delete('attention', e.id); });
+          await updateSync();
+          route(false);
+        });
+        li.append(b);
+      }
+      return li;
+    })));
+  }
+  // Last resort: the user keeps a copy of everything queued and shows it to staff.
+  const exp = el('button', { type: 'button', class: 'btn btn-secondary', id: 'export-outbox', text: t('exportOutbox') });
+  exp.addEventListener('click', async () => {
+    const json = await exportOutbox(store);
+    const url = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
+    const a = el('a', { href: url, download: `madoguchi-outbox-${new Date().toISOString().slice(0, 10)}.json` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+  main.append(el('h2', { text: t('exportTitle') }), el('p', { class: 'hint', text: t('exportHint') }), el('div', { class: 'actions' }, exp));
+  state.onOutbox = () => { if (location.hash === '#/outbox') homePageRefresh(); };
+}
+
+function showValue(v) {
+  if (v == null || v === '') return t('notEntered');
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && ('family' in v || 'given' in v)) return [v.family, v.given].filter(Boolean).join(' ');
+  return JSON.stringify(v);
 }
 
 // ------------------------------------------------------------------------------------------ life events
@@ -785,9 +979,10 @@ async function lifeEventPage(id) {
       const { shared, prefilled } = seedShared(ev, drafts);
       const acting = isStaff() ? actingFor() : null;
       await store.put('drafts', {
-        id: bundleId, kind: 'bundle', event_id: id, event_path: path, title: ev.title, shared, prefilled, typed: [],
-        drafts: drafts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null,
+        id: bundleId, kind: 'bundle', event_id: id, event_version: entry.latest, event_path: path, title: ev.title, shared, prefilled, typed: [],
+        drafts: drafts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null, seen: {},
       });
+      scheduleCommit(bundleId);
       location.hash = `#/b/${bundleId}`;
     });
     outBox.replaceChildren(
@@ -803,14 +998,19 @@ async function lifeEventPage(id) {
 
 async function bundlePage(bundleId, review) {
   const b = await store.get('drafts', bundleId);
-  if (!b || b.kind !== 'bundle') return notFound();
+  if (!b || b.kind !== 'bundle' || b.submitted_as) return notFound();
+  const index = await loadIndex();
+  const evEntry = (index.life_events || {})[b.event_id];
+  if (!b.event_path && evEntry) b.event_path = evEntry.versions[b.event_version || evEntry.latest];
   const ev = await loadJSON(b.event_path);
   const parts = [];
   for (const did of b.drafts) {
-    const d = await store.get('drafts', did);
-    if (d) parts.push({ d, compiled: await loadJSON(d.procedure_path) });
+    let opened = null;
+    try { opened = await openDraft(did); } catch { opened = null; }
+    if (opened) parts.push(opened);
   }
-  if (!parts.length) { await store.delete('drafts', b.id); return notFound(); }
+  if (!parts.length) { await deleteDraft(store, b.id); return notFound(); }
+  snapshot(b);
   const byProc = Object.fromEntries(parts.map((p) => [p.d.procedure_id, p.d.answers]));
   const mapped = mappedFields(ev);
   // Only the shared fields that feed an included procedure are asked.
@@ -859,7 +1059,7 @@ async function bundlePage(bundleId, review) {
       for (const r of results) {
         ids.push(await queueDraft(r.d, r.compiled, { sharedTyped: mappedTargets(ev, r.d.procedure_id, b.typed), flushNow: false }));
       }
-      await store.delete('drafts', b.id);
+      await deleteDraft(store, b.id);
       await updateSync();
       registerSync();
       flush();
@@ -1017,6 +1217,7 @@ async function route(focus = true) {
   const hash = location.hash || '#/';
   if (!hash.startsWith('#/')) return; // in-page anchors (skip link, error summary)
   state.onOutbox = null;
+  state.onPulled = null;
   const [path, query] = hash.slice(1).split('?');
   const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
   try {
@@ -1029,6 +1230,9 @@ async function route(focus = true) {
     else if (seg[0] === 'e' && seg[1]) await lifeEventPage(seg[1]);
     else if (seg[0] === 'b' && seg[1]) await bundlePage(seg[1], seg[2] === 'review');
     else if (seg[0] === 's' && seg[1]) await submissionPage(seg[1]);
+    else if (seg[0] === 'outbox') await outboxPage();
+    else if (seg[0] === 'h' && seg[1]) await householdPage(ui, seg[1]);
+    else if (seg[0] === 'h') await householdListPage(ui);
     else if (seg[0] === 'signin') await signinPage();
     else notFound();
   } catch (e) {
@@ -1058,22 +1262,42 @@ function applyLang() {
   document.getElementById('skip-link').textContent = t('skip');
   document.getElementById('brand-name').textContent = t('app');
   document.getElementById('foot-text').textContent = t('footer');
+  detailsLink.textContent = t('outboxLink');
   renderAccount();
   updateSync();
 }
 
+// What the household pages (households.js) need from the app shell.
+const ui = {
+  main, store, setPage, link, route: (focus) => route(focus), flush: (force) => flush(force), updateSync,
+  session: () => state.session, onPulled: (fn) => { state.onPulled = fn; }, onOutbox: (fn) => { state.onOutbox = fn; },
+  uuid, showValue, itemStateText,
+};
+
 async function start() {
   setLang(initialLang());
   applyLang();
+  try { await migrateLegacyOutbox(store); } catch (e) { console.error(e); }
   document.getElementById('lang').addEventListener('change', (e) => { setLang(e.target.value); applyLang(); route(false); });
   document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); main.focus(); });
   retryBtn.addEventListener('click', () => flush(true));
-  window.addEventListener('hashchange', () => route());
+  window.addEventListener('hashchange', () => { flushCommits().then((n) => { if (n) flush(); }); route(); });
   window.addEventListener('online', () => { refreshSession().then(() => flush(true)); });
+  // Leaving or hiding the app: pending draft edits go into the outbox now (IndexedDB outlives the page).
+  window.addEventListener('pagehide', () => { flushCommits(); });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') flushCommits();
+    else if (navigator.onLine && state.session.signed_in) flush();
+  });
+  // Changes made on the user's other devices (or by colleagues) arrive by pull: ask now and then.
+  setInterval(() => { if (navigator.onLine && document.visibilityState === 'visible' && state.session.signed_in) flush(); }, 30000);
   if ('serviceWorker' in navigator) {
     const hadController = Boolean(navigator.serviceWorker.controller);
     navigator.serviceWorker.register('/sw.js').catch(() => {});
-    navigator.serviceWorker.addEventListener('message', (e) => { if (e.data && e.data.type === 'outbox-changed') { updateSync(); if (state.onOutbox) state.onOutbox(); } });
+    navigator.serviceWorker.addEventListener('message', (e) => {
+      if (e.data && e.data.type === 'outbox-changed') { updateSync(); if (state.onOutbox) state.onOutbox(); }
+      if (e.data && e.data.type === 'pulled' && state.onPulled) state.onPulled(new Set(e.data.types || []));
+    });
     navigator.serviceWorker.addEventListener('controllerchange', () => {
       // A new build took over. Drafts and the outbox live in IndexedDB, so reloading loses nothing;
       // stay put while a form is open (its procedure JSON is already in memory).

@@ -30,6 +30,7 @@ __all__ = [
     "SubmissionRecord",
     "SubmissionStore",
     "body_hash",
+    "canonical_json",
     "iter_submissions",
 ]
 
@@ -101,11 +102,27 @@ class NewSubmission(msgspec.Struct, kw_only=True):
     flags: list[str]
     account_id: str | None
     on_behalf_of: str | None
+    answers_json: bytes | None = None  # canonical_json(answers) when the caller already has it
 
 
-def body_hash(procedure_id: str, procedure_version: str, answers: Any, on_behalf_of: str | None) -> str:
-    """Canonical hash of what defines a submission (telemetry excluded: it may differ between retries)."""
-    return hashlib.sha256(_enc.encode([procedure_id, procedure_version, answers, on_behalf_of])).hexdigest()
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace: how answers are stored and hashed."""
+    return _enc.encode(value)
+
+
+def body_hash(procedure_id: str, procedure_version: str, answers: Any, on_behalf_of: str | None, *,
+              answers_json: bytes | None = None) -> str:
+    """Canonical hash of what defines a submission (telemetry excluded: it may differ between retries).
+
+    ``answers_json`` (= ``canonical_json(answers)``) saves encoding the answers a second time; the hashed
+    bytes are the same either way: the canonical JSON of ``[procedure_id, procedure_version, answers,
+    on_behalf_of]``.
+    """
+    if answers_json is None:
+        answers_json = _enc.encode(answers)
+    return hashlib.sha256(b"".join((
+        b"[", _enc.encode(procedure_id), b",", _enc.encode(procedure_version), b",", answers_json, b",",
+        _enc.encode(on_behalf_of), b"]"))).hexdigest()
 
 
 def _now() -> str:
@@ -210,7 +227,7 @@ class SQLiteSubmissions:
         now = _now()
         # Receipt years follow the Japanese calendar year (JST), not UTC.
         number = _next_receipt_number(conn, dt.datetime.now(_JST).year)
-        answers_json = _enc.encode(new.answers).decode()
+        answers_json = (new.answers_json or _enc.encode(new.answers)).decode()
         conn.execute(
             "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status,"
             " answers, body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
