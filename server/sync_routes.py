@@ -250,8 +250,46 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = _ctx(request)
     rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
-    html = await anyio.to_thread.run_sync(_render, rows, p, status)
+    html = await anyio.to_thread.run_sync(_render, rows, p, status, request.cookies.get("madoguchi_csrf", ""))
     return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
+@post("/console/conflicts/{cid:int}/resolve", summary="Console: decide a conflict (HTML form; works without JS)",
+      include_in_schema=False, guards=[_CONSOLE], status_code=303)
+async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> Response[str]:
+    p = _principal(request)
+    ctx = _ctx(request)
+    form = await request.form()
+    choice = str(form.get("choice") or "")
+    raw = form.get("value")
+    value: Any = None
+    if choice not in ("base", "server", "mine", "custom"):
+        return _html_error(422, "決め方（choice）が正しくありません。")
+    if choice == "custom":
+        text = str(raw or "")
+        try:
+            value = msgspec.json.decode(text) if text.strip()[:1] in ("{", "[", '"') else text
+        except msgspec.DecodeError:
+            return _html_error(422, "値がJSONとして読めません。")
+    try:
+        await ctx.db.write(lambda c: ctx.store.resolve_in(c, p, cid, choice, value))
+    except NotFoundError:
+        return _html_error(404, "この競合は見つかりません。")
+    except PermissionDenied:
+        raise Problem(403, "forbidden", "You may not resolve this conflict") from None
+    except StaleConflict:
+        return _html_error(409, "この競合はすでに対応済みです。")
+    return Response("", status_code=303, headers={"Location": f"/console/conflicts#conflict-{cid}"})
+
+
+def _html_error(status: int, text: str) -> Response[str]:
+    import html
+
+    body = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>競合の確認 - 窓口</title>'
+            f'<link rel="stylesheet" href="/console/static/console.css"></head><body><main><h1>決定できませんでした</h1>'
+            f'<p class="error">{html.escape(text)}</p><p><a href="/console/conflicts">同期の競合の一覧へ戻る</a></p>'
+            f"</main></body></html>")
+    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
 
 
 @get("/console/assets/sync-conflicts.js", summary="Console script for the conflicts page",
@@ -261,21 +299,43 @@ async def conflicts_js() -> Response[bytes]:
     return Response(data, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
-def _render(rows: list[ConflictRow], p: Principal, status: str) -> str:
+_TYPE_LABELS = {"household": "世帯", "resident": "住民", "case": "案件", "draft": "下書き"}
+_FIELD_LABELS = {"name": "氏名", "name_kana": "フリガナ", "birth_date": "生年月日", "phone": "電話番号",
+                 "address": "住所", "address_notes": "住所のメモ", "contact_log": "連絡記録", "notes": "メモ",
+                 "members": "世帯の人", "head_name": "世帯主の氏名", "my_number": "個人番号",
+                 "_deleted": "削除", "_record": "記録全体", "status": "状態", "assignee": "担当者"}
+_CHOICE_LABELS = {"server": "サーバーの値", "mine": "端末の値", "base": "元の値", "custom": "書き直した値"}
+
+
+def _field_label(field: str) -> str:
+    name, _, element = field.partition("[")
+    label = _FIELD_LABELS.get(name, name)
+    return f"{label}（{element[:-1]}）" if element else label
+
+
+def _show(v: Any) -> str:
+    """A value as staff read it: names as 姓 名, log entries as their text, other structures as JSON."""
+    if v is None or v == "":
+        return "（なし）"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and ("family" in v or "given" in v) and set(v) <= {"family", "given"}:
+        return " ".join(str(v.get(k) or "") for k in ("family", "given")).strip()
+    if isinstance(v, list) and all(isinstance(e, dict) and "text" in e for e in v):
+        return " / ".join(str(e["text"]) for e in v) or "（なし）"
+    return msgspec.json.encode(v).decode()
+
+
+def _render(rows: list[ConflictRow], p: Principal, status: str, csrf_token: str = "") -> str:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True)
-
-    def show(v: Any) -> str:
-        if v is None:
-            return "（なし）"
-        if isinstance(v, str):
-            return v
-        return msgspec.json.encode(v).decode()
-
-    env.filters["show"] = show
+    env.filters["show"] = _show
     env.filters["json"] = lambda v: msgspec.json.encode(v).decode()
-    return env.get_template("sync_conflicts.html").render(rows=rows, user=p, status=status)
+    env.filters["is_text"] = lambda c: all(v is None or isinstance(v, str) for v in (c.base, c.server, c.mine))
+    return env.get_template("sync_conflicts.html").render(
+        rows=rows, user=p, status=status, csrf_token=csrf_token, type_labels=_TYPE_LABELS, field_label=_field_label,
+        choice_labels=_CHOICE_LABELS)
 
 
 # -- blobs (resumable, content-addressed) -----------------------------------------------------------------
@@ -444,7 +504,7 @@ if os.environ.get("MADOGUCHI_SYNC_POISON"):
 
 
 sync_router = Router(path="/", route_handlers=[
-    push, pull, list_conflicts, get_conflict, resolve_conflict, conflicts_page, conflicts_js,
+    push, pull, list_conflicts, get_conflict, resolve_conflict, conflicts_page, resolve_form, conflicts_js,
     create_blob, blob_offset, blob_chunk,
 ], tags=["sync"])
 

@@ -136,8 +136,13 @@ function reasonText(reason) {
   return reason;
 }
 
+let lastSummary = null;
 async function updateSync() {
-  const s = await syncSummary(store);
+  return renderSummary(await syncSummary(store));
+}
+
+function renderSummary(s) {
+  lastSummary = s;
   syncEl.classList.toggle('is-failed', s.kind === 'failed');
   syncEl.textContent = s.kind === 'ok' ? t('allSent') : s.kind === 'failed' ? t('failed', { reason: reasonText(s.reason) }) : t('nWaiting', { n: s.count });
   retryBtn.hidden = s.kind === 'ok';
@@ -339,7 +344,7 @@ async function homePage() {
     main.append(el('h2', { text: t('waitingReview') }), el('p', { class: 'hint', text: t('reviewWaitText') }));
     main.append(el('ul', { class: 'cards', id: 'review-items' }, review.map((e) => el('li', { class: 'card' },
       el('p', { class: 'card-link', text: entryTitle(e) }), el('p', {}, el('span', { class: 'badge badge-warn', text: t('item_needs_review') })),
-      ...reviewConflicts(e).map((c) => el('p', { class: 'meta', text: t('reviewField', { field: c.field, mine: showValue(c.mine), server: showValue(c.server) }) }))))));
+      ...reviewConflicts(e).map((c) => el('p', { class: 'meta', text: t('reviewField', { field: fieldName(c.field), mine: showValue(c.mine), server: showValue(c.server) }) }))))));
   }
   main.append(el('h2', { text: t('drafts') }));
   const drafts = allDrafts.filter((d) => !d.submitted_as);
@@ -896,7 +901,7 @@ async function outboxPage() {
         el('p', { class: 'card-link', text: entryTitle(e) }),
         el('p', { class: e.state === 'failed' ? 'error-text' : 'meta', text: itemStateText(e) }));
       for (const c of e.state === 'needs_review' ? reviewConflicts(e) : []) {
-        li.append(el('p', { class: 'meta', text: t('reviewField', { field: c.field, mine: showValue(c.mine), server: showValue(c.server) }) }));
+        li.append(el('p', { class: 'meta', text: t('reviewField', { field: fieldName(c.field), mine: showValue(c.mine), server: showValue(c.server) }) }));
       }
       if (e.state === 'failed') {
         const b = el('button', { type: 'button', class: 'btn-link', text: t('dismiss') });
@@ -923,6 +928,13 @@ async function outboxPage() {
   });
   main.append(el('h2', { text: t('exportTitle') }), el('p', { class: 'hint', text: t('exportHint') }), el('div', { class: 'actions' }, exp));
   state.onOutbox = () => { if (location.hash === '#/outbox') homePageRefresh(); };
+}
+
+/** A synced field's name for people (household and resident fields have UI names; answers use their id). */
+function fieldName(f) {
+  const key = `field_${String(f).split('[')[0]}`;
+  const label = t(key);
+  return label === key ? f : label;
 }
 
 function showValue(v) {
@@ -1264,6 +1276,7 @@ function applyLang() {
   document.getElementById('foot-text').textContent = t('footer');
   detailsLink.textContent = t('outboxLink');
   renderAccount();
+  if (lastSummary) renderSummary(lastSummary); // in the new language at once, then from storage
   updateSync();
 }
 

@@ -532,10 +532,12 @@ export async function applyPage(store, page, now = Date.now()) {
       if (e.type === 'draft') drafts.add(e.rid);
     }
     for (const id of drafts) {
-      const { view } = await viewIn(t, 'draft', id);
+      const { rec, view } = await viewIn(t, 'draft', id);
       const local = await t.get('drafts', id);
       if (!view) {
-        if (local && !local.submitted_as) await t.delete('drafts', id);
+        // Deleted on the server (sent or deleted on another device); a draft that simply never reached
+        // the server (its creation was refused) stays here.
+        if (local && !local.submitted_as && rec && rec.deleted) await t.delete('drafts', id);
         continue;
       }
       if (!local) {
@@ -592,29 +594,29 @@ export async function uploadBlobs(env) {
   }
 }
 
-/** Drop review items a person has decided (GET /api/conflicts?mine=1). */
+/** Drop review items a person has decided (GET /api/conflicts?mine=1); returns the record types touched. */
 export async function refreshAttention(env) {
   const { store } = env;
   const waiting = (await store.tx(['attention', 'outbox'], 'readonly', async (t) => [...(await t.all('attention')), ...(await t.all('outbox'))]))
     .filter((e) => e.state === 'needs_review');
-  if (!waiting.length) return 0;
+  if (!waiting.length) return new Set();
   let r;
-  try { r = await env.fetch('/api/conflicts?mine=1&status=all&limit=1000', { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return 0; }
-  if (!r.ok) return 0;
+  try { r = await env.fetch('/api/conflicts?mine=1&status=all&limit=1000', { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return new Set(); }
+  if (!r.ok) return new Set();
   const status = new Map((await r.json()).map((c) => [c.id, c.status]));
-  let n = 0;
+  const types = new Set();
   await store.tx(['attention', 'outbox'], 'readwrite', async (t) => {
     for (const e of waiting) {
       const ids = reviewConflicts(e).map((c) => c.conflict_id);
       if (!ids.length || !ids.every((id) => status.get(id) === 'resolved')) continue;
-      n += 1;
+      types.add(e.type);
       const store2 = (await t.get('attention', e.id)) ? 'attention' : 'outbox';
       const cur = await t.get(store2, e.id);
       if (store2 === 'attention') await t.delete('attention', e.id);
       else if (cur) { cur.state = 'sent'; cur.reason = 'resolved'; await t.put('outbox', cur); }
     }
   });
-  return n;
+  return types;
 }
 
 /** The global status from the stores. */
@@ -664,7 +666,8 @@ export async function syncNow(env) {
         const more = await store.tx(['outbox'], 'readonly', async (t) => (await t.all('outbox')).some((e) => e.state === 'waiting'));
         if (!more) break;
       }
-      await refreshAttention(env);
+      const decided = await refreshAttention(env);
+      if (env.onPulled && decided.size) env.onPulled(decided);
       await store.tx(['meta'], 'readwrite', async (t) => { await metaSet(t, 'backoff', { attempt: 0, next_at: 0 }); await metaSet(t, 'needs_signin', false); });
     } catch (e) {
       if (!(e instanceof SyncStop)) throw e;

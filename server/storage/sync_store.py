@@ -243,6 +243,7 @@ class ConflictRow(msgspec.Struct, kw_only=True):
     choice: str | None = None
     resolved_value: Any = None
     current: Any = None  # the field's value now (filled by get/list for the console)
+    record_label: str | None = None  # who/what the record is, for people: a name, else None
 
 
 _CONFLICT_COLS = ("id, mutation_id, type, record_id, field, policy, outcome, base, server, mine, status,"
@@ -702,6 +703,7 @@ class SyncStore:
         out = [_conflict(r) for r in conn.execute(sql, args)]
         for c in out:
             c.current = self._current_value(conn, c)
+            c.record_label = self._record_label(conn, c)
         return out
 
     def get_conflict(self, conn: sqlite3.Connection, p: Principal, cid: int) -> ConflictRow:
@@ -712,7 +714,20 @@ class SyncStore:
             raise NotFoundError(cid)
         c = _conflict(r)
         c.current = self._current_value(conn, c)
+        c.record_label = self._record_label(conn, c)
         return c
+
+    def _record_label(self, conn: sqlite3.Connection, c: ConflictRow) -> str | None:
+        row = self._load(conn, c.type, c.record_id)
+        if row is None:
+            return None
+        for key in ("name", "head_name", "title"):
+            v = row.data.get(key)
+            if isinstance(v, dict) and ("family" in v or "given" in v):
+                return " ".join(str(v.get(k) or "") for k in ("family", "given")).strip() or None
+            if isinstance(v, str) and v:
+                return v
+        return None
 
     def _current_value(self, conn: sqlite3.Connection, c: ConflictRow) -> Any:
         row = self._load(conn, c.type, c.record_id)

@@ -54,7 +54,17 @@ def shot(page: Any, name: str) -> None:
 
 
 def go(page: Any, base: str, hash_: str) -> None:
-    page.goto(f"{base}/{hash_}")
+    """Open an app route and wait until it is drawn. A hash change draws without a page load, so the
+    readiness flag is cleared first; the same URL again is a reload (no hashchange would fire)."""
+    url = f"{base}/{hash_}"
+    try:
+        page.evaluate("() => { const m = document.querySelector('main[data-ready]'); if (m) m.dataset.ready = 'false'; }")
+    except Exception:  # noqa: S110 - no document yet (about:blank) or navigating: nothing to clear
+        pass
+    if page.url == url:
+        page.reload()
+    else:
+        page.goto(url)
     ready(page)
 
 

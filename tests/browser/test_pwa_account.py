@@ -111,6 +111,18 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
 
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit")
+    pushes: list[str] = []
+    answers: list[str] = []
+    page.on("request", lambda r: pushes.append(r.post_data or "") if r.url.endswith("/sync/push") else None)
+
+    def on_response(r: Any) -> None:
+        if r.url.endswith("/sync/push"):
+            try:
+                answers.append(r.text())
+            except Exception:  # the page navigated meanwhile: the body is gone
+                answers.append("")
+
+    page.on("response", on_response)
     page.locator("#submit").click()
     page.wait_for_selector("#receipt-number", timeout=20000)
     submission_id = page.url.rsplit("/", 1)[-1]
@@ -118,11 +130,11 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
 
     rows = [r for r in server.export() if r["id"] == submission_id]
     assert len(rows) == 1
-    answers = rows[0]["answers"]
-    assert answers["applicant_name"] == {"family": "山田", "given": "太郎"}
-    assert answers["applicant_address"]["building"] == "千代田ハイツ101"
-    assert answers["applicant_postal_code"] == "1000001"
-    assert answers["copies"] == 1
+    answers_ = rows[0]["answers"]
+    assert answers_["applicant_name"] == {"family": "山田", "given": "太郎"}
+    assert answers_["applicant_address"]["building"] == "千代田ハイツ101"
+    assert answers_["applicant_postal_code"] == "1000001"
+    assert answers_["copies"] == 1
 
     # Telemetry: one row for this submission, 4 answers typed (relation, type, copies, purpose), 4 prefilled.
     tel = telemetry_rows(server, "juminhyo-copy")
@@ -131,23 +143,32 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
     assert (typed, prefilled) == (4, 4)
     assert opened and acked and duration is not None and 0 <= duration < 600
 
-    # The answer to a submission is lost: the item is pending again, and the page and the service worker
-    # both retry it at once. The server answers the retry with the same receipt and stores nothing new.
+    # The answer to the submission's push is lost: the device still has the entry (same bytes), and the
+    # page and the service worker both retry it at once. The server answers with the stored receipt
+    # (`duplicate`) and stores nothing new; the device then forgets the entry.
+    sent = [b for b in pushes if submission_id in b and '"submission.create"' in b]
+    assert sent, pushes
     page.evaluate(
-        """(id) => new Promise((resolve, reject) => {
+        """([body, id]) => new Promise((resolve, reject) => {
+            const text = JSON.stringify(JSON.parse(body).mutations.find((m) => m.entity.id === id));
+            const m = JSON.parse(text);
             const req = indexedDB.open('madoguchi');
             req.onsuccess = () => {
               const tx = req.result.transaction('outbox', 'readwrite');
-              const s = tx.objectStore('outbox');
-              const get = s.get(id);
-              get.onsuccess = () => { s.put({ ...get.result, state: 'pending', receipt: null, next_at: 0 }); };
+              tx.objectStore('outbox').put({ id: m.mutation_id, seq: m.client_seq, kind: m.kind, type: m.entity.type,
+                rid: m.entity.id, body: text, state: 'waiting', reason: '', message: '', receipt: null, attempts: 1,
+                created_at: Date.now(), label: { kind: 'submission', title: null } });
               tx.oncomplete = () => { req.result.close(); resolve(); };
               tx.onerror = () => reject(tx.error);
+              tx.onabort = () => reject(tx.error);
             };
+            req.onerror = () => reject(req.error);
           })""",
-        submission_id,
+        [sent[0], submission_id],
     )
     go(page, server.base, "")
+    retried = len(pushes)
+    answers.clear()
     page.evaluate("navigator.serviceWorker.controller.postMessage({ type: 'flush' })")
     page.evaluate("window.dispatchEvent(new Event('online'))")
     wait_all_sent(page)
@@ -156,13 +177,16 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
         """(id) => new Promise((resolve) => {
             const req = indexedDB.open('madoguchi');
             req.onsuccess = () => {
-              const get = req.result.transaction('outbox').objectStore('outbox').get(id);
-              get.onsuccess = () => { req.result.close(); resolve(get.result.state === 'sent' && !!get.result.receipt); };
+              const all = req.result.transaction('outbox').objectStore('outbox').getAll();
+              all.onsuccess = () => { req.result.close(); resolve(!all.result.some((e) => e.rid === id)); };
             };
           })""",
         submission_id,
         timeout=20,
     )
+    # Forgotten only with a receipt: the retry reached the server (from the page or the service worker).
+    if len(pushes) > retried:
+        assert any('"duplicate"' in a for a in answers), answers
     assert len([r for r in server.export() if r["id"] == submission_id]) == 1
     assert len(telemetry_rows(server, "juminhyo-copy")) == 1
     assert not errors, errors

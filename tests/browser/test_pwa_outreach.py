@@ -4,6 +4,7 @@ cached list while offline, fill an application on their behalf, and see it store
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -102,7 +103,9 @@ def test_outreach_offline_on_behalf(browser: Any, shared_server: Server) -> None
     check("outreach-queued")
     submission_id = page.url.rsplit("/", 1)[-1]
     outbox = idb_all(page, "outbox")
-    assert [o["on_behalf_of"] for o in outbox] == ["R0005"]
+    submissions = [json.loads(o["body"]) for o in outbox if o["kind"] == "submission.create"]
+    assert [m["submission"]["on_behalf_of"] for m in submissions] == ["R0005"]
+    assert [m["entity"]["id"] for m in submissions] == [submission_id]
     assert not [r for r in server.export() if r["id"] == submission_id]
 
     # Back online: sent without a reload (the 'online' event), stored once, filed on the resident's behalf.

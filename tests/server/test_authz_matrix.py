@@ -103,6 +103,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/conflicts/{cid:int}"): SIGNED_IN,
     ("POST", "/api/conflicts/{cid:int}/resolve"): frozenset({RESIDENT}) | CONSOLE,
     ("GET", "/console/conflicts"): CONSOLE,
+    ("POST", "/console/conflicts/{cid:int}/resolve"): CONSOLE,
     ("GET", "/console/assets/sync-conflicts.js"): ANYONE,
 }
 

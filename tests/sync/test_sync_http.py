@@ -113,14 +113,21 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
     assert (name["base"], name["server"], name["mine"], name["current"]) == (
         "山田 太郎", "山田 太朗", "山田 多郎", "山田 太朗")
     page = raw(s, "GET", "/console/conflicts")
-    assert page.status_code == 200 and "山田 多郎" in page.text and "端末の値を採用" in page.text
+    assert page.status_code == 200 and "山田 多郎" in page.text and "端末の値を残す" in page.text
+    assert "世帯「山田 太朗」— 氏名" in page.text  # record and field named for people
     done = raw(s, "POST", f"/api/conflicts/{name['id']}/resolve", json={"choice": "mine"})
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     again = raw(s, "POST", f"/api/conflicts/{name['id']}/resolve", json={"choice": "server"})
     assert again.status_code == 409
+    # The same decision without JavaScript: the console form (urlencoded, CSRF token in the form).
+    addr = next(c for c in open_ if c["field"] == "address")
+    form = raw(s, "POST", f"/console/conflicts/{addr['id']}/resolve", data={"choice": "custom", "value": "B町 / C町"})
+    assert form.status_code == 303 and form.headers["location"].startswith("/console/conflicts")
+    assert raw(s, "GET", f"/api/conflicts/{addr['id']}").json()["resolved_value"] == "B町 / C町"
     assert a.sync() and a.view("household", "h-clash")["name"] == "山田 多郎"
+    assert a.view("household", "h-clash")["address"] == "B町 / C町"
     assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'sync.conflict.resolve' AND subject = ?",
-              ("household:h-clash",)) == [(1,)]
+              ("household:h-clash",)) == [(2,)]
 
 
 def test_self_lineage_lost_ack_then_re_edit_is_no_conflict_but_foreign_edit_is(env: Any) -> None:
