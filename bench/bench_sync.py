@@ -2,10 +2,11 @@
 side by side with PouchDB replicating the same 10,000 ~1 KB documents to and from
 ``pouchdb-server --in-memory``.
 
-Ours runs the real server in a subprocess on a SQLite file with ``synchronous=FULL`` (every acknowledged
-batch is on disk), over HTTP, through the reference client (``sync/client.py``).
+Ours runs the real server (``madoguchi serve``, or ``--server standalone``: auth + sync only) in a subprocess
+on a SQLite file with ``synchronous=FULL`` (every acknowledged batch is on disk), over HTTP, through the
+reference client (``sync/client.py``).
 
-    python3 bench/bench_sync.py [--n 10000] [--no-pouch] [--write-docs]
+    python3 bench/bench_sync.py [--n 10000] [--no-pouch] [--server serve|standalone] [--write-docs]
 
 PouchDB (npm ``pouchdb-server@4.2.0`` + ``pouchdb@9.0.0``) is installed into ``bench/node_modules`` on first
 use. Results go to docs/benchmarks.md between the ``<!-- sync-bench -->`` markers with ``--write-docs``.
@@ -41,12 +42,12 @@ def doc(i: int) -> dict[str, object]:
             "memo": ("訪問記録 " * 60)[: 300] + f"#{i}"}
 
 
-def bench_ours(n: int, batch: int, page: int) -> dict[str, float]:
+def bench_ours(n: int, batch: int, page: int, mode: str = "serve") -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
         prepare_db(db)
         _, session = login(db, "counter")
-        server = ServerProcess(db, mode="standalone")
+        server = ServerProcess(db, mode=mode)
         server.start()
         try:
             dev = Device(HTTPTransport(server.url, session=session, timeout=120), batch=batch, page=page)
@@ -153,9 +154,12 @@ def main() -> int:
     ap.add_argument("--page", type=int, default=2000, help="changes per pull page")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side; the best run of each is reported")
     ap.add_argument("--no-pouch", action="store_true", help="skip PouchDB")
+    ap.add_argument("--server", choices=("serve", "standalone"), default="serve",
+                    help="madoguchi serve (the main app) or python -m server.sync_routes (auth + sync only)")
     ap.add_argument("--write-docs", action="store_true", help="write the results into docs/benchmarks.md")
     ns = ap.parse_args()
-    runs = [bench_ours(ns.n, ns.batch, ns.page) for _ in range(ns.repeat)]
+    load_start = os.getloadavg()
+    runs = [bench_ours(ns.n, ns.batch, ns.page, ns.server) for _ in range(ns.repeat)]
     ours = {"push_s": min(r["push_s"] for r in runs), "pull_s": min(r["pull_s"] for r in runs),
             "doc_bytes": runs[0]["doc_bytes"]}
     print(f"madoguchi sync: push {ns.n} in {ours['push_s']:.2f} s, pull {ns.n} in {ours['pull_s']:.2f} s "
@@ -167,16 +171,19 @@ def main() -> int:
         print(f"PouchDB 9 → pouchdb-server 4.2 --in-memory: push {pouch['push_s']:.2f} s, pull {pouch['pull_s']:.2f} s")
         print(f"speed-up: push {pouch['push_s'] / ours['push_s']:.1f}x, pull {pouch['pull_s'] / ours['pull_s']:.1f}x")
     if ns.write_docs:
+        load_end = os.getloadavg()
+        server = "`madoguchi serve`" if ns.server == "serve" else "`python -m server.sync_routes` (auth + sync only)"
         lines = [
             "## Sync (`bench/bench_sync.py`)",
             "",
             f"{ns.n} records of ~{ours['doc_bytes']} bytes JSON; one device pushes its queued mutations "
-            f"({ns.batch} per request) to the real server (subprocess, SQLite WAL, `synchronous=FULL`, "
-            "each mutation's effect + history + change-log row + receipt + audit entry in the writer "
-            f"transaction), then an empty device pulls them ({ns.page} per page). "
+            f"({ns.batch} per request) to the real server ({server} in a subprocess, SQLite WAL, "
+            "`synchronous=FULL`, each mutation's effect + history + change-log row + receipt + audit entry in the "
+            f"writer transaction), then an empty device pulls them ({ns.page} per page). "
             f"Best of {ns.repeat} runs per side, same machine, same run "
             f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"load average {os.getloadavg()[0]:.1f} when written: other test suites were running).",
+            f"{time.strftime('%Y-%m-%d')}; 1-minute load average {load_start[0]:.1f} at the start and "
+            f"{load_end[0]:.1f} at the end{': the machine was shared with other test runs' if max(load_start[0], load_end[0]) > 1.5 else ''}).",
             "",
             "| | push 10,000 | pull 10,000 |",
             "|---|---|---|",

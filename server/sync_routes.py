@@ -5,9 +5,11 @@ Wiring into the main app (``server/app.py``)::
     from server.sync_routes import SyncConfig, sync_router
     app = Litestar(route_handlers=[..., sync_router], on_app_init=[..., SyncConfig().on_app_init])
 
-Without an explicit :class:`SyncConfig` the handlers fall back to ``app.state.services`` (database, settings
-and catalog of the main app). ``python -m server.sync_routes --db F --port P`` runs a standalone server
-with only auth + sync (used by the fault-injection harness until the main app mounts the router).
+Without an explicit :class:`SyncConfig` the handlers fall back to ``app.state.services`` (database, settings,
+catalog, registry and validation workers of the main app: ``server/app.py`` mounts it this way).
+``python -m server.sync_routes --db F --port P`` runs a standalone server with only auth + sync (no catalog:
+submissions are stored flagged ``unknown_version`` and not validated); the fault-injection harness and the
+benchmark use the real ``madoguchi serve`` unless ``MADOGUCHI_SYNC_SERVER=standalone``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ const BLOB_CHUNK = 256 * 1024;
 const SYNC_BACKOFF_BASE_MS = 1000;
 const SYNC_BACKOFF_CAP_MS = 5 * 60 * 1000;
 const SYNC_LOCK = 'madoguchi-sync';
+const SYNC_TIMEOUT_MS = 60 * 1000; // per request; the request is then retried (same bytes)
 const SYNC_STORES = ['outbox', 'meta', 'replica', 'attention', 'drafts', 'submissions', 'blobs'];
 // Draft record fields that are not answers (docs/sync.md: a draft's data holds procedure_id,
 // procedure_version and the answers; `madoguchi` holds what the device needs to show it).
@@ -395,6 +396,12 @@ async function problemOf(r) {
   try { return await r.json(); } catch { return null; }
 }
 
+/** fetch with a time limit: a request that hangs (dead connection) must not hold the sync lock forever. */
+function send(env, url, opts) {
+  const signal = typeof AbortSignal !== 'undefined' && AbortSignal.timeout ? AbortSignal.timeout(SYNC_TIMEOUT_MS) : undefined;
+  return env.fetch(url, signal ? { ...opts, signal } : opts);
+}
+
 function headersFor(env, extra = {}) {
   return env.csrf().then((token) => ({ Accept: 'application/json', 'X-CSRF-Token': token || '', ...extra }));
 }
@@ -414,7 +421,7 @@ export async function pushOnce(env) {
   const body = `{"mutations":[${batch.map((e) => e.body).join(',')}]}`;
   let r;
   try {
-    r = await env.fetch('/sync/push', { method: 'POST', credentials: 'same-origin', headers: await headersFor(env, { 'Content-Type': 'application/json' }), body });
+    r = await send(env, '/sync/push', { method: 'POST', credentials: 'same-origin', headers: await headersFor(env, { 'Content-Type': 'application/json' }), body });
   } catch (e) {
     await backToWaiting(store, batch);
     throw new SyncStop('offline', String(e && e.message));
@@ -496,7 +503,7 @@ export async function pullAll(env, { maxPages = 1000 } = {}) {
     const cursor = await store.tx(['meta'], 'readonly', (t) => metaGet(t, 'cursor', 0));
     let r;
     try {
-      r = await env.fetch(`/sync/pull?cursor=${cursor}&limit=${SYNC_PAGE}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      r = await send(env, `/sync/pull?cursor=${cursor}&limit=${SYNC_PAGE}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     } catch (e) {
       throw new SyncStop('offline', String(e && e.message));
     }
@@ -561,7 +568,7 @@ export async function uploadBlobs(env) {
     const save = (patch) => store.tx(['blobs'], 'readwrite', async (t) => { const cur = await t.get('blobs', b.sha256); if (cur) await t.put('blobs', { ...cur, ...patch }); });
     let r;
     try {
-      r = await env.fetch('/sync/blobs', { method: 'POST', credentials: 'same-origin', headers: await headersFor(env, { 'Content-Type': 'application/json' }), body: JSON.stringify({ sha256: b.sha256, size }) });
+      r = await send(env, '/sync/blobs', { method: 'POST', credentials: 'same-origin', headers: await headersFor(env, { 'Content-Type': 'application/json' }), body: JSON.stringify({ sha256: b.sha256, size }) });
     } catch (e) { throw new SyncStop('offline', String(e && e.message)); }
     if (r.status === 401) throw new SyncStop('auth');
     if (r.status === 403) throw new SyncStop('csrf');
@@ -573,7 +580,7 @@ export async function uploadBlobs(env) {
     while (!info.complete && offset < size) {
       const chunk = b.blob.slice(offset, Math.min(size, offset + BLOB_CHUNK));
       try {
-        r = await env.fetch(`/sync/blobs/${b.sha256}`, { method: 'PATCH', credentials: 'same-origin', headers: await headersFor(env, { 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' }), body: chunk });
+        r = await send(env, `/sync/blobs/${b.sha256}`, { method: 'PATCH', credentials: 'same-origin', headers: await headersFor(env, { 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' }), body: chunk });
       } catch (e) {
         await save({ offset });
         throw new SyncStop('offline', String(e && e.message));
@@ -601,7 +608,7 @@ export async function refreshAttention(env) {
     .filter((e) => e.state === 'needs_review');
   if (!waiting.length) return new Set();
   let r;
-  try { r = await env.fetch('/api/conflicts?mine=1&status=all&limit=1000', { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return new Set(); }
+  try { r = await send(env, '/api/conflicts?mine=1&status=all&limit=1000', { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return new Set(); }
   if (!r.ok) return new Set();
   const status = new Map((await r.json()).map((c) => [c.id, c.status]));
   const types = new Set();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -57,10 +58,9 @@ def go(page: Any, base: str, hash_: str) -> None:
     """Open an app route and wait until it is drawn. A hash change draws without a page load, so the
     readiness flag is cleared first; the same URL again is a reload (no hashchange would fire)."""
     url = f"{base}/{hash_}"
-    try:
+    # No document yet (about:blank) or navigating: nothing to clear.
+    with contextlib.suppress(Exception):
         page.evaluate("() => { const m = document.querySelector('main[data-ready]'); if (m) m.dataset.ready = 'false'; }")
-    except Exception:  # noqa: S110 - no document yet (about:blank) or navigating: nothing to clear
-        pass
     if page.url == url:
         page.reload()
     else:

@@ -134,5 +134,18 @@ def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) ->
     page.locator("a.card-link", has_text="住民票の写し等交付請求").first.click()
     page.wait_for_selector("#form")
     assert page.get_by_label("自分（本人）").is_checked()
+    # ...moved to the newly published version on the device (answers kept, nothing new to ask), and the
+    # change of version reaches the server as an ordinary draft.patch.
+    assert "1.0.0 → 1.0.1" in page.locator("#migration-notice").inner_text()
+    draft_id = page.url.split("/d/")[1].split("/")[0]
+    page.wait_for_function(
+        "() => document.getElementById('sync-status').textContent.includes('すべて送信済み')", timeout=30000
+    )
+    for _ in range(40):
+        rows = server.query("SELECT data FROM sync_records WHERE type = 'draft' AND id = ?", (draft_id,))
+        if rows and '"procedure_version":"1.0.1"' in rows[0][0]:
+            break
+        page.wait_for_timeout(500)
+    assert rows and '"relation":"self"' in rows[0][0] and '"procedure_version":"1.0.1"' in rows[0][0], rows
     assert not errors, errors
     context.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,6 +227,7 @@ def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_s
     name = tab.locator("fieldset[data-field=applicant_name]")
     name.get_by_label("姓", exact=True).fill("続き")
     name.get_by_label("名", exact=True).fill("太郎")
+    tab.locator("#f-applicant_postal_code").fill("1000001")
     addr = tab.locator("fieldset[data-field=applicant_address]")
     addr.get_by_label("都道府県").fill("東京都")
     addr.get_by_label("市区町村").fill("千代田区")
@@ -233,7 +235,10 @@ def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_s
     addr.get_by_label("番地", exact=True).fill("1-1")
     tab.get_by_label("電話番号").fill("090-0000-1111")
     tab.get_by_role("button", name="入力内容を確認する").click()
-    tab.wait_for_selector("#submit")
+    try:
+        tab.wait_for_selector("#submit", timeout=10000)
+    except Exception:
+        raise AssertionError(tab.locator("main").inner_text()) from None
     tab.locator("#submit").click()
     tab.wait_for_selector("#receipt-number", timeout=20000)
     assert tab.url.endswith(f"#/s/{submission_id}"), "the id made with the draft on the phone"
@@ -281,7 +286,7 @@ def test_expired_session_offline_keeps_the_outbox_and_asks_to_sign_in(browser: A
     go(page, server.base, "#/outbox")
     with page.expect_download() as info:
         page.get_by_role("button", name="送信待ちの内容をファイルに保存").click()
-    doc = json.loads(open(info.value.path(), encoding="utf-8").read())
+    doc = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
     assert doc["format"] == "madoguchi-outbox" and doc["account_id"] == session["account_id"]
     assert any(e["mutation"]["entity"]["id"] == submission_id for e in doc["entries"])
     axe_check(page, "outbox")
