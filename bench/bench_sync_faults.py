@@ -47,6 +47,9 @@ def main() -> int:
             "",
             "### Sync fault injection (`bench/bench_sync_faults.py`)",
             "",
+            "Simulated devices speak HTTP to the real server (`madoguchi serve`, SIGKILLed and restarted mid-run) "
+            "through a faulty network; 6 staff devices edit 4 shared households, every other one with its clock "
+            "a year ahead, and one resident device files a submission with a file uploaded in cut chunks. "
             "Invariants checked after quiescence: every acknowledged mutation applied exactly once or with a "
             "terminal conflict/rejection record, none applied twice, every device equal to the server, "
             "attachments intact, audit chain valid, submission stored once and completed.",
