@@ -40,7 +40,7 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountLike 
     user = connection.scope.get("user")
     if user is None or not getattr(user, "id", None) or not getattr(user, "role", None):
         return None
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 def require_user(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountLike:

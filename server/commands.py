@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ["audit_verify", "serve", "staff_invite", "submissions_export"]
 
 
-def _open_db(path: str, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
+def _open_db(path: str, *, must_exist: bool = True):
     from server.storage.db import Database
     from server.storage.schema import migrate
 
@@ -94,7 +94,7 @@ def submissions_export(ns: argparse.Namespace) -> int:
                                                       "procedure": ns.procedure, "via": "cli"}))
         out = sys.stdout
         if ns.format == "jsonl":
-            def emit(c):  # type: ignore[no-untyped-def]
+            def emit(c):
                 for line in to_jsonl(c, status=ns.status, procedure=ns.procedure):
                     out.write(line)
 

@@ -17,7 +17,7 @@ __all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "seed_demo"]
 
 _IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
 
-_ADDR = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区", "town": "千代田"}
+_ADDR: dict[str, Any] = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区", "town": "千代田"}
 
 DEMO_RESIDENTS: list[ResidentRecord] = [
     ResidentRecord(id="R0001", household_id="H001", family="山田", given="太郎", family_kana="ヤマダ",
@@ -94,4 +94,4 @@ def seed_demo(db: Any, origin: str) -> list[tuple[str, str, str]]:
             out.append((name, role, url))
         return out
 
-    return db.write_sync(job)  # type: ignore[no-any-return]
+    return db.write_sync(job)

@@ -31,4 +31,4 @@ class Services:
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
-    return connection.app.state.services  # type: ignore[no-any-return]
+    return connection.app.state.services

@@ -156,6 +156,6 @@ class ValidationPool:
                 log.warning("validation worker failed (%s); validating in process", exc)
             else:
                 self.offloaded += 1
-                return errors  # type: ignore[no-any-return]
+                return errors
         self.inline += 1
         return validate_answers(proc, answers)

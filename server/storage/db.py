@@ -144,7 +144,7 @@ class Database:
             raise RuntimeError("database is closed")
         job = _Job(fn, asyncio.get_running_loop())
         self._queue.put(job)
-        return await job.future  # type: ignore[no-any-return]
+        return await job.future
 
     def _write_loop(self) -> None:
         conn = self._writer_conn

@@ -215,7 +215,7 @@ class SQLiteSubmissions:
                 also(c)
             return receipt, created
 
-        return await self.db.write(job)  # type: ignore[no-any-return]
+        return await self.db.write(job)
 
     @staticmethod
     def create_in(conn: sqlite3.Connection, new: NewSubmission) -> tuple[Receipt, bool]:
@@ -244,7 +244,7 @@ class SQLiteSubmissions:
                        flags=new.flags), True
 
     async def get(self, sid: str) -> SubmissionRecord | None:
-        return await self.db.read(lambda c: _load(c, sid))  # type: ignore[no-any-return]
+        return await self.db.read(lambda c: _load(c, sid))
 
     async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]:
         def q(c: sqlite3.Connection) -> list[Receipt]:
@@ -252,7 +252,7 @@ class SQLiteSubmissions:
                              " ORDER BY received_at DESC LIMIT ?", (account_id, limit)).fetchall()
             return [_receipt(_record(r)) for r in rows]
 
-        return await self.db.read(q)  # type: ignore[no-any-return]
+        return await self.db.read(q)
 
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]:
@@ -274,7 +274,7 @@ class SQLiteSubmissions:
             args.append(search)
         sql += " ORDER BY received_at LIMIT ? OFFSET ?"
         args += [limit, offset]
-        return await self.db.read(  # type: ignore[no-any-return]
+        return await self.db.read(
             lambda c: [_record(r) for r in c.execute(sql, args).fetchall()])
 
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
@@ -296,7 +296,7 @@ class SQLiteSubmissions:
             assert out is not None
             return out
 
-        return await self.db.write(job)  # type: ignore[no-any-return]
+        return await self.db.write(job)
 
     async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
                       comment: str | None) -> SubmissionRecord:
@@ -317,7 +317,7 @@ class SQLiteSubmissions:
             assert out is not None
             return out
 
-        return await self.db.write(job)  # type: ignore[no-any-return]
+        return await self.db.write(job)
 
 
 def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
