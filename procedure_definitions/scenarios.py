@@ -13,6 +13,8 @@ __all__ = ["run_scenarios"]
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Like the language's ``deep_equal``, but numbers compare with a tolerance: a configurator writes
+    ``0.3`` for a calculation that yields ``0.1 + 0.2``."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonsame import same
 
 from procedure_definitions.expressions import (
     EVAL_ERROR_CODES,
@@ -41,19 +42,6 @@ from procedure_definitions.model import (
 CONFORMANCE = Path(__file__).parent / "conformance" / "expressions.json"
 DATA = json.loads(CONFORMANCE.read_text(encoding="utf-8"))
 VECTORS = DATA["vectors"]
-
-
-def same(a: Any, b: Any) -> bool:
-    """Strict JSON equality: booleans are not numbers, 1 == 1.0."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 def _id(vec: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from jsonsame import same
 
 from procedure_definitions.compile import compile_life_event, compile_procedure
 from procedure_definitions.forms import (
@@ -26,19 +27,6 @@ _spec = importlib.util.spec_from_file_location("make_forms", HERE / "make_forms.
 assert _spec and _spec.loader
 make_forms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_forms)
-
-
-def same(a: Any, b: Any) -> bool:
-    """Strict JSON equality: booleans are not numbers, 1 == 1.0."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 def test_enough_cases() -> None:
