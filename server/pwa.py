@@ -33,7 +33,7 @@ PLACEHOLDER = b"""<!doctype html>
 
 _HASHED = re.compile(r"\.[0-9a-f]{8,}\.[A-Za-z0-9]+$")
 _TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript", ".mjs": "text/javascript",
-          ".json": "application/json", ".css": "text/css", ".html": "text/html; charset=utf-8",
+          ".json": "application/json", ".css": "text/css", ".html": "text/html",  # Litestar adds the charset
           ".svg": "image/svg+xml", ".png": "image/png"}
 _RESERVED = {"api", "auth", "console", "schema", "enroll", "healthz"}
 
