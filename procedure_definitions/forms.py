@@ -283,7 +283,13 @@ class _Form:
     def instances(self) -> Iterator[_Instance]:
         """Every field at every place (group fields once per item), in document order."""
         for section in self.compiled.get("sections", []):
-            yield from self._walk(section.get("fields", []), self.values, "", None)
+            yield from self._walk(section.get("fields", []), self.values, "", None, calculated_only=False)
+
+    def calculated(self) -> Iterator[_Instance]:
+        """The instances of ``instances()`` that have a ``calculate``, yielded at the same moments of the
+        same lazy walk (a calculation may change what comes after it), without building the others."""
+        for section in self.compiled.get("sections", []):
+            yield from self._walk(section.get("fields", []), self.values, "", None, calculated_only=True)
 
     def _walk(
         self,
@@ -291,34 +297,13 @@ class _Form:
         container: dict[str, Any],
         prefix: str,
         scope: dict[str, Any] | None,
+        *,
+        calculated_only: bool,
     ) -> Iterator[_Instance]:
-        for f in fields:
-            inst = _Instance(f, prefix + f["id"], container, scope)
-            yield inst
-            if f.get("type") == "group":
-                items = container.get(f["id"])
-                if isinstance(items, list):
-                    for i, item in enumerate(items):
-                        if isinstance(item, dict):
-                            inner = {**(scope or {}), **item}
-                            yield from self._walk(f.get("fields", []), item, f"{inst.path}[{i}].", inner)
-
-    def calculated(self) -> Iterator[_Instance]:
-        """The instances of ``instances()`` that have a ``calculate``, yielded at the same moments of the
-        same lazy walk (a calculation may change what comes after it), without building the others."""
-        for section in self.compiled.get("sections", []):
-            yield from self._walk_calculated(section.get("fields", []), self.values, "", None)
-
-    def _walk_calculated(
-        self,
-        fields: list[dict[str, Any]],
-        container: dict[str, Any],
-        prefix: str,
-        scope: dict[str, Any] | None,
-    ) -> Iterator[_Instance]:
-        for f in self._with_calculations(fields):
+        # Lazy on purpose: items are read from ``container`` when reached, after earlier calculations ran.
+        for f in self._with_calculations(fields) if calculated_only else fields:
             path = prefix + f["id"]
-            if "calculate" in f:
+            if not calculated_only or "calculate" in f:
                 yield _Instance(f, path, container, scope)
             if f.get("type") == "group":
                 items = container.get(f["id"])
@@ -326,7 +311,9 @@ class _Form:
                     for i, item in enumerate(items):
                         if isinstance(item, dict):
                             inner = {**(scope or {}), **item}
-                            yield from self._walk_calculated(f.get("fields", []), item, f"{path}[{i}].", inner)
+                            yield from self._walk(
+                                f.get("fields", []), item, f"{path}[{i}].", inner, calculated_only=calculated_only
+                            )
 
     def _with_calculations(self, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The fields that are calculated or are groups with a calculated field inside (memoized per form)."""

@@ -204,12 +204,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
-def serve(app: Any, port: int) -> Iterator[str]:
-    """Run ``app`` under uvicorn on loopback in a thread; yields ``http://localhost:PORT``.
-
-    ``localhost``, not ``127.0.0.1``: WebAuthn refuses IP-address origins.
-    """
+def start_uvicorn(app: Any, port: int) -> tuple[Any, threading.Thread]:
+    """Start ``app`` under uvicorn on 127.0.0.1:``port`` in a daemon thread; return once it accepts."""
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -221,6 +217,16 @@ def serve(app: Any, port: int) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
+    return server, thread
+
+
+@contextlib.contextmanager
+def serve(app: Any, port: int) -> Iterator[str]:
+    """Run ``app`` on loopback for the ``with`` block; yields ``http://localhost:PORT``.
+
+    ``localhost``, not ``127.0.0.1``: WebAuthn refuses IP-address origins.
+    """
+    server, thread = start_uvicorn(app, port)
     try:
         yield f"http://localhost:{port}"
     finally:
@@ -229,24 +235,8 @@ def serve(app: Any, port: int) -> Iterator[str]:
 
 
 def make_app(db_path: str, origin: str) -> Any:
-    """The real app (``server.app.create_app``); while parts of it are still missing, a minimal app with the
-    same storage, migrations, problem handlers and auth wiring. ``app.state.db`` is the Database."""
-    try:
-        from server.app import create_app
-        from server.settings import Settings
+    """The real app; ``app.state.db`` is its Database."""
+    from server.app import create_app
+    from server.settings import Settings
 
-        return create_app(Settings(db_path=db_path, origin=origin))
-    except ImportError:
-        from litestar import Litestar
-
-        from server.auth import AuthConfig
-        from server.problems import exception_handlers
-        from server.storage.db import Database
-        from server.storage.schema import migrate
-
-        db = Database.open(db_path)
-        db.write_sync(migrate)
-        app = Litestar(route_handlers=[], on_app_init=[AuthConfig(db=db, origin=origin).on_app_init],
-                       exception_handlers=exception_handlers, on_shutdown=[db.close])
-        app.state.db = db
-        return app
+    return create_app(Settings(db_path=db_path, origin=origin))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +9,11 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from procedure_definitions.model import Procedure
 from server.app import create_app
 from server.settings import Settings
+from tests.server.auth_helpers import free_port, start_uvicorn
 
 TEST_PROC = {
     "kind": "procedure", "id": "test-proc", "version": "1.0.0", "title": {"ja": "テスト申請"},
@@ -44,27 +40,13 @@ class Lib:
         self.problems: list[Any] = []
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RunningServer:
     def __init__(self, settings: Settings, library: Any, *, port: int | None = None) -> None:
         self.app = create_app(settings, library=library)
         self.settings = settings
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
+        self.server, self.thread = start_uvicorn(self.app, self.port)
 
     @property
     def db(self) -> Any:
@@ -75,21 +57,12 @@ class RunningServer:
 
     def login(self, role: str, *, department: str | None = None, resident_id: str | None = None) -> httpx.Client:
         """A client with a real session row (made directly in the DB, skipping the passkey ceremony)."""
-        from server.auth import store
+        from server.auth.testing import login_as
 
-        def job(conn: Any) -> tuple[str, str]:
-            acc = store.create_account(conn, display_name=f"テスト{role}", role=role, department=department)
-            token = store.create_session(conn, acc.id, method="test", idle_seconds=3600, absolute_seconds=3600)
-            if resident_id:
-                conn.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at)"
-                             " VALUES (?, ?, 'test', '2026-01-01')", (acc.id, resident_id))
-            return acc.id, token
-
-        account_id, token = self.db.write_sync(job)
-        csrf = secrets.token_urlsafe(24)
-        c = httpx.Client(base_url=self.url, timeout=30, headers={"X-CSRF-Token": csrf},
-                         cookies={"madoguchi_session": token, "madoguchi_csrf": csrf})
-        c.account_id = account_id  # type: ignore[attr-defined]
+        session = login_as(self.db, role, department=department, resident_id=resident_id,
+                           display_name=f"テスト{role}")
+        c = httpx.Client(base_url=self.url, timeout=30, headers=session["headers"], cookies=session["cookies"])
+        c.account_id = session["account_id"]  # type: ignore[attr-defined]
         return c
 
     def stop(self) -> None:
