@@ -26,7 +26,7 @@ import msgspec
 from procedure_definitions.model import Procedure
 from server.catalog import validate_answers
 
-__all__ = ["ValidationPool", "read_frame", "write_frame"]
+__all__ = ["FrameReader", "ValidationPool", "frame"]
 
 log = logging.getLogger("madoguchi.validation")
 
@@ -35,42 +35,99 @@ _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder()
 
 
-def write_frame(payload: bytes) -> bytes:
+def frame(payload: bytes) -> bytes:
+    """A length-prefixed frame, as both ends of the pipe read them."""
     return _HEADER.pack(len(payload)) + payload
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
-    return await reader.readexactly(size)
+class FrameReader:
+    """Splits a byte stream into frames, however the pipe chunks it (shared with the worker)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames: list[bytes] = []
+        pos, end = 0, len(self._buf)
+        while end - pos >= _HEADER.size:
+            size = _HEADER.unpack_from(self._buf, pos)[0]
+            if end - pos - _HEADER.size < size:
+                break
+            start = pos + _HEADER.size
+            frames.append(bytes(self._buf[start:start + size]))
+            pos = start + size
+        del self._buf[:pos]
+        return frames
 
 
-class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
+class _Worker(asyncio.SubprocessProtocol):
+    """One worker process; replies are read by this protocol's callback, with no task per message."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.SubprocessTransport | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.known: set[tuple[str, str]] = set()
-        self.reader_task: asyncio.Task[None] | None = None
         self.alive = True
         self.outbox: list[bytes] = []  # frames written together at the end of the event-loop tick
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._frames = FrameReader()
 
-    def send(self, frame: bytes) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        try:
+            replies = [_dec.decode(f) for f in self._frames.feed(data)]
+        except msgspec.DecodeError as exc:
+            self._fail(f"unreadable answer ({exc})")
+            return
+        for rid, errors, problem in replies:
+            fut = self.pending.pop(rid, None)
+            if fut is not None and not fut.done():
+                if problem is not None:
+                    fut.set_exception(RuntimeError(problem))
+                else:
+                    fut.set_result(errors)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._fail("its output closed")
+
+    def process_exited(self) -> None:
+        self._fail("it exited")
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def _fail(self, why: str) -> None:
+        if self.alive:
+            log.error("validation worker stopped (%s): validating in process", why)
+        self.alive = False
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(RuntimeError("validation worker stopped"))
+        self.pending.clear()
+
+    def send(self, data: bytes) -> None:
         # Requests handled in the same tick share one write() to the pipe instead of one syscall each.
         if not self.outbox:
             asyncio.get_running_loop().call_soon(self.flush)
-        self.outbox.append(frame)
+        self.outbox.append(data)
 
     def flush(self) -> None:
         frames, self.outbox = self.outbox, []
-        if frames and self.alive and self.proc.stdin is not None:
-            try:
-                self.proc.stdin.write(b"".join(frames))
-            except Exception as exc:  # stop using this worker: its callers validate in process
-                log.error("validation worker %s: write failed (%s); validating in process", self.proc.pid, exc)
-                self.alive = False
-                for fut in self.pending.values():
-                    if not fut.done():
-                        fut.set_exception(RuntimeError("validation worker unreachable"))
-                self.pending.clear()
+        if not (frames and self.alive and self.transport is not None):
+            return
+        stdin = self.transport.get_pipe_transport(0)
+        try:
+            stdin.write(b"".join(frames))  # type: ignore[union-attr]
+        except Exception as exc:  # stop using this worker: its callers validate in process
+            self._fail(f"write failed: {exc}")
+
+    def kill(self) -> None:
+        if self.transport is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.kill()
 
 
 class ValidationPool:
@@ -83,12 +140,11 @@ class ValidationPool:
         self.inline = 0
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         for _ in range(self.size):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "server.validation_worker",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-            w = _Worker(proc)
-            w.reader_task = asyncio.create_task(self._read(w))
+            _, w = await loop.subprocess_exec(_Worker, sys.executable, "-m", "server.validation_worker",
+                                              stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                              stderr=None)
             self._workers.append(w)
         if self._workers:
             log.info("validation in %d worker process(es)", len(self._workers))
@@ -96,40 +152,19 @@ class ValidationPool:
     async def stop(self) -> None:
         for w in self._workers:
             w.alive = False
-            if w.proc.stdin is not None:
-                with contextlib.suppress(Exception):
-                    w.proc.stdin.close()
+            if w.transport is not None:
+                stdin = w.transport.get_pipe_transport(0)
+                if stdin is not None:
+                    stdin.close()  # the worker's read loop ends: it exits
         for w in self._workers:
             try:
-                await asyncio.wait_for(w.proc.wait(), timeout=5)
+                await asyncio.wait_for(asyncio.shield(w.exited), timeout=5)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    w.proc.kill()
-                await w.proc.wait()
-            if w.reader_task is not None:
-                w.reader_task.cancel()
+                w.kill()
+                await w.exited
+            if w.transport is not None:
+                w.transport.close()
         self._workers.clear()
-
-    async def _read(self, w: _Worker) -> None:
-        assert w.proc.stdout is not None
-        try:
-            while True:
-                msg = _dec.decode(await read_frame(w.proc.stdout))
-                fut = w.pending.pop(msg[0], None)
-                if fut is not None and not fut.done():
-                    if msg[2] is not None:
-                        fut.set_exception(RuntimeError(msg[2]))
-                    else:
-                        fut.set_result(msg[1])
-        except (asyncio.IncompleteReadError, ConnectionError, msgspec.DecodeError) as exc:
-            if w.alive:
-                log.error("validation worker %s stopped (%s): validating in process", w.proc.pid, exc)
-        finally:
-            w.alive = False
-            for fut in w.pending.values():
-                if not fut.done():
-                    fut.set_exception(RuntimeError("validation worker stopped"))
-            w.pending.clear()
 
     def _definition(self, proc: Procedure) -> bytes:
         key = (proc.id, proc.version)
@@ -148,7 +183,7 @@ class ValidationPool:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             w.pending[rid] = fut
             try:
-                w.send(write_frame(_enc.encode([rid, proc.id, proc.version, definition, answers])))
+                w.send(frame(_enc.encode([rid, proc.id, proc.version, definition, answers])))
                 w.known.add(key)
                 errors = await fut
             except Exception as exc:  # any trouble: the same check in process, never a refusal

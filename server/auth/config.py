@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from litestar.config.app import AppConfig
 
+from server.auth.session_cache import SessionCache
+
 if TYPE_CHECKING:
     from litestar.types import Scope
 
@@ -53,12 +55,14 @@ class AuthConfig:
     touch_interval: int = 60
     rp_id: str = field(init=False)
     secure: bool = field(init=False)
+    sessions: SessionCache = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.origin = normalize_origin(self.origin)
         parts = urlsplit(self.origin)
         self.rp_id = parts.hostname or "localhost"
         self.secure = parts.scheme == "https"
+        self.sessions = SessionCache()
 
     def session_lifetime(self, staff: bool) -> tuple[int, int]:
         """(idle, absolute) seconds for a new session."""

@@ -40,6 +40,7 @@ CSRF_FORM_FIELD = "_csrf_token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CSRF_SCOPE_KEY = "madoguchi_csrf_token"
 _AUTH_SCOPE_KEY = "auth"
+_COOKIES_SCOPE_KEY = "madoguchi_cookies"
 _MAX_TOKEN = 128
 _MAX_FORM = 256 * 1024  # console forms are a few hundred bytes  # longer cookie values are garbage; do not hash megabytes
 
@@ -49,7 +50,13 @@ def _headers(scope: Scope) -> Iterable[tuple[bytes, bytes]]:
 
 
 def parse_cookies(scope: Scope) -> dict[str, str]:
-    """The request's cookies; the first occurrence of a name wins (as browsers send the most specific first)."""
+    """The request's cookies; the first occurrence of a name wins (as browsers send the most specific first).
+
+    Parsed once per request: the result is kept in the scope for the next middleware.
+    """
+    cached = scope.get(_COOKIES_SCOPE_KEY)
+    if cached is not None:
+        return cast("dict[str, str]", cached)
     out: dict[str, str] = {}
     for name, value in _headers(scope):
         if name != b"cookie":
@@ -58,6 +65,7 @@ def parse_cookies(scope: Scope) -> dict[str, str]:
             key, sep, val = part.strip().partition("=")
             if sep and key and key not in out:
                 out[key] = val.strip().strip('"')
+    scope[_COOKIES_SCOPE_KEY] = out  # type: ignore[literal-required]
     return out
 
 
@@ -101,16 +109,18 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
         token = parse_cookies(scope).get(SESSION_COOKIE)
         if token and len(token) <= _MAX_TOKEN:
             config = get_config(scope)
-            # A primary-key lookup, run inline: cheaper than a hop to the reader pool on every request.
-            found = config.db.read_inline(lambda conn: store.session_account(conn, token))
+            t = store.now()
+            # Point reads run inline: cheaper than a hop to the reader pool on every request.
+            found = config.db.read_inline(lambda conn: config.sessions.lookup(conn, token, t))
             if found is not None:
                 account, info = found
                 scope["user"] = account
                 scope[_AUTH_SCOPE_KEY] = info  # type: ignore[literal-required]
-                if store.now() - info.last_seen_at >= config.touch_interval:
+                if t - info.last_seen_at >= config.touch_interval:
                     # Fire and forget: the idle timer need not delay the response.
                     with contextlib.suppress(RuntimeError):  # database closing at shutdown
                         config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
+                        config.sessions.touched(token, info, t)
             else:
                 send = _clearing_cookie(send, config.secure)
         await app(scope, receive, send)

@@ -79,4 +79,32 @@ CREATE TABLE invites (
 CREATE INDEX invites_account ON invites (account_id);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+# v2: a counter bumped by every change that can end a session or change who a session belongs to, so the
+# in-memory session cache (server/auth/session_cache.py) knows when to read again, whichever process wrote.
+# The idle-timer touch only moves last_seen_at forward and does not count.
+_V2 = """
+CREATE TABLE auth_epoch (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT INTO auth_epoch (id, n) VALUES (1, 0);
+CREATE TRIGGER auth_epoch_session_deleted AFTER DELETE ON sessions
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_session_updated AFTER UPDATE ON sessions
+WHEN NEW.last_seen_at < OLD.last_seen_at OR NEW.expires_at IS NOT OLD.expires_at
+  OR NEW.idle_seconds IS NOT OLD.idle_seconds OR NEW.account_id IS NOT OLD.account_id
+  OR NEW.token_hash IS NOT OLD.token_hash
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_account_updated AFTER UPDATE ON accounts
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_account_deleted AFTER DELETE ON accounts
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_binding_inserted AFTER INSERT ON identity_bindings
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_binding_updated AFTER UPDATE ON identity_bindings
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+CREATE TRIGGER auth_epoch_binding_deleted AFTER DELETE ON identity_bindings
+BEGIN UPDATE auth_epoch SET n = n + 1; END;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]

@@ -28,6 +28,7 @@ __all__ = [
     "SessionInfo",
     "account_by_id",
     "add_credential",
+    "auth_epoch",
     "claim_invite",
     "consume_challenge",
     "count_credentials",
@@ -243,6 +244,11 @@ class SessionInfo(msgspec.Struct, frozen=True, kw_only=True):
     method: str
     last_seen_at: int
     expires_at: int
+    idle_seconds: int
+
+    def live_at(self, t: int) -> bool:
+        """Neither past its absolute expiry nor idle for too long at UNIX time ``t``."""
+        return self.expires_at > t and self.last_seen_at + self.idle_seconds > t
 
 
 def create_session(
@@ -276,11 +282,16 @@ def session_account(conn: sqlite3.Connection, token: str) -> tuple[Account, Sess
         " WHERE s.token_hash = ? AND a.disabled_at IS NULL",
         (hash_secret(token),),
     ).fetchone()
-    if row is None or row[4] <= t or row[3] + row[5] <= t:
+    if row is None:
         return None
     info = SessionInfo(token_hash=bytes(row[0]), account_id=row[1], method=row[2], last_seen_at=row[3],
-                       expires_at=row[4])
-    return _account(row[6:]), info
+                       expires_at=row[4], idle_seconds=row[5])
+    return (_account(row[6:]), info) if info.live_at(t) else None
+
+
+def auth_epoch(conn: sqlite3.Connection) -> int:
+    """A counter that moves whenever a session may have ended or an account changed (auth migration v2)."""
+    return int(conn.execute("SELECT n FROM auth_epoch").fetchone()[0])
 
 
 def touch_session(conn: sqlite3.Connection, token_hash: bytes) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "SubmissionStore",
     "body_hash",
     "canonical_json",
+    "create_many",
     "iter_submissions",
 ]
 
@@ -164,13 +165,6 @@ def _load(conn: sqlite3.Connection, sid: str, *, history: bool = True) -> Submis
     return _record(row, _history(conn, sid) if history else None)
 
 
-def _next_receipt_number(conn: sqlite3.Connection, year: int) -> str:
-    row = conn.execute(
-        "INSERT INTO receipt_counters (year, last) VALUES (?, 1)"
-        " ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last", (year,)).fetchone()
-    return f"{year}-{row[0]:06d}"
-
-
 def _search_text(receipt_number: str, answers: dict[str, Any]) -> str:
     # Values only (no keys), so a search for "name" does not match every row.
     parts: list[str] = [receipt_number]
@@ -202,46 +196,101 @@ class SubmissionStore(Protocol):
                       comment: str | None) -> SubmissionRecord: ...
 
 
+Also = Callable[[sqlite3.Connection], None]
+
+
+class _Creates:
+    """The writer's batch of new submissions: all items queued together cost a handful of statements."""
+
+    def run_many(self, conn: sqlite3.Connection, items: list[tuple[NewSubmission, Also | None]]) -> list[
+            tuple[Receipt, bool] | Exception]:
+        outcomes = create_many(conn, [new for new, _ in items])
+        for (_, also), out in zip(items, outcomes, strict=True):
+            if also is not None and isinstance(out, tuple) and out[1]:
+                also(conn)
+        return outcomes
+
+
+_INSERT_ROWS = (
+    "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status, answers,"
+    " body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'received', value ->> 5,"
+    " value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 10, value ->> 11"
+    " FROM json_each(?)")
+_INSERT_EVENTS = (
+    "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
+    " SELECT value ->> 0, value ->> 10, value ->> 8, NULL, 'received', NULL FROM json_each(?)")
+_rows_enc = msgspec.json.Encoder()
+
+
+def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tuple[Receipt, bool] | Exception]:
+    """Inside a write job: store each new submission once; ``(receipt, created)`` or the item's error.
+
+    An id seen before (stored, or earlier in ``news``) with the same body and account is a retry: the first
+    receipt, ``created`` False. With another body or account it is an :class:`IdempotencyConflict` that wrote
+    nothing. Rows go in with one statement per table (JSON rows through ``json_each``): the number of
+    statements, not of rows, is what a group of submissions costs the writer.
+    """
+    existing = {row[0]: row for row in conn.execute(
+        f"SELECT {_COLS}, body_hash FROM submissions WHERE id IN (SELECT value FROM json_each(?))",
+        (_rows_enc.encode([new.id for new in news]),))}
+    outcomes: list[Any] = [None] * len(news)
+    creating: dict[str, int] = {}
+    for i, new in enumerate(news):
+        row = existing.get(new.id)
+        if row is not None:
+            same = row[12] == new.body_hash and row[9] == new.account_id
+            outcomes[i] = (_receipt(_record(row)), False) if same else IdempotencyConflict(new.id)
+        elif new.id in creating:
+            first = news[creating[new.id]]
+            same = first.body_hash == new.body_hash and first.account_id == new.account_id
+            outcomes[i] = creating[new.id] if same else IdempotencyConflict(new.id)  # resolved below
+        else:
+            creating[new.id] = i
+    if creating:
+        now = _now()
+        # Receipt years follow the Japanese calendar year (JST), not UTC.
+        year = dt.datetime.now(_JST).year
+        last = conn.execute(
+            "INSERT INTO receipt_counters (year, last) VALUES (?, ?)"
+            " ON CONFLICT(year) DO UPDATE SET last = last + excluded.last RETURNING last",
+            (year, len(creating))).fetchone()[0]
+        rows = []
+        for k, i in enumerate(creating.values()):
+            new = news[i]
+            number = f"{year}-{last - len(creating) + 1 + k:06d}"
+            rows.append((new.id, number, new.procedure_id, new.procedure_version, new.department,
+                         (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
+                         _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now,
+                         _search_text(number, new.answers)))
+            outcomes[i] = (Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
+                                   procedure_version=new.procedure_version, status="received", received_at=now,
+                                   flags=new.flags), True)
+        encoded = _rows_enc.encode(rows)
+        conn.execute(_INSERT_ROWS, (encoded,))
+        conn.execute(_INSERT_EVENTS, (encoded,))
+    for i, out in enumerate(outcomes):
+        if isinstance(out, int):  # a retry of an id created earlier in this batch
+            outcomes[i] = (outcomes[out][0], False)
+    return outcomes
+
+
 class SQLiteSubmissions:
     def __init__(self, db: Any) -> None:
         self.db = db
+        self._creates = _Creates()
 
-    async def create(self, new: NewSubmission, *,
-                     also: Callable[[sqlite3.Connection], None] | None = None) -> tuple[Receipt, bool]:
+    async def create(self, new: NewSubmission, *, also: Also | None = None) -> tuple[Receipt, bool]:
         """``also`` runs in the same transaction, only when the submission is created (not on a retry)."""
-        def job(c: sqlite3.Connection) -> tuple[Receipt, bool]:
-            receipt, created = self.create_in(c, new)
-            if created and also is not None:
-                also(c)
-            return receipt, created
-
-        return await self.db.write(job)
+        return await self.db.write_batched(self._creates, (new, also))
 
     @staticmethod
     def create_in(conn: sqlite3.Connection, new: NewSubmission) -> tuple[Receipt, bool]:
-        existing = conn.execute(f"SELECT {_COLS}, body_hash FROM submissions WHERE id = ?", (new.id,)).fetchone()
-        if existing is not None:
-            if existing[12] != new.body_hash or existing[9] != new.account_id:
-                raise IdempotencyConflict(new.id)
-            return _receipt(_record(existing)), False
-        now = _now()
-        # Receipt years follow the Japanese calendar year (JST), not UTC.
-        number = _next_receipt_number(conn, dt.datetime.now(_JST).year)
-        answers_json = (new.answers_json or _enc.encode(new.answers)).decode()
-        conn.execute(
-            "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status,"
-            " answers, body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
-            " VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (new.id, number, new.procedure_id, new.procedure_version, new.department, answers_json,
-             new.body_hash, _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
-             _search_text(number, new.answers)),
-        )
-        conn.execute(
-            "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-            " VALUES (?, ?, ?, NULL, 'received', NULL)", (new.id, now, new.account_id))
-        return Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
-                       procedure_version=new.procedure_version, status="received", received_at=now,
-                       flags=new.flags), True
+        """Inside a write job: store one new submission (see :func:`create_many`)."""
+        out = create_many(conn, [new])[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
 
     async def get(self, sid: str) -> SubmissionRecord | None:
         return await self.db.read(lambda c: _load(c, sid))

@@ -6,6 +6,7 @@ server accepts exactly what the procedure's authors say is valid and refuses wha
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from procedure_definitions.library import load_library
 from procedure_definitions.model import Procedure
@@ -266,7 +269,7 @@ def test_validation_workers_give_the_same_answers_and_survive_a_crash(tmp_path: 
         assert bad.json()["errors"] == validate_answers(proc, scenario(proc, valid=False).answers)
         assert pool.offloaded == 2 and pool.inline == 0
         # A worker that dies: requests in flight and later ones are validated in process, never refused.
-        pool._workers[0].proc.kill()
+        pool._workers[0].kill()
         deadline = time.monotonic() + 10
         while pool._workers[0].alive and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -275,3 +278,15 @@ def test_validation_workers_give_the_same_answers_and_survive_a_crash(tmp_path: 
         assert pool.inline == 2
     finally:
         srv.stop()
+
+
+@settings(max_examples=200, deadline=None)
+@given(payloads=st.lists(st.binary(max_size=300), max_size=8), cuts=st.lists(st.integers(0, 3000), max_size=6))
+def test_frames_survive_any_chunking_of_the_pipe(payloads: list[bytes], cuts: list[int]) -> None:
+    from server.validation import FrameReader, frame
+
+    stream = b"".join(frame(p) for p in payloads)
+    bounds = sorted({0, len(stream), *(c for c in cuts if c < len(stream))})
+    reader = FrameReader()
+    got = [f for a, b in itertools.pairwise(bounds) for f in reader.feed(stream[a:b])]
+    assert got == payloads

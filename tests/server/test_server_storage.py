@@ -74,6 +74,83 @@ def test_async_read_write(db: Database) -> None:
     assert asyncio.run(go()) == 42
 
 
+class _Inserts:
+    """A Batch that inserts its items with ONE statement (a duplicate fails the whole call); multiples of 10
+    are refused item by item, writing nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def run_many(self, conn: sqlite3.Connection, items: list[int]) -> list[int | Exception]:
+        self.calls.append(list(items))
+        conn.execute("INSERT INTO t SELECT value FROM json_each(?)", (json.dumps([n for n in items if n % 10]),))
+        return [n if n % 10 else ValueError(f"{n} refused") for n in items]
+
+
+def test_batched_writes_share_one_call_and_fail_alone(db: Database) -> None:
+    db.write_sync(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    batch = _Inserts()
+
+    async def go() -> list[object]:
+        gate = threading.Event()
+        blocker = db.submit(lambda c: gate.wait(5))  # hold the writer so the next items share a group
+        tasks = [asyncio.ensure_future(db.write_batched(batch, n)) for n in (1, 2, 10, 3)]
+        await asyncio.sleep(0.05)  # all four are queued behind the blocker
+        gate.set()
+        await asyncio.wrap_future(blocker)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    out = asyncio.run(go())
+    assert out[:2] == [1, 2] and out[3] == 3 and isinstance(out[2], ValueError)
+    assert batch.calls == [[1, 2, 10, 3]], "one call for the whole group"
+    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3]
+
+    batch.calls.clear()
+
+    async def clash() -> list[object]:
+        gate = threading.Event()
+        blocker = db.submit(lambda c: gate.wait(5))
+        tasks = [asyncio.ensure_future(db.write_batched(batch, n)) for n in (4, 2, 5)]  # 2 is stored already
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.wrap_future(blocker)
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    out = asyncio.run(clash())
+    assert out[0] == 4 and out[2] == 5 and isinstance(out[1], sqlite3.IntegrityError)
+    assert batch.calls == [[4, 2, 5], [4], [2], [5]], "the failed call is rolled back, then each item alone"
+    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3, 4, 5]
+
+
+def test_create_many_retries_and_conflicts_within_one_batch(db: Database) -> None:
+    from server.storage.submissions import IdempotencyConflict, NewSubmission, body_hash, create_many
+
+    def new(sid: str, name: str, account: str = "a1") -> NewSubmission:
+        ans = {"name": name}
+        return NewSubmission(id=sid, procedure_id="p", procedure_version="1", department="d", answers=ans,
+                             body_hash=body_hash("p", "1", ans, None), flags=[], account_id=account,
+                             on_behalf_of=None)
+
+    stored = db.write_sync(lambda c: create_many(c, [new("s0", "𠮷野 髙橋")]))[0]
+    assert isinstance(stored, tuple) and stored[1] is True
+    batch = [new("s1", "A"), new("s1", "A"), new("s1", "B"), new("s0", "𠮷野 髙橋"), new("s0", "X"),
+             new("s2", "C"), new("s2", "C", account="a2")]
+    out = db.write_sync(lambda c: create_many(c, batch))
+    first = out[0]
+    assert isinstance(first, tuple) and first[1] is True
+    assert out[1] == (first[0], False), "a retry inside the batch gets the first receipt"
+    assert isinstance(out[2], IdempotencyConflict) and isinstance(out[4], IdempotencyConflict)
+    assert out[3] == (stored[0], False)
+    assert isinstance(out[5], tuple) and out[5][1] is True and isinstance(out[6], IdempotencyConflict)
+    rows = db.read_sync(lambda c: c.execute(
+        "SELECT s.id, s.receipt_number, s.answers, e.to_status, e.actor FROM submissions s"
+        " JOIN submission_events e ON e.submission_id = s.id ORDER BY s.receipt_number").fetchall())
+    assert [r[0] for r in rows] == ["s0", "s1", "s2"]
+    numbers = [int(r[1].split("-")[1]) for r in rows]
+    assert numbers == list(range(numbers[0], numbers[0] + 3)), "consecutive receipt numbers"
+    assert json.loads(rows[0][2]) == {"name": "𠮷野 髙橋"} and all(r[3] == "received" and r[4] == "a1" for r in rows)
+
+
 def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
     path = tmp_path / "madoguchi.db"  # the name start_server uses
     old = Database.open(path)
