@@ -31,12 +31,14 @@ def security_headers(*, hsts: bool) -> Any:
     if hsts:
         extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
 
+    without_csp = [h for h in extra if h[0] != b"content-security-policy"]
+
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers") or [])
-            present = {bytes(k).lower() for k, _ in headers}
-            # A handler may set a stricter CSP (attachment downloads): keep it.
-            headers.extend((k, v) for k, v in extra if k not in present)
+            # A handler may set a stricter CSP (attachment downloads): keep it. The others are never set.
+            own_csp = any(bytes(k).lower() == b"content-security-policy" for k, _ in headers)
+            headers.extend(without_csp if own_csp else extra)
             message["headers"] = headers
 
     return before_send

@@ -69,7 +69,6 @@ class _Worker(asyncio.SubprocessProtocol):
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.known: set[tuple[str, str]] = set()
         self.alive = True
-        self.outbox: list[bytes] = []  # frames written together at the end of the event-loop tick
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._frames = FrameReader()
 
@@ -109,20 +108,16 @@ class _Worker(asyncio.SubprocessProtocol):
         self.pending.clear()
 
     def send(self, data: bytes) -> None:
-        # Requests handled in the same tick share one write() to the pipe instead of one syscall each.
-        if not self.outbox:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.outbox.append(data)
-
-    def flush(self) -> None:
-        frames, self.outbox = self.outbox, []
-        if not (frames and self.alive and self.transport is not None):
-            return
+        # Written at once, not at the end of the tick: the worker starts on the first request while this
+        # thread still parses the next ones (batching here made requests move through in lockstep).
+        if not (self.alive and self.transport is not None):
+            raise RuntimeError("validation worker stopped")
         stdin = self.transport.get_pipe_transport(0)
         try:
-            stdin.write(b"".join(frames))  # type: ignore[union-attr]
+            stdin.write(data)  # type: ignore[union-attr]
         except Exception as exc:  # stop using this worker: its callers validate in process
             self._fail(f"write failed: {exc}")
+            raise
 
     def kill(self) -> None:
         if self.transport is not None:

@@ -121,32 +121,43 @@ def _settle(outcomes: list[tuple[_Job, bool, Any]]) -> None:
             loop.call_soon_threadsafe(_settle_async, items)
 
 
-def _isolated(conn: sqlite3.Connection, job: _Job, fn: Callable[[sqlite3.Connection], Any] | None) -> tuple[
-        _Job, bool, Any]:
-    """Run ``fn`` in its own savepoint: on failure only its own writes are undone."""
+def _isolated(conn: sqlite3.Connection, job: _Job, fn: Callable[[sqlite3.Connection], Any] | None, *,
+              whole_transaction: bool = False) -> tuple[_Job, bool, Any]:
+    """Run ``fn`` in its own savepoint: on failure only its own writes are undone.
+
+    ``whole_transaction``: ``fn`` is all the transaction holds, so the transaction itself serves as the
+    savepoint (two statements fewer; on failure it is rolled back and a fresh one begun).
+    """
     assert fn is not None
-    conn.execute("SAVEPOINT job")
+    if not whole_transaction:
+        conn.execute("SAVEPOINT job")
     try:
         value = fn(conn)
     except BaseException as exc:  # isolate: undo this job only, keep the rest of the group
         try:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
+            if whole_transaction:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+            else:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
         except sqlite3.Error:
             log.exception("rollback to savepoint failed")
         return job, False, exc
-    conn.execute("RELEASE job")
+    if not whole_transaction:
+        conn.execute("RELEASE job")
     return job, True, value
 
 
-def _run_batch(conn: sqlite3.Connection, batch: Batch[Any, Any], jobs: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+def _run_batch(conn: sqlite3.Connection, batch: Batch[Any, Any], jobs: list[_Job], *,
+               whole_transaction: bool = False) -> list[tuple[_Job, bool, Any]]:
     def together(c: sqlite3.Connection) -> list[Any]:
         outcomes = batch.run_many(c, [job.item for job in jobs])
         if len(outcomes) != len(jobs):
             raise RuntimeError(f"{type(batch).__name__}.run_many answered {len(outcomes)} of {len(jobs)} items")
         return outcomes
 
-    _, ok, value = _isolated(conn, jobs[0], together)
+    _, ok, value = _isolated(conn, jobs[0], together, whole_transaction=whole_transaction)
     if ok:
         return [(job, not isinstance(out, Exception), out) for job, out in zip(jobs, value, strict=True)]
     if len(jobs) == 1:
@@ -260,7 +271,8 @@ class Database:
             j = i + 1
             while j < len(live) and live[j].batch is job.batch:
                 j += 1
-            results += _run_batch(conn, job.batch, live[i:j])
+            # Under load a group is often one batch and nothing else: then it needs no savepoint of its own.
+            results += _run_batch(conn, job.batch, live[i:j], whole_transaction=i == 0 and j == len(live))
             i = j
         try:
             conn.execute("COMMIT")

@@ -87,20 +87,22 @@ class _Inserts:
         return [n if n % 10 else ValueError(f"{n} refused") for n in items]
 
 
+async def _queued(db: Database, batch: _Inserts, items: tuple[int, ...]) -> list[object]:
+    """Queue ``items`` behind a blocked writer, so they form one group of their own."""
+    gate = threading.Event()
+    blocker = db.submit(lambda c: gate.wait(5))
+    tasks = [asyncio.ensure_future(db.write_batched(batch, n)) for n in items]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.wrap_future(blocker)
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def test_batched_writes_share_one_call_and_fail_alone(db: Database) -> None:
     db.write_sync(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
     batch = _Inserts()
 
-    async def go() -> list[object]:
-        gate = threading.Event()
-        blocker = db.submit(lambda c: gate.wait(5))  # hold the writer so the next items share a group
-        tasks = [asyncio.ensure_future(db.write_batched(batch, n)) for n in (1, 2, 10, 3)]
-        await asyncio.sleep(0.05)  # all four are queued behind the blocker
-        gate.set()
-        await asyncio.wrap_future(blocker)
-        return await asyncio.gather(*tasks, return_exceptions=True)
-
-    out = asyncio.run(go())
+    out = asyncio.run(_queued(db, batch, (1, 2, 10, 3)))
     assert out[:2] == [1, 2] and out[3] == 3 and isinstance(out[2], ValueError)
     assert batch.calls == [[1, 2, 10, 3]], "one call for the whole group"
     assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3]
@@ -110,16 +112,25 @@ def test_batched_writes_share_one_call_and_fail_alone(db: Database) -> None:
     async def clash() -> list[object]:
         gate = threading.Event()
         blocker = db.submit(lambda c: gate.wait(5))
+        # A plain job shares the group: the batch then runs in a savepoint that must not undo the job.
+        plain = db.submit(lambda c: c.execute("INSERT INTO t VALUES (7)"))
         tasks = [asyncio.ensure_future(db.write_batched(batch, n)) for n in (4, 2, 5)]  # 2 is stored already
         await asyncio.sleep(0.05)
         gate.set()
         await asyncio.wrap_future(blocker)
+        await asyncio.wrap_future(plain)
         return await asyncio.gather(*tasks, return_exceptions=True)
 
     out = asyncio.run(clash())
     assert out[0] == 4 and out[2] == 5 and isinstance(out[1], sqlite3.IntegrityError)
     assert batch.calls == [[4, 2, 5], [4], [2], [5]], "the failed call is rolled back, then each item alone"
-    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3, 4, 5]
+    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3, 4, 5, 7]
+
+    batch.calls.clear()
+    out = asyncio.run(_queued(db, batch, (8, 3, 9)))  # the batch is the whole group
+    assert out[0] == 8 and out[2] == 9 and isinstance(out[1], sqlite3.IntegrityError)
+    assert batch.calls == [[8, 3, 9], [8], [3], [9]]
+    assert db.read_sync(lambda c: [r[0] for r in c.execute("SELECT n FROM t ORDER BY n")]) == [1, 2, 3, 4, 5, 7, 8, 9]
 
 
 def test_create_many_retries_and_conflicts_within_one_batch(db: Database) -> None:
