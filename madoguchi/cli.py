@@ -98,6 +98,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
     c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
     c.set_defaults(func=_handler("server.commands:staff_invite"))
+    c = ssub.add_parser("list", help="list staff accounts (id, role, department, state, name)",
+                        description="List staff accounts, tab-separated: id, role, department, state, name.")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.set_defaults(func=_handler("server.commands:staff_list"))
+    c = ssub.add_parser("role", help="give an account another role (audited)",
+                        description="Change the role (and department) of an account; recorded in the audit trail.")
+    c.add_argument("account_id")
+    c.add_argument("--role", required=True, help="resident, counter, outreach, reviewer, configurator or admin")
+    c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.set_defaults(func=_handler("server.commands:staff_role"))
+    c = ssub.add_parser("reinvite", help="a new enrollment URL for a staff account (lost passkey)",
+                        description="Print a new one-time enrollment URL on the last line; audited.")
+    c.add_argument("account_id")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
+    c.set_defaults(func=_handler("server.commands:staff_reinvite"))
+    c = ssub.add_parser("disable", help="stop an account from signing in and end its sessions (audited)",
+                        description="Disable an account (someone leaves): its sessions end at once; audited.")
+    c.add_argument("account_id")
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    c.set_defaults(func=_handler("server.commands:staff_disable"))
 
     subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
     subsub = subs.add_subparsers(dest="submissions_command", metavar="ACTION")

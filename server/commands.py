@@ -80,6 +80,73 @@ def staff_invite(ns: argparse.Namespace) -> int:
     return 0
 
 
+def staff_list(ns: argparse.Namespace) -> int:
+    from server.auth.invites import list_staff
+
+    db = _open_db(ns.db)
+    if db is None:
+        return 2
+    try:
+        rows = db.read_sync(list_staff)
+    finally:
+        db.close()
+    for account_id, role, department, name, state in rows:
+        print("\t".join((account_id, role, department or "-", state, name)))
+    return 0
+
+
+def staff_role(ns: argparse.Namespace) -> int:
+    from server.auth.invites import change_role
+
+    db = _open_db(ns.db)
+    if db is None:
+        return 2
+    try:
+        after = db.write_sync(lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"{after.display_name}: now {after.role}" + (f" ({after.department})" if after.department else ""))
+    return 0
+
+
+def staff_reinvite(ns: argparse.Namespace) -> int:
+    from server.auth.invites import reinvite_in
+
+    db = _open_db(ns.db)
+    if db is None:
+        return 2
+    try:
+        url = db.write_sync(lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print("New one-time enrollment URL (adds a passkey to the existing account):")
+    print(url)
+    return 0
+
+
+def staff_disable(ns: argparse.Namespace) -> int:
+    from server.auth.invites import disable_account
+
+    db = _open_db(ns.db)
+    if db is None:
+        return 2
+    try:
+        ended = db.write_sync(lambda c: disable_account(c, ns.account_id, actor="cli"))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        db.close()
+    print(f"Account {ns.account_id} disabled; {ended} session(s) ended.")
+    return 0
+
+
 def submissions_export(ns: argparse.Namespace) -> int:
     from server.audit import append_audit
     from server.export import MappingError, default_mappings_dir, load_mappings, to_csv, to_jsonl

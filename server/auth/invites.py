@@ -14,7 +14,15 @@ from server.auth.models import STAFF_ROLES, Account
 if TYPE_CHECKING:
     from server.storage.db import Database
 
-__all__ = ["DEFAULT_INVITE_TTL", "change_role", "create_invite", "create_invite_in", "reinvite_in"]
+__all__ = [
+    "DEFAULT_INVITE_TTL",
+    "change_role",
+    "create_invite",
+    "create_invite_in",
+    "disable_account",
+    "list_staff",
+    "reinvite_in",
+]
 
 DEFAULT_INVITE_TTL = 72 * 3600
 
@@ -83,3 +91,26 @@ def change_role(conn: sqlite3.Connection, account_id: str, role: str, department
                  details={"from": {"role": before.role, "department": before.department},
                           "to": {"role": role, "department": department}})
     return after
+
+
+def disable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | None) -> int:
+    """Inside a write job: no more sign-ins for this account (someone leaves); its sessions end. Audited.
+
+    Returns how many sessions ended. The account row stays: audit entries and submissions name it.
+    """
+    account = store.account_by_id(conn, account_id)
+    if account is None:
+        raise ValueError(f"no account {account_id!r}")
+    conn.execute("UPDATE accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (store.iso_now(), account_id))
+    ended = store.delete_sessions_of(conn, account_id)
+    append_audit(conn, actor=actor, action="account.disable", subject=account_id, details={"sessions": ended})
+    return ended
+
+
+def list_staff(conn: sqlite3.Connection) -> list[tuple[str, str, str | None, str, str]]:
+    """(id, role, department, display name, state) of every staff account, state being enrolled, invited or
+    disabled."""
+    rows = conn.execute(
+        "SELECT id, role, department, display_name, enrolled_at, disabled_at FROM accounts"
+        " WHERE role != 'resident' ORDER BY role, department, display_name").fetchall()
+    return [(r[0], r[1], r[2], r[3], "disabled" if r[5] else "enrolled" if r[4] else "invited") for r in rows]

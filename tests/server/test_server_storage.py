@@ -245,3 +245,47 @@ def test_staff_invite_prints_url_last(tmp_path: Path) -> None:
               "--db", str(tmp_path / "x.db"), "--origin", "http://localhost:8123")
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1].startswith("http://localhost:8123/enroll/")
+
+
+def test_staff_list_role_reinvite_disable_are_audited(tmp_path: Path) -> None:
+    from server.auth import store
+    from server.auth.testing import login_as
+
+    path = str(tmp_path / "staff.db")
+    assert cli("staff", "invite", "窓口 一郎", "--role", "counter", "--db", path).returncode == 0
+    listed = cli("staff", "list", "--db", path)
+    assert listed.returncode == 0, listed.stderr
+    account_id, role, department, state, name = listed.stdout.strip().split("\t")
+    assert (role, department, state, name) == ("counter", "-", "invited", "窓口 一郎")
+
+    refused = cli("staff", "role", account_id, "--role", "reviewer", "--db", path)  # a reviewer needs a department
+    assert refused.returncode == 2 and "department" in refused.stderr
+    changed = cli("staff", "role", account_id, "--role", "reviewer", "--department", "koseki", "--db", path)
+    assert changed.returncode == 0, changed.stderr
+    assert cli("staff", "list", "--db", path).stdout.split("\t")[1:3] == ["reviewer", "koseki"]
+
+    url = cli("staff", "reinvite", account_id, "--db", path, "--origin", "http://localhost:8123")
+    assert url.returncode == 0 and url.stdout.strip().splitlines()[-1].startswith("http://localhost:8123/enroll/")
+
+    db = Database.open(path)
+    try:
+        session = login_as(db, "admin")
+        db.write_sync(lambda c: c.execute("UPDATE sessions SET account_id = ? WHERE account_id = ?",
+                                          (account_id, session["account_id"])))
+        token = session["cookies"]["madoguchi_session"]
+        assert db.read_sync(lambda c: store.session_account(c, token)) is not None
+    finally:
+        db.close()
+    gone = cli("staff", "disable", account_id, "--db", path)
+    assert gone.returncode == 0 and "1 session(s) ended" in gone.stdout
+    rows = [line.split("\t") for line in cli("staff", "list", "--db", path).stdout.splitlines()]
+    assert next(r for r in rows if r[0] == account_id)[3] == "disabled"
+    db = Database.open(path)
+    try:
+        assert db.read_sync(lambda c: store.session_account(c, token)) is None
+        actions = db.read_sync(lambda c: [r[0] for r in c.execute("SELECT action FROM audit_log ORDER BY id")])
+    finally:
+        db.close()
+    assert {"staff.invite", "account.role_change", "staff.reinvite", "account.disable"} <= set(actions)
+    assert cli("audit", "verify", "--db", path).returncode == 0
+    assert cli("staff", "disable", "no-such-account", "--db", path).returncode == 2
