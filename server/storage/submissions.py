@@ -211,15 +211,21 @@ class _Creates:
         return outcomes
 
 
+def _at(i: int) -> str:
+    # json_extract rather than ->> (SQLite 3.38): Ubuntu 22.04 ships 3.37.
+    return f"json_extract(value, '$[{i}]')"
+
+
+# A row of create_many: id, receipt_number, procedure_id, procedure_version, department, answers, body_hash,
+# flags, account_id, on_behalf_of, received_at, search_text.
 _INSERT_ROWS = (
     "INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, department, status, answers,"
     " body_hash, flags, account_id, on_behalf_of, received_at, updated_at, search_text)"
-    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'received', value ->> 5,"
-    " value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 10, value ->> 11"
-    " FROM json_each(?)")
+    f" SELECT {', '.join(_at(i) for i in range(5))}, 'received', {', '.join(_at(i) for i in range(5, 11))},"
+    f" {_at(10)}, {_at(11)} FROM json_each(?)")
 _INSERT_EVENTS = (
     "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-    " SELECT value ->> 0, value ->> 10, value ->> 8, NULL, 'received', NULL FROM json_each(?)")
+    f" SELECT {_at(0)}, {_at(10)}, {_at(8)}, NULL, 'received', NULL FROM json_each(?)")
 _rows_enc = msgspec.json.Encoder()
 
 

@@ -142,9 +142,9 @@ def test_create_many_retries_and_conflicts_within_one_batch(db: Database) -> Non
                              body_hash=body_hash("p", "1", ans, None), flags=[], account_id=account,
                              on_behalf_of=None)
 
-    stored = db.write_sync(lambda c: create_many(c, [new("s0", "𠮷野 髙橋")]))[0]
+    stored = db.write_sync(lambda c: create_many(c, [new("s0", "𠮷野 髙橋 葛\U000E0100城")]))[0]
     assert isinstance(stored, tuple) and stored[1] is True
-    batch = [new("s1", "A"), new("s1", "A"), new("s1", "B"), new("s0", "𠮷野 髙橋"), new("s0", "X"),
+    batch = [new("s1", "A"), new("s1", "A"), new("s1", "B"), new("s0", "𠮷野 髙橋 葛\U000E0100城"), new("s0", "X"),
              new("s2", "C"), new("s2", "C", account="a2")]
     out = db.write_sync(lambda c: create_many(c, batch))
     first = out[0]
@@ -159,7 +159,7 @@ def test_create_many_retries_and_conflicts_within_one_batch(db: Database) -> Non
     assert [r[0] for r in rows] == ["s0", "s1", "s2"]
     numbers = [int(r[1].split("-")[1]) for r in rows]
     assert numbers == list(range(numbers[0], numbers[0] + 3)), "consecutive receipt numbers"
-    assert json.loads(rows[0][2]) == {"name": "𠮷野 髙橋"} and all(r[3] == "received" and r[4] == "a1" for r in rows)
+    assert json.loads(rows[0][2]) == {"name": "𠮷野 髙橋 葛\U000E0100城"} and all(r[3] == "received" and r[4] == "a1" for r in rows)
 
 
 def test_old_database_upgrades_in_place(tmp_path: Path) -> None:
