@@ -227,6 +227,9 @@ class _Instance(msgspec.Struct):
     scope: dict[str, Any] | None  # the item scope for expressions (outer items merged), None at top level
 
 
+_CALC_FIELDS: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # see _with_calculations
+
+
 class _Form:
     def __init__(self, compiled: Mapping[str, Any], answers: Mapping[str, Any], today: str | None) -> None:
         self.compiled = compiled
@@ -236,7 +239,6 @@ class _Form:
         self.values: dict[str, Any] = {}
         self.hidden: set[str] = set()
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
-        self._calc_fields: dict[int, list[dict[str, Any]]] = {}  # id(fields list) -> see _with_calculations
         top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
         self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
 
@@ -316,14 +318,21 @@ class _Form:
                             )
 
     def _with_calculations(self, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The fields that are calculated or are groups with a calculated field inside (memoized per form)."""
-        key = id(fields)
-        found = self._calc_fields.get(key)
-        if found is None:
-            found = self._calc_fields[key] = [
-                f for f in fields
-                if "calculate" in f or (f.get("type") == "group" and self._with_calculations(f.get("fields", [])))
-            ]
+        """The fields that are calculated or are groups with a calculated field inside.
+
+        Memoized by the identity of the (never modified) fields list of a compiled form, across forms: the
+        server validates every submission of a version against the same compiled lists.
+        """
+        entry = _CALC_FIELDS.get(id(fields))
+        if entry is not None and entry[0] is fields:
+            return entry[1]
+        found = [
+            f for f in fields
+            if "calculate" in f or (f.get("type") == "group" and self._with_calculations(f.get("fields", [])))
+        ]
+        if len(_CALC_FIELDS) >= 10_000:
+            _CALC_FIELDS.clear()
+        _CALC_FIELDS[id(fields)] = (fields, found)  # holding ``fields`` keeps its id from being reused
         return found
 
     # -- calculations -----------------------------------------------------------------------------------

@@ -137,52 +137,91 @@ def _in(a: Any, b: Any) -> bool:
     raise EvalError("type", f"'in' needs a list or a string on the right, got {type_name(b)}")
 
 
-def _op(node: Mapping[str, Any], ctx: _Ctx) -> Any:
+_Fn = Callable[[_Ctx], Any]
+
+
+def _fail(code: str, message: str) -> _Fn:
+    def fail(ctx: _Ctx) -> Any:
+        raise EvalError(code, message)
+
+    return fail
+
+
+def _compile_ref(path: Any) -> _Fn:
+    if not path or not all(isinstance(p, str) for p in path):
+        return _fail("type", "malformed reference")
+    head, rest = path[0], tuple(path[1:])
+
+    def ref(ctx: _Ctx) -> Any:
+        item = ctx.item
+        v = _blank((item if item is not None and head in item else ctx.answers).get(head))
+        for key in rest:
+            v = _step(v, key)
+        return v
+
+    return ref
+
+
+def _compile_op(node: Mapping[str, Any]) -> _Fn:
     op = node["op"]
     args = node.get("args")
     if not isinstance(args, list) or len(args) != (1 if op in ("not", "neg") else 2):
-        raise EvalError("arity", f"operator '{op}' has the wrong number of operands")
-    if op == "and":
-        return truthy(_eval(args[0], ctx)) and truthy(_eval(args[1], ctx))
-    if op == "or":
-        return truthy(_eval(args[0], ctx)) or truthy(_eval(args[1], ctx))
+        return _fail("arity", f"operator '{op}' has the wrong number of operands")
+    first = _compile(args[0])
     if op == "not":
-        return not truthy(_eval(args[0], ctx))
+        return lambda ctx: not truthy(first(ctx))
     if op == "neg":
-        x = _num(_eval(args[0], ctx), "-")
-        return None if x is None else normalize_number(-x)
-    a = _eval(args[0], ctx)
-    b = _eval(args[1], ctx)
+        def neg(ctx: _Ctx) -> Any:
+            x = _num(first(ctx), "-")
+            return None if x is None else normalize_number(-x)
+
+        return neg
+    second = _compile(args[1])
+    if op == "and":
+        return lambda ctx: truthy(first(ctx)) and truthy(second(ctx))
+    if op == "or":
+        return lambda ctx: truthy(first(ctx)) or truthy(second(ctx))
     if op == "==":
-        return deep_equal(a, b)
+        return lambda ctx: deep_equal(first(ctx), second(ctx))
     if op == "!=":
-        return not deep_equal(a, b)
+        return lambda ctx: not deep_equal(first(ctx), second(ctx))
+    binary: Callable[[Any, Any], Any]
     if op in ("<", "<=", ">", ">="):
-        return _order(op, a, b)
-    if op == "in":
-        return _in(a, b)
-    if op in ("+", "-", "*", "/", "%"):
-        return _arith(op, a, b)
-    raise EvalError("type", f"unknown operator '{op}'")
+        binary = lambda a, b: _order(op, a, b)  # noqa: E731
+    elif op == "in":
+        binary = _in
+    elif op in ("+", "-", "*", "/", "%"):
+        binary = lambda a, b: _arith(op, a, b)  # noqa: E731
+    else:
+        def binary(a: Any, b: Any) -> Any:  # the operands are still evaluated first, as they always were
+            raise EvalError("type", f"unknown operator '{op}'")
+
+    return lambda ctx: binary(first(ctx), second(ctx))
 
 
-def _eval(node: Any, ctx: _Ctx) -> Any:
+def _compile(node: Any) -> _Fn:
+    """A closure that evaluates ``node``: the AST is read once, not on every evaluation.
+
+    Errors in the shape of the AST become closures that raise the same EvalError when (and only when) they
+    are evaluated, so an unused branch of ``if()`` still cannot fail.
+    """
     if not isinstance(node, Mapping):
-        raise EvalError("type", "malformed expression")
+        return _fail("type", "malformed expression")
     if "lit" in node:
         v = node["lit"]
         if isinstance(v, int | float) and not isinstance(v, bool):
-            return normalize_number(v)
-        return v
+            v = normalize_number(v)
+        return lambda ctx: v
     if "ref" in node:
-        return _ref(node["ref"], ctx)
+        return _compile_ref(node["ref"])
     if "op" in node:
-        return _op(node, ctx)
+        return _compile_op(node)
     if "call" in node:
-        return _call(node, ctx)
+        return _compile_call(node)
     if "list" in node and isinstance(node["list"], list):
-        return [_eval(x, ctx) for x in node["list"]]
-    raise EvalError("type", "malformed expression")
+        items = [_compile(x) for x in node["list"]]
+        return lambda ctx: [f(ctx) for f in items]
+    return _fail("type", "malformed expression")
 
 
 # --- functions -------------------------------------------------------------------------------------
@@ -372,26 +411,52 @@ _EAGER: dict[str, Callable[[list[Any], _Ctx], Any]] = {
 }
 
 
-def _call(node: Mapping[str, Any], ctx: _Ctx) -> Any:
+def _compile_call(node: Mapping[str, Any]) -> _Fn:
     name = node["call"]
     args = node.get("args")
     if not isinstance(name, str) or name not in FUNCTIONS:
-        raise EvalError("unknown_function", f"unknown function '{name}'")
+        return _fail("unknown_function", f"unknown function '{name}'")
     if not isinstance(args, list):
-        raise EvalError("type", "malformed function call")
+        return _fail("type", "malformed function call")
     lo, hi = FUNCTIONS[name]
     if len(args) < lo or (hi is not None and len(args) > hi):
-        raise EvalError("arity", f"{name}() got {len(args)} arguments")
+        return _fail("arity", f"{name}() got {len(args)} arguments")
+    fns = [_compile(x) for x in args]
     # if() and coalesce() evaluate lazily, so an unused branch cannot fail.
     if name == "if":
-        return _eval(args[1] if truthy(_eval(args[0], ctx)) else args[2], ctx)
+        cond, then, other = fns
+        return lambda ctx: then(ctx) if truthy(cond(ctx)) else other(ctx)
     if name == "coalesce":
-        for arg in args:
-            v = _eval(arg, ctx)
-            if v is not None:
-                return v
-        return None
-    return _EAGER[name]([_eval(x, ctx) for x in args], ctx)
+        def coalesce(ctx: _Ctx) -> Any:
+            for fn in fns:
+                v = fn(ctx)
+                if v is not None:
+                    return v
+            return None
+
+        return coalesce
+    impl = _EAGER[name]
+    return lambda ctx: impl([fn(ctx) for fn in fns], ctx)
+
+
+# Compiled closures by AST identity. Compiled procedures keep their ASTs for the life of the process; the
+# entry holds the AST itself, so its id cannot be reused by another object while the entry exists.
+_CLOSURES: dict[int, tuple[Any, _Fn]] = {}
+_MAX_CLOSURES = 50_000
+
+
+def _closure(ast: Any) -> _Fn:
+    entry = _CLOSURES.get(id(ast))
+    if entry is not None and entry[0] is ast:
+        return entry[1]
+    try:
+        fn = _compile(ast)
+    except RecursionError:
+        fn = _fail("type", "expression is nested too deeply")
+    if len(_CLOSURES) >= _MAX_CLOSURES:
+        _CLOSURES.clear()  # ad-hoc ASTs (previews, tests) must not grow the cache without bound
+    _CLOSURES[id(ast)] = (ast, fn)
+    return fn
 
 
 def evaluate(
@@ -404,6 +469,6 @@ def evaluate(
     """Evaluate a parsed expression. Raises EvalError (never anything else) on bad data."""
     ctx = _Ctx(answers if isinstance(answers, Mapping) else {}, item, today or dates.japan_today())
     try:
-        return _eval(ast, ctx)
+        return _closure(ast)(ctx)
     except RecursionError:
         raise EvalError("type", "expression is nested too deeply") from None
