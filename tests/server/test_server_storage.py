@@ -289,3 +289,17 @@ def test_staff_list_role_reinvite_disable_are_audited(tmp_path: Path) -> None:
     assert {"staff.invite", "account.role_change", "staff.reinvite", "account.disable"} <= set(actions)
     assert cli("audit", "verify", "--db", path).returncode == 0
     assert cli("staff", "disable", "no-such-account", "--db", path).returncode == 2
+
+
+def test_create_many_takes_a_whole_writer_group_at_once(db: Database) -> None:
+    from server.storage.db import _MAX_GROUP
+    from server.storage.submissions import NewSubmission, body_hash, create_many
+
+    news = [NewSubmission(id=f"g{i}", procedure_id="p", procedure_version="1", department="d", answers={"n": i},
+                          body_hash=body_hash("p", "1", {"n": i}, None), flags=[], account_id="a",
+                          on_behalf_of=None) for i in range(_MAX_GROUP)]
+    out = db.write_sync(lambda c: create_many(c, news))
+    assert all(isinstance(o, tuple) and o[1] for o in out)
+    stored = db.read_sync(lambda c: c.execute("SELECT count(*), count(DISTINCT receipt_number) FROM submissions"
+                                              " JOIN submission_events ON submission_id = submissions.id").fetchone())
+    assert tuple(stored) == (_MAX_GROUP, _MAX_GROUP)
