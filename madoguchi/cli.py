@@ -23,6 +23,10 @@ def _handler(target: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="madoguchi",
@@ -78,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     c.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.add_argument("--demo", action="store_true", help="seed a demo registry and one staff account per role")
     c.add_argument("--library", metavar="DIR", help="procedure library (default: the shipped library)")
     c.add_argument("--origin", metavar="URL", help="public origin for passkeys (default http://localhost:PORT)")
@@ -95,30 +99,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.add_argument("--role", required=True, help="counter, outreach, reviewer, configurator or admin")
     c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
     c.set_defaults(func=_handler("server.commands:staff_invite"))
     c = ssub.add_parser("list", help="list staff accounts (id, role, department, state, name)",
                         description="List staff accounts, tab-separated: id, role, department, state, name.")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.set_defaults(func=_handler("server.commands:staff_list"))
     c = ssub.add_parser("role", help="give an account another role (audited)",
                         description="Change the role (and department) of an account; recorded in the audit trail.")
     c.add_argument("account_id")
     c.add_argument("--role", required=True, help="resident, counter, outreach, reviewer, configurator or admin")
     c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.set_defaults(func=_handler("server.commands:staff_role"))
     c = ssub.add_parser("reinvite", help="a new enrollment URL for a staff account (lost passkey)",
                         description="Print a new one-time enrollment URL on the last line; audited.")
     c.add_argument("account_id")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
     c.set_defaults(func=_handler("server.commands:staff_reinvite"))
     c = ssub.add_parser("disable", help="stop an account from signing in and end its sessions (audited)",
                         description="Disable an account (someone leaves): its sessions end at once; audited.")
     c.add_argument("account_id")
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.set_defaults(func=_handler("server.commands:staff_disable"))
 
     subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
@@ -127,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = subsub.add_parser(
         "export", help="export submissions (JSON Lines or CSV)", description="Export stored submissions."
     )
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
     c.add_argument("--status", help="only submissions with this status")
     c.add_argument("--procedure", help="only this procedure id")
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify the hash chain of the audit log",
         description="Exit 0 when the audit chain is intact, 1 naming the first bad entry when not.",
     )
-    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
+    _db_option(c)
     c.set_defaults(func=_handler("server.commands:audit_verify"))
     return p
 

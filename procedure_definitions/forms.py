@@ -25,6 +25,7 @@ from . import japan
 from .compile import compile_procedure
 from .expressions import EvalError, deep_equal, evaluate, format_number, truthy
 from .expressions.dates import japan_today, parse_date
+from .identity_memo import IdentityMemo
 from .model import Procedure
 
 __all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "validate_answers"]
@@ -227,7 +228,14 @@ class _Instance(msgspec.Struct):
     scope: dict[str, Any] | None  # the item scope for expressions (outer items merged), None at top level
 
 
-_CALC_FIELDS: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}  # see _with_calculations
+def _derive_calc_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fields that are calculated or are groups with a calculated field inside (memoized below: the
+    server validates every submission of a version against the same compiled lists)."""
+    return [f for f in fields
+            if "calculate" in f or (f.get("type") == "group" and _calc_fields(f.get("fields", [])))]
+
+
+_calc_fields: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(_derive_calc_fields, 10_000)
 
 
 class _Form:
@@ -303,7 +311,7 @@ class _Form:
         calculated_only: bool,
     ) -> Iterator[_Instance]:
         # Lazy on purpose: items are read from ``container`` when reached, after earlier calculations ran.
-        for f in self._with_calculations(fields) if calculated_only else fields:
+        for f in _calc_fields(fields) if calculated_only else fields:
             path = prefix + f["id"]
             if not calculated_only or "calculate" in f:
                 yield _Instance(f, path, container, scope)
@@ -316,24 +324,6 @@ class _Form:
                             yield from self._walk(
                                 f.get("fields", []), item, f"{path}[{i}].", inner, calculated_only=calculated_only
                             )
-
-    def _with_calculations(self, fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The fields that are calculated or are groups with a calculated field inside.
-
-        Memoized by the identity of the (never modified) fields list of a compiled form, across forms: the
-        server validates every submission of a version against the same compiled lists.
-        """
-        entry = _CALC_FIELDS.get(id(fields))
-        if entry is not None and entry[0] is fields:
-            return entry[1]
-        found = [
-            f for f in fields
-            if "calculate" in f or (f.get("type") == "group" and self._with_calculations(f.get("fields", [])))
-        ]
-        if len(_CALC_FIELDS) >= 10_000:
-            _CALC_FIELDS.clear()
-        _CALC_FIELDS[id(fields)] = (fields, found)  # holding ``fields`` keeps its id from being reused
-        return found
 
     # -- calculations -----------------------------------------------------------------------------------
     def calculate(self) -> None:

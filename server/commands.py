@@ -1,4 +1,4 @@
-"""CLI entry points of ``madoguchi serve``, ``staff invite``, ``submissions export`` and ``audit verify``.
+"""CLI entry points of ``madoguchi serve``, ``staff ...``, ``submissions export`` and ``audit verify``.
 
 Each takes the argparse Namespace and returns the exit code (see ``madoguchi/cli.py``).
 """
@@ -8,10 +8,24 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["audit_verify", "serve", "staff_invite", "submissions_export"]
+__all__ = [
+    "audit_verify",
+    "serve",
+    "staff_disable",
+    "staff_invite",
+    "staff_list",
+    "staff_reinvite",
+    "staff_role",
+    "submissions_export",
+]
+
+T = TypeVar("T")
 
 
 def _open_db(path: str, *, must_exist: bool = True):
@@ -95,19 +109,26 @@ def staff_list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_write(path: str, job: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+    """Run one audited admin job on an existing database; a refused request (ValueError) is printed."""
+    db = _open_db(path)
+    if db is None:
+        return False, None
+    try:
+        return True, db.write_sync(job)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return False, None
+    finally:
+        db.close()
+
+
 def staff_role(ns: argparse.Namespace) -> int:
     from server.auth.invites import change_role
 
-    db = _open_db(ns.db)
-    if db is None:
+    ok, after = _admin_write(ns.db, lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
+    if not ok or after is None:
         return 2
-    try:
-        after = db.write_sync(lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
     print(f"{after.display_name}: now {after.role}" + (f" ({after.department})" if after.department else ""))
     return 0
 
@@ -115,16 +136,9 @@ def staff_role(ns: argparse.Namespace) -> int:
 def staff_reinvite(ns: argparse.Namespace) -> int:
     from server.auth.invites import reinvite_in
 
-    db = _open_db(ns.db)
-    if db is None:
+    ok, url = _admin_write(ns.db, lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
+    if not ok:
         return 2
-    try:
-        url = db.write_sync(lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
     print("New one-time enrollment URL (adds a passkey to the existing account):")
     print(url)
     return 0
@@ -133,16 +147,9 @@ def staff_reinvite(ns: argparse.Namespace) -> int:
 def staff_disable(ns: argparse.Namespace) -> int:
     from server.auth.invites import disable_account
 
-    db = _open_db(ns.db)
-    if db is None:
+    ok, ended = _admin_write(ns.db, lambda c: disable_account(c, ns.account_id, actor="cli"))
+    if not ok:
         return 2
-    try:
-        ended = db.write_sync(lambda c: disable_account(c, ns.account_id, actor="cli"))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        db.close()
     print(f"Account {ns.account_id} disabled; {ended} session(s) ended.")
     return 0
 

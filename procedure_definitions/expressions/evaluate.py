@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..identity_memo import IdentityMemo
 from . import dates
 from .dates import type_name
 from .errors import EvalError
@@ -439,24 +440,15 @@ def _compile_call(node: Mapping[str, Any]) -> _Fn:
     return lambda ctx: impl([fn(ctx) for fn in fns], ctx)
 
 
-# Compiled closures by AST identity. Compiled procedures keep their ASTs for the life of the process; the
-# entry holds the AST itself, so its id cannot be reused by another object while the entry exists.
-_CLOSURES: dict[int, tuple[Any, _Fn]] = {}
-_MAX_CLOSURES = 50_000
-
-
-def _closure(ast: Any) -> _Fn:
-    entry = _CLOSURES.get(id(ast))
-    if entry is not None and entry[0] is ast:
-        return entry[1]
+def _compile_top(ast: Any) -> _Fn:
     try:
-        fn = _compile(ast)
+        return _compile(ast)
     except RecursionError:
-        fn = _fail("type", "expression is nested too deeply")
-    if len(_CLOSURES) >= _MAX_CLOSURES:
-        _CLOSURES.clear()  # ad-hoc ASTs (previews, tests) must not grow the cache without bound
-    _CLOSURES[id(ast)] = (ast, fn)
-    return fn
+        return _fail("type", "expression is nested too deeply")
+
+
+# Compiled closures by AST identity: compiled procedures keep their ASTs for the life of the process.
+_closure: IdentityMemo[_Fn] = IdentityMemo(_compile_top, 50_000)
 
 
 def evaluate(
