@@ -27,6 +27,11 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file (default ./madoguchi.db)")
 
 
+def _origin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--origin", metavar="URL", default="http://localhost:8000",
+                        help="public origin of the server (enrollment URLs start with it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="madoguchi",
@@ -100,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--role", required=True, help="counter, outreach, reviewer, configurator or admin")
     c.add_argument("--department", metavar="D", help="department id (required for reviewers)")
     _db_option(c)
-    c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
+    _origin_option(c)
     c.set_defaults(func=_handler("server.commands:staff_invite"))
     c = ssub.add_parser("list", help="list staff accounts (id, role, department, state, name)",
                         description="List staff accounts, tab-separated: id, role, department, state, name.")
@@ -117,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Print a new one-time enrollment URL on the last line; audited.")
     c.add_argument("account_id")
     _db_option(c)
-    c.add_argument("--origin", metavar="URL", default="http://localhost:8000", help="public origin of the server")
+    _origin_option(c)
     c.set_defaults(func=_handler("server.commands:staff_reinvite"))
     c = ssub.add_parser("disable", help="stop an account from signing in and end its sessions (audited)",
                         description="Disable an account (someone leaves): its sessions end at once; audited.")

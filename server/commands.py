@@ -79,16 +79,12 @@ def _validation_workers() -> int:
 
 
 def staff_invite(ns: argparse.Namespace) -> int:
-    from server.auth.invites import create_invite
+    from server.auth.invites import create_invite_in
 
-    db = _open_db(ns.db, must_exist=False)
-    try:
-        url = create_invite(db, ns.name, ns.role, ns.department, ns.origin)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    url = _admin_write(ns.db, lambda c: create_invite_in(c, ns.name, ns.role, ns.department, ns.origin)[1],
+                       must_exist=False)
+    if url is None:
         return 2
-    finally:
-        db.close()
     print(f"Staff account created for {ns.name} ({ns.role}). One-time enrollment URL:")
     print(url)
     return 0
@@ -109,16 +105,19 @@ def staff_list(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_write(path: str, job: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
-    """Run one audited admin job on an existing database; a refused request (ValueError) is printed."""
-    db = _open_db(path)
+def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, must_exist: bool = True) -> T | None:
+    """Run one audited admin job in a write transaction; None when it was refused (the reason is printed).
+
+    Every job returns a value (an account, a URL, a count), so None cannot be mistaken for a result.
+    """
+    db = _open_db(path, must_exist=must_exist)
     if db is None:
-        return False, None
+        return None
     try:
-        return True, db.write_sync(job)
+        return db.write_sync(job)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
-        return False, None
+        return None
     finally:
         db.close()
 
@@ -126,8 +125,8 @@ def _admin_write(path: str, job: Callable[[sqlite3.Connection], T]) -> tuple[boo
 def staff_role(ns: argparse.Namespace) -> int:
     from server.auth.invites import change_role
 
-    ok, after = _admin_write(ns.db, lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
-    if not ok or after is None:
+    after = _admin_write(ns.db, lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
+    if after is None:
         return 2
     print(f"{after.display_name}: now {after.role}" + (f" ({after.department})" if after.department else ""))
     return 0
@@ -136,8 +135,8 @@ def staff_role(ns: argparse.Namespace) -> int:
 def staff_reinvite(ns: argparse.Namespace) -> int:
     from server.auth.invites import reinvite_in
 
-    ok, url = _admin_write(ns.db, lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
-    if not ok:
+    url = _admin_write(ns.db, lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
+    if url is None:
         return 2
     print("New one-time enrollment URL (adds a passkey to the existing account):")
     print(url)
@@ -147,8 +146,8 @@ def staff_reinvite(ns: argparse.Namespace) -> int:
 def staff_disable(ns: argparse.Namespace) -> int:
     from server.auth.invites import disable_account
 
-    ok, ended = _admin_write(ns.db, lambda c: disable_account(c, ns.account_id, actor="cli"))
-    if not ok:
+    ended = _admin_write(ns.db, lambda c: disable_account(c, ns.account_id, actor="cli"))
+    if ended is None:
         return 2
     print(f"Account {ns.account_id} disabled; {ended} session(s) ended.")
     return 0
