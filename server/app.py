@@ -25,6 +25,7 @@ from server.settings import Settings
 from server.storage.db import Database
 from server.storage.schema import migrate
 from server.storage.submissions import SQLiteSubmissions
+from server.submission_lane import install_submission_lane
 from server.submissions import submissions_router
 from server.telemetry import telemetry_handler
 from server.validation import ValidationPool
@@ -92,6 +93,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
         on_shutdown=[svc.validator.stop, lambda: svc.db.close()],
         debug=False,
     )
+    # The busiest request's success case skips Litestar's pipeline; anything else still goes through it.
+    if settings.submission_lane:
+        install_submission_lane(app, svc, max_body=settings.max_json_bytes)
     app.state.services = svc
     app.state.db = svc.db
     app.state.settings = settings

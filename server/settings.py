@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
     validation_workers: int = 0  # processes validating answers (0: in process); `madoguchi serve`: cores - 1
     export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
+    submission_lane: bool = True  # well-formed filings skip Litestar's pipeline (server/submission_lane.py)
 
     @property
     def attachment_root(self) -> Path:

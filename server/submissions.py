@@ -27,7 +27,7 @@ from server.storage.submissions import (
 )
 from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
 
-__all__ = ["SubmissionIn", "submissions_router"]
+__all__ = ["FILER_ROLES", "SubmissionIn", "file_submission", "submissions_router"]
 
 
 class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -107,11 +107,15 @@ def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
     return can_see_department(user, rec.department)
 
 
-@post("/api/submissions", summary="File a submission (idempotent on the client UUID)",
-      responses=None, status_code=201)
-async def create_submission(request: Request[Any, Any, Any], data: JSONBody[SubmissionIn]) -> Response[Receipt]:
-    user = require_roles(request, "resident", "counter", "outreach")
-    svc = services(request)
+FILER_ROLES = ("resident", "counter", "outreach")
+
+
+async def file_submission(svc: Services, user: AccountLike, data: SubmissionIn) -> tuple[Receipt, bool]:
+    """File ``data`` for ``user`` (a filer role): the receipt and whether it was created (False: a retry).
+
+    The one filing core, shared by the route handler and the fast lane (``server.submission_lane``). Every
+    refusal is a ``Problem`` raised before anything is written; ``IdempotencyConflict`` writes nothing either.
+    """
     proc, retired = svc.catalog.get(data.procedure_id, data.procedure_version)
     if proc is None:
         raise Problem(422, "unknown-procedure", "This procedure version was never published",
@@ -157,10 +161,17 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
                                details={"resident": on_behalf_of})
 
     try:
-        receipt, created = await svc.submissions.create(new, also=also)
+        return await svc.submissions.create(new, also=also)
     except IdempotencyConflict:
         raise Problem(422, "idempotency-key-reused",
                       "This submission id was already used with a different body") from None
+
+
+@post("/api/submissions", summary="File a submission (idempotent on the client UUID)",
+      responses=None, status_code=201)
+async def create_submission(request: Request[Any, Any, Any], data: JSONBody[SubmissionIn]) -> Response[Receipt]:
+    user = require_roles(request, *FILER_ROLES)
+    receipt, created = await file_submission(services(request), user, data)
     return Response(receipt, status_code=201 if created else 200)
 
 

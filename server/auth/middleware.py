@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from server.auth import store
-from server.auth.config import get_config
+from server.auth.config import AuthConfig, get_config
+from server.auth.models import Account
 from server.auth.problems import send_problem
 
 __all__ = [
@@ -27,8 +28,10 @@ __all__ = [
     "SESSION_COOKIE",
     "auth_middleware",
     "csrf_cookie_header",
+    "csrf_header_ok",
     "csrf_middleware",
     "csrf_token_of",
+    "live_session",
     "parse_cookies",
     "session_of",
 ]
@@ -41,8 +44,8 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CSRF_SCOPE_KEY = "madoguchi_csrf_token"
 _AUTH_SCOPE_KEY = "auth"
 _COOKIES_SCOPE_KEY = "madoguchi_cookies"
-_MAX_TOKEN = 128
-_MAX_FORM = 256 * 1024  # console forms are a few hundred bytes  # longer cookie values are garbage; do not hash megabytes
+_MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
+_MAX_FORM = 256 * 1024  # console forms are a few hundred bytes
 
 
 def _headers(scope: Scope) -> Iterable[tuple[bytes, bytes]]:
@@ -107,25 +110,34 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
         scope["user"] = None
         scope[_AUTH_SCOPE_KEY] = None  # type: ignore[literal-required]
         token = parse_cookies(scope).get(SESSION_COOKIE)
-        if token and len(token) <= _MAX_TOKEN:
+        if token:
             config = get_config(scope)
-            t = store.now()
-            # Point reads run inline: cheaper than a hop to the reader pool on every request.
-            found = config.db.read_inline(lambda conn: config.sessions.lookup(conn, token, t))
+            found = live_session(config, token)
             if found is not None:
-                account, info = found
-                scope["user"] = account
-                scope[_AUTH_SCOPE_KEY] = info  # type: ignore[literal-required]
-                if t - info.last_seen_at >= config.touch_interval:
-                    # Fire and forget: the idle timer need not delay the response.
-                    with contextlib.suppress(RuntimeError):  # database closing at shutdown
-                        config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
-                        config.sessions.touched(token, info, t)
+                scope["user"] = found[0]
+                scope[_AUTH_SCOPE_KEY] = found[1]  # type: ignore[literal-required]
             else:
                 send = _clearing_cookie(send, config.secure)
         await app(scope, receive, send)
 
     return middleware
+
+
+def live_session(config: AuthConfig, token: str) -> tuple[Account, store.SessionInfo] | None:
+    """The account and live session a session cookie names, or None; resets the idle timer now and then."""
+    if len(token) > _MAX_TOKEN:
+        return None  # garbage: not worth hashing
+    t = store.now()
+    # Point reads run inline: cheaper than a hop to the reader pool on every request.
+    found = config.db.read_inline(lambda conn: config.sessions.lookup(conn, token, t))
+    if found is not None:
+        info = found[1]
+        if t - info.last_seen_at >= config.touch_interval:
+            # Fire and forget: the idle timer need not delay the response.
+            with contextlib.suppress(RuntimeError):  # database closing at shutdown
+                config.db.submit(lambda conn: store.touch_session(conn, info.token_hash))
+                config.sessions.touched(token, info, t)
+    return found
 
 
 def _clearing_cookie(send: Send, secure: bool) -> Send:
@@ -149,6 +161,21 @@ def _origin_allowed(scope: Scope, expected: str) -> str | None:
     if site is not None and site not in ("same-origin", "none"):
         return f"cross-site request refused (Sec-Fetch-Site: {site})"
     return None
+
+
+def csrf_header_ok(scope: Scope, config: AuthConfig) -> bool:
+    """Whether a state-changing request passes the CSRF checks by its ``X-CSRF-Token`` header alone."""
+    return _origin_allowed(scope, config.origin) is None and _tokens_match(
+        _csrf_cookie(scope), _header(scope, CSRF_HEADER.encode()))
+
+
+def _csrf_cookie(scope: Scope) -> str | None:
+    cookie = parse_cookies(scope).get(CSRF_COOKIE)
+    return cookie if cookie is not None and 16 <= len(cookie) <= _MAX_TOKEN else None
+
+
+def _tokens_match(cookie: str | None, sent: str | None) -> bool:
+    return cookie is not None and sent is not None and hmac.compare_digest(cookie.encode(), sent.encode())
 
 
 def _is_form(scope: Scope) -> bool:
@@ -197,9 +224,7 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         config = get_config(scope)
-        cookie = parse_cookies(scope).get(CSRF_COOKIE)
-        if cookie is not None and not (16 <= len(cookie) <= _MAX_TOKEN):
-            cookie = None
+        cookie = _csrf_cookie(scope)
         if cast("HTTPScope", scope)["method"] in _UNSAFE:
             refused = _origin_allowed(scope, config.origin)
             if refused:
@@ -209,7 +234,7 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
             if header is None and _is_form(scope):
                 # A plain HTML form cannot set headers: accept the token as the _csrf_token field instead.
                 header, receive = await _form_token(receive)
-            if cookie is None or header is None or not hmac.compare_digest(cookie.encode(), header.encode()):
+            if not _tokens_match(cookie, header):
                 await send_problem(send, 403, "csrf",
                                    "missing or wrong X-CSRF-Token header (it must equal the madoguchi_csrf cookie)")
                 return
