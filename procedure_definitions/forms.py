@@ -246,6 +246,7 @@ class _Form:
         self.errors: list[FieldError] = []
         self.values: dict[str, Any] = {}
         self.hidden: set[str] = set()
+        self.dropped = False  # visibility removed an answer (of a field that turned out hidden)
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
         top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
         self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
@@ -326,7 +327,9 @@ class _Form:
                             )
 
     # -- calculations -----------------------------------------------------------------------------------
-    def calculate(self) -> None:
+    def calculate(self) -> bool:
+        """Run calculations to a fixed point (at most one round per calculated instance, plus one);
+        True when it was reached."""
         calcs = sum(1 for _ in self.calculated())
         for _ in range(calcs + 1):
             changed = False
@@ -347,7 +350,8 @@ class _Form:
                     inst.container[fid] = value
                     changed = True
             if not changed:
-                return
+                return True
+        return False
 
     def _scope_of(self, inst: _Instance) -> dict[str, Any] | None:
         # The item scope must reflect the item's current values (calculations update them).
@@ -380,7 +384,9 @@ class _Form:
                 shown.append(path)
             else:
                 self.hidden.add(path)
-                container.pop(f["id"], None)
+                if f["id"] in container:
+                    del container[f["id"]]
+                    self.dropped = True
             if f.get("type") == "group" and here:
                 items = container.get(f["id"])
                 if isinstance(items, list):
@@ -642,9 +648,12 @@ def evaluate_form(
 ) -> FormState:
     """Evaluate a compiled procedure against answers. Never raises on bad answers."""
     form = _Form(compiled, answers, today)
-    form.calculate()
+    settled = form.calculate()
     shown = form.visibility()
-    form.calculate()
+    # Hiding a field drops its value, which calculations may read. When no value was dropped and the first
+    # run settled, a second run would change nothing (the server validates every submission: skip it).
+    if form.dropped or not settled:
+        form.calculate()
     form.validate(set(shown))
     return FormState(shown=shown, values=form.values, errors=form.errors, valid=not form.errors)
 

@@ -335,3 +335,16 @@ def test_syntax_error_messages_are_english() -> None:
         with pytest.raises(ExprSyntaxError) as info:
             parse(src)
         assert all(c in string.printable or ord(c) > 0x7F for c in info.value.message)
+
+
+def test_japan_today_turns_at_midnight_in_japan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from procedure_definitions.expressions import dates
+
+    # 2026-03-31T14:59:59Z is 23:59:59 on March 31st in Japan; one second later it is April 1st there.
+    midnight = dt.datetime(2026, 3, 31, 15, 0, tzinfo=dt.UTC).timestamp()
+    for t, expected in [(midnight - 1, "2026-03-31"), (midnight, "2026-04-01"), (midnight - 1, "2026-03-31"),
+                        (midnight + 86399, "2026-04-01"), (midnight + 86400, "2026-04-02")]:
+        monkeypatch.setattr(dates.time, "time", lambda t=t: t)
+        assert dates.japan_today() == expected, t

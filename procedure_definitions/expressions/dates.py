@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 from .errors import EvalError
@@ -139,7 +140,21 @@ def wareki(date: tuple[int, int, int]) -> str | None:
     return None
 
 
+_JST = 9 * 3600
+_today: tuple[float, float, str] = (0.0, 0.0, "")  # [start, end) of the cached Japanese day, in UNIX time
+
+
 def japan_today() -> str:
-    """Today's date in Japan (UTC+9, no daylight saving), independent of the machine's time zone."""
-    now = datetime.now(UTC) + timedelta(hours=9)
-    return format_date(now.year, now.month, now.day)
+    """Today's date in Japan (UTC+9, no daylight saving), independent of the machine's time zone.
+
+    Asked once per form evaluation (every submission the server validates): the answer is kept until the
+    Japanese day ends."""
+    global _today
+    t = time.time()
+    start, end, day = _today
+    if start <= t < end:
+        return day
+    now = datetime.fromtimestamp(t, UTC) + timedelta(hours=9)
+    start = (t + _JST) // 86400 * 86400 - _JST
+    _today = (start, start + 86400, format_date(now.year, now.month, now.day))
+    return _today[2]
