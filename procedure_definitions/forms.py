@@ -250,6 +250,13 @@ class _Form:
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
         top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
         self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
+        # When no calculation sits inside a group, the calculated instances are fixed: list them once
+        # (the fixed-point loop walks them several times per evaluation).
+        calcs = [f for s in compiled.get("sections", []) for f in _calc_fields(s.get("fields", []))]
+        self._fixed_calcs = (
+            None if any(f.get("type") == "group" for f in calcs)
+            else [_Instance(f, f["id"], self.values, None) for f in calcs]
+        )
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _eval(self, ast: Any, scope: Mapping[str, Any] | None) -> Any:
@@ -299,6 +306,9 @@ class _Form:
     def calculated(self) -> Iterator[_Instance]:
         """The instances of ``instances()`` that have a ``calculate``, yielded at the same moments of the
         same lazy walk (a calculation may change what comes after it), without building the others."""
+        if self._fixed_calcs is not None:
+            yield from self._fixed_calcs
+            return
         for section in self.compiled.get("sections", []):
             yield from self._walk(section.get("fields", []), self.values, "", None, calculated_only=True)
 
@@ -378,8 +388,11 @@ class _Form:
     ) -> None:
         for f in fields:
             path = prefix + f["id"]
-            item_scope = None if scope is None else {**scope, **container}
-            here = visible and ("show_if" not in f or self._cond(f["show_if"], item_scope, True))
+            if visible and "show_if" in f:
+                item_scope = None if scope is None else {**scope, **container}
+                here = self._cond(f["show_if"], item_scope, True)
+            else:
+                here = visible
             if here:
                 shown.append(path)
             else:
@@ -404,11 +417,11 @@ class _Form:
     def _validate(self, inst: _Instance) -> None:
         f = inst.field
         value = inst.container.get(f["id"])
-        scope = self._scope_of(inst)
-        required = bool(f.get("required")) or (
-            "required_if" in f and self._cond(f["required_if"], scope, False)
-        )
-        if _is_empty(value):
+        scope = None if inst.scope is None else self._scope_of(inst)
+        if value is None or _is_empty(value):
+            required = bool(f.get("required")) or (
+                "required_if" in f and self._cond(f["required_if"], scope, False)
+            )
             if required:
                 self._error(inst, "required")
             return

@@ -34,6 +34,8 @@ def truthy(v: Any) -> bool:
 
 def deep_equal(a: Any, b: Any) -> bool:
     """JSON deep equality without coercion (1 = 1.0, but 1 != '1' and 1 != true)."""
+    if type(a) is str and type(b) is str:  # the common case (choice values), decided at once
+        return a == b
     if is_number(a) or is_number(b):
         return is_number(a) and is_number(b) and a == b
     if isinstance(a, bool) or isinstance(b, bool):
@@ -459,7 +461,8 @@ def evaluate(
     today: str | None = None,
 ) -> Any:
     """Evaluate a parsed expression. Raises EvalError (never anything else) on bad data."""
-    ctx = _Ctx(answers if isinstance(answers, Mapping) else {}, item, today or dates.japan_today())
+    ctx = _Ctx(answers if type(answers) is dict or isinstance(answers, Mapping) else {}, item,
+               today or dates.japan_today())
     try:
         return _closure(ast)(ctx)
     except RecursionError:

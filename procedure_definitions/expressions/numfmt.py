@@ -11,7 +11,10 @@ _SAFE = 2**53
 
 def is_number(v: object) -> bool:
     """JSON numbers only: Python bools are booleans, never numbers."""
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    t = type(v)
+    if t is int or t is float:  # what decoded JSON holds: answered without the isinstance walk
+        return True
+    return t is not bool and isinstance(v, int | float)
 
 
 def normalize_number(x: float) -> int | float | None:
