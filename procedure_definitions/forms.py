@@ -236,6 +236,25 @@ def _derive_calc_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _calc_fields: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(_derive_calc_fields, 10_000)
+_choice_values: IdentityMemo[list[str]] = IdentityMemo(lambda choices: [c["value"] for c in choices], 10_000)
+_field_ids: IdentityMemo[frozenset[str]] = IdentityMemo(lambda fields: frozenset(f["id"] for f in fields), 10_000)
+
+
+class _Layout(msgspec.Struct, frozen=True):
+    """What a compiled procedure's shape says once for all its evaluations."""
+
+    top: list[dict[str, Any]]  # the fields of all sections, in order
+    calcs: list[dict[str, Any]] | None  # the calculated top-level fields; None when a group holds some
+
+
+def _derive_layout(compiled: Mapping[str, Any]) -> _Layout:
+    sections = compiled.get("sections", [])
+    calcs = [f for s in sections for f in _calc_fields(s.get("fields", []))]
+    return _Layout(top=[f for s in sections for f in s.get("fields", [])],
+                   calcs=None if any(f.get("type") == "group" for f in calcs) else calcs)
+
+
+_layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)
 
 
 class _Form:
@@ -248,14 +267,12 @@ class _Form:
         self.hidden: set[str] = set()
         self.dropped = False  # visibility removed an answer (of a field that turned out hidden)
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
-        top = [f for s in compiled.get("sections", []) for f in s.get("fields", [])]
-        self.values = self._clean(top, answers if isinstance(answers, Mapping) else {}, "")
+        layout = _layout(compiled)
+        self.values = self._clean(layout.top, answers if isinstance(answers, Mapping) else {}, "")
         # When no calculation sits inside a group, the calculated instances are fixed: list them once
         # (the fixed-point loop walks them several times per evaluation).
-        calcs = [f for s in compiled.get("sections", []) for f in _calc_fields(s.get("fields", []))]
         self._fixed_calcs = (
-            None if any(f.get("type") == "group" for f in calcs)
-            else [_Instance(f, f["id"], self.values, None) for f in calcs]
+            None if layout.calcs is None else [_Instance(f, f["id"], self.values, None) for f in layout.calcs]
         )
 
     # -- helpers ---------------------------------------------------------------------------------------
@@ -275,18 +292,19 @@ class _Form:
         )
 
     def _clean(self, fields: list[dict[str, Any]], answers: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-        by_id = {f["id"]: f for f in fields}
+        known = _field_ids(fields)
         out: dict[str, Any] = {}
-        for key in sorted(answers):
-            if key not in by_id:
-                path = prefix + key
-                self.errors.append(FieldError(path, key, "unknown_field", _message("unknown_field", {})))
+        for key in sorted(k for k in answers if k not in known):
+            self.errors.append(FieldError(prefix + key, key, "unknown_field", _message("unknown_field", {})))
         for f in fields:
             fid = f["id"]
-            if fid not in answers or _is_blank(answers[fid]) or f.get("type") == "notice":
+            if fid not in answers:
                 continue
             value = answers[fid]
-            if f.get("type") == "group" and isinstance(value, list):
+            kind = f.get("type")
+            if _is_blank(value) or kind == "notice":
+                continue
+            if kind == "group" and isinstance(value, list):
                 value = [
                     self._clean(f.get("fields", []), item, f"{prefix}{fid}[{i}].")
                     if isinstance(item, Mapping)
@@ -298,33 +316,22 @@ class _Form:
             out[fid] = value
         return out
 
-    def instances(self) -> Iterator[_Instance]:
-        """Every field at every place (group fields once per item), in document order."""
-        for section in self.compiled.get("sections", []):
-            yield from self._walk(section.get("fields", []), self.values, "", None, calculated_only=False)
-
     def calculated(self) -> Iterator[_Instance]:
-        """The instances of ``instances()`` that have a ``calculate``, yielded at the same moments of the
-        same lazy walk (a calculation may change what comes after it), without building the others."""
+        """Every calculated field at every place (group fields once per item), in document order, lazily:
+        a calculation may change what comes after it."""
         if self._fixed_calcs is not None:
             yield from self._fixed_calcs
             return
         for section in self.compiled.get("sections", []):
-            yield from self._walk(section.get("fields", []), self.values, "", None, calculated_only=True)
+            yield from self._walk(section.get("fields", []), self.values, "", None)
 
     def _walk(
-        self,
-        fields: list[dict[str, Any]],
-        container: dict[str, Any],
-        prefix: str,
-        scope: dict[str, Any] | None,
-        *,
-        calculated_only: bool,
+        self, fields: list[dict[str, Any]], container: dict[str, Any], prefix: str, scope: dict[str, Any] | None
     ) -> Iterator[_Instance]:
         # Lazy on purpose: items are read from ``container`` when reached, after earlier calculations ran.
-        for f in _calc_fields(fields) if calculated_only else fields:
+        for f in _calc_fields(fields):
             path = prefix + f["id"]
-            if not calculated_only or "calculate" in f:
+            if "calculate" in f:
                 yield _Instance(f, path, container, scope)
             if f.get("type") == "group":
                 items = container.get(f["id"])
@@ -332,9 +339,7 @@ class _Form:
                     for i, item in enumerate(items):
                         if isinstance(item, dict):
                             inner = {**(scope or {}), **item}
-                            yield from self._walk(
-                                f.get("fields", []), item, f"{path}[{i}].", inner, calculated_only=calculated_only
-                            )
+                            yield from self._walk(f.get("fields", []), item, f"{path}[{i}].", inner)
 
     # -- calculations -----------------------------------------------------------------------------------
     def calculate(self) -> bool:
@@ -410,9 +415,24 @@ class _Form:
 
     # -- validation -------------------------------------------------------------------------------------
     def validate(self, shown: set[str]) -> None:
-        for inst in self.instances():
-            if inst.path in shown and "calculate" not in inst.field and inst.field.get("type") != "notice":
-                self._validate(inst)
+        """Check every shown field at every place (group fields once per item), in document order."""
+        for section in self.compiled.get("sections", []):
+            self._validate_in(section.get("fields", []), self.values, "", None, shown)
+
+    def _validate_in(self, fields: list[dict[str, Any]], container: dict[str, Any], prefix: str,
+                     scope: dict[str, Any] | None, shown: set[str]) -> None:
+        for f in fields:
+            path = prefix + f["id"]
+            kind = f.get("type")
+            if path in shown and "calculate" not in f and kind != "notice":
+                self._validate(_Instance(f, path, container, scope))
+            if kind == "group":
+                items = container.get(f["id"])
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            self._validate_in(f.get("fields", []), item, f"{path}[{i}].", {**(scope or {}), **item},
+                                              shown)
 
     def _validate(self, inst: _Instance) -> None:
         f = inst.field
@@ -435,9 +455,10 @@ class _Form:
             self._error(inst, "constraint")
 
     def offered(self, f: Mapping[str, Any], scope: Mapping[str, Any] | None) -> list[str]:
+        """The values offered to pick from (read only: without a filter, one shared list per field)."""
         choices = f.get("choices", [])
         if "choice_filter" not in f:
-            return [c["value"] for c in choices]
+            return _choice_values(choices)
         try:
             fv = self._eval(f["choice_filter"], scope)
         except EvalError:
