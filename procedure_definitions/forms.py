@@ -245,13 +245,52 @@ class _Layout(msgspec.Struct, frozen=True):
 
     top: list[dict[str, Any]]  # the fields of all sections, in order
     calcs: list[dict[str, Any]] | None  # the calculated top-level fields; None when a group holds some
+    one_pass: bool  # no calculation reads a calculated value: one round reaches the fixed point
+
+
+def _ref_heads(ast: Any) -> set[str]:
+    """The first names of every reference in an expression AST."""
+    if isinstance(ast, dict):
+        heads = {ast["ref"][0]} if isinstance(ast.get("ref"), list) and ast["ref"] else set()
+        return heads.union(*(_ref_heads(v) for v in ast.values()))
+    if isinstance(ast, list):
+        return set().union(*(_ref_heads(v) for v in ast))
+    return set()
+
+
+def _calculation_inputs(fields: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """(ids of calculated fields and of groups that hold one, names their calculations read), recursively."""
+    outputs: set[str] = set()
+    inputs: set[str] = set()
+    for f in fields:
+        if "calculate" in f:
+            outputs.add(f["id"])
+            inputs |= _ref_heads(f["calculate"])
+        if f.get("type") == "group":
+            inner_out, inner_in = _calculation_inputs(f.get("fields", []))
+            if inner_out:
+                outputs |= inner_out | {f["id"]}
+            inputs |= inner_in
+    return outputs, inputs
 
 
 def _derive_layout(compiled: Mapping[str, Any]) -> _Layout:
     sections = compiled.get("sections", [])
+    top = [f for s in sections for f in s.get("fields", [])]
     calcs = [f for s in sections for f in _calc_fields(s.get("fields", []))]
-    return _Layout(top=[f for s in sections for f in s.get("fields", [])],
-                   calcs=None if any(f.get("type") == "group" for f in calcs) else calcs)
+    outputs, inputs = _calculation_inputs(top)
+    # A calculated group would change the items the next round walks; names are compared, not places, so
+    # an item field named like a calculated one elsewhere only costs the extra round.
+    calculated_group = any(f.get("type") == "group" and "calculate" in f for f in _all_fields(top))
+    return _Layout(top=top, calcs=None if any(f.get("type") == "group" for f in calcs) else calcs,
+                   one_pass=not (outputs & inputs) and not calculated_group)
+
+
+def _all_fields(fields: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for f in fields:
+        yield f
+        if f.get("type") == "group":
+            yield from _all_fields(f.get("fields", []))
 
 
 _layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)
@@ -274,6 +313,7 @@ class _Form:
         self._fixed_calcs = (
             None if layout.calcs is None else [_Instance(f, f["id"], self.values, None) for f in layout.calcs]
         )
+        self._one_pass = layout.one_pass
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _eval(self, ast: Any, scope: Mapping[str, Any] | None) -> Any:
@@ -364,8 +404,8 @@ class _Form:
                 elif old is None or not deep_equal(old, value):
                     inst.container[fid] = value
                     changed = True
-            if not changed:
-                return True
+            if not changed or self._one_pass:
+                return True  # one_pass: a second round would compute the same values from the same inputs
         return False
 
     def _scope_of(self, inst: _Instance) -> dict[str, Any] | None:

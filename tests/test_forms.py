@@ -145,3 +145,20 @@ def test_compile_life_event() -> None:
     assert out["procedures"][1]["include_if"] == {"ref": ["has_children"]}
     assert "include_if" not in out["procedures"][0]
     assert out["shared_fields"][0]["field"]["show_if"] == {"ref": ["has_children"]}
+
+
+def test_shortcuts_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-round and fixed-instance shortcuts of the calculation loop give what the plain loop gives."""
+    from procedure_definitions import forms
+
+    layouts = {name: forms._layout(p) for name, p in DATA["procedures"].items()}
+    # Both kinds are covered: "chain" has calculations reading calculations, "basic" has one that reads answers.
+    assert not layouts["chain"].one_pass and layouts["basic"].one_pass
+    assert layouts["group"].calcs is None and layouts["basic"].calcs is not None
+    fast = [evaluate_form(DATA["procedures"][c["procedure"]], c["answers"], today=c["today"]) for c in DATA["cases"]]
+    plain = {name: msgspec.structs.replace(lay, calcs=None, one_pass=False) for name, lay in layouts.items()}
+    by_id = {id(p): plain[name] for name, p in DATA["procedures"].items()}
+    monkeypatch.setattr(forms, "_layout", lambda compiled: by_id[id(compiled)])
+    for case, state in zip(DATA["cases"], fast, strict=True):
+        slow = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"])
+        assert msgspec.to_builtins(slow) == msgspec.to_builtins(state), case["name"]

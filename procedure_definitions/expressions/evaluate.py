@@ -71,17 +71,6 @@ def _step(v: Any, key: str) -> Any:
     raise EvalError("type", f"cannot take '.{key}' of a {type_name(v)}")
 
 
-def _ref(path: list[Any], ctx: _Ctx) -> Any:
-    if not path or not all(isinstance(p, str) for p in path):
-        raise EvalError("type", "malformed reference")
-    head = path[0]
-    scope = ctx.item if ctx.item is not None and head in ctx.item else ctx.answers
-    v = _blank(scope.get(head))
-    for key in path[1:]:
-        v = _step(v, key)
-    return v
-
-
 def _num(v: Any, op: str) -> float | None:
     if v is None:
         return None
