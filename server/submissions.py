@@ -50,14 +50,9 @@ class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
     visible_to_resident: bool = True
 
 
-class SubmissionView(msgspec.Struct, kw_only=True):
-    id: str
-    receipt_number: str
-    procedure_id: str
-    procedure_version: str
-    status: str
-    received_at: str
-    flags: list[str]
+class SubmissionView(Receipt, kw_only=True):
+    """The receipt with the answers and the (resident-visible, for residents) history."""
+
     answers: dict[str, Any]
     history: list[HistoryEntry]
 

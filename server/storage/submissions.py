@@ -315,19 +315,12 @@ class SQLiteSubmissions:
 
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]:
-        sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
-        args: list[Any] = []
+        sql, args = _selection(status, procedure)
         if departments is not None:
             if not departments:
                 return []
             sql += f" AND department IN ({', '.join('?' * len(departments))})"
             args += departments
-        if status:
-            sql += " AND status = ?"
-            args.append(status)
-        if procedure:
-            sql += " AND procedure_id = ?"
-            args.append(procedure)
         if search:
             sql += " AND instr(search_text, ?) > 0"
             args.append(search)
@@ -379,9 +372,8 @@ class SQLiteSubmissions:
         return await self.db.write(job)
 
 
-def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
-                     procedure: str | None = None) -> Iterator[SubmissionRecord]:
-    """Every matching submission in receipt order (exports)."""
+def _selection(status: str | None, procedure: str | None) -> tuple[str, list[Any]]:
+    """The submissions query filtered by status and procedure, open for more ``AND`` clauses."""
     sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
     args: list[Any] = []
     if status:
@@ -390,5 +382,12 @@ def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
     if procedure:
         sql += " AND procedure_id = ?"
         args.append(procedure)
+    return sql, args
+
+
+def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
+                     procedure: str | None = None) -> Iterator[SubmissionRecord]:
+    """Every matching submission in receipt order (exports)."""
+    sql, args = _selection(status, procedure)
     for row in conn.execute(sql + " ORDER BY received_at, receipt_number", args):
         yield _record(row)
