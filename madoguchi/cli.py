@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("account_id")
     _db_option(c)
     c.set_defaults(func=_handler("server.commands:staff_disable"))
+    c = ssub.add_parser("enable", help="let a disabled account sign in again (audited)",
+                        description="Undo `staff disable`: the account's passkeys work again; audited.")
+    c.add_argument("account_id")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.commands:staff_enable"))
 
     subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
     subsub = subs.add_subparsers(dest="submissions_command", metavar="ACTION")

@@ -153,6 +153,16 @@ def staff_disable(ns: argparse.Namespace) -> int:
     return 0
 
 
+def staff_enable(ns: argparse.Namespace) -> int:
+    from server.auth.invites import enable_account
+
+    since = _admin_write(ns.db, lambda c: enable_account(c, ns.account_id, actor="cli"))
+    if since is None:
+        return 2
+    print(f"Account {ns.account_id} enabled (disabled since {since}); it signs in with its passkeys again.")
+    return 0
+
+
 def submissions_export(ns: argparse.Namespace) -> int:
     from server.audit import append_audit
     from server.export import MappingError, default_mappings_dir, load_mappings, to_csv, to_jsonl

@@ -107,6 +107,21 @@ def disable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | N
     return ended
 
 
+def enable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | None) -> str:
+    """Inside a write job: undo ``disable_account`` (a mistake, someone back from leave). Audited.
+
+    Returns when it had been disabled. The account's passkeys work again; its old sessions stay ended.
+    """
+    row = conn.execute("SELECT disabled_at FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    if row is None:
+        raise ValueError(f"no account {account_id!r}")
+    if row[0] is None:
+        raise ValueError(f"account {account_id!r} is not disabled")
+    conn.execute("UPDATE accounts SET disabled_at = NULL WHERE id = ?", (account_id,))
+    append_audit(conn, actor=actor, action="account.enable", subject=account_id, details={"disabled_at": row[0]})
+    return str(row[0])
+
+
 def list_staff(conn: sqlite3.Connection) -> list[tuple[str, str, str | None, str, str]]:
     """(id, role, department, display name, state) of every staff account, state being enrolled, invited or
     disabled."""

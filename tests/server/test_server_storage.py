@@ -290,6 +290,23 @@ def test_staff_list_role_reinvite_disable_are_audited(tmp_path: Path) -> None:
     assert cli("audit", "verify", "--db", path).returncode == 0
     assert cli("staff", "disable", "no-such-account", "--db", path).returncode == 2
 
+    back = cli("staff", "enable", account_id, "--db", path)
+    assert back.returncode == 0, back.stderr
+    rows = [line.split("\t") for line in cli("staff", "list", "--db", path).stdout.splitlines()]
+    assert next(r for r in rows if r[0] == account_id)[3] == "invited"  # enrolled only through the URL
+    db = Database.open(path)
+    try:
+        assert db.read_sync(lambda c: store.account_by_id(c, account_id)) is not None
+        assert db.read_sync(lambda c: store.session_account(c, token)) is None  # ended sessions stay ended
+        last = db.read_sync(lambda c: c.execute("SELECT action, subject FROM audit_log ORDER BY id DESC").fetchone())
+    finally:
+        db.close()
+    assert tuple(last) == ("account.enable", account_id)
+    again = cli("staff", "enable", account_id, "--db", path)
+    assert again.returncode == 2 and "not disabled" in again.stderr
+    assert cli("staff", "enable", "no-such-account", "--db", path).returncode == 2
+    assert cli("audit", "verify", "--db", path).returncode == 0
+
 
 def test_create_many_takes_a_whole_writer_group_at_once(db: Database) -> None:
     from server.storage.db import _MAX_GROUP
