@@ -103,6 +103,10 @@ class RegisteredOut(msgspec.Struct):
     recovery_codes: list[str]
 
 
+class RecoveryCodesOut(msgspec.Struct):
+    recovery_codes: list[str]
+
+
 class SessionOut(msgspec.Struct):
     signed_in: bool
     account: AccountOut | None
@@ -512,12 +516,31 @@ async def remove_passkey(request: Request[Any, Any, Any], passkey_id: FromPath[s
         raise AuthProblem(409, "last-passkey", "this is your only passkey: add another one before removing it")
 
 
+@post("/auth/recovery-codes", status_code=HTTP_200_OK, guards=[requires_signed_in], tags=["auth"])
+async def new_recovery_codes(request: Request[Any, Any, Any]) -> RecoveryCodesOut:
+    """A fresh set of recovery codes (residents): every earlier code stops working. Shown once; audited.
+
+    A session suffices, as for adding a passkey; staff have no recovery codes (an admin re-invites them).
+    """
+    account = _me(request)
+    if account.is_staff:
+        raise AuthProblem(403, "forbidden", "staff accounts have no recovery codes: ask an admin for a new invite")
+
+    def job(conn: sqlite3.Connection) -> list[str]:
+        codes = store.generate_recovery_codes(conn, account.id)
+        append_audit(conn, actor=account.id, action="auth.recovery_codes", subject=account.id,
+                     details={"count": len(codes)})
+        return codes
+
+    return RecoveryCodesOut(recovery_codes=await _cfg(request).db.write(job))
+
+
 auth_router = Router(
     path="/",
     route_handlers=[
         get_session, register_options, register_verify, login_options, login_verify, recovery, logout,
         logout_all, enroll, enroll_js, enroll_options, enroll_verify, list_passkeys, passkey_options,
-        passkey_verify, rename_passkey, remove_passkey,
+        passkey_verify, rename_passkey, remove_passkey, new_recovery_codes,
     ],
     exception_handlers=exception_handlers,
 )

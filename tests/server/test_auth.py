@@ -268,6 +268,20 @@ def test_recovery_code_single_use(server: Server, client: httpx.Client) -> None:
     assert [r for r in server.audit("auth.login") if r[1] == account["id"] and "recovery" in r[2]]
 
 
+def test_new_recovery_codes_replace_the_old_ones(server: Server, client: httpx.Client) -> None:
+    account, auth = register_resident(client, server.base_url)
+    r = client.post("/auth/recovery-codes")
+    assert r.status_code == 200, r.text
+    fresh = r.json()["recovery_codes"]
+    assert len(fresh) == 10 and not set(fresh) & set(auth.recovery_codes)
+    assert [row for row in server.audit("auth.recovery_codes") if row[1] == account["id"]]
+    client.post("/auth/logout")
+    assert_problem(client.post("/auth/recovery-codes"), 401)
+    assert_problem(client.post("/auth/recovery", json={"account_id": account["id"], "code": auth.recovery_codes[0]}),
+                   401, "sign-in-failed")
+    assert client.post("/auth/recovery", json={"account_id": account["id"], "code": fresh[0]}).status_code == 200
+
+
 def test_passkey_rename_add_remove(server: Server, client: httpx.Client) -> None:
     account, first = register_resident(client, server.base_url)
     keys = client.get("/api/me/passkeys").json()

@@ -93,6 +93,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/auth/passkeys/verify"): SIGNED_IN,
     ("PATCH", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
+    ("POST", "/auth/recovery-codes"): frozenset({RESIDENT}),  # staff have none: an admin re-invites them
     # sync (docs/sync.md): push/pull for every signed-in account; the store decides per record (drafts:
     # owner only; shared records: counter/admin all, reviewers their department, outreach their assignments)
     ("POST", "/sync/push"): SIGNED_IN,
