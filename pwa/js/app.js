@@ -20,6 +20,7 @@ import { householdListPage, householdPage } from './households.js';
 import { api, csrf, setCsrf, ApiError } from './api.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 import { searchProcedures } from './finder.js';
+import { accountPage } from './account.js';
 import { visibleQuestions, applicableProcedures, mappedFields, copyShared, documentsFor, mergeDocuments, sharedSource, truthy, sharedFieldsFor, seedShared, mappedTargets } from './lifeevent.js';
 import { renderFields, applyResult, el, domId, errorText } from './render.js';
 import { evaluateForm } from './form.js';
@@ -1161,20 +1162,20 @@ async function bundlePage(bundleId, review) {
 // ------------------------------------------------------------------------------------------ sign-in
 
 async function signinPage() {
-  setPage(t('signinTitle'));
-  const msg = el('p', { role: 'status', id: 'signin-status' });
   const acc = state.session.signed_in && state.session.account;
   if (acc) {
-    const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
-    out.addEventListener('click', async () => {
-      try { await api('/auth/logout', { method: 'POST', body: {} }); } catch { /* offline */ }
-      writeJSON(ACTING_KEY, null);
-      await refreshSession();
-      location.hash = '#/';
+    setPage(t('accountTitle'));
+    await accountPage(main, acc, {
+      signedOut: async () => {
+        writeJSON(ACTING_KEY, null);
+        await refreshSession();
+        location.hash = '#/';
+      },
     });
-    main.append(el('p', { text: t('signedInAs', { name: acc.display_name || '' }) }), el('div', { class: 'actions' }, out), msg);
     return;
   }
+  setPage(t('signinTitle'));
+  const msg = el('p', { role: 'status', id: 'signin-status' });
   main.append(el('p', { text: t('signinText') }));
   if (!navigator.onLine) main.append(el('p', { class: 'notice', text: t('signinOffline') }));
   const login = el('button', { type: 'button', class: 'btn', id: 'signin-passkey', text: t('signinPasskey') });

@@ -65,7 +65,7 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
     page.get_by_role("link", name="ホームへ戻る").click()
     page.wait_for_function("() => location.hash === '#/'")
     page.locator("#account-link").click()
-    page.get_by_role("button", name="サインアウト").click()
+    page.get_by_role("button", name="サインアウト", exact=True).click()
     page.wait_for_function("() => location.hash === '#/'")
     expect(page.locator("#account-link")).to_have_text("サインイン")
     assert page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => s.signed_in)") is False

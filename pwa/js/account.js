@@ -1,0 +1,100 @@
+// The signed-in account's page (#/signin once signed in): passkeys (name, add, remove), a new set of
+// recovery codes (residents), sign out here or everywhere. Every change is made and checked by the server.
+
+import { api, ApiError } from './api.js';
+import { t } from './i18n.js';
+import { el } from './render.js';
+import { parseCreationOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
+
+function reason(e) { return e instanceof ApiError ? e.message : (e && e.name) || String(e); }
+
+function day(iso) { return iso ? iso.slice(0, 10) : t('never'); }
+
+/**
+ * Fill `main` with the account's settings. `account` is the session's account; `signedOut` runs after a
+ * sign-out (here or everywhere), with the page still to be left.
+ */
+export async function accountPage(main, account, { signedOut }) {
+  const status = el('p', { role: 'status', id: 'account-status' });
+  const say = (text) => { status.textContent = text; };
+  const guard = async (fn) => { say(''); try { await fn(); } catch (e) { say(t('accountFailed', { reason: reason(e) })); } };
+
+  const list = el('ul', { id: 'passkeys', class: 'passkeys' });
+  const render = async () => {
+    let keys;
+    try { keys = await api('/api/me/passkeys'); } catch (e) {
+      list.replaceChildren(el('li', { text: navigator.onLine ? t('accountFailed', { reason: reason(e) }) : t('accountOffline') }));
+      return;
+    }
+    list.replaceChildren(...keys.map((k, i) => passkeyItem(k, i)));
+  };
+  const passkeyItem = (k, i) => {
+    const id = `passkey-name-${i}`;
+    const name = el('input', { id, type: 'text', value: k.name, maxlength: '100', autocomplete: 'off' });
+    const rename = el('button', { type: 'submit', class: 'btn btn-secondary', text: t('passkeyRename') });
+    const remove = el('button', { type: 'button', class: 'btn btn-secondary', text: t('passkeyRemove') });
+    const form = el('form', { novalidate: true },
+      el('div', { class: 'field' }, el('label', { for: id, text: t('passkeyName') }), name),
+      el('p', { class: 'hint', text: t('passkeyDates', { created: day(k.created_at), used: day(k.last_used_at) }) }),
+      el('div', { class: 'actions' }, rename, remove));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      guard(async () => {
+        await api(`/api/me/passkeys/${encodeURIComponent(k.id)}`, { method: 'PATCH', body: { name: name.value.trim() } });
+        say(t('passkeyRenamed'));
+        await render();
+      });
+    });
+    remove.addEventListener('click', () => guard(async () => {
+      await api(`/api/me/passkeys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
+      say(t('passkeyRemoved'));
+      await render();
+    }));
+    return el('li', {}, form);
+  };
+
+  const add = el('button', { type: 'button', class: 'btn', id: 'add-passkey', text: t('passkeyAdd') });
+  add.addEventListener('click', () => guard(async () => {
+    const opts = await api('/auth/passkeys/options', { method: 'POST', body: {} });
+    const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
+    await api('/auth/passkeys/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred), name: navigator.userAgent.slice(0, 60) } });
+    say(t('passkeyAdded'));
+    await render();
+  }));
+
+  main.append(el('p', { text: t('signedInAs', { name: account.display_name || '' }) }), status,
+    el('h2', { text: t('passkeysTitle') }), el('p', { class: 'hint', text: t('passkeysText') }), list,
+    el('div', { class: 'actions' }, add));
+
+  if (account.role === 'resident') main.append(...recoverySection(guard));
+
+  const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
+  out.addEventListener('click', async () => {
+    try { await api('/auth/logout', { method: 'POST', body: {} }); } catch { /* offline: the cookie ends with the session */ }
+    await signedOut();
+  });
+  const everywhere = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signoutAll') });
+  everywhere.addEventListener('click', () => guard(async () => {
+    await api('/auth/logout-all', { method: 'POST', body: {} });
+    await signedOut();
+  }));
+  main.append(el('h2', { text: t('signout') }), el('div', { class: 'actions' }, out, everywhere));
+  await render();
+}
+
+// Two steps, without window.confirm: the first click says what happens, the second does it.
+function recoverySection(guard) {
+  const box = el('div', { id: 'recovery' });
+  const ask = el('button', { type: 'button', class: 'btn btn-secondary', text: t('recoveryNew') });
+  const confirm = el('button', { type: 'button', class: 'btn', text: t('recoveryConfirm'), hidden: true });
+  const warning = el('p', { class: 'notice', text: t('recoveryWarning'), hidden: true });
+  ask.addEventListener('click', () => { warning.hidden = false; confirm.hidden = false; confirm.focus(); });
+  confirm.addEventListener('click', () => guard(async () => {
+    const r = await api('/auth/recovery-codes', { method: 'POST', body: {} });
+    warning.hidden = true; confirm.hidden = true;
+    box.replaceChildren(el('p', { text: t('recoveryText') }),
+      el('ul', { id: 'recovery-codes' }, r.recovery_codes.map((c) => el('li', {}, el('code', { text: c })))));
+  }));
+  return [el('h2', { text: t('recoveryTitle') }), el('p', { class: 'hint', text: t('recoveryAbout') }), box,
+    warning, el('div', { class: 'actions' }, ask, confirm)];
+}
