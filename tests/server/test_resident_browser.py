@@ -55,7 +55,7 @@ def test_resident_registers_signs_in_with_passkey_and_sees_home(served: Server) 
 
             # Sign out.
             go(page, served.base, "#/signin")
-            page.get_by_role("button", name="サインアウト").click()
+            page.get_by_role("button", name="サインアウト", exact=True).click()
             page.wait_for_function("() => !document.getElementById('account-link').textContent.includes('ブラウザ')")
             assert page.evaluate("() => fetch('/api/session').then(r => r.json())")["signed_in"] is False
 
