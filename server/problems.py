@@ -45,8 +45,9 @@ _TITLES = {
 class Problem(HTTPException):
     """An error with a problem type slug and optional extension members (e.g. ``errors``)."""
 
-    def __init__(self, status: int, slug: str, detail: str = "", **extensions: Any) -> None:
-        super().__init__(status_code=status, detail=detail or _TITLES.get(status, "Error"))
+    def __init__(self, status: int, slug: str, detail: str = "", *, headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(status_code=status, detail=detail or _TITLES.get(status, "Error"), headers=headers)
         self.slug = slug
         self.extensions = extensions
 

@@ -53,6 +53,9 @@ class AuthConfig:
     resident_absolute: int = 30 * 86400
     # Throttle for the idle-timer update: a session costs at most one write per minute, not one per request.
     touch_interval: int = 60
+    # Recovery codes are 80 bits, but guessing still gets no more than this many tries per account and window.
+    recovery_failures: int = 10
+    recovery_window: int = 3600
     rp_id: str = field(init=False)
     secure: bool = field(init=False)
     sessions: SessionCache = field(init=False, repr=False)

@@ -16,8 +16,9 @@ __all__ = ["AuthProblem", "exception_handlers", "problem_document", "send_proble
 class AuthProblem(Problem):
     """An expected refusal; ``slug`` is the stable machine-readable reason (``csrf``, ``challenge-expired``...)."""
 
-    def __init__(self, status: int, slug: str, detail: str, **extensions: Any) -> None:
-        super().__init__(status, slug, detail, **extensions)
+    def __init__(self, status: int, slug: str, detail: str, *, headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(status, slug, detail, headers=headers, **extensions)
 
 
 def problem_document(status: int, slug: str, detail: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 from typing import Annotated, Any
@@ -307,25 +308,44 @@ async def login_verify(request: Request[Any, Any, Any], data: JSONBody[LoginVeri
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, *started)])
 
 
+def _recovery_failures(conn: sqlite3.Connection, account_id: str, window: int) -> int:
+    """Wrong recovery codes tried for this account within the last ``window`` seconds (from the audit trail)."""
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window)).isoformat(timespec="microseconds")
+    return int(conn.execute(
+        "SELECT count(*) FROM audit_log WHERE subject = ? AND action = 'auth.login_failed' AND at >= ?"
+        " AND json_extract(details, '$.method') = 'recovery'", (account_id, since)).fetchone()[0])
+
+
 @post("/auth/recovery", status_code=HTTP_200_OK, tags=["auth"])
 async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) -> Response[SignedInOut]:
     """Sign in with a one-time recovery code (residents only: staff ask an admin for a new invite)."""
     config = _cfg(request)
 
-    def job(conn: sqlite3.Connection) -> tuple[Account, str, int] | None:
+    def job(conn: sqlite3.Connection) -> tuple[Account, str, int] | str:
+        """The account and its new session, or why not ("throttled" or "refused")."""
         account = store.account_by_id(conn, data.account_id)
+        if account is not None and _recovery_failures(conn, account.id, config.recovery_window) >= \
+                config.recovery_failures:
+            # Counted in the write transaction, so parallel guesses cannot slip past the limit.
+            append_audit(conn, actor=account.id, action="auth.login_throttled", subject=account.id,
+                         details={"method": "recovery", "ip": _ip(request)})
+            return "throttled"
         if account is None or account.is_staff or not store.use_recovery_code(conn, account.id, data.code):
             subject = account.id if account else None
             append_audit(conn, actor=subject, action="auth.login_failed", subject=subject,
                          details={"method": "recovery", "reason": "wrong or used recovery code", "ip": _ip(request)})
-            return None
+            return "refused"
         token, max_age = _start_session(conn, config, request, account, "recovery")
         append_audit(conn, actor=account.id, action="auth.login", subject=account.id,
                      details={"method": "recovery", "ip": _ip(request)})
         return account, token, max_age
 
     result = await config.db.write(job)
-    if result is None:
+    if result == "throttled":
+        raise AuthProblem(429, "rate-limited", "too many wrong recovery codes for this account: try again later,"
+                          " sign in with a passkey, or ask at the counter",
+                          headers={"Retry-After": str(config.recovery_window)})
+    if isinstance(result, str):
         raise AuthProblem(401, "sign-in-failed", "wrong or already used recovery code")
     account, token, max_age = result
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, token, max_age)])

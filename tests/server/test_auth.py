@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import sqlite3
+import time
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,6 +267,37 @@ def test_recovery_code_single_use(server: Server, client: httpx.Client) -> None:
     relaxed = auth.recovery_codes[1].replace("-", "").lower()
     assert client.post("/auth/recovery", json={"account_id": account["id"], "code": relaxed}).status_code == 200
     assert [r for r in server.audit("auth.login") if r[1] == account["id"] and "recovery" in r[2]]
+
+
+def test_guessing_recovery_codes_is_throttled_per_account(server: Server, client: httpx.Client) -> None:
+    from server.auth.config import STATE_KEY
+
+    config = server.app.state[STATE_KEY]
+    account, auth = register_resident(client, server.base_url)
+    client.post("/auth/logout")
+    for i in range(config.recovery_failures):
+        r = client.post("/auth/recovery", json={"account_id": account["id"], "code": f"WRONG-CODE-{i:04d}-XXXX"})
+        assert_problem(r, 401, "sign-in-failed")
+    # Now even the right code is refused without being checked (and so stays unused).
+    r = client.post("/auth/recovery", json={"account_id": account["id"], "code": auth.recovery_codes[0]})
+    assert_problem(r, 429, "rate-limited")
+    assert r.headers["retry-after"] == str(config.recovery_window)
+    assert [row for row in server.audit("auth.login_throttled") if row[1] == account["id"]]
+    # Another account is not affected.
+    with server.client() as other:
+        someone, theirs = register_resident(other, server.base_url)
+        other.post("/auth/logout")
+        assert other.post("/auth/recovery", json={"account_id": someone["id"],
+                                                  "code": theirs.recovery_codes[0]}).status_code == 200
+    # Once the failures are older than the window, the right code works (the code was never spent).
+    window = config.recovery_window
+    config.recovery_window = 1
+    try:
+        time.sleep(1.1)
+        r = client.post("/auth/recovery", json={"account_id": account["id"], "code": auth.recovery_codes[0]})
+        assert r.status_code == 200, r.text
+    finally:
+        config.recovery_window = window
 
 
 def test_new_recovery_codes_replace_the_old_ones(server: Server, client: httpx.Client) -> None:
