@@ -17,13 +17,11 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +36,9 @@ FLAGS = [
     "--disable-sync",
 ]
 MARK = "<!-- pwa-bench -->"
+sys.path.insert(0, str(ROOT))
+
+from server.testing import free_port, wait_serving  # noqa: E402
 
 
 def gz(data: bytes) -> int:
@@ -114,12 +115,6 @@ def measure_peer() -> float | None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -139,14 +134,12 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://localhost:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            return proc, base
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    try:
+        wait_serving(base + "/healthz", proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, base
 
 
 def measure_offline_reload(base: str, runs: int = 7) -> float:

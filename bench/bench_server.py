@@ -29,7 +29,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,6 +41,10 @@ from typing import Any
 __all__ = ["bare_app", "main", "median_run", "parse_wrk"]
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server.testing import free_port, wait_serving  # noqa: E402
+
 DOC = ROOT / "docs" / "benchmarks.md"
 MARK = "<!-- server-bench -->"
 PROC_ID, PROC_VERSION = "juminhyo-copy", "1.0.0"
@@ -119,27 +122,6 @@ def _serve_diag(port: int, db_path: str) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -367,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                           "--host", "127.0.0.1"]
             srv = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd], cwd=tmp, stdout=log,
                                    stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-            wait_ready(f"http://127.0.0.1:{port}{health}", srv)
+            wait_serving(f"http://127.0.0.1:{port}{health}", srv, timeout=120, log=Path(log.name), any_status=True)
             return srv, f"http://127.0.0.1:{port}", log
 
         def rounds(label: str, srv: subprocess.Popen[bytes], url: str, log: Any, n: int,

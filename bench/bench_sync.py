@@ -28,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server.testing import free_port  # noqa: E402
 from sync.client import Device, HTTPTransport  # noqa: E402
-from sync.testing import ServerProcess, free_port, login, prepare_db  # noqa: E402
+from sync.testing import ServerProcess, login, prepare_db  # noqa: E402
 
 BENCH = ROOT / "bench"
 MARK = "<!-- sync-bench -->"

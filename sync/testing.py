@@ -15,7 +15,6 @@ import hashlib
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from server.testing import free_port, wait_serving
 from sync.client import Device, HTTPTransport, TransportError
 from sync.messages import BlobInfo, Mutation, PullPage, Receipt
 
@@ -37,7 +37,6 @@ __all__ = [
     "FaultyTransport",
     "ServerProcess",
     "check_invariants",
-    "free_port",
     "login",
     "prepare_db",
     "run_fault_workload",
@@ -45,12 +44,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _main_app_has_sync() -> bool:
@@ -117,19 +110,7 @@ class ServerProcess:
         env = {**os.environ, "MADOGUCHI_SYNC_POISON": "1", "PYTHONPATH": str(ROOT)}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not start")
+        wait_serving(self.url + "/healthz", self.proc, timeout=timeout, log=self.log)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush; whatever was not committed is gone."""

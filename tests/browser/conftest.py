@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from server.testing import free_port, wait_serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -30,12 +30,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -62,19 +56,7 @@ class Server:
             cmd += ["--library", str(self.library)]
         self.log = open(self.db.with_suffix(f".{int(time.time() * 1000)}.log"), "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"server exited: {Path(self.log.name).read_text(errors='replace')[-3000:]}"
-                )
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("server did not become healthy")
+        wait_serving(self.base + "/healthz", self.proc, log=Path(self.log.name))
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

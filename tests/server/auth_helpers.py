@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import struct
 import threading
 import time
@@ -196,12 +195,6 @@ def login(client: httpx.Client, authenticator: SoftAuthenticator) -> dict[str, A
     out = _ok(client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
                                                       "credential": authenticator.get(opts["publicKey"])}))
     return out["account"]  # type: ignore[no-any-return]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_uvicorn(app: Any, port: int) -> tuple[Any, threading.Thread]:

@@ -13,7 +13,8 @@ import pytest
 from procedure_definitions.model import Procedure
 from server.app import create_app
 from server.settings import Settings
-from tests.server.auth_helpers import free_port, start_uvicorn
+from server.testing import free_port
+from tests.server.auth_helpers import start_uvicorn
 
 TEST_PROC = {
     "kind": "procedure", "id": "test-proc", "version": "1.0.0", "title": {"ja": "テスト申請"},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import sqlite3
-import time
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from auth_helpers import (
     SoftAuthenticator,
     enroll_staff,
-    free_port,
     install_csrf,
     login,
     make_app,
@@ -29,6 +28,7 @@ from auth_helpers import (
 )
 
 from server.auth import AuthConfig, create_invite
+from server.testing import free_port
 
 
 class Server:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import free_port, make_app, serve
+from auth_helpers import make_app, serve
 
 from server.auth import create_invite
+from server.testing import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser,

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from auth_helpers import (
     SoftAuthenticator,
     enroll_staff,
-    free_port,
     install_csrf,
     login,
     make_app,
@@ -34,6 +33,7 @@ from auth_helpers import (
 )
 
 from server.auth import create_invite
+from server.testing import free_port
 
 ANON = "anonymous"
 RESIDENT, COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN = (

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.server.conftest import FakeBuild, Lib, RunningServer, answers, free_port, make_proc
+from server.testing import free_port
+from tests.server.conftest import FakeBuild, Lib, RunningServer, answers, make_proc
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARGS, CHROMIUM, Server, free_port
+from server.testing import free_port
+from tests.browser.conftest import ARGS, CHROMIUM, Server
 from tests.browser.helpers import go, ready, virtual_authenticator
 
 pytestmark = [pytest.mark.browser,

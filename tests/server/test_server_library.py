@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from procedure_definitions.library import load_library
 from procedure_definitions.model import Procedure
 from server.settings import Settings
-from tests.server.conftest import FakeBuild, RunningServer, free_port
+from server.testing import free_port
+from tests.server.conftest import FakeBuild, RunningServer
 
 LIB = load_library()
 
