@@ -25,20 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MARK = "<!-- pwa-bench -->"
 sys.path.insert(0, str(ROOT))
 
-from server.testing import free_port, wait_serving  # noqa: E402
+from server.testing import CHROMIUM, CHROMIUM_FLAGS, free_port, wait_serving  # noqa: E402
 
 
 def gz(data: bytes) -> int:
@@ -46,7 +36,6 @@ def gz(data: bytes) -> int:
 
 
 def measure_size() -> dict[str, float]:
-    sys.path.insert(0, str(ROOT))
     from madoguchi.build import build_pwa
     from procedure_definitions.library import load_library
 
@@ -146,7 +135,7 @@ def measure_offline_reload(base: str, runs: int = 7) -> float:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         ctx = b.new_context(viewport={"width": 390, "height": 844})
         page = ctx.new_page()
         page.goto(base + "/")
@@ -188,7 +177,7 @@ def lighthouse(base: str, version: str, categories: list[str]) -> dict[str, floa
             f"--output-path={out}",
             "--quiet",
             "--form-factor=mobile",
-            "--chrome-flags=--headless=new " + " ".join(FLAGS),
+            "--chrome-flags=--headless=new " + " ".join(CHROMIUM_FLAGS),
         ]
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True, text=True, timeout=240)
         report = json.loads(out.read_text())

@@ -1,4 +1,5 @@
-"""For tests and benchmarks that run the real server: a free loopback port, and waiting until it answers."""
+"""For tests and benchmarks that run the real server: a free loopback port, waiting until it answers, and
+the Chromium that drives the PWA against it (Debian's, never a downloaded one)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["free_port", "wait_serving"]
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "free_port", "wait_serving"]
+
+CHROMIUM = "/usr/bin/chromium"
+# What works on this kind of machine (root in a container, no GPU, no network beyond loopback); Playwright adds
+# the headless switch itself.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -12,19 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from server.testing import free_port, wait_serving
+from server.testing import CHROMIUM, CHROMIUM_FLAGS, free_port, wait_serving
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = ["--headless", *CHROMIUM_FLAGS]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -13,14 +13,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from auth_helpers import make_app, serve
 
 from server.auth import create_invite
-from server.testing import free_port
+from server.testing import CHROMIUM as CHROMIUM_PATH
+from server.testing import CHROMIUM_FLAGS, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = CHROMIUM_FLAGS
 
 # What the PWA does: JSON options in, credential.toJSON() out, CSRF header from the cookie.
 SIGN_IN_JS = """async () => {

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from server.testing import free_port
+from server.testing import CHROMIUM as CHROMIUM_PATH
+from server.testing import CHROMIUM_FLAGS, free_port
 from tests.server.conftest import FakeBuild, Lib, RunningServer, answers, make_proc
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(CHROMIUM_PATH)
 
 
 class FormAudit(HTMLParser):
@@ -168,7 +169,7 @@ def test_chromium_with_javascript_disabled_changes_status(srv: RunningServer) ->
     base = f"http://localhost:{srv.port}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+                                    args=CHROMIUM_FLAGS)
         try:
             context = browser.new_context(java_script_enabled=False, locale="ja-JP")
             # Only the session: the CSRF cookie is issued by the page itself, as for a real visitor.
