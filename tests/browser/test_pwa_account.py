@@ -13,7 +13,17 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Server
-from .helpers import axe_check, go, new_phone, poll, shot, sw_active, virtual_authenticator, wait_all_sent
+from .helpers import (
+    axe_check,
+    go,
+    new_phone,
+    poll,
+    shot,
+    start_juminhyo,
+    sw_active,
+    virtual_authenticator,
+    wait_all_sent,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -83,14 +93,7 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server)
     assert bind(server, account_id, "R0001")["resident_id"] == "R0001"
 
     go(page, server.base, "#/p/juminhyo-copy")
-    page.get_by_role("button", name="申請を始める").click()
-    page.wait_for_selector("#form")
-    page.get_by_label("自分（本人）").check()
-    page.get_by_label("住民票の写し（世帯全員）").check()
-    page.get_by_label("通数").fill("1")
-    page.locator("#f-purpose").select_option("employment")
-    page.get_by_role("button", name="次へ進む").click()
-    page.wait_for_selector("text=窓口に来る人（請求者）")
+    start_juminhyo(page)
 
     # Everything on this page comes from the verified record, marked as such and still editable.
     name = page.locator("fieldset[data-field=applicant_name]")

@@ -13,9 +13,11 @@ from playwright.sync_api import expect
 from .conftest import Server
 from .helpers import (
     axe_check,
+    fill_applicant,
     idb_all,
     ready,
     shot,
+    start_juminhyo,
     sw_active,
     virtual_authenticator,
     wait_all_sent,
@@ -74,27 +76,9 @@ def test_outreach_offline_on_behalf(browser: Any, shared_server: Server) -> None
     page.goto(server.base + "/#/p/juminhyo-copy")
     ready(page)
     expect(page.locator(".notice", has_text="代理入力")).to_contain_text("髙橋 健一")
-    page.get_by_role("button", name="申請を始める").click()
-    page.wait_for_selector("#form")
-    page.get_by_label("自分（本人）").check()
-    page.get_by_label("住民票の写し（世帯全員）").check()
-    page.get_by_label("通数").fill("1")
-    page.locator("#f-purpose").select_option("pension")
-    page.get_by_role("button", name="次へ進む").click()
-    page.wait_for_selector("text=窓口に来る人（請求者）")
-    name = page.locator("fieldset[data-field=applicant_name]")
-    name.get_by_label("姓", exact=True).fill("髙橋")
-    name.get_by_label("名", exact=True).fill("健一")
-    page.locator("#f-applicant_postal_code").fill("1010021")
-    addr = page.locator("fieldset[data-field=applicant_address]")
-    addr.get_by_label("都道府県").fill("東京都")
-    addr.get_by_label("市区町村").fill("千代田区")
-    addr.get_by_label("町名", exact=True).fill("外神田")
-    addr.get_by_label("番地", exact=True).fill("4-5-6")
-    page.get_by_label("電話番号").fill("03-1234-5678")
-    check("outreach-form")
-    page.get_by_role("button", name="入力内容を確認する").click()
-    page.wait_for_selector("#submit")
+    start_juminhyo(page, purpose="pension")
+    fill_applicant(page, family="髙橋", given="健一", postal="1010021", address=("東京都", "千代田区", "外神田", "4-5-6"),
+                   phone="03-1234-5678", on_filled=lambda: check("outreach-form"))
     expect(page.locator(".notice", has_text="代理入力")).to_contain_text("髙橋 健一")
     page.locator("#submit").click()
     page.wait_for_function(

@@ -15,7 +15,19 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import Server
-from .helpers import add_session, axe_check, go, idb_all, new_phone, poll, shot, sw_active, wait_all_sent
+from .helpers import (
+    add_session,
+    axe_check,
+    fill_applicant,
+    fill_juminhyo,
+    go,
+    idb_all,
+    new_phone,
+    poll,
+    shot,
+    sw_active,
+    wait_all_sent,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -224,21 +236,8 @@ def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_s
     expect(tab.get_by_label("通数")).to_have_value("2")
     tab.get_by_role("button", name="次へ進む").click()
     tab.wait_for_selector("text=窓口に来る人（請求者）")
-    name = tab.locator("fieldset[data-field=applicant_name]")
-    name.get_by_label("姓", exact=True).fill("続き")
-    name.get_by_label("名", exact=True).fill("太郎")
-    tab.locator("#f-applicant_postal_code").fill("1000001")
-    addr = tab.locator("fieldset[data-field=applicant_address]")
-    addr.get_by_label("都道府県").fill("東京都")
-    addr.get_by_label("市区町村").fill("千代田区")
-    addr.get_by_label("町名", exact=True).fill("千代田")
-    addr.get_by_label("番地", exact=True).fill("1-1")
-    tab.get_by_label("電話番号").fill("090-0000-1111")
-    tab.get_by_role("button", name="入力内容を確認する").click()
-    try:
-        tab.wait_for_selector("#submit", timeout=10000)
-    except Exception:
-        raise AssertionError(tab.locator("main").inner_text()) from None
+    fill_applicant(tab, family="続き", given="太郎", postal="1000001", address=("東京都", "千代田区", "千代田", "1-1"),
+                   phone="090-0000-1111")
     tab.locator("#submit").click()
     tab.wait_for_selector("#receipt-number", timeout=20000)
     assert tab.url.endswith(f"#/s/{submission_id}"), "the id made with the draft on the phone"
@@ -264,8 +263,6 @@ def test_expired_session_offline_keeps_the_outbox_and_asks_to_sign_in(browser: A
     go(page, server.base, "#/p/juminhyo-copy")
     sw_active(page)
     context.set_offline(True)
-    from .helpers import fill_juminhyo
-
     fill_juminhyo(page)
     page.locator("#submit").click()
     expect(page.locator("#sync-status")).to_have_text("1件 送信待ち", timeout=10000)
