@@ -252,8 +252,13 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = _ctx(request)
     rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
-    html = await anyio.to_thread.run_sync(_render, rows, p, status, request.cookies.get("madoguchi_csrf", ""))
-    return Response(html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+    from server.console.routes import render_page
+
+    # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
+    return render_page(request, "conflicts.html", rows=rows, status=status, current="conflicts",
+                       type_labels=_TYPE_LABELS, field_label=_field_label, choice_labels=_CHOICE_LABELS, show=_show,
+                       as_json=lambda v: msgspec.json.encode(v).decode(),
+                       is_text=lambda c: all(v is None or isinstance(v, str) for v in (c.base, c.server, c.mine)))
 
 
 @post("/console/conflicts/{cid:int}/resolve", summary="Console: decide a conflict (HTML form; works without JS)",
@@ -266,32 +271,29 @@ async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> R
     raw = form.get("value")
     value: Any = None
     if choice not in ("base", "server", "mine", "custom"):
-        return _html_error(422, "決め方（choice）が正しくありません。")
+        return _html_error(request, 422, "決め方（choice）が正しくありません。")
     if choice == "custom":
         text = str(raw or "")
         try:
             value = msgspec.json.decode(text) if text.strip()[:1] in ("{", "[", '"') else text
         except msgspec.DecodeError:
-            return _html_error(422, "値がJSONとして読めません。")
+            return _html_error(request, 422, "値がJSONとして読めません。")
     try:
         await ctx.db.write(lambda c: ctx.store.resolve_in(c, p, cid, choice, value))
     except NotFoundError:
-        return _html_error(404, "この競合は見つかりません。")
+        return _html_error(request, 404, "この競合は見つかりません。")
     except PermissionDenied:
         raise Problem(403, "forbidden", "You may not resolve this conflict") from None
     except StaleConflict:
-        return _html_error(409, "この競合はすでに対応済みです。")
+        return _html_error(request, 409, "この競合はすでに対応済みです。")
     return Response("", status_code=303, headers={"Location": f"/console/conflicts#conflict-{cid}"})
 
 
-def _html_error(status: int, text: str) -> Response[str]:
-    import html
+def _html_error(request: Request[Any, Any, Any], status: int, text: str) -> Response[str]:
+    from server.console.routes import render_page
 
-    body = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>競合の確認 - 窓口</title>'
-            f'<link rel="stylesheet" href="/console/static/console.css"></head><body><main><h1>決定できませんでした</h1>'
-            f'<p class="error">{html.escape(text)}</p><p><a href="/console/conflicts">同期の競合の一覧へ戻る</a></p>'
-            f"</main></body></html>")
-    return Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    return render_page(request, "error.html", http_status=status, heading="決定できませんでした", message=text,
+                       back="/console/conflicts")
 
 
 @get("/console/assets/sync-conflicts.js", summary="Console script for the conflicts page",
@@ -326,18 +328,6 @@ def _show(v: Any) -> str:
     if isinstance(v, list) and all(isinstance(e, dict) and "text" in e for e in v):
         return " / ".join(str(e["text"]) for e in v) or "（なし）"
     return msgspec.json.encode(v).decode()
-
-
-def _render(rows: list[ConflictRow], p: Principal, status: str, csrf_token: str = "") -> str:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True)
-    env.filters["show"] = _show
-    env.filters["json"] = lambda v: msgspec.json.encode(v).decode()
-    env.filters["is_text"] = lambda c: all(v is None or isinstance(v, str) for v in (c.base, c.server, c.mine))
-    return env.get_template("sync_conflicts.html").render(
-        rows=rows, user=p, status=status, csrf_token=csrf_token, type_labels=_TYPE_LABELS, field_label=_field_label,
-        choice_labels=_CHOICE_LABELS)
 
 
 # -- blobs (resumable, content-addressed) -----------------------------------------------------------------

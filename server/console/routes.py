@@ -22,7 +22,7 @@ from server.services import services
 from server.storage.submissions import STATUSES, TRANSITIONS
 from server.submissions import change_status
 
-__all__ = ["console_router"]
+__all__ = ["console_router", "render_page"]
 
 _HERE = Path(__file__).parent
 _env = jinja2.Environment(
@@ -36,7 +36,7 @@ _CONSOLE_ROLES = ("counter", "outreach", "reviewer", "admin")
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
-def _render(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
+def render_page(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
     from server.auth.middleware import csrf_token_of
 
     html = _env.get_template(template).render(
@@ -63,7 +63,7 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
                                        procedure=procedure or None, search=(q or "").strip()[:100] or None)
     await audit.record(svc.db, actor=user.id, action="console.queue", subject=None,
                        details={"status": status, "procedure": procedure, "q": q, "rows": len(rows)})
-    return _render(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
+    return render_page(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
                    procedure=procedure or "", q=q or "", procedures=sorted(svc.catalog.library.procedures))
 
 
@@ -84,7 +84,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
         labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
     attachments = sorted(_attachments(rec.answers))
     can_change = user.role in ("reviewer", "admin")
-    return _render(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
+    return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
 
 
@@ -123,7 +123,7 @@ def _form_error(request: Request[Any, Any, Any], exc: Problem, *, back: str) -> 
     if exc.status_code in (401, 403) and exc.slug in ("unauthorized", "forbidden"):
         raise exc  # authorization refusals stay problem+json, like every other route
     message = _FORM_ERRORS.get(exc.slug, "入力内容を確認してください。")
-    return _render(request, "error.html", http_status=exc.status_code, heading="変更できませんでした",
+    return render_page(request, "error.html", http_status=exc.status_code, heading="変更できませんでした",
                    message=message, back=back)
 
 
@@ -180,7 +180,7 @@ async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = 
         await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
                            details={"query": q, "results": len(found), "via": "console"})
         results = [summarize(r) for r in found]
-    return _render(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="",
+    return render_page(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="",
                    error="")
 
 
@@ -202,9 +202,9 @@ async def bind_submit(request: Request[Any, Any, Any],
         if exc.slug not in ("unknown-resident", "not-found"):
             raise
         message = _FORM_ERRORS["unknown-resident"] if exc.slug == "unknown-resident" else "そのアカウントはありません。"
-        return _render(request, "bind.html", http_status=exc.status_code, q="", results=[],
+        return render_page(request, "bind.html", http_status=exc.status_code, q="", results=[],
                        account_id=data.account_id, message="", error=message)
-    return _render(request, "bind.html", q="", results=[], account_id=out.account_id, error="",
+    return render_page(request, "bind.html", q="", results=[], account_id=out.account_id, error="",
                    message=f"アカウントを住民記録 {out.resident_id} に紐づけました。")
 
 

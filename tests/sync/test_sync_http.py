@@ -123,6 +123,10 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
     addr = next(c for c in open_ if c["field"] == "address")
     form = raw(s, "POST", f"/console/conflicts/{addr['id']}/resolve", data={"choice": "custom", "value": "B町 / C町"})
     assert form.status_code == 303 and form.headers["location"].startswith("/console/conflicts")
+    # A form decided twice gets the console's error page, inside its frame, with the way back.
+    twice = raw(s, "POST", f"/console/conflicts/{addr['id']}/resolve", data={"choice": "server"})
+    assert twice.status_code == 409 and "この競合はすでに対応済みです。" in twice.text
+    assert 'href="/console/conflicts"' in twice.text and "審査コンソール" in twice.text
     assert raw(s, "GET", f"/api/conflicts/{addr['id']}").json()["resolved_value"] == "B町 / C町"
     assert a.sync() and a.view("household", "h-clash")["name"] == "山田 多郎"
     assert a.view("household", "h-clash")["address"] == "B町 / C町"
