@@ -28,6 +28,8 @@ def test_console_queue_detail_status_and_audit(server: RunningServer) -> None:
     page = reviewer.get("/console/", params={"status": "received", "q": receipt["receipt_number"]})
     assert page.status_code == 200 and receipt["receipt_number"] in page.text
     assert "<label" in page.text and "unsafe-inline" not in page.headers["content-security-policy"]
+    # Every console page leads to the account page (passkeys, sign-out, sign-out everywhere).
+    assert 'href="/#/signin">アカウント・サインアウト</a>' in page.text
     detail = reviewer.get(f"/console/submissions/{receipt['id']}")
     assert detail.status_code == 200
     assert "<script>alert(1)" not in detail.text and "&lt;script&gt;" in detail.text  # stored XSS inert
