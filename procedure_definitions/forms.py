@@ -23,7 +23,7 @@ import msgspec
 
 from . import japan
 from .compile import compile_procedure
-from .expressions import EvalError, deep_equal, evaluate, format_number, truthy
+from .expressions import EvalError, deep_equal, evaluate, format_number, references, truthy
 from .expressions.dates import japan_today, parse_date
 from .identity_memo import IdentityMemo
 from .model import Procedure
@@ -248,49 +248,27 @@ class _Layout(msgspec.Struct, frozen=True):
     one_pass: bool  # no calculation reads a calculated value: one round reaches the fixed point
 
 
-def _ref_heads(ast: Any) -> set[str]:
-    """The first names of every reference in an expression AST."""
-    if isinstance(ast, dict):
-        heads = {ast["ref"][0]} if isinstance(ast.get("ref"), list) and ast["ref"] else set()
-        return heads.union(*(_ref_heads(v) for v in ast.values()))
-    if isinstance(ast, list):
-        return set().union(*(_ref_heads(v) for v in ast))
-    return set()
-
-
-def _calculation_inputs(fields: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
-    """(ids of calculated fields and of groups that hold one, names their calculations read), recursively."""
-    outputs: set[str] = set()
-    inputs: set[str] = set()
+def _all_fields(fields: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for f in fields:
-        if "calculate" in f:
-            outputs.add(f["id"])
-            inputs |= _ref_heads(f["calculate"])
+        yield f
         if f.get("type") == "group":
-            inner_out, inner_in = _calculation_inputs(f.get("fields", []))
-            if inner_out:
-                outputs |= inner_out | {f["id"]}
-            inputs |= inner_in
-    return outputs, inputs
+            yield from _all_fields(f.get("fields", []))
 
 
 def _derive_layout(compiled: Mapping[str, Any]) -> _Layout:
     sections = compiled.get("sections", [])
     top = [f for s in sections for f in s.get("fields", [])]
     calcs = [f for s in sections for f in _calc_fields(s.get("fields", []))]
-    outputs, inputs = _calculation_inputs(top)
-    # A calculated group would change the items the next round walks; names are compared, not places, so
-    # an item field named like a calculated one elsewhere only costs the extra round.
-    calculated_group = any(f.get("type") == "group" and "calculate" in f for f in _all_fields(top))
+    every = list(_all_fields(top))
+    # What calculations write (a calculated field, or a group holding one) and the names they read. Names are
+    # compared, not places: an item field named like a calculated one elsewhere only costs the extra round.
+    written = {f["id"] for f in every if "calculate" in f or (f.get("type") == "group" and _calc_fields(
+        f.get("fields", [])))}
+    read = {r[0] for f in every if "calculate" in f for r in references(f["calculate"]) if r}
+    # A calculated group would change the items the next round walks.
+    calculated_group = any(f.get("type") == "group" and "calculate" in f for f in every)
     return _Layout(top=top, calcs=None if any(f.get("type") == "group" for f in calcs) else calcs,
-                   one_pass=not (outputs & inputs) and not calculated_group)
-
-
-def _all_fields(fields: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for f in fields:
-        yield f
-        if f.get("type") == "group":
-            yield from _all_fields(f.get("fields", []))
+                   one_pass=not (written & read) and not calculated_group)
 
 
 _layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)

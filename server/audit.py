@@ -18,7 +18,8 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GENESIS", "AuditEntry", "VerifyResult", "append_audit", "entry_hash", "list_audit", "record", "verify_chain",
+    "GENESIS", "AuditEntry", "VerifyResult", "append_audit", "count_recent", "entry_hash", "list_audit", "record",
+    "verify_chain",
 ]
 
 GENESIS = "0" * 64
@@ -56,6 +57,19 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str | None, action: str
     return hashlib.sha256(prev_hash.encode("ascii") + _canonical(seq, at, actor, action, subject, details)).hexdigest()
 
 
+def _stamp(t: dt.datetime) -> str:
+    """How entries record their time (UTC, microseconds): the text orders like the time."""
+    return t.isoformat(timespec="microseconds")
+
+
+def count_recent(conn: sqlite3.Connection, *, subject: str, action: str, seconds: int, method: str) -> int:
+    """Entries of ``action`` about ``subject`` in the last ``seconds`` whose details name ``method``."""
+    since = _stamp(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds))
+    return int(conn.execute(
+        "SELECT count(*) FROM audit_log WHERE subject = ? AND action = ? AND at >= ?"
+        " AND json_extract(details, '$.method') = ?", (subject, action, since, method)).fetchone()[0])
+
+
 def append_audit(
     conn: sqlite3.Connection,
     *,
@@ -69,7 +83,7 @@ def append_audit(
     head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
     prev_seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
     seq = prev_seq + 1
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    at = _stamp(dt.datetime.now(dt.UTC))
     h = entry_hash(prev_hash, seq, at, actor, action, subject, details)
     cur = conn.execute(
         "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash)"

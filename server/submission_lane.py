@@ -27,6 +27,7 @@ from litestar import Litestar, Request
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.asgi_body import buffer_body
 from server.auth.config import get_config
 from server.auth.middleware import SESSION_COOKIE, csrf_header_ok, live_session, parse_cookies
 from server.problems import Problem, exception_handlers
@@ -56,12 +57,10 @@ def _lane(app: Litestar, inner: ASGIApp, svc: Services, *, max_body: int) -> ASG
         if user is None or not _is_json(scope):
             await inner(scope, receive, send)
             return
-        body, whole = await _read_body(receive, max_body)
-        if whole:
-            answered = await _file(app, svc, user, body, scope, _replay(body, True, receive), send)
-            if answered:
-                return
-        await inner(scope, _replay(body, whole, receive), send)
+        body, whole, receive = await buffer_body(receive, max_body)
+        if whole and await _file(app, svc, user, body, scope, receive, send):
+            return
+        await inner(scope, receive, send)
 
     return lane
 
@@ -85,37 +84,6 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             return value.split(b";")[0].strip().lower() in _JSON_TYPES
     return False
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body, and whether it is all there and within ``limit`` (if not: what was read so far)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-def _replay(body: bytes, whole: bool, receive: Receive) -> Receive:
-    """A ``receive`` that first gives back what the lane read, then goes on with the connection's own."""
-    done = False
-
-    async def replay() -> Any:
-        nonlocal done
-        if not done:
-            done = True
-            return {"type": "http.request", "body": body, "more_body": not whole}
-        return await receive()
-
-    return replay
 
 
 async def _file(app: Litestar, svc: Services, user: Any, body: bytes, scope: Scope, receive: Receive,

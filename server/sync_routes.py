@@ -32,6 +32,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from server.auth import requires_role, requires_signed_in
 from server.authz import require_user
+from server.console.routes import render_page
 from server.problems import Problem
 from server.storage.db import Database
 from server.storage.sync_store import (
@@ -252,8 +253,6 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = _ctx(request)
     rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
-    from server.console.routes import render_page
-
     # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
     return render_page(request, "conflicts.html", rows=rows, status=status, current="conflicts",
                        type_labels=_TYPE_LABELS, field_label=_field_label, choice_labels=_CHOICE_LABELS, show=_show,
@@ -290,8 +289,6 @@ async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> R
 
 
 def _html_error(request: Request[Any, Any, Any], status: int, text: str) -> Response[str]:
-    from server.console.routes import render_page
-
     return render_page(request, "error.html", http_status=status, heading="決定できませんでした", message=text,
                        back="/console/conflicts")
 

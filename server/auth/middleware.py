@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import parse_qs
 
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from server.asgi_body import buffer_body
 from server.auth import store
 from server.auth.config import AuthConfig, get_config
 from server.auth.models import Account
@@ -185,31 +186,11 @@ def _is_form(scope: Scope) -> bool:
 
 async def _form_token(receive: Receive) -> tuple[str | None, Receive]:
     """Read a (small) urlencoded body, return its ``_csrf_token`` and a ``receive`` that replays the body."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None, receive
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_FORM:
-            return None, receive
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
+    body, whole, receive = await buffer_body(receive, _MAX_FORM)
+    if not whole:
+        return None, receive
     values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FORM_FIELD)
-    replayed = False
-
-    async def replay() -> ReceiveMessage:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return (values[0] if values else None), replay
+    return (values[0] if values else None), receive
 
 
 def csrf_middleware(app: ASGIApp) -> ASGIApp:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 import uuid
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from server.audit import append_audit
+from server.audit import append_audit, count_recent
 from server.auth import store
 from server.auth.config import AuthConfig, get_config
 from server.auth.enroll_page import enroll_page, enroll_script
@@ -308,14 +307,6 @@ async def login_verify(request: Request[Any, Any, Any], data: JSONBody[LoginVeri
     return Response(SignedInOut(account=_out(account)), cookies=[_session_cookie(config, *started)])
 
 
-def _recovery_failures(conn: sqlite3.Connection, account_id: str, window: int) -> int:
-    """Wrong recovery codes tried for this account within the last ``window`` seconds (from the audit trail)."""
-    since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window)).isoformat(timespec="microseconds")
-    return int(conn.execute(
-        "SELECT count(*) FROM audit_log WHERE subject = ? AND action = 'auth.login_failed' AND at >= ?"
-        " AND json_extract(details, '$.method') = 'recovery'", (account_id, since)).fetchone()[0])
-
-
 @post("/auth/recovery", status_code=HTTP_200_OK, tags=["auth"])
 async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) -> Response[SignedInOut]:
     """Sign in with a one-time recovery code (residents only: staff ask an admin for a new invite)."""
@@ -324,8 +315,9 @@ async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) 
     def job(conn: sqlite3.Connection) -> tuple[Account, str, int] | str:
         """The account and its new session, or why not ("throttled" or "refused")."""
         account = store.account_by_id(conn, data.account_id)
-        if account is not None and _recovery_failures(conn, account.id, config.recovery_window) >= \
-                config.recovery_failures:
+        if account is not None and count_recent(conn, subject=account.id, action="auth.login_failed",
+                                                seconds=config.recovery_window,
+                                                method="recovery") >= config.recovery_failures:
             # Counted in the write transaction, so parallel guesses cannot slip past the limit.
             append_audit(conn, actor=account.id, action="auth.login_throttled", subject=account.id,
                          details={"method": "recovery", "ip": _ip(request)})
