@@ -11,6 +11,7 @@ from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from server import input_limits
 from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
 from server.export import load_mappings
@@ -74,7 +75,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.sync_routes import SyncConfig
 
     # Sync finds the database, attachment root and catalog in app.state.services.
-    on_init = [AuthConfig(db=svc.db, origin=settings.origin).on_app_init, SyncConfig().on_app_init]
+    on_init = [AuthConfig(db=svc.db, origin=settings.origin).on_app_init, SyncConfig().on_app_init,
+               input_limits.on_app_init]
 
     app = Litestar(
         route_handlers=[

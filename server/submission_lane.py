@@ -6,7 +6,8 @@ event-loop thread spends about as much on that machinery as on the filing itself
 This lane answers the common, correct case directly and hands everything else to Litestar unchanged:
 
 - It applies the same checks through the same functions: the live session (``live_session``), the CSRF
-  header and Origin (``csrf_header_ok``), the filer roles, the body size limit, the ``SubmissionIn`` type
+  header and Origin (``csrf_header_ok``), the filer roles, the body size limit, the input limits on JSON
+  (``json_problem``: nesting depth, integer range), the ``SubmissionIn`` type
   (strict decoding, so it accepts nothing Litestar's handler would refuse), and then the one filing core,
   ``file_submission``.
 - It answers no refusal of its own. When a check before filing fails or the body does not decode, the
@@ -30,6 +31,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from server.asgi_body import buffer_body
 from server.auth.config import get_config
 from server.auth.middleware import SESSION_COOKIE, csrf_header_ok, live_session, parse_cookies
+from server.input_limits import json_problem
 from server.problems import Problem, exception_handlers
 from server.services import Services
 from server.submissions import FILER_ROLES, SubmissionIn, file_submission
@@ -89,6 +91,8 @@ def _is_json(scope: Scope) -> bool:
 async def _file(app: Litestar, svc: Services, user: Any, body: bytes, scope: Scope, receive: Receive,
                 send: Send) -> bool:
     """File and answer; False (nothing sent) when Litestar should answer instead."""
+    if json_problem(body) is not None:
+        return False  # the app refuses it (server/input_limits.py), with the same answer as without the lane
     try:
         data = _decoder.decode(body)
         receipt, created = await file_submission(svc, user, data)

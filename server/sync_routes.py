@@ -33,6 +33,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from server.auth import requires_role, requires_signed_in
 from server.authz import require_user
 from server.console.routes import render_page
+from server.input_limits import json_problem
 from server.problems import Problem
 from server.storage.db import Database
 from server.storage.sync_store import (
@@ -273,6 +274,8 @@ async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> R
         return _html_error(request, 422, "決め方（choice）が正しくありません。")
     if choice == "custom":
         text = str(raw or "")
+        if text.strip()[:1] in ("{", "[", '"') and json_problem(text.encode()) is not None:
+            return _html_error(request, 422, "値が深く入れ子になりすぎているか、数が大きすぎます。")
         try:
             value = msgspec.json.decode(text) if text.strip()[:1] in ("{", "[", '"') else text
         except msgspec.DecodeError:
@@ -503,6 +506,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
     """A Litestar app with auth + sync only, on the server's Database and migrations."""
     from litestar import Litestar
 
+    from server import input_limits
     from server.auth import AuthConfig
     from server.problems import exception_handlers
     from server.storage.migrations import apply_migrations
@@ -518,7 +522,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    return Litestar(route_handlers=[healthz], on_app_init=[auth.on_app_init, cfg.on_app_init],
+    return Litestar(route_handlers=[healthz], on_app_init=[auth.on_app_init, cfg.on_app_init, input_limits.on_app_init],
                     exception_handlers=exception_handlers, on_shutdown=[db.close])
 
 

@@ -72,6 +72,13 @@ def _send(switch: Switch, lane: bool, client: httpx.Client, **kw: Any) -> tuple[
     return r, switch.pipeline_calls > before
 
 
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def _headers(r: httpx.Response) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in r.headers.multi_items() if k not in _VOLATILE)
 
@@ -147,6 +154,9 @@ def test_requests_the_lane_does_not_take_are_answered_by_litestar(srv: RunningSe
         (resident, {"content": b"x" * (65 * 1024), **raw}, 413),
         (resident, {"content": b"id=1", "headers": {"Content-Type": "text/plain"}}, 400),
         (resident, {"json": _filing(), "headers": {"Origin": "https://evil.example"}}, 403),
+        # Beyond the input limits (server/input_limits.py): the lane would decode these, the app refuses them.
+        (resident, {"json": _filing(answers=answers(note=_nested(65)))}, 400),
+        (resident, {"json": _filing(answers=answers(copies=2**53))}, 400),
     ]
     for client, kw, status in cases:
         r = _same_answer(switch, client, lane_answers=False, **kw)

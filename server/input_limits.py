@@ -1,0 +1,162 @@
+"""Limits on what a request may carry, enforced at one edge for every endpoint (``docs/api.md``, "Input limits").
+
+- **JSON nesting**: at most :data:`MAX_DEPTH` levels of arrays/objects. Deeper documents exhaust the decoder's
+  recursion (a 500) or cost time out of proportion to their size.
+- **Integers**: within ±(2^53 − 1) (:data:`MAX_SAFE_INT`), the range every client (JavaScript numbers) and
+  the store (SQLite's int64) represent exactly. Larger ones overflow ``sqlite3`` bindings (a 500) or silently
+  lose digits in a browser.
+
+Both rules apply to every request body a handler may decode as JSON (:class:`LimitedRequest`, Litestar's
+request class: every ``data`` parameter, ``request.json()`` and ``request.body()`` go through it), to the
+submission fast lane (which checks with :func:`json_problem` and leaves refused bodies to the app, so both
+paths give the same answer), and, for integers, to the path and query parameters a handler declares as ``int``
+(:func:`int_params_middleware`). A refusal is a 400 problem (``json-too-deep`` / ``integer-out-of-range``),
+never a traceback. :func:`on_app_init` installs all of it on a Litestar app.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+from typing import Any
+from urllib.parse import parse_qsl
+
+from litestar import Request
+from litestar.config.app import AppConfig
+from litestar.middleware import DefineMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from server.problems import Problem
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INT",
+    "LimitedRequest",
+    "int_params_middleware",
+    "json_problem",
+    "on_app_init",
+    "safe_int",
+]
+
+MAX_DEPTH = 64
+MAX_SAFE_INT = 2**53 - 1
+
+# A JSON string (escapes included); removed before looking at structure so digits and brackets in text count
+# for nothing.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+# An integer token of 16+ digits (2^53 − 1 has 16): not part of a fraction or an exponent.
+_LONG_INT = re.compile(rb"(?<![\w.+-])-?\d{16,}(?![\w.])")
+_DIGITS16 = re.compile(rb"\d{16}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+# Bodies that are never JSON (files, forms): not scanned.
+_NOT_JSON = ("application/octet-stream", "application/offset+octet-stream", "application/pdf", "image/",
+             "multipart/", "application/x-www-form-urlencoded")
+
+
+def json_problem(body: bytes) -> Problem | None:
+    """The refusal for a JSON body beyond the limits, or None. Malformed JSON is left to the decoder.
+
+    Costs two C-level scans for ordinary bodies; the structure is only looked at when one could be over.
+    """
+    deep = body.count(b"[") + body.count(b"{") > MAX_DEPTH
+    long_digits = _DIGITS16.search(body) is not None
+    if not (deep or long_digits):
+        return None
+    bare = _STRING.sub(b'""', body)
+    if deep:
+        brackets = bare.translate(None, _NOT_BRACKETS)
+        if brackets and max(accumulate(_STEP[b] for b in brackets)) > MAX_DEPTH:
+            return Problem(400, "json-too-deep", f"JSON may be nested at most {MAX_DEPTH} levels deep",
+                           max_depth=MAX_DEPTH)
+    if long_digits:
+        for m in _LONG_INT.finditer(bare):
+            if safe_int(m.group()) is None:
+                return _int_problem()
+    return None
+
+
+def safe_int(text: str | bytes) -> int | None:
+    """``text`` as an int when it is one within ±MAX_SAFE_INT, else None (never parses a huge digit run)."""
+    if len(text) > 18:  # sign and 17 digits at most; never ask int() to parse a huge digit run
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        return None
+    return n if -MAX_SAFE_INT <= n <= MAX_SAFE_INT else None
+
+
+def _int_problem(name: str | None = None) -> Problem:
+    where = f" ({name})" if name else ""
+    return Problem(400, "integer-out-of-range", f"Integers must be between -{MAX_SAFE_INT} and {MAX_SAFE_INT}{where}",
+                   max_integer=MAX_SAFE_INT)
+
+
+def _scanned(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return not media.startswith(_NOT_JSON)
+
+
+class LimitedRequest(Request[Any, Any, Any]):
+    """Litestar's request, whose body is checked against the JSON limits before any handler decodes it."""
+
+    _limits_checked = False
+
+    async def body(self) -> bytes:
+        data = await super().body()
+        if not self._limits_checked:
+            self._limits_checked = True
+            if data and _scanned(self.headers.get("content-type", "")):
+                problem = json_problem(data)
+                if problem is not None:
+                    raise problem
+        return data
+
+
+def _int_params(handler: Any) -> tuple[set[str], set[str]]:
+    """The names of the path and query parameters ``handler`` declares as ``int`` (cached on the handler)."""
+    cached: tuple[set[str], set[str]] | None = getattr(handler, "_madoguchi_int_params", None)
+    if cached is not None:
+        return cached
+    path: set[str] = set()
+    query: set[str] = set()
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        if not field.is_subclass_of(int) or field.is_subclass_of(bool):
+            continue
+        kind = type(field.kwarg_definition).__name__ if field.kwarg_definition is not None else ""
+        if kind == "PathParameter":
+            path.add(name)
+        elif kind == "QueryParameter" or kind == "":
+            query.add(getattr(field.kwarg_definition, "query", None) or name)
+    handler._madoguchi_int_params = (path, query)
+    return path, query
+
+
+def int_params_middleware(app: ASGIApp) -> ASGIApp:
+    """Refuse integer path and query parameters outside ±MAX_SAFE_INT before the handler runs."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if scope["type"] == "http" and handler is not None and hasattr(handler, "parsed_fn_signature"):
+            path, query = _int_params(handler)
+            for name in path:
+                value = scope.get("path_params", {}).get(name)
+                if isinstance(value, int) and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+                    raise _int_problem(name)
+            if query and scope["query_string"]:
+                for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
+                    if name in query and value.strip().lstrip("+-").isdigit() and safe_int(value.strip()) is None:
+                        raise _int_problem(name)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def on_app_init(app_config: AppConfig) -> AppConfig:
+    """Install the limits on an app: its request class and the parameter middleware."""
+    app_config.request_class = LimitedRequest
+    app_config.middleware.append(DefineMiddleware(int_params_middleware))
+    return app_config

@@ -1,0 +1,127 @@
+"""Input limits (``server/input_limits.py``): deep JSON and out-of-range integers get a 4xx problem on every
+route, never a 5xx or a traceback.
+
+The route list is the server's own OpenAPI document, so a new route is covered without touching this test:
+every operation gets huge integers in its path and query parameters and, when it takes a JSON body, a too
+deep document and one with a huge integer; as a signed-in admin (who passes every role guard, so handlers
+and body decoding are reached) and anonymously.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.input_limits import MAX_DEPTH, MAX_SAFE_INT
+from tests.server.conftest import RunningServer, start_server
+
+HUGE = [2**63, 2**64 + 1, -(2**63) - 1, MAX_SAFE_INT + 1, 10**30]
+
+
+class Tracebacks(logging.Handler):
+    """Collects log records that carry an exception (what a 500 leaves in the server log)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info or record.levelno >= logging.ERROR:
+            self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp: Path = tmp_path_factory.mktemp("limits")
+    s = start_server(tmp)
+    yield s
+    s.stop()
+
+
+@pytest.fixture()
+def tracebacks() -> Iterator[Tracebacks]:
+    h = Tracebacks()
+    root = logging.getLogger()
+    root.addHandler(h)
+    yield h
+    root.removeHandler(h)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def _operations(srv: RunningServer) -> list[tuple[str, str, dict[str, Any]]]:
+    doc = httpx.get(srv.url + "/schema/openapi.json").json()
+    return [(path, method.upper(), op) for path, ops in doc["paths"].items() for method, op in ops.items()
+            if method in ("get", "post", "put", "patch", "delete", "head")]
+
+
+def _fill(path: str, op: dict[str, Any], value: int) -> str:
+    def sub(m: re.Match[str]) -> str:
+        spec: dict[str, Any] = next((p for p in op.get("parameters", []) if p["name"] == m.group(1)), {})
+        return str(value) if spec.get("schema", {}).get("type") == "integer" else "x" * 64
+    return re.sub(r"\{([^}]+)\}", sub, path)
+
+
+def _query(op: dict[str, Any], value: int) -> dict[str, str]:
+    return {p["name"]: str(value) for p in op.get("parameters", []) if p["in"] == "query"}
+
+
+def _check(r: httpx.Response, where: str) -> None:
+    assert r.status_code < 500, f"{where} -> {r.status_code} {r.text[:300]}"
+    if r.status_code >= 400 and r.request.method != "HEAD":
+        assert r.headers["content-type"].startswith("application/problem+json"), where
+
+
+def test_every_route_refuses_deep_json_and_huge_integers(srv: RunningServer, tracebacks: Tracebacks) -> None:
+    admin = srv.login("admin")
+    anonymous = srv.client()
+    anonymous.cookies.set("madoguchi_csrf", "t")
+    anonymous.headers["X-CSRF-Token"] = "t"
+    ops = _operations(srv)
+    assert len(ops) > 20
+    for client in (admin, anonymous):
+        for path, method, op in ops:
+            for n in HUGE:
+                url = _fill(path, op, n)
+                r = client.request(method, url, params=_query(op, n))
+                _check(r, f"{method} {url}?{_query(op, n)}")
+            if "requestBody" in op:
+                url = _fill(path, op, 1)
+                for body in (_nested(MAX_DEPTH + 1), _nested(5000), b'{"size": %d, "n": [%d]}' % (2**64, 2**63),
+                             b"[" + b"9" * 5000 + b"]"):
+                    r = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
+                    _check(r, f"{method} {url} body {body[:40]!r}")
+    assert not tracebacks.records, [r.getMessage() for r in tracebacks.records]
+
+
+def test_the_refusals_name_the_limit(srv: RunningServer, tracebacks: Tracebacks) -> None:
+    c = srv.login("admin")
+    deep = c.post("/sync/push", content=_nested(MAX_DEPTH + 1), headers={"Content-Type": "application/json"})
+    assert deep.status_code == 400
+    assert deep.json()["type"].endswith("/json-too-deep") and deep.json()["max_depth"] == MAX_DEPTH
+    # At the limit it is the endpoint's own validation that answers, not the limit.
+    ok_depth = c.post("/sync/push", content=_nested(MAX_DEPTH - 1), headers={"Content-Type": "application/json"})
+    assert ok_depth.status_code == 400 and "json-too-deep" not in ok_depth.json()["type"]
+    # A push with a client_seq past 2^53 − 1 (the device's counter must stay exact in JavaScript).
+    big = c.post("/sync/push", content=b'{"mutations": [{"client_seq": 9007199254740992}]}',
+                 headers={"Content-Type": "application/json"})
+    assert big.status_code == 400 and big.json()["type"].endswith("/integer-out-of-range")
+    # Digits in strings are text, not numbers; brackets in strings are not structure.
+    text = c.post("/sync/push", json={"mutations": [], "x": "9" * 40 + "[" * 100}).json()
+    assert "integer-out-of-range" not in text["type"] and "json-too-deep" not in text["type"]
+    for url in (f"/api/conflicts/{2**63}", f"/api/conflicts/{MAX_SAFE_INT + 1}"):
+        r = c.get(url)
+        assert r.status_code == 400 and r.json()["type"].endswith("/integer-out-of-range"), r.text
+    assert c.get(f"/api/conflicts/{MAX_SAFE_INT}").status_code == 404
+    for q in ({"cursor": str(2**64)}, {"limit": "-" + "9" * 30}):
+        r = c.get("/sync/pull", params=q)
+        assert r.status_code == 400 and r.json()["type"].endswith("/integer-out-of-range"), r.text
+    assert not tracebacks.records
