@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -221,6 +221,18 @@ class Verdict:
     result: dict[str, Any] | None = None
 
 
+@dataclass
+class _Batch:
+    """The state of one pass over a push batch, handed down explicitly (the store keeps only its
+    configuration, so one store serves concurrent requests): the verdicts decided before the write job,
+    the batch's timestamp (every version and receipt of the batch carries it) and the records written,
+    for the push's single audit entry."""
+
+    verdicts: dict[str, Verdict]
+    now: str = field(default_factory=_now)
+    writes: list[str] = field(default_factory=list)
+
+
 class ConflictRow(msgspec.Struct, kw_only=True):
     id: int
     mutation_id: str
@@ -286,9 +298,6 @@ class SyncStore:
         self.max_drift_ms = max_drift_ms
         self.clock_ms = clock_ms or (lambda: int(dt.datetime.now(dt.UTC).timestamp() * 1000))
         self.audit = audit
-        self._batch_now = _now()
-        self._batch_writes: list[str] = []
-        self._verdicts: dict[str, Verdict] = {}
 
     # -- push --------------------------------------------------------------------------------------
     def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation], *,
@@ -296,13 +305,6 @@ class SyncStore:
         """Apply a batch in order; one receipt per mutation. Raises :class:`KeyReuse` (and writes
         nothing) when an id comes back with a different body. ``verdicts``: rejections decided before the
         write job (by mutation id); a mutation already processed keeps its stored receipt regardless."""
-        self._verdicts = verdicts or {}
-        try:
-            return self._push_in(conn, principal, mutations)
-        finally:
-            self._verdicts = {}
-
-    def _push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation]) -> list[Receipt]:
         hashes = [content_hash(m) for m in mutations]
         reused: list[str] = []
         seen: dict[str, str] = {}
@@ -327,22 +329,22 @@ class SyncStore:
         # replayed with one savepoint per mutation.
         conn.execute("SAVEPOINT batch")
         try:
-            out = self._batch(conn, principal, mutations, hashes, stored, isolate=False)
+            out, batch = self._batch(conn, principal, mutations, hashes, stored, verdicts or {}, isolate=False)
         except _Poison:
             conn.execute("ROLLBACK TO batch")
-            out = self._batch(conn, principal, mutations, hashes, stored, isolate=True)
+            out, batch = self._batch(conn, principal, mutations, hashes, stored, verdicts or {}, isolate=True)
         conn.execute("RELEASE batch")
-        if self.audit and self._batch_writes:
+        if self.audit and batch.writes:
             # One hash-chained audit entry per push (the per-version history with account and mutation
             # ids is in sync_record_versions); subjects listed so the entry can be found.
             append_audit(conn, actor=principal.id, action="sync.push", subject=None,
-                         details={"records": self._batch_writes[:1000], "count": len(self._batch_writes)})
+                         details={"records": batch.writes[:1000], "count": len(batch.writes)})
         return out
 
     def _batch(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation],
-               hashes: list[str], stored: dict[str, str], *, isolate: bool) -> list[Receipt]:
-        self._batch_now = _now()
-        self._batch_writes = []
+               hashes: list[str], stored: dict[str, str], verdicts: dict[str, Verdict], *,
+               isolate: bool) -> tuple[list[Receipt], _Batch]:
+        batch = _Batch(verdicts)  # a replay (isolate=True) starts afresh: the first pass was rolled back
         out: list[Receipt] = []
         done: dict[str, Receipt] = {}
         for m, h in zip(mutations, hashes, strict=True):
@@ -350,12 +352,13 @@ class SyncStore:
                 first = done.get(m.mutation_id) or _receipt_dec.decode(stored[m.mutation_id])
                 out.append(msgspec.structs.replace(first, status="duplicate", original_status=first.status))
                 continue
-            r = self._one(conn, principal, m, h, isolate)
+            r = self._one(conn, batch, principal, m, h, isolate)
             done[m.mutation_id] = r
             out.append(r)
-        return out
+        return out, batch
 
-    def _one(self, conn: sqlite3.Connection, p: Principal, m: Mutation, h: str, isolate: bool = True) -> Receipt:
+    def _one(self, conn: sqlite3.Connection, batch: _Batch, p: Principal, m: Mutation, h: str,
+             isolate: bool = True) -> Receipt:
         flags: list[str] = []
         if m.client_hlc is not None:
             ahead = drift_ms(m.client_hlc, self.clock_ms())
@@ -366,7 +369,7 @@ class SyncStore:
         if isolate:
             conn.execute("SAVEPOINT mutation")
         try:
-            receipt = self._apply(conn, p, m)
+            receipt = self._apply(conn, batch, p, m)
         except sqlite3.OperationalError:
             # Disk full, I/O error, locked: transient, not the mutation's fault. Let the request fail so
             # the device retries later; the same id will then be applied once.
@@ -393,7 +396,7 @@ class SyncStore:
         conn.execute(
             "INSERT INTO sync_receipts (mutation_id, account_id, client_id, client_seq, content_hash, status,"
             " receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.mutation_id, p.id, m.client_id, m.client_seq, h, receipt.status, _j(receipt), self._batch_now))
+            (m.mutation_id, p.id, m.client_id, m.client_seq, h, receipt.status, _j(receipt), batch.now))
         return receipt
 
     @staticmethod
@@ -401,9 +404,9 @@ class SyncStore:
         row = conn.execute("SELECT MAX(seq) FROM sync_changes").fetchone()
         return int(row[0] or 0)
 
-    def _apply(self, conn: sqlite3.Connection, p: Principal, m: Mutation) -> Receipt:
+    def _apply(self, conn: sqlite3.Connection, batch: _Batch, p: Principal, m: Mutation) -> Receipt:
         if m.kind == "submission.create":
-            return self._submission(conn, p, m)
+            return self._submission(conn, batch, p, m)
         rtype = m.entity.type
         schema = schema_for(rtype)
         if schema is None:
@@ -429,7 +432,8 @@ class SyncStore:
             assert row is not None
             ids = self._conflicts_in(conn, p, m, dres.conflicts, row.department, row.version)
             if dres.deleted and not row.deleted:
-                seq = self._write(conn, p, m, rtype, m.entity.id, row, row.data, row.meta, True, {"_deleted"})
+                seq = self._write(conn, p, m, rtype, m.entity.id, row, row.data, row.meta, True, {"_deleted"},
+                                  batch=batch)
                 return Receipt(mutation_id=m.mutation_id, status=dres.status, version=row.version + 1, seq=seq)
             return Receipt(mutation_id=m.mutation_id, status=dres.status, version=row.version,
                            conflicts=ids)
@@ -444,7 +448,8 @@ class SyncStore:
             changed = {k for k, v in out.fields.items() if row.data.get(k) != v}
             if not changed:
                 return Receipt(mutation_id=m.mutation_id, status="applied", version=row.version)
-            seq = self._write(conn, p, m, rtype, m.entity.id, row, {**row.data, **out.fields}, row.meta, False, changed)
+            seq = self._write(conn, p, m, rtype, m.entity.id, row, {**row.data, **out.fields}, row.meta, False, changed,
+                              batch=batch)
             return Receipt(mutation_id=m.mutation_id, status="applied", version=row.version + 1, seq=seq)
 
         res = merge_patch(state, changes=m.changes, set_ops=m.set_ops, base_version=m.base_version,
@@ -458,7 +463,8 @@ class SyncStore:
             row = _Row(0, {}, {}, False, p.id, res.data.get("department") if rtype != DRAFT else None)
             res.changed.add("_created")
         if res.changed:
-            seq = self._write(conn, p, m, rtype, m.entity.id, row, res.data, res.meta, res.deleted, res.changed)
+            seq = self._write(conn, p, m, rtype, m.entity.id, row, res.data, res.meta, res.deleted, res.changed,
+                              batch=batch)
             return Receipt(mutation_id=m.mutation_id, status=res.status, version=row.version + 1, seq=seq,
                            conflicts=ids)
         return Receipt(mutation_id=m.mutation_id, status=res.status, version=row.version or None, conflicts=ids)
@@ -538,10 +544,11 @@ class SyncStore:
 
     def _write(self, conn: sqlite3.Connection, p: Principal, m: Mutation | None, rtype: str, rid: str, row: _Row,
                data: dict[str, Any], meta: dict[str, Any], deleted: bool, changed: set[str],
-               *, client_id: str | None = None) -> int:
-        """Store a new version of a record and move it to the end of the change log; returns its seq."""
+               *, client_id: str | None = None, batch: _Batch | None = None) -> int:
+        """Store a new version of a record and move it to the end of the change log; returns its seq.
+        ``batch``: the push this write belongs to (with ``m``); None for console and registry writes."""
         version = row.version + 1
-        now = self._batch_now if m is not None else _now()
+        now = batch.now if batch is not None else _now()
         data_json = _j(data)
         cid = m.client_id if m is not None else client_id
         department = row.department
@@ -567,8 +574,8 @@ class SyncStore:
                 for acc in assignees_of(data, creator):
                     conn.execute("INSERT OR IGNORE INTO sync_access (account_id, type, id) VALUES (?, ?, ?)",
                                  (acc, rtype, rid))
-            if m is not None:
-                self._batch_writes.append(f"{rtype}:{rid}@{version}")
+            if batch is not None:
+                batch.writes.append(f"{rtype}:{rid}@{version}")
         cur = conn.execute("INSERT OR REPLACE INTO sync_changes (type, id) VALUES (?, ?)", (rtype, rid))
         return int(cur.lastrowid or 0)
 
@@ -587,7 +594,7 @@ class SyncStore:
         return out
 
     # -- submissions ---------------------------------------------------------------------------------
-    def _submission(self, conn: sqlite3.Connection, p: Principal, m: Mutation) -> Receipt:
+    def _submission(self, conn: sqlite3.Connection, batch: _Batch, p: Principal, m: Mutation) -> Receipt:
         from server.storage.submissions import (
             IdempotencyConflict,
             NewSubmission,
@@ -602,7 +609,7 @@ class SyncStore:
             raise _Rejected("forbidden", "申請を提出する権限がありません")
         if s.on_behalf_of is not None and p.role == "resident":
             raise _Rejected("forbidden", "代理の申請は職員だけができます")
-        verdict = self._verdicts.get(m.mutation_id)
+        verdict = batch.verdicts.get(m.mutation_id)
         if verdict is not None:
             raise _Rejected(verdict.reason, verdict.message, verdict.result)
         info = self.procedure_info(s.procedure_id, s.procedure_version)
