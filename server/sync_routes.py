@@ -36,7 +36,7 @@ from server.console.routes import render_page
 from server.input_limits import json_problem
 from server.problems import Problem
 from server.storage.db import Database
-from server.storage.sync_store import (
+from server.storage.sync import (
     ConflictRow,
     KeyReuse,
     NotFoundError,
@@ -511,7 +511,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
     from server.problems import exception_handlers
     from server.storage.migrations import apply_migrations
     from server.storage.schema import all_components
-    from server.storage.sync_store import MIGRATIONS
+    from server.storage.sync import MIGRATIONS
 
     db = Database.open(db_path, synchronous=synchronous)
     db.write_sync(lambda c: apply_migrations(c, [*all_components(), ("sync", MIGRATIONS)]))

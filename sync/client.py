@@ -181,13 +181,13 @@ class HTTPTransport:
 
 # -- in memory (the server's storage logic, no HTTP) -----------------------------------------------------
 class InMemoryServer:
-    """The server's :class:`~server.storage.sync_store.SyncStore` on one SQLite connection, with a lock
+    """The server's :class:`~server.storage.sync.SyncStore` on one SQLite connection, with a lock
     standing in for the writer thread. Blobs are kept in memory."""
 
     def __init__(self, path: str = ":memory:") -> None:
         from server.storage.migrations import apply_migrations
         from server.storage.schema import CORE_MIGRATIONS
-        from server.storage.sync_store import MIGRATIONS, SyncStore
+        from server.storage.sync import MIGRATIONS, SyncStore
 
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.lock = threading.Lock()
@@ -218,7 +218,7 @@ class InMemoryTransport:
         self.principal = Principal(account_id, role, department)
 
     def push(self, mutations: list[Mutation]) -> list[Receipt]:
-        from server.storage.sync_store import KeyReuse
+        from server.storage.sync import KeyReuse
 
         # Round-trip through JSON like the wire does, so nothing is shared by reference.
         wire = msgspec.json.decode(_enc.encode(mutations), type=list[Mutation])

@@ -2,7 +2,7 @@
 
 Everything a device and the server exchange is one of these msgspec Structs, encoded as JSON. They carry
 no behaviour: merging lives in :mod:`sync.merge`, commands in :mod:`sync.commands`, storage on the server
-in ``server/storage/sync_store.py``.
+in ``server/storage/sync/``.
 """
 
 from __future__ import annotations

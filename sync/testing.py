@@ -65,7 +65,7 @@ def prepare_db(db_path: str) -> None:
     from server.storage.db import Database
     from server.storage.migrations import apply_migrations
     from server.storage.schema import all_components
-    from server.storage.sync_store import MIGRATIONS
+    from server.storage.sync import MIGRATIONS
 
     with Database.open(db_path) as db:
         comps = all_components()

@@ -1,0 +1,35 @@
+"""Server-side storage of the sync protocol (tables of component ``"sync"``).
+
+Modules, one seam each:
+
+``schema``               the ``sync_`` tables (``MIGRATIONS``)
+``records``              JSON codecs, a record's row and history, writing a version; ``Batch``, one push pass's state
+``access``               who sees which record or conflict (SQL forms of :func:`sync.records.can_access`)
+``push``                 applying a batch of mutations with receipts, savepoints and the push audit entry
+``filing``               ``submission.create``: filing a submission, its attachments and telemetry
+``conflicts``            recording, listing, reading and resolving conflicts
+``blobs``                resumable content-addressed uploads
+``pull``                 one page of the change log
+``registry_projection``  an outreach worker's assigned households made into shared records
+``store``                :class:`SyncStore`, the configured entry point the routes call
+"""
+
+from __future__ import annotations
+
+from server.storage.sync.conflicts import ConflictRow
+from server.storage.sync.errors import KeyReuse, NotFoundError, PermissionDenied, StaleConflict, Verdict
+from server.storage.sync.filing import ProcedureInfo
+from server.storage.sync.schema import MIGRATIONS
+from server.storage.sync.store import SyncStore
+
+__all__ = [
+    "MIGRATIONS",
+    "ConflictRow",
+    "KeyReuse",
+    "NotFoundError",
+    "PermissionDenied",
+    "ProcedureInfo",
+    "StaleConflict",
+    "SyncStore",
+    "Verdict",
+]

@@ -1,0 +1,66 @@
+"""Content-addressed uploads: registered, completed once verified (which may complete a submission's
+attachments), reset when the bytes on disk turn out wrong."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from server.audit import append_audit
+from server.storage.sync.records import decoder, to_json, utc_now
+from sync.records import Principal
+
+__all__ = ["blob", "blob_complete", "complete_blob_in", "create_blob_in", "reset_blob_in"]
+
+
+def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
+    r = conn.execute("SELECT size, complete FROM sync_blobs WHERE sha256 = ?", (sha,)).fetchone()
+    if r is not None:
+        return int(r[0]), bool(r[1])
+    r = conn.execute("SELECT size FROM attachments WHERE sha256 = ?", (sha,)).fetchone()
+    return (int(r[0]), True) if r is not None else None
+
+
+def blob_complete(conn: sqlite3.Connection, sha: str) -> bool:
+    if conn.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND complete = 1", (sha,)).fetchone():
+        return True
+    return conn.execute("SELECT 1 FROM attachments WHERE sha256 = ?", (sha,)).fetchone() is not None
+
+
+def create_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> bool:
+    """Register an upload; False when it was already known (then nothing changes)."""
+    if blob(conn, sha) is not None:
+        return False
+    conn.execute("INSERT INTO sync_blobs (sha256, size, complete, created_by, created_at) VALUES (?, ?, 0, ?, ?)",
+                 (sha, size, p.id, utc_now()))
+    return True
+
+
+def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int, mime: str) -> list[str]:
+    """Mark a verified blob complete; returns the submissions that just got their last file."""
+    now = utc_now()
+    conn.execute("UPDATE sync_blobs SET complete = 1, type = ?, completed_at = ? WHERE sha256 = ?",
+                 (mime, now, sha))
+    conn.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
+                 " ON CONFLICT DO NOTHING", (sha, size, mime, now, p.id))
+    done: list[str] = []
+    for (sid,) in conn.execute("SELECT submission_id FROM sync_submission_files WHERE sha256 = ?",
+                               (sha,)).fetchall():
+        pending = conn.execute(
+            "SELECT COUNT(*) FROM sync_submission_files f WHERE f.submission_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM attachments a WHERE a.sha256 = f.sha256)", (sid,)).fetchone()[0]
+        if pending:
+            continue
+        row = conn.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()
+        if row is None:
+            continue
+        flags = [f for f in decoder.decode(row[0]) if f != "incomplete_attachments"]
+        if len(flags) != len(decoder.decode(row[0])):
+            conn.execute("UPDATE submissions SET flags = ?, updated_at = ? WHERE id = ?", (to_json(flags), now, sid))
+            append_audit(conn, actor=p.id, action="submission.attachments_complete",
+                         subject=f"submission:{sid}", details={"last_sha256": sha})
+            done.append(sid)
+    return done
+
+
+def reset_blob_in(conn: sqlite3.Connection, sha: str) -> None:
+    conn.execute("UPDATE sync_blobs SET complete = 0 WHERE sha256 = ?", (sha,))

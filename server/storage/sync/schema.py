@@ -1,0 +1,121 @@
+"""The sync component's tables (``sync_`` prefix: they share the file with the rest of the server).
+
+``sync_records``          current state per (type, id): version, data, deleted, last_client, owner, department
+``sync_record_versions``  every version with the client/account/mutation that produced it and its fields
+``sync_changes``          the change log: one row per record, re-inserted (new AUTOINCREMENT seq) on change
+``sync_access``           who (outreach) may see which shared record
+``sync_receipts``         mutation_id → content hash + receipt JSON (the idempotency table)
+``sync_conflicts``        open/resolved conflicts with base / server / mine per field
+``sync_review_tasks``     view: the open conflicts that need a person (review policy, deletes)
+``sync_blobs``            content-addressed uploads (resumable) and ``sync_submission_files``
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+_V1 = """
+CREATE TABLE sync_records (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',     -- set-field element stamps and tombstones
+    deleted INTEGER NOT NULL DEFAULT 0,
+    last_client TEXT,
+    owner TEXT,                          -- drafts: the owning account; shared: the creator
+    department TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (type, id)
+);
+
+CREATE TABLE sync_record_versions (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    client_id TEXT,
+    client_seq INTEGER,
+    account_id TEXT,
+    mutation_id TEXT,
+    fields TEXT NOT NULL,                -- JSON list of the fields this version changed
+    data TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (type, id, version)
+);
+
+CREATE TABLE sync_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    UNIQUE (type, id)
+);
+
+CREATE TABLE sync_access (
+    account_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (account_id, type, id)
+);
+
+CREATE TABLE sync_receipts (
+    mutation_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    client_seq INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    receipt TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX sync_receipts_client ON sync_receipts (client_id, client_seq);
+
+CREATE TABLE sync_conflicts (
+    id INTEGER PRIMARY KEY,
+    mutation_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    base TEXT,
+    server TEXT,
+    mine TEXT,
+    status TEXT NOT NULL DEFAULT 'open',  -- open | resolved
+    account_id TEXT,                      -- who made the mutation
+    client_id TEXT,
+    department TEXT,
+    record_version INTEGER,
+    created_at TEXT NOT NULL,
+    resolved_by TEXT,
+    resolved_at TEXT,
+    choice TEXT,
+    resolved_value TEXT
+);
+CREATE INDEX sync_conflicts_open ON sync_conflicts (status, department);
+CREATE INDEX sync_conflicts_record ON sync_conflicts (type, record_id);
+CREATE INDEX sync_conflicts_account ON sync_conflicts (account_id, status);
+
+CREATE VIEW sync_review_tasks AS
+    SELECT * FROM sync_conflicts WHERE status = 'open' AND outcome <> 'mine_applied';
+
+CREATE TABLE sync_blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    complete INTEGER NOT NULL DEFAULT 0,
+    type TEXT,
+    created_by TEXT,
+    created_at TEXT NOT NULL,
+    completed_at TEXT
+);
+
+CREATE TABLE sync_submission_files (
+    submission_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (submission_id, sha256)
+);
+CREATE INDEX sync_submission_files_sha ON sync_submission_files (sha256);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]

@@ -1,0 +1,81 @@
+"""The sync store: one object holding the configuration (procedure lookup, clock, drift limit, audit) that
+routes and the in-memory test server call. Methods ending in ``_in`` take the writer connection and must run
+inside a write job; the others take any (reader) connection. The work is done by the modules of
+:mod:`server.storage.sync`; nothing about a request or batch is kept here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from server.storage.sync import blobs, conflicts, registry_projection
+from server.storage.sync.conflicts import ConflictRow
+from server.storage.sync.errors import Verdict
+from server.storage.sync.filing import ProcedureInfo
+from server.storage.sync.pull import pull
+from server.storage.sync.push import PushSettings, push_in
+from sync.hlc import DEFAULT_MAX_DRIFT_MS
+from sync.messages import Mutation, PullPage, Receipt
+from sync.records import Principal
+
+__all__ = ["SyncStore"]
+
+
+class SyncStore:
+    """All sync storage operations, configured once."""
+
+    def __init__(self, *, procedure_info: Callable[[str, str], ProcedureInfo] | None = None,
+                 max_drift_ms: int = DEFAULT_MAX_DRIFT_MS, clock_ms: Callable[[], int] | None = None,
+                 audit: bool = True) -> None:
+        self.settings = PushSettings(
+            procedure_info=procedure_info or (lambda pid, ver: ProcedureInfo(known=False)),
+            max_drift_ms=max_drift_ms,
+            clock_ms=clock_ms or (lambda: int(dt.datetime.now(dt.UTC).timestamp() * 1000)),
+            audit=audit)
+
+    def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation], *,
+                verdicts: dict[str, Verdict] | None = None) -> list[Receipt]:
+        """See :func:`server.storage.sync.push.push_in`."""
+        return push_in(conn, self.settings, principal, mutations, verdicts=verdicts)
+
+    @staticmethod
+    def pull(conn: sqlite3.Connection, p: Principal, cursor: int, limit: int) -> PullPage:
+        return pull(conn, p, cursor, limit)
+
+    @staticmethod
+    def missing_assigned(conn: sqlite3.Connection, p: Principal) -> bool:
+        return registry_projection.missing_assigned(conn, p)
+
+    def materialize_assigned_in(self, conn: sqlite3.Connection, p: Principal) -> int:
+        return registry_projection.materialize_assigned_in(conn, p, audit=self.settings.audit)
+
+    @staticmethod
+    def list_conflicts(conn: sqlite3.Connection, p: Principal, *, status: str | None = "open",
+                       mine_only: bool = False, limit: int = 200) -> list[ConflictRow]:
+        return conflicts.list_conflicts(conn, p, status=status, mine_only=mine_only, limit=limit)
+
+    @staticmethod
+    def get_conflict(conn: sqlite3.Connection, p: Principal, cid: int) -> ConflictRow:
+        return conflicts.get_conflict(conn, p, cid)
+
+    @staticmethod
+    def resolve_in(conn: sqlite3.Connection, p: Principal, cid: int, choice: str, value: Any = None) -> ConflictRow:
+        return conflicts.resolve_in(conn, p, cid, choice, value)
+
+    @staticmethod
+    def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
+        return blobs.blob(conn, sha)
+
+    @staticmethod
+    def create_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> bool:
+        return blobs.create_blob_in(conn, p, sha, size)
+
+    @staticmethod
+    def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int, mime: str) -> list[str]:
+        return blobs.complete_blob_in(conn, p, sha, size, mime)
+
+    @staticmethod
+    def reset_blob_in(conn: sqlite3.Connection, sha: str) -> None:
+        blobs.reset_blob_in(conn, sha)
