@@ -70,12 +70,12 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
     svc = open_services(settings, library=library)
-    from server.auth import AuthConfig
+    from server.auth import AuthConfig, install
     from server.console import console_router
     from server.sync_routes import SyncConfig
 
     # Sync finds the database, attachment root and catalog in app.state.services.
-    on_init = [AuthConfig(db=svc.db, origin=settings.origin).on_app_init, SyncConfig().on_app_init,
+    on_init = [install(AuthConfig(db=svc.db, origin=settings.origin)), SyncConfig().on_app_init,
                input_limits.on_app_init]
 
     app = Litestar(

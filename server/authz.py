@@ -3,6 +3,8 @@
 ``server.auth`` authenticates (passkeys, sessions) and puts the signed-in account in ``scope["user"]``;
 this module only reads it, so handlers depend on the small :class:`AccountLike` protocol and not on the
 auth implementation. Every handler calls one of these first: there is no endpoint without a decision.
+Roles and the department rule are not defined here but in ``server.auth.roles`` (one definition for HTTP,
+console, sync and the fast lane).
 """
 
 from __future__ import annotations
@@ -14,17 +16,11 @@ from litestar.connection import ASGIConnection
 from server.problems import Problem
 
 __all__ = [
-    "ROLES",
-    "STAFF_ROLES",
     "AccountLike",
-    "can_see_department",
     "current_user",
     "require_roles",
     "require_user",
 ]
-
-ROLES = ("resident", "counter", "outreach", "reviewer", "configurator", "admin")
-STAFF_ROLES = frozenset(ROLES) - {"resident"}
 
 
 @runtime_checkable
@@ -56,12 +52,3 @@ def require_roles(connection: ASGIConnection[Any, Any, Any, Any], *roles: str) -
         raise Problem(403, "forbidden", "Your role may not do this")
     return user
 
-
-def can_see_department(user: AccountLike, department: str | None) -> bool:
-    """Reviewers are scoped to their department; counter/outreach/admin see every department
-    (they file on behalf of residents across the whole counter); configurators see no applications."""
-    if user.role in ("admin", "counter", "outreach"):
-        return True
-    if user.role == "reviewer":
-        return user.department is not None and user.department == department
-    return False

@@ -10,7 +10,8 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from server import audit
-from server.authz import STAFF_ROLES, AccountLike, can_see_department, require_roles, require_user
+from server.auth.roles import STAFF_ROLES, can_access_department
+from server.authz import AccountLike, require_roles, require_user
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
@@ -99,7 +100,7 @@ def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
     if user.role == "resident":
         rid = _bound_resident(svc, user)
         return rid is not None and rid == rec.on_behalf_of
-    return can_see_department(user, rec.department)
+    return can_access_department(user, rec.department)
 
 
 FILER_ROLES = ("resident", "counter", "outreach")
@@ -230,7 +231,7 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
     user = require_roles(request, "reviewer", "admin")
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    if rec is None or not can_see_department(user, rec.department):
+    if rec is None or not can_access_department(user, rec.department):
         raise Problem(404, "not-found", "No such submission")
     if target not in STATUSES:
         raise Problem(422, "invalid-status", f"Unknown status {target!r}",

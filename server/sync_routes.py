@@ -507,7 +507,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
     from litestar import Litestar
 
     from server import input_limits
-    from server.auth import AuthConfig
+    from server.auth import AuthConfig, install
     from server.problems import exception_handlers
     from server.storage.migrations import apply_migrations
     from server.storage.schema import all_components
@@ -522,7 +522,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    return Litestar(route_handlers=[healthz], on_app_init=[auth.on_app_init, cfg.on_app_init, input_limits.on_app_init],
+    return Litestar(route_handlers=[healthz], on_app_init=[install(auth), cfg.on_app_init, input_limits.on_app_init],
                     exception_handlers=exception_handlers, on_shutdown=[db.close])
 
 

@@ -1,12 +1,14 @@
-"""Auth settings derived from the public origin, and how the app finds them."""
+"""Auth settings derived from the public origin, and how the app finds them.
+
+Plain data: the wiring into an app (middleware, routes) is ``server.auth.install``, which imports this
+module and not the other way round, so the auth package has no import cycle.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from litestar.config.app import AppConfig
 
 from server.auth.session_cache import SessionCache
 
@@ -71,27 +73,9 @@ class AuthConfig:
         """(idle, absolute) seconds for a new session."""
         return (self.staff_idle, self.staff_absolute) if staff else (self.resident_idle, self.resident_absolute)
 
-    @property
-    def middleware(self) -> list[Any]:
-        from server.auth.middleware import auth_middleware, csrf_middleware
-
-        return [csrf_middleware, auth_middleware]
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Install state, middleware and routes: ``Litestar(..., on_app_init=[auth.on_app_init])``."""
-        from server.auth.routes import auth_router
-
-        app_config.state[STATE_KEY] = self
-        for mw in self.middleware:
-            if mw not in app_config.middleware:
-                app_config.middleware.append(mw)
-        if auth_router not in app_config.route_handlers:
-            app_config.route_handlers.append(auth_router)
-        return app_config
-
 
 def get_config(scope: Scope) -> AuthConfig:
     try:
         return scope["app"].state[STATE_KEY]
     except (KeyError, AttributeError) as exc:
-        raise RuntimeError("auth is not configured: add AuthConfig.on_app_init to the app") from exc
+        raise RuntimeError("auth is not configured: add server.auth.install(config) to on_app_init") from exc

@@ -1,4 +1,6 @@
-"""Route guards (``guards=[requires_role("reviewer", "admin")]``) and the department rule for reviewers."""
+"""Route guards (``guards=[requires_role("reviewer", "admin")]``) and the department check for handlers.
+
+The rule itself (who sees which department) is ``server.auth.roles.can_access_department``."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from server.auth.models import ROLES, STAFF_ROLES, Account
+from server.auth.models import Account
+from server.auth.roles import ROLES, STAFF_ROLES, can_access_department
 
 __all__ = [
     "Guard",
-    "can_access_department",
     "current_account",
     "require_department_access",
     "requires_role",
@@ -54,15 +56,6 @@ def requires_role(*roles: str) -> Guard:
 
 
 requires_staff: Guard = requires_role(*STAFF_ROLES)
-
-
-def can_access_department(account: Account, department: str | None) -> bool:
-    """Reviewers see only their own department; counter, outreach and admin every department (they file
-    on behalf of residents across the whole counter); configurators and residents no department queue.
-    Same rule as ``server.authz.can_see_department``."""
-    if account.role in ("admin", "counter", "outreach"):
-        return True
-    return account.role == "reviewer" and account.department is not None and account.department == department
 
 
 def require_department_access(account: Account | None, department: str | None) -> Account:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from server.audit import append_audit
 from server.auth import store
 from server.auth.config import normalize_origin
-from server.auth.models import STAFF_ROLES, Account
+from server.auth.models import Account
+from server.auth.roles import STAFF_ROLES
 
 if TYPE_CHECKING:
     from server.storage.db import Database

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
-__all__ = [
-    "ROLES",
-    "STAFF_ROLES",
-    "Account",
-    "Passkey",
-    "is_staff_role",
-]
+from server.auth.roles import is_staff_role
 
-# The resident uses the service for themselves; every other role is municipal staff.
-STAFF_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "reviewer", "configurator", "admin")
-ROLES: Final[tuple[str, ...]] = ("resident", *STAFF_ROLES)
-
-
-def is_staff_role(role: str) -> bool:
-    return role in STAFF_ROLES
+__all__ = ["Account", "Passkey"]
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True):

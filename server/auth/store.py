@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from server.auth.models import ROLES, Account, Passkey
+from server.auth.models import Account, Passkey
+from server.auth.roles import ROLES
 
 __all__ = [
     "Challenge",

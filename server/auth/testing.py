@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.auth import store
 from server.auth.middleware import CSRF_COOKIE, SESSION_COOKIE
-from server.auth.models import ROLES, is_staff_role
+from server.auth.roles import ROLES, is_staff_role
 
 if TYPE_CHECKING:
     from server.storage.db import Database

@@ -14,7 +14,8 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from server import audit
-from server.authz import AccountLike, can_see_department, require_roles
+from server.auth.roles import can_access_department, department_filter
+from server.authz import AccountLike, require_roles
 from server.export import to_csv, to_jsonl
 from server.identity import bind_account, summarize
 from server.problems import Problem
@@ -51,7 +52,8 @@ def _staff(request: Request[Any, Any, Any]) -> AccountLike:
 
 
 def _departments(user: AccountLike) -> list[str] | None:
-    return [user.department or ""] if user.role == "reviewer" else None
+    allowed = department_filter(user)  # the console roles: every department, or the reviewer's own
+    return None if allowed is None else list(allowed)
 
 
 @get("/console/", include_in_schema=False)
@@ -72,7 +74,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     user = _staff(request)
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    if rec is None or not can_see_department(user, rec.department):
+    if rec is None or not can_access_department(user, rec.department):
         raise Problem(404, "not-found", "No such submission")
     await audit.record(svc.db, actor=user.id, action="submission.read", subject=f"submission:{sid}",
                        details={"via": "console"})

@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.testing import TestClient
 
-from server.auth import AuthConfig
+from server.auth import AuthConfig, install
 from server.problems import exception_handlers
 from server.storage.db import Database
 from server.storage.schema import migrate
@@ -28,7 +28,7 @@ async def form_echo(data: Annotated[dict[str, str], Body(media_type=RequestEncod
 def client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
     db = Database.open(tmp_path / "f.db")
     db.write_sync(migrate)
-    app = Litestar([form_echo], on_app_init=[AuthConfig(db=db, origin="http://localhost:8000").on_app_init],
+    app = Litestar([form_echo], on_app_init=[install(AuthConfig(db=db, origin="http://localhost:8000"))],
                    exception_handlers=exception_handlers, on_shutdown=[db.close])
     with TestClient(app, base_url="http://localhost:8000") as c:
         yield c

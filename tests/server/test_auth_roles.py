@@ -18,6 +18,7 @@ from server.auth import (
     AuthConfig,
     can_access_department,
     change_role,
+    install,
     require_department_access,
     requires_role,
     requires_signed_in,
@@ -49,7 +50,7 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient[Litestar], Database]]:
     db = Database.open(tmp_path / "r.db")
     db.write_sync(migrate)
     app = Litestar([signed_in, staff_only, review],
-                   on_app_init=[AuthConfig(db=db, origin="http://localhost:8000").on_app_init],
+                   on_app_init=[install(AuthConfig(db=db, origin="http://localhost:8000"))],
                    exception_handlers=exception_handlers, on_shutdown=[db.close])
     with TestClient(app, base_url="http://localhost:8000") as c:
         yield c, db

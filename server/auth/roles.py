@@ -1,0 +1,63 @@
+"""Roles and the department rule: defined here once, imported by every path that decides access.
+
+The HTTP handlers (``server.authz``, ``server.auth.guards``), the console, the submission fast lane and the
+sync store's access rules all ask these functions; none keeps its own copy of a role list or of "who sees
+which department". This module imports nothing from the project, so anything may import it.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+__all__ = [
+    "ALL_DEPARTMENTS_ROLES",
+    "ROLES",
+    "STAFF_ROLES",
+    "HasRole",
+    "can_access_department",
+    "department_filter",
+    "is_staff_role",
+]
+
+# The resident uses the service for themselves; every other role is municipal staff. The accounts table's
+# CHECK constraint (auth migration v1) lists the same six.
+STAFF_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "reviewer", "configurator", "admin")
+ROLES: Final[tuple[str, ...]] = ("resident", *STAFF_ROLES)
+
+# Roles that work across every department: counter and outreach staff file on behalf of residents for the
+# whole counter, admins oversee everything. Reviewers see their own department only; configurators and
+# residents no department at all (residents see their own records by ownership, not by department).
+ALL_DEPARTMENTS_ROLES: Final[frozenset[str]] = frozenset({"counter", "outreach", "admin"})
+
+
+class HasRole(Protocol):
+    """What the rule needs to know about an account (``Account``, ``AccountLike``, a sync ``Principal``)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def department(self) -> str | None: ...
+
+
+def is_staff_role(role: str) -> bool:
+    return role in STAFF_ROLES
+
+
+def department_filter(who: HasRole) -> tuple[str, ...] | None:
+    """The departments ``who`` may see: ``None`` for every department, else exactly these (maybe none).
+
+    The form for queries (``WHERE department IN (...)`` unless None); ``can_access_department`` is the
+    same rule for one record.
+    """
+    if who.role in ALL_DEPARTMENTS_ROLES:
+        return None
+    if who.role == "reviewer" and who.department:
+        return (who.department,)
+    return ()
+
+
+def can_access_department(who: HasRole, department: str | None) -> bool:
+    """Whether ``who`` may see an application (or record) of ``department``."""
+    allowed = department_filter(who)
+    return allowed is None or department in allowed
