@@ -6,13 +6,13 @@
   fields are ``review``; notes and contact logs ``append``; members ``set``; case status ``command``.
 * ``submission``: create-only, through ``submission.create`` (not pulled).
 
-Visibility: drafts only to their owner; shared records to counter staff and admins, to reviewers of the
-record's ``department``, and to outreach workers listed in its ``assignees`` (the creator is added).
+Visibility (decided by the server, ``server/storage/sync/access.py``, with the server's one department rule):
+drafts only to their owner; shared records to counter staff and admins, to reviewers of the record's
+``department``, and to outreach workers listed in its ``assignees`` (the creator is added).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,6 @@ __all__ = [
     "SHARED_TYPES",
     "Principal",
     "assignees_of",
-    "can_access",
     "schema_for",
 ]
 
@@ -57,19 +56,6 @@ class Principal:
 
 def schema_for(record_type: str) -> RecordSchema | None:
     return SCHEMAS.get(record_type)
-
-
-def can_access(p: Principal, record_type: str, *, owner: str | None, department: str | None,
-               assignees: Iterable[str] = ()) -> bool:
-    if record_type == DRAFT:
-        return owner == p.id
-    if p.role in ("counter", "admin"):
-        return True
-    if p.role == "reviewer":
-        return p.department is not None and p.department == department
-    if p.role == "outreach":
-        return p.id in set(assignees) or owner == p.id
-    return False
 
 
 def assignees_of(data: dict[str, Any], creator: str | None) -> set[str]:

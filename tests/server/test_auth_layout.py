@@ -135,3 +135,13 @@ def test_department_rule() -> None:
     assert can_access_department(who("reviewer", "koseki"), "koseki")
     assert not can_access_department(who("reviewer", "koseki"), "fukushi")
     assert not can_access_department(who("reviewer"), None)
+
+
+def test_every_path_asks_the_one_rule() -> None:
+    """The HTTP API, the console and the sync store decide departments with ``server.auth.roles``."""
+    for rel in ("server/submissions.py", "server/console/routes.py", "server/storage/sync/access.py",
+                "server/auth/guards.py"):
+        tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"))
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "server.auth.roles"
+                 for a in n.names}
+        assert names & {"can_access_department", "department_filter"}, f"{rel} does not import the department rule"

@@ -4,7 +4,7 @@ Modules, one seam each:
 
 ``schema``               the ``sync_`` tables (``MIGRATIONS``)
 ``records``              JSON codecs, a record's row and history, writing a version; ``Batch``, one push pass's state
-``access``               who sees which record or conflict (SQL forms of :func:`sync.records.can_access`)
+``access``               who sees which record or conflict (``can_access`` and its SQL forms, on the department rule)
 ``push``                 applying a batch of mutations with receipts, savepoints and the push audit entry
 ``filing``               ``submission.create``: filing a submission, its attachments and telemetry
 ``conflicts``            recording, listing, reading and resolving conflicts

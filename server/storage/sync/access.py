@@ -1,5 +1,10 @@
-"""Who may see which sync record: the SQL conditions for pulls and conflicts and the check on one record.
-The rule itself (roles, departments, assignees) is :func:`sync.records.can_access`; these are its SQL forms."""
+"""Who may see which sync record: the check on one record (:func:`can_access`) and its SQL forms for pulls
+and conflicts.
+
+Drafts are their owner's. Shared records follow the department rule of the whole server
+(:func:`server.auth.roles.department_filter`: counter and admin every department, reviewers their own,
+configurators and residents none), except for outreach workers, who see the records assigned to them (or
+that they created) rather than every department's."""
 
 from __future__ import annotations
 
@@ -7,10 +12,31 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from server.auth.roles import can_access_department, department_filter
 from server.storage.sync.records import Row
-from sync.records import DRAFT, Principal, can_access
+from sync.records import DRAFT, Principal
 
-__all__ = ["assigned_clause", "assigned_residents", "change_scope", "conflict_scope", "visible"]
+__all__ = ["assigned_clause", "assigned_residents", "can_access", "change_scope", "conflict_scope", "visible"]
+
+
+def can_access(p: Principal, record_type: str, *, owner: str | None, department: str | None,
+               assignees: Iterable[str] = ()) -> bool:
+    """Whether ``p`` may see one record of ``record_type`` (the rule the SQL forms below express)."""
+    if record_type == DRAFT:
+        return owner == p.id
+    if p.role == "outreach":  # by assignment, not by department
+        return p.id in set(assignees) or owner == p.id
+    return can_access_department(p, department)
+
+
+def _own_department_only(p: Principal) -> bool | None:
+    """None: every department; True: only ``p.department``; False: none (the SQL forms bind one department)."""
+    allowed = department_filter(p)
+    if allowed is None:
+        return None
+    if allowed and allowed != (p.department,):
+        raise ValueError(f"the sync store's queries bind one department, the rule gave {allowed}")
+    return bool(allowed)
 
 
 # Outreach workers see the households of the residents assigned to them (core table outreach_assignments)
@@ -37,27 +63,29 @@ def change_scope(p: Principal) -> str:
     """A condition on ``r`` (a sync_records row) for the records ``p`` pulls; named parameters ``:me`` and
     ``:dept``."""
     where = "(r.type = 'draft' AND r.owner = :me)"
-    if p.role in ("counter", "admin"):
+    if p.role == "outreach":
+        return where + (" OR (r.type <> 'draft' AND EXISTS (SELECT 1 FROM sync_access a WHERE a.account_id = :me"
+                        f" AND a.type = r.type AND a.id = r.id)) OR {assigned_clause('r.type', 'r.id', ':me')}")
+    own = _own_department_only(p)
+    if own is None:
         where += " OR r.type <> 'draft'"
-    elif p.role == "reviewer" and p.department:
+    elif own:
         where += " OR (r.type <> 'draft' AND r.department = :dept)"
-    elif p.role == "outreach":
-        where += (" OR (r.type <> 'draft' AND EXISTS (SELECT 1 FROM sync_access a WHERE a.account_id = :me"
-                  f" AND a.type = r.type AND a.id = r.id)) OR {assigned_clause('r.type', 'r.id', ':me')}")
     return where
 
 
 def conflict_scope(p: Principal) -> tuple[str, list[Any]]:
     """A condition on a sync_conflicts row for the conflicts ``p`` sees, with its parameters."""
-    if p.role in ("counter", "admin"):
-        return "1 = 1", []
-    if p.role == "reviewer":
-        return "(department = ? OR account_id = ?)", [p.department, p.id]
     if p.role == "outreach":
         return ("(account_id = ? OR EXISTS (SELECT 1 FROM sync_access a WHERE a.account_id = ?"
                 " AND a.type = sync_conflicts.type AND a.id = sync_conflicts.record_id) OR "
                 f"{assigned_clause('sync_conflicts.type', 'sync_conflicts.record_id', '?')})"), [p.id] * 5
-    return "account_id = ?", [p.id]  # residents: the conflicts of their own mutations (drafts)
+    own = _own_department_only(p)
+    if own is None:
+        return "1 = 1", []
+    if own:
+        return "(department = ? OR account_id = ?)", [p.department, p.id]
+    return "account_id = ?", [p.id]  # residents, configurators: the conflicts of their own mutations (drafts)
 
 
 def visible(conn: sqlite3.Connection, p: Principal, rtype: str, rid: str, row: Row) -> bool:
