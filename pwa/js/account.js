@@ -3,7 +3,7 @@
 
 import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
-import { el } from './render.js';
+import { el } from './dom.js';
 import { parseCreationOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 
 function reason(e) { return e instanceof ApiError ? e.message : (e && e.name) || String(e); }

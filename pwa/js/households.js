@@ -6,7 +6,7 @@
 // households of the residents assigned to them by pull; counter staff every household that has a record.
 
 import { t } from './i18n.js';
-import { el } from './render.js';
+import { el } from './dom.js';
 import { recordsOfType, enqueue, same, reviewConflicts } from './sync.js';
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
@@ -161,4 +161,9 @@ export async function householdPage(ui, id) {
     const typing = document.activeElement && document.activeElement.matches('input, textarea, select');
     if ((types.has('household') || types.has('resident')) && !dirty && !typing) ui.route(false);
   });
+}
+
+/** The router's entry: #/h lists the households, #/h/{id} opens one. */
+export function render(ui, params) {
+  return params.id ? householdPage(ui, params.id) : householdListPage(ui);
 }

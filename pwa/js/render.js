@@ -10,21 +10,10 @@ import { t, tx } from './i18n.js';
 import { normalizeKana, normalizeDigits, normalizePostalCode, parseWareki, parseWarekiPartial, toWareki } from './japan.js';
 import { lookupPostalCode } from './postal.js';
 import { fieldPath, getPath, setPath, isShown, valueAt } from './paths.js';
+import { el } from './dom.js';
 
 const ERA_OPTIONS = ['令和', '平成', '昭和', '大正', '明治'];
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) if (c != null && c !== false) e.append(c);
-  return e;
-}
 export { el };
 
 export function domId(scope, path) {

@@ -1,0 +1,164 @@
+// Drafts on this device: a new draft record, saving only what changed, committing edits to the outbox one
+// `draft.patch` per pause, and the submission made from a finished draft. No DOM; the store, the commit
+// function and the timers are injected (tests/js/pwa-drafts.test.mjs). The sync side of a draft (fields,
+// merge with a pulled change) is in sync.js.
+
+import { same } from './sync.js';
+
+/** The fields a draft's form has, at the top level (sections flattened). */
+export function allFields(compiled) {
+  return (compiled.sections || []).flatMap((s) => s.fields || []);
+}
+
+/**
+ * A new draft record for a procedure (`p` = {path, compiled}); its idempotency key (the submission id) is
+ * created now, with the draft. A verified profile fills the fields that name it (`prefill`), locked if the
+ * field says so; a draft made for a resident (staff acting for them) is not prefilled from staff's own.
+ */
+export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {} }) {
+  const c = p.compiled;
+  const answers = {};
+  const prefilled = [];
+  const locked = [];
+  if (!acting && profile && profile.verified && profile.profile) {
+    for (const f of allFields(c)) {
+      if (f.prefill && profile.profile[f.prefill] != null && profile.profile[f.prefill] !== '') {
+        answers[f.id] = structuredClone(profile.profile[f.prefill]);
+        prefilled.push(f.id);
+        if (f.prefill_editable === false) locked.push(f.id);
+      }
+    }
+  }
+  return {
+    id: uuid(), kind: 'draft', submission_id: uuid(), procedure_id: c.id, procedure_version: c.version, procedure_path: p.path,
+    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
+    on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, seen: {}, ...extra,
+  };
+}
+
+/** The answers key of a record: a life event's bundle keeps its shared answers apart. */
+export const answersKey = (d) => (d.kind === 'bundle' ? 'shared' : 'answers');
+
+// Device-only parts of a draft: always written as the page has them.
+export const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration'];
+
+/** Top-level answers that differ between two snapshots. */
+export function changedKeys(cur, prev) {
+  return [...new Set([...Object.keys(cur), ...Object.keys(prev)])].filter((k) => !same(cur[k], prev[k]));
+}
+
+/**
+ * The stored record after a save: only the answers the page changed (`changed`; null = everything) are
+ * written over what is stored, so a change pulled from another device meanwhile is not overwritten.
+ */
+export function mergeSaved(stored, copy, changed) {
+  if (!stored || changed === null) {
+    return { ...copy, seen: stored ? stored.seen : copy.seen || {}, submitted_as: stored ? stored.submitted_as : null };
+  }
+  const key = answersKey(copy);
+  const out = { ...stored, [key]: { ...(stored[key] || {}) } };
+  for (const k of changed) {
+    if (copy[key][k] === undefined) delete out[key][k];
+    else out[key][k] = copy[key][k];
+  }
+  for (const f of LOCAL_FIELDS) if (copy[f] !== undefined) out[f] = copy[f];
+  return out;
+}
+
+/** The sha256 of every attachment referenced anywhere in the answers. */
+export function attachmentRefs(answers) {
+  const out = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      if (typeof v.sha256 === 'string' && typeof v.size === 'number') out.add(v.sha256);
+      else Object.values(v).forEach(walk);
+    }
+  };
+  walk(answers);
+  return [...out];
+}
+
+/**
+ * The `submission.create` body of a finished draft. Only what is shown is sent (hidden fields' values are
+ * not part of the application); fields typed once in a life event's shared part count as typed for every
+ * procedure they feed. `isShown(result, id)` comes from paths.js; `now` is when 送信 was pressed, so
+ * retries stay byte-identical.
+ */
+export function submissionOf(d, compiled, result, { isShown, sharedTyped = [], now = Date.now() }) {
+  const known = new Set(allFields(compiled).map((f) => f.id));
+  const answers = {};
+  for (const [k, v] of Object.entries(d.answers)) if (known.has(k) && isShown(result, k)) answers[k] = v;
+  const typed = [...new Set([...(d.typed || []), ...sharedTyped])].filter((k) => answers[k] !== undefined);
+  const files = attachmentRefs(answers);
+  const submission = {
+    procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, attachments: files,
+    // Completion-time telemetry rides in the submission (stored once, when it is created).
+    telemetry: {
+      procedure_id: d.procedure_id, procedure_version: d.procedure_version, opened_at: d.opened_at, acknowledged_at: new Date(now).toISOString(),
+      fields_typed: typed.length, fields_prefilled: (d.prefilled || []).filter((k) => !typed.includes(k) && answers[k] !== undefined).length,
+    },
+  };
+  if (d.on_behalf_of) submission.on_behalf_of = d.on_behalf_of;
+  return { submission, files };
+}
+
+export const COMMIT_DELAY_MS = 1200;
+
+/**
+ * Saving drafts: edits are saved at once (IndexedDB, one save at a time in order) and committed to the
+ * outbox as one draft.patch per pause, on leaving the page and before sending: fewer mutations, and each
+ * carries what the user saw as its base. `commit(store, id)` is sync.js's commitDraft; `onCommitted()`
+ * runs after a timed commit that queued something (the app then syncs).
+ */
+export function createDraftSaver({ store, commit, onCommitted = () => {}, timers = globalThis, delayMs = COMMIT_DELAY_MS, now = () => Date.now(), log = console.error }) {
+  const snapshots = new WeakMap();
+  const pending = new Map(); // draft id -> commit timer
+  let chain = Promise.resolve();
+
+  /** Remember what the page shows now: the next save writes only answers changed since. */
+  function snapshot(d) { snapshots.set(d, structuredClone(d[answersKey(d)] || {})); }
+
+  function save(d, { full = false } = {}) {
+    d.updated_at = now();
+    const key = answersKey(d);
+    const cur = d[key] || {};
+    const prev = full ? null : snapshots.get(d);
+    const changed = prev ? changedKeys(cur, prev) : null;
+    const copy = structuredClone(d);
+    snapshots.set(d, structuredClone(cur));
+    chain = chain.then(() => store.tx(['drafts'], 'readwrite', async (tr) => {
+      await tr.put('drafts', mergeSaved(await tr.get('drafts', d.id), copy, changed));
+    })).catch((e) => log(e));
+    schedule(d.id);
+    return chain;
+  }
+
+  function schedule(id) {
+    timers.clearTimeout(pending.get(id));
+    pending.set(id, timers.setTimeout(() => { pending.delete(id); commitNow(id); }, delayMs));
+  }
+
+  async function commitNow(id) {
+    await chain;
+    try {
+      if (await commit(store, id)) await onCommitted(id);
+    } catch (e) { log(e); }
+  }
+
+  /** Commit every pending edit now; resolves to how many drafts had one. */
+  async function flush() {
+    const ids = [...pending.keys()];
+    for (const id of ids) { timers.clearTimeout(pending.get(id)); pending.delete(id); }
+    await chain;
+    for (const id of ids) await commit(store, id).catch((e) => log(e));
+    return ids.length;
+  }
+
+  return {
+    snapshot, save, schedule, flush,
+    /** Resolves when every save so far is stored. */
+    saved: () => chain,
+    hasPending: (id) => pending.has(id),
+  };
+}

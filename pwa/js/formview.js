@@ -1,0 +1,276 @@
+// What the form pages share (a draft's pages and review, a life event's combined form): opening a draft,
+// the field context for the renderer, error summaries, the review list, and sending a finished draft.
+
+import { t, tx, htmlLang } from './i18n.js';
+import { store } from './db.js';
+import { commitDraft, queueSubmission } from './sync.js';
+import { newerVersion, migrateAnswers } from './migrate.js';
+import { documentsFor } from './lifeevent.js';
+import { el } from './dom.js';
+import { errorText } from './render.js';
+import { evaluateForm } from './form.js';
+import { evaluate, japanToday, truthy } from './expr.js';
+import { memoizeShardLoader } from './postal.js';
+import { toWareki } from './japan.js';
+import { getPath, isShown, parsePath } from './paths.js';
+import { allFields, submissionOf } from './drafts.js';
+import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, uuid } from './shell.js';
+
+export const today = () => japanToday();
+
+export function evalForm(compiled, answers) {
+  return evaluateForm(compiled, answers, { today: today() });
+}
+
+function safeEval(expr, answers) {
+  try { return evaluate(expr, answers, { today: today() }); } catch { return null; }
+}
+
+export function sectionShown(section, answers) {
+  if (!section.show_if) return true;
+  try { return truthy(evaluate(section.show_if, answers, { today: today() })); } catch { return false; }
+}
+
+export function visibleSections(compiled, answers) {
+  return (compiled.sections || []).map((s, i) => ({ s, i })).filter(({ s }) => sectionShown(s, answers));
+}
+
+const loadShard = memoizeShardLoader(async (prefix) => {
+  const index = await loadIndex();
+  if (!index.postal) return null;
+  const r = await fetch(`${index.postal}${prefix}.json`);
+  if (r.status === 404) return null;
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return r.json();
+});
+
+/** The renderer's context for one draft's fields (render.js): answers, lookups, saving on every change. */
+export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.save(d) } = {}) {
+  const ctx = {
+    scope, answers: d.answers, raw: d.raw || (d.raw = {}), prefilled: new Set(d.prefilled || []), locked: new Set(d.locked || []),
+    // Address parts filled by a postal lookup (and not edited since) may be replaced by the next lookup;
+    // kept with the draft so that this still holds after a reload.
+    touched: new Set(), autofilled: new Set(d.autofilled || []), loadShard,
+    requiredNow: (path) => {
+      const f = allFields(compiled).find((x) => x.id === parsePath(path)[0]);
+      if (!f || !f.required_if) return false;
+      try { return truthy(evaluate(f.required_if, d.answers, { today: today() })); } catch { return false; }
+    },
+    choicesFor: (field, path) => {
+      const choices = field.choices || [];
+      if (!field.choice_filter) return choices;
+      let v;
+      try {
+        const parts = parsePath(path);
+        const item = parts.length > 1 ? getPath(d.answers, parts.slice(0, -1).map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[')) : null;
+        v = evaluate(field.choice_filter, d.answers, { item, today: today() });
+      } catch { v = null; }
+      return choices.filter((c) => c.filter == null || c.filter === v || (Array.isArray(v) && v.includes(c.filter)));
+    },
+    linkedPostal: (addressId) => allFields(compiled).some((f) => f.type === 'postal_code' && f.address_field === addressId),
+    saveBlob: async (file) => {
+      const buf = await file.arrayBuffer();
+      const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      await store.put('blobs', { sha256: hash, blob: new Blob([buf], { type: file.type }), type: file.type, name: file.name, uploaded: false });
+      return { sha256: hash, name: file.name, size: file.size, type: file.type };
+    },
+    onChange: (path, info) => {
+      const top = String(parsePath(path)[0]);
+      if (info.typed && !d.typed.includes(top)) d.typed.push(top);
+      // A postal code field belongs to its address field: keep the address's postal_code in step.
+      for (const f of allFields(compiled)) {
+        if (f.type !== 'postal_code' || !f.address_field || (top !== f.id && top !== f.address_field)) continue;
+        const code = d.answers[f.id];
+        const addr = d.answers[f.address_field];
+        if (typeof code === 'string' && code) d.answers[f.address_field] = { ...(addr && typeof addr === 'object' ? addr : {}), postal_code: code };
+        else if (addr && typeof addr === 'object') delete addr.postal_code;
+      }
+      d.autofilled = [...ctx.autofilled];
+      save();
+      onAnyChange(path, info);
+    },
+  };
+  return ctx;
+}
+
+/**
+ * Open a draft: find its procedure file (a draft from another device has no path yet), and move it to a
+ * newer published version (answers kept, removed fields kept aside, new required fields asked).
+ */
+export async function openDraft(draftId) {
+  const d = await store.get('drafts', draftId);
+  if (!d || d.kind !== 'draft' || d.submitted_as) return null;
+  const index = await loadIndex();
+  const entry = index.procedures[d.procedure_id];
+  if (!d.procedure_path && entry && entry.versions[d.procedure_version]) d.procedure_path = entry.versions[d.procedure_version];
+  let compiled = await loadJSON(d.procedure_path);
+  const to = newerVersion(index, d.procedure_id, d.procedure_version);
+  if (to) {
+    const next = await loadJSON(entry.versions[to]).catch(() => null);
+    if (next) {
+      const isRequired = (f, answers) => f.required === true || (f.required_if ? truthy(safeEval(f.required_if, answers)) : false);
+      const m = migrateAnswers({ from: compiled, to: next, answers: d.answers, retired: d.retired || {}, isRequired });
+      d.migration = { from: d.procedure_version, to, ask: m.ask };
+      Object.assign(d, { procedure_version: to, procedure_path: entry.versions[to], answers: m.answers, retired: m.retired });
+      compiled = next;
+      await drafts.save(d, { full: true }); // committed as an ordinary draft.patch of procedure_version
+    }
+  } else {
+    // Answers of fields this version does not have are kept aside (the form would call them unknown).
+    const known = new Set(allFields(compiled).map((f) => f.id));
+    for (const k of Object.keys(d.answers || {})) if (!known.has(k)) { d.retired = { ...(d.retired || {}), [k]: d.answers[k] }; delete d.answers[k]; }
+  }
+  drafts.snapshot(d);
+  return { d, compiled };
+}
+
+export function migrationNotice(d, compiled) {
+  if (!d.migration) return null;
+  const ask = (d.migration.ask || []).map((id) => fieldLabelAt(compiled, id)).filter(Boolean);
+  return el('div', { class: 'notice', id: 'migration-notice' }, el('p', { text: t('migrated', { from: d.migration.from, to: d.migration.to }) }),
+    ask.length ? el('p', { text: t('migratedAsk', { fields: ask.join('、') }) }) : null);
+}
+
+export function steps(current) {
+  return el('ol', { class: 'steps', 'aria-label': `${t('stepInput')} → ${t('stepReview')} → ${t('stepDone')}` },
+    ['stepInput', 'stepReview', 'stepDone'].map((k, i) => el('li', { 'aria-current': i === current ? 'step' : null, text: `${i + 1}. ${t(k)}` })));
+}
+
+export function errorSummary(errors, onLink) {
+  const box = el('div', { class: 'error-summary', tabindex: '-1', id: 'error-summary' });
+  const inner = el('div', { role: 'alert' });
+  inner.append(el('h2', { text: t('errorsTitle', { n: errors.length }) }));
+  const ul = el('ul', {});
+  for (const e of errors) {
+    const a = el('a', { href: `#${e.target}`, text: e.text });
+    a.addEventListener('click', (ev) => { ev.preventDefault(); onLink(e); });
+    ul.append(el('li', {}, a));
+  }
+  inner.append(ul);
+  box.append(inner);
+  box.addEventListener('blur', () => box.removeAttribute('tabindex'), { once: true });
+  return box;
+}
+
+export function focusField(id) {
+  const input = document.getElementById(id);
+  if (!input) return;
+  const holder = input.closest('fieldset, .field');
+  const label = holder && (holder.querySelector('legend, label'));
+  (label || input).scrollIntoView({ block: 'start' });
+  input.focus({ preventScroll: true });
+}
+
+/** The field's label for messages, with the item of a repeat group: 「異動者 1 フリガナ」. */
+export function fieldLabelAt(compiled, path) {
+  const keys = parsePath(path);
+  let fields = allFields(compiled);
+  let group = null;
+  const out = [];
+  for (const k of keys) {
+    if (typeof k === 'number') {
+      if (group) out.push(`${tx(group.item_label) || tx(group.label)} ${k + 1}`);
+      continue;
+    }
+    const f = (fields || []).find((x) => x.id === k);
+    if (!f) return out.length ? out.join(' ') : path;
+    if (f.type === 'group') { group = f; fields = f.fields; } else { out.push(tx(f.label)); fields = f.fields; }
+  }
+  if (!out.length && group) out.push(tx(group.label));
+  return out.join(' ');
+}
+
+/** One error line, the same words in the summary and under the field: 「氏名：入力してください。」 */
+export function errorLine(compiled, err) {
+  return t('errorLine', { label: fieldLabelAt(compiled, err.path), msg: errorText(err) });
+}
+
+/** Enter in a field submits without a blur: run the field's blur normalisation (kana, digits) first. */
+export function normalizeFocused() {
+  const a = document.activeElement;
+  if (a && a.matches && a.matches('input, textarea')) a.dispatchEvent(new Event('blur'));
+}
+
+export function dedupe(errors) {
+  const seen = new Set();
+  return errors.filter((e) => (seen.has(e.path) ? false : seen.add(e.path)));
+}
+
+export function formatValue(field, v) {
+  if (v == null || v === '' || (Array.isArray(v) && !v.length)) return t('notEntered');
+  const choice = (x) => { const c = (field.choices || []).find((cc) => cc.value === x); return c ? tx(c.label) : String(x); };
+  switch (field.type) {
+    case 'yesno': return v ? t('yes') : t('no');
+    case 'choice': return choice(v);
+    case 'multichoice': return v.map(choice).join('、');
+    case 'name': case 'kana': return typeof v === 'string' ? v : [v.family, v.given].filter(Boolean).join(' ');
+    case 'address': return [v.postal_code ? `〒${v.postal_code.slice(0, 3)}-${v.postal_code.slice(3)}` : '', `${v.prefecture || ''}${v.city || ''}${v.town || ''}${v.block || ''}`, v.building || ''].filter(Boolean).join('\n');
+    case 'postal_code': return /^\d{7}$/.test(v) ? `〒${v.slice(0, 3)}-${v.slice(3)}` : String(v);
+    case 'date': case 'wareki': return formatDate(v, field.type === 'wareki');
+    case 'attachment': return v.map((f) => f.name).join('、');
+    case 'number': return `${v}${field.unit ? ` ${tx(field.unit)}` : ''}`;
+    case 'group': return v.map((item, i) => `${i + 1}. ${(field.fields || []).filter((f) => item[f.id] != null).map((f) => `${tx(f.label)}: ${formatValue(f, item[f.id])}`).join(' / ')}`).join('\n');
+    default: return String(v);
+  }
+}
+
+/** 2019-05-01 -> 2019年5月1日（令和元年5月1日） in Japanese; ISO stays for English (unambiguous). */
+function formatDate(v, wareki) {
+  const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(String(v));
+  if (!m || htmlLang() === 'en') return String(v);
+  const text = `${m[1]}年${m[2] ? `${Number(m[2])}月` : ''}${m[3] ? `${Number(m[3])}日` : ''}`;
+  if (!wareki || !m[3]) return text;
+  try { return `${text}（${toWareki(v)}）`; } catch { return text; }
+}
+
+export function valueOf(result, id) {
+  const v = result.values;
+  if (!v) return undefined;
+  return v instanceof Map ? v.get(id) : v[id];
+}
+
+export function reviewList(compiled, answers, result, changeHref, hide = new Set()) {
+  const out = [];
+  for (const { s, i } of visibleSections(compiled, answers)) {
+    const rows = [];
+    for (const f of s.fields || []) {
+      if (f.type === 'notice' || hide.has(f.id) || !isShown(result, f.id)) continue;
+      const v = f.calculate ? valueOf(result, f.id) : answers[f.id];
+      const change = f.calculate ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
+      rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v) }), change ? el('dd', {}, change) : null));
+    }
+    if (rows.length) out.push(el('h3', { text: tx(s.title) }), el('dl', { class: 'review' }, rows));
+  }
+  return out;
+}
+
+export function feeAndDocs(compiled, answers, result) {
+  const out = [];
+  if (compiled.fee) {
+    const q = compiled.fee.quantity_field ? Number(answers[compiled.fee.quantity_field] ?? valueOf(result, compiled.fee.quantity_field) ?? 1) : 1;
+    out.push(el('p', { class: 'fee', text: t('feeTotal', { n: compiled.fee.amount * (Number.isFinite(q) ? q : 1) }) }));
+  }
+  const docs = documentsFor(compiled, answers, evaluate, today());
+  if (docs.length) out.push(el('h2', { text: t('documents') }), el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))));
+  return out;
+}
+
+/**
+ * Send a finished draft: its pending edits are committed, then one `submission.create` under the id made
+ * with the draft (exactly once, whichever device sends it) and its files on their own queue. The draft is
+ * hidden until the receipt, then deleted on every device; a rejection brings it back with the reason.
+ */
+export async function queueDraft(d, compiled, { sharedTyped = [], flushNow = true } = {}) {
+  await drafts.flush();
+  await commitDraft(store, d.id);
+  const result = evalForm(compiled, d.answers);
+  const { submission, files } = submissionOf(d, compiled, result, { isShown, sharedTyped });
+  const sid = d.submission_id || uuid();
+  await queueSubmission(store, { submission_id: sid, submission, label: { kind: 'submission', title: d.title, procedure_id: d.procedure_id }, draft_id: d.id, blobs: files });
+  if (flushNow) {
+    await updateSync();
+    registerSync();
+    flush();
+  }
+  return sid;
+}

@@ -1,0 +1,91 @@
+// #/d/{draft}/{n}: page n of a draft's form. A newer published version of the procedure takes over the
+// answers (migrate.js); a change pulled from the user's other device redraws the page unless they type.
+
+import { t, tx } from './i18n.js';
+import { store } from './db.js';
+import { same } from './sync.js';
+import { firstSectionWith } from './migrate.js';
+import { el } from './dom.js';
+import { renderFields, applyResult, domId } from './render.js';
+import { isShown, parsePath } from './paths.js';
+import { drafts, link, notFound, failPage, route } from './shell.js';
+import {
+  openDraft, makeCtx, evalForm, visibleSections, steps, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
+} from './formview.js';
+
+export async function render(view, params) {
+  const n = Number(params.n || 0);
+  let opened;
+  try { opened = await openDraft(params.draft); } catch { return failPage(view, t('procedureMissing')); }
+  if (!opened) return notFound(view);
+  const { d, compiled } = opened;
+  if (d.migration && d.migration.ask && d.migration.ask.length && !d.migration.shown) {
+    // Straight to the first page with a newly required field; answers already given stay.
+    d.migration.shown = true;
+    await drafts.save(d);
+    const sec = firstSectionWith(compiled, d.migration.ask);
+    if (sec >= 0 && sec !== n) { location.hash = `#/d/${d.id}/${sec}`; return; }
+  }
+  const secs = visibleSections(compiled, d.answers);
+  const idx = Math.max(0, secs.findIndex(({ i }) => i === n));
+  const { s: section, i: secIndex } = secs[idx] || secs[0];
+  const { main } = view;
+  const h1 = view.setPage(tx(compiled.title));
+  h1.before(steps(0));
+  if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
+  const mig = migrationNotice(d, compiled);
+  if (mig) main.append(mig);
+  const form = el('form', { novalidate: true, id: 'form' });
+  view.onPulled(async (types) => {
+    // A change from the user's other device: redraw with it unless they are typing here right now.
+    if (!types.has('draft')) return;
+    const cur = await store.get('drafts', d.id);
+    if (cur && same(cur.answers, d.answers) && cur.procedure_version === d.procedure_version) return;
+    const typing = document.activeElement && document.activeElement.matches('input, textarea, select');
+    if (!typing && !drafts.hasPending(d.id) && location.hash.startsWith(`#/d/${d.id}/`)) route(false);
+  });
+  const summaryHolder = el('div', {});
+  form.append(summaryHolder, el('h2', { text: `${tx(section.title)}（${t('section', { n: idx + 1, total: secs.length })}）` }));
+  if (section.help) form.append(el('p', { class: 'hint', text: tx(section.help) }));
+  const fieldsBox = el('div', {});
+  form.append(fieldsBox);
+  let result = null;
+  let showAll = false;
+  const ctx = makeCtx('f', d, compiled, (path, info) => {
+    result = evalForm(compiled, d.answers);
+    if (info.rerender) drawFields();
+    else applyResult(fieldsBox, result, ctx, { showAll });
+  });
+  const drawFields = () => {
+    fieldsBox.replaceChildren();
+    renderFields(fieldsBox, section.fields || [], ctx);
+    result = evalForm(compiled, d.answers);
+    applyResult(fieldsBox, result, ctx, { showAll });
+  };
+  drawFields();
+  const next = el('button', { type: 'submit', class: 'btn', text: idx === secs.length - 1 ? t('toReview') : t('next') });
+  const backHref = idx === 0 ? `#/p/${d.procedure_id}` : `#/d/${d.id}/${secs[idx - 1].i}`;
+  form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    normalizeFocused();
+    result = evalForm(compiled, d.answers);
+    const ids = new Set((section.fields || []).map((f) => f.id));
+    const errs = (result.errors || []).filter((er) => ids.has(String(parsePath(er.path)[0])) && isShown(result, er.path));
+    showAll = true;
+    applyResult(fieldsBox, result, ctx, { showAll });
+    if (errs.length) {
+      const items = dedupe(errs).map((er) => ({ target: domId('f', er.path), text: errorLine(compiled, er) }));
+      summaryHolder.replaceChildren(errorSummary(items, (it) => focusField(it.target)));
+      document.title = `${t('errorPrefix')}${tx(compiled.title)} — ${t('app')}`;
+      document.getElementById('error-summary').focus();
+      return;
+    }
+    await drafts.saved();
+    const after = visibleSections(compiled, d.answers);
+    const pos = after.findIndex(({ i }) => i === secIndex);
+    location.hash = pos < after.length - 1 ? `#/d/${d.id}/${after[pos + 1].i}` : `#/d/${d.id}/review`;
+  });
+  main.append(form);
+}

@@ -1,0 +1,72 @@
+// #/e/{event}: the life-event navigator: a few yes/no questions, the procedures that apply, what to bring
+// for all of them, and one combined form (a bundle draft).
+
+import { t, tx } from './i18n.js';
+import { store } from './db.js';
+import { el } from './dom.js';
+import { evaluate, japanToday as today } from './expr.js';
+import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared } from './lifeevent.js';
+import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, drafts, link, notFound } from './shell.js';
+
+export async function render(view, { event: id }) {
+  const index = await loadIndex();
+  const entry = (index.life_events || {})[id];
+  if (!entry) return notFound(view);
+  const path = entry.versions[entry.latest];
+  const ev = await loadJSON(path);
+  const { main } = view;
+  view.setPage(tx(ev.title));
+  if (ev.description) main.append(el('p', { text: tx(ev.description) }));
+  const answers = readJSON(`madoguchi.event.${id}`) || {};
+  const qBox = el('div', {});
+  const outBox = el('div', { id: 'event-result' });
+  main.append(el('h2', { text: t('questions') }), qBox, outBox);
+  const drawQuestions = () => {
+    qBox.replaceChildren();
+    for (const q of visibleQuestions(ev, answers, evaluate, today())) {
+      const qid = `q-${q.id}`;
+      const fs = el('fieldset', { class: 'field' }, el('legend', { text: tx(q.label) }));
+      if (q.help) fs.append(el('p', { class: 'hint', text: tx(q.help) }));
+      const box = el('div', { class: 'choices' });
+      [[true, t('yes')], [false, t('no')]].forEach(([v, label], i) => {
+        const input = el('input', { type: 'radio', name: qid, id: `${qid}-${i}`, checked: answers[q.id] === v });
+        input.addEventListener('change', () => { answers[q.id] = v; writeJSON(`madoguchi.event.${id}`, answers); drawQuestions(); drawResult(); });
+        box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: label })));
+      });
+      fs.append(box);
+      qBox.append(fs);
+    }
+  };
+  const drawResult = async () => {
+    const procs = applicableProcedures(ev, answers, evaluate, today());
+    const loaded = [];
+    for (const p of procs) {
+      const lp = await latestProcedure(p.procedure).catch(() => null);
+      if (lp) loaded.push({ ...p, ...lp });
+    }
+    const docs = mergeDocuments(loaded.map((p) => ({ procedure: p.procedure, documents: documentsFor(p.compiled, {}, evaluate, today()) })));
+    const start = el('button', { type: 'button', class: 'btn', text: t('combinedStart') });
+    start.addEventListener('click', async () => {
+      const bundleId = uuid();
+      const parts = [];
+      for (const p of loaded) parts.push(await newDraft(p, { bundle_id: bundleId }));
+      // Values prefilled from a verified profile seed the shared fields (and stay marked as prefilled).
+      const { shared, prefilled } = seedShared(ev, parts);
+      const acting = isStaff() ? actingFor() : null;
+      await store.put('drafts', {
+        id: bundleId, kind: 'bundle', event_id: id, event_version: entry.latest, event_path: path, title: ev.title, shared, prefilled, typed: [],
+        drafts: parts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null, seen: {},
+      });
+      drafts.schedule(bundleId);
+      location.hash = `#/b/${bundleId}`;
+    });
+    outBox.replaceChildren(
+      el('h2', { text: t('applies') }),
+      el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
+      docs.length ? el('h2', { text: t('documents') }) : null,
+      docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
+      loaded.length ? el('div', { class: 'actions' }, start) : null);
+  };
+  drawQuestions();
+  drawResult();
+}

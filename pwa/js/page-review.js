@@ -1,0 +1,41 @@
+// #/d/{draft}/review: check the answers (each with 変更), the fee and what to bring, then 送信.
+
+import { t, tx } from './i18n.js';
+import { el } from './dom.js';
+import { isShown, parsePath } from './paths.js';
+import { link, notFound, failPage } from './shell.js';
+import { openDraft, evalForm, visibleSections, steps, reviewList, feeAndDocs, errorSummary, errorLine, dedupe, queueDraft } from './formview.js';
+
+export async function render(view, params) {
+  let opened;
+  try { opened = await openDraft(params.draft); } catch { return failPage(view, t('procedureMissing')); }
+  if (!opened) return notFound(view);
+  const { d, compiled } = opened;
+  const result = evalForm(compiled, d.answers);
+  const { main } = view;
+  view.setPage(t('reviewTitle')).before(steps(1));
+  main.append(el('p', { class: 'meta', text: tx(compiled.title) }));
+  if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
+  if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
+  const summaryHolder = el('div', {});
+  main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));
+  main.append(...feeAndDocs(compiled, d.answers, result));
+  main.append(el('p', { class: 'notice', text: t('reviewNote') }));
+  const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
+  submit.addEventListener('click', async () => {
+    const r = evalForm(compiled, d.answers);
+    if (!r.valid) {
+      const items = dedupe(r.errors).filter((e) => isShown(r, e.path)).map((e) => {
+        const sec = (compiled.sections || []).findIndex((s) => (s.fields || []).some((f) => f.id === String(parsePath(e.path)[0])));
+        return { target: `#/d/${d.id}/${sec}`, text: errorLine(compiled, e) };
+      });
+      summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));
+      document.getElementById('error-summary').focus();
+      return;
+    }
+    submit.disabled = true;
+    const id = await queueDraft(d, compiled);
+    location.hash = `#/s/${id}`;
+  });
+  main.append(el('div', { class: 'actions' }, submit, link(`#/d/${d.id}/${(visibleSections(compiled, d.answers).slice(-1)[0] || { i: 0 }).i}`, t('back'), 'btn-link')));
+}

@@ -1,0 +1,230 @@
+// What every page of the resident app shares: the finder index and library files, the session, the sync
+// status bar and its scheduler, saving drafts, and small page helpers. Pages (page-*.js) import this; it
+// imports no page (the router in app.js loads pages when first needed).
+
+import { t, tx } from './i18n.js';
+import { store } from './db.js';
+import { syncNow, syncSummary, commitDraft, reviewConflicts } from './sync.js';
+import { api, csrf, setCsrf } from './api.js';
+import { el } from './dom.js';
+import { createDraftSaver, newDraftRecord } from './drafts.js';
+import { createSyncScheduler } from './scheduler.js';
+
+const SESSION_KEY = 'madoguchi.session';
+const ACTING_KEY = 'madoguchi.actingFor';
+
+export function readJSON(key) { try { return JSON.parse(localStorage.getItem(key)); } catch { return null; } }
+export function writeJSON(key, v) { try { localStorage.setItem(key, JSON.stringify(v)); } catch { /* ignore */ } }
+export const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
+
+export const state = {
+  index: null,
+  session: readJSON(SESSION_KEY) || { signed_in: false, account: null },
+  procCache: new Map(),
+  // The shown page's reactions to sync events (set when it is shown, cleared on navigation).
+  onOutbox: null,
+  onPulled: null,
+};
+
+// ------------------------------------------------------------------------------------------ data
+
+export async function loadIndex() {
+  if (!state.index) state.index = await (await fetch(document.documentElement.dataset.index)).json();
+  return state.index;
+}
+
+export async function loadJSON(path) {
+  if (!state.procCache.has(path)) {
+    const p = fetch(path).then((r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); });
+    p.catch(() => state.procCache.delete(path));
+    state.procCache.set(path, p);
+  }
+  return state.procCache.get(path);
+}
+
+export async function latestProcedure(id) {
+  const index = await loadIndex();
+  const entry = index.procedures[id];
+  if (!entry) return null;
+  const path = entry.versions[entry.latest];
+  return { path, compiled: await loadJSON(path), entry };
+}
+
+// ------------------------------------------------------------------------------------------ session
+
+export async function refreshSession() {
+  try {
+    const s = await api('/api/session');
+    state.session = s;
+    setCsrf(s.csrf_token);
+    await store.setMeta('csrf', s.csrf_token);
+    writeJSON(SESSION_KEY, { signed_in: s.signed_in, account: s.account });
+  } catch { /* offline: keep the cached session */ }
+  renderAccount();
+  return state.session;
+}
+
+export function renderAccount() {
+  const a = document.getElementById('account-link');
+  const acc = state.session && state.session.signed_in && state.session.account;
+  a.textContent = acc ? t('signedInAs', { name: acc.display_name || '' }) : t('signin');
+}
+
+async function loadProfile() {
+  if (!state.session.signed_in) return null;
+  try {
+    const p = await api('/api/me/profile');
+    await store.setMeta('profile', p);
+    return p;
+  } catch { return (await store.getMeta('profile')) || null; }
+}
+
+export function actingFor() { return readJSON(ACTING_KEY); }
+export function setActingFor(r) { writeJSON(ACTING_KEY, r); }
+export function isStaff() { const r = state.session.account && state.session.account.role; return r === 'outreach' || r === 'counter'; }
+
+// ------------------------------------------------------------------------------------------ sync and its status
+
+export function reasonText(reason) {
+  if (reason === 'offline') return t('offline');
+  if (reason === 'auth') return t('needSignin');
+  if (reason === 'account') return t('otherAccount');
+  if (reason === 'file') return t('fileFailed');
+  return reason;
+}
+
+let lastSummary = null;
+export async function updateSync() {
+  return renderSummary(await syncSummary(store));
+}
+
+/** The status bar (role=status) and its retry button; again from the last summary after a language change. */
+export function renderSummary(s = lastSummary) {
+  if (!s) return null;
+  lastSummary = s;
+  const syncEl = document.getElementById('sync-status');
+  const retryBtn = document.getElementById('sync-retry');
+  syncEl.classList.toggle('is-failed', s.kind === 'failed');
+  syncEl.textContent = s.kind === 'ok' ? t('allSent') : s.kind === 'failed' ? t('failed', { reason: reasonText(s.reason) }) : t('nWaiting', { n: s.count });
+  retryBtn.hidden = s.kind === 'ok';
+  retryBtn.textContent = t('retry');
+  document.getElementById('sync-details').textContent = t('outboxLink');
+  return s;
+}
+
+function syncEnv(force) {
+  return {
+    store, force,
+    fetch: (u, o) => fetch(u, o),
+    csrf: async () => csrf() || (await store.getMeta('csrf')),
+    account: async () => (state.session.signed_in && state.session.account ? state.session.account.id : null),
+    refreshCsrf: () => refreshSession(),
+    onChange: () => { updateSync(); },
+    onPulled: (types) => { if (state.onPulled) state.onPulled(types); },
+  };
+}
+
+/** Whether anything still has to go out (the scheduler then retries at the engine's backoff time). */
+async function waiting() {
+  const [outbox, blobs, backoff] = await Promise.all([store.all('outbox'), store.all('blobs'), store.getMeta('backoff')]);
+  const w = outbox.some((e) => e.state === 'waiting' || e.state === 'sending') || blobs.some((b) => b.queued && !b.uploaded && !b.failed);
+  return { waiting: w, nextAt: backoff && backoff.next_at ? backoff.next_at : null };
+}
+
+export const drafts = createDraftSaver({
+  store, commit: commitDraft,
+  onCommitted: () => { updateSync(); flush(); },
+});
+
+export const scheduler = createSyncScheduler({
+  // Commit pending draft edits, then push, pull and upload.
+  run: async (force) => {
+    await drafts.flush();
+    try {
+      if (!csrf() && navigator.onLine) await refreshSession();
+      await syncNow(syncEnv(force));
+    } catch (e) { console.error(e); }
+    const s = await updateSync();
+    if (state.onOutbox) state.onOutbox();
+    return s;
+  },
+  waiting,
+  // Changes made on the user's other devices (or by colleagues) arrive by pull: ask now and then.
+  canPoll: () => navigator.onLine && document.visibilityState === 'visible' && state.session.signed_in,
+});
+
+export function flush(force = false) { return scheduler.trigger({ force }); }
+
+export async function registerSync() {
+  try {
+    const reg = await navigator.serviceWorker.ready;
+    if (reg.sync) await reg.sync.register('outbox');
+  } catch { /* Background Sync unavailable: the page syncs on 'online' and at start */ }
+}
+
+/** A new draft of procedure `p` ({path, compiled}), stored and committed (it exists on the server from now on). */
+export async function newDraft(p, extra = {}) {
+  const acting = isStaff() ? actingFor() : null;
+  const profile = !acting && state.session.signed_in ? await loadProfile() : null;
+  const d = newDraftRecord(p, { profile, acting, uuid, extra });
+  await store.put('drafts', d);
+  drafts.schedule(d.id);
+  return d;
+}
+
+// ------------------------------------------------------------------------------------------ page helpers
+
+let rerender = () => {};
+/** Draw the current route again (after a change the page shows); the app sets how. */
+export function route(focus = true) { return rerender(focus); }
+export function setRouteHandler(fn) { rerender = fn; }
+
+let refreshTimer = null;
+/** Redraw soon (several sync events in a row make one redraw). */
+export function refreshSoon() { clearTimeout(refreshTimer); refreshTimer = setTimeout(() => route(false), 100); }
+
+export function focusTitle() {
+  const h = document.getElementById('page-title');
+  if (h) h.focus({ preventScroll: false });
+}
+
+export function link(href, text, cls) { return el('a', { href, class: cls || null, text }); }
+
+export function statusBadge(status) {
+  const cls = { accepted: 'badge-ok', completed: 'badge-ok', needs_info: 'badge-warn', rejected: 'badge-err' }[status] || '';
+  return el('span', { class: `badge ${cls}`, text: t(`status_${status}`) });
+}
+
+export function itemStateText(entry) {
+  if (!entry) return '';
+  if (entry.state === 'failed') return t('failed', { reason: reasonText(entry.message || entry.reason) });
+  return t(`item_${entry.state}`);
+}
+
+export function entryTitle(e) {
+  const l = e.label || {};
+  const title = l.title ? tx(l.title) : '';
+  return `${t(`kind_${l.kind || e.type}`)}${title ? `：${title}` : ''}`;
+}
+
+/** A synced field's name for people (household and resident fields have UI names; answers use their id). */
+export function fieldName(f) {
+  const key = `field_${String(f).split('[')[0]}`;
+  const label = t(key);
+  return label === key ? f : label;
+}
+
+export function showValue(v) {
+  if (v == null || v === '') return t('notEntered');
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && ('family' in v || 'given' in v)) return [v.family, v.given].filter(Boolean).join(' ');
+  return JSON.stringify(v);
+}
+
+/** The review lines of an entry waiting for a person's decision: field, my value, current value. */
+export function reviewLines(e) {
+  return reviewConflicts(e).map((c) => el('p', { class: 'meta', text: t('reviewField', { field: fieldName(c.field), mine: showValue(c.mine), server: showValue(c.server) }) }));
+}
+
+export function notFound(view) { view.setPage(t('notFound')); view.main.append(el('p', {}, link('#/', t('toHome')))); }
+export function failPage(view, text) { view.setPage(text); view.main.append(el('p', {}, link('#/', t('toHome')))); }
