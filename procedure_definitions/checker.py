@@ -159,11 +159,6 @@ class _Checker:
         if not unknown:
             for msg in issues:
                 self.report("PD204", path, key=key, detail=msg)
-        for lit in _regex_literals(ast):
-            try:
-                re.compile(lit)
-            except re.error as e:
-                self.report("PD204", path, key=key, detail=f"invalid regular expression {lit!r}: {e}")
         return ast, inferred
 
     # -- procedures ----------------------------------------------------------------------------
@@ -358,18 +353,6 @@ class _Checker:
                 if proc_id not in included:
                     self.report("PD208", ("shared_fields", si, "maps_to", proc_id),
                                 detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
-
-
-def _regex_literals(ast: Any) -> Iterator[str]:
-    if isinstance(ast, dict):
-        if ast.get("call") == "matches" and len(ast.get("args", [])) == 2:
-            pat = ast["args"][1]
-            if isinstance(pat, dict) and isinstance(pat.get("lit"), str):
-                yield pat["lit"]
-        for v in ast.values():
-            if isinstance(v, list):
-                for item in v:
-                    yield from _regex_literals(item)
 
 
 def check_definition(defn: Procedure | LifeEvent, loc: Located, file: str) -> list[Problem]:

@@ -4,6 +4,12 @@ The reference semantics are JavaScript's with the ``u`` flag (what the PWA runs)
 subset (lookbehind, named groups, backreferences, inline flags, Unicode properties, lone braces...) are
 rejected with EvalError('bad_regex') by both interpreters, so a pattern never means two different things.
 pwa/js/expr.js implements the same validation walk.
+
+Refused as well, because the engines read them differently or because they can take exponential time in a
+backtracking engine: ``\\B`` (Python's never matches an empty text), a class escape (``\\s \\d \\w``...) as
+a range end, repeat counts above MAX_REPEAT, groups nested deeper than MAX_GROUP_DEPTH, patterns longer
+than MAX_PATTERN, and a repeated group that itself holds an unbounded repetition (``(a+)+``, ``(?:a*b?)*``).
+The text given to matches() is limited to MAX_TEXT code points.
 """
 
 from __future__ import annotations
@@ -14,13 +20,18 @@ from functools import lru_cache
 
 from .errors import EvalError
 
-__all__ = ["compile_pattern", "full_match"]
+__all__ = ["MAX_GROUP_DEPTH", "MAX_PATTERN", "MAX_REPEAT", "MAX_TEXT", "compile_pattern", "full_match"]
 
 # ECMAScript WhiteSpace + LineTerminator, i.e. what \s matches in JavaScript.
 _JS_SPACE = r"\t\n\x0b\x0c\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _HEX = "0123456789abcdefABCDEF"
 _SYNTAX = "^$\\.*+?()[]{}|/"
-_QUANT = re.compile(r"\{\d+(,\d*)?\}", re.ASCII)
+_QUANT = re.compile(r"\{(\d+)(,(\d*))?\}", re.ASCII)
+_CLASS_ESCAPES = "dDwWsS"
+MAX_REPEAT = 100  # the largest count of {n}, {n,} and {n,m}
+MAX_GROUP_DEPTH = 20
+MAX_PATTERN = 1000  # characters of a pattern
+MAX_TEXT = 1000  # code points of the text matches() reads
 
 
 def _bad(message: str) -> EvalError:
@@ -40,8 +51,6 @@ def _escape(p: str, i: int, in_class: bool) -> tuple[str, int]:
         return f"[^{_JS_SPACE}]", i + 2
     if c == "b":
         return "\\b", i + 2  # a word boundary outside a class, backspace inside (as in JS)
-    if c == "B" and not in_class:
-        return "\\B", i + 2
     if c == "x":
         hx = p[i + 2 : i + 4]
         if len(hx) == 2 and all(h in _HEX for h in hx):
@@ -66,26 +75,57 @@ def _class(p: str, i: int) -> tuple[str, int]:
         i += 1
     if i < len(p) and p[i] == "]":
         raise _bad("empty character class or unescaped ']' (write \\])")
+    # JavaScript (u flag) refuses a class escape as either end of a range; Python reads it as characters.
+    start_set: bool | None = None  # an atom that may start a range was just read: is it a class escape?
+    in_range = False  # "X-" was read: the next atom ends a range
     while i < len(p):
         c = p[i]
         if c == "]":
             out.append("]")
             return "".join(out), i + 1
+        if c == "-" and start_set is not None and not in_range and p[i + 1 : i + 2] not in ("]", ""):
+            out.append("-")
+            in_range = True
+            i += 1
+            continue
+        is_set = c == "\\" and p[i + 1 : i + 2] in tuple(_CLASS_ESCAPES)
+        if in_range and (start_set or is_set):
+            raise _bad("a class escape (\\d, \\s, \\w...) cannot be the end of a range (escape the '-')")
         if c == "\\":
             text, i = _escape(p, i, True)
             out.append(text)
-            continue
-        out.append("\\" + c if c in "[&~|" else c)
-        i += 1
+        else:
+            out.append("\\" + c if c in "[&~|" else c)
+            i += 1
+        start_set = None if in_range else is_set
+        in_range = False
     raise _bad("unterminated character class")
 
 
+def _quantifier(p: str, i: int) -> tuple[str, int, bool]:
+    """The quantifier at p[i] ('*', '+', '?' or '{'): (its text, next index, may it repeat without bound?)."""
+    c = p[i]
+    if c != "{":
+        return c, i + 1, c != "?"
+    m = _QUANT.match(p, i)
+    if not m:
+        raise _bad("a '{' must start a quantifier {n}, {n,} or {n,m} (write \\{)")
+    low, comma, high = m.group(1), m.group(2), m.group(3)
+    if int(low) > MAX_REPEAT or (high and int(high) > MAX_REPEAT):
+        raise _bad(f"repeat counts above {MAX_REPEAT} are not supported")
+    return m.group(0), m.end(), bool(comma) and not high
+
+
 def _translate(p: str) -> str:
+    if len(p) > MAX_PATTERN:
+        raise _bad(f"the pattern is longer than {MAX_PATTERN} characters")
     out: list[str] = []
     i = 0
     atom = False  # may a quantifier follow?
     quantified = False  # did a quantifier just end (a '?' then makes it lazy)?
-    lookahead: list[bool] = []  # open groups: is it a lookahead (not quantifiable in JS)?
+    # Open groups: [is it a lookahead (not quantifiable in JS), does it hold an unbounded repetition].
+    groups: list[list[bool]] = []
+    holds_unbounded = False  # the atom just read is a group holding an unbounded repetition
     while i < len(p):
         c = p[i]
         if c in "*+?{":
@@ -96,20 +136,21 @@ def _translate(p: str) -> str:
                 continue
             if not atom:
                 raise _bad(f"nothing to repeat at '{c}'")
-            if c == "{":
-                m = _QUANT.match(p, i)
-                if not m:
-                    raise _bad("a '{' must start a quantifier {n}, {n,} or {n,m} (write \\{)")
-                out.append(m.group(0))
-                i = m.end()
-            else:
-                out.append(c)
-                i += 1
-            atom, quantified = False, True
+            text, i, unbounded = _quantifier(p, i)
+            if holds_unbounded and text not in ("?", "{0,1}", "{1}", "{0}", "{1,1}", "{0,0}"):
+                raise _bad("a repeated group must not hold a repetition without bound, e.g. (a+)+: "
+                           "it can take exponential time")
+            if unbounded and groups:
+                groups[-1][1] = True
+            out.append(text)
+            atom, quantified, holds_unbounded = False, True, False
             continue
         quantified = False
+        holds_unbounded = False
         if c == "\\":
-            assertion = p[i + 1 : i + 2] in ("b", "B")
+            if p[i + 1 : i + 2] == "B":
+                raise _bad("\\B is not supported (Python and JavaScript disagree on it)")
+            assertion = p[i + 1 : i + 2] == "b"
             text, i = _escape(p, i, False)
             out.append(text)
             atom = not assertion
@@ -118,23 +159,29 @@ def _translate(p: str) -> str:
             out.append(text)
             atom = True
         elif c == "(":
+            if len(groups) >= MAX_GROUP_DEPTH:
+                raise _bad(f"groups nested deeper than {MAX_GROUP_DEPTH}")
             if p.startswith("(?", i):
                 if p[i : i + 3] not in ("(?:", "(?=", "(?!"):
                     raise _bad("only (?:...), (?=...) and (?!...) groups are supported")
                 out.append(p[i : i + 3])
-                lookahead.append(p[i + 2] != ":")
+                groups.append([p[i + 2] != ":", False])
                 i += 3
             else:
                 out.append("(")
-                lookahead.append(False)
+                groups.append([False, False])
                 i += 1
             atom = False
         elif c == ")":
-            if not lookahead:
+            if not groups:
                 raise _bad("unbalanced ')'")
             out.append(")")
             i += 1
-            atom = not lookahead.pop()
+            lookahead, unbounded_inside = groups.pop()
+            atom = not lookahead
+            holds_unbounded = unbounded_inside
+            if unbounded_inside and groups:
+                groups[-1][1] = True
         elif c in "}]":
             raise _bad(f"unescaped '{c}'")
         elif c == ".":
@@ -153,6 +200,8 @@ def _translate(p: str) -> str:
             out.append(c)
             i += 1
             atom = True
+    if groups:
+        raise _bad("unbalanced '('")
     return "".join(out)
 
 
@@ -168,7 +217,10 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def full_match(s: str, pattern: str) -> bool:
+    compiled = compile_pattern(pattern)
+    if len(s) > MAX_TEXT:  # code points, as len() counts them
+        raise _bad(f"the text is longer than {MAX_TEXT} characters")
     try:
-        return compile_pattern(pattern).fullmatch(s) is not None
+        return compiled.fullmatch(s) is not None
     except RecursionError:
         raise _bad("the pattern is too complex") from None

@@ -184,14 +184,19 @@ export function japanToday() {
 
 const HEX = /^[0-9a-fA-F]+$/;
 const SYNTAX = '^$\\.*+?()[]{}|/';
-const QUANT = /^\{\d+(,\d*)?\}/;
+const QUANT = /^\{(\d+)(,(\d*))?\}/;
+const CLASS_ESCAPES = 'dDwWsS';
+export const MAX_REPEAT = 100;
+export const MAX_GROUP_DEPTH = 20;
+export const MAX_PATTERN = 1000;
+export const MAX_TEXT = 1000;
 const badRegex = (msg) => new EvalError('bad_regex', `matches(): ${msg}`);
 
 function checkEscape(p, i, inClass) {
   if (i + 1 >= p.length) throw badRegex('the pattern ends with a backslash');
   const c = p[i + 1];
   if ('dwDWnrtfvsb'.includes(c)) return i + 2;
-  if ((c === 'S' || c === 'B') && !inClass) return i + 2;
+  if (c === 'S' && !inClass) return i + 2;
   if (c === 'x') {
     const hx = p.slice(i + 2, i + 4);
     if (hx.length === 2 && HEX.test(hx)) return i + 4;
@@ -213,57 +218,90 @@ function checkClass(p, i) {
   i += 1;
   if (p[i] === '^') i += 1;
   if (p[i] === ']') throw badRegex("empty character class or unescaped ']' (write \\])");
+  let startSet = null; // an atom that may start a range was just read: is it a class escape?
+  let inRange = false; // "X-" was read: the next atom ends a range
   while (i < p.length) {
     const c = p[i];
     if (c === ']') return i + 1;
+    if (c === '-' && startSet !== null && !inRange && i + 1 < p.length && p[i + 1] !== ']') {
+      inRange = true;
+      i += 1;
+      continue;
+    }
+    const isSet = c === '\\' && i + 1 < p.length && CLASS_ESCAPES.includes(p[i + 1]);
+    if (inRange && (startSet || isSet)) throw badRegex("a class escape (\\d, \\s, \\w...) cannot be the end of a range (escape the '-')");
     i = c === '\\' ? checkEscape(p, i, true) : i + 1;
+    startSet = inRange ? null : isSet;
+    inRange = false;
   }
   throw badRegex('unterminated character class');
 }
 
+// The quantifier at p[i]: [next index, may it repeat without bound?, its text].
+function checkQuantifier(p, i) {
+  const c = p[i];
+  if (c !== '{') return [i + 1, c !== '?', c];
+  const m = QUANT.exec(p.slice(i));
+  if (!m) throw badRegex("a '{' must start a quantifier {n}, {n,} or {n,m} (write \\{)");
+  if (Number(m[1]) > MAX_REPEAT || (m[3] && Number(m[3]) > MAX_REPEAT)) {
+    throw badRegex(`repeat counts above ${MAX_REPEAT} are not supported`);
+  }
+  return [i + m[0].length, m[2] !== undefined && !m[3], m[0]];
+}
+
+const AT_MOST_ONCE = new Set(['?', '{0,1}', '{1}', '{0}', '{1,1}', '{0,0}']);
+
 function checkPattern(p) {
+  if (p.length > MAX_PATTERN) throw badRegex(`the pattern is longer than ${MAX_PATTERN} characters`);
   let i = 0;
   let atom = false;
   let quantified = false;
-  const lookahead = [];
+  let holdsUnbounded = false; // the atom just read is a group holding an unbounded repetition
+  const groups = []; // open groups: [is it a lookahead, does it hold an unbounded repetition]
   while (i < p.length) {
     const c = p[i];
     if ('*+?{'.includes(c)) {
       if (c === '?' && quantified) { i += 1; quantified = false; continue; }
       if (!atom) throw badRegex(`nothing to repeat at '${c}'`);
-      if (c === '{') {
-        const m = QUANT.exec(p.slice(i));
-        if (!m) throw badRegex("a '{' must start a quantifier {n}, {n,} or {n,m} (write \\{)");
-        i += m[0].length;
-      } else {
-        i += 1;
+      const [next, unbounded, text] = checkQuantifier(p, i);
+      if (holdsUnbounded && !AT_MOST_ONCE.has(text)) {
+        throw badRegex('a repeated group must not hold a repetition without bound, e.g. (a+)+: it can take exponential time');
       }
+      if (unbounded && groups.length > 0) groups[groups.length - 1][1] = true;
+      i = next;
       atom = false;
       quantified = true;
+      holdsUnbounded = false;
       continue;
     }
     quantified = false;
+    holdsUnbounded = false;
     if (c === '\\') {
-      const assertion = p[i + 1] === 'b' || p[i + 1] === 'B';
+      if (p[i + 1] === 'B') throw badRegex('\\B is not supported (Python and JavaScript disagree on it)');
+      const assertion = p[i + 1] === 'b';
       i = checkEscape(p, i, false);
       atom = !assertion;
     } else if (c === '[') {
       i = checkClass(p, i);
       atom = true;
     } else if (c === '(') {
+      if (groups.length >= MAX_GROUP_DEPTH) throw badRegex(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
       if (p.startsWith('(?', i)) {
         const head = p.slice(i, i + 3);
         if (!['(?:', '(?=', '(?!'].includes(head)) throw badRegex('only (?:...), (?=...) and (?!...) groups are supported');
-        lookahead.push(head !== '(?:');
+        groups.push([head !== '(?:', false]);
         i += 3;
       } else {
-        lookahead.push(false);
+        groups.push([false, false]);
         i += 1;
       }
       atom = false;
     } else if (c === ')') {
-      if (lookahead.length === 0) throw badRegex("unbalanced ')'");
-      atom = !lookahead.pop();
+      if (groups.length === 0) throw badRegex("unbalanced ')'");
+      const [lookahead, unboundedInside] = groups.pop();
+      atom = !lookahead;
+      holdsUnbounded = unboundedInside;
+      if (unboundedInside && groups.length > 0) groups[groups.length - 1][1] = true;
       i += 1;
     } else if (c === '}' || c === ']') {
       throw badRegex(`unescaped '${c}'`);
@@ -275,6 +313,7 @@ function checkPattern(p) {
       i += 1;
     }
   }
+  if (groups.length > 0) throw badRegex("unbalanced '('");
 }
 
 const regexCache = new Map();
@@ -498,7 +537,9 @@ const EAGER = {
     const s = strArg(a[0], 'matches');
     const pattern = strArg(a[1], 'matches', 'a pattern string');
     if (s === null || pattern === null) return false;
-    return compilePattern(pattern).test(s);
+    const re = compilePattern(pattern);
+    if (s.length > MAX_TEXT && codePointLength(s) > MAX_TEXT) throw badRegex(`the text is longer than ${MAX_TEXT} characters`);
+    return re.test(s);
   },
   contains(a) {
     const s = strArg(a[0], 'contains');
