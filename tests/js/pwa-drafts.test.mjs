@@ -1,0 +1,115 @@
+// Drafts on the device (pwa/js/drafts.js): the new record, saving only what changed, one draft.patch per
+// pause (real commitDraft on an in-memory store, fake timers), and the submission made from a draft.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  newDraftRecord, changedKeys, mergeSaved, attachmentRefs, submissionOf, createDraftSaver, COMMIT_DELAY_MS,
+} from '../../pwa/js/drafts.js';
+import { commitDraft, mutationOf } from '../../pwa/js/sync.js';
+import { isShown } from '../../pwa/js/paths.js';
+import { memStore } from './memstore.mjs';
+
+const COMPILED = {
+  id: 'juminhyo-copy', version: '1.0.0', title: { ja: '住民票' },
+  sections: [
+    { id: 'a', fields: [{ id: 'name', prefill: 'name' }, { id: 'address', prefill: 'address', prefill_editable: false }, { id: 'phone', prefill: 'phone' }] },
+    { id: 'b', fields: [{ id: 'copies' }, { id: 'proof' }, { id: 'reason' }] },
+  ],
+};
+const P = { path: '/procedures/juminhyo-copy/1.0.0.abc.json', compiled: COMPILED };
+const PROFILE = { verified: true, profile: { name: { family: '山田', given: '花子' }, address: { city: '窓口市' }, phone: '' } };
+
+function counter() { let n = 0; return () => `id-${++n}`; }
+
+test('a new draft: ids made now, prefilled (and locked) from a verified profile only', () => {
+  const d = newDraftRecord(P, { profile: PROFILE, uuid: counter(), now: Date.UTC(2026, 0, 2) });
+  assert.deepEqual([d.id, d.submission_id, d.kind, d.procedure_version, d.procedure_path], ['id-1', 'id-2', 'draft', '1.0.0', P.path]);
+  assert.deepEqual(d.answers, { name: { family: '山田', given: '花子' }, address: { city: '窓口市' } }); // empty phone not filled
+  assert.deepEqual([d.prefilled, d.locked], [['name', 'address'], ['address']]);
+  assert.equal(d.opened_at, '2026-01-02T00:00:00.000Z');
+  PROFILE.profile.name.family = '変更';
+  assert.equal(d.answers.name.family, '山田'); // a copy, not the profile's object
+  PROFILE.profile.name.family = '山田';
+  assert.deepEqual(newDraftRecord(P, { profile: { ...PROFILE, verified: false }, uuid: counter() }).answers, {});
+  const acting = newDraftRecord(P, { profile: PROFILE, acting: { id: 'r1', name: '佐藤' }, uuid: counter(), extra: { bundle_id: 'b1' } });
+  assert.deepEqual([acting.answers, acting.on_behalf_of, acting.on_behalf_name, acting.bundle_id], [{}, 'r1', '佐藤', 'b1']);
+});
+
+test('a save writes only the answers the page changed: a change pulled meanwhile stays', () => {
+  assert.deepEqual(changedKeys({ a: 1, b: { x: 1 }, c: 3 }, { a: 1, b: { x: 2 }, d: 4 }).sort(), ['b', 'c', 'd']);
+  const stored = { id: 'd', kind: 'draft', answers: { a: 1, pulled: 'from my phone', gone: 1 }, seen: { a: 1 }, submitted_as: null, raw: {} };
+  const copy = { id: 'd', kind: 'draft', answers: { a: 2 }, raw: { a: '２' }, typed: ['a'], seen: {} };
+  const out = mergeSaved(stored, copy, ['a', 'gone']);
+  assert.deepEqual(out.answers, { a: 2, pulled: 'from my phone' });
+  assert.deepEqual([out.raw, out.typed, out.seen], [{ a: '２' }, ['a'], { a: 1 }]); // device-only parts as the page has them; seen kept
+  assert.deepEqual(stored.answers, { a: 1, pulled: 'from my phone', gone: 1 }); // the input is not changed
+  const full = mergeSaved(stored, copy, null);
+  assert.deepEqual([full.answers, full.seen], [{ a: 2 }, { a: 1 }]);
+  const bundle = mergeSaved({ id: 'b', kind: 'bundle', shared: { x: 1, y: 2 } }, { id: 'b', kind: 'bundle', shared: { x: 5 } }, ['x']);
+  assert.deepEqual(bundle.shared, { x: 5, y: 2 });
+});
+
+test('the submission: only shown, known fields; typed and prefilled counts; files; on behalf of', () => {
+  const file = { sha256: 'f'.repeat(64), name: 'a.png', size: 3, type: 'image/png' };
+  const d = {
+    procedure_id: 'juminhyo-copy', procedure_version: '1.0.0', opened_at: '2026-01-01T00:00:00.000Z', on_behalf_of: 'r1',
+    answers: { name: 'x', address: { city: 'c' }, copies: 2, proof: [file], reason: 'hidden', stale: 'not in this version' },
+    typed: ['copies', 'reason'], prefilled: ['name', 'address', 'phone'],
+  };
+  const result = { shown: new Map([['reason', false]]) };
+  const { submission, files } = submissionOf(d, COMPILED, result, { isShown, sharedTyped: ['address'], now: Date.UTC(2026, 0, 3) });
+  assert.deepEqual(Object.keys(submission.answers).sort(), ['address', 'copies', 'name', 'proof']);
+  assert.deepEqual([files, submission.attachments], [[file.sha256], [file.sha256]]);
+  assert.equal(submission.on_behalf_of, 'r1');
+  assert.deepEqual(submission.telemetry, {
+    procedure_id: 'juminhyo-copy', procedure_version: '1.0.0', opened_at: '2026-01-01T00:00:00.000Z', acknowledged_at: '2026-01-03T00:00:00.000Z',
+    fields_typed: 2, fields_prefilled: 1, // copies + address typed (address in the shared part); name prefilled
+  });
+  assert.deepEqual(attachmentRefs({ g: [{ docs: [file, { sha256: 'x' }] }], other: { sha256: 'b'.repeat(64), size: 1 } }).sort(), ['b'.repeat(64), file.sha256]);
+});
+
+function fakeTimers() {
+  const pending = new Map();
+  let next = 1;
+  return {
+    setTimeout: (fn, ms) => { const id = next++; pending.set(id, { fn, ms }); return id; },
+    clearTimeout: (id) => { pending.delete(id); },
+    fireAll() { const due = [...pending.values()]; pending.clear(); for (const t of due) t.fn(); },
+    delays: () => [...pending.values()].map((t) => t.ms),
+  };
+}
+
+test('edits in a row make one draft.patch after the pause; leaving the page commits at once', async () => {
+  const store = memStore();
+  const timers = fakeTimers();
+  const committed = [];
+  const saver = createDraftSaver({ store, commit: commitDraft, timers, onCommitted: (id) => committed.push(id) });
+  const d = newDraftRecord(P, { uuid: counter() });
+  await store.put('drafts', d);
+  saver.snapshot(d);
+  d.answers.copies = 1;
+  saver.save(d);
+  d.answers.copies = 2;
+  d.answers.reason = 'work';
+  await saver.save(d);
+  assert.deepEqual(timers.delays(), [COMMIT_DELAY_MS]); // one pending commit, restarted by each edit
+  assert.equal(saver.hasPending(d.id), true);
+  assert.deepEqual((await store.get('drafts', d.id)).answers, { copies: 2, reason: 'work' });
+  assert.equal((await store.all('outbox')).length, 0);
+  timers.fireAll();
+  await new Promise((r) => setImmediate(r));
+  const outbox = await store.all('outbox');
+  assert.equal(outbox.length, 1);
+  const ch = mutationOf(outbox[0]).changes;
+  assert.deepEqual([ch.copies, ch.reason], [{ base: null, new: 2 }, { base: null, new: 'work' }]); // the last values, once
+  assert.deepEqual(committed, [d.id]);
+  // A pulled change lands in the stored draft; the page's next edit (another field) does not undo it.
+  const stored = await store.get('drafts', d.id);
+  await store.put('drafts', { ...stored, answers: { ...stored.answers, reason: 'moving' } });
+  d.answers.copies = 3;
+  saver.save(d);
+  assert.equal(await saver.flush(), 1); // leaving the page: committed now, timer dropped
+  assert.deepEqual(timers.delays(), []);
+  assert.deepEqual((await store.get('drafts', d.id)).answers, { copies: 3, reason: 'moving' });
+  assert.equal(await saver.flush(), 0);
+});
