@@ -1,6 +1,6 @@
 """Benchmark ``madoguchi check`` on 200 procedure files; goal: a cold check under 3 s on 2 cores.
 
-Usage: ``python3 bench/bench_check.py [--files 200] [--repeat 3] [--write]``
+Usage: ``python3 -m bench.bench_check [--files 200] [--repeat 3] [--write]``
 
 It copies the shipped library's procedures into a temporary folder as N variants with distinct ids, then
 times (1) the cold CLI in a fresh process, so interpreter start-up and imports count, with and without the
@@ -146,7 +146,7 @@ def render_section(results: dict[str, object]) -> str:
     text = f"""{MARK}
 ## Procedure check
 
-`python3 bench/bench_check.py --write` ({r["date"]}; {r["machine"]}).
+`python3 -m bench.bench_check --write` ({r["date"]}; {r["machine"]}).
 {r["files"]} procedure files ({r["kib"]:.0f} KiB) generated from the {r["sources"]} shipped library procedures
 with distinct ids. Cold runs start a fresh Python process (imports count); in-process times are the best of
 {r["repeat"]} runs after warm-up. Goal: a cold `madoguchi check` under {GOAL_SECONDS:.0f} s; by the wall clock it {verdict} the goal.
@@ -188,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     ap.add_argument("--profile", action="store_true", help="always include profiling hints")
     ns = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
 
     load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="madoguchi-bench-") as tmp:

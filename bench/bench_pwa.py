@@ -1,6 +1,6 @@
 """PWA benchmark: what a phone downloads, how fast an offline reload becomes usable, Lighthouse scores.
 
-    python3 bench/bench_pwa.py [--no-lighthouse] [--no-peer]
+    python3 -m bench.bench_pwa [--no-lighthouse] [--no-peer]
 
 1. gzip bytes of the app shell (index.html, CSS, every JS module, manifest, index JSON) plus one typical
    procedure (juminhyo-copy) — goal <= 60 KB — versus enketo-core from npm bundled and minified with esbuild.
@@ -24,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MARK = "<!-- pwa-bench -->"
-sys.path.insert(0, str(ROOT))
+from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
+from testsupport.servers import ROOT, ServerProcess
 
-from server.testing import CHROMIUM, CHROMIUM_FLAGS, free_port, wait_serving  # noqa: E402
+MARK = "<!-- pwa-bench -->"
 
 
 def gz(data: bytes) -> int:
@@ -102,33 +101,6 @@ def measure_peer() -> float | None:
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "madoguchi.cli",
-            "serve",
-            "--db",
-            str(tmp / "bench.db"),
-            "--port",
-            str(port),
-            "--demo",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://localhost:{port}"
-    try:
-        wait_serving(base + "/healthz", proc)
-    except RuntimeError:
-        proc.kill()
-        raise
-    return proc, base
 
 
 def measure_offline_reload(base: str, runs: int = 7) -> float:
@@ -208,7 +180,9 @@ def main() -> int:
     size = measure_size()
     peer = None if ns.no_peer else measure_peer()
     tmp = Path(tempfile.mkdtemp(prefix="pwa-bench-"))
-    server, base = start_server(tmp)
+    server = ServerProcess(tmp / "bench.db", demo=True, url_host="localhost", quiet=True)
+    server.start()
+    base = server.url
     try:
         reload_ms = measure_offline_reload(base) if os.path.exists(CHROMIUM) else None
         lh12 = lh11 = None
@@ -216,8 +190,7 @@ def main() -> int:
             lh12 = lighthouse(base, "12", ["performance", "accessibility"])
             lh11 = lighthouse(base, "11", ["pwa"])
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     fmt = lambda v, unit="": "n/a" if v is None else f"{v:.1f}{unit}"  # noqa: E731
     rows = [

@@ -1,6 +1,6 @@
 """Benchmark: validated, durably committed submissions per second through the real HTTP stack.
 
-Usage: ``python3 bench/bench_server.py [--duration 15] [--connections 50] [--big 1000000] [--write]``
+Usage (from the repository root): ``python3 -m bench.bench_server [--duration 15] [--connections 50] [--big 1000000] [--write]``
 
 Side by side in the same run, under the same load generator (``wrk``, Debian package ``wrk``, with a Lua
 script that gives every request a fresh idempotency key):
@@ -8,7 +8,7 @@ script that gives every request a fresh idempotency key):
 1. **bare**: a tiny Litestar app (below, ``--bare-app``) that only decodes the same JSON body into the same
    msgspec Struct and echoes it — one uvicorn worker, no access log;
 2. **madoguchi**: ``madoguchi serve`` as a subprocess (one uvicorn worker) on a SQLite file holding 10,000
-   submissions; a resident session is created in the file with ``server.auth.testing.login_as`` before the
+   submissions; a resident session is created in the file with ``testsupport.sessions.login_as`` before the
    start. Each request passes CSRF + session checks, is validated against ``juminhyo-copy`` 1.0.0 with the
    procedure's own rules, and answers 201 only after COMMIT with ``synchronous=FULL`` (group commit);
 3. the same after bulk-inserting rows directly into the file up to ``--big`` stored submissions (default 1M),
@@ -38,12 +38,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from testsupport.servers import ROOT, ServerProcess
+
 __all__ = ["bare_app", "main", "median_run", "parse_wrk"]
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from server.testing import free_port, wait_serving  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 MARK = "<!-- server-bench -->"
@@ -122,13 +119,9 @@ def _serve_diag(port: int, db_path: str) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def pid(srv: ServerProcess) -> int:
+    assert srv.proc is not None, "server not started"
+    return srv.proc.pid
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -198,8 +191,8 @@ def count_rows(db_path: Path) -> int:
 def prepare_db(db_path: Path, residents: int) -> list[dict[str, Any]]:
     """Schema + published library + one signed-in resident per connection, before the server starts."""
     from server.app import open_services
-    from server.auth.testing import login_as
     from server.settings import Settings
+    from testsupport.sessions import login_as
 
     svc = open_services(Settings(db_path=str(db_path), build_result=_NoBuild()))
     try:
@@ -342,75 +335,67 @@ def main(argv: list[str] | None = None) -> int:
                              + log.read_text(errors="replace")[-500:])
 
         def start(label: str, cmd: list[str] | None = None, env: dict[str, str] | None = None,
-                  health: str = "/healthz") -> tuple[subprocess.Popen[bytes], str, Any]:
-            port = free_port()
-            log = open(tmp / f"{label}.log", "wb")  # noqa: SIM115 - closed by the caller
-            cmd = cmd or [sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(db_path), "--port", str(port),
-                          "--host", "127.0.0.1"]
-            srv = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd], cwd=tmp, stdout=log,
-                                   stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-            wait_serving(f"http://127.0.0.1:{port}{health}", srv, timeout=120, log=Path(log.name), any_status=True)
-            return srv, f"http://127.0.0.1:{port}", log
+                  health: str = "/healthz") -> ServerProcess:
+            srv = ServerProcess(db_path, argv=cmd, env=env, health=health, log=tmp / f"{label}.log", cwd=tmp,
+                                timeout=120)
+            srv.start()
+            return srv
 
-        def rounds(label: str, srv: subprocess.Popen[bytes], url: str, log: Any, n: int,
-                   with_sessions: bool = True) -> None:
+        def rounds(label: str, srv: ServerProcess, url: str, n: int, with_sessions: bool = True) -> None:
             runs = []
             for i in range(n):
-                r = measure(f"{label} #{i + 1}", url, srv.pid, with_sessions)
-                check_rows(label, r, Path(log.name))
+                r = measure(f"{label} #{i + 1}", url, pid(srv), with_sessions)
+                check_rows(label, r, srv.log)
                 runs.append(r)
             results[label] = median_run(runs)
             results[label]["rounds"] = runs  # type: ignore[assignment]
 
         # 1. + 2. the bare endpoint and the real server at --small stored submissions, in alternating rounds
         # (the machine is shared: each pair of rounds sees the same weather).
-        bare, bare_url, bare_log = start("bare", [sys.executable, str(Path(__file__).resolve()), "--bare-app",
-                                                  "{port}"], health="/")
-        real, real_url, real_log = start("madoguchi@small")
+        bare = start("bare", [sys.executable, "-m", "bench.bench_server", "--bare-app", "{port}"], health="/")
+        real = start("madoguchi@small")
+        bare_url, real_url = bare.url, real.url
         try:
             for url in (bare_url + "/echo", real_url + "/api/submissions"):  # warm-up
                 run_wrk(url, body, {}, duration=3, connections=ns.connections, threads=ns.threads, workdir=tmp,
                         sessions=sessions)
             pairs: list[tuple[dict[str, float], dict[str, float]]] = []
             for i in range(ns.rounds):
-                b = measure(f"bare #{i + 1}", bare_url + "/echo", bare.pid, False)
-                m = measure(f"madoguchi@small #{i + 1}", real_url + "/api/submissions", real.pid, True)
-                check_rows("madoguchi@small", m, Path(real_log.name))
+                b = measure(f"bare #{i + 1}", bare_url + "/echo", pid(bare), False)
+                m = measure(f"madoguchi@small #{i + 1}", real_url + "/api/submissions", pid(real), True)
+                check_rows("madoguchi@small", m, real.log)
                 pairs.append((b, m))
             results["bare"] = median_run([b for b, _ in pairs])
             results["madoguchi@small"] = median_run([m for _, m in pairs])
             results["pairs"] = pairs  # type: ignore[assignment]
         finally:
-            for srv, log in ((bare, bare_log), (real, real_log)):
-                stop(srv)
-                log.close()
+            bare.stop()
+            real.stop()
 
         if not ns.no_diagnostic:
             for label, cmd, env in (
                 ("inline", None, {"MADOGUCHI_VALIDATION_WORKERS": "0"}),
-                ("diagnostic", [sys.executable, str(Path(__file__).resolve()), "--diag-app", "{port}", str(db_path)],
+                ("diagnostic", [sys.executable, "-m", "bench.bench_server", "--diag-app", "{port}", str(db_path)],
                  None),
             ):
-                srv, url, log = start(label, cmd, env)
+                srv = start(label, cmd, env)
                 try:
-                    run_wrk(url + "/api/submissions", body, {}, duration=3, connections=ns.connections,
+                    run_wrk(srv.url + "/api/submissions", body, {}, duration=3, connections=ns.connections,
                             threads=ns.threads, workdir=tmp, sessions=sessions)
-                    rounds(label, srv, url + "/api/submissions", log, 1)
+                    rounds(label, srv, srv.url + "/api/submissions", 1)
                 finally:
-                    stop(srv)
-                    log.close()
+                    srv.stop()
         if ns.big:
             print(f"bulk insert up to {ns.big} rows ...", flush=True)
             secs = bulk_insert(db_path, ns.big, residents[0]["account_id"], answers)
             print(f"  {secs:.0f} s", flush=True)
-            srv, url, log = start("madoguchi@big")
+            srv = start("madoguchi@big")
             try:
-                run_wrk(url + "/api/submissions", body, {}, duration=3, connections=ns.connections,
+                run_wrk(srv.url + "/api/submissions", body, {}, duration=3, connections=ns.connections,
                         threads=ns.threads, workdir=tmp, sessions=sessions)
-                rounds("madoguchi@big", srv, url + "/api/submissions", log, ns.rounds)
+                rounds("madoguchi@big", srv, srv.url + "/api/submissions", ns.rounds)
             finally:
-                stop(srv)
-                log.close()
+                srv.stop()
         db_size = db_path.stat().st_size
 
     load_end = load_average()
@@ -443,7 +428,7 @@ def render(results: dict[str, Any], ns: argparse.Namespace, load_start: str, loa
     lines = [
         "## Server: validated submissions per second (`bench/bench_server.py`)",
         "",
-        f"`python3 bench/bench_server.py --write` ({dt.date.today().isoformat()}; Python "
+        f"`python3 -m bench.bench_server --write` ({dt.date.today().isoformat()}; Python "
         f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}, uvicorn with uvloop + httptools; "
         f"load average {load_start} at start, {load_end} at the end). The machine is shared and its speed drifts "
         "by ±30% within minutes, so the bare endpoint and `madoguchi serve` run side by side in "

@@ -6,7 +6,7 @@ Ours runs the real server (``madoguchi serve``, or ``--server standalone``: auth
 on a SQLite file with ``synchronous=FULL`` (every acknowledged batch is on disk), over HTTP, through the
 reference client (``sync/client.py``).
 
-    python3 bench/bench_sync.py [--n 10000] [--no-pouch] [--server serve|standalone] [--write-docs]
+    python3 -m bench.bench_sync [--n 10000] [--no-pouch] [--server serve|standalone] [--write-docs]
 
 PouchDB (npm ``pouchdb-server@4.2.0`` + ``pouchdb@9.0.0``) is installed into ``bench/node_modules`` on first
 use. Results go to docs/benchmarks.md between the ``<!-- sync-bench -->`` markers with ``--write-docs``.
@@ -20,17 +20,13 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from server.testing import free_port  # noqa: E402
-from sync.client import Device, HTTPTransport  # noqa: E402
-from sync.testing import ServerProcess, login, prepare_db  # noqa: E402
+from sync.client import Device, HTTPTransport
+from testsupport.servers import ROOT, ServerProcess, free_port
+from testsupport.sessions import login, prepare_db
 
 BENCH = ROOT / "bench"
 MARK = "<!-- sync-bench -->"

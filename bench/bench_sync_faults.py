@@ -1,20 +1,16 @@
 """Larger fault-injection run: simulated devices on an unreliable network (drops, duplicates, delays,
 reordering, cut uploads, clocks a year ahead) against the real server, SIGKILLed and restarted mid-run.
 
-    python3 bench/bench_sync_faults.py [--devices 6] [--ops 150] [--seeds 3] [--write-docs]
+    python3 -m bench.bench_sync_faults [--devices 6] [--ops 150] [--seeds 3] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sync.testing import run_fault_workload  # noqa: E402
+from testsupport.faults import run_fault_workload
+from testsupport.servers import ROOT
 
 
 def main() -> int:

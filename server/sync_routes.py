@@ -9,7 +9,7 @@ Without an explicit :class:`SyncConfig` the handlers fall back to ``app.state.se
 catalog, registry and validation workers of the main app: ``server/app.py`` mounts it this way).
 ``python -m server.sync_routes --db F --port P`` runs a standalone server with only auth + sync (no catalog:
 submissions are stored flagged ``unknown_version`` and not validated); the fault-injection harness and the
-benchmark use the real ``madoguchi serve`` unless ``MADOGUCHI_SYNC_SERVER=standalone``.
+benchmark use the real ``madoguchi serve`` unless given ``mode="standalone"`` (``testsupport.servers``).
 """
 
 from __future__ import annotations

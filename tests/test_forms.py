@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,10 @@ from procedure_definitions.forms import (
     validate_answers,
 )
 from procedure_definitions.model import LifeEvent, Procedure
+from tests.conformance import make_forms
 
 HERE = Path(__file__).parent / "conformance"
 DATA = json.loads((HERE / "forms.json").read_text(encoding="utf-8"))
-_spec = importlib.util.spec_from_file_location("make_forms", HERE / "make_forms.py")
-assert _spec and _spec.loader
-make_forms = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_forms)
 
 
 def test_enough_cases() -> None:

@@ -140,7 +140,7 @@ def new_phone(browser: Any, **kwargs: Any) -> tuple[Any, Any, list[str]]:
 
 
 def add_session(context: Any, base: str, session: dict[str, Any]) -> None:
-    """Give the browser a session made by ``server.auth.testing.login_as`` (cookies only)."""
+    """Give the browser a session made by ``testsupport.sessions.login_as`` (cookies only)."""
     context.add_cookies([{"name": k, "value": v, "url": base} for k, v in session["cookies"].items()])
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import (
     axe_check,
     go,
@@ -28,7 +29,7 @@ from .helpers import (
 pytestmark = pytest.mark.browser
 
 
-def bind(server: Server, account_id: str, resident_id: str) -> dict[str, Any]:
+def bind(server: ServerProcess, account_id: str, resident_id: str) -> dict[str, Any]:
     """What counter staff do after checking ID at the counter: ``POST /api/accounts/{id}/bind``."""
     staff = server.login_as("counter", display_name="窓口 テスト")
     cookie = "; ".join(f"{k}={v}" for k, v in staff["cookies"].items())
@@ -43,7 +44,7 @@ def bind(server: Server, account_id: str, resident_id: str) -> dict[str, Any]:
         return json.loads(r.read())
 
 
-def telemetry_rows(server: Server, procedure: str) -> list[tuple[Any, ...]]:
+def telemetry_rows(server: ServerProcess, procedure: str) -> list[tuple[Any, ...]]:
     return server.query(
         "SELECT fields_typed, fields_prefilled, opened_at, acknowledged_at, duration_s FROM telemetry"
         " WHERE procedure_id = ?",
@@ -51,7 +52,7 @@ def telemetry_rows(server: Server, procedure: str) -> list[tuple[Any, ...]]:
     )
 
 
-def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: Server) -> None:
+def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     context, page, errors = new_phone(browser)
     virtual_authenticator(context, page)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import (
     add_session,
     axe_check,
@@ -49,7 +50,7 @@ def next_page(page: Any, title: str) -> None:
     page.wait_for_selector(f"h2:has-text('{title}')")
 
 
-def test_postal_kana_wareki_attachment(browser: Any, shared_server: Server) -> None:
+def test_postal_kana_wareki_attachment(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     context, page, errors = new_phone(browser)
     add_session(context, server.base, server.login_as("resident", display_name="転入 花子"))

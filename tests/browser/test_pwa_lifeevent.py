@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent, wait_draft
 
 pytestmark = pytest.mark.browser
@@ -21,7 +22,7 @@ def answer(page: Any, question: str, yes: bool) -> None:
     page.locator(f"#q-{question}-{0 if yes else 1}").check()
 
 
-def test_moving_in_combined_form(browser: Any, shared_server: Server) -> None:
+def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     context, page, errors = new_phone(browser)
     add_session(context, server.base, server.login_as("resident", display_name="転入 太郎"))

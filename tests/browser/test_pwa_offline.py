@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import axe_check, fill_juminhyo, go, ready, shot, virtual_authenticator, wait_draft
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ def sync_text(page: Any) -> str:
     return page.locator("#sync-status").inner_text()
 
 
-def test_offline_first_flow(browser: Any, server: Server, library_copy: Path) -> None:
+def test_offline_first_flow(browser: Any, server: ServerProcess, library_copy: Path) -> None:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, locale="ja-JP", service_workers="allow"
     )

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import (
     axe_check,
     fill_applicant,
@@ -29,7 +30,7 @@ TABLET = {"width": 820, "height": 1180}
 PHONE = {"width": 390, "height": 844}
 
 
-def test_outreach_offline_on_behalf(browser: Any, shared_server: Server) -> None:
+def test_outreach_offline_on_behalf(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     context = browser.new_context(viewport=TABLET, locale="ja-JP", service_workers="allow")
     page = context.new_page()

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import axe_check, go, new_phone, shot
 
 pytestmark = pytest.mark.browser
 
 
-def test_manage_passkeys_recovery_codes_and_sign_out_everywhere(browser: Any, shared_server: Server) -> None:
+def test_manage_passkeys_recovery_codes_and_sign_out_everywhere(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     context, page, errors = new_phone(browser)
     cdp = context.new_cdp_session(page)

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import Server
+from testsupport.servers import ServerProcess
+
 from .helpers import (
     add_session,
     axe_check,
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.browser
 TABLET = {"width": 820, "height": 1180}
 
 
-def write(server: Server, sql: str, params: tuple[Any, ...] = ()) -> None:
+def write(server: ServerProcess, sql: str, params: tuple[Any, ...] = ()) -> None:
     """A write to the server's database from the test (WAL: safe while the server runs)."""
     conn = sqlite3.connect(server.db, timeout=30)
     try:
@@ -44,12 +45,12 @@ def write(server: Server, sql: str, params: tuple[Any, ...] = ()) -> None:
         conn.close()
 
 
-def assign(server: Server, account_id: str, resident_id: str) -> None:
+def assign(server: ServerProcess, account_id: str, resident_id: str) -> None:
     write(server, "INSERT OR IGNORE INTO outreach_assignments (account_id, resident_id, assigned_at) VALUES (?, ?, ?)",
           (account_id, resident_id, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
 
 
-def another_session(server: Server, account_id: str) -> dict[str, str]:
+def another_session(server: ServerProcess, account_id: str) -> dict[str, str]:
     """A second sign-in of the same account (another device): session + CSRF cookies."""
     import secrets
 
@@ -84,7 +85,7 @@ def resync(page: Any) -> None:
     page.evaluate("window.dispatchEvent(new Event('online'))")
 
 
-def test_two_tablets_edit_one_household_offline_and_the_clash_is_reviewed(browser: Any, shared_server: Server) -> None:
+def test_two_tablets_edit_one_household_offline_and_the_clash_is_reviewed(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     one = server.login_as("outreach", display_name="訪問 一号")
     two = server.login_as("outreach", display_name="訪問 二号")
@@ -197,7 +198,7 @@ def test_two_tablets_edit_one_household_offline_and_the_clash_is_reviewed(browse
         ctx.close()
 
 
-def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_server: Server) -> None:
+def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     phone_session = server.login_as("resident", display_name="続き 太郎")
     ctx_p, p, errors_p = new_phone(browser)
@@ -255,7 +256,7 @@ def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_s
     ctx_t.close()
 
 
-def test_expired_session_offline_keeps_the_outbox_and_asks_to_sign_in(browser: Any, shared_server: Server) -> None:
+def test_expired_session_offline_keeps_the_outbox_and_asks_to_sign_in(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
     session = server.login_as("resident", display_name="期限 花子")
     context, page, errors = new_phone(browser)

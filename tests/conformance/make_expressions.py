@@ -2,17 +2,14 @@
 
 Every ``expected`` value below is written by hand from docs/procedure-format.md; only the ``ast`` of
 each vector is filled in by the parser (tests/test_expressions.py checks the stored ASTs still match).
-Run ``python3 tests/conformance/make_expressions.py`` after editing.
+Run ``python3 -m tests.conformance.make_expressions`` after editing.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from procedure_definitions.expressions import parse, references
 

@@ -1,19 +1,16 @@
 """Source of tests/conformance/forms.json: whole-form evaluation cases shared by forms.py and form.js.
 
 Procedures are written inline (YAML-ish dicts), loaded through the model and compiled; ``expected`` of
-every case is written by hand. Run ``python3 tests/conformance/make_forms.py`` after editing.
+every case is written by hand. Run ``python3 -m tests.conformance.make_forms`` after editing.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import msgspec
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from procedure_definitions.compile import compile_procedure
 from procedure_definitions.forms import MESSAGES

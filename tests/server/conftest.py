@@ -6,15 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 
 from procedure_definitions.model import Procedure
-from server.app import create_app
 from server.settings import Settings
-from server.testing import free_port
-from tests.server.auth_helpers import start_uvicorn
+from testsupport.servers import AppServer
 
 TEST_PROC = {
     "kind": "procedure", "id": "test-proc", "version": "1.0.0", "title": {"ja": "テスト申請"},
@@ -41,36 +38,6 @@ class Lib:
         self.problems: list[Any] = []
 
 
-class RunningServer:
-    def __init__(self, settings: Settings, library: Any, *, port: int | None = None) -> None:
-        self.app = create_app(settings, library=library)
-        self.settings = settings
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server, self.thread = start_uvicorn(self.app, self.port)
-
-    @property
-    def db(self) -> Any:
-        return self.app.state.db
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
-
-    def login(self, role: str, *, department: str | None = None, resident_id: str | None = None) -> httpx.Client:
-        """A client with a real session row (made directly in the DB, skipping the passkey ceremony)."""
-        from server.auth.testing import login_as
-
-        session = login_as(self.db, role, department=department, resident_id=resident_id,
-                           display_name=f"テスト{role}")
-        c = httpx.Client(base_url=self.url, timeout=30, headers=session["headers"], cookies=session["cookies"])
-        c.account_id = session["account_id"]  # type: ignore[attr-defined]
-        return c
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
 class FakeBuild:
     """Stands in for madoguchi.build's BuildResult: the server only reads ``.files``."""
 
@@ -84,14 +51,14 @@ class FakeBuild:
     }
 
 
-def start_server(tmp: Path, procs: list[Procedure] | None = None, **settings: Any) -> RunningServer:
+def start_server(tmp: Path, procs: list[Procedure] | None = None, **settings: Any) -> AppServer:
     settings.setdefault("build_result", FakeBuild())
     s = Settings(db_path=str(tmp / "madoguchi.db"), origin="http://localhost:8000", **settings)
-    return RunningServer(s, Lib(procs or [make_proc()]))
+    return AppServer.create(s, library=Lib(procs or [make_proc()]))
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("srv")
     # A version published earlier that the current library no longer ships: it becomes "retired".
     from server.catalog import publish_library

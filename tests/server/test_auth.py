@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,19 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import (
+from server.auth import AuthConfig, create_invite
+from testsupport.servers import AppServer
+from testsupport.webauthn import (
     SoftAuthenticator,
     enroll_staff,
     install_csrf,
     login,
-    make_app,
     register_resident,
-    serve,
 )
-
-from server.auth import AuthConfig, create_invite
-from server.testing import free_port
 
 
 class Server:
@@ -60,11 +54,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
     db_path = str(tmp_path_factory.mktemp("auth") / "auth.db")
-    app = make_app(db_path, f"http://localhost:{port}")
-    with serve(app, port) as base_url:
-        yield Server(app, base_url, db_path)
+    with AppServer.on_file(db_path) as srv:
+        yield Server(srv.app, srv.url, db_path)
 
 
 @pytest.fixture

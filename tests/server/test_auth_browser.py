@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import make_app, serve
-
 from server.auth import create_invite
-from server.testing import CHROMIUM as CHROMIUM_PATH
-from server.testing import CHROMIUM_FLAGS, free_port
+from testsupport.chromium import CHROMIUM as CHROMIUM_PATH
+from testsupport.chromium import CHROMIUM_FLAGS
+from testsupport.servers import AppServer
 
 CHROMIUM = Path(CHROMIUM_PATH)
 pytestmark = [pytest.mark.browser,
@@ -36,10 +33,8 @@ SIGN_IN_JS = """async () => {
 
 @pytest.fixture
 def base(tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    port = free_port()
-    app = make_app(str(tmp_path / "b.db"), f"http://localhost:{port}")
-    with serve(app, port) as base_url:
-        yield app, base_url
+    with AppServer.on_file(tmp_path / "b.db") as srv:
+        yield srv.app, srv.url
 
 
 def test_staff_enrolls_and_signs_in_with_chromium(base: tuple[Any, str]) -> None:

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import pytest
 from litestar import Litestar, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.testing import TestClient
 
 from server.auth import AuthConfig, install
 from server.problems import exception_handlers
 from server.storage.db import Database
 from server.storage.schema import migrate
+from testsupport.servers import AppServer
 
 
 @post("/form-echo", status_code=200)
@@ -25,16 +26,16 @@ async def form_echo(data: Annotated[dict[str, str], Body(media_type=RequestEncod
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
+def client(tmp_path: Path) -> Iterator[httpx.Client]:
     db = Database.open(tmp_path / "f.db")
     db.write_sync(migrate)
     app = Litestar([form_echo], on_app_init=[install(AuthConfig(db=db, origin="http://localhost:8000"))],
                    exception_handlers=exception_handlers, on_shutdown=[db.close])
-    with TestClient(app, base_url="http://localhost:8000") as c:
+    with AppServer(app, host="localhost") as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
         yield c
 
 
-def test_form_field_token_accepted_and_body_intact(client: TestClient[Litestar]) -> None:
+def test_form_field_token_accepted_and_body_intact(client: httpx.Client) -> None:
     token = client.get("/api/session").json()["csrf_token"]
     assert token == client.cookies.get("madoguchi_csrf")
     r = client.post("/form-echo", data={"_csrf_token": token, "name": "山田", "note": "a&b=c"})
@@ -42,7 +43,7 @@ def test_form_field_token_accepted_and_body_intact(client: TestClient[Litestar])
     assert r.json()["fields"] == {"_csrf_token": token, "name": "山田", "note": "a&b=c"}
 
 
-def test_form_without_or_with_wrong_token_refused(client: TestClient[Litestar]) -> None:
+def test_form_without_or_with_wrong_token_refused(client: httpx.Client) -> None:
     client.get("/api/session")
     for data in ({"name": "x"}, {"_csrf_token": "wrong" * 10, "name": "x"}):
         r = client.post("/form-echo", data=data)
@@ -52,7 +53,7 @@ def test_form_without_or_with_wrong_token_refused(client: TestClient[Litestar]) 
     assert r.status_code == 403
 
 
-def test_pages_get_the_cookie_but_json_fetches_do_not(client: TestClient[Litestar]) -> None:
+def test_pages_get_the_cookie_but_json_fetches_do_not(client: httpx.Client) -> None:
     r = client.get("/enroll/unknown-token")
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert any(v.startswith("madoguchi_csrf=") for v in r.headers.get_list("set-cookie"))

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar, Request, get
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.testing import TestClient
 
 from server.audit import verify_chain
 from server.auth import (
@@ -28,6 +28,7 @@ from server.auth import (
 from server.problems import exception_handlers
 from server.storage.db import Database
 from server.storage.schema import migrate
+from testsupport.servers import AppServer
 
 
 @get("/signed-in", guards=[requires_signed_in], sync_to_thread=False)
@@ -46,17 +47,17 @@ def review() -> str:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[tuple[TestClient[Litestar], Database]]:
+def env(tmp_path: Path) -> Iterator[tuple[httpx.Client, Database]]:
     db = Database.open(tmp_path / "r.db")
     db.write_sync(migrate)
     app = Litestar([signed_in, staff_only, review],
                    on_app_init=[install(AuthConfig(db=db, origin="http://localhost:8000"))],
                    exception_handlers=exception_handlers, on_shutdown=[db.close])
-    with TestClient(app, base_url="http://localhost:8000") as c:
+    with AppServer(app, host="localhost") as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
         yield c, db
 
 
-def sign_in_as(client: TestClient[Litestar], db: Database, role: str, department: str | None = None) -> Account:
+def sign_in_as(client: httpx.Client, db: Database, role: str, department: str | None = None) -> Account:
     """A real server-side session for a new account (the ceremonies themselves are tested in test_auth)."""
     def job(conn: sqlite3.Connection) -> tuple[Account, str]:
         account = store.create_account(conn, display_name=role, role=role, department=department)
@@ -76,7 +77,7 @@ def sign_in_as(client: TestClient[Litestar], db: Database, role: str, department
     ("reviewer", 200, 200, 200),
     ("admin", 200, 200, 200),
 ])
-def test_guards(env: tuple[TestClient[Litestar], Database], role: str | None, signed: int, staff: int,
+def test_guards(env: tuple[httpx.Client, Database], role: str | None, signed: int, staff: int,
                 review: int) -> None:
     client, db = env
     if role:
@@ -87,7 +88,7 @@ def test_guards(env: tuple[TestClient[Litestar], Database], role: str | None, si
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_role_change_applies_at_once_and_is_audited(env: tuple[TestClient[Litestar], Database]) -> None:
+def test_role_change_applies_at_once_and_is_audited(env: tuple[httpx.Client, Database]) -> None:
     client, db = env
     account = sign_in_as(client, db, "counter")
     assert client.get("/review").status_code == 403
@@ -120,8 +121,8 @@ def test_department_scope() -> None:
         requires_role("wizard")
 
 
-def test_login_as_for_other_components(env: tuple[TestClient[Litestar], Database]) -> None:
-    from server.auth.testing import login_as
+def test_login_as_for_other_components(env: tuple[httpx.Client, Database]) -> None:
+    from testsupport.sessions import login_as
 
     client, db = env
     creds = login_as(db, "reviewer", department="koseki")

@@ -12,28 +12,22 @@ register a passkey, staff enroll through an invite, both with the software authe
 from __future__ import annotations
 
 import re
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from auth_helpers import (
+from server.auth import create_invite
+from testsupport.servers import AppServer
+from testsupport.webauthn import (
     SoftAuthenticator,
     enroll_staff,
     install_csrf,
     login,
-    make_app,
     register_resident,
-    serve,
 )
-
-from server.auth import create_invite
-from server.testing import free_port
 
 ANON = "anonymous"
 RESIDENT, COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN = (
@@ -169,9 +163,8 @@ class Caller:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Caller]]]:
-    port = free_port()
-    app = make_app(str(tmp_path_factory.mktemp("matrix") / "m.db"), f"http://localhost:{port}")
-    with serve(app, port) as base_url:
+    with AppServer.on_file(tmp_path_factory.mktemp("matrix") / "m.db") as srv:
+        app, base_url = srv.app, srv.url
         callers: dict[str, Caller] = {}
         clients: list[httpx.Client] = []
         for role in sorted(ANYONE):

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from server.settings import Settings
-from server.testing import CHROMIUM as CHROMIUM_PATH
-from server.testing import CHROMIUM_FLAGS, free_port
-from tests.server.conftest import FakeBuild, Lib, RunningServer, answers, make_proc
+from tests.server.conftest import FakeBuild, Lib, answers, make_proc
+from testsupport.chromium import CHROMIUM as CHROMIUM_PATH
+from testsupport.chromium import CHROMIUM_FLAGS
+from testsupport.servers import AppServer
 
 CHROMIUM = Path(CHROMIUM_PATH)
 
@@ -75,11 +75,9 @@ def hidden_token(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    port = free_port()
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("nojs")
-    s = RunningServer(Settings(db_path=str(tmp / "c.db"), origin=f"http://localhost:{port}",
-                               build_result=FakeBuild()), Lib([make_proc()]), port=port)
+    s = AppServer.on_file(tmp / "c.db", library=Lib([make_proc()]), build_result=FakeBuild())
     from server.demo import DEMO_RESIDENTS
     from server.registry import SQLiteRegistry
 
@@ -88,21 +86,21 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     s.stop()
 
 
-def submit(srv: RunningServer) -> dict[str, Any]:
+def submit(srv: AppServer) -> dict[str, Any]:
     r = srv.login("resident").post("/api/submissions", json={
         "id": str(uuid.uuid4()), "procedure_id": "test-proc", "procedure_version": "1.0.0", "answers": answers()})
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-def browser_client(srv: RunningServer, role: str, **kw: Any) -> httpx.Client:
+def browser_client(srv: AppServer, role: str, **kw: Any) -> httpx.Client:
     """Like a browser without JS: cookies only, no X-CSRF-Token header."""
     c = srv.login(role, **kw)
     del c.headers["X-CSRF-Token"]
     return c
 
 
-def test_every_console_page_keeps_the_contract(srv: RunningServer) -> None:
+def test_every_console_page_keeps_the_contract(srv: AppServer) -> None:
     receipt = submit(srv)
     admin = srv.login("admin")
     pages = {
@@ -124,7 +122,7 @@ def test_every_console_page_keeps_the_contract(srv: RunningServer) -> None:
     assert "追加情報を依頼して差し戻す" not in pages["detail"].text or "needs_info" in pages["detail"].text
 
 
-def test_status_form_without_javascript(srv: RunningServer) -> None:
+def test_status_form_without_javascript(srv: AppServer) -> None:
     receipt = submit(srv)
     reviewer = browser_client(srv, "reviewer", department="shimin")
     page = reviewer.get(f"/console/submissions/{receipt['id']}")
@@ -144,7 +142,7 @@ def test_status_form_without_javascript(srv: RunningServer) -> None:
     assert mine == "needs_info"
 
 
-def test_bind_form_without_javascript(srv: RunningServer) -> None:
+def test_bind_form_without_javascript(srv: AppServer) -> None:
     counter = browser_client(srv, "counter")
     resident = srv.login("resident")
     page = counter.get("/console/bind", params={"q": "NGUYEN"})
@@ -158,12 +156,12 @@ def test_bind_form_without_javascript(srv: RunningServer) -> None:
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-def test_chromium_with_javascript_disabled_changes_status(srv: RunningServer) -> None:
+def test_chromium_with_javascript_disabled_changes_status(srv: AppServer) -> None:
     """A real browser with JS off: the form posts the hidden token, Origin is checked, the page updates."""
     from playwright.sync_api import sync_playwright
 
     receipt = submit(srv)
-    from server.auth.testing import login_as
+    from testsupport.sessions import login_as
 
     creds = login_as(srv.db, "reviewer", department="shimin")
     base = f"http://localhost:{srv.port}"

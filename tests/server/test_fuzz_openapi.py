@@ -21,34 +21,35 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from procedure_definitions.library import load_library
-from server.auth.testing import login_as
 from server.demo import DEMO_RESIDENTS
 from server.registry import SQLiteRegistry
 from server.settings import Settings
-from tests.server.conftest import FakeBuild, RunningServer
+from tests.server.conftest import FakeBuild
+from testsupport.servers import AppServer
+from testsupport.sessions import login_as
 
 FUZZ_EXAMPLES = int(os.environ.get("MADOGUCHI_FUZZ_EXAMPLES", "7"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    srv = RunningServer(Settings(db_path=str(tmp / "fuzz.db"), origin="http://localhost:8000",
-                                 build_result=FakeBuild(), max_attachment_bytes=64 * 1024), load_library())
+    srv = AppServer.create(Settings(db_path=str(tmp / "fuzz.db"), origin="http://localhost:8000",
+                                 build_result=FakeBuild(), max_attachment_bytes=64 * 1024), library=load_library())
     srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def fuzz_schema(fuzz_server: RunningServer) -> Any:
+def fuzz_schema(fuzz_server: AppServer) -> Any:
     return schemathesis.openapi.from_url(fuzz_server.url + "/schema/openapi.json")
 
 
 class Sessions:
     """One long-lived session per identity; sign-out endpoints get a throwaway session of their own."""
 
-    def __init__(self, srv: RunningServer) -> None:
+    def __init__(self, srv: AppServer) -> None:
         self.srv = srv
         self.cache: dict[str, dict[str, Any]] = {}
 
@@ -66,7 +67,7 @@ class Sessions:
 
 
 @pytest.fixture(scope="module")
-def sessions(fuzz_server: RunningServer) -> Sessions:
+def sessions(fuzz_server: AppServer) -> Sessions:
     return Sessions(fuzz_server)
 
 

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from server.testing import free_port
-from tests.browser.conftest import ARGS, CHROMIUM, Server
+from tests.browser.conftest import ARGS, CHROMIUM, demo_server
 from tests.browser.helpers import go, ready, virtual_authenticator
+from testsupport.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")]
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "resident.db", free_port())
+def served(tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = demo_server(tmp_path / "resident.db")
     srv.start()
     try:
         yield srv
@@ -31,7 +31,7 @@ def served(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-def test_resident_registers_signs_in_with_passkey_and_sees_home(served: Server) -> None:
+def test_resident_registers_signs_in_with_passkey_and_sees_home(served: ServerProcess) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

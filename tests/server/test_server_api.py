@@ -5,7 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 
-from tests.server.conftest import RunningServer, answers
+from tests.server.conftest import answers
+from testsupport.servers import AppServer
 
 
 def submit(c, sid=None, version="1.0.0", **body):  # type: ignore[no-untyped-def]
@@ -14,7 +15,7 @@ def submit(c, sid=None, version="1.0.0", **body):  # type: ignore[no-untyped-def
     return c.post("/api/submissions", json=payload)
 
 
-def test_idempotent_retry_returns_same_receipt(server: RunningServer) -> None:
+def test_idempotent_retry_returns_same_receipt(server: AppServer) -> None:
     c = server.login("resident")
     sid = str(uuid.uuid4())
     r1 = submit(c, sid)
@@ -25,7 +26,7 @@ def test_idempotent_retry_returns_same_receipt(server: RunningServer) -> None:
     assert r1.json()["receipt_number"].count("-") == 1 and r1.json()["status"] == "received"
 
 
-def test_same_key_different_body_is_422(server: RunningServer) -> None:
+def test_same_key_different_body_is_422(server: AppServer) -> None:
     c = server.login("resident")
     sid = str(uuid.uuid4())
     assert submit(c, sid).status_code == 201
@@ -35,7 +36,7 @@ def test_same_key_different_body_is_422(server: RunningServer) -> None:
     assert r.json()["type"].endswith("idempotency-key-reused")
 
 
-def test_concurrent_duplicates_store_exactly_one_row(server: RunningServer) -> None:
+def test_concurrent_duplicates_store_exactly_one_row(server: AppServer) -> None:
     c = server.login("resident")
     sid = str(uuid.uuid4())
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
@@ -48,7 +49,7 @@ def test_concurrent_duplicates_store_exactly_one_row(server: RunningServer) -> N
     assert n == 1
 
 
-def test_invalid_answers_give_422_with_errors(server: RunningServer) -> None:
+def test_invalid_answers_give_422_with_errors(server: AppServer) -> None:
     c = server.login("resident")
     r = submit(c, answers={"copies": 1})
     assert r.status_code == 422
@@ -58,12 +59,12 @@ def test_invalid_answers_give_422_with_errors(server: RunningServer) -> None:
     assert all({"path", "code", "message"} <= set(e) for e in body["errors"])
 
 
-def test_unknown_version_is_422(server: RunningServer) -> None:
+def test_unknown_version_is_422(server: AppServer) -> None:
     r = submit(server.login("resident"), version="9.9.9")
     assert r.status_code == 422
 
 
-def test_retired_version_accepted_and_flagged(server: RunningServer) -> None:
+def test_retired_version_accepted_and_flagged(server: AppServer) -> None:
     r = submit(server.login("resident"), version="0.9.0")
     assert r.status_code == 201, r.text
     assert "retired_version" in r.json()["flags"]
@@ -72,13 +73,13 @@ def test_retired_version_accepted_and_flagged(server: RunningServer) -> None:
         p for p in listed if p["version"] == "0.9.0").items()
 
 
-def test_anonymous_cannot_submit(server: RunningServer) -> None:
+def test_anonymous_cannot_submit(server: AppServer) -> None:
     r = server.client().post("/api/submissions", json={})
     assert r.status_code in (401, 403)
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_lifecycle_and_history(server: RunningServer) -> None:
+def test_lifecycle_and_history(server: AppServer) -> None:
     resident = server.login("resident")
     receipt = submit(resident).json()
     sid = receipt["id"]
@@ -108,7 +109,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
 PDF = b"%PDF-1.7\n" + b"x" * 100
 
 
-def test_attachments(server: RunningServer) -> None:
+def test_attachments(server: AppServer) -> None:
     c = server.login("resident")
     r1 = c.post("/api/attachments", content=PNG, headers={"Content-Type": "image/png"})
     assert r1.status_code == 201, r1.text
@@ -135,7 +136,7 @@ def test_attachments(server: RunningServer) -> None:
     assert "incomplete_attachments" in r.json()["flags"]
 
 
-def test_problem_json_for_bad_requests(server: RunningServer) -> None:
+def test_problem_json_for_bad_requests(server: AppServer) -> None:
     c = server.login("resident")
     r = c.post("/api/submissions", content=b"{not json", headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500
@@ -152,7 +153,7 @@ def test_problem_json_for_bad_requests(server: RunningServer) -> None:
     assert r.status_code == 413
 
 
-def test_security_headers_and_health(server: RunningServer) -> None:
+def test_security_headers_and_health(server: AppServer) -> None:
     r = server.client().get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     csp = r.headers["content-security-policy"]
@@ -162,7 +163,7 @@ def test_security_headers_and_health(server: RunningServer) -> None:
     assert "content-security-policy" in server.client().get("/nope").headers
 
 
-def test_openapi_lists_every_json_endpoint(server: RunningServer) -> None:
+def test_openapi_lists_every_json_endpoint(server: AppServer) -> None:
     doc = server.client().get("/schema/openapi.json").json()
     paths = doc["paths"]
     for p in ["/healthz", "/api/submissions", "/api/submissions/{sid}", "/api/submissions/{sid}/respond",
@@ -172,7 +173,7 @@ def test_openapi_lists_every_json_endpoint(server: RunningServer) -> None:
         assert p in paths, p
 
 
-def test_procedures_and_telemetry(server: RunningServer) -> None:
+def test_procedures_and_telemetry(server: AppServer) -> None:
     c = server.client()
     assert c.get("/api/procedures/test-proc/1.0.0").status_code == 200
     assert c.get("/api/procedures/test-proc/7.0.0").status_code == 404
@@ -185,7 +186,7 @@ def test_procedures_and_telemetry(server: RunningServer) -> None:
     assert dur == 180
 
 
-def test_binding_and_profile(server: RunningServer) -> None:
+def test_binding_and_profile(server: AppServer) -> None:
     resident = server.login("resident")
     assert resident.get("/api/me/profile").json() == {"verified": False, "profile": {}}
     counter = server.login("counter")
@@ -203,7 +204,7 @@ def test_binding_and_profile(server: RunningServer) -> None:
     assert "identity.bind" in actions
 
 
-def test_telemetry_inside_a_submission_is_stored_once_and_never_fails_it(server: RunningServer) -> None:
+def test_telemetry_inside_a_submission_is_stored_once_and_never_fails_it(server: AppServer) -> None:
     def count() -> int:
         return int(server.db.read_sync(lambda conn: conn.execute(
             "SELECT count(*) FROM telemetry WHERE acknowledged_at LIKE '2026-05-05%'").fetchone()[0]))
@@ -225,7 +226,7 @@ def test_telemetry_inside_a_submission_is_stored_once_and_never_fails_it(server:
     assert count() == before + 1
 
 
-def test_on_behalf_filing_is_audited_in_the_same_transaction(server: RunningServer) -> None:
+def test_on_behalf_filing_is_audited_in_the_same_transaction(server: AppServer) -> None:
     counter = server.login("counter")
     sid = str(uuid.uuid4())
     assert submit(counter, sid, on_behalf_of="R0001").status_code == 201
@@ -236,6 +237,6 @@ def test_on_behalf_filing_is_audited_in_the_same_transaction(server: RunningServ
     assert n == 1
 
 
-def test_postal_shards_are_immutable(server: RunningServer) -> None:
+def test_postal_shards_are_immutable(server: AppServer) -> None:
     r = server.client().get("/postal/0123abcd/100.json")
     assert r.status_code == 200 and "immutable" in r.headers["cache-control"]

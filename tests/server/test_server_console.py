@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from tests.server.conftest import RunningServer, answers
+from tests.server.conftest import answers
+from testsupport.servers import AppServer
 
 XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
-def _submit(server: RunningServer, **extra):  # type: ignore[no-untyped-def]
+def _submit(server: AppServer, **extra):  # type: ignore[no-untyped-def]
     c = server.login("resident")
     r = c.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": "test-proc",
                                          "procedure_version": "1.0.0", "answers": answers(**extra)})
@@ -17,12 +18,12 @@ def _submit(server: RunningServer, **extra):  # type: ignore[no-untyped-def]
     return r.json()
 
 
-def _audit_actions(server: RunningServer, actor: str) -> list[str]:
+def _audit_actions(server: AppServer, actor: str) -> list[str]:
     return server.db.read_sync(lambda c: [r[0] for r in c.execute(
         "SELECT action FROM audit_log WHERE actor = ? ORDER BY id", (actor,))])
 
 
-def test_console_queue_detail_status_and_audit(server: RunningServer) -> None:
+def test_console_queue_detail_status_and_audit(server: AppServer) -> None:
     receipt = _submit(server, note=XSS)
     reviewer = server.login("reviewer", department="shimin")
     page = reviewer.get("/console/", params={"status": "received", "q": receipt["receipt_number"]})
@@ -47,7 +48,7 @@ def test_console_queue_detail_status_and_audit(server: RunningServer) -> None:
     assert server.login("resident").get("/console/").status_code == 403
 
 
-def test_console_export_is_audited(server: RunningServer) -> None:
+def test_console_export_is_audited(server: AppServer) -> None:
     _submit(server)
     admin = server.login("admin")
     r = admin.get("/console/export", params={"format": "csv", "bom": "true"})
@@ -58,7 +59,7 @@ def test_console_export_is_audited(server: RunningServer) -> None:
     assert server.login("counter").get("/console/export").status_code == 403
 
 
-def test_console_binding_page(server: RunningServer) -> None:
+def test_console_binding_page(server: AppServer) -> None:
     counter = server.login("counter")
     resident = server.login("resident")
     page = counter.get("/console/bind", params={"q": "髙橋"})
@@ -69,7 +70,7 @@ def test_console_binding_page(server: RunningServer) -> None:
     assert resident.get("/api/me/profile").json()["profile"]["name"]["family"] == "髙橋"
 
 
-def test_pwa_files_and_caching(server: RunningServer) -> None:
+def test_pwa_files_and_caching(server: AppServer) -> None:
     c = server.client()
     r = c.get("/")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]

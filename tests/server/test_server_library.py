@@ -7,7 +7,6 @@ server accepts exactly what the procedure's authors say is valid and refuses wha
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import time
@@ -24,8 +23,8 @@ from hypothesis import strategies as st
 from procedure_definitions.library import load_library
 from procedure_definitions.model import Procedure
 from server.settings import Settings
-from server.testing import free_port
-from tests.server.conftest import FakeBuild, RunningServer
+from tests.server.conftest import FakeBuild
+from testsupport.servers import AppServer, ServerProcess
 
 LIB = load_library()
 
@@ -35,15 +34,15 @@ def scenario(proc: Procedure, *, valid: bool) -> Any:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("real")
-    srv = RunningServer(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
-                                 build_result=FakeBuild()), LIB)
+    srv = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
+                                 build_result=FakeBuild()), library=LIB)
     yield srv
     srv.stop()
 
 
-def test_every_library_definition_is_published(real: RunningServer) -> None:
+def test_every_library_definition_is_published(real: AppServer) -> None:
     listed = real.client().get("/api/procedures").json()
     expected = {(pid, v) for t in (LIB.procedures, LIB.life_events) for pid, vs in t.items() for v in vs}
     assert {(p["id"], p["version"]) for p in listed} == expected
@@ -52,7 +51,7 @@ def test_every_library_definition_is_published(real: RunningServer) -> None:
     assert kinds == {"procedure", "life_event"}
 
 
-def test_compiled_definitions_are_the_real_compiler_output(real: RunningServer) -> None:
+def test_compiled_definitions_are_the_real_compiler_output(real: AppServer) -> None:
     from procedure_definitions.compile import compile_life_event, compile_procedure
 
     c = real.client()
@@ -68,7 +67,7 @@ def test_compiled_definitions_are_the_real_compiler_output(real: RunningServer) 
     assert r.json() == compile_life_event(ev)
 
 
-def test_valid_juminhyo_submission_end_to_end(real: RunningServer) -> None:
+def test_valid_juminhyo_submission_end_to_end(real: AppServer) -> None:
     proc = LIB.get("juminhyo-copy", "1.0.0")
     assert proc is not None
     sc = scenario(proc, valid=True)
@@ -87,7 +86,7 @@ def test_valid_juminhyo_submission_end_to_end(real: RunningServer) -> None:
     assert page.status_code == 200 and receipt["receipt_number"] in page.text
 
 
-def test_invalid_juminhyo_submission_lists_localized_field_errors(real: RunningServer) -> None:
+def test_invalid_juminhyo_submission_lists_localized_field_errors(real: AppServer) -> None:
     proc = LIB.get("juminhyo-copy", "1.0.0")
     assert proc is not None
     sc = scenario(proc, valid=False)
@@ -110,7 +109,7 @@ def test_invalid_juminhyo_submission_lists_localized_field_errors(real: RunningS
         "SELECT count(*) FROM submissions WHERE account_id = ?", (c.account_id,)).fetchone()[0]) == 0  # type: ignore[attr-defined]
 
 
-def test_unknown_answer_key_is_refused(real: RunningServer) -> None:
+def test_unknown_answer_key_is_refused(real: AppServer) -> None:
     proc = LIB.get("juminhyo-copy", "1.0.0")
     assert proc is not None
     answers = {**scenario(proc, valid=True).answers, "favourite_colour": "blue"}
@@ -122,24 +121,9 @@ def test_unknown_answer_key_is_refused(real: RunningServer) -> None:
 
 def test_madoguchi_serve_demo_starts_with_real_library_and_pwa(tmp_path: Path) -> None:
     """The CLI path a newcomer takes: the shipped library is published and the real PWA build is served."""
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "madoguchi.cli", "serve", "--demo", "--port", str(port), "--host", "127.0.0.1",
-         "--db", str(tmp_path / "demo.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+    srv = ServerProcess(tmp_path / "demo.db", demo=True, cwd=tmp_path, timeout=90)
+    with srv:
+        base = srv.url
         listed = httpx.get(base + "/api/procedures").json()
         assert len(listed) == sum(len(v) for t in (LIB.procedures, LIB.life_events) for v in t.values())
         index = httpx.get(base + "/")
@@ -148,13 +132,7 @@ def test_madoguchi_serve_demo_starts_with_real_library_and_pwa(tmp_path: Path) -
         assert httpx.get(base + "/sw.js").status_code == 200
         assert httpx.get(base + "/manifest.webmanifest").headers["content-type"].startswith(
             "application/manifest+json")
-    finally:
-        proc.terminate()
-        try:
-            out, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+    out = srv.output()
     assert "enroll/" in out  # one enrollment URL per demo staff role
     assert "PWA BUILD FAILED" not in out
 
@@ -182,7 +160,7 @@ def test_derived_columns_of_juminhyo() -> None:
     assert not any("my_number_mail_notice" in c.path for c in cols)  # notices have no column
 
 
-def test_console_csv_uses_derived_japanese_columns(real: RunningServer) -> None:
+def test_console_csv_uses_derived_japanese_columns(real: AppServer) -> None:
     proc = LIB.get("juminhyo-copy", "1.0.0")
     assert proc is not None
     valid = [s for s in proc.scenarios if s.expect.valid]
@@ -209,7 +187,7 @@ def test_console_csv_uses_derived_japanese_columns(real: RunningServer) -> None:
     assert proxy["手数料"] == "900"
 
 
-def test_override_file_and_cli(real: RunningServer) -> None:
+def test_override_file_and_cli(real: AppServer) -> None:
     from server.export import MappingError, load_mappings, to_csv
 
     proc = LIB.get("juminhyo-copy", "1.0.0")
@@ -252,8 +230,8 @@ def test_override_file_and_cli(real: RunningServer) -> None:
 def test_validation_workers_give_the_same_answers_and_survive_a_crash(tmp_path: Path) -> None:
     proc = LIB.get("juminhyo-copy", "1.0.0")
     assert proc is not None
-    srv = RunningServer(Settings(db_path=str(tmp_path / "w.db"), origin="http://localhost:8000",
-                                 build_result=FakeBuild(), validation_workers=1), LIB)
+    srv = AppServer.create(Settings(db_path=str(tmp_path / "w.db"), origin="http://localhost:8000",
+                                 build_result=FakeBuild(), validation_workers=1), library=LIB)
     try:
         pool = srv.app.state.services.validator
         c = srv.login("resident")

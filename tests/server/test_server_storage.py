@@ -19,7 +19,8 @@ from server.audit import append_audit, verify_chain
 from server.storage.db import Database
 from server.storage.migrations import apply_migrations
 from server.storage.schema import CORE_MIGRATIONS, migrate
-from tests.server.conftest import RunningServer, answers, start_server
+from tests.server.conftest import answers, start_server
+from testsupport.servers import AppServer
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -215,7 +216,7 @@ def test_audit_verify_detects_tampering(tmp_path: Path, tamper: str, bad_id: int
     assert f"entry id {bad_id}" in res.stdout
 
 
-def test_cli_export_jsonl_and_csv(server: RunningServer) -> None:
+def test_cli_export_jsonl_and_csv(server: AppServer) -> None:
     c = server.login("resident")
     sid = str(uuid.uuid4())
     r = c.post("/api/submissions", json={"id": sid, "procedure_id": "test-proc", "procedure_version": "1.0.0",
@@ -249,7 +250,7 @@ def test_staff_invite_prints_url_last(tmp_path: Path) -> None:
 
 def test_staff_list_role_reinvite_disable_are_audited(tmp_path: Path) -> None:
     from server.auth import store
-    from server.auth.testing import login_as
+    from testsupport.sessions import login_as
 
     path = str(tmp_path / "staff.db")
     assert cli("staff", "invite", "窓口 一郎", "--role", "counter", "--db", path).returncode == 0

@@ -10,9 +10,9 @@ import pytest
 
 from server.auth import store
 from server.auth.session_cache import SessionCache
-from server.auth.testing import login_as
 from server.storage.db import Database
 from server.storage.schema import migrate
+from testsupport.sessions import login_as
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from server.submission_lane import install_submission_lane
-from tests.server.conftest import RunningServer, answers, make_proc, start_server
+from tests.server.conftest import answers, make_proc, start_server
+from testsupport.servers import AppServer
 
 # Headers that legitimately differ between two answers (uvicorn's clock, per-response sizes).
 _VOLATILE = {"date", "content-length"}
@@ -25,7 +26,7 @@ _VOLATILE = {"date", "content-length"}
 class Switch:
     """Chooses, per request, between the lane and Litestar's pipeline, and counts pipeline calls."""
 
-    def __init__(self, srv: RunningServer) -> None:
+    def __init__(self, srv: AppServer) -> None:
         self.app = srv.app
         self.pipeline_calls = 0
         inner = self.app.asgi_handler
@@ -46,7 +47,7 @@ class Switch:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("lane")
     # The lane is installed by hand below, in front of a counted pipeline.
     s = start_server(tmp, [make_proc(), make_proc("2.0.0", filers=["staff"])], submission_lane=False,
@@ -60,7 +61,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def switch(srv: RunningServer) -> Switch:
+def switch(srv: AppServer) -> Switch:
     return Switch(srv)
 
 
@@ -99,7 +100,7 @@ def _same_answer(switch: Switch, client: httpx.Client, *, lane_answers: bool, **
     return via_lane
 
 
-def test_a_new_filing_and_its_retry_look_the_same_on_both_paths(srv: RunningServer, switch: Switch) -> None:
+def test_a_new_filing_and_its_retry_look_the_same_on_both_paths(srv: AppServer, switch: Switch) -> None:
     c = srv.login("resident")
     for first_on_lane in (True, False):
         body = _filing()
@@ -124,7 +125,7 @@ def test_a_new_filing_and_its_retry_look_the_same_on_both_paths(srv: RunningServ
 
 
 @pytest.mark.parametrize("case", ["invalid-answers", "unknown-version", "resident-may-not-file", "not-yours"])
-def test_refusals_of_the_filing_core_are_the_same(srv: RunningServer, switch: Switch, case: str) -> None:
+def test_refusals_of_the_filing_core_are_the_same(srv: AppServer, switch: Switch, case: str) -> None:
     c = srv.login("resident")
     body = {
         "invalid-answers": _filing(answers=answers(copies=99)),
@@ -137,7 +138,7 @@ def test_refusals_of_the_filing_core_are_the_same(srv: RunningServer, switch: Sw
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-def test_requests_the_lane_does_not_take_are_answered_by_litestar(srv: RunningServer, switch: Switch) -> None:
+def test_requests_the_lane_does_not_take_are_answered_by_litestar(srv: AppServer, switch: Switch) -> None:
     resident = srv.login("resident")
     reviewer = srv.login("reviewer", department="shimin")
     anonymous = srv.client()
@@ -170,7 +171,7 @@ def test_requests_the_lane_does_not_take_are_answered_by_litestar(srv: RunningSe
 
 
 def test_staff_filing_on_behalf_is_audited_and_telemetry_kept_through_the_lane(
-        srv: RunningServer, switch: Switch) -> None:
+        srv: AppServer, switch: Switch) -> None:
     counter = srv.login("counter")
     body = _filing(procedure_version="2.0.0", on_behalf_of="R0001",
                    telemetry={"procedure_id": "test-proc", "procedure_version": "2.0.0", "fields_typed": 3})

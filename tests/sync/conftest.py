@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sync.client import Device, HTTPTransport
-from sync.testing import ServerProcess, login, prepare_db
+from testsupport.servers import ServerProcess
+from testsupport.sessions import login, prepare_db
 
 
 class Env:
@@ -39,7 +40,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     db = str(tmp_path_factory.mktemp("sync") / "sync.db")
     prepare_db(db)
-    server = ServerProcess(db)
+    server = ServerProcess(db, poison=True)
     server.start()
     e = Env(server, db)
     try:

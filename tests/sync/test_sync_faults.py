@@ -1,13 +1,13 @@
 """Fault-injection run (small): devices on an unreliable network, server SIGKILLed mid-run.
 
-Larger runs: ``python3 bench/bench_sync_faults.py``.
+Larger runs: ``python3 -m bench.bench_sync_faults``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sync.testing import run_fault_workload
+from testsupport.faults import run_fault_workload
 
 
 def test_devices_converge_exactly_once_under_faults_and_sigkill(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ from typing import Any
 
 import msgspec
 
-from sync.client import Device, InMemoryServer
+from sync.client import Device
 from sync.messages import EntityRef, FieldChange, Mutation, SubmissionPayload
-from sync.testing import valid_answers
+from testsupport.faults import valid_answers
+from testsupport.inmemory import InMemoryServer
 
 
 def _m(client: str, seq: int, rtype: str, rid: str, changes: dict[str, Any], base: int | None = None,
@@ -256,7 +257,7 @@ def test_outbox_entry_is_kept_until_the_pull_cursor_passes_its_receipt(env: Any)
 def test_resumable_upload_cut_at_random_offsets_and_submission_before_its_files(env: Any, raw: Any) -> None:
     import random
 
-    from sync.testing import FaultyTransport
+    from testsupport.faults import FaultyTransport
 
     _, s = env.account("resident")
     blob = b"\x89PNG\r\n\x1a\n" + os.urandom(700_000)

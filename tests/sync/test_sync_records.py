@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from sync.messages import SubmissionPayload
-from sync.testing import valid_answers
+from testsupport.faults import valid_answers
 
 
 def _q(env: Any, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Sign in for real in tests: a software WebAuthn authenticator and helpers for httpx clients.
+"""Sign in for real in tests and benchmarks: a software WebAuthn authenticator and helpers for httpx clients.
 
 ``SoftAuthenticator`` plays both the browser (it writes clientDataJSON with the origin) and the
 authenticator (ES256 or EdDSA keys, UP/UV flags, a signature counter, "none" or "packed" self attestation).
@@ -16,14 +16,10 @@ Usage with any ``httpx.Client`` (including Litestar's ``TestClient``) whose base
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import struct
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,9 +34,7 @@ __all__ = [
     "enroll_staff",
     "install_csrf",
     "login",
-    "make_app",
     "register_resident",
-    "serve",
 ]
 
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -157,7 +151,7 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         raise AssertionError(f"{response.request.method} {response.request.url} -> {response.status_code}: "
                              f"{response.text}")
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def register_resident(client: httpx.Client, base_url: str, display_name: str = "窓口 花子",
@@ -194,42 +188,4 @@ def login(client: httpx.Client, authenticator: SoftAuthenticator) -> dict[str, A
     opts = _ok(client.post("/auth/login/options", json={}))
     out = _ok(client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
                                                       "credential": authenticator.get(opts["publicKey"])}))
-    return out["account"]  # type: ignore[no-any-return]
-
-
-def start_uvicorn(app: Any, port: int) -> tuple[Any, threading.Thread]:
-    """Start ``app`` under uvicorn on 127.0.0.1:``port`` in a daemon thread; return once it accepts."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    return server, thread
-
-
-@contextlib.contextmanager
-def serve(app: Any, port: int) -> Iterator[str]:
-    """Run ``app`` on loopback for the ``with`` block; yields ``http://localhost:PORT``.
-
-    ``localhost``, not ``127.0.0.1``: WebAuthn refuses IP-address origins.
-    """
-    server, thread = start_uvicorn(app, port)
-    try:
-        yield f"http://localhost:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def make_app(db_path: str, origin: str) -> Any:
-    """The real app; ``app.state.db`` is its Database."""
-    from server.app import create_app
-    from server.settings import Settings
-
-    return create_app(Settings(db_path=db_path, origin=origin))
+    return out["account"]

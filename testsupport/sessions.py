@@ -1,8 +1,8 @@
-"""Test support: a signed-in session without a WebAuthn ceremony (for tests of other components).
+"""A signed-in session without a WebAuthn ceremony (for tests of other components).
 
 The account and session are real rows, created the way a sign-in creates them; only the passkey ceremony
-is skipped (tests/server/test_auth.py covers it, and ``tests/server/auth_helpers.py`` has a software
-authenticator for end-to-end sign-ins). Never import this from server code.
+is skipped (tests/server/test_auth.py covers it, and :mod:`testsupport.webauthn` has a software
+authenticator for end-to-end sign-ins).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from server.auth.roles import ROLES, is_staff_role
 if TYPE_CHECKING:
     from server.storage.db import Database
 
-__all__ = ["login_as"]
+__all__ = ["login", "login_as", "prepare_db"]
 
 
 def login_as(db: Database, role: str, *, department: str | None = None, resident_id: str | None = None,
@@ -47,3 +47,26 @@ def login_as(db: Database, role: str, *, department: str | None = None, resident
     csrf = secrets.token_urlsafe(32)
     return {"cookies": {SESSION_COOKIE: token, CSRF_COOKIE: csrf}, "headers": {"X-CSRF-Token": csrf},
             "account_id": account_id}
+
+
+def prepare_db(db_path: str) -> None:
+    """Create the schema the server will find (idempotent), so accounts can be made before it starts."""
+    from server.storage.db import Database
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+    from server.storage.sync import MIGRATIONS
+
+    with Database.open(db_path) as db:
+        comps = all_components()
+        if not any(name == "sync" for name, _ in comps):
+            comps = [*comps, ("sync", MIGRATIONS)]
+        db.write_sync(lambda c: apply_migrations(c, comps))
+
+
+def login(db_path: str, role: str, *, department: str | None = None) -> tuple[str, str]:
+    """(account_id, session cookie value) for a new account with ``role`` in the SQLite file ``db_path``."""
+    from server.storage.db import Database
+
+    with Database.open(db_path) as db:
+        out = login_as(db, role, department=department)
+    return out["account_id"], out["cookies"][SESSION_COOKIE]

@@ -1,7 +1,7 @@
-"""Fault-injection tooling for tests and benchmarks (never imported by server code).
+"""The sync fault-injection harness, for tests and benchmarks.
 
-* :class:`ServerProcess` runs the real server in a subprocess on a SQLite file and can SIGKILL/restart it.
-* :func:`login` creates an account and session directly in that file (as ``server.auth.testing``).
+The real server runs as a :class:`~testsupport.servers.ServerProcess` that is SIGKILLed and restarted.
+
 * :class:`FaultyTransport` wraps :class:`~sync.client.HTTPTransport` and drops requests, drops responses,
   duplicates requests (two concurrent deliveries), holds requests back and delivers them later (reorder),
   cuts blob chunks at random offsets, and interrupts pull pages.
@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -27,29 +23,19 @@ from typing import Any
 
 import msgspec
 
-from server.testing import free_port, wait_serving
 from sync.client import Device, HTTPTransport, TransportError
 from sync.messages import BlobInfo, Mutation, PullPage, Receipt
+from testsupport.servers import ServerProcess
+from testsupport.sessions import login, prepare_db
 
 __all__ = [
     "FaultRunReport",
     "FaultStats",
     "FaultyTransport",
-    "ServerProcess",
     "check_invariants",
-    "login",
-    "prepare_db",
     "run_fault_workload",
     "valid_answers",
 ]
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _main_app_has_sync() -> bool:
-    app = ROOT / "server" / "app.py"
-    return app.exists() and "server.sync_routes" in app.read_text(encoding="utf-8")
-
 
 def valid_answers(procedure_id: str = "juminhyo-copy", version: str = "1.0.0") -> dict[str, Any]:
     """The answers of the library's first valid scenario: the server validates sync submissions too."""
@@ -58,86 +44,6 @@ def valid_answers(procedure_id: str = "juminhyo-copy", version: str = "1.0.0") -
     proc = load_library().get(procedure_id, version)
     assert proc is not None
     return dict(next(s for s in proc.scenarios if s.expect.valid).answers)
-
-
-def prepare_db(db_path: str) -> None:
-    """Create the schema the server will find (idempotent), so accounts can be made before it starts."""
-    from server.storage.db import Database
-    from server.storage.migrations import apply_migrations
-    from server.storage.schema import all_components
-    from server.storage.sync import MIGRATIONS
-
-    with Database.open(db_path) as db:
-        comps = all_components()
-        if not any(name == "sync" for name, _ in comps):
-            comps = [*comps, ("sync", MIGRATIONS)]
-        db.write_sync(lambda c: apply_migrations(c, comps))
-
-
-def login(db_path: str, role: str, *, department: str | None = None) -> tuple[str, str]:
-    """(account_id, session cookie value) for a new account with ``role``."""
-    from server.auth.testing import login_as
-    from server.storage.db import Database
-
-    with Database.open(db_path) as db:
-        out = login_as(db, role, department=department)
-    return out["account_id"], out["cookies"]["madoguchi_session"]
-
-
-class ServerProcess:
-    """The server as a subprocess: ``madoguchi serve`` (the main app mounts the sync router), or
-    ``python -m server.sync_routes`` (auth + sync only) with ``MADOGUCHI_SYNC_SERVER=standalone`` or when
-    ``server/app.py`` does not use ``server.sync_routes``. Poison command enabled for tests."""
-
-    def __init__(self, db_path: str, *, port: int | None = None, mode: str | None = None) -> None:
-        self.db_path = db_path
-        self.port = port or free_port()
-        self.mode = mode or os.environ.get("MADOGUCHI_SYNC_SERVER") or ("serve" if _main_app_has_sync() else "standalone")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-        self.log = Path(db_path + ".server.log")
-        self._lock = threading.RLock()  # a killer thread and a worker may both restart it
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        if self.mode == "serve":
-            cmd = [sys.executable, "-m", "madoguchi.cli", "serve", "--db", self.db_path, "--port", str(self.port)]
-        else:
-            cmd = [sys.executable, "-m", "server.sync_routes", "--db", self.db_path, "--port", str(self.port)]
-        env = {**os.environ, "MADOGUCHI_SYNC_POISON": "1", "PYTHONPATH": str(ROOT)}
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_serving(self.url + "/healthz", self.proc, timeout=timeout, log=self.log)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flush; whatever was not committed is gone."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.kills += 1
-
-    def restart(self) -> None:
-        with self._lock:
-            self.kill()
-            self.start()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @dataclass
@@ -338,7 +244,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
     rng = random.Random(seed)
     db = str(Path(workdir) / "faults.db")
     prepare_db(db)
-    server = ServerProcess(db)
+    server = ServerProcess(db, poison=True)
     server.start()
     year_ms = 365 * 86400 * 1000
     sessions = [login(db, "counter") for _ in range(devices)]

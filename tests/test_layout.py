@@ -1,0 +1,46 @@
+"""Layering rules that keep each layer usable on its own (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Packages that ship (pyproject's setuptools include) may not import the test support.
+SHIPPED = ("madoguchi", "procedure_definitions", "server", "sync")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, at top level or inside functions (absolute names)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def offenders(package: str, forbidden: str) -> list[str]:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"no modules under {package}/"
+    return [f"{p.relative_to(ROOT)} imports {m}" for p in files for m in sorted(imported_modules(p))
+            if m == forbidden or m.startswith(forbidden + ".")]
+
+
+def test_sync_is_pure_it_never_imports_server() -> None:
+    assert offenders("sync", "server") == []
+
+
+@pytest.mark.parametrize("package", SHIPPED)
+def test_shipped_code_never_imports_test_support(package: str) -> None:
+    assert offenders(package, "testsupport") == []
+    assert offenders(package, "tests") == []
+
+
+def test_the_scan_sees_function_level_imports(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from server.storage import db\n    import server.audit\n", encoding="utf-8")
+    assert imported_modules(probe) == {"server.storage", "server.audit"}
