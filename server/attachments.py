@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,13 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
 from server import audit
-from server.authz import require_roles, require_user
+from server.auth.roles import STAFF_ROLES
+from server.authz import AccountLike, require_user, submission_readable
 from server.problems import Problem
 from server.services import services
 
-__all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "sniff_type"]
+__all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "readable_attachment",
+           "sniff_type"]
 
 ALLOWED_TYPES = ("image/jpeg", "image/png", "application/pdf", "image/heic")
 _ALIASES = {"image/jpg": "image/jpeg", "image/heif": "image/heic", "image/pjpeg": "image/jpeg"}
@@ -114,22 +117,44 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
     return Response(AttachmentOut(sha, size, actual), status_code=201 if created else 200)
 
 
-@get("/api/attachments/{sha256:str}", summary="Download an attachment (staff with access, or its uploader)",
+def readable_attachment(conn: sqlite3.Connection, user: AccountLike, sha: str) -> tuple[str, str | None] | None:
+    """(stored type, uploader) of attachment ``sha`` when ``user`` may read it, else None (absent or not theirs:
+    callers answer both alike). Readable by its uploader, and by whoever may read a submission it belongs to
+    (``submission_readable``: the filer, the resident filed for, staff of the submission's department)."""
+    row = conn.execute("SELECT type, uploaded_by FROM attachments WHERE sha256 = ?", (sha,)).fetchone()
+    if row is None:
+        return None
+    if row[1] == user.id:
+        return str(row[0]), row[1]
+    bound = None
+    if user.role == "resident":
+        found = conn.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone()
+        bound = getattr(user, "resident_id", None) or (found[0] if found else None)
+    for account_id, on_behalf_of, department in conn.execute(
+            "SELECT s.account_id, s.on_behalf_of, s.department FROM sync_submission_files f"
+            " JOIN submissions s ON s.id = f.submission_id WHERE f.sha256 = ?", (sha,)):
+        if submission_readable(user, account_id=account_id, on_behalf_of=on_behalf_of, department=department,
+                               bound_resident=bound):
+            return str(row[0]), row[1]
+    return None
+
+
+@get("/api/attachments/{sha256:str}", summary="Download an attachment (its uploader, or who may read its submission)",
      media_type="application/octet-stream")
 async def download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     user = require_user(request)
     svc = services(request)
+    # One answer for "no such file" and "not yours": whether a file exists is not revealed.
     if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
         raise Problem(404, "not-found", "No such attachment")
-    row = await svc.db.read(lambda c: c.execute(
-        "SELECT type, uploaded_by FROM attachments WHERE sha256 = ?", (sha256,)).fetchone())
-    if row is None:
+    found = await svc.db.read(lambda c: readable_attachment(c, user, sha256))
+    if found is None:
         raise Problem(404, "not-found", "No such attachment")
-    if row[1] != user.id:
-        require_roles(request, "counter", "outreach", "reviewer", "admin")
+    mime, uploader = found
+    if user.role in STAFF_ROLES and uploader != user.id:
         await audit.record(svc.db, actor=user.id, action="attachment.read", subject=f"attachment:{sha256}")
     data = await anyio.Path(attachment_path(svc.settings.attachment_root, sha256)).read_bytes()
-    return Response(data, media_type=row[0], headers={
+    return Response(data, media_type=mime, headers={
         "Content-Disposition": f'attachment; filename="{sha256[:12]}"',
         # Never let a stored file run as a page on our origin.
         "Content-Security-Policy": "default-src 'none'; sandbox",

@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GENESIS", "AuditEntry", "VerifyResult", "append_audit", "count_recent", "entry_hash", "list_audit", "record",
-    "verify_chain",
+    "GENESIS", "MAX_IDS", "AuditEntry", "VerifyResult", "append_audit", "count_recent", "entry_hash", "list_audit",
+    "many", "record", "verify_chain",
 ]
 
 GENESIS = "0" * 64
@@ -60,6 +60,15 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str | None, action: str
 def _stamp(t: dt.datetime) -> str:
     """How entries record their time (UTC, microseconds): the text orders like the time."""
     return t.isoformat(timespec="microseconds")
+
+
+MAX_IDS = 1000  # ids listed in one entry about many records (the count is always whole)
+
+
+def many(ids: list[str]) -> dict[str, Any]:
+    """Details of one entry about many records read at once: ``{"count", "ids"}`` (the first ``MAX_IDS``).
+    One entry per read, not one per record: a page of 5,000 records costs one append."""
+    return {"count": len(ids), "ids": ids[:MAX_IDS]}
 
 
 def count_recent(conn: sqlite3.Connection, *, subject: str, action: str, seconds: int, method: str) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 
+from server.auth.roles import can_access_department
 from server.problems import Problem
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "current_user",
     "require_roles",
     "require_user",
+    "submission_readable",
 ]
 
 
@@ -52,3 +54,15 @@ def require_roles(connection: ASGIConnection[Any, Any, Any, Any], *roles: str) -
         raise Problem(403, "forbidden", "Your role may not do this")
     return user
 
+
+
+def submission_readable(user: AccountLike, *, account_id: str | None, on_behalf_of: str | None,
+                        department: str | None, bound_resident: str | None) -> bool:
+    """Who may read a submission (and the files that belong to it): the account that filed it, the resident
+    it was filed for (``bound_resident``: the registry id the reader's account is bound to), and staff who
+    see its department (``server.auth.roles.can_access_department``)."""
+    if account_id == user.id:
+        return True
+    if user.role == "resident":
+        return bound_resident is not None and bound_resident == on_behalf_of
+    return can_access_department(user, department)

@@ -16,8 +16,14 @@ version filled, read from ``procedure_versions``) with Japanese labels:
 An optional override per procedure, ``<mappings dir>/<procedure_id>.yaml`` (default directory:
 ``export-mappings/`` next to the database file), replaces the derived answer columns with the columns a
 core system expects, in order: ``columns: {列名: dotted.path}`` where paths address the form's values
-(``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1). Submissions of
-a version whose definition is unknown fall back to dotted paths of the raw answers.
+(``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1).
+
+Columns come only from definitions and mapping files, never from the answers themselves: an answer whose key
+is not a field of the definition is no column (a submission whose definition is not stored exports its
+receipt columns only; JSON Lines keeps everything). Every cell and every header is neutralised against
+formula injection (:func:`neutralize`). ``visible`` filters the records an account may export, by the
+same department rule as the queue (``server.auth.roles.can_access_department``); ``exported`` collects the ids
+written, for the audit entry.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,6 +50,7 @@ __all__ = [
     "flatten",
     "load_mappings",
     "lookup",
+    "neutralize",
     "to_csv",
     "to_jsonl",
 ]
@@ -101,8 +108,22 @@ def _record_json(rec: SubmissionRecord) -> bytes:
     })
 
 
-def to_jsonl(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None) -> Iterator[str]:
+Visible = Callable[[SubmissionRecord], bool]
+
+
+def _records(conn: sqlite3.Connection, status: str | None, procedure: str | None, visible: Visible | None,
+             exported: list[str] | None) -> Iterator[SubmissionRecord]:
     for rec in iter_submissions(conn, status=status, procedure=procedure):
+        if visible is not None and not visible(rec):
+            continue
+        if exported is not None:
+            exported.append(rec.id)
+        yield rec
+
+
+def to_jsonl(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
+             visible: Visible | None = None, exported: list[str] | None = None) -> Iterator[str]:
+    for rec in _records(conn, status, procedure, visible, exported):
         yield _record_json(rec).decode() + "\n"
 
 
@@ -224,13 +245,14 @@ def _values(proc: Procedure, answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
-           bom: bool = False, mappings: Mapping[str, list[Column]] | None = None) -> str:
+           bom: bool = False, mappings: Mapping[str, list[Column]] | None = None, visible: Visible | None = None,
+           exported: list[str] | None = None) -> str:
     """The whole CSV as text (two passes: the column set is known only after reading every row)."""
     defs = _Definitions(conn)
     mappings = mappings or {}
     records: list[tuple[SubmissionRecord, Procedure | None, dict[str, Any]]] = []
     items: dict[tuple[str, str], dict[str, int]] = {}
-    for rec in iter_submissions(conn, status=status, procedure=procedure):
+    for rec in _records(conn, status, procedure, visible, exported):
         proc = defs.get(rec.procedure_id, rec.procedure_version)
         values = _values(proc, rec.answers) if proc is not None else rec.answers
         if proc is not None and rec.procedure_id not in mappings:
@@ -252,27 +274,30 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
             plan = plans[key]
         else:
             plan = None
-        if plan is not None:
+        if plan is not None:  # no plan (definition unknown): receipt columns only, never the answers' own keys
             columns.update(dict.fromkeys(c.label for c in plan))
             row.update({c.label: lookup(values, c.path) for c in plan})
-        else:
-            flat = flatten(values)
-            columns.update(dict.fromkeys(flat))
-            row.update(flat)
         rows.append(row)
     buf = io.StringIO()
     if bom:
         buf.write("\ufeff")  # Excel on Windows needs it to read UTF-8
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    names = list(columns)
+    writer.writerow([neutralize(n) for n in names])  # labels come from definitions: authored text too
     for row in rows:
-        writer.writerow({k: _neutralize(v) for k, v in row.items()})
+        writer.writerow([neutralize(row.get(n, "")) for n in names])
     return buf.getvalue()
 
 
-def _neutralize(v: str) -> str:
-    # CSV injection: a cell starting with = + - @ runs as a formula in Excel. Numbers and dates stay as is.
-    if v and v[0] in "=+-@\t\r" and not _numeric(v):
+# A cell starting with one of these runs as a formula in spreadsheet programs (the full-width forms too:
+# some convert them on import). Tab and CR start DDE payloads.
+_FORMULA_START = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+
+
+def neutralize(v: str) -> str:
+    """A CSV cell (or header) made inert: a leading formula character gets a ``'`` prefix. Plain numbers
+    (``-5``, ``+81``) stay as they are: they are values, not formulas."""
+    if v and v[0] in _FORMULA_START and not _numeric(v):
         return "'" + v
     return v
 

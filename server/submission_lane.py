@@ -31,10 +31,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from server.asgi_body import buffer_body
 from server.auth.config import get_config
 from server.auth.middleware import SESSION_COOKIE, csrf_header_ok, live_session, parse_cookies
+from server.filing import FILER_ROLES
 from server.input_limits import json_problem
 from server.problems import Problem, exception_handlers
 from server.services import Services
-from server.submissions import FILER_ROLES, SubmissionIn, file_submission
+from server.submissions import SubmissionIn, file_submission
 
 __all__ = ["PATH", "install_submission_lane"]
 

@@ -11,24 +11,21 @@ from litestar.params import FromPath, JSONBody
 
 from server import audit
 from server.auth.roles import STAFF_ROLES, can_access_department
-from server.authz import AccountLike, require_roles, require_user
+from server.authz import AccountLike, require_roles, require_user, submission_readable
+from server.filing import FILER_ROLES, Refusal, bound_resident, check_filing, write_filing
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
     STATUSES,
     HistoryEntry,
-    IdempotencyConflict,
     InvalidTransition,
-    NewSubmission,
     NotFound,
     Receipt,
     SubmissionRecord,
-    body_hash,
-    canonical_json,
 )
-from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
+from server.telemetry import TelemetryIn
 
-__all__ = ["FILER_ROLES", "SubmissionIn", "file_submission", "submissions_router"]
+__all__ = ["SubmissionIn", "file_submission", "submissions_router"]
 
 
 class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,109 +55,25 @@ class SubmissionView(Receipt, kw_only=True):
     history: list[HistoryEntry]
 
 
-def _attachment_refs(value: Any) -> set[str]:
-    """sha256 of every attachment object referenced anywhere in the answers."""
-    out: set[str] = set()
-    if isinstance(value, dict):
-        sha = value.get("sha256")
-        if isinstance(sha, str) and "size" in value:
-            out.add(sha)
-        for v in value.values():
-            out |= _attachment_refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= _attachment_refs(v)
-    return out
-
-
-def _missing_attachments(svc: Services, answers: dict[str, Any]) -> bool:
-    refs = sorted(_attachment_refs(answers))
-    if not refs:
-        return False
-
-    def q(c: Any) -> int:
-        marks = ", ".join("?" * len(refs))
-        return int(c.execute(f"SELECT count(*) FROM attachments WHERE sha256 IN ({marks})", refs).fetchone()[0])
-
-    return svc.db.read_sync(q) != len(refs)
-
-
-def _bound_resident(svc: Services, user: AccountLike) -> str | None:
-    rid = getattr(user, "resident_id", None)
-    if rid:
-        return str(rid)
-    row = svc.db.read_sync(lambda c: c.execute(
-        "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone())
-    return row[0] if row else None
-
-
 def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
-    if rec.account_id == user.id:
-        return True
-    if user.role == "resident":
-        rid = _bound_resident(svc, user)
-        return rid is not None and rid == rec.on_behalf_of
-    return can_access_department(user, rec.department)
-
-
-FILER_ROLES = ("resident", "counter", "outreach")
+    bound = bound_resident(svc, user) if user.role == "resident" and rec.account_id != user.id else None
+    return submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
+                               department=rec.department, bound_resident=bound)
 
 
 async def file_submission(svc: Services, user: AccountLike, data: SubmissionIn) -> tuple[Receipt, bool]:
-    """File ``data`` for ``user`` (a filer role): the receipt and whether it was created (False: a retry).
+    """File ``data`` for ``user``: the receipt and whether it was created (False: a retry).
 
-    The one filing core, shared by the route handler and the fast lane (``server.submission_lane``). Every
-    refusal is a ``Problem`` raised before anything is written; ``IdempotencyConflict`` writes nothing either.
+    The route handler and the fast lane (``server.submission_lane``) both come here; the decision and the
+    writer are ``server.filing``'s, shared with ``submission.create`` over sync. Every refusal is a
+    ``Problem`` raised before anything is written.
     """
-    proc, retired = svc.catalog.get(data.procedure_id, data.procedure_version)
-    if proc is None:
-        raise Problem(422, "unknown-procedure", "This procedure version was never published",
-                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
-    filer = "resident" if user.role == "resident" else "staff"
-    if filer not in proc.filers:
-        raise Problem(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}")
-    on_behalf_of = data.on_behalf_of
-    if user.role == "resident":
-        if on_behalf_of is not None and on_behalf_of != _bound_resident(svc, user):
-            raise Problem(403, "forbidden", "Residents file for themselves")
-    elif on_behalf_of is not None and svc.registry.get(on_behalf_of) is None:
-        raise Problem(422, "unknown-resident", "No such resident in the registry",
-                      errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
-    errors = await svc.validator.validate(proc, data.answers)
-    if errors:
-        raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
-    flags = []
-    if retired:
-        flags.append("retired_version")
-    if svc.catalog.has_attachments(proc) and _missing_attachments(svc, data.answers):
-        flags.append("incomplete_attachments")
-    answers_json = canonical_json(data.answers)  # encoded once: hashed here, stored by the writer job
-    new = NewSubmission(
-        id=str(data.id), procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
-        answers=data.answers, answers_json=answers_json, flags=flags, account_id=user.id, on_behalf_of=on_behalf_of,
-        body_hash=body_hash(proc.id, proc.version, data.answers, on_behalf_of, answers_json=answers_json),
-    )
-    # Telemetry and the on-behalf audit entry are written in the submission's transaction, only when it is
-    # created (a retry adds nothing). Bad telemetry is dropped: it never fails a submission.
-    row = None
-    if data.telemetry is not None and data.telemetry.procedure_id == proc.id:
-        try:
-            row = telemetry_row(data.telemetry)
-        except Problem:
-            row = None
-
-    def also(c: Any) -> None:
-        if row is not None:
-            insert_telemetry(c, row)
-        if user.role != "resident":
-            audit.append_audit(c, actor=user.id, action="submission.file_on_behalf", subject=f"submission:{new.id}",
-                               details={"resident": on_behalf_of})
-
-    try:
-        return await svc.submissions.create(new, also=also)
-    except IdempotencyConflict:
-        raise Problem(422, "idempotency-key-reused",
-                      "This submission id was already used with a different body") from None
+    decision = await check_filing(svc, user, submission_id=str(data.id), procedure_id=data.procedure_id,
+                                  procedure_version=data.procedure_version, answers=data.answers,
+                                  on_behalf_of=data.on_behalf_of, telemetry=data.telemetry, via="api")
+    if isinstance(decision, Refusal):
+        raise decision.problem()
+    return await write_filing(svc, decision)
 
 
 @post("/api/submissions", summary="File a submission (idempotent on the client UUID)",

@@ -20,7 +20,7 @@ from server.export import to_csv, to_jsonl
 from server.identity import bind_account, summarize
 from server.problems import Problem
 from server.services import services
-from server.storage.submissions import STATUSES, TRANSITIONS
+from server.storage.submissions import STATUSES, TRANSITIONS, SubmissionRecord
 from server.submissions import change_status
 
 __all__ = ["console_router", "render_page"]
@@ -156,15 +156,23 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
         if not any(p.department.id == user.department for p in proc_versions.values()):
             raise Problem(403, "forbidden", "Not a procedure of your department")
 
+    # The queue's department rule: a reviewer's export holds only their department's submissions.
+    def visible(rec: SubmissionRecord) -> bool:
+        return can_access_department(user, rec.department)
+
+    exported: list[str] = []
+
     def build(c: Any) -> str:
         if format == "csv":
             return to_csv(c, status=status or None, procedure=procedure or None, bom=bom,
-                          mappings=svc.export_mappings)
-        return "".join(to_jsonl(c, status=status or None, procedure=procedure or None))
+                          mappings=svc.export_mappings, visible=visible, exported=exported)
+        return "".join(to_jsonl(c, status=status or None, procedure=procedure or None, visible=visible,
+                                exported=exported))
 
     body = await svc.db.read(build)
     await audit.record(svc.db, actor=user.id, action="submissions.export", subject=None,
-                       details={"format": format, "status": status, "procedure": procedure, "via": "console"})
+                       details={"format": format, "status": status, "procedure": procedure, "via": "console",
+                                **audit.many(exported)})
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     return Response(body.encode("utf-8"), media_type=media, headers={

@@ -34,6 +34,7 @@ __all__ = [
     "canonical_json",
     "create_many",
     "iter_submissions",
+    "missing_attachments",
 ]
 
 STATUSES = ("received", "in_review", "needs_info", "accepted", "rejected", "completed")
@@ -105,6 +106,7 @@ class NewSubmission(msgspec.Struct, kw_only=True):
     account_id: str | None
     on_behalf_of: str | None
     answers_json: bytes | None = None  # canonical_json(answers) when the caller already has it
+    attachments: list[str] = []  # sha256 of the files it references: linked, flagged until all are stored
 
 
 def canonical_json(value: Any) -> bytes:
@@ -231,13 +233,39 @@ def _insert_sql(n: int) -> tuple[str, str]:
             f" VALUES {events}")
 
 
+def missing_attachments(conn: sqlite3.Connection, shas: list[str]) -> list[str]:
+    """The sha256 of ``shas`` not stored yet (one query; none when ``shas`` is empty)."""
+    if not shas:
+        return []
+    have = {r[0] for r in conn.execute(
+        f"SELECT sha256 FROM attachments WHERE sha256 IN ({', '.join('?' * len(shas))})", shas)}
+    return [s for s in shas if s not in have]
+
+
+def _link_files(conn: sqlite3.Connection, created: list[NewSubmission]) -> set[str]:
+    """Link the created submissions to their files; the ids of those with a file not stored yet.
+
+    The links say which submissions a file belongs to: who may read it (``server.attachments``) and when a
+    submission gets its last file (``submission.attachments_complete``). Submissions without files cost no
+    statement.
+    """
+    with_files = [new for new in created if new.attachments]
+    if not with_files:
+        return set()
+    missing = set(missing_attachments(conn, sorted({s for new in with_files for s in new.attachments})))
+    conn.executemany("INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
+                     [(new.id, sha) for new in with_files for sha in new.attachments])
+    return {new.id for new in with_files if missing.intersection(new.attachments)}
+
+
 def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tuple[Receipt, bool] | Exception]:
     """Inside a write job: store each new submission once; ``(receipt, created)`` or the item's error.
 
     An id seen before (stored, or earlier in ``news``) with the same body and account is a retry: the first
     receipt, ``created`` False. With another body or account it is an :class:`IdempotencyConflict` that wrote
     nothing. Rows go in with one multi-row statement per table: the number of statements, not of rows, is what
-    a group of submissions costs the writer.
+    a group of submissions costs the writer. A created submission is linked to its ``attachments`` and flagged
+    ``incomplete_attachments`` while one of them is not stored.
     """
     ids = list({new.id: None for new in news})
     existing = {row[0]: row for row in conn.execute(
@@ -265,8 +293,11 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
             (year, len(creating))).fetchone()[0]
         rows: list[Any] = []
         events: list[Any] = []
+        incomplete = _link_files(conn, [news[i] for i in creating.values()])
         for k, i in enumerate(creating.values()):
             new = news[i]
+            if new.id in incomplete and "incomplete_attachments" not in new.flags:
+                new.flags = [*new.flags, "incomplete_attachments"]
             number = f"{year}-{last - len(creating) + 1 + k:06d}"
             rows += (new.id, number, new.procedure_id, new.procedure_version, new.department,
                      (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
@@ -293,14 +324,6 @@ class SQLiteSubmissions:
     async def create(self, new: NewSubmission, *, also: Also | None = None) -> tuple[Receipt, bool]:
         """``also`` runs in the same transaction, only when the submission is created (not on a retry)."""
         return await self.db.write_batched(self._creates, (new, also))
-
-    @staticmethod
-    def create_in(conn: sqlite3.Connection, new: NewSubmission) -> tuple[Receipt, bool]:
-        """Inside a write job: store one new submission (see :func:`create_many`)."""
-        out = create_many(conn, [new])[0]
-        if isinstance(out, Exception):
-            raise out
-        return out
 
     async def get(self, sid: str) -> SubmissionRecord | None:
         return await self.db.read(lambda c: _load(c, sid))

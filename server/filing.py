@@ -1,0 +1,216 @@
+"""The one filing policy: who may file, for whom, which version, which attachments, and the one writer.
+
+Every path that files a submission (``POST /api/submissions``, its fast lane ``server.submission_lane``,
+``submission.create`` in ``POST /sync/push``) calls :func:`check_filing` before it writes anything and
+then one of the two entry points of the writer (:func:`write_filing`, batched, for HTTP;
+:func:`write_filing_in`, inside the sync push's write job). The check answers a :class:`Filing` (what to
+write) or a :class:`Refusal`; HTTP answers a refusal as problem+json (``Refusal.problem``), sync as a
+terminal ``rejected`` receipt (``Refusal.reason``, ``Refusal.message`` in Japanese). Slugs and reasons map
+1:1 (``docs/sync.md``, "Rejection reasons"):
+
+=========================  ======  ======================  =============================================
+problem slug (HTTP)        status  sync reason             when
+=========================  ======  ======================  =============================================
+``forbidden``              403     ``forbidden``           role may not file; a resident filing for another
+``unknown-procedure``      422     ``unknown_procedure``   the version was never published here
+``filer-not-allowed``      403     ``filer_not_allowed``   the procedure's ``filers`` exclude this role
+``unknown-resident``       422     ``unknown_resident``    ``on_behalf_of`` is not in the registry
+``invalid-answers``        422     ``invalid_answers``     the procedure's own rules (``errors``)
+``idempotency-key-reused`` 422     ``id_conflict``         the id was used with another body (writer)
+=========================  ======  ======================  =============================================
+
+A retired version (published earlier, since replaced) is accepted, validated against that version and
+flagged ``retired_version``. Attachments (the sha256 referenced in the answers, plus the ``attachments``
+list a sync payload declares) are linked to the submission; those not stored yet flag it
+``incomplete_attachments`` until the last one arrives. The writer stores, in the submission's own
+transaction and only when it is created (never on a retry): the row, its attachment links, the telemetry
+and, when staff file, the ``submission.file_on_behalf`` audit entry.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from server import audit
+from server.authz import AccountLike
+from server.problems import Problem
+from server.storage.submissions import (
+    IdempotencyConflict,
+    NewSubmission,
+    Receipt,
+    body_hash,
+    canonical_json,
+    create_many,
+)
+from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+__all__ = [
+    "FILER_ROLES",
+    "ID_REUSED",
+    "Filing",
+    "Refusal",
+    "attachment_refs",
+    "bound_resident",
+    "check_filing",
+    "write_filing",
+    "write_filing_in",
+]
+
+FILER_ROLES = ("resident", "counter", "outreach")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A filing refused before anything was written: the same decision for every path."""
+
+    status: int
+    slug: str  # problem type slug (HTTP)
+    reason: str  # rejected receipt reason (sync)
+    detail: str  # English, for the problem document
+    message: str  # Japanese, for the person (sync receipt)
+    extra: dict[str, Any] = field(default_factory=dict)  # problem extensions / receipt ``result``
+
+    def problem(self) -> Problem:
+        return Problem(self.status, self.slug, self.detail, **self.extra)
+
+
+def _refusal(status: int, slug: str, detail: str, message: str, **extra: Any) -> Refusal:
+    return Refusal(status, slug, slug.replace("-", "_"), detail, message, extra)
+
+
+ID_REUSED = Refusal(422, "idempotency-key-reused", "id_conflict",
+                    "This submission id was already used with a different body", "同じIDの別の申請がすでにあります")
+_NOT_A_FILER = _refusal(403, "forbidden", "Your role may not file submissions", "申請を提出する権限がありません")
+_NOT_FOR_OTHERS = _refusal(403, "forbidden", "Residents file for themselves", "代理の申請は職員だけができます")
+_UNKNOWN_VERSION = _refusal(
+    422, "unknown-procedure", "This procedure version was never published",
+    "この手続きの様式はサーバーで公開されていません。アプリを最新にしてから、もう一度入力してください",
+    errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+_UNKNOWN_RESIDENT = _refusal(
+    422, "unknown-resident", "No such resident in the registry", "代理で申請する住民が見つかりません",
+    errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
+
+
+@dataclass(frozen=True)
+class Filing:
+    """An accepted filing: what the writer stores, and what it adds when the submission is created."""
+
+    new: NewSubmission
+    actor: str
+    staff: bool  # staff filing (for a resident or not): audited ``submission.file_on_behalf``
+    via: str  # "api" | "sync"
+    telemetry: tuple[Any, ...] | None = None  # a telemetry row, stored only on creation
+
+    def after_create(self, conn: sqlite3.Connection) -> None:
+        """Inside the write job that created the submission."""
+        if self.telemetry is not None:
+            insert_telemetry(conn, self.telemetry)
+        if self.staff:
+            audit.append_audit(conn, actor=self.actor, action="submission.file_on_behalf",
+                               subject=f"submission:{self.new.id}",
+                               details={"resident": self.new.on_behalf_of, "via": self.via})
+
+
+def attachment_refs(value: Any) -> set[str]:
+    """sha256 of every attachment object (``{sha256, size, ...}``) referenced anywhere in the answers."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        sha = value.get("sha256")
+        if isinstance(sha, str) and "size" in value:
+            out.add(sha)
+        for v in value.values():
+            out |= attachment_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            out |= attachment_refs(v)
+    return out
+
+
+def bound_resident(svc: Services, user: AccountLike) -> str | None:
+    """The registry id the account is bound to (identity binding), if any."""
+    rid = getattr(user, "resident_id", None)
+    if rid:
+        return str(rid)
+    row = svc.db.read_sync(lambda c: c.execute(
+        "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone())
+    return row[0] if row else None
+
+
+def _telemetry(raw: TelemetryIn | dict[str, Any] | None, procedure_id: str) -> tuple[Any, ...] | None:
+    # Telemetry never fails a filing: a bad one (wrong shape, other procedure, bad timestamps) is dropped.
+    if raw is None:
+        return None
+    try:
+        t = raw if isinstance(raw, TelemetryIn) else msgspec.convert(raw, TelemetryIn)
+        return telemetry_row(t) if t.procedure_id == procedure_id else None
+    except (msgspec.ValidationError, Problem):
+        return None
+
+
+def _first_message(errors: list[dict[str, Any]]) -> str:
+    first = errors[0].get("message")
+    text = first.get("ja") if isinstance(first, dict) else first
+    return f"入力内容を確認してください：{text or errors[0].get('path')}"
+
+
+async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, procedure_id: str,
+                       procedure_version: str, answers: dict[str, Any], on_behalf_of: str | None,
+                       telemetry: TelemetryIn | dict[str, Any] | None = None,
+                       attachments: Iterable[str] = (), via: str = "api") -> Filing | Refusal:
+    """Decide a filing before anything is written (answers are validated in the worker processes)."""
+    if user.role not in FILER_ROLES:
+        return _NOT_A_FILER
+    proc, retired = svc.catalog.get(procedure_id, procedure_version)
+    if proc is None:  # never stored unvalidated
+        return _UNKNOWN_VERSION
+    filer = "resident" if user.role == "resident" else "staff"
+    if filer not in proc.filers:
+        return _refusal(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}",
+                        "この手続きはこの立場では申請できません")
+    if user.role == "resident":
+        if on_behalf_of is not None and on_behalf_of != bound_resident(svc, user):
+            return _NOT_FOR_OTHERS
+    elif on_behalf_of is not None and svc.registry.get(on_behalf_of) is None:
+        return _UNKNOWN_RESIDENT
+    errors = await svc.validator.validate(proc, answers)
+    if errors:
+        return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
+                        _first_message(errors), errors=errors)
+    files = set(attachments)
+    if svc.catalog.has_attachments(proc):
+        files |= attachment_refs(answers)
+    answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
+    new = NewSubmission(
+        id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
+        answers=answers, answers_json=answers_json, flags=["retired_version"] if retired else [],
+        account_id=user.id, on_behalf_of=on_behalf_of, attachments=sorted(files),
+        body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json))
+    return Filing(new=new, actor=user.id, staff=filer == "staff", via=via,
+                  telemetry=_telemetry(telemetry, proc.id))
+
+
+async def write_filing(svc: Services, filing: Filing) -> tuple[Receipt, bool]:
+    """Store through the batched writer (HTTP): the receipt and whether it was created (False: a retry).
+    Raises the ``idempotency-key-reused`` problem when the id was used with another body."""
+    try:
+        return await svc.submissions.create(filing.new, also=filing.after_create)
+    except IdempotencyConflict:
+        raise ID_REUSED.problem() from None
+
+
+def write_filing_in(conn: sqlite3.Connection, filing: Filing) -> tuple[Receipt, bool]:
+    """Store inside a write job (sync push). Raises :class:`IdempotencyConflict` (nothing written)."""
+    out = create_many(conn, [filing.new])[0]
+    if isinstance(out, Exception):
+        raise out
+    if out[1]:
+        filing.after_create(conn)
+    return out

@@ -1,0 +1,148 @@
+"""Issue 11: one filing policy over HTTP, scopes of attachments and exports, existence never revealed.
+
+A real server (uvicorn on loopback, a SQLite file) with one procedure whose versions belong to two
+departments, so department rules have something to separate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server.storage.submissions import NewSubmission, body_hash, create_many
+from tests.server.conftest import RunningServer, answers, make_proc, start_server
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64
+KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    tmp: Path = tmp_path_factory.mktemp("filing")
+    # test-proc 1.0.0 belongs to shimin, 2.0.0 to kodomo; "evil" has a formula as a field label.
+    evil = make_proc("1.0.0", id="evil", sections=[{"id": "main", "title": {"ja": "申請"}, "fields": [
+        {"id": "x", "type": "text", "label": {"ja": "=HYPERLINK(\"http://evil\")"}, "required": True}]}])
+    s = start_server(tmp, [make_proc(), make_proc("2.0.0", department=KODOMO), evil])
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    s.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    yield s
+    s.stop()
+
+
+def _file(c: httpx.Client, version: str = "1.0.0", **body: Any) -> httpx.Response:
+    payload = {"id": str(uuid.uuid4()), "procedure_id": body.pop("procedure_id", "test-proc"),
+               "procedure_version": version, "answers": body.pop("answers", answers()), **body}
+    return c.post("/api/submissions", json=payload)
+
+
+def _audit(srv: RunningServer, actor: str, action: str) -> list[Any]:
+    import msgspec
+
+    return srv.db.read_sync(lambda c: [(r[0], msgspec.json.decode(r[1])) for r in c.execute(
+        "SELECT subject, details FROM audit_log WHERE actor = ? AND action = ? ORDER BY id", (actor, action))])
+
+
+def test_residents_file_only_for_themselves(srv: RunningServer) -> None:
+    bound = srv.login("resident", resident_id="R0001")
+    assert _file(bound, on_behalf_of="R0001").status_code == 201
+    other = _file(bound, on_behalf_of="R0002")
+    assert other.status_code == 403 and other.json()["type"].endswith("/forbidden")
+    unbound = srv.login("resident")
+    assert _file(unbound, on_behalf_of="R0001").status_code == 403
+    # Staff filing: audited with the resident and the path it came by; an unknown resident is refused.
+    counter = srv.login("counter")
+    r = _file(counter, on_behalf_of="R0002")
+    assert r.status_code == 201, r.text
+    assert _audit(srv, counter.account_id, "submission.file_on_behalf") == [  # type: ignore[attr-defined]
+        (f"submission:{r.json()['id']}", {"resident": "R0002", "via": "api"})]
+    bad = _file(counter, on_behalf_of="R9999")
+    assert bad.status_code == 422 and bad.json()["type"].endswith("/unknown-resident")
+    never = _file(counter, version="9.9.9")
+    assert never.status_code == 422 and never.json()["type"].endswith("/unknown-procedure")
+
+
+def test_attachments_are_read_by_who_may_read_their_submission(srv: RunningServer) -> None:
+    resident = srv.login("resident")
+    sha = resident.post("/api/attachments", content=PNG, headers={"Content-Type": "image/png"}).json()["sha256"]
+    doc = {"sha256": sha, "name": "a.png", "size": len(PNG), "type": "image/png"}
+    r = _file(resident, answers=answers(doc=[doc]))  # test-proc 1.0.0: department shimin
+    assert r.status_code == 201 and "incomplete_attachments" not in r.json()["flags"]
+    assert resident.get(f"/api/attachments/{sha}").content == PNG
+
+    shimin = srv.login("reviewer", department="shimin")
+    assert shimin.get(f"/api/attachments/{sha}").content == PNG
+    assert _audit(srv, shimin.account_id, "attachment.read") == [(f"attachment:{sha}", {})]  # type: ignore[attr-defined]
+
+    # Not theirs and absent: the same answer, byte for byte.
+    absent = shimin.get(f"/api/attachments/{'e' * 64}")
+    for outsider in (srv.login("reviewer", department="kodomo"), srv.login("resident"), srv.login("configurator")):
+        denied = outsider.get(f"/api/attachments/{sha}")
+        assert (denied.status_code, denied.json()) == (absent.status_code, absent.json()) == (404, absent.json())
+
+    # A file no submission references yet: only its uploader reads it (staff included).
+    loose = resident.post("/api/attachments", content=PNG + b"2", headers={"Content-Type": "image/png"})
+    assert srv.login("admin").get(f"/api/attachments/{loose.json()['sha256']}").status_code == 404
+    assert resident.get(f"/api/attachments/{loose.json()['sha256']}").status_code == 200
+
+
+def test_files_named_before_their_upload_are_linked_and_flagged(srv: RunningServer) -> None:
+    """A submission names a file before it is uploaded: flagged, and linked so its reviewers can read it."""
+    resident = srv.login("resident")
+    body = PNG + b"later"
+    import hashlib
+
+    sha = hashlib.sha256(body).hexdigest()
+    doc = {"sha256": sha, "name": "b.png", "size": len(body), "type": "image/png"}
+    r = _file(resident, answers=answers(doc=[doc]))
+    assert "incomplete_attachments" in r.json()["flags"]
+    linked = srv.db.read_sync(lambda c: [tuple(x) for x in c.execute(
+        "SELECT submission_id FROM sync_submission_files WHERE sha256 = ?", (sha,))])
+    assert linked == [(r.json()["id"],)]
+
+
+def _export(c: httpx.Client, **params: Any) -> httpx.Response:
+    return c.get("/console/export", params={"format": "csv", **params})
+
+
+def test_exports_follow_the_queue_department_rule(srv: RunningServer) -> None:
+    resident = srv.login("resident")
+    shimin_id = _file(resident).json()["id"]
+    kodomo_id = _file(resident, version="2.0.0").json()["id"]
+    kodomo = srv.login("reviewer", department="kodomo")
+    rows = list(csv.DictReader(io.StringIO(_export(kodomo, procedure="test-proc").text)))
+    ids = {row["id"] for row in rows}
+    assert kodomo_id in ids and shimin_id not in ids
+    assert {row["procedure_version"] for row in rows} == {"2.0.0"}
+    jsonl = kodomo.get("/console/export", params={"format": "jsonl", "procedure": "test-proc"}).text
+    assert kodomo_id in jsonl and shimin_id not in jsonl
+    entry = _audit(srv, kodomo.account_id, "submissions.export")[0][1]  # type: ignore[attr-defined]
+    assert entry["count"] == len(ids) and set(entry["ids"]) == ids
+    admin_ids = {row["id"] for row in csv.DictReader(io.StringIO(_export(srv.login("admin")).text))}
+    assert {shimin_id, kodomo_id} <= admin_ids
+
+
+def test_csv_headers_and_cells_are_inert_and_columns_come_from_definitions(srv: RunningServer) -> None:
+    resident = srv.login("resident")
+    assert _file(resident, procedure_id="evil", answers={"x": "@SUM(1+1)"}).status_code == 201
+    # A submission whose definition is not stored (filed before this rule): its answers' keys are no columns.
+    legacy = NewSubmission(id=str(uuid.uuid4()), procedure_id="evil", procedure_version="0.0.1", department=None,
+                           answers={"=cmd|' /C calc'!A0": "x", "x": "y"}, flags=["unknown_version"],
+                           account_id="someone", on_behalf_of=None,
+                           body_hash=body_hash("evil", "0.0.1", {}, None))
+    srv.db.write_sync(lambda c: create_many(c, [legacy]))
+    text = _export(srv.login("admin"), procedure="evil").text
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert "'=HYPERLINK(\"http://evil\")" in header and "=HYPERLINK(\"http://evil\")" not in header
+    assert not any("cmd" in h for h in header)
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@")]
+    assert any(row[header.index("'=HYPERLINK(\"http://evil\")")] == "'@SUM(1+1)" for row in rows)
+    assert any(row[0] == legacy.id for row in rows)
