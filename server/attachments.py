@@ -25,6 +25,7 @@ from server.auth.roles import STAFF_ROLES
 from server.authz import AccountLike, require_user, submission_readable
 from server.problems import Problem
 from server.services import services
+from server.storage.sync.blobs import file_stored_in
 
 __all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "readable_attachment",
            "sniff_type"]
@@ -111,9 +112,14 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
             os.unlink(tmp)
         raise
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    created = await svc.db.write(lambda c: c.execute(
-        "INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING", (sha, size, actual, now, user.id)).rowcount)
+    def job(c: sqlite3.Connection) -> bool:
+        created = c.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
+                            " ON CONFLICT DO NOTHING", (sha, size, actual, now, user.id)).rowcount
+        if created:  # a submission filed before its file arrived may now be complete
+            file_stored_in(c, user.id, sha)
+        return bool(created)
+
+    created = await svc.db.write(job)
     return Response(AttachmentOut(sha, size, actual), status_code=201 if created else 200)
 
 

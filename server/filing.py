@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FILER_ROLES",
     "ID_REUSED",
+    "UNKNOWN_PROCEDURE",
     "Filing",
     "Refusal",
     "attachment_refs",
@@ -90,7 +91,7 @@ ID_REUSED = Refusal(422, "idempotency-key-reused", "id_conflict",
                     "This submission id was already used with a different body", "同じIDの別の申請がすでにあります")
 _NOT_A_FILER = _refusal(403, "forbidden", "Your role may not file submissions", "申請を提出する権限がありません")
 _NOT_FOR_OTHERS = _refusal(403, "forbidden", "Residents file for themselves", "代理の申請は職員だけができます")
-_UNKNOWN_VERSION = _refusal(
+UNKNOWN_PROCEDURE = _refusal(
     422, "unknown-procedure", "This procedure version was never published",
     "この手続きの様式はサーバーで公開されていません。アプリを最新にしてから、もう一度入力してください",
     errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
@@ -170,7 +171,7 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         return _NOT_A_FILER
     proc, retired = svc.catalog.get(procedure_id, procedure_version)
     if proc is None:  # never stored unvalidated
-        return _UNKNOWN_VERSION
+        return UNKNOWN_PROCEDURE
     filer = "resident" if user.role == "resident" else "staff"
     if filer not in proc.filers:
         return _refusal(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}",

@@ -7,9 +7,10 @@ Wiring into the main app (``server/app.py``)::
 
 Without an explicit :class:`SyncConfig` the handlers fall back to ``app.state.services`` (database, settings,
 catalog, registry and validation workers of the main app: ``server/app.py`` mounts it this way).
-``python -m server.sync_routes --db F --port P`` runs a standalone server with only auth + sync (no catalog:
-submissions are stored flagged ``unknown_version`` and not validated); the fault-injection harness and the
-benchmark use the real ``madoguchi serve`` unless given ``mode="standalone"`` (``testsupport.servers``).
+``python -m server.sync_routes --db F --port P`` runs a standalone server with only auth + sync (no catalog,
+so no published procedure: every ``submission.create`` is rejected ``unknown_procedure``); the fault-injection
+harness and the benchmark use the real ``madoguchi serve`` unless given ``mode="standalone"``
+(``testsupport.servers``).
 """
 
 from __future__ import annotations
@@ -33,15 +34,16 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from server.auth import requires_role, requires_signed_in
 from server.authz import require_user
 from server.console.routes import render_page
+from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
 from server.problems import Problem
 from server.storage.db import Database
 from server.storage.sync import (
     ConflictRow,
+    Decision,
     KeyReuse,
     NotFoundError,
     PermissionDenied,
-    ProcedureInfo,
     StaleConflict,
     SyncStore,
     Verdict,
@@ -112,16 +114,7 @@ def _ctx(request: Request[Any, Any, Any]) -> _Ctx:
     if db is None:
         raise RuntimeError("sync: no database configured")
     if cfg.store is None:
-        catalog = getattr(svc, "catalog", None)
-
-        def info(pid: str, version: str) -> ProcedureInfo:
-            if catalog is None:
-                return ProcedureInfo(known=False)
-            proc, retired = catalog.get(pid, version)
-            return ProcedureInfo(department=proc.department.id if proc else None, retired=retired,
-                                 known=proc is not None)
-
-        cfg.store = SyncStore(procedure_info=info)
+        cfg.store = SyncStore()
     root = cfg.attachment_root or (svc.settings.attachment_root if svc is not None else Path(str(db.path) + ".attachments"))
     return _Ctx(db, cfg.store, Path(root), cfg.blob_locks)
 
@@ -146,7 +139,7 @@ async def push(request: Request[Any, Any, Any]) -> PushResponse:
         raise Problem(400, "bad-request", "The body is not JSON") from None
     if len(req.mutations) > MAX_BATCH:
         raise Problem(413, "too-large", f"At most {MAX_BATCH} mutations per push", max_batch=MAX_BATCH)
-    verdicts = await _submission_verdicts(request, p, req.mutations)
+    verdicts = await _filing_decisions(request, req.mutations)
     try:
         receipts = await ctx.db.write(lambda c: ctx.store.push_in(c, p, req.mutations, verdicts=verdicts))
     except KeyReuse as exc:
@@ -156,35 +149,26 @@ async def push(request: Request[Any, Any, Any]) -> PushResponse:
     return PushResponse(receipts=receipts)
 
 
-async def _submission_verdicts(request: Request[Any, Any, Any], p: Principal, mutations: list[Any]) -> dict[str, Verdict]:
-    """The checks ``POST /api/submissions`` makes, run before the write job (answers are validated in the
-    validation worker processes): who may file, the resident filed for, the procedure's own rules. A
-    failure becomes a terminal ``rejected`` receipt. An unknown version is not checked: it is stored and
-    flagged (never refused for its version alone)."""
+async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any]) -> dict[str, Decision]:
+    """The filing policy's decision (``server.filing.check_filing``, as for ``POST /api/submissions``) about
+    each ``submission.create``, made before the write job (answers are validated in the validation worker
+    processes). A refusal becomes a terminal ``rejected`` receipt with the policy's reason; a server without
+    services (no catalog, so nothing published) decides nothing and the store refuses them all."""
     svc = request.app.state.get("services")
     if svc is None:
         return {}
-    out: dict[str, Verdict] = {}
+    user = require_user(request)
+    out: dict[str, Decision] = {}
     for m in mutations:
         s = m.submission
-        if m.kind != "submission.create" or s is None:
-            continue
-        proc, _ = svc.catalog.get(s.procedure_id, s.procedure_version)
-        if proc is None:
-            continue
-        filer = "resident" if p.role == "resident" else "staff"
-        if filer not in proc.filers:
-            out[m.mutation_id] = Verdict("filer_not_allowed", "この手続きはこの立場では申請できません")
-            continue
-        if s.on_behalf_of is not None and p.role != "resident" and svc.registry.get(s.on_behalf_of) is None:
-            out[m.mutation_id] = Verdict("unknown_resident", "代理で申請する住民が見つかりません")
-            continue
-        errors = await svc.validator.validate(proc, s.answers)
-        if errors:
-            first = errors[0].get("message")
-            text = first.get("ja") if isinstance(first, dict) else first
-            out[m.mutation_id] = Verdict("invalid_answers", f"入力内容を確認してください：{text or errors[0].get('path')}",
-                                         {"errors": errors})
+        if m.kind != "submission.create" or s is None or m.entity.type != "submission":
+            continue  # refused by the store (bad_request)
+        decision = await check_filing(
+            svc, user, submission_id=m.entity.id, procedure_id=s.procedure_id, procedure_version=s.procedure_version,
+            answers=s.answers, on_behalf_of=s.on_behalf_of, telemetry=s.telemetry,
+            attachments=[x for x in s.attachments if isinstance(x, str)], via="sync")
+        out[m.mutation_id] = (Verdict(decision.reason, decision.message, decision.extra or None)
+                              if isinstance(decision, Refusal) else decision)
     return out
 
 

@@ -107,6 +107,9 @@ def test_files_named_before_their_upload_are_linked_and_flagged(srv: RunningServ
     linked = srv.db.read_sync(lambda c: [tuple(x) for x in c.execute(
         "SELECT submission_id FROM sync_submission_files WHERE sha256 = ?", (sha,))])
     assert linked == [(r.json()["id"],)]
+    # Uploaded afterwards over HTTP: the flag goes, as when the last blob of a sync upload completes.
+    assert resident.post("/api/attachments", content=body, headers={"Content-Type": "image/png"}).status_code == 201
+    assert "incomplete_attachments" not in resident.get(f"/api/submissions/{r.json()['id']}").json()["flags"]
 
 
 def _export(c: httpx.Client, **params: Any) -> httpx.Response:

@@ -109,11 +109,38 @@ def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
     assert st.sync()
     assert st.receipts[ok.mutation_id].status == "applied"
     assert st.receipts[unknown.mutation_id].reason == "unknown_resident"
-    assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'submission.file_on_behalf' AND subject = ?",
-              (f"submission:{sid2}",)) == [(1,)]
-    # A retired or unknown version is stored and flagged, never refused for its version alone.
+    assert _q(env, "SELECT details FROM audit_log WHERE action = 'submission.file_on_behalf' AND subject = ?",
+              (f"submission:{sid2}",)) == [('{"resident":"R0001","via":"sync"}',)]
+    # A version this server never published is never stored unvalidated: a terminal rejection, as the API's 422.
     sid3 = str(uuid.uuid4())
-    st.submit(sid3, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="0.0.1", answers={"x": 1}))
+    never = st.submit(sid3, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="0.0.1",
+                                              answers={"x": 1}))
     assert st.sync()
-    assert "unknown_version" in _q(env, "SELECT flags FROM submissions WHERE id = ?", (sid3,))[0][0]
+    r3 = st.receipts[never.mutation_id]
+    assert (r3.status, r3.reason) == ("rejected", "unknown_procedure") and "公開されていません" in (r3.message or "")
+    assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid3,)) == [(0,)]
     assert staff_id
+
+
+def test_residents_file_over_sync_only_for_themselves_as_over_the_api(env: Any) -> None:
+    from server.auth.testing import login_as
+    from server.storage.db import Database
+
+    _seed_registry(env, {})
+    with Database.open(env.db) as db:
+        bound = login_as(db, "resident", resident_id="R0003")["cookies"]["madoguchi_session"]
+    d = env.device(bound)
+    own = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                        answers=valid_answers(), on_behalf_of="R0003"))
+    other = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                          answers=valid_answers(), on_behalf_of="R0004"))
+    assert d.sync()
+    assert d.receipts[own.mutation_id].status == "applied"
+    assert (d.receipts[other.mutation_id].status, d.receipts[other.mutation_id].reason) == ("rejected", "forbidden")
+    # Roles that do not file are refused by the same policy.
+    _, reviewer = env.account("reviewer", department="shimin")
+    rv = env.device(reviewer)
+    m = rv.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                       answers=valid_answers()))
+    rv.sync()
+    assert rv.receipts[m.mutation_id].reason == "forbidden"

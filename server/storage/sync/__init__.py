@@ -6,7 +6,7 @@ Modules, one seam each:
 ``records``              JSON codecs, a record's row and history, writing a version; ``Batch``, one push pass's state
 ``access``               who sees which record or conflict (``can_access`` and its SQL forms, on the department rule)
 ``push``                 applying a batch of mutations with receipts, savepoints and the push audit entry
-``filing``               ``submission.create``: filing a submission, its attachments and telemetry
+``filing``               ``submission.create``: writing what the filing policy (``server.filing``) decided
 ``conflicts``            recording, listing, reading and resolving conflicts
 ``blobs``                resumable content-addressed uploads
 ``pull``                 one page of the change log
@@ -17,18 +17,24 @@ Modules, one seam each:
 from __future__ import annotations
 
 from server.storage.sync.conflicts import ConflictRow
-from server.storage.sync.errors import KeyReuse, NotFoundError, PermissionDenied, StaleConflict, Verdict
-from server.storage.sync.filing import ProcedureInfo
+from server.storage.sync.errors import (
+    Decision,
+    KeyReuse,
+    NotFoundError,
+    PermissionDenied,
+    StaleConflict,
+    Verdict,
+)
 from server.storage.sync.schema import MIGRATIONS
 from server.storage.sync.store import SyncStore
 
 __all__ = [
     "MIGRATIONS",
     "ConflictRow",
+    "Decision",
     "KeyReuse",
     "NotFoundError",
     "PermissionDenied",
-    "ProcedureInfo",
     "StaleConflict",
     "SyncStore",
     "Verdict",

@@ -9,7 +9,7 @@ from server.audit import append_audit
 from server.storage.sync.records import decoder, to_json, utc_now
 from sync.records import Principal
 
-__all__ = ["blob", "blob_complete", "complete_blob_in", "create_blob_in", "reset_blob_in"]
+__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "reset_blob_in"]
 
 
 def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
@@ -18,12 +18,6 @@ def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
         return int(r[0]), bool(r[1])
     r = conn.execute("SELECT size FROM attachments WHERE sha256 = ?", (sha,)).fetchone()
     return (int(r[0]), True) if r is not None else None
-
-
-def blob_complete(conn: sqlite3.Connection, sha: str) -> bool:
-    if conn.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND complete = 1", (sha,)).fetchone():
-        return True
-    return conn.execute("SELECT 1 FROM attachments WHERE sha256 = ?", (sha,)).fetchone() is not None
 
 
 def create_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> bool:
@@ -42,6 +36,13 @@ def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int
                  (mime, now, sha))
     conn.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
                  " ON CONFLICT DO NOTHING", (sha, size, mime, now, p.id))
+    return file_stored_in(conn, p.id, sha)
+
+
+def file_stored_in(conn: sqlite3.Connection, actor: str, sha: str) -> list[str]:
+    """A file was just stored (``attachments`` row written, by either upload path): the submissions linked to
+    it that now have every file lose ``incomplete_attachments`` (audited); returns their ids."""
+    now = utc_now()
     done: list[str] = []
     for (sid,) in conn.execute("SELECT submission_id FROM sync_submission_files WHERE sha256 = ?",
                                (sha,)).fetchall():
@@ -56,7 +57,7 @@ def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int
         flags = [f for f in decoder.decode(row[0]) if f != "incomplete_attachments"]
         if len(flags) != len(decoder.decode(row[0])):
             conn.execute("UPDATE submissions SET flags = ?, updated_at = ? WHERE id = ?", (to_json(flags), now, sid))
-            append_audit(conn, actor=p.id, action="submission.attachments_complete",
+            append_audit(conn, actor=actor, action="submission.attachments_complete",
                          subject=f"submission:{sid}", details={"last_sha256": sha})
             done.append(sid)
     return done

@@ -4,9 +4,12 @@ rejection of one mutation (answered with a ``rejected`` receipt) and a rejection
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-__all__ = ["KeyReuse", "NotFoundError", "PermissionDenied", "Rejected", "StaleConflict", "Verdict"]
+if TYPE_CHECKING:
+    from server.filing import Filing
+
+__all__ = ["Decision", "KeyReuse", "NotFoundError", "PermissionDenied", "Rejected", "StaleConflict", "Verdict"]
 
 
 class KeyReuse(Exception):
@@ -41,9 +44,13 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class Verdict:
-    """A decision about a ``submission.create`` made before the write job (answers validated against the
-    procedure in worker processes, filer and resident checks): a terminal rejection with its reason."""
+    """A refusal of a ``submission.create`` by the filing policy before the write job (answers validated in
+    worker processes, filer, resident and version checks): a terminal rejection with its reason."""
 
     reason: str
     message: str
     result: dict[str, Any] | None = None
+
+
+# What the filing policy decided about a submission.create: refused, or accepted (what to write).
+Decision: TypeAlias = "Verdict | Filing"

@@ -18,8 +18,8 @@ import msgspec
 from server.audit import append_audit
 from server.storage.sync.access import visible
 from server.storage.sync.conflicts import record_conflicts_in
-from server.storage.sync.errors import KeyReuse, Rejected, Verdict
-from server.storage.sync.filing import ProcedureInfo, file_submission
+from server.storage.sync.errors import Decision, KeyReuse, Rejected
+from server.storage.sync.filing import file_submission
 from server.storage.sync.records import Batch, Row, high_water, history, load, to_json, write_version
 from sync.commands import run_command
 from sync.hlc import drift_ms
@@ -36,7 +36,6 @@ _receipt_dec = msgspec.json.Decoder(Receipt)
 class PushSettings:
     """The store's configuration that a push reads."""
 
-    procedure_info: Callable[[str, str], ProcedureInfo]
     max_drift_ms: int
     clock_ms: Callable[[], int]
     audit: bool
@@ -47,10 +46,12 @@ class _Poison(Exception):
 
 
 def push_in(conn: sqlite3.Connection, settings: PushSettings, principal: Principal, mutations: Sequence[Mutation],
-            *, verdicts: dict[str, Verdict] | None = None) -> list[Receipt]:
+            *, verdicts: dict[str, Decision] | None = None) -> list[Receipt]:
     """Apply a batch in order; one receipt per mutation. Raises :class:`KeyReuse` (and writes
-    nothing) when an id comes back with a different body. ``verdicts``: rejections decided before the
-    write job (by mutation id); a mutation already processed keeps its stored receipt regardless."""
+    nothing) when an id comes back with a different body. ``verdicts``: the filing policy's decisions about
+    ``submission.create`` mutations, made before the write job (by mutation id: a :class:`Verdict` rejects, a
+    :class:`server.filing.Filing` is written); a mutation already processed keeps its stored receipt
+    regardless."""
     hashes = [content_hash(m) for m in mutations]
     reused: list[str] = []
     seen: dict[str, str] = {}
@@ -89,7 +90,7 @@ def push_in(conn: sqlite3.Connection, settings: PushSettings, principal: Princip
 
 
 def _batch(conn: sqlite3.Connection, settings: PushSettings, principal: Principal, mutations: Sequence[Mutation],
-           hashes: list[str], stored: dict[str, str], verdicts: dict[str, Verdict], *,
+           hashes: list[str], stored: dict[str, str], verdicts: dict[str, Decision], *,
            isolate: bool) -> tuple[list[Receipt], Batch]:
     batch = Batch(verdicts)  # a replay (isolate=True) starts afresh: the first pass was rolled back
     out: list[Receipt] = []
@@ -150,7 +151,7 @@ def _one(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Prin
 
 def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Principal, m: Mutation) -> Receipt:
     if m.kind == "submission.create":
-        return file_submission(conn, batch, p, m, settings.procedure_info)
+        return file_submission(conn, batch, p, m)
     rtype = m.entity.type
     schema = schema_for(rtype)
     if schema is None:

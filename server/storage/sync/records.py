@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from server.storage.sync.errors import Verdict
+from server.storage.sync.errors import Decision
 from sync.merge import HistoryEntry
 from sync.messages import Mutation
 from sync.records import DRAFT, Principal, assignees_of
@@ -36,7 +36,7 @@ class Batch:
     the batch's timestamp (every version and receipt of the batch carries it) and the records written,
     for the push's single audit entry."""
 
-    verdicts: dict[str, Verdict]
+    verdicts: dict[str, Decision]
     now: str = field(default_factory=utc_now)
     writes: list[str] = field(default_factory=list)
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from server.storage.sync import blobs, conflicts, registry_projection
 from server.storage.sync.conflicts import ConflictRow
-from server.storage.sync.errors import Verdict
-from server.storage.sync.filing import ProcedureInfo
+from server.storage.sync.errors import Decision
 from server.storage.sync.pull import pull
 from server.storage.sync.push import PushSettings, push_in
 from sync.hlc import DEFAULT_MAX_DRIFT_MS
@@ -26,17 +25,15 @@ __all__ = ["SyncStore"]
 class SyncStore:
     """All sync storage operations, configured once."""
 
-    def __init__(self, *, procedure_info: Callable[[str, str], ProcedureInfo] | None = None,
-                 max_drift_ms: int = DEFAULT_MAX_DRIFT_MS, clock_ms: Callable[[], int] | None = None,
+    def __init__(self, *, max_drift_ms: int = DEFAULT_MAX_DRIFT_MS, clock_ms: Callable[[], int] | None = None,
                  audit: bool = True) -> None:
         self.settings = PushSettings(
-            procedure_info=procedure_info or (lambda pid, ver: ProcedureInfo(known=False)),
             max_drift_ms=max_drift_ms,
             clock_ms=clock_ms or (lambda: int(dt.datetime.now(dt.UTC).timestamp() * 1000)),
             audit=audit)
 
     def push_in(self, conn: sqlite3.Connection, principal: Principal, mutations: Sequence[Mutation], *,
-                verdicts: dict[str, Verdict] | None = None) -> list[Receipt]:
+                verdicts: dict[str, Decision] | None = None) -> list[Receipt]:
         """See :func:`server.storage.sync.push.push_in`."""
         return push_in(conn, self.settings, principal, mutations, verdicts=verdicts)
 
