@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from server.storage.submissions import NewSubmission, body_hash, create_many
-from tests.server.conftest import RunningServer, answers, make_proc, start_server
+from tests.server.conftest import answers, make_proc, start_server
+from testsupport.servers import AppServer as RunningServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64
 KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}

@@ -123,8 +123,8 @@ def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
 
 
 def test_residents_file_over_sync_only_for_themselves_as_over_the_api(env: Any) -> None:
-    from server.auth.testing import login_as
     from server.storage.db import Database
+    from testsupport.sessions import login_as
 
     _seed_registry(env, {})
     with Database.open(env.db) as db:
