@@ -31,7 +31,9 @@ from litestar import Request, Response, Router, get, head, patch, post
 from litestar.config.app import AppConfig
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from server import audit
 from server.auth import requires_role, requires_signed_in
+from server.auth.roles import is_staff_role
 from server.authz import require_user
 from server.console.routes import render_page
 from server.filing import Refusal, check_filing
@@ -49,7 +51,7 @@ from server.storage.sync import (
     Verdict,
 )
 from sync.messages import BlobInfo, PullPage, PushRequest, PushResponse
-from sync.records import Principal
+from sync.records import DRAFT, Principal
 
 __all__ = [
     "MAX_BATCH",
@@ -182,7 +184,23 @@ async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limi
     # Outreach workers' assigned households become shared records on first sight (from the registry).
     if p.role == "outreach" and await ctx.db.read(lambda c: ctx.store.missing_assigned(c, p)):
         await ctx.db.write(lambda c: ctx.store.materialize_assigned_in(c, p))
-    return await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000)))
+    page = await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000)))
+    await _audit_reads(ctx, p, "sync.pull", None, [f"{ch.type}:{ch.id}" for ch in page.changes if ch.type != DRAFT],
+                       cursor=cursor)
+    return page
+
+
+async def _audit_reads(ctx: _Ctx, p: Principal, action: str, subject: str | None, ids: list[str],
+                       **details: Any) -> None:
+    """One audit entry for a staff read of shared records (households, residents, cases, their conflicts):
+    the ids and their count, not one entry per record, and none when nothing personal was returned (an
+    empty page, a device's own drafts) or the reader is a resident (their own data)."""
+    if ids and is_staff_role(p.role):
+        await audit.record(ctx.db, actor=p.id, action=action, subject=subject, details={**audit.many(ids), **details})
+
+
+def _conflict_ids(rows: list[ConflictRow]) -> list[str]:
+    return [str(c.id) for c in rows if c.type != DRAFT]
 
 
 # -- conflicts --------------------------------------------------------------------------------------------
@@ -199,8 +217,10 @@ async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = _ctx(request)
     if status not in ("open", "resolved", "all"):
         raise Problem(400, "bad-request", "status must be open, resolved or all")
-    return await ctx.db.read(lambda c: ctx.store.list_conflicts(
+    rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else status, mine_only=mine, limit=max(1, min(limit, 1000))))
+    await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="api")
+    return rows
 
 
 @get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value",
@@ -209,9 +229,12 @@ async def get_conflict(request: Request[Any, Any, Any], cid: FromPath[int]) -> C
     p = _principal(request)
     ctx = _ctx(request)
     try:
-        return await ctx.db.read(lambda c: ctx.store.get_conflict(c, p, cid))
-    except NotFoundError:
+        row = await ctx.db.read(lambda c: ctx.store.get_conflict(c, p, cid))
+    except NotFoundError:  # absent or not in the account's scope: the same answer
         raise Problem(404, "not-found", "No such conflict") from None
+    await _audit_reads(ctx, p, "conflict.read", f"conflict:{cid}", _conflict_ids([row]), via="api",
+                       record=f"{row.type}:{row.record_id}")
+    return row
 
 
 @post("/api/conflicts/{cid:int}/resolve", summary="Decide a conflict: keep base, server or mine, or a custom value",
@@ -238,6 +261,7 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = _ctx(request)
     rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
+    await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="console")
     # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
     return render_page(request, "conflicts.html", rows=rows, status=status, current="conflicts",
                        type_labels=_TYPE_LABELS, field_label=_field_label, choice_labels=_CHOICE_LABELS, show=_show,

@@ -144,3 +144,51 @@ def test_residents_file_over_sync_only_for_themselves_as_over_the_api(env: Any) 
                                                        answers=valid_answers()))
     rv.sync()
     assert rv.receipts[m.mutation_id].reason == "forbidden"
+
+
+def _audit(env: Any, actor: str, action: str) -> list[tuple[Any, dict[str, Any]]]:
+    import json
+
+    return [(s, json.loads(d)) for s, d in _q(env, "SELECT subject, details FROM audit_log WHERE actor = ?"
+                                                  " AND action = ? ORDER BY id", (actor, action))]
+
+
+def test_staff_reads_of_shared_records_and_conflicts_are_audited_once_per_read(env: Any) -> None:
+    writer_id, writer = env.account("counter")
+    reader_id, reader = env.account("counter")
+    hid = str(uuid.uuid4())
+    w, r = env.device(writer), env.device(reader)
+    w.patch("household", hid, {"address": "本町1-1", "phone": "03-0000-0000"})
+    assert w.sync()
+    r.pull_all()
+    # One entry for the pull page(s) that returned the household, with its id and the count.
+    pulls = _audit(env, reader_id, "sync.pull")
+    assert pulls and all(subject is None for subject, _ in pulls)
+    assert any(f"household:{hid}" in d["ids"] and d["count"] == len(d["ids"]) for _, d in pulls)
+    # Two offline edits of one auto field: a conflict. Listing and reading it are audited.
+    r.patch("household", hid, {"phone": "03-1111-1111"})
+    w.patch("household", hid, {"phone": "03-2222-2222"})
+    assert r.sync() and w.sync()
+    listed = env.http(reader)._send("GET", "/api/conflicts").json()
+    mine = [c for c in listed if c["record_id"] == hid]
+    assert len(mine) == 1
+    entry = _audit(env, reader_id, "conflict.list")[-1][1]
+    assert str(mine[0]["id"]) in entry["ids"] and entry["via"] == "api" and entry["count"] == len(entry["ids"])
+    one = env.http(reader)._send("GET", f"/api/conflicts/{mine[0]['id']}")
+    assert one.status_code == 200
+    assert _audit(env, reader_id, "conflict.read")[-1] == (
+        f"conflict:{mine[0]['id']}", {"count": 1, "ids": [str(mine[0]["id"])], "via": "api",
+                                     "record": f"household:{hid}"})
+    page = env.http(reader)._send("GET", "/console/conflicts")
+    assert page.status_code == 200 and _audit(env, reader_id, "conflict.list")[-1][1]["via"] == "console"
+    # Absent and not visible: the same 404.
+    resident_id, resident = env.account("resident")
+    absent = env.http(reader)._send("GET", "/api/conflicts/999999999")
+    hidden = env.http(resident)._send("GET", f"/api/conflicts/{mine[0]['id']}")
+    assert (absent.status_code, absent.json()) == (hidden.status_code, hidden.json()) == (404, absent.json())
+    # A resident pulling their own drafts is not a staff read: no entry.
+    d = env.device(resident)
+    d.patch("draft", str(uuid.uuid4()), {"procedure_id": "juminhyo-copy"})
+    assert d.sync()
+    assert _audit(env, resident_id, "sync.pull") == []
+    assert writer_id
