@@ -37,6 +37,9 @@ from typing import Any
 
 import msgspec
 
+from procedure_definitions.versions import latest as latest_version
+from procedure_definitions.versions import sort_versions
+
 __all__ = ["PWA_SOURCE", "BuildResult", "build_pwa", "command", "png_icon"]
 
 PWA_SOURCE = Path(__file__).resolve().parent.parent / "pwa"
@@ -237,16 +240,8 @@ def _compile(kind: str, definition: Any) -> dict[str, Any]:
 
 def _versions(table: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, str, Any]]:
     for def_id in sorted(table):
-        for ver in sorted(table[def_id], key=_version_key):
+        for ver in sort_versions(table[def_id]):
             yield def_id, ver, table[def_id][ver]
-
-
-def _version_key(v: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-+]", v))
-
-
-def _latest(versions: Iterable[str]) -> str:
-    return max(versions, key=_version_key)
 
 
 # ------------------------------------------------------------------------------------------ the build
@@ -295,7 +290,7 @@ def build_pwa(
             )
             entry["versions"][ver] = "/" + path
         for def_id, entry in index["procedures" if kind == "procedure" else "life_events"].items():
-            latest = _latest(entry["versions"])
+            latest = latest_version(entry["versions"])
             entry["latest"] = latest
             d = table[def_id][latest]
             entry["title"] = _text(d.title)

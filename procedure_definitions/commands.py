@@ -12,6 +12,7 @@ import sys
 from .errors import Problem, problem
 from .library import DEFAULT_LIBRARY, Library, load_library
 from .model import Procedure
+from .versions import sort_versions
 
 __all__ = ["check", "check_library", "export_notebook", "list_definitions", "schema"]
 
@@ -63,7 +64,7 @@ def list_definitions(ns: argparse.Namespace) -> int:
     rows = []
     for kind, table in (("procedure", lib.procedures), ("life_event", lib.life_events)):
         for did in sorted(table):
-            for version in sorted(table[did]):
+            for version in sort_versions(table[did]):
                 d = table[did][version]
                 rows.append({"id": did, "version": version, "kind": kind, "title": d.title.ja})
     if ns.json:

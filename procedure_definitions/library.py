@@ -11,6 +11,7 @@ from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
 from .model import LifeEvent, Procedure, procedure_fields
+from .versions import latest as latest_version
 
 __all__ = ["DEFAULT_LIBRARY", "Library", "discover", "load_library"]
 
@@ -33,11 +34,11 @@ class Library(msgspec.Struct):
 
     def latest(self, id: str) -> Procedure | None:
         versions = self.procedures.get(id)
-        return versions[max(versions, key=version_key)] if versions else None
+        return versions[latest_version(versions)] if versions else None
 
     def latest_life_event(self, id: str) -> LifeEvent | None:
         versions = self.life_events.get(id)
-        return versions[max(versions, key=version_key)] if versions else None
+        return versions[latest_version(versions)] if versions else None
 
     def latest_procedures(self) -> list[Procedure]:
         return [p for pid in sorted(self.procedures) if (p := self.latest(pid)) is not None]
@@ -50,14 +51,6 @@ class Library(msgspec.Struct):
             if r.definition is defn:
                 return r.path
         return None
-
-
-def version_key(v: str) -> tuple[int, ...]:
-    core = v.split("-", 1)[0]
-    try:
-        return tuple(int(x) for x in core.split("."))
-    except ValueError:
-        return (0,)
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -16,13 +16,13 @@ import msgspec
 import msgspec.inspect as mi
 
 from .errors import Problem, did_you_mean, problem
+from .versions import is_valid
 from .yamlpos import KeyPath, Located
 
 __all__ = ["check_shape"]
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _DEF_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-_SEMVER_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
 
 
 @cache
@@ -194,7 +194,10 @@ class _Walker:
                     else "use snake_case: lowercase letters, digits and '_', starting with a letter"
                 )
                 self.report("PD106", path + ("id",), id=value["id"], rule=rule)
-        if not path and isinstance(value.get("version"), str) and not _SEMVER_RE.match(value["version"]):
+        # A semantic version (the project's one rule, versions.py) without build metadata: build metadata has
+        # no precedence, so two versions differing only there could not say which is the latest.
+        version = value.get("version")
+        if not path and isinstance(version, str) and not (is_valid(version) and "+" not in version):
             self.report("PD107", ("version",), version=value["version"])
 
 

@@ -24,6 +24,8 @@ from procedure_definitions.forms import validate_answers as _validate
 from procedure_definitions.library import DEFAULT_LIBRARY, Library
 from procedure_definitions.library import load_library as _load_library
 from procedure_definitions.model import AttachmentField, LifeEvent, Procedure, procedure_fields
+from procedure_definitions.versions import latest as latest_version
+from procedure_definitions.versions import version_key
 
 log = logging.getLogger("madoguchi.catalog")
 
@@ -114,10 +116,6 @@ def publish_library(conn: sqlite3.Connection, library: LibraryLike) -> dict[str,
     return {"published": published, "retired": retired, "restored": restored}
 
 
-def _version_key(v: str) -> tuple[Any, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in v.replace("-", ".").split("."))
-
-
 class Catalog:
     """Procedures by (id, version): the loaded library first, then stored (retired) versions."""
 
@@ -132,13 +130,14 @@ class Catalog:
     def current(self) -> list[Procedure]:
         out = []
         for versions in self.library.procedures.values():
-            out.append(versions[max(versions, key=_version_key)])
+            out.append(versions[latest_version(versions)])
         return sorted(out, key=lambda p: p.id)
 
     def published(self) -> list[PublishedVersion]:
         rows = self._db.read_sync(lambda c: c.execute(
             "SELECT procedure_id, version, kind, title, department, published_at, retired_at"
-            " FROM procedure_versions ORDER BY procedure_id, version").fetchall())
+            " FROM procedure_versions").fetchall())
+        rows.sort(key=lambda r: (r[0], version_key(r[1])))
         return [PublishedVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None) for r in rows]
 
     def departments(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, Router, get
 from litestar.params import FromPath
 
+from procedure_definitions.versions import version_key
 from server.problems import Problem
 from server.services import services
 
@@ -28,7 +29,8 @@ async def list_procedures(request: Request[Any, Any, Any]) -> list[ProcedureSumm
     svc = services(request)
     rows = await svc.db.read(lambda c: c.execute(
         "SELECT procedure_id, version, title, kind, department, retired_at FROM procedure_versions"
-        " ORDER BY procedure_id, version").fetchall())
+        ).fetchall())
+    rows.sort(key=lambda r: (r[0], version_key(r[1])))
     return [ProcedureSummary(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
 
 

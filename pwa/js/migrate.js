@@ -4,20 +4,7 @@
 // if a later version brings the field back); the user is asked only for the new required fields.
 // Pure functions (no DOM, no storage): tests/js/pwa-migrate.test.mjs.
 
-/** Compare "1.2.10" and "1.10.0" numerically, part by part (non-numeric parts as text). */
-export function compareVersions(a, b) {
-  const pa = String(a).split(/[.\-+]/);
-  const pb = String(b).split(/[.\-+]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? '0';
-    const y = pb[i] ?? '0';
-    const nx = /^\d+$/.test(x) ? Number(x) : null;
-    const ny = /^\d+$/.test(y) ? Number(y) : null;
-    if (nx !== null && ny !== null) { if (nx !== ny) return nx < ny ? -1 : 1; continue; }
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
-}
+import { compareVersions, isValidVersion } from './versions.js';
 
 /** Top-level answer fields of a compiled procedure: {id: field} (notices hold no answer). */
 export function answerFields(compiled) {
@@ -32,6 +19,8 @@ const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray
 export function newerVersion(index, procedureId, version) {
   const entry = index && index.procedures && index.procedures[procedureId];
   if (!entry || !entry.latest || !entry.versions[entry.latest]) return null;
+  // A draft whose version is not a semantic version (a damaged record) stays where it is.
+  if (!isValidVersion(entry.latest) || !isValidVersion(version)) return null;
   return compareVersions(entry.latest, version) > 0 ? entry.latest : null;
 }
 
