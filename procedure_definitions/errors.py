@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD106": ("error", "invalid id '{id}': {rule}"),
     "PD107": ("error", "invalid version '{version}': use semantic versioning like 1.0.0"),
     "PD108": ("error", "'{key}' must not be empty"),
+    "PD109": ("error", "'{key}' is {actual}: numbers must be finite and between -9007199254740991 and 9007199254740991"),
     # 2xx: meaning
     "PD201": ("error", "duplicate {what} id '{id}' (first defined at line {first_line})"),
     "PD202": ("error", "unknown field '{name}' in {key}{hint}"),

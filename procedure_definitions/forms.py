@@ -147,6 +147,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Add at most {max}.",
         "ja-easy": "{max}つ まで です。",
     },
+    "number_range": {
+        "ja": "この数値は扱えません(-9007199254740991から9007199254740991までの数値にしてください)。",
+        "en": "This number cannot be used (use a number from -9007199254740991 to 9007199254740991).",
+        "ja-easy": "この かずは つかえません。",
+    },
+    "bad_text": {
+        "ja": "使用できない文字が含まれています。",
+        "en": "The text contains a character that cannot be used.",
+        "ja-easy": "つかえない もじが あります。",
+    },
     "unknown_field": {
         "ja": "この項目はありません。",
         "en": "Unknown field.",
@@ -165,10 +175,35 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 _ADDRESS_PARTS = ("prefecture", "city", "town", "block")
 
 
+_MAX_SAFE = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str every surrogate is a lone one
+
+
+class _Refused(Exception):
+    """An answer the two runtimes could read differently: refused at the edge with this code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def _copy(value: Any) -> Any:
-    """A deep copy of decoded JSON (what answers are); anything else goes through copy.deepcopy."""
+    """A deep copy of decoded JSON (what answers are); anything else goes through copy.deepcopy.
+
+    Raises _Refused for a number that is not finite or beyond 2**53 - 1 (a double no longer holds it exactly,
+    and JavaScript would read another number) and for a string holding a lone surrogate (JavaScript counts,
+    compares and joins those differently); the checks ride on the copy, which walks every value anyway.
+    """
     t = type(value)
-    if t is str or t is int or t is float or t is bool or value is None:
+    if t is str:
+        if not value.isascii() and _SURROGATE.search(value):
+            raise _Refused("bad_text")
+        return value
+    if t is int or t is float:
+        if -_MAX_SAFE <= value <= _MAX_SAFE:  # False for NaN too
+            return value
+        raise _Refused("number_range")
+    if t is bool or value is None:
         return value
     if t is dict:
         return {k: _copy(v) for k, v in value.items()}
@@ -284,6 +319,7 @@ class _Form:
         self.hidden: set[str] = set()
         self.dropped = False  # visibility removed an answer (of a field that turned out hidden)
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
+        self.refused: set[str] = set()  # paths whose answer was refused at the edge (one error each)
         layout = _layout(compiled)
         self.values = self._clean(layout.top, answers if isinstance(answers, Mapping) else {}, "")
         # When no calculation sits inside a group, the calculated instances are fixed: list them once
@@ -322,15 +358,24 @@ class _Form:
             kind = f.get("type")
             if _is_blank(value) or kind == "notice":
                 continue
-            if kind == "group" and isinstance(value, list):
-                value = [
-                    self._clean(f.get("fields", []), item, f"{prefix}{fid}[{i}].")
-                    if isinstance(item, Mapping)
-                    else item
-                    for i, item in enumerate(value)
-                ]
-            else:
-                value = _copy(value)
+            try:
+                if kind == "group" and isinstance(value, list):
+                    for item in value:  # refused before the items are cleaned, as form.js does
+                        if not isinstance(item, Mapping):
+                            _copy(item)
+                    value = [
+                        self._clean(f.get("fields", []), item, f"{prefix}{fid}[{i}].")
+                        if isinstance(item, Mapping)
+                        else _copy(item)
+                        for i, item in enumerate(value)
+                    ]
+                else:
+                    value = _copy(value)
+            except _Refused as e:
+                # Not kept: conditions and calculations see no answer, and validation skips the path.
+                self.refused.add(prefix + fid)
+                self.errors.append(FieldError(prefix + fid, fid, e.code, _message(e.code, {})))
+                continue
             out[fid] = value
         return out
 
@@ -442,7 +487,7 @@ class _Form:
         for f in fields:
             path = prefix + f["id"]
             kind = f.get("type")
-            if path in shown and "calculate" not in f and kind != "notice":
+            if path in shown and "calculate" not in f and kind != "notice" and path not in self.refused:
                 self._validate(_Instance(f, path, container, scope))
             if kind == "group":
                 items = container.get(f["id"])

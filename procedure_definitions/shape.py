@@ -23,6 +23,7 @@ __all__ = ["check_shape"]
 
 _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _DEF_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_MAX_SAFE = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 
 
 @cache
@@ -46,6 +47,12 @@ def _kind_name(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def _number_text(value: float) -> str:
+    if isinstance(value, int) and value.bit_length() > 96:  # repr() of a huge int is slow (and limited)
+        return f"a whole number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
 
 
 def _expected(t: mi.Type) -> str:
@@ -130,6 +137,11 @@ class _Walker:
                 allowed = ", ".join(map(str, t.values))
                 hint = did_you_mean(str(value), map(str, t.values)) if isinstance(value, str) else ""
                 self.report("PD104", path, key=name, allowed=allowed, actual=value, hint=hint)
+            return
+        if isinstance(t, mi.IntType | mi.FloatType) and isinstance(value, int | float) and not isinstance(value, bool) \
+                and not -_MAX_SAFE <= value <= _MAX_SAFE:  # False for NaN too
+            self.report("PD109", path, key=name, actual=_number_text(value))
+            set_value(None)  # never converted (msgspec would refuse it without a position)
             return
         ok = {
             mi.StrType: lambda v: isinstance(v, str),

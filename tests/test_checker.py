@@ -401,3 +401,20 @@ def test_broken_notebook_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text", ["&a [*a]", "a: &a {b: *a}", "m: {<<: [1]}", "m: {<<: 3}"])
 def test_hostile_yaml_is_a_syntax_problem(text: str) -> None:
     assert [p.code for p in load_text(text, "h.yaml").problems] == ["PD001"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ("min: 1\n", "min: 9007199254740992\n", "PD109"),
+        ("min: 1\n", "min: -.inf\n", "PD109"),
+        ("min: 1\n", "min: .nan\n", "PD109"),
+        ("min: 1\n", "min: 1" + "0" * 400 + "\n", "PD109"),
+        ("copies * 300", "copies * 9007199254740992", "PD203"),
+    ],
+)
+def test_numbers_a_double_cannot_hold_are_refused(old: str, new: str, code: str) -> None:
+    res = load_text(BASE.replace(old, new, 1), "x.yaml")
+    (p,) = res.problems
+    line = next(i for i, text in enumerate(BASE.replace(old, new, 1).splitlines(), 1) if new.strip()[:20] in text)
+    assert (p.code, p.line) == (code, line), p.format()

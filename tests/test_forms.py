@@ -158,3 +158,12 @@ def test_shortcuts_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
     for case, state in zip(DATA["cases"], fast, strict=True):
         slow = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"])
         assert msgspec.to_builtins(slow) == msgspec.to_builtins(state), case["name"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 2**53, -(2**53), 10**400])
+def test_non_finite_and_unsafe_numbers_are_refused(bad: Any) -> None:
+    # JSON (and so forms.json) cannot carry NaN or Infinity, but json.loads accepts them.
+    state = evaluate_form(DATA["procedures"]["basic"], {"relation": "self", "copies": bad, "agree": True},
+                          today="2025-01-01")
+    assert [(e.path, e.code) for e in state.errors] == [("copies", "number_range")]
+    assert "copies" not in state.values and "total_fee" not in state.values

@@ -37,7 +37,8 @@ def deep_equal(a: Any, b: Any) -> bool:
     if type(a) is str and type(b) is str:  # the common case (choice values), decided at once
         return a == b
     if is_number(a) or is_number(b):
-        return is_number(a) and is_number(b) and a == b
+        # As doubles, like JavaScript: an int beyond 2**53 equals the double it rounds to.
+        return is_number(a) and is_number(b) and float(a) == float(b)
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, list):
@@ -107,7 +108,8 @@ def _order(op: str, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return False
     if is_number(a) and is_number(b):
-        c = -1 if a < b else (1 if a > b else 0)
+        x, y = float(a), float(b)  # as doubles, like JavaScript
+        c = -1 if x < y else (1 if x > y else 0)
     elif isinstance(a, str) and isinstance(b, str):
         c = _code_points_less(a, b)
     else:

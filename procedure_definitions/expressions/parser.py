@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 from .errors import ExprSyntaxError
 from .functions import FUNCTIONS
 
-__all__ = ["MAX_DEPTH", "functions_used", "parse", "references"]
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "functions_used", "parse", "references"]
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null"})
 # Deeper ASTs are rejected so that neither the parser nor the (recursive) interpreters can overflow.
 MAX_DEPTH = 100
+MAX_SAFE_INTEGER = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 _MAX_NESTING = 40
 _CMP_OPS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TWO_CHAR = ("==", "!=", "<=", ">=")
@@ -50,10 +51,12 @@ def _number(src: str, i: int) -> tuple[Token, int]:
     # Interpreters work on IEEE doubles (float() also copes with thousands of digits, int() would not);
     # integral values stay Python ints where they are exact, so ASTs print as JSON 12, not 12.0.
     value: int | float = float(src[start:i])
-    if "." not in src[start:i] and value <= 2**53:
+    # Beyond 2**53 - 1 a double no longer holds every integer, and Python ints (exact) and JavaScript
+    # numbers (rounded) would disagree: such literals are refused, as such answers are (forms.py).
+    if value > MAX_SAFE_INTEGER:
+        raise ExprSyntaxError(f"number is too large (the largest is {MAX_SAFE_INTEGER})", start)
+    if "." not in src[start:i]:
         value = int(value)
-    if value == float("inf"):
-        raise ExprSyntaxError("number is too large", start)
     return Token("num", value, start, src[start:i]), i
 
 

@@ -33,6 +33,8 @@ export const MESSAGES = {
   attachment_size: { ja: 'ファイルが大きすぎます({max_size_mb}MBまで)。', en: 'The file is too large (up to {max_size_mb} MB).', 'ja-easy': 'ファイルが おおきすぎます({max_size_mb}MB まで)。' },
   min_items: { ja: '{min}件以上入力してください。', en: 'Add at least {min}.', 'ja-easy': '{min}つ いじょう いれてください。' },
   max_items: { ja: '{max}件まで入力できます。', en: 'Add at most {max}.', 'ja-easy': '{max}つ まで です。' },
+  number_range: { ja: 'この数値は扱えません(-9007199254740991から9007199254740991までの数値にしてください)。', en: 'This number cannot be used (use a number from -9007199254740991 to 9007199254740991).', 'ja-easy': 'この かずは つかえません。' },
+  bad_text: { ja: '使用できない文字が含まれています。', en: 'The text contains a character that cannot be used.', 'ja-easy': 'つかえない もじが あります。' },
   unknown_field: { ja: 'この項目はありません。', en: 'Unknown field.', 'ja-easy': 'この こうもくは ありません。' },
 };
 const LANGS = ['ja', 'en', 'ja-easy'];
@@ -50,6 +52,22 @@ const isBlank = (v) => v === null || v === undefined || v === '';
 const isEmpty = (v) => isBlank(v) || (Array.isArray(v) && v.length === 0) ||
   (isObject(v) && Object.values(v).every(isBlank));
 const clone = (v) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
+const LONE_SURROGATE = /\p{Surrogate}/u; // with the u flag a well-formed pair is one code point, never matched
+
+// The code an answer is refused with at the edge (as forms.py): a number that is not finite or beyond
+// Number.MAX_SAFE_INTEGER, a string with a lone surrogate; null when it is fine.
+function refusal(v) {
+  if (typeof v === 'number') return Number.isFinite(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER ? null : 'number_range';
+  if (typeof v === 'string') return LONE_SURROGATE.test(v) ? 'bad_text' : null;
+  if (Array.isArray(v)) {
+    for (const x of v) { const r = refusal(x); if (r !== null) return r; }
+    return null;
+  }
+  if (isObject(v)) {
+    for (const x of Object.values(v)) { const r = refusal(x); if (r !== null) return r; }
+  }
+  return null;
+}
 
 function message(code, params, custom) {
   const out = {};
@@ -92,6 +110,7 @@ class Form {
     this.errors = [];
     this.hidden = new Set();
     this.currentScope = null;
+    this.refused = new Set(); // paths whose answer was refused at the edge (one error each)
     const top = [];
     for (const s of compiled.sections || []) top.push(...(s.fields || []));
     this.values = this.clean(top, isObject(answers) ? answers : {}, '');
@@ -124,7 +143,15 @@ class Form {
     for (const f of fields) {
       if (!hasOwn(answers, f.id) || isBlank(answers[f.id]) || f.type === 'notice') continue;
       let value = answers[f.id];
-      if (f.type === 'group' && Array.isArray(value)) {
+      const group = f.type === 'group' && Array.isArray(value);
+      const refused = group ? refusal(value.filter((item) => !isObject(item))) : refusal(value);
+      if (refused !== null) {
+        // Not kept: conditions and calculations see no answer, and validation skips the path.
+        this.refused.add(prefix + f.id);
+        this.errors.push({ path: prefix + f.id, field_id: f.id, code: refused, message: message(refused, {}) });
+        continue;
+      }
+      if (group) {
         value = value.map((item, i) => (isObject(item) ? this.clean(f.fields || [], item, `${prefix}${f.id}[${i}].`) : clone(item)));
       } else {
         value = clone(value);
@@ -211,7 +238,8 @@ class Form {
 
   validate(shown) {
     for (const inst of this.instances()) {
-      if (shown.has(inst.path) && !hasOwn(inst.field, 'calculate') && inst.field.type !== 'notice') this.validateOne(inst);
+      if (shown.has(inst.path) && !hasOwn(inst.field, 'calculate') && inst.field.type !== 'notice' &&
+          !this.refused.has(inst.path)) this.validateOne(inst);
     }
   }
 

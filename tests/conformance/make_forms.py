@@ -7,6 +7,7 @@ every case is written by hand. Run ``python3 -m tests.conformance.make_forms`` a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -755,6 +756,72 @@ CASES: list[dict[str, Any]] = [
         values={"has_car": False},
     ),
     case("unanswered condition hides", "sections", {}, errors={"has_car": "required"}, shown=["has_car"]),
+    # --- refused at the edge: numbers a double cannot hold exactly, lone surrogates (never kept, never validated)
+    case(
+        "an integer beyond 2**53 - 1 is refused",
+        "basic",
+        {"relation": "self", "copies": 9007199254740992, "agree": True},
+        errors={"copies": "number_range"},
+        shown=BASIC_SHOWN,
+        values={"relation": "self", "agree": True},
+    ),
+    case(
+        "a huge number is refused",
+        "basic",
+        {"relation": "self", "copies": 1e300, "agree": True},
+        errors={"copies": "number_range"},
+        shown=BASIC_SHOWN,
+        values={"relation": "self", "agree": True},
+    ),
+    case(
+        "the largest safe integer is kept",
+        "basic",
+        {"relation": "self", "copies": 9007199254740991, "agree": True},
+        errors={"copies": "max", "reason": "required"},
+        shown=[*BASIC_SHOWN, "reason", "info"],
+        values={"relation": "self", "copies": 9007199254740991, "total_fee": 2.702159776422297e18, "agree": True},
+    ),
+    case(
+        "a lone surrogate is refused",
+        "basic",
+        {"relation": "self", "copies": 1, "agree": True, "purpose": "a\ud800"},
+        errors={"purpose": "bad_text"},
+        shown=BASIC_SHOWN,
+        values={"relation": "self", "copies": 1, "total_fee": 300, "agree": True},
+    ),
+    case(
+        "astral characters count as one each",
+        "basic",
+        {"relation": "self", "copies": 1, "agree": True, "purpose": "𠮷😀"},
+        errors={},
+        shown=BASIC_SHOWN,
+        values={"relation": "self", "copies": 1, "total_fee": 300, "agree": True, "purpose": "𠮷😀"},
+    ),
+    case(
+        "a refused number inside an object",
+        "types",
+        types(addr={**GOOD_TYPES["addr"], "block": -1e300}),
+        errors={"addr": "number_range"},
+        shown=TYPES_SHOWN,
+        values={k: v for k, v in GOOD_TYPES.items() if k != "addr"},
+    ),
+    case(
+        "a refused number in a group item",
+        "group",
+        {"members": [M("花子", "1990-01-01", "self", income=-9007199254740992)]},
+        errors={"members[0].income": "number_range"},
+        shown=[*GROUP_TOP, *item_paths(0, False), *GROUP_TAIL],
+        values={"members": [M("花子", "1990-01-01", "self", age=35)], "fee_text": "100円", "fee": 100,
+                "members_count": 1},
+    ),
+    case(
+        "a refused non-object group item refuses the group",
+        "group",
+        {"members": [M("花子", "1990-01-01", "self"), 1e300]},
+        errors={"members": "number_range"},
+        shown=[*GROUP_TOP, *GROUP_TAIL],
+        values={"fee_text": "0円", "fee": 0, "members_count": 0},
+    ),
     # --- chained calculations and cascading visibility
     case(
         "chained calculations out of document order",
@@ -805,7 +872,10 @@ def build() -> dict[str, Any]:
 
 
 def main() -> None:
-    OUT.write_text(json.dumps(build(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(build(), ensure_ascii=False, indent=1)
+    # A lone surrogate cannot be written as UTF-8: keep it as a JSON escape (the cases test its refusal).
+    text = re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+    OUT.write_text(text + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({len(CASES)} cases)")
 
 

@@ -38,3 +38,11 @@ test('garbage answers never throw', () => {
     assert.equal(evaluateForm(data.procedures.basic, answers, { today: '2025-01-01' }).valid, false);
   }
 });
+
+test('non-finite numbers are refused (JSON cannot carry them, an input can)', () => {
+  for (const bad of [NaN, Infinity, -Infinity, 2 ** 53]) {
+    const r = evaluateForm(data.procedures.basic, { relation: 'self', copies: bad, agree: true }, { today: '2025-01-01' });
+    assert.deepStrictEqual(r.errors.map((e) => [e.path, e.code]), [['copies', 'number_range']]);
+    assert.ok(!('copies' in r.values) && !('total_fee' in r.values));
+  }
+});
