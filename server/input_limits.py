@@ -16,6 +16,7 @@ never a traceback. :func:`on_app_init` installs all of it on a Litestar app.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from itertools import accumulate
 from typing import Any
@@ -131,7 +132,9 @@ def _int_params(handler: Any) -> tuple[set[str], set[str]]:
             path.add(name)
         elif kind == "QueryParameter" or kind == "":
             query.add(getattr(field.kwarg_definition, "query", None) or name)
-    handler._madoguchi_int_params = (path, query)
+    # Litestar's generated handlers (OPTIONS) have slots: computed again each time, which is cheap.
+    with contextlib.suppress(AttributeError):
+        handler._madoguchi_int_params = (path, query)
     return path, query
 
 
