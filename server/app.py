@@ -16,6 +16,7 @@ from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
 from server.export import load_mappings
 from server.identity import identity_router
+from server.maintenance import Maintenance, at_start
 from server.problems import exception_handlers
 from server.procedures import procedures_router
 from server.pwa import build_files, pwa_handlers
@@ -52,6 +53,8 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
     db = Database.open(settings.db_path)
     try:
         db.write_sync(migrate)
+        # A restored older copy gets a new sync identity before any device pulls from it.
+        db.write_sync(lambda c: at_start(c, settings.db_path))
         lib = library if library is not None else load_library(settings.library_path)
         stats = db.write_sync(lambda c: publish_library(c, lib))
         log.info("library published: %s", stats)
@@ -78,6 +81,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     on_init = [install(AuthConfig(db=svc.db, origin=settings.origin)), SyncConfig().on_app_init,
                input_limits.on_app_init]
 
+    maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,
+                              interval_s=settings.maintenance_interval_s)
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, attachments_router, procedures_router, identity_router,
@@ -90,9 +95,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
         openapi_config=OpenAPIConfig(
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
-        # Worker processes start with the event loop that talks to them (and stop before the database).
-        on_startup=[svc.validator.start],
-        on_shutdown=[svc.validator.stop, lambda: svc.db.close()],
+        # Worker processes and housekeeping start with the event loop (and stop before the database).
+        on_startup=[svc.validator.start, maintenance.start],
+        on_shutdown=[svc.validator.stop, maintenance.stop, lambda: svc.db.close()],
         debug=False,
     )
     # The busiest request's success case skips Litestar's pipeline; anything else still goes through it.

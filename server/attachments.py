@@ -12,6 +12,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from server import audit
 from server.auth.roles import STAFF_ROLES
 from server.authz import AccountLike, require_user, submission_readable
 from server.problems import Problem
-from server.services import services
+from server.services import Services, services
 from server.storage.sync.blobs import file_stored_in
+from server.uploads import IN_FLIGHT, check_new_upload
 
 __all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "readable_attachment",
            "sniff_type"]
@@ -81,6 +83,16 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
     if length is not None and length.isdigit() and int(length) > limit:
         raise Problem(413, "too-large", f"Attachments are limited to {limit} bytes", max_bytes=limit)
     root = svc.settings.attachment_root
+    with IN_FLIGHT.hold(user.id) as others:
+        # A body being received is an unfinished upload too: the account's limits (server/uploads.py).
+        size = int(length) if length is not None and length.isdigit() else limit
+        await svc.db.read(lambda c: check_new_upload(c, user.id, size, svc.settings.upload_limits, root=root,
+                                                      in_flight=others, now=time.time()))
+        return await _receive(request, user.id, svc, root, declared, limit)
+
+
+async def _receive(request: Request[Any, Any, Any], account: str, svc: Services, root: Path, declared: str,
+                   limit: int) -> Response[AttachmentOut]:
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".upload-")
     digest = hashlib.sha256()
@@ -112,11 +124,12 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
             os.unlink(tmp)
         raise
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
     def job(c: sqlite3.Connection) -> bool:
         created = c.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
-                            " ON CONFLICT DO NOTHING", (sha, size, actual, now, user.id)).rowcount
+                            " ON CONFLICT DO NOTHING", (sha, size, actual, now, account)).rowcount
         if created:  # a submission filed before its file arrived may now be complete
-            file_stored_in(c, user.id, sha)
+            file_stored_in(c, account, sha)
         return bool(created)
 
     created = await svc.db.write(job)

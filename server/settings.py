@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from server.uploads import UploadLimits
+
 __all__ = ["Settings"]
 
 
@@ -24,6 +26,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     validation_workers: int = 0  # processes validating answers (0: in process); `madoguchi serve`: cores - 1
     export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
     submission_lane: bool = True  # well-formed filings skip Litestar's pipeline (server/submission_lane.py)
+    # Unfinished uploads (server/uploads.py): bytes reserved per account, open uploads per account, idle expiry.
+    upload_quota_bytes: int = 200 * 1024 * 1024
+    max_open_uploads: int = 20
+    upload_expiry_s: int = 24 * 3600
+    maintenance_interval_s: float = 60.0  # expired uploads cleaned, sync mark written (server/maintenance.py)
+
+    @property
+    def upload_limits(self) -> UploadLimits:
+        return UploadLimits(quota_bytes=self.upload_quota_bytes, max_open=self.max_open_uploads,
+                            expiry_s=self.upload_expiry_s)
 
     @property
     def attachment_root(self) -> Path:

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,11 @@ from server.storage.sync import (
     NotFoundError,
     PermissionDenied,
     StaleConflict,
+    SyncReset,
     SyncStore,
     Verdict,
 )
+from server.uploads import IN_FLIGHT, UploadLimits, check_new_upload, partial_path
 from sync.messages import BlobInfo, PullPage, PushRequest, PushResponse
 from sync.records import DRAFT, Principal
 
@@ -176,7 +179,8 @@ async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any
 
 @get("/sync/pull", summary="Changes after a cursor that the signed-in account may see (paged)",
      guards=[requires_signed_in])
-async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limit: FromQuery[int] = 500) -> PullPage:
+async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limit: FromQuery[int] = 500,
+               db: FromQuery[str | None] = None) -> PullPage:
     p = _principal(request)
     ctx = _ctx(request)
     if cursor < 0 or limit < 1:
@@ -184,7 +188,13 @@ async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limi
     # Outreach workers' assigned households become shared records on first sight (from the registry).
     if p.role == "outreach" and await ctx.db.read(lambda c: ctx.store.missing_assigned(c, p)):
         await ctx.db.write(lambda c: ctx.store.materialize_assigned_in(c, p))
-    page = await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000)))
+    try:
+        page = await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000), database_id=db))
+    except SyncReset as exc:
+        # Never echo a cursor the database does not know: the device would skip whatever gets that seq next.
+        raise Problem(409, "sync-reset", "The replica belongs to another database or a later state of this one:"
+                      " drop the replica and the cursor, keep the outbox, pull again from cursor 0",
+                      reason=exc.reason, database_id=exc.database_id) from None
     await _audit_reads(ctx, p, "sync.pull", None, [f"{ch.type}:{ch.id}" for ch in page.changes if ch.type != DRAFT],
                        cursor=cursor)
     return page
@@ -351,21 +361,22 @@ def _check_sha(sha: str) -> str:
     return sha
 
 
-def _partial(root: Path, sha: str) -> Path:
-    return root / ".partial" / sha
-
-
 def _final(root: Path, sha: str) -> Path:
     from server.attachments import attachment_path
 
     return attachment_path(root, sha)
 
 
+def _upload_limits(request: Request[Any, Any, Any]) -> UploadLimits:
+    svc = request.app.state.get("services")
+    return svc.settings.upload_limits if svc is not None else UploadLimits()
+
+
 def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
     if complete:
         return size
     try:
-        return os.path.getsize(_partial(root, sha))
+        return os.path.getsize(partial_path(root, sha))
     except OSError:
         return 0
 
@@ -379,7 +390,15 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
     if not 0 < data.size <= MAX_BLOB:
         raise Problem(413 if data.size > MAX_BLOB else 422, "too-large" if data.size > MAX_BLOB else "invalid",
                       f"size must be between 1 and {MAX_BLOB}")
-    created = await ctx.db.write(lambda c: ctx.store.create_blob_in(c, p, sha, data.size))
+    limits = _upload_limits(request)
+
+    def announce(c: Any) -> bool:
+        # A new upload reserves its size: checked against the account's limits in the same write job.
+        if ctx.store.blob(c, sha) is None:
+            check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), now=time.time())
+        return ctx.store.create_blob_in(c, p, sha, data.size)
+
+    created = await ctx.db.write(announce)
     known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
     assert known is not None
     size, complete = known
@@ -431,7 +450,7 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
             raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
         if have + len(body) > size:
             raise Problem(413, "too-large", "The chunk goes past the declared size")
-        part = _partial(ctx.root, sha)
+        part = partial_path(ctx.root, sha)
         await anyio.to_thread.run_sync(_append, part, body)
         have += len(body)
         if have < size:
@@ -464,7 +483,7 @@ def _unlink(path: Path) -> None:
 def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
     from server.attachments import ALLOWED_TYPES, sniff_type
 
-    part = _partial(root, sha)
+    part = partial_path(root, sha)
     digest = hashlib.sha256()
     head_bytes = b""
     with open(part, "rb") as fh:
@@ -516,6 +535,7 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
 
     from server import input_limits
     from server.auth import AuthConfig, install
+    from server.maintenance import Maintenance, at_start
     from server.problems import exception_handlers
     from server.storage.migrations import apply_migrations
     from server.storage.schema import all_components
@@ -523,15 +543,19 @@ def standalone_app(db_path: str, *, origin: str = "http://localhost:8000", synch
 
     db = Database.open(db_path, synchronous=synchronous)
     db.write_sync(lambda c: apply_migrations(c, [*all_components(), ("sync", MIGRATIONS)]))
+    db.write_sync(lambda c: at_start(c, db_path))
     auth = AuthConfig(db=db, origin=origin)
     cfg = SyncConfig(db=db, attachment_root=Path(db_path + ".attachments"))
+    limits = UploadLimits()
+    maintenance = Maintenance(db, root=Path(db_path + ".attachments"), expiry_s=limits.expiry_s, interval_s=60.0)
 
     @get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return Litestar(route_handlers=[healthz], on_app_init=[install(auth), cfg.on_app_init, input_limits.on_app_init],
-                    exception_handlers=exception_handlers, on_shutdown=[db.close])
+                    exception_handlers=exception_handlers, on_startup=[maintenance.start],
+                    on_shutdown=[maintenance.stop, db.close])
 
 
 def main(argv: list[str] | None = None) -> int:

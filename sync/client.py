@@ -11,6 +11,9 @@ Rules this client follows (and any other client must, see ``docs/sync.md``):
 * an outbox entry is forgotten only when it has a receipt AND the pull cursor has reached the receipt's
   ``seq`` (so the replica already shows its effect); conflicts and rejections then move to ``attention``;
 * a 401 stops sending (``needs_sign_in``) but keeps the outbox;
+* pulls name the database the replica came from (``db=``); when the server answers ``sync-reset`` (another
+  database, or the cursor is ahead of it: a restored copy) the device drops its replica and cursor, keeps its
+  outbox and pulls again from 0 (:meth:`Device.reset_replica`);
 * blobs upload on their own queue, resuming at the server's ``Upload-Offset``.
 """
 
@@ -51,6 +54,7 @@ __all__ = [
     "OffsetMismatch",
     "OutboxEntry",
     "ProtocolError",
+    "ResetRequired",
     "Transport",
     "TransportError",
 ]
@@ -82,9 +86,18 @@ class ProtocolError(Exception):
     """A 4xx that retrying will not fix (bad request)."""
 
 
+class ResetRequired(Exception):
+    """The server's ``sync-reset``: the replica belongs to another database (or to a later state of this one)."""
+
+    def __init__(self, reason: str, database_id: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.database_id = database_id
+
+
 class Transport(Protocol):
     def push(self, mutations: list[Mutation]) -> list[Receipt]: ...
-    def pull(self, cursor: int, limit: int) -> PullPage: ...
+    def pull(self, cursor: int, limit: int, database_id: str | None = None) -> PullPage: ...
     def create_blob(self, sha256: str, size: int) -> BlobInfo: ...
     def blob_offset(self, sha256: str) -> int | None: ...
     def patch_blob(self, sha256: str, offset: int, chunk: bytes) -> int: ...
@@ -145,14 +158,22 @@ class HTTPTransport:
             raise ProtocolError(f"push: HTTP {resp.status_code} {resp.text[:300]}")
         return _push_resp.decode(resp.content).receipts
 
-    def pull(self, cursor: int, limit: int) -> PullPage:
-        resp = self._send("GET", "/sync/pull", params={"cursor": cursor, "limit": limit})
+    def pull(self, cursor: int, limit: int, database_id: str | None = None) -> PullPage:
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        if database_id:
+            params["db"] = database_id
+        resp = self._send("GET", "/sync/pull", params=params)
+        problem = self._problem(resp) if resp.status_code == 409 else {}
+        if str(problem.get("type", "")).endswith("/sync-reset"):
+            raise ResetRequired(str(problem.get("reason", "")), problem.get("database_id"))
         if resp.status_code != 200:
             raise ProtocolError(f"pull: HTTP {resp.status_code} {resp.text[:300]}")
         return _page.decode(resp.content)
 
     def create_blob(self, sha256: str, size: int) -> BlobInfo:
         resp = self._send("POST", "/sync/blobs", json={"sha256": sha256, "size": size})
+        if resp.status_code == 413 and self._problem(resp).get("type", "").endswith("/upload-quota"):
+            raise TransportError("upload quota: try later")  # the account's unfinished uploads; not this file's fault
         if resp.status_code not in (200, 201):
             raise ProtocolError(f"blob: HTTP {resp.status_code} {resp.text[:300]}")
         return _blob.decode(resp.content)
@@ -226,6 +247,8 @@ class Device:
         self.chunk = chunk
         self.seq = 0
         self.cursor = 0
+        self.database_id: str | None = None  # the server database the replica and cursor came from
+        self.resets = 0
         self.replica: dict[Key, LocalRecord] = {}
         self.outbox: list[OutboxEntry] = []
         self.attention: list[OutboxEntry] = []  # conflicts and rejections the user should see
@@ -355,7 +378,12 @@ class Device:
             e.state = "sent"
 
     def pull_once(self) -> bool:
-        page = self.transport.pull(self.cursor, self.page)
+        try:
+            page = self.transport.pull(self.cursor, self.page, self.database_id)
+        except ResetRequired:
+            self.reset_replica()
+            page = self.transport.pull(self.cursor, self.page, None)
+        self.database_id = page.database_id or None
         # Apply the page and move the cursor together (one IndexedDB transaction in the PWA).
         for ch in page.changes:
             key = (ch.type, ch.id)
@@ -365,6 +393,21 @@ class Device:
         self.cursor = max(self.cursor, page.cursor)
         self._prune()
         return page.has_more
+
+    def reset_replica(self) -> None:
+        """Start over against the server's database: drop the replica and the cursor, keep the outbox.
+
+        Entries that got a receipt but were not yet seen in a pull are queued again: the database that
+        acknowledged them may be gone (a restored backup lost them). The server answers ``duplicate`` for
+        the ones it has, so nothing is applied twice.
+        """
+        self.replica.clear()
+        self.cursor = 0
+        self.database_id = None
+        self.resets += 1
+        for e in self.outbox:
+            if e.state == "sent":
+                e.state, e.receipt = "waiting", None
 
     def _prune(self) -> None:
         keep: list[OutboxEntry] = []

@@ -136,6 +136,8 @@ class PullPage(msgspec.Struct, kw_only=True):
     changes: list[Change]
     cursor: int
     has_more: bool
+    # The server database the cursor belongs to; send it back as ``db=`` (docs/sync.md, "Database identity").
+    database_id: str = ""
 
 
 class BlobInfo(msgspec.Struct, kw_only=True):

@@ -129,11 +129,11 @@ class FaultyTransport:
             raise TransportError("response lost")
         return receipts
 
-    def pull(self, cursor: int, limit: int) -> PullPage:
+    def pull(self, cursor: int, limit: int, database_id: str | None = None) -> PullPage:
         if self._roll(self.drop_request):
             self.stats.dropped_requests += 1
             raise TransportError("request lost")
-        page = self.inner.pull(cursor, limit)
+        page = self.inner.pull(cursor, limit, database_id)
         if self._roll(self.drop_response):
             self.stats.interrupted_pulls += 1
             raise TransportError("connection reset mid-page")

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from sync.client import KeyReuseError, OffsetMismatch
+from sync.client import KeyReuseError, OffsetMismatch, ResetRequired
 from sync.messages import BlobInfo, Mutation, PullPage, Receipt
 
 __all__ = ["InMemoryServer", "InMemoryTransport"]
@@ -71,9 +71,15 @@ class InMemoryTransport:
             raise KeyReuseError(exc.mutation_ids) from None
         return msgspec.json.decode(_enc.encode(receipts), type=list[Receipt])
 
-    def pull(self, cursor: int, limit: int) -> PullPage:
-        with self.server.lock:
-            page = self.server.store.pull(self.server.conn, self.principal, cursor, limit)
+    def pull(self, cursor: int, limit: int, database_id: str | None = None) -> PullPage:
+        from server.storage.sync import SyncReset
+
+        try:
+            with self.server.lock:
+                page = self.server.store.pull(self.server.conn, self.principal, cursor, limit,
+                                              database_id=database_id)
+        except SyncReset as exc:
+            raise ResetRequired(exc.reason, exc.database_id) from None
         return msgspec.json.decode(_enc.encode(page), type=PullPage)
 
     def create_blob(self, sha256: str, size: int) -> BlobInfo:

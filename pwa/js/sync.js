@@ -4,7 +4,8 @@
 //   * every local change is a mutation with a UUIDv7 id, the next client_seq and the value the user saw
 //     (`base`); its JSON is frozen when it is queued, so every retry sends identical bytes;
 //   * push from the oldest entry, one push in flight per device (a Web Lock shared with the service worker);
-//   * pull by cursor: a page and the new cursor are stored in ONE IndexedDB transaction;
+//   * pull by cursor: a page and the new cursor are stored in ONE IndexedDB transaction; pulls name the
+//     database the replica came from (`db=`), and a `sync-reset` answer starts the replica over (resetReplica);
 //   * an entry is deleted only after it has a receipt AND the cursor is >= the receipt's seq; rejections
 //     and review conflicts then move to `attention`, shown to the user with their reason;
 //   * 401 keeps everything and asks to sign in; the outbox belongs to the account that made it;
@@ -499,15 +500,26 @@ async function takeReceipts(store, batch, receipts, now) {
 export async function pullAll(env, { maxPages = 1000 } = {}) {
   const { store } = env;
   const changed = new Set();
+  let resets = 0;
   for (let i = 0; i < maxPages; i++) {
-    const cursor = await store.tx(['meta'], 'readonly', (t) => metaGet(t, 'cursor', 0));
+    const [cursor, db] = await store.tx(['meta'], 'readonly', async (t) => [await metaGet(t, 'cursor', 0), await metaGet(t, 'database_id', null)]);
     let r;
     try {
-      r = await send(env, `/sync/pull?cursor=${cursor}&limit=${SYNC_PAGE}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      const dbParam = db ? `&db=${encodeURIComponent(db)}` : '';
+      r = await send(env, `/sync/pull?cursor=${cursor}&limit=${SYNC_PAGE}${dbParam}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
     } catch (e) {
       throw new SyncStop('offline', String(e && e.message));
     }
     if (r.status === 401) throw new SyncStop('auth');
+    if (r.status === 409 && resets < 2) {
+      const p = await problemOf(r);
+      if (p && String(p.type || '').endsWith('/sync-reset')) {
+        // Another database (replaced or restored): start over from 0, keeping the outbox (docs/sync.md).
+        resets += 1;
+        for (const type of await resetReplica(store)) changed.add(type);
+        continue;
+      }
+    }
     if (!r.ok) throw new SyncStop('offline', `HTTP ${r.status}`);
     const page = await r.json();
     for (const type of await applyPage(store, page, env.now ? env.now() : Date.now())) changed.add(type);
@@ -531,6 +543,7 @@ export async function applyPage(store, page, now = Date.now()) {
     }
     const cursor = Math.max(await metaGet(t, 'cursor', 0), page.cursor || 0);
     await metaSet(t, 'cursor', cursor);
+    if (page.database_id) await metaSet(t, 'database_id', page.database_id);
     // Outbox rule 3: forget an entry only when its receipt's effect is in the replica.
     for (const e of await t.all('outbox')) {
       if (!e.receipt || e.receipt.seq > cursor || e.state === 'waiting' || e.state === 'sending') continue;
@@ -559,6 +572,24 @@ export async function applyPage(store, page, now = Date.now()) {
   });
 }
 
+/**
+ * The server's `sync-reset`: drop the replica, the cursor and the database id, keep the outbox (entries
+ * acknowledged but not yet seen in a pull are queued again: the server answers `duplicate` for those it
+ * has) and the drafts on the device. Returns the record types that were in the replica.
+ */
+export async function resetReplica(store) {
+  return store.tx(SYNC_STORES, 'readwrite', async (t) => {
+    const types = new Set();
+    for (const rec of await t.all('replica')) { types.add(rec.type); await t.delete('replica', rec.key); }
+    await metaSet(t, 'cursor', 0);
+    await metaSet(t, 'database_id', null);
+    for (const e of await t.all('outbox')) {
+      if (e.state === 'sent') await t.put('outbox', { ...e, state: 'waiting', receipt: null });
+    }
+    return [...types];
+  });
+}
+
 /** Upload queued files, resuming where the server is (Upload-Offset). Never blocks data sync. */
 export async function uploadBlobs(env) {
   const { store } = env;
@@ -574,6 +605,8 @@ export async function uploadBlobs(env) {
     if (r.status === 403) throw new SyncStop('csrf');
     if (r.status >= 500) throw new SyncStop('offline', `HTTP ${r.status}`);
     const info = await problemOf(r);
+    // The account's unfinished uploads are at their limit (docs/sync.md): keep the file queued, try later.
+    if (r.status === 429 || (r.status === 413 && info && String(info.type || '').endsWith('/upload-quota'))) throw new SyncStop('offline', `HTTP ${r.status}`);
     if (r.status !== 200 && r.status !== 201) { await save({ failed: true, error: (info && info.detail) || `HTTP ${r.status}` }); continue; }
     let offset = info.offset || 0;
     let restarts = 0;

@@ -14,8 +14,8 @@ function reply(status, body, headers = {}) {
 }
 
 /** Enough of the server to exercise the device: last writer wins per field, receipts kept per id. */
-function fakeServer() {
-  const s = { records: new Map(), seq: 0, changes: new Map(), receipts: new Map(), bodies: [], submissions: new Map(), blobs: new Map(), drop: 0, down: false, expired: new Set(), pulls: 0 };
+function fakeServer(dbid = 'db-A') {
+  const s = { dbid, records: new Map(), seq: 0, changes: new Map(), receipts: new Map(), bodies: [], submissions: new Map(), blobs: new Map(), drop: 0, down: false, expired: new Set(), pulls: 0 };
   s.fetch = (account) => async (url, opts = {}) => {
     if (s.down) throw new TypeError('Failed to fetch');
     if (s.expired.has(account)) return reply(401, { type: 'unauthorized' });
@@ -30,11 +30,15 @@ function fakeServer() {
       s.pulls += 1;
       const cursor = Number(u.searchParams.get('cursor'));
       const limit = Number(u.searchParams.get('limit'));
+      const db = u.searchParams.get('db');
+      if ((db && db !== s.dbid) || cursor > s.seq) {
+        return reply(409, { type: 'x/sync-reset', reason: db && db !== s.dbid ? 'database-changed' : 'cursor-ahead', database_id: s.dbid });
+      }
       const all = [...s.changes.entries()].filter(([, q]) => q > cursor).sort((a, b) => a[1] - b[1])
         .map(([k, q]) => ({ seq: q, ...s.records.get(k) })).filter((c) => c.type !== 'draft' || c.owner === account);
       const page = all.slice(0, limit).map(({ owner, ...c }) => c);
       const more = all.length > limit;
-      return reply(200, { changes: page, cursor: more ? page[page.length - 1].seq : s.seq, has_more: more });
+      return reply(200, { changes: page, cursor: more ? page[page.length - 1].seq : s.seq, has_more: more, database_id: s.dbid });
     }
     if (u.pathname === '/sync/blobs' && opts.method === 'POST') {
       const { sha256, size } = JSON.parse(opts.body);
@@ -242,6 +246,39 @@ test('the outbox is forgotten only after receipt AND cursor >= receipt.seq', asy
   assert.equal((await a.store.all('outbox')).length, 1, 'cursor behind the receipt: kept');
   await pullAll(a.env);
   assert.equal((await a.store.all('outbox')).length, 0);
+});
+
+test('a replaced or restored database: the device drops replica and cursor, keeps its outbox, re-pulls', async () => {
+  const a = fakeServer('db-A');
+  const dev = device(a);
+  await enqueue(dev.store, { kind: 'record.patch', type: 'household', id: 'h1', changes: { notes: { base: null, new: 'one' } } });
+  await enqueue(dev.store, { kind: 'record.patch', type: 'household', id: 'h2', changes: { notes: { base: null, new: 'two' } } });
+  await dev.sync();
+  assert.equal(await dev.store.get('meta', 'database_id').then((r) => r.value), 'db-A');
+  assert.equal((await dev.store.all('replica')).length, 2);
+
+  // Replaced by database B (its own records, another id): B's records only, and the device's pull named A.
+  const b = fakeServer('db-B');
+  b.apply({ mutation_id: 'm-b', kind: 'record.patch', entity: { type: 'household', id: 'hb' }, changes: { notes: { base: null, new: 'B' } } }, 'acc-1');
+  dev.env.fetch = b.fetch('acc-1');
+  await enqueue(dev.store, { kind: 'record.patch', type: 'household', id: 'h3', changes: { notes: { base: null, new: 'three' } } });
+  // Pushed to B, but not yet pulled: after the reset it is sent again (B answers duplicate).
+  assert.equal(await pushOnce(dev.env), 1);
+  assert.equal((await dev.store.all('outbox'))[0].state, 'sent');
+  assert.equal((await dev.sync()).kind, 'ok');
+  const keys = (await dev.store.all('replica')).map((r) => r.key).sort();
+  assert.deepEqual(keys, ['household/h3', 'household/hb'], "A's records are gone, B's are there");
+  assert.equal(await dev.store.get('meta', 'database_id').then((r) => r.value), 'db-B');
+  assert.deepEqual(await dev.store.all('outbox'), []);
+  assert.ok(b.bodies.filter((x) => x.includes('"h3"')).length === 2, 'the acknowledged entry was queued again');
+
+  // Restored older copy of B (same id, lower high-water mark): the cursor is ahead, the device starts over.
+  const restored = fakeServer('db-B');
+  restored.apply({ mutation_id: 'm-b', kind: 'record.patch', entity: { type: 'household', id: 'hb' }, changes: { notes: { base: null, new: 'B' } } }, 'acc-1');
+  dev.env.fetch = restored.fetch('acc-1');
+  await dev.sync();
+  assert.deepEqual((await dev.store.all('replica')).map((r) => r.key), ['household/hb']);
+  assert.equal(await dev.store.get('meta', 'cursor').then((r) => r.value), 1);
 });
 
 test('a change waiting for review moves to attention and leaves it when a person decides', async () => {

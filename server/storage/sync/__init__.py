@@ -10,6 +10,7 @@ Modules, one seam each:
 ``conflicts``            recording, listing, reading and resolving conflicts
 ``blobs``                resumable content-addressed uploads
 ``pull``                 one page of the change log
+``identity``             which database a cursor belongs to (``database_id``, restore detection)
 ``registry_projection``  an outreach worker's assigned households made into shared records
 ``store``                :class:`SyncStore`, the configured entry point the routes call
 """
@@ -25,6 +26,7 @@ from server.storage.sync.errors import (
     StaleConflict,
     Verdict,
 )
+from server.storage.sync.identity import SyncReset
 from server.storage.sync.schema import MIGRATIONS
 from server.storage.sync.store import SyncStore
 
@@ -36,6 +38,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDenied",
     "StaleConflict",
+    "SyncReset",
     "SyncStore",
     "Verdict",
 ]

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from server.storage.sync.identity import META_SQL
+
 __all__ = ["MIGRATIONS"]
 
 _V1 = """
@@ -118,4 +120,4 @@ CREATE TABLE sync_submission_files (
 CREATE INDEX sync_submission_files_sha ON sync_submission_files (sha256);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL)]

@@ -38,8 +38,9 @@ class SyncStore:
         return push_in(conn, self.settings, principal, mutations, verdicts=verdicts)
 
     @staticmethod
-    def pull(conn: sqlite3.Connection, p: Principal, cursor: int, limit: int) -> PullPage:
-        return pull(conn, p, cursor, limit)
+    def pull(conn: sqlite3.Connection, p: Principal, cursor: int, limit: int, *,
+             database_id: str | None = None) -> PullPage:
+        return pull(conn, p, cursor, limit, database_id=database_id)
 
     @staticmethod
     def missing_assigned(conn: sqlite3.Connection, p: Principal) -> bool:
