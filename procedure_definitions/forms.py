@@ -3,10 +3,12 @@
 Runs on the *compiled* procedure (procedure_definitions.compile) so that pwa/js/form.js, its JavaScript
 twin, evaluates exactly the same data; tests/conformance/forms.json pins both down.
 
-Order: (1) clean the answers ("" and null are no answer; unknown ids are errors), (2) calculations to a
-fixed point (bounded, so a cycle the checker missed cannot loop forever), (3) visibility in document
-order, removing hidden values as it goes (so later conditions see them as unanswered), (4) calculations
-again on the pruned values, (5) validation of the shown fields only, at most one error per field.
+Order: (1) clean the answers ("" and null are no answer; unknown ids are errors; numbers and strings the
+runtimes would read differently are refused), (2) calculations to a fixed point (bounded, so a cycle the
+checker missed cannot loop forever), (3) visibility in document order, removing hidden values as it goes,
+(4) when a value was removed: again from (1) without every value hidden in the last pass, until the hidden
+set is stable (so no condition or calculation read a value hidden in the end), (5) validation of the shown
+fields only, at most one error per field.
 An evaluation error inside a condition never crashes the form: show_if counts as shown, required_if as
 not required, a constraint as violated, a calculation or choice_filter as null.
 """
@@ -281,6 +283,7 @@ class _Layout(msgspec.Struct, frozen=True):
     top: list[dict[str, Any]]  # the fields of all sections, in order
     calcs: list[dict[str, Any]] | None  # the calculated top-level fields; None when a group holds some
     one_pass: bool  # no calculation reads a calculated value: one round reaches the fixed point
+    conditions: int  # show_if conditions (sections and fields): bounds the rounds of settle()
 
 
 def _all_fields(fields: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -302,8 +305,9 @@ def _derive_layout(compiled: Mapping[str, Any]) -> _Layout:
     read = {r[0] for f in every if "calculate" in f for r in references(f["calculate"]) if r}
     # A calculated group would change the items the next round walks.
     calculated_group = any(f.get("type") == "group" and "calculate" in f for f in every)
+    conditions = sum("show_if" in x for x in [*sections, *every])
     return _Layout(top=top, calcs=None if any(f.get("type") == "group" for f in calcs) else calcs,
-                   one_pass=not (written & read) and not calculated_group)
+                   one_pass=not (written & read) and not calculated_group, conditions=conditions)
 
 
 _layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)
@@ -320,14 +324,21 @@ class _Form:
         self.dropped = False  # visibility removed an answer (of a field that turned out hidden)
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
         self.refused: set[str] = set()  # paths whose answer was refused at the edge (one error each)
-        layout = _layout(compiled)
-        self.values = self._clean(layout.top, answers if isinstance(answers, Mapping) else {}, "")
+        self._answers = answers if isinstance(answers, Mapping) else {}
+        self._layout = layout = _layout(compiled)
+        self._one_pass = layout.one_pass
+        self._fixed_calcs: list[_Instance] | None = None
+        self._start()
+
+    def _start(self) -> None:
+        """The cleaned answers, before any calculation or visibility (settle() starts again from here)."""
+        self.errors = []
+        self.refused = set()
+        self.values = self._clean(self._layout.top, self._answers, "")
         # When no calculation sits inside a group, the calculated instances are fixed: list them once
         # (the fixed-point loop walks them several times per evaluation).
-        self._fixed_calcs = (
-            None if layout.calcs is None else [_Instance(f, f["id"], self.values, None) for f in layout.calcs]
-        )
-        self._one_pass = layout.one_pass
+        calcs = self._layout.calcs
+        self._fixed_calcs = None if calcs is None else [_Instance(f, f["id"], self.values, None) for f in calcs]
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _eval(self, ast: Any, scope: Mapping[str, Any] | None) -> Any:
@@ -475,6 +486,42 @@ class _Form:
                         if isinstance(item, dict):
                             inner = {**(scope or {}), **item}
                             self._visit(f.get("fields", []), item, f"{path}[{i}].", inner, True, shown)
+
+    def settle(self) -> list[str]:
+        """Visibility and calculations at their fixed point; the fields shown.
+
+        A pass of visibility removes hidden values in document order, but a condition may have read a value,
+        or a calculation made from a value, that a later condition (or a calculation it feeds) hides. So start
+        again from the answers without every value hidden in the last pass, recalculate, and see again, until
+        the hidden set no longer changes: then no condition and no calculation has read a hidden value. At most
+        one round per condition, plus one; conditions that contradict each other end with the last round.
+        """
+        shown: list[str] = []
+        for _ in range(self._layout.conditions + 1):
+            hidden = self.hidden
+            self._start()
+            for section in self.compiled.get("sections", []):
+                self._prune(section.get("fields", []), self.values, "", hidden)
+            self.hidden = set(hidden)  # hidden calculations are not made
+            self.calculate()
+            self.hidden, self.dropped = set(), False
+            shown = self.visibility()
+            if self.hidden == hidden:
+                return shown
+        self.calculate()  # no stable state: at least the values agree with the last visibility
+        return shown
+
+    def _prune(self, fields: list[dict[str, Any]], container: dict[str, Any], prefix: str, hidden: set[str]) -> None:
+        for f in fields:
+            path = prefix + f["id"]
+            if path in hidden:
+                container.pop(f["id"], None)
+            elif f.get("type") == "group":
+                items = container.get(f["id"])
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            self._prune(f.get("fields", []), item, f"{path}[{i}].", hidden)
 
     # -- validation -------------------------------------------------------------------------------------
     def validate(self, shown: set[str]) -> None:
@@ -747,10 +794,11 @@ def evaluate_form(
     form = _Form(compiled, answers, today)
     settled = form.calculate()
     shown = form.visibility()
-    # Hiding a field drops its value, which calculations may read. When no value was dropped and the first
-    # run settled, a second run would change nothing (the server validates every submission: skip it).
+    # Hiding a field drops its value, which conditions and calculations may have read. When no value was
+    # dropped and the calculations settled, every condition read final values: the fixed point is reached
+    # (the server validates every submission: the common case costs one pass).
     if form.dropped or not settled:
-        form.calculate()
+        shown = form.settle()
     form.validate(set(shown))
     return FormState(shown=shown, values=form.values, errors=form.errors, valid=not form.errors)
 

@@ -167,3 +167,21 @@ def test_non_finite_and_unsafe_numbers_are_refused(bad: Any) -> None:
                           today="2025-01-01")
     assert [(e.path, e.code) for e in state.errors] == [("copies", "number_range")]
     assert "copies" not in state.values and "total_fee" not in state.values
+
+
+def test_settling_only_after_a_drop_changes_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """settle() is skipped when visibility dropped no value: running it always gives the same states."""
+    from procedure_definitions import forms
+
+    fast = [evaluate_form(DATA["procedures"][c["procedure"]], c["answers"], today=c["today"]) for c in DATA["cases"]]
+    visibility = forms._Form.visibility
+
+    def always_dropping(self: Any) -> list[str]:
+        shown = visibility(self)
+        self.dropped = True
+        return shown
+
+    monkeypatch.setattr(forms._Form, "visibility", always_dropping)
+    for case, state in zip(DATA["cases"], fast, strict=True):
+        slow = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"])
+        assert msgspec.to_builtins(slow) == msgspec.to_builtins(state), case["name"]

@@ -1,7 +1,8 @@
 // Form logic on the phone: the twin of procedure_definitions/forms.py (same steps, codes and messages;
 // tests/conformance/forms.json runs both). Input is the compiled procedure (expressions as ASTs).
 // Order: clean answers, calculations to a bounded fixed point, visibility (hidden values removed in
-// document order), calculations again, validation of shown fields (at most one error per field).
+// document order), when a value was removed: again without every hidden value until the hidden set is
+// stable (settle), validation of shown fields (at most one error per field).
 // Evaluation errors never escape: show_if counts as shown, required_if as not required, a constraint
 // as violated, a calculation or choice_filter as null.
 
@@ -111,9 +112,18 @@ class Form {
     this.hidden = new Set();
     this.currentScope = null;
     this.refused = new Set(); // paths whose answer was refused at the edge (one error each)
-    const top = [];
-    for (const s of compiled.sections || []) top.push(...(s.fields || []));
-    this.values = this.clean(top, isObject(answers) ? answers : {}, '');
+    this.dropped = false; // visibility removed an answer (of a field that turned out hidden)
+    this.answers = isObject(answers) ? answers : {};
+    this.top = [];
+    for (const s of compiled.sections || []) this.top.push(...(s.fields || []));
+    this.start();
+  }
+
+  // The cleaned answers, before any calculation or visibility (settle() starts again from here).
+  start() {
+    this.errors = [];
+    this.refused = new Set();
+    this.values = this.clean(this.top, this.answers, '');
   }
 
   eval(ast, scope) { return evaluate(ast, this.values, { item: scope, today: this.today }); }
@@ -203,8 +213,9 @@ class Form {
           changed = true;
         }
       }
-      if (!changed) return;
+      if (!changed) return true;
     }
+    return false;
   }
 
   visibility() {
@@ -225,13 +236,60 @@ class Form {
         shown.push(path);
       } else {
         this.hidden.add(path);
-        delete container[f.id];
+        if (hasOwn(container, f.id)) {
+          delete container[f.id];
+          this.dropped = true;
+        }
       }
       if (f.type === 'group' && here && Array.isArray(container[f.id])) {
         const items = container[f.id];
         for (let i = 0; i < items.length; i++) {
           if (isObject(items[i])) this.visit(f.fields || [], items[i], `${path}[${i}].`, { ...(scope || {}), ...items[i] }, true, shown);
         }
+      }
+    }
+  }
+
+  // Visibility and calculations at their fixed point (as forms.py settle()): start again from the answers
+  // without every value hidden in the last pass, recalculate, see again, until the hidden set is stable.
+  settle() {
+    const sections = this.compiled.sections || [];
+    let conditions = 0;
+    const count = (fields) => {
+      for (const f of fields) {
+        if (hasOwn(f, 'show_if')) conditions++;
+        if (f.type === 'group') count(f.fields || []);
+      }
+    };
+    for (const section of sections) {
+      if (hasOwn(section, 'show_if')) conditions++;
+      count(section.fields || []);
+    }
+    let shown = [];
+    for (let round = 0; round < conditions + 1; round++) {
+      const hidden = this.hidden;
+      this.start();
+      for (const section of sections) this.prune(section.fields || [], this.values, '', hidden);
+      this.hidden = new Set(hidden); // hidden calculations are not made
+      this.calculate();
+      this.hidden = new Set();
+      this.dropped = false;
+      shown = this.visibility();
+      if (this.hidden.size === hidden.size && [...hidden].every((p) => this.hidden.has(p))) return shown;
+    }
+    this.calculate(); // no stable state: at least the values agree with the last visibility
+    return shown;
+  }
+
+  prune(fields, container, prefix, hidden) {
+    for (const f of fields) {
+      const path = prefix + f.id;
+      if (hidden.has(path)) {
+        delete container[f.id];
+      } else if (f.type === 'group' && Array.isArray(container[f.id])) {
+        container[f.id].forEach((item, i) => {
+          if (isObject(item)) this.prune(f.fields || [], item, `${path}[${i}].`, hidden);
+        });
       }
     }
   }
@@ -419,9 +477,10 @@ const CHECKS = {
 /** Evaluate a compiled procedure against answers: {shown, values, errors, valid}. Never throws on bad answers. */
 export function evaluateForm(compiled, answers, { today = null } = {}) {
   const form = new Form(compiled, answers, today);
-  form.calculate();
-  const shown = form.visibility();
-  form.calculate();
+  const settled = form.calculate();
+  let shown = form.visibility();
+  // A dropped value may have been read by a condition or a calculation: settle to the fixed point.
+  if (form.dropped || !settled) shown = form.settle();
   form.validate(new Set(shown));
   return { shown, values: form.values, errors: form.errors, valid: form.errors.length === 0 };
 }

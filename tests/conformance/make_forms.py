@@ -164,6 +164,37 @@ PROCEDURES: dict[str, dict[str, Any]] = {
             F("e", "text", show_if="d = 'x'"),
         ),
     ),
+    # A condition never reads a value, or a calculation made from a value, that is hidden in the end.
+    "fixed": P(
+        "fixed",
+        S(
+            "s",
+            F("toggle", "yesno"),
+            F("early", "text", show_if="late_double > 10", required=True),
+            F("x", "number", show_if="toggle"),
+            F("double", "number", calculate="x * 2"),
+            F("y", "text", show_if="double > 10", required=True),
+            F("late", "number", show_if="toggle"),
+            F("late_double", "number", calculate="late * 2"),
+            F("before", "text", show_if="after = 'x'"),
+            F("after", "text", show_if="toggle"),
+            F(
+                "kids",
+                "group",
+                fields=[
+                    F("has", "yesno"),
+                    F("n", "number", show_if="has"),
+                    F("n_double", "number", calculate="n * 2"),
+                    F("note", "text", show_if="n_double > 10", required=True),
+                ],
+            ),
+        ),
+    ),
+    # Conditions that contradict each other: no stable state; both runtimes end with the same last round.
+    "contradiction": P(
+        "contradiction",
+        S("s", F("r", "text", show_if="is_empty(s)"), F("s", "text", show_if="not is_empty(r)")),
+    ),
 }
 
 BASIC_SHOWN = ["relation", "copies", "total_fee", "purpose", "agree"]
@@ -821,6 +852,40 @@ CASES: list[dict[str, Any]] = [
         errors={"members": "number_range"},
         shown=[*GROUP_TOP, *GROUP_TAIL],
         values={"fee_text": "0円", "fee": 0, "members_count": 0},
+    ),
+    # --- one fixed point of visibility and calculations
+    case(
+        "a condition never reads a calculation made from a hidden value",
+        "fixed",
+        {"toggle": False, "x": 10, "late": 10, "after": "x", "before": "b", "early": "e"},
+        errors={},
+        shown=["toggle", "double", "late_double", "kids"],
+        values={"toggle": False},
+    ),
+    case(
+        "the same values shown",
+        "fixed",
+        {"toggle": True, "x": 10, "late": 10, "after": "x", "before": "b"},
+        errors={"early": "required", "y": "required"},
+        shown=["toggle", "early", "x", "double", "y", "late", "late_double", "before", "after", "kids"],
+        values={"toggle": True, "x": 10, "double": 20, "late": 10, "late_double": 20, "after": "x", "before": "b"},
+    ),
+    case(
+        "inside repeat items too",
+        "fixed",
+        {"toggle": False, "kids": [{"has": False, "n": 10, "note": "x"}, {"has": True, "n": 10}]},
+        errors={"kids[1].note": "required"},
+        shown=["toggle", "double", "late_double", "kids", "kids[0].has", "kids[0].n_double", "kids[1].has",
+               "kids[1].n", "kids[1].n_double", "kids[1].note"],
+        values={"toggle": False, "kids": [{"has": False}, {"has": True, "n": 10, "n_double": 20}]},
+    ),
+    case(
+        "contradicting conditions end the same way in both runtimes",
+        "contradiction",
+        {"r": "1", "s": "2"},
+        errors={},
+        shown=[],  # rounds: both hidden, s hidden, none hidden, both hidden (the last of 2 + 1)
+        values={},
     ),
     # --- chained calculations and cascading visibility
     case(
