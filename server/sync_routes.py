@@ -42,6 +42,7 @@ from server.input_limits import json_problem
 from server.problems import Problem
 from server.storage.db import Database
 from server.storage.sync import (
+    ConflictPage,
     ConflictRow,
     Decision,
     KeyReuse,
@@ -69,6 +70,7 @@ STATE_KEY = "madoguchi_sync"
 MAX_BATCH = 1000  # mutations per push request
 MAX_PUSH_BYTES = 16 * 1024 * 1024
 MAX_CHUNK = 4 * 1024 * 1024  # bytes per PATCH
+CONSOLE_PAGE = 50  # conflicts per console page (the API: ``limit``, default 200, at most 1000)
 MAX_BLOB = 64 * 1024 * 1024
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -219,18 +221,21 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
     value: Any = None
 
 
-@get("/api/conflicts", summary="Conflicts visible to me (status=open|resolved|all; mine=1: my own mutations')",
-     guards=[requires_signed_in])
+@get("/api/conflicts", summary="Conflicts visible to me, newest first, paged (status=open|resolved|all; mine=1: my"
+     " own mutations'; cursor from the previous page)", guards=[requires_signed_in])
 async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
-                         mine: FromQuery[bool] = False, limit: FromQuery[int] = 200) -> list[ConflictRow]:
+                         mine: FromQuery[bool] = False, cursor: FromQuery[int | None] = None,
+                         limit: FromQuery[int] = 200) -> ConflictPage:
     p = _principal(request)
     ctx = _ctx(request)
     if status not in ("open", "resolved", "all"):
         raise Problem(400, "bad-request", "status must be open, resolved or all")
-    rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
-        c, p, status=None if status == "all" else status, mine_only=mine, limit=max(1, min(limit, 1000))))
-    await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="api")
-    return rows
+    if limit < 1 or (cursor is not None and cursor < 1):
+        raise Problem(400, "bad-request", "limit must be >= 1 and cursor >= 1")
+    page = await ctx.db.read(lambda c: ctx.store.list_conflicts(
+        c, p, status=None if status == "all" else status, mine_only=mine, cursor=cursor, limit=limit))
+    await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(page.items), via="api")
+    return page
 
 
 @get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value",
@@ -266,14 +271,18 @@ async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], 
 
 @get("/console/conflicts", summary="Console: open conflicts (HTML)", media_type="text/html", include_in_schema=False,
      guards=[_CONSOLE])
-async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str] = "open") -> Response[str]:
+async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
+                         cursor: FromQuery[int | None] = None) -> Response[str]:
     p = _principal(request)
     ctx = _ctx(request)
-    rows = await ctx.db.read(lambda c: ctx.store.list_conflicts(
-        c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open")))
+    page = await ctx.db.read(lambda c: ctx.store.list_conflicts(
+        c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open"),
+        cursor=cursor if cursor is not None and cursor > 0 else None, limit=CONSOLE_PAGE))
+    rows = page.items
     await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="console")
     # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
     return render_page(request, "conflicts.html", rows=rows, status=status, current="conflicts",
+                       next_cursor=page.cursor, first_page=cursor is None,
                        type_labels=_TYPE_LABELS, field_label=_field_label, choice_labels=_CHOICE_LABELS, show=_show,
                        as_json=lambda v: msgspec.json.encode(v).decode(),
                        is_text=lambda c: all(v is None or isinstance(v, str) for v in (c.base, c.server, c.mine)))

@@ -640,10 +640,18 @@ export async function refreshAttention(env) {
   const waiting = (await store.tx(['attention', 'outbox'], 'readonly', async (t) => [...(await t.all('attention')), ...(await t.all('outbox'))]))
     .filter((e) => e.state === 'needs_review');
   if (!waiting.length) return new Set();
-  let r;
-  try { r = await send(env, '/api/conflicts?mine=1&status=all&limit=1000', { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return new Set(); }
-  if (!r.ok) return new Set();
-  const status = new Map((await r.json()).map((c) => [c.id, c.status]));
+  // Every page of my conflicts (newest first, `cursor` from the previous page; docs/sync.md).
+  const status = new Map();
+  let cursor = null;
+  for (let i = 0; i < 100; i++) {
+    let r;
+    try { r = await send(env, `/api/conflicts?mine=1&status=all&limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { credentials: 'same-origin', headers: { Accept: 'application/json' } }); } catch { return new Set(); }
+    if (!r.ok) return new Set();
+    const page = await r.json();
+    for (const c of page.items || []) status.set(c.id, c.status);
+    if (!page.has_more) break;
+    cursor = page.cursor;
+  }
   const types = new Set();
   await store.tx(['attention', 'outbox'], 'readwrite', async (t) => {
     for (const e of waiting) {

@@ -55,7 +55,16 @@ function fakeServer(dbid = 'db-A') {
       b.complete = b.bytes === b.size;
       return reply(204, null, { 'Upload-Offset': String(b.bytes) });
     }
-    if (u.pathname === '/api/conflicts') return reply(200, s.conflicts || []);
+    if (u.pathname === '/api/conflicts') {
+      // Newest first, paged by the last id seen (pageSize stands in for a small server limit).
+      const before = u.searchParams.get('cursor') ? Number(u.searchParams.get('cursor')) : Infinity;
+      const all = (s.conflicts || []).filter((c) => c.id < before).sort((a, b) => b.id - a.id);
+      const n = Math.min(Number(u.searchParams.get('limit')) || 200, s.conflictPage || 1000);
+      const items = all.slice(0, n);
+      const more = all.length > n;
+      s.conflictPages = (s.conflictPages || 0) + 1;
+      return reply(200, { items, cursor: more ? items[items.length - 1].id : null, has_more: more });
+    }
     return reply(404, {});
   };
   s.apply = (m, account) => {
@@ -298,8 +307,12 @@ test('a change waiting for review moves to attention and leaves it when a person
   const [rec] = await recordsOfType(b.store, 'resident');
   assert.equal(rec.data.birth_date, '1948-11-04', 'the server value stays until someone decides');
   assert.equal(rec.review.length, 1);
-  server.conflicts = [{ id: 7, status: 'resolved' }];
+  // The decided conflict is on the third page of the list (newer ones come first): the device reads them all.
+  server.conflicts = [{ id: 7, status: 'resolved' }, { id: 8, status: 'open' }, { id: 9, status: 'open' }];
+  server.conflictPage = 1;
+  server.conflictPages = 0;
   await b.sync();
+  assert.ok(server.conflictPages >= 3, 'every page was asked for');
   assert.deepEqual(await b.store.all('attention'), []);
 });
 

@@ -108,7 +108,7 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
     assert b.view("household", "h-clash") == {"address": "C町", "name": "山田 太朗"}
     assert [e.state for e in b.attention] == ["needs_review"]
     resp = raw(s, "GET", "/api/conflicts")
-    open_ = [c for c in resp.json() if c["record_id"] == "h-clash"]
+    open_ = [c for c in resp.json()["items"] if c["record_id"] == "h-clash"]
     assert {c["field"] for c in open_} == {"address", "name"}
     name = next(c for c in open_ if c["field"] == "name")
     assert (name["base"], name["server"], name["mine"], name["current"]) == (
@@ -314,3 +314,41 @@ def test_in_memory_transport_matches_the_protocol() -> None:
     b.patch("household", "h", {"name": "C"})
     assert a.sync() and b.sync() and a.sync()
     assert a.replica == b.replica and a.view("household", "h") == {"name": "B"}
+
+
+def test_conflict_lists_are_paged_never_cut(env: Any, raw: Any) -> None:
+    _, s = env.account("counter")
+    a, b = env.device(s), env.device(s)
+    ids = [f"h-page-{i}" for i in range(5)]
+    for rid in ids:
+        a.patch("household", rid, {"address": "元"})
+    assert a.sync()
+    b.pull_all()
+    for rid in ids:
+        a.patch("household", rid, {"address": "A"})
+        b.patch("household", rid, {"address": "B"})
+    assert a.sync() and b.sync()
+    seen: list[dict[str, Any]] = []
+    cursor: int | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"status": "all", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = raw(s, "GET", "/api/conflicts", params=params).json()
+        pages += 1
+        assert len(page["items"]) <= 2
+        seen += page["items"]
+        if not page["has_more"]:
+            assert page["cursor"] is None
+            break
+        assert page["cursor"] == page["items"][-1]["id"]
+        cursor = page["cursor"]
+    mine = [c for c in seen if c["record_id"] in ids]
+    assert sorted(c["record_id"] for c in mine) == sorted(ids)
+    assert [c["id"] for c in seen] == sorted({c["id"] for c in seen}, reverse=True), "newest first, none twice"
+    assert pages >= 3
+    assert raw(s, "GET", "/api/conflicts", params={"limit": 0}).status_code == 400
+    # The console pages too: after the newest conflict's id, it is not shown, and the way back is offered.
+    newest = seen[0]
+    older = raw(s, "GET", "/console/conflicts", params={"status": "all", "cursor": newest["id"]})
+    assert older.status_code == 200 and f'id="conflict-{newest["id"]}"' not in older.text
+    assert f'id="conflict-{seen[1]["id"]}"' in older.text and "最初のページへ" in older.text

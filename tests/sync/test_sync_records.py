@@ -65,9 +65,9 @@ def test_outreach_sees_and_edits_the_households_assigned_to_them(env: Any) -> No
     assert [e["id"] for e in da.replica[("household", "H003")].data["contact_log"]] == ["c-a", "c-b"]
     assert da.replica[("resident", "R0005")].data["phone"] == "090-2222-2222"  # receipt order, flagged
     # The conflict is visible to both assigned workers, not to the other one.
-    seen = [c for c in env.http(a)._send("GET", "/api/conflicts").json() if c["record_id"] == "R0005"]
+    seen = [c for c in env.http(a)._send("GET", "/api/conflicts").json()["items"] if c["record_id"] == "R0005"]
     assert [(c["field"], c["server"], c["mine"]) for c in seen] == [("phone", "090-1111-1111", "090-2222-2222")]
-    assert env.http(other)._send("GET", "/api/conflicts").json() == []
+    assert env.http(other)._send("GET", "/api/conflicts").json() == {"items": [], "cursor": None, "has_more": False}
     # An unassigned worker may not write the household.
     do.patch("household", "H003", {"address_notes": "勝手に"})
     do.sync()
@@ -169,7 +169,7 @@ def test_staff_reads_of_shared_records_and_conflicts_are_audited_once_per_read(e
     r.patch("household", hid, {"phone": "03-1111-1111"})
     w.patch("household", hid, {"phone": "03-2222-2222"})
     assert r.sync() and w.sync()
-    listed = env.http(reader)._send("GET", "/api/conflicts").json()
+    listed = env.http(reader)._send("GET", "/api/conflicts").json()["items"]
     mine = [c for c in listed if c["record_id"] == hid]
     assert len(mine) == 1
     entry = _audit(env, reader_id, "conflict.list")[-1][1]

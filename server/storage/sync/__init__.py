@@ -17,7 +17,7 @@ Modules, one seam each:
 
 from __future__ import annotations
 
-from server.storage.sync.conflicts import ConflictRow
+from server.storage.sync.conflicts import ConflictPage, ConflictRow
 from server.storage.sync.errors import (
     Decision,
     KeyReuse,
@@ -32,6 +32,7 @@ from server.storage.sync.store import SyncStore
 
 __all__ = [
     "MIGRATIONS",
+    "ConflictPage",
     "ConflictRow",
     "Decision",
     "KeyReuse",

@@ -16,7 +16,7 @@ from server.storage.sync.records import decoder, load, to_json, utc_now, write_v
 from sync.messages import ConflictInfo, Mutation
 from sync.records import DRAFT, Principal
 
-__all__ = ["ConflictRow", "get_conflict", "list_conflicts", "record_conflicts_in", "resolve_in"]
+__all__ = ["MAX_PAGE", "ConflictPage", "ConflictRow", "get_conflict", "list_conflicts", "record_conflicts_in", "resolve_in"]
 
 
 class ConflictRow(msgspec.Struct, kw_only=True):
@@ -83,8 +83,21 @@ def record_conflicts_in(conn: sqlite3.Connection, p: Principal, m: Mutation, con
     return out
 
 
+MAX_PAGE = 1000  # conflicts per page at most
+
+
+class ConflictPage(msgspec.Struct, kw_only=True):
+    """One page of a conflict list, newest first. ``cursor``: pass it back for the next page (None: last)."""
+
+    items: list[ConflictRow]
+    cursor: int | None = None
+    has_more: bool = False
+
+
 def list_conflicts(conn: sqlite3.Connection, p: Principal, *, status: str | None = "open",
-                   mine_only: bool = False, limit: int = 200) -> list[ConflictRow]:
+                   mine_only: bool = False, cursor: int | None = None, limit: int = 200) -> ConflictPage:
+    """The conflicts ``p`` may see, newest first, after ``cursor`` (the last id of the previous page)."""
+    limit = max(1, min(limit, MAX_PAGE))
     scope, args = conflict_scope(p)
     sql = f"SELECT {_CONFLICT_COLS} FROM sync_conflicts WHERE {scope}"
     if status:
@@ -93,13 +106,18 @@ def list_conflicts(conn: sqlite3.Connection, p: Principal, *, status: str | None
     if mine_only:
         sql += " AND account_id = ?"
         args.append(p.id)
+    if cursor is not None:
+        sql += " AND id < ?"
+        args.append(cursor)
     sql += " ORDER BY id DESC LIMIT ?"
-    args.append(limit)
+    args.append(limit + 1)  # one more: is there a next page?
     out = [_conflict(r) for r in conn.execute(sql, args)]
+    has_more = len(out) > limit
+    out = out[:limit]
     for c in out:
         c.current = _current_value(conn, c)
         c.record_label = _record_label(conn, c)
-    return out
+    return ConflictPage(items=out, cursor=out[-1].id if has_more else None, has_more=has_more)
 
 
 def get_conflict(conn: sqlite3.Connection, p: Principal, cid: int) -> ConflictRow:

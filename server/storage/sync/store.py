@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from server.storage.sync import blobs, conflicts, registry_projection
-from server.storage.sync.conflicts import ConflictRow
+from server.storage.sync.conflicts import ConflictPage, ConflictRow
 from server.storage.sync.errors import Decision
 from server.storage.sync.pull import pull
 from server.storage.sync.push import PushSettings, push_in
@@ -51,8 +51,8 @@ class SyncStore:
 
     @staticmethod
     def list_conflicts(conn: sqlite3.Connection, p: Principal, *, status: str | None = "open",
-                       mine_only: bool = False, limit: int = 200) -> list[ConflictRow]:
-        return conflicts.list_conflicts(conn, p, status=status, mine_only=mine_only, limit=limit)
+                       mine_only: bool = False, cursor: int | None = None, limit: int = 200) -> ConflictPage:
+        return conflicts.list_conflicts(conn, p, status=status, mine_only=mine_only, cursor=cursor, limit=limit)
 
     @staticmethod
     def get_conflict(conn: sqlite3.Connection, p: Principal, cid: int) -> ConflictRow:
