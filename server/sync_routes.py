@@ -33,6 +33,7 @@ from litestar.config.app import AppConfig
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
+from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachment, sniff_type
 from server.auth import requires_role, requires_signed_in
 from server.auth.roles import is_staff_role
 from server.authz import require_user
@@ -371,8 +372,6 @@ def _check_sha(sha: str) -> str:
 
 
 def _final(root: Path, sha: str) -> Path:
-    from server.attachments import attachment_path
-
     return attachment_path(root, sha)
 
 
@@ -423,10 +422,19 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
 @head("/sync/blobs/{sha256:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200,
       guards=[_FILERS])
 async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
-    _principal(request)
+    user = require_user(request)
     ctx = _ctx(request)
     sha = _check_sha(sha256)
-    known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
+
+    def known_to_me(c: Any) -> tuple[int, bool] | None:
+        # Only to the account that announced it, or one that may read the file: the same 404 for a blob
+        # that does not exist and for someone else's.
+        mine = c.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, user.id)).fetchone()
+        if mine is None and readable_attachment(c, user, sha) is None:
+            return None
+        return ctx.store.blob(c, sha)
+
+    known = await ctx.db.read(known_to_me)
     if known is None:
         raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
     size, complete = known
@@ -490,8 +498,6 @@ def _unlink(path: Path) -> None:
 
 
 def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
-    from server.attachments import ALLOWED_TYPES, sniff_type
-
     part = partial_path(root, sha)
     digest = hashlib.sha256()
     head_bytes = b""

@@ -736,9 +736,14 @@ export async function syncNow(env) {
   return run();
 }
 
-/** Another account signed in on this device with nothing queued: start its replica from scratch. */
+/**
+ * Another account signed in on this device with nothing queued: start its replica from scratch, under a new
+ * client id (the server binds a client id to the first account that pushes with it: docs/sync.md).
+ */
 async function resetForAccount(store, account) {
   await store.tx(SYNC_STORES, 'readwrite', async (t) => {
+    await metaSet(t, 'client_id', null); // the next mutation creates this account's own
+    await metaSet(t, 'client_seq', 0);
     for (const r of await t.all('replica')) await t.delete('replica', r.key);
     for (const a of await t.all('attention')) await t.delete('attention', a.id);
     for (const d of await t.all('drafts')) if (d.seen && Object.keys(d.seen).length) await t.delete('drafts', d.id);

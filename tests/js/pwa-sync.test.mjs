@@ -345,6 +345,22 @@ test('another account on the device: the outbox is not sent under it (kept, expo
   assert.equal(doc.entries[0].state, 'waiting');
 });
 
+test('another account on a device with nothing queued: its own client id (client ids are bound to one account)', async () => {
+  const server = fakeServer();
+  const a = device(server);
+  await enqueue(a.store, { kind: 'record.patch', type: 'household', id: 'h4', changes: { phone: { base: null, new: '1' } } });
+  await a.sync();
+  const first = await clientId(a.store);
+  await a.store.put('meta', { key: 'owner', value: 'someone-else' }); // someone else used the device before
+  await a.sync();
+  await enqueue(a.store, { kind: 'record.patch', type: 'household', id: 'h4', changes: { phone: { base: '1', new: '2' } } });
+  await a.sync();
+  const mine = JSON.parse(server.bodies.at(-1)).mutations[0];
+  assert.notEqual(mine.client_id, first);
+  assert.equal(mine.client_seq, 1);
+  assert.equal(await clientId(a.store), mine.client_id);
+});
+
 test('submitting: exactly once, the draft goes away everywhere on the receipt and comes back on a rejection', async () => {
   const server = fakeServer();
   const a = device(server);

@@ -192,3 +192,66 @@ def test_staff_reads_of_shared_records_and_conflicts_are_audited_once_per_read(e
     assert d.sync()
     assert _audit(env, resident_id, "sync.pull") == []
     assert writer_id
+
+
+def test_a_client_id_speaks_for_the_first_account_that_used_it(env: Any) -> None:
+    _, a = env.account("counter")
+    _, b = env.account("counter")
+    da = env.device(a)
+    da.patch("household", str(uuid.uuid4()), {"address": "本町1-1"})
+    assert da.sync()
+    # Another account reusing that device's client id: every mutation refused, nothing applied.
+    db_ = env.device(b, client_id=da.client_id)
+    hid = str(uuid.uuid4())
+    m = db_.patch("household", hid, {"address": "偽の住所"})
+    db_.sync()
+    r = db_.receipts[m.mutation_id]
+    assert (r.status, r.reason) == ("rejected", "client_id_bound")
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = ?", (hid,)) == [(0,)]
+    # The ids the server writes under itself are nobody's.
+    for reserved in ("registry", "console:someone"):
+        dr = env.device(b, client_id=reserved)
+        m = dr.patch("household", str(uuid.uuid4()), {"address": "x"})
+        dr.sync()
+        assert dr.receipts[m.mutation_id].reason == "client_id_bound"
+    # The owner keeps using it.
+    m = da.patch("household", hid, {"address": "本町2-2"})
+    assert da.sync() and da.receipts[m.mutation_id].status == "applied"
+
+
+def test_registry_ids_are_reserved_and_hidden_records_look_absent(env: Any) -> None:
+    oid, outreach = env.account("outreach")
+    _seed_registry(env, {})
+    d = env.device(outreach)
+    for rtype, rid in (("resident", "R0007"), ("household", "H005")):
+        m = d.patch(rtype, rid, {"phone": "090-0000-0000"})
+        d.sync()
+        assert (d.receipts[m.mutation_id].status, d.receipts[m.mutation_id].reason) == ("rejected", "registry_record")
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'R0007'") == [(0,)]
+    # Deleting someone else's record and a record that does not exist: the same rejection.
+    _, counter = env.account("counter")
+    c = env.device(counter)
+    hidden = str(uuid.uuid4())
+    c.patch("household", hidden, {"address": "本町3-3"})
+    assert c.sync()
+    deletes = [d.delete("household", rid) for rid in (hidden, str(uuid.uuid4()))]
+    d.sync()
+    assert {(d.receipts[m.mutation_id].reason, d.receipts[m.mutation_id].message) for m in deletes} == {
+        ("not_found", "対象の記録が見つかりません")}
+    assert oid
+
+
+def test_blob_offsets_only_for_who_announced_or_may_read_them(env: Any) -> None:
+    import hashlib
+
+    _, a = env.account("resident")
+    _, b = env.account("resident")
+    data = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 4
+    sha = hashlib.sha256(data).hexdigest()
+    ta, tb = env.http(a), env.http(b)
+    ta.create_blob(sha, len(data))
+    assert ta.blob_offset(sha) == 0
+    theirs = tb._send("HEAD", f"/sync/blobs/{sha}")
+    absent = tb._send("HEAD", f"/sync/blobs/{'d' * 64}")
+    assert theirs.status_code == absent.status_code == 404
+    assert theirs.headers.get("content-type") == absent.headers.get("content-type")

@@ -17,10 +17,12 @@ import msgspec
 
 from server.audit import append_audit
 from server.storage.sync.access import visible
+from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
 from server.storage.sync.errors import Decision, KeyReuse, Rejected
 from server.storage.sync.filing import file_submission
 from server.storage.sync.records import Batch, Row, high_water, history, load, to_json, write_version
+from server.storage.sync.registry_projection import registry_owns
 from sync.commands import run_command
 from sync.hlc import drift_ms
 from sync.merge import RecordState, merge_delete, merge_patch
@@ -71,15 +73,18 @@ def push_in(conn: sqlite3.Connection, settings: PushSettings, principal: Princip
         seen.setdefault(m.mutation_id, h)
     if reused:
         raise KeyReuse(sorted(set(reused)))
+    foreign = bind_clients_in(conn, principal.id, (m.client_id for m in mutations))
     # Fast path: no per-mutation savepoints. Rejections never follow a partial write, so only an
     # unexpected exception (a poison mutation) needs isolation: then the whole batch is undone and
     # replayed with one savepoint per mutation.
     conn.execute("SAVEPOINT batch")
     try:
-        out, batch = _batch(conn, settings, principal, mutations, hashes, stored, verdicts or {}, isolate=False)
+        out, batch = _batch(conn, settings, principal, mutations, hashes, stored, Batch(verdicts or {}, foreign_clients=foreign),
+                            isolate=False)
     except _Poison:
         conn.execute("ROLLBACK TO batch")
-        out, batch = _batch(conn, settings, principal, mutations, hashes, stored, verdicts or {}, isolate=True)
+        out, batch = _batch(conn, settings, principal, mutations, hashes, stored, Batch(verdicts or {}, foreign_clients=foreign),
+                            isolate=True)
     conn.execute("RELEASE batch")
     if settings.audit and batch.writes:
         # One hash-chained audit entry per push (the per-version history with account and mutation
@@ -90,9 +95,9 @@ def push_in(conn: sqlite3.Connection, settings: PushSettings, principal: Princip
 
 
 def _batch(conn: sqlite3.Connection, settings: PushSettings, principal: Principal, mutations: Sequence[Mutation],
-           hashes: list[str], stored: dict[str, str], verdicts: dict[str, Decision], *,
+           hashes: list[str], stored: dict[str, str], batch: Batch, *,
            isolate: bool) -> tuple[list[Receipt], Batch]:
-    batch = Batch(verdicts)  # a replay (isolate=True) starts afresh: the first pass was rolled back
+    # ``batch`` is new for each pass: a replay (isolate=True) starts afresh, the first pass was rolled back.
     out: list[Receipt] = []
     done: dict[str, Receipt] = {}
     for m, h in zip(mutations, hashes, strict=True):
@@ -150,6 +155,8 @@ def _one(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Prin
 
 
 def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Principal, m: Mutation) -> Receipt:
+    if m.client_id in batch.foreign_clients:
+        raise Rejected("client_id_bound", "この端末の識別子は別のアカウントで使われています。アプリを再読み込みしてください")
     if m.kind == "submission.create":
         return file_submission(conn, batch, p, m)
     rtype = m.entity.type
@@ -166,7 +173,11 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
             raise Rejected("not_found", "対象の記録が見つかりません")
         if rtype != DRAFT and p.role not in CREATE_ROLES:
             raise Rejected("forbidden", "この記録を作成する権限がありません")
+        if registry_owns(conn, rtype, m.entity.id):
+            raise Rejected("registry_record", "住民基本台帳の記録と同じIDでは作成できません（担当になると台帳から届きます）")
     elif not visible(conn, p, rtype, m.entity.id, row):
+        if m.kind in ("record.delete", "command"):  # as for an absent record: existence is not revealed
+            raise Rejected("not_found", "対象の記録が見つかりません")
         raise Rejected("forbidden", "この記録を変更する権限がありません")
     past = history(conn, rtype, m.entity.id, m.base_version) if row is not None else []
     state = RecordState(row.version, row.data, row.deleted, row.meta) if row is not None else None

@@ -37,6 +37,7 @@ class Batch:
     for the push's single audit entry."""
 
     verdicts: dict[str, Decision]
+    foreign_clients: frozenset[str] = frozenset()  # client ids of the batch this account may not use
     now: str = field(default_factory=utc_now)
     writes: list[str] = field(default_factory=list)
 

@@ -11,7 +11,17 @@ from server.storage.sync.access import assigned_residents
 from server.storage.sync.records import Row, decoder, load, write_version
 from sync.records import Principal
 
-__all__ = ["materialize_assigned_in", "missing_assigned"]
+__all__ = ["materialize_assigned_in", "missing_assigned", "registry_owns"]
+
+
+def registry_owns(conn: sqlite3.Connection, rtype: str, rid: str) -> bool:
+    """Whether ``(rtype, rid)`` is a registry id: such records come only from this projection (on an
+    assignment), never from a device, so a client cannot plant a record that the registry's would be."""
+    if rtype == "resident":
+        return conn.execute("SELECT 1 FROM residents WHERE id = ?", (rid,)).fetchone() is not None
+    if rtype == "household":
+        return conn.execute("SELECT 1 FROM residents WHERE household_id = ? LIMIT 1", (rid,)).fetchone() is not None
+    return False
 
 
 def missing_assigned(conn: sqlite3.Connection, p: Principal) -> bool:

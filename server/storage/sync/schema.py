@@ -120,4 +120,22 @@ CREATE TABLE sync_submission_files (
 CREATE INDEX sync_submission_files_sha ON sync_submission_files (sha256);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL)]
+# Client ids bound to the first account that pushed with them (server.storage.sync.clients), taken over
+# from the receipts so far; and the files of submissions filed before every path linked them (their
+# attachment answers' sha256), so that reading a file follows its submission for old ones too.
+_V3 = """
+CREATE TABLE sync_clients (
+    client_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    bound_at TEXT NOT NULL
+);
+INSERT OR IGNORE INTO sync_clients (client_id, account_id, bound_at)
+    SELECT r.client_id, r.account_id, r.created_at FROM sync_receipts r
+    WHERE r.rowid = (SELECT r2.rowid FROM sync_receipts r2 WHERE r2.client_id = r.client_id
+                     ORDER BY r2.created_at, r2.rowid LIMIT 1);
+INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256)
+    SELECT s.id, t.value FROM submissions s, json_tree(s.answers) t
+    WHERE t.key = 'sha256' AND t.type = 'text' AND length(t.value) = 64;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL), (3, _V3)]
