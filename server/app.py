@@ -78,7 +78,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.sync_routes import SyncConfig
 
     # Sync finds the database, attachment root and catalog in app.state.services.
-    on_init = [install(AuthConfig(db=svc.db, origin=settings.origin)), SyncConfig().on_app_init,
+    on_init = [install(AuthConfig(db=svc.db, origin=settings.origin, limits=settings.auth_limits,
+                                  client_ip_header=settings.client_ip_header)), SyncConfig().on_app_init,
                input_limits.on_app_init]
 
     maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from server.auth.ratelimit import AuthLimits
 from server.uploads import UploadLimits
 
 __all__ = ["Settings"]
@@ -25,6 +26,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
     validation_workers: int = 0  # processes validating answers (0: in process); `madoguchi serve`: cores - 1
     export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
+    # Rate limits and caps of the auth endpoints (docs/security.md "Limits"); tests that sign in many
+    # times from one address raise them.
+    auth_limits: AuthLimits = AuthLimits()
+    client_ip_header: str | None = None  # e.g. "x-forwarded-for" behind a reverse proxy; off by default
     submission_lane: bool = True  # well-formed filings skip Litestar's pipeline (server/submission_lane.py)
     # Unfinished uploads (server/uploads.py): bytes reserved per account, open uploads per account, idle expiry.
     upload_quota_bytes: int = 200 * 1024 * 1024

@@ -16,10 +16,13 @@ Usage with any ``httpx.Client`` (including Litestar's ``TestClient``) whose base
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +33,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 __all__ = [
+    "AuthServer",
     "SoftAuthenticator",
+    "assert_problem",
     "enroll_staff",
     "install_csrf",
     "login",
@@ -189,3 +194,45 @@ def login(client: httpx.Client, authenticator: SoftAuthenticator) -> dict[str, A
     out = _ok(client.post("/auth/login/verify", json={"challenge_id": opts["challenge_id"],
                                                       "credential": authenticator.get(opts["publicKey"])}))
     return out["account"]
+
+
+class AuthServer:
+    """A served app as the auth tests see it: clients that echo the CSRF token, direct SQL on its file (for
+    what only time or an attacker can do: expiry, tampering), its audit rows, staff invites."""
+
+    def __init__(self, app: Any, base_url: str, db_path: str) -> None:
+        self.app = app
+        self.base_url = base_url
+        self.db_path = db_path
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            install_csrf(client)
+            yield client
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+        try:
+            return conn.execute(query, args).fetchall()
+        finally:
+            conn.close()
+
+    def audit(self, action: str) -> list[tuple[Any, ...]]:
+        return self.sql("SELECT actor, subject, details FROM audit_log WHERE action = ? ORDER BY id", action)
+
+    def invite(self, name: str, role: str, department: str | None = None) -> str:
+        from server.auth import create_invite
+
+        return str(create_invite(self.app.state.db, name, role, department, self.base_url))
+
+
+def assert_problem(r: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
+    """``r`` is an RFC 9457 problem with ``status`` (and type ``.../<slug>``)."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"] and "detail" in body
+    if slug:
+        assert body["type"].endswith("/" + slug), body
+    return body  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from server.auth.ratelimit import AuthLimits, RateLimiter
 from server.auth.session_cache import SessionCache
 
 if TYPE_CHECKING:
@@ -58,9 +59,17 @@ class AuthConfig:
     # Recovery codes are 80 bits, but guessing still gets no more than this many tries per account and window.
     recovery_failures: int = 10
     recovery_window: int = 3600
+    # Rate limits and caps (server/auth/ratelimit.py, docs/security.md "Limits").
+    limits: AuthLimits = field(default_factory=AuthLimits)
+    # Behind a reverse proxy the server sees the proxy's address; name the proxy's header (x-forwarded-for)
+    # to limit and audit by the client's address instead. Off by default: clients could forge it.
+    client_ip_header: str | None = None
+    # Adding or removing a passkey and new recovery codes need a user-verified passkey assertion this recent.
+    reauth_seconds: int = 300
     rp_id: str = field(init=False)
     secure: bool = field(init=False)
     sessions: SessionCache = field(init=False, repr=False)
+    limiter: RateLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.origin = normalize_origin(self.origin)
@@ -68,6 +77,7 @@ class AuthConfig:
         self.rp_id = parts.hostname or "localhost"
         self.secure = parts.scheme == "https"
         self.sessions = SessionCache()
+        self.limiter = RateLimiter()
 
     def session_lifetime(self, staff: bool) -> tuple[int, int]:
         """(idle, absolute) seconds for a new session."""

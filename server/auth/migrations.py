@@ -107,4 +107,15 @@ CREATE TRIGGER auth_epoch_binding_deleted AFTER DELETE ON identity_bindings
 BEGIN UPDATE auth_epoch SET n = n + 1; END;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
+# v3: caps and fresh passkey checks. A challenge remembers the client address it was issued to (open
+# challenges per client are capped); a session remembers when its account last made a user-verified passkey
+# assertion (credential changes need one from the last few minutes). Neither column moves the auth epoch:
+# the freshness is read from the row when a credential change asks, never from the session cache.
+_V3 = """
+ALTER TABLE challenges ADD COLUMN client TEXT;
+CREATE INDEX challenges_client ON challenges (client);
+CREATE INDEX challenges_account ON challenges (account_id);
+ALTER TABLE sessions ADD COLUMN verified_at INTEGER;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]

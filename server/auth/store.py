@@ -47,15 +47,18 @@ __all__ = [
     "iso_now",
     "list_passkeys",
     "lookup_credential",
+    "mark_verified",
     "new_token",
     "now",
     "rename_credential",
     "session_account",
     "set_role",
     "touch_session",
+    "trim_sessions",
     "update_sign_count",
     "use_recovery_code",
     "user_handle_of",
+    "verified_at",
 ]
 
 # Crockford base32 without I, L, O, U: recovery codes are typed by hand from paper.
@@ -253,9 +256,14 @@ class SessionInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def create_session(
-    conn: sqlite3.Connection, account_id: str, *, method: str, idle_seconds: int, absolute_seconds: int
+    conn: sqlite3.Connection, account_id: str, *, method: str, idle_seconds: int, absolute_seconds: int,
+    verified: bool = False,
 ) -> str:
-    """Start a session and return the cookie value (only its hash is stored)."""
+    """Start a session and return the cookie value (only its hash is stored).
+
+    ``verified``: the sign-in was a user-verified passkey assertion, so the session starts fresh for
+    credential changes (``verified_at``).
+    """
     token = new_token()
     t = now()
     # Housekeeping on a path that already writes: expired sessions of this account go away.
@@ -265,11 +273,33 @@ def create_session(
     )
     conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (t,))  # everyone's dead sessions (indexed)
     conn.execute(
-        "INSERT INTO sessions (token_hash, account_id, method, created_at, last_seen_at, idle_seconds, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (hash_secret(token), account_id, method, t, t, idle_seconds, t + absolute_seconds),
+        "INSERT INTO sessions (token_hash, account_id, method, created_at, last_seen_at, idle_seconds, expires_at,"
+        " verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (hash_secret(token), account_id, method, t, t, idle_seconds, t + absolute_seconds, t if verified else None),
     )
     return token
+
+
+def trim_sessions(conn: sqlite3.Connection, account_id: str, keep: int) -> int:
+    """End all but the ``keep`` newest sessions of the account; returns how many ended."""
+    return conn.execute(
+        "DELETE FROM sessions WHERE account_id = ? AND rowid NOT IN (SELECT rowid FROM sessions"
+        " WHERE account_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+        (account_id, account_id, max(1, keep)),
+    ).rowcount
+
+
+def verified_at(conn: sqlite3.Connection, token_hash: bytes) -> int | None:
+    """When this session's account last made a user-verified passkey assertion in it (UNIX seconds)."""
+    row = conn.execute("SELECT verified_at FROM sessions WHERE token_hash = ?", (token_hash,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def mark_verified(conn: sqlite3.Connection, token_hash: bytes) -> int:
+    """Record a user-verified passkey assertion made in this session now; returns the time."""
+    t = now()
+    conn.execute("UPDATE sessions SET verified_at = ? WHERE token_hash = ?", (t, token_hash))
+    return t
 
 
 def session_account(conn: sqlite3.Connection, token: str) -> tuple[Account, SessionInfo] | None:
@@ -329,14 +359,28 @@ def create_challenge(
     ttl_seconds: int,
     account_id: str | None = None,
     data: dict[str, Any] | None = None,
+    client: str | None = None,
+    max_per_client: int | None = None,
+    max_per_account: int | None = None,
 ) -> str:
+    """Store a challenge. Beyond ``max_per_client`` open challenges of ``client`` (or ``max_per_account`` of
+    ``account_id``) the oldest are dropped: a client asking for options without finishing only ever holds a
+    bounded number of rows, and the newest ceremony always works."""
     t = now()
     # Bounded table: every new challenge sweeps the expired ones.
     conn.execute("DELETE FROM challenges WHERE expires_at <= ?", (t,))
+    for column, value, cap in (("client", client, max_per_client), ("account_id", account_id, max_per_account)):
+        if value is not None and cap is not None:
+            conn.execute(
+                f"DELETE FROM challenges WHERE {column} = ? AND rowid NOT IN (SELECT rowid FROM challenges"
+                f" WHERE {column} = ? ORDER BY rowid DESC LIMIT ?)",
+                (value, value, max(0, cap - 1)),
+            )
     cid = new_token()
     conn.execute(
-        "INSERT INTO challenges (id, purpose, challenge, account_id, data, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (cid, purpose, challenge, account_id, json.dumps(data or {}), t + ttl_seconds),
+        "INSERT INTO challenges (id, purpose, challenge, account_id, data, expires_at, client)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (cid, purpose, challenge, account_id, json.dumps(data or {}), t + ttl_seconds, client),
     )
     return cid
 

@@ -80,17 +80,21 @@ def registration_options(
     return json.loads(options_to_json(options)), options.challenge
 
 
-def authentication_options(config: AuthConfig) -> tuple[dict[str, Any], bytes]:
-    """Discoverable-credential sign-in: no allowCredentials, the authenticator offers the user's passkeys.
+def authentication_options(config: AuthConfig, *, allow: list[bytes] | None = None,
+                           require_user_verification: bool = False) -> tuple[dict[str, Any], bytes]:
+    """Sign-in options; ``allow`` lists the passkeys that may answer (re-authentication of a known account).
 
-    User verification is only *preferred* here because we do not know yet who signs in; for staff the
-    verification step refuses an assertion without the UV flag.
+    For sign-in, ``allow`` is None: discoverable credentials, no allowCredentials, the authenticator offers
+    the user's passkeys. User verification is then only *preferred* because we do not know yet who signs in;
+    for staff the verification step refuses an assertion without the UV flag. Re-authentication before a
+    credential change asks for it (``require_user_verification``) and the verification step insists on it.
     """
     options = generate_authentication_options(
         rp_id=config.rp_id,
         timeout=config.challenge_ttl * 1000,
-        allow_credentials=[],
-        user_verification=UserVerificationRequirement.PREFERRED,
+        allow_credentials=[PublicKeyCredentialDescriptor(id=cid) for cid in allow or []],
+        user_verification=(UserVerificationRequirement.REQUIRED if require_user_verification
+                           else UserVerificationRequirement.PREFERRED),
     )
     return json.loads(options_to_json(options)), options.challenge
 
@@ -138,8 +142,8 @@ def verify_authentication(
     public_key: bytes,
     sign_count: int,
     require_user_verification: bool,
-) -> int:
-    """Check the assertion; returns the new signature counter."""
+) -> tuple[int, bool]:
+    """Check the assertion; returns the new signature counter and whether the user was verified (UV flag)."""
     try:
         verified = verify_authentication_response(
             credential=credential,
@@ -152,4 +156,4 @@ def verify_authentication(
         )
     except Exception as exc:
         raise AuthProblem(401, "sign-in-failed", f"sign-in refused: {exc}") from exc
-    return int(verified.new_sign_count)
+    return int(verified.new_sign_count), bool(verified.user_verified)

@@ -3,64 +3,38 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.auth import AuthConfig, create_invite
+from server.auth import AuthConfig
+from server.auth.ratelimit import Rate
 from testsupport.servers import AppServer
 from testsupport.webauthn import (
+    AuthServer,
     SoftAuthenticator,
+    assert_problem,
     enroll_staff,
-    install_csrf,
     login,
     register_resident,
 )
 
 
-class Server:
-    def __init__(self, app: Any, base_url: str, db_path: str) -> None:
-        self.app = app
-        self.base_url = base_url
-        self.db_path = db_path
-
-    @contextlib.contextmanager
-    def client(self) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            install_csrf(client)
-            yield client
-
-    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Direct access to the SQLite file, for what only time or an attacker can do (expiry, tampering)."""
-        conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
-        try:
-            return conn.execute(query, args).fetchall()
-        finally:
-            conn.close()
-
-    def audit(self, action: str) -> list[tuple[Any, ...]]:
-        return self.sql("SELECT actor, subject, details FROM audit_log WHERE action = ? ORDER BY id", action)
-
-    def invite(self, name: str, role: str, department: str | None = None) -> str:
-        return create_invite(self.app.state.db, name, role, department, self.base_url)
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     db_path = str(tmp_path_factory.mktemp("auth") / "auth.db")
     with AppServer.on_file(db_path) as srv:
-        yield Server(srv.app, srv.url, db_path)
+        yield AuthServer(srv.app, srv.url, db_path)
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[httpx.Client]:
+def client(server: AuthServer) -> Iterator[httpx.Client]:
     with server.client() as c:
         yield c
 
@@ -71,16 +45,6 @@ def session(client: httpx.Client) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def assert_problem(r: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["title"] and "detail" in body
-    if slug:
-        assert body["type"].endswith("/" + slug), body
-    return body  # type: ignore[no-any-return]
-
-
 def cred_b64(auth: SoftAuthenticator) -> str:
     return base64.urlsafe_b64encode(auth.credentials[0].id).rstrip(b"=").decode()
 
@@ -89,7 +53,7 @@ def cred_b64(auth: SoftAuthenticator) -> str:
 
 
 @pytest.mark.parametrize(("alg", "attestation"), [("ES256", "none"), ("EdDSA", "packed"), ("ES256", "packed")])
-def test_register_then_sign_in(server: Server, client: httpx.Client, alg: str, attestation: str) -> None:
+def test_register_then_sign_in(server: AuthServer, client: httpx.Client, alg: str, attestation: str) -> None:
     auth = SoftAuthenticator(origin=server.base_url, alg=alg, attestation=attestation)
     account, _ = register_resident(client, server.base_url, "山田 太郎", auth)
     assert account["role"] == "resident" and account["verified"] is False and account["display_name"] == "山田 太郎"
@@ -105,7 +69,7 @@ def test_register_then_sign_in(server: Server, client: httpx.Client, alg: str, a
     assert any(row[1] == account["id"] and '"passkey"' in row[2] for row in server.audit("auth.login"))
 
 
-def test_login_options_are_discoverable(client: httpx.Client, server: Server) -> None:
+def test_login_options_are_discoverable(client: httpx.Client, server: AuthServer) -> None:
     r = client.post("/auth/login/options", json={})
     assert r.status_code == 200
     opts = r.json()["publicKey"]
@@ -118,7 +82,7 @@ def test_login_options_are_discoverable(client: httpx.Client, server: Server) ->
     assert [p["alg"] for p in opts["pubKeyCredParams"]] == [-8, -7, -257]
 
 
-def test_session_cookie_attributes_and_hashed_storage(server: Server, client: httpx.Client) -> None:
+def test_session_cookie_attributes_and_hashed_storage(server: AuthServer, client: httpx.Client) -> None:
     auth = SoftAuthenticator(origin=server.base_url)
     opts = client.post("/auth/register/options", json={"display_name": "c"}).json()
     r = client.post("/auth/register/verify", json={"challenge_id": opts["challenge_id"],
@@ -138,7 +102,7 @@ def test_session_cookie_attributes_and_hashed_storage(server: Server, client: ht
 # -- refusals ---------------------------------------------------------------------------------------
 
 
-def test_wrong_origin_and_rp_id_rejected(server: Server, client: httpx.Client) -> None:
+def test_wrong_origin_and_rp_id_rejected(server: AuthServer, client: httpx.Client) -> None:
     evil = SoftAuthenticator(origin="http://evil.example:8000")
     opts = client.post("/auth/register/options", json={"display_name": "e"}).json()
     r = client.post("/auth/register/verify", json={"challenge_id": opts["challenge_id"],
@@ -164,7 +128,7 @@ def test_wrong_origin_and_rp_id_rejected(server: Server, client: httpx.Client) -
     assert server.audit("auth.login_failed")
 
 
-def test_replayed_challenge_and_assertion_rejected(server: Server, client: httpx.Client) -> None:
+def test_replayed_challenge_and_assertion_rejected(server: AuthServer, client: httpx.Client) -> None:
     _, auth = register_resident(client, server.base_url)
     client.post("/auth/logout")
     opts = client.post("/auth/login/options", json={}).json()
@@ -183,7 +147,7 @@ def test_replayed_challenge_and_assertion_rejected(server: Server, client: httpx
     assert_problem(r, 400, "challenge-invalid")
 
 
-def test_expired_challenge_rejected(server: Server, client: httpx.Client) -> None:
+def test_expired_challenge_rejected(server: AuthServer, client: httpx.Client) -> None:
     _, auth = register_resident(client, server.base_url)
     client.post("/auth/logout")
     opts = client.post("/auth/login/options", json={}).json()
@@ -195,7 +159,7 @@ def test_expired_challenge_rejected(server: Server, client: httpx.Client) -> Non
     assert session(client)["signed_in"] is False
 
 
-def test_sign_count_regression_rejected(server: Server, client: httpx.Client) -> None:
+def test_sign_count_regression_rejected(server: AuthServer, client: httpx.Client) -> None:
     account, auth = register_resident(client, server.base_url)
     client.post("/auth/logout")
     login(client, auth)
@@ -209,7 +173,7 @@ def test_sign_count_regression_rejected(server: Server, client: httpx.Client) ->
     assert any(row[1] == account["id"] for row in server.audit("auth.login_failed"))
 
 
-def test_authenticator_without_counter_accepted(server: Server, client: httpx.Client) -> None:
+def test_authenticator_without_counter_accepted(server: AuthServer, client: httpx.Client) -> None:
     """Passkeys synced between devices report 0 forever: 0 after 0 is not a regression."""
     _, auth = register_resident(client, server.base_url)
     for _ in range(2):
@@ -218,7 +182,7 @@ def test_authenticator_without_counter_accepted(server: Server, client: httpx.Cl
         login(client, auth)
 
 
-def test_user_verification_required_for_staff_only(server: Server, client: httpx.Client) -> None:
+def test_user_verification_required_for_staff_only(server: AuthServer, client: httpx.Client) -> None:
     # Residents: UV preferred, so an authenticator without UV still works.
     no_uv = SoftAuthenticator(origin=server.base_url, user_verified=False)
     register_resident(client, server.base_url, authenticator=no_uv)
@@ -243,7 +207,7 @@ def test_user_verification_required_for_staff_only(server: Server, client: httpx
     assert login(client, auth)["role"] == "counter"
 
 
-def test_recovery_code_single_use(server: Server, client: httpx.Client) -> None:
+def test_recovery_code_single_use(server: AuthServer, client: httpx.Client) -> None:
     account, auth = register_resident(client, server.base_url)
     client.post("/auth/logout")
     code = auth.recovery_codes[0]
@@ -261,10 +225,14 @@ def test_recovery_code_single_use(server: Server, client: httpx.Client) -> None:
     assert [r for r in server.audit("auth.login") if r[1] == account["id"] and "recovery" in r[2]]
 
 
-def test_guessing_recovery_codes_is_throttled_per_account(server: Server, client: httpx.Client) -> None:
+def test_guessing_recovery_codes_is_throttled_per_account(server: AuthServer, client: httpx.Client) -> None:
     from server.auth.config import STATE_KEY
 
     config = server.app.state[STATE_KEY]
+    # This is the audit-based throttle (failures only, survives restarts): the in-memory per-account rate
+    # limit, which counts every attempt, is tested in test_auth_limits.py and kept out of the way here.
+    limits = config.limits
+    config.limits = msgspec.structs.replace(limits, per_account=Rate(1000, 0.01))
     account, auth = register_resident(client, server.base_url)
     client.post("/auth/logout")
     for i in range(config.recovery_failures):
@@ -290,9 +258,10 @@ def test_guessing_recovery_codes_is_throttled_per_account(server: Server, client
         assert r.status_code == 200, r.text
     finally:
         config.recovery_window = window
+        config.limits = limits
 
 
-def test_new_recovery_codes_replace_the_old_ones(server: Server, client: httpx.Client) -> None:
+def test_new_recovery_codes_replace_the_old_ones(server: AuthServer, client: httpx.Client) -> None:
     account, auth = register_resident(client, server.base_url)
     r = client.post("/auth/recovery-codes")
     assert r.status_code == 200, r.text
@@ -306,7 +275,7 @@ def test_new_recovery_codes_replace_the_old_ones(server: Server, client: httpx.C
     assert client.post("/auth/recovery", json={"account_id": account["id"], "code": fresh[0]}).status_code == 200
 
 
-def test_passkey_rename_add_remove(server: Server, client: httpx.Client) -> None:
+def test_passkey_rename_add_remove(server: AuthServer, client: httpx.Client) -> None:
     account, first = register_resident(client, server.base_url)
     keys = client.get("/api/me/passkeys").json()
     assert len(keys) == 1
@@ -351,7 +320,7 @@ def test_passkey_rename_add_remove(server: Server, client: httpx.Client) -> None
     assert [r for r in server.audit("passkey.remove") if r[1] == account["id"]]
 
 
-def test_logout_and_logout_everywhere(server: Server) -> None:
+def test_logout_and_logout_everywhere(server: AuthServer) -> None:
     with server.client() as phone, server.client() as laptop, server.client() as third:
         account, auth = register_resident(phone, server.base_url)
         login(laptop, auth)
@@ -369,7 +338,7 @@ def test_logout_and_logout_everywhere(server: Server) -> None:
         assert_problem(phone.post("/auth/logout-all"), 401)
 
 
-def test_idle_and_absolute_expiry(server: Server, client: httpx.Client) -> None:
+def test_idle_and_absolute_expiry(server: AuthServer, client: httpx.Client) -> None:
     account, auth = register_resident(client, server.base_url)
     server.sql("UPDATE sessions SET last_seen_at = last_seen_at - idle_seconds WHERE account_id = ?", account["id"])
     assert session(client)["signed_in"] is False
@@ -378,7 +347,7 @@ def test_idle_and_absolute_expiry(server: Server, client: httpx.Client) -> None:
     assert session(client)["signed_in"] is False
 
 
-def test_staff_session_shorter_than_resident(server: Server, client: httpx.Client) -> None:
+def test_staff_session_shorter_than_resident(server: AuthServer, client: httpx.Client) -> None:
     account, _ = enroll_staff(client, server.invite("鈴木 次郎", "reviewer", "koseki"))
     assert account["department"] == "koseki"
     idle, life = server.sql("SELECT idle_seconds, expires_at - created_at FROM sessions WHERE account_id = ?",
@@ -389,7 +358,7 @@ def test_staff_session_shorter_than_resident(server: Server, client: httpx.Clien
 # -- CSRF -------------------------------------------------------------------------------------------
 
 
-def test_csrf_required_on_state_changes(server: Server) -> None:
+def test_csrf_required_on_state_changes(server: AuthServer) -> None:
     with httpx.Client(base_url=server.base_url) as bare:
         assert_problem(bare.post("/auth/login/options", json={}), 403, "csrf")  # no cookie at all
         s = bare.get("/api/session").json()
@@ -413,7 +382,7 @@ def test_csrf_required_on_state_changes(server: Server) -> None:
         assert r.status_code == 200
 
 
-def test_csrf_cookie_readable_by_scripts(server: Server) -> None:
+def test_csrf_cookie_readable_by_scripts(server: AuthServer) -> None:
     with httpx.Client(base_url=server.base_url) as bare:
         r = bare.get("/api/session")
         cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("madoguchi_csrf="))
@@ -423,7 +392,7 @@ def test_csrf_cookie_readable_by_scripts(server: Server) -> None:
 # -- staff invites ----------------------------------------------------------------------------------
 
 
-def test_staff_invite_url_single_use(server: Server, client: httpx.Client) -> None:
+def test_staff_invite_url_single_use(server: AuthServer, client: httpx.Client) -> None:
     url = server.invite("高橋 三郎", "admin")
     assert url.startswith(server.base_url + "/enroll/")
     path = url[len(server.base_url):]
@@ -448,7 +417,7 @@ def test_staff_invite_url_single_use(server: Server, client: httpx.Client) -> No
     assert [r for r in server.audit("auth.enroll") if r[1] == account["id"]]
 
 
-def test_two_enrollments_race_for_one_invite(server: Server) -> None:
+def test_two_enrollments_race_for_one_invite(server: AuthServer) -> None:
     url = server.invite("伊藤 四郎", "outreach")
     token = url.rsplit("/", 1)[-1]
     with server.client() as a, server.client() as b:
@@ -462,7 +431,7 @@ def test_two_enrollments_race_for_one_invite(server: Server) -> None:
         assert sorted([ra.status_code, rb.status_code]) == [200, 410]
 
 
-def test_invite_validation(server: Server) -> None:
+def test_invite_validation(server: AuthServer) -> None:
     with pytest.raises(ValueError):
         server.invite("x", "resident")
     with pytest.raises(ValueError):
@@ -480,7 +449,7 @@ def test_invite_validation(server: Server) -> None:
      "response": {"clientDataJSON": "e30", "attestationObject": "oA", "authenticatorData": "AA", "signature": "AA"}},
     {"rawId": 5}, {"response": []},
 ])
-def test_malformed_credentials_are_client_errors(server: Server, client: httpx.Client,
+def test_malformed_credentials_are_client_errors(server: AuthServer, client: httpx.Client,
                                                  credential: dict[str, Any]) -> None:
     for start, finish, extra in (("/auth/register/options", "/auth/register/verify", {"display_name": "x"}),
                                  ("/auth/login/options", "/auth/login/verify", {})):
@@ -519,7 +488,7 @@ _ENDPOINTS = [("POST", p) for p in ("/auth/register/options", "/auth/register/ve
                                     "/auth/logout")] + [("PATCH", "/api/me/passkeys/x")]
 
 
-def test_fuzz_auth_endpoints_never_500(server: Server) -> None:
+def test_fuzz_auth_endpoints_never_500(server: AuthServer) -> None:
     with server.client() as c:
         register_resident(c, server.base_url)  # signed in, so guarded endpoints parse bodies too
         opts = c.post("/auth/login/options", json={}).json()

@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
     ("DELETE", "/api/me/passkeys/{passkey_id:str}"): SIGNED_IN,
     ("POST", "/auth/recovery-codes"): frozenset({RESIDENT}),  # staff have none: an admin re-invites them
+    ("POST", "/auth/reauth/options"): SIGNED_IN,
+    ("POST", "/auth/reauth/verify"): SIGNED_IN,
     # sync (docs/sync.md): push/pull for every signed-in account; the store decides per record (drafts:
     # owner only; shared records: counter/admin all, reviewers their department, outreach their assignments)
     ("POST", "/sync/push"): SIGNED_IN,
@@ -129,6 +131,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/enroll/options"): {"json": {"token": "no-such-token"}},
     ("POST", "/auth/enroll/verify"): {"json": {"token": "no-such-token", "challenge_id": "none", "credential": {}}},
     ("POST", "/auth/passkeys/verify"): {"json": {"challenge_id": "none", "credential": {}}},
+    ("POST", "/auth/reauth/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("PATCH", "/api/me/passkeys/{passkey_id:str}"): {"json": {"name": "x"}},
 }
 
