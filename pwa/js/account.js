@@ -1,14 +1,27 @@
 // The signed-in account's page (#/signin once signed in): passkeys (name, add, remove), a new set of
 // recovery codes (residents), sign out here or everywhere. Every change is made and checked by the server.
+// Adding or removing a passkey and new recovery codes need a fresh passkey check: when the server answers
+// 403 reauth-required, the page says why and offers one button that does the check, then the change.
 
 import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
 import { el } from './dom.js';
-import { parseCreationOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
+import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 
 function reason(e) { return e instanceof ApiError ? e.message : (e && e.name) || String(e); }
 
 function day(iso) { return iso ? iso.slice(0, 10) : t('never'); }
+
+function needsReauth(e) {
+  return e instanceof ApiError && e.status === 403 && /\/reauth-required$/.test(String((e.problem && e.problem.type) || ''));
+}
+
+/** The fresh passkey check: a user-verified assertion with one of this account's passkeys. */
+async function reauthenticate() {
+  const opts = await api('/auth/reauth/options', { method: 'POST', body: {} });
+  const cred = await navigator.credentials.get({ publicKey: parseRequestOptions(unwrapOptions(opts)) });
+  await api('/auth/reauth/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } });
+}
 
 /**
  * Fill `main` with the account's settings. `account` is the session's account; `signedOut` runs after a
@@ -18,6 +31,24 @@ export async function accountPage(main, account, { signedOut }) {
   const status = el('p', { role: 'status', id: 'account-status' });
   const say = (text) => { status.textContent = text; };
   const guard = async (fn) => { say(''); try { await fn(); } catch (e) { say(t('accountFailed', { reason: reason(e) })); } };
+  // A credential change: when the server asks for a fresh passkey check, one more tap does it and then `fn`.
+  const reauthBox = el('div', { id: 'reauth', class: 'notice', hidden: true });
+  const changing = (fn) => guard(async () => {
+    reauthBox.hidden = true;
+    try { await fn(); } catch (e) {
+      if (!needsReauth(e)) throw e;
+      const go = el('button', { type: 'button', class: 'btn', id: 'reauth-confirm', text: t('reauthButton') });
+      go.addEventListener('click', () => guard(async () => {
+        await reauthenticate();
+        reauthBox.hidden = true;
+        reauthBox.replaceChildren();
+        await fn();
+      }));
+      reauthBox.replaceChildren(el('p', { text: t('reauthText') }), el('div', { class: 'actions' }, go));
+      reauthBox.hidden = false;
+      go.focus();
+    }
+  });
 
   const list = el('ul', { id: 'passkeys', class: 'passkeys' });
   const render = async () => {
@@ -45,7 +76,7 @@ export async function accountPage(main, account, { signedOut }) {
         await render();
       });
     });
-    remove.addEventListener('click', () => guard(async () => {
+    remove.addEventListener('click', () => changing(async () => {
       await api(`/api/me/passkeys/${encodeURIComponent(k.id)}`, { method: 'DELETE' });
       say(t('passkeyRemoved'));
       await render();
@@ -54,7 +85,7 @@ export async function accountPage(main, account, { signedOut }) {
   };
 
   const add = el('button', { type: 'button', class: 'btn', id: 'add-passkey', text: t('passkeyAdd') });
-  add.addEventListener('click', () => guard(async () => {
+  add.addEventListener('click', () => changing(async () => {
     const opts = await api('/auth/passkeys/options', { method: 'POST', body: {} });
     const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
     await api('/auth/passkeys/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred), name: navigator.userAgent.slice(0, 60) } });
@@ -62,11 +93,11 @@ export async function accountPage(main, account, { signedOut }) {
     await render();
   }));
 
-  main.append(el('p', { text: t('signedInAs', { name: account.display_name || '' }) }), status,
+  main.append(el('p', { text: t('signedInAs', { name: account.display_name || '' }) }), status, reauthBox,
     el('h2', { text: t('passkeysTitle') }), el('p', { class: 'hint', text: t('passkeysText') }), list,
     el('div', { class: 'actions' }, add));
 
-  if (account.role === 'resident') main.append(...recoverySection(guard));
+  if (account.role === 'resident') main.append(...recoverySection(changing));
 
   const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
   out.addEventListener('click', async () => {
@@ -83,13 +114,13 @@ export async function accountPage(main, account, { signedOut }) {
 }
 
 // Two steps, without window.confirm: the first click says what happens, the second does it.
-function recoverySection(guard) {
+function recoverySection(changing) {
   const box = el('div', { id: 'recovery' });
   const ask = el('button', { type: 'button', class: 'btn btn-secondary', text: t('recoveryNew') });
   const confirm = el('button', { type: 'button', class: 'btn', text: t('recoveryConfirm'), hidden: true });
   const warning = el('p', { class: 'notice', text: t('recoveryWarning'), hidden: true });
   ask.addEventListener('click', () => { warning.hidden = false; confirm.hidden = false; confirm.focus(); });
-  confirm.addEventListener('click', () => guard(async () => {
+  confirm.addEventListener('click', () => changing(async () => {
     const r = await api('/auth/recovery-codes', { method: 'POST', body: {} });
     warning.hidden = true; confirm.hidden = true;
     box.replaceChildren(el('p', { text: t('recoveryText') }),

@@ -104,6 +104,8 @@ const S = {
   recoveryNew: { ja: '新しい回復コードを作る', en: 'Make new recovery codes', 'ja-easy': 'あたらしい かいふく コード を つくる' },
   recoveryWarning: { ja: 'これまでの回復コードはすべて使えなくなります。', en: 'All your earlier recovery codes will stop working.', 'ja-easy': 'まえ の かいふく コード は ぜんぶ つかえなく なります。' },
   recoveryConfirm: { ja: '古いコードを無効にして作る', en: 'Replace my old codes', 'ja-easy': 'まえ の コード を けして つくる' },
+  reauthText: { ja: 'パスキーの追加・削除や回復コードの作り直しの前に、パスキーでもう一度本人確認をします。', en: 'Before adding or removing a passkey or making new recovery codes, confirm it is you with your passkey once more.', 'ja-easy': 'パスキー や かいふく コード を かえます。その まえ に、もう いちど パスキー で あなた だと たしかめます。' },
+  reauthButton: { ja: 'パスキーで本人確認して続ける', en: 'Confirm with my passkey and continue', 'ja-easy': 'パスキー で たしかめて つづける' },
   signoutAll: { ja: 'すべての端末でサインアウト', en: 'Sign out on every device', 'ja-easy': 'ぜんぶ の きかい で サインアウト' },
   signedInAs: { ja: '{name} さん', en: '{name}', 'ja-easy': '{name} さん' },
   signinOffline: { ja: 'サインインにはインターネット接続が必要です。入力と保存はオフラインでもできます。', en: 'Signing in needs a connection. You can still fill in and save forms offline.', 'ja-easy': 'サインイン には インターネット が いります。かく こと は インターネット が なくても できます。' },
