@@ -235,4 +235,4 @@ def assert_problem(r: httpx.Response, status: int, slug: str | None = None) -> d
     assert body["status"] == status and body["title"] and "detail" in body
     if slug:
         assert body["type"].endswith("/" + slug), body
-    return body  # type: ignore[no-any-return]
+    return body
