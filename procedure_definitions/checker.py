@@ -35,8 +35,8 @@ from .yamlpos import KeyPath, Located
 __all__ = ["EXPRESSION_KEYS", "Scope", "check_definition", "field_tag", "iter_located_fields"]
 
 EXPRESSION_KEYS = ("show_if", "required_if", "constraint", "calculate", "choice_filter")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MIME = re.compile(r"^[a-z]+/([a-z0-9.+-]+|\*)$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fullmatch: "$" lets a newline through
+_MIME = re.compile(r"[a-z]+/([a-z0-9.+-]+|\*)")
 OBJECT_PARTS: dict[str, dict[str, str]] = {
     "name": {"family": "string", "given": "string"},
     "kana": {"family": "string", "given": "string"},
@@ -277,7 +277,7 @@ class _Checker:
         if isinstance(f, DateField):
             for key in ("min", "max"):
                 v = getattr(f, key)
-                if v is not None and not _ISO_DATE.match(v):
+                if v is not None and not _ISO_DATE.fullmatch(v):
                     bad(key, f"field '{f.id}': {key} must be an ISO date like 2026-04-01")
         if isinstance(f, PostalCodeField) and f.address_field:
             target = visible.get(f.address_field)
@@ -288,7 +288,7 @@ class _Checker:
                 bad("address_field", f"address_field '{f.address_field}' must be an address field")
         if isinstance(f, AttachmentField):
             for ai, mime in enumerate(f.accept):
-                if not _MIME.match(mime):
+                if not _MIME.fullmatch(mime):
                     self.report("PD208", fpath + ("accept", ai), detail=f"'{mime}' is not a MIME type like image/jpeg")
             if f.max_size_mb <= 0:
                 bad("max_size_mb", f"field '{f.id}': max_size_mb must be positive")

@@ -8,6 +8,7 @@ reporter, so a problem is always ``path:line:col: CODE message``.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Literal
 
@@ -67,8 +68,16 @@ class Problem(msgspec.Struct, frozen=True, order=True):
     severity: Severity = "error"
 
     def format(self) -> str:
+        """One line, always: control characters a key, id or value may hold (a newline, NUL) are escaped."""
         sev = "warning: " if self.severity == "warning" else ""
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {sev}{self.message}"
+        return _one_line(f"{self.path}:{self.line}:{self.col}: {self.code} {sev}{self.message}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def problem(code: str, path: str, line: int, col: int, **kw: object) -> Problem:

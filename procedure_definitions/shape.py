@@ -21,8 +21,9 @@ from .yamlpos import KeyPath, Located
 
 __all__ = ["check_shape"]
 
-_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_DEF_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+# Used with fullmatch: "$" alone would let a trailing newline through.
+_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
+_DEF_ID_RE = re.compile(r"[a-z][a-z0-9-]*")
 _MAX_SAFE = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 
 
@@ -171,6 +172,9 @@ class _Walker:
         if tag is None:
             self.report("PD103", path, key=tag_field)
             return
+        if not isinstance(tag, str):
+            self.report("PD102", path + (str(tag_field),), key=tag_field, expected="a string", actual=_kind_name(tag))
+            return
         if tag not in tags:
             hint = did_you_mean(str(tag), tags) or " (one of " + ", ".join(tags) + ")"
             self.report("PD105", path + (str(tag_field),), type=tag, hint=hint)
@@ -199,7 +203,7 @@ class _Walker:
         if "id" in value and isinstance(value["id"], str):
             is_definition = len(path) == 0
             rx = _DEF_ID_RE if is_definition else _ID_RE
-            if not rx.match(value["id"]):
+            if not rx.fullmatch(value["id"]):
                 rule = (
                     "use lowercase letters, digits and '-', starting with a letter"
                     if is_definition

@@ -8,12 +8,13 @@ PyYAML's composer gives nodes with marks; we construct the values ourselves so t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
-__all__ = ["Located", "Pos", "YamlError", "read_yaml"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "read_yaml"]
 
 Pos = tuple[int, int]
 KeyPath = tuple[str | int, ...]
@@ -27,6 +28,10 @@ _constructor = yaml.SafeLoader("")  # only its scalar constructors are used
 
 
 _AS_STRING = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"})
+_INT = "tag:yaml.org,2002:int"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_VALUES = 20_000  # values one file may build (the largest shipped definition has under 1,000)
+MAX_DEPTH = 200  # levels of nesting
 
 
 class YamlError(Exception):
@@ -65,6 +70,62 @@ def _mark(node: yaml.Node) -> Pos:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _line_col(text: str, offset: int) -> Pos:
+    """1-based (line, column) of a character offset."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _marked(e: yaml.MarkedYAMLError) -> str:
+    """The problem of a PyYAML error without its multi-line 'in "<unicode string>", line ...' tail."""
+    return " ".join(x for x in (e.context, e.problem) if x) or type(e).__name__
+
+
+def _bad_string(value: str) -> str | None:
+    """Why a string may not be in a definition: NUL (cut by C code, databases and terminals) or a lone
+    surrogate (not UTF-8, and JavaScript reads it differently); None when it is fine."""
+    if "\x00" in value:
+        return "a NUL character (\\0) is not allowed in a definition"
+    if not value.isascii() and _SURROGATE.search(value):
+        return "a lone surrogate (\\ud800-\\udfff) is not allowed in a definition"
+    return None
+
+
+def _check_size(root: yaml.Node, remap: Callable[[Pos], Pos]) -> None:
+    """Refuse a tree that would expand past MAX_VALUES values or MAX_DEPTH levels, before building it.
+
+    Aliases let a few lines stand for a huge tree ("billion laughs"): composing shares the nodes, building
+    would copy them. Sizes are counted once per distinct node (memoized), so this takes time linear in the
+    file, whatever the expansion.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(n))
+        if known is not None:
+            return known
+        if id(n) in active:
+            raise YamlError("recursive YAML: an alias refers to a node that contains it", *remap(_mark(n)))
+        if depth > MAX_DEPTH:
+            raise YamlError(f"YAML nested more than {MAX_DEPTH} levels deep", *remap(_mark(n)))
+        total = 1
+        if isinstance(n, yaml.MappingNode | yaml.SequenceNode):
+            active.add(id(n))
+            children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_VALUES:
+                    raise YamlError(f"the YAML expands to more than {MAX_VALUES} values (aliases repeating aliases?)",
+                                    *remap(_mark(n)))
+            active.discard(id(n))
+        sizes[id(n)] = total
+        return total
+
+    size(root, 0)
+
+
 def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Located:
     """Parse one YAML document. Raises YamlError with a position on syntax errors."""
     out = Located()
@@ -74,16 +135,30 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        detail = " ".join(x for x in (e.context, e.problem) if x) or str(e)
-        raise YamlError(detail, *remap((line, col))) from None
+        raise YamlError(_marked(e), *remap((line, col))) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, other controls)
+        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "\x00")
+        # libyaml counts bytes, not characters: find the character itself.
+        at = text.find(chr(code))
+        pos = _line_col(text, at if at >= 0 else e.position)
+        raise YamlError(f"unacceptable character #x{code:04x}: {e.reason}", *remap(pos)) from None
     except yaml.YAMLError as e:
-        raise YamlError(str(e), *remap((1, 1))) from None
+        raise YamlError(str(e).splitlines()[0] if str(e) else type(e).__name__, *remap((1, 1))) from None
 
+    if node is not None:
+        _check_size(node, remap)
     active: set[int] = set()  # nodes being built: an alias back into one is a cycle
+    budget = [MAX_VALUES]  # _check_size measured the tree; this only guards against a miscount
 
     def build(n: yaml.Node, path: KeyPath) -> Any:
-        if id(n) in active or len(path) > 200:
-            raise YamlError("recursive or too deeply nested YAML (an alias refers to itself)", *remap(_mark(n)))
+        if id(n) in active:
+            raise YamlError("recursive YAML: an alias refers to a node that contains it", *remap(_mark(n)))
+        if len(path) > MAX_DEPTH:
+            raise YamlError(f"YAML nested more than {MAX_DEPTH} levels deep", *remap(_mark(n)))
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise YamlError(f"the YAML expands to more than {MAX_VALUES} values (aliases repeating aliases?)",
+                            *remap(_mark(n)))
         out.values[path] = remap(_mark(n))
         if isinstance(n, yaml.MappingNode | yaml.SequenceNode):
             active.add(id(n))
@@ -104,9 +179,12 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
             except yaml.MarkedYAMLError as e:
                 mark = e.problem_mark or e.context_mark
                 pos = (mark.line + 1, mark.column + 1) if mark else _mark(n)
-                raise YamlError(e.problem or str(e), *remap(pos)) from None
+                raise YamlError(_marked(e), *remap(pos)) from None
             for knode, vnode in n.value:
-                key = build_scalar(knode) if isinstance(knode, yaml.ScalarNode) else str(knode.value)
+                if not isinstance(knode, yaml.ScalarNode):
+                    kind = "mapping" if isinstance(knode, yaml.MappingNode) else "list"
+                    raise YamlError(f"a key must be plain text, not a {kind}", *remap(_mark(knode)))
+                key = build_scalar(knode)
                 if not isinstance(key, str):
                     key = str(key)
                 kpos = remap(_mark(knode))
@@ -122,11 +200,23 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
     def build_scalar(n: yaml.Node) -> Any:
         # Most scalars are strings: skip the generic constructor for them (it dominates load time).
         if n.tag in _AS_STRING:
+            bad = _bad_string(n.value)
+            if bad is not None:
+                raise YamlError(bad, *remap(_mark(n)))
             return n.value
+        if n.tag == _INT and len(n.value) > 4000:  # int() refuses (or takes long) past thousands of digits
+            raise YamlError(f"a number of {len(n.value)} characters is too long", *remap(_mark(n)))
         try:
-            return _constructor.construct_object(n, deep=True)
-        except yaml.YAMLError as e:
-            raise YamlError(str(e), *remap(_mark(n))) from None
+            value = _constructor.construct_object(n, deep=True)
+        except yaml.MarkedYAMLError as e:
+            raise YamlError(_marked(e), *remap(_mark(n))) from None
+        except (yaml.YAMLError, ValueError) as e:
+            raise YamlError(str(e).splitlines()[0] if str(e) else type(e).__name__, *remap(_mark(n))) from None
+        if isinstance(value, str):
+            bad = _bad_string(value)
+            if bad is not None:
+                raise YamlError(bad, *remap(_mark(n)))
+        return value
 
     if node is not None:
         out.data = build(node, ())
