@@ -150,3 +150,16 @@ def test_csv_headers_and_cells_are_inert_and_columns_come_from_definitions(srv: 
     assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@")]
     assert any(row[header.index("'=HYPERLINK(\"http://evil\")")] == "'@SUM(1+1)" for row in rows)
     assert any(row[0] == legacy.id for row in rows)
+
+
+def test_absent_and_not_yours_get_the_same_answer(srv: RunningServer) -> None:
+    sid = _file(srv.login("resident")).json()["id"]  # department shimin
+    outsiders = (srv.login("reviewer", department="kodomo"), srv.login("resident"))
+    for path in ("/api/submissions/{}", "/console/submissions/{}"):
+        for outsider in outsiders:
+            if path.startswith("/console") and outsider is outsiders[1]:
+                continue  # residents are refused the console by role, before any lookup
+            hidden = outsider.get(path.format(sid))
+            absent = outsider.get(path.format(uuid.uuid4()))
+            assert (hidden.status_code, hidden.content) == (absent.status_code, absent.content)
+            assert hidden.status_code == 404
