@@ -64,7 +64,8 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
     rows = await svc.submissions.queue(departments=_departments(user), status=status or None,
                                        procedure=procedure or None, search=(q or "").strip()[:100] or None)
     await audit.record(svc.db, actor=user.id, action="console.queue", subject=None,
-                       details={"status": status, "procedure": procedure, "q": q, "rows": len(rows)})
+                       details={"status": status, "procedure": procedure, "q": q, "rows": len(rows),
+                                **audit.many([r.id for r in rows])})
     return render_page(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
                    procedure=procedure or "", q=q or "", procedures=sorted(svc.catalog.library.procedures))
 

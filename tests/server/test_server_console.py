@@ -38,6 +38,11 @@ def test_console_queue_detail_status_and_audit(server: AppServer) -> None:
     assert "<script>" not in detail.text.replace('<script src="/console/static/console.js" defer></script>', "")
     aid = reviewer.account_id  # type: ignore[attr-defined]
     assert "submission.read" in _audit_actions(server, aid)
+    # The queue's read names the submissions it showed (one entry for the page, with their ids).
+    shown = server.db.read_sync(lambda c: c.execute(
+        "SELECT json_extract(details, '$.ids') FROM audit_log WHERE actor = ? AND action = 'console.queue'",
+        (aid,)).fetchone()[0])
+    assert receipt["id"] in shown
     r = reviewer.post(f"/console/submissions/{receipt['id']}/status",
                       data={"status": "in_review", "comment": "確認します"}, follow_redirects=False)
     assert r.status_code == 303, r.text
