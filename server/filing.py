@@ -29,6 +29,7 @@ and, when staff file, the ``submission.file_on_behalf`` audit entry.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 FILER_ROLES = ("resident", "counter", "outreach")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     files = set(attachments)
     if svc.catalog.has_attachments(proc):
         files |= attachment_refs(answers)
+    files = {f for f in files if _SHA256.fullmatch(f)}  # anything else names no file
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
     new = NewSubmission(
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
