@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import re
 from itertools import accumulate
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from litestar import Request
@@ -117,6 +118,15 @@ class LimitedRequest(Request[Any, Any, Any]):
         return data
 
 
+def _is_int(annotation: Any) -> bool:
+    """``int`` or an optional ``int`` (``int | None``); not ``bool``."""
+    if annotation is int:
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        return any(a is int for a in get_args(annotation))
+    return False
+
+
 def _int_params(handler: Any) -> tuple[set[str], set[str]]:
     """The names of the path and query parameters ``handler`` declares as ``int`` (cached on the handler)."""
     cached: tuple[set[str], set[str]] | None = getattr(handler, "_madoguchi_int_params", None)
@@ -125,7 +135,7 @@ def _int_params(handler: Any) -> tuple[set[str], set[str]]:
     path: set[str] = set()
     query: set[str] = set()
     for name, field in handler.parsed_fn_signature.parameters.items():
-        if not field.is_subclass_of(int) or field.is_subclass_of(bool):
+        if not _is_int(field.annotation):
             continue
         kind = type(field.kwarg_definition).__name__ if field.kwarg_definition is not None else ""
         if kind == "PathParameter":

@@ -80,7 +80,8 @@ def _restore(backup: str, db: str) -> None:
     os.replace(backup, db)
 
 
-def test_a_restored_older_copy_gets_a_new_identity_and_devices_reset(tmp_path: Path) -> None:
+def _backed_up_then_changed(tmp_path: Path) -> tuple[str, ServerProcess, Device]:
+    """A database with h1, backed up to ``backup.db``, then h2 on top; the device has seen both."""
     db = _db(tmp_path, "live.db")
     server = ServerProcess(db, mode="standalone")  # the standalone sync server: its start runs the same check
     with server:
@@ -90,7 +91,12 @@ def test_a_restored_older_copy_gets_a_new_identity_and_devices_reset(tmp_path: P
         _backup(db, str(tmp_path / "backup.db"))
         dev.patch("household", "h2", {"address": "小樽"})
         assert dev.sync()
-        cursor, old_id = dev.cursor, dev.database_id
+    return db, server, dev
+
+
+def test_a_restored_older_copy_gets_a_new_identity_and_devices_reset(tmp_path: Path) -> None:
+    db, server, dev = _backed_up_then_changed(tmp_path)
+    cursor, old_id = dev.cursor, dev.database_id
     _restore(str(tmp_path / "backup.db"), db)
     with server:
         assert _database_id(db) != old_id, "the older copy was recognised from the mark and got a new id"
@@ -106,15 +112,7 @@ def test_a_restored_older_copy_gets_a_new_identity_and_devices_reset(tmp_path: P
 
 
 def test_a_cursor_ahead_of_the_database_is_refused_not_echoed(tmp_path: Path) -> None:
-    db = _db(tmp_path, "live.db")
-    server = ServerProcess(db, mode="standalone")  # the standalone sync server: its start runs the same check
-    with server:
-        dev = _device(server, db)
-        dev.patch("household", "h1", {"address": "札幌"})
-        assert dev.sync()
-        _backup(db, str(tmp_path / "backup.db"))
-        dev.patch("household", "h2", {"address": "小樽"})
-        assert dev.sync()
+    db, server, dev = _backed_up_then_changed(tmp_path)
     # Restored without the mark (e.g. onto another machine): same id, lower high-water mark.
     _restore(str(tmp_path / "backup.db"), db)
     mark_path(db).unlink()
