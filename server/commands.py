@@ -48,15 +48,30 @@ def serve(ns: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     origin = ns.origin or f"http://localhost:{ns.port}"
+    if ns.demo:
+        from server.demo import DemoRefused, check_database, check_origin
+
+        try:  # before the start migrates and publishes into the file
+            check_origin(origin)
+            check_database(ns.db)
+        except DemoRefused as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
                         hsts=origin.startswith("https://"), validation_workers=_validation_workers())
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo
 
+        try:
+            logins = seed_demo(app.state.db, origin)
+        except DemoRefused as e:
+            app.state.db.close()
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         print("Demo staff enrollment URLs (open one in a browser to create the passkey):")
-        for name, role, url in seed_demo(app.state.db, origin):
-            print(f"  {role:<13} {name}: {url}")
+        for name, role, url in logins:
+            print(f"  {role:<13} {name}: {url or 'enrolled: sign in with the passkey made earlier'}")
     print(f"Madoguchi on {origin} (database {ns.db})", flush=True)
     # What start-up built (library, compiled forms, routes, PWA files) lives as long as the process: keep it
     # out of the cyclic GC, whose full collections otherwise walk it all and stall requests for ~70 ms.

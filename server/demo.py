@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from pathlib import Path
 from typing import Any
 
+from server.audit import append_audit
 from server.registry import ResidentRecord, SQLiteRegistry
 
-__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "seed_demo"]
+__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DemoLogin", "DemoRefused", "check_database", "check_origin", "seed_demo"]
 
 _IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
 
@@ -72,26 +74,99 @@ DEMO_STAFF: list[tuple[str, str, str | None]] = [
 ]
 
 
-def seed_demo(db: Any, origin: str) -> list[tuple[str, str, str]]:
-    """Seed residents (idempotent) and return [(name, role, enrollment URL)] for each demo staff account."""
-    db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+class DemoRefused(Exception):
+    """``--demo`` must not run here; the message is one line for the operator."""
+
+
+# The audit trail says whether a database was made by --demo: every seeding appends ``demo.seed`` (earlier
+# versions left only ``staff.invite`` entries by the actor ``demo``). Hash-chained, so it cannot quietly go.
+_MARKED = ("SELECT 1 FROM audit_log WHERE action = 'demo.seed' OR (actor = 'demo' AND action = 'staff.invite')"
+           " LIMIT 1")
+
+
+def check_origin(origin: str) -> None:
+    """The demo prints staff enrollment links for whoever sits at the terminal and seeds fictional people:
+    never on a public https origin, where it would look like (or be) a real service."""
+    if origin.strip().lower().startswith("https:"):
+        raise DemoRefused(f"--demo refuses to run on an https origin ({origin}): it is for trying Madoguchi on"
+                          " http://localhost, not for a public server")
+
+
+def _count(conn: sqlite3.Connection, sql: str) -> int:
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:  # an older or empty file without the table
+        return 0
+
+
+def _foreign_data(conn: sqlite3.Connection) -> str | None:
+    """Why this database is not a demo one (accounts or registry records --demo did not make), or None."""
+    try:
+        if conn.execute(_MARKED).fetchone():
+            return None  # made by --demo: every account in it was made while it served the demo
+    except sqlite3.OperationalError:
+        pass
+    accounts = _count(conn, "SELECT count(*) FROM accounts")
+    residents = _count(conn, "SELECT count(*) FROM residents")
+    if not accounts and not residents:
+        return None
+    return (f"{accounts} account(s) and {residents} registry record(s) that --demo did not create: use a new"
+            " --db file for the demo")
+
+
+def check_database(path: str) -> None:
+    """Refuse a database holding non-demo accounts or registry records, before anything writes to it (the
+    server's start migrates and publishes). A missing file is a new, empty one."""
+    if not Path(path).exists():
+        return
+    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30)
+    try:
+        reason = _foreign_data(conn)
+    finally:
+        conn.close()
+    if reason:
+        raise DemoRefused(f"--demo refuses the database {path}: it holds {reason}")
+
+
+DemoLogin = tuple[str, str, str | None]  # (display name, role, enrollment URL; None once enrolled)
+
+
+def seed_demo(db: Any, origin: str) -> list[DemoLogin]:
+    """Seed the fictional registry and the demo staff (idempotent, one transaction, audited as ``demo.seed``).
+
+    Returns (name, role, URL) per demo staff account: a new enrollment URL while the account has no passkey,
+    None once it has one (a restart never hands out a new way into an enrolled account). Raises
+    ``DemoRefused`` on an https origin or a database with accounts or registry records --demo did not make.
+    """
+    check_origin(origin)
     from server.auth.invites import create_invite_in, reinvite_in
 
-    def job(c: sqlite3.Connection) -> list[tuple[str, str, str]]:
-        out = []
+    def job(c: sqlite3.Connection) -> list[DemoLogin]:
+        reason = _foreign_data(c)  # again, in the write transaction: nothing can slip in since the check
+        if reason:
+            raise DemoRefused(f"--demo refuses this database: it holds {reason}")
+        SQLiteRegistry.upsert(c, DEMO_RESIDENTS)
+        out: list[DemoLogin] = []
         for name, role, dept in DEMO_STAFF:
-            row = c.execute("SELECT id FROM accounts WHERE display_name = ? AND role = ?", (name, role)).fetchone()
-            if row:
-                account_id, url = row[0], reinvite_in(c, row[0], origin, actor="demo")
-            else:
+            row = c.execute("SELECT id, enrolled_at, disabled_at FROM accounts WHERE display_name = ? AND role = ?",
+                            (name, role)).fetchone()
+            url: str | None
+            if row is None:
                 account, url = create_invite_in(c, name, role, dept, origin, actor="demo")
                 account_id = account.id
+            elif row[1] is None and row[2] is None:
+                account_id, url = row[0], reinvite_in(c, row[0], origin, actor="demo")
+            else:
+                account_id, url = row[0], None  # enrolled (or disabled): no new invite
             if role == "outreach":
                 now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 for rid in ("R0005", "R0006", "R0010"):  # elderly households visited at home
                     c.execute("INSERT OR IGNORE INTO outreach_assignments (account_id, resident_id, assigned_at)"
                               " VALUES (?, ?, ?)", (account_id, rid, now))
             out.append((name, role, url))
+        append_audit(c, actor="demo", action="demo.seed", subject=None,
+                     details={"origin": origin, "invited": [r for _, r, u in out if u], "enrolled": [
+                         r for _, r, u in out if u is None]})
         return out
 
     return db.write_sync(job)
