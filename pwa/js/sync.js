@@ -473,6 +473,9 @@ async function takeReceipts(store, batch, receipts, now) {
       if (!r || !cur) continue;
       Object.assign(cur, receiptState(r), { receipt: r });
       await t.put('outbox', cur);
+      // This device's client id belongs to another account (a device shared before ids were per account):
+      // later changes go under a new one; the refused ones are shown as failed.
+      if (r.reason === 'client_id_bound') { await metaSet(t, 'client_id', null); await metaSet(t, 'client_seq', 0); }
       if (cur.kind !== 'submission.create') continue;
       const sid = cur.rid;
       const sub = mutationOf(cur).submission || {};

@@ -361,6 +361,21 @@ test('another account on a device with nothing queued: its own client id (client
   assert.equal(await clientId(a.store), mine.client_id);
 });
 
+test('a client id the server says is another account\'s is replaced for later changes', async () => {
+  const server = fakeServer();
+  const a = device(server, 'acc-1', {
+    fetch: async (url, opts) => {
+      const muts = JSON.parse(opts.body).mutations;
+      return reply(200, { receipts: muts.map((m) => ({ mutation_id: m.mutation_id, status: 'rejected', reason: 'client_id_bound', message: '別のアカウント' })) });
+    },
+  });
+  await enqueue(a.store, { kind: 'record.patch', type: 'household', id: 'h5', changes: { phone: { base: null, new: '1' } } });
+  const old = await clientId(a.store);
+  await pushOnce(a.env);
+  assert.equal((await a.store.all('outbox'))[0].reason, 'client_id_bound');
+  assert.notEqual(await clientId(a.store), old);
+});
+
 test('submitting: exactly once, the draft goes away everywhere on the receipt and comes back on a rejection', async () => {
   const server = fakeServer();
   const a = device(server);
