@@ -1,9 +1,14 @@
 """PWA benchmark: what a phone downloads, how fast an offline reload becomes usable, Lighthouse scores.
 
-    python3 -m bench.bench_pwa [--no-lighthouse] [--no-peer]
+    python3 -m bench.bench_pwa [--no-lighthouse] [--no-peer] [--size-only]
 
-1. gzip bytes of the app shell (index.html, CSS, every JS module, manifest, index JSON) plus one typical
-   procedure (juminhyo-copy) — goal <= 60 KB — versus enketo-core from npm bundled and minified with esbuild.
+1. gzip bytes (each file compressed on its own, as served) of what a phone downloads to open one typical
+   procedure (juminhyo-copy) from a link and fill in its form — goal <= 60 KB: the app shell (index.html,
+   CSS, manifest, data/index, and every module app.js imports, following imports) plus the modules of
+   the procedure's overview and form pages (loaded when first needed) and the procedure's JSON. Also: the
+   whole first journey (adds home, finder + catalog, review and receipt pages), everything the service
+   worker precaches for offline use except library files (every module), and sw.js with what it imports.
+   Versus enketo-core from npm bundled and minified with esbuild.
 2. Offline reload to an interactive form in headless Chromium (served by the service worker) — goal <= 300 ms.
 3. Lighthouse 12 mobile performance and accessibility (goal >= 95) and lighthouse@11's PWA category.
 Results are written into docs/benchmarks.md between the ``<!-- pwa-bench -->`` markers.
@@ -34,26 +39,54 @@ def gz(data: bytes) -> int:
     return len(gzip.compress(data, 9))
 
 
+_STATIC_IMPORT = re.compile(r"""\b(?:import|export)\s*(?:[\w*{}\s,$]+\s*from\s*)?["']\./([\w.\-]+\.js)["']""")
+# The pages of the first journey: open a procedure from a link, fill in its form (the 60 KB goal) ...
+FIRST_SCREEN_PAGES = ("js/page-procedure.js", "js/page-draft.js")
+# ... and the rest of a first visit: home, finder, review and receipt (the finder and home load the catalog).
+JOURNEY_PAGES = ("js/page-home.js", "js/page-finder.js", "js/page-review.js", "js/page-submission.js")
+
+
+def module_closure(files: dict[str, bytes], roots: list[str]) -> set[str]:
+    """The built modules ``roots`` load before they run: themselves and their static imports, transitively
+    (``import()`` of pages is not followed: those load when first needed)."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo += ["assets/" + m for m in _STATIC_IMPORT.findall(files[path].decode("utf-8"))]
+    return seen
+
+
 def measure_size() -> dict[str, float]:
     from madoguchi.build import build_pwa
     from procedure_definitions.library import load_library
 
     result = build_pwa(load_library())
-    shell = [
-        p
-        for p in result.files
-        if p in ("index.html", "manifest.webmanifest")
-        or (p.startswith("assets/") and p.endswith((".js", ".css")))
-        or p.startswith("data/index.")
-    ]
+    files, assets = result.files, result.assets
+    index = next(p for p in files if p.startswith("data/index."))
+    catalog = next(p for p in files if p.startswith("data/catalog."))
+    page_files = ["index.html", "manifest.webmanifest", assets["css/app.css"], index]
+    shell = set(page_files) | module_closure(files, [assets["js/app.js"]])
+    first = module_closure(files, [assets[p] for p in FIRST_SCREEN_PAGES]) - shell
+    journey = (module_closure(files, [assets[p] for p in JOURNEY_PAGES]) | {catalog}) - shell - first
+    everything = set(page_files) | {catalog} | {p for p in files if p.startswith("assets/") and p.endswith(".js")}
+    sw_imports = [p for p in files if p.startswith("assets/sw-")]
     proc = next(p["path"] for p in result.procedures if p["id"] == "juminhyo-copy")
-    shell_gz = sum(gz(result.files[p]) for p in shell)
-    proc_gz = gz(result.files[proc])
+
+    def kb(paths: set[str] | list[str]) -> float:
+        return sum(gz(files[p]) for p in paths) / 1024
+
     return {
-        "shell_kb": shell_gz / 1024,
-        "procedure_kb": proc_gz / 1024,
-        "total_kb": (shell_gz + proc_gz) / 1024,
-        "sw_kb": gz(result.files["sw.js"]) / 1024,
+        "shell_kb": kb(shell),
+        "pages_kb": kb(first),
+        "procedure_kb": kb([proc]),
+        "total_kb": kb(shell | first | {proc}),
+        "journey_kb": kb(shell | first | journey | {proc}),
+        "all_kb": kb(everything | {proc}),
+        "sw_kb": kb(["sw.js"]),
+        "sw_imports_kb": kb(sw_imports),
     }
 
 
@@ -172,12 +205,31 @@ def write_doc(text: str) -> None:
     doc.write_text(new, encoding="utf-8")
 
 
+def size_rows(size: dict[str, float]) -> list[str]:
+    sw = f"{size['sw_kb']:.1f} KB" + (f" + {size['sw_imports_kb']:.1f} KB imported" if size["sw_imports_kb"] else "")
+    return [
+        "| metric | goal | result |",
+        "|---|---|---|",
+        f"| gzip: app shell (HTML, CSS, manifest, data/index, modules app.js imports) | | {size['shell_kb']:.1f} KB |",
+        f"| gzip: one procedure: overview and form pages' modules + juminhyo-copy JSON | | "
+        f"{size['pages_kb']:.1f} + {size['procedure_kb']:.1f} KB |",
+        f"| gzip: shell + one procedure | <= 60 KB | **{size['total_kb']:.1f} KB** |",
+        f"| gzip: first visit: + home, finder (with catalog), review, receipt pages | | {size['journey_kb']:.1f} KB |",
+        f"| gzip: everything precached but the library (all modules, catalog) + one procedure | | {size['all_kb']:.1f} KB |",
+        f"| service worker (sw.js), gzip | | {sw} |",
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-lighthouse", action="store_true")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--size-only", action="store_true", help="print the download sizes only (no doc update)")
     ns = ap.parse_args()
     size = measure_size()
+    if ns.size_only:
+        print("\n".join(size_rows(size)))
+        return 0
     peer = None if ns.no_peer else measure_peer()
     tmp = Path(tempfile.mkdtemp(prefix="pwa-bench-"))
     server = ServerProcess(tmp / "bench.db", demo=True, url_host="localhost", quiet=True)
@@ -198,13 +250,16 @@ def main() -> int:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on this 2-core machine, headless Chromium.",
         "",
+        "Sizes are gzip bytes, each file compressed on its own (as served). *Shell + one procedure* is what a",
+        "phone downloads to open juminhyo-copy from a link and fill in its form: the shell (HTML, CSS, manifest,",
+        "data/index, every module app.js imports), the overview and form pages with the modules they import",
+        "(pages load when first needed) and the procedure JSON.",
+        "",
         "| metric | goal | result |",
         "|---|---|---|",
-        f"| gzip: app shell (HTML, CSS, all JS modules, manifest, finder index) | | {size['shell_kb']:.1f} KB |",
-        f"| gzip: one procedure (juminhyo-copy JSON) | | {size['procedure_kb']:.1f} KB |",
-        f"| gzip: shell + one procedure | <= 60 KB | **{size['total_kb']:.1f} KB** |",
+        *size_rows(size)[2:5],
         f"| peer: enketo-core 9.0.1 bundled+minified (esbuild), gzip | | {fmt(peer, ' KB')} |",
-        f"| service worker (sw.js), gzip | | {size['sw_kb']:.1f} KB |",
+        *size_rows(size)[5:],
         f"| offline reload to interactive form (median of 7) | <= 300 ms | **{fmt(reload_ms, ' ms')}** |",
         f"| Lighthouse 12 mobile performance | >= 95 | {lh12.get('performance') if lh12 else 'n/a'} |",
         f"| Lighthouse 12 mobile accessibility | >= 95 | {lh12.get('accessibility') if lh12 else 'n/a'} |",

@@ -11,7 +11,10 @@ Layout of the bundle::
     sw.js                           service worker (not hashed: its URL must be stable)
     manifest.webmanifest
     assets/<name>.<hash>.js|css|png content-hashed; JS import specifiers rewritten to the hashed names
-    data/index.<hash>.json          finder data: titles, keywords, life events, file of every version
+    data/index.<hash>.json          every version's file (and the latest) per procedure and life event,
+                                    the postal folder and the catalog's path: what every page needs
+    data/catalog.<hash>.json        titles, descriptions, keywords, departments: only the finder and the
+                                    home page load it (a procedure opened from a link does not)
     procedures/<id>/<version>.<hash>.json
     life-events/<id>/<version>.<hash>.json
     postal/<datahash>/<prefix>.json postal code shards (cached lazily by the service worker)
@@ -264,6 +267,7 @@ def build_pwa(
 
     # Library: one JSON per procedure version and per life event version.
     index: dict[str, Any] = {"procedures": {}, "life_events": {}}
+    catalog: dict[str, Any] = {"procedures": {}, "life_events": {}}
     included: dict[str, list[dict[str, str]]] = {"procedure": [], "life_event": []}
     tables = (
         ("procedure", "procedures", getattr(library, "procedures", {}) or {}),
@@ -289,19 +293,22 @@ def build_pwa(
                 def_id, {"versions": {}}
             )
             entry["versions"][ver] = "/" + path
-        for def_id, entry in index["procedures" if kind == "procedure" else "life_events"].items():
+        section = "procedures" if kind == "procedure" else "life_events"
+        for def_id, entry in index[section].items():
             latest = latest_version(entry["versions"])
             entry["latest"] = latest
             d = table[def_id][latest]
-            entry["title"] = _text(d.title)
-            entry["description"] = _text(getattr(d, "description", None))
-            entry["keywords"] = list(getattr(d, "keywords", []) or [])
+            info: dict[str, Any] = {}
+            catalog[section][def_id] = info
+            info["title"] = _text(d.title)
+            info["description"] = _text(getattr(d, "description", None))
+            info["keywords"] = list(getattr(d, "keywords", []) or [])
             if kind == "procedure":
-                entry["department"] = _text(d.department.name)
-                entry["department_id"] = d.department.id
-                entry["filers"] = list(d.filers)
+                info["department"] = _text(d.department.name)
+                info["department_id"] = d.department.id
+                info["filers"] = list(d.filers)
             else:
-                entry["procedures"] = [p.procedure for p in d.procedures]
+                info["procedures"] = [p.procedure for p in d.procedures]
 
     # Postal shards: they depend only on the postal data, so an incremental build reuses them.
     postal_prev = {k: v for k, v in prev_files.items() if k.startswith("postal/")}
@@ -316,6 +323,10 @@ def build_pwa(
         postal_files = {**postal_files, f"postal/{postal_dir}/prefixes.json": _json_bytes(prefixes)}
     files.update(postal_files)
     index["postal"] = f"/postal/{postal_dir}/" if postal_dir else None
+    catalog_bytes = _json_bytes(catalog)
+    catalog_path = "data/" + _hashed("catalog.json", catalog_bytes)
+    files[catalog_path] = catalog_bytes
+    index["catalog"] = "/" + catalog_path
     index_bytes = _json_bytes(index)
     index_path = "data/" + _hashed("index.json", index_bytes)
     files[index_path] = index_bytes

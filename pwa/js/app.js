@@ -15,7 +15,7 @@
 // A page renders into a <main> of its own, off-screen; it replaces the shown one only if no newer
 // navigation started meanwhile (router.js), so a slow page never draws over a newer one.
 
-import { t, setLang, initialLang, htmlLang, getLang } from './i18n.js';
+import { t, setLang, initialLang, loadLang, htmlLang, getLang } from './i18n.js';
 import { store } from './db.js';
 import { migrateLegacyOutbox } from './sync.js';
 import { el } from './dom.js';
@@ -145,11 +145,16 @@ function applyLang() {
   updateSync();
 }
 
-async function start() {
-  setLang(initialLang());
+async function useLang(lang) {
+  await loadLang(lang).catch((e) => console.error(e)); // not loaded: t() falls back to Japanese
+  setLang(lang);
   applyLang();
+}
+
+async function start() {
+  await useLang(initialLang());
   try { await migrateLegacyOutbox(store); } catch (e) { console.error(e); }
-  document.getElementById('lang').addEventListener('change', (e) => { setLang(e.target.value); applyLang(); route(false); });
+  document.getElementById('lang').addEventListener('change', (e) => { useLang(e.target.value).then(() => route(false)); });
   document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); document.getElementById('main').focus(); });
   document.getElementById('sync-retry').addEventListener('click', () => flush(true));
   window.addEventListener('hashchange', () => { drafts.flush().then((n) => { if (n) flush(); }); route(); });

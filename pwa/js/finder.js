@@ -1,5 +1,5 @@
 // Procedure finder: match words in Japanese or English against titles (3 languages), descriptions,
-// keywords and department names. Pure; the index comes from data/index.<hash>.json.
+// keywords and department names. Pure; the catalog comes from data/catalog.<hash>.json.
 
 /** Fold case, full-width ASCII and hiragana/katakana so 住民票 / ｊｕｍｉｎ / じゅうみん all match. */
 export function fold(s) {

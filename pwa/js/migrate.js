@@ -15,7 +15,7 @@ export function answerFields(compiled) {
 
 const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
 
-/** The newer version a draft should move to, or null (index = the build's data/index.json). */
+/** The newer version a draft should move to, or null (index = the build's data/index.<hash>.json). */
 export function newerVersion(index, procedureId, version) {
   const entry = index && index.procedures && index.procedures[procedureId];
   if (!entry || !entry.latest || !entry.versions[entry.latest]) return null;

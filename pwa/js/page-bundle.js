@@ -8,11 +8,11 @@ import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
 import { mappedFields, copyShared, sharedSource, sharedFieldsFor, mappedTargets } from './lifeevent.js';
-import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound } from './shell.js';
+import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps } from './shell.js';
 import {
-  openDraft, makeCtx, evalForm, sectionShown, steps, reviewList, feeAndDocs, formatValue, errorSummary, errorLine, focusField, normalizeFocused,
-  dedupe, queueDraft,
+  openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
+import { reviewList, feeAndDocs, formatValue, queueDraft } from './formreview.js';
 
 export async function render(view, params) {
   const bundleId = params.bundle;

@@ -8,9 +8,9 @@ import { firstSectionWith } from './migrate.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
-import { drafts, link, notFound, failPage, route } from './shell.js';
+import { drafts, link, notFound, failPage, route, steps } from './shell.js';
 import {
-  openDraft, makeCtx, evalForm, visibleSections, steps, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
+  openDraft, makeCtx, evalForm, visibleSections, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 
 export async function render(view, params) {

@@ -3,10 +3,10 @@
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { searchProcedures } from './finder.js';
-import { loadIndex, isStaff, link } from './shell.js';
+import { loadCatalog, isStaff, link } from './shell.js';
 
 export async function render(view, params, query) {
-  const index = await loadIndex();
+  const catalog = await loadCatalog();
   const q = query.get('q') || '';
   view.setPage(t('finderTitle'));
   const input = el('input', { id: 'q', type: 'search', name: 'q', value: q, 'aria-describedby': 'q-hint', autocomplete: 'off' });
@@ -15,7 +15,7 @@ export async function render(view, params, query) {
     el('button', { type: 'submit', class: 'btn btn-small', text: t('search') }));
   const results = el('div', { id: 'results' });
   const draw = () => {
-    const found = searchProcedures(index, input.value);
+    const found = searchProcedures(catalog, input.value);
     const filtered = isStaff() ? found : found.filter((p) => !p.filers || p.filers.includes('resident'));
     results.replaceChildren(el('h2', { text: input.value.trim() ? t('results') : t('allProcedures') }),
       filtered.length ? el('ul', { class: 'cards' }, filtered.map((p) => el('li', { class: 'card' },
@@ -25,7 +25,7 @@ export async function render(view, params, query) {
   };
   form.addEventListener('submit', (e) => { e.preventDefault(); history.replaceState(null, '', `#/find?q=${encodeURIComponent(input.value)}`); draw(); });
   input.addEventListener('input', draw);
-  const events = Object.entries(index.life_events || {});
+  const events = Object.entries(catalog.life_events || {});
   view.main.append(form, results, el('h2', { id: 'events', text: t('lifeEvents') }),
     el('ul', { class: 'cards' }, events.map(([id, e]) => el('li', { class: 'card' }, link(`#/e/${id}`, tx(e.title), 'card-link'), e.description ? el('p', { text: tx(e.description) }) : null))));
   draw();

@@ -6,7 +6,7 @@ import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { el } from './dom.js';
-import { state, actingFor, setActingFor, isStaff, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
+import { state, loadCatalog, actingFor, setActingFor, isStaff, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
 async function residentPicker() {
   let residents = (await store.getMeta('residents')) || [];
@@ -45,7 +45,8 @@ export async function render(view) {
     } catch { server = null; }
   }
   const submissions = server ? await store.all('submissions') : cached;
-  const titleOf = (id, fallback) => (state.index && state.index.procedures[id] ? tx(state.index.procedures[id].title) : fallback || id);
+  const catalog = await loadCatalog().catch(() => null);
+  const titleOf = (id, fallback) => (catalog && catalog.procedures[id] ? tx(catalog.procedures[id].title) : fallback || id);
 
   const needs = submissions.filter((s) => s.status === 'needs_info');
   if (needs.length) {

@@ -3,8 +3,9 @@
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { isShown, parsePath } from './paths.js';
-import { link, notFound, failPage } from './shell.js';
-import { openDraft, evalForm, visibleSections, steps, reviewList, feeAndDocs, errorSummary, errorLine, dedupe, queueDraft } from './formview.js';
+import { link, notFound, failPage, steps } from './shell.js';
+import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
+import { reviewList, feeAndDocs, queueDraft } from './formreview.js';
 
 export async function render(view, params) {
   let opened;

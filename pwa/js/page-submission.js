@@ -3,8 +3,7 @@
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { el } from './dom.js';
-import { link, statusBadge, itemStateText, route } from './shell.js';
-import { steps } from './formview.js';
+import { link, statusBadge, itemStateText, route, steps } from './shell.js';
 
 /** The outbox entry (or attention item) of a submission, its receipt and its files. */
 async function submissionState(id) {

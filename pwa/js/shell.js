@@ -1,4 +1,4 @@
-// What every page of the resident app shares: the finder index and library files, the session, the sync
+// What every page of the resident app shares: the build index, catalog and library files, the session, the sync
 // status bar and its scheduler, saving drafts, and small page helpers. Pages (page-*.js) import this; it
 // imports no page (the router in app.js loads pages when first needed).
 
@@ -31,6 +31,11 @@ export const state = {
 export async function loadIndex() {
   if (!state.index) state.index = await (await fetch(document.documentElement.dataset.index)).json();
   return state.index;
+}
+
+/** Titles, descriptions and keywords of every procedure and life event (the finder and home page). */
+export async function loadCatalog() {
+  return loadJSON((await loadIndex()).catalog);
 }
 
 export async function loadJSON(path) {
@@ -186,6 +191,12 @@ export function refreshSoon() { clearTimeout(refreshTimer); refreshTimer = setTi
 export function focusTitle() {
   const h = document.getElementById('page-title');
   if (h) h.focus({ preventScroll: false });
+}
+
+/** Where the user is: 1. 入力 → 2. 確認 → 3. 完了. */
+export function steps(current) {
+  return el('ol', { class: 'steps', 'aria-label': `${t('stepInput')} → ${t('stepReview')} → ${t('stepDone')}` },
+    ['stepInput', 'stepReview', 'stepDone'].map((k, i) => el('li', { 'aria-current': i === current ? 'step' : null, text: `${i + 1}. ${t(k)}` })));
 }
 
 export function link(href, text, cls) { return el('a', { href, class: cls || null, text }); }

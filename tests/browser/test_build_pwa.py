@@ -103,6 +103,6 @@ def test_incremental_rebuild_recompiles_only_the_changed_procedure(result, libra
     assert new.version != result.version
     changed_files = {k for k in set(new.files) | set(result.files) if new.files.get(k) != result.files.get(k)}
     assert all(
-        k.startswith(("procedures/juminhyo-copy/", "data/index.", "index.html", "sw.js"))
+        k.startswith(("procedures/juminhyo-copy/", "data/index.", "data/catalog.", "index.html", "sw.js"))
         for k in changed_files
     ), changed_files

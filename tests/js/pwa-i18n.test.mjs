@@ -3,7 +3,9 @@
 // no honorifics, no romaji.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STRINGS, t } from '../../pwa/js/i18n.js';
+import { allStrings, t } from '../../pwa/js/i18n.js';
+
+const STRINGS = await allStrings();
 
 const EASY = Object.entries(STRINGS).map(([key, v]) => [key, v['ja-easy']]);
 // The only kanji: 送信, the button's official name (the contract), explained in the review note.

@@ -6,7 +6,7 @@ import { searchProcedures, fold } from '../../pwa/js/finder.js';
 import { parsePath, getPath, setPath, isShown, valueAt, fieldPath } from '../../pwa/js/paths.js';
 import { applicableProcedures, visibleQuestions, copyShared, mappedFields, documentsFor, mergeDocuments, sharedSource } from '../../pwa/js/lifeevent.js';
 import { b64urlEncode, b64urlDecode, parseCreationOptions, parseRequestOptions, unwrapOptions } from '../../pwa/js/webauthn.js';
-import { t, tx, setLang, initialLang, htmlLang, STRINGS, LANGS } from '../../pwa/js/i18n.js';
+import { t, tx, setLang, initialLang, loadLang, htmlLang, allStrings, LANGS } from '../../pwa/js/i18n.js';
 import { readCookie } from '../../pwa/js/api.js';
 import { evaluate } from '../../pwa/js/expr.js';
 
@@ -89,10 +89,12 @@ test('base64url round trip and option parsing fallback', () => {
   assert.deepEqual(unwrapOptions({ challenge: 'x' }), { challenge: 'x' });
 });
 
-test('i18n: Japanese default, persisted choice, fallbacks, contract strings', () => {
+test('i18n: Japanese default, persisted choice, fallbacks, contract strings', async () => {
   const mem = new Map();
   const storage = { getItem: (k) => mem.get(k) ?? null, setItem: (k, v) => mem.set(k, v) };
   assert.equal(initialLang(storage), 'ja');
+  assert.equal(t('submit', null, 'en'), '送信', 'English not loaded yet: Japanese');
+  await loadLang('en');
   setLang('en', storage);
   assert.equal(initialLang(storage), 'en');
   assert.equal(t('submit'), 'Submit');
@@ -105,7 +107,7 @@ test('i18n: Japanese default, persisted choice, fallbacks, contract strings', ()
   assert.equal(htmlLang('ja-easy'), 'ja');
   setLang('xx', storage);
   assert.equal(initialLang(storage), 'ja');
-  for (const [k, v] of Object.entries(STRINGS)) for (const l of LANGS) assert.ok(v[l], `${k} lacks ${l}`);
+  for (const [k, v] of Object.entries(await allStrings())) for (const l of LANGS) assert.ok(v[l], `${k} lacks ${l}`);
 });
 
 test('CSRF cookie is read from document.cookie', () => {
