@@ -1,5 +1,6 @@
 // Madoguchi service worker (classic script). `madoguchi build` prepends BUILD, PRECACHE and POSTAL_PREFIX
-// and replaces the @include lines with the IndexedDB and sync modules (the same code the page runs).
+// and turns the @include lines into one importScripts of the IndexedDB and sync modules (the same code the
+// page runs, as one content-hashed classic script: an app update that does not change it fetches only sw.js).
 /* global BUILD, PRECACHE, POSTAL_PREFIX, store, syncNow */
 // @include js/db.js
 // @include js/sync.js

@@ -3,7 +3,6 @@
 
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
-import { newerVersion, migrateAnswers } from './migrate.js';
 import { el } from './dom.js';
 import { errorText } from './render.js';
 import { evaluateForm } from './form.js';
@@ -101,12 +100,14 @@ export async function openDraft(draftId) {
   const entry = index.procedures[d.procedure_id];
   if (!d.procedure_path && entry && entry.versions[d.procedure_version]) d.procedure_path = entry.versions[d.procedure_version];
   let compiled = await loadJSON(d.procedure_path);
-  const to = newerVersion(index, d.procedure_id, d.procedure_version);
+  // The migration code is loaded only for a draft that is not on the latest version.
+  const migrate = entry && entry.latest !== d.procedure_version ? await import('./migrate.js') : null;
+  const to = migrate && migrate.newerVersion(index, d.procedure_id, d.procedure_version);
   if (to) {
     const next = await loadJSON(entry.versions[to]).catch(() => null);
     if (next) {
       const isRequired = (f, answers) => f.required === true || (f.required_if ? truthy(safeEval(f.required_if, answers)) : false);
-      const m = migrateAnswers({ from: compiled, to: next, answers: d.answers, retired: d.retired || {}, isRequired });
+      const m = migrate.migrateAnswers({ from: compiled, to: next, answers: d.answers, retired: d.retired || {}, isRequired });
       d.migration = { from: d.procedure_version, to, ask: m.ask };
       Object.assign(d, { procedure_version: to, procedure_path: entry.versions[to], answers: m.answers, retired: m.retired });
       compiled = next;

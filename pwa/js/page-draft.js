@@ -4,7 +4,6 @@
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { same } from './sync.js';
-import { firstSectionWith } from './migrate.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
@@ -23,6 +22,7 @@ export async function render(view, params) {
     // Straight to the first page with a newly required field; answers already given stay.
     d.migration.shown = true;
     await drafts.save(d);
+    const { firstSectionWith } = await import('./migrate.js');
     const sec = firstSectionWith(compiled, d.migration.ask);
     if (sec >= 0 && sec !== n) { location.hash = `#/d/${d.id}/${sec}`; return; }
   }

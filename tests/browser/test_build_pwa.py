@@ -74,6 +74,13 @@ def test_every_procedure_version_and_precache(result, library) -> None:  # type:
     sw = result.files["sw.js"].decode()
     assert f'const BUILD = "{result.version}"' in sw
     assert not re.search(r"^// @include", sw, re.M) and not re.search(r"^export ", sw, re.M)
+    # The IndexedDB and sync modules reach the worker as one hashed classic script it imports (not precached:
+    # the browser keeps a worker's imports with the worker).
+    (include,) = re.findall(r'^importScripts\("/(assets/sw-include\.[0-9a-f]{10}\.js)"\);$', sw, re.M)
+    shared = result.files[include].decode()
+    assert "async function syncNow(" in shared and "const store = " in shared
+    assert not re.search(r"^(export|import) ", shared, re.M)
+    assert "/" + include not in result.precache
     assert not any(u.startswith("/postal/") for u in result.precache)
     assert "/" in result.precache and "/sw.js" not in result.precache
 
