@@ -25,14 +25,12 @@ from procedure_definitions.library import DEFAULT_LIBRARY, Library
 from procedure_definitions.library import load_library as _load_library
 from procedure_definitions.model import AttachmentField, LifeEvent, Procedure, procedure_fields
 from procedure_definitions.versions import latest as latest_version
-from procedure_definitions.versions import version_key
 
 log = logging.getLogger("madoguchi.catalog")
 
 __all__ = [
     "Catalog",
     "LibraryLike",
-    "PublishedVersion",
     "default_library_path",
     "error_dict",
     "load_library",
@@ -44,16 +42,6 @@ __all__ = [
 class LibraryLike(Protocol):
     procedures: dict[str, dict[str, Procedure]]
     life_events: dict[str, dict[str, LifeEvent]]
-
-
-class PublishedVersion(msgspec.Struct, frozen=True):
-    id: str
-    version: str
-    kind: str
-    title: str
-    department: str | None
-    published_at: str
-    retired: bool
 
 
 def default_library_path() -> Path:
@@ -133,22 +121,9 @@ class Catalog:
             out.append(versions[latest_version(versions)])
         return sorted(out, key=lambda p: p.id)
 
-    def published(self) -> list[PublishedVersion]:
-        rows = self._db.read_sync(lambda c: c.execute(
-            "SELECT procedure_id, version, kind, title, department, published_at, retired_at"
-            " FROM procedure_versions").fetchall())
-        rows.sort(key=lambda r: (r[0], version_key(r[1])))
-        return [PublishedVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None) for r in rows]
-
-    def departments(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for versions in self.library.procedures.values():
-            for p in versions.values():
-                out[p.department.id] = p.department.name.ja
-        return out
-
-    def get(self, pid: str, version: str) -> tuple[Procedure | None, bool]:
-        """(procedure, retired). Unknown versions give (None, False)."""
+    async def get(self, pid: str, version: str) -> tuple[Procedure | None, bool]:
+        """(procedure, retired). Unknown versions give (None, False). From memory but for the first look at a
+        retired version (then the reader pool)."""
         live = self.library.procedures.get(pid, {}).get(version)
         if live is not None:
             return live, False
@@ -156,7 +131,7 @@ class Catalog:
         with self._lock:
             if key in self._stored:
                 return self._stored[key]
-        row = self._db.read_sync(lambda c: c.execute(
+        row = await self._db.read(lambda c: c.execute(
             "SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ? AND kind = 'procedure'",
             (pid, version)).fetchone())
         found: tuple[Procedure | None, bool] = (
@@ -174,25 +149,25 @@ class Catalog:
                 isinstance(f, AttachmentField) for f, _ in procedure_fields(proc))
         return found
 
-    def life_event(self, eid: str, version: str) -> LifeEvent | None:
+    async def life_event(self, eid: str, version: str) -> LifeEvent | None:
         live = self.library.life_events.get(eid, {}).get(version)
         if live is not None:
             return live
-        row = self._db.read_sync(lambda c: c.execute(
+        row = await self._db.read(lambda c: c.execute(
             "SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ? AND kind = 'life_event'",
             (eid, version)).fetchone())
         return msgspec.json.decode(row[0], type=LifeEvent) if row else None
 
-    def compiled(self, pid: str, version: str) -> bytes | None:
+    async def compiled(self, pid: str, version: str) -> bytes | None:
         """The compiled JSON of a procedure or life event version (cached: published versions never change)."""
         key = (pid, version)
         data = self._compiled.get(key)
         if data is None:
-            proc, _ = self.get(pid, version)
+            proc, _ = await self.get(pid, version)
             if proc is not None:
                 data = msgspec.json.encode(compile_procedure(proc))
             else:
-                ev = self.life_event(pid, version)
+                ev = await self.life_event(pid, version)
                 if ev is None:
                     return None
                 data = msgspec.json.encode(compile_life_event(ev))

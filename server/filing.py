@@ -40,6 +40,7 @@ import msgspec
 from server import audit
 from server.authz import AccountLike
 from server.problems import Problem
+from server.registry import bound_resident_id
 from server.storage.submissions import (
     IdempotencyConflict,
     NewSubmission,
@@ -137,14 +138,12 @@ def attachment_refs(value: Any) -> set[str]:
     return out
 
 
-def bound_resident(svc: Services, user: AccountLike) -> str | None:
+async def bound_resident(svc: Services, user: AccountLike) -> str | None:
     """The registry id the account is bound to (identity binding), if any."""
     rid = getattr(user, "resident_id", None)
     if rid:
         return str(rid)
-    row = svc.db.read_sync(lambda c: c.execute(
-        "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone())
-    return row[0] if row else None
+    return await svc.db.read(lambda c: bound_resident_id(c, user.id))
 
 
 def _telemetry(raw: TelemetryIn | dict[str, Any] | None, procedure_id: str) -> tuple[Any, ...] | None:
@@ -171,7 +170,7 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     """Decide a filing before anything is written (answers are validated in the worker processes)."""
     if user.role not in FILER_ROLES:
         return _NOT_A_FILER
-    proc, retired = svc.catalog.get(procedure_id, procedure_version)
+    proc, retired = await svc.catalog.get(procedure_id, procedure_version)
     if proc is None:  # never stored unvalidated
         return UNKNOWN_PROCEDURE
     filer = "resident" if user.role == "resident" else "staff"
@@ -179,9 +178,9 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         return _refusal(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}",
                         "この手続きはこの立場では申請できません")
     if user.role == "resident":
-        if on_behalf_of is not None and on_behalf_of != bound_resident(svc, user):
+        if on_behalf_of is not None and on_behalf_of != await bound_resident(svc, user):
             return _NOT_FOR_OTHERS
-    elif on_behalf_of is not None and svc.registry.get(on_behalf_of) is None:
+    elif on_behalf_of is not None and await svc.registry.get(on_behalf_of) is None:
         return _UNKNOWN_RESIDENT
     errors = await svc.validator.validate(proc, answers)
     if errors:

@@ -59,7 +59,7 @@ def _account_exists(c: Any, account_id: str) -> bool:
 
 async def bind_account(svc: Services, *, staff_id: str, account_id: str, resident_id: str,
                        id_document: str | None) -> BindOut:
-    if svc.registry.get(resident_id) is None:
+    if await svc.registry.get(resident_id) is None:
         raise Problem(422, "unknown-resident", "No such resident in the registry",
                       errors=[{"path": "resident_id", "code": "unknown", "message": "unknown resident"}])
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -96,14 +96,14 @@ async def my_profile(request: Request[Any, Any, Any]) -> ProfileOut:
         "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone() or [None])[0])
     if not rid:
         return ProfileOut(False, {})
-    return ProfileOut(True, svc.registry.profile(rid))
+    return ProfileOut(True, await svc.registry.profile(rid))
 
 
 @get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
 async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]]) -> list[ResidentSummary]:
     staff = require_roles(request, "counter", "outreach", "admin")
     svc = services(request)
-    found = svc.registry.search(q)
+    found = await svc.registry.search(q)
     await audit.record(svc.db, actor=staff.id, action="registry.search", subject=None,
                        details={"query": q, "results": len(found)})
     return [summarize(r) for r in found]
@@ -126,7 +126,7 @@ async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachRe
         "SELECT resident_id FROM outreach_assignments WHERE account_id = ? ORDER BY resident_id", (staff.id,))])
     out = []
     for rid in ids:
-        r = svc.registry.get(rid)
+        r = await svc.registry.get(rid)
         if r is None:
             continue
         s = summarize(r)

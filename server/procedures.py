@@ -37,7 +37,7 @@ async def list_procedures(request: Request[Any, Any, Any]) -> list[ProcedureSumm
 @get("/api/procedures/{pid:str}/{version:str}", summary="The compiled procedure JSON of one version",
      media_type="application/json")
 async def get_procedure(request: Request[Any, Any, Any], pid: FromPath[str], version: FromPath[str]) -> Response[bytes]:
-    data = services(request).catalog.compiled(pid, version)
+    data = await services(request).catalog.compiled(pid, version)
     if data is None:
         raise Problem(404, "not-found", "No such procedure version")
     # A published version never changes, so caches may keep it.

@@ -57,9 +57,9 @@ class ResidentRecord(msgspec.Struct, kw_only=True):
 
 
 class Registry(Protocol):
-    def get(self, resident_id: str) -> ResidentRecord | None: ...
-    def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]: ...
-    def household(self, household_id: str) -> list[ResidentRecord]: ...
+    async def get(self, resident_id: str) -> ResidentRecord | None: ...
+    async def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]: ...
+    async def household(self, household_id: str) -> list[ResidentRecord]: ...
 
 
 def _address(r: ResidentRecord) -> dict[str, str] | None:
@@ -110,44 +110,45 @@ def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> ResidentRecord:
 
 
 class SQLiteRegistry:
-    """Registry over the ``residents`` table; ``db`` is a :class:`server.storage.db.Database`."""
+    """Registry over the ``residents`` table; ``db`` is a :class:`server.storage.db.Database`. Reads are
+    awaitable (the reader pool): handlers call them on the event loop."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
 
-    def get(self, resident_id: str) -> ResidentRecord | None:
-        row = self.db.read_sync(lambda c: c.execute("SELECT record FROM residents WHERE id = ?",
+    async def get(self, resident_id: str) -> ResidentRecord | None:
+        row = await self.db.read(lambda c: c.execute("SELECT record FROM residents WHERE id = ?",
                                                     (resident_id,)).fetchone())
         return _row_to_record(row) if row else None
 
-    def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]:
+    async def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]:
         sql = "SELECT record FROM residents WHERE family = ? AND given = ?"
         args: list[Any] = [family, given]
         if birth_date:
             sql += " AND birth_date = ?"
             args.append(birth_date)
-        rows = self.db.read_sync(lambda c: c.execute(sql + " ORDER BY id LIMIT 50", args).fetchall())
+        rows = await self.db.read(lambda c: c.execute(sql + " ORDER BY id LIMIT 50", args).fetchall())
         return [_row_to_record(r) for r in rows]
 
-    def search(self, text: str, limit: int = 50) -> list[ResidentRecord]:
+    async def search(self, text: str, limit: int = 50) -> list[ResidentRecord]:
         """Counter search box: prefix match on family name, given name, kana or id."""
         like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self.db.read_sync(lambda c: c.execute(
+        rows = await self.db.read(lambda c: c.execute(
             "SELECT record FROM residents WHERE family LIKE ?1 ESCAPE '\\' OR given LIKE ?1 ESCAPE '\\'"
             " OR id LIKE ?1 ESCAPE '\\' OR json_extract(record, '$.family_kana') LIKE ?1 ESCAPE '\\'"
             " ORDER BY id LIMIT ?2", (like, limit)).fetchall())
         return [_row_to_record(r) for r in rows]
 
-    def household(self, household_id: str) -> list[ResidentRecord]:
-        rows = self.db.read_sync(lambda c: c.execute(
+    async def household(self, household_id: str) -> list[ResidentRecord]:
+        rows = await self.db.read(lambda c: c.execute(
             "SELECT record FROM residents WHERE household_id = ? ORDER BY id", (household_id,)).fetchall())
         return [_row_to_record(r) for r in rows]
 
-    def profile(self, resident_id: str) -> dict[str, Any]:
-        r = self.get(resident_id)
+    async def profile(self, resident_id: str) -> dict[str, Any]:
+        r = await self.get(resident_id)
         if r is None:
             return {}
-        return profile_from_record(r, self.household(r.household_id) if r.household_id else [r])
+        return profile_from_record(r, await self.household(r.household_id) if r.household_id else [r])
 
     @staticmethod
     def upsert(conn: sqlite3.Connection, records: list[ResidentRecord]) -> int:

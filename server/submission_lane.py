@@ -56,7 +56,7 @@ def _lane(app: Litestar, inner: ASGIApp, svc: Services, *, max_body: int) -> ASG
         if scope["type"] != "http" or scope["path"] != PATH or scope.get("method") != "POST" or scope["query_string"]:
             await inner(scope, receive, send)
             return
-        user = _filer(scope)
+        user = await _filer(scope)
         if user is None or not _is_json(scope):
             await inner(scope, receive, send)
             return
@@ -68,7 +68,7 @@ def _lane(app: Litestar, inner: ASGIApp, svc: Services, *, max_body: int) -> ASG
     return lane
 
 
-def _filer(scope: Scope) -> Any:
+async def _filer(scope: Scope) -> Any:
     """The signed-in account when it may file and the CSRF checks pass, else None."""
     token = parse_cookies(scope).get(SESSION_COOKIE)
     if not token:
@@ -76,7 +76,7 @@ def _filer(scope: Scope) -> Any:
     config = get_config(scope)
     if not csrf_header_ok(scope, config):
         return None
-    found = live_session(config, token)
+    found = await live_session(config, token)
     if found is None or found[0].role not in FILER_ROLES:
         return None
     return found[0]

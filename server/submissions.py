@@ -55,8 +55,8 @@ class SubmissionView(Receipt, kw_only=True):
     history: list[HistoryEntry]
 
 
-def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
-    bound = bound_resident(svc, user) if user.role == "resident" and rec.account_id != user.id else None
+async def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
+    bound = await bound_resident(svc, user) if user.role == "resident" and rec.account_id != user.id else None
     return submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
                                department=rec.department, bound_resident=bound)
 
@@ -95,7 +95,7 @@ async def _load_visible(request: Request[Any, Any, Any], sid: str) -> tuple[Acco
     svc = services(request)
     rec = await svc.submissions.get(sid)
     # Same answer for "missing" and "not yours": ids must not be probeable.
-    if rec is None or not _can_read(svc, user, rec):
+    if rec is None or not await _can_read(svc, user, rec):
         raise Problem(404, "not-found", "No such submission")
     return user, rec
 
@@ -122,7 +122,7 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     if rec.account_id != user.id:
         raise Problem(403, "forbidden", "Only the person who filed it can respond")
     svc = services(request)
-    proc, _ = svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     merged = {**rec.answers, **data.answers}
     if proc is not None:
         errors = await svc.validator.validate(proc, merged)

@@ -73,7 +73,7 @@ async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
 async def telemetry_handler(request: Request[Any, Any, Any], data: JSONBody[TelemetryIn]) -> TelemetryAck:
     # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
     svc = services(request)
-    proc, _ = svc.catalog.get(data.procedure_id, data.procedure_version)
+    proc, _ = await svc.catalog.get(data.procedure_id, data.procedure_version)
     if proc is None:
         raise Problem(422, "unknown-procedure", "This procedure version was never published",
                       errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])

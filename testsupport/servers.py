@@ -11,6 +11,7 @@ Both have ``url``, ``start()``, ``stop()`` and work as context managers.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import signal
@@ -22,14 +23,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
 __all__ = ["ROOT", "AppServer", "ServerProcess", "free_port", "wait_serving"]
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -257,13 +260,28 @@ class ServerProcess:
                               "--format", "jsonl"], cwd=ROOT, capture_output=True, text=True, check=True)
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a write transaction on the server's database (a second writer: SQLite serialises).
+
+        On a thread of its own: Playwright's sync API runs an event loop on the test's thread, and the
+        Database refuses to block a running loop (``BlockingOnLoop``)."""
+        from server.storage.db import Database
+
+        def job() -> T:
+            with Database.open(self.db) as db:
+                return db.write_sync(fn)
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(job).result()
+
     def login_as(self, role: str, **kwargs: Any) -> dict[str, Any]:
         """A session made directly in the database (:func:`testsupport.sessions.login_as`)."""
         from server.storage.db import Database
         from testsupport.sessions import login_as
 
-        db = Database.open(self.db)
-        try:
-            return login_as(db, role, **kwargs)
-        finally:
-            db.close()
+        def job() -> dict[str, Any]:
+            with Database.open(self.db) as db:
+                return login_as(db, role, **kwargs)
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # see write()
+            return pool.submit(job).result()

@@ -23,6 +23,9 @@ MIDDLEWARE = (csrf_middleware, auth_middleware)
 def install(config: AuthConfig) -> Callable[[AppConfig], AppConfig]:
     """An ``on_app_init`` hook that stores ``config`` in ``app.state`` and adds the middleware and routes."""
 
+    # The session cache learns of this server's own auth changes from the writer (session_cache.py).
+    config.sessions.watch(config.db)
+
     def on_app_init(app_config: AppConfig) -> AppConfig:
         app_config.state[STATE_KEY] = config
         for mw in MIDDLEWARE:

@@ -113,7 +113,7 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
         token = parse_cookies(scope).get(SESSION_COOKIE)
         if token:
             config = get_config(scope)
-            found = live_session(config, token)
+            found = await live_session(config, token)
             if found is not None:
                 scope["user"] = found[0]
                 scope[_AUTH_SCOPE_KEY] = found[1]  # type: ignore[literal-required]
@@ -124,13 +124,13 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def live_session(config: AuthConfig, token: str) -> tuple[Account, store.SessionInfo] | None:
-    """The account and live session a session cookie names, or None; resets the idle timer now and then."""
+async def live_session(config: AuthConfig, token: str) -> tuple[Account, store.SessionInfo] | None:
+    """The account and live session a session cookie names, or None; resets the idle timer now and then.
+    A known session is answered from memory (``session_cache``); nothing reads SQLite on the loop."""
     if len(token) > _MAX_TOKEN:
         return None  # garbage: not worth hashing
     t = store.now()
-    # Point reads run inline: cheaper than a hop to the reader pool on every request.
-    found = config.db.read_inline(lambda conn: config.sessions.lookup(conn, token, t))
+    found = await config.sessions.lookup(config.db, token, t)
     if found is not None:
         info = found[1]
         if t - info.last_seen_at >= config.touch_interval:

@@ -79,7 +79,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
         raise Problem(404, "not-found", "No such submission")
     await audit.record(svc.db, actor=user.id, action="submission.read", subject=f"submission:{sid}",
                        details={"via": "console"})
-    proc, _ = svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     labels: dict[str, str] = {}
     if proc is not None:
         from procedure_definitions.model import procedure_fields
@@ -187,7 +187,7 @@ async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = 
     svc = services(request)
     results = []
     if q and q.strip():
-        found = svc.registry.search(q.strip()[:100])
+        found = await svc.registry.search(q.strip()[:100])
         await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
                            details={"query": q, "results": len(found), "via": "console"})
         results = [summarize(r) for r in found]

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["Batch", "Database", "WriteFn", "connect"]
+__all__ = ["Batch", "BlockingOnLoop", "Database", "WriteFn", "connect"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - an item of a batch
@@ -173,10 +173,26 @@ def _run_batch(conn: sqlite3.Connection, batch: Batch[Any, Any], jobs: list[_Job
     return results
 
 
+class BlockingOnLoop(RuntimeError):
+    """A blocking database call on a thread that runs an event loop: every request there would wait."""
+
+
+def _refuse_on_loop(name: str, instead: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop on this thread: the CLI, a worker thread, start-up
+    raise BlockingOnLoop(f"Database.{name} would block the event loop; use {instead}")
+
+
 class Database:
     """The SQLite file: ``write``/``write_sync`` go through the writer thread, ``read``/``read_sync``
     through the reader pool. Functions receive a ``sqlite3.Connection`` (wrap it in
-    ``sqlite_utils.Database(conn)`` if handy) and must not COMMIT or ROLLBACK themselves."""
+    ``sqlite_utils.Database(conn)`` if handy) and must not COMMIT or ROLLBACK themselves.
+
+    On the event loop only the awaitable ``read``/``write`` may be used: ``read_sync``/``write_sync`` block
+    the calling thread until the database answers and raise :class:`BlockingOnLoop` there (they are for
+    the CLI, worker threads, start-up and tests)."""
 
     def __init__(self, path: str | Path, *, readers: int = 4, synchronous: str = "FULL") -> None:
         self.path = Path(path)
@@ -190,6 +206,7 @@ class Database:
             max_workers=readers, thread_name_prefix="madoguchi-db-reader"
         )
         self._closed = False
+        self._after_commit: list[Callable[[sqlite3.Connection], None]] = []
         self.transactions = 0  # counters for benchmarks and tests
         self.jobs = 0
         self._writer.start()
@@ -208,11 +225,17 @@ class Database:
         return job.future
 
     def write_sync(self, fn: WriteFn[T]) -> T:
-        """Run ``fn`` in the writer transaction and return its result once committed."""
+        """Run ``fn`` in the writer transaction and return its result once committed (not on the loop)."""
         if threading.current_thread() is self._writer:
             # Called from inside a write job: we already hold the transaction; queueing would deadlock.
             return fn(self._writer_conn)
+        _refuse_on_loop("write_sync", "await db.write(fn)")
         return self.submit(fn).result()
+
+    def after_commit(self, hook: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``hook(conn)`` in the writer thread after every commit, before the writers are answered (so
+        whoever awaited a write sees what the hook recorded). Hooks must be quick; their errors are logged."""
+        self._after_commit.append(hook)
 
     async def write(self, fn: WriteFn[T]) -> T:
         # An asyncio Future answered from the writer thread in one batch per group: no concurrent Future
@@ -284,6 +307,11 @@ class Database:
             return
         self.transactions += 1
         self.jobs += len(results)
+        for hook in self._after_commit:
+            try:
+                hook(conn)
+            except Exception:
+                log.exception("after-commit hook failed")
         # Answer only after COMMIT: an acknowledged write is on disk.
         _settle(results)
 
@@ -300,21 +328,11 @@ class Database:
     def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return fn(self._reader())
 
-    def read_inline(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the calling thread with that thread's own read-only connection.
-
-        Only for tiny indexed point reads on the event loop (the session lookup of every request): such a
-        read costs less than the hop to the reader pool and back. WAL readers never wait for the writer.
-        """
-        if threading.current_thread() is self._writer:
-            return fn(self._writer_conn)
-        if self._closed:
-            raise RuntimeError("database is closed")
-        return fn(self._reader())
-
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a reader connection and wait for it (not on the loop: ``await db.read(fn)``)."""
         if threading.current_thread() is self._writer:
             return fn(self._writer_conn)  # see our own uncommitted writes
+        _refuse_on_loop("read_sync", "await db.read(fn)")
         return self._readers.submit(self._run_read, fn).result()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -55,14 +55,9 @@ def another_session(server: ServerProcess, account_id: str) -> dict[str, str]:
     import secrets
 
     from server.auth import store
-    from server.storage.db import Database
 
-    db = Database.open(server.db)
-    try:
-        token = db.write_sync(lambda c: store.create_session(c, account_id, method="test", idle_seconds=86400,
-                                                             absolute_seconds=86400))
-    finally:
-        db.close()
+    token = server.write(lambda c: store.create_session(c, account_id, method="test", idle_seconds=86400,
+                                                        absolute_seconds=86400))
     return {"madoguchi_session": token, "madoguchi_csrf": secrets.token_urlsafe(32)}
 
 
