@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from server import audit
+from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike
 from server.problems import Problem
 from server.registry import bound_resident_id
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from server.services import Services
 
 __all__ = [
-    "FILER_ROLES",
     "ID_REUSED",
     "UNKNOWN_PROCEDURE",
     "Filing",
@@ -67,7 +67,6 @@ __all__ = [
     "write_filing_in",
 ]
 
-FILER_ROLES = ("resident", "counter", "outreach")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
 from server.audit import append_audit
+from server.auth.roles import BIND_ROLES, REGISTRY_ROLES
 from server.authz import require_roles, require_user
 from server.problems import Problem
 from server.registry import ResidentRecord
@@ -83,7 +84,7 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
 @post("/api/accounts/{account_id:str}/bind", summary="Bind an account to a registry record (counter staff)",
       status_code=200)
 async def bind(request: Request[Any, Any, Any], account_id: FromPath[str], data: JSONBody[BindIn]) -> BindOut:
-    staff = require_roles(request, "counter", "admin")
+    staff = require_roles(request, *BIND_ROLES)
     return await bind_account(services(request), staff_id=staff.id, account_id=account_id,
                               resident_id=data.resident_id, id_document=data.id_document)
 
@@ -101,7 +102,7 @@ async def my_profile(request: Request[Any, Any, Any]) -> ProfileOut:
 
 @get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
 async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]]) -> list[ResidentSummary]:
-    staff = require_roles(request, "counter", "outreach", "admin")
+    staff = require_roles(request, *REGISTRY_ROLES)
     svc = services(request)
     found = await svc.registry.search(q)
     await audit.record(svc.db, actor=staff.id, action="registry.search", subject=None,

@@ -31,7 +31,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from server.asgi_body import buffer_body
 from server.auth.config import get_config
 from server.auth.middleware import SESSION_COOKIE, csrf_header_ok, live_session, parse_cookies
-from server.filing import FILER_ROLES
+from server.auth.roles import FILER_ROLES
 from server.input_limits import json_problem
 from server.problems import Problem, exception_handlers
 from server.services import Services

@@ -10,9 +10,9 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from server import audit
-from server.auth.roles import STAFF_ROLES, can_access_department
+from server.auth.roles import FILER_ROLES, REVIEW_ROLES, STAFF_ROLES, can_access_department
 from server.authz import AccountLike, require_roles, require_user, submission_readable
-from server.filing import FILER_ROLES, Refusal, bound_resident, check_filing, write_filing
+from server.filing import Refusal, bound_resident, check_filing, write_filing
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
@@ -141,7 +141,7 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
 async def change_status(request: Request[Any, Any, Any], sid: str, target: str, comment: str | None,
                         visible: bool = True) -> SubmissionRecord:
     """Shared by the JSON API and the console: reviewers of the department and admins only."""
-    user = require_roles(request, "reviewer", "admin")
+    user = require_roles(request, *REVIEW_ROLES)
     svc = services(request)
     rec = await svc.submissions.get(sid)
     if rec is None or not can_access_department(user, rec.department):

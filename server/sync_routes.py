@@ -35,7 +35,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from server import audit
 from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachment, sniff_type
 from server.auth import requires_role, requires_signed_in
-from server.auth.roles import is_staff_role
+from server.auth.roles import CASEWORK_ROLES, FILER_ROLES, is_staff_role
 from server.authz import require_user
 from server.console.routes import render_page
 from server.filing import Refusal, check_filing
@@ -79,10 +79,10 @@ _TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Route guards (deny first; they run before the body is read). Object-level rules (a draft only to its
 # owner, shared records by role/department/assignment) are applied by the store on every record.
 # Files travel with submissions, so only the roles that file submissions upload blobs.
-_FILERS = requires_role("resident", "counter", "outreach")
+_FILERS = requires_role(*FILER_ROLES)
 # Resolving: residents (their own drafts' conflicts) and the console roles; configurators see no records.
-_RESOLVERS = requires_role("resident", "counter", "outreach", "reviewer", "admin")
-_CONSOLE = requires_role("counter", "outreach", "reviewer", "admin")
+_RESOLVERS = requires_role("resident", *CASEWORK_ROLES)
+_CONSOLE = requires_role(*CASEWORK_ROLES)
 
 _push_decoder = msgspec.json.Decoder(PushRequest)
 

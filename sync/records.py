@@ -19,7 +19,6 @@ from typing import Any
 from sync.merge import Policy, RecordSchema
 
 __all__ = [
-    "CREATE_ROLES",
     "DRAFT",
     "SCHEMAS",
     "SHARED_TYPES",
@@ -43,8 +42,6 @@ SCHEMAS: dict[str, RecordSchema] = {
                                    "contact_log": "append", "visits": "set"}, default="auto"),
 }
 SHARED_TYPES = frozenset(SCHEMAS) - {DRAFT}
-# Who may create shared records (residents only create drafts and submissions).
-CREATE_ROLES = frozenset({"counter", "outreach", "reviewer", "admin"})
 
 
 @dataclass(frozen=True)

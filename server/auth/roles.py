@@ -11,6 +11,11 @@ from typing import Final, Protocol
 
 __all__ = [
     "ALL_DEPARTMENTS_ROLES",
+    "BIND_ROLES",
+    "CASEWORK_ROLES",
+    "FILER_ROLES",
+    "REGISTRY_ROLES",
+    "REVIEW_ROLES",
     "ROLES",
     "STAFF_ROLES",
     "HasRole",
@@ -28,6 +33,18 @@ ROLES: Final[tuple[str, ...]] = ("resident", *STAFF_ROLES)
 # whole counter, admins oversee everything. Reviewers see their own department only; configurators and
 # residents no department at all (residents see their own records by ownership, not by department).
 ALL_DEPARTMENTS_ROLES: Final[frozenset[str]] = frozenset({"counter", "outreach", "admin"})
+
+# The groups that several paths check (each named once here, so the HTTP API, sync and the console agree):
+# who files applications (residents for themselves, counter and outreach staff on behalf of residents);
+FILER_ROLES: Final[tuple[str, ...]] = ("resident", "counter", "outreach")
+# staff who work with residents' applications and records (the console, shared sync records, conflicts);
+CASEWORK_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "reviewer", "admin")
+# who decides on applications (status changes, exports);
+REVIEW_ROLES: Final[tuple[str, ...]] = ("reviewer", "admin")
+# who binds an account to a registry record after checking ID at the counter;
+BIND_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
+# who searches the registry (to file on behalf of a resident, or to bind an account).
+REGISTRY_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "admin")
 
 
 class HasRole(Protocol):

@@ -14,7 +14,13 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from server import audit
-from server.auth.roles import can_access_department, department_filter
+from server.auth.roles import (
+    BIND_ROLES,
+    CASEWORK_ROLES,
+    REVIEW_ROLES,
+    can_access_department,
+    department_filter,
+)
 from server.authz import AccountLike, require_roles
 from server.export import to_csv, to_jsonl
 from server.identity import bind_account, summarize
@@ -33,7 +39,6 @@ _env = jinja2.Environment(
 STATUS_LABELS = {"received": "受付", "in_review": "審査中", "needs_info": "追加情報待ち", "accepted": "受理",
                  "rejected": "却下", "completed": "完了"}
 ROLE_LABELS = {"counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
-_CONSOLE_ROLES = ("counter", "outreach", "reviewer", "admin")
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
@@ -48,7 +53,7 @@ def render_page(request: Request[Any, Any, Any], template: str, *, http_status: 
 
 
 def _staff(request: Request[Any, Any, Any]) -> AccountLike:
-    return require_roles(request, *_CONSOLE_ROLES)
+    return require_roles(request, *CASEWORK_ROLES)
 
 
 def _departments(user: AccountLike) -> list[str] | None:
@@ -86,7 +91,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
 
         labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
     attachments = sorted(_attachments(rec.answers))
-    can_change = user.role in ("reviewer", "admin")
+    can_change = user.role in REVIEW_ROLES
     return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
 
@@ -146,7 +151,7 @@ async def status_form(request: Request[Any, Any, Any], sid: FromPath[str],
 async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv",
                  status: FromQuery[str | None] = None, procedure: FromQuery[str | None] = None,
                  bom: FromQuery[bool] = False) -> Response[bytes]:
-    user = require_roles(request, "reviewer", "admin")
+    user = require_roles(request, *REVIEW_ROLES)
     if format not in ("csv", "jsonl"):
         raise Problem(400, "bad-request", "format must be csv or jsonl")
     svc = services(request)
@@ -183,7 +188,7 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
 @get("/console/bind", include_in_schema=False)
 async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None,
                     account_id: FromQuery[str | None] = None) -> Response[str]:
-    user = require_roles(request, "counter", "admin")
+    user = require_roles(request, *BIND_ROLES)
     svc = services(request)
     results = []
     if q and q.strip():
@@ -205,7 +210,7 @@ class BindForm:
 @post("/console/bind", include_in_schema=False)
 async def bind_submit(request: Request[Any, Any, Any],
                       data: Annotated[BindForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response[str]:
-    user = require_roles(request, "counter", "admin")
+    user = require_roles(request, *BIND_ROLES)
     try:
         out = await bind_account(services(request), staff_id=user.id, account_id=data.account_id.strip(),
                                  resident_id=data.resident_id.strip(), id_document=data.id_document.strip() or None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from server.auth import roles
 from server.auth.roles import ALL_DEPARTMENTS_ROLES, ROLES, STAFF_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,23 +84,29 @@ def test_roles_module_is_a_leaf() -> None:
     assert imported <= {"__future__", "typing"}, imported
 
 
-_RULE_NAMES = {"ROLES", "STAFF_ROLES", "ALL_DEPARTMENTS_ROLES", "can_access_department", "can_see_department",
-               "department_filter", "is_staff_role"}
+_RULE_NAMES = {*(n for n in roles.__all__ if n.endswith("_ROLES")), "ROLES", "can_access_department",
+               "can_see_department", "department_filter", "is_staff_role"}
 
 
 def _role_literals(tree: ast.AST) -> list[tuple[int, frozenset[str]]]:
+    """Collections of string constants, and the string arguments of a call (``require_roles(r, "a", "b")``)."""
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
             values = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
             if len(values) == len(node.elts) and values:
                 out.append((node.lineno, frozenset(values)))
+        elif isinstance(node, ast.Call):
+            args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if len(args) >= 2:
+                out.append((node.lineno, frozenset(args)))
     return out
 
 
 def test_roles_and_department_rule_defined_once() -> None:
     """No other module defines a role list or the department rule: they import ``server.auth.roles``."""
-    whole_lists = {frozenset(ROLES), frozenset(STAFF_ROLES), ALL_DEPARTMENTS_ROLES}
+    whole_lists = {frozenset(ROLES), frozenset(STAFF_ROLES), ALL_DEPARTMENTS_ROLES,
+                   *(frozenset(getattr(roles, name)) for name in roles.__all__ if name.endswith("_ROLES"))}
     offenders: list[str] = []
     for path in sorted([*(ROOT / "server").rglob("*.py"), *(ROOT / "sync").rglob("*.py")]):
         if path == AUTH / "roles.py":

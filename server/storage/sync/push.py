@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import msgspec
 
 from server.audit import append_audit
+from server.auth.roles import CASEWORK_ROLES
 from server.storage.sync.access import visible
 from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
@@ -27,7 +28,7 @@ from sync.commands import run_command
 from sync.hlc import drift_ms
 from sync.merge import RecordState, merge_delete, merge_patch
 from sync.messages import Mutation, Receipt, content_hash
-from sync.records import CREATE_ROLES, DRAFT, Principal, schema_for
+from sync.records import DRAFT, Principal, schema_for
 
 __all__ = ["PushSettings", "push_in"]
 
@@ -171,7 +172,7 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
     if row is None:
         if m.kind in ("record.delete", "command"):
             raise Rejected("not_found", "対象の記録が見つかりません")
-        if rtype != DRAFT and p.role not in CREATE_ROLES:
+        if rtype != DRAFT and p.role not in CASEWORK_ROLES:  # residents create drafts only
             raise Rejected("forbidden", "この記録を作成する権限がありません")
         if registry_owns(conn, rtype, m.entity.id):
             raise Rejected("registry_record", "住民基本台帳の記録と同じIDでは作成できません（担当になると台帳から届きます）")
