@@ -456,10 +456,13 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
     body = await request.body()
     lock = ctx.locks.setdefault(sha, asyncio.Lock())
     async with lock:
-        known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
-        if known is None:
+        known = await ctx.db.read(lambda c: (ctx.store.blob(c, sha), c.execute(
+            "SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, p.id)).fetchone() is not None))
+        # An unfinished upload takes bytes only from the account that announced it (no one else can append
+        # to, or corrupt, it); for anyone else it is as unknown as a blob that does not exist.
+        if known[0] is None or (not known[0][1] and not known[1]):
             raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-        size, complete = known
+        size, complete = known[0]
         have = _offset(ctx.root, sha, size, complete)
         if complete:
             return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})

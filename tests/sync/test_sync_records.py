@@ -255,3 +255,9 @@ def test_blob_offsets_only_for_who_announced_or_may_read_them(env: Any) -> None:
     absent = tb._send("HEAD", f"/sync/blobs/{'d' * 64}")
     assert theirs.status_code == absent.status_code == 404
     assert theirs.headers.get("content-type") == absent.headers.get("content-type")
+    # Nor may another account append to (and so corrupt) an upload it did not announce.
+    ta.patch_blob(sha, 0, data[:8])
+    foreign = tb._send("PATCH", f"/sync/blobs/{sha}", content=b"junk", headers={
+        "Upload-Offset": "8", "Content-Type": "application/offset+octet-stream"})
+    assert foreign.status_code == 404 and ta.blob_offset(sha) == 8
+    assert ta.patch_blob(sha, 8, data[8:]) == len(data)
