@@ -8,16 +8,16 @@ write) or a :class:`Refusal`; HTTP answers a refusal as problem+json (``Refusal.
 terminal ``rejected`` receipt (``Refusal.reason``, ``Refusal.message`` in Japanese). Slugs and reasons map
 1:1 (``docs/sync.md``, "Rejection reasons"):
 
-=========================  ======  ======================  =============================================
-problem slug (HTTP)        status  sync reason             when
-=========================  ======  ======================  =============================================
-``forbidden``              403     ``forbidden``           role may not file; a resident filing for another
-``unknown-procedure``      422     ``unknown_procedure``   the version was never published here
-``filer-not-allowed``      403     ``filer_not_allowed``   the procedure's ``filers`` exclude this role
-``unknown-resident``       422     ``unknown_resident``    ``on_behalf_of`` is not in the registry
-``invalid-answers``        422     ``invalid_answers``     the procedure's own rules (``errors``)
-``idempotency-key-reused`` 422     ``id_conflict``         the id was used with another body (writer)
-=========================  ======  ======================  =============================================
+==========================  ======  =====================  ================================================
+problem slug (HTTP)         status  sync reason            when
+==========================  ======  =====================  ================================================
+``forbidden``               403     ``forbidden``          role may not file; a resident filing for another
+``unknown-procedure``       422     ``unknown_procedure``  the version was never published here
+``filer-not-allowed``       403     ``filer_not_allowed``  the procedure's ``filers`` exclude this role
+``unknown-resident``        422     ``unknown_resident``   ``on_behalf_of`` is not in the registry
+``invalid-answers``         422     ``invalid_answers``    the procedure's own rules (``errors``)
+``idempotency-key-reused``  422     ``id_conflict``        the id was used with another body (writer)
+==========================  ======  =====================  ================================================
 
 A retired version (published earlier, since replaced) is accepted, validated against that version and
 flagged ``retired_version``. Attachments (the sha256 referenced in the answers, plus the ``attachments``
