@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 from server import audit
 from server.auth.roles import FILER_ROLES, REVIEW_ROLES, STAFF_ROLES, can_access_department
 from server.authz import AccountLike, require_roles, require_user, submission_readable
-from server.filing import Refusal, bound_resident, check_filing, write_filing
+from server.filing import UNKNOWN_PROCEDURE, Refusal, bound_resident, check_filing, write_filing
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
@@ -123,11 +123,12 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
         raise Problem(403, "forbidden", "Only the person who filed it can respond")
     svc = services(request)
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    if proc is None:  # a submission stored before versions were checked: answers are never stored unvalidated
+        raise UNKNOWN_PROCEDURE.problem()
     merged = {**rec.answers, **data.answers}
-    if proc is not None:
-        errors = await svc.validator.validate(proc, merged)
-        if errors:
-            raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
+    errors = await svc.validator.validate(proc, merged)
+    if errors:
+        raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
     try:
         out = await svc.submissions.respond(sid, account_id=user.id, answers=merged, comment=data.comment)
     except NotFound:

@@ -163,3 +163,15 @@ def test_absent_and_not_yours_get_the_same_answer(srv: RunningServer) -> None:
             absent = outsider.get(path.format(uuid.uuid4()))
             assert (hidden.status_code, hidden.content) == (absent.status_code, absent.content)
             assert hidden.status_code == 404
+
+
+def test_answers_to_a_never_published_version_are_never_stored(srv: RunningServer) -> None:
+    resident = srv.login("resident")
+    legacy = NewSubmission(id=str(uuid.uuid4()), procedure_id="test-proc", procedure_version="0.0.1",
+                           department="shimin", answers={"copies": 1}, flags=["unknown_version"],
+                           account_id=resident.account_id, on_behalf_of=None,  # type: ignore[attr-defined]
+                           body_hash=body_hash("test-proc", "0.0.1", {}, None))
+    srv.db.write_sync(lambda c: create_many(c, [legacy]))
+    r = resident.post(f"/api/submissions/{legacy.id}/respond", json={"answers": {"copies": 99}})
+    assert r.status_code == 422 and r.json()["type"].endswith("/unknown-procedure")
+    assert resident.get(f"/api/submissions/{legacy.id}").json()["answers"] == {"copies": 1}
