@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--demo", action="store_true", help="seed a demo registry and one staff account per role")
     c.add_argument("--library", metavar="DIR", help="procedure library (default: the shipped library)")
     c.add_argument("--origin", metavar="URL", help="public origin for passkeys (default http://localhost:PORT)")
+    c.add_argument("--client-ip-header", metavar="NAME",
+                   help="behind a reverse proxy: the header it sets with the client's address (e.g. x-forwarded-for),"
+                        " used for the sign-in rate limits and the audit trail; only if nothing else reaches the server")
     c.set_defaults(func=_handler("server.commands:serve"))
 
     staff = sub.add_parser("staff", help="manage staff accounts", description="Manage staff accounts.")

@@ -58,7 +58,8 @@ def serve(ns: argparse.Namespace) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
-                        hsts=origin.startswith("https://"), validation_workers=_validation_workers())
+                        hsts=origin.startswith("https://"), validation_workers=_validation_workers(),
+                        client_ip_header=getattr(ns, "client_ip_header", None) or None)
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo

@@ -9,6 +9,7 @@ Wiring (``server.app``)::
 mounts ``auth_router``. Handlers then read ``request.user`` (an ``Account`` or ``None``) and use the guards.
 """
 
+from server.auth.account_routes import require_fresh
 from server.auth.config import AuthConfig, get_config
 from server.auth.guards import (
     current_account,
@@ -51,6 +52,7 @@ __all__ = [
     "is_staff_role",
     "reinvite_in",
     "require_department_access",
+    "require_fresh",
     "requires_role",
     "requires_signed_in",
     "requires_staff",

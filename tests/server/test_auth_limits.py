@@ -4,7 +4,9 @@ account, sessions per account. Against the real app on loopback, limits lowered 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -12,7 +14,7 @@ import pytest
 
 from server.auth.config import STATE_KEY, AuthConfig
 from server.auth.ratelimit import AuthLimits, Rate, RateLimiter, client_ip
-from testsupport.servers import AppServer
+from testsupport.servers import AppServer, ServerProcess
 from testsupport.webauthn import (
     AuthServer,
     SoftAuthenticator,
@@ -224,3 +226,15 @@ def test_sessions_per_account_are_capped(server: AuthServer, config: AuthConfig)
         assert first.get("/api/session").json()["signed_in"] is False  # the oldest ended
         assert second.get("/api/session").json()["signed_in"] and third.get("/api/session").json()["signed_in"]
         assert [row for row in server.audit("auth.sessions_capped") if row[1] == account["id"]]
+
+
+def test_serve_option_names_the_proxy_header(tmp_path: Path) -> None:
+    """``madoguchi serve --client-ip-header``: the address the proxy reports is what the trail records."""
+    argv = [sys.executable, "-m", "madoguchi.cli", "serve", "--db", str(tmp_path / "proxy.db"), "--port", "{port}",
+            "--client-ip-header", "x-forwarded-for"]
+    with ServerProcess(tmp_path / "proxy.db", argv=argv, url_host="localhost", timeout=90) as srv, \
+            httpx.Client(base_url=srv.url, timeout=10, headers={"X-Forwarded-For": "203.0.113.5"}) as c:
+        account, _ = register_resident(c, srv.url)
+        details = srv.query("SELECT details FROM audit_log WHERE action = 'auth.register' AND subject = ?",
+                            (account["id"],))
+    assert '"ip":"203.0.113.5"' in str(details[0][0]).replace(" ", "")
