@@ -7,6 +7,7 @@ A counter on Litestar's pipeline proves which path answered, so the comparison c
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,77 @@ def test_staff_filing_on_behalf_is_audited_and_telemetry_kept_through_the_lane(
     assert _send(switch, False, counter, json=body)[0].status_code == 200
     assert srv.db.read_sync(lambda c: c.execute(
         "SELECT count(*) FROM audit_log WHERE subject = ?", (f"submission:{body['id']}",)).fetchone()[0]) == 1
+
+
+def _small_app(tmp: Path, **extra: Any) -> Any:
+    """An app with the real auth, input limits and submission route, plus ``extra`` Litestar options."""
+    from litestar import Litestar
+
+    from server import input_limits
+    from server.auth import AuthConfig, install
+    from server.problems import exception_handlers
+    from server.storage.db import Database
+    from server.submissions import submissions_router
+
+    db = Database.open(tmp / "fence.db")
+    app = Litestar(route_handlers=[submissions_router], exception_handlers=exception_handlers,
+                   on_app_init=[install(AuthConfig(db=db, origin="http://localhost:8000")), input_limits.on_app_init],
+                   request_max_body_size=64 * 1024, **extra)
+    db.close()
+    return app
+
+
+def test_the_fence_passes_the_real_app_and_refuses_anything_the_lane_would_skip(tmp_path: Path) -> None:
+    from litestar.middleware import DefineMiddleware
+
+    from server.submission_lane import fence
+
+    assert fence(_small_app(tmp_path), max_body=64 * 1024) == []
+
+    def audit_everything(app: Any) -> Any:
+        return app
+
+    async def before(request: Any) -> None:
+        return None
+
+    skipped = fence(_small_app(tmp_path, middleware=[DefineMiddleware(audit_everything)]), max_body=64 * 1024)
+    assert len(skipped) == 1 and "audit_everything" in skipped[0]
+    assert any("before_request" in s for s in fence(_small_app(tmp_path, before_request=before), max_body=64 * 1024))
+    assert any("body limit" in s for s in fence(_small_app(tmp_path), max_body=1024))
+    with pytest.raises(RuntimeError, match="would skip"):
+        install_submission_lane(_small_app(tmp_path, middleware=[audit_everything]), None,  # type: ignore[arg-type]
+                                max_body=64 * 1024)
+
+
+def test_a_hand_over_is_logged_with_its_reason_and_nothing_else(srv: AppServer, switch: Switch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    c = srv.login("resident")
+    caplog.set_level(logging.DEBUG, logger="madoguchi.submission_lane")
+    r, used = _send(switch, True, c, content=b"id=1", headers={"Content-Type": "text/plain"})
+    assert used and r.status_code == 400
+    def lines() -> list[str]:
+        return [rec.getMessage() for rec in caplog.records if rec.name == "madoguchi.submission_lane"]
+
+    assert lines() == ["POST /api/submissions to the full pipeline: not a JSON body"]
+    r, used = _send(switch, True, c, json={**_filing(), "extra": 1})
+    assert used and r.status_code == 400
+    assert lines()[-1].endswith("body is not a SubmissionIn")
+    session = c.cookies["madoguchi_session"]
+    assert not any(session in rec.getMessage() or "test-proc" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_fault_in_the_filing_core_is_answered_once_never_replayed(
+        srv: AppServer, switch: Switch, monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.submission_lane as lane_module
+
+    calls: list[str] = []
+
+    async def broken(svc: Any, user: Any, data: Any) -> Any:
+        calls.append(str(data.id))
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(lane_module, "file_submission", broken)
+    r, used = _send(switch, True, srv.login("resident"), json=_filing())
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+    assert not used, "the pipeline would have validated the same answers a second time"
+    assert len(calls) == 1
