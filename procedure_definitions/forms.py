@@ -367,7 +367,7 @@ class _Form:
                 continue
             value = answers[fid]
             kind = f.get("type")
-            if _is_blank(value) or kind == "notice":
+            if _is_blank(value) or kind == "notice" or "calculate" in f:  # calculated: never an answer
                 continue
             try:
                 if kind == "group" and isinstance(value, list):

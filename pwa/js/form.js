@@ -151,7 +151,7 @@ class Form {
       }
     }
     for (const f of fields) {
-      if (!hasOwn(answers, f.id) || isBlank(answers[f.id]) || f.type === 'notice') continue;
+      if (!hasOwn(answers, f.id) || isBlank(answers[f.id]) || f.type === 'notice' || hasOwn(f, 'calculate')) continue; // calculated: never an answer
       let value = answers[f.id];
       const group = f.type === 'group' && Array.isArray(value);
       const refused = group ? refusal(value.filter((item) => !isObject(item))) : refusal(value);

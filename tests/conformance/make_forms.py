@@ -829,6 +829,14 @@ CASES: list[dict[str, Any]] = [
         values={"relation": "self", "copies": 1, "total_fee": 300, "agree": True, "purpose": "𠮷😀"},
     ),
     case(
+        "an answer to a calculated field is not an answer (not even a refused one)",
+        "basic",
+        {"relation": "self", "copies": 1, "agree": True, "total_fee": 1e300},
+        errors={},
+        shown=BASIC_SHOWN,
+        values={"relation": "self", "copies": 1, "total_fee": 300, "agree": True},
+    ),
+    case(
         "a refused number inside an object",
         "types",
         types(addr={**GOOD_TYPES["addr"], "block": -1e300}),
