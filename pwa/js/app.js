@@ -19,7 +19,7 @@ import { t, setLang, initialLang, loadLang, htmlLang, getLang } from './i18n.js'
 import { store } from './db.js';
 import { migrateLegacyOutbox } from './sync.js';
 import { el } from './dom.js';
-import { createRouter } from './router.js';
+import { createRouter, matchRoute } from './router.js';
 import {
   state, loadIndex, refreshSession, renderAccount, renderSummary, updateSync, flush, scheduler, drafts, setRouteHandler, focusTitle,
   link, uuid, showValue, itemStateText, notFound, failPage,
@@ -61,10 +61,12 @@ const ROUTES = [
  * What a page draws into: its own <main> (on screen once shown), its title, and its reactions to sync
  * events. The services households.js takes from its `ui` are here too.
  */
-function newView() {
+function newView(nav) {
   const main = el('main', { id: 'main', tabindex: '-1' });
   const view = {
     main, title: null, shown: false, hooks: { onOutbox: null, onPulled: null },
+    /** False once a newer navigation started: the page is not shown, and should not redirect. */
+    current: () => router.isCurrent(nav),
     setPage(title, ...nodes) {
       const h1 = el('h1', { id: 'page-title', tabindex: '-1', text: title });
       main.replaceChildren(h1, ...nodes);
@@ -98,7 +100,7 @@ const router = createRouter({
   run: async (mod, match, nav) => {
     nav.match = match;
     await loadIndex();
-    const view = newView();
+    const view = newView(nav);
     await mod.render(view, match.params, match.query);
     return view.title === null ? null : view; // no title: the page went elsewhere (location.hash)
   },
@@ -106,7 +108,7 @@ const router = createRouter({
   fail: (e, match, nav) => {
     console.error(e);
     nav.match = match;
-    const view = newView();
+    const view = newView(nav);
     failPage(view, t('procedureMissing'));
     show(view, nav);
   },
@@ -152,6 +154,9 @@ async function useLang(lang) {
 }
 
 async function start() {
+  // Fetch the first page's module while the language and the database get ready.
+  const first = matchRoute(ROUTES, location.hash || '#/');
+  if (first) router.preload(first.page);
   await useLang(initialLang());
   try { await migrateLegacyOutbox(store); } catch (e) { console.error(e); }
   document.getElementById('lang').addEventListener('change', (e) => { useLang(e.target.value).then(() => route(false)); });

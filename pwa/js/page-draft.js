@@ -24,7 +24,10 @@ export async function render(view, params) {
     await drafts.save(d);
     const { firstSectionWith } = await import('./migrate.js');
     const sec = firstSectionWith(compiled, d.migration.ask);
-    if (sec >= 0 && sec !== n) { location.hash = `#/d/${d.id}/${sec}`; return; }
+    if (sec >= 0 && sec !== n) {
+      if (view.current()) location.hash = `#/d/${d.id}/${sec}`;
+      return;
+    }
   }
   const secs = visibleSections(compiled, d.answers);
   const idx = Math.max(0, secs.findIndex(({ i }) => i === n));

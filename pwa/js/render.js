@@ -14,8 +14,6 @@ import { el } from './dom.js';
 
 const ERA_OPTIONS = ['令和', '平成', '昭和', '大正', '明治'];
 
-export { el };
-
 export function domId(scope, path) {
   return `${scope}-${path}`.replace(/[^A-Za-z0-9_-]/g, '-');
 }

@@ -103,6 +103,16 @@ test('unknown paths go to notFound; a page that redirects shows nothing; anchors
   assert.deepEqual(h.shown, ['not found']);
 });
 
+test('isCurrent tells a page whether a newer navigation started (then it must not redirect)', async () => {
+  const navs = [];
+  const router = createRouter({ routes: ROUTES, load: async (page) => ({ page }), run: async (mod, m, nav) => { navs.push(nav); return mod.page; }, show: () => {}, fail: () => {} });
+  await router.navigate('#/d/x');
+  assert.equal(router.isCurrent(navs[0]), true);
+  await router.navigate('#/');
+  assert.deepEqual(navs.map((n) => router.isCurrent(n)), [false, true]);
+  assert.equal(router.isCurrent(null), false);
+});
+
 test('a page module is loaded once; a failed load (offline, not cached) is tried again', async () => {
   let attempts = 0;
   const router = createRouter({
