@@ -3,7 +3,7 @@ fresh passkey check those changes need (``POST /auth/reauth/options`` + ``/auth/
 
 Adding or removing a passkey and replacing recovery codes each need a user-verified passkey assertion
 made in this session in the last ``AuthConfig.reauth_seconds`` (5 minutes): a sign-in or registration
-with a passkey counts, a recovery-code sign-in does not. Otherwise 403 ``reauth-required``. So a borrowed
+with a passkey counts, a recovery-code sign-in does not (except for adding a passkey right after it). Otherwise 403 ``reauth-required``. So a borrowed
 unlocked phone or a stolen session cookie cannot add the thief's passkey or take the recovery codes.
 """
 
@@ -78,17 +78,26 @@ def _session_hash(request: Request[Any, Any, Any]) -> str:
     return info.token_hash.hex()
 
 
-async def require_fresh(request: Request[Any, Any, Any]) -> None:
+async def require_fresh(request: Request[Any, Any, Any], *, after_recovery: bool = False) -> None:
     """403 ``reauth-required`` unless this session made a user-verified passkey assertion recently.
 
-    Read from the session row, not the session cache: the freshness changes without moving the auth epoch.
+    ``after_recovery``: a session that a recovery code started in the last minutes passes too. Only adding a
+    passkey asks for it: whoever lost every passkey signs in with a recovery code precisely to add a new
+    one, and has no passkey to confirm with. A stolen cookie still gets nothing: the window runs from the
+    sign-in with the code, not from the cookie's use. Read from the session row, not the session cache: the
+    freshness changes without moving the auth epoch.
     """
     config = cfg(request)
     info = session_of(request.scope)
-    at = await config.db.read(lambda c: store.verified_at(c, info.token_hash)) if info is not None else None
-    if at is None or store.now() - at > config.reauth_seconds:
-        raise AuthProblem(403, "reauth-required", "confirm with your passkey first (POST /auth/reauth/options"
-                          " and /auth/reauth/verify), then try again")
+    found = await config.db.read(lambda c: store.freshness(c, info.token_hash)) if info is not None else None
+    t = store.now()
+    if found is not None and found.verified_at is not None and t - found.verified_at <= config.reauth_seconds:
+        return
+    if after_recovery and found is not None and found.method == "recovery" and \
+            t - found.created_at <= config.reauth_seconds:
+        return
+    raise AuthProblem(403, "reauth-required", "confirm with your passkey first (POST /auth/reauth/options"
+                      " and /auth/reauth/verify), then try again")
 
 
 # -- the fresh passkey check ------------------------------------------------------------------------
@@ -161,7 +170,7 @@ async def passkey_options(request: Request[Any, Any, Any]) -> CreationOptionsOut
     so the freshness checked here carries to ``/auth/passkeys/verify`` within the challenge's 5 minutes."""
     account = me(request)
     limit(request, "options", account.id)
-    await require_fresh(request)
+    await require_fresh(request, after_recovery=True)
     config = cfg(request)
     handle, existing = await config.db.read(
         lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))

@@ -236,7 +236,8 @@ async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) 
             append_audit(conn, actor=subject, action="auth.login_failed", subject=subject,
                          details={"method": "recovery", "reason": "wrong or used recovery code", "ip": ip(request)})
             return "refused"
-        # A recovery code is no passkey: the session must re-authenticate before changing credentials.
+        # A recovery code is no passkey: within reauth_seconds this session may add one (its reason to
+        # exist), but removing passkeys or new codes need a passkey check first.
         token, max_age = start_session(conn, config, request, account, "recovery")
         append_audit(conn, actor=account.id, action="auth.login", subject=account.id,
                      details={"method": "recovery", "ip": ip(request)})

@@ -15,7 +15,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -26,6 +26,7 @@ __all__ = [
     "Challenge",
     "ConsumeResult",
     "CredentialRecord",
+    "Freshness",
     "SessionInfo",
     "account_by_id",
     "add_credential",
@@ -41,6 +42,7 @@ __all__ = [
     "delete_credential",
     "delete_session",
     "delete_sessions_of",
+    "freshness",
     "generate_recovery_codes",
     "hash_secret",
     "invite_account",
@@ -58,7 +60,6 @@ __all__ = [
     "update_sign_count",
     "use_recovery_code",
     "user_handle_of",
-    "verified_at",
 ]
 
 # Crockford base32 without I, L, O, U: recovery codes are typed by hand from paper.
@@ -289,10 +290,19 @@ def trim_sessions(conn: sqlite3.Connection, account_id: str, keep: int) -> int:
     ).rowcount
 
 
-def verified_at(conn: sqlite3.Connection, token_hash: bytes) -> int | None:
-    """When this session's account last made a user-verified passkey assertion in it (UNIX seconds)."""
-    row = conn.execute("SELECT verified_at FROM sessions WHERE token_hash = ?", (token_hash,)).fetchone()
-    return int(row[0]) if row and row[0] is not None else None
+class Freshness(NamedTuple):
+    """What a credential change asks of a session: its last user-verified passkey assertion (UNIX seconds,
+    None if never), and how and when it started."""
+
+    verified_at: int | None
+    method: str
+    created_at: int
+
+
+def freshness(conn: sqlite3.Connection, token_hash: bytes) -> Freshness | None:
+    row = conn.execute("SELECT verified_at, method, created_at FROM sessions WHERE token_hash = ?",
+                       (token_hash,)).fetchone()
+    return Freshness(row[0], row[1], row[2]) if row else None
 
 
 def mark_verified(conn: sqlite3.Connection, token_hash: bytes) -> int:

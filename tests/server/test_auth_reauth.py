@@ -83,16 +83,32 @@ def test_reauth_options_ask_for_this_accounts_passkeys_with_user_verification(se
         assert [d["id"] for d in opts["allowCredentials"]] == [b64u(auth.credentials[0].id)]
 
 
-def test_recovery_code_sign_in_is_not_fresh(server: AuthServer) -> None:
+def test_recovery_code_sign_in_may_only_add_a_passkey(server: AuthServer) -> None:
+    """Whoever lost every passkey signs in with a recovery code to add a new one: that alone is allowed,
+    for a few minutes after the sign-in; the rest needs a check with the new passkey."""
     with server.client() as c:
-        account, auth = register_resident(c, server.base_url)
+        account, lost = register_resident(c, server.base_url)
         c.post("/auth/logout")
-        r = c.post("/auth/recovery", json={"account_id": account["id"], "code": auth.recovery_codes[0]})
+        r = c.post("/auth/recovery", json={"account_id": account["id"], "code": lost.recovery_codes[0]})
         assert r.status_code == 200
         assert_problem(c.post("/auth/recovery-codes"), 403, "reauth-required")
-        assert_problem(c.post("/auth/passkeys/options"), 403, "reauth-required")
-        assert reauth(c, auth).status_code == 200
+        first = c.get("/api/me/passkeys").json()[0]["id"]
+        assert_problem(c.delete(f"/api/me/passkeys/{first}"), 403, "reauth-required")
+        opts = c.post("/auth/passkeys/options")
+        assert opts.status_code == 200, opts.text
+        new = SoftAuthenticator(origin=server.base_url)
+        assert c.post("/auth/passkeys/verify", json={"challenge_id": opts.json()["challenge_id"],
+                                                     "credential": new.create(opts.json()["publicKey"])}).status_code == 200
+        assert reauth(c, new).status_code == 200  # the check, with the new passkey
+        assert c.delete(f"/api/me/passkeys/{first}").status_code == 204
         assert c.post("/auth/recovery-codes").status_code == 200
+
+    with server.client() as late:  # minutes after a recovery sign-in, not even adding
+        c2_account, auth = register_resident(late, server.base_url)
+        late.post("/auth/logout")
+        late.post("/auth/recovery", json={"account_id": c2_account["id"], "code": auth.recovery_codes[0]})
+        server.sql("UPDATE sessions SET created_at = created_at - 301 WHERE account_id = ?", c2_account["id"])
+        assert_problem(late.post("/auth/passkeys/options"), 403, "reauth-required")
 
 
 def test_reauth_refuses_without_user_verification_or_with_a_stranger_passkey(server: AuthServer) -> None:
