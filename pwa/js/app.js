@@ -115,10 +115,12 @@ const router = createRouter({
 });
 
 function route(focus = true) {
+  const hash = location.hash || '#/';
+  if (matchRoute(ROUTES, hash) === undefined) return null; // an in-page anchor: the page stays
   // The page shown reacts to sync events only until another is asked for.
   state.onOutbox = null;
   state.onPulled = null;
-  return router.navigate(location.hash || '#/', { focus });
+  return router.navigate(hash, { focus });
 }
 setRouteHandler(route);
 
