@@ -50,9 +50,10 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _LONG_INT = re.compile(rb"(?<![\w.+-])-?\d{16,}(?![\w.])")
 _DIGITS16 = re.compile(rb"\d{16}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")  # one kind of bracket: nesting depth is all that matters here
 _STEP = [0] * 256
-_STEP[ord("[")] = _STEP[ord("{")] = 1
-_STEP[ord("]")] = _STEP[ord("}")] = -1
+_STEP[ord("[")] = 1
+_STEP[ord("]")] = -1
 # Bodies that are never JSON (files, forms): not scanned.
 _NOT_JSON = ("application/octet-stream", "application/offset+octet-stream", "application/pdf", "image/",
              "multipart/", "application/x-www-form-urlencoded")
@@ -67,17 +68,37 @@ def json_problem(body: bytes) -> Problem | None:
     long_digits = _DIGITS16.search(body) is not None
     if not (deep or long_digits):
         return None
-    bare = _STRING.sub(b'""', body)
-    if deep:
-        brackets = bare.translate(None, _NOT_BRACKETS)
-        if brackets and max(accumulate(_STEP[b] for b in brackets)) > MAX_DEPTH:
-            return Problem(400, "json-too-deep", f"JSON may be nested at most {MAX_DEPTH} levels deep",
-                           max_depth=MAX_DEPTH)
+    bare = _without_strings(body)
+    if deep and _too_deep(bare.translate(_SQUARE, _NOT_BRACKETS)):
+        return Problem(400, "json-too-deep", f"JSON may be nested at most {MAX_DEPTH} levels deep",
+                       max_depth=MAX_DEPTH)
     if long_digits:
         for m in _LONG_INT.finditer(bare):
             if safe_int(m.group()) is None:
                 return _int_problem()
     return None
+
+
+def _without_strings(body: bytes) -> bytes:
+    """``body`` with every JSON string emptied (its digits and brackets are text)."""
+    if b"\\" not in body:  # no escapes: every quote delimits a string (the common case; split is faster)
+        return b'""'.join(body.split(b'"')[0::2])
+    return _STRING.sub(b'""', body)
+
+
+def _too_deep(brackets: bytes) -> bool:
+    """Whether a sequence of ``[``/``]`` nests deeper than MAX_DEPTH. Each pass removes the innermost pairs,
+    so a balanced sequence of depth d is empty after exactly d passes; an unbalanced one (malformed JSON,
+    which the decoder still reads as deep as it goes) is measured by its running count of open brackets."""
+    rest = brackets
+    for _ in range(MAX_DEPTH + 1):
+        if not rest:
+            return False
+        shorter = rest.replace(b"[]", b"")
+        if shorter == rest:
+            return max(accumulate(map(_STEP.__getitem__, brackets))) > MAX_DEPTH
+        rest = shorter
+    return True
 
 
 def safe_int(text: str | bytes) -> int | None:

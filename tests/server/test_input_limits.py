@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.input_limits import MAX_DEPTH, MAX_SAFE_INT
+from server.input_limits import MAX_DEPTH, MAX_SAFE_INT, json_problem
 from tests.server.conftest import start_server
 from testsupport.servers import AppServer
 
@@ -138,3 +138,39 @@ def test_the_refusals_name_the_limit(srv: AppServer, tracebacks: Tracebacks) -> 
         r = c.get(url, params=q)
         assert r.status_code == 400 and r.json()["type"].endswith("/integer-out-of-range"), (url, r.text)
     assert not tracebacks.records
+
+
+def _depth(o: Any) -> int:
+    if isinstance(o, list):
+        return 1 + max((_depth(x) for x in o), default=0)
+    if isinstance(o, dict):
+        return 1 + max((_depth(x) for x in o.values()), default=0)
+    return 0
+
+
+def test_the_depth_and_integer_scan_agrees_with_the_decoded_document() -> None:
+    """json_problem reads bytes without decoding: compared with the decoded document on random documents
+    around the limit whose strings hold brackets, quotes, backslashes and digits."""
+    import json
+    import random
+
+    leaves: list[Any] = [1, "a[", "]}", 'q"x', 2.5, "\\", "][", "1234567890123456789", -3]
+    rng = random.Random(11)
+
+    def gen(d: int) -> Any:  # a spine of depth d with short side branches
+        if d == 0:
+            return rng.choice([*leaves, MAX_SAFE_INT + 1] if rng.random() < 0.01 else leaves)
+        side = [rng.choice(leaves) for _ in range(rng.randint(0, 2))]
+        return side + [gen(d - 1)] if rng.random() < 0.5 else {**{f"s{i}": x for i, x in enumerate(side)}, "k": gen(d - 1)}
+
+    refused = 0
+    for _ in range(400):
+        doc = gen(rng.randint(MAX_DEPTH - 4, MAX_DEPTH + 4))
+        body = json.dumps(doc, ensure_ascii=rng.random() < 0.5).encode()
+        problem = json_problem(body)
+        expected = _depth(doc) > MAX_DEPTH or str(MAX_SAFE_INT + 1) in json.dumps(doc)  # only ever a number
+        assert (problem is not None) == expected, (_depth(doc), problem)
+        refused += problem is not None
+    assert 50 < refused < 350
+    # Unclosed brackets are as deep as the decoder would go.
+    assert json_problem(b"[" * 5000) is not None and json_problem(b"]" * 5000 + b"[" * 10) is None
