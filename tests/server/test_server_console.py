@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
 
 from tests.server.conftest import answers
 from testsupport.servers import AppServer
@@ -86,3 +88,26 @@ def test_pwa_files_and_caching(server: AppServer) -> None:
     asset = c.get("/assets/app.0123456789.js")
     assert "immutable" in asset.headers["cache-control"]
     assert c.get("/assets/missing.js").status_code == 404
+
+
+def test_console_conflicts_page_by_page(server: AppServer) -> None:
+    """More conflicts than a page holds: 50 a page, newest first, a link to the next and back to the first."""
+    def add(c: Any) -> None:
+        c.executemany(
+            "INSERT INTO sync_conflicts (mutation_id, type, record_id, field, policy, outcome, base, server, mine,"
+            " status, created_at) VALUES (?, 'household', ?, 'notes', 'review', 'server_kept', '\"a\"', '\"b\"',"
+            " '\"c\"', 'open', '2026-04-01T00:00:00+00:00')",
+            [(f"m-page-{i}", f"h-page-{i}") for i in range(55)])
+
+    server.db.write_sync(add)
+    staff = server.login("counter")
+    first = staff.get("/console/conflicts")
+    ids = [int(x) for x in re.findall(r'<section class="conflict" data-conflict-id="(\d+)"', first.text)]
+    assert len(ids) == 50 and ids == sorted(ids, reverse=True)
+    nxt = re.search(r'<a rel="next" href="([^"]+)"', first.text)
+    assert nxt is not None and "最初のページへ" not in first.text
+    second = staff.get(nxt.group(1).replace("&amp;", "&"))
+    rest = [int(x) for x in re.findall(r'<section class="conflict" data-conflict-id="(\d+)"', second.text)]
+    assert rest and max(rest) < min(ids) and 'rel="next"' not in second.text and "最初のページへ" in second.text
+    total = server.db.read_sync(lambda c: c.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0])
+    assert len(ids) + len(rest) == total
