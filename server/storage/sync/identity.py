@@ -119,5 +119,8 @@ def write_mark(conn: sqlite3.Connection, db_path: str | Path) -> None:
     if mark.get("database_id") == current and mark.get("high_water") == hwm:
         return
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"database_id": current, "high_water": hwm}), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps({"database_id": current, "high_water": hwm}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. a read-only directory: serving goes on, only restore detection is lost
+        log.warning("sync: cannot write %s (%s): a restored older copy would not be recognised", path, exc)
