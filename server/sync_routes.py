@@ -37,6 +37,7 @@ from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachme
 from server.auth import requires_role, requires_signed_in
 from server.auth.roles import CASEWORK_ROLES, FILER_ROLES, is_staff_role
 from server.authz import require_user
+from server.blob_possession import Possession
 from server.console.routes import render_page
 from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
@@ -95,6 +96,7 @@ class SyncConfig:
     attachment_root: Path | None = None
     store: SyncStore | None = None
     blob_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    possession: Possession = field(default_factory=Possession)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.state[STATE_KEY] = self
@@ -109,6 +111,7 @@ class _Ctx:
     store: SyncStore
     root: Path
     locks: dict[str, asyncio.Lock]
+    possession: Possession
 
 
 def _ctx(request: Request[Any, Any, Any]) -> _Ctx:
@@ -124,7 +127,7 @@ def _ctx(request: Request[Any, Any, Any]) -> _Ctx:
     if cfg.store is None:
         cfg.store = SyncStore()
     root = cfg.attachment_root or (svc.settings.attachment_root if svc is not None else Path(str(db.path) + ".attachments"))
-    return _Ctx(db, cfg.store, Path(root), cfg.blob_locks)
+    return _Ctx(db, cfg.store, Path(root), cfg.blob_locks, cfg.possession)
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -393,6 +396,7 @@ def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
       guards=[_FILERS])
 async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -> Response[BlobInfo]:
     p = _principal(request)
+    user = require_user(request)
     ctx = _ctx(request)
     sha = _check_sha(data.sha256)
     if not 0 < data.size <= MAX_BLOB:
@@ -407,9 +411,15 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
         return ctx.store.create_blob_in(c, p, sha, data.size)
 
     created = await ctx.db.write(announce)
-    known = await ctx.db.read(lambda c: ctx.store.blob(c, sha))
+    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
     assert known is not None
     size, complete = known
+    if complete and not visible:
+        # Someone else's stored file: answered as a new upload, whose bytes must then match (possession).
+        offset = ctx.possession.start(sha, p.id, data.size, size)
+        return Response(BlobInfo(sha256=sha, size=data.size, offset=offset, complete=False), status_code=201,
+                        headers={"Upload-Offset": str(offset), "Upload-Length": str(data.size),
+                                 "Location": f"/sync/blobs/{sha}"})
     if size != data.size:
         raise Problem(409, "conflict", "This sha256 is known with another size", size=size)
     offset = _offset(ctx.root, sha, size, complete)
@@ -426,16 +436,14 @@ async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
     ctx = _ctx(request)
     sha = _check_sha(sha256)
 
-    def known_to_me(c: Any) -> tuple[int, bool] | None:
-        # Only to the account that announced it, or one that may read the file: the same 404 for a blob
-        # that does not exist and for someone else's.
-        mine = c.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, user.id)).fetchone()
-        if mine is None and readable_attachment(c, user, sha) is None:
-            return None
-        return ctx.store.blob(c, sha)
-
-    known = await ctx.db.read(known_to_me)
-    if known is None:
+    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
+    proof = ctx.possession.progress(sha, user.id)
+    if known is not None and not visible and known[1] and proof is not None:  # a possession proof under way
+        return Response(None, headers={"Upload-Offset": str(proof[0]), "Upload-Length": str(proof[1]),
+                                       "Upload-Complete": "?0", "Cache-Control": "no-store"})
+    # Only to the account that announced it, or one that may read the file: the same 404 for a blob that
+    # does not exist and for someone else's.
+    if known is None or not visible:
         raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
     size, complete = known
     return Response(None, headers={"Upload-Offset": str(_offset(ctx.root, sha, size, complete)),
@@ -447,6 +455,7 @@ async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
        request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS])
 async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     p = _principal(request)
+    user = require_user(request)
     ctx = _ctx(request)
     sha = _check_sha(sha256)
     raw = request.headers.get("upload-offset")
@@ -456,13 +465,14 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
     body = await request.body()
     lock = ctx.locks.setdefault(sha, asyncio.Lock())
     async with lock:
-        known = await ctx.db.read(lambda c: (ctx.store.blob(c, sha), c.execute(
-            "SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, p.id)).fetchone() is not None))
+        known, mine, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
+        if known is not None and known[1] and not visible:
+            return await _prove(ctx, sha, p.id, offset, body)
         # An unfinished upload takes bytes only from the account that announced it (no one else can append
         # to, or corrupt, it); for anyone else it is as unknown as a blob that does not exist.
-        if known[0] is None or (not known[0][1] and not known[1]):
+        if known is None or (not known[1] and not mine):
             raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-        size, complete = known[0]
+        size, complete = known
         have = _offset(ctx.root, sha, size, complete)
         if complete:
             return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
@@ -485,6 +495,36 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
         await ctx.db.write(lambda c: ctx.store.complete_blob_in(c, p, sha, size, mime or "application/octet-stream"))
         ctx.locks.pop(sha, None)
         return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
+
+
+def _blob_for(c: Any, ctx: _Ctx, user: Any, sha: str) -> tuple[tuple[int, bool] | None, bool, bool]:
+    """(size and completeness, whether ``user`` announced it, whether ``user`` may know it exists: announced
+    it or may read the file)."""
+    known = ctx.store.blob(c, sha)
+    if known is None:
+        return None, False, False
+    mine = c.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, user.id)).fetchone()
+    return known, mine is not None, mine is not None or readable_attachment(c, user, sha) is not None
+
+
+async def _prove(ctx: _Ctx, sha: str, account: str, offset: int, body: bytes) -> Response[None]:
+    """A chunk of an upload of a file someone else stored: the answers of a new upload (server.blob_possession)."""
+    progress = ctx.possession.progress(sha, account)
+    if progress is None:
+        raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
+    have, size = progress
+    if offset != have:
+        raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
+    if have + len(body) > size:
+        raise Problem(413, "too-large", "The chunk goes past the declared size")
+    same = await ctx.possession.feed(_final(ctx.root, sha), sha, account, body)
+    if same is None:
+        return Response(None, status_code=204, headers={"Upload-Offset": str(have + len(body)),
+                                                        "Upload-Complete": "?0"})
+    if not same:
+        raise Problem(422, "digest-mismatch", "The uploaded bytes do not match the sha256; upload again from offset 0",
+                      offset=0)
+    return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
 
 
 def _append(path: Path, data: bytes) -> None:

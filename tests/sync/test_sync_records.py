@@ -241,15 +241,19 @@ def test_registry_ids_are_reserved_and_hidden_records_look_absent(env: Any) -> N
     assert oid
 
 
-def test_blob_offsets_only_for_who_announced_or_may_read_them(env: Any) -> None:
+def _two_residents_and_a_file(env: Any) -> tuple[Any, Any, bytes, str]:
+    """Transports of two resident accounts, a PNG's bytes and sha256, announced by the first."""
     import hashlib
 
-    _, a = env.account("resident")
-    _, b = env.account("resident")
-    data = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 4
+    ta, tb = env.http(env.account("resident")[1]), env.http(env.account("resident")[1])
+    data = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 8
     sha = hashlib.sha256(data).hexdigest()
-    ta, tb = env.http(a), env.http(b)
     ta.create_blob(sha, len(data))
+    return ta, tb, data, sha
+
+
+def test_blob_offsets_only_for_who_announced_or_may_read_them(env: Any) -> None:
+    ta, tb, data, sha = _two_residents_and_a_file(env)
     assert ta.blob_offset(sha) == 0
     theirs = tb._send("HEAD", f"/sync/blobs/{sha}")
     absent = tb._send("HEAD", f"/sync/blobs/{'d' * 64}")
@@ -261,3 +265,29 @@ def test_blob_offsets_only_for_who_announced_or_may_read_them(env: Any) -> None:
         "Upload-Offset": "8", "Content-Type": "application/offset+octet-stream"})
     assert foreign.status_code == 404 and ta.blob_offset(sha) == 8
     assert ta.patch_blob(sha, 8, data[8:]) == len(data)
+
+
+def test_uploading_a_file_someone_else_stored_reveals_nothing_and_proves_possession(env: Any) -> None:
+    import hashlib
+
+    ta, tb, data, sha = _two_residents_and_a_file(env)
+    assert ta.patch_blob(sha, 0, data) == len(data)  # stored by a
+    fresh = hashlib.sha256(data + b"!").hexdigest()
+    # To b, a stored file it may not read is announced like a file nobody has: 201, offset 0, incomplete.
+    seen = tb._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    new = tb._send("POST", "/sync/blobs", json={"sha256": fresh, "size": len(data) + 1})
+    assert (seen.status_code, seen.json()["offset"], seen.json()["complete"]) == (201, 0, False)
+    assert (new.status_code, new.json()["offset"], new.json()["complete"]) == (201, 0, False)
+    assert tb._send("HEAD", f"/sync/blobs/{sha}").headers["Upload-Offset"] == "0"
+    # Its chunks are checked against the stored bytes, with a new upload's answers.
+    assert tb.patch_blob(sha, 0, data[:10]) == 10
+    assert tb._send("HEAD", f"/sync/blobs/{sha}").headers["Upload-Offset"] == "10"
+    assert tb.patch_blob(sha, 10, data[10:]) == len(data)
+    # Wrong bytes: as a corrupt upload, refused at the last byte, from offset 0.
+    tb._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    assert tb.patch_blob(sha, 0, b"\x00" * 10) == 10
+    last = tb._send("PATCH", f"/sync/blobs/{sha}", content=data[10:], headers={
+        "Upload-Offset": "10", "Content-Type": "application/offset+octet-stream"})
+    assert last.status_code == 422 and last.json()["offset"] == 0 and last.json()["type"].endswith("/digest-mismatch")
+    # a's own view is unchanged: stored, complete.
+    assert ta.blob_offset(sha) == len(data)

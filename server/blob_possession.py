@@ -1,0 +1,73 @@
+"""Uploading a file someone else already stored, without learning that it is stored.
+
+Content addressing deduplicates: the second upload of the same bytes costs nothing. Told so, though, an
+account would learn that a file with that sha256 exists although it may not read it. So for an account that
+neither announced a stored blob nor may read it (``server.attachments.readable_attachment``), the resumable
+upload proceeds exactly as for a new file (``201``, offset 0, chunks, ``Upload-Offset``) while each chunk is
+compared with the stored bytes at its offset instead of being written; at the last byte the answer is the
+one a new upload gets (``204`` complete, or ``422 digest-mismatch`` from offset 0 when any byte differed).
+
+Progress is kept in memory per (sha256, account): after a restart the device's next chunk gets ``409`` with
+offset 0, as a lost partial file would give, and starts over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+__all__ = ["Possession"]
+
+_MAX_OPEN = 10_000  # proofs in progress kept (the oldest dropped first): memory stays bounded
+
+
+@dataclass
+class _Proof:
+    size: int  # as announced
+    offset: int = 0
+    same: bool = True
+
+
+@dataclass
+class Possession:
+    """The proofs in progress of one server process."""
+
+    _proofs: dict[tuple[str, str], _Proof] = field(default_factory=dict)
+
+    def start(self, sha: str, account: str, size: int, stored_size: int) -> int:
+        """An announcement of ``size`` bytes of a blob stored with ``stored_size``: the offset to continue
+        from (0 for a new proof). Another size can never prove the bytes (answered at the last byte)."""
+        proof = self._proofs.get((sha, account))
+        if proof is None or proof.size != size:
+            proof = self._proofs[(sha, account)] = _Proof(size, same=size == stored_size)
+        while len(self._proofs) > _MAX_OPEN:
+            del self._proofs[next(iter(self._proofs))]
+        return proof.offset
+
+    def progress(self, sha: str, account: str) -> tuple[int, int] | None:
+        """(offset, announced size) of a proof in progress."""
+        proof = self._proofs.get((sha, account))
+        return None if proof is None else (proof.offset, proof.size)
+
+    async def feed(self, stored: Path, sha: str, account: str, body: bytes) -> bool | None:
+        """Take the next chunk (at the :meth:`progress` offset): None while bytes are missing, then whether
+        every byte was the stored file's (the proof ends either way)."""
+        proof = self._proofs[(sha, account)]
+        if proof.same:
+            proof.same = await anyio.to_thread.run_sync(_matches, stored, proof.offset, body)
+        proof.offset += len(body)
+        if proof.offset < proof.size:
+            return None
+        del self._proofs[(sha, account)]
+        return proof.same
+
+
+def _matches(path: Path, offset: int, body: bytes) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(len(body)) == body
+    except OSError:  # the stored file is gone: nothing to prove against, so the upload cannot match it
+        return False
