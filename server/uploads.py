@@ -11,7 +11,8 @@ Without limits one account could reserve the disk (announce many large blobs and
   partial file, by :func:`expire_uploads` (run by the maintenance task, ``server/maintenance.py``); so are
   the temporary files of ``POST /api/attachments`` bodies a crash left behind.
 
-Both refusals say when to come back (``Retry-After``: when the account's oldest unfinished upload expires).
+Both refusals say when to come back (``Retry-After``: when the account's oldest unfinished upload expires, or
+5 s when bodies being received take the open slots).
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def check_new_upload(conn: sqlite3.Connection, account: str, size: int, limits: 
     oldest = min((_last_activity(root, r[0], r[2]) for r in rows), default=now)
     retry = {"Retry-After": str(max(1, int(oldest + limits.expiry_s - now)))}
     if len(rows) + in_flight >= limits.max_open:
+        # Bodies being received finish in seconds; otherwise a slot frees when an upload completes or expires.
+        soon = {"Retry-After": "5"} if in_flight else retry
         raise Problem(429, "too-many-uploads", f"At most {limits.max_open} unfinished uploads per account:"
-                      " finish one first", headers=retry, max_open=limits.max_open)
+                      " finish one first", headers=soon, max_open=limits.max_open)
     if reserved + size > limits.quota_bytes:
         raise Problem(413, "upload-quota", f"Unfinished uploads may reserve at most {limits.quota_bytes} bytes per"
                       " account: finish one first", headers=retry, quota_bytes=limits.quota_bytes,
