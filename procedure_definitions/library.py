@@ -36,21 +36,8 @@ class Library(msgspec.Struct):
         versions = self.procedures.get(id)
         return versions[latest_version(versions)] if versions else None
 
-    def latest_life_event(self, id: str) -> LifeEvent | None:
-        versions = self.life_events.get(id)
-        return versions[latest_version(versions)] if versions else None
-
     def latest_procedures(self) -> list[Procedure]:
         return [p for pid in sorted(self.procedures) if (p := self.latest(pid)) is not None]
-
-    def latest_life_events(self) -> list[LifeEvent]:
-        return [e for eid in sorted(self.life_events) if (e := self.latest_life_event(eid)) is not None]
-
-    def path_of(self, defn: Procedure | LifeEvent) -> str | None:
-        for r in self.results:
-            if r.definition is defn:
-                return r.path
-        return None
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:

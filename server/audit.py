@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "GENESIS", "MAX_IDS", "AuditEntry", "VerifyResult", "append_audit", "count_recent", "entry_hash", "list_audit",
+    "GENESIS", "MAX_IDS", "VerifyResult", "append_audit", "count_recent", "entry_hash",
     "many", "record", "verify_chain",
 ]
 
@@ -32,17 +32,6 @@ class VerifyResult(msgspec.Struct, frozen=True):
     first_bad_id: int | None = None
     reason: str | None = None
     entries: int = 0
-
-
-class AuditEntry(msgspec.Struct, frozen=True):
-    id: int
-    seq: int
-    at: str
-    actor: str | None
-    action: str
-    subject: str | None
-    details: dict[str, Any]
-    hash: str
 
 
 def _canonical(seq: int, at: str, actor: str | None, action: str, subject: str | None, details: Any) -> bytes:
@@ -141,20 +130,6 @@ def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
         return VerifyResult(False, last_id, f"log ends at entry {expected_seq - 1} but the head records "
                             f"entry {head[0]} (newest entries removed)", count)
     return VerifyResult(True, None, None, count)
-
-
-def list_audit(conn: sqlite3.Connection, *, limit: int = 100, subject: str | None = None) -> list[AuditEntry]:
-    sql = "SELECT id, seq, at, actor, action, subject, details, hash FROM audit_log"
-    args: list[Any] = []
-    if subject is not None:
-        sql += " WHERE subject = ?"
-        args.append(subject)
-    sql += " ORDER BY id DESC LIMIT ?"
-    args.append(limit)
-    return [
-        AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], msgspec.json.decode(r[6]), r[7])
-        for r in conn.execute(sql, args)
-    ]
 
 
 async def record(db: Any, *, actor: str | None, action: str, subject: str | None,

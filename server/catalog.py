@@ -31,7 +31,6 @@ log = logging.getLogger("madoguchi.catalog")
 __all__ = [
     "Catalog",
     "LibraryLike",
-    "default_library_path",
     "error_dict",
     "load_library",
     "publish_library",
@@ -42,10 +41,6 @@ __all__ = [
 class LibraryLike(Protocol):
     procedures: dict[str, dict[str, Procedure]]
     life_events: dict[str, dict[str, LifeEvent]]
-
-
-def default_library_path() -> Path:
-    return DEFAULT_LIBRARY
 
 
 def load_library(path: str | Path | None) -> Library:

@@ -1,16 +1,14 @@
 """The resident registry (住民記録) adapter.
 
 Handlers use the :class:`Registry` protocol only; :class:`SQLiteRegistry` keeps records in the server's
-own SQLite file (demo, small towns, CSV extracts). The municipality's core system (基幹系) will be another
+own SQLite file (demo, small towns). The municipality's core system (基幹系) will be another
 implementation. Names are stored byte for byte: never NFC/NFKC-normalized (IVS/MJ characters matter).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sqlite3
-from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
@@ -18,19 +16,12 @@ import msgspec
 from procedure_definitions.model import PROFILE_ATTRIBUTES
 
 __all__ = [
-    "CSV_COLUMNS",
     "Registry",
     "ResidentRecord",
     "SQLiteRegistry",
     "bound_resident_id",
     "profile_from_record",
 ]
-
-CSV_COLUMNS = (
-    "id", "household_id", "family", "given", "family_kana", "given_kana", "birth_date", "sex",
-    "postal_code", "prefecture", "city", "town", "block", "building", "phone", "email",
-    "relationship_to_head", "nationality", "my_number",
-)
 
 
 class ResidentRecord(msgspec.Struct, kw_only=True):
@@ -163,17 +154,6 @@ class SQLiteRegistry:
                 (r.id, r.household_id, msgspec.json.encode(r).decode(), r.family, r.given, r.birth_date, now),
             )
         return len(records)
-
-    def import_csv(self, path: str | Path) -> int:
-        """Import a UTF-8 CSV (BOM allowed) with a header row of :data:`CSV_COLUMNS` (extra columns ignored)."""
-        records = []
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            for lineno, row in enumerate(csv.DictReader(fh), start=2):
-                if not row.get("id") or not row.get("family") or not row.get("given"):
-                    raise ValueError(f"{path}:{lineno}: id, family and given are required")
-                values = {k: (row.get(k) or None) for k in CSV_COLUMNS}
-                records.append(msgspec.convert(values, ResidentRecord))
-        return int(self.db.write_sync(lambda c: self.upsert(c, records)))
 
 
 def bound_resident_id(conn: sqlite3.Connection, account_id: str) -> str | None:

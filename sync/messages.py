@@ -31,7 +31,6 @@ __all__ = [
     "SetOps",
     "SubmissionPayload",
     "content_hash",
-    "decode_mutation",
     "encode",
 ]
 
@@ -169,8 +168,3 @@ def content_hash(m: Mutation) -> str:
     return hashlib.sha256(_canon.encode(body)).hexdigest()
 
 
-_mutation_decoder = msgspec.json.Decoder(Mutation)
-
-
-def decode_mutation(data: bytes | str) -> Mutation:
-    return _mutation_decoder.decode(data)

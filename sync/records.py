@@ -21,7 +21,6 @@ from sync.merge import Policy, RecordSchema
 __all__ = [
     "DRAFT",
     "SCHEMAS",
-    "SHARED_TYPES",
     "Principal",
     "assignees_of",
     "schema_for",
@@ -41,7 +40,6 @@ SCHEMAS: dict[str, RecordSchema] = {
     "case": RecordSchema(policies={"status": "command", "assignee": "command", "notes": "append",
                                    "contact_log": "append", "visits": "set"}, default="auto"),
 }
-SHARED_TYPES = frozenset(SCHEMAS) - {DRAFT}
 
 
 @dataclass(frozen=True)

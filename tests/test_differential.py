@@ -20,9 +20,9 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonsame import same
 
 from procedure_definitions.expressions import FUNCTIONS, EvalError, evaluate
+from tests.jsonsame import same
 
 RUNNER = Path(__file__).parent / "conformance" / "expr_runner.mjs"
 NODE = shutil.which("node")

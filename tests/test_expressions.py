@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonsame import same
 
 from procedure_definitions.expressions import (
     EVAL_ERROR_CODES,
@@ -38,6 +37,7 @@ from procedure_definitions.model import (
     WarekiField,
     YesNoField,
 )
+from tests.jsonsame import same
 
 CONFORMANCE = Path(__file__).parent / "conformance" / "expressions.json"
 DATA = json.loads(CONFORMANCE.read_text(encoding="utf-8"))

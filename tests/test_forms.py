@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from jsonsame import same
 
 from procedure_definitions.compile import compile_life_event, compile_procedure
 from procedure_definitions.forms import (
@@ -20,6 +19,7 @@ from procedure_definitions.forms import (
 )
 from procedure_definitions.model import LifeEvent, Procedure
 from tests.conformance import make_forms
+from tests.jsonsame import same
 
 HERE = Path(__file__).parent / "conformance"
 DATA = json.loads((HERE / "forms.json").read_text(encoding="utf-8"))

@@ -187,8 +187,8 @@ def _refuse_on_loop(name: str, instead: str) -> None:
 
 class Database:
     """The SQLite file: ``write``/``write_sync`` go through the writer thread, ``read``/``read_sync``
-    through the reader pool. Functions receive a ``sqlite3.Connection`` (wrap it in
-    ``sqlite_utils.Database(conn)`` if handy) and must not COMMIT or ROLLBACK themselves.
+    through the reader pool. Functions receive a ``sqlite3.Connection`` and must not COMMIT or ROLLBACK
+    themselves.
 
     On the event loop only the awaitable ``read``/``write`` may be used: ``read_sync``/``write_sync`` block
     the calling thread until the database answers and raise :class:`BlockingOnLoop` there (they are for
