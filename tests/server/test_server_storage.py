@@ -321,3 +321,36 @@ def test_create_many_takes_a_whole_writer_group_at_once(db: Database) -> None:
     stored = db.read_sync(lambda c: c.execute("SELECT count(*), count(DISTINCT receipt_number) FROM submissions"
                                               " JOIN submission_events ON submission_id = submissions.id").fetchone())
     assert tuple(stored) == (_MAX_GROUP, _MAX_GROUP)
+
+
+def test_sync_migration_3_binds_earlier_client_ids_and_links_earlier_files(tmp_path: Path) -> None:
+    """Data written before migration 3: each client id goes to the first account that used it, and the files
+    named in earlier submissions' answers are linked to them (so reading a file follows its submission)."""
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+    from server.storage.submissions import NewSubmission, body_hash, create_many
+
+    sha = "ab" * 32
+    d = Database.open(tmp_path / "old.db")
+    try:
+        before = [(name, [m for m in ms if m[0] < 3] if name == "sync" else ms) for name, ms in all_components()]
+        d.write_sync(lambda c: apply_migrations(c, before))
+
+        def old_data(c: sqlite3.Connection) -> None:
+            answers = {"doc": [{"sha256": sha, "size": 3}], "note": {"sha256": "not-a-file", "size": 1}}
+            create_many(c, [NewSubmission(id="s-old", procedure_id="p", procedure_version="1", department=None,
+                                          answers=answers, body_hash=body_hash("p", "1", answers, None), flags=[],
+                                          account_id="acc-a", on_behalf_of=None)])
+            for i, (account, at) in enumerate((("acc-b", "2026-01-02"), ("acc-a", "2026-01-01"))):
+                c.execute("INSERT INTO sync_receipts (mutation_id, account_id, client_id, client_seq, content_hash,"
+                          " status, receipt, created_at) VALUES (?, ?, 'dev-1', ?, 'h', 'applied', '{}', ?)",
+                          (f"m{i}", account, i, at))
+
+        d.write_sync(old_data)
+        d.write_sync(lambda c: apply_migrations(c, all_components()))
+        links = d.read_sync(lambda c: [tuple(r) for r in c.execute("SELECT submission_id, sha256 FROM sync_submission_files")])
+        owner = d.read_sync(lambda c: c.execute("SELECT account_id FROM sync_clients WHERE client_id = 'dev-1'").fetchone()[0])
+    finally:
+        d.close()
+    assert links == [("s-old", sha)]
+    assert owner == "acc-a"
