@@ -10,34 +10,26 @@ catalog, registry and validation workers of the main app: ``server/app.py`` moun
 ``python -m server.sync_routes --db F --port P`` runs a standalone server with only auth + sync (no catalog,
 so no published procedure: every ``submission.create`` is rejected ``unknown_procedure``); the fault-injection
 harness and the benchmark use the real ``madoguchi serve`` unless given ``mode="standalone"``
-(``testsupport.servers``).
+(``testsupport.servers``). The file upload handlers are in ``server.sync_blob_routes``, the configuration
+and per-request context both share in ``server.sync_context``; this router mounts them all.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import hashlib
 import os
-import re
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 import msgspec
-from litestar import Request, Response, Router, get, head, patch, post
-from litestar.config.app import AppConfig
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
-from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachment, sniff_type
 from server.auth import requires_role, requires_signed_in
-from server.auth.roles import CASEWORK_ROLES, FILER_ROLES, is_staff_role
+from server.auth.roles import CASEWORK_ROLES, is_staff_role
 from server.authz import require_user
-from server.blob_possession import Possession
 from server.console.routes import render_page
 from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
@@ -52,11 +44,12 @@ from server.storage.sync import (
     PermissionDenied,
     StaleConflict,
     SyncReset,
-    SyncStore,
     Verdict,
 )
-from server.uploads import IN_FLIGHT, UploadLimits, check_new_upload, partial_path
-from sync.messages import BlobInfo, PullPage, PushRequest, PushResponse
+from server.sync_blob_routes import MAX_CHUNK, blob_chunk, blob_offset, create_blob
+from server.sync_context import STATE_KEY, Ctx, SyncConfig, principal, sync_context
+from server.uploads import UploadLimits
+from sync.messages import PullPage, PushRequest, PushResponse
 from sync.records import DRAFT, Principal
 
 __all__ = [
@@ -68,19 +61,13 @@ __all__ = [
     "sync_router",
 ]
 
-STATE_KEY = "madoguchi_sync"
 MAX_BATCH = 1000  # mutations per push request
 MAX_PUSH_BYTES = 16 * 1024 * 1024
-MAX_CHUNK = 4 * 1024 * 1024  # bytes per PATCH
 CONSOLE_PAGE = 50  # conflicts per console page (the API: ``limit``, default 200, at most 1000)
-MAX_BLOB = 64 * 1024 * 1024
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # Route guards (deny first; they run before the body is read). Object-level rules (a draft only to its
 # owner, shared records by role/department/assignment) are applied by the store on every record.
-# Files travel with submissions, so only the roles that file submissions upload blobs.
-_FILERS = requires_role(*FILER_ROLES)
 # Resolving: residents (their own drafts' conflicts) and the console roles; configurators see no records.
 _RESOLVERS = requires_role("resident", *CASEWORK_ROLES)
 _CONSOLE = requires_role(*CASEWORK_ROLES)
@@ -88,59 +75,12 @@ _CONSOLE = requires_role(*CASEWORK_ROLES)
 _push_decoder = msgspec.json.Decoder(PushRequest)
 
 
-@dataclass
-class SyncConfig:
-    """What the sync handlers need. Any field left ``None`` is taken from ``app.state.services``."""
-
-    db: Database | None = None
-    attachment_root: Path | None = None
-    store: SyncStore | None = None
-    blob_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    possession: Possession = field(default_factory=Possession)
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.state[STATE_KEY] = self
-        if sync_router not in app_config.route_handlers:
-            app_config.route_handlers.append(sync_router)
-        return app_config
-
-
-@dataclass
-class _Ctx:
-    db: Database
-    store: SyncStore
-    root: Path
-    locks: dict[str, asyncio.Lock]
-    possession: Possession
-
-
-def _ctx(request: Request[Any, Any, Any]) -> _Ctx:
-    state = request.app.state
-    cfg: SyncConfig | None = state.get(STATE_KEY)
-    if cfg is None:
-        cfg = SyncConfig()
-        state[STATE_KEY] = cfg
-    svc = state.get("services")
-    db = cfg.db or (svc.db if svc is not None else None)
-    if db is None:
-        raise RuntimeError("sync: no database configured")
-    if cfg.store is None:
-        cfg.store = SyncStore()
-    root = cfg.attachment_root or (svc.settings.attachment_root if svc is not None else Path(str(db.path) + ".attachments"))
-    return _Ctx(db, cfg.store, Path(root), cfg.blob_locks, cfg.possession)
-
-
-def _principal(request: Request[Any, Any, Any]) -> Principal:
-    user = require_user(request)
-    return Principal(id=user.id, role=user.role, department=user.department)
-
-
 # -- push / pull ------------------------------------------------------------------------------------------
 @post("/sync/push", summary="Push queued mutations; one receipt per mutation, in order",
       request_max_body_size=MAX_PUSH_BYTES, status_code=200, guards=[requires_signed_in])
 async def push(request: Request[Any, Any, Any]) -> PushResponse:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     body = await request.body()
     try:
         req = _push_decoder.decode(body)
@@ -187,8 +127,8 @@ async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any
      guards=[requires_signed_in])
 async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limit: FromQuery[int] = 500,
                db: FromQuery[str | None] = None) -> PullPage:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     if cursor < 0 or limit < 1:
         raise Problem(400, "bad-request", "cursor must be >= 0 and limit >= 1")
     # Outreach workers' assigned households become shared records on first sight (from the registry).
@@ -206,7 +146,7 @@ async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limi
     return page
 
 
-async def _audit_reads(ctx: _Ctx, p: Principal, action: str, subject: str | None, ids: list[str],
+async def _audit_reads(ctx: Ctx, p: Principal, action: str, subject: str | None, ids: list[str],
                        **details: Any) -> None:
     """One audit entry for a staff read of shared records (households, residents, cases, their conflicts):
     the ids and their count, not one entry per record, and none when nothing personal was returned (an
@@ -230,8 +170,8 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
 async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
                          mine: FromQuery[bool] = False, cursor: FromQuery[int | None] = None,
                          limit: FromQuery[int] = 200) -> ConflictPage:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     if status not in ("open", "resolved", "all"):
         raise Problem(400, "bad-request", "status must be open, resolved or all")
     if limit < 1 or (cursor is not None and cursor < 1):
@@ -245,8 +185,8 @@ async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str]
 @get("/api/conflicts/{cid:int}", summary="One conflict with base / server / mine and the current value",
      guards=[requires_signed_in])
 async def get_conflict(request: Request[Any, Any, Any], cid: FromPath[int]) -> ConflictRow:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     try:
         row = await ctx.db.read(lambda c: ctx.store.get_conflict(c, p, cid))
     except NotFoundError:  # absent or not in the account's scope: the same answer
@@ -259,8 +199,8 @@ async def get_conflict(request: Request[Any, Any, Any], cid: FromPath[int]) -> C
 @post("/api/conflicts/{cid:int}/resolve", summary="Decide a conflict: keep base, server or mine, or a custom value",
       status_code=200, guards=[_RESOLVERS])
 async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], data: JSONBody[ResolveIn]) -> ConflictRow:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     if data.choice not in ("base", "server", "mine", "custom"):
         raise Problem(422, "invalid", "choice must be base, server, mine or custom")
     try:
@@ -277,8 +217,8 @@ async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], 
      guards=[_CONSOLE])
 async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
                          cursor: FromQuery[int | None] = None) -> Response[str]:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     page = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open"),
         cursor=cursor if cursor is not None and cursor > 0 else None, limit=CONSOLE_PAGE))
@@ -295,8 +235,8 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
 @post("/console/conflicts/{cid:int}/resolve", summary="Console: decide a conflict (HTML form; works without JS)",
       include_in_schema=False, guards=[_CONSOLE], status_code=303)
 async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> Response[str]:
-    p = _principal(request)
-    ctx = _ctx(request)
+    p = principal(request)
+    ctx = sync_context(request)
     form = await request.form()
     choice = str(form.get("choice") or "")
     raw = form.get("value")
@@ -359,210 +299,6 @@ def _show(v: Any) -> str:
     if isinstance(v, list) and all(isinstance(e, dict) and "text" in e for e in v):
         return " / ".join(str(e["text"]) for e in v) or "（なし）"
     return msgspec.json.encode(v).decode()
-
-
-# -- blobs (resumable, content-addressed) -----------------------------------------------------------------
-class BlobIn(msgspec.Struct, forbid_unknown_fields=True):
-    sha256: str
-    size: int
-
-
-def _check_sha(sha: str) -> str:
-    sha = sha.lower()
-    if not _SHA_RE.match(sha):
-        raise Problem(400, "bad-request", "sha256 must be 64 lowercase hex digits")
-    return sha
-
-
-def _final(root: Path, sha: str) -> Path:
-    return attachment_path(root, sha)
-
-
-def _upload_limits(request: Request[Any, Any, Any]) -> UploadLimits:
-    svc = request.app.state.get("services")
-    return svc.settings.upload_limits if svc is not None else UploadLimits()
-
-
-def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
-    if complete:
-        return size
-    try:
-        return os.path.getsize(partial_path(root, sha))
-    except OSError:
-        return 0
-
-
-@post("/sync/blobs", summary="Announce a blob {sha256, size}: 201 new upload, 200 already known", status_code=201,
-      guards=[_FILERS])
-async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -> Response[BlobInfo]:
-    p = _principal(request)
-    user = require_user(request)
-    ctx = _ctx(request)
-    sha = _check_sha(data.sha256)
-    if not 0 < data.size <= MAX_BLOB:
-        raise Problem(413 if data.size > MAX_BLOB else 422, "too-large" if data.size > MAX_BLOB else "invalid",
-                      f"size must be between 1 and {MAX_BLOB}")
-    limits = _upload_limits(request)
-
-    def announce(c: Any) -> bool:
-        # A new upload reserves its size: checked against the account's limits in the same write job.
-        if ctx.store.blob(c, sha) is None:
-            check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), now=time.time())
-        return ctx.store.create_blob_in(c, p, sha, data.size)
-
-    created = await ctx.db.write(announce)
-    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
-    assert known is not None
-    size, complete = known
-    if complete and not visible:
-        # Someone else's stored file: answered as a new upload, whose bytes must then match (possession).
-        offset = ctx.possession.start(sha, p.id, data.size, size)
-        return Response(BlobInfo(sha256=sha, size=data.size, offset=offset, complete=False), status_code=201,
-                        headers={"Upload-Offset": str(offset), "Upload-Length": str(data.size),
-                                 "Location": f"/sync/blobs/{sha}"})
-    if size != data.size:
-        raise Problem(409, "conflict", "This sha256 is known with another size", size=size)
-    offset = _offset(ctx.root, sha, size, complete)
-    info = BlobInfo(sha256=sha, size=size, offset=offset, complete=complete)
-    return Response(info, status_code=201 if created else 200,
-                    headers={"Upload-Offset": str(offset), "Upload-Length": str(size),
-                             "Location": f"/sync/blobs/{sha}"})
-
-
-@head("/sync/blobs/{sha256:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200,
-      guards=[_FILERS])
-async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
-    user = require_user(request)
-    ctx = _ctx(request)
-    sha = _check_sha(sha256)
-
-    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
-    proof = ctx.possession.progress(sha, user.id)
-    if known is not None and not visible and known[1] and proof is not None:  # a possession proof under way
-        return Response(None, headers={"Upload-Offset": str(proof[0]), "Upload-Length": str(proof[1]),
-                                       "Upload-Complete": "?0", "Cache-Control": "no-store"})
-    # Only to the account that announced it, or one that may read the file: the same 404 for a blob that
-    # does not exist and for someone else's.
-    if known is None or not visible:
-        raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-    size, complete = known
-    return Response(None, headers={"Upload-Offset": str(_offset(ctx.root, sha, size, complete)),
-                                   "Upload-Length": str(size), "Upload-Complete": "?1" if complete else "?0",
-                                   "Cache-Control": "no-store"})
-
-
-@patch("/sync/blobs/{sha256:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
-       request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS])
-async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
-    p = _principal(request)
-    user = require_user(request)
-    ctx = _ctx(request)
-    sha = _check_sha(sha256)
-    raw = request.headers.get("upload-offset")
-    if raw is None or not raw.isdigit():
-        raise Problem(400, "bad-request", "Upload-Offset header required")
-    offset = int(raw)
-    body = await request.body()
-    lock = ctx.locks.setdefault(sha, asyncio.Lock())
-    async with lock:
-        known, mine, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
-        if known is not None and known[1] and not visible:
-            return await _prove(ctx, sha, p.id, offset, body)
-        # An unfinished upload takes bytes only from the account that announced it (no one else can append
-        # to, or corrupt, it); for anyone else it is as unknown as a blob that does not exist.
-        if known is None or (not known[1] and not mine):
-            raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-        size, complete = known
-        have = _offset(ctx.root, sha, size, complete)
-        if complete:
-            return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
-        if offset != have:
-            raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
-        if have + len(body) > size:
-            raise Problem(413, "too-large", "The chunk goes past the declared size")
-        part = partial_path(ctx.root, sha)
-        await anyio.to_thread.run_sync(_append, part, body)
-        have += len(body)
-        if have < size:
-            return Response(None, status_code=204, headers={"Upload-Offset": str(have), "Upload-Complete": "?0"})
-        ok, mime = await anyio.to_thread.run_sync(_verify_and_store, ctx.root, sha)
-        if not ok:
-            # Corrupt (e.g. a torn write before a crash): start over rather than keep bad bytes.
-            await anyio.to_thread.run_sync(_unlink, part)
-            raise Problem(422, "digest-mismatch" if mime is None else "unsupported-type",
-                          "The uploaded bytes do not match the sha256; upload again from offset 0"
-                          if mime is None else f"Content type not allowed: {mime}", offset=0)
-        await ctx.db.write(lambda c: ctx.store.complete_blob_in(c, p, sha, size, mime or "application/octet-stream"))
-        ctx.locks.pop(sha, None)
-        return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
-
-
-def _blob_for(c: Any, ctx: _Ctx, user: Any, sha: str) -> tuple[tuple[int, bool] | None, bool, bool]:
-    """(size and completeness, whether ``user`` announced it, whether ``user`` may know it exists: announced
-    it or may read the file)."""
-    known = ctx.store.blob(c, sha)
-    if known is None:
-        return None, False, False
-    mine = c.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, user.id)).fetchone()
-    return known, mine is not None, mine is not None or readable_attachment(c, user, sha) is not None
-
-
-async def _prove(ctx: _Ctx, sha: str, account: str, offset: int, body: bytes) -> Response[None]:
-    """A chunk of an upload of a file someone else stored: the answers of a new upload (server.blob_possession)."""
-    progress = ctx.possession.progress(sha, account)
-    if progress is None:
-        raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-    have, size = progress
-    if offset != have:
-        raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
-    if have + len(body) > size:
-        raise Problem(413, "too-large", "The chunk goes past the declared size")
-    same = await ctx.possession.feed(_final(ctx.root, sha), sha, account, body)
-    if same is None:
-        return Response(None, status_code=204, headers={"Upload-Offset": str(have + len(body)),
-                                                        "Upload-Complete": "?0"})
-    if not same:
-        raise Problem(422, "digest-mismatch", "The uploaded bytes do not match the sha256; upload again from offset 0",
-                      offset=0)
-    return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
-
-
-def _append(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
-    part = partial_path(root, sha)
-    digest = hashlib.sha256()
-    head_bytes = b""
-    with open(part, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            if len(head_bytes) < 16:
-                head_bytes += chunk[: 16 - len(head_bytes)]
-            digest.update(chunk)
-    if digest.hexdigest() != sha:
-        return False, None
-    mime = sniff_type(head_bytes)
-    if mime not in ALLOWED_TYPES:
-        return False, mime or "unknown"
-    final = _final(root, sha)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, final)  # atomic: readers never see half a file
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return True, mime
 
 
 def _install_poison_hook() -> None:
