@@ -25,6 +25,7 @@ from server import audit
 from server.auth.roles import STAFF_ROLES
 from server.authz import AccountLike, require_user, submission_readable
 from server.problems import Problem
+from server.registry import bound_resident_id
 from server.services import Services, services
 from server.storage.sync.blobs import file_stored_in
 from server.uploads import IN_FLIGHT, check_new_upload
@@ -147,8 +148,7 @@ def readable_attachment(conn: sqlite3.Connection, user: AccountLike, sha: str) -
         return str(row[0]), row[1]
     bound = None
     if user.role == "resident":
-        found = conn.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone()
-        bound = getattr(user, "resident_id", None) or (found[0] if found else None)
+        bound = getattr(user, "resident_id", None) or bound_resident_id(conn, user.id)
     for account_id, on_behalf_of, department in conn.execute(
             "SELECT s.account_id, s.on_behalf_of, s.department FROM sync_submission_files f"
             " JOIN submissions s ON s.id = f.submission_id WHERE f.sha256 = ?", (sha,)):
