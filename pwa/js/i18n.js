@@ -65,10 +65,3 @@ export function tx(text, lang = current) {
   if (lang === 'en') return text.en ?? text.ja ?? '';
   return text.ja ?? text.en ?? '';
 }
-
-/** Whether tx() fell back to Japanese for an English reader (the element then gets lang="ja"). */
-export function txLang(text, lang = current) {
-  if (lang !== 'en' || text == null || typeof text === 'string') return htmlLang(lang) === 'en' && typeof text === 'string' ? 'ja' : htmlLang(lang);
-  return text.en ? 'en' : 'ja';
-}
-

@@ -286,10 +286,6 @@ async function viewIn(t, type, id) {
   return { rec, entries, view: viewOf(rec, entries, cursor) };
 }
 
-export async function recordView(store, type, id) {
-  return store.tx(['replica', 'outbox', 'meta'], 'readonly', (t) => viewIn(t, type, id));
-}
-
 /** Every record of a type as the user sees it: [{id, version, data, pending, review}]. */
 export async function recordsOfType(store, type) {
   return store.tx(['replica', 'outbox', 'meta', 'attention'], 'readonly', async (t) => {
