@@ -44,3 +44,30 @@ def test_the_scan_sees_function_level_imports(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from server.storage import db\n    import server.audit\n", encoding="utf-8")
     assert imported_modules(probe) == {"server.storage", "server.audit"}
+
+
+def blocking_calls_in_coroutines(path: Path, root: Path = ROOT) -> list[str]:
+    """``x.read_sync(...)``/``x.write_sync(...)`` written inside an ``async def`` (lambdas included)."""
+    out = []
+    for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(fn, ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in ("read_sync", "write_sync")):
+                    out.append(f"{path.relative_to(root)}:{node.lineno} {fn.name} calls {node.func.attr}")
+    return out
+
+
+def test_no_coroutine_of_the_server_calls_the_blocking_database_api() -> None:
+    # Database.read_sync/write_sync also refuse at run time on a loop thread (tests/server/test_db_loop.py);
+    # this finds the calls on paths no test happens to take.
+    found = [hit for p in sorted((ROOT / "server").rglob("*.py")) for hit in blocking_calls_in_coroutines(p)]
+    assert found == []
+
+
+def test_the_coroutine_scan_sees_a_blocking_call(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("async def h(db):\n    return db.read_sync(lambda c: 1)\n"
+                     "def ok(db):\n    return db.read_sync(lambda c: 1)\n", encoding="utf-8")
+    found = blocking_calls_in_coroutines(probe, tmp_path)
+    assert len(found) == 1 and "h calls read_sync" in found[0]
