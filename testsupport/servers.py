@@ -194,6 +194,8 @@ class ServerProcess:
         env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **self.env}
         out: Any = subprocess.DEVNULL
         if not self.quiet:
+            if self._log_file is not None:  # a restart after kill(): one handle, not one per start
+                self._log_file.close()
             self._log_file = out = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(self.command(), cwd=str(self.cwd), env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
