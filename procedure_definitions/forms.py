@@ -284,6 +284,7 @@ class _Layout(msgspec.Struct, frozen=True):
     calcs: list[dict[str, Any]] | None  # the calculated top-level fields; None when a group holds some
     one_pass: bool  # no calculation reads a calculated value: one round reaches the fixed point
     conditions: int  # show_if conditions (sections and fields): bounds the rounds of settle()
+    read: frozenset[str]  # names a show_if or a calculation reads: only dropping one of those needs settle()
 
 
 def _all_fields(fields: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -306,8 +307,11 @@ def _derive_layout(compiled: Mapping[str, Any]) -> _Layout:
     # A calculated group would change the items the next round walks.
     calculated_group = any(f.get("type") == "group" and "calculate" in f for f in every)
     conditions = sum("show_if" in x for x in [*sections, *every])
+    logic = [x[key] for x in [*sections, *every] for key in ("show_if", "calculate") if key in x]
     return _Layout(top=top, calcs=None if any(f.get("type") == "group" for f in calcs) else calcs,
-                   one_pass=not (written & read) and not calculated_group, conditions=conditions)
+                   one_pass=not (written & read) and not calculated_group, conditions=conditions,
+                   # every segment: ``kids.n`` reads the item field ``n`` of every item too
+                   read=frozenset(seg for ast in logic for r in references(ast) for seg in r))
 
 
 _layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)
@@ -321,7 +325,9 @@ class _Form:
         self.errors: list[FieldError] = []
         self.values: dict[str, Any] = {}
         self.hidden: set[str] = set()
-        self.dropped = False  # visibility removed an answer (of a field that turned out hidden)
+        # Visibility removed the answer of a field that turned out hidden, and a condition or calculation reads
+        # that name (so it may have read it before it was removed).
+        self.dropped = False
         self.current_scope: dict[str, Any] | None = None  # item scope of the field being validated
         self.refused: set[str] = set()  # paths whose answer was refused at the edge (one error each)
         self._answers = answers if isinstance(answers, Mapping) else {}
@@ -478,7 +484,7 @@ class _Form:
                 self.hidden.add(path)
                 if f["id"] in container:
                     del container[f["id"]]
-                    self.dropped = True
+                    self.dropped = self.dropped or f["id"] in self._layout.read
             if f.get("type") == "group" and here:
                 items = container.get(f["id"])
                 if isinstance(items, list):
@@ -794,8 +800,8 @@ def evaluate_form(
     form = _Form(compiled, answers, today)
     settled = form.calculate()
     shown = form.visibility()
-    # Hiding a field drops its value, which conditions and calculations may have read. When no value was
-    # dropped and the calculations settled, every condition read final values: the fixed point is reached
+    # Hiding a field drops its value, which conditions and calculations may have read. When no value they read
+    # was dropped and the calculations settled, every condition read final values: the fixed point is reached
     # (the server validates every submission: the common case costs one pass).
     if form.dropped or not settled:
         shown = form.settle()
