@@ -127,11 +127,14 @@ async def _receive(request: Request[Any, Any, Any], account: str, svc: Services,
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     def job(c: sqlite3.Connection) -> bool:
-        created = c.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
-                            " ON CONFLICT DO NOTHING", (sha, size, actual, now, account)).rowcount
-        if created:  # a submission filed before its file arrived may now be complete
+        c.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
+                  " ON CONFLICT DO NOTHING", (sha, size, actual, now, account))
+        # "Already stored" only to an account that already held the file: someone else's copy is not revealed.
+        had = c.execute("SELECT 1 FROM sync_file_holders WHERE sha256 = ? AND account_id = ?",
+                        (sha, account)).fetchone() is not None
+        if not had:  # now they hold it: a submission of theirs filed before its file arrived may be complete
             file_stored_in(c, account, sha)
-        return bool(created)
+        return not had
 
     created = await svc.db.write(job)
     return Response(AttachmentOut(sha, size, actual), status_code=201 if created else 200)
@@ -139,19 +142,24 @@ async def _receive(request: Request[Any, Any, Any], account: str, svc: Services,
 
 def readable_attachment(conn: sqlite3.Connection, user: AccountLike, sha: str) -> tuple[str, str | None] | None:
     """(stored type, uploader) of attachment ``sha`` when ``user`` may read it, else None (absent or not theirs:
-    callers answer both alike). Readable by its uploader, and by whoever may read a submission it belongs to
-    (``submission_readable``: the filer, the resident filed for, staff of the submission's department)."""
+    callers answer both alike). Readable by whoever holds it (delivered its bytes: ``sync_file_holders``), and
+    by whoever may read a submission it belongs to (``submission_readable``: the filer, the resident filed
+    for, staff of the submission's department), through a link whose filer holds the file: naming a sha256
+    in the answers is not holding the file."""
     row = conn.execute("SELECT type, uploaded_by FROM attachments WHERE sha256 = ?", (sha,)).fetchone()
     if row is None:
         return None
-    if row[1] == user.id:
+    if conn.execute("SELECT 1 FROM sync_file_holders WHERE sha256 = ? AND account_id = ?",
+                    (sha, user.id)).fetchone() is not None:
         return str(row[0]), row[1]
     bound = None
     if user.role == "resident":
         bound = getattr(user, "resident_id", None) or bound_resident_id(conn, user.id)
     for account_id, on_behalf_of, department in conn.execute(
             "SELECT s.account_id, s.on_behalf_of, s.department FROM sync_submission_files f"
-            " JOIN submissions s ON s.id = f.submission_id WHERE f.sha256 = ?", (sha,)):
+            " JOIN submissions s ON s.id = f.submission_id"
+            " JOIN sync_file_holders h ON h.sha256 = f.sha256 AND h.account_id = s.account_id"
+            " WHERE f.sha256 = ?", (sha,)):
         if submission_readable(user, account_id=account_id, on_behalf_of=on_behalf_of, department=department,
                                bound_resident=bound):
             return str(row[0]), row[1]

@@ -21,8 +21,9 @@ problem slug (HTTP)         status  sync reason            when
 
 A retired version (published earlier, since replaced) is accepted, validated against that version and
 flagged ``retired_version``. Attachments (the sha256 referenced in the answers, plus the ``attachments``
-list a sync payload declares) are linked to the submission; those not stored yet flag it
-``incomplete_attachments`` until the last one arrives. The writer stores, in the submission's own
+list a sync payload declares) are linked to the submission; those its filer does not hold yet (not stored,
+or stored by someone else: the same answer, ``server.storage.sync.blobs.held_by``) flag it
+``incomplete_attachments`` until the filer has delivered the last one. The writer stores, in the submission's own
 transaction and only when it is created (never on a retry): the row, its attachment links, the telemetry
 and, when staff file, the ``submission.file_on_behalf`` audit entry.
 """

@@ -23,6 +23,7 @@ from server.auth import requires_role
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike, require_user
 from server.problems import Problem
+from server.storage.sync.blobs import file_stored_in
 from server.sync_context import Ctx, principal, sync_context
 from server.uploads import IN_FLIGHT, UploadLimits, check_new_upload, partial_path
 from sync.messages import BlobInfo
@@ -194,6 +195,8 @@ async def _prove(ctx: Ctx, sha: str, account: str, offset: int, body: bytes) -> 
     if not same:
         raise Problem(422, "digest-mismatch", "The uploaded bytes do not match the sha256; upload again from offset 0",
                       offset=0)
+    # Every byte was the stored file's: the account holds it now (its submissions naming it may be complete).
+    await ctx.db.write(lambda c: file_stored_in(c, account, sha))
     return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from server.audit import append_audit
+from server.storage.sync.blobs import held_by
 
 __all__ = [
     "STATUSES",
@@ -233,29 +234,27 @@ def _insert_sql(n: int) -> tuple[str, str]:
             f" VALUES {events}")
 
 
-def missing_attachments(conn: sqlite3.Connection, shas: list[str]) -> list[str]:
-    """The sha256 of ``shas`` not stored yet (one query; none when ``shas`` is empty)."""
-    if not shas:
-        return []
-    have = {r[0] for r in conn.execute(
-        f"SELECT sha256 FROM attachments WHERE sha256 IN ({', '.join('?' * len(shas))})", shas)}
-    return [s for s in shas if s not in have]
+def missing_attachments(conn: sqlite3.Connection, account: str, shas: list[str]) -> list[str]:
+    """The sha256 of ``shas`` whose file ``account`` does not hold: not stored yet, or stored by someone else
+    (the same answer: whether a file exists is not revealed by naming it). One query; none when empty."""
+    held = held_by(conn, ((sha, account) for sha in shas))
+    return [s for s in shas if (s, account) not in held]
 
 
 def _link_files(conn: sqlite3.Connection, created: list[NewSubmission]) -> set[str]:
-    """Link the created submissions to their files; the ids of those with a file not stored yet.
+    """Link the created submissions to their files; the ids of those naming a file their filer does not hold.
 
-    The links say which submissions a file belongs to: who may read it (``server.attachments``) and when a
-    submission gets its last file (``submission.attachments_complete``). Submissions without files cost no
-    statement.
+    The links say which submissions a file belongs to: who may read it (``server.attachments``; only through
+    a link whose filer holds the file) and when a submission gets its last file
+    (``submission.attachments_complete``). Submissions without files cost no statement.
     """
     with_files = [new for new in created if new.attachments]
     if not with_files:
         return set()
-    missing = set(missing_attachments(conn, sorted({s for new in with_files for s in new.attachments})))
+    held = held_by(conn, ((sha, new.account_id or "") for new in with_files for sha in new.attachments))
     conn.executemany("INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
                      [(new.id, sha) for new in with_files for sha in new.attachments])
-    return {new.id for new in with_files if missing.intersection(new.attachments)}
+    return {new.id for new in with_files if any((sha, new.account_id or "") not in held for sha in new.attachments)}
 
 
 def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tuple[Receipt, bool] | Exception]:

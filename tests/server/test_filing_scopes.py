@@ -175,3 +175,33 @@ def test_answers_to_a_never_published_version_are_never_stored(srv: RunningServe
     r = resident.post(f"/api/submissions/{legacy.id}/respond", json={"answers": {"copies": 99}})
     assert r.status_code == 422 and r.json()["type"].endswith("/unknown-procedure")
     assert resident.get(f"/api/submissions/{legacy.id}").json()["answers"] == {"copies": 1}
+
+
+def test_naming_someone_elses_file_neither_reads_it_nor_tells_it_exists(srv: RunningServer) -> None:
+    """Knowing a file's sha256 is not holding it: a submission naming another account's file is flagged and
+    answered as if the file were not stored, its filer cannot read it through that submission, and it is
+    complete only once the filer uploads the same bytes themselves (over HTTP or sync)."""
+    import hashlib
+
+    owner, thief = srv.login("resident"), srv.login("resident")
+    secret = PNG + b"secret passport scan"
+    sha = hashlib.sha256(secret).hexdigest()
+    assert owner.post("/api/attachments", content=secret, headers={"Content-Type": "image/png"}).status_code == 201
+    doc = {"sha256": sha, "name": "p.png", "size": len(secret), "type": "image/png"}
+    absent = hashlib.sha256(b"never stored").hexdigest()
+    named = _file(thief, answers=answers(doc=[doc]))
+    missing = _file(thief, answers=answers(doc=[{**doc, "sha256": absent}]))
+    assert named.status_code == missing.status_code == 201
+    assert named.json()["flags"] == missing.json()["flags"] == ["incomplete_attachments"]
+    assert thief.get(f"/api/attachments/{sha}").status_code == 404
+    # A reviewer of the department does not see it through the thief's submission either.
+    before = srv.login("reviewer", department="shimin")
+    assert before.get(f"/api/attachments/{sha}").status_code == 404
+    # Uploading the same bytes is the same answer as for a new file, and then proves the filer holds it.
+    up = thief.post("/api/attachments", content=secret, headers={"Content-Type": "image/png"})
+    assert up.status_code == 201
+    again = thief.post("/api/attachments", content=secret, headers={"Content-Type": "image/png"})
+    assert again.status_code == 200  # now it is theirs: a retry is "already stored"
+    assert thief.get(f"/api/attachments/{sha}").content == secret
+    assert "incomplete_attachments" not in thief.get(f"/api/submissions/{named.json()['id']}").json()["flags"]
+    assert "incomplete_attachments" in thief.get(f"/api/submissions/{missing.json()['id']}").json()["flags"]

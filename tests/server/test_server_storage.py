@@ -354,3 +354,39 @@ def test_sync_migration_3_binds_earlier_client_ids_and_links_earlier_files(tmp_p
         d.close()
     assert links == [("s-old", sha)]
     assert owner == "acc-a"
+
+
+def test_sync_migration_4_keeps_earlier_readers_of_stored_files(tmp_path: Path) -> None:
+    """Before migration 4 a link alone let the filer read a file: afterwards the uploaders and the filers of
+    submissions already linked to a stored file hold it (nothing is lost), a link to a file never stored
+    makes no holder, and the next upload completes only the uploader's own submissions."""
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+    from server.storage.sync.blobs import file_stored_in
+
+    stored, never = "ab" * 32, "cd" * 32
+    d = Database.open(tmp_path / "old.db")
+    try:
+        before = [(name, [m for m in ms if m[0] < 4] if name == "sync" else ms) for name, ms in all_components()]
+        d.write_sync(lambda c: apply_migrations(c, before))
+
+        def old_data(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by)"
+                      " VALUES (?, 3, 'image/png', '2026-01-01', 'acc-u')", (stored,))
+            for sid, account, flags in (("s-a", "acc-a", "[]"), ("s-b", "acc-b", '["incomplete_attachments"]')):
+                c.execute("INSERT INTO submissions (id, receipt_number, procedure_id, procedure_version, answers,"
+                          " body_hash, status, flags, account_id, received_at, updated_at)"
+                          " VALUES (?, ?, 'p', '1', '{}', 'h', 'received', ?, ?, '2026-01-01', '2026-01-01')",
+                          (sid, f"2026-{sid}", flags, account))
+            c.executemany("INSERT INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
+                          [("s-a", stored), ("s-b", never)])
+
+        d.write_sync(old_data)
+        d.write_sync(lambda c: apply_migrations(c, all_components()))
+        holders = d.read_sync(lambda c: sorted(tuple(r) for r in c.execute("SELECT * FROM sync_file_holders")))
+        assert holders == [(stored, "acc-a"), (stored, "acc-u")]
+        # The file s-b named arrives from someone else: s-b stays incomplete; from its filer: complete.
+        assert d.write_sync(lambda c: file_stored_in(c, "acc-x", never)) == []
+        assert d.write_sync(lambda c: file_stored_in(c, "acc-b", never)) == ["s-b"]
+    finally:
+        d.close()

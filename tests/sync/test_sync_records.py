@@ -284,10 +284,40 @@ def test_uploading_a_file_someone_else_stored_reveals_nothing_and_proves_possess
     assert tb._send("HEAD", f"/sync/blobs/{sha}").headers["Upload-Offset"] == "10"
     assert tb.patch_blob(sha, 10, data[10:]) == len(data)
     # Wrong bytes: as a corrupt upload, refused at the last byte, from offset 0.
-    tb._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
-    assert tb.patch_blob(sha, 0, b"\x00" * 10) == 10
-    last = tb._send("PATCH", f"/sync/blobs/{sha}", content=data[10:], headers={
+    tc = env.http(env.account("resident")[1])
+    tc._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    assert tc.patch_blob(sha, 0, b"\x00" * 10) == 10
+    last = tc._send("PATCH", f"/sync/blobs/{sha}", content=data[10:], headers={
         "Upload-Offset": "10", "Content-Type": "application/offset+octet-stream"})
     assert last.status_code == 422 and last.json()["offset"] == 0 and last.json()["type"].endswith("/digest-mismatch")
     # a's own view is unchanged: stored, complete.
     assert ta.blob_offset(sha) == len(data)
+    # b proved it holds the bytes: it is b's file now too (deduplicated); c, who failed, still cannot know it.
+    assert tb.blob_offset(sha) == len(data)
+    assert tc._send("HEAD", f"/sync/blobs/{sha}").status_code == 404
+
+
+def test_a_submission_naming_someone_elses_file_is_complete_only_once_its_filer_proves_the_bytes(env: Any) -> None:
+    """Over sync as over HTTP: naming a stored sha256 is answered as naming a missing file (``missing_blobs``,
+    flagged), and neither reading nor completeness follows until the filer's own upload (a possession proof)."""
+    import hashlib
+
+    ta, _, data, sha = _two_residents_and_a_file(env)
+    assert ta.patch_blob(sha, 0, data) == len(data)  # stored by a
+    absent = hashlib.sha256(data + b"?").hexdigest()
+    _, session_b = env.account("resident")
+    d = env.device(session_b)
+    named, never = str(uuid.uuid4()), str(uuid.uuid4())
+    for sid, ref in ((named, sha), (never, absent)):
+        d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                        answers=valid_answers(), attachments=[ref]))
+    assert d.sync()
+    results = {r.result["missing_blobs"][0]: r.result for r in d.receipts.values()}
+    assert results[sha]["flags"] == results[absent]["flags"] == ["incomplete_attachments"]
+    tb2 = env.http(session_b)
+    assert tb2._send("GET", f"/api/attachments/{sha}").status_code == 404
+    tb2._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    assert tb2.patch_blob(sha, 0, data) == len(data)  # the possession proof
+    assert tb2._send("GET", f"/api/attachments/{sha}").content == data
+    flags = dict(_q(env, "SELECT id, flags FROM submissions WHERE id IN (?, ?)", (named, never)))
+    assert "incomplete_attachments" not in flags[named] and "incomplete_attachments" in flags[never]

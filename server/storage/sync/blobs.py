@@ -4,12 +4,13 @@ attachments), reset when the bytes on disk turn out wrong."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 from server.audit import append_audit
 from server.storage.sync.records import decoder, to_json, utc_now
 from sync.records import Principal
 
-__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "reset_blob_in"]
+__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "held_by", "reset_blob_in"]
 
 
 def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
@@ -39,16 +40,32 @@ def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int
     return file_stored_in(conn, p.id, sha)
 
 
+def held_by(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (sha256, account) of ``pairs`` whose account holds that stored file (one query; none for none)."""
+    wanted = set(pairs)
+    shas = sorted({sha for sha, _ in wanted})
+    if not shas:
+        return set()
+    rows = conn.execute(f"SELECT sha256, account_id FROM sync_file_holders WHERE sha256 IN ({', '.join('?' * len(shas))})",
+                        shas)
+    return {(r[0], r[1]) for r in rows} & wanted
+
+
 def file_stored_in(conn: sqlite3.Connection, actor: str, sha: str) -> list[str]:
-    """A file was just stored (``attachments`` row written, by either upload path): the submissions linked to
-    it that now have every file lose ``incomplete_attachments`` (audited); returns their ids."""
+    """``actor`` just delivered every byte of file ``sha`` (an upload by either path, or a possession proof):
+    they hold it. Their submissions linked to it that now have every file lose ``incomplete_attachments``
+    (audited); returns their ids. Someone else's submission naming the same sha256 stays incomplete: knowing
+    a file's hash is not holding it."""
     now = utc_now()
+    conn.execute("INSERT OR IGNORE INTO sync_file_holders (sha256, account_id) VALUES (?, ?)", (sha, actor))
     done: list[str] = []
-    for (sid,) in conn.execute("SELECT submission_id FROM sync_submission_files WHERE sha256 = ?",
-                               (sha,)).fetchall():
+    for (sid,) in conn.execute(
+            "SELECT f.submission_id FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id"
+            " WHERE f.sha256 = ? AND s.account_id = ?", (sha, actor)).fetchall():
         pending = conn.execute(
-            "SELECT COUNT(*) FROM sync_submission_files f WHERE f.submission_id = ? AND NOT EXISTS"
-            " (SELECT 1 FROM attachments a WHERE a.sha256 = f.sha256)", (sid,)).fetchone()[0]
+            "SELECT COUNT(*) FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id"
+            " WHERE f.submission_id = ? AND NOT EXISTS (SELECT 1 FROM sync_file_holders h"
+            " WHERE h.sha256 = f.sha256 AND h.account_id = s.account_id)", (sid,)).fetchone()[0]
         if pending:
             continue
         row = conn.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()

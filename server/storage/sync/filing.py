@@ -33,4 +33,4 @@ def file_submission(conn: sqlite3.Connection, batch: Batch, p: Principal, m: Mut
         raise Rejected(ID_REUSED.reason, ID_REUSED.message) from None
     return Receipt(mutation_id=m.mutation_id, status="applied", result={
         "receipt_number": rec.receipt_number, "status": rec.status,
-        "missing_blobs": missing_attachments(conn, decision.new.attachments), "flags": rec.flags})
+        "missing_blobs": missing_attachments(conn, p.id, decision.new.attachments), "flags": rec.flags})

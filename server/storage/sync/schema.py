@@ -8,6 +8,7 @@
 ``sync_conflicts``        open/resolved conflicts with base / server / mine per field
 ``sync_review_tasks``     view: the open conflicts that need a person (review policy, deletes)
 ``sync_blobs``            content-addressed uploads (resumable) and ``sync_submission_files``
+``sync_file_holders``     which accounts delivered a stored file's bytes (knowing its sha256 is not enough)
 """
 
 from __future__ import annotations
@@ -138,4 +139,24 @@ INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256)
     WHERE t.key = 'sha256' AND t.type = 'text' AND length(t.value) = 64;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL), (3, _V3)]
+# Who holds each stored file: the accounts that delivered its bytes (either upload path, or the possession
+# proof of server.blob_possession). Knowing a sha256 is not holding the file: a submission's link to a file
+# counts (for reading it through the submission, and for the submission being complete) only when the
+# submission's filer holds it. Taken over: every uploader, and the filers of submissions already linked (they
+# were complete and readable before; nothing tells which of them held the bytes).
+_V4 = """
+CREATE TABLE sync_file_holders (
+    sha256 TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    PRIMARY KEY (sha256, account_id)
+);
+INSERT OR IGNORE INTO sync_file_holders (sha256, account_id)
+    SELECT sha256, uploaded_by FROM attachments WHERE uploaded_by IS NOT NULL;
+INSERT OR IGNORE INTO sync_file_holders (sha256, account_id)
+    SELECT sha256, created_by FROM sync_blobs WHERE complete = 1 AND created_by IS NOT NULL;
+INSERT OR IGNORE INTO sync_file_holders (sha256, account_id)
+    SELECT f.sha256, s.account_id FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id
+    WHERE EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = f.sha256);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL), (3, _V3), (4, _V4)]
