@@ -20,7 +20,7 @@ from server.auth.guards import current_account
 from server.auth.middleware import SESSION_COOKIE, session_of
 from server.auth.models import Account, Passkey
 from server.auth.problems import AuthProblem
-from server.auth.ratelimit import Family, client_ip
+from server.auth.ratelimit import Family, client_ip, limit_key
 from server.auth.webauthn_flow import VerifiedRegistration
 
 __all__ = [
@@ -87,7 +87,7 @@ def limit(request: Request[Any, Any, Any], family: Family, account_id: str | Non
     """Take a token for this request from its client address's bucket (and the account's, when known);
     429 ``rate-limited`` with ``Retry-After`` when one is empty."""
     config = cfg(request)
-    wait, whose = config.limiter.take(("ip", family, ip(request)), config.limits.per_ip), "from this address"
+    wait, whose = config.limiter.take(("ip", family, limit_key(ip(request))), config.limits.per_ip), "from this address"
     if not wait and account_id is not None:
         wait, whose = config.limiter.take(("account", family, account_id), config.limits.per_account), "for this account"
     if wait:
@@ -109,7 +109,7 @@ async def new_challenge(request: Request[Any, Any, Any], *, purpose: str, challe
                         account_id: str | None = None, data: dict[str, Any] | None = None) -> str:
     """Store a challenge for this client; its open challenges (and the account's) are capped."""
     config = cfg(request)
-    client = ip(request)
+    client = limit_key(ip(request))  # capped per IPv6 /64, as the rate limits
     return await config.db.write(lambda c: store.create_challenge(
         c, purpose=purpose, challenge=challenge, ttl_seconds=config.challenge_ttl, account_id=account_id,
         data=data, client=client, max_per_client=config.limits.open_challenges_per_client,

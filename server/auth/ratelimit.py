@@ -13,6 +13,7 @@ ever lets a client try sooner). The clock is injected so tests need not sleep.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Literal, cast
 
 import msgspec
 
-__all__ = ["AuthLimits", "Family", "Rate", "RateLimiter", "client_ip"]
+__all__ = ["AuthLimits", "Family", "Rate", "RateLimiter", "client_ip", "limit_key"]
 
 Family = Literal["options", "verify", "recovery", "enroll"]
 
@@ -96,3 +97,20 @@ def client_ip(scope: object, header: str | None) -> str:
                 return last[:100]
     client = s.get("client")
     return str(client[0]) if isinstance(client, tuple | list) and client else "unknown"
+
+
+def limit_key(address: str) -> str:
+    """The bucket an address counts against: an IPv6 address by its /64 network, anything else as it is.
+
+    One IPv6 subscriber (a phone, a home line) is given a whole /64 and may use any address in it: keyed by
+    the full address, it would get a fresh bucket and a fresh challenge cap with each one.
+    """
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from server.auth.config import STATE_KEY, AuthConfig
-from server.auth.ratelimit import AuthLimits, Rate, RateLimiter, client_ip
+from server.auth.ratelimit import AuthLimits, Rate, RateLimiter, client_ip, limit_key
 from testsupport.servers import AppServer, ServerProcess
 from testsupport.webauthn import (
     AuthServer,
@@ -115,6 +115,25 @@ def test_each_family_is_limited_per_address(server: AuthServer, config: AuthConf
         assert c.post(path, json=body, headers={"X-Forwarded-For": "198.51.100.200"}).status_code != 429
         other_path, other_body = FAMILIES["options" if family != "options" else "verify"]
         assert c.post(other_path, json=other_body, headers=ip).status_code != 429
+
+
+def test_an_ipv6_client_counts_per_64_network(server: AuthServer, config: AuthConfig) -> None:
+    """A subscriber may use any address of its /64: each new one must not bring a fresh bucket."""
+    assert limit_key("2001:db8:1:2:aaaa::1") == limit_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert limit_key("2001:db8:1:3::1") != limit_key("2001:db8:1:2::1")
+    assert limit_key("::ffff:192.0.2.1") == limit_key("192.0.2.1") == "192.0.2.1"
+    assert limit_key("unknown") == "unknown"
+    config.limits = limits(per_ip=Rate(3, 600.0), open_challenges_per_client=2)
+    with server.client() as c:
+        for i in range(3):
+            r = c.post("/auth/login/options", json={}, headers={"X-Forwarded-For": f"2001:db8:7:7::{i + 1:x}"})
+            assert r.status_code == 200
+        retry_after(c.post("/auth/login/options", json={}, headers={"X-Forwarded-For": "2001:db8:7:7:abcd::1"}))
+        assert c.post("/auth/login/options", json={}, headers={"X-Forwarded-For": "2001:db8:7:8::1"}).status_code == 200
+    # The open challenges of the three sign-ins from that /64 were capped together, at 2.
+    rows = server.app.state[STATE_KEY].db.read_sync(lambda conn: conn.execute(
+        "SELECT COUNT(*) FROM challenges WHERE client = '2001:db8:7:7::/64'").fetchone()[0])
+    assert rows == 2
 
 
 def test_enrollment_page_is_limited_per_address(server: AuthServer, config: AuthConfig) -> None:
