@@ -54,6 +54,7 @@ from server.storage.submissions import (
 from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
 
 if TYPE_CHECKING:
+    from procedure_definitions.model import Procedure
     from server.services import Services
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "attachment_refs",
     "bound_resident",
     "check_filing",
+    "named_files",
     "write_filing",
     "write_filing_in",
 ]
@@ -138,6 +140,15 @@ def attachment_refs(value: Any) -> set[str]:
     return out
 
 
+def named_files(svc: Services, proc: Procedure, answers: dict[str, Any], declared: Iterable[str] = ()) -> list[str]:
+    """The files a submission's answers (and a sync payload's ``attachments`` list) name, sorted: linked to the
+    submission by the writer, when filing and when answering a request for more information."""
+    files = set(declared)
+    if svc.catalog.has_attachments(proc):
+        files |= attachment_refs(answers)
+    return sorted(f for f in files if _SHA256.fullmatch(f))  # anything else names no file
+
+
 async def bound_resident(svc: Services, user: AccountLike) -> str | None:
     """The registry id the account is bound to (identity binding), if any."""
     rid = getattr(user, "resident_id", None)
@@ -186,15 +197,12 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     if errors:
         return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                         _first_message(errors), errors=errors)
-    files = set(attachments)
-    if svc.catalog.has_attachments(proc):
-        files |= attachment_refs(answers)
-    files = {f for f in files if _SHA256.fullmatch(f)}  # anything else names no file
+    files = named_files(svc, proc, answers, attachments)
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
     new = NewSubmission(
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
         answers=answers, answers_json=answers_json, flags=["retired_version"] if retired else [],
-        account_id=user.id, on_behalf_of=on_behalf_of, attachments=sorted(files),
+        account_id=user.id, on_behalf_of=on_behalf_of, attachments=files,
         body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json))
     return Filing(new=new, actor=user.id, staff=filer == "staff", via=via,
                   telemetry=_telemetry(telemetry, proc.id))

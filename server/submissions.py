@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 from server import audit
 from server.auth.roles import FILER_ROLES, REVIEW_ROLES, STAFF_ROLES, can_access_department
 from server.authz import AccountLike, require_roles, require_user, submission_readable
-from server.filing import UNKNOWN_PROCEDURE, Refusal, bound_resident, check_filing, write_filing
+from server.filing import UNKNOWN_PROCEDURE, Refusal, bound_resident, check_filing, named_files, write_filing
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import (
@@ -130,7 +130,8 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     if errors:
         raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
     try:
-        out = await svc.submissions.respond(sid, account_id=user.id, answers=merged, comment=data.comment)
+        out = await svc.submissions.respond(sid, account_id=user.id, answers=merged, comment=data.comment,
+                                            attachments=named_files(svc, proc, merged))
     except NotFound:
         raise Problem(404, "not-found", "No such submission") from None
     except InvalidTransition as e:

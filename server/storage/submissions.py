@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from server.audit import append_audit
-from server.storage.sync.blobs import held_by
+from server.storage.sync.blobs import files_pending, held_by
 
 __all__ = [
     "STATUSES",
@@ -197,7 +197,7 @@ class SubmissionStore(Protocol):
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
                          visible_to_resident: bool = True) -> SubmissionRecord: ...
     async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
-                      comment: str | None) -> SubmissionRecord: ...
+                      comment: str | None, attachments: list[str] | None = None) -> SubmissionRecord: ...
 
 
 Also = Callable[[sqlite3.Connection], None]
@@ -373,8 +373,10 @@ class SQLiteSubmissions:
         return await self.db.write(job)
 
     async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
-                      comment: str | None) -> SubmissionRecord:
-        """The resident answers a needs-info request: new answers replace the old, back to in_review."""
+                      comment: str | None, attachments: list[str] | None = None) -> SubmissionRecord:
+        """The resident answers a needs-info request: new answers replace the old, back to in_review. The
+        files they name (``attachments``) are linked as when filing: flagged ``incomplete_attachments`` while
+        the filer does not hold one of them."""
         def job(c: sqlite3.Connection) -> SubmissionRecord:
             rec = _load(c, sid, history=False)
             if rec is None or rec.account_id != account_id:
@@ -382,9 +384,17 @@ class SQLiteSubmissions:
             if rec.status != "needs_info":
                 raise InvalidTransition(rec.status, "in_review")
             now = _now()
-            c.execute("UPDATE submissions SET status = 'in_review', answers = ?, updated_at = ?, search_text = ?"
-                      " WHERE id = ?", (_enc.encode(answers).decode(), now,
-                                        _search_text(rec.receipt_number, answers), sid))
+            flags = rec.flags
+            if attachments:
+                c.executemany("INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
+                              [(sid, sha) for sha in attachments])
+                flags = [f for f in flags if f != "incomplete_attachments"]
+                if files_pending(c, sid):
+                    flags.append("incomplete_attachments")
+            c.execute("UPDATE submissions SET status = 'in_review', answers = ?, updated_at = ?, search_text = ?,"
+                      " flags = ? WHERE id = ?", (_enc.encode(answers).decode(), now,
+                                                  _search_text(rec.receipt_number, answers),
+                                                  _enc.encode(flags).decode(), sid))
             c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
                       " VALUES (?, ?, ?, 'needs_info', 'in_review', ?)", (sid, now, account_id, comment))
             out = _load(c, sid)

@@ -205,3 +205,24 @@ def test_naming_someone_elses_file_neither_reads_it_nor_tells_it_exists(srv: Run
     assert thief.get(f"/api/attachments/{sha}").content == secret
     assert "incomplete_attachments" not in thief.get(f"/api/submissions/{named.json()['id']}").json()["flags"]
     assert "incomplete_attachments" in thief.get(f"/api/submissions/{missing.json()['id']}").json()["flags"]
+
+
+def test_a_file_added_when_answering_a_request_for_information_reaches_the_reviewer(srv: RunningServer) -> None:
+    """"Please attach your ID": the file named in the respond answers is linked to the submission (the
+    reviewer reads it) and flagged until its filer has uploaded it, as when filing."""
+    import hashlib
+
+    resident = srv.login("resident")
+    sid = _file(resident).json()["id"]
+    reviewer = srv.login("reviewer", department="shimin")
+    assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "in_review"}).status_code == 200
+    assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "needs_info"}).status_code == 200
+    body = PNG + b"id card"
+    sha = hashlib.sha256(body).hexdigest()
+    doc = {"sha256": sha, "name": "id.png", "size": len(body), "type": "image/png"}
+    r = resident.post(f"/api/submissions/{sid}/respond", json={"answers": {"doc": [doc]}})
+    assert r.status_code == 200, r.text
+    assert "incomplete_attachments" in r.json()["flags"]  # named before its upload
+    assert resident.post("/api/attachments", content=body, headers={"Content-Type": "image/png"}).status_code == 201
+    assert "incomplete_attachments" not in resident.get(f"/api/submissions/{sid}").json()["flags"]
+    assert reviewer.get(f"/api/attachments/{sha}").content == body

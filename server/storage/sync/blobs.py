@@ -10,7 +10,7 @@ from server.audit import append_audit
 from server.storage.sync.records import decoder, to_json, utc_now
 from sync.records import Principal
 
-__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "held_by", "reset_blob_in"]
+__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "files_pending", "held_by", "reset_blob_in"]
 
 
 def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
@@ -51,6 +51,14 @@ def held_by(conn: sqlite3.Connection, pairs: Iterable[tuple[str, str]]) -> set[t
     return {(r[0], r[1]) for r in rows} & wanted
 
 
+def files_pending(conn: sqlite3.Connection, sid: str) -> bool:
+    """Whether submission ``sid`` names a file its filer does not hold yet."""
+    return conn.execute(
+        "SELECT 1 FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id"
+        " WHERE f.submission_id = ? AND NOT EXISTS (SELECT 1 FROM sync_file_holders h"
+        " WHERE h.sha256 = f.sha256 AND h.account_id = s.account_id) LIMIT 1", (sid,)).fetchone() is not None
+
+
 def file_stored_in(conn: sqlite3.Connection, actor: str, sha: str) -> list[str]:
     """``actor`` just delivered every byte of file ``sha`` (an upload by either path, or a possession proof):
     they hold it. Their submissions linked to it that now have every file lose ``incomplete_attachments``
@@ -62,11 +70,7 @@ def file_stored_in(conn: sqlite3.Connection, actor: str, sha: str) -> list[str]:
     for (sid,) in conn.execute(
             "SELECT f.submission_id FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id"
             " WHERE f.sha256 = ? AND s.account_id = ?", (sha, actor)).fetchall():
-        pending = conn.execute(
-            "SELECT COUNT(*) FROM sync_submission_files f JOIN submissions s ON s.id = f.submission_id"
-            " WHERE f.submission_id = ? AND NOT EXISTS (SELECT 1 FROM sync_file_holders h"
-            " WHERE h.sha256 = f.sha256 AND h.account_id = s.account_id)", (sid,)).fetchone()[0]
-        if pending:
+        if files_pending(conn, sid):
             continue
         row = conn.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()
         if row is None:
