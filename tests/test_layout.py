@@ -34,6 +34,15 @@ def test_sync_is_pure_it_never_imports_server() -> None:
     assert offenders("sync", "server") == []
 
 
+# The layers of docs/architecture.md: what a package may not import.
+@pytest.mark.parametrize(("package", "forbidden"), [
+    ("procedure_definitions", "server"), ("procedure_definitions", "sync"), ("procedure_definitions", "madoguchi"),
+    ("sync", "madoguchi"), ("madoguchi", "server"),
+])
+def test_layers_import_downwards_only(package: str, forbidden: str) -> None:
+    assert offenders(package, forbidden) == []
+
+
 @pytest.mark.parametrize("package", SHIPPED)
 def test_shipped_code_never_imports_test_support(package: str) -> None:
     assert offenders(package, "testsupport") == []
