@@ -12,6 +12,7 @@ terminal ``rejected`` receipt (``Refusal.reason``, ``Refusal.message`` in Japane
 problem slug (HTTP)         status  sync reason            when
 ==========================  ======  =====================  ================================================
 ``forbidden``               403     ``forbidden``          role may not file; a resident filing for another
+``bad-request``             400     ``bad_request``        the id is not a UUID (sync; HTTP decodes one)
 ``unknown-procedure``       422     ``unknown_procedure``  the version was never published here
 ``filer-not-allowed``       403     ``filer_not_allowed``  the procedure's ``filers`` exclude this role
 ``unknown-resident``        422     ``unknown_resident``   ``on_behalf_of`` is not in the registry
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,6 +102,9 @@ UNKNOWN_PROCEDURE = _refusal(
     422, "unknown-procedure", "This procedure version was never published",
     "この手続きの様式はサーバーで公開されていません。アプリを最新にしてから、もう一度入力してください",
     errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+_BAD_ID = _refusal(
+    400, "bad-request", "The submission id must be a UUID (lower case, canonical form)", "申請のIDが正しくありません",
+    errors=[{"path": "id", "code": "uuid", "message": "not a UUID"}])
 _UNKNOWN_RESIDENT = _refusal(
     422, "unknown-resident", "No such resident in the registry", "代理で申請する住民が見つかりません",
     errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
@@ -168,6 +173,14 @@ def _telemetry(raw: TelemetryIn | dict[str, Any] | None, procedure_id: str) -> t
         return None
 
 
+def _is_uuid(text: str) -> bool:
+    """Whether ``text`` is a UUID in the canonical form the API stores (``str(uuid.UUID(...))``)."""
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def _first_message(errors: list[dict[str, Any]]) -> str:
     first = errors[0].get("message")
     text = first.get("ja") if isinstance(first, dict) else first
@@ -181,6 +194,8 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     """Decide a filing before anything is written (answers are validated in the worker processes)."""
     if user.role not in FILER_ROLES:
         return _NOT_A_FILER
+    if not _is_uuid(submission_id):  # HTTP decodes a UUID already; sync sends any string
+        return _BAD_ID
     proc, retired = await svc.catalog.get(procedure_id, procedure_version)
     if proc is None:  # never stored unvalidated
         return UNKNOWN_PROCEDURE

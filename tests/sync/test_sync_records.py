@@ -321,3 +321,22 @@ def test_a_submission_naming_someone_elses_file_is_complete_only_once_its_filer_
     assert tb2._send("GET", f"/api/attachments/{sha}").content == data
     flags = dict(_q(env, "SELECT id, flags FROM submissions WHERE id IN (?, ?)", (named, never)))
     assert "incomplete_attachments" not in flags[named] and "incomplete_attachments" in flags[never]
+
+
+def test_a_submission_id_is_a_uuid_over_sync_as_over_the_api(env: Any) -> None:
+    """``POST /api/submissions`` takes only a UUID as the submission id (and stores its canonical form):
+    over sync an empty, malformed, upper-case or overlong id is a terminal ``bad_request``, never stored."""
+    _, session = env.account("resident")
+    d = env.device(session)
+    bad_ids = ["", "not-a-uuid", "a\nb", "x" * 5000, str(uuid.uuid4()).upper(), "{" + str(uuid.uuid4()) + "}"]
+    sent = {sid: d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                 answers=valid_answers())) for sid in bad_ids}
+    good = str(uuid.uuid4())
+    ok = d.submit(good, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                          answers=valid_answers()))
+    assert d.sync()
+    for sid, m in sent.items():
+        r = d.receipts[m.mutation_id]
+        assert (r.status, r.reason) == ("rejected", "bad_request"), sid
+        assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(0,)]
+    assert d.receipts[ok.mutation_id].status == "applied"
