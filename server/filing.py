@@ -64,6 +64,7 @@ __all__ = [
     "UNKNOWN_PROCEDURE",
     "Filing",
     "Refusal",
+    "attachment_names",
     "attachment_refs",
     "bound_resident",
     "check_filing",
@@ -130,19 +131,29 @@ class Filing:
                                details={"resident": self.new.on_behalf_of, "via": self.via})
 
 
-def attachment_refs(value: Any) -> set[str]:
-    """sha256 of every attachment object (``{sha256, size, ...}``) referenced anywhere in the answers."""
-    out: set[str] = set()
-    if isinstance(value, dict):
-        sha = value.get("sha256")
-        if isinstance(sha, str) and "size" in value:
-            out.add(sha)
-        for v in value.values():
-            out |= attachment_refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            out |= attachment_refs(v)
+def attachment_names(value: Any) -> dict[str, str]:
+    """Every attachment object (``{sha256, size, name?, ...}``) anywhere in the answers: sha256 → its file
+    name (the first 12 hex digits when it has none). What the writer links and the console lists."""
+    out: dict[str, str] = {}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            sha = v.get("sha256")
+            if isinstance(sha, str) and "size" in v:
+                out.setdefault(sha, str(v.get("name") or sha[:12]))
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(value)
     return out
+
+
+def attachment_refs(value: Any) -> set[str]:
+    """sha256 of every attachment object referenced anywhere in the answers."""
+    return set(attachment_names(value))
 
 
 def named_files(svc: Services, proc: Procedure, answers: dict[str, Any], declared: Iterable[str] = ()) -> list[str]:

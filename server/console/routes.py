@@ -23,6 +23,7 @@ from server.auth.roles import (
 )
 from server.authz import AccountLike, require_roles
 from server.export import to_csv, to_jsonl
+from server.filing import attachment_names
 from server.identity import bind_account, summarize
 from server.problems import Problem
 from server.services import services
@@ -90,23 +91,10 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
         from procedure_definitions.model import procedure_fields
 
         labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
-    attachments = sorted(_attachments(rec.answers))
+    attachments = sorted(attachment_names(rec.answers).items())
     can_change = user.role in REVIEW_ROLES
     return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
-
-
-def _attachments(v: Any) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    if isinstance(v, dict):
-        if isinstance(v.get("sha256"), str):
-            out.add((v["sha256"], str(v.get("name") or v["sha256"][:12])))
-        for x in v.values():
-            out |= _attachments(x)
-    elif isinstance(v, list):
-        for x in v:
-            out |= _attachments(x)
-    return out
 
 
 @dataclass

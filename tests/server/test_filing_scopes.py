@@ -226,3 +226,21 @@ def test_a_file_added_when_answering_a_request_for_information_reaches_the_revie
     assert resident.post("/api/attachments", content=body, headers={"Content-Type": "image/png"}).status_code == 201
     assert "incomplete_attachments" not in resident.get(f"/api/submissions/{sid}").json()["flags"]
     assert reviewer.get(f"/api/attachments/{sha}").content == body
+
+
+def test_the_console_lists_the_files_the_submission_links(srv: RunningServer) -> None:
+    """One rule for what an attachment is (``server.filing.attachment_names``): the console's detail page
+    lists exactly the files the writer linked, not every ``sha256`` key an answer happens to carry."""
+    resident = srv.login("resident")
+    sha = resident.post("/api/attachments", content=PNG + b"console",
+                        headers={"Content-Type": "image/png"}).json()["sha256"]
+    doc = {"sha256": sha, "name": "juminhyo.png", "size": len(PNG) + 7, "type": "image/png"}
+    r = _file(resident, answers=answers(doc=[{**doc, "thumbnail": {"sha256": "f" * 64}}]))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    page = srv.login("reviewer", department="shimin").get(f"/console/submissions/{sid}").text
+    linked = srv.db.read_sync(lambda c: [r[0] for r in c.execute(
+        "SELECT sha256 FROM sync_submission_files WHERE submission_id = ?", (sid,))])
+    assert linked == [sha]
+    assert f'href="/api/attachments/{sha}">juminhyo.png<' in page
+    assert f"/api/attachments/{'f' * 64}" not in page
