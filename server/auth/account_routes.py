@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from server.audit import append_audit
 from server.auth import store
+from server.auth.config import AuthConfig
 from server.auth.guards import requires_signed_in
 from server.auth.http import (
     DUPLICATE,
@@ -78,6 +79,19 @@ def _session_hash(request: Request[Any, Any, Any]) -> str:
     return info.token_hash.hex()
 
 
+async def _session_challenge(request: Request[Any, Any, Any], challenge_id: str,
+                             purpose: str) -> tuple[Account, AuthConfig, store.Challenge]:
+    """The verify step of a signed-in ceremony: rate-limited, and its challenge must have been issued to this
+    account in this session (a challenge is never carried to another session or account)."""
+    account = me(request)
+    limit(request, "verify", account.id)
+    config = cfg(request)
+    ch = await consume(config, challenge_id, purpose)
+    if ch.account_id != account.id or ch.data.get("session") != _session_hash(request):
+        raise AuthProblem(400, "challenge-invalid", "this challenge was issued to another session")
+    return account, config, ch
+
+
 async def require_fresh(request: Request[Any, Any, Any], *, after_recovery: bool = False) -> None:
     """403 ``reauth-required`` unless this session made a user-verified passkey assertion recently.
 
@@ -119,12 +133,7 @@ async def reauth_options(request: Request[Any, Any, Any]) -> CreationOptionsOut:
 @post("/auth/reauth/verify", status_code=HTTP_200_OK, guards=[requires_signed_in], tags=["auth"])
 async def reauth_verify(request: Request[Any, Any, Any], data: JSONBody[ReauthVerifyIn]) -> ReauthOut:
     """Check the assertion (UV required); this session may then change credentials for a few minutes."""
-    account = me(request)
-    limit(request, "verify", account.id)
-    config = cfg(request)
-    ch = await consume(config, data.challenge_id, "reauth")
-    if ch.account_id != account.id or ch.data.get("session") != _session_hash(request):
-        raise AuthProblem(400, "challenge-invalid", "this challenge was issued to another session")
+    account, config, ch = await _session_challenge(request, data.challenge_id, "reauth")
     credential_id = credential_id_of(data.credential)
     record = await config.db.read(lambda c: store.lookup_credential(c, credential_id))
     if record is None or record.account_id != account.id:
@@ -185,12 +194,7 @@ async def passkey_options(request: Request[Any, Any, Any]) -> CreationOptionsOut
 
 @post("/auth/passkeys/verify", status_code=HTTP_200_OK, guards=[requires_signed_in], tags=["auth"])
 async def passkey_verify(request: Request[Any, Any, Any], data: JSONBody[PasskeyVerifyIn]) -> Passkey:
-    account = me(request)
-    limit(request, "verify", account.id)
-    config = cfg(request)
-    ch = await consume(config, data.challenge_id, "add_passkey")
-    if ch.account_id != account.id or ch.data.get("session") != _session_hash(request):
-        raise AuthProblem(400, "challenge-invalid", "this challenge was issued to another session")
+    account, config, ch = await _session_challenge(request, data.challenge_id, "add_passkey")
     verified = verify_registration(config, data.credential, ch.challenge, staff=account.is_staff)
 
     def job(conn: sqlite3.Connection) -> Passkey:
