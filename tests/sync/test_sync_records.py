@@ -340,3 +340,32 @@ def test_a_submission_id_is_a_uuid_over_sync_as_over_the_api(env: Any) -> None:
         assert (r.status, r.reason) == ("rejected", "bad_request"), sid
         assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(0,)]
     assert d.receipts[ok.mutation_id].status == "applied"
+
+
+def test_a_residents_draft_conflicts_are_theirs_alone(env: Any) -> None:
+    """Drafts are their owner's (pulls never return someone else's): so are their conflicts. Counter staff and
+    admins, who see every shared record's conflicts, get the same 404 for a resident's draft conflict as for
+    one that does not exist, and never find it listed (API and console), nor resolve it."""
+    _, resident = env.account("resident")
+    did = str(uuid.uuid4())
+    a, b = env.device(resident), env.device(resident)
+    a.patch("draft", did, {"procedure_id": "juminhyo-copy", "note": "最初"})
+    assert a.sync()
+    b.pull_all()
+    a.patch("draft", did, {"note": "端末A"})
+    b.patch("draft", did, {"note": "端末B"})
+    assert a.sync() and b.sync()
+    own = [c for c in env.http(resident)._send("GET", "/api/conflicts?status=all").json()["items"]
+           if c["record_id"] == did]
+    assert len(own) == 1 and own[0]["type"] == "draft"
+    cid = own[0]["id"]
+    for role in ("counter", "admin"):
+        _, staff = env.account(role)
+        t = env.http(staff)
+        listed = t._send("GET", "/api/conflicts?status=all&limit=1000").json()["items"]
+        assert cid not in {c["id"] for c in listed}, role
+        absent = t._send("GET", "/api/conflicts/999999999")
+        hidden = t._send("GET", f"/api/conflicts/{cid}")
+        assert (hidden.status_code, hidden.json()) == (absent.status_code, absent.json()) == (404, absent.json())
+        assert t._send("POST", f"/api/conflicts/{cid}/resolve", json={"choice": "mine"}).status_code == 404
+        assert f"conflict-{cid}\"" not in t._send("GET", "/console/conflicts?status=all").text

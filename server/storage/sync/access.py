@@ -81,9 +81,9 @@ def conflict_scope(p: Principal) -> tuple[str, list[Any]]:
                 " AND a.type = sync_conflicts.type AND a.id = sync_conflicts.record_id) OR "
                 f"{assigned_clause('sync_conflicts.type', 'sync_conflicts.record_id', '?')})"), [p.id] * 5
     own = _own_department_only(p)
-    if own is None:
-        return "1 = 1", []
-    if own:
+    if own is None:  # every shared record's conflicts; a draft's only to its owner (as in pulls)
+        return f"(type <> '{DRAFT}' OR account_id = ?)", [p.id]
+    if own:  # drafts have no department: only the reader's own match
         return "(department = ? OR account_id = ?)", [p.department, p.id]
     return "account_id = ?", [p.id]  # residents, configurators: the conflicts of their own mutations (drafts)
 
