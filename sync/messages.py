@@ -8,7 +8,7 @@ in ``server/storage/sync/``.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -75,9 +75,13 @@ class SubmissionPayload(msgspec.Struct, forbid_unknown_fields=True):
     telemetry: dict[str, Any] | None = None
 
 
+# Idempotency keys and device ids: 1-200 characters (a UUID is 36); anything else makes the push malformed.
+_Key = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
 class Mutation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    mutation_id: str  # client-generated UUID; the idempotency key, identical on every retry
-    client_id: str  # one per device (installation)
+    mutation_id: _Key  # client-generated UUID; the idempotency key, identical on every retry
+    client_id: _Key  # one per device (installation)
     client_seq: int  # strictly increasing per client_id: orders a device's own mutations
     kind: MutationKind
     entity: EntityRef

@@ -352,3 +352,24 @@ def test_conflict_lists_are_paged_never_cut(env: Any, raw: Any) -> None:
     older = raw(s, "GET", "/console/conflicts", params={"status": "all", "cursor": newest["id"]})
     assert older.status_code == 200 and f'id="conflict-{newest["id"]}"' not in older.text
     assert f'id="conflict-{seen[1]["id"]}"' in older.text and "最初のページへ" in older.text
+
+
+def test_record_ids_and_client_ids_are_bounded(env: Any, raw: Any) -> None:
+    """An entity id is 1–200 characters without control characters: anything else is a terminal
+    ``bad_request`` for that mutation (never a record nobody can address); a mutation or client id outside
+    those bounds makes the push malformed (400, nothing applied)."""
+    _, s = env.account("counter")
+    t = env.http(s)
+    bad = ["", "a\nb", "nul\x00", "x" * 201]
+    receipts = t.push([_m("dev-ids", i + 1, "household", rid, {"address": (None, "札幌")}) for i, rid in enumerate(bad)])
+    assert [(r.status, r.reason) for r in receipts] == [("rejected", "bad_request")] * len(bad)
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE length(id) = 0 OR length(id) > 200"
+                   " OR id LIKE '%' || char(10) || '%'") == [(0,)]
+    ok = t.push([_m("dev-ids", 9, "household", "y" * 200, {"address": (None, "札幌")})])[0]
+    assert ok.status == "applied"
+    for field, value in (("client_id", ""), ("client_id", "c" * 201), ("mutation_id", ""), ("mutation_id", "m" * 201)):
+        m = msgspec.to_builtins(_m("dev-ids2", 1, "household", "fine", {"address": (None, "札幌")}))
+        m[field] = value
+        r = raw(s, "POST", "/sync/push", json={"mutations": [m]})
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), field
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'fine'") == [(0,)]

@@ -9,6 +9,7 @@ terminal ``rejected`` receipt while the rest of the batch commits. The state of 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from sync.records import DRAFT, Principal, schema_for
 __all__ = ["PushSettings", "push_in"]
 
 _receipt_dec = msgspec.json.Decoder(Receipt)
+# A record id a person, a URL and a log line can carry: 1-200 characters, no control characters.
+_ENTITY_ID = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ def _one(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Prin
 def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Principal, m: Mutation) -> Receipt:
     if m.client_id in batch.foreign_clients:
         raise Rejected("client_id_bound", "この端末の識別子は別のアカウントで使われています。アプリを再読み込みしてください")
+    if not _ENTITY_ID.fullmatch(m.entity.id):
+        raise Rejected("bad_request", "記録のIDが正しくありません（1〜200文字、制御文字なし）")
     if m.kind == "submission.create":
         return file_submission(conn, batch, p, m)
     rtype = m.entity.type
