@@ -373,3 +373,18 @@ def test_record_ids_and_client_ids_are_bounded(env: Any, raw: Any) -> None:
         r = raw(s, "POST", "/sync/push", json={"mutations": [m]})
         assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json"), field
     assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'fine'") == [(0,)]
+
+
+def test_nobody_creates_a_record_they_could_not_see(env: Any) -> None:
+    """A reviewer sees the shared records of their department: one they create without it (or for another
+    department) would be accepted and then invisible to them, every later edit refused. Refused up front."""
+    _, s = env.account("reviewer", department="shimin")
+    t = env.http(s)
+    lost = t.push([_m("dev-rev", 1, "household", "rev-none", {"address": (None, "札幌")}),
+                   _m("dev-rev", 2, "household", "rev-other", {"address": (None, "札幌"), "department": (None, "kodomo")})])
+    assert [(r.status, r.reason) for r in lost] == [("rejected", "forbidden")] * 2
+    mine = t.push([_m("dev-rev", 3, "household", "rev-own", {"address": (None, "札幌"), "department": (None, "shimin")})])[0]
+    assert mine.status == "applied"
+    again = t.push([_m("dev-rev", 4, "household", "rev-own", {"address": ("札幌", "仙台")}, base=1)])[0]
+    assert again.status == "applied"
+    assert _q(env, "SELECT id FROM sync_records WHERE id LIKE 'rev-%'") == [("rev-own",)]

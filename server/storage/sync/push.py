@@ -18,7 +18,7 @@ import msgspec
 
 from server.audit import append_audit
 from server.auth.roles import CASEWORK_ROLES
-from server.storage.sync.access import visible
+from server.storage.sync.access import can_access, visible
 from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
 from server.storage.sync.errors import Decision, KeyReuse, Rejected
@@ -222,7 +222,13 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
     version = row.version if row is not None else 0
     ids = record_conflicts_in(conn, p, m, res.conflicts, dept if row else res.data.get("department"), version)
     if row is None:
-        row = Row(0, {}, {}, False, p.id, res.data.get("department") if rtype != DRAFT else None)
+        dept = res.data.get("department") if rtype != DRAFT else None
+        # Accepted and then invisible to its creator (a reviewer's record of no or another department) would
+        # leave every later edit of theirs refused: nobody creates a record they could not see.
+        if not can_access(p, rtype, owner=p.id, department=dept if isinstance(dept, str) else None,
+                          assignees=[p.id]):
+            raise Rejected("forbidden", "自分が見られない記録は作成できません（担当部署を指定してください）")
+        row = Row(0, {}, {}, False, p.id, dept)
         res.changed.add("_created")
     if res.changed:
         seq = write_version(conn, p, m, rtype, m.entity.id, row, res.data, res.meta, res.deleted, res.changed,
