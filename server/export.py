@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -291,6 +292,7 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
 
 # A cell starting with one of these runs as a formula in spreadsheet programs (the full-width forms too:
 # some convert them on import). Tab and CR start DDE payloads.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _FORMULA_START = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
 
 
@@ -303,8 +305,6 @@ def neutralize(v: str) -> str:
 
 
 def _numeric(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
+    # A plain decimal number only: float() also reads "-inf", "-nan", "+1_000" and surrounding whitespace,
+    # which a spreadsheet would evaluate as a formula.
+    return _NUMBER.fullmatch(v) is not None
