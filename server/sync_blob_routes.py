@@ -4,7 +4,6 @@ Split from ``server.sync_routes``, which mounts these handlers in its router."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -134,8 +133,7 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
         raise Problem(400, "bad-request", "Upload-Offset header required")
     offset = int(raw)
     body = await request.body()
-    lock = ctx.locks.setdefault(sha, asyncio.Lock())
-    async with lock:
+    async with ctx.locks.hold(sha):
         known, mine, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
         if known is not None and known[1] and not visible:
             return await _prove(ctx, sha, p.id, offset, body)
@@ -164,7 +162,6 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
                           "The uploaded bytes do not match the sha256; upload again from offset 0"
                           if mime is None else f"Content type not allowed: {mime}", offset=0)
         await ctx.db.write(lambda c: ctx.store.complete_blob_in(c, p, sha, size, mime or "application/octet-stream"))
-        ctx.locks.pop(sha, None)
         return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
 
 

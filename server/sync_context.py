@@ -5,6 +5,8 @@ as a sync :class:`~sync.records.Principal`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,35 @@ from server.storage.db import Database
 from server.storage.sync import SyncStore
 from sync.records import Principal
 
-__all__ = ["STATE_KEY", "Ctx", "SyncConfig", "principal", "sync_context"]
+__all__ = ["STATE_KEY", "Ctx", "KeyedLocks", "SyncConfig", "principal", "sync_context"]
 
 STATE_KEY = "madoguchi_sync"
+
+
+class KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or waits for it: keys come from requests (a
+    blob's sha256), so a table that kept every key ever asked for would grow without bound."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> (lock, holders and waiters)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 @dataclass
@@ -30,7 +58,7 @@ class SyncConfig:
     db: Database | None = None
     attachment_root: Path | None = None
     store: SyncStore | None = None
-    blob_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    blob_locks: KeyedLocks = field(default_factory=KeyedLocks)
     possession: Possession = field(default_factory=Possession)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
@@ -49,7 +77,7 @@ class Ctx:
     db: Database
     store: SyncStore
     root: Path
-    locks: dict[str, asyncio.Lock]
+    locks: KeyedLocks
     possession: Possession
 
 

@@ -244,3 +244,16 @@ def test_the_console_lists_the_files_the_submission_links(srv: RunningServer) ->
     assert linked == [sha]
     assert f'href="/api/attachments/{sha}">juminhyo.png<' in page
     assert f"/api/attachments/{'f' * 64}" not in page
+
+
+def test_chunks_for_unknown_blobs_leave_no_lock_behind(srv: RunningServer) -> None:
+    """Each PATCH takes a per-blob lock; one for a blob that does not exist (or is not the caller's) must not
+    leave it in the table, or random sha256s grow the server's memory without bound."""
+    from server.sync_context import STATE_KEY
+
+    resident = srv.login("resident")
+    for i in range(50):
+        r = resident.patch(f"/sync/blobs/{i:064x}", content=b"x", headers={
+            "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        assert r.status_code == 404
+    assert len(srv.app.state[STATE_KEY].blob_locks) == 0
