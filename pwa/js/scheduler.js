@@ -25,14 +25,18 @@ export function createSyncScheduler({ run, waiting, canPoll = () => true, timers
   async function loop(force) {
     let s = null;
     let f = force;
-    do {
+    for (;;) {
       again = false;
       try { s = await run(f); } catch (e) { log(e); }
       f = againForce;
       againForce = false;
-    } while (again);
-    await scheduleRetry();
-    return s;
+      if (again) continue;
+      // Still running while it reads what waits: a trigger meanwhile must make one more run too.
+      await scheduleRetry();
+      if (!again) return s;
+      f = againForce;
+      againForce = false;
+    }
   }
 
   /** Sync now (or once more after the current run). Resolves to the last run's summary. */

@@ -140,3 +140,25 @@ test('the poll runs every 30 s only while useful (online, visible, signed in); s
   assert.equal(h.runs.length, 2);
   assert.equal(h.timers.count(), 0);
 });
+
+test('a trigger while the run ends (reading what still waits) is not lost', async () => {
+  const timers = fakeTimers();
+  const runs = [];
+  const reading = gate();
+  let calls = 0;
+  const s = createSyncScheduler({
+    run: async (force) => { runs.push(force); return { kind: 'ok' }; },
+    // The first run's end waits here; an edit committed meanwhile triggers a sync.
+    waiting: async () => { calls += 1; if (calls === 1) await reading.p; return { waiting: false, nextAt: null }; },
+    timers, now: timers.now, log: () => {},
+  });
+  const first = s.trigger();
+  await settle();
+  assert.equal(runs.length, 1);
+  const second = s.trigger({ force: true });
+  reading.open();
+  await Promise.all([first, second]);
+  await settle();
+  assert.deepEqual(runs, [false, true]); // the edit's sync ran at once, forced as asked
+  assert.equal(s.running(), false);
+});
