@@ -271,7 +271,7 @@ def _html_error(request: Request[Any, Any, Any], status: int, text: str) -> Resp
      media_type="text/javascript", include_in_schema=False)
 async def conflicts_js() -> Response[bytes]:
     data = await anyio.Path(_TEMPLATES / "sync_conflicts.js").read_bytes()
-    return Response(data, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
+    return Response(data, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 _TYPE_LABELS = {"household": "世帯", "resident": "住民", "case": "案件", "draft": "下書き"}

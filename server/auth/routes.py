@@ -294,13 +294,13 @@ async def enroll(request: Request[Any, Any, Any], token: FromPath[str]) -> Respo
         lambda c: store.invite_account(c, token))
     code = {"ok": 200, "unknown": 404, "gone": 410}[status]
     return Response(enroll_page(account.display_name if account else None, status), status_code=code,
-                    media_type="text/html; charset=utf-8",
+                    media_type="text/html",
                     headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 @get("/auth/enroll.js", tags=["auth"], include_in_schema=False, sync_to_thread=False)
 def enroll_js() -> Response[str]:
-    return Response(enroll_script(), media_type="text/javascript; charset=utf-8",
+    return Response(enroll_script(), media_type="text/javascript",
                     headers={"Cache-Control": "no-cache"})
 
 

@@ -49,7 +49,7 @@ def render_page(request: Request[Any, Any, Any], template: str, *, http_status: 
     html = _env.get_template(template).render(
         user=request.scope.get("user"), csrf_token=csrf_token_of(request.scope) or "",
         status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
-    return Response(html, status_code=http_status, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store"})  # personal data: never cached
 
 
@@ -168,7 +168,7 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
                        details={"format": format, "status": status, "procedure": procedure, "via": "console",
                                 **audit.many(exported)})
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
     return Response(body.encode("utf-8"), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="submissions-{stamp}.{format}"', "Cache-Control": "no-store"})
 

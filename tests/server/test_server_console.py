@@ -66,6 +66,27 @@ def test_console_export_is_audited(server: AppServer) -> None:
     assert server.login("counter").get("/console/export").status_code == 403
 
 
+def test_text_responses_name_their_charset_once(server: AppServer) -> None:
+    """Litestar appends the charset to a text/* media type itself: a handler naming it too sent it twice."""
+    _submit(server)
+    admin = server.login("admin")
+    pages = {
+        "csv export": admin.get("/console/export", params={"format": "csv"}),
+        "console page": admin.get("/console/"),
+        "conflicts page": admin.get("/console/conflicts"),
+        "console script": admin.get("/console/static/console.js"),
+        "conflicts script": admin.get("/console/assets/sync-conflicts.js"),
+        "enroll page": server.client().get("/enroll/no-such-token"),
+        "enroll script": server.client().get("/auth/enroll.js"),
+        "pwa page": server.client().get("/"),
+    }
+    for what, r in pages.items():
+        ctype = r.headers["content-type"]
+        assert ctype.startswith("text/") and ctype.lower().count("charset") == 1, (what, r.status_code, ctype)
+    assert pages["csv export"].headers["content-type"] == "text/csv; charset=utf-8"
+    assert pages["console page"].headers["content-type"] == "text/html; charset=utf-8"
+
+
 def test_console_binding_page(server: AppServer) -> None:
     counter = server.login("counter")
     resident = server.login("resident")
