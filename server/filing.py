@@ -12,7 +12,9 @@ terminal ``rejected`` receipt (``Refusal.reason``, ``Refusal.message`` in Japane
 problem slug (HTTP)         status  sync reason            when
 ==========================  ======  =====================  ================================================
 ``forbidden``               403     ``forbidden``          role may not file; a resident filing for another
-``bad-request``             400     ``bad_request``        the id is not a UUID (sync; HTTP decodes one)
+``bad-request``             400     ``bad_request``        the id is not a UUID (sync; HTTP decodes one);
+                                                           ``on_behalf_of`` is not 1-100 characters; an
+                                                           ``attachments`` entry is not a sha256 (sync)
 ``unknown-procedure``       422     ``unknown_procedure``  the version was never published here
 ``filer-not-allowed``       403     ``filer_not_allowed``  the procedure's ``filers`` exclude this role
 ``unknown-resident``        422     ``unknown_resident``   ``on_behalf_of`` is not in the registry
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ID_REUSED",
+    "ON_BEHALF_MAX",
     "UNKNOWN_PROCEDURE",
     "Filing",
     "Refusal",
@@ -74,6 +77,7 @@ __all__ = [
 ]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+ON_BEHALF_MAX = 100  # registry ids are short ("R0001"); the bound only keeps garbage out
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ UNKNOWN_PROCEDURE = _refusal(
 _BAD_ID = _refusal(
     400, "bad-request", "The submission id must be a UUID (lower case, canonical form)", "申請のIDが正しくありません",
     errors=[{"path": "id", "code": "uuid", "message": "not a UUID"}])
+_BAD_ON_BEHALF = _refusal(
+    400, "bad-request", f"on_behalf_of must be a registry id of 1-{ON_BEHALF_MAX} characters",
+    "代理で申請する住民の指定が正しくありません",
+    errors=[{"path": "on_behalf_of", "code": "length", "message": f"1-{ON_BEHALF_MAX} characters"}])
 _UNKNOWN_RESIDENT = _refusal(
     422, "unknown-resident", "No such resident in the registry", "代理で申請する住民が見つかりません",
     errors=[{"path": "on_behalf_of", "code": "unknown", "message": "unknown resident"}])
@@ -192,6 +200,17 @@ def _is_uuid(text: str) -> bool:
         return False
 
 
+def _bad_attachments(attachments: Iterable[str]) -> Refusal | None:
+    """A sync payload's ``attachments`` list names files by sha256 (lower-case hex): anything else is refused,
+    as ``POST /api/submissions`` refuses a malformed sha256 in the answers, never stored and dropped."""
+    bad = [{"path": f"attachments[{i}]", "code": "sha256", "message": "not a sha256 (64 lower-case hex digits)"}
+           for i, sha in enumerate(attachments) if not (isinstance(sha, str) and _SHA256.fullmatch(sha))]
+    if not bad:
+        return None
+    return _refusal(400, "bad-request", "Every attachments entry must be a sha256 (64 lower-case hex digits)",
+                    "添付ファイルの指定が正しくありません", errors=bad[:20])
+
+
 def _first_message(errors: list[dict[str, Any]]) -> str:
     first = errors[0].get("message")
     text = first.get("ja") if isinstance(first, dict) else first
@@ -207,6 +226,12 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         return _NOT_A_FILER
     if not _is_uuid(submission_id):  # HTTP decodes a UUID already; sync sends any string
         return _BAD_ID
+    # Shapes first, for every role and path alike (HTTP and sync give the same answer to the same body).
+    if on_behalf_of is not None and not 1 <= len(on_behalf_of) <= ON_BEHALF_MAX:
+        return _BAD_ON_BEHALF
+    attachments = list(attachments)
+    if (bad_files := _bad_attachments(attachments)) is not None:
+        return bad_files
     proc, retired = await svc.catalog.get(procedure_id, procedure_version)
     if proc is None:  # never stored unvalidated
         return UNKNOWN_PROCEDURE

@@ -33,7 +33,8 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     procedure_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     procedure_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
     answers: dict[str, Any]
-    on_behalf_of: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    # Its shape (1-100 characters) is the filing policy's to decide (server.filing), the same for sync.
+    on_behalf_of: str | None = None
     telemetry: TelemetryIn | None = None
 
 

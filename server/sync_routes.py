@@ -117,7 +117,7 @@ async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any
         decision = await check_filing(
             svc, user, submission_id=m.entity.id, procedure_id=s.procedure_id, procedure_version=s.procedure_version,
             answers=s.answers, on_behalf_of=s.on_behalf_of, telemetry=s.telemetry,
-            attachments=[x for x in s.attachments if isinstance(x, str)], via="sync")
+            attachments=s.attachments, via="sync")
         out[m.mutation_id] = (Verdict(decision.reason, decision.message, decision.extra or None)
                               if isinstance(decision, Refusal) else decision)
     return out

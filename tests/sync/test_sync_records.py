@@ -369,3 +369,32 @@ def test_a_residents_draft_conflicts_are_theirs_alone(env: Any) -> None:
         assert (hidden.status_code, hidden.json()) == (absent.status_code, absent.json()) == (404, absent.json())
         assert t._send("POST", f"/api/conflicts/{cid}/resolve", json={"choice": "mine"}).status_code == 404
         assert f"conflict-{cid}\"" not in t._send("GET", "/console/conflicts?status=all").text
+
+
+def test_malformed_on_behalf_of_and_attachments_get_the_same_decision_over_sync_and_http(env: Any) -> None:
+    """One filing policy decides the shapes too: an empty or overlong ``on_behalf_of`` and an ``attachments``
+    entry that is not a sha256 are ``bad_request`` over sync as ``POST /api/submissions`` answers 400
+    ``bad-request`` (for every filing role), never stored, never silently dropped."""
+    _seed_registry(env, {})
+    for role in ("counter", "resident"):
+        _, session = env.account(role)
+        d, t = env.device(session), env.http(session)
+        sent = {}
+        for who in ("", "R" * 101):
+            sid = str(uuid.uuid4())
+            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                        answers=valid_answers(), on_behalf_of=who))
+            http = t._send("POST", "/api/submissions", json={
+                "id": str(uuid.uuid4()), "procedure_id": "juminhyo-copy", "procedure_version": "1.0.0",
+                "answers": valid_answers(), "on_behalf_of": who})
+            assert http.status_code == 400 and http.json()["type"].endswith("/bad-request"), (role, http.text)
+            assert http.json()["errors"][0]["path"] == "on_behalf_of"
+        for files in (["not-a-sha"], ["A" * 64], ["a" * 64, "b" * 63]):
+            sid = str(uuid.uuid4())
+            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+                                                        answers=valid_answers(), attachments=files))
+        assert d.sync()
+        for sid, m in sent.items():
+            r = d.receipts[m.mutation_id]
+            assert (r.status, r.reason) == ("rejected", "bad_request"), (role, sid, r)
+            assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(0,)]
