@@ -223,11 +223,12 @@ def test_registry_ids_are_reserved_and_hidden_records_look_absent(env: Any) -> N
     oid, outreach = env.account("outreach")
     _seed_registry(env, {})
     d = env.device(outreach)
-    for rtype, rid in (("resident", "R0007"), ("household", "H005")):
+    # Either registry id for either type: a resident named like a registry household, or the reverse, too.
+    for rtype, rid in (("resident", "R0007"), ("household", "H005"), ("resident", "H001"), ("household", "R0001")):
         m = d.patch(rtype, rid, {"phone": "090-0000-0000"})
         d.sync()
         assert (d.receipts[m.mutation_id].status, d.receipts[m.mutation_id].reason) == ("rejected", "registry_record")
-    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id = 'R0007'") == [(0,)]
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id IN ('R0007', 'H005', 'H001', 'R0001')") == [(0,)]
     # Deleting someone else's record and a record that does not exist: the same rejection.
     _, counter = env.account("counter")
     c = env.device(counter)

@@ -15,13 +15,14 @@ __all__ = ["materialize_assigned_in", "missing_assigned", "registry_owns"]
 
 
 def registry_owns(conn: sqlite3.Connection, rtype: str, rid: str) -> bool:
-    """Whether ``(rtype, rid)`` is a registry id: such records come only from this projection (on an
-    assignment), never from a device, so a client cannot plant a record that the registry's would be."""
-    if rtype == "resident":
-        return conn.execute("SELECT 1 FROM residents WHERE id = ?", (rid,)).fetchone() is not None
-    if rtype == "household":
-        return conn.execute("SELECT 1 FROM residents WHERE household_id = ? LIMIT 1", (rid,)).fetchone() is not None
-    return False
+    """Whether ``rid`` is a registry resident or household id and ``rtype`` a registry type: such records come
+    only from this projection (on an assignment), never from a device, so a client cannot plant a record that
+    the registry's would be. Either id for either type: a ``resident`` named like a registry household (or the
+    reverse) would be taken for it wherever ids are shown or looked up by id alone."""
+    if rtype not in ("resident", "household"):
+        return False
+    return conn.execute("SELECT 1 FROM residents WHERE id = ? OR household_id = ? LIMIT 1",
+                        (rid, rid)).fetchone() is not None
 
 
 def missing_assigned(conn: sqlite3.Connection, p: Principal) -> bool:
