@@ -24,6 +24,7 @@ from litestar.params import FromPath
 from server import audit
 from server.auth.roles import STAFF_ROLES
 from server.authz import AccountLike, require_user, submission_readable
+from server.input_limits import safe_int
 from server.problems import Problem
 from server.registry import bound_resident_id
 from server.services import Services, services
@@ -80,13 +81,15 @@ async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
     declared = _ALIASES.get(declared, declared)
     if declared not in ALLOWED_TYPES:
         raise Problem(415, "unsupported-type", f"Allowed types: {', '.join(ALLOWED_TYPES)}")
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
+    raw = request.headers.get("content-length")
+    # The ASGI server checked it; still, int() never meets anything but a short run of ASCII digits.
+    length = (safe_int(raw) if raw.isascii() and raw.isdigit() else None) if raw is not None else None
+    if raw is not None and (length is None or length > limit):
         raise Problem(413, "too-large", f"Attachments are limited to {limit} bytes", max_bytes=limit)
     root = svc.settings.attachment_root
     with IN_FLIGHT.hold(user.id) as others:
         # A body being received is an unfinished upload too: the account's limits (server/uploads.py).
-        size = int(length) if length is not None and length.isdigit() else limit
+        size = length if length is not None else limit
         await svc.db.read(lambda c: check_new_upload(c, user.id, size, svc.settings.upload_limits, root=root,
                                                       in_flight=others, now=time.time()))
         return await _receive(request, user.id, svc, root, declared, limit)

@@ -21,6 +21,7 @@ from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachme
 from server.auth import requires_role
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike, require_user
+from server.input_limits import safe_int
 from server.problems import Problem
 from server.storage.sync.blobs import file_stored_in
 from server.sync_context import Ctx, principal, sync_context
@@ -129,9 +130,11 @@ async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     user, p, ctx, sha = _blob_request(request, sha256)
     raw = request.headers.get("upload-offset")
-    if raw is None or not raw.isdigit():
-        raise Problem(400, "bad-request", "Upload-Offset header required")
-    offset = int(raw)
+    # ASCII digits only (str.isdigit() also takes Latin-1 superscripts, which int() refuses), within the range
+    # every byte count here has; never a digit run long enough to make int() fail.
+    offset = safe_int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
+    if offset is None:
+        raise Problem(400, "bad-request", "Upload-Offset header required: the byte offset, in ASCII digits")
     body = await request.body()
     async with ctx.locks.hold(sha):
         known, mine, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))

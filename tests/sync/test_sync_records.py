@@ -399,3 +399,15 @@ def test_malformed_on_behalf_of_and_attachments_get_the_same_decision_over_sync_
             r = d.receipts[m.mutation_id]
             assert (r.status, r.reason) == ("rejected", "bad_request"), (role, sid, r)
             assert _q(env, "SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)) == [(0,)]
+
+
+def test_a_malformed_upload_offset_is_a_400_never_a_500(env: Any) -> None:
+    """``Upload-Offset`` is ASCII digits: a Latin-1 superscript digit (which str.isdigit() accepts but int()
+    does not) or a digit run too long for int() is a 400 problem, with no traceback in the log."""
+    ta, _, data, sha = _two_residents_and_a_file(env)
+    for value in (b"\xb2", b"\xb9\xb3", b"9" * 5000, b"", b"+1", b"1_0"):
+        r = ta._send("PATCH", f"/sync/blobs/{sha}", content=data[:4], headers={
+            "Upload-Offset": value, "Content-Type": "application/offset+octet-stream"})
+        assert r.status_code == 400 and r.json()["type"].endswith("/bad-request"), (value, r.status_code)
+    assert ta.blob_offset(sha) == 0
+    assert "Traceback" not in env.server.log.read_text(errors="replace")
