@@ -72,7 +72,7 @@ def _store(root: Path, sha: str, tmp_path: str) -> None:
 
 
 @post("/api/attachments", summary="Upload one attachment (raw body; Content-Type must match the content)",
-      request_max_body_size=None, status_code=201)
+      request_max_body_size=None, status_code=201, opt={"reads_body": True})
 async def upload(request: Request[Any, Any, Any]) -> Response[AttachmentOut]:
     user = require_user(request)
     svc = services(request)

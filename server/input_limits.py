@@ -8,6 +8,8 @@
 
 Both rules apply to every request body a handler may decode as JSON (:class:`LimitedRequest`, Litestar's
 request class: every ``data`` parameter, ``request.json()`` and ``request.body()`` go through it), to the
+bodies sent to endpoints that never read theirs (:func:`json_body_middleware`: checked with the same request
+class, and a JSON-typed one must also be well-formed JSON, as it must be where a handler decodes it), to the
 submission fast lane (which checks with :func:`json_problem` and leaves refused bodies to the app, so both
 paths give the same answer), and, for integers, to the path and query parameters a handler declares as ``int``
 (:func:`int_params_middleware`). A refusal is a 400 problem (``json-too-deep`` / ``integer-out-of-range``),
@@ -23,6 +25,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
+import msgspec
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
@@ -35,6 +38,7 @@ __all__ = [
     "MAX_SAFE_INT",
     "LimitedRequest",
     "int_params_middleware",
+    "json_body_middleware",
     "json_problem",
     "on_app_init",
     "safe_int",
@@ -139,6 +143,52 @@ class LimitedRequest(Request[Any, Any, Any]):
         return data
 
 
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _reads_body(handler: Any) -> bool:
+    """Whether ``handler`` reads its request body: a ``data`` parameter (Litestar decodes it through
+    :class:`LimitedRequest`) or ``opt={"reads_body": True}`` (it reads ``request.body()``/``form()`` itself)."""
+    return "data" in handler.parsed_fn_signature.parameters or bool(handler.opt.get("reads_body"))
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding":
+            return True
+    return False
+
+
+def json_body_middleware(app: ASGIApp) -> ASGIApp:
+    """Check the body of a request to an endpoint that never reads it, as if it did.
+
+    Without this, such endpoints (``/auth/login/options``, ``/auth/logout``, ...) would take any body while
+    their neighbours refuse it: the limits hold on every endpoint. The body is read once, through
+    :class:`LimitedRequest` (the JSON limits); Litestar keeps it for the handler. A JSON-typed body must also
+    decode (no ``NaN``, no invalid UTF-8, no number beyond a double), what a handler that decodes would ask.
+    Endpoints that read their body are left to that read: nothing is read or decoded twice.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if (scope["type"] == "http" and handler is not None and hasattr(handler, "parsed_fn_signature")
+                and _has_body(scope) and not _reads_body(handler)):
+            content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
+            if _scanned(content_type):
+                body = await LimitedRequest(scope, receive, send).body()
+                if body and _is_json_type(content_type):
+                    try:
+                        msgspec.json.decode(body)
+                    except msgspec.MsgspecError as exc:
+                        raise Problem(400, "bad-request", "The body is not JSON",
+                                      errors=[{"path": "", "code": "invalid", "message": str(exc)}]) from None
+        await app(scope, receive, send)
+
+    return middleware
+
+
 def _is_int(annotation: Any) -> bool:
     """``int`` or an optional ``int`` (``int | None``); not ``bool``."""
     if annotation is int:
@@ -190,7 +240,8 @@ def int_params_middleware(app: ASGIApp) -> ASGIApp:
 
 
 def on_app_init(app_config: AppConfig) -> AppConfig:
-    """Install the limits on an app: its request class and the parameter middleware."""
+    """Install the limits on an app: its request class and the parameter and body middleware."""
     app_config.request_class = LimitedRequest
     app_config.middleware.append(DefineMiddleware(int_params_middleware))
+    app_config.middleware.append(DefineMiddleware(json_body_middleware))
     return app_config

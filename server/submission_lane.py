@@ -49,7 +49,7 @@ from server.auth.middleware import (
     parse_cookies,
 )
 from server.auth.roles import FILER_ROLES
-from server.input_limits import LimitedRequest, int_params_middleware, json_problem
+from server.input_limits import LimitedRequest, int_params_middleware, json_body_middleware, json_problem
 from server.problems import exception_handlers
 from server.services import Services
 from server.submissions import SubmissionIn, file_submission
@@ -69,6 +69,7 @@ REPLICATED: dict[Any, str] = {
     csrf_middleware: "csrf_header_ok: the X-CSRF-Token header and Origin (a form post goes to the pipeline)",
     auth_middleware: "live_session: the same session lookup",
     int_params_middleware: "nothing to check: the route has no parameters and a query string goes to the pipeline",
+    json_body_middleware: "nothing to do: the route decodes its body (data); the lane checks it with json_problem",
 }
 
 

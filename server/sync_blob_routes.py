@@ -126,7 +126,7 @@ async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
 
 
 @patch("/sync/blobs/{sha256:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
-       request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS])
+       request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS], opt={"reads_body": True})
 async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     user, p, ctx, sha = _blob_request(request, sha256)
     raw = request.headers.get("upload-offset")

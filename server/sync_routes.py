@@ -77,7 +77,7 @@ _push_decoder = msgspec.json.Decoder(PushRequest)
 
 # -- push / pull ------------------------------------------------------------------------------------------
 @post("/sync/push", summary="Push queued mutations; one receipt per mutation, in order",
-      request_max_body_size=MAX_PUSH_BYTES, status_code=200, guards=[requires_signed_in])
+      request_max_body_size=MAX_PUSH_BYTES, status_code=200, guards=[requires_signed_in], opt={"reads_body": True})
 async def push(request: Request[Any, Any, Any]) -> PushResponse:
     p = principal(request)
     ctx = sync_context(request)
@@ -233,7 +233,7 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
 
 
 @post("/console/conflicts/{cid:int}/resolve", summary="Console: decide a conflict (HTML form; works without JS)",
-      include_in_schema=False, guards=[_CONSOLE], status_code=303)
+      include_in_schema=False, guards=[_CONSOLE], status_code=303, opt={"reads_body": True})
 async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> Response[str]:
     p = principal(request)
     ctx = sync_context(request)

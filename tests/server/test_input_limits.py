@@ -174,3 +174,37 @@ def test_the_depth_and_integer_scan_agrees_with_the_decoded_document() -> None:
     assert 50 < refused < 350
     # Unclosed brackets are as deep as the decoder would go.
     assert json_problem(b"[" * 5000) is not None and json_problem(b"]" * 5000 + b"[" * 10) is None
+
+
+BAD_BODIES = [_nested(MAX_DEPTH + 1), b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), b'{"x": 9007199254740992}',
+              b'{"x": 1e400}', b'{"x": "\xff\xfe"}', b"NaN"]
+
+
+def test_every_endpoint_that_takes_a_body_refuses_one_beyond_the_limits(srv: AppServer,
+                                                                         tracebacks: Tracebacks) -> None:
+    """Endpoints that never read their body (``/auth/login/options``, ``/auth/logout``, ...) refuse what the
+    others refuse: a JSON body past the limits or not JSON at all is a 400 problem on every POST/PUT/PATCH/
+    DELETE, whether or not the OpenAPI document says the endpoint takes one."""
+    admin = srv.login("admin")
+    ops = [(p, m, op) for p, m, op in _operations(srv) if m in ("POST", "PUT", "PATCH", "DELETE")]
+    assert any(p == "/auth/login/options" for p, _, _ in ops)
+    for path, method, op in ops:
+        client = srv.login("admin") if "logout" in path else admin
+        url = _fill(path, op, 1)
+        for body in BAD_BODIES:
+            r = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
+            # A role guard may refuse the admin before any body is read (403); the upload takes no JSON (415).
+            assert r.status_code in (400, 403, 415) and r.headers["content-type"].startswith("application/problem+json"), (
+                method, url, body[:20], r.status_code, r.text[:200])
+        if "logout" in path:
+            assert client.get("/api/me/profile").status_code != 401, "a refused logout signed nobody out"
+    bodyless = ["/auth/login/options", "/auth/reauth/options", "/auth/passkeys/options", "/auth/recovery-codes",
+                "/auth/logout", "/auth/logout-all"]
+    for path in bodyless:
+        for body in BAD_BODIES:
+            r = srv.login("admin").post(path, content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 400, (path, body[:20], r.status_code)
+    # What the PWA sends to them stays accepted: an empty object, or no body at all.
+    assert admin.post("/auth/login/options", json={}).status_code == 200
+    assert admin.post("/auth/reauth/options").status_code == 200
+    assert not tracebacks.records, [r.getMessage() for r in tracebacks.records]
