@@ -28,7 +28,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
 from server.auth import requires_role, requires_signed_in
-from server.auth.roles import CASEWORK_ROLES, is_staff_role
+from server.auth.roles import CASEWORK_ROLES, CONFLICT_RESOLVER_ROLES, is_staff_role
 from server.authz import require_user
 from server.console.routes import render_page
 from server.filing import Refusal, check_filing
@@ -69,7 +69,7 @@ _TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Route guards (deny first; they run before the body is read). Object-level rules (a draft only to its
 # owner, shared records by role/department/assignment) are applied by the store on every record.
 # Resolving: residents (their own drafts' conflicts) and the console roles; configurators see no records.
-_RESOLVERS = requires_role("resident", *CASEWORK_ROLES)
+_RESOLVERS = requires_role(*CONFLICT_RESOLVER_ROLES)
 _CONSOLE = requires_role(*CASEWORK_ROLES)
 
 _push_decoder = msgspec.json.Decoder(PushRequest)

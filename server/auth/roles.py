@@ -13,6 +13,7 @@ __all__ = [
     "ALL_DEPARTMENTS_ROLES",
     "BIND_ROLES",
     "CASEWORK_ROLES",
+    "CONFLICT_RESOLVER_ROLES",
     "FILER_ROLES",
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
@@ -39,6 +40,8 @@ ALL_DEPARTMENTS_ROLES: Final[frozenset[str]] = frozenset({"counter", "outreach",
 FILER_ROLES: Final[tuple[str, ...]] = ("resident", "counter", "outreach")
 # staff who work with residents' applications and records (the console, shared sync records, conflicts);
 CASEWORK_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "reviewer", "admin")
+# who resolves sync conflicts (residents only their own drafts'; configurators see no records);
+CONFLICT_RESOLVER_ROLES: Final[tuple[str, ...]] = ("resident", *CASEWORK_ROLES)
 # who decides on applications (status changes, exports);
 REVIEW_ROLES: Final[tuple[str, ...]] = ("reviewer", "admin")
 # who binds an account to a registry record after checking ID at the counter;

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from server.audit import append_audit
+from server.auth.roles import CONFLICT_RESOLVER_ROLES
 from server.storage.sync.access import conflict_scope
 from server.storage.sync.errors import NotFoundError, PermissionDenied, StaleConflict
 from server.storage.sync.records import decoder, load, to_json, utc_now, write_version
@@ -159,7 +160,7 @@ def _current_value(conn: sqlite3.Connection, c: ConflictRow) -> Any:
 
 def resolve_in(conn: sqlite3.Connection, p: Principal, cid: int, choice: str, value: Any = None) -> ConflictRow:
     """Apply a person's decision as a new record version, close the conflict and audit both."""
-    if p.role in ("configurator",):
+    if p.role not in CONFLICT_RESOLVER_ROLES:
         raise PermissionDenied("forbidden")
     c = get_conflict(conn, p, cid)
     if c.status != "open":
