@@ -237,45 +237,98 @@ function checkClass(p, i) {
   throw badRegex('unterminated character class');
 }
 
-// The quantifier at p[i]: [next index, may it repeat without bound?, its text].
+// The quantifier at p[i]: [least count, greatest count or null (without bound), next index].
 function checkQuantifier(p, i) {
   const c = p[i];
-  if (c !== '{') return [i + 1, c !== '?', c];
+  if (c !== '{') return ['*?'.includes(c) ? 0 : 1, c === '?' ? 1 : null, i + 1];
   const m = QUANT.exec(p.slice(i));
   if (!m) throw badRegex("a '{' must start a quantifier {n}, {n,} or {n,m} (write \\{)");
   if (Number(m[1]) > MAX_REPEAT || (m[3] && Number(m[3]) > MAX_REPEAT)) {
     throw badRegex(`repeat counts above ${MAX_REPEAT} are not supported`);
   }
-  return [i + m[0].length, m[2] !== undefined && !m[3], m[0]];
+  const high = m[3] ? Number(m[3]) : m[2] !== undefined ? null : Number(m[1]);
+  return [Number(m[1]), high, i + m[0].length];
 }
 
-const AT_MOST_ONCE = new Set(['?', '{0,1}', '{1}', '{0}', '{1,1}', '{0,0}']);
+// The backtracking bound, as in regex.py (same float arithmetic in the same order): a part of the pattern
+// is summarised as a list c where c[k] counts its ways to match through k repeats without bound (each with
+// a fixed body); it matches a MAX_TEXT text in at most sum(c[k] * C(MAX_TEXT + k, k)) ways.
+export const MAX_WAYS = 1000000;
+const ONE = [1];
+function plus(a, b) {
+  const out = new Array(Math.max(a.length, b.length)).fill(0);
+  a.forEach((x, k) => { out[k] += x; });
+  b.forEach((x, k) => { out[k] += x; });
+  return out;
+}
+function times(a, b) {
+  const out = new Array(a.length + b.length - 1).fill(0);
+  a.forEach((x, i) => b.forEach((y, j) => { out[i + j] += x * y; }));
+  return out;
+}
+const newFrame = (lookahead) => ({ lookahead, alts: [0], seq: ONE, flexible: false });
+function closeAlternative(f) {
+  f.alts = plus(f.alts, f.seq);
+  f.seq = ONE;
+}
+
+function repeatCost(atom, rigid, low, high) {
+  if (high === null) {
+    if (!rigid) {
+      throw badRegex("a part repeated without bound (*, + or {n,}) must match one fixed sequence: no '|' and "
+        + 'no ?, *, + or {m,n} inside it, e.g. not (a|b)* or (?:a?b)+ (it can take exponential time)');
+    }
+    return [0, 1];
+  }
+  if (atom.length > 1) {
+    if (high > 1) throw badRegex('a part repeated more than once must not hold a repetition without bound, e.g. (a+){2}');
+    return low === 0 ? plus(atom, ONE) : atom;
+  }
+  let total = 0;
+  let power = 1;
+  for (let j = 0; j <= high; j += 1) {
+    if (j >= low) total += power;
+    power *= atom[0];
+  }
+  return [total];
+}
+
+function ways(cost) {
+  let w = 0;
+  let binom = 1;
+  cost.forEach((c, k) => {
+    if (k) binom = (binom * (MAX_TEXT + k)) / k;
+    w += c * binom;
+  });
+  return w;
+}
 
 function checkPattern(p) {
   if (p.length > MAX_PATTERN) throw badRegex(`the pattern is longer than ${MAX_PATTERN} characters`);
   let i = 0;
   let atom = false;
   let quantified = false;
-  let holdsUnbounded = false; // the atom just read is a group holding an unbounded repetition
-  const groups = []; // open groups: [is it a lookahead, does it hold an unbounded repetition]
+  const frames = [newFrame(false)];
+  let pending = ONE; // the cost of the atom just read
+  let pendingRigid = true;
   while (i < p.length) {
     const c = p[i];
+    const frame = frames[frames.length - 1];
     if ('*+?{'.includes(c)) {
       if (c === '?' && quantified) { i += 1; quantified = false; continue; }
       if (!atom) throw badRegex(`nothing to repeat at '${c}'`);
-      const [next, unbounded, text] = checkQuantifier(p, i);
-      if (holdsUnbounded && !AT_MOST_ONCE.has(text)) {
-        throw badRegex('a repeated group must not hold a repetition without bound, e.g. (a+)+: it can take exponential time');
-      }
-      if (unbounded && groups.length > 0) groups[groups.length - 1][1] = true;
+      const [low, high, next] = checkQuantifier(p, i);
+      pending = repeatCost(pending, pendingRigid, low, high);
+      if (high !== low) frame.flexible = true;
       i = next;
       atom = false;
       quantified = true;
-      holdsUnbounded = false;
       continue;
     }
     quantified = false;
-    holdsUnbounded = false;
+    frame.seq = times(frame.seq, pending);
+    pending = ONE;
+    pendingRigid = true;
     if (c === '\\') {
       if (p[i + 1] === 'B') throw badRegex('\\B is not supported (Python and JavaScript disagree on it)');
       const assertion = p[i + 1] === 'b';
@@ -285,27 +338,35 @@ function checkPattern(p) {
       i = checkClass(p, i);
       atom = true;
     } else if (c === '(') {
-      if (groups.length >= MAX_GROUP_DEPTH) throw badRegex(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
+      if (frames.length > MAX_GROUP_DEPTH) throw badRegex(`groups nested deeper than ${MAX_GROUP_DEPTH}`);
       if (p.startsWith('(?', i)) {
         const head = p.slice(i, i + 3);
         if (!['(?:', '(?=', '(?!'].includes(head)) throw badRegex('only (?:...), (?=...) and (?!...) groups are supported');
-        groups.push([head !== '(?:', false]);
+        frames.push(newFrame(head !== '(?:'));
         i += 3;
       } else {
-        groups.push([false, false]);
+        frames.push(newFrame(false));
         i += 1;
       }
       atom = false;
     } else if (c === ')') {
-      if (groups.length === 0) throw badRegex("unbalanced ')'");
-      const [lookahead, unboundedInside] = groups.pop();
-      atom = !lookahead;
-      holdsUnbounded = unboundedInside;
-      if (unboundedInside && groups.length > 0) groups[groups.length - 1][1] = true;
+      if (frames.length === 1) throw badRegex("unbalanced ')'");
+      frames.pop();
+      closeAlternative(frame);
+      pending = frame.alts;
+      pendingRigid = !frame.flexible;
+      const parent = frames[frames.length - 1];
+      parent.flexible = parent.flexible || frame.flexible;
+      atom = !frame.lookahead;
       i += 1;
     } else if (c === '}' || c === ']') {
       throw badRegex(`unescaped '${c}'`);
-    } else if (c === '$' || c === '^' || c === '|') {
+    } else if (c === '|') {
+      closeAlternative(frame);
+      frame.flexible = true;
+      atom = false;
+      i += 1;
+    } else if (c === '$' || c === '^') {
       atom = false;
       i += 1;
     } else {
@@ -313,7 +374,15 @@ function checkPattern(p) {
       i += 1;
     }
   }
-  if (groups.length > 0) throw badRegex("unbalanced '('");
+  if (frames.length > 1) throw badRegex("unbalanced '('");
+  const top = frames[0];
+  top.seq = times(top.seq, pending);
+  closeAlternative(top);
+  if (ways(top.alts) > MAX_WAYS) {
+    throw badRegex(`the pattern can match a ${MAX_TEXT}-character text in more than ${MAX_WAYS} ways, which a `
+      + "backtracking engine may all try: use fewer repeats without bound, fewer '|' and ? in "
+      + 'repeated parts, or {m,n} with smaller counts');
+  }
 }
 
 const regexCache = new Map();
