@@ -12,7 +12,8 @@ bodies sent to endpoints that never read theirs (:func:`json_body_middleware`: c
 class, and a JSON-typed one must also be well-formed JSON, as it must be where a handler decodes it), to the
 submission fast lane (which checks with :func:`json_problem` and leaves refused bodies to the app, so both
 paths give the same answer), and, for integers, to the path and query parameters a handler declares as ``int``
-(:func:`int_params_middleware`). A refusal is a 400 problem (``json-too-deep`` / ``integer-out-of-range``),
+(:func:`int_params_middleware`, which also holds an integer query parameter to one plain decimal value:
+``1e3``, ``10.0`` or ``cursor=1&cursor=2`` are a 400 ``bad-request``). A refusal is a 400 problem (``json-too-deep`` / ``integer-out-of-range``),
 never a traceback. :func:`on_app_init` installs all of it on a Litestar app.
 """
 
@@ -53,6 +54,7 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # An integer token of 16+ digits (2^53 − 1 has 16): not part of a fraction or an exponent.
 _LONG_INT = re.compile(rb"(?<![\w.+-])-?\d{16,}(?![\w.])")
 _DIGITS16 = re.compile(rb"\d{16}")
+_DECIMAL = re.compile(r"-?[0-9]+")  # an integer query parameter: no exponent, fraction, spaces or "+"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")  # one kind of bracket: nesting depth is all that matters here
 _STEP = [0] * 256
@@ -198,6 +200,10 @@ def _is_int(annotation: Any) -> bool:
     return False
 
 
+def _query_problem(name: str, code: str, text: str) -> Problem:
+    return Problem(400, "bad-request", f"{name} {text}", errors=[{"path": name, "code": code, "message": text}])
+
+
 def _int_params(handler: Any) -> tuple[set[str], set[str]]:
     """The names of the path and query parameters ``handler`` declares as ``int`` (cached on the handler)."""
     cached: tuple[set[str], set[str]] | None = getattr(handler, "_madoguchi_int_params", None)
@@ -220,7 +226,9 @@ def _int_params(handler: Any) -> tuple[set[str], set[str]]:
 
 
 def int_params_middleware(app: ASGIApp) -> ASGIApp:
-    """Refuse integer path and query parameters outside ±MAX_SAFE_INT before the handler runs."""
+    """Refuse integer path and query parameters outside ±MAX_SAFE_INT before the handler runs, and integer query
+    parameters that are not one plain decimal integer: Litestar alone reads ``1e3`` or ``10.0`` as 1000 or 10
+    (and ``9007199254740993.0`` as 2^53, past the range check) and takes the last of repeated values."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -231,9 +239,16 @@ def int_params_middleware(app: ASGIApp) -> ASGIApp:
                 if isinstance(value, int) and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
                     raise _int_problem(name)
             if query and scope["query_string"]:
-                for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
-                    if name in query and value.strip().lstrip("+-").isdigit() and safe_int(value.strip()) is None:
-                        raise _int_problem(name)
+                given: set[str] = set()
+                for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+                    if name in query:
+                        if name in given:
+                            raise _query_problem(name, "once", "may be given once")
+                        given.add(name)
+                        if not _DECIMAL.fullmatch(value):
+                            raise _query_problem(name, "integer", "must be a decimal integer (digits, an optional -)")
+                        if safe_int(value) is None:
+                            raise _int_problem(name)
         await app(scope, receive, send)
 
     return middleware

@@ -165,6 +165,12 @@ class ResolveIn(msgspec.Struct, forbid_unknown_fields=True):
     value: Any = None
 
 
+def _check_conflict_paging(cursor: int | None, limit: int) -> None:
+    """The one paging rule of conflict lists, API and console: a cursor comes from a previous page (>= 1)."""
+    if limit < 1 or (cursor is not None and cursor < 1):
+        raise Problem(400, "bad-request", "limit must be >= 1 and cursor >= 1")
+
+
 @get("/api/conflicts", summary="Conflicts visible to me, newest first, paged (status=open|resolved|all; mine=1: my"
      " own mutations'; cursor from the previous page)", guards=[requires_signed_in])
 async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
@@ -174,8 +180,7 @@ async def list_conflicts(request: Request[Any, Any, Any], status: FromQuery[str]
     ctx = sync_context(request)
     if status not in ("open", "resolved", "all"):
         raise Problem(400, "bad-request", "status must be open, resolved or all")
-    if limit < 1 or (cursor is not None and cursor < 1):
-        raise Problem(400, "bad-request", "limit must be >= 1 and cursor >= 1")
+    _check_conflict_paging(cursor, limit)
     page = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else status, mine_only=mine, cursor=cursor, limit=limit))
     await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(page.items), via="api")
@@ -219,9 +224,10 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
                          cursor: FromQuery[int | None] = None) -> Response[str]:
     p = principal(request)
     ctx = sync_context(request)
+    _check_conflict_paging(cursor, CONSOLE_PAGE)
     page = await ctx.db.read(lambda c: ctx.store.list_conflicts(
         c, p, status=None if status == "all" else ("resolved" if status == "resolved" else "open"),
-        cursor=cursor if cursor is not None and cursor > 0 else None, limit=CONSOLE_PAGE))
+        cursor=cursor, limit=CONSOLE_PAGE))
     rows = page.items
     await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="console")
     # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
