@@ -29,7 +29,8 @@ _constructor = yaml.SafeLoader("")  # only its scalar constructors are used
 
 _AS_STRING = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"})
 _INT = "tag:yaml.org,2002:int"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# What _bad_string refuses: C0 but tab and newline, DEL and C1, bidi embeddings/overrides/isolates, surrogates.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 MAX_VALUES = 20_000  # values one file may build (the largest shipped definition has under 1,000)
 MAX_DEPTH = 200  # levels of nesting
 
@@ -83,13 +84,24 @@ def _marked(e: yaml.MarkedYAMLError) -> str:
 
 
 def _bad_string(value: str) -> str | None:
-    """Why a string may not be in a definition: NUL (cut by C code, databases and terminals) or a lone
-    surrogate (not UTF-8, and JavaScript reads it differently); None when it is fine."""
-    if "\x00" in value:
+    """Why a string may not be in a definition; None when it is fine. Refused wherever it appears (ids,
+    labels, hints, expressions, keys), whether written raw or as a YAML escape ("\\x1b", "\\u202e"):
+    NUL (cut by C code, databases and terminals); other control characters (C0 but tab and newline, DEL,
+    C1: invisible, and they drive terminals and printers); bidirectional embeddings, overrides and isolates
+    (U+202A-U+202E, U+2066-U+2069: they make text display in another order than it is stored, a known
+    spoofing vector); a lone surrogate (not UTF-8, and JavaScript reads it differently)."""
+    bad = _FORBIDDEN.search(value)
+    if bad is None:
+        return None
+    c = bad.group()
+    if c == "\x00":
         return "a NUL character (\\0) is not allowed in a definition"
-    if not value.isascii() and _SURROGATE.search(value):
+    if "\ud800" <= c <= "\udfff":
         return "a lone surrogate (\\ud800-\\udfff) is not allowed in a definition"
-    return None
+    if c >= "\u202a":
+        return (f"a bidirectional control character (U+{ord(c):04X}) is not allowed in a definition: it can "
+                "show text in another order than it is stored (write the text in its natural order)")
+    return f"a control character (U+{ord(c):04X}) is not allowed in a definition (only tab and newline are)"
 
 
 def _check_size(root: yaml.Node, remap: Callable[[Pos], Pos]) -> None:
@@ -186,7 +198,10 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
                     raise YamlError(f"a key must be plain text, not a {kind}", *remap(_mark(knode)))
                 key = build_scalar(knode)
                 if not isinstance(key, str):
-                    key = str(key)
+                    key = knode.value  # as written: `null:` is the key 'null', not 'None'
+                    bad = _bad_string(key)
+                    if bad is not None:
+                        raise YamlError(bad, *remap(_mark(knode)))
                 kpos = remap(_mark(knode))
                 if key in first:
                     out.duplicates.append((path + (key,), first[key], kpos))

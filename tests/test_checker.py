@@ -464,7 +464,40 @@ ROBUSTNESS: dict[str, tuple[str, str, str]] = {
         "        type: text\n        label: 追加\n        type: date", "        type: date\n        label: 追加"),
         "PD208", "min: \"2026"),
     "an unknown tag": (BASE.replace("min: 1\n", "min: !!python/object:os.system 1\n"), "PD001", "min: !!python"),
+    "an escaped ESC and RLO in a hint": (_with_field('        hint: {ja: "a\\x1bb\\u202e"}\n'), "PD001", "hint:"),
+    "an escaped DEL, NEL and backspace": (_with_field('        hint: "a\\x7fb\\x85c\\x08"\n'), "PD001", "hint:"),
+    "an escaped C1 control": (BASE.replace("label: 通数", 'label: "通\\x9b数"'), "PD001", 'label: "通'),
+    "an escaped carriage return": (BASE.replace("label: 通数", 'label: "通\\r数"'), "PD001", 'label: "通'),
+    "an escaped bell in a single-line id": (BASE.replace("- id: copies", '- id: "cop\\aies"'), "PD001",
+                                             "cop\\aies"),
+    "a raw right-to-left override in a label": (BASE.replace("label: 通数", "label: 通\u202e数"), "PD001",
+                                                "label: 通"),
+    "a bidi isolate in an id": (BASE.replace("- id: copies", '- id: "copies\\u2066"'), "PD001",
+                                "copies\\u2066"),
+    "an escaped control character in a key": (BASE.replace("    title: 本文", '    "ti\\x1btle": 本文'), "PD001",
+                                              "ti\\x1btle"),
+    "alternatives repeated without bound": (_with_field("        constraint: \"matches(extra, '(a|a)*')\"\n"),
+                                            "PD204", "constraint:"),
+    "optional items repeated without bound": (
+        _with_field("        constraint: \"matches(extra, '(?:a?a?)+b')\"\n"), "PD204", "constraint:"),
+    "overlapping classes repeated without bound": (
+        _with_field("        constraint: \"matches(extra, '(\\\\\\\\d|\\\\\\\\w)*')\"\n"), "PD204", "constraint:"),
+    "three repeats without bound in a row": (
+        _with_field("        constraint: \"matches(extra, '.*.*.*=')\"\n"), "PD204", "constraint:"),
 }
+
+
+@pytest.mark.parametrize("text", ["ok\tand\nnewline", "右から左: עברית\u200f", "葛\U000e0100飾", "a\u2028b"])
+def test_tab_newline_and_other_format_characters_are_kept(text: str) -> None:
+    escaped = text.encode("unicode_escape").decode("ascii")
+    res = load_text(BASE.replace("label: 通数", f'label: "{escaped}"'), "x.yaml")
+    assert res.problems == [] and res.definition is not None
+
+
+@pytest.mark.parametrize("key", ["null", "true", "~", "yes", "1", "1.5"])
+def test_an_unknown_key_is_reported_as_written(key: str) -> None:
+    (p,) = load_text(BASE.replace("    title: 本文", f"    title: 本文\n    {key}: x"), "x.yaml").problems
+    assert p.code == "PD101" and f"unknown key '{key}'" in p.format(), p.format()
 
 
 @pytest.mark.parametrize("name", ROBUSTNESS)
