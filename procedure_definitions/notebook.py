@@ -22,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from .yamlpos import bad_string
+
 __all__ = [
     "HELP_LANGUAGES",
     "PROCEDURE_TAG",
@@ -276,7 +278,12 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
                 errors.append(f"cell {number}: {parsed}")
                 continue
             target, lang = parsed
-            help_parts.setdefault(target, {}).setdefault(lang, []).append(_source(cell).strip())
+            text = _source(cell).strip()
+            bad = bad_string(text)  # the same characters a YAML definition may not hold
+            if bad is not None:
+                errors.append(f"cell {number}: {bad}")
+                continue
+            help_parts.setdefault(target, {}).setdefault(lang, []).append(text)
 
     if not yaml_cells:
         errors.append(

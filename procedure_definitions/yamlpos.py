@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "read_yaml"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "bad_string", "read_yaml"]
 
 Pos = tuple[int, int]
 KeyPath = tuple[str | int, ...]
@@ -29,7 +29,7 @@ _constructor = yaml.SafeLoader("")  # only its scalar constructors are used
 
 _AS_STRING = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"})
 _INT = "tag:yaml.org,2002:int"
-# What _bad_string refuses: C0 but tab and newline, DEL and C1, bidi embeddings/overrides/isolates, surrogates.
+# What bad_string refuses: C0 but tab and newline, DEL and C1, bidi embeddings/overrides/isolates, surrogates.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 MAX_VALUES = 20_000  # values one file may build (the largest shipped definition has under 1,000)
 MAX_DEPTH = 200  # levels of nesting
@@ -83,7 +83,7 @@ def _marked(e: yaml.MarkedYAMLError) -> str:
     return " ".join(x for x in (e.context, e.problem) if x) or type(e).__name__
 
 
-def _bad_string(value: str) -> str | None:
+def bad_string(value: str) -> str | None:
     """Why a string may not be in a definition; None when it is fine. Refused wherever it appears (ids,
     labels, hints, expressions, keys), whether written raw or as a YAML escape ("\\x1b", "\\u202e"):
     NUL (cut by C code, databases and terminals); other control characters (C0 but tab and newline, DEL,
@@ -199,7 +199,7 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
                 key = build_scalar(knode)
                 if not isinstance(key, str):
                     key = knode.value  # as written: `null:` is the key 'null', not 'None'
-                    bad = _bad_string(key)
+                    bad = bad_string(key)
                     if bad is not None:
                         raise YamlError(bad, *remap(_mark(knode)))
                 kpos = remap(_mark(knode))
@@ -215,7 +215,7 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
     def build_scalar(n: yaml.Node) -> Any:
         # Most scalars are strings: skip the generic constructor for them (it dominates load time).
         if n.tag in _AS_STRING:
-            bad = _bad_string(n.value)
+            bad = bad_string(n.value)
             if bad is not None:
                 raise YamlError(bad, *remap(_mark(n)))
             return n.value
@@ -228,7 +228,7 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
         except (yaml.YAMLError, ValueError) as e:
             raise YamlError(str(e).splitlines()[0] if str(e) else type(e).__name__, *remap(_mark(n))) from None
         if isinstance(value, str):
-            bad = _bad_string(value)
+            bad = bad_string(value)
             if bad is not None:
                 raise YamlError(bad, *remap(_mark(n)))
         return value

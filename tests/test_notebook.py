@@ -179,6 +179,10 @@ def test_apply_help_on_life_event_questions_and_bad_shapes() -> None:
          "belongs on a markdown cell"),
         ([tagged(new_raw_cell("kind: procedure"), "procedure"), tagged(new_markdown_cell("x"), "help:a:en")],
          "has no Japanese text"),
+        ([tagged(new_raw_cell("kind: procedure"), "procedure"), tagged(new_markdown_cell("a\x1bb"), "help:a")],
+         "a control character (U+001B)"),
+        ([tagged(new_raw_cell("kind: procedure"), "procedure"), tagged(new_markdown_cell("a\u202eb"), "help:a")],
+         "a bidirectional control character (U+202E)"),
     ],
 )
 def test_problems_are_reported_not_raised(tmp_path: Path, cells: list[Any], message: str) -> None:
