@@ -411,3 +411,26 @@ def test_a_malformed_upload_offset_is_a_400_never_a_500(env: Any) -> None:
         assert r.status_code == 400 and r.json()["type"].endswith("/bad-request"), (value, r.status_code)
     assert ta.blob_offset(sha) == 0
     assert "Traceback" not in env.server.log.read_text(errors="replace")
+
+
+def test_a_push_that_shows_staff_a_records_current_values_is_audited(env: Any) -> None:
+    """A stale edit of a review field is kept back (``server_kept``): nothing is written, but the receipt's
+    conflict carries the record's current value to the pusher. That is a staff read of personal data: the
+    push is audited with the records it disclosed."""
+    _, writer = env.account("counter")
+    reader_id, reader = env.account("counter")
+    hid = str(uuid.uuid4())
+    w, r = env.device(writer), env.device(reader)
+    w.patch("household", hid, {"head_name": "山田 太郎"})
+    assert w.sync()
+    r.pull_all()
+    w.patch("household", hid, {"head_name": "山田 太一"})
+    assert w.sync()
+    before = len(_audit(env, reader_id, "sync.push"))
+    m = r.patch("household", hid, {"head_name": "山田 次郎"})
+    assert r.sync()
+    receipt = r.receipts[m.mutation_id]
+    assert receipt.status == "conflict" and receipt.conflicts[0].server == "山田 太一"
+    assert receipt.conflicts[0].outcome == "server_kept"
+    entries = _audit(env, reader_id, "sync.push")[before:]
+    assert len(entries) == 1 and entries[0][1]["disclosed"] == [f"household:{hid}"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import msgspec
 
 from server.audit import append_audit
-from server.auth.roles import CASEWORK_ROLES
+from server.auth.roles import CASEWORK_ROLES, is_staff_role
 from server.storage.sync.access import can_access, visible
 from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
@@ -90,11 +90,17 @@ def push_in(conn: sqlite3.Connection, settings: PushSettings, principal: Princip
         out, batch = _batch(conn, settings, principal, mutations, hashes, stored, Batch(verdicts or {}, foreign_clients=foreign),
                             isolate=True)
     conn.execute("RELEASE batch")
-    if settings.audit and batch.writes:
+    # A receipt's conflicts carry the record's current values to the pusher, even when nothing was written
+    # (a stale edit of a review field): for staff that is a read of a shared record, audited with the push.
+    disclosed = list(dict.fromkeys(f"{m.entity.type}:{m.entity.id}" for m, r in zip(mutations, out, strict=True)
+                                   if r.conflicts and m.entity.type != DRAFT)) if is_staff_role(principal.role) else []
+    if settings.audit and (batch.writes or disclosed):
         # One hash-chained audit entry per push (the per-version history with account and mutation
         # ids is in sync_record_versions); subjects listed so the entry can be found.
-        append_audit(conn, actor=principal.id, action="sync.push", subject=None,
-                     details={"records": batch.writes[:1000], "count": len(batch.writes)})
+        details: dict[str, object] = {"records": batch.writes[:1000], "count": len(batch.writes)}
+        if disclosed:
+            details["disclosed"] = disclosed[:1000]
+        append_audit(conn, actor=principal.id, action="sync.push", subject=None, details=details)
     return out
 
 
