@@ -64,8 +64,12 @@ def reinvite_in(conn: sqlite3.Connection, account_id: str, origin: str, *, actor
     account = store.account_by_id(conn, account_id)
     if account is None or not account.is_staff:
         raise ValueError(f"no staff account {account_id!r}")
+    # One live link per account: the new one replaces any earlier unused link (a --demo restart, a second
+    # reinvite), so an older link in a terminal log or a mail cannot add a passkey later.
+    voided = store.void_invites(conn, account.id)
     token = store.create_invite_row(conn, account.id, ttl_seconds=ttl_seconds, created_by=actor)
-    append_audit(conn, actor=actor, action="staff.reinvite", subject=account.id, details={"expires_in": ttl_seconds})
+    append_audit(conn, actor=actor, action="staff.reinvite", subject=account.id,
+                 details={"expires_in": ttl_seconds, "voided": voided})
     return f"{normalize_origin(origin)}/enroll/{token}"
 
 

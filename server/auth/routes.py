@@ -308,7 +308,7 @@ async def _invited(config: AuthConfig, token: str) -> Account:
     status, account = await config.db.read(lambda c: store.invite_account(c, token))
     if account is None:
         if status == "gone":
-            raise AuthProblem(410, "invite-gone", "this enrollment link was already used or has expired")
+            raise AuthProblem(410, "invite-gone", "this enrollment link was already used, replaced by a newer one, or has expired")
         raise AuthProblem(404, "invite-unknown", "unknown enrollment link")
     return account
 
@@ -350,10 +350,13 @@ async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVe
         account = store.account_by_id(conn, account_id) if account_id == ch.account_id and account_id else None
         if account is None:
             return None
+        # The same transaction as the claim: once enrolled, no other link of this account adds a passkey.
+        voided = store.void_invites(conn, account.id)
         passkey = add_verified_credential(conn, account.id, verified, data.credential, data.passkey_name)
         token, max_age = start_session(conn, config, request, account, "enroll", verified=verified.user_verified)
         append_audit(conn, actor=account.id, action="auth.enroll", subject=account.id,
-                     details={"passkey": passkey.id, "role": account.role, "ip": ip(request)})
+                     details={"passkey": passkey.id, "role": account.role, "ip": ip(request),
+                              "voided_invites": voided})
         return account, token, max_age
 
     try:
@@ -361,7 +364,7 @@ async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVe
     except sqlite3.IntegrityError as exc:
         raise DUPLICATE from exc
     if result is None:
-        raise AuthProblem(410, "invite-gone", "this enrollment link was already used or has expired")
+        raise AuthProblem(410, "invite-gone", "this enrollment link was already used, replaced by a newer one, or has expired")
     account, token, max_age = result
     return Response(SignedInOut(account=out(account)), cookies=[session_cookie(config, token, max_age)])
 

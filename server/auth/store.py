@@ -60,6 +60,7 @@ __all__ = [
     "update_sign_count",
     "use_recovery_code",
     "user_handle_of",
+    "void_invites",
 ]
 
 # Crockford base32 without I, L, O, U: recovery codes are typed by hand from paper.
@@ -473,3 +474,17 @@ def claim_invite(conn: sqlite3.Connection, token: str) -> str | None:
         (iso_now(), hash_secret(token), now()),
     ).fetchone()
     return row[0] if row else None
+
+
+def void_invites(conn: sqlite3.Connection, account_id: str, *, keep: str | None = None) -> int:
+    """End every still-claimable invite of the account but ``keep`` (a token); returns how many ended.
+
+    One live enrollment link per account: a newer link replaces the older ones, and an enrollment ends the
+    rest, so a link seen in an old terminal log or mail can never add a passkey later.
+    """
+    keep_hash = hash_secret(keep) if keep is not None else b""
+    return conn.execute(
+        "UPDATE invites SET used_at = ? WHERE account_id = ? AND used_at IS NULL AND expires_at > ?"
+        " AND token_hash != ?",
+        (iso_now(), account_id, now(), keep_hash),
+    ).rowcount

@@ -431,6 +431,57 @@ def test_two_enrollments_race_for_one_invite(server: AuthServer) -> None:
         assert sorted([ra.status_code, rb.status_code]) == [200, 410]
 
 
+def _reinvite(server: AuthServer, account_id: str) -> str:
+    from server.auth import reinvite_in
+
+    return str(server.app.state.db.write_sync(lambda c: reinvite_in(c, account_id, server.base_url)))
+
+
+def _account_of(server: AuthServer, url: str) -> str:
+    from server.auth import store
+
+    return str(server.sql("SELECT account_id FROM invites WHERE token_hash = ?",
+                          store.hash_secret(url.rsplit("/", 1)[-1]))[0][0])
+
+
+def test_a_new_invite_voids_the_older_ones(server: AuthServer, client: httpx.Client) -> None:
+    first = server.invite("小林 五郎", "counter")
+    account_id = _account_of(server, first)
+    with server.client() as early:  # options taken on the first link before the reinvite
+        token1 = first.rsplit("/", 1)[-1]
+        opts = early.post("/auth/enroll/options", json={"token": token1}).json()
+        second = _reinvite(server, account_id)
+        assert client.get(first[len(server.base_url):]).status_code == 410
+        r = early.post("/auth/enroll/verify", json={
+            "token": token1, "challenge_id": opts["challenge_id"],
+            "credential": SoftAuthenticator(origin=server.base_url).create(opts["publicKey"])})
+        assert_problem(r, 410, "invite-gone")
+    assert '"voided":1' in server.audit("staff.reinvite")[-1][2].replace(" ", "")
+    account, _ = enroll_staff(client, second)
+    assert account["id"] == account_id
+    with server.client() as late:
+        assert_problem(late.post("/auth/enroll/options", json={"token": token1}), 410, "invite-gone")
+    assert server.sql("SELECT count(*) FROM credentials WHERE account_id = ?", account_id)[0][0] == 1
+
+
+def test_enrolling_voids_the_accounts_other_invites(server: AuthServer, client: httpx.Client) -> None:
+    from server.auth import store
+
+    url = server.invite("中村 六郎", "admin")
+    account_id = _account_of(server, url)
+    # Two live links (as an older version left them): enrolling through one ends the other.
+    other = server.app.state.db.write_sync(
+        lambda c: store.create_invite_row(c, account_id, ttl_seconds=3600, created_by="cli"))
+    account, _ = enroll_staff(client, url)
+    assert account["id"] == account_id
+    with server.client() as thief:
+        assert thief.get(f"/enroll/{other}").status_code == 410
+        assert_problem(thief.post("/auth/enroll/options", json={"token": other}), 410, "invite-gone")
+    assert server.sql("SELECT count(*) FROM credentials WHERE account_id = ?", account_id)[0][0] == 1
+    enrolled = [r for r in server.audit("auth.enroll") if r[1] == account_id]
+    assert '"voided_invites":1' in enrolled[-1][2].replace(" ", "")
+
+
 def test_invite_validation(server: AuthServer) -> None:
     with pytest.raises(ValueError):
         server.invite("x", "resident")

@@ -98,5 +98,11 @@ def test_restart_never_reinvites_enrolled_demo_staff(tmp_path: Path) -> None:
         line = next(line for line in second.splitlines() if line.strip().startswith(role + " "))
         assert "/enroll/" in line, line
     assert rows(db, f"SELECT count(*) FROM invites WHERE account_id = '{account['id']}'") == invites_before
+    # One live link per demo account: the second start's link replaced the first start's (F23).
+    live = rows(db, "SELECT a.role, count(*) FROM invites i JOIN accounts a ON a.id = i.account_id"
+                    " WHERE i.used_at IS NULL GROUP BY a.role ORDER BY a.role")
+    assert live == [("admin", 1), ("configurator", 1), ("outreach", 1), ("reviewer", 1)], live
+    reinvites = rows(db, "SELECT details FROM audit_log WHERE action = 'staff.reinvite' ORDER BY id")
+    assert len(reinvites) == 4 and all('"voided":1' in str(d[0]).replace(" ", "") for d in reinvites)
     seeds = rows(db, "SELECT details FROM audit_log WHERE action = 'demo.seed' ORDER BY id")
     assert len(seeds) == 2 and '"enrolled":["counter"]' in str(seeds[1][0]).replace(" ", "")
