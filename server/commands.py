@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "audit_verify",
@@ -180,7 +180,7 @@ def staff_enable(ns: argparse.Namespace) -> int:
 
 
 def submissions_export(ns: argparse.Namespace) -> int:
-    from server.audit import append_audit
+    from server.audit import append_audit, many
     from server.export import MappingError, default_mappings_dir, load_mappings, to_csv, to_jsonl
 
     try:
@@ -191,23 +191,28 @@ def submissions_export(ns: argparse.Namespace) -> int:
     db = _open_db(ns.db)
     if db is None:
         return 2
+    exported: list[str] = []
     try:
-        # Audited before the data leaves: an export that crashes midway still left a trace.
-        db.write_sync(lambda c: append_audit(c, actor="cli", action="submissions.export", subject=None,
-                                             details={"format": ns.format, "status": ns.status,
-                                                      "procedure": ns.procedure, "via": "cli"}))
-        out = sys.stdout
-        if ns.format == "jsonl":
-            def emit(c):
-                for line in to_jsonl(c, status=ns.status, procedure=ns.procedure):
-                    out.write(line)
+        try:
+            out = sys.stdout
+            if ns.format == "jsonl":
+                def emit(c: Any) -> None:
+                    for line in to_jsonl(c, status=ns.status, procedure=ns.procedure, exported=exported):
+                        out.write(line)
 
-            db.read_sync(emit)
-        else:
-            text = db.read_sync(lambda c: to_csv(c, status=ns.status, procedure=ns.procedure, bom=ns.bom,
-                                                 mappings=mappings))
-            sys.stdout.buffer.write(text.encode("utf-8"))
-        out.flush()
+                db.read_sync(emit)
+            else:
+                text = db.read_sync(lambda c: to_csv(c, status=ns.status, procedure=ns.procedure, bom=ns.bom,
+                                                     mappings=mappings, exported=exported))
+                sys.stdout.buffer.write(text.encode("utf-8"))
+            out.flush()
+        finally:
+            # Audited once the rows are out, as the console export is, so the entry names what left: one
+            # entry {count, ids}. In a finally: an export that breaks midway still leaves what it wrote.
+            db.write_sync(lambda c: append_audit(c, actor="cli", action="submissions.export", subject=None,
+                                                 details={"format": ns.format, "status": ns.status,
+                                                          "procedure": ns.procedure, "via": "cli",
+                                                          **many(exported)}))
     finally:
         db.close()
     return 0

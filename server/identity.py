@@ -14,7 +14,7 @@ from server.audit import append_audit
 from server.auth.roles import BIND_ROLES, REGISTRY_ROLES
 from server.authz import require_roles, require_user
 from server.problems import Problem
-from server.registry import ResidentRecord
+from server.registry import ResidentRecord, search_text
 from server.services import Services, services
 
 __all__ = ["BindIn", "bind_account", "identity_router"]
@@ -101,12 +101,17 @@ async def my_profile(request: Request[Any, Any, Any]) -> ProfileOut:
 
 
 @get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
-async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]]) -> list[ResidentSummary]:
+async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(max_length=100)]]) -> list[ResidentSummary]:
     staff = require_roles(request, *REGISTRY_ROLES)
     svc = services(request)
-    found = await svc.registry.search(q)
+    text = search_text(q)
+    if text is None:
+        # An empty prefix matches everyone: the search box is for finding one person, not listing the registry.
+        raise Problem(400, "bad-request", "q must hold at least one character besides spaces",
+                      errors=[{"path": "q", "code": "empty", "message": "empty search"}])
+    found = await svc.registry.search(text)
     await audit.record(svc.db, actor=staff.id, action="registry.search", subject=None,
-                       details={"query": q, "results": len(found)})
+                       details={"query": text, **audit.many([r.id for r in found])})
     return [summarize(r) for r in found]
 
 
@@ -125,7 +130,7 @@ async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachRe
     svc = services(request)
     ids = await svc.db.read(lambda c: [r[0] for r in c.execute(
         "SELECT resident_id FROM outreach_assignments WHERE account_id = ? ORDER BY resident_id", (staff.id,))])
-    out = []
+    out: list[OutreachResident] = []
     for rid in ids:
         r = await svc.registry.get(rid)
         if r is None:
@@ -134,7 +139,7 @@ async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachRe
         kana = " ".join(x for x in (r.family_kana, r.given_kana) if x) or None
         out.append(OutreachResident(r.id, f"{r.family} {r.given}", kana, r.birth_date, s.address or None,
                                     r.household_id))
-    await audit.record(svc.db, actor=staff.id, action="outreach.list", subject=None, details={"count": len(out)})
+    await audit.record(svc.db, actor=staff.id, action="outreach.list", subject=None, details=audit.many([r.id for r in out]))
     return out
 
 

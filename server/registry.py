@@ -21,6 +21,7 @@ __all__ = [
     "SQLiteRegistry",
     "bound_resident_id",
     "profile_from_record",
+    "search_text",
 ]
 
 
@@ -98,6 +99,13 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
 
 def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> ResidentRecord:
     return msgspec.json.decode(row[0], type=ResidentRecord)
+
+
+def search_text(q: str | None) -> str | None:
+    """The registry search box's one rule (API and console): the text searched, or ``None`` when nothing but
+    spaces is left — an empty prefix matches every resident, so it is never searched."""
+    text = (q or "").strip()
+    return text or None
 
 
 class SQLiteRegistry:

@@ -26,6 +26,7 @@ from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import bind_account, summarize
 from server.problems import Problem
+from server.registry import search_text
 from server.services import services
 from server.storage.submissions import STATUSES, TRANSITIONS, SubmissionRecord
 from server.submissions import change_status
@@ -179,10 +180,11 @@ async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = 
     user = require_roles(request, *BIND_ROLES)
     svc = services(request)
     results = []
-    if q and q.strip():
-        found = await svc.registry.search(q.strip()[:100])
+    text = search_text(q)
+    if text is not None:
+        found = await svc.registry.search(text[:100])
         await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
-                           details={"query": q, "results": len(found), "via": "console"})
+                           details={"query": text[:100], "via": "console", **audit.many([r.id for r in found])})
         results = [summarize(r) for r in found]
     return render_page(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="",
                    error="")
