@@ -70,13 +70,28 @@ def _upload_limits(request: Request[Any, Any, Any]) -> UploadLimits:
     return svc.settings.upload_limits if svc is not None else UploadLimits()
 
 
-def _offset(root: Path, sha: str, size: int, complete: bool) -> int:
-    if complete:
-        return size
+def _offset(root: Path, sha: str, account: str) -> int:
+    """How many bytes of ``account``'s own unfinished upload of ``sha`` the server has."""
     try:
-        return os.path.getsize(partial_path(root, sha))
+        return os.path.getsize(partial_path(root, sha, account))
     except OSError:
         return 0
+
+
+class _Seen(msgspec.Struct, frozen=True):
+    """What one account may know of a sha256: the stored file (only when it may read it: uploaded it, proved
+    it or may read a submission it belongs to), its own unfinished upload, and whether a file is stored at all
+    (never told to it when it may not read that file)."""
+
+    stored: int | None  # size of the stored file it may read
+    own: int | None  # announced size of its own unfinished upload
+    hidden: int | None  # size of a stored file it may not read (answered as if absent)
+
+
+def _seen(c: Any, ctx: Ctx, user: AccountLike, sha: str) -> _Seen:
+    size = ctx.store.stored_size(c, sha)
+    readable = size is not None and readable_attachment(c, user, sha) is not None
+    return _Seen(size if readable else None, ctx.store.upload_size(c, sha, user.id), None if readable else size)
 
 
 @post("/sync/blobs", summary="Announce a blob {sha256, size}: 201 new upload, 200 already known", status_code=201,
@@ -88,41 +103,53 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
                       f"size must be between 1 and {MAX_BLOB}")
     limits = _upload_limits(request)
 
-    def announce(c: Any) -> bool:
-        # A new upload reserves its size: checked against the account's limits in the same write job.
-        if ctx.store.blob(c, sha) is None:
-            check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), now=time.time())
-        return ctx.store.create_blob_in(c, p, sha, data.size)
+    def announce(c: Any) -> tuple[_Seen, bool]:
+        seen = _seen(c, ctx, user, sha)
+        if seen.stored is not None:  # it holds (or may read) the stored file: nothing to send
+            if seen.own is not None:
+                ctx.store.drop_upload_in(c, sha, p.id)
+                _unlink(partial_path(ctx.root, sha, p.id))
+            return seen, False
+        if seen.own is not None or seen.hidden is not None:
+            return seen, False  # resumes its own upload, or proves it holds a stored file (below)
+        # A new upload of its own reserves its size: checked against the account's limits in the same write job.
+        check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), now=time.time())
+        ctx.store.create_upload_in(c, p, sha, data.size)
+        _unlink(partial_path(ctx.root, sha, p.id))  # bytes of an earlier, dropped upload: a new one starts at 0
+        return _Seen(None, data.size, None), True
 
-    created = await ctx.db.write(announce)
-    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
-    assert known is not None
-    size, complete = known
-    if complete and not visible:
-        # Someone else's stored file: answered as a new upload, whose bytes must then match (possession).
-        return _blob_info(sha, data.size, ctx.possession.start(sha, p.id, data.size, size), False, 201)
-    if size != data.size:
-        raise Problem(409, "conflict", "This sha256 is known with another size", size=size)
-    return _blob_info(sha, size, _offset(ctx.root, sha, size, complete), complete, 201 if created else 200)
+    seen, created = await ctx.db.write(announce)
+    if seen.stored is not None:
+        if seen.stored != data.size:
+            raise Problem(409, "conflict", "This sha256 is known with another size", size=seen.stored)
+        return _blob_info(sha, seen.stored, seen.stored, True, 200)
+    if seen.own is not None:
+        if seen.own != data.size:  # its own announcement: telling it its own size reveals nothing
+            raise Problem(409, "conflict", "This sha256 is known with another size", size=seen.own)
+        return _blob_info(sha, seen.own, _offset(ctx.root, sha, p.id), False, 201 if created else 200)
+    assert seen.hidden is not None
+    # Someone else's stored file: answered as a new upload, whose bytes must then match (possession).
+    return _blob_info(sha, data.size, ctx.possession.start(sha, p.id, data.size, seen.hidden), False, 201)
 
 
 @head("/sync/blobs/{sha256:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200,
       guards=[_FILERS])
 async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     user, _, ctx, sha = _blob_request(request, sha256)
-    known, _, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
+    seen = await ctx.db.read(lambda c: _seen(c, ctx, user, sha))
     proof = ctx.possession.progress(sha, user.id)
-    if known is not None and not visible and known[1] and proof is not None:  # a possession proof under way
-        return Response(None, headers={"Upload-Offset": str(proof[0]), "Upload-Length": str(proof[1]),
-                                       "Upload-Complete": "?0", "Cache-Control": "no-store"})
-    # Only to the account that announced it, or one that may read the file: the same 404 for a blob that
-    # does not exist and for someone else's.
-    if known is None or not visible:
+    if seen.stored is not None:
+        offset, size, done = seen.stored, seen.stored, True
+    elif seen.own is not None:
+        offset, size, done = _offset(ctx.root, sha, user.id), seen.own, False
+    elif seen.hidden is not None and proof is not None:  # a possession proof under way
+        offset, size, done = proof[0], proof[1], False
+    else:
+        # Only its own upload or a file it may read: the same 404 whether no file with that sha256 exists, or
+        # someone else's (stored or being uploaded).
         raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-    size, complete = known
-    return Response(None, headers={"Upload-Offset": str(_offset(ctx.root, sha, size, complete)),
-                                   "Upload-Length": str(size), "Upload-Complete": "?1" if complete else "?0",
-                                   "Cache-Control": "no-store"})
+    return Response(None, headers={"Upload-Offset": str(offset), "Upload-Length": str(size),
+                                   "Upload-Complete": "?1" if done else "?0", "Cache-Control": "no-store"})
 
 
 @patch("/sync/blobs/{sha256:str}", summary="Append a chunk at Upload-Offset; verified on the last byte",
@@ -137,27 +164,28 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
         raise Problem(400, "bad-request", "Upload-Offset header required: the byte offset, in ASCII digits")
     body = await request.body()
     async with ctx.locks.hold(sha):
-        known, mine, visible = await ctx.db.read(lambda c: _blob_for(c, ctx, user, sha))
-        if known is not None and known[1] and not visible:
-            return await _prove(ctx, sha, p.id, offset, body)
-        # An unfinished upload takes bytes only from the account that announced it (no one else can append
-        # to, or corrupt, it); for anyone else it is as unknown as a blob that does not exist.
-        if known is None or (not known[1] and not mine):
+        seen = await ctx.db.read(lambda c: _seen(c, ctx, user, sha))
+        if seen.stored is not None:  # deduplicated: it holds the stored file already
+            return Response(None, status_code=204, headers={"Upload-Offset": str(seen.stored),
+                                                            "Upload-Complete": "?1"})
+        if seen.own is None:
+            if seen.hidden is not None:
+                return await _prove(ctx, sha, p.id, offset, body)
+            # Only the account that announced an upload appends to it: someone else's is as unknown as a blob
+            # that does not exist.
             raise Problem(404, "not-found", "Unknown blob: POST /sync/blobs first")
-        size, complete = known
-        have = _offset(ctx.root, sha, size, complete)
-        if complete:
-            return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
+        size = seen.own
+        have = _offset(ctx.root, sha, p.id)
         if offset != have:
             raise Problem(409, "offset-mismatch", f"Upload-Offset is {have}, not {offset}", offset=have)
         if have + len(body) > size:
             raise Problem(413, "too-large", "The chunk goes past the declared size")
-        part = partial_path(ctx.root, sha)
+        part = partial_path(ctx.root, sha, p.id)
         await anyio.to_thread.run_sync(_append, part, body)
         have += len(body)
         if have < size:
             return Response(None, status_code=204, headers={"Upload-Offset": str(have), "Upload-Complete": "?0"})
-        ok, mime = await anyio.to_thread.run_sync(_verify_and_store, ctx.root, sha)
+        ok, mime = await anyio.to_thread.run_sync(_verify_and_store, ctx.root, sha, part)
         if not ok:
             # Corrupt (e.g. a torn write before a crash): start over rather than keep bad bytes.
             await anyio.to_thread.run_sync(_unlink, part)
@@ -166,16 +194,6 @@ async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> 
                           if mime is None else f"Content type not allowed: {mime}", offset=0)
         await ctx.db.write(lambda c: ctx.store.complete_blob_in(c, p, sha, size, mime or "application/octet-stream"))
         return Response(None, status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": "?1"})
-
-
-def _blob_for(c: Any, ctx: Ctx, user: AccountLike, sha: str) -> tuple[tuple[int, bool] | None, bool, bool]:
-    """(size and completeness, whether ``user`` announced it, whether ``user`` may know it exists: announced
-    it or may read the file)."""
-    known = ctx.store.blob(c, sha)
-    if known is None:
-        return None, False, False
-    mine = c.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ? AND created_by = ?", (sha, user.id)).fetchone()
-    return known, mine is not None, mine is not None or readable_attachment(c, user, sha) is not None
 
 
 async def _prove(ctx: Ctx, sha: str, account: str, offset: int, body: bytes) -> Response[None]:
@@ -213,8 +231,9 @@ def _unlink(path: Path) -> None:
         os.unlink(path)
 
 
-def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
-    part = partial_path(root, sha)
+def _verify_and_store(root: Path, sha: str, part: Path) -> tuple[bool, str | None]:
+    """Check an upload's bytes (``part``) and store them as file ``sha``; stored once: when another upload of
+    the same bytes finished first, these (verified the same) are dropped."""
     digest = hashlib.sha256()
     head_bytes = b""
     with open(part, "rb") as fh:
@@ -228,6 +247,9 @@ def _verify_and_store(root: Path, sha: str) -> tuple[bool, str | None]:
     if mime not in ALLOWED_TYPES:
         return False, mime or "unknown"
     final = _final(root, sha)
+    if final.exists():
+        _unlink(part)
+        return True, mime
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, final)  # atomic: readers never see half a file
     dir_fd = os.open(final.parent, os.O_RDONLY)

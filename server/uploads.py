@@ -1,6 +1,8 @@
 """Limits on unfinished uploads (``docs/sync.md``, "Attachments"; ``docs/api.md``).
 
 An announced resumable upload (``POST /sync/blobs``) reserves its declared size until its last byte arrives.
+Unfinished uploads are per account (``sync_uploads``): two accounts uploading the same bytes each have their
+own, counted against their own limits.
 Without limits one account could reserve the disk (announce many large blobs and never send them). So:
 
 - the sizes of an account's unfinished uploads may add up to :attr:`UploadLimits.quota_bytes` (default
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -37,9 +40,10 @@ class UploadLimits:
     expiry_s: int = 24 * 3600
 
 
-def partial_path(root: Path, sha: str) -> Path:
-    """Where the bytes of an unfinished resumable upload are kept."""
-    return root / ".partial" / sha
+def partial_path(root: Path, sha: str, account: str) -> Path:
+    """Where the bytes of ``account``'s unfinished resumable upload of ``sha`` are kept (each account its own:
+    the account id is hashed into the name, so any id makes a safe file name)."""
+    return root / ".partial" / f"{sha}.{hashlib.sha256(account.encode()).hexdigest()[:32]}"
 
 
 def _ts(value: str) -> float:
@@ -49,9 +53,9 @@ def _ts(value: str) -> float:
         return 0.0
 
 
-def _last_activity(root: Path, sha: str, created_at: str) -> float:
+def _last_activity(root: Path, sha: str, account: str, created_at: str) -> float:
     try:
-        return max(_ts(created_at), partial_path(root, sha).stat().st_mtime)
+        return max(_ts(created_at), partial_path(root, sha, account).stat().st_mtime)
     except OSError:
         return _ts(created_at)
 
@@ -59,10 +63,9 @@ def _last_activity(root: Path, sha: str, created_at: str) -> float:
 def check_new_upload(conn: sqlite3.Connection, account: str, size: int, limits: UploadLimits, *, root: Path,
                      in_flight: int = 0, now: float) -> None:
     """Refuse a new upload of ``size`` bytes by ``account`` beyond its limits (in the announcing write job)."""
-    rows = conn.execute("SELECT sha256, size, created_at FROM sync_blobs WHERE created_by = ? AND complete = 0",
-                        (account,)).fetchall()
+    rows = conn.execute("SELECT sha256, size, created_at FROM sync_uploads WHERE account_id = ?", (account,)).fetchall()
     reserved = sum(int(r[1]) for r in rows)
-    oldest = min((_last_activity(root, r[0], r[2]) for r in rows), default=now)
+    oldest = min((_last_activity(root, r[0], account, r[2]) for r in rows), default=now)
     retry = {"Retry-After": str(max(1, int(oldest + limits.expiry_s - now)))}
     if len(rows) + in_flight >= limits.max_open:
         # Bodies being received finish in seconds; otherwise a slot frees when an upload completes or expires.
@@ -79,12 +82,20 @@ def expire_uploads(conn: sqlite3.Connection, root: Path, *, now: float, expiry_s
     """Delete unfinished uploads idle for ``expiry_s`` (rows and partial files) and stale temporary files of
     ``POST /api/attachments``. Returns the sha256 of the uploads removed. Runs in a write job."""
     gone: list[str] = []
-    for sha, created_at in conn.execute("SELECT sha256, created_at FROM sync_blobs WHERE complete = 0").fetchall():
-        if _last_activity(root, sha, created_at) + expiry_s <= now:
-            conn.execute("DELETE FROM sync_blobs WHERE sha256 = ? AND complete = 0", (sha,))
+    for sha, account, created_at in conn.execute(
+            "SELECT sha256, account_id, created_at FROM sync_uploads").fetchall():
+        if _last_activity(root, sha, account, created_at) + expiry_s <= now:
+            conn.execute("DELETE FROM sync_uploads WHERE sha256 = ? AND account_id = ?", (sha, account))
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(partial_path(root, sha))
+                os.unlink(partial_path(root, sha, account))
             gone.append(sha)
+    # Partial files nobody wrote to for as long (an upload's own is touched by every chunk): left by a
+    # dropped upload, or kept under the sha256 alone before uploads were per account.
+    with contextlib.suppress(FileNotFoundError):
+        for part in (root / ".partial").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime + expiry_s <= now:
+                    os.unlink(part)
     with contextlib.suppress(FileNotFoundError):
         for tmp in root.glob(".upload-*"):
             with contextlib.suppress(FileNotFoundError):

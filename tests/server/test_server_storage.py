@@ -390,3 +390,29 @@ def test_sync_migration_4_keeps_earlier_readers_of_stored_files(tmp_path: Path) 
         assert d.write_sync(lambda c: file_stored_in(c, "acc-b", never)) == ["s-b"]
     finally:
         d.close()
+
+
+def test_sync_migration_5_makes_unfinished_uploads_their_accounts(tmp_path: Path) -> None:
+    """Before migration 5 an unfinished upload was one row per sha256: afterwards it is its announcer's own
+    upload (size and age kept), stored blobs stay stored, and another account may start its own."""
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+    from server.storage.sync.blobs import create_upload_in, stored_size, upload_size
+    from sync.records import Principal
+
+    done, open_ = "ab" * 32, "cd" * 32
+    d = Database.open(tmp_path / "old.db")
+    try:
+        before = [(name, [m for m in ms if m[0] < 5] if name == "sync" else ms) for name, ms in all_components()]
+        d.write_sync(lambda c: apply_migrations(c, before))
+        d.write_sync(lambda c: c.executemany(
+            "INSERT INTO sync_blobs (sha256, size, complete, created_by, created_at) VALUES (?, ?, ?, 'acc-a', ?)",
+            [(done, 10, 1, "2026-01-01"), (open_, 20, 0, "2026-01-02")]))
+        d.write_sync(lambda c: apply_migrations(c, all_components()))
+        assert d.read_sync(lambda c: [tuple(r) for r in c.execute("SELECT * FROM sync_uploads")]) == [
+            (open_, "acc-a", 20, "2026-01-02")]
+        assert d.read_sync(lambda c: (stored_size(c, done), stored_size(c, open_))) == (10, None)
+        d.write_sync(lambda c: create_upload_in(c, Principal(id="acc-b", role="resident"), open_, 20))
+        assert d.read_sync(lambda c: (upload_size(c, open_, "acc-a"), upload_size(c, open_, "acc-b"))) == (20, 20)
+    finally:
+        d.close()

@@ -91,16 +91,17 @@ def test_tick_expires_idle_uploads_with_their_bytes(srv: AppServer) -> None:
                                                expiry_s=86400)) == []
     # The busy upload got a byte recently (its file's time); the idle one's bytes are a day old.
     old = time.time() - 2 * 86400
-    os.utime(partial_path(root, _sha(idle)), (old, old))
+    os.utime(partial_path(root, _sha(idle), c.account_id), (old, old))  # type: ignore[attr-defined]
     os.utime(stale_tmp, (old, old))
     srv.db.write_sync(lambda conn: conn.execute(
-        "UPDATE sync_blobs SET created_at = '2000-01-01T00:00:00+00:00' WHERE sha256 IN (?, ?)",
+        "UPDATE sync_uploads SET created_at = '2000-01-01T00:00:00+00:00' WHERE sha256 IN (?, ?)",
         (_sha(idle), _sha(busy))))
     gone = srv.db.write_sync(lambda conn: tick(conn, root=root, db_path=srv.settings.db_path, now=time.time(),
                                                expiry_s=86400))
     assert gone == [_sha(idle)]
-    assert not partial_path(root, _sha(idle)).exists() and not stale_tmp.exists()
-    assert partial_path(root, _sha(busy)).exists()
+    me = c.account_id  # type: ignore[attr-defined]
+    assert not partial_path(root, _sha(idle), me).exists() and not stale_tmp.exists()
+    assert partial_path(root, _sha(busy), me).exists()
     assert c.head(f"/sync/blobs/{_sha(idle)}").status_code == 404
     assert c.head(f"/sync/blobs/{_sha(busy)}").headers["upload-offset"] == str(KB)
 
@@ -121,7 +122,7 @@ def _expires_by_itself(srv: AppServer) -> None:
     sha = _sha(data)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # expiry 2 s, rounds every 0.2 s
-        if srv.db.read_sync(lambda conn: conn.execute("SELECT 1 FROM sync_blobs WHERE sha256 = ?",
+        if srv.db.read_sync(lambda conn: conn.execute("SELECT 1 FROM sync_uploads WHERE sha256 = ?",
                                                       (sha,)).fetchone()) is None:
             break
         time.sleep(0.2)

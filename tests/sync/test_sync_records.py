@@ -434,3 +434,49 @@ def test_a_push_that_shows_staff_a_records_current_values_is_audited(env: Any) -
     assert receipt.conflicts[0].outcome == "server_kept"
     entries = _audit(env, reader_id, "sync.push")[before:]
     assert len(entries) == 1 and entries[0][1]["disclosed"] == [f"household:{hid}"]
+
+
+def test_an_unfinished_upload_is_its_uploaders_alone(env: Any) -> None:
+    """Knowing a file's sha256 tells nothing of someone else's upload of it and blocks nobody: each account
+    uploads into its own unfinished upload (offset 0, its own size), the file is stored once, and whoever
+    finishes second is checked against the bytes like the first. The same account resumes its own upload from
+    another device."""
+    import hashlib
+
+    _, sa = env.account("resident")
+    _, sb = env.account("resident")
+    ta, ta2, tb, tc = env.http(sa), env.http(sa), env.http(sb), env.http(env.account("resident")[1])
+    data = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 80
+    sha = hashlib.sha256(data).hexdigest()
+    chunk = {"Content-Type": "application/offset+octet-stream"}
+    assert ta._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)}).status_code == 201
+    assert ta.patch_blob(sha, 0, data[:300]) == 300
+    # Another account, same sha256: a new upload of its own (201, offset 0), whatever size it says.
+    b = tb._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    c = tc._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data) + 7})
+    assert (b.status_code, b.json()["offset"], b.json()["complete"]) == (201, 0, False)
+    assert (c.status_code, c.json()["offset"], c.json()["size"]) == (201, 0, len(data) + 7)
+    assert tb._send("HEAD", f"/sync/blobs/{sha}").headers["Upload-Offset"] == "0"
+    # Its chunks go to its own upload; the first account's progress is untouched, and resumes on its other device.
+    assert tb.patch_blob(sha, 0, data[:100]) == 100
+    assert ta2._send("HEAD", f"/sync/blobs/{sha}").headers["Upload-Offset"] == "300"
+    again = ta2._send("POST", "/sync/blobs", json={"sha256": sha, "size": len(data)})
+    assert (again.status_code, again.json()["offset"]) == (200, 300)
+    assert ta2.patch_blob(sha, 300, data[300:]) == len(data)
+    # Stored once; the second finisher's bytes are verified too, then it holds (and reads) the file.
+    assert tb.patch_blob(sha, 100, data[100:]) == len(data)
+    assert tb._send("GET", f"/api/attachments/{sha}").content == data
+    wrong = tc._send("PATCH", f"/sync/blobs/{sha}", content=b"\x00" * (len(data) + 7),
+                     headers={**chunk, "Upload-Offset": "0"})
+    assert wrong.status_code == 422 and tc._send("GET", f"/api/attachments/{sha}").status_code == 404
+    assert list(env.attachments.rglob(sha)) and len(list(env.attachments.rglob(sha))) == 1
+    assert _q(env, "SELECT COUNT(*) FROM sync_uploads WHERE sha256 = ?", (sha,)) == [(1,)]  # c's, still open
+    # A file delivered over HTTP while its sync upload is unfinished: the sync upload is complete for it.
+    other = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 40
+    osha = hashlib.sha256(other).hexdigest()
+    assert tb._send("POST", "/sync/blobs", json={"sha256": osha, "size": len(other)}).status_code == 201
+    assert tb.patch_blob(osha, 0, other[:50]) == 50
+    assert tb._send("POST", "/api/attachments", content=other, headers={"Content-Type": "image/png"}).status_code == 201
+    done = tb._send("POST", "/sync/blobs", json={"sha256": osha, "size": len(other)})
+    assert (done.status_code, done.json()["offset"], done.json()["complete"]) == (200, len(other), True)
+    assert _q(env, "SELECT COUNT(*) FROM sync_uploads WHERE sha256 = ?", (osha,)) == [(0,)]

@@ -1,5 +1,6 @@
-"""Content-addressed uploads: registered, completed once verified (which may complete a submission's
-attachments), reset when the bytes on disk turn out wrong."""
+"""Content-addressed uploads: each account's unfinished uploads (``sync_uploads``, one per sha256 and account),
+and the stored file, recorded once when the first of them is verified (which may complete a submission's
+attachments)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,44 @@ from server.audit import append_audit
 from server.storage.sync.records import decoder, to_json, utc_now
 from sync.records import Principal
 
-__all__ = ["blob", "complete_blob_in", "create_blob_in", "file_stored_in", "files_pending", "held_by", "reset_blob_in"]
+__all__ = ["complete_blob_in", "create_upload_in", "drop_upload_in", "file_stored_in", "files_pending", "held_by",
+           "stored_size", "upload_size"]
 
 
-def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
-    r = conn.execute("SELECT size, complete FROM sync_blobs WHERE sha256 = ?", (sha,)).fetchone()
-    if r is not None:
-        return int(r[0]), bool(r[1])
+def stored_size(conn: sqlite3.Connection, sha: str) -> int | None:
+    """The size of the stored file ``sha``, or None when no file with that sha256 is stored."""
     r = conn.execute("SELECT size FROM attachments WHERE sha256 = ?", (sha,)).fetchone()
-    return (int(r[0]), True) if r is not None else None
+    if r is None:
+        r = conn.execute("SELECT size FROM sync_blobs WHERE sha256 = ? AND complete = 1", (sha,)).fetchone()
+    return None if r is None else int(r[0])
 
 
-def create_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> bool:
-    """Register an upload; False when it was already known (then nothing changes)."""
-    if blob(conn, sha) is not None:
-        return False
-    conn.execute("INSERT INTO sync_blobs (sha256, size, complete, created_by, created_at) VALUES (?, ?, 0, ?, ?)",
-                 (sha, size, p.id, utc_now()))
-    return True
+def upload_size(conn: sqlite3.Connection, sha: str, account: str) -> int | None:
+    """The announced size of ``account``'s own unfinished upload of ``sha``, if it has one. Unfinished
+    uploads are per account: nobody sees, resumes, blocks or appends to someone else's."""
+    r = conn.execute("SELECT size FROM sync_uploads WHERE sha256 = ? AND account_id = ?", (sha, account)).fetchone()
+    return None if r is None else int(r[0])
+
+
+def create_upload_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> None:
+    """Register ``p``'s unfinished upload of ``sha`` (the caller checked it has none and the account's limits)."""
+    conn.execute("INSERT INTO sync_uploads (sha256, account_id, size, created_at) VALUES (?, ?, ?, ?)",
+                 (sha, p.id, size, utc_now()))
+
+
+def drop_upload_in(conn: sqlite3.Connection, sha: str, account: str) -> bool:
+    """Forget ``account``'s unfinished upload of ``sha`` (it holds the stored file by now); whether it had one."""
+    return conn.execute("DELETE FROM sync_uploads WHERE sha256 = ? AND account_id = ?", (sha, account)).rowcount > 0
 
 
 def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int, mime: str) -> list[str]:
-    """Mark a verified blob complete; returns the submissions that just got their last file."""
+    """``p``'s upload of ``sha`` was verified (its bytes are the file's, stored once whoever finished first):
+    its unfinished upload goes, the file is recorded if new; returns the submissions that just got their last
+    file."""
     now = utc_now()
-    conn.execute("UPDATE sync_blobs SET complete = 1, type = ?, completed_at = ? WHERE sha256 = ?",
-                 (mime, now, sha))
+    drop_upload_in(conn, sha, p.id)
+    conn.execute("INSERT INTO sync_blobs (sha256, size, complete, type, created_by, created_at, completed_at)"
+                 " VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT DO NOTHING", (sha, size, mime, p.id, now, now))
     conn.execute("INSERT INTO attachments (sha256, size, type, created_at, uploaded_by) VALUES (?, ?, ?, ?, ?)"
                  " ON CONFLICT DO NOTHING", (sha, size, mime, now, p.id))
     return file_stored_in(conn, p.id, sha)
@@ -82,7 +96,3 @@ def file_stored_in(conn: sqlite3.Connection, actor: str, sha: str) -> list[str]:
                          subject=f"submission:{sid}", details={"last_sha256": sha})
             done.append(sid)
     return done
-
-
-def reset_blob_in(conn: sqlite3.Connection, sha: str) -> None:
-    conn.execute("UPDATE sync_blobs SET complete = 0 WHERE sha256 = ?", (sha,))

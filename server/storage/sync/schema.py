@@ -7,7 +7,8 @@
 ``sync_receipts``         mutation_id → content hash + receipt JSON (the idempotency table)
 ``sync_conflicts``        open/resolved conflicts with base / server / mine per field
 ``sync_review_tasks``     view: the open conflicts that need a person (review policy, deletes)
-``sync_blobs``            content-addressed uploads (resumable) and ``sync_submission_files``
+``sync_blobs``            stored content-addressed files uploaded through sync, and ``sync_submission_files``
+``sync_uploads``          unfinished resumable uploads, one per (sha256, account)
 ``sync_file_holders``     which accounts delivered a stored file's bytes (knowing its sha256 is not enough)
 """
 
@@ -159,4 +160,22 @@ INSERT OR IGNORE INTO sync_file_holders (sha256, account_id)
     WHERE EXISTS (SELECT 1 FROM attachments a WHERE a.sha256 = f.sha256);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL), (3, _V3), (4, _V4)]
+# Unfinished uploads belong to the account uploading: keyed by (sha256, account), so one account's upload of a
+# file neither shows to, nor blocks, another's upload of the same bytes (sync_blobs keeps the stored files).
+# Rows taken over keep their size and age; their partial bytes were kept under the sha256 alone, so the
+# device's next chunk is told offset 0 and starts over (the maintenance task deletes the old files).
+_V5 = """
+CREATE TABLE sync_uploads (
+    sha256 TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (sha256, account_id)
+);
+CREATE INDEX sync_uploads_account ON sync_uploads (account_id);
+INSERT OR IGNORE INTO sync_uploads (sha256, account_id, size, created_at)
+    SELECT sha256, created_by, size, created_at FROM sync_blobs WHERE complete = 0 AND created_by IS NOT NULL;
+DELETE FROM sync_blobs WHERE complete = 0;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, META_SQL), (3, _V3), (4, _V4), (5, _V5)]

@@ -63,17 +63,21 @@ class SyncStore:
         return conflicts.resolve_in(conn, p, cid, choice, value)
 
     @staticmethod
-    def blob(conn: sqlite3.Connection, sha: str) -> tuple[int, bool] | None:
-        return blobs.blob(conn, sha)
+    def stored_size(conn: sqlite3.Connection, sha: str) -> int | None:
+        return blobs.stored_size(conn, sha)
 
     @staticmethod
-    def create_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> bool:
-        return blobs.create_blob_in(conn, p, sha, size)
+    def upload_size(conn: sqlite3.Connection, sha: str, account: str) -> int | None:
+        return blobs.upload_size(conn, sha, account)
+
+    @staticmethod
+    def create_upload_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int) -> None:
+        blobs.create_upload_in(conn, p, sha, size)
+
+    @staticmethod
+    def drop_upload_in(conn: sqlite3.Connection, sha: str, account: str) -> bool:
+        return blobs.drop_upload_in(conn, sha, account)
 
     @staticmethod
     def complete_blob_in(conn: sqlite3.Connection, p: Principal, sha: str, size: int, mime: str) -> list[str]:
         return blobs.complete_blob_in(conn, p, sha, size, mime)
-
-    @staticmethod
-    def reset_blob_in(conn: sqlite3.Connection, sha: str) -> None:
-        blobs.reset_blob_in(conn, sha)
