@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from procedure_definitions.model import Procedure
 from server.settings import Settings
 from testsupport.servers import AppServer
+from testsupport.webauthn import AuthServer
 
 TEST_PROC = {
     "kind": "procedure", "id": "test-proc", "version": "1.0.0", "title": {"ja": "テスト申請"},
@@ -80,3 +82,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 
 def answers(**extra: Any) -> dict[str, Any]:
     return {"applicant": {"family": "葛\U000e0100城", "given": "美咲"}, "copies": 1, **extra}
+
+
+@contextlib.contextmanager
+def auth_server(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: Any) -> Iterator[AuthServer]:
+    """The real app on a new file ``<name>.db``, as the auth tests see it (``settings``: e.g. the proxy
+    header); one module-scoped server per test module."""
+    db_path = str(tmp_path_factory.mktemp(name) / f"{name}.db")
+    with AppServer.on_file(db_path, **settings) as srv:
+        yield AuthServer(srv.app, srv.url, db_path)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from server.auth import AuthConfig
 from server.auth.ratelimit import Rate
-from testsupport.servers import AppServer
+from tests.server.conftest import auth_server
 from testsupport.webauthn import (
     AuthServer,
     SoftAuthenticator,
@@ -28,9 +28,8 @@ from testsupport.webauthn import (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    db_path = str(tmp_path_factory.mktemp("auth") / "auth.db")
-    with AppServer.on_file(db_path) as srv:
-        yield AuthServer(srv.app, srv.url, db_path)
+    with auth_server(tmp_path_factory, "auth") as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 
 from server.auth.config import STATE_KEY, AuthConfig
 from server.auth.ratelimit import AuthLimits, Rate, RateLimiter, client_ip, limit_key
-from testsupport.servers import AppServer, ServerProcess
+from tests.server.conftest import auth_server
+from testsupport.servers import ServerProcess
 from testsupport.webauthn import (
     AuthServer,
     SoftAuthenticator,
@@ -29,9 +30,8 @@ GENEROUS = Rate(10_000, 0.001)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    db_path = str(tmp_path_factory.mktemp("limits") / "limits.db")
-    with AppServer.on_file(db_path, client_ip_header="x-forwarded-for") as srv:
-        yield AuthServer(srv.app, srv.url, db_path)
+    with auth_server(tmp_path_factory, "limits", client_ip_header="x-forwarded-for") as srv:
+        yield srv
 
 
 @pytest.fixture

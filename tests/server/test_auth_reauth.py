@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from server.auth.config import STATE_KEY
-from testsupport.servers import AppServer
+from tests.server.conftest import auth_server
 from testsupport.sessions import login_as
 from testsupport.webauthn import (
     AuthServer,
@@ -26,9 +26,8 @@ from testsupport.webauthn import (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    db_path = str(tmp_path_factory.mktemp("reauth") / "reauth.db")
-    with AppServer.on_file(db_path) as srv:
-        yield AuthServer(srv.app, srv.url, db_path)
+    with auth_server(tmp_path_factory, "reauth") as srv:
+        yield srv
 
 
 def age(server: AuthServer, account_id: str, seconds: int = 301) -> None:
