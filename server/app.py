@@ -14,6 +14,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from server import input_limits
 from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
+from server.demo import leave_demo
 from server.export import load_mappings
 from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
@@ -55,6 +56,8 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         db.write_sync(migrate)
         # A restored older copy gets a new sync identity before any device pulls from it.
         db.write_sync(lambda c: at_start(c, settings.db_path))
+        if not settings.demo:  # from now on accounts made here are real: --demo refuses the file (server/demo.py)
+            db.write_sync(lambda c: leave_demo(c, "serve without --demo", actor=None))
         lib = library if library is not None else load_library(settings.library_path)
         stats = db.write_sync(lambda c: publish_library(c, lib))
         log.info("library published: %s", stats)

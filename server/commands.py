@@ -98,7 +98,7 @@ def staff_invite(ns: argparse.Namespace) -> int:
     from server.auth.invites import create_invite_in
 
     url = _admin_write(ns.db, lambda c: create_invite_in(c, ns.name, ns.role, ns.department, ns.origin)[1],
-                       must_exist=False)
+                       what="invite", must_exist=False)
     if url is None:
         return 2
     print(f"Staff account created for {ns.name} ({ns.role}). One-time enrollment URL:")
@@ -121,16 +121,25 @@ def staff_list(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, must_exist: bool = True) -> T | None:
+def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, what: str,
+                 must_exist: bool = True) -> T | None:
     """Run one audited admin job in a write transaction; None when it was refused (the reason is printed).
 
-    Every job returns a value (an account, a URL, a count), so None cannot be mistaken for a result.
+    Every job returns a value (an account, a URL, a count), so None cannot be mistaken for a result. A demo
+    database changed this way is a demo no more (``what`` is audited with ``demo.left``; server/demo.py).
     """
+    from server.demo import leave_demo
+
+    def run(c: sqlite3.Connection) -> T:
+        result = job(c)
+        leave_demo(c, f"madoguchi staff {what}", actor="cli")  # after the job: a refused one changes nothing
+        return result
+
     db = _open_db(path, must_exist=must_exist)
     if db is None:
         return None
     try:
-        return db.write_sync(job)
+        return db.write_sync(run)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return None
@@ -141,7 +150,8 @@ def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, must_exis
 def staff_role(ns: argparse.Namespace) -> int:
     from server.auth.invites import change_role
 
-    after = _admin_write(ns.db, lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"))
+    after = _admin_write(ns.db, lambda c: change_role(c, ns.account_id, ns.role, ns.department, actor="cli"),
+                         what="role")
     if after is None:
         return 2
     print(f"{after.display_name}: now {after.role}" + (f" ({after.department})" if after.department else ""))
@@ -151,7 +161,7 @@ def staff_role(ns: argparse.Namespace) -> int:
 def staff_reinvite(ns: argparse.Namespace) -> int:
     from server.auth.invites import reinvite_in
 
-    url = _admin_write(ns.db, lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"))
+    url = _admin_write(ns.db, lambda c: reinvite_in(c, ns.account_id, ns.origin, actor="cli"), what="reinvite")
     if url is None:
         return 2
     print("New one-time enrollment URL (adds a passkey to the existing account):")
@@ -162,7 +172,7 @@ def staff_reinvite(ns: argparse.Namespace) -> int:
 def staff_disable(ns: argparse.Namespace) -> int:
     from server.auth.invites import disable_account
 
-    ended = _admin_write(ns.db, lambda c: disable_account(c, ns.account_id, actor="cli"))
+    ended = _admin_write(ns.db, lambda c: disable_account(c, ns.account_id, actor="cli"), what="disable")
     if ended is None:
         return 2
     print(f"Account {ns.account_id} disabled; {ended} session(s) ended.")
@@ -172,7 +182,7 @@ def staff_disable(ns: argparse.Namespace) -> int:
 def staff_enable(ns: argparse.Namespace) -> int:
     from server.auth.invites import enable_account
 
-    since = _admin_write(ns.db, lambda c: enable_account(c, ns.account_id, actor="cli"))
+    since = _admin_write(ns.db, lambda c: enable_account(c, ns.account_id, actor="cli"), what="enable")
     if since is None:
         return 2
     print(f"Account {ns.account_id} enabled (disabled since {since}); it signs in with its passkeys again.")

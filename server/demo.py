@@ -8,6 +8,7 @@ resident with a single-part name, a partial birth date, and multi-person househo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 from server.audit import append_audit
 from server.registry import ResidentRecord, SQLiteRegistry
 
-__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DemoLogin", "DemoRefused", "check_database", "check_origin", "seed_demo"]
+__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DemoLogin", "DemoRefused", "check_database", "check_origin", "leave_demo",
+           "seed_demo"]
 
 _IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
 
@@ -84,6 +86,24 @@ _MARKED = ("SELECT 1 FROM audit_log WHERE action = 'demo.seed' OR (actor = 'demo
            " LIMIT 1")
 
 
+# A database stays a demo one only while everything in it was made in demo mode. The first start without --demo
+# or CLI staff change (``madoguchi staff ...``) appends ``demo.left``, after which --demo refuses it: accounts
+# made from then on (residents registering on a plain server, invited staff) are real, and one entry is enough
+# to say so whatever was made later (a row count could not tell demo accounts from real ones).
+_LEFT = "SELECT at, details FROM audit_log WHERE action = 'demo.left' ORDER BY id LIMIT 1"
+
+
+def leave_demo(conn: sqlite3.Connection, via: str, *, actor: str | None) -> None:
+    """Record, once, that a demo database is now used outside demo mode (``via``: what did it). Nothing
+    happens on a database --demo never made (it refuses those anyway when they hold data)."""
+    try:
+        if not conn.execute(_MARKED).fetchone() or conn.execute(_LEFT).fetchone():
+            return
+    except sqlite3.OperationalError:  # no audit table yet: not a demo database
+        return
+    append_audit(conn, actor=actor, action="demo.left", subject=None, details={"via": via})
+
+
 def check_origin(origin: str) -> None:
     """The demo prints staff enrollment links for whoever sits at the terminal and seeds fictional people:
     never on a public https origin, where it would look like (or be) a real service."""
@@ -102,6 +122,11 @@ def _count(conn: sqlite3.Connection, sql: str) -> int:
 def _foreign_data(conn: sqlite3.Connection) -> str | None:
     """Why this database is not a demo one (accounts or registry records --demo did not make), or None."""
     try:
+        left = conn.execute(_LEFT).fetchone()
+        if left:
+            via = json.loads(left[1]).get("via", "?") if left[1] else "?"
+            return (f"data made without --demo (it has been used without --demo since {left[0]}, first by {via}):"
+                    " use a new --db file for the demo")
         if conn.execute(_MARKED).fetchone():
             return None  # made by --demo: every account in it was made while it served the demo
     except sqlite3.OperationalError:

@@ -106,3 +106,28 @@ def test_restart_never_reinvites_enrolled_demo_staff(tmp_path: Path) -> None:
     assert len(reinvites) == 4 and all('"voided":1' in str(d[0]).replace(" ", "") for d in reinvites)
     seeds = rows(db, "SELECT details FROM audit_log WHERE action = 'demo.seed' ORDER BY id")
     assert len(seeds) == 2 and '"enrolled":["counter"]' in str(seeds[1][0]).replace(" ", "")
+
+
+@pytest.mark.parametrize("how", ["staff invite", "serve without --demo"])
+def test_demo_refuses_a_demo_database_once_used_without_demo(tmp_path: Path, how: str) -> None:
+    """A demo database that then served without --demo (a resident registered there is a real one) or had
+    staff added with ``madoguchi staff`` holds real accounts: --demo refuses it, with one line, from then on."""
+    db = tmp_path / "was-demo.db"
+    with ServerProcess(db, demo=True, url_host="localhost", timeout=90):
+        pass
+    if how == "staff invite":
+        made = madoguchi("staff", "invite", "本物 職員", "--role", "counter", "--db", str(db))
+        assert made.returncode == 0, made.stderr
+    else:
+        real = ServerProcess(db, url_host="localhost", timeout=90)
+        with real, httpx.Client(base_url=real.url, timeout=10) as c:
+            register_resident(c, real.url, "本物 住民")
+    left = rows(db, "SELECT actor, details FROM audit_log WHERE action = 'demo.left'")
+    assert len(left) == 1 and how in str(left[0][1]), left
+    before = rows(db, "SELECT count(*), max(id) FROM audit_log")
+    r = madoguchi("serve", "--demo", "--db", str(db), "--port", str(free_port()))
+    refused(r, str(db), "without --demo", how)
+    assert rows(db, "SELECT count(*), max(id) FROM audit_log") == before  # not seeded, not touched
+    # A later plain start or staff change does not add a second entry.
+    assert madoguchi("staff", "invite", "別の 職員", "--role", "counter", "--db", str(db)).returncode == 0
+    assert len(rows(db, "SELECT 1 FROM audit_log WHERE action = 'demo.left'")) == 1
