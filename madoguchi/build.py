@@ -508,8 +508,8 @@ def command(ns: argparse.Namespace) -> int:
 
     library = load_library(ns.library) if getattr(ns, "library", None) else load_library()
     problems = list(getattr(library, "problems", []) or [])
-    for p in problems:
-        print(f"warning: {p}")
+    for p in problems:  # one located line each, as `madoguchi check` prints them; the definition is left out
+        print(f"warning: {p.format()}")
     result = build_pwa(library)
     out = Path(getattr(ns, "out", None) or "build/pwa")
     write_build(result, out)

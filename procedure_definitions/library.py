@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
         p = Path(raw)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.suffix in SUFFIXES and f.is_file() and ".ipynb_checkpoints" not in f.parts:
+                # Not only regular files: a pipe, device or symbolic link loop named like a definition is
+                # reported by the loader (PD005) rather than skipped without a word.
+                if f.suffix in SUFFIXES and not f.is_dir() and ".ipynb_checkpoints" not in f.parts:
                     yield f
         else:
             yield p
@@ -62,7 +65,7 @@ def load_library(path: str | Path | Iterable[str | Path] | None = None) -> Libra
     lib = Library(procedures={}, life_events={}, results=[], problems=[])
     where: dict[tuple[str, str, str], str] = {}
     for f in discover(paths):
-        if not f.exists():
+        if not os.path.lexists(f):  # a dangling link or link loop exists as a link: the loader says which
             lib.problems.append(problem("PD005", str(f), 1, 1, detail="no such file or folder"))
             continue
         res = load_file(f)

@@ -6,6 +6,9 @@ The loader never raises for a bad definition: syntax, shape and meaning problems
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +20,10 @@ from .model import Definition, Text
 from .shape import check_shape, convert
 from .yamlpos import Located, Pos, YamlError, read_yaml
 
-__all__ = ["LoadResult", "load_file", "load_text"]
+__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_file", "load_text"]
 
 KINDS = ("procedure", "life_event")
+MAX_FILE_BYTES = 1_000_000  # a definition file is read only up to this size (the largest shipped one is under 20 KB)
 
 
 class LoadResult(msgspec.Struct):
@@ -89,11 +93,17 @@ def load_text(
 def load_file(path: str | Path) -> LoadResult:
     p = Path(path)
     shown = str(path)
+    try:
+        text = _read_text(p)
+    except _Unreadable as e:
+        return LoadResult(shown, problems=[problem("PD005", shown, 1, 1, detail=str(e))])
     if p.suffix == ".ipynb":
+        if not text.lstrip().startswith("{"):
+            return LoadResult(shown, problems=[problem("PD006", shown, 1, 1, detail="not a notebook: not a JSON object")])
         try:
             from .notebook import extract
 
-            nb = extract(p)
+            nb = extract(text)  # the JSON text, never the path: that would open the file again, unchecked
         except Exception as e:  # a corrupt notebook is a user error, never a traceback
             return LoadResult(shown, problems=[problem("PD006", shown, 1, 1, detail=str(e) or type(e).__name__)])
         nb_problems = [problem("PD006", shown, 1, 1, detail=msg) for msg in nb.errors]
@@ -102,11 +112,44 @@ def load_file(path: str | Path) -> LoadResult:
         res = load_text(nb.yaml_text, shown, line_map=nb.line_map, help_texts=nb.help)
         res.problems[:0] = nb_problems
         return res
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        return LoadResult(shown, problems=[problem("PD005", shown, 1, 1, detail=str(e))])
     return load_text(text, shown)
+
+
+class _Unreadable(Exception):
+    """Why a definition file is not read (the detail of its PD005 line)."""
+
+
+def _read_text(p: Path) -> str:
+    """The text of a definition file: a regular file of at most MAX_FILE_BYTES bytes of UTF-8.
+
+    A device (/dev/zero), a named pipe or a folder would make a plain read run out of memory or wait
+    forever; a bigger file is not a definition anyone writes. The file is opened without blocking and
+    checked through its open descriptor, so a path swapped between the check and the read changes nothing.
+    """
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise _Unreadable("a symbolic link loop") from None
+        if e.errno == errno.ENOENT:
+            raise _Unreadable("no such file or folder") from None
+        raise _Unreadable(e.strerror or str(e)) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable("not a regular file (a folder, device or pipe)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _Unreadable(f"{info.st_size} bytes, over the {MAX_FILE_BYTES}-byte limit for a definition file")
+        try:
+            data = f.read(MAX_FILE_BYTES + 1)  # bounded: the file may grow after fstat
+        except OSError as e:
+            raise _Unreadable(e.strerror or str(e)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _Unreadable(f"over the {MAX_FILE_BYTES}-byte limit for a definition file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _Unreadable(str(e)) from None
 
 
 def _remapper(line_map: list[tuple[int, int]] | None) -> Callable[[Pos], Pos] | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "bad_string", "read_yaml"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "bad_string", "read_yaml"]
 
 Pos = tuple[int, int]
 KeyPath = tuple[str | int, ...]
@@ -33,6 +33,9 @@ _INT = "tag:yaml.org,2002:int"
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 MAX_VALUES = 20_000  # values one file may build (the largest shipped definition has under 1,000)
 MAX_DEPTH = 200  # levels of nesting
+# Characters of text (keys and values) one file may expand to through aliases: 4 times the largest file
+# the loader reads (loader.MAX_FILE_BYTES), so only repetition can reach it.
+MAX_CHARS = 4_000_000
 
 
 class YamlError(Exception):
@@ -104,17 +107,19 @@ def bad_string(value: str) -> str | None:
     return f"a control character (U+{ord(c):04X}) is not allowed in a definition (only tab and newline are)"
 
 
-def _check_size(root: yaml.Node, remap: Callable[[Pos], Pos]) -> None:
-    """Refuse a tree that would expand past MAX_VALUES values or MAX_DEPTH levels, before building it.
+def _check_size(root: yaml.Node, text: str, remap: Callable[[Pos], Pos]) -> None:
+    """Refuse a tree that would expand past MAX_VALUES values, MAX_CHARS characters of text or MAX_DEPTH
+    levels, before building it.
 
-    Aliases let a few lines stand for a huge tree ("billion laughs"): composing shares the nodes, building
-    would copy them. Sizes are counted once per distinct node (memoized), so this takes time linear in the
-    file, whatever the expansion.
+    Aliases let a few lines stand for a huge tree ("billion laughs"), or one long text repeated thousands of
+    times: composing shares the nodes, building (and every copy made later: JSON for the app bundle, the
+    database) would copy them. Sizes are counted once per distinct node (memoized), so this takes time linear
+    in the file, whatever the expansion.
     """
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}  # node -> (values, characters) once expanded
     active: set[int] = set()
 
-    def size(n: yaml.Node, depth: int) -> int:
+    def size(n: yaml.Node, depth: int) -> tuple[int, int]:
         known = sizes.get(id(n))
         if known is not None:
             return known
@@ -122,20 +127,58 @@ def _check_size(root: yaml.Node, remap: Callable[[Pos], Pos]) -> None:
             raise YamlError("recursive YAML: an alias refers to a node that contains it", *remap(_mark(n)))
         if depth > MAX_DEPTH:
             raise YamlError(f"YAML nested more than {MAX_DEPTH} levels deep", *remap(_mark(n)))
-        total = 1
+        values, chars = 1, 0
         if isinstance(n, yaml.MappingNode | yaml.SequenceNode):
             active.add(id(n))
             children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
             for child in children:
-                total += size(child, depth + 1)
-                if total > MAX_VALUES:
-                    raise YamlError(f"the YAML expands to more than {MAX_VALUES} values (aliases repeating aliases?)",
-                                    *remap(_mark(n)))
+                v, c = size(child, depth + 1)
+                values, chars = values + v, chars + c
+                if values > MAX_VALUES or chars > MAX_CHARS:
+                    _refuse_expansion(text, remap, _mark(n))
             active.discard(id(n))
-        sizes[id(n)] = total
-        return total
+        elif isinstance(n.value, str):
+            chars = len(n.value)
+        sizes[id(n)] = (values, chars)
+        return values, chars
 
     size(root, 0)
+
+
+def _refuse_expansion(text: str, remap: Callable[[Pos], Pos], fallback: Pos) -> NoReturn:
+    """Raise the expansion error at the alias (or value) where the expansion first passes a budget.
+
+    Composed nodes forget their aliases, so the events are read again (only for a file being refused):
+    running totals in document order, an alias adding what its anchor expanded to.
+    """
+    anchored: dict[str, tuple[int, int]] = {}
+    opened: list[tuple[str | None, int, int]] = []  # (anchor, totals at the start) of each open collection
+    values = chars = 0
+    for ev in yaml.parse(text, Loader=_Loader):
+        if isinstance(ev, yaml.CollectionEndEvent):
+            anchor, v0, c0 = opened.pop()
+            if anchor is not None:
+                anchored[anchor] = (values - v0, chars - c0)
+            continue
+        if isinstance(ev, yaml.AliasEvent):
+            v, c = anchored.get(ev.anchor or "", (1, 0))
+        elif isinstance(ev, yaml.ScalarEvent):
+            v, c = 1, len(ev.value)
+            if ev.anchor is not None:
+                anchored[ev.anchor] = (v, c)
+        elif isinstance(ev, yaml.CollectionStartEvent):
+            opened.append((ev.anchor, values, chars))
+            v, c = 1, 0
+        else:
+            continue
+        values, chars = values + v, chars + c
+        if values > MAX_VALUES or chars > MAX_CHARS:
+            if ev.start_mark is not None:
+                fallback = (ev.start_mark.line + 1, ev.start_mark.column + 1)
+            break
+    what = f"{MAX_VALUES} values" if values > MAX_VALUES else f"{MAX_CHARS} characters of text"
+    raise YamlError(f"the YAML expands to more than {what} (aliases repeating aliases or a long text?)",
+                    *remap(fallback))
 
 
 def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Located:
@@ -158,7 +201,7 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
         raise YamlError(str(e).splitlines()[0] if str(e) else type(e).__name__, *remap((1, 1))) from None
 
     if node is not None:
-        _check_size(node, remap)
+        _check_size(node, text, remap)
     active: set[int] = set()  # nodes being built: an alias back into one is a cycle
     budget = [MAX_VALUES]  # _check_size measured the tree; this only guards against a miscount
 

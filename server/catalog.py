@@ -48,7 +48,7 @@ def load_library(path: str | Path | None) -> Library:
     lib = _load_library(Path(path) if path else DEFAULT_LIBRARY)
     errors = [p for p in lib.problems if getattr(p, "severity", "error") == "error"]
     for p in errors[:20]:
-        log.error("library problem: %s", p)
+        log.error("library problem: %s", p.format())  # one located line, as `madoguchi check` prints it
     n_proc = sum(len(v) for v in lib.procedures.values())
     n_ev = sum(len(v) for v in lib.life_events.values())
     log.info("library loaded: %d procedure versions, %d life event versions, %d errors", n_proc, n_ev, len(errors))

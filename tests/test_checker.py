@@ -440,6 +440,9 @@ ROBUSTNESS: dict[str, tuple[str, str, str]] = {
                                               "calculate: copies * 3000"),
     "huge integer in the YAML": (BASE.replace("min: 1\n", "min: 1" + "0" * 5000 + "\n"), "PD001", "min: 1000"),
     "alias bomb": (_BOMB, "PD001", "e: &e"),  # the first alias expanding past the budget
+    # 5 million characters from a 100 KB file: bytes multiplied rather than values
+    "a long text repeated through aliases": (BASE + 'note: &t "' + "x" * 100_000 + '"\nnotes: [' + ", ".join(
+        ["*t"] * 50) + "]\n", "PD001", "notes: [*t"),
     "alias cycle": ("kind: procedure\na: &a [*a]\n", "PD001", "a: &a"),
     "deeply nested YAML": ("kind: procedure\nx: " + "[" * 3000 + "]" * 3000 + "\n", "PD001", "x: [[["),
     "a list where a field type is expected": (BASE.replace("type: number", "type: [number]", 1), "PD102",
@@ -530,3 +533,102 @@ def test_the_cli_prints_one_line_per_bad_file(tmp_path: Path) -> None:
     # duplicate across files) may add lines, but every line is one located problem.
     assert {x.split(":")[0] for x in lines} == {str(tmp_path / f"f{i:02d}.yaml") for i in range(len(ROBUSTNESS))}
     assert all(re.fullmatch(re.escape(str(tmp_path)) + r"/f\d\d\.yaml:\d+:\d+: PD\d{3} .+", x) for x in lines)
+
+
+# --- hostile files: byte-multiplying aliases, devices, pipes, link loops, oversize files --------------------
+
+
+def test_a_text_bomb_is_refused_at_the_alias_that_passes_the_budget() -> None:
+    from procedure_definitions.yamlpos import MAX_CHARS
+
+    long = 100_000
+    text = BASE + f'note: &t "{"x" * long}"\nnotes:\n' + "  - *t\n" * (MAX_CHARS // long + 10)
+    started = time.monotonic()
+    (p,) = load_text(text, "x.yaml").problems
+    assert time.monotonic() - started < 3
+    assert p.code == "PD001" and f"more than {MAX_CHARS} characters" in p.message, p.format()
+    lines = text.split("\n")
+    assert lines[p.line - 1] == "  - *t" and p.col == 5, p.format()
+    # The refused alias is the one that takes the expanded text past the budget, not any other.
+    # The anchor and the aliases before it hold (before + 1) copies; the rest of the file is under 2 KB.
+    before = sum(1 for x in lines[: p.line - 1] if x == "  - *t")
+    assert (before + 1) * long <= MAX_CHARS < (before + 2) * long + 2_000, before
+    # Just under the budget the same file gets past the YAML reader (only the unknown keys are reported).
+    fewer = BASE + f'note: &t "{"x" * long}"\nnotes:\n' + "  - *t\n" * (MAX_CHARS // long - 2)
+    assert "PD001" not in codes(fewer) and codes(fewer)
+
+
+def _cli_check(*paths: Path | str, timeout: float = 30) -> tuple[int, list[str], float]:
+    started = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", "--no-scenarios", "-q", *map(str, paths)],
+                       capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in r.stdout + r.stderr, r.stdout + r.stderr
+    lines = [x for x in r.stdout.splitlines() if x and not x.endswith(("warnings", "warning"))]
+    return r.returncode, lines, time.monotonic() - started
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs named pipes")
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    import os
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    os.mkfifo(lib / "pipe.yaml")  # reading it would wait forever
+    (lib / "loop_a.yaml").symlink_to(lib / "loop_b.yaml")
+    (lib / "loop_b.yaml").symlink_to(lib / "loop_a.yaml")
+    (lib / "ok.yaml").write_text(BASE, encoding="utf-8")
+    code, lines, took = _cli_check(lib, "/dev/zero")  # /dev/zero: a read that never ends
+    assert code == 1 and took < 20
+    assert sorted(lines) == [
+        "/dev/zero:1:1: PD005 cannot read file: not a regular file (a folder, device or pipe)",
+        f"{lib}/loop_a.yaml:1:1: PD005 cannot read file: a symbolic link loop",
+        f"{lib}/loop_b.yaml:1:1: PD005 cannot read file: a symbolic link loop",
+        f"{lib}/pipe.yaml:1:1: PD005 cannot read file: not a regular file (a folder, device or pipe)",
+    ], lines
+
+
+def test_a_definition_file_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
+    from procedure_definitions.loader import MAX_FILE_BYTES
+
+    padding = "# " + "x" * 97 + "\n"  # 100 bytes of comment
+    at_limit = BASE + padding * ((MAX_FILE_BYTES - len(BASE.encode())) // 100)
+    at_limit += "#" * (MAX_FILE_BYTES - len(at_limit.encode()) - 1) + "\n"
+    (tmp_path / "at_limit.yaml").write_text(at_limit, encoding="utf-8")
+    (tmp_path / "over.yaml").write_text(at_limit + "\n", encoding="utf-8")
+    assert (tmp_path / "at_limit.yaml").stat().st_size == MAX_FILE_BYTES
+    code, lines, took = _cli_check(tmp_path)
+    assert code == 1 and took < 20
+    assert lines == [f"{tmp_path}/over.yaml:1:1: PD005 cannot read file: {MAX_FILE_BYTES + 1} bytes, over the "
+                     f"{MAX_FILE_BYTES}-byte limit for a definition file"], lines
+
+
+def test_the_build_and_the_server_refuse_a_text_bomb_with_the_same_line(tmp_path: Path) -> None:
+    """The probe's laugh.yaml (a 500 KB text reused 15 000 times) took `madoguchi build` to 1.8 GB and a crash.
+
+    Scaled down here (100 KB x 200 = 20 million characters), run under a 1.5 GB address-space limit.
+    """
+    import resource
+
+    from server.catalog import load_library as server_load_library
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    bomb = BASE.replace("label: 通数", "label: &t " + "x" * 100_000).replace(
+        "label: 手数料", "label: *t\n        hint: [" + ", ".join(["*t"] * 200) + "]")
+    (lib / "bomb.yaml").write_text(bomb, encoding="utf-8")
+    (lib / "ok.yaml").write_text(BASE.replace("id: sample", "id: other"), encoding="utf-8")
+
+    served = server_load_library(lib)
+    assert set(served.procedures) == {"other"}
+    (p,) = served.problems
+    line = p.format()
+    assert p.code == "PD001" and "hint: [*t" in bomb.split("\n")[p.line - 1], line
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    r = subprocess.run([sys.executable, "-m", "madoguchi.cli", "build", "--library", str(lib), "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert r.returncode == 0 and "Traceback" not in r.stdout + r.stderr, r.stderr[-2000:]
+    assert f"warning: {line}" in r.stdout.splitlines(), r.stdout
+    assert "1 procedure versions" in r.stdout
