@@ -9,6 +9,7 @@ syscall (and one wake-up of the server's event loop) per answer.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -28,6 +29,9 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def main() -> int:
+    # The server owns this process's lifetime (it closes our input to stop us). Ctrl+C at the terminal
+    # signals the whole process group: dying first would print a traceback and make the server log an error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from procedure_definitions.model import Procedure
     from server.catalog import validate_answers
     from server.validation import FrameReader, frame
