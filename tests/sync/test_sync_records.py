@@ -68,10 +68,10 @@ def test_outreach_sees_and_edits_the_households_assigned_to_them(env: Any) -> No
     seen = [c for c in env.http(a)._send("GET", "/api/conflicts").json()["items"] if c["record_id"] == "R0005"]
     assert [(c["field"], c["server"], c["mine"]) for c in seen] == [("phone", "090-1111-1111", "090-2222-2222")]
     assert env.http(other)._send("GET", "/api/conflicts").json() == {"items": [], "cursor": None, "has_more": False}
-    # An unassigned worker may not write the household.
+    # An unassigned worker may not write the household (answered as for a registry id nobody was assigned).
     do.patch("household", "H003", {"address_notes": "勝手に"})
     do.sync()
-    assert do.attention and do.attention[0].reason == "forbidden"
+    assert do.attention and do.attention[0].reason == "registry_record"
 
 
 def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
@@ -480,3 +480,21 @@ def test_an_unfinished_upload_is_its_uploaders_alone(env: Any) -> None:
     done = tb._send("POST", "/sync/blobs", json={"sha256": osha, "size": len(other)})
     assert (done.status_code, done.json()["offset"], done.json()["complete"]) == (200, len(other), True)
     assert _q(env, "SELECT COUNT(*) FROM sync_uploads WHERE sha256 = ?", (osha,)) == [(0,)]
+
+
+def test_a_registry_id_taken_into_sync_looks_like_one_that_is_not(env: Any) -> None:
+    """Registry ids are guessable: to a worker who may not see it, a registry household or resident that was
+    assigned to someone (so now a shared record) gets the same answer as one nobody was assigned."""
+    a_id, a = env.account("outreach")
+    _, b = env.account("outreach")
+    _seed_registry(env, {a_id: ["R0010"]})
+    env.device(a).pull_all()
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id IN ('H006', 'R0010')") == [(2,)]
+    assert _q(env, "SELECT COUNT(*) FROM sync_records WHERE id IN ('H004', 'R0007')") == [(0,)]
+    d = env.device(b)
+    sent = {(t, rid): d.patch(t, rid, {"phone": "090-0000-0000"})
+            for t, rid in (("household", "H006"), ("household", "H004"), ("resident", "R0010"), ("resident", "R0007"))}
+    d.sync()
+    answers = {k: (d.receipts[m.mutation_id].status, d.receipts[m.mutation_id].reason, d.receipts[m.mutation_id].message)
+               for k, m in sent.items()}
+    assert len(set(answers.values())) == 1 and next(iter(answers.values()))[:2] == ("rejected", "registry_record")

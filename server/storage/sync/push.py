@@ -164,6 +164,10 @@ def _one(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Prin
     return receipt
 
 
+def _registry_record() -> Rejected:
+    return Rejected("registry_record", "住民基本台帳の記録と同じIDでは作成できません（担当になると台帳から届きます）")
+
+
 def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Principal, m: Mutation) -> Receipt:
     if m.client_id in batch.foreign_clients:
         raise Rejected("client_id_bound", "この端末の識別子は別のアカウントで使われています。アプリを再読み込みしてください")
@@ -186,10 +190,14 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
         if rtype != DRAFT and p.role not in CASEWORK_ROLES:  # residents create drafts only
             raise Rejected("forbidden", "この記録を作成する権限がありません")
         if registry_owns(conn, rtype, m.entity.id):
-            raise Rejected("registry_record", "住民基本台帳の記録と同じIDでは作成できません（担当になると台帳から届きます）")
+            raise _registry_record()
     elif not visible(conn, p, rtype, m.entity.id, row):
         if m.kind in ("record.delete", "command"):  # as for an absent record: existence is not revealed
             raise Rejected("not_found", "対象の記録が見つかりません")
+        # Registry ids are guessable (R0001, H001): whether one was taken into sync (assigned to someone) is
+        # not revealed either, the answer is the absent one's. Other ids are client-made UUIDs: see docs/sync.md.
+        if registry_owns(conn, rtype, m.entity.id):
+            raise _registry_record()
         raise Rejected("forbidden", "この記録を変更する権限がありません")
     past = history(conn, rtype, m.entity.id, m.base_version) if row is not None else []
     state = RecordState(row.version, row.data, row.deleted, row.meta) if row is not None else None
