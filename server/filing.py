@@ -181,13 +181,18 @@ async def bound_resident(svc: Services, user: AccountLike) -> str | None:
     return await svc.db.read(lambda c: bound_resident_id(c, user.id))
 
 
-def _telemetry(raw: TelemetryIn | dict[str, Any] | None, procedure_id: str) -> tuple[Any, ...] | None:
-    # Telemetry never fails a filing: a bad one (wrong shape, other procedure, bad timestamps) is dropped.
+def _telemetry(raw: Any, proc: Procedure) -> tuple[Any, ...] | None:
+    """The telemetry row a filing stores, or ``None``: telemetry never fails a filing, on any path. One that
+    is not ``POST /api/telemetry``'s shape (not an object, unknown keys, wrong types, counts out of range),
+    has unparsable timestamps, or names another procedure or version than the one filed (which could be one
+    never published here) is dropped: counted under the version filed or not at all."""
     if raw is None:
         return None
     try:
         t = raw if isinstance(raw, TelemetryIn) else msgspec.convert(raw, TelemetryIn)
-        return telemetry_row(t) if t.procedure_id == procedure_id else None
+        if (t.procedure_id, t.procedure_version) != (proc.id, proc.version):
+            return None
+        return telemetry_row(t)
     except (msgspec.ValidationError, Problem):
         return None
 
@@ -219,7 +224,7 @@ def _first_message(errors: list[dict[str, Any]]) -> str:
 
 async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, procedure_id: str,
                        procedure_version: str, answers: dict[str, Any], on_behalf_of: str | None,
-                       telemetry: TelemetryIn | dict[str, Any] | None = None,
+                       telemetry: Any = None,
                        attachments: Iterable[str] = (), via: str = "api") -> Filing | Refusal:
     """Decide a filing before anything is written (answers are validated in the worker processes)."""
     if user.role not in FILER_ROLES:
@@ -256,7 +261,7 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         account_id=user.id, on_behalf_of=on_behalf_of, attachments=files,
         body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json))
     return Filing(new=new, actor=user.id, staff=filer == "staff", via=via,
-                  telemetry=_telemetry(telemetry, proc.id))
+                  telemetry=_telemetry(telemetry, proc))
 
 
 async def write_filing(svc: Services, filing: Filing) -> tuple[Receipt, bool]:

@@ -23,7 +23,6 @@ from server.storage.submissions import (
     Receipt,
     SubmissionRecord,
 )
-from server.telemetry import TelemetryIn
 
 __all__ = ["SubmissionIn", "file_submission", "submissions_router"]
 
@@ -35,7 +34,9 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     answers: dict[str, Any]
     # Its shape (1-100 characters) is the filing policy's to decide (server.filing), the same for sync.
     on_behalf_of: str | None = None
-    telemetry: TelemetryIn | None = None
+    # Any JSON: decoded by the filing policy (server.filing), which drops a bad one instead of failing the
+    # submission, as sync does; typing it here would refuse the whole body for a bad telemetry.
+    telemetry: Any = None
 
 
 class RespondIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -71,8 +71,9 @@ class SubmissionPayload(msgspec.Struct, forbid_unknown_fields=True):
     on_behalf_of: str | None = None
     attachments: list[str] = []  # sha256 of every file the answers refer to
     # Completion-time telemetry (counts and timestamps, no personal data; ``POST /api/telemetry``'s shape):
-    # stored once, when the submission is created; a bad one is dropped, never failing the submission.
-    telemetry: dict[str, Any] | None = None
+    # stored once, when the submission is created; a bad one (even not an object) is dropped by the server's
+    # filing policy, never failing the submission, so any JSON value decodes here.
+    telemetry: Any = None
 
 
 # Idempotency keys and device ids: 1-200 characters (a UUID is 36); anything else makes the push malformed.

@@ -257,3 +257,34 @@ def test_chunks_for_unknown_blobs_leave_no_lock_behind(srv: RunningServer) -> No
             "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
         assert r.status_code == 404
     assert len(srv.app.state[STATE_KEY].blob_locks) == 0
+
+
+def _telemetry_rows(srv: RunningServer, typed: int) -> list[tuple[str, str]]:
+    return srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+        "SELECT procedure_id, procedure_version FROM telemetry WHERE fields_typed = ?", (typed,))])
+
+
+# Telemetry that is not POST /api/telemetry's, or names another procedure or version than the one filed.
+BAD_TELEMETRY: list[Any] = [
+    {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": 41, "name": "山田"},
+    {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": "41"},
+    {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": -1},
+    {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": 2**53 - 1},
+    {"procedure_version": "1.0.0", "fields_typed": 41},
+    {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": 41, "opened_at": "garbage"},
+    ["test-proc", "1.0.0"],
+    "telemetry",
+    {"procedure_id": "evil", "procedure_version": "1.0.0", "fields_typed": 41},
+    {"procedure_id": "test-proc", "procedure_version": "2.0.0", "fields_typed": 41},
+    {"procedure_id": "test-proc", "procedure_version": "9.9.9", "fields_typed": 41},
+]
+
+
+@pytest.mark.parametrize("telemetry", BAD_TELEMETRY)
+def test_bad_telemetry_never_fails_a_filing_and_is_dropped(srv: RunningServer, telemetry: Any) -> None:
+    r = _file(srv.login("resident"), telemetry=telemetry)
+    assert r.status_code == 201, r.text
+    assert _telemetry_rows(srv, 41) == []
+    good = {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": 42}
+    assert _file(srv.login("resident"), telemetry=good).status_code == 201
+    assert ("test-proc", "1.0.0") in _telemetry_rows(srv, 42)
