@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from sync.messages import SubmissionPayload
-from testsupport.faults import valid_answers
 from tests.server.test_filing_scopes import BAD_TELEMETRY
+from testsupport.faults import valid_answers
 
 
 def test_submission_over_sync_drops_bad_telemetry_as_the_api_does(env: Any) -> None:
