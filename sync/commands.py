@@ -43,8 +43,8 @@ def _set_status(record_type: str, data: Mapping[str, Any] | None, deleted: bool,
     target = args.get("to")
     if record_type != "case":
         return CommandOutcome(False, reason="unsupported_entity", message="この記録には状態がありません")
-    if target not in CASE_TRANSITIONS:
-        return CommandOutcome(False, reason="bad_arguments", message=f"不明な状態です: {target!r}")
+    if not isinstance(target, str) or target not in CASE_TRANSITIONS:  # a list or object is no dict key
+        return CommandOutcome(False, reason="bad_arguments", message=f"不明な状態です: {target!r}"[:200])
     if data is None or deleted:
         return CommandOutcome(False, reason="not_found", message="対象の案件が見つかりません（削除済み）")
     current = data.get("status") or "open"

@@ -184,3 +184,11 @@ def test_status_command_on_closed_case_is_rejected_with_reason() -> None:
     assert not out.ok and out.reason == "case_closed" and out.message
     assert run_command("set_status", {"to": "closed"}, "case", {"status": "in_progress"}).fields == {"status": "closed"}
     assert run_command("nope", {}, "case", {}).reason == "unknown_command"
+
+
+def test_set_status_refuses_any_target_that_is_not_a_status_name() -> None:
+    """Arguments come from devices: a list or an object as the target is bad_arguments, never a TypeError
+    (which the push would turn into a terminal internal_error)."""
+    for to in (["closed"], {"a": 1}, 5, None, True):
+        out = run_command("set_status", {"to": to}, "case", {"status": "open"})
+        assert (out.ok, out.reason) == (False, "bad_arguments"), to
