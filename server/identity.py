@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +18,7 @@ from server.problems import Problem
 from server.registry import ResidentRecord, search_text
 from server.services import Services, services
 
-__all__ = ["BindIn", "bind_account", "identity_router"]
+__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router"]
 
 
 class BindIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,11 +52,15 @@ def summarize(r: ResidentRecord) -> ResidentSummary:
     return ResidentSummary(r.id, r.family, r.given, r.family_kana, r.given_kana, r.birth_date, addr)
 
 
-def _account_exists(c: Any, account_id: str) -> bool:
+def _account_role(c: Any, account_id: str) -> str | None:
     try:
-        return c.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is not None
-    except Exception:  # auth's table not there yet (auth component absent): accept any id
-        return True
+        row = c.execute("SELECT role FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    except sqlite3.OperationalError:  # auth's table not there yet (auth component absent): accept any id
+        return "resident"
+    return str(row[0]) if row else None
+
+
+NOT_RESIDENT = "not-a-resident-account"
 
 
 async def bind_account(svc: Services, *, staff_id: str, account_id: str, resident_id: str,
@@ -65,19 +70,26 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
                       errors=[{"path": "resident_id", "code": "unknown", "message": "unknown resident"}])
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
-    def job(c: Any) -> bool:
-        if not _account_exists(c, account_id):
-            return False
+    def job(c: Any) -> str | None:
+        # Only a resident account stands for a person in the registry: a staff account bound to a record
+        # would read that resident's profile as its own. Decided here, in the write, for the API and console.
+        role = _account_role(c, account_id)
+        if role != "resident":
+            return role
         c.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at) VALUES (?, ?, ?, ?)"
                   " ON CONFLICT(account_id) DO UPDATE SET resident_id = excluded.resident_id,"
                   " bound_by = excluded.bound_by, bound_at = excluded.bound_at",
                   (account_id, resident_id, staff_id, now))
         append_audit(c, actor=staff_id, action="identity.bind", subject=f"account:{account_id}",
                      details={"resident_id": resident_id, "id_document": id_document})
-        return True
+        return "resident"
 
-    if not await svc.db.write(job):
+    role = await svc.db.write(job)
+    if role is None:
         raise Problem(404, "not-found", "No such account")
+    if role != "resident":
+        raise Problem(409, NOT_RESIDENT, "Only a resident account can be bound to a registry record",
+                      errors=[{"path": "account_id", "code": "not_resident", "message": f"a {role} account"}])
     return BindOut(account_id, resident_id, now)
 
 

@@ -92,9 +92,14 @@ def change_role(conn: sqlite3.Connection, account_id: str, role: str, department
         _check(role, department)
     after = store.set_role(conn, account_id, role, department)
     assert after is not None
-    append_audit(conn, actor=actor, action="account.role_change", subject=account_id,
-                 details={"from": {"role": before.role, "department": before.department},
-                          "to": {"role": role, "department": department}})
+    details: dict[str, object] = {"from": {"role": before.role, "department": before.department},
+                                  "to": {"role": role, "department": department}}
+    if role != "resident":  # only a resident account is bound to a registry record (server.identity)
+        unbound = conn.execute("DELETE FROM identity_bindings WHERE account_id = ? RETURNING resident_id",
+                               (account_id,)).fetchone()
+        if unbound:
+            details["unbound"] = unbound[0]
+    append_audit(conn, actor=actor, action="account.role_change", subject=account_id, details=details)
     return after
 
 

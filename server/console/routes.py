@@ -24,7 +24,7 @@ from server.auth.roles import (
 from server.authz import AccountLike, require_roles
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
-from server.identity import bind_account, summarize
+from server.identity import NOT_RESIDENT, bind_account, summarize
 from server.problems import Problem
 from server.registry import search_text
 from server.services import services
@@ -205,9 +205,10 @@ async def bind_submit(request: Request[Any, Any, Any],
         out = await bind_account(services(request), staff_id=user.id, account_id=data.account_id.strip(),
                                  resident_id=data.resident_id.strip(), id_document=data.id_document.strip() or None)
     except Problem as exc:
-        if exc.slug not in ("unknown-resident", "not-found"):
+        if exc.slug not in ("unknown-resident", "not-found", NOT_RESIDENT):
             raise
-        message = _FORM_ERRORS["unknown-resident"] if exc.slug == "unknown-resident" else "そのアカウントはありません。"
+        message = {"unknown-resident": _FORM_ERRORS["unknown-resident"], "not-found": "そのアカウントはありません。",
+                   NOT_RESIDENT: "職員のアカウントは住民記録に紐づけられません。"}[exc.slug]
         return render_page(request, "bind.html", http_status=exc.status_code, q="", results=[],
                        account_id=data.account_id, message="", error=message)
     return render_page(request, "bind.html", q="", results=[], account_id=out.account_id, error="",

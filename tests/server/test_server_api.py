@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 
+import pytest
+
 from tests.server.conftest import answers
 from testsupport.servers import AppServer
 
@@ -202,6 +204,34 @@ def test_binding_and_profile(server: AppServer) -> None:
     actions = server.db.read_sync(lambda conn: [r[0] for r in conn.execute(
         "SELECT action FROM audit_log WHERE subject = ?", (f"account:{aid}",))])
     assert "identity.bind" in actions
+
+
+@pytest.mark.parametrize("role", ["counter", "admin", "outreach", "reviewer"])
+def test_only_resident_accounts_can_be_bound(server: AppServer, role: str) -> None:
+    counter = server.login("counter")
+    staff = server.login(role, department="shimin" if role == "reviewer" else None)
+    aid = staff.account_id  # type: ignore[attr-defined]
+    for who in (counter, staff) if role == "counter" else (counter,):  # someone else's, or one's own
+        r = who.post(f"/api/accounts/{aid}/bind", json={"resident_id": "R0004"})
+        assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert r.json()["type"].endswith("/not-a-resident-account")
+    assert staff.get("/api/me/profile").json() == {"verified": False, "profile": {}}
+    bound = server.db.read_sync(lambda conn: conn.execute(
+        "SELECT count(*) FROM identity_bindings WHERE account_id = ?", (aid,)).fetchone()[0])
+    assert bound == 0
+
+
+def test_a_resident_made_staff_loses_the_binding(server: AppServer) -> None:
+    from server.auth import change_role
+
+    resident = server.login("resident", resident_id="R0005")
+    aid = resident.account_id  # type: ignore[attr-defined]
+    assert resident.get("/api/me/profile").json()["verified"] is True
+    server.db.write_sync(lambda c: change_role(c, aid, "counter", None, actor="cli"))
+    assert resident.get("/api/me/profile").json() == {"verified": False, "profile": {}}
+    details = server.db.read_sync(lambda conn: conn.execute(
+        "SELECT details FROM audit_log WHERE action = 'account.role_change' AND subject = ?", (aid,)).fetchone()[0])
+    assert '"unbound":"R0005"' in details.replace(" ", "")
 
 
 def test_telemetry_inside_a_submission_is_stored_once_and_never_fails_it(server: AppServer) -> None:

@@ -96,6 +96,10 @@ def test_console_binding_page(server: AppServer) -> None:
                                             "resident_id": "R0005", "id_document": "運転免許証"})
     assert r.status_code == 200 and "紐づけました" in r.text
     assert resident.get("/api/me/profile").json()["profile"]["name"]["family"] == "髙橋"
+    r = counter.post("/console/bind", data={"account_id": counter.account_id,  # type: ignore[attr-defined]
+                                            "resident_id": "R0005"})
+    assert r.status_code == 409 and "職員のアカウントは住民記録に紐づけられません" in r.text
+    assert counter.get("/api/me/profile").json() == {"verified": False, "profile": {}}
 
 
 def test_pwa_files_and_caching(server: AppServer) -> None:
