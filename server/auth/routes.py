@@ -292,6 +292,8 @@ async def enroll(request: Request[Any, Any, Any], token: FromPath[str]) -> Respo
     config = cfg(request)
     status, account = ("unknown", None) if len(token) > 200 else await config.db.read(
         lambda c: store.invite_account(c, token))
+    if account is not None:  # the page is part of the enrollment: the invited account's bucket too
+        limit(request, "enroll", account.id)
     code = {"ok": 200, "unknown": 404, "gone": 410}[status]
     return Response(enroll_page(account.display_name if account else None, status), status_code=code,
                     media_type="text/html",

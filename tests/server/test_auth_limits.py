@@ -200,6 +200,20 @@ def test_enrollment_is_limited_per_account(server: AuthServer, config: AuthConfi
         assert enroll_staff(c, url)[0]["role"] == "counter"
 
 
+def test_enrollment_page_counts_against_the_invited_account(server: AuthServer, config: AuthConfig) -> None:
+    url, other = server.invite("森 七郎", "counter"), server.invite("森 八郎", "counter")
+    path, token = url[len(server.base_url):], url.rsplit("/", 1)[-1]
+    config.limits = limits(per_account=Rate(2, 60.0))
+    with server.client() as c, server.client() as elsewhere:
+        c.headers["x-forwarded-for"] = "192.0.2.80"
+        elsewhere.headers["x-forwarded-for"] = "198.51.100.80"
+        assert [c.get(path).status_code for _ in range(2)] == [200, 200]
+        r = elsewhere.get(path)  # the account's bucket, whatever the address
+        assert 1 <= retry_after(r) <= 60 and "account" in r.json()["detail"]
+        retry_after(c.post("/auth/enroll/options", json={"token": token}))  # one bucket with the ceremony
+        assert c.get(other[len(server.base_url):]).status_code == 200  # another account's link: its own
+
+
 def test_signed_in_ceremonies_are_limited_per_account(server: AuthServer, config: AuthConfig) -> None:
     with server.client() as c:
         register_resident(c, server.base_url)
