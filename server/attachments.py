@@ -7,6 +7,7 @@ once (same sha256 → same path), so a resident's retry costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -28,8 +29,8 @@ from server.input_limits import safe_int
 from server.problems import Problem
 from server.registry import bound_resident_id
 from server.services import Services, services
-from server.storage.sync.blobs import file_stored_in
-from server.uploads import IN_FLIGHT, check_new_upload
+from server.storage.sync.blobs import drop_upload_in, file_stored_in
+from server.uploads import IN_FLIGHT, check_new_upload, partial_path
 
 __all__ = ["ALLOWED_TYPES", "AttachmentOut", "attachment_path", "attachments_router", "readable_attachment",
            "sniff_type"]
@@ -137,6 +138,9 @@ async def _receive(request: Request[Any, Any, Any], account: str, svc: Services,
                         (sha, account)).fetchone() is not None
         if not had:  # now they hold it: a submission of theirs filed before its file arrived may be complete
             file_stored_in(c, account, sha)
+        if drop_upload_in(c, sha, account):  # its own unfinished sync upload of these bytes is done with
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial_path(root, sha, account))
         return not had
 
     created = await svc.db.write(job)

@@ -477,6 +477,7 @@ def test_an_unfinished_upload_is_its_uploaders_alone(env: Any) -> None:
     assert tb._send("POST", "/sync/blobs", json={"sha256": osha, "size": len(other)}).status_code == 201
     assert tb.patch_blob(osha, 0, other[:50]) == 50
     assert tb._send("POST", "/api/attachments", content=other, headers={"Content-Type": "image/png"}).status_code == 201
+    assert _q(env, "SELECT COUNT(*) FROM sync_uploads WHERE sha256 = ?", (osha,)) == [(0,)]  # reserves nothing now
     done = tb._send("POST", "/sync/blobs", json={"sha256": osha, "size": len(other)})
     assert (done.status_code, done.json()["offset"], done.json()["complete"]) == (200, len(other), True)
     assert _q(env, "SELECT COUNT(*) FROM sync_uploads WHERE sha256 = ?", (osha,)) == [(0,)]
