@@ -30,7 +30,7 @@ from .expressions.dates import japan_today, parse_date
 from .identity_memo import IdentityMemo
 from .model import Procedure
 
-__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "validate_answers"]
+__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "is_sha256", "validate_answers"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {"ja": "入力してください。", "en": "This field is required.", "ja-easy": "かいてください。"},
@@ -173,6 +173,13 @@ _EMAIL = re.compile(
 )
 _POSTAL = re.compile(r"[0-9]{7}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256(value: object) -> bool:
+    """The one rule for a sha256 naming a file, on every path (answers, sync ``attachments``, ``/sync/blobs``,
+    ``/api/attachments``): 64 lower-case hex digits, as ``hashlib`` and the PWA write it. Upper case is
+    refused, not folded: one spelling per file, so a name never misses the stored lower-case one."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _ADDRESS_PARTS = ("prefecture", "city", "town", "block")
 
@@ -744,7 +751,7 @@ def _check_attachment(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
         if not (
             isinstance(a, dict)
             and isinstance(a.get("sha256"), str)
-            and _SHA256.fullmatch(a["sha256"])
+            and is_sha256(a["sha256"])
             and isinstance(a.get("name"), str)
             and _is_number(a.get("size"))
             and a["size"] >= 0

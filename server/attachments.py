@@ -22,6 +22,7 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 
+from procedure_definitions.forms import is_sha256
 from server import audit
 from server.auth.roles import STAFF_ROLES
 from server.authz import AccountLike, require_user, submission_readable
@@ -178,9 +179,10 @@ def readable_attachment(conn: sqlite3.Connection, user: AccountLike, sha: str) -
 async def download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[bytes]:
     user = require_user(request)
     svc = services(request)
+    if not is_sha256(sha256):  # names no file on any path (upper case included): a malformed request
+        raise Problem(400, "bad-request", "sha256 must be 64 lower-case hex digits",
+                      errors=[{"path": "sha256", "code": "sha256", "message": "not 64 lower-case hex digits"}])
     # One answer for "no such file" and "not yours": whether a file exists is not revealed.
-    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
-        raise Problem(404, "not-found", "No such attachment")
     found = await svc.db.read(lambda c: readable_attachment(c, user, sha256))
     if found is None:
         raise Problem(404, "not-found", "No such attachment")

@@ -33,7 +33,6 @@ and, when staff file, the ``submission.file_on_behalf`` audit entry.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from procedure_definitions.forms import is_sha256
 from server import audit
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike
@@ -76,7 +76,6 @@ __all__ = [
     "write_filing_in",
 ]
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 ON_BEHALF_MAX = 100  # registry ids are short ("R0001"); the bound only keeps garbage out
 
 
@@ -170,7 +169,7 @@ def named_files(svc: Services, proc: Procedure, answers: dict[str, Any], declare
     files = set(declared)
     if svc.catalog.has_attachments(proc):
         files |= attachment_refs(answers)
-    return sorted(f for f in files if _SHA256.fullmatch(f))  # anything else names no file
+    return sorted(f for f in files if is_sha256(f))  # anything else names no file
 
 
 async def bound_resident(svc: Services, user: AccountLike) -> str | None:
@@ -209,7 +208,7 @@ def _bad_attachments(attachments: Iterable[str]) -> Refusal | None:
     """A sync payload's ``attachments`` list names files by sha256 (lower-case hex): anything else is refused,
     as ``POST /api/submissions`` refuses a malformed sha256 in the answers, never stored and dropped."""
     bad = [{"path": f"attachments[{i}]", "code": "sha256", "message": "not a sha256 (64 lower-case hex digits)"}
-           for i, sha in enumerate(attachments) if not (isinstance(sha, str) and _SHA256.fullmatch(sha))]
+           for i, sha in enumerate(attachments) if not is_sha256(sha)]
     if not bad:
         return None
     return _refusal(400, "bad-request", "Every attachments entry must be a sha256 (64 lower-case hex digits)",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import msgspec
 from litestar import Request, Response, head, patch, post
 from litestar.params import FromPath, JSONBody
 
+from procedure_definitions.forms import is_sha256
 from server.attachments import ALLOWED_TYPES, attachment_path, readable_attachment, sniff_type
 from server.auth import requires_role
 from server.auth.roles import FILER_ROLES
@@ -29,11 +29,11 @@ from server.uploads import IN_FLIGHT, UploadLimits, check_new_upload, partial_pa
 from sync.messages import BlobInfo
 from sync.records import Principal
 
-__all__ = ["MAX_BLOB", "MAX_CHUNK", "blob_chunk", "blob_offset", "create_blob"]
+__all__ = ["CHUNK_TYPE", "MAX_BLOB", "MAX_CHUNK", "blob_chunk", "blob_offset", "create_blob"]
 
 MAX_CHUNK = 4 * 1024 * 1024  # bytes per PATCH
 MAX_BLOB = 64 * 1024 * 1024
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+CHUNK_TYPE = "application/offset+octet-stream"  # the only Content-Type of a PATCH chunk
 # Files travel with submissions, so only the roles that file submissions upload blobs (the guard runs
 # before the body is read).
 _FILERS = requires_role(*FILER_ROLES)
@@ -45,9 +45,9 @@ class BlobIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _check_sha(sha: str) -> str:
-    sha = sha.lower()
-    if not _SHA_RE.match(sha):
-        raise Problem(400, "bad-request", "sha256 must be 64 lowercase hex digits")
+    if not is_sha256(sha):  # upper case too: one spelling of a file's name on every path
+        raise Problem(400, "bad-request", "sha256 must be 64 lower-case hex digits",
+                      errors=[{"path": "sha256", "code": "sha256", "message": "not 64 lower-case hex digits"}])
     return sha
 
 
@@ -156,6 +156,9 @@ async def blob_offset(request: Request[Any, Any, Any], sha256: FromPath[str]) ->
        request_max_body_size=MAX_CHUNK, status_code=204, guards=[_FILERS], opt={"reads_body": True})
 async def blob_chunk(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Response[None]:
     user, p, ctx, sha = _blob_request(request, sha256)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != CHUNK_TYPE:  # the resumable-upload chunk type (docs/sync.md), checked before the body is read
+        raise Problem(415, "unsupported-type", f"Content-Type must be {CHUNK_TYPE}")
     raw = request.headers.get("upload-offset")
     # ASCII digits only (str.isdigit() also takes Latin-1 superscripts, which int() refuses), within the range
     # every byte count here has; never a digit run long enough to make int() fail.

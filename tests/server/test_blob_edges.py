@@ -1,0 +1,68 @@
+"""A sha256 has one spelling on every path, and a resumable-upload chunk has one Content-Type.
+
+Real server (uvicorn on loopback, a SQLite file and the attachment directory next to it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.conftest import make_proc, start_server
+from testsupport.servers import AppServer
+
+CHUNK = {"Content-Type": "application/offset+octet-stream"}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    s = start_server(tmp_path_factory.mktemp("blobedges"), [make_proc()])
+    yield s
+    s.stop()
+
+
+def _png() -> tuple[bytes, str]:
+    data = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 8
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _is_bad_request(r: object) -> bool:
+    import httpx
+
+    assert isinstance(r, httpx.Response)
+    return r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json") and (
+        r.json()["type"].endswith("/bad-request"))
+
+
+def test_an_upper_case_sha256_is_refused_on_every_path(srv: AppServer) -> None:
+    c = srv.login("resident")
+    data, sha = _png()
+    assert c.post("/api/attachments", content=data, headers={"Content-Type": "image/png"}).status_code == 201
+    assert c.get(f"/api/attachments/{sha}").content == data
+    upper = sha.upper()
+    assert _is_bad_request(c.get(f"/api/attachments/{upper}"))
+    assert _is_bad_request(c.post("/sync/blobs", json={"sha256": upper, "size": len(data)}))
+    head = c.head(f"/sync/blobs/{upper}")
+    assert head.status_code == 400
+    assert _is_bad_request(c.patch(f"/sync/blobs/{upper}", content=data, headers={**CHUNK, "Upload-Offset": "0"}))
+    # The lower-case spelling works on the sync path as on the API: the file is known, nothing to send.
+    known = c.post("/sync/blobs", json={"sha256": sha, "size": len(data)})
+    assert known.status_code == 200 and known.json()["complete"] is True
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/octet-stream", "image/png"])
+def test_a_chunk_of_another_content_type_is_refused(srv: AppServer, ctype: str | None) -> None:
+    c = srv.login("resident")
+    data, sha = _png()
+    assert c.post("/sync/blobs", json={"sha256": sha, "size": len(data)}).status_code == 201
+    headers = {"Upload-Offset": "0"} | ({"Content-Type": ctype} if ctype else {})
+    r = c.patch(f"/sync/blobs/{sha}", content=data, headers=headers)
+    assert r.status_code == 415 and r.json()["type"].endswith("/unsupported-type"), r.text
+    assert c.head(f"/sync/blobs/{sha}").headers["Upload-Offset"] == "0"  # nothing appended
+    done = c.patch(f"/sync/blobs/{sha}", content=data,
+                   headers={"Upload-Offset": "0", "Content-Type": "Application/Offset+Octet-Stream; x=1"})
+    assert done.status_code == 204 and done.headers["Upload-Complete"] == "?1"
+    assert c.get(f"/api/attachments/{sha}").content == data
