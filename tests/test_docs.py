@@ -47,3 +47,29 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert first[0].startswith("python3 -m pip install -e .") and "madoguchi serve" in first[0]
     assert first[1] == "bash scripts/test"
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_filing_refusal_is_in_the_documented_mapping() -> None:
+    """The one filing policy's refusals (server/filing.py) map 1:1 from HTTP slug to sync reason; each pair is
+    in the module's table, in docs/api.md's mapping and in docs/sync.md's reason table, whose row names the
+    ``errors`` paths the refusal carries."""
+    import re
+
+    import server.filing as filing
+
+    source = (ROOT / "server" / "filing.py").read_text(encoding="utf-8")
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    sync_rows = {m[1]: m[0] for m in re.findall(r"^(\| `([a-z_]+)` \| \d{3} `[a-z-]+`.*)$",
+                                                  (ROOT / "docs" / "sync.md").read_text(encoding="utf-8"), re.M)}
+    pairs = {(r.status, r.slug, r.reason): [e["path"] for e in (r.extra or {}).get("errors", [])]
+             for r in vars(filing).values() if isinstance(r, filing.Refusal)}
+    for status, slug in re.findall(r'_refusal\(\s*(\d{3}), "([a-z-]+)"', source):  # refusals made on the spot
+        pairs.setdefault((int(status), slug, slug.replace("-", "_")), [])
+    assert len({p[1] for p in pairs}) >= 7
+    for (status, slug, reason), paths in pairs.items():
+        assert re.search(rf"``{slug}``\s+{status}\s+``{reason}``", source), f"{slug} not in server/filing.py's table"
+        assert f"`{slug}`→`{reason}`" in api, f"{slug}→{reason} not in docs/api.md"
+        row = sync_rows.get(reason)
+        assert row is not None and f"{status} `{slug}`" in row, f"{reason} not in docs/sync.md's table"
+        for path in paths:
+            assert path in row, f"docs/sync.md's {reason} row does not name errors path {path}"
