@@ -19,6 +19,7 @@ from server.auth.config import AuthConfig, get_config
 from server.auth.guards import current_account
 from server.auth.middleware import SESSION_COOKIE, session_of
 from server.auth.models import Account, Passkey
+from server.auth.names import Name
 from server.auth.problems import AuthProblem
 from server.auth.ratelimit import Family, client_ip, limit_key
 from server.auth.webauthn_flow import VerifiedRegistration
@@ -44,7 +45,6 @@ __all__ = [
     "start_session",
 ]
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Credential = dict[str, Any]
 

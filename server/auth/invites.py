@@ -10,6 +10,7 @@ from server.audit import append_audit
 from server.auth import store
 from server.auth.config import normalize_origin
 from server.auth.models import Account
+from server.auth.names import check_name
 from server.auth.roles import STAFF_ROLES
 
 if TYPE_CHECKING:
@@ -47,9 +48,7 @@ def create_invite_in(
 ) -> tuple[Account, str]:
     """Inside a write job: create the staff account and its enrollment URL; audited."""
     _check(role, department)
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValueError("the name must be 1 to 100 characters")
+    check_name(name)  # the API's rule for names (server.auth.names); stored as given, never normalized
     account = store.create_account(conn, display_name=name, role=role, department=department or None,
                                    enrolled=False)
     token = store.create_invite_row(conn, account.id, ttl_seconds=ttl_seconds, created_by=actor)

@@ -1,0 +1,44 @@
+"""The one rule for names people give and others see: account display names (self-registration, staff
+invites) and passkey names. Shown in the console, the account page and the terminal.
+
+A name is 1 to ``MAX_NAME`` characters (code points), not only white space, on one line, and holds none of:
+C0 control characters (tab and newline included), DEL, C1 controls (invisible; they drive terminals and
+printers), the line and paragraph separators, and bidirectional marks, embeddings, overrides and isolates
+(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: they show text in another order than it is stored, a
+spoofing vector), or a lone surrogate. Unlike definitions (``procedure_definitions.yamlpos.bad_string``, which
+allows tab and newline in multi-line text), a name is one line.
+
+A name is **never normalized**: what is accepted is stored and shown byte for byte, so an MJ variant written
+with an ideographic variation selector (邊 + U+E0102) stays that glyph.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["MAX_NAME", "NAME_PATTERN", "Name", "check_name"]
+
+MAX_NAME = 100
+_FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
+# Linear: the look-ahead scans the white space once, the class once (a body may hold a long string).
+NAME_PATTERN = rf"\A(?!\s*\Z)[^{_FORBIDDEN}]*\Z"
+_NAME = re.compile(NAME_PATTERN)
+_BAD = re.compile(f"[{_FORBIDDEN}]")
+
+# Request bodies decode names through this type, so every JSON path refuses the same names (400).
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
+
+
+def check_name(value: str) -> str:
+    """``value`` when it is an acceptable name (unchanged: never normalized); else ValueError saying why."""
+    if not 1 <= len(value) <= MAX_NAME:
+        raise ValueError(f"a name must be 1 to {MAX_NAME} characters")
+    bad = _BAD.search(value)
+    if bad is not None:
+        raise ValueError(f"a name may not hold the control or bidirectional character U+{ord(bad.group()):04X}")
+    if _NAME.search(value) is None:
+        raise ValueError("a name must show something, not only white space")
+    return value
