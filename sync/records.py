@@ -54,7 +54,10 @@ def schema_for(record_type: str) -> RecordSchema | None:
 
 
 def assignees_of(data: dict[str, Any], creator: str | None) -> set[str]:
-    out = {a for a in (data.get("assignees") or []) if isinstance(a, str)}
+    """The accounts a shared record is assigned to: the strings of its ``assignees`` list, its ``assignee``,
+    and its creator. Device data: anything else (``true``, a number, a string, an object) names nobody."""
+    listed = data.get("assignees")
+    out = {a for a in listed if isinstance(a, str)} if isinstance(listed, list) else set()
     if isinstance(data.get("assignee"), str):
         out.add(data["assignee"])
     if creator:

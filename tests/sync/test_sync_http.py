@@ -388,3 +388,17 @@ def test_nobody_creates_a_record_they_could_not_see(env: Any) -> None:
     again = t.push([_m("dev-rev", 4, "household", "rev-own", {"address": ("札幌", "仙台")}, base=1)])[0]
     assert again.status == "applied"
     assert _q(env, "SELECT id FROM sync_records WHERE id LIKE 'rev-%'") == [("rev-own",)]
+
+
+def test_a_department_that_is_not_a_string_is_bad_request(env: Any) -> None:
+    """A record's ``department`` decides who sees it: an object or a list there is refused as bad_request
+    (it used to reach the database as a parameter and come back as a terminal internal_error)."""
+    _, s = env.account("counter")
+    t = env.http(s)
+    junk = [{"a": 1}, ["shimin"], 5, True]
+    receipts = t.push([_m("dev-dept", i + 1, "household", f"dept-{i}", {"department": (None, v)})
+                       for i, v in enumerate(junk)])
+    assert [(r.status, r.reason) for r in receipts] == [("rejected", "bad_request")] * len(junk)
+    ok = t.push([_m("dev-dept", 9, "household", "dept-ok", {"department": (None, "shimin")})])[0]
+    assert ok.status == "applied"
+    assert _q(env, "SELECT department FROM sync_records WHERE id = 'dept-ok'") == [("shimin",)]

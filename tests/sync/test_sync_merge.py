@@ -192,3 +192,13 @@ def test_set_status_refuses_any_target_that_is_not_a_status_name() -> None:
     for to in (["closed"], {"a": 1}, 5, None, True):
         out = run_command("set_status", {"to": to}, "case", {"status": "open"})
         assert (out.ok, out.reason) == (False, "bad_arguments"), to
+
+
+def test_assignees_are_a_list_of_account_ids_whatever_a_device_sends() -> None:
+    """``assignees`` comes from device data: anything but a list (true, a number, a string, an object) names
+    nobody (a string is not a list of one-letter accounts), and never raises."""
+    from sync.records import assignees_of
+
+    for junk in (True, 5, 1.5, "abc", {"acc-1": 1}, None):
+        assert assignees_of({"assignees": junk}, "me") == {"me"}, junk
+    assert assignees_of({"assignees": ["acc-1", 2, {"x": 1}], "assignee": "acc-2"}, None) == {"acc-1", "acc-2"}

@@ -228,6 +228,10 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
                             changed, batch=batch)
         return Receipt(mutation_id=m.mutation_id, status="applied", version=row.version + 1, seq=seq)
 
+    dept_change = m.changes.get("department")
+    if rtype != DRAFT and dept_change is not None and not isinstance(dept_change.new, str | None):
+        # Who sees the record follows this field (server.storage.sync.access): a department id or nothing.
+        raise Rejected("bad_request", "department は部署のID（文字列）で指定してください")
     res = merge_patch(state, changes=m.changes, set_ops=m.set_ops, base_version=m.base_version,
                       client_id=m.client_id, client_seq=m.client_seq, schema=schema, history=past)
     if res.status == "rejected":
