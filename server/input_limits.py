@@ -179,7 +179,11 @@ def json_body_middleware(app: ASGIApp) -> ASGIApp:
                 and _has_body(scope) and not _reads_body(handler)):
             content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
             if _scanned(content_type):
-                body = await LimitedRequest(scope, receive, send).body()
+                request = LimitedRequest(scope, receive, send)
+                # Who may call comes before what was sent (as on endpoints that decode their body): a
+                # stranger's garbage gets the guards' 401/403, not a 400 that says the endpoint was reached.
+                await handler.authorize_connection(request)
+                body = await request.body()
                 if body and _is_json_type(content_type):
                     try:
                         msgspec.json.decode(body)
