@@ -4,7 +4,9 @@
   recursion (a 500) or cost time out of proportion to their size.
 - **Integers**: within ±(2^53 − 1) (:data:`MAX_SAFE_INT`), the range every client (JavaScript numbers) and
   the store (SQLite's int64) represent exactly. Larger ones overflow ``sqlite3`` bindings (a 500) or silently
-  lose digits in a browser.
+  lose digits in a browser. In a JSON body this holds for every number literal, whatever its syntax: ``1E16``,
+  ``9007199254740992.0`` or ``1e400`` name a value beyond the range just as ``9007199254740992`` does (the
+  decoder would read them as floats and a handler could store or compare them as integers).
 
 Both rules apply to every request body a handler may decode as JSON (:class:`LimitedRequest`, Litestar's
 request class: every ``data`` parameter, ``request.json()`` and ``request.body()`` go through it), to the
@@ -51,9 +53,17 @@ MAX_SAFE_INT = 2**53 - 1
 # A JSON string (escapes included); removed before looking at structure so digits and brackets in text count
 # for nothing.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-# An integer token of 16+ digits (2^53 − 1 has 16): not part of a fraction or an exponent.
-_LONG_INT = re.compile(rb"(?<![\w.+-])-?\d{16,}(?![\w.])")
-_DIGITS16 = re.compile(rb"\d{16}")
+# The digits of a number token that may be beyond ±MAX_SAFE_INT (its sign does not matter): 16+ digits before
+# any fraction (2^53 − 1 has 16), or an exponent. It starts at a digit not inside a number or an exponent
+# (checked behind that first digit: a leading look-behind would be tried at every byte, three times slower).
+_BIG_NUMBER = re.compile(rb"[0-9](?<![\w.+][0-9])(?<![eE]-[0-9])"
+                         rb"(?:[0-9]{15,}(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|[0-9]*(?:\.[0-9]+)?[eE][+-]?[0-9]+)(?![\w.])")
+_NUMBER_PARTS = re.compile(rb"-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?")
+# Where a number beyond the range could be: a run of 16 digits, or a number with an exponent. An exponent ends
+# where a JSON value ends (``,``, ``]``, ``}``, whitespace, the end), which hex in ids and hashes ("…ab1e23f…")
+# never does inside its string: ordinary bodies need no closer look, in one C-level search.
+_SUSPECT = re.compile(rb"[0-9](?:[0-9]{15}|[eE][-+]?[0-9]+(?:[,\]}\s]|\Z))")
+_MAX_DIGITS = str(MAX_SAFE_INT).encode()
 _DECIMAL = re.compile(r"-?[0-9]+")  # an integer query parameter: no exponent, fraction, spaces or "+"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")  # one kind of bracket: nesting depth is all that matters here
@@ -71,18 +81,42 @@ def json_problem(body: bytes) -> Problem | None:
     Costs two C-level scans for ordinary bodies; the structure is only looked at when one could be over.
     """
     deep = body.count(b"[") + body.count(b"{") > MAX_DEPTH
-    long_digits = _DIGITS16.search(body) is not None
-    if not (deep or long_digits):
+    big = _SUSPECT.search(body) is not None
+    if not (deep or big):
         return None
     bare = _without_strings(body)
     if deep and _too_deep(bare.translate(_SQUARE, _NOT_BRACKETS)):
         return Problem(400, "json-too-deep", f"JSON may be nested at most {MAX_DEPTH} levels deep",
                        max_depth=MAX_DEPTH)
-    if long_digits:
-        for m in _LONG_INT.finditer(bare):
-            if safe_int(m.group()) is None:
+    if big:
+        for m in _BIG_NUMBER.finditer(bare):
+            if _beyond_safe(m.group()):
                 return _int_problem()
     return None
+
+
+def _beyond_safe(token: bytes) -> bool:
+    """Whether a JSON number literal's exact value lies beyond ±MAX_SAFE_INT, computed on its digits (never
+    parses a huge digit run or exponent, and no float rounding: ``9007199254740991.5`` is beyond)."""
+    m = _NUMBER_PARTS.fullmatch(token)
+    if m is None:  # not a number literal: the decoder answers
+        return False
+    whole, frac, exp = m.group(1), m.group(2) or b"", m.group(3)
+    digits = (whole + frac).lstrip(b"0")
+    if not digits:
+        return False  # zero, whatever its exponent
+    if exp is None:
+        shift = 0
+    elif len(exp.lstrip(b"+-").lstrip(b"0")) > 6:  # |exponent| >= 10^6: far beyond, or far below 1
+        return not exp.startswith(b"-")
+    else:
+        shift = int(exp)
+    # The value is 0.<digits> × 10^width: it has `width` digits before the point.
+    width = len(digits) - len(frac) + shift
+    if width != len(_MAX_DIGITS):
+        return width > len(_MAX_DIGITS)
+    head, tail = digits[:width].ljust(width, b"0"), digits[width:]
+    return head > _MAX_DIGITS or (head == _MAX_DIGITS and tail.strip(b"0") != b"")
 
 
 def _without_strings(body: bytes) -> bytes:
@@ -120,7 +154,7 @@ def safe_int(text: str | bytes) -> int | None:
 
 def _int_problem(name: str | None = None) -> Problem:
     where = f" ({name})" if name else ""
-    return Problem(400, "integer-out-of-range", f"Integers must be between -{MAX_SAFE_INT} and {MAX_SAFE_INT}{where}",
+    return Problem(400, "integer-out-of-range", f"Numbers must be between -{MAX_SAFE_INT} and {MAX_SAFE_INT}{where}",
                    max_integer=MAX_SAFE_INT)
 
 

@@ -176,6 +176,35 @@ def test_the_depth_and_integer_scan_agrees_with_the_decoded_document() -> None:
     assert json_problem(b"[" * 5000) is not None and json_problem(b"]" * 5000 + b"[" * 10) is None
 
 
+def test_every_number_literal_beyond_the_safe_range_is_refused_whatever_its_syntax() -> None:
+    """Integers, fractions and exponents alike: refused exactly when the literal's exact value (a Fraction,
+    no float rounding) lies beyond ±MAX_SAFE_INT; the same literal inside a string is text."""
+    import random
+    from fractions import Fraction
+
+    rng = random.Random(53)
+    edges = ["9007199254740991", "9007199254740992", "900719925474099", "90071992547409910", "1", "0", "12345678"]
+    checked = refused = 0
+    for _ in range(3000):
+        whole = rng.choice(edges) if rng.random() < 0.5 else str(rng.randint(0, 10 ** rng.randint(0, 20)))
+        frac = rng.choice(["", "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 4))),
+                           ".0", ".5", ".0001"])
+        exp = rng.choice(["", "", f"e{rng.randint(-20, 20)}", f"E+{rng.randint(0, 17)}", "e-1", "E16", "e0"])
+        literal = rng.choice(["", "-"]) + whole + frac + exp
+        expected = abs(Fraction(literal)) > MAX_SAFE_INT
+        problem = json_problem(f'{{"a": [{literal}], "s": "{literal}"}}'.encode())
+        assert (problem is not None) == expected, literal
+        assert json_problem(f'{{"s": "{literal}"}}'.encode()) is None, literal
+        checked += 1
+        refused += expected
+    assert 300 < refused < checked - 300
+    for huge in (b"1e400", b"1E999999999999999999", b"-1e16", b"9007199254740991.000001"):
+        problem = json_problem(b"[" + huge + b"]")
+        assert problem is not None and problem.slug == "integer-out-of-range", huge
+    for tiny in (b"1e-400", b"0e999999999999999999", b"9007199254740991.0", b"-9.007199254740991E15"):
+        assert json_problem(b"[" + tiny + b"]") is None, tiny
+
+
 BAD_BODIES = [_nested(MAX_DEPTH + 1), b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), b'{"x": 9007199254740992}',
               b'{"x": 1e400}', b'{"x": "\xff\xfe"}', b"NaN"]
 

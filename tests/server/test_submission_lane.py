@@ -7,6 +7,7 @@ A counter on Litestar's pipeline proves which path answered, so the comparison c
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -169,6 +170,21 @@ def test_requests_the_lane_does_not_take_are_answered_by_litestar(srv: AppServer
     r = _same_answer(switch, gone, lane_answers=False, json=_filing())
     assert r.status_code == 401
     assert "madoguchi_session=;" in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("number", [b"1E16", b"9007199254740992.0", b"-9.1e15", b"9007199254740991.5", b"1e400"])
+def test_a_number_beyond_the_safe_range_in_float_syntax_is_refused_on_both_paths(
+        srv: AppServer, switch: Switch, number: bytes) -> None:
+    """Beyond ±(2^53 − 1) whatever the syntax: the app refuses it at the edge, and the lane leaves it to the app."""
+    c = srv.login("resident")
+    marker = 424242424242
+    body = json.dumps(_filing(answers=answers(copies=marker))).encode().replace(str(marker).encode(), number)
+    r = _same_answer(switch, c, lane_answers=False, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["type"].endswith("/integer-out-of-range"), r.text
+    # Within the range in the same syntax: the filing core answers (here: not a whole number of copies).
+    inside = body.replace(number, b"9.007199254740991e15")
+    r = _same_answer(switch, c, lane_answers=True, content=inside, headers={"Content-Type": "application/json"})
+    assert "integer-out-of-range" not in r.json()["type"], r.text
 
 
 def test_staff_filing_on_behalf_is_audited_and_telemetry_kept_through_the_lane(
