@@ -30,7 +30,7 @@ from .expressions.dates import japan_today, parse_date
 from .identity_memo import IdentityMemo
 from .model import Procedure
 
-__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "is_sha256", "validate_answers"]
+__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "is_number", "is_sha256", "validate_answers"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {"ja": "入力してください。", "en": "This field is required.", "ja-easy": "かいてください。"},
@@ -596,7 +596,8 @@ class _Form:
 Problem = tuple[str, dict[str, Any]] | None
 
 
-def _is_number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A JSON number (a bool is not one, though Python counts it as an int)."""
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
@@ -615,7 +616,7 @@ def _check_text(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
 
 
 def _check_number(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
-    if not _is_number(v) or not math.isfinite(v):
+    if not is_number(v) or not math.isfinite(v):
         return "type", {}
     if f.get("min") is not None and v < f["min"]:
         return "min", {"min": f["min"]}
@@ -753,7 +754,7 @@ def _check_attachment(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
             and isinstance(a.get("sha256"), str)
             and is_sha256(a["sha256"])
             and isinstance(a.get("name"), str)
-            and _is_number(a.get("size"))
+            and is_number(a.get("size"))
             and a["size"] >= 0
             and isinstance(a.get("type"), str)
         ):

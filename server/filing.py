@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from procedure_definitions.forms import is_sha256
+from procedure_definitions.forms import is_number, is_sha256
 from server import audit
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike
@@ -139,14 +139,16 @@ class Filing:
 
 
 def attachment_names(value: Any) -> dict[str, str]:
-    """Every attachment object (``{sha256, size, name?, ...}``) anywhere in the answers: sha256 → its file
-    name (the first 12 hex digits when it has none). What the writer links and the console lists."""
+    """Every attachment object (``{sha256, size, name?, ...}``: a string ``sha256`` and a number ``size``)
+    anywhere in the answers, inside other attachment objects too: sha256 → its file name (the first 12 hex
+    digits when it has none). What the writer links and the console lists; ``attachmentRefs`` in
+    pwa/js/drafts.js applies the same rule on the device (tests/conformance/attachments.json pins both)."""
     out: dict[str, str] = {}
 
     def walk(v: Any) -> None:
         if isinstance(v, dict):
             sha = v.get("sha256")
-            if isinstance(sha, str) and "size" in v:
+            if isinstance(sha, str) and is_number(v.get("size")):
                 out.setdefault(sha, str(v.get("name") or sha[:12]))
             for x in v.values():
                 walk(x)

@@ -65,14 +65,18 @@ export function mergeSaved(stored, copy, changed) {
   return out;
 }
 
-/** The sha256 of every attachment referenced anywhere in the answers. */
+/**
+ * The sha256 of every attachment referenced anywhere in the answers: an object with a string `sha256` and a
+ * number `size`, inside other attachment objects too. The server's rule (server/filing.py attachment_names);
+ * tests/conformance/attachments.json pins both.
+ */
 export function attachmentRefs(answers) {
   const out = new Set();
   const walk = (v) => {
     if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') {
       if (typeof v.sha256 === 'string' && typeof v.size === 'number') out.add(v.sha256);
-      else Object.values(v).forEach(walk);
+      Object.values(v).forEach(walk);
     }
   };
   walk(answers);

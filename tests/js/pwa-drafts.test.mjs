@@ -2,6 +2,7 @@
 // pause (real commitDraft on an in-memory store, fake timers), and the submission made from a draft.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   newDraftRecord, changedKeys, mergeSaved, attachmentRefs, submissionOf, createDraftSaver, COMMIT_DELAY_MS,
 } from '../../pwa/js/drafts.js';
@@ -66,6 +67,12 @@ test('the submission: only shown, known fields; typed and prefilled counts; file
     fields_typed: 2, fields_prefilled: 1, // copies + address typed (address in the shared part); name prefilled
   });
   assert.deepEqual(attachmentRefs({ g: [{ docs: [file, { sha256: 'x' }] }], other: { sha256: 'b'.repeat(64), size: 1 } }).sort(), ['b'.repeat(64), file.sha256]);
+});
+
+test('attachmentRefs follows the shared rule (tests/conformance/attachments.json, also run by pytest)', () => {
+  const data = JSON.parse(readFileSync(new URL('../conformance/attachments.json', import.meta.url), 'utf8'));
+  assert.ok(data.cases.length > 10);
+  for (const { answers, refs } of data.cases) assert.deepEqual(attachmentRefs(answers).sort(), refs, JSON.stringify(answers));
 });
 
 function fakeTimers() {
