@@ -24,8 +24,7 @@ from litestar.params import FromPath
 
 from procedure_definitions.forms import is_sha256
 from server import audit
-from server.auth.roles import STAFF_ROLES
-from server.authz import AccountLike, require_user, submission_readable
+from server.authz import AccountLike, read_is_audited, require_user, submission_readable
 from server.input_limits import safe_int
 from server.problems import Problem
 from server.registry import bound_resident_id
@@ -186,8 +185,8 @@ async def download(request: Request[Any, Any, Any], sha256: FromPath[str]) -> Re
     found = await svc.db.read(lambda c: readable_attachment(c, user, sha256))
     if found is None:
         raise Problem(404, "not-found", "No such attachment")
-    mime, uploader = found
-    if user.role in STAFF_ROLES and uploader != user.id:
+    mime, _uploader = found
+    if read_is_audited(user):
         await audit.record(svc.db, actor=user.id, action="attachment.read", subject=f"attachment:{sha256}")
     data = await anyio.Path(attachment_path(svc.settings.attachment_root, sha256)).read_bytes()
     return Response(data, media_type=mime, headers={

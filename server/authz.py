@@ -13,12 +13,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 
-from server.auth.roles import can_access_department
+from server.auth.roles import can_access_department, is_staff_role
 from server.problems import Problem
 
 __all__ = [
     "AccountLike",
     "current_user",
+    "read_is_audited",
     "require_roles",
     "require_user",
     "submission_readable",
@@ -66,3 +67,11 @@ def submission_readable(user: AccountLike, *, account_id: str | None, on_behalf_
     if user.role == "resident":
         return bound_resident is not None and bound_resident == on_behalf_of
     return can_access_department(user, department)
+
+
+def read_is_audited(user: AccountLike) -> bool:
+    """Whether ``user`` reading a submission or one of its files is audited (``submission.read``,
+    ``attachment.read``): every staff read, whatever the path (API, console) and whoever filed or uploaded
+    it, a submission staff filed for a resident or a file they uploaded included (the resident's data all the
+    same); a resident reading their own is not."""
+    return is_staff_role(user.role)

@@ -10,8 +10,8 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from server import audit
-from server.auth.roles import FILER_ROLES, REVIEW_ROLES, STAFF_ROLES, can_access_department
-from server.authz import AccountLike, require_roles, require_user, submission_readable
+from server.auth.roles import FILER_ROLES, REVIEW_ROLES, can_access_department
+from server.authz import AccountLike, read_is_audited, require_roles, require_user, submission_readable
 from server.filing import UNKNOWN_PROCEDURE, Refusal, bound_resident, check_filing, named_files, write_filing
 from server.problems import Problem
 from server.services import Services, services
@@ -112,7 +112,7 @@ def _view(rec: SubmissionRecord, *, resident: bool) -> SubmissionView:
 @get("/api/submissions/{sid:str}", summary="One submission with its history")
 async def get_submission(request: Request[Any, Any, Any], sid: FromPath[str]) -> SubmissionView:
     user, rec = await _load_visible(request, sid)
-    if user.role in STAFF_ROLES and rec.account_id != user.id:
+    if read_is_audited(user):
         await audit.record(services(request).db, actor=user.id, action="submission.read",
                            subject=f"submission:{rec.id}", details={"via": "api"})
     return _view(rec, resident=user.role == "resident")

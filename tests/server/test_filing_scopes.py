@@ -71,6 +71,27 @@ def test_residents_file_only_for_themselves(srv: RunningServer) -> None:
     assert never.status_code == 422 and never.json()["type"].endswith("/unknown-procedure")
 
 
+def test_staff_reading_what_they_filed_or_uploaded_is_audited_on_every_path(srv: RunningServer) -> None:
+    """Every staff read of personal data is audited (``server.authz.read_is_audited``): a submission the
+    counter filed for a resident, read back over the API and in the console, and the file they uploaded for
+    it; the resident reading it is not audited."""
+    counter = srv.login("counter")
+    sha = counter.post("/api/attachments", content=PNG + b"own", headers={"Content-Type": "image/png"}).json()["sha256"]
+    doc = {"sha256": sha, "name": "own.png", "size": len(PNG) + 3, "type": "image/png"}
+    r = _file(counter, on_behalf_of="R0003", answers=answers(doc=[doc]))
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert counter.get(f"/api/submissions/{sid}").status_code == 200
+    assert counter.get(f"/console/submissions/{sid}").status_code == 200
+    assert counter.get(f"/api/attachments/{sha}").status_code == 200
+    reads = _audit(srv, counter.account_id, "submission.read")  # type: ignore[attr-defined]
+    assert reads == [(f"submission:{sid}", {"via": "api"}), (f"submission:{sid}", {"via": "console"})]
+    assert _audit(srv, counter.account_id, "attachment.read") == [(f"attachment:{sha}", {})]  # type: ignore[attr-defined]
+    resident = srv.login("resident", resident_id="R0003")
+    assert resident.get(f"/api/submissions/{sid}").status_code == 200
+    assert _audit(srv, resident.account_id, "submission.read") == []  # type: ignore[attr-defined]
+
+
 def test_attachments_are_read_by_who_may_read_their_submission(srv: RunningServer) -> None:
     resident = srv.login("resident")
     sha = resident.post("/api/attachments", content=PNG, headers={"Content-Type": "image/png"}).json()["sha256"]
