@@ -7,8 +7,11 @@ upload proceeds exactly as for a new file (``201``, offset 0, chunks, ``Upload-O
 compared with the stored bytes at its offset instead of being written; at the last byte the answer is the
 one a new upload gets (``204`` complete, or ``422 digest-mismatch`` from offset 0 when any byte differed).
 
-Progress is kept in memory per (sha256, account): after a restart the device's next chunk gets ``409`` with
-offset 0, as a lost partial file would give, and starts over.
+Progress is kept in memory per (sha256, account): after a restart the device's next chunk gets ``404``, as
+an expired upload would, and it announces again and starts from 0. An account keeps at most as many proofs in
+progress as it may have unfinished uploads (``Settings.max_open_uploads``): its next one drops its own oldest
+(whose next chunk then gets that ``404``), never another account's; all accounts together keep at most
+10,000, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -34,17 +37,32 @@ class _Proof:
 class Possession:
     """The proofs in progress of one server process."""
 
-    _proofs: dict[tuple[str, str], _Proof] = field(default_factory=dict)
+    _proofs: dict[tuple[str, str], _Proof] = field(default_factory=dict)  # oldest first
+    _of_account: dict[str, dict[str, None]] = field(default_factory=dict)  # account → its proofs' sha256, oldest first
 
-    def start(self, sha: str, account: str, size: int, stored_size: int) -> int:
+    def start(self, sha: str, account: str, size: int, stored_size: int, *, per_account: int) -> int:
         """An announcement of ``size`` bytes of a blob stored with ``stored_size``: the offset to continue
-        from (0 for a new proof). Another size can never prove the bytes (answered at the last byte)."""
+        from (0 for a new proof). Another size can never prove the bytes (answered at the last byte). Beyond
+        ``per_account`` proofs of this account, its own oldest is dropped (one account cannot push others'
+        proofs out)."""
         proof = self._proofs.get((sha, account))
         if proof is None or proof.size != size:
             proof = self._proofs[(sha, account)] = _Proof(size, same=size == stored_size)
+            mine = self._of_account.setdefault(account, {})
+            mine[sha] = None
+            while len(mine) > max(per_account, 1):
+                self._drop(next(iter(mine)), account)
         while len(self._proofs) > _MAX_OPEN:
-            del self._proofs[next(iter(self._proofs))]
+            self._drop(*next(iter(self._proofs)))
         return proof.offset
+
+    def _drop(self, sha: str, account: str) -> None:
+        self._proofs.pop((sha, account), None)
+        mine = self._of_account.get(account)
+        if mine is not None:
+            mine.pop(sha, None)
+            if not mine:
+                del self._of_account[account]
 
     def progress(self, sha: str, account: str) -> tuple[int, int] | None:
         """(offset, announced size) of a proof in progress."""
@@ -60,7 +78,7 @@ class Possession:
         proof.offset += len(body)
         if proof.offset < proof.size:
             return None
-        del self._proofs[(sha, account)]
+        self._drop(sha, account)
         return proof.same
 
 

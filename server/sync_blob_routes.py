@@ -129,7 +129,8 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
         return _blob_info(sha, seen.own, _offset(ctx.root, sha, p.id), False, 201 if created else 200)
     assert seen.hidden is not None
     # Someone else's stored file: answered as a new upload, whose bytes must then match (possession).
-    return _blob_info(sha, data.size, ctx.possession.start(sha, p.id, data.size, seen.hidden), False, 201)
+    offset = ctx.possession.start(sha, p.id, data.size, seen.hidden, per_account=limits.max_open)
+    return _blob_info(sha, data.size, offset, False, 201)
 
 
 @head("/sync/blobs/{sha256:str}", summary="Upload-Offset of a blob (how many bytes the server has)", status_code=200,

@@ -66,3 +66,45 @@ def test_a_chunk_of_another_content_type_is_refused(srv: AppServer, ctype: str |
                    headers={"Upload-Offset": "0", "Content-Type": "Application/Offset+Octet-Stream; x=1"})
     assert done.status_code == 204 and done.headers["Upload-Complete"] == "?1"
     assert c.get(f"/api/attachments/{sha}").content == data
+
+
+def test_possession_proofs_are_capped_per_account(srv: AppServer) -> None:
+    """An account keeps at most ``max_open_uploads`` proofs in progress (uploads of files someone else stored,
+    server/blob_possession.py): announcing more drops its own oldest, never another account's."""
+    cap = srv.settings.max_open_uploads
+    owner, other, greedy = srv.login("resident"), srv.login("resident"), srv.login("resident")
+    files = [_png() for _ in range(cap + 2)]
+    for data, _ in files:
+        assert owner.post("/api/attachments", content=data, headers={"Content-Type": "image/png"}).status_code == 201
+    first, first_sha = files[0]
+    # Another account's proof under way: 10 bytes in.
+    assert other.post("/sync/blobs", json={"sha256": first_sha, "size": len(first)}).status_code == 201
+    assert other.patch(f"/sync/blobs/{first_sha}", content=first[:10], headers={**CHUNK, "Upload-Offset": "0"}).status_code == 204
+    # One account announces more stored files than it may have uploads open, each 10 bytes in.
+    for data, sha in files:
+        assert greedy.post("/sync/blobs", json={"sha256": sha, "size": len(data)}).status_code == 201
+        r = greedy.patch(f"/sync/blobs/{sha}", content=data[:10], headers={**CHUNK, "Upload-Offset": "0"})
+        assert r.status_code == 204, r.text
+    # Its own newest ones are kept; its oldest two were dropped (as expired uploads: announce again, from 0) ...
+    for _, sha in files[2:]:
+        assert greedy.head(f"/sync/blobs/{sha}").headers["Upload-Offset"] == "10"
+    for data, sha in files[:2]:
+        r = greedy.patch(f"/sync/blobs/{sha}", content=data[10:], headers={**CHUNK, "Upload-Offset": "10"})
+        assert r.status_code == 404, r.text
+    assert greedy.post("/sync/blobs", json={"sha256": first_sha, "size": len(first)}).json()["offset"] == 0
+    # ... and the other account's proof goes on to the end.
+    assert other.head(f"/sync/blobs/{first_sha}").headers["Upload-Offset"] == "10"
+    r = other.patch(f"/sync/blobs/{first_sha}", content=first[10:], headers={**CHUNK, "Upload-Offset": "10"})
+    assert r.status_code == 204 and other.get(f"/api/attachments/{first_sha}").content == first
+
+
+def test_one_account_cannot_push_other_accounts_proofs_out() -> None:
+    """The 10,000 proofs kept in all are not one account's to fill: its own cap drops its own oldest."""
+    from server.blob_possession import Possession
+
+    p = Possession()
+    p.start("a" * 64, "victim", 100, 100, per_account=20)
+    for i in range(10_050):
+        p.start(f"{i:064x}", "greedy", 100, 100, per_account=20)
+    assert p.progress("a" * 64, "victim") == (0, 100)
+    assert sum(p.progress(f"{i:064x}", "greedy") is not None for i in range(10_050)) == 20
