@@ -39,6 +39,7 @@ from server.storage.sync import (
     ConflictPage,
     ConflictRow,
     Decision,
+    InvalidValue,
     KeyReuse,
     NotFoundError,
     PermissionDenied,
@@ -210,6 +211,8 @@ async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], 
         raise Problem(422, "invalid", "choice must be base, server, mine or custom")
     try:
         return await ctx.db.write(lambda c: ctx.store.resolve_in(c, p, cid, data.choice, data.value))
+    except InvalidValue as exc:
+        raise Problem(422, "invalid", f"The custom value does not fit the field: {exc}") from None
     except NotFoundError:
         raise Problem(404, "not-found", "No such conflict") from None
     except PermissionDenied:
@@ -259,6 +262,8 @@ async def resolve_form(request: Request[Any, Any, Any], cid: FromPath[int]) -> R
             return _html_error(request, 422, "値がJSONとして読めません。")
     try:
         await ctx.db.write(lambda c: ctx.store.resolve_in(c, p, cid, choice, value))
+    except InvalidValue as exc:
+        return _html_error(request, 422, f"この項目には使えない値です（{exc}）。")
     except NotFoundError:
         return _html_error(request, 404, "この競合は見つかりません。")
     except PermissionDenied:

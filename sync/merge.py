@@ -36,6 +36,7 @@ from typing import Any, Literal
 import msgspec
 
 from sync.messages import ConflictInfo, FieldChange, SetOps
+from sync.shapes import Shape, element_problem
 
 __all__ = [
     "POLICIES",
@@ -49,6 +50,7 @@ __all__ = [
     "merge_patch",
     "same",
     "schema_from_procedure",
+    "shape_problem",
 ]
 
 Policy = Literal["auto", "review", "append", "set", "command"]
@@ -67,13 +69,50 @@ def same(a: Any, b: Any) -> bool:
 
 @dataclass(frozen=True)
 class RecordSchema:
-    """Merge policy per field of one record type; fields not listed get ``default``."""
+    """Merge policy per field of one record type; fields not listed get ``default``. ``shapes``: what a
+    known field's value must look like (:mod:`sync.shapes`); fields without one take any JSON value."""
 
     policies: Mapping[str, Policy] = field(default_factory=dict)
     default: Policy = "auto"
+    shapes: Mapping[str, Shape] = field(default_factory=dict)
 
     def policy(self, name: str) -> Policy:
         return self.policies.get(name, self.default)
+
+    def value_problem(self, name: str, value: Any) -> str | None:
+        """Why ``value`` cannot be stored in field ``name`` (a message naming the field), or None. The one
+        rule for pushed changes and for a person's custom conflict resolution."""
+        check = self.shapes.get(name)
+        problem = check(value) if check is not None else None
+        return None if problem is None else f"{name}: expected {problem}"
+
+    def element_problem(self, name: str, element: Any) -> str | None:
+        """Why ``element`` cannot be one element of the set field ``name``, or None."""
+        if name not in self.shapes:
+            return None
+        problem = element_problem(element)
+        return None if problem is None else f"{name}: elements must be {problem}"
+
+
+def shape_problem(schema: RecordSchema, changes: Mapping[str, FieldChange],
+                  set_ops: Mapping[str, SetOps] | None) -> str | None:
+    """The first shape a mutation's ``changes``/``set_ops`` violate (fields in name order), or None. Only the
+    wanted values are checked: ``base`` is what the user saw, whatever it was; of an ``append`` or ``set``
+    list only the entries the user adds or edits (one stored before these rules does not block the next entry)."""
+    for name in sorted(changes):
+        new = changes[name].new
+        if isinstance(new, list) and schema.policy(name) in ("append", "set"):
+            seen = {_canon.encode(e) for e in _as_list(changes[name].base)}
+            new = [e for e in new if _canon.encode(e) not in seen]
+        if (problem := schema.value_problem(name, new)) is not None:
+            return problem
+    for name in sorted(set_ops or {}):
+        if name in schema.shapes and schema.policy(name) != "set":
+            return f"{name}: not a set field (send changes, not set_ops)"
+        for element in (set_ops or {})[name].add:
+            if (problem := schema.element_problem(name, element)) is not None:
+                return problem
+    return None
 
 
 @dataclass

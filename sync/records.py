@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.merge import Policy, RecordSchema
+from sync.shapes import LONG_TEXT, SHORT_TEXT, Shape, append_list, month_or_date, person_name, set_list, text
 
 __all__ = [
     "DRAFT",
@@ -31,14 +32,28 @@ DRAFT = "draft"
 _IDENTITY: dict[str, Policy] = {"name": "review", "name_kana": "review", "birth_date": "review", "my_number": "review",
              "resident_code": "review"}
 
+# What each known field of a shared record holds (docs/sync.md, "Model"). A value of another shape would be
+# stored and then be out of reach of later edits (a set with id-less elements, a log that is a string), so a
+# mutation carrying one is rejected. Drafts hold free-form answers: no shapes. ``department`` decides who
+# sees the record (a department id or nothing); ``assignees`` entries that are not strings name nobody.
+_short, _long = text(SHORT_TEXT), text(LONG_TEXT)
+_LOGS: dict[str, Shape] = {"notes": append_list, "contact_log": append_list, "department": _short}
+_IDENTITY_SHAPES: dict[str, Shape] = {"name": person_name, "name_kana": person_name, "birth_date": month_or_date,
+                                      "my_number": _short, "resident_code": _short}
+
 SCHEMAS: dict[str, RecordSchema] = {
     DRAFT: RecordSchema(default="auto"),
     "household": RecordSchema(policies={**_IDENTITY, "head_name": "review", "members": "set",
-                                        "notes": "append", "contact_log": "append"}, default="auto"),
+                                        "notes": "append", "contact_log": "append"}, default="auto",
+                              shapes={**_IDENTITY_SHAPES, **_LOGS, "head_name": person_name, "members": set_list,
+                                      "household_id": _short, "address": _long, "address_notes": _long}),
     "resident": RecordSchema(policies={**_IDENTITY, "notes": "append", "contact_log": "append"},
-                             default="auto"),
+                             default="auto",
+                             shapes={**_IDENTITY_SHAPES, **_LOGS, "household_id": _short, "relationship": _short,
+                                     "phone": _short}),
     "case": RecordSchema(policies={"status": "command", "assignee": "command", "notes": "append",
-                                   "contact_log": "append", "visits": "set"}, default="auto"),
+                                   "contact_log": "append", "visits": "set"}, default="auto",
+                         shapes={**_LOGS, "visits": set_list}),
 }
 
 

@@ -254,7 +254,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
     try:
         setup = Device(HTTPTransport(server.url, session=sessions[0][1]))
         for h in range(households):
-            setup.patch("household", f"hh-{h}", {"name": f"世帯{h}", "address": "本町1-1", "notes": []})
+            setup.patch("household", f"hh-{h}", {"head_name": {"family": f"世帯{h}", "given": ""}, "address": "本町1-1", "notes": []})
             setup.patch("case", f"case-{h}", {"title": f"案件{h}"})
         assert setup.sync()
         for i, (_, sess) in enumerate(sessions):
@@ -300,7 +300,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
                 elif op < 0.25:
                     d.patch("household", h, {"address": f"本町{wrng.randrange(9)}-{n}"})
                 elif op < 0.4:
-                    d.patch("household", h, {"name": f"世帯{h}-{i}-{n}"})
+                    d.patch("household", h, {"head_name": {"family": f"世帯{h}-{i}-{n}", "given": ""}})
                 elif op < 0.65:
                     d.append("household", h, "notes", {"id": f"note-{i}-{n}", "text": f"訪問 {n}"})
                 elif op < 0.8:

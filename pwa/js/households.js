@@ -38,8 +38,23 @@ export async function householdListPage(ui) {
   ui.onPulled((types) => { if ((types.has('household') || types.has('resident')) && location.hash === '#/h') ui.route(false); });
 }
 
-function field(id, label, value, { hint = null, type = 'text', multiline = false, autocomplete = 'off' } = {}) {
-  const attrs = { id, name: id, value: value ?? '', autocomplete };
+// The server refuses values of another shape (docs/sync.md, record table): short texts (names, phone) at
+// most 200 characters, addresses and notes 10 000, a date of birth YYYY-MM-DD or YYYY-MM.
+const SHORT = 200;
+const LONG = 10000;
+
+/** A date of birth the server takes: a real calendar date YYYY-MM-DD, or YYYY-MM when the day is unknown. */
+export function validBirthDate(v) {
+  const m = /^(\d{4})-(\d{2})(?:-(\d{2}))?$/.exec(v);
+  if (!m || +m[1] < 1 || +m[2] < 1 || +m[2] > 12) return false;
+  if (m[3] === undefined) return true;
+  const d = new Date(0);
+  d.setUTCFullYear(+m[1], +m[2] - 1, +m[3]); // setUTCFullYear: years below 100 stay as written
+  return d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3];
+}
+
+function field(id, label, value, { hint = null, type = 'text', multiline = false, autocomplete = 'off', max = SHORT } = {}) {
+  const attrs = { id, name: id, value: value ?? '', autocomplete, maxlength: String(max) };
   if (hint) attrs['aria-describedby'] = `${id}-hint`;
   const input = multiline ? el('textarea', { ...attrs, rows: '3', text: value ?? '' }) : el('input', { ...attrs, type });
   if (type === 'tel') input.setAttribute('inputmode', 'tel');
@@ -78,8 +93,8 @@ export async function householdPage(ui, id) {
   if (review) ui.main.append(el('p', { class: 'notice', id: 'h-review', text: t('reviewWaitText') }));
 
   const form = el('form', { novalidate: true, id: 'household-form' });
-  const address = field('h-address', t('field_address'), h.data.address);
-  const notes = field('h-address_notes', t('field_address_notes'), h.data.address_notes, { multiline: true });
+  const address = field('h-address', t('field_address'), h.data.address, { max: LONG });
+  const notes = field('h-address_notes', t('field_address_notes'), h.data.address_notes, { multiline: true, max: LONG });
   form.append(el('h2', { text: t('householdSection') }), address.node, ...fieldNotes(ui, h, 'address'), notes.node);
   form.append(el('h2', { text: t('members') }), el('p', { class: 'hint', id: 'review-hint', text: t('reviewFieldHint') }));
   const inputs = new Map();
@@ -107,6 +122,17 @@ export async function householdPage(ui, id) {
       for (const [k, v] of Object.entries(next)) if (!same(v, seen[k])) changes[k] = { base: seen[k] ?? null, new: v ?? null };
       return changes;
     };
+    // A date of birth the server would refuse is caught here, with the form still filled in.
+    for (const m of members) {
+      const b = inputs.get(m.id).birth;
+      const bad = Boolean(b.value.trim()) && !validBirthDate(b.value.trim());
+      b.setAttribute('aria-invalid', bad ? 'true' : 'false');
+      if (bad) {
+        status.textContent = t('birthInvalid');
+        b.focus();
+        return;
+      }
+    }
     const queued = [];
     const hc = diff(seenH, { address: address.input.value.trim() || null, address_notes: notes.input.value.trim() || null });
     if (Object.keys(hc).length) queued.push({ type: 'household', id, changes: hc, title: householdName(h) });
@@ -142,7 +168,7 @@ export async function householdPage(ui, id) {
     logBox.append(el('ul', { class: 'log' }, [...log].reverse().map((e) => el('li', { 'data-entry': e.id || '' },
       el('p', { class: 'meta', text: `${e.at ? new Date(e.at).toLocaleString('ja-JP') : ''} ${e.by || ''}` }), el('p', { text: e.text || '' })))));
   }
-  const entry = field('h-log', t('newLogEntry'), '', { multiline: true });
+  const entry = field('h-log', t('newLogEntry'), '', { multiline: true, max: LONG });
   const add = el('button', { type: 'button', class: 'btn btn-secondary', id: 'h-log-add', text: t('addLogEntry') });
   add.addEventListener('click', async () => {
     const text = entry.input.value.trim();

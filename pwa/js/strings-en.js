@@ -196,6 +196,7 @@ export const STRINGS = {
   field_name: 'Name',
   field_birth_date: 'Date of birth',
   field_phone: 'Phone number',
+  birthInvalid: 'Enter the date of birth as 1948-11-03 (or 1950-03 if the day is unknown).',
   birthHint: 'Example: 1948-11-03 (1950-03 if the day is unknown)',
   reviewFieldHint: 'Changes to names and dates of birth that overlap with another change apply after staff review.',
   save: 'Save',

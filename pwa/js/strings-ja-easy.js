@@ -197,6 +197,7 @@ export const STRINGS = {
   field_name: 'なまえ',
   field_birth_date: 'うまれた ひ',
   field_phone: 'でんわ ばんごう',
+  birthInvalid: 'うまれた ひ は 1948-11-03 の かたちで かいてください。',
   birthHint: 'れい）1948-11-03',
   reviewFieldHint: 'なまえ と うまれた ひ は、しやくしょ が たしかめて から かわります。',
   save: 'のこす',

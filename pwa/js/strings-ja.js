@@ -196,6 +196,7 @@ export const STRINGS = {
   field_name: '氏名',
   field_birth_date: '生年月日',
   field_phone: '電話番号',
+  birthInvalid: '生年月日は 1948-11-03 の形で入力してください（月日が不明なら 1950-03）。',
   birthHint: '例）1948-11-03（月日が不明なら 1950-03）',
   reviewFieldHint: '氏名と生年月日の変更は、ほかの変更と重なったとき職員が確認してから反映されます。',
   save: '保存',

@@ -13,9 +13,9 @@ def test_a_push_is_audited_with_the_versions_it_wrote(env: Any) -> None:
     actor, s = env.account("counter")
     d = env.device(s)
     hid = str(uuid.uuid4())
-    d.patch("household", hid, {"head_name": "山田 太郎"})
+    d.patch("household", hid, {"head_name": {"family": "山田", "given": "太郎"}})
     assert d.sync()
-    d.patch("household", hid, {"head_name": "山田 太一"})
+    d.patch("household", hid, {"head_name": {"family": "山田", "given": "太一"}})
     d.patch("household", hid, {"address_notes": "二階"})
     assert d.sync()
     with sqlite3.connect(env.db, timeout=30) as c:

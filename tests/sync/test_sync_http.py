@@ -24,6 +24,12 @@ def _m(client: str, seq: int, rtype: str, rid: str, changes: dict[str, Any], bas
                     changes={k: FieldChange(*v) for k, v in changes.items()})
 
 
+def _n(text: str) -> dict[str, str]:
+    """A person's name as records hold it ({family, given}) from "姓 名"."""
+    family, _, given = text.partition(" ")
+    return {"family": family, "given": given}
+
+
 def _q(env: Any, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
     with sqlite3.connect(env.db) as c:
         return c.execute(sql, args).fetchall()
@@ -94,25 +100,25 @@ def test_stale_edits_to_different_fields_both_apply(env: Any) -> None:
 def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited(env: Any, raw: Any) -> None:
     _, s = env.account("counter")
     a, b = env.device(s), env.device(s)
-    a.patch("household", "h-clash", {"address": "A町", "name": "山田 太郎"})
+    a.patch("household", "h-clash", {"address": "A町", "name": _n("山田 太郎")})
     assert a.sync()
     b.pull_all()
-    a.patch("household", "h-clash", {"address": "B町", "name": "山田 太朗"})
-    b.patch("household", "h-clash", {"address": "C町", "name": "山田 多郎"})
+    a.patch("household", "h-clash", {"address": "B町", "name": _n("山田 太朗")})
+    b.patch("household", "h-clash", {"address": "C町", "name": _n("山田 多郎")})
     assert a.sync() and b.sync() and a.sync()
     rec = b.receipts[next(reversed(b.receipts))]
     assert rec.status == "conflict"
     by_field = {c.field: c for c in rec.conflicts}
     assert by_field["address"].outcome == "mine_applied" and by_field["address"].server == "B町"
-    assert by_field["name"].outcome == "server_kept" and by_field["name"].mine == "山田 多郎"
-    assert b.view("household", "h-clash") == {"address": "C町", "name": "山田 太朗"}
+    assert by_field["name"].outcome == "server_kept" and by_field["name"].mine == _n("山田 多郎")
+    assert b.view("household", "h-clash") == {"address": "C町", "name": _n("山田 太朗")}
     assert [e.state for e in b.attention] == ["needs_review"]
     resp = raw(s, "GET", "/api/conflicts")
     open_ = [c for c in resp.json()["items"] if c["record_id"] == "h-clash"]
     assert {c["field"] for c in open_} == {"address", "name"}
     name = next(c for c in open_ if c["field"] == "name")
     assert (name["base"], name["server"], name["mine"], name["current"]) == (
-        "山田 太郎", "山田 太朗", "山田 多郎", "山田 太朗")
+        _n("山田 太郎"), _n("山田 太朗"), _n("山田 多郎"), _n("山田 太朗"))
     page = raw(s, "GET", "/console/conflicts")
     assert page.status_code == 200 and "山田 多郎" in page.text and "端末の値を残す" in page.text
     assert "世帯「山田 太朗」— 氏名" in page.text  # record and field named for people
@@ -129,7 +135,7 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
     assert twice.status_code == 409 and "この競合はすでに対応済みです。" in twice.text
     assert 'href="/console/conflicts"' in twice.text and "審査コンソール" in twice.text
     assert raw(s, "GET", f"/api/conflicts/{addr['id']}").json()["resolved_value"] == "B町 / C町"
-    assert a.sync() and a.view("household", "h-clash")["name"] == "山田 多郎"
+    assert a.sync() and a.view("household", "h-clash")["name"] == _n("山田 多郎")
     assert a.view("household", "h-clash")["address"] == "B町 / C町"
     assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'sync.conflict.resolve' AND subject = ?",
               ("household:h-clash",)) == [(2,)]
@@ -138,12 +144,12 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
 def test_self_lineage_lost_ack_then_re_edit_is_no_conflict_but_foreign_edit_is(env: Any) -> None:
     _, s = env.account("counter")
     t = env.http(s)
-    t.push([_m("dev-l", 1, "household", "lineage", {"name": (None, "一")})])
-    t.push([_m("dev-l", 2, "household", "lineage", {"name": ("一", "二")}, base=1)])  # ack "lost"
-    r = t.push([_m("dev-l", 3, "household", "lineage", {"name": ("一", "三")}, base=1)])[0]
+    t.push([_m("dev-l", 1, "household", "lineage", {"name": (None, _n("一"))})])
+    t.push([_m("dev-l", 2, "household", "lineage", {"name": (_n("一"), _n("二"))}, base=1)])  # ack "lost"
+    r = t.push([_m("dev-l", 3, "household", "lineage", {"name": (_n("一"), _n("三"))}, base=1)])[0]
     assert r.status == "merged" and r.conflicts == []
-    t.push([_m("dev-x", 1, "household", "lineage", {"name": ("三", "外")}, base=3)])
-    r = t.push([_m("dev-l", 4, "household", "lineage", {"name": ("一", "四")}, base=1)])[0]
+    t.push([_m("dev-x", 1, "household", "lineage", {"name": (_n("三"), _n("外"))}, base=3)])
+    r = t.push([_m("dev-l", 4, "household", "lineage", {"name": (_n("一"), _n("四"))}, base=1)])[0]
     assert r.status == "conflict" and r.conflicts[0].outcome == "server_kept"
 
 
@@ -307,13 +313,13 @@ def test_in_memory_transport_matches_the_protocol() -> None:
     srv = InMemoryServer()
     a = Device(srv.transport("u1", "counter"))
     b = Device(srv.transport("u2", "counter"))
-    a.patch("household", "h", {"name": "A"})
+    a.patch("household", "h", {"name": _n("A")})
     assert a.sync()
     b.pull_all()
-    a.patch("household", "h", {"name": "B"})
-    b.patch("household", "h", {"name": "C"})
+    a.patch("household", "h", {"name": _n("B")})
+    b.patch("household", "h", {"name": _n("C")})
     assert a.sync() and b.sync() and a.sync()
-    assert a.replica == b.replica and a.view("household", "h") == {"name": "B"}
+    assert a.replica == b.replica and a.view("household", "h") == {"name": _n("B")}
 
 
 def test_conflict_lists_are_paged_never_cut(env: Any, raw: Any) -> None:

@@ -421,16 +421,16 @@ def test_a_push_that_shows_staff_a_records_current_values_is_audited(env: Any) -
     reader_id, reader = env.account("counter")
     hid = str(uuid.uuid4())
     w, r = env.device(writer), env.device(reader)
-    w.patch("household", hid, {"head_name": "山田 太郎"})
+    w.patch("household", hid, {"head_name": {"family": "山田", "given": "太郎"}})
     assert w.sync()
     r.pull_all()
-    w.patch("household", hid, {"head_name": "山田 太一"})
+    w.patch("household", hid, {"head_name": {"family": "山田", "given": "太一"}})
     assert w.sync()
     before = len(_audit(env, reader_id, "sync.push"))
-    m = r.patch("household", hid, {"head_name": "山田 次郎"})
+    m = r.patch("household", hid, {"head_name": {"family": "山田", "given": "次郎"}})
     assert r.sync()
     receipt = r.receipts[m.mutation_id]
-    assert receipt.status == "conflict" and receipt.conflicts[0].server == "山田 太一"
+    assert receipt.status == "conflict" and receipt.conflicts[0].server == {"family": "山田", "given": "太一"}
     assert receipt.conflicts[0].outcome == "server_kept"
     entries = _audit(env, reader_id, "sync.push")[before:]
     assert len(entries) == 1 and entries[0][1]["disclosed"] == [f"household:{hid}"]

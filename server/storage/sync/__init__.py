@@ -20,6 +20,7 @@ from __future__ import annotations
 from server.storage.sync.conflicts import ConflictPage, ConflictRow
 from server.storage.sync.errors import (
     Decision,
+    InvalidValue,
     KeyReuse,
     NotFoundError,
     PermissionDenied,
@@ -35,6 +36,7 @@ __all__ = [
     "ConflictPage",
     "ConflictRow",
     "Decision",
+    "InvalidValue",
     "KeyReuse",
     "NotFoundError",
     "PermissionDenied",

@@ -12,10 +12,10 @@ import msgspec
 from server.audit import append_audit
 from server.auth.roles import CONFLICT_RESOLVER_ROLES
 from server.storage.sync.access import conflict_scope
-from server.storage.sync.errors import NotFoundError, PermissionDenied, StaleConflict
+from server.storage.sync.errors import InvalidValue, NotFoundError, PermissionDenied, StaleConflict
 from server.storage.sync.records import decoder, load, to_json, utc_now, write_version
 from sync.messages import ConflictInfo, Mutation
-from sync.records import DRAFT, Principal
+from sync.records import DRAFT, Principal, schema_for
 
 __all__ = ["MAX_PAGE", "ConflictPage", "ConflictRow", "get_conflict", "list_conflicts", "record_conflicts_in", "resolve_in"]
 
@@ -158,6 +158,27 @@ def _current_value(conn: sqlite3.Connection, c: ConflictRow) -> Any:
     return next((e for e in row.data.get(name) or [] if isinstance(e, dict) and str(e.get("id")) == eid), None)
 
 
+def _check_custom(c: ConflictRow, value: Any) -> None:
+    """A person's own value meets the same shape rule as a pushed change (``RecordSchema.value_problem``)."""
+    schema = schema_for(c.type)
+    if schema is None or c.outcome == "delete_refused":
+        return  # a refused delete's value only says delete or not: nothing is stored
+    if c.outcome == "edit_on_deleted":
+        fields = value if isinstance(value, dict) else {}
+        problems = [schema.value_problem(k, v) for k, v in sorted(fields.items())]
+    else:
+        name, eid = _split_element(c.field)
+        if eid is None:
+            problems = [schema.value_problem(name, value)]
+        elif value is not None and (isinstance(value, dict) and str(value.get("id")) != eid):
+            problems = [f"{name}: the element keeps its id {eid!r}"]
+        else:
+            problems = [schema.element_problem(name, value)] if value is not None else []
+    problem = next((p for p in problems if p is not None), None)
+    if problem is not None:
+        raise InvalidValue(problem)
+
+
 def resolve_in(conn: sqlite3.Connection, p: Principal, cid: int, choice: str, value: Any = None) -> ConflictRow:
     """Apply a person's decision as a new record version, close the conflict and audit both."""
     if p.role not in CONFLICT_RESOLVER_ROLES:
@@ -172,6 +193,8 @@ def resolve_in(conn: sqlite3.Connection, p: Principal, cid: int, choice: str, va
     if choice not in ("base", "server", "mine", "custom"):
         raise ValueError("choice must be base, server, mine or custom")
     chosen = {"base": c.base, "server": c.server, "mine": c.mine}.get(choice, value)
+    if choice == "custom":
+        _check_custom(c, value)
     row = load(conn, c.type, c.record_id)
     if row is None:
         raise NotFoundError(cid)

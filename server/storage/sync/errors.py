@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     from server.filing import Filing
 
-__all__ = ["Decision", "KeyReuse", "NotFoundError", "PermissionDenied", "Rejected", "StaleConflict", "Verdict"]
+__all__ = ["Decision", "InvalidValue", "KeyReuse", "NotFoundError", "PermissionDenied", "Rejected", "StaleConflict", "Verdict"]
 
 
 class KeyReuse(Exception):
@@ -26,6 +26,10 @@ class NotFoundError(Exception):
 
 class PermissionDenied(Exception):
     pass
+
+
+class InvalidValue(ValueError):
+    """A custom conflict resolution whose value does not fit the field's shape (the message names the field)."""
 
 
 class StaleConflict(Exception):

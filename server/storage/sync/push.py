@@ -27,7 +27,7 @@ from server.storage.sync.records import Batch, Row, high_water, history, load, t
 from server.storage.sync.registry_projection import registry_owns
 from sync.commands import run_command
 from sync.hlc import drift_ms
-from sync.merge import RecordState, merge_delete, merge_patch
+from sync.merge import RecordState, merge_delete, merge_patch, shape_problem
 from sync.messages import Mutation, Receipt, content_hash
 from sync.records import DRAFT, Principal, schema_for
 
@@ -199,6 +199,11 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
         if registry_owns(conn, rtype, m.entity.id):
             raise _registry_record()
         raise Rejected("forbidden", "この記録を変更する権限がありません")
+    if row is not None and m.kind != "command" and m.base_version is not None and m.base_version > row.version:
+        # A version the server never had (a bug, or an edit made against a restored database's lost future):
+        # merging it as a stale edit would judge clashes against history that does not exist.
+        raise Rejected("bad_request", f"base_version {m.base_version} は記録の版（{row.version}）より新しいため"
+                       "適用できません。同期し直してから編集してください")
     past = history(conn, rtype, m.entity.id, m.base_version) if row is not None else []
     state = RecordState(row.version, row.data, row.deleted, row.meta) if row is not None else None
 
@@ -228,10 +233,10 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
                             changed, batch=batch)
         return Receipt(mutation_id=m.mutation_id, status="applied", version=row.version + 1, seq=seq)
 
-    dept_change = m.changes.get("department")
-    if rtype != DRAFT and dept_change is not None and not isinstance(dept_change.new, str | None):
-        # Who sees the record follows this field (server.storage.sync.access): a department id or nothing.
-        raise Rejected("bad_request", "department は部署のID（文字列）で指定してください")
+    # Junk in a known field (a log that is a string, a member without an id, a department that is a list)
+    # would be stored out of reach of later edits: refused, naming the field (sync.records.SCHEMAS).
+    if (problem := shape_problem(schema, m.changes, m.set_ops)) is not None:
+        raise Rejected("bad_request", f"項目の値の形が正しくありません（{problem}）")
     res = merge_patch(state, changes=m.changes, set_ops=m.set_ops, base_version=m.base_version,
                       client_id=m.client_id, client_seq=m.client_seq, schema=schema, history=past)
     if res.status == "rejected":
