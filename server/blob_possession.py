@@ -8,10 +8,11 @@ compared with the stored bytes at its offset instead of being written; at the la
 one a new upload gets (``204`` complete, or ``422 digest-mismatch`` from offset 0 when any byte differed).
 
 Progress is kept in memory per (sha256, account): after a restart the device's next chunk gets ``404``, as
-an expired upload would, and it announces again and starts from 0. An account keeps at most as many proofs in
-progress as it may have unfinished uploads (``Settings.max_open_uploads``): its next one drops its own oldest
-(whose next chunk then gets that ``404``), never another account's; all accounts together keep at most
-10,000, so memory stays bounded.
+an expired upload would, and it announces again and starts from 0. Proofs in progress count against the
+account's upload limits as the unfinished uploads they look like (:meth:`Possession.sizes`,
+``server.uploads.check_new_upload``: a stored file and an absent one get the same 413/429); as a backstop an
+account keeps at most ``Settings.max_open_uploads`` of them (one more drops its own oldest, whose next chunk
+then gets that ``404``, never another account's), and all accounts together at most 10,000.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class Possession:
             mine.pop(sha, None)
             if not mine:
                 del self._of_account[account]
+
+    def sizes(self, account: str, *, besides: str) -> list[int]:
+        """Announced sizes of ``account``'s proofs in progress other than of ``besides``: unfinished uploads
+        as far as the account can tell, so they count against its limits (``server.uploads``)."""
+        return [self._proofs[(sha, account)].size for sha in self._of_account.get(account, ()) if sha != besides]
 
     def progress(self, sha: str, account: str) -> tuple[int, int] | None:
         """(offset, announced size) of a proof in progress."""

@@ -102,6 +102,10 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
         raise Problem(413 if data.size > MAX_BLOB else 422, "too-large" if data.size > MAX_BLOB else "invalid",
                       f"size must be between 1 and {MAX_BLOB}")
     limits = _upload_limits(request)
+    # Its proofs in progress (uploads of files someone else stored) count as the unfinished uploads they look
+    # like: a stored file it may not read and an absent one meet the same limits (the same 413/429).
+    proofs = ctx.possession.sizes(p.id, besides=sha)
+    proof = ctx.possession.progress(sha, p.id)
 
     def announce(c: Any) -> tuple[_Seen, bool]:
         seen = _seen(c, ctx, user, sha)
@@ -110,10 +114,16 @@ async def create_blob(request: Request[Any, Any, Any], data: JSONBody[BlobIn]) -
                 ctx.store.drop_upload_in(c, sha, p.id)
                 _unlink(partial_path(ctx.root, sha, p.id))
             return seen, False
-        if seen.own is not None or seen.hidden is not None:
-            return seen, False  # resumes its own upload, or proves it holds a stored file (below)
+        if seen.own is not None:
+            return seen, False  # resumes its own upload
+        if seen.hidden is not None:  # proves it holds a stored file (below): resumed, or new within the limits
+            if proof is None or proof[1] != data.size:
+                check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id),
+                                 proofs=proofs, now=time.time())
+            return seen, False
         # A new upload of its own reserves its size: checked against the account's limits in the same write job.
-        check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), now=time.time())
+        check_new_upload(c, p.id, data.size, limits, root=ctx.root, in_flight=IN_FLIGHT(p.id), proofs=proofs,
+                         now=time.time())
         ctx.store.create_upload_in(c, p, sha, data.size)
         _unlink(partial_path(ctx.root, sha, p.id))  # bytes of an earlier, dropped upload: a new one starts at 0
         return _Seen(None, data.size, None), True

@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,13 +61,15 @@ def _last_activity(root: Path, sha: str, account: str, created_at: str) -> float
 
 
 def check_new_upload(conn: sqlite3.Connection, account: str, size: int, limits: UploadLimits, *, root: Path,
-                     in_flight: int = 0, now: float) -> None:
-    """Refuse a new upload of ``size`` bytes by ``account`` beyond its limits (in the announcing write job)."""
+                     in_flight: int = 0, proofs: Sequence[int] = (), now: float) -> None:
+    """Refuse a new upload of ``size`` bytes by ``account`` beyond its limits (in the announcing write job).
+    ``proofs``: sizes of its uploads of files someone else stored (``server.blob_possession``), counted as
+    the unfinished uploads they look like to it, so a stored file and an absent one meet the same limits."""
     rows = conn.execute("SELECT sha256, size, created_at FROM sync_uploads WHERE account_id = ?", (account,)).fetchall()
-    reserved = sum(int(r[1]) for r in rows)
+    reserved = sum(int(r[1]) for r in rows) + sum(proofs)
     oldest = min((_last_activity(root, r[0], account, r[2]) for r in rows), default=now)
     retry = {"Retry-After": str(max(1, int(oldest + limits.expiry_s - now)))}
-    if len(rows) + in_flight >= limits.max_open:
+    if len(rows) + len(proofs) + in_flight >= limits.max_open:
         # Bodies being received finish in seconds; otherwise a slot frees when an upload completes or expires.
         soon = {"Retry-After": "5"} if in_flight else retry
         raise Problem(429, "too-many-uploads", f"At most {limits.max_open} unfinished uploads per account:"

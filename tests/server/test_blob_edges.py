@@ -68,38 +68,41 @@ def test_a_chunk_of_another_content_type_is_refused(srv: AppServer, ctype: str |
     assert c.get(f"/api/attachments/{sha}").content == data
 
 
-def test_possession_proofs_are_capped_per_account(srv: AppServer) -> None:
-    """An account keeps at most ``max_open_uploads`` proofs in progress (uploads of files someone else stored,
-    server/blob_possession.py): announcing more drops its own oldest, never another account's."""
+def test_uploads_of_stored_files_meet_the_limits_of_new_ones(srv: AppServer) -> None:
+    """An upload of a file someone else stored (a possession proof, server/blob_possession.py) counts as the
+    unfinished upload it looks like: at ``max_open_uploads`` a stored file and an absent one get the same 429
+    (so the limit does not tell which sha256 is stored), and one account's proofs leave others' alone."""
     cap = srv.settings.max_open_uploads
     owner, other, greedy = srv.login("resident"), srv.login("resident"), srv.login("resident")
-    files = [_png() for _ in range(cap + 2)]
+    files = [_png() for _ in range(cap + 1)]
     for data, _ in files:
         assert owner.post("/api/attachments", content=data, headers={"Content-Type": "image/png"}).status_code == 201
     first, first_sha = files[0]
     # Another account's proof under way: 10 bytes in.
     assert other.post("/sync/blobs", json={"sha256": first_sha, "size": len(first)}).status_code == 201
     assert other.patch(f"/sync/blobs/{first_sha}", content=first[:10], headers={**CHUNK, "Upload-Offset": "0"}).status_code == 204
-    # One account announces more stored files than it may have uploads open, each 10 bytes in.
-    for data, sha in files:
+    # One account announces as many stored files as it may have uploads open, each 10 bytes in.
+    for data, sha in files[:cap]:
         assert greedy.post("/sync/blobs", json={"sha256": sha, "size": len(data)}).status_code == 201
         r = greedy.patch(f"/sync/blobs/{sha}", content=data[:10], headers={**CHUNK, "Upload-Offset": "0"})
         assert r.status_code == 204, r.text
-    # Its own newest ones are kept; its oldest two were dropped (as expired uploads: announce again, from 0) ...
-    for _, sha in files[2:]:
-        assert greedy.head(f"/sync/blobs/{sha}").headers["Upload-Offset"] == "10"
-    for data, sha in files[:2]:
-        r = greedy.patch(f"/sync/blobs/{sha}", content=data[10:], headers={**CHUNK, "Upload-Offset": "10"})
-        assert r.status_code == 404, r.text
-    assert greedy.post("/sync/blobs", json={"sha256": first_sha, "size": len(first)}).json()["offset"] == 0
-    # ... and the other account's proof goes on to the end.
+    # One more: a stored file and an absent one are refused alike; resuming one under way is not refused.
+    stored = greedy.post("/sync/blobs", json={"sha256": files[cap][1], "size": len(files[cap][0])})
+    absent = greedy.post("/sync/blobs", json={"sha256": _png()[1], "size": 100})
+    assert stored.status_code == absent.status_code == 429 and stored.json() == absent.json(), (stored.text, absent.text)
+    assert greedy.post("/sync/blobs", json={"sha256": first_sha, "size": len(first)}).json()["offset"] == 10
+    # The other account's proof goes on to the end, and then its slot is free again.
     assert other.head(f"/sync/blobs/{first_sha}").headers["Upload-Offset"] == "10"
     r = other.patch(f"/sync/blobs/{first_sha}", content=first[10:], headers={**CHUNK, "Upload-Offset": "10"})
     assert r.status_code == 204 and other.get(f"/api/attachments/{first_sha}").content == first
+    r = greedy.patch(f"/sync/blobs/{first_sha}", content=first[10:], headers={**CHUNK, "Upload-Offset": "10"})
+    assert r.status_code == 204, r.text
+    assert greedy.post("/sync/blobs", json={"sha256": files[cap][1], "size": len(files[cap][0])}).status_code == 201
 
 
 def test_one_account_cannot_push_other_accounts_proofs_out() -> None:
-    """The 10,000 proofs kept in all are not one account's to fill: its own cap drops its own oldest."""
+    """The 10,000 proofs kept in all are not one account's to fill: beyond its own cap (the routes refuse
+    earlier, with 429) its own oldest is dropped, never another account's."""
     from server.blob_possession import Possession
 
     p = Possession()
