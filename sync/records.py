@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sync.merge import Policy, RecordSchema
-from sync.shapes import LONG_TEXT, SHORT_TEXT, Shape, append_list, month_or_date, person_name, set_list, text
+from sync.shapes import (
+    LONG_TEXT,
+    SHORT_TEXT,
+    Shape,
+    append_list,
+    json_object,
+    month_or_date,
+    person_name,
+    set_list,
+    text,
+)
 
 __all__ = [
     "DRAFT",
@@ -34,7 +44,7 @@ _IDENTITY: dict[str, Policy] = {"name": "review", "name_kana": "review", "birth_
 
 # What each known field of a shared record holds (docs/sync.md, "Model"). A value of another shape would be
 # stored and then be out of reach of later edits (a set with id-less elements, a log that is a string), so a
-# mutation carrying one is rejected. Drafts hold free-form answers: no shapes. ``department`` decides who
+# mutation carrying one is rejected. Drafts hold free-form answers: only their ``madoguchi`` object is shaped. ``department`` decides who
 # sees the record (a department id or nothing); ``assignees`` entries that are not strings name nobody.
 _short, _long = text(SHORT_TEXT), text(LONG_TEXT)
 _LOGS: dict[str, Shape] = {"notes": append_list, "contact_log": append_list, "department": _short}
@@ -42,7 +52,9 @@ _IDENTITY_SHAPES: dict[str, Shape] = {"name": person_name, "name_kana": person_n
                                       "my_number": _short, "resident_code": _short}
 
 SCHEMAS: dict[str, RecordSchema] = {
-    DRAFT: RecordSchema(default="auto"),
+    # A draft's answers are free-form; only the PWA's reserved ``madoguchi`` object (title, kind, links) has
+    # a shape, so a device reading it back always finds an object.
+    DRAFT: RecordSchema(default="auto", shapes={"madoguchi": json_object}),
     "household": RecordSchema(policies={**_IDENTITY, "head_name": "review", "members": "set",
                                         "notes": "append", "contact_log": "append"}, default="auto",
                               shapes={**_IDENTITY_SHAPES, **_LOGS, "head_name": person_name, "members": set_list,

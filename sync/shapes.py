@@ -20,6 +20,7 @@ __all__ = [
     "append_list",
     "element_problem",
     "id_string",
+    "json_object",
     "month_or_date",
     "person_name",
     "set_list",
@@ -74,6 +75,11 @@ def month_or_date(v: Any) -> str | None:
     except ValueError:
         pass
     return "a date YYYY-MM-DD or YYYY-MM"
+
+
+def json_object(v: Any) -> str | None:
+    """A JSON object (its members free)."""
+    return None if v is None or isinstance(v, dict) else "an object"
 
 
 def element_problem(e: Any) -> str | None:

@@ -49,6 +49,7 @@ _JUNK = [
     ("household", "address", "住" * 10_001),
     ("household", "department", ["shimin"]),
     ("case", "visits", [{"at": "2026-01-01"}]),
+    ("draft", "madoguchi", "bundle"),
 ]
 
 
@@ -66,7 +67,8 @@ def test_the_shape_rule_names_the_field(rtype: str, name: str, value: Any) -> No
                    "contact_log": [{"id": "c1", "at": "2026-01-01T00:00:00Z", "by": "", "text": "電話"}]}),
     ("household", {"anything_else": {"a": [1, {"b": None}]}, "department": "shimin"}),
     ("case", {"visits": [{"id": "v1", "at": "2026-01-01"}], "title": 5}),
-    ("draft", {"name": 5, "members": "free-form answers", "birth_date": "x"}),
+    ("draft", {"name": 5, "members": "free-form answers", "birth_date": "x",
+               "madoguchi": {"kind": "draft", "title": None, "anything": [1]}}),
 ])
 def test_values_of_the_documented_shapes_and_unknown_fields_pass(rtype: str, changes: dict[str, Any]) -> None:
     assert shape_problem(SCHEMAS[rtype], {k: FieldChange(None, v) for k, v in changes.items()}, None) is None
@@ -77,7 +79,8 @@ def test_junk_in_a_known_field_is_rejected_per_mutation_and_the_rest_applies(env
     t = env.http(s)
     ids = [f"junk-{i}-{uuid.uuid4()}" for i in range(len(_JUNK))]
     good = f"good-{uuid.uuid4()}"
-    batch = [_m("dev-junk", rtype, rid, {name: (None, value)}) for (rtype, name, value), rid in zip(_JUNK, ids, strict=True)]
+    batch = [_m("dev-junk", rtype, rid, {name: (None, value)}, kind="draft.patch" if rtype == "draft" else "record.patch")
+             for (rtype, name, value), rid in zip(_JUNK, ids, strict=True)]
     batch.insert(3, _m("dev-junk", "resident", good, {"name": (None, {"family": "山田", "given": "花子"}),
                                                       "birth_date": (None, "1950-03")}))
     receipts = t.push(batch)
