@@ -3,6 +3,7 @@ would store another one is refused with a clear error naming the field, and noth
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from typing import Any
@@ -111,18 +112,31 @@ def test_set_ops_with_id_less_elements_or_on_a_field_that_is_not_a_set_are_rejec
     assert _data(env, "household", hid) == [(1, '{"members":[{"id":"m1","relationship":"子"}]}')]
 
 
-def test_a_base_version_the_record_never_had_is_bad_request(env: Any) -> None:
+def test_a_base_version_the_record_never_had_is_judged_against_the_whole_history(env: Any) -> None:
+    """An edit made against versions a restored database lost is neither refused nor written over someone
+    else's value: a field the device saw as it is applies, any other clashes and is kept by its policy."""
     _, s = env.account("counter")
     t = env.http(s)
     hid = f"h-{uuid.uuid4()}"
-    assert t.push([_m("dev-bv", "household", hid, {"address": (None, "札幌")})])[0].status == "applied"
-    ahead = t.push([_m("dev-bv", "household", hid, {"address": ("札幌", "仙台")}, base=2),
-                    _m("dev-bv", "household", hid, base=5, kind="record.delete"),
-                    _m("dev-bv", "household", hid, {"address": ("札幌", "盛岡")}, base=1)])
-    assert [(r.status, r.reason) for r in ahead[:2]] == [("rejected", "bad_request")] * 2
-    assert ahead[0].message and "base_version 2" in ahead[0].message
-    assert ahead[2].status == "applied"
-    assert _data(env, "household", hid) == [(2, '{"address":"盛岡"}')]
+    name = {"family": "山田", "given": "太郎"}
+    assert t.push([_m("dev-bv", "household", hid, {"address": (None, "札幌"), "address_notes": (None, "裏口"),
+                                                   "head_name": (None, name)})])[0].status == "applied"
+    assert t.push([_m("dev-bv-other", "household", hid, {"address": ("札幌", "函館"),
+                                                         "head_name": (name, {**name, "given": "太一"})},
+                      base=1)])[0].status == "applied"
+    # A device back from a restore edits from version 7, which this database never had.
+    r = t.push([_m("dev-bv-restored", "household", hid,
+                   {"address": ("札幌", "仙台"), "address_notes": ("裏口", "表口"),
+                    "head_name": (name, {**name, "given": "次郎"})}, base=7)])[0]
+    assert r.status == "conflict"
+    outcomes = {c.field: c.outcome for c in r.conflicts}
+    assert outcomes == {"address": "mine_applied", "head_name": "server_kept"}
+    version, data = _data(env, "household", hid)[0]
+    assert version == 3
+    assert json.loads(data) == {"address": "仙台", "address_notes": "表口", "head_name": {**name, "given": "太一"}}
+    # A delete from a lost version is refused when anyone else ever changed the record, and recorded.
+    d = t.push([_m("dev-bv-restored", "household", hid, base=9, kind="record.delete")])[0]
+    assert d.status == "conflict" and d.conflicts[0].outcome == "delete_refused"
 
 
 def _review_conflict(env: Any, t: Any, client: str) -> tuple[str, int]:

@@ -199,16 +199,18 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
         if registry_owns(conn, rtype, m.entity.id):
             raise _registry_record()
         raise Rejected("forbidden", "この記録を変更する権限がありません")
-    if row is not None and m.kind != "command" and m.base_version is not None and m.base_version > row.version:
-        # A version the server never had (a bug, or an edit made against a restored database's lost future):
-        # merging it as a stale edit would judge clashes against history that does not exist.
-        raise Rejected("bad_request", f"base_version {m.base_version} は記録の版（{row.version}）より新しいため"
-                       "適用できません。同期し直してから編集してください")
-    past = history(conn, rtype, m.entity.id, m.base_version) if row is not None else []
+    base_version = m.base_version
+    if row is not None and m.kind != "command" and base_version is not None and base_version > row.version:
+        # A version this database never had (an edit made against versions a restored copy lost): nothing
+        # tells which edits the device saw, so it is judged against the record's whole history. A field the
+        # device saw as it is applies; any other is a clash, kept in a conflict record by its policy: the edit
+        # is neither refused nor silently written over someone else's value.
+        base_version = 0
+    past = history(conn, rtype, m.entity.id, base_version) if row is not None else []
     state = RecordState(row.version, row.data, row.deleted, row.meta) if row is not None else None
 
     if m.kind == "record.delete":
-        dres = merge_delete(state, base_version=m.base_version, client_id=m.client_id,
+        dres = merge_delete(state, base_version=base_version, client_id=m.client_id,
                             client_seq=m.client_seq, history=past)
         assert row is not None
         ids = record_conflicts_in(conn, p, m, dres.conflicts, row.department, row.version)
@@ -237,7 +239,7 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
     # would be stored out of reach of later edits: refused, naming the field (sync.records.SCHEMAS).
     if (problem := shape_problem(schema, m.changes, m.set_ops)) is not None:
         raise Rejected("bad_request", f"項目の値の形が正しくありません（{problem}）")
-    res = merge_patch(state, changes=m.changes, set_ops=m.set_ops, base_version=m.base_version,
+    res = merge_patch(state, changes=m.changes, set_ops=m.set_ops, base_version=base_version,
                       client_id=m.client_id, client_seq=m.client_seq, schema=schema, history=past)
     if res.status == "rejected":
         raise Rejected(res.reason or "rejected", "この項目は直接変更できません（操作を使ってください）")
