@@ -34,7 +34,7 @@ MARK = "<!-- sync-bench -->"
 
 def doc(i: int) -> dict[str, object]:
     # About 1 KB of JSON, the shape of a household record.
-    return {"name": f"山田 {i}", "address": f"北海道札幌市中央区北{i % 30}条西{i % 20}丁目",
+    return {"head_name": {"family": "山田", "given": f"太郎{i}"}, "address": f"北海道札幌市中央区北{i % 30}条西{i % 20}丁目",
             "phone": f"011-{i % 1000:03d}-{i % 10000:04d}", "notes": [],
             "memo": ("訪問記録 " * 60)[: 300] + f"#{i}"}
 
@@ -71,7 +71,7 @@ const PouchDB = require('pouchdb');
 const path = require('path');
 const n = parseInt(process.argv[2], 10), url = process.argv[3], dir = process.argv[4];
 function doc(i) {
-  return {_id: 'bench-' + String(i).padStart(5, '0'), name: '山田 ' + i,
+  return {_id: 'bench-' + String(i).padStart(5, '0'), head_name: {family: '山田', given: '太郎' + i},
     address: '北海道札幌市中央区北' + (i % 30) + '条西' + (i % 20) + '丁目',
     phone: '011-' + String(i % 1000).padStart(3, '0') + '-' + String(i % 10000).padStart(4, '0'), notes: [],
     memo: '訪問記録 '.repeat(60).slice(0, 300) + '#' + i};
