@@ -29,9 +29,11 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def main() -> int:
-    # The server owns this process's lifetime (it closes our input to stop us). Ctrl+C at the terminal
-    # signals the whole process group: dying first would print a traceback and make the server log an error.
+    # The server owns this process's lifetime (it closes our input to stop us, and a server that dies
+    # closes it too). Ctrl+C at the terminal, `timeout` and systemd's stop signal the whole process group:
+    # dying first would print a traceback and make the server log an error on every ordinary stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from procedure_definitions.model import Procedure
     from server.catalog import validate_answers
     from server.validation import FrameReader, frame

@@ -1,5 +1,5 @@
 """The validation worker's lifetime belongs to the server: Ctrl+C at the terminal (SIGINT to the whole
-process group) must not kill it first, or every stop prints its KeyboardInterrupt traceback and the server
+process group), `timeout` or systemd's stop (SIGTERM to the group) must not kill it first, or every stop prints its KeyboardInterrupt traceback and the server
 logs an ERROR. It ends when the server closes its input."""
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ import subprocess
 import sys
 import time
 
+import pytest
 
-def test_the_worker_ignores_sigint_and_ends_when_its_input_closes() -> None:
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_worker_ignores_stop_signals_and_ends_when_its_input_closes(sig: signal.Signals) -> None:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     proc = subprocess.Popen([sys.executable, "-m", "server.validation_worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         time.sleep(1.0)  # past its imports, blocked reading its input
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         time.sleep(0.5)
         assert proc.poll() is None  # still serving
         assert proc.stdin is not None
