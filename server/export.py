@@ -21,8 +21,8 @@ core system expects, in order: ``columns: {列名: dotted.path}`` where paths ad
 Columns come only from definitions and mapping files, never from the answers themselves: an answer whose key
 is not a field of the definition is no column (a submission whose definition is not stored exports its
 receipt columns only; JSON Lines keeps everything). Every cell and every header is neutralised against
-formula injection (:func:`neutralize`). ``visible`` filters the records an account may export, by the
-same department rule as the queue (``server.auth.roles.can_access_department``); ``exported`` collects the ids
+formula injection (:func:`neutralize`). ``departments`` limits the records to those an account may export,
+by the queue's own SQL filter (``server.auth.roles.department_filter``); ``exported`` collects the ids
 written, for the audit entry.
 """
 
@@ -32,7 +32,7 @@ import csv
 import io
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -109,22 +109,17 @@ def _record_json(rec: SubmissionRecord) -> bytes:
     })
 
 
-Visible = Callable[[SubmissionRecord], bool]
-
-
-def _records(conn: sqlite3.Connection, status: str | None, procedure: str | None, visible: Visible | None,
-             exported: list[str] | None) -> Iterator[SubmissionRecord]:
-    for rec in iter_submissions(conn, status=status, procedure=procedure):
-        if visible is not None and not visible(rec):
-            continue
+def _records(conn: sqlite3.Connection, status: str | None, procedure: str | None,
+             departments: list[str] | None, exported: list[str] | None) -> Iterator[SubmissionRecord]:
+    for rec in iter_submissions(conn, status=status, procedure=procedure, departments=departments):
         if exported is not None:
             exported.append(rec.id)
         yield rec
 
 
 def to_jsonl(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
-             visible: Visible | None = None, exported: list[str] | None = None) -> Iterator[str]:
-    for rec in _records(conn, status, procedure, visible, exported):
+             departments: list[str] | None = None, exported: list[str] | None = None) -> Iterator[str]:
+    for rec in _records(conn, status, procedure, departments, exported):
         yield _record_json(rec).decode() + "\n"
 
 
@@ -246,14 +241,14 @@ def _values(proc: Procedure, answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
-           bom: bool = False, mappings: Mapping[str, list[Column]] | None = None, visible: Visible | None = None,
+           bom: bool = False, mappings: Mapping[str, list[Column]] | None = None, departments: list[str] | None = None,
            exported: list[str] | None = None) -> str:
     """The whole CSV as text (two passes: the column set is known only after reading every row)."""
     defs = _Definitions(conn)
     mappings = mappings or {}
     records: list[tuple[SubmissionRecord, Procedure | None, dict[str, Any]]] = []
     items: dict[tuple[str, str], dict[str, int]] = {}
-    for rec in _records(conn, status, procedure, visible, exported):
+    for rec in _records(conn, status, procedure, departments, exported):
         proc = defs.get(rec.procedure_id, rec.procedure_version)
         values = _values(proc, rec.answers) if proc is not None else rec.answers
         if proc is not None and rec.procedure_id not in mappings:

@@ -28,7 +28,7 @@ from server.identity import NOT_RESIDENT, bind_account, summarize
 from server.problems import Problem
 from server.registry import search_text
 from server.services import services
-from server.storage.submissions import STATUSES, TRANSITIONS, SubmissionRecord
+from server.storage.submissions import STATUSES, TRANSITIONS
 from server.submissions import change_status
 
 __all__ = ["console_router", "render_page"]
@@ -152,17 +152,15 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
         if not any(p.department.id == user.department for p in proc_versions.values()):
             raise Problem(403, "forbidden", "Not a procedure of your department")
 
-    # The queue's department rule: a reviewer's export holds only their department's submissions.
-    def visible(rec: SubmissionRecord) -> bool:
-        return can_access_department(user, rec.department)
-
+    # The queue's department rule (in SQL): a reviewer's export holds only their department's submissions.
+    departments = _departments(user)
     exported: list[str] = []
 
     def build(c: Any) -> str:
         if format == "csv":
             return to_csv(c, status=status or None, procedure=procedure or None, bom=bom,
-                          mappings=svc.export_mappings, visible=visible, exported=exported)
-        return "".join(to_jsonl(c, status=status or None, procedure=procedure or None, visible=visible,
+                          mappings=svc.export_mappings, departments=departments, exported=exported)
+        return "".join(to_jsonl(c, status=status or None, procedure=procedure or None, departments=departments,
                                 exported=exported))
 
     body = await svc.db.read(build)

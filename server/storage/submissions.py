@@ -337,12 +337,7 @@ class SQLiteSubmissions:
 
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]:
-        sql, args = _selection(status, procedure)
-        if departments is not None:
-            if not departments:
-                return []
-            sql += f" AND department IN ({', '.join('?' * len(departments))})"
-            args += departments
+        sql, args = _selection(status, procedure, departments)
         if search:
             sql += " AND instr(search_text, ?) > 0"
             args.append(search)
@@ -404,10 +399,15 @@ class SQLiteSubmissions:
         return await self.db.write(job)
 
 
-def _selection(status: str | None, procedure: str | None) -> tuple[str, list[Any]]:
-    """The submissions query filtered by status and procedure, open for more ``AND`` clauses."""
+def _selection(status: str | None, procedure: str | None,
+               departments: list[str] | None = None) -> tuple[str, list[Any]]:
+    """The submissions query filtered by status, procedure and ``departments`` (None: every department; the
+    list comes from ``server.auth.roles.department_filter``), open for more ``AND`` clauses."""
     sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
     args: list[Any] = []
+    if departments is not None:
+        sql += f" AND department IN ({', '.join('?' * len(departments))})" if departments else " AND 0"
+        args += departments
     if status:
         sql += " AND status = ?"
         args.append(status)
@@ -417,9 +417,9 @@ def _selection(status: str | None, procedure: str | None) -> tuple[str, list[Any
     return sql, args
 
 
-def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None,
-                     procedure: str | None = None) -> Iterator[SubmissionRecord]:
-    """Every matching submission in receipt order (exports)."""
-    sql, args = _selection(status, procedure)
+def iter_submissions(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
+                     departments: list[str] | None = None) -> Iterator[SubmissionRecord]:
+    """Every matching submission in receipt order (exports), within ``departments`` as the queue."""
+    sql, args = _selection(status, procedure, departments)
     for row in conn.execute(sql + " ORDER BY received_at, receipt_number", args):
         yield _record(row)
