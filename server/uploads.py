@@ -67,16 +67,20 @@ def check_new_upload(conn: sqlite3.Connection, account: str, size: int, limits: 
     the unfinished uploads they look like to it, so a stored file and an absent one meet the same limits."""
     rows = conn.execute("SELECT sha256, size, created_at FROM sync_uploads WHERE account_id = ?", (account,)).fetchall()
     reserved = sum(int(r[1]) for r in rows) + sum(proofs)
-    oldest = min((_last_activity(root, r[0], account, r[2]) for r in rows), default=now)
-    retry = {"Retry-After": str(max(1, int(oldest + limits.expiry_s - now)))}
+
+    def retry() -> dict[str, str]:
+        # Only a refusal needs it: the partial files are stat()ed then, not on every announcement.
+        oldest = min((_last_activity(root, r[0], account, r[2]) for r in rows), default=now)
+        return {"Retry-After": str(max(1, int(oldest + limits.expiry_s - now)))}
+
     if len(rows) + len(proofs) + in_flight >= limits.max_open:
         # Bodies being received finish in seconds; otherwise a slot frees when an upload completes or expires.
-        soon = {"Retry-After": "5"} if in_flight else retry
+        soon = {"Retry-After": "5"} if in_flight else retry()
         raise Problem(429, "too-many-uploads", f"At most {limits.max_open} unfinished uploads per account:"
                       " finish one first", headers=soon, max_open=limits.max_open)
     if reserved + size > limits.quota_bytes:
         raise Problem(413, "upload-quota", f"Unfinished uploads may reserve at most {limits.quota_bytes} bytes per"
-                      " account: finish one first", headers=retry, quota_bytes=limits.quota_bytes,
+                      " account: finish one first", headers=retry(), quota_bytes=limits.quota_bytes,
                       reserved_bytes=reserved)
 
 
