@@ -27,6 +27,7 @@ from . import japan
 from .compile import compile_procedure
 from .expressions import EvalError, deep_equal, evaluate, format_number, references, truthy
 from .expressions.dates import japan_today, parse_date
+from .expressions.parser import MAX_SAFE_INTEGER
 from .identity_memo import IdentityMemo
 from .model import Procedure
 
@@ -184,7 +185,6 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 _ADDRESS_PARTS = ("prefecture", "city", "town", "block")
 
 
-_MAX_SAFE = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str every surrogate is a lone one
 
 
@@ -209,7 +209,7 @@ def _copy(value: Any) -> Any:
             raise _Refused("bad_text")
         return value
     if t is int or t is float:
-        if -_MAX_SAFE <= value <= _MAX_SAFE:  # False for NaN too
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # False for NaN too
             return value
         raise _Refused("number_range")
     if t is bool or value is None:

@@ -16,6 +16,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from .errors import Problem, did_you_mean, problem
+from .expressions.parser import MAX_SAFE_INTEGER
 from .versions import is_valid
 from .yamlpos import KeyPath, Located
 
@@ -24,7 +25,6 @@ __all__ = ["check_shape"]
 # Used with fullmatch: "$" alone would let a trailing newline through.
 _ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 _DEF_ID_RE = re.compile(r"[a-z][a-z0-9-]*")
-_MAX_SAFE = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
 
 
 @cache
@@ -140,7 +140,7 @@ class _Walker:
                 self.report("PD104", path, key=name, allowed=allowed, actual=value, hint=hint)
             return
         if isinstance(t, mi.IntType | mi.FloatType) and isinstance(value, int | float) and not isinstance(value, bool) \
-                and not -_MAX_SAFE <= value <= _MAX_SAFE:  # False for NaN too
+                and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # False for NaN too
             self.report("PD109", path, key=name, actual=_number_text(value))
             set_value(None)  # never converted (msgspec would refuse it without a position)
             return

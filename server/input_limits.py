@@ -34,6 +34,7 @@ from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from procedure_definitions.expressions.parser import MAX_SAFE_INTEGER
 from server.problems import Problem
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 MAX_DEPTH = 64
-MAX_SAFE_INT = 2**53 - 1
+MAX_SAFE_INT = MAX_SAFE_INTEGER  # the procedure language's limit: one range for every edge
 
 # A JSON string (escapes included); removed before looking at structure so digits and brackets in text count
 # for nothing.

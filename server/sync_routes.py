@@ -136,7 +136,7 @@ async def pull(request: Request[Any, Any, Any], cursor: FromQuery[int] = 0, limi
     if p.role == "outreach" and await ctx.db.read(lambda c: ctx.store.missing_assigned(c, p)):
         await ctx.db.write(lambda c: ctx.store.materialize_assigned_in(c, p))
     try:
-        page = await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, min(limit, 5000), database_id=db))
+        page = await ctx.db.read(lambda c: ctx.store.pull(c, p, cursor, limit, database_id=db))
     except SyncReset as exc:
         # Never echo a cursor the database does not know: the device would skip whatever gets that seq next.
         raise Problem(409, "sync-reset", "The replica belongs to another database or a later state of this one:"

@@ -38,6 +38,7 @@ __all__ = [
     "consume",
     "ip",
     "limit",
+    "limit_account",
     "me",
     "new_challenge",
     "out",
@@ -87,9 +88,20 @@ def limit(request: Request[Any, Any, Any], family: Family, account_id: str | Non
     """Take a token for this request from its client address's bucket (and the account's, when known);
     429 ``rate-limited`` with ``Retry-After`` when one is empty."""
     config = cfg(request)
-    wait, whose = config.limiter.take(("ip", family, limit_key(ip(request))), config.limits.per_ip), "from this address"
-    if not wait and account_id is not None:
-        wait, whose = config.limiter.take(("account", family, account_id), config.limits.per_account), "for this account"
+    _take(config.limiter.take(("ip", family, limit_key(ip(request))), config.limits.per_ip), family,
+          "from this address")
+    if account_id is not None:
+        limit_account(request, family, account_id)
+
+
+def limit_account(request: Request[Any, Any, Any], family: Family, account_id: str) -> None:
+    """The account's token only: for a request that took its address's token before it knew the account."""
+    config = cfg(request)
+    _take(config.limiter.take(("account", family, account_id), config.limits.per_account), family,
+          "for this account")
+
+
+def _take(wait: int, family: Family, whose: str) -> None:
     if wait:
         raise AuthProblem(429, "rate-limited", f"too many {family} requests {whose}: try again in {wait} seconds",
                           headers={"Retry-After": str(wait)})

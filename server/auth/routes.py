@@ -33,6 +33,7 @@ from server.auth.http import (
     consume,
     ip,
     limit,
+    limit_account,
     new_challenge,
     out,
     session_cookie,
@@ -181,7 +182,7 @@ async def login_verify(request: Request[Any, Any, Any], data: JSONBody[LoginVeri
     if record is None:
         await audit_failure(request, "auth.login_failed", None, "unknown passkey")
         raise AuthProblem(401, "sign-in-failed", "this passkey is not registered here")
-    limit(request, "verify", record.account_id)  # per account too, now that we know which
+    limit_account(request, "verify", record.account_id)  # the address paid above; now the account
     account = await config.db.read(lambda c: store.account_by_id(c, record.account_id))
     if account is None:
         await audit_failure(request, "auth.login_failed", record.account_id, "account disabled")
@@ -293,7 +294,7 @@ async def enroll(request: Request[Any, Any, Any], token: FromPath[str]) -> Respo
     status, account = ("unknown", None) if len(token) > 200 else await config.db.read(
         lambda c: store.invite_account(c, token))
     if account is not None:  # the page is part of the enrollment: the invited account's bucket too
-        limit(request, "enroll", account.id)
+        limit_account(request, "enroll", account.id)
     code = {"ok": 200, "unknown": 404, "gone": 410}[status]
     return Response(enroll_page(account.display_name if account else None, status), status_code=code,
                     media_type="text/html",
@@ -320,7 +321,7 @@ async def enroll_options(request: Request[Any, Any, Any], data: JSONBody[EnrollO
     limit(request, "enroll")
     config = cfg(request)
     account = await _invited(config, data.token)
-    limit(request, "enroll", account.id)
+    limit_account(request, "enroll", account.id)
     handle, existing = await config.db.read(
         lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))
     options, challenge = registration_options(
@@ -338,7 +339,7 @@ async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVe
     config = cfg(request)
     ch = await consume(config, data.challenge_id, "enroll")
     if ch.account_id:
-        limit(request, "enroll", ch.account_id)
+        limit_account(request, "enroll", ch.account_id)
     if ch.data.get("invite") != store.hash_secret(data.token).hex():
         raise AuthProblem(400, "challenge-invalid", "this challenge was issued for another enrollment link")
     try:

@@ -476,15 +476,14 @@ def claim_invite(conn: sqlite3.Connection, token: str) -> str | None:
     return row[0] if row else None
 
 
-def void_invites(conn: sqlite3.Connection, account_id: str, *, keep: str | None = None) -> int:
-    """End every still-claimable invite of the account but ``keep`` (a token); returns how many ended.
+def void_invites(conn: sqlite3.Connection, account_id: str) -> int:
+    """End every still-claimable invite of the account; returns how many ended.
 
     One live enrollment link per account: a newer link replaces the older ones, and an enrollment ends the
-    rest, so a link seen in an old terminal log or mail can never add a passkey later.
+    rest (the claimed one is already used), so a link seen in an old terminal log or mail can never add a
+    passkey later.
     """
-    keep_hash = hash_secret(keep) if keep is not None else b""
     return conn.execute(
-        "UPDATE invites SET used_at = ? WHERE account_id = ? AND used_at IS NULL AND expires_at > ?"
-        " AND token_hash != ?",
-        (iso_now(), account_id, now(), keep_hash),
+        "UPDATE invites SET used_at = ? WHERE account_id = ? AND used_at IS NULL AND expires_at > ?",
+        (iso_now(), account_id, now()),
     ).rowcount

@@ -21,13 +21,14 @@ import os
 import sqlite3
 from pathlib import Path
 
+from server.storage.sync.records import high_water
+
 __all__ = [
     "META_SQL",
     "SyncReset",
     "check_pull",
     "check_restored",
     "database_id",
-    "high_water",
     "mark_path",
     "new_database_id",
     "write_mark",
@@ -57,10 +58,6 @@ class SyncReset(Exception):
 def database_id(conn: sqlite3.Connection) -> str:
     row = conn.execute("SELECT value FROM sync_meta WHERE key = 'database_id'").fetchone()
     return str(row[0]) if row else ""
-
-
-def high_water(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT MAX(seq) FROM sync_changes").fetchone()[0] or 0)
 
 
 def check_pull(conn: sqlite3.Connection, cursor: int, hwm: int, claimed: str | None) -> str:

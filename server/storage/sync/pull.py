@@ -6,7 +6,7 @@ import sqlite3
 
 from server.storage.sync.access import change_scope
 from server.storage.sync.identity import check_pull
-from server.storage.sync.records import decoder
+from server.storage.sync.records import decoder, high_water
 from sync.messages import Change, PullPage
 from sync.records import Principal
 
@@ -21,7 +21,7 @@ def pull(conn: sqlite3.Connection, p: Principal, cursor: int, limit: int, *, dat
     limit = max(1, min(limit, 5000))
     conn.execute("BEGIN")  # one snapshot for the high-water mark and the page
     try:
-        hwm = int(conn.execute("SELECT MAX(seq) FROM sync_changes").fetchone()[0] or 0)
+        hwm = high_water(conn)
         current = check_pull(conn, cursor, hwm, database_id)
         where = change_scope(p)
         rows = conn.execute(
