@@ -133,7 +133,13 @@ CREATE TABLE outreach_assignments (
 );
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3)]
+# v4: whether --demo made this database is read from the audit trail at every start (server/demo.py); this
+# index holds only those few entries, so the answer never scans a city's whole trail.
+_V4 = """
+CREATE INDEX audit_log_demo ON audit_log (action, id) WHERE action IN ('demo.seed', 'demo.left', 'staff.invite');
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
