@@ -29,6 +29,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# Run as a path too (python3 bench/bench_x.py): the project root goes first on sys.path, before the
+# project imports, so this checkout (not an installed copy) is what runs.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 __all__ = ["generate_variants", "main", "render_section", "time_cli", "time_in_process"]
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,6 +38,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# Run as a path too (python3 bench/bench_x.py): the project root goes first on sys.path, before the
+# project imports, so this checkout (not an installed copy) is what runs.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from testsupport.servers import ROOT, ServerProcess
 
 __all__ = ["bare_app", "main", "median_run", "parse_wrk"]

@@ -20,9 +20,15 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Run as a path too (python3 bench/bench_x.py): the project root goes first on sys.path, before the
+# project imports, so this checkout (not an installed copy) is what runs.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sync.client import Device, HTTPTransport
 from testsupport.servers import ROOT, ServerProcess, free_port

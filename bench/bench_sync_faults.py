@@ -7,7 +7,14 @@ reordering, cut uploads, clocks a year ahead) against the real server, SIGKILLed
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
+from pathlib import Path
+
+# Run as a path too (python3 bench/bench_x.py): the project root goes first on sys.path, before the
+# project imports, so this checkout (not an installed copy) is what runs.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from testsupport.faults import run_fault_workload
 from testsupport.servers import ROOT
