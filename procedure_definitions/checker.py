@@ -13,7 +13,9 @@ from typing import Any
 from . import expressions as ex
 from .errors import Problem, did_you_mean, problem
 from .model import (
+    MEMBER_ATTRIBUTES,
     PROFILE_ATTRIBUTES,
+    PROFILE_GROUPS,
     AddressField,
     AttachmentField,
     ChoiceField,
@@ -305,6 +307,7 @@ class _Checker:
             bad("calculate", "names are typed or prefilled, never calculated")
 
     def prefill(self, f: FieldBase, fpath: KeyPath) -> None:
+        self.prefill_map(f, fpath)
         if f.prefill is None:
             return
         attr_type = PROFILE_ATTRIBUTES.get(f.prefill)
@@ -315,6 +318,43 @@ class _Checker:
         if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
             self.report("PD207", fpath + ("prefill",), name=f.prefill, attr_type=attr_type, field=f.id,
                         field_type=tag)
+        elif isinstance(f, GroupField) and f.prefill_map is None:
+            self.report("PD217", fpath + ("prefill",), field=f.id, name=f.prefill)
+
+    def prefill_map(self, f: FieldBase, fpath: KeyPath) -> None:
+        """``prefill_map`` and ``pick``: only on a group prefilled from a list of people; every key an item
+        field, every value a member attribute whose value type the item field can hold."""
+        groups = ", ".join(sorted(PROFILE_GROUPS))
+        for key, used in (("prefill_map", f.prefill_map is not None), ("pick", f.pick)):
+            if not used:
+                continue
+            if not isinstance(f, GroupField):
+                self.report("PD214", fpath + (key,), at_key=True, key=key, groups=groups, field=f.id,
+                            what=f"a {field_tag(f)} field")
+                return
+            if f.prefill not in PROFILE_GROUPS:
+                self.report("PD214", fpath + (key,), at_key=True, key=key, groups=groups, field=f.id,
+                            what=f"prefilled from '{f.prefill}'" if f.prefill else "not prefilled")
+                return
+        if not isinstance(f, GroupField) or f.prefill_map is None:
+            return
+        items = {c.id: c for c in f.fields}
+        for item_id, attr in f.prefill_map.items():
+            path = fpath + ("prefill_map", item_id)
+            target = items.get(item_id)
+            if target is None:
+                self.report("PD202", path, at_key=True, name=item_id, key=f"prefill_map of '{f.id}'",
+                            hint=did_you_mean(item_id, items))
+                continue
+            attr_type = MEMBER_ATTRIBUTES.get(attr)
+            if attr_type is None:
+                self.report("PD215", path, field=f.id, item=item_id, name=attr,
+                            hint=did_you_mean(attr, MEMBER_ATTRIBUTES))
+                continue
+            tag = field_tag(target)
+            if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
+                self.report("PD216", path, field=f.id, item=item_id, name=attr, attr_type=attr_type,
+                            field_type=tag)
 
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}

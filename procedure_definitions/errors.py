@@ -51,6 +51,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD211": ("error", "shared field '{shared}' maps to unknown field '{field}' of procedure '{procedure}'{hint}"),
     "PD212": ("error", "shared field '{shared}' is {shared_type} but '{procedure}.{field}' is {field_type}"),
     "PD213": ("warning", "{detail}"),
+    "PD214": ("error", "'{key}' is only allowed on a group prefilled from a list of people ({groups}); field '{field}' is {what}"),
+    "PD215": ("error", "prefill_map of '{field}' maps '{item}' to unknown member attribute '{name}'{hint}"),
+    "PD216": ("error", "prefill_map of '{field}': member attribute '{name}' holds a {attr_type} value but '{item}' is {field_type}"),
+    "PD217": ("error", "group '{field}' is prefilled from '{name}' but has no prefill_map: say which item field takes which member attribute"),
     # 3xx: scenarios
     "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
     "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),

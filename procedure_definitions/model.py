@@ -14,7 +14,9 @@ import msgspec
 
 __all__ = [
     "FIELD_TYPES",
+    "MEMBER_ATTRIBUTES",
     "PROFILE_ATTRIBUTES",
+    "PROFILE_GROUPS",
     "AddressField",
     "AttachmentField",
     "Choice",
@@ -75,6 +77,22 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "my_number": "my_number",
     "household_members": "group",
     "previous_address": "address",
+    "transfer_movers": "group",  # the movers on the incoming 転出証明書情報 (転入)
+}
+
+# The group attributes above: lists of people whose items a repeat group is prefilled from
+# (``prefill_map``), each person carrying the attributes of MEMBER_ATTRIBUTES (absent when not disclosed).
+PROFILE_GROUPS: frozenset[str] = frozenset(k for k, v in PROFILE_ATTRIBUTES.items() if v == "group")
+
+# Attributes of one person of a household (or of the movers of a transfer): attribute -> value type, the
+# same value types as PROFILE_ATTRIBUTES. Keep in step with server.household.
+MEMBER_ATTRIBUTES: dict[str, str] = {
+    "member_id": "text",  # the resident code: stable, never shown as a typed value
+    "name": "name",
+    "name_kana": "kana",
+    "birth_date": "date",
+    "sex": "choice",
+    "relationship_to_head": "text",
 }
 
 
@@ -111,6 +129,11 @@ class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
     read_only: bool = False
     prefill: str | None = None  # a key of PROFILE_ATTRIBUTES
     prefill_editable: bool = True
+    # Groups only (on FieldBase so that the checker, not the shape check, explains a misplaced one): with
+    # ``prefill: household_members`` (or another PROFILE_GROUPS attribute), item field id -> member
+    # attribute; ``pick``: the resident ticks the members to include (one tap each) instead of getting all.
+    prefill_map: dict[str, str] | None = None
+    pick: bool = False
     merge: MergePolicy | None = None  # default depends on type, see default_merge()
 
 

@@ -632,3 +632,58 @@ def test_the_build_and_the_server_refuse_a_text_bomb_with_the_same_line(tmp_path
     assert r.returncode == 0 and "Traceback" not in r.stdout + r.stderr, r.stderr[-2000:]
     assert f"warning: {line}" in r.stdout.splitlines(), r.stdout
     assert "1 procedure versions" in r.stdout
+
+
+HOUSEHOLD = BASE + textwrap.indent(
+    "- id: movers\n  type: group\n  label: 異動者\n  prefill: household_members\n  pick: true\n"
+    "  prefill_map: {mover_name: name, mover_birth: birth_date}\n  fields:\n"
+    "    - {id: mover_name, type: name, label: 氏名}\n"
+    "    - {id: mover_birth, type: wareki, label: 生年月日}\n"
+    "    - {id: mover_count, type: number, label: 人数}\n", " " * 6)
+
+
+def _positions(text: str) -> list[tuple[str, int, int]]:
+    return [(p.code, p.line, p.col) for p in load_text(text, "x.yaml").problems]
+
+
+def test_household_prefill_map_is_valid() -> None:
+    assert codes(HOUSEHOLD) == []
+
+
+def test_household_prefill_map_unknown_attribute_has_position_and_hint() -> None:
+    text = HOUSEHOLD.replace("mover_birth: birth_date", "mover_birth: brith_date")
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD215"]
+    p = res.problems[0]
+    line = text.splitlines()[p.line - 1]
+    assert "brith_date" in line[p.col - 1:] and "did you mean 'birth_date'" in p.message
+
+
+def test_household_prefill_map_type_mismatch() -> None:
+    text = HOUSEHOLD.replace("mover_birth: birth_date", "mover_count: birth_date")
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD216"]
+    assert "'mover_count' is number" in res.problems[0].message
+
+
+def test_household_prefill_map_unknown_item_field() -> None:
+    text = HOUSEHOLD.replace("mover_birth: birth_date", "mover_brth: birth_date")
+    res = load_text(text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD202"] and "did you mean 'mover_birth'" in res.problems[0].message
+
+
+def test_prefill_map_on_a_non_group_is_refused_at_the_key() -> None:
+    text = BASE.replace("        label: 代理人の氏名\n", "        label: 代理人の氏名\n        pick: true\n")
+    (code, line, col), = _positions(text)
+    assert code == "PD214" and text.splitlines()[line - 1][col - 1:].startswith("pick")
+    text = BASE.replace("        label: 代理人の氏名\n", "        label: 代理人の氏名\n        prefill_map: {x: name}\n")
+    assert codes(text) == ["PD214"]
+
+
+def test_prefill_map_on_a_group_not_prefilled_from_people() -> None:
+    assert codes(HOUSEHOLD.replace("        prefill: household_members\n", "")) == ["PD214"]
+
+
+def test_group_prefilled_from_people_needs_a_map() -> None:
+    text = HOUSEHOLD.replace("        prefill_map: {mover_name: name, mover_birth: birth_date}\n", "")
+    assert codes(text) == ["PD217"]

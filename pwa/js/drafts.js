@@ -22,7 +22,8 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
   const locked = [];
   if (!acting && profile && profile.verified && profile.profile) {
     for (const f of allFields(c)) {
-      if (f.prefill && profile.profile[f.prefill] != null && profile.profile[f.prefill] !== '') {
+      // A group of people (prefill_map) takes its items from the picker (household.js), not the list as is.
+      if (f.prefill && !f.prefill_map && profile.profile[f.prefill] != null && profile.profile[f.prefill] !== '') {
         answers[f.id] = structuredClone(profile.profile[f.prefill]);
         prefilled.push(f.id);
         if (f.prefill_editable === false) locked.push(f.id);
