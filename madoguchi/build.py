@@ -443,15 +443,21 @@ _INCLUDE_RE = re.compile(r"^// @include ([\w./\-]+)$", re.M)
 def _sw_include(sw: str, sources: Mapping[str, bytes]) -> tuple[bytes, str | None]:
     """The modules named on ``// @include js/x.js`` lines of the classic service worker, as one script.
 
-    Only import-free modules may be included; their ``export`` keywords are dropped (a classic script's
-    top-level declarations are shared with the worker that imports it). Returns (bytes, output path).
+    An included module may import only from modules included before it: those one-line ``import``
+    statements are dropped, and so are the ``export`` keywords (a classic script's top-level declarations
+    are shared with the worker that imports it). Returns (bytes, output path).
     """
     parts = []
+    included: set[str] = set()
     for name in _INCLUDE_RE.findall(sw):
-        body = sources[name].decode("utf-8")
-        if re.search(r"^\s*import\b", body, re.M):
-            raise ValueError(f"pwa/sw.js: {name} has imports and cannot be included")
-        parts.append(re.sub(r"^export\s+", "", _strip_js(body), flags=re.M))
+        body = _strip_js(sources[name].decode("utf-8"))
+        for line in re.findall(r"^\s*import\b.*$", body, re.M):
+            m = _IMPORT_RE.search(line)
+            if not m or not line.rstrip().endswith(";") or _resolve(name, m.group(3)) not in included:
+                raise ValueError(f"pwa/sw.js: {name} imports what is not included before it: {line.strip()}")
+        body = re.sub(r"^\s*import\b.*\n", "", body, flags=re.M)
+        parts.append(re.sub(r"^export\s+", "", body, flags=re.M))
+        included.add(name)
     if not parts:
         return b"", None
     data = "".join(parts).encode("utf-8")

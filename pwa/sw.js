@@ -3,6 +3,7 @@
 // page runs, as one content-hashed classic script: an app update that does not change it fetches only sw.js).
 /* global BUILD, PRECACHE, POSTAL_PREFIX, store, syncNow */
 // @include js/db.js
+// @include js/syncstate.js
 // @include js/sync.js
 
 const SHELL_CACHE = 'madoguchi-shell-' + BUILD;

@@ -17,13 +17,13 @@
 
 import { t, setLang, initialLang, loadLang, htmlLang, getLang } from './i18n.js';
 import { store } from './db.js';
-import { migrateLegacyOutbox } from './sync.js';
 import { el } from './dom.js';
 import { createRouter, matchRoute } from './router.js';
 import {
   state, loadIndex, refreshSession, renderAccount, renderSummary, updateSync, flush, scheduler, drafts, setRouteHandler, focusTitle,
-  link, uuid, showValue, itemStateText, notFound, failPage,
+  link, uuid, showValue, itemStateText, notFound, failPage, syncEngine,
 } from './shell.js';
+import { isLegacyEntry } from './syncstate.js';
 
 const html = document.documentElement;
 
@@ -160,7 +160,10 @@ async function start() {
   const first = matchRoute(ROUTES, location.hash || '#/');
   if (first) router.preload(first.page);
   await useLang(initialLang());
-  try { await migrateLegacyOutbox(store); } catch (e) { console.error(e); }
+  // Items queued before the sync protocol (a string body, no seq): rare, so the engine loads only for them.
+  try {
+    if ((await store.all('outbox')).some(isLegacyEntry)) await (await syncEngine()).migrateLegacyOutbox(store);
+  } catch (e) { console.error(e); }
   document.getElementById('lang').addEventListener('change', (e) => { useLang(e.target.value).then(() => route(false)); });
   document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); document.getElementById('main').focus(); });
   document.getElementById('sync-retry').addEventListener('click', () => flush(true));

@@ -3,7 +3,7 @@
 // function and the timers are injected (tests/js/pwa-drafts.test.mjs). The sync side of a draft (fields,
 // merge with a pulled change) is in sync.js.
 
-import { same } from './sync.js';
+import { same } from './syncstate.js';
 
 /** The fields a draft's form has, at the top level (sections flattened). */
 export function allFields(compiled) {

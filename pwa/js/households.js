@@ -7,7 +7,8 @@
 
 import { t } from './i18n.js';
 import { el } from './dom.js';
-import { recordsOfType, enqueue, same, reviewConflicts } from './sync.js';
+import { recordsOfType, enqueue } from './sync.js';
+import { same, reviewConflicts } from './syncstate.js';
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');

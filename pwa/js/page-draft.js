@@ -3,7 +3,7 @@
 
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
-import { same } from './sync.js';
+import { same } from './syncstate.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';

@@ -4,7 +4,7 @@
 
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
-import { syncNow, syncSummary, commitDraft, reviewConflicts } from './sync.js';
+import { syncSummary, reviewConflicts } from './syncstate.js';
 import { api, csrf, setCsrf } from './api.js';
 import { el } from './dom.js';
 import { createDraftSaver, newDraftRecord } from './drafts.js';
@@ -136,8 +136,12 @@ async function waiting() {
   return { waiting: w, nextAt: backoff && backoff.next_at ? backoff.next_at : null };
 }
 
+// The sync engine is not needed to show a page: it loads on the first commit or sync (after the first
+// page, in the background), so opening a form downloads less.
+export const syncEngine = () => import('./sync.js');
+
 export const drafts = createDraftSaver({
-  store, commit: commitDraft,
+  store, commit: async (...args) => (await syncEngine()).commitDraft(...args),
   onCommitted: () => { updateSync(); flush(); },
 });
 
@@ -147,7 +151,7 @@ export const scheduler = createSyncScheduler({
     await drafts.flush();
     try {
       if (!csrf() && navigator.onLine) await refreshSession();
-      await syncNow(syncEnv(force));
+      await (await syncEngine()).syncNow(syncEnv(force));
     } catch (e) { console.error(e); }
     const s = await updateSync();
     if (state.onOutbox) state.onOutbox();

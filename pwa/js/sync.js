@@ -10,8 +10,10 @@
 //     and review conflicts then move to `attention`, shown to the user with their reason;
 //   * 401 keeps everything and asks to sign in; the outbox belongs to the account that made it;
 //   * files go on their own resumable queue (POST /sync/blobs, PATCH chunks at Upload-Offset).
-// No imports: the build inlines this file into the (classic) service worker too, next to db.js. The store
-// argument is db.js's `store` (or any object with the same `tx(names, mode, fn)`).
+// Imports only syncstate.js: the build inlines both into the (classic) service worker, next to db.js. The
+// store argument is db.js's `store` (or any object with the same `tx(names, mode, fn)`).
+
+import { keyOf, metaGet, same, reviewConflicts, syncSummary, isLegacyEntry } from './syncstate.js';
 
 const SYNC_BATCH = 200; // mutations per push (the server takes up to 1000)
 const SYNC_PAGE = 500; // changes per pull page
@@ -63,24 +65,8 @@ export function hlcTick(prev, nowMs, node) {
   return { ...next, text: `${String(next.wall).padStart(13, '0')}-${next.counter.toString(16).padStart(4, '0')}-${node}` };
 }
 
-/** JSON with sorted object keys (the server compares values this way). */
-export function canonicalJSON(v) {
-  if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).filter((k) => v[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJSON(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v === undefined ? null : v);
-}
-
-/** The server's equality: missing, null and "" are all "no answer"; otherwise strict JSON equality. */
-export function same(a, b) {
-  const empty = (x) => x === undefined || x === null || x === '';
-  if (empty(a) && empty(b)) return true;
-  return canonicalJSON(a) === canonicalJSON(b);
-}
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
-const keyOf = (type, id) => `${type}/${id}`;
 
 /** A mutation with only the members the protocol knows (the server refuses unknown ones). */
 export function buildMutation({ mutation_id, client_id, client_seq, kind, entity, base_version = null, changes, set_ops, command, submission, client_hlc }) {
@@ -145,29 +131,7 @@ export function receiptState(r) {
   return { state: 'sent', reason: '', message: '' };
 }
 
-/** Entries that are waiting for review: the conflicts a person has to decide (not `mine_applied`). */
-export function reviewConflicts(entry) {
-  return ((entry.receipt && entry.receipt.conflicts) || []).filter((c) => c.outcome !== 'mine_applied');
-}
 
-/**
- * The global status: {kind: ok|waiting|failed, count, reason}. `count` is what the user thinks of as
- * items: submissions and shared-record changes not yet on the server (drafts are saved on the device and
- * sync in the background, so they do not count), a submission also while its files are uploading.
- */
-export function summarize({ entries = [], attention = [], blobs = [], meta = {} }) {
-  const items = new Set();
-  for (const e of entries) if ((e.state === 'waiting' || e.state === 'sending') && e.type !== 'draft') items.add(keyOf(e.type, e.rid));
-  for (const b of blobs) if (b.queued && !b.uploaded && !b.failed) for (const o of b.owners || []) items.add(keyOf('submission', o));
-  const failed = [...entries, ...attention].find((e) => e.state === 'failed');
-  if (failed) return { kind: 'failed', count: items.size, reason: failed.message || failed.reason || '' };
-  const badBlob = blobs.find((b) => b.failed && (b.owners || []).length);
-  if (badBlob) return { kind: 'failed', count: items.size, reason: badBlob.error || 'file' };
-  if (items.size && meta.needs_signin) return { kind: 'failed', count: items.size, reason: 'auth' };
-  if (items.size && meta.other_account) return { kind: 'failed', count: items.size, reason: 'account' };
-  if (items.size) return { kind: 'waiting', count: items.size, reason: '' };
-  return { kind: 'ok', count: 0, reason: '' };
-}
 
 // ------------------------------------------------------------------------------------------ drafts
 
@@ -234,10 +198,6 @@ export function mergeDraft(local, view, now = Date.now()) {
 
 // ------------------------------------------------------------------------------------------ storage steps
 
-async function metaGet(t, key, fallback) {
-  const r = await t.get('meta', key);
-  return r === undefined ? fallback : r.value;
-}
 const metaSet = (t, key, value) => t.put('meta', { key, value });
 
 /** This installation's client id (created once). */
@@ -666,13 +626,6 @@ export async function refreshAttention(env) {
   return types;
 }
 
-/** The global status from the stores. */
-export async function syncSummary(store) {
-  return store.tx(['outbox', 'attention', 'blobs', 'meta'], 'readonly', async (t) => summarize({
-    entries: await t.all('outbox'), attention: await t.all('attention'), blobs: await t.all('blobs'),
-    meta: { needs_signin: await metaGet(t, 'needs_signin', false), other_account: await metaGet(t, 'other_account', false) },
-  }));
-}
 
 /**
  * One sync round: push everything, pull, upload files (repeated while receipts queue follow-ups such as a
@@ -778,7 +731,7 @@ export async function migrateLegacyOutbox(store, opts = {}) {
   return store.tx(SYNC_STORES, 'readwrite', async (t) => {
     let n = 0;
     for (const o of await t.all('outbox')) {
-      if (o.seq !== undefined || typeof o.body !== 'string') continue;
+      if (!isLegacyEntry(o)) continue;
       await t.delete('outbox', o.id);
       if (o.state === 'sent' && o.receipt) {
         await t.put('submissions', { ...o.receipt, title: o.title, on_behalf_of: o.on_behalf_of });

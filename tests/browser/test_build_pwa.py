@@ -79,6 +79,8 @@ def test_every_procedure_version_and_precache(result, library) -> None:  # type:
     (include,) = re.findall(r'^importScripts\("/(assets/sw-include\.[0-9a-f]{10}\.js)"\);$', sw, re.M)
     shared = result.files[include].decode()
     assert "async function syncNow(" in shared and "const store = " in shared
+    # sync.js imports syncstate.js, included before it: the import line is dropped, its functions are there.
+    assert "function same(" in shared and shared.index("function same(") < shared.index("async function syncNow(")
     assert not re.search(r"^(export|import) ", shared, re.M)
     assert "/" + include not in result.precache
     assert not any(u.startswith("/postal/") for u in result.precache)
@@ -113,3 +115,24 @@ def test_incremental_rebuild_recompiles_only_the_changed_procedure(result, libra
         k.startswith(("procedures/juminhyo-copy/", "data/index.", "data/catalog.", "index.html", "sw.js"))
         for k in changed_files
     ), changed_files
+
+
+def test_the_sync_engine_is_not_in_the_shell(result) -> None:  # type: ignore[no-untyped-def]
+    """Opening a page does not wait for the sync engine: app.js reaches sync.js only through import()."""
+    from bench.bench_pwa import module_closure
+
+    shell = module_closure(result.files, [result.assets["js/app.js"]])
+    assert result.assets["js/syncstate.js"] in shell
+    assert result.assets["js/sync.js"] not in shell
+    shell_js = result.files[result.assets["js/shell.js"]].decode()
+    assert f"import('./{result.assets['js/sync.js'].rsplit('/', 1)[-1]}')" in shell_js
+
+
+def test_worker_include_refuses_an_import_of_what_is_not_included(library) -> None:  # type: ignore[no-untyped-def]
+    from madoguchi.build import PWA_SOURCE, _read_sources, _sw_include
+
+    sources = _read_sources(PWA_SOURCE)
+    with pytest.raises(ValueError, match="not included before it"):
+        _sw_include("// @include js/db.js\n// @include js/sync.js\n", sources)
+    data, path = _sw_include("// @include js/syncstate.js\n// @include js/sync.js\n", sources)
+    assert path and b"import " not in data and b"function syncNow(" in data

@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  uuidv7, hlcTick, same, canonicalJSON, backoffMs, summarize, receiptState, viewOf, newEntry, buildMutation,
+  uuidv7, hlcTick, backoffMs, receiptState, viewOf, newEntry, buildMutation,
   draftFields, draftFromFields, mergeDraft, commitDraft, deleteDraft, queueSubmission, enqueue, syncNow, pushOnce,
-  pullAll, applyPage, exportOutbox, migrateLegacyOutbox, recordsOfType, syncSummary, clientId,
+  pullAll, applyPage, exportOutbox, migrateLegacyOutbox, recordsOfType, clientId,
 } from '../../pwa/js/sync.js';
+import { same, canonicalJSON, summarize, syncSummary } from '../../pwa/js/syncstate.js';
 import { memStore } from './memstore.mjs';
 
 function reply(status, body, headers = {}) {
