@@ -32,6 +32,7 @@ from .model import (
     TextField,
     YesNoField,
 )
+from .parties import FIRST_FILER, section_party
 from .yamlpos import KeyPath, Located
 
 __all__ = ["EXPRESSION_KEYS", "Scope", "check_definition", "field_tag", "iter_located_fields"]
@@ -182,10 +183,12 @@ class _Checker:
         top = {fid: f for fid, (f, g) in all_fields.items() if g is None}
         scope = Scope(top, all_fields)
         calc_refs: dict[str, tuple[set[str], KeyPath]] = {}
+        owner = self.parties(proc)
 
         for si, section in enumerate(proc.sections):
             if section.show_if:
-                self.expression(section.show_if, ("sections", si, "show_if"), top, scope, "show_if")
+                ast, _ = self.expression(section.show_if, ("sections", si, "show_if"), top, scope, "show_if")
+                self.same_part(ast, section_party(section), owner, ("sections", si, "show_if"), "show_if")
         for f, fpath, group in located:
             visible = scope.visible(group)
             for key in EXPRESSION_KEYS:
@@ -195,6 +198,7 @@ class _Checker:
                 ast, inferred = self.expression(src, fpath + (key,), visible, scope, key)
                 if ast is None:
                     continue
+                self.same_part(ast, owner.get(f.id, FIRST_FILER), owner, fpath + (key,), key)
                 if key == "calculate":
                     calc_refs[f.id] = ({r[0] for r in ex.references(ast)}, fpath + (key,))
                     self.calculate_type(f, inferred, fpath + (key,))
@@ -213,6 +217,44 @@ class _Checker:
                             detail=f"fee quantity_field '{qf.id}' must be a number field")
         self.cycles(calc_refs)
         self.unique_ids("scenario", [(s.name, ("scenarios", i, "name")) for i, s in enumerate(proc.scenarios)])
+
+    # -- two-person procedures -----------------------------------------------------------------
+    def parties(self, proc: Procedure) -> dict[str, str]:
+        """Check ``parties`` and ``Section.party``; answer field id -> its part (docs/procedure-format.md,
+        "Procedures for two people")."""
+        self.unique_ids("party", [(p.id, ("parties", i, "id")) for i, p in enumerate(proc.parties)])
+        declared = {p.id for p in proc.parties}
+        used: set[str] = set()
+        owner: dict[str, str] = {}
+        for si, section in enumerate(proc.sections):
+            if section.party is not None:
+                used.add(section.party)
+                if section.party not in declared:
+                    self.report("PD230", ("sections", si, "party"), party=section.party, section=section.id,
+                                hint=did_you_mean(section.party, declared))
+            for f, _, _ in iter_located_fields(section.fields, ()):
+                owner.setdefault(f.id, section_party(section))
+        for pi, p in enumerate(proc.parties):
+            if p.id not in used:
+                self.report("PD232", ("parties", pi, "id"), party=p.id)
+        if proc.parties and "resident" not in proc.filers:
+            self.report("PD233", ("parties",))
+        if proc.parties and all(section_party(s) != FIRST_FILER for s in proc.sections):
+            self.report("PD234", ("parties",))
+        if proc.fee and proc.fee.quantity_field and owner.get(proc.fee.quantity_field, FIRST_FILER) != FIRST_FILER:
+            self.report("PD231", ("fee", "quantity_field"), key="fee", name=proc.fee.quantity_field,
+                        part="the first filer", other=_part_name(owner[proc.fee.quantity_field]))
+        return owner
+
+    def same_part(self, ast: Any, part: str, owner: dict[str, str], path: KeyPath, key: str) -> None:
+        """An expression may read only fields of its own part: each person's part is validated when that
+        person sends it, without the other's answers (and the partner never sees the first filer's)."""
+        if ast is None:
+            return
+        for ref in sorted({r[0] for r in ex.references(ast)}):
+            other = owner.get(ref)
+            if other is not None and other != part:
+                self.report("PD231", path, key=key, name=ref, part=_part_name(part), other=_part_name(other))
 
     def calculate_type(self, f: FieldBase, inferred: str, path: KeyPath) -> None:
         want = _value_type(f)
@@ -393,6 +435,10 @@ class _Checker:
                 if proc_id not in included:
                     self.report("PD208", ("shared_fields", si, "maps_to", proc_id),
                                 detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
+
+
+def _part_name(part: str) -> str:
+    return f"party '{part}'" if part else "the first filer"
 
 
 def check_definition(defn: Procedure | LifeEvent, loc: Located, file: str) -> list[Problem]:

@@ -55,6 +55,12 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD215": ("error", "prefill_map of '{field}' maps '{item}' to unknown member attribute '{name}'{hint}"),
     "PD216": ("error", "prefill_map of '{field}': member attribute '{name}' holds a {attr_type} value but '{item}' is {field_type}"),
     "PD217": ("error", "group '{field}' is prefilled from '{name}' but has no prefill_map: say which item field takes which member attribute"),
+    "PD230": ("error", "section '{section}' names unknown party '{party}'{hint}"),
+    "PD231": ("error", "{key} of {part}'s part reads '{name}', which {other} fills"),
+    "PD232": ("error", "party '{party}' has no section"),
+    "PD233": ("error", "a procedure with parties must list resident in filers"),
+    "PD234": ("error", "every section belongs to a party: the first filer has nothing to fill"),
+    "PD235": ("error", "shared field '{shared}' maps to '{procedure}.{field}', which another party fills"),
     # 3xx: scenarios
     "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
     "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),

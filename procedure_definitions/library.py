@@ -12,6 +12,7 @@ from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
 from .model import LifeEvent, Procedure, procedure_fields
+from .parties import FIRST_FILER, part_field_ids, party_ids
 from .versions import latest as latest_version
 
 __all__ = ["DEFAULT_LIBRARY", "Library", "discover", "load_library"]
@@ -114,6 +115,8 @@ def check_life_event_links(lib: Library) -> list[Problem]:
                 if target is None:
                     out.append(problem("PD211", res.path, *pos, shared=s.field.id, field=field_id, procedure=proc_id,
                                        hint=did_you_mean(field_id, fields)))
+                elif any(field_id in part_field_ids(proc, p) for p in party_ids(proc) if p != FIRST_FILER):  # the first filer cannot fill another person's part
+                    out.append(problem("PD235", res.path, *pos, shared=s.field.id, procedure=proc_id, field=field_id))
                 elif field_tag(target) != field_tag(s.field):
                     out.append(problem("PD212", res.path, *pos, shared=s.field.id, shared_type=field_tag(s.field),
                                        procedure=proc_id, field=field_id, field_type=field_tag(target)))

@@ -39,6 +39,7 @@ __all__ = [
     "NameField",
     "NoticeField",
     "NumberField",
+    "Party",
     "PhoneField",
     "PostalCodeField",
     "Procedure",
@@ -298,6 +299,17 @@ class Section(msgspec.Struct, **_STRICT):
     fields: list[Field]
     help: Text | None = None
     show_if: str | None = None
+    # A party's id (``Procedure.parties``): that person fills and confirms this section from their own
+    # account, prefilled from their own registry record. Absent: the first filer's section.
+    party: str | None = None
+
+
+class Party(msgspec.Struct, **_STRICT):
+    """Another resident a two-person procedure needs (婚姻届's partner, a new 世帯主): confirms their part."""
+
+    id: str
+    label: Text  # who they are, e.g. 妻になる人: shown on the invitation and to the partner
+    help: Text | None = None
 
 
 class Document(msgspec.Struct, **_STRICT):
@@ -351,6 +363,7 @@ class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):
     deadline: Text | None = None
     keywords: list[str] = []
     scenarios: list[Scenario] = []
+    parties: list[Party] = []  # other residents who confirm their own sections (Section.party)
 
 
 class Question(msgspec.Struct, **_STRICT):

@@ -237,6 +237,8 @@ def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL) -> Estimate:
     for section in proc.sections:
         if section.show_if:
             continue  # a conditional page is skipped on the common path
+        if section.party:
+            continue  # another resident's part: they confirm it from their own account
         answers += _section_steps(section, m, steps)
     steps.append(Step("review", None, answers * m.review_value + m.mental))
     steps.append(Step("submit", None, m.tap + m.submit_response))
