@@ -12,13 +12,17 @@ from litestar.params import FromPath, JSONBody
 from server import audit
 from server.auth.roles import REVIEW_ROLES, can_access_department
 from server.authz import AccountLike, read_is_audited, require_roles, require_user, submission_readable
-from server.filing import UNKNOWN_PROCEDURE, Refusal, bound_resident, check_filing, named_files, write_filing
+from server.filing import Refusal, bound_resident, check_filing, write_filing
 from server.problems import Problem
+from server.responding import NOT_FOUND, RespondIn, check_response
 from server.services import Services, services
+from server.storage.follow import write_response_in
 from server.storage.submissions import (
     STATUSES,
     HistoryEntry,
+    IdempotencyConflict,
     InvalidTransition,
+    Listed,
     NotFound,
     Receipt,
     SubmissionRecord,
@@ -37,11 +41,6 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     # Any JSON: decoded by the filing policy (server.filing), which drops a bad one instead of failing the
     # submission, as sync does; typing it here would refuse the whole body for a bad telemetry.
     telemetry: Any = None
-
-
-class RespondIn(msgspec.Struct, forbid_unknown_fields=True):
-    answers: dict[str, Any]
-    comment: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,7 +86,7 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
 
 
 @get("/api/submissions", summary="My submissions (staff: those they filed)")
-async def list_submissions(request: Request[Any, Any, Any]) -> list[Receipt]:
+async def list_submissions(request: Request[Any, Any, Any]) -> list[Listed]:
     user = require_user(request)
     return await services(request).submissions.list_for_account(user.id)
 
@@ -102,8 +101,16 @@ async def _load_visible(request: Request[Any, Any, Any], sid: str) -> tuple[Acco
     return user, rec
 
 
-def _view(rec: SubmissionRecord, *, resident: bool) -> SubmissionView:
-    history = [h for h in rec.history if h.visible_to_resident] if resident else rec.history
+def _resident_history(rec: SubmissionRecord, viewer: AccountLike) -> list[HistoryEntry]:
+    """The timeline a resident sees: every status step, but only the messages staff marked for them (an
+    internal comment is dropped, the step stays), and no staff account ids (only their own)."""
+    return [msgspec.structs.replace(h, actor=h.actor if h.actor == viewer.id else None,
+                                    comment=h.comment if h.visible_to_resident else None, visible_to_resident=True)
+            for h in rec.history]
+
+
+def _view(rec: SubmissionRecord, *, viewer: AccountLike) -> SubmissionView:
+    history = _resident_history(rec, viewer) if viewer.role == "resident" else rec.history
     return SubmissionView(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
                           procedure_version=rec.procedure_version, status=rec.status,
                           received_at=rec.received_at, flags=rec.flags, answers=rec.answers, history=history)
@@ -115,31 +122,26 @@ async def get_submission(request: Request[Any, Any, Any], sid: FromPath[str]) ->
     if read_is_audited(user):
         await audit.record(services(request).db, actor=user.id, action="submission.read",
                            subject=f"submission:{rec.id}", details={"via": "api"})
-    return _view(rec, resident=user.role == "resident")
+    return _view(rec, viewer=user)
 
 
 @post("/api/submissions/{sid:str}/respond", summary="Answer a request for more information", status_code=200)
 async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSONBody[RespondIn]) -> SubmissionView:
-    user, rec = await _load_visible(request, sid)
-    if rec.account_id != user.id:
-        raise Problem(403, "forbidden", "Only the person who filed it can respond")
+    user = require_user(request)
     svc = services(request)
-    proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
-    if proc is None:  # a submission stored before versions were checked: answers are never stored unvalidated
-        raise UNKNOWN_PROCEDURE.problem()
-    merged = {**rec.answers, **data.answers}
-    errors = await svc.validator.validate(proc, merged)
-    if errors:
-        raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
+    decision = await check_response(svc, user, sid, data)  # the one respond policy, as over sync
+    if isinstance(decision, Refusal):
+        raise decision.problem()
     try:
-        out = await svc.submissions.respond(sid, account_id=user.id, answers=merged, comment=data.comment,
-                                            attachments=named_files(svc, proc, merged))
+        out, _ = await svc.db.write(lambda c: write_response_in(c, decision))
     except NotFound:
-        raise Problem(404, "not-found", "No such submission") from None
+        raise NOT_FOUND.problem() from None
+    except IdempotencyConflict:
+        raise Problem(422, "idempotency-key-reused", "This reply id was already used with a different body") from None
     except InvalidTransition as e:
         raise Problem(409, "invalid-transition", f"The submission is {e.current}, not waiting for information",
                       current=e.current) from None
-    return _view(out, resident=user.role == "resident")
+    return _view(out, viewer=user)
 
 
 async def change_status(request: Request[Any, Any, Any], sid: str, target: str, comment: str | None,
@@ -168,7 +170,7 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
 async def set_status(request: Request[Any, Any, Any], sid: FromPath[str],
                      data: JSONBody[StatusIn]) -> SubmissionView:
     rec = await change_status(request, sid, data.status, data.comment, data.visible_to_resident)
-    return _view(rec, resident=False)
+    return _view(rec, viewer=require_user(request))
 
 
 submissions_router = Router(

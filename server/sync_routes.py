@@ -34,6 +34,7 @@ from server.console.routes import render_page
 from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
 from server.problems import Problem
+from server.responding import check_response
 from server.storage.db import Database
 from server.storage.sync import (
     ConflictPage,
@@ -112,6 +113,12 @@ async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any
     user = require_user(request)
     out: dict[str, Decision] = {}
     for m in mutations:
+        if m.kind == "submission.respond" and m.response is not None and m.entity.type == "submission":
+            # The respond policy, as for POST /api/submissions/{id}/respond (server/responding.py).
+            reply = await check_response(svc, user, m.entity.id, m.response)
+            out[m.mutation_id] = (Verdict(reply.reason, reply.message, reply.extra or None)
+                                  if isinstance(reply, Refusal) else reply)
+            continue
         s = m.submission
         if m.kind != "submission.create" or s is None or m.entity.type != "submission":
             continue  # refused by the store (bad_request)

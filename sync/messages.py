@@ -34,8 +34,10 @@ __all__ = [
     "encode",
 ]
 
-MutationKind = Literal["record.patch", "record.delete", "draft.patch", "command", "submission.create"]
-MUTATION_KINDS: tuple[str, ...] = ("record.patch", "record.delete", "draft.patch", "command", "submission.create")
+MutationKind = Literal["record.patch", "record.delete", "draft.patch", "command", "submission.create",
+                       "submission.respond"]
+MUTATION_KINDS: tuple[str, ...] = ("record.patch", "record.delete", "draft.patch", "command", "submission.create",
+                                  "submission.respond")
 ReceiptStatus = Literal["applied", "merged", "conflict", "rejected", "duplicate"]
 RECEIPT_STATUSES: tuple[str, ...] = ("applied", "merged", "conflict", "rejected", "duplicate")
 
@@ -91,6 +93,10 @@ class Mutation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     set_ops: dict[str, SetOps] = {}
     command: Command | None = None
     submission: SubmissionPayload | None = None
+    # submission.respond: the reply to a request for information, ``{id, comment?, answers?, files?}`` as
+    # ``POST /api/submissions/{id}/respond`` takes it; decoded by the server's respond policy, so a bad one
+    # refuses that mutation only.
+    response: dict[str, Any] | None = None
     client_hlc: str | None = None  # audit and display only; never chooses a winner
 
 

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import msgspec
 
 from server.audit import append_audit
-from server.storage.sync.blobs import files_pending, held_by
+from server.storage.sync.blobs import held_by
+from server.storage.sync.records import utc_now
 
 __all__ = [
     "STATUSES",
@@ -25,6 +26,7 @@ __all__ = [
     "HistoryEntry",
     "IdempotencyConflict",
     "InvalidTransition",
+    "Listed",
     "NewSubmission",
     "NotFound",
     "Receipt",
@@ -35,7 +37,9 @@ __all__ = [
     "canonical_json",
     "create_many",
     "iter_submissions",
+    "load_submission",
     "missing_attachments",
+    "search_text",
 ]
 
 STATUSES = ("received", "in_review", "needs_info", "accepted", "rejected", "completed")
@@ -78,6 +82,12 @@ class Receipt(msgspec.Struct, kw_only=True):
     flags: list[str] = []
 
 
+class Listed(Receipt, kw_only=True):
+    """A row of the account's own list: with when it last changed (a device shows what is new since)."""
+
+    updated_at: str
+
+
 class HistoryEntry(msgspec.Struct, kw_only=True):
     at: str
     actor: str | None
@@ -85,6 +95,8 @@ class HistoryEntry(msgspec.Struct, kw_only=True):
     to_status: str | None
     comment: str | None
     visible_to_resident: bool = True
+    # A resident's reply to a request for information: the files they attached ({sha256, size, name, type}).
+    files: list[dict[str, Any]] = []
 
 
 class SubmissionRecord(Receipt, kw_only=True):
@@ -130,8 +142,6 @@ def body_hash(procedure_id: str, procedure_version: str, answers: Any, on_behalf
         _enc.encode(on_behalf_of), b"]"))).hexdigest()
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 _COLS = ("id, receipt_number, procedure_id, procedure_version, status, received_at, flags, department, answers,"
@@ -154,11 +164,13 @@ def _receipt(rec: SubmissionRecord) -> Receipt:
 
 
 def _history(conn: sqlite3.Connection, sid: str) -> list[HistoryEntry]:
+    # A reply's files sit with its event (server.storage.follow: submission_responses).
     return [
         HistoryEntry(at=r[0], actor=r[1], from_status=r[2], to_status=r[3], comment=r[4],
-                     visible_to_resident=bool(r[5]))
-        for r in conn.execute("SELECT at, actor, from_status, to_status, comment, visible_to_resident"
-                              " FROM submission_events WHERE submission_id = ? ORDER BY id", (sid,))
+                     visible_to_resident=bool(r[5]), files=msgspec.json.decode(r[6]) if r[6] else [])
+        for r in conn.execute("SELECT e.at, e.actor, e.from_status, e.to_status, e.comment, e.visible_to_resident,"
+                              " r.files FROM submission_events e LEFT JOIN submission_responses r ON r.event_id = e.id"
+                              " WHERE e.submission_id = ? ORDER BY e.id", (sid,))
     ]
 
 
@@ -169,7 +181,10 @@ def _load(conn: sqlite3.Connection, sid: str, *, history: bool = True) -> Submis
     return _record(row, _history(conn, sid) if history else None)
 
 
-def _search_text(receipt_number: str, answers: dict[str, Any]) -> str:
+load_submission = _load
+
+
+def search_text(receipt_number: str, answers: dict[str, Any]) -> str:
     # Values only (no keys), so a search for "name" does not match every row.
     parts: list[str] = [receipt_number]
 
@@ -191,13 +206,11 @@ class SubmissionStore(Protocol):
     async def create(self, new: NewSubmission, *,
                      also: Callable[[sqlite3.Connection], None] | None = None) -> tuple[Receipt, bool]: ...
     async def get(self, sid: str) -> SubmissionRecord | None: ...
-    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]: ...
+    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Listed]: ...
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]: ...
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
                          visible_to_resident: bool = True) -> SubmissionRecord: ...
-    async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
-                      comment: str | None, attachments: list[str] | None = None) -> SubmissionRecord: ...
 
 
 Also = Callable[[sqlite3.Connection], None]
@@ -283,7 +296,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
         else:
             creating[new.id] = i
     if creating:
-        now = _now()
+        now = utc_now()
         # Receipt years follow the Japanese calendar year (JST), not UTC.
         year = dt.datetime.now(_JST).year
         last = conn.execute(
@@ -301,7 +314,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
             rows += (new.id, number, new.procedure_id, new.procedure_version, new.department,
                      (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
                      _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
-                     _search_text(number, new.answers))
+                     search_text(number, new.answers))
             events += (new.id, now, new.account_id)
             outcomes[i] = (Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
                                    procedure_version=new.procedure_version, status="received", received_at=now,
@@ -327,11 +340,12 @@ class SQLiteSubmissions:
     async def get(self, sid: str) -> SubmissionRecord | None:
         return await self.db.read(lambda c: _load(c, sid))
 
-    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Receipt]:
-        def q(c: sqlite3.Connection) -> list[Receipt]:
+    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Listed]:
+        def q(c: sqlite3.Connection) -> list[Listed]:
             rows = c.execute(f"SELECT {_COLS} FROM submissions WHERE account_id = ?"
                              " ORDER BY received_at DESC LIMIT ?", (account_id, limit)).fetchall()
-            return [_receipt(_record(r)) for r in rows]
+            return [Listed(**msgspec.structs.asdict(_receipt(rec)), updated_at=rec.updated_at)
+                    for rec in map(_record, rows)]
 
         return await self.db.read(q)
 
@@ -354,44 +368,13 @@ class SQLiteSubmissions:
                 raise NotFound(sid)
             if target not in TRANSITIONS.get(rec.status, frozenset()):
                 raise InvalidTransition(rec.status, target)
-            now = _now()
+            now = utc_now()
             c.execute("UPDATE submissions SET status = ?, updated_at = ? WHERE id = ?", (target, now, sid))
             c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment,"
                       " visible_to_resident) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (sid, now, actor, rec.status, target, comment, int(visible_to_resident)))
             append_audit(c, actor=actor, action="submission.status", subject=f"submission:{sid}",
                          details={"from": rec.status, "to": target})
-            out = _load(c, sid)
-            assert out is not None
-            return out
-
-        return await self.db.write(job)
-
-    async def respond(self, sid: str, *, account_id: str, answers: dict[str, Any],
-                      comment: str | None, attachments: list[str] | None = None) -> SubmissionRecord:
-        """The resident answers a needs-info request: new answers replace the old, back to in_review. The
-        files they name (``attachments``) are linked as when filing: flagged ``incomplete_attachments`` while
-        the filer does not hold one of them."""
-        def job(c: sqlite3.Connection) -> SubmissionRecord:
-            rec = _load(c, sid, history=False)
-            if rec is None or rec.account_id != account_id:
-                raise NotFound(sid)
-            if rec.status != "needs_info":
-                raise InvalidTransition(rec.status, "in_review")
-            now = _now()
-            flags = rec.flags
-            if attachments:
-                c.executemany("INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
-                              [(sid, sha) for sha in attachments])
-                flags = [f for f in flags if f != "incomplete_attachments"]
-                if files_pending(c, sid):
-                    flags.append("incomplete_attachments")
-            c.execute("UPDATE submissions SET status = 'in_review', answers = ?, updated_at = ?, search_text = ?,"
-                      " flags = ? WHERE id = ?", (_enc.encode(answers).decode(), now,
-                                                  _search_text(rec.receipt_number, answers),
-                                                  _enc.encode(flags).decode(), sid))
-            c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-                      " VALUES (?, ?, ?, 'needs_info', 'in_review', ?)", (sid, now, account_id, comment))
             out = _load(c, sid)
             assert out is not None
             return out

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from server.filing import Filing
+    from server.storage.follow import ResponseWrite
 
 __all__ = ["Decision", "InvalidValue", "KeyReuse", "NotFoundError", "PermissionDenied", "Rejected", "StaleConflict", "Verdict"]
 
@@ -56,5 +57,6 @@ class Verdict:
     result: dict[str, Any] | None = None
 
 
-# What the filing policy decided about a submission.create: refused, or accepted (what to write).
-Decision: TypeAlias = "Verdict | Filing"
+# What the filing policy decided about a submission.create (or the respond policy about a
+# submission.respond): refused, or accepted (what to write).
+Decision: TypeAlias = "Verdict | Filing | ResponseWrite"

@@ -22,7 +22,7 @@ from server.storage.sync.access import can_access, visible
 from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
 from server.storage.sync.errors import Decision, KeyReuse, Rejected
-from server.storage.sync.filing import file_submission
+from server.storage.sync.filing import file_submission, respond_submission
 from server.storage.sync.records import Batch, Row, high_water, history, load, to_json, write_version
 from server.storage.sync.registry_projection import registry_owns
 from sync.commands import run_command
@@ -175,6 +175,8 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
         raise Rejected("bad_request", "記録のIDが正しくありません（1〜200文字、制御文字なし）")
     if m.kind == "submission.create":
         return file_submission(conn, batch, p, m)
+    if m.kind == "submission.respond":
+        return respond_submission(conn, batch, p, m)
     rtype = m.entity.type
     schema = schema_for(rtype)
     if schema is None:
