@@ -14,11 +14,15 @@ from .library import DEFAULT_LIBRARY, Library, load_library
 from .model import Procedure
 from .versions import sort_versions
 
-__all__ = ["check", "check_library", "export_notebook", "list_definitions", "schema"]
+__all__ = ["check", "check_library", "export_notebook", "life_event_lines", "list_definitions", "schema"]
 
 
 def check_library(lib: Library, *, scenarios: bool = True, estimates: bool = True) -> tuple[list[Problem], list[str]]:
-    """All problems of a loaded library plus scenario failures and time warnings; and estimate lines."""
+    """All problems of a loaded library plus scenario failures and time warnings; and estimate lines.
+
+    The lines are the procedures' (``ID VERSION: N s (...)``, a contract); life events are in
+    :func:`life_event_lines`, printed as a separate block.
+    """
     problems = list(lib.problems)
     lines: list[str] = []
     for res in lib.results:
@@ -40,6 +44,22 @@ def check_library(lib: Library, *, scenarios: bool = True, estimates: bool = Tru
     return problems, lines
 
 
+def life_event_lines(lib: Library) -> list[str]:
+    """One estimate line per life event (latest version): household of two, questions answered no / all yes."""
+    from .timing_events import estimate_life_event, every_yes, format_life_event
+    from .versions import latest
+
+    procedures = {p.id: p for p in lib.latest_procedures()}
+    lines = []
+    for eid in sorted(lib.life_events):
+        versions = lib.life_events[eid]
+        event = versions[latest(versions)]
+        common = estimate_life_event(event, procedures)
+        every = estimate_life_event(event, procedures, every_yes(event))
+        lines.extend(format_life_event(event, common, every))
+    return lines
+
+
 def check(ns: argparse.Namespace) -> int:
     lib = load_library(ns.paths or None)
     problems, estimates = check_library(lib, scenarios=not ns.no_scenarios, estimates=not ns.quiet)
@@ -51,6 +71,11 @@ def check(ns: argparse.Namespace) -> int:
         out.write("\nEstimated completion time (signed-in resident, prefilled profile, phone):\n")
         for line in estimates:
             out.write(f"  {line}\n")
+        if lib.life_events:
+            out.write("\nEstimated life events (same resident, household of two; questions answered no, "
+                      "then every procedure):\n")
+            for line in life_event_lines(lib):
+                out.write(f"  {line}\n")
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     n = len(lib.results)

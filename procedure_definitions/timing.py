@@ -10,34 +10,54 @@ calibrate the model with its own measurements. :func:`estimate` is a pure functi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 
 from .model import (
+    PROFILE_GROUPS,
     AttachmentField,
     ChoiceField,
+    Field,
     FieldBase,
     GroupField,
     MultiChoiceField,
     NameField,
     NoticeField,
+    PostalCodeField,
     Procedure,
     Section,
     Text,
+    procedure_fields,
 )
+from .parties import FIRST_FILER, section_party
 
 __all__ = [
     "BUDGET_SECONDS",
+    "DEFAULT_HOUSEHOLD",
     "DEFAULT_MODEL",
+    "HOUSEHOLD_PREFILL",
     "TYPICAL_INPUT",
+    "Context",
     "Estimate",
     "Step",
     "TouchModel",
     "Typing",
+    "asks",
     "estimate",
+    "finish",
     "format_estimate",
+    "linked_addresses",
+    "procedure_context",
+    "review_steps",
+    "section_shown",
+    "section_steps",
+    "text_chars",
 ]
 
 BUDGET_SECONDS = 60.0  # the product's target: a routine procedure in under a minute
+DEFAULT_HOUSEHOLD = 2  # the Goal's scenario: a household of two (both listed, both picked)
+HOUSEHOLD_PREFILL = "household_members"  # the profile attribute a repeat group is prefilled from
 
 
 class TouchModel(msgspec.Struct, frozen=True):
@@ -90,6 +110,8 @@ TYPICAL_INPUT: dict[str, Typing] = {
     "kana_split": Typing(kana=8, taps=2),
     "postal_code": Typing(digits=7, taps=2),  # + the 「郵便番号から住所を入力」 button
     "address": Typing(digits=7 + 6, taps=3, switches=1),  # code, lookup, block
+    # An address filled by a separate postal code field's lookup has no code box: only the block is typed.
+    "address_linked": Typing(digits=6, taps=1, switches=1),
     "my_number": Typing(digits=12),
     "corporate_number": Typing(digits=13),
     "date": Typing(digits=8, taps=3),  # 年/月/日 boxes
@@ -100,7 +122,8 @@ TYPICAL_INPUT: dict[str, Typing] = {
 class Step(msgspec.Struct):
     """One line of the breakdown: what the resident does and how long it takes."""
 
-    kind: str  # start, page, read, glance, skip, type, choose, toggle, photo, group, review, submit
+    # start, page, fold, read, glance, skip, type, choose, toggle, photo, group, pick, tap, questions, review, submit
+    kind: str
     field_id: str | None
     seconds: float
 
@@ -111,7 +134,7 @@ class Estimate(msgspec.Struct):
     over_budget: bool
 
 
-def _chars(text: Text | None) -> int:
+def text_chars(text: Text | None) -> int:
     """Characters a reader reads: the Japanese text without spaces."""
     if text is None:
         return 0
@@ -122,8 +145,10 @@ def _tag(field: FieldBase) -> str:
     return str(field.__struct_config__.tag)
 
 
-def _typing(field: FieldBase) -> Typing | None:
+def _typing(field: FieldBase, ctx: Context) -> Typing | None:
     tag = _tag(field)
+    if tag == "address" and field.id in ctx.linked:
+        return TYPICAL_INPUT["address_linked"]
     if isinstance(field, NameField) and field.single_part:
         return TYPICAL_INPUT["name_single"]
     if tag == "kana" and getattr(field, "split", False):
@@ -147,11 +172,11 @@ def _choice_reading(labels: list[Text], m: TouchModel) -> float:
     n = len(labels)
     if n == 0:
         return 0.0
-    total = sum(_chars(lbl) for lbl in labels)
+    total = sum(text_chars(lbl) for lbl in labels)
     return total * (n + 1) / (2 * n) * m.read_char
 
 
-def _entry_seconds(field: FieldBase, m: TouchModel) -> tuple[str, float]:
+def _entry_seconds(field: FieldBase, m: TouchModel, ctx: Context) -> tuple[str, float]:
     """(step kind, seconds) to answer a visible field that is not prefilled, without reading its label."""
     if isinstance(field, ChoiceField):
         seconds = _choice_reading([c.label for c in field.choices], m) + m.mental + m.tap
@@ -161,91 +186,200 @@ def _entry_seconds(field: FieldBase, m: TouchModel) -> tuple[str, float]:
     if isinstance(field, MultiChoiceField):
         picks = max(field.min_selected or 0, 1)
         labels = [c.label for c in field.choices]
-        reading = sum(_chars(lbl) for lbl in labels) * m.read_char  # all options are considered
+        reading = sum(text_chars(lbl) for lbl in labels) * m.read_char  # all options are considered
         return "choose", reading + m.mental + picks * m.tap
     if _tag(field) == "yesno":
         return "toggle", m.yes_no_chars * m.read_char + m.mental + m.tap
     if isinstance(field, AttachmentField):
         per = m.photo + m.tap if field.capture else m.tap + m.pick_file + m.tap
         return "photo", m.mental + per
-    typing = _typing(field)
+    typing = _typing(field, ctx)
     if typing is None:  # an unknown future type: a decision and a tap
         return "type", m.mental + m.tap
     return "type", m.mental + _typing_seconds(typing, m)
 
 
-def _field_steps(field: FieldBase, m: TouchModel, out: list[Step]) -> int:
+class Context(msgspec.Struct, frozen=True):
+    """What the estimate assumes beyond the definition: the household and what a life event already asked.
+
+    ``household`` is the number of people in the resident's registry household (listed by a household pick
+    group); ``linked`` the address fields filled by a postal code lookup (their box has no postal code of
+    its own); ``asked`` the field ids already answered elsewhere (a life event's shared fields).
+    """
+
+    household: int = DEFAULT_HOUSEHOLD
+    linked: frozenset[str] = frozenset()
+    asked: frozenset[str] = frozenset()
+    party: str = FIRST_FILER  # whose part is estimated; other parties' sections cost this person nothing
+
+
+def _staff_only(item: FieldBase | Section) -> bool:
+    # ``staff_only`` (fields and sections) is read defensively: it is optional in the format.
+    return bool(getattr(item, "staff_only", False))
+
+
+def _other_party(section: Section, ctx: Context) -> bool:
+    return section_party(section) != ctx.party
+
+
+def _picks_household(field: FieldBase) -> bool:
+    """A repeat group of people prefilled from the profile (household members or transfer movers)."""
+    return isinstance(field, GroupField) and field.prefill in PROFILE_GROUPS
+
+
+def _hidden(field: FieldBase, ctx: Context) -> bool:
+    """Not on the resident's common path: conditional, staff only, or answered elsewhere."""
+    return bool(field.show_if) or _staff_only(field) or field.id in ctx.asked
+
+
+def asks(field: FieldBase, ctx: Context) -> bool:
+    """Whether the resident has something to answer in ``field`` (else its screen can fold into the review)."""
+    if _hidden(field, ctx) or isinstance(field, NoticeField):
+        return False
+    if isinstance(field, GroupField) and _picks_household(field):
+        return field.pick or any(asks(sub, ctx) for sub in _unmapped(field))
+    return not (field.calculate or field.read_only or field.prefill)
+
+
+def _mapped(group: GroupField) -> frozenset[str]:
+    """Item field ids a household member prefills (``prefill_map``; the checker requires one, PD217)."""
+    return frozenset(group.prefill_map or ())
+
+
+def _unmapped(group: GroupField) -> list[Field]:
+    mapped = _mapped(group)
+    return [sub for sub in group.fields if sub.id not in mapped]
+
+
+def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context) -> int:
     """Append the steps for one field on the common path; return how many answers the review shows."""
-    if field.show_if:
-        return 0  # hidden by default: never seen on the common path
-    label = (_chars(field.label) + _chars(field.hint)) * m.read_char
+    if _hidden(field, ctx):
+        return 0  # never seen by the resident on the common path
+    label = (text_chars(field.label) + text_chars(field.hint)) * m.read_char
     if isinstance(field, NoticeField):
-        out.append(Step("read", field.id, label + _chars(field.text) * m.read_char))
+        out.append(Step("read", field.id, label + text_chars(field.text) * m.read_char))
         return 0
+    if isinstance(field, GroupField) and _picks_household(field):
+        return _household_steps(field, m, out, label, ctx)
     if field.calculate or field.read_only or field.prefill:
-        out.append(Step("glance", field.id, _chars(field.label) * m.read_char + m.glance))
+        out.append(Step("glance", field.id, text_chars(field.label) * m.read_char + m.glance))
         return 1
     if isinstance(field, GroupField):
-        return _group_steps(field, m, out, label)
+        return _group_steps(field, m, out, label, ctx)
     if not field.required:  # optional, or required_if assumed false: read the label, move on
-        out.append(Step("skip", field.id, _chars(field.label) * m.read_char))
+        out.append(Step("skip", field.id, text_chars(field.label) * m.read_char))
         return 0
-    kind, seconds = _entry_seconds(field, m)
+    kind, seconds = _entry_seconds(field, m, ctx)
     out.append(Step(kind, field.id, label + seconds))
     return 1
 
 
-def _group_steps(group: GroupField, m: TouchModel, out: list[Step], label: float) -> int:
+def _group_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context) -> int:
     items = max(group.min or 0, 1 if group.required else 0)
     if items == 0:
-        out.append(Step("skip", group.id, _chars(group.label) * m.read_char))
+        out.append(Step("skip", group.id, text_chars(group.label) * m.read_char))
         return 0
     # Reading the group's label and one tap on 「追加」 per item.
     out.append(Step("group", group.id, label + items * m.tap))
     shown = 0
     for _ in range(items):
         for sub in group.fields:
-            shown += _field_steps(sub, m, out)
+            shown += _field_steps(sub, m, out, ctx)
+    return shown
+
+
+def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context) -> int:
+    """A repeat group prefilled from the registry household (``prefill: household_members``).
+
+    With ``pick: true`` the resident reads the household list (a glance per member), decides (M) and taps
+    each member concerned; every member counts as picked (a household moving together: the costly case).
+    Each picked member's mapped values are glanced at; the item fields without a mapping are answered as
+    usual, once per picked member. Without ``pick`` every member is an item, prefilled, nothing to tap.
+    """
+    members = max(ctx.household, group.min or 0, 0)
+    if group.max is not None:
+        members = min(members, group.max)
+    pick = group.pick
+    seconds = label + members * m.glance
+    if pick:
+        seconds += m.mental + members * m.tap
+    out.append(Step("pick" if pick else "glance", group.id, seconds))
+    mapped = _mapped(group)
+    shown = 0
+    for _ in range(members):
+        for sub in group.fields:
+            if sub.id in mapped and not _hidden(sub, ctx):
+                out.append(Step("glance", sub.id, m.glance))
+                shown += 1
+            else:
+                shown += _field_steps(sub, m, out, ctx)
     return shown
 
 
 def _start_steps(proc: Procedure, m: TouchModel) -> Step:
     # The start page: title, what to bring (documents needed on the common path) and the fee, then 「はじめる」.
-    chars = _chars(proc.title)
+    chars = text_chars(proc.title)
     for doc in proc.documents:
         if doc.required_if is None:
-            chars += _chars(doc.label) + _chars(doc.note)
+            chars += text_chars(doc.label) + text_chars(doc.note)
     if proc.fee is not None:
         chars += m.fee_chars
     return Step("start", None, chars * m.read_char + m.tap)
 
 
-def _section_steps(section: Section, m: TouchModel, out: list[Step]) -> int:
-    out.append(Step("page", section.id, _chars(section.title) * m.read_char + m.page))
-    shown = 0
-    for field in section.fields:
-        shown += _field_steps(field, m, out)
-    out.append(Step("tap", section.id, m.tap))  # 「次へ進む」
+def section_shown(section: Section, ctx: Context) -> bool:
+    """Whether the filer sees ``section`` at all (not conditional, not staff only, not another party's)."""
+    return not (section.show_if or _staff_only(section) or _other_party(section, ctx))
+
+
+def section_steps(section: Section, m: TouchModel, out: list[Step], ctx: Context) -> int:
+    """One screen per section; a section with nothing to answer folds into the review (no page, no 次へ)."""
+    fields: list[Step] = []
+    shown = sum(_field_steps(field, m, fields, ctx) for field in section.fields)
+    if not fields:
+        return 0
+    if any(asks(field, ctx) for field in section.fields):
+        out.append(Step("page", section.id, text_chars(section.title) * m.read_char + m.page))
+        out.extend(fields)
+        out.append(Step("tap", section.id, m.tap))  # 「次へ進む」
+    else:
+        out.append(Step("fold", section.id, 0.0))
+        out.extend(fields)
     return shown
 
 
-def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL) -> Estimate:
-    """Seconds for a signed-in resident with a prefilled profile to complete ``proc`` on a phone."""
-    m = model
-    steps: list[Step] = [_start_steps(proc, m)]
-    answers = 0
-    for section in proc.sections:
-        if section.show_if:
-            continue  # a conditional page is skipped on the common path
-        if section.party:
-            continue  # another resident's part: they confirm it from their own account
-        answers += _section_steps(section, m, steps)
-    steps.append(Step("review", None, answers * m.review_value + m.mental))
-    steps.append(Step("submit", None, m.tap + m.submit_response))
+def linked_addresses(fields: Iterable[FieldBase]) -> frozenset[str]:
+    """Address fields filled by a postal code field's lookup (``address_field``)."""
+    return frozenset(f.address_field for f in fields if isinstance(f, PostalCodeField) and f.address_field)
+
+
+def procedure_context(proc: Procedure, household: int = DEFAULT_HOUSEHOLD) -> Context:
+    return Context(
+        household=household,
+        linked=linked_addresses(f for f, _ in procedure_fields(proc)),
+    )
+
+
+def review_steps(answers: int, m: TouchModel) -> list[Step]:
+    return [Step("review", None, answers * m.review_value + m.mental), Step("submit", None, m.tap + m.submit_response)]
+
+
+def finish(steps: list[Step]) -> Estimate:
     total = round(sum(s.seconds for s in steps), 2)
     for s in steps:
         s.seconds = round(s.seconds, 2)
     return Estimate(seconds=total, breakdown=steps, over_budget=total > BUDGET_SECONDS)
+
+
+def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL, *, household: int = DEFAULT_HOUSEHOLD) -> Estimate:
+    """Seconds for a signed-in, bound resident (profile prefilled) to complete ``proc`` on a phone."""
+    ctx = procedure_context(proc, household)
+    steps: list[Step] = [_start_steps(proc, model)]
+    answers = 0
+    for section in proc.sections:
+        if section_shown(section, ctx):
+            answers += section_steps(section, model, steps, ctx)
+    return finish(steps + review_steps(answers, model))
 
 
 def format_estimate(proc: Procedure, est: Estimate) -> str:
