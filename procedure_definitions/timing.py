@@ -317,8 +317,9 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
 
 
 def _start_steps(proc: Procedure, m: TouchModel) -> Step:
-    # The start page: title, what to bring (documents needed on the common path) and the fee, then 「はじめる」.
-    chars = text_chars(proc.title)
+    # The overview (pwa/js/page-procedure.js): title, description, fee, deadline and the documents to bring
+    # on the common path (conditional ones are skimmed past), then 「申請を始める」.
+    chars = text_chars(proc.title) + text_chars(proc.description) + text_chars(proc.deadline)
     for doc in proc.documents:
         if doc.required_if is None:
             chars += text_chars(doc.label) + text_chars(doc.note)
