@@ -61,6 +61,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD233": ("error", "a procedure with parties must list resident in filers"),
     "PD234": ("error", "every section belongs to a party: the first filer has nothing to fill"),
     "PD235": ("error", "shared field '{shared}' maps to '{procedure}.{field}', which another party fills"),
+    "PD240": ("error", "'{name}' is asked twice in this life event: by {first}.{first_field} and {second}.{second_field}; ask it once with a shared field that maps to both"),
     # 3xx: scenarios
     "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
     "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),

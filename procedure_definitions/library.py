@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from .bundles import repeated_questions
 from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
@@ -92,7 +93,8 @@ def load_library(path: str | Path | Iterable[str | Path] | None = None) -> Libra
 
 
 def check_life_event_links(lib: Library) -> list[Problem]:
-    """Life events must name existing procedures and map shared fields onto fields of the same type."""
+    """Life events must name existing procedures, map shared fields onto fields of the same type and ask
+    nothing twice (bundles.py)."""
     out: list[Problem] = []
     for res in lib.results:
         ev = res.definition
@@ -120,4 +122,8 @@ def check_life_event_links(lib: Library) -> list[Problem]:
                 elif field_tag(target) != field_tag(s.field):
                     out.append(problem("PD212", res.path, *pos, shared=s.field.id, shared_type=field_tag(s.field),
                                        procedure=proc_id, field=field_id, field_type=field_tag(target)))
+        procs = {p.procedure: proc for p in ev.procedures if (proc := lib.latest(p.procedure)) is not None}
+        for i, (name, first, first_field, second, second_field) in repeated_questions(ev, procs):
+            out.append(problem("PD240", res.path, *loc.pos(("procedures", i, "procedure")), name=name, first=first,
+                               first_field=first_field, second=second, second_field=second_field))
     return out

@@ -687,3 +687,35 @@ def test_prefill_map_on_a_group_not_prefilled_from_people() -> None:
 def test_group_prefilled_from_people_needs_a_map() -> None:
     text = HOUSEHOLD.replace("        prefill_map: {mover_name: name, mover_birth: birth_date}\n", "")
     assert codes(text) == ["PD217"]
+
+
+def test_a_question_asked_twice_in_a_life_event(tmp_path: Path) -> None:
+    """PD240: two procedures included together both ask 通数 (same id, type, label): asked twice."""
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(BASE.replace("id: sample", "id: sample2"), encoding="utf-8")
+    ev = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace("maps_to: {sample: copies, sample2: x}", "maps_to: {sample: relation}")
+    ev = ev.replace("{id: n, type: number, label: 数}", "{id: rel, type: choice, label: 関係, choices: [{value: self, label: 本人}, {value: proxy, label: 代理人}]}")
+    ev = ev.replace("maps_to: {sample: relation}", "maps_to: {sample: relation, sample2: relation}")
+    (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
+    probs = load_library(tmp_path).problems
+    assert [p.code for p in probs] == ["PD240"]
+    (p,) = probs
+    lines = ev.splitlines()
+    assert p.path.endswith("e.yaml") and lines[p.line - 1][p.col - 1:].startswith("sample2")
+    assert "'copies'" in p.message and "sample.copies" in p.message and "sample2.copies" in p.message
+    # Covered by a shared field: asked once.
+    (tmp_path / "e.yaml").write_text(ev + "  - field: {id: n, type: number, label: 数}\n    maps_to: {sample: copies, sample2: copies}\n",
+                                     encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+    # Never included together (one answer each way): not asked twice.
+    exclusive = ev.replace("  - procedure: sample\n", "  - procedure: sample\n    include_if: not has_kids\n", 1)
+    (tmp_path / "e.yaml").write_text(exclusive, encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+    # A field shown on a condition (proxy_name) and the calculated total are not compared; a changed label is another question.
+    (tmp_path / "q.yaml").write_text(BASE.replace("id: sample", "id: sample2").replace("label: 通数", "label: 部数"), encoding="utf-8")
+    (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+
+
+def test_shipped_life_events_ask_nothing_twice() -> None:
+    assert [p.format() for p in load_library().problems if p.code == "PD240"] == []
