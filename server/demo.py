@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from server.audit import append_audit
-from server.registry import ResidentRecord, SQLiteRegistry
+from server.registry import ResidentRecord, SQLiteRegistry, import_transfers
+from server.transfer import InMemoryMovingService, TransferCertificate, TransferMover
 
-__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DemoLogin", "DemoRefused", "check_database", "check_origin", "leave_demo",
+__all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DEMO_TRANSFERS", "DemoLogin", "DemoRefused", "check_database", "check_origin", "leave_demo",
            "seed_demo"]
 
 _IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
@@ -64,6 +65,42 @@ DEMO_RESIDENTS: list[ResidentRecord] = [
                    given_kana="シゲル", birth_date="1939-08-15", sex="male", relationship_to_head="世帯主",
                    nationality="日本", phone="03-3333-4444", postal_code="1010065", prefecture="東京都",
                    city="千代田区", town="西神田", block="2-1-1"),
+    # Moving in (転入): the provisional records the counter made from the 転出証明書情報 below.
+    ResidentRecord(id="R0011", household_id="H007", family="鈴木", given="大輔", family_kana="スズキ",
+                   given_kana="ダイスケ", birth_date="1988-05-20", sex="male", relationship_to_head="世帯主",
+                   nationality="日本", phone="080-1111-2222", postal_code="1010051", prefecture="東京都",
+                   city="千代田区", town="神田神保町", block="1-5"),
+    ResidentRecord(id="R0012", household_id="H007", family="鈴木", given="𠮷乃", family_kana="スズキ",
+                   given_kana="ヨシノ", birth_date="2019-10-02", sex="female", relationship_to_head="子",
+                   nationality="日本", postal_code="1010051", prefecture="東京都", city="千代田区",
+                   town="神田神保町", block="1-5"),
+    # Katsuragi's child (an IVS name too), and a household where one person is under 支援措置 (DV).
+    ResidentRecord(id="R0013", household_id="H002", family=_IVS_KATSURA + "城", given="陽菜",
+                   family_kana="カツラギ", given_kana="ヒナ", birth_date="2018-03-03", sex="female",
+                   relationship_to_head="子", nationality="日本", postal_code="1020083", prefecture="東京都",
+                   city="千代田区", town="麹町", block="3-2-1"),
+    ResidentRecord(id="R0014", household_id="H008", family="小林", given="直樹", family_kana="コバヤシ",
+                   given_kana="ナオキ", birth_date="1970-12-01", sex="male", relationship_to_head="世帯主",
+                   nationality="日本", postal_code="1010054", prefecture="東京都", city="千代田区",
+                   town="神田錦町", block="3-3"),
+    ResidentRecord(id="R0015", household_id="H008", family="小林", given="由美", family_kana="コバヤシ",
+                   given_kana="ユミ", birth_date="1972-04-04", sex="female", relationship_to_head="妻",
+                   nationality="日本", postal_code="1010054", prefecture="東京都", city="千代田区",
+                   town="神田錦町", block="3-3", disclosure_restricted=True),
+]
+
+# What the (mocked) national moving service holds for the family moving in from Osaka.
+DEMO_TRANSFERS: list[TransferCertificate] = [
+    TransferCertificate(
+        certificate_id="T-2026-0001", resident_id="R0011", moving_date="2026-03-28",
+        previous_address={"postal_code": "5300001", "prefecture": "大阪府", "city": "大阪市北区", "town": "梅田",
+                          "block": "1-2-3"},
+        movers=[
+            TransferMover(member_id="R0011", family="鈴木", given="大輔", family_kana="スズキ", given_kana="ダイスケ",
+                          birth_date="1988-05-20", sex="male", relationship_to_head="世帯主"),
+            TransferMover(member_id="R0012", family="鈴木", given="𠮷乃", family_kana="スズキ", given_kana="ヨシノ",
+                          birth_date="2019-10-02", sex="female", relationship_to_head="子"),
+        ]),
 ]
 
 # (display name, role, department)
@@ -173,6 +210,7 @@ def seed_demo(db: Any, origin: str) -> list[DemoLogin]:
         if reason:
             raise DemoRefused(f"--demo refuses this database: it holds {reason}")
         SQLiteRegistry.upsert(c, DEMO_RESIDENTS)
+        import_transfers(c, InMemoryMovingService(DEMO_TRANSFERS), [t.resident_id for t in DEMO_TRANSFERS])
         out: list[DemoLogin] = []
         for name, role, dept in DEMO_STAFF:
             row = c.execute("SELECT id, enrolled_at, disabled_at FROM accounts WHERE display_name = ? AND role = ?",

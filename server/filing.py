@@ -23,7 +23,8 @@ problem slug (HTTP)         status  sync reason            when
 ==========================  ======  =====================  ================================================
 
 A retired version (published earlier, since replaced) is accepted, validated against that version and
-flagged ``retired_version``. Attachments (the sha256 referenced in the answers, plus the ``attachments``
+flagged ``retired_version``. Answers that change a value prefilled from the resident's profile flag it
+``prefill_corrected`` (``server.prefill_check``). Attachments (the sha256 referenced in the answers, plus the ``attachments``
 list a sync payload declares) are linked to the submission; those its filer does not hold yet (not stored,
 or stored by someone else: the same answer, ``server.storage.sync.blobs.held_by``) flag it
 ``incomplete_attachments`` until the filer has delivered the last one. The writer stores, in the submission's own
@@ -45,6 +46,7 @@ from procedure_definitions.forms import is_number, is_sha256
 from server import audit
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike
+from server.prefill_check import CORRECTED_FLAG, corrected_paths, uses_prefill
 from server.problems import Problem
 from server.registry import bound_resident_id
 from server.storage.submissions import (
@@ -255,10 +257,15 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                         _first_message(errors), errors=errors)
     files = named_files(svc, proc, answers, attachments)
+    flags = ["retired_version"] if retired else []
+    if uses_prefill(proc):
+        rid = on_behalf_of if filer == "staff" else await bound_resident(svc, user)
+        if rid and corrected_paths(proc, answers, await svc.registry.profile(rid)):
+            flags.append(CORRECTED_FLAG)
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
     new = NewSubmission(
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
-        answers=answers, answers_json=answers_json, flags=["retired_version"] if retired else [],
+        answers=answers, answers_json=answers_json, flags=flags,
         account_id=user.id, on_behalf_of=on_behalf_of, attachments=files,
         body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json))
     return Filing(new=new, actor=user.id, staff=filer == "staff", via=via,

@@ -12,13 +12,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
 from server.audit import append_audit
-from server.auth.roles import BIND_ROLES, REGISTRY_ROLES
+from server.auth.roles import BIND_ROLES, PROFILE_READ_ROLES, REGISTRY_ROLES
 from server.authz import require_roles, require_user
 from server.problems import Problem
 from server.registry import ResidentRecord, search_text
 from server.services import Services, services
 
-__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router"]
+__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile"]
 
 
 class BindIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,9 +32,11 @@ class BindOut(msgspec.Struct):
     bound_at: str
 
 
-class ProfileOut(msgspec.Struct):
+class ProfileOut(msgspec.Struct, omit_defaults=True):
     verified: bool
     profile: dict[str, Any]
+    # attribute -> "registry" | "transfer" (an imported 転出証明書情報): shown next to the prefilled value.
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class ResidentSummary(msgspec.Struct):
@@ -109,7 +111,35 @@ async def my_profile(request: Request[Any, Any, Any]) -> ProfileOut:
         "SELECT resident_id FROM identity_bindings WHERE account_id = ?", (user.id,)).fetchone() or [None])[0])
     if not rid:
         return ProfileOut(False, {})
-    return ProfileOut(True, await svc.registry.profile(rid))
+    profile, sources = await svc.registry.profile_with_sources(rid)
+    return ProfileOut(True, profile, sources)
+
+
+def may_read_profile(c: Any, staff_id: str, role: str, resident_id: str) -> bool:
+    """The staff side of the profile rule (``PROFILE_READ_ROLES``): counter staff read any resident's,
+    outreach workers only an assigned resident's."""
+    if role == "counter":
+        return True
+    return role == "outreach" and c.execute(
+        "SELECT 1 FROM outreach_assignments WHERE account_id = ? AND resident_id = ?", (staff_id, resident_id)
+    ).fetchone() is not None
+
+
+@get("/api/residents/{resident_id:str}/profile",
+     summary="Prefill data of a resident, for staff filing on their behalf (counter; outreach: assigned; audited)")
+async def resident_profile(request: Request[Any, Any, Any], resident_id: FromPath[str]) -> ProfileOut:
+    staff = require_roles(request, *PROFILE_READ_ROLES)
+    svc = services(request)
+    if not await svc.db.read(lambda c: may_read_profile(c, staff.id, staff.role, resident_id)):
+        raise Problem(403, "forbidden", "This resident is not assigned to you")
+    profile, sources = await svc.registry.profile_with_sources(resident_id)
+    if not profile:
+        raise Problem(404, "not-found", "No such resident in the registry")
+    # A staff read of personal data: who read whose profile, and whose members it listed.
+    people = [m["member_id"] for k in ("household_members", "transfer_movers") for m in profile.get(k, [])]
+    await audit.record(svc.db, actor=staff.id, action="registry.profile_read", subject=f"resident:{resident_id}",
+                       details=audit.many(sorted(set(people))))
+    return ProfileOut(True, profile, sources)
 
 
 @get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
@@ -155,5 +185,6 @@ async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachRe
     return out
 
 
-identity_router = Router(path="/", route_handlers=[bind, my_profile, registry_search, outreach_residents],
+identity_router = Router(path="/", route_handlers=[bind, my_profile, resident_profile, registry_search,
+                                                  outreach_residents],
                          tags=["identity"])

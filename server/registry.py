@@ -14,13 +14,17 @@ from typing import Any, Protocol
 import msgspec
 
 from procedure_definitions.model import PROFILE_ATTRIBUTES
+from server.disclosure import disclosed_people, may_disclose
+from server.transfer import MovingService, TransferCertificate
 
 __all__ = [
     "Registry",
     "ResidentRecord",
     "SQLiteRegistry",
     "bound_resident_id",
+    "import_transfers",
     "profile_from_record",
+    "profile_sources",
     "search_text",
 ]
 
@@ -46,6 +50,10 @@ class ResidentRecord(msgspec.Struct, kw_only=True):
     nationality: str | None = None
     my_number: str | None = None
     previous_address: dict[str, str] | None = None
+    # 支援措置 (DV, stalking, abuse) or another 閲覧制限: never disclosed to others (server.disclosure).
+    disclosure_restricted: bool = False
+    # The incoming 転出証明書情報 imported for this (provisional) record: prefills 転入 (server.transfer).
+    transfer_in: TransferCertificate | None = None
 
 
 class Registry(Protocol):
@@ -65,18 +73,12 @@ def _address(r: ResidentRecord) -> dict[str, str] | None:
 
 
 def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> dict[str, Any]:
-    """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out)."""
+    """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
+    people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows."""
     head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
-    members = [
-        {
-            "name": {"family": m.family, "given": m.given},
-            "name_kana": {"family": m.family_kana or "", "given": m.given_kana or ""},
-            "birth_date": m.birth_date,
-            "sex": m.sex,
-            "relationship_to_head": m.relationship_to_head,
-        }
-        for m in household
-    ]
+    if head is not None and not may_disclose(head.id, head, r.id):
+        head = None
+    transfer = r.transfer_in
     profile: dict[str, Any] = {
         "name": {"family": r.family, "given": r.given},
         "name_kana": {"family": r.family_kana, "given": r.given_kana} if r.family_kana else None,
@@ -91,10 +93,21 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,
-        "household_members": members or None,
-        "previous_address": r.previous_address,
+        "household_members": disclosed_people(r.id, [(m.id, m) for m in household]) or None,
+        "previous_address": transfer.previous_address if transfer else r.previous_address,
+        "transfer_movers": disclosed_people(r.id, [(m.member_id, m) for m in transfer.movers]) or None
+        if transfer else None,
     }
     return {k: v for k, v in profile.items() if v is not None and k in PROFILE_ATTRIBUTES}
+
+
+# Profile attributes that an imported 転出証明書情報 supplies (the rest come from the registry record).
+_FROM_TRANSFER = ("previous_address", "transfer_movers")
+
+
+def profile_sources(r: ResidentRecord, profile: dict[str, Any]) -> dict[str, str]:
+    """Where each attribute of ``profile`` came from: ``registry`` or ``transfer`` (shown to the resident)."""
+    return {k: "transfer" if r.transfer_in is not None and k in _FROM_TRANSFER else "registry" for k in profile}
 
 
 def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> ResidentRecord:
@@ -144,10 +157,15 @@ class SQLiteRegistry:
         return [_row_to_record(r) for r in rows]
 
     async def profile(self, resident_id: str) -> dict[str, Any]:
+        return (await self.profile_with_sources(resident_id))[0]
+
+    async def profile_with_sources(self, resident_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """The prefill profile of a resident and where each attribute came from (empty for an unknown id)."""
         r = await self.get(resident_id)
         if r is None:
-            return {}
-        return profile_from_record(r, await self.household(r.household_id) if r.household_id else [r])
+            return {}, {}
+        profile = profile_from_record(r, await self.household(r.household_id) if r.household_id else [r])
+        return profile, profile_sources(r, profile)
 
     @staticmethod
     def upsert(conn: sqlite3.Connection, records: list[ResidentRecord]) -> int:
@@ -162,6 +180,21 @@ class SQLiteRegistry:
                 (r.id, r.household_id, msgspec.json.encode(r).decode(), r.family, r.given, r.birth_date, now),
             )
         return len(records)
+
+
+def import_transfers(conn: sqlite3.Connection, service: MovingService, resident_ids: list[str]) -> int:
+    """Fetch the 転出証明書情報 of ``resident_ids`` from the moving service and keep each in the record it
+    names (call inside a write job). Returns how many were imported; a certificate for an id not in the
+    registry is skipped (the counter makes the record first)."""
+    records = []
+    for cert in service.certificates(resident_ids):
+        row = conn.execute("SELECT record FROM residents WHERE id = ?", (cert.resident_id,)).fetchone()
+        if row is None:
+            continue
+        rec = _row_to_record(row)
+        rec.transfer_in = cert
+        records.append(rec)
+    return SQLiteRegistry.upsert(conn, records)
 
 
 def bound_resident_id(conn: sqlite3.Connection, account_id: str) -> str | None:

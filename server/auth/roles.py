@@ -15,6 +15,7 @@ __all__ = [
     "CASEWORK_ROLES",
     "CONFLICT_RESOLVER_ROLES",
     "FILER_ROLES",
+    "PROFILE_READ_ROLES",
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
     "ROLES",
@@ -48,6 +49,9 @@ REVIEW_ROLES: Final[tuple[str, ...]] = ("reviewer", "admin")
 BIND_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
 # who searches the registry (to file on behalf of a resident, or to bind an account).
 REGISTRY_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "admin")
+# who reads a resident's prefill profile to file on their behalf (the staff filers): counter staff for any
+# resident in front of them, outreach workers for the residents assigned to them only (server.identity).
+PROFILE_READ_ROLES: Final[tuple[str, ...]] = ("counter", "outreach")
 
 
 class HasRole(Protocol):

@@ -77,6 +77,19 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
                    procedure=procedure or "", q=q or "", procedures=sorted(svc.catalog.library.procedures))
 
 
+async def _corrected(svc: Any, rec: Any, proc: Any) -> list[str]:
+    """The answers' paths that differ from the resident's registry data, for a submission flagged so (only
+    paths are shown: the registry's values stay in the registry)."""
+    from server.prefill_check import CORRECTED_FLAG, corrected_paths
+    from server.registry import bound_resident_id
+
+    if proc is None or CORRECTED_FLAG not in rec.flags:
+        return []
+    account = rec.account_id
+    rid = rec.on_behalf_of or (await svc.db.read(lambda c: bound_resident_id(c, account)) if account else None)
+    return corrected_paths(proc, rec.answers, await svc.registry.profile(rid)) if rid else []
+
+
 @get("/console/submissions/{sid:str}", include_in_schema=False)
 async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Response[str]:
     user = _staff(request)
@@ -95,7 +108,9 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
         labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
     attachments = sorted(attachment_names(rec.answers).items())
     can_change = user.role in REVIEW_ROLES
+    corrected = await _corrected(svc, rec, proc)
     return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
+                   corrected=corrected,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
 
 

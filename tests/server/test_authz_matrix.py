@@ -61,6 +61,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/accounts/{account_id:str}/bind"): frozenset({COUNTER, ADMIN}),
     ("GET", "/api/registry/search"): frozenset({COUNTER, OUTREACH, ADMIN}),
     ("GET", "/api/outreach/residents"): frozenset({OUTREACH}),
+    # Outreach workers too, for their assigned residents only (tests/server/test_household.py): the made-up
+    # resident here is assigned to nobody.
+    ("GET", "/api/residents/{resident_id:str}/profile"): frozenset({COUNTER}),
     # staff console
     ("GET", "/console"): CONSOLE,
     ("GET", "/console/submissions/{sid:str}"): CONSOLE,
@@ -110,7 +113,8 @@ PUBLIC_MODULES = {"server.pwa"}
 # Made-up path parameters: nothing exists under these ids.
 PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
-               "name": "console.css", "path": "no-such-file", "cid": "999999"}
+               "name": "console.css", "path": "no-such-file", "cid": "999999",
+               "resident_id": "no-such-resident"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {

@@ -1,0 +1,58 @@
+"""What the city may disclose about the people of a household: the one rule, used by every path.
+
+A resident's profile (their own, or read by staff filing on their behalf) lists the people of their
+household (and the movers of an incoming 転出証明書情報) so that a form can be prefilled from them. Two
+limits apply, decided here only:
+
+* **Per person.** Someone under a disclosure restriction (住民基本台帳事務における支援措置 for victims of
+  domestic violence, stalking or abuse, or another 閲覧制限) is never disclosed to anyone but themselves:
+  they are left out of everybody else's list as if absent, and their name is not given as the head's.
+* **Per attribute.** Of another person only ``MEMBER_ATTRIBUTES`` are disclosed (resident code, name, kana,
+  birth date, sex, relationship to the head): never their My Number, phone, email or address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from procedure_definitions.model import MEMBER_ATTRIBUTES
+
+__all__ = ["Person", "disclosed_people", "may_disclose", "member_entry"]
+
+
+class Person(Protocol):
+    """A registry record or a mover of a transfer certificate: the attributes a member entry is made of."""
+
+    family: str
+    given: str
+    family_kana: str | None
+    given_kana: str | None
+    birth_date: str | None
+    sex: str | None
+    relationship_to_head: str | None
+    disclosure_restricted: bool
+
+
+def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
+    """Whether ``person`` may be shown to the resident ``viewer_id`` (themselves always)."""
+    return person_id == viewer_id or not person.disclosure_restricted
+
+
+def member_entry(person_id: str, p: Person) -> dict[str, Any]:
+    """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``."""
+    entry: dict[str, Any] = {
+        "member_id": person_id,
+        "name": {"family": p.family, "given": p.given},
+        "name_kana": {"family": p.family_kana or "", "given": p.given_kana or ""}
+        if (p.family_kana or p.given_kana) else None,
+        "birth_date": p.birth_date,
+        "sex": p.sex,
+        "relationship_to_head": p.relationship_to_head,
+    }
+    return {k: v for k, v in entry.items() if v is not None and k in MEMBER_ATTRIBUTES}
+
+
+def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]]) -> list[dict[str, Any]]:
+    """The member entries of ``people`` that ``viewer_id`` may see, in the given order."""
+    return [member_entry(pid, p) for pid, p in people if may_disclose(pid, p, viewer_id)]

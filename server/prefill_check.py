@@ -1,0 +1,69 @@
+"""Which prefilled values a submission changed: the ``prefill_corrected`` flag and the console's list.
+
+A resident (or staff filing for them) may correct a value prefilled from the registry or from an imported
+転出証明書情報 where the procedure allows it; staff must then see that the application says something else
+than the city's records. The server decides it from the answers and the resident's profile (never from
+what a device claims): a top-level field whose answer differs from its ``prefill`` attribute, and a group
+item taken from a person (``prefill_map``) whose mapped values differ from that person's. An item is that
+person's when it agrees with them on more than half of the mapped values the person has (a person added
+by hand agrees with nobody and is no correction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from procedure_definitions.model import PROFILE_GROUPS, GroupField, Procedure
+
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "uses_prefill"]
+
+CORRECTED_FLAG = "prefill_corrected"
+
+
+def _clean(v: Any) -> Any:
+    """``""``/``None`` parts of an object are no answer (the forms drop them); names stay byte for byte."""
+    if isinstance(v, dict):
+        return {k: x for k, x in v.items() if x not in ("", None)}
+    return v
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(_clean(a) == _clean(b))
+
+
+def uses_prefill(proc: Procedure) -> bool:
+    return any(f.prefill for s in proc.sections for f in s.fields)
+
+
+def _item_corrections(g: GroupField, items: list[Any], people: list[dict[str, Any]]) -> list[str]:
+    assert g.prefill_map is not None
+    out: list[str] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        best: tuple[int, list[str]] | None = None
+        for person in people:
+            mapped = [(fid, attr) for fid, attr in g.prefill_map.items() if attr in person]
+            differ = [fid for fid, attr in mapped if not _same(item.get(fid), person[attr])]
+            agree = len(mapped) - len(differ)
+            if agree * 2 > len(mapped) and (best is None or agree > best[0]):
+                best = (agree, differ)
+        if best is not None:
+            out.extend(f"{g.id}[{i}].{fid}" for fid in best[1])
+    return out
+
+
+def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str, Any]) -> list[str]:
+    """Paths of the answers that differ from what the profile prefilled, in document order."""
+    out: list[str] = []
+    for section in proc.sections:
+        for f in section.fields:
+            if f.prefill is None or f.prefill not in profile:
+                continue
+            value = answers.get(f.id)
+            if isinstance(f, GroupField) and f.prefill in PROFILE_GROUPS:
+                if f.prefill_map and isinstance(value, list):
+                    out.extend(_item_corrections(f, value, profile[f.prefill]))
+            elif value not in (None, "") and not _same(value, profile[f.prefill]):
+                out.append(f.id)
+    return out
