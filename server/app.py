@@ -20,6 +20,8 @@ from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
 from server.problems import exception_handlers
 from server.procedures import procedures_router
+from server.push import Notifier, WebPushSender, ensure_vapid
+from server.push_routes import push_router
 from server.pwa import build_files, pwa_handlers
 from server.registry import SQLiteRegistry
 from server.security import security_headers
@@ -66,12 +68,14 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         if mappings:
             log.info("CSV export mappings: %s", ", ".join(sorted(mappings)))
         files = build_files(lib, settings)
+        db.write_sync(ensure_vapid)  # the installation's Web Push key pair, made once
     except BaseException:
         db.close()
         raise
+    notifier = Notifier(db, settings.push_sender or WebPushSender(), subject=settings.push_subject)
     return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
                     registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings,
-                    validator=ValidationPool(settings.validation_workers))
+                    validator=ValidationPool(settings.validation_workers), notifier=notifier)
 
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
@@ -90,7 +94,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
+            telemetry_handler, push_router, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],
@@ -100,8 +104,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
         # Worker processes and housekeeping start with the event loop (and stop before the database).
-        on_startup=[svc.validator.start, maintenance.start],
-        on_shutdown=[svc.validator.stop, maintenance.stop, lambda: svc.db.close()],
+        on_startup=[svc.validator.start, maintenance.start, *([svc.notifier.start] if svc.notifier else [])],
+        on_shutdown=[svc.validator.stop, maintenance.stop, *([svc.notifier.stop] if svc.notifier else []),
+                     lambda: svc.db.close()],
         debug=False,
     )
     # The busiest request's success case skips Litestar's pipeline; anything else still goes through it.

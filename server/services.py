@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 
 from server.catalog import Catalog
 from server.export import Column
+from server.push import Notifier
 from server.registry import SQLiteRegistry
 from server.settings import Settings
 from server.storage.db import Database
@@ -28,6 +29,7 @@ class Services:
     pwa_files: dict[str, bytes]
     export_mappings: dict[str, list[Column]] = field(default_factory=dict)
     validator: ValidationPool = field(default_factory=lambda: ValidationPool(0))
+    notifier: Notifier | None = None  # Web Push of status changes (server/push.py); None: nothing is sent
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

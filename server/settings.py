@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from server.auth.ratelimit import AuthLimits
+from server.push import DEFAULT_PUSH_HOSTS
 from server.uploads import UploadLimits
 
 __all__ = ["Settings"]
@@ -36,6 +37,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_open_uploads: int = 20
     upload_expiry_s: int = 24 * 3600
     maintenance_interval_s: float = 60.0  # expired uploads cleaned, sync mark written (server/maintenance.py)
+    # Web Push (server/push.py): hosts of the push services the server may post to (a host and its
+    # subdomains); plain http endpoints only for tests' local push service; the sender (None: pywebpush);
+    # the VAPID contact (``sub`` claim; None: the origin when https, else a mailto: of the host).
+    push_hosts: tuple[str, ...] = DEFAULT_PUSH_HOSTS
+    push_allow_http: bool = False
+    push_sender: Any = None
+    push_contact: str | None = None
 
     @property
     def upload_limits(self) -> UploadLimits:
@@ -54,6 +62,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         from server.export import default_mappings_dir
 
         return Path(self.export_mappings_dir) if self.export_mappings_dir else default_mappings_dir(self.db_path)
+
+    @property
+    def push_subject(self) -> str:
+        if self.push_contact:
+            return self.push_contact
+        if self.secure:
+            return self.origin
+        from urllib.parse import urlsplit
+
+        return f"mailto:webmaster@{urlsplit(self.origin).hostname or 'localhost'}"
 
     @property
     def secure(self) -> bool:

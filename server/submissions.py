@@ -156,13 +156,16 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
         raise Problem(422, "invalid-status", f"Unknown status {target!r}",
                       errors=[{"path": "status", "code": "enum", "message": "unknown status"}])
     try:
-        return await svc.submissions.transition(sid, target, actor=user.id, comment=comment,
-                                                visible_to_resident=visible)
+        out = await svc.submissions.transition(sid, target, actor=user.id, comment=comment,
+                                               visible_to_resident=visible)
     except InvalidTransition as e:
         raise Problem(409, "invalid-transition", f"Cannot go from {e.current} to {e.target}",
                       current=e.current) from None
     except NotFound:
         raise Problem(404, "not-found", "No such submission") from None
+    if svc.notifier is not None:  # queued: sent off the request path, never failing the change
+        svc.notifier.status_changed(out.account_id, out.id, out.receipt_number)
+    return out
 
 
 @post("/api/submissions/{sid:str}/status", summary="Change the status (reviewer of the department, admin)",

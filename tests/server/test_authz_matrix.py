@@ -55,6 +55,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/submissions/{sid:str}/respond"): SIGNED_IN,
     ("POST", "/api/submissions/{sid:str}/status"): frozenset({REVIEWER, ADMIN}),
     ("POST", "/api/attachments"): SIGNED_IN,
+    # Web Push (server/push_routes.py): the public key is public; subscriptions are a resident's own
+    ("GET", "/api/push/key"): ANYONE,
+    ("POST", "/api/push/subscriptions"): frozenset({RESIDENT}),
+    ("DELETE", "/api/push/subscriptions"): frozenset({RESIDENT}),
     ("GET", "/api/attachments/{sha256:str}"): SIGNED_IN,
     # identity binding and the registry
     ("GET", "/api/me/profile"): SIGNED_IN,
@@ -120,7 +124,10 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/submissions"): {"json": {"id": str(uuid.uuid4()), "procedure_id": "no-such-procedure",
                                             "procedure_version": "1", "answers": {}}},
-    ("POST", "/api/submissions/{sid:str}/respond"): {"json": {"answers": {}}},
+    ("POST", "/api/submissions/{sid:str}/respond"): {"json": {"comment": "x"}},
+    ("POST", "/api/push/subscriptions"): {"json": {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
+        "p256dh": "B" + "A" * 86, "auth": "A" * 22}}},
+    ("DELETE", "/api/push/subscriptions"): {"params": {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}},
     ("POST", "/api/submissions/{sid:str}/status"): {"json": {"status": "in_review"}},
     ("POST", "/api/attachments"): {"content": b"%PDF-1.4\n", "headers": {"Content-Type": "application/pdf"}},
     ("POST", "/api/accounts/{account_id:str}/bind"): {"json": {"resident_id": "no-such-resident"}},

@@ -1,0 +1,251 @@
+"""Web Push: a resident's browsers learn that an application's status changed (docs/api.md "Web Push").
+
+* One VAPID key pair per installation, made on first start and kept in the database (``push_vapid``); the
+  public key is what the PWA subscribes with (``GET /api/push/key``).
+* Subscriptions (``push_subscriptions``): one row per browser endpoint, owned by the account that registered
+  it last. Only endpoints of known push services are accepted (``Settings.push_hosts``): the server posts to
+  them, so a resident cannot make it call an arbitrary address.
+* :class:`Notifier` sends off the request path: a status change only puts the submission on a queue; a task
+  on the app's loop sends through a :class:`PushSender` in a worker thread. Nothing it does can fail the
+  status change. A push service answering 404 or 410 (the subscription expired or was revoked) gets the
+  subscription deleted.
+* The payload carries only what a lock screen may show: a fixed sentence, the receipt number and the link to
+  the application page — never the procedure's title (it can say more than one wants seen), never a name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import anyio
+import msgspec
+
+from server.storage.db import Database
+from server.storage.sync.records import utc_now
+
+__all__ = [
+    "DEFAULT_PUSH_HOSTS",
+    "MAX_ENDPOINT",
+    "MAX_SUBSCRIPTIONS",
+    "Notifier",
+    "PushSender",
+    "Subscription",
+    "WebPushSender",
+    "delete_subscription",
+    "endpoint_allowed",
+    "ensure_vapid",
+    "notification_payload",
+    "save_subscription",
+    "subscription_problem",
+]
+
+log = logging.getLogger("madoguchi.push")
+
+# The push services of the browsers people use (Chrome/Edge/Samsung: FCM; Firefox: Mozilla; Safari: Apple;
+# legacy Edge: WNS). A host matches itself and its subdomains.
+DEFAULT_PUSH_HOSTS: tuple[str, ...] = (
+    "fcm.googleapis.com", "android.googleapis.com", "push.services.mozilla.com", "push.apple.com",
+    "notify.windows.com",
+)
+MAX_SUBSCRIPTIONS = 10  # per account: a new browser beyond this pushes out the oldest
+MAX_ENDPOINT = 2000
+_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def _b64url_decode(text: str) -> bytes | None:
+    if not _B64URL.fullmatch(text):
+        return None
+    try:
+        return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+    except ValueError:
+        return None
+
+
+def endpoint_allowed(endpoint: str, hosts: Iterable[str], *, allow_http: bool = False) -> bool:
+    """Whether the server may post to ``endpoint``: https (plain http only when ``allow_http``: tests' local
+    push service), no credentials in the URL, a host among ``hosts`` or under one of them."""
+    if len(endpoint) > MAX_ENDPOINT:
+        return False
+    try:
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
+        return False
+    if parts.username or parts.password or not host:
+        return False
+    return any(host == h or host.endswith("." + h) for h in hosts)
+
+
+def subscription_problem(sub: Subscription, hosts: Iterable[str], *, allow_http: bool = False) -> str | None:
+    """Why ``sub`` cannot be stored (English, for the problem's ``detail``), or ``None``."""
+    if not endpoint_allowed(sub.endpoint, hosts, allow_http=allow_http):
+        return "endpoint must be an https URL of a known push service"
+    key = _b64url_decode(sub.p256dh)
+    if key is None or len(key) != 65 or key[0] != 4:
+        return "keys.p256dh must be an uncompressed P-256 public key (base64url, 65 bytes)"
+    auth = _b64url_decode(sub.auth)
+    if auth is None or len(auth) != 16:
+        return "keys.auth must be 16 bytes (base64url)"
+    return None
+
+
+def ensure_vapid(conn: sqlite3.Connection) -> str:
+    """The installation's VAPID public key (base64url of the uncompressed point), made once on first call."""
+    row = conn.execute("SELECT public_key FROM push_vapid WHERE id = 1").fetchone()
+    if row is not None:
+        return str(row[0])
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    raw = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    public = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    conn.execute("INSERT INTO push_vapid (id, private_pem, public_key, created_at) VALUES (1, ?, ?, ?)",
+                 (pem, public, utc_now()))
+    return public
+
+
+def save_subscription(conn: sqlite3.Connection, account_id: str, sub: Subscription) -> None:
+    """Store (or hand over to this account) the subscription; keep the account's newest few."""
+    conn.execute("INSERT INTO push_subscriptions (endpoint, account_id, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?)"
+                 " ON CONFLICT(endpoint) DO UPDATE SET account_id = excluded.account_id, p256dh = excluded.p256dh,"
+                 " auth = excluded.auth, created_at = excluded.created_at",
+                 (sub.endpoint, account_id, sub.p256dh, sub.auth, utc_now()))
+    conn.execute("DELETE FROM push_subscriptions WHERE account_id = ? AND endpoint NOT IN (SELECT endpoint FROM"
+                 " push_subscriptions WHERE account_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+                 (account_id, account_id, MAX_SUBSCRIPTIONS))
+
+
+def delete_subscription(conn: sqlite3.Connection, account_id: str, endpoint: str) -> bool:
+    return conn.execute("DELETE FROM push_subscriptions WHERE endpoint = ? AND account_id = ?",
+                        (endpoint, account_id)).rowcount > 0
+
+
+def notification_payload(submission_id: str, receipt_number: str) -> bytes:
+    """What the service worker shows: nothing a lock screen should not (no title of the procedure, no name).
+    The texts are Japanese (the app's default); the service worker may show its own language's."""
+    return msgspec.json.encode({
+        "title": "申請の状況が変わりました", "body": f"受付番号 {receipt_number}", "url": f"/#/s/{submission_id}",
+        "tag": f"submission-{submission_id}", "receipt_number": receipt_number})
+
+
+def _forget(endpoint: str, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM push_subscriptions WHERE endpoint = ?", (endpoint,))
+
+
+class PushSender(Protocol):
+    """Delivers one encrypted message; answers the push service's HTTP status (0: not reached). Blocking: the
+    notifier calls it in a worker thread."""
+
+    def send(self, sub: Subscription, payload: bytes, *, private_pem: str, subject: str) -> int: ...
+
+
+class WebPushSender:
+    """The real sender: pywebpush (RFC 8291 aes128gcm encryption, RFC 8292 VAPID)."""
+
+    def __init__(self, timeout_s: float = 10.0, ttl_s: int = 24 * 3600) -> None:
+        self.timeout_s = timeout_s
+        self.ttl_s = ttl_s
+
+    def send(self, sub: Subscription, payload: bytes, *, private_pem: str, subject: str) -> int:
+        from py_vapid import Vapid
+        from pywebpush import WebPushException, webpush
+
+        try:
+            r = webpush({"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+                        data=payload.decode(), vapid_private_key=Vapid.from_pem(private_pem.encode()),
+                        vapid_claims={"sub": subject}, timeout=self.timeout_s, ttl=self.ttl_s)
+        except WebPushException as exc:
+            return exc.response.status_code if exc.response is not None else 0
+        except Exception:  # network error, timeout: not reached
+            return 0
+        return int(getattr(r, "status_code", 0))
+
+
+class Notifier:
+    """Sends status-change notifications from a queue on the app's loop (``start``/``stop``: startup and
+    shutdown hooks). :meth:`status_changed` never blocks and never raises."""
+
+    def __init__(self, db: Database, sender: PushSender, *, subject: str, max_queue: int = 10_000) -> None:
+        self.db = db
+        self.sender = sender
+        self.subject = subject
+        self._queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(max_queue)
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0  # delivered messages (2xx), for tests and logs
+
+    def status_changed(self, account_id: str | None, submission_id: str, receipt_number: str) -> None:
+        if account_id is None:
+            return
+        try:
+            self._queue.put_nowait((account_id, submission_id, receipt_number))
+        except asyncio.QueueFull:  # a flood must not hold up status changes: this one is not announced
+            log.warning("push queue full: a notification was dropped")
+
+    async def _deliver(self, account_id: str, submission_id: str, receipt_number: str) -> None:
+        def load(c: sqlite3.Connection) -> tuple[str | None, list[Subscription]]:
+            key = c.execute("SELECT private_pem FROM push_vapid WHERE id = 1").fetchone()
+            subs = [Subscription(*r) for r in c.execute(
+                "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = ?", (account_id,))]
+            return (key[0] if key else None), subs
+
+        pem, subs = await self.db.read(load)
+        if pem is None or not subs:
+            return
+        payload = notification_payload(submission_id, receipt_number)
+        for sub in subs:
+            status = await anyio.to_thread.run_sync(
+                functools.partial(self.sender.send, sub, payload, private_pem=pem, subject=self.subject))
+            if 200 <= status < 300:
+                self.sent += 1
+            elif status in (404, 410):  # expired or unsubscribed: never try it again
+                await self.db.write(functools.partial(_forget, sub.endpoint))
+                log.info("push subscription gone (%s): deleted", status)
+            else:
+                log.warning("push to %s failed: HTTP %s", urlsplit(sub.endpoint).hostname, status)
+
+    async def _loop(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._deliver(*item)
+            except Exception:  # one bad delivery must not end the sender
+                log.exception("push delivery failed")
+            finally:
+                self._queue.task_done()
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far was handled (tests)."""
+        await self._queue.join()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,80 @@
+"""HTTP endpoints of Web Push (``server/push.py``; docs/api.md "Web Push")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import FromQuery, JSONBody
+
+from server.auth import requires_role
+from server.authz import require_roles
+from server.problems import Problem
+from server.push import (
+    MAX_ENDPOINT,
+    Subscription,
+    delete_subscription,
+    save_subscription,
+    subscription_problem,
+)
+from server.services import services
+
+__all__ = ["push_router"]
+
+# Deny first: the guard runs before the body is read (staff get no status notifications of their own).
+_RESIDENT = requires_role("resident")
+
+
+class PushKey(msgspec.Struct):
+    public_key: str  # base64url, the PWA's applicationServerKey
+
+
+class SubscriptionKeys(msgspec.Struct, forbid_unknown_fields=True):
+    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
+    auth: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``PushSubscription.toJSON()`` as the browser makes it."""
+
+    endpoint: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ENDPOINT)]
+    keys: SubscriptionKeys
+    expirationTime: int | None = None  # the browser's spelling
+
+
+@get("/api/push/key", summary="The installation's VAPID public key (applicationServerKey)")
+async def push_key(request: Request[Any, Any, Any]) -> PushKey:
+    svc = services(request)
+    key = await svc.db.read(lambda c: c.execute("SELECT public_key FROM push_vapid WHERE id = 1").fetchone())
+    if key is None:  # made at start (server.app.open_services); absent only on a database opened elsewhere
+        raise Problem(404, "not-found", "Web Push is not set up on this server")
+    return PushKey(public_key=key[0])
+
+
+@post("/api/push/subscriptions", summary="Receive status notifications in this browser (resident)", status_code=201,
+      guards=[_RESIDENT])
+async def subscribe(request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]) -> Response[None]:
+    user = require_roles(request, "resident")
+    svc = services(request)
+    sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
+    problem = subscription_problem(sub, svc.settings.push_hosts, allow_http=svc.settings.push_allow_http)
+    if problem is not None:
+        raise Problem(422, "invalid-subscription", problem,
+                      errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
+                               "message": problem}])
+    await svc.db.write(lambda c: save_subscription(c, user.id, sub))
+    return Response(None, status_code=201)
+
+
+@delete("/api/push/subscriptions", summary="Stop status notifications in a browser (resident)", status_code=204,
+        guards=[_RESIDENT])
+async def unsubscribe(request: Request[Any, Any, Any],
+                      endpoint: Annotated[str, FromQuery]) -> None:
+    user = require_roles(request, "resident")
+    # Idempotent: an endpoint that is not (or no longer) this account's is the same 204, so nobody learns
+    # whose it is.
+    await services(request).db.write(lambda c: delete_subscription(c, user.id, endpoint[:MAX_ENDPOINT]))
+
+
+push_router = Router(path="/", route_handlers=[push_key, subscribe, unsubscribe], tags=["push"])
