@@ -5,6 +5,9 @@
 
 import { same } from './syncstate.js';
 
+/** The top-level field id of an answer path: `movers[0].name` -> `movers` (paths.js's path syntax). */
+const topOf = (path) => String(path).split(/[.[]/, 1)[0];
+
 /** The fields a draft's form has, at the top level (sections flattened). */
 export function allFields(compiled) {
   return (compiled.sections || []).flatMap((s) => s.fields || []);
@@ -90,18 +93,23 @@ export function attachmentRefs(answers) {
  * procedure they feed. `isShown(result, id)` comes from paths.js; `now` is when 送信 was pressed, so
  * retries stay byte-identical.
  */
-export function submissionOf(d, compiled, result, { isShown, sharedTyped = [], now = Date.now() }) {
+export function submissionOf(d, compiled, result, { isShown, sharedTyped = [], sharedPrefilled = [], now = Date.now() }) {
   const known = new Set(allFields(compiled).map((f) => f.id));
   const answers = {};
   for (const [k, v] of Object.entries(d.answers)) if (known.has(k) && isShown(result, k)) answers[k] = v;
-  const typed = [...new Set([...(d.typed || []), ...sharedTyped])].filter((k) => answers[k] !== undefined);
+  // Counted per top-level field sent: a path inside a group (a picked member's value) counts for its group;
+  // a field the resident changed counts as typed even if it came prefilled (docs/time-model.md, telemetry).
+  const tops = (list) => new Set(list.map(topOf).filter((k) => answers[k] !== undefined));
+  const typed = tops([...(d.typed || []), ...sharedTyped]);
+  const prefilled = [...tops([...(d.prefilled || []), ...sharedPrefilled])].filter((k) => !typed.has(k));
   const files = attachmentRefs(answers);
   const submission = {
     procedure_id: d.procedure_id, procedure_version: d.procedure_version, answers, attachments: files,
-    // Completion-time telemetry rides in the submission (stored once, when it is created).
+    // Completion-time telemetry rides in the submission (stored once, when it is created). acknowledged_at is
+    // when 送信 was pressed: an offline filing's receipt comes later, but the resident's part ended here.
     telemetry: {
       procedure_id: d.procedure_id, procedure_version: d.procedure_version, opened_at: d.opened_at, acknowledged_at: new Date(now).toISOString(),
-      fields_typed: typed.length, fields_prefilled: (d.prefilled || []).filter((k) => !typed.includes(k) && answers[k] !== undefined).length,
+      fields_typed: typed.size, fields_prefilled: prefilled.length,
     },
   };
   if (d.on_behalf_of) submission.on_behalf_of = d.on_behalf_of;

@@ -77,11 +77,11 @@ export function feeAndDocs(compiled, answers, result) {
  * with the draft (exactly once, whichever device sends it) and its files on their own queue. The draft is
  * hidden until the receipt, then deleted on every device; a rejection brings it back with the reason.
  */
-export async function queueDraft(d, compiled, { sharedTyped = [], flushNow = true } = {}) {
+export async function queueDraft(d, compiled, { sharedTyped = [], sharedPrefilled = [], flushNow = true } = {}) {
   await drafts.flush();
   await commitDraft(store, d.id);
   const result = evalForm(compiled, d.answers);
-  const { submission, files } = submissionOf(d, compiled, result, { isShown, sharedTyped });
+  const { submission, files } = submissionOf(d, compiled, result, { isShown, sharedTyped, sharedPrefilled });
   const sid = d.submission_id || uuid();
   await queueSubmission(store, { submission_id: sid, submission, label: { kind: 'submission', title: d.title, procedure_id: d.procedure_id }, draft_id: d.id, blobs: files });
   if (flushNow) {

@@ -77,7 +77,12 @@ export async function render(view, params) {
       // Every procedure goes to the outbox first (each under its own idempotency key), then one flush.
       const ids = [];
       for (const r of results) {
-        ids.push(await queueDraft(r.d, r.compiled, { sharedTyped: mappedTargets(ev, r.d.procedure_id, b.typed), flushNow: false }));
+        ids.push(await queueDraft(r.d, r.compiled, {
+          sharedTyped: mappedTargets(ev, r.d.procedure_id, b.typed),
+          // A shared value seeded from a profile prefill (and not changed) counts as prefilled in every procedure it feeds.
+          sharedPrefilled: mappedTargets(ev, r.d.procedure_id, (b.prefilled || []).filter((id) => !(b.typed || []).includes(id))),
+          flushNow: false,
+        }));
       }
       await deleteDraft(store, b.id);
       await updateSync();

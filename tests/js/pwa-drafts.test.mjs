@@ -69,6 +69,22 @@ test('the submission: only shown, known fields; typed and prefilled counts; file
   assert.deepEqual(attachmentRefs({ g: [{ docs: [file, { sha256: 'x' }] }], other: { sha256: 'b'.repeat(64), size: 1 } }).sort(), ['b'.repeat(64), file.sha256]);
 });
 
+test('telemetry counts top-level fields: a picked member\'s values count for their group; shared prefills count as prefilled', () => {
+  const compiled = { sections: [{ fields: [{ id: 'movers', type: 'group' }, { id: 'phone' }, { id: 'name' }, { id: 'note' }] }] };
+  const d = {
+    procedure_id: 'tenkyo', procedure_version: '1.0.0', opened_at: '2026-01-01T00:00:00.000Z',
+    answers: { movers: [{ n: 'a' }, { n: 'b' }], phone: '090', name: 'x', note: 'typed' },
+    typed: ['note', 'movers[1].n'], prefilled: ['movers[0].n', 'movers[1].n', 'movers[1].birth', 'gone'],
+  };
+  const shown = { isShown: () => true };
+  const t1 = submissionOf(d, compiled, {}, { ...shown, now: 0 }).submission.telemetry;
+  // movers was corrected (one member's value typed): typed, not prefilled; note typed; nothing else counted.
+  assert.deepEqual([t1.fields_typed, t1.fields_prefilled], [2, 0]);
+  const d2 = { ...d, typed: ['note'] };
+  const t2 = submissionOf(d2, compiled, {}, { ...shown, sharedPrefilled: ['phone', 'name'], sharedTyped: ['name'], now: 0 }).submission.telemetry;
+  assert.deepEqual([t2.fields_typed, t2.fields_prefilled], [2, 2]); // note, name typed; movers, phone prefilled
+});
+
 test('attachmentRefs follows the shared rule (tests/conformance/attachments.json, also run by pytest)', () => {
   const data = JSON.parse(readFileSync(new URL('../conformance/attachments.json', import.meta.url), 'utf8'));
   assert.ok(data.cases.length > 10);
