@@ -88,7 +88,7 @@ export async function accountPage(main, account, { signedOut }) {
   add.addEventListener('click', () => changing(async () => {
     const opts = await api('/auth/passkeys/options', { method: 'POST', body: {} });
     const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
-    await api('/auth/passkeys/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred), name: navigator.userAgent.slice(0, 60) } });
+    await api('/auth/passkeys/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } }); // named by the server after this device
     say(t('passkeyAdded'));
     await render();
   }));

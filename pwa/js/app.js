@@ -11,6 +11,7 @@
 //   #/outbox           what this device still has to send, per item; export to a file        page-outbox.js
 //   #/h, #/h/{id}      staff: household records (shared records, editable offline)          households.js
 //   #/signin           passkeys                                                              page-signin.js
+//   #/recover          「パスキーをなくした方」: a recovery code makes a new passkey             page-recover.js
 // Drafts, submissions and household records travel over the sync protocol (sync.js, docs/sync.md).
 // A page renders into a <main> of its own, off-screen; it replaces the shown one only if no newer
 // navigation started meanwhile (router.js), so a slow page never draws over a newer one.
@@ -40,6 +41,7 @@ const PAGES = {
   outbox: () => import('./page-outbox.js'),
   households: () => import('./households.js'),
   signin: () => import('./page-signin.js'),
+  recover: () => import('./page-recover.js'),
   notFound: async () => ({ render: notFound }),
 };
 
@@ -55,6 +57,7 @@ const ROUTES = [
   { path: '/outbox', page: 'outbox' },
   { path: '/h/:id?', page: 'households' },
   { path: '/signin', page: 'signin' },
+  { path: '/recover', page: 'recover' },
 ];
 
 /**

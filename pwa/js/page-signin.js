@@ -27,11 +27,13 @@ async function afterSignin(view, recoveryCodes) {
   location.hash = '#/';
 }
 
-export async function render(view) {
+export async function render(view, params, query) {
   const { main } = view;
   const acc = state.session.signed_in && state.session.account;
   if (acc) {
     view.setPage(t('accountTitle'));
+    // Just recovered with a code: the new passkey is listed with the old ones; say what to do with the lost one.
+    if (query && query.get('recovered')) main.append(el('p', { class: 'notice', id: 'recovered', text: t('recovered') }));
     await accountPage(main, acc, {
       signedOut: async () => {
         setActingFor(null);
@@ -61,9 +63,10 @@ export async function render(view) {
     withStatus(msg, async () => {
       const opts = await api('/auth/register/options', { method: 'POST', body: { display_name: name.value.trim() || 'resident' } });
       const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
-      const r = await api('/auth/register/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred), passkey_name: navigator.userAgent.slice(0, 60) } });
+      const r = await api('/auth/register/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } });
       await afterSignin(view, r.recovery_codes);
     });
   });
-  main.append(el('div', { class: 'actions' }, login), msg, reg);
+  const lost = el('p', { class: 'lost-passkey' }, link('#/recover', t('recoverLink')));
+  main.append(el('div', { class: 'actions' }, login), msg, lost, reg);
 }

@@ -18,7 +18,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from server.audit import append_audit
-from server.auth import store
+from server.auth import codes, store
 from server.auth.config import AuthConfig
 from server.auth.guards import requires_signed_in
 from server.auth.http import (
@@ -198,7 +198,7 @@ async def passkey_verify(request: Request[Any, Any, Any], data: JSONBody[Passkey
     verified = verify_registration(config, data.credential, ch.challenge, staff=account.is_staff)
 
     def job(conn: sqlite3.Connection) -> Passkey:
-        passkey = add_verified_credential(conn, account.id, verified, data.credential, data.name)
+        passkey = add_verified_credential(conn, request, account.id, verified, data.credential, data.name)
         append_audit(conn, actor=account.id, action="passkey.add", subject=account.id,
                      details={"passkey": passkey.id, "name": passkey.name})
         return passkey
@@ -249,10 +249,10 @@ async def new_recovery_codes(request: Request[Any, Any, Any]) -> RecoveryCodesOu
     await require_fresh(request)
 
     def job(conn: sqlite3.Connection) -> list[str]:
-        codes = store.generate_recovery_codes(conn, account.id)
+        new = codes.generate_recovery_codes(conn, account.id)
         append_audit(conn, actor=account.id, action="auth.recovery_codes", subject=account.id,
-                     details={"count": len(codes)})
-        return codes
+                     details={"count": len(new)})
+        return new
 
     return RecoveryCodesOut(recovery_codes=await cfg(request).db.write(job))
 

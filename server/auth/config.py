@@ -56,8 +56,11 @@ class AuthConfig:
     resident_absolute: int = 30 * 86400
     # Throttle for the idle-timer update: a session costs at most one write per minute, not one per request.
     touch_interval: int = 60
-    # Recovery codes are 80 bits, but guessing still gets no more than this many tries per account and window.
+    # Recovery codes have a 70-bit secret, but guessing still gets no more than this many wrong codes per
+    # account (a code whose lookup id named it) and, since a wrong code may name no account, per client address
+    # (IPv6 /64) in each window. The address limit is looser: a city hall's Wi-Fi is one address.
     recovery_failures: int = 10
+    recovery_client_failures: int = 30
     recovery_window: int = 3600
     # Rate limits and caps (server/auth/ratelimit.py, docs/security.md "Limits").
     limits: AuthLimits = field(default_factory=AuthLimits)

@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie
 from server.audit import append_audit
 from server.auth import store
 from server.auth.config import AuthConfig, get_config
+from server.auth.devices import device_name
 from server.auth.guards import current_account
 from server.auth.middleware import SESSION_COOKIE, session_of
 from server.auth.models import Account, Passkey
@@ -30,12 +31,14 @@ __all__ = [
     "CreationOptionsOut",
     "Credential",
     "Name",
+    "SignedInOut",
     "Token",
     "add_verified_credential",
     "audit_failure",
     "cfg",
     "clear_session_cookie",
     "consume",
+    "default_passkey_name",
     "ip",
     "limit",
     "limit_account",
@@ -63,6 +66,10 @@ class AccountOut(msgspec.Struct):
     role: str
     department: str | None
     verified: bool
+
+
+class SignedInOut(msgspec.Struct):
+    account: AccountOut
 
 
 def cfg(request: Request[Any, Any, Any]) -> AuthConfig:
@@ -174,8 +181,15 @@ def _enum_value(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def add_verified_credential(conn: sqlite3.Connection, account_id: str, verified: VerifiedRegistration,
-                            credential: Credential, name: str | None) -> Passkey:
+def default_passkey_name(request: Request[Any, Any, Any]) -> str:
+    """The device and browser this request comes from (「iPhone の Safari」), for a passkey made without a name."""
+    h = request.headers
+    return device_name(h.get("user-agent"), h.get("sec-ch-ua-platform"), h.get("sec-ch-ua"))
+
+
+def add_verified_credential(conn: sqlite3.Connection, request: Request[Any, Any, Any], account_id: str,
+                            verified: VerifiedRegistration, credential: Credential, name: str | None) -> Passkey:
+    """Store a verified new passkey; without a ``name``, it is named after the request's device and browser."""
     response = credential.get("response")
     transports = response.get("transports") if isinstance(response, dict) else None
     return store.add_credential(
@@ -184,7 +198,7 @@ def add_verified_credential(conn: sqlite3.Connection, account_id: str, verified:
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        name=name or "パスキー",
+        name=name or default_passkey_name(request),
         transports=[t for t in transports if isinstance(t, str)][:10] if isinstance(transports, list) else [],
         aaguid=verified.aaguid,
         fmt=_enum_value(verified.fmt),

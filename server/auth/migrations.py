@@ -118,4 +118,21 @@ CREATE INDEX challenges_account ON challenges (account_id);
 ALTER TABLE sessions ADD COLUMN verified_at INTEGER;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+# v4: recovery codes that name their account (server/auth/codes.py). New codes carry a unique lookup id (the
+# secret's digest stays in code_hash); codes made before have none and are found by the digest of the whole
+# code (a partial index), so they keep working. Wrong codes are counted per client address as well (there is
+# no account before a code is checked): one row per failure, counted in the write transaction like the
+# per-account count from the audit trail, pruned past the window.
+_V4 = """
+ALTER TABLE recovery_codes ADD COLUMN lookup TEXT;
+CREATE UNIQUE INDEX recovery_codes_lookup ON recovery_codes (lookup);
+CREATE INDEX recovery_codes_legacy ON recovery_codes (code_hash) WHERE lookup IS NULL;
+CREATE TABLE recovery_failures (
+    client TEXT NOT NULL,                  -- the address's limit key (an IPv6 /64)
+    at INTEGER NOT NULL
+);
+CREATE INDEX recovery_failures_client ON recovery_failures (client, at);
+CREATE INDEX recovery_failures_at ON recovery_failures (at);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]

@@ -1,6 +1,6 @@
 """HTTP endpoints of the auth component (see docs/api.md, "Auth"): session, resident registration,
-sign-in, recovery codes, sign-out and staff enrollment. Passkey management and re-authentication are in
-``server.auth.account_routes``; ``auth_router`` mounts both."""
+sign-in, sign-out and staff enrollment. Passkey management and re-authentication are in
+``server.auth.account_routes``, recovery with a code in ``server.auth.recovery``; ``auth_router`` mounts all."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from server.audit import append_audit, count_recent
-from server.auth import store
+from server.audit import append_audit
+from server.auth import codes, store
 from server.auth.account_routes import account_handlers
 from server.auth.config import AuthConfig
 from server.auth.enroll_page import enroll_page, enroll_script
@@ -25,6 +25,7 @@ from server.auth.http import (
     CreationOptionsOut,
     Credential,
     Name,
+    SignedInOut,
     Token,
     add_verified_credential,
     audit_failure,
@@ -42,6 +43,7 @@ from server.auth.http import (
 from server.auth.middleware import csrf_token_of, session_of
 from server.auth.models import Account
 from server.auth.problems import AuthProblem, exception_handlers
+from server.auth.recovery import recovery_handlers
 from server.auth.webauthn_flow import (
     authentication_options,
     credential_id_of,
@@ -72,11 +74,6 @@ class LoginVerifyIn(msgspec.Struct):
     credential: Credential
 
 
-class RecoveryIn(msgspec.Struct):
-    account_id: Token
-    code: Token
-
-
 class EnrollOptionsIn(msgspec.Struct):
     token: Token
 
@@ -86,10 +83,6 @@ class EnrollVerifyIn(msgspec.Struct):
     challenge_id: Token
     credential: Credential
     passkey_name: Name | None = None
-
-
-class SignedInOut(msgspec.Struct):
-    account: AccountOut
 
 
 class RegisteredOut(msgspec.Struct):
@@ -146,18 +139,18 @@ async def register_verify(request: Request[Any, Any, Any], data: JSONBody[Regist
     def job(conn: sqlite3.Connection) -> tuple[Account, list[str], str, int]:
         account = store.create_account(conn, display_name=str(ch.data.get("display_name") or "利用者"),
                                        role="resident", account_id=account_id)
-        passkey = add_verified_credential(conn, account.id, verified, data.credential, data.passkey_name)
-        codes = store.generate_recovery_codes(conn, account.id)
+        passkey = add_verified_credential(conn, request, account.id, verified, data.credential, data.passkey_name)
+        recovery_codes = codes.generate_recovery_codes(conn, account.id)
         token, max_age = start_session(conn, config, request, account, "register", verified=verified.user_verified)
         append_audit(conn, actor=account.id, action="auth.register", subject=account.id,
                      details={"passkey": passkey.id, "ip": ip(request)})
-        return account, codes, token, max_age
+        return account, recovery_codes, token, max_age
 
     try:
-        account, codes, token, max_age = await config.db.write(job)
+        account, recovery_codes, token, max_age = await config.db.write(job)
     except sqlite3.IntegrityError as exc:
         raise DUPLICATE from exc
-    return Response(RegisteredOut(account=out(account), recovery_codes=codes),
+    return Response(RegisteredOut(account=out(account), recovery_codes=recovery_codes),
                     cookies=[session_cookie(config, token, max_age)])
 
 
@@ -214,45 +207,6 @@ async def login_verify(request: Request[Any, Any, Any], data: JSONBody[LoginVeri
     if started is None:
         raise AuthProblem(401, "sign-in-failed", "sign-in refused: signature counter did not increase")
     return Response(SignedInOut(account=out(account)), cookies=[session_cookie(config, *started)])
-
-
-@post("/auth/recovery", status_code=HTTP_200_OK, tags=["auth"])
-async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) -> Response[SignedInOut]:
-    """Sign in with a one-time recovery code (residents only: staff ask an admin for a new invite)."""
-    limit(request, "recovery", data.account_id)
-    config = cfg(request)
-
-    def job(conn: sqlite3.Connection) -> tuple[Account, str, int] | str:
-        """The account and its new session, or why not ("throttled" or "refused")."""
-        account = store.account_by_id(conn, data.account_id)
-        if account is not None and count_recent(conn, subject=account.id, action="auth.login_failed",
-                                                seconds=config.recovery_window,
-                                                method="recovery") >= config.recovery_failures:
-            # Counted in the write transaction, so parallel guesses cannot slip past the limit.
-            append_audit(conn, actor=account.id, action="auth.login_throttled", subject=account.id,
-                         details={"method": "recovery", "ip": ip(request)})
-            return "throttled"
-        if account is None or account.is_staff or not store.use_recovery_code(conn, account.id, data.code):
-            subject = account.id if account else None
-            append_audit(conn, actor=subject, action="auth.login_failed", subject=subject,
-                         details={"method": "recovery", "reason": "wrong or used recovery code", "ip": ip(request)})
-            return "refused"
-        # A recovery code is no passkey: within reauth_seconds this session may add one (its reason to
-        # exist), but removing passkeys or new codes need a passkey check first.
-        token, max_age = start_session(conn, config, request, account, "recovery")
-        append_audit(conn, actor=account.id, action="auth.login", subject=account.id,
-                     details={"method": "recovery", "ip": ip(request)})
-        return account, token, max_age
-
-    result = await config.db.write(job)
-    if result == "throttled":
-        raise AuthProblem(429, "rate-limited", "too many wrong recovery codes for this account: try again later,"
-                          " sign in with a passkey, or ask at the counter",
-                          headers={"Retry-After": str(config.recovery_window)})
-    if isinstance(result, str):
-        raise AuthProblem(401, "sign-in-failed", "wrong or already used recovery code")
-    account, token, max_age = result
-    return Response(SignedInOut(account=out(account)), cookies=[session_cookie(config, token, max_age)])
 
 
 @post("/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=["auth"])
@@ -355,7 +309,7 @@ async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVe
             return None
         # The same transaction as the claim: once enrolled, no other link of this account adds a passkey.
         voided = store.void_invites(conn, account.id)
-        passkey = add_verified_credential(conn, account.id, verified, data.credential, data.passkey_name)
+        passkey = add_verified_credential(conn, request, account.id, verified, data.credential, data.passkey_name)
         token, max_age = start_session(conn, config, request, account, "enroll", verified=verified.user_verified)
         append_audit(conn, actor=account.id, action="auth.enroll", subject=account.id,
                      details={"passkey": passkey.id, "role": account.role, "ip": ip(request),
@@ -375,8 +329,8 @@ async def enroll_verify(request: Request[Any, Any, Any], data: JSONBody[EnrollVe
 auth_router = Router(
     path="/",
     route_handlers=[
-        get_session, register_options, register_verify, login_options, login_verify, recovery, logout,
-        logout_all, enroll, enroll_js, enroll_options, enroll_verify, *account_handlers,
+        get_session, register_options, register_verify, login_options, login_verify, *recovery_handlers,
+        logout, logout_all, enroll, enroll_js, enroll_options, enroll_verify, *account_handlers,
     ],
     exception_handlers=exception_handlers,
 )

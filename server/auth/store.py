@@ -1,4 +1,4 @@
-"""SQL for accounts, passkeys, sessions, challenges, recovery codes and invites.
+"""SQL for accounts, passkeys, sessions, challenges and invites (recovery codes: ``server.auth.codes``).
 
 Every function takes a ``sqlite3.Connection``: writers are called inside a ``Database.write`` job (one
 transaction), readers on a reader connection. Functions that can fail for an expected reason return a
@@ -43,7 +43,6 @@ __all__ = [
     "delete_session",
     "delete_sessions_of",
     "freshness",
-    "generate_recovery_codes",
     "hash_secret",
     "invite_account",
     "iso_now",
@@ -58,14 +57,9 @@ __all__ = [
     "touch_session",
     "trim_sessions",
     "update_sign_count",
-    "use_recovery_code",
     "user_handle_of",
     "void_invites",
 ]
-
-# Crockford base32 without I, L, O, U: recovery codes are typed by hand from paper.
-_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
 
 def now() -> int:
     return int(time.time())
@@ -81,7 +75,8 @@ def new_token() -> str:
 
 
 def hash_secret(secret: str) -> bytes:
-    # The secrets are 128+ bits of randomness: a plain sha256 cannot be brute-forced, no KDF needed.
+    # Session and invite tokens are 256 random bits, a recovery code's secret 70 (server.auth.codes): a plain
+    # sha256 cannot be brute-forced, no KDF needed.
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
@@ -208,7 +203,7 @@ def update_sign_count(conn: sqlite3.Connection, pid: str, old: int, new: int) ->
 def list_passkeys(conn: sqlite3.Connection, account_id: str) -> list[Passkey]:
     rows = conn.execute(
         "SELECT id, name, created_at, last_used_at, device_type, backed_up FROM credentials"
-        " WHERE account_id = ? ORDER BY created_at, id",
+        " WHERE account_id = ? ORDER BY created_at, rowid",  # rowid: the order they were added
         (account_id,),
     ).fetchall()
     return [Passkey(id=r[0], name=r[1], created_at=r[2], last_used_at=r[3], device_type=r[4],
@@ -410,34 +405,6 @@ def consume_challenge(conn: sqlite3.Connection, challenge_id: str, purpose: str)
         return "wrong_purpose", None
     return "ok", Challenge(id=challenge_id, purpose=row[0], challenge=bytes(row[1]), account_id=row[2],
                            data=json.loads(row[3]))
-
-
-# -- recovery codes ---------------------------------------------------------------------------------
-
-
-def _normalize_code(code: str) -> str:
-    return "".join(ch for ch in code.upper() if ch.isalnum())
-
-
-def generate_recovery_codes(conn: sqlite3.Connection, account_id: str, count: int = 10) -> list[str]:
-    """Replace the account's recovery codes; returns them (shown once, stored hashed). 80 bits each."""
-    conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
-    codes: list[str] = []
-    for _ in range(count):
-        raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
-        codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
-        conn.execute("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?, ?)",
-                     (account_id, hash_secret(raw)))
-    return codes
-
-
-def use_recovery_code(conn: sqlite3.Connection, account_id: str, code: str) -> bool:
-    cur = conn.execute(
-        "UPDATE recovery_codes SET used_at = ? WHERE id = (SELECT id FROM recovery_codes"
-        " WHERE account_id = ? AND code_hash = ? AND used_at IS NULL LIMIT 1)",
-        (iso_now(), account_id, hash_secret(_normalize_code(code))),
-    )
-    return cur.rowcount == 1
 
 
 # -- invites ----------------------------------------------------------------------------------------

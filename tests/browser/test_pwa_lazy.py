@@ -24,6 +24,7 @@ NOT_NEEDED = (
     "page-event.",
     "page-bundle.",
     "page-signin.",
+    "page-recover.",
     "households.",
     "account.",
     "webauthn.",
