@@ -18,6 +18,7 @@ from server.demo import leave_demo
 from server.export import load_mappings
 from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
+from server.parties import parties_router
 from server.problems import exception_handlers
 from server.procedures import procedures_router
 from server.push import Notifier, WebPushSender, ensure_vapid
@@ -93,7 +94,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
                               interval_s=settings.maintenance_interval_s)
     app = Litestar(
         route_handlers=[
-            healthz, submissions_router, attachments_router, procedures_router, identity_router,
+            healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
             telemetry_handler, push_router, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,

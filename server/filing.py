@@ -22,6 +22,12 @@ problem slug (HTTP)         status  sync reason            when
 ``idempotency-key-reused``  422     ``id_conflict``        the id was used with another body (writer)
 ==========================  ======  =====================  ================================================
 
+A two-person procedure (``parties``, docs/procedure-format.md) filed by a resident is their part only: the
+answers of the other parties' sections are refused (``invalid-answers``, code ``other_party``), the part is
+validated on its own and stored ``awaiting_partner`` with one waiting slot per party (``server.parties``);
+when the last party has confirmed, ``check_filing(..., complete=True)`` decides the whole filing again with
+every part, and ``server.storage.parties`` files it (``received``). Staff filing fill every part at once.
+
 A retired version (published earlier, since replaced) is accepted, validated against that version and
 flagged ``retired_version``. Answers that change a value prefilled from the resident's profile flag it
 ``prefill_corrected`` (``server.prefill_check``). Attachments (the sha256 referenced in the answers, plus the ``attachments``
@@ -43,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from procedure_definitions.forms import is_number, is_sha256
+from procedure_definitions.parties import FIRST_FILER, part_field_ids, part_of, party_ids
 from server import audit
 from server.auth.roles import FILER_ROLES
 from server.authz import AccountLike
@@ -129,11 +136,16 @@ class Filing:
     staff: bool  # staff filing (for a resident or not): audited ``submission.file_on_behalf``
     via: str  # "api" | "sync"
     telemetry: tuple[Any, ...] | None = None  # a telemetry row, stored only on creation
+    parties: tuple[str, ...] = ()  # a held first part: the parties it waits for (server.storage.parties)
 
     def after_create(self, conn: sqlite3.Connection) -> None:
         """Inside the write job that created the submission."""
         if self.telemetry is not None:
             insert_telemetry(conn, self.telemetry)
+        if self.parties:
+            from server.storage.parties import open_parties  # storage imports this module's types
+
+            open_parties(conn, self.new.id, self.parties, actor=self.actor)
         if self.staff:
             audit.append_audit(conn, actor=self.actor, action="submission.file_on_behalf",
                                subject=f"submission:{self.new.id}",
@@ -228,8 +240,10 @@ def _first_message(errors: list[dict[str, Any]]) -> str:
 async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, procedure_id: str,
                        procedure_version: str, answers: dict[str, Any], on_behalf_of: str | None,
                        telemetry: Any = None,
-                       attachments: Iterable[str] = (), via: str = "api") -> Filing | Refusal:
-    """Decide a filing before anything is written (answers are validated in the worker processes)."""
+                       attachments: Iterable[str] = (), via: str = "api", complete: bool = False) -> Filing | Refusal:
+    """Decide a filing before anything is written (answers are validated in the worker processes).
+
+    ``complete``: every part of a two-person procedure is in (``server.parties``): validate the whole."""
     if user.role not in FILER_ROLES:
         return _NOT_A_FILER
     if not _is_uuid(submission_id):  # HTTP decodes a UUID already; sync sends any string
@@ -252,7 +266,15 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
             return _NOT_FOR_OTHERS
     elif on_behalf_of is not None and await svc.registry.get(on_behalf_of) is None:
         return _UNKNOWN_RESIDENT
-    errors = await svc.validator.validate(proc, answers)
+    parts = party_ids(proc) if user.role == "resident" and not complete else []
+    if parts:  # the first filer's part only: the others confirm theirs from their own accounts
+        theirs = sorted(set(answers) & {f for p in parts for f in part_field_ids(proc, p)})
+        if theirs:
+            return _refusal(422, "invalid-answers", "Another party answers these fields from their own account",
+                            "相手の方の欄は、相手の方が自分で入力します",
+                            errors=[{"path": f, "code": "other_party", "message": "another party's field"}
+                                    for f in theirs[:20]])
+    errors = await svc.validator.validate(part_of(proc, FIRST_FILER) if parts else proc, answers)
     if errors:
         return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                         _first_message(errors), errors=errors)
@@ -267,9 +289,10 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
         answers=answers, answers_json=answers_json, flags=flags,
         account_id=user.id, on_behalf_of=on_behalf_of, attachments=files,
-        body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json))
+        body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json),
+        status="awaiting_partner" if parts else "received")
     return Filing(new=new, actor=user.id, staff=filer == "staff", via=via,
-                  telemetry=_telemetry(telemetry, proc))
+                  telemetry=_telemetry(telemetry, proc), parties=tuple(parts))
 
 
 async def write_filing(svc: Services, filing: Filing) -> tuple[Receipt, bool]:

@@ -13,11 +13,14 @@ from server import audit
 from server.auth.roles import REVIEW_ROLES, can_access_department
 from server.authz import AccountLike, read_is_audited, require_roles, require_user, submission_readable
 from server.filing import Refusal, bound_resident, check_filing, write_filing
+from server.parties import PartyState, party_states
 from server.problems import Problem
 from server.responding import NOT_FOUND, RespondIn, check_response
 from server.services import Services, services
 from server.storage.follow import write_response_in
+from server.storage.parties import slots_of
 from server.storage.submissions import (
+    HELD_STATUSES,
     STATUSES,
     HistoryEntry,
     IdempotencyConflict,
@@ -54,9 +57,13 @@ class SubmissionView(Receipt, kw_only=True):
 
     answers: dict[str, Any]
     history: list[HistoryEntry]
+    # A two-person procedure: each party's state (``server.parties``); empty for every other submission.
+    parties: list[PartyState] = msgspec.field(default_factory=list)
 
 
 async def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
+    if rec.status in HELD_STATUSES and rec.account_id != user.id:
+        return False  # a held first part is not filed: only its filer sees it (the partner: server.parties)
     bound = await bound_resident(svc, user) if user.role == "resident" and rec.account_id != user.id else None
     return submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
                                department=rec.department, bound_resident=bound)
@@ -109,11 +116,12 @@ def _resident_history(rec: SubmissionRecord, viewer: AccountLike) -> list[Histor
             for h in rec.history]
 
 
-def _view(rec: SubmissionRecord, *, viewer: AccountLike) -> SubmissionView:
+def _view(rec: SubmissionRecord, *, viewer: AccountLike, parties: list[PartyState] | None = None) -> SubmissionView:
     history = _resident_history(rec, viewer) if viewer.role == "resident" else rec.history
     return SubmissionView(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
                           procedure_version=rec.procedure_version, status=rec.status,
-                          received_at=rec.received_at, flags=rec.flags, answers=rec.answers, history=history)
+                          received_at=rec.received_at, flags=rec.flags, answers=rec.answers, history=history,
+                          parties=parties or [])
 
 
 @get("/api/submissions/{sid:str}", summary="One submission with its history")
@@ -122,7 +130,8 @@ async def get_submission(request: Request[Any, Any, Any], sid: FromPath[str]) ->
     if read_is_audited(user):
         await audit.record(services(request).db, actor=user.id, action="submission.read",
                            subject=f"submission:{rec.id}", details={"via": "api"})
-    return _view(rec, viewer=user)
+    slots = await services(request).db.read(lambda c: slots_of(c, rec.id))
+    return _view(rec, viewer=user, parties=party_states(slots))
 
 
 @post("/api/submissions/{sid:str}/respond", summary="Answer a request for more information", status_code=200)

@@ -15,6 +15,7 @@ __all__ = [
     "CASEWORK_ROLES",
     "CONFLICT_RESOLVER_ROLES",
     "FILER_ROLES",
+    "PARTY_ROLES",
     "PROFILE_READ_ROLES",
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
@@ -47,6 +48,9 @@ CONFLICT_RESOLVER_ROLES: Final[tuple[str, ...]] = ("resident", *CASEWORK_ROLES)
 REVIEW_ROLES: Final[tuple[str, ...]] = ("reviewer", "admin")
 # who binds an account to a registry record after checking ID at the counter;
 BIND_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
+# who starts or confirms a two-person procedure from their own account (the first filer and each party:
+# residents; staff at the counter fill every part at once);
+PARTY_ROLES: Final[tuple[str, ...]] = ("resident",)
 # who searches the registry (to file on behalf of a resident, or to bind an account).
 REGISTRY_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "admin")
 # who reads a resident's prefill profile to file on their behalf (the staff filers): counter staff for any

@@ -143,13 +143,15 @@ CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
-    """Core, then auth, then sync, then follow (replies, push): each component's migrations are versioned on their own."""
+    """Core, then auth, sync, follow (replies, push) and parties (two-person procedures): each component's
+    migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
     from server.storage.follow import FOLLOW_MIGRATIONS
+    from server.storage.parties import PARTY_MIGRATIONS
     from server.storage.sync import MIGRATIONS as SYNC_MIGRATIONS
 
     return [("core", CORE_MIGRATIONS), ("auth", AUTH_MIGRATIONS), ("sync", SYNC_MIGRATIONS),
-            ("follow", FOLLOW_MIGRATIONS)]
+            ("follow", FOLLOW_MIGRATIONS), ("parties", PARTY_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -21,6 +21,7 @@ from server.storage.sync.blobs import held_by
 from server.storage.sync.records import utc_now
 
 __all__ = [
+    "HELD_STATUSES",
     "STATUSES",
     "TRANSITIONS",
     "HistoryEntry",
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 STATUSES = ("received", "in_review", "needs_info", "accepted", "rejected", "completed")
+# A two-person procedure's first part waits for the other person (server.parties): not filed yet, so in no
+# department queue, export or staff read; ``cancelled`` when either person withdrew it. Only the party flow
+# moves a submission out of these (never a staff status change: TRANSITIONS has no entry for them).
+HELD_STATUSES = ("awaiting_partner", "cancelled")
 # received → in_review → needs_info → in_review → accepted | rejected → completed
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"in_review"}),
@@ -120,6 +125,7 @@ class NewSubmission(msgspec.Struct, kw_only=True):
     on_behalf_of: str | None
     answers_json: bytes | None = None  # canonical_json(answers) when the caller already has it
     attachments: list[str] = []  # sha256 of the files it references: linked, flagged until all are stored
+    status: str = "received"  # "awaiting_partner": the first part of a two-person procedure (server.parties)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -240,8 +246,8 @@ def _insert_sql(n: int) -> tuple[str, str]:
     extracted column. The writer never groups more than a few hundred jobs, far below SQLite's 32,766
     parameters.
     """
-    rows = ", ".join(["(?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
-    events = ", ".join(["(?, ?, ?, NULL, 'received', NULL)"] * n)
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
+    events = ", ".join(["(?, ?, ?, NULL, ?, NULL)"] * n)
     return (f"INSERT INTO submissions ({_ROW_COLUMNS}) VALUES {rows}",
             "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
             f" VALUES {events}")
@@ -311,13 +317,13 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
             if new.id in incomplete and "incomplete_attachments" not in new.flags:
                 new.flags = [*new.flags, "incomplete_attachments"]
             number = f"{year}-{last - len(creating) + 1 + k:06d}"
-            rows += (new.id, number, new.procedure_id, new.procedure_version, new.department,
+            rows += (new.id, number, new.procedure_id, new.procedure_version, new.department, new.status,
                      (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
                      _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
                      search_text(number, new.answers))
-            events += (new.id, now, new.account_id)
+            events += (new.id, now, new.account_id, new.status)
             outcomes[i] = (Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
-                                   procedure_version=new.procedure_version, status="received", received_at=now,
+                                   procedure_version=new.procedure_version, status=new.status, received_at=now,
                                    flags=new.flags), True)
         insert_rows, insert_events = _insert_sql(len(creating))
         conn.execute(insert_rows, rows)
@@ -386,7 +392,8 @@ def _selection(status: str | None, procedure: str | None,
                departments: list[str] | None = None) -> tuple[str, list[Any]]:
     """The submissions query filtered by status, procedure and ``departments`` (None: every department; the
     list comes from ``server.auth.roles.department_filter``), open for more ``AND`` clauses."""
-    sql = f"SELECT {_COLS} FROM submissions WHERE 1 = 1"
+    # Held first parts of two-person procedures are not filed yet: no queue or export shows them.
+    sql = f"SELECT {_COLS} FROM submissions WHERE status NOT IN ({', '.join(repr(s) for s in HELD_STATUSES)})"
     args: list[Any] = []
     if departments is not None:
         sql += f" AND department IN ({', '.join('?' * len(departments))})" if departments else " AND 0"

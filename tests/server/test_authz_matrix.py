@@ -60,6 +60,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/push/subscriptions"): frozenset({RESIDENT}),
     ("DELETE", "/api/push/subscriptions"): frozenset({RESIDENT}),
     ("GET", "/api/attachments/{sha256:str}"): SIGNED_IN,
+    # two-person procedures (server/parties.py): residents only; then the filer / the party who claimed it
+    ("POST", "/api/submissions/{sid:str}/parties/{party:str}/invitation"): frozenset({RESIDENT}),
+    ("POST", "/api/submissions/{sid:str}/cancel"): frozenset({RESIDENT}),
+    ("POST", "/api/party-invitations/claim"): frozenset({RESIDENT}),
+    ("GET", "/api/party-confirmations"): frozenset({RESIDENT}),
+    ("GET", "/api/party-confirmations/{sid:str}"): frozenset({RESIDENT}),
+    ("POST", "/api/party-confirmations/{sid:str}"): frozenset({RESIDENT}),
+    ("POST", "/api/party-confirmations/{sid:str}/cancel"): frozenset({RESIDENT}),
     # identity binding and the registry
     ("GET", "/api/me/profile"): SIGNED_IN,
     ("POST", "/api/accounts/{account_id:str}/bind"): frozenset({COUNTER, ADMIN}),
@@ -120,7 +128,7 @@ PUBLIC_MODULES = {"server.pwa"}
 PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
-               "resident_id": "no-such-resident"}
+               "resident_id": "no-such-resident", "party": "partner"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -131,6 +139,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "p256dh": "B" + "A" * 86, "auth": "A" * 22}}},
     ("DELETE", "/api/push/subscriptions"): {"params": {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}},
     ("POST", "/api/submissions/{sid:str}/status"): {"json": {"status": "in_review"}},
+    ("POST", "/api/party-invitations/claim"): {"json": {"code": "ZZZZ-ZZZZ-ZZZZ"}},
+    ("POST", "/api/party-confirmations/{sid:str}"): {"json": {"answers": {}}},
     ("POST", "/api/attachments"): {"content": b"%PDF-1.4\n", "headers": {"Content-Type": "application/pdf"}},
     ("POST", "/api/accounts/{account_id:str}/bind"): {"json": {"resident_id": "no-such-resident"}},
     ("GET", "/api/registry/search"): {"params": {"q": "山田"}},
