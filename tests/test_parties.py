@@ -14,7 +14,7 @@ from procedure_definitions.timing import estimate
 
 TWO = """\
 kind: procedure
-id: pair
+id: pair-def
 version: 1.0.0
 title: {ja: 二人の届, en: Pair}
 department: {id: shimin, name: 市民課}
@@ -86,10 +86,10 @@ version: 1.0.0
 title: 二人
 questions: []
 procedures:
-  - procedure: pair
+  - procedure: pair-def
 shared_fields:
   - field: {id: age, type: number, label: 年齢}
-    maps_to: {pair: their_age}
+    maps_to: {pair-def: their_age}
 """
     (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
     assert [p.code for p in load_library(tmp_path).problems] == ["PD235"]
