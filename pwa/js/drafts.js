@@ -4,6 +4,7 @@
 // merge with a pulled change) is in sync.js.
 
 import { same } from './syncstate.js';
+import { personItem } from './people.js';
 
 /** The top-level field id of an answer path: `movers[0].name` -> `movers` (paths.js's path syntax). */
 const topOf = (path) => String(path).split(/[.[]/, 1)[0];
@@ -16,26 +17,39 @@ export function allFields(compiled) {
 /**
  * A new draft record for a procedure (`p` = {path, compiled}); its idempotency key (the submission id) is
  * created now, with the draft. A verified profile fills the fields that name it (`prefill`), locked if the
- * field says so; a draft made for a resident (staff acting for them) is not prefilled from staff's own.
+ * field says so; a draft made for a resident (staff acting for them) is prefilled only from that resident's
+ * profile (`profile.for` = their id, GET /api/residents/{id}/profile), never from staff's own. A group of
+ * people (`prefill_map`) keeps the list on the device (`people`) for the picker; without `pick` every person
+ * is an item at once. `prefill_sources`: field id -> where its value came from (registry | transfer).
  */
 export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {} }) {
   const c = p.compiled;
   const answers = {};
   const prefilled = [];
   const locked = [];
-  if (!acting && profile && profile.verified && profile.profile) {
+  const people = {};
+  const sources = {};
+  if (profile && profile.verified && profile.profile && (!acting || profile.for === acting.id)) {
+    const from = (attr) => (profile.sources && profile.sources[attr]) || 'registry';
     for (const f of allFields(c)) {
-      // A group of people (prefill_map) takes its items from the picker (household.js), not the list as is.
-      if (f.prefill && !f.prefill_map && profile.profile[f.prefill] != null && profile.profile[f.prefill] !== '') {
-        answers[f.id] = structuredClone(profile.profile[f.prefill]);
-        prefilled.push(f.id);
+      const v = f.prefill ? profile.profile[f.prefill] : null;
+      if (v == null || v === '') continue;
+      if (f.prefill_map) {
+        if (!Array.isArray(v) || !v.length) continue;
+        people[f.prefill] = { source: from(f.prefill), list: structuredClone(v) };
+        if (f.pick) continue;
+        answers[f.id] = v.map((person) => personItem(f, person));
+      } else {
+        answers[f.id] = structuredClone(v);
         if (f.prefill_editable === false) locked.push(f.id);
       }
+      prefilled.push(f.id);
+      sources[f.id] = from(f.prefill);
     }
   }
   return {
     id: uuid(), kind: 'draft', submission_id: uuid(), procedure_id: c.id, procedure_version: c.version, procedure_path: p.path,
-    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
+    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, people, prefill_sources: sources, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
     on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, seen: {}, ...extra,
   };
 }
@@ -44,7 +58,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
 export const answersKey = (d) => (d.kind === 'bundle' ? 'shared' : 'answers');
 
 // Device-only parts of a draft: always written as the page has them.
-export const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration'];
+export const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration', 'people', 'prefill_sources'];
 
 /** Top-level answers that differ between two snapshots. */
 export function changedKeys(cur, prev) {

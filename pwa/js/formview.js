@@ -40,10 +40,16 @@ const loadShard = memoizeShardLoader(async (prefix) => {
   return r.json();
 });
 
+// The household picker (picker.js), loaded by openDraft for a procedure with a group of people only.
+let picker = null;
+const hasPeople = (compiled) => allFields(compiled).some((f) => f.prefill_map);
+
 /** The renderer's context for one draft's fields (render.js): answers, lookups, saving on every change. */
 export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.save(d) } = {}) {
   const ctx = {
     scope, answers: d.answers, raw: d.raw || (d.raw = {}), prefilled: new Set(d.prefilled || []), locked: new Set(d.locked || []),
+    // Where prefilled values came from, values changed from a person's record, the people a group picks from.
+    sources: new Map(Object.entries(d.prefill_sources || {})), corrected: new Set(), people: d.people || null, picker,
     // Address parts filled by a postal lookup (and not edited since) may be replaced by the next lookup;
     // kept with the draft so that this still holds after a reload.
     touched: new Set(), autofilled: new Set(d.autofilled || []), loadShard,
@@ -73,6 +79,7 @@ export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.s
     onChange: (path, info) => {
       const top = String(parsePath(path)[0]);
       if (info.typed && !d.typed.includes(top)) d.typed.push(top);
+      if (info.picked && !(d.prefilled || (d.prefilled = [])).includes(top)) d.prefilled.push(top);
       // A postal code field belongs to its address field: keep the address's postal_code in step.
       for (const f of allFields(compiled)) {
         if (f.type !== 'postal_code' || !f.address_field || (top !== f.id && top !== f.address_field)) continue;
@@ -118,6 +125,7 @@ export async function openDraft(draftId) {
     const known = new Set(allFields(compiled).map((f) => f.id));
     for (const k of Object.keys(d.answers || {})) if (!known.has(k)) { d.retired = { ...(d.retired || {}), [k]: d.answers[k] }; delete d.answers[k]; }
   }
+  if (!picker && d.people && Object.keys(d.people).length && hasPeople(compiled)) picker = await import('./picker.js');
   drafts.snapshot(d);
   return { d, compiled };
 }

@@ -26,7 +26,12 @@ function labelContent(field, ctx, path) {
     out.push(el('span', { class: required ? 'req' : 'opt', text: required ? t('required') : t('optional') }));
   }
   if (ctx.prefilled.has(path)) {
-    out.push(el('span', { class: 'prefilled', text: ctx.locked.has(path) ? t('prefilledLocked') : t('prefilled') }));
+    // Where the value came from: the registry, or an imported 転出証明書情報 (ctx.sources: path -> source).
+    const transfer = ctx.sources && ctx.sources.get(path) === 'transfer';
+    const key = (transfer ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : '');
+    out.push(el('span', { class: 'prefilled', text: t(key) }));
+  } else if (ctx.corrected && ctx.corrected.has(path)) {
+    out.push(el('span', { class: 'prefilled', text: t('prefillCorrected') }));
   }
   return out;
 }
@@ -428,11 +433,16 @@ function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {
 function renderGroup(field, ctx, path, id, common, errorP, locked) {
   const items = () => (Array.isArray(getPath(ctx.answers, path)) ? getPath(ctx.answers, path) : []);
   const itemLabel = tx(field.item_label) || tx(field.label);
-  const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id) },
+  // A group prefilled from the household (or the movers of a transfer): picker.js, loaded with the form.
+  const people = ctx.picker && field.prefill_map && ctx.people && ctx.people[field.prefill];
+  const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id, people && field.pick ? `${id}-pick-hint` : null) },
     el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
   const body = el('div', {});
-  const add = el('button', { type: 'button', id, class: 'btn btn-secondary btn-small', text: t('addItem', { label: itemLabel }), disabled: locked });
+  const add = el('button', { type: 'button', id, class: 'btn btn-secondary btn-small', text: t(people && field.pick ? 'addOther' : 'addItem', { label: itemLabel }), disabled: locked });
+  let picker = null;
   const draw = () => {
+    if (people) ctx.picker.markItems(field, ctx, path, items(), people.list, people.source);
+    if (picker) picker.refresh();
     body.replaceChildren();
     items().forEach((_, i) => {
       const n = i + 1;
@@ -461,6 +471,14 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
     const last = body.lastElementChild && body.lastElementChild.querySelector('input, select, textarea');
     if (last) last.focus();
   });
+  if (people && field.pick && !locked) {
+    picker = ctx.picker.pickerBox(field, ctx, id, people.list, items, (list) => {
+      setPath(ctx.answers, path, list.length ? list : null);
+      ctx.onChange(path, { typed: false, picked: true });
+      draw();
+    }, people.source);
+    fs.append(...picker.nodes);
+  }
   draw();
   fs.append(body, add);
   return fs;

@@ -84,6 +84,11 @@ async function loadProfile() {
   } catch { return (await store.getMeta('profile')) || null; }
 }
 
+/** The prefill profile of the resident staff act for (GET /api/residents/{id}/profile), or null offline. */
+async function residentProfile(acting) {
+  try { return { ...(await api(`/api/residents/${encodeURIComponent(acting.id)}/profile`)), for: acting.id }; } catch { return null; }
+}
+
 export function actingFor() { return readJSON(ACTING_KEY); }
 export function setActingFor(r) { writeJSON(ACTING_KEY, r); }
 export function isStaff() { const r = state.session.account && state.session.account.role; return r === 'outreach' || r === 'counter'; }
@@ -174,7 +179,7 @@ export async function registerSync() {
 /** A new draft of procedure `p` ({path, compiled}), stored and committed (it exists on the server from now on). */
 export async function newDraft(p, extra = {}) {
   const acting = isStaff() ? actingFor() : null;
-  const profile = !acting && state.session.signed_in ? await loadProfile() : null;
+  const profile = !state.session.signed_in ? null : acting ? await residentProfile(acting) : await loadProfile();
   const d = newDraftRecord(p, { profile, acting, uuid, extra });
   await store.put('drafts', d);
   drafts.schedule(d.id);

@@ -203,3 +203,20 @@ def test_staff_filing_on_behalf_is_compared_with_that_residents_profile(srv: App
     assert "prefill_corrected" not in _flags(srv, same["id"])
     changed = _file(counter, [_mover("R0001", mover_sex="female")], on_behalf_of="R0001")
     assert "prefill_corrected" in _flags(srv, changed["id"])
+
+
+def test_whose_item_conformance_with_the_pwa() -> None:
+    """The same cases as tests/js/pwa-people.test.mjs: server and phone agree on what was corrected."""
+    import json
+    from pathlib import Path
+
+    from procedure_definitions.model import GroupField
+    from server.prefill_check import corrected_paths
+
+    conf = json.loads((Path(__file__).parents[1] / "conformance" / "people.json").read_text(encoding="utf-8"))
+    group = msgspec.convert(conf["field"], GroupField)
+    proc = make_proc(id="conf", sections=[{"id": "s", "title": {"ja": "s"}, "fields": [conf["field"]]}])
+    assert isinstance(proc.sections[0].fields[0], GroupField) and group.prefill_map
+    for case in conf["cases"]:
+        got = corrected_paths(proc, {"movers": case["items"]}, {"household_members": conf["people"]})
+        assert got == case["corrected"], case["name"]

@@ -1,0 +1,49 @@
+// The household picker of a repeat group prefilled from a list of people (`pick: true`): one labelled
+// checkbox per person inside the group's fieldset (legend = the group's label), ticking adds the person's
+// item, unticking removes it. Loaded only for a procedure that has such a group (formview.loadPicker).
+
+import { t } from './i18n.js';
+import { el } from './dom.js';
+import { matchItems, togglePerson } from './people.js';
+
+const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');
+
+/** Prefilled and corrected item paths for the renderer (labels say where a value came from). */
+export function markItems(field, ctx, path, items, people, source) {
+  for (const set of [ctx.prefilled, ctx.locked, ctx.corrected]) {
+    for (const p of [...set]) if (p.startsWith(`${path}[`)) set.delete(p);
+  }
+  matchItems(field, items, people).forEach((m, i) => {
+    if (!m) return;
+    for (const fid of Object.keys(field.prefill_map || {})) {
+      const p = `${path}[${i}].${fid}`;
+      if (m.differ.includes(fid)) ctx.corrected.add(p);
+      else if (items[i][fid] !== undefined) {
+        ctx.prefilled.add(p);
+        ctx.sources.set(p, source);
+        if (field.prefill_editable === false) ctx.locked.add(p);
+      }
+    }
+  });
+}
+
+/**
+ * The checkboxes: {nodes, refresh()} (`setItems(list)` writes the group's answer and redraws the items;
+ * refresh() ticks the boxes of the people who have an item, after an item was removed by hand).
+ */
+export function pickerBox(field, ctx, id, people, items, setItems, source) {
+  const box = el('div', { class: 'choices picker' });
+  const inputs = people.map((person, i) => {
+    const input = el('input', { type: 'checkbox', id: `${id}-pick-${i}`, name: `${id}-pick`, value: person.member_id });
+    input.addEventListener('change', () => setItems(togglePerson(field, items(), people, person, input.checked)));
+    const rel = person.relationship_to_head ? `（${person.relationship_to_head}）` : '';
+    box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: `${nameText(person.name)}${rel}` })));
+    return input;
+  });
+  const refresh = () => {
+    const picked = new Set(matchItems(field, items(), people).filter(Boolean).map((m) => m.member_id));
+    people.forEach((person, i) => { inputs[i].checked = picked.has(person.member_id); });
+  };
+  refresh();
+  return { nodes: [el('p', { class: 'hint', id: `${id}-pick-hint`, text: t(source === 'transfer' ? 'pickHintTransfer' : 'pickHint') }), box], refresh };
+}

@@ -1,0 +1,105 @@
+"""Issue 12 point 1 in the real app: a bound resident moves (転居) with their household without typing a
+member — one tap per person on the household picker — and the stored submission holds the registry's
+names byte for byte (an IVS name included); staff filing for an assigned resident get the same picker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from server.demo import DEMO_RESIDENTS
+from testsupport.servers import ServerProcess
+
+from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent
+
+pytestmark = pytest.mark.browser
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def _record(rid: str) -> Any:
+    return next(r for r in DEMO_RESIDENTS if r.id == rid)
+
+
+def _expected_item(rid: str) -> dict[str, Any]:
+    r = _record(rid)
+    return {"mover_name": {"family": r.family, "given": r.given},
+            "mover_kana": {"family": r.family_kana, "given": r.given_kana},
+            "mover_birth_date": r.birth_date, "mover_sex": r.sex, "mover_relationship": r.relationship_to_head}
+
+
+def _fill_move(page: Any) -> None:
+    move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
+    page.locator("#f-move_date").fill(str(move.year))
+    page.locator("#f-move_date-mo").fill(str(move.month))
+    page.locator("#f-move_date-d").fill(str(move.day))
+    page.locator("#f-new_postal_code").fill("1000001")
+    page.locator("[data-field=new_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
+    new_address = page.locator("fieldset[data-field=new_address]")
+    expect(new_address.get_by_label("町名")).to_have_value("千代田")
+    new_address.get_by_label("番地").fill("1-1")
+
+
+def test_bound_resident_moves_with_the_household_by_ticking(browser: Any, shared_server: ServerProcess) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="葛城 美咲", resident_id="R0004"))
+    go(page, server.base, "")
+    sw_active(page)
+
+    go(page, server.base, "#/p/tenkyo")
+    page.get_by_role("button", name="申請を始める").click()
+    page.wait_for_selector("#form")
+    _fill_move(page)
+    # The head of household and the previous address come from the registry.
+    head = page.locator("fieldset[data-field=new_head_name]")
+    expect(head.get_by_label("姓", exact=True)).to_have_value("葛\U000e0100城")
+    page.get_by_role("button", name="次へ進む").click()
+    page.wait_for_selector("fieldset[data-field=movers]")
+
+    movers = page.locator("fieldset[data-field=movers]")
+    # One fieldset whose legend is the group's label, one labelled checkbox per household member.
+    assert movers.locator(":scope > legend").inner_text().startswith("異動者（引っ越した人全員）")
+    boxes = movers.get_by_role("checkbox")
+    expect(boxes).to_have_count(2)
+    me = movers.get_by_label("葛\U000e0100城 美咲（世帯主）")
+    child = movers.get_by_label("葛\U000e0100城 陽菜（子）")
+    box = child.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["width"] >= 24  # thumb-sized targets
+    axe_check(page, "household-picker")
+    me.check()
+    child.check()
+    # Ticking added one item per person, each value marked with where it came from.
+    expect(movers.locator(".group-item")).to_have_count(2)
+    item2 = movers.locator(".group-item").nth(1)
+    expect(item2.locator("fieldset[data-field=mover_name] .parts input").first).to_have_value("葛\U000e0100城")
+    assert "登録情報から入力" in item2.locator("fieldset[data-field=mover_name] > legend").inner_text()
+    # Someone not in the household can still be added by hand.
+    expect(movers.get_by_role("button", name="一覧にない異動者を追加")).to_be_visible()
+    # Unticking removes that person's item only; ticking again brings it back.
+    child.uncheck()
+    expect(movers.locator(".group-item")).to_have_count(1)
+    child.check()
+    expect(movers.locator(".group-item")).to_have_count(2)
+    axe_check(page, "household-picked")
+    shot(page, "household-picked")
+    page.get_by_role("button", name="次へ進む").click()
+    page.get_by_label("本人（異動者のひとり）").check()
+    page.locator("#f-filer_phone").fill("090-1111-2222")
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit")
+    page.locator("#submit").click()
+    wait_all_sent(page)
+    submission_id = page.url.rsplit("/", 1)[-1]
+
+    row = next(r for r in server.export() if r["id"] == submission_id)
+    assert row["answers"]["movers"] == [_expected_item("R0004"), _expected_item("R0013")]
+    family = row["answers"]["movers"][1]["mover_name"]["family"]
+    assert family.encode() == "葛\U000e0100城".encode() and unicodedata.normalize("NFC", family) == family
+    assert "prefill_corrected" not in row["flags"]
+    assert not errors, errors
+    context.close()
