@@ -79,6 +79,8 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "household_members": "group",
     "previous_address": "address",
     "transfer_movers": "group",  # the movers on the incoming 転出証明書情報 (転入)
+    "honseki": "text",  # 本籍 (Japanese nationals; the registry records it with the 住民票)
+    "honseki_head_name": "name",  # 本籍の筆頭者
 }
 
 # The group attributes above: lists of people whose items a repeat group is prefilled from

@@ -22,19 +22,24 @@ __all__ = ["DEMO_RESIDENTS", "DEMO_STAFF", "DEMO_TRANSFERS", "DemoLogin", "DemoR
 
 _IVS_KATSURA = "葛\U000e0100"  # 葛 with variation selector 17 (MJ glyph with 匕 instead of 人)
 
+# 本籍 and 筆頭者 of the 山田 household (prefill of 婚姻届, 出生届: PROFILE_ATTRIBUTES honseki*).
+_YAMADA_HONSEKI: dict[str, Any] = {"honseki": "東京都千代田区千代田1番", "honseki_head": {"family": "山田", "given": "太郎"}}
+
 _ADDR: dict[str, Any] = {"postal_code": "1000001", "prefecture": "東京都", "city": "千代田区", "town": "千代田"}
 
 DEMO_RESIDENTS: list[ResidentRecord] = [
     ResidentRecord(id="R0001", household_id="H001", family="山田", given="太郎", family_kana="ヤマダ",
                    given_kana="タロウ", birth_date="1980-04-12", sex="male", relationship_to_head="世帯主",
                    nationality="日本", phone="090-1234-5678", email="taro@example.jp", my_number="123456789018",
-                   block="1-1-1", building="千代田ハイツ101", **_ADDR),
+                   **_YAMADA_HONSEKI, block="1-1-1", building="千代田ハイツ101", **_ADDR),
     ResidentRecord(id="R0002", household_id="H001", family="山田", given="花子", family_kana="ヤマダ",
                    given_kana="ハナコ", birth_date="1982-09-30", sex="female", relationship_to_head="妻",
-                   nationality="日本", block="1-1-1", building="千代田ハイツ101", **_ADDR),
+                   nationality="日本", **_YAMADA_HONSEKI,
+                   block="1-1-1", building="千代田ハイツ101", **_ADDR),
     ResidentRecord(id="R0003", household_id="H001", family="山田", given="一郎", family_kana="ヤマダ",
                    given_kana="イチロウ", birth_date="2015-06-01", sex="male", relationship_to_head="子",
-                   nationality="日本", block="1-1-1", building="千代田ハイツ101", **_ADDR),
+                   nationality="日本", **_YAMADA_HONSEKI,
+                   block="1-1-1", building="千代田ハイツ101", **_ADDR),
     ResidentRecord(id="R0004", household_id="H002", family=_IVS_KATSURA + "城", given="美咲",
                    family_kana="カツラギ", given_kana="ミサキ", birth_date="1990-01-15", sex="female",
                    relationship_to_head="世帯主", nationality="日本", postal_code="1020083", prefecture="東京都",

@@ -50,6 +50,9 @@ class ResidentRecord(msgspec.Struct, kw_only=True):
     nationality: str | None = None
     my_number: str | None = None
     previous_address: dict[str, str] | None = None
+    # 本籍 and its 筆頭者 {family, given}: on the 住民票 of Japanese nationals (住民基本台帳法第7条第5号).
+    honseki: str | None = None
+    honseki_head: dict[str, str] | None = None
     # 支援措置 (DV, stalking, abuse) or another 閲覧制限: never disclosed to others (server.disclosure).
     disclosure_restricted: bool = False
     # The incoming 転出証明書情報 imported for this (provisional) record: prefills 転入 (server.transfer).
@@ -95,6 +98,8 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "my_number": r.my_number,
         "household_members": disclosed_people(r.id, [(m.id, m) for m in household]) or None,
         "previous_address": transfer.previous_address if transfer else r.previous_address,
+        "honseki": r.honseki,
+        "honseki_head_name": r.honseki_head,
         "transfer_movers": disclosed_people(r.id, [(m.member_id, m) for m in transfer.movers]) or None
         if transfer else None,
     }

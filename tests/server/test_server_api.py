@@ -206,6 +206,18 @@ def test_binding_and_profile(server: AppServer) -> None:
     assert "identity.bind" in actions
 
 
+def test_profile_carries_the_registrys_honseki_only_where_it_has_one(server: AppServer) -> None:
+    # 本籍 and its 筆頭者 prefill 婚姻届 / 出生届 for Japanese nationals; a foreign resident's record has none.
+    from server.demo import DEMO_RESIDENTS
+
+    taro = next(r for r in DEMO_RESIDENTS if r.id == "R0001")
+    prof = server.login("resident", resident_id="R0001").get("/api/me/profile").json()["profile"]
+    assert (prof["honseki"], prof["honseki_head_name"]) == (taro.honseki, taro.honseki_head)
+    assert prof["honseki_head_name"] == {"family": "山田", "given": "太郎"}
+    other = server.login("resident", resident_id="R0007").get("/api/me/profile").json()["profile"]
+    assert "honseki" not in other and "honseki_head_name" not in other and other["nationality"] == "ベトナム"
+
+
 @pytest.mark.parametrize("role", ["counter", "admin", "outreach", "reviewer"])
 def test_only_resident_accounts_can_be_bound(server: AppServer, role: str) -> None:
     counter = server.login("counter")
