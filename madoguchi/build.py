@@ -15,7 +15,7 @@ Layout of the bundle::
                                     the postal folder and the catalog's path: what every page needs
     data/catalog.<hash>.json        titles, descriptions, keywords, departments: only the finder and the
                                     home page load it (a procedure opened from a link does not)
-    procedures/<id>/<version>.<hash>.json
+    procedures/<id>/<version>.<hash>.json  compiled procedure, plus ``estimate_seconds`` (the time model's)
     life-events/<id>/<version>.<hash>.json
     postal/<datahash>/<prefix>.json postal code shards (cached lazily by the service worker)
 
@@ -233,11 +233,22 @@ def _source_hash(definition: Any) -> str:
     return _digest(msgspec.json.encode(definition), 16)
 
 
+def _estimate_seconds(kind: str, definition: Any) -> int | None:
+    """The time model's estimate (``madoguchi check``), shown to a resident before they start (「約40秒」)."""
+    if kind != "procedure":
+        return None
+    from procedure_definitions.timing import estimate
+
+    return round(estimate(definition).seconds)
+
+
 def _compile(kind: str, definition: Any) -> dict[str, Any]:
     from procedure_definitions import compile as compiler
 
     if kind == "procedure":
-        return compiler.compile_procedure(definition)
+        data = compiler.compile_procedure(definition)
+        data["estimate_seconds"] = _estimate_seconds(kind, definition)
+        return data
     return compiler.compile_life_event(definition)
 
 
@@ -276,7 +287,8 @@ def build_pwa(
     for kind, folder, table in tables:
         for def_id, ver, definition in _versions(table):
             key = f"{folder}/{def_id}/{ver}"
-            src = _source_hash(definition)
+            # The estimate is part of the output: a change of the time model alone recompiles too.
+            src = f"{_source_hash(definition)}:{_estimate_seconds(kind, definition)}"
             source_hashes[key] = src
             prev_path = previous.source_hashes.get(key + "#out") if previous else None
             if prev_hashes.get(key) == src and prev_path and prev_path in prev_files:
@@ -307,6 +319,7 @@ def build_pwa(
                 info["department"] = _text(d.department.name)
                 info["department_id"] = d.department.id
                 info["filers"] = list(d.filers)
+                info["estimate_seconds"] = _estimate_seconds(kind, d)
             else:
                 info["procedures"] = [p.procedure for p in d.procedures]
 

@@ -1,4 +1,6 @@
-// #/d/{draft}/{n}: page n of a draft's form. A newer published version of the procedure takes over the
+// #/d/{draft}/{n}: step n (section n) of a draft's form; #/d/{draft}: its first step. A section with nothing
+// to answer (notices only, fully prefilled, staff's or another party's) is no step: it folds into the review
+// (steps.js), though #/d/{draft}/{n} still opens it (the review's 変更 links). A newer published version of the procedure takes over the
 // answers (migrate.js); a change pulled from the user's other device redraws the page unless they type.
 
 import { t, tx } from './i18n.js';
@@ -8,11 +10,13 @@ import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
 import { drafts, link, notFound, failPage, route, steps } from './shell.js';
+import { stepSections, stepBeside } from './steps.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 
 export async function render(view, params) {
+  const first = params.n === undefined || params.n === '';
   const n = Number(params.n || 0);
   let opened;
   try { opened = await openDraft(params.draft); } catch { return failPage(view, t('procedureMissing')); }
@@ -30,11 +34,22 @@ export async function render(view, params) {
     }
   }
   const secs = visibleSections(compiled, d.answers);
-  const idx = Math.max(0, secs.findIndex(({ i }) => i === n));
-  const { s: section, i: secIndex } = secs[idx] || secs[0];
+  const stepList = stepSections(secs, d, evalForm(compiled, d.answers));
+  if (first && !stepList.length) {
+    // Nothing to answer at all: straight to the review (replace: 戻る does not come back here).
+    if (view.current()) location.replace(`#/d/${d.id}/review`);
+    return;
+  }
+  const at = first ? stepList[0] : secs.find(({ i }) => i === n) || secs[0];
+  const { s: section, i: secIndex } = at;
+  // Progress counts the steps (plus this section when the review opened a folded one).
+  const progressList = stepList.some(({ i }) => i === secIndex) ? stepList : [...stepList, at].sort((a, b) => a.i - b.i);
+  const pos = progressList.findIndex(({ i }) => i === secIndex) + 1;
   const { main } = view;
   const h1 = view.setPage(tx(compiled.title));
   h1.before(steps(0));
+  // Focus goes to the step's heading on every step change (focusTitle focuses #page-title).
+  h1.removeAttribute('id');
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
   if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
   const mig = migrationNotice(d, compiled);
@@ -49,7 +64,10 @@ export async function render(view, params) {
     if (!typing && !drafts.hasPending(d.id) && location.hash.startsWith(`#/d/${d.id}/`)) route(false);
   });
   const summaryHolder = el('div', {});
-  form.append(summaryHolder, el('h2', { text: `${tx(section.title)}（${t('section', { n: idx + 1, total: secs.length })}）` }));
+  const progressText = t('section', { n: pos, total: progressList.length });
+  form.append(summaryHolder,
+    el('h2', { id: 'page-title', tabindex: '-1', class: 'step-title' }, el('span', { class: 'step-count', text: progressText }), ` ${tx(section.title)}`),
+    el('progress', { class: 'step-progress', max: String(progressList.length), value: String(pos), 'aria-label': `${t('progress')} ${progressText}` }));
   if (section.help) form.append(el('p', { class: 'hint', text: tx(section.help) }));
   const fieldsBox = el('div', {});
   form.append(fieldsBox);
@@ -67,8 +85,10 @@ export async function render(view, params) {
     applyResult(fieldsBox, result, ctx, { showAll });
   };
   drawFields();
-  const next = el('button', { type: 'submit', class: 'btn', text: idx === secs.length - 1 ? t('toReview') : t('next') });
-  const backHref = idx === 0 ? `#/p/${d.procedure_id}` : `#/d/${d.id}/${secs[idx - 1].i}`;
+  const nextStep = stepBeside(stepList, secIndex, 1);
+  const prevStep = stepBeside(stepList, secIndex, -1);
+  const next = el('button', { type: 'submit', class: 'btn', text: nextStep ? t('next') : t('toReview') });
+  const backHref = prevStep ? `#/d/${d.id}/${prevStep.i}` : `#/p/${d.procedure_id}`;
   form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -86,9 +106,9 @@ export async function render(view, params) {
       return;
     }
     await drafts.saved();
-    const after = visibleSections(compiled, d.answers);
-    const pos = after.findIndex(({ i }) => i === secIndex);
-    location.hash = pos < after.length - 1 ? `#/d/${d.id}/${after[pos + 1].i}` : `#/d/${d.id}/review`;
+    // The steps again with these answers: a show_if may have added or removed one.
+    const after = stepBeside(stepSections(visibleSections(compiled, d.answers), d, evalForm(compiled, d.answers)), secIndex, 1);
+    location.hash = after ? `#/d/${d.id}/${after.i}` : `#/d/${d.id}/review`;
   });
   main.append(form);
 }

@@ -78,7 +78,7 @@ export async function render(view) {
         route();
       });
       return el('li', { class: 'card', 'data-draft': d.id },
-        link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}/0`, tx(d.title) || d.procedure_id, 'card-link'),
+        link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}`, tx(d.title) || d.procedure_id, 'card-link'),
         d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
         d.error ? el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }) : null,
         el('p', { class: 'meta', text: `${t('updated')}: ${new Date(d.updated_at).toLocaleString(htmlLang() === 'en' ? 'en' : 'ja-JP')}` }), del);

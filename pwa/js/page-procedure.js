@@ -1,8 +1,10 @@
-// #/p/{id}: a procedure's overview (what to bring, fee, deadline) and 「申請を始める」.
+// #/p/{id}: a procedure's overview before starting: roughly how long it takes (the build's estimate), what
+// to have at hand, fee, deadline; and 「申請を始める」.
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { latestProcedure, actingFor, newDraft, link, notFound } from './shell.js';
+import { aboutTime, documentsAtHand } from './steps.js';
 
 export async function render(view, { id }) {
   const p = await latestProcedure(id);
@@ -11,18 +13,21 @@ export async function render(view, { id }) {
   const { main } = view;
   view.setPage(tx(c.title));
   if (c.description) main.append(el('p', { text: tx(c.description) }));
+  const about = aboutTime(c.estimate_seconds);
+  if (about) main.append(el('p', { class: 'estimate', id: 'estimate', text: t('takes', { time: t(about.key, { n: about.n }) }) }));
   main.append(el('p', { class: 'meta', text: `${t('department')}: ${tx(c.department && c.department.name)}` }));
   if (c.fee) main.append(el('p', { class: 'fee', text: `${t('fee')}: ${c.fee.amount}円${c.fee.per ? ` / ${tx(c.fee.per)}` : ''}` }));
   if (c.deadline) main.append(el('p', {}, `${t('deadline')}: ${tx(c.deadline)}`));
-  if ((c.documents || []).length) {
-    main.append(el('h2', { text: t('documents') }), el('ul', {}, c.documents.map((d) => el('li', {}, tx(d.label), d.note ? el('span', { class: 'meta', text: `（${tx(d.note)}）` }) : null))));
-  }
+  const docItem = (d) => el('li', {}, tx(d.label), d.note ? el('span', { class: 'meta', text: `（${tx(d.note)}）` }) : null);
+  const { always, sometimes } = documentsAtHand(c);
+  if (always.length) main.append(el('h2', { text: t('atHand') }), el('ul', { id: 'at-hand' }, always.map(docItem)));
+  if (sometimes.length) main.append(el('h2', { text: t('sometimesNeeded') }), el('ul', {}, sometimes.map(docItem)));
   const acting = actingFor();
   if (acting) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
   const start = el('button', { type: 'button', class: 'btn', text: t('start') });
   start.addEventListener('click', async () => {
     const d = await newDraft(p);
-    location.hash = `#/d/${d.id}/0`;
+    location.hash = `#/d/${d.id}`;
   });
   main.append(el('div', { class: 'actions' }, start, link('#/find', t('back'), 'btn-link')));
 }

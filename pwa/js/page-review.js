@@ -1,4 +1,5 @@
-// #/d/{draft}/review: check the answers (each with 変更), the fee and what to bring, then 送信.
+// #/d/{draft}/review: check the answers (each with 変更), the fee and what to bring, then 送信. Sections that
+// were no step (nothing to answer: steps.js) are here: their values with 変更, and their notices.
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
@@ -6,6 +7,7 @@ import { isShown, parsePath } from './paths.js';
 import { link, notFound, failPage, steps } from './shell.js';
 import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
 import { reviewList, feeAndDocs, queueDraft } from './formreview.js';
+import { stepSections } from './steps.js';
 
 export async function render(view, params) {
   let opened;
@@ -18,9 +20,17 @@ export async function render(view, params) {
   main.append(el('p', { class: 'meta', text: tx(compiled.title) }));
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
   if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
+  const shown = visibleSections(compiled, d.answers);
+  const stepList = stepSections(shown, d, result);
+  const folded = shown.filter(({ i }) => !stepList.some((x) => x.i === i));
+  const notes = folded.flatMap(({ s }) => (s.fields || []).filter((f) => f.type === 'notice' && isShown(result, f.id)));
   const summaryHolder = el('div', {});
   main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));
   main.append(...feeAndDocs(compiled, d.answers, result));
+  if (notes.length) {
+    main.append(el('h2', { text: t('notes') }), ...notes.map((f) => el('div', { class: 'notice' + (f.level === 'warning' ? ' warning' : '') },
+      el('strong', { text: tx(f.label) }), f.text ? el('p', { text: tx(f.text) }) : null)));
+  }
   main.append(el('p', { class: 'notice', text: t('reviewNote') }));
   const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
   submit.addEventListener('click', async () => {
@@ -38,5 +48,5 @@ export async function render(view, params) {
     const id = await queueDraft(d, compiled);
     location.hash = `#/s/${id}`;
   });
-  main.append(el('div', { class: 'actions' }, submit, link(`#/d/${d.id}/${(visibleSections(compiled, d.answers).slice(-1)[0] || { i: 0 }).i}`, t('back'), 'btn-link')));
+  main.append(el('div', { class: 'actions' }, submit, link(stepList.length ? `#/d/${d.id}/${stepList[stepList.length - 1].i}` : `#/p/${d.procedure_id}`, t('back'), 'btn-link')));
 }

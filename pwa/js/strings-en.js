@@ -227,4 +227,12 @@ export const STRINGS = {
   newLogEntry: 'New entry',
   addLogEntry: 'Add entry',
   noLogEntries: 'No entries yet.',
+  // Steps (steps.js): progress, the estimate and what to have at hand before starting.
+  progress: 'Progress',
+  takes: 'Takes about {time}',
+  aboutSeconds: '{n} seconds',
+  aboutMinutes: '{n} min',
+  atHand: 'Have these at hand',
+  sometimesNeeded: 'Needed in some cases',
+  notes: 'Notes',
 };

@@ -170,7 +170,7 @@ export const STRINGS = {
   notFound: 'この がめん は ありません',
   procedureMissing: 'この てつづき を よめません でした。',
   saved: 'のこしました',
-  section: '{n}/{total}',
+  section: '{n} / {total}',
   stepInput: 'かく',
   stepReview: 'たしかめる',
   stepDone: 'おわり',
@@ -228,4 +228,12 @@ export const STRINGS = {
   newLogEntry: 'あたらしい きろく',
   addLogEntry: 'きろく を ふやす',
   noLogEntries: 'きろく は ありません。',
+  // Steps (steps.js): progress, the estimate and what to have at hand before starting.
+  progress: 'どこまで すすんだか',
+  takes: 'かかる じかん：{time}',
+  aboutSeconds: 'だいたい {n}びょう',
+  aboutMinutes: 'だいたい {n}ふん',
+  atHand: 'よういする もの',
+  sometimesNeeded: 'ひとに よって いる もの',
+  notes: 'おしらせ',
 };

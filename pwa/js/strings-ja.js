@@ -169,7 +169,7 @@ export const STRINGS = {
   notFound: 'ページが見つかりません',
   procedureMissing: 'この手続きのデータを読み込めませんでした。',
   saved: '下書きを保存しました',
-  section: '{n}/{total}',
+  section: '{n} / {total}',
   stepInput: '入力',
   stepReview: '確認',
   stepDone: '完了',
@@ -227,4 +227,12 @@ export const STRINGS = {
   newLogEntry: '新しい記録',
   addLogEntry: '記録を追加',
   noLogEntries: '記録はありません。',
+  // Steps (steps.js): progress, the estimate and what to have at hand before starting.
+  progress: '進み具合',
+  takes: 'かかる時間の目安：{time}',
+  aboutSeconds: '約{n}秒',
+  aboutMinutes: '約{n}分',
+  atHand: '手元に用意するもの',
+  sometimesNeeded: '場合により必要なもの',
+  notes: 'お知らせ',
 };

@@ -68,10 +68,15 @@ def go(page: Any, base: str, hash_: str) -> None:
     ready(page)
 
 
-def start_juminhyo(page: Any, *, copies: str = "1", purpose: str = "employment", check: Any = None) -> None:
-    """From the procedure page of juminhyo-copy to its applicant page: a resident's own copy, whole household."""
+def start_juminhyo(page: Any, *, copies: str = "1", purpose: str = "employment", check: Any = None,
+                   on_open: Any = None) -> None:
+    """From the procedure page of juminhyo-copy to its applicant page: a resident's own copy, whole household
+    (``on_open`` runs on the first step before anything is typed, ``check`` once it is filled)."""
     page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
+    if on_open:
+        ready(page)
+        on_open()
     page.get_by_label("自分（本人）").check()
     page.get_by_label("住民票の写し（世帯全員）").check()
     page.get_by_label("通数").fill(copies)

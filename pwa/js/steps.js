@@ -1,0 +1,54 @@
+// Short steps (issue 12, "screens that fit a thumb"): one section = one screen, and a screen with nothing
+// to answer folds into the review instead of costing a tap. Also what a resident sees before starting: the
+// build's time estimate as 「約40秒」 and the documents to have at hand. No DOM (tests/js/pwa-steps.test.mjs).
+
+import { isShown, parsePath } from './paths.js';
+
+const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
+
+/** A field the resident answers here: not a notice, a calculation, read-only or for staff only. */
+export function answerable(f) {
+  return f.type !== 'notice' && !f.calculate && !f.read_only && !f.staff_only;
+}
+
+/**
+ * Whether `fields` (of one section, already without what a life event's shared fields fill) ask the
+ * resident anything: some shown answerable field that is not prefilled with a valid value. A group the
+ * resident picks members from (`pick`) always asks. `d` = {answers, prefilled}; `result` = evalForm's.
+ */
+export function asksAnything(fields, d, result) {
+  const prefilled = new Set(d.prefilled || []);
+  const bad = new Set((result.errors || []).map((e) => String(parsePath(e.path)[0])));
+  return fields.some((f) => answerable(f) && isShown(result, f.id)
+    && (f.pick || !prefilled.has(f.id) || empty(d.answers[f.id]) || bad.has(f.id)));
+}
+
+/** Whether a section is this resident's to fill (not staff's, not another party's). */
+export const ownSection = (s) => !s.staff_only && !s.party;
+
+/**
+ * The steps of a form: the shown sections ({s, i}) that ask something; `hide(s)` gives the fields a
+ * screen leaves out (a life event's shared fields). The other shown sections fold into the review.
+ */
+export function stepSections(shown, d, result, hide = (s) => s.fields || []) {
+  return shown.filter(({ s }) => ownSection(s) && asksAnything(hide(s), d, result));
+}
+
+/** The step after (dir 1) or before (dir -1) section index `i` among `steps`, or null. */
+export function stepBeside(steps, i, dir) {
+  const list = dir > 0 ? steps : [...steps].reverse();
+  return list.find((x) => (dir > 0 ? x.i > i : x.i < i)) || null;
+}
+
+/** 「約40秒」: {key, n} for t(); under a minute in tens of seconds, otherwise in whole minutes. */
+export function aboutTime(seconds) {
+  if (!(seconds > 0)) return null;
+  if (seconds < 55) return { key: 'aboutSeconds', n: Math.max(10, Math.round(seconds / 10) * 10) };
+  return { key: 'aboutMinutes', n: Math.max(1, Math.round(seconds / 60)) };
+}
+
+/** The documents every filer brings (no condition), and the ones needed only in some cases. */
+export function documentsAtHand(compiled) {
+  const docs = compiled.documents || [];
+  return { always: docs.filter((d) => !d.required_if), sometimes: docs.filter((d) => d.required_if) };
+}

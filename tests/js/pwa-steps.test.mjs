@@ -1,0 +1,66 @@
+// Steps (pwa/js/steps.js): one section per screen; a section with nothing to answer (notices only, fully
+// prefilled with valid values, staff's or another party's) folds into the review; the time shown before
+// starting and the documents to have at hand. Evaluated with the real form logic (form.js).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluateForm } from '../../pwa/js/form.js';
+import { stepSections, stepBeside, asksAnything, aboutTime, documentsAtHand } from '../../pwa/js/steps.js';
+
+const FORM = {
+  id: 'p', version: '1.0.0', title: { ja: 'p' },
+  sections: [
+    { id: 'intro', title: { ja: 'はじめに' }, fields: [{ id: 'hello', type: 'notice', label: { ja: 'ご案内' } }] },
+    { id: 'you', title: { ja: 'あなた' }, fields: [
+      { id: 'name', type: 'text', required: true, label: { ja: '氏名' } },
+      { id: 'phone', type: 'phone', required: true, label: { ja: '電話' } },
+    ] },
+    { id: 'move', title: { ja: '引っ越しの内容' }, fields: [{ id: 'reason', type: 'text', required: true, label: { ja: '理由' } }] },
+    { id: 'desk', title: { ja: '窓口' }, staff_only: true, fields: [{ id: 'memo', type: 'text', label: { ja: 'メモ' } }] },
+    { id: 'partner', title: { ja: '相手' }, party: 'partner', fields: [{ id: 'p_name', type: 'text', label: { ja: '氏名' } }] },
+  ],
+};
+const shown = (f) => f.sections.map((s, i) => ({ s, i }));
+const stepsOf = (d) => stepSections(shown(FORM), d, evaluateForm(FORM, d.answers)).map(({ s }) => s.id);
+
+test('notices only, staff-only and another party\'s sections are no step', () => {
+  assert.deepEqual(stepsOf({ answers: {}, prefilled: [] }), ['you', 'move']);
+});
+
+test('a fully prefilled section folds into the review; an invalid or emptied prefill brings it back', () => {
+  const d = { answers: { name: '山田 花子', phone: '0312345678' }, prefilled: ['name', 'phone'] };
+  assert.deepEqual(stepsOf(d), ['move']);
+  assert.deepEqual(stepsOf({ ...d, answers: { ...d.answers, phone: '' } }), ['you', 'move']);
+  assert.deepEqual(stepsOf({ ...d, answers: { ...d.answers, phone: '12' } }), ['you', 'move']);  // not a phone number
+  // Typed (not prefilled) answers still make a step: the resident may go back to it.
+  assert.deepEqual(stepsOf({ answers: { name: 'a', phone: '0312345678' }, prefilled: [] }), ['you', 'move']);
+});
+
+test('a group the resident picks from always asks', () => {
+  const g = [{ id: 'movers', type: 'group', pick: true, prefill: 'household_members', label: { ja: '異動者' }, fields: [{ id: 'n', type: 'text', label: { ja: '氏名' } }] }];
+  const answers = { movers: [{ n: 'a' }] };
+  assert.equal(asksAnything(g, { answers, prefilled: ['movers'] }, evaluateForm({ sections: [{ id: 's', title: { ja: 's' }, fields: g }] }, answers)), true);
+});
+
+test('next and back step among the steps only', () => {
+  const list = [{ i: 1 }, { i: 2 }, { i: 5 }];
+  assert.equal(stepBeside(list, 2, 1).i, 5);
+  assert.equal(stepBeside(list, 2, -1).i, 1);
+  assert.equal(stepBeside(list, 0, 1).i, 1);  // from a folded section opened by the review
+  assert.equal(stepBeside(list, 5, 1), null);
+  assert.equal(stepBeside(list, 1, -1), null);
+});
+
+test('the time before starting: tens of seconds under a minute, then whole minutes', () => {
+  assert.deepEqual(aboutTime(38.4), { key: 'aboutSeconds', n: 40 });
+  assert.deepEqual(aboutTime(4), { key: 'aboutSeconds', n: 10 });
+  assert.deepEqual(aboutTime(84), { key: 'aboutMinutes', n: 1 });
+  assert.deepEqual(aboutTime(166), { key: 'aboutMinutes', n: 3 });
+  assert.equal(aboutTime(undefined), null);
+});
+
+test('documents at hand are the unconditional ones', () => {
+  const c = { documents: [{ id: 'card', label: { ja: '本人確認書類' } }, { id: 'poa', label: { ja: '委任状' }, required_if: { op: 'ref', name: 'x' } }] };
+  const { always, sometimes } = documentsAtHand(c);
+  assert.deepEqual(always.map((x) => x.id), ['card']);
+  assert.deepEqual(sometimes.map((x) => x.id), ['poa']);
+});
