@@ -81,6 +81,7 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "transfer_movers": "group",  # the movers on the incoming 転出証明書情報 (転入)
     "honseki": "text",  # 本籍 (Japanese nationals; the registry records it with the 住民票)
     "honseki_head_name": "name",  # 本籍の筆頭者
+    "previous_postal_code": "postal_code",  # the postal code of previous_address
 }
 
 # The group attributes above: lists of people whose items a repeat group is prefilled from

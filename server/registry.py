@@ -82,6 +82,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
     transfer = r.transfer_in
+    previous = transfer.previous_address if transfer else r.previous_address
     profile: dict[str, Any] = {
         "name": {"family": r.family, "given": r.given},
         "name_kana": {"family": r.family_kana, "given": r.given_kana} if r.family_kana else None,
@@ -97,7 +98,8 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "resident_code": r.id,
         "my_number": r.my_number,
         "household_members": disclosed_people(r.id, [(m.id, m) for m in household]) or None,
-        "previous_address": transfer.previous_address if transfer else r.previous_address,
+        "previous_address": previous,
+        "previous_postal_code": (previous or {}).get("postal_code") or None,
         "honseki": r.honseki,
         "honseki_head_name": r.honseki_head,
         "transfer_movers": disclosed_people(r.id, [(m.member_id, m) for m in transfer.movers]) or None
@@ -107,7 +109,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
 
 
 # Profile attributes that an imported 転出証明書情報 supplies (the rest come from the registry record).
-_FROM_TRANSFER = ("previous_address", "transfer_movers")
+_FROM_TRANSFER = ("previous_address", "previous_postal_code", "transfer_movers")
 
 
 def profile_sources(r: ResidentRecord, profile: dict[str, Any]) -> dict[str, str]:

@@ -93,13 +93,87 @@ def test_bound_resident_moves_with_the_household_by_ticking(browser: Any, shared
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit")
     page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
     wait_all_sent(page)
     submission_id = page.url.rsplit("/", 1)[-1]
-
     row = next(r for r in server.export() if r["id"] == submission_id)
     assert row["answers"]["movers"] == [_expected_item("R0004"), _expected_item("R0013")]
     family = row["answers"]["movers"][1]["mover_name"]["family"]
     assert family.encode() == "葛\U000e0100城".encode() and unicodedata.normalize("NFC", family) == family
     assert "prefill_corrected" not in row["flags"]
     assert not errors, errors
+    context.close()
+
+
+def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_server: ServerProcess) -> None:
+    """R0011's family moves in from Osaka: the 転出証明書情報 the demo imported fills the previous address
+    and offers the movers to tick, each marked as coming from the certificate."""
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="鈴木 大輔", resident_id="R0011"))
+    go(page, server.base, "#/p/tennyu")
+    page.get_by_role("button", name="申請を始める").click()
+    page.wait_for_selector("#form")
+    page.get_by_label("国内の他の市区町村").check()
+    page.locator("fieldset[data-field=tokurei_tennyu]").get_by_label("いいえ").check()
+    page.get_by_role("button", name="次へ進む").click()
+    prev = page.locator("fieldset[data-field=previous_address]")
+    expect(prev.get_by_label("市区町村")).to_have_value("大阪市北区")
+    assert "転出証明書情報から入力" in prev.locator(":scope > legend").inner_text()
+    expect(page.locator("#f-previous_postal_code")).to_have_value("5300001")
+    move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
+    page.locator("#f-move_date").fill(str(move.year))
+    page.locator("#f-move_date-mo").fill(str(move.month))
+    page.locator("#f-move_date-d").fill(str(move.day))
+    page.locator("#f-new_postal_code").fill("1010051")
+    page.locator("[data-field=new_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
+    new_address = page.locator("fieldset[data-field=new_address]")
+    expect(new_address.get_by_label("町名")).to_have_value("神田神保町")
+    new_address.get_by_label("番地").fill("1-5")
+    head = page.locator("fieldset[data-field=new_head_name]")
+    head.get_by_label("姓", exact=True).fill("鈴木")
+    head.get_by_label("名", exact=True).fill("大輔")
+    page.get_by_role("button", name="次へ進む").click()
+    movers = page.locator("fieldset[data-field=movers]")
+    movers.wait_for()
+    assert "転出証明書情報" in movers.locator(".hint").first.inner_text()
+    movers.get_by_label("鈴木 𠮷乃（子）").check()
+    item = movers.locator(".group-item").first
+    expect(item.locator("#f-movers-0--mover_resident_code")).to_have_value("R0012")
+    assert "転出証明書情報から入力" in item.locator("fieldset[data-field=mover_name] > legend").inner_text()
+    axe_check(page, "transfer-picker")
+    assert not errors, errors
+    context.close()
+
+
+def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(browser: Any,
+                                                                           shared_server: ServerProcess) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    session = server.login_as("outreach", display_name="訪問 テスト")
+    server.write(lambda c: c.execute("INSERT OR IGNORE INTO outreach_assignments (account_id, resident_id, assigned_at)"
+                                     " VALUES (?, 'R0005', '2026-01-01T00:00:00+00:00')", (session["account_id"],)))
+    add_session(context, server.base, session)
+    go(page, server.base, "")
+    page.locator("#acting-for").select_option("R0005")
+    go(page, server.base, "#/p/tenkyo")
+    page.get_by_role("button", name="申請を始める").click()
+    page.wait_for_selector("#form")
+    # The resident's own record fills the form (the worker's account has none).
+    prev = page.locator("fieldset[data-field=previous_address]")
+    expect(prev.get_by_label("町名")).to_have_value("外神田")
+    _fill_move(page)
+    page.get_by_role("button", name="次へ進む").click()
+    movers = page.locator("fieldset[data-field=movers]")
+    movers.wait_for()
+    movers.get_by_label("髙橋 健一（世帯主）").check()
+    movers.get_by_label("髙橋 幸子（妻）").check()
+    expect(movers.locator(".group-item")).to_have_count(2)
+    expect(movers.locator(".group-item").nth(1).locator("fieldset[data-field=mover_name] .parts input").nth(1)
+           ).to_have_value("幸子")
+    assert not errors, errors
+    rows = server.write(lambda c: c.execute(
+        "SELECT details FROM audit_log WHERE actor = ? AND action = 'registry.profile_read'",
+        (session["account_id"],)).fetchall())
+    assert len(rows) == 1 and '"R0006"' in rows[0][0]
     context.close()

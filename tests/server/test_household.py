@@ -94,7 +94,9 @@ def test_transfer_certificate_prefills_movers_and_previous_address(srv: AppServe
     movers = body["profile"]["transfer_movers"]
     assert [(m["member_id"], m["name"]["given"]) for m in movers] == [(x.member_id, x.given) for x in cert.movers]
     assert movers[1]["name"]["given"].encode() == "𠮷乃".encode()
+    assert body["profile"]["previous_postal_code"] == cert.previous_address["postal_code"]
     assert body["sources"]["transfer_movers"] == "transfer" and body["sources"]["previous_address"] == "transfer"
+    assert body["sources"]["previous_postal_code"] == "transfer"
     assert body["sources"]["name"] == "registry"
     # Nobody else has a certificate (R0001 was asked for, the service had none): no transfer attributes.
     assert "transfer_movers" not in _profile(srv, "R0001")["profile"]
