@@ -31,6 +31,7 @@ from .model import (
     Procedure,
     TextField,
     YesNoField,
+    iter_fields,
 )
 from .parties import FIRST_FILER, section_party
 from .yamlpos import KeyPath, Located
@@ -189,6 +190,7 @@ class _Checker:
             if section.show_if:
                 ast, _ = self.expression(section.show_if, ("sections", si, "show_if"), top, scope, "show_if")
                 self.same_part(ast, section_party(section), owner, ("sections", si, "show_if"), "show_if")
+        self.staff_only(proc, located)
         for f, fpath, group in located:
             visible = scope.visible(group)
             for key in EXPRESSION_KEYS:
@@ -255,6 +257,36 @@ class _Checker:
             other = owner.get(ref)
             if other is not None and other != part:
                 self.report("PD231", path, key=key, name=ref, part=_part_name(part), other=_part_name(other))
+
+    def staff_only(self, proc: Procedure, located: list[tuple[FieldBase, KeyPath, GroupField | None]]) -> None:
+        """staff_only needs staff among the filers; a field a resident sees should not depend on one."""
+        staff: set[str] = set()  # staff-only field ids (their own flag, their section's, or their group's)
+        in_section = {id(f) for s in proc.sections if s.staff_only for f, _ in iter_fields(s.fields)}
+        for f, _, group in located:
+            if f.staff_only or id(f) in in_section or (group is not None and group.id in staff):
+                staff.add(f.id)
+        if "staff" not in proc.filers:
+            for si, s in enumerate(proc.sections):
+                if s.staff_only:
+                    self.report("PD250", ("sections", si, "staff_only"), what="section", id=s.id)
+            for f, fpath, _ in located:
+                if f.staff_only:
+                    self.report("PD250", fpath + ("staff_only",), what="field", id=f.id)
+        for f, fpath, _ in located:
+            if f.id in staff:
+                continue
+            for key in EXPRESSION_KEYS:
+                src = getattr(f, key, None)
+                if not src:
+                    continue
+                try:
+                    refs = ex.references(ex.parse(src))
+                except ex.ExprSyntaxError:
+                    continue  # reported as PD203 already
+                for name in sorted({seg for r in refs for seg in r} & staff):
+                    self.report("PD251", fpath + (key,), key=key, field=f.id, name=name)
+            if f.constraint and f.constraint_message is None:
+                self.report("PD252", fpath + ("constraint",), field=f.id)
 
     def calculate_type(self, f: FieldBase, inferred: str, path: KeyPath) -> None:
         want = _value_type(f)

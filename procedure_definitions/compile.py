@@ -59,6 +59,10 @@ def compile_procedure(proc: Procedure) -> dict[str, Any]:
         if "show_if" in section:
             section["show_if"] = _ast(section["show_if"])
         section["fields"] = [compile_field(f) for f in section.get("fields", [])]
+        if section.get("staff_only"):
+            # Both runtimes read the field's own flag only: a staff-only section marks each of its fields.
+            for f in section["fields"]:
+                f["staff_only"] = True
     for doc in data.get("documents", []):
         if "required_if" in doc:
             doc["required_if"] = _ast(doc["required_if"])

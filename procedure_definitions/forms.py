@@ -31,19 +31,21 @@ from .expressions.parser import MAX_SAFE_INTEGER
 from .identity_memo import IdentityMemo
 from .model import Procedure
 
-__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "is_number", "is_sha256", "validate_answers"]
+__all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "for_resident", "is_number",
+           "is_sha256", "validate_answers"]
 
 MESSAGES: dict[str, dict[str, str]] = {
+    # Every message says what to do (the field's label comes first: 「郵便番号：…入力してください。」).
     "required": {"ja": "入力してください。", "en": "This field is required.", "ja-easy": "かいてください。"},
     "type": {
-        "ja": "入力の形式が正しくありません。",
-        "en": "The value has the wrong form.",
-        "ja-easy": "かきかたが ちがいます。",
+        "ja": "入力の形式が正しくありません。入力し直してください。",
+        "en": "The value has the wrong form: enter it again.",
+        "ja-easy": "かきかたが ちがいます。もういちど かいてください。",
     },
     "constraint": {
-        "ja": "入力内容を確認してください。",
-        "en": "Please check this value.",
-        "ja-easy": "かいた ことを もういちど みてください。",
+        "ja": "入力内容を見直して、正しく入力し直してください。",
+        "en": "Check this value and correct it.",
+        "ja-easy": "かいた ことを もういちど みて、なおしてください。",
     },
     "min": {
         "ja": "{min}以上にしてください。",
@@ -81,9 +83,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja-easy": "{min_selected}こ いじょう えらんでください。",
     },
     "max_selected": {
-        "ja": "{max_selected}個まで選べます。",
+        "ja": "{max_selected}個以内で選んでください。",
         "en": "Choose at most {max_selected}.",
-        "ja-easy": "{max_selected}こ まで えらべます。",
+        "ja-easy": "{max_selected}こ まで えらんでください。",
     },
     "date": {
         "ja": "正しい日付を入力してください。",
@@ -96,14 +98,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja-easy": "ただしい ねん・つき・ひ を かいてください。",
     },
     "email": {
-        "ja": "メールアドレスの形式が正しくありません。",
-        "en": "Enter a valid email address.",
-        "ja-easy": "メールアドレスが ちがいます。",
+        "ja": "メールアドレスを name@example.jp の形で入力してください。",
+        "en": "Enter an email address like name@example.jp.",
+        "ja-easy": "メールアドレスを name@example.jp の かたちで かいてください。",
     },
     "phone": {
-        "ja": "電話番号の形式が正しくありません。",
-        "en": "Enter a valid Japanese phone number.",
-        "ja-easy": "でんわばんごうが ちがいます。",
+        "ja": "電話番号を市外局番から入力してください(例：03-1234-5678)。",
+        "en": "Enter a Japanese phone number with its area code, like 03-1234-5678.",
+        "ja-easy": "でんわばんごうを 03-1234-5678 の ように かいてください。",
     },
     "kana": {
         "ja": "全角カタカナで入力してください。",
@@ -111,34 +113,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja-easy": "カタカナで かいてください。",
     },
     "postal_code": {
-        "ja": "郵便番号は7桁の数字で入力してください。",
+        "ja": "郵便番号を7桁の数字で入力してください。",
         "en": "Enter a 7-digit postal code.",
         "ja-easy": "ゆうびんばんごう(7けた)を かいてください。",
     },
     "address": {
-        "ja": "住所をすべて入力してください。",
-        "en": "Enter the complete address.",
+        "ja": "住所を都道府県から番地まですべて入力してください(郵便番号は7桁の数字)。",
+        "en": "Enter the whole address, from the prefecture to the block number (postal code: 7 digits).",
         "ja-easy": "じゅうしょを ぜんぶ かいてください。",
     },
+    "name_parts": {
+        "ja": "姓と名の両方を入力してください。",
+        "en": "Enter both the family name and the given name.",
+        "ja-easy": "みょうじと なまえを りょうほう かいてください。",
+    },
     "my_number": {
-        "ja": "マイナンバー(個人番号)が正しくありません。",
-        "en": "The My Number (individual number) is not valid.",
-        "ja-easy": "マイナンバーが ちがいます。",
+        "ja": "マイナンバー(個人番号)12桁をカードのとおりに入力してください。",
+        "en": "Enter the 12-digit My Number (individual number) exactly as on the card.",
+        "ja-easy": "マイナンバー(12けた)を カードの とおりに かいてください。",
     },
     "corporate_number": {
-        "ja": "法人番号が正しくありません。",
-        "en": "The corporate number is not valid.",
-        "ja-easy": "ほうじんばんごうが ちがいます。",
+        "ja": "法人番号13桁を正しく入力してください。",
+        "en": "Enter the 13-digit corporate number correctly.",
+        "ja-easy": "ほうじんばんごう(13けた)を ただしく かいてください。",
     },
     "attachment_type": {
-        "ja": "この種類のファイルは添付できません。",
-        "en": "This type of file cannot be attached.",
-        "ja-easy": "この ファイルは つけられません。",
+        "ja": "この項目で受け付ける種類のファイル(項目の説明を参照)を選んでください。",
+        "en": "Choose a file of a type this item accepts (see its description).",
+        "ja-easy": "つけられる しゅるいの ファイルを えらんでください。",
     },
     "attachment_size": {
-        "ja": "ファイルが大きすぎます({max_size_mb}MBまで)。",
-        "en": "The file is too large (up to {max_size_mb} MB).",
-        "ja-easy": "ファイルが おおきすぎます({max_size_mb}MB まで)。",
+        "ja": "{max_size_mb}MB以下のファイルを選んでください。",
+        "en": "Choose a file of {max_size_mb} MB or less.",
+        "ja-easy": "{max_size_mb}MB より ちいさい ファイルを えらんでください。",
     },
     "min_items": {
         "ja": "{min}件以上入力してください。",
@@ -146,24 +153,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja-easy": "{min}つ いじょう いれてください。",
     },
     "max_items": {
-        "ja": "{max}件まで入力できます。",
+        "ja": "{max}件以内にしてください。",
         "en": "Add at most {max}.",
-        "ja-easy": "{max}つ まで です。",
+        "ja-easy": "{max}つ までに してください。",
     },
     "number_range": {
         "ja": "この数値は扱えません(-9007199254740991から9007199254740991までの数値にしてください)。",
         "en": "This number cannot be used (use a number from -9007199254740991 to 9007199254740991).",
-        "ja-easy": "この かずは つかえません。",
+        "ja-easy": "この かずは つかえません。ちいさい かずに してください。",
     },
     "bad_text": {
-        "ja": "使用できない文字が含まれています。",
-        "en": "The text contains a character that cannot be used.",
-        "ja-easy": "つかえない もじが あります。",
+        "ja": "使用できない文字を削除してください。",
+        "en": "Remove the character that cannot be used.",
+        "ja-easy": "つかえない もじを けしてください。",
     },
     "unknown_field": {
-        "ja": "この項目はありません。",
-        "en": "Unknown field.",
-        "ja-easy": "この こうもくは ありません。",
+        "ja": "この項目は様式にありません。アプリを最新にしてから入力し直してください。",
+        "en": "This item is not on the form: update the app and enter it again.",
+        "ja-easy": "この こうもくは ありません。アプリを あたらしく してください。",
+    },
+    "staff_only": {
+        "ja": "この項目は窓口の職員が記入します。入力を消してください。",
+        "en": "This item is filled in by staff at the counter: leave it empty.",
+        "ja-easy": "ここは まどぐちの 人が かきます。けしてください。",
     },
 }
 LANGS = ("ja", "en", "ja-easy")
@@ -233,6 +245,9 @@ class FormState(msgspec.Struct):
     values: dict[str, Any]
     errors: list[FieldError]
     valid: bool
+    # The shown paths required now (required, a true required_if, or a linked postal code of a required
+    # address): what the ※必須 / ※任意 markers show, from the very decision validation makes.
+    required: list[str] = msgspec.field(default_factory=list)
 
 
 def _message(code: str, params: Mapping[str, Any], custom: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -325,8 +340,12 @@ _layout: IdentityMemo[_Layout] = IdentityMemo(_derive_layout, 1_000)
 
 
 class _Form:
-    def __init__(self, compiled: Mapping[str, Any], answers: Mapping[str, Any], today: str | None) -> None:
+    def __init__(self, compiled: Mapping[str, Any], answers: Mapping[str, Any], today: str | None,
+                 filer: str = "resident") -> None:
         self.compiled = compiled
+        # A resident never sees, owes or gives a staff_only field; staff filing at the counter does.
+        self.resident = filer != "staff"
+        self.required: list[str] = []
         # One "today" for the whole form: every expression sees the same date (and it is computed once).
         self.today = today or japan_today()
         self.errors: list[FieldError] = []
@@ -381,6 +400,11 @@ class _Form:
             value = answers[fid]
             kind = f.get("type")
             if _is_blank(value) or kind == "notice" or "calculate" in f:  # calculated: never an answer
+                continue
+            if self.resident and f.get("staff_only"):
+                # Refused, not kept: the one rule for every filing path (server.filing answers it 422).
+                self.refused.add(prefix + fid)
+                self.errors.append(FieldError(prefix + fid, fid, "staff_only", _message("staff_only", {})))
                 continue
             try:
                 if kind == "group" and isinstance(value, list):
@@ -480,7 +504,9 @@ class _Form:
     ) -> None:
         for f in fields:
             path = prefix + f["id"]
-            if visible and "show_if" in f:
+            if self.resident and f.get("staff_only"):
+                here = False  # a resident filer never sees it (and a resident's answer was refused)
+            elif visible and "show_if" in f:
                 item_scope = None if scope is None else {**scope, **container}
                 here = self._cond(f["show_if"], item_scope, True)
             else:
@@ -539,6 +565,7 @@ class _Form:
     # -- validation -------------------------------------------------------------------------------------
     def validate(self, shown: set[str]) -> None:
         """Check every shown field at every place (group fields once per item), in document order."""
+        self.required = []
         for section in self.compiled.get("sections", []):
             self._validate_in(section.get("fields", []), self.values, "", None, shown)
 
@@ -548,7 +575,8 @@ class _Form:
             path = prefix + f["id"]
             kind = f.get("type")
             if path in shown and "calculate" not in f and kind != "notice" and path not in self.refused:
-                self._validate(_Instance(f, path, container, scope))
+                self._validate(_Instance(f, path, container, scope), _linked_postal(fields, f, prefix, shown),
+                               _linked_address(fields, f, prefix, shown))
             if kind == "group":
                 items = container.get(f["id"])
                 if isinstance(items, list):
@@ -557,20 +585,33 @@ class _Form:
                             self._validate_in(f.get("fields", []), item, f"{path}[{i}].", {**(scope or {}), **item},
                                               shown)
 
-    def _validate(self, inst: _Instance) -> None:
+    def _required(self, f: Mapping[str, Any], scope: Mapping[str, Any] | None) -> bool:
+        return bool(f.get("required")) or ("required_if" in f and self._cond(f["required_if"], scope, False))
+
+    def _validate(self, inst: _Instance, postal: bool, address: Mapping[str, Any] | None) -> None:
+        """``postal``: a shown postal_code field linked to this address carries its postal code (the address
+        neither asks for it nor counts it as an answer). ``address``: the shown address this postal code field
+        is linked to: a required japan_only one makes the code required too, as the marker says, and the code
+        it holds (the PWA keeps both in step; an API client may send it there only) answers this field."""
         f = inst.field
         value = inst.container.get(f["id"])
         scope = None if inst.scope is None else self._scope_of(inst)
+        required = self._required(f, scope) or (
+            address is not None and address.get("japan_only", True) and self._required(address, scope))
+        if address is not None and _is_blank(value):
+            held = inst.container.get(address["id"])
+            value = held.get("postal_code") if isinstance(held, dict) else None
+        if required:
+            self.required.append(inst.path)
+        if postal and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "postal_code"}
         if value is None or _is_empty(value):
-            required = bool(f.get("required")) or (
-                "required_if" in f and self._cond(f["required_if"], scope, False)
-            )
             if required:
                 self._error(inst, "required")
             return
         self.current_scope = scope
         check = _CHECKS.get(f.get("type", "text"), _check_text)
-        problem = check(self, f, value)
+        problem = check(self, {**f, "japan_only": False} if postal else f, value)
         if problem is not None:
             self._error(inst, problem[0], problem[1])
             return
@@ -716,7 +757,8 @@ def _check_name(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
     parts = _parts_ok(v, lambda s: s != "")
     if parts is None:
         return "type", {}
-    return None if parts else ("required", {})
+    # Half a name is not "required" (an optional name must never say so): it asks for the other half.
+    return None if parts else ("name_parts", {})
 
 
 def _check_kana(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
@@ -801,11 +843,31 @@ _CHECKS: dict[str, Callable[[_Form, Mapping[str, Any], Any], Problem]] = {
 }
 
 
+def _linked_postal(fields: list[dict[str, Any]], f: Mapping[str, Any], prefix: str, shown: set[str]) -> bool:
+    """Whether an address field has a shown postal_code field beside it (same container) linked to it."""
+    return f.get("type") == "address" and any(
+        g.get("type") == "postal_code" and g.get("address_field") == f["id"] and prefix + g["id"] in shown
+        for g in fields)
+
+
+def _linked_address(fields: list[dict[str, Any]], f: Mapping[str, Any], prefix: str,
+                    shown: set[str]) -> Mapping[str, Any] | None:
+    """The shown address field beside a postal_code field that is linked to it."""
+    target = f.get("address_field") if f.get("type") == "postal_code" else None
+    if target is None or prefix + target not in shown:
+        return None
+    for g in fields:
+        if g["id"] == target and g.get("type") == "address":
+            return g
+    return None
+
+
 def evaluate_form(
-    compiled: Mapping[str, Any], answers: Mapping[str, Any], *, today: str | None = None
+    compiled: Mapping[str, Any], answers: Mapping[str, Any], *, today: str | None = None, filer: str = "resident"
 ) -> FormState:
-    """Evaluate a compiled procedure against answers. Never raises on bad answers."""
-    form = _Form(compiled, answers, today)
+    """Evaluate a compiled procedure against answers, for a resident filer or for staff (``filer``: who may
+    see, owe and give staff_only fields). Never raises on bad answers."""
+    form = _Form(compiled, answers, today, filer)
     settled = form.calculate()
     shown = form.visibility()
     # Hiding a field drops its value, which conditions and calculations may have read. When no value they read
@@ -814,7 +876,8 @@ def evaluate_form(
     if form.dropped or not settled:
         shown = form.settle()
     form.validate(set(shown))
-    return FormState(shown=shown, values=form.values, errors=form.errors, valid=not form.errors)
+    return FormState(shown=shown, values=form.values, errors=form.errors, valid=not form.errors,
+                     required=form.required)
 
 
 _COMPILED: dict[tuple[str, str], dict[str, Any]] = {}
@@ -828,12 +891,33 @@ def _compiled(proc: Procedure) -> dict[str, Any]:
     return cached
 
 
-def evaluate_procedure(proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None) -> FormState:
-    return evaluate_form(_compiled(proc), answers, today=today)
+def evaluate_procedure(proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None,
+                       filer: str = "resident") -> FormState:
+    return evaluate_form(_compiled(proc), answers, today=today, filer=filer)
+
+
+def _without_staff_only(fields: list[dict[str, Any]], answers: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    by_id = {f["id"]: f for f in fields}
+    for key, value in answers.items():
+        f = by_id.get(key)
+        if f is not None and f.get("staff_only"):
+            continue
+        if f is not None and f.get("type") == "group" and isinstance(value, list):
+            value = [_without_staff_only(f.get("fields", []), x) if isinstance(x, Mapping) else x for x in value]
+        out[key] = value
+    return out
+
+
+def for_resident(proc: Procedure, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored answers as a resident may read them: without the values of staff_only fields (filled at the
+    counter, in a staff-only section or field, in groups too). Other keys are kept as stored."""
+    return _without_staff_only([f for s in _compiled(proc).get("sections", []) for f in s.get("fields", [])],
+                               answers)
 
 
 def validate_answers(
-    proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None
+    proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None, filer: str = "resident"
 ) -> list[FieldError]:
     """The server's check of submitted answers: the errors of evaluate_procedure."""
-    return evaluate_procedure(proc, answers, today=today).errors
+    return evaluate_procedure(proc, answers, today=today, filer=filer).errors

@@ -139,6 +139,9 @@ class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
     prefill_map: dict[str, str] | None = None
     pick: bool = False
     merge: MergePolicy | None = None  # default depends on type, see default_merge()
+    # Filled at the counter only (窓口メモ, 連絡記録, checks made there): never shown to a resident filer,
+    # never required of one, and refused from one (forms.py, server.filing).
+    staff_only: bool = False
 
 
 class TextField(FieldBase, tag="text"):
@@ -305,6 +308,7 @@ class Section(msgspec.Struct, **_STRICT):
     # A party's id (``Procedure.parties``): that person fills and confirms this section from their own
     # account, prefilled from their own registry record. Absent: the first filer's section.
     party: str | None = None
+    staff_only: bool = False  # every field of the section is staff_only (compile writes it on each)
 
 
 class Party(msgspec.Struct, **_STRICT):
@@ -350,6 +354,7 @@ class Scenario(msgspec.Struct, **_STRICT):
     expect: ScenarioExpect
     today: str | None = None  # ISO date that today() returns while running the scenario
     profile: dict[str, Any] | None = None
+    filer: Filer = "resident"  # who fills the form: staff see and fill staff_only fields
 
 
 class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):

@@ -49,7 +49,7 @@ def run_scenarios(proc: Procedure, loc: Located | None, file: str) -> list[Probl
         if unknown:
             continue
         try:
-            state = evaluate_procedure(proc, sc.answers, today=sc.today)
+            state = evaluate_procedure(proc, sc.answers, today=sc.today, filer=sc.filer)
         except Exception as e:  # an evaluation error is a failed scenario, not a crash
             fail(f"evaluation error: {e}")
             continue

@@ -175,10 +175,12 @@ def error_dict(e: FieldError) -> dict[str, Any]:
     return {"path": e.path, "field_id": e.field_id, "code": e.code, "message": dict(e.message)}
 
 
-def validate_answers(proc: Procedure, answers: dict[str, Any], *, today: str | None = None) -> list[dict[str, Any]]:
+def validate_answers(proc: Procedure, answers: dict[str, Any], *, today: str | None = None,
+                     filer: str = "resident") -> list[dict[str, Any]]:
     """The procedure's own rules (``procedure_definitions.forms``), errors shaped for the API.
 
     Validation runs on the compiled procedure, which ``forms`` caches per (id, version): nothing is
-    recompiled per request.
+    recompiled per request. ``filer`` ("resident" or "staff") decides who sees, owes and may give staff_only
+    fields: a resident's answer to one is an error of code ``staff_only``.
     """
-    return [error_dict(e) for e in _validate(proc, answers, today=today)]
+    return [error_dict(e) for e in _validate(proc, answers, today=today, filer=filer)]

@@ -18,6 +18,8 @@ problem slug (HTTP)         status  sync reason            when
 ``unknown-procedure``       422     ``unknown_procedure``  the version was never published here
 ``filer-not-allowed``       403     ``filer_not_allowed``  the procedure's ``filers`` exclude this role
 ``unknown-resident``        422     ``unknown_resident``   ``on_behalf_of`` is not in the registry
+``staff-only-field``        422     ``staff_only_field``   a resident answered a ``staff_only`` field
+                                                           (``errors``: those paths, code ``staff_only``)
 ``invalid-answers``         422     ``invalid_answers``    the procedure's own rules (``errors``)
 ``idempotency-key-reused``  422     ``id_conflict``        the id was used with another body (writer)
 ==========================  ======  =====================  ================================================
@@ -274,7 +276,11 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
                             "相手の方の欄は、相手の方が自分で入力します",
                             errors=[{"path": f, "code": "other_party", "message": "another party's field"}
                                     for f in theirs[:20]])
-    errors = await svc.validator.validate(part_of(proc, FIRST_FILER) if parts else proc, answers)
+    errors = await svc.validator.validate(part_of(proc, FIRST_FILER) if parts else proc, answers, filer)
+    if staff_only := [e for e in errors if e.get("code") == "staff_only"]:
+        # Its own refusal, not just invalid answers: the client sent what only the counter may write.
+        return _refusal(422, "staff-only-field", "Residents cannot answer fields filled in by staff at the counter",
+                        "窓口の職員が記入する項目は送信できません", errors=staff_only)
     if errors:
         return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                         _first_message(errors), errors=errors)

@@ -107,7 +107,7 @@ async def check_response(svc: Services, user: AccountLike, sid: str, raw: Any) -
         return UNKNOWN_PROCEDURE
     merged = {**rec.answers, **data.answers}
     if data.answers:
-        errors = await svc.validator.validate(proc, merged)
+        errors = await svc.validator.validate(proc, merged, "resident" if user.role == "resident" else "staff")
         if errors:
             return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                             _first_message(errors), errors=errors)

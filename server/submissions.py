@@ -9,6 +9,8 @@ import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 
+from procedure_definitions.forms import for_resident
+from procedure_definitions.model import Procedure
 from server import audit
 from server.auth.roles import REVIEW_ROLES, can_access_department
 from server.authz import AccountLike, read_is_audited, require_roles, require_user, submission_readable
@@ -116,11 +118,15 @@ def _resident_history(rec: SubmissionRecord, viewer: AccountLike) -> list[Histor
             for h in rec.history]
 
 
-def _view(rec: SubmissionRecord, *, viewer: AccountLike, parties: list[PartyState] | None = None) -> SubmissionView:
-    history = _resident_history(rec, viewer) if viewer.role == "resident" else rec.history
+def _view(rec: SubmissionRecord, *, viewer: AccountLike, parties: list[PartyState] | None = None,
+          proc: Procedure | None = None) -> SubmissionView:
+    resident = viewer.role == "resident"
+    history = _resident_history(rec, viewer) if resident else rec.history
+    # A resident never reads what the counter wrote in staff_only fields (窓口メモ, 連絡記録, checks).
+    answers = for_resident(proc, rec.answers) if resident and proc is not None else rec.answers
     return SubmissionView(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
                           procedure_version=rec.procedure_version, status=rec.status,
-                          received_at=rec.received_at, flags=rec.flags, answers=rec.answers, history=history,
+                          received_at=rec.received_at, flags=rec.flags, answers=answers, history=history,
                           parties=parties or [])
 
 
@@ -131,7 +137,9 @@ async def get_submission(request: Request[Any, Any, Any], sid: FromPath[str]) ->
         await audit.record(services(request).db, actor=user.id, action="submission.read",
                            subject=f"submission:{rec.id}", details={"via": "api"})
     slots = await services(request).db.read(lambda c: slots_of(c, rec.id))
-    return _view(rec, viewer=user, parties=party_states(slots))
+    proc = (await services(request).catalog.get(rec.procedure_id, rec.procedure_version))[0] \
+        if user.role == "resident" else None
+    return _view(rec, viewer=user, parties=party_states(slots), proc=proc)
 
 
 @post("/api/submissions/{sid:str}/respond", summary="Answer a request for more information", status_code=200)
@@ -150,7 +158,8 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     except InvalidTransition as e:
         raise Problem(409, "invalid-transition", f"The submission is {e.current}, not waiting for information",
                       current=e.current) from None
-    return _view(out, viewer=user)
+    proc = (await svc.catalog.get(out.procedure_id, out.procedure_version))[0] if user.role == "resident" else None
+    return _view(out, viewer=user, proc=proc)
 
 
 async def change_status(request: Request[Any, Any, Any], sid: str, target: str, comment: str | None,

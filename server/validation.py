@@ -168,7 +168,7 @@ class ValidationPool:
             data = self._definitions[key] = msgspec.json.encode(proc)
         return data
 
-    async def validate(self, proc: Procedure, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    async def validate(self, proc: Procedure, answers: dict[str, Any], filer: str = "resident") -> list[dict[str, Any]]:
         live = [w for w in self._workers if w.alive]
         if live:
             w = min(live, key=lambda x: len(x.pending))
@@ -178,7 +178,7 @@ class ValidationPool:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             w.pending[rid] = fut
             try:
-                w.send(frame(_enc.encode([rid, proc.id, proc.version, definition, answers])))
+                w.send(frame(_enc.encode([rid, proc.id, proc.version, definition, answers, filer])))
                 w.known.add(key)
                 errors = await fut
             except Exception as exc:  # any trouble: the same check in process, never a refusal
@@ -188,4 +188,4 @@ class ValidationPool:
                 self.offloaded += 1
                 return errors
         self.inline += 1
-        return validate_answers(proc, answers)
+        return validate_answers(proc, answers, filer=filer)

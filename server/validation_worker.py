@@ -51,11 +51,11 @@ def main() -> int:
         for body in reader.feed(chunk):
             rid = None
             try:
-                rid, pid, version, definition, answers = dec.decode(body)
+                rid, pid, version, definition, answers, filer = dec.decode(body)
                 key = (pid, version)
                 if definition is not None:
                     procs[key] = msgspec.json.decode(definition, type=Procedure)
-                out: list[Any] = [rid, validate_answers(procs[key], answers), None]
+                out: list[Any] = [rid, validate_answers(procs[key], answers, filer=filer), None]
             except Exception as exc:  # report, keep serving: the server then validates in process
                 out = [rid, None, f"{type(exc).__name__}: {exc}"]
             replies.append(frame(enc.encode(out)))

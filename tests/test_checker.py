@@ -431,7 +431,8 @@ _LINE = re.compile(r"x\.yaml:(\d+):(\d+): (PD\d{3}) [^\n\r\x00]+")
 
 
 def _with_field(extra: str) -> str:
-    return BASE + "      - id: extra\n        type: text\n        label: 追加\n" + extra
+    # constraint_message: a constraint without one is a warning (PD242) of its own
+    return BASE + "      - id: extra\n        type: text\n        label: 追加\n        constraint_message: 直してください。\n" + extra
 
 
 ROBUSTNESS: dict[str, tuple[str, str, str]] = {
@@ -464,7 +465,8 @@ ROBUSTNESS: dict[str, tuple[str, str, str]] = {
     "an id with a newline inside": (BASE.replace("- id: copies", '- id: "cop\\nies"'), "PD106", 'id: "cop\\nies"'),
     "a definition id with a newline": (BASE.replace("id: sample", 'id: "sample\\n"'), "PD106", 'id: "sample\\n"'),
     "a date bound with a newline": (_with_field('        type: date\n        min: "2026-04-01\\n"\n').replace(
-        "        type: text\n        label: 追加\n        type: date", "        type: date\n        label: 追加"),
+        "        type: text\n        label: 追加\n        constraint_message: 直してください。\n        type: date",
+        "        type: date\n        label: 追加"),
         "PD208", "min: \"2026"),
     "an unknown tag": (BASE.replace("min: 1\n", "min: !!python/object:os.system 1\n"), "PD001", "min: !!python"),
     "an escaped ESC and RLO in a hint": (_with_field('        hint: {ja: "a\\x1bb\\u202e"}\n'), "PD001", "hint:"),

@@ -182,7 +182,8 @@ def _form_case(draw: st.DrawFn) -> dict[str, Any]:
     answers = draw(st.fixed_dictionaries({}, optional={f["id"]: _field_value(f) for f in fields}))
     if draw(st.booleans()) and draw(st.booleans()):
         answers["not_a_field"] = draw(VALUES)
-    return {"procedure": name, "answers": answers, "today": "2025-06-15"}
+    return {"procedure": name, "answers": answers, "today": "2025-06-15",
+            "filer": draw(st.sampled_from(["resident", "staff"]))}
 
 
 def test_forms_agree() -> None:
@@ -208,7 +209,8 @@ def test_forms_agree() -> None:
     for case, js in zip(cases, results, strict=True):
         # Through JSON, as the phone would get them: an int beyond 2**53 reaches JavaScript rounded.
         py = msgspec.to_builtins(evaluate_form(FORMS["procedures"][case["procedure"]],
-                                               json.loads(json.dumps(case["answers"])), today=case["today"]))
+                                               json.loads(json.dumps(case["answers"])), today=case["today"],
+                                               filer=case["filer"]))
         if not same(py, js):
             disagreements.append((json.dumps(case, ensure_ascii=True), py, js))
     assert not disagreements, "\n".join(map(str, disagreements[:3]))

@@ -38,8 +38,11 @@ def test_compiled_procedures_are_current() -> None:
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=lambda c: f"{c['procedure']}: {c['name']}")
 def test_case(case: dict[str, Any]) -> None:
-    state = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"])
+    state = evaluate_form(DATA["procedures"][case["procedure"]], case["answers"], today=case["today"],
+                          filer=case.get("filer", "resident"))
     exp = case["expected"]
+    if "required" in exp:
+        assert state.required == exp["required"]
     codes = {e.path: e.code for e in state.errors}
     assert len(codes) == len(state.errors), "at most one error per path"
     assert codes == exp["error_codes"]

@@ -11,8 +11,8 @@ import { isValidMyNumber, isValidCorporateNumber, isKatakana, isValidPhone } fro
 
 export const MESSAGES = {
   required: { ja: '入力してください。', en: 'This field is required.', 'ja-easy': 'かいてください。' },
-  type: { ja: '入力の形式が正しくありません。', en: 'The value has the wrong form.', 'ja-easy': 'かきかたが ちがいます。' },
-  constraint: { ja: '入力内容を確認してください。', en: 'Please check this value.', 'ja-easy': 'かいた ことを もういちど みてください。' },
+  type: { ja: '入力の形式が正しくありません。入力し直してください。', en: 'The value has the wrong form: enter it again.', 'ja-easy': 'かきかたが ちがいます。もういちど かいてください。' },
+  constraint: { ja: '入力内容を見直して、正しく入力し直してください。', en: 'Check this value and correct it.', 'ja-easy': 'かいた ことを もういちど みて、なおしてください。' },
   min: { ja: '{min}以上にしてください。', en: 'Must be {min} or more.', 'ja-easy': '{min} いじょう に してください。' },
   max: { ja: '{max}以下にしてください。', en: 'Must be {max} or less.', 'ja-easy': '{max} いか に してください。' },
   step: { ja: '{step}刻みで入力してください。', en: 'Must be a multiple of {step}.', 'ja-easy': '{step} ずつ の かずに してください。' },
@@ -20,23 +20,25 @@ export const MESSAGES = {
   max_length: { ja: '{max_length}文字以内で入力してください。', en: 'Enter at most {max_length} characters.', 'ja-easy': '{max_length}もじ いない で かいてください。' },
   choice: { ja: '選択肢から選んでください。', en: 'Choose one of the options.', 'ja-easy': 'えらんでください。' },
   min_selected: { ja: '{min_selected}個以上選んでください。', en: 'Choose at least {min_selected}.', 'ja-easy': '{min_selected}こ いじょう えらんでください。' },
-  max_selected: { ja: '{max_selected}個まで選べます。', en: 'Choose at most {max_selected}.', 'ja-easy': '{max_selected}こ まで えらべます。' },
+  max_selected: { ja: '{max_selected}個以内で選んでください。', en: 'Choose at most {max_selected}.', 'ja-easy': '{max_selected}こ まで えらんでください。' },
   date: { ja: '正しい日付を入力してください。', en: 'Enter a valid date.', 'ja-easy': 'ただしい ひづけを かいてください。' },
   wareki: { ja: '正しい年月日を入力してください。', en: 'Enter a valid date (Japanese era or Western year).', 'ja-easy': 'ただしい ねん・つき・ひ を かいてください。' },
-  email: { ja: 'メールアドレスの形式が正しくありません。', en: 'Enter a valid email address.', 'ja-easy': 'メールアドレスが ちがいます。' },
-  phone: { ja: '電話番号の形式が正しくありません。', en: 'Enter a valid Japanese phone number.', 'ja-easy': 'でんわばんごうが ちがいます。' },
+  email: { ja: 'メールアドレスを name@example.jp の形で入力してください。', en: 'Enter an email address like name@example.jp.', 'ja-easy': 'メールアドレスを name@example.jp の かたちで かいてください。' },
+  phone: { ja: '電話番号を市外局番から入力してください(例：03-1234-5678)。', en: 'Enter a Japanese phone number with its area code, like 03-1234-5678.', 'ja-easy': 'でんわばんごうを 03-1234-5678 の ように かいてください。' },
   kana: { ja: '全角カタカナで入力してください。', en: 'Enter in full-width katakana.', 'ja-easy': 'カタカナで かいてください。' },
-  postal_code: { ja: '郵便番号は7桁の数字で入力してください。', en: 'Enter a 7-digit postal code.', 'ja-easy': 'ゆうびんばんごう(7けた)を かいてください。' },
-  address: { ja: '住所をすべて入力してください。', en: 'Enter the complete address.', 'ja-easy': 'じゅうしょを ぜんぶ かいてください。' },
-  my_number: { ja: 'マイナンバー(個人番号)が正しくありません。', en: 'The My Number (individual number) is not valid.', 'ja-easy': 'マイナンバーが ちがいます。' },
-  corporate_number: { ja: '法人番号が正しくありません。', en: 'The corporate number is not valid.', 'ja-easy': 'ほうじんばんごうが ちがいます。' },
-  attachment_type: { ja: 'この種類のファイルは添付できません。', en: 'This type of file cannot be attached.', 'ja-easy': 'この ファイルは つけられません。' },
-  attachment_size: { ja: 'ファイルが大きすぎます({max_size_mb}MBまで)。', en: 'The file is too large (up to {max_size_mb} MB).', 'ja-easy': 'ファイルが おおきすぎます({max_size_mb}MB まで)。' },
+  postal_code: { ja: '郵便番号を7桁の数字で入力してください。', en: 'Enter a 7-digit postal code.', 'ja-easy': 'ゆうびんばんごう(7けた)を かいてください。' },
+  address: { ja: '住所を都道府県から番地まですべて入力してください(郵便番号は7桁の数字)。', en: 'Enter the whole address, from the prefecture to the block number (postal code: 7 digits).', 'ja-easy': 'じゅうしょを ぜんぶ かいてください。' },
+  name_parts: { ja: '姓と名の両方を入力してください。', en: 'Enter both the family name and the given name.', 'ja-easy': 'みょうじと なまえを りょうほう かいてください。' },
+  my_number: { ja: 'マイナンバー(個人番号)12桁をカードのとおりに入力してください。', en: 'Enter the 12-digit My Number (individual number) exactly as on the card.', 'ja-easy': 'マイナンバー(12けた)を カードの とおりに かいてください。' },
+  corporate_number: { ja: '法人番号13桁を正しく入力してください。', en: 'Enter the 13-digit corporate number correctly.', 'ja-easy': 'ほうじんばんごう(13けた)を ただしく かいてください。' },
+  attachment_type: { ja: 'この項目で受け付ける種類のファイル(項目の説明を参照)を選んでください。', en: 'Choose a file of a type this item accepts (see its description).', 'ja-easy': 'つけられる しゅるいの ファイルを えらんでください。' },
+  attachment_size: { ja: '{max_size_mb}MB以下のファイルを選んでください。', en: 'Choose a file of {max_size_mb} MB or less.', 'ja-easy': '{max_size_mb}MB より ちいさい ファイルを えらんでください。' },
   min_items: { ja: '{min}件以上入力してください。', en: 'Add at least {min}.', 'ja-easy': '{min}つ いじょう いれてください。' },
-  max_items: { ja: '{max}件まで入力できます。', en: 'Add at most {max}.', 'ja-easy': '{max}つ まで です。' },
-  number_range: { ja: 'この数値は扱えません(-9007199254740991から9007199254740991までの数値にしてください)。', en: 'This number cannot be used (use a number from -9007199254740991 to 9007199254740991).', 'ja-easy': 'この かずは つかえません。' },
-  bad_text: { ja: '使用できない文字が含まれています。', en: 'The text contains a character that cannot be used.', 'ja-easy': 'つかえない もじが あります。' },
-  unknown_field: { ja: 'この項目はありません。', en: 'Unknown field.', 'ja-easy': 'この こうもくは ありません。' },
+  max_items: { ja: '{max}件以内にしてください。', en: 'Add at most {max}.', 'ja-easy': '{max}つ までに してください。' },
+  number_range: { ja: 'この数値は扱えません(-9007199254740991から9007199254740991までの数値にしてください)。', en: 'This number cannot be used (use a number from -9007199254740991 to 9007199254740991).', 'ja-easy': 'この かずは つかえません。ちいさい かずに してください。' },
+  bad_text: { ja: '使用できない文字を削除してください。', en: 'Remove the character that cannot be used.', 'ja-easy': 'つかえない もじを けしてください。' },
+  unknown_field: { ja: 'この項目は様式にありません。アプリを最新にしてから入力し直してください。', en: 'This item is not on the form: update the app and enter it again.', 'ja-easy': 'この こうもくは ありません。アプリを あたらしく してください。' },
+  staff_only: { ja: 'この項目は窓口の職員が記入します。入力を消してください。', en: 'This item is filled in by staff at the counter: leave it empty.', 'ja-easy': 'ここは まどぐちの 人が かきます。けしてください。' },
 };
 const LANGS = ['ja', 'en', 'ja-easy'];
 
@@ -105,9 +107,11 @@ function phoneDigits(s) {
 }
 
 class Form {
-  constructor(compiled, answers, today) {
+  constructor(compiled, answers, today, filer) {
     this.compiled = compiled;
     this.today = today;
+    this.resident = filer !== 'staff'; // a resident never sees, owes or gives a staff_only field
+    this.required = [];
     this.errors = [];
     this.hidden = new Set();
     this.currentScope = null;
@@ -152,6 +156,11 @@ class Form {
     }
     for (const f of fields) {
       if (!hasOwn(answers, f.id) || isBlank(answers[f.id]) || f.type === 'notice' || hasOwn(f, 'calculate')) continue; // calculated: never an answer
+      if (this.resident && f.staff_only) {
+        this.refused.add(prefix + f.id);
+        this.errors.push({ path: prefix + f.id, field_id: f.id, code: 'staff_only', message: message('staff_only', {}) });
+        continue;
+      }
       let value = answers[f.id];
       const group = f.type === 'group' && Array.isArray(value);
       const refused = group ? refusal(value.filter((item) => !isObject(item))) : refusal(value);
@@ -177,7 +186,7 @@ class Form {
 
   *walk(fields, container, prefix, scope) {
     for (const f of fields) {
-      const inst = { field: f, path: prefix + f.id, container, scope };
+      const inst = { field: f, path: prefix + f.id, container, scope, siblings: fields };
       yield inst;
       if (f.type === 'group' && Array.isArray(container[f.id])) {
         const items = container[f.id];
@@ -231,7 +240,7 @@ class Form {
     for (const f of fields) {
       const path = prefix + f.id;
       const itemScope = scope === null ? null : { ...scope, ...container };
-      const here = visible && (!hasOwn(f, 'show_if') || this.cond(f.show_if, itemScope, true));
+      const here = visible && !(this.resident && f.staff_only) && (!hasOwn(f, 'show_if') || this.cond(f.show_if, itemScope, true));
       if (here) {
         shown.push(path);
       } else {
@@ -295,24 +304,42 @@ class Form {
   }
 
   validate(shown) {
+    this.required = [];
     for (const inst of this.instances()) {
       if (shown.has(inst.path) && !hasOwn(inst.field, 'calculate') && inst.field.type !== 'notice' &&
-          !this.refused.has(inst.path)) this.validateOne(inst);
+          !this.refused.has(inst.path)) this.validateOne(inst, shown);
     }
   }
 
-  validateOne(inst) {
+  isRequired(f, scope) { return Boolean(f.required) || (hasOwn(f, 'required_if') && this.cond(f.required_if, scope, false)); }
+
+  // A shown postal_code field linked to an address (same container) carries its postal code: the address
+  // neither asks for it nor counts it as an answer; a required japan_only address makes the code required,
+  // and the code the address holds answers the postal code field (as forms.py).
+  validateOne(inst, shown) {
     const f = inst.field;
-    const value = hasOwn(inst.container, f.id) ? inst.container[f.id] : null;
+    let value = hasOwn(inst.container, f.id) ? inst.container[f.id] : null;
     const scope = this.scopeOf(inst);
-    const required = Boolean(f.required) || (hasOwn(f, 'required_if') && this.cond(f.required_if, scope, false));
+    const base = inst.path.slice(0, inst.path.length - f.id.length);
+    const siblings = inst.siblings || [];
+    const postal = f.type === 'address' && siblings.some((g) => g.type === 'postal_code' && g.address_field === f.id && shown.has(base + g.id));
+    const address = f.type === 'postal_code' && f.address_field && shown.has(base + f.address_field)
+      ? siblings.find((g) => g.id === f.address_field && g.type === 'address') : null;
+    const required = this.isRequired(f, scope) ||
+      Boolean(address && (!hasOwn(address, 'japan_only') || address.japan_only) && this.isRequired(address, scope));
+    if (required) this.required.push(inst.path);
+    if (address && isBlank(value)) {
+      const held = hasOwn(inst.container, address.id) ? inst.container[address.id] : null;
+      value = isObject(held) && hasOwn(held, 'postal_code') ? held.postal_code : null;
+    }
+    if (postal && isObject(value)) { value = { ...value }; delete value.postal_code; }
     if (isEmpty(value)) {
       if (required) this.error(inst, 'required');
       return;
     }
     this.currentScope = scope;
     const check = CHECKS[f.type || 'text'] || checkText;
-    const problem = check(this, f, value);
+    const problem = check(this, postal ? { ...f, japan_only: false } : f, value);
     if (problem !== null) {
       this.error(inst, problem[0], problem[1]);
       return;
@@ -406,7 +433,7 @@ function checkName(form, f, v) {
   if (f.single_part) return typeof v === 'string' ? null : TYPE;
   const parts = partsOk(v, (s) => s !== '');
   if (parts === null) return TYPE;
-  return parts ? null : ['required', {}];
+  return parts ? null : ['name_parts', {}]; // half a name asks for the other half, never "required"
 }
 
 function checkKana(form, f, v) {
@@ -475,12 +502,12 @@ const CHECKS = {
 };
 
 /** Evaluate a compiled procedure against answers: {shown, values, errors, valid}. Never throws on bad answers. */
-export function evaluateForm(compiled, answers, { today = null } = {}) {
-  const form = new Form(compiled, answers, today);
+export function evaluateForm(compiled, answers, { today = null, filer = 'resident' } = {}) {
+  const form = new Form(compiled, answers, today, filer);
   const settled = form.calculate();
   let shown = form.visibility();
   // A dropped value may have been read by a condition or a calculation: settle to the fixed point.
   if (form.dropped || !settled) shown = form.settle();
   form.validate(new Set(shown));
-  return { shown, values: form.values, errors: form.errors, valid: form.errors.length === 0 };
+  return { shown, values: form.values, errors: form.errors, valid: form.errors.length === 0, required: form.required };
 }

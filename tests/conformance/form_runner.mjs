@@ -9,7 +9,7 @@ process.stdin.on('end', () => {
   const { procedures, cases } = JSON.parse(input);
   const out = cases.map((c) => {
     try {
-      return evaluateForm(procedures[c.procedure], c.answers, { today: c.today });
+      return evaluateForm(procedures[c.procedure], c.answers, { today: c.today, filer: c.filer });
     } catch (e) {
       return { crash: String(e) };
     }

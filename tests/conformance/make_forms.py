@@ -193,6 +193,34 @@ PROCEDURES: dict[str, dict[str, Any]] = {
             F("big_family", "text", show_if="kids_total > 15", required=True),
         ),
     ),
+    # Staff-only fields and sections: hidden from, never required of and refused from a resident filer.
+    "staff": P(
+        "staff",
+        S(
+            "request",
+            F("copies", "number", required=True, min=1),
+            F("memo", "longtext", staff_only=True, required=True),
+            F("id_checked", "yesno", staff_only=True, required_if="copies > 1"),
+            F("people", "group", fields=[F("who", "text", required=True), F("seen", "yesno", staff_only=True)]),
+        ),
+        S("counter", F("contact_log", "text", required=True), staff_only=True),
+    ),
+    # Markers follow validation: a postal code linked to a required japan_only address is required too (and
+    # carries the address's postal code); required_if switches with the answers.
+    "linked": P(
+        "linked",
+        S(
+            "move",
+            F("moved_from", "choice", required=True, choices=C("domestic", "abroad")),
+            F("prev_postal", "postal_code", address_field="prev_address", show_if="moved_from = 'domestic'"),
+            F("prev_address", "address", required_if="moved_from = 'domestic'", show_if="moved_from = 'domestic'"),
+            F("opt_postal", "postal_code", address_field="opt_address"),
+            F("opt_address", "address"),
+            F("kind", "choice", required=True, choices=C("all", "part")),
+            F("targets", "group", min=1, show_if="kind = 'part'", required_if="kind = 'part'",
+              fields=[F("target", "name", required=True)]),
+        ),
+    ),
     # Conditions that contradict each other: no stable state; both runtimes end with the same last round.
     "contradiction": P(
         "contradiction",
@@ -249,6 +277,8 @@ def case(
     values: Any = SAME,
     today: str = TODAY,
     messages: dict[str, str] | None = None,
+    required: list[str] | None = None,
+    filer: str | None = None,
 ) -> dict[str, Any]:
     expected: dict[str, Any] = {
         "valid": not errors,
@@ -258,7 +288,12 @@ def case(
     }
     if messages:
         expected["messages_ja"] = messages
-    return {"name": name, "procedure": proc, "answers": answers, "today": today, "expected": expected}
+    if required is not None:
+        expected["required"] = required
+    out = {"name": name, "procedure": proc, "answers": answers, "today": today, "expected": expected}
+    if filer is not None:
+        out["filer"] = filer
+    return out
 
 
 GROUP_TOP = ["household_name", "members"]
@@ -440,7 +475,7 @@ CASES: list[dict[str, Any]] = [
         "partial name",
         "basic",
         {"relation": "proxy", "proxy_name": {"family": "山田", "given": ""}, "copies": 1, "agree": True},
-        errors={"proxy_name": "required"},
+        errors={"proxy_name": "name_parts"},
         shown=["relation", "proxy_name", "copies", "total_fee", "purpose", "agree"],
         values={
             "relation": "proxy",
@@ -545,7 +580,7 @@ CASES: list[dict[str, Any]] = [
         types(doc=[{"sha256": SHA, "name": "a.pdf", "size": 2 * 1024 * 1024, "type": "application/pdf"}]),
         errors={"doc": "attachment_size"},
         shown=TYPES_SHOWN,
-        messages={"doc": "ファイルが大きすぎます(1MBまで)。"},
+        messages={"doc": "1MB以下のファイルを選んでください。"},
     ),
     case(
         "too many attachments",
@@ -901,6 +936,127 @@ CASES: list[dict[str, Any]] = [
         shown=["toggle", "double", "late_double", "kids", "kids[0].has", "kids[0].n_double", "kids[1].has",
                "kids[1].n", "kids[1].n_double", "kids[1].m", "kids_total"],
         values={"toggle": False, "kids": [{"has": False}, {"has": True, "m": 10}], "kids_total": 10},
+    ),
+    # --- staff_only: a resident neither sees nor owes nor gives it; staff filing at the counter does all three
+    case(
+        "resident: staff-only fields are hidden and never required",
+        "staff",
+        {"copies": 2, "people": [{"who": "a"}]},
+        errors={},
+        shown=["copies", "people", "people[0].who"],
+        required=["copies", "people[0].who"],
+        filer="resident",
+    ),
+    case(
+        "resident: a staff-only answer is refused (field, item field, staff-only section)",
+        "staff",
+        {"copies": 1, "memo": "x", "people": [{"who": "a", "seen": True}], "contact_log": "y"},
+        errors={"memo": "staff_only", "people[0].seen": "staff_only", "contact_log": "staff_only"},
+        shown=["copies", "people", "people[0].who"],
+        values={"copies": 1, "people": [{"who": "a"}]},
+        required=["copies", "people[0].who"],
+        messages={"memo": "この項目は窓口の職員が記入します。入力を消してください。"},
+        filer="resident",
+    ),
+    case(
+        "staff: staff-only fields are shown and required",
+        "staff",
+        {"copies": 2},
+        errors={"memo": "required", "id_checked": "required", "contact_log": "required"},
+        shown=["copies", "memo", "id_checked", "people", "contact_log"],
+        required=["copies", "memo", "id_checked", "contact_log"],
+        filer="staff",
+    ),
+    case(
+        "staff: staff-only answers are kept",
+        "staff",
+        {"copies": 1, "memo": "x", "people": [{"who": "a", "seen": True}], "contact_log": "y"},
+        errors={},
+        shown=["copies", "memo", "id_checked", "people", "people[0].who", "people[0].seen", "contact_log"],
+        required=["copies", "memo", "people[0].who", "contact_log"],
+        filer="staff",
+    ),
+    # --- markers: required paths are exactly what validation requires
+    case(
+        "linked postal code of a required address is required (empty)",
+        "linked",
+        {"moved_from": "domestic", "kind": "all"},
+        errors={"prev_postal": "required", "prev_address": "required"},
+        shown=["moved_from", "prev_postal", "prev_address", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "prev_postal", "prev_address", "kind"],
+    ),
+    case(
+        "linked postal code missing: the code is asked for, not the whole address",
+        "linked",
+        {"moved_from": "domestic", "kind": "all",
+         "prev_address": {"prefecture": "東京都", "city": "新宿区", "town": "新宿", "block": "2-8-1"}},
+        errors={"prev_postal": "required"},
+        shown=["moved_from", "prev_postal", "prev_address", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "prev_postal", "prev_address", "kind"],
+    ),
+    case(
+        "the postal code an address holds answers its linked postal code field (API clients)",
+        "linked",
+        {"moved_from": "domestic", "kind": "all",
+         "prev_address": {"postal_code": "1600022", "prefecture": "東京都", "city": "新宿区", "town": "新宿",
+                          "block": "2-8-1"}},
+        errors={},
+        shown=["moved_from", "prev_postal", "prev_address", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "prev_postal", "prev_address", "kind"],
+    ),
+    case(
+        "a bad postal code held by the address is the postal code field's error",
+        "linked",
+        {"moved_from": "domestic", "kind": "all",
+         "prev_address": {"postal_code": "16000", "prefecture": "東京都", "city": "新宿区", "town": "新宿",
+                          "block": "2-8-1"}},
+        errors={"prev_postal": "postal_code"},
+        shown=["moved_from", "prev_postal", "prev_address", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "prev_postal", "prev_address", "kind"],
+    ),
+    case(
+        "an optional address with only its linked postal code is not an answer",
+        "linked",
+        {"moved_from": "abroad", "kind": "all", "opt_postal": "1000001", "opt_address": {"postal_code": "1000001"}},
+        errors={},
+        shown=["moved_from", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "kind"],
+    ),
+    case(
+        "a bad linked postal code is the postal code's error",
+        "linked",
+        {"moved_from": "domestic", "kind": "all", "prev_postal": "123",
+         "prev_address": {"postal_code": "123", "prefecture": "東京都", "city": "新宿区", "town": "新宿",
+                          "block": "2-8-1"}},
+        errors={"prev_postal": "postal_code"},
+        shown=["moved_from", "prev_postal", "prev_address", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "prev_postal", "prev_address", "kind"],
+        messages={"prev_postal": "郵便番号を7桁の数字で入力してください。"},
+    ),
+    case(
+        "required_if switches the marker of a group (必要な人)",
+        "linked",
+        {"moved_from": "abroad", "kind": "part"},
+        errors={"targets": "required"},
+        shown=["moved_from", "opt_postal", "opt_address", "kind", "targets"],
+        required=["moved_from", "kind", "targets"],
+    ),
+    case(
+        "required_if off: the group is neither shown nor required",
+        "linked",
+        {"moved_from": "abroad", "kind": "all", "targets": [{"target": {"family": "山田", "given": "花子"}}]},
+        errors={},
+        shown=["moved_from", "opt_postal", "opt_address", "kind"],
+        required=["moved_from", "kind"],
+        values={"moved_from": "abroad", "kind": "all"},
+    ),
+    case(
+        "an empty group item asks for its required field",
+        "linked",
+        {"moved_from": "abroad", "kind": "part", "targets": [{}]},
+        errors={"targets[0].target": "required"},
+        shown=["moved_from", "opt_postal", "opt_address", "kind", "targets", "targets[0].target"],
+        required=["moved_from", "kind", "targets", "targets[0].target"],
     ),
     case(
         "contradicting conditions end the same way in both runtimes",

@@ -17,8 +17,9 @@ test('messages are the same as in forms.py', () => {
 for (const c of data.cases) {
   test(`${c.procedure}: ${c.name}`, () => {
     const answers = JSON.parse(JSON.stringify(c.answers));
-    const r = evaluateForm(data.procedures[c.procedure], answers, { today: c.today });
+    const r = evaluateForm(data.procedures[c.procedure], answers, { today: c.today, filer: c.filer || 'resident' });
     const exp = c.expected;
+    if (exp.required) assert.deepStrictEqual(r.required, exp.required);
     const codes = Object.fromEntries(r.errors.map((e) => [e.path, e.code]));
     assert.equal(Object.keys(codes).length, r.errors.length, 'at most one error per path');
     assert.deepStrictEqual(codes, exp.error_codes);
