@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
 from server.audit import append_audit
-from server.auth.roles import BIND_ROLES, PROFILE_READ_ROLES, REGISTRY_ROLES
+from server.auth.roles import ASSIGNED_ROLES, BIND_ROLES, PROFILE_READ_ROLES, REGISTRY_ROLES
 from server.authz import require_roles, require_user
 from server.problems import Problem
 from server.registry import ResidentRecord, search_text
@@ -168,7 +168,7 @@ class OutreachResident(msgspec.Struct, omit_defaults=True):
 
 @get("/api/outreach/residents", summary="Residents assigned to the signed-in outreach worker (audited)")
 async def outreach_residents(request: Request[Any, Any, Any]) -> list[OutreachResident]:
-    staff = require_roles(request, "outreach")
+    staff = require_roles(request, *ASSIGNED_ROLES)
     svc = services(request)
     ids = await svc.db.read(lambda c: [r[0] for r in c.execute(
         "SELECT resident_id FROM outreach_assignments WHERE account_id = ? ORDER BY resident_id", (staff.id,))])

@@ -97,7 +97,7 @@ export async function accountPage(main, account, { signedOut }) {
     el('h2', { text: t('passkeysTitle') }), el('p', { class: 'hint', text: t('passkeysText') }), list,
     el('div', { class: 'actions' }, add));
 
-  if (account.role === 'resident') main.append(...recoverySection(changing));
+  if ((account.can || []).includes('recovery_codes')) main.append(...recoverySection(changing));
 
   const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
   out.addEventListener('click', async () => {

@@ -196,7 +196,13 @@ async function start() {
   await route(false);
   updateSync();
   warmPostal();
-  refreshSession().then(() => flush());
+  // The page was drawn from the cached session; if the server's says otherwise (signed in or out, another
+  // account or role), draw it again so it shows what this account can use.
+  const before = JSON.stringify(state.session.account || null);
+  refreshSession().then((s) => {
+    if (JSON.stringify(s.account || null) !== before) route(false);
+    flush();
+  });
 }
 
 start();

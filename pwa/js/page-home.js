@@ -1,14 +1,22 @@
 // #/ home: drafts, waiting and submitted applications, needs-info items, changes waiting for review; staff
-// pick the resident they act for.
+// pick the resident they act for. What a role sees follows `can()` (the server's role policy sent with the
+// session): outreach workers pick from their assigned residents, counter staff search the registry, casework
+// staff get the household records and the console, roles that cannot file get no drafts.
 
 import { t, tx, htmlLang } from './i18n.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { el } from './dom.js';
-import { state, loadCatalog, actingFor, setActingFor, isStaff, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
+import { state, loadCatalog, actingFor, setActingFor, can, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
-async function residentPicker() {
+function actFor(r) {
+  setActingFor(r ? { id: r.id, name: r.name || String(r.id) } : null);
+  route(false);
+}
+
+/** Outreach workers: the residents assigned to them (the last list when offline). */
+async function assignedPicker() {
   let residents = (await store.getMeta('residents')) || [];
   let note = null;
   try {
@@ -19,23 +27,55 @@ async function residentPicker() {
   sel.append(el('option', { value: '', text: t('noResident') }));
   const cur = actingFor();
   for (const r of residents) sel.append(el('option', { value: r.id, text: `${r.name || r.id}${r.address ? `（${r.address}）` : ''}`, selected: cur && cur.id === r.id }));
-  sel.addEventListener('change', () => {
-    const r = residents.find((x) => String(x.id) === sel.value);
-    setActingFor(r ? { id: r.id, name: r.name || String(r.id) } : null);
-    route(false);
-  });
+  sel.addEventListener('change', () => actFor(residents.find((x) => String(x.id) === sel.value)));
   return el('div', { class: 'field' }, el('label', { for: 'acting-for', text: t('pickResident') }), note, sel);
+}
+
+/** Counter staff: the resident in front of them, found in the registry (GET /api/registry/search, audited). */
+function registryPicker() {
+  const q = el('input', { id: 'resident-q', type: 'search', autocomplete: 'off', 'aria-describedby': 'resident-q-hint' });
+  const out = el('div', { id: 'resident-results', 'aria-live': 'polite' });
+  const form = el('form', { class: 'search', role: 'search', novalidate: true, id: 'resident-search' },
+    el('div', { class: 'field' }, el('label', { for: 'resident-q', text: t('residentSearch') }),
+      el('p', { class: 'hint', id: 'resident-q-hint', text: t('residentSearchHint') }), q),
+    el('button', { type: 'submit', class: 'btn btn-small', text: t('search') }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!q.value.trim()) return;
+    let found;
+    try { found = await api(`/api/registry/search?q=${encodeURIComponent(q.value.trim())}`); } catch {
+      out.replaceChildren(el('p', { class: 'hint', text: t('residentSearchFailed') }));
+      return;
+    }
+    out.replaceChildren(found.length ? el('ul', { class: 'cards' }, found.map((r) => {
+      const name = `${r.family || ''} ${r.given || ''}`.trim() || r.id;
+      const pick = el('button', { type: 'button', class: 'btn btn-small', text: t('residentPick') });
+      pick.append(el('span', { class: 'visually-hidden', text: `：${name}` }));
+      pick.addEventListener('click', () => actFor({ id: r.id, name }));
+      return el('li', { class: 'card' }, el('p', { class: 'card-link', text: name }),
+        el('p', { class: 'meta', text: [r.birth_date, r.address].filter(Boolean).join('　') }), pick);
+    })) : el('p', { text: t('noResults') }));
+  });
+  const acting = actingFor();
+  const stop = el('button', { type: 'button', class: 'btn-link', text: t('noResident') });
+  stop.addEventListener('click', () => actFor(null));
+  return el('div', { id: 'resident-picker' }, form, out, acting ? el('p', {}, stop) : null);
 }
 
 export async function render(view) {
   const { main } = view;
   const h1 = view.setPage(t('homeTitle'));
   const acting = actingFor();
-  if (state.session.signed_in && isStaff()) {
-    main.append(await residentPicker());
-    main.append(el('p', {}, link('#/h', t('households'), 'btn btn-secondary')));
+  if (can('file_on_behalf')) {
+    if (can('assigned_residents')) main.append(await assignedPicker());
+    else if (can('registry_search')) main.append(registryPicker());
   }
+  const staffLinks = [can('households') ? link('#/h', t('households'), 'btn btn-secondary') : null,
+    can('console') ? link('/console', t('consoleLink'), 'btn btn-secondary') : null].filter(Boolean);
+  if (staffLinks.length) main.append(el('div', { class: 'actions', id: 'staff-links' }, ...staffLinks));
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
+  // Roles that cannot file (reviewers, configurators, admins) have no drafts or applications of their own.
+  if (state.session.signed_in && !can('file')) return;
   const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);
   let server = null;
   if (state.session.signed_in && navigator.onLine) {
@@ -66,7 +106,7 @@ export async function render(view) {
   const drafts = allDrafts.filter((d) => !d.submitted_as);
   // A life event's combined form is one card; the procedures' drafts inside it are not listed apart.
   const mine = drafts.filter((d) => d.kind === 'bundle' || !d.bundle_id || !drafts.some((x) => x.id === d.bundle_id));
-  if (!mine.length) main.append(el('p', { text: t('noDrafts') }));
+  if (!mine.length) main.append(el('p', { id: 'no-drafts', text: t('noDrafts') }));
   else {
     main.append(el('ul', { class: 'cards', id: 'draft-cards' }, mine.sort((a, b) => b.updated_at - a.updated_at).map((d) => {
       const del = el('button', { type: 'button', class: 'btn-link', text: t('deleteDraft') });

@@ -91,7 +91,14 @@ async function residentProfile(acting) {
 
 export function actingFor() { return readJSON(ACTING_KEY); }
 export function setActingFor(r) { writeJSON(ACTING_KEY, r); }
-export function isStaff() { const r = state.session.account && state.session.account.role; return r === 'outreach' || r === 'counter'; }
+/** Whether the signed-in account may use `capability`: the server's one role policy (server/auth/roles.py
+ * CAPABILITIES), sent with the session as `account.can`; the app keeps no copy of the roles. */
+export function can(capability) {
+  const acc = state.session.signed_in && state.session.account;
+  return Boolean(acc && Array.isArray(acc.can) && acc.can.includes(capability));
+}
+/** Staff who file on behalf of a resident they pick. */
+export function isStaff() { return can('file_on_behalf'); }
 
 // ------------------------------------------------------------------------------------------ sync and its status
 

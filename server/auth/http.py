@@ -66,6 +66,7 @@ class AccountOut(msgspec.Struct):
     role: str
     department: str | None
     verified: bool
+    can: list[str]  # what the apps offer this role (server.auth.roles.CAPABILITIES)
 
 
 class SignedInOut(msgspec.Struct):

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from server.auth.roles import is_staff_role
+from server.auth.roles import capabilities, is_staff_role
 
 __all__ = ["Account", "Passkey"]
 
@@ -34,6 +34,7 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
             "role": self.role,
             "department": self.department,
             "verified": self.verified,
+            "can": capabilities(self.role),
         }
 
 

@@ -11,7 +11,9 @@ from typing import Final, Protocol
 
 __all__ = [
     "ALL_DEPARTMENTS_ROLES",
+    "ASSIGNED_ROLES",
     "BIND_ROLES",
+    "CAPABILITIES",
     "CASEWORK_ROLES",
     "CONFLICT_RESOLVER_ROLES",
     "FILER_ROLES",
@@ -20,9 +22,11 @@ __all__ = [
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
     "ROLES",
+    "STAFF_FILER_ROLES",
     "STAFF_ROLES",
     "HasRole",
     "can_access_department",
+    "capabilities",
     "department_filter",
     "is_staff_role",
 ]
@@ -56,6 +60,24 @@ REGISTRY_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "admin")
 # who reads a resident's prefill profile to file on their behalf (the staff filers): counter staff for any
 # resident in front of them, outreach workers for the residents assigned to them only (server.identity).
 PROFILE_READ_ROLES: Final[tuple[str, ...]] = ("counter", "outreach")
+# who has residents assigned to them (GET /api/outreach/residents; sync: the assigned households).
+ASSIGNED_ROLES: Final[tuple[str, ...]] = ("outreach",)
+# staff who file on behalf of a resident (the staff among the filers).
+STAFF_FILER_ROLES: Final[tuple[str, ...]] = tuple(r for r in FILER_ROLES if r in STAFF_ROLES)
+
+# What the apps offer a role, named once from the groups above and sent with the account
+# (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
+# lets it use instead of keeping its own copy of the roles.
+CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
+    "file": FILER_ROLES,                    # start and send applications (POST /api/submissions, sync)
+    "file_on_behalf": STAFF_FILER_ROLES,    # ... for a resident they pick
+    "assigned_residents": ASSIGNED_ROLES,   # GET /api/outreach/residents
+    "registry_search": REGISTRY_ROLES,      # GET /api/registry/search
+    "households": CASEWORK_ROLES,           # shared household records (sync pushes of shared records)
+    "console": CASEWORK_ROLES,              # the staff console (/console)
+    "review": REVIEW_ROLES,                 # status changes, exports
+    "recovery_codes": ("resident",),        # POST /auth/recovery-codes: staff have none
+}
 
 
 class HasRole(Protocol):
@@ -70,6 +92,11 @@ class HasRole(Protocol):
 
 def is_staff_role(role: str) -> bool:
     return role in STAFF_ROLES
+
+
+def capabilities(role: str) -> list[str]:
+    """The names of ``CAPABILITIES`` that ``role`` has, in their order."""
+    return [name for name, roles in CAPABILITIES.items() if role in roles]
 
 
 def department_filter(who: HasRole) -> tuple[str, ...] | None:

@@ -262,3 +262,34 @@ def test_guards_run_before_input_validation(world: tuple[Any, dict[str, Caller]]
     for method, path in (("POST", "/auth/passkeys/verify"), ("PATCH", "/api/me/passkeys/x"), ("POST", "/auth/logout-all")):
         r = anon.request(method, path, content=b"not json", headers={"Content-Type": "application/json"})
         assert r.status_code == 401, (method, path, r.text)
+
+
+# The capabilities the apps show (server.auth.roles.CAPABILITIES, sent as ``account.can``) and a route that
+# each one stands for: a page shows a role exactly what the matrix above lets it call.
+CAPABILITY_ROUTES = {
+    "file": ("POST", "/api/submissions"),
+    "assigned_residents": ("GET", "/api/outreach/residents"),
+    "registry_search": ("GET", "/api/registry/search"),
+    "console": ("GET", "/console"),
+    "review": ("POST", "/api/submissions/{sid:str}/status"),
+    "recovery_codes": ("POST", "/auth/recovery-codes"),
+}
+
+
+def test_capabilities_are_the_matrix(world: tuple[Any, dict[str, Caller]]) -> None:
+    from server.auth.roles import CAPABILITIES, CASEWORK_ROLES
+
+    _, callers = world
+    for name, route in CAPABILITY_ROUTES.items():
+        assert frozenset(CAPABILITIES[name]) == EXPECTED[route], name
+    # Staff filers are the filers who are staff; shared household records are pushed by casework roles.
+    assert frozenset(CAPABILITIES["file_on_behalf"]) == EXPECTED[("POST", "/api/submissions")] - {RESIDENT}
+    assert CAPABILITIES["households"] == CASEWORK_ROLES
+    assert set(CAPABILITY_ROUTES) | {"file_on_behalf", "households"} == set(CAPABILITIES)
+    # Each signed-in role learns its own from the session endpoint.
+    for role, caller in callers.items():
+        account = caller.client.get("/api/session").json()["account"]
+        if role == ANON:
+            assert account is None
+            continue
+        assert account["can"] == [n for n, roles in CAPABILITIES.items() if role in roles], role

@@ -1,0 +1,74 @@
+"""The home page for every role: each link on it opens a page (never 「ページが見つかりません」), the page asks the
+server for nothing the role may not use (no 403), shows what the role's capabilities (``account.can``, from
+server/auth/roles.py) say and nothing else, and passes axe-core."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from testsupport.servers import ServerProcess
+
+from .helpers import add_session, axe_check, go, new_phone, poll, ready, shot
+
+pytestmark = pytest.mark.browser
+
+NOT_FOUND = "ページが見つかりません"
+ROLES = ["anonymous", "resident", "counter", "outreach", "reviewer", "configurator", "admin"]
+# What each role's home shows: an element that is there, or must not be.
+SHOWS = {
+    "anonymous": {"#acting-for": False, "#resident-search": False, "#staff-links": False, "#draft-cards, #no-drafts": True},
+    "resident": {"#acting-for": False, "#resident-search": False, "#staff-links": False, "#draft-cards, #no-drafts": True},
+    "counter": {"#acting-for": False, "#resident-search": True, "#staff-links": True, "#draft-cards, #no-drafts": True},
+    "outreach": {"#acting-for": True, "#resident-search": False, "#staff-links": True, "#draft-cards, #no-drafts": True},
+    "reviewer": {"#acting-for": False, "#resident-search": False, "#staff-links": True, "#draft-cards, #no-drafts": False},
+    "configurator": {"#acting-for": False, "#resident-search": False, "#staff-links": False,
+                     "#draft-cards, #no-drafts": False},
+    "admin": {"#acting-for": False, "#resident-search": False, "#staff-links": True, "#draft-cards, #no-drafts": False},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_home_link_works_and_each_role_sees_what_it_can_use(browser: Any, shared_server: ServerProcess,
+                                                                  role: str) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status in (401, 403) else None)
+    if role != "anonymous":
+        add_session(context, server.base, server.login_as(role, department="koseki" if role == "reviewer" else None))
+    go(page, server.base, "")
+    if role != "anonymous":
+        # The first drawing used the cached (empty) session; the app draws the home again once it knows the account.
+        poll(page, "() => (JSON.parse(localStorage.getItem('madoguchi.session') || '{}').account || {}).role === ROLE"
+             .replace("ROLE", repr(role)))
+        poll(page, "() => document.querySelector('main[data-ready=true]') !== null")
+        page.wait_for_timeout(300)
+        ready(page)
+    can = page.evaluate("() => (JSON.parse(localStorage.getItem('madoguchi.session') || '{}').account || {}).can || []")
+    for selector, shown in SHOWS[role].items():
+        assert (page.locator(selector).count() > 0) == shown, f"{role}: {selector} should be {'shown' if shown else 'absent'}"
+    assert (page.locator("#staff-links a[href='/console']").count() > 0) == ("console" in can)
+    assert (page.locator("#staff-links a[href='#/h']").count() > 0) == ("households" in can)
+    axe_check(page, f"home-{role}")
+    shot(page, f"home-{role}")
+
+    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'))")
+    assert "#/find#events" in links and "#/find" in links
+    for href in dict.fromkeys(links):
+        if href.startswith("#/") or href == "#":
+            go(page, server.base, href)
+            title = page.locator("h1").inner_text()
+            assert title != NOT_FOUND, f"{role}: {href} shows the not-found page"
+            if href == "#/find#events":
+                assert page.locator("#events").count() == 1
+        elif href.startswith("/"):
+            r = page.request.get(server.base + href)
+            assert r.status == 200, f"{role}: {href} answers {r.status}"
+        else:
+            assert re.fullmatch(r"#[\w-]+", href), f"{role}: unexpected link {href}"  # in-page (skip link)
+    assert not refused, f"{role}: the app asked for what the role cannot use: {refused}"
+    assert not errors, errors
+    context.close()
