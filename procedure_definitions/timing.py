@@ -31,6 +31,7 @@ from .model import (
     procedure_fields,
 )
 from .parties import FIRST_FILER, section_party
+from .timing_path import CommonPath, common_path
 
 __all__ = [
     "BUDGET_SECONDS",
@@ -211,6 +212,7 @@ class Context(msgspec.Struct, frozen=True):
     linked: frozenset[str] = frozenset()
     asked: frozenset[str] = frozenset()
     party: str = FIRST_FILER  # whose part is estimated; other parties' sections cost this person nothing
+    path: CommonPath | None = None  # the branches the first valid scenario opens (None: every condition false)
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
@@ -227,17 +229,26 @@ def _picks_household(field: FieldBase) -> bool:
     return isinstance(field, GroupField) and field.prefill in PROFILE_GROUPS
 
 
-def _hidden(field: FieldBase, ctx: Context) -> bool:
-    """Not on the resident's common path: conditional, staff only, or answered elsewhere."""
-    return bool(field.show_if) or _staff_only(field) or field.id in ctx.asked
+def _hidden(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
+    """Not on the resident's common path: conditional (off the path), staff only, or answered elsewhere."""
+    if _staff_only(field) or field.id in ctx.asked:
+        return True
+    if ctx.path is None:
+        return bool(field.show_if)
+    return ctx.path.hidden(field, at or field.id)
 
 
-def asks(field: FieldBase, ctx: Context) -> bool:
+def _required(field: FieldBase, ctx: Context, at: str) -> bool:
+    return ctx.path.required(field, at) if ctx.path is not None else field.required
+
+
+def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
     """Whether the resident has something to answer in ``field`` (else its screen can fold into the review)."""
-    if _hidden(field, ctx) or isinstance(field, NoticeField):
+    at = at or field.id
+    if _hidden(field, ctx, at) or isinstance(field, NoticeField):
         return False
     if isinstance(field, GroupField) and _picks_household(field):
-        return field.pick or any(asks(sub, ctx) for sub in _unmapped(field))
+        return field.pick or any(asks(sub, ctx, f"{at}[0].{sub.id}") for sub in _unmapped(field))
     return not (field.calculate or field.read_only or field.prefill)
 
 
@@ -251,22 +262,23 @@ def _unmapped(group: GroupField) -> list[Field]:
     return [sub for sub in group.fields if sub.id not in mapped]
 
 
-def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context) -> int:
-    """Append the steps for one field on the common path; return how many answers the review shows."""
-    if _hidden(field, ctx):
+def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context, at: str | None = None) -> int:
+    """Append the steps for one field (answer path ``at``) on the common path; return the review's answers."""
+    at = at or field.id
+    if _hidden(field, ctx, at):
         return 0  # never seen by the resident on the common path
     label = (text_chars(field.label) + text_chars(field.hint)) * m.read_char
     if isinstance(field, NoticeField):
         out.append(Step("read", field.id, label + text_chars(field.text) * m.read_char))
         return 0
     if isinstance(field, GroupField) and _picks_household(field):
-        return _household_steps(field, m, out, label, ctx)
+        return _household_steps(field, m, out, label, ctx, at)
     if field.calculate or field.read_only or field.prefill:
         out.append(Step("glance", field.id, text_chars(field.label) * m.read_char + m.glance))
         return 1
     if isinstance(field, GroupField):
-        return _group_steps(field, m, out, label, ctx)
-    if not field.required:  # optional, or required_if assumed false: read the label, move on
+        return _group_steps(field, m, out, label, ctx, at)
+    if not _required(field, ctx, at):  # optional, or required_if false on the path: read the label, move on
         out.append(Step("skip", field.id, text_chars(field.label) * m.read_char))
         return 0
     kind, seconds = _entry_seconds(field, m, ctx)
@@ -274,21 +286,21 @@ def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context)
     return 1
 
 
-def _group_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context) -> int:
-    items = max(group.min or 0, 1 if group.required else 0)
+def _group_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context, at: str) -> int:
+    items = max(group.min or 0, 1 if _required(group, ctx, at) else 0)
     if items == 0:
         out.append(Step("skip", group.id, text_chars(group.label) * m.read_char))
         return 0
     # Reading the group's label and one tap on 「追加」 per item.
     out.append(Step("group", group.id, label + items * m.tap))
     shown = 0
-    for _ in range(items):
+    for i in range(items):
         for sub in group.fields:
-            shown += _field_steps(sub, m, out, ctx)
+            shown += _field_steps(sub, m, out, ctx, f"{at}[{i}].{sub.id}")
     return shown
 
 
-def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context) -> int:
+def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: float, ctx: Context, at: str) -> int:
     """A repeat group prefilled from the registry household (``prefill: household_members``).
 
     With ``pick: true`` the resident reads the household list (a glance per member), decides (M) and taps
@@ -306,22 +318,23 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     out.append(Step("pick" if pick else "glance", group.id, seconds))
     mapped = _mapped(group)
     shown = 0
-    for _ in range(members):
+    for i in range(members):
         for sub in group.fields:
-            if sub.id in mapped and not _hidden(sub, ctx):
+            item = f"{at}[{i}].{sub.id}"
+            if sub.id in mapped and not _hidden(sub, ctx, item):
                 out.append(Step("glance", sub.id, m.glance))
                 shown += 1
             else:
-                shown += _field_steps(sub, m, out, ctx)
+                shown += _field_steps(sub, m, out, ctx, item)
     return shown
 
 
-def _start_steps(proc: Procedure, m: TouchModel) -> Step:
+def _start_steps(proc: Procedure, m: TouchModel, ctx: Context) -> Step:
     # The overview (pwa/js/page-procedure.js): title, description, fee, deadline and the documents to bring
-    # on the common path (conditional ones are skimmed past), then 「申請を始める」.
+    # on the common path (the others are skimmed past), then 「申請を始める」.
     chars = text_chars(proc.title) + text_chars(proc.description) + text_chars(proc.deadline)
     for doc in proc.documents:
-        if doc.required_if is None:
+        if doc.required_if is None or (ctx.path is not None and ctx.path.holds(doc.required_if)):
             chars += text_chars(doc.label) + text_chars(doc.note)
     if proc.fee is not None:
         chars += m.fee_chars
@@ -329,8 +342,10 @@ def _start_steps(proc: Procedure, m: TouchModel) -> Step:
 
 
 def section_shown(section: Section, ctx: Context) -> bool:
-    """Whether the filer sees ``section`` at all (not conditional, not staff only, not another party's)."""
-    return not (section.show_if or _staff_only(section) or _other_party(section, ctx))
+    """Whether the filer sees ``section`` at all (on the path, not staff only, not another party's)."""
+    if _staff_only(section) or _other_party(section, ctx):
+        return False
+    return ctx.path.section_shown(section) if ctx.path is not None else not section.show_if
 
 
 def section_steps(section: Section, m: TouchModel, out: list[Step], ctx: Context) -> int:
@@ -358,6 +373,7 @@ def procedure_context(proc: Procedure, household: int = DEFAULT_HOUSEHOLD) -> Co
     return Context(
         household=household,
         linked=linked_addresses(f for f, _ in procedure_fields(proc)),
+        path=common_path(proc),
     )
 
 
@@ -375,7 +391,7 @@ def finish(steps: list[Step]) -> Estimate:
 def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL, *, household: int = DEFAULT_HOUSEHOLD) -> Estimate:
     """Seconds for a signed-in, bound resident (profile prefilled) to complete ``proc`` on a phone."""
     ctx = procedure_context(proc, household)
-    steps: list[Step] = [_start_steps(proc, model)]
+    steps: list[Step] = [_start_steps(proc, model, ctx)]
     answers = 0
     for section in proc.sections:
         if section_shown(section, ctx):

@@ -363,3 +363,42 @@ def test_shipped_moving_within_life_event_is_estimated_for_a_household_of_two() 
     assert est.procedures[0] == "tenkyo" and not est.missing
     assert est.estimate.seconds > estimate(procs["tenkyo"]).seconds - 10  # the event adds its questions
     assert any(line.startswith("moving-within 1.0.0: ") for line in life_event_lines(lib))
+
+
+# --- the common path: the definition's first valid scenario ---
+
+DETAIL = {"id": "detail", "type": "address", "required": True, "show_if": "kind = 'b'", "label": {"ja": "詳細"}}
+NOTE = {"id": "note", "type": "text", "required_if": "kind = 'b'", "label": {"ja": "備考"}}
+
+
+def _scenario(answers: dict[str, Any], valid: bool = True) -> Any:
+    def mutate(d: dict[str, Any]) -> None:
+        fields(d).extend([copy.deepcopy(DETAIL), copy.deepcopy(NOTE)])
+        d["scenarios"] = [{"name": "見本", "answers": answers, "expect": {"valid": valid}}]
+    return mutate
+
+
+def test_the_first_valid_scenario_opens_its_branches() -> None:
+    off = estimate(proc(_scenario({"kind": "a", "copies": 1}))).seconds
+    on = estimate(proc(_scenario({"kind": "b", "copies": 1, "detail": {"postal_code": "1000001", "prefecture": "東京都",
+                                                                       "city": "千代田区", "town": "千代田", "block": "1"},
+                                  "note": "x"})))
+    kinds = {s.field_id: s.kind for s in on.breakdown}
+    assert kinds["detail"] == "type" and kinds["note"] == "type"  # shown, and required_if holds on the path
+    assert on.seconds > off
+    # Without a scenario (or with only an invalid one) every condition counts as false.
+    none = estimate(proc(lambda d: fields(d).extend([copy.deepcopy(DETAIL), copy.deepcopy(NOTE)]))).seconds
+    invalid = estimate(proc(_scenario({"kind": "b"}, valid=False))).seconds
+    assert none == invalid == off
+
+
+def test_a_branch_only_an_optional_answer_opens_is_not_followed() -> None:
+    def mutate(d: dict[str, Any]) -> None:
+        fields(d).extend([{"id": "has_more", "type": "yesno", "label": {"ja": "ほかにありますか"}},
+                          {**copy.deepcopy(DETAIL), "show_if": "has_more"}])
+        d["scenarios"] = [{"name": "見本", "answers": {"kind": "a", "copies": 1, "has_more": True,
+                                                     "detail": {"postal_code": "1000001"}}, "expect": {"valid": True}}]
+
+    est = estimate(proc(mutate))
+    assert "detail" not in {s.field_id for s in est.breakdown}
+    assert {s.field_id: s.kind for s in est.breakdown}["has_more"] == "skip"

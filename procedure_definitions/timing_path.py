@@ -1,0 +1,107 @@
+"""The common path the time model estimates: the definition's first valid scenario.
+
+A definition's first scenario that expects ``valid: true`` is its most common case (docs/procedure-format.md,
+"Scenarios"). The estimate follows the branches that scenario opens: a ``show_if`` field, item field or
+section is on the path when the form engine (:func:`.forms.evaluate_procedure`, the server's and the PWA's
+rules) shows it for the scenario's answers, and a ``required_if`` field is required when its condition holds
+for them. Without such a scenario every
+condition counts as false (nothing conditional is shown or required).
+
+Like the scripted resident of bench/bench_resident.py, the resident on the path leaves optional fields empty:
+the scenario's answers to top-level fields that are optional on its path (and not prefilled or calculated)
+are dropped before the path is taken, so a branch that only an optional answer opens is not followed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from .expressions import EvalError, ExprSyntaxError, evaluate, parse, truthy
+from .forms import evaluate_procedure
+from .model import FieldBase, Procedure, Scenario, Section
+
+__all__ = ["CommonPath", "common_path", "common_scenario"]
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+class CommonPath(msgspec.Struct, frozen=True):
+    scenario: str  # its name, for the breakdown's reader
+    shown: frozenset[str]  # answer paths the form shows: "field", "group[0].field"
+    values: dict[str, Any]  # the scenario's answers after calculations and hiding
+    today: str | None
+
+    def _seen(self, path: str) -> str | None:
+        """``path`` as the scenario has it: an item the scenario lacks reads as its first item."""
+        if path in self.shown:
+            return path
+        first = _INDEX.sub("[0]", path)
+        return first if first in self.shown else None
+
+    def hidden(self, field: FieldBase, path: str) -> bool:
+        # An item field of a group the scenario left empty counts as hidden, like without a scenario.
+        return bool(field.show_if) and self._seen(path) is None
+
+    def required(self, field: FieldBase, path: str) -> bool:
+        if field.required:
+            return True
+        if not field.required_if:
+            return False
+        try:
+            return truthy(evaluate(parse(field.required_if), self.values, item=self._item(path), today=self.today))
+        except (EvalError, ExprSyntaxError):
+            return False  # the checker reports bad expressions
+
+    def holds(self, expr: str) -> bool:
+        """A top-level condition (a document's ``required_if``) on the path."""
+        try:
+            return truthy(evaluate(parse(expr), self.values, today=self.today))
+        except (EvalError, ExprSyntaxError):
+            return False
+
+    def section_shown(self, section: Section) -> bool:
+        return not section.show_if or any(f.id in self.shown for f in section.fields)
+
+    def _item(self, path: str) -> dict[str, Any] | None:
+        if "[" not in path:
+            return None
+        group, rest = path.split("[", 1)
+        items = self.values.get(group)
+        if not isinstance(items, list) or not items:
+            return None
+        index = int(rest.split("]", 1)[0])
+        item = items[index] if index < len(items) else items[0]
+        return item if isinstance(item, dict) else None
+
+
+def common_scenario(proc: Procedure) -> Scenario | None:
+    return next((s for s in proc.scenarios if s.expect.valid is True), None)
+
+
+def common_path(proc: Procedure) -> CommonPath | None:
+    scenario = common_scenario(proc)
+    if scenario is None:
+        return None
+    answers = dict(scenario.answers)
+    top = {f.id: f for s in proc.sections for f in s.fields}
+    path = _path(proc, scenario, answers)
+    for _ in range(2):  # dropping an optional answer can hide or unrequire another: settle (twice suffices here)
+        kept = {k: v for k, v in answers.items() if k not in top or _kept(top[k], path)}
+        if kept == answers:
+            break
+        answers = kept
+        path = _path(proc, scenario, answers)
+    return path
+
+
+def _kept(field: FieldBase, path: CommonPath) -> bool:
+    return bool(field.prefill or field.calculate or field.read_only) or path.required(field, field.id)
+
+
+def _path(proc: Procedure, scenario: Scenario, answers: dict[str, Any]) -> CommonPath:
+    state = evaluate_procedure(proc, answers, today=scenario.today)
+    return CommonPath(scenario=scenario.name, shown=frozenset(state.shown), values=dict(state.values),
+                      today=scenario.today)
