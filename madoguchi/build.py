@@ -16,7 +16,7 @@ Layout of the bundle::
     data/catalog.<hash>.json        titles, descriptions, keywords, departments: only the finder and the
                                     home page load it (a procedure opened from a link does not)
     procedures/<id>/<version>.<hash>.json  compiled procedure, plus ``estimate_seconds`` (the time model's)
-    life-events/<id>/<version>.<hash>.json
+    life-events/<id>/<version>.<hash>.json  compiled life event, plus ``estimate_seconds`` per included set
     postal/<datahash>/<prefix>.json postal code shards (cached lazily by the service worker)
 
 Every library version of every procedure is shipped (not only the latest), so a draft started on an old
@@ -233,23 +233,39 @@ def _source_hash(definition: Any) -> str:
     return _digest(msgspec.json.encode(definition), 16)
 
 
-def _estimate_seconds(kind: str, definition: Any) -> int | None:
-    """The time model's estimate (``madoguchi check``), shown to a resident before they start (「約40秒」)."""
-    if kind != "procedure":
-        return None
-    from procedure_definitions.timing import estimate
-
-    return round(estimate(definition).seconds)
+_MAX_EVENT_QUESTIONS = 10  # answer combinations tried for a life event's estimates (2**10 at most)
 
 
-def _compile(kind: str, definition: Any) -> dict[str, Any]:
+def _estimate_seconds(kind: str, definition: Any, library: Any) -> int | dict[str, int]:
+    """The time model's estimate (``madoguchi check``), shown to a resident before they start (「約40秒」).
+
+    A procedure: whole seconds. A life event: whole seconds per set of included procedures (their ids in
+    the event's order, joined by ``,``), over every yes/no answer to its questions: the navigator looks up
+    the set that applies.
+    """
+    if kind == "procedure":
+        from procedure_definitions.timing import estimate
+
+        return round(estimate(definition).seconds)
+    from procedure_definitions.timing_events import estimate_life_event, included_procedures
+
+    procs = {p.procedure: proc for p in definition.procedures if (proc := library.latest(p.procedure)) is not None}
+    questions = [q.id for q in definition.questions][:_MAX_EVENT_QUESTIONS]
+    out: dict[str, int] = {}
+    for bits in range(2 ** len(questions)):
+        answers = {q: bool(bits >> k & 1) for k, q in enumerate(questions)}
+        key = ",".join(p.procedure for p in included_procedures(definition, answers) if p.procedure in procs)
+        if key not in out:  # the first answers that include this set (the fewest yes answers)
+            out[key] = round(estimate_life_event(definition, procs, answers).estimate.seconds)
+    return dict(sorted(out.items()))
+
+
+def _compile(kind: str, definition: Any, estimate: int | dict[str, int]) -> dict[str, Any]:
     from procedure_definitions import compile as compiler
 
-    if kind == "procedure":
-        data = compiler.compile_procedure(definition)
-        data["estimate_seconds"] = _estimate_seconds(kind, definition)
-        return data
-    return compiler.compile_life_event(definition)
+    data = (compiler.compile_procedure if kind == "procedure" else compiler.compile_life_event)(definition)
+    data["estimate_seconds"] = estimate
+    return data
 
 
 def _versions(table: Mapping[str, Mapping[str, Any]]) -> Iterable[tuple[str, str, Any]]:
@@ -288,14 +304,15 @@ def build_pwa(
         for def_id, ver, definition in _versions(table):
             key = f"{folder}/{def_id}/{ver}"
             # The estimate is part of the output: a change of the time model alone recompiles too.
-            src = f"{_source_hash(definition)}:{_estimate_seconds(kind, definition)}"
+            est = _estimate_seconds(kind, definition, library)
+            src = f"{_source_hash(definition)}:{_digest(_json_bytes(est))}"
             source_hashes[key] = src
             prev_path = previous.source_hashes.get(key + "#out") if previous else None
             if prev_hashes.get(key) == src and prev_path and prev_path in prev_files:
                 path, data = prev_path, prev_files[prev_path]
                 stats["reused"].append(key)
             else:
-                data = _json_bytes(_compile(kind, definition))
+                data = _json_bytes(_compile(kind, definition, est))
                 path = f"{folder}/{def_id}/{ver}.{_digest(data)}.json"
                 stats["compiled"].append(key)
             source_hashes[key + "#out"] = path
@@ -319,7 +336,7 @@ def build_pwa(
                 info["department"] = _text(d.department.name)
                 info["department_id"] = d.department.id
                 info["filers"] = list(d.filers)
-                info["estimate_seconds"] = _estimate_seconds(kind, d)
+                info["estimate_seconds"] = _estimate_seconds(kind, d, library)
             else:
                 info["procedures"] = [p.procedure for p in d.procedures]
 

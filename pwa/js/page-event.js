@@ -6,6 +6,7 @@ import { store } from './db.js';
 import { el } from './dom.js';
 import { evaluate, japanToday as today } from './expr.js';
 import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared } from './lifeevent.js';
+import { aboutTime } from './steps.js';
 import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, drafts, link, notFound } from './shell.js';
 
 export async function render(view, { event: id }) {
@@ -60,8 +61,11 @@ export async function render(view, { event: id }) {
       drafts.schedule(bundleId);
       location.hash = `#/b/${bundleId}`;
     });
+    // The build's estimate for exactly these procedures together (estimate_seconds: "a,b" -> seconds).
+    const about = aboutTime((ev.estimate_seconds || {})[loaded.map((p) => p.procedure).join(',')]);
     outBox.replaceChildren(
       el('h2', { text: t('applies') }),
+      about && loaded.length ? el('p', { class: 'estimate', id: 'estimate', text: t('takes', { time: t(about.key, { n: about.n }) }) }) : null,
       el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
       docs.length ? el('h2', { text: t('documents') }) : null,
       docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,

@@ -4,6 +4,7 @@ shared fields are entered once -> one submission per procedure on the server, sh
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -42,6 +43,9 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     result = page.locator("#event-result")
     page.wait_for_function("() => document.querySelectorAll('#event-result .card').length === 1")
     assert "転入届" in result.inner_text()
+    # Before starting: the build's estimate for the procedures that apply, for exactly that set.
+    alone = page.locator("#estimate").inner_text()
+    assert re.fullmatch(r"かかる時間の目安：約\d+(秒|分)", alone), alone
 
     answer(page, "no_employee_insurance", False)
     answer(page, "pension_category1", False)
@@ -58,6 +62,8 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     )
     text = result.inner_text()
     assert "転入届" in text and "住民票の写し等交付請求" in text
+    with_copy = page.locator("#estimate").inner_text()
+    assert re.fullmatch(r"かかる時間の目安：約\d+(秒|分)", with_copy) and with_copy != alone, (alone, with_copy)
     for absent in ("国民健康保険", "児童手当", "印鑑登録"):
         assert absent not in text.split("持ち物")[0], absent
     # What to bring: the unconditional documents of both procedures, each listed once.
