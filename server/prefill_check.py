@@ -11,11 +11,12 @@ by hand agrees with nobody and is no correction).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from procedure_definitions.model import PROFILE_GROUPS, GroupField, Procedure
 
-__all__ = ["CORRECTED_FLAG", "corrected_paths", "uses_prefill"]
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "path_label", "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -67,3 +68,24 @@ def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str,
             elif value not in (None, "") and not _same(value, profile[f.prefill]):
                 out.append(f.id)
     return out
+
+
+_STEP = re.compile(r"([^.\[]+)(?:\[(\d+)\])?")
+
+
+def path_label(proc: Procedure, path: str) -> str:
+    """An answer path in the words of the form, for staff: ``movers[1].mover_birth_date`` -> 「異動者 2 生年月日」
+    (the path itself for a field the version does not have)."""
+    fields: list[Any] = [f for s in proc.sections for f in s.fields]
+    out: list[str] = []
+    for step in path.split("."):
+        m = _STEP.fullmatch(step)
+        f = next((x for x in fields if m and x.id == m.group(1)), None)
+        if f is None or m is None:
+            return path
+        if m.group(2) is not None and isinstance(f, GroupField):
+            out.append(f"{(f.item_label or f.label).ja} {int(m.group(2)) + 1}")
+            fields = list(f.fields)
+        else:
+            out.append(f.label.ja)
+    return " ".join(out)

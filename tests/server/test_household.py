@@ -189,7 +189,7 @@ def test_a_corrected_member_flags_the_submission_and_the_console_lists_the_path(
     assert "prefill_corrected" in _flags(srv, out["id"])
     page = srv.login("counter").get(f"/console/submissions/{out['id']}")
     assert page.status_code == 200
-    assert "登録情報から修正あり" in page.text and "<code>movers[1].mover_birth_date</code>" in page.text
+    assert "登録情報から修正あり" in page.text and "異動者 2 生年月日 <code>movers[1].mover_birth_date</code>" in page.text
     assert "movers[0]" not in page.text.split('id="corrected"')[1].split("</ul>")[0]
 
 
