@@ -216,8 +216,8 @@ class Context(msgspec.Struct, frozen=True):
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
-    # ``staff_only`` (fields and sections) is read defensively: it is optional in the format.
-    return bool(getattr(item, "staff_only", False))
+    # Residents never see a staff-only field or section: the counter fills it (docs/procedure-format.md).
+    return item.staff_only
 
 
 def _other_party(section: Section, ctx: Context) -> bool:

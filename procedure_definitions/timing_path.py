@@ -3,8 +3,8 @@
 A definition's first scenario that expects ``valid: true`` is its most common case (docs/procedure-format.md,
 "Scenarios"). The estimate follows the branches that scenario opens: a ``show_if`` field, item field or
 section is on the path when the form engine (:func:`.forms.evaluate_procedure`, the server's and the PWA's
-rules) shows it for the scenario's answers, and a ``required_if`` field is required when its condition holds
-for them. Without such a scenario every
+rules) shows it for the scenario's answers, and a field is required when the engine says so for them
+(``required``, a true ``required_if``, a postal code linked to a required address: the ※必須 markers). Without such a scenario every
 condition counts as false (nothing conditional is shown or required).
 
 Like the scripted resident of bench/bench_resident.py, the resident on the path leaves optional fields empty:
@@ -31,6 +31,7 @@ _INDEX = re.compile(r"\[\d+\]")
 class CommonPath(msgspec.Struct, frozen=True):
     scenario: str  # its name, for the breakdown's reader
     shown: frozenset[str]  # answer paths the form shows: "field", "group[0].field"
+    required_paths: frozenset[str]  # the shown paths required now
     values: dict[str, Any]  # the scenario's answers after calculations and hiding
     today: str | None
 
@@ -46,14 +47,11 @@ class CommonPath(msgspec.Struct, frozen=True):
         return bool(field.show_if) and self._seen(path) is None
 
     def required(self, field: FieldBase, path: str) -> bool:
-        if field.required:
+        """Required on the path, as the form engine decides it (``FormState.required``, the ※必須 markers)."""
+        if path in self.required_paths or _INDEX.sub("[0]", path) in self.required_paths:
             return True
-        if not field.required_if:
-            return False
-        try:
-            return truthy(evaluate(parse(field.required_if), self.values, item=self._item(path), today=self.today))
-        except (EvalError, ExprSyntaxError):
-            return False  # the checker reports bad expressions
+        # An item the scenario does not have (the model adds a group's minimum): the field's own rule.
+        return "[" in path and self._seen(path) is None and field.required
 
     def holds(self, expr: str) -> bool:
         """A top-level condition (a document's ``required_if``) on the path."""
@@ -65,20 +63,11 @@ class CommonPath(msgspec.Struct, frozen=True):
     def section_shown(self, section: Section) -> bool:
         return not section.show_if or any(f.id in self.shown for f in section.fields)
 
-    def _item(self, path: str) -> dict[str, Any] | None:
-        if "[" not in path:
-            return None
-        group, rest = path.split("[", 1)
-        items = self.values.get(group)
-        if not isinstance(items, list) or not items:
-            return None
-        index = int(rest.split("]", 1)[0])
-        item = items[index] if index < len(items) else items[0]
-        return item if isinstance(item, dict) else None
 
 
 def common_scenario(proc: Procedure) -> Scenario | None:
-    return next((s for s in proc.scenarios if s.expect.valid is True), None)
+    """The first scenario of a resident filing that expects ``valid: true`` (staff scenarios are the counter's)."""
+    return next((s for s in proc.scenarios if s.expect.valid is True and s.filer == "resident"), None)
 
 
 def common_path(proc: Procedure) -> CommonPath | None:
@@ -103,5 +92,5 @@ def _kept(field: FieldBase, path: CommonPath) -> bool:
 
 def _path(proc: Procedure, scenario: Scenario, answers: dict[str, Any]) -> CommonPath:
     state = evaluate_procedure(proc, answers, today=scenario.today)
-    return CommonPath(scenario=scenario.name, shown=frozenset(state.shown), values=dict(state.values),
-                      today=scenario.today)
+    return CommonPath(scenario=scenario.name, shown=frozenset(state.shown), required_paths=frozenset(state.required),
+                      values=dict(state.values), today=scenario.today)

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from procedure_definitions.model import Procedure
+from procedure_definitions.model import LifeEvent, Procedure
 from procedure_definitions.timing import (
     BUDGET_SECONDS,
     DEFAULT_MODEL,
@@ -17,6 +17,7 @@ from procedure_definitions.timing import (
     estimate,
     format_estimate,
 )
+from procedure_definitions.timing_events import estimate_life_event, every_yes, included_procedures
 
 BASE: dict[str, Any] = {
     "kind": "procedure",
@@ -175,18 +176,6 @@ def test_shipped_library_estimates_are_finite() -> None:
 
 # --- issue 12: household picking, staff-only fields, other parties, steps (folding), life events ---
 
-from procedure_definitions.model import FieldBase, LifeEvent, Section  # noqa: E402
-from procedure_definitions.timing_events import (  # noqa: E402
-    estimate_life_event,
-    every_yes,
-    included_procedures,
-)
-
-
-def _supports(struct: type[msgspec.Struct], key: str) -> None:
-    """Skip until the format has ``key`` (built by another part of issue 12); the test then runs and can fail."""
-    if key not in struct.__struct_fields__:
-        pytest.skip(f"the definition format has no {key!r} yet")
 
 
 MEMBERS: dict[str, Any] = {
@@ -213,10 +202,6 @@ def test_a_household_prefilled_group_costs_less_than_typing_the_members() -> Non
 
 
 def test_picking_members_costs_less_than_typing_them_and_each_member_costs_a_tap() -> None:
-    from procedure_definitions.model import GroupField
-
-    _supports(GroupField, "pick")
-    _supports(GroupField, "prefill_map")
     picked = {**MEMBERS, "prefill": "household_members", "pick": True,
               "prefill_map": {"m_name": "name", "m_birth": "birth_date"}}
     typed_two = estimate(proc(add({**MEMBERS, "min": 2}))).seconds
@@ -227,10 +212,6 @@ def test_picking_members_costs_less_than_typing_them_and_each_member_costs_a_tap
 
 
 def test_unmapped_item_fields_of_a_picked_group_are_still_answered() -> None:
-    from procedure_definitions.model import GroupField
-
-    _supports(GroupField, "pick")
-    _supports(GroupField, "prefill_map")
     all_mapped = {**MEMBERS, "prefill": "household_members", "pick": True,
                   "prefill_map": {"m_name": "name", "m_birth": "birth_date"}}
     name_only = {**all_mapped, "prefill_map": {"m_name": "name"}}
@@ -238,10 +219,8 @@ def test_unmapped_item_fields_of_a_picked_group_are_still_answered() -> None:
 
 
 def test_staff_only_fields_and_sections_cost_the_resident_nothing() -> None:
-    _supports(FieldBase, "staff_only")
     memo = {"id": "memo", "type": "longtext", "required": True, "staff_only": True, "label": {"ja": "窓口メモ"}}
     assert estimate(proc(add(memo))).seconds == estimate(proc()).seconds
-    _supports(Section, "staff_only")
 
     def staff_section(d: dict[str, Any]) -> None:
         d["sections"].append({"id": "counter", "title": {"ja": "窓口記入欄"}, "staff_only": True,
