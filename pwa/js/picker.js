@@ -4,6 +4,7 @@
 
 import { t } from './i18n.js';
 import { el } from './dom.js';
+import { prefillNote } from './render.js';
 import { matchItems, togglePerson } from './people.js';
 
 const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');
@@ -46,4 +47,18 @@ export function pickerBox(field, ctx, id, people, items, setItems, source) {
   };
   refresh();
   return { nodes: [el('p', { class: 'hint', id: `${id}-pick-hint`, text: t(source === 'transfer' ? 'pickHintTransfer' : 'pickHint') }), box], refresh };
+}
+
+/** After a change inside the items: mark them again and update each label's note in place. */
+export function relabel(body, field, ctx, path, items, people) {
+  markItems(field, ctx, path, items, people.list, people.source);
+  for (const node of body.querySelectorAll('[data-path]')) {
+    const holder = node.querySelector(':scope > legend, :scope > label');
+    if (!holder) continue;
+    const note = prefillNote(ctx, node.getAttribute('data-path'));
+    let span = holder.querySelector(':scope > .prefilled');
+    if (!note) { if (span) span.remove(); continue; }
+    if (!span) holder.append(span = el('span', { class: 'prefilled' }));
+    span.textContent = note;
+  }
 }

@@ -25,15 +25,18 @@ function labelContent(field, ctx, path) {
     const required = field.required || (field.required_if && ctx.requiredNow(path));
     out.push(el('span', { class: required ? 'req' : 'opt', text: required ? t('required') : t('optional') }));
   }
-  if (ctx.prefilled.has(path)) {
-    // Where the value came from: the registry, or an imported 転出証明書情報 (ctx.sources: path -> source).
-    const transfer = ctx.sources && ctx.sources.get(path) === 'transfer';
-    const key = (transfer ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : '');
-    out.push(el('span', { class: 'prefilled', text: t(key) }));
-  } else if (ctx.corrected && ctx.corrected.has(path)) {
-    out.push(el('span', { class: 'prefilled', text: t('prefillCorrected') }));
-  }
+  const note = prefillNote(ctx, path);
+  if (note) out.push(el('span', { class: 'prefilled', text: note }));
   return out;
+}
+
+/** Where a value came from (the registry, an imported 転出証明書情報: ctx.sources), or that it was changed. */
+export function prefillNote(ctx, path) {
+  if (ctx.prefilled.has(path)) {
+    const transfer = ctx.sources && ctx.sources.get(path) === 'transfer';
+    return t((transfer ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : ''));
+  }
+  return ctx.corrected && ctx.corrected.has(path) ? t('prefillCorrected') : null;
 }
 
 function hintNodes(field, id) {
@@ -471,6 +474,8 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
     const last = body.lastElementChild && body.lastElementChild.querySelector('input, select, textarea');
     if (last) last.focus();
   });
+  // A value changed in a person's item: its label says so at once (and staff will see it: prefill_check.py).
+  if (people) body.addEventListener('change', () => ctx.picker.relabel(body, field, ctx, path, items(), people));
   if (people && field.pick && !locked) {
     picker = ctx.picker.pickerBox(field, ctx, id, people.list, items, (list) => {
       setPath(ctx.answers, path, list.length ? list : null);

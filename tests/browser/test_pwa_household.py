@@ -169,8 +169,15 @@ def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(brow
     movers.get_by_label("髙橋 健一（世帯主）").check()
     movers.get_by_label("髙橋 幸子（妻）").check()
     expect(movers.locator(".group-item")).to_have_count(2)
-    expect(movers.locator(".group-item").nth(1).locator("fieldset[data-field=mover_name] .parts input").nth(1)
-           ).to_have_value("幸子")
+    name2 = movers.locator(".group-item").nth(1).locator("fieldset[data-field=mover_name]")
+    expect(name2.locator(".parts input").nth(1)).to_have_value("幸子")
+    # A corrected value says so at once (and the server flags the submission for staff).
+    name2.locator(".parts input").nth(1).fill("幸")
+    name2.locator(".parts input").nth(1).blur()
+    expect(name2.locator(":scope > legend .prefilled")).to_have_text("登録情報から修正（職員が確認します）")
+    name2.locator(".parts input").nth(1).fill("幸子")
+    name2.locator(".parts input").nth(1).blur()
+    expect(name2.locator(":scope > legend .prefilled")).to_have_text("登録情報から入力")
     assert not errors, errors
     rows = server.write(lambda c: c.execute(
         "SELECT details FROM audit_log WHERE actor = ? AND action = 'registry.profile_read'",
