@@ -154,3 +154,28 @@ self.addEventListener('message', (event) => {
     event.waitUntil(warming);
   }
 });
+
+// Web Push (docs/api.md "Web Push"): a status changed. The payload holds only what a lock screen may show
+// (a fixed sentence, the receipt number, the link); the page opens on a tap.
+self.addEventListener('push', (event) => {
+  let d = {};
+  try { d = event.data ? event.data.json() : {}; } catch (e) { d = {}; }
+  const url = typeof d.url === 'string' && d.url.startsWith('/') ? d.url : '/';
+  event.waitUntil(self.registration.showNotification(d.title || '申請の状況が変わりました', {
+    body: d.body || '', tag: d.tag || 'madoguchi-status', data: { url }, lang: 'ja',
+  }));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || '/', self.location.origin).href;
+  event.waitUntil((async () => {
+    for (const c of await self.clients.matchAll({ type: 'window', includeUncontrolled: true })) {
+      if (new URL(c.url).origin === self.location.origin && 'focus' in c) {
+        await c.focus();
+        return c.navigate ? c.navigate(url) : null;
+      }
+    }
+    return self.clients.openWindow(url);
+  })());
+});

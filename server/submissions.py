@@ -59,6 +59,7 @@ class SubmissionView(Receipt, kw_only=True):
 
     answers: dict[str, Any]
     history: list[HistoryEntry]
+    updated_at: str  # the last status change or reply (as GET /api/submissions lists it)
     # A two-person procedure: each party's state (``server.parties``); empty for every other submission.
     parties: list[PartyState] = msgspec.field(default_factory=list)
 
@@ -127,7 +128,7 @@ def _view(rec: SubmissionRecord, *, viewer: AccountLike, parties: list[PartyStat
     return SubmissionView(id=rec.id, receipt_number=rec.receipt_number, procedure_id=rec.procedure_id,
                           procedure_version=rec.procedure_version, status=rec.status,
                           received_at=rec.received_at, flags=rec.flags, answers=answers, history=history,
-                          parties=parties or [])
+                          updated_at=rec.updated_at, parties=parties or [])
 
 
 @get("/api/submissions/{sid:str}", summary="One submission with its history")

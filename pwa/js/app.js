@@ -7,7 +7,7 @@
 //   #/d/{draft}/review check answers, then 送信                                              page-review.js
 //   #/e/{event}        life-event navigator                                                  page-event.js
 //   #/b/{bundle}       one combined form; #/b/{bundle}/review                                page-bundle.js
-//   #/s/{id}           a submission (queued or received)                                     page-submission.js
+//   #/s/{id}           a submission: state, timeline, reply to 追加情報が必要, notifications   page-submission.js
 //   #/outbox           what this device still has to send, per item; export to a file        page-outbox.js
 //   #/h, #/h/{id}      staff: household records (shared records, editable offline)          households.js
 //   #/signin           passkeys                                                              page-signin.js
@@ -202,6 +202,12 @@ async function start() {
   refreshSession().then((s) => {
     if (JSON.stringify(s.account || null) !== before) route(false);
     flush();
+    // "And always on the next app start": statuses changed since last seen (statuses.js; the home page shows them).
+    if (state.session.signed_in && navigator.onLine) {
+      import('./statuses.js').then((m) => m.refreshStatuses(store)).then((news) => {
+        if (news.length && (location.hash === '' || location.hash === '#/')) route(false);
+      }).catch(() => {});
+    }
   });
 }
 

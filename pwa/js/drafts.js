@@ -189,3 +189,11 @@ export function createDraftSaver({ store, commit, onCommitted = () => {}, timers
     hasPending: (id) => pending.has(id),
   };
 }
+
+/** Keep a chosen file on the device, named by its sha256, until it is uploaded (the blob queue, sync.js). */
+export async function saveBlob(store, file) {
+  const buf = await file.arrayBuffer();
+  const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  await store.put('blobs', { sha256: hash, blob: new Blob([buf], { type: file.type }), type: file.type, name: file.name, uploaded: false });
+  return { sha256: hash, name: file.name, size: file.size, type: file.type };
+}

@@ -9,7 +9,7 @@ import { evaluateForm } from './form.js';
 import { evaluate, japanToday, truthy } from './expr.js';
 import { memoizeShardLoader } from './postal.js';
 import { getPath, parsePath } from './paths.js';
-import { allFields } from './drafts.js';
+import { allFields, saveBlob } from './drafts.js';
 import { loadIndex, loadJSON, drafts } from './shell.js';
 
 export const today = () => japanToday();
@@ -70,12 +70,7 @@ export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.s
       return choices.filter((c) => c.filter == null || c.filter === v || (Array.isArray(v) && v.includes(c.filter)));
     },
     linkedPostal: (addressId) => allFields(compiled).some((f) => f.type === 'postal_code' && f.address_field === addressId),
-    saveBlob: async (file) => {
-      const buf = await file.arrayBuffer();
-      const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', buf))].map((b) => b.toString(16).padStart(2, '0')).join('');
-      await store.put('blobs', { sha256: hash, blob: new Blob([buf], { type: file.type }), type: file.type, name: file.name, uploaded: false });
-      return { sha256: hash, name: file.name, size: file.size, type: file.type };
-    },
+    saveBlob: (file) => saveBlob(store, file),
     onChange: (path, info) => {
       const top = String(parsePath(path)[0]);
       if (info.typed && !d.typed.includes(top)) d.typed.push(top);

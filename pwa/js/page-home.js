@@ -7,6 +7,7 @@ import { t, tx, htmlLang } from './i18n.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
+import { refreshStatuses } from './statuses.js';
 import { el } from './dom.js';
 import { state, loadCatalog, actingFor, setActingFor, can, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
@@ -77,22 +78,25 @@ export async function render(view) {
   // Roles that cannot file (reviewers, configurators, admins) have no drafts or applications of their own.
   if (state.session.signed_in && !can('file')) return;
   const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);
-  let server = null;
+  let fresh = false;
   if (state.session.signed_in && navigator.onLine) {
-    try {
-      server = await api('/api/submissions');
-      for (const s of server) await store.put('submissions', { ...(cached.find((c) => c.id === s.id) || {}), ...s });
-    } catch { server = null; }
+    try { await refreshStatuses(store); fresh = true; } catch { /* offline: what was loaded before */ }
   }
-  const submissions = server ? await store.all('submissions') : cached;
+  const submissions = fresh ? await store.all('submissions') : cached;
   const catalog = await loadCatalog().catch(() => null);
   const titleOf = (id, fallback) => (catalog && catalog.procedures[id] ? tx(catalog.procedures[id].title) : fallback || id);
 
+  // What changed since the resident last looked (statuses.js), also without Web Push.
+  const news = submissions.filter((s) => s.changed && s.receipt_number);
+  if (news.length) {
+    main.append(el('section', { class: 'notice', id: 'updates', 'aria-labelledby': 'updates-title' }, el('h2', { id: 'updates-title', text: t('updates') }),
+      el('ul', {}, news.map((s) => el('li', {}, link(`#/s/${s.id}`, t('updatedTo', { no: s.receipt_number, status: t(`status_${s.status}`) })))))));
+  }
   const needs = submissions.filter((s) => s.status === 'needs_info');
   if (needs.length) {
     main.append(el('h2', { text: t('needsInfo') }));
     main.append(el('ul', { class: 'cards' }, needs.map((s) => el('li', { class: 'card' },
-      el('p', { class: 'card-link', text: titleOf(s.procedure_id, s.title) }), el('p', {}, `${t('receiptNo')}: ${s.receipt_number} `, statusBadge(s.status))))));
+      link(`#/s/${s.id}`, titleOf(s.procedure_id, s.title), 'card-link'), el('p', {}, `${t('receiptNo')}: ${s.receipt_number} `, statusBadge(s.status))))));
   }
   // Changes of mine that a person has to decide (docs/sync.md, conflict review).
   const review = [...outbox, ...attention].filter((e) => e.state === 'needs_review');
@@ -135,7 +139,8 @@ export async function render(view) {
         el('p', {}, e.state === 'failed' ? el('span', { class: 'badge badge-err', text: itemStateText(e) }) : statusBadge('pending')))),
       [...sent.values()].sort((a, b) => String(b.received_at).localeCompare(String(a.received_at))).map((s) => el('li', { class: 'card' },
         link(`#/s/${s.id}`, titleOf(s.procedure_id, tx(s.title)), 'card-link'),
-        el('p', {}, `${t('receiptNo')}: `, el('strong', { text: s.receipt_number || '' }), ' ', statusBadge(s.status || 'received'))))));
+        el('p', {}, `${t('receiptNo')}: `, el('strong', { text: s.receipt_number || '' }), ' ', statusBadge(s.status || 'received'),
+          s.changed ? el('span', { class: 'badge badge-new', text: ` ${t('newBadge')}` }) : null)))));
   }
   if (acting) h1.after(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
   view.onOutbox(() => { if (location.hash === '' || location.hash === '#/') refreshSoon(); });

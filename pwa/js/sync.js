@@ -69,12 +69,13 @@ export function hlcTick(prev, nowMs, node) {
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
 /** A mutation with only the members the protocol knows (the server refuses unknown ones). */
-export function buildMutation({ mutation_id, client_id, client_seq, kind, entity, base_version = null, changes, set_ops, command, submission, client_hlc }) {
+export function buildMutation({ mutation_id, client_id, client_seq, kind, entity, base_version = null, changes, set_ops, command, submission, response, client_hlc }) {
   const m = { mutation_id, client_id, client_seq, kind, entity: { type: entity.type, id: String(entity.id) }, base_version };
   if (changes && Object.keys(changes).length) m.changes = changes;
   if (set_ops && Object.keys(set_ops).length) m.set_ops = set_ops;
   if (command) m.command = command;
   if (submission) m.submission = submission;
+  if (response) m.response = response;
   if (client_hlc) m.client_hlc = client_hlc;
   return m;
 }
@@ -227,7 +228,7 @@ export async function enqueueIn(t, spec, { now = Date.now(), bytes } = {}) {
   }
   const m = buildMutation({
     mutation_id: uuidv7(now, bytes), client_id: cid, client_seq: seq, kind: spec.kind, entity: { type: spec.type, id: spec.id },
-    base_version: base, changes: spec.changes, set_ops: spec.set_ops, command: spec.command, submission: spec.submission, client_hlc: hlc.text,
+    base_version: base, changes: spec.changes, set_ops: spec.set_ops, command: spec.command, submission: spec.submission, response: spec.response, client_hlc: hlc.text,
   });
   const entry = newEntry(m, { now, label: spec.label || null });
   await t.put('outbox', entry);
@@ -347,6 +348,24 @@ export async function queueSubmission(store, { submission_id, submission, label,
   });
 }
 
+/**
+ * Queue a reply to a request for information (`submission.respond`, stored once under `response.id`) and its
+ * files, after the submission's own entries. The files are blobs already saved (`saveBlob`).
+ */
+export async function queueResponse(store, { submission_id, response, label, blobs = [] }, opts = {}) {
+  return store.tx(SYNC_STORES, 'readwrite', async (t) => {
+    const entry = await enqueueIn(t, { kind: 'submission.respond', type: 'submission', id: submission_id, response, base_version: null, label }, opts);
+    for (const sha of blobs) {
+      const b = await t.get('blobs', sha);
+      if (!b) continue;
+      b.queued = true;
+      b.owners = [...new Set([...(b.owners || []), submission_id])];
+      await t.put('blobs', b);
+    }
+    return entry;
+  });
+}
+
 // ------------------------------------------------------------------------------------------ network steps
 
 async function problemOf(r) {
@@ -432,6 +451,11 @@ async function takeReceipts(store, batch, receipts, now) {
       // This device's client id belongs to another account (a device shared before ids were per account):
       // later changes go under a new one; the refused ones are shown as failed.
       if (r.reason === 'client_id_bound') { await metaSet(t, 'client_id', null); await metaSet(t, 'client_seq', 0); }
+      if (cur.kind === 'submission.respond' && cur.state !== 'failed') {
+        // The reply is on the server: the application is back in review (until the next status pull).
+        const old = await t.get('submissions', cur.rid);
+        if (old && r.result && r.result.status) await t.put('submissions', { ...old, status: r.result.status });
+      }
       if (cur.kind !== 'submission.create') continue;
       const sid = cur.rid;
       const sub = mutationOf(cur).submission || {};

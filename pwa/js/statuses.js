@@ -1,0 +1,54 @@
+// What changed since this device last showed an application: at every start (app.js, loaded lazily) and on the
+// home page, the app reads GET /api/submissions (docs/api.md "Following an application") and keeps each
+// receipt's status in IndexedDB. A receipt is "changed" when the server's updated_at differs from the one the
+// device last showed (seen_updated_at, set when its page is opened); a receipt this device has never shown
+// but filed itself counts as changed when its status moved on. Works with or without Web Push.
+
+import { api } from './api.js';
+
+/** Pure: the stored receipt after the server's row, with `changed` (the resident has something new to see). */
+export function mergeStatus(cached, row) {
+  const next = { ...(cached || {}), ...row };
+  if (!cached) return { ...next, seen_updated_at: row.updated_at, changed: false }; // a new phone: not news
+  if (cached.seen_updated_at) next.changed = cached.seen_updated_at !== row.updated_at;
+  else {
+    // Filed on this device and never shown since: news once its status moved on (and until it is shown).
+    next.changed = Boolean(cached.changed) || Boolean(cached.status && cached.status !== row.status);
+    if (!next.changed) next.seen_updated_at = row.updated_at;
+  }
+  return next;
+}
+
+/** A server time shown in Japan time, whatever the phone's zone (the timeline). */
+export function jst(iso, lang = 'ja') {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+let last = 0;
+
+/** Read the account's receipts from the server into the store; the ones with news. Offline: throws. A second
+ * call within a few seconds (the start and the home page) does not ask again. */
+export async function refreshStatuses(store, { now = Date.now() } = {}) {
+  if (now - last < 5000) return (await store.all('submissions')).filter((s) => s.changed);
+  const rows = await api('/api/submissions');
+  last = now;
+  const changed = [];
+  await store.tx(['submissions'], 'readwrite', async (t) => {
+    for (const row of rows) {
+      const next = mergeStatus(await t.get('submissions', row.id), row);
+      await t.put('submissions', next);
+      if (next.changed) changed.push(next);
+    }
+  });
+  return changed;
+}
+
+/** The resident opened the application's page: what it shows now is seen. */
+export async function markSeen(store, id, updatedAt) {
+  await store.tx(['submissions'], 'readwrite', async (t) => {
+    const cur = await t.get('submissions', id);
+    if (cur && updatedAt) await t.put('submissions', { ...cur, seen_updated_at: updatedAt, changed: false });
+  });
+}
