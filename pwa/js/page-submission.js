@@ -51,7 +51,7 @@ function statusBox(receipt) {
   const asked = status === 'needs_info' ? (receipt.history || []).filter((h) => h.to_status === 'needs_info').pop() : null;
   return el('div', { class: 'notice', id: 'status-now' },
     el('p', {}, `${t('statusNow')}: `, statusBadge(status)),
-    el('p', { text: t(`st_${status}`) || '' }),
+    t(`st_${status}`) !== `st_${status}` ? el('p', { text: t(`st_${status}`) }) : null, // a status of another flow: its badge only
     rejected && rejected.comment ? el('p', { id: 'reject-reason', text: t('reasonIs', { reason: rejected.comment }) }) : null,
     asked && asked.comment ? el('p', { class: 'city-message', id: 'city-message' }, el('span', { class: 'meta', text: `${t('fromCity')}：` }), asked.comment) : null);
 }
