@@ -16,6 +16,7 @@ problem slug (HTTP)             status  sync reason             when
                                                                 (the same answer: ids are not probeable)
 ``empty-response``              422     ``empty_response``      no text, no answers and no file
 ``unknown-procedure``           422     ``unknown_procedure``   the submission's version was never published
+``staff-only-field``            422     ``staff_only_field``    a resident's reply answers a ``staff_only`` field
 ``invalid-answers``             422     ``invalid_answers``     the merged answers break the procedure's rules
 ``invalid-transition``          409     ``invalid_transition``  not waiting for information (writer)
 ``idempotency-key-reused``      422     ``id_conflict``         the reply id was used with another body (writer)
@@ -108,6 +109,10 @@ async def check_response(svc: Services, user: AccountLike, sid: str, raw: Any) -
     merged = {**rec.answers, **data.answers}
     if data.answers:
         errors = await svc.validator.validate(proc, merged, "resident" if user.role == "resident" else "staff")
+        # As when filing (server.filing): a resident's own answer to a staff_only field is its own refusal.
+        if staff_only := [e for e in errors if e.get("code") == "staff_only"]:
+            return _refusal(422, "staff-only-field", "Residents cannot answer fields filled in by staff at the counter",
+                            "窓口の職員が記入する項目は送信できません", errors=staff_only)
         if errors:
             return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
                             _first_message(errors), errors=errors)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import answers, start_server
+from tests.server.conftest import answers, make_proc, start_server
 from testsupport.servers import AppServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 64
@@ -23,7 +23,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x02" * 64
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("follow")
-    s = start_server(tmp)
+    counter = make_proc("1.0.0", id="counter-proc", sections=[
+        {"id": "main", "title": {"ja": "申請"}, "fields": [{"id": "note", "type": "text", "label": {"ja": "備考"}}]},
+        {"id": "desk", "title": {"ja": "窓口"}, "staff_only": True,
+         "fields": [{"id": "desk_memo", "type": "text", "label": {"ja": "窓口メモ"}}]}])
+    s = start_server(tmp, [make_proc(), counter])
     yield s
     s.stop()
 
@@ -167,3 +171,20 @@ def test_completed_and_rejected_carry_their_reason_to_the_resident(srv: AppServe
     assert mine["status"] == "completed"
     assert [h["comment"] for h in mine["history"] if h["to_status"] == "rejected"] == [
         "申請の対象外です（市外にお住まいのため）"]
+
+
+def test_a_reply_cannot_answer_a_staff_only_field(srv: AppServer) -> None:
+    """The respond policy refuses what the filing policy refuses: a resident writing a field for staff."""
+    resident = srv.login("resident")
+    r = resident.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": "counter-proc",
+                                                "procedure_version": "1.0.0", "answers": {"note": "a"}})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    _needs_info(srv, sid)
+    bad = resident.post(f"/api/submissions/{sid}/respond", json={"answers": {"desk_memo": "書き換え"}})
+    assert bad.status_code == 422 and bad.json()["type"].endswith("/staff-only-field"), bad.text
+    (receipt,) = _push(resident, _respond_mutation(sid, {"id": str(uuid.uuid4()), "answers": {"desk_memo": "x"}},
+                                                   client=str(uuid.uuid4()), seq=1))
+    assert receipt["status"] == "rejected" and receipt["reason"] == "staff_only_field"
+    ok = resident.post(f"/api/submissions/{sid}/respond", json={"answers": {"note": "b"}, "comment": "直しました"})
+    assert ok.status_code == 200 and ok.json()["answers"] == {"note": "b"}, ok.text
