@@ -7,6 +7,11 @@ sha256 digests: a copy of the database file does not let anyone sign in.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+
+from server.auth.devices import device_name
+
 __all__ = ["MIGRATIONS"]
 
 _V1 = """
@@ -135,4 +140,16 @@ CREATE INDEX recovery_failures_client ON recovery_failures (client, at);
 CREATE INDEX recovery_failures_at ON recovery_failures (at);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+
+
+def _v5_readable_passkey_names(conn: sqlite3.Connection) -> None:
+    """v5: passkeys the PWA named with the first 60 characters of the user agent ("Mozilla/5.0 (iPhone; ...")
+    get the readable name a new passkey gets (server/auth/devices.py; the cut agent still names the device,
+    often not the browser). Names people gave themselves do not start with "Mozilla/" and stay."""
+    rows = conn.execute("SELECT id, name FROM credentials WHERE name LIKE 'Mozilla/%'").fetchall()
+    for pid, name in rows:
+        conn.execute("UPDATE credentials SET name = ? WHERE id = ?", (device_name(name), pid))
+
+
+MIGRATIONS: list[tuple[int, str | Callable[[sqlite3.Connection], None]]] = [
+    (1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _v5_readable_passkey_names)]

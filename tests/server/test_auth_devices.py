@@ -75,3 +75,30 @@ def test_any_header_gives_an_acceptable_short_name(ua: str, platform: str | None
     known = {d for _, d in devices._DEVICES} | set(devices._PLATFORMS.values()) | {b for _, b in devices._BROWSERS} \
         | set(devices._BRANDS.values()) | {FALLBACK_NAME}
     assert set(name.split(" の ")) <= known
+
+
+def test_migration_v5_renames_passkeys_named_with_the_user_agent(tmp_path: object) -> None:
+    """Passkeys the PWA named with the cut user agent get a readable name; names people chose stay."""
+    import sqlite3
+    from pathlib import Path
+
+    from server.auth.migrations import MIGRATIONS
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import all_components
+
+    conn = sqlite3.connect(Path(str(tmp_path)) / "m.db", isolation_level=None)
+    before = [(c, [m for m in ms if c != "auth" or m[0] < 5]) for c, ms in all_components()]
+    with conn:
+        apply_migrations(conn, before)
+        conn.execute("INSERT INTO accounts (id, user_handle, display_name, role, created_at) VALUES"
+                     " ('a', x'01', 'x', 'resident', '2026-01-01')")
+        for i, name in enumerate(["Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.",
+                                  "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTM",
+                                  "古いスマートフォン"]):
+            conn.execute("INSERT INTO credentials (id, credential_id, account_id, public_key, name, created_at)"
+                         " VALUES (?, ?, 'a', x'00', ?, '2026-01-01')", (f"p{i}", bytes([i]), name))
+    with conn:
+        assert apply_migrations(conn, all_components()) == [("auth", 5)]
+    names = [r[0] for r in conn.execute("SELECT name FROM credentials ORDER BY id")]
+    assert names == ["iPhone", "Android", "古いスマートフォン"]
+    assert MIGRATIONS[-1][0] == 5
