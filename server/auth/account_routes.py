@@ -35,6 +35,7 @@ from server.auth.http import (
     limit,
     me,
     new_challenge,
+    new_passkey_options,
 )
 from server.auth.middleware import session_of
 from server.auth.models import Account, Passkey
@@ -43,7 +44,6 @@ from server.auth.roles import CAPABILITIES
 from server.auth.webauthn_flow import (
     authentication_options,
     credential_id_of,
-    registration_options,
     verify_authentication,
     verify_registration,
 )
@@ -181,16 +181,8 @@ async def passkey_options(request: Request[Any, Any, Any]) -> CreationOptionsOut
     account = me(request)
     limit(request, "options", account.id)
     await require_fresh(request, after_recovery=True)
-    config = cfg(request)
-    handle, existing = await config.db.read(
-        lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))
-    options, challenge = registration_options(
-        config, user_handle=handle or b"", user_name=account.display_name, display_name=account.display_name,
-        staff=account.is_staff, exclude=existing,
-    )
-    cid = await new_challenge(request, purpose="add_passkey", challenge=challenge, account_id=account.id,
-                              data={"session": _session_hash(request)})
-    return CreationOptionsOut(challenge_id=cid, publicKey=options)
+    return await new_passkey_options(request, account, purpose="add_passkey", staff=account.is_staff,
+                                     data={"session": _session_hash(request)})
 
 
 @post("/auth/passkeys/verify", status_code=HTTP_200_OK, guards=[requires_signed_in], tags=["auth"])

@@ -23,7 +23,7 @@ from server.auth.models import Account, Passkey
 from server.auth.names import Name
 from server.auth.problems import AuthProblem
 from server.auth.ratelimit import Family, client_ip, limit_key
-from server.auth.webauthn_flow import VerifiedRegistration
+from server.auth.webauthn_flow import VerifiedRegistration, registration_options
 
 __all__ = [
     "DUPLICATE",
@@ -44,6 +44,7 @@ __all__ = [
     "limit_account",
     "me",
     "new_challenge",
+    "new_passkey_options",
     "out",
     "session_cookie",
     "start_session",
@@ -134,6 +135,21 @@ async def new_challenge(request: Request[Any, Any, Any], *, purpose: str, challe
         c, purpose=purpose, challenge=challenge, ttl_seconds=config.challenge_ttl, account_id=account_id,
         data=data, client=client, max_per_client=config.limits.open_challenges_per_client,
         max_per_account=config.limits.open_challenges_per_account))
+
+
+async def new_passkey_options(request: Request[Any, Any, Any], account: Account, *, purpose: str, staff: bool,
+                              data: dict[str, Any]) -> CreationOptionsOut:
+    """Creation options for another passkey of an existing account (its user handle, its passkeys excluded)
+    and the challenge stored for ``purpose`` (enrollment, adding a passkey, recovery with a code)."""
+    config = cfg(request)
+    handle, existing = await config.db.read(
+        lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))
+    options, challenge = registration_options(
+        config, user_handle=handle or b"", user_name=account.display_name, display_name=account.display_name,
+        staff=staff, exclude=existing,
+    )
+    cid = await new_challenge(request, purpose=purpose, challenge=challenge, account_id=account.id, data=data)
+    return CreationOptionsOut(challenge_id=cid, publicKey=options)
 
 
 def _challenge_problem(status: str) -> AuthProblem:

@@ -38,7 +38,7 @@ from server.auth.http import (
     ip,
     limit,
     limit_account,
-    new_challenge,
+    new_passkey_options,
     out,
     session_cookie,
     start_session,
@@ -46,7 +46,7 @@ from server.auth.http import (
 from server.auth.models import Account
 from server.auth.problems import AuthProblem
 from server.auth.ratelimit import limit_key
-from server.auth.webauthn_flow import registration_options, verify_registration
+from server.auth.webauthn_flow import verify_registration
 
 __all__ = ["recovery_handlers"]
 
@@ -163,15 +163,7 @@ async def recovery_options(request: Request[Any, Any, Any], data: JSONBody[Recov
     if isinstance(checked, str):
         raise _refusal(config, checked)
     account, code_id = checked
-    handle, existing = await config.db.read(
-        lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))
-    options, challenge = registration_options(
-        config, user_handle=handle or b"", user_name=account.display_name, display_name=account.display_name,
-        staff=False, exclude=existing,
-    )
-    cid = await new_challenge(request, purpose="recover", challenge=challenge, account_id=account.id,
-                              data={"code": code_id})
-    return CreationOptionsOut(challenge_id=cid, publicKey=options)
+    return await new_passkey_options(request, account, purpose="recover", staff=False, data={"code": code_id})
 
 
 @post("/auth/recovery/verify", status_code=HTTP_200_OK, tags=["auth"])

@@ -36,6 +36,7 @@ from server.auth.http import (
     limit,
     limit_account,
     new_challenge,
+    new_passkey_options,
     out,
     session_cookie,
     start_session,
@@ -276,15 +277,8 @@ async def enroll_options(request: Request[Any, Any, Any], data: JSONBody[EnrollO
     config = cfg(request)
     account = await _invited(config, data.token)
     limit_account(request, "enroll", account.id)
-    handle, existing = await config.db.read(
-        lambda c: (store.user_handle_of(c, account.id), store.credential_ids_of(c, account.id)))
-    options, challenge = registration_options(
-        config, user_handle=handle or b"", user_name=account.display_name, display_name=account.display_name,
-        staff=True, exclude=existing,
-    )
-    cid = await new_challenge(request, purpose="enroll", challenge=challenge, account_id=account.id,
-                              data={"invite": store.hash_secret(data.token).hex()})
-    return CreationOptionsOut(challenge_id=cid, publicKey=options)
+    return await new_passkey_options(request, account, purpose="enroll", staff=True,
+                                     data={"invite": store.hash_secret(data.token).hex()})
 
 
 @post("/auth/enroll/verify", status_code=HTTP_200_OK, tags=["auth"])
