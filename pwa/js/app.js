@@ -12,6 +12,7 @@
 //   #/h, #/h/{id}      staff: household records (shared records, editable offline)          households.js
 //   #/signin           passkeys                                                              page-signin.js
 //   #/recover          「パスキーをなくした方」: a recovery code makes a new passkey             page-recover.js
+//   #/c, #/c/{id}      the other person of a two-person procedure: code, then their part    page-confirm.js
 // Drafts, submissions and household records travel over the sync protocol (sync.js, docs/sync.md).
 // A page renders into a <main> of its own, off-screen; it replaces the shown one only if no newer
 // navigation started meanwhile (router.js), so a slow page never draws over a newer one.
@@ -42,6 +43,7 @@ const PAGES = {
   households: () => import('./households.js'),
   signin: () => import('./page-signin.js'),
   recover: () => import('./page-recover.js'),
+  confirm: () => import('./page-confirm.js'),
   notFound: async () => ({ render: notFound }),
 };
 
@@ -58,6 +60,7 @@ const ROUTES = [
   { path: '/h/:id?', page: 'households' },
   { path: '/signin', page: 'signin' },
   { path: '/recover', page: 'recover' },
+  { path: '/c/:id?', page: 'confirm' },
 ];
 
 /**

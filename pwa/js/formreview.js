@@ -53,7 +53,7 @@ export function reviewList(compiled, answers, result, changeHref, hide = new Set
     for (const f of s.fields || []) {
       if (f.type === 'notice' || hide.has(f.id) || !isShown(result, f.id)) continue;
       const v = f.calculate ? valueOf(result, f.id) : answers[f.id];
-      const change = f.calculate ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
+      const change = f.calculate || !changeHref ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
       rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v) }), change ? el('dd', {}, change) : null));
     }
     if (rows.length) out.push(el('h3', { text: tx(s.title) }), el('dl', { class: 'review' }, rows));

@@ -5,12 +5,16 @@ import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { el } from './dom.js';
 import { errorText } from './render.js';
-import { evaluateForm } from './form.js';
+import { evaluateForm, partOf } from './form.js';
 import { evaluate, japanToday, truthy } from './expr.js';
 import { memoizeShardLoader } from './postal.js';
 import { getPath, parsePath } from './paths.js';
 import { allFields, saveBlob } from './drafts.js';
-import { loadIndex, loadJSON, drafts } from './shell.js';
+import { loadIndex, loadJSON, drafts, isStaff } from './shell.js';
+
+// A resident fills only their own part of a two-person procedure (the other person confirms theirs from their
+// own account: page-confirm.js); staff at the counter fill every part.
+const ownPart = (c) => (c && (c.parties || []).length && !isStaff() ? partOf(c, '') : c);
 
 export const today = () => japanToday();
 
@@ -101,12 +105,12 @@ export async function openDraft(draftId) {
   const index = await loadIndex();
   const entry = index.procedures[d.procedure_id];
   if (!d.procedure_path && entry && entry.versions[d.procedure_version]) d.procedure_path = entry.versions[d.procedure_version];
-  let compiled = await loadJSON(d.procedure_path);
+  let compiled = ownPart(await loadJSON(d.procedure_path));
   // The migration code is loaded only for a draft that is not on the latest version.
   const migrate = entry && entry.latest !== d.procedure_version ? await import('./migrate.js') : null;
   const to = migrate && migrate.newerVersion(index, d.procedure_id, d.procedure_version);
   if (to) {
-    const next = await loadJSON(entry.versions[to]).catch(() => null);
+    const next = ownPart(await loadJSON(entry.versions[to]).catch(() => null));
     if (next) {
       const isRequired = (f, answers) => f.required === true || (f.required_if ? truthy(safeEval(f.required_if, answers)) : false);
       const m = migrate.migrateAnswers({ from: compiled, to: next, answers: d.answers, retired: d.retired || {}, isRequired });

@@ -92,6 +92,8 @@ export async function render(view) {
     main.append(el('section', { class: 'notice', id: 'updates', 'aria-labelledby': 'updates-title' }, el('h2', { id: 'updates-title', text: t('updates') }),
       el('ul', {}, news.map((s) => el('li', {}, link(`#/s/${s.id}`, t('updatedTo', { no: s.receipt_number, status: t(`status_${s.status}`) })))))));
   }
+  // Applications another resident asked me to confirm (two-person procedures): online only, like the invitation.
+  if (can('parties') && navigator.onLine) main.append(...await (await import('./parties-ui.js')).confirmationsBlock());
   const needs = submissions.filter((s) => s.status === 'needs_info');
   if (needs.length) {
     main.append(el('h2', { text: t('needsInfo') }));

@@ -3,7 +3,7 @@
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
-import { latestProcedure, actingFor, newDraft, link, notFound } from './shell.js';
+import { latestProcedure, actingFor, newDraft, link, notFound, isStaff } from './shell.js';
 import { aboutTime, documentsAtHand } from './steps.js';
 
 export async function render(view, { id }) {
@@ -22,6 +22,8 @@ export async function render(view, { id }) {
   const { always, sometimes } = documentsAtHand(c);
   if (always.length) main.append(el('h2', { text: t('atHand') }), el('ul', { id: 'at-hand' }, always.map(docItem)));
   if (sometimes.length) main.append(el('h2', { text: t('sometimesNeeded') }), el('ul', {}, sometimes.map(docItem)));
+  // Another resident confirms their own part from their own account (staff at the counter fill every part).
+  if ((c.parties || []).length && !isStaff()) main.append(el('p', { class: 'notice', id: 'parties-note', text: t('partiesNote', { who: c.parties.map((x) => tx(x.label)).join('、') }) }));
   const acting = actingFor();
   if (acting) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
   const start = el('button', { type: 'button', class: 'btn', text: t('start') });

@@ -155,6 +155,11 @@ export async function render(view, { id }) {
   if (waitingFiles.length) {
     main.append(el('p', { class: 'meta', id: 'files-state', text: waitingFiles.some((f) => f.failed) ? t('fileFailed') : t('filesUploading', { done: files.length - waitingFiles.length, total: files.length }) }));
   }
+  // A two-person procedure's first part: the other person confirms theirs (parties-ui.js, loaded only here).
+  if (sent && receipt.status === 'awaiting_partner') {
+    const block = await (await import('./parties-ui.js')).partiesBlock(id);
+    if (block) main.append(block);
+  }
   if (!sent && needsSignin) main.append(el('p', {}, link('#/signin', t('signin'))));
   main.append(el('div', { class: 'actions' }, link('#/', t('toHome'), 'btn btn-secondary')));
   const sig = (x) => JSON.stringify([x.entry && x.entry.state, x.reply && x.reply.state, Boolean(x.receipt && x.receipt.receipt_number), x.receipt && x.receipt.status, x.files.filter((f) => f.uploaded).length]);

@@ -75,7 +75,7 @@ export function renderAccount() {
   a.textContent = acc ? t('signedInAs', { name: acc.display_name || '' }) : t('signin');
 }
 
-async function loadProfile() {
+export async function loadProfile() {
   if (!state.session.signed_in) return null;
   try {
     const p = await api('/api/me/profile');

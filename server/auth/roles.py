@@ -77,6 +77,7 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "console": CASEWORK_ROLES,              # the staff console (/console)
     "review": REVIEW_ROLES,                 # status changes, exports
     "recovery_codes": ("resident",),        # POST /auth/recovery-codes: staff have none
+    "parties": PARTY_ROLES,                 # two-person procedures: invitations, confirming a part (server.parties)
 }
 
 

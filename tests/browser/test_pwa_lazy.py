@@ -25,6 +25,8 @@ NOT_NEEDED = (
     "page-bundle.",
     "page-signin.",
     "page-recover.",
+    "page-confirm.",
+    "parties-ui.",
     "households.",
     "account.",
     "webauthn.",

@@ -273,6 +273,7 @@ CAPABILITY_ROUTES = {
     "console": ("GET", "/console"),
     "review": ("POST", "/api/submissions/{sid:str}/status"),
     "recovery_codes": ("POST", "/auth/recovery-codes"),
+    "parties": ("POST", "/api/party-invitations/claim"),
 }
 
 
