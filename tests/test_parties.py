@@ -32,7 +32,7 @@ sections:
     party: partner
     fields:
       - {id: their_name, type: name, label: 氏名, required: true, prefill: name}
-      - {id: their_age, type: number, label: 年齢, required: true, constraint: "their_age >= 18"}
+      - {id: their_age, type: number, label: 年齢, required: true, constraint: "their_age >= 18", constraint_message: 18歳以上です}
 """
 
 
@@ -58,7 +58,7 @@ def test_unknown_party_is_located_with_a_suggestion() -> None:
 
 def test_cross_party_reference_is_refused_both_ways() -> None:
     # the first filer's rule reads the partner's answer: it could not be checked when the first part is sent
-    text = TWO.replace("label: 年齢, required: true}", "label: 年齢, required: true, constraint: \"my_age >= their_age\"}", 1)
+    text = TWO.replace("label: 年齢, required: true}", "label: 年齢, required: true, constraint: \"my_age >= their_age\", constraint_message: 年齢を確かめてください}", 1)
     got = load_text(text, "x.yaml").problems
     assert [p.code for p in got] == ["PD231"] and "'their_age'" in got[0].message and got[0].line == 14
     # and the partner's part reads the first filer's answers (the partner never sees them)

@@ -157,8 +157,7 @@ export async function render(view, { id }) {
   }
   // A two-person procedure's first part: the other person confirms theirs (parties-ui.js, loaded only here).
   if (sent && receipt.status === 'awaiting_partner') {
-    const block = await (await import('./parties-ui.js')).partiesBlock(id);
-    if (block) main.append(block);
+    main.append((await import('./parties-ui.js')).partiesBlock(id, offline ? null : receipt));
   }
   if (!sent && needsSignin) main.append(el('p', {}, link('#/signin', t('signin'))));
   main.append(el('div', { class: 'actions' }, link('#/', t('toHome'), 'btn btn-secondary')));

@@ -10,12 +10,13 @@ import { link, route } from './shell.js';
 /** A time shown to residents: JST, whatever the phone's zone. */
 const jst = (iso) => new Date(iso).toLocaleString('ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }) + '（日本時間）';
 
-/** The filer's block on #/s/{id} while the application waits for the other person (online; offline: a note). */
-export async function partiesBlock(id) {
-  const box = el('section', { id: 'parties', 'aria-labelledby': 'parties-title' }, el('h2', { id: 'parties-title', text: t('status_awaiting_partner') }), el('p', { text: t('partyWaitText') }));
-  let rec;
-  try { rec = await api(`/api/submissions/${encodeURIComponent(id)}`); } catch { box.append(el('p', { class: 'meta', text: t('offline') })); return box; }
-  if (rec.status !== 'awaiting_partner') return null;
+/**
+ * The filer's block on #/s/{id} while the application waits for the other person: `rec` is the page's
+ * `GET /api/submissions/{id}` (with `parties`), null when offline (a note: codes are made online).
+ */
+export function partiesBlock(id, rec) {
+  const box = el('section', { id: 'parties', 'aria-labelledby': 'parties-title' }, el('h2', { id: 'parties-title', text: t('partyTitle') }), el('p', { text: t('partyWaitText') }));
+  if (!rec) { box.append(el('p', { class: 'meta', text: t('offline') })); return box; }
   const out = el('div', { id: 'party-code-box', 'aria-live': 'polite' });
   for (const p of rec.parties || []) {
     box.append(el('p', { class: 'meta', 'data-party': p.party, text: t(`partyState_${p.state}`) }));

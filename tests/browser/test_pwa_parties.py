@@ -69,7 +69,8 @@ def test_two_residents_file_a_marriage(browser: Any, shared_server: ServerProces
 
     # The application page: waiting for the partner, an invitation code (shown once, expiry in JST).
     go(taro, server.base, f"#/s/{sid}")
-    expect(taro.locator("#parties")).to_contain_text("相手の方の確認待ち")
+    expect(taro.locator("h1")).to_have_text("相手の方の確認待ち")
+    expect(taro.locator("#parties")).to_contain_text("招待コードを作って")
     taro.get_by_role("button", name="招待コードを作る").click()
     code = taro.locator("#party-code-value")
     expect(code).to_have_text(re.compile(r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$"))
