@@ -1,5 +1,7 @@
-// #/b/{bundle}: a life event's combined form (the shared fields once, then each procedure's own fields);
-// #/b/{bundle}/review: check every procedure's answers, then send them all (one submission each).
+// #/b/{bundle}: a life event's combined form in short steps: the shared fields once, then each procedure's
+// sections that still ask something, one per screen (#/b/{bundle}/shared, #/b/{bundle}/{procedure}.{section};
+// steps.js folds the rest into the review). #/b/{bundle}/review: check every procedure's answers, then send
+// them all (one submission each).
 
 import { t, tx } from './i18n.js';
 import { store } from './db.js';
@@ -12,6 +14,7 @@ import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, not
 import {
   openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
+import { asksAnything, stepSections } from './steps.js';
 import { reviewList, feeAndDocs, formatValue, queueDraft } from './formreview.js';
 
 export async function render(view, params) {
@@ -55,12 +58,35 @@ export async function render(view, params) {
     }
     return dedupe(errs);
   };
+  // A step's key and place: 'shared' first, then '{procedure id}.{section index}' in the procedures' order.
+  const stepAt = (key) => {
+    if (key === 'shared') return { key, order: -1 };
+    const [pid, si] = String(key).split('.');
+    const n = parts.findIndex((x) => x.d.procedure_id === pid);
+    const i = Number(si);
+    if (n < 0 || !Number.isInteger(i) || !(parts[n].compiled.sections || [])[i]) return null;
+    return { key, p: parts[n], i, order: n * 1000 + i };
+  };
+  const bundleSteps = (results) => {
+    const list = [];
+    if (asksAnything(sharedDefs.map((sf) => sf.field), { answers: b.shared, prefilled: b.prefilled }, { shown: null, errors: sharedErrors(results) })) {
+      list.push({ key: 'shared', order: -1 });
+    }
+    for (const r of results) {
+      const hide = mapped.get(r.d.procedure_id) || new Set();
+      const shown = (r.compiled.sections || []).map((sec, i) => ({ s: sec, i })).filter(({ s: sec }) => sectionShown(sec, r.d.answers));
+      for (const { i } of stepSections(shown, r.d, r.result, (sec) => (sec.fields || []).filter((f) => !hide.has(f.id)))) {
+        list.push(stepAt(`${r.d.procedure_id}.${i}`));
+      }
+    }
+    return list;
+  };
   if (review) {
     main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, sharedDefs.map((sf) => el('div', {},
       el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id]) }),
-      el('dd', {}, el('a', { href: `#/b/${b.id}`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
+      el('dd', {}, el('a', { href: `#/b/${b.id}/shared`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
     for (const p of evaluateAll()) {
-      main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, () => `#/b/${b.id}`, mapped.get(p.d.procedure_id) || new Set()), ...feeAndDocs(p.compiled, p.d.answers, p.result));
+      main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, (i) => `#/b/${b.id}/${p.d.procedure_id}.${i}`, mapped.get(p.d.procedure_id) || new Set()), ...feeAndDocs(p.compiled, p.d.answers, p.result));
     }
     main.append(el('p', { class: 'notice', text: t('reviewNote') }));
     const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
@@ -90,29 +116,38 @@ export async function render(view, params) {
       flush();
       location.hash = ids.length === 1 ? `#/s/${ids[0]}` : '#/';
     });
-    main.append(el('div', { class: 'actions' }, submit, link(`#/b/${b.id}`, t('back'), 'btn-link')));
+    const last = bundleSteps(evaluateAll()).slice(-1)[0];
+    main.append(el('div', { class: 'actions' }, submit, link(last ? `#/b/${b.id}/${last.key}` : `#/e/${b.event_id}`, t('back'), 'btn-link')));
     return;
   }
+  // One step per screen: the shared fields first (once), then each procedure's sections that still ask
+  // something (steps.js); #/b/{id}/{step}: 'shared' or '{procedure id}.{section index}'.
+  const stepList = bundleSteps(evaluateAll());
+  if (!stepList.length && !stepAt(params.review)) { if (view.current()) location.replace(`#/b/${b.id}/review`); return; }
+  // A folded section opened from the review's 変更 shows too, in its place.
+  const cur = stepList.find((x) => x.key === params.review) || (params.review && stepAt(params.review)) || stepList[0];
+  const progressList = stepList.includes(cur) ? stepList : [...stepList, cur].sort((x, y) => x.order - y.order);
+  const pos = progressList.indexOf(cur);
+  const progressText = t('section', { n: pos + 1, total: progressList.length });
+  const title = cur.p ? `${tx(cur.p.compiled.title)}：${tx(cur.p.compiled.sections[cur.i].title)}` : t('shared');
+  main.querySelector('h1').removeAttribute('id'); // focus goes to the step heading (#page-title)
   const form = el('form', { novalidate: true, id: 'form' });
+  form.append(
+    el('h2', { id: 'page-title', tabindex: '-1', class: 'step-title' }, el('span', { class: 'step-count', text: progressText }), ` ${title}`),
+    el('progress', { class: 'step-progress', max: String(progressList.length), value: String(pos + 1), 'aria-label': `${t('progress')} ${progressText}` }));
   const boxes = [];
-  const sharedBox = el('section', {}, el('h2', { text: t('shared') }));
   let showAll = false;
   const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed, autofilled: b.autofilled };
+  const sharedFieldsBox = el('div', {});
   const refresh = () => {
     const results = evaluateAll();
-    for (const { box, ctx, p } of boxes) {
-      const result = results.find((r) => r.d === p.d).result;
-      // Sections appear and disappear with the answers (show_if), as on the one-procedure pages.
-      for (const sec of box.querySelectorAll(':scope > [data-section]')) {
-        sec.hidden = !sectionShown(p.compiled.sections[Number(sec.dataset.section)], p.d.answers);
-      }
-      applyResult(box, result, ctx, { showAll });
-    }
-    const se = sharedErrors(results);
-    applyResult(sharedBox, { shown: null, values: {}, errors: se }, sharedCtx, { showAll });
+    for (const { box, ctx, p } of boxes) applyResult(box, results.find((r) => r.d === p.d).result, ctx, { showAll });
+    if (!cur.p) applyResult(sharedFieldsBox, { shown: null, values: {}, errors: sharedErrors(results) }, sharedCtx, { showAll });
+    // An answer can add or remove a later step (show_if): the button says where it leads now.
+    if (nextBtn) nextBtn.textContent = stepAfter(bundleSteps(results)) ? t('next') : t('toReview');
   };
+  let nextBtn = null;
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
-  const sharedFieldsBox = el('div', {});
   const drawShared = () => { sharedFieldsBox.replaceChildren(); renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx); };
   // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
   const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => { b.autofilled = sharedDraft.autofilled; sync(); if (info.rerender) drawShared(); refresh(); }, { save: () => {} });
@@ -121,22 +156,22 @@ export async function render(view, params) {
     if (info.typed && !b.typed.includes(top)) b.typed.push(top);
     inner(path, info);
   })(sharedCtx.onChange);
-  drawShared();
-  sharedBox.append(sharedFieldsBox);
-  form.append(sharedBox);
-  for (const p of parts) {
-    const box = el('section', {}, el('h2', { text: tx(p.compiled.title) }));
+  const stepAfter = (list) => list.find((x) => x.order > cur.order) || null;
+  let stepFields;
+  if (!cur.p) {
+    drawShared();
+    form.append(el('section', { 'aria-labelledby': 'page-title' }, sharedFieldsBox));
+    stepFields = null;
+  } else {
+    const { p, i } = cur;
     const hide = mapped.get(p.d.procedure_id) || new Set();
-    const draw = () => {
-      box.querySelectorAll(':scope > [data-section]').forEach((n) => n.remove());
-      (p.compiled.sections || []).forEach((s, i) => {
-        const fields = (s.fields || []).filter((f) => !hide.has(f.id));
-        if (!fields.length) return;
-        const sec = el('div', { 'data-section': String(i) }, el('h3', { text: tx(s.title) }));
-        renderFields(sec, fields, ctx);
-        box.append(sec);
-      });
-    };
+    const fields = (p.compiled.sections[i].fields || []).filter((f) => !hide.has(f.id));
+    stepFields = new Set(fields.map((f) => f.id));
+    const box = el('section', { 'aria-labelledby': 'page-title' });
+    if (p.compiled.sections[i].help) box.append(el('p', { class: 'hint', text: tx(p.compiled.sections[i].help) }));
+    const sec = el('div', { 'data-section': String(i) });
+    box.append(sec);
+    const draw = () => { sec.replaceChildren(); renderFields(sec, fields, ctx); };
     const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => { if (info.rerender) draw(); refresh(); });
     ctx.hide = hide;
     draw();
@@ -144,19 +179,26 @@ export async function render(view, params) {
     form.append(box);
   }
   refresh();
-  form.append(el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'btn', text: t('toReview') }), link(`#/e/${b.event_id}`, t('back'), 'btn-link')));
+  const next = stepAfter(stepList);
+  const prev = [...stepList].reverse().find((x) => x.order < cur.order);
+  nextBtn = el('button', { type: 'submit', class: 'btn', text: next ? t('next') : t('toReview') });
+  form.append(el('div', { class: 'actions' }, nextBtn,
+    link(prev ? `#/b/${b.id}/${prev.key}` : `#/e/${b.event_id}`, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     normalizeFocused();
     showAll = true;
     refresh();
     const results = evaluateAll();
-    const items = sharedErrors(results).map((er) => ({ target: domId('shared', er.path), text: errorLine(sharedCompiled, er) }));
-    for (const r of results) {
-      const hide = mapped.get(r.d.procedure_id) || new Set();
+    // Only this step's errors stop 次へ (the review checks everything).
+    const items = [];
+    if (!cur.p) {
+      for (const er of sharedErrors(results)) items.push({ target: domId('shared', er.path), text: errorLine(sharedCompiled, er) });
+    } else {
+      const r = results.find((x) => x.d === cur.p.d);
       for (const er of dedupe(r.result.errors || [])) {
-        if (hide.has(String(parsePath(er.path)[0])) || !isShown(r.result, er.path)) continue;
-        items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: `${errorLine(r.compiled, er)}（${tx(r.compiled.title)}）` });
+        if (!stepFields.has(String(parsePath(er.path)[0])) || !isShown(r.result, er.path)) continue;
+        items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: errorLine(r.compiled, er) });
       }
     }
     if (items.length) {
@@ -166,7 +208,9 @@ export async function render(view, params) {
       return;
     }
     await drafts.saved();
-    location.hash = `#/b/${b.id}/review`;
+    // The steps again with these answers: a show_if may have added or removed one after this one.
+    const after = stepAfter(bundleSteps(evaluateAll()));
+    location.hash = after ? `#/b/${b.id}/${after.key}` : `#/b/${b.id}/review`;
   });
   main.append(form);
 }

@@ -73,8 +73,11 @@ export async function render(view, params) {
   form.append(fieldsBox);
   let result = null;
   let showAll = false;
+  let next = null;
   const ctx = makeCtx('f', d, compiled, (path, info) => {
     result = evalForm(compiled, d.answers);
+    // An answer can add or remove a later step (show_if): the button says where it leads now.
+    if (next) next.textContent = stepBeside(stepSections(visibleSections(compiled, d.answers), d, result), secIndex, 1) ? t('next') : t('toReview');
     if (info.rerender) drawFields();
     else applyResult(fieldsBox, result, ctx, { showAll });
   });
@@ -87,7 +90,7 @@ export async function render(view, params) {
   drawFields();
   const nextStep = stepBeside(stepList, secIndex, 1);
   const prevStep = stepBeside(stepList, secIndex, -1);
-  const next = el('button', { type: 'submit', class: 'btn', text: nextStep ? t('next') : t('toReview') });
+  next = el('button', { type: 'submit', class: 'btn', text: nextStep ? t('next') : t('toReview') });
   const backHref = prevStep ? `#/d/${d.id}/${prevStep.i}` : `#/p/${d.procedure_id}`;
   form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {

@@ -82,20 +82,32 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
 
     page.get_by_role("button", name="まとめて入力する").click()
     page.wait_for_selector("#form")
-    shared = page.locator("section", has=page.get_by_role("heading", name="共通の項目（一度だけ入力）"))
-    # Shared fields are asked once; the procedures' own copies of them are not rendered.
+
+    def heading() -> str:
+        return str(page.locator("#form h2#page-title").inner_text())
+
+    def step_to(part: str) -> None:
+        """次へ (or, on the last step, 入力内容を確認する) and wait for the step whose heading has ``part``."""
+        page.locator("#form button[type=submit]").click()
+        page.wait_for_function(
+            "(part) => (document.querySelector('#form h2#page-title') || {}).textContent?.includes(part)", arg=part
+        )
+        assert page.evaluate("document.activeElement && document.activeElement.id") == "page-title"
+
+    # Step 1: the shared fields, asked once; the procedures' own copies of them are not asked.
+    assert heading().startswith("1 / ") and "共通の項目" in heading(), heading()
+    assert page.locator("progress.step-progress").get_attribute("value") == "1"
     assert page.locator("#shared-applicant_name").count() == 1
     assert page.locator("#p-juminhyo-copy-applicant_name").count() == 0
     assert page.locator("#p-tennyu-filer_name").count() == 0
     assert page.locator("#p-tennyu-new_address").count() == 0
     check("bundle-form")
 
-    # Continue with nothing filled: one error summary for the whole combined form.
-    page.get_by_role("button", name="入力内容を確認する").click()
+    # Continue with nothing filled: this step's error summary.
+    page.get_by_role("button", name="次へ進む").click()
     page.wait_for_selector("#error-summary")
     assert page.evaluate("document.activeElement.id") == "error-summary"
     summary = page.locator("#error-summary").inner_text()
-    assert "住民票の写し等交付請求" in summary and "転入届" in summary
     # Each entry names its field, with the same words as the message under the field.
     assert "手続きをする人の氏名：入力してください。" in summary
     assert (
@@ -107,6 +119,7 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     page.locator("#error-summary a").first.click()
     assert page.evaluate("document.activeElement.closest('[data-path]') !== null")
 
+    shared = page.locator("#form")
     today = dt.datetime.now(JST).date()
     move = today - dt.timedelta(days=3)
     page.locator("#shared-move_date").fill(str(move.year))
@@ -129,13 +142,27 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     page.locator("#shared-applicant_name").fill("転入")
     page.locator("#shared-applicant_name-given").fill("太郎")
     page.locator("#shared-applicant_phone").fill("０９０－１２３４－５６７８")
+    wait_draft(page, "d.kind === 'bundle' && d.shared.applicant_phone")
 
-    # 転入届's own questions.
-    tennyu = page.locator("section", has=page.get_by_role("heading", name="転入届", exact=True))
-    tennyu.get_by_label("国内の他の市区町村").check()
-    tennyu.locator("fieldset[data-field=tokurei_tennyu]").get_by_label("はい").check()
-    tennyu.get_by_role("button", name="異動者を追加").click()
-    mover = tennyu.locator("fieldset.group-item").first
+    # 転入届's own steps, one topic per screen.
+    step_to("転入届：はじめに")
+    assert heading().startswith("2 / ")
+    page.get_by_label("国内の他の市区町村").check()
+    page.locator("fieldset[data-field=tokurei_tennyu]").get_by_label("はい").check()
+    wait_draft(page, "d.procedure_id === 'tennyu' && d.answers.moved_from === 'domestic'")
+    # 戻る and 次へ, offline: nothing is lost.
+    context.set_offline(True)
+    page.get_by_role("link", name="戻る").click()
+    page.wait_for_function("() => (document.querySelector('#form h2') || {}).textContent?.includes('共通の項目')")
+    expect(page.locator("#shared-applicant_phone")).to_have_value("090-1234-5678")
+    expect(page.locator("fieldset[data-field=new_address]").get_by_label("番地")).to_have_value("3丁目15-1")
+    step_to("転入届：はじめに")
+    expect(page.get_by_label("国内の他の市区町村")).to_be_checked()
+    context.set_offline(False)
+    step_to("転入届：引っ越しの内容")
+    step_to("転入届：引っ越した人")
+    page.get_by_role("button", name="異動者を追加").click()
+    mover = page.locator("fieldset.group-item").first
     mover.locator("fieldset[data-field=mover_name]").get_by_label("姓", exact=True).fill("転入")
     mover.locator("fieldset[data-field=mover_name]").get_by_label("名", exact=True).fill("太郎")
     mover.locator("fieldset[data-field=mover_kana]").get_by_label("セイ").fill("テンニュウ")
@@ -146,21 +173,25 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     birth.get_by_label("日", exact=True).fill("12")
     mover.get_by_label("男").check()
     mover.get_by_label("世帯主との続柄").fill("世帯主")
-    tennyu.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
-    tennyu.get_by_label("本人（異動者のひとり）").check()
-    # A section that appears with an answer (代理人 -> 必要な人) shows and hides in the combined form too.
-    juminhyo = page.locator(
-        "section", has=page.get_by_role("heading", name="住民票の写し等交付請求", exact=True)
-    )
-    juminhyo.get_by_label("頼まれた人（代理人）").check()
-    page.wait_for_selector("#p-juminhyo-copy-subject_name", state="visible")
-    juminhyo.get_by_label("自分（本人）").check()
-    page.wait_for_selector("#p-juminhyo-copy-subject_name", state="hidden")
-    juminhyo.get_by_label("住民票の写し（世帯全員）").check()
-    juminhyo.get_by_label("通数").fill("1")
-    juminhyo.locator("#p-juminhyo-copy-purpose").select_option("employment")
-    wait_draft(page, "d.kind === 'bundle' && d.shared.applicant_phone")
-
+    step_to("転入届：外国籍の方")
+    page.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
+    step_to("転入届：付記事項")
+    step_to("転入届：届出人")
+    page.get_by_label("本人（異動者のひとり）").check()
+    # 住民票: the applicant section is all shared (no step); a section that an answer adds (代理人 -> 必要な人)
+    # becomes a step, and goes away again with the answer.
+    step_to("住民票の写し等交付請求：請求の内容")
+    check("bundle-step")
+    page.get_by_label("頼まれた人（代理人）").check()
+    page.get_by_label("住民票の写し（世帯全員）").check()
+    page.get_by_label("通数").fill("1")
+    page.locator("#p-juminhyo-copy-purpose").select_option("employment")
+    step_to("住民票の写し等交付請求：必要な人")
+    page.get_by_role("link", name="戻る").click()
+    page.wait_for_function("() => (document.querySelector('#form h2') || {}).textContent?.includes('請求の内容')")
+    page.get_by_label("自分（本人）").check()
+    expect(page.get_by_label("通数")).to_have_value("1")
+    wait_draft(page, "d.procedure_id === 'juminhyo-copy' && d.answers.relation === 'self'")
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit", timeout=10000)
     review = page.locator("main").inner_text()
