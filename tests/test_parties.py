@@ -114,3 +114,17 @@ def test_time_model_counts_only_the_first_filers_part() -> None:
     without = load_text(TWO.replace("    party: partner\n", ""), "x.yaml").definition
     assert isinstance(without, Procedure)
     assert estimate(proc).seconds < estimate(without).seconds
+
+
+def test_conformance_with_the_pwa() -> None:
+    """tests/conformance/parties.json: the same parts and errors as pwa/js/form.js partOf (pwa-parties.test.mjs)."""
+    import json
+
+    import msgspec
+
+    conf = json.loads((Path(__file__).parent / "conformance" / "parties.json").read_text(encoding="utf-8"))
+    proc = msgspec.convert(conf["procedure"], Procedure)
+    for case in conf["cases"]:
+        part = part_of(proc, case["party"])
+        assert [s.id for s in part.sections] == case["sections"], case["name"]
+        assert sorted(e.path for e in validate_answers(part, case["answers"])) == case["errors"], case["name"]
