@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--client-ip-header", metavar="NAME",
                    help="behind a reverse proxy: the header it sets with the client's address (e.g. x-forwarded-for),"
                         " used for the sign-in rate limits and the audit trail; only if nothing else reaches the server")
+    c.add_argument("--push-contact", metavar="URI",
+                   help="contact the push services see for status notifications (VAPID sub): mailto:... or https://..."
+                        " (default: the origin when https)")
     c.set_defaults(func=_handler("server.commands:serve"))
 
     staff = sub.add_parser("staff", help="manage staff accounts", description="Manage staff accounts.")

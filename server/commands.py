@@ -57,9 +57,14 @@ def serve(ns: argparse.Namespace) -> int:
         except DemoRefused as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    contact = getattr(ns, "push_contact", None)
+    if contact and not contact.startswith(("mailto:", "https://")):  # push services refuse anything else
+        print("error: --push-contact must be a mailto: or https:// URI", file=sys.stderr)
+        return 2
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
                         hsts=origin.startswith("https://"), validation_workers=_validation_workers(),
-                        client_ip_header=getattr(ns, "client_ip_header", None) or None)
+                        client_ip_header=getattr(ns, "client_ip_header", None) or None,
+                        push_contact=getattr(ns, "push_contact", None) or None)
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo
