@@ -32,16 +32,16 @@ def _expected_item(rid: str) -> dict[str, Any]:
             "mover_birth_date": r.birth_date, "mover_sex": r.sex, "mover_relationship": r.relationship_to_head}
 
 
-def _fill_move(page: Any) -> None:
+def _fill_move(page: Any, postal: str = "1000001", town: str = "千代田", block: str = "1-1") -> None:
     move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
     page.locator("#f-move_date").fill(str(move.year))
     page.locator("#f-move_date-mo").fill(str(move.month))
     page.locator("#f-move_date-d").fill(str(move.day))
-    page.locator("#f-new_postal_code").fill("1000001")
+    page.locator("#f-new_postal_code").fill(postal)
     page.locator("[data-field=new_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
     new_address = page.locator("fieldset[data-field=new_address]")
-    expect(new_address.get_by_label("町名")).to_have_value("千代田")
-    new_address.get_by_label("番地").fill("1-1")
+    expect(new_address.get_by_label("町名")).to_have_value(town)
+    new_address.get_by_label("番地").fill(block)
 
 
 def test_bound_resident_moves_with_the_household_by_ticking(browser: Any, shared_server: ServerProcess) -> None:
@@ -121,15 +121,7 @@ def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_ser
     expect(prev.get_by_label("市区町村")).to_have_value("大阪市北区")
     assert "転出証明書情報から入力" in prev.locator(":scope > legend").inner_text()
     expect(page.locator("#f-previous_postal_code")).to_have_value("5300001")
-    move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
-    page.locator("#f-move_date").fill(str(move.year))
-    page.locator("#f-move_date-mo").fill(str(move.month))
-    page.locator("#f-move_date-d").fill(str(move.day))
-    page.locator("#f-new_postal_code").fill("1010051")
-    page.locator("[data-field=new_postal_code]").get_by_role("button", name="郵便番号から住所を入力").click()
-    new_address = page.locator("fieldset[data-field=new_address]")
-    expect(new_address.get_by_label("町名")).to_have_value("神田神保町")
-    new_address.get_by_label("番地").fill("1-5")
+    _fill_move(page, "1010051", "神田神保町", "1-5")
     head = page.locator("fieldset[data-field=new_head_name]")
     head.get_by_label("姓", exact=True).fill("鈴木")
     head.get_by_label("名", exact=True).fill("大輔")
