@@ -37,6 +37,7 @@ from bench.resident_driver import Counts, Driver, Values
 from procedure_definitions.library import Library, load_library
 from procedure_definitions.model import LifeEvent, Procedure
 from procedure_definitions.timing import DEFAULT_MODEL, TouchModel, estimate
+from procedure_definitions.timing_events import estimate_life_event
 from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 from testsupport.servers import ROOT, ServerProcess
 
@@ -96,16 +97,10 @@ def event_for(lib: Library, proc_id: str) -> LifeEvent | None:
     return None
 
 
-def event_model(ev: LifeEvent, lib: Library) -> float | None:
-    """The model's estimate for the event with every question answered no (as the scripted resident does);
-    None until the time model estimates life events."""
-    try:
-        from procedure_definitions import timing_events  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    procs = {p: lib.latest(p) for p in {x.procedure for x in ev.procedures}}
-    est = timing_events.estimate_life_event(ev, {k: v for k, v in procs.items() if v is not None},
-                                            {q.id: False for q in ev.questions})
+def event_model(ev: LifeEvent, lib: Library) -> float:
+    """The model's estimate for the event with every question answered no (as the scripted resident does)."""
+    procs = {x.procedure: q for x in ev.procedures if (q := lib.latest(x.procedure)) is not None}
+    est = estimate_life_event(ev, procs, {q.id: False for q in ev.questions})
     return float(est.estimate.seconds)
 
 
