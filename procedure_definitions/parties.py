@@ -4,7 +4,7 @@ A procedure with ``parties`` is filed in parts when a resident files it: the fir
 sections without ``party``; each party answers its own sections later, from their own account. Each part is
 validated on its own (``part_of``), and the whole once every part is in. Staff filing at the counter fill
 every section at once (both people are there), so parts do not apply to them. ``partOf`` in
-pwa/js/form.js is the same rule on the device.
+pwa/js/parties.js is the same rule on the device.
 """
 
 from __future__ import annotations

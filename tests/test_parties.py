@@ -117,7 +117,7 @@ def test_time_model_counts_only_the_first_filers_part() -> None:
 
 
 def test_conformance_with_the_pwa() -> None:
-    """tests/conformance/parties.json: the same parts and errors as pwa/js/form.js partOf (pwa-parties.test.mjs)."""
+    """tests/conformance/parties.json: the same parts and errors as pwa/js/parties.js partOf (pwa-parties.test.mjs)."""
     import json
 
     import msgspec

@@ -5,6 +5,7 @@
 
 import { same } from './syncstate.js';
 import { personItem } from './people.js';
+import { partOf } from './parties.js';
 
 /** The top-level field id of an answer path: `movers[0].name` -> `movers` (paths.js's path syntax). */
 const topOf = (path) => String(path).split(/[.[]/, 1)[0];
@@ -22,7 +23,7 @@ export function allFields(compiled) {
  * people (`prefill_map`) keeps the list on the device (`people`) for the picker; without `pick` every person
  * is an item at once. `prefill_sources`: field id -> where its value came from (registry | transfer).
  */
-export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {} }) {
+export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {}, party = '' }) {
   const c = p.compiled;
   const answers = {};
   const prefilled = [];
@@ -31,7 +32,8 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
   const sources = {};
   if (profile && profile.verified && profile.profile && (!acting || profile.for === acting.id)) {
     const from = (attr) => (profile.sources && profile.sources[attr]) || 'registry';
-    for (const f of allFields(c)) {
+    // A two-person procedure: only `party`'s part ('' = the first filer's): each person's from their own record.
+    for (const f of allFields((c.parties || []).length ? partOf(c, party) : c)) {
       const v = f.prefill ? profile.profile[f.prefill] : null;
       if (v == null || v === '') continue;
       if (f.prefill_map) {

@@ -501,14 +501,6 @@ const CHECKS = {
   group: checkGroup,
 };
 
-/**
- * One person's part of a two-person procedure (procedure_definitions/parties.py `part_of`): the sections of
- * `party` ('' = the first filer, sections without `party`). The first filer keeps the documents to bring.
- */
-export function partOf(compiled, party) {
-  return { ...compiled, sections: (compiled.sections || []).filter((s) => (s.party || '') === party), documents: party ? [] : compiled.documents || [] };
-}
-
 /** Evaluate a compiled procedure against answers: {shown, values, errors, valid}. Never throws on bad answers. */
 export function evaluateForm(compiled, answers, { today = null, filer = 'resident' } = {}) {
   const form = new Form(compiled, answers, today, filer);

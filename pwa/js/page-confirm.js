@@ -8,7 +8,7 @@ import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { api } from './api.js';
 import { el } from './dom.js';
-import { partOf } from './form.js';
+import { partOf } from './parties.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
 import { newDraftRecord, submissionOf } from './drafts.js';
@@ -86,7 +86,7 @@ export async function render(view, params, query) {
   let d = await store.getMeta(key);
   if (!d) {
     const profile = await loadProfile();
-    d = newDraftRecord({ path: null, compiled: mine }, { profile, uuid });
+    d = newDraftRecord({ path: null, compiled }, { profile, uuid, party: v.party });
   }
   const save = () => store.setMeta(key, d);
   const form = el('form', { novalidate: true, id: 'form' });
