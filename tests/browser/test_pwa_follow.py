@@ -6,7 +6,9 @@ the service worker shows a notification without personal data."""
 
 from __future__ import annotations
 
+import base64
 import json
+import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from server.push import notification_payload
+from testsupport.push_service import LocalPushService
 from testsupport.servers import ServerProcess
 
 from .helpers import (
@@ -150,5 +153,56 @@ def test_a_push_message_shows_a_notification_without_personal_data(browser: Any,
     assert shown == [{"title": "申請の状況が変わりました", "body": "受付番号 2026-000042",
                       "tag": "submission-0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11",
                       "data": {"url": "/#/s/0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11"}}]
+    assert not errors, errors
+    context.close()
+
+
+def test_the_notification_button_asks_only_on_the_tap_and_registers_the_browser(browser: Any,
+                                                                                  shared_server: ServerProcess) -> None:
+    """「通知を受け取る」: no permission prompt before the tap; then the browser's subscription (made with the
+    server's VAPID key) reaches the server. Headless Chromium has no push service to subscribe at, so the
+    browser's PushManager answers with a subscription of the shape a real one has (keys from a local key pair)."""
+    server = shared_server
+    session = server.login_as("resident", display_name="通知 次郎")
+    local = LocalPushService()
+    fake = {**local.subscription(), "endpoint": "https://fcm.googleapis.com/fcm/send/test-" + session["account_id"]}
+    local.close()
+    context, page, errors = new_phone(browser)
+    context.grant_permissions(["notifications"], origin=server.base)
+    context.add_init_script("window.__sub = " + json.dumps(fake) + ";")
+    context.add_init_script("""(() => {
+      window.__asked = 0;
+      const ask = Notification.requestPermission.bind(Notification);
+      Notification.requestPermission = () => { window.__asked += 1; return ask(); };
+      const sub = window.__sub;
+      PushManager.prototype.getSubscription = async () => null;
+      PushManager.prototype.subscribe = async function (opts) {
+        window.__key = Array.from(new Uint8Array(opts.applicationServerKey));
+        return { endpoint: sub.endpoint, toJSON: () => sub };
+      };
+    })();""")
+    add_session(context, server.base, session)
+    go(page, server.base, "#/p/juminhyo-copy")
+    sw_active(page)
+    fill_juminhyo(page)
+    page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
+    wait_all_sent(page)
+    button = page.get_by_role("button", name="通知を受け取る")
+    expect(button).to_be_visible(timeout=10000)
+    assert page.evaluate("window.__asked") == 0  # never asked before the tap
+    button.click()
+    expect(page.locator("#notify-state")).to_have_text("この端末で通知を受け取ります。", timeout=10000)
+    assert page.evaluate("window.__asked") == 1
+    key = httpx.get(f"{server.base}/api/push/key").json()["public_key"]
+    assert bytes(page.evaluate("window.__key")) == base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    conn = sqlite3.connect(server.db)
+    try:
+        rows = conn.execute("SELECT endpoint FROM push_subscriptions WHERE account_id = ?",
+                            (session["account_id"],)).fetchall()
+    finally:
+        conn.close()
+    assert rows == [(fake["endpoint"],)]
+    axe_check(page, "submission-notify")
     assert not errors, errors
     context.close()
