@@ -61,6 +61,14 @@ export function reviewList(compiled, answers, result, changeHref, hide = new Set
   return out;
 }
 
+/** The notices of sections that were no step (steps.js folds them into the review), under `level` お知らせ. */
+export function foldedNotes(folded, result, level = 'h2') {
+  const notes = folded.flatMap(({ s }) => (s.fields || []).filter((f) => f.type === 'notice' && isShown(result, f.id)));
+  if (!notes.length) return [];
+  return [el(level, { text: t('notes') }), ...notes.map((f) => el('div', { class: 'notice' + (f.level === 'warning' ? ' warning' : '') },
+    el('strong', { text: tx(f.label) }), f.text ? el('p', { text: tx(f.text) }) : null))];
+}
+
 export function feeAndDocs(compiled, answers, result) {
   const out = [];
   if (compiled.fee) {

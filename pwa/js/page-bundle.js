@@ -15,7 +15,7 @@ import {
   openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 import { asksAnything, stepSections } from './steps.js';
-import { reviewList, feeAndDocs, formatValue, queueDraft } from './formreview.js';
+import { reviewList, feeAndDocs, formatValue, queueDraft, foldedNotes } from './formreview.js';
 
 export async function render(view, params) {
   const bundleId = params.bundle;
@@ -85,8 +85,14 @@ export async function render(view, params) {
     main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, sharedDefs.map((sf) => el('div', {},
       el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id]) }),
       el('dd', {}, el('a', { href: `#/b/${b.id}/shared`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
-    for (const p of evaluateAll()) {
-      main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, (i) => `#/b/${b.id}/${p.d.procedure_id}.${i}`, mapped.get(p.d.procedure_id) || new Set()), ...feeAndDocs(p.compiled, p.d.answers, p.result));
+    const all = evaluateAll();
+    const stepKeys = new Set(bundleSteps(all).map((x) => x.key));
+    for (const p of all) {
+      // Sections that were no step: their notices are read here.
+      const folded = (p.compiled.sections || []).map((s, i) => ({ s, i }))
+        .filter(({ s, i }) => sectionShown(s, p.d.answers) && !stepKeys.has(`${p.d.procedure_id}.${i}`));
+      main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, (i) => `#/b/${b.id}/${p.d.procedure_id}.${i}`, mapped.get(p.d.procedure_id) || new Set()),
+        ...foldedNotes(folded, p.result, 'h3'), ...feeAndDocs(p.compiled, p.d.answers, p.result));
     }
     main.append(el('p', { class: 'notice', text: t('reviewNote') }));
     const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });

@@ -6,7 +6,7 @@ import { el } from './dom.js';
 import { isShown, parsePath } from './paths.js';
 import { link, notFound, failPage, steps } from './shell.js';
 import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
-import { reviewList, feeAndDocs, queueDraft } from './formreview.js';
+import { reviewList, feeAndDocs, queueDraft, foldedNotes } from './formreview.js';
 import { stepSections } from './steps.js';
 
 export async function render(view, params) {
@@ -23,14 +23,10 @@ export async function render(view, params) {
   const shown = visibleSections(compiled, d.answers);
   const stepList = stepSections(shown, d, result);
   const folded = shown.filter(({ i }) => !stepList.some((x) => x.i === i));
-  const notes = folded.flatMap(({ s }) => (s.fields || []).filter((f) => f.type === 'notice' && isShown(result, f.id)));
   const summaryHolder = el('div', {});
   main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));
   main.append(...feeAndDocs(compiled, d.answers, result));
-  if (notes.length) {
-    main.append(el('h2', { text: t('notes') }), ...notes.map((f) => el('div', { class: 'notice' + (f.level === 'warning' ? ' warning' : '') },
-      el('strong', { text: tx(f.label) }), f.text ? el('p', { text: tx(f.text) }) : null)));
-  }
+  main.append(...foldedNotes(folded, result));
   main.append(el('p', { class: 'notice', text: t('reviewNote') }));
   const submit = el('button', { type: 'button', class: 'btn', id: 'submit', text: t('submit') });
   submit.addEventListener('click', async () => {

@@ -136,3 +136,25 @@ def test_worker_include_refuses_an_import_of_what_is_not_included(library) -> No
         _sw_include("// @include js/db.js\n// @include js/sync.js\n", sources)
     data, path = _sw_include("// @include js/syncstate.js\n// @include js/sync.js\n", sources)
     assert path and b"import " not in data and b"function syncNow(" in data
+
+
+def test_estimates_before_starting(result, library) -> None:  # type: ignore[no-untyped-def]
+    """Each compiled procedure and its catalog entry carry the time model's estimate; a life event one per
+    set of procedures some answers include together (ids in the event's order)."""
+    from procedure_definitions.timing import estimate
+    from procedure_definitions.timing_events import estimate_life_event
+
+    catalog = json.loads(next(v for k, v in result.files.items() if k.startswith("data/catalog.")))
+    for p in result.procedures:
+        proc = library.procedures[p["id"]][p["version"]]
+        assert json.loads(result.files[p["path"]])["estimate_seconds"] == round(estimate(proc).seconds)
+    assert catalog["procedures"]["tennyu"]["estimate_seconds"] == round(estimate(library.latest("tennyu")).seconds)
+    path = next(e["path"] for e in result.life_events if e["id"] == "moving-in")
+    table = json.loads(result.files[path])["estimate_seconds"]
+    ev = library.life_events["moving-in"][json.loads(result.files[path])["version"]]
+    procs = {p.procedure: library.latest(p.procedure) for p in ev.procedures}
+    only = estimate_life_event(ev, procs, {})  # every answer no: 転入届 alone
+    assert only.procedures == ["tennyu"] and table["tennyu"] == round(only.estimate.seconds)
+    both = estimate_life_event(ev, procs, {"needs_certificate": True})
+    assert table["tennyu,juminhyo-copy"] == round(both.estimate.seconds)
+    assert all(k.startswith("tennyu") for k in table) and len(table) > 2
