@@ -14,13 +14,15 @@ are dropped before the path is taken, so a branch that only an optional answer o
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 import msgspec
 
+from .compile import compile_procedure
 from .expressions import EvalError, ExprSyntaxError, evaluate, parse, truthy
-from .forms import evaluate_procedure
+from .forms import evaluate_form
 from .model import FieldBase, Procedure, Scenario, Section
 
 __all__ = ["CommonPath", "common_path", "common_scenario"]
@@ -71,18 +73,28 @@ def common_scenario(proc: Procedure) -> Scenario | None:
 
 
 def common_path(proc: Procedure) -> CommonPath | None:
+    """The path of ``proc``'s first valid resident scenario (None without one); memoized per definition."""
+    return _common_path(msgspec.json.encode(proc))
+
+
+@functools.lru_cache(maxsize=256)
+def _common_path(encoded: bytes) -> CommonPath | None:
+    # Keyed by the whole definition, not id and version: an edited definition (an author's draft, a test's
+    # variant) keeps its id and version but not its path.
+    proc = msgspec.json.decode(encoded, type=Procedure)
     scenario = common_scenario(proc)
     if scenario is None:
         return None
+    compiled = compile_procedure(proc)
     answers = dict(scenario.answers)
     top = {f.id: f for s in proc.sections for f in s.fields}
-    path = _path(proc, scenario, answers)
+    path = _path(compiled, scenario, answers)
     for _ in range(2):  # dropping an optional answer can hide or unrequire another: settle (twice suffices here)
         kept = {k: v for k, v in answers.items() if k not in top or _kept(top[k], path)}
         if kept == answers:
             break
         answers = kept
-        path = _path(proc, scenario, answers)
+        path = _path(compiled, scenario, answers)
     return path
 
 
@@ -90,7 +102,7 @@ def _kept(field: FieldBase, path: CommonPath) -> bool:
     return bool(field.prefill or field.calculate or field.read_only) or path.required(field, field.id)
 
 
-def _path(proc: Procedure, scenario: Scenario, answers: dict[str, Any]) -> CommonPath:
-    state = evaluate_procedure(proc, answers, today=scenario.today)
+def _path(compiled: dict[str, Any], scenario: Scenario, answers: dict[str, Any]) -> CommonPath:
+    state = evaluate_form(compiled, answers, today=scenario.today)
     return CommonPath(scenario=scenario.name, shown=frozenset(state.shown), required_paths=frozenset(state.required),
                       values=dict(state.values), today=scenario.today)
