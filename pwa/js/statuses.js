@@ -10,6 +10,8 @@ import { api } from './api.js';
 export function mergeStatus(cached, row) {
   const next = { ...(cached || {}), ...row };
   if (!cached) return { ...next, seen_updated_at: row.updated_at, changed: false }; // a new phone: not news
+  // The resident's own reply moved it back to review: that is not news to them.
+  if (cached.own_change && cached.status === row.status && !cached.changed) return { ...next, seen_updated_at: row.updated_at, changed: false, own_change: false };
   if (cached.seen_updated_at) next.changed = cached.seen_updated_at !== row.updated_at;
   else {
     // Filed on this device and never shown since: news once its status moved on (and until it is shown).

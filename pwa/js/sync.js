@@ -454,7 +454,7 @@ async function takeReceipts(store, batch, receipts, now) {
       if (cur.kind === 'submission.respond' && cur.state !== 'failed') {
         // The reply is on the server: the application is back in review (until the next status pull).
         const old = await t.get('submissions', cur.rid);
-        if (old && r.result && r.result.status) await t.put('submissions', { ...old, status: r.result.status });
+        if (old && r.result && r.result.status) await t.put('submissions', { ...old, status: r.result.status, own_change: true });
       }
       if (cur.kind !== 'submission.create') continue;
       const sid = cur.rid;
