@@ -7,7 +7,7 @@ import { el } from './dom.js';
 import { evaluate, japanToday as today } from './expr.js';
 import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared } from './lifeevent.js';
 import { aboutTime } from './steps.js';
-import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, drafts, link, notFound } from './shell.js';
+import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, drafts, link, notFound, mayFile } from './shell.js';
 
 export async function render(view, { event: id }) {
   const index = await loadIndex();
@@ -69,7 +69,8 @@ export async function render(view, { event: id }) {
       el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
       docs.length ? el('h2', { text: t('documents') }) : null,
       docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
-      loaded.length ? el('div', { class: 'actions' }, start) : null);
+      loaded.length && mayFile() ? el('div', { class: 'actions' }, start) : null,
+      loaded.length && !mayFile() ? el('p', { class: 'notice', text: t('cannotFile') }) : null);
   };
   drawQuestions();
   drawResult();

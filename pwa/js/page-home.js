@@ -9,7 +9,7 @@ import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { refreshStatuses } from './statuses.js';
 import { el } from './dom.js';
-import { state, loadCatalog, actingFor, setActingFor, can, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
+import { state, loadCatalog, actingFor, setActingFor, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
 function actFor(r) {
   setActingFor(r ? { id: r.id, name: r.name || String(r.id) } : null);
@@ -76,7 +76,7 @@ export async function render(view) {
   if (staffLinks.length) main.append(el('div', { class: 'actions', id: 'staff-links' }, ...staffLinks));
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
   // Roles that cannot file (reviewers, configurators, admins) have no drafts or applications of their own.
-  if (state.session.signed_in && !can('file')) return;
+  if (!mayFile()) return;
   const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);
   let fresh = false;
   if (state.session.signed_in && navigator.onLine) {

@@ -3,7 +3,7 @@
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
-import { latestProcedure, actingFor, newDraft, link, notFound, isStaff } from './shell.js';
+import { latestProcedure, actingFor, newDraft, mayFile, link, notFound, isStaff } from './shell.js';
 import { aboutTime, documentsAtHand } from './steps.js';
 
 export async function render(view, { id }) {
@@ -26,6 +26,10 @@ export async function render(view, { id }) {
   if ((c.parties || []).length && !isStaff()) main.append(el('p', { class: 'notice', id: 'parties-note', text: t('partiesNote', { who: c.parties.map((x) => tx(x.label)).join('、') }) }));
   const acting = actingFor();
   if (acting) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: acting.name }) }));
+  if (!mayFile()) { // reviewers, configurators, admins: nothing to start here that the server would take
+    main.append(el('p', { class: 'notice', id: 'cannot-file', text: t('cannotFile') }), el('div', { class: 'actions' }, link('#/find', t('back'), 'btn-link')));
+    return;
+  }
   const start = el('button', { type: 'button', class: 'btn', text: t('start') });
   start.addEventListener('click', async () => {
     const d = await newDraft(p);

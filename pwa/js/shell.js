@@ -97,6 +97,8 @@ export function can(capability) {
   const acc = state.session.signed_in && state.session.account;
   return Boolean(acc && Array.isArray(acc.can) && acc.can.includes(capability));
 }
+/** Whether this device's user may start applications: anyone signed out (drafts wait for sign-in), else a filing role. */
+export function mayFile() { return !state.session.signed_in || can('file'); }
 /** Staff who file on behalf of a resident they pick. */
 export function isStaff() { return can('file_on_behalf'); }
 

@@ -135,6 +135,7 @@ export const STRINGS = {
   residentSearchFailed: 'Could not search. Check the connection and search again.',
   residentPick: 'File for this resident',
   consoleLink: 'Staff console',
+  cannotFile: 'Your staff role does not file applications: applications are handled in the staff console.',
   postalLookup: 'Fill address from postal code',
   postalFound: 'Address filled: {addr}',
   postalMany: '{n} matches. Choose one.',

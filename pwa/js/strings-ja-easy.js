@@ -136,6 +136,7 @@ export const STRINGS = {
   residentSearchFailed: 'さがせません でした。インターネット を たしかめて、もう いちど さがして ください。',
   residentPick: 'この じゅうみん の しんせい を する',
   consoleLink: 'しょくいん の がめん',
+  cannotFile: 'この やくわり の しょくいん は、しんせい を つくれません。しょくいん の がめん を つかって ください。',
   postalLookup: 'ゆうびんばんごう から じゅうしょ を いれる',
   postalFound: 'じゅうしょ を いれました：{addr}',
   postalMany: 'じゅうしょ が {n}こ あります。1つ えらんで ください。',

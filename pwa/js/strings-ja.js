@@ -135,6 +135,7 @@ export const STRINGS = {
   residentSearchFailed: '検索できませんでした。接続を確かめて、もう一度検索してください。',
   residentPick: 'この住民の申請をする',
   consoleLink: '職員用の画面（コンソール）',
+  cannotFile: 'この役割の職員は申請を作成できません。申請は職員用の画面（コンソール）で扱います。',
   postalLookup: '郵便番号から住所を入力',
   postalFound: '住所を入力しました：{addr}',
   postalMany: '候補が{n}件あります。選んでください。',
