@@ -157,13 +157,26 @@ self.addEventListener('message', (event) => {
 
 // Web Push (docs/api.md "Web Push"): a status changed. The payload holds only what a lock screen may show
 // (a fixed sentence, the receipt number, the link); the page opens on a tap.
+// The server words it in Japanese; the app's chosen language (meta 'lang', set by the page) rewords it here.
+const PUSH_TEXT = {
+  en: ['Your application’s status changed', 'Receipt {no}'],
+  'ja-easy': ['しんせい の ようす が かわりました', 'うけつけ ばんごう {no}'],
+};
+
 self.addEventListener('push', (event) => {
   let d = {};
   try { d = event.data ? event.data.json() : {}; } catch (e) { d = {}; }
   const url = typeof d.url === 'string' && d.url.startsWith('/') ? d.url : '/';
-  event.waitUntil(self.registration.showNotification(d.title || '申請の状況が変わりました', {
-    body: d.body || '', tag: d.tag || 'madoguchi-status', data: { url }, lang: 'ja',
-  }));
+  event.waitUntil((async () => {
+    let lang = 'ja';
+    try { lang = (await store.getMeta('lang')) || 'ja'; } catch (e) { /* no database yet */ }
+    const words = PUSH_TEXT[lang];
+    const no = typeof d.receipt_number === 'string' ? d.receipt_number : '';
+    await self.registration.showNotification(words ? words[0] : d.title || '申請の状況が変わりました', {
+      body: words && no ? words[1].replace('{no}', no) : d.body || '', tag: d.tag || 'madoguchi-status', data: { url },
+      lang: lang === 'en' ? 'en' : 'ja',
+    });
+  })());
 });
 
 self.addEventListener('notificationclick', (event) => {

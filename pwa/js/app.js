@@ -159,6 +159,7 @@ async function useLang(lang) {
   await loadLang(lang).catch((e) => console.error(e)); // not loaded: t() falls back to Japanese
   setLang(lang);
   applyLang();
+  store.setMeta('lang', getLang()).catch(() => {}); // the service worker words notifications in it
 }
 
 async function start() {

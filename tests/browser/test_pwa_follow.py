@@ -153,6 +153,17 @@ def test_a_push_message_shows_a_notification_without_personal_data(browser: Any,
     assert shown == [{"title": "申請の状況が変わりました", "body": "受付番号 2026-000042",
                       "tag": "submission-0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11",
                       "data": {"url": "/#/s/0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11"}}]
+    # In the language the resident chose in the app.
+    page.locator("#lang").select_option("en")
+    payload = notification_payload("0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b12", "2026-000043").decode()
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": server.base + "/", "registrationId": reg["registrationId"],
+                                                  "data": payload})
+    deadline = time.monotonic() + 10
+    while len(shown) < 2 and time.monotonic() < deadline:
+        shown = page.evaluate("""() => navigator.serviceWorker.getRegistration().then((r) => r.getNotifications())
+            .then((ns) => ns.map((n) => ({title: n.title, body: n.body})))""")
+        page.wait_for_timeout(100)
+    assert {"title": "Your application’s status changed", "body": "Receipt 2026-000043"} in shown
     assert not errors, errors
     context.close()
 
