@@ -162,13 +162,13 @@ def readable_attachment(conn: sqlite3.Connection, user: AccountLike, sha: str) -
     bound = None
     if user.role == "resident":
         bound = getattr(user, "resident_id", None) or bound_resident_id(conn, user.id)
-    for account_id, on_behalf_of, department in conn.execute(
-            "SELECT s.account_id, s.on_behalf_of, s.department FROM sync_submission_files f"
+    for account_id, on_behalf_of, department, status in conn.execute(
+            "SELECT s.account_id, s.on_behalf_of, s.department, s.status FROM sync_submission_files f"
             " JOIN submissions s ON s.id = f.submission_id"
             " JOIN sync_file_holders h ON h.sha256 = f.sha256 AND h.account_id = s.account_id"
             " WHERE f.sha256 = ?", (sha,)):
         if submission_readable(user, account_id=account_id, on_behalf_of=on_behalf_of, department=department,
-                               bound_resident=bound):
+                               bound_resident=bound, status=status):
             return str(row[0]), row[1]
     return None
 

@@ -15,6 +15,7 @@ from litestar.connection import ASGIConnection
 
 from server.auth.roles import can_access_department, is_staff_role
 from server.problems import Problem
+from server.storage.submissions import HELD_STATUSES
 
 __all__ = [
     "AccountLike",
@@ -58,12 +59,16 @@ def require_roles(connection: ASGIConnection[Any, Any, Any, Any], *roles: str) -
 
 
 def submission_readable(user: AccountLike, *, account_id: str | None, on_behalf_of: str | None,
-                        department: str | None, bound_resident: str | None) -> bool:
+                        department: str | None, bound_resident: str | None, status: str | None = None) -> bool:
     """Who may read a submission (and the files that belong to it): the account that filed it, the resident
     it was filed for (``bound_resident``: the registry id the reader's account is bound to), and staff who
-    see its department (``server.auth.roles.can_access_department``)."""
+    see its department (``server.auth.roles.can_access_department``); a held one (``status`` in
+    ``server.storage.submissions.HELD_STATUSES``: a two-person procedure's part waiting for the other person,
+    or withdrawn, not filed) its filer only (the other person reads the shared part through server.parties)."""
     if account_id == user.id:
         return True
+    if status in HELD_STATUSES:
+        return False
     if user.role == "resident":
         return bound_resident is not None and bound_resident == on_behalf_of
     return can_access_department(user, department)

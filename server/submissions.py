@@ -65,11 +65,9 @@ class SubmissionView(Receipt, kw_only=True):
 
 
 async def _can_read(svc: Services, user: AccountLike, rec: SubmissionRecord) -> bool:
-    if rec.status in HELD_STATUSES and rec.account_id != user.id:
-        return False  # a held first part is not filed: only its filer sees it (the partner: server.parties)
     bound = await bound_resident(svc, user) if user.role == "resident" and rec.account_id != user.id else None
     return submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
-                               department=rec.department, bound_resident=bound)
+                               department=rec.department, bound_resident=bound, status=rec.status)
 
 
 async def file_submission(svc: Services, user: AccountLike, data: SubmissionIn) -> tuple[Receipt, bool]:
@@ -169,7 +167,8 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
     user = require_roles(request, *REVIEW_ROLES)
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    if rec is None or not can_access_department(user, rec.department):
+    # A held two-person part is not filed: no status change, and its existence is not revealed (404).
+    if rec is None or rec.status in HELD_STATUSES or not can_access_department(user, rec.department):
         raise Problem(404, "not-found", "No such submission")
     if target not in STATUSES:
         raise Problem(422, "invalid-status", f"Unknown status {target!r}",

@@ -18,10 +18,9 @@ from server.auth.roles import (
     BIND_ROLES,
     CASEWORK_ROLES,
     REVIEW_ROLES,
-    can_access_department,
     department_filter,
 )
-from server.authz import AccountLike, require_roles
+from server.authz import AccountLike, require_roles, submission_readable
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, summarize
@@ -96,7 +95,8 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     user = _staff(request)
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    if rec is None or not can_access_department(user, rec.department):
+    if rec is None or not submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
+                                              department=rec.department, bound_resident=None, status=rec.status):
         raise Problem(404, "not-found", "No such submission")
     # The console admits staff only, and every staff read is audited (server.authz.read_is_audited).
     await audit.record(svc.db, actor=user.id, action="submission.read", subject=f"submission:{sid}",

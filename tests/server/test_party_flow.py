@@ -80,6 +80,9 @@ def test_two_people_file_once(srv: AppServer) -> None:
     number = first.get(f"/api/submissions/{sid}").json()["receipt_number"]
     assert number not in reviewer.get("/console").text
     assert reviewer.get(f"/api/submissions/{sid}").status_code == 404
+    assert reviewer.get(f"/console/submissions/{sid}").status_code == 404  # the console: the same one policy
+    moved = reviewer.post(f"/api/submissions/{sid}/status", json={"status": "in_review"})
+    assert moved.status_code == 404 and _slug(moved) == "not-found"  # not a 409 telling it exists
     assert first.get(f"/api/submissions/{sid}").json()["parties"] == [
         {"party": "partner", "state": "waiting", "invitation_expires_at": None}]
     code = _invite(first, sid)
@@ -119,6 +122,7 @@ def test_two_people_file_once(srv: AppServer) -> None:
         (None, "awaiting_partner"), ("awaiting_partner", "received")]
     assert reviewer.get(f"/api/submissions/{sid}").status_code == 200  # now in the department's hands
     assert number in reviewer.get("/console").text
+    assert reviewer.get(f"/console/submissions/{sid}").status_code == 200
     actions = _audit(srv, sid)
     assert actions.count("submission.file_parts") == 1
     assert {"submission.hold", "party.invite", "party.claim", "party.confirm"} <= set(actions)
