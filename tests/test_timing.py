@@ -381,3 +381,33 @@ def test_a_branch_only_an_optional_answer_opens_is_not_followed() -> None:
     est = estimate(proc(mutate))
     assert "detail" not in {s.field_id for s in est.breakdown}
     assert {s.field_id: s.kind for s in est.breakdown}["has_more"] == "skip"
+
+
+def test_check_prints_the_procedure_lines_then_a_separate_life_event_block() -> None:
+    """`madoguchi check` (the real CLI): ``ID VERSION: N s (...)`` per procedure under its heading (a contract),
+    then the life events in their own block, with the numbers the model gives."""
+    import re
+    import subprocess
+    import sys
+
+    from procedure_definitions.library import load_library
+
+    out = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", "--no-scenarios"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    start = out.index("Estimated completion time (signed-in resident, prefilled profile, phone):")
+    events = next(i for i, line in enumerate(out) if line.startswith("Estimated life events"))
+    assert start < events and out[events - 1] == ""
+    procedure_lines = out[start + 1:events - 1]
+    lib = load_library()
+    procs = {p.id: p for p in lib.latest_procedures()}
+    assert len(procedure_lines) == len(procs)
+    for line in procedure_lines:
+        m = re.fullmatch(r"  (\S+) (\S+): (\d+) s \((within 60 s|over the 60 s budget)\)", line)
+        assert m, line
+        p = procs[m[1]]
+        assert m[2] == p.version and int(m[3]) == round(estimate(p).seconds)
+    block = out[events + 1:]
+    moving = next(line for line in block if line.startswith("  moving-within "))
+    seconds = estimate_life_event(lib.life_events["moving-within"]["1.0.0"], procs).estimate.seconds
+    assert f": {seconds:.0f} s (" in moving and "tenkyo" in moving
+    assert not any(re.match(r"  \S+ \S+: \d+ s \((within|over)[^;]*\)$", line) for line in block)
