@@ -434,6 +434,8 @@ class Driver:
         if attempt >= 1 and self.digits_wanted and tag == "text":  # 「10桁の数字で」: a number of that length
             value = "1234567890123456789"[: self.digits_wanted]
         node = self.node(f)
+        if os.environ.get("MADOGUCHI_BENCH_DEBUG"):
+            print(f"    fill {scope}:{f['path']} ({tag}) items={f['items']} picks={f['picks']} -> {value!r:.60}", flush=True)
         self.c.answered += 1
         if isinstance(d, GroupField) or f["items"] or f["picks"]:
             self.c.answered -= 1  # the group's items are the answers, counted one by one
