@@ -9,10 +9,12 @@ import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { refreshStatuses } from './statuses.js';
 import { el } from './dom.js';
-import { state, loadCatalog, actingFor, setActingFor, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
+import { state, loadCatalog, actingFor, setActingFor, prefetchProfile, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
 function actFor(r) {
-  setActingFor(r ? { id: r.id, name: r.name || String(r.id) } : null);
+  const acting = r ? { id: r.id, name: r.name || String(r.id) } : null;
+  setActingFor(acting);
+  prefetchProfile(acting);
   route(false);
 }
 

@@ -84,9 +84,23 @@ export async function loadProfile() {
   } catch { return (await store.getMeta('profile')) || null; }
 }
 
-/** The prefill profile of the resident staff act for (GET /api/residents/{id}/profile), or null offline. */
+/**
+ * The prefill profile of the resident staff act for (GET /api/residents/{id}/profile, audited), kept on the
+ * device per staff account so that a form started offline on a home visit is prefilled too; null when it
+ * was never read here.
+ */
 async function residentProfile(acting) {
-  try { return { ...(await api(`/api/residents/${encodeURIComponent(acting.id)}/profile`)), for: acting.id }; } catch { return null; }
+  const key = `profile:${state.session.account && state.session.account.id}:${acting.id}`;
+  try {
+    const p = { ...(await api(`/api/residents/${encodeURIComponent(acting.id)}/profile`)), for: acting.id };
+    await store.setMeta(key, p);
+    return p;
+  } catch { return (await store.getMeta(key)) || null; }
+}
+
+/** Read the profile of the resident staff now act for while online (a home visit may be offline). */
+export function prefetchProfile(acting) {
+  if (acting && state.session.signed_in) residentProfile(acting).catch(() => {});
 }
 
 export function actingFor() { return readJSON(ACTING_KEY); }

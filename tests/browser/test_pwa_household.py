@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from server.demo import DEMO_RESIDENTS
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent
+from .helpers import add_session, axe_check, go, idb_all, new_phone, shot, sw_active, wait_all_sent
 
 pytestmark = pytest.mark.browser
 
@@ -147,14 +147,28 @@ def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(brow
                                      " VALUES (?, 'R0005', '2026-01-01T00:00:00+00:00')", (session["account_id"],)))
     add_session(context, server.base, session)
     go(page, server.base, "")
+    sw_active(page)
     page.locator("#acting-for").select_option("R0005")
+    # Choosing the resident reads their profile while online; the home visit itself may be offline.
+    for _ in range(50):
+        if any(str(m.get("key", "")).endswith(":R0005") for m in idb_all(page, "meta")):
+            break
+        page.wait_for_timeout(200)
     go(page, server.base, "#/p/tenkyo")
+    context.set_offline(True)
     page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
-    # The resident's own record fills the form (the worker's account has none).
+    # The resident's own record fills the form (the worker's account has none), offline too.
     prev = page.locator("fieldset[data-field=previous_address]")
     expect(prev.get_by_label("町名")).to_have_value("外神田")
-    _fill_move(page)
+    move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
+    page.locator("#f-move_date").fill(str(move.year))
+    page.locator("#f-move_date-mo").fill(str(move.month))
+    page.locator("#f-move_date-d").fill(str(move.day))
+    page.locator("#f-new_postal_code").fill("1010021")
+    new_address = page.locator("fieldset[data-field=new_address]")
+    for part, value in (("都道府県", "東京都"), ("市区町村", "千代田区"), ("町名", "外神田"), ("番地", "5-5")):
+        new_address.get_by_label(part).fill(value)
     page.get_by_role("button", name="次へ進む").click()
     movers = page.locator("fieldset[data-field=movers]")
     movers.wait_for()
@@ -172,9 +186,9 @@ def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(brow
     expect(name2.locator(":scope > legend .prefilled")).to_have_text("登録情報から入力")
     assert not errors, errors
     rows = server.write(lambda c: c.execute(
-        "SELECT details FROM audit_log WHERE actor = ? AND action = 'registry.profile_read'",
+        "SELECT subject, details FROM audit_log WHERE actor = ? AND action = 'registry.profile_read'",
         (session["account_id"],)).fetchall())
-    assert len(rows) == 1 and '"R0006"' in rows[0][0]
+    assert len(rows) == 1 and rows[0][0] == "resident:R0005" and '"R0006"' in rows[0][1]
     context.close()
 
 
