@@ -17,10 +17,11 @@ export async function loadLang(lang) {
   return lang;
 }
 
-/** Every string in every language, {key: {ja, en, 'ja-easy'}} (for the tests). */
+/** Every string in every language, {key: {ja, en, 'ja-easy'}} (for the tests; added tables included). */
 export async function allStrings() {
   await Promise.all(LANGS.map(loadLang));
-  return Object.fromEntries(Object.keys(JA).map((k) => [k, Object.fromEntries(LANGS.map((l) => [l, tables[l][k]]))]));
+  const keys = [...Object.keys(JA), ...Object.keys(more.ja || {})];
+  return Object.fromEntries(keys.map((k) => [k, Object.fromEntries(LANGS.map((l) => [l, tables[l][k] ?? (more[l] || {})[k]]))]));
 }
 
 let current = 'ja';
@@ -50,9 +51,16 @@ function fill(s, vars) {
   return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
 }
 
+// Strings of lazily loaded screens ({ja, en, 'ja-easy'} tables, e.g. strings-follow.js), added when their
+// module loads: the shell carries only its own.
+const more = {};
+export function addStrings(byLang) {
+  for (const l of Object.keys(byLang)) more[l] = { ...more[l], ...byLang[l] };
+}
+
 /** A UI string in the current language. */
 export function t(key, vars, lang = current) {
-  const s = (tables[lang] || JA)[key] ?? JA[key];
+  const s = (tables[lang] || JA)[key] ?? (more[lang] || {})[key] ?? JA[key] ?? (more.ja || {})[key];
   if (s === undefined) return key;
   return fill(s, vars);
 }

@@ -3,13 +3,16 @@
 // session): outreach workers pick from their assigned residents, counter staff search the registry, casework
 // staff get the household records and the console, roles that cannot file get no drafts.
 
-import { t, tx, htmlLang } from './i18n.js';
+import { t, tx, htmlLang, addStrings } from './i18n.js';
+import { STRINGS } from './strings-follow.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { refreshStatuses } from './statuses.js';
 import { el } from './dom.js';
 import { state, loadCatalog, actingFor, setActingFor, prefetchProfile, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
+
+addStrings(STRINGS);
 
 function actFor(r) {
   const acting = r ? { id: r.id, name: r.name || String(r.id) } : null;

@@ -3,7 +3,8 @@
 // the city asks for more information (queued offline like a submission: `submission.respond`, docs/sync.md),
 // and the 「通知を受け取る」 button (Web Push, asked only on that tap).
 
-import { t, tx, getLang } from './i18n.js';
+import { t, tx, getLang, addStrings } from './i18n.js';
+import { STRINGS } from './strings-follow.js';
 import { store } from './db.js';
 import { api } from './api.js';
 import { el } from './dom.js';
@@ -11,6 +12,8 @@ import { saveBlob } from './drafts.js';
 import { queueResponse } from './sync.js';
 import { markSeen, jst } from './statuses.js';
 import { state, link, statusBadge, itemStateText, route, steps, flush, uuid } from './shell.js';
+
+addStrings(STRINGS);
 
 /** The outbox entries (or attention items) of a submission, its receipt and its files. */
 async function submissionState(id) {

@@ -155,6 +155,9 @@ def test_a_push_message_shows_a_notification_without_personal_data(browser: Any,
                       "data": {"url": "/#/s/0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11"}}]
     # In the language the resident chose in the app.
     page.locator("#lang").select_option("en")
+    deadline = time.monotonic() + 10
+    while not any(m["key"] == "lang" and m["value"] == "en" for m in idb_all(page, "meta")) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     payload = notification_payload("0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b12", "2026-000043").decode()
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": server.base + "/", "registrationId": reg["registrationId"],
                                                   "data": payload})

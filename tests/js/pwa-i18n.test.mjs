@@ -3,8 +3,10 @@
 // no honorifics, no romaji.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allStrings, t } from '../../pwa/js/i18n.js';
+import { allStrings, addStrings, t } from '../../pwa/js/i18n.js';
+import { STRINGS as FOLLOW } from '../../pwa/js/strings-follow.js';
 
+addStrings(FOLLOW); // strings of lazily loaded screens are checked too
 const STRINGS = await allStrings();
 
 const EASY = Object.entries(STRINGS).map(([key, v]) => [key, v['ja-easy']]);
