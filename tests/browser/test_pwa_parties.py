@@ -8,6 +8,7 @@ screen."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -18,7 +19,7 @@ from procedure_definitions.library import load_library
 from procedure_definitions.parties import part_field_ids
 from testsupport.servers import ServerProcess
 
-from .helpers import axe_check, go, new_phone, shot, virtual_authenticator
+from .helpers import axe_check, go, idb_all, new_phone, shot, virtual_authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -90,6 +91,12 @@ def test_two_residents_file_a_marriage(browser: Any, shared_server: ServerProces
     misaki.get_by_label("招待コード").fill(the_code.lower().replace("-", " "))
     misaki.get_by_role("button", name="開く").click()
     misaki.wait_for_selector("#form")
+    # Claimed: the home page lists it as waiting for my confirmation, until I send it.
+    go(misaki, server.base, "#/")
+    expect(misaki.locator("#party-pending li")).to_have_count(1)
+    axe_check(misaki, "party-home")
+    misaki.locator("#party-pending a").click()
+    misaki.wait_for_selector("#form")
     # The shared application (no 個人番号 of the other), their own part prefilled from THEIR record.
     expect(misaki.locator("main")).to_contain_text("申請の内容")
     expect(misaki.locator("input[name='partner_name.family']")).to_have_value("葛\U000e0100城")  # never normalized
@@ -101,6 +108,16 @@ def test_two_residents_file_a_marriage(browser: Any, shared_server: ServerProces
     misaki.get_by_role("button", name="送信").click()
     expect(misaki.locator("#error-summary")).to_be_visible()
     misaki.locator("#c-partner_honseki").fill("東京都千代田区麹町三丁目2番")
+    misaki.locator("#c-partner_honseki").blur()
+    # What they typed stays on the device until it goes through (a reload, a lost connection).
+    deadline = time.monotonic() + 10
+    while not any(m["key"] == f"confirm:{sid}" and (m["value"] or {}).get("answers", {}).get("partner_honseki")
+                  for m in idb_all(misaki, "meta")):
+        assert time.monotonic() < deadline, "the partner's answers were not kept on the device"
+        misaki.wait_for_timeout(100)
+    misaki.reload()
+    misaki.wait_for_selector("#form")
+    expect(misaki.locator("#c-partner_honseki")).to_have_value("東京都千代田区麹町三丁目2番")
     misaki.get_by_label("長女", exact=True).check()
     misaki.get_by_label("初婚", exact=True).check()
     misaki.get_by_role("button", name="送信").click()
