@@ -4,7 +4,6 @@
 // merge with a pulled change) is in sync.js.
 
 import { same } from './syncstate.js';
-import { personItem } from './people.js';
 import { partOf } from './parties.js';
 
 /** The top-level field id of an answer path: `movers[0].name` -> `movers` (paths.js's path syntax). */
@@ -21,7 +20,7 @@ export function allFields(compiled) {
  * field says so; a draft made for a resident (staff acting for them) is prefilled only from that resident's
  * profile (`profile.for` = their id, GET /api/residents/{id}/profile), never from staff's own. A group of
  * people (`prefill_map`) keeps the list on the device (`people`) for the picker; without `pick` every person
- * is an item at once. `prefill_sources`: field id -> where its value came from (registry | transfer).
+ * becomes an item when the form first opens (`fill_people`, people.js fillPeople). `prefill_sources`: field id -> where its value came from (registry | transfer).
  */
 export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {}, party = '' }) {
   const c = p.compiled;
@@ -30,6 +29,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
   const locked = [];
   const people = {};
   const sources = {};
+  const fill = [];
   if (profile && profile.verified && profile.profile && (!acting || profile.for === acting.id)) {
     const from = (attr) => (profile.sources && profile.sources[attr]) || 'registry';
     // A two-person procedure: only `party`'s part ('' = the first filer's): each person's from their own record.
@@ -40,7 +40,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
         if (!Array.isArray(v) || !v.length) continue;
         people[f.prefill] = { source: from(f.prefill), list: structuredClone(v) };
         if (f.pick) continue;
-        answers[f.id] = v.map((person) => personItem(f, person));
+        fill.push(f.id); // every person an item: made when the form opens (people.js, loaded with the picker)
       } else {
         answers[f.id] = structuredClone(v);
         if (f.prefill_editable === false) locked.push(f.id);
@@ -51,7 +51,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
   }
   return {
     id: uuid(), kind: 'draft', submission_id: uuid(), procedure_id: c.id, procedure_version: c.version, procedure_path: p.path,
-    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, people, prefill_sources: sources, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
+    title: c.title, answers, retired: {}, raw: {}, prefilled, locked, people, prefill_sources: sources, fill_people: fill, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
     on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, seen: {}, ...extra,
   };
 }
@@ -60,7 +60,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
 export const answersKey = (d) => (d.kind === 'bundle' ? 'shared' : 'answers');
 
 // Device-only parts of a draft: always written as the page has them.
-export const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration', 'people', 'prefill_sources'];
+export const LOCAL_FIELDS = ['raw', 'prefilled', 'locked', 'typed', 'autofilled', 'updated_at', 'procedure_path', 'migration', 'people', 'prefill_sources', 'fill_people'];
 
 /** Top-level answers that differ between two snapshots. */
 export function changedKeys(cur, prev) {

@@ -126,6 +126,7 @@ export async function openDraft(draftId) {
     for (const k of Object.keys(d.answers || {})) if (!known.has(k)) { d.retired = { ...(d.retired || {}), [k]: d.answers[k] }; delete d.answers[k]; }
   }
   if (!picker && d.people && Object.keys(d.people).length && hasPeople(compiled)) picker = await import('./picker.js');
+  if (picker && picker.fillPeople(d, allFields(compiled))) await drafts.save(d, { full: true });
   drafts.snapshot(d);
   return { d, compiled };
 }

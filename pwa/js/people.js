@@ -57,3 +57,18 @@ export function togglePerson(field, items, people, person, on) {
   const matches = matchItems(field, list, people);
   return list.filter((_, i) => !(matches[i] && matches[i].member_id === person.member_id));
 }
+
+/**
+ * The groups of a new draft that take every person as an item (`fill_people`, no `pick`): filled once, when
+ * the form first opens. Returns whether anything changed (the draft is then saved whole).
+ */
+export function fillPeople(d, fields) {
+  const ids = d.fill_people || [];
+  if (!ids.length) return false;
+  for (const f of fields) {
+    const people = ids.includes(f.id) && d.people && d.people[f.prefill];
+    if (people) d.answers[f.id] = people.list.map((person) => personItem(f, person));
+  }
+  d.fill_people = [];
+  return true;
+}

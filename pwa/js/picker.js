@@ -7,6 +7,8 @@ import { el } from './dom.js';
 import { prefillNote } from './render.js';
 import { matchItems, togglePerson } from './people.js';
 
+export { fillPeople } from './people.js';
+
 const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');
 
 /** Prefilled and corrected item paths for the renderer (labels say where a value came from). */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { personItem, matchItems, correctedPaths, togglePerson } from '../../pwa/js/people.js';
+import { personItem, matchItems, correctedPaths, togglePerson, fillPeople } from '../../pwa/js/people.js';
 
 const conf = JSON.parse(readFileSync(new URL('../conformance/people.json', import.meta.url), 'utf8'));
 const { field, people } = conf;
@@ -57,7 +57,14 @@ test('a new draft keeps the people for the picker, picks nobody, fills a non-pic
   const d = newDraftRecord({ path: 'x', compiled }, { profile, uuid });
   assert.deepEqual(d.people.household_members, { source: 'registry', list: people });
   assert.equal(d.answers.movers, undefined);
+  assert.deepEqual(d.fill_people, ['all']);
+  // The non-picking group gets everyone when the form first opens, once.
+  assert.equal(fillPeople(d, compiled.sections[0].fields), true);
   assert.deepEqual(d.answers.all, people.map((p) => personItem(field, p)));
+  assert.equal(d.answers.movers, undefined);
+  d.answers.all = [];
+  assert.equal(fillPeople(d, compiled.sections[0].fields), false);
+  assert.deepEqual(d.answers.all, []);
   assert.deepEqual(d.prefill_sources, { applicant: 'registry', prev: 'transfer', all: 'registry' });
   assert.deepEqual(d.prefilled, ['applicant', 'prev', 'all']);
 });
