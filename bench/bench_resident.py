@@ -74,6 +74,7 @@ class Run:
     counts: Counts = field(default_factory=Counts)
     outcome: str = ""  # "receipt" or why not
     received: int = 0  # submissions the server stored for this run
+    statuses: list[str] = field(default_factory=list)  # their statuses (e.g. awaiting_partner)
     wall_s: float = 0.0
 
     @property
@@ -129,8 +130,10 @@ def sign_in_bound(browser: Any, server: ServerProcess, resident_id: str) -> tupl
     return context, page, account_id
 
 
-def received(server: ServerProcess, account_id: str) -> set[str]:
-    return {str(r[0]) for r in server.query("SELECT id FROM submissions WHERE account_id = ?", (account_id,))}
+def received(server: ServerProcess, account_id: str) -> dict[str, str]:
+    """The account's submissions the server stored: id -> status."""
+    rows = server.query("SELECT id, status FROM submissions WHERE account_id = ?", (account_id,))
+    return {str(r[0]): str(r[1]) for r in rows}
 
 
 def drive(page: Any, server: ServerProcess, account_id: str, run: Run, hash_: str, values: Values) -> None:
@@ -149,7 +152,8 @@ def drive(page: Any, server: ServerProcess, account_id: str, run: Run, hash_: st
             traceback.print_exc()
     end = time.monotonic() + 20
     while run.outcome == "receipt" and time.monotonic() < end:
-        run.received = len(received(server, account_id) - before)
+        new = {k: v for k, v in received(server, account_id).items() if k not in before}
+        run.received, run.statuses = len(new), sorted(set(new.values()))
         if run.received:
             break
         time.sleep(0.2)
@@ -224,6 +228,8 @@ def render(runs: list[Run], resident_id: str) -> str:
     for r in runs:
         c = r.counts
         result = "receipt" if r.ok else ("receipt, not on the server" if r.outcome == "receipt" else r.outcome)
+        if r.ok and r.statuses != ["received"]:
+            result += f" ({', '.join(r.statuses)})"  # e.g. a two-person procedure's first part
         scripted = f"{r.measured_s:.0f}" if r.outcome == "receipt" else "—"
         over = " ⚠" if r.outcome == "receipt" and r.measured_s > 60 else ""
         rows.append(f"| {r.label} (`{r.id}`) | {fmt(r.model_s)} | {scripted}{over} | {c.taps} | {c.kana} / {c.digits} / "
@@ -233,6 +239,10 @@ def render(runs: list[Run], resident_id: str) -> str:
              f"{sum(1 for r in done if r.measured_s <= 60)} of them within 60 s by the scripted count, "
              f"{sum(1 for r in runs if r.model_s is not None and r.model_s <= 60)} of {len(runs)} by the model."]
     notes = [f"- `{r.id}`: optional-marked but refused as required: {m}" for r in runs for m in r.counts.mismatches]
+    if any("prefilled" in n for r in runs for n in r.counts.notes):
+        notes.append(f"- ({resident_id} and the other member of the household are in their seventies: a procedure for "
+                     "children or for people under 60 refuses their prefilled data, and the scripted resident corrects "
+                     "it, as below.)")
     notes += [f"- `{r.id}`: {n}" for r in runs for n in r.counts.notes]
     if notes:
         rows += ["", "Noticed on the way:", "", *notes]

@@ -351,8 +351,9 @@ class Driver:
         try:
             self.page.wait_for_selector("#receipt-number", timeout=20000)
         except Exception as e:
-            state = self.page.locator("main").inner_text()[:200]
-            raise RuntimeError(f"no receipt: {state}") from e
+            state = self.page.locator("#item-state, main .error-text").first
+            text = state.inner_text() if state.count() else self.page.locator("main").inner_text()[:200]
+            raise RuntimeError(f"no receipt: {text}") from e
         return "receipt"
 
     # -- answering ------------------------------------------------------------------------------------------
