@@ -27,6 +27,7 @@ from server.identity import NOT_RESIDENT, bind_account, summarize
 from server.problems import Problem
 from server.registry import search_text
 from server.services import services
+from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES, TRANSITIONS
 from server.submissions import change_status
 
@@ -110,8 +111,12 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     attachments = sorted(attachment_names(rec.answers).items())
     can_change = user.role in REVIEW_ROLES
     corrected = await _corrected(svc, rec, proc)
+    # A two-person procedure: who confirmed each other part, from their own account bound to their record.
+    party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
+    confirmed = [(party_labels.get(s.party, s.party), s.resident_id, s.updated_at)
+                 for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
     return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
-                   corrected=corrected,
+                   corrected=corrected, confirmed=confirmed,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
 
 

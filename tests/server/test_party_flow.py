@@ -122,7 +122,8 @@ def test_two_people_file_once(srv: AppServer) -> None:
         (None, "awaiting_partner"), ("awaiting_partner", "received")]
     assert reviewer.get(f"/api/submissions/{sid}").status_code == 200  # now in the department's hands
     assert number in reviewer.get("/console").text
-    assert reviewer.get(f"/console/submissions/{sid}").status_code == 200
+    page = reviewer.get(f"/console/submissions/{sid}")
+    assert page.status_code == 200 and "相手の方：住民 R0004（本人のアカウントで確認" in page.text
     actions = _audit(srv, sid)
     assert actions.count("submission.file_parts") == 1
     assert {"submission.hold", "party.invite", "party.claim", "party.confirm"} <= set(actions)
