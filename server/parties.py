@@ -209,10 +209,13 @@ async def cancel_mine(request: Request[Any, Any, Any], sid: FromPath[str]) -> Pa
 
 
 async def _cancel(request: Request[Any, Any, Any], user: AccountLike, sid: str) -> PartyState:
+    svc = services(request)
     try:
-        await services(request).db.write(lambda c: cancel_held(c, sid, account_id=user.id))
+        out = await svc.db.write(lambda c: cancel_held(c, sid, account_id=user.id))
     except PartyConflict as e:
         raise _conflict(e) from None
+    if svc.notifier is not None and out.account_id and out.account_id != user.id:  # the partner withdrew it
+        svc.notifier.status_changed(out.account_id, out.id, out.receipt_number)
     return PartyState(party="", state="cancelled")
 
 
@@ -312,6 +315,8 @@ async def confirm(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
                                                         filed=filed, files=files))
     except PartyConflict as e:
         raise _conflict(e) from None
+    if filed is not None and svc.notifier is not None and out.account_id:  # the first filer hears it was filed
+        svc.notifier.status_changed(out.account_id, out.id, out.receipt_number)
     done = await svc.db.read(lambda c: slot_for(c, sid, user.id))
     assert done is not None
     return _view(proc, out, done)

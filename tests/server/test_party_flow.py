@@ -101,6 +101,15 @@ def test_two_people_file_once(srv: AppServer) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "other_party"
     young = partner.post(f"/api/party-confirmations/{sid}", json={"answers": {**THEIRS, "their_age": 17}})
     assert young.status_code == 422 and young.json()["errors"][0]["path"] == "their_age"
+    # the first filer hears it was filed (Web Push, server/push.py): record what the notifier is given
+    heard: list[tuple[str | None, str, str]] = []
+
+    class Heard:
+        def status_changed(self, account_id: str | None, submission_id: str, receipt_number: str) -> None:
+            heard.append((account_id, submission_id, receipt_number))
+
+    svc = srv.app.state.services
+    before, svc.notifier = svc.notifier, Heard()
     # two confirmations at once: exactly one files
     results: list[httpx.Response] = []
 
@@ -115,6 +124,8 @@ def test_two_people_file_once(srv: AppServer) -> None:
         t.join()
     assert sorted(r.status_code for r in results) == [200, 409]
     done = next(r for r in results if r.status_code == 200).json()
+    svc.notifier = before
+    assert heard == [(first.account_id, sid, number)]  # type: ignore[attr-defined]
     assert done["status"] == "received" and done["state"] == "confirmed"
     rec = first.get(f"/api/submissions/{sid}").json()
     assert rec["status"] == "received" and rec["answers"] == {**FIRST, **THEIRS}
