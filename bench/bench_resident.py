@@ -232,10 +232,11 @@ def render(runs: list[Run], resident_id: str) -> str:
             result += f" ({', '.join(r.statuses)})"  # e.g. a two-person procedure's first part
         scripted = f"{r.measured_s:.0f}" if r.outcome == "receipt" else "—"
         over = " ⚠" if r.outcome == "receipt" and r.measured_s > 60 else ""
-        rows.append(f"| {r.label} (`{r.id}`) | {fmt(r.model_s)} | {scripted}{over} | {c.taps} | {c.kana} / {c.digits} / "
+        model_over = " ⚠" if r.model_s is not None and r.model_s > 60 else ""
+        rows.append(f"| {r.label} (`{r.id}`) | {fmt(r.model_s)}{model_over} | {scripted}{over} | {c.taps} | {c.kana} / {c.digits} / "
                     f"{c.ascii} ({c.conversions}) | {c.screens} | {c.answered} | {c.glanced} | {result} |")
     done = [r for r in runs if r.outcome == "receipt"]
-    rows += ["", f"{len(done)} of {len(runs)} runs reached the receipt; "
+    rows += ["", "⚠: over the 60 s goal.", "", f"{len(done)} of {len(runs)} runs reached the receipt; "
              f"{sum(1 for r in done if r.measured_s <= 60)} of them within 60 s by the scripted count, "
              f"{sum(1 for r in runs if r.model_s is not None and r.model_s <= 60)} of {len(runs)} by the model."]
     notes = [f"- `{r.id}`: optional-marked but refused as required: {m}" for r in runs for m in r.counts.mismatches]
