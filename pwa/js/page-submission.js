@@ -47,11 +47,12 @@ function timeline(receipt) {
     })));
 }
 
-/** The current status in one plain sentence; rejected (or completed after a rejection) with the reason. */
+/** The current status in one plain sentence with the city's message; rejected (or completed after a rejection) with the reason. */
 function statusBox(receipt) {
   const status = receipt.status || 'received';
   const rejected = (receipt.history || []).filter((h) => h.to_status === 'rejected').pop();
-  const asked = status === 'needs_info' ? (receipt.history || []).filter((h) => h.to_status === 'needs_info').pop() : null;
+  // The message that came with the current status (what is asked, what was done); a rejection's is its reason.
+  const asked = status === 'rejected' ? null : (receipt.history || []).filter((h) => h.to_status === status && !isReply(h)).pop();
   return el('div', { class: 'notice', id: 'status-now' },
     el('p', {}, `${t('statusNow')}: `, statusBadge(status)),
     t(`st_${status}`) !== `st_${status}` ? el('p', { text: t(`st_${status}`) }) : null, // a status of another flow: its badge only

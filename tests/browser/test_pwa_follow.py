@@ -116,7 +116,11 @@ def test_a_request_for_information_answered_offline_reaches_staff_once(browser: 
     assert reviewer.get(f"/api/attachments/{sha}").content == PNG
     assert "免許証の写しを添付します" in reviewer.get(f"/console/submissions/{sid}").text
 
+    go(page, server.base, f"#/s/{sid}")
+    expect(page.locator("#timeline")).to_contain_text("あなたが返信しました", timeout=10000)
+    expect(page.locator("#city-message")).to_have_count(0)  # the own reply is not the city's message
     # Rejected with a reason: said plainly on the page.
+
     assert go_status("rejected", "対象の方の住所が市外のため受け付けられません").status_code == 200
     go(page, server.base, f"#/s/{sid}")
     expect(page.locator("#status-now")).to_contain_text("申請は却下されました", timeout=10000)
