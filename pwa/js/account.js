@@ -25,9 +25,10 @@ async function reauthenticate() {
 
 /**
  * Fill `main` with the account's settings. `account` is the session's account; `signedOut` runs after a
- * sign-out (here or everywhere), with the page still to be left.
+ * sign-out (here or everywhere), with the page still to be left. `fresh`: the id of the passkey just made
+ * by a recovery with a code, marked so that the lost one is told apart (they may have the same name).
  */
-export async function accountPage(main, account, { signedOut }) {
+export async function accountPage(main, account, { signedOut, fresh = null }) {
   const status = el('p', { role: 'status', id: 'account-status' });
   const say = (text) => { status.textContent = text; };
   const guard = async (fn) => { say(''); try { await fn(); } catch (e) { say(t('accountFailed', { reason: reason(e) })); } };
@@ -81,7 +82,8 @@ export async function accountPage(main, account, { signedOut }) {
       say(t('passkeyRemoved'));
       await render();
     }));
-    return el('li', {}, form);
+    return el('li', { 'data-fresh': k.id === fresh ? 'true' : null },
+      k.id === fresh ? el('p', {}, el('span', { class: 'badge badge-ok', text: t('passkeyFresh') })) : null, form);
   };
 
   const add = el('button', { type: 'button', class: 'btn', id: 'add-passkey', text: t('passkeyAdd') });

@@ -40,10 +40,10 @@ export async function render(view) {
       const opts = await api('/auth/recovery/options', { method: 'POST', body: { code: code.value } });
       const cred = await navigator.credentials.create({ publicKey: parseCreationOptions(unwrapOptions(opts)) });
       // No name: the server names it after this device and browser (the resident can rename it).
-      await api('/auth/recovery/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } });
+      const done = await api('/auth/recovery/verify', { method: 'POST', body: { challenge_id: opts.challenge_id, credential: credentialToJSON(cred) } });
       await refreshSession();
       await flush(true);
-      location.hash = '#/signin?recovered=1';
+      location.hash = `#/signin?recovered=${encodeURIComponent(done.passkey.id)}`;
     } catch (err) {
       msg.textContent = failure(err);
       code.focus();

@@ -35,6 +35,7 @@ export async function render(view, params, query) {
     // Just recovered with a code: the new passkey is listed with the old ones; say what to do with the lost one.
     if (query && query.get('recovered')) main.append(el('p', { class: 'notice', id: 'recovered', text: t('recovered') }));
     await accountPage(main, acc, {
+      fresh: query && query.get('recovered'),
       signedOut: async () => {
         setActingFor(null);
         await refreshSession();

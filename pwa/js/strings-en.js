@@ -100,6 +100,7 @@ export const STRINGS = {
   passkeyAdded: 'Passkey added.',
   passkeyRenamed: 'Name saved.',
   passkeyRemoved: 'Passkey removed.',
+  passkeyFresh: 'This device (just registered)',
   accountFailed: 'That did not work: {reason}',
   accountOffline: 'Not available offline.',
   recoveryAbout: 'If you used up or lost your recovery codes, you can make new ones.',

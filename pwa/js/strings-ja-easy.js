@@ -101,6 +101,7 @@ export const STRINGS = {
   passkeyAdded: 'パスキー を ふやしました。',
   passkeyRenamed: 'なまえ を ほぞん しました。',
   passkeyRemoved: 'パスキー を けしました。',
+  passkeyFresh: 'この スマートフォン（いま つくった）',
   accountFailed: 'できません でした：{reason}',
   accountOffline: 'インターネット に つながって いないので みせられません。',
   recoveryAbout: 'かいふく コード を ぜんぶ つかった とき や なくした とき は、あたらしく つくれます。',

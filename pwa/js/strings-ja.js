@@ -100,6 +100,7 @@ export const STRINGS = {
   passkeyAdded: 'パスキーを追加しました。',
   passkeyRenamed: '名前を保存しました。',
   passkeyRemoved: 'パスキーを削除しました。',
+  passkeyFresh: 'この端末（いま登録）',
   accountFailed: 'できませんでした：{reason}',
   accountOffline: 'オフラインのため表示できません。',
   recoveryAbout: '回復コードを使い切った、またはなくした場合は、新しいコードを作れます。',

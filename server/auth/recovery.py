@@ -43,7 +43,7 @@ from server.auth.http import (
     session_cookie,
     start_session,
 )
-from server.auth.models import Account
+from server.auth.models import Account, Passkey
 from server.auth.problems import AuthProblem
 from server.auth.ratelimit import limit_key
 from server.auth.webauthn_flow import verify_registration
@@ -71,6 +71,7 @@ class RecoveryVerifyIn(msgspec.Struct):
 
 class RecoveredOut(msgspec.Struct):
     account: AccountOut
+    passkey: Passkey  # the new one (the account page marks it, so the lost one is told apart)
     kept_passkeys: int  # the account's earlier passkeys, still registered (listed on the account page)
     ended_sessions: int  # the account's other sessions, ended (a lost phone's included)
 
@@ -182,7 +183,7 @@ async def recovery_verify(request: Request[Any, Any, Any], data: JSONBody[Recove
         raise
     code_id = ch.data.get("code")
 
-    def job(conn: sqlite3.Connection) -> tuple[Account, str, int, int, int] | None:
+    def job(conn: sqlite3.Connection) -> tuple[Account, Passkey, str, int, int, int] | None:
         account = store.account_by_id(conn, account_id)
         if account is None or account.is_staff or not isinstance(code_id, int) or \
                 not codes.spend_code(conn, code_id, account.id):
@@ -197,7 +198,7 @@ async def recovery_verify(request: Request[Any, Any, Any], data: JSONBody[Recove
         append_audit(conn, actor=account.id, action="auth.recover", subject=account.id,
                      details={"method": "recovery", "code": code_id, "passkey": passkey.id, "name": passkey.name,
                               "kept_passkeys": kept, "ended_sessions": ended, "ip": ip(request)})
-        return account, token, max_age, kept, ended
+        return account, passkey, token, max_age, kept, ended
 
     try:
         result = await config.db.write(job)
@@ -205,8 +206,8 @@ async def recovery_verify(request: Request[Any, Any, Any], data: JSONBody[Recove
         raise DUPLICATE from exc
     if result is None:
         raise AuthProblem(401, "sign-in-failed", "this recovery code was already used or replaced: start again")
-    account, token, max_age, kept, ended = result
-    return Response(RecoveredOut(account=out(account), kept_passkeys=kept, ended_sessions=ended),
+    account, passkey, token, max_age, kept, ended = result
+    return Response(RecoveredOut(account=out(account), passkey=passkey, kept_passkeys=kept, ended_sessions=ended),
                     cookies=[session_cookie(config, token, max_age)])
 
 

@@ -64,7 +64,9 @@ def test_recovery_code_alone_makes_a_new_passkey(browser: Any, shared_server: Se
                                     (account_id,))]
 
     # The lost phone's passkey can go at once (the new passkey's registration was the passkey check).
-    lost = page.locator("#passkeys li").filter(has=page.locator("input[value='Linux の Chrome']")).first
+    # Both are 「Linux の Chrome」 here: the new one is marked, the lost one is the other.
+    expect(page.locator("#passkeys li[data-fresh=true]")).to_contain_text("この端末（いま登録）")
+    lost = page.locator("#passkeys li:not([data-fresh])")
     lost.get_by_role("button", name="このパスキーを削除").click()
     expect(page.locator("#account-status")).to_have_text("パスキーを削除しました。", timeout=20000)
     expect(page.locator("#passkeys li")).to_have_count(1)

@@ -89,8 +89,9 @@ def test_a_code_alone_registers_a_new_passkey_and_signs_in(server: AuthServer, c
         assert body["kept_passkeys"] == 1 and body["ended_sessions"] >= 1
         assert c.get("/api/session").json()["account"]["id"] == account["id"]
         # The old passkey is kept (listed to be removed); the new one is named after the device, not the UA.
-        names = [p["name"] for p in c.get("/api/me/passkeys").json()]
-        assert len(names) == 2 and names[-1] == "iPhone の Safari"
+        listed = c.get("/api/me/passkeys").json()
+        assert [p["name"] for p in listed][1:] == ["iPhone の Safari"] and len(listed) == 2
+        assert body["passkey"] == listed[1]
         # The registration was user-verified: the session may remove the lost passkey at once.
         lost = c.get("/api/me/passkeys").json()[0]["id"]
         assert c.delete(f"/api/me/passkeys/{lost}").status_code in (200, 204)
