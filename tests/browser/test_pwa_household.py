@@ -202,11 +202,7 @@ def test_moving_within_life_event_with_the_household(browser: Any, shared_server
     page.locator("#q-needs_certificate-1").check()
     page.get_by_role("button", name="まとめて入力する").click()
     page.wait_for_selector("#form")
-    movers = page.locator("fieldset[data-field=movers]")
-    movers.get_by_label("葛\U000e0100城 美咲（世帯主）").check()
-    movers.get_by_label("葛\U000e0100城 陽菜（子）").check()
-    expect(movers.locator(".group-item")).to_have_count(2)
-    axe_check(page, "household-life-event")
+    # Step by step: the shared part first, then 転居届's own screens; the household is one of them.
     page.locator("#shared-applicant_phone").fill("090-1111-2222")
     page.locator("#shared-new_postal_code").fill("1000001")
     page.get_by_role("button", name="郵便番号から住所を入力").first.click()
@@ -214,17 +210,31 @@ def test_moving_within_life_event_with_the_household(browser: Any, shared_server
     expect(new_address.get_by_label("町名")).to_have_value("千代田")
     new_address.get_by_label("番地").fill("1-1")
     move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
-    page.locator("#p-tenkyo-move_date").fill(str(move.year))
-    page.locator("#p-tenkyo-move_date-mo").fill(str(move.month))
-    page.locator("#p-tenkyo-move_date-d").fill(str(move.day))
-    page.get_by_label("本人（異動者のひとり）").check()
-    page.get_by_role("button", name="入力内容を確認する").click()
+    movers = page.locator("fieldset[data-field=movers]")
+    for _ in range(6):
+        if page.locator("#p-tenkyo-move_date").is_visible():
+            page.locator("#p-tenkyo-move_date").fill(str(move.year))
+            page.locator("#p-tenkyo-move_date-mo").fill(str(move.month))
+            page.locator("#p-tenkyo-move_date-d").fill(str(move.day))
+        if movers.is_visible():
+            movers.get_by_label("葛\U000e0100城 美咲（世帯主）").check()
+            movers.get_by_label("葛\U000e0100城 陽菜（子）").check()
+            expect(movers.locator(".group-item")).to_have_count(2)
+            axe_check(page, "household-life-event")
+        relation = page.get_by_label("本人（異動者のひとり）")
+        if relation.is_visible():
+            relation.check()
+        review = page.get_by_role("button", name="入力内容を確認する")
+        if review.is_visible():
+            review.click()
+            break
+        page.get_by_role("button", name="次へ進む").click()
+        page.wait_for_timeout(300)
     page.wait_for_selector("#submit", timeout=10000)
     page.locator("#submit").click()
     page.wait_for_url("**/#/s/*")
     wait_all_sent(page)
     rows = [r for r in server.export() if r["procedure_id"] == "tenkyo" and r["answers"]["new_address"]["block"] == "1-1"
-            and r["answers"]["movers"][0]["mover_name"]["given"] == "美咲" and len(r["answers"]["movers"]) == 2
             and r["answers"]["filer_phone"] == "090-1111-2222" and r["answers"]["move_date"] == move.isoformat()]
     assert rows and rows[-1]["answers"]["movers"] == [_expected_item("R0004"), _expected_item("R0013")]
     assert not errors, errors
