@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
 from .conftest import ARTIFACTS, AXE
@@ -69,9 +70,10 @@ def go(page: Any, base: str, hash_: str) -> None:
 
 
 def start_juminhyo(page: Any, *, copies: str = "1", purpose: str = "employment", check: Any = None,
-                   on_open: Any = None) -> None:
+                   on_open: Any = None, folded: bool = False) -> None:
     """From the procedure page of juminhyo-copy to its applicant page: a resident's own copy, whole household
-    (``on_open`` runs on the first step before anything is typed, ``check`` once it is filled)."""
+    (``on_open`` runs on the first step before anything is typed, ``check`` once it is filled). ``folded``: the
+    applicant page is all prefilled (a bound resident), so it is no step: on to the review, then its 変更."""
     page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
     if on_open:
@@ -85,7 +87,12 @@ def start_juminhyo(page: Any, *, copies: str = "1", purpose: str = "employment",
     page.wait_for_function(f"() => document.querySelector('[data-calculated]').value === '{fee}'")
     if check:
         check("form")
-    page.get_by_role("button", name="次へ進む").click()
+    if folded:
+        page.get_by_role("button", name="入力内容を確認する").click()
+        page.wait_for_selector("#submit")
+        page.get_by_role("link", name=re.compile(r"^変更\s*：氏名$")).first.click()
+    else:
+        page.get_by_role("button", name="次へ進む").click()
     page.wait_for_selector("text=窓口に来る人（請求者）")
 
 

@@ -94,9 +94,10 @@ def test_passkey_prefill_and_telemetry_once(browser: Any, shared_server: ServerP
     assert bind(server, account_id, "R0001")["resident_id"] == "R0001"
 
     go(page, server.base, "#/p/juminhyo-copy")
-    start_juminhyo(page)
+    # Everything on the applicant page comes from the verified record: it is no step (folded into the review),
+    # and the review's 変更 opens it, marked as such and still editable.
+    start_juminhyo(page, folded=True)
 
-    # Everything on this page comes from the verified record, marked as such and still editable.
     name = page.locator("fieldset[data-field=applicant_name]")
     expect(name.locator("legend")).to_contain_text("登録情報から入力")
     expect(name.get_by_label("姓", exact=True)).to_have_value("山田")
