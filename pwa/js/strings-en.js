@@ -282,4 +282,6 @@ export const STRINGS = {
   partyPending: 'Applications waiting for your confirmation',
   partyEnterCode: 'Enter an invitation code',
   partiesNote: '{who} confirms their own part from their own account; you do not type it.',
+  st_awaiting_partner: 'The application is filed once the other person confirms their part.',
+  st_cancelled: 'This application was withdrawn. It was not filed.',
 };

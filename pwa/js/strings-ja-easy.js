@@ -283,4 +283,6 @@ export const STRINGS = {
   partyPending: 'あなたの かくにんを まって いる しんせい',
   partyEnterCode: 'コードを いれる',
   partiesNote: '{who}は じぶんで じぶんの ところを いれます。',
+  st_awaiting_partner: 'あいての ひとが かくにんすると、しんせいを だします。',
+  st_cancelled: 'この しんせいは とりさげました。だして いません。',
 };

@@ -282,4 +282,6 @@ export const STRINGS = {
   partyPending: '確認をお願いされている申請',
   partyEnterCode: '招待コードを入力する',
   partiesNote: 'この手続きは、{who}が自分のアカウントで自分の欄を確認します。あなたが入力する必要はありません。',
+  st_awaiting_partner: '相手の方が自分の欄を確認すると、申請が提出されます。',
+  st_cancelled: 'この申請は取り下げられました。提出されていません。',
 };
