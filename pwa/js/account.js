@@ -6,6 +6,8 @@
 import { api, ApiError } from './api.js';
 import { t } from './i18n.js';
 import { el } from './dom.js';
+import { store } from './db.js';
+import { stopNotifications } from './statuses.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 
 function reason(e) { return e instanceof ApiError ? e.message : (e && e.name) || String(e); }
@@ -103,11 +105,13 @@ export async function accountPage(main, account, { signedOut, fresh = null }) {
 
   const out = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signout') });
   out.addEventListener('click', async () => {
+    await stopNotifications(store); // this browser no longer gets the account's status notifications
     try { await api('/auth/logout', { method: 'POST', body: {} }); } catch { /* offline: the cookie ends with the session */ }
     await signedOut();
   });
   const everywhere = el('button', { type: 'button', class: 'btn btn-secondary', text: t('signoutAll') });
   everywhere.addEventListener('click', () => guard(async () => {
+    await stopNotifications(store);
     await api('/auth/logout-all', { method: 'POST', body: {} });
     await signedOut();
   }));

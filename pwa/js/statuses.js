@@ -54,3 +54,17 @@ export async function markSeen(store, id, updatedAt) {
     if (cur && updatedAt) await t.put('submissions', { ...cur, seen_updated_at: updatedAt, changed: false });
   });
 }
+
+/** Signing out: this browser stops receiving the account's notifications (on the server and at the push
+ * service; offline, the push service's 410 later makes the server drop it). */
+export async function stopNotifications(store) {
+  const endpoint = await store.getMeta('push_endpoint');
+  if (!endpoint) return;
+  try { await api(`/api/push/subscriptions?endpoint=${encodeURIComponent(endpoint)}`, { method: 'DELETE' }); } catch { /* offline */ }
+  try {
+    const reg = globalThis.navigator && navigator.serviceWorker ? await navigator.serviceWorker.getRegistration() : null;
+    const sub = reg && reg.pushManager ? await reg.pushManager.getSubscription() : null;
+    if (sub) await sub.unsubscribe();
+  } catch { /* nothing to unsubscribe */ }
+  await store.setMeta('push_endpoint', null);
+}

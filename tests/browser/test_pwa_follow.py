@@ -222,5 +222,16 @@ def test_the_notification_button_asks_only_on_the_tap_and_registers_the_browser(
         conn.close()
     assert rows == [(fake["endpoint"],)]
     axe_check(page, "submission-notify")
+    # Signing out: this browser stops getting the account's notifications.
+    go(page, server.base, "#/signin")
+    page.get_by_role("button", name="サインアウト", exact=True).click()
+    page.wait_for_url("**/#/")
+    conn = sqlite3.connect(server.db)
+    try:
+        left = conn.execute("SELECT COUNT(*) FROM push_subscriptions WHERE account_id = ?",
+                            (session["account_id"],)).fetchone()[0]
+    finally:
+        conn.close()
+    assert left == 0
     assert not errors, errors
     context.close()
