@@ -29,6 +29,7 @@ from server.auth.roles import PARTY_ROLES
 from server.authz import AccountLike, require_roles
 from server.filing import Refusal, bound_resident, check_filing, named_files
 from server.problems import Problem
+from server.registry import bound_resident_id
 from server.services import Services, services
 from server.storage.parties import (
     PartyConflict,
@@ -231,12 +232,10 @@ async def claim(request: Request[Any, Any, Any], data: JSONBody[ClaimIn]) -> Con
     now = _now().isoformat(timespec="seconds")
 
     def job(c: Any) -> PartySlot:
+        # The first filer's own record: another account bound to it is the filer too (own-application).
         row = c.execute("SELECT s.account_id FROM submission_parties p JOIN submissions s ON s.id = p.submission_id"
                         " WHERE p.code_hash = ?", (code_hash,)).fetchone()
-        filer = None
-        if row is not None and row[0]:
-            bound = c.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (row[0],)).fetchone()
-            filer = bound[0] if bound else None
+        filer = bound_resident_id(c, row[0]) if row is not None and row[0] else None
         return claim_invitation(c, code_hash, account_id=user.id, resident_id=mine, filer_resident=filer, now=now)
 
     try:

@@ -19,7 +19,8 @@ import msgspec
 
 from server.audit import append_audit
 from server.storage.migrations import Migration
-from server.storage.submissions import SubmissionRecord, _load, canonical_json, search_text
+from server.storage.submissions import SubmissionRecord, canonical_json, search_text
+from server.storage.submissions import load_submission as _load
 
 __all__ = [
     "PARTY_MIGRATIONS",
