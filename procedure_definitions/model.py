@@ -17,6 +17,7 @@ __all__ = [
     "MEMBER_ATTRIBUTES",
     "PROFILE_ATTRIBUTES",
     "PROFILE_GROUPS",
+    "UNDISCLOSED_MEMBER_ATTRIBUTES",
     "AddressField",
     "AttachmentField",
     "Choice",
@@ -97,7 +98,13 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     "birth_date": "date",
     "sex": "choice",
     "relationship_to_head": "text",
+    # Never disclosed by the registry (server.disclosure.member_entry leaves it out): a person's 個人番号 is
+    # only carried within a life event, from the group where the resident typed it to every later group.
+    "my_number": "my_number",
 }
+
+# Member attributes the registry never gives (server.disclosure): only a life event's earlier group has them.
+UNDISCLOSED_MEMBER_ATTRIBUTES: frozenset[str] = frozenset({"my_number"})
 
 
 class Text(msgspec.Struct, **_STRICT):

@@ -16,6 +16,7 @@ import msgspec
 
 from .model import (
     PROFILE_GROUPS,
+    UNDISCLOSED_MEMBER_ATTRIBUTES,
     AttachmentField,
     ChoiceField,
     Field,
@@ -213,6 +214,9 @@ class Context(msgspec.Struct, frozen=True):
     asked: frozenset[str] = frozenset()
     party: str = FIRST_FILER  # whose part is estimated; other parties' sections cost this person nothing
     path: CommonPath | None = None  # the branches the first valid scenario opens (None: every condition false)
+    # Person attributes a life event's earlier groups of people already hold (the people typed or picked
+    # there are picked again, their values taken: pwa/js/people.js enteredPeople).
+    people_known: frozenset[str] = frozenset()
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
@@ -316,7 +320,9 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     if pick:
         seconds += m.mental + members * m.tap
     out.append(Step("pick" if pick else "glance", group.id, seconds))
-    mapped = _mapped(group)
+    # An attribute the registry never gives (the 個人番号) is typed, unless an earlier group of the life event has it.
+    mapped = frozenset(fid for fid, attr in (group.prefill_map or {}).items()
+                       if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or attr in ctx.people_known)
     shown = 0
     for i in range(members):
         for sub in group.fields:

@@ -17,6 +17,7 @@ from .expressions import EvalError, evaluate, parse, truthy
 from .expressions.errors import ExprSyntaxError
 from .model import (
     Field,
+    GroupField,
     LifeEvent,
     LifeEventProcedure,
     Procedure,
@@ -109,6 +110,12 @@ def _shared_field(sf: SharedField, procs: Mapping[str, Procedure]) -> Field:
     return sf.field
 
 
+def _people_attributes(section: Section) -> frozenset[str]:
+    """The person attributes a section's groups of people fill: later groups pick those people again."""
+    return frozenset(attr for f, _ in iter_fields(section.fields)
+                     if isinstance(f, GroupField) and f.prefill_map for attr in f.prefill_map.values())
+
+
 def estimate_life_event(
     event: LifeEvent,
     procedures: Mapping[str, Procedure],
@@ -136,12 +143,14 @@ def estimate_life_event(
     shared_section = Section(id="shared", title=event.title, fields=[_shared_field(sf, found) for sf in shared])
     linked = linked_addresses(shared_section.fields)
     answered = section_steps(shared_section, m, steps, Context(household=household, linked=linked))
+    known: frozenset[str] = frozenset()  # person attributes the groups of people so far hold
     for pid, proc in found.items():
         asked = frozenset(target for sf in shared for p, target in sf.maps_to.items() if p == pid)
-        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked)
+        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=known)
         for section in proc.sections:
             if section_shown(section, ctx):
                 answered += section_steps(section, m, steps, ctx)
+                known |= _people_attributes(section)
     est = finish(steps + review_steps(answered, m))
     return LifeEventEstimate(estimate=est, procedures=list(found), missing=missing)
 

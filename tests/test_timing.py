@@ -411,3 +411,25 @@ def test_check_prints_the_procedure_lines_then_a_separate_life_event_block() -> 
     seconds = estimate_life_event(lib.life_events["moving-within"]["1.0.0"], procs).estimate.seconds
     assert f": {seconds:.0f} s (" in moving and "tenkyo" in moving
     assert not any(re.match(r"  \S+ \S+: \d+ s \((within|over)[^;]*\)$", line) for line in block)
+
+
+def test_a_persons_my_number_is_typed_once_in_a_life_event_then_picked() -> None:
+    """The registry never gives a 個人番号: the first group types it, a later group of the bundle takes it."""
+    mn = {"id": "m_no", "type": "my_number", "required": True, "label": {"ja": "個人番号"}}
+    group = {**MEMBERS, "prefill": "household_members", "pick": True, "fields": [*MEMBERS["fields"], mn],
+             "prefill_map": {"m_name": "name", "m_birth": "birth_date", "m_no": "my_number"}}
+
+    def with_group(pid: str) -> Any:
+        def mutate(d: dict[str, Any]) -> None:
+            d["id"] = pid
+            fields(d).append(copy.deepcopy(group))
+        return mutate
+
+    procs = {"sample": proc(with_group("sample")), "second": proc(with_group("second"))}
+    event = msgspec.convert(EVENT, LifeEvent)
+    both = estimate_life_event(event, procs, {"more": True}, household=2).estimate
+    kinds = [(s.kind, s.field_id) for s in both.breakdown if s.field_id == "m_no"]
+    # Two members: typed twice in the first procedure, glanced at twice in the second.
+    assert [k for k, _ in kinds] == ["type", "type", "glance", "glance"]
+    alone = estimate(procs["second"], household=2)
+    assert [s.kind for s in alone.breakdown if s.field_id == "m_no"] == ["type", "type"]

@@ -15,6 +15,18 @@ import {
   openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 import { asksAnything, stepSections } from './steps.js';
+import { allFields } from './drafts.js';
+import { enteredPeople, followPeople } from './people.js';
+
+// Groups of people (`prefill_map`) of a procedure: a person entered in one is offered in every later one.
+const peopleGroups = (compiled) => allFields(compiled).filter((f) => f.type === 'group' && f.prefill_map);
+
+/** The people entered in the bundle's procedures before the `k`th (people.js enteredPeople). */
+function peopleBefore(parts, k) {
+  return enteredPeople(parts.slice(0, k).flatMap((p) => peopleGroups(p.compiled).map((f) => ({
+    key: `${p.d.procedure_id}.${f.id}`, field: f, items: p.d.answers[f.id], listed: ((p.d.people || {})[f.prefill] || {}).list || [],
+  }))));
+}
 import { reviewList, feeAndDocs, formatValue, queueDraft, foldedNotes } from './formreview.js';
 
 export async function render(view, params) {
@@ -178,8 +190,39 @@ export async function render(view, params) {
     const sec = el('div', { 'data-section': String(i) });
     box.append(sec);
     const draw = () => { sec.replaceChildren(); renderFields(sec, fields, ctx); };
-    const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => { if (info.rerender) draw(); refresh(); });
+    const n = parts.indexOf(p);
+    // A correction of a person here follows into the later procedures' items taken from them (people.js).
+    const snap = new Map();
+    const snapshotLater = () => { for (let k = n + 1; k < parts.length; k += 1) snap.set(k, peopleBefore(parts, k)); };
+    const follow = () => {
+      for (let k = n + 1; k < parts.length; k += 1) {
+        const after = peopleBefore(parts, k);
+        for (const g of peopleGroups(parts[k].compiled)) {
+          const list = followPeople(g, parts[k].d.answers[g.id], snap.get(k) || [], after);
+          if (list) { parts[k].d.answers[g.id] = list; drafts.save(parts[k].d); }
+        }
+      }
+      snapshotLater();
+    };
+    const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => {
+      if (groupIds.has(String(parsePath(path)[0]))) follow();
+      if (info.rerender) draw();
+      refresh();
+    });
     ctx.hide = hide;
+    // The people typed in earlier procedures of this life event: pickable beside the household, one tap each.
+    const groupIds = new Set(peopleGroups(p.compiled).map((f) => f.id));
+    const entered = n > 0 ? peopleBefore(parts, n) : [];
+    const stepGroups = fields.filter((f) => groupIds.has(f.id) && f.pick);
+    if (entered.length && stepGroups.length) {
+      ctx.people = { ...(p.d.people || {}) };
+      for (const f of stepGroups) {
+        const own = (p.d.people || {})[f.prefill];
+        ctx.people[f.prefill] = { source: own ? own.source : 'bundle', list: [...(own ? own.list : []), ...entered] };
+      }
+      ctx.picker = ctx.picker || await import('./picker.js'); // lazily, as for a household
+    }
+    if (groupIds.size) snapshotLater();
     draw();
     boxes.push({ box, ctx, p });
     form.append(box);

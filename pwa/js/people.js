@@ -20,6 +20,8 @@ const same = (a, b) => JSON.stringify(clean(a)) === JSON.stringify(clean(b));
 export function personItem(field, person) {
   const item = {};
   for (const [fid, attr] of Object.entries(field.prefill_map || {})) {
+    // An entered person's member_id only names them on this device: never a value (a resident code) of an item.
+    if (attr === 'member_id' && person.entered) continue;
     if (person[attr] != null && person[attr] !== '') item[fid] = clone(person[attr]);
   }
   return item;
@@ -27,7 +29,7 @@ export function personItem(field, person) {
 
 /** {agree, differ: [item field ids]} when `item` is `person`'s, else null. */
 export function matchPerson(field, item, person) {
-  const mapped = Object.entries(field.prefill_map || {}).filter(([, attr]) => attr in person);
+  const mapped = Object.entries(field.prefill_map || {}).filter(([, attr]) => attr in person && !(attr === 'member_id' && person.entered));
   const differ = mapped.filter(([fid, attr]) => !same(item ? item[fid] : undefined, person[attr])).map(([fid]) => fid);
   const agree = mapped.length - differ.length;
   return agree * 2 > mapped.length ? { agree, differ } : null;
@@ -71,4 +73,75 @@ export function fillPeople(d, fields) {
   }
   d.fill_people = [];
   return true;
+}
+
+// People entered in a life event (docs/procedure-format.md, "People across a bundle"): a person typed in
+// one procedure's group of people is offered, one tap, in every later group of the bundle, with each
+// group's own prefill_map. Person attributes are the link: an item gives its person through the group's
+// map, the person gives a later group's item through that group's map.
+
+/** Whether `v` holds an answer ("" parts of a name or kana are none). */
+const given = (v) => v != null && v !== '' && !(typeof v === 'object' && !Array.isArray(v) && !Object.values(v).some((x) => x != null && x !== ''));
+
+/** The person an item of `field` describes: each mapped attribute taken from its item field (personItem's inverse). */
+export function itemPerson(field, item) {
+  const person = {};
+  for (const [fid, attr] of Object.entries(field.prefill_map || {})) if (item && given(item[fid])) person[attr] = clone(item[fid]);
+  return person;
+}
+
+/**
+ * The people entered in a bundle's procedures so far. `groups`: [{key, field, items, listed}] in the bundle's
+ * order (`key` names the group, e.g. `tennyu.movers`; `listed` the people its picker lists from the profile).
+ * An item taken from a listed person or from a person entered before is that person (attributes it adds,
+ * e.g. the 個人番号 a later group asks, join them); any other item with a name is a new person
+ * ({...attributes, member_id: `entered:{key}[i]` unless the group maps a resident code, entered: true}).
+ */
+export function enteredPeople(groups) {
+  const out = [];
+  for (const { key, field, items, listed = [] } of groups) {
+    const known = [...listed, ...out];
+    matchItems(field, items, known).forEach((m, i) => {
+      const attrs = itemPerson(field, items[i]);
+      if (m) {
+        const p = out.find((x) => x.member_id === m.member_id);
+        if (p) for (const [a, v] of Object.entries(attrs)) if (!(a in p)) p[a] = v;
+        return;
+      }
+      if (!attrs.name) return; // nobody to pick by name yet
+      out.push({ ...attrs, member_id: attrs.member_id || `entered:${key}[${i}]`, entered: !attrs.member_id || undefined });
+    });
+  }
+  return out.map((p) => (p.entered ? p : Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'entered'))));
+}
+
+/**
+ * A correction in the procedure where a person was entered, followed by a later group: the items of
+ * `items` taken from a person of `before` (the people before the edit) whose value is still the one taken
+ * get the person's new value (`after`, same member_id); a value changed in the later group itself stays
+ * (it is a deliberate difference, marked there as a correction). A person whose values changed in more
+ * than half of their attributes is someone else (an item removed and the list shifted): nothing follows.
+ * Returns the new list, or null when nothing changed.
+ */
+export function followPeople(field, items, before, after) {
+  if (!Array.isArray(items) || !items.length) return null;
+  const byId = new Map(after.map((p) => [p.member_id, p]));
+  let changed = false;
+  const out = matchItems(field, items, before).map((m, i) => {
+    const was = m && before.find((p) => p.member_id === m.member_id);
+    const now = m && byId.get(m.member_id);
+    if (!was || !now) return items[i];
+    const attrs = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((a) => a !== 'member_id' && a !== 'entered');
+    const moved = attrs.filter((a) => !same(was[a], now[a]));
+    if (!moved.length || moved.length * 2 > attrs.length) return items[i];
+    const item = { ...items[i] };
+    for (const [fid, attr] of Object.entries(field.prefill_map || {})) {
+      if (!moved.includes(attr) || !same(item[fid], was[attr])) continue;
+      if (given(now[attr])) item[fid] = clone(now[attr]);
+      else delete item[fid];
+      changed = true;
+    }
+    return item;
+  });
+  return changed ? out : null;
 }

@@ -18,12 +18,14 @@ export function markItems(field, ctx, path, items, people, source) {
   }
   matchItems(field, items, people).forEach((m, i) => {
     if (!m) return;
+    // A person entered earlier in the life event: their values came from there ('bundle'), not the registry.
+    const from = people.find((x) => x.member_id === m.member_id).entered ? 'bundle' : source;
     for (const fid of Object.keys(field.prefill_map || {})) {
       const p = `${path}[${i}].${fid}`;
       if (m.differ.includes(fid)) ctx.corrected.add(p);
       else if (items[i][fid] !== undefined) {
         ctx.prefilled.add(p);
-        ctx.sources.set(p, source);
+        ctx.sources.set(p, from);
         if (field.prefill_editable === false) ctx.locked.add(p);
       }
     }
@@ -36,10 +38,13 @@ export function markItems(field, ctx, path, items, people, source) {
  */
 export function pickerBox(field, ctx, id, people, items, setItems, source) {
   const box = el('div', { class: 'choices picker' });
+  // The people entered earlier in a life event come after the household, under their own heading.
+  const firstEntered = people.findIndex((p) => p.entered);
   const inputs = people.map((person, i) => {
     const input = el('input', { type: 'checkbox', id: `${id}-pick-${i}`, name: `${id}-pick`, value: person.member_id });
     input.addEventListener('change', () => setItems(togglePerson(field, items(), people, person, input.checked)));
     const rel = person.relationship_to_head ? `（${person.relationship_to_head}）` : '';
+    if (i === firstEntered) box.append(el('p', { class: 'hint picker-entered', id: `${id}-pick-entered`, text: t('pickEntered') }));
     box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: `${nameText(person.name)}${rel}` })));
     return input;
   });
@@ -48,7 +53,8 @@ export function pickerBox(field, ctx, id, people, items, setItems, source) {
     people.forEach((person, i) => { inputs[i].checked = picked.has(person.member_id); });
   };
   refresh();
-  return { nodes: [el('p', { class: 'hint', id: `${id}-pick-hint`, text: t(source === 'transfer' ? 'pickHintTransfer' : 'pickHint') }), box], refresh };
+  const hint = firstEntered === 0 ? 'pickHintBundle' : source === 'transfer' ? 'pickHintTransfer' : 'pickHint';
+  return { nodes: [el('p', { class: 'hint', id: `${id}-pick-hint`, text: t(hint) }), box], refresh };
 }
 
 /** After a change inside the items: mark them again and update each label's note in place. */

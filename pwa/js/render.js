@@ -33,8 +33,9 @@ function labelContent(field, ctx, path) {
 /** Where a value came from (the registry, an imported 転出証明書情報: ctx.sources), or that it was changed. */
 export function prefillNote(ctx, path) {
   if (ctx.prefilled.has(path)) {
-    const transfer = ctx.sources && ctx.sources.get(path) === 'transfer';
-    return t((transfer ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : ''));
+    const from = ctx.sources && ctx.sources.get(path);
+    if (from === 'bundle') return t('prefilledBundle'); // typed in an earlier procedure of the life event
+    return t((from === 'transfer' ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : ''));
   }
   return ctx.corrected && ctx.corrected.has(path) ? t('prefillCorrected') : null;
 }
