@@ -19,8 +19,9 @@ const ownPart = (c) => (c && (c.parties || []).length && !isStaff() ? partOf(c, 
 
 export const today = () => japanToday();
 
+// Staff filing at the counter see, fill and owe staff_only fields; a resident never sees one (form.js).
 export function evalForm(compiled, answers) {
-  return evaluateForm(compiled, answers, { today: today() });
+  return evaluateForm(compiled, answers, { today: today(), filer: isStaff() ? 'staff' : 'resident' });
 }
 
 function safeEval(expr, answers) {
@@ -28,6 +29,7 @@ function safeEval(expr, answers) {
 }
 
 export function sectionShown(section, answers) {
+  if (section.staff_only && !isStaff()) return false;
   if (!section.show_if) return true;
   try { return truthy(evaluate(section.show_if, answers, { today: today() })); } catch { return false; }
 }
@@ -57,12 +59,7 @@ export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.s
     sources: new Map(Object.entries(d.prefill_sources || {})), corrected: new Set(), people: d.people || null, picker,
     // Address parts filled by a postal lookup (and not edited since) may be replaced by the next lookup;
     // kept with the draft so that this still holds after a reload.
-    touched: new Set(), autofilled: new Set(d.autofilled || []), loadShard,
-    requiredNow: (path) => {
-      const f = allFields(compiled).find((x) => x.id === parsePath(path)[0]);
-      if (!f || !f.required_if) return false;
-      try { return truthy(evaluate(f.required_if, d.answers, { today: today() })); } catch { return false; }
-    },
+    touched: new Set(), autofilled: new Set(d.autofilled || []), loadShard, staff: isStaff(),
     choicesFor: (field, path) => {
       const choices = field.choices || [];
       if (!field.choice_filter) return choices;

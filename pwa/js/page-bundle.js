@@ -10,7 +10,7 @@ import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
 import { mappedFields, copyShared, sharedSource, sharedFieldsFor, mappedTargets } from './lifeevent.js';
-import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps } from './shell.js';
+import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff } from './shell.js';
 import {
   openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
@@ -87,7 +87,7 @@ export async function render(view, params) {
     for (const r of results) {
       const hide = mapped.get(r.d.procedure_id) || new Set();
       const shown = (r.compiled.sections || []).map((sec, i) => ({ s: sec, i })).filter(({ s: sec }) => sectionShown(sec, r.d.answers));
-      for (const { i } of stepSections(shown, r.d, r.result, (sec) => (sec.fields || []).filter((f) => !hide.has(f.id)))) {
+      for (const { i } of stepSections(shown, r.d, r.result, (sec) => (sec.fields || []).filter((f) => !hide.has(f.id)), isStaff())) {
         list.push(stepAt(`${r.d.procedure_id}.${i}`));
       }
     }

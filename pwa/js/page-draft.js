@@ -9,7 +9,7 @@ import { same } from './syncstate.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
-import { drafts, link, notFound, failPage, route, steps } from './shell.js';
+import { drafts, link, notFound, failPage, route, steps, isStaff } from './shell.js';
 import { stepSections, stepBeside } from './steps.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
@@ -34,7 +34,7 @@ export async function render(view, params) {
     }
   }
   const secs = visibleSections(compiled, d.answers);
-  const stepList = stepSections(secs, d, evalForm(compiled, d.answers));
+  const stepList = stepSections(secs, d, evalForm(compiled, d.answers), undefined, isStaff());
   if (first && !stepList.length) {
     // Nothing to answer at all: straight to the review (replace: 戻る does not come back here).
     if (view.current()) location.replace(`#/d/${d.id}/review`);
@@ -77,7 +77,7 @@ export async function render(view, params) {
   const ctx = makeCtx('f', d, compiled, (path, info) => {
     result = evalForm(compiled, d.answers);
     // An answer can add or remove a later step (show_if): the button says where it leads now.
-    if (next) next.textContent = stepBeside(stepSections(visibleSections(compiled, d.answers), d, result), secIndex, 1) ? t('next') : t('toReview');
+    if (next) next.textContent = stepBeside(stepSections(visibleSections(compiled, d.answers), d, result, undefined, isStaff()), secIndex, 1) ? t('next') : t('toReview');
     if (info.rerender) drawFields();
     else applyResult(fieldsBox, result, ctx, { showAll });
   });
@@ -110,7 +110,7 @@ export async function render(view, params) {
     }
     await drafts.saved();
     // The steps again with these answers: a show_if may have added or removed one.
-    const after = stepBeside(stepSections(visibleSections(compiled, d.answers), d, evalForm(compiled, d.answers)), secIndex, 1);
+    const after = stepBeside(stepSections(visibleSections(compiled, d.answers), d, evalForm(compiled, d.answers), undefined, isStaff()), secIndex, 1);
     location.hash = after ? `#/d/${d.id}/${after.i}` : `#/d/${d.id}/review`;
   });
   main.append(form);

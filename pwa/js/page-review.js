@@ -4,7 +4,7 @@
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { isShown, parsePath } from './paths.js';
-import { link, notFound, failPage, steps } from './shell.js';
+import { link, notFound, failPage, steps, isStaff } from './shell.js';
 import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
 import { reviewList, feeAndDocs, queueDraft, foldedNotes } from './formreview.js';
 import { stepSections } from './steps.js';
@@ -21,7 +21,7 @@ export async function render(view, params) {
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
   if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
   const shown = visibleSections(compiled, d.answers);
-  const stepList = stepSections(shown, d, result);
+  const stepList = stepSections(shown, d, result, undefined, isStaff());
   const folded = shown.filter(({ i }) => !stepList.some((x) => x.i === i));
   const summaryHolder = el('div', {});
   main.append(summaryHolder, ...reviewList(compiled, d.answers, result, (i) => `#/d/${d.id}/${i}`));

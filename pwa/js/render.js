@@ -21,10 +21,8 @@ export function domId(scope, path) {
 function labelContent(field, ctx, path) {
   const bits = [tx(field.label)];
   const out = [document.createTextNode(bits[0])];
-  if (field.type !== 'notice' && !field.calculate && !field.read_only) {
-    const required = field.required || (field.required_if && ctx.requiredNow(path));
-    out.push(el('span', { class: required ? 'req' : 'opt', text: required ? t('required') : t('optional') }));
-  }
+  // ※必須 / ※任意: applyResult sets it from the form result's `required`, validation's own decision.
+  if (field.type !== 'notice' && !field.calculate && !field.read_only) out.push(marker(el('span', {}), field.required));
   const note = prefillNote(ctx, path);
   if (note) out.push(el('span', { class: 'prefilled', text: note }));
   return out;
@@ -40,6 +38,12 @@ export function prefillNote(ctx, path) {
   return ctx.corrected && ctx.corrected.has(path) ? t('prefillCorrected') : null;
 }
 
+function marker(span, on) {
+  const cls = on ? 'req' : 'opt';
+  if (span.className !== cls) { span.className = cls; span.textContent = t(on ? 'required' : 'optional'); } // only on a change
+  return span;
+}
+
 function hintNodes(field, id) {
   const nodes = [];
   if (field.hint) nodes.push(el('p', { class: 'hint', id: id + '-hint', text: tx(field.hint) }));
@@ -53,12 +57,12 @@ function describedBy(field, id, extra) {
 
 /**
  * Render `fields` into `container`. ctx: {scope, answers, prefilled:Set, locked:Set, touched:Set,
- * hide:Set (top-level ids not to render), onChange(path, {typed}), requiredNow(path), saveBlob(file),
+ * hide:Set (top-level ids not to render), staff (staff filing: staff_only fields shown), onChange(path, {typed}), saveBlob(file),
  * loadShard(prefix), base (group item path prefix)}.
  */
 export function renderFields(container, fields, ctx, base = '') {
   for (const field of fields) {
-    if (!base && ctx.hide && ctx.hide.has(field.id)) continue;
+    if ((!base && ctx.hide && ctx.hide.has(field.id)) || (field.staff_only && !ctx.staff)) continue;
     container.append(renderField(field, ctx, fieldPath(base, field.id)));
   }
 }
@@ -496,6 +500,7 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
  */
 export function applyResult(root, result, ctx, { showAll = false } = {}) {
   const errors = new Map();
+  const required = result.required ? new Set(result.required) : null;
   for (const e of result.errors || []) if (!errors.has(e.path)) errors.set(e.path, e);
   for (const node of root.querySelectorAll('[data-path]')) {
     const path = node.getAttribute('data-path');
@@ -507,6 +512,8 @@ export function applyResult(root, result, ctx, { showAll = false } = {}) {
       const text = v == null ? '' : String(v);
       if (calc.value !== text) calc.value = text;
     }
+    const mark = required && node.querySelector(':scope > :is(label, legend) > :is(.req, .opt)');
+    if (mark) marker(mark, required.has(path)); // switches live as answers change (required_if)
     const errP = node.querySelector(':scope > .error-text');
     const err = errors.get(path);
     // Errors appear when the user asks to continue (GOV.UK: validate on continue, not on blur; an error

@@ -6,9 +6,9 @@ import { isShown, parsePath } from './paths.js';
 
 const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
 
-/** A field the resident answers here: not a notice, a calculation, read-only or for staff only. */
-export function answerable(f) {
-  return f.type !== 'notice' && !f.calculate && !f.read_only && !f.staff_only;
+/** A field the filer answers here: not a notice, a calculation, read-only or (a resident) for staff only. */
+export function answerable(f, staff = false) {
+  return f.type !== 'notice' && !f.calculate && !f.read_only && (staff || !f.staff_only);
 }
 
 /**
@@ -16,22 +16,22 @@ export function answerable(f) {
  * resident anything: some shown answerable field that is not prefilled with a valid value. A group the
  * resident picks members from (`pick`) always asks. `d` = {answers, prefilled}; `result` = evalForm's.
  */
-export function asksAnything(fields, d, result) {
+export function asksAnything(fields, d, result, staff = false) {
   const prefilled = new Set(d.prefilled || []);
   const bad = new Set((result.errors || []).map((e) => String(parsePath(e.path)[0])));
-  return fields.some((f) => answerable(f) && isShown(result, f.id)
+  return fields.some((f) => answerable(f, staff) && isShown(result, f.id)
     && (f.pick || !prefilled.has(f.id) || empty(d.answers[f.id]) || bad.has(f.id)));
 }
 
-/** Whether a section is this resident's to fill (not staff's, not another party's). */
-export const ownSection = (s) => !s.staff_only && !s.party;
+/** Whether a section is this filer's to fill (not another party's; staff-only ones for staff filing only). */
+export const ownSection = (s, staff = false) => (staff || !s.staff_only) && !s.party;
 
 /**
  * The steps of a form: the shown sections ({s, i}) that ask something; `hide(s)` gives the fields a
  * screen leaves out (a life event's shared fields). The other shown sections fold into the review.
  */
-export function stepSections(shown, d, result, hide = (s) => s.fields || []) {
-  return shown.filter(({ s }) => ownSection(s) && asksAnything(hide(s), d, result));
+export function stepSections(shown, d, result, hide = (s) => s.fields || [], staff = false) {
+  return shown.filter(({ s }) => ownSection(s, staff) && asksAnything(hide(s), d, result, staff));
 }
 
 /** The step after (dir 1) or before (dir -1) section index `i` among `steps`, or null. */

@@ -113,6 +113,10 @@ def fill_applicant(page: Any, *, family: str, given: str, postal: str, address: 
     page.get_by_label("電話番号").fill(phone)
     if on_filled:
         on_filled()
+    if page.get_by_role("button", name="入力内容を確認する").count() == 0:
+        # Staff filing: the counter's own step (窓口記入欄, staff_only, every field optional) comes last.
+        page.get_by_role("button", name="次へ進む").click()
+        page.wait_for_selector("text=窓口記入欄（職員用）")
     page.get_by_role("button", name="入力内容を確認する").click()
     try:
         page.wait_for_selector("#submit", timeout=10000)

@@ -64,3 +64,8 @@ test('documents at hand are the unconditional ones', () => {
   assert.deepEqual(always.map((x) => x.id), ['card']);
   assert.deepEqual(sometimes.map((x) => x.id), ['poa']);
 });
+
+test('staff filing at the counter: the staff-only section is a step of theirs', () => {
+  const staffSteps = stepSections(shown(FORM), { answers: {}, prefilled: [] }, evaluateForm(FORM, {}, { filer: 'staff' }), undefined, true);
+  assert.deepEqual(staffSteps.map(({ s }) => s.id), ['you', 'move', 'desk']);
+});
