@@ -77,7 +77,10 @@ export async function render(view, params) {
   const ctx = makeCtx('f', d, compiled, (path, info) => {
     result = evalForm(compiled, d.answers);
     // An answer can add or remove a later step (show_if): the button says where it leads now.
-    if (next) next.textContent = stepBeside(stepSections(visibleSections(compiled, d.answers), d, result, undefined, isStaff()), secIndex, 1) ? t('next') : t('toReview');
+    const label = stepBeside(stepSections(visibleSections(compiled, d.answers), d, result, undefined, isStaff()), secIndex, 1) ? t('next') : t('toReview');
+    // Only on a change: replacing the button's text between a press and its release (the press blurs the
+    // field, which lands here) makes Chromium send the click to the form instead of the button.
+    if (next && next.textContent !== label) next.textContent = label;
     if (info.rerender) drawFields();
     else applyResult(fieldsBox, result, ctx, { showAll });
   });
