@@ -90,6 +90,8 @@ def _badges(field: FieldBase) -> str:
         parts.insert(0, '<span class="mdg-req">※必須</span>')
     elif field.calculate is None:
         parts.insert(0, '<span class="mdg-opt">※任意</span>')
+    if field.staff_only:  # filled at the counter: residents never see it (docs/procedure-format.md)
+        parts.append('<span class="mdg-type">職員のみ</span>')
     return " ".join(parts)
 
 
@@ -134,7 +136,8 @@ def _section(section: Section, lang: str) -> str:
         f'<div class="mdg-cond">表示条件: <code>{escape(section.show_if)}</code></div>' if section.show_if else ""
     )
     fields = "".join(_field(f, lang) for f in section.fields)
-    title = f"<h3>{_t(section.title, lang)}</h3>"
+    staff = ' <span class="mdg-type">職員のみ</span>' if section.staff_only else ""
+    title = f"<h3>{_t(section.title, lang)}{staff}</h3>"
     return f'<section id="section-{escape(section.id)}">{title}{cond}{_help(section.help, lang)}{fields}</section>'
 
 

@@ -16,6 +16,7 @@ from procedure_definitions.forms import FormState, evaluate_form
 from procedure_definitions.library import load_library
 from procedure_definitions.loader import load_text
 from procedure_definitions.model import Procedure
+from procedure_definitions.preview import render_procedure
 from procedure_definitions.timing import estimate
 from tests.test_checker import BASE
 
@@ -165,3 +166,13 @@ def test_a_resident_never_sees_a_shipped_staff_only_field_and_staff_do() -> None
     staff = _eval(compiled, {}, "2026-04-01", "staff")
     assert not staff_ids & set(resident.shown)
     assert {"id_checked", "counter_memo"} <= set(staff.shown)
+
+
+def test_the_configurator_preview_marks_staff_only_sections_and_fields() -> None:
+    text = BASE.replace("        label: 代理人の氏名\n", "        label: 代理人の氏名\n        staff_only: true\n") + STAFF_SECTION
+    proc = load_text(text, "x.yaml").definition
+    assert isinstance(proc, Procedure)
+    html = render_procedure(proc)
+    assert html.count("職員のみ") == 2  # the proxy name field and the 窓口記入欄 section
+    plain = load_text(BASE, "x.yaml").definition
+    assert isinstance(plain, Procedure) and "職員のみ" not in render_procedure(plain)

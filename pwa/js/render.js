@@ -402,6 +402,7 @@ function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {
   const accept = (field.accept || ['image/jpeg', 'image/png', 'application/pdf']);
   const maxFiles = field.max_files || 1;
   const maxMb = field.max_size_mb || 10;
+  const types = accept.map((a) => a.split('/')[1].toUpperCase()).join('・');
   const list = el('ul', { class: 'file-list' });
   const msg = el('p', { class: 'error-text', role: 'status', id: id + '-filemsg' });
   const input = el('input', {
@@ -423,7 +424,7 @@ function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {
     for (const file of input.files) {
       if (current().length >= maxFiles) break;
       if (file.size > maxMb * 1024 * 1024) { msg.textContent = t('tooBig', { mb: maxMb }); continue; }
-      if (accept.length && !accept.includes(file.type)) { msg.textContent = t('badType'); continue; }
+      if (accept.length && !accept.includes(file.type)) { msg.textContent = t('badType', { types }); continue; }
       const ref = await ctx.saveBlob(file);
       set([...current(), ref]);
     }
@@ -434,7 +435,7 @@ function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {
   draw();
   return el('div', common,
     el('label', { for: id }, labelContent(field, ctx, path)), hintNodes(field, id),
-    el('p', { class: 'hint', id: id + '-types', text: t('attachHint', { types: accept.map((a) => a.split('/')[1].toUpperCase()).join('・'), mb: maxMb }) }),
+    el('p', { class: 'hint', id: id + '-types', text: t('attachHint', { types, mb: maxMb }) }),
     errorP, input, msg, list);
 }
 
