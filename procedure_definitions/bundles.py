@@ -1,4 +1,5 @@
-"""What a life event asks across its procedures: a question asked twice in one bundle is a defect (PD240).
+"""What a life event asks across its procedures: a question asked twice in one bundle is a defect (PD240),
+and so is a person's 個人番号 that a group of people does not carry to the next (PD241).
 
 A resident filling a life event answers the shared fields once; every other field is asked by its own
 procedure. Two procedures that can be included together and ask the same concept, not covered by a shared
@@ -22,9 +23,9 @@ from collections.abc import Iterator, Mapping
 
 from .checker import field_tag
 from .expressions import evaluate, parse, truthy
-from .model import GroupField, LifeEvent, NoticeField, Procedure
+from .model import GroupField, LifeEvent, MyNumberField, NoticeField, Procedure
 
-__all__ = ["Repeat", "asked_concepts", "repeated_questions"]
+__all__ = ["Repeat", "asked_concepts", "repeated_questions", "unmapped_person_numbers"]
 
 _MAX_QUESTIONS = 12  # 4096 combinations at most; beyond, every pair counts as possibly included together
 
@@ -91,4 +92,28 @@ def repeated_questions(ev: LifeEvent, procedures: Mapping[str, Procedure]) -> li
                 name = concept.split(":")[1] if concept.startswith("prefill:") else field_id
                 out.append((i, Repeat((name, prev[0], prev[1], lp.procedure, field_id))))
             before.append((lp.procedure, field_id))
+    return out
+
+
+def _people_groups(proc: Procedure) -> list[GroupField]:
+    return [f for section in proc.sections for f in section.fields if isinstance(f, GroupField) and f.prefill_map]
+
+
+def unmapped_person_numbers(ev: LifeEvent, procedures: Mapping[str, Procedure]) -> list[tuple[int, str, str, str]]:
+    """(index in ``ev.procedures``, procedure, group, item) for each 個人番号 item of a group of people that its
+    ``prefill_map`` does not map to ``my_number``, in a procedure included together with another one that has
+    a group of people (PD241): a person entered in one would be asked their 個人番号 again in the other
+    (the PWA carries mapped attributes from group to group in a bundle: pwa/js/people.js enteredPeople)."""
+    together = _together(ev)
+    with_people = {p.procedure for p in ev.procedures
+                   if (proc := procedures.get(p.procedure)) is not None and _people_groups(proc)}
+    out: list[tuple[int, str, str, str]] = []
+    for i, lp in enumerate(ev.procedures):
+        proc = procedures.get(lp.procedure)
+        if proc is None or not any(frozenset((lp.procedure, o)) in together for o in with_people if o != lp.procedure):
+            continue
+        for g in _people_groups(proc):
+            for item in g.fields:
+                if isinstance(item, MyNumberField) and (g.prefill_map or {}).get(item.id) != "my_number":
+                    out.append((i, lp.procedure, g.id, item.id))
     return out

@@ -62,6 +62,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD234": ("error", "every section belongs to a party: the first filer has nothing to fill"),
     "PD235": ("error", "shared field '{shared}' maps to '{procedure}.{field}', which another party fills"),
     "PD240": ("error", "'{name}' is asked twice in this life event: by {first}.{first_field} and {second}.{second_field}; ask it once with a shared field that maps to both"),
+    "PD241": ("error", "the 個人番号 {procedure}.{group}[].{item} is not in the group's prefill_map ({item}: my_number): a person entered in another procedure of this life event would be asked it again"),
     "PD250": ("error", "{what} '{id}' is staff_only but this procedure's filers do not include staff: nobody could fill it"),
     "PD251": ("warning", "{key} of field '{field}' reads staff-only field '{name}', which a resident filer never has: it is always empty for them"),
     "PD252": ("warning", "field '{field}' has a constraint but no constraint_message: say what to do when it fails (e.g. 「郵便番号を7桁の数字で入力してください」)"),

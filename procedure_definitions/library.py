@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from .bundles import repeated_questions
+from .bundles import repeated_questions, unmapped_person_numbers
 from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
@@ -126,4 +126,7 @@ def check_life_event_links(lib: Library) -> list[Problem]:
         for i, (name, first, first_field, second, second_field) in repeated_questions(ev, procs):
             out.append(problem("PD240", res.path, *loc.pos(("procedures", i, "procedure")), name=name, first=first,
                                first_field=first_field, second=second, second_field=second_field))
+        for i, proc_id, group, item in unmapped_person_numbers(ev, procs):
+            out.append(problem("PD241", res.path, *loc.pos(("procedures", i, "procedure")), procedure=proc_id,
+                               group=group, item=item))
     return out

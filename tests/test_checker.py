@@ -721,3 +721,27 @@ def test_a_question_asked_twice_in_a_life_event(tmp_path: Path) -> None:
 
 def test_shipped_life_events_ask_nothing_twice() -> None:
     assert [p.format() for p in load_library().problems if p.code == "PD240"] == []
+
+
+def test_a_persons_my_number_must_follow_them_through_a_life_event(tmp_path: Path) -> None:
+    """PD241: a 個人番号 item of a group of people not mapped to my_number, next to another group of people."""
+    count = "          - {id: mover_count"
+    people = HOUSEHOLD.replace(count, "          - {id: mover_no, type: my_number, label: 個人番号}\n" + count, 1)
+    assert codes(people) == []
+    (tmp_path / "p.yaml").write_text(people, encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(people.replace("id: sample\n", "id: sample2\n", 1), encoding="utf-8")
+    ev = ("kind: life_event\nid: ev\nversion: 1.0.0\ntitle: 出来事\nquestions:\n  - {id: more, label: もう一つ}\n"
+          "procedures:\n  - procedure: sample\n  - procedure: sample2\n    include_if: more\n")
+    (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
+    probs = [p for p in load_library(tmp_path).problems if p.code == "PD241"]
+    assert [p.line for p in probs] == [8, 9]  # at each procedure of the event's list
+    assert {p.message.split(" ")[2] for p in probs} == {"sample.movers[].mover_no", "sample2.movers[].mover_no"}
+    # Mapped, the number follows the person: asked once.
+    mapped = people.replace("mover_birth: birth_date}", "mover_birth: birth_date, mover_no: my_number}")
+    (tmp_path / "p.yaml").write_text(mapped, encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(mapped.replace("id: sample\n", "id: sample2\n", 1), encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems if p.code == "PD241"] == []
+    # Never included together: nothing to carry.
+    (tmp_path / "p.yaml").write_text(people, encoding="utf-8")
+    (tmp_path / "e.yaml").write_text(ev.replace("  - procedure: sample\n", "  - procedure: sample\n    include_if: not more\n"), encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems if p.code == "PD241"] == []
