@@ -53,6 +53,22 @@ export function sharedSource(event, proc, fieldId) {
   return null;
 }
 
+/**
+ * The shared fields required now: those filling a field that an included procedure requires now (its form
+ * result's `required`, top-level paths), so the shared step's ※必須 / ※任意 say what validation does (a
+ * shared field is refused only through the procedures it fills). `results`: [{d: {procedure_id}, result}].
+ */
+export function sharedRequired(event, results) {
+  const out = new Set();
+  for (const r of results) {
+    for (const path of r.result.required || []) {
+      const src = /[.[]/.test(path) ? null : sharedSource(event, r.d.procedure_id, path);
+      if (src) out.add(src);
+    }
+  }
+  return [...out];
+}
+
 /** Documents to bring: unconditional ones, and conditional ones whose condition holds now. */
 export function documentsFor(compiled, answers, evaluate, today) {
   return (compiled.documents || []).filter((d) => test(evaluate, d.required_if, answers, today));

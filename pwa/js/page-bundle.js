@@ -9,7 +9,7 @@ import { deleteDraft } from './sync.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
-import { mappedFields, copyShared, sharedSource, sharedFieldsFor, mappedTargets } from './lifeevent.js';
+import { mappedFields, copyShared, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
 import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff } from './shell.js';
 import {
   openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
@@ -160,9 +160,10 @@ export async function render(view, params) {
   const refresh = () => {
     const results = evaluateAll();
     for (const { box, ctx, p } of boxes) applyResult(box, results.find((r) => r.d === p.d).result, ctx, { showAll });
-    if (!cur.p) applyResult(sharedFieldsBox, { shown: null, values: {}, errors: sharedErrors(results) }, sharedCtx, { showAll });
+    if (!cur.p) applyResult(sharedFieldsBox, { shown: null, values: {}, errors: sharedErrors(results), required: sharedRequired(ev, results) }, sharedCtx, { showAll });
     // An answer can add or remove a later step (show_if): the button says where it leads now.
-    if (nextBtn) nextBtn.textContent = stepAfter(bundleSteps(results)) ? t('next') : t('toReview');
+    const label = stepAfter(bundleSteps(results)) ? t('next') : t('toReview');
+    if (nextBtn && nextBtn.textContent !== label) nextBtn.textContent = label; // only on a change (page-draft.js)
   };
   let nextBtn = null;
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.

@@ -45,3 +45,22 @@ test('phone and number fields: full-width digits and dash variants', () => {
   assert.equal(cleanDigits('my_number', '１２３４ ５６７８ ９０１８'), '123456789018');
   assert.equal(cleanDigits('corporate_number', '1234-5678-90123'), '1234567890123');
 });
+
+test('a shared field is marked required exactly when a procedure it fills requires that field now', async () => {
+  const { evaluateForm } = await import('../../pwa/js/form.js');
+  const { sharedRequired } = await import('../../pwa/js/lifeevent.js');
+  const F = (id, more = {}) => ({ id, type: 'text', label: { ja: id }, ...more });
+  const proc = (id, fields) => ({ id, version: '1.0.0', title: { ja: id }, sections: [{ id: 's', title: { ja: 's' }, fields }] });
+  const a = proc('a', [F('kind', { type: 'choice', choices: [{ value: 'x', label: { ja: 'x' } }, { value: 'y', label: { ja: 'y' } }] }),
+    F('postal', { type: 'postal_code', address_field: 'addr' }), F('addr', { type: 'address', required_if: { op: '==', args: [{ ref: ['kind'] }, { lit: 'x' }] } }),
+    F('memo', { staff_only: true, required: true })]);
+  const b = proc('b', [F('note'), F('code', { required: true })]);
+  const ev = { shared_fields: [
+    { field: F('s_postal'), maps_to: { a: 'postal' } }, { field: F('s_addr'), maps_to: { a: 'addr' } },
+    { field: F('s_note'), maps_to: { b: 'note' } }, { field: F('s_code'), maps_to: { b: 'code' } },
+    { field: F('s_memo'), maps_to: { a: 'memo' } }] };
+  const results = (answers) => [a, b].map((c) => ({ d: { procedure_id: c.id }, result: evaluateForm(c, answers, { today: '2026-04-01' }) }));
+  assert.deepEqual(sharedRequired(ev, results({ kind: 'y' })).sort(), ['s_code']);
+  // A linked postal code of a required address is required too (the 転入 postal code in the moving-in event).
+  assert.deepEqual(sharedRequired(ev, results({ kind: 'x' })).sort(), ['s_addr', 's_code', 's_postal']);
+});
