@@ -337,6 +337,8 @@ def build_pwa(
                 info["department_id"] = d.department.id
                 info["filers"] = list(d.filers)
                 info["estimate_seconds"] = _estimate_seconds(kind, d, library)
+                # What every filer brings, for the card's 「手元に用意するもの」 line (page-finder.js).
+                info["documents"] = [_text(doc.label) for doc in d.documents if doc.required_if is None]
             else:
                 info["procedures"] = [p.procedure for p in d.procedures]
 

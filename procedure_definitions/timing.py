@@ -38,6 +38,7 @@ __all__ = [
     "BUDGET_SECONDS",
     "DEFAULT_HOUSEHOLD",
     "DEFAULT_MODEL",
+    "HEADER_TEXT",
     "HOUSEHOLD_PREFILL",
     "TYPICAL_INPUT",
     "Context",
@@ -335,16 +336,31 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     return shown
 
 
+# The compact header of a procedure's first step (pwa/js/page-procedure.js atHandLine), as read:
+# 「かかる時間の目安：約1分・手元に用意するもの：」 plus the unconditional documents' labels and the fee.
+HEADER_TEXT = "かかる時間の目安：約1分・手元に用意するもの："
+
+
 def _start_steps(proc: Procedure, m: TouchModel, ctx: Context) -> Step:
-    # The overview (pwa/js/page-procedure.js): title, description, fee, deadline and the documents to bring
-    # on the common path (the others are skimmed past), then 「申請を始める」.
-    chars = text_chars(proc.title) + text_chars(proc.description) + text_chars(proc.deadline)
-    for doc in proc.documents:
-        if doc.required_if is None or (ctx.path is not None and ctx.path.holds(doc.required_if)):
-            chars += text_chars(doc.label) + text_chars(doc.note)
+    # Opening a procedure lands on its first step (issue 12: the overview is a screen with nothing to
+    # answer, so it folds). Above the first step the resident reads the title and one line: the estimate,
+    # the documents every filer brings and the fee. The description, deadline, legal basis and the
+    # documents needed only in some cases sit in a collapsed <details> that the common path does not open;
+    # the conditional documents that apply are read on the review (_documents_step). No tap to start.
+    chars = text_chars(proc.title) + len(HEADER_TEXT)
+    chars += sum(text_chars(doc.label) for doc in proc.documents if doc.required_if is None)
     if proc.fee is not None:
         chars += m.fee_chars
-    return Step("start", None, chars * m.read_char + m.tap)
+    return Step("start", None, chars * m.read_char)
+
+
+def _documents_step(proc: Procedure, m: TouchModel, ctx: Context) -> list[Step]:
+    """The review lists the documents to bring (formreview.js feeAndDocs): those only some filers need
+    and that apply on the path are new there, so they are read; the unconditional ones were on the line."""
+    if ctx.path is None:
+        return []
+    chars = sum(text_chars(d.label) for d in proc.documents if d.required_if is not None and ctx.path.holds(d.required_if))
+    return [Step("read", "documents", chars * m.read_char)] if chars else []
 
 
 def section_shown(section: Section, ctx: Context) -> bool:
@@ -402,7 +418,7 @@ def estimate(proc: Procedure, model: TouchModel = DEFAULT_MODEL, *, household: i
     for section in proc.sections:
         if section_shown(section, ctx):
             answers += section_steps(section, model, steps, ctx)
-    return finish(steps + review_steps(answers, model))
+    return finish(steps + _documents_step(proc, model, ctx) + review_steps(answers, model))
 
 
 def format_estimate(proc: Procedure, est: Estimate) -> str:

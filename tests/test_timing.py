@@ -12,6 +12,7 @@ from procedure_definitions.model import LifeEvent, Procedure
 from procedure_definitions.timing import (
     BUDGET_SECONDS,
     DEFAULT_MODEL,
+    HEADER_TEXT,
     Estimate,
     TouchModel,
     estimate,
@@ -433,3 +434,28 @@ def test_a_persons_my_number_is_typed_once_in_a_life_event_then_picked() -> None
     assert [k for k, _ in kinds] == ["type", "type", "glance", "glance"]
     alone = estimate(procs["second"], household=2)
     assert [s.kind for s in alone.breakdown if s.field_id == "m_no"] == ["type", "type"]
+
+
+def test_opening_lands_on_the_first_step_reading_one_line_and_the_review_lists_the_documents_that_apply() -> None:
+    # The overview folds (issue 12): a long description or deadline (in the collapsed <details>) costs
+    # nothing; an unconditional document's label is on the line above the first step; there is no start tap.
+    base = estimate(proc())
+    long_text = {"ja": "説明" * 100}
+    assert estimate(proc(lambda d: d.update(description=long_text, deadline=long_text))).seconds == base.seconds
+    start = base.breakdown[0]
+    assert start.kind == "start" and start.seconds == pytest.approx(
+        (len("見本の手続") + len(HEADER_TEXT)) * DEFAULT_MODEL.read_char, abs=0.01)
+    doc = {"id": "id_doc", "label": {"ja": "本人確認書類"}}
+    with_doc = estimate(proc(lambda d: d.update(documents=[doc])))
+    assert with_doc.breakdown[0].seconds == pytest.approx(start.seconds + 6 * DEFAULT_MODEL.read_char, abs=0.01)
+    # A conditional document is read on the review when it applies on the path, and only then.
+    cond = {**doc, "required_if": "kind = 'b'"}
+
+    def scenario(kind: str) -> Any:
+        return lambda d: d.update(documents=[cond], scenarios=[{"name": "見本", "answers": {"kind": kind, "copies": 1},
+                                                                  "expect": {"valid": True}}])
+
+    applies = estimate(proc(scenario("b")))
+    assert applies.breakdown[0].seconds == start.seconds
+    assert {s.field_id: s.kind for s in applies.breakdown}.get("documents") == "read"
+    assert "documents" not in {s.field_id for s in estimate(proc(scenario("a"))).breakdown}

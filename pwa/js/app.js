@@ -2,7 +2,7 @@
 // routes, each page a module loaded when first needed (the service worker precaches them all):
 //   #/                 home (drafts, waiting and submitted applications, needs-info items)   page-home.js
 //   #/find             procedure finder (search, browse by life event)                       page-finder.js
-//   #/p/{id}           a procedure's overview (what to bring, fee) and "start"              page-procedure.js
+//   #/p/{id}           opens a procedure: its first step (a draft), or the facts for non-filers page-procedure.js
 //   #/d/{draft}/{n}    page n of a draft's form                                              page-draft.js
 //   #/d/{draft}/review check answers, then 送信                                              page-review.js
 //   #/e/{event}        life-event navigator                                                  page-event.js

@@ -10,6 +10,7 @@ import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, parsePath } from './paths.js';
 import { drafts, link, notFound, failPage, route, steps, isStaff } from './shell.js';
+import { procedureHeader } from './page-procedure.js';
 import { stepSections, stepBeside } from './steps.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
@@ -50,6 +51,8 @@ export async function render(view, params) {
   h1.before(steps(0));
   // Focus goes to the step's heading on every step change (focusTitle focuses #page-title).
   h1.removeAttribute('id');
+  // The first step carries what the overview said: the estimate and what to have at hand, the rest folded.
+  if (pos === 1) main.append(...procedureHeader(compiled));
   if (d.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: d.on_behalf_name }) }));
   if (d.error) main.append(el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }));
   const mig = migrationNotice(d, compiled);
@@ -94,7 +97,7 @@ export async function render(view, params) {
   const nextStep = stepBeside(stepList, secIndex, 1);
   const prevStep = stepBeside(stepList, secIndex, -1);
   next = el('button', { type: 'submit', class: 'btn', text: nextStep ? t('next') : t('toReview') });
-  const backHref = prevStep ? `#/d/${d.id}/${prevStep.i}` : `#/p/${d.procedure_id}`;
+  const backHref = prevStep ? `#/d/${d.id}/${prevStep.i}` : '#/find';
   form.append(el('div', { class: 'actions' }, next, link(backHref, t('back'), 'btn-link')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

@@ -44,5 +44,5 @@ export async function render(view, params) {
     const id = await queueDraft(d, compiled);
     location.hash = `#/s/${id}`;
   });
-  main.append(el('div', { class: 'actions' }, submit, link(stepList.length ? `#/d/${d.id}/${stepList[stepList.length - 1].i}` : `#/p/${d.procedure_id}`, t('back'), 'btn-link')));
+  main.append(el('div', { class: 'actions' }, submit, link(stepList.length ? `#/d/${d.id}/${stepList[stepList.length - 1].i}` : '#/find', t('back'), 'btn-link')));
 }

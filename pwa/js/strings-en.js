@@ -243,6 +243,7 @@ export const STRINGS = {
   aboutSeconds: '{n} seconds',
   aboutMinutes: '{n} min',
   atHand: 'Have these at hand',
+  aboutProcedure: 'About this procedure (description, deadline, what some need)',
   sometimesNeeded: 'Needed in some cases',
   notes: 'Notes',
   status_awaiting_partner: 'Waiting for the other person',

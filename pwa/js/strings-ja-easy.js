@@ -244,6 +244,7 @@ export const STRINGS = {
   aboutSeconds: 'だいたい {n}びょう',
   aboutMinutes: 'だいたい {n}ふん',
   atHand: 'よういする もの',
+  aboutProcedure: 'この てつづきに ついて',
   sometimesNeeded: 'ひとに よって いる もの',
   notes: 'おしらせ',
   status_awaiting_partner: 'あいての ひとの かくにんを まって います',

@@ -243,6 +243,7 @@ export const STRINGS = {
   aboutSeconds: '約{n}秒',
   aboutMinutes: '約{n}分',
   atHand: '手元に用意するもの',
+  aboutProcedure: 'この手続きについて（説明・期限・場合により必要なもの）',
   sometimesNeeded: '場合により必要なもの',
   notes: 'お知らせ',
   status_awaiting_partner: '相手の方の確認待ち',

@@ -71,10 +71,10 @@ def go(page: Any, base: str, hash_: str) -> None:
 
 def start_juminhyo(page: Any, *, copies: str = "1", purpose: str = "employment", check: Any = None,
                    on_open: Any = None, folded: bool = False) -> None:
-    """From the procedure page of juminhyo-copy to its applicant page: a resident's own copy, whole household
-    (``on_open`` runs on the first step before anything is typed, ``check`` once it is filled). ``folded``: the
-    applicant page is all prefilled (a bound resident), so it is no step: on to the review, then its 変更."""
-    page.get_by_role("button", name="申請を始める").click()
+    """From juminhyo-copy's first step (opening the procedure lands there) to its applicant page: a resident's
+    own copy, whole household (``on_open`` runs on the first step before anything is typed, ``check`` once it
+    is filled). ``folded``: the applicant page is all prefilled (a bound resident), so it is no step: on to the
+    review, then its 変更."""
     page.wait_for_selector("#form")
     if on_open:
         ready(page)

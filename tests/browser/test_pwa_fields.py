@@ -66,7 +66,6 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: ServerProces
     assert jpeg[:3] == b"\xff\xd8\xff"
 
     go(page, server.base, "#/p/tennyu")
-    page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
     page.get_by_label("国内の他の市区町村").check()
     page.locator("fieldset[data-field=tokurei_tennyu]").get_by_label("いいえ").check()

@@ -51,7 +51,6 @@ def test_pages_load_when_first_needed_and_open_offline(browser: Any, shared_serv
     )
 
     go(page, shared_server.base, "#/p/juminhyo-copy")
-    page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form input")
     for needed in (
         "app.",

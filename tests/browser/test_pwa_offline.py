@@ -83,7 +83,6 @@ def test_offline_first_flow(browser: Any, server: ServerProcess, library_copy: P
 
     # Leave a second application half-filled as a draft.
     go(page, server.base, "#/p/juminhyo-copy")
-    page.get_by_role("button", name="申請を始める").click()
     page.wait_for_selector("#form")
     page.get_by_label("自分（本人）").check()
     wait_draft(page, "d.answers && d.answers.relation === 'self'")  # autosave is asynchronous

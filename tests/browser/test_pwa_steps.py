@@ -53,17 +53,24 @@ def test_steps_back_and_forth_offline(browser: Any, steps_server: ServerProcess)
     go(page, steps_server.base, "")
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30000)
 
-    # Before starting: roughly how long, and the unconditional documents to have at hand.
-    go(page, steps_server.base, "#/p/juminhyo-copy")
-    assert re.fullmatch(r"かかる時間の目安：約\d+(秒|分)", page.locator("#estimate").inner_text())
-    assert "本人確認書類" in page.locator("#at-hand").inner_text()
-    axe_check(page, "procedure overview")
+    # The finder's card says roughly how long and what to have at hand, before opening.
+    go(page, steps_server.base, "#/find")
+    card = page.locator("li.card", has=page.get_by_role("link", name="住民票の写し等交付請求")).locator(".estimate")
+    assert re.fullmatch(r"かかる時間の目安：約\d+(秒|分)・手元に用意するもの：.*本人確認書類.*", card.inner_text())
+    axe_check(page, "finder with estimates")
 
-    # The notices-only opening section is no step: 申請を始める lands on 請求の内容, step 1, focused.
+    # Opening the procedure lands on its first step (the overview folds): the notices-only opening section is
+    # no step either, so it is 請求の内容, step 1, focused, under the one-line header.
+    go(page, steps_server.base, "#/p/juminhyo-copy")
+
     def on_first_step() -> None:
+        assert re.fullmatch(r"かかる時間の目安：約\d+(秒|分)・手元に用意するもの：.*本人確認書類.*", page.locator("#estimate").inner_text())
         assert heading(page).startswith("1 / "), heading(page)
         assert "請求の内容" in heading(page)
         assert page.evaluate("document.activeElement && document.activeElement.id") == "page-title"
+        assert not page.locator("#about").evaluate("d => d.open")  # the description, deadline: folded
+        page.locator("#about summary").click()
+        assert "期限" in page.locator("#about").inner_text() or "担当" in page.locator("#about").inner_text()
         bar = page.locator("progress.step-progress")
         assert bar.get_attribute("value") == "1" and bar.get_attribute("aria-label")
         axe_check(page, "step 1")

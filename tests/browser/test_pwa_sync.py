@@ -206,7 +206,6 @@ def test_a_draft_started_on_a_phone_continues_on_a_tablet(browser: Any, shared_s
     add_session(ctx_p, server.base, phone_session)
     go(p, server.base, "#/p/juminhyo-copy")
     sw_active(p)
-    p.get_by_role("button", name="申請を始める").click()
     p.wait_for_selector("#form")
     p.get_by_label("自分（本人）").check()
     p.get_by_label("住民票の写し（世帯全員）").check()
