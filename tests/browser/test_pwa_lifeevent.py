@@ -133,6 +133,13 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
         in page.locator("#shared-applicant_name-error").inner_text()
     )
     check("bundle-errors")
+    # Honest markers: every shared field refused here is marked ※必須, the new address's postal code included
+    # (a shared field is refused through the procedure it fills: 転入届 requires it).
+    refused = page.evaluate("""() => [...document.querySelectorAll('#form [data-path]')]
+      .filter((n) => !n.hidden && n.querySelector(':scope > .error-text:not([hidden])'))
+      .map((n) => [n.dataset.path, (n.querySelector(':scope > :is(label, legend) > :is(.req, .opt)') || {}).textContent])""")
+    assert refused and all(m == "※必須" for _, m in refused), refused
+    assert ["new_postal_code", "※必須"] in refused, refused
     # An error link moves focus to its field.
     page.locator("#error-summary a").first.click()
     assert page.evaluate("document.activeElement.closest('[data-path]') !== null")
