@@ -32,7 +32,7 @@ from .identity_memo import IdentityMemo
 from .model import Procedure
 
 __all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "for_resident", "is_number",
-           "is_sha256", "validate_answers"]
+           "is_sha256", "staff_only_ids", "validate_answers"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     # Every message says what to do (the field's label comes first: 「郵便番号：…入力してください。」).
@@ -907,6 +907,12 @@ def _without_staff_only(fields: list[dict[str, Any]], answers: Mapping[str, Any]
             value = [_without_staff_only(f.get("fields", []), x) if isinstance(x, Mapping) else x for x in value]
         out[key] = value
     return out
+
+
+def staff_only_ids(proc: Procedure) -> frozenset[str]:
+    """The ids of the fields filled at the counter only (their own flag or their section's; groups' too)."""
+    return frozenset(f["id"] for s in _compiled(proc).get("sections", []) for f in _all_fields(s.get("fields", []))
+                     if f.get("staff_only"))
 
 
 def for_resident(proc: Procedure, answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -105,9 +105,11 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     labels: dict[str, str] = {}
     if proc is not None:
+        from procedure_definitions.forms import staff_only_ids
         from procedure_definitions.model import procedure_fields
 
-        labels = {f.id: f.label.ja for f, _ in procedure_fields(proc)}
+        staff = staff_only_ids(proc)  # filled at the counter: the resident neither saw nor wrote them
+        labels = {f.id: f.label.ja + ("（職員記入）" if f.id in staff else "") for f, _ in procedure_fields(proc)}
     attachments = sorted(attachment_names(rec.answers).items())
     can_change = user.role in REVIEW_ROLES
     corrected = await _corrected(svc, rec, proc)

@@ -114,6 +114,11 @@ def test_a_resident_reads_their_submission_without_what_the_counter_wrote(srv: A
     answers_seen = resident_view.json()["answers"]
     assert answers_seen == {k: v for k, v in staff_view.items() if k not in ("id_checked", "counter_memo", "memo_field")}
     assert answers_seen["copies"] == 1
+    # The console shows staff every answer, the counter's marked as theirs.
+    page = srv.login("reviewer", department="shimin").get(f"/console/submissions/{sid}")
+    assert page.status_code == 200, page.text
+    assert "窓口メモ（職員記入）" in page.text and "窓口で確認済み" in page.text
+    assert "通数（職員記入）" not in page.text and "通数" in page.text
 
 
 def test_the_validation_worker_is_told_who_files(srv: AppServer) -> None:
