@@ -7,7 +7,7 @@ pointing at procedures, duplicate versions) live in ``library.check_library``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import expressions as ex
@@ -412,22 +412,25 @@ class _Checker:
                 return
         if not isinstance(f, GroupField) or f.prefill_map is None:
             return
-        items = {c.id: c for c in f.fields}
-        for item_id, attr in f.prefill_map.items():
-            path = fpath + ("prefill_map", item_id)
+        self.person_map(f.prefill_map, {c.id: c for c in f.fields}, fpath + ("prefill_map",), f.id)
+
+    def person_map(self, mapping: dict[str, str], items: Mapping[str, FieldBase], path: KeyPath, owner: str) -> None:
+        """A field id -> member attribute map (a group's ``prefill_map``, a life event person's ``map``)."""
+        for item_id, attr in mapping.items():
+            at = path + (item_id,)
             target = items.get(item_id)
             if target is None:
-                self.report("PD202", path, at_key=True, name=item_id, key=f"prefill_map of '{f.id}'",
+                self.report("PD202", at, at_key=True, name=item_id, key=f"prefill_map of '{owner}'",
                             hint=did_you_mean(item_id, items))
                 continue
             attr_type = MEMBER_ATTRIBUTES.get(attr)
             if attr_type is None:
-                self.report("PD215", path, field=f.id, item=item_id, name=attr,
+                self.report("PD215", at, field=owner, item=item_id, name=attr,
                             hint=did_you_mean(attr, MEMBER_ATTRIBUTES))
                 continue
             tag = field_tag(target)
             if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
-                self.report("PD216", path, field=f.id, item=item_id, name=attr, attr_type=attr_type,
+                self.report("PD216", at, field=owner, item=item_id, name=attr, attr_type=attr_type,
                             field_type=tag)
 
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
@@ -467,6 +470,9 @@ class _Checker:
                 if proc_id not in included:
                     self.report("PD208", ("shared_fields", si, "maps_to", proc_id),
                                 detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
+        self.unique_ids("person", [(p.id, ("people", i, "id")) for i, p in enumerate(ev.people)])
+        for pi, person in enumerate(ev.people):
+            self.person_map(person.map, shared, ("people", pi, "map"), f"people.{person.id}")
 
 
 def _part_name(part: str) -> str:

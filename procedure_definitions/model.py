@@ -27,6 +27,7 @@ __all__ = [
     "Department",
     "Document",
     "EmailField",
+    "EventPerson",
     "Fee",
     "Field",
     "FieldBase",
@@ -400,6 +401,15 @@ class SharedField(msgspec.Struct, **_STRICT):
     maps_to: dict[str, str]
 
 
+class EventPerson(msgspec.Struct, **_STRICT):
+    """A person a life event's shared fields describe (the newborn, the parent filing), offered in every group
+    of people of the bundle like a person entered in one (docs/procedure-format.md, "People across a life
+    event"). ``map``: shared field id -> member attribute (MEMBER_ATTRIBUTES), as a group's ``prefill_map``."""
+
+    id: str
+    map: dict[str, str]
+
+
 class LifeEventProcedure(msgspec.Struct, **_STRICT):
     procedure: str  # procedure id
     include_if: str | None = None  # over the questions' ids; absent = always
@@ -415,6 +425,7 @@ class LifeEvent(msgspec.Struct, tag="life_event", tag_field="kind", **_STRICT):
     shared_fields: list[SharedField] = []
     description: Text | None = None
     keywords: list[str] = []
+    people: list[EventPerson] = []  # people made of shared answers, pickable in the bundle's groups of people
 
 
 Definition = Procedure | LifeEvent

@@ -217,7 +217,8 @@ class Context(msgspec.Struct, frozen=True):
     path: CommonPath | None = None  # the branches the first valid scenario opens (None: every condition false)
     # Person attributes a life event's earlier groups of people already hold (the people typed or picked
     # there are picked again, their values taken: pwa/js/people.js enteredPeople).
-    people_known: frozenset[str] = frozenset()
+    # attribute -> how many people have it (a household's members are picked in that order).
+    people_known: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
@@ -321,11 +322,12 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     if pick:
         seconds += m.mental + members * m.tap
     out.append(Step("pick" if pick else "glance", group.id, seconds))
-    # An attribute the registry never gives (the 個人番号) is typed, unless an earlier group of the life event has it.
-    mapped = frozenset(fid for fid, attr in (group.prefill_map or {}).items()
-                       if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or attr in ctx.people_known)
     shown = 0
     for i in range(members):
+        # An attribute the registry never gives (the 個人番号) is typed, unless an earlier group of the life
+        # event (or the life event's people) gave it for this member.
+        mapped = frozenset(fid for fid, attr in (group.prefill_map or {}).items()
+                           if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or ctx.people_known.get(attr, 0) > i)
         for sub in group.fields:
             item = f"{at}[{i}].{sub.id}"
             if sub.id in mapped and not _hidden(sub, ctx, item):

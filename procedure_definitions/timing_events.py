@@ -143,14 +143,20 @@ def estimate_life_event(
     shared_section = Section(id="shared", title=event.title, fields=[_shared_field(sf, found) for sf in shared])
     linked = linked_addresses(shared_section.fields)
     answered = section_steps(shared_section, m, steps, Context(household=household, linked=linked))
-    known: frozenset[str] = frozenset()  # person attributes the groups of people so far hold
+    # Person attributes the people so far hold: the life event's people (of the shared answers), then each group's.
+    asked_shared = {sf.field.id for sf in shared}
+    known: dict[str, int] = {}
+    for person in event.people:
+        for attr in {a for fid, a in person.map.items() if fid in asked_shared}:
+            known[attr] = known.get(attr, 0) + 1
     for pid, proc in found.items():
         asked = frozenset(target for sf in shared for p, target in sf.maps_to.items() if p == pid)
-        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=known)
+        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=dict(known))
         for section in proc.sections:
             if section_shown(section, ctx):
                 answered += section_steps(section, m, steps, ctx)
-                known |= _people_attributes(section)
+                for attr in _people_attributes(section):  # every picked member has it now
+                    known[attr] = max(known.get(attr, 0), household)
     est = finish(steps + review_steps(answered, m))
     return LifeEventEstimate(estimate=est, procedures=list(found), missing=missing)
 

@@ -745,3 +745,19 @@ def test_a_persons_my_number_must_follow_them_through_a_life_event(tmp_path: Pat
     (tmp_path / "p.yaml").write_text(people, encoding="utf-8")
     (tmp_path / "e.yaml").write_text(ev.replace("  - procedure: sample\n", "  - procedure: sample\n    include_if: not more\n"), encoding="utf-8")
     assert [p.code for p in load_library(tmp_path).problems if p.code == "PD241"] == []
+
+
+def test_life_event_people_map_shared_fields_to_member_attributes(tmp_path: Path) -> None:
+    """A life event's `people`: shared field id -> member attribute, checked like a group's prefill_map."""
+    (tmp_path / "p.yaml").write_text(BASE, encoding="utf-8")
+    ev = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace("sample2: x", "sample: copies").replace("  - procedure: sample2\n    include_if: has_kids\n", "")
+    ev = ev.replace("maps_to: {sample: copies, sample: copies}", "maps_to: {sample: copies}")
+    ev += "  - field: {id: who, type: name, label: 氏名}\n    maps_to: {sample: proxy_name}\n"
+    good = ev + "people:\n  - id: me\n    map: {who: name}\n"
+    (tmp_path / "e.yaml").write_text(good, encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems] == []
+    for bad, code in (("{whom: name}", "PD202"), ("{who: nmae}", "PD215"), ("{n: name}", "PD216")):
+        (tmp_path / "e.yaml").write_text(good.replace("{who: name}", bad), encoding="utf-8")
+        probs = load_library(tmp_path).problems
+        assert [p.code for p in probs] == [code], (bad, [p.format() for p in probs])
+        assert good.replace("{who: name}", bad).splitlines()[probs[0].line - 1].strip().startswith("map:")

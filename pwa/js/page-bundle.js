@@ -16,16 +16,20 @@ import {
 } from './formview.js';
 import { asksAnything, stepSections } from './steps.js';
 import { allFields } from './drafts.js';
-import { enteredPeople, followPeople } from './people.js';
+import { enteredPeople, followPeople, offeredPeople } from './people.js';
 
 // Groups of people (`prefill_map`) of a procedure: a person entered in one is offered in every later one.
 const peopleGroups = (compiled) => allFields(compiled).filter((f) => f.type === 'group' && f.prefill_map);
 
-/** The people entered in the bundle's procedures before the `k`th (people.js enteredPeople). */
-function peopleBefore(parts, k) {
-  return enteredPeople(parts.slice(0, k).flatMap((p) => peopleGroups(p.compiled).map((f) => ({
+/**
+ * The people entered before the `k`th procedure of the bundle (people.js enteredPeople): first the life
+ * event's `people` (made of the shared answers: the newborn, the parent filing), then each procedure's groups.
+ */
+function peopleBefore(ev, shared, parts, k) {
+  const lead = (ev.people || []).map((x) => ({ key: `event.${x.id}`, field: { prefill_map: x.map }, items: [shared] }));
+  return enteredPeople([...lead, ...parts.slice(0, k).flatMap((p) => peopleGroups(p.compiled).map((f) => ({
     key: `${p.d.procedure_id}.${f.id}`, field: f, items: p.d.answers[f.id], listed: ((p.d.people || {})[f.prefill] || {}).list || [],
-  }))));
+  })))]);
 }
 import { reviewList, feeAndDocs, formatValue, queueDraft, foldedNotes } from './formreview.js';
 
@@ -61,6 +65,22 @@ export async function render(view, params) {
   const summaryHolder = el('div', {});
   main.append(summaryHolder);
   const sync = () => { copyShared(ev, b.shared, byProc); for (const p of parts) drafts.save(p.d); drafts.save(b); };
+  // A correction of a person where they were entered (the shared fields: n = -1, or procedure n's group)
+  // follows into the later procedures' items taken from them, where still as taken (people.js followPeople).
+  const before = (k) => peopleBefore(ev, b.shared, parts, k);
+  const snap = new Map();
+  const snapshotAfter = (n) => { for (let k = n + 1; k < parts.length; k += 1) snap.set(k, before(k)); };
+  const follow = (n) => {
+    for (let k = n + 1; k < parts.length; k += 1) {
+      const after = before(k);
+      for (const g of peopleGroups(parts[k].compiled)) {
+        const list = followPeople(g, parts[k].d.answers[g.id], snap.get(k) || [], after);
+        if (list) { parts[k].d.answers[g.id] = list; drafts.save(parts[k].d); }
+      }
+    }
+    snapshotAfter(n);
+  };
+  const eventMapped = new Set((ev.people || []).flatMap((x) => Object.keys(x.map || {})));
   const evaluateAll = () => parts.map((p) => ({ ...p, result: evalForm(p.compiled, p.d.answers) }));
   const sharedErrors = (results) => {
     const errs = [];
@@ -169,7 +189,13 @@ export async function render(view, params) {
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
   const drawShared = () => { sharedFieldsBox.replaceChildren(); renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx); };
   // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
-  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => { b.autofilled = sharedDraft.autofilled; sync(); if (info.rerender) drawShared(); refresh(); }, { save: () => {} });
+  const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => {
+    b.autofilled = sharedDraft.autofilled;
+    if (eventMapped.has(String(parsePath(path)[0]))) follow(-1);
+    sync();
+    if (info.rerender) drawShared();
+    refresh();
+  }, { save: () => {} });
   sharedCtx.onChange = ((inner) => (path, info) => {
     const top = String(parsePath(path)[0]);
     if (info.typed && !b.typed.includes(top)) b.typed.push(top);
@@ -178,6 +204,7 @@ export async function render(view, params) {
   const stepAfter = (list) => list.find((x) => x.order > cur.order) || null;
   let stepFields;
   if (!cur.p) {
+    if (eventMapped.size) snapshotAfter(-1);
     drawShared();
     form.append(el('section', { 'aria-labelledby': 'page-title' }, sharedFieldsBox));
     stepFields = null;
@@ -192,38 +219,25 @@ export async function render(view, params) {
     box.append(sec);
     const draw = () => { sec.replaceChildren(); renderFields(sec, fields, ctx); };
     const n = parts.indexOf(p);
-    // A correction of a person here follows into the later procedures' items taken from them (people.js).
-    const snap = new Map();
-    const snapshotLater = () => { for (let k = n + 1; k < parts.length; k += 1) snap.set(k, peopleBefore(parts, k)); };
-    const follow = () => {
-      for (let k = n + 1; k < parts.length; k += 1) {
-        const after = peopleBefore(parts, k);
-        for (const g of peopleGroups(parts[k].compiled)) {
-          const list = followPeople(g, parts[k].d.answers[g.id], snap.get(k) || [], after);
-          if (list) { parts[k].d.answers[g.id] = list; drafts.save(parts[k].d); }
-        }
-      }
-      snapshotLater();
-    };
     const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => {
-      if (groupIds.has(String(parsePath(path)[0]))) follow();
+      if (groupIds.has(String(parsePath(path)[0]))) follow(n);
       if (info.rerender) draw();
       refresh();
     });
     ctx.hide = hide;
     // The people typed in earlier procedures of this life event: pickable beside the household, one tap each.
     const groupIds = new Set(peopleGroups(p.compiled).map((f) => f.id));
-    const entered = n > 0 ? peopleBefore(parts, n) : [];
+    const entered = before(n);
     const stepGroups = fields.filter((f) => groupIds.has(f.id) && f.pick);
     if (entered.length && stepGroups.length) {
       ctx.people = { ...(p.d.people || {}) };
       for (const f of stepGroups) {
         const own = (p.d.people || {})[f.prefill];
-        ctx.people[f.prefill] = { source: own ? own.source : 'bundle', list: [...(own ? own.list : []), ...entered] };
+        ctx.people[f.prefill] = { source: own ? own.source : 'bundle', list: offeredPeople(own ? own.list : [], entered) };
       }
       ctx.picker = ctx.picker || await import('./picker.js'); // lazily, as for a household
     }
-    if (groupIds.size) snapshotLater();
+    if (groupIds.size) snapshotAfter(n);
     draw();
     boxes.push({ box, ctx, p });
     form.append(box);

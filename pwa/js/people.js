@@ -104,8 +104,11 @@ export function enteredPeople(groups) {
     matchItems(field, items, known).forEach((m, i) => {
       const attrs = itemPerson(field, items[i]);
       if (m) {
-        const p = out.find((x) => x.member_id === m.member_id);
-        if (p) for (const [a, v] of Object.entries(attrs)) if (!(a in p)) p[a] = v;
+        // A listed person taken here is carried too: a later group may list other people (転入's movers
+        // of the 転出証明書情報, then 国保's household).
+        let p = out.find((x) => x.member_id === m.member_id);
+        if (!p) out.push(p = clone(listed.find((x) => x.member_id === m.member_id)));
+        for (const [a, v] of Object.entries(attrs)) if (!(a in p)) p[a] = v;
         return;
       }
       if (!attrs.name) return; // nobody to pick by name yet
@@ -144,4 +147,17 @@ export function followPeople(field, items, before, after) {
     return item;
   });
   return changed ? out : null;
+}
+
+/**
+ * The people a group's picker offers in a bundle: the listed (household, transfer) people, then the people
+ * entered in the bundle who are none of them (the resident filing, named in the shared fields, is in their
+ * own household list: offered once).
+ */
+export function offeredPeople(listed, entered) {
+  // The same person: the same resident code, or the same name and no attribute both have that differs.
+  const isListed = (p) => listed.some((l) => l.member_id === p.member_id || (same(l.name, p.name)
+    && Object.keys(p).every((a) => a === 'member_id' || a === 'entered' || !(a in l) || same(l[a], p[a]))));
+  // `bundle`: offered from this application (the picker's 「この申請で入力した人」, values' source 'bundle').
+  return [...listed, ...entered.filter((p) => !isListed(p)).map((p) => ({ ...p, bundle: true }))];
 }

@@ -19,7 +19,7 @@ export function markItems(field, ctx, path, items, people, source) {
   matchItems(field, items, people).forEach((m, i) => {
     if (!m) return;
     // A person entered earlier in the life event: their values came from there ('bundle'), not the registry.
-    const from = people.find((x) => x.member_id === m.member_id).entered ? 'bundle' : source;
+    const from = people.find((x) => x.member_id === m.member_id).bundle ? 'bundle' : source;
     for (const fid of Object.keys(field.prefill_map || {})) {
       const p = `${path}[${i}].${fid}`;
       if (m.differ.includes(fid)) ctx.corrected.add(p);
@@ -39,7 +39,7 @@ export function markItems(field, ctx, path, items, people, source) {
 export function pickerBox(field, ctx, id, people, items, setItems, source) {
   const box = el('div', { class: 'choices picker' });
   // The people entered earlier in a life event come after the household, under their own heading.
-  const firstEntered = people.findIndex((p) => p.entered);
+  const firstEntered = people.findIndex((p) => p.bundle);
   const inputs = people.map((person, i) => {
     const input = el('input', { type: 'checkbox', id: `${id}-pick-${i}`, name: `${id}-pick`, value: person.member_id });
     input.addEventListener('change', () => setItems(togglePerson(field, items(), people, person, input.checked)));

@@ -67,6 +67,8 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
     step_to("転入届：引っ越しの内容")
     step_to("転入届：引っ越した人")
     mover_step = page.evaluate("location.hash")
+    # The resident filing, named once in the shared fields (the life event's people), is offered here too.
+    expect(page.locator("fieldset[data-field=movers]").get_by_label("葛城 大")).not_to_be_checked()
     page.get_by_role("button", name="異動者を追加").click()
     mover = page.locator("fieldset.group-item").first
     mover.locator("fieldset[data-field=mover_name]").get_by_label("姓", exact=True).fill(IVS_FAMILY)

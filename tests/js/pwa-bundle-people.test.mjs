@@ -2,7 +2,7 @@
 // movers is offered in 国保's members with 国保's own mapping, byte for byte; corrections follow.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { enteredPeople, followPeople, itemPerson, personItem, togglePerson, matchItems } from '../../pwa/js/people.js';
+import { enteredPeople, followPeople, itemPerson, offeredPeople, personItem, togglePerson, matchItems } from '../../pwa/js/people.js';
 
 const movers = {
   id: 'movers', type: 'group', prefill: 'transfer_movers', pick: true,
@@ -42,7 +42,11 @@ test('listed people and people already entered are not offered twice; a later gr
   const listed = [{ member_id: 'R1', name: { family: '山田', given: '太郎' }, birth_date: '1980-01-01' }];
   const fromList = personItem(movers, listed[0]);
   const first = enteredPeople([{ key: 'tennyu.movers', field: movers, items: [fromList, typed], listed }]);
-  assert.deepEqual(first.map((p) => p.member_id), ['entered:tennyu.movers[1]']);
+  // The listed person taken is carried (a later group may list other people), offered once where listed.
+  assert.deepEqual(first.map((p) => p.member_id), ['R1', 'entered:tennyu.movers[1]']);
+  assert.deepEqual(offeredPeople(listed, first).map((p) => [p.member_id, !!p.bundle]), [['R1', false], ['entered:tennyu.movers[1]', true]]);
+  assert.deepEqual(offeredPeople([], first).map((p) => p.member_id), ['R1', 'entered:tennyu.movers[1]']);
+  first.shift();
   // 国保: the entered child ticked, their 個人番号 typed there; a third group then gets it without asking.
   let kokuho = togglePerson(members, [], [...listed, ...first], first[0], true);
   kokuho = [{ ...kokuho[0], member_my_number: '123456789018' }];
@@ -50,9 +54,9 @@ test('listed people and people already entered are not offered twice; a later gr
     { key: 'tennyu.movers', field: movers, items: [fromList, typed], listed },
     { key: 'kokuho-kanyu.members', field: members, items: kokuho, listed },
   ]);
-  assert.equal(people.length, 1);
-  assert.equal(people[0].my_number, '123456789018');
-  assert.deepEqual(personItem(third, people[0]), { child_name: ivs, child_my_number: '123456789018' });
+  assert.deepEqual(people.map((p) => p.member_id), ['R1', 'entered:tennyu.movers[1]']);
+  assert.equal(people[1].my_number, '123456789018');
+  assert.deepEqual(personItem(third, people[1]), { child_name: ivs, child_my_number: '123456789018' });
   // A person typed only in the later group (not moving) is offered after it too.
   const more = enteredPeople([
     { key: 'tennyu.movers', field: movers, items: [typed] },
@@ -78,4 +82,28 @@ test('a correction where the person was entered follows into later items that st
   const shifted = enteredPeople([{ key: 'tennyu.movers', field: movers, items: [other] }]);
   assert.equal(followPeople(members, [taken], before, shifted.map((p) => ({ ...p, member_id: before[0].member_id }))), null);
   assert.equal(followPeople(members, null, before, after), null);
+});
+
+test("a life event's people (of the shared answers) come first: the newborn typed once is picked in 児童手当", () => {
+  const shared = { child_name: { family: '葛\u{E0100}城', given: '結' }, child_kana: { family: 'カツラギ', given: 'ユイ' }, birth_date: '2026-11-30', parent_name: { family: '葛城', given: '大' }, parent_my_number: '123456789018' };
+  const lead = [
+    { key: 'event.child', field: { prefill_map: { child_name: 'name', child_kana: 'name_kana', birth_date: 'birth_date' } }, items: [shared] },
+    { key: 'event.parent', field: { prefill_map: { parent_name: 'name', parent_my_number: 'my_number' } }, items: [shared] },
+  ];
+  const people = enteredPeople(lead);
+  assert.deepEqual(people.map((p) => p.member_id), ['entered:event.child[0]', 'entered:event.parent[0]']);
+  const children = { prefill_map: { child_name: 'name', child_kana: 'name_kana', child_birth_date: 'birth_date', child_my_number: 'my_number' } };
+  assert.deepEqual(personItem(children, people[0]), { child_name: shared.child_name, child_kana: shared.child_kana, child_birth_date: '2026-11-30' });
+  // The parent ticked in 国保 brings their 個人番号: not asked again.
+  assert.equal(personItem(members, people[1]).member_my_number, '123456789018');
+  // Not yet named in the shared answers: nobody to offer.
+  assert.deepEqual(enteredPeople([{ ...lead[0], items: [{}] }]), []);
+});
+
+test('a person of the shared answers who is in the household list is offered once', () => {
+  const listed = [{ member_id: 'R1', name: { family: '葛城', given: '大' }, birth_date: '1985-01-01', relationship_to_head: '世帯主' }];
+  const me = enteredPeople([{ key: 'event.applicant', field: { prefill_map: { applicant_name: 'name' } }, items: [{ applicant_name: { family: '葛城', given: '大' } }] }]);
+  const kid = enteredPeople([{ key: 'tennyu.movers', field: movers, items: [typed] }]);
+  assert.deepEqual(offeredPeople(listed, [...me, ...kid]).map((p) => p.member_id), ['R1', 'entered:tennyu.movers[0]']);
+  assert.deepEqual(offeredPeople([], me).map((p) => p.member_id), ['entered:event.applicant[0]']);
 });
