@@ -311,7 +311,7 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
 
     With ``pick: true`` the resident reads the household list (a glance per member), decides (M) and taps
     each member concerned; every member counts as picked (a household moving together: the costly case).
-    Each picked member's mapped values are glanced at; the item fields without a mapping are answered as
+    Each picked member's known mapped values are one line, glanced at once; the item fields without a mapping are answered as
     usual, once per picked member. Without ``pick`` every member is an item, prefilled, nothing to tap.
     """
     members = max(ctx.household, group.min or 0, 0)
@@ -328,13 +328,15 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
         # event (or the life event's people) gave it for this member.
         mapped = frozenset(fid for fid, attr in (group.prefill_map or {}).items()
                            if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or ctx.people_known.get(attr, 0) > i)
+        # A member's known values are one line in the PWA (「name（続柄）・登録情報から入力」, the values folded
+        # in a <details>: picker.js memberLine): one glance per member. The review lists every value.
+        values = [sub for sub in group.fields if sub.id in mapped and not _hidden(sub, ctx, f"{at}[{i}].{sub.id}")]
+        if values:
+            out.append(Step("glance", group.id, m.glance))
+            shown += len(values)
         for sub in group.fields:
-            item = f"{at}[{i}].{sub.id}"
-            if sub.id in mapped and not _hidden(sub, ctx, item):
-                out.append(Step("glance", sub.id, m.glance))
-                shown += 1
-            else:
-                shown += _field_steps(sub, m, out, ctx, item)
+            if sub.id not in mapped:
+                shown += _field_steps(sub, m, out, ctx, f"{at}[{i}].{sub.id}")
     return shown
 
 

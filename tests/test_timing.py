@@ -430,8 +430,11 @@ def test_a_persons_my_number_is_typed_once_in_a_life_event_then_picked() -> None
     event = msgspec.convert(EVENT, LifeEvent)
     both = estimate_life_event(event, procs, {"more": True}, household=2).estimate
     kinds = [(s.kind, s.field_id) for s in both.breakdown if s.field_id == "m_no"]
-    # Two members: typed twice in the first procedure, glanced at twice in the second.
-    assert [k for k, _ in kinds] == ["type", "type", "glance", "glance"]
+    # Two members: typed twice in the first procedure; in the second it is part of each member's one line
+    # (a glance per member, not per value), so never typed again.
+    assert [k for k, _ in kinds] == ["type", "type"]
+    lines = [s for s in both.breakdown if s.kind == "glance" and s.field_id == MEMBERS["id"]]
+    assert len(lines) == 4  # one line per member in each of the two procedures
     alone = estimate(procs["second"], household=2)
     assert [s.kind for s in alone.breakdown if s.field_id == "m_no"] == ["type", "type"]
 
@@ -459,3 +462,20 @@ def test_opening_lands_on_the_first_step_reading_one_line_and_the_review_lists_t
     assert applies.breakdown[0].seconds == start.seconds
     assert {s.field_id: s.kind for s in applies.breakdown}.get("documents") == "read"
     assert "documents" not in {s.field_id for s in estimate(proc(scenario("a"))).breakdown}
+
+
+def test_a_picked_members_known_values_are_one_glance_not_one_per_value() -> None:
+    # picker.js memberLine shows a picked member's registry values as one line: more mapped values do not
+    # cost more in the form (the review still reads each one).
+    kana = {"id": "m_kana", "type": "kana", "required": True, "label": {"ja": "フリガナ"}}
+
+    def group(extra: list[dict[str, Any]], mapping: dict[str, str]) -> Any:
+        return add({**MEMBERS, "fields": [*MEMBERS["fields"], *extra], "prefill": "household_members", "pick": True,
+                    "prefill_map": {"m_name": "name", "m_birth": "birth_date", **mapping}})
+
+    one = estimate(proc(group([], {})), household=2)
+    two = estimate(proc(group([kana], {"m_kana": "name_kana"})), household=2)
+    glances = [s for s in two.breakdown if s.kind == "glance" and s.field_id == MEMBERS["id"]]
+    assert len(glances) == 2 and all(s.seconds == DEFAULT_MODEL.glance for s in glances)
+    review = {e.breakdown[-2].kind: e.breakdown[-2].seconds for e in (one, two)}
+    assert two.seconds - one.seconds == pytest.approx(2 * DEFAULT_MODEL.review_value, abs=0.05), review

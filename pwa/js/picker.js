@@ -33,6 +33,23 @@ export function markItems(field, ctx, path, items, people, source) {
 }
 
 /**
+ * A picked member's item as one line (issue 12: a glance per member, not per value): the fields a person
+ * fills (`prefill_map`) go in a <details> whose summary is 「name（続柄）・登録情報から入力（開いて確認・訂正）」, open when a value
+ * was corrected; null for an item added by hand (every field shown as usual).
+ */
+export function memberLine(field, items, people, i, ctx, path) {
+  const m = matchItems(field, items, people)[i];
+  const person = m && people.find((p) => p.member_id === m.member_id);
+  if (!person) return null;
+  // Only the values the person has: one the registry never discloses (個人番号) stays a field to answer.
+  const ids = new Set(Object.entries(field.prefill_map || {}).filter(([, attr]) => person[attr] != null && person[attr] !== '').map(([fid]) => fid));
+  const rel = person.relationship_to_head ? `（${person.relationship_to_head}）` : '';
+  const first = [...ids][0];
+  const note = (first && prefillNote(ctx, `${path}[${i}].${first}`)) || t('prefilled');
+  return { ids, open: m.differ.length > 0, summary: `${nameText(person.name)}${rel}・${note}${t('memberOpen')}` };
+}
+
+/**
  * The checkboxes: {nodes, refresh()} (`setItems(list)` writes the group's answer and redraws the items;
  * refresh() ticks the boxes of the people who have an item, after an item was removed by hand).
  */

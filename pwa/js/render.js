@@ -456,7 +456,13 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
     items().forEach((_, i) => {
       const n = i + 1;
       const itemFs = el('fieldset', { class: 'group-item' }, el('legend', { text: t('item', { label: itemLabel, n }) }));
-      renderFields(itemFs, field.fields || [], ctx, `${path}[${i}]`);
+      const line = people && ctx.picker.memberLine(field, items(), people.list, i, ctx, path);
+      if (line) { // a picked member: one line, the registry's values folded (picker.js)
+        const box = el('details', { class: 'member-values', open: line.open }, el('summary', { text: line.summary }));
+        renderFields(box, (field.fields || []).filter((f) => line.ids.has(f.id)), ctx, `${path}[${i}]`);
+        itemFs.append(box);
+        renderFields(itemFs, (field.fields || []).filter((f) => !line.ids.has(f.id)), ctx, `${path}[${i}]`);
+      } else renderFields(itemFs, field.fields || [], ctx, `${path}[${i}]`);
       if (!locked) {
         const rm = el('button', { type: 'button', class: 'btn-link', text: t('removeItem', { label: `${itemLabel} ${n}` }) });
         rm.addEventListener('click', () => {
@@ -532,6 +538,7 @@ export function applyResult(root, result, ctx, { showAll = false } = {}) {
     }
     const controls = node.matches('fieldset') ? node.querySelectorAll(':scope > .choices input, :scope > .parts input, :scope > .parts select') : (input ? [input] : []);
     for (const c of controls) c.setAttribute('aria-invalid', visible ? 'true' : 'false');
+    if (visible) { const box = node.closest('details'); if (box) box.open = true; } // a folded member's value
   }
   return errors;
 }

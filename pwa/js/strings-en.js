@@ -56,6 +56,7 @@ export const STRINGS = {
   prefilledTransfer: 'Filled from the moving-out certificate',
   prefilledTransferLocked: 'From the moving-out certificate (cannot be changed)',
   prefillCorrected: 'Changed from your record (staff will check)',
+  memberOpen: ' (open to check or correct)',
   pickHint: 'Tick everyone this applies to. Their details are filled from your record.',
   pickHintTransfer: 'Tick everyone this applies to. Their details are filled from the moving-out certificate.',
   prefilledBundle: 'Entered earlier in this application',

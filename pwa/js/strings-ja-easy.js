@@ -57,6 +57,7 @@ export const STRINGS = {
   prefilledTransfer: 'まえの しやくしょ の きろく から いれました',
   prefilledTransferLocked: 'まえの しやくしょ の きろく から いれました（かえられません）',
   prefillCorrected: 'しやくしょ の きろく から なおしました（しやくしょ の ひとが たしかめます）',
+  memberOpen: '（ひらいて なおせます）',
   pickHint: 'あてはまる ひとを えらんで ください。しやくしょ の きろく から いれます。',
   pickHintTransfer: 'あてはまる ひとを えらんで ください。まえの しやくしょ の きろく から いれます。',
   prefilledBundle: 'この しんせいで もう かきました',

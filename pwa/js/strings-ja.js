@@ -56,6 +56,7 @@ export const STRINGS = {
   prefilledTransfer: '転出証明書情報から入力',
   prefilledTransferLocked: '転出証明書情報から入力（編集不可）',
   prefillCorrected: '登録情報から修正（職員が確認します）',
+  memberOpen: '（開いて確認・訂正）',
   pickHint: '該当する人にチェックを入れてください。登録情報から入力されます。',
   pickHintTransfer: '該当する人にチェックを入れてください。転出証明書情報から入力されます。',
   prefilledBundle: 'この申請で入力済み',

@@ -76,7 +76,9 @@ def test_bound_resident_moves_with_the_household_by_ticking(browser: Any, shared
     expect(movers.locator(".group-item")).to_have_count(2)
     item2 = movers.locator(".group-item").nth(1)
     expect(item2.locator("fieldset[data-field=mover_name] .parts input").first).to_have_value("葛\U000e0100城")
-    assert "登録情報から入力" in item2.locator("fieldset[data-field=mover_name] > legend").inner_text()
+    # Each picked member is one line saying where the values came from; they are folded under it.
+    assert "登録情報から入力" in item2.locator("details.member-values > summary").inner_text()
+    assert "登録情報から入力" in str(item2.locator("fieldset[data-field=mover_name] > legend").text_content())
     # Someone not in the household can still be added by hand.
     expect(movers.get_by_role("button", name="一覧にない異動者を追加")).to_be_visible()
     # Unticking removes that person's item only; ticking again brings it back.
@@ -130,7 +132,8 @@ def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_ser
     movers.get_by_label("鈴木 𠮷乃（子）").check()
     item = movers.locator(".group-item").first
     expect(item.locator("#f-movers-0--mover_resident_code")).to_have_value("R0012")
-    assert "転出証明書情報から入力" in item.locator("fieldset[data-field=mover_name] > legend").inner_text()
+    assert "転出証明書情報から入力" in item.locator("details.member-values > summary").inner_text()
+    assert "転出証明書情報から入力" in str(item.locator("fieldset[data-field=mover_name] > legend").text_content())
     axe_check(page, "transfer-picker")
     assert not errors, errors
     context.close()
@@ -172,6 +175,7 @@ def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(brow
     movers.get_by_label("髙橋 健一（世帯主）").check()
     movers.get_by_label("髙橋 幸子（妻）").check()
     expect(movers.locator(".group-item")).to_have_count(2)
+    movers.locator(".group-item").nth(1).locator("details.member-values > summary").click()  # open to correct
     name2 = movers.locator(".group-item").nth(1).locator("fieldset[data-field=mover_name]")
     expect(name2.locator(".parts input").nth(1)).to_have_value("幸子")
     # A corrected value says so at once (and the server flags the submission for staff).
