@@ -23,15 +23,14 @@ export function asksAnything(fields, d, result, staff = false) {
     && (f.pick || !prefilled.has(f.id) || empty(d.answers[f.id]) || bad.has(f.id)));
 }
 
-/** Whether a section is this filer's to fill (not another party's; staff-only ones for staff filing only). */
-export const ownSection = (s, staff = false) => (staff || !s.staff_only) && !s.party;
-
 /**
  * The steps of a form: the shown sections ({s, i}) that ask something; `hide(s)` gives the fields a
  * screen leaves out (a life event's shared fields). The other shown sections fold into the review.
+ * Whose sections are shown is decided before: formview.js `ownPart` (a resident's own part of a two-person
+ * procedure; staff at the counter fill every part) and `sectionShown` (staff-only sections for staff only).
  */
 export function stepSections(shown, d, result, hide = (s) => s.fields || [], staff = false) {
-  return shown.filter(({ s }) => ownSection(s, staff) && asksAnything(hide(s), d, result, staff));
+  return shown.filter(({ s }) => asksAnything(hide(s), d, result, staff));
 }
 
 /** The step after (dir 1) or before (dir -1) section index `i` among `steps`, or null. */

@@ -1,10 +1,11 @@
 // Steps (pwa/js/steps.js): one section per screen; a section with nothing to answer (notices only, fully
-// prefilled with valid values, staff's or another party's) folds into the review; the time shown before
+// prefilled with valid values) folds into the review; the time shown before
 // starting and the documents to have at hand. Evaluated with the real form logic (form.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateForm } from '../../pwa/js/form.js';
 import { stepSections, stepBeside, asksAnything, aboutTime, documentsAtHand } from '../../pwa/js/steps.js';
+import { partOf } from '../../pwa/js/parties.js';
 
 const FORM = {
   id: 'p', version: '1.0.0', title: { ja: 'p' },
@@ -19,11 +20,21 @@ const FORM = {
     { id: 'partner', title: { ja: '相手' }, party: 'partner', fields: [{ id: 'p_name', type: 'text', label: { ja: '氏名' } }] },
   ],
 };
-const shown = (f) => f.sections.map((s, i) => ({ s, i }));
+// The sections shown to a filer, as formview.js decides them: a resident gets their own part (partOf) without
+// staff-only sections (sectionShown); staff at the counter get every section of every party.
+const shown = (f, staff = false) => (staff ? f : partOf(f, '')).sections.map((s, i) => ({ s, i })).filter(({ s }) => staff || !s.staff_only);
 const stepsOf = (d) => stepSections(shown(FORM), d, evaluateForm(FORM, d.answers)).map(({ s }) => s.id);
 
 test('notices only, staff-only and another party\'s sections are no step', () => {
   assert.deepEqual(stepsOf({ answers: {}, prefilled: [] }), ['you', 'move']);
+});
+
+test('staff filing a two-person procedure at the counter: the other party\'s section is a step too', () => {
+  const staffSteps = stepSections(shown(FORM, true), { answers: {}, prefilled: [] }, evaluateForm(FORM, {}, { filer: 'staff' }), undefined, true);
+  assert.deepEqual(staffSteps.map(({ s }) => s.id), ['you', 'move', 'desk', 'partner']);
+  // Prefilled with valid values, the partner's section folds into the review for staff as well.
+  const d = { answers: { p_name: '山田 太郎' }, prefilled: ['p_name'] };
+  assert.deepEqual(stepSections(shown(FORM, true), d, evaluateForm(FORM, d.answers, { filer: 'staff' }), undefined, true).map(({ s }) => s.id), ['you', 'move', 'desk']);
 });
 
 test('a fully prefilled section folds into the review; an invalid or emptied prefill brings it back', () => {
@@ -66,6 +77,6 @@ test('documents at hand are the unconditional ones', () => {
 });
 
 test('staff filing at the counter: the staff-only section is a step of theirs', () => {
-  const staffSteps = stepSections(shown(FORM), { answers: {}, prefilled: [] }, evaluateForm(FORM, {}, { filer: 'staff' }), undefined, true);
+  const staffSteps = stepSections(shown(partOf(FORM, ''), true), { answers: {}, prefilled: [] }, evaluateForm(FORM, {}, { filer: 'staff' }), undefined, true);
   assert.deepEqual(staffSteps.map(({ s }) => s.id), ['you', 'move', 'desk']);
 });
