@@ -325,25 +325,14 @@ export async function deleteDraft(store, id, opts = {}) {
  */
 export async function queueSubmission(store, { submission_id, submission, label, draft_id, blobs = [] }, opts = {}) {
   return store.tx(SYNC_STORES, 'readwrite', async (t) => {
-    for (const e of [...(await t.all('outbox')), ...(await t.all('attention'))]) {
-      // A resubmission after a rejection replaces the old failed entry.
-      if (e.type === 'submission' && e.rid === submission_id && e.state === 'failed') {
-        await t.delete('outbox', e.id);
-        await t.delete('attention', e.id);
-      }
-    }
+    // A resubmission after a rejection replaces the old failed entry.
+    await dropFailed(t, submission_id, 'submission.create');
     const entry = await enqueueIn(t, { kind: 'submission.create', type: 'submission', id: submission_id, submission, base_version: null, label }, opts);
     if (draft_id) {
       const d = await t.get('drafts', draft_id);
       if (d) { d.submitted_as = submission_id; d.error = ''; await t.put('drafts', d); }
     }
-    for (const sha of blobs) {
-      const b = await t.get('blobs', sha);
-      if (!b) continue;
-      b.queued = true;
-      b.owners = [...new Set([...(b.owners || []), submission_id])];
-      await t.put('blobs', b);
-    }
+    await claimBlobs(t, blobs, submission_id);
     return entry;
   });
 }
@@ -354,16 +343,33 @@ export async function queueSubmission(store, { submission_id, submission, label,
  */
 export async function queueResponse(store, { submission_id, response, label, blobs = [] }, opts = {}) {
   return store.tx(SYNC_STORES, 'readwrite', async (t) => {
+    // A reply sent again after it failed replaces the old failed one (else 送信失敗 stays until dismissed).
+    await dropFailed(t, submission_id, 'submission.respond');
     const entry = await enqueueIn(t, { kind: 'submission.respond', type: 'submission', id: submission_id, response, base_version: null, label }, opts);
-    for (const sha of blobs) {
-      const b = await t.get('blobs', sha);
-      if (!b) continue;
-      b.queued = true;
-      b.owners = [...new Set([...(b.owners || []), submission_id])];
-      await t.put('blobs', b);
-    }
+    await claimBlobs(t, blobs, submission_id);
     return entry;
   });
+}
+
+/** Delete the failed `kind` entries of submission `sid` (outbox and attention), inside a transaction. */
+async function dropFailed(t, sid, kind) {
+  for (const e of [...(await t.all('outbox')), ...(await t.all('attention'))]) {
+    if (e.type === 'submission' && e.rid === sid && e.kind === kind && e.state === 'failed') {
+      await t.delete('outbox', e.id);
+      await t.delete('attention', e.id);
+    }
+  }
+}
+
+/** Mark the saved blobs `shas` queued and owned by submission `sid` (uploaded before its entry is pushed). */
+async function claimBlobs(t, shas, sid) {
+  for (const sha of shas) {
+    const b = await t.get('blobs', sha);
+    if (!b) continue;
+    b.queued = true;
+    b.owners = [...new Set([...(b.owners || []), sid])];
+    await t.put('blobs', b);
+  }
 }
 
 // ------------------------------------------------------------------------------------------ network steps

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { queueSubmission, queueResponse, syncNow } from '../../pwa/js/sync.js';
 import { mergeStatus, jst } from '../../pwa/js/statuses.js';
+import { syncSummary } from '../../pwa/js/syncstate.js';
 import { memStore } from './memstore.mjs';
 
 function reply(status, body) {
@@ -27,6 +28,12 @@ function fakeServer() {
           r = { mutation_id: m.mutation_id, status: 'applied', seq: s.seq, conflicts: [], result: { receipt_number: '2026-000001', status: 'received' } };
         } else {
           assert.equal(m.kind, 'submission.respond');
+          if (s.rejectReplies) {
+            s.rejectReplies -= 1;
+            r = { mutation_id: m.mutation_id, status: 'rejected', reason: 'invalid', message: 'コメントを入力してください' };
+            s.receipts.set(m.mutation_id, r);
+            return r;
+          }
           const created = !s.replies.has(m.response.id);
           if (created) s.replies.set(m.response.id, { submission: m.entity.id, ...m.response });
           s.subs.get(m.entity.id).status = 'in_review';
@@ -82,6 +89,28 @@ test('a reply written offline is queued with its file and sent exactly once when
   assert.equal(mine.status, 'in_review');
   // The list then says in_review with a newer updated_at: the resident's own doing, not news.
   assert.equal(mergeStatus({ ...mine, seen_updated_at: 't1' }, { id: 's1', status: 'in_review', updated_at: 't2' }).changed, false);
+});
+
+test('a reply sent again after it failed replaces the failed one: no 送信失敗 left behind', async () => {
+  const server = fakeServer();
+  const store = memStore();
+  let now = Date.UTC(2026, 11, 6, 1, 0, 0);
+  const env = { store, fetch: server.fetch, csrf: async () => 'tok', account: async () => 'acc-1', now: () => (now += 1000), force: true, random: () => 0.5 };
+  await queueSubmission(store, { submission_id: 's1', submission: { procedure_id: 'p', procedure_version: '1', answers: {}, attachments: [] }, label: { kind: 'submission', title: 'p' } });
+  assert.equal((await syncNow(env)).kind, 'ok');
+  server.rejectReplies = 1;
+  await queueResponse(store, { submission_id: 's1', response: { id: 'r-1', comment: '' }, label: { kind: 'submission', title: 'p' } });
+  await syncNow(env);
+  const failed = async () => [...await store.all('outbox'), ...await store.all('attention')].filter((e) => e.kind === 'submission.respond' && e.state === 'failed');
+  assert.equal((await failed()).length, 1);
+  assert.equal((await syncSummary(store)).kind, 'failed');
+  await queueResponse(store, { submission_id: 's1', response: { id: 'r-2', comment: '住民票を添付しました' }, label: { kind: 'submission', title: 'p' } });
+  assert.equal((await failed()).length, 0);
+  assert.equal((await syncNow(env)).kind, 'ok');
+  assert.equal((await syncSummary(store)).kind, 'ok');
+  assert.deepEqual([...server.replies.keys()], ['r-2']);
+  // The submission's own entries are another kind: a failed reply never removes them, nor they it.
+  assert.equal((await store.get('submissions', 's1')).status, 'in_review');
 });
 
 test('news since last seen: a status that moved on, until its page is shown', () => {
