@@ -32,7 +32,8 @@ every part, and ``server.storage.parties`` files it (``received``). Staff filing
 
 A retired version (published earlier, since replaced) is accepted, validated against that version and
 flagged ``retired_version``. Answers that change a value prefilled from the resident's profile flag it
-``prefill_corrected`` (``server.prefill_check``). Attachments (the sha256 referenced in the answers, plus the ``attachments``
+``prefill_corrected`` (``server.prefill_check``; in a two-person procedure each part against the profile of the
+person who answers it). Attachments (the sha256 referenced in the answers, plus the ``attachments``
 list a sync payload declares) are linked to the submission; those its filer does not hold yet (not stored,
 or stored by someone else: the same answer, ``server.storage.sync.blobs.held_by``) flag it
 ``incomplete_attachments`` until the filer has delivered the last one. The writer stores, in the submission's own
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -242,10 +243,13 @@ def _first_message(errors: list[dict[str, Any]]) -> str:
 async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, procedure_id: str,
                        procedure_version: str, answers: dict[str, Any], on_behalf_of: str | None,
                        telemetry: Any = None,
-                       attachments: Iterable[str] = (), via: str = "api", complete: bool = False) -> Filing | Refusal:
+                       attachments: Iterable[str] = (), via: str = "api", complete: bool = False,
+                       partners: Mapping[str, str] | None = None) -> Filing | Refusal:
     """Decide a filing before anything is written (answers are validated in the worker processes).
 
-    ``complete``: every part of a two-person procedure is in (``server.parties``): validate the whole."""
+    ``complete``: every part of a two-person procedure is in (``server.parties``): validate the whole.
+    ``partners``: party → the registry id of the person who confirmed that part; each part's prefilled values
+    are compared with its own person's profile (the filer's part with the filer's)."""
     if user.role not in FILER_ROLES:
         return _NOT_A_FILER
     if not _is_uuid(submission_id):  # HTTP decodes a UUID already; sync sends any string
@@ -288,8 +292,14 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     flags = ["retired_version"] if retired else []
     if uses_prefill(proc):
         rid = on_behalf_of if filer == "staff" else await bound_resident(svc, user)
-        if rid and corrected_paths(proc, answers, await svc.registry.profile(rid)):
-            flags.append(CORRECTED_FLAG)
+        # A part of another person was prefilled from their own profile, never the filer's.
+        people = [(p, partners.get(p)) for p in party_ids(proc)] if partners else []
+        own = part_of(proc, FIRST_FILER) if people or parts else proc
+        checks = [(own, rid), *((part_of(proc, p), prid) for p, prid in people)]
+        for part, person in checks:
+            if person and corrected_paths(part, answers, await svc.registry.profile(person)):
+                flags.append(CORRECTED_FLAG)
+                break
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
     new = NewSubmission(
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,

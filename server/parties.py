@@ -27,7 +27,7 @@ from procedure_definitions.model import FieldBase, GroupField, Procedure
 from procedure_definitions.parties import FIRST_FILER, part_field_ids, part_of
 from server.auth.roles import PARTY_ROLES
 from server.authz import AccountLike, require_roles
-from server.filing import Refusal, bound_resident, check_filing, named_files
+from server.filing import Refusal, bound_resident, check_filing
 from server.problems import Problem
 from server.registry import bound_resident_id
 from server.services import Services, services
@@ -42,7 +42,7 @@ from server.storage.parties import (
     slots_of,
     slots_of_account,
 )
-from server.storage.submissions import SubmissionRecord
+from server.storage.submissions import NewSubmission, SubmissionRecord
 
 __all__ = ["INVITATION_TTL", "PartyState", "normalize_code", "parties_router", "party_states"]
 
@@ -295,23 +295,24 @@ async def confirm(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     if errors:
         raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
     others = await svc.db.read(lambda c: slots_of(c, sid))
-    filed: dict[str, Any] | None = None
-    files: list[str] = []
+    filed: NewSubmission | None = None
     if all(s.state == "confirmed" for s in others if s.party != slot.party):
-        filed = dict(rec.answers)
+        whole = dict(rec.answers)
         for s in others:
-            filed.update(s.answers or {})
-        filed.update(data.answers)
+            whole.update(s.answers or {})
+        whole.update(data.answers)
         assert rec.account_id is not None
+        partners = {s.party: s.resident_id for s in others if s.resident_id}
         decision = await check_filing(svc, _Filer(id=rec.account_id), submission_id=rec.id,
                                       procedure_id=rec.procedure_id, procedure_version=rec.procedure_version,
-                                      answers=filed, on_behalf_of=rec.on_behalf_of, via="party", complete=True)
+                                      answers=whole, on_behalf_of=rec.on_behalf_of, via="party", complete=True,
+                                      partners=partners)
         if isinstance(decision, Refusal):
             raise decision.problem()
-        files = named_files(svc, proc, filed)
+        filed = decision.new  # its flags and files: the one filing decision, as on every path
     try:
         out = await svc.db.write(lambda c: confirm_part(c, sid, account_id=user.id, answers=data.answers,
-                                                        filed=filed, files=files))
+                                                        filed=filed))
     except PartyConflict as e:
         raise _conflict(e) from None
     if filed is not None and svc.notifier is not None and out.account_id:  # the first filer hears it was filed

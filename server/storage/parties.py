@@ -19,8 +19,9 @@ import msgspec
 
 from server.audit import append_audit
 from server.storage.migrations import Migration
-from server.storage.submissions import SubmissionRecord, canonical_json, search_text
+from server.storage.submissions import NewSubmission, SubmissionRecord, canonical_json, search_text
 from server.storage.submissions import load_submission as _load
+from server.storage.sync.blobs import files_pending
 
 __all__ = [
     "PARTY_MIGRATIONS",
@@ -173,11 +174,12 @@ def claim_invitation(conn: sqlite3.Connection, code_hash: str, *, account_id: st
 
 
 def confirm_part(conn: sqlite3.Connection, sid: str, *, account_id: str, answers: dict[str, Any],
-                 filed: dict[str, Any] | None, files: list[str]) -> SubmissionRecord:
-    """Store ``account_id``'s confirmed part. ``filed`` (every part merged, as the filing policy accepted it):
-    this was the last part: the submission is filed (``received``) in the same transaction. The state is
-    checked here, in the writer: of two confirmations of one slot exactly one wins (``already-confirmed``),
-    and a submission is filed once."""
+                 filed: NewSubmission | None) -> SubmissionRecord:
+    """Store ``account_id``'s confirmed part. ``filed`` (every part merged, as the filing policy decided it:
+    ``check_filing(..., complete=True).new``): this was the last part: the submission is filed (``received``)
+    in the same transaction with the decision's answers and flags, linked to its files (flagged
+    ``incomplete_attachments`` while its filer does not hold one). The state is checked here, in the writer:
+    of two confirmations of one slot exactly one wins (``already-confirmed``), and a submission is filed once."""
     rec = _held(conn, sid)
     now = _now()
     cur = conn.execute("UPDATE submission_parties SET state = 'confirmed', answers = ?, updated_at = ?"
@@ -190,12 +192,16 @@ def confirm_part(conn: sqlite3.Connection, sid: str, *, account_id: str, answers
     if filed is not None:
         if any(s.state != "confirmed" for s in slots_of(conn, sid)):
             raise PartyConflict("not-waiting")  # a part the caller did not merge: decide again
-        if files:
+        if filed.attachments:
             conn.executemany("INSERT OR IGNORE INTO sync_submission_files (submission_id, sha256) VALUES (?, ?)",
-                             [(sid, sha) for sha in files])
-        conn.execute("UPDATE submissions SET status = 'received', answers = ?, search_text = ?, updated_at = ?"
-                     " WHERE id = ?", (canonical_json(filed).decode(), search_text(rec.receipt_number, filed),
-                                       now, sid))
+                             [(sid, sha) for sha in filed.attachments])
+        flags = [f for f in filed.flags if f != "incomplete_attachments"]
+        if files_pending(conn, sid):
+            flags.append("incomplete_attachments")
+        conn.execute("UPDATE submissions SET status = 'received', answers = ?, search_text = ?, flags = ?,"
+                     " updated_at = ? WHERE id = ?",
+                     ((filed.answers_json or canonical_json(filed.answers)).decode(),
+                      search_text(rec.receipt_number, filed.answers), msgspec.json.encode(flags).decode(), now, sid))
         conn.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
                      " VALUES (?, ?, ?, 'awaiting_partner', 'received', NULL)", (sid, now, account_id))
         append_audit(conn, actor=account_id, action="submission.file_parts", subject=f"submission:{sid}",

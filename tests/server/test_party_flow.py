@@ -31,13 +31,20 @@ PAIR = make_proc("1.0.0", id="pair", parties=[{"id": "partner", "label": {"ja": 
         {"id": "their_name", "type": "name", "label": {"ja": "氏名"}, "required": True},
         {"id": "their_age", "type": "number", "label": {"ja": "年齢"}, "required": True, "min": 18}]}])
 FIRST = {"my_name": NAME, "my_number": "123456789018", "note": "よろしく"}
+# The partner's name is prefilled from the partner's own record (R0004 in these tests), the filer's from theirs.
+PAIR_PREFILLED = make_proc("1.0.0", id="pair_prefilled", parties=[{"id": "partner", "label": {"ja": "相手の方"}}],
+                           sections=[
+    {"id": "me", "title": {"ja": "あなた"}, "fields": [
+        {"id": "my_name", "type": "name", "label": {"ja": "氏名"}, "required": True, "prefill": "name"}]},
+    {"id": "them", "title": {"ja": "相手の方"}, "party": "partner", "fields": [
+        {"id": "their_name", "type": "name", "label": {"ja": "氏名"}, "required": True, "prefill": "name"}]}])
 THEIRS = {"their_name": {"family": "佐藤", "given": "花子"}, "their_age": 30}
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp: Path = tmp_path_factory.mktemp("parties")
-    s = start_server(tmp, [PAIR])
+    s = start_server(tmp, [PAIR, PAIR_PREFILLED])
     from server.demo import DEMO_RESIDENTS
     from server.registry import SQLiteRegistry
 
@@ -142,6 +149,26 @@ def test_two_people_file_once(srv: AppServer) -> None:
     again = first.post("/api/submissions", json={"id": sid, "procedure_id": "pair", "procedure_version": "1.0.0",
                                                  "answers": FIRST})
     assert again.status_code == 200 and again.json()["status"] == "received"
+
+
+@pytest.mark.parametrize(("their_name", "flagged"), [
+    ({"family": "\u845b\U000e0100城", "given": "美咲"}, False),  # R0004's own name, as prefilled: no correction
+    ({"family": "葛城", "given": "美咲"}, True),  # the partner changed it
+])
+def test_the_last_part_files_with_the_filing_decisions_flags(srv: AppServer, their_name: dict[str, str],
+                                                              flagged: bool) -> None:
+    first = srv.login("resident", resident_id="R0001")
+    partner = srv.login("resident", resident_id="R0004")
+    sid = str(uuid.uuid4())
+    r = first.post("/api/submissions", json={"id": sid, "procedure_id": "pair_prefilled",
+                                             "procedure_version": "1.0.0", "answers": {"my_name": NAME}})
+    assert r.status_code == 201 and r.json()["flags"] == [], r.text  # R0001's own name
+    assert partner.post("/api/party-invitations/claim", json={"code": _invite(first, sid)}).status_code == 200
+    done = partner.post(f"/api/party-confirmations/{sid}", json={"answers": {"their_name": their_name}})
+    assert done.status_code == 200, done.text
+    rec = first.get(f"/api/submissions/{sid}").json()
+    # the partner's part is compared with the partner's record, never the filer's
+    assert rec["status"] == "received" and rec["flags"] == (["prefill_corrected"] if flagged else [])
 
 
 def test_the_first_filer_cannot_type_the_partners_part(srv: AppServer) -> None:
