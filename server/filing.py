@@ -79,6 +79,7 @@ __all__ = [
     "UNKNOWN_PROCEDURE",
     "Filing",
     "Refusal",
+    "answers_refusal",
     "attachment_names",
     "attachment_refs",
     "bound_resident",
@@ -240,6 +241,19 @@ def _first_message(errors: list[dict[str, Any]]) -> str:
     return f"入力内容を確認してください：{text or errors[0].get('path')}"
 
 
+def answers_refusal(errors: list[dict[str, Any]]) -> Refusal | None:
+    """The refusal of answers the validator found ``errors`` in (``None``: none), the same on every path that
+    validates a resident's answers (filing, a reply to a request for information, a partner's part)."""
+    if staff_only := [e for e in errors if e.get("code") == "staff_only"]:
+        # Its own refusal, not just invalid answers: the client sent what only the counter may write.
+        return _refusal(422, "staff-only-field", "Residents cannot answer fields filled in by staff at the counter",
+                        "窓口の職員が記入する項目は送信できません", errors=staff_only)
+    if errors:
+        return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
+                        _first_message(errors), errors=errors)
+    return None
+
+
 async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, procedure_id: str,
                        procedure_version: str, answers: dict[str, Any], on_behalf_of: str | None,
                        telemetry: Any = None,
@@ -281,13 +295,8 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
                             errors=[{"path": f, "code": "other_party", "message": "another party's field"}
                                     for f in theirs[:20]])
     errors = await svc.validator.validate(part_of(proc, FIRST_FILER) if parts else proc, answers, filer)
-    if staff_only := [e for e in errors if e.get("code") == "staff_only"]:
-        # Its own refusal, not just invalid answers: the client sent what only the counter may write.
-        return _refusal(422, "staff-only-field", "Residents cannot answer fields filled in by staff at the counter",
-                        "窓口の職員が記入する項目は送信できません", errors=staff_only)
-    if errors:
-        return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
-                        _first_message(errors), errors=errors)
+    if (refused := answers_refusal(errors)) is not None:
+        return refused
     files = named_files(svc, proc, answers, attachments)
     flags = ["retired_version"] if retired else []
     if uses_prefill(proc):

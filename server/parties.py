@@ -27,7 +27,7 @@ from procedure_definitions.model import FieldBase, GroupField, Procedure
 from procedure_definitions.parties import FIRST_FILER, part_field_ids, part_of
 from server.auth.roles import PARTY_ROLES
 from server.authz import AccountLike, require_roles
-from server.filing import Refusal, bound_resident, check_filing
+from server.filing import Refusal, answers_refusal, bound_resident, check_filing
 from server.problems import Problem
 from server.registry import bound_resident_id
 from server.services import Services, services
@@ -291,9 +291,9 @@ async def confirm(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
     if foreign:
         raise Problem(422, "invalid-answers", "Only your own part's fields can be answered here",
                       errors=[{"path": f, "code": "other_party", "message": "not your part"} for f in foreign[:20]])
-    errors = await svc.validator.validate(part_of(proc, slot.party), data.answers)
-    if errors:
-        raise Problem(422, "invalid-answers", "The answers do not satisfy the procedure's rules", errors=errors)
+    refused = answers_refusal(await svc.validator.validate(part_of(proc, slot.party), data.answers, "resident"))
+    if refused is not None:  # as when filing: staff_only fields are the counter's (422 staff-only-field)
+        raise refused.problem()
     others = await svc.db.read(lambda c: slots_of(c, sid))
     filed: NewSubmission | None = None
     if all(s.state == "confirmed" for s in others if s.party != slot.party):

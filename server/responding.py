@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 
 from procedure_definitions.forms import is_sha256
-from server.filing import UNKNOWN_PROCEDURE, Refusal, _first_message, _is_uuid, _refusal, named_files
+from server.filing import UNKNOWN_PROCEDURE, Refusal, _is_uuid, _refusal, answers_refusal, named_files
 from server.storage.follow import ResponseWrite
 from server.storage.submissions import canonical_json
 
@@ -109,13 +109,8 @@ async def check_response(svc: Services, user: AccountLike, sid: str, raw: Any) -
     merged = {**rec.answers, **data.answers}
     if data.answers:
         errors = await svc.validator.validate(proc, merged, "resident" if user.role == "resident" else "staff")
-        # As when filing (server.filing): a resident's own answer to a staff_only field is its own refusal.
-        if staff_only := [e for e in errors if e.get("code") == "staff_only"]:
-            return _refusal(422, "staff-only-field", "Residents cannot answer fields filled in by staff at the counter",
-                            "窓口の職員が記入する項目は送信できません", errors=staff_only)
-        if errors:
-            return _refusal(422, "invalid-answers", "The answers do not satisfy the procedure's rules",
-                            _first_message(errors), errors=errors)
+        if (refused := answers_refusal(errors)) is not None:  # as when filing (server.filing)
+            return refused
     files = [msgspec.to_builtins(f) for f in data.files]
     return ResponseWrite(
         id=data.id or str(uuid.uuid4()), submission_id=sid, account_id=user.id, answers=merged,

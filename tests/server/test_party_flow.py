@@ -37,7 +37,8 @@ PAIR_PREFILLED = make_proc("1.0.0", id="pair_prefilled", parties=[{"id": "partne
     {"id": "me", "title": {"ja": "あなた"}, "fields": [
         {"id": "my_name", "type": "name", "label": {"ja": "氏名"}, "required": True, "prefill": "name"}]},
     {"id": "them", "title": {"ja": "相手の方"}, "party": "partner", "fields": [
-        {"id": "their_name", "type": "name", "label": {"ja": "氏名"}, "required": True, "prefill": "name"}]}])
+        {"id": "their_name", "type": "name", "label": {"ja": "氏名"}, "required": True, "prefill": "name"},
+        {"id": "checked", "type": "text", "label": {"ja": "本人確認（窓口）"}, "staff_only": True}]}])
 THEIRS = {"their_name": {"family": "佐藤", "given": "花子"}, "their_age": 30}
 
 
@@ -164,6 +165,11 @@ def test_the_last_part_files_with_the_filing_decisions_flags(srv: AppServer, the
                                              "procedure_version": "1.0.0", "answers": {"my_name": NAME}})
     assert r.status_code == 201 and r.json()["flags"] == [], r.text  # R0001's own name
     assert partner.post("/api/party-invitations/claim", json={"code": _invite(first, sid)}).status_code == 200
+    # the counter's field in the partner's part: the same refusal as when filing, nothing stored
+    staff = partner.post(f"/api/party-confirmations/{sid}", json={"answers": {"their_name": their_name,
+                                                                              "checked": "免許証"}})
+    assert staff.status_code == 422 and _slug(staff) == "staff-only-field"
+    assert [e["path"] for e in staff.json()["errors"]] == ["checked"]
     done = partner.post(f"/api/party-confirmations/{sid}", json={"answers": {"their_name": their_name}})
     assert done.status_code == 200, done.text
     rec = first.get(f"/api/submissions/{sid}").json()
