@@ -14,8 +14,6 @@ docs/api.md ("Procedures for two people") is the contract.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -25,7 +23,9 @@ from litestar.params import FromPath, JSONBody
 
 from procedure_definitions.model import FieldBase, GroupField, Procedure
 from procedure_definitions.parties import FIRST_FILER, part_field_ids, part_of
+from server.auth.codes import format_code, normalize_code, random_code
 from server.auth.roles import PARTY_ROLES
+from server.auth.store import hash_secret
 from server.authz import AccountLike, require_roles
 from server.filing import Refusal, answers_refusal, bound_resident, check_filing
 from server.problems import Problem
@@ -44,14 +44,12 @@ from server.storage.parties import (
 )
 from server.storage.submissions import NewSubmission, SubmissionRecord
 
-__all__ = ["INVITATION_TTL", "PartyState", "normalize_code", "parties_router", "party_states"]
+__all__ = ["INVITATION_TTL", "PartyState", "parties_router", "party_states"]
 
 INVITATION_TTL = dt.timedelta(days=7)
-# Crockford's base32 without I, L, O, U: read aloud or copied by hand without confusion. 12 characters are
-# 60 random bits: guessing one live code is hopeless long before it expires.
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The recovery codes' alphabet and reading (server.auth.codes: Crockford base32, NFKC, I/L as 1, O as 0).
+# 12 characters are 60 random bits: guessing one live code is hopeless long before it expires.
 _CODE_LEN = 12
-_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _NOT_YOURS = "No such application waiting for your confirmation"  # missing and not-yours answer the same
 
 _CONFLICTS: dict[str, tuple[int, str]] = {
@@ -70,18 +68,8 @@ def _conflict(e: PartyConflict) -> Problem:
     return Problem(status, e.why, detail)
 
 
-def normalize_code(text: str) -> str:
-    """A typed code as stored: upper case, without spaces and hyphens, I/L read as 1 and O as 0."""
-    return "".join(ch for ch in text.upper() if ch not in " -\u3000").translate(_CONFUSABLE)
-
-
 def _hash(code: str) -> str:
-    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
-
-
-def _new_code() -> str:
-    raw = "".join(secrets.choice(_ALPHABET) for _ in range(_CODE_LEN))
-    return "-".join(raw[i:i + 4] for i in range(0, _CODE_LEN, 4))
+    return hash_secret(normalize_code(code)).hex()
 
 
 def _now() -> dt.datetime:
@@ -192,7 +180,7 @@ def _view(proc: Procedure, rec: SubmissionRecord, slot: PartySlot) -> Confirmati
       summary="A new invitation code for a party of my held submission (the previous one is void)")
 async def invite(request: Request[Any, Any, Any], sid: FromPath[str], party: FromPath[str]) -> InvitationOut:
     user, rec = await _filer_held(request, sid)
-    code = _new_code()
+    code = format_code(random_code(_CODE_LEN))
     expires = (_now() + INVITATION_TTL).isoformat(timespec="seconds")
     try:
         await services(request).db.write(lambda c: issue_invitation(

@@ -26,9 +26,11 @@ __all__ = [
     "CODE_COUNT",
     "CodeMatch",
     "find_code",
+    "format_code",
     "generate_recovery_codes",
     "normalize_code",
     "note_failure",
+    "random_code",
     "recent_failures",
     "spend_code",
 ]
@@ -55,12 +57,20 @@ class CodeMatch(NamedTuple):
 
 
 def normalize_code(code: str) -> str:
+    """A typed code as it was made: NFKC, upper case, I/L read as 1 and O as 0, only letters and digits.
+    Every code typed from paper (recovery codes, ``server.parties`` invitation codes) is read this way."""
     text = unicodedata.normalize("NFKC", code).upper().translate(_READ_AS)
     return "".join(ch for ch in text if ch.isalnum())
 
 
-def _random(n: int) -> str:
+def random_code(n: int) -> str:
+    """``n`` random characters of the alphabet (5 bits each)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def format_code(raw: str) -> str:
+    """As shown to the person: groups of 4 joined by hyphens (``XXXX-XXXX-...``)."""
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
 def generate_recovery_codes(conn: sqlite3.Connection, account_id: str, count: int = CODE_COUNT) -> list[str]:
@@ -68,14 +78,13 @@ def generate_recovery_codes(conn: sqlite3.Connection, account_id: str, count: in
     conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
     codes: list[str] = []
     while len(codes) < count:
-        lookup = _random(LOOKUP_LEN)
+        lookup = random_code(LOOKUP_LEN)
         if conn.execute("SELECT 1 FROM recovery_codes WHERE lookup = ?", (lookup,)).fetchone():
             continue  # 30 bits: rare, and the unique index would refuse it anyway
-        secret = _random(SECRET_LEN)
+        secret = random_code(SECRET_LEN)
         conn.execute("INSERT INTO recovery_codes (account_id, code_hash, lookup) VALUES (?, ?, ?)",
                      (account_id, hash_secret(secret), lookup))
-        raw = lookup + secret
-        codes.append("-".join(raw[i : i + 4] for i in range(0, len(raw), 4)))
+        codes.append(format_code(lookup + secret))
     return codes
 
 

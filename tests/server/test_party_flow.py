@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.parties import normalize_code
+from server.auth.codes import normalize_code
 from tests.server.conftest import make_proc, start_server
 from testsupport.servers import AppServer
 
@@ -247,6 +247,15 @@ def test_invitations_expire_and_the_filer_can_cancel(srv: AppServer) -> None:
     assert _slug(partner.post(f"/api/submissions/{other}/cancel")) == "not-found"
 
 
-def test_codes_read_aloud_are_normalized() -> None:
+def test_codes_read_aloud_are_normalized(srv: AppServer) -> None:
     assert normalize_code("abcd-efgh-ijkl") == normalize_code("ABCD EFGH 1JK1")
     assert normalize_code("0O0o") == "0000"
+    # typed with a Japanese keyboard in full-width: the same code (NFKC, as recovery codes are read)
+    first = srv.login("resident", resident_id="R0001")
+    partner = srv.login("resident", resident_id="R0004")
+    sid = _start(first)
+    code = _invite(first, sid)
+    wide = "".join(chr(ord(ch) + 0xFEE0) for ch in code.replace("-", "")) + "\u3000"
+    assert wide != code and normalize_code(wide) == normalize_code(code)
+    r = partner.post("/api/party-invitations/claim", json={"code": wide})
+    assert r.status_code == 200 and r.json()["submission_id"] == sid, r.text
