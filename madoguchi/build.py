@@ -296,6 +296,8 @@ def build_pwa(
     index: dict[str, Any] = {"procedures": {}, "life_events": {}}
     catalog: dict[str, Any] = {"procedures": {}, "life_events": {}}
     included: dict[str, list[dict[str, str]]] = {"procedure": [], "life_event": []}
+    # Each version's estimate, computed once: the reuse check hashes it and the catalog shows the latest's.
+    estimates: dict[str, int | dict[str, int]] = {}
     tables = (
         ("procedure", "procedures", getattr(library, "procedures", {}) or {}),
         ("life_event", "life-events", getattr(library, "life_events", {}) or {}),
@@ -305,6 +307,7 @@ def build_pwa(
             key = f"{folder}/{def_id}/{ver}"
             # The estimate is part of the output: a change of the time model alone recompiles too.
             est = _estimate_seconds(kind, definition, library)
+            estimates[key] = est
             src = f"{_source_hash(definition)}:{_digest(_json_bytes(est))}"
             source_hashes[key] = src
             prev_path = previous.source_hashes.get(key + "#out") if previous else None
@@ -336,7 +339,7 @@ def build_pwa(
                 info["department"] = _text(d.department.name)
                 info["department_id"] = d.department.id
                 info["filers"] = list(d.filers)
-                info["estimate_seconds"] = _estimate_seconds(kind, d, library)
+                info["estimate_seconds"] = estimates[f"{folder}/{def_id}/{latest}"]
                 # What every filer brings, for the card's 「手元に用意するもの」 line (page-finder.js).
                 info["documents"] = [_text(doc.label) for doc in d.documents if doc.required_if is None]
             else:
