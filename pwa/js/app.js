@@ -22,7 +22,7 @@ import { store } from './db.js';
 import { el } from './dom.js';
 import { createRouter, matchRoute } from './router.js';
 import {
-  state, loadIndex, refreshSession, renderAccount, renderSummary, updateSync, flush, scheduler, drafts, setRouteHandler, focusTitle,
+  state, loadIndex, refreshSession, sessionReady, renderAccount, renderSummary, updateSync, flush, scheduler, drafts, setRouteHandler, focusTitle,
   link, uuid, showValue, itemStateText, notFound, failPage, syncEngine,
 } from './shell.js';
 import { isLegacyEntry } from './syncstate.js';
@@ -175,7 +175,7 @@ async function start() {
   document.getElementById('skip-link').addEventListener('click', (e) => { e.preventDefault(); document.getElementById('main').focus(); });
   document.getElementById('sync-retry').addEventListener('click', () => flush(true));
   window.addEventListener('hashchange', () => { drafts.flush().then((n) => { if (n) flush(); }); route(); });
-  window.addEventListener('online', () => { refreshSession().then(() => flush(true)); });
+  window.addEventListener('online', () => { (state.sessionReady = refreshSession()).then(() => flush(true)); });
   // Leaving or hiding the app: pending draft edits go into the outbox now (IndexedDB outlives the page).
   window.addEventListener('pagehide', () => { drafts.flush(); });
   document.addEventListener('visibilitychange', () => {
@@ -203,15 +203,13 @@ async function start() {
   // The page was drawn from the cached session; if the server's says otherwise (signed in or out, another
   // account or role), draw it again so it shows what this account can use.
   const before = JSON.stringify(state.session.account || null);
-  refreshSession().then((s) => {
+  sessionReady().then((s) => {
     if (JSON.stringify(s.account || null) !== before) route(false);
     flush();
-    // "And always on the next app start": statuses changed since last seen (statuses.js; the home page shows them).
-    if (state.session.signed_in && navigator.onLine) {
-      import('./statuses.js').then((m) => m.refreshStatuses(store)).then((news) => {
-        if (news.length && (location.hash === '' || location.hash === '#/')) route(false);
-      }).catch(() => {});
-    }
+    // "And always on the next app start": statuses changed since last seen (statuses.js). The home page reads
+    // them itself when drawn (page-home.js); on another page they are stored for it.
+    const home = location.hash === '' || location.hash === '#/';
+    if (!home && state.session.signed_in && navigator.onLine) import('./statuses.js').then((m) => m.refreshStatuses(store)).catch(() => {});
   });
 }
 

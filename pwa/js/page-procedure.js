@@ -7,7 +7,7 @@
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { store } from './db.js';
-import { latestProcedure, actingFor, newDraft, mayFile, link, notFound, isStaff, refreshSession } from './shell.js';
+import { latestProcedure, actingFor, newDraft, mayFile, link, notFound, isStaff, sessionReady } from './shell.js';
 import { aboutTime, documentsAtHand } from './steps.js';
 
 /** 「かかる時間の目安：約1分・手元に用意するもの：本人確認書類」 (the list/finder cards show the same). */
@@ -43,9 +43,10 @@ export async function render(view, { id }) {
   const p = await latestProcedure(id);
   if (!p) return notFound(view);
   const c = p.compiled;
-  // Opened cold from a link the page is drawn from the cached session: ask the server first (online) so a
-  // new draft is prefilled from the right account's profile, and a role that cannot file is told so.
-  if (navigator.onLine) await refreshSession();
+  // Opened cold from a link the page is drawn from the cached session: wait for the start's answer from the
+  // server (online) so a new draft is prefilled from the right account's profile, and a role that cannot file
+  // is told so. Opened later, that answer is already there: no round trip on the way to the form.
+  if (navigator.onLine) await sessionReady();
   if (mayFile()) {
     const acting = isStaff() ? actingFor() : null;
     const mine = (d) => d.kind === 'draft' && d.procedure_id === c.id && !d.submitted_as && !d.error && !d.bundle_id

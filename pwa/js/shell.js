@@ -24,6 +24,8 @@ export const state = {
   // The shown page's reactions to sync events (set when it is shown, cleared on navigation).
   onOutbox: null,
   onPulled: null,
+  // The start's GET /api/session (sessionReady): a procedure opened cold waits for it instead of asking again.
+  sessionReady: null,
 };
 
 // ------------------------------------------------------------------------------------------ data
@@ -67,6 +69,12 @@ export async function refreshSession() {
   } catch { /* offline: keep the cached session */ }
   renderAccount();
   return state.session;
+}
+
+/** The session as the server said it at this start (or when back online): one request, shared by the start and
+ * the first page that needs it; signing in or out refreshes state.session itself. */
+export function sessionReady() {
+  return state.sessionReady || (state.sessionReady = refreshSession());
 }
 
 export function renderAccount() {

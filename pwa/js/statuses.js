@@ -28,14 +28,10 @@ export function jst(iso, lang = 'ja') {
   return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(d);
 }
 
-let last = 0;
-
-/** Read the account's receipts from the server into the store; the ones with news. Offline: throws. A second
- * call within a few seconds (the start and the home page) does not ask again. */
-export async function refreshStatuses(store, { now = Date.now() } = {}) {
-  if (now - last < 5000) return (await store.all('submissions')).filter((s) => s.changed);
+/** Read the account's receipts from the server into the store; the ones with news. Offline: throws. Called once
+ * per start: by the home page when drawn, else by app.js. */
+export async function refreshStatuses(store) {
   const rows = await api('/api/submissions');
-  last = now;
   const changed = [];
   await store.tx(['submissions'], 'readwrite', async (t) => {
     for (const row of rows) {
