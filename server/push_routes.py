@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, delete, get, post
 from litestar.params import FromQuery, JSONBody
 
 from server.auth import requires_role
-from server.authz import require_roles
+from server.authz import require_user
 from server.problems import Problem
 from server.push import (
     MAX_ENDPOINT,
@@ -55,7 +55,7 @@ async def push_key(request: Request[Any, Any, Any]) -> PushKey:
 @post("/api/push/subscriptions", summary="Receive status notifications in this browser (resident)", status_code=201,
       guards=[_RESIDENT])
 async def subscribe(request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]) -> Response[None]:
-    user = require_roles(request, "resident")
+    user = require_user(request)  # the guard admitted residents only
     svc = services(request)
     sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
     problem = subscription_problem(sub, svc.settings.push_hosts, allow_http=svc.settings.push_allow_http)
@@ -71,7 +71,7 @@ async def subscribe(request: Request[Any, Any, Any], data: JSONBody[Subscription
         guards=[_RESIDENT])
 async def unsubscribe(request: Request[Any, Any, Any],
                       endpoint: Annotated[str, FromQuery]) -> None:
-    user = require_roles(request, "resident")
+    user = require_user(request)  # the guard admitted residents only
     # Idempotent: an endpoint that is not (or no longer) this account's is the same 204, so nobody learns
     # whose it is.
     await services(request).db.write(lambda c: delete_subscription(c, user.id, endpoint[:MAX_ENDPOINT]))

@@ -22,7 +22,6 @@ from server.services import Services, services
 from server.storage.follow import write_response_in
 from server.storage.parties import slots_of
 from server.storage.submissions import (
-    HELD_STATUSES,
     STATUSES,
     HistoryEntry,
     IdempotencyConflict,
@@ -167,8 +166,9 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
     user = require_roles(request, *REVIEW_ROLES)
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    # A held two-person part is not filed: no status change, and its existence is not revealed (404).
-    if rec is None or rec.status in HELD_STATUSES or not can_access_department(user, rec.department):
+    # Whom it may be shown to is the one read policy (a held two-person part: its filer only, so 404 here, its
+    # existence not revealed); reviewing it is for its department's staff, even one who filed it.
+    if rec is None or not await _can_read(svc, user, rec) or not can_access_department(user, rec.department):
         raise Problem(404, "not-found", "No such submission")
     if target not in STATUSES:
         raise Problem(422, "invalid-status", f"Unknown status {target!r}",

@@ -40,7 +40,7 @@ from server.auth.http import (
 from server.auth.middleware import session_of
 from server.auth.models import Account, Passkey
 from server.auth.problems import AuthProblem
-from server.auth.roles import CAPABILITIES
+from server.auth.roles import RECOVERY_ROLES
 from server.auth.webauthn_flow import (
     authentication_options,
     credential_id_of,
@@ -236,7 +236,7 @@ async def new_recovery_codes(request: Request[Any, Any, Any]) -> RecoveryCodesOu
     """A fresh set of recovery codes (residents; fresh check first): every earlier code stops working.
     Shown once; audited. Staff have no recovery codes (an admin re-invites them)."""
     account: Account = me(request)
-    if account.role not in CAPABILITIES["recovery_codes"]:
+    if account.role not in RECOVERY_ROLES:
         raise AuthProblem(403, "forbidden", "staff accounts have no recovery codes: ask an admin for a new invite")
     limit(request, "recovery", account.id)
     await require_fresh(request)

@@ -46,6 +46,7 @@ from server.auth.http import (
 from server.auth.models import Account, Passkey
 from server.auth.problems import AuthProblem
 from server.auth.ratelimit import limit_key
+from server.auth.roles import RECOVERY_ROLES
 from server.auth.webauthn_flow import verify_registration
 
 __all__ = ["recovery_handlers"]
@@ -97,7 +98,7 @@ def _check(conn: sqlite3.Connection, config: AuthConfig, request: Request[Any, A
         append_audit(conn, actor=account.id, action="auth.login_throttled", subject=account.id,
                      details={"method": "recovery", "scope": "account", "ip": address})
         return "throttled_account"
-    if match.status != "ok" or match.code_id is None or account is None or account.is_staff or \
+    if match.status != "ok" or match.code_id is None or account is None or account.role not in RECOVERY_ROLES or \
             (named is not None and named != account.id):
         subject = account.id if account else None
         reason = "used recovery code" if match.status == "used" else "wrong recovery code"
@@ -185,7 +186,7 @@ async def recovery_verify(request: Request[Any, Any, Any], data: JSONBody[Recove
 
     def job(conn: sqlite3.Connection) -> tuple[Account, Passkey, str, int, int, int] | None:
         account = store.account_by_id(conn, account_id)
-        if account is None or account.is_staff or not isinstance(code_id, int) or \
+        if account is None or account.role not in RECOVERY_ROLES or not isinstance(code_id, int) or \
                 not codes.spend_code(conn, code_id, account.id):
             append_audit(conn, actor=account_id, action="auth.recover_failed", subject=account_id,
                          details={"reason": "recovery code already used, replaced, or account disabled",

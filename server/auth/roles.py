@@ -19,6 +19,7 @@ __all__ = [
     "FILER_ROLES",
     "PARTY_ROLES",
     "PROFILE_READ_ROLES",
+    "RECOVERY_ROLES",
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
     "ROLES",
@@ -57,6 +58,8 @@ BIND_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
 PARTY_ROLES: Final[tuple[str, ...]] = ("resident",)
 # who searches the registry (to file on behalf of a resident, or to bind an account).
 REGISTRY_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "admin")
+# who has recovery codes (makes them, and signs in or recovers with one): residents; staff are re-invited.
+RECOVERY_ROLES: Final[tuple[str, ...]] = ("resident",)
 # who reads a resident's prefill profile to file on their behalf (the staff filers): counter staff for any
 # resident in front of them, outreach workers for the residents assigned to them only (server.identity).
 PROFILE_READ_ROLES: Final[tuple[str, ...]] = ("counter", "outreach")
@@ -76,7 +79,7 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "households": CASEWORK_ROLES,           # shared household records (sync pushes of shared records)
     "console": CASEWORK_ROLES,              # the staff console (/console)
     "review": REVIEW_ROLES,                 # status changes, exports
-    "recovery_codes": ("resident",),        # POST /auth/recovery-codes: staff have none
+    "recovery_codes": RECOVERY_ROLES,       # POST /auth/recovery-codes, signing in and recovering with one
     "parties": PARTY_ROLES,                 # two-person procedures: invitations, confirming a part (server.parties)
 }
 
