@@ -31,6 +31,7 @@ import anyio
 import msgspec
 
 from server.storage.db import Database
+from server.storage.submissions import HELD_STATUSES
 from server.storage.sync.records import utc_now
 
 __all__ = [
@@ -207,8 +208,13 @@ class Notifier:
     async def _deliver(self, account_id: str, submission_id: str, receipt_number: str) -> None:
         def load(c: sqlite3.Connection) -> tuple[str | None, list[Subscription]]:
             key = c.execute("SELECT private_pem FROM push_vapid WHERE id = 1").fetchone()
+            # The filer's browsers and those of the resident it was filed for (the accounts bound to its
+            # on_behalf_of registry record): whoever may follow it (server.authz.submission_readable).
             subs = [Subscription(*r) for r in c.execute(
-                "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = ?", (account_id,))]
+                "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = ? OR account_id IN"
+                " (SELECT b.account_id FROM identity_bindings b JOIN submissions s ON s.on_behalf_of = b.resident_id"
+                f" WHERE s.id = ? AND s.status NOT IN ({', '.join('?' * len(HELD_STATUSES))}))",
+                (account_id, submission_id, *HELD_STATUSES))]
             return (key[0] if key else None), subs
 
         pem, subs = await self.db.read(load)

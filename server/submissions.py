@@ -92,10 +92,13 @@ async def create_submission(request: Request[Any, Any, Any], data: JSONBody[Subm
     return Response(receipt, status_code=201 if created else 200)
 
 
-@get("/api/submissions", summary="My submissions (staff: those they filed)")
+@get("/api/submissions", summary="My submissions (residents: and those filed for them; staff: those they filed)")
 async def list_submissions(request: Request[Any, Any, Any]) -> list[Listed]:
     user = require_user(request)
-    return await services(request).submissions.list_for_account(user.id)
+    svc = services(request)
+    # A resident also follows what staff filed for them (submission_readable: the bound registry record).
+    bound = await bound_resident(svc, user) if user.role == "resident" else None
+    return await svc.submissions.list_for_account(user.id, resident_id=bound)
 
 
 async def _load_visible(request: Request[Any, Any, Any], sid: str) -> tuple[AccountLike, SubmissionRecord]:

@@ -139,7 +139,12 @@ _V4 = """
 CREATE INDEX audit_log_demo ON audit_log (action, id) WHERE action IN ('demo.seed', 'demo.left', 'staff.invite');
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+# v5: a resident's list holds what staff filed for them (on_behalf_of = their registry record).
+_V5 = """
+CREATE INDEX submissions_on_behalf ON submissions (on_behalf_of, received_at) WHERE on_behalf_of IS NOT NULL;
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:

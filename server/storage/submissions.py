@@ -212,7 +212,8 @@ class SubmissionStore(Protocol):
     async def create(self, new: NewSubmission, *,
                      also: Callable[[sqlite3.Connection], None] | None = None) -> tuple[Receipt, bool]: ...
     async def get(self, sid: str) -> SubmissionRecord | None: ...
-    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Listed]: ...
+    async def list_for_account(self, account_id: str, limit: int = 200, *,
+                               resident_id: str | None = None) -> list[Listed]: ...
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]: ...
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
@@ -346,10 +347,20 @@ class SQLiteSubmissions:
     async def get(self, sid: str) -> SubmissionRecord | None:
         return await self.db.read(lambda c: _load(c, sid))
 
-    async def list_for_account(self, account_id: str, limit: int = 200) -> list[Listed]:
+    async def list_for_account(self, account_id: str, limit: int = 200, *,
+                               resident_id: str | None = None) -> list[Listed]:
+        """What the account filed, and (``resident_id``: the registry record a resident's account is bound to)
+        the filed submissions staff made for that resident: the SQL form of ``server.authz.submission_readable``
+        for a resident's own list (a held part is its filer's only)."""
+        held = ", ".join("?" * len(HELD_STATUSES))
+
         def q(c: sqlite3.Connection) -> list[Listed]:
+            # A UNION of the two indexed selections (submissions_account, submissions_on_behalf).
             rows = c.execute(f"SELECT {_COLS} FROM submissions WHERE account_id = ?"
-                             " ORDER BY received_at DESC LIMIT ?", (account_id, limit)).fetchall()
+                             f" UNION SELECT {_COLS} FROM submissions WHERE on_behalf_of = ? AND account_id <> ?"
+                             f" AND status NOT IN ({held})"
+                             " ORDER BY received_at DESC LIMIT ?",
+                             (account_id, resident_id, account_id, *HELD_STATUSES, limit)).fetchall()
             return [Listed(**msgspec.structs.asdict(_receipt(rec)), updated_at=rec.updated_at)
                     for rec in map(_record, rows)]
 

@@ -309,3 +309,21 @@ def test_bad_telemetry_never_fails_a_filing_and_is_dropped(srv: RunningServer, t
     good = {"procedure_id": "test-proc", "procedure_version": "1.0.0", "fields_typed": 42}
     assert _file(srv.login("resident"), telemetry=good).status_code == 201
     assert ("test-proc", "1.0.0") in _telemetry_rows(srv, 42)
+
+
+def test_a_resident_follows_what_staff_filed_for_them(srv: RunningServer) -> None:
+    """The one readability rule (``server.authz.submission_readable``) decides the list too: the resident the
+    counter filed for lists it; another resident and an unbound account do not."""
+    counter = srv.login("counter")
+    r = _file(counter, on_behalf_of="R0004")
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    resident = srv.login("resident", resident_id="R0004")
+    own = _file(resident, on_behalf_of="R0004").json()["id"]
+    listed = [s["id"] for s in resident.get("/api/submissions").json()]
+    assert sid in listed and own in listed and len(listed) == len(set(listed))
+    assert resident.get(f"/api/submissions/{sid}").status_code == 200
+    for other in (srv.login("resident", resident_id="R0005"), srv.login("resident")):
+        assert sid not in [s["id"] for s in other.get("/api/submissions").json()]
+    # The counter's own list is what they filed, not every resident's.
+    assert sid in [s["id"] for s in counter.get("/api/submissions").json()]

@@ -120,3 +120,28 @@ def test_subscriptions_are_checked_and_owned(srv: AppServer, push: LocalPushServ
     assert _subscriptions(srv, account) == [good["endpoint"]]
     assert resident.delete("/api/push/subscriptions", params={"endpoint": good["endpoint"]}).status_code == 204
     assert _subscriptions(srv, account) == []
+
+
+def test_the_resident_a_submission_was_filed_for_gets_its_status_push(srv: AppServer, push: LocalPushService) -> None:
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    push.deliveries.clear()
+    push.answer = 201
+    resident = srv.login("resident", resident_id="R0001")
+    assert resident.post("/api/push/subscriptions", json=push.subscription()).status_code == 201
+    bystander = srv.login("resident", resident_id="R0002")
+    assert bystander.post("/api/push/subscriptions", json=push.subscription()).status_code == 201
+    counter = srv.login("counter")
+    r = counter.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": "test-proc",
+                                               "procedure_version": "1.0.0", "answers": answers(),
+                                               "on_behalf_of": "R0001"})
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    reviewer = srv.login("reviewer", department="shimin")
+    assert reviewer.post(f"/api/submissions/{receipt['id']}/status", json={"status": "in_review"}).status_code == 200
+    (got,) = push.wait(1)
+    assert got.payload["receipt_number"] == receipt["receipt_number"]
+    time.sleep(0.3)  # the bystander's browser must get nothing
+    assert len(push.deliveries) == 1
