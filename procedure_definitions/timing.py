@@ -19,7 +19,6 @@ from .model import (
     UNDISCLOSED_MEMBER_ATTRIBUTES,
     AttachmentField,
     ChoiceField,
-    Field,
     FieldBase,
     GroupField,
     MultiChoiceField,
@@ -254,18 +253,23 @@ def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
     if _hidden(field, ctx, at) or isinstance(field, NoticeField):
         return False
     if isinstance(field, GroupField) and _picks_household(field):
-        return field.pick or any(asks(sub, ctx, f"{at}[0].{sub.id}") for sub in _unmapped(field))
+        # Picking always asks. Without a pick the members are items already: the screen asks only when an item
+        # still lacks a required value the registry does not give (the PWA shows the group invalid); an
+        # optional one is reached from the review. Pinned with pwa/js/steps.js by tests/conformance/steps.json.
+        known = _known(field, ctx, 0)
+        return field.pick or any(
+            asks(sub, ctx, f"{at}[0].{sub.id}") and _required(sub, ctx, f"{at}[0].{sub.id}")
+            for sub in field.fields if sub.id not in known
+        )
     return not (field.calculate or field.read_only or field.prefill)
 
 
-def _mapped(group: GroupField) -> frozenset[str]:
-    """Item field ids a household member prefills (``prefill_map``; the checker requires one, PD217)."""
-    return frozenset(group.prefill_map or ())
-
-
-def _unmapped(group: GroupField) -> list[Field]:
-    mapped = _mapped(group)
-    return [sub for sub in group.fields if sub.id not in mapped]
+def _known(group: GroupField, ctx: Context, i: int) -> frozenset[str]:
+    """Item field ids whose value the ``i``th member's item holds (``prefill_map``): an attribute the registry
+    never gives (the 個人番号) is typed, unless an earlier group of the life event (or the life event's people)
+    gave it for this member."""
+    return frozenset(fid for fid, attr in (group.prefill_map or {}).items()
+                     if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or ctx.people_known.get(attr, 0) > i)
 
 
 def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context, at: str | None = None) -> int:
@@ -324,10 +328,7 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     out.append(Step("pick" if pick else "glance", group.id, seconds))
     shown = 0
     for i in range(members):
-        # An attribute the registry never gives (the 個人番号) is typed, unless an earlier group of the life
-        # event (or the life event's people) gave it for this member.
-        mapped = frozenset(fid for fid, attr in (group.prefill_map or {}).items()
-                           if attr not in UNDISCLOSED_MEMBER_ATTRIBUTES or ctx.people_known.get(attr, 0) > i)
+        mapped = _known(group, ctx, i)
         # A member's known values are one line in the PWA (「name（続柄）・登録情報から入力」, the values folded
         # in a <details>: picker.js memberLine): one glance per member. The review lists every value.
         values = [sub for sub in group.fields if sub.id in mapped and not _hidden(sub, ctx, f"{at}[{i}].{sub.id}")]

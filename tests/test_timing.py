@@ -479,3 +479,21 @@ def test_a_picked_members_known_values_are_one_glance_not_one_per_value() -> Non
     assert len(glances) == 2 and all(s.seconds == DEFAULT_MODEL.glance for s in glances)
     review = {e.breakdown[-2].kind: e.breakdown[-2].seconds for e in (one, two)}
     assert two.seconds - one.seconds == pytest.approx(2 * DEFAULT_MODEL.review_value, abs=0.05), review
+
+
+def test_steps_conformance_with_the_pwa() -> None:
+    """tests/conformance/steps.json: the screens that ask something (the rest fold into the review) are the
+    same for the time model (``asks``) and pwa/js/steps.js stepSections (tests/js/pwa-steps.test.mjs)."""
+    import json
+    from pathlib import Path
+
+    from procedure_definitions.timing import asks, procedure_context, section_shown
+
+    conf = json.loads((Path(__file__).parent / "conformance" / "steps.json").read_text(encoding="utf-8"))
+    p = msgspec.convert(conf["procedure"], Procedure)
+    ctx = procedure_context(p)
+    steps = [s.id for s in p.sections if section_shown(s, ctx) and any(asks(f, ctx) for f in s.fields)]
+    assert steps == conf["steps"]
+    # A folded section costs no page and no 次へ in the estimate.
+    pages = [s.field_id for s in estimate(p).breakdown if s.kind == "page"]
+    assert pages == conf["steps"]

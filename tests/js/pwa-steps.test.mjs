@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { evaluateForm } from '../../pwa/js/form.js';
 import { stepSections, stepBeside, asksAnything, aboutTime, documentsAtHand } from '../../pwa/js/steps.js';
 import { partOf } from '../../pwa/js/parties.js';
+import { readFileSync } from 'node:fs';
 
 const FORM = {
   id: 'p', version: '1.0.0', title: { ja: 'p' },
@@ -79,4 +80,11 @@ test('documents at hand are the unconditional ones', () => {
 test('staff filing at the counter: the staff-only section is a step of theirs', () => {
   const staffSteps = stepSections(shown(partOf(FORM, ''), true), { answers: {}, prefilled: [] }, evaluateForm(FORM, {}, { filer: 'staff' }), undefined, true);
   assert.deepEqual(staffSteps.map(({ s }) => s.id), ['you', 'move', 'desk']);
+});
+
+test('conformance with the time model (tests/conformance/steps.json, also run by tests/test_timing.py)', () => {
+  const conf = JSON.parse(readFileSync(new URL('../conformance/steps.json', import.meta.url), 'utf8'));
+  const p = conf.procedure;
+  const list = stepSections(shown(p), conf.draft, evaluateForm(p, conf.draft.answers));
+  assert.deepEqual(list.map(({ s }) => s.id), conf.steps);
 });
