@@ -74,12 +74,13 @@ export function documentsFor(compiled, answers, evaluate, today) {
   return (compiled.documents || []).filter((d) => test(evaluate, d.required_if, answers, today));
 }
 
-/** Merge documents of several procedures, each listed once (by label text). */
+/** Merge documents of several procedures, each listed once: keyed by the Japanese label (the text the
+ * definitions agree on; their en / やさしい日本語 wordings may differ), the first one's wording shown. */
 export function mergeDocuments(lists) {
   const seen = new Map();
   for (const { procedure, documents } of lists) {
     for (const d of documents) {
-      const key = JSON.stringify(d.label);
+      const key = typeof d.label === 'string' ? d.label : (d.label && d.label.ja) ?? JSON.stringify(d.label);
       if (!seen.has(key)) seen.set(key, { ...d, procedures: [] });
       seen.get(key).procedures.push(procedure);
     }

@@ -63,14 +63,15 @@ export async function render(view, { event: id }) {
     });
     // The build's estimate for exactly these procedures together (estimate_seconds: "a,b" -> seconds).
     const about = aboutTime((ev.estimate_seconds || {})[loaded.map((p) => p.procedure).join(',')]);
-    outBox.replaceChildren(
+    // replaceChildren (unlike el()) renders a null as the text "null": the absent parts are dropped first.
+    outBox.replaceChildren(...[
       el('h2', { text: t('applies') }),
       about && loaded.length ? el('p', { class: 'estimate', id: 'estimate', text: t('takes', { time: t(about.key, { n: about.n }) }) }) : null,
       el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
       docs.length ? el('h2', { text: t('documents') }) : null,
       docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
       loaded.length && mayFile() ? el('div', { class: 'actions' }, start) : null,
-      loaded.length && !mayFile() ? el('p', { class: 'notice', text: t('cannotFile') }) : null);
+      loaded.length && !mayFile() ? el('p', { class: 'notice', text: t('cannotFile') }) : null].filter(Boolean));
   };
   drawQuestions();
   drawResult();

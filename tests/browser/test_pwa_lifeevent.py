@@ -259,3 +259,29 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     assert page.locator(".card", has_text="引っ越してきた").count() == 0
     assert not errors, errors
     context.close()
+
+
+def test_event_page_has_no_stray_text_and_lists_each_document_once(browser: Any, shared_server: ServerProcess) -> None:
+    """Every life-event page's result is elements only (a null part once showed as the text "null" under
+    まとめて入力する), and a document two included procedures ask for is listed once."""
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="転入 花子"))
+    for event in ("moving-within", "birth", "moving-in"):
+        go(page, server.base, f"#/e/{event}")
+        page.wait_for_selector("#event-result .card")
+        stray = page.evaluate("""() => [...document.querySelectorAll('main, main *')].flatMap((n) => [...n.childNodes])
+          .filter((c) => c.nodeType === Node.TEXT_NODE && /^(null|undefined|false)$/.test(c.textContent.trim()))
+          .map((c) => c.textContent)""")
+        assert stray == [], (event, stray)
+    # 転入 with 国保: both 転入届 and the 国保 加入届 ask for the filer's ID (worded differently in やさしい日本語).
+    answer(page, "no_employee_insurance", True)
+    page.wait_for_function("() => document.querySelectorAll('#event-result .card').length === 2")
+    for lang, label in (("ja", "届出人の本人確認書類"), ("ja-easy", "来る 人の 顔写真が ある カード")):
+        if lang != "ja":
+            page.select_option("#lang", lang)
+            page.wait_for_function("(s) => document.getElementById('event-result').textContent.includes(s)", arg=label)
+        items = page.locator("#event-result ul:not(.cards) > li").all_inner_texts()
+        assert len([x for x in items if label in x]) == 1, (lang, items)
+        assert len(items) == len(set(items)), items
+    assert not errors, errors

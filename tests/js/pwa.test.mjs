@@ -72,6 +72,12 @@ test('life events: questions, applicable procedures, shared fields entered once'
   const merged = mergeDocuments([{ procedure: 'a', documents: docs }, { procedure: 'b', documents: docs }]);
   assert.equal(merged.length, 1);
   assert.deepEqual(merged[0].procedures, ['a', 'b']);
+  // The same document worded differently in another language (転入届 and 国保 加入): still listed once.
+  const wordier = [{ id: 'id', label: { ja: '本人確認書類', 'ja-easy': '顔写真が ある カード（運転免許証 など）' } }];
+  const plain = [{ id: 'id_document', label: { ja: '本人確認書類', 'ja-easy': '顔写真が ある カード' } }, { id: 'x', label: '別の書類' }];
+  const once = mergeDocuments([{ procedure: 'a', documents: wordier }, { procedure: 'b', documents: plain }]);
+  assert.deepEqual(once.map((d) => d.procedures), [['a', 'b'], ['b']]);
+  assert.equal(once[0].label['ja-easy'], '顔写真が ある カード（運転免許証 など）', 'the first wording is shown');
 });
 
 test('base64url round trip and option parsing fallback', () => {
