@@ -38,6 +38,7 @@ from procedure_definitions.library import Library, load_library
 from procedure_definitions.model import LifeEvent, Procedure
 from procedure_definitions.timing import DEFAULT_MODEL, TouchModel, estimate
 from procedure_definitions.timing_events import estimate_life_event
+from procedure_definitions.versions import latest
 from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 from testsupport.servers import ROOT, ServerProcess
 
@@ -45,7 +46,7 @@ __all__ = ["Run", "main", "run_all", "seconds"]
 
 MARK = "<!-- resident-bench -->"
 # The life events of the goal, found by the procedure they exist for (the event's id is not a contract).
-EVENTS = (("転居", "tenkyo"), ("転入", "tennyu"))
+EVENTS = (("転居", "moving-within"), ("転入", "moving-in"))  # life event ids (the rows are named by them)
 JST = ZoneInfo("Asia/Tokyo")
 SHOTS = ROOT / "test-artifacts" / "resident"  # a screenshot of each run that did not finish
 
@@ -90,12 +91,10 @@ def today_jst() -> dt.date:
     return dt.datetime.now(JST).date()
 
 
-def event_for(lib: Library, proc_id: str) -> LifeEvent | None:
-    for versions in lib.life_events.values():
-        ev = versions[max(versions)]
-        if ev.procedures and ev.procedures[0].procedure == proc_id:
-            return ev
-    return None
+def event_for(lib: Library, event_id: str) -> LifeEvent | None:
+    """The latest version of life event ``event_id`` (semantic version order), or None."""
+    versions = lib.life_events.get(event_id)
+    return versions[latest(versions)] if versions else None
 
 
 def event_model(ev: LifeEvent, lib: Library) -> float:

@@ -9,7 +9,7 @@ script that gives every request a fresh idempotency key):
    msgspec Struct and echoes it — one uvicorn worker, no access log;
 2. **madoguchi**: ``madoguchi serve`` as a subprocess (one uvicorn worker) on a SQLite file holding 10,000
    submissions; a resident session is created in the file with ``testsupport.sessions.login_as`` before the
-   start. Each request passes CSRF + session checks, is validated against ``juminhyo-copy`` 1.0.0 with the
+   start. Each request passes CSRF + session checks, is validated against ``juminhyo-copy`` 1.1.0 with the
    procedure's own rules, and answers 201 only after COMMIT with ``synchronous=FULL`` (group commit);
 3. the same after bulk-inserting rows directly into the file up to ``--big`` stored submissions (default 1M),
    to see whether latency grows with the table.
@@ -49,7 +49,7 @@ __all__ = ["bare_app", "main", "median_run", "parse_wrk"]
 
 DOC = ROOT / "docs" / "benchmarks.md"
 MARK = "<!-- server-bench -->"
-PROC_ID, PROC_VERSION = "juminhyo-copy", "1.0.0"
+PROC_ID, PROC_VERSION = "juminhyo-copy", "1.1.0"
 
 LUA = r"""
 -- Every request gets a fresh, valid UUID as its idempotency key: thread id + counter. With a sessions file
@@ -440,7 +440,7 @@ def render(results: dict[str, Any], ns: argparse.Namespace, load_start: str, loa
         f"{ns.rounds} alternating rounds; the table shows each one's median round and the ratio is the median of "
         "the per-round ratios.",
         f"Load: `wrk -t{ns.threads} -c{ns.connections} -d{ns.duration}s --latency` on the same machine, every "
-        "request a fresh idempotency key (Lua script), the valid scenario of `juminhyo-copy` 1.0.0 as answers, "
+        "request a fresh idempotency key (Lua script), the valid scenario of `juminhyo-copy` 1.1.0 as answers, "
         f"{ns.connections} signed-in residents taking turns (one session per connection, not one shared session); "
         "one uvicorn worker per server (`madoguchi serve` adds cores - 1 = 1 form-validation process, see "
         "server/validation.py); 3 s warm-up before the rounds. CPU ms/request is read from /proc for the server "

@@ -143,12 +143,12 @@ def test_markers_switch_with_the_answers_that_require_them() -> None:
     """必要な人 (juminhyo-copy's target_people) and the 転入 previous postal code: optional until an
     answer makes them required, then marked ※必須 — and refused exactly then."""
     lib = load_library()
-    jumin = compile_procedure(lib.get("juminhyo-copy", "1.0.0"))  # type: ignore[arg-type]
+    jumin = compile_procedure(lib.get("juminhyo-copy", "1.1.0"))  # type: ignore[arg-type]
     some = _eval(jumin, {"certificate_type": "part_household"}, "2026-04-01", "resident")
     assert "target_people" in some.required and "target_people" in [e.path for e in some.errors]
     whole = _eval(jumin, {"certificate_type": "all_household"}, "2026-04-01", "resident")
     assert "target_people" not in whole.required and "target_people" not in whole.shown
-    tennyu = compile_procedure(lib.get("tennyu", "1.0.0"))  # type: ignore[arg-type]
+    tennyu = compile_procedure(lib.get("tennyu", "1.1.0"))  # type: ignore[arg-type]
     domestic = _eval(tennyu, {"moved_from": "domestic"}, "2026-04-01", "resident")
     assert {"previous_postal_code", "previous_address"} <= set(domestic.required)
     abroad = _eval(tennyu, {"moved_from": "abroad"}, "2026-04-01", "resident")
@@ -157,7 +157,7 @@ def test_markers_switch_with_the_answers_that_require_them() -> None:
 
 def test_a_resident_never_sees_a_shipped_staff_only_field_and_staff_do() -> None:
     lib = load_library()
-    proc = lib.get("juminhyo-copy", "1.0.0")
+    proc = lib.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     compiled = compile_procedure(proc)
     staff_ids = {f["id"] for s in compiled["sections"] for f in s["fields"] if f.get("staff_only")}

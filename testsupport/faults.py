@@ -37,7 +37,7 @@ __all__ = [
     "valid_answers",
 ]
 
-def valid_answers(procedure_id: str = "juminhyo-copy", version: str = "1.0.0") -> dict[str, Any]:
+def valid_answers(procedure_id: str = "juminhyo-copy", version: str = "1.1.0") -> dict[str, Any]:
     """The answers of the library's first valid scenario: the server validates sync submissions too."""
     from procedure_definitions.library import load_library
 
@@ -269,7 +269,7 @@ def run_fault_workload(workdir: str, *, devices: int = 3, ops_per_device: int = 
         blob = b"\x89PNG\r\n\x1a\n" + rng.randbytes(blob_size)
         sha = rdev.attach(blob)
         sid = f"{seed:08d}-0000-4000-8000-{rng.randrange(16**12):012x}"
-        rdev.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+        rdev.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                            answers=valid_answers(), attachments=[sha]))
         devs.append(rdev)
 

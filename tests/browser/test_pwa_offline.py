@@ -100,13 +100,13 @@ def test_offline_first_flow(browser: Any, server: ServerProcess, library_copy: P
     server.stop()
     proc = library_copy / "procedures" / "juminhyo-copy.yaml"
     text = proc.read_text(encoding="utf-8")
-    new = re.sub(r"^version: 1\.0\.0$", "version: 1.0.1", text, flags=re.M)
+    new = re.sub(r"^version: 1\.1\.0$", "version: 1.1.1", text, flags=re.M)
     new = (
         new.replace("住民票の写しを請求します。", "住民票の写しを請求します（改訂）。")
         if "住民票の写しを請求します。" in new
         else new
     )
-    proc.with_name("juminhyo-copy-1.0.1.yaml").write_text(new, encoding="utf-8")
+    proc.with_name("juminhyo-copy-1.1.1.yaml").write_text(new, encoding="utf-8")
     server.start()
     old_version = page.evaluate("document.documentElement.dataset.build")
 
@@ -136,16 +136,16 @@ def test_offline_first_flow(browser: Any, server: ServerProcess, library_copy: P
     assert page.get_by_label("自分（本人）").is_checked()
     # ...moved to the newly published version on the device (answers kept, nothing new to ask), and the
     # change of version reaches the server as an ordinary draft.patch.
-    assert "1.0.0 → 1.0.1" in page.locator("#migration-notice").inner_text()
+    assert "1.1.0 → 1.1.1" in page.locator("#migration-notice").inner_text()
     draft_id = page.url.split("/d/")[1].split("/")[0]
     page.wait_for_function(
         "() => document.getElementById('sync-status').textContent.includes('すべて送信済み')", timeout=30000
     )
     for _ in range(40):
         rows = server.query("SELECT data FROM sync_records WHERE type = 'draft' AND id = ?", (draft_id,))
-        if rows and '"procedure_version":"1.0.1"' in rows[0][0]:
+        if rows and '"procedure_version":"1.1.1"' in rows[0][0]:
             break
         page.wait_for_timeout(500)
-    assert rows and '"relation":"self"' in rows[0][0] and '"procedure_version":"1.0.1"' in rows[0][0], rows
+    assert rows and '"relation":"self"' in rows[0][0] and '"procedure_version":"1.1.1"' in rows[0][0], rows
     assert not errors, errors
     context.close()

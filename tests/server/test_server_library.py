@@ -55,9 +55,9 @@ def test_compiled_definitions_are_the_real_compiler_output(real: AppServer) -> N
     from procedure_definitions.compile import compile_life_event, compile_procedure
 
     c = real.client()
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
-    r = c.get("/api/procedures/juminhyo-copy/1.0.0")
+    r = c.get("/api/procedures/juminhyo-copy/1.1.0")
     assert r.status_code == 200
     assert r.json() == compile_procedure(proc)
     eid, versions = next(iter(LIB.life_events.items()))
@@ -68,7 +68,7 @@ def test_compiled_definitions_are_the_real_compiler_output(real: AppServer) -> N
 
 
 def test_valid_juminhyo_submission_end_to_end(real: AppServer) -> None:
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     sc = scenario(proc, valid=True)
     c = real.login("resident")
@@ -87,7 +87,7 @@ def test_valid_juminhyo_submission_end_to_end(real: AppServer) -> None:
 
 
 def test_invalid_juminhyo_submission_lists_localized_field_errors(real: AppServer) -> None:
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     sc = scenario(proc, valid=False)
     c = real.login("resident")
@@ -110,7 +110,7 @@ def test_invalid_juminhyo_submission_lists_localized_field_errors(real: AppServe
 
 
 def test_unknown_answer_key_is_refused(real: AppServer) -> None:
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     answers = {**scenario(proc, valid=True).answers, "favourite_colour": "blue"}
     r = real.login("resident").post("/api/submissions", json={
@@ -148,7 +148,7 @@ def _export_rows(text: str) -> list[dict[str, str]]:
 def test_derived_columns_of_juminhyo() -> None:
     from server.export import derive_columns
 
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     cols = derive_columns(proc, {"target_people": 2})
     labels = [c.label for c in cols]
@@ -161,7 +161,7 @@ def test_derived_columns_of_juminhyo() -> None:
 
 
 def test_console_csv_uses_derived_japanese_columns(real: AppServer) -> None:
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     valid = [s for s in proc.scenarios if s.expect.valid and s.filer == "resident"]
     assert len(valid) >= 2
@@ -190,7 +190,7 @@ def test_console_csv_uses_derived_japanese_columns(real: AppServer) -> None:
 def test_override_file_and_cli(real: AppServer) -> None:
     from server.export import MappingError, load_mappings, to_csv
 
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     sid = str(uuid.uuid4())
     r = real.login("resident").post("/api/submissions", json={
@@ -228,7 +228,7 @@ def test_override_file_and_cli(real: AppServer) -> None:
 
 # -- validation in worker processes (what `madoguchi serve` uses on more than one core) ----------------------
 def test_validation_workers_give_the_same_answers_and_survive_a_crash(tmp_path: Path) -> None:
-    proc = LIB.get("juminhyo-copy", "1.0.0")
+    proc = LIB.get("juminhyo-copy", "1.1.0")
     assert proc is not None
     srv = AppServer.create(Settings(db_path=str(tmp_path / "w.db"), origin="http://localhost:8000",
                                  build_result=FakeBuild(), validation_workers=1), library=LIB)

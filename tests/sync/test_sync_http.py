@@ -270,7 +270,7 @@ def test_resumable_upload_cut_at_random_offsets_and_submission_before_its_files(
     sha = hashlib.sha256(blob).hexdigest()
     d = env.device(s)
     sid = str(uuid.uuid4())
-    sub = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    sub = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                     answers=valid_answers(), attachments=[sha]))
     assert d.sync()  # data first: the file is not needed for the submission to be safe
     r = next(iter(d.receipts.values()))

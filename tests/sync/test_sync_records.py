@@ -77,13 +77,13 @@ def test_outreach_sees_and_edits_the_households_assigned_to_them(env: Any) -> No
 def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
     _, s = env.account("resident")
     d = env.device(s)
-    bad = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    bad = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                        answers={"copies": 1}))
-    telemetry = {"procedure_id": "juminhyo-copy", "procedure_version": "1.0.0",
+    telemetry = {"procedure_id": "juminhyo-copy", "procedure_version": "1.1.0",
                  "opened_at": "2026-04-01T10:00:00+09:00", "acknowledged_at": "2026-04-01T10:03:00+09:00",
                  "fields_typed": 5, "fields_prefilled": 2}
     sid = str(uuid.uuid4())
-    good = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    good = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                            answers=valid_answers(), telemetry=telemetry))
     before = _q(env, "SELECT COUNT(*) FROM telemetry WHERE fields_typed = 5 AND fields_prefilled = 2")[0][0]
     assert d.sync()
@@ -101,10 +101,10 @@ def test_submission_over_sync_is_checked_like_the_api(env: Any) -> None:
     _seed_registry(env, {})
     st = env.device(staff)
     sid2 = str(uuid.uuid4())
-    ok = st.submit(sid2, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    ok = st.submit(sid2, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                            answers=valid_answers(), on_behalf_of="R0001"))
     unknown = st.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy",
-                                                             procedure_version="1.0.0", answers=valid_answers(),
+                                                             procedure_version="1.1.0", answers=valid_answers(),
                                                              on_behalf_of="R9999"))
     assert st.sync()
     assert st.receipts[ok.mutation_id].status == "applied"
@@ -130,9 +130,9 @@ def test_residents_file_over_sync_only_for_themselves_as_over_the_api(env: Any) 
     with Database.open(env.db) as db:
         bound = login_as(db, "resident", resident_id="R0003")["cookies"]["madoguchi_session"]
     d = env.device(bound)
-    own = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    own = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                         answers=valid_answers(), on_behalf_of="R0003"))
-    other = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    other = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                           answers=valid_answers(), on_behalf_of="R0004"))
     assert d.sync()
     assert d.receipts[own.mutation_id].status == "applied"
@@ -140,7 +140,7 @@ def test_residents_file_over_sync_only_for_themselves_as_over_the_api(env: Any) 
     # Roles that do not file are refused by the same policy.
     _, reviewer = env.account("reviewer", department="shimin")
     rv = env.device(reviewer)
-    m = rv.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    m = rv.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                        answers=valid_answers()))
     rv.sync()
     assert rv.receipts[m.mutation_id].reason == "forbidden"
@@ -310,7 +310,7 @@ def test_a_submission_naming_someone_elses_file_is_complete_only_once_its_filer_
     d = env.device(session_b)
     named, never = str(uuid.uuid4()), str(uuid.uuid4())
     for sid, ref in ((named, sha), (never, absent)):
-        d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+        d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                         answers=valid_answers(), attachments=[ref]))
     assert d.sync()
     results = {r.result["missing_blobs"][0]: r.result for r in d.receipts.values()}
@@ -330,10 +330,10 @@ def test_a_submission_id_is_a_uuid_over_sync_as_over_the_api(env: Any) -> None:
     _, session = env.account("resident")
     d = env.device(session)
     bad_ids = ["", "not-a-uuid", "a\nb", "x" * 5000, str(uuid.uuid4()).upper(), "{" + str(uuid.uuid4()) + "}"]
-    sent = {sid: d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    sent = {sid: d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                  answers=valid_answers())) for sid in bad_ids}
     good = str(uuid.uuid4())
-    ok = d.submit(good, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    ok = d.submit(good, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                           answers=valid_answers()))
     assert d.sync()
     for sid, m in sent.items():
@@ -383,16 +383,16 @@ def test_malformed_on_behalf_of_and_attachments_get_the_same_decision_over_sync_
         sent = {}
         for who in ("", "R" * 101):
             sid = str(uuid.uuid4())
-            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                         answers=valid_answers(), on_behalf_of=who))
             http = t._send("POST", "/api/submissions", json={
-                "id": str(uuid.uuid4()), "procedure_id": "juminhyo-copy", "procedure_version": "1.0.0",
+                "id": str(uuid.uuid4()), "procedure_id": "juminhyo-copy", "procedure_version": "1.1.0",
                 "answers": valid_answers(), "on_behalf_of": who})
             assert http.status_code == 400 and http.json()["type"].endswith("/bad-request"), (role, http.text)
             assert http.json()["errors"][0]["path"] == "on_behalf_of"
         for files in (["not-a-sha"], ["A" * 64], ["a" * 64, "b" * 63]):
             sid = str(uuid.uuid4())
-            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+            sent[sid] = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                         answers=valid_answers(), attachments=files))
         assert d.sync()
         for sid, m in sent.items():

@@ -18,8 +18,8 @@ def test_staff_only_answers_are_rejected_from_a_resident_and_applied_from_staff(
     _, s = env.account("resident")
     d = env.device(s)
     sid = str(uuid.uuid4())
-    m = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0", answers=answers))
-    clean = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    m = d.submit(sid, SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0", answers=answers))
+    clean = d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                           answers=valid_answers()))
     assert d.sync()
     receipt = d.receipts[m.mutation_id]
@@ -31,7 +31,7 @@ def test_staff_only_answers_are_rejected_from_a_resident_and_applied_from_staff(
         assert c.execute("SELECT COUNT(*) FROM submissions WHERE id = ?", (sid,)).fetchone() == (0,)
     _, staff = env.account("counter")
     sd = env.device(staff)
-    ok = sd.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    ok = sd.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                         answers=answers))
     assert sd.sync()
     assert sd.receipts[ok.mutation_id].status == "applied"

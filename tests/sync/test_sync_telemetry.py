@@ -18,7 +18,7 @@ def test_submission_over_sync_drops_bad_telemetry_as_the_api_does(env: Any) -> N
     # The same bodies as the API test, on a procedure of this server: bad ones dropped, the filing applied.
     bad = [{**t, "procedure_id": "juminhyo-copy"} if isinstance(t, dict) and t.get("procedure_id") == "test-proc"
            else t for t in BAD_TELEMETRY]
-    sent = [d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.0.0",
+    sent = [d.submit(str(uuid.uuid4()), SubmissionPayload(procedure_id="juminhyo-copy", procedure_version="1.1.0",
                                                           answers=valid_answers(), telemetry=t)) for t in bad]
     assert d.sync()
     assert [d.receipts[m.mutation_id].status for m in sent] == ["applied"] * len(sent)
