@@ -21,7 +21,7 @@ from server.storage.submissions import (
     NotFound,
     SubmissionRecord,
     load_submission,
-    search_text,
+    move_status,
 )
 from server.storage.sync.blobs import files_pending
 from server.storage.sync.records import utc_now
@@ -105,14 +105,8 @@ def write_response_in(conn: sqlite3.Connection, w: ResponseWrite) -> tuple[Submi
         flags = [f for f in flags if f != "incomplete_attachments"]
         if files_pending(conn, w.submission_id):
             flags.append("incomplete_attachments")
-    conn.execute("UPDATE submissions SET status = 'in_review', answers = ?, updated_at = ?, search_text = ?,"
-                 " flags = ? WHERE id = ?", (_enc.encode(w.answers).decode(), now,
-                                             search_text(rec.receipt_number, w.answers),
-                                             _enc.encode(flags).decode(), w.submission_id))
-    event = conn.execute(
-        "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-        " VALUES (?, ?, ?, 'needs_info', 'in_review', ?) RETURNING id",
-        (w.submission_id, now, w.account_id, w.comment)).fetchone()[0]
+    event = move_status(conn, w.submission_id, "needs_info", "in_review", actor=w.account_id, comment=w.comment,
+                        answers=(rec.receipt_number, w.answers), flags=flags)
     conn.execute("INSERT INTO submission_responses (id, submission_id, account_id, body_hash, event_id, files, at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (w.id, w.submission_id, w.account_id, w.body_hash, event,
                                                    _enc.encode(w.files).decode(), now))

@@ -19,7 +19,7 @@ import msgspec
 
 from server.audit import append_audit
 from server.storage.migrations import Migration
-from server.storage.submissions import NewSubmission, SubmissionRecord, canonical_json, search_text
+from server.storage.submissions import NewSubmission, SubmissionRecord, canonical_json, move_status
 from server.storage.submissions import load_submission as _load
 from server.storage.sync.blobs import files_pending
 
@@ -198,12 +198,8 @@ def confirm_part(conn: sqlite3.Connection, sid: str, *, account_id: str, answers
         flags = [f for f in filed.flags if f != "incomplete_attachments"]
         if files_pending(conn, sid):
             flags.append("incomplete_attachments")
-        conn.execute("UPDATE submissions SET status = 'received', answers = ?, search_text = ?, flags = ?,"
-                     " updated_at = ? WHERE id = ?",
-                     ((filed.answers_json or canonical_json(filed.answers)).decode(),
-                      search_text(rec.receipt_number, filed.answers), msgspec.json.encode(flags).decode(), now, sid))
-        conn.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-                     " VALUES (?, ?, ?, 'awaiting_partner', 'received', NULL)", (sid, now, account_id))
+        move_status(conn, sid, "awaiting_partner", "received", actor=account_id,
+                    answers=(rec.receipt_number, filed.answers), flags=flags)
         append_audit(conn, actor=account_id, action="submission.file_parts", subject=f"submission:{sid}",
                      details={"parties": [s.party for s in slots_of(conn, sid)]})
     out = _load(conn, sid)
@@ -221,9 +217,7 @@ def cancel_held(conn: sqlite3.Connection, sid: str, *, account_id: str) -> Submi
     now = _now()
     conn.execute("UPDATE submission_parties SET state = 'cancelled', code_hash = NULL, code_expires_at = NULL,"
                  " updated_at = ? WHERE submission_id = ?", (now, sid))
-    conn.execute("UPDATE submissions SET status = 'cancelled', updated_at = ? WHERE id = ?", (now, sid))
-    conn.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
-                 " VALUES (?, ?, ?, 'awaiting_partner', 'cancelled', NULL)", (sid, now, account_id))
+    move_status(conn, sid, "awaiting_partner", "cancelled", actor=account_id)
     append_audit(conn, actor=account_id, action="submission.cancel", subject=f"submission:{sid}",
                  details={"by": "filer" if rec.account_id == account_id else "party"})
     out = _load(conn, sid)

@@ -40,6 +40,7 @@ __all__ = [
     "iter_submissions",
     "load_submission",
     "missing_attachments",
+    "move_status",
     "search_text",
 ]
 
@@ -335,6 +336,32 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
     return outcomes
 
 
+def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor: str | None,
+                comment: str | None = None, visible_to_resident: bool = True,
+                answers: tuple[str, dict[str, Any]] | None = None, flags: list[str] | None = None) -> int:
+    """Inside a write job: move submission ``sid`` from ``frm`` to ``to`` and record it in its history; the one
+    writer of a status change (a reviewer's transition, a resident's reply, the last part of a two-person
+    filing, a cancelled held part). ``answers``: ``(receipt_number, answers)`` stored with it (and its search
+    text); ``flags``: the new flags. Returns the ``submission_events`` row's id. The caller decided that the
+    move is allowed; a submission no longer ``frm`` (a caller's bug) is :class:`InvalidTransition`, nothing
+    written. Audit entries are the caller's (each names its own action)."""
+    now = utc_now()
+    sets, args = ["status = ?", "updated_at = ?"], [to, now]
+    if answers is not None:
+        sets += ["answers = ?", "search_text = ?"]
+        args += [_enc.encode(answers[1]).decode(), search_text(*answers)]
+    if flags is not None:
+        sets.append("flags = ?")
+        args.append(_enc.encode(flags).decode())
+    if conn.execute(f"UPDATE submissions SET {', '.join(sets)} WHERE id = ? AND status = ?",
+                    [*args, sid, frm]).rowcount != 1:
+        raise InvalidTransition(frm, to)
+    return int(conn.execute(
+        "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment,"
+        " visible_to_resident) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (sid, now, actor, frm, to, comment, int(visible_to_resident))).fetchone()[0])
+
+
 class SQLiteSubmissions:
     def __init__(self, db: Any) -> None:
         self.db = db
@@ -385,11 +412,8 @@ class SQLiteSubmissions:
                 raise NotFound(sid)
             if target not in TRANSITIONS.get(rec.status, frozenset()):
                 raise InvalidTransition(rec.status, target)
-            now = utc_now()
-            c.execute("UPDATE submissions SET status = ?, updated_at = ? WHERE id = ?", (target, now, sid))
-            c.execute("INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment,"
-                      " visible_to_resident) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (sid, now, actor, rec.status, target, comment, int(visible_to_resident)))
+            move_status(c, sid, rec.status, target, actor=actor, comment=comment,
+                        visible_to_resident=visible_to_resident)
             append_audit(c, actor=actor, action="submission.status", subject=f"submission:{sid}",
                          details={"from": rec.status, "to": target})
             out = _load(c, sid)
