@@ -250,7 +250,7 @@ class _Checker:
 
     def same_part(self, ast: Any, part: str, owner: dict[str, str], path: KeyPath, key: str) -> None:
         """An expression may read only fields of its own part: each person's part is validated when that
-        person sends it, without the other's answers (and the partner never sees the first filer's)."""
+        person sends it, and its expressions evaluated, without the other's answers."""
         if ast is None:
             return
         for ref in sorted({r[0] for r in ex.references(ast)}):
