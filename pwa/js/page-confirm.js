@@ -4,7 +4,8 @@
 // "Procedures for two people"). Online only: the server must see the application still waiting; what you type
 // is kept on this device until it goes through.
 
-import { t, tx } from './i18n.js';
+import { t, tx, addStrings } from './i18n.js';
+import { STRINGS } from './strings-parties.js';
 import { store } from './db.js';
 import { api } from './api.js';
 import { el } from './dom.js';
@@ -15,6 +16,8 @@ import { newDraftRecord, submissionOf } from './drafts.js';
 import { state, loadIndex, loadJSON, loadProfile, link, statusBadge, uuid, route } from './shell.js';
 import { makeCtx, evalForm, errorSummary, errorLine, focusField, dedupe } from './formview.js';
 import { reviewList } from './formreview.js';
+
+addStrings(STRINGS);
 
 const problemText = (e) => {
   const slug = e && e.problem && typeof e.problem.type === 'string' ? e.problem.type.split('/').pop() : '';

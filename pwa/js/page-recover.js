@@ -3,11 +3,14 @@
 // registration, POST /auth/recovery/verify; docs/security.md "Recovery codes"). Then the account page,
 // where the lost passkey can be removed.
 
-import { t } from './i18n.js';
+import { t, addStrings } from './i18n.js';
+import { STRINGS } from './strings-recover.js';
 import { api, ApiError } from './api.js';
 import { el } from './dom.js';
 import { parseCreationOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 import { state, refreshSession, flush, link } from './shell.js';
+
+addStrings(STRINGS);
 
 function failure(e) {
   if (e instanceof ApiError && e.status === 429) return t('recoverThrottled');

@@ -1,11 +1,14 @@
 // #/signin: sign in or register with a passkey; once signed in, the account's page (account.js).
 
-import { t } from './i18n.js';
+import { t, addStrings } from './i18n.js';
+import { STRINGS } from './strings-recover.js';
 import { api, ApiError } from './api.js';
 import { el } from './dom.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 import { accountPage } from './account.js';
 import { state, setActingFor, refreshSession, flush, focusTitle, link } from './shell.js';
+
+addStrings(STRINGS);
 
 async function withStatus(msg, fn) {
   msg.textContent = '';

@@ -2,10 +2,13 @@
 // page-confirm.js): a held application's parties, its invitation code (shown once) and cancelling; the
 // applications this account was invited to confirm. Loaded only where it is needed.
 
-import { t } from './i18n.js';
+import { t, addStrings } from './i18n.js';
+import { STRINGS } from './strings-parties.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import { link, route } from './shell.js';
+
+addStrings(STRINGS);
 
 /** A time shown to residents: JST, whatever the phone's zone. */
 const jst = (iso) => new Date(iso).toLocaleString('ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }) + '（日本時間）';
