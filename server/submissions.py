@@ -32,7 +32,7 @@ from server.storage.submissions import (
     SubmissionRecord,
 )
 
-__all__ = ["SubmissionIn", "file_submission", "submissions_router"]
+__all__ = ["RESIDENT_MESSAGE_STATUSES", "SubmissionIn", "change_status", "file_submission", "submissions_router"]
 
 
 class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,6 +45,11 @@ class SubmissionIn(msgspec.Struct, forbid_unknown_fields=True):
     # Any JSON: decoded by the filing policy (server.filing), which drops a bad one instead of failing the
     # submission, as sync does; typing it here would refuse the whole body for a bad telemetry.
     telemetry: Any = None
+
+
+# Statuses the resident must be told why (needs_info: what to add; rejected: the reason): every status
+# change (API and console, change_status) needs a comment visible to the resident for them.
+RESIDENT_MESSAGE_STATUSES = frozenset({"needs_info", "rejected"})
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -176,6 +181,13 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
     if target not in STATUSES:
         raise Problem(422, "invalid-status", f"Unknown status {target!r}",
                       errors=[{"path": "status", "code": "enum", "message": "unknown status"}])
+    comment = (comment or "").strip() or None
+    if target in RESIDENT_MESSAGE_STATUSES and (comment is None or not visible):
+        # The PWA tells the resident to read the city's message (what to add, why it was refused): there must be one.
+        raise Problem(422, "resident-message-required",
+                      f"Changing to {target} needs a comment visible to the resident",
+                      errors=[{"path": "comment", "code": "required",
+                               "message": "a comment with visible_to_resident true is required for this status"}])
     try:
         out = await svc.submissions.transition(sid, target, actor=user.id, comment=comment,
                                                visible_to_resident=visible)

@@ -126,7 +126,8 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
 class StatusForm:
     status: str
     comment: str = ""
-    visible_to_resident: str = "on"
+    # A checkbox: absent when unticked (the form ticks it by default; the needs_info form sends it hidden).
+    visible_to_resident: str = ""
 
 
 # Messages for refusals of console forms: without JavaScript the browser shows the response itself, so a
@@ -137,6 +138,7 @@ _FORM_ERRORS = {
     "not-found": "申請が見つかりません。",
     "unknown-resident": "その住民番号の住民記録はありません。",
     "forbidden": "この操作をする権限がありません。",
+    "resident-message-required": "追加情報の依頼と却下には、住民に表示するコメント（理由・依頼内容）が必要です。",
 }
 
 

@@ -134,8 +134,12 @@ def test_status_form_without_javascript(srv: AppServer) -> None:
     r = reviewer.post(url, data={"_csrf_token": token, "status": "in_review", "comment": "確認します"},
                       follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/console/submissions/{receipt['id']}"
-    r = reviewer.post(url, data={"_csrf_token": token, "status": "needs_info", "comment": "住所の書類をください"},
-                      follow_redirects=True)
+    # Without a message the resident can read, no request for information (the form's hidden
+    # visible_to_resident left out, as an unticked checkbox is): a Japanese error page, nothing written.
+    r = reviewer.post(url, data={"_csrf_token": token, "status": "needs_info", "comment": "住所の書類をください"})
+    assert r.status_code == 422 and "住民に表示するコメント" in r.text
+    r = reviewer.post(url, data={"_csrf_token": token, "status": "needs_info", "comment": "住所の書類をください",
+                                 "visible_to_resident": "on"}, follow_redirects=True)
     assert r.status_code == 200 and "追加情報待ち" in r.text
     mine = srv.db.read_sync(lambda c: c.execute("SELECT status FROM submissions WHERE id = ?",
                                                 (receipt["id"],)).fetchone()[0])

@@ -237,7 +237,8 @@ def test_a_file_added_when_answering_a_request_for_information_reaches_the_revie
     sid = _file(resident).json()["id"]
     reviewer = srv.login("reviewer", department="shimin")
     assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "in_review"}).status_code == 200
-    assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "needs_info"}).status_code == 200
+    assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "needs_info",
+                                                                      "comment": "写しをください"}).status_code == 200
     body = PNG + b"id card"
     sha = hashlib.sha256(body).hexdigest()
     doc = {"sha256": sha, "name": "id.png", "size": len(body), "type": "image/png"}

@@ -188,3 +188,20 @@ def test_a_reply_cannot_answer_a_staff_only_field(srv: AppServer) -> None:
     assert receipt["status"] == "rejected" and receipt["reason"] == "staff_only_field"
     ok = resident.post(f"/api/submissions/{sid}/respond", json={"answers": {"note": "b"}, "comment": "直しました"})
     assert ok.status_code == 200 and ok.json()["answers"] == {"note": "b"}, ok.text
+
+
+@pytest.mark.parametrize("status", ["needs_info", "rejected"])
+def test_asking_for_information_or_rejecting_needs_a_message_the_resident_reads(srv: AppServer, status: str) -> None:
+    """The PWA tells the resident to read the city's message: there is always one (API path; the console
+    form goes through the same change_status, test_console_nojs)."""
+    sid = _filed(srv, srv.login("resident"))
+    reviewer = srv.login("reviewer", department="shimin")
+    url = f"/api/submissions/{sid}/status"
+    assert reviewer.post(url, json={"status": "in_review"}).status_code == 200
+    for body in ({}, {"comment": "   "}, {"comment": "内部: 書類不備", "visible_to_resident": False}):
+        r = reviewer.post(url, json={"status": status, **body})
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["type"].endswith("/resident-message-required") and r.json()["errors"][0]["path"] == "comment"
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert reviewer.get(f"/api/submissions/{sid}").json()["status"] == "in_review"  # nothing written
+    assert reviewer.post(url, json={"status": status, "comment": "理由をお知らせします"}).status_code == 200
