@@ -281,10 +281,11 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
     if filer not in proc.filers:
         return _refusal(403, "filer-not-allowed", f"This procedure cannot be filed by {filer}",
                         "この手続きはこの立場では申請できません")
+    record = None  # the record staff file for, read once (its profile reuses it)
     if user.role == "resident":
         if on_behalf_of is not None and on_behalf_of != await bound_resident(svc, user):
             return _NOT_FOR_OTHERS
-    elif on_behalf_of is not None and await svc.registry.get(on_behalf_of) is None:
+    elif on_behalf_of is not None and (record := await svc.registry.get(on_behalf_of)) is None:
         return _UNKNOWN_RESIDENT
     parts = party_ids(proc) if user.role == "resident" and not complete else []
     if parts:  # the first filer's part only: the others confirm theirs from their own accounts
@@ -299,6 +300,7 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         return refused
     files = named_files(svc, proc, answers, attachments)
     flags = ["retired_version"] if retired else []
+    corrected: list[str] = []
     if uses_prefill(proc):
         rid = on_behalf_of if filer == "staff" else await bound_resident(svc, user)
         # A part of another person was prefilled from their own profile, never the filer's.
@@ -306,13 +308,15 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         own = part_of(proc, FIRST_FILER) if people or parts else proc
         checks = [(own, rid), *((part_of(proc, p), prid) for p, prid in people)]
         for part, person in checks:
-            if person and corrected_paths(part, answers, await svc.registry.profile(person)):
-                flags.append(CORRECTED_FLAG)
-                break
+            if person:
+                corrected += corrected_paths(part, answers, await svc.registry.profile(
+                    person, record if record is not None and person == record.id else None))
+        if corrected:  # stored with it: the console lists them as decided now, not against a later registry
+            flags.append(CORRECTED_FLAG)
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer
     new = NewSubmission(
         id=submission_id, procedure_id=proc.id, procedure_version=proc.version, department=proc.department.id,
-        answers=answers, answers_json=answers_json, flags=flags,
+        answers=answers, answers_json=answers_json, flags=flags, corrected=corrected,
         account_id=user.id, on_behalf_of=on_behalf_of, attachments=files,
         body_hash=body_hash(proc.id, proc.version, answers, on_behalf_of, answers_json=answers_json),
         status="awaiting_partner" if parts else "received")

@@ -163,15 +163,29 @@ class SQLiteRegistry:
             "SELECT record FROM residents WHERE household_id = ? ORDER BY id", (household_id,)).fetchall())
         return [_row_to_record(r) for r in rows]
 
-    async def profile(self, resident_id: str) -> dict[str, Any]:
-        return (await self.profile_with_sources(resident_id))[0]
+    async def profile(self, resident_id: str, record: ResidentRecord | None = None) -> dict[str, Any]:
+        """The prefill profile of a resident (empty for an unknown id) in one read; ``record``: their record,
+        when the caller has just read it (only the household is read then)."""
+        return (await self.profile_with_sources(resident_id, record))[0]
 
-    async def profile_with_sources(self, resident_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    async def profile_with_sources(self, resident_id: str, record: ResidentRecord | None = None
+                                   ) -> tuple[dict[str, Any], dict[str, str]]:
         """The prefill profile of a resident and where each attribute came from (empty for an unknown id)."""
-        r = await self.get(resident_id)
+
+        def job(c: sqlite3.Connection) -> tuple[ResidentRecord | None, list[ResidentRecord]]:
+            r = record
+            if r is None:
+                row = c.execute("SELECT record FROM residents WHERE id = ?", (resident_id,)).fetchone()
+                r = _row_to_record(row) if row else None
+            if r is None or not r.household_id:
+                return r, [r] if r else []
+            return r, [_row_to_record(x) for x in c.execute(
+                "SELECT record FROM residents WHERE household_id = ? ORDER BY id", (r.household_id,))]
+
+        r, household = await self.db.read(job)
         if r is None:
             return {}, {}
-        profile = profile_from_record(r, await self.household(r.household_id) if r.household_id else [r])
+        profile = profile_from_record(r, household)
         return profile, profile_sources(r, profile)
 
     @staticmethod

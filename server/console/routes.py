@@ -78,17 +78,15 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
 
 
 async def _corrected(svc: Any, rec: Any, proc: Any) -> list[tuple[str, str]]:
-    """(label, path) of the answers that differ from the resident's registry data, for a submission flagged
-    so (which answers, not the registry's values: those stay in the registry)."""
-    from server.prefill_check import CORRECTED_FLAG, corrected_paths, path_label
-    from server.registry import bound_resident_id
+    """(label, path) of the answers that differ from the resident's registry data when it was filed (stored
+    then: ``server.filing``), for a submission flagged so (which answers, not the registry's values: those
+    stay in the registry)."""
+    from server.prefill_check import CORRECTED_FLAG, path_label
+    from server.storage.submissions import corrected_of
 
     if proc is None or CORRECTED_FLAG not in rec.flags:
         return []
-    account = rec.account_id
-    rid = rec.on_behalf_of or (await svc.db.read(lambda c: bound_resident_id(c, account)) if account else None)
-    paths = corrected_paths(proc, rec.answers, await svc.registry.profile(rid)) if rid else []
-    return [(path_label(proc, p), p) for p in paths]
+    return [(path_label(proc, p), p) for p in await svc.db.read(lambda c: corrected_of(c, rec.id))]
 
 
 @get("/console/submissions/{sid:str}", include_in_schema=False)

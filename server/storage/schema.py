@@ -144,7 +144,13 @@ _V5 = """
 CREATE INDEX submissions_on_behalf ON submissions (on_behalf_of, received_at) WHERE on_behalf_of IS NOT NULL;
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
+# v6: the paths of the answers that changed a prefilled value, decided at filing (server.prefill_check) from
+# the registry as it was then: the console lists them without reading today's registry again.
+_V6 = """
+ALTER TABLE submissions ADD COLUMN corrected TEXT;
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:

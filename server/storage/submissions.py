@@ -36,6 +36,7 @@ __all__ = [
     "SubmissionStore",
     "body_hash",
     "canonical_json",
+    "corrected_of",
     "create_many",
     "iter_submissions",
     "load_submission",
@@ -127,6 +128,7 @@ class NewSubmission(msgspec.Struct, kw_only=True):
     answers_json: bytes | None = None  # canonical_json(answers) when the caller already has it
     attachments: list[str] = []  # sha256 of the files it references: linked, flagged until all are stored
     status: str = "received"  # "awaiting_partner": the first part of a two-person procedure (server.parties)
+    corrected: list[str] = []  # paths of the answers that changed a prefilled value (flag prefill_corrected)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -237,7 +239,7 @@ class _Creates:
 
 
 _ROW_COLUMNS = ("id, receipt_number, procedure_id, procedure_version, department, status, answers, body_hash, flags,"
-                " account_id, on_behalf_of, received_at, updated_at, search_text")
+                " account_id, on_behalf_of, received_at, updated_at, search_text, corrected")
 
 
 @functools.lru_cache(maxsize=64)
@@ -248,7 +250,7 @@ def _insert_sql(n: int) -> tuple[str, str]:
     extracted column. The writer never groups more than a few hundred jobs, far below SQLite's 32,766
     parameters.
     """
-    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
     events = ", ".join(["(?, ?, ?, NULL, ?, NULL)"] * n)
     return (f"INSERT INTO submissions ({_ROW_COLUMNS}) VALUES {rows}",
             "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment)"
@@ -322,7 +324,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
             rows += (new.id, number, new.procedure_id, new.procedure_version, new.department, new.status,
                      (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
                      _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
-                     search_text(number, new.answers))
+                     search_text(number, new.answers), _enc.encode(new.corrected).decode() if new.corrected else None)
             events += (new.id, now, new.account_id, new.status)
             outcomes[i] = (Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
                                    procedure_version=new.procedure_version, status=new.status, received_at=now,
@@ -336,23 +338,34 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
     return outcomes
 
 
+def corrected_of(conn: sqlite3.Connection, sid: str) -> list[str]:
+    """The paths of submission ``sid``'s answers that changed a prefilled value, as decided when it was filed."""
+    row = conn.execute("SELECT corrected FROM submissions WHERE id = ?", (sid,)).fetchone()
+    return list(msgspec.json.decode(row[0])) if row and row[0] else []
+
+
 def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor: str | None,
                 comment: str | None = None, visible_to_resident: bool = True,
-                answers: tuple[str, dict[str, Any]] | None = None, flags: list[str] | None = None) -> int:
+                answers: tuple[str, dict[str, Any]] | None = None, flags: list[str] | None = None,
+                corrected: list[str] | None = None) -> int:
     """Inside a write job: move submission ``sid`` from ``frm`` to ``to`` and record it in its history; the one
     writer of a status change (a reviewer's transition, a resident's reply, the last part of a two-person
     filing, a cancelled held part). ``answers``: ``(receipt_number, answers)`` stored with it (and its search
-    text); ``flags``: the new flags. Returns the ``submission_events`` row's id. The caller decided that the
-    move is allowed; a submission no longer ``frm`` (a caller's bug) is :class:`InvalidTransition`, nothing
-    written. Audit entries are the caller's (each names its own action)."""
+    text); ``flags``: the new flags; ``corrected``: the paths that changed a prefilled value. Returns the
+    ``submission_events`` row's id. The caller decided that the move is allowed; a submission no longer
+    ``frm`` (a caller's bug) is :class:`InvalidTransition`, nothing written. Audit entries are the caller's (each names its own action)."""
     now = utc_now()
-    sets, args = ["status = ?", "updated_at = ?"], [to, now]
+    sets: list[str] = ["status = ?", "updated_at = ?"]
+    args: list[Any] = [to, now]
     if answers is not None:
         sets += ["answers = ?", "search_text = ?"]
         args += [_enc.encode(answers[1]).decode(), search_text(*answers)]
     if flags is not None:
         sets.append("flags = ?")
         args.append(_enc.encode(flags).decode())
+    if corrected is not None:
+        sets.append("corrected = ?")
+        args.append(_enc.encode(corrected).decode() if corrected else None)
     if conn.execute(f"UPDATE submissions SET {', '.join(sets)} WHERE id = ? AND status = ?",
                     [*args, sid, frm]).rowcount != 1:
         raise InvalidTransition(frm, to)

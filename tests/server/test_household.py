@@ -191,6 +191,17 @@ def test_a_corrected_member_flags_the_submission_and_the_console_lists_the_path(
     assert page.status_code == 200
     assert "登録情報から修正あり" in page.text and "異動者 2 生年月日 <code>movers[1].mover_birth_date</code>" in page.text
     assert "movers[0]" not in page.text.split('id="corrected"')[1].split("</ul>")[0]
+    # the registry later says what the resident wrote: the console still shows what was corrected when filed
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    before = next(r for r in DEMO_RESIDENTS if r.id == "R0003")
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, [msgspec.structs.replace(before, birth_date="2015-06-02")]))
+    try:
+        later = srv.login("counter").get(f"/console/submissions/{out['id']}")
+        assert "異動者 2 生年月日 <code>movers[1].mover_birth_date</code>" in later.text
+    finally:
+        srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, [before]))
 
 
 def test_a_corrected_top_level_value_is_flagged(srv: AppServer) -> None:
