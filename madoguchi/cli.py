@@ -141,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(c)
     c.set_defaults(func=_handler("server.commands:staff_enable"))
 
+    reg = sub.add_parser("registry", help="resident registry data", description="Resident registry data.")
+    rsub = reg.add_subparsers(dest="registry_command", metavar="ACTION")
+    rsub.required = True
+    c = rsub.add_parser(
+        "import-transfer", help="import 転出証明書情報 from a JSON file (audited)",
+        description="Import transfer certificates (転出証明書情報) into the registry records they name; "
+                    "the format is in docs/api.md. Exit 1 when some named a resident not in the registry.")
+    c.add_argument("file", metavar="FILE.json")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.commands:registry_import_transfer"))
+
     subs = sub.add_parser("submissions", help="work with stored submissions", description="Submissions.")
     subsub = subs.add_subparsers(dest="submissions_command", metavar="ACTION")
     subsub.required = True

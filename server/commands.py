@@ -1,4 +1,5 @@
-"""CLI entry points of ``madoguchi serve``, ``staff ...``, ``submissions export`` and ``audit verify``.
+"""CLI entry points of ``madoguchi serve``, ``staff ...``, ``registry import-transfer``, ``submissions export``
+and ``audit verify``.
 
 Each takes the argparse Namespace and returns the exit code (see ``madoguchi/cli.py``).
 """
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "audit_verify",
+    "registry_import_transfer",
     "serve",
     "staff_disable",
     "staff_invite",
@@ -127,7 +129,7 @@ def staff_list(ns: argparse.Namespace) -> int:
 
 
 def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, what: str,
-                 must_exist: bool = True) -> T | None:
+                 must_exist: bool = True, command: str = "staff") -> T | None:
     """Run one audited admin job in a write transaction; None when it was refused (the reason is printed).
 
     Every job returns a value (an account, a URL, a count), so None cannot be mistaken for a result. A demo
@@ -137,7 +139,7 @@ def _admin_write(path: str, job: Callable[[sqlite3.Connection], T], *, what: str
 
     def run(c: sqlite3.Connection) -> T:
         result = job(c)
-        leave_demo(c, f"madoguchi staff {what}", actor="cli")  # after the job: a refused one changes nothing
+        leave_demo(c, f"madoguchi {command} {what}", actor="cli")  # after the job: a refused one changes nothing
         return result
 
     db = _open_db(path, must_exist=must_exist)
@@ -191,6 +193,49 @@ def staff_enable(ns: argparse.Namespace) -> int:
     if since is None:
         return 2
     print(f"Account {ns.account_id} enabled (disabled since {since}); it signs in with its passkeys again.")
+    return 0
+
+
+def registry_import_transfer(ns: argparse.Namespace) -> int:
+    """Import 転出証明書情報 from a JSON file through the moving-service adapter, each certificate audited
+    (``registry.import_transfer``). Exit 0 when every certificate was imported, 1 when some named a resident
+    not in the registry (skipped: the counter makes the record first), 2 for an unreadable or invalid file."""
+    import msgspec
+
+    from server.audit import append_audit
+    from server.registry import import_transfers
+    from server.transfer import InMemoryMovingService, read_certificates
+
+    try:
+        certs = read_certificates(Path(ns.file).read_bytes())
+    except OSError as e:
+        print(f"error: cannot read {ns.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        print(f"error: {ns.file}: {e}", file=sys.stderr)
+        return 2
+    ids = [c.resident_id for c in certs]
+    if len(set(ids)) != len(ids):
+        print(f"error: {ns.file}: more than one certificate for the same resident_id", file=sys.stderr)
+        return 2
+
+    def job(c: sqlite3.Connection) -> list[str]:
+        known = {r[0] for r in c.execute(
+            f"SELECT id FROM residents WHERE id IN ({', '.join('?' * len(ids))})", ids)}
+        import_transfers(c, InMemoryMovingService(certs), ids)
+        for cert in certs:
+            if cert.resident_id in known:
+                append_audit(c, actor="cli", action="registry.import_transfer", subject=f"resident:{cert.resident_id}",
+                             details={"certificate_id": cert.certificate_id, "movers": len(cert.movers)})
+        return [i for i in ids if i not in known]
+
+    skipped = _admin_write(ns.db, job, what="import-transfer", command="registry")
+    if skipped is None:
+        return 2
+    print(f"imported {len(ids) - len(skipped)} of {len(ids)} certificate(s)")
+    if skipped:
+        print(f"skipped (not in the registry): {', '.join(skipped)}", file=sys.stderr)
+        return 1
     return 0
 
 

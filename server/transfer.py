@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-__all__ = ["InMemoryMovingService", "MovingService", "TransferCertificate", "TransferMover"]
+__all__ = ["InMemoryMovingService", "MovingService", "TransferCertificate", "TransferMover", "read_certificates"]
 
 
 class TransferMover(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -47,10 +47,21 @@ class MovingService(Protocol):
 
 
 class InMemoryMovingService:
-    """A mock of the national service holding fixed certificates (demo and tests only)."""
+    """Certificates at hand: the demo's and the tests' fixed ones, and those handed over as a file
+    (``madoguchi registry import-transfer``, :func:`read_certificates`) where the service is not connected."""
 
     def __init__(self, certificates: Iterable[TransferCertificate] = ()) -> None:
         self._by_resident = {c.resident_id: c for c in certificates}
 
     def certificates(self, resident_ids: Iterable[str]) -> list[TransferCertificate]:
         return [c for rid in resident_ids if (c := self._by_resident.get(rid)) is not None]
+
+
+def read_certificates(data: bytes) -> list[TransferCertificate]:
+    """Certificates from JSON (docs/api.md "Importing 転出証明書情報"): one certificate object, or a list of them,
+    in :class:`TransferCertificate`'s shape. Raises ``msgspec.ValidationError``/``DecodeError`` naming the
+    member on anything else (wrong types, a missing member): nothing of a bad file is imported."""
+    stripped = data.lstrip()
+    if stripped.startswith(b"["):
+        return msgspec.json.decode(data, type=list[TransferCertificate])
+    return [msgspec.json.decode(data, type=TransferCertificate)]
