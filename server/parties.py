@@ -29,7 +29,6 @@ from server.auth.store import hash_secret
 from server.authz import AccountLike, require_roles
 from server.filing import Refusal, answers_refusal, bound_resident, check_filing
 from server.problems import Problem
-from server.registry import bound_resident_id
 from server.services import Services, services
 from server.storage.parties import (
     PartyConflict,
@@ -219,15 +218,9 @@ async def claim(request: Request[Any, Any, Any], data: JSONBody[ClaimIn]) -> Con
     code_hash = _hash(data.code)
     now = _now().isoformat(timespec="seconds")
 
-    def job(c: Any) -> PartySlot:
-        # The first filer's own record: another account bound to it is the filer too (own-application).
-        row = c.execute("SELECT s.account_id FROM submission_parties p JOIN submissions s ON s.id = p.submission_id"
-                        " WHERE p.code_hash = ?", (code_hash,)).fetchone()
-        filer = bound_resident_id(c, row[0]) if row is not None and row[0] else None
-        return claim_invitation(c, code_hash, account_id=user.id, resident_id=mine, filer_resident=filer, now=now)
-
     try:
-        slot = await svc.db.write(job)
+        slot = await svc.db.write(lambda c: claim_invitation(c, code_hash, account_id=user.id, resident_id=mine,
+                                                             now=now))
     except PartyConflict as e:
         raise _conflict(e) from None
     rec = await svc.submissions.get(slot.submission_id)

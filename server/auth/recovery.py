@@ -120,20 +120,13 @@ def _refusal(config: AuthConfig, why: Refusal) -> AuthProblem:
     return AuthProblem(401, "sign-in-failed", "wrong or already used recovery code")
 
 
-async def _named_account(request: Request[Any, Any, Any], code: str, named: str | None) -> None:
-    """The in-memory limits: the address's token, then the account's (the one named, else the code's)."""
-    limit(request, "recovery", named)
-    if named is None:
-        found = await cfg(request).db.read(lambda c: codes.find_code(c, code).account_id)
-        if found is not None:
-            limit_account(request, "recovery", found)
-
-
 @post("/auth/recovery", status_code=HTTP_200_OK, tags=["auth"])
 async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) -> Response[SignedInOut]:
     """Sign in with a one-time recovery code alone (residents only); then add a passkey within
     ``reauth_seconds``. ``/auth/recovery/options`` + ``/verify`` do both in one go."""
-    await _named_account(request, data.code, data.account_id)
+    # The in-memory limits: the address's token, and the named account's. The code's own account is bounded
+    # by _check's persistent count of its wrong codes, in the same transaction as the code is checked.
+    limit(request, "recovery", data.account_id)
     config = cfg(request)
 
     def job(conn: sqlite3.Connection) -> tuple[Account, str, int] | Refusal:
@@ -159,7 +152,7 @@ async def recovery(request: Request[Any, Any, Any], data: JSONBody[RecoveryIn]) 
 @post("/auth/recovery/options", status_code=HTTP_200_OK, tags=["auth"])
 async def recovery_options(request: Request[Any, Any, Any], data: JSONBody[RecoveryOptionsIn]) -> CreationOptionsOut:
     """Check the code (not spent yet) and answer creation options for a new passkey of its account."""
-    await _named_account(request, data.code, None)
+    limit(request, "recovery")  # the code's account: _check's persistent count (as for POST /auth/recovery)
     config = cfg(request)
     checked = await config.db.write(lambda c: _check(c, config, request, data.code, None))
     if isinstance(checked, str):

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from server.audit import append_audit
+from server.registry import bound_resident_id
 from server.storage.migrations import Migration
 from server.storage.submissions import NewSubmission, SubmissionRecord, canonical_json, move_status
 from server.storage.submissions import load_submission as _load
@@ -144,7 +145,7 @@ def issue_invitation(conn: sqlite3.Connection, sid: str, party: str, *, account_
 
 
 def claim_invitation(conn: sqlite3.Connection, code_hash: str, *, account_id: str, resident_id: str,
-                     filer_resident: str | None, now: str) -> PartySlot:
+                     now: str) -> PartySlot:
     """Redeem a code: the slot becomes ``account_id``'s and the code is spent.
 
     Refused (nothing written): an unknown or spent code (``invitation-not-found``), an expired one
@@ -159,6 +160,8 @@ def claim_invitation(conn: sqlite3.Connection, code_hash: str, *, account_id: st
     if slot.code_expires_at is None or slot.code_expires_at <= now:
         raise PartyConflict("invitation-expired")
     rec = _held(conn, slot.submission_id)
+    # The first filer's own record: another account bound to it is the filer too (own-application).
+    filer_resident = bound_resident_id(conn, rec.account_id) if rec.account_id else None
     mine = conn.execute("SELECT 1 FROM submission_parties WHERE submission_id = ? AND (account_id = ?"
                         " OR resident_id = ?)", (slot.submission_id, account_id, resident_id)).fetchone()
     if rec.account_id == account_id or resident_id in (filer_resident, rec.on_behalf_of) or mine:
@@ -209,9 +212,7 @@ def confirm_part(conn: sqlite3.Connection, sid: str, *, account_id: str, answers
 
 def cancel_held(conn: sqlite3.Connection, sid: str, *, account_id: str) -> SubmissionRecord:
     """The filer or a party who claimed a slot withdraws the held submission: nothing is filed, codes die."""
-    _held(conn, sid)
-    rec = _load(conn, sid, history=False)
-    assert rec is not None
+    rec = _held(conn, sid)
     if rec.account_id != account_id and slot_for(conn, sid, account_id) is None:
         raise PartyConflict("not-found")
     now = _now()
