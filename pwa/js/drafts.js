@@ -5,9 +5,7 @@
 
 import { same } from './syncstate.js';
 import { partOf } from './parties.js';
-
-/** The top-level field id of an answer path: `movers[0].name` -> `movers` (paths.js's path syntax). */
-const topOf = (path) => String(path).split(/[.[]/, 1)[0];
+import { topOf } from './paths.js';
 
 /** The fields a draft's form has, at the top level (sections flattened). */
 export function allFields(compiled) {

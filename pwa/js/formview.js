@@ -9,7 +9,7 @@ import { evaluateForm } from './form.js';
 import { partOf } from './parties.js';
 import { evaluate, japanToday, truthy } from './expr.js';
 import { memoizeShardLoader } from './postal.js';
-import { getPath, parsePath } from './paths.js';
+import { getPath, parsePath, topOf } from './paths.js';
 import { allFields, saveBlob } from './drafts.js';
 import { loadIndex, loadJSON, drafts, isStaff } from './shell.js';
 
@@ -74,7 +74,7 @@ export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.s
     linkedPostal: (addressId) => allFields(compiled).some((f) => f.type === 'postal_code' && f.address_field === addressId),
     saveBlob: (file) => saveBlob(store, file),
     onChange: (path, info) => {
-      const top = String(parsePath(path)[0]);
+      const top = topOf(path);
       if (info.typed && !d.typed.includes(top)) d.typed.push(top);
       if (info.picked && !(d.prefilled || (d.prefilled = [])).includes(top)) d.prefilled.push(top);
       // A postal code field belongs to its address field: keep the address's postal_code in step.

@@ -8,11 +8,11 @@ import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
-import { isShown, parsePath } from './paths.js';
+import { isShown, topOf } from './paths.js';
 import { mappedFields, copyShared, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
 import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff } from './shell.js';
 import {
-  openDraft, makeCtx, evalForm, sectionShown, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
+  openDraft, makeCtx, evalForm, visibleSections, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 import { asksAnything, stepSections } from './steps.js';
 import { allFields } from './drafts.js';
@@ -85,7 +85,7 @@ export async function render(view, params) {
   const sharedErrors = (results) => {
     const errs = [];
     for (const r of results) for (const e of r.result.errors || []) {
-      const src = sharedSource(ev, r.d.procedure_id, String(parsePath(e.path)[0]));
+      const src = sharedSource(ev, r.d.procedure_id, topOf(e.path));
       if (src && isShown(r.result, e.path)) errs.push({ ...e, path: src, scope: 'shared' });
     }
     return dedupe(errs);
@@ -106,8 +106,7 @@ export async function render(view, params) {
     }
     for (const r of results) {
       const hide = mapped.get(r.d.procedure_id) || new Set();
-      const shown = (r.compiled.sections || []).map((sec, i) => ({ s: sec, i })).filter(({ s: sec }) => sectionShown(sec, r.d.answers));
-      for (const { i } of stepSections(shown, r.d, r.result, (sec) => (sec.fields || []).filter((f) => !hide.has(f.id)), isStaff())) {
+      for (const { i } of stepSections(visibleSections(r.compiled, r.d.answers), r.d, r.result, (sec) => (sec.fields || []).filter((f) => !hide.has(f.id)), isStaff())) {
         list.push(stepAt(`${r.d.procedure_id}.${i}`));
       }
     }
@@ -121,8 +120,7 @@ export async function render(view, params) {
     const stepKeys = new Set(bundleSteps(all).map((x) => x.key));
     for (const p of all) {
       // Sections that were no step: their notices are read here.
-      const folded = (p.compiled.sections || []).map((s, i) => ({ s, i }))
-        .filter(({ s, i }) => sectionShown(s, p.d.answers) && !stepKeys.has(`${p.d.procedure_id}.${i}`));
+      const folded = visibleSections(p.compiled, p.d.answers).filter(({ i }) => !stepKeys.has(`${p.d.procedure_id}.${i}`));
       main.append(el('h2', { text: tx(p.compiled.title) }), ...reviewList(p.compiled, p.d.answers, p.result, (i) => `#/b/${b.id}/${p.d.procedure_id}.${i}`, mapped.get(p.d.procedure_id) || new Set()),
         ...foldedNotes(folded, p.result, 'h3'), ...feeAndDocs(p.compiled, p.d.answers, p.result));
     }
@@ -191,13 +189,13 @@ export async function render(view, params) {
   // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
   const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => {
     b.autofilled = sharedDraft.autofilled;
-    if (eventMapped.has(String(parsePath(path)[0]))) follow(-1);
+    if (eventMapped.has(topOf(path))) follow(-1);
     sync();
     if (info.rerender) drawShared();
     refresh();
   }, { save: () => {} });
   sharedCtx.onChange = ((inner) => (path, info) => {
-    const top = String(parsePath(path)[0]);
+    const top = topOf(path);
     if (info.typed && !b.typed.includes(top)) b.typed.push(top);
     inner(path, info);
   })(sharedCtx.onChange);
@@ -220,7 +218,7 @@ export async function render(view, params) {
     const draw = () => { sec.replaceChildren(); renderFields(sec, fields, ctx); };
     const n = parts.indexOf(p);
     const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => {
-      if (groupIds.has(String(parsePath(path)[0]))) follow(n);
+      if (groupIds.has(topOf(path))) follow(n);
       if (info.rerender) draw();
       refresh();
     });
@@ -261,7 +259,7 @@ export async function render(view, params) {
     } else {
       const r = results.find((x) => x.d === cur.p.d);
       for (const er of dedupe(r.result.errors || [])) {
-        if (!stepFields.has(String(parsePath(er.path)[0])) || !isShown(r.result, er.path)) continue;
+        if (!stepFields.has(topOf(er.path)) || !isShown(r.result, er.path)) continue;
         items.push({ target: domId(`p-${r.d.procedure_id}`, er.path), text: errorLine(r.compiled, er) });
       }
     }

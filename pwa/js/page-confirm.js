@@ -11,7 +11,7 @@ import { api } from './api.js';
 import { el } from './dom.js';
 import { partOf } from './parties.js';
 import { renderFields, applyResult, domId } from './render.js';
-import { isShown, parsePath } from './paths.js';
+import { isShown, topOf } from './paths.js';
 import { newDraftRecord, submissionOf } from './drafts.js';
 import { state, loadIndex, loadJSON, loadProfile, link, statusBadge, uuid, route } from './shell.js';
 import { makeCtx, evalForm, errorSummary, errorLine, focusField, dedupe } from './formview.js';
@@ -133,7 +133,7 @@ export async function render(view, params, query) {
       submit.disabled = false;
       const fieldErrors = err && err.problem && Array.isArray(err.problem.errors) ? err.problem.errors.filter((x) => x.path && x.code !== 'other_party') : [];
       msg.textContent = fieldErrors.length ? fieldErrors.map((x) => errorLine(mine, x)).join(' ') : problemText(err);
-      const first = fieldErrors[0] && document.getElementById(domId('c', String(parsePath(fieldErrors[0].path)[0])));
+      const first = fieldErrors[0] && document.getElementById(domId('c', topOf(fieldErrors[0].path)));
       if (first) first.focus();
     }
   });

@@ -8,7 +8,7 @@ import { store } from './db.js';
 import { same } from './syncstate.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
-import { isShown, parsePath } from './paths.js';
+import { isShown, topOf } from './paths.js';
 import { drafts, link, notFound, failPage, route, steps, isStaff } from './shell.js';
 import { procedureHeader } from './page-procedure.js';
 import { stepSections, stepBeside } from './steps.js';
@@ -104,7 +104,7 @@ export async function render(view, params) {
     normalizeFocused();
     result = evalForm(compiled, d.answers);
     const ids = new Set((section.fields || []).map((f) => f.id));
-    const errs = (result.errors || []).filter((er) => ids.has(String(parsePath(er.path)[0])) && isShown(result, er.path));
+    const errs = (result.errors || []).filter((er) => ids.has(topOf(er.path)) && isShown(result, er.path));
     showAll = true;
     applyResult(fieldsBox, result, ctx, { showAll });
     if (errs.length) {

@@ -3,7 +3,7 @@
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
-import { isShown, parsePath } from './paths.js';
+import { isShown, topOf } from './paths.js';
 import { link, notFound, failPage, steps, isStaff } from './shell.js';
 import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
 import { reviewList, feeAndDocs, queueDraft, foldedNotes } from './formreview.js';
@@ -33,7 +33,7 @@ export async function render(view, params) {
     const r = evalForm(compiled, d.answers);
     if (!r.valid) {
       const items = dedupe(r.errors).filter((e) => isShown(r, e.path)).map((e) => {
-        const sec = (compiled.sections || []).findIndex((s) => (s.fields || []).some((f) => f.id === String(parsePath(e.path)[0])));
+        const sec = (compiled.sections || []).findIndex((s) => (s.fields || []).some((f) => f.id === topOf(e.path)));
         return { target: `#/d/${d.id}/${sec}`, text: errorLine(compiled, e) };
       });
       summaryHolder.replaceChildren(errorSummary(items, (it) => { location.hash = it.target; }));

@@ -11,6 +11,7 @@ import { el } from './dom.js';
 import { saveBlob } from './drafts.js';
 import { queueResponse } from './sync.js';
 import { markSeen, jst } from './statuses.js';
+import { b64urlDecode } from './webauthn.js';
 import { state, link, statusBadge, itemStateText, route, steps, flush, uuid } from './shell.js';
 
 addStrings(STRINGS);
@@ -86,11 +87,6 @@ function replyForm(receipt, view) {
   return form;
 }
 
-function b64url(text) {
-  const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
-}
-
 /** 「通知を受け取る」: the permission prompt only on this tap, then the browser's subscription to the server. */
 async function notifyButton() {
   if (!state.session.signed_in || !('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) return null;
@@ -103,7 +99,7 @@ async function notifyButton() {
       if ((await Notification.requestPermission()) !== 'granted') { note.textContent = t('notifyBlocked'); return; }
       const { public_key: key } = await api('/api/push/key');
       const reg = await navigator.serviceWorker.ready;
-      const sub = (await reg.pushManager.getSubscription()) || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64url(key) }));
+      const sub = (await reg.pushManager.getSubscription()) || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlDecode(key) }));
       await api('/api/push/subscriptions', { method: 'POST', body: sub.toJSON() });
       await store.setMeta('push_endpoint', sub.endpoint);
       note.textContent = t('notifyDone');

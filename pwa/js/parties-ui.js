@@ -2,7 +2,8 @@
 // page-confirm.js): a held application's parties, its invitation code (shown once) and cancelling; the
 // applications this account was invited to confirm. Loaded only where it is needed.
 
-import { t, addStrings } from './i18n.js';
+import { t, getLang, addStrings } from './i18n.js';
+import { jst } from './statuses.js';
 import { STRINGS } from './strings-parties.js';
 import { api } from './api.js';
 import { el } from './dom.js';
@@ -10,8 +11,6 @@ import { link, route } from './shell.js';
 
 addStrings(STRINGS);
 
-/** A time shown to residents: JST, whatever the phone's zone. */
-const jst = (iso) => new Date(iso).toLocaleString('ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }) + '（日本時間）';
 
 /**
  * The filer's block on #/s/{id} while the application waits for the other person: `rec` is the page's
@@ -31,7 +30,7 @@ export function partiesBlock(id, rec) {
         const url = `${location.origin}${location.pathname}#/c?code=${encodeURIComponent(inv.code)}`;
         out.replaceChildren(
           el('p', {}, `${t('partyCode')}: `, el('strong', { id: 'party-code-value', class: 'receipt', text: inv.code })),
-          el('p', { class: 'hint', text: t('partyCodeShown', { until: jst(inv.expires_at) }) }),
+          el('p', { class: 'hint', text: t('partyCodeShown', { until: `${jst(inv.expires_at, getLang())}（日本時間）` }) }),
           el('div', { class: 'field' }, el('label', { for: 'party-link', text: t('partyLink') }), el('input', { id: 'party-link', readonly: true, value: url })));
       } catch (e) { out.replaceChildren(el('p', { class: 'error-text', text: e && e.message ? t('partyFailed') : t('offline') })); }
     });

@@ -11,6 +11,9 @@ export function parsePath(path) {
   return out;
 }
 
+/** The top-level field id of an answer path: `movers[0].name` -> `movers`. */
+export const topOf = (path) => String(parsePath(path)[0]);
+
 export function getPath(obj, path) {
   let cur = obj;
   for (const k of parsePath(path)) {

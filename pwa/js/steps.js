@@ -2,7 +2,7 @@
 // to answer folds into the review instead of costing a tap. Also what a resident sees before starting: the
 // build's time estimate as 「約40秒」 and the documents to have at hand. No DOM (tests/js/pwa-steps.test.mjs).
 
-import { isShown, parsePath } from './paths.js';
+import { isShown, topOf } from './paths.js';
 
 const empty = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
 
@@ -18,7 +18,7 @@ export function answerable(f, staff = false) {
  */
 export function asksAnything(fields, d, result, staff = false) {
   const prefilled = new Set(d.prefilled || []);
-  const bad = new Set((result.errors || []).map((e) => String(parsePath(e.path)[0])));
+  const bad = new Set((result.errors || []).map((e) => topOf(e.path)));
   return fields.some((f) => answerable(f, staff) && isShown(result, f.id)
     && (f.pick || !prefilled.has(f.id) || empty(d.answers[f.id]) || bad.has(f.id)));
 }
