@@ -80,15 +80,19 @@ def _b64url_decode(text: str) -> bytes | None:
 
 
 def endpoint_allowed(endpoint: str, hosts: Iterable[str], *, allow_http: bool = False) -> bool:
-    """Whether the server may post to ``endpoint``: https (plain http only when ``allow_http``: tests' local
-    push service), no credentials in the URL, a host among ``hosts`` or under one of them."""
+    """Whether the server may post to ``endpoint``: at most MAX_ENDPOINT characters, https on its default port
+    (plain http and any port only when ``allow_http``: the tests' local push service), no credentials in the
+    URL, a host among ``hosts`` or under one of them. A push host's other ports are not its push service: the
+    server must not be made to knock on them."""
     if len(endpoint) > MAX_ENDPOINT:
         return False
     try:
         parts = urlsplit(endpoint)
         host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        port = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
+        return False
+    if port not in (None, 443) and not allow_http:
         return False
     if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
         return False
@@ -100,7 +104,7 @@ def endpoint_allowed(endpoint: str, hosts: Iterable[str], *, allow_http: bool = 
 def subscription_problem(sub: Subscription, hosts: Iterable[str], *, allow_http: bool = False) -> str | None:
     """Why ``sub`` cannot be stored (English, for the problem's ``detail``), or ``None``."""
     if not endpoint_allowed(sub.endpoint, hosts, allow_http=allow_http):
-        return "endpoint must be an https URL of a known push service"
+        return f"endpoint must be an https URL of a known push service (default port, at most {MAX_ENDPOINT} characters)"
     key = _b64url_decode(sub.p256dh)
     if key is None or len(key) != 65 or key[0] != 4:
         return "keys.p256dh must be an uncompressed P-256 public key (base64url, 65 bytes)"

@@ -38,9 +38,14 @@ class SubscriptionKeys(msgspec.Struct, forbid_unknown_fields=True):
 class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
     """``PushSubscription.toJSON()`` as the browser makes it."""
 
-    endpoint: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ENDPOINT)]
+    # Its length is subscription_problem's to judge (422 invalid-subscription, as documented), not the decoder's.
+    endpoint: Annotated[str, msgspec.Meta(min_length=1)]
     keys: SubscriptionKeys
     expirationTime: int | None = None  # the browser's spelling
+
+
+class SubscriptionOut(msgspec.Struct):
+    endpoint: str  # what is stored: the key DELETE /api/push/subscriptions takes
 
 
 @get("/api/push/key", summary="The installation's VAPID public key (applicationServerKey)")
@@ -54,7 +59,7 @@ async def push_key(request: Request[Any, Any, Any]) -> PushKey:
 
 @post("/api/push/subscriptions", summary="Receive status notifications in this browser (resident)", status_code=201,
       guards=[_RESIDENT])
-async def subscribe(request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]) -> Response[None]:
+async def subscribe(request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]) -> Response[SubscriptionOut]:
     user = require_user(request)  # the guard admitted residents only
     svc = services(request)
     sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
@@ -64,7 +69,7 @@ async def subscribe(request: Request[Any, Any, Any], data: JSONBody[Subscription
                       errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
                                "message": problem}])
     await svc.db.write(lambda c: save_subscription(c, user.id, sub))
-    return Response(None, status_code=201)
+    return Response(SubscriptionOut(endpoint=sub.endpoint), status_code=201)
 
 
 @delete("/api/push/subscriptions", summary="Stop status notifications in a browser (resident)", status_code=204,

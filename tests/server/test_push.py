@@ -112,7 +112,12 @@ def test_subscriptions_are_checked_and_owned(srv: AppServer, push: LocalPushServ
     staff = srv.login("counter")
     assert staff.post("/api/push/subscriptions", json=good).status_code == 403
     assert srv.client().post("/api/push/subscriptions", json=good).status_code in (401, 403)  # CSRF first
-    assert resident.post("/api/push/subscriptions", json=good).status_code == 201
+    too_long = {**good, "endpoint": good["endpoint"] + "x" * 2001}
+    r = resident.post("/api/push/subscriptions", json=too_long)
+    assert r.status_code == 422 and r.json()["type"].endswith("/invalid-subscription"), r.text
+    assert r.json()["errors"][0]["path"] == "endpoint"
+    r = resident.post("/api/push/subscriptions", json=good)
+    assert r.status_code == 201 and r.json() == {"endpoint": good["endpoint"]}
     assert _subscriptions(srv, account) == [good["endpoint"]]
     # Someone else cannot remove it (the same 204, nothing deleted); its owner can.
     other = srv.login("resident")
@@ -145,3 +150,14 @@ def test_the_resident_a_submission_was_filed_for_gets_its_status_push(srv: AppSe
     assert got.payload["receipt_number"] == receipt["receipt_number"]
     time.sleep(0.3)  # the bystander's browser must get nothing
     assert len(push.deliveries) == 1
+
+
+def test_a_push_host_is_reached_only_on_its_default_https_port() -> None:
+    from server.push import DEFAULT_PUSH_HOSTS, endpoint_allowed
+
+    assert endpoint_allowed("https://fcm.googleapis.com/fcm/send/x", DEFAULT_PUSH_HOSTS)
+    assert endpoint_allowed("https://fcm.googleapis.com:443/fcm/send/x", DEFAULT_PUSH_HOSTS)
+    for bad in ("https://fcm.googleapis.com:8443/x", "https://fcm.googleapis.com:80/x",
+                "https://updates.push.services.mozilla.com:22/wpush", "https://fcm.googleapis.com:0/x",
+                "https://fcm.googleapis.com:99999/x", "https://fcm.googleapis.com/" + "x" * 2000):
+        assert not endpoint_allowed(bad, DEFAULT_PUSH_HOSTS), bad
