@@ -4,15 +4,16 @@
 // 403 reauth-required, the page says why and offers one button that does the check, then the change.
 
 import { api, ApiError } from './api.js';
-import { t } from './i18n.js';
+import { t, getLang } from './i18n.js';
 import { el } from './dom.js';
 import { store } from './db.js';
-import { stopNotifications } from './statuses.js';
+import { stopNotifications, jst } from './statuses.js';
 import { parseCreationOptions, parseRequestOptions, credentialToJSON, unwrapOptions } from './webauthn.js';
 
 function reason(e) { return e instanceof ApiError ? e.message : (e && e.name) || String(e); }
 
-function day(iso) { return iso ? iso.slice(0, 10) : t('never'); }
+// The day in Japan time (a passkey registered at 05:28 JST is registered that day, not the UTC day before).
+function day(iso) { return iso ? jst(iso, getLang(), { time: false }) : t('never'); }
 
 function needsReauth(e) {
   return e instanceof ApiError && e.status === 403 && /\/reauth-required$/.test(String((e.problem && e.problem.type) || ''));

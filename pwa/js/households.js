@@ -5,10 +5,11 @@
 // drawn as the base; the contact log is an `append` field (entries never clash). Outreach workers get the
 // households of the residents assigned to them by pull; counter staff every household that has a record.
 
-import { t } from './i18n.js';
+import { t, getLang } from './i18n.js';
 import { el } from './dom.js';
 import { recordsOfType, enqueue } from './sync.js';
 import { same, reviewConflicts } from './syncstate.js';
+import { jst } from './statuses.js';
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');
@@ -167,7 +168,7 @@ export async function householdPage(ui, id) {
   if (!log.length) logBox.append(el('p', { text: t('noLogEntries') }));
   else {
     logBox.append(el('ul', { class: 'log' }, [...log].reverse().map((e) => el('li', { 'data-entry': e.id || '' },
-      el('p', { class: 'meta', text: `${e.at ? new Date(e.at).toLocaleString('ja-JP') : ''} ${e.by || ''}` }), el('p', { text: e.text || '' })))));
+      el('p', { class: 'meta', text: `${jst(e.at, getLang(), { zone: true })} ${e.by || ''}` }), el('p', { text: e.text || '' })))));
   }
   const entry = field('h-log', t('newLogEntry'), '', { multiline: true, max: LONG });
   const add = el('button', { type: 'button', class: 'btn btn-secondary', id: 'h-log-add', text: t('addLogEntry') });

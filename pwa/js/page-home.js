@@ -3,12 +3,12 @@
 // session): outreach workers pick from their assigned residents, counter staff search the registry, casework
 // staff get the household records and the console, roles that cannot file get no drafts.
 
-import { t, tx, htmlLang, addStrings } from './i18n.js';
+import { t, tx, getLang, addStrings } from './i18n.js';
 import { STRINGS } from './strings-follow.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
-import { refreshStatuses } from './statuses.js';
+import { refreshStatuses, jst } from './statuses.js';
 import { el } from './dom.js';
 import { state, loadCatalog, actingFor, setActingFor, prefetchProfile, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
@@ -132,7 +132,7 @@ export async function render(view) {
         link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}`, tx(d.title) || d.procedure_id, 'card-link'),
         d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
         d.error ? el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }) : null,
-        el('p', { class: 'meta', text: `${t('updated')}: ${new Date(d.updated_at).toLocaleString(htmlLang() === 'en' ? 'en' : 'ja-JP')}` }), del);
+        el('p', { class: 'meta', text: `${t('updated')}: ${jst(d.updated_at, getLang(), { zone: true })}` }), del);
     })));
   }
   main.append(el('h2', { text: t('submitted') }));

@@ -4,6 +4,7 @@ import { t } from './i18n.js';
 import { store } from './db.js';
 import { exportOutbox } from './sync.js';
 import { el } from './dom.js';
+import { japanToday } from './expr.js';
 import { itemStateText, entryTitle, reviewLines, updateSync, route, refreshSoon } from './shell.js';
 
 export async function render(view) {
@@ -35,7 +36,7 @@ export async function render(view) {
   exp.addEventListener('click', async () => {
     const json = await exportOutbox(store);
     const url = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
-    const a = el('a', { href: url, download: `madoguchi-outbox-${new Date().toISOString().slice(0, 10)}.json` });
+    const a = el('a', { href: url, download: `madoguchi-outbox-${japanToday()}.json` });
     document.body.append(a);
     a.click();
     a.remove();

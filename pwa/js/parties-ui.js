@@ -30,7 +30,7 @@ export function partiesBlock(id, rec) {
         const url = `${location.origin}${location.pathname}#/c?code=${encodeURIComponent(inv.code)}`;
         out.replaceChildren(
           el('p', {}, `${t('partyCode')}: `, el('strong', { id: 'party-code-value', class: 'receipt', text: inv.code })),
-          el('p', { class: 'hint', text: t('partyCodeShown', { until: `${jst(inv.expires_at, getLang())}（日本時間）` }) }),
+          el('p', { class: 'hint', text: t('partyCodeShown', { until: jst(inv.expires_at, getLang(), { zone: true }) }) }),
           el('div', { class: 'field' }, el('label', { for: 'party-link', text: t('partyLink') }), el('input', { id: 'party-link', readonly: true, value: url })));
       } catch (e) { out.replaceChildren(el('p', { class: 'error-text', text: e && e.message ? t('partyFailed') : t('offline') })); }
     });

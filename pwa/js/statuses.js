@@ -21,11 +21,15 @@ export function mergeStatus(cached, row) {
   return next;
 }
 
-/** A server time shown in Japan time, whatever the phone's zone (the timeline). */
-export function jst(iso, lang = 'ja') {
+const ZONE = { ja: '（日本時間）', en: ' (Japan time)', 'ja-easy': '（にほん の じかん）' };
+
+/** The one formatter of every date and time the app shows: Japan time, whatever the phone's zone (an ISO
+ * string or epoch ms). `time: false`: the date only; `zone: true`: says so after it (where no heading does). */
+export function jst(iso, lang = 'ja', { time = true, zone = false } = {}) {
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  if (iso == null || iso === '' || Number.isNaN(d.getTime())) return '';
+  const text = new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ja-JP', { timeZone: 'Asia/Tokyo', dateStyle: 'medium', ...(time ? { timeStyle: 'short' } : {}) }).format(d);
+  return zone ? text + (ZONE[lang] || ZONE.ja) : text;
 }
 
 /** Read the account's receipts from the server into the store; the ones with news. Offline: throws. Called once

@@ -51,6 +51,13 @@ def test_manage_passkeys_recovery_codes_and_sign_out_everywhere(browser: Any, sh
     expect(page.locator("#account-status")).to_have_text("名前を保存しました。")
     axe_check(page, "account")
     shot(page, "account")
+    # Its dates are Japan days: registered at 20:28 UTC is the next day in JST (the UTC day was shown).
+    with sqlite3.connect(server.db, timeout=30) as conn:
+        conn.execute("UPDATE credentials SET created_at = '2026-12-06T20:28:00+00:00',"
+                     " last_used_at = '2026-12-07T14:59:00+00:00' WHERE account_id = ?", (account_id,))
+    conn.close()
+    go(page, server.base, "#/signin")
+    expect(page.locator("#passkeys li .hint")).to_have_text("登録：2026/12/07　最終使用：2026/12/07")
 
     # A new phone: the authenticator forgets the old credential and makes a new passkey here.
     old = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]

@@ -134,4 +134,10 @@ test('times are shown in Japan time whatever the zone', () => {
   assert.match(jst('2026-12-06T15:30:00.000+00:00', 'ja'), /2026\/12\/07 0:30|2026\/12\/07 00:30/);
   assert.match(jst('2026-12-06T15:30:00.000+00:00', 'en'), /7 Dec 2026.*00:30/);
   assert.equal(jst('not a date'), '');
+  // The date alone is the Japan day (20:28 UTC is already the next day), and the zone is said where asked.
+  assert.equal(jst('2026-12-06T20:28:00+00:00', 'ja', { time: false }), '2026/12/07');
+  assert.equal(jst(Date.parse('2026-12-06T20:28:00Z'), 'en', { time: false }), '7 Dec 2026');
+  assert.match(jst('2026-12-06T20:28:00Z', 'ja', { zone: true }), /^2026\/12\/07 0?5:28（日本時間）$/);
+  assert.match(jst('2026-12-06T20:28:00Z', 'en', { zone: true }), /05:28 \(Japan time\)$/);
+  assert.equal(jst(null), '');
 });
