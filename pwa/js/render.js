@@ -146,9 +146,18 @@ function renderField(field, ctx, path) {
         ? [{ value: true, label: t('yes') }, { value: false, label: t('no') }]
         : ctx.choicesFor(field, path);
       if (field.type === 'choice' && field.appearance === 'select') {
-        const sel = el('select', { id, name: path, 'aria-describedby': describedBy(field, id), disabled: locked });
-        sel.append(el('option', { value: '', text: t('selectPrompt') }));
-        for (const c of choices) sel.append(el('option', { value: c.value, text: tx(c.label), selected: value === c.value }));
+        const sel = el('select', { id, name: path, 'aria-describedby': describedBy(field, id), disabled: locked, 'data-filtered': field.choice_filter ? '' : null });
+        // A choice_filter's options follow the answers it reads: applyResult calls fill again after each change.
+        sel.fillChoices = () => {
+          const list = ctx.choicesFor(field, path);
+          const key = list.map((c) => c.value).join('\n');
+          if (sel.dataset.choices === key) return;
+          sel.dataset.choices = key;
+          const cur = getPath(ctx.answers, path);
+          sel.replaceChildren(el('option', { value: '', text: t('selectPrompt') }),
+            ...list.map((c) => el('option', { value: c.value, text: tx(c.label), selected: cur === c.value })));
+        };
+        sel.fillChoices();
         sel.addEventListener('change', () => set(sel.value || null));
         sel.addEventListener('blur', blurTouch);
         return single(sel);
@@ -506,6 +515,7 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
  * `result` is form.js's evaluateForm output.
  */
 export function applyResult(root, result, ctx, { showAll = false } = {}) {
+  for (const sel of root.querySelectorAll('select[data-filtered]')) if (sel.fillChoices) sel.fillChoices();
   const errors = new Map();
   const required = result.required ? new Set(result.required) : null;
   for (const e of result.errors || []) if (!errors.has(e.path)) errors.set(e.path, e);
