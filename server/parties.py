@@ -23,7 +23,9 @@ from litestar.params import FromPath, JSONBody
 
 from procedure_definitions.model import FieldBase, GroupField, Procedure
 from procedure_definitions.parties import FIRST_FILER, part_field_ids, part_of
+from server import audit
 from server.auth.codes import format_code, normalize_code, random_code
+from server.auth.http import ip, limit
 from server.auth.roles import PARTY_ROLES
 from server.auth.store import hash_secret
 from server.authz import AccountLike, require_roles
@@ -215,13 +217,16 @@ async def claim(request: Request[Any, Any, Any], data: JSONBody[ClaimIn]) -> Con
     mine = await bound_resident(svc, user)
     if mine is None:  # their part is prefilled from, and filed as, their own registry record
         raise Problem(403, "not-bound", "Have your account bound to your resident record at the counter first")
+    # Every redemption is a guess at a code: the auth component's buckets bound them per address and account.
+    limit(request, "invitation", user.id)
     code_hash = _hash(data.code)
     now = _now().isoformat(timespec="seconds")
-
     try:
         slot = await svc.db.write(lambda c: claim_invitation(c, code_hash, account_id=user.id, resident_id=mine,
                                                              now=now))
-    except PartyConflict as e:
+    except PartyConflict as e:  # nothing was written: the failure is audited on its own
+        await audit.record(svc.db, actor=user.id, action="party.claim_failed", subject=f"account:{user.id}",
+                           details={"reason": e.why, "ip": ip(request)})
         raise _conflict(e) from None
     rec = await svc.submissions.get(slot.submission_id)
     assert rec is not None

@@ -259,3 +259,23 @@ def test_codes_read_aloud_are_normalized(srv: AppServer) -> None:
     assert wide != code and normalize_code(wide) == normalize_code(code)
     r = partner.post("/api/party-invitations/claim", json={"code": wide})
     assert r.status_code == 200 and r.json()["submission_id"] == sid, r.text
+
+
+def test_wrong_codes_are_audited_and_throttled(srv: AppServer) -> None:
+    guesser = srv.login("resident", resident_id="R0005")
+    who = f"account:{guesser.account_id}"  # type: ignore[attr-defined]
+    burst = srv.app.state.services.settings.auth_limits.per_account.burst
+    for i in range(burst):
+        r = guesser.post("/api/party-invitations/claim", json={"code": f"ZZZZ-ZZZZ-{i:04d}"})
+        assert r.status_code == 404 and _slug(r) == "invitation-not-found"
+    failed = srv.db.read_sync(lambda c: [r[0] for r in c.execute(
+        "SELECT details FROM audit_log WHERE action = 'party.claim_failed' AND subject = ?", (who,))])
+    assert len(failed) == burst and all('"invitation-not-found"' in d for d in failed)
+    # the next guess is refused before any code is looked up, the right code included
+    first = srv.login("resident", resident_id="R0001")
+    code = _invite(first, _start(first))
+    r = guesser.post("/api/party-invitations/claim", json={"code": code})
+    assert r.status_code == 429 and _slug(r) == "rate-limited" and int(r.headers["Retry-After"]) > 0
+    # another account is not throttled by this one's guesses
+    other = srv.login("resident", resident_id="R0004")
+    assert other.post("/api/party-invitations/claim", json={"code": code}).status_code == 200
