@@ -51,8 +51,14 @@ def axe_check(page: Any, name: str) -> None:
 
 
 def shot(page: Any, name: str) -> None:
+    """A full-page screenshot that leaves the page as it was. ``full_page=True`` resizes the viewport to
+    the whole page and back, which leaves Chromium's scroll anchor (CSS scroll anchoring) chosen for the
+    tall viewport: the next layout change (the focused box's blur as 次へ進む is pressed) then "keeps"
+    that stale anchor in place, scrolls the page and the click lands on whatever moved under the
+    pointer. A scroll there and back makes Chromium choose the anchor again for the real viewport."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.evaluate("() => { const y = window.scrollY; window.scrollTo(0, y > 0 ? y - 1 : y + 1); window.scrollTo(0, y); }")
 
 
 def go(page: Any, base: str, hash_: str) -> None:
