@@ -337,12 +337,12 @@ def test_shipped_moving_within_life_event_is_estimated_for_a_household_of_two() 
     from procedure_definitions.library import load_library
 
     lib = load_library()
-    event = lib.life_events["moving-within"]["1.0.0"]
+    event = lib.life_events["moving-within"]["1.1.0"]
     procs = {p.id: p for p in lib.latest_procedures()}
     est = estimate_life_event(event, procs)
     assert est.procedures[0] == "tenkyo" and not est.missing
     assert est.estimate.seconds > estimate(procs["tenkyo"]).seconds - 10  # the event adds its questions
-    assert any(line.startswith("moving-within 1.0.0: ") for line in life_event_lines(lib))
+    assert any(line.startswith("moving-within 1.1.0: ") for line in life_event_lines(lib))
 
 
 # --- the common path: the definition's first valid scenario ---
@@ -409,7 +409,7 @@ def test_check_prints_the_procedure_lines_then_a_separate_life_event_block() -> 
         assert m[2] == p.version and int(m[3]) == round(estimate(p).seconds)
     block = out[events + 1:]
     moving = next(line for line in block if line.startswith("  moving-within "))
-    seconds = estimate_life_event(lib.life_events["moving-within"]["1.0.0"], procs).estimate.seconds
+    seconds = estimate_life_event(lib.life_events["moving-within"]["1.1.0"], procs).estimate.seconds
     assert f": {seconds:.0f} s (" in moving and "tenkyo" in moving
     assert not any(re.match(r"  \S+ \S+: \d+ s \((within|over)[^;]*\)$", line) for line in block)
 
