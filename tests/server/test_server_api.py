@@ -184,6 +184,13 @@ def test_procedures_and_telemetry(server: AppServer) -> None:
     r = server.login("resident").post("/api/telemetry", json=t)
     assert r.status_code == 202, r.text
     assert server.login("resident").post("/api/telemetry", json={**t, "name": "山田"}).status_code in (400, 422)
+    # Numbers are numbers: a string is not coerced (strict decoding), nothing is stored for it.
+    before = server.db.read_sync(lambda conn: conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])
+    for wrong in ({"fields_typed": "1"}, {"fields_prefilled": "5"}, {"fields_typed": True}, {"procedure_id": 7}):
+        r = server.login("resident").post("/api/telemetry", json={**t, **wrong})
+        assert r.status_code == 400 and r.json()["type"].endswith("/bad-request"), (wrong, r.text)
+        assert r.json()["errors"][0]["path"] == next(iter(wrong))
+    assert server.db.read_sync(lambda conn: conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]) == before
     dur = server.db.read_sync(lambda conn: conn.execute("SELECT max(duration_s) FROM telemetry").fetchone()[0])
     assert dur == 180
 
