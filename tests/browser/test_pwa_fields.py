@@ -232,3 +232,25 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: ServerProces
     assert stored[0] == 200 and stored[1].startswith("image/jpeg") and stored[2] == len(jpeg)
     assert not errors, errors
     context.close()
+
+
+def test_a_filtered_select_follows_the_answers_it_reads(browser: Any, shared_server: ServerProcess) -> None:
+    """出生届's 続き柄 (choice_filter on 性別 and 嫡出) offers the matching options as soon as they are answered."""
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="出生 花子"))
+    go(page, server.base, "#/p/shussei")
+    page.wait_for_selector("#form")
+    order = page.locator("#f-child_order option")
+    expect(order).to_have_count(1)  # only the prompt: nothing to filter by yet
+    page.locator("fieldset[data-field=child_sex]").get_by_label("男", exact=True).check()
+    page.locator("fieldset[data-field=legitimacy]").get_by_label("嫡出子（父母が婚姻している）").check()
+    expect(page.locator("#f-child_order option", has_text="長男")).to_have_count(1)
+    assert page.locator("#f-child_order option", has_text="長女").count() == 0
+    page.locator("#f-child_order").select_option(label="長男")
+    page.locator("fieldset[data-field=child_sex]").get_by_label("女", exact=True).check()
+    expect(page.locator("#f-child_order option", has_text="長女")).to_have_count(1)
+    assert page.locator("#f-child_order option", has_text="長男").count() == 0
+    axe_check(page, "filtered-select")
+    assert not errors, errors
+    context.close()
