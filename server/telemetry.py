@@ -68,10 +68,24 @@ async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
     await svc.db.write(lambda c: insert_telemetry(c, row))
 
 
+async def _strict(request: Request[Any, Any, Any]) -> TelemetryIn:
+    """The body decoded strictly: Litestar's decoding coerces ``"1"`` into ``1``; telemetry's numbers are
+    numbers (a string is refused 400 like any other wrong type, as a filing's telemetry is dropped for it)."""
+    try:
+        return msgspec.json.decode(await request.body(), type=TelemetryIn)
+    except msgspec.ValidationError as e:
+        path = str(e).rpartition("at `$.")[2].rstrip("`").split("[")[0].split(".")[0] if "at `$." in str(e) else ""
+        raise Problem(400, "bad-request", f"Invalid telemetry: {e}",
+                      errors=[{"path": path, "code": "invalid", "message": str(e)}]) from None
+    except msgspec.DecodeError:  # Litestar decoded it already; kept for safety
+        raise Problem(400, "bad-request", "The body is not JSON") from None
+
+
 @post("/api/telemetry", summary="Record completion-time telemetry (no personal data)", status_code=202,
       tags=["telemetry"])
 async def telemetry_handler(request: Request[Any, Any, Any], data: JSONBody[TelemetryIn]) -> TelemetryAck:
     # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
+    data = await _strict(request)
     svc = services(request)
     proc, _ = await svc.catalog.get(data.procedure_id, data.procedure_version)
     if proc is None:
