@@ -194,7 +194,9 @@ def test_the_notification_button_asks_only_on_the_tap_and_registers_the_browser(
       Notification.requestPermission = () => { window.__asked += 1; return ask(); };
       const sub = window.__sub;
       PushManager.prototype.getSubscription = async () => null;
+      window.__fail = 1; // the first subscription fails (as when the push service cannot be reached)
       PushManager.prototype.subscribe = async function (opts) {
+        if (window.__fail) { window.__fail -= 1; throw new DOMException('push service error', 'AbortError'); }
         window.__key = Array.from(new Uint8Array(opts.applicationServerKey));
         return { endpoint: sub.endpoint, toJSON: () => sub };
       };
@@ -210,8 +212,12 @@ def test_the_notification_button_asks_only_on_the_tap_and_registers_the_browser(
     expect(button).to_be_visible(timeout=10000)
     assert page.evaluate("window.__asked") == 0  # never asked before the tap
     button.click()
+    # A failure says what to do (try again) and that news still shows at every start.
+    expect(page.locator("#notify-state")).to_contain_text("もう一度押してください", timeout=10000)
+    expect(page.locator("#notify-state")).to_contain_text("アプリを開くたびに表示します")
+    button.click()
     expect(page.locator("#notify-state")).to_have_text("この端末で通知を受け取ります。", timeout=10000)
-    assert page.evaluate("window.__asked") == 1
+    assert page.evaluate("window.__asked") == 2
     key = httpx.get(f"{server.base}/api/push/key").json()["public_key"]
     assert bytes(page.evaluate("window.__key")) == base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
     conn = sqlite3.connect(server.db)
