@@ -31,6 +31,7 @@ from server.auth import requires_role, requires_signed_in
 from server.auth.roles import CASEWORK_ROLES, CONFLICT_RESOLVER_ROLES, is_staff_role
 from server.authz import require_user
 from server.console.routes import render_page
+from server.draft_policy import draft_patch_refusal
 from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
 from server.problems import Problem
@@ -113,6 +114,10 @@ async def _filing_decisions(request: Request[Any, Any, Any], mutations: list[Any
     user = require_user(request)
     out: dict[str, Decision] = {}
     for m in mutations:
+        if m.kind == "draft.patch":  # a resident's draft never holds a staff-only value (server/draft_policy.py)
+            if (refusal := await draft_patch_refusal(svc, sync_context(request).db, user, m)) is not None:
+                out[m.mutation_id] = refusal
+            continue
         if m.kind == "submission.respond" and m.response is not None and m.entity.type == "submission":
             # The respond policy, as for POST /api/submissions/{id}/respond (server/responding.py).
             reply = await check_response(svc, user, m.entity.id, m.response)

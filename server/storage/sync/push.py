@@ -21,7 +21,7 @@ from server.auth.roles import CASEWORK_ROLES, is_staff_role
 from server.storage.sync.access import can_access, visible
 from server.storage.sync.clients import bind_clients_in
 from server.storage.sync.conflicts import record_conflicts_in
-from server.storage.sync.errors import Decision, KeyReuse, Rejected
+from server.storage.sync.errors import Decision, KeyReuse, Rejected, Verdict
 from server.storage.sync.filing import file_submission, respond_submission
 from server.storage.sync.records import Batch, Row, high_water, history, load, to_json, write_version
 from server.storage.sync.registry_projection import registry_owns
@@ -185,6 +185,8 @@ def _apply(conn: sqlite3.Connection, settings: PushSettings, batch: Batch, p: Pr
         raise Rejected("bad_kind", "draft.patch は下書きにだけ使えます")
     if m.kind == "record.patch" and rtype == DRAFT:
         raise Rejected("bad_kind", "下書きには draft.patch を使ってください")
+    if m.kind == "draft.patch" and isinstance(refusal := batch.verdicts.get(m.mutation_id), Verdict):
+        raise Rejected(refusal.reason, refusal.message, refusal.result)  # server.draft_policy (staff-only fields)
     row = load(conn, rtype, m.entity.id)
     if row is None:
         if m.kind in ("record.delete", "command"):
