@@ -23,7 +23,7 @@ import { el } from './dom.js';
 import { createRouter, matchRoute } from './router.js';
 import {
   state, loadIndex, refreshSession, sessionReady, renderAccount, renderSummary, updateSync, flush, scheduler, drafts, setRouteHandler, focusTitle,
-  link, uuid, showValue, itemStateText, notFound, failPage, syncEngine,
+  link, uuid, showValue, itemStateText, notFound, failPage, syncEngine, pulled,
 } from './shell.js';
 import { isLegacyEntry } from './syncstate.js';
 
@@ -94,6 +94,9 @@ function show(view, nav) {
   document.title = `${view.title} — ${t('app')}`;
   state.onOutbox = view.hooks.onOutbox;
   state.onPulled = view.hooks.onPulled;
+  const missed = state.missedPulls;
+  state.missedPulls = null;
+  if (missed && missed.size && state.onPulled) state.onPulled(missed);
   view.main.dataset.ready = 'true';
   const anchor = nav.match && nav.match.anchor && document.getElementById(nav.match.anchor);
   if (anchor) anchor.scrollIntoView({ block: 'start' });
@@ -126,6 +129,7 @@ function route(focus = true) {
   // The page shown reacts to sync events only until another is asked for.
   state.onOutbox = null;
   state.onPulled = null;
+  state.missedPulls = new Set();
   return router.navigate(hash, { focus });
 }
 setRouteHandler(route);
@@ -188,7 +192,7 @@ async function start() {
     navigator.serviceWorker.register('/sw.js').catch(() => {});
     navigator.serviceWorker.addEventListener('message', (e) => {
       if (e.data && e.data.type === 'outbox-changed') { updateSync(); if (state.onOutbox) state.onOutbox(); }
-      if (e.data && e.data.type === 'pulled' && state.onPulled) state.onPulled(new Set(e.data.types || []));
+      if (e.data && e.data.type === 'pulled') pulled(new Set(e.data.types || []));
     });
     navigator.serviceWorker.addEventListener('controllerchange', () => {
       // A new build took over. Drafts and the outbox live in IndexedDB, so reloading loses nothing;

@@ -24,6 +24,8 @@ export const state = {
   // The shown page's reactions to sync events (set when it is shown, cleared on navigation).
   onOutbox: null,
   onPulled: null,
+  // Record types pulled while the next page was being drawn (route() clears onPulled): told to it once shown.
+  missedPulls: null,
   // The start's GET /api/session (sessionReady): a procedure opened cold waits for it instead of asking again.
   sessionReady: null,
 };
@@ -161,8 +163,15 @@ function syncEnv(force) {
     account: async () => (state.session.signed_in && state.session.account ? state.session.account.id : null),
     refreshCsrf: () => refreshSession(),
     onChange: () => { updateSync(); },
-    onPulled: (types) => { if (state.onPulled) state.onPulled(types); },
+    onPulled: pulled,
   };
+}
+
+/** A pull (this page's sync or the service worker's) brought these record types: the shown page reacts; a
+ * page still being drawn read the store maybe before they arrived, so it hears of them when shown. */
+export function pulled(types) {
+  if (state.onPulled) state.onPulled(types);
+  else if (state.missedPulls) for (const x of types) state.missedPulls.add(x);
 }
 
 /** Whether anything still has to go out (the scheduler then retries at the engine's backoff time). */
