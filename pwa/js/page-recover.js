@@ -17,7 +17,8 @@ function failure(e) {
   if (e instanceof ApiError && e.status === 401) return t('recoverWrong');
   if (e instanceof ApiError && e.status === 400 && /challenge/.test(String((e.problem && e.problem.type) || ''))) return t('recoverAgain');
   if (e && e.name === 'NotAllowedError') return t('recoverCancelled');
-  return t('signinFailed', { reason: e instanceof ApiError ? e.message : (e && e.name) || String(e) });
+  // Anything else (offline, a server error): retrying is what helps.
+  return t('recoverFailed', { reason: e instanceof ApiError ? e.message : (e && e.name) || String(e) });
 }
 
 export async function render(view) {

@@ -48,6 +48,11 @@ def test_recovery_code_alone_makes_a_new_passkey(browser: Any, shared_server: Se
     page.get_by_role("button", name="新しいパスキーを作ってサインイン").click()
     expect(page.locator("#recover-status")).to_contain_text("回復コードが正しくないか")
     axe_check(page, "recover-wrong")
+    # The connection drops: the message says what to do (the code was not spent).
+    page.route("**/auth/recovery/options", lambda route: route.abort())
+    page.get_by_role("button", name="新しいパスキーを作ってサインイン").click()
+    expect(page.locator("#recover-status")).to_contain_text("インターネットにつながっていることを確かめて、もう一度押してください")
+    page.unroute("**/auth/recovery/options")
 
     # The code as typed from paper on a phone: lower case, spaces instead of dashes.
     page.get_by_label("回復コード").fill(codes[4].lower().replace("-", " "))
