@@ -136,3 +136,23 @@ def test_console_conflicts_page_by_page(server: AppServer) -> None:
     assert rest and max(rest) < min(ids) and 'rel="next"' not in second.text and "最初のページへ" in second.text
     total = server.db.read_sync(lambda c: c.execute("SELECT COUNT(*) FROM sync_conflicts WHERE status = 'open'").fetchone()[0])
     assert len(ids) + len(rest) == total
+
+
+def test_console_shows_times_in_jst(server: AppServer) -> None:
+    """Staff read times as the city keeps them: JST to the minute, on every console page (one filter), the
+    stored UTC value only in the machine-readable datetime attribute."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    receipt = _submit(server)
+    raw = receipt["received_at"]
+    want = dt.datetime.fromisoformat(raw).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    reviewer = server.login("reviewer", department="shimin")
+    assert reviewer.post(f"/api/submissions/{receipt['id']}/status", json={"status": "in_review"}).status_code == 200
+    detail = reviewer.get(f"/console/submissions/{receipt['id']}").text
+    queue = reviewer.get("/console/", params={"q": receipt["receipt_number"]}).text
+    for page in (detail, queue):
+        assert f'<time datetime="{raw}">{want}</time>' in page
+        assert f">{raw}<" not in page and "+00:00<" not in page
+    (step,) = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time> 受付 → 審査中', detail)
+    assert step[1] == dt.datetime.fromisoformat(step[0]).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
