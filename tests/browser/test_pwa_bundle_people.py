@@ -84,9 +84,7 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
     wait_draft(page, "d.procedure_id === 'tennyu' && d.answers.movers && d.answers.movers[0].mover_relationship === '妻'")
     step_to("転入届：外国籍の方")
     page.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
-    step_to("転入届：付記事項")
-    step_to("転入届：届出人")
-    page.get_by_label("本人（異動者のひとり）").check()
+    # 転入届's 付記事項 and 届出人 are not steps: the counter's (staff-only) but for the shared name and phone.
     step_to("国民健康保険の加入届（資格取得届）：加入する理由")
     page.get_by_label("他の市区町村から転入した").check()
     step_to("国民健康保険の加入届（資格取得届）：世帯主")

@@ -183,9 +183,7 @@ def test_postal_kana_wareki_attachment(browser: Any, shared_server: ServerProces
     sha = hashlib.sha256(jpeg).hexdigest()
     assert [b["sha256"] for b in blobs] == [sha]
     check("attachment")
-    next_page(page, "付記事項")
-    next_page(page, "届出人")
-    page.get_by_label("本人（異動者のひとり）").check()
+    next_page(page, "届出人")  # 付記事項 and 届出人の関係 are the counter's
     filer = page.locator("fieldset[data-field=filer_name]")
     filer.get_by_label("姓", exact=True).fill("山田")
     filer.get_by_label("名", exact=True).fill("花子")

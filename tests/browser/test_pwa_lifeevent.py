@@ -200,9 +200,7 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     mover.get_by_label("世帯主との続柄").fill("世帯主")
     step_to("転入届：外国籍の方")
     page.locator("fieldset[data-field=is_foreign]").get_by_label("いいえ").check()
-    step_to("転入届：付記事項")
-    step_to("転入届：届出人")
-    page.get_by_label("本人（異動者のひとり）").check()
+    # 転入届's 付記事項 and 届出人 are not steps: the counter's (staff-only) but for the shared name and phone.
     # 住民票: the applicant section is all shared (no step); a section that an answer adds (代理人 -> 必要な人)
     # becomes a step, and goes away again with the answer.
     step_to("住民票の写し等交付請求：請求の内容")
@@ -254,7 +252,7 @@ def test_moving_in_combined_form(browser: Any, shared_server: ServerProcess) -> 
     tel = server.query("SELECT procedure_id, fields_typed, fields_prefilled FROM telemetry ORDER BY procedure_id")
     assert [row[0] for row in tel] == ["juminhyo-copy", "tennyu"], tel
     assert tel[0][1:] == (8, 0), tel
-    assert tel[1][1] >= 12, tel
+    assert tel[1][1] >= 11, tel  # 転入届: 届出人の関係 and 付記 are the counter's, not typed
     go(page, server.base, "")
     assert page.locator(".card", has_text="引っ越してきた").count() == 0
     assert not errors, errors
