@@ -75,6 +75,12 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "email": "email",
     "household_head_name": "name",
     "relationship_to_head": "text",
+    # The household's married couple (the head and their 妻/夫 on the 住民票), whoever of them files: the
+    # 父/母 of a child born in the marriage (出生届) without asking which parent is filing.
+    "husband_name": "name",
+    "husband_birth_date": "date",
+    "wife_name": "name",
+    "wife_birth_date": "date",
     "nationality": "text",
     "resident_code": "text",
     "my_number": "my_number",

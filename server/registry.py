@@ -75,12 +75,26 @@ def _address(r: ResidentRecord) -> dict[str, str] | None:
     return addr
 
 
+def _couple(household: list[ResidentRecord], viewer_id: str) -> tuple[ResidentRecord | None, ResidentRecord | None]:
+    """(husband, wife) of the household's married couple: the head and the member recorded as the head's
+    妻 or 夫 (the 住民票's 続柄; 妻（未届） and other forms are not a marriage the 戸籍 knows). Either is None
+    when absent or not disclosable to ``viewer_id``."""
+    head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
+    spouse = next((m for m in household if m.relationship_to_head in ("妻", "夫")), None)
+    if head is None or spouse is None:
+        return None, None
+    husband, wife = (head, spouse) if spouse.relationship_to_head == "妻" else (spouse, head)
+    return ((husband if may_disclose(husband.id, husband, viewer_id) else None),
+            (wife if may_disclose(wife.id, wife, viewer_id) else None))
+
+
 def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> dict[str, Any]:
     """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
     people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows."""
     head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
+    husband, wife = _couple(household, r.id)
     transfer = r.transfer_in
     previous = transfer.previous_address if transfer else r.previous_address
     profile: dict[str, Any] = {
@@ -94,6 +108,10 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "email": r.email,
         "household_head_name": {"family": head.family, "given": head.given} if head else None,
         "relationship_to_head": r.relationship_to_head,
+        "husband_name": {"family": husband.family, "given": husband.given} if husband else None,
+        "husband_birth_date": husband.birth_date if husband else None,
+        "wife_name": {"family": wife.family, "given": wife.given} if wife else None,
+        "wife_birth_date": wife.birth_date if wife else None,
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,

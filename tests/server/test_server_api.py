@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 
+import msgspec
 import pytest
 
 from tests.server.conftest import answers
@@ -289,3 +290,36 @@ def test_on_behalf_filing_is_audited_in_the_same_transaction(server: AppServer) 
 def test_postal_shards_are_immutable(server: AppServer) -> None:
     r = server.client().get("/postal/0123abcd/100.json")
     assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
+
+
+def test_profile_names_the_households_married_couple_whoever_files(server: AppServer) -> None:
+    # 出生届's 父/母 are prefilled from the household's couple (the head and the head's 妻/夫 on the 住民票),
+    # the same whichever of them is signed in; a single-person household has no couple.
+    from server.demo import DEMO_RESIDENTS
+
+    taro, hanako = (next(r for r in DEMO_RESIDENTS if r.id == rid) for rid in ("R0001", "R0002"))
+    for rid in ("R0001", "R0002"):
+        prof = server.login("resident", resident_id=rid).get("/api/me/profile").json()["profile"]
+        assert prof["husband_name"] == {"family": taro.family, "given": taro.given}
+        assert prof["husband_birth_date"] == taro.birth_date
+        assert prof["wife_name"] == {"family": hanako.family, "given": hanako.given}
+        assert prof["wife_birth_date"] == hanako.birth_date
+    alone = server.login("resident", resident_id="R0004").get("/api/me/profile").json()["profile"]
+    assert not {"husband_name", "husband_birth_date", "wife_name", "wife_birth_date"} & set(alone)
+
+
+def test_profile_couple_follows_the_registry_relationship_and_disclosure() -> None:
+    # A head recorded as the spouse's wife (the member is 夫) makes the member the husband; a spouse the city
+    # may not disclose to the filer (支援措置) is left out, the filer's own side kept.
+    from server.registry import ResidentRecord, profile_from_record
+
+    head = ResidentRecord(id="A1", household_id="H", family="佐藤", given="恵", birth_date="1990-01-01",
+                          sex="female", relationship_to_head="世帯主")
+    spouse = ResidentRecord(id="A2", household_id="H", family="佐藤", given="翔", birth_date="1989-02-02",
+                            sex="male", relationship_to_head="夫")
+    prof = profile_from_record(head, [head, spouse])
+    assert (prof["husband_name"]["given"], prof["wife_name"]["given"]) == ("翔", "恵")
+    hidden = msgspec.structs.replace(spouse, disclosure_restricted=True)
+    prof = profile_from_record(head, [head, hidden])
+    assert "husband_name" not in prof and prof["wife_birth_date"] == "1990-01-01"
+    assert profile_from_record(hidden, [head, hidden])["husband_name"]["given"] == "翔"  # themselves always
