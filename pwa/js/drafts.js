@@ -13,6 +13,22 @@ export function allFields(compiled) {
 }
 
 /**
+ * A resident's draft holds no answer of a staff_only field: one made before the field became the counter's
+ * (a draft moved to a newer version, or synced from staff) is kept aside under `retired`, as a removed
+ * field's is, since the resident can neither see nor clear it and filing would be refused. True if any moved.
+ */
+export function retireStaffOnly(d, compiled) {
+  let moved = false;
+  for (const f of allFields(compiled)) {
+    if (!f.staff_only || !d.answers || !(f.id in d.answers)) continue;
+    d.retired = { ...(d.retired || {}), [f.id]: d.answers[f.id] };
+    delete d.answers[f.id];
+    moved = true;
+  }
+  return moved;
+}
+
+/**
  * A new draft record for a procedure (`p` = {path, compiled}); its idempotency key (the submission id) is
  * created now, with the draft. A verified profile fills the fields that name it (`prefill`), locked if the
  * field says so; a draft made for a resident (staff acting for them) is prefilled only from that resident's

@@ -10,7 +10,7 @@ import { partOf } from './parties.js';
 import { evaluate, japanToday, truthy } from './expr.js';
 import { memoizeShardLoader } from './postal.js';
 import { getPath, parsePath, topOf } from './paths.js';
-import { allFields, saveBlob } from './drafts.js';
+import { allFields, retireStaffOnly, saveBlob } from './drafts.js';
 import { loadIndex, loadJSON, drafts, isStaff } from './shell.js';
 
 // A resident fills only their own part of a two-person procedure (the other person confirms theirs from their
@@ -122,6 +122,7 @@ export async function openDraft(draftId) {
     const known = new Set(allFields(compiled).map((f) => f.id));
     for (const k of Object.keys(d.answers || {})) if (!known.has(k)) { d.retired = { ...(d.retired || {}), [k]: d.answers[k] }; delete d.answers[k]; }
   }
+  if (!isStaff() && retireStaffOnly(d, compiled)) await drafts.save(d, { full: true });
   if (!picker && d.people && Object.keys(d.people).length && hasPeople(compiled)) picker = await import('./picker.js');
   if (picker && picker.fillPeople(d, allFields(compiled))) await drafts.save(d, { full: true });
   drafts.snapshot(d);

@@ -136,3 +136,13 @@ test('edits in a row make one draft.patch after the pause; leaving the page comm
   assert.deepEqual((await store.get('drafts', d.id)).answers, { copies: 3, reason: 'moving' });
   assert.equal(await saver.flush(), 0);
 });
+
+test("a resident's draft keeps a staff_only answer aside, never sends it", async () => {
+  const { retireStaffOnly } = await import('../../pwa/js/drafts.js');
+  const compiled = { sections: [{ id: 'a', fields: [{ id: 'move_date' }, { id: 'filer_relation', staff_only: true }] }] };
+  const d = { answers: { move_date: '2026-12-01', filer_relation: 'self' }, retired: { old: 1 } };
+  assert.equal(retireStaffOnly(d, compiled), true);
+  assert.deepEqual(d.answers, { move_date: '2026-12-01' });
+  assert.deepEqual(d.retired, { old: 1, filer_relation: 'self' });
+  assert.equal(retireStaffOnly(d, compiled), false);
+});
