@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from .expressions import parse
-from .model import AttachmentField, LifeEvent, Procedure, Text
+from .model import PARTIAL_DATE_ATTRIBUTES, AttachmentField, LifeEvent, Procedure, Text
 
 __all__ = [
     "COMPILED_FORMAT",
@@ -31,9 +31,17 @@ def _ast(src: Any) -> Any:
     return copy.deepcopy(parse(src)) if isinstance(src, str) else src
 
 
-def compile_field(field: dict[str, Any]) -> dict[str, Any]:
-    """A field's builtins with expression strings replaced by ASTs (recursively for groups)."""
+def compile_field(field: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """A field's builtins with expression strings replaced by ASTs (recursively for groups).
+
+    ``source`` is the person attribute a group item field is mapped from (its group's ``prefill_map``).
+    A wareki field whose value comes from a registry attribute the registry holds partially (a birth date
+    with 日不詳: PARTIAL_DATE_ATTRIBUTES) accepts a partial date (``allow_partial``): the city's own
+    record is never refused. Decided here, once, for both runtimes; other date fields keep needing a day.
+    """
     out = dict(field)
+    if out.get("type") == "wareki" and (source or out.get("prefill")) in PARTIAL_DATE_ATTRIBUTES:
+        out["allow_partial"] = True
     for key in FIELD_EXPRESSION_KEYS:
         if key in out:
             out[key] = _ast(out[key])
@@ -41,7 +49,8 @@ def compile_field(field: dict[str, Any]) -> dict[str, Any]:
         for key, value in _defaults_of_attachment().items():
             out.setdefault(key, value)
     if out.get("type") == "group":
-        out["fields"] = [compile_field(f) for f in out.get("fields", [])]
+        mapping = out.get("prefill_map") or {}
+        out["fields"] = [compile_field(f, mapping.get(f.get("id"))) for f in out.get("fields", [])]
     return out
 
 

@@ -15,6 +15,7 @@ import msgspec
 __all__ = [
     "FIELD_TYPES",
     "MEMBER_ATTRIBUTES",
+    "PARTIAL_DATE_ATTRIBUTES",
     "PROFILE_ATTRIBUTES",
     "PROFILE_GROUPS",
     "UNDISCLOSED_MEMBER_ATTRIBUTES",
@@ -91,6 +92,10 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "honseki_head_name": "name",  # 本籍の筆頭者
     "previous_postal_code": "postal_code",  # the postal code of previous_address
 }
+
+# Date attributes the registry may hold partially ("1950-03", "1950": 住民票 with 日不詳/月日不詳): a wareki
+# field prefilled or mapped from one accepts partial dates (procedure_definitions.compile).
+PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset({"birth_date"})
 
 # The group attributes above: lists of people whose items a repeat group is prefilled from
 # (``prefill_map``), each person carrying the attributes of MEMBER_ATTRIBUTES (absent when not disclosed).

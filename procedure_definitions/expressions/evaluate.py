@@ -247,9 +247,14 @@ def _numbers(values: list[Any], fn: str) -> list[float]:
 
 
 def _fn_age(a: list[Any], ctx: _Ctx) -> Any:
-    born = dates.full_date(a[0], "age")
+    born = dates.parse_date(a[0], "age")
     on = dates.full_date(a[1] if len(a) > 1 else ctx.today, "age")
-    return None if born is None or on is None else dates.age(born, on)
+    if born is None or on is None or born[1] is None:
+        return None
+    if born[2] is None:
+        # A registry birth date with 日不詳 ("1950-03"): the age is known except in the birth month itself.
+        return None if on[1] == born[1] else on[0] - born[0] - (on[1] < born[1])
+    return dates.age((born[0], born[1], born[2]), on)
 
 
 def _date_part(index: int, fn: str) -> Callable[[list[Any], _Ctx], Any]:

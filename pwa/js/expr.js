@@ -545,9 +545,11 @@ const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
 const EAGER = {
   today: (a, ctx) => ctx.today,
   age(a, ctx) {
-    const born = fullDate(a[0], 'age');
+    const born = parseDate(a[0], 'age');
     const on = fullDate(a.length > 1 ? a[1] : ctx.today, 'age');
-    if (born === null || on === null) return null;
+    if (born === null || on === null || born[1] === null) return null;
+    // A registry birth date with 日不詳 ("1950-03"): the age is known except in the birth month itself.
+    if (born[2] === null) return on[1] === born[1] ? null : on[0] - born[0] - (on[1] < born[1] ? 1 : 0);
     let years = on[0] - born[0];
     if (on[1] < born[1] || (on[1] === born[1] && on[2] < born[2])) years -= 1;
     return years;

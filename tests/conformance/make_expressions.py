@@ -289,7 +289,11 @@ VECTORS: list[dict[str, Any]] = [
     v("age(birth)", 23, today="2024-02-28"),
     v("age(birth, today())", 25),
     v("age(nul)", None),
-    v("age(partial)", None),
+    # 日不詳 (a registry birth date "YYYY-MM"): known outside the birth month, null within it.
+    v("age(partial)", 35),
+    v("age('1950-03', '2026-02-28')", 75),
+    v("age('1950-03', '2026-03-31')", None),
+    v("age('1950-03', '2026-04-01')", 76),
     v("age('2000-01-01', nul)", None),
     v("age(year_only, '2024-01-01')", None),
     v("age('2024-06-15', '2024-01-01')", -1),

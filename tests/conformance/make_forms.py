@@ -226,6 +226,20 @@ PROCEDURES: dict[str, dict[str, Any]] = {
         "contradiction",
         S("s", F("r", "text", show_if="is_empty(s)"), F("s", "text", show_if="not is_empty(r)")),
     ),
+    # Birth dates from the registry may be partial (日不詳): a wareki field prefilled or mapped from birth_date
+    # accepts "YYYY-MM" / "YYYY" (compile sets allow_partial); any other wareki field still needs a day.
+    "registry": P(
+        "registry",
+        S(
+            "people",
+            F("own_birth", "wareki", prefill="birth_date", required=True),
+            F("other_date", "wareki"),
+            F("movers", "group", prefill="household_members", pick=True,
+              prefill_map={"m_name": "name", "m_birth": "birth_date"},
+              fields=[F("m_name", "name", required=True), F("m_birth", "wareki", required=True),
+                      F("m_since", "wareki")]),
+        ),
+    ),
 }
 
 BASIC_SHOWN = ["relation", "copies", "total_fee", "purpose", "agree"]
@@ -1065,6 +1079,24 @@ CASES: list[dict[str, Any]] = [
         errors={},
         shown=[],  # rounds: both hidden, s hidden, none hidden, both hidden (the last of 2 + 1)
         values={},
+    ),
+    # --- partial dates from the registry (住民票 with 日不詳)
+    case(
+        "a registry birth date with an unknown day is accepted as is",
+        "registry",
+        {"own_birth": "1950-03", "movers": [{"m_name": {"family": "窓口", "given": "花子"}, "m_birth": "1950"}]},
+        errors={},
+        shown=["own_birth", "other_date", "movers", "movers[0].m_name", "movers[0].m_birth", "movers[0].m_since"],
+        required=["own_birth", "movers[0].m_name", "movers[0].m_birth"],
+    ),
+    case(
+        "a partial date where the form needs a day is refused",
+        "registry",
+        {"own_birth": "1950-13", "other_date": "2020-04",
+         "movers": [{"m_name": {"family": "窓口", "given": "花子"}, "m_birth": "1950-03", "m_since": "2020-04"}]},
+        errors={"own_birth": "wareki", "other_date": "wareki", "movers[0].m_since": "wareki"},
+        shown=["own_birth", "other_date", "movers", "movers[0].m_name", "movers[0].m_birth", "movers[0].m_since"],
+        required=["own_birth", "movers[0].m_name", "movers[0].m_birth"],
     ),
     # --- chained calculations and cascading visibility
     case(
