@@ -87,8 +87,7 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
     # 転入届's 付記事項 and 届出人 are not steps: the counter's (staff-only) but for the shared name and phone.
     step_to("国民健康保険の加入届（資格取得届）：加入する理由")
     page.get_by_label("他の市区町村から転入した").check()
-    step_to("国民健康保険の加入届（資格取得届）：世帯主")
-    page.locator("#p-kokuho-kanyu-head_my_number").fill("123456789018")
+    # 世帯主: all prefilled (the 個人番号 and the 国保 record are the counter's): the step folds into the review.
     step_to("国民健康保険の加入届（資格取得届）：加入する人")
 
     # The mover typed in 転入届 is offered in 国保's picker: one tap, nobody typed twice.
@@ -101,8 +100,9 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
     expect(item.locator("fieldset[data-field=member_kana]").get_by_label("メイ")).to_have_value("ヒナ")
     assert "この申請で入力済み" in item.locator("details.member-values > summary").inner_text()  # one line per member
     assert "この申請で入力済み" in str(item.locator("fieldset[data-field=member_name] legend").text_content())
-    item.get_by_label("個人番号").fill("234567890121")
-    wait_draft(page, "d.procedure_id === 'kokuho-kanyu' && d.answers.members && d.answers.members[0].member_my_number")
+    # A picked member's 個人番号 is the counter's (staff-only): the city holds it for a registry member.
+    expect(item.get_by_label("個人番号")).to_have_count(0)
+    wait_draft(page, "d.procedure_id === 'kokuho-kanyu' && d.answers.members && d.answers.members[0].member_name")
     axe_check(page, "bundle-people-picker")
     shot(page, "bundle-people-picker")
     kokuho_step = page.evaluate("location.hash")
@@ -119,13 +119,11 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
     members.get_by_label("葛\U000E0100城 陽菜（妻）").uncheck()
     expect(members.locator("fieldset.group-item")).to_have_count(0)
     members.get_by_label("葛\U000E0100城 陽菜（妻）").check()
-    members.locator("fieldset.group-item").first.get_by_label("個人番号").fill("234567890121")
-    wait_draft(page, "d.procedure_id === 'kokuho-kanyu' && d.answers.members && d.answers.members[0].member_my_number")
+    wait_draft(page, "d.procedure_id === 'kokuho-kanyu' && d.answers.members && d.answers.members[0].member_name")
 
     step_to("国民健康保険の加入届（資格取得届）：保険税の納め方")
     page.locator("fieldset[data-field=direct_debit]").get_by_label("いいえ").check()
-    step_to("国民健康保険の加入届（資格取得届）：届出人")
-    page.locator("fieldset[data-field=filer_relation]").get_by_label("世帯主").check()
+    # 届出人: the shared name, nothing else to answer (the relation is the counter's): it folds into the review.
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit", timeout=10000)
     page.locator("#submit").click()
@@ -141,6 +139,6 @@ def test_a_mover_typed_once_is_ticked_in_kokuho(browser: Any, shared_server: Ser
         assert t[a] == k[b], (a, t[a], k[b])
     assert t["mover_name"]["family"].encode() == IVS_FAMILY.encode() == k["member_name"]["family"].encode()
     assert k["member_kana"] == {"family": "カツラギ", "given": "ハルナ"}
-    assert "mover_resident_code" not in t and k["member_my_number"] == "234567890121"
+    assert "mover_resident_code" not in t and "member_my_number" not in k
     assert not errors, errors
     context.close()
