@@ -95,7 +95,7 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
 
 # Date attributes the registry may hold partially ("1950-03", "1950": 住民票 with 日不詳/月日不詳): a wareki
 # field prefilled or mapped from one accepts partial dates (procedure_definitions.compile).
-PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset({"birth_date"})
+PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset({"birth_date", "husband_birth_date", "wife_birth_date"})
 
 # The group attributes above: lists of people whose items a repeat group is prefilled from
 # (``prefill_map``), each person carrying the attributes of MEMBER_ATTRIBUTES (absent when not disclosed).

@@ -323,3 +323,14 @@ def test_profile_couple_follows_the_registry_relationship_and_disclosure() -> No
     prof = profile_from_record(head, [head, hidden])
     assert "husband_name" not in prof and prof["wife_birth_date"] == "1990-01-01"
     assert profile_from_record(hidden, [head, hidden])["husband_name"]["given"] == "翔"  # themselves always
+
+
+def test_a_parents_partial_registry_birth_date_is_accepted_in_shussei() -> None:
+    # 髙橋幸子's record has 日不詳 ("1950-03"): prefilled as 出生届's 母の生年月日, the city's own value is valid.
+    from procedure_definitions.compile import compile_field
+    from procedure_definitions.library import load_library
+
+    shussei = load_library().latest("shussei")
+    assert shussei is not None
+    mother = next(f for s in shussei.sections for f in s.fields if f.id == "mother_birth_date")
+    assert compile_field(msgspec.to_builtins(mother)).get("allow_partial") is True
