@@ -82,6 +82,7 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "husband_birth_date": "date",
     "wife_name": "name",
     "wife_birth_date": "date",
+    "spouse_name": "name",  # the filer's own spouse: the other one of that couple, if the filer is one of them
     "nationality": "text",
     "resident_code": "text",
     "my_number": "my_number",

@@ -88,6 +88,10 @@ def _couple(household: list[ResidentRecord], viewer_id: str) -> tuple[ResidentRe
             (wife if may_disclose(wife.id, wife, viewer_id) else None))
 
 
+def _name(r: ResidentRecord | None) -> dict[str, str] | None:
+    return {"family": r.family, "given": r.given} if r is not None else None
+
+
 def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> dict[str, Any]:
     """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
     people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows."""
@@ -112,6 +116,9 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "husband_birth_date": husband.birth_date if husband else None,
         "wife_name": {"family": wife.family, "given": wife.given} if wife else None,
         "wife_birth_date": wife.birth_date if wife else None,
+        # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
+        "spouse_name": _name(wife if husband is not None and husband.id == r.id
+                             else husband if wife is not None and wife.id == r.id else None),
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,

@@ -304,8 +304,10 @@ def test_profile_names_the_households_married_couple_whoever_files(server: AppSe
         assert prof["husband_birth_date"] == taro.birth_date
         assert prof["wife_name"] == {"family": hanako.family, "given": hanako.given}
         assert prof["wife_birth_date"] == hanako.birth_date
+        other = hanako if rid == "R0001" else taro  # the filer's own spouse: the other one of the couple
+        assert prof["spouse_name"] == {"family": other.family, "given": other.given}
     alone = server.login("resident", resident_id="R0004").get("/api/me/profile").json()["profile"]
-    assert not {"husband_name", "husband_birth_date", "wife_name", "wife_birth_date"} & set(alone)
+    assert not {"husband_name", "husband_birth_date", "wife_name", "wife_birth_date", "spouse_name"} & set(alone)
 
 
 def test_profile_couple_follows_the_registry_relationship_and_disclosure() -> None:
@@ -322,7 +324,9 @@ def test_profile_couple_follows_the_registry_relationship_and_disclosure() -> No
     hidden = msgspec.structs.replace(spouse, disclosure_restricted=True)
     prof = profile_from_record(head, [head, hidden])
     assert "husband_name" not in prof and prof["wife_birth_date"] == "1990-01-01"
+    assert "spouse_name" not in prof  # the spouse the city may not disclose is not the filer's prefill either
     assert profile_from_record(hidden, [head, hidden])["husband_name"]["given"] == "翔"  # themselves always
+    assert profile_from_record(hidden, [head, hidden])["spouse_name"]["given"] == "恵"
 
 
 def test_a_parents_partial_registry_birth_date_is_accepted_in_shussei() -> None:
