@@ -94,10 +94,6 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "previous_postal_code": "postal_code",  # the postal code of previous_address
 }
 
-# Date attributes the registry may hold partially ("1950-03", "1950": 住民票 with 日不詳/月日不詳): a wareki
-# field prefilled or mapped from one accepts partial dates (procedure_definitions.compile).
-PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset({"birth_date", "husband_birth_date", "wife_birth_date"})
-
 # The group attributes above: lists of people whose items a repeat group is prefilled from
 # (``prefill_map``), each person carrying the attributes of MEMBER_ATTRIBUTES (absent when not disclosed).
 PROFILE_GROUPS: frozenset[str] = frozenset(k for k, v in PROFILE_ATTRIBUTES.items() if v == "group")
@@ -115,6 +111,12 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     # only carried within a life event, from the group where the resident typed it to every later group.
     "my_number": "my_number",
 }
+
+# Date attributes the registry may hold partially ("1950-03", "1950": 住民票 with 日不詳/月日不詳): every birth
+# date of a profile or a member. A wareki field prefilled or mapped from one accepts partial dates
+# (procedure_definitions.compile).
+PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset(
+    k for k in (*PROFILE_ATTRIBUTES, *MEMBER_ATTRIBUTES) if k.endswith("birth_date"))
 
 # Member attributes the registry never gives (server.disclosure): only a life event's earlier group has them.
 UNDISCLOSED_MEMBER_ATTRIBUTES: frozenset[str] = frozenset({"my_number"})

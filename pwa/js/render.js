@@ -380,7 +380,7 @@ function renderDate(field, ctx, path, id, common, errorP, locked, set, blurTouch
   const update = () => {
     const v = compute();
     set(v);
-    try { echo.textContent = v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? t('wareki', { w: toWareki(v) }) : ''; } catch { echo.textContent = ''; }
+    echo.textContent = dateEcho(v, field);
   };
   if (wareki) {
     const sel = el('select', { id: id + '-era', disabled: locked, class: 'w-era' });
@@ -403,8 +403,17 @@ function renderDate(field, ctx, path, id, common, errorP, locked, set, blurTouch
   if (wareki) inputs.era.id = id; // the error summary links to the first control
   row.querySelector('label').setAttribute('for', row.querySelector('select, input').id);
   fs.append(row, echo);
-  try { if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) echo.textContent = t('wareki', { w: toWareki(value) }); } catch { /* ignore */ }
+  echo.textContent = dateEcho(value, field);
   return fs;
+}
+
+// The date in words under the inputs: its wareki, or for a partial date a field accepts (a registry birth
+// date with 日不詳, left empty in the inputs) that the day (and month) is unknown.
+function dateEcho(v, field) {
+  if (typeof v !== 'string') return '';
+  try { if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return t('wareki', { w: toWareki(v) }); } catch { return ''; }
+  const m = field.allow_partial && /^(\d{4})(?:-(\d{2}))?$/.exec(v);
+  return m ? t(m[2] ? 'dayUnknown' : 'monthDayUnknown', { y: m[1], m: +m[2] }) : '';
 }
 
 function renderAttachment(field, ctx, path, id, common, errorP, locked, set) {

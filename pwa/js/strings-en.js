@@ -163,6 +163,8 @@ export const STRINGS = {
   unit: 'Unit',
   calculated: 'Calculated',
   wareki: 'Japanese calendar: {w}',
+  dayUnknown: '{m}/{y} (day unknown)',
+  monthDayUnknown: '{y} (month and day unknown)',
   notFound: 'Page not found',
   procedureMissing: 'Could not load this procedure.',
   saved: 'Draft saved',

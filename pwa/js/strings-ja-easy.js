@@ -164,6 +164,8 @@ export const STRINGS = {
   unit: 'たんい',
   calculated: 'じどう で かぞえます',
   wareki: 'われき：{w}',
+  dayUnknown: '{y}ねん {m}がつ（ひは わからない）',
+  monthDayUnknown: '{y}ねん（つき と ひは わからない）',
   notFound: 'この がめん は ありません',
   procedureMissing: 'この てつづき を よめません でした。',
   saved: 'のこしました',

@@ -163,6 +163,8 @@ export const STRINGS = {
   unit: '単位',
   calculated: '自動計算',
   wareki: '和暦：{w}',
+  dayUnknown: '{y}年{m}月（日不詳）',
+  monthDayUnknown: '{y}年（月日不詳）',
   notFound: 'ページが見つかりません',
   procedureMissing: 'この手続きのデータを読み込めませんでした。',
   saved: '下書きを保存しました',

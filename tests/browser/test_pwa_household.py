@@ -238,3 +238,38 @@ def test_moving_within_life_event_with_the_household(browser: Any, shared_server
     assert rows and rows[-1]["answers"]["movers"] == [_expected_item("R0004"), _expected_item("R0013")]
     assert not errors, errors
     context.close()
+
+
+def test_registry_birth_date_with_unknown_day_is_accepted_as_is(browser: Any, shared_server: ServerProcess) -> None:
+    """髙橋 幸子 (R0006)'s registry birth date is 「1950年3月（日不詳）」: picked, it is accepted without typing,
+    shown with the day left empty and said so, and stored byte for byte — not flagged as a correction."""
+    server = shared_server
+    assert _record("R0006").birth_date == "1950-03"
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="髙橋 健一", resident_id="R0005"))
+    go(page, server.base, "#/p/tenkyo")
+    page.wait_for_selector("#form")
+    _fill_move(page)
+    page.get_by_role("button", name="次へ進む").click()
+    movers = page.locator("fieldset[data-field=movers]")
+    movers.get_by_label("髙橋 健一（世帯主）").check()
+    movers.get_by_label("髙橋 幸子（妻）").check()
+    expect(movers.locator(".group-item")).to_have_count(2)
+    wife = movers.locator(".group-item").nth(1).locator("fieldset[data-field=mover_birth_date]")
+    inputs = wife.locator(".parts input")
+    assert [inputs.nth(i).input_value() for i in range(3)] == ["1950", "3", ""]
+    assert "1950年3月（日不詳）" in str(wife.text_content())
+    axe_check(page, "household-partial-date")
+    # His phone is in the registry: the 届出人 screen has nothing to answer and folds into the review.
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit")
+    page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
+    wait_all_sent(page)
+    submission_id = page.url.rsplit("/", 1)[-1]
+    row = next(r for r in server.export() if r["id"] == submission_id)
+    assert row["answers"]["movers"] == [_expected_item("R0005"), _expected_item("R0006")]
+    assert row["answers"]["movers"][1]["mover_birth_date"] == "1950-03"
+    assert "prefill_corrected" not in row["flags"]
+    assert not errors, errors
+    context.close()
