@@ -193,10 +193,12 @@ def named_files(svc: Services, proc: Procedure, answers: dict[str, Any], declare
 
 
 async def bound_resident(svc: Services, user: AccountLike) -> str | None:
-    """The registry id the account is bound to (identity binding), if any."""
-    rid = getattr(user, "resident_id", None)
-    if rid:
-        return str(rid)
+    """The registry id the account is bound to (identity binding), if any. A session's account carries its
+    binding, exactly (a binding bumps the session cache's epoch: server.auth.session_cache), so only an
+    account without that attribute costs a read: every resident filing asks this (the prefill check)."""
+    if hasattr(user, "resident_id"):
+        rid = user.resident_id
+        return str(rid) if rid else None
     return await svc.db.read(lambda c: bound_resident_id(c, user.id))
 
 
