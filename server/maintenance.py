@@ -20,7 +20,7 @@ from server.storage.db import Database
 from server.storage.sync.identity import check_restored, write_mark
 from server.uploads import expire_uploads
 
-__all__ = ["Maintenance", "at_start", "tick"]
+__all__ = ["Maintenance", "at_start", "stop_task", "tick"]
 
 log = logging.getLogger("madoguchi.maintenance")
 
@@ -38,6 +38,14 @@ def tick(conn: sqlite3.Connection, *, root: Path, db_path: str | Path, now: floa
     write_mark(conn, db_path)
     return gone
 
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a server-lifetime background task and wait for it to end (maintenance, the push sender)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 class Maintenance:
     """The periodic task: ``start`` (on startup) runs a tick at once and then every ``interval_s``."""
@@ -70,11 +78,8 @@ class Maintenance:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         # The last mark: a copy taken before this moment is recognised as older at the next start.
         with contextlib.suppress(Exception):
             await self.db.write(lambda c: write_mark(c, self.db.path))

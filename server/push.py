@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import logging
 import re
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 
+from server.maintenance import stop_task
 from server.storage.db import Database
 from server.storage.submissions import HELD_STATUSES
 from server.storage.sync.records import utc_now
@@ -254,8 +254,5 @@ class Notifier:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
