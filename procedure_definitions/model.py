@@ -83,6 +83,8 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "wife_name": "name",
     "wife_birth_date": "date",
     "spouse_name": "name",  # the filer's own spouse: the other one of that couple, if the filer is one of them
+    # true when spouse_name is known; absent otherwise (never false: a spouse may live elsewhere, the resident answers).
+    "has_spouse": "yesno",
     "nationality": "text",
     "resident_code": "text",
     "my_number": "my_number",

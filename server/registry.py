@@ -99,6 +99,9 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
     husband, wife = _couple(household, r.id)
+    # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
+    spouse = (wife if husband is not None and husband.id == r.id
+              else husband if wife is not None and wife.id == r.id else None)
     transfer = r.transfer_in
     previous = transfer.previous_address if transfer else r.previous_address
     profile: dict[str, Any] = {
@@ -116,9 +119,9 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "husband_birth_date": husband.birth_date if husband else None,
         "wife_name": {"family": wife.family, "given": wife.given} if wife else None,
         "wife_birth_date": wife.birth_date if wife else None,
-        # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
-        "spouse_name": _name(wife if husband is not None and husband.id == r.id
-                             else husband if wife is not None and wife.id == r.id else None),
+        "spouse_name": _name(spouse),
+        # 児童手当's 配偶者の有無, by the same rule: yes when the registry shows the spouse; never no (absent).
+        "has_spouse": True if spouse else None,
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,

@@ -190,6 +190,14 @@ def test_prefill_unknown_attribute_and_type_mismatch() -> None:
     assert codes(text) == ["PD207"]
 
 
+
+def test_has_spouse_prefills_a_yes_no_field_only() -> None:
+    # The profile's has_spouse is a yes/no (true or absent): a yesno field takes it, a number or text cannot.
+    yes_no = "      - id: married\n        type: yesno\n        label: 配偶者はいますか\n        prefill: has_spouse\n"
+    assert codes(BASE + yes_no) == []
+    assert codes(BASE + yes_no.replace("type: yesno", "type: text")) == ["PD207"]
+    assert codes(BASE.replace("        label: 通数\n", "        label: 通数\n        prefill: has_spouse\n")) == ["PD207"]
+
 def test_option_problems() -> None:
     assert codes(BASE.replace("min: 1", "min: 20")) == ["PD208"]
 

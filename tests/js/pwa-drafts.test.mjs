@@ -36,6 +36,18 @@ test('a new draft: ids made now, prefilled (and locked) from a verified profile 
   assert.deepEqual([acting.answers, acting.on_behalf_of, acting.on_behalf_name, acting.bundle_id], [{}, 'r1', '佐藤', 'b1']);
 });
 
+test("a yes/no prefill: the profile's has_spouse true answers はい; absent leaves the question to the resident", () => {
+  const c = { id: 'jido-teate', version: '2.0.0', title: { ja: '児童手当' }, sections: [{ id: 'spouse', fields: [
+    { id: 'has_spouse', type: 'yesno', prefill: 'has_spouse' }, { id: 'spouse_name', type: 'name', prefill: 'spouse_name' }] }] };
+  const p = { path: '/procedures/jido-teate/2.0.0.x.json', compiled: c };
+  const married = { verified: true, profile: { has_spouse: true, spouse_name: { family: '山田', given: '太郎' } } };
+  const d = newDraftRecord(p, { profile: married, uuid: counter() });
+  assert.equal(d.answers.has_spouse, true);
+  assert.deepEqual([d.prefilled, d.prefill_sources], [['has_spouse', 'spouse_name'], { has_spouse: 'registry', spouse_name: 'registry' }]);
+  const alone = newDraftRecord(p, { profile: { verified: true, profile: { name: { family: '桂城', given: '美咲' } } }, uuid: counter() });
+  assert.ok(!('has_spouse' in alone.answers) && !alone.prefilled.includes('has_spouse'));
+});
+
 test('a save writes only the answers the page changed: a change pulled meanwhile stays', () => {
   assert.deepEqual(changedKeys({ a: 1, b: { x: 1 }, c: 3 }, { a: 1, b: { x: 2 }, d: 4 }).sort(), ['b', 'c', 'd']);
   const stored = { id: 'd', kind: 'draft', answers: { a: 1, pulled: 'from my phone', gone: 1 }, seen: { a: 1 }, submitted_as: null, raw: {} };

@@ -329,6 +329,27 @@ def test_profile_couple_follows_the_registry_relationship_and_disclosure() -> No
     assert profile_from_record(hidden, [head, hidden])["spouse_name"]["given"] == "恵"
 
 
+
+def test_has_spouse_is_true_with_the_registrys_spouse_and_absent_otherwise(server: AppServer) -> None:
+    # 児童手当's 配偶者の有無: yes when the registry shows the filer's spouse (the spouse_name rule), else not
+    # prefilled at all, never no (a spouse may live elsewhere: the resident answers).
+    from server.registry import ResidentRecord, profile_from_record
+
+    for rid in ("R0001", "R0002"):  # the demo household's couple, whoever files
+        prof = server.login("resident", resident_id=rid).get("/api/me/profile").json()
+        assert prof["profile"]["has_spouse"] is True and "spouse_name" in prof["profile"]
+        assert prof["sources"]["has_spouse"] == "registry"
+    for rid in ("R0004", "R0003"):  # alone; a member of a couple's household who is not one of the couple
+        prof = server.login("resident", resident_id=rid).get("/api/me/profile").json()["profile"]
+        assert "has_spouse" not in prof and "spouse_name" not in prof
+    head = ResidentRecord(id="A1", household_id="H", family="佐藤", given="恵", birth_date="1990-01-01",
+                          sex="female", relationship_to_head="世帯主")
+    spouse = ResidentRecord(id="A2", household_id="H", family="佐藤", given="翔", birth_date="1989-02-02",
+                            sex="male", relationship_to_head="夫")
+    assert profile_from_record(spouse, [head, spouse])["has_spouse"] is True
+    hidden = msgspec.structs.replace(spouse, disclosure_restricted=True)
+    assert "has_spouse" not in profile_from_record(head, [head, hidden])  # not disclosable: not even its existence
+
 def test_a_parents_partial_registry_birth_date_is_accepted_in_shussei() -> None:
     # 髙橋幸子's record has 日不詳 ("1950-03"): prefilled as 出生届's 母の生年月日, the city's own value is valid.
     from procedure_definitions.compile import compile_field
