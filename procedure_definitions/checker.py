@@ -7,15 +7,14 @@ pointing at procedures, duplicate versions) live in ``library.check_library``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import expressions as ex
+from .checker_people import PREFILL_COMPAT, PeopleChecks, field_tag
 from .errors import Problem, did_you_mean, problem
 from .model import (
-    MEMBER_ATTRIBUTES,
     PROFILE_ATTRIBUTES,
-    PROFILE_GROUPS,
     AddressField,
     AttachmentField,
     ChoiceField,
@@ -27,6 +26,7 @@ from .model import (
     NameField,
     NoticeField,
     NumberField,
+    PersonField,
     PostalCodeField,
     Procedure,
     TextField,
@@ -47,24 +47,6 @@ OBJECT_PARTS: dict[str, dict[str, str]] = {
     "address": {k: "string" for k in ("postal_code", "prefecture", "city", "town", "block", "building")},
     "attachment": {"sha256": "string", "name": "string", "size": "number", "type": "string"},
 }
-# Which field types may be prefilled from a profile attribute of a given type.
-_PREFILL_COMPAT: dict[str, set[str]] = {
-    "text": {"text", "longtext", "choice"},
-    "choice": {"choice", "text"},
-    "date": {"date", "wareki"},
-    "kana": {"kana"},
-    "name": {"name"},
-    "address": {"address"},
-    "postal_code": {"postal_code"},
-    "phone": {"phone"},
-    "email": {"email"},
-    "my_number": {"my_number"},
-    "group": {"group"},
-}
-
-
-def field_tag(f: FieldBase) -> str:
-    return str(f.__struct_config__.tag)
 
 
 def iter_located_fields(
@@ -101,7 +83,7 @@ def _value_type(f: FieldBase) -> str:
     return str(ex.value_type(f))
 
 
-class _Checker:
+class _Checker(PeopleChecks):
     def __init__(self, loc: Located, file: str) -> None:
         self.loc, self.file = loc, file
         self.problems: list[Problem] = []
@@ -206,6 +188,7 @@ class _Checker:
                     self.calculate_type(f, inferred, fpath + (key,))
             self.field_options(f, fpath, visible)
             self.prefill(f, fpath)
+        self.person_fields(located)
         for di, doc in enumerate(proc.documents):
             if doc.required_if:
                 self.expression(doc.required_if, ("documents", di, "required_if"), top, scope, "required_if")
@@ -389,49 +372,13 @@ class _Checker:
             self.report("PD206", fpath + ("prefill",), name=f.prefill, hint=did_you_mean(f.prefill, PROFILE_ATTRIBUTES))
             return
         tag = field_tag(f)
-        if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
+        if tag not in PREFILL_COMPAT.get(attr_type, {attr_type}):
             self.report("PD207", fpath + ("prefill",), name=f.prefill, attr_type=attr_type, field=f.id,
                         field_type=tag)
         elif isinstance(f, GroupField) and f.prefill_map is None:
             self.report("PD217", fpath + ("prefill",), field=f.id, name=f.prefill)
-
-    def prefill_map(self, f: FieldBase, fpath: KeyPath) -> None:
-        """``prefill_map`` and ``pick``: only on a group prefilled from a list of people; every key an item
-        field, every value a member attribute whose value type the item field can hold."""
-        groups = ", ".join(sorted(PROFILE_GROUPS))
-        for key, used in (("prefill_map", f.prefill_map is not None), ("pick", f.pick)):
-            if not used:
-                continue
-            if not isinstance(f, GroupField):
-                self.report("PD214", fpath + (key,), at_key=True, key=key, groups=groups, field=f.id,
-                            what=f"a {field_tag(f)} field")
-                return
-            if f.prefill not in PROFILE_GROUPS:
-                self.report("PD214", fpath + (key,), at_key=True, key=key, groups=groups, field=f.id,
-                            what=f"prefilled from '{f.prefill}'" if f.prefill else "not prefilled")
-                return
-        if not isinstance(f, GroupField) or f.prefill_map is None:
-            return
-        self.person_map(f.prefill_map, {c.id: c for c in f.fields}, fpath + ("prefill_map",), f.id)
-
-    def person_map(self, mapping: dict[str, str], items: Mapping[str, FieldBase], path: KeyPath, owner: str) -> None:
-        """A field id -> member attribute map (a group's ``prefill_map``, a life event person's ``map``)."""
-        for item_id, attr in mapping.items():
-            at = path + (item_id,)
-            target = items.get(item_id)
-            if target is None:
-                self.report("PD202", at, at_key=True, name=item_id, key=f"prefill_map of '{owner}'",
-                            hint=did_you_mean(item_id, items))
-                continue
-            attr_type = MEMBER_ATTRIBUTES.get(attr)
-            if attr_type is None:
-                self.report("PD215", at, field=owner, item=item_id, name=attr,
-                            hint=did_you_mean(attr, MEMBER_ATTRIBUTES))
-                continue
-            tag = field_tag(target)
-            if tag not in _PREFILL_COMPAT.get(attr_type, {attr_type}):
-                self.report("PD216", at, field=owner, item=item_id, name=attr, attr_type=attr_type,
-                            field_type=tag)
+        elif isinstance(f, PersonField) and f.fills is None:
+            self.report("PD219", fpath + ("prefill",), field=f.id)
 
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}
@@ -472,7 +419,7 @@ class _Checker:
                                 detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
         self.unique_ids("person", [(p.id, ("people", i, "id")) for i, p in enumerate(ev.people)])
         for pi, person in enumerate(ev.people):
-            self.person_map(person.map, shared, ("people", pi, "map"), f"people.{person.id}")
+            self.person_map(person.map, shared, ("people", pi, "map"), f"people.{person.id}", "map")
 
 
 def _part_name(part: str) -> str:

@@ -17,12 +17,16 @@ from .model import PARTIAL_DATE_ATTRIBUTES, AttachmentField, LifeEvent, Procedur
 __all__ = [
     "COMPILED_FORMAT",
     "FIELD_EXPRESSION_KEYS",
+    "PERSON_ID_MAX_LENGTH",
     "compile_field",
     "compile_life_event",
     "compile_procedure",
 ]
 
 COMPILED_FORMAT = 1
+# A person field's answer is a member_id (a resident code, or a device-only id of a person entered earlier in a
+# life event): text, held to this length by both runtimes like a text field's max_length.
+PERSON_ID_MAX_LENGTH = 64
 FIELD_EXPRESSION_KEYS = ("show_if", "required_if", "constraint", "calculate", "choice_filter")
 
 
@@ -48,6 +52,8 @@ def compile_field(field: dict[str, Any], source: str | None = None) -> dict[str,
     if out.get("type") == "attachment":
         for key, value in _defaults_of_attachment().items():
             out.setdefault(key, value)
+    if out.get("type") == "person":
+        out["max_length"] = PERSON_ID_MAX_LENGTH
     if out.get("type") == "group":
         mapping = out.get("prefill_map") or {}
         out["fields"] = [compile_field(f, mapping.get(f.get("id"))) for f in out.get("fields", [])]
@@ -64,10 +70,13 @@ def _defaults_of_attachment() -> dict[str, Any]:
 def compile_procedure(proc: Procedure) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(proc)
     data.pop("scenarios", None)
+    # A field a person field fills takes its value from that member attribute (a birth date: maybe partial).
+    filled = {fid: attr for s in data.get("sections", []) for f in s.get("fields", [])
+              if f.get("type") == "person" for fid, attr in (f.get("fills") or {}).items()}
     for section in data.get("sections", []):
         if "show_if" in section:
             section["show_if"] = _ast(section["show_if"])
-        section["fields"] = [compile_field(f) for f in section.get("fields", [])]
+        section["fields"] = [compile_field(f, filled.get(f.get("id"))) for f in section.get("fields", [])]
         if section.get("staff_only"):
             # Both runtimes read the field's own flag only: a staff-only section marks each of its fields.
             for f in section["fields"]:

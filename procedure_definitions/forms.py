@@ -840,6 +840,7 @@ _CHECKS: dict[str, Callable[[_Form, Mapping[str, Any], Any], Problem]] = {
     "corporate_number": _string_check("corporate_number", japan.is_valid_corporate_number),
     "attachment": _check_attachment,
     "group": _check_group,
+    "person": _check_text,  # a member_id; max_length written by compile (PERSON_ID_MAX_LENGTH)
 }
 
 

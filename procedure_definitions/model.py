@@ -43,6 +43,7 @@ __all__ = [
     "NoticeField",
     "NumberField",
     "Party",
+    "PersonField",
     "PhoneField",
     "PostalCodeField",
     "Procedure",
@@ -109,6 +110,9 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     "birth_date": "date",
     "sex": "choice",
     "relationship_to_head": "text",
+    # Lives in the filer's registry household: true for every person of ``household_members`` (by definition),
+    # absent for transfer movers and hand-typed people (server.disclosure.member_entry).
+    "same_household": "yesno",
     # Never disclosed by the registry (server.disclosure.member_entry leaves it out): a person's 個人番号 is
     # only carried within a life event, from the group where the resident typed it to every later group.
     "my_number": "my_number",
@@ -162,6 +166,9 @@ class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
     # attribute; ``pick``: the resident ticks the members to include (one tap each) instead of getting all.
     prefill_map: dict[str, str] | None = None
     pick: bool = False
+    # A person field or a ``pick: true`` group: false = the filer themself is not offered ("which child",
+    # "who died"; the profile's own resident code, or the resident staff file for).
+    pick_self: bool = True
     merge: MergePolicy | None = None  # default depends on type, see default_merge()
     # Filled at the counter only (窓口メモ, 連絡記録, checks made there): never shown to a resident filer,
     # never required of one, and refused from one (forms.py, server.filing).
@@ -258,6 +265,14 @@ class GroupField(FieldBase, tag="group"):
     item_label: Text | None = None
 
 
+class PersonField(FieldBase, tag="person"):
+    """One person picked from a list of people (``prefill``: household_members or transfer_movers) into plain
+    fields: ``fills`` maps a top-level field id -> member attribute. The answer is the picked person's
+    ``member_id`` (text); none = nobody picked (someone not listed), the filled fields typed as usual."""
+
+    fills: dict[str, str] | None = None
+
+
 class NoticeField(FieldBase, tag="notice"):
     text: Text | None = None
     level: Literal["info", "warning"] = "info"
@@ -282,6 +297,7 @@ Field = (
     | CorporateNumberField
     | AttachmentField
     | GroupField
+    | PersonField
     | NoticeField
 )
 
@@ -306,6 +322,7 @@ FIELD_TYPES: dict[str, type[FieldBase]] = {
         CorporateNumberField,
         AttachmentField,
         GroupField,
+        PersonField,
         NoticeField,
     )
 }

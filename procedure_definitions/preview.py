@@ -43,6 +43,7 @@ TYPE_LABELS: dict[str, str] = {
     "corporate_number": "法人番号",
     "attachment": "添付（写真・ファイル）",
     "group": "繰り返し",
+    "person": "世帯員から選択",
     "notice": "お知らせ",
 }
 

@@ -24,6 +24,7 @@ from .model import (
     MultiChoiceField,
     NameField,
     NoticeField,
+    PersonField,
     PostalCodeField,
     Procedure,
     Section,
@@ -218,6 +219,7 @@ class Context(msgspec.Struct, frozen=True):
     # there are picked again, their values taken: pwa/js/people.js enteredPeople).
     # attribute -> how many people have it (a household's members are picked in that order).
     people_known: dict[str, int] = msgspec.field(default_factory=dict)
+    persons: tuple[PersonField, ...] = ()  # the procedure's person fields (their targets are picked, not typed)
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
@@ -238,9 +240,23 @@ def _hidden(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
     """Not on the resident's common path: conditional (off the path), staff only, or answered elsewhere."""
     if _staff_only(field) or field.id in ctx.asked:
         return True
+    if isinstance(field, PersonField) and field.fills and set(field.fills) <= ctx.asked:
+        return True  # every field it fills is answered elsewhere (a life event's shared fields): nothing to pick
     if ctx.path is None:
         return bool(field.show_if)
     return ctx.path.hidden(field, at or field.id)
+
+
+def _offered(field: FieldBase, ctx: Context) -> int:
+    """People a list offers: the household (or the movers), less the filer with ``pick_self: false``."""
+    return max(ctx.household - (0 if field.pick_self else 1), 0)
+
+
+def _person_filled(field: FieldBase, ctx: Context, at: str) -> bool:
+    """A plain field a shown person field fills with a value the registry gives: picked, not typed."""
+    return at == field.id and any(
+        (p.fills or {}).get(field.id) not in (None, *UNDISCLOSED_MEMBER_ATTRIBUTES) and not _hidden(p, ctx)
+        for p in ctx.persons)
 
 
 def _required(field: FieldBase, ctx: Context, at: str) -> bool:
@@ -250,7 +266,7 @@ def _required(field: FieldBase, ctx: Context, at: str) -> bool:
 def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
     """Whether the resident has something to answer in ``field`` (else its screen can fold into the review)."""
     at = at or field.id
-    if _hidden(field, ctx, at) or isinstance(field, NoticeField):
+    if _hidden(field, ctx, at) or isinstance(field, NoticeField) or _person_filled(field, ctx, at):
         return False
     if isinstance(field, GroupField) and _picks_household(field):
         # Picking always asks. Without a pick the members are items already: the screen asks only when an item
@@ -283,6 +299,15 @@ def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context,
         return 0
     if isinstance(field, GroupField) and _picks_household(field):
         return _household_steps(field, m, out, label, ctx, at)
+    if isinstance(field, PersonField) and field.prefill in PROFILE_GROUPS:
+        # A fieldset of radios, one per person offered (「name（続柄）」) and 「ここにない人」: read the label, a glance
+        # per person, decide, one tap; then the filled values are one line (like a picked member), one glance.
+        out.append(Step("pick", field.id, label + _offered(field, ctx) * m.glance + m.mental + m.tap))
+        if field.fills:
+            out.append(Step("glance", field.id, m.glance))
+        return 1
+    if _person_filled(field, ctx, at):
+        return 1  # on the person field's line (glanced there), listed on the review
     if field.calculate or field.read_only or field.prefill:
         out.append(Step("glance", field.id, text_chars(field.label) * m.read_char + m.glance))
         return 1
@@ -314,11 +339,12 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     """A repeat group prefilled from the registry household (``prefill: household_members``).
 
     With ``pick: true`` the resident reads the household list (a glance per member), decides (M) and taps
-    each member concerned; every member counts as picked (a household moving together: the costly case).
+    each member concerned; every member offered counts as picked (a household moving together: the costly case);
+    with ``pick_self: false`` the filer is not offered (household - 1).
     Each picked member's known mapped values are one line, glanced at once; the item fields without a mapping are answered as
     usual, once per picked member. Without ``pick`` every member is an item, prefilled, nothing to tap.
     """
-    members = max(ctx.household, group.min or 0, 0)
+    members = max(_offered(group, ctx) if group.pick else ctx.household, group.min or 0, 0)
     if group.max is not None:
         members = min(members, group.max)
     pick = group.pick
@@ -401,6 +427,7 @@ def procedure_context(proc: Procedure, household: int = DEFAULT_HOUSEHOLD) -> Co
         household=household,
         linked=linked_addresses(f for f, _ in procedure_fields(proc)),
         path=common_path(proc),
+        persons=tuple(f for f, _ in procedure_fields(proc) if isinstance(f, PersonField)),
     )
 
 

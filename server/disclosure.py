@@ -39,8 +39,10 @@ def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
     return person_id == viewer_id or not person.disclosure_restricted
 
 
-def member_entry(person_id: str, p: Person) -> dict[str, Any]:
-    """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``."""
+def member_entry(person_id: str, p: Person, *, same_household: bool = False) -> dict[str, Any]:
+    """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``.
+    ``same_household``: listed as a member of the viewer's registry household (true by definition for them,
+    nothing more about the person; absent for transfer movers)."""
     entry: dict[str, Any] = {
         "member_id": person_id,
         "name": {"family": p.family, "given": p.given},
@@ -49,10 +51,13 @@ def member_entry(person_id: str, p: Person) -> dict[str, Any]:
         "birth_date": p.birth_date,
         "sex": p.sex,
         "relationship_to_head": p.relationship_to_head,
+        "same_household": True if same_household else None,
     }
     return {k: v for k, v in entry.items() if v is not None and k in MEMBER_ATTRIBUTES}
 
 
-def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]]) -> list[dict[str, Any]]:
+def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]], *,
+                     same_household: bool = False) -> list[dict[str, Any]]:
     """The member entries of ``people`` that ``viewer_id`` may see, in the given order."""
-    return [member_entry(pid, p) for pid, p in people if may_disclose(pid, p, viewer_id)]
+    return [member_entry(pid, p, same_household=same_household) for pid, p in people
+            if may_disclose(pid, p, viewer_id)]

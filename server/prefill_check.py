@@ -6,7 +6,9 @@ than the city's records. The server decides it from the answers and the resident
 what a device claims): a top-level field whose answer differs from its ``prefill`` attribute, and a group
 item taken from a person (``prefill_map``) whose mapped values differ from that person's. An item is that
 person's when it agrees with them on more than half of the mapped values the person has (a person added
-by hand agrees with nobody and is no correction).
+by hand agrees with nobody and is no correction). A person field (``type: person``) names its person: the
+fields it ``fills`` whose answers differ from that person's attributes are corrections (an id that is not
+one of the profile's people names nobody: no correction, and nothing else is read from it).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from procedure_definitions.model import PROFILE_GROUPS, GroupField, Procedure
+from procedure_definitions.model import PROFILE_GROUPS, GroupField, PersonField, Procedure
 
-__all__ = ["CORRECTED_FLAG", "corrected_paths", "path_label", "uses_prefill"]
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "person_labels",
+           "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -54,6 +57,43 @@ def _item_corrections(g: GroupField, items: list[Any], people: list[dict[str, An
     return out
 
 
+def offered_people(f: GroupField | PersonField, people: list[dict[str, Any]], self_id: Any) -> list[dict[str, Any]]:
+    """The people a picker offers: with ``pick_self: false`` not the filer (``self_id``: the profile's own
+    resident code). The twin of pwa/js/people.js offeredTo (tests/conformance/person.json)."""
+    return [p for p in people if f.pick_self or p.get("member_id") != self_id]
+
+
+def person_corrections(f: PersonField, answers: dict[str, Any], people: list[dict[str, Any]],
+                       self_id: Any) -> list[str]:
+    """The fields ``f`` fills whose answers differ from the picked person's attributes (a blank one is not
+    compared: the resident chose to leave it). An id naming nobody offered names nobody: no correction.
+    The twin of pwa/js/people.js personCorrected."""
+    picked = answers.get(f.id)
+    person = next((p for p in offered_people(f, people, self_id)
+                   if isinstance(picked, str) and p.get("member_id") == picked), None)
+    if person is None:
+        return []
+    return [fid for fid, attr in (f.fills or {}).items()
+            if attr in person and answers.get(fid) not in (None, "") and not _same(answers[fid], person[attr])]
+
+
+PERSON_PICKED = "世帯員から選択"
+
+
+def person_labels(proc: Procedure, answers: dict[str, Any]) -> dict[str, str]:
+    """How staff read a person field's answer: the picked person's name as filled (the field it fills with
+    ``name``), then 「（世帯員から選択）」; never the resident code where a label is expected."""
+    out: dict[str, str] = {}
+    for section in proc.sections:
+        for f in section.fields:
+            if not isinstance(f, PersonField) or not isinstance(answers.get(f.id), str) or not answers[f.id]:
+                continue
+            name = next((answers.get(fid) for fid, attr in (f.fills or {}).items() if attr == "name"), None)
+            text = " ".join(str(v) for v in name.values() if v) if isinstance(name, dict) else ""
+            out[f.id] = f"{text}（{PERSON_PICKED}）" if text else PERSON_PICKED
+    return out
+
+
 def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str, Any]) -> list[str]:
     """Paths of the answers that differ from what the profile prefilled, in document order."""
     out: list[str] = []
@@ -65,6 +105,8 @@ def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str,
             if isinstance(f, GroupField) and f.prefill in PROFILE_GROUPS:
                 if f.prefill_map and isinstance(value, list):
                     out.extend(_item_corrections(f, value, profile[f.prefill]))
+            elif isinstance(f, PersonField):
+                out.extend(person_corrections(f, answers, profile[f.prefill], profile.get("resident_code")))
             elif value not in (None, "") and not _same(value, profile[f.prefill]):
                 out.append(f.id)
     return out

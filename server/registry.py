@@ -125,7 +125,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,
-        "household_members": disclosed_people(r.id, [(m.id, m) for m in household]) or None,
+        "household_members": disclosed_people(r.id, [(m.id, m) for m in household], same_household=True) or None,
         "previous_address": previous,
         "previous_postal_code": (previous or {}).get("postal_code") or None,
         "honseki": r.honseki,

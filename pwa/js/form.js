@@ -499,6 +499,7 @@ const CHECKS = {
   corporate_number: stringCheck('corporate_number', isValidCorporateNumber),
   attachment: checkAttachment,
   group: checkGroup,
+  person: checkText, // a member_id; max_length written by compile (PERSON_ID_MAX_LENGTH)
 };
 
 /** Evaluate a compiled procedure against answers: {shown, values, errors, valid}. Never throws on bad answers. */

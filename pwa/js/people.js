@@ -161,3 +161,23 @@ export function offeredPeople(listed, entered) {
   // `bundle`: offered from this application (the picker's 「この申請で入力した人」, values' source 'bundle').
   return [...listed, ...entered.filter((p) => !isListed(p)).map((p) => ({ ...p, bundle: true }))];
 }
+
+// One person picked into plain fields (`type: person`, `fills`: field id -> member attribute): the twin of
+// server/prefill_check.py offered_people / person_corrections (tests/conformance/person.json).
+
+/** The people a picker offers: with `pick_self: false` not the filer (`selfId`: the profile's resident_code). */
+export function offeredTo(field, people, selfId) {
+  return (people || []).filter((p) => field.pick_self !== false || p.member_id !== selfId);
+}
+
+/** The values a person gives the fields `field` fills (only the attributes they have), like personItem. */
+export const personFills = (field, person) => personItem({ prefill_map: field.fills }, person);
+
+/** The filled fields whose answers differ from the picked (and offered) person's; a blank one is not compared. */
+export function personCorrected(field, answers, people, selfId) {
+  const picked = answers[field.id];
+  const person = typeof picked === 'string' && offeredTo(field, people, selfId).find((p) => p.member_id === picked);
+  if (!person) return [];
+  return Object.entries(field.fills || {}).filter(([fid, attr]) => attr in person && answers[fid] != null
+    && answers[fid] !== '' && !same(answers[fid], person[attr])).map(([fid]) => fid);
+}

@@ -24,6 +24,7 @@ from server.authz import AccountLike, require_roles, submission_readable
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, summarize
+from server.prefill_check import person_labels
 from server.problems import Problem
 from server.registry import search_text
 from server.services import services
@@ -127,13 +128,15 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
         staff = staff_only_ids(proc)  # filled at the counter: the resident neither saw nor wrote them
         labels = {f.id: f.label.ja + ("（職員記入）" if f.id in staff else "") for f, _ in procedure_fields(proc)}
     attachments = sorted(attachment_names(rec.answers).items())
+    # A person field's answer is a resident code: shown as the picked person's name (prefill_check).
+    answers = {**rec.answers, **person_labels(proc, rec.answers)} if proc is not None else rec.answers
     can_change = user.role in REVIEW_ROLES
     corrected = await _corrected(svc, rec, proc)
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
     party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
     confirmed = [(party_labels.get(s.party, s.party), s.resident_id, s.updated_at)
                  for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
-    return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, attachments=attachments,
+    return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, answers=answers, attachments=attachments,
                    corrected=corrected, confirmed=confirmed,
                    next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
 
