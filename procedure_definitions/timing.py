@@ -38,6 +38,8 @@ __all__ = [
     "BUDGET_SECONDS",
     "DEFAULT_HOUSEHOLD",
     "DEFAULT_MODEL",
+    "FOLD_MIN",
+    "FOLD_TEXT",
     "HEADER_TEXT",
     "HOUSEHOLD_PREFILL",
     "TYPICAL_INPUT",
@@ -49,6 +51,7 @@ __all__ = [
     "asks",
     "estimate",
     "finish",
+    "folded",
     "format_estimate",
     "linked_addresses",
     "procedure_context",
@@ -125,7 +128,7 @@ TYPICAL_INPUT: dict[str, Typing] = {
 class Step(msgspec.Struct):
     """One line of the breakdown: what the resident does and how long it takes."""
 
-    # start, page, fold, read, glance, skip, type, choose, toggle, photo, group, pick, tap, questions, review, submit
+    # start, page, fold, prefilled, read, glance, skip, type, choose, toggle, photo, group, pick, tap, questions, review, submit
     kind: str
     field_id: str | None
     seconds: float
@@ -367,6 +370,12 @@ def _household_steps(group: GroupField, m: TouchModel, out: list[Step], label: f
     return shown
 
 
+# The line a step's prefilled values fold under (pwa/js/render.js renderFields: strings-ja.js prefilled +
+# memberOpen), as read; and how many values it takes to fold (pwa/js/steps.js FOLD_MIN): one value alone stays a
+# field with its label, which reads faster than this line.
+FOLD_TEXT = "登録情報から入力（開いて確認・訂正）"
+FOLD_MIN = 2
+
 # The compact header of a procedure's first step (pwa/js/page-procedure.js atHandLine), as read:
 # 「かかる時間の目安：約1分・手元に用意するもの：」 plus the unconditional documents' labels and the fee.
 HEADER_TEXT = "かかる時間の目安：約1分・手元に用意するもの："
@@ -401,13 +410,38 @@ def section_shown(section: Section, ctx: Context) -> bool:
     return ctx.path.section_shown(section) if ctx.path is not None else not section.show_if
 
 
+def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
+    """A plain field on the path holding a profile value (no group of people, calculation or read-only value)."""
+    plain = not isinstance(field, (GroupField, NoticeField)) and not (field.calculate or field.read_only)
+    return plain and bool(field.prefill) and not _hidden(field, ctx)
+
+
+def folded(fields: Iterable[FieldBase], ctx: Context) -> list[str]:
+    """The fields a step shows as one line 「登録情報から入力（開いて確認・訂正）」 (pwa/js/steps.js foldedFields,
+    pinned by tests/conformance/fold.json): its prefilled plain fields, when there are at least FOLD_MIN."""
+    ids = [f.id for f in fields if _prefilled_value(f, ctx)]
+    return ids if len(ids) >= FOLD_MIN else []
+
+
 def section_steps(section: Section, m: TouchModel, out: list[Step], ctx: Context) -> int:
-    """One screen per section; a section with nothing to answer folds into the review (no page, no 次へ)."""
+    """One screen per section; a section with nothing to answer folds into the review (no page, no 次へ).
+
+    On a screen, the prefilled values are one line where the first of them is (:func:`folded`): reading its
+    fixed text and one glance, instead of a label and a glance per value. The review still lists each value."""
+    asking = any(asks(field, ctx) for field in section.fields)
+    fold = folded(section.fields, ctx) if asking else []
     fields: list[Step] = []
-    shown = sum(_field_steps(field, m, fields, ctx) for field in section.fields)
+    shown = 0
+    for field in section.fields:
+        if field.id not in fold:
+            shown += _field_steps(field, m, fields, ctx)
+            continue
+        shown += 1
+        if field.id == fold[0]:
+            fields.append(Step("prefilled", section.id, len(FOLD_TEXT) * m.read_char + m.glance))
     if not fields:
         return 0
-    if any(asks(field, ctx) for field in section.fields):
+    if asking:
         out.append(Step("page", section.id, text_chars(section.title) * m.read_char + m.page))
         out.extend(fields)
         out.append(Step("tap", section.id, m.tap))  # 「次へ進む」

@@ -497,3 +497,67 @@ def test_steps_conformance_with_the_pwa() -> None:
     # A folded section costs no page and no 次へ in the estimate.
     pages = [s.field_id for s in estimate(p).breakdown if s.kind == "page"]
     assert pages == conf["steps"]
+
+
+def test_fold_conformance_with_the_pwa() -> None:
+    """tests/conformance/fold.json: the prefilled values a step shows as one line are the same for the time
+    model (``folded``) and pwa/js/steps.js foldedFields (tests/js/pwa-steps.test.mjs); each folding step
+    costs one ``prefilled`` line, and the review still counts every value."""
+    import json
+    from pathlib import Path
+
+    from procedure_definitions.timing import asks, folded, procedure_context, section_shown
+
+    conf = json.loads((Path(__file__).parent / "conformance" / "fold.json").read_text(encoding="utf-8"))
+    p = msgspec.convert(conf["procedure"], Procedure)
+    ctx = procedure_context(p)
+    steps = [s for s in p.sections if section_shown(s, ctx) and any(asks(f, ctx) for f in s.fields)]
+    assert {s.id: folded(s.fields, ctx) for s in steps} == conf["fold"]
+    est = estimate(p)
+    lines = [s.field_id for s in est.breakdown if s.kind == "prefilled"]
+    assert lines == [sid for sid, ids in conf["fold"].items() if ids]
+    glanced = {s.field_id for s in est.breakdown if s.kind == "glance"}
+    assert not glanced & {fid for ids in conf["fold"].values() for fid in ids}
+
+
+def test_a_steps_prefilled_values_are_one_line_read_once() -> None:
+    """Folded (two or more on a screen that asks something), prefilled values cost the line's fixed text and
+    one glance, whatever their number and labels; one alone keeps its label and glance; the review lists all."""
+    from procedure_definitions.timing import FOLD_TEXT
+
+    def prefilled(n: int) -> Any:
+        labels = ["氏名", "電話番号", "住所（住民登録をしているところ）"]
+        types = ["name", "phone", "address"]
+        return lambda d: fields(d).extend(
+            {"id": f"p{i}", "type": types[i], "required": True, "prefill": types[i], "label": {"ja": labels[i]}}
+            for i in range(n))
+
+    m = DEFAULT_MODEL
+    line = len(FOLD_TEXT) * m.read_char + m.glance
+    base, one, two, three = (estimate(proc(prefilled(n))) for n in range(4))
+    review = 2 * m.review_value  # the review still lists each value
+    assert one.seconds - base.seconds == pytest.approx(len("氏名") * m.read_char + m.glance + m.review_value, abs=0.02)
+    assert two.seconds - base.seconds == pytest.approx(line + review, abs=0.02)
+    assert three.seconds - two.seconds == pytest.approx(m.review_value, abs=0.02)  # a longer label costs nothing more
+    assert [s.kind for s in three.breakdown].count("prefilled") == 1
+
+
+def test_the_fold_line_is_the_pwas_text() -> None:
+    """FOLD_TEXT is what render.js shows in Japanese (strings-ja.js prefilled + memberOpen), and FOLD_MIN is
+    steps.js's: the model reads what the PWA shows."""
+    import re
+    from pathlib import Path
+
+    from procedure_definitions.timing import FOLD_MIN, FOLD_TEXT
+
+    js = Path(__file__).parents[1] / "pwa" / "js"
+    ja = (js / "strings-ja.js").read_text(encoding="utf-8")
+
+    def string(key: str) -> str:
+        found = re.search(rf"^\s*{key}: '([^']*)',", ja, re.M)
+        assert found, key
+        return found.group(1)
+
+    assert string("prefilled") + string("memberOpen") == FOLD_TEXT
+    assert f"export const FOLD_MIN = {FOLD_MIN};" in (js / "steps.js").read_text(encoding="utf-8")
+    assert "? [...from][0] : t('prefilled')}${t('memberOpen')}" in (js / "render.js").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, not
 import {
   openDraft, makeCtx, evalForm, visibleSections, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
-import { asksAnything, stepSections } from './steps.js';
+import { asksAnything, foldedFields, stepSections } from './steps.js';
 import { allFields } from './drafts.js';
 import { enteredPeople, followPeople, offeredPeople } from './people.js';
 
@@ -185,7 +185,11 @@ export async function render(view, params) {
   };
   let nextBtn = null;
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
-  const drawShared = () => { sharedFieldsBox.replaceChildren(); renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx); };
+  const drawShared = () => {
+    sharedFieldsBox.replaceChildren();
+    sharedCtx.fold = foldedFields(sharedDefs.map((sf) => sf.field), sharedDraft, { shown: null, errors: sharedErrors(evaluateAll()) });
+    renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx);
+  };
   // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
   const sharedCtx = makeCtx('shared', sharedDraft, sharedCompiled, (path, info) => {
     b.autofilled = sharedDraft.autofilled;
@@ -215,7 +219,11 @@ export async function render(view, params) {
     if (p.compiled.sections[i].help) box.append(el('p', { class: 'hint', text: tx(p.compiled.sections[i].help) }));
     const sec = el('div', { 'data-section': String(i) });
     box.append(sec);
-    const draw = () => { sec.replaceChildren(); renderFields(sec, fields, ctx); };
+    const draw = () => {
+      sec.replaceChildren();
+      ctx.fold = foldedFields(fields, p.d, evalForm(p.compiled, p.d.answers), isStaff());
+      renderFields(sec, fields, ctx);
+    };
     const n = parts.indexOf(p);
     const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => {
       if (groupIds.has(topOf(path))) follow(n);

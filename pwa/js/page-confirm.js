@@ -16,6 +16,7 @@ import { newDraftRecord, submissionOf } from './drafts.js';
 import { state, loadIndex, loadJSON, loadProfile, link, statusBadge, uuid, route } from './shell.js';
 import { makeCtx, evalForm, errorSummary, errorLine, focusField, dedupe } from './formview.js';
 import { reviewList } from './formreview.js';
+import { foldedFields } from './steps.js';
 
 addStrings(STRINGS);
 
@@ -102,6 +103,7 @@ export async function render(view, params, query) {
     // part of several sections names them.
     if (mine.sections.length > 1) box.append(el('h3', { text: tx(s.title) }));
     const sec = el('div', {});
+    ctx.fold = foldedFields(s.fields || [], d, evalForm(mine, d.answers)); // their prefilled values: one line
     renderFields(sec, s.fields || [], ctx);
     box.append(sec);
   }

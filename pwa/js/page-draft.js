@@ -11,7 +11,7 @@ import { renderFields, applyResult, domId } from './render.js';
 import { isShown, topOf } from './paths.js';
 import { drafts, link, notFound, failPage, route, steps, isStaff } from './shell.js';
 import { procedureHeader } from './page-procedure.js';
-import { stepSections, stepBeside } from './steps.js';
+import { stepSections, stepBeside, foldedFields } from './steps.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, migrationNotice, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
@@ -89,8 +89,9 @@ export async function render(view, params) {
   });
   const drawFields = () => {
     fieldsBox.replaceChildren();
-    renderFields(fieldsBox, section.fields || [], ctx);
     result = evalForm(compiled, d.answers);
+    ctx.fold = foldedFields(section.fields || [], d, result, isStaff()); // the prefilled values: one line
+    renderFields(fieldsBox, section.fields || [], ctx);
     applyResult(fieldsBox, result, ctx, { showAll });
   };
   drawFields();

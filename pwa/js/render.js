@@ -29,11 +29,11 @@ function labelContent(field, ctx, path) {
 }
 
 /** Where a value came from (the registry, an imported 転出証明書情報: ctx.sources), or that it was changed. */
-export function prefillNote(ctx, path) {
+export function prefillNote(ctx, path, lock = true) {
   if (ctx.prefilled.has(path)) {
     const from = ctx.sources && ctx.sources.get(path);
     if (from === 'bundle') return t('prefilledBundle'); // typed in an earlier procedure of the life event
-    return t((from === 'transfer' ? 'prefilledTransfer' : 'prefilled') + (ctx.locked.has(path) ? 'Locked' : ''));
+    return t((from === 'transfer' ? 'prefilledTransfer' : 'prefilled') + (lock && ctx.locked.has(path) ? 'Locked' : ''));
   }
   return ctx.corrected && ctx.corrected.has(path) ? t('prefillCorrected') : null;
 }
@@ -61,10 +61,26 @@ function describedBy(field, id, extra) {
  * loadShard(prefix), base (group item path prefix)}.
  */
 export function renderFields(container, fields, ctx, base = '') {
+  let box = null;
   for (const field of fields) {
     if ((!base && ctx.hide && ctx.hide.has(field.id)) || (field.staff_only && !ctx.staff)) continue;
-    container.append(renderField(field, ctx, fieldPath(base, field.id)));
+    const node = renderField(field, ctx, fieldPath(base, field.id));
+    if (base || !ctx.fold || !ctx.fold.ids.has(field.id)) { container.append(node); continue; }
+    // A step's prefilled values (steps.js foldedFields): one line where the first of them is, each field
+    // inside as usual; open when one was corrected, or after the resident opened it (kept across redraws).
+    // The line says where they came from when that is one place (else 「登録情報から入力」: each field says).
+    if (!box) {
+      const from = new Set([...ctx.fold.ids].map((id) => prefillNote(ctx, id, false)));
+      container.append(box = foldBox('prefill-values', `${from.size === 1 ? [...from][0] : t('prefilled')}${t('memberOpen')}`, ctx.fold.open || ctx.foldOpen));
+      box.addEventListener('toggle', () => { ctx.foldOpen = box.open; });
+    }
+    box.append(node);
   }
+}
+
+/** Values the city filled, folded under one line (a step's prefilled fields; a picked member: picker.js memberLine). */
+export function foldBox(cls, summary, open) {
+  return el('details', { class: cls, open }, el('summary', { text: summary }));
 }
 
 function renderField(field, ctx, path) {
@@ -476,7 +492,7 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
       const itemFs = el('fieldset', { class: 'group-item' }, el('legend', { text: t('item', { label: itemLabel, n }) }));
       const line = people && ctx.picker.memberLine(field, items(), people.list, i, ctx, path);
       if (line) { // a picked member: one line, the registry's values folded (picker.js)
-        const box = el('details', { class: 'member-values', open: line.open }, el('summary', { text: line.summary }));
+        const box = foldBox('member-values', line.summary, line.open);
         renderFields(box, (field.fields || []).filter((f) => line.ids.has(f.id)), ctx, `${path}[${i}]`);
         itemFs.append(box);
         renderFields(itemFs, (field.fields || []).filter((f) => !line.ids.has(f.id)), ctx, `${path}[${i}]`);

@@ -17,10 +17,30 @@ export function answerable(f, staff = false) {
  * resident picks members from (`pick`) always asks. `d` = {answers, prefilled}; `result` = evalForm's.
  */
 export function asksAnything(fields, d, result, staff = false) {
+  const holds = prefillHolds(d, result);
+  return fields.some((f) => answerable(f, staff) && isShown(result, f.id) && (f.pick || !holds(f.id)));
+}
+
+/** Whether top-level field `id` holds the value a prefill gave it, still valid (the resident corrected it or not). */
+function prefillHolds(d, result) {
   const prefilled = new Set(d.prefilled || []);
   const bad = new Set((result.errors || []).map((e) => topOf(e.path)));
-  return fields.some((f) => answerable(f, staff) && isShown(result, f.id)
-    && (f.pick || !prefilled.has(f.id) || empty(d.answers[f.id]) || bad.has(f.id)));
+  return (id) => prefilled.has(id) && !empty(d.answers[id]) && !bad.has(id);
+}
+
+/** A step folds its prefilled plain fields into one line when there are at least this many (one alone stays a field). */
+export const FOLD_MIN = 2;
+
+/**
+ * The fields of a step shown as one line 「登録情報から入力（開いて確認・訂正）」 (render.js renderFields, ctx.fold):
+ * the shown plain fields (no group, calculation or read-only value) whose prefilled value holds. `open` when
+ * the resident corrected one (`d.typed`). procedure_definitions/timing.py folded is the same rule (the time
+ * model, statically), pinned by tests/conformance/fold.json. {ids: Set, open} or null.
+ */
+export function foldedFields(fields, d, result, staff = false) {
+  const holds = prefillHolds(d, result);
+  const ids = fields.filter((f) => answerable(f, staff) && f.type !== 'group' && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
+  return ids.length < FOLD_MIN ? null : { ids: new Set(ids), open: ids.some((id) => (d.typed || []).includes(id)) };
 }
 
 /**

@@ -120,6 +120,11 @@ def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_ser
     page.get_by_role("button", name="次へ進む").click()
     prev = page.locator("fieldset[data-field=previous_address]")
     expect(prev.get_by_label("市区町村")).to_have_value("大阪市北区")
+    # The step's prefilled values are one line (from the registry and the certificate: 「登録情報から入力」);
+    # opened, each says where it came from.
+    fold = page.locator("details.prefill-values")
+    assert fold.locator("summary").inner_text() == "登録情報から入力（開いて確認・訂正）"
+    fold.locator("summary").click()
     assert "転出証明書情報から入力" in prev.locator(":scope > legend").inner_text()
     expect(page.locator("#f-previous_postal_code")).to_have_value("5300001")
     _fill_move(page, "1010051", "神田神保町", "1-5")
@@ -162,6 +167,7 @@ def test_outreach_worker_filing_for_an_assigned_resident_gets_the_household(brow
     # The resident's own record fills the form (the worker's account has none), offline too.
     prev = page.locator("fieldset[data-field=previous_address]")
     expect(prev.get_by_label("町名")).to_have_value("外神田")
+    expect(page.locator("details.prefill-values")).to_have_count(1)  # folded into one line here too
     move = dt.datetime.now(JST).date() - dt.timedelta(days=2)
     page.locator("#f-move_date").fill(str(move.year))
     page.locator("#f-move_date-mo").fill(str(move.month))

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateForm } from '../../pwa/js/form.js';
-import { stepSections, stepBeside, asksAnything, aboutTime, documentsAtHand } from '../../pwa/js/steps.js';
+import { stepSections, stepBeside, asksAnything, aboutTime, documentsAtHand, foldedFields } from '../../pwa/js/steps.js';
 import { partOf } from '../../pwa/js/parties.js';
 import { readFileSync } from 'node:fs';
 
@@ -87,4 +87,36 @@ test('conformance with the time model (tests/conformance/steps.json, also run by
   const p = conf.procedure;
   const list = stepSections(shown(p), conf.draft, evaluateForm(p, conf.draft.answers));
   assert.deepEqual(list.map(({ s }) => s.id), conf.steps);
+});
+
+// The prefilled values of a step fold into one line (render.js renderFields, ctx.fold).
+const FOLD = JSON.parse(readFileSync(new URL('../conformance/fold.json', import.meta.url), 'utf8'));
+const foldOf = (sid, d = FOLD.draft, staff = false) => {
+  const p = FOLD.procedure;
+  const fields = p.sections.find((s) => s.id === sid).fields;
+  const f = foldedFields(fields, d, evaluateForm(p, d.answers, staff ? { filer: 'staff' } : {}), staff);
+  return f && { ids: [...f.ids], open: f.open };
+};
+
+test('conformance with the time model (tests/conformance/fold.json, also run by tests/test_timing.py)', () => {
+  const p = FOLD.procedure;
+  const list = stepSections(shown(p), FOLD.draft, evaluateForm(p, FOLD.draft.answers));
+  assert.deepEqual(list.map(({ s }) => s.id), Object.keys(FOLD.fold));
+  for (const { s } of list) assert.deepEqual(foldOf(s.id)?.ids || [], FOLD.fold[s.id], s.id);
+});
+
+test('a prefill that is absent, emptied or invalid is a field to answer in its place, not folded', () => {
+  const d = (answers) => ({ ...FOLD.draft, answers: { ...FOLD.draft.answers, ...answers } });
+  assert.deepEqual(foldOf('you', d({ applicant_phone: '12' })).ids, ['applicant_name', 'applicant_address']);
+  assert.deepEqual(foldOf('you', d({ applicant_phone: '' })).ids, ['applicant_name', 'applicant_address']);
+  // Two values left of three still fold; one alone does not (FOLD_MIN).
+  assert.equal(foldOf('with_group', d({ g_phone: null })), null);
+  assert.equal(foldOf('you', { ...FOLD.draft, prefilled: ['applicant_name'] }), null);
+});
+
+test('a corrected value stays inside and opens the line; staff filing fold a staff-only prefill too', () => {
+  assert.equal(foldOf('you').open, false);
+  const d = { ...FOLD.draft, answers: { ...FOLD.draft.answers, applicant_phone: '0398765432' }, typed: ['applicant_phone'] };
+  assert.deepEqual(foldOf('you', d), { ids: ['applicant_name', 'applicant_phone', 'applicant_address'], open: true });
+  assert.deepEqual(foldOf('you', FOLD.draft, true).ids, ['applicant_name', 'applicant_phone', 'desk_name', 'applicant_address']);
 });
