@@ -172,6 +172,17 @@ def wait_all_sent(page: Any, timeout: int = 30000) -> None:
     )
 
 
+def review_and_send(page: Any, server: Any) -> dict[str, Any]:
+    """From a form's last step: 入力内容を確認する, 送信, wait until it is sent; the stored submission (export row)."""
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit")
+    page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
+    wait_all_sent(page)
+    submission_id = page.url.rsplit("/", 1)[-1]
+    return dict(next(r for r in server.export() if r["id"] == submission_id))
+
+
 def idb_all(page: Any, store: str) -> list[dict[str, Any]]:
     """Every record of an IndexedDB store of the app (drafts, outbox, blobs, meta, submissions)."""
     return page.evaluate(

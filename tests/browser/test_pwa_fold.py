@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, new_phone, shot, wait_all_sent
+from .helpers import add_session, axe_check, go, new_phone, review_and_send, shot
 from .test_pwa_household import _fill_move
 
 pytestmark = pytest.mark.browser
@@ -73,13 +73,7 @@ def test_a_steps_prefilled_values_are_one_line(browser: Any, shared_server: Serv
     page.get_by_role("button", name="次へ進む").click()
     movers.wait_for()
     movers.get_by_label("髙橋 健一（世帯主）").check()
-    page.get_by_role("button", name="入力内容を確認する").click()
-    page.wait_for_selector("#submit")
-    page.locator("#submit").click()
-    page.wait_for_url("**/#/s/*")
-    wait_all_sent(page)
-    submission_id = page.url.rsplit("/", 1)[-1]
-    row = next(r for r in server.export() if r["id"] == submission_id)
+    row = review_and_send(page, server)
     assert row["answers"]["previous_address"]["block"] == "9-9"
     assert "prefill_corrected" in row["flags"]  # staff see the correction, as for any prefilled value
     assert not errors, errors

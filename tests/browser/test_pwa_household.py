@@ -14,7 +14,17 @@ from playwright.sync_api import expect
 from server.demo import DEMO_RESIDENTS
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, idb_all, new_phone, shot, sw_active, wait_all_sent
+from .helpers import (
+    add_session,
+    axe_check,
+    go,
+    idb_all,
+    new_phone,
+    review_and_send,
+    shot,
+    sw_active,
+    wait_all_sent,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -92,13 +102,7 @@ def test_bound_resident_moves_with_the_household_by_ticking(browser: Any, shared
     # 届出人の関係 is the counter's (staff-only): the resident is asked nothing about it.
     expect(page.get_by_label("本人（異動者のひとり）")).to_have_count(0)
     page.locator("#f-filer_phone").fill("090-1111-2222")
-    page.get_by_role("button", name="入力内容を確認する").click()
-    page.wait_for_selector("#submit")
-    page.locator("#submit").click()
-    page.wait_for_url("**/#/s/*")
-    wait_all_sent(page)
-    submission_id = page.url.rsplit("/", 1)[-1]
-    row = next(r for r in server.export() if r["id"] == submission_id)
+    row = review_and_send(page, server)
     assert row["answers"]["movers"] == [_expected_item("R0004"), _expected_item("R0013")]
     family = row["answers"]["movers"][1]["mover_name"]["family"]
     assert family.encode() == "葛\U000e0100城".encode() and unicodedata.normalize("NFC", family) == family
@@ -267,13 +271,7 @@ def test_registry_birth_date_with_unknown_day_is_accepted_as_is(browser: Any, sh
     assert "1950年3月（日不詳）" in str(wife.text_content())
     axe_check(page, "household-partial-date")
     # His phone is in the registry: the 届出人 screen has nothing to answer and folds into the review.
-    page.get_by_role("button", name="入力内容を確認する").click()
-    page.wait_for_selector("#submit")
-    page.locator("#submit").click()
-    page.wait_for_url("**/#/s/*")
-    wait_all_sent(page)
-    submission_id = page.url.rsplit("/", 1)[-1]
-    row = next(r for r in server.export() if r["id"] == submission_id)
+    row = review_and_send(page, server)
     assert row["answers"]["movers"] == [_expected_item("R0005"), _expected_item("R0006")]
     assert row["answers"]["movers"][1]["mover_birth_date"] == "1950-03"
     assert "prefill_corrected" not in row["flags"]
