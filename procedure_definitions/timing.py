@@ -411,9 +411,10 @@ def section_shown(section: Section, ctx: Context) -> bool:
 
 
 def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
-    """A plain field on the path holding a profile value (no group of people, calculation or read-only value)."""
-    plain = not isinstance(field, (GroupField, NoticeField)) and not (field.calculate or field.read_only)
-    return plain and bool(field.prefill) and not _hidden(field, ctx)
+    """A plain field on the path holding a profile value: no group or person field, no person field's target
+    (on that person's line), no calculation or read-only value."""
+    plain = not isinstance(field, (GroupField, PersonField, NoticeField)) and not (field.calculate or field.read_only)
+    return plain and bool(field.prefill) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
 
 
 def folded(fields: Iterable[FieldBase], ctx: Context) -> list[str]:

@@ -33,13 +33,17 @@ export const FOLD_MIN = 2;
 
 /**
  * The fields of a step shown as one line 「登録情報から入力（開いて確認・訂正）」 (render.js renderFields, ctx.fold):
- * the shown plain fields (no group, calculation or read-only value) whose prefilled value holds. `open` when
+ * the shown plain fields (no group or person, no person's target, calculation or read-only value) whose
+ * prefilled value holds. `open` when
  * the resident corrected one (`d.typed`). procedure_definitions/timing.py folded is the same rule (the time
  * model, statically), pinned by tests/conformance/fold.json. {ids: Set, open} or null.
  */
 export function foldedFields(fields, d, result, staff = false) {
   const holds = prefillHolds(d, result);
-  const ids = fields.filter((f) => answerable(f, staff) && f.type !== 'group' && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
+  // A person field's targets (`fills`) are on that person's own line.
+  const filled = new Set(fields.flatMap((f) => Object.keys(f.fills || {})));
+  const ids = fields.filter((f) => answerable(f, staff) && !['group', 'person'].includes(f.type) && !filled.has(f.id)
+    && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
   return ids.length < FOLD_MIN ? null : { ids: new Set(ids), open: ids.some((id) => (d.typed || []).includes(id)) };
 }
 
