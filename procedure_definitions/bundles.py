@@ -1,5 +1,6 @@
 """What a life event asks across its procedures: a question asked twice in one bundle is a defect (PD240),
-and so is a person's 個人番号 that a group of people does not carry to the next (PD241).
+and so is a person's 個人番号 that a group of people does not carry to the next (PD241), and a procedure's
+field asking again what one of the life event's yes/no questions asked (PD245, :func:`reasked_questions`).
 
 A resident filling a life event answers the shared fields once; every other field is asked by its own
 procedure. Two procedures that can be included together and ask the same concept, not covered by a shared
@@ -22,10 +23,19 @@ import itertools
 from collections.abc import Iterator, Mapping
 
 from .checker import field_tag
+from .errors import did_you_mean
 from .expressions import evaluate, parse, truthy
-from .model import GroupField, LifeEvent, MyNumberField, NoticeField, Procedure
+from .model import Field, GroupField, LifeEvent, MyNumberField, NoticeField, Procedure, Question, YesNoField
+from .parties import FIRST_FILER, section_party
 
-__all__ = ["Repeat", "asked_concepts", "repeated_questions", "unmapped_person_numbers"]
+__all__ = [
+    "Repeat",
+    "asked_concepts",
+    "question_fill_problem",
+    "reasked_questions",
+    "repeated_questions",
+    "unmapped_person_numbers",
+]
 
 _MAX_QUESTIONS = 12  # 4096 combinations at most; beyond, every pair counts as possibly included together
 
@@ -75,7 +85,7 @@ def _holds(ast: Mapping[str, object], answers: Mapping[str, bool]) -> bool:
 
 def repeated_questions(ev: LifeEvent, procedures: Mapping[str, Procedure]) -> list[tuple[int, Repeat]]:
     """(index in ``ev.procedures`` of the second asker, repeat) for each concept asked twice."""
-    covered = {(proc_id, field_id) for s in ev.shared_fields for proc_id, field_id in s.maps_to.items()}
+    covered = _covered(ev)
     together = _together(ev)
     askers: dict[str, list[tuple[str, str]]] = {}
     out: list[tuple[int, Repeat]] = []
@@ -117,3 +127,69 @@ def unmapped_person_numbers(ev: LifeEvent, procedures: Mapping[str, Procedure]) 
                 if isinstance(item, MyNumberField) and (g.prefill_map or {}).get(item.id) != "my_number":
                     out.append((i, lp.procedure, g.id, item.id))
     return out
+
+
+def _covered(ev: LifeEvent) -> set[tuple[str, str]]:
+    """(procedure, field) pairs a shared field or a question's answer fills: the bundle does not ask them."""
+    return ({(proc_id, field_id) for s in ev.shared_fields for proc_id, field_id in s.maps_to.items()}
+            | {(proc_id, field_id) for q in ev.questions for proc_id, field_id in q.maps_to.items()})
+
+
+def _resident_yesno_fields(proc: Procedure) -> Iterator[YesNoField]:
+    """Top-level yes/no fields the first filer answers. Unlike PD240, fields and sections shown on a condition
+    count: a question answered before the bundle starts can fill them whatever the condition."""
+    for section in proc.sections:
+        if _staff_only(section) or section_party(section) != FIRST_FILER:
+            continue
+        for f in section.fields:
+            if isinstance(f, YesNoField) and not (f.calculate or f.read_only or _staff_only(f)):
+                yield f
+
+
+def reasked_questions(ev: LifeEvent, procedures: Mapping[str, Procedure]) -> list[tuple[int, str, str]]:
+    """(question index, procedure, field) for each procedure field of the life event that asks again what a
+    question asked, without the question's ``maps_to`` filling it (PD245). The same thing is a yes/no field
+    with the question's id or its Japanese label (birth's 「収入が多い方の親は公務員ですか」 and 児童手当's
+    ``is_public_servant``)."""
+    covered = _covered(ev)
+    out: list[tuple[int, str, str]] = []
+    for qi, q in enumerate(ev.questions):
+        for lp in ev.procedures:
+            proc = procedures.get(lp.procedure)
+            if proc is None:
+                continue
+            for f in _resident_yesno_fields(proc):
+                same = f.id == q.id or f.label.ja == q.label.ja
+                if same and (lp.procedure, f.id) not in covered:
+                    out.append((qi, lp.procedure, f.id))
+    return out
+
+
+def question_fill_problem(ev: LifeEvent, q: Question, proc: Procedure, field_id: str) -> tuple[str, dict[str, str]] | None:
+    """Why question ``q`` cannot fill ``proc``'s ``field_id`` ((code, template arguments)), or None.
+
+    The answer is a yes/no the resident gave for themselves: it fills a top-level yesno field of the first
+    filer's part that the resident would otherwise answer, and nothing else fills it."""
+    where: dict[str, tuple[Field, object]] = {f.id: (f, s) for s in proc.sections for f in s.fields}
+    base = {"question": q.id, "procedure": proc.id, "field": field_id}
+    if field_id not in where:
+        return "PD242", {**base, "hint": did_you_mean(field_id, where)}
+    f, section = where[field_id]
+    if not isinstance(f, YesNoField):
+        return "PD243", {**base, "field_type": field_tag(f)}
+    reason = None
+    if section_party(section) != FIRST_FILER:
+        reason = "another party fills it from their own account"
+    elif _staff_only(f) or _staff_only(section):
+        reason = "it is staff-only (the server refuses it from residents)"
+    elif f.calculate or f.read_only:
+        reason = "it is calculated" if f.calculate else "it is read-only"
+    else:
+        shared = next((s.field.id for s in ev.shared_fields if s.maps_to.get(proc.id) == field_id), None)
+        other = next((o.id for o in itertools.takewhile(lambda o: o is not q, ev.questions)  # the later one is reported
+                      if o.maps_to.get(proc.id) == field_id), None)
+        if shared is not None:
+            reason = f"shared field '{shared}' fills it too"
+        elif other is not None:
+            reason = f"question '{other}' fills it too"
+    return ("PD244", {**base, "reason": reason}) if reason else None

@@ -394,9 +394,14 @@ class _Checker(PeopleChecks):
         questions: dict[str, FieldBase] = {
             q.id: YesNoField(id=q.id, label=q.label) for q in ev.questions
         }
+        included = {p.procedure for p in ev.procedures}
         for qi, q in enumerate(ev.questions):
             if q.show_if:
                 self.expression(q.show_if, ("questions", qi, "show_if"), questions, None, "show_if")
+            for proc_id in q.maps_to:
+                if proc_id not in included:
+                    self.report("PD208", ("questions", qi, "maps_to", proc_id),
+                                detail=f"question '{q.id}' maps to '{proc_id}', which this life event does not include")
         for pi, p in enumerate(ev.procedures):
             if p.include_if:
                 self.expression(p.include_if, ("procedures", pi, "include_if"), questions, None, "include_if")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from .bundles import repeated_questions, unmapped_person_numbers
+from .bundles import question_fill_problem, reasked_questions, repeated_questions, unmapped_person_numbers
 from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
@@ -93,8 +93,8 @@ def load_library(path: str | Path | Iterable[str | Path] | None = None) -> Libra
 
 
 def check_life_event_links(lib: Library) -> list[Problem]:
-    """Life events must name existing procedures, map shared fields onto fields of the same type and ask
-    nothing twice (bundles.py)."""
+    """Life events must name existing procedures, map shared fields onto fields of the same type, map
+    questions onto yesno fields their answer can fill, and ask nothing twice (bundles.py)."""
     out: list[Problem] = []
     for res in lib.results:
         ev = res.definition
@@ -122,7 +122,19 @@ def check_life_event_links(lib: Library) -> list[Problem]:
                 elif field_tag(target) != field_tag(s.field):
                     out.append(problem("PD212", res.path, *pos, shared=s.field.id, shared_type=field_tag(s.field),
                                        procedure=proc_id, field=field_id, field_type=field_tag(target)))
+        for qi, q in enumerate(ev.questions):
+            for proc_id, field_id in q.maps_to.items():
+                pos = loc.pos(("questions", qi, "maps_to", proc_id))
+                proc = lib.latest(proc_id)
+                if proc is None:
+                    out.append(problem("PD210", res.path, *pos, id=proc_id, hint=did_you_mean(proc_id, lib.procedures)))
+                elif (bad := question_fill_problem(ev, q, proc, field_id)) is not None:
+                    code, args = bad
+                    out.append(problem(code, res.path, pos[0], pos[1], **args))
         procs = {p.procedure: proc for p in ev.procedures if (proc := lib.latest(p.procedure)) is not None}
+        for qi, proc_id, field_id in reasked_questions(ev, procs):
+            out.append(problem("PD245", res.path, *loc.pos(("questions", qi, "id")), question=ev.questions[qi].id,
+                               procedure=proc_id, field=field_id))
         for i, (name, first, first_field, second, second_field) in repeated_questions(ev, procs):
             out.append(problem("PD240", res.path, *loc.pos(("procedures", i, "procedure")), name=name, first=first,
                                first_field=first_field, second=second, second_field=second_field))

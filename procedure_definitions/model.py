@@ -416,12 +416,17 @@ class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):
 
 
 class Question(msgspec.Struct, **_STRICT):
-    """A yes/no question of a life event; its id is usable in ``include_if`` expressions."""
+    """A yes/no question of a life event; its id is usable in ``include_if`` expressions.
+
+    ``maps_to`` (procedure id -> a top-level yesno field of that procedure, like a shared field's): the answer
+    fills that field, which the bundle then does not ask again (docs/procedure-format.md, "Life events").
+    """
 
     id: str
     label: Text
     help: Text | None = None
     show_if: str | None = None
+    maps_to: dict[str, str] = {}
 
 
 class SharedField(msgspec.Struct, **_STRICT):

@@ -150,7 +150,9 @@ def estimate_life_event(
         for attr in {a for fid, a in person.map.items() if fid in asked_shared}:
             known[attr] = known.get(attr, 0) + 1
     for pid, proc in found.items():
-        asked = frozenset(target for sf in shared for p, target in sf.maps_to.items() if p == pid)
+        # A field a shared field fills, or that an asked question's answer fills (its maps_to), is not asked again.
+        asked = frozenset([*(target for sf in shared for p, target in sf.maps_to.items() if p == pid),
+                           *(target for q in questions for p, target in q.maps_to.items() if p == pid)])
         ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=dict(known))
         for section in proc.sections:
             if section_shown(section, ctx):
