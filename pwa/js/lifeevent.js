@@ -20,16 +20,57 @@ export function applicableProcedures(event, answers, evaluate, today) {
   return (event.procedures || []).filter((p) => test(evaluate, p.include_if, answers, today));
 }
 
-/** procedure id -> Set of that procedure's field ids filled from a shared field. */
-export function mappedFields(event) {
+/**
+ * procedure id -> Set of that procedure's field ids filled from a shared field, or from a question's answer
+ * (`maps_to`) when `questionAnswers` (the bundle's, see answeredQuestions) holds one: those are not asked.
+ */
+export function mappedFields(event, questionAnswers = {}) {
   const out = new Map();
-  for (const sf of event.shared_fields || []) {
-    for (const [proc, fid] of Object.entries(sf.maps_to || {})) {
+  const add = (maps) => {
+    for (const [proc, fid] of Object.entries(maps || {})) {
       if (!out.has(proc)) out.set(proc, new Set());
       out.get(proc).add(fid);
     }
-  }
+  };
+  for (const sf of event.shared_fields || []) add(sf.maps_to);
+  for (const q of event.questions || []) if (typeof questionAnswers[q.id] === 'boolean') add(q.maps_to);
   return out;
+}
+
+/**
+ * The answers the resident gave to the questions shown now (true / false), kept with a bundle when it starts:
+ * a question's `maps_to` fills procedure fields from them (copyQuestions). An unanswered or hidden question
+ * gives nothing, so the procedure asks its own field.
+ */
+export function answeredQuestions(event, answers, evaluate, today) {
+  const out = {};
+  for (const q of visibleQuestions(event, answers, evaluate, today)) if (typeof answers[q.id] === 'boolean') out[q.id] = answers[q.id];
+  return out;
+}
+
+/**
+ * Copy the questions' answers into the procedure fields their `maps_to` names (mutates answersByProc[proc]),
+ * e.g. 「公務員ですか」 into 児童手当's is_public_servant: answered once. Returns the procedure ids changed.
+ */
+export function copyQuestions(event, questionAnswers, answersByProc) {
+  const changed = new Set();
+  for (const q of event.questions || []) {
+    const v = (questionAnswers || {})[q.id];
+    if (typeof v !== 'boolean') continue;
+    for (const [proc, target] of Object.entries(q.maps_to || {})) {
+      const a = answersByProc[proc];
+      if (!a || a[target] === v) continue;
+      a[target] = v;
+      changed.add(proc);
+    }
+  }
+  return [...changed];
+}
+
+/** The field ids of procedure `proc` that the answered questions fill: tapped once, counted as typed. */
+export function questionTargets(event, proc, questionAnswers) {
+  return (event.questions || []).filter((q) => typeof (questionAnswers || {})[q.id] === 'boolean' && (q.maps_to || {})[proc])
+    .map((q) => q.maps_to[proc]);
 }
 
 /** Copy the shared answers into each procedure's answers (mutates answersByProc[proc]). */

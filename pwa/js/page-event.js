@@ -5,7 +5,7 @@ import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { el } from './dom.js';
 import { evaluate, japanToday as today } from './expr.js';
-import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared } from './lifeevent.js';
+import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared, answeredQuestions } from './lifeevent.js';
 import { aboutTime } from './steps.js';
 import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, drafts, link, notFound, mayFile } from './shell.js';
 
@@ -56,6 +56,8 @@ export async function render(view, { event: id }) {
       const acting = isStaff() ? actingFor() : null;
       await store.put('drafts', {
         id: bundleId, kind: 'bundle', event_id: id, event_version: entry.latest, event_path: path, title: ev.title, shared, prefilled, typed: [],
+        // The answers that chose these procedures: a question's maps_to fills a procedure's field from them.
+        questions: answeredQuestions(ev, answers, evaluate, today()),
         drafts: parts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null, seen: {},
       });
       drafts.schedule(bundleId);

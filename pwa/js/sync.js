@@ -141,7 +141,7 @@ export function draftFields(d) {
   if (d.kind === 'bundle') {
     return {
       ...clone(d.shared || {}), event_id: d.event_id, event_version: d.event_version ?? null,
-      madoguchi: { kind: 'bundle', title: d.title ?? null, drafts: d.drafts || [], on_behalf_name: d.on_behalf_name ?? null },
+      madoguchi: { kind: 'bundle', title: d.title ?? null, drafts: d.drafts || [], on_behalf_name: d.on_behalf_name ?? null, questions: clone(d.questions || {}) },
     };
   }
   return {
@@ -163,7 +163,10 @@ export function draftFromFields(id, fields, prev = null, now = Date.now()) {
     title: meta.title ?? (prev && prev.title) ?? null, on_behalf_name: meta.on_behalf_name ?? null,
   };
   if (meta.kind === 'bundle') {
-    return { ...local, kind: 'bundle', event_id: fields.event_id, event_version: fields.event_version ?? null, drafts: meta.drafts || [], shared: rest };
+    return {
+      ...local, kind: 'bundle', event_id: fields.event_id, event_version: fields.event_version ?? null, drafts: meta.drafts || [], shared: rest,
+      questions: clone(meta.questions || {}), // the question answers a question's maps_to fills fields from (lifeevent.js)
+    };
   }
   const samePath = prev && prev.procedure_id === fields.procedure_id && prev.procedure_version === fields.procedure_version;
   return {

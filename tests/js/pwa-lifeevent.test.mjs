@@ -64,3 +64,36 @@ test('a shared field is marked required exactly when a procedure it fills requir
   // A linked postal code of a required address is required too (the 転入 postal code in the moving-in event).
   assert.deepEqual(sharedRequired(ev, results({ kind: 'x' })).sort(), ['s_addr', 's_code', 's_postal']);
 });
+
+// A question's maps_to (birth / moving-in: 「公務員ですか」 -> 児童手当's is_public_servant): answered once.
+const QEVENT = {
+  questions: [
+    { id: 'has_children' },
+    { id: 'is_public_servant', show_if: { ref: ['has_children'] }, maps_to: { 'jido-teate': 'is_public_servant' } },
+  ],
+  shared_fields: [{ field: { id: 'phone', type: 'phone' }, maps_to: { 'jido-teate': 'claimant_phone' } }],
+};
+
+test("a question's answer fills the procedure field it maps to, and that field is not asked", async () => {
+  const { answeredQuestions, copyQuestions, mappedFields, questionTargets } = await import('../../pwa/js/lifeevent.js');
+  const { evaluate } = await import('../../pwa/js/expr.js');
+  const kept = answeredQuestions(QEVENT, { has_children: true, is_public_servant: false, stray: true }, evaluate, '2026-04-01');
+  assert.deepEqual(kept, { has_children: true, is_public_servant: false });
+  // Hidden (no children) or unanswered: nothing kept, so the procedure asks its own field.
+  assert.deepEqual(answeredQuestions(QEVENT, { has_children: false, is_public_servant: false }, evaluate, '2026-04-01'), { has_children: false });
+  assert.deepEqual(answeredQuestions(QEVENT, { has_children: true }, evaluate, '2026-04-01'), { has_children: true });
+  const byProc = { 'jido-teate': { claimant_phone: '090' }, shussei: {} };
+  assert.deepEqual(copyQuestions(QEVENT, kept, byProc), ['jido-teate']);
+  assert.equal(byProc['jido-teate'].is_public_servant, false, 'false is an answer, copied as such');
+  assert.deepEqual(byProc.shussei, {});
+  assert.deepEqual(copyQuestions(QEVENT, kept, byProc), [], 'already there: nothing to save again');
+  assert.deepEqual(copyQuestions(QEVENT, { has_children: true, is_public_servant: true }, byProc), ['jido-teate']);
+  assert.equal(byProc['jido-teate'].is_public_servant, true);
+  assert.deepEqual([...mappedFields(QEVENT, kept).get('jido-teate')].sort(), ['claimant_phone', 'is_public_servant']);
+  // A bundle without kept answers (started before they were kept) still asks the field.
+  assert.deepEqual([...mappedFields(QEVENT).get('jido-teate')], ['claimant_phone']);
+  assert.deepEqual(copyQuestions(QEVENT, undefined, byProc), []);
+  assert.deepEqual(questionTargets(QEVENT, 'jido-teate', kept), ['is_public_servant']);
+  assert.deepEqual(questionTargets(QEVENT, 'jido-teate', { has_children: true }), []);
+  assert.deepEqual(questionTargets(QEVENT, 'shussei', kept), []);
+});

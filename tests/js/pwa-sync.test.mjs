@@ -455,8 +455,12 @@ test('draft records: fields, local copies and merge', () => {
   const back = draftFromFields('x', f, null, 5);
   assert.deepEqual(back.answers, { a: 1, old: 'kept' });
   assert.equal(back.title.ja, 'T');
-  const bundle = draftFields({ id: 'b', kind: 'bundle', event_id: 'ev', event_version: '1.0.0', shared: { addr: 'x' }, drafts: ['p1'] });
+  const bundle = draftFields({ id: 'b', kind: 'bundle', event_id: 'ev', event_version: '1.0.0', shared: { addr: 'x' }, drafts: ['p1'], questions: { is_public_servant: false } });
   assert.deepEqual(draftFromFields('b', bundle).drafts, ['p1']);
+  // The question answers travel with the bundle (another device fills the same fields from them), apart from the shared answers.
+  assert.deepEqual(draftFromFields('b', bundle).questions, { is_public_servant: false });
+  assert.deepEqual(draftFromFields('b', bundle).shared, { addr: 'x' });
+  assert.deepEqual(draftFromFields('b', draftFields({ id: 'b', kind: 'bundle', event_id: 'ev', drafts: [] })).questions, {});
   const local = { ...back, seen: structuredClone(f) };
   local.answers.a = 9; // not committed yet
   const merged = mergeDraft(local, { ...f, a: 2, b: 3 });
