@@ -1,0 +1,89 @@
+"""The one search key of a name or an address: what every search of people compares (registry, console).
+
+``search_key`` folds the differences a clerk cannot see or type at the counter so that 高橋 finds 髙橋, やまだ
+finds ヤマダ and 「山田 太郎」 finds 山田太郎:
+
+1. variation selectors dropped (IVS U+E0100-E01EF, standard U+FE00-FE0F): 葛󠄀 and 葛 are one key;
+2. NFKC: full/half width (ｶﾞ, Ａ, １), compatibility ideographs (塚 U+FA10 → 塚);
+3. hiragana → katakana (``japan.normalize_kana``), small kana → large (ショウ and シヨウ: older records
+   wrote kana without small letters);
+4. spaces of every width and 中黒 ・ removed; Latin letters case-folded (NGUYEN, Nguyen);
+5. 異体字/旧字体 → a representative by the table ``name_variants.txt`` (髙→高, 﨑→崎, 邊/邉→辺, ...), a data
+   file a city reads and extends.
+
+The key is for comparing only. It is never written where a name is stored or shown (names keep their
+IVS/MJ characters byte for byte): only a search-key column or index holds it. Pure: no I/O after import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from pathlib import Path
+
+from procedure_definitions.japan import normalize_kana
+
+__all__ = ["FOLD_VERSION", "VARIANTS", "VARIANTS_FILE", "parse_variants", "search_key"]
+
+VARIANTS_FILE = Path(__file__).with_name("name_variants.txt")
+
+# Bump when a rule above changes (the table's own changes are in its hash): stored keys are rebuilt.
+_RULES = "1"
+
+
+def _is_variation_selector(c: str) -> bool:
+    o = ord(c)
+    return 0xFE00 <= o <= 0xFE0F or 0xE0100 <= o <= 0xE01EF
+
+
+def parse_variants(text: str) -> dict[str, str]:
+    """The table's pairs {variant: representative}; ValueError naming the line of a malformed one.
+
+    A line is ``異体字 代表字 # comment`` (the comment is required); blank lines and lines starting with ``#``
+    are skipped. Each side is one character that NFKC leaves alone (NFKC runs first, so a pair it already
+    folds would never apply); a representative is never itself a variant and a variant appears once."""
+    table: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        pair, sep, comment = line.partition("#")
+        if not sep or not comment.strip():
+            raise ValueError(f"line {n}: a pair needs a comment saying what the variant is")
+        parts = pair.split()
+        if len(parts) != 2 or any(len(p) != 1 for p in parts):
+            raise ValueError(f"line {n}: expected two single characters, the variant and its representative")
+        variant, rep = parts
+        if any(unicodedata.normalize("NFKC", c) != c or _is_variation_selector(c) for c in parts):
+            raise ValueError(f"line {n}: NFKC or the selector rule already folds {pair.strip()!r}")
+        if variant == rep or variant in table:
+            raise ValueError(f"line {n}: {variant!r} is its own representative or listed twice")
+        table[variant] = rep
+    for variant, rep in table.items():
+        if rep in table:
+            raise ValueError(f"{variant!r} → {rep!r}: a representative must not itself be a variant")
+    return table
+
+
+_TEXT = VARIANTS_FILE.read_text(encoding="utf-8")
+VARIANTS: dict[str, str] = parse_variants(_TEXT)
+# Which keys a database holds: the rules and the table. A server whose stored keys were made with another
+# version rebuilds them at start (server/registry_search.py).
+FOLD_VERSION = f"{_RULES}:{hashlib.sha256(_TEXT.encode('utf-8')).hexdigest()[:16]}"
+
+_SMALL = dict(zip("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
+                  "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ", strict=True))
+_DROP = {"・"}
+
+
+def search_key(text: str) -> str:
+    """The folded key of ``text`` (a name, a kana reading, an address, a search term); see the module."""
+    s = "".join(c for c in text if not _is_variation_selector(c))
+    s = normalize_kana(unicodedata.normalize("NFKC", s))
+    out: list[str] = []
+    for c in s:
+        if c.isspace() or c in _DROP:
+            continue
+        c = _SMALL.get(c, c)
+        out.append(VARIANTS.get(c, c))
+    return "".join(out).casefold()
