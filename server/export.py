@@ -40,6 +40,7 @@ import msgspec
 import yaml
 
 from procedure_definitions.model import AddressField, GroupField, KanaField, NameField, NoticeField, Procedure
+from server.display import form_values
 from server.storage.submissions import SubmissionRecord, iter_submissions
 
 __all__ = [
@@ -233,13 +234,6 @@ class _Definitions:
         return self.cache[key]
 
 
-def _values(proc: Procedure, answers: dict[str, Any]) -> dict[str, Any]:
-    # The form's values: calculations filled in (e.g. the fee), hidden fields dropped — what was validated.
-    from procedure_definitions.forms import evaluate_procedure
-
-    return dict(evaluate_procedure(proc, answers).values)
-
-
 def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
            bom: bool = False, mappings: Mapping[str, list[Column]] | None = None, departments: list[str] | None = None,
            exported: list[str] | None = None) -> str:
@@ -250,7 +244,7 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
     items: dict[tuple[str, str], dict[str, int]] = {}
     for rec in _records(conn, status, procedure, departments, exported):
         proc = defs.get(rec.procedure_id, rec.procedure_version)
-        values = _values(proc, rec.answers) if proc is not None else rec.answers
+        values = form_values(proc, rec.answers) if proc is not None else rec.answers
         if proc is not None and rec.procedure_id not in mappings:
             _group_items(proc, values, items.setdefault((proc.id, proc.version), {}))
         records.append((rec, proc, values))

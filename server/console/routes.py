@@ -21,6 +21,7 @@ from server.auth.roles import (
     department_filter,
 )
 from server.authz import AccountLike, require_roles, submission_readable
+from server.display import STATUS_LABELS, jst
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, summarize
@@ -32,33 +33,14 @@ from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES, TRANSITIONS
 from server.submissions import change_status
 
-__all__ = ["console_router", "jst", "render_page"]
+__all__ = ["console_router", "render_page"]
 
 _HERE = Path(__file__).parent
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,  # stored XSS renders inert
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
 )
-_JST = dt.timezone(dt.timedelta(hours=9), "JST")
-
-
-def jst(value: object) -> str:
-    """A stored UTC ISO timestamp as staff read it: JST, to the minute (``2026-12-07 05:27``); the one format of
-    every console template (filter ``jst``). Something that is not a timestamp is shown as it is."""
-    if not isinstance(value, str) or not value:
-        return "" if value is None else str(value)
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if t.tzinfo is None:  # stored times are UTC
-        t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(_JST).strftime("%Y-%m-%d %H:%M")
-
-
 _env.filters["jst"] = jst
-STATUS_LABELS = {"received": "受付", "in_review": "審査中", "needs_info": "追加情報待ち", "accepted": "受理",
-                 "rejected": "却下", "completed": "完了"}
 ROLE_LABELS = {"counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
