@@ -377,7 +377,20 @@ class Driver:
             self.c.taps += 1
             self.c.answered += 1
 
+    def pick_people(self) -> None:
+        """A person field (``type: person``): the resident taps the first person offered (the household's
+        person the procedure is about; 「ここにない人」 when nobody else is listed), reading the options up to it."""
+        for node in self.page.locator("main .person > fieldset[data-path]").all():
+            radios = node.locator(":scope > .choices input[type=radio]")
+            if not node.is_visible() or not radios.count() or node.locator("input[type=radio]:checked").count():
+                continue
+            self.c.read_chars += len(node.locator(".choices label").first.inner_text())
+            radios.first.check()
+            self.c.taps += 1
+            self.c.answered += 1
+
     def fill_screen(self) -> None:
+        self.pick_people()
         deferred: dict[str, int] = {}  # fields whose choices wait for another answer (choice_filter)
         for _ in range(200):
             todo = [f for f in self.page.evaluate(SCAN_JS)

@@ -8,7 +8,8 @@ field, make the resident answer it twice (issue 12: the previous postal code in 
 
 The same concept is:
 * a field prefilled from the same profile attribute (``prefill: name``: the resident's own name), or
-* a field with the same id, the same type and the same Japanese label.
+* a field with the same id, the same type and the same Japanese label (a person field too: the person it
+  picks; one whose filled fields the shared fields all answer is hidden, so it asks nothing).
 Notices (nothing to answer), calculated and read-only fields, staff-only parts and another party's sections
 ask the resident nothing;
 fields and sections shown on a condition are left out (the conditions may differ between procedures, and a
@@ -25,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from .checker import field_tag
 from .errors import did_you_mean
 from .expressions import evaluate, parse, truthy
-from .model import Field, GroupField, LifeEvent, MyNumberField, NoticeField, Procedure, Question, YesNoField
+from .model import Field, GroupField, LifeEvent, MyNumberField, NoticeField, PersonField, Procedure, Question, YesNoField
 from .parties import FIRST_FILER, section_party
 
 __all__ = [
@@ -56,7 +57,7 @@ def asked_concepts(proc: Procedure) -> Iterator[tuple[str, str]]:
         for f in section.fields:
             if isinstance(f, NoticeField) or f.calculate or f.read_only or f.show_if or _staff_only(f):
                 continue
-            if f.prefill and not isinstance(f, GroupField):
+            if f.prefill and not isinstance(f, GroupField | PersonField):  # a list of people: who is asked
                 yield f"prefill:{f.prefill}", f.id
             else:
                 yield f"{field_tag(f)}:{f.id}:{f.label.ja}", f.id
@@ -93,8 +94,11 @@ def repeated_questions(ev: LifeEvent, procedures: Mapping[str, Procedure]) -> li
         proc = procedures.get(lp.procedure)
         if proc is None:
             continue
+        # A person field whose every filled field a shared field answers is not shown (nothing to pick).
+        hidden = {f.id for section in proc.sections for f in section.fields if isinstance(f, PersonField)
+                  and f.fills and all((lp.procedure, t) in covered for t in f.fills)}
         for concept, field_id in asked_concepts(proc):
-            if (lp.procedure, field_id) in covered:
+            if (lp.procedure, field_id) in covered or field_id in hidden:
                 continue
             before = askers.setdefault(concept, [])
             prev = next((a for a in before if a[0] != lp.procedure and frozenset((a[0], lp.procedure)) in together), None)

@@ -280,6 +280,8 @@ def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
             asks(sub, ctx, f"{at}[0].{sub.id}") and _required(sub, ctx, f"{at}[0].{sub.id}")
             for sub in field.fields if sub.id not in known
         )
+    if isinstance(field, PersonField) and field.prefill in PROFILE_GROUPS:
+        return True  # a person to pick (one radio); hidden above when every field it fills is answered elsewhere
     return not (field.calculate or field.read_only or field.prefill)
 
 

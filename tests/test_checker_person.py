@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
+from procedure_definitions.library import load_library
 from procedure_definitions.loader import load_text
 from procedure_definitions.model import PersonField
-from tests.test_checker import BASE, HOUSEHOLD
+from tests.test_checker import BASE, HOUSEHOLD, LIFE_EVENT
 
 PERSON = BASE + textwrap.indent(
     "- id: child\n  type: person\n  label: 子ども\n  prefill: household_members\n  pick_self: false\n"
@@ -90,3 +92,31 @@ def test_pick_self_only_on_a_person_field_or_a_pick_group() -> None:
     text = BASE.replace("        label: 代理人の氏名\n", "        label: 代理人の氏名\n        pick_self: false\n")
     (code, at, msg), = _problems(text)
     assert code == "PD222" and at.startswith("pick_self") and "a name field" in msg
+
+
+def test_a_person_asked_by_two_procedures_of_a_life_event(tmp_path: Path) -> None:
+    """PD240 for the same person field in two procedures, unless the shared fields answer every field one fills
+    (then it is hidden: nothing to pick). Two different person fields of a household are no repeat."""
+    (tmp_path / "p.yaml").write_text(PERSON, encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(PERSON.replace("id: sample", "id: sample2"), encoding="utf-8")
+    ev = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace(
+        "maps_to: {sample: copies, sample2: x}", "maps_to: {sample: copies, sample2: copies}")
+    both = ev + ("  - field: {id: rel, type: choice, label: 関係, choices: [{value: self, label: 本人}]}\n"
+                 "    maps_to: {sample: relation, sample2: relation}\n"
+                 "  - field: {id: cc, type: number, label: 人数}\n    maps_to: {sample: child_count, sample2: child_count}\n"
+                 "  - field: {id: cn, type: name, label: 子の氏名}\n    maps_to: {sample: child_name, sample2: child_name}\n"
+                 "  - field: {id: cb, type: wareki, label: 子の生年月日}\n    maps_to: {sample: child_birth, sample2: child_birth}\n")
+    (tmp_path / "e.yaml").write_text(both, encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+    # One procedure's birth date left to it: that procedure shows its person field, the other does not.
+    (tmp_path / "e.yaml").write_text(both.replace("{sample: child_birth, sample2: child_birth}", "{sample: child_birth}"), encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+    # Neither: both show it, the person is asked twice (and so is the birth date).
+    (tmp_path / "e.yaml").write_text(both.replace("{sample: child_birth, sample2: child_birth}", "{}"), encoding="utf-8")
+    probs = load_library(tmp_path).problems
+    assert {p.code for p in probs} == {"PD240"} and any("sample.child and sample2.child;" in p.message for p in probs)
+    # Two different people (the child, a pupil) both shown: not a repeat (only the birth date is).
+    other = PERSON.replace("id: sample", "id: sample2").replace("- id: child\n", "- id: pupil\n")
+    (tmp_path / "q.yaml").write_text(other, encoding="utf-8")
+    probs = load_library(tmp_path).problems
+    assert [p.code for p in probs] == ["PD240"] and "sample.child_birth and sample2.child_birth" in probs[0].message

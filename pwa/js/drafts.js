@@ -33,7 +33,7 @@ export function retireStaffOnly(d, compiled) {
  * created now, with the draft. A verified profile fills the fields that name it (`prefill`), locked if the
  * field says so; a draft made for a resident (staff acting for them) is prefilled only from that resident's
  * profile (`profile.for` = their id, GET /api/residents/{id}/profile), never from staff's own. A group of
- * people (`prefill_map`) keeps the list on the device (`people`) for the picker; without `pick` every person
+ * people (`prefill_map`) or a person field keeps the list on the device (`people`) for the picker; without `pick` every person
  * becomes an item when the form first opens (`fill_people`, people.js fillPeople). `prefill_sources`: field id -> where its value came from (registry | transfer).
  */
 export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {}, party = '' }) {
@@ -50,10 +50,12 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
     for (const f of allFields((c.parties || []).length ? partOf(c, party) : c)) {
       const v = f.prefill ? profile.profile[f.prefill] : null;
       if (v == null || v === '') continue;
-      if (f.prefill_map) {
+      if (f.prefill_map || f.type === 'person') {
         if (!Array.isArray(v) || !v.length) continue;
-        people[f.prefill] = { source: from(f.prefill), list: structuredClone(v) };
-        if (f.pick) continue;
+        // `self`: the filer's own resident code, left out where `pick_self: false` (people.js offeredTo).
+        const self = profile.profile.resident_code;
+        people[f.prefill] = { source: from(f.prefill), list: structuredClone(v), ...(self ? { self } : {}) };
+        if (f.pick || f.type === 'person') continue; // picked in the form (picker.js), no answer yet
         fill.push(f.id); // every person an item: made when the form opens (people.js, loaded with the picker)
       } else {
         answers[f.id] = structuredClone(v);

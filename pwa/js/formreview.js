@@ -31,6 +31,13 @@ export function formatValue(field, v) {
   }
 }
 
+// A person field's answer is a resident code: shown as the picked person's name (the field it fills with `name`).
+function personName(f, answers) {
+  if (!answers[f.id]) return null;
+  const n = Object.keys(f.fills || {}).find((k) => f.fills[k] === 'name');
+  return n && answers[n] ? formatValue({ type: 'name' }, answers[n]) : t('prefilled');
+}
+
 /** 2019-05-01 -> 2019年5月1日（令和元年5月1日） in Japanese; ISO stays for English (unambiguous). */
 function formatDate(v, wareki) {
   const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$/.exec(String(v));
@@ -52,7 +59,8 @@ export function reviewList(compiled, answers, result, changeHref, hide = new Set
     const rows = [];
     for (const f of s.fields || []) {
       if (f.type === 'notice' || hide.has(f.id) || !isShown(result, f.id)) continue;
-      const v = f.calculate ? valueOf(result, f.id) : answers[f.id];
+      if (f.type === 'person' && Object.keys(f.fills || {}).every((k) => hide.has(k))) continue; // answered elsewhere
+      const v = f.calculate ? valueOf(result, f.id) : f.type === 'person' ? personName(f, answers) : answers[f.id];
       const change = f.calculate || !changeHref ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
       rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v) }), change ? el('dd', {}, change) : null));
     }

@@ -47,9 +47,9 @@ const loadShard = memoizeShardLoader(async (prefix) => {
   return r.json();
 });
 
-// The household picker (picker.js), loaded by openDraft for a procedure with a group of people only.
+// The household picker (picker.js), loaded by openDraft for a procedure with a group of people or a person field only.
 let picker = null;
-const hasPeople = (compiled) => allFields(compiled).some((f) => f.prefill_map);
+const hasPeople = (compiled) => allFields(compiled).some((f) => f.prefill_map || f.type === 'person');
 
 /** The renderer's context for one draft's fields (render.js): answers, lookups, saving on every change. */
 export function makeCtx(scope, d, compiled, onAnyChange, { save = () => drafts.save(d) } = {}) {

@@ -242,7 +242,7 @@ export async function render(view, params) {
       ctx.people = { ...(p.d.people || {}) };
       for (const f of stepGroups) {
         const own = (p.d.people || {})[f.prefill];
-        ctx.people[f.prefill] = { source: own ? own.source : 'bundle', list: offeredPeople(own ? own.list : [], entered) };
+        ctx.people[f.prefill] = { source: own ? own.source : 'bundle', list: offeredPeople(own ? own.list : [], entered), self: own && own.self };
       }
       ctx.picker = ctx.picker || await import('./picker.js'); // lazily, as for a household
     }

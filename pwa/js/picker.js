@@ -1,13 +1,15 @@
 // The household picker of a repeat group prefilled from a list of people (`pick: true`): one labelled
 // checkbox per person inside the group's fieldset (legend = the group's label), ticking adds the person's
-// item, unticking removes it. Loaded only for a procedure that has such a group (formview.loadPicker).
+// item, unticking removes it. Also a person field (`type: person`): one radio per person, filling plain
+// fields. Loaded only for a procedure that has such a group or field (formview.loadPicker).
 
 import { t } from './i18n.js';
 import { el } from './dom.js';
-import { prefillNote } from './render.js';
-import { matchItems, togglePerson } from './people.js';
+import { describedBy, domId, foldBox, hintNodes, labelContent, prefillNote, renderFields } from './render.js';
+import { matchItems, offeredTo, personCorrected, personFills, togglePerson } from './people.js';
+import { fieldPath, getPath, setPath } from './paths.js';
 
-export { fillPeople } from './people.js';
+export { fillPeople, offeredTo } from './people.js';
 
 const nameText = (n) => (n && typeof n === 'object' ? [n.family, n.given].filter(Boolean).join(' ') : n || '');
 
@@ -43,11 +45,13 @@ export function memberLine(field, items, people, i, ctx, path) {
   if (!person) return null;
   // Only the values the person has: one the registry never discloses (個人番号) stays a field to answer.
   const ids = new Set(Object.entries(field.prefill_map || {}).filter(([, attr]) => person[attr] != null && person[attr] !== '').map(([fid]) => fid));
-  const rel = person.relationship_to_head ? `（${person.relationship_to_head}）` : '';
   const first = [...ids][0];
-  const note = (first && prefillNote(ctx, `${path}[${i}].${first}`)) || t('prefilled');
-  return { ids, open: m.differ.length > 0, summary: `${nameText(person.name)}${rel}・${note}${t('memberOpen')}` };
+  return { ids, open: m.differ.length > 0, summary: lineText(person, ctx, first && `${path}[${i}].${first}`) };
 }
+
+const personText = (person) => `${nameText(person.name)}${person.relationship_to_head ? `（${person.relationship_to_head}）` : ''}`;
+// 「name（続柄）・登録情報から入力（開いて確認・訂正）」: the one line of a person's filled values.
+const lineText = (person, ctx, path) => `${personText(person)}・${(path && prefillNote(ctx, path)) || t('prefilled')}${t('memberOpen')}`;
 
 /**
  * The checkboxes: {nodes, refresh()} (`setItems(list)` writes the group's answer and redraws the items;
@@ -60,9 +64,8 @@ export function pickerBox(field, ctx, id, people, items, setItems, source) {
   const inputs = people.map((person, i) => {
     const input = el('input', { type: 'checkbox', id: `${id}-pick-${i}`, name: `${id}-pick`, value: person.member_id });
     input.addEventListener('change', () => setItems(togglePerson(field, items(), people, person, input.checked)));
-    const rel = person.relationship_to_head ? `（${person.relationship_to_head}）` : '';
     if (i === firstEntered) box.append(el('p', { class: 'hint picker-entered', id: `${id}-pick-entered`, text: t('pickEntered') }));
-    box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: `${nameText(person.name)}${rel}` })));
+    box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: personText(person) })));
     return input;
   });
   const refresh = () => {
@@ -77,6 +80,10 @@ export function pickerBox(field, ctx, id, people, items, setItems, source) {
 /** After a change inside the items: mark them again and update each label's note in place. */
 export function relabel(body, field, ctx, path, items, people) {
   markItems(field, ctx, path, items, people.list, people.source);
+  renote(body, ctx);
+}
+
+function renote(body, ctx) {
   for (const node of body.querySelectorAll('[data-path]')) {
     const holder = node.querySelector(':scope > legend, :scope > label');
     if (!holder) continue;
@@ -87,3 +94,83 @@ export function relabel(body, field, ctx, path, items, people) {
     span.textContent = note;
   }
 }
+
+/** Prefilled and corrected marks of the fields a person field fills (like markItems for one person). */
+function markPerson(field, ctx, person, source, offered, self) {
+  const differ = person ? personCorrected(field, ctx.answers, offered, self) : [];
+  for (const [fid, attr] of Object.entries(field.fills || {})) {
+    for (const set of [ctx.prefilled, ctx.locked, ctx.corrected]) set.delete(fid);
+    if (!person || !(attr in person) || ctx.answers[fid] == null || ctx.answers[fid] === '') continue;
+    if (differ.includes(fid)) { ctx.corrected.add(fid); continue; }
+    ctx.prefilled.add(fid);
+    ctx.sources.set(fid, person.bundle ? 'bundle' : source);
+    if (field.prefill_editable === false) ctx.locked.add(fid);
+  }
+}
+
+/**
+ * A person field: a fieldset (legend = its label) of radios, one per person offered 「name（続柄）」 and
+ * 「ここにない人（入力する）」. Picking fills the fields it `fills` (`targets`: those rendered here, after it)
+ * and shows them as one line, like a picked member; another choice replaces or clears only the values still
+ * as filled (a value typed or corrected stays).
+ */
+export function personBox(field, ctx, path, people, targets, base) {
+  const id = domId(ctx.scope, path);
+  const offered = offeredTo(field, people.list, people.self);
+  const errorP = el('p', { class: 'error-text', id: id + '-error', hidden: true });
+  const fs = el('fieldset', { 'data-path': path, 'data-field': field.id, class: 'field', 'aria-describedby': describedBy(field, id) },
+    el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
+  const body = el('div', { class: 'person-values' });
+  const picked = () => offered.find((p) => p.member_id === getPath(ctx.answers, path)) || null;
+  const empty = (v) => v == null || v === '' || (typeof v === 'object' && !Object.values(v).some((x) => x != null && x !== ''));
+  const draw = () => {
+    const person = picked();
+    markPerson(field, ctx, person, people.source, offered, people.self);
+    body.replaceChildren();
+    const on = person ? targets.filter((f) => !empty(ctx.answers[f.id]) && field.fills[f.id] in person) : [];
+    if (on.length) {
+      const open = on.some((f) => ctx.corrected.has(f.id));
+      const box = foldBox('member-values', lineText(person, ctx, on[0].id), open);
+      renderFields(box, on, ctx, base);
+      body.append(box);
+    }
+    renderFields(body, targets.filter((f) => !on.includes(f)), ctx, base);
+  };
+  const choose = (person) => {
+    const before = picked();
+    const kept = before ? personCorrected(field, ctx.answers, offered, people.self) : [];
+    const now = person ? personFills(field, person) : {};
+    for (const [fid, attr] of Object.entries(field.fills || {})) {
+      const asFilled = before && attr in before && !kept.includes(fid);
+      if (!asFilled && !empty(ctx.answers[fid])) continue; // typed or corrected: the resident's own value stays
+      if (now[fid] !== undefined) ctx.answers[fid] = now[fid];
+      else delete ctx.answers[fid];
+      ctx.onChange(fieldPath(base, fid), { typed: false, picked: Boolean(person) });
+    }
+    setPath(ctx.answers, path, person ? person.member_id : null);
+    ctx.onChange(path, { typed: false });
+    draw();
+  };
+  const box = el('div', { class: 'choices picker' });
+  const current = picked();
+  [...offered, null].forEach((person, i) => {
+    const input = el('input', { type: 'radio', id: i ? `${id}-${i}` : id, name: id, value: person ? person.member_id : '',
+      checked: person ? person === current : !current && targets.some((f) => !empty(ctx.answers[f.id])) });
+    input.addEventListener('change', () => { if (input.checked) choose(person); });
+    box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: person ? personText(person) : t('personNotListed') })));
+  });
+  // A value typed or corrected inside: its note and the line's summary follow at once.
+  body.addEventListener('change', () => {
+    const person = picked();
+    markPerson(field, ctx, person, people.source, offered, people.self);
+    renote(body, ctx);
+    const summary = body.querySelector(':scope > details > summary');
+    if (summary && person) summary.textContent = lineText(person, ctx, targets.find((f) => ctx.prefilled.has(f.id) || ctx.corrected.has(f.id))?.id);
+  });
+  draw();
+  fs.append(box);
+  // The filled fields follow the fieldset (its legend groups the radios only), one line when a person is picked.
+  return el('div', { class: 'person' }, fs, body);
+}
+
+

@@ -18,7 +18,7 @@ export function domId(scope, path) {
   return `${scope}-${path}`.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
-function labelContent(field, ctx, path) {
+export function labelContent(field, ctx, path) {
   const bits = [tx(field.label)];
   const out = [document.createTextNode(bits[0])];
   // ※必須 / ※任意: applyResult sets it from the form result's `required`, validation's own decision.
@@ -44,14 +44,14 @@ function marker(span, on) {
   return span;
 }
 
-function hintNodes(field, id) {
+export function hintNodes(field, id) {
   const nodes = [];
   if (field.hint) nodes.push(el('p', { class: 'hint', id: id + '-hint', text: tx(field.hint) }));
   if (field.help) nodes.push(el('p', { class: 'hint', text: tx(field.help) }));
   return nodes;
 }
 
-function describedBy(field, id, extra) {
+export function describedBy(field, id, extra) {
   return [id + '-error', field.hint ? id + '-hint' : null, extra].filter(Boolean).join(' ');
 }
 
@@ -62,10 +62,21 @@ function describedBy(field, id, extra) {
  */
 export function renderFields(container, fields, ctx, base = '') {
   let box = null;
-  for (const field of fields) {
-    if ((!base && ctx.hide && ctx.hide.has(field.id)) || (field.staff_only && !ctx.staff)) continue;
+  const skip = (f) => (!base && ctx.hide && ctx.hide.has(f.id)) || (f.staff_only && !ctx.staff);
+  const inside = new Set(); // fields a person field shows on its own line (picker.js personBox)
+  fields.forEach((field, i) => {
+    if (skip(field) || inside.has(field.id)) return;
+    if (field.type === 'person') {
+      // Nobody to pick (no profile list) or every field it fills answered elsewhere: no person field.
+      const people = ctx.picker && ctx.people && ctx.people[field.prefill];
+      const targets = fields.slice(i + 1).filter((f) => f.id in (field.fills || {}) && !skip(f));
+      if (!people || !targets.length) return;
+      for (const f of targets) inside.add(f.id);
+      container.append(ctx.picker.personBox(field, ctx, fieldPath(base, field.id), people, targets, base));
+      return;
+    }
     const node = renderField(field, ctx, fieldPath(base, field.id));
-    if (base || !ctx.fold || !ctx.fold.ids.has(field.id)) { container.append(node); continue; }
+    if (base || !ctx.fold || !ctx.fold.ids.has(field.id)) { container.append(node); return; }
     // A step's prefilled values (steps.js foldedFields): one line where the first of them is, each field
     // inside as usual; open when one was corrected, or after the resident opened it (kept across redraws).
     // The line says where they came from when that is one place (else 「登録情報から入力」: each field says).
@@ -75,7 +86,7 @@ export function renderFields(container, fields, ctx, base = '') {
       box.addEventListener('toggle', () => { ctx.foldOpen = box.open; });
     }
     box.append(node);
-  }
+  });
 }
 
 /** Values the city filled, folded under one line (a step's prefilled fields; a picked member: picker.js memberLine). */
@@ -478,6 +489,8 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
   const itemLabel = tx(field.item_label) || tx(field.label);
   // A group prefilled from the household (or the movers of a transfer): picker.js, loaded with the form.
   const people = ctx.picker && field.prefill_map && ctx.people && ctx.people[field.prefill];
+  // pick_self: false: the filer is not offered (people.js offeredTo).
+  const offered = people && ctx.picker.offeredTo(field, people.list, people.self);
   const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id, people && field.pick ? `${id}-pick-hint` : null) },
     el('legend', {}, labelContent(field, ctx, path)), hintNodes(field, id), errorP);
   const body = el('div', {});
@@ -523,7 +536,7 @@ function renderGroup(field, ctx, path, id, common, errorP, locked) {
   // A value changed in a person's item: its label says so at once (and staff will see it: prefill_check.py).
   if (people) body.addEventListener('change', () => ctx.picker.relabel(body, field, ctx, path, items(), people));
   if (people && field.pick && !locked) {
-    picker = ctx.picker.pickerBox(field, ctx, id, people.list, items, (list) => {
+    picker = ctx.picker.pickerBox(field, ctx, id, offered, items, (list) => {
       setPath(ctx.answers, path, list.length ? list : null);
       ctx.onChange(path, { typed: false, picked: true });
       draw();

@@ -18,7 +18,9 @@ export function answerable(f, staff = false) {
  */
 export function asksAnything(fields, d, result, staff = false) {
   const holds = prefillHolds(d, result);
-  return fields.some((f) => answerable(f, staff) && isShown(result, f.id) && (f.pick || !holds(f.id)));
+  // A person field whose fields are all answered elsewhere (not among `fields`) is not shown (render.js).
+  const person = (f) => f.type !== 'person' || fields.some((x) => x.id in (f.fills || {}));
+  return fields.some((f) => answerable(f, staff) && isShown(result, f.id) && person(f) && (f.pick || !holds(f.id)));
 }
 
 /** Whether top-level field `id` holds the value a prefill gave it, still valid (the resident corrected it or not). */

@@ -57,6 +57,7 @@ export const STRINGS = {
   prefilledTransferLocked: 'From the moving-out certificate (cannot be changed)',
   prefillCorrected: 'Changed from your record (staff will check)',
   memberOpen: ' (open to check or correct)',
+  personNotListed: 'Someone not listed (type their details)',
   pickHint: 'Tick everyone this applies to. Their details are filled from your record.',
   pickHintTransfer: 'Tick everyone this applies to. Their details are filled from the moving-out certificate.',
   prefilledBundle: 'Entered earlier in this application',

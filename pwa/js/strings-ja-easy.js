@@ -58,6 +58,7 @@ export const STRINGS = {
   prefilledTransferLocked: 'まえの しやくしょ の きろく から いれました（かえられません）',
   prefillCorrected: 'しやくしょ の きろく から なおしました（しやくしょ の ひとが たしかめます）',
   memberOpen: '（ひらいて なおせます）',
+  personNotListed: 'ここに いない ひと（じぶんで かく）',
   pickHint: 'あてはまる ひとを えらんで ください。しやくしょ の きろく から いれます。',
   pickHintTransfer: 'あてはまる ひとを えらんで ください。まえの しやくしょ の きろく から いれます。',
   prefilledBundle: 'この しんせいで もう かきました',

@@ -57,6 +57,7 @@ export const STRINGS = {
   prefilledTransferLocked: '転出証明書情報から入力（編集不可）',
   prefillCorrected: '登録情報から修正（職員が確認します）',
   memberOpen: '（開いて確認・訂正）',
+  personNotListed: 'ここにない人（入力する）',
   pickHint: '該当する人にチェックを入れてください。登録情報から入力されます。',
   pickHintTransfer: '該当する人にチェックを入れてください。転出証明書情報から入力されます。',
   prefilledBundle: 'この申請で入力済み',

@@ -30,3 +30,11 @@ test('a person fills only the attributes they have, names byte for byte', () => 
 });
 
 const personItem2 = (p) => Object.fromEntries(Object.entries(field.fills).filter(([, a]) => p[a] != null && p[a] !== '').map(([f, a]) => [f, p[a]]));
+
+test('a person field asks on its step unless every field it fills is answered elsewhere (a life event)', async () => {
+  const { asksAnything } = await import('../../pwa/js/steps.js');
+  const target = { id: 'child_name', type: 'name', label: { ja: '子の氏名' } };
+  const result = { shown: null, errors: [] };
+  assert.equal(asksAnything([field, target], { answers: {}, prefilled: [] }, result), true);
+  assert.equal(asksAnything([field], { answers: {}, prefilled: [] }, result), false);
+});

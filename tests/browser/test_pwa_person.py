@@ -1,0 +1,93 @@
+"""A person picked from the household into plain fields (``type: person``) in the real app: a bound resident
+files 子ども医療費 and picks the child with one tap (the filer is not offered: ``pick_self: false``); the
+child's values appear as one line, 「ここにない人」 gives the typed fields, and the stored submission holds the
+registry's values byte for byte with the picked member's code, never shown as a label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from server.demo import DEMO_RESIDENTS
+from testsupport.servers import ServerProcess
+
+from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent
+
+pytestmark = pytest.mark.browser
+
+
+def _record(rid: str) -> Any:
+    return next(r for r in DEMO_RESIDENTS if r.id == rid)
+
+
+def test_bound_resident_picks_the_child_with_one_tap(browser: Any, shared_server: ServerProcess) -> None:
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="山田 太郎", resident_id="R0001"))
+    go(page, server.base, "")
+    sw_active(page)
+    go(page, server.base, "#/p/kodomo-iryohi")
+    page.wait_for_selector("#form")
+    page.locator("fieldset[data-field=guardian_relationship]").get_by_label("父", exact=True).check()
+    my_number = page.locator("#f-guardian_my_number")
+    if not my_number.input_value():
+        my_number.fill("123456789018")
+    page.get_by_role("button", name="次へ進む").click()
+
+    person = page.locator("fieldset[data-field=child_person]")
+    person.wait_for()
+    # One fieldset whose legend is the label, one labelled radio per person offered and 「ここにない人」.
+    assert person.locator(":scope > legend").inner_text().startswith("対象の子ども")
+    radios = person.get_by_role("radio")
+    expect(radios).to_have_count(3)
+    expect(person.get_by_label("山田 太郎（世帯主）")).to_have_count(0)  # the filer is not offered
+    child = person.get_by_label("山田 一郎（子）")
+    not_listed = person.get_by_label("ここにない人（入力する）")
+    axe_check(page, "person-picker")
+    # 「ここにない人」: the fields are typed as usual, shown one by one.
+    not_listed.check()
+    name = page.locator("fieldset[data-field=child_name]")
+    expect(name).to_be_visible()
+    expect(name.locator(".parts input").first).to_have_value("")
+    expect(page.locator("details.member-values")).to_have_count(0)
+    # One tap: the child's values fill the fields and fold into one line that says where they came from.
+    child.check()
+    summary = page.locator(".person > .person-values > details.member-values > summary")
+    expect(summary).to_have_text("山田 一郎（子）・登録情報から入力（開いて確認・訂正）")
+    expect(name).to_be_hidden()  # folded under the line
+    summary.click()
+    expect(name.locator(".parts input").first).to_have_value("山田")
+    assert "登録情報から入力" in str(name.locator(":scope > legend").text_content())
+    axe_check(page, "person-picked")
+    shot(page, "person-picked")
+    # Another choice clears what was filled (and only that).
+    not_listed.check()
+    expect(name.locator(".parts input").first).to_have_value("")
+    child.check()
+    expect(summary).to_be_visible()
+    page.get_by_role("button", name="次へ進む").click()
+    page.locator("fieldset[data-field=insurance_type]").get_by_label("手続き中（生まれたばかりなど）").check()
+    page.get_by_role("button", name="次へ進む").click()
+    page.locator("fieldset[data-field=payment_account]").get_by_label("公金受取口座（マイナポータルで登録済み）").check()
+    page.get_by_role("button", name="次へ進む").click()
+    page.locator("fieldset[data-field=consent_checks]").get_by_label("はい").check()
+    page.get_by_role("button", name="入力内容を確認する").click()
+    page.wait_for_selector("#submit")
+    review = page.locator("main").inner_text()
+    assert "対象の子ども" in review and "山田 一郎" in review and "R0003" not in review
+    page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
+    wait_all_sent(page)
+    submission_id = page.url.rsplit("/", 1)[-1]
+    row = next(r for r in server.export() if r["id"] == submission_id)
+    rec = _record("R0003")
+    answers = row["answers"]
+    assert answers["child_person"] == "R0003"
+    assert answers["child_name"] == {"family": rec.family, "given": rec.given}
+    assert answers["child_kana"] == {"family": rec.family_kana, "given": rec.given_kana}
+    assert (answers["child_birth_date"], answers["child_sex"]) == (rec.birth_date, rec.sex)
+    assert "prefill_corrected" not in row["flags"]
+    assert not errors, errors
+    context.close()
