@@ -26,7 +26,17 @@ from collections.abc import Iterator, Mapping
 from .checker import field_tag
 from .errors import did_you_mean
 from .expressions import evaluate, parse, truthy
-from .model import Field, GroupField, LifeEvent, MyNumberField, NoticeField, PersonField, Procedure, Question, YesNoField
+from .model import (
+    Field,
+    GroupField,
+    LifeEvent,
+    MyNumberField,
+    NoticeField,
+    PersonField,
+    Procedure,
+    Question,
+    YesNoField,
+)
 from .parties import FIRST_FILER, section_party
 
 __all__ = [
