@@ -18,8 +18,7 @@ from typing import Any
 
 from procedure_definitions.model import PROFILE_GROUPS, GroupField, PersonField, Procedure
 
-__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "person_labels",
-           "uses_prefill"]
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -75,23 +74,6 @@ def person_corrections(f: PersonField, answers: dict[str, Any], people: list[dic
         return []
     return [fid for fid, attr in (f.fills or {}).items()
             if attr in person and answers.get(fid) not in (None, "") and not _same(answers[fid], person[attr])]
-
-
-PERSON_PICKED = "世帯員から選択"
-
-
-def person_labels(proc: Procedure, answers: dict[str, Any]) -> dict[str, str]:
-    """How staff read a person field's answer: the picked person's name as filled (the field it fills with
-    ``name``), then 「（世帯員から選択）」; never the resident code where a label is expected."""
-    out: dict[str, str] = {}
-    for section in proc.sections:
-        for f in section.fields:
-            if not isinstance(f, PersonField) or not isinstance(answers.get(f.id), str) or not answers[f.id]:
-                continue
-            name = next((answers.get(fid) for fid, attr in (f.fills or {}).items() if attr == "name"), None)
-            text = " ".join(str(v) for v in name.values() if v) if isinstance(name, dict) else ""
-            out[f.id] = f"{text}（{PERSON_PICKED}）" if text else PERSON_PICKED
-    return out
 
 
 def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str, Any]) -> list[str]:

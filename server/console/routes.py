@@ -21,11 +21,10 @@ from server.auth.roles import (
     department_filter,
 )
 from server.authz import AccountLike, require_roles, submission_readable
-from server.display import STATUS_LABELS, jst
+from server.display import STATUS_LABELS, jst, value_text
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, summarize
-from server.prefill_check import person_labels
 from server.problems import Problem
 from server.registry import search_text
 from server.services import services
@@ -103,15 +102,18 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
                        details={"via": "console"})
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     labels: dict[str, str] = {}
+    answers = dict(rec.answers)
     if proc is not None:
         from procedure_definitions.forms import staff_only_ids
-        from procedure_definitions.model import procedure_fields
+        from procedure_definitions.model import PersonField, procedure_fields
 
         staff = staff_only_ids(proc)  # filled at the counter: the resident neither saw nor wrote them
         labels = {f.id: f.label.ja + ("（職員記入）" if f.id in staff else "") for f, _ in procedure_fields(proc)}
+        # A person field's answer is a resident code: shown as the picked person's name (server.display).
+        for f, _ in procedure_fields(proc):
+            if isinstance(f, PersonField) and f.id in answers:
+                answers[f.id] = value_text(f, rec.answers[f.id], rec.answers)
     attachments = sorted(attachment_names(rec.answers).items())
-    # A person field's answer is a resident code: shown as the picked person's name (prefill_check).
-    answers = {**rec.answers, **person_labels(proc, rec.answers)} if proc is not None else rec.answers
     can_change = user.role in REVIEW_ROLES
     corrected = await _corrected(svc, rec, proc)
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
