@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from server.demo import DEMO_RESIDENTS
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, new_phone, shot, sw_active, wait_all_sent
+from .helpers import add_session, axe_check, go, idb_all, new_phone, shot, sw_active, wait_all_sent
 
 pytestmark = pytest.mark.browser
 
@@ -90,4 +90,35 @@ def test_bound_resident_picks_the_child_with_one_tap(browser: Any, shared_server
     assert (answers["child_birth_date"], answers["child_sex"]) == (rec.birth_date, rec.sex)
     assert "prefill_corrected" not in row["flags"]
     assert not errors, errors
+    context.close()
+
+
+def test_the_deceased_is_picked_offline_from_the_cached_profile(browser: Any, shared_server: ServerProcess) -> None:
+    """葬祭費 opened offline: the household comes from the profile kept on the device, as for the group picker;
+    with pick_self false the filer is not offered: the two others and 「ここにない人」."""
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="山田 花子", resident_id="R0002"))
+    go(page, server.base, "")
+    sw_active(page)
+    go(page, server.base, "#/p/kodomo-iryohi")  # online once: the profile is kept on the device
+    page.wait_for_selector("#form")
+    context.set_offline(True)
+    page.evaluate("location.hash = '#/p/sosaihi'")
+    person = page.locator("fieldset[data-field=deceased_person]")
+    person.wait_for()
+    expect(person.locator(":scope > .choices input[type=radio]")).to_have_count(3)
+    expect(person.get_by_label("山田 花子（妻）")).to_have_count(0)
+    person.get_by_label("山田 太郎（世帯主）").check()
+    summary = page.locator(".person > .person-values > details.member-values > summary")
+    expect(summary).to_have_text("山田 太郎（世帯主）・登録情報から入力（開いて確認・訂正）")
+    rec = _record("R0001")
+    drafts = [d for d in idb_all(page, "drafts") if d.get("procedure_id") == "sosaihi"]
+    assert len(drafts) == 1
+    answers = drafts[0]["answers"]
+    assert answers["deceased_person"] == "R0001"
+    assert answers["deceased_name"] == {"family": rec.family, "given": rec.given}
+    assert answers["deceased_birth_date"] == rec.birth_date
+    axe_check(page, "person-offline")
+    assert not [e for e in errors if "net::" not in e], errors
     context.close()
