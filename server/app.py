@@ -35,6 +35,7 @@ from server.submission_lane import install_submission_lane
 from server.submissions import submissions_router
 from server.telemetry import telemetry_handler
 from server.validation import ValidationPool
+from server.visits import visits_router
 
 __all__ = ["Settings", "create_app", "open_services"]
 
@@ -95,7 +96,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, push_router, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
+            telemetry_handler, push_router, visits_router, console_router, *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],

@@ -25,11 +25,15 @@ __all__ = [
     "ROLES",
     "STAFF_FILER_ROLES",
     "STAFF_ROLES",
+    "VISIT_DESK_ROLES",
+    "VISIT_ROLES",
     "HasRole",
     "can_access_department",
     "capabilities",
     "department_filter",
     "is_staff_role",
+    "may_override_part",
+    "may_work_part",
 ]
 
 # The resident uses the service for themselves; every other role is municipal staff. The accounts table's
@@ -68,6 +72,12 @@ ASSIGNED_ROLES: Final[tuple[str, ...]] = ("outreach",)
 # staff who file on behalf of a resident (the staff among the filers).
 STAFF_FILER_ROLES: Final[tuple[str, ...]] = tuple(r for r in FILER_ROLES if r in STAFF_ROLES)
 
+# Visits (来庁, server/visits.py): the counter opens a visit, attaches the applications to a department part per
+# department, closes or reopens it; counter staff, department staff (reviewers) and admins see the board and
+# work the parts: a reviewer only the parts of their own department (``may_work_part``).
+VISIT_DESK_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
+VISIT_ROLES: Final[tuple[str, ...]] = ("counter", "reviewer", "admin")
+
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
 # lets it use instead of keeping its own copy of the roles.
@@ -81,6 +91,8 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "review": REVIEW_ROLES,                 # status changes, exports
     "recovery_codes": RECOVERY_ROLES,       # POST /auth/recovery-codes, signing in and recovering with one
     "parties": PARTY_ROLES,                 # two-person procedures: invitations, confirming a part (server.parties)
+    "visits": VISIT_ROLES,                  # the visit board, a visit, taking/completing a department part
+    "visit_desk": VISIT_DESK_ROLES,         # opening a visit, attaching applications, closing/reopening it
 }
 
 
@@ -120,3 +132,14 @@ def can_access_department(who: HasRole, department: str | None) -> bool:
     """Whether ``who`` may see an application (or record) of ``department``."""
     allowed = department_filter(who)
     return allowed is None or department in allowed
+
+
+def may_work_part(who: HasRole, department: str | None) -> bool:
+    """Whether ``who`` may take, complete or hand back a visit's part of ``department`` (and see that part on the
+    board): staff of that department, or counter staff and admins for every department."""
+    return who.role in VISIT_ROLES and can_access_department(who, department)
+
+
+def may_override_part(who: HasRole) -> bool:
+    """Whether ``who`` may complete or hand back a part someone else took (a clerk left with it): admins."""
+    return who.role == "admin"

@@ -84,6 +84,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/bind"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/bind"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/static/{name:str}"): ANYONE,
+    # visits (server/visits.py): counter opens, attaches, closes; reviewers work their department's parts (a
+    # made-up visit is a 404 for them, past authorization)
+    ("POST", "/api/visits"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/api/visits"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("GET", "/api/visits/{vid:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/parts/{dept:str}/take"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/parts/{dept:str}/complete"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/parts/{dept:str}/release"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/close"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/reopen"): frozenset({COUNTER, ADMIN}),
     # auth (server/auth)
     ("GET", "/api/session"): ANYONE,
     ("POST", "/auth/register/options"): ANYONE,
@@ -128,7 +140,8 @@ PUBLIC_MODULES = {"server.pwa"}
 PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
-               "resident_id": "no-such-resident", "party": "partner"}
+               "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)),
+               "dept": "shimin"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -147,6 +160,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/telemetry"): {"json": {"procedure_id": "no-such-procedure", "procedure_version": "1"}},
     ("POST", "/console/submissions/{sid:str}/status"): {"data": {"status": "in_review"}},
     ("POST", "/console/bind"): {"data": {"account_id": "no-such-account", "resident_id": "no-such-resident"}},
+    ("POST", "/api/visits"): {"json": {"id": str(uuid.UUID(int=3)), "resident_id": "no-such-resident"}},
+    ("POST", "/api/visits/{vid:str}/parts"): {"json": {"submission_ids": ["no-such-submission"]}},
+    ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): {"json": {"step": "confirm"}},
     ("POST", "/auth/register/options"): {"json": {"display_name": "matrix"}},
     ("POST", "/auth/register/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("POST", "/auth/login/verify"): {"json": {"challenge_id": "none", "credential": {}}},
@@ -274,6 +290,8 @@ CAPABILITY_ROUTES = {
     "review": ("POST", "/api/submissions/{sid:str}/status"),
     "recovery_codes": ("POST", "/auth/recovery-codes"),
     "parties": ("POST", "/api/party-invitations/claim"),
+    "visits": ("GET", "/api/visits"),
+    "visit_desk": ("POST", "/api/visits"),
 }
 
 

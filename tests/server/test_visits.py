@@ -1,0 +1,193 @@
+"""Visits over HTTP against the real server and a real SQLite file: open, attach, take/complete/hand back,
+close, the board, 403s, the 409 race and the audit rows."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import answers, make_proc, start_server
+from testsupport.servers import AppServer
+
+KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    s = start_server(tmp_path_factory.mktemp("visits"),
+                     [make_proc(), make_proc(id="kodomo-proc", title={"ja": "児童手当"}, department=KODOMO)])
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    s.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    yield s
+    s.stop()
+
+
+def _file(counter: httpx.Client, procedure: str, resident: str = "R0005") -> str:
+    r = counter.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": procedure,
+                                               "procedure_version": "1.0.0", "answers": answers(),
+                                               "on_behalf_of": resident})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _open(counter: httpx.Client, **body: Any) -> dict[str, Any]:
+    r = counter.post("/api/visits", json={"id": str(uuid.uuid4()), **body})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _audit(srv: AppServer, actor: str, action: str) -> list[tuple[Any, ...]]:
+    return srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+        "SELECT subject, details FROM audit_log WHERE actor = ? AND action = ? ORDER BY id", (actor, action))])
+
+
+def _problem(r: httpx.Response, status: int, slug: str) -> None:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/" + slug), r.json()
+
+
+def test_a_whole_visit_two_departments(srv: AppServer) -> None:
+    counter = srv.login("counter")
+    shimin = srv.login("reviewer", department="shimin")
+    kodomo = srv.login("reviewer", department="kodomo")
+    vid = str(uuid.uuid4())
+    body = {"id": vid, "resident_id": "R0005", "booth": "3番"}
+    first = counter.post("/api/visits", json=body)
+    assert first.status_code == 201, first.text
+    v = first.json()
+    assert v["status"] == "open" and v["number"].startswith("A-") and v["resident_name"] == {
+        "family": "髙橋", "given": "健一"}
+    assert [e["step"] for e in v["events"]] == ["reception"]
+    # A double click: the same id and body answer the same visit, nothing opened twice.
+    again = counter.post("/api/visits", json=body)
+    assert again.status_code == 200 and again.json()["number"] == v["number"]
+    _problem(counter.post("/api/visits", json={**body, "booth": "4番"}), 409, "idempotency-conflict")
+
+    s1, s2 = _file(counter, "test-proc"), _file(counter, "kodomo-proc")
+    r = counter.post(f"/api/visits/{vid}/parts", json={"submission_ids": [s1, s2]})
+    assert r.status_code == 200, r.text
+    parts = {p["department"]: p for p in r.json()["parts"]}
+    assert {d: (p["state"], p["submissions"]) for d, p in parts.items()} == {
+        "shimin": ("waiting", [s1]), "kodomo": ("waiting", [s2])}
+    # Attaching again is a repeat; closing with parts waiting is refused.
+    assert counter.post(f"/api/visits/{vid}/parts", json={"submission_ids": [s1]}).status_code == 200
+    _problem(counter.post(f"/api/visits/{vid}/close"), 409, "parts-not-done")
+
+    # A department's own view: the visits waiting for it.
+    waiting = shimin.get("/api/visits", params={"status": "open", "waiting_for": "shimin"}).json()
+    assert vid in [w["id"] for w in waiting]
+    # Each department takes and completes its own part; not the other's.
+    _problem(kodomo.post(f"/api/visits/{vid}/parts/shimin/take"), 403, "forbidden")
+    r = shimin.post(f"/api/visits/{vid}/parts/shimin/take", json={})
+    assert r.status_code == 200
+    p = {p["department"]: p for p in r.json()["parts"]}["shimin"]
+    assert p["state"] == "in_progress" and p["booth"] == "3番" and p["taken_by"] == shimin.account_id  # type: ignore[attr-defined]
+    assert shimin.post(f"/api/visits/{vid}/parts/shimin/take").status_code == 200  # twice by the same: fine
+    assert shimin.post(f"/api/visits/{vid}/parts/shimin/steps", json={"step": "confirm"}).status_code == 200
+    _problem(shimin.post(f"/api/visits/{vid}/parts/shimin/steps", json={"step": "stamp"}), 400, "bad-request")
+    assert shimin.post(f"/api/visits/{vid}/parts/shimin/complete").status_code == 200
+    assert kodomo.post(f"/api/visits/{vid}/parts/kodomo/take", json={"booth": "5番"}).status_code == 200
+    assert kodomo.post(f"/api/visits/{vid}/parts/kodomo/release").status_code == 200
+    assert kodomo.post(f"/api/visits/{vid}/parts/kodomo/take").status_code == 200
+    done = kodomo.post(f"/api/visits/{vid}/parts/kodomo/complete")
+    assert {p["state"] for p in done.json()["parts"]} == {"done"}
+    closed = counter.post(f"/api/visits/{vid}/close")
+    assert closed.status_code == 200 and closed.json()["status"] == "closed" and closed.json()["closed_at"]
+    assert counter.post(f"/api/visits/{vid}/close").status_code == 200  # a repeat
+    _problem(shimin.post(f"/api/visits/{vid}/parts/shimin/release"), 409, "visit-closed")
+
+    # Every step is in the event log, with who and when, for the analytics issue.
+    steps = srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+        "SELECT department, step, by FROM visit_events WHERE visit_id = ? ORDER BY id", (vid,))])
+    sid, kid, cid = shimin.account_id, kodomo.account_id, counter.account_id  # type: ignore[attr-defined]
+    assert steps == [(None, "reception", cid), ("shimin", "attached", cid), ("kodomo", "attached", cid),
+                     ("shimin", "taken", sid), ("shimin", "confirmed", sid), ("shimin", "completed", sid),
+                     ("kodomo", "taken", kid), ("kodomo", "released", kid), ("kodomo", "taken", kid),
+                     ("kodomo", "completed", kid), (None, "closed", cid)]
+    # Reading it is a staff read of personal data: audited, the board as one entry naming the visits shown.
+    assert counter.get(f"/api/visits/{vid}").status_code == 200
+    assert _audit(srv, cid, "visit.read")[-1][0] == f"visit:{vid}"
+    assert any(vid in details for _, details in _audit(srv, sid, "visit.board"))
+    reopened = counter.post(f"/api/visits/{vid}/reopen")
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"
+
+
+def test_refusals(srv: AppServer) -> None:
+    counter = srv.login("counter")
+    v = _open(counter, person={"family": "葛\U000e0100城", "given": "花子", "birth_date": "平成2年4月1日"})
+    # A new person is stored as typed, byte for byte.
+    assert v["person"] == {"family": "葛\U000e0100城", "given": "花子", "birth_date": "平成2年4月1日"}
+    assert v["resident_name"] == {"family": "葛\U000e0100城", "given": "花子"}
+    _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4())}), 422, "resident-or-person")
+    _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0005",
+                                               "person": {"family": "x"}}), 422, "resident-or-person")
+    _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "nobody"}),
+             422, "unknown-resident")
+    _problem(counter.post("/api/visits", json={"id": "not-a-uuid", "resident_id": "R0005"}), 400, "bad-request")
+    _problem(counter.post(f"/api/visits/{v['id']}/parts", json={"submission_ids": ["nope"]}), 422,
+             "unknown-submission")
+    _problem(counter.post(f"/api/visits/{uuid.uuid4()}/parts", json={"submission_ids": ["nope"]}), 404, "not-found")
+    _problem(counter.get(f"/api/visits/{uuid.uuid4()}"), 404, "not-found")
+    _problem(counter.get("/api/visits", params={"status": "lost"}), 400, "bad-request")
+    # An application about another resident, or already in another visit, is refused as a whole.
+    mine = _open(counter, resident_id="R0005")
+    other = _file(counter, "test-proc", resident="R0001")
+    _problem(counter.post(f"/api/visits/{mine['id']}/parts", json={"submission_ids": [other]}), 422,
+             "submission-other-resident")
+    s = _file(counter, "test-proc")
+    assert counter.post(f"/api/visits/{mine['id']}/parts", json={"submission_ids": [s]}).status_code == 200
+    second = _open(counter, resident_id="R0005")
+    _problem(counter.post(f"/api/visits/{second['id']}/parts", json={"submission_ids": [s]}), 409,
+             "submission-in-other-visit")
+    _problem(counter.post(f"/api/visits/{second['id']}/close"), 409, "visit-has-no-parts")
+    _problem(counter.post(f"/api/visits/{mine['id']}/parts/shimin/complete"), 409, "part-not-in-progress")
+    _problem(counter.post(f"/api/visits/{mine['id']}/parts/kodomo/take"), 404, "not-found")
+    # Roles: residents, outreach and configurators see no visit; reviewers open none and see only their own
+    # department's visits.
+    for role in ("resident", "outreach", "configurator"):
+        c = srv.login(role)
+        _problem(c.get("/api/visits"), 403, "forbidden")
+        _problem(c.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0005"}), 403, "forbidden")
+    kodomo = srv.login("reviewer", department="kodomo")
+    _problem(kodomo.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0005"}), 403, "forbidden")
+    _problem(kodomo.get(f"/api/visits/{mine['id']}"), 404, "not-found")
+    assert mine["id"] not in [x["id"] for x in kodomo.get("/api/visits").json()]
+    assert mine["id"] in [x["id"] for x in srv.login("reviewer", department="shimin").get("/api/visits").json()]
+    _problem(srv.login("reviewer", department="shimin").post(f"/api/visits/{mine['id']}/close"), 403, "forbidden")
+
+
+def test_two_clerks_take_the_same_part_one_wins(srv: AppServer) -> None:
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005")
+    s = _file(counter, "test-proc")
+    assert counter.post(f"/api/visits/{v['id']}/parts", json={"submission_ids": [s]}).status_code == 200
+    clerks = [srv.login("reviewer", department="shimin") for _ in range(4)]
+    url = f"/api/visits/{v['id']}/parts/shimin/take"
+    with concurrent.futures.ThreadPoolExecutor(len(clerks)) as pool:
+        answers_ = list(pool.map(lambda c: c.post(url), clerks))
+    codes = sorted(r.status_code for r in answers_)
+    assert codes == [200, 409, 409, 409], [r.text for r in answers_]
+    for r in answers_:
+        if r.status_code == 409:
+            _problem(r, 409, "part-taken")
+    winner = next(c for c, r in zip(clerks, answers_, strict=True) if r.status_code == 200)
+    part = counter.get(f"/api/visits/{v['id']}").json()["parts"][0]
+    assert part["taken_by"] == winner.account_id  # type: ignore[attr-defined]
+    # The losers cannot complete or hand back the winner's part; an admin can hand it back.
+    loser = next(c for c in clerks if c is not winner)
+    _problem(loser.post(f"/api/visits/{v['id']}/parts/shimin/complete"), 409, "part-taken")
+    assert srv.login("admin").post(f"/api/visits/{v['id']}/parts/shimin/release").status_code == 200
+
+
+def test_visit_numbers_count_up_per_day(srv: AppServer) -> None:
+    counter = srv.login("counter")
+    a, b = _open(counter, resident_id="R0001"), _open(counter, resident_id="R0001")
+    assert int(b["number"][2:]) == int(a["number"][2:]) + 1 and a["day"] == b["day"]
