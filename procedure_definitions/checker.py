@@ -422,6 +422,8 @@ class _Checker(PeopleChecks):
                 if proc_id not in included:
                     self.report("PD208", ("shared_fields", si, "maps_to", proc_id),
                                 detail=f"shared field '{s.field.id}' maps to '{proc_id}', which this life event does not include")
+        # A shared person field fills shared fields (as a procedure's fills its own plain fields).
+        self.person_fields([(s.field, ("shared_fields", si, "field"), None) for si, s in enumerate(ev.shared_fields)])
         self.unique_ids("person", [(p.id, ("people", i, "id")) for i, p in enumerate(ev.people)])
         for pi, person in enumerate(ev.people):
             self.person_map(person.map, shared, ("people", pi, "map"), f"people.{person.id}", "map")

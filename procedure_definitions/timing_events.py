@@ -20,6 +20,7 @@ from .model import (
     GroupField,
     LifeEvent,
     LifeEventProcedure,
+    PersonField,
     Procedure,
     Question,
     Section,
@@ -142,7 +143,9 @@ def estimate_life_event(
     shared = [sf for sf in event.shared_fields if any(pid in found for pid in sf.maps_to)]
     shared_section = Section(id="shared", title=event.title, fields=[_shared_field(sf, found) for sf in shared])
     linked = linked_addresses(shared_section.fields)
-    answered = section_steps(shared_section, m, steps, Context(household=household, linked=linked))
+    # A shared person field (the deceased picked from the household) fills shared fields: those are not typed.
+    persons = tuple(f for f in shared_section.fields if isinstance(f, PersonField))
+    answered = section_steps(shared_section, m, steps, Context(household=household, linked=linked, persons=persons))
     # Person attributes the people so far hold: the life event's people (of the shared answers), then each group's.
     asked_shared = {sf.field.id for sf in shared}
     known: dict[str, int] = {}

@@ -120,3 +120,20 @@ def test_a_person_asked_by_two_procedures_of_a_life_event(tmp_path: Path) -> Non
     (tmp_path / "q.yaml").write_text(other, encoding="utf-8")
     probs = load_library(tmp_path).problems
     assert [p.code for p in probs] == ["PD240"] and "sample.child_birth and sample2.child_birth" in probs[0].message
+
+
+def test_a_shared_person_field_fills_shared_fields(tmp_path: Path) -> None:
+    """A life event's shared person field: its fills name shared fields, checked as a procedure's are."""
+    (tmp_path / "p.yaml").write_text(PERSON, encoding="utf-8")
+    ev = LIFE_EVENT.replace("has_kid\n", "has_kids\n").replace("maps_to: {sample: copies, sample2: x}", "maps_to: {sample: copies}")
+    ev = ev.replace("  - procedure: sample2\n    include_if: has_kids\n", "")
+    ev += ("  - field: {id: who, type: person, label: 子ども, prefill: household_members, pick_self: false,\n"
+           "            fills: {cn: name}}\n    maps_to: {sample: child}\n"
+           "  - field: {id: cn, type: name, label: 子の氏名}\n    maps_to: {sample: child_name}\n")
+    (tmp_path / "e.yaml").write_text(ev, encoding="utf-8")
+    assert load_library(tmp_path).problems == []
+    (tmp_path / "e.yaml").write_text(ev.replace("fills: {cn: name}", "fills: {cm: name}"), encoding="utf-8")
+    (p,) = load_library(tmp_path).problems
+    assert p.code == "PD202" and "unknown field 'cm' in fills of 'who'" in p.message
+    (tmp_path / "e.yaml").write_text(ev.replace("fills: {cn: name}", "fills: {cn: birth_date}"), encoding="utf-8")
+    assert [p.code for p in load_library(tmp_path).problems] == ["PD216"]

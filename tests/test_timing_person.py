@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from procedure_definitions.model import LifeEvent
 from procedure_definitions.timing import DEFAULT_MODEL, estimate
-from tests.test_timing import MEMBERS, add, fields, proc
+from procedure_definitions.timing_events import estimate_life_event
+from tests.test_timing import EVENT, MEMBERS, add, fields, proc
 
 CHILD_FIELDS: list[dict[str, Any]] = [
     {"id": "child_name", "type": "name", "required": True, "label": {"ja": "子の氏名"}},
@@ -67,3 +71,19 @@ def test_a_pick_group_without_the_filer_offers_and_picks_one_less() -> None:
     # One member fewer: a glance at the list, a tap, a glance at their line, their values on the review.
     assert with_self.seconds - without.seconds >= DEFAULT_MODEL.glance * 2 + DEFAULT_MODEL.tap
     assert _kinds(without, "movers").count("glance") == 2 and _kinds(with_self, "movers").count("glance") == 3
+
+
+def test_a_shared_person_field_of_a_life_event_fills_the_shared_fields_and_hides_the_procedures_own() -> None:
+    """The deceased picked once in a life event's shared fields: the shared name and birth date are not typed,
+    and the procedure's own person field (mapped from the shared one) is not asked again."""
+    procs = {"sample": proc(picked(PERSON))}
+    shared_fields = [{"field": f, "maps_to": {"sample": f["id"]}} for f in CHILD_FIELDS]
+    typed_event = msgspec.convert({**EVENT, "shared_fields": shared_fields}, LifeEvent)
+    person_event = msgspec.convert({**EVENT, "shared_fields": [{"field": PERSON, "maps_to": {"sample": "child"}},
+                                                               *shared_fields]}, LifeEvent)
+    typed = estimate_life_event(typed_event, procs).estimate
+    one_tap = estimate_life_event(person_event, procs).estimate
+    assert one_tap.seconds < typed.seconds
+    kinds = [(s.kind, s.field_id) for s in one_tap.breakdown]
+    assert kinds.count(("pick", "child")) == 1 and ("type", "child_name") not in kinds
+    assert [k for k in [(s.kind, s.field_id) for s in typed.breakdown] if k[1] == "child"] == []  # hidden: answered

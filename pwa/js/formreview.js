@@ -13,7 +13,7 @@ import { submissionOf } from './drafts.js';
 import { drafts, updateSync, registerSync, flush, uuid } from './shell.js';
 import { evalForm, visibleSections, today } from './formview.js';
 
-export function formatValue(field, v) {
+export function formatValue(field, v, answers = {}) {
   if (v == null || v === '' || (Array.isArray(v) && !v.length)) return t('notEntered');
   const choice = (x) => { const c = (field.choices || []).find((cc) => cc.value === x); return c ? tx(c.label) : String(x); };
   switch (field.type) {
@@ -26,6 +26,7 @@ export function formatValue(field, v) {
     case 'date': case 'wareki': return formatDate(v, field.type === 'wareki');
     case 'attachment': return v.map((f) => f.name).join('、');
     case 'number': return `${v}${field.unit ? ` ${tx(field.unit)}` : ''}`;
+    case 'person': return personName(field, answers);
     case 'group': return v.map((item, i) => `${i + 1}. ${(field.fields || []).filter((f) => item[f.id] != null).map((f) => `${tx(f.label)}: ${formatValue(f, item[f.id])}`).join(' / ')}`).join('\n');
     default: return String(v);
   }
@@ -33,7 +34,6 @@ export function formatValue(field, v) {
 
 // A person field's answer is a resident code: shown as the picked person's name (the field it fills with `name`).
 function personName(f, answers) {
-  if (!answers[f.id]) return null;
   const n = Object.keys(f.fills || {}).find((k) => f.fills[k] === 'name');
   return n && answers[n] ? formatValue({ type: 'name' }, answers[n]) : t('prefilled');
 }
@@ -60,9 +60,9 @@ export function reviewList(compiled, answers, result, changeHref, hide = new Set
     for (const f of s.fields || []) {
       if (f.type === 'notice' || hide.has(f.id) || !isShown(result, f.id)) continue;
       if (f.type === 'person' && Object.keys(f.fills || {}).every((k) => hide.has(k))) continue; // answered elsewhere
-      const v = f.calculate ? valueOf(result, f.id) : f.type === 'person' ? personName(f, answers) : answers[f.id];
+      const v = f.calculate ? valueOf(result, f.id) : answers[f.id];
       const change = f.calculate || !changeHref ? null : el('a', { href: changeHref(i), class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(f.label)}` }));
-      rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v) }), change ? el('dd', {}, change) : null));
+      rows.push(el('div', {}, el('dt', { text: tx(f.label) }), el('dd', { text: formatValue(f, v, answers) }), change ? el('dd', {}, change) : null));
     }
     if (rows.length) out.push(el('h3', { text: tx(s.title) }), el('dl', { class: 'review' }, rows));
   }

@@ -117,7 +117,7 @@ export async function render(view, params) {
   };
   if (review) {
     main.append(el('h2', { text: t('shared') }), el('dl', { class: 'review' }, sharedDefs.map((sf) => el('div', {},
-      el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id]) }),
+      el('dt', { text: tx(sf.field.label) }), el('dd', { text: formatValue(sf.field, b.shared[sf.field.id], b.shared) }),
       el('dd', {}, el('a', { href: `#/b/${b.id}/shared`, class: 'btn-link' }, t('change'), el('span', { class: 'visually-hidden', text: `：${tx(sf.field.label)}` })))))));
     const all = evaluateAll();
     const stepKeys = new Set(bundleSteps(all).map((x) => x.key));
@@ -210,6 +210,11 @@ export async function render(view, params) {
   let stepFields;
   if (!cur.p) {
     if (eventMapped.size) snapshotAfter(-1);
+    // A shared person field (the deceased) picks from the household the procedures' drafts keep (drafts.js).
+    if (sharedDefs.some((sf) => sf.field.type === 'person')) {
+      sharedCtx.people = Object.assign({}, ...parts.map((p) => p.d.people || {}));
+      sharedCtx.picker = sharedCtx.picker || await import('./picker.js');
+    }
     drawShared();
     form.append(el('section', { 'aria-labelledby': 'page-title' }, sharedFieldsBox));
     stepFields = null;

@@ -122,3 +122,48 @@ def test_the_deceased_is_picked_offline_from_the_cached_profile(browser: Any, sh
     axe_check(page, "person-offline")
     assert not [e for e in errors if "net::" not in e], errors
     context.close()
+
+
+def test_the_death_life_event_picks_the_deceased_once(browser: Any, shared_server: ServerProcess) -> None:
+    """おくやみ: the shared fields start with the deceased picked from the household (one tap, the filer not
+    offered); the name and birth date fold into one line; 死亡届 receives the choice and the registry's values
+    byte for byte (its own person field is not asked again). The rest is filled by the scripted resident."""
+    import datetime as dt
+
+    from bench.resident_driver import Counts, Driver, Values
+    from procedure_definitions.library import load_library
+
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="山田 一郎", resident_id="R0003"))
+    go(page, server.base, "")
+    sw_active(page)
+    go(page, server.base, "#/e/death")
+    for q in ("death_registered", "was_head", "had_kokuho", "had_kouki", "was_teate_recipient"):
+        page.locator(f"#q-{q}-1").check()
+    page.get_by_role("button", name="まとめて入力する").click()
+    person = page.locator("fieldset[data-field=deceased_person]")
+    person.wait_for()
+    expect(person.locator(":scope > .choices input[type=radio]")).to_have_count(3)
+    expect(person.get_by_label("山田 一郎（子）")).to_have_count(0)  # the filer
+    person.get_by_label("山田 太郎（世帯主）").check()
+    summary = page.locator(".person > .person-values > details.member-values > summary")
+    expect(summary).to_have_text("山田 太郎（世帯主）・登録情報から入力（開いて確認・訂正）")
+    axe_check(page, "death-shared-person")
+    before = {r["id"] for r in server.export()}
+    lib = load_library()
+    ev = lib.life_events["death"][max(lib.life_events["death"])]
+    procs = [p for x in ev.procedures if (p := lib.latest(x.procedure)) is not None]
+    jst = dt.timezone(dt.timedelta(hours=9))
+    assert Driver(page, Values(procs, dt.datetime.now(jst).date(), ev), procs[0].id, Counts()).run() == "receipt"
+    wait_all_sent(page)
+    new = {r["procedure_id"]: r for r in server.export() if r["id"] not in before}
+    assert set(new) == {"shibo"}, sorted(new)
+    answers = new["shibo"]["answers"]
+    rec = _record("R0001")
+    assert answers["deceased_person"] == "R0001"
+    assert answers["deceased_name"] == {"family": rec.family, "given": rec.given}
+    assert answers["deceased_birth_date"] == rec.birth_date
+    assert "prefill_corrected" not in new["shibo"]["flags"]
+    assert not errors, errors
+    context.close()
