@@ -13,16 +13,18 @@ from typing import Any, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 
-from server.auth.roles import can_access_department, is_staff_role
+from server.auth.roles import STATUS_CHANGES, can_access_department, is_staff_role
 from server.problems import Problem
-from server.storage.submissions import HELD_STATUSES
+from server.storage.submissions import HELD_STATUSES, TRANSITIONS
 
 __all__ = [
     "AccountLike",
+    "allowed_status_changes",
     "current_user",
     "read_is_audited",
     "require_roles",
     "require_user",
+    "status_change_allowed",
     "submission_readable",
 ]
 
@@ -80,3 +82,17 @@ def read_is_audited(user: AccountLike) -> bool:
     it, a submission staff filed for a resident or a file they uploaded included (the resident's data all the
     same); a resident reading their own is not."""
     return is_staff_role(user.role)
+
+
+def status_change_allowed(user: AccountLike, current: str, target: str) -> bool:
+    """Whether ``user``'s role may move a submission from ``current`` to ``target`` (a move the status model
+    has): ``server.auth.roles.STATUS_CHANGES``. The department rule is separate (``can_access_department``)."""
+    if target not in TRANSITIONS.get(current, frozenset()) or user.role not in STATUS_CHANGES:
+        return False
+    moves = STATUS_CHANGES[user.role]
+    return moves is None or (current, target) in moves
+
+
+def allowed_status_changes(user: AccountLike, current: str) -> list[str]:
+    """The statuses ``user`` may move a submission in ``current`` to (what the console offers), sorted."""
+    return sorted(t for t in TRANSITIONS.get(current, frozenset()) if status_change_allowed(user, current, t))

@@ -12,8 +12,15 @@ from litestar.params import FromPath, JSONBody
 from procedure_definitions.forms import for_resident
 from procedure_definitions.model import Procedure
 from server import audit
-from server.auth.roles import REVIEW_ROLES, can_access_department
-from server.authz import AccountLike, read_is_audited, require_roles, require_user, submission_readable
+from server.auth.roles import STATUS_ROLES, can_access_department
+from server.authz import (
+    AccountLike,
+    read_is_audited,
+    require_roles,
+    require_user,
+    status_change_allowed,
+    submission_readable,
+)
 from server.filing import Refusal, bound_resident, check_filing, write_filing
 from server.parties import PartyState, party_states
 from server.problems import Problem
@@ -30,6 +37,7 @@ from server.storage.submissions import (
     NotFound,
     Receipt,
     SubmissionRecord,
+    TransitionNotPermitted,
 )
 
 __all__ = ["RESIDENT_MESSAGE_STATUSES", "SubmissionIn", "change_status", "file_submission", "submissions_router"]
@@ -170,8 +178,10 @@ async def respond(request: Request[Any, Any, Any], sid: FromPath[str], data: JSO
 
 async def change_status(request: Request[Any, Any, Any], sid: str, target: str, comment: str | None,
                         visible: bool = True) -> SubmissionRecord:
-    """Shared by the JSON API and the console: reviewers of the department and admins only."""
-    user = require_roles(request, *REVIEW_ROLES)
+    """Shared by the JSON API and the console: the roles of ``server.auth.roles.STATUS_CHANGES`` (reviewers of
+    the department and admins every move, counter staff their intake moves), decided by
+    ``server.authz.status_change_allowed``."""
+    user = require_roles(request, *STATUS_ROLES)
     svc = services(request)
     rec = await svc.submissions.get(sid)
     # Whom it may be shown to is the one read policy (a held two-person part: its filer only, so 404 here, its
@@ -190,7 +200,11 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
                                "message": "a comment with visible_to_resident true is required for this status"}])
     try:
         out = await svc.submissions.transition(sid, target, actor=user.id, comment=comment,
-                                               visible_to_resident=visible)
+                                               visible_to_resident=visible,
+                                               permitted=lambda frm, to: status_change_allowed(user, frm, to))
+    except TransitionNotPermitted as e:
+        raise Problem(403, "forbidden", f"Your role may not change {e.current} to {e.target}",
+                      current=e.current) from None
     except InvalidTransition as e:
         raise Problem(409, "invalid-transition", f"Cannot go from {e.current} to {e.target}",
                       current=e.current) from None

@@ -25,6 +25,8 @@ __all__ = [
     "ROLES",
     "STAFF_FILER_ROLES",
     "STAFF_ROLES",
+    "STATUS_CHANGES",
+    "STATUS_ROLES",
     "VISIT_DESK_ROLES",
     "VISIT_ROLES",
     "HasRole",
@@ -55,6 +57,18 @@ CASEWORK_ROLES: Final[tuple[str, ...]] = ("counter", "outreach", "reviewer", "ad
 CONFLICT_RESOLVER_ROLES: Final[tuple[str, ...]] = ("resident", *CASEWORK_ROLES)
 # who decides on applications (status changes, exports);
 REVIEW_ROLES: Final[tuple[str, ...]] = ("reviewer", "admin")
+# who changes a submission's status, and which changes (server.authz.status_change_allowed), among the moves
+# the status model has (server.storage.submissions.TRANSITIONS). ``None``: every move (reviewers in their own
+# department, admins). Counter staff (窓口) take applications in and check them for completeness (形式審査:
+# 受付, 回付 to the department, asking for what is missing — 補正の求め, 行政手続法第7条), but the decision
+# itself (受理/却下: the department's 審査 and 決裁) and closing it (完了) are the department reviewer's.
+# docs/security.md "Status changes by role" is the table of this rule.
+STATUS_CHANGES: Final[dict[str, frozenset[tuple[str, str]] | None]] = {
+    "counter": frozenset({("received", "in_review"), ("in_review", "needs_info"), ("needs_info", "in_review")}),
+    "reviewer": None,
+    "admin": None,
+}
+STATUS_ROLES: Final[tuple[str, ...]] = tuple(STATUS_CHANGES)
 # who binds an account to a registry record after checking ID at the counter;
 BIND_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
 # who starts or confirms a two-person procedure from their own account (the first filer and each party:
@@ -88,7 +102,8 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "registry_search": REGISTRY_ROLES,      # GET /api/registry/search
     "households": CASEWORK_ROLES,           # shared household records (sync pushes of shared records)
     "console": CASEWORK_ROLES,              # the staff console (/console)
-    "review": REVIEW_ROLES,                 # status changes, exports
+    "review": REVIEW_ROLES,                 # every status change (decisions), exports
+    "status": STATUS_ROLES,                 # some status changes (STATUS_CHANGES: counter staff's intake moves)
     "recovery_codes": RECOVERY_ROLES,       # POST /auth/recovery-codes, signing in and recovering with one
     "parties": PARTY_ROLES,                 # two-person procedures: invitations, confirming a part (server.parties)
     "visits": VISIT_ROLES,                  # the visit board, a visit, taking/completing a department part

@@ -20,8 +20,9 @@ from server.auth.roles import (
     REVIEW_ROLES,
     department_filter,
 )
-from server.authz import AccountLike, require_roles, submission_readable
-from server.display import STATUS_LABELS, jst, value_text
+from server.authz import AccountLike, allowed_status_changes, require_roles, submission_readable
+from server.console.readable import account_names, actor_text, comment_mark, procedure_titles, resident_names
+from server.display import STATUS_LABELS, answer_sections, form_values, jst, procedure_title
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, summarize
@@ -29,7 +30,7 @@ from server.problems import Problem
 from server.registry import search_text
 from server.services import services
 from server.storage.parties import slots_of
-from server.storage.submissions import STATUSES, TRANSITIONS
+from server.storage.submissions import STATUSES
 from server.submissions import change_status
 
 __all__ = ["console_router", "render_page"]
@@ -73,8 +74,10 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
     await audit.record(svc.db, actor=user.id, action="console.queue", subject=None,
                        details={"status": status, "procedure": procedure, "q": q, "rows": len(rows),
                                 **audit.many([r.id for r in rows])})
+    titles = procedure_titles(svc.catalog.library.procedures)
     return render_page(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
-                   procedure=procedure or "", q=q or "", procedures=sorted(svc.catalog.library.procedures))
+                       procedure=procedure or "", q=q or "", titles=titles, names=await resident_names(svc, rows),
+                       procedures=sorted(titles, key=lambda p: (titles[p], p)))
 
 
 async def _corrected(svc: Any, rec: Any, proc: Any) -> list[tuple[str, str]]:
@@ -101,28 +104,29 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     await audit.record(svc.db, actor=user.id, action="submission.read", subject=f"submission:{sid}",
                        details={"via": "console"})
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
-    labels: dict[str, str] = {}
-    answers = dict(rec.answers)
+    sections = []
     if proc is not None:
         from procedure_definitions.forms import staff_only_ids
-        from procedure_definitions.model import PersonField, procedure_fields
 
-        staff = staff_only_ids(proc)  # filled at the counter: the resident neither saw nor wrote them
-        labels = {f.id: f.label.ja + ("（職員記入）" if f.id in staff else "") for f, _ in procedure_fields(proc)}
-        # A person field's answer is a resident code: shown as the picked person's name (server.display).
-        for f, _ in procedure_fields(proc):
-            if isinstance(f, PersonField) and f.id in answers:
-                answers[f.id] = value_text(f, rec.answers[f.id], rec.answers)
+        # In form order with section titles and labels, values as display text (server.display); the values
+        # as validated (hidden answers left out, calculations in), staff-only fields marked.
+        sections = answer_sections(proc, form_values(proc, rec.answers, filer="staff"), staff_only_ids(proc))
     attachments = sorted(attachment_names(rec.answers).items())
-    can_change = user.role in REVIEW_ROLES
     corrected = await _corrected(svc, rec, proc)
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
     party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
     confirmed = [(party_labels.get(s.party, s.party), s.resident_id, s.updated_at)
                  for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
-    return render_page(request, "detail.html", rec=rec, proc=proc, labels=labels, answers=answers, attachments=attachments,
-                   corrected=corrected, confirmed=confirmed,
-                   next_statuses=sorted(TRANSITIONS.get(rec.status, ())) if can_change else [])
+    names = await account_names(svc.db, [h.actor for h in rec.history])
+    history = [(h, actor_text(h.actor, names, ROLE_LABELS, filer=rec.account_id), comment_mark(h, names))
+               for h in rec.history]
+    title = proc.title.ja if proc is not None else procedure_title(
+        procedure_titles(svc.catalog.library.procedures), rec.procedure_id)
+    resident = (await resident_names(svc, [rec]))[rec.id]
+    return render_page(request, "detail.html", rec=rec, proc=proc, title=title, resident=resident,
+                       sections=sections, raw_answers=rec.answers if proc is None else {}, attachments=attachments,
+                       corrected=corrected, confirmed=confirmed, history=history,
+                       next_statuses=allowed_status_changes(user, rec.status))
 
 
 @dataclass

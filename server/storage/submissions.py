@@ -34,6 +34,7 @@ __all__ = [
     "SQLiteSubmissions",
     "SubmissionRecord",
     "SubmissionStore",
+    "TransitionNotPermitted",
     "body_hash",
     "canonical_json",
     "corrected_of",
@@ -77,6 +78,11 @@ class InvalidTransition(Exception):
 
 class NotFound(Exception):
     pass
+
+
+class TransitionNotPermitted(InvalidTransition):
+    """A move the status model has, but not one the actor's role makes (``permitted`` said no, decided on the
+    status current in the write transaction)."""
 
 
 class Receipt(msgspec.Struct, kw_only=True):
@@ -220,7 +226,8 @@ class SubmissionStore(Protocol):
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]: ...
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
-                         visible_to_resident: bool = True) -> SubmissionRecord: ...
+                         visible_to_resident: bool = True,
+                         permitted: Callable[[str, str], bool] | None = None) -> SubmissionRecord: ...
 
 
 Also = Callable[[sqlite3.Connection], None]
@@ -418,13 +425,18 @@ class SQLiteSubmissions:
             lambda c: [_record(r) for r in c.execute(sql, args).fetchall()])
 
     async def transition(self, sid: str, target: str, *, actor: str, comment: str | None,
-                         visible_to_resident: bool = True) -> SubmissionRecord:
+                         visible_to_resident: bool = True,
+                         permitted: Callable[[str, str], bool] | None = None) -> SubmissionRecord:
+        """``permitted(current, target)``: whether the actor's role makes this move (server.authz), asked on
+        the status current inside the write, so a change that raced ahead cannot widen what a role may do."""
         def job(c: sqlite3.Connection) -> SubmissionRecord:
             rec = _load(c, sid, history=False)
             if rec is None:
                 raise NotFound(sid)
             if target not in TRANSITIONS.get(rec.status, frozenset()):
                 raise InvalidTransition(rec.status, target)
+            if permitted is not None and not permitted(rec.status, target):
+                raise TransitionNotPermitted(rec.status, target)
             move_status(c, sid, rec.status, target, actor=actor, comment=comment,
                         visible_to_resident=visible_to_resident)
             append_audit(c, actor=actor, action="submission.status", subject=f"submission:{sid}",

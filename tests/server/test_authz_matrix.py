@@ -53,7 +53,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/submissions"): SIGNED_IN,
     ("GET", "/api/submissions/{sid:str}"): SIGNED_IN,
     ("POST", "/api/submissions/{sid:str}/respond"): SIGNED_IN,
-    ("POST", "/api/submissions/{sid:str}/status"): frozenset({REVIEWER, ADMIN}),
+    ("POST", "/api/submissions/{sid:str}/status"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/api/attachments"): SIGNED_IN,
     # Web Push (server/push_routes.py): the public key is public; subscriptions are a resident's own
     ("GET", "/api/push/key"): ANYONE,
@@ -79,7 +79,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # staff console
     ("GET", "/console"): CONSOLE,
     ("GET", "/console/submissions/{sid:str}"): CONSOLE,
-    ("POST", "/console/submissions/{sid:str}/status"): frozenset({REVIEWER, ADMIN}),
+    ("POST", "/console/submissions/{sid:str}/status"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("GET", "/console/export"): frozenset({REVIEWER, ADMIN}),
     ("GET", "/console/bind"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/bind"): frozenset({COUNTER, ADMIN}),
@@ -287,7 +287,8 @@ CAPABILITY_ROUTES = {
     "assigned_residents": ("GET", "/api/outreach/residents"),
     "registry_search": ("GET", "/api/registry/search"),
     "console": ("GET", "/console"),
-    "review": ("POST", "/api/submissions/{sid:str}/status"),
+    "review": ("GET", "/console/export"),
+    "status": ("POST", "/api/submissions/{sid:str}/status"),
     "recovery_codes": ("POST", "/auth/recovery-codes"),
     "parties": ("POST", "/api/party-invitations/claim"),
     "visits": ("GET", "/api/visits"),

@@ -181,7 +181,7 @@ def test_chromium_with_javascript_disabled_changes_status(srv: AppServer) -> Non
             page.goto(f"{base}/console/?q={receipt['receipt_number']}")
             page.get_by_role("link", name=receipt["receipt_number"]).click()
             page.get_by_label("新しい状態").select_option("in_review")
-            page.get_by_label("コメント（住民に表示されます）").fill("審査を始めます")
+            page.get_by_label("コメント", exact=True).fill("審査を始めます")
             page.get_by_role("button", name="変更する").click()
             page.wait_for_load_state()
             assert "審査を始めます" in page.content()

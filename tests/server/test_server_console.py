@@ -12,7 +12,7 @@ from testsupport.servers import AppServer
 XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
-def _submit(server: AppServer, **extra):  # type: ignore[no-untyped-def]
+def _submit(server: AppServer, **extra: Any) -> Any:
     c = server.login("resident")
     r = c.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": "test-proc",
                                          "procedure_version": "1.0.0", "answers": answers(**extra)})
@@ -154,5 +154,7 @@ def test_console_shows_times_in_jst(server: AppServer) -> None:
     for page in (detail, queue):
         assert f'<time datetime="{raw}">{want}</time>' in page
         assert f">{raw}<" not in page and "+00:00<" not in page
-    (step,) = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time> 受付 → 審査中', detail)
+    # The history names who made each change (the staff member's display name and role), when, in JST.
+    (step,) = re.findall(r'<li><time datetime="([^"]+)">([^<]+)</time> <span class="actor">テストreviewer（審査）</span>'
+                         r'：受付 → 審査中', detail)
     assert step[1] == dt.datetime.fromisoformat(step[0]).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")

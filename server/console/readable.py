@@ -1,0 +1,85 @@
+"""What the console shows instead of ids: procedure titles, residents' and staff members' names.
+
+The texts themselves come from ``server.display`` (the one place for readable values); this module only
+reads what those texts need (accounts, the registry) in as few reads as the page allows. Every name read
+here is read for a page whose read of personal data the caller audits (``console.queue``,
+``submission.read``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from procedure_definitions.library import latest_version
+from server.display import name_text
+
+__all__ = ["account_names", "actor_text", "comment_mark", "procedure_titles", "resident_names"]
+
+_SYSTEM = "システム"
+
+
+def procedure_titles(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{procedure_id: Japanese title}`` of the library's latest version of each procedure."""
+    out: dict[str, str] = {}
+    for pid, versions in procedures.items():
+        if versions:
+            out[pid] = versions[latest_version(dict(versions))].title.ja
+    return out
+
+
+async def account_names(db: Any, ids: Iterable[str | None]) -> dict[str, tuple[str, str, str | None]]:
+    """``{account id: (display name, role, bound resident id)}`` for the ids given (disabled ones too: a
+    history keeps naming who acted)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+
+    def q(c: sqlite3.Connection) -> dict[str, tuple[str, str, str | None]]:
+        marks = ", ".join("?" * len(wanted))
+        rows = c.execute(f"SELECT a.id, a.display_name, a.role, b.resident_id FROM accounts a LEFT JOIN"
+                         f" identity_bindings b ON b.account_id = a.id WHERE a.id IN ({marks})", wanted).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    return dict(await db.read(q))
+
+
+def actor_text(actor: str | None, names: Mapping[str, tuple[str, str, str | None]],
+               role_labels: Mapping[str, str], *, filer: str | None) -> str:
+    """Who made a history entry, in words: 「審査 花子（審査）」 for staff, 「申請者（山田 花子）」 for the filer."""
+    if actor is None:
+        return _SYSTEM
+    name, role, _ = names.get(actor, ("", "", None))
+    if actor == filer and role == "resident":
+        return f"申請者（{name}）" if name else "申請者"
+    if not name:
+        return "退職・削除された職員" if role != "resident" else "住民"
+    return f"{name}（{role_labels.get(role, role)}）"
+
+
+def comment_mark(entry: Any, names: Mapping[str, tuple[str, str, str | None]]) -> str:
+    """How a history comment is marked: 「申請者から」 (a resident's own words), 「申請者へ」 (staff wrote it for
+    the resident: the PWA shows it) or 「内部メモ」 (staff only)."""
+    if entry.actor is not None and names.get(entry.actor, ("", "", None))[1] == "resident":
+        return "申請者から"
+    return "申請者へ" if entry.visible_to_resident else "内部メモ"
+
+
+async def resident_names(svc: Any, rows: Iterable[Any]) -> dict[str, str]:
+    """``{submission id: the name of the resident it is for}``: the registry name of the resident staff filed
+    for, else of the registry record the filer's account is bound to, else the filer's display name."""
+    rows = list(rows)
+    accounts = await account_names(svc.db, (r.account_id for r in rows if not r.on_behalf_of))
+    whom = {r.id: r.on_behalf_of or (accounts.get(r.account_id or "", ("", "", None))[2]) for r in rows}
+    ids = sorted({w for w in whom.values() if w})
+    records = await asyncio.gather(*(svc.registry.get(i) for i in ids))
+    names = {i: name_text({"family": rec.family, "given": rec.given}) for i, rec in zip(ids, records, strict=True)
+             if rec is not None}
+    out: dict[str, str] = {}
+    for r in rows:
+        rid = whom[r.id]
+        out[r.id] = names.get(rid or "") or (accounts.get(r.account_id or "", ("",))[0] if not r.on_behalf_of else "")
+    return out
+

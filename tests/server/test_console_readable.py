@@ -1,0 +1,179 @@
+"""A readable console for every role (issue 13 point 5), against the real server with the real library:
+answers in form order with labels and choice labels (never a code), procedure titles instead of ids, the
+resident's name in queue rows, who made each status change, comments marked 申請者へ / 内部メモ, and the status
+changes each role may make (server.auth.roles.STATUS_CHANGES)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from procedure_definitions.library import load_library
+from procedure_definitions.model import ChoiceField, MultiChoiceField, Procedure, procedure_fields
+from server.settings import Settings
+from tests.server.conftest import FakeBuild
+from testsupport.servers import AppServer
+
+LIB = load_library()
+
+
+def _proc(pid: str) -> Procedure:
+    proc = LIB.latest(pid)
+    assert proc is not None
+    return proc
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+
+    tmp = tmp_path_factory.mktemp("readable")
+    s = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
+                                  build_result=FakeBuild()), library=LIB)
+    s.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    yield s
+    s.stop()
+
+
+def _scenario(proc: Procedure, name_part: str) -> dict[str, Any]:
+    return dict(next(s for s in proc.scenarios if name_part in s.name).answers)
+
+
+def _file(client: Any, proc: Procedure, answers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    r = client.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": proc.id,
+                                              "procedure_version": proc.version, "answers": answers, **extra})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _codes(proc: Procedure, answers: dict[str, Any]) -> set[str]:
+    """Every choice code the answers hold (top level and in groups) that is not also its own label."""
+    out: set[str] = set()
+    choice_fields = {f.id: f for f, _ in procedure_fields(proc) if isinstance(f, (ChoiceField, MultiChoiceField))}
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                f = choice_fields.get(k)
+                if f is not None:
+                    labels = {c.label.ja for c in f.choices}
+                    out.update(c for c in (x if isinstance(x, list) else [x]) if c not in labels)
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(answers)
+    return out
+
+
+def _visible(html: str) -> str:
+    """The page's text as staff read it: tags, attribute values and the script/style links left out."""
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_submission_page_shows_labels_in_form_order_never_codes(srv: AppServer) -> None:
+    proc = _proc("juminhyo-copy")
+    answers = _scenario(proc, "代理人")
+    codes = _codes(proc, answers)
+    assert {"proxy", "part_household", "head_relationship", "my_number", "pension"} <= codes
+    receipt = _file(srv.login("resident", resident_id="R0002"), proc, answers)
+    page = srv.login("counter").get(f"/console/submissions/{receipt['id']}")
+    assert page.status_code == 200
+    text = _visible(page.text)
+    for code in codes:
+        assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text), code
+    for key in ("family", "given", "postal_code", "prefecture", "True", "False", "juminhyo-copy"):
+        assert key not in text, key
+    # Labels of the chosen codes, in the order of the form: section titles, then labels.
+    include = next(f for f, _ in procedure_fields(proc) if f.id == "include_items")
+    assert isinstance(include, MultiChoiceField)
+    labels = {c.value: c.label.ja for c in include.choices}
+    assert f"{labels['head_relationship']}、{labels['my_number']}" in text
+    titles = [s.title.ja for s in proc.sections]
+    shown = [t for t in re.findall(r'<h3 id="sec-\d+">([^<]+)</h3>', page.text)]
+    assert shown == [t for t in titles if t in shown] and len(shown) >= 3
+    assert "〒100-0001 東京都千代田区千代田1-1" in text  # the address the Japanese way
+    assert "田中 一郎" in text and proc.title.ja in text  # 「姓 名」, the title instead of the id
+
+
+def test_queue_rows_show_title_and_resident_name(srv: AppServer) -> None:
+    proc = _proc("juminhyo-copy")
+    mine = _file(srv.login("resident", resident_id="R0005"), proc, _scenario(proc, "最短"))
+    staff = _file(srv.login("counter"), proc, _scenario(proc, "窓口で職員"), on_behalf_of="R0004")
+    page = srv.login("counter").get("/console/").text
+    for receipt, name in ((mine, "髙橋 健一"), (staff, "葛\U000e0100城 美咲")):  # byte for byte, IVS kept
+        row = page.split(f">{receipt['receipt_number']}</a>")[1].split("</tr>")[0]
+        assert f"<td>{proc.title.ja}</td>" in row and f'<td class="resident">{name}</td>' in row
+    assert f'<option value="{proc.id}">{proc.title.ja}</option>' in page
+
+
+def test_history_names_who_and_marks_comments(srv: AppServer) -> None:
+    proc = _proc("juminhyo-copy")
+    receipt = _file(srv.login("resident", resident_id="R0001"), proc, _scenario(proc, "最短"))
+    sid = receipt["id"]
+    counter = srv.login("counter")
+    r = counter.post(f"/api/submissions/{sid}/status", json={"status": "in_review", "comment": "書類を確認します",
+                                                             "visible_to_resident": False})
+    assert r.status_code == 200, r.text
+    r = counter.post(f"/console/submissions/{sid}/status", data={
+        "status": "needs_info", "comment": "本人確認書類の写しを添付してください", "visible_to_resident": "on"},
+        follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = srv.login("reviewer", department=proc.department.id).get(f"/console/submissions/{sid}").text
+    history = page.split("<h2>履歴</h2>")[1]
+    assert '<span class="actor">テストcounter（窓口）</span>：受付 → 審査中' in history
+    assert '<span class="actor">テストcounter（窓口）</span>：審査中 → 追加情報待ち' in history
+    assert '<span class="mark">内部メモ</span> 書類を確認します' in history
+    assert '<span class="mark">申請者へ</span> 本人確認書類の写しを添付してください' in history
+    assert '<span class="actor">申請者（テストresident）</span>：受付' in history  # the filing itself
+
+
+def test_counter_makes_intake_moves_only(srv: AppServer) -> None:
+    proc = _proc("juminhyo-copy")
+    sid = _file(srv.login("resident", resident_id="R0003"), proc, _scenario(proc, "最短"))["id"]
+    counter = srv.login("counter")
+    page = counter.get(f"/console/submissions/{sid}").text
+    offered = re.findall(r'<option value="(\w+)">', page.split('id="s-status"')[1].split("</select>")[0])
+    assert offered == ["in_review"]
+    assert counter.post(f"/api/submissions/{sid}/status", json={"status": "in_review"}).status_code == 200
+    page = counter.get(f"/console/submissions/{sid}").text
+    offered = re.findall(r'<option value="(\w+)">', page.split('id="s-status"')[1].split("</select>")[0])
+    assert offered == ["needs_info"]  # not accepted/rejected: the department decides
+    refused = counter.post(f"/api/submissions/{sid}/status", json={"status": "accepted"})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    assert counter.post(f"/console/submissions/{sid}/status", data={"status": "rejected", "comment": "x",
+                                                                    "visible_to_resident": "on"}).status_code == 403
+    reviewer = srv.login("reviewer", department=proc.department.id)
+    page = reviewer.get(f"/console/submissions/{sid}").text
+    offered = re.findall(r'<option value="(\w+)">', page.split('id="s-status"')[1].split("</select>")[0])
+    assert offered == ["accepted", "needs_info", "rejected"]
+    assert reviewer.post(f"/api/submissions/{sid}/status", json={"status": "accepted"}).status_code == 200
+    assert counter.post(f"/api/submissions/{sid}/status", json={"status": "completed"}).status_code == 403
+    # Outreach workers change no status (not in STATUS_CHANGES).
+    assert srv.login("outreach").post(f"/api/submissions/{sid}/status",
+                                      json={"status": "completed"}).status_code == 403
+
+
+def test_status_policy_is_one_table() -> None:
+    from server.auth.roles import STATUS_CHANGES
+    from server.authz import allowed_status_changes, status_change_allowed
+    from server.storage.submissions import TRANSITIONS
+
+    class Who:
+        def __init__(self, role: str) -> None:
+            self.id, self.role, self.department, self.display_name, self.resident_id = "x", role, None, "", None
+
+    for role in ("counter", "reviewer", "admin", "outreach", "configurator", "resident"):
+        who: Any = Who(role)
+        for frm, tos in TRANSITIONS.items():
+            for to in tos:
+                moves = STATUS_CHANGES.get(role, frozenset())
+                assert status_change_allowed(who, frm, to) == (moves is None or (frm, to) in moves), (role, frm, to)
+            assert allowed_status_changes(who, frm) == sorted(t for t in tos if status_change_allowed(who, frm, t))
+    assert not status_change_allowed(Who("admin"), "received", "completed")  # not a move the model has
