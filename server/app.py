@@ -11,6 +11,7 @@ from litestar import Litestar, Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from procedure_definitions.namefold import FOLD_VERSION
 from server import input_limits
 from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
@@ -25,6 +26,7 @@ from server.push import Notifier, WebPushSender, ensure_vapid
 from server.push_routes import push_router
 from server.pwa import build_files, pwa_handlers
 from server.registry import SQLiteRegistry
+from server.registry_search import refresh_search_keys
 from server.security import security_headers
 from server.services import Services, services
 from server.settings import Settings
@@ -58,6 +60,9 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
     db = Database.open(settings.db_path)
     try:
         db.write_sync(migrate)
+        # Keys made by another name fold (a city extended name_variants.txt) are rebuilt before any search.
+        if db.write_sync(refresh_search_keys):
+            log.info("registry search keys rebuilt for fold %s", FOLD_VERSION)
         # A restored older copy gets a new sync identity before any device pulls from it.
         db.write_sync(lambda c: at_start(c, settings.db_path))
         if not settings.demo:  # from now on accounts made here are real: --demo refuses the file (server/demo.py)

@@ -15,10 +15,11 @@ from server.audit import append_audit
 from server.auth.roles import ASSIGNED_ROLES, BIND_ROLES, PROFILE_READ_ROLES, REGISTRY_ROLES
 from server.authz import require_roles, require_user
 from server.problems import Problem
-from server.registry import ResidentRecord, search_text
+from server.registry import ResidentRecord
+from server.registry_search import SearchInputError, parse_search
 from server.services import Services, services
 
-__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile"]
+__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile", "search_registry"]
 
 
 class BindIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,18 +143,34 @@ async def resident_profile(request: Request[Any, Any, Any], resident_id: FromPat
     return ProfileOut(True, profile, sources)
 
 
+_Param = str | None  # at most 100 characters each: parse_search's rule (the console's too)
+
+
+async def search_registry(svc: Services, staff_id: str, *, q: str | None = None, name: str | None = None,
+                          birth_date: str | None = None, address: str | None = None,
+                          via: str | None = None) -> list[ResidentRecord]:
+    """The one registry search of staff (API and console): ``server.registry_search.parse_search``'s rule,
+    audited ``registry.search`` with what was asked and whom it found. SearchInputError before any read."""
+    conds = parse_search(q, name=name, birth_date=birth_date, address=address)
+    found = await svc.registry.search(conds)
+    asked = {k: v.strip() for k, v in (("query", q), ("name", name), ("birth_date", birth_date),
+                                        ("address", address)) if v and v.strip()}
+    await audit.record(svc.db, actor=staff_id, action="registry.search", subject=None,
+                       details={**asked, **({"via": via} if via else {}), **audit.many([r.id for r in found])})
+    return found
+
+
 @get("/api/registry/search", summary="Search the resident registry (counter staff; audited)")
-async def registry_search(request: Request[Any, Any, Any], q: FromQuery[Annotated[str, msgspec.Meta(max_length=100)]]) -> list[ResidentSummary]:
+async def registry_search(request: Request[Any, Any, Any], q: FromQuery[_Param] = None,
+                          name: FromQuery[_Param] = None, birth_date: FromQuery[_Param] = None,
+                          address: FromQuery[_Param] = None) -> list[ResidentSummary]:
     staff = require_roles(request, *REGISTRY_ROLES)
-    svc = services(request)
-    text = search_text(q)
-    if text is None:
-        # An empty prefix matches everyone: the search box is for finding one person, not listing the registry.
-        raise Problem(400, "bad-request", "q must hold at least one character besides spaces",
-                      errors=[{"path": "q", "code": "empty", "message": "empty search"}])
-    found = await svc.registry.search(text)
-    await audit.record(svc.db, actor=staff.id, action="registry.search", subject=None,
-                       details={"query": text, **audit.many([r.id for r in found])})
+    try:
+        found = await search_registry(services(request), staff.id, q=q, name=name, birth_date=birth_date,
+                                      address=address)
+    except SearchInputError as exc:
+        raise Problem(400, "bad-request", str(exc),
+                      errors=[{"path": exc.path, "code": exc.code, "message": str(exc)}]) from None
     return [summarize(r) for r in found]
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import msgspec
 
 from procedure_definitions.model import PROFILE_ATTRIBUTES
 from server.disclosure import disclosed_people, may_disclose
+from server.registry_search import Condition, matching_ids, write_keys
 from server.transfer import MovingService, TransferCertificate
 
 __all__ = [
@@ -25,7 +27,6 @@ __all__ = [
     "import_transfers",
     "profile_from_record",
     "profile_sources",
-    "search_text",
 ]
 
 
@@ -63,6 +64,7 @@ class Registry(Protocol):
     async def get(self, resident_id: str) -> ResidentRecord | None: ...
     async def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]: ...
     async def household(self, household_id: str) -> list[ResidentRecord]: ...
+    async def search(self, conds: Sequence[Condition], limit: int = 50) -> list[ResidentRecord]: ...
 
 
 def _address(r: ResidentRecord) -> dict[str, str] | None:
@@ -149,13 +151,6 @@ def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> ResidentRecord:
     return msgspec.json.decode(row[0], type=ResidentRecord)
 
 
-def search_text(q: str | None) -> str | None:
-    """The registry search box's one rule (API and console): the text searched, or ``None`` when nothing but
-    spaces is left — an empty prefix matches every resident, so it is never searched."""
-    text = (q or "").strip()
-    return text or None
-
-
 class SQLiteRegistry:
     """Registry over the ``residents`` table; ``db`` is a :class:`server.storage.db.Database`. Reads are
     awaitable (the reader pool): handlers call them on the event loop."""
@@ -177,14 +172,17 @@ class SQLiteRegistry:
         rows = await self.db.read(lambda c: c.execute(sql + " ORDER BY id LIMIT 50", args).fetchall())
         return [_row_to_record(r) for r in rows]
 
-    async def search(self, text: str, limit: int = 50) -> list[ResidentRecord]:
-        """Counter search box: prefix match on family name, given name, kana or id."""
-        like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = await self.db.read(lambda c: c.execute(
-            "SELECT record FROM residents WHERE family LIKE ?1 ESCAPE '\\' OR given LIKE ?1 ESCAPE '\\'"
-            " OR id LIKE ?1 ESCAPE '\\' OR json_extract(record, '$.family_kana') LIKE ?1 ESCAPE '\\'"
-            " ORDER BY id LIMIT ?2", (like, limit)).fetchall())
-        return [_row_to_record(r) for r in rows]
+    async def search(self, conds: Sequence[Condition], limit: int = 50) -> list[ResidentRecord]:
+        """Counter search (``server.registry_search.parse_search`` makes ``conds``): the residents every
+        condition matches, in id order, at most ``limit``."""
+
+        def job(c: sqlite3.Connection) -> list[ResidentRecord]:
+            ids = matching_ids(c, conds, limit)
+            rows = {r[0]: r[1] for r in c.execute(
+                f"SELECT id, record FROM residents WHERE id IN ({', '.join('?' * len(ids))})", ids)}
+            return [_row_to_record((rows[i],)) for i in ids]
+
+        return await self.db.read(job)
 
     async def household(self, household_id: str) -> list[ResidentRecord]:
         rows = await self.db.read(lambda c: c.execute(
@@ -220,6 +218,8 @@ class SQLiteRegistry:
     def upsert(conn: sqlite3.Connection, records: list[ResidentRecord]) -> int:
         """Insert or replace records; call inside a write job."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        # The search keys in the same transaction: a record is never stored without them.
+        write_keys(conn, [msgspec.structs.asdict(r) for r in records])
         for r in records:
             conn.execute(
                 "INSERT INTO residents (id, household_id, record, family, given, birth_date, updated_at)"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
+import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
@@ -22,12 +23,22 @@ from server.auth.roles import (
 )
 from server.authz import AccountLike, allowed_status_changes, require_roles, submission_readable
 from server.console.readable import account_names, actor_text, comment_mark, procedure_titles, resident_names
-from server.display import STATUS_LABELS, answer_sections, form_values, jst, procedure_title
+from server.display import (
+    STATUS_LABELS,
+    address_text,
+    answer_sections,
+    form_values,
+    jst,
+    name_text,
+    procedure_title,
+    wareki_text,
+)
 from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
-from server.identity import NOT_RESIDENT, bind_account, summarize
+from server.identity import NOT_RESIDENT, bind_account, search_registry
 from server.problems import Problem
-from server.registry import search_text
+from server.registry import ResidentRecord
+from server.registry_search import SearchInputError
 from server.services import services
 from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES
@@ -205,20 +216,49 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
         "Content-Disposition": f'attachment; filename="submissions-{stamp}.{format}"', "Cache-Control": "no-store"})
 
 
+@dataclass(frozen=True)
+class FoundResident:
+    """One registry search result as the console shows it: the name byte for byte, the kana, the birth date
+    in 和暦, the address (``server.display``), and the id only in the link that picks the resident."""
+
+    id: str
+    name: str
+    kana: str
+    birth: str
+    address: str
+
+
+def _found(r: ResidentRecord) -> FoundResident:
+    return FoundResident(r.id, name_text({"family": r.family, "given": r.given}),
+                         name_text({"family": r.family_kana, "given": r.given_kana}),
+                         wareki_text(r.birth_date), address_text(msgspec.structs.asdict(r)))
+
+
 @get("/console/bind", include_in_schema=False)
 async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None,
-                    account_id: FromQuery[str | None] = None) -> Response[str]:
+                    name: FromQuery[str | None] = None, birth_date: FromQuery[str | None] = None,
+                    address: FromQuery[str | None] = None, account_id: FromQuery[str | None] = None,
+                    resident_id: FromQuery[str | None] = None) -> Response[str]:
     user = require_roles(request, *BIND_ROLES)
-    svc = services(request)
-    results = []
-    text = search_text(q)
-    if text is not None:
-        found = await svc.registry.search(text[:100])
-        await audit.record(svc.db, actor=user.id, action="registry.search", subject=None,
-                           details={"query": text[:100], "via": "console", **audit.many([r.id for r in found])})
-        results = [summarize(r) for r in found]
-    return render_page(request, "bind.html", q=q or "", results=results, account_id=account_id or "", message="",
-                   error="")
+    # ``q`` (the one box of earlier links) is searched as the API's q and shown in the name box.
+    form = {"name": (name if name is not None else q or "")[:100], "birth_date": (birth_date or "")[:100],
+            "address": (address or "")[:100]}
+    results: list[FoundResident] = []
+    searched, error, status = False, "", 200
+    if any(v.strip() for v in (q or "", *form.values())):
+        try:
+            found = await search_registry(services(request), user.id, q=None if name is not None else q,
+                                          name=name, birth_date=form["birth_date"], address=form["address"],
+                                          via="console")
+            results, searched = [_found(r) for r in found], True
+        except SearchInputError as exc:
+            error, status = _SEARCH_ERRORS.get(exc.code, "検索できませんでした。"), 400
+    return render_page(request, "bind.html", http_status=status, form=form, results=results, searched=searched,
+                       account_id=account_id or "", resident_id=resident_id or "", message="", error=error)
+
+
+_SEARCH_ERRORS = {"invalid": "生年月日は 1980-04-12、S55.4.12、昭和55年4月12日 のように入力してください（年や年月だけでも検索できます）。",
+                  "too_many_terms": "検索する語が多すぎます。氏名・生年月日・住所を合わせて8語までにしてください。"}
 
 
 @dataclass
@@ -240,10 +280,15 @@ async def bind_submit(request: Request[Any, Any, Any],
             raise
         message = {"unknown-resident": _FORM_ERRORS["unknown-resident"], "not-found": "そのアカウントはありません。",
                    NOT_RESIDENT: "職員のアカウントは住民記録に紐づけられません。"}[exc.slug]
-        return render_page(request, "bind.html", http_status=exc.status_code, q="", results=[],
-                       account_id=data.account_id, message="", error=message)
-    return render_page(request, "bind.html", q="", results=[], account_id=out.account_id, error="",
-                   message=f"アカウントを住民記録 {out.resident_id} に紐づけました。")
+        return render_page(request, "bind.html", http_status=exc.status_code, form=_EMPTY_FORM, results=[],
+                           searched=False, account_id=data.account_id, resident_id=data.resident_id, message="",
+                           error=message)
+    return render_page(request, "bind.html", form=_EMPTY_FORM, results=[], searched=False,
+                       account_id=out.account_id, resident_id="", error="",
+                       message=f"アカウントを住民記録 {out.resident_id} に紐づけました。")
+
+
+_EMPTY_FORM = {"name": "", "birth_date": "", "address": ""}
 
 
 @get("/console/static/{name:str}", include_in_schema=False, sync_to_thread=False)
