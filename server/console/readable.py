@@ -16,7 +16,7 @@ from typing import Any
 from procedure_definitions.library import latest_version
 from server.display import name_text
 
-__all__ = ["account_names", "actor_text", "comment_mark", "procedure_titles", "resident_names"]
+__all__ = ["account_names", "actor_text", "comment_mark", "department_names", "procedure_titles", "resident_names"]
 
 _SYSTEM = "システム"
 
@@ -28,6 +28,11 @@ def procedure_titles(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, s
         if versions:
             out[pid] = versions[latest_version(dict(versions))].title.ja
     return out
+
+
+def department_names(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{department id: its Japanese name}`` as the library's procedures name their departments."""
+    return {p.department.id: p.department.name.ja for versions in procedures.values() for p in versions.values()}
 
 
 async def account_names(db: Any, ids: Iterable[str | None]) -> dict[str, tuple[str, str, str | None]]:

@@ -22,7 +22,14 @@ from server.auth.roles import (
     department_filter,
 )
 from server.authz import AccountLike, allowed_status_changes, require_roles, submission_readable
-from server.console.readable import account_names, actor_text, comment_mark, procedure_titles, resident_names
+from server.console.readable import (
+    account_names,
+    actor_text,
+    comment_mark,
+    department_names,
+    procedure_titles,
+    resident_names,
+)
 from server.display import (
     STATUS_LABELS,
     address_text,
@@ -59,8 +66,12 @@ _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 def render_page(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
     from server.auth.middleware import csrf_token_of
 
+    user = request.scope.get("user")
+    department = getattr(user, "department", None)
+    if department:  # the header names the staff member's department, never its id
+        department = department_names(services(request).catalog.library.procedures).get(department, department)
     html = _env.get_template(template).render(
-        user=request.scope.get("user"), csrf_token=csrf_token_of(request.scope) or "",
+        user=user, department_name=department or "", csrf_token=csrf_token_of(request.scope) or "",
         status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
     return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store"})  # personal data: never cached
@@ -126,8 +137,11 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     corrected = await _corrected(svc, rec, proc)
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
     party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
-    confirmed = [(party_labels.get(s.party, s.party), s.resident_id, s.updated_at)
-                 for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
+    slots = [s for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
+    party_people = [await svc.registry.get(s.resident_id) if s.resident_id else None for s in slots]
+    confirmed = [(party_labels.get(s.party, s.party),
+                  name_text({"family": r.family, "given": r.given}) if r is not None else "", s.updated_at)
+                 for s, r in zip(slots, party_people, strict=True)]
     names = await account_names(svc.db, [h.actor for h in rec.history])
     history = [(h, actor_text(h.actor, names, ROLE_LABELS, filer=rec.account_id), comment_mark(h, names))
                for h in rec.history]

@@ -132,6 +132,9 @@ def test_history_names_who_and_marks_comments(srv: AppServer) -> None:
     assert '<span class="mark">内部メモ</span> 書類を確認します' in history
     assert '<span class="mark">申請者へ</span> 本人確認書類の写しを添付してください' in history
     assert '<span class="actor">申請者（テストresident）</span>：受付' in history  # the filing itself
+    # The header names the reviewer's department by its name, never its id.
+    assert f"テストreviewer（審査・{proc.department.name.ja}）" in page
+    assert proc.department.id not in _visible(page)
 
 
 def test_counter_makes_intake_moves_only(srv: AppServer) -> None:
@@ -165,9 +168,10 @@ def test_status_policy_is_one_table() -> None:
     from server.authz import allowed_status_changes, status_change_allowed
     from server.storage.submissions import TRANSITIONS
 
-    class Who:
-        def __init__(self, role: str) -> None:
-            self.id, self.role, self.department, self.display_name, self.resident_id = "x", role, None, "", None
+    def Who(role: str) -> Any:
+        from server.auth.models import Account
+
+        return Account(id="x", display_name="", role=role)
 
     for role in ("counter", "reviewer", "admin", "outreach", "configurator", "resident"):
         who: Any = Who(role)

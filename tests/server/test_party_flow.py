@@ -142,7 +142,7 @@ def test_two_people_file_once(srv: AppServer) -> None:
     assert reviewer.get(f"/api/submissions/{sid}").status_code == 200  # now in the department's hands
     assert number in reviewer.get("/console").text
     page = reviewer.get(f"/console/submissions/{sid}")
-    assert page.status_code == 200 and "相手の方：住民 R0004（本人のアカウントで確認" in page.text
+    assert page.status_code == 200 and "相手の方：葛\U000e0100城 美咲（本人のアカウントで確認" in page.text  # R0004 by name
     actions = _audit(srv, sid)
     assert actions.count("submission.file_parts") == 1
     assert {"submission.hold", "party.invite", "party.claim", "party.confirm"} <= set(actions)
