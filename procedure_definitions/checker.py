@@ -14,6 +14,7 @@ from . import expressions as ex
 from .checker_people import PREFILL_COMPAT, PeopleChecks, field_tag
 from .errors import Problem, did_you_mean, problem
 from .model import (
+    FAMILY_PART_ATTRIBUTES,
     PROFILE_ATTRIBUTES,
     AddressField,
     AttachmentField,
@@ -21,6 +22,7 @@ from .model import (
     DateField,
     FieldBase,
     GroupField,
+    KanaField,
     LifeEvent,
     MultiChoiceField,
     NameField,
@@ -365,6 +367,7 @@ class _Checker(PeopleChecks):
 
     def prefill(self, f: FieldBase, fpath: KeyPath) -> None:
         self.prefill_map(f, fpath)
+        self.prefill_part(f, fpath)
         if f.prefill is None:
             return
         attr_type = PROFILE_ATTRIBUTES.get(f.prefill)
@@ -379,6 +382,19 @@ class _Checker(PeopleChecks):
             self.report("PD217", fpath + ("prefill",), field=f.id, name=f.prefill)
         elif isinstance(f, PersonField) and f.fills is None:
             self.report("PD219", fpath + ("prefill",), field=f.id)
+
+    def prefill_part(self, f: FieldBase, fpath: KeyPath) -> None:
+        """``prefill_part: family``: the 氏 of the filer's own name or reading, into a field with a family part."""
+        if f.prefill_part is None:
+            return
+        two_parts = (isinstance(f, NameField) and not f.single_part) or (isinstance(f, KanaField) and f.split)
+        if f.prefill not in FAMILY_PART_ATTRIBUTES:
+            why = f"prefill '{f.prefill}' has no family part to take" if f.prefill else "it has no prefill"
+            self.report("PD223", fpath + ("prefill_part",), field=f.id, part=f.prefill_part,
+                        reason=f"{why}; use prefill: name (or name_kana on a reading)")
+        elif not two_parts:
+            self.report("PD223", fpath + ("prefill_part",), field=f.id, part=f.prefill_part,
+                        reason=f"it is {field_tag(f)} without a family part (a name not single_part, a kana with split: true)")
 
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}

@@ -60,6 +60,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD220": ("error", "fills of '{field}': '{item}' is inside group '{group}'; a person field fills plain fields (a group of people uses prefill_map)"),
     "PD221": ("error", "'{item}' is filled by two person fields: '{other}' and '{field}'"),
     "PD222": ("error", "'pick_self' is only allowed on a person field or a group with pick: true; field '{field}' is {what}"),
+    "PD223": ("error", "'prefill_part: {part}' on field '{field}' cannot be filled: {reason}"),
     "PD230": ("error", "section '{section}' names unknown party '{party}'{hint}"),
     "PD231": ("error", "{key} of {part}'s part reads '{name}', which {other} fills"),
     "PD232": ("error", "party '{party}' has no section"),

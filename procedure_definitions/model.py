@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "FAMILY_PART_ATTRIBUTES",
     "FIELD_TYPES",
     "MEMBER_ATTRIBUTES",
     "PARTIAL_DATE_ATTRIBUTES",
@@ -124,6 +125,10 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
 PARTIAL_DATE_ATTRIBUTES: frozenset[str] = frozenset(
     k for k in (*PROFILE_ATTRIBUTES, *MEMBER_ATTRIBUTES) if k.endswith("birth_date"))
 
+# The attributes ``prefill_part: family`` may take the family part (氏) of: the filer's own name and reading,
+# so the PWA can say truthfully where it came from (「届出人の氏から入力」); e.g. 出生届's child: 父母の氏 (民法790条).
+FAMILY_PART_ATTRIBUTES: frozenset[str] = frozenset({"name", "name_kana"})
+
 # Member attributes the registry never gives (server.disclosure): only a life event's earlier group has them.
 UNDISCLOSED_MEMBER_ATTRIBUTES: frozenset[str] = frozenset({"my_number"})
 
@@ -161,6 +166,9 @@ class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
     read_only: bool = False
     prefill: str | None = None  # a key of PROFILE_ATTRIBUTES
     prefill_editable: bool = True
+    # Only this part of the ``prefill`` value is filled (``family``: the 氏 of a two-part name or split kana);
+    # the rest is the resident's to type: the field still asks, never folds (docs/procedure-format.md).
+    prefill_part: Literal["family"] | None = None
     # Groups only (on FieldBase so that the checker, not the shape check, explains a misplaced one): with
     # ``prefill: household_members`` (or another PROFILE_GROUPS attribute), item field id -> member
     # attribute; ``pick``: the resident ticks the members to include (one tap each) instead of getting all.

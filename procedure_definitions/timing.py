@@ -114,6 +114,10 @@ TYPICAL_INPUT: dict[str, Typing] = {
     "name_single": Typing(kana=8, conversions=2),
     "kana": Typing(kana=8),  # ひらがな accepted and converted: no conversion step
     "kana_split": Typing(kana=8, taps=2),
+    # A name or reading whose family part is prefilled (``prefill_part: family``): only the given box is
+    # tapped and typed, half the typical name (2 kanji, about 4 kana, 1 conversion); the 氏 is glanced at.
+    "name_given": Typing(kana=4, conversions=1),
+    "kana_given": Typing(kana=4),
     "postal_code": Typing(digits=7, taps=2),  # + the 「郵便番号から住所を入力」 button
     "address": Typing(digits=7 + 6, taps=3, switches=1),  # code, lookup, block
     # An address filled by a separate postal code field's lookup has no code box: only the block is typed.
@@ -153,6 +157,8 @@ def _tag(field: FieldBase) -> str:
 
 def _typing(field: FieldBase, ctx: Context) -> Typing | None:
     tag = _tag(field)
+    if field.prefill_part:
+        return TYPICAL_INPUT[f"{tag}_given"]
     if tag == "address" and field.id in ctx.linked:
         return TYPICAL_INPUT["address_linked"]
     if isinstance(field, NameField) and field.single_part:
@@ -202,7 +208,8 @@ def _entry_seconds(field: FieldBase, m: TouchModel, ctx: Context) -> tuple[str, 
     typing = _typing(field, ctx)
     if typing is None:  # an unknown future type: a decision and a tap
         return "type", m.mental + m.tap
-    return "type", m.mental + _typing_seconds(typing, m)
+    check = m.glance if field.prefill_part else 0.0  # the prefilled 氏 in its box, verified at a glance
+    return "type", m.mental + check + _typing_seconds(typing, m)
 
 
 class Context(msgspec.Struct, frozen=True):
@@ -282,7 +289,12 @@ def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
         )
     if isinstance(field, PersonField) and field.prefill in PROFILE_GROUPS:
         return True  # a person to pick (one radio); hidden above when every field it fills is answered elsewhere
-    return not (field.calculate or field.read_only or field.prefill)
+    return not (field.calculate or field.read_only or _whole_prefill(field))
+
+
+def _whole_prefill(field: FieldBase) -> bool:
+    """A value the profile gives whole: a ``prefill_part`` leaves the rest (the 名) to type, so it still asks."""
+    return bool(field.prefill) and field.prefill_part is None
 
 
 def _known(group: GroupField, ctx: Context, i: int) -> frozenset[str]:
@@ -313,7 +325,7 @@ def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context,
         return 1
     if _person_filled(field, ctx, at):
         return 1  # on the person field's line (glanced there), listed on the review
-    if field.calculate or field.read_only or field.prefill:
+    if field.calculate or field.read_only or _whole_prefill(field):
         out.append(Step("glance", field.id, text_chars(field.label) * m.read_char + m.glance))
         return 1
     if isinstance(field, GroupField):
@@ -416,7 +428,7 @@ def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
     """A plain field on the path holding a profile value: no group or person field, no person field's target
     (on that person's line), no calculation or read-only value."""
     plain = not isinstance(field, (GroupField, PersonField, NoticeField)) and not (field.calculate or field.read_only)
-    return plain and bool(field.prefill) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
+    return plain and _whole_prefill(field) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
 
 
 def folded(fields: Iterable[FieldBase], ctx: Context) -> list[str]:

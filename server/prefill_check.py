@@ -8,7 +8,8 @@ item taken from a person (``prefill_map``) whose mapped values differ from that 
 person's when it agrees with them on more than half of the mapped values the person has (a person added
 by hand agrees with nobody and is no correction). A person field (``type: person``) names its person: the
 fields it ``fills`` whose answers differ from that person's attributes are corrections (an id that is not
-one of the profile's people names nobody: no correction, and nothing else is read from it).
+one of the profile's people names nobody: no correction, and nothing else is read from it). A partial
+prefill (``prefill_part: family``) gave only the 氏: a changed 氏 is a correction, the typed 名 never is.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from procedure_definitions.model import PROFILE_GROUPS, GroupField, PersonField, Procedure
+from procedure_definitions.model import PROFILE_GROUPS, FieldBase, GroupField, PersonField, Procedure
 
-__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "uses_prefill"]
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "prefill_value",
+           "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -32,6 +34,26 @@ def _clean(v: Any) -> Any:
 
 def _same(a: Any, b: Any) -> bool:
     return bool(_clean(a) == _clean(b))
+
+
+def _same_prefill(f: FieldBase, answer: Any, given: Any) -> bool:
+    """Whether an answer keeps what the prefill gave: with ``prefill_part``, that part only (the rest is typed)."""
+    if given is None:
+        return True  # nothing was given to change
+    if f.prefill_part is not None:
+        return isinstance(answer, dict) and answer.get(f.prefill_part) == given[f.prefill_part]
+    return _same(answer, given)
+
+
+def prefill_value(f: FieldBase, profile: dict[str, Any]) -> Any:
+    """What the profile fills into top-level field ``f`` (None: nothing): its ``prefill`` attribute, or only its
+    ``prefill_part`` of it (``{"family": 氏}``; nothing when the profile's value has no such part, e.g. a kana
+    reading held as one string). The twin of pwa/js/drafts.js prefillValue (tests/conformance/prefill_part.json)."""
+    value = profile.get(f.prefill) if f.prefill else None
+    if f.prefill_part is None or value is None:
+        return value
+    part = value.get(f.prefill_part) if isinstance(value, dict) else None
+    return {f.prefill_part: part} if isinstance(part, str) and part else None
 
 
 def uses_prefill(proc: Procedure) -> bool:
@@ -89,7 +111,7 @@ def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str,
                     out.extend(_item_corrections(f, value, profile[f.prefill]))
             elif isinstance(f, PersonField):
                 out.extend(person_corrections(f, answers, profile[f.prefill], profile.get("resident_code")))
-            elif value not in (None, "") and not _same(value, profile[f.prefill]):
+            elif value not in (None, "") and not _same_prefill(f, value, prefill_value(f, profile)):
                 out.append(f.id)
     return out
 

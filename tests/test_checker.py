@@ -198,6 +198,22 @@ def test_has_spouse_prefills_a_yes_no_field_only() -> None:
     assert codes(BASE + yes_no.replace("type: yesno", "type: text")) == ["PD207"]
     assert codes(BASE.replace("        label: 通数\n", "        label: 通数\n        prefill: has_spouse\n")) == ["PD207"]
 
+def test_prefill_part_takes_the_family_part_of_the_filers_own_name_into_a_two_part_field() -> None:
+    part = "        prefill_part: family\n"
+    name = "      - id: child_name\n        type: name\n        label: 子の氏名\n        prefill: name\n" + part
+    kana = "      - id: child_kana\n        type: kana\n        split: true\n        label: よみかた\n        prefill: name_kana\n" + part
+    assert codes(BASE + name + kana) == []
+    assert codes(BASE + name.replace("        prefill: name\n", "")) == ["PD223"]  # nothing to take a part of
+    assert codes(BASE + name.replace("prefill: name", "prefill: household_head_name")) == ["PD223"]  # not the filer's
+    assert codes(BASE + name.replace("type: name", "type: name\n        single_part: true")) == ["PD223"]
+    assert codes(BASE + kana.replace("        split: true\n", "")) == ["PD223"]
+    text = BASE + name.replace("type: name", "type: text")
+    res = load_text(text, "x.yaml")
+    assert sorted(p.code for p in res.problems) == ["PD207", "PD223"]
+    bad = next(p for p in res.problems if p.code == "PD223")
+    assert bad.line == len(text.splitlines()) and "field 'child_name'" in bad.message  # at the prefill_part line
+
+
 def test_option_problems() -> None:
     assert codes(BASE.replace("min: 1", "min: 20")) == ["PD208"]
 

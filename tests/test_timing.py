@@ -561,3 +561,25 @@ def test_the_fold_line_is_the_pwas_text() -> None:
     assert string("prefilled") + string("memberOpen") == FOLD_TEXT
     assert f"export const FOLD_MIN = {FOLD_MIN};" in (js / "steps.js").read_text(encoding="utf-8")
     assert "? [...from][0] : t('prefilled')}${t('memberOpen')}" in (js / "render.js").read_text(encoding="utf-8")
+
+
+def test_a_name_with_the_family_part_prefilled_costs_the_given_part_and_a_glance() -> None:
+    """``prefill_part: family``: the label, M, a glance at the prefilled 氏, one tap and the 名 (4 kana, 1
+    conversion; a reading 4 kana): typed, never glanced at as a whole prefill nor folded."""
+    m = DEFAULT_MODEL
+    name = {"id": "child_name", "type": "name", "required": True, "label": {"ja": "子の氏名"}}
+    kana = {"id": "child_kana", "type": "kana", "split": True, "required": True, "label": {"ja": "よみ"}}
+    part = {"prefill_part": "family"}
+    typed = estimate(proc(lambda d: fields(d).extend([name, kana])))
+    partial = estimate(proc(lambda d: fields(d).extend([{**name, "prefill": "name", **part},
+                                                         {**kana, "prefill": "name_kana", **part}])))
+    steps = {s.field_id: s for s in partial.breakdown}
+    label = len("子の氏名") * m.read_char
+    assert steps["child_name"].kind == "type"
+    assert steps["child_name"].seconds == pytest.approx(
+        label + m.mental + m.glance + m.tap + 4 * m.kana + m.conversion, abs=0.01)
+    assert steps["child_kana"].seconds == pytest.approx(len("よみ") * m.read_char + m.mental + m.glance + m.tap + 4 * m.kana,
+                                                        abs=0.01)
+    saved = (m.tap + 4 * m.kana + m.conversion - m.glance) + (m.tap + 4 * m.kana - m.glance)
+    assert typed.seconds - partial.seconds == pytest.approx(saved, abs=0.02)
+    assert not [s for s in partial.breakdown if s.kind == "prefilled"]  # two partial prefills never fold

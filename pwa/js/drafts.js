@@ -48,7 +48,7 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
     const from = (attr) => (profile.sources && profile.sources[attr]) || 'registry';
     // A two-person procedure: only `party`'s part ('' = the first filer's): each person's from their own record.
     for (const f of allFields((c.parties || []).length ? partOf(c, party) : c)) {
-      const v = f.prefill ? profile.profile[f.prefill] : null;
+      const v = prefillValue(f, profile.profile);
       if (v == null || v === '') continue;
       if (f.prefill_map || f.type === 'person') {
         if (!Array.isArray(v) || !v.length) continue;
@@ -70,6 +70,18 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
     title: c.title, answers, retired: {}, raw: {}, prefilled, locked, people, prefill_sources: sources, fill_people: fill, typed: [], opened_at: new Date(now).toISOString(), updated_at: now,
     on_behalf_of: acting ? acting.id : null, on_behalf_name: acting ? acting.name : null, seen: {}, ...extra,
   };
+}
+
+/**
+ * What a profile fills into top-level field `f` (null: nothing): its `prefill` attribute, or only its
+ * `prefill_part` of it ({family: 氏}: the given name is the resident's to type; nothing when the profile has no
+ * such part). The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_part.json).
+ */
+export function prefillValue(f, profile) {
+  const v = f.prefill ? profile[f.prefill] : null;
+  if (!f.prefill_part || v == null) return v ?? null;
+  const part = v && typeof v === 'object' ? v[f.prefill_part] : null;
+  return typeof part === 'string' && part ? { [f.prefill_part]: part } : null;
 }
 
 /** The answers key of a record: a life event's bundle keeps its shared answers apart. */

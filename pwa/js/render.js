@@ -23,14 +23,15 @@ export function labelContent(field, ctx, path) {
   const out = [document.createTextNode(bits[0])];
   // ※必須 / ※任意: applyResult sets it from the form result's `required`, validation's own decision.
   if (field.type !== 'notice' && !field.calculate && !field.read_only) out.push(marker(el('span', {}), field.required));
-  const note = prefillNote(ctx, path);
+  const note = prefillNote(ctx, path, true, field);
   if (note) out.push(el('span', { class: 'prefilled', text: note }));
   return out;
 }
 
 /** Where a value came from (the registry, an imported 転出証明書情報: ctx.sources), or that it was changed. */
-export function prefillNote(ctx, path, lock = true) {
+export function prefillNote(ctx, path, lock = true, field = null) {
   if (ctx.prefilled.has(path)) {
+    if (field && field.prefill_part) return t('prefilledFamily'); // only the 氏, from the filer's own record
     const from = ctx.sources && ctx.sources.get(path);
     if (from === 'bundle') return t('prefilledBundle'); // typed in an earlier procedure of the life event
     return t((from === 'transfer' ? 'prefilledTransfer' : 'prefilled') + (lock && ctx.locked.has(path) ? 'Locked' : ''));
@@ -237,7 +238,9 @@ function renderField(field, ctx, path) {
         ['given', kana ? t('givenKana') : t('given'), kana ? 'off' : 'given-name']];
       // The generic name hint gives way to the procedure's own (usually the same advice in its words).
       const generic = kana ? t('kanaHint') : field.hint ? null : t('nameHint');
-      return partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, kana ? normalizeKana : null, set, blurTouch, generic);
+      // With the 氏 prefilled (`prefill_part`) the 名 box is the field's own (its id: label, error links land on it).
+      const lead = field.prefill_part && !locked && ctx.prefilled.has(path) ? 1 : 0;
+      return partsFieldset(field, ctx, path, id, common, errorP, locked, parts, (v) => v, kana ? normalizeKana : null, set, blurTouch, generic, lead);
     }
     case 'postal_code': {
       const input = textInput({ inputmode: 'numeric', autocomplete: 'postal-code', class: 'w-short' }, (x) => normalizePostalCode(x) || x);
@@ -283,7 +286,7 @@ function base(path) {
   return i < 0 ? '' : path.slice(0, i);
 }
 
-function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt, normalize, set, blurTouch, extraHint) {
+function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt, normalize, set, blurTouch, extraHint, lead = 0) {
   const fs = el('fieldset', { ...common, 'aria-describedby': describedBy(field, id, extraHint ? id + '-h2' : null) },
     el('legend', {}, labelContent(field, ctx, path)),
     extraHint ? el('p', { class: 'hint', id: id + '-h2', text: extraHint }) : null, hintNodes(field, id), errorP);
@@ -292,11 +295,11 @@ function partsFieldset(field, ctx, path, id, common, errorP, locked, parts, _fmt
   parts.forEach(([key, label, ac, cls, im], i) => {
     const pid = `${id}-${key}`;
     const input = el('input', {
-      id: i === 0 ? id : pid, type: 'text', name: `${path}.${key}`, autocomplete: ac, readonly: locked,
+      id: i === lead ? id : pid, type: 'text', name: `${path}.${key}`, autocomplete: ac, readonly: locked,
       class: cls || null, inputmode: im || null, spellcheck: 'false', value: cur()[key] ?? '',
     });
-    if (i === 0) input.setAttribute('data-part', key);
-    if (i === 0 && pid !== id) input.dataset.partId = pid;
+    if (i === lead) input.setAttribute('data-part', key);
+    if (i === lead && pid !== id) input.dataset.partId = pid;
     const update = () => {
       const v = cur();
       // The stored part is normalised now (kana, postal code); the box shows it on blur (never mid-IME).

@@ -20,7 +20,8 @@ export function asksAnything(fields, d, result, staff = false) {
   const holds = prefillHolds(d, result);
   // A person field whose fields are all answered elsewhere (not among `fields`) is not shown (render.js).
   const person = (f) => f.type !== 'person' || fields.some((x) => x.id in (f.fills || {}));
-  return fields.some((f) => answerable(f, staff) && isShown(result, f.id) && person(f) && (f.pick || !holds(f.id)));
+  // A partial prefill (`prefill_part`: the 氏 given, the 名 to type) always asks, like a pick.
+  return fields.some((f) => answerable(f, staff) && isShown(result, f.id) && person(f) && (f.pick || f.prefill_part || !holds(f.id)));
 }
 
 /** Whether top-level field `id` holds the value a prefill gave it, still valid (the resident corrected it or not). */
@@ -35,7 +36,7 @@ export const FOLD_MIN = 2;
 
 /**
  * The fields of a step shown as one line 「登録情報から入力（開いて確認・訂正）」 (render.js renderFields, ctx.fold):
- * the shown plain fields (no group or person, no person's target, calculation or read-only value) whose
+ * the shown plain fields (no group or person, no person's target, calculation, read-only value or partial prefill) whose
  * prefilled value holds. `open` when
  * the resident corrected one (`d.typed`). procedure_definitions/timing.py folded is the same rule (the time
  * model, statically), pinned by tests/conformance/fold.json. {ids: Set, open} or null.
@@ -44,7 +45,7 @@ export function foldedFields(fields, d, result, staff = false) {
   const holds = prefillHolds(d, result);
   // A person field's targets (`fills`) are on that person's own line.
   const filled = new Set(fields.flatMap((f) => Object.keys(f.fills || {})));
-  const ids = fields.filter((f) => answerable(f, staff) && !['group', 'person'].includes(f.type) && !filled.has(f.id)
+  const ids = fields.filter((f) => answerable(f, staff) && !['group', 'person'].includes(f.type) && !filled.has(f.id) && !f.prefill_part
     && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
   return ids.length < FOLD_MIN ? null : { ids: new Set(ids), open: ids.some((id) => (d.typed || []).includes(id)) };
 }

@@ -60,6 +60,7 @@ export const STRINGS = {
   personNotListed: 'Someone not listed (type their details)',
   pickHint: 'Tick everyone this applies to. Their details are filled from your record.',
   pickHintTransfer: 'Tick everyone this applies to. Their details are filled from the moving-out certificate.',
+  prefilledFamily: 'Surname from the record of the person filing',
   prefilledBundle: 'Entered earlier in this application',
   pickHintBundle: 'People you already entered in this application: tick them and their details are filled in.',
   pickEntered: 'People you entered in this application',

@@ -61,6 +61,7 @@ export const STRINGS = {
   personNotListed: 'ここに いない ひと（じぶんで かく）',
   pickHint: 'あてはまる ひとを えらんで ください。しやくしょ の きろく から いれます。',
   pickHintTransfer: 'あてはまる ひとを えらんで ください。まえの しやくしょ の きろく から いれます。',
+  prefilledFamily: 'とどけを だす ひと の みょうじ を いれました',
   prefilledBundle: 'この しんせいで もう かきました',
   pickHintBundle: 'もう かいた ひとは、えらぶ だけで いいです。',
   pickEntered: 'この しんせいで かいた ひとです',

@@ -60,6 +60,7 @@ export const STRINGS = {
   personNotListed: 'ここにない人（入力する）',
   pickHint: '該当する人にチェックを入れてください。登録情報から入力されます。',
   pickHintTransfer: '該当する人にチェックを入れてください。転出証明書情報から入力されます。',
+  prefilledFamily: '届出人の氏から入力',
   prefilledBundle: 'この申請で入力済み',
   pickHintBundle: 'この申請ですでに入力した人は、チェックを入れるだけで入力されます。',
   pickEntered: 'この申請で入力した人',

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  newDraftRecord, changedKeys, mergeSaved, attachmentRefs, submissionOf, createDraftSaver, COMMIT_DELAY_MS,
+  newDraftRecord, prefillValue, changedKeys, mergeSaved, attachmentRefs, submissionOf, createDraftSaver, COMMIT_DELAY_MS,
 } from '../../pwa/js/drafts.js';
 import { commitDraft, mutationOf } from '../../pwa/js/sync.js';
 import { isShown } from '../../pwa/js/paths.js';
@@ -46,6 +46,23 @@ test("a yes/no prefill: the profile's has_spouse true answers はい; absent lea
   assert.deepEqual([d.prefilled, d.prefill_sources], [['has_spouse', 'spouse_name'], { has_spouse: 'registry', spouse_name: 'registry' }]);
   const alone = newDraftRecord(p, { profile: { verified: true, profile: { name: { family: '桂城', given: '美咲' } } }, uuid: counter() });
   assert.ok(!('has_spouse' in alone.answers) && !alone.prefilled.includes('has_spouse'));
+});
+
+// The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_part.json, also run by pytest).
+const PART = JSON.parse(readFileSync(new URL('../conformance/prefill_part.json', import.meta.url), 'utf8'));
+
+test('prefillValue follows the shared rule: with prefill_part only the 氏, else the whole value', () => {
+  for (const c of PART.cases) assert.deepEqual(prefillValue(c.field, c.profile), c.value, c.name);
+});
+
+test("a partial prefill: the child's 氏 from the filer's name and reading, the 名 left to type, noted as prefilled", () => {
+  const [name, kana] = PART.cases.map((c) => c.field);
+  const p = { path: '/procedures/shussei/2.0.0.x.json', compiled: { id: 'shussei', version: '2.0.0', title: { ja: '出生届' }, sections: [{ id: 'child', fields: [name, kana] }] } };
+  const d = newDraftRecord(p, { profile: { verified: true, profile: PART.cases[0].profile }, uuid: counter() });
+  assert.deepEqual(d.answers, { child_name: { family: '山田' }, child_kana: { family: 'ヤマダ' } });
+  assert.deepEqual([d.prefilled, d.prefill_sources], [['child_name', 'child_kana'], { child_name: 'registry', child_kana: 'registry' }]);
+  const oneString = newDraftRecord(p, { profile: { verified: true, profile: { name_kana: 'ヤマダ タロウ' } }, uuid: counter() });
+  assert.deepEqual([oneString.answers, oneString.prefilled], [{}, []]);
 });
 
 test('a save writes only the answers the page changed: a change pulled meanwhile stays', () => {

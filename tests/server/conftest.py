@@ -59,6 +59,13 @@ def start_server(tmp: Path, procs: list[Procedure] | None = None, **settings: An
     return AppServer.create(s, library=Lib(procs or [make_proc()]))
 
 
+def submission_flags(srv: AppServer, sid: str) -> list[str]:
+    """The flags stored with a submission (``prefill_corrected``, ...), read from the SQLite file."""
+    raw = srv.db.read_sync(lambda c: c.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()[0])
+    flags: list[str] = msgspec.json.decode(raw)
+    return flags
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("srv")

@@ -14,6 +14,7 @@ from server.demo import DEMO_RESIDENTS, DEMO_TRANSFERS
 from server.registry import SQLiteRegistry, import_transfers
 from server.transfer import InMemoryMovingService
 from tests.server.conftest import make_proc, start_server
+from tests.server.conftest import submission_flags as _flags
 from testsupport.servers import AppServer
 
 IVS_KATSURA = "葛\U000e0100城"
@@ -163,12 +164,6 @@ def _file(client: Any, movers: list[dict[str, Any]], **extra: Any) -> dict[str, 
     assert r.status_code in (200, 201), r.text
     out: dict[str, Any] = r.json()
     return out
-
-
-def _flags(srv: AppServer, sid: str) -> list[str]:
-    raw = srv.db.read_sync(lambda c: c.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()[0])
-    flags: list[str] = msgspec.json.decode(raw)
-    return flags
 
 
 def test_picked_members_unchanged_are_not_flagged(srv: AppServer) -> None:

@@ -19,6 +19,7 @@ from server.demo import DEMO_RESIDENTS
 from server.prefill_check import offered_people, person_corrections
 from server.registry import SQLiteRegistry
 from tests.server.conftest import make_proc, start_server
+from tests.server.conftest import submission_flags as _flags
 from testsupport.servers import AppServer
 
 CHILD = {"id": "child", "type": "person", "label": {"ja": "子ども"}, "prefill": "household_members",
@@ -56,12 +57,6 @@ def _file(client: Any, answers: dict[str, Any], **extra: Any) -> Any:
     body = {"id": str(uuid.uuid4()), "procedure_id": "person-proc", "procedure_version": "1.0.0",
             "answers": answers, **extra}
     return client.post("/api/submissions", json=body)
-
-
-def _flags(srv: AppServer, sid: str) -> list[str]:
-    raw = srv.db.read_sync(lambda c: c.execute("SELECT flags FROM submissions WHERE id = ?", (sid,)).fetchone()[0])
-    flags: list[str] = msgspec.json.decode(raw)
-    return flags
 
 
 def test_household_members_say_they_live_in_the_household(srv: AppServer) -> None:
