@@ -49,7 +49,6 @@ __all__ = [
     "VisitView",
     "attach_submissions",
     "board",
-    "department_names",
     "open_visit",
     "part_action",
     "read_visit",
@@ -99,15 +98,6 @@ def _problem(exc: VisitRefused | VisitNotFound) -> Problem:
     if isinstance(exc, VisitNotFound):
         return Problem(404, "not-found", "No such visit")
     return Problem(exc.status, exc.code, exc.detail, **exc.extra)
-
-
-def department_names(svc: Services) -> dict[str, str]:
-    """Department id → its Japanese name, from the published procedures (the console shows names, not ids)."""
-    names: dict[str, str] = {}
-    for versions in svc.catalog.library.procedures.values():
-        for proc in versions.values():
-            names.setdefault(proc.department.id, proc.department.name.ja)
-    return names
 
 
 async def _view(svc: Services, rec: VisitRecord) -> VisitView:

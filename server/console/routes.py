@@ -19,6 +19,7 @@ from server.auth.roles import (
     BIND_ROLES,
     CASEWORK_ROLES,
     REVIEW_ROLES,
+    capabilities,
     department_filter,
 )
 from server.authz import AccountLike, allowed_status_changes, require_roles, submission_readable
@@ -72,6 +73,8 @@ def render_page(request: Request[Any, Any, Any], template: str, *, http_status: 
         department = department_names(services(request).catalog.library.procedures).get(department, department)
     html = _env.get_template(template).render(
         user=user, department_name=department or "", csrf_token=csrf_token_of(request.scope) or "",
+        # What the signed-in role may use (server.auth.roles.CAPABILITIES): the menu shows exactly that.
+        can=capabilities(getattr(user, "role", "") or ""),
         status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
     return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store"})  # personal data: never cached

@@ -29,16 +29,19 @@ __all__ = [
     "VISIT_MIGRATIONS",
     "NewVisit",
     "PartRecord",
+    "SubmissionLine",
     "VisitEvent",
     "VisitNotFound",
     "VisitPerson",
     "VisitRecord",
     "VisitRefused",
     "attach_in",
+    "candidate_lines",
     "list_visits",
     "load_visit",
     "open_visit_in",
     "part_action_in",
+    "submission_lines",
     "visit_action_in",
 ]
 
@@ -380,3 +383,38 @@ def list_visits(conn: sqlite3.Connection, *, status: str | None, departments: tu
     rows = conn.execute(sql + " ORDER BY opened_at, id LIMIT ?", (*args, limit)).fetchall()
     parts = _parts(conn, [r["id"] for r in rows])
     return [_record(r, parts.get(r["id"], []), []) for r in rows]
+
+
+class SubmissionLine(msgspec.Struct, kw_only=True):
+    """What the visit page lists of an application: enough to name it and link to it."""
+
+    id: str
+    receipt_number: str
+    procedure_id: str
+    procedure_version: str
+    department: str | None
+    status: str
+    received_at: str
+
+
+_LINE = "SELECT id, receipt_number, procedure_id, procedure_version, department, status, received_at FROM submissions"
+
+
+def submission_lines(conn: sqlite3.Connection, ids: list[str]) -> dict[str, SubmissionLine]:
+    """The applications ``ids`` (a visit's parts), by id."""
+    if not ids:
+        return {}
+    rows = conn.execute(_LINE + f" WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    return {r[0]: SubmissionLine(**dict(r)) for r in rows}
+
+
+def candidate_lines(conn: sqlite3.Connection, resident_id: str, limit: int = 50) -> list[SubmissionLine]:
+    """Applications about ``resident_id`` (filed for them, or by an account bound to them) that no visit holds
+    and that are filed (not a held two-person part): what the counter may attach to the resident's visit."""
+    held = ",".join("?" * len(HELD_STATUSES))
+    rows = conn.execute(
+        _LINE + " WHERE (on_behalf_of = ?1 OR account_id IN (SELECT account_id FROM identity_bindings"
+        " WHERE resident_id = ?1)) AND id NOT IN (SELECT submission_id FROM visit_submissions)"
+        f" AND status NOT IN ({held}) AND department IS NOT NULL ORDER BY received_at DESC LIMIT {int(limit)}",
+        (resident_id, *HELD_STATUSES)).fetchall()
+    return [SubmissionLine(**dict(r)) for r in rows]

@@ -96,6 +96,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/api/visits/{vid:str}/close"): frozenset({COUNTER, ADMIN}),
     ("POST", "/api/visits/{vid:str}/reopen"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/visits"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("GET", "/console/visits/new"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/visits"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/visits/{vid:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/console/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/visits/{vid:str}/parts/{dept:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/console/visits/{vid:str}/{action:str}"): frozenset({COUNTER, ADMIN}),
     # auth (server/auth)
     ("GET", "/api/session"): ANYONE,
     ("POST", "/auth/register/options"): ANYONE,
@@ -141,7 +148,7 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)),
-               "dept": "shimin"}
+               "dept": "shimin", "action": "close"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -163,6 +170,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/visits"): {"json": {"id": str(uuid.UUID(int=3)), "resident_id": "no-such-resident"}},
     ("POST", "/api/visits/{vid:str}/parts"): {"json": {"submission_ids": ["no-such-submission"]}},
     ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): {"json": {"step": "confirm"}},
+    ("POST", "/console/visits"): {"data": {"resident_id": "no-such-resident"}},
+    ("POST", "/console/visits/{vid:str}/parts"): {"data": {"submission_ids": "no-such-submission"}},
     ("POST", "/auth/register/options"): {"json": {"display_name": "matrix"}},
     ("POST", "/auth/register/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("POST", "/auth/login/verify"): {"json": {"challenge_id": "none", "credential": {}}},

@@ -191,3 +191,61 @@ def test_visit_numbers_count_up_per_day(srv: AppServer) -> None:
     counter = srv.login("counter")
     a, b = _open(counter, resident_id="R0001"), _open(counter, resident_id="R0001")
     assert int(b["number"][2:]) == int(a["number"][2:]) + 1 and a["day"] == b["day"]
+
+
+def test_console_pages_without_javascript(srv: AppServer) -> None:
+    """The console's forms (no JavaScript): 来庁受付 → the visit page → attach → take → complete → close; the
+    board shows labels, department names and JST times, never codes."""
+    counter = srv.login("counter")
+    page = counter.get("/console/visits/new", params={"q": "髙橋"})
+    assert page.status_code == 200 and "R0005" in page.text and 'href="/console/bind"' in page.text
+    form_id = str(uuid.uuid4())
+    r = counter.post("/console/visits", data={"id": form_id, "resident_id": "R0005", "booth": "7番"},
+                     follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/console/visits/{form_id}", r.text
+    # A double click of the same form: the same visit.
+    assert counter.post("/console/visits", data={"id": form_id, "resident_id": "R0005", "booth": "7番"},
+                        follow_redirects=False).headers["location"] == f"/console/visits/{form_id}"
+    s1, s2 = _file(counter, "test-proc"), _file(counter, "kodomo-proc")
+    page = counter.get(f"/console/visits/{form_id}")
+    assert page.status_code == 200 and "髙橋 健一" in page.text and "児童手当" in page.text and "こども課" in page.text
+    assert s1 in page.text and s2 in page.text  # offered for attaching
+    r = counter.post(f"/console/visits/{form_id}/parts", data={"submission_ids": [s1, s2]}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    shimin = srv.login("reviewer", department="shimin")
+    # The department's own view: this visit is waiting for 市民課.
+    own = shimin.get("/console/visits")
+    assert own.status_code == 200 and "市民課を待っている来庁" in own.text
+    number = counter.get(f"/api/visits/{form_id}").json()["number"]
+    assert number in own.text
+    page = shimin.get(f"/console/visits/{form_id}")
+    assert "担当します（市民課）" in page.text and "担当します（こども課）" not in page.text
+    assert shimin.post(f"/console/visits/{form_id}/parts/shimin/take", data={},
+                       follow_redirects=False).status_code == 303
+    # Someone else of the same department: an HTML page in Japanese with the API's 409.
+    r = srv.login("reviewer", department="shimin").post(f"/console/visits/{form_id}/parts/shimin/complete", data={})
+    assert r.status_code == 409 and "ほかの職員が担当しています" in r.text
+    board_ = counter.get("/console/visits").text
+    assert "対応中（7番）" in board_ and "待ち" in board_ and "in_progress" not in board_.replace("part-in_progress", "")
+    assert shimin.post(f"/console/visits/{form_id}/parts/shimin/complete", data={},
+                       follow_redirects=False).status_code == 303
+    r = counter.post(f"/console/visits/{form_id}/close", data={})
+    assert r.status_code == 409 and "まだ完了していない課があります" in r.text
+    kodomo = srv.login("reviewer", department="kodomo")
+    for step in ("take", "confirm", "issue", "complete"):
+        assert kodomo.post(f"/console/visits/{form_id}/parts/kodomo/{step}", data={},
+                           follow_redirects=False).status_code == 303, step
+    assert counter.post(f"/console/visits/{form_id}/close", data={}, follow_redirects=False).status_code == 303
+    page = counter.get(f"/console/visits/{form_id}").text
+    for label in ("終了", "来庁終了", "確認", "交付", "来庁を再開"):
+        assert label in page, label
+    assert "reception" not in page and "confirmed" not in page
+    # Roles: residents and outreach get problem+json 403; a new person is shown as typed.
+    _problem(srv.login("outreach").get("/console/visits"), 403, "forbidden")
+    _problem(shimin.get("/console/visits/new"), 403, "forbidden")
+    r = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "person_family": "葛\U000e0100城",
+                                              "person_given": "花子", "person_birth_date": "平成2年4月1日"},
+                     follow_redirects=True)
+    assert r.status_code == 200 and "葛\U000e0100城 花子" in r.text and "平成2年4月1日" in r.text
+    r = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "resident_id": "nobody"})
+    assert r.status_code == 422 and "住民記録はありません" in r.text

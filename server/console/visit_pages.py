@@ -1,0 +1,242 @@
+"""Console pages of visits (来庁): 来庁受付 (open a visit), the visit page (its parts and buttons) and the visit
+board (every open visit, or the visits waiting for one department).
+
+Every read and change goes through ``server.visits`` (the API's functions: one policy, one audit). Forms work
+without JavaScript (hidden ``_csrf_token``; ``console.js`` adds the header when it runs); a refused form answers
+an HTML page in Japanese with the API's status code, authorization refusals stay problem+json. Times are JST,
+departments by name, states and steps by their Japanese labels.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from server import audit
+from server.auth.roles import (
+    VISIT_DESK_ROLES,
+    VISIT_ROLES,
+    department_filter,
+    may_override_part,
+    may_work_part,
+)
+from server.authz import require_roles
+from server.console.readable import department_names
+from server.console.routes import render_page
+from server.display import date_text, name_text, procedure_title, status_label
+from server.identity import search_registry, summarize
+from server.problems import Problem
+from server.registry_search import SearchInputError
+from server.services import Services, services
+from server.storage.visits import candidate_lines, submission_lines
+from server.visit_states import MARK_STEPS, PART_ACTIONS
+from server.visits import (
+    VisitIn,
+    VisitView,
+    attach_submissions,
+    board,
+    open_visit,
+    part_action,
+    read_visit,
+    visit_action,
+)
+
+__all__ = ["PART_LABELS", "STEP_LABELS", "VISIT_LABELS", "visit_pages_router"]
+
+PART_LABELS = {"waiting": "待ち", "in_progress": "対応中", "done": "完了"}
+VISIT_LABELS = {"open": "来庁中", "closed": "終了"}
+STEP_LABELS = {"reception": "受付", "interview_started": "聞き取り開始", "interview_finished": "聞き取り終了",
+               "attached": "手続きを追加", "taken": "担当", "confirmed": "確認", "reviewed": "審査", "issued": "交付",
+               "released": "戻す", "completed": "完了", "closed": "来庁終了", "reopened": "再開"}
+MARK_LABELS = dict(zip(MARK_STEPS, ("確認しました", "審査しました", "交付しました"), strict=True))
+
+# The API's refusals as the counter reads them (same status code; the page offers the way back).
+_MESSAGES = {
+    "not-found": "来庁記録が見つかりません。",
+    "unknown-resident": "その住民番号の住民記録はありません。",
+    "resident-or-person": "住民記録から選ぶか、新しい方の氏名を入力してください。",
+    "idempotency-conflict": "この受付はすでに別の内容で登録されています。来庁受付をやり直してください。",
+    "unknown-submission": "選んだ申請が見つかりません。",
+    "submission-without-department": "担当課の決まっていない申請は追加できません。",
+    "submission-other-resident": "別の方の申請は追加できません。",
+    "submission-in-other-visit": "その申請は別の来庁で受け付けています。",
+    "visit-closed": "この来庁は終了しています。再開してから操作してください。",
+    "part-taken": "ほかの職員が担当しています。画面を再読み込みしてください。",
+    "part-not-in-progress": "まだ誰も担当していません。先に「担当します」を押してください。",
+    "part-done": "この課の手続きは完了しています。",
+    "parts-not-done": "まだ完了していない課があります。すべての課が完了してから終了してください。",
+    "visit-has-no-parts": "手続きが一つもないため終了できません。",
+    "bad-request": "入力内容を確認してください。",
+}
+
+
+def _refused(request: Request[Any, Any, Any], exc: Problem, back: str) -> Response[str]:
+    if exc.status_code in (401, 403):
+        raise exc  # authorization refusals stay problem+json, as on every console form
+    return render_page(request, "error.html", http_status=exc.status_code, heading="操作できませんでした",
+                       message=_MESSAGES.get(exc.slug, "入力内容を確認してください。"), back=back)
+
+
+def _departments(svc: Services) -> dict[str, str]:
+    return department_names(svc.catalog.library.procedures)
+
+
+def _label_ctx(svc: Services) -> dict[str, Any]:
+    return {"departments": _departments(svc), "part_labels": PART_LABELS, "visit_labels": VISIT_LABELS,
+            "step_labels": STEP_LABELS, "name_text": name_text, "date_text": date_text}
+
+
+@get("/console/visits", include_in_schema=False)
+async def board_page(request: Request[Any, Any, Any], status: FromQuery[str | None] = None,
+                     department: FromQuery[str | None] = None) -> Response[str]:
+    user = require_roles(request, *VISIT_ROLES)
+    svc = services(request)
+    # A reviewer lands on their own department's view: the visits waiting for it. "all" shows every visit of
+    # their department (and, for counter staff, every visit).
+    own = department_filter(user)
+    waiting_for = (own[0] if own else None) if department is None else (department if department != "all" else None)
+    shown_status = "open" if status is None else (status or None)
+    visits = await board(svc, user, status=shown_status, waiting_for=waiting_for, via="console")
+    names = _departments(svc)
+    columns = sorted({p.department for v in visits for p in v.parts}, key=lambda d: (names.get(d, d), d))
+    return render_page(request, "visit_board.html", visits=visits, columns=columns, status=shown_status or "",
+                       waiting_for=waiting_for or "all", department_choices=sorted(names.items(), key=lambda x: x[1]),
+                       current="visits", **_label_ctx(svc))
+
+
+@get("/console/visits/new", include_in_schema=False)
+async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None) -> Response[str]:
+    user = require_roles(request, *VISIT_DESK_ROLES)
+    svc = services(request)
+    results = []
+    error, http_status = "", 200
+    if q and q.strip():
+        try:  # the registry's one staff search (server.identity: name fold, audited registry.search)
+            found = await search_registry(svc, user.id, q=q[:100], via="console")
+            results = [summarize(r) for r in found]
+        except SearchInputError:
+            error, http_status = "検索できませんでした。語を減らすか、詳しい検索をお使いください。", 400
+    # The form's id: a double click of 「受付する」 sends it twice and opens one visit (the API is idempotent).
+    return render_page(request, "visit_new.html", http_status=http_status, q=q or "", results=results, error=error,
+                       form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text)
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = str(form.get(name) or "").strip()
+    return value or None
+
+
+@post("/console/visits", include_in_schema=False)
+async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    user = require_roles(request, *VISIT_DESK_ROLES)
+    form = await request.form()
+    raw: dict[str, Any] = {"id": _field(form, "id") or str(uuid.uuid4()), "resident_id": _field(form, "resident_id"),
+                           "booth": _field(form, "booth"), "booking_ref": _field(form, "booking_ref")}
+    family = _field(form, "person_family")
+    if family is not None:
+        # As typed: only the surrounding blanks of the whole entry are trimmed, nothing normalized inside.
+        raw["person"] = {"family": family, "given": _field(form, "person_given") or "",
+                         "birth_date": _field(form, "person_birth_date")}
+    try:
+        data = msgspec.convert({k: v for k, v in raw.items() if v is not None}, VisitIn)
+        view, _ = await open_visit(services(request), user, data)
+    except msgspec.ValidationError:
+        return _refused(request, Problem(400, "bad-request"), "/console/visits/new")
+    except Problem as exc:
+        return _refused(request, exc, "/console/visits/new")
+    return Redirect(f"/console/visits/{view.id}", status_code=303)
+
+
+async def _titles(svc: Services, lines: Any) -> dict[str, str]:
+    titles: dict[str, str] = {}
+    for line in lines:
+        proc, _ = await svc.catalog.get(line.procedure_id, line.procedure_version)
+        if proc is not None:
+            titles[line.procedure_id] = proc.title.ja
+    return titles
+
+
+async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
+    ids = sorted({e.by for e in view.events if e.by} | {p.taken_by for p in view.parts if p.taken_by})
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = await svc.db.read(lambda c: c.execute(f"SELECT id, display_name FROM accounts WHERE id IN ({marks})",
+                                                 ids).fetchall())
+    return {r[0]: r[1] for r in rows}
+
+
+@get("/console/visits/{vid:str}", include_in_schema=False)
+async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[str]:
+    user = require_roles(request, *VISIT_ROLES)
+    svc = services(request)
+    view = await read_visit(svc, user, vid, via="console")
+    attached = await svc.db.read(lambda c: submission_lines(c, [s for p in view.parts for s in p.submissions]))
+    candidates = []
+    if user.role in VISIT_DESK_ROLES and view.resident_id is not None and view.status == "open":
+        rid = view.resident_id
+        candidates = await svc.db.read(lambda c: candidate_lines(c, rid))
+        if candidates:  # the applications offered are a read of the resident's data too
+            await audit.record(svc.db, actor=user.id, action="visit.candidates", subject=f"visit:{vid}",
+                               details={"via": "console", **audit.many([c.id for c in candidates])})
+    titles = await _titles(svc, [*attached.values(), *candidates])
+    resident = await svc.registry.get(view.resident_id) if view.resident_id else None
+    return render_page(
+        request, "visit.html", visit=view, attached=attached, candidates=candidates, staff=await _staff_names(svc, view),
+        title_of=lambda pid: procedure_title(titles, pid), status_label=status_label,
+        resident=summarize(resident) if resident is not None else None, may_work=lambda d: may_work_part(user, d),
+        override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
+        all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), **_label_ctx(svc))
+
+
+@post("/console/visits/{vid:str}/parts", include_in_schema=False)
+async def attach_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[Any]:
+    user = require_roles(request, *VISIT_DESK_ROLES)
+    form = await request.form()
+    ids = [str(s).strip() for s in form.getall("submission_ids") if str(s).strip()][:50]
+    back = f"/console/visits/{vid}"
+    if not ids:
+        return _refused(request, Problem(422, "unknown-submission"), back)
+    try:
+        await attach_submissions(services(request), user, vid, ids)
+    except Problem as exc:
+        return _refused(request, exc, back)
+    return Redirect(back, status_code=303)
+
+
+@post("/console/visits/{vid:str}/parts/{dept:str}/{action:str}", include_in_schema=False)
+async def part_form(request: Request[Any, Any, Any], vid: FromPath[str], dept: FromPath[str],
+                    action: FromPath[str]) -> Response[Any]:
+    user = require_roles(request, *VISIT_ROLES)
+    back = f"/console/visits/{vid}"
+    if action not in PART_ACTIONS or action == "attach":
+        return _refused(request, Problem(404, "not-found"), back)
+    form = await request.form()
+    try:
+        await part_action(services(request), user, vid, dept, action,  # type: ignore[arg-type]
+                          booth=(_field(form, "booth") or "")[:20] or None if action == "take" else None)
+    except Problem as exc:
+        return _refused(request, exc, back)
+    return Redirect(back, status_code=303)
+
+
+@post("/console/visits/{vid:str}/{action:str}", include_in_schema=False)
+async def visit_form(request: Request[Any, Any, Any], vid: FromPath[str], action: FromPath[str]) -> Response[Any]:
+    user = require_roles(request, *VISIT_DESK_ROLES)
+    back = f"/console/visits/{vid}"
+    if action not in ("close", "reopen"):
+        return _refused(request, Problem(404, "not-found"), back)
+    try:
+        await visit_action(services(request), user, vid, "close" if action == "close" else "reopen")
+    except Problem as exc:
+        return _refused(request, exc, back)
+    return Redirect(back, status_code=303)
+
+
+visit_pages_router = Router(path="/", route_handlers=[board_page, new_page, open_form, visit_page, attach_form,
+                                                      part_form, visit_form])
