@@ -13,12 +13,14 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "DEFAULT_SIGNATURE",
     "FAMILY_PART_ATTRIBUTES",
     "FIELD_TYPES",
     "MEMBER_ATTRIBUTES",
     "PARTIAL_DATE_ATTRIBUTES",
     "PROFILE_ATTRIBUTES",
     "PROFILE_GROUPS",
+    "SIGNATURE_LABELS",
     "UNDISCLOSED_MEMBER_ATTRIBUTES",
     "AddressField",
     "AttachmentField",
@@ -53,6 +55,7 @@ __all__ = [
     "ScenarioExpect",
     "Section",
     "SharedField",
+    "Signature",
     "Text",
     "TextField",
     "WarekiField",
@@ -64,6 +67,13 @@ _STRICT = {"forbid_unknown_fields": True, "omit_defaults": True}
 
 MergePolicy = Literal["auto", "review", "append"]
 Filer = Literal["resident", "staff"]
+# How the printed 申請書 is signed (docs/procedure-format.md "Signature"): 記名のみ (the name printed is
+# enough), 自署 (a handwritten signature), 自署または押印 (a signature, or the printed name and a seal),
+# 押印任意 (a signature; a seal may be added). Absent: 自署, which every rule but a required seal accepts.
+Signature = Literal["name_only", "autograph", "autograph_or_seal", "seal_optional"]
+SIGNATURE_LABELS: dict[str, str] = {"name_only": "記名のみ", "autograph": "自署",
+                                    "autograph_or_seal": "自署または押印", "seal_optional": "押印任意"}
+DEFAULT_SIGNATURE: Signature = "autograph"
 
 # Attributes of the resident profile (the registry record bound to an account) that fields may be
 # prefilled from. Keep in step with server.registry; the checker rejects anything else.
@@ -421,6 +431,7 @@ class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):
     keywords: list[str] = []
     scenarios: list[Scenario] = []
     parties: list[Party] = []  # other residents who confirm their own sections (Section.party)
+    signature: Signature = DEFAULT_SIGNATURE  # the printed 申請書's signature box (server/printing)
 
 
 class Question(msgspec.Struct, **_STRICT):

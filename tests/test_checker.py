@@ -123,6 +123,26 @@ def test_bad_literal_value() -> None:
     assert "did you mean 'review'" in res.problems[0].message
 
 
+def test_signature_rule_is_one_of_four_and_defaults_to_autograph() -> None:
+    """The printed form's signature rule (docs/procedure-format.md "Signature"): an unknown value is PD104 at
+    its line; absent, the definition loads with the rule that every other rule accepts (自署)."""
+    res = load_text(BASE.replace("sections:\n", "signature: stamp\nsections:\n", 1), "x.yaml")
+    assert [(p.code, p.line) for p in res.problems] == [("PD104", 6)]
+    assert "autograph_or_seal" in res.problems[0].message
+    for rule in ("name_only", "autograph", "autograph_or_seal", "seal_optional"):
+        res = load_text(BASE.replace("sections:\n", f"signature: {rule}\nsections:\n", 1), "x.yaml")
+        assert res.problems == [] and res.definition.signature == rule  # type: ignore[union-attr]
+    assert load_text(BASE, "x.yaml").definition.signature == "autograph"  # type: ignore[union-attr]
+
+
+def test_every_shipped_procedure_declares_its_signature_rule() -> None:
+    root = Path(__file__).resolve().parent.parent / "procedure_definitions" / "library" / "procedures"
+    paths = sorted(root.glob("*.yaml"))
+    assert paths
+    for path in paths:  # said in the file (with its reason), not left to the default
+        assert re.search(r"^signature: [a-z_]+  # ", path.read_text(encoding="utf-8"), re.M), path.name
+
+
 def test_unknown_field_type() -> None:
     res = load_text(BASE.replace("type: number\n        label: 通数", "type: nubmer\n        label: 通数"), "x.yaml")
     assert [p.code for p in res.problems] == ["PD105"]
