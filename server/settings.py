@@ -27,6 +27,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     build_result: Any = None  # a madoguchi.build.BuildResult already built (tests, serve)
     validation_workers: int = 0  # processes validating answers (0: in process); `madoguchi serve`: cores - 1
     export_mappings_dir: str | None = None  # CSV column overrides; default: "export-mappings/" next to the db
+    # A city's own 申請書 layouts, <procedure id>.html (server/printing/form.py); default: "print-layouts/"
+    # next to the db.
+    print_layouts_dir: str | None = None
     # Rate limits and caps of the auth endpoints (docs/security.md "Limits"); tests that sign in many
     # times from one address raise them.
     auth_limits: AuthLimits = AuthLimits()
@@ -62,6 +65,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         from server.export import default_mappings_dir
 
         return Path(self.export_mappings_dir) if self.export_mappings_dir else default_mappings_dir(self.db_path)
+
+    @property
+    def print_layouts_root(self) -> Path:
+        return Path(self.print_layouts_dir) if self.print_layouts_dir else Path(self.db_path).resolve().parent / "print-layouts"
 
     @property
     def push_subject(self) -> str:

@@ -79,6 +79,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # staff console
     ("GET", "/console"): CONSOLE,
     ("GET", "/console/submissions/{sid:str}"): CONSOLE,
+    ("GET", "/console/submissions/{sid:str}/form.pdf"): CONSOLE,  # the printed 申請書 (server/printing)
     ("POST", "/console/submissions/{sid:str}/status"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("GET", "/console/export"): frozenset({REVIEWER, ADMIN}),
     ("GET", "/console/bind"): frozenset({COUNTER, ADMIN}),

@@ -1,0 +1,69 @@
+"""HTML to PDF: the one place the server makes a PDF (the 申請書 of a submission, the visit's 受付案内票).
+
+WeasyPrint lays out the HTML and CSS and embeds the fonts it used, subset. The templates name one font,
+:data:`FONT_FAMILY`, installed on the server (``fonts-noto-cjk`` on Debian, docs/deploy.md), so a form prints
+the same on every machine and a name with an IVS (邊󠄂) keeps its selector in the text layer. When WeasyPrint,
+Pango or the font is missing the render raises :class:`PrintingUnavailable` (the routes answer 503
+problem+json), never a half-rendered PDF in a fallback font that would print differently elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+__all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "printing_problem"]
+
+log = logging.getLogger(__name__)
+
+FONT_FAMILY = "Noto Sans CJK JP"
+
+# WeasyPrint shares Pango's and fontconfig's caches between threads, which are not documented as safe to use
+# from several at once: one render at a time per process (about 100 ms each, docs/benchmarks.md).
+_lock = threading.Lock()
+
+
+class PrintingUnavailable(Exception):
+    """The server cannot print: ``reason`` says what is missing (shown to staff and in the log)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _weasyprint() -> Any:
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: the package is there but Pango's libraries are not
+        raise PrintingUnavailable(f"WeasyPrint cannot be loaded ({exc.__class__.__name__}: {exc}); "
+                                  "install the Python package weasyprint and Pango (docs/deploy.md)") from exc
+    return weasyprint
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of ``html`` (self-contained: no file or network fetches; blocking, call it off the event loop).
+
+    Raises :class:`PrintingUnavailable` when the font the templates name was not the one used: fontconfig
+    substitutes another family for a missing one without a word, and that PDF would not be the same form.
+    """
+    weasyprint = _weasyprint()
+    with _lock:
+        # Inline data only: a template (a city's layout included) may embed an image as a data: URL, but the
+        # server never reads a file or fetches a URL for a form (WeasyPrint logs and skips any other).
+        fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"})
+        doc = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+        pdf: bytes = doc.write_pdf()
+        families = {f.family for f in doc.fonts.values()}
+    if FONT_FAMILY not in families:
+        raise PrintingUnavailable(f"the font '{FONT_FAMILY}' is not installed (used instead: "
+                                  f"{', '.join(sorted(families)) or 'none'}); install fonts-noto-cjk (docs/deploy.md)")
+    return pdf
+
+
+def printing_problem(exc: PrintingUnavailable) -> Any:
+    """The 503 problem+json a route answers when the server cannot print (logged once per failure)."""
+    from server.problems import Problem
+
+    log.error("printing unavailable: %s", exc.reason)
+    return Problem(503, "printing-unavailable", f"This server cannot print forms: {exc.reason}")
