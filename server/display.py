@@ -59,6 +59,7 @@ __all__ = [
     "answer_sections",
     "choice_labels",
     "date_text",
+    "file_names",
     "form_values",
     "jst",
     "name_text",
@@ -176,9 +177,10 @@ def _plain(v: Any) -> str:
     return str(v)
 
 
-def _attachments_text(value: Any) -> str:
+def file_names(value: Any) -> list[str]:
+    """An attachment field's files by name, in their order (a file without one: its hash's first 12 digits)."""
     items = value if isinstance(value, list) else [value]
-    return _SEP.join(str(a.get("name") or str(a.get("sha256", ""))[:12]) for a in items if isinstance(a, Mapping))
+    return [str(a.get("name") or str(a.get("sha256", ""))[:12]) for a in items if isinstance(a, Mapping)]
 
 
 def _person_text(f: PersonField, value: Any, answers: Mapping[str, Any]) -> str:
@@ -213,7 +215,7 @@ def value_text(f: Field, value: Any, answers: Mapping[str, Any] | None = None) -
     if isinstance(f, NumberField):
         return _plain(value) + (f.unit.ja if f.unit and isinstance(value, (int, float)) else "")
     if isinstance(f, AttachmentField):
-        return _attachments_text(value)
+        return _SEP.join(file_names(value))
     if isinstance(f, PersonField):
         return _person_text(f, value, answers or {})
     if isinstance(f, GroupField):

@@ -1,12 +1,15 @@
 """Exports of submissions for the core systems: JSON Lines (lossless) and CSV (one column per value).
 
 CSV columns: the fixed receipt columns (``id, receipt_number, procedure_id, procedure_version, status,
-received_at, flags``), then the answer columns of each procedure, **derived from its definition** (the exact
+received_at, flags``, codes as stored), ``procedure_title`` and ``status_label``, then the answer columns of each procedure, **derived from its definition** (the exact
 version filled, read from ``procedure_versions``) with Japanese labels:
 
 * a field -> one column named by its label (``通数``); values are the form's values (calculations included,
-  hidden fields left out), choices as their codes, multiple choices joined with ``;``, attachments as their
-  sha256 list, yes/no as ``1``/``0``;
+  hidden fields left out);
+* a coded field (choice, multiple choice, yes/no, person, attachment) -> its label column holds the readable
+  value (``server.display``: choice labels joined with ``;``, はい/いいえ, the person's name, file names) and
+  ``<label>__code`` right after it the stored value (codes joined with ``;``, ``1``/``0``, the member id, the
+  sha256 list);
 * a name -> ``氏名（氏）`` and ``氏名（名）`` (a single-part name stays one column);
   split kana -> ``（セイ）``/``（メイ）``;
 * an address -> ``住所（郵便番号）``, ``（都道府県）``, ``（市区町村）``, ``（町域）``, ``（番地）``, ``（建物名）``;
@@ -16,7 +19,8 @@ version filled, read from ``procedure_versions``) with Japanese labels:
 An optional override per procedure, ``<mappings dir>/<procedure_id>.yaml`` (default directory:
 ``export-mappings/`` next to the database file), replaces the derived answer columns with the columns a
 core system expects, in order: ``columns: {列名: dotted.path}`` where paths address the form's values
-(``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1).
+(``applicant_name.family``, ``target_people.1.target_name.given``: group items count from 1), with the stored
+values and no ``__code`` column (an export of mapped procedures only has no label columns either).
 
 Columns come only from definitions and mapping files, never from the answers themselves: an answer whose key
 is not a field of the definition is no column (a submission whose definition is not stored exports its
@@ -39,12 +43,26 @@ from typing import Any, NamedTuple
 import msgspec
 import yaml
 
-from procedure_definitions.model import AddressField, GroupField, KanaField, NameField, NoticeField, Procedure
-from server.display import form_values
+from procedure_definitions.model import (
+    AddressField,
+    AttachmentField,
+    ChoiceField,
+    GroupField,
+    KanaField,
+    MultiChoiceField,
+    NameField,
+    NoticeField,
+    PersonField,
+    Procedure,
+    YesNoField,
+)
+from server.display import choice_labels, file_names, form_values, status_label, value_text
 from server.storage.submissions import SubmissionRecord, iter_submissions
 
 __all__ = [
     "BASE_COLUMNS",
+    "CODE_SUFFIX",
+    "LABEL_COLUMNS",
     "Column",
     "MappingError",
     "default_mappings_dir",
@@ -58,6 +76,9 @@ __all__ = [
 ]
 
 BASE_COLUMNS = ("id", "receipt_number", "procedure_id", "procedure_version", "status", "received_at", "flags")
+# The receipt's codes in words (server.display), after the fixed columns, which keep their codes; left out
+# of an export whose every row has a mapping file (a core system's exact columns).
+LABEL_COLUMNS = ("procedure_title", "status_label")
 
 _enc = msgspec.json.Encoder()
 
@@ -88,7 +109,8 @@ def _scalar(v: Any) -> str:
     return str(v)
 
 
-def lookup(answers: Any, path: str) -> str:
+def _at(answers: Any, path: str) -> Any:
+    """The value at a dotted path (group items count from 1); None when there is none."""
     cur = answers
     for part in path.split("."):
         if isinstance(cur, dict):
@@ -96,7 +118,14 @@ def lookup(answers: Any, path: str) -> str:
         elif isinstance(cur, list) and part.isdigit() and 0 < int(part) <= len(cur):
             cur = cur[int(part) - 1]
         else:
-            return ""
+            return None
+    return cur
+
+
+def lookup(answers: Any, path: str) -> str:
+    cur = _at(answers, path)
+    if cur is None:
+        return ""
     flat = flatten(cur)
     return flat.get("", "") if len(flat) <= 1 else _enc.encode(cur).decode()
 
@@ -198,6 +227,59 @@ def derive_columns(proc: Procedure, items: Mapping[str, int] | None = None) -> l
     return [Column(f"{c.label}（{c.path}）", c.path) if counts[c.label] > 1 else c for c in out]
 
 
+# Fields whose stored value is a code (or an id, a flag, a file's hash): their column holds its label and a
+# parallel column ``<column>__code`` (right after it) the stored value as before.
+_CODED = (ChoiceField, MultiChoiceField, YesNoField, PersonField, AttachmentField)
+CODE_SUFFIX = "__code"
+
+
+def _field_at(proc: Procedure, path: str) -> Any:
+    """The definition's field a column path ends on (``target_people.2.relation`` -> ``relation``), or None
+    when the path goes into a field's parts (``applicant_name.family``) or names no field."""
+    fields: list[Any] = [f for s in proc.sections for f in s.fields]
+    found: Any = None
+    for part in path.split("."):
+        if part.isdigit() and isinstance(found, GroupField):
+            continue
+        if found is not None and not isinstance(found, GroupField):
+            return None  # a sub-key of a leaf value
+        found = next((f for f in fields if f.id == part), None)
+        if found is None:
+            return None
+        fields = list(found.fields) if isinstance(found, GroupField) else []
+    return found
+
+
+def _label_cell(f: Any, value: Any, values: Mapping[str, Any]) -> str:
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(f, (ChoiceField, MultiChoiceField)):
+        return ";".join(choice_labels(f, value))  # in step with the codes' own ``;`` list
+    if isinstance(f, AttachmentField):
+        return ";".join(file_names(value))  # in step with the hashes' ``;`` list
+    return value_text(f, value, values)
+
+
+class _Cell(NamedTuple):
+    header: str
+    path: str
+    field: Any  # the coded field this label column shows; None: the value as stored (lookup)
+    code: bool = False
+
+
+def _cells(proc: Procedure | None, plan: list[Column], labelled: bool) -> list[_Cell]:
+    """A plan's columns as written: a coded field's column (``labelled``: derived from the definition) holds
+    the label, followed by ``<column>__code`` with the stored value; every other column the value."""
+    out: list[_Cell] = []
+    for c in plan:
+        f = _field_at(proc, c.path) if labelled and proc is not None else None
+        if isinstance(f, _CODED):
+            out += [_Cell(c.label, c.path, f), _Cell(c.label + CODE_SUFFIX, c.path, None, code=True)]
+        else:
+            out.append(_Cell(c.label, c.path, None))
+    return out
+
+
 def _group_items(proc: Procedure, values: Mapping[str, Any], items: dict[str, int]) -> None:
     """Record the item count of every group path in ``values`` (nested groups too)."""
     def walk(fields: list[Any], data: Any, prefix: str) -> None:
@@ -248,25 +330,29 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
         if proc is not None and rec.procedure_id not in mappings:
             _group_items(proc, values, items.setdefault((proc.id, proc.version), {}))
         records.append((rec, proc, values))
-    plans: dict[tuple[str, str], list[Column]] = {}
+    plans: dict[tuple[str, str], list[_Cell]] = {}
     rows: list[dict[str, str]] = []
     columns: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
+    # A core system's mapping file is exactly its columns: the receipt's labels come with the other rows only.
+    if any(rec.procedure_id not in mappings for rec, _, _ in records):
+        columns.update(dict.fromkeys(LABEL_COLUMNS))
     for rec, proc, values in records:
         row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
                "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
-               "flags": ";".join(rec.flags)}
+               "flags": ";".join(rec.flags), "procedure_title": proc.title.ja if proc is not None else "",
+               "status_label": status_label(rec.status)}
         key = (rec.procedure_id, rec.procedure_version)
-        if rec.procedure_id in mappings:
-            plan: list[Column] | None = mappings[rec.procedure_id]
-        elif proc is not None:
-            if key not in plans:
-                plans[key] = derive_columns(proc, items.get(key))
-            plan = plans[key]
-        else:
-            plan = None
-        if plan is not None:  # no plan (definition unknown): receipt columns only, never the answers' own keys
-            columns.update(dict.fromkeys(c.label for c in plan))
-            row.update({c.label: lookup(values, c.path) for c in plan})
+        if key not in plans:
+            if rec.procedure_id in mappings:  # a core system's own columns: exactly the stored values
+                plans[key] = _cells(proc, mappings[rec.procedure_id], labelled=False)
+            elif proc is not None:
+                plans[key] = _cells(proc, derive_columns(proc, items.get(key)), labelled=True)
+            else:
+                plans[key] = []  # definition unknown: receipt columns only, never the answers' own keys
+        plan = plans[key]
+        columns.update(dict.fromkeys(c.header for c in plan))
+        row.update({c.header: _label_cell(c.field, _at(values, c.path), values) if c.field is not None
+                    else lookup(values, c.path) for c in plan})
         rows.append(row)
     buf = io.StringIO()
     if bom:

@@ -183,8 +183,13 @@ def test_console_csv_uses_derived_japanese_columns(real: AppServer) -> None:
     assert first["手数料"] == "300"  # calculated by the form, not typed by the resident
     assert first["対象者1・氏名（氏）"] == ""  # hidden group: no value
     assert proxy["対象者1・氏名（氏）"] == "佐藤"
-    assert proxy["記載する項目（必要なものだけ選んでください）"] == "head_relationship;my_number"
-    assert proxy["手数料"] == "900"
+    # A choice's column holds its labels, the codes in the parallel ``__code`` column right after it.
+    include = "記載する項目（必要なものだけ選んでください）"
+    assert proxy[include] == "世帯主・続柄;個人番号（マイナンバー）"
+    assert proxy[include + "__code"] == "head_relationship;my_number"
+    header = r.text.lstrip("\ufeff").split("\r\n")[0].split(",")
+    assert header.index(include + "__code") == header.index(include) + 1
+    assert first["手数料"] == "300" and proxy["手数料"] == "900"
 
 
 def test_override_file_and_cli(real: AppServer) -> None:
