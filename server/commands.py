@@ -11,6 +11,7 @@ import gc
 import logging
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,6 +82,11 @@ def serve(ns: argparse.Namespace) -> int:
         for name, role, url in logins:
             print(f"  {role:<13} {name}: {url or 'enrolled: sign in with the passkey made earlier'}")
     print(f"Madoguchi on {origin} (database {ns.db})", flush=True)
+    from server.printing.pdf import warm_up
+
+    # The printed forms' first render loads WeasyPrint and the font (~1.5 s): done now, off the start path; a
+    # server that cannot print logs what is missing (docs/deploy.md).
+    threading.Thread(target=warm_up, name="printing-warm-up", daemon=True).start()
     # What start-up built (library, compiled forms, routes, PWA files) lives as long as the process: keep it
     # out of the cyclic GC, whose full collections otherwise walk it all and stall requests for ~70 ms.
     gc.collect()

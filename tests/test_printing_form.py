@@ -183,3 +183,15 @@ def test_the_pdf_reads_no_file_and_no_url(tmp_path: Path) -> None:
     without = html_to_pdf(base.format(""))
     with_data = html_to_pdf(base.format(f'<img src="{dot}">'))
     assert b"/Image" not in with_file and b"/Image" not in without and b"/Image" in with_data
+
+
+def test_warm_up_says_what_is_missing(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """`madoguchi serve` renders once at start: nothing to say when the server can print, the missing font
+    named in a warning when it cannot (as on a machine without fonts-noto-cjk)."""
+    import server.printing.pdf as pdf
+
+    assert pdf.warm_up() is None
+    monkeypatch.setattr(pdf, "FONT_FAMILY", "Madoguchi Missing Font JP")
+    reason = pdf.warm_up()
+    assert reason is not None and "Madoguchi Missing Font JP" in reason and "fonts-noto-cjk" in reason
+    assert "printed forms unavailable" in caplog.text

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "printing_problem"]
+__all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "printing_problem", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +67,16 @@ def printing_problem(exc: PrintingUnavailable) -> Any:
 
     log.error("printing unavailable: %s", exc.reason)
     return Problem(503, "printing-unavailable", f"This server cannot print forms: {exc.reason}")
+
+
+def warm_up() -> str | None:
+    """Render a one-line form once (``madoguchi serve`` runs it in a background thread at start): the first
+    render of a process loads WeasyPrint, Pango and the font (about 1.5 s), which the first clerk to print would
+    otherwise wait for; and a server that cannot print says so in its log at start, not at the first print.
+    Returns what is missing, or None."""
+    try:
+        html_to_pdf(f'<p style="font-family: \'{FONT_FAMILY}\'">申請書</p>')
+    except PrintingUnavailable as exc:
+        log.warning("printed forms unavailable (GET /console/submissions/{id}/form.pdf answers 503): %s", exc.reason)
+        return exc.reason
+    return None
