@@ -124,7 +124,7 @@ export const STRINGS = {
   noResident: '(filing for myself)',
   residentsUnavailable: 'Could not load assigned residents (offline, the last list is used).',
   residentSearch: 'Find the resident you file for',
-  residentSearchHint: 'The start of the name or kana, or the resident code.',
+  residentSearchHint: 'The start of the name or its reading (hiragana too; 髙 finds 高), a birth date (S55.4.12, 1980-04-12), the address or the resident code; words separated by spaces narrow the search.',
   residentSearchFailed: 'Could not search. Check the connection and search again.',
   residentPick: 'File for this resident',
   consoleLink: 'Staff console',

@@ -125,7 +125,7 @@ export const STRINGS = {
   noResident: '（じぶん）',
   residentsUnavailable: 'じゅうみん の なまえ を よめません でした。まえ に よんだ なまえ を つかいます。',
   residentSearch: 'しんせい する じゅうみん を さがす',
-  residentSearchHint: 'なまえ の はじめ か、じゅうみん の ばんごう で さがします。',
+  residentSearchHint: 'なまえ（ひらがな でも）、うまれた ひ、じゅうしょ、じゅうみん の ばんごう で さがします。',
   residentSearchFailed: 'さがせません でした。インターネット を たしかめて、もう いちど さがして ください。',
   residentPick: 'この じゅうみん の しんせい を する',
   consoleLink: 'しょくいん の がめん',

@@ -124,7 +124,7 @@ export const STRINGS = {
   noResident: '（本人として申請）',
   residentsUnavailable: '担当住民の一覧を取得できませんでした（オフラインの場合は前回の一覧を使います）。',
   residentSearch: '申請する住民を検索',
-  residentSearchHint: '氏名・カナの先頭、または住民コードで探します。',
+  residentSearchHint: '氏名・よみ（ひらがなでも、髙と高のような異体字も）、生年月日（S55.4.12 など）、住所、住民コードで探します。空白で区切ると絞り込みます。',
   residentSearchFailed: '検索できませんでした。接続を確かめて、もう一度検索してください。',
   residentPick: 'この住民の申請をする',
   consoleLink: '職員用の画面（コンソール）',
