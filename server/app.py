@@ -32,6 +32,7 @@ from server.services import Services, services
 from server.settings import Settings
 from server.storage.db import Database
 from server.storage.schema import migrate
+from server.storage.submission_search import refresh_submission_search
 from server.storage.submissions import SQLiteSubmissions
 from server.submission_lane import install_submission_lane
 from server.submissions import submissions_router
@@ -63,6 +64,8 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         # Keys made by another name fold (a city extended name_variants.txt) are rebuilt before any search.
         if db.write_sync(refresh_search_keys):
             log.info("registry search keys rebuilt for fold %s", FOLD_VERSION)
+        if db.write_sync(refresh_submission_search):  # the console queue's, by the same fold
+            log.info("submission search keys rebuilt for fold %s", FOLD_VERSION)
         # A restored older copy gets a new sync identity before any device pulls from it.
         db.write_sync(lambda c: at_start(c, settings.db_path))
         if not settings.demo:  # from now on accounts made here are real: --demo refuses the file (server/demo.py)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from server.audit import append_audit
+from server.storage.submission_search import queue_condition, search_text
 from server.storage.sync.blobs import held_by
 from server.storage.sync.records import utc_now
 
@@ -197,24 +198,6 @@ def _load(conn: sqlite3.Connection, sid: str, *, history: bool = True) -> Submis
 
 
 load_submission = _load
-
-
-def search_text(receipt_number: str, answers: dict[str, Any]) -> str:
-    # Values only (no keys), so a search for "name" does not match every row.
-    parts: list[str] = [receipt_number]
-
-    def walk(v: Any) -> None:
-        if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-        elif v is not None and not isinstance(v, bool):
-            parts.append(str(v))
-
-    walk(answers)
-    return " ".join(parts)
 
 
 class SubmissionStore(Protocol):
@@ -416,9 +399,10 @@ class SQLiteSubmissions:
     async def queue(self, *, departments: list[str] | None, status: str | None, procedure: str | None,
                     search: str | None, limit: int = 100, offset: int = 0) -> list[SubmissionRecord]:
         sql, args = _selection(status, procedure, departments)
-        if search:
-            sql += " AND instr(search_text, ?) > 0"
-            args.append(search)
+        if search:  # the raw text or its name-folded key (server.storage.submission_search)
+            clause, more = queue_condition(search)
+            sql += clause
+            args += more
         sql += " ORDER BY received_at LIMIT ? OFFSET ?"
         args += [limit, offset]
         return await self.db.read(

@@ -1,0 +1,93 @@
+"""The console queue's search with the name fold (procedure_definitions.namefold, the one fold): kana in either
+script, 異体字/旧字体 and 「姓 名」 with or without a space find the application; answers stay byte for byte.
+Real server, real library, real SQLite file."""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+
+from procedure_definitions.library import load_library
+from procedure_definitions.namefold import FOLD_VERSION
+from server.settings import Settings
+from server.storage.submission_search import queue_condition, refresh_submission_search, search_text
+from tests.server.conftest import FakeBuild
+from testsupport.servers import AppServer
+
+LIB = load_library()
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    tmp = tmp_path_factory.mktemp("queuesearch")
+    s = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
+                                  build_result=FakeBuild()), library=LIB)
+    yield s
+    s.stop()
+
+
+def _file_tennyu(srv: AppServer, family: str, given: str, kana: tuple[str, str]) -> dict[str, Any]:
+    proc = LIB.latest("tennyu")
+    assert proc is not None
+    sc = next(s for s in proc.scenarios if s.expect.valid and s.filer == "resident" and s.answers.get("movers"))
+    answers = copy.deepcopy(sc.answers)
+    answers["movers"][0].update(mover_name={"family": family, "given": given},
+                                mover_kana={"family": kana[0], "given": kana[1]})
+    r = srv.login("resident").post("/api/submissions", json={
+        "id": str(uuid.uuid4()), "procedure_id": proc.id, "procedure_version": proc.version, "answers": answers})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _found(srv: AppServer, q: str) -> set[str]:
+    page = srv.login("admin").get("/console/", params={"q": q})
+    assert page.status_code == 200
+    return set(re.findall(r'href="/console/submissions/([^"]+)"', page.text))
+
+
+def test_kana_variants_and_spaces_find_the_application(srv: AppServer) -> None:
+    takahashi = _file_tennyu(srv, "髙橋", "健一", ("タカハシ", "ケンイチ"))["id"]
+    yamazaki = _file_tennyu(srv, "山﨑", "葛\U000e0100子", ("ヤマザキ", "クズコ"))["id"]
+    other = _file_tennyu(srv, "佐藤", "一郎", ("サトウ", "イチロウ"))["id"]
+    for q in ("高橋", "髙橋", "高橋健一", "高橋 健一", "たかはし", "たかはし けんいち", "ﾀｶﾊｼ", "タカハシケンイチ"):
+        found = _found(srv, q)
+        assert takahashi in found and other not in found, q
+    for q in ("山崎", "山﨑", "山崎葛子", "やまざき くずこ"):
+        found = _found(srv, q)
+        assert yamazaki in found and takahashi not in found, q
+    sato = _found(srv, "さとう")
+    assert other in sato and not {takahashi, yamazaki} & sato
+    # The raw text still matches what is not a name (part of a phone number, the receipt number).
+    number = srv.login("admin").get(f"/console/submissions/{other}").text.split("受付番号 ")[1].split("<")[0]
+    assert other in _found(srv, number)
+    # Stored byte for byte: the fold lives in the search column only.
+    stored = srv.db.read_sync(lambda c: c.execute("SELECT answers FROM submissions WHERE id = ?",
+                                                  (yamazaki,)).fetchone()[0])
+    assert "山﨑" in msgspec.json.decode(stored)["movers"][0]["mover_name"]["family"]
+
+
+def test_search_text_and_condition_are_pure() -> None:
+    text = search_text("2026-000001", {"n": {"family": "髙橋", "given": "健一"}, "ok": True, "tel": "090-1"})
+    raw, keys = text.split("\n")
+    assert raw == "2026-000001 髙橋 健一 090-1"
+    assert "高橋健一" in keys.split(" ") and "高橋" in keys.split(" ")
+    assert queue_condition("090") == (" AND instr(search_text, ?) > 0", ["090"])
+    assert queue_condition("たかはし")[1] == ["たかはし", "タカハシ"]
+
+
+def test_keys_are_rebuilt_when_the_fold_changes(srv: AppServer) -> None:
+    sid = _file_tennyu(srv, "邊見", "花子", ("ヘンミ", "ハナコ"))["id"]
+    srv.db.write_sync(lambda c: c.execute("UPDATE submissions SET search_text = 'stale' WHERE id = ?", (sid,)))
+    assert not srv.db.write_sync(refresh_submission_search)  # same fold: nothing to do
+    assert sid not in _found(srv, "辺見")
+    srv.db.write_sync(lambda c: c.execute("UPDATE submission_search_meta SET fold_version = 'older'"))
+    assert srv.db.write_sync(refresh_submission_search)
+    assert sid in _found(srv, "辺見")
+    assert srv.db.read_sync(lambda c: c.execute("SELECT fold_version FROM submission_search_meta").fetchone()[0]) \
+        == FOLD_VERSION
