@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, idb_all, new_phone, review_and_send, sw_active, wait_draft
+from .helpers import add_session, axe_check, go, idb_all, new_phone, review_and_send, shot, sw_active, wait_all_sent, wait_draft
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,7 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     assert given.get_attribute("name") == "child_name.given"
     expect(page.locator("details.prefill-values [data-field=child_name]")).to_have_count(0)
     axe_check(page, "shussei-family-prefilled")
+    shot(page, "shussei-family-prefilled")
     wait_draft(page, "d.procedure_id === 'shussei'")
     draft = next(d for d in idb_all(page, "drafts") if d.get("procedure_id") == "shussei")
     assert draft["answers"]["child_name"] == {"family": "山田"} and "child_name" in draft["prefilled"]
@@ -75,5 +76,45 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     assert row["answers"]["child_name"] == {"family": "山田", "given": "陽葵"}
     assert row["answers"]["child_kana"] == {"family": "ヤマダ", "given": "ヒマリ"}
     assert "prefill_corrected" not in row["flags"]  # the typed 名 is not a correction of the registry
+    assert not errors, errors
+    context.close()
+
+
+def test_the_birth_event_asks_the_babys_given_name_once(browser: Any, shared_server: ServerProcess) -> None:
+    """The birth life event's shared 子の氏名 and よみかた take the parent's 氏 the same way; the scripted resident
+    (bench/resident_driver.py: prefilled values left alone, empty boxes typed) types only the 名, and 出生届 and
+    子ども医療費 are filed with the full name, the 出生届 not flagged as a correction."""
+    from bench.resident_driver import Counts, Driver, Values
+    from procedure_definitions.library import load_library
+
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="山田 太郎", resident_id="R0001"))
+    go(page, server.base, "")
+    sw_active(page)
+    lib = load_library()
+    ev = lib.life_events["birth"][max(lib.life_events["birth"])]
+    procs = [p for x in ev.procedures if (p := lib.latest(x.procedure)) is not None]
+    before = {r["id"] for r in server.export()}
+    go(page, server.base, "#/e/birth")
+    page.locator("input[name^='q-']").first.wait_for()
+    driver = Driver(page, Values(procs, dt.datetime.now(JST).date(), ev), procs[0].id, Counts())
+    driver.answer_questions()
+    page.locator("#event-result button").click()
+    # The shared step: the parent's 氏 in the baby's name and reading, the 名 boxes empty.
+    name = page.locator("fieldset[data-field=child_name]")
+    expect(name.get_by_label("姓", exact=True)).to_have_value("山田")
+    expect(name.locator(":scope > legend")).to_contain_text("届出人の氏から入力")
+    expect(page.locator("#shared-child_name")).to_have_value("")
+    expect(page.locator("fieldset[data-field=child_kana]").get_by_label("セイ")).to_have_value("ヤマダ")
+    axe_check(page, "birth-shared-family-prefilled")
+    assert driver.run() == "receipt"
+    wait_all_sent(page)
+    new = {r["procedure_id"]: r for r in server.export() if r["id"] not in before}
+    given = new["shussei"]["answers"]["child_name"]["given"]
+    assert given and new["shussei"]["answers"]["child_name"] == {"family": "山田", "given": given}
+    assert new["shussei"]["answers"]["child_kana"]["family"] == "ヤマダ"
+    assert new["kodomo-iryohi"]["answers"]["child_name"] == new["shussei"]["answers"]["child_name"]
+    assert "prefill_corrected" not in new["shussei"]["flags"]
     assert not errors, errors
     context.close()
