@@ -13,7 +13,18 @@ from playwright.sync_api import expect
 
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, idb_all, new_phone, review_and_send, shot, sw_active, wait_all_sent, wait_draft
+from .helpers import (
+    add_session,
+    axe_check,
+    go,
+    idb_all,
+    new_phone,
+    review_and_send,
+    shot,
+    sw_active,
+    wait_all_sent,
+    wait_draft,
+)
 
 pytestmark = pytest.mark.browser
 
