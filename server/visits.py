@@ -215,7 +215,8 @@ async def get_visit(request: Request[Any, Any, Any], vid: FromPath[str]) -> Visi
     return await read_visit(services(request), user, vid, via="api")
 
 
-async def _answer(request: Request[Any, Any, Any], user: AccountLike, vid: str) -> VisitView:
+async def _answer(request: Request[Any, Any, Any], vid: str) -> VisitView:
+    """The visit after a change, for the one who made it (the change's own audit entry names the visit)."""
     svc = services(request)
     rec = await svc.db.read(lambda c: load_visit(c, vid))
     assert rec is not None
@@ -227,14 +228,14 @@ async def _answer(request: Request[Any, Any, Any], user: AccountLike, vid: str) 
 async def attach_route(request: Request[Any, Any, Any], vid: FromPath[str], data: JSONBody[AttachIn]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await attach_submissions(services(request), user, vid, data.submission_ids)
-    return await _answer(request, user, vid)
+    return await _answer(request, vid)
 
 
 async def _part(request: Request[Any, Any, Any], vid: str, dept: str, action: PartAction,
                 booth: str | None = None) -> VisitView:
     user = require_roles(request, *VISIT_ROLES)
     await part_action(services(request), user, vid, dept, action, booth=booth)
-    return await _answer(request, user, vid)
+    return await _answer(request, vid)
 
 
 @post("/api/visits/{vid:str}/parts/{dept:str}/take", summary="Take a part (担当します)", status_code=200)
@@ -264,14 +265,14 @@ async def step_route(request: Request[Any, Any, Any], vid: FromPath[str], dept: 
 async def close_route(request: Request[Any, Any, Any], vid: FromPath[str]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await visit_action(services(request), user, vid, "close")
-    return await _answer(request, user, vid)
+    return await _answer(request, vid)
 
 
 @post("/api/visits/{vid:str}/reopen", summary="Reopen a closed visit (counter)", status_code=200)
 async def reopen_route(request: Request[Any, Any, Any], vid: FromPath[str]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await visit_action(services(request), user, vid, "reopen")
-    return await _answer(request, user, vid)
+    return await _answer(request, vid)
 
 
 visits_router = Router(path="/", route_handlers=[create_visit, list_visits_route, get_visit, attach_route, take_route,
