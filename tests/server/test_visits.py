@@ -116,6 +116,12 @@ def test_a_whole_visit_two_departments(srv: AppServer) -> None:
     assert counter.get(f"/api/visits/{vid}").status_code == 200
     assert _audit(srv, cid, "visit.read")[-1][0] == f"visit:{vid}"
     assert any(vid in details for _, details in _audit(srv, sid, "visit.board"))
+    # Every change is audited too, naming the visit (and the department of a part's step); the chain holds.
+    assert [d for _, d in _audit(srv, sid, "visit.part_take")][-1] == '{"department":"shimin"}'
+    assert _audit(srv, cid, "visit.open")[-1][0] == f"visit:{vid}" and _audit(srv, cid, "visit.close")
+    from server.audit import verify_chain
+
+    assert srv.db.read_sync(verify_chain).ok
     reopened = counter.post(f"/api/visits/{vid}/reopen")
     assert reopened.status_code == 200 and reopened.json()["status"] == "open"
 
@@ -210,6 +216,8 @@ def test_console_pages_without_javascript(srv: AppServer) -> None:
     page = counter.get(f"/console/visits/{form_id}")
     assert page.status_code == 200 and "髙橋 健一" in page.text and "児童手当" in page.text and "こども課" in page.text
     assert s1 in page.text and s2 in page.text  # offered for attaching
+    offered = _audit(srv, counter.account_id, "visit.candidates")[-1]  # type: ignore[attr-defined]
+    assert offered[0] == f"visit:{form_id}" and s1 in offered[1] and s2 in offered[1]
     r = counter.post(f"/console/visits/{form_id}/parts", data={"submission_ids": [s1, s2]}, follow_redirects=False)
     assert r.status_code == 303, r.text
     shimin = srv.login("reviewer", department="shimin")
