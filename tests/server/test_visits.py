@@ -244,10 +244,10 @@ def test_console_pages_without_javascript(srv: AppServer) -> None:
         assert kodomo.post(f"/console/visits/{form_id}/parts/kodomo/{step}", data={},
                            follow_redirects=False).status_code == 303, step
     assert counter.post(f"/console/visits/{form_id}/close", data={}, follow_redirects=False).status_code == 303
-    page = counter.get(f"/console/visits/{form_id}").text
+    closed = counter.get(f"/console/visits/{form_id}").text
     for label in ("終了", "来庁終了", "確認", "交付", "来庁を再開"):
-        assert label in page, label
-    assert "reception" not in page and "confirmed" not in page
+        assert label in closed, label
+    assert "reception" not in closed and "confirmed" not in closed
     # Roles: residents and outreach get problem+json 403; a new person is shown as typed.
     _problem(srv.login("outreach").get("/console/visits"), 403, "forbidden")
     _problem(shimin.get("/console/visits/new"), 403, "forbidden")
