@@ -124,6 +124,11 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     # Lives in the filer's registry household: true for every person of ``household_members`` (by definition),
     # absent for transfer movers and hand-typed people (server.disclosure.member_entry).
     "same_household": "yesno",
+    # The 本籍 and its 筆頭者 on the person's 住民票 (Japanese nationals): only of a member of the filer's own
+    # registry household, who may obtain that 住民票の写し (住民基本台帳法第12条); never of transfer movers
+    # (server.disclosure.disclosed_household). 死亡届's deceased.
+    "honseki": "text",
+    "honseki_head_name": "name",
     # Never disclosed by the registry (server.disclosure.member_entry leaves it out): a person's 個人番号 is
     # only carried within a life event, from the group where the resident typed it to every later group.
     "my_number": "my_number",

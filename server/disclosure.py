@@ -8,7 +8,9 @@ limits apply, decided here only:
   domestic violence, stalking or abuse, or another 閲覧制限) is never disclosed to anyone but themselves:
   they are left out of everybody else's list as if absent, and their name is not given as the head's.
 * **Per attribute.** Of another person only ``MEMBER_ATTRIBUTES`` are disclosed (resident code, name, kana,
-  birth date, sex, relationship to the head): never their My Number, phone, email or address.
+  birth date, sex, relationship to the head): never their My Number, phone, email or address. Their 本籍 and
+  筆頭者 only to a member of the same registry household (:func:`disclosed_household`): 住民基本台帳法第12条
+  lets 本人又は同一の世帯に属する者 obtain a 住民票の写し with them; never for the movers of a transfer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 
 from procedure_definitions.model import MEMBER_ATTRIBUTES
 
-__all__ = ["Person", "disclosed_people", "may_disclose", "member_entry"]
+__all__ = ["HouseholdPerson", "Person", "disclosed_household", "disclosed_people", "may_disclose", "member_entry"]
 
 
 class Person(Protocol):
@@ -34,15 +36,24 @@ class Person(Protocol):
     disclosure_restricted: bool
 
 
+class HouseholdPerson(Person, Protocol):
+    """A registry record of the viewer's own household: also the 本籍 and its 筆頭者 of the 住民票."""
+
+    id: str  # the resident code
+    honseki: str | None
+    honseki_head: dict[str, str] | None
+
+
 def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
     """Whether ``person`` may be shown to the resident ``viewer_id`` (themselves always)."""
     return person_id == viewer_id or not person.disclosure_restricted
 
 
-def member_entry(person_id: str, p: Person, *, same_household: bool = False) -> dict[str, Any]:
+def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None = None) -> dict[str, Any]:
     """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``.
-    ``same_household``: listed as a member of the viewer's registry household (true by definition for them,
-    nothing more about the person; absent for transfer movers)."""
+    ``household``: the same person as a member of the viewer's registry household: ``same_household`` (true
+    by definition for them) and the 本籍/筆頭者 of their 住民票 (a 住民票の写し the viewer may obtain, 住基法第12条);
+    None for transfer movers."""
     entry: dict[str, Any] = {
         "member_id": person_id,
         "name": {"family": p.family, "given": p.given},
@@ -51,13 +62,20 @@ def member_entry(person_id: str, p: Person, *, same_household: bool = False) -> 
         "birth_date": p.birth_date,
         "sex": p.sex,
         "relationship_to_head": p.relationship_to_head,
-        "same_household": True if same_household else None,
+        "same_household": True if household is not None else None,
+        "honseki": household.honseki if household is not None else None,
+        "honseki_head_name": household.honseki_head if household is not None else None,
     }
     return {k: v for k, v in entry.items() if v is not None and k in MEMBER_ATTRIBUTES}
 
 
-def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]], *,
-                     same_household: bool = False) -> list[dict[str, Any]]:
-    """The member entries of ``people`` that ``viewer_id`` may see, in the given order."""
-    return [member_entry(pid, p, same_household=same_household) for pid, p in people
-            if may_disclose(pid, p, viewer_id)]
+def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]]) -> list[dict[str, Any]]:
+    """The member entries of ``people`` (not of the viewer's household: transfer movers) that ``viewer_id``
+    may see, in the given order."""
+    return [member_entry(pid, p) for pid, p in people if may_disclose(pid, p, viewer_id)]
+
+
+def disclosed_household(viewer_id: str, members: Iterable[HouseholdPerson]) -> list[dict[str, Any]]:
+    """The member entries of the viewer's own registry household (``members``: their records, keyed by the
+    resident code ``id``) that ``viewer_id`` may see, in the given order."""
+    return [member_entry(m.id, m, household=m) for m in members if may_disclose(m.id, m, viewer_id)]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import msgspec
 
 from procedure_definitions.model import PROFILE_ATTRIBUTES
-from server.disclosure import disclosed_people, may_disclose
+from server.disclosure import disclosed_household, disclosed_people, may_disclose
 from server.registry_search import Condition, matching_ids, write_keys
 from server.transfer import MovingService, TransferCertificate
 
@@ -127,7 +127,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,
-        "household_members": disclosed_people(r.id, [(m.id, m) for m in household], same_household=True) or None,
+        "household_members": disclosed_household(r.id, household) or None,
         "previous_address": previous,
         "previous_postal_code": (previous or {}).get("postal_code") or None,
         "honseki": r.honseki,
