@@ -66,6 +66,21 @@ def submission_flags(srv: AppServer, sid: str) -> list[str]:
     return flags
 
 
+def start_real_library(tmp: Path, *, residents: bool = False) -> AppServer:
+    """The real app with the REAL shipped library (procedure_definitions/library) on ``tmp/m.db``;
+    ``residents``: the demo registry too (server.demo.DEMO_RESIDENTS)."""
+    from procedure_definitions.library import load_library
+
+    srv = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
+                                    build_result=FakeBuild()), library=load_library())
+    if residents:
+        from server.demo import DEMO_RESIDENTS
+        from server.registry import SQLiteRegistry
+
+        srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    return srv
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     tmp = tmp_path_factory.mktemp("srv")

@@ -14,8 +14,7 @@ import pytest
 
 from procedure_definitions.library import load_library
 from procedure_definitions.model import ChoiceField, MultiChoiceField, Procedure, procedure_fields
-from server.settings import Settings
-from tests.server.conftest import FakeBuild
+from tests.server.conftest import start_real_library
 from testsupport.servers import AppServer
 
 LIB = load_library()
@@ -29,13 +28,7 @@ def _proc(pid: str) -> Procedure:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    from server.demo import DEMO_RESIDENTS
-    from server.registry import SQLiteRegistry
-
-    tmp = tmp_path_factory.mktemp("readable")
-    s = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
-                                  build_result=FakeBuild()), library=LIB)
-    s.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    s = start_real_library(tmp_path_factory.mktemp("readable"), residents=True)
     yield s
     s.stop()
 

@@ -18,8 +18,7 @@ import pytest
 from procedure_definitions.library import load_library
 from procedure_definitions.model import Procedure
 from server.export import BASE_COLUMNS, CODE_SUFFIX, LABEL_COLUMNS, load_mappings, to_csv
-from server.settings import Settings
-from tests.server.conftest import FakeBuild
+from tests.server.conftest import start_real_library
 from testsupport.servers import AppServer
 
 LIB = load_library()
@@ -27,9 +26,7 @@ LIB = load_library()
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("exportlabels")
-    s = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
-                                  build_result=FakeBuild()), library=LIB)
+    s = start_real_library(tmp_path_factory.mktemp("exportlabels"))
     yield s
     s.stop()
 

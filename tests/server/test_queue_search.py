@@ -15,9 +15,8 @@ import pytest
 
 from procedure_definitions.library import load_library
 from procedure_definitions.namefold import FOLD_VERSION
-from server.settings import Settings
 from server.storage.submission_search import queue_condition, refresh_submission_search, search_text
-from tests.server.conftest import FakeBuild
+from tests.server.conftest import start_real_library
 from testsupport.servers import AppServer
 
 LIB = load_library()
@@ -25,9 +24,7 @@ LIB = load_library()
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("queuesearch")
-    s = AppServer.create(Settings(db_path=str(tmp / "m.db"), origin="http://localhost:8000",
-                                  build_result=FakeBuild()), library=LIB)
+    s = start_real_library(tmp_path_factory.mktemp("queuesearch"))
     yield s
     s.stop()
 
