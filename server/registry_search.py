@@ -1,12 +1,13 @@
 """Finding a resident at the counter: the registry's stored search keys and the one search rule.
 
-Every record has keys (``procedure_definitions.namefold.search_key``) in ``resident_search_keys``, written by
-``SQLiteRegistry.upsert`` in the same transaction as the record: its family and given names, 「姓名」 together,
-the same three of its kana reading (kind ``name``), its address from each of its parts onwards (``address``:
-東京都千代田区外神田4-5-6, 千代田区外神田..., 外神田..., 4-5-6...) and its id (``id``). A search term matches a
-key by prefix, through the index. Birth dates match the ``residents.birth_date`` column (ISO; partial dates
-match a query of the same year or month). The terms of a search narrow it (AND). Names are stored and
-shown byte for byte: the folded keys live in this table only.
+Every record has keys (``procedure_definitions.namefold``) in ``resident_search_keys``, written by
+``SQLiteRegistry.upsert`` in the same transaction as the record: its family and given names, 「姓名」 together
+and the same three of its kana reading (kind ``name``, ``search_key``), its address from each of its parts
+onwards (``address``, ``address_key``, so 四丁目5番6号 is 4-5-6: 東京都千代田区外神田4-5-6, 千代田区外神田4-5-6,
+外神田4-5-6, 4-5-6) and its id (``id``). A search term matches a key by prefix, through the index. Birth dates
+match the ``residents.birth_date`` column (ISO; partial dates match a query of the same year or month). The
+terms of a search narrow it (AND). Names are stored and shown byte for byte: the folded keys live in this
+table only.
 
 Migration component ``registry``; ``refresh_search_keys`` (at every start) rebuilds the keys when the fold's
 rules or variant table changed since they were made (``FOLD_VERSION``).
@@ -22,7 +23,7 @@ from typing import Any
 import msgspec
 
 from procedure_definitions.japan import parse_wareki_partial
-from procedure_definitions.namefold import FOLD_VERSION, search_key
+from procedure_definitions.namefold import FOLD_VERSION, address_key, search_key
 from server.storage.migrations import Migration
 
 __all__ = [
@@ -57,7 +58,7 @@ def record_keys(rec: Mapping[str, Any]) -> set[tuple[str, str]]:
                 keys.add(("name", search_key(str(text))))
     parts = _address_parts(rec)
     for i in range(len(parts)):
-        keys.add(("address", search_key("".join(parts[i:]))))
+        keys.add(("address", address_key("".join(parts[i:]))))
     keys.add(("id", search_key(str(rec["id"]))))
     return {(kind, key) for kind, key in keys if key}
 
@@ -115,15 +116,17 @@ class SearchInputError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """One term: a resident matches when one of their keys of ``kinds`` starts with ``key``, or (``birth``,
-    an ISO date, year-month or year) their birth date falls in it."""
+    """One term: a resident matches when one of their keys starts with the key of its kind in ``keys``
+    ((kind, key) pairs: a name's and an address's fold differ), or (``birth``, an ISO date, year-month or
+    year) their birth date falls in it."""
 
-    key: str | None
-    kinds: tuple[str, ...]
+    keys: tuple[tuple[str, str], ...]
     birth: str | None = None
 
 
-_ANY = ("name", "address", "id")
+def _keys(term: str, kinds: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = [(kind, address_key(term) if kind == "address" else search_key(term)) for kind in kinds]
+    return tuple((kind, key) for kind, key in out if key)
 
 
 def _birth(text: str) -> str | None:
@@ -145,17 +148,17 @@ def parse_search(q: str | None = None, *, name: str | None = None, birth_date: s
             raise SearchInputError(path, "too_long", f"at most {MAX_LENGTH} characters")
     conds: list[Condition] = []
     for term in (q or "").split():
-        key, birth = search_key(term), _birth(term)
-        if key or birth:
-            conds.append(Condition(key or None, _ANY, birth))
+        keys, birth = _keys(term, ("name", "id", "address")), _birth(term)
+        if keys or birth:
+            conds.append(Condition(keys, birth))
     for text, kinds in ((name, ("name", "id")), (address, ("address",))):
-        conds += [Condition(k, kinds) for k in map(search_key, (text or "").split()) if k]
+        conds += [Condition(keys) for keys in (_keys(t, kinds) for t in (text or "").split()) if keys]
     if birth_date and birth_date.strip():
         birth = _birth(birth_date.strip())
         if birth is None:
             raise SearchInputError("birth_date", "invalid",
                                    "not a date: use 1980-04-12, S55.4.12 or 昭和55年4月12日 (a year or month too)")
-        conds.append(Condition(None, (), birth))
+        conds.append(Condition((), birth))
     if not conds:
         # An empty prefix matches everyone: the search is for finding one person, not listing the registry.
         raise SearchInputError("q", "empty", "empty search")
@@ -167,11 +170,13 @@ def parse_search(q: str | None = None, *, name: str | None = None, birth_date: s
 def _condition_sql(c: Condition) -> tuple[str, list[Any]]:
     parts: list[str] = []
     args: list[Any] = []
-    if c.key is not None:
-        kinds = ", ".join("?" * len(c.kinds))
+    by_key: dict[str, list[str]] = {}
+    for kind, key in c.keys:
+        by_key.setdefault(key, []).append(kind)
+    for key, kinds in by_key.items():  # one index range per distinct key
         parts.append("SELECT resident_id FROM resident_search_keys WHERE key >= ? AND key < ?"
-                     f" AND kind IN ({kinds})")
-        args += [c.key, c.key + _TOP, *c.kinds]
+                     f" AND kind IN ({', '.join('?' * len(kinds))})")
+        args += [key, key + _TOP, *kinds]
     if c.birth is not None:
         # The date itself or within it (a year, a month); a record that knows only the year or month of a
         # full date asked for is a candidate too.

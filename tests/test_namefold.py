@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from procedure_definitions.namefold import FOLD_VERSION, VARIANTS, VARIANTS_FILE, parse_variants, search_key
+from procedure_definitions.namefold import (
+    FOLD_VERSION,
+    VARIANTS,
+    VARIANTS_FILE,
+    address_key,
+    parse_variants,
+    search_key,
+)
 
 # The pairs issue 13 names: the table may grow but must keep these (a city's data file starts from them).
 REQUIRED = {"髙": "高", "\ufa11": "崎", "邊": "辺", "邉": "辺", "齋": "斎", "齊": "斎", "濱": "浜", "澤": "沢",
@@ -96,3 +103,29 @@ def test_a_city_line_is_read_as_the_shipped_ones() -> None:
 def test_the_fold_version_names_the_table() -> None:
     rules, digest = FOLD_VERSION.split(":")
     assert rules and len(digest) == 16
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("外神田四丁目5番6号", "外神田4-5-6"),
+    ("外神田4丁目5-6", "外神田４－５－６"),
+    ("九段南一丁目二番一号", "九段南1-2-1"),
+    ("二十三番地の二", "23-2"),
+    ("百二番地", "102"),
+    ("六本木6丁目10番1号", "六本木6-10-1"),
+    ("外神田四丁目", "外神田4"),
+    ("丸の内1-9-1", "丸ノ内1-9-1"),
+])
+def test_address_numbers_one_way(a: str, b: str) -> None:
+    assert address_key(a) == address_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("四谷", "4谷"), ("千代田", "1000代田"), ("三田", "3田"),  # place names keep their kanji numerals
+    ("外神田4-5-6", "外神田4-5-7"),
+])
+def test_address_keys_that_stay_apart(a: str, b: str) -> None:
+    assert address_key(a) != address_key(b)
+
+
+def test_address_key_folds_what_search_key_folds() -> None:
+    assert address_key("渡邊ﾋﾞﾙ　２０１") == address_key("渡辺ビル201") == search_key("渡辺ビル201")

@@ -25,6 +25,8 @@ EXTRA = [
                    birth_date="1955-01-02", prefecture="東京都", city="千代田区", town="外神田", block="1-1"),
     ResidentRecord(id="X0002", family="山\ufa11", given="涼子", family_kana="ヤマサキ", given_kana="リョウコ",
                    birth_date="2001-07-07", prefecture="東京都", city="千代田区", town="麹町", block="2-2"),
+    ResidentRecord(id="X0004", family="九段", given="花", family_kana="クダン", given_kana="ハナ", birth_date="1970",
+                   prefecture="東京都", city="千代田区", town="九段南", block="一丁目2番3号"),
     ResidentRecord(id="X0003", family="渡辺", given="直" + IVS, family_kana="ワタナベ", given_kana="ナオ",
                    birth_date="1990-02-03", prefecture="東京都", city="千代田区", town="一番町", block="5"),
 ]
@@ -97,6 +99,9 @@ def test_birth_dates_in_seireki_and_wareki(counter: Any, birth: str, found: list
     ("外神田", ["R0005", "R0006", "X0001"]), ("千代田区外神田", ["R0005", "R0006", "X0001"]),
     ("東京都千代田区外神田4", ["R0005", "R0006"]), ("4-5-6", ["R0005", "R0006"]), ("４－５－６", ["R0005", "R0006"]),
     ("内神田荘", ["R0007"]), ("外神田 1-1", ["X0001"]), ("大阪", []),
+    # Numbers written the other way: kanji numerals, 丁目/番/号 (X0004 is stored so, found by digits).
+    ("外神田四丁目5番6号", ["R0005", "R0006"]), ("外神田4丁目", ["R0005", "R0006"]), ("外神田一丁目1", ["X0001"]),
+    ("九段南1-2", ["X0004"]), ("九段南一丁目二番", ["X0004"]), ("1-2-3", ["X0004"]),
 ])
 def test_address_text(counter: Any, address: str, found: list[str]) -> None:
     assert ids(counter, address=address) == found
@@ -108,6 +113,7 @@ def test_combined_terms_narrow(counter: Any) -> None:
     assert ids(counter, name="たかはし", address="4-5-6", birth_date="1948") == ["R0005"]
     assert ids(counter, q="高橋 S23") == ["R0005"]  # a term of q that reads as a date matches birth dates
     assert ids(counter, q="髙橋 外神田 1-1") == ["X0001"]
+    assert ids(counter, q="たかはし 外神田四丁目") == ["R0005", "R0006"]  # q's address terms fold as addresses
     assert ids(counter, q="高橋", name="健一") == ["R0005"]
     assert ids(counter, name="高橋", birth_date="2000-01-01") == []
     # A name term never matches an address and an address term never a name.
