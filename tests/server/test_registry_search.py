@@ -210,3 +210,20 @@ def test_the_search_uses_the_indexes(srv: AppServer) -> None:
         plan = srv.db.read_sync(lambda c, sql=sql, args=args: " ".join(
             str(r[-1]) for r in c.execute("EXPLAIN QUERY PLAN " + sql, args)))
         assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
+
+
+def test_the_server_rebuilds_stale_keys_when_it_starts(tmp_path: Path) -> None:
+    from server.storage.schema import migrate
+
+    conn = sqlite3.connect(tmp_path / "madoguchi.db")
+    migrate(conn)
+    SQLiteRegistry.upsert(conn, [EXTRA[1]])
+    conn.execute("UPDATE resident_search_meta SET fold_version = 'older'")
+    conn.execute("UPDATE resident_search_keys SET key = replace(key, '崎', '\ufa11')")
+    conn.commit()
+    conn.close()
+    s = start_server(tmp_path)
+    try:
+        assert ids(s.login("counter"), name="山崎") == ["X0002"]
+    finally:
+        s.stop()
