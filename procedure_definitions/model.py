@@ -97,6 +97,9 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     "spouse_name": "name",  # the filer's own spouse: the other one of that couple, if the filer is one of them
     # true when spouse_name is known; absent otherwise (never false: a spouse may live elsewhere, the resident answers).
     "has_spouse": "yesno",
+    # Became a resident of the city (住民票's 住民となった年月日) after 1 January of this year (JST): true or
+    # false from that date, absent when the registry has none (子ども医療費's 前住所地の所得証明書).
+    "moved_in_this_year": "yesno",
     "nationality": "text",
     "resident_code": "text",
     "my_number": "my_number",

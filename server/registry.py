@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.model import PROFILE_ATTRIBUTES
 from server.disclosure import disclosed_household, disclosed_people, may_disclose
 from server.registry_search import Condition, matching_ids, write_keys
@@ -51,6 +52,8 @@ class ResidentRecord(msgspec.Struct, kw_only=True):
     nationality: str | None = None
     my_number: str | None = None
     previous_address: dict[str, str] | None = None
+    # 住民となった年月日 (ISO; on every 住民票): when the person became a resident of this city (moved in, or born).
+    resident_since: str | None = None
     # 本籍 and its 筆頭者 {family, given}: on the 住民票 of Japanese nationals (住民基本台帳法第7条第5号).
     honseki: str | None = None
     honseki_head: dict[str, str] | None = None
@@ -94,9 +97,22 @@ def _name(r: ResidentRecord | None) -> dict[str, str] | None:
     return {"family": r.family, "given": r.given} if r is not None else None
 
 
-def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> dict[str, Any]:
+def _moved_in_this_year(resident_since: str | None, today: str) -> bool | None:
+    """Whether someone who became a resident on ``resident_since`` did so after 1 January of ``today``'s year
+    (they were not a resident of the city on that 1 January, the day 住民税 and income certificates are tied
+    to); None when the date is unknown or not a full ISO date."""
+    try:
+        since = dt.date.fromisoformat(resident_since or "")
+    except ValueError:
+        return None
+    return since > dt.date(int(today[:4]), 1, 1)
+
+
+def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
+                        today: str | None = None) -> dict[str, Any]:
     """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
-    people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows."""
+    people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows. ``today``
+    (ISO, default: today in JST) decides ``moved_in_this_year``."""
     head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
@@ -124,6 +140,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord]) -> d
         "spouse_name": _name(spouse),
         # 児童手当's 配偶者の有無, by the same rule: yes when the registry shows the spouse; never no (absent).
         "has_spouse": True if spouse else None,
+        "moved_in_this_year": _moved_in_this_year(r.resident_since, today or japan_today()),
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,

@@ -34,8 +34,8 @@ def test_bound_resident_picks_the_child_with_one_tap(browser: Any, shared_server
     my_number = page.locator("#f-guardian_my_number")
     if not my_number.input_value():
         my_number.fill("123456789018")
-    page.get_by_role("button", name="次へ進む").click()
 
+    # The child is on the same step as the guardian (「保護者と子ども」).
     person = page.locator("fieldset[data-field=child_person]")
     person.wait_for()
     # One fieldset whose legend is the label, one labelled radio per person offered and 「ここにない人」.
@@ -68,10 +68,9 @@ def test_bound_resident_picks_the_child_with_one_tap(browser: Any, shared_server
     child.check()
     expect(summary).to_be_visible()
     page.get_by_role("button", name="次へ進む").click()
+    # The insurance, the refund account and the consent: one step.
     page.locator("fieldset[data-field=insurance_type]").get_by_label("手続き中（生まれたばかりなど）").check()
-    page.get_by_role("button", name="次へ進む").click()
     page.locator("fieldset[data-field=payment_account]").get_by_label("公金受取口座（マイナポータルで登録済み）").check()
-    page.get_by_role("button", name="次へ進む").click()
     page.locator("fieldset[data-field=consent_checks]").get_by_label("はい").check()
     page.get_by_role("button", name="入力内容を確認する").click()
     page.wait_for_selector("#submit")
@@ -89,6 +88,7 @@ def test_bound_resident_picks_the_child_with_one_tap(browser: Any, shared_server
     assert answers["child_kana"] == {"family": rec.family_kana, "given": rec.given_kana}
     assert (answers["child_birth_date"], answers["child_sex"]) == (rec.birth_date, rec.sex)
     assert "prefill_corrected" not in row["flags"]
+    assert answers["moved_in_this_year"] is False  # from the registry's 住民となった年月日 (2014)
     assert not errors, errors
     context.close()
 
