@@ -30,7 +30,9 @@ from server import audit
 from server.auth import requires_role, requires_signed_in
 from server.auth.roles import CASEWORK_ROLES, CONFLICT_RESOLVER_ROLES, is_staff_role
 from server.authz import require_user
-from server.console.routes import render_page
+from server.console.readable import account_names, actor_text
+from server.console.routes import ROLE_LABELS, render_page
+from server.display import address_text, name_text
 from server.draft_policy import draft_patch_refusal
 from server.filing import Refusal, check_filing
 from server.input_limits import json_problem
@@ -245,9 +247,12 @@ async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str]
         cursor=cursor, limit=CONSOLE_PAGE))
     rows = page.items
     await _audit_reads(ctx, p, "conflict.list", None, _conflict_ids(rows), via="console")
+    # Who resolved each one, by display name (server.console.readable), never the account id.
+    names = await account_names(ctx.db, [r.resolved_by for r in rows])
     # The console's own page frame (header, who is signed in, menu); values are shown by the helpers below.
     return render_page(request, "conflicts.html", rows=rows, status=status, current="conflicts",
                        next_cursor=page.cursor, first_page=cursor is None,
+                       who=lambda aid: actor_text(aid, names, ROLE_LABELS, filer=None),
                        type_labels=_TYPE_LABELS, field_label=_field_label, choice_labels=_CHOICE_LABELS, show=_show,
                        as_json=lambda v: msgspec.json.encode(v).decode(),
                        is_text=lambda c: all(v is None or isinstance(v, str) for v in (c.base, c.server, c.mine)))
@@ -302,6 +307,7 @@ _FIELD_LABELS = {"name": "氏名", "name_kana": "フリガナ", "birth_date": "�
                  "address": "住所", "address_notes": "住所のメモ", "contact_log": "連絡記録", "notes": "メモ",
                  "members": "世帯の人", "head_name": "世帯主の氏名", "my_number": "個人番号",
                  "_deleted": "削除", "_record": "記録全体", "status": "状態", "assignee": "担当者"}
+_ADDRESS_KEYS = frozenset({"postal_code", "prefecture", "city", "town", "block", "building"})
 _CHOICE_LABELS = {"server": "サーバーの値", "mine": "端末の値", "base": "元の値", "custom": "書き直した値"}
 
 
@@ -312,13 +318,18 @@ def _field_label(field: str) -> str:
 
 
 def _show(v: Any) -> str:
-    """A value as staff read it: names as 姓 名, log entries as their text, other structures as JSON."""
+    """A value as staff read it (server.display, the one place for readable values): names as 「姓 名」,
+    addresses the Japanese way, yes/no as はい/いいえ, log entries as their text, other structures as JSON."""
     if v is None or v == "":
         return "（なし）"
     if isinstance(v, str):
         return v
+    if isinstance(v, bool):
+        return "はい" if v else "いいえ"
     if isinstance(v, dict) and ("family" in v or "given" in v) and set(v) <= {"family", "given"}:
-        return " ".join(str(v.get(k) or "") for k in ("family", "given")).strip()
+        return name_text(v)
+    if isinstance(v, dict) and v and set(v) <= _ADDRESS_KEYS and any(v.get(k) for k in ("prefecture", "city")):
+        return address_text(v)
     if isinstance(v, list) and all(isinstance(e, dict) and "text" in e for e in v):
         return " / ".join(str(e["text"]) for e in v) or "（なし）"
     return msgspec.json.encode(v).decode()

@@ -52,7 +52,7 @@ from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES
 from server.submissions import change_status
 
-__all__ = ["console_router", "render_page"]
+__all__ = ["ROLE_LABELS", "console_router", "render_page"]
 
 _HERE = Path(__file__).parent
 _env = jinja2.Environment(
@@ -60,7 +60,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
 )
 _env.filters["jst"] = jst
-ROLE_LABELS = {"counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
+ROLE_LABELS = {"resident": "住民", "counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 

@@ -174,3 +174,15 @@ def test_status_policy_is_one_table() -> None:
                 assert status_change_allowed(who, frm, to) == (moves is None or (frm, to) in moves), (role, frm, to)
             assert allowed_status_changes(who, frm) == sorted(t for t in tos if status_change_allowed(who, frm, t))
     assert not status_change_allowed(Who("admin"), "received", "completed")  # not a move the model has
+
+
+def test_conflict_values_read_like_the_rest_of_the_console() -> None:
+    """The conflicts page shows a name, an address or a yes/no through server.display too (no JSON keys)."""
+    from server.sync_routes import _show
+
+    assert _show({"family": "葛\U000e0100城", "given": "美咲"}) == "葛\U000e0100城 美咲"
+    address = {"postal_code": "3300063", "prefecture": "埼玉県", "city": "さいたま市浦和区", "town": "高砂",
+               "block": "3丁目15-1", "building": ""}
+    assert _show(address) == "〒330-0063 埼玉県さいたま市浦和区高砂3丁目15-1"
+    assert (_show(True), _show(False)) == ("はい", "いいえ")
+    assert _show({"x": 1}) == '{"x":1}'  # anything else: as JSON, never lost

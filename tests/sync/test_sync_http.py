@@ -135,6 +135,10 @@ def test_same_field_auto_and_review_keep_all_three_values_and_resolve_is_audited
     assert twice.status_code == 409 and "この競合はすでに対応済みです。" in twice.text
     assert 'href="/console/conflicts"' in twice.text and "審査コンソール" in twice.text
     assert raw(s, "GET", f"/api/conflicts/{addr['id']}").json()["resolved_value"] == "B町 / C町"
+    # Who resolved each one: the staff member's display name and role, never the account id.
+    resolved = raw(s, "GET", "/console/conflicts", params={"status": "resolved"}).text
+    resolver = raw(s, "GET", f"/api/conflicts/{addr['id']}").json()["resolved_by"]
+    assert "test counter（窓口）" in resolved and resolver not in resolved
     assert a.sync() and a.view("household", "h-clash")["name"] == _n("山田 多郎")
     assert a.view("household", "h-clash")["address"] == "B町 / C町"
     assert _q(env, "SELECT COUNT(*) FROM audit_log WHERE action = 'sync.conflict.resolve' AND subject = ?",
