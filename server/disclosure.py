@@ -15,12 +15,13 @@ limits apply, decided here only:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from procedure_definitions.model import MEMBER_ATTRIBUTES
 
-__all__ = ["HouseholdPerson", "Person", "disclosed_household", "disclosed_people", "may_disclose", "member_entry"]
+__all__ = ["HouseholdPerson", "Person", "disclosed_household", "disclosed_people", "married_couple", "may_disclose",
+           "member_entry"]
 
 
 class Person(Protocol):
@@ -44,16 +45,34 @@ class HouseholdPerson(Person, Protocol):
     honseki_head: dict[str, str] | None
 
 
+H = TypeVar("H", bound=HouseholdPerson)
+
+
 def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
     """Whether ``person`` may be shown to the resident ``viewer_id`` (themselves always)."""
     return person_id == viewer_id or not person.disclosure_restricted
 
 
-def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None = None) -> dict[str, Any]:
+def married_couple(household: Sequence[H], viewer_id: str) -> tuple[H | None, H | None]:
+    """(husband, wife) of the household's married couple: the head and the member recorded as the head's
+    妻 or 夫 (the 住民票's 続柄; 妻（未届） and other forms are not a marriage the 戸籍 knows). Either is None
+    when absent or not disclosable to ``viewer_id``."""
+    head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
+    spouse = next((m for m in household if m.relationship_to_head in ("妻", "夫")), None)
+    if head is None or spouse is None:
+        return None, None
+    husband, wife = (head, spouse) if spouse.relationship_to_head == "妻" else (spouse, head)
+    return ((husband if may_disclose(husband.id, husband, viewer_id) else None),
+            (wife if may_disclose(wife.id, wife, viewer_id) else None))
+
+
+def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None = None,
+                 married: bool = False) -> dict[str, Any]:
     """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``.
     ``household``: the same person as a member of the viewer's registry household: ``same_household`` (true
     by definition for them) and the 本籍/筆頭者 of their 住民票 (a 住民票の写し the viewer may obtain, 住基法第12条);
-    None for transfer movers."""
+    None for transfer movers. ``married``: one of the household's married couple whose other one the viewer
+    may see too (``has_spouse``: only restates the 続柄 listed; never false)."""
     entry: dict[str, Any] = {
         "member_id": person_id,
         "name": {"family": p.family, "given": p.given},
@@ -65,6 +84,7 @@ def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None
         "same_household": True if household is not None else None,
         "honseki": household.honseki if household is not None else None,
         "honseki_head_name": household.honseki_head if household is not None else None,
+        "has_spouse": True if married else None,
     }
     return {k: v for k, v in entry.items() if v is not None and k in MEMBER_ATTRIBUTES}
 
@@ -78,4 +98,7 @@ def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]]) -> li
 def disclosed_household(viewer_id: str, members: Iterable[HouseholdPerson]) -> list[dict[str, Any]]:
     """The member entries of the viewer's own registry household (``members``: their records, keyed by the
     resident code ``id``) that ``viewer_id`` may see, in the given order."""
-    return [member_entry(m.id, m, household=m) for m in members if may_disclose(m.id, m, viewer_id)]
+    listed = list(members)
+    husband, wife = married_couple(listed, viewer_id)
+    couple = {husband.id, wife.id} if husband is not None and wife is not None else set()
+    return [member_entry(m.id, m, household=m, married=m.id in couple) for m in listed if may_disclose(m.id, m, viewer_id)]

@@ -16,7 +16,7 @@ import msgspec
 
 from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.model import PROFILE_ATTRIBUTES
-from server.disclosure import disclosed_household, disclosed_people, may_disclose
+from server.disclosure import disclosed_household, disclosed_people, married_couple, may_disclose
 from server.registry_search import Condition, matching_ids, write_keys
 from server.transfer import MovingService, TransferCertificate
 
@@ -80,19 +80,6 @@ def _address(r: ResidentRecord) -> dict[str, str] | None:
     return addr
 
 
-def _couple(household: list[ResidentRecord], viewer_id: str) -> tuple[ResidentRecord | None, ResidentRecord | None]:
-    """(husband, wife) of the household's married couple: the head and the member recorded as the head's
-    妻 or 夫 (the 住民票's 続柄; 妻（未届） and other forms are not a marriage the 戸籍 knows). Either is None
-    when absent or not disclosable to ``viewer_id``."""
-    head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
-    spouse = next((m for m in household if m.relationship_to_head in ("妻", "夫")), None)
-    if head is None or spouse is None:
-        return None, None
-    husband, wife = (head, spouse) if spouse.relationship_to_head == "妻" else (spouse, head)
-    return ((husband if may_disclose(husband.id, husband, viewer_id) else None),
-            (wife if may_disclose(wife.id, wife, viewer_id) else None))
-
-
 def _name(r: ResidentRecord | None) -> dict[str, str] | None:
     return {"family": r.family, "given": r.given} if r is not None else None
 
@@ -116,7 +103,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
     head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
-    husband, wife = _couple(household, r.id)
+    husband, wife = married_couple(household, r.id)
     # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
     spouse = (wife if husband is not None and husband.id == r.id
               else husband if wife is not None and wife.id == r.id else None)

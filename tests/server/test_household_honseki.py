@@ -1,6 +1,7 @@
-"""The 本籍 and 筆頭者 of a household member (member attributes ``honseki``/``honseki_head_name``): disclosed only
-to a member of the same registry household (住民基本台帳法第12条), never for transfer movers nor a person under
-支援措置 (server.disclosure, the one rule). A real server on loopback with a SQLite file, and the rule itself."""
+"""What a member's entry adds within the viewer's own registry household: the 本籍 and 筆頭者 (member attributes
+``honseki``/``honseki_head_name``, 住民基本台帳法第12条) and ``has_spouse`` (one of the household's married couple),
+never for transfer movers nor about a person under 支援措置 (server.disclosure, the one rule). A real server on
+loopback with a SQLite file, and the rule itself."""
 
 from __future__ import annotations
 
@@ -73,3 +74,19 @@ def test_honseki_is_only_for_the_same_household_and_never_for_a_restricted_perso
     assert "大阪府大阪市北区1番" not in str(seen_by_head)
     own = profile_from_record(hidden, [head, hidden])["household_members"]
     assert [m.get("honseki") for m in own] == ["東京都千代田区神田錦町3番", "大阪府大阪市北区1番"]
+
+
+def test_the_households_married_couple_say_they_have_a_spouse(srv: AppServer) -> None:
+    # 山田: the head (R0001) and his 妻 (R0002); their child (R0003) has none on the registry: absent, never false.
+    has = {m["member_id"]: m.get("has_spouse") for m in _members(srv, "R0003")}
+    assert has == {"R0001": True, "R0002": True, "R0003": None}
+    # 髙橋 (R0005 世帯主, R0006 妻): the same rule in another household.
+    assert all(m.get("has_spouse") is True for m in _members(srv, "R0006"))
+
+
+def test_a_spouse_under_restriction_is_not_even_implied() -> None:
+    head, hidden = _rec("R0014"), _rec("R0015")
+    seen_by_head = profile_from_record(head, [head, hidden])["household_members"]
+    assert seen_by_head == [m for m in seen_by_head if "has_spouse" not in m]  # her existence is not told
+    own = profile_from_record(hidden, [head, hidden])["household_members"]
+    assert [m.get("has_spouse") for m in own] == [True, True]
