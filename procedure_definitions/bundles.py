@@ -67,8 +67,9 @@ def asked_concepts(proc: Procedure) -> Iterator[tuple[str, str]]:
         for f in section.fields:
             if isinstance(f, NoticeField) or f.calculate or f.read_only or f.show_if or _staff_only(f):
                 continue
-            # A partial prefill (the 氏 of the filer's name) asks the rest: it is its own question, not the prefill's.
-            if f.prefill and not f.prefill_part and not isinstance(f, GroupField | PersonField):  # a list of people: who is asked
+            # A partial prefill (the 氏 of the filer's name) asks the rest, and a value derived from an attribute
+            # (prefill_values) is another answer than the attribute: each is its own question, not the prefill's.
+            if f.prefill and not f.prefill_part and f.prefill_values is None and not isinstance(f, GroupField | PersonField):  # a list of people: who is asked
                 yield f"prefill:{f.prefill}", f.id
             else:
                 yield f"{field_tag(f)}:{f.id}:{f.label.ja}", f.id

@@ -369,19 +369,37 @@ class _Checker(PeopleChecks):
         self.prefill_map(f, fpath)
         self.prefill_part(f, fpath)
         if f.prefill is None:
+            if f.prefill_values is not None:
+                self.report("PD224", fpath + ("prefill_values",), field=f.id, reason="it has no prefill to map")
             return
         attr_type = PROFILE_ATTRIBUTES.get(f.prefill)
         if attr_type is None:
             self.report("PD206", fpath + ("prefill",), name=f.prefill, hint=did_you_mean(f.prefill, PROFILE_ATTRIBUTES))
             return
         tag = field_tag(f)
-        if tag not in PREFILL_COMPAT.get(attr_type, {attr_type}):
+        if f.prefill_values is not None:
+            self.prefill_values(f, fpath, attr_type)
+        elif tag not in PREFILL_COMPAT.get(attr_type, {attr_type}):
             self.report("PD207", fpath + ("prefill",), name=f.prefill, attr_type=attr_type, field=f.id,
                         field_type=tag)
         elif isinstance(f, GroupField) and f.prefill_map is None:
             self.report("PD217", fpath + ("prefill",), field=f.id, name=f.prefill)
         elif isinstance(f, PersonField) and f.fills is None:
             self.report("PD219", fpath + ("prefill",), field=f.id)
+
+    def prefill_values(self, f: FieldBase, fpath: KeyPath, attr_type: str) -> None:
+        """``prefill_values``: a scalar attribute's values mapped onto the choices of a choice field."""
+        at = fpath + ("prefill_values",)
+        if not isinstance(f, ChoiceField):
+            self.report("PD224", at, field=f.id, reason=f"it is {field_tag(f)}; only a choice field maps values")
+        elif attr_type not in _SCALAR_ATTRIBUTES:
+            self.report("PD224", at, field=f.id, reason=f"prefill '{f.prefill}' holds a {attr_type} value, not text, a choice or a yes/no")
+        else:
+            values = {c.value for c in f.choices}
+            for key, value in (f.prefill_values or {}).items():
+                if value not in values:
+                    self.report("PD224", at + (key,), field=f.id,
+                                reason=f"'{key}' maps to '{value}', which is not one of its choices{did_you_mean(value, values)}")
 
     def prefill_part(self, f: FieldBase, fpath: KeyPath) -> None:
         """``prefill_part: family``: the 氏 of the filer's own name or reading, into a field with a family part."""
@@ -443,6 +461,10 @@ class _Checker(PeopleChecks):
         self.unique_ids("person", [(p.id, ("people", i, "id")) for i, p in enumerate(ev.people)])
         for pi, person in enumerate(ev.people):
             self.person_map(person.map, shared, ("people", pi, "map"), f"people.{person.id}", "map")
+
+
+# Profile attribute types whose values ``prefill_values`` can map (as text: yes/no values are true / false).
+_SCALAR_ATTRIBUTES = frozenset({"text", "choice", "yesno"})
 
 
 def _part_name(part: str) -> str:

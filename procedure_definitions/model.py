@@ -190,6 +190,9 @@ class FieldBase(msgspec.Struct, tag_field="type", **_STRICT):
     # Only this part of the ``prefill`` value is filled (``family``: the 氏 of a two-part name or split kana);
     # the rest is the resident's to type: the field still asks, never folds (docs/procedure-format.md).
     prefill_part: Literal["family"] | None = None
+    # A choice derived from a scalar profile attribute: the attribute's value as text (``true``/``false`` for a
+    # yes/no) -> this field's choice value; a value not listed fills nothing (e.g. konin's 夫/妻 column from ``sex``).
+    prefill_values: dict[str, str] | None = None
     # Groups only (on FieldBase so that the checker, not the shape check, explains a misplaced one): with
     # ``prefill: household_members`` (or another PROFILE_GROUPS attribute), item field id -> member
     # attribute; ``pick``: the resident ticks the members to include (one tap each) instead of getting all.

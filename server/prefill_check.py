@@ -45,11 +45,18 @@ def _same_prefill(f: FieldBase, answer: Any, given: Any) -> bool:
     return _same(answer, given)
 
 
+def _as_text(value: Any) -> str:
+    """A scalar profile value as ``prefill_values`` keys it: yes/no as ``true``/``false`` (JSON), else its text."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def prefill_value(f: FieldBase, profile: dict[str, Any]) -> Any:
-    """What the profile fills into top-level field ``f`` (None: nothing): its ``prefill`` attribute, or only its
+    """What the profile fills into top-level field ``f`` (None: nothing): its ``prefill`` attribute, only its
     ``prefill_part`` of it (``{"family": 氏}``; nothing when the profile's value has no such part, e.g. a kana
-    reading held as one string). The twin of pwa/js/drafts.js prefillValue (tests/conformance/prefill_part.json)."""
+    reading held as one string), or the choice its ``prefill_values`` maps the value to. The twin of pwa/js/drafts.js prefillValue (tests/conformance/prefill_value.json)."""
     value = profile.get(f.prefill) if f.prefill else None
+    if f.prefill_values is not None and value is not None:
+        return f.prefill_values.get(_as_text(value))  # a value not listed fills nothing
     if f.prefill_part is None or value is None:
         return value
     part = value.get(f.prefill_part) if isinstance(value, dict) else None

@@ -234,6 +234,21 @@ def test_prefill_part_takes_the_family_part_of_the_filers_own_name_into_a_two_pa
     assert bad.line == len(text.splitlines()) and "field 'child_name'" in bad.message  # at the prefill_part line
 
 
+def test_prefill_values_map_a_scalar_attribute_onto_a_choice() -> None:
+    role = ("      - id: role\n        type: choice\n        label: 欄\n        prefill: sex\n"
+            "        prefill_values: {male: husband, female: wife}\n"
+            "        choices:\n          - {value: husband, label: 夫}\n          - {value: wife, label: 妻}\n")
+    assert codes(BASE + role) == []
+    assert codes(BASE + role.replace("female: wife", "female: wfie")) == ["PD224"]  # not a choice
+    assert codes(BASE + role.replace("        prefill: sex\n", "")) == ["PD224"]  # nothing to map
+    assert codes(BASE + role.replace("prefill: sex", "prefill: address")) == ["PD224"]  # not a scalar
+    assert codes(BASE + role.replace("prefill: sex", "prefill: has_spouse")
+                 .replace("{male: husband, female: wife}", '{"true": husband}')) == []  # a yes/no keyed true
+    text = "      - id: memo\n        type: text\n        label: 欄\n        prefill: sex\n        prefill_values: {male: husband}\n"
+    res = load_text(BASE + text, "x.yaml")
+    assert [p.code for p in res.problems] == ["PD224"] and "only a choice field" in res.problems[0].message
+
+
 def test_option_problems() -> None:
     assert codes(BASE.replace("min: 1", "min: 20")) == ["PD208"]
 

@@ -75,10 +75,12 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
 /**
  * What a profile fills into top-level field `f` (null: nothing): its `prefill` attribute, or only its
  * `prefill_part` of it ({family: 氏}: the given name is the resident's to type; nothing when the profile has no
- * such part). The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_part.json).
+ * such part), or the choice its `prefill_values` maps the value to. The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_value.json).
  */
 export function prefillValue(f, profile) {
   const v = f.prefill ? profile[f.prefill] : null;
+  // A choice derived from a scalar value (yes/no as 'true'/'false'); a value not listed fills nothing.
+  if (f.prefill_values && v != null) return Object.hasOwn(f.prefill_values, String(v)) ? f.prefill_values[String(v)] : null;
   if (!f.prefill_part || v == null) return v ?? null;
   const part = v && typeof v === 'object' ? v[f.prefill_part] : null;
   return typeof part === 'string' && part ? { [f.prefill_part]: part } : null;

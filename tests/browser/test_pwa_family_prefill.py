@@ -62,7 +62,10 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     kana.get_by_label("メイ").blur()
     expect(kana.get_by_label("メイ")).to_have_value("ヒマリ")
     page.locator("fieldset[data-field=child_sex]").get_by_label("女", exact=True).check()
-    page.locator("fieldset[data-field=legitimacy]").get_by_label("嫡出子（父母が婚姻している）").check()
+    # Married on the registry: the child born in the marriage is 嫡出子 (prefill_values), marked and editable.
+    legitimacy = page.locator("fieldset[data-field=legitimacy]")
+    expect(legitimacy.get_by_label("嫡出子（父母が婚姻している）")).to_be_checked()
+    expect(legitimacy.locator(":scope > legend")).to_contain_text("登録情報から入力")
     page.locator("#f-child_order").select_option(label="長女")
     born = dt.datetime.now(JST).date() - dt.timedelta(days=2)
     birth = page.locator("fieldset[data-field=birth_date]")
@@ -75,8 +78,10 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     axe_check(page, "shussei-given-typed")
 
     page.get_by_role("button", name="次へ進む").click()
-    page.locator("fieldset[data-field=head_relationship]").wait_for()
-    page.locator("fieldset[data-field=head_relationship]").get_by_label("子", exact=True).check()
+    # The filer is the head: the child is 子, in the step's line of registry values (derived by prefill_values).
+    page.locator("[data-field=household_occupation]").wait_for()
+    expect(page.locator("details.prefill-values fieldset[data-field=head_relationship]")).to_have_count(1)
+    expect(page.locator("fieldset[data-field=head_relationship]").get_by_label("子", exact=True)).to_be_checked()
     page.locator("[data-field=household_occupation]").get_by_label("自営業").check()
     page.get_by_role("button", name="次へ進む").click()
     page.locator("[data-field=cohabitation_start]").wait_for()
@@ -86,6 +91,7 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     row = review_and_send(page, server)
     assert row["answers"]["child_name"] == {"family": "山田", "given": "陽葵"}
     assert row["answers"]["child_kana"] == {"family": "ヤマダ", "given": "ヒマリ"}
+    assert (row["answers"]["legitimacy"], row["answers"]["head_relationship"]) == ("marital", "子")
     assert "prefill_corrected" not in row["flags"]  # the typed 名 is not a correction of the registry
     assert not errors, errors
     context.close()

@@ -48,8 +48,8 @@ test("a yes/no prefill: the profile's has_spouse true answers はい; absent lea
   assert.ok(!('has_spouse' in alone.answers) && !alone.prefilled.includes('has_spouse'));
 });
 
-// The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_part.json, also run by pytest).
-const PART = JSON.parse(readFileSync(new URL('../conformance/prefill_part.json', import.meta.url), 'utf8'));
+// The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_value.json, also run by pytest).
+const PART = JSON.parse(readFileSync(new URL('../conformance/prefill_value.json', import.meta.url), 'utf8'));
 
 test('prefillValue follows the shared rule: with prefill_part only the 氏, else the whole value', () => {
   for (const c of PART.cases) assert.deepEqual(prefillValue(c.field, c.profile), c.value, c.name);
