@@ -164,6 +164,40 @@ def test_the_death_life_event_picks_the_deceased_once(browser: Any, shared_serve
     assert answers["deceased_person"] == "R0001"
     assert answers["deceased_name"] == {"family": rec.family, "given": rec.given}
     assert answers["deceased_birth_date"] == rec.birth_date
+    # The 本籍 and 筆頭者 of his 住民票 come with the tap (the filer's own household: 住基法第12条).
+    assert (answers["deceased_honseki"], answers["honseki_head_name"]) == (rec.honseki, rec.honseki_head)
     assert "prefill_corrected" not in new["shibo"]["flags"]
+    assert not errors, errors
+    context.close()
+
+
+def test_shibo_picks_the_deceased_with_honseki_and_spouse(browser: Any, shared_server: ServerProcess) -> None:
+    """死亡届 opened alone: the tap on the deceased fills the 本籍, the 筆頭者 and 夫または妻 いる (he is the head and
+    his 妻 is listed); the filled values fold into his line, nothing of them is asked."""
+    server = shared_server
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("resident", display_name="山田 一郎", resident_id="R0003"))
+    go(page, server.base, "")
+    sw_active(page)
+    go(page, server.base, "#/p/shibo")
+    person = page.locator("fieldset[data-field=deceased_person]")
+    person.wait_for()
+    expect(page.locator("fieldset[data-field=spouse_living]")).to_be_visible()  # asked until someone is picked
+    person.get_by_label("山田 太郎（世帯主）").check()
+    summary = page.locator(".person > .person-values > details.member-values > summary")
+    expect(summary).to_have_text("山田 太郎（世帯主）・登録情報から入力（開いて確認・訂正）")
+    expect(page.locator("#f-deceased_honseki")).to_be_hidden()  # folded under his line
+    expect(page.locator("fieldset[data-field=spouse_living]")).to_be_hidden()
+    expect(page.locator("fieldset[data-field=spouse_none_reason]")).to_be_hidden()
+    axe_check(page, "shibo-person")
+    rec = _record("R0001")
+    draft = next(d for d in idb_all(page, "drafts") if d.get("procedure_id") == "shibo")
+    answers = draft["answers"]
+    assert answers["deceased_honseki"] == rec.honseki and answers["honseki_head_name"] == rec.honseki_head
+    assert answers["spouse_living"] is True
+    # Someone not listed: what the tap filled is cleared and asked.
+    person.get_by_label("ここにない人（入力する）").check()
+    expect(page.locator("#f-deceased_honseki")).to_have_value("")
+    expect(page.locator("fieldset[data-field=spouse_living]")).to_be_visible()
     assert not errors, errors
     context.close()
