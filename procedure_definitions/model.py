@@ -133,8 +133,10 @@ MEMBER_ATTRIBUTES: dict[str, str] = {
     "honseki": "text",
     "honseki_head_name": "name",
     # One of the household's married couple (the head and the head's 妻/夫 on the 住民票) whose other one is
-    # listed too: true; absent otherwise, never false (server.disclosure.disclosed_household). 死亡届's 配偶者.
+    # listed too: true, and that other one's birth date; absent otherwise, never false
+    # (server.disclosure.disclosed_household). 死亡届's 配偶者.
     "has_spouse": "yesno",
+    "spouse_birth_date": "date",
     # Never disclosed by the registry (server.disclosure.member_entry leaves it out): a person's 個人番号 is
     # only carried within a life event, from the group where the resident typed it to every later group.
     "my_number": "my_number",

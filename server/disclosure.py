@@ -67,12 +67,13 @@ def married_couple(household: Sequence[H], viewer_id: str) -> tuple[H | None, H 
 
 
 def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None = None,
-                 married: bool = False) -> dict[str, Any]:
+                 spouse: HouseholdPerson | None = None) -> dict[str, Any]:
     """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``.
     ``household``: the same person as a member of the viewer's registry household: ``same_household`` (true
     by definition for them) and the 本籍/筆頭者 of their 住民票 (a 住民票の写し the viewer may obtain, 住基法第12条);
-    None for transfer movers. ``married``: one of the household's married couple whose other one the viewer
-    may see too (``has_spouse``: only restates the 続柄 listed; never false)."""
+    None for transfer movers. ``spouse``: the other one of the household's married couple when this person is
+    one of it and the viewer may see both (``has_spouse``, ``spouse_birth_date``: only restate the 続柄 and the
+    birth date listed; never false)."""
     entry: dict[str, Any] = {
         "member_id": person_id,
         "name": {"family": p.family, "given": p.given},
@@ -84,7 +85,8 @@ def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None
         "same_household": True if household is not None else None,
         "honseki": household.honseki if household is not None else None,
         "honseki_head_name": household.honseki_head if household is not None else None,
-        "has_spouse": True if married else None,
+        "has_spouse": True if spouse is not None else None,
+        "spouse_birth_date": spouse.birth_date if spouse is not None else None,
     }
     return {k: v for k, v in entry.items() if v is not None and k in MEMBER_ATTRIBUTES}
 
@@ -100,5 +102,5 @@ def disclosed_household(viewer_id: str, members: Iterable[HouseholdPerson]) -> l
     resident code ``id``) that ``viewer_id`` may see, in the given order."""
     listed = list(members)
     husband, wife = married_couple(listed, viewer_id)
-    couple = {husband.id, wife.id} if husband is not None and wife is not None else set()
-    return [member_entry(m.id, m, household=m, married=m.id in couple) for m in listed if may_disclose(m.id, m, viewer_id)]
+    other = {husband.id: wife, wife.id: husband} if husband is not None and wife is not None else {}
+    return [member_entry(m.id, m, household=m, spouse=other.get(m.id)) for m in listed if may_disclose(m.id, m, viewer_id)]

@@ -194,7 +194,7 @@ def test_shibo_picks_the_deceased_with_honseki_and_spouse(browser: Any, shared_s
     draft = next(d for d in idb_all(page, "drafts") if d.get("procedure_id") == "shibo")
     answers = draft["answers"]
     assert answers["deceased_honseki"] == rec.honseki and answers["honseki_head_name"] == rec.honseki_head
-    assert answers["spouse_living"] is True
+    assert answers["spouse_living"] is True and answers["spouse_birth_date"] == _record("R0002").birth_date
     # Someone not listed: what the tap filled is cleared and asked.
     person.get_by_label("ここにない人（入力する）").check()
     expect(page.locator("#f-deceased_honseki")).to_have_value("")

@@ -68,7 +68,7 @@ def test_profile_lists_the_household_with_ids_names_byte_for_byte(srv: AppServer
         assert (m["birth_date"], m["sex"], m["relationship_to_head"]) == (
             rec.birth_date, rec.sex, rec.relationship_to_head)
         assert set(m) <= {"member_id", "name", "name_kana", "birth_date", "sex", "relationship_to_head", "same_household",
-                          "honseki", "honseki_head_name", "has_spouse"}
+                          "honseki", "honseki_head_name", "has_spouse", "spouse_birth_date"}
         assert m["same_household"] is True  # by definition: listed in the household (no extra personal data)
     assert members[1]["name"]["family"].encode() == IVS_KATSURA.encode()
     assert body["sources"]["household_members"] == "registry"

@@ -78,8 +78,12 @@ def test_honseki_is_only_for_the_same_household_and_never_for_a_restricted_perso
 
 def test_the_households_married_couple_say_they_have_a_spouse(srv: AppServer) -> None:
     # 山田: the head (R0001) and his 妻 (R0002); their child (R0003) has none on the registry: absent, never false.
-    has = {m["member_id"]: m.get("has_spouse") for m in _members(srv, "R0003")}
+    members = _members(srv, "R0003")
+    has = {m["member_id"]: m.get("has_spouse") for m in members}
     assert has == {"R0001": True, "R0002": True, "R0003": None}
+    # Each with the other one's birth date (listed on the other's entry anyway).
+    born = {m["member_id"]: m.get("spouse_birth_date") for m in members}
+    assert born == {"R0001": _rec("R0002").birth_date, "R0002": _rec("R0001").birth_date, "R0003": None}
     # 髙橋 (R0005 世帯主, R0006 妻): the same rule in another household.
     assert all(m.get("has_spouse") is True for m in _members(srv, "R0006"))
 
@@ -87,6 +91,8 @@ def test_the_households_married_couple_say_they_have_a_spouse(srv: AppServer) ->
 def test_a_spouse_under_restriction_is_not_even_implied() -> None:
     head, hidden = _rec("R0014"), _rec("R0015")
     seen_by_head = profile_from_record(head, [head, hidden])["household_members"]
-    assert seen_by_head == [m for m in seen_by_head if "has_spouse" not in m]  # her existence is not told
+    assert not {"has_spouse", "spouse_birth_date"} & set(seen_by_head[0])  # her existence is not told
+    assert "1972-04-04" not in str(seen_by_head)
     own = profile_from_record(hidden, [head, hidden])["household_members"]
     assert [m.get("has_spouse") for m in own] == [True, True]
+    assert [m.get("spouse_birth_date") for m in own] == [hidden.birth_date, head.birth_date]
