@@ -92,6 +92,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     svc = open_services(settings, library=library)
     from server.auth import AuthConfig, install
     from server.console import console_router
+    from server.console.interview_pages import interview_pages_router
     from server.console.visit_pages import visit_pages_router
     from server.printing.routes import print_router
     from server.sync_routes import SyncConfig
@@ -106,7 +107,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, push_router, visits_router, console_router, visit_pages_router, print_router,
+            telemetry_handler, push_router, visits_router, console_router, visit_pages_router, interview_pages_router,
+            print_router,
             *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,

@@ -17,6 +17,7 @@ __all__ = [
     "CASEWORK_ROLES",
     "CONFLICT_RESOLVER_ROLES",
     "FILER_ROLES",
+    "INTERVIEW_ROLES",
     "PARTY_ROLES",
     "PROFILE_READ_ROLES",
     "RECOVERY_ROLES",
@@ -91,6 +92,11 @@ STAFF_FILER_ROLES: Final[tuple[str, ...]] = tuple(r for r in FILER_ROLES if r in
 # work the parts: a reviewer only the parts of their own department (``may_work_part``).
 VISIT_DESK_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
 VISIT_ROLES: Final[tuple[str, ...]] = ("counter", "reviewer", "admin")
+# who runs a life event's interview in a visit (server/console/interview_pages.py) and files its applications on
+# the resident's behalf: the visit desk that is also a staff filer and reads the resident's prefill profile
+# (counter staff; admins open visits but do not file, outreach workers have no visits).
+INTERVIEW_ROLES: Final[tuple[str, ...]] = tuple(
+    r for r in VISIT_DESK_ROLES if r in STAFF_FILER_ROLES and r in PROFILE_READ_ROLES)
 
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
@@ -108,6 +114,7 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "parties": PARTY_ROLES,                 # two-person procedures: invitations, confirming a part (server.parties)
     "visits": VISIT_ROLES,                  # the visit board, a visit, taking/completing a department part
     "visit_desk": VISIT_DESK_ROLES,         # opening a visit, attaching applications, closing/reopening it
+    "interview": INTERVIEW_ROLES,           # a life event's interview in a visit, filing every application of it
 }
 
 

@@ -61,7 +61,12 @@ _env = jinja2.Environment(
 )
 _env.filters["jst"] = jst
 ROLE_LABELS = {"resident": "住民", "counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
-_STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+_STATIC = {"console.css": "text/css", "console.js": "text/javascript", "interview.js": "text/javascript",
+           "expr.js": "text/javascript", "lifeevent.js": "text/javascript"}
+# The interview's live list imports the resident app's own modules (one evaluator, one derivation), served
+# from their source as they are.
+_FROM_PWA = {"expr.js", "lifeevent.js"}
+_PWA_JS = _HERE.parent.parent / "pwa" / "js"
 
 
 def render_page(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
@@ -312,7 +317,8 @@ _EMPTY_FORM = {"name": "", "birth_date": "", "address": ""}
 def static(name: FromPath[str]) -> Response[bytes]:
     if name not in _STATIC:
         raise Problem(404, "not-found", "No such file")
-    return Response((_HERE / "static" / name).read_bytes(), media_type=_STATIC[name],
+    path = _PWA_JS / name if name in _FROM_PWA else _HERE / "static" / name
+    return Response(path.read_bytes(), media_type=_STATIC[name],
                     headers={"Cache-Control": "no-cache"})
 
 

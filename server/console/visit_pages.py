@@ -33,6 +33,7 @@ from server.identity import search_registry, summarize
 from server.problems import Problem
 from server.registry_search import SearchInputError
 from server.services import Services, services
+from server.storage.interviews import visit_interviews
 from server.storage.visits import candidate_lines, submission_lines
 from server.visit_states import MARK_STEPS, PART_ACTIONS
 from server.visits import (
@@ -72,6 +73,8 @@ _MESSAGES = {
     "parts-not-done": "まだ完了していない課があります。すべての課が完了してから終了してください。",
     "visit-has-no-parts": "手続きが一つもないため終了できません。",
     "bad-request": "入力内容を確認してください。",
+    "interview-needs-resident": "聞き取りは住民記録のある方について行います。先に住民記録を確認してください。",
+    "interview-filed": "この聞き取りは申請済みです。",
 }
 
 
@@ -186,12 +189,17 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
                                details={"via": "console", **audit.many([c.id for c in candidates])})
     titles = await _titles(svc, [*attached.values(), *candidates])
     resident = await svc.registry.get(view.resident_id) if view.resident_id else None
+    from server.console.interview_pages import life_event_choices  # it imports this module
+
+    interviews = await svc.db.read(lambda c: visit_interviews(c, vid))
     return render_page(
         request, "visit.html", visit=view, attached=attached, candidates=candidates, staff=await _staff_names(svc, view),
         title_of=lambda pid: procedure_title(titles, pid), status_label=status_label,
         resident=summarize(resident) if resident is not None else None, may_work=lambda d: may_work_part(user, d),
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
-        all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), **_label_ctx(svc))
+        all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
+        life_events=life_event_choices(svc), event_titles=dict(life_event_choices(svc)), form_id=str(uuid.uuid4()),
+        **_label_ctx(svc))
 
 
 @post("/console/visits/{vid:str}/parts", include_in_schema=False)

@@ -41,6 +41,7 @@ __all__ = [
     "load_visit",
     "open_visit_in",
     "part_action_in",
+    "record_step_in",
     "submission_lines",
     "visit_action_in",
 ]
@@ -180,6 +181,13 @@ def _event(conn: sqlite3.Connection, visit_id: str, department: str | None, step
            booth: str | None) -> None:
     conn.execute("INSERT INTO visit_events (visit_id, department, step, at, by, booth) VALUES (?, ?, ?, ?, ?, ?)",
                  (visit_id, department, step, at, by, booth))
+
+
+def record_step_in(conn: sqlite3.Connection, visit_id: str, step: str, actor: str) -> None:
+    """A step of the visit itself (``interview_started`` / ``interview_finished``: the interview,
+    ``server.storage.interviews``), now, by ``actor``."""
+    assert step in STEPS
+    _event(conn, visit_id, None, step, utc_now(), actor, None)
 
 
 def open_visit_in(conn: sqlite3.Connection, v: NewVisit) -> tuple[VisitRecord, bool]:

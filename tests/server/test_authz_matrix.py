@@ -104,6 +104,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/parts/{dept:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/{action:str}"): frozenset({COUNTER, ADMIN}),
+    # the interview of a visit (server/console/interview_pages.py): counter staff only (INTERVIEW_ROLES: the visit
+    # desk that files on behalf and reads the prefill profile; admins do not file)
+    ("POST", "/console/visits/{vid:str}/interviews"): frozenset({COUNTER}),
+    ("GET", "/console/visits/{vid:str}/interviews/{iid:str}"): frozenset({COUNTER}),
+    ("POST", "/console/visits/{vid:str}/interviews/{iid:str}"): frozenset({COUNTER}),
     # auth (server/auth)
     ("GET", "/api/session"): ANYONE,
     ("POST", "/auth/register/options"): ANYONE,
@@ -148,7 +153,7 @@ PUBLIC_MODULES = {"server.pwa"}
 PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such-procedure", "version": "1",
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
-               "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)),
+               "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
                "dept": "shimin", "action": "close"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
@@ -173,6 +178,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): {"json": {"step": "confirm"}},
     ("POST", "/console/visits"): {"data": {"resident_id": "no-such-resident"}},
     ("POST", "/console/visits/{vid:str}/parts"): {"data": {"submission_ids": "no-such-submission"}},
+    ("POST", "/console/visits/{vid:str}/interviews"): {"data": {"life_event": "moving-within"}},
+    ("POST", "/console/visits/{vid:str}/interviews/{iid:str}"): {"data": {"op": "update"}},
     ("POST", "/auth/register/options"): {"json": {"display_name": "matrix"}},
     ("POST", "/auth/register/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("POST", "/auth/login/verify"): {"json": {"challenge_id": "none", "credential": {}}},
@@ -303,6 +310,7 @@ CAPABILITY_ROUTES = {
     "parties": ("POST", "/api/party-invitations/claim"),
     "visits": ("GET", "/api/visits"),
     "visit_desk": ("POST", "/api/visits"),
+    "interview": ("POST", "/console/visits/{vid:str}/interviews"),
 }
 
 

@@ -9,7 +9,8 @@ document.addEventListener("submit", async (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
   event.preventDefault();
-  const body = new URLSearchParams(new FormData(form));
+  // The button pressed is part of the form's data (the interview's 更新 / 加える / 申請する share one form).
+  const body = new URLSearchParams(new FormData(form, event.submitter || undefined));
   const response = await fetch(form.action, {
     method: "POST", body, credentials: "same-origin",
     headers: { "X-CSRF-Token": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },

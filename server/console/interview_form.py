@@ -1,0 +1,162 @@
+"""The interview screen's inputs: a field definition as a widget the template renders (kind, input names,
+values, the prefilled value as readable text), and the posted form read back into answers.
+
+Input names are ``{scope}.{field}`` (scope ``q`` for the questions, ``s`` for the shared fields, else the
+procedure id) with ``.family`` / ``.given`` for a two-part name and ``.{part}`` for an address's parts; a group
+of people prefilled from the household is offered as one checkbox per member (``.{index}``: the member's place
+in the profile's list). Readable values come from ``server.display.value_text`` (the one place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from procedure_definitions.model import (
+    AddressField,
+    ChoiceField,
+    CorporateNumberField,
+    DateField,
+    EmailField,
+    Field,
+    GroupField,
+    KanaField,
+    LongTextField,
+    MultiChoiceField,
+    MyNumberField,
+    NameField,
+    NoticeField,
+    NumberField,
+    PhoneField,
+    PostalCodeField,
+    TextField,
+    WarekiField,
+    YesNoField,
+)
+from server.display import name_text, value_text
+
+__all__ = ["ADDRESS_PARTS", "Widget", "members_of", "read_value", "widget"]
+
+ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
+                 ("block", "番地"), ("building", "建物名・部屋番号"))
+_SOURCES = {"registry": "住民記録", "transfer": "転出証明書情報"}
+
+
+@dataclass
+class Widget:
+    """What the template needs to render one field."""
+
+    kind: str  # text | textarea | yesno | radio | select | checks | name | address | notice | members | unsupported
+    name: str
+    dom_id: str
+    label: str
+    value: Any = None
+    required: bool = False
+    staff_only: bool = False
+    input_type: str = "text"
+    hint: str = ""
+    prefilled: str = ""  # the prefilled value as text, with its source
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    parts: list[tuple[str, str, str]] = field(default_factory=list)  # (sub-name, label, value)
+    checked: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[Mapping[str, Any]]:
+    """The people a household-prefilled group offers (the profile's list of its ``prefill``), without the
+    resident when the group does not offer the filer themself (``pick_self: false``)."""
+    people = profile.get(f.prefill or "") if f.prefill else None
+    if not isinstance(people, list) or not f.prefill_map:
+        return []
+    return [m for m in people if isinstance(m, Mapping) and (f.pick_self or m.get("member_id") != resident_id)]
+
+
+def _item(f: GroupField, member: Mapping[str, Any]) -> dict[str, Any]:
+    return {fid: member[attr] for fid, attr in (f.prefill_map or {}).items() if member.get(attr) not in (None, "")}
+
+
+def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | None,
+           profile: Mapping[str, Any], resident_id: str) -> Widget:
+    name = f"{scope}.{f.id}"
+    w = Widget(kind="text", name=name, dom_id=f"i-{scope}-{f.id}", label=f.label.ja, value=value,
+               required=f.required, staff_only=f.staff_only, hint=f.hint.ja if f.hint else "")
+    if prefilled and value not in (None, "", []):
+        w.prefilled = f"{_SOURCES.get(source or 'registry', '住民記録')}より：{value_text(f, value)}"
+    if isinstance(f, NoticeField):
+        w.kind, w.value = "notice", f.text.ja if f.text is not None else ""
+    elif isinstance(f, YesNoField):
+        w.kind = "yesno"
+    elif isinstance(f, ChoiceField):
+        w.kind = "radio" if f.appearance == "radio" or (f.appearance is None and len(f.choices) <= 4) else "select"
+        w.choices = [(c.value, c.label.ja) for c in f.choices]
+    elif isinstance(f, MultiChoiceField):
+        w.kind, w.choices = "checks", [(c.value, c.label.ja) for c in f.choices]
+        w.checked = {str(v) for v in value} if isinstance(value, list) else set()
+    elif isinstance(f, NameField) or (isinstance(f, KanaField) and f.split):
+        labels = ("セイ", "メイ") if isinstance(f, KanaField) else ("氏", "名")
+        v = value if isinstance(value, Mapping) else {}
+        w.kind, w.parts = "name", [("family", labels[0], str(v.get("family", ""))),
+                                   ("given", labels[1], str(v.get("given", "")))]
+    elif isinstance(f, AddressField):
+        v = value if isinstance(value, Mapping) else {}
+        w.kind, w.parts = "address", [(k, label, str(v.get(k, ""))) for k, label in ADDRESS_PARTS]
+    elif isinstance(f, LongTextField):
+        w.kind = "textarea"
+    elif isinstance(f, GroupField) and f.prefill and f.prefill_map:
+        people = members_of(f, profile, resident_id)
+        items = value if isinstance(value, list) else []
+        w.kind = "members"
+        w.choices = [(str(i), name_text(m.get("name")) + (f"（{m['relationship_to_head']}）"
+                                                          if m.get("relationship_to_head") else ""))
+                     for i, m in enumerate(people)]
+        w.checked = {str(i) for i, m in enumerate(people) if _item(f, m) in items}
+    elif isinstance(f, DateField | WarekiField):
+        w.input_type = "date"
+        if value:
+            w.hint = (w.hint + " " if w.hint else "") + value_text(f, value)
+    elif isinstance(f, PhoneField):
+        w.input_type = "tel"
+    elif isinstance(f, EmailField):
+        w.input_type = "email"
+    elif isinstance(f, NumberField | PostalCodeField | MyNumberField | CorporateNumberField):
+        w.input_type = "text"  # digits typed as text: inputmode numeric keeps leading zeros
+    elif not isinstance(f, TextField | KanaField | PhoneField):
+        w.kind = "unsupported"  # attachments, a person, a group typed item by item: after filing, in the console
+    return w
+
+
+def _text(form: Any, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], resident_id: str) -> Any:
+    """The posted value of a field rendered by :func:`widget` (None: no answer)."""
+    name = f"{scope}.{f.id}"
+    if isinstance(f, NoticeField):
+        return None
+    if isinstance(f, YesNoField):
+        v = _text(form, name)
+        return True if v == "yes" else False if v == "no" else None
+    if isinstance(f, MultiChoiceField):
+        return [str(v) for v in form.getall(name, [])]
+    if isinstance(f, NameField) or (isinstance(f, KanaField) and f.split):
+        fam, giv = _text(form, f"{name}.family"), _text(form, f"{name}.given")
+        return {"family": fam, "given": giv} if fam or giv else None
+    if isinstance(f, AddressField):
+        parts = {k: _text(form, f"{name}.{k}") for k, _ in ADDRESS_PARTS}
+        return {k: v for k, v in parts.items() if v} or None
+    if isinstance(f, GroupField):
+        if not (f.prefill and f.prefill_map):
+            return None
+        people = members_of(f, profile, resident_id)
+        picked = {str(v) for v in form.getall(name, [])}
+        return [_item(f, m) for i, m in enumerate(people) if str(i) in picked]
+    if isinstance(f, NumberField):
+        v = _text(form, name)
+        try:
+            return int(v) if v.lstrip("-").isdigit() else float(v) if v else None
+        except ValueError:
+            return v  # the validator says what is wrong with it
+    v = _text(form, name)
+    return v or None

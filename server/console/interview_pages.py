@@ -1,0 +1,336 @@
+"""The counter interview (聞き取り) of a visit: one life event's questions, shared fields and each included
+procedure's remaining fields on one staff screen, prefilled from the visit resident's registry profile; the
+derived list of procedures (live in ``interview.js``, which imports the PWA's own ``lifeevent.js`` and
+``expr.js``; 「更新」 re-renders it without JavaScript); procedures added or removed by hand with a reason; and
+「聞き取りを終えて申請する」, which files every application at once through the one filing policy
+(``server.filing``: same validation, ``on_behalf_of`` the resident, each routed to its department), attaches
+them to the visit's department parts (``server.visits.attach_submissions``) and ends the interview.
+
+Who: ``INTERVIEW_ROLES`` (``server.auth.roles``). Every render is a staff read of the resident's data, audited
+(``interview.read`` and ``registry.profile_read``); every change is audited by the storage
+(``server.storage.interviews``). The draft is kept server-side on every post, so a refused filing loses nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from procedure_definitions.model import LifeEvent, LifeEventProcedure, Procedure
+from server import audit
+from server.auth.roles import INTERVIEW_ROLES
+from server.authz import AccountLike, require_roles
+from server.console.interview_form import Widget, read_value, widget
+from server.console.routes import render_page
+from server.console.visit_pages import _refused
+from server.display import name_text
+from server.filing import Refusal, check_filing, write_filing
+from server.interview_plan import (
+    Derived,
+    asked_fields,
+    derive,
+    filing_answers,
+    included_ids,
+    prefill_draft,
+)
+from server.problems import Problem
+from server.services import Services, services
+from server.storage.interviews import (
+    InterviewRecord,
+    InterviewRefused,
+    finish_interview_in,
+    load_interview,
+    save_draft_in,
+    start_interview_in,
+)
+from server.visits import attach_submissions, read_visit
+
+__all__ = ["interview_pages_router", "life_event_choices"]
+
+_NS = uuid.UUID("6f1c2a52-4d0e-4b43-9a43-4f3c1d8e2a10")  # an interview's application ids: uuid5(interview/procedure)
+_REASON_MAX = 200
+
+
+def life_event_choices(svc: Services) -> list[tuple[str, str]]:
+    """(id, Japanese title) of the shipped life events (their newest version), by title."""
+    events = [_newest(v) for v in svc.catalog.library.life_events.values() if v]
+    return sorted(((e.id, e.title.ja) for e in events), key=lambda x: x[1])
+
+
+def _newest(versions: dict[str, LifeEvent]) -> LifeEvent:
+    from procedure_definitions.versions import latest
+
+    return versions[latest(versions)]
+
+
+def _current(svc: Services) -> dict[str, Procedure]:
+    return {p.id: p for p in svc.catalog.current()}
+
+
+def _problem(exc: InterviewRefused) -> Problem:
+    return Problem(exc.status, exc.code, exc.detail)
+
+
+async def _context(svc: Services, user: AccountLike, vid: str, iid: str
+                   ) -> tuple[Any, InterviewRecord, LifeEvent, dict[str, Procedure]]:
+    view = await read_visit(svc, user, vid, via="console")
+    rec = await svc.db.read(lambda c: load_interview(c, iid))
+    if rec is None or rec.visit_id != vid:
+        raise Problem(404, "not-found", "No such interview")
+    ev = await svc.catalog.life_event(rec.life_event_id, rec.life_event_version)
+    if ev is None:
+        raise Problem(404, "not-found", "No such life event")
+    return view, rec, ev, _current(svc)
+
+
+async def _profile(svc: Services, user: AccountLike, resident_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The registry prefill of the visit's resident: a staff read, audited as ``GET /api/residents/{id}/profile``."""
+    profile, sources = await svc.registry.profile_with_sources(resident_id)
+    people = [m["member_id"] for k in ("household_members", "transfer_movers") for m in profile.get(k, [])]
+    await audit.record(svc.db, actor=user.id, action="registry.profile_read", subject=f"resident:{resident_id}",
+                       details={"via": "interview", **audit.many(sorted(set(people)))})
+    return profile, sources
+
+
+@post("/console/visits/{vid:str}/interviews", include_in_schema=False)
+async def start_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[Any]:
+    user = require_roles(request, *INTERVIEW_ROLES)
+    svc = services(request)
+    form = await request.form()
+    back = f"/console/visits/{vid}"
+    view = await read_visit(svc, user, vid, via="console")
+    eid = str(form.get("life_event") or "")
+    versions = svc.catalog.library.life_events.get(eid)
+    try:
+        iid = str(uuid.UUID(str(form.get("id") or uuid.uuid4())))
+    except ValueError:
+        return _refused(request, Problem(400, "bad-request"), back)
+    if not versions:
+        return _refused(request, Problem(422, "bad-request"), back)
+    if view.resident_id is None:  # a person not in the registry yet: no profile, no on_behalf_of
+        return _refused(request, Problem(422, "interview-needs-resident"), back)
+    ev = _newest(versions)
+    profile, _ = await _profile(svc, user, view.resident_id)
+    draft, filled = prefill_draft(ev, _current(svc), profile)
+    try:
+        rec, _ = await svc.db.write(lambda c: start_interview_in(
+            c, interview_id=iid, visit_id=vid, life_event_id=ev.id, life_event_version=ev.version, draft=draft,
+            prefilled=sorted(filled), actor=user.id))
+    except InterviewRefused as exc:
+        return _refused(request, _problem(exc), back)
+    return Redirect(f"/console/visits/{vid}/interviews/{rec.id}", status_code=303)
+
+
+def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, draft: dict[str, Any],
+             profile: dict[str, Any], sources: dict[str, str], resident_id: str, derived: list[Derived]
+             ) -> tuple[list[Widget], list[tuple[str, str, list[tuple[str, list[Widget]]]]]]:
+    """The shared fields' widgets, and per procedure of the list (included or not: the live list shows and
+    hides them) its title and sections of widgets."""
+    filled = set(rec.prefilled)
+
+    def src(f: Any) -> str | None:
+        return sources.get(f.prefill) if f.prefill else None
+
+    shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
+                     source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]
+    per: list[tuple[str, str, list[tuple[str, list[Widget]]]]] = []
+    for d in derived:
+        proc = procs.get(d.procedure)
+        if proc is None:
+            continue
+        mine = draft["answers"].get(proc.id) or {}
+        sections = [(title, [widget(f, proc.id, mine.get(f.id), prefilled=f"{proc.id}:{f.id}" in filled,
+                                    source=src(f), profile=profile, resident_id=resident_id) for f in fields])
+                    for title, fields in asked_fields(ev, proc, draft)]
+        per.append((proc.id, proc.title.ja, sections))
+    return shared, per
+
+
+def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], form: Any, profile: dict[str, Any],
+          resident_id: str) -> dict[str, Any]:
+    """The posted screen into the draft: every question, shared field and the procedures' fields rendered."""
+    for q in ev.questions:
+        v = str(form.get(f"q.{q.id}") or "")
+        draft["questions"][q.id] = True if v == "yes" else False if v == "no" else None
+    for sf in ev.shared_fields:
+        if _posted(sf.field, "s", form):
+            draft["shared"][sf.field.id] = read_value(sf.field, "s", form, profile=profile, resident_id=resident_id)
+    for pid, proc in procs.items():
+        mine = draft["answers"].setdefault(pid, {})
+        for section in proc.sections:
+            for f in section.fields:
+                if _posted(f, pid, form):
+                    v = read_value(f, pid, form, profile=profile, resident_id=resident_id)
+                    if v is None:
+                        mine.pop(f.id, None)
+                    else:
+                        mine[f.id] = v
+    return draft
+
+
+def _posted(f: Any, scope: str, form: Any) -> bool:
+    """Whether the screen had an input for this field (a marker input per rendered field)."""
+    return f"{scope}.{f.id}" in set(form.getall("_fields", []))
+
+
+def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]
+                      ) -> list[tuple[str, str, str]]:
+    """(dom id, label, Japanese message) per validation error: at the shared field or question that fills the
+    field, else at the procedure's own field."""
+    labels = {f.id: f.label.ja for s in proc.sections for f in s.fields}
+    out = []
+    filled_by_shared = {s.maps_to[proc.id]: s for s in ev.shared_fields if proc.id in s.maps_to}
+    filled_by_q = {q.maps_to[proc.id]: q for q in ev.questions if proc.id in q.maps_to}
+    for e in errors:
+        path = str(e.get("path") or "")
+        top = str(e.get("field_id") or "") if "[" not in path and "." not in path else path.split("[")[0].split(".")[0]
+        top = top or path
+        msg = e.get("message")
+        text = str(msg.get("ja") if isinstance(msg, dict) else msg or "入力内容を確認してください。")
+        if top in filled_by_shared:
+            s = filled_by_shared[top]
+            out.append((f"i-s-{s.field.id}", s.field.label.ja, text))
+        elif top in filled_by_q and isinstance(questions.get(filled_by_q[top].id), bool):
+            q = filled_by_q[top]
+            out.append((f"q-{q.id}", q.label.ja, text))
+        else:
+            out.append((f"i-{proc.id}-{top}", labels.get(top, top), text))
+    return out
+
+
+async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, iid: str, *,
+                  errors: list[tuple[str, str, str, str]] | None = None, message: str = "",
+                  http_status: int = 200) -> Response[str]:
+    svc = services(request)
+    view, rec, ev, procs = await _context(svc, user, vid, iid)
+    await audit.record(svc.db, actor=user.id, action="interview.read", subject=f"visit:{vid}",
+                       details={"interview": iid, "via": "console"})
+    assert view.resident_id is not None
+    profile, sources = await _profile(svc, user, view.resident_id)
+    derived = derive(ev, rec.draft, procs)
+    shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, view.resident_id, derived)
+    by_id: dict[str, list[str]] = {}
+    for dom_id, _, _, text in errors or []:
+        by_id.setdefault(dom_id, []).append(text)
+    for w in shared + [w for _, _, secs in per for _, ws in secs for w in ws]:
+        w.errors = by_id.get(w.dom_id, [])
+    included = set(included_ids(derived))
+    listed = {d.procedure for d in derived}
+    addable = sorted(((p.id, p.title.ja) for p in procs.values() if "staff" in p.filers and p.id not in included),
+                     key=lambda x: x[1])
+    titles = {pid: p.title.ja for pid, p in procs.items()}
+    return render_page(
+        request, "interview.html", http_status=http_status, visit=view, interview=rec, event=ev, derived=derived,
+        titles=titles, shared=shared, per=per, included=included, listed=listed, addable=addable,
+        questions=rec.draft.get("questions") or {}, question_errors=by_id, errors=errors or [], message=message,
+        resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
+        departments={p.id: p.department.name.ja for p in procs.values()})
+
+
+@get("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)
+async def interview_page(request: Request[Any, Any, Any], vid: FromPath[str], iid: FromPath[str]) -> Response[str]:
+    user = require_roles(request, *INTERVIEW_ROLES)
+    return await _render(request, user, vid, iid)
+
+
+def _manual(draft: dict[str, Any], op: str, pid: str, reason: str, procs: dict[str, Procedure],
+            ev: LifeEvent) -> str | None:
+    """Apply 「加える」/「外す」/「戻す」 to the draft; an error message in Japanese, or None."""
+    listed = {lp.procedure for lp in ev.procedures}
+    if op == "restore":
+        draft["added"].pop(pid, None)
+        draft["removed"].pop(pid, None)
+        return None
+    if not reason:
+        return "理由を入力してください。"
+    if pid not in procs or (op == "add" and "staff" not in procs[pid].filers):
+        return "手続きを選んでください。"
+    if op == "add":
+        draft["removed"].pop(pid, None)
+        if pid not in listed:
+            draft["added"][pid] = reason
+    else:
+        draft["added"].pop(pid, None)
+        if pid in listed:
+            draft["removed"][pid] = reason
+    return None
+
+
+@post("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)
+async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], iid: FromPath[str]) -> Response[Any]:
+    user = require_roles(request, *INTERVIEW_ROLES)
+    svc = services(request)
+    view, rec, ev, procs = await _context(svc, user, vid, iid)
+    back = f"/console/visits/{vid}"
+    if rec.state != "open":
+        return _refused(request, Problem(409, "interview-filed"), back)
+    assert view.resident_id is not None
+    rid = view.resident_id
+    form = await request.form()
+    profile, _ = await svc.registry.profile_with_sources(rid)  # the member list behind the ticks (read, not shown)
+    draft = _read(ev, procs, rec.draft, form, profile, rid)
+    op = str(form.get("op") or "update")
+    change = None
+    message = ""
+    if op in ("add", "remove") or op.startswith("restore:"):
+        kind, _, pid = op.partition(":")
+        pid = pid or str(form.get(f"{kind}_procedure") or "")
+        reason = str(form.get(f"{kind}_reason") or "").strip()[:_REASON_MAX]
+        message = _manual(draft, kind, pid, reason, procs, ev) or ""
+        if not message:
+            change = {"op": kind, "procedure": pid, "reason": reason}
+            if kind == "add" and pid not in draft["answers"]:
+                # A procedure added by hand is prefilled from the registry like the event's own.
+                extra, _ = prefill_draft(LifeEvent(id="-", version="0", title=ev.title, questions=[],
+                                                   procedures=[LifeEventProcedure(procedure=pid)]), procs, profile)
+                draft["answers"][pid] = extra["answers"].get(pid, {})
+    try:
+        await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
+    except InterviewRefused as exc:
+        return _refused(request, _problem(exc), back)
+    if op == "finish":
+        return await _finish(request, user, view, rec, ev, procs, draft)
+    if message:
+        return await _render(request, user, vid, iid, message=message, http_status=422)
+    return Redirect(f"/console/visits/{vid}/interviews/{iid}", status_code=303)
+
+
+async def _finish(request: Request[Any, Any, Any], user: AccountLike, view: Any, rec: InterviewRecord,
+                  ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any]) -> Response[Any]:
+    """File every included procedure or none: each checked by the one filing policy first; any refusal
+    re-renders the screen with every error at its field, nothing written."""
+    svc = services(request)
+    ids = included_ids(derive(ev, draft, procs))
+    if not ids:
+        return await _render(request, user, view.id, rec.id, message="申請する手続きがありません。", http_status=422)
+    filings = []
+    errors: list[tuple[str, str, str, str]] = []
+    for pid in ids:
+        proc = procs[pid]
+        sid = str(uuid.uuid5(_NS, f"{rec.id}/{pid}"))
+        out = await check_filing(svc, user, submission_id=sid, procedure_id=pid, procedure_version=proc.version,
+                                 answers=filing_answers(ev, pid, draft), on_behalf_of=view.resident_id,
+                                 via="console")
+        if isinstance(out, Refusal):
+            listed = out.extra.get("errors") or [{"path": "", "message": {"ja": out.message}}]
+            for dom_id, label, text in _errors_by_widget(ev, proc, listed, draft.get("questions") or {}):
+                errors.append((dom_id, proc.title.ja, label, text))
+        else:
+            filings.append(out)
+    if errors:
+        return await _render(request, user, view.id, rec.id, errors=errors, http_status=422,
+                             message="入力内容を確認してください。申請はまだ送っていません。")
+    try:
+        written = [(await write_filing(svc, f))[0].id for f in filings]
+        await attach_submissions(svc, user, view.id, written)
+        await svc.db.write(lambda c: finish_interview_in(c, rec.id, written, user.id))
+    except Problem as exc:
+        return _refused(request, exc, f"/console/visits/{view.id}")
+    return Redirect(f"/console/visits/{view.id}", status_code=303)
+
+
+interview_pages_router = Router(path="/", route_handlers=[start_form, interview_page, interview_post])

@@ -1,0 +1,242 @@
+"""The counter interview's pure logic (no I/O): which procedures a life event's answers include and why, which
+fields of each procedure the interview still asks, the registry prefill, and each procedure's answers to file.
+
+The derivation follows the resident's bundle exactly (``pwa/js/lifeevent.js`` ``applicableProcedures`` with
+``pwa/js/expr.js``, which the console's live list imports as they are): a procedure without ``include_if`` is
+included, one with it when the expression over the questions' answers is true (an unanswered question is
+null, an expression error excludes). The clerk may then add a procedure the event does not list, or remove
+one it does, each with a reason (kept in the draft, shown, audited by the caller).
+
+A draft is a plain JSON object (stored by ``server.storage.interviews``)::
+
+    {"questions": {qid: bool}, "shared": {field id: value}, "answers": {procedure id: {field id: value}},
+     "added": {procedure id: reason}, "removed": {procedure id: reason}}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from procedure_definitions.expressions import evaluate, parse, truthy
+from procedure_definitions.model import (
+    Field,
+    GroupField,
+    LifeEvent,
+    NoticeField,
+    PersonField,
+    Procedure,
+)
+
+__all__ = [
+    "Derived",
+    "asked_fields",
+    "condition_words",
+    "covered",
+    "derive",
+    "empty_draft",
+    "filing_answers",
+    "included_ids",
+    "prefill_draft",
+    "shown",
+]
+
+
+def empty_draft() -> dict[str, Any]:
+    return {"questions": {}, "shared": {}, "answers": {}, "added": {}, "removed": {}}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One procedure of the derived list: included or not, why (the event's reason or the clerk's), the
+    condition in words, and its ``include_if`` AST for the live list (None: always, or added by hand)."""
+
+    procedure: str
+    included: bool
+    reason: str
+    condition: str = ""
+    manual: str = ""  # "added" | "removed" | ""
+    manual_reason: str = ""
+    include_if: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def _question_values(ev: LifeEvent, questions: Mapping[str, Any]) -> dict[str, Any]:
+    return {q.id: questions[q.id] if isinstance(questions.get(q.id), bool) else None for q in ev.questions}
+
+
+def _holds(ast: Mapping[str, Any] | None, values: Mapping[str, Any]) -> bool:
+    if ast is None:
+        return True
+    try:
+        return truthy(evaluate(ast, values))
+    except Exception:  # as the bundle: a condition that cannot be decided does not include
+        return False
+
+
+def condition_words(ev: LifeEvent, include_if: str | None) -> str:
+    """``include_if`` in the clerk's words: 「質問」がはい／いいえ joined by 、 for the usual forms (a question,
+    ``not`` a question, ``and`` of those); otherwise the questions it depends on."""
+    if not include_if:
+        return ""
+    labels = {q.id: q.label.ja for q in ev.questions}
+
+    def words(ast: Mapping[str, Any]) -> list[str] | None:
+        ref = ast.get("ref")
+        if isinstance(ref, list) and len(ref) == 1 and ref[0] in labels:
+            return [f"「{labels[ref[0]]}」がはい"]
+        args = ast.get("args") or []
+        if ast.get("op") == "not" and len(args) == 1 and isinstance(args[0].get("ref"), list):
+            inner = args[0]["ref"]
+            if len(inner) == 1 and inner[0] in labels:
+                return [f"「{labels[inner[0]]}」がいいえ"]
+        if ast.get("op") == "and":
+            parts = [words(a) for a in args]
+            if all(p is not None for p in parts):
+                return [w for p in parts if p for w in p]
+        return None
+
+    ast = parse(include_if)
+    said = words(ast)
+    if said is not None:
+        return "、".join(said)
+    used = [q.label.ja for q in ev.questions if q.id in include_if]
+    return "「" + "」「".join(used) + "」の回答による" if used else ""
+
+
+def derive(ev: LifeEvent, draft: Mapping[str, Any], known: Mapping[str, Procedure]) -> list[Derived]:
+    """The derived list in the event's order, then the procedures added by hand (those ``known`` only)."""
+    values = _question_values(ev, draft.get("questions") or {})
+    removed: Mapping[str, str] = draft.get("removed") or {}
+    added: Mapping[str, str] = draft.get("added") or {}
+    out: list[Derived] = []
+    for lp in ev.procedures:
+        ast = parse(lp.include_if) if lp.include_if else None
+        by_rule = _holds(ast, values)
+        manual = "removed" if lp.procedure in removed else ""
+        out.append(Derived(procedure=lp.procedure, included=by_rule and not manual,
+                           reason=lp.reason.ja if lp.reason else "", condition=condition_words(ev, lp.include_if),
+                           manual=manual, manual_reason=removed.get(lp.procedure, ""), include_if=ast))
+    listed = {lp.procedure for lp in ev.procedures}
+    for pid, why in added.items():
+        if pid in known and pid not in listed:
+            out.append(Derived(procedure=pid, included=True, reason="", manual="added", manual_reason=why))
+    return out
+
+
+def included_ids(derived: list[Derived]) -> list[str]:
+    return [d.procedure for d in derived if d.included]
+
+
+def covered(ev: LifeEvent, pid: str, questions: Mapping[str, Any]) -> set[str]:
+    """The field ids of ``pid`` that the shared fields fill, and the answered questions' ``maps_to``."""
+    out = {s.maps_to[pid] for s in ev.shared_fields if pid in s.maps_to}
+    out |= {q.maps_to[pid] for q in ev.questions if pid in q.maps_to and isinstance(questions.get(q.id), bool)}
+    return out
+
+
+def shown(f: Field, answers: Mapping[str, Any]) -> bool:
+    """Whether a top-level field's ``show_if`` holds on ``answers`` (absent: shown)."""
+    return _holds(parse(f.show_if) if f.show_if else None, answers)
+
+
+def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any]) -> list[tuple[str, list[Field]]]:
+    """(section title, fields) of ``proc`` the interview still asks: top-level fields the shared fields and
+    answered questions do not fill, without calculated ones and those whose ``show_if`` is false on the
+    answers to file now; staff-only fields included (the counter fills them here)."""
+    skip = covered(ev, proc.id, draft.get("questions") or {})
+    answers = filing_answers(ev, proc.id, draft)
+    out: list[tuple[str, list[Field]]] = []
+    for s in proc.sections:
+        if s.party or (s.show_if and not _holds(parse(s.show_if), answers)):
+            continue
+        fields = [f for f in s.fields if f.id not in skip and not f.calculate and shown(f, answers)]
+        if fields:
+            out.append((s.title.ja, fields))
+    return out
+
+
+def filing_answers(ev: LifeEvent, pid: str, draft: Mapping[str, Any]) -> dict[str, Any]:
+    """What the interview files for ``pid``: its own answers, then the shared fields and the answered questions
+    copied into the fields their ``maps_to`` name (as the bundle's copyShared / copyQuestions)."""
+    answers: dict[str, Any] = copy.deepcopy(dict((draft.get("answers") or {}).get(pid) or {}))
+    shared: Mapping[str, Any] = draft.get("shared") or {}
+    for s in ev.shared_fields:
+        target = s.maps_to.get(pid)
+        if target is None:
+            continue
+        value = shared.get(s.field.id)
+        if value in (None, "", [], {}):
+            answers.pop(target, None)
+        else:
+            answers[target] = copy.deepcopy(value)
+    questions: Mapping[str, Any] = draft.get("questions") or {}
+    for q in ev.questions:
+        if pid in q.maps_to and isinstance(questions.get(q.id), bool):
+            answers[q.maps_to[pid]] = questions[q.id]
+    return answers
+
+
+def _part(value: Any, part: str | None) -> Any:
+    if part == "family" and isinstance(value, Mapping):
+        return {"family": value.get("family", "")}
+    return value
+
+
+def _prefill_value(f: Field, profile: Mapping[str, Any]) -> Any:
+    if not f.prefill or f.prefill not in profile or isinstance(f, NoticeField | PersonField):
+        return None
+    value = profile[f.prefill]
+    if isinstance(f, GroupField):
+        if not isinstance(value, list) or not f.prefill_map:
+            return None
+        if f.pick:
+            return None  # the clerk ticks the members (the interview screen offers them)
+        return [{fid: m[attr] for fid, attr in f.prefill_map.items() if m.get(attr) not in (None, "")}
+                for m in value if isinstance(m, Mapping)]
+    return copy.deepcopy(_part(value, f.prefill_part))
+
+
+def _agreed_prefill(maps_to: Mapping[str, str], procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> Any:
+    """A shared field without its own ``prefill`` takes the registry value its procedure fields would have, only
+    when every one of them is prefilled from the same attribute: 転居's 新しい住所 feeds 転居届's new address
+    (asked) and 住民票の写し's applicant address (prefilled with the current one), so it is asked, not guessed."""
+    targets = []
+    for pid, fid in maps_to.items():
+        proc = procs.get(pid)
+        found = next((f for s in proc.sections for f in s.fields if f.id == fid), None) if proc else None
+        if found is not None:
+            targets.append(found)
+    kinds = {(f.prefill, f.prefill_part) for f in targets}
+    if len(kinds) != 1 or next(iter(kinds))[0] is None:
+        return None
+    return _prefill_value(targets[0], profile)
+
+
+def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """A new draft prefilled from the resident's registry profile: each procedure's fields with a ``prefill``,
+    then each shared field from its own ``prefill`` or, failing that, the first prefilled procedure field it
+    maps to (the bundle's seedShared). ``(draft, keys prefilled)``; keys are ``scope:field``."""
+    draft = empty_draft()
+    filled: set[str] = set()
+    for lp in ev.procedures:
+        proc = procs.get(lp.procedure)
+        if proc is None:
+            continue
+        mine: dict[str, Any] = {}
+        for s in proc.sections:
+            for f in s.fields:
+                v = _prefill_value(f, profile)
+                if v not in (None, "", []):
+                    mine[f.id] = v
+                    filled.add(f"{proc.id}:{f.id}")
+        draft["answers"][proc.id] = mine
+    for sf in ev.shared_fields:
+        v = _prefill_value(sf.field, profile)
+        if v in (None, "", []) and sf.field.prefill is None:
+            v = _agreed_prefill(sf.maps_to, procs, profile)
+        if v not in (None, "", []):
+            draft["shared"][sf.field.id] = copy.deepcopy(v)
+            filled.add(f"s:{sf.field.id}")
+    return draft, filled

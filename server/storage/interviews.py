@@ -1,0 +1,159 @@
+"""How counter interviews are stored: one row per interview of a visit, its draft kept server-side until filed.
+
+Its own migration component (``interviews``). The draft (``server.interview_plan``: questions, shared fields,
+each procedure's answers, procedures added or removed by hand with the reason) is saved on every post of the
+interview screen, so nothing typed is lost when filing is refused or the browser closes; once filed the row
+keeps the submissions it made and is read-only. Writers run inside a write job of the one writer and write
+the visit's step (``interview_started`` / ``interview_finished``) and the audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import msgspec
+
+from server.audit import append_audit
+from server.storage.migrations import Migration
+from server.storage.sync.records import utc_now
+from server.storage.visits import record_step_in
+
+__all__ = [
+    "INTERVIEW_MIGRATIONS",
+    "InterviewRecord",
+    "InterviewRefused",
+    "finish_interview_in",
+    "load_interview",
+    "save_draft_in",
+    "start_interview_in",
+    "visit_interviews",
+]
+
+_V1 = """
+CREATE TABLE interviews (
+    id TEXT PRIMARY KEY,              -- client-generated UUID: a double click starts one interview
+    visit_id TEXT NOT NULL REFERENCES visits (id),
+    life_event_id TEXT NOT NULL,
+    life_event_version TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'filed')),
+    draft TEXT NOT NULL,              -- JSON (server.interview_plan): what the clerk typed, until filed
+    prefilled TEXT NOT NULL,          -- JSON list of scope:field keys the registry filled (shown as such)
+    submissions TEXT,                 -- JSON list of the applications filed, once filed
+    started_by TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    filed_at TEXT
+);
+CREATE INDEX interviews_by_visit ON interviews (visit_id, started_at);
+"""
+
+INTERVIEW_MIGRATIONS: list[Migration] = [(1, _V1)]
+
+
+class InterviewRecord(msgspec.Struct, kw_only=True):
+    id: str
+    visit_id: str
+    life_event_id: str
+    life_event_version: str
+    state: str
+    draft: dict[str, Any]
+    prefilled: list[str]
+    submissions: list[str]
+    started_by: str
+    started_at: str
+    updated_at: str
+    filed_at: str | None
+
+
+class InterviewRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+_SELECT = ("SELECT id, visit_id, life_event_id, life_event_version, state, draft, prefilled, submissions, started_by,"
+           " started_at, updated_at, filed_at FROM interviews")
+
+
+def _record(r: sqlite3.Row) -> InterviewRecord:
+    return InterviewRecord(id=r[0], visit_id=r[1], life_event_id=r[2], life_event_version=r[3], state=r[4],
+                           draft=msgspec.json.decode(r[5]), prefilled=msgspec.json.decode(r[6]),
+                           submissions=msgspec.json.decode(r[7]) if r[7] else [], started_by=r[8],
+                           started_at=r[9], updated_at=r[10], filed_at=r[11])
+
+
+def load_interview(conn: sqlite3.Connection, interview_id: str) -> InterviewRecord | None:
+    row = conn.execute(_SELECT + " WHERE id = ?", (interview_id,)).fetchone()
+    return _record(row) if row else None
+
+
+def visit_interviews(conn: sqlite3.Connection, visit_id: str) -> list[InterviewRecord]:
+    return [_record(r) for r in conn.execute(_SELECT + " WHERE visit_id = ? ORDER BY started_at, id", (visit_id,))]
+
+
+def _open_visit(conn: sqlite3.Connection, visit_id: str) -> None:
+    row = conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone()
+    if row is None:
+        raise InterviewRefused(404, "not-found", "No such visit")
+    if row[0] != "open":
+        raise InterviewRefused(409, "visit-closed", "The visit is closed")
+
+
+def start_interview_in(conn: sqlite3.Connection, *, interview_id: str, visit_id: str, life_event_id: str,
+                       life_event_version: str, draft: dict[str, Any], prefilled: list[str],
+                       actor: str) -> tuple[InterviewRecord, bool]:
+    """Start an interview (the visit's ``interview_started`` step); the same id again answers the one started."""
+    prev = load_interview(conn, interview_id)
+    if prev is not None:
+        if prev.visit_id != visit_id:
+            raise InterviewRefused(409, "idempotency-conflict", "This interview id belongs to another visit")
+        return prev, False
+    _open_visit(conn, visit_id)
+    now = utc_now()
+    conn.execute("INSERT INTO interviews (id, visit_id, life_event_id, life_event_version, state, draft, prefilled,"
+                 " started_by, started_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                 (interview_id, visit_id, life_event_id, life_event_version, msgspec.json.encode(draft).decode(),
+                  msgspec.json.encode(sorted(prefilled)).decode(), actor, now, now))
+    record_step_in(conn, visit_id, "interview_started", actor)
+    append_audit(conn, actor=actor, action="interview.start", subject=f"visit:{visit_id}",
+                 details={"interview": interview_id, "life_event": life_event_id})
+    out = load_interview(conn, interview_id)
+    assert out is not None
+    return out, True
+
+
+def _open_interview(conn: sqlite3.Connection, interview_id: str) -> InterviewRecord:
+    rec = load_interview(conn, interview_id)
+    if rec is None:
+        raise InterviewRefused(404, "not-found", "No such interview")
+    if rec.state != "open":
+        raise InterviewRefused(409, "interview-filed", "The interview was filed already")
+    return rec
+
+
+def save_draft_in(conn: sqlite3.Connection, interview_id: str, draft: dict[str, Any], actor: str,
+                  change: dict[str, Any] | None = None) -> None:
+    """Keep what the clerk typed. ``change``: a procedure added or removed by hand (audited with its reason)."""
+    rec = _open_interview(conn, interview_id)
+    conn.execute("UPDATE interviews SET draft = ?, updated_at = ? WHERE id = ?",
+                 (msgspec.json.encode(draft).decode(), utc_now(), interview_id))
+    if change is not None:
+        append_audit(conn, actor=actor, action=f"interview.procedure_{change['op']}", subject=f"visit:{rec.visit_id}",
+                     details={"interview": interview_id, "procedure": change["procedure"], "reason": change["reason"]})
+
+
+def finish_interview_in(conn: sqlite3.Connection, interview_id: str, submissions: list[str], actor: str) -> bool:
+    """Mark the interview filed with its applications (the visit's ``interview_finished`` step); False: a repeat."""
+    rec = load_interview(conn, interview_id)
+    if rec is None:
+        raise InterviewRefused(404, "not-found", "No such interview")
+    if rec.state == "filed":
+        return False
+    now = utc_now()
+    conn.execute("UPDATE interviews SET state = 'filed', submissions = ?, filed_at = ?, updated_at = ? WHERE id = ?",
+                 (msgspec.json.encode(submissions).decode(), now, now, interview_id))
+    record_step_in(conn, rec.visit_id, "interview_finished", actor)
+    append_audit(conn, actor=actor, action="interview.finish", subject=f"visit:{rec.visit_id}",
+                 details={"interview": interview_id, "submissions": submissions})
+    return True

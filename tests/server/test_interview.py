@@ -1,0 +1,193 @@
+"""The counter interview over HTTP against the real server, the shipped library and a real SQLite file: start
+from a visit, the derived list as questions change, a refused filing keeps everything and points to the fields,
+procedures removed by hand with a reason, finishing files every application on_behalf_of the resident attached to
+the visit's parts, 403 for the other roles, and the audit rows."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import start_real_library
+from testsupport.servers import AppServer
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    s = start_real_library(tmp_path_factory.mktemp("interview"), residents=True)
+    yield s
+    s.stop()
+
+
+class _Form(HTMLParser):
+    """What a browser would post from the page as it is (text inputs, checked boxes and radios)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        name, kind = a.get("name"), a.get("type")
+        if tag != "input" or not name or kind == "submit":
+            return
+        if kind in ("radio", "checkbox") and "checked" not in a:
+            return
+        self.data.append((name, a.get("value") or ""))
+
+
+def _post(c: httpx.Client, url: str, page: str, **changes: str | list[str]) -> httpx.Response:
+    p = _Form()
+    p.feed(page)
+    data = [(k, v) for k, v in p.data if k not in changes]
+    for k, v in changes.items():
+        data += [(k, x) for x in (v if isinstance(v, list) else [v])]
+    return c.post(url, content=urllib.parse.urlencode(data), follow_redirects=False,
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def _derived(page: str, list_id: str = "derived") -> list[str]:
+    """The titles of the shown items of a list."""
+    block = page.split(f'id="{list_id}"', 1)[1].split("</ul>", 1)[0]
+    return [m.group(2) for m in re.finditer(r"<li ([^>]*)><strong>([^<]+)</strong>", block) if " hidden" not in m.group(1)]
+
+
+def _audit(srv: AppServer, actor: str, action: str) -> list[tuple[Any, ...]]:
+    return srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+        "SELECT subject, details FROM audit_log WHERE actor = ? AND action = ? ORDER BY id", (actor, action))])
+
+
+def _visit(c: httpx.Client, resident: str = "R0001") -> str:
+    r = c.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": resident, "booth": "2番"})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _start(c: httpx.Client, vid: str, event: str) -> str:
+    r = c.post(f"/console/visits/{vid}/interviews", data={"life_event": event, "id": str(uuid.uuid4())},
+               follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return str(r.headers["location"])
+
+
+def test_moving_within_from_start_to_filed(srv: AppServer) -> None:
+    c = srv.login("counter")
+    cid = c.account_id  # type: ignore[attr-defined]
+    vid = _visit(c)
+    visit_page = c.get(f"/console/visits/{vid}").text
+    assert "聞き取りを始める" in visit_page and "市内で引っ越した（転居）" in visit_page
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    # Prefilled from the registry, shown as readable text; the derived list before any answer.
+    assert "住民記録より：山田 太郎" in page and 'value="山田"' in page
+    assert _derived(page) == ["転居届"] and _derived(page, "derived-out") == ["住民票の写し等交付請求"]
+    assert "引っ越した日から14日以内" in page
+    # The household is offered as ticks for 異動者.
+    assert "山田 花子（妻）" in page
+
+    # 「更新」 with the question answered: the list follows (the server decides without JavaScript).
+    r = _post(c, url, page, **{"q.needs_certificate": "yes", "op": "update", "tenkyo.move_date": "2026-12-01"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert _derived(page) == ["転居届", "住民票の写し等交付請求"]
+    assert "「新しい住所の住民票の写しが必要ですか」がはい" in page
+    assert 'value="2026-12-01"' in page  # kept server-side
+
+    # Finishing with fields missing: 422, each error at its field with its label, nothing filed, nothing lost.
+    r = _post(c, url, page, op="finish")
+    assert r.status_code == 422
+    assert "申請はまだ送っていません" in r.text and "転居届：新しい住所" in r.text and "入力してください" in r.text
+    assert 'href="#i-s-new_address"' in r.text and 'id="i-s-new_address-err"' in r.text
+    assert 'value="2026-12-01"' in r.text
+    assert srv.db.read_sync(lambda db: db.execute("SELECT count(*) FROM submissions WHERE on_behalf_of = 'R0001'"
+                                                  ).fetchone()[0]) == 0
+
+    done = _post(c, url, r.text, op="finish", **{
+        "tenkyo.movers": ["0", "1"], "tenkyo.filer_relation": "self", "s.new_postal_code": "3300055",
+        "s.new_address.postal_code": "3300055", "s.new_address.prefecture": "埼玉県",
+        "s.new_address.city": "さいたま市浦和区", "s.new_address.town": "東高砂町", "s.new_address.block": "8-8",
+        "s.new_address.building": "", "juminhyo-copy.relation": "self",
+        "juminhyo-copy.certificate_type": "all_household", "juminhyo-copy.copies": "1",
+        "juminhyo-copy.purpose": "employment"})
+    assert done.status_code == 303, done.text[:2000]
+    assert done.headers["location"] == f"/console/visits/{vid}"
+
+    v = c.get(f"/api/visits/{vid}").json()
+    subs = [s for p in v["parts"] for s in p["submissions"]]
+    assert [p["department"] for p in v["parts"]] == ["shimin"] and len(subs) == 2
+    rows = srv.db.read_sync(lambda db: sorted(tuple(r) for r in db.execute(
+        f"SELECT procedure_id, on_behalf_of, account_id, status FROM submissions WHERE id IN ({','.join('?' * len(subs))})",
+        subs)))
+    assert rows == [("juminhyo-copy", "R0001", cid, "received"), ("tenkyo", "R0001", cid, "received")]
+    answers = srv.db.read_sync(lambda db: db.execute("SELECT answers FROM submissions WHERE procedure_id = 'tenkyo'"
+                                                     " AND on_behalf_of = 'R0001'").fetchone()[0])
+    assert "東高砂町" in answers and "山田" in answers and "花子" in answers
+    steps = [e["step"] for e in v["events"]]
+    assert steps[:2] == ["reception", "interview_started"] and steps[-1] == "interview_finished"
+    # Audit: the reads of the screen and of the registry profile, the start, each filing and the finish.
+    assert _audit(srv, cid, "interview.start")[-1][0] == f"visit:{vid}"
+    assert _audit(srv, cid, "interview.read") and any(
+        '"via":"interview"' in d for _, d in _audit(srv, cid, "registry.profile_read"))
+    assert len(_audit(srv, cid, "submission.file_on_behalf")) >= 2
+    assert all(s in _audit(srv, cid, "interview.finish")[-1][1] for s in subs)
+    # Filed: the screen says so and a second finish changes nothing.
+    assert "申請済み" in c.get(url).text
+    again = _post(c, url, page, op="finish")
+    assert again.status_code == 409 and "申請済み" in again.text
+
+
+def test_remove_by_hand_needs_a_reason_and_is_audited(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    r = _post(c, url, page, op="remove", remove_procedure="tenkyo", remove_reason="")
+    assert r.status_code == 422 and "理由を入力してください" in r.text
+    r = _post(c, url, page, op="remove", remove_procedure="tenkyo", remove_reason="本日は証明書のみ")
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert _derived(page) == [] and "窓口で除外：本日は証明書のみ" in page
+    rows = _audit(srv, c.account_id, "interview.procedure_remove")  # type: ignore[attr-defined]
+    assert "本日は証明書のみ" in rows[-1][1] and rows[-1][0] == f"visit:{vid}"
+    r = _post(c, url, page, op="add", add_procedure="inkan-shomei", add_reason="印鑑証明も必要")
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert _derived(page) == ["印鑑登録証明書交付申請"] and "窓口で追加：印鑑証明も必要" in page
+    r = _post(c, url, page, op="restore:tenkyo")
+    assert r.status_code == 303 and _derived(c.get(url).text) == ["転居届", "印鑑登録証明書交付申請"]
+    # No procedure at all: nothing to file.
+    assert _post(c, url, page, op="finish").status_code == 422
+
+
+def test_other_roles_are_refused(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c)
+    url = _start(c, vid, "birth")
+    assert c.get(url).status_code == 200
+    for role, kw in (("resident", {}), ("reviewer", {"department": "shimin"}), ("admin", {})):
+        other = srv.login(role, **kw)
+        for r in (other.get(url), other.post(url, data={"op": "update"}),
+                  other.post(f"/console/visits/{vid}/interviews", data={"life_event": "birth"})):
+            assert r.status_code == 403, (role, r.status_code)
+            assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_bad_input_is_4xx(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c)
+    assert c.post(f"/console/visits/{vid}/interviews", data={"life_event": "no-such"}).status_code == 422
+    assert c.post(f"/console/visits/{vid}/interviews", data={"life_event": "birth", "id": "x"}).status_code == 400
+    assert c.get(f"/console/visits/{vid}/interviews/{uuid.uuid4()}").status_code == 404
+    other = _visit(c)
+    url = _start(c, other, "birth")
+    assert c.get(url.replace(other, vid)).status_code == 404  # an interview of another visit
+    new = c.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "新井", "given": "一"}}).json()
+    r = c.post(f"/console/visits/{new['id']}/interviews", data={"life_event": "birth"})
+    assert r.status_code == 422 and "住民記録" in r.text
