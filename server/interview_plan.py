@@ -29,6 +29,7 @@ from procedure_definitions.model import (
     PersonField,
     Procedure,
 )
+from server.prefill_check import prefill_value
 
 __all__ = [
     "Derived",
@@ -178,24 +179,18 @@ def filing_answers(ev: LifeEvent, pid: str, draft: Mapping[str, Any]) -> dict[st
     return answers
 
 
-def _part(value: Any, part: str | None) -> Any:
-    if part == "family" and isinstance(value, Mapping):
-        return {"family": value.get("family", "")}
-    return value
-
-
 def _prefill_value(f: Field, profile: Mapping[str, Any]) -> Any:
+    """The registry's value for a field (``server.prefill_check.prefill_value``, the one rule); a group of
+    people prefilled without ticking gets every member's item, a ticking group none (the clerk ticks)."""
     if not f.prefill or f.prefill not in profile or isinstance(f, NoticeField | PersonField):
         return None
     value = profile[f.prefill]
     if isinstance(f, GroupField):
-        if not isinstance(value, list) or not f.prefill_map:
+        if not isinstance(value, list) or not f.prefill_map or f.pick:
             return None
-        if f.pick:
-            return None  # the clerk ticks the members (the interview screen offers them)
         return [{fid: m[attr] for fid, attr in f.prefill_map.items() if m.get(attr) not in (None, "")}
                 for m in value if isinstance(m, Mapping)]
-    return copy.deepcopy(_part(value, f.prefill_part))
+    return copy.deepcopy(prefill_value(f, dict(profile)))
 
 
 def _agreed_prefill(maps_to: Mapping[str, str], procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> Any:

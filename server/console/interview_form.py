@@ -35,6 +35,7 @@ from procedure_definitions.model import (
     YesNoField,
 )
 from server.display import name_text, value_text
+from server.prefill_check import offered_people
 
 __all__ = ["ADDRESS_PARTS", "Widget", "members_of", "read_value", "widget"]
 
@@ -63,13 +64,13 @@ class Widget:
     errors: list[str] = field(default_factory=list)
 
 
-def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[Mapping[str, Any]]:
+def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
     """The people a household-prefilled group offers (the profile's list of its ``prefill``), without the
     resident when the group does not offer the filer themself (``pick_self: false``)."""
     people = profile.get(f.prefill or "") if f.prefill else None
     if not isinstance(people, list) or not f.prefill_map:
         return []
-    return [m for m in people if isinstance(m, Mapping) and (f.pick_self or m.get("member_id") != resident_id)]
+    return offered_people(f, [m for m in people if isinstance(m, dict)], resident_id)
 
 
 def _item(f: GroupField, member: Mapping[str, Any]) -> dict[str, Any]:
