@@ -1,0 +1,103 @@
+"""The counter interview in a real browser, keyboard first: 来庁受付 of a registry resident (山田 太郎) → 聞き取りを始める
+(転居) → the derived list changes as the question is answered (the live list: pwa/js/lifeevent.js + expr.js) →
+Enter in a field submits nothing → finishing with a field missing points to it, nothing lost → finishing files both
+applications, attached to the visit's 市民課 part. axe-core finds nothing on each screen."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from testsupport.servers import ServerProcess
+
+from .helpers import add_session, axe_check, shot
+
+
+def _shown(page: Any) -> list[str]:
+    items = page.get_by_role("list", name="対象の手続き").get_by_role("listitem")
+    return [items.nth(i).locator("strong").inner_text() for i in range(items.count())]
+
+
+def _type(page: Any, selector: str, text: str) -> None:
+    page.locator(selector).focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+def test_moving_within_interview_by_keyboard(browser: Any, shared_server: ServerProcess) -> None:
+    server = shared_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(context, server.base, server.login_as("counter", display_name="窓口 職員"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(f"{server.base}/console/visits/new")
+    page.keyboard.type("山田 太郎")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=検索結果")
+    page.get_by_role("button", name="山田 太郎さんを受付する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
+    visit_id = page.url.rsplit("/", 1)[1]
+    axe_check(page, "interview-visit")
+    page.get_by_label("ライフイベント").select_option(label="市内で引っ越した（転居）")
+    page.get_by_role("button", name="聞き取りを始める").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
+    assert "住民記録より：山田 太郎" in page.locator("main").inner_text()
+    assert _shown(page) == ["転居届"]
+    axe_check(page, "interview")
+    shot(page, "interview")
+
+    # The question answered by keyboard: the list follows at once (no round trip).
+    page.locator("input[name='q.needs_certificate'][value='yes']").focus()
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelectorAll('#derived li:not([hidden])').length === 2")
+    assert _shown(page) == ["転居届", "住民票の写し等交付請求"]
+    assert page.locator("section.procedure[data-procedure='juminhyo-copy']").is_visible()
+    page.locator("input[name='q.needs_certificate'][value='no']").focus()
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelectorAll('#derived li:not([hidden])').length === 1")
+    page.locator("input[name='q.needs_certificate'][value='yes']").focus()
+    page.keyboard.press("Space")
+
+    # Enter in a field never submits the interview.
+    _type(page, "#i-tenkyo-move_date", "2026")
+    page.locator("#i-tenkyo-move_date").fill("2026-12-01")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert "/interviews/" in page.url and "直す項目" not in page.locator("main").inner_text()
+
+    # Finishing with the new address missing: 422, the error at its field, what was typed is still there.
+    page.get_by_role("button", name="聞き取りを終えて申請する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=直す項目")
+    assert "転居届：新しい住所" in page.locator(".error-summary").inner_text()
+    assert page.locator("#i-tenkyo-move_date").input_value() == "2026-12-01"
+    axe_check(page, "interview-errors")
+    shot(page, "interview-errors")
+
+    for sel, text in (("[name='s.new_postal_code']", "3300055"), ("[name='s.new_address.postal_code']", "3300055"),
+                      ("[name='s.new_address.prefecture']", "埼玉県"), ("[name='s.new_address.city']", "さいたま市浦和区"),
+                      ("[name='s.new_address.town']", "東高砂町"), ("[name='s.new_address.block']", "8-8"),
+                      ("[name='s.new_address.building']", ""), ("[name='juminhyo-copy.copies']", "1")):
+        _type(page, sel, text)
+    for sel in ("input[name='tenkyo.movers'][value='0']", "input[name='tenkyo.movers'][value='1']",
+                "input[name='tenkyo.filer_relation'][value='self']", "input[name='juminhyo-copy.relation'][value='self']",
+                "input[name='juminhyo-copy.certificate_type'][value='all_household']"):
+        page.locator(sel).focus()
+        page.keyboard.press("Space")
+    page.locator("[name='juminhyo-copy.purpose']").select_option("employment")
+    page.get_by_role("button", name="聞き取りを終えて申請する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/visits/{visit_id}")
+    main = page.locator("main").inner_text()
+    assert "転居届" in main and "住民票の写し等交付請求" in main and "担当します（市民課）" in main
+    assert "聞き取り開始" in main and "聞き取り終了" in main and "申請済み" in main
+    axe_check(page, "interview-filed-visit")
+    shot(page, "interview-filed-visit")
+    steps = server.query("SELECT step FROM visit_events WHERE visit_id = ? ORDER BY id", (visit_id,))
+    assert [s[0] for s in steps] == ["reception", "interview_started", "attached", "interview_finished"]
+    assert errors == []
+    context.close()
