@@ -165,6 +165,42 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bom", action="store_true", help="CSV: start with a UTF-8 BOM (for Excel)")
     c.set_defaults(func=_handler("server.commands:submissions_export"))
 
+    ho = sub.add_parser("handoff", help="hand-off to the departments' core systems (signed webhooks)",
+                        description="Configure and watch the signed webhook per department (docs/handoff.md).")
+    hsub = ho.add_subparsers(dest="handoff_command", metavar="ACTION")
+    hsub.required = True
+    c = hsub.add_parser(
+        "set", help="send a department's applications to its core system's URL (audited)",
+        description="Set (or change) a department's webhook. A new target gets a new signing secret, printed "
+                    "once for the core system's team; a change keeps the secret unless --new-secret.")
+    c.add_argument("department", help="department id as in the definitions (e.g. shimin)")
+    c.add_argument("--url", required=True, help="https URL the core system receives on")
+    c.add_argument("--on", metavar="STATUS",
+                   help="status at which an application is handed off (default accepted; e.g. received)")
+    c.add_argument("--new-secret", action="store_true", help="make a new signing secret (printed once)")
+    c.add_argument("--secret-file", metavar="PATH", help="use the whsec_ secret in this file instead")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.handoff_commands:handoff_set"))
+    c = hsub.add_parser("remove", help="stop a department's hand-off (audited; its rows wait)",
+                        description="Remove a department's webhook; undelivered rows wait for a new one.")
+    c.add_argument("department")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.handoff_commands:handoff_remove"))
+    c = hsub.add_parser(
+        "status", help="the outbox per department: pending, delivered, failed; undelivered rows",
+        description="Per department: target, counts; then each pending or failed row (attempts, last error). "
+                    "Exit 1 when some row failed.")
+    c.add_argument("--department", metavar="D", help="only this department")
+    c.add_argument("--all", action="store_true", help="list delivered rows too")
+    c.add_argument("--limit", type=int, default=200, help="rows listed at most (default 200)")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.handoff_commands:handoff_status"))
+    c = hsub.add_parser("retry", help="send a failed row again (audited)",
+                        description="Make a failed (or waiting) row due now, with a fresh maximum age.")
+    c.add_argument("id", type=int, help="the row id shown by `handoff status`")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.handoff_commands:handoff_retry"))
+
     audit = sub.add_parser("audit", help="audit trail tools", description="Audit trail tools.")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True

@@ -17,6 +17,7 @@ from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
 from server.demo import leave_demo
 from server.export import load_mappings
+from server.handoff import HandoffSender
 from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
 from server.parties import parties_router
@@ -83,9 +84,13 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         db.close()
         raise
     notifier = Notifier(db, settings.push_sender or WebPushSender(), subject=settings.push_subject)
+    handoff = HandoffSender(db, mappings=mappings, poster=settings.handoff_poster,
+                            interval_s=settings.handoff_interval_s, base_s=settings.handoff_retry_base_s,
+                            cap_s=settings.handoff_retry_cap_s, max_age_s=settings.handoff_max_age_s)
     return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
                     registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings,
-                    validator=ValidationPool(settings.validation_workers), notifier=notifier)
+                    validator=ValidationPool(settings.validation_workers), notifier=notifier,
+                    handoff=handoff)
 
 
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
@@ -119,8 +124,10 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
         # Worker processes and housekeeping start with the event loop (and stop before the database).
-        on_startup=[svc.validator.start, maintenance.start, *([svc.notifier.start] if svc.notifier else [])],
+        on_startup=[svc.validator.start, maintenance.start, *([svc.notifier.start] if svc.notifier else []),
+                    *([svc.handoff.start] if svc.handoff else [])],
         on_shutdown=[svc.validator.stop, maintenance.stop, *([svc.notifier.stop] if svc.notifier else []),
+                     *([svc.handoff.stop] if svc.handoff else []),
                      lambda: svc.db.close()],
         debug=False,
     )

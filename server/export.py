@@ -67,6 +67,7 @@ __all__ = [
     "MappingError",
     "default_mappings_dir",
     "derive_columns",
+    "export_row",
     "flatten",
     "load_mappings",
     "lookup",
@@ -316,6 +317,45 @@ class _Definitions:
         return self.cache[key]
 
 
+def _plan(procedure_id: str, proc: Procedure | None, mappings: Mapping[str, list[Column]],
+          items: Mapping[str, int] | None) -> list[_Cell]:
+    """The answer cells of a procedure's rows: its mapping file's, else derived from its definition."""
+    if procedure_id in mappings:  # a core system's own columns: exactly the stored values
+        return _cells(proc, mappings[procedure_id], labelled=False)
+    if proc is not None:
+        return _cells(proc, derive_columns(proc, items), labelled=True)
+    return []  # definition unknown: receipt columns only, never the answers' own keys
+
+
+def _row(rec: SubmissionRecord, proc: Procedure | None, values: Mapping[str, Any], plan: list[_Cell]) -> dict[str, str]:
+    """One submission's row, header -> cell text (not yet neutralised: that is the CSV writer's)."""
+    row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
+           "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
+           "flags": ";".join(rec.flags), "procedure_title": proc.title.ja if proc is not None else "",
+           "status_label": status_label(rec.status)}
+    row.update({c.header: _label_cell(c.field, _at(values, c.path), values) if c.field is not None
+                else lookup(values, c.path) for c in plan})
+    return row
+
+
+def export_row(conn: sqlite3.Connection, rec: SubmissionRecord,
+               mappings: Mapping[str, list[Column]] | None = None) -> dict[str, str]:
+    """One submission as its line of the CSV export (header -> value, in column order, not neutralised: the
+    caller is no spreadsheet): what the hand-off to a core system sends (server/handoff.py). A procedure with
+    a mapping file gets exactly the receipt columns and its mapped columns, as in an export of it alone."""
+    mappings = mappings or {}
+    proc = _Definitions(conn).get(rec.procedure_id, rec.procedure_version)
+    values = form_values(proc, rec.answers) if proc is not None else rec.answers
+    items: dict[str, int] = {}
+    if proc is not None and rec.procedure_id not in mappings:
+        _group_items(proc, values, items)
+    row = _row(rec, proc, values, _plan(rec.procedure_id, proc, mappings, items))
+    if rec.procedure_id in mappings:
+        for name in LABEL_COLUMNS:
+            del row[name]
+    return row
+
+
 def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: str | None = None,
            bom: bool = False, mappings: Mapping[str, list[Column]] | None = None, departments: list[str] | None = None,
            exported: list[str] | None = None) -> str:
@@ -337,23 +377,11 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
     if any(rec.procedure_id not in mappings for rec, _, _ in records):
         columns.update(dict.fromkeys(LABEL_COLUMNS))
     for rec, proc, values in records:
-        row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
-               "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
-               "flags": ";".join(rec.flags), "procedure_title": proc.title.ja if proc is not None else "",
-               "status_label": status_label(rec.status)}
         key = (rec.procedure_id, rec.procedure_version)
         if key not in plans:
-            if rec.procedure_id in mappings:  # a core system's own columns: exactly the stored values
-                plans[key] = _cells(proc, mappings[rec.procedure_id], labelled=False)
-            elif proc is not None:
-                plans[key] = _cells(proc, derive_columns(proc, items.get(key)), labelled=True)
-            else:
-                plans[key] = []  # definition unknown: receipt columns only, never the answers' own keys
-        plan = plans[key]
-        columns.update(dict.fromkeys(c.header for c in plan))
-        row.update({c.header: _label_cell(c.field, _at(values, c.path), values) if c.field is not None
-                    else lookup(values, c.path) for c in plan})
-        rows.append(row)
+            plans[key] = _plan(rec.procedure_id, proc, mappings, items.get(key))
+        columns.update(dict.fromkeys(c.header for c in plans[key]))
+        rows.append(_row(rec, proc, values, plans[key]))
     buf = io.StringIO()
     if bom:
         buf.write("\ufeff")  # Excel on Windows needs it to read UTF-8

@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 
 from server.catalog import Catalog
 from server.export import Column
+from server.handoff import HandoffSender
 from server.push import Notifier
 from server.registry import SQLiteRegistry
 from server.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     export_mappings: dict[str, list[Column]] = field(default_factory=dict)
     validator: ValidationPool = field(default_factory=lambda: ValidationPool(0))
     notifier: Notifier | None = None  # Web Push of status changes (server/push.py); None: nothing is sent
+    handoff: HandoffSender | None = None  # the outbox's sender to the core systems (server/handoff.py)
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

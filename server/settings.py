@@ -47,6 +47,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     push_allow_http: bool = False
     push_sender: Any = None
     push_contact: str | None = None
+    # Hand-off to the departments' core systems (server/handoff.py, docs/handoff.md): how often the sender
+    # looks for due outbox rows, the first retry's wait and the longest (doubling, with jitter), the age after
+    # which an undelivered row is failed; the poster (None: http.client; tests may swap it).
+    handoff_interval_s: float = 5.0
+    handoff_retry_base_s: float = 10.0
+    handoff_retry_cap_s: float = 3600.0
+    handoff_max_age_s: float = 7 * 24 * 3600.0
+    handoff_poster: Any = None
 
     @property
     def upload_limits(self) -> UploadLimits:

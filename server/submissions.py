@@ -212,6 +212,8 @@ async def change_status(request: Request[Any, Any, Any], sid: str, target: str, 
         raise Problem(404, "not-found", "No such submission") from None
     if svc.notifier is not None:  # queued: sent off the request path, never failing the change
         svc.notifier.status_changed(out.account_id, out.id, out.receipt_number)
+    if svc.handoff is not None:  # the change may have written a hand-off row: send it now, not at the next round
+        svc.handoff.kick()
     return out
 
 

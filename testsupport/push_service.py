@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import http_ece
 import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from testsupport.loopback_http import serve_posts
 
 __all__ = ["Delivery", "LocalPushService"]
 
@@ -42,27 +42,16 @@ class LocalPushService:
 
     def __post_init__(self) -> None:
         self._keys: dict[str, tuple[ec.EllipticCurvePrivateKey, bytes]] = {}
-        service = self
+        self._server = serve_posts(self._received)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    key, auth = service._keys[self.path]
-                    plain = http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm")
-                    service.deliveries.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                       msgspec.json.decode(plain)))
-                except Exception as exc:  # recorded: the test asserts there were none
-                    service.errors.append(f"{type(exc).__name__}: {exc}")
-                self.send_response(service.answer)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def _received(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        try:
+            key, auth = self._keys[path]
+            plain = http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm")
+            self.deliveries.append(Delivery(path, headers, msgspec.json.decode(plain)))
+        except Exception as exc:  # recorded: the test asserts there were none
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+        return self.answer
 
     @property
     def base(self) -> str:

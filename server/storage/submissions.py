@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import msgspec
 
 from server.audit import append_audit
+from server.storage.handoff import enqueue as enqueue_handoff
 from server.storage.submission_search import queue_condition, search_text
 from server.storage.sync.blobs import held_by
 from server.storage.sync.records import utc_now
@@ -322,6 +323,8 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
         insert_rows, insert_events = _insert_sql(len(creating))
         conn.execute(insert_rows, rows)
         conn.execute(insert_events, events)
+        # A department handing off at filing (``received``) gets its outbox row in this transaction.
+        enqueue_handoff(conn, list(creating))
     for i, out in enumerate(outcomes):
         if isinstance(out, int):  # a retry of an id created earlier in this batch
             outcomes[i] = (outcomes[out][0], False)
@@ -342,7 +345,8 @@ def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor:
     writer of a status change (a reviewer's transition, a resident's reply, the last part of a two-person
     filing, a cancelled held part). ``answers``: ``(receipt_number, answers)`` stored with it (and its search
     text); ``flags``: the new flags; ``corrected``: the paths that changed a prefilled value. Returns the
-    ``submission_events`` row's id. The caller decided that the move is allowed; a submission no longer
+    ``submission_events`` row's id; the hand-off outbox row when the department hands off at ``to``
+    (``server.storage.handoff.enqueue``). The caller decided that the move is allowed; a submission no longer
     ``frm`` (a caller's bug) is :class:`InvalidTransition`, nothing written. Audit entries are the caller's (each names its own action)."""
     now = utc_now()
     sets: list[str] = ["status = ?", "updated_at = ?"]
@@ -359,6 +363,8 @@ def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor:
     if conn.execute(f"UPDATE submissions SET {', '.join(sets)} WHERE id = ? AND status = ?",
                     [*args, sid, frm]).rowcount != 1:
         raise InvalidTransition(frm, to)
+    # The hand-off to the department's core system commits (or rolls back) with the status change itself.
+    enqueue_handoff(conn, [sid])
     return int(conn.execute(
         "INSERT INTO submission_events (submission_id, at, actor, from_status, to_status, comment,"
         " visible_to_resident) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
