@@ -2,6 +2,8 @@
 // how the fields shared by the procedures are entered once and copied into each procedure's answers.
 // `evaluate` is expr.js's evaluate(ast, answers, {today}); it is passed in to keep this module pure.
 
+import { prefillValue } from './drafts.js';
+
 export function truthy(v) {
   return !(v === null || v === undefined || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
 }
@@ -137,10 +139,11 @@ export function sharedFieldsFor(event, procIds) {
 
 /**
  * Initial shared answers from values already in the procedures' drafts (prefilled from a verified
- * profile): the first procedure that has a value for a mapped field gives it. Returns
- * {shared, prefilled: [shared field ids whose value came from a prefill]}.
+ * profile): the first procedure that has a value for a mapped field gives it; else a shared field's own
+ * `prefill` takes it from `profile` (the one the drafts were made from), as the time model assumes
+ * (procedure_definitions/timing_events.py). Returns {shared, prefilled: [shared field ids whose value came from a prefill]}.
  */
-export function seedShared(event, drafts) {
+export function seedShared(event, drafts, profile = null) {
   const shared = {};
   const prefilled = [];
   for (const sf of event.shared_fields || []) {
@@ -151,6 +154,11 @@ export function seedShared(event, drafts) {
       shared[sf.field.id] = structuredClone(v);
       if ((d.prefilled || []).includes(target)) prefilled.push(sf.field.id);
       break;
+    }
+    const own = sf.field.id in shared || !(profile && profile.verified && profile.profile) ? null : prefillValue(sf.field, profile.profile);
+    if (own != null && own !== '') {
+      shared[sf.field.id] = structuredClone(own);
+      prefilled.push(sf.field.id);
     }
   }
   return { shared, prefilled };

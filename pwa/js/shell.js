@@ -217,9 +217,15 @@ export async function registerSync() {
 }
 
 /** A new draft of procedure `p` ({path, compiled}), stored and committed (it exists on the server from now on). */
+/** The profile a new draft is prefilled from: the resident staff act for, else the signed-in resident's own. */
+export async function filerProfile() {
+  const acting = isStaff() ? actingFor() : null;
+  return !state.session.signed_in ? null : acting ? residentProfile(acting) : loadProfile();
+}
+
 export async function newDraft(p, extra = {}) {
   const acting = isStaff() ? actingFor() : null;
-  const profile = !state.session.signed_in ? null : acting ? await residentProfile(acting) : await loadProfile();
+  const profile = await filerProfile();
   const d = newDraftRecord(p, { profile, acting, uuid, extra });
   await store.put('drafts', d);
   drafts.schedule(d.id);

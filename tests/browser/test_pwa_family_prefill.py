@@ -98,9 +98,10 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
 
 
 def test_the_birth_event_asks_the_babys_given_name_once(browser: Any, shared_server: ServerProcess) -> None:
-    """The birth life event's shared 子の氏名 and よみかた take the parent's 氏 the same way; the scripted resident
-    (bench/resident_driver.py: prefilled values left alone, empty boxes typed) types only the 名, and 出生届 and
-    子ども医療費 are filed with the full name, the 出生届 not flagged as a correction."""
+    """The birth life event's shared 子の氏名 and よみかた take the parent's 氏 the same way, and 手続きをする親は
+    (父/母) the registry's sex; the scripted resident (bench/resident_driver.py: prefilled values left alone, empty
+    boxes typed) types only the 名, and 出生届 and 子ども医療費 are filed with the full name and 父, the 出生届 not
+    flagged as a correction."""
     from bench.resident_driver import Counts, Driver, Values
     from procedure_definitions.library import load_library
 
@@ -124,6 +125,8 @@ def test_the_birth_event_asks_the_babys_given_name_once(browser: Any, shared_ser
     expect(name.locator(":scope > legend")).to_contain_text("届出人の氏から入力")
     expect(page.locator("#shared-child_name")).to_have_value("")
     expect(page.locator("fieldset[data-field=child_kana]").get_by_label("セイ")).to_have_value("ヤマダ")
+    # The parent filing is the father by the registry's sex (the shared field's own prefill), with the other values.
+    expect(page.locator("details.prefill-values fieldset[data-field=parent_role]").get_by_label("父", exact=True)).to_be_checked()
     axe_check(page, "birth-shared-family-prefilled")
     assert driver.run() == "receipt"
     wait_all_sent(page)
@@ -132,6 +135,8 @@ def test_the_birth_event_asks_the_babys_given_name_once(browser: Any, shared_ser
     assert given and new["shussei"]["answers"]["child_name"] == {"family": "山田", "given": given}
     assert new["shussei"]["answers"]["child_kana"]["family"] == "ヤマダ"
     assert new["kodomo-iryohi"]["answers"]["child_name"] == new["shussei"]["answers"]["child_name"]
+    assert new["shussei"]["answers"]["filer_qualification"] == "father"
+    assert new["kodomo-iryohi"]["answers"]["guardian_relationship"] == "father"
     assert "prefill_corrected" not in new["shussei"]["flags"]
     assert not errors, errors
     context.close()

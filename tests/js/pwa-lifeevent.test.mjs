@@ -34,6 +34,19 @@ test('values prefilled into the procedures seed the shared fields, marked as pre
   assert.deepEqual(seedShared(EVENT, []), { shared: {}, prefilled: [] });
 });
 
+test("a shared field's own prefill takes the profile's value when no procedure's draft gave one", () => {
+  const ev = { shared_fields: [
+    { field: { id: 'parent_role', type: 'choice', prefill: 'sex', prefill_values: { male: 'father', female: 'mother' } }, maps_to: { shussei: 'filer_qualification' } },
+    { field: { id: 'applicant_name', type: 'name', prefill: 'name' }, maps_to: { tennyu: 'filer_name' } },
+  ] };
+  const profile = { verified: true, profile: { sex: 'female', name: { family: '山田', given: '花子' } } };
+  const typedHere = [{ procedure_id: 'tennyu', answers: { filer_name: { family: '佐藤', given: '花子' } }, prefilled: [] }];
+  assert.deepEqual(seedShared(ev, typedHere, profile), {
+    shared: { parent_role: 'mother', applicant_name: { family: '佐藤', given: '花子' } }, prefilled: ['parent_role'] });
+  assert.deepEqual(seedShared(ev, [], { ...profile, verified: false }), { shared: {}, prefilled: [] });
+  assert.deepEqual(seedShared(ev, [], null), { shared: {}, prefilled: [] });
+});
+
 test('a shared field typed once counts as typed in each procedure it feeds', () => {
   assert.deepEqual(mappedTargets(EVENT, 'tennyu', ['new_address', 'applicant_name']), ['new_address', 'filer_name']);
   assert.deepEqual(mappedTargets(EVENT, 'juminhyo-copy', ['head_name']), []);
