@@ -115,10 +115,12 @@ def derive(ev: LifeEvent, draft: Mapping[str, Any], known: Mapping[str, Procedur
     for lp in ev.procedures:
         ast = parse(lp.include_if) if lp.include_if else None
         by_rule = _holds(ast, values)
-        manual = "removed" if lp.procedure in removed else ""
-        out.append(Derived(procedure=lp.procedure, included=by_rule and not manual,
+        # By hand: removed (whatever the rule says), or added although the rule leaves it out.
+        manual = "removed" if lp.procedure in removed else "added" if lp.procedure in added else ""
+        out.append(Derived(procedure=lp.procedure, included=manual == "added" or (by_rule and not manual),
                            reason=lp.reason.ja if lp.reason else "", condition=condition_words(ev, lp.include_if),
-                           manual=manual, manual_reason=removed.get(lp.procedure, ""), include_if=ast))
+                           manual=manual, manual_reason=removed.get(lp.procedure, added.get(lp.procedure, "")),
+                           include_if=ast))
     listed = {lp.procedure for lp in ev.procedures}
     for pid, why in added.items():
         if pid in known and pid not in listed:

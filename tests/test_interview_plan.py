@@ -101,3 +101,29 @@ def test_prefill_and_the_fields_still_asked(lib: Any) -> None:
     assert "school_notice" not in asked  # shown only when school_change is yes
     draft["answers"]["tenkyo"]["school_change"] = True
     assert "school_notice" in [f.id for _, fields in asked_fields(ev, procs["tenkyo"], draft) for f in fields]
+
+
+def test_a_listed_procedure_left_out_can_be_added_by_hand(lib: Any) -> None:
+    events, procs = lib
+    d = _draft(parent_kokuho=False)
+    d["added"] = {"kokuho-kanyu": "親の保険を確認中"}
+    out = derive(events["birth"], d, procs)
+    kokuho = next(x for x in out if x.procedure == "kokuho-kanyu")
+    assert (kokuho.included, kokuho.manual, kokuho.manual_reason) == (True, "added", "親の保険を確認中")
+    assert [x.procedure for x in out].count("kokuho-kanyu") == 1
+
+
+def test_event_people_are_offered_beside_the_household(lib: Any) -> None:
+    from server.console.interview_form import EVENT_PEOPLE, event_people, members_of
+
+    events, procs = lib
+    ev = events["birth"]
+    shared = {"child_name": {"family": "山田", "given": "陽太"}, "birth_date": "2026-12-01",
+              "parent_name": {"family": "山田", "given": "花子"}}
+    people = event_people(ev.people, shared)
+    assert [p["member_id"] for p in people] == ["event:child", "event:parent"]
+    group = next(f for s in procs["kokuho-kanyu"].sections for f in s.fields if f.id == "members")
+    household = [{"member_id": "R0002", "name": {"family": "山田", "given": "花子"}}]
+    offered = members_of(group, {group.prefill: household, EVENT_PEOPLE: people}, "R0002")
+    # The newborn is offered once; the parent is already in the household list.
+    assert [p["name"]["given"] for p in offered] == ["花子", "陽太"]

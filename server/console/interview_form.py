@@ -37,7 +37,7 @@ from procedure_definitions.model import (
 from server.display import name_text, value_text
 from server.prefill_check import offered_people
 
-__all__ = ["ADDRESS_PARTS", "Widget", "members_of", "read_value", "widget"]
+__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "Widget", "event_people", "members_of", "read_value", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
@@ -65,12 +65,30 @@ class Widget:
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
-    """The people a household-prefilled group offers (the profile's list of its ``prefill``), without the
-    resident when the group does not offer the filer themself (``pick_self: false``)."""
+    """The people a household-prefilled group offers: the profile's list of its ``prefill`` (without the
+    resident when the group does not offer the filer themself, ``pick_self: false``), then the life event's
+    people made of the shared answers (the newborn), in the profile under ``EVENT_PEOPLE`` (the bundle's rule:
+    pwa/js/page-bundle.js peopleBefore), each once (a person already listed by name is not offered twice)."""
     people = profile.get(f.prefill or "") if f.prefill else None
     if not isinstance(people, list) or not f.prefill_map:
         return []
-    return offered_people(f, [m for m in people if isinstance(m, dict)], resident_id)
+    listed = offered_people(f, [m for m in people if isinstance(m, dict)], resident_id)
+    names = [m.get("name") for m in listed]
+    extra = [m for m in profile.get(EVENT_PEOPLE, []) if m.get("name") and m.get("name") not in names]
+    return listed + extra
+
+
+EVENT_PEOPLE = "_event_people"  # a key no profile attribute has: the event's people beside the household
+
+
+def event_people(people: list[Any], shared: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The life event's people (``EventPerson``: shared field id → member attribute) as member dicts."""
+    out = []
+    for x in people:
+        person = {attr: shared[fid] for fid, attr in x.map.items() if shared.get(fid) not in (None, "", [])}
+        if person.get("name"):
+            out.append({"member_id": f"event:{x.id}", **person})
+    return out
 
 
 def _item(f: GroupField, member: Mapping[str, Any]) -> dict[str, Any]:

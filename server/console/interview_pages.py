@@ -24,7 +24,7 @@ from procedure_definitions.model import LifeEvent, LifeEventProcedure, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
 from server.authz import AccountLike, require_roles
-from server.console.interview_form import Widget, read_value, widget
+from server.console.interview_form import EVENT_PEOPLE, Widget, event_people, read_value, widget
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.display import name_text
@@ -211,6 +211,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
                        details={"interview": iid, "via": "console"})
     assert view.resident_id is not None
     profile, sources = await _profile(svc, user, view.resident_id)
+    profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     derived = derive(ev, rec.draft, procs)
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, view.resident_id, derived)
     by_id: dict[str, list[str]] = {}
@@ -249,10 +250,9 @@ def _manual(draft: dict[str, Any], op: str, pid: str, reason: str, procs: dict[s
         return "理由を入力してください。"
     if pid not in procs or (op == "add" and "staff" not in procs[pid].filers):
         return "手続きを選んでください。"
-    if op == "add":
+    if op == "add":  # a listed procedure the answers leave out is included by hand too
         draft["removed"].pop(pid, None)
-        if pid not in listed:
-            draft["added"][pid] = reason
+        draft["added"][pid] = reason
     else:
         draft["added"].pop(pid, None)
         if pid in listed:
@@ -272,6 +272,8 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     rid = view.resident_id
     form = await request.form()
     profile, _ = await svc.registry.profile_with_sources(rid)  # the member list behind the ticks (read, not shown)
+    # The event's people as they were on the screen posted (the ticks are indexes into that list).
+    profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     draft = _read(ev, procs, rec.draft, form, profile, rid)
     op = str(form.get("op") or "update")
     change = None

@@ -191,3 +191,26 @@ def test_bad_input_is_4xx(srv: AppServer) -> None:
     new = c.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "新井", "given": "一"}}).json()
     r = c.post(f"/console/visits/{new['id']}/interviews", data={"life_event": "birth"})
     assert r.status_code == 422 and "住民記録" in r.text
+
+
+def test_birth_the_newborn_is_offered_in_the_groups_of_people(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c, "R0002")  # 山田 花子: her household is offered, then the baby typed in the shared fields
+    url = _start(c, vid, "birth")
+    page = c.get(url).text
+    assert "住民記録より：山田 花子" in page and "陽太" not in page
+    r = _post(c, url, page, op="update", **{"q.parent_kokuho": "yes", "s.child_name.given": "陽太",
+                                            "s.birth_date": "2026-12-01"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert "国民健康保険の加入届（資格取得届）" in _derived(page)
+    members = page.split('id="i-kokuho-kanyu-members"', 1)[1].split("</fieldset>", 1)[0]
+    baby = re.search(r'value="(\d+)"> 山田 陽太', members)
+    assert baby is not None, members
+    r = _post(c, url, page, op="update", **{"kokuho-kanyu.members": baby.group(1)})
+    assert r.status_code == 303
+    draft = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
+                                                   ).fetchone()[0])
+    assert '"given":"陽太"' in draft and '"2026-12-01"' in draft
+    members = c.get(url).text.split('id="i-kokuho-kanyu-members"', 1)[1].split("</fieldset>", 1)[0]
+    assert re.search(r'checked> 山田 陽太', members)
