@@ -15,6 +15,7 @@ from procedure_definitions.namefold import FOLD_VERSION
 from server import input_limits
 from server.attachments import attachments_router
 from server.catalog import Catalog, load_library, publish_library
+from server.counter_code import counter_code_router
 from server.demo import leave_demo
 from server.export import load_mappings
 from server.handoff import HandoffSender
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.auth import AuthConfig, install
     from server.console import console_router
     from server.console.interview_pages import interview_pages_router
+    from server.console.preentry_pages import preentry_pages_router
     from server.console.visit_pages import visit_pages_router
     from server.printing.routes import print_router
     from server.sync_routes import SyncConfig
@@ -112,8 +114,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, push_router, visits_router, console_router, visit_pages_router, interview_pages_router,
-            print_router,
+            telemetry_handler, push_router, visits_router, counter_code_router, console_router, visit_pages_router,
+            interview_pages_router, preentry_pages_router, print_router,
             *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,

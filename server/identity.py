@@ -19,7 +19,7 @@ from server.registry import ResidentRecord
 from server.registry_search import SearchInputError, parse_search
 from server.services import Services, services
 
-__all__ = ["NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile", "search_registry"]
+__all__ = ["ALREADY_BOUND", "NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile", "search_registry"]
 
 
 class BindIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -66,8 +66,14 @@ def _account_role(c: Any, account_id: str) -> str | None:
 NOT_RESIDENT = "not-a-resident-account"
 
 
+ALREADY_BOUND = "already-bound"
+
+
 async def bind_account(svc: Services, *, staff_id: str, account_id: str, resident_id: str,
-                       id_document: str | None) -> BindOut:
+                       id_document: str | None, replace: bool = True, visit_id: str | None = None) -> BindOut:
+    """Bind ``account_id`` to the registry record ``resident_id`` (the one binding function: API, console, the
+    visit's one click). ``replace=False`` (from a visit) refuses, 409 ``already-bound``, an account bound to
+    another record: rebinding someone is the bind page's deliberate act, never a side effect of a code."""
     if await svc.registry.get(resident_id) is None:
         raise Problem(422, "unknown-resident", "No such resident in the registry",
                       errors=[{"path": "resident_id", "code": "unknown", "message": "unknown resident"}])
@@ -79,17 +85,26 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
         role = _account_role(c, account_id)
         if role != "resident":
             return role
+        if not replace:
+            prev = c.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?",
+                             (account_id,)).fetchone()
+            if prev is not None and prev[0] != resident_id:
+                return ALREADY_BOUND
         c.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at) VALUES (?, ?, ?, ?)"
                   " ON CONFLICT(account_id) DO UPDATE SET resident_id = excluded.resident_id,"
                   " bound_by = excluded.bound_by, bound_at = excluded.bound_at",
                   (account_id, resident_id, staff_id, now))
         append_audit(c, actor=staff_id, action="identity.bind", subject=f"account:{account_id}",
-                     details={"resident_id": resident_id, "id_document": id_document})
+                     details={"resident_id": resident_id, "id_document": id_document,
+                              **({"visit_id": visit_id} if visit_id else {})})
         return "resident"
 
     role = await svc.db.write(job)
     if role is None:
         raise Problem(404, "not-found", "No such account")
+    if role == ALREADY_BOUND:
+        raise Problem(409, ALREADY_BOUND, "The account is already bound to another resident record",
+                      errors=[{"path": "account_id", "code": "already_bound", "message": "bound to another record"}])
     if role != "resident":
         raise Problem(409, NOT_RESIDENT, "Only a resident account can be bound to a registry record",
                       errors=[{"path": "account_id", "code": "not_resident", "message": f"a {role} account"}])

@@ -1,9 +1,10 @@
 """Rate limits of the auth endpoints: token buckets per client IP and per account, in memory.
 
-Five families of endpoints share buckets: ``options`` (WebAuthn options of register, sign-in, add-passkey and
+Six families of endpoints share buckets: ``options`` (WebAuthn options of register, sign-in, add-passkey and
 re-authentication), ``verify`` (their verify steps), ``recovery`` (recovery-code sign-in and new codes),
-``enroll`` (the staff enrollment page and its ceremony) and ``invitation`` (redeeming a two-person procedure's
-invitation code, ``server.parties``). Each request takes one token from the bucket of its
+``enroll`` (the staff enrollment page and its ceremony), ``invitation`` (redeeming a two-person procedure's
+invitation code, ``server.parties``) and ``counter_code`` (a clerk loading a resident's counter code into a
+visit, ``server.counter_code``). Each request takes one token from the bucket of its
 client IP and, once the account is known, one from the account's bucket; an empty bucket answers 429
 ``rate-limited`` with ``Retry-After``. Defaults (``AuthLimits``, docs/security.md): per IP generous, because a
 city hall's Wi-Fi or a mobile carrier puts many residents behind one address; per account strict.
@@ -25,7 +26,7 @@ import msgspec
 
 __all__ = ["AuthLimits", "Family", "Rate", "RateLimiter", "client_ip", "limit_key"]
 
-Family = Literal["options", "verify", "recovery", "enroll", "invitation"]
+Family = Literal["options", "verify", "recovery", "enroll", "invitation", "counter_code"]
 
 
 class Rate(msgspec.Struct, frozen=True):

@@ -16,9 +16,11 @@ __all__ = [
     "CAPABILITIES",
     "CASEWORK_ROLES",
     "CONFLICT_RESOLVER_ROLES",
+    "COUNTER_CODE_ROLES",
     "FILER_ROLES",
     "INTERVIEW_ROLES",
     "PARTY_ROLES",
+    "PREENTRY_LOAD_ROLES",
     "PROFILE_READ_ROLES",
     "RECOVERY_ROLES",
     "REGISTRY_ROLES",
@@ -97,6 +99,11 @@ VISIT_ROLES: Final[tuple[str, ...]] = ("counter", "reviewer", "admin")
 # (counter staff; admins open visits but do not file, outreach workers have no visits).
 INTERVIEW_ROLES: Final[tuple[str, ...]] = tuple(
     r for r in VISIT_DESK_ROLES if r in STAFF_FILER_ROLES and r in PROFILE_READ_ROLES)
+# Counter codes (窓口で見せるコード, server/counter_code.py): a resident makes a short-lived code for their own
+# account (optionally carrying a pre-entry: one draft's or life event's answers); the counter loads it into a
+# visit (the desk: the clerk in front of the resident) and binds the account from there (BIND_ROLES).
+COUNTER_CODE_ROLES: Final[tuple[str, ...]] = ("resident",)
+PREENTRY_LOAD_ROLES: Final[tuple[str, ...]] = VISIT_DESK_ROLES
 
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
@@ -115,6 +122,8 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "visits": VISIT_ROLES,                  # the visit board, a visit, taking/completing a department part
     "visit_desk": VISIT_DESK_ROLES,         # opening a visit, attaching applications, closing/reopening it
     "interview": INTERVIEW_ROLES,           # a life event's interview in a visit, filing every application of it
+    "counter_code": COUNTER_CODE_ROLES,     # POST/DELETE /api/me/counter-code (the code shown at the counter)
+    "preentry_load": PREENTRY_LOAD_ROLES,   # loading a counter code into a visit, reading its pre-entry
 }
 
 

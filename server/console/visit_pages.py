@@ -19,6 +19,7 @@ from litestar.response import Redirect
 
 from server import audit
 from server.auth.roles import (
+    PREENTRY_LOAD_ROLES,
     VISIT_DESK_ROLES,
     VISIT_ROLES,
     department_filter,
@@ -26,6 +27,7 @@ from server.auth.roles import (
     may_work_part,
 )
 from server.authz import require_roles
+from server.console.preentry_pages import preentry_panel
 from server.console.readable import department_names
 from server.console.routes import render_page
 from server.display import date_text, name_text, procedure_title, status_label
@@ -192,6 +194,7 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     from server.console.interview_pages import life_event_choices  # it imports this module
 
     interviews = await svc.db.read(lambda c: visit_interviews(c, vid))
+    preentry = await preentry_panel(svc, user, view)  # the counter code's account and pre-entry (audited)
     return render_page(
         request, "visit.html", visit=view, attached=attached, candidates=candidates, staff=await _staff_names(svc, view),
         title_of=lambda pid: procedure_title(titles, pid), status_label=status_label,
@@ -199,7 +202,7 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
         all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
         life_events=life_event_choices(svc), event_titles=dict(life_event_choices(svc)), form_id=str(uuid.uuid4()),
-        **_label_ctx(svc))
+        preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES, **_label_ctx(svc))
 
 
 @post("/console/visits/{vid:str}/parts", include_in_schema=False)

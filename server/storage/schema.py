@@ -155,10 +155,11 @@ CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
     """Core, then the registry's search keys, auth, sync, follow (replies, push), parties (two-person
-    procedures), visits (来庁), the queue's folded search keys, the counter interviews and the hand-off outbox:
-    each component's migrations are versioned on their own."""
+    procedures), visits (来庁), the queue's folded search keys, the counter interviews, the hand-off outbox and
+    counter codes (窓口で見せるコード, pre-entries): each component's migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
     from server.registry_search import REGISTRY_MIGRATIONS
+    from server.storage.counter_codes import COUNTER_CODE_MIGRATIONS
     from server.storage.follow import FOLLOW_MIGRATIONS
     from server.storage.handoff import HANDOFF_MIGRATIONS
     from server.storage.interviews import INTERVIEW_MIGRATIONS
@@ -170,7 +171,8 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
     return [("core", CORE_MIGRATIONS), ("registry", REGISTRY_MIGRATIONS), ("auth", AUTH_MIGRATIONS),
             ("sync", SYNC_MIGRATIONS), ("follow", FOLLOW_MIGRATIONS), ("parties", PARTY_MIGRATIONS),
             ("visits", VISIT_MIGRATIONS), ("submission_search", SUBMISSION_SEARCH_MIGRATIONS),
-            ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS)]
+            ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS),
+            ("counter_codes", COUNTER_CODE_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -109,6 +109,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/visits/{vid:str}/interviews"): frozenset({COUNTER}),
     ("GET", "/console/visits/{vid:str}/interviews/{iid:str}"): frozenset({COUNTER}),
     ("POST", "/console/visits/{vid:str}/interviews/{iid:str}"): frozenset({COUNTER}),
+    # counter codes (server/counter_code.py): a resident's own code; the counter loads it into a visit and binds
+    ("POST", "/api/me/counter-code"): frozenset({RESIDENT}),
+    ("DELETE", "/api/me/counter-code"): frozenset({RESIDENT}),
+    ("POST", "/api/visits/{vid:str}/counter-code"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/api/visits/{vid:str}/preentry"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/api/visits/{vid:str}/bind-account"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/visits/{vid:str}/counter-code"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/visits/{vid:str}/bind-account"): frozenset({COUNTER, ADMIN}),
     # auth (server/auth)
     ("GET", "/api/session"): ANYONE,
     ("POST", "/auth/register/options"): ANYONE,
@@ -180,6 +188,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/console/visits/{vid:str}/parts"): {"data": {"submission_ids": "no-such-submission"}},
     ("POST", "/console/visits/{vid:str}/interviews"): {"data": {"life_event": "moving-within"}},
     ("POST", "/console/visits/{vid:str}/interviews/{iid:str}"): {"data": {"op": "update"}},
+    ("POST", "/api/visits/{vid:str}/counter-code"): {"json": {"code": "ZZZZZZ"}},
+    ("POST", "/console/visits/{vid:str}/counter-code"): {"data": {"code": "ZZZZZZ"}},
     ("POST", "/auth/register/options"): {"json": {"display_name": "matrix"}},
     ("POST", "/auth/register/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("POST", "/auth/login/verify"): {"json": {"challenge_id": "none", "credential": {}}},
@@ -311,6 +321,8 @@ CAPABILITY_ROUTES = {
     "visits": ("GET", "/api/visits"),
     "visit_desk": ("POST", "/api/visits"),
     "interview": ("POST", "/console/visits/{vid:str}/interviews"),
+    "counter_code": ("POST", "/api/me/counter-code"),
+    "preentry_load": ("POST", "/api/visits/{vid:str}/counter-code"),
 }
 
 
