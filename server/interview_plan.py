@@ -183,12 +183,15 @@ def filing_answers(ev: LifeEvent, pid: str, draft: Mapping[str, Any]) -> dict[st
 
 def _prefill_value(f: Field, profile: Mapping[str, Any]) -> Any:
     """The registry's value for a field (``server.prefill_check.prefill_value``, the one rule); a group of
-    people prefilled without ticking gets every member's item, a ticking group none (the clerk ticks)."""
+    people prefilled without ticking gets every member's item, a ticking group none (the clerk ticks) unless
+    its people are the transfer's movers."""
     if not f.prefill or f.prefill not in profile or isinstance(f, NoticeField | PersonField):
         return None
     value = profile[f.prefill]
     if isinstance(f, GroupField):
-        if not isinstance(value, list) or not f.prefill_map or f.pick:
+        # A ticking group of the household waits for the clerk's ticks; the movers of an imported 転出証明書情報
+        # are exactly the people who moved: ticked already.
+        if not isinstance(value, list) or not f.prefill_map or (f.pick and f.prefill != "transfer_movers"):
             return None
         return [{fid: m[attr] for fid, attr in f.prefill_map.items() if m.get(attr) not in (None, "")}
                 for m in value if isinstance(m, Mapping)]

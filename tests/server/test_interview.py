@@ -214,3 +214,23 @@ def test_birth_the_newborn_is_offered_in_the_groups_of_people(srv: AppServer) ->
     assert '"given":"陽太"' in draft and '"2026-12-01"' in draft
     members = c.get(url).text.split('id="i-kokuho-kanyu-members"', 1)[1].split("</fieldset>", 1)[0]
     assert re.search(r'checked> 山田 陽太', members)
+
+
+def test_moving_in_prefills_from_the_transfer_data(srv: AppServer) -> None:
+    from server.demo import DEMO_TRANSFERS
+    from server.registry import import_transfers
+    from server.transfer import InMemoryMovingService
+
+    srv.db.write_sync(lambda db: import_transfers(db, InMemoryMovingService(DEMO_TRANSFERS),
+                                                  [t.resident_id for t in DEMO_TRANSFERS]))
+    c = srv.login("counter")
+    vid = _visit(c, "R0011")  # 鈴木 大輔, moved in with the national moving service (転出証明書情報)
+    url = _start(c, vid, "moving-in")
+    page = c.get(url).text
+    movers = page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
+    # The certificate's movers are the people who moved: offered and ticked, 𠮷 as stored.
+    assert re.search(r"checked> 鈴木 大輔", movers) and re.search(r"checked> 鈴木 𠮷乃", movers)
+    draft = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
+                                                   ).fetchone()[0])
+    previous = next(t.previous_address for t in DEMO_TRANSFERS if t.resident_id == "R0011")
+    assert previous["town"] and previous["town"] in draft  # the certificate's previous address, kept for the form
