@@ -75,6 +75,8 @@ SCAN_JS = """() => {
       opt: Boolean(lab && lab.querySelector('.opt')), prefilled: Boolean(lab && lab.querySelector('.prefilled')),
       calculated: Boolean(node.querySelector('[data-calculated]')) || Boolean(ctl && ctl.readOnly),
       empty, items, picks: picks.length, label: text.trim(), notice: node.classList.contains('notice'),
+      // Some parts filled, some empty: a partial prefill (the 氏 given, the 名 to type), glanced at as the model does.
+      partial: parts.some((p) => p.value !== '') && parts.some((p) => p.value === ''),
       text: node.classList.contains('notice') ? node.textContent.trim() : '',
     });
   }
@@ -299,7 +301,7 @@ class Driver:
                 self.c.read_chars += len(re.sub(r"\s", "", h1))
             for f in self.page.evaluate(SCAN_JS):
                 self.c.read_chars += len(re.sub(r"\s", "", f["label"] + f["text"]))
-                if (f["prefilled"] or f["calculated"]) and not f["empty"]:
+                if (f["prefilled"] or f["calculated"]) and (not f["empty"] or f["partial"]):
                     self.c.glanced += 1
             for line in self.page.evaluate(FOLD_JS):  # read once, one glance (docs/time-model.md)
                 self.c.read_chars += len(re.sub(r"\s", "", line))

@@ -413,6 +413,9 @@ class _Checker(PeopleChecks):
         elif not two_parts:
             self.report("PD223", fpath + ("prefill_part",), field=f.id, part=f.prefill_part,
                         reason=f"it is {field_tag(f)} without a family part (a name not single_part, a kana with split: true)")
+        elif not f.prefill_editable:
+            self.report("PD223", fpath + ("prefill_part",), field=f.id, part=f.prefill_part,
+                        reason="prefill_editable: false would lock the part left to type too")
 
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}

@@ -227,6 +227,7 @@ def test_prefill_part_takes_the_family_part_of_the_filers_own_name_into_a_two_pa
     assert codes(BASE + name.replace("prefill: name", "prefill: household_head_name")) == ["PD223"]  # not the filer's
     assert codes(BASE + name.replace("type: name", "type: name\n        single_part: true")) == ["PD223"]
     assert codes(BASE + kana.replace("        split: true\n", "")) == ["PD223"]
+    assert codes(BASE + name + "        prefill_editable: false\n") == ["PD223"]  # the 名 would be locked too
     text = BASE + name.replace("type: name", "type: text")
     res = load_text(text, "x.yaml")
     assert sorted(p.code for p in res.problems) == ["PD207", "PD223"]
