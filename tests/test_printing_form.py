@@ -155,11 +155,15 @@ def test_a_city_layout_replaces_the_shipped_one(tmp_path: Path) -> None:
 
 
 def test_a_city_layout_is_sandboxed_and_found_by_procedure_id_only(tmp_path: Path) -> None:
-    (tmp_path / "print-test.html").write_text("{{ values.__class__.__mro__ }}", encoding="utf-8")
-    from jinja2.exceptions import SecurityError
+    from server.printing.pdf import PrintingUnavailable
 
-    with pytest.raises(SecurityError):
-        form_html(proc(), ANSWERS, META, layouts_dir=tmp_path)
+    for bad, why in (("{{ values.__class__.__mro__ }}", "SecurityError"),
+                     ("<p>\n{{ values.filer_name }\n", "TemplateSyntaxError"),
+                     ("{{ no_such_variable }}", "UndefinedError")):
+        (tmp_path / "print-test.html").write_text(bad, encoding="utf-8")
+        with pytest.raises(PrintingUnavailable) as failed:  # a broken layout is the route's 503, never a 500
+            form_html(proc(), ANSWERS, META, layouts_dir=tmp_path)
+        assert why in failed.value.reason and str(tmp_path / "print-test.html") in failed.value.reason
     (tmp_path / "secret.html").write_text("x", encoding="utf-8")
     for bad in ("../secret", "/etc/passwd", "print-test/../secret", "Print-Test", ""):
         assert layout_path(tmp_path, bad) is None

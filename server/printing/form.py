@@ -33,7 +33,7 @@ from procedure_definitions.forms import staff_only_ids
 from procedure_definitions.model import SIGNATURE_LABELS, NameField, Procedure
 from server.display import AnswerRow, AnswerSection, answer_sections, form_values, jst, name_text, wareki_text
 
-from .pdf import FONT_FAMILY
+from .pdf import FONT_FAMILY, PrintingUnavailable
 
 __all__ = ["SIGNATURE_INSTRUCTIONS", "Copy", "FormMeta", "form_context", "form_html", "group_table", "layout_path"]
 
@@ -159,8 +159,15 @@ def layout_path(layouts_dir: str | Path | None, procedure_id: str) -> Path | Non
 def form_html(proc: Procedure, answers: Mapping[str, Any], meta: FormMeta, *, copy: Copy = "resident",
               layouts_dir: str | Path | None = None) -> str:
     """The 申請書 as HTML: the city's layout for this procedure when ``layouts_dir`` has one, else the shipped
-    template."""
+    template. A city's layout that fails (syntax, an unknown variable, what the sandbox refuses) raises
+    :class:`~server.printing.pdf.PrintingUnavailable` naming the file and line (the route's 503)."""
     ctx = form_context(proc, answers, meta, copy=copy)
-    if layout_path(layouts_dir, proc.id) is not None:
-        return _city_env(str(layouts_dir)).get_template(f"{proc.id}.html").render(**ctx)
+    path = layout_path(layouts_dir, proc.id)
+    if path is not None:
+        try:
+            return _city_env(str(layouts_dir)).get_template(path.name).render(**ctx)
+        except jinja2.TemplateError as exc:  # the city's file is broken: a configuration error, not a crash
+            line = getattr(exc, "lineno", None)
+            raise PrintingUnavailable(f"the layout {path} fails{f' at line {line}' if line else ''}: "
+                                      f"{exc.__class__.__name__}: {exc}") from exc
     return _shipped.get_template("form.html").render(**ctx)
