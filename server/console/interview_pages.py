@@ -271,7 +271,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     assert view.resident_id is not None
     rid = view.resident_id
     form = await request.form()
-    profile, _ = await svc.registry.profile_with_sources(rid)  # the member list behind the ticks (read, not shown)
+    profile, _ = await _profile(svc, user, rid)  # the member list behind the ticks: a read too, audited
     # The event's people as they were on the screen posted (the ticks are indexes into that list).
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     draft = _read(ev, procs, rec.draft, form, profile, rid)
