@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     svc = open_services(settings, library=library)
     from server.auth import AuthConfig, install
     from server.console import console_router
+    from server.console.handoff_page import handoff_page_router
     from server.console.interview_pages import interview_pages_router
     from server.console.preentry_pages import preentry_pages_router
     from server.console.visit_pages import visit_pages_router
@@ -115,7 +116,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
             telemetry_handler, push_router, visits_router, counter_code_router, console_router, visit_pages_router,
-            interview_pages_router, preentry_pages_router, print_router,
+            interview_pages_router, preentry_pages_router, print_router, handoff_page_router,
             *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],
         on_app_init=on_init,

@@ -140,14 +140,7 @@ def handoff_retry(ns: argparse.Namespace) -> int:
     if db is None:
         return 2
     try:
-        def job(c: sqlite3.Connection) -> str | None:
-            before = retry_row(c, ns.id)
-            if before is not None and before != "delivered":
-                append_audit(c, actor="cli", action="handoff.retry", subject=f"handoff:{ns.id}",
-                             details={"was": before})
-            return before
-
-        before = db.write_sync(job)
+        before = db.write_sync(lambda c: retry_row(c, ns.id, actor="cli", via="cli"))
     finally:
         db.close()
     if before is None:

@@ -18,6 +18,7 @@ __all__ = [
     "CONFLICT_RESOLVER_ROLES",
     "COUNTER_CODE_ROLES",
     "FILER_ROLES",
+    "HANDOFF_ROLES",
     "INTERVIEW_ROLES",
     "PARTY_ROLES",
     "PREENTRY_LOAD_ROLES",
@@ -105,6 +106,11 @@ INTERVIEW_ROLES: Final[tuple[str, ...]] = tuple(
 COUNTER_CODE_ROLES: Final[tuple[str, ...]] = ("resident",)
 PREENTRY_LOAD_ROLES: Final[tuple[str, ...]] = VISIT_DESK_ROLES
 
+# The hand-off to the departments' core systems (server/handoff.py): its outbox per department and retrying a
+# failed delivery, on the console (/console/handoff). Admins only: it is the installation's plumbing, and the
+# targets themselves are set only by whoever can write the database file (`madoguchi handoff set`).
+HANDOFF_ROLES: Final[tuple[str, ...]] = ("admin",)
+
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
 # lets it use instead of keeping its own copy of the roles.
@@ -124,6 +130,7 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "interview": INTERVIEW_ROLES,           # a life event's interview in a visit, filing every application of it
     "counter_code": COUNTER_CODE_ROLES,     # POST/DELETE /api/me/counter-code (the code shown at the counter)
     "preentry_load": PREENTRY_LOAD_ROLES,   # loading a counter code into a visit, reading its pre-entry
+    "handoff": HANDOFF_ROLES,               # the hand-off outbox per department, retrying a failed delivery
 }
 
 

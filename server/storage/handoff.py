@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from server.audit import append_audit
 from server.storage.migrations import Migration
 from server.storage.sync.records import utc_now
 
@@ -153,21 +154,24 @@ class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
     last_status: int | None
     last_error: str | None
     delivered_at: str | None
+    receipt_number: str | None  # what staff look an application up by
 
 
 _ROW = ("id, submission_id, event, department, state, attempts, created_at, next_attempt_at, last_attempt_at,"
         " last_status, last_error, delivered_at")
+_ROW_SQL = ", ".join(f"o.{c}" for c in _ROW.split(", ")) + ", s.receipt_number"
 
 
 def list_outbox(conn: sqlite3.Connection, *, states: Sequence[str] = ("pending", "failed"),
                 department: str | None = None, limit: int = 200) -> list[OutboxRow]:
-    sql = f"SELECT {_ROW} FROM handoff_outbox WHERE state IN ({', '.join('?' * len(states))})"
+    sql = (f"SELECT {_ROW_SQL} FROM handoff_outbox o LEFT JOIN submissions s ON s.id = o.submission_id"
+           f" WHERE o.state IN ({', '.join('?' * len(states))})")
     args: list[Any] = list(states)
     if department is not None:
-        sql += " AND department = ?"
+        sql += " AND o.department = ?"
         args.append(department)
-    rows = conn.execute(sql + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
-    return [OutboxRow(**dict(zip(_ROW.split(", "), r, strict=True))) for r in rows]
+    rows = conn.execute(sql + " ORDER BY o.id LIMIT ?", [*args, limit]).fetchall()
+    return [OutboxRow(**dict(zip([*_ROW.split(", "), "receipt_number"], r, strict=True))) for r in rows]
 
 
 def department_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
@@ -216,9 +220,10 @@ def mark_attempt(conn: sqlite3.Connection, row_id: int, *, status: int, error: s
                   row_id))
 
 
-def retry_row(conn: sqlite3.Connection, row_id: int) -> str | None:
-    """A failed (or pending) row is due now with a fresh maximum age; returns its former state, or None when
-    there is no such row. A delivered row stays delivered (the core system acknowledged it)."""
+def retry_row(conn: sqlite3.Connection, row_id: int, *, actor: str, via: str) -> str | None:
+    """A failed (or pending) row is due now with a fresh maximum age, audited (``handoff.retry``); returns its
+    former state, or None when there is no such row. A delivered row stays delivered (the core system
+    acknowledged it). The one retry of the CLI and the console."""
     row = conn.execute("SELECT state FROM handoff_outbox WHERE id = ?", (row_id,)).fetchone()
     if row is None:
         return None
@@ -226,4 +231,6 @@ def retry_row(conn: sqlite3.Connection, row_id: int) -> str | None:
         now = utc_now()
         conn.execute("UPDATE handoff_outbox SET state = 'pending', next_attempt_at = ?, window_from = ?"
                      " WHERE id = ?", (now, now, row_id))
+        append_audit(conn, actor=actor, action="handoff.retry", subject=f"handoff:{row_id}",
+                     details={"was": row[0], "via": via})
     return str(row[0])

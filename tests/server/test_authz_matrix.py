@@ -98,6 +98,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/visits/{vid:str}/close"): frozenset({COUNTER, ADMIN}),
     ("POST", "/api/visits/{vid:str}/reopen"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/visits"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    # the hand-off outbox (server/console/handoff_page.py): admins only
+    ("GET", "/console/handoff"): frozenset({ADMIN}),
+    ("POST", "/console/handoff/{rid:int}/retry"): frozenset({ADMIN}),
     ("GET", "/console/visits/new"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/visits/{vid:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
@@ -162,7 +165,7 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
-               "dept": "shimin", "action": "close"}
+               "dept": "shimin", "action": "close", "rid": "999999"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -323,6 +326,7 @@ CAPABILITY_ROUTES = {
     "interview": ("POST", "/console/visits/{vid:str}/interviews"),
     "counter_code": ("POST", "/api/me/counter-code"),
     "preentry_load": ("POST", "/api/visits/{vid:str}/counter-code"),
+    "handoff": ("GET", "/console/handoff"),
 }
 
 

@@ -290,3 +290,43 @@ def test_secrets_are_never_in_logs_status_or_audit(srv: AppServer, core: LocalCo
     # Every staff role's HTTP requests: no route shows it either (the console export, the queue).
     admin: httpx.Client = srv.login("admin")
     assert key not in admin.get("/console/export?format=jsonl").text
+
+
+def test_the_console_page_shows_admins_the_outbox_and_retries_a_failed_row(tmp_path: Path, logs: _Collect) -> None:
+    core = LocalCoreSystem(default=500)
+    try:
+        s = start_server(tmp_path, handoff_max_age_s=0.5, **FAST)
+        configure(s.settings.db_path, core)
+        sid = file_one(s)
+        move(s, sid, "in_review", "accepted")
+        wait_state(s, sid, "failed")
+        row_id = s.db.read_sync(lambda c: c.execute("SELECT id FROM handoff_outbox WHERE submission_id = ?",
+                                                    (sid,)).fetchone()[0])
+        receipt = s.db.read_sync(lambda c: c.execute("SELECT receipt_number FROM submissions WHERE id = ?",
+                                                     (sid,)).fetchone()[0])
+        admin = s.login("admin")
+        page = admin.get("/console/handoff")
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        html = page.text
+        assert "市民課" in html and "受理" in html and core.url in html  # department and status as labels
+        assert receipt in html and "失敗" in html and "HTTP 500" in html and "再送する" in html
+        assert core.secret.removeprefix("whsec_") not in html
+        assert "美咲" not in html  # no personal data on the page
+        for role, dept in (("counter", None), ("reviewer", "shimin"), ("outreach", None), ("resident", None)):
+            c = s.login(role, department=dept)
+            assert c.get("/console/handoff").status_code == 403, role
+            assert c.post(f"/console/handoff/{row_id}/retry", data={}).status_code in (403, 400), role
+        assert s.db.read_sync(lambda c: c.execute("SELECT state FROM handoff_outbox WHERE id = ?",
+                                                  (row_id,)).fetchone()[0]) == "failed"  # nobody else retried it
+        core.default = 200
+        r = admin.post(f"/console/handoff/{row_id}/retry", data={}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/console/handoff"
+        wait_state(s, sid, "delivered")
+        assert admin.post("/console/handoff/999999/retry", data={}).status_code == 404
+        assert "未送信・失敗の送信はありません" in admin.get("/console/handoff").text
+        audit = s.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+            "SELECT actor, details FROM audit_log WHERE action = 'handoff.retry'")])
+        assert audit == [(admin.account_id, '{"via":"console","was":"failed"}')]  # type: ignore[attr-defined]
+        s.stop()
+    finally:
+        core.close()
