@@ -13,6 +13,7 @@
 //   #/signin           passkeys                                                              page-signin.js
 //   #/recover          「パスキーをなくした方」: a recovery code makes a new passkey             page-recover.js
 //   #/c, #/c/{id}      the other person of a two-person procedure: code, then their part    page-confirm.js
+//   #/k, #/k/{draft}   「窓口で見せるコード」: a code (and QR) for the counter, with a draft's answers  page-counter.js
 // Drafts, submissions and household records travel over the sync protocol (sync.js, docs/sync.md).
 // A page renders into a <main> of its own, off-screen; it replaces the shown one only if no newer
 // navigation started meanwhile (router.js), so a slow page never draws over a newer one.
@@ -44,6 +45,7 @@ const PAGES = {
   signin: () => import('./page-signin.js'),
   recover: () => import('./page-recover.js'),
   confirm: () => import('./page-confirm.js'),
+  counter: () => import('./page-counter.js'),
   notFound: async () => ({ render: notFound }),
 };
 
@@ -61,6 +63,7 @@ const ROUTES = [
   { path: '/signin', page: 'signin' },
   { path: '/recover', page: 'recover' },
   { path: '/c/:id?', page: 'confirm' },
+  { path: '/k/:draft?', page: 'counter' },
 ];
 
 /**

@@ -3,20 +3,23 @@
 // steps.js folds the rest into the review). #/b/{bundle}/review: check every procedure's answers, then send
 // them all (one submission each).
 
-import { t, tx } from './i18n.js';
+import { t, tx, addStrings } from './i18n.js';
+import { STRINGS } from './strings-counter.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, topOf } from './paths.js';
 import { mappedFields, copyShared, copyQuestions, questionTargets, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
-import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff } from './shell.js';
+import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff, can } from './shell.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
 } from './formview.js';
 import { asksAnything, foldedFields, stepSections } from './steps.js';
 import { allFields } from './drafts.js';
 import { enteredPeople, followPeople, offeredPeople } from './people.js';
+
+addStrings(STRINGS);
 
 // Groups of people (`prefill_map`) of a procedure: a person entered in one is offered in every later one.
 const peopleGroups = (compiled) => allFields(compiled).filter((f) => f.type === 'group' && f.prefill_map);
@@ -157,6 +160,8 @@ export async function render(view, params) {
     });
     const last = bundleSteps(evaluateAll()).slice(-1)[0];
     main.append(el('div', { class: 'actions' }, submit, link(last ? `#/b/${b.id}/${last.key}` : `#/e/${b.event_id}`, t('back'), 'btn-link')));
+    // Or finish the life event at the counter: a code carrying every procedure's answers (page-counter.js).
+    if (can('counter_code')) main.append(el('p', {}, link(`#/k/${b.id}`, t('counterContinue'), 'btn btn-secondary')));
     return;
   }
   // One step per screen: the shared fields first (once), then each procedure's sections that still ask

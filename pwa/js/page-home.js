@@ -5,6 +5,7 @@
 
 import { t, tx, getLang, addStrings } from './i18n.js';
 import { STRINGS } from './strings-follow.js';
+import { STRINGS as COUNTER } from './strings-counter.js';
 import { store } from './db.js';
 import { deleteDraft } from './sync.js';
 import { api } from './api.js';
@@ -13,6 +14,7 @@ import { el } from './dom.js';
 import { state, loadCatalog, actingFor, setActingFor, prefetchProfile, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
 addStrings(STRINGS);
+addStrings(COUNTER);
 
 function actFor(r) {
   const acting = r ? { id: r.id, name: r.name || String(r.id) } : null;
@@ -80,6 +82,8 @@ export async function render(view) {
     can('console') ? link('/console', t('consoleLink'), 'btn btn-secondary') : null].filter(Boolean);
   if (staffLinks.length) main.append(el('div', { class: 'actions', id: 'staff-links' }, ...staffLinks));
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
+  // A signed-in resident: the code to show at the counter (page-counter.js).
+  if (can('counter_code')) main.append(el('p', {}, link('#/k', t('counterCodeLink'), 'btn btn-secondary')));
   // Roles that cannot file (reviewers, configurators, admins) have no drafts or applications of their own.
   if (!mayFile()) return;
   const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);
@@ -128,11 +132,14 @@ export async function render(view) {
         flush();
         route();
       });
+      // Finish it at the counter instead: a code carrying its answers (page-counter.js).
+      const atCounter = can('counter_code') ? link(`#/k/${d.id}`, t('counterContinue'), 'btn-link') : null;
+      if (atCounter) atCounter.append(el('span', { class: 'visually-hidden', text: `：${tx(d.title)}` }));
       return el('li', { class: 'card', 'data-draft': d.id },
         link(d.kind === 'bundle' ? `#/b/${d.id}` : `#/d/${d.id}`, tx(d.title) || d.procedure_id, 'card-link'),
         d.on_behalf_name ? el('p', { class: 'meta', text: t('onBehalfOf', { name: d.on_behalf_name }) }) : null,
         d.error ? el('p', { class: 'error-text', text: t('draftError', { reason: d.error }) }) : null,
-        el('p', { class: 'meta', text: `${t('updated')}: ${jst(d.updated_at, getLang(), { zone: true })}` }), del);
+        el('p', { class: 'meta', text: `${t('updated')}: ${jst(d.updated_at, getLang(), { zone: true })}` }), del, atCounter);
     })));
   }
   main.append(el('h2', { text: t('submitted') }));

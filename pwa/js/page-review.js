@@ -1,13 +1,16 @@
 // #/d/{draft}/review: check the answers (each with 変更), the fee and what to bring, then 送信. Sections that
 // were no step (nothing to answer: steps.js) are here: their values with 変更, and their notices.
 
-import { t, tx } from './i18n.js';
+import { t, tx, addStrings } from './i18n.js';
+import { STRINGS } from './strings-counter.js';
 import { el } from './dom.js';
 import { isShown, topOf } from './paths.js';
-import { link, notFound, failPage, steps, isStaff } from './shell.js';
+import { link, notFound, failPage, steps, isStaff, can } from './shell.js';
 import { openDraft, evalForm, visibleSections, errorSummary, errorLine, dedupe } from './formview.js';
 import { reviewList, feeAndDocs, queueDraft, foldedNotes } from './formreview.js';
 import { stepSections } from './steps.js';
+
+addStrings(STRINGS);
 
 export async function render(view, params) {
   let opened;
@@ -45,4 +48,6 @@ export async function render(view, params) {
     location.hash = `#/s/${id}`;
   });
   main.append(el('div', { class: 'actions' }, submit, link(stepList.length ? `#/d/${d.id}/${stepList[stepList.length - 1].i}` : '#/find', t('back'), 'btn-link')));
+  // Or finish it at the counter: a code carrying these answers (page-counter.js).
+  if (can('counter_code')) main.append(el('p', {}, link(`#/k/${d.id}`, t('counterContinue'), 'btn btn-secondary')));
 }
