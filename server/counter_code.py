@@ -11,12 +11,14 @@ clerk, ``server.auth.http.limit``) before anything is read. Codes: 6 characters 
 per account, spent when loaded. A wrong, spent or revoked code answers 404 ``code-not-found``, an expired one
 410 ``code-expired`` (docs/api.md, docs/security.md). Loading and reading a pre-entry are audited.
 
-The interview (a later part) prefills from :func:`visit_preentry`: ``{kind, id, version, answers, procedures}``.
+The interview takes its initial values from :func:`visit_preentry` (``{kind, id, version, answers, procedures,
+questions}``) through :func:`preentry_initial`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -24,6 +26,7 @@ import segno
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import FromPath, JSONBody
 
+from procedure_definitions.model import LifeEvent, Procedure
 from server import audit
 from server.auth.codes import normalize_code, random_code
 from server.auth.http import ip, limit
@@ -54,6 +57,7 @@ __all__ = [
     "bind_from_visit",
     "counter_code_router",
     "load_counter_code",
+    "preentry_initial",
     "qr_path",
     "visit_preentry",
 ]
@@ -82,6 +86,7 @@ class PreentryIn(msgspec.Struct, forbid_unknown_fields=True):
     version: _Id
     answers: dict[str, Any] = {}
     procedures: dict[str, ProcedureAnswers] = {}
+    questions: dict[str, Any] = {}  # a life event's answered questions (which procedures apply)
 
 
 class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -186,7 +191,10 @@ async def _validated(svc: Services, pre: PreentryIn) -> bytes:
             if (await svc.catalog.get(pid, p.version))[0] is None:
                 raise Problem(422, "unknown-procedure", "No such procedure version",
                               errors=[{"path": f"preentry.procedures.{pid}", "code": "unknown", "message": pid}])
-    why = _check_values([pre.answers, [p.answers for p in pre.procedures.values()]])
+    if pre.kind == "procedure" and pre.questions:
+        raise Problem(422, "invalid-preentry", "A procedure's pre-entry has no questions",
+                      errors=[{"path": "preentry.questions", "code": "not_allowed", "message": "life events only"}])
+    why = _check_values([pre.answers, pre.questions, [p.answers for p in pre.procedures.values()]])
     if why:
         raise Problem(422, why, "A pre-entered answer is too long or too deeply nested",
                       errors=[{"path": "preentry.answers", "code": why, "message": f"<= {MAX_PREENTRY_STRING}"}])
@@ -289,6 +297,54 @@ async def bind_from_visit(svc: Services, user: AccountLike, visit_id: str, id_do
     await bind_account(svc, staff_id=user.id, account_id=loaded.account_id, resident_id=rec.resident_id,
                        id_document=id_document, replace=False, visit_id=visit_id)
     return await _view(svc, loaded)
+
+
+def preentry_initial(draft: dict[str, Any], pre: dict[str, Any] | None, ev: LifeEvent,
+                     procs: Mapping[str, Procedure]) -> list[str]:
+    """Put a visit's pre-entry into a new interview draft (``server.interview_plan.empty_draft``'s shape, already
+    prefilled from the registry) as initial values; the keys set (``scope:field``, ``q:question``).
+
+    Only what the interview of ``ev`` asks: the event's questions and shared fields (a pre-entered life event of
+    the same id), and the top-level fields of the event's procedures (from a life event's procedures, or a
+    pre-entered procedure the event includes). A value the registry prefilled stays (the record is the
+    reference; the clerk sees the resident's answer on the visit page); a ``staff_only`` field is never taken
+    from a resident; fields the form does not have are dropped. The interview validates everything as usual."""
+    if not pre:
+        return []
+    applied: list[str] = []
+    if pre.get("kind") == "life_event" and pre.get("id") == ev.id:
+        asked = {q.id for q in ev.questions}
+        for qid, v in (pre.get("questions") or {}).items():
+            if qid in asked and qid not in draft["questions"]:
+                draft["questions"][qid] = v
+                applied.append(f"q:{qid}")
+        shared = {sf.field.id for sf in ev.shared_fields if not sf.field.staff_only}
+        for fid, v in (pre.get("answers") or {}).items():
+            if fid in shared and draft["shared"].get(fid) in (None, "", []):
+                draft["shared"][fid] = v
+                applied.append(f"s:{fid}")
+        given = {pid: (p or {}).get("answers") or {} for pid, p in (pre.get("procedures") or {}).items()}
+    elif pre.get("kind") == "procedure":
+        given = {str(pre.get("id")): pre.get("answers") or {}}
+    else:
+        return applied
+    for lp in ev.procedures:
+        proc, answers = procs.get(lp.procedure), given.get(lp.procedure)
+        if proc is None or not isinstance(answers, dict):
+            continue
+        fields = {f.id for sec in proc.sections for f in sec.fields if not f.staff_only}
+        # A field the event asks once as a shared field (its maps_to) is filled there, as the interview asks it.
+        shared_of = {sf.maps_to[proc.id]: sf.field.id for sf in ev.shared_fields
+                     if proc.id in sf.maps_to and not sf.field.staff_only}
+        mine = draft["answers"].setdefault(proc.id, {})
+        for fid, v in answers.items():
+            if fid not in fields or v in (None, "", []):
+                continue
+            scope, box, key = ("s", draft["shared"], shared_of[fid]) if fid in shared_of else (proc.id, mine, fid)
+            if box.get(key) in (None, "", []):
+                box[key] = v
+                applied.append(f"{scope}:{key}")
+    return applied
 
 
 # -- routes -----------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ export function preentryOf(d, parts = {}) {
       const p = parts[id];
       if (p && p.procedure_id && p.procedure_version) procedures[p.procedure_id] = { version: p.procedure_version, answers: trimmed(p.answers || {}) };
     }
-    return { kind: 'life_event', id: d.event_id, version: d.event_version, answers: trimmed(d.shared || {}), procedures };
+    return { kind: 'life_event', id: d.event_id, version: d.event_version, answers: trimmed(d.shared || {}), procedures, questions: trimmed(d.questions || {}) };
   }
   if (!d.procedure_id || !d.procedure_version) return null;
   return { kind: 'procedure', id: d.procedure_id, version: d.procedure_version, answers: trimmed(d.answers || {}) };

@@ -27,6 +27,7 @@ from server.authz import AccountLike, require_roles
 from server.console.interview_form import EVENT_PEOPLE, Widget, event_people, read_value, widget
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
+from server.counter_code import preentry_initial, visit_preentry
 from server.display import name_text
 from server.filing import Refusal, check_filing, write_filing
 from server.interview_plan import (
@@ -116,6 +117,10 @@ async def start_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     ev = _newest(versions)
     profile, _ = await _profile(svc, user, view.resident_id)
     draft, filled = prefill_draft(ev, _current(svc), profile)
+    # A counter code loaded into the visit: the resident's pre-entry gives the initial values the registry did
+    # not (server.counter_code.preentry_initial; reading it is audited visit.preentry_read, via interview).
+    pre = await visit_preentry(svc, user, vid, via="interview")
+    preentry_initial(draft, pre.preentry if pre is not None else None, ev, _current(svc))
     try:
         rec, _ = await svc.db.write(lambda c: start_interview_in(
             c, interview_id=iid, visit_id=vid, life_event_id=ev.id, life_event_version=ev.version, draft=draft,

@@ -15,6 +15,7 @@ from litestar import Request, Response, Router, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from procedure_definitions.library import latest_version
 from server.auth.roles import BIND_ROLES, PREENTRY_LOAD_ROLES
 from server.authz import AccountLike, require_roles
 from server.console.routes import render_page
@@ -53,6 +54,7 @@ class PreentryPanel:
     view: PreentryView
     title: str  # the pre-entered procedure's or life event's title, "" without a pre-entry
     parts: list[PreentryPart]
+    life_event: str = ""  # the life event whose interview the pre-entry feeds (preselected on the visit page)
 
 
 async def _part(svc: Services, pid: str, version: str, answers: Any) -> PreentryPart | None:
@@ -86,7 +88,25 @@ async def preentry_panel(svc: Services, user: AccountLike, visit: VisitView) -> 
             found = await _part(svc, pid, p.get("version", ""), p.get("answers"))
             if found is not None:
                 parts.append(found)
-    return PreentryPanel(view, title, parts)
+    return PreentryPanel(view, title, parts, _life_event_of(svc, pre))
+
+
+def _life_event_of(svc: Services, pre: dict[str, Any] | None) -> str:
+    """The life event a pre-entry belongs to: its own id, or for a procedure the life event it leads (listed
+    earliest, then the event with the fewest procedures: 転居届 → 市内で引っ越した, not 結婚)."""
+    if pre is None:
+        return ""
+    events = svc.catalog.library.life_events
+    if pre.get("kind") == "life_event":
+        return str(pre.get("id")) if pre.get("id") in events else ""
+    ranked = []
+    for eid, versions in events.items():
+        if not versions:
+            continue
+        listed = [lp.procedure for lp in versions[latest_version(dict(versions))].procedures]
+        if pre.get("id") in listed:
+            ranked.append((listed.index(str(pre.get("id"))), len(listed), eid))
+    return min(ranked)[2] if ranked else ""
 
 
 def _refused(request: Request[Any, Any, Any], exc: Problem, back: str) -> Response[str]:

@@ -17,12 +17,13 @@ test('a draft sends its procedure, version and answers; files as references, nev
   assert.equal(d.answers.note.length, MAX_STRING + 1, 'the draft itself is never changed');
 });
 
-test('a life event sends its shared answers and each included procedure by id and version', () => {
-  const b = { id: 'b1', kind: 'bundle', event_id: 'moving-within', event_version: '1.0.0', shared: { moved_on: '2026-12-01' }, drafts: ['p1', 'p2', 'gone'] };
+test('a life event sends its shared answers, its answered questions and each included procedure by id and version', () => {
+  const b = { id: 'b1', kind: 'bundle', event_id: 'moving-within', event_version: '1.0.0', shared: { moved_on: '2026-12-01' }, questions: { needs_certificate: true }, drafts: ['p1', 'p2', 'gone'] };
   const parts = { p1: { procedure_id: 'tenkyo', procedure_version: '1.2.0', answers: { a: 1 } },
     p2: { procedure_id: 'jido-teate', procedure_version: '2.0.0', answers: { b: [true, null] } } };
   assert.deepEqual(preentryOf(b, parts), { kind: 'life_event', id: 'moving-within', version: '1.0.0', answers: { moved_on: '2026-12-01' },
-    procedures: { tenkyo: { version: '1.2.0', answers: { a: 1 } }, 'jido-teate': { version: '2.0.0', answers: { b: [true, null] } } } });
+    procedures: { tenkyo: { version: '1.2.0', answers: { a: 1 } }, 'jido-teate': { version: '2.0.0', answers: { b: [true, null] } } },
+    questions: { needs_certificate: true } });
 });
 
 test('nothing to send for a draft without its procedure, or no draft', () => {

@@ -174,7 +174,7 @@ def test_load_preentry_and_bind(srv: AppServer) -> None:
                                                 (aid,)).fetchone()[0]) == 0
     # What the interview reads; a staff read, audited.
     got = counter.get(f"/api/visits/{vid}/preentry").json()
-    assert got["preentry"] == {**PRE, "procedures": {}}
+    assert got["preentry"] == {**PRE, "procedures": {}, "questions": {}}
     loads = _audit(srv, "visit.counter_code_load", f"visit:{vid}")
     assert loads[-1]["account_id"] == aid and loads[-1]["preentry"] == {"kind": "procedure", "id": "test-proc"}
     assert _audit(srv, "visit.preentry_read", f"visit:{vid}")[-1]["via"] == "api"
