@@ -6,7 +6,8 @@ limits apply, decided here only:
 
 * **Per person.** Someone under a disclosure restriction (住民基本台帳事務における支援措置 for victims of
   domestic violence, stalking or abuse, or another 閲覧制限) is never disclosed to anyone but themselves:
-  they are left out of everybody else's list as if absent, and their name is not given as the head's.
+  they are left out of everybody else's list as if absent, and their name is not given as the head's, as
+  one of the married couple's, nor as the 筆頭者 of anyone's 本籍 (:func:`disclosed_head_name`).
 * **Per attribute.** Of another person only ``MEMBER_ATTRIBUTES`` are disclosed (resident code, name, kana,
   birth date, sex, relationship to the head): never their My Number, phone, email or address. Their 本籍 and
   筆頭者 only to a member of the same registry household (:func:`disclosed_household`): 住民基本台帳法第12条
@@ -19,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from procedure_definitions.model import MEMBER_ATTRIBUTES
+from procedure_definitions.namefold import search_key
 
-__all__ = ["HouseholdPerson", "Person", "disclosed_household", "disclosed_people", "married_couple", "may_disclose",
-           "member_entry"]
+__all__ = ["Couple", "HouseholdPerson", "Person", "disclosed_head_name", "disclosed_household", "disclosed_people",
+           "married_couple", "may_disclose", "member_entry"]
 
 
 class Person(Protocol):
@@ -46,6 +48,7 @@ class HouseholdPerson(Person, Protocol):
 
 
 H = TypeVar("H", bound=HouseholdPerson)
+Couple = tuple[H | None, H | None]  # (husband, wife), as :func:`married_couple` returns them
 
 
 def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
@@ -53,7 +56,7 @@ def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
     return person_id == viewer_id or not person.disclosure_restricted
 
 
-def married_couple(household: Sequence[H], viewer_id: str) -> tuple[H | None, H | None]:
+def married_couple(household: Sequence[H], viewer_id: str) -> Couple[H]:
     """(husband, wife) of the household's married couple: the head and the member recorded as the head's
     妻 or 夫 (the 住民票's 続柄; 妻（未届） and other forms are not a marriage the 戸籍 knows). Either is None
     when absent or not disclosable to ``viewer_id``."""
@@ -66,14 +69,28 @@ def married_couple(household: Sequence[H], viewer_id: str) -> tuple[H | None, H 
             (wife if may_disclose(wife.id, wife, viewer_id) else None))
 
 
+def disclosed_head_name(name: dict[str, str] | None, household: Iterable[HouseholdPerson],
+                        viewer_id: str) -> dict[str, str] | None:
+    """A 筆頭者 (the head of the 戸籍 a 住民票 records with the 本籍) as named to ``viewer_id``: None when it
+    names a member of ``household`` (the viewer's registry household) who may not be disclosed to them: the
+    name alone would tell the restricted person is there. Names compare by their search key (髙橋 is 高橋),
+    so a variant spelling does not let the name through; the name shown stays as recorded."""
+    if name is None:
+        return None
+    key = search_key(name.get("family", "") + name.get("given", ""))
+    hidden = any(search_key(m.family + m.given) == key for m in household if not may_disclose(m.id, m, viewer_id))
+    return None if hidden else name
+
+
 def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None = None,
-                 spouse: HouseholdPerson | None = None) -> dict[str, Any]:
+                 spouse: HouseholdPerson | None = None, head_name: dict[str, str] | None = None) -> dict[str, Any]:
     """The disclosed attributes of one person (absent values left out), keyed as ``MEMBER_ATTRIBUTES``.
     ``household``: the same person as a member of the viewer's registry household: ``same_household`` (true
     by definition for them) and the 本籍/筆頭者 of their 住民票 (a 住民票の写し the viewer may obtain, 住基法第12条);
     None for transfer movers. ``spouse``: the other one of the household's married couple when this person is
     one of it and the viewer may see both (``has_spouse``, ``spouse_birth_date``: only restate the 続柄 and the
-    birth date listed; never false)."""
+    birth date listed; never false). ``head_name``: the 筆頭者 of ``household``'s 本籍 as
+    :func:`disclosed_head_name` lets the viewer see it (the caller knows the viewer)."""
     entry: dict[str, Any] = {
         "member_id": person_id,
         "name": {"family": p.family, "given": p.given},
@@ -84,7 +101,7 @@ def member_entry(person_id: str, p: Person, *, household: HouseholdPerson | None
         "relationship_to_head": p.relationship_to_head,
         "same_household": True if household is not None else None,
         "honseki": household.honseki if household is not None else None,
-        "honseki_head_name": household.honseki_head if household is not None else None,
+        "honseki_head_name": head_name if household is not None else None,
         "has_spouse": True if spouse is not None else None,
         "spouse_birth_date": spouse.birth_date if spouse is not None else None,
     }
@@ -97,10 +114,12 @@ def disclosed_people(viewer_id: str, people: Iterable[tuple[str, Person]]) -> li
     return [member_entry(pid, p) for pid, p in people if may_disclose(pid, p, viewer_id)]
 
 
-def disclosed_household(viewer_id: str, members: Iterable[HouseholdPerson]) -> list[dict[str, Any]]:
+def disclosed_household(viewer_id: str, members: Sequence[H], couple: Couple[H]) -> list[dict[str, Any]]:
     """The member entries of the viewer's own registry household (``members``: their records, keyed by the
-    resident code ``id``) that ``viewer_id`` may see, in the given order."""
-    listed = list(members)
-    husband, wife = married_couple(listed, viewer_id)
+    resident code ``id``) that ``viewer_id`` may see, in the given order. ``couple``: what
+    :func:`married_couple` returns for them (the caller uses it too: computed once)."""
+    husband, wife = couple
     other = {husband.id: wife, wife.id: husband} if husband is not None and wife is not None else {}
-    return [member_entry(m.id, m, household=m, spouse=other.get(m.id)) for m in listed if may_disclose(m.id, m, viewer_id)]
+    return [member_entry(m.id, m, household=m, spouse=other.get(m.id),
+                         head_name=disclosed_head_name(m.honseki_head, members, viewer_id))
+            for m in members if may_disclose(m.id, m, viewer_id)]

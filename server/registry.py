@@ -16,7 +16,13 @@ import msgspec
 
 from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.model import PROFILE_ATTRIBUTES
-from server.disclosure import disclosed_household, disclosed_people, married_couple, may_disclose
+from server.disclosure import (
+    disclosed_head_name,
+    disclosed_household,
+    disclosed_people,
+    married_couple,
+    may_disclose,
+)
 from server.registry_search import Condition, matching_ids, write_keys
 from server.transfer import MovingService, TransferCertificate
 
@@ -103,7 +109,8 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
     head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
     if head is not None and not may_disclose(head.id, head, r.id):
         head = None
-    husband, wife = married_couple(household, r.id)
+    couple = married_couple(household, r.id)
+    husband, wife = couple
     # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
     spouse = (wife if husband is not None and husband.id == r.id
               else husband if wife is not None and wife.id == r.id else None)
@@ -131,11 +138,11 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
         "nationality": r.nationality,
         "resident_code": r.id,
         "my_number": r.my_number,
-        "household_members": disclosed_household(r.id, household) or None,
+        "household_members": disclosed_household(r.id, household, couple) or None,
         "previous_address": previous,
         "previous_postal_code": (previous or {}).get("postal_code") or None,
         "honseki": r.honseki,
-        "honseki_head_name": r.honseki_head,
+        "honseki_head_name": disclosed_head_name(r.honseki_head, household, r.id),
         "transfer_movers": disclosed_people(r.id, [(m.member_id, m) for m in transfer.movers]) or None
         if transfer else None,
     }

@@ -96,3 +96,25 @@ def test_a_spouse_under_restriction_is_not_even_implied() -> None:
     own = profile_from_record(hidden, [head, hidden])["household_members"]
     assert [m.get("has_spouse") for m in own] == [True, True]
     assert [m.get("spouse_birth_date") for m in own] == [hidden.birth_date, head.birth_date]
+
+
+@pytest.mark.parametrize("head_family", ["小林", "小󠄀林"])  # as recorded, and with a variation selector
+def test_a_restricted_member_is_never_named_as_the_honseki_head(head_family: str) -> None:
+    # 筆頭者 of the 小林 戸籍 is 由美 (R0015, under 支援措置): naming her to 直樹 would tell she is there, on his
+    # own profile as on his entry; she herself sees it; a 筆頭者 who is nobody restricted stays named.
+    hidden = msgspec.structs.replace(_rec("R0015"), honseki="東京都千代田区神田錦町3番",
+                                     honseki_head={"family": "小林", "given": "由美"})
+    head = msgspec.structs.replace(_rec("R0014"), honseki="東京都千代田区神田錦町3番",
+                                   honseki_head={"family": head_family, "given": "由美"})
+    assert hidden.disclosure_restricted
+    seen_by_head = profile_from_record(head, [head, hidden])
+    assert "honseki_head_name" not in seen_by_head
+    assert seen_by_head["honseki"] == "東京都千代田区神田錦町3番"  # the 本籍 itself is his own
+    assert [m["member_id"] for m in seen_by_head["household_members"]] == ["R0014"]
+    assert "honseki_head_name" not in seen_by_head["household_members"][0]
+    assert "由美" not in str(seen_by_head)
+    own = profile_from_record(hidden, [head, hidden])
+    assert own["honseki_head_name"] == {"family": "小林", "given": "由美"}
+    assert [m.get("honseki_head_name") for m in own["household_members"]] == [head.honseki_head, hidden.honseki_head]
+    other = msgspec.structs.replace(head, honseki_head={"family": "小林", "given": "一郎"})
+    assert profile_from_record(other, [other, hidden])["honseki_head_name"] == {"family": "小林", "given": "一郎"}
