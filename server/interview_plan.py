@@ -144,17 +144,19 @@ def shown(f: Field, answers: Mapping[str, Any]) -> bool:
     return _holds(parse(f.show_if) if f.show_if else None, answers)
 
 
-def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any]) -> list[tuple[str, list[Field]]]:
+def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any], *, hidden: bool = False
+                 ) -> list[tuple[str, list[Field]]]:
     """(section title, fields) of ``proc`` the interview still asks: top-level fields the shared fields and
     answered questions do not fill, without calculated ones and those whose ``show_if`` is false on the
-    answers to file now; staff-only fields included (the counter fills them here)."""
+    answers to file now (``hidden``: with those too, for the screen to show when they hold); staff-only fields
+    included (the counter fills them here)."""
     skip = covered(ev, proc.id, draft.get("questions") or {})
     answers = filing_answers(ev, proc.id, draft)
     out: list[tuple[str, list[Field]]] = []
     for s in proc.sections:
         if s.party or (s.show_if and not _holds(parse(s.show_if), answers)):
             continue
-        fields = [f for f in s.fields if f.id not in skip and not f.calculate and shown(f, answers)]
+        fields = [f for f in s.fields if f.id not in skip and not f.calculate and (hidden or shown(f, answers))]
         if fields:
             out.append((s.title.ja, fields))
     return out

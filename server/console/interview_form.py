@@ -62,6 +62,9 @@ class Widget:
     parts: list[tuple[str, str, str]] = field(default_factory=list)  # (sub-name, label, value)
     checked: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    numeric: bool = False  # a number field: the live conditions read its text as a number
+    show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
+    hidden: bool = False  # its condition is false on the answers as saved
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -140,6 +143,7 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         w.input_type = "email"
     elif isinstance(f, NumberField | PostalCodeField | MyNumberField | CorporateNumberField):
         w.input_type = "text"  # digits typed as text: inputmode numeric keeps leading zeros
+        w.numeric = isinstance(f, NumberField)
     elif not isinstance(f, TextField | KanaField | PhoneField):
         w.kind = "unsupported"  # attachments, a person, a group typed item by item: after filing, in the console
     return w

@@ -20,6 +20,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from procedure_definitions.expressions import parse
 from procedure_definitions.model import LifeEvent, LifeEventProcedure, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
@@ -37,6 +38,7 @@ from server.interview_plan import (
     filing_answers,
     included_ids,
     prefill_draft,
+    shown,
 )
 from server.problems import Problem
 from server.services import Services, services
@@ -132,7 +134,7 @@ async def start_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
 
 def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, draft: dict[str, Any],
              profile: dict[str, Any], sources: dict[str, str], resident_id: str, derived: list[Derived]
-             ) -> tuple[list[Widget], list[tuple[str, str, list[tuple[str, list[Widget]]]]]]:
+             ) -> tuple[list[Widget], list[tuple[str, str, list[tuple[str, list[Widget]]], dict[str, str]]]]:
     """The shared fields' widgets, and per procedure of the list (included or not: the live list shows and
     hides them) its title and sections of widgets."""
     filled = set(rec.prefilled)
@@ -142,17 +144,33 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
 
     shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
                      source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]
-    per: list[tuple[str, str, list[tuple[str, list[Widget]]]]] = []
+    per: list[tuple[str, str, list[tuple[str, list[Widget]]], dict[str, str]]] = []
     for d in derived:
         proc = procs.get(d.procedure)
         if proc is None:
             continue
         mine = draft["answers"].get(proc.id) or {}
-        sections = [(title, [widget(f, proc.id, mine.get(f.id), prefilled=f"{proc.id}:{f.id}" in filled,
-                                    source=src(f), profile=profile, resident_id=resident_id) for f in fields])
-                    for title, fields in asked_fields(ev, proc, draft)]
-        per.append((proc.id, proc.title.ja, sections))
+        answers = filing_answers(ev, proc.id, draft)
+        sections = []
+        for title, fields in asked_fields(ev, proc, draft, hidden=True):
+            ws = []
+            for f in fields:
+                w = widget(f, proc.id, mine.get(f.id), prefilled=f"{proc.id}:{f.id}" in filled, source=src(f),
+                           profile=profile, resident_id=resident_id)
+                # Shown or hidden live as the answers change (interview.js), as saved without JavaScript.
+                w.show_if, w.hidden = (parse(f.show_if), not shown(f, answers)) if f.show_if else (None, False)
+                ws.append(w)
+            sections.append((title, ws))
+        per.append((proc.id, proc.title.ja, sections, _maps(ev, proc.id)))
     return shared, per
+
+
+def _maps(ev: LifeEvent, pid: str) -> dict[str, str]:
+    """Field of ``pid`` → the input scope and id that fills it (``s.{shared}`` or ``q.{question}``): the live
+    conditions read the procedure's answers as filing will (``server.interview_plan.filing_answers``)."""
+    out = {s.maps_to[pid]: f"s.{s.field.id}" for s in ev.shared_fields if pid in s.maps_to}
+    out.update({q.maps_to[pid]: f"q.{q.id}" for q in ev.questions if pid in q.maps_to})
+    return out
 
 
 def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], form: Any, profile: dict[str, Any],
@@ -222,7 +240,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
     by_id: dict[str, list[str]] = {}
     for dom_id, _, _, text in errors or []:
         by_id.setdefault(dom_id, []).append(text)
-    for w in shared + [w for _, _, secs in per for _, ws in secs for w in ws]:
+    for w in shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]:
         w.errors = by_id.get(w.dom_id, [])
     included = set(included_ids(derived))
     listed = {d.procedure for d in derived}
@@ -234,7 +252,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
         titles=titles, shared=shared, per=per, included=included, listed=listed, addable=addable,
         questions=rec.draft.get("questions") or {}, question_errors=by_id, errors=errors or [], message=message,
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
-        departments={p.id: p.department.name.ja for p in procs.values()})
+        departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex)
 
 
 @get("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)

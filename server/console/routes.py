@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,12 +62,11 @@ _env = jinja2.Environment(
 )
 _env.filters["jst"] = jst
 ROLE_LABELS = {"resident": "住民", "counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
-_STATIC = {"console.css": "text/css", "console.js": "text/javascript", "interview.js": "text/javascript",
-           "expr.js": "text/javascript", "lifeevent.js": "text/javascript"}
+_STATIC = {"console.css": "text/css", "console.js": "text/javascript", "interview.js": "text/javascript"}
 # The interview's live list imports the resident app's own modules (one evaluator, one derivation), served
-# from their source as they are.
-_FROM_PWA = {"expr.js", "lifeevent.js"}
+# from their source as they are, with what they import: any module of pwa/js by its plain name.
 _PWA_JS = _HERE.parent.parent / "pwa" / "js"
+_PWA_MODULE = re.compile(r"[a-z][a-z0-9-]*\.js")
 
 
 def render_page(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
@@ -315,10 +315,13 @@ _EMPTY_FORM = {"name": "", "birth_date": "", "address": ""}
 
 @get("/console/static/{name:str}", include_in_schema=False, sync_to_thread=False)
 def static(name: FromPath[str]) -> Response[bytes]:
-    if name not in _STATIC:
+    if name in _STATIC:
+        path = _HERE / "static" / name
+    elif _PWA_MODULE.fullmatch(name) and (_PWA_JS / name).is_file():
+        path = _PWA_JS / name
+    else:
         raise Problem(404, "not-found", "No such file")
-    path = _PWA_JS / name if name in _FROM_PWA else _HERE / "static" / name
-    return Response(path.read_bytes(), media_type=_STATIC[name],
+    return Response(path.read_bytes(), media_type=_STATIC.get(name, "text/javascript"),
                     headers={"Cache-Control": "no-cache"})
 
 

@@ -234,3 +234,15 @@ def test_moving_in_prefills_from_the_transfer_data(srv: AppServer) -> None:
                                                    ).fetchone()[0])
     previous = next(t.previous_address for t in DEMO_TRANSFERS if t.resident_id == "R0011")
     assert previous["town"] and previous["town"] in draft  # the certificate's previous address, kept for the form
+
+
+def test_the_live_list_modules_are_served_from_the_pwa(srv: AppServer) -> None:
+    c = srv.login("counter")
+    for name in ("interview.js", "lifeevent.js", "expr.js", "drafts.js"):
+        r = c.get(f"/console/static/{name}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), name
+    from pathlib import Path
+
+    assert c.get("/console/static/expr.js").content == (Path(__file__).parents[2] / "pwa/js/expr.js").read_bytes()
+    for name in ("no-such.js", "Expr.js", "sw.js", "..%2Fsw.js", "index.html"):
+        assert c.get(f"/console/static/{name}").status_code == 404, name

@@ -1,10 +1,12 @@
 // The interview screen's live list of procedures (server/console/interview_pages.py): as the clerk answers
 // the life event's questions, each procedure of the list is shown as included or not, with the SAME rule as
 // the resident's bundle: pwa/js/lifeevent.js applicableProcedures over pwa/js/expr.js evaluate (served here as
-// they are, no copy). Procedures added or removed by hand keep that choice. Without this file 「更新」 asks the
-// server, which decides the same (server/interview_plan.py). Enter in a field never submits the form.
-import { evaluate } from './expr.js';
-import { applicableProcedures } from './lifeevent.js';
+// they are, no copy). Procedures added or removed by hand keep that choice. A procedure's field shown on a
+// condition (show_if) appears and hides as its answers change, read as filing will (its own fields, then the
+// shared fields and questions its data-maps names). Without this file 「更新」 asks the server, which decides
+// the same (server/interview_plan.py). Enter in a field never submits the form.
+import { evaluate, japanToday } from './expr.js';
+import { applicableProcedures, truthy } from './lifeevent.js';
 
 const form = document.getElementById('interview');
 
@@ -17,12 +19,64 @@ function questionAnswers() {
   return out;
 }
 
+/** The value of one field's inputs (.field[data-field]) in the shape filing stores; null: no answer. */
+function fieldValue(div) {
+  const name = div.dataset.field;
+  const kind = div.dataset.kind;
+  const inputs = [...div.querySelectorAll('input, select, textarea')].filter((el) => el.name === name || el.name.startsWith(`${name}.`));
+  if (kind === 'yesno') {
+    const c = inputs.find((el) => el.checked);
+    return c ? c.value === 'yes' : null;
+  }
+  if (kind === 'radio') {
+    const c = inputs.find((el) => el.checked);
+    return c ? c.value : null;
+  }
+  if (kind === 'checks') return inputs.filter((el) => el.checked).map((el) => el.value);
+  if (kind === 'members') return inputs.filter((el) => el.checked).map(() => ({}));
+  if (kind === 'name' || kind === 'address') {
+    const out = {};
+    for (const el of inputs) if (el.value.trim()) out[el.name.slice(name.length + 1)] = el.value.trim();
+    return Object.keys(out).length ? out : null;
+  }
+  const el = inputs[0];
+  if (!el || !el.value.trim()) return null;
+  return div.dataset.number && !Number.isNaN(Number(el.value)) ? Number(el.value) : el.value.trim();
+}
+
+function conditions(answersQ) {
+  const today = japanToday();
+  for (const section of document.querySelectorAll('section.procedure[data-procedure]')) {
+    const answers = {};
+    for (const div of section.querySelectorAll('.field[data-field]')) {
+      const v = fieldValue(div);
+      if (v !== null) answers[div.dataset.field.split('.').slice(1).join('.')] = v;
+    }
+    for (const [target, source] of Object.entries(JSON.parse(section.dataset.maps || '{}'))) {
+      if (source.startsWith('q.')) {
+        const v = answersQ[source.slice(2)];
+        if (typeof v === 'boolean') answers[target] = v;
+      } else {
+        const div = document.querySelector(`.field[data-field="${source}"]`);
+        const v = div ? fieldValue(div) : null;
+        if (v === null) delete answers[target]; else answers[target] = v;
+      }
+    }
+    for (const div of section.querySelectorAll('.field[data-show-if]')) {
+      let on = false;
+      try { on = truthy(evaluate(JSON.parse(div.dataset.showIf), answers, { today })); } catch { on = false; }
+      div.hidden = !on;
+    }
+  }
+}
+
 function refresh() {
   const items = [...document.querySelectorAll('#derived li[data-procedure]')];
   const event = {
     procedures: items.map((li) => ({ procedure: li.dataset.procedure, include_if: li.dataset.if ? JSON.parse(li.dataset.if) : null })),
   };
-  const byRule = new Set(applicableProcedures(event, questionAnswers(), evaluate).map((p) => p.procedure));
+  const answersQ = questionAnswers();
+  const byRule = new Set(applicableProcedures(event, answersQ, evaluate).map((p) => p.procedure));
   for (const li of items) {
     const pid = li.dataset.procedure;
     const manual = li.dataset.manual;
@@ -31,10 +85,11 @@ function refresh() {
     for (const other of document.querySelectorAll(`#derived-out li[data-procedure="${pid}"]`)) other.hidden = on;
     for (const section of document.querySelectorAll(`section.procedure[data-procedure="${pid}"]`)) section.hidden = !on;
   }
+  conditions(answersQ);
 }
 
 if (form) {
-  form.addEventListener('change', (e) => { if (e.target.closest('fieldset[data-question]')) refresh(); });
+  form.addEventListener('change', refresh);
   form.addEventListener('keydown', (e) => {
     const t = e.target;
     if (e.key === 'Enter' && t instanceof HTMLInputElement && !['submit', 'button', 'checkbox', 'radio'].includes(t.type)) {
