@@ -1,8 +1,8 @@
 """The server's periodic housekeeping: on start and every ``Settings.maintenance_interval_s`` (default 60 s).
 
 Each tick (:func:`tick`, one write job) deletes unfinished uploads idle for longer than the expiry
-(``server/uploads.py``) and records the sync database's identity and high-water mark next to the file
-(``server.storage.sync.identity.py``: how a restored older copy is recognised at the next start).
+(``server/uploads.py``), drops expired counter codes' pre-entries (``server.storage.counter_codes``) and
+records the sync database's identity and high-water mark next to the file (``server.storage.sync.identity.py``: how a restored older copy is recognised at the next start).
 :class:`Maintenance` runs it on the app's event loop; start and stop are Litestar startup/shutdown hooks.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from server.storage.counter_codes import expire_codes_in
 from server.storage.db import Database
 from server.storage.sync.identity import check_restored, write_mark
 from server.uploads import expire_uploads
@@ -35,6 +37,7 @@ def at_start(conn: sqlite3.Connection, db_path: str | Path) -> bool:
 def tick(conn: sqlite3.Connection, *, root: Path, db_path: str | Path, now: float, expiry_s: int) -> list[str]:
     """One round of housekeeping; returns the sha256 of the expired uploads it deleted."""
     gone = expire_uploads(conn, root, now=now, expiry_s=expiry_s)
+    expire_codes_in(conn, dt.datetime.fromtimestamp(now, dt.UTC))  # counter codes: their pre-entries, then them
     write_mark(conn, db_path)
     return gone
 

@@ -12,6 +12,7 @@ Every writer runs inside a write job of the one writer (``Database.write``); who
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import sqlite3
 from typing import Any
@@ -23,8 +24,10 @@ from server.storage.migrations import Migration
 
 __all__ = [
     "COUNTER_CODE_MIGRATIONS",
+    "EXPIRED_KEPT",
     "CodeRefused",
     "LoadedPreentry",
+    "expire_codes_in",
     "load_code_in",
     "loaded_preentry",
     "put_code_in",
@@ -70,15 +73,27 @@ class LoadedPreentry(msgspec.Struct, kw_only=True):
 
 def put_code_in(conn: sqlite3.Connection, *, account_id: str, code_hash: str, created_at: str, expires_at: str,
                 preentry: bytes | None, summary: dict[str, Any]) -> None:
-    """Make ``account_id``'s code (replacing any other of theirs); expired codes of everyone are dropped on the
-    way (a few rows at most: one per account)."""
-    conn.execute("DELETE FROM counter_codes WHERE expires_at < ?", (created_at,))
+    """Make ``account_id``'s code (replacing any other of theirs)."""
     conn.execute("INSERT INTO counter_codes (account_id, code_hash, created_at, expires_at, preentry)"
                  " VALUES (?, ?, ?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET code_hash = excluded.code_hash,"
                  " created_at = excluded.created_at, expires_at = excluded.expires_at, preentry = excluded.preentry",
                  (account_id, code_hash, created_at, expires_at, preentry.decode() if preentry else None))
     append_audit(conn, actor=account_id, action="counter_code.create", subject=f"account:{account_id}",
                  details={"expires_at": expires_at, **summary})
+
+
+# An expired code still answers 410 (not 404) for a day, so the resident learns to make a new one; its
+# pre-entry is dropped at once (nobody can load it any more).
+EXPIRED_KEPT = dt.timedelta(days=1)
+
+
+def expire_codes_in(conn: sqlite3.Connection, now: dt.datetime) -> int:
+    """Housekeeping (``server.maintenance.tick``): the pre-entries of expired codes are deleted, the expired codes
+    themselves after ``EXPIRED_KEPT``; the number of codes deleted."""
+    at = now.isoformat(timespec="seconds")
+    conn.execute("UPDATE counter_codes SET preentry = NULL WHERE expires_at <= ? AND preentry IS NOT NULL", (at,))
+    old = (now - EXPIRED_KEPT).isoformat(timespec="seconds")
+    return conn.execute("DELETE FROM counter_codes WHERE expires_at <= ?", (old,)).rowcount
 
 
 def revoke_code_in(conn: sqlite3.Connection, account_id: str) -> bool:

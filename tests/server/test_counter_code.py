@@ -101,14 +101,31 @@ def test_make_replace_revoke(srv: AppServer) -> None:
             ] == ["code-not-found", "code-not-found"]
 
 
-def test_expired_is_410(srv: AppServer) -> None:
+def test_expired_is_410_then_housekeeping_drops_it(srv: AppServer) -> None:
+    import datetime as dt
+
+    from server.storage.counter_codes import expire_codes_in
+
     resident = srv.login("resident")
     counter = srv.login("counter")
-    code = resident.post("/api/me/counter-code").json()["code"]
+    code = resident.post("/api/me/counter-code", json={"preentry": PRE}).json()["code"]
     aid = resident.account_id  # type: ignore[attr-defined]
-    srv.db.write_sync(lambda c: c.execute("UPDATE counter_codes SET expires_at = '2020-01-01T00:00:00+00:00'"
-                                          " WHERE account_id = ?", (aid,)))
+    now = dt.datetime.now(dt.UTC)
+    ago = (now - dt.timedelta(minutes=5)).isoformat(timespec="seconds")
+    srv.db.write_sync(lambda c: c.execute("UPDATE counter_codes SET expires_at = ? WHERE account_id = ?", (ago, aid)))
     _problem(counter.post(f"/api/visits/{_visit(counter)}/counter-code", json={"code": code}), 410, "code-expired")
+
+    def row() -> Any:
+        return srv.db.read_sync(lambda c: c.execute("SELECT preentry FROM counter_codes WHERE account_id = ?",
+                                                    (aid,)).fetchone())
+
+    # The maintenance tick: an expired code's pre-entry goes at once, the code (still 410) after a day.
+    assert srv.db.write_sync(lambda c: expire_codes_in(c, now)) == 0
+    assert row() is not None and row()[0] is None
+    _problem(counter.post(f"/api/visits/{_visit(counter)}/counter-code", json={"code": code}), 410, "code-expired")
+    assert srv.db.write_sync(lambda c: expire_codes_in(c, now + dt.timedelta(days=1))) == 1
+    assert row() is None
+    _problem(counter.post(f"/api/visits/{_visit(counter)}/counter-code", json={"code": code}), 404, "code-not-found")
 
 
 def test_roles(srv: AppServer) -> None:
