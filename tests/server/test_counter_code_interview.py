@@ -80,3 +80,25 @@ def test_the_interview_starts_from_the_pre_entry(srv: AppServer) -> None:
     reads = srv.db.read_sync(lambda c: [json.loads(r[0]) for r in c.execute(
         "SELECT details FROM audit_log WHERE action = 'visit.preentry_read' AND subject = ?", (f"visit:{vid}",))])
     assert "interview" in [d["via"] for d in reads]
+
+
+def test_a_life_events_pre_entry_on_the_visit_page(srv: AppServer) -> None:
+    resident = srv.login("resident")
+    counter = srv.login("counter")
+    pre = {"kind": "life_event", "id": "moving-within", "version": EVENT.version,
+           "questions": {"needs_certificate": True}, "answers": {"new_postal_code": "1010021"},
+           "procedures": {"tenkyo": {"version": TENKYO, "answers": {"move_date": "2026-12-01"}},
+                          "juminhyo-copy": {"version": PROCS["juminhyo-copy"].version, "answers": {"copies": 2}}}}
+    r = resident.post("/api/me/counter-code", json={"preentry": pre})
+    assert r.status_code == 201, r.text
+    vid = str(uuid.uuid4())
+    assert counter.post("/api/visits", json={"id": vid, "resident_id": "R0001"}).status_code == 201
+    assert counter.post(f"/api/visits/{vid}/counter-code", json={"code": r.json()["code"]}).status_code == 200
+    page = counter.get(f"/console/visits/{vid}").text
+    # The event's title, each procedure by its title with its answers readably (和暦 or 日付, 通数), never ids.
+    assert "事前入力：市内で引っ越した（転居）" in page
+    assert "<h4>転居届</h4>" in page and "<h4>住民票の写し等交付請求</h4>" in page
+    assert "2026年12月1日" in page or "令和8年12月1日" in page
+    panel = page.split('id="preentry-title"', 1)[1].split("<h2>課ごとの手続き</h2>", 1)[0]
+    assert "通数" in panel and "juminhyo-copy" not in panel and "move_date" not in panel
+    assert '<option value="moving-within" selected>' in page
