@@ -14,7 +14,11 @@ everywhere and nothing shows a raw code or an English sub-key (``family``/``give
 * postal code -> ``〒330-0063``;
 * date -> ``2026年12月7日``; wareki -> ``令和8年12月7日`` (a partial one ``令和8年12月`` / ``令和8年``);
 * number -> as typed, with its unit (``2通``);
-* attachment -> its file names; person -> the picked person's name 「（世帯員から選択）」;
+* attachment -> its file names; person -> the picked person's name as filled, with 「（世帯員から選択）」 /
+  「（転出証明書の異動者から選択）」 (by the field's ``prefill``) only for a pick the city's records back: the
+  caller passes the submission's stored corrected paths (``server.prefill_check``, decided when it was
+  filed) and none of them is the person field or a field it fills; without them (a pre-entry, a printed form)
+  the name alone;
 * group -> rows: one list of (label, text) per item (:func:`answer_sections`);
 * a timestamp (stored UTC) -> JST to the minute (:func:`jst`).
 
@@ -26,7 +30,7 @@ order: section titles, labels, groups as rows), :func:`form_values` (the values 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +76,8 @@ __all__ = [
 
 STATUS_LABELS: dict[str, str] = {"received": "受付", "in_review": "審査中", "needs_info": "追加情報待ち",
                                  "accepted": "受理", "rejected": "却下", "completed": "完了"}
-PERSON_PICKED = "世帯員から選択"
+# The note on a person field's value, by its ``prefill`` (the list the person was picked from).
+PERSON_PICKED = {"household_members": "世帯員から選択", "transfer_movers": "転出証明書の異動者から選択"}
 _JST = dt.timezone(dt.timedelta(hours=9), "JST")
 _SEP = "、"
 
@@ -183,18 +188,23 @@ def file_names(value: Any) -> list[str]:
     return [str(a.get("name") or str(a.get("sha256", ""))[:12]) for a in items if isinstance(a, Mapping)]
 
 
-def _person_text(f: PersonField, value: Any, answers: Mapping[str, Any]) -> str:
+def _person_text(f: PersonField, value: Any, answers: Mapping[str, Any], corrected: Collection[str] | None) -> str:
     # A person field's answer is a resident code: staff read the picked person's name as filled (the field
-    # it fills with ``name``), never the code.
+    # it fills with ``name``), never the code; "picked from the records" only when that is what was checked.
     if not isinstance(value, str) or not value:
         return ""
     name = next((answers.get(fid) for fid, attr in (f.fills or {}).items() if attr == "name"), None)
     text = name_text(name) if isinstance(name, (Mapping, str)) else ""
-    return f"{text}（{PERSON_PICKED}）" if text else PERSON_PICKED
+    note = PERSON_PICKED.get(f.prefill or "")
+    if note is None or corrected is None or f.id in corrected or any(fid in corrected for fid in f.fills or {}):
+        return text
+    return f"{text}（{note}）" if text else note
 
 
-def value_text(f: Field, value: Any, answers: Mapping[str, Any] | None = None) -> str:
-    """One field's stored value as display text (``answers``: the form's values, for a person field's name).
+def value_text(f: Field, value: Any, answers: Mapping[str, Any] | None = None,
+               corrected: Collection[str] | None = None) -> str:
+    """One field's stored value as display text (``answers``: the form's values, for a person field's name;
+    ``corrected``: the submission's stored corrected paths, for a person field's note; None: unknown, no note).
     A group is its items' rows joined (「1: …／2: …」); :func:`answer_sections` gives them as rows."""
     if value is None or value == "" or value == []:
         return ""
@@ -217,7 +227,7 @@ def value_text(f: Field, value: Any, answers: Mapping[str, Any] | None = None) -
     if isinstance(f, AttachmentField):
         return _SEP.join(file_names(value))
     if isinstance(f, PersonField):
-        return _person_text(f, value, answers or {})
+        return _person_text(f, value, answers or {}, corrected)
     if isinstance(f, GroupField):
         items = value if isinstance(value, list) else []
         return "／".join(f"{n}: " + "、".join(f"{r.label} {r.text}" for r in _rows(f.fields, item, item))
@@ -253,7 +263,7 @@ def _files(value: Any) -> list[tuple[str, str]]:
 
 
 def _rows(fields: Iterable[Field], values: Mapping[str, Any], answers: Mapping[str, Any],
-          staff: frozenset[str] = frozenset()) -> list[AnswerRow]:
+          staff: frozenset[str] = frozenset(), corrected: Collection[str] | None = None) -> list[AnswerRow]:
     out: list[AnswerRow] = []
     for f in fields:
         if isinstance(f, NoticeField) or f.id not in values:
@@ -263,24 +273,25 @@ def _rows(fields: Iterable[Field], values: Mapping[str, Any], answers: Mapping[s
             continue
         if isinstance(f, GroupField):
             item_label = (f.item_label or f.label).ja
-            items = [(f"{item_label} {n}", _rows(f.fields, item, answers, staff))
+            items = [(f"{item_label} {n}", _rows(f.fields, item, answers, staff, corrected))
                      for n, item in enumerate(value if isinstance(value, list) else [], start=1)
                      if isinstance(item, Mapping)]
             out.append(AnswerRow(f.id, f.label.ja, "", f.id in staff, items=items))
             continue
         files = _files(value) if isinstance(f, AttachmentField) else []
-        out.append(AnswerRow(f.id, f.label.ja, value_text(f, value, answers), f.id in staff, files=files))
+        out.append(AnswerRow(f.id, f.label.ja, value_text(f, value, answers, corrected), f.id in staff, files=files))
     return out
 
 
-def answer_sections(proc: Procedure, values: Mapping[str, Any],
-                    staff_only: frozenset[str] = frozenset()) -> list[AnswerSection]:
+def answer_sections(proc: Procedure, values: Mapping[str, Any], staff_only: frozenset[str] = frozenset(),
+                    corrected: Collection[str] | None = None) -> list[AnswerSection]:
     """A submission's answers in form order: each section with an answered field, its title and rows
     (labels and display texts; groups as items of rows). ``values``: the form's values (:func:`form_values`);
-    ``staff_only``: ids of the fields filled at the counter (marked so on the row)."""
+    ``staff_only``: ids of the fields filled at the counter (marked so on the row); ``corrected``: the
+    submission's stored corrected paths (:func:`value_text`)."""
     out = []
     for s in proc.sections:
-        rows = _rows(s.fields, values, values, staff_only)
+        rows = _rows(s.fields, values, values, staff_only, corrected)
         if rows:
             out.append(AnswerSection(s.title.ja, rows))
     return out

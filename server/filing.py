@@ -310,9 +310,9 @@ async def check_filing(svc: Services, user: AccountLike, *, submission_id: str, 
         own = part_of(proc, FIRST_FILER) if people or parts else proc
         checks = [(own, rid), *((part_of(proc, p), prid) for p, prid in people)]
         for part, person in checks:
-            if person:
-                corrected += corrected_paths(part, answers, await svc.registry.profile(
-                    person, record if record is not None and person == record.id else None))
+            # No person (nobody bound): no profile, so a person field's pick names nobody the records know.
+            corrected += corrected_paths(part, answers, await svc.registry.profile(
+                person, record if record is not None and person == record.id else None) if person else {})
         if corrected:  # stored with it: the console lists them as decided now, not against a later registry
             flags.append(CORRECTED_FLAG)
     answers_json = canonical_json(answers)  # encoded once: hashed here, stored by the writer

@@ -7,8 +7,11 @@ what a device claims): a top-level field whose answer differs from its ``prefill
 item taken from a person (``prefill_map``) whose mapped values differ from that person's. An item is that
 person's when it agrees with them on more than half of the mapped values the person has (a person added
 by hand agrees with nobody and is no correction). A person field (``type: person``) names its person: the
-fields it ``fills`` whose answers differ from that person's attributes are corrections (an id that is not
-one of the profile's people names nobody: no correction, and nothing else is read from it). A partial
+fields it ``fills`` whose answers differ from that person's attributes are corrections; an id that is not
+one of the people offered (or with no list in the profile) names nobody the registry knows: the person
+field's own path is listed (the application claims a pick the city's records do not back; nothing else is
+read from it). Staff displays note a pick as from the records only when none of these paths is stored
+(``server.display``). A partial
 prefill (``prefill_part: family``) gave only the 氏: a changed 氏 is a correction, the typed 名 never is.
 """
 
@@ -110,9 +113,14 @@ def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str,
     out: list[str] = []
     for section in proc.sections:
         for f in section.fields:
+            value = answers.get(f.id)
+            if isinstance(f, PersonField) and isinstance(value, str) and value:
+                offered = offered_people(f, profile.get(f.prefill or "") or [], profile.get("resident_code"))
+                if not any(p.get("member_id") == value for p in offered):
+                    out.append(f.id)  # a pick of nobody offered
+                    continue
             if f.prefill is None or f.prefill not in profile:
                 continue
-            value = answers.get(f.id)
             if isinstance(f, GroupField) and f.prefill in PROFILE_GROUPS:
                 if f.prefill_map and isinstance(value, list):
                     out.extend(_item_corrections(f, value, profile[f.prefill]))

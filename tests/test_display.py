@@ -106,9 +106,15 @@ def test_address_without_building_or_postal_code() -> None:
 
 
 def test_person_field_shows_the_picked_person_name_not_the_code() -> None:
-    f = PersonField(id="who", label=_t("対象者"), fills={"who_name": "name"})
+    f = PersonField(id="who", label=_t("対象者"), prefill="household_members", fills={"who_name": "name"})
     answers = {"who": "R000123", "who_name": {"family": "山田", "given": "陽太"}}
-    assert value_text(f, "R000123", answers) == "山田 陽太（世帯員から選択）"
+    assert value_text(f, "R000123", answers, []) == "山田 陽太（世帯員から選択）"
+    mover = PersonField(id="who", label=_t("対象者"), prefill="transfer_movers", fills={"who_name": "name"})
+    assert value_text(mover, "R000123", answers, ["other"]) == "山田 陽太（転出証明書の異動者から選択）"
+    # Not checked against the records (a pre-entry), the pick itself or a filled value corrected: the name only.
+    assert value_text(f, "R000123", answers) == "山田 陽太"
+    assert value_text(f, "R000123", answers, ["who"]) == "山田 陽太"
+    assert value_text(f, "R000123", answers, ["who_name"]) == "山田 陽太"
 
 
 def _proc() -> Procedure:

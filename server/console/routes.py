@@ -110,16 +110,17 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
                        procedures=sorted(titles, key=lambda p: (titles[p], p)))
 
 
-async def _corrected(svc: Any, rec: Any, proc: Any) -> list[tuple[str, str]]:
-    """(label, path) of the answers that differ from the resident's registry data when it was filed (stored
-    then: ``server.filing``), for a submission flagged so (which answers, not the registry's values: those
-    stay in the registry)."""
-    from server.prefill_check import CORRECTED_FLAG, path_label
+async def _corrected(svc: Any, rec: Any) -> list[str]:
+    """Paths of the answers that differ from the resident's registry data when it was filed (stored then:
+    ``server.filing``), for a submission flagged so (which answers, not the registry's values: those stay in
+    the registry)."""
+    from server.prefill_check import CORRECTED_FLAG
     from server.storage.submissions import corrected_of
 
-    if proc is None or CORRECTED_FLAG not in rec.flags:
+    if CORRECTED_FLAG not in rec.flags:
         return []
-    return [(path_label(proc, p), p) for p in await svc.db.read(lambda c: corrected_of(c, rec.id))]
+    paths: list[str] = await svc.db.read(lambda c: corrected_of(c, rec.id))
+    return paths
 
 
 @get("/console/submissions/{sid:str}", include_in_schema=False)
@@ -135,14 +136,18 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
                        details={"via": "console"})
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     sections = []
+    paths = await _corrected(svc, rec)
+    corrected: list[tuple[str, str]] = []
     if proc is not None:
         from procedure_definitions.forms import staff_only_ids
+        from server.prefill_check import path_label
 
         # In form order with section titles and labels, values as display text (server.display); the values
         # as validated (hidden answers left out, calculations in), staff-only fields marked.
-        sections = answer_sections(proc, form_values(proc, rec.answers, filer="staff"), staff_only_ids(proc))
+        sections = answer_sections(proc, form_values(proc, rec.answers, filer="staff"), staff_only_ids(proc),
+                                   paths)
+        corrected = [(path_label(proc, p), p) for p in paths]
     attachments = sorted(attachment_names(rec.answers).items())
-    corrected = await _corrected(svc, rec, proc)
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
     party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
     slots = [s for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]

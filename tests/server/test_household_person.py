@@ -83,11 +83,36 @@ def test_a_changed_filled_value_is_flagged_and_the_console_lists_it(srv: AppServ
 
 
 def test_a_person_id_not_in_the_household_is_harmless(srv: AppServer) -> None:
-    # Another household's child: names nobody of the filer's, nothing is compared or disclosed.
+    # Another household's child: names nobody of the filer's, nothing is compared or disclosed; the pick
+    # itself is what the records do not back: listed for staff (the person field's own path).
     r = _file(srv.login("resident", resident_id="R0001"), _answers("R0013", child_birth_date="2015-06-02"))
     assert r.status_code in (200, 201), r.text
-    assert "prefill_corrected" not in _flags(srv, r.json()["id"])
+    assert "prefill_corrected" in _flags(srv, r.json()["id"])
     assert "葛" not in r.text
+    page = srv.login("counter").get(f"/console/submissions/{r.json()['id']}")
+    assert '<li data-path="child">子ども</li>' in page.text
+    assert 'data-path="child_birth_date"' not in page.text
+
+
+def _person_value(srv: AppServer, sid: str) -> str:
+    page = srv.login("counter").get(f"/console/submissions/{sid}")
+    answers = page.text.split("<h2>回答</h2>")[1].split("<h2>履歴</h2>")[0]
+    m = re.search(r"<dt>子ども</dt>\s*<dd><span class=\"value\">([^<]*)</span>", answers)
+    assert m is not None, answers
+    return m.group(1)
+
+
+def test_staff_see_picked_from_the_household_only_for_a_pick_the_records_back(srv: AppServer) -> None:
+    resident = srv.login("resident", resident_id="R0001")
+    assert _person_value(srv, _file(resident, _answers("R0003")).json()["id"]) == "山田 一郎（世帯員から選択）"
+    # A filled value corrected: the application no longer says what the records say.
+    changed = _file(resident, _answers("R0003", child_birth_date="2015-06-02")).json()["id"]
+    assert _person_value(srv, changed) == "山田 一郎"
+    renamed = _file(resident, _answers("R0003", child_name={"family": "山田", "given": "次郎"})).json()["id"]
+    assert _person_value(srv, renamed) == "山田 次郎"
+    # An id naming nobody of the household.
+    nobody = _file(resident, _answers("R0013", child_name={"family": "山田", "given": "一郎"})).json()["id"]
+    assert _person_value(srv, nobody) == "山田 一郎"
 
 
 def test_a_person_id_too_long_or_not_text_is_a_problem_never_a_500(srv: AppServer) -> None:
