@@ -230,6 +230,9 @@ class Context(msgspec.Struct, frozen=True):
     # attribute -> how many people have it (a household's members are picked in that order).
     people_known: dict[str, int] = msgspec.field(default_factory=dict)
     persons: tuple[PersonField, ...] = ()  # the procedure's person fields (their targets are picked, not typed)
+    # Fields a person picked elsewhere filled: a life event's shared pick (the deceased) reaching the procedure's
+    # own person field gives its other fills (pwa/js/lifeevent.js copyShared), shown as prefilled values.
+    picked: frozenset[str] = frozenset()
 
 
 def _staff_only(item: FieldBase | Section) -> bool:
@@ -289,12 +292,13 @@ def asks(field: FieldBase, ctx: Context, at: str | None = None) -> bool:
         )
     if isinstance(field, PersonField) and field.prefill in PROFILE_GROUPS:
         return True  # a person to pick (one radio); hidden above when every field it fills is answered elsewhere
-    return not (field.calculate or field.read_only or _whole_prefill(field))
+    return not (field.calculate or field.read_only or _whole_prefill(field, ctx))
 
 
-def _whole_prefill(field: FieldBase) -> bool:
-    """A value the profile gives whole: a ``prefill_part`` leaves the rest (the 名) to type, so it still asks."""
-    return bool(field.prefill) and field.prefill_part is None
+def _whole_prefill(field: FieldBase, ctx: Context) -> bool:
+    """A value the profile gives whole: a ``prefill_part`` leaves the rest (the 名) to type, so it still asks;
+    or a value a person picked elsewhere gave (``ctx.picked``)."""
+    return (bool(field.prefill) and field.prefill_part is None) or field.id in ctx.picked
 
 
 def _known(group: GroupField, ctx: Context, i: int) -> frozenset[str]:
@@ -325,7 +329,7 @@ def _field_steps(field: FieldBase, m: TouchModel, out: list[Step], ctx: Context,
         return 1
     if _person_filled(field, ctx, at):
         return 1  # on the person field's line (glanced there), listed on the review
-    if field.calculate or field.read_only or _whole_prefill(field):
+    if field.calculate or field.read_only or _whole_prefill(field, ctx):
         out.append(Step("glance", field.id, text_chars(field.label) * m.read_char + m.glance))
         return 1
     if isinstance(field, GroupField):
@@ -428,7 +432,7 @@ def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
     """A plain field on the path holding a profile value: no group or person field, no person field's target
     (on that person's line), no calculation or read-only value."""
     plain = not isinstance(field, (GroupField, PersonField, NoticeField)) and not (field.calculate or field.read_only)
-    return plain and _whole_prefill(field) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
+    return plain and _whole_prefill(field, ctx) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
 
 
 def folded(fields: Iterable[FieldBase], ctx: Context) -> list[str]:

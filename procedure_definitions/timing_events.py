@@ -16,6 +16,7 @@ import msgspec
 from .expressions import EvalError, evaluate, parse, truthy
 from .expressions.errors import ExprSyntaxError
 from .model import (
+    UNDISCLOSED_MEMBER_ATTRIBUTES,
     Field,
     GroupField,
     LifeEvent,
@@ -26,6 +27,7 @@ from .model import (
     Section,
     SharedField,
     iter_fields,
+    procedure_fields,
 )
 from .timing import (
     BUDGET_SECONDS,
@@ -117,6 +119,16 @@ def _people_attributes(section: Section) -> frozenset[str]:
                      if isinstance(f, GroupField) and f.prefill_map for attr in f.prefill_map.values())
 
 
+def _picked_here(shared: list[SharedField], pid: str, proc: Procedure, asked: frozenset[str]) -> frozenset[str]:
+    """The fields of ``proc`` a shared person field's pick fills through the procedure's own person field it
+    feeds (死亡届's 性別 and 夫または妻 with the deceased picked once): prefilled values there (pwa/js/lifeevent.js
+    copyShared), but those a shared field fills itself and attributes the registry never gives."""
+    own = {f.id: f for f, parent in procedure_fields(proc) if parent is None and isinstance(f, PersonField)}
+    return frozenset(fid for sf in shared if isinstance(sf.field, PersonField) and (p := own.get(sf.maps_to.get(pid, "")))
+                     for fid, attr in (p.fills or {}).items()
+                     if fid not in asked and attr not in UNDISCLOSED_MEMBER_ATTRIBUTES)
+
+
 def estimate_life_event(
     event: LifeEvent,
     procedures: Mapping[str, Procedure],
@@ -156,7 +168,8 @@ def estimate_life_event(
         # A field a shared field fills, or that an asked question's answer fills (its maps_to), is not asked again.
         asked = frozenset([*(target for sf in shared for p, target in sf.maps_to.items() if p == pid),
                            *(target for q in questions for p, target in q.maps_to.items() if p == pid)])
-        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=dict(known))
+        ctx = msgspec.structs.replace(procedure_context(proc, household), asked=asked, people_known=dict(known),
+                                      picked=_picked_here(shared, pid, proc, asked))
         for section in proc.sections:
             if section_shown(section, ctx):
                 answered += section_steps(section, m, steps, ctx)

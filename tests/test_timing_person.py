@@ -87,3 +87,25 @@ def test_a_shared_person_field_of_a_life_event_fills_the_shared_fields_and_hides
     kinds = [(s.kind, s.field_id) for s in one_tap.breakdown]
     assert kinds.count(("pick", "child")) == 1 and ("type", "child_name") not in kinds
     assert [k for k in [(s.kind, s.field_id) for s in typed.breakdown] if k[1] == "child"] == []  # hidden: answered
+
+
+def test_a_shared_pick_gives_the_procedures_own_person_field_its_other_values_as_prefilled() -> None:
+    """The procedure's own person field fills more than the shared fields (死亡届's 性別 and 夫または妻): the shared
+    pick gives them too (pwa/js/lifeevent.js copyShared), shown prefilled, folded when two or more; an attribute
+    the registry never gives is still typed."""
+    extra = [{"id": "child_sex", "type": "choice", "required": True, "label": {"ja": "性別"},
+              "choices": [{"value": "male", "label": {"ja": "男"}}, {"value": "female", "label": {"ja": "女"}}]},
+             {"id": "child_spouse", "type": "yesno", "required": True, "label": {"ja": "配偶者"}},
+             {"id": "child_no", "type": "my_number", "required": True, "label": {"ja": "個人番号"}}]
+    own = {**PERSON, "fills": {**PERSON["fills"], "child_sex": "sex", "child_spouse": "has_spouse", "child_no": "my_number"}}
+
+    def mutate(d: dict[str, Any]) -> None:
+        fields(d).extend([own, *CHILD_FIELDS, *extra])
+    procs = {"sample": proc(mutate)}
+    shared_fields = [{"field": f, "maps_to": {"sample": f["id"]}} for f in CHILD_FIELDS]
+    event = msgspec.convert({**EVENT, "shared_fields": [{"field": PERSON, "maps_to": {"sample": "child"}},
+                                                        *shared_fields]}, LifeEvent)
+    est = estimate_life_event(event, procs).estimate
+    assert _kinds(est, "child_sex") == [] and _kinds(est, "child_spouse") == []  # not chosen, not toggled
+    assert [s.kind for s in est.breakdown if s.field_id == "main"].count("prefilled") == 1  # one folded line
+    assert _kinds(est, "child_no") == ["type"]

@@ -3,6 +3,7 @@
 // `evaluate` is expr.js's evaluate(ast, answers, {today}); it is passed in to keep this module pure.
 
 import { prefillValue } from './drafts.js';
+import { offeredTo, personCorrected, pickPerson } from './people.js';
 
 export function truthy(v) {
   return !(v === null || v === undefined || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
@@ -75,19 +76,47 @@ export function questionTargets(event, proc, questionAnswers) {
     .map((q) => q.maps_to[proc]);
 }
 
-/** Copy the shared answers into each procedure's answers (mutates answersByProc[proc]). */
-export function copyShared(event, shared, answersByProc) {
+/**
+ * Copy the shared answers into each procedure's answers (mutates answersByProc[proc]). A shared person field
+ * (the deceased picked once) that feeds a procedure's own person field also gives that field's other `fills`
+ * (死亡届's 性別, 夫または妻) from the picked person, as a tap there would (people.js pickPerson), marked prefilled
+ * from the people's source: `drafts` = {proc: {compiled, d}} (the draft's people list, prefilled, prefill_sources).
+ */
+export function copyShared(event, shared, answersByProc, drafts = {}) {
+  const mapped = mappedFields(event);
   for (const sf of event.shared_fields || []) {
     const fid = sf.field.id;
     for (const [proc, target] of Object.entries(sf.maps_to || {})) {
       const a = answersByProc[proc];
       if (!a) continue;
       const v = shared[fid];
+      if (sf.field.type === 'person' && drafts[proc]) pickShared(drafts[proc], target, a, v, mapped.get(proc));
       if (v === undefined || v === null || v === '') delete a[target];
       else a[target] = structuredClone(v);
     }
   }
   return answersByProc;
+}
+
+/** A shared pick `v` reaching person field `target` of a procedure's draft (answers `a`): its own fills, once per new pick. */
+function pickShared({ compiled, d }, target, a, v, skip) {
+  const field = (compiled.sections || []).flatMap((s) => s.fields || []).find((f) => f.id === target);
+  const people = field && field.type === 'person' && (d.people || {})[field.prefill];
+  if (!people || (a[target] ?? null) === (v ?? null)) return;
+  const person = offeredTo(field, people.list, people.self).find((p) => p.member_id === v) || null;
+  pickPerson(field, a, people.list, people.self, person, skip);
+  // Marked as picker.js marks a tap: prefilled where the value is the person's (a correction kept is not).
+  const differ = personCorrected(field, { ...a, [target]: v }, people.list, people.self);
+  const prefilled = new Set(d.prefilled || []);
+  d.prefill_sources = d.prefill_sources || {};
+  for (const [fid, attr] of Object.entries(field.fills || {})) {
+    if (skip && skip.has(fid)) continue;
+    prefilled.delete(fid);
+    if (!person || !(attr in person) || a[fid] === undefined || differ.includes(fid)) continue;
+    prefilled.add(fid);
+    d.prefill_sources[fid] = people.source;
+  }
+  d.prefilled = [...prefilled];
 }
 
 /** The shared field id that feeds `fieldId` of procedure `proc`, if any. */

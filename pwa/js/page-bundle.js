@@ -70,7 +70,9 @@ export async function render(view, params) {
   if (b.on_behalf_name) main.append(el('p', { class: 'notice', text: t('onBehalfOf', { name: b.on_behalf_name }) }));
   const summaryHolder = el('div', {});
   main.append(summaryHolder);
-  const sync = () => { copyShared(ev, b.shared, byProc); for (const p of parts) drafts.save(p.d); drafts.save(b); };
+  // A shared pick (the deceased) also gives the procedures' own person fields' other values (lifeevent.js).
+  const byProcDraft = Object.fromEntries(parts.map((p) => [p.d.procedure_id, p]));
+  const sync = () => { copyShared(ev, b.shared, byProc, byProcDraft); for (const p of parts) drafts.save(p.d); drafts.save(b); };
   // A correction of a person where they were entered (the shared fields: n = -1, or procedure n's group)
   // follows into the later procedures' items taken from them, where still as taken (people.js followPeople).
   const before = (k) => peopleBefore(ev, b.shared, parts, k);

@@ -181,3 +181,27 @@ export function personCorrected(field, answers, people, selfId) {
   return Object.entries(field.fills || {}).filter(([fid, attr]) => attr in person && answers[fid] != null
     && answers[fid] !== '' && !same(answers[fid], person[attr])).map(([fid]) => fid);
 }
+
+/**
+ * Pick `person` (null: nobody, 「ここにない人」) in person field `field`, whose current pick is `answers[field.id]`:
+ * the fields it fills (but those in `skip`) take the person's values; a value the previous pick did not give as
+ * it stands (typed or corrected) stays. Mutates `answers` (not the pick itself: the caller sets it); returns
+ * the field ids whose value it set or cleared. The one rule of picker.js (a tap) and lifeevent.js copyShared
+ * (a life event's shared pick reaching a procedure's own person field).
+ */
+export function pickPerson(field, answers, people, selfId, person, skip = new Set()) {
+  const offered = offeredTo(field, people, selfId);
+  const before = offered.find((p) => p.member_id === answers[field.id]) || null;
+  const kept = before ? personCorrected(field, answers, people, selfId) : [];
+  const now = person ? personFills(field, person) : {};
+  const changed = [];
+  for (const [fid, attr] of Object.entries(field.fills || {})) {
+    if (skip.has(fid)) continue;
+    const asFilled = before && attr in before && !kept.includes(fid);
+    if (!asFilled && given(answers[fid])) continue; // typed or corrected: the resident's own value stays
+    if (now[fid] !== undefined) answers[fid] = now[fid];
+    else delete answers[fid];
+    changed.push(fid);
+  }
+  return changed;
+}

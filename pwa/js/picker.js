@@ -6,7 +6,7 @@
 import { t } from './i18n.js';
 import { el } from './dom.js';
 import { describedBy, domId, foldBox, hintNodes, labelContent, prefillNote, renderFields } from './render.js';
-import { matchItems, offeredTo, personCorrected, personFills, togglePerson } from './people.js';
+import { matchItems, offeredTo, personCorrected, pickPerson, togglePerson } from './people.js';
 import { fieldPath, getPath, setPath } from './paths.js';
 
 export { fillPeople, offeredTo } from './people.js';
@@ -137,14 +137,7 @@ export function personBox(field, ctx, path, people, targets, base) {
     renderFields(body, targets.filter((f) => !on.includes(f)), ctx, base);
   };
   const choose = (person) => {
-    const before = picked();
-    const kept = before ? personCorrected(field, ctx.answers, offered, people.self) : [];
-    const now = person ? personFills(field, person) : {};
-    for (const [fid, attr] of Object.entries(field.fills || {})) {
-      const asFilled = before && attr in before && !kept.includes(fid);
-      if (!asFilled && !empty(ctx.answers[fid])) continue; // typed or corrected: the resident's own value stays
-      if (now[fid] !== undefined) ctx.answers[fid] = now[fid];
-      else delete ctx.answers[fid];
+    for (const fid of pickPerson(field, ctx.answers, people.list, people.self, person)) {
       ctx.onChange(fieldPath(base, fid), { typed: false, picked: Boolean(person) });
     }
     setPath(ctx.answers, path, person ? person.member_id : null);

@@ -166,6 +166,9 @@ def test_the_death_life_event_picks_the_deceased_once(browser: Any, shared_serve
     assert answers["deceased_birth_date"] == rec.birth_date
     # The 本籍 and 筆頭者 of his 住民票 come with the tap (the filer's own household: 住基法第12条).
     assert (answers["deceased_honseki"], answers["honseki_head_name"]) == (rec.honseki, rec.honseki_head)
+    # And what 死亡届's own person field fills besides (its 性別, 夫または妻 いる with her birth date): the same tap.
+    assert answers["deceased_sex"] == rec.sex and answers["spouse_living"] is True
+    assert answers["spouse_birth_date"] == _record("R0002").birth_date
     assert "prefill_corrected" not in new["shibo"]["flags"]
     assert not errors, errors
     context.close()

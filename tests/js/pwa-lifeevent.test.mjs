@@ -2,7 +2,7 @@
 // typing a shared field once counts for every procedure it feeds (telemetry). Plus digit clean-up of fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedFieldsFor, seedShared, mappedTargets } from '../../pwa/js/lifeevent.js';
+import { sharedFieldsFor, seedShared, mappedTargets, copyShared } from '../../pwa/js/lifeevent.js';
 import { cleanDigits } from '../../pwa/js/render.js';
 
 const EVENT = {
@@ -109,4 +109,45 @@ test("a question's answer fills the procedure field it maps to, and that field i
   assert.deepEqual(questionTargets(QEVENT, 'jido-teate', kept), ['is_public_servant']);
   assert.deepEqual(questionTargets(QEVENT, 'jido-teate', { has_children: true }), []);
   assert.deepEqual(questionTargets(QEVENT, 'shussei', kept), []);
+});
+
+// おくやみ: the deceased picked once in the shared fields, fed to 死亡届's own person field.
+const DEATH = { shared_fields: [
+  { field: { id: 'deceased_person', type: 'person', prefill: 'household_members', pick_self: false,
+    fills: { deceased_name: 'name' } }, maps_to: { shibo: 'deceased_person' } },
+  { field: { id: 'deceased_name', type: 'name' }, maps_to: { shibo: 'deceased_name' } },
+] };
+const SHIBO = { id: 'shibo', sections: [{ id: 'deceased', fields: [
+  { id: 'deceased_person', type: 'person', prefill: 'household_members', pick_self: false,
+    fills: { deceased_name: 'name', deceased_sex: 'sex', spouse_living: 'has_spouse', spouse_birth_date: 'spouse_birth_date' } },
+  { id: 'deceased_name', type: 'name' }, { id: 'deceased_sex', type: 'choice' },
+  { id: 'spouse_living', type: 'yesno' }, { id: 'spouse_birth_date', type: 'wareki' }] }] };
+const HEAD = { member_id: 'R1', name: { family: '山田', given: '太郎' }, sex: 'male', has_spouse: true, spouse_birth_date: '1945-08-01' };
+const WIFE = { member_id: 'R2', name: { family: '山田', given: '花子' }, sex: 'female' };
+
+test("a shared pick gives the procedure's own person field its other values, marked prefilled, once per pick", () => {
+  const d = { procedure_id: 'shibo', answers: {}, prefilled: [], prefill_sources: {},
+    people: { household_members: { source: 'registry', self: 'R3', list: [HEAD, WIFE, { member_id: 'R3', sex: 'male' }] } } };
+  const drafts = { shibo: { compiled: SHIBO, d } };
+  copyShared(DEATH, { deceased_person: 'R1', deceased_name: HEAD.name }, { shibo: d.answers }, drafts);
+  assert.deepEqual(d.answers, { deceased_person: 'R1', deceased_name: HEAD.name, deceased_sex: 'male', spouse_living: true, spouse_birth_date: '1945-08-01' });
+  assert.deepEqual(d.prefilled.sort(), ['deceased_sex', 'spouse_birth_date', 'spouse_living']);
+  assert.equal(d.prefill_sources.deceased_sex, 'registry');
+  // The same pick again (any later change of the shared fields): a value corrected in 死亡届 stays.
+  d.answers.deceased_sex = 'female';
+  copyShared(DEATH, { deceased_person: 'R1', deceased_name: HEAD.name }, { shibo: d.answers }, drafts);
+  assert.equal(d.answers.deceased_sex, 'female');
+  d.answers.deceased_sex = 'male';
+  // Another person: what the first pick gave is replaced or cleared.
+  copyShared(DEATH, { deceased_person: 'R2', deceased_name: WIFE.name }, { shibo: d.answers }, drafts);
+  assert.deepEqual(d.answers, { deceased_person: 'R2', deceased_name: WIFE.name, deceased_sex: 'female' });
+  assert.deepEqual(d.prefilled, ['deceased_sex']); // hers, as the registry has it
+  // 「ここにない人」: nothing picked, nothing of the pick left.
+  d.answers.deceased_sex = 'female';
+  copyShared(DEATH, { deceased_name: { family: '佐藤', given: '一' } }, { shibo: d.answers }, drafts);
+  assert.equal(d.answers.deceased_person, undefined);
+  // Without the drafts (older callers), only the shared values are copied.
+  const a = {};
+  copyShared(DEATH, { deceased_person: 'R1' }, { shibo: a });
+  assert.deepEqual(a, { deceased_person: 'R1' });
 });
