@@ -4,6 +4,7 @@
 
 import { prefillValue } from './drafts.js';
 import { offeredTo, personCorrected, pickPerson } from './people.js';
+import { same } from './syncstate.js';
 
 export function truthy(v) {
   return !(v === null || v === undefined || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
@@ -81,21 +82,44 @@ export function questionTargets(event, proc, questionAnswers) {
  * (the deceased picked once) that feeds a procedure's own person field also gives that field's other `fills`
  * (死亡届's 性別, 夫または妻) from the picked person, as a tap there would (people.js pickPerson), marked prefilled
  * from the people's source: `drafts` = {proc: {compiled, d}} (the draft's people list, prefilled, prefill_sources).
+ * Returns the procedures whose answers changed (to save only those), like copyQuestions.
  */
 export function copyShared(event, shared, answersByProc, drafts = {}) {
   const mapped = mappedFields(event);
+  const changed = new Set();
   for (const sf of event.shared_fields || []) {
     const fid = sf.field.id;
     for (const [proc, target] of Object.entries(sf.maps_to || {})) {
       const a = answersByProc[proc];
       if (!a) continue;
       const v = shared[fid];
+      if (!same(a[target], v)) changed.add(proc);
       if (sf.field.type === 'person' && drafts[proc]) pickShared(drafts[proc], target, a, v, mapped.get(proc));
       if (v === undefined || v === null || v === '') delete a[target];
       else a[target] = structuredClone(v);
     }
   }
-  return answersByProc;
+  return [...changed];
+}
+
+/**
+ * A new bundle's procedure drafts, made once when it starts: the filer's profile read ONCE for all of them
+ * (`readProfile`; for staff an audited registry read), passed to `makeDraft(p, profile)` and seedShared; the
+ * shared values and the answered questions (fixed from now on) copied in; `save(d)` only for the drafts
+ * that changed (each was stored as made). Returns { parts, shared, prefilled }.
+ */
+export async function startBundle(event, procs, questions, { readProfile, makeDraft, save }) {
+  const profile = await readProfile();
+  const parts = [];
+  for (const p of procs) parts.push(await makeDraft(p, profile));
+  // Values prefilled from a verified profile seed the shared fields (and stay marked as prefilled).
+  const { shared, prefilled } = seedShared(event, parts, profile);
+  // What a shared field's own prefill gave reaches the procedures it feeds now, as a later change would.
+  const byProc = Object.fromEntries(parts.map((d) => [d.procedure_id, d.answers]));
+  const byProcDraft = Object.fromEntries(parts.map((d, i) => [d.procedure_id, { compiled: procs[i].compiled, d }]));
+  const changed = new Set([...copyShared(event, shared, byProc, byProcDraft), ...copyQuestions(event, questions, byProc)]);
+  for (const d of parts) if (changed.has(d.procedure_id)) await save(d);
+  return { parts, shared, prefilled };
 }
 
 /** A shared pick `v` reaching person field `target` of a procedure's draft (answers `a`): its own fills, once per new pick. */

@@ -10,7 +10,7 @@ import { deleteDraft } from './sync.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, topOf } from './paths.js';
-import { mappedFields, copyShared, copyQuestions, questionTargets, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
+import { mappedFields, copyShared, questionTargets, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
 import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff, can } from './shell.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
@@ -54,10 +54,10 @@ export async function render(view, params) {
   if (!parts.length) { await deleteDraft(store, b.id); return notFound(view); }
   drafts.snapshot(b);
   const byProc = Object.fromEntries(parts.map((p) => [p.d.procedure_id, p.d.answers]));
-  // Fields a shared field or an answered question fills are not asked: the question's answer is copied in
-  // (bundles started before questions were kept have none: their procedures ask the field as before).
+  // Fields a shared field or an answered question fills are not asked: the question's answer was copied in
+  // when the bundle started (page-event.js; bundles started before questions were kept have none: their
+  // procedures ask the field as before).
   const mapped = mappedFields(ev, b.questions || {});
-  for (const pid of copyQuestions(ev, b.questions || {}, byProc)) drafts.save(parts.find((p) => p.d.procedure_id === pid).d);
   // Only the shared fields that feed an included procedure are asked.
   const sharedDefs = sharedFieldsFor(ev, parts.map((p) => p.d.procedure_id));
   const sharedTitle = { ja: t('shared', null, 'ja'), en: t('shared', null, 'en'), 'ja-easy': t('shared', null, 'ja-easy') };

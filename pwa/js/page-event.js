@@ -5,7 +5,7 @@ import { t, tx } from './i18n.js';
 import { store } from './db.js';
 import { el } from './dom.js';
 import { evaluate, japanToday as today } from './expr.js';
-import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, seedShared, copyShared, answeredQuestions } from './lifeevent.js';
+import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, startBundle, answeredQuestions } from './lifeevent.js';
 import { aboutTime } from './steps.js';
 import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, filerProfile, drafts, link, notFound, mayFile } from './shell.js';
 
@@ -49,18 +49,16 @@ export async function render(view, { event: id }) {
     const start = el('button', { type: 'button', class: 'btn', text: t('combinedStart') });
     start.addEventListener('click', async () => {
       const bundleId = uuid();
-      const parts = [];
-      for (const p of loaded) parts.push(await newDraft(p, { bundle_id: bundleId }));
-      // Values prefilled from a verified profile seed the shared fields (and stay marked as prefilled).
-      const { shared, prefilled } = seedShared(ev, parts, await filerProfile());
-      // What a shared field's own prefill gave reaches the procedures it feeds now, as a later change would.
-      copyShared(ev, shared, Object.fromEntries(parts.map((d) => [d.procedure_id, d.answers])));
-      for (const d of parts) await drafts.save(d, { full: true });
+      // The answers that chose these procedures: a question's maps_to fills a procedure's field from them.
+      const questions = answeredQuestions(ev, answers, evaluate, today());
+      const { parts, shared, prefilled } = await startBundle(ev, loaded, questions, {
+        readProfile: filerProfile, makeDraft: (p, profile) => newDraft(p, { bundle_id: bundleId }, profile),
+        save: (d) => drafts.save(d, { full: true }),
+      });
       const acting = isStaff() ? actingFor() : null;
       await store.put('drafts', {
         id: bundleId, kind: 'bundle', event_id: id, event_version: entry.latest, event_path: path, title: ev.title, shared, prefilled, typed: [],
-        // The answers that chose these procedures: a question's maps_to fills a procedure's field from them.
-        questions: answeredQuestions(ev, answers, evaluate, today()),
+        questions,
         drafts: parts.map((d) => d.id), updated_at: Date.now(), raw: {}, on_behalf_name: acting ? acting.name : null, seen: {},
       });
       drafts.schedule(bundleId);

@@ -216,17 +216,19 @@ export async function registerSync() {
   } catch { /* Background Sync unavailable: the page syncs on 'online' and at start */ }
 }
 
-/** A new draft of procedure `p` ({path, compiled}), stored and committed (it exists on the server from now on). */
 /** The profile a new draft is prefilled from: the resident staff act for, else the signed-in resident's own. */
 export async function filerProfile() {
   const acting = isStaff() ? actingFor() : null;
   return !state.session.signed_in ? null : acting ? residentProfile(acting) : loadProfile();
 }
 
-export async function newDraft(p, extra = {}) {
+/**
+ * A new draft of procedure `p` ({path, compiled}), stored and committed (it exists on the server from now
+ * on). `profile`: already read by the caller (a bundle reads it once for all its drafts); else read here.
+ */
+export async function newDraft(p, extra = {}, profile) {
   const acting = isStaff() ? actingFor() : null;
-  const profile = await filerProfile();
-  const d = newDraftRecord(p, { profile, acting, uuid, extra });
+  const d = newDraftRecord(p, { profile: profile === undefined ? await filerProfile() : profile, acting, uuid, extra });
   await store.put('drafts', d);
   drafts.schedule(d.id);
   return d;

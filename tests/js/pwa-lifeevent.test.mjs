@@ -151,3 +151,43 @@ test("a shared pick gives the procedure's own person field its other values, mar
   copyShared(DEATH, { deceased_person: 'R1' }, { shibo: a });
   assert.deepEqual(a, { deceased_person: 'R1' });
 });
+
+test('starting a bundle reads the profile once and saves only the drafts the shared values or questions changed', async () => {
+  const { startBundle } = await import('../../pwa/js/lifeevent.js');
+  const { newDraftRecord } = await import('../../pwa/js/drafts.js');
+  const name = (f) => ({ id: f, type: 'name', prefill: 'name' });
+  const proc = (id, fields) => ({ path: `${id}.json`, compiled: { id, version: '1', title: { ja: id }, sections: [{ id: 's', fields }] } });
+  const procs = [
+    proc('tennyu', [name('filer_name'), { id: 'new_head_name', type: 'name' }]),
+    proc('juminhyo-copy', [name('applicant_name')]),
+    proc('kokuho-kanyu', [{ id: 'head_name', type: 'name' }, { id: 'card', type: 'text' }, { id: 'works', type: 'yesno' }]),
+  ];
+  const event = {
+    ...EVENT,
+    shared_fields: EVENT.shared_fields.map((sf) => (sf.field.id === 'head_name' ? { ...sf, field: { ...sf.field, prefill: 'household_head_name' } } : sf)),
+    questions: [{ id: 'employed', maps_to: { 'kokuho-kanyu': 'works' } }],
+  };
+  const profile = { verified: true, profile: { name: { family: '山田', given: '花子' }, household_head_name: { family: '山田', given: '太郎' } } };
+  let reads = 0;
+  const seen = [];
+  const saved = [];
+  let n = 0;
+  const { parts, shared, prefilled } = await startBundle(event, procs, { employed: false }, {
+    readProfile: async () => { reads += 1; return profile; },
+    makeDraft: async (p, given) => { seen.push(given); return newDraftRecord(p, { profile: given, uuid: () => `id${(n += 1)}` }); },
+    save: async (d) => { saved.push(d.procedure_id); },
+  });
+  assert.equal(reads, 1, 'one profile read (for staff: one audited registry read) for the whole bundle');
+  assert.deepEqual(seen, [profile, profile, profile]);
+  assert.deepEqual(shared, { applicant_name: { family: '山田', given: '花子' }, head_name: { family: '山田', given: '太郎' } });
+  assert.deepEqual(prefilled, ['applicant_name', 'head_name']);
+  // 転入届 and 国保 got the head (and 国保 the question's answer); the 住民票 draft was stored as made.
+  assert.deepEqual(saved, ['tennyu', 'kokuho-kanyu']);
+  assert.deepEqual(parts[0].answers.new_head_name, { family: '山田', given: '太郎' });
+  assert.equal(parts[2].answers.works, false);
+  // copyShared alone: the procedures it changed, nothing once they agree.
+  const byProc = Object.fromEntries(parts.map((d) => [d.procedure_id, d.answers]));
+  assert.deepEqual(copyShared(event, shared, byProc), []);
+  assert.deepEqual(copyShared(event, { ...shared, insurance_card: 'A1' }, byProc), ['kokuho-kanyu']);
+  assert.deepEqual(copyShared(event, { ...shared, insurance_card: '' }, byProc), ['kokuho-kanyu']);
+});
