@@ -37,7 +37,7 @@ from procedure_definitions.model import (
 from server.display import name_text, value_text
 from server.prefill_check import offered_people
 
-__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "Widget", "event_people", "members_of", "read_value", "widget"]
+__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "Widget", "event_people", "item_fields", "members_of", "read_value", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
@@ -65,6 +65,7 @@ class Widget:
     numeric: bool = False  # a number field: the live conditions read its text as a number
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
     hidden: bool = False  # its condition is false on the answers as saved
+    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -96,6 +97,20 @@ def event_people(people: list[Any], shared: Mapping[str, Any]) -> list[dict[str,
 
 def _item(f: GroupField, member: Mapping[str, Any]) -> dict[str, Any]:
     return {fid: member[attr] for fid, attr in (f.prefill_map or {}).items() if member.get(attr) not in (None, "")}
+
+
+def _matches(f: GroupField, member: Mapping[str, Any], item: Any) -> bool:
+    """Whether a stored item is the member's: it holds every value the member gives (and maybe its own fields)."""
+    return isinstance(item, Mapping) and all(item.get(k) == v for k, v in _item(f, member).items())
+
+
+def item_fields(f: GroupField, item: Mapping[str, Any] | None = None) -> list[Field]:
+    """The fields of a group's item the person does not give (続柄 of a child; the 個人番号 of a newborn, whom
+    the registry does not know yet): asked per ticked person. ``item``: the person's item (None: every field
+    that may be asked). Those shown on a condition of the item are left to the console after filing."""
+    mapped = f.prefill_map or {}
+    return [x for x in f.fields if not x.calculate and not x.show_if and not isinstance(x, NoticeField)
+            and (item is None or x.id not in mapped or item.get(x.id) in (None, ""))]
 
 
 def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | None,
@@ -132,7 +147,21 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         w.choices = [(str(i), name_text(m.get("name")) + (f"（{m['relationship_to_head']}）"
                                                           if m.get("relationship_to_head") else ""))
                      for i, m in enumerate(people)]
-        w.checked = {str(i) for i, m in enumerate(people) if _item(f, m) in items}
+        w.checked = {str(i) for i, m in enumerate(people) if any(_matches(f, m, it) for it in items)}
+        k = 0
+        for i, m in enumerate(people):
+            if str(i) not in w.checked:
+                continue
+            item = next(it for it in items if _matches(f, m, it))
+            subs = []
+            for x in item_fields(f, _item(f, m)):  # what this person does not give, with what was typed
+                sub = widget(x, f"{scope}.{f.id}.{i}", item.get(x.id), prefilled=False, source=None, profile=profile,
+                             resident_id=resident_id)
+                sub.dom_id = f"i-{scope}-{f.id}-{k}-{x.id}"  # the validator's path {group}[k].{field}
+                subs.append(sub)
+            if subs:
+                w.items.append((name_text(m.get("name")), subs))
+            k += 1
     elif isinstance(f, DateField | WarekiField):
         w.input_type = "date"
         if value:
@@ -174,7 +203,17 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
             return None
         people = members_of(f, profile, resident_id)
         picked = {str(v) for v in form.getall(name, [])}
-        return [_item(f, m) for i, m in enumerate(people) if str(i) in picked]
+        out = []
+        for i, m in enumerate(people):
+            if str(i) not in picked:
+                continue
+            item = _item(f, m)
+            for x in item_fields(f, item):  # the person's own fields, when the screen had them
+                v = read_value(x, f"{name}.{i}", form, profile=profile, resident_id=resident_id)
+                if v is not None:
+                    item[x.id] = v
+            out.append(item)
+        return out
     if isinstance(f, NumberField):
         v = _text(form, name)
         try:

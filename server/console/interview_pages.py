@@ -13,6 +13,7 @@ Who: ``INTERVIEW_ROLES`` (``server.auth.roles``). Every render is a staff read o
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -21,11 +22,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from procedure_definitions.expressions import parse
-from procedure_definitions.model import LifeEvent, LifeEventProcedure, Procedure
+from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
 from server.authz import AccountLike, require_roles
-from server.console.interview_form import EVENT_PEOPLE, Widget, event_people, read_value, widget
+from server.console.interview_form import EVENT_PEOPLE, Widget, event_people, item_fields, read_value, widget
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.counter_code import preentry_initial, visit_preentry
@@ -220,6 +221,14 @@ def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any
         elif top in filled_by_q and isinstance(questions.get(filled_by_q[top].id), bool):
             q = filled_by_q[top]
             out.append((f"q-{q.id}", q.label.ja, text))
+        elif item := re.fullmatch(r"([\w-]+)\[(\d+)\]\.([\w-]+)", path):
+            group = next((f for s in proc.sections for f in s.fields if f.id == item[1]), None)
+            inner = {x.id: x.label.ja for x in getattr(group, "fields", [])}
+            asked = {x.id for x in item_fields(group)} if isinstance(group, GroupField) else set()
+            # At the person's own field when the screen may ask it (else, or when not shown, at the group).
+            where = f"i-{proc.id}-{item[1]}-{item[2]}-{item[3]}" if item[3] in asked else f"i-{proc.id}-{item[1]}"
+            out.append((where, f"{labels.get(item[1], item[1])} {int(item[2]) + 1}人目：{inner.get(item[3], item[3])}",
+                        text))
         else:
             out.append((f"i-{proc.id}-{top}", labels.get(top, top), text))
     return out
@@ -237,11 +246,19 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     derived = derive(ev, rec.draft, procs)
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, view.resident_id, derived)
+    widgets = shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]
+    rendered = {w.dom_id for w in widgets} | {sub.dom_id for w in widgets for _, subs in w.items for sub in subs}
+    # An error of a person's field the screen does not show (yet: ticked without 「更新」) points to the group.
+    errors = [(d if d in rendered else re.sub(r"-\d+-[\w-]+$", "", d), title, label, text)
+              for d, title, label, text in errors or []]
     by_id: dict[str, list[str]] = {}
-    for dom_id, _, _, text in errors or []:
+    for dom_id, _, _, text in errors:
         by_id.setdefault(dom_id, []).append(text)
-    for w in shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]:
+    for w in widgets:
         w.errors = by_id.get(w.dom_id, [])
+        for _, subs in w.items:
+            for sub in subs:
+                sub.errors = by_id.get(sub.dom_id, [])
     included = set(included_ids(derived))
     listed = {d.procedure for d in derived}
     addable = sorted(((p.id, p.title.ja) for p in procs.values() if "staff" in p.filers and p.id not in included),
