@@ -430,8 +430,10 @@ def section_shown(section: Section, ctx: Context) -> bool:
 
 def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
     """A plain field on the path holding a profile value: no group or person field, no person field's target
-    (on that person's line), no calculation or read-only value."""
+    (on that person's line), no calculation or read-only value, no choice derived from the registry
+    (``prefill_values``: a guess to confirm, left in sight with its note 「登録情報から推定（確認してください）」)."""
     plain = not isinstance(field, (GroupField, PersonField, NoticeField)) and not (field.calculate or field.read_only)
+    plain = plain and not field.prefill_values
     return plain and _whole_prefill(field, ctx) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
 
 

@@ -109,7 +109,8 @@ def _shared_field(sf: SharedField, procs: Mapping[str, Procedure]) -> Field:
         for section in proc.sections:
             for f, parent in iter_fields(section.fields):
                 if parent is None and f.id == target and f.prefill:
-                    return msgspec.structs.replace(sf.field, prefill=f.prefill, prefill_part=f.prefill_part)
+                    return msgspec.structs.replace(sf.field, prefill=f.prefill, prefill_part=f.prefill_part,
+                                                   prefill_values=f.prefill_values)
     return sf.field
 
 

@@ -34,7 +34,7 @@ export function retireStaffOnly(d, compiled) {
  * field says so; a draft made for a resident (staff acting for them) is prefilled only from that resident's
  * profile (`profile.for` = their id, GET /api/residents/{id}/profile), never from staff's own. A group of
  * people (`prefill_map`) or a person field keeps the list on the device (`people`) for the picker; without `pick` every person
- * becomes an item when the form first opens (`fill_people`, people.js fillPeople). `prefill_sources`: field id -> where its value came from (registry | transfer).
+ * becomes an item when the form first opens (`fill_people`, people.js fillPeople). `prefill_sources`: field id -> where its value came from (registry | transfer | derived).
  */
 export function newDraftRecord(p, { profile = null, acting = null, uuid, now = Date.now(), extra = {}, party = '' }) {
   const c = p.compiled;
@@ -62,7 +62,8 @@ export function newDraftRecord(p, { profile = null, acting = null, uuid, now = D
         if (f.prefill_editable === false) locked.push(f.id);
       }
       prefilled.push(f.id);
-      sources[f.id] = from(f.prefill);
+      // A choice derived from a registry fact (`prefill_values`) is a guess to confirm, not the record itself.
+      sources[f.id] = f.prefill_values ? 'derived' : from(f.prefill);
     }
   }
   return {

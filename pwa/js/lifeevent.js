@@ -217,6 +217,24 @@ export function seedShared(event, drafts, profile = null) {
   return { shared, prefilled };
 }
 
+/**
+ * Where each prefilled shared value came from (the shared step's notes and fold, render.js prefillNote): a shared
+ * field's own `prefill_values` is `derived`; else the source of the first procedure field it feeds whose draft
+ * prefilled it (as seedShared took the value). `drafts`: the bundle's procedure drafts.
+ */
+export function sharedSources(event, drafts) {
+  const out = {};
+  for (const sf of event.shared_fields || []) {
+    if (sf.field.prefill_values) { out[sf.field.id] = 'derived'; continue; }
+    for (const [proc, target] of Object.entries(sf.maps_to || {})) {
+      const d = drafts.find((x) => x.procedure_id === proc);
+      const from = d && (d.prefilled || []).includes(target) && (d.prefill_sources || {})[target];
+      if (from) { out[sf.field.id] = from; break; }
+    }
+  }
+  return out;
+}
+
 /** The field ids of procedure `proc` that receive one of the shared fields in `sharedIds`. */
 export function mappedTargets(event, proc, sharedIds) {
   const ids = new Set(sharedIds);

@@ -10,7 +10,7 @@ import { deleteDraft } from './sync.js';
 import { el } from './dom.js';
 import { renderFields, applyResult, domId } from './render.js';
 import { isShown, topOf } from './paths.js';
-import { mappedFields, copyShared, questionTargets, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
+import { mappedFields, sharedSources, copyShared, questionTargets, sharedSource, sharedFieldsFor, mappedTargets, sharedRequired } from './lifeevent.js';
 import { loadIndex, loadJSON, drafts, updateSync, registerSync, flush, link, notFound, steps, isStaff, can } from './shell.js';
 import {
   openDraft, makeCtx, evalForm, visibleSections, errorSummary, errorLine, focusField, normalizeFocused, dedupe,
@@ -183,7 +183,8 @@ export async function render(view, params) {
     el('progress', { class: 'step-progress', max: String(progressList.length), value: String(pos + 1), 'aria-label': `${t('progress')} ${progressText}` }));
   const boxes = [];
   let showAll = false;
-  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed, autofilled: b.autofilled };
+  const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed, autofilled: b.autofilled,
+    prefill_sources: sharedSources(ev, parts.map((p) => p.d)) };
   const sharedFieldsBox = el('div', {});
   const refresh = () => {
     const results = evaluateAll();

@@ -34,6 +34,7 @@ export function prefillNote(ctx, path, lock = true, field = null) {
     if (field && field.prefill_part) return t('prefilledFamily'); // only the 氏, from the filer's own record
     const from = ctx.sources && ctx.sources.get(path);
     if (from === 'bundle') return t('prefilledBundle'); // typed in an earlier procedure of the life event
+    if (from === 'derived') return t('prefilledDerived'); // a choice inferred from a registry fact (`prefill_values`)
     return t((from === 'transfer' ? 'prefilledTransfer' : 'prefilled') + (lock && ctx.locked.has(path) ? 'Locked' : ''));
   }
   return ctx.corrected && ctx.corrected.has(path) ? t('prefillCorrected') : null;
@@ -80,10 +81,10 @@ export function renderFields(container, fields, ctx, base = '') {
     if (base || !ctx.fold || !ctx.fold.ids.has(field.id)) { container.append(node); return; }
     // A step's prefilled values (steps.js foldedFields): one line where the first of them is, each field
     // inside as usual; open when one was corrected, or after the resident opened it (kept across redraws).
-    // The line says where they came from when that is one place (else 「登録情報から入力」: each field says).
+    // The line says where they came from when that is one place (else a neutral 「入力済みの項目」: each field says).
     if (!box) {
       const from = new Set([...ctx.fold.ids].map((id) => prefillNote(ctx, id, false)));
-      container.append(box = foldBox('prefill-values', `${from.size === 1 ? [...from][0] : t('prefilled')}${t('memberOpen')}`, ctx.fold.open || ctx.foldOpen));
+      container.append(box = foldBox('prefill-values', `${from.size === 1 ? [...from][0] : t('prefilledMixed')}${t('memberOpen')}`, ctx.fold.open || ctx.foldOpen));
       box.addEventListener('toggle', () => { ctx.foldOpen = box.open; });
     }
     box.append(node);

@@ -62,6 +62,8 @@ export const STRINGS = {
   pickHintTransfer: 'Tick everyone this applies to. Their details are filled from the moving-out certificate.',
   prefilledFamily: 'Surname from the record of the person filing',
   prefilledBundle: 'Entered earlier in this application',
+  prefilledDerived: 'Inferred from your record (please check)',
+  prefilledMixed: 'Values filled in',
   pickHintBundle: 'People you already entered in this application: tick them and their details are filled in.',
   pickEntered: 'People you entered in this application',
   addOther: 'Add a {label} not listed',

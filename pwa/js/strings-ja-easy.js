@@ -63,6 +63,8 @@ export const STRINGS = {
   pickHintTransfer: 'あてはまる ひとを えらんで ください。まえの しやくしょ の きろく から いれます。',
   prefilledFamily: 'とどけを だす ひと の みょうじ を いれました',
   prefilledBundle: 'この しんせいで もう かきました',
+  prefilledDerived: 'しやくしょ の きろく から えらびました（たしかめて ください）',
+  prefilledMixed: 'もう はいって いる こと',
   pickHintBundle: 'もう かいた ひとは、えらぶ だけで いいです。',
   pickEntered: 'この しんせいで かいた ひとです',
   addOther: 'ここに ない {label} を ふやす',

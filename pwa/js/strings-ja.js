@@ -62,6 +62,8 @@ export const STRINGS = {
   pickHintTransfer: '該当する人にチェックを入れてください。転出証明書情報から入力されます。',
   prefilledFamily: '届出人の氏から入力',
   prefilledBundle: 'この申請で入力済み',
+  prefilledDerived: '登録情報から推定（確認してください）',
+  prefilledMixed: '入力済みの項目',
   pickHintBundle: 'この申請ですでに入力した人は、チェックを入れるだけで入力されます。',
   pickEntered: 'この申請で入力した人',
   addOther: '一覧にない{label}を追加',

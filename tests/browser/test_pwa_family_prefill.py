@@ -62,10 +62,12 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     kana.get_by_label("メイ").blur()
     expect(kana.get_by_label("メイ")).to_have_value("ヒマリ")
     page.locator("fieldset[data-field=child_sex]").get_by_label("女", exact=True).check()
-    # Married on the registry: the child born in the marriage is 嫡出子 (prefill_values), marked and editable.
+    # Married on the registry: the child born in the marriage is 嫡出子 (prefill_values), a guess marked to
+    # confirm, editable and in sight.
     legitimacy = page.locator("fieldset[data-field=legitimacy]")
     expect(legitimacy.get_by_label("嫡出子（父母が婚姻している）")).to_be_checked()
-    expect(legitimacy.locator(":scope > legend")).to_contain_text("登録情報から入力")
+    expect(legitimacy.locator(":scope > legend")).to_contain_text("登録情報から推定（確認してください）")
+    expect(page.locator("details.prefill-values fieldset[data-field=legitimacy]")).to_have_count(0)
     page.locator("#f-child_order").select_option(label="長女")
     born = dt.datetime.now(JST).date() - dt.timedelta(days=2)
     birth = page.locator("fieldset[data-field=birth_date]")
@@ -78,10 +80,12 @@ def test_only_the_childs_given_name_is_typed(browser: Any, shared_server: Server
     axe_check(page, "shussei-given-typed")
 
     page.get_by_role("button", name="次へ進む").click()
-    # The filer is the head: the child is 子, in the step's line of registry values (derived by prefill_values).
+    # The filer is the head: the child is 子 (derived by prefill_values): a guess in sight, not folded away.
     page.locator("[data-field=household_occupation]").wait_for()
-    expect(page.locator("details.prefill-values fieldset[data-field=head_relationship]")).to_have_count(1)
-    expect(page.locator("fieldset[data-field=head_relationship]").get_by_label("子", exact=True)).to_be_checked()
+    expect(page.locator("details.prefill-values fieldset[data-field=head_relationship]")).to_have_count(0)
+    relationship = page.locator("fieldset[data-field=head_relationship]")
+    expect(relationship.get_by_label("子", exact=True)).to_be_checked()
+    expect(relationship.locator(":scope > legend")).to_contain_text("登録情報から推定（確認してください）")
     page.locator("[data-field=household_occupation]").get_by_label("自営業").check()
     page.get_by_role("button", name="次へ進む").click()
     page.locator("[data-field=cohabitation_start]").wait_for()
@@ -125,8 +129,11 @@ def test_the_birth_event_asks_the_babys_given_name_once(browser: Any, shared_ser
     expect(name.locator(":scope > legend")).to_contain_text("届出人の氏から入力")
     expect(page.locator("#shared-child_name")).to_have_value("")
     expect(page.locator("fieldset[data-field=child_kana]").get_by_label("セイ")).to_have_value("ヤマダ")
-    # The parent filing is the father by the registry's sex (the shared field's own prefill), with the other values.
-    expect(page.locator("details.prefill-values fieldset[data-field=parent_role]").get_by_label("父", exact=True)).to_be_checked()
+    # The parent filing is the father by the registry's sex (the shared field's own prefill): a guess, in sight.
+    role = page.locator("fieldset[data-field=parent_role]")
+    expect(role.get_by_label("父", exact=True)).to_be_checked()
+    expect(role.locator(":scope > legend")).to_contain_text("登録情報から推定（確認してください）")
+    expect(page.locator("details.prefill-values fieldset[data-field=parent_role]")).to_have_count(0)
     axe_check(page, "birth-shared-family-prefilled")
     assert driver.run() == "receipt"
     wait_all_sent(page)

@@ -48,6 +48,15 @@ test("a yes/no prefill: the profile's has_spouse true answers はい; absent lea
   assert.ok(!('has_spouse' in alone.answers) && !alone.prefilled.includes('has_spouse'));
 });
 
+test('a choice derived from a registry fact (prefill_values) is marked derived: a guess to confirm, not the record', () => {
+  const c = { id: 'konin', version: '2.0.0', title: { ja: '婚姻届' }, sections: [{ id: 'you', fields: [
+    { id: 'applicant_role', type: 'choice', prefill: 'sex', prefill_values: { male: 'husband', female: 'wife' } },
+    { id: 'applicant_name', type: 'name', prefill: 'name' }] }] };
+  const d = newDraftRecord({ path: '/x.json', compiled: c }, { profile: { verified: true, profile: { sex: 'female', name: { family: '山田', given: '花子' } } }, uuid: counter() });
+  assert.equal(d.answers.applicant_role, 'wife');
+  assert.deepEqual(d.prefill_sources, { applicant_role: 'derived', applicant_name: 'registry' });
+});
+
 // The twin of server/prefill_check.py prefill_value (tests/conformance/prefill_value.json, also run by pytest).
 const PART = JSON.parse(readFileSync(new URL('../conformance/prefill_value.json', import.meta.url), 'utf8'));
 

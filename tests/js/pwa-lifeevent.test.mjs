@@ -2,7 +2,7 @@
 // typing a shared field once counts for every procedure it feeds (telemetry). Plus digit clean-up of fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedFieldsFor, seedShared, mappedTargets, copyShared } from '../../pwa/js/lifeevent.js';
+import { sharedFieldsFor, seedShared, mappedTargets, copyShared, sharedSources } from '../../pwa/js/lifeevent.js';
 import { cleanDigits } from '../../pwa/js/render.js';
 
 const EVENT = {
@@ -190,4 +190,18 @@ test('starting a bundle reads the profile once and saves only the drafts the sha
   assert.deepEqual(copyShared(event, shared, byProc), []);
   assert.deepEqual(copyShared(event, { ...shared, insurance_card: 'A1' }, byProc), ['kokuho-kanyu']);
   assert.deepEqual(copyShared(event, { ...shared, insurance_card: '' }, byProc), ['kokuho-kanyu']);
+});
+
+test("the shared step says where a prefilled value came from: a shared prefill_values derived, else the draft's source", () => {
+  const ev = { shared_fields: [
+    { field: { id: 'parent_role', type: 'choice', prefill: 'sex', prefill_values: { male: 'father', female: 'mother' } }, maps_to: { shussei: 'filer_qualification' } },
+    { field: { id: 'prev', type: 'address' }, maps_to: { tennyu: 'prev_address' } },
+    { field: { id: 'role', type: 'choice' }, maps_to: { konin: 'applicant_role' } },
+    { field: { id: 'typed', type: 'text' }, maps_to: { tennyu: 'reason' } },
+  ] };
+  const drafts = [
+    { procedure_id: 'tennyu', answers: { prev_address: {}, reason: 'x' }, prefilled: ['prev_address'], prefill_sources: { prev_address: 'transfer', reason: 'registry' } },
+    { procedure_id: 'konin', answers: { applicant_role: 'wife' }, prefilled: ['applicant_role'], prefill_sources: { applicant_role: 'derived' } },
+  ];
+  assert.deepEqual(sharedSources(ev, drafts), { parent_role: 'derived', prev: 'transfer', role: 'derived' });
 });

@@ -120,3 +120,14 @@ test('a corrected value stays inside and opens the line; staff filing fold a sta
   assert.deepEqual(foldOf('you', d), { ids: ['applicant_name', 'applicant_phone', 'applicant_address'], open: true });
   assert.deepEqual(foldOf('you', FOLD.draft, true).ids, ['applicant_name', 'applicant_phone', 'desk_name', 'applicant_address']);
 });
+
+test('a choice derived from the registry is noted as a guess to confirm and stays out of the fold', async () => {
+  const { prefillNote } = await import('../../pwa/js/render.js');
+  const ctx = { prefilled: new Set(['role', 'name']), sources: new Map([['role', 'derived'], ['name', 'registry']]), locked: new Set() };
+  assert.equal(prefillNote(ctx, 'role'), '登録情報から推定（確認してください）');
+  assert.equal(prefillNote(ctx, 'name'), '登録情報から入力');
+  // A value seeded from a derived one (a life event's shared field) is derived by its source, not its definition.
+  const fields = [{ id: 'role', type: 'choice' }, { id: 'n1', type: 'name' }, { id: 'n2', type: 'phone' }];
+  const d = { answers: { role: 'wife', n1: { family: '山田', given: '花子' }, n2: '0312345678' }, prefilled: ['role', 'n1', 'n2'], prefill_sources: { role: 'derived' } };
+  assert.deepEqual([...foldedFields(fields, d, { shown: null, errors: [] }).ids], ['n1', 'n2']);
+});
