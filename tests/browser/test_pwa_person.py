@@ -13,7 +13,17 @@ from playwright.sync_api import expect
 from server.demo import DEMO_RESIDENTS
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, go, idb_all, new_phone, shot, sw_active, wait_all_sent
+from .helpers import (
+    add_session,
+    axe_check,
+    go,
+    idb_all,
+    new_phone,
+    shot,
+    sw_active,
+    wait_all_sent,
+    wait_draft,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -113,6 +123,7 @@ def test_the_deceased_is_picked_offline_from_the_cached_profile(browser: Any, sh
     summary = page.locator(".person > .person-values > details.member-values > summary")
     expect(summary).to_have_text("山田 太郎（世帯主）・登録情報から入力（開いて確認・訂正）")
     rec = _record("R0001")
+    wait_draft(page, "d.procedure_id === 'sosaihi' && d.answers.deceased_person === 'R0001'")  # autosave is async
     drafts = [d for d in idb_all(page, "drafts") if d.get("procedure_id") == "sosaihi"]
     assert len(drafts) == 1
     answers = drafts[0]["answers"]
