@@ -14,8 +14,12 @@ from .helpers import add_session, axe_check, shot
 
 
 def _shown(page: Any) -> list[str]:
+    """The titles of the derived list's items: each item's accessible name is its procedure title."""
     items = page.get_by_role("list", name="対象の手続き").get_by_role("listitem")
-    return [items.nth(i).locator("strong").inner_text() for i in range(items.count())]
+    titles = [items.nth(i).get_attribute("aria-label") or "" for i in range(items.count())]
+    for t in titles:  # found by role and name, and the title is the item's own text first
+        assert page.get_by_role("listitem", name=t, exact=True).first.inner_text().startswith(t)
+    return titles
 
 
 def _type(page: Any, selector: str, text: str) -> None:

@@ -56,7 +56,8 @@ def _post(c: httpx.Client, url: str, page: str, **changes: str | list[str]) -> h
 def _derived(page: str, list_id: str = "derived") -> list[str]:
     """The titles of the shown items of a list."""
     block = page.split(f'id="{list_id}"', 1)[1].split("</ul>", 1)[0]
-    return [m.group(2) for m in re.finditer(r"<li ([^>]*)><strong>([^<]+)</strong>", block) if " hidden" not in m.group(1)]
+    return [m.group(2) for m in re.finditer(r'<li ([^>]*)aria-label="([^"]+)"([^>]*)>', block)
+            if " hidden" not in m.group(1) + m.group(3)]
 
 
 def _audit(srv: AppServer, actor: str, action: str) -> list[tuple[Any, ...]]:
