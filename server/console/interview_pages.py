@@ -261,7 +261,8 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
                 sub.errors = by_id.get(sub.dom_id, [])
     included = set(included_ids(derived))
     listed = {d.procedure for d in derived}
-    addable = sorted(((p.id, p.title.ja) for p in procs.values() if "staff" in p.filers and p.id not in included),
+    # Every procedure staff may file: those included now are disabled (the live list keeps this up to date).
+    addable = sorted(((p.id, p.title.ja) for p in procs.values() if "staff" in p.filers),
                      key=lambda x: x[1])
     titles = {pid: p.title.ja for pid, p in procs.items()}
     return render_page(

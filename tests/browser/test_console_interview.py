@@ -63,6 +63,9 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.locator("#derived li[data-procedure='juminhyo-copy']").wait_for(state="visible")
     assert _shown(page) == ["転居届", "住民票の写し等交付請求"]
     assert page.locator("section.procedure[data-procedure='juminhyo-copy']").is_visible()
+    # 手で外す offers it now, 手で加える no longer does.
+    assert page.locator("#remove-procedure option[value='juminhyo-copy']").is_enabled()
+    assert page.locator("#add-procedure option[value='juminhyo-copy']").is_disabled()
     page.locator("input[name='q.needs_certificate'][value='no']").focus()
     page.keyboard.press("Space")
     page.locator("#derived li[data-procedure='juminhyo-copy']").wait_for(state="hidden")

@@ -84,6 +84,9 @@ function refresh() {
     li.hidden = !on;
     for (const other of document.querySelectorAll(`#derived-out li[data-procedure="${pid}"]`)) other.hidden = on;
     for (const section of document.querySelectorAll(`section.procedure[data-procedure="${pid}"]`)) section.hidden = !on;
+    // 加える offers what is not included now, 外す what is.
+    for (const opt of document.querySelectorAll(`#add-procedure option[value="${pid}"]`)) opt.disabled = on;
+    for (const opt of document.querySelectorAll(`#remove-procedure option[value="${pid}"]`)) opt.disabled = !on;
   }
   conditions(answersQ);
 }
