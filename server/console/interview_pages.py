@@ -347,6 +347,8 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, view: Any,
     """File every included procedure or none: each checked by the one filing policy first; any refusal
     re-renders the screen with every error at its field, nothing written."""
     svc = services(request)
+    if view.status != "open":  # checked before filing: a closed visit would refuse the applications after it
+        return _refused(request, Problem(409, "visit-closed"), f"/console/visits/{view.id}")
     ids = included_ids(derive(ev, draft, procs))
     if not ids:
         return await _render(request, user, view.id, rec.id, message="申請する手続きがありません。", http_status=422)

@@ -164,7 +164,11 @@ def test_remove_by_hand_needs_a_reason_and_is_audited(srv: AppServer) -> None:
     r = _post(c, url, page, op="restore:tenkyo")
     assert r.status_code == 303 and _derived(c.get(url).text) == ["転居届", "印鑑登録証明書交付申請"]
     # No procedure at all: nothing to file.
-    assert _post(c, url, page, op="finish").status_code == 422
+    r = _post(c, url, page, op="remove", remove_procedure="tenkyo", remove_reason="本日は証明書のみ")
+    r = _post(c, url, c.get(url).text, op="remove", remove_procedure="inkan-shomei", remove_reason="不要")
+    assert r.status_code == 303 and _derived(c.get(url).text) == []
+    r = _post(c, url, c.get(url).text, op="finish")
+    assert r.status_code == 422 and "申請する手続きがありません" in r.text
 
 
 def test_other_roles_are_refused(srv: AppServer) -> None:
@@ -178,6 +182,19 @@ def test_other_roles_are_refused(srv: AppServer) -> None:
                   other.post(f"/console/visits/{vid}/interviews", data={"life_event": "birth"})):
             assert r.status_code == 403, (role, r.status_code)
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_closed_visit_files_nothing(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    assert c.post(f"/api/visits/{vid}/close").status_code == 409  # no parts yet: it cannot close...
+    srv.db.write_sync(lambda db: db.execute("UPDATE visits SET status = 'closed' WHERE id = ?", (vid,)))
+    r = _post(c, url, page, op="finish")  # ...but if it were closed, nothing would be filed
+    assert r.status_code == 409 and "終了" in r.text
+    assert srv.db.read_sync(lambda db: db.execute(
+        "SELECT count(*) FROM submissions WHERE on_behalf_of = 'R0005'").fetchone()[0]) == 0
 
 
 def test_bad_input_is_4xx(srv: AppServer) -> None:
