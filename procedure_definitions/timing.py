@@ -431,9 +431,10 @@ def section_shown(section: Section, ctx: Context) -> bool:
 def _prefilled_value(field: FieldBase, ctx: Context) -> bool:
     """A plain field on the path holding a profile value: no group or person field, no person field's target
     (on that person's line), no calculation or read-only value, no choice derived from the registry
-    (``prefill_values``: a guess to confirm, left in sight with its note 「登録情報から推定（確認してください）」)."""
+    (``prefill_values``: a guess to confirm, left in sight with its note 「登録情報から推定（確認してください）」),
+    no value with a ``hint`` (the hint is the warning: 死亡届's 住所 「届け出る方の住所を入れています…」)."""
     plain = not isinstance(field, (GroupField, PersonField, NoticeField)) and not (field.calculate or field.read_only)
-    plain = plain and not field.prefill_values
+    plain = plain and not field.prefill_values and field.hint is None
     return plain and _whole_prefill(field, ctx) and not _hidden(field, ctx) and not _person_filled(field, ctx, field.id)
 
 
@@ -455,7 +456,12 @@ def section_steps(section: Section, m: TouchModel, out: list[Step], ctx: Context
     shown = 0
     for field in section.fields:
         if field.id not in fold:
+            before = len(fields)
             shown += _field_steps(field, m, fields, ctx)
+            if asking and field.hint is not None and fields[before:] and fields[-1].kind == "glance":
+                # A value shown on a step with its hint (never folded: the hint is the warning, e.g. 死亡届's
+                # 「届け出る方の住所を入れています…」) is read with it; a section folded into the review shows no hint.
+                fields[-1].seconds += text_chars(field.hint) * m.read_char
             continue
         shown += 1
         if field.id == fold[0]:

@@ -585,3 +585,19 @@ def test_a_name_with_the_family_part_prefilled_costs_the_given_part_and_a_glance
     saved = (m.tap + 4 * m.kana + m.conversion - m.glance) + (m.tap + 4 * m.kana - m.glance)
     assert typed.seconds - partial.seconds == pytest.approx(saved, abs=0.02)
     assert not [s for s in partial.breakdown if s.kind == "prefilled"]  # two partial prefills never fold
+
+
+def test_a_prefilled_value_with_a_hint_stays_in_sight_and_its_hint_is_read() -> None:
+    """The hint is the warning (死亡届's 「届け出る方の住所を入れています…」): never folded into the line of prefilled
+    values, its label, hint and a glance on the step."""
+    hint = {"ja": "届け出る方の住所を入れています。別の住所の方は直してください。"}
+    values = [{"id": "addr", "type": "address", "required": True, "prefill": "address", "label": {"ja": "住所"}},
+              {"id": "nm", "type": "name", "required": True, "prefill": "name", "label": {"ja": "氏名"}},
+              {"id": "ph", "type": "phone", "required": True, "prefill": "phone", "label": {"ja": "電話"}}]
+    plain = estimate(proc(lambda d: fields(d).extend(values)))
+    hinted = estimate(proc(lambda d: fields(d).extend([{**values[0], "hint": hint}, *values[1:]])))
+    assert "addr" not in [s.field_id for s in plain.breakdown]  # folded with the others
+    glance = next(s for s in hinted.breakdown if s.field_id == "addr")
+    m = DEFAULT_MODEL
+    assert glance.kind == "glance"
+    assert round(glance.seconds, 2) == round((len("住所") + len(hint["ja"])) * m.read_char + m.glance, 2)

@@ -38,7 +38,8 @@ export const FOLD_MIN = 2;
  * The fields of a step shown as one line 「登録情報から入力（開いて確認・訂正）」 (render.js renderFields, ctx.fold):
  * the shown plain fields (no group or person, no person's target, calculation, read-only value or partial prefill) whose
  * prefilled value holds. A choice derived from the registry (`prefill_values`, or a value seeded from one: source
- * `derived`) is a guess to confirm: it stays in sight with its note. `open` when
+ * `derived`) is a guess to confirm: it stays in sight with its note; so does a value with a `hint` (the hint is
+ * the warning, e.g. 死亡届's address 「届け出る方の住所を入れています…」). `open` when
  * the resident corrected one (`d.typed`). procedure_definitions/timing.py folded is the same rule (the time
  * model, statically), pinned by tests/conformance/fold.json. {ids: Set, open} or null.
  */
@@ -48,7 +49,7 @@ export function foldedFields(fields, d, result, staff = false) {
   const filled = new Set(fields.flatMap((f) => Object.keys(f.fills || {})));
   const derived = (f) => f.prefill_values || (d.prefill_sources || {})[f.id] === 'derived';
   const ids = fields.filter((f) => answerable(f, staff) && !['group', 'person'].includes(f.type) && !filled.has(f.id) && !f.prefill_part
-    && !derived(f) && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
+    && !derived(f) && !f.hint && isShown(result, f.id) && holds(f.id)).map((f) => f.id);
   return ids.length < FOLD_MIN ? null : { ids: new Set(ids), open: ids.some((id) => (d.typed || []).includes(id)) };
 }
 
