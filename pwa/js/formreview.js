@@ -35,7 +35,8 @@ export function formatValue(field, v, answers = {}) {
 // A person field's answer is a resident code: shown as the picked person's name (the field it fills with `name`).
 function personName(f, answers) {
   const n = Object.keys(f.fills || {}).find((k) => f.fills[k] === 'name');
-  return n && answers[n] ? formatValue({ type: 'name' }, answers[n]) : t('prefilled');
+  // The name not filled (or blank): not entered, as any empty value reads.
+  return (n && answers[n] && formatValue({ type: 'name' }, answers[n])) || t('notEntered');
 }
 
 /** 2019-05-01 -> 2019年5月1日（令和元年5月1日） in Japanese; ISO stays for English (unambiguous). */

@@ -38,3 +38,14 @@ test('a person field asks on its step unless every field it fills is answered el
   assert.equal(asksAnything([field, target], { answers: {}, prefilled: [] }, result), true);
   assert.equal(asksAnything([field], { answers: {}, prefilled: [] }, result), false);
 });
+
+test("the review shows a person field as the picked person's name, and 未入力 when that name is empty", async () => {
+  const { formatValue } = await import('../../pwa/js/formreview.js');
+  const { t } = await import('../../pwa/js/i18n.js');
+  const field = { id: 'who', type: 'person', prefill: 'household_members', fills: { who_name: 'name', who_sex: 'sex' } };
+  assert.equal(formatValue(field, 'R1', { who: 'R1', who_name: { family: '山田', given: '太郎' } }), '山田 太郎');
+  for (const answers of [{ who: 'R1' }, { who: 'R1', who_name: '' }, { who: 'R1', who_name: { family: '', given: '' } }]) {
+    assert.equal(formatValue(field, 'R1', answers), t('notEntered'));
+    assert.notEqual(formatValue(field, 'R1', answers), t('prefilled'), 'never 「登録情報から入力」 as a value');
+  }
+});
