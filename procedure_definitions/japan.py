@@ -21,6 +21,7 @@ __all__ = [
     "is_valid_corporate_number",
     "is_valid_my_number",
     "is_valid_phone",
+    "kanji_number",
     "lookup_postal_code",
     "normalize_digits",
     "normalize_kana",
@@ -110,8 +111,10 @@ _ERA_PREFIX = re.compile("(" + "|".join(sorted(_ERA_ALIASES, key=len, reverse=Tr
 _PUNCT = str.maketrans({"．": ".", "／": "/", "－": "-", **{chr(0xFF10 + i): str(i) for i in range(10)}})
 _KANJI_DIGITS = {"〇": "0", "一": "1", "二": "2", "三": "3", "四": "4",
                  "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}  # fmt: skip
-_KANJI_RUN = re.compile("[〇一二三四五六七八九十]+")
-_KANJI_TENS = re.compile("([一二三四五六七八九]?)十([一二三四五六七八九]?)")
+_KANJI_RUN = re.compile("[〇一二三四五六七八九十]+")  # a date's numbers: never in the hundreds
+# A numeral with units, each at most once, in falling order: 二十三, 百二, 千二百三十四 (一 may lead a unit).
+_D = "[一二三四五六七八九]"
+_KANJI_UNITS = re.compile(f"(?:(?P<k>{_D}?)千)?(?:(?P<h>{_D}?)百)?(?:(?P<t>{_D}?)十)?(?P<o>{_D}?)")
 _SPACE = "[ \t\u3000]"
 _SPACE_BETWEEN_DIGITS = re.compile(f"(?<=[0-9]){_SPACE}+(?=[0-9])")
 _ANY_SPACE = re.compile(f"{_SPACE}+")
@@ -128,20 +131,26 @@ _GREGORIAN_FORMS = (
 )
 
 
-def _kanji_number(run: str) -> str:
-    tens = _KANJI_TENS.fullmatch(run)
-    if tens:
-        return str((int(_KANJI_DIGITS[tens[1]]) if tens[1] else 1) * 10
-                   + (int(_KANJI_DIGITS[tens[2]]) if tens[2] else 0))  # fmt: skip
-    if "十" in run:
-        return run  # malformed (十十, 二十三十): left as is so that parsing fails
-    return "".join(_KANJI_DIGITS[c] for c in run)
+def kanji_number(run: str) -> str:
+    """A run of kanji numerals as digits: 四 → 4, 二十三 → 23, 百二 → 102, 千二百 → 1200; a run without
+    十百千 digit by digit (一〇 → 10, 二〇一九 → 2019). Malformed (十十, 二十三十, 十百, 百〇二) is left as is,
+    so that a date reading it fails and an address keeps it: the one reader of dates (here) and of addresses'
+    numbers (``namefold.address_key``)."""
+    if not any(c in "十百千" for c in run):
+        return "".join(_KANJI_DIGITS[c] for c in run)
+    m = _KANJI_UNITS.fullmatch(run)
+    if m is None:
+        return run
+    # A unit present with no digit before it counts once (十 = 10, 百二 = 102); an absent one (None) not at all.
+    units = ((m["k"], 1000), (m["h"], 100), (m["t"], 10))
+    total = sum((int(_KANJI_DIGITS[d]) if d else 1) * unit for d, unit in units if d is not None)
+    return str(total + (int(_KANJI_DIGITS[m["o"]]) if m["o"] else 0))
 
 
 def _prepare(s: str) -> str:
     if not isinstance(s, str):
         raise ValueError("not a string")
-    s = _KANJI_RUN.sub(lambda m: _kanji_number(m[0]), s.translate(_PUNCT))
+    s = _KANJI_RUN.sub(lambda m: kanji_number(m[0]), s.translate(_PUNCT))
     s = _SPACE_BETWEEN_DIGITS.sub("/", s)  # "2019 5 1" reads as 2019/5/1
     return _ANY_SPACE.sub("", s)
 

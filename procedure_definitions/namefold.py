@@ -25,14 +25,14 @@ import re
 import unicodedata
 from pathlib import Path
 
-from procedure_definitions.japan import normalize_kana
+from procedure_definitions.japan import kanji_number, normalize_kana
 
 __all__ = ["FOLD_VERSION", "VARIANTS", "VARIANTS_FILE", "address_key", "parse_variants", "search_key"]
 
 VARIANTS_FILE = Path(__file__).with_name("name_variants.txt")
 
 # Bump when a rule here changes (the table's own changes are in its hash): stored keys are rebuilt.
-_RULES = "2"
+_RULES = "3"  # 3: the numbers of addresses read by japan.kanji_number (a malformed run stays as is)
 
 
 def _is_variation_selector(c: str) -> bool:
@@ -93,8 +93,6 @@ def search_key(text: str) -> str:
     return "".join(out).casefold()
 
 
-_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
-_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 _KANJI_NUMBER = re.compile("[〇一二三四五六七八九十百千]+")
 _MARKS = ("丁目", "番地", "番", "号")  # after a number; ノ (の once folded) joins two numbers
 _ADDRESS_MARK = re.compile("(?<=[0-9])(?:丁目|番地|番|号|ノ)+(?=[0-9]|$)")
@@ -110,24 +108,9 @@ def _numbers_as_digits(s: str) -> str:
     for m in _KANJI_NUMBER.finditer(s):
         before, after = s[:m.start()], s[m.end():]
         numbered = after.startswith(_MARKS) or _AFTER_NUMBER.search(before) is not None
-        out += [s[last:m.start()], _kanji_number(m[0]) if numbered else m[0]]
+        out += [s[last:m.start()], kanji_number(m[0]) if numbered else m[0]]
         last = m.end()
     return "".join([*out, s[last:]])
-
-
-def _kanji_number(run: str) -> str:
-    """四 → 4, 十五 → 15, 二十三 → 23, 百二 → 102; a run without 十百千 digit by digit (一〇 → 10). Not
-    ``japan``'s reader of dates: 番地 reach the hundreds and thousands, a date's numbers never do."""
-    if not any(c in _KANJI_UNITS for c in run):
-        return "".join(str(_KANJI_DIGITS[c]) for c in run)
-    total, current = 0, 0
-    for c in run:
-        if c in _KANJI_UNITS:
-            total += (current or 1) * _KANJI_UNITS[c]
-            current = 0
-        else:
-            current = current * 10 + _KANJI_DIGITS[c]
-    return str(total + current)
 
 
 def address_key(text: str) -> str:

@@ -134,3 +134,20 @@ def test_parsers_fail_only_with_value_error(s: str) -> None:
             fn(s)
     japan.normalize_postal_code(s)
     japan.is_valid_phone(s)
+
+
+@pytest.mark.parametrize(("run", "digits"), [
+    ("四", "4"), ("一〇", "10"), ("二〇一九", "2019"), ("十", "10"), ("十五", "15"), ("二十三", "23"), ("一十", "10"),
+    ("百", "100"), ("百二", "102"), ("三百十", "310"), ("千", "1000"), ("千二百三十四", "1234"), ("二千五", "2005"),
+    # Malformed: left as is (a date then fails to parse; an address keeps the run).
+    ("十十", "十十"), ("二十三十", "二十三十"), ("十百", "十百"), ("百〇二", "百〇二"), ("千千", "千千"),
+])
+def test_kanji_number_reads_tens_hundreds_and_thousands(run: str, digits: str) -> None:
+    assert japan.kanji_number(run) == digits
+
+
+def test_dates_keep_refusing_malformed_kanji_numbers() -> None:
+    assert japan.parse_wareki("令和二年十二月二十五日") == datetime.date(2020, 12, 25)
+    for bad in ("令和十十年一月一日", "令和二年百月一日"):
+        with pytest.raises(ValueError):
+            japan.parse_wareki(bad)

@@ -111,6 +111,8 @@ def test_the_fold_version_names_the_table() -> None:
     ("九段南一丁目二番一号", "九段南1-2-1"),
     ("二十三番地の二", "23-2"),
     ("百二番地", "102"),
+    ("千二百三十四番地", "1234"),  # japan.kanji_number: the one reader of kanji numbers
+    ("三百十番地の五", "310-5"),
     ("六本木6丁目10番1号", "六本木6-10-1"),
     ("外神田四丁目", "外神田4"),
     ("丸の内1-9-1", "丸ノ内1-9-1"),
@@ -122,6 +124,7 @@ def test_address_numbers_one_way(a: str, b: str) -> None:
 @pytest.mark.parametrize(("a", "b"), [
     ("四谷", "4谷"), ("千代田", "1000代田"), ("三田", "3田"),  # place names keep their kanji numerals
     ("外神田4-5-6", "外神田4-5-7"),
+    ("十百番地", "1100"), ("十百番地", "110"),  # a malformed run is no number: kept as written
 ])
 def test_address_keys_that_stay_apart(a: str, b: str) -> None:
     assert address_key(a) != address_key(b)
