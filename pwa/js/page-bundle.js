@@ -168,7 +168,10 @@ export async function render(view, params) {
   }
   // One step per screen: the shared fields first (once), then each procedure's sections that still ask
   // something (steps.js); #/b/{id}/{step}: 'shared' or '{procedure id}.{section index}'.
-  const stepList = bundleSteps(evaluateAll());
+  // Every procedure evaluated once as the step opens: the step list, the fields drawn and their markers use
+  // these results (as page-draft.js drawFields does); a change evaluates again, once.
+  const opened = evaluateAll();
+  const stepList = bundleSteps(opened);
   if (!stepList.length && !stepAt(params.review)) { if (view.current()) location.replace(`#/b/${b.id}/review`); return; }
   // A folded section opened from the review's 変更 shows too, in its place.
   const cur = stepList.find((x) => x.key === params.review) || (params.review && stepAt(params.review)) || stepList[0];
@@ -186,8 +189,7 @@ export async function render(view, params) {
   const sharedDraft = { answers: b.shared, raw: b.raw || (b.raw = {}), prefilled: b.prefilled, locked: [], typed: b.typed, autofilled: b.autofilled,
     prefill_sources: sharedSources(ev, parts.map((p) => p.d)) };
   const sharedFieldsBox = el('div', {});
-  const refresh = () => {
-    const results = evaluateAll();
+  const refresh = (results = evaluateAll()) => {
     for (const { box, ctx, p } of boxes) applyResult(box, results.find((r) => r.d === p.d).result, ctx, { showAll });
     if (!cur.p) applyResult(sharedFieldsBox, { shown: null, values: {}, errors: sharedErrors(results), required: sharedRequired(ev, results) }, sharedCtx, { showAll });
     // An answer can add or remove a later step (show_if): the button says where it leads now.
@@ -196,9 +198,9 @@ export async function render(view, params) {
   };
   let nextBtn = null;
   // A postal code lookup (info.rerender) writes several parts at once: redraw that box's fields.
-  const drawShared = () => {
+  const drawShared = (results) => {
     sharedFieldsBox.replaceChildren();
-    sharedCtx.fold = foldedFields(sharedDefs.map((sf) => sf.field), sharedDraft, { shown: null, errors: sharedErrors(evaluateAll()) });
+    sharedCtx.fold = foldedFields(sharedDefs.map((sf) => sf.field), sharedDraft, { shown: null, errors: sharedErrors(results) });
     renderFields(sharedFieldsBox, sharedCompiled.sections[0].fields, sharedCtx);
   };
   // The shared answers live in the bundle record: saving goes there (sync() also saves the procedures).
@@ -206,8 +208,9 @@ export async function render(view, params) {
     b.autofilled = sharedDraft.autofilled;
     if (eventMapped.has(topOf(path))) follow(-1);
     sync();
-    if (info.rerender) drawShared();
-    refresh();
+    const results = evaluateAll();
+    if (info.rerender) drawShared(results);
+    refresh(results);
   }, { save: () => {} });
   sharedCtx.onChange = ((inner) => (path, info) => {
     const top = topOf(path);
@@ -223,7 +226,7 @@ export async function render(view, params) {
       sharedCtx.people = Object.assign({}, ...parts.map((p) => p.d.people || {}));
       sharedCtx.picker = sharedCtx.picker || await import('./picker.js');
     }
-    drawShared();
+    drawShared(opened);
     form.append(el('section', { 'aria-labelledby': 'page-title' }, sharedFieldsBox));
     stepFields = null;
   } else {
@@ -235,16 +238,17 @@ export async function render(view, params) {
     if (p.compiled.sections[i].help) box.append(el('p', { class: 'hint', text: tx(p.compiled.sections[i].help) }));
     const sec = el('div', { 'data-section': String(i) });
     box.append(sec);
-    const draw = () => {
+    const draw = (results) => {
       sec.replaceChildren();
-      ctx.fold = foldedFields(fields, p.d, evalForm(p.compiled, p.d.answers), isStaff());
+      ctx.fold = foldedFields(fields, p.d, results.find((r) => r.d === p.d).result, isStaff());
       renderFields(sec, fields, ctx);
     };
     const n = parts.indexOf(p);
     const ctx = makeCtx(`p-${p.d.procedure_id}`, p.d, p.compiled, (path, info) => {
       if (groupIds.has(topOf(path))) follow(n);
-      if (info.rerender) draw();
-      refresh();
+      const results = evaluateAll();
+      if (info.rerender) draw(results);
+      refresh(results);
     });
     ctx.hide = hide;
     // The people typed in earlier procedures of this life event: pickable beside the household, one tap each.
@@ -260,11 +264,11 @@ export async function render(view, params) {
       ctx.picker = ctx.picker || await import('./picker.js'); // lazily, as for a household
     }
     if (groupIds.size) snapshotAfter(n);
-    draw();
+    draw(opened);
     boxes.push({ box, ctx, p });
     form.append(box);
   }
-  refresh();
+  refresh(opened);
   const next = stepAfter(stepList);
   const prev = [...stepList].reverse().find((x) => x.order < cur.order);
   nextBtn = el('button', { type: 'submit', class: 'btn', text: next ? t('next') : t('toReview') });
@@ -274,8 +278,8 @@ export async function render(view, params) {
     e.preventDefault();
     normalizeFocused();
     showAll = true;
-    refresh();
     const results = evaluateAll();
+    refresh(results);
     // Only this step's errors stop 次へ (the review checks everything).
     const items = [];
     if (!cur.p) {
