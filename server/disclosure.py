@@ -23,7 +23,7 @@ from procedure_definitions.model import MEMBER_ATTRIBUTES
 from procedure_definitions.namefold import search_key
 
 __all__ = ["Couple", "HouseholdPerson", "Person", "disclosed_head_name", "disclosed_household", "disclosed_people",
-           "married_couple", "may_disclose", "member_entry"]
+           "household_head", "married_couple", "may_disclose", "member_entry"]
 
 
 class Person(Protocol):
@@ -54,6 +54,12 @@ Couple = tuple[H | None, H | None]  # (husband, wife), as :func:`married_couple`
 def may_disclose(person_id: str, person: Person, viewer_id: str) -> bool:
     """Whether ``person`` may be shown to the resident ``viewer_id`` (themselves always)."""
     return person_id == viewer_id or not person.disclosure_restricted
+
+
+def household_head(household: Sequence[H], viewer_id: str) -> H | None:
+    """The household's head (世帯主) as named to ``viewer_id``: None when absent or not disclosable to them."""
+    head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
+    return head if head is not None and may_disclose(head.id, head, viewer_id) else None
 
 
 def married_couple(household: Sequence[H], viewer_id: str) -> Couple[H]:

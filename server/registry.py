@@ -20,8 +20,8 @@ from server.disclosure import (
     disclosed_head_name,
     disclosed_household,
     disclosed_people,
+    household_head,
     married_couple,
-    may_disclose,
 )
 from server.registry_search import Condition, matching_ids, write_keys
 from server.transfer import MovingService, TransferCertificate
@@ -106,9 +106,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
     """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
     people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows. ``today``
     (ISO, default: today in JST) decides ``moved_in_this_year``."""
-    head = next((m for m in household if m.relationship_to_head == "世帯主"), None)
-    if head is not None and not may_disclose(head.id, head, r.id):
-        head = None
+    head = household_head(household, r.id)
     couple = married_couple(household, r.id)
     husband, wife = couple
     # The filer's own spouse: the other one of the couple (児童手当's 配偶者), only if the filer is one of them.
