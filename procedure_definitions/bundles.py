@@ -35,6 +35,8 @@ from .model import (
     PersonField,
     Procedure,
     Question,
+    Section,
+    SharedField,
     YesNoField,
 )
 from .parties import FIRST_FILER, section_party
@@ -42,6 +44,7 @@ from .parties import FIRST_FILER, section_party
 __all__ = [
     "Repeat",
     "asked_concepts",
+    "fill_problem",
     "question_fill_problem",
     "reasked_questions",
     "repeated_questions",
@@ -151,14 +154,46 @@ def _covered(ev: LifeEvent) -> set[tuple[str, str]]:
             | {(proc_id, field_id) for q in ev.questions for proc_id, field_id in q.maps_to.items()})
 
 
+def _fill_barrier(section: Section, f: Field) -> tuple[str, str] | None:
+    """Why nothing the resident answers in a life event may fill ``f`` (of ``section``), whatever fills it."""
+    if section_party(section) != FIRST_FILER:
+        return "party", "another party fills it from their own account"
+    if _staff_only(f) or _staff_only(section):
+        return "staff_only", "it is staff-only (the server refuses it from residents)"
+    if f.calculate:
+        return "calculated", "it is calculated"
+    if f.read_only:
+        return "read_only", "it is read-only"
+    return None
+
+
+def fill_problem(ev: LifeEvent, proc: Procedure, field_id: str, source: SharedField | Question) -> tuple[str, str] | None:
+    """Why ``source`` (a shared field or a question of ``ev``) may not fill ``proc``'s top-level ``field_id``:
+    ``(kind, reason)`` or None. The one rule of what a life event may fill, for shared fields (PD235, PD236)
+    and questions (PD244): not another party's field, a staff-only, calculated or read-only one, nor one that
+    another source fills already (the later one is reported: an earlier shared field; for a question, any shared
+    field or an earlier question). The caller has checked that the field exists."""
+    where = {f.id: (f, s) for s in proc.sections for f in s.fields}
+    f, section = where[field_id]
+    if (barrier := _fill_barrier(section, f)) is not None:
+        return barrier
+    asking = isinstance(source, Question)
+    shared = ev.shared_fields if asking else itertools.takewhile(lambda s: s is not source, ev.shared_fields)
+    if (other := next((s.field.id for s in shared if s.maps_to.get(proc.id) == field_id), None)) is not None:
+        return "twice", f"shared field '{other}' fills it too"
+    questions = itertools.takewhile(lambda o: o is not source, ev.questions) if asking else ()
+    if (q := next((o.id for o in questions if o.maps_to.get(proc.id) == field_id), None)) is not None:
+        return "twice", f"question '{q}' fills it too"
+    return None
+
+
 def _resident_yesno_fields(proc: Procedure) -> Iterator[YesNoField]:
-    """Top-level yes/no fields the first filer answers. Unlike PD240, fields and sections shown on a condition
-    count: a question answered before the bundle starts can fill them whatever the condition."""
+    """Top-level yes/no fields a life event's question could fill (:func:`fill_problem`'s barriers). Unlike
+    PD240, fields and sections shown on a condition count: a question answered before the bundle starts can fill
+    them whatever the condition."""
     for section in proc.sections:
-        if _staff_only(section) or section_party(section) != FIRST_FILER:
-            continue
         for f in section.fields:
-            if isinstance(f, YesNoField) and not (f.calculate or f.read_only or _staff_only(f)):
+            if isinstance(f, YesNoField) and _fill_barrier(section, f) is None:
                 yield f
 
 
@@ -190,22 +225,8 @@ def question_fill_problem(ev: LifeEvent, q: Question, proc: Procedure, field_id:
     base = {"question": q.id, "procedure": proc.id, "field": field_id}
     if field_id not in where:
         return "PD242", {**base, "hint": did_you_mean(field_id, where)}
-    f, section = where[field_id]
+    f, _ = where[field_id]
     if not isinstance(f, YesNoField):
         return "PD243", {**base, "field_type": field_tag(f)}
-    reason = None
-    if section_party(section) != FIRST_FILER:
-        reason = "another party fills it from their own account"
-    elif _staff_only(f) or _staff_only(section):
-        reason = "it is staff-only (the server refuses it from residents)"
-    elif f.calculate or f.read_only:
-        reason = "it is calculated" if f.calculate else "it is read-only"
-    else:
-        shared = next((s.field.id for s in ev.shared_fields if s.maps_to.get(proc.id) == field_id), None)
-        other = next((o.id for o in itertools.takewhile(lambda o: o is not q, ev.questions)  # the later one is reported
-                      if o.maps_to.get(proc.id) == field_id), None)
-        if shared is not None:
-            reason = f"shared field '{shared}' fills it too"
-        elif other is not None:
-            reason = f"question '{other}' fills it too"
-    return ("PD244", {**base, "reason": reason}) if reason else None
+    bad = fill_problem(ev, proc, field_id, q)
+    return ("PD244", {**base, "reason": bad[1]}) if bad else None

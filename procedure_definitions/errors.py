@@ -68,6 +68,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD233": ("error", "a procedure with parties must list resident in filers"),
     "PD234": ("error", "every section belongs to a party: the first filer has nothing to fill"),
     "PD235": ("error", "shared field '{shared}' maps to '{procedure}.{field}', which another party fills"),
+    "PD236": ("error", "shared field '{shared}' cannot fill '{procedure}.{field}': {reason}"),
     "PD240": ("error", "'{name}' is asked twice in this life event: by {first}.{first_field} and {second}.{second_field}; ask it once with a shared field that maps to both"),
     "PD241": ("error", "the 個人番号 {procedure}.{group}[].{item} is not in the group's prefill_map ({item}: my_number): a person entered in another procedure of this life event would be asked it again"),
     "PD242": ("error", "question '{question}' maps to unknown field '{field}' of procedure '{procedure}'{hint}"),

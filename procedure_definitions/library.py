@@ -8,12 +8,17 @@ from pathlib import Path
 
 import msgspec
 
-from .bundles import question_fill_problem, reasked_questions, repeated_questions, unmapped_person_numbers
+from .bundles import (
+    fill_problem,
+    question_fill_problem,
+    reasked_questions,
+    repeated_questions,
+    unmapped_person_numbers,
+)
 from .checker import field_tag
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file
 from .model import LifeEvent, Procedure, procedure_fields
-from .parties import FIRST_FILER, part_field_ids, party_ids
 from .versions import latest as latest_version
 
 __all__ = ["DEFAULT_LIBRARY", "Library", "discover", "load_library"]
@@ -117,19 +122,22 @@ def check_life_event_links(lib: Library) -> list[Problem]:
                 if target is None:
                     out.append(problem("PD211", res.path, *pos, shared=s.field.id, field=field_id, procedure=proc_id,
                                        hint=did_you_mean(field_id, fields)))
-                elif any(field_id in part_field_ids(proc, p) for p in party_ids(proc) if p != FIRST_FILER):  # the first filer cannot fill another person's part
+                elif (bad := fill_problem(ev, proc, field_id, s)) is not None and bad[0] == "party":
                     out.append(problem("PD235", res.path, *pos, shared=s.field.id, procedure=proc_id, field=field_id))
                 elif field_tag(target) != field_tag(s.field):
                     out.append(problem("PD212", res.path, *pos, shared=s.field.id, shared_type=field_tag(s.field),
                                        procedure=proc_id, field=field_id, field_type=field_tag(target)))
+                elif bad is not None:
+                    out.append(problem("PD236", res.path, *pos, shared=s.field.id, procedure=proc_id, field=field_id,
+                                       reason=bad[1]))
         for qi, q in enumerate(ev.questions):
             for proc_id, field_id in q.maps_to.items():
                 pos = loc.pos(("questions", qi, "maps_to", proc_id))
                 proc = lib.latest(proc_id)
                 if proc is None:
                     out.append(problem("PD210", res.path, *pos, id=proc_id, hint=did_you_mean(proc_id, lib.procedures)))
-                elif (bad := question_fill_problem(ev, q, proc, field_id)) is not None:
-                    code, args = bad
+                elif (fill := question_fill_problem(ev, q, proc, field_id)) is not None:
+                    code, args = fill
                     out.append(problem(code, res.path, pos[0], pos[1], **args))
         procs = {p.procedure: proc for p in ev.procedures if (proc := lib.latest(p.procedure)) is not None}
         for qi, proc_id, field_id in reasked_questions(ev, procs):

@@ -169,3 +169,31 @@ def test_the_time_model_counts_a_mapped_questions_target_as_asked() -> None:
         return msgspec.structs.replace(e, questions=qs)
 
     assert estimate_life_event(hide(ev), procs).estimate.seconds == estimate_life_event(hide(unmapped), procs).estimate.seconds
+
+
+def test_a_shared_field_fills_only_what_a_question_may_fill(tmp_path: Path) -> None:
+    """The one rule (bundles.py fill_problem) for shared fields too: not another party's field (PD235), a
+    staff-only, calculated or read-only one, nor one an earlier shared field fills (PD236)."""
+    proc = PROC.replace("      - {id: copies, type: number, label: 通数}\n",
+                        "      - {id: copies, type: number, label: 通数}\n"
+                        "      - {id: fixed, type: yesno, label: 固定, read_only: true}\n"
+                        "      - {id: plain, type: yesno, label: 普通}\n")
+    cases = [
+        ("{teate: partner_servant}", "PD235", "which another party fills"),
+        ("{teate: memo_checked}", "PD236", "it is staff-only"),
+        ("{teate: auto}", "PD236", "it is calculated"),
+        ("{teate: fixed}", "PD236", "it is read-only"),
+    ]
+    for maps, code, says in cases:
+        event = EVENT + f"shared_fields:\n  - field: {{id: s, type: yesno, label: 共通}}\n    maps_to: {maps}\n"
+        got = [(c, m, at) for c, m, at in problems(tmp_path, event, proc) if c != "PD245"]
+        assert [c for c, _, _ in got] == [code], (maps, got)
+        assert says in got[0][1], (maps, got)
+        assert got[0][2].startswith(maps.split(": ")[1]), (maps, got)
+    # A plain field of the first filer is fine once; a second shared field filling it is reported (the later).
+    once = EVENT + "shared_fields:\n  - field: {id: s, type: yesno, label: 共通}\n    maps_to: {teate: plain}\n"
+    assert problems(tmp_path, once, proc) == []
+    twice = once + "  - field: {id: t, type: yesno, label: 共通2}\n    maps_to: {teate: plain}\n"
+    got = problems(tmp_path, twice, proc)
+    assert [(c, at) for c, _, at in got] == [("PD236", "plain}")]
+    assert "shared field 't' cannot fill 'teate.plain': shared field 's' fills it too" in got[0][1]
