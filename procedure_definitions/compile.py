@@ -38,7 +38,8 @@ def _ast(src: Any) -> Any:
 def compile_field(field: dict[str, Any], source: str | None = None) -> dict[str, Any]:
     """A field's builtins with expression strings replaced by ASTs (recursively for groups).
 
-    ``source`` is the person attribute a group item field is mapped from (its group's ``prefill_map``).
+    ``source`` is the person attribute the field is mapped from (its group's ``prefill_map``, or the ``fills``
+    of a person field of the procedure or of the life event's shared fields).
     A wareki field whose value comes from a registry attribute the registry holds partially (a birth date
     with 日不詳: PARTIAL_DATE_ATTRIBUTES) accepts a partial date (``allow_partial``): the city's own
     record is never refused. Decided here, once, for both runtimes; other date fields keep needing a day.
@@ -67,12 +68,16 @@ def _defaults_of_attachment() -> dict[str, Any]:
     return {"accept": list(probe.accept), "max_size_mb": probe.max_size_mb, "max_files": probe.max_files}
 
 
+def _filled_by_person(fields: list[dict[str, Any]]) -> dict[str, str]:
+    """Field id -> the member attribute a person field among ``fields`` fills it with: the field takes its value
+    from that attribute (a birth date: maybe partial). For a procedure's fields and a life event's shared ones."""
+    return {fid: attr for f in fields if f.get("type") == "person" for fid, attr in (f.get("fills") or {}).items()}
+
+
 def compile_procedure(proc: Procedure) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(proc)
     data.pop("scenarios", None)
-    # A field a person field fills takes its value from that member attribute (a birth date: maybe partial).
-    filled = {fid: attr for s in data.get("sections", []) for f in s.get("fields", [])
-              if f.get("type") == "person" for fid, attr in (f.get("fills") or {}).items()}
+    filled = _filled_by_person([f for s in data.get("sections", []) for f in s.get("fields", [])])
     for section in data.get("sections", []):
         if "show_if" in section:
             section["show_if"] = _ast(section["show_if"])
@@ -96,7 +101,9 @@ def compile_life_event(ev: LifeEvent) -> dict[str, Any]:
     for p in data.get("procedures", []):
         if "include_if" in p:
             p["include_if"] = _ast(p["include_if"])
+    # A shared field a shared person field fills (the deceased's birth date) is as partial as the attribute.
+    filled = _filled_by_person([shared["field"] for shared in data.get("shared_fields", [])])
     for shared in data.get("shared_fields", []):
-        shared["field"] = compile_field(shared["field"])
+        shared["field"] = compile_field(shared["field"], filled.get(shared["field"].get("id")))
     data["format"] = COMPILED_FORMAT
     return data

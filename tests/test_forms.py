@@ -146,6 +146,32 @@ def test_compile_life_event() -> None:
     assert out["shared_fields"][0]["field"]["show_if"] == {"ref": ["has_children"]}
 
 
+def test_a_shared_wareki_a_shared_person_fills_from_a_partial_attribute_accepts_a_partial_date() -> None:
+    """compile.py decides ``allow_partial`` once for procedures and life events alike: the deceased's birth date
+    filled by the shared pick (``birth_date``: maybe 日不詳) accepts a partial date; a typed one does not."""
+    wareki = {"type": "wareki", "label": {"ja": "生年月日"}}
+    ev = msgspec.convert({
+        "kind": "life_event", "id": "death", "version": "1.0.0", "title": {"ja": "死亡"}, "questions": [],
+        "procedures": [{"procedure": "shibo"}],
+        "shared_fields": [
+            {"field": {"id": "who", "type": "person", "prefill": "household_members", "label": {"ja": "誰"},
+                       "fills": {"born": "birth_date"}}, "maps_to": {"shibo": "who"}},
+            {"field": {**wareki, "id": "born"}, "maps_to": {"shibo": "born"}},
+            {"field": {**wareki, "id": "typed"}, "maps_to": {"shibo": "typed"}},
+        ],
+    }, LifeEvent)
+    fields = {sf["field"]["id"]: sf["field"] for sf in compile_life_event(ev)["shared_fields"]}
+    assert fields["born"].get("allow_partial") is True
+    assert "allow_partial" not in fields["typed"] or fields["typed"]["allow_partial"] is False
+    # The shipped death event no longer writes it by hand, and still gets it.
+    from procedure_definitions.library import load_library
+    lib = load_library()
+    death = lib.life_events["death"][max(lib.life_events["death"])]
+    shipped = {sf["field"]["id"]: sf["field"] for sf in compile_life_event(death)["shared_fields"]}
+    assert shipped["deceased_birth_date"]["allow_partial"] is True
+    assert not next(sf for sf in death.shared_fields if sf.field.id == "deceased_birth_date").field.allow_partial
+
+
 def test_shortcuts_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-round and fixed-instance shortcuts of the calculation loop give what the plain loop gives."""
     from procedure_definitions import forms
