@@ -91,6 +91,7 @@ class PeopleChecks:
         """Each person field fills plain (top-level) fields, each filled by one person field only."""
         top = {f.id: f for f, _, g in located if g is None}
         inner = {f.id: g for f, _, g in located if g is not None}
+        where = {f.id: _place(fpath) for f, fpath, g in located if g is None}
         filled_by: dict[str, str] = {}
         for f, fpath, _ in located:
             if not isinstance(f, PersonField) or f.prefill not in PROFILE_GROUPS:
@@ -105,5 +106,20 @@ class PeopleChecks:
                 elif target in filled_by and target in top:
                     self.report("PD221", path + (target,), at_key=True, item=target, field=f.id,
                                 other=filled_by[target])
+                elif target in top and not _follows(where[target], where[f.id]):
+                    # The PWA shows a person's values on the person field's own line: the fields after it on its
+                    # screen (render.js); one elsewhere would stay empty while the time model counts it picked.
+                    self.report("PD225", path + (target,), at_key=True, item=target, field=f.id)
                 filled_by.setdefault(target, f.id)
             self.person_map({k: v for k, v in f.fills.items() if k not in inner}, top, path, f.id, "fills")
+
+
+def _place(fpath: KeyPath) -> tuple[tuple[object, ...], int]:
+    """(the screen, the position on it) of a top-level field: its section, or a life event's shared fields."""
+    if fpath[0] == "sections":
+        return (fpath[0], fpath[1]), int(fpath[3])
+    return (fpath[0],), int(fpath[1])
+
+
+def _follows(target: tuple[tuple[object, ...], int], person: tuple[tuple[object, ...], int]) -> bool:
+    return target[0] == person[0] and target[1] > person[1]

@@ -62,6 +62,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD222": ("error", "'pick_self' is only allowed on a person field or a group with pick: true; field '{field}' is {what}"),
     "PD223": ("error", "'prefill_part: {part}' on field '{field}' cannot be filled: {reason}"),
     "PD224": ("error", "prefill_values of field '{field}': {reason}"),
+    "PD225": ("error", "fills of '{field}': '{item}' must follow '{field}' in the same section (the PWA shows a picked person's values after the person field, on its screen)"),
     "PD230": ("error", "section '{section}' names unknown party '{party}'{hint}"),
     "PD231": ("error", "{key} of {part}'s part reads '{name}', which {other} fills"),
     "PD232": ("error", "party '{party}' has no section"),

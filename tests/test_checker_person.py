@@ -137,3 +137,20 @@ def test_a_shared_person_field_fills_shared_fields(tmp_path: Path) -> None:
     assert p.code == "PD202" and "unknown field 'cm' in fills of 'who'" in p.message
     (tmp_path / "e.yaml").write_text(ev.replace("fills: {cn: name}", "fills: {cn: birth_date}"), encoding="utf-8")
     assert [p.code for p in load_library(tmp_path).problems] == ["PD216"]
+
+
+def test_a_target_must_follow_its_person_field_in_the_same_section() -> None:
+    """PD225: the PWA shows a picked person's values after the person field, on its screen (render.js); a
+    target before it, or on another screen, would stay empty while the time model counts it picked."""
+    before = BASE + textwrap.indent(
+        "- {id: child_name, type: name, label: 子の氏名}\n"
+        "- id: child\n  type: person\n  label: 子ども\n  prefill: household_members\n"
+        "  fills: {child_name: name, child_birth: birth_date}\n"
+        "- {id: child_birth, type: wareki, label: 子の生年月日}\n", " " * 6)
+    (code, at, msg), = _problems(before)
+    assert code == "PD225" and at.startswith("child_name") and "must follow 'child'" in msg
+    elsewhere = PERSON + "  - id: later\n    title: あと\n    fields:\n      - {id: later_birth, type: wareki, label: 生年月日}\n"
+    elsewhere = elsewhere.replace("child_birth: birth_date}", "child_birth: birth_date, later_birth: birth_date}")
+    (code, at, _), = _problems(elsewhere)
+    assert code == "PD225" and at.startswith("later_birth")
+    assert _problems(PERSON) == []  # after it, in its section
