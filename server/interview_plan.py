@@ -149,14 +149,16 @@ def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any], *, hi
     """(section title, fields) of ``proc`` the interview still asks: top-level fields the shared fields and
     answered questions do not fill, without calculated ones and those whose ``show_if`` is false on the
     answers to file now (``hidden``: with those too, for the screen to show when they hold); staff-only fields
-    included (the counter fills them here)."""
+    included (the counter fills them here). A person field whose every target is filled elsewhere is not asked
+    (as the PWA hides it: picking there would fill nothing)."""
     skip = covered(ev, proc.id, draft.get("questions") or {})
     answers = filing_answers(ev, proc.id, draft)
     out: list[tuple[str, list[Field]]] = []
     for s in proc.sections:
         if s.party or (s.show_if and not _holds(parse(s.show_if), answers)):
             continue
-        fields = [f for f in s.fields if f.id not in skip and not f.calculate and (hidden or shown(f, answers))]
+        fields = [f for f in s.fields if f.id not in skip and not f.calculate and (hidden or shown(f, answers))
+                  and not (isinstance(f, PersonField) and f.fills and set(f.fills) <= skip)]
         if fields:
             out.append((s.title.ja, fields))
     return out

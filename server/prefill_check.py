@@ -17,13 +17,14 @@ prefill (``prefill_part: family``) gave only the 氏: a changed 氏 is a correct
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 from procedure_definitions.model import PROFILE_GROUPS, FieldBase, GroupField, PersonField, Procedure
 
-__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "prefill_value",
-           "uses_prefill"]
+__all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "pick_person",
+           "prefill_value", "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -106,6 +107,36 @@ def person_corrections(f: PersonField, answers: dict[str, Any], people: list[dic
         return []
     return [fid for fid, attr in (f.fills or {}).items()
             if attr in person and answers.get(fid) not in (None, "") and not _same(answers[fid], person[attr])]
+
+
+def _given(v: Any) -> bool:
+    return v not in (None, "") and not (isinstance(v, dict) and not any(x not in (None, "") for x in v.values()))
+
+
+def pick_person(f: PersonField, answers: dict[str, Any], people: list[dict[str, Any]], self_id: Any,
+                person: dict[str, Any] | None) -> list[str]:
+    """Pick ``person`` (None: 「ここにない人」) in ``f``, whose current pick is ``answers[f.id]``: each target
+    still as the previous pick filled it (or blank) takes the person's value (or is cleared); a value typed or
+    corrected stays. Sets ``answers[f.id]``; returns the targets changed. The twin of pwa/js/people.js
+    pickPerson (the counter interview picks on the server, without JavaScript)."""
+    offered = offered_people(f, people, self_id)
+    before = next((p for p in offered if p.get("member_id") == answers.get(f.id)), None)
+    kept = person_corrections(f, answers, people, self_id) if before else []
+    changed = []
+    for fid, attr in (f.fills or {}).items():
+        as_filled = before is not None and attr in before and fid not in kept
+        if not as_filled and _given(answers.get(fid)):
+            continue  # typed or corrected: the clerk's own value stays
+        if person is not None and _given(person.get(attr)):
+            answers[fid] = copy.deepcopy(person[attr])
+        else:
+            answers.pop(fid, None)
+        changed.append(fid)
+    if person is None:
+        answers.pop(f.id, None)
+    else:
+        answers[f.id] = person.get("member_id")
+    return changed
 
 
 def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str, Any]) -> list[str]:

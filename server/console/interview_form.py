@@ -28,6 +28,7 @@ from procedure_definitions.model import (
     NameField,
     NoticeField,
     NumberField,
+    PersonField,
     PhoneField,
     PostalCodeField,
     TextField,
@@ -37,18 +38,20 @@ from procedure_definitions.model import (
 from server.display import name_text, value_text
 from server.prefill_check import offered_people
 
-__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "Widget", "event_people", "item_fields", "members_of", "read_value", "widget"]
+__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "event_people", "item_fields", "members_of",
+           "person_offered", "read_value", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
 _SOURCES = {"registry": "住民記録", "transfer": "転出証明書情報"}
+NOT_LISTED = "ここにない人（入力する）"  # the PWA's words (pwa/js/strings-ja.js personNotListed)
 
 
 @dataclass
 class Widget:
     """What the template needs to render one field."""
 
-    kind: str  # text | textarea | yesno | radio | select | checks | name | address | notice | members | unsupported
+    kind: str  # text | textarea | yesno | radio | select | checks | name | address | notice | members | person | unsupported
     name: str
     dom_id: str
     label: str
@@ -93,6 +96,18 @@ def event_people(people: list[Any], shared: Mapping[str, Any]) -> list[dict[str,
         if person.get("name"):
             out.append({"member_id": f"event:{x.id}", **person})
     return out
+
+
+def person_offered(f: PersonField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
+    """The people a person field offers: its ``prefill`` list without the filer when ``pick_self: false``."""
+    people = profile.get(f.prefill or "") if f.prefill else None
+    return offered_people(f, [m for m in people if isinstance(m, dict)], resident_id) if isinstance(people, list) else []
+
+
+def _person_text(m: Mapping[str, Any]) -> str:
+    """「name（続柄）」 as the PWA's picker shows a person."""
+    rel = m.get("relationship_to_head")
+    return name_text(m.get("name")) + (f"（{rel}）" if rel else "")
 
 
 def _item(f: GroupField, member: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,9 +159,7 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         people = members_of(f, profile, resident_id)
         items = value if isinstance(value, list) else []
         w.kind = "members"
-        w.choices = [(str(i), name_text(m.get("name")) + (f"（{m['relationship_to_head']}）"
-                                                          if m.get("relationship_to_head") else ""))
-                     for i, m in enumerate(people)]
+        w.choices = [(str(i), _person_text(m)) for i, m in enumerate(people)]
         w.checked = {str(i) for i, m in enumerate(people) if any(_matches(f, m, it) for it in items)}
         k = 0
         for i, m in enumerate(people):
@@ -162,6 +175,13 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
             if subs:
                 w.items.append((name_text(m.get("name")), subs))
             k += 1
+    elif isinstance(f, PersonField):
+        # One radio per person offered and 「ここにない人」 (value ""): the pick fills its targets on the
+        # server when the screen is posted (server.prefill_check.pick_person, the PWA's rule).
+        w.kind = "person"
+        w.choices = [(str(m.get("member_id") or ""), _person_text(m)) for m in person_offered(f, profile, resident_id)
+                     if m.get("member_id")] + [("", NOT_LISTED)]
+        w.value = value if isinstance(value, str) and value else None
     elif isinstance(f, DateField | WarekiField):
         w.input_type = "date"
         if value:
@@ -190,6 +210,8 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
     if isinstance(f, YesNoField):
         v = _text(form, name)
         return True if v == "yes" else False if v == "no" else None
+    if isinstance(f, PersonField):  # a member id (the caller applies the pick: pick_person); "" nobody
+        return _text(form, name) or None
     if isinstance(f, MultiChoiceField):
         return [str(v) for v in form.getall(name, [])]
     if isinstance(f, NameField) or (isinstance(f, KanaField) and f.split):

@@ -22,11 +22,19 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from procedure_definitions.expressions import parse
-from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
+from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, PersonField, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
 from server.authz import AccountLike, require_roles
-from server.console.interview_form import EVENT_PEOPLE, Widget, event_people, item_fields, read_value, widget
+from server.console.interview_form import (
+    EVENT_PEOPLE,
+    Widget,
+    event_people,
+    item_fields,
+    person_offered,
+    read_value,
+    widget,
+)
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.counter_code import preentry_initial, visit_preentry
@@ -41,6 +49,7 @@ from server.interview_plan import (
     prefill_draft,
     shown,
 )
+from server.prefill_check import pick_person
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.interviews import (
@@ -180,20 +189,48 @@ def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], for
     for q in ev.questions:
         v = str(form.get(f"q.{q.id}") or "")
         draft["questions"][q.id] = True if v == "yes" else False if v == "no" else None
-    for sf in ev.shared_fields:
-        if _posted(sf.field, "s", form):
-            draft["shared"][sf.field.id] = read_value(sf.field, "s", form, profile=profile, resident_id=resident_id)
+    shared = [sf.field for sf in ev.shared_fields]
+    picks = _picks(shared, "s", draft["shared"], form)
+    for f in shared:
+        if _posted(f, "s", form):
+            draft["shared"][f.id] = read_value(f, "s", form, profile=profile, resident_id=resident_id)
+    _apply_picks(picks, draft["shared"], profile, resident_id)
     for pid, proc in procs.items():
         mine = draft["answers"].setdefault(pid, {})
-        for section in proc.sections:
-            for f in section.fields:
-                if _posted(f, pid, form):
-                    v = read_value(f, pid, form, profile=profile, resident_id=resident_id)
-                    if v is None:
-                        mine.pop(f.id, None)
-                    else:
-                        mine[f.id] = v
+        fields = [f for section in proc.sections for f in section.fields]
+        picks = _picks(fields, pid, mine, form)
+        for f in fields:
+            if _posted(f, pid, form):
+                v = read_value(f, pid, form, profile=profile, resident_id=resident_id)
+                if v is None:
+                    mine.pop(f.id, None)
+                else:
+                    mine[f.id] = v
+        _apply_picks(picks, mine, profile, resident_id)
     return draft
+
+
+def _picks(fields: list[Any], scope: str, answers: dict[str, Any], form: Any) -> list[tuple[PersonField, Any]]:
+    """The person fields on the screen posted, each with its pick before this post."""
+    return [(f, answers.get(f.id)) for f in fields if isinstance(f, PersonField) and _posted(f, scope, form)]
+
+
+def _apply_picks(picks: list[tuple[PersonField, Any]], answers: dict[str, Any], profile: dict[str, Any],
+                 resident_id: str) -> None:
+    """A person picked anew fills the fields it ``fills`` with their registry values (「ここにない人」 clears
+    those still as filled), by the one rule of the PWA's picker (``server.prefill_check.pick_person``);
+    the values posted with the pick are what the clerk saw, so a value typed there stays."""
+    for f, before in picks:
+        now = answers.get(f.id)
+        if now == before:
+            continue
+        if before is None:
+            answers.pop(f.id, None)
+        else:
+            answers[f.id] = before
+        people = [m for m in profile.get(f.prefill or "") or [] if isinstance(m, dict)]
+        person = next((m for m in person_offered(f, profile, resident_id) if now and m.get("member_id") == now), None)
+        pick_person(f, answers, people, resident_id, person)
 
 
 def _posted(f: Any, scope: str, form: Any) -> bool:

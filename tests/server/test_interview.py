@@ -351,3 +351,44 @@ def _answer_errors(page: str) -> dict[str, str | list[str]]:
                          else "1234567" if "番号" in label[-120:] else "ヤマダ ハナコ" if "カナ" in label[-120:]
                          else "テスト")
     return out
+
+
+def test_a_person_field_picks_one_of_the_household_and_fills_its_fields(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c)  # 山田 太郎 (R0001): his household is offered, he himself not (pick_self: false)
+    url = _start(c, vid, "death")
+    page = c.get(url).text
+    box = page.split('id="i-s-deceased_person"', 1)[1].split("</fieldset>", 1)[0]
+    assert "山田 花子（妻）" in box and "山田 一郎（子）" in box and "ここにない人（入力する）" in box
+    assert "山田 太郎" not in box
+    # The procedures' own person fields are filled by the shared one: not asked twice.
+    assert 'id="i-shibo-deceased_person"' not in page and 'id="i-sosaihi-deceased_person"' not in page
+
+    # Picking 花子 fills the name, birth date and 本籍 from the registry; a value typed with the pick stays.
+    r = _post(c, url, page, **{"s.deceased_person": "R0002", "s.death_date": "2026-12-01", "op": "update"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert re.search(r'value="R0002" checked', page)
+    assert 'name="s.deceased_name.given" value="花子"' in page and 'value="1982-09-30"' in page
+    assert 'value="2026-12-01"' in page
+    shared = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
+                                                    ).fetchone()[0])
+    assert '"deceased_person":"R0002"' in shared
+
+    # The clerk corrects the given name, then picks 一郎: the corrected value stays, the filled ones follow.
+    r = _post(c, url, page, **{"s.deceased_name.given": "花代", "op": "update"})
+    page = c.get(url).text
+    r = _post(c, url, page, **{"s.deceased_person": "R0003", "op": "update"})
+    page = c.get(url).text
+    assert 'name="s.deceased_name.given" value="花代"' in page and 'value="2015-06-01"' in page
+
+    # 「ここにない人」: the values still as filled are cleared, the typed one stays, nobody is picked.
+    r = _post(c, url, page, **{"s.deceased_person": "", "op": "update"})
+    page = c.get(url).text
+    assert 'value="2015-06-01"' not in page and 'name="s.deceased_name.given" value="花代"' in page
+    assert not re.search(r'value="R000\d" checked', page)
+    # An id nobody offered (the filer, or a made-up one) picks nobody: nothing filled.
+    r = _post(c, url, page, **{"s.deceased_person": "R0001", "op": "update"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert 'name="s.deceased_birth_date" value=""' in page and not re.search(r'value="R000\d" checked', page)
