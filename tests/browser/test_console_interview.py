@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
+
 from testsupport.servers import ServerProcess
 
 from .helpers import add_session, axe_check, shot
@@ -116,5 +118,46 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     shot(page, "interview-filed-visit")
     steps = server.query("SELECT step FROM visit_events WHERE visit_id = ? ORDER BY id", (visit_id,))
     assert [s[0] for s in steps] == ["reception", "interview_started", "attached", "interview_finished"]
+    assert errors == []
+    context.close()
+
+
+def test_death_interview_picks_the_deceased_from_the_household_by_keyboard(browser: Any,
+                                                                           shared_server: ServerProcess) -> None:
+    """A person field (亡くなった方): the household offered as radios (not the filer) + 「ここにない人」; picking one
+    and 「更新」 fills the name and birth date from the registry."""
+    server = shared_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(context, server.base, server.login_as("counter", display_name="窓口 職員"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.base}/console/visits/new")
+    page.keyboard.type("髙橋 健一")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=検索結果")
+    page.get_by_role("button", name="髙橋 健一さんを受付する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
+    page.get_by_label("ライフイベント").select_option(label="家族が亡くなった（おくやみ）")
+    page.get_by_role("button", name="聞き取りを始める").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
+    group = page.get_by_role("group", name="亡くなった方")
+    assert group.get_by_role("radio", name="髙橋 幸子（妻）").count() == 1
+    assert group.get_by_role("radio", name="ここにない人（入力する）").count() == 1
+    assert group.get_by_role("radio", name=re.compile("健一")).count() == 0  # the filer is not offered
+    axe_check(page, "interview-person")
+    group.get_by_role("radio", name="髙橋 幸子（妻）").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="更新").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    page.locator("[name='s.deceased_name.given']").wait_for()
+    expect(page.locator("[name='s.deceased_name.given']")).to_have_value("幸子")
+    assert page.get_by_role("group", name="亡くなった方").get_by_role("radio", name="髙橋 幸子（妻）").is_checked()
+    assert page.locator("[name='s.deceased_name.family']").input_value() == "髙橋"
+    axe_check(page, "interview-person-picked")
+    shot(page, "interview-person-picked")
     assert errors == []
     context.close()
