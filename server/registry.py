@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -71,6 +71,7 @@ class ResidentRecord(msgspec.Struct, kw_only=True):
 
 class Registry(Protocol):
     async def get(self, resident_id: str) -> ResidentRecord | None: ...
+    async def get_many(self, resident_ids: Iterable[str]) -> dict[str, ResidentRecord]: ...
     async def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]: ...
     async def household(self, household_id: str) -> list[ResidentRecord]: ...
     async def search(self, conds: Sequence[Condition], limit: int = 50) -> list[ResidentRecord]: ...
@@ -156,6 +157,9 @@ def profile_sources(r: ResidentRecord, profile: dict[str, Any]) -> dict[str, str
     return {k: "transfer" if r.transfer_in is not None and k in _FROM_TRANSFER else "registry" for k in profile}
 
 
+_IN_CHUNK = 500  # ids per ``IN (...)``: well under SQLite's host-parameter limit (999 on old builds)
+
+
 def _row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> ResidentRecord:
     return msgspec.json.decode(row[0], type=ResidentRecord)
 
@@ -171,6 +175,22 @@ class SQLiteRegistry:
         row = await self.db.read(lambda c: c.execute("SELECT record FROM residents WHERE id = ?",
                                                     (resident_id,)).fetchone())
         return _row_to_record(row) if row else None
+
+    async def get_many(self, resident_ids: Iterable[str]) -> dict[str, ResidentRecord]:
+        """``{id: record}`` of the ids that exist, in one read (a page naming many residents: the queue)."""
+        wanted = sorted(set(resident_ids))
+        if not wanted:
+            return {}
+
+        def job(c: sqlite3.Connection) -> dict[str, ResidentRecord]:
+            out: dict[str, ResidentRecord] = {}
+            for start in range(0, len(wanted), _IN_CHUNK):  # SQLite caps host parameters per statement
+                part = wanted[start:start + _IN_CHUNK]
+                out.update((r[0], _row_to_record((r[1],))) for r in c.execute(
+                    f"SELECT id, record FROM residents WHERE id IN ({', '.join('?' * len(part))})", part))
+            return out
+
+        return dict(await self.db.read(job))
 
     async def find(self, family: str, given: str, birth_date: str | None = None) -> list[ResidentRecord]:
         sql = "SELECT record FROM residents WHERE family = ? AND given = ?"

@@ -8,7 +8,6 @@ here is read for a page whose read of personal data the caller audits (``console
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -72,19 +71,20 @@ def comment_mark(entry: Any, names: Mapping[str, tuple[str, str, str | None]]) -
     return "申請者へ" if entry.visible_to_resident else "内部メモ"
 
 
-async def resident_names(svc: Any, rows: Iterable[Any]) -> dict[str, str]:
+async def resident_names(svc: Any, rows: Iterable[Any], *,
+                         accounts: Mapping[str, tuple[str, str, str | None]] | None = None) -> dict[str, str]:
     """``{submission id: the name of the resident it is for}``: the registry name of the resident staff filed
-    for, else of the registry record the filer's account is bound to, else the filer's display name."""
+    for, else of the registry record the filer's account is bound to, else the filer's display name. One
+    accounts read and one registry read for the whole page; ``accounts`` (from :func:`account_names`,
+    covering the filers) spares the first when the page has read them already."""
     rows = list(rows)
-    accounts = await account_names(svc.db, (r.account_id for r in rows if not r.on_behalf_of))
+    if accounts is None:
+        accounts = await account_names(svc.db, (r.account_id for r in rows if not r.on_behalf_of))
     whom = {r.id: r.on_behalf_of or (accounts.get(r.account_id or "", ("", "", None))[2]) for r in rows}
-    ids = sorted({w for w in whom.values() if w})
-    records = await asyncio.gather(*(svc.registry.get(i) for i in ids))
-    names = {i: name_text({"family": rec.family, "given": rec.given}) for i, rec in zip(ids, records, strict=True)
-             if rec is not None}
+    records = await svc.registry.get_many(w for w in whom.values() if w)
+    names = {i: name_text({"family": rec.family, "given": rec.given}) for i, rec in records.items()}
     out: dict[str, str] = {}
     for r in rows:
         rid = whom[r.id]
         out[r.id] = names.get(rid or "") or (accounts.get(r.account_id or "", ("",))[0] if not r.on_behalf_of else "")
     return out
-

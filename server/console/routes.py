@@ -151,16 +151,17 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     # A two-person procedure: who confirmed each other part, from their own account bound to their record.
     party_labels = {p.id: p.label.ja for p in proc.parties} if proc is not None else {}
     slots = [s for s in await svc.db.read(lambda c: slots_of(c, sid)) if s.state == "confirmed"]
-    party_people = [await svc.registry.get(s.resident_id) if s.resident_id else None for s in slots]
+    party_people = await svc.registry.get_many(s.resident_id for s in slots if s.resident_id)
     confirmed = [(party_labels.get(s.party, s.party),
-                  name_text({"family": r.family, "given": r.given}) if r is not None else "", s.updated_at)
-                 for s, r in zip(slots, party_people, strict=True)]
-    names = await account_names(svc.db, [h.actor for h in rec.history])
+                  name_text({"family": r.family, "given": r.given}) if (r := party_people.get(s.resident_id or ""))
+                  else "", s.updated_at) for s in slots]
+    # One accounts read names the history's actors and the filer (the resident line below).
+    names = await account_names(svc.db, [rec.account_id, *(h.actor for h in rec.history)])
     history = [(h, actor_text(h.actor, names, ROLE_LABELS, filer=rec.account_id), comment_mark(h, names))
                for h in rec.history]
     title = proc.title.ja if proc is not None else procedure_title(
         procedure_titles(svc.catalog.library.procedures), rec.procedure_id)
-    resident = (await resident_names(svc, [rec]))[rec.id]
+    resident = (await resident_names(svc, [rec], accounts=names))[rec.id]
     return render_page(request, "detail.html", rec=rec, proc=proc, title=title, resident=resident,
                        sections=sections, raw_answers=rec.answers if proc is None else {}, attachments=attachments,
                        corrected=corrected, confirmed=confirmed, history=history,

@@ -227,3 +227,34 @@ def test_the_server_rebuilds_stale_keys_when_it_starts(tmp_path: Path) -> None:
         assert ids(s.login("counter"), name="山崎") == ["X0002"]
     finally:
         s.stop()
+
+
+def test_get_many_reads_many_residents_at_once(tmp_path: Path) -> None:
+    """A page naming many residents (the console queue, up to 100 rows) reads the registry once per 500 ids,
+    not once per resident; ids with no record are left out."""
+    import asyncio
+
+    from server.storage.db import Database
+    from server.storage.schema import migrate
+
+    db = Database.open(tmp_path / "many.db")
+    try:
+        db.write_sync(migrate)
+        recs = [ResidentRecord(id=f"M{i:04d}", family="多田", given=f"{i}") for i in range(620)]
+        db.write_sync(lambda c: SQLiteRegistry.upsert(c, recs))
+        reads: list[int] = []
+        real_read = db.read
+
+        async def counted(fn: Any) -> Any:
+            reads.append(1)
+            return await real_read(fn)
+
+        db.read = counted  # type: ignore[method-assign]
+        registry = SQLiteRegistry(db)
+        wanted = [r.id for r in recs] + ["NONE", "M0003"]
+        got = asyncio.run(registry.get_many(iter(wanted)))
+        assert sorted(got) == sorted(r.id for r in recs) and len(reads) == 1
+        assert got["M0619"].given == "619"
+        assert asyncio.run(registry.get_many([])) == {} and len(reads) == 1  # nothing asked: nothing read
+    finally:
+        db.close()
