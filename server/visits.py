@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -22,12 +23,14 @@ from server import audit
 from server.auth.roles import (
     VISIT_DESK_ROLES,
     VISIT_ROLES,
+    can_access_department,
     department_filter,
     may_override_part,
     may_work_part,
 )
 from server.authz import AccountLike, require_roles
 from server.problems import Problem
+from server.registry import ResidentRecord
 from server.services import Services, services
 from server.storage.visits import (
     NewVisit,
@@ -100,14 +103,31 @@ def _problem(exc: VisitRefused | VisitNotFound) -> Problem:
     return Problem(exc.status, exc.code, exc.detail, **exc.extra)
 
 
-async def _view(svc: Services, rec: VisitRecord) -> VisitView:
+def _view(user: AccountLike, rec: VisitRecord, names: Mapping[str, ResidentRecord]) -> VisitView:
+    """What ``user`` sees of a visit: every part's department, state and clerk (the board), but the applications
+    (``submissions``) only of the parts whose department they may see (``can_access_department``: a reviewer opens
+    a visit for their own part, the other departments' applications are not theirs). ``names``: the registry
+    records of the visits' residents, read once by the caller (:func:`_views`)."""
     name: dict[str, str] | None = None
     if rec.resident_id is not None:
-        r = await svc.registry.get(rec.resident_id)
+        r = names.get(rec.resident_id)
         name = {"family": r.family, "given": r.given} if r is not None else None
     elif rec.person is not None:
         name = {"family": rec.person.family, "given": rec.person.given}
-    return VisitView(**msgspec.structs.asdict(rec), resident_name=name)
+    fields = msgspec.structs.asdict(rec)
+    fields["parts"] = [p if can_access_department(user, p.department) else msgspec.structs.replace(p, submissions=[])
+                       for p in rec.parts]
+    return VisitView(**fields, resident_name=name)
+
+
+async def _views(svc: Services, user: AccountLike, recs: list[VisitRecord]) -> list[VisitView]:
+    """The views of ``recs`` for ``user``."""
+    names = {}
+    for rid in {r.resident_id for r in recs if r.resident_id is not None}:
+        found = await svc.registry.get(rid)
+        if found is not None:
+            names[rid] = found
+    return [_view(user, r, names) for r in recs]
 
 
 def _sees(user: AccountLike, rec: VisitRecord) -> bool:
@@ -127,7 +147,7 @@ async def read_visit(svc: Services, user: AccountLike, visit_id: str, *, via: st
     """One visit for ``user`` (404 when absent or not theirs), audited ``visit.read``."""
     rec = await _load(svc, user, visit_id)
     await audit.record(svc.db, actor=user.id, action="visit.read", subject=f"visit:{visit_id}", details={"via": via})
-    return await _view(svc, rec)
+    return (await _views(svc, user, [rec]))[0]
 
 
 async def board(svc: Services, user: AccountLike, *, status: str | None, waiting_for: str | None,
@@ -141,7 +161,7 @@ async def board(svc: Services, user: AccountLike, *, status: str | None, waiting
     await audit.record(svc.db, actor=user.id, action="visit.board", subject=None,
                        details={"status": status, "waiting_for": waiting_for, "via": via,
                                 **audit.many([r.id for r in rows])})
-    return [await _view(svc, r) for r in rows]
+    return await _views(svc, user, rows)
 
 
 async def open_visit(svc: Services, user: AccountLike, data: VisitIn) -> tuple[VisitView, bool]:
@@ -160,7 +180,7 @@ async def open_visit(svc: Services, user: AccountLike, data: VisitIn) -> tuple[V
         rec, created = await svc.db.write(lambda c: open_visit_in(c, new))
     except VisitRefused as exc:
         raise _problem(exc) from None
-    return await _view(svc, rec), created
+    return (await _views(svc, user, [rec]))[0], created
 
 
 async def _write(svc: Services, fn: Any) -> None:
@@ -215,12 +235,12 @@ async def get_visit(request: Request[Any, Any, Any], vid: FromPath[str]) -> Visi
     return await read_visit(services(request), user, vid, via="api")
 
 
-async def _answer(request: Request[Any, Any, Any], vid: str) -> VisitView:
+async def _answer(request: Request[Any, Any, Any], user: AccountLike, vid: str) -> VisitView:
     """The visit after a change, for the one who made it (the change's own audit entry names the visit)."""
     svc = services(request)
     rec = await svc.db.read(lambda c: load_visit(c, vid))
     assert rec is not None
-    return await _view(svc, rec)
+    return (await _views(svc, user, [rec]))[0]
 
 
 @post("/api/visits/{vid:str}/parts", summary="Attach applications to the visit's department parts (counter)",
@@ -228,14 +248,14 @@ async def _answer(request: Request[Any, Any, Any], vid: str) -> VisitView:
 async def attach_route(request: Request[Any, Any, Any], vid: FromPath[str], data: JSONBody[AttachIn]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await attach_submissions(services(request), user, vid, data.submission_ids)
-    return await _answer(request, vid)
+    return await _answer(request, user, vid)
 
 
 async def _part(request: Request[Any, Any, Any], vid: str, dept: str, action: PartAction,
                 booth: str | None = None) -> VisitView:
     user = require_roles(request, *VISIT_ROLES)
     await part_action(services(request), user, vid, dept, action, booth=booth)
-    return await _answer(request, vid)
+    return await _answer(request, user, vid)
 
 
 @post("/api/visits/{vid:str}/parts/{dept:str}/take", summary="Take a part (担当します)", status_code=200)
@@ -265,14 +285,14 @@ async def step_route(request: Request[Any, Any, Any], vid: FromPath[str], dept: 
 async def close_route(request: Request[Any, Any, Any], vid: FromPath[str]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await visit_action(services(request), user, vid, "close")
-    return await _answer(request, vid)
+    return await _answer(request, user, vid)
 
 
 @post("/api/visits/{vid:str}/reopen", summary="Reopen a closed visit (counter)", status_code=200)
 async def reopen_route(request: Request[Any, Any, Any], vid: FromPath[str]) -> VisitView:
     user = require_roles(request, *VISIT_DESK_ROLES)
     await visit_action(services(request), user, vid, "reopen")
-    return await _answer(request, vid)
+    return await _answer(request, user, vid)
 
 
 visits_router = Router(path="/", route_handlers=[create_visit, list_visits_route, get_visit, attach_route, take_route,

@@ -257,3 +257,35 @@ def test_console_pages_without_javascript(srv: AppServer) -> None:
     assert r.status_code == 200 and "葛\U000e0100城 花子" in r.text and "平成2年4月1日" in r.text
     r = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "resident_id": "nobody"})
     assert r.status_code == 422 and "住民記録はありません" in r.text
+
+
+def test_a_reviewer_sees_only_their_own_departments_applications(srv: AppServer) -> None:
+    """A reviewer may open a visit because one part is theirs; the other departments' applications (ids,
+    titles, receipt numbers, statuses) are not theirs: the API and the console page show the other parts'
+    states only. Counter staff see every part's applications."""
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005")
+    s1, s2 = _file(counter, "test-proc"), _file(counter, "kodomo-proc")
+    assert counter.post(f"/api/visits/{v['id']}/parts", json={"submission_ids": [s1, s2]}).status_code == 200
+    receipts = dict(srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
+        "SELECT id, receipt_number FROM submissions WHERE id IN (?, ?)", (s1, s2))]))
+    shimin = srv.login("reviewer", department="shimin")
+
+    def parts(client: httpx.Client, r: httpx.Response | None = None) -> dict[str, list[str]]:
+        r = r or client.get(f"/api/visits/{v['id']}")
+        assert r.status_code == 200, r.text
+        return {p["department"]: p["submissions"] for p in r.json()["parts"]}
+
+    assert parts(counter) == {"shimin": [s1], "kodomo": [s2]}
+    assert parts(shimin) == {"shimin": [s1], "kodomo": []}
+    board_ = shimin.get("/api/visits", params={"status": "open"}).json()
+    assert [{p["department"]: p["submissions"] for p in b["parts"]} for b in board_ if b["id"] == v["id"]] == [
+        {"shimin": [s1], "kodomo": []}]
+    # The answer to a change is the same view.
+    assert parts(shimin, shimin.post(f"/api/visits/{v['id']}/parts/shimin/take")) == {"shimin": [s1], "kodomo": []}
+    page = shimin.get(f"/console/visits/{v['id']}")
+    assert page.status_code == 200 and "こども課" in page.text  # the part's state is shown
+    assert s1 in page.text and receipts[s1] in page.text
+    assert s2 not in page.text and receipts[s2] not in page.text and "児童手当" not in page.text
+    whole = counter.get(f"/console/visits/{v['id']}").text
+    assert s2 in whole and receipts[s2] in whole
