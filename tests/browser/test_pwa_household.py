@@ -124,10 +124,10 @@ def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_ser
     page.get_by_role("button", name="次へ進む").click()
     prev = page.locator("fieldset[data-field=previous_address]")
     expect(prev.get_by_label("市区町村")).to_have_value("大阪市北区")
-    # The step's prefilled values are one line (from the registry and the certificate: 「登録情報から入力」);
-    # opened, each says where it came from.
+    # The step's prefilled values are one line (from the registry and the certificate: the neutral
+    # 「入力済みの項目」, not 「登録情報から」); opened, each says where it came from.
     fold = page.locator("details.prefill-values")
-    assert fold.locator("summary").inner_text() == "登録情報から入力（開いて確認・訂正）"
+    assert fold.locator("summary").inner_text() == "入力済みの項目（開いて確認・訂正）"
     fold.locator("summary").click()
     assert "転出証明書情報から入力" in prev.locator(":scope > legend").inner_text()
     expect(page.locator("#f-previous_postal_code")).to_have_value("5300001")
