@@ -121,12 +121,8 @@ def _view(user: AccountLike, rec: VisitRecord, names: Mapping[str, ResidentRecor
 
 
 async def _views(svc: Services, user: AccountLike, recs: list[VisitRecord]) -> list[VisitView]:
-    """The views of ``recs`` for ``user``."""
-    names = {}
-    for rid in {r.resident_id for r in recs if r.resident_id is not None}:
-        found = await svc.registry.get(rid)
-        if found is not None:
-            names[rid] = found
+    """The views of ``recs`` for ``user``, their residents' names in one registry read (the board: not one per row)."""
+    names = await svc.registry.get_many(r.resident_id for r in recs if r.resident_id is not None)
     return [_view(user, r, names) for r in recs]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -289,3 +291,40 @@ def test_a_reviewer_sees_only_their_own_departments_applications(srv: AppServer)
     assert s2 not in page.text and receipts[s2] not in page.text and "児童手当" not in page.text
     whole = counter.get(f"/console/visits/{v['id']}").text
     assert s2 in whole and receipts[s2] in whole
+
+
+def test_the_board_reads_the_registry_once(tmp_path: Path) -> None:
+    """The board names every visit's resident from one registry read, however many rows it shows."""
+    import asyncio
+
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+    from server.storage.db import Database
+    from server.storage.schema import migrate
+    from server.storage.visits import VisitRecord
+    from server.visits import _views
+
+    db = Database.open(tmp_path / "board.db")
+    try:
+        db.write_sync(migrate)
+        db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+        reads: list[int] = []
+        real_read = db.read
+
+        async def counted(fn: Any) -> Any:
+            reads.append(1)
+            return await real_read(fn)
+
+        db.read = counted  # type: ignore[method-assign]
+        rows = [VisitRecord(id=f"v{i}", number=f"A-{i:03d}", day="2026-12-07", status="open",
+                            resident_id=DEMO_RESIDENTS[i % len(DEMO_RESIDENTS)].id, person=None, booking_ref=None,
+                            booth=None, opened_by="c", opened_at="2026-12-07T00:00:00+00:00", closed_at=None,
+                            parts=[]) for i in range(12)]
+        svc = SimpleNamespace(registry=SQLiteRegistry(db))
+        views = asyncio.run(_views(svc, SimpleNamespace(id="c", role="counter", department=None),  # type: ignore[arg-type]
+                                   rows))
+        assert len(reads) == 1
+        first = DEMO_RESIDENTS[0]
+        assert views[0].resident_name == {"family": first.family, "given": first.given}
+    finally:
+        db.close()
