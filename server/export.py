@@ -57,8 +57,7 @@ from procedure_definitions.model import (
     YesNoField,
 )
 from server.display import choice_labels, file_names, form_values, status_label, value_text
-from server.prefill_check import CORRECTED_FLAG
-from server.storage.submissions import SubmissionRecord, corrected_of, iter_submissions
+from server.storage.submissions import SubmissionRecord, iter_submissions
 
 __all__ = [
     "BASE_COLUMNS",
@@ -262,11 +261,6 @@ def _label_cell(f: Any, value: Any, values: Mapping[str, Any], corrected: list[s
     return value_text(f, value, values, corrected)
 
 
-def _corrected(conn: sqlite3.Connection, rec: SubmissionRecord) -> list[str]:
-    """The paths stored as corrected when ``rec`` was filed (a person's note in ``server.display``)."""
-    return corrected_of(conn, rec.id) if CORRECTED_FLAG in rec.flags else []
-
-
 class _Cell(NamedTuple):
     header: str
     path: str
@@ -333,14 +327,14 @@ def _plan(procedure_id: str, proc: Procedure | None, mappings: Mapping[str, list
     return []  # definition unknown: receipt columns only, never the answers' own keys
 
 
-def _row(rec: SubmissionRecord, proc: Procedure | None, values: Mapping[str, Any], plan: list[_Cell],
-         corrected: list[str]) -> dict[str, str]:
+def _row(rec: SubmissionRecord, proc: Procedure | None, values: Mapping[str, Any], plan: list[_Cell]
+         ) -> dict[str, str]:
     """One submission's row, header -> cell text (not yet neutralised: that is the CSV writer's)."""
     row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
            "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
            "flags": ";".join(rec.flags), "procedure_title": proc.title.ja if proc is not None else "",
            "status_label": status_label(rec.status)}
-    row.update({c.header: _label_cell(c.field, _at(values, c.path), values, corrected) if c.field is not None
+    row.update({c.header: _label_cell(c.field, _at(values, c.path), values, rec.corrected) if c.field is not None
                 else lookup(values, c.path) for c in plan})
     return row
 
@@ -356,7 +350,7 @@ def export_row(conn: sqlite3.Connection, rec: SubmissionRecord,
     items: dict[str, int] = {}
     if proc is not None and rec.procedure_id not in mappings:
         _group_items(proc, values, items)
-    row = _row(rec, proc, values, _plan(rec.procedure_id, proc, mappings, items), _corrected(conn, rec))
+    row = _row(rec, proc, values, _plan(rec.procedure_id, proc, mappings, items))
     if rec.procedure_id in mappings:
         for name in LABEL_COLUMNS:
             del row[name]
@@ -388,7 +382,7 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
         if key not in plans:
             plans[key] = _plan(rec.procedure_id, proc, mappings, items.get(key))
         columns.update(dict.fromkeys(c.header for c in plans[key]))
-        rows.append(_row(rec, proc, values, plans[key], _corrected(conn, rec)))
+        rows.append(_row(rec, proc, values, plans[key]))
     buf = io.StringIO()
     if bom:
         buf.write("\ufeff")  # Excel on Windows needs it to read UTF-8

@@ -110,19 +110,6 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
                        procedures=sorted(titles, key=lambda p: (titles[p], p)))
 
 
-async def _corrected(svc: Any, rec: Any) -> list[str]:
-    """Paths of the answers that differ from the resident's registry data when it was filed (stored then:
-    ``server.filing``), for a submission flagged so (which answers, not the registry's values: those stay in
-    the registry)."""
-    from server.prefill_check import CORRECTED_FLAG
-    from server.storage.submissions import corrected_of
-
-    if CORRECTED_FLAG not in rec.flags:
-        return []
-    paths: list[str] = await svc.db.read(lambda c: corrected_of(c, rec.id))
-    return paths
-
-
 @get("/console/submissions/{sid:str}", include_in_schema=False)
 async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Response[str]:
     user = _staff(request)
@@ -136,7 +123,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
                        details={"via": "console"})
     proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
     sections = []
-    paths = await _corrected(svc, rec)
+    paths = rec.corrected  # stored when it was filed (server.filing): which answers, never the registry's values
     corrected: list[tuple[str, str]] = []
     if proc is not None:
         from procedure_definitions.forms import staff_only_ids

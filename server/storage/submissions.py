@@ -39,7 +39,6 @@ __all__ = [
     "TransitionNotPermitted",
     "body_hash",
     "canonical_json",
-    "corrected_of",
     "create_many",
     "iter_submissions",
     "load_submission",
@@ -121,6 +120,9 @@ class SubmissionRecord(Receipt, kw_only=True):
     on_behalf_of: str | None
     updated_at: str
     history: list[HistoryEntry] = []
+    # Paths of the answers that changed a prefilled value, decided when it was filed (flag prefill_corrected):
+    # read with the row, so a page or export naming them reads nothing more. Staff pages only.
+    corrected: list[str] = []
 
 
 class NewSubmission(msgspec.Struct, kw_only=True):
@@ -162,7 +164,7 @@ def body_hash(procedure_id: str, procedure_version: str, answers: Any, on_behalf
 
 
 _COLS = ("id, receipt_number, procedure_id, procedure_version, status, received_at, flags, department, answers,"
-         " account_id, on_behalf_of, updated_at")
+         " account_id, on_behalf_of, updated_at, corrected")
 
 
 def _record(row: Any, history: list[HistoryEntry] | None = None) -> SubmissionRecord:
@@ -170,7 +172,7 @@ def _record(row: Any, history: list[HistoryEntry] | None = None) -> SubmissionRe
         id=row[0], receipt_number=row[1], procedure_id=row[2], procedure_version=row[3], status=row[4],
         received_at=row[5], flags=msgspec.json.decode(row[6]), department=row[7],
         answers=msgspec.json.decode(row[8]), account_id=row[9], on_behalf_of=row[10], updated_at=row[11],
-        history=history or [],
+        corrected=msgspec.json.decode(row[12]) if row[12] else [], history=history or [],
     )
 
 
@@ -288,7 +290,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
     for i, new in enumerate(news):
         row = existing.get(new.id)
         if row is not None:
-            same = row[12] == new.body_hash and row[9] == new.account_id
+            same = row[13] == new.body_hash and row[9] == new.account_id
             outcomes[i] = (_receipt(_record(row)), False) if same else IdempotencyConflict(new.id)
         elif new.id in creating:
             first = news[creating[new.id]]
@@ -329,12 +331,6 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
         if isinstance(out, int):  # a retry of an id created earlier in this batch
             outcomes[i] = (outcomes[out][0], False)
     return outcomes
-
-
-def corrected_of(conn: sqlite3.Connection, sid: str) -> list[str]:
-    """The paths of submission ``sid``'s answers that changed a prefilled value, as decided when it was filed."""
-    row = conn.execute("SELECT corrected FROM submissions WHERE id = ?", (sid,)).fetchone()
-    return list(msgspec.json.decode(row[0])) if row and row[0] else []
 
 
 def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor: str | None,

@@ -188,6 +188,11 @@ def test_a_corrected_member_flags_the_submission_and_the_console_lists_the_path(
     resident = srv.login("resident", resident_id="R0001")
     out = _file(resident, [_mover("R0001"), _mover("R0003", mover_birth_date="2015-06-02")])
     assert "prefill_corrected" in _flags(srv, out["id"])
+    # The paths come with the submission's row (no read of their own for a page or an export line).
+    from server.storage.submissions import _load
+
+    rec = srv.db.read_sync(lambda c: _load(c, out["id"], history=False))
+    assert rec is not None and rec.corrected == ["movers[1].mover_birth_date"]
     page = srv.login("counter").get(f"/console/submissions/{out['id']}")
     assert page.status_code == 200
     assert "登録情報から修正あり" in page.text and _CORRECTED_ROW in page.text
