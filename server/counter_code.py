@@ -33,6 +33,7 @@ from server.auth.http import ip, limit
 from server.auth.roles import BIND_ROLES, COUNTER_CODE_ROLES, PREENTRY_LOAD_ROLES
 from server.auth.store import hash_secret
 from server.authz import AccountLike, require_roles
+from server.console.readable import account_names
 from server.identity import bind_account
 from server.problems import Problem
 from server.services import Services, services
@@ -227,16 +228,8 @@ _REFUSALS = {
 
 
 async def _view(svc: Services, loaded: LoadedPreentry) -> PreentryView:
-    vid, aid = loaded.visit_id, loaded.account_id
-
-    def q(c: Any) -> tuple[Any, Any, str | None]:
-        acc = c.execute("SELECT display_name FROM accounts WHERE id = ?", (aid,)).fetchone()
-        b = c.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (aid,)).fetchone()
-        v = c.execute("SELECT resident_id FROM visits WHERE id = ?", (vid,)).fetchone()
-        return acc, b, v[0] if v else None
-
-    acc, bound, visit_resident = await svc.db.read(q)
-    bound_to = str(bound[0]) if bound else None
+    vid, aid, visit_resident = loaded.visit_id, loaded.account_id, loaded.visit_resident
+    name, _, bound_to = (await account_names(svc.db, [aid])).get(aid, ("", "", None))
     binding: Literal["bound", "bindable", "bound-elsewhere", "no-resident"]
     if bound_to is not None and bound_to == visit_resident:
         binding = "bound"
@@ -244,7 +237,7 @@ async def _view(svc: Services, loaded: LoadedPreentry) -> PreentryView:
         binding = "bound-elsewhere"
     else:
         binding = "bindable" if visit_resident else "no-resident"
-    return PreentryView(visit_id=vid, account=LoadedAccount(aid, str(acc[0]) if acc else "", bound_to),
+    return PreentryView(visit_id=vid, account=LoadedAccount(aid, name, bound_to),
                         preentry=loaded.preentry, loaded_by=loaded.loaded_by, loaded_at=loaded.loaded_at,
                         binding=binding)
 

@@ -28,7 +28,7 @@ from server.auth.roles import (
 )
 from server.authz import require_roles
 from server.console.preentry_pages import preentry_panel
-from server.console.readable import department_names
+from server.console.readable import account_names, department_names
 from server.console.routes import render_page
 from server.display import date_text, name_text, procedure_title, status_label
 from server.identity import search_registry, summarize
@@ -167,13 +167,10 @@ async def _titles(svc: Services, lines: Any) -> dict[str, str]:
 
 
 async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
-    ids = sorted({e.by for e in view.events if e.by} | {p.taken_by for p in view.parts if p.taken_by})
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = await svc.db.read(lambda c: c.execute(f"SELECT id, display_name FROM accounts WHERE id IN ({marks})",
-                                                 ids).fetchall())
-    return {r[0]: r[1] for r in rows}
+    """The display names of the clerks the page names (who opened it, took a part, made a step)."""
+    names = await account_names(svc.db, [view.opened_by, *(e.by for e in view.events),
+                                         *(p.taken_by for p in view.parts)])
+    return {k: v[0] for k, v in names.items()}
 
 
 @get("/console/visits/{vid:str}", include_in_schema=False)

@@ -64,6 +64,7 @@ class CodeRefused(Exception):
 
 class LoadedPreentry(msgspec.Struct, kw_only=True):
     visit_id: str
+    visit_resident: str | None  # the visit's registry resident (read with the rest: whether the account is bound to them)
     account_id: str
     preentry: dict[str, Any] | None
     loaded_by: str
@@ -109,7 +110,7 @@ def load_code_in(conn: sqlite3.Connection, *, visit_id: str, code_hash: str, now
     pre-entry go onto the visit (replacing one loaded before), the code is spent. :class:`CodeRefused`:
     ``not-found`` (no such visit: 404), ``visit-closed`` (409), ``code-not-found`` (404: wrong, spent or
     revoked), ``code-expired`` (410)."""
-    visit = conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone()
+    visit = conn.execute("SELECT status, resident_id FROM visits WHERE id = ?", (visit_id,)).fetchone()
     if visit is None:
         raise CodeRefused(404, "not-found")
     if visit[0] != "open":
@@ -132,14 +133,15 @@ def load_code_in(conn: sqlite3.Connection, *, visit_id: str, code_hash: str, now
     append_audit(conn, actor=actor, action="visit.counter_code_load", subject=f"visit:{visit_id}",
                  details={"account_id": account_id,
                           "preentry": {"kind": pre["kind"], "id": pre["id"]} if pre else None})
-    return LoadedPreentry(visit_id=visit_id, account_id=account_id, preentry=pre, loaded_by=actor, loaded_at=now)
+    return LoadedPreentry(visit_id=visit_id, visit_resident=visit[1], account_id=account_id, preentry=pre,
+                          loaded_by=actor, loaded_at=now)
 
 
 def loaded_preentry(conn: sqlite3.Connection, visit_id: str) -> LoadedPreentry | None:
     """What was loaded into the visit, or None."""
-    row = conn.execute("SELECT account_id, preentry, loaded_by, loaded_at FROM visit_preentries WHERE visit_id = ?",
-                       (visit_id,)).fetchone()
+    row = conn.execute("SELECT p.account_id, p.preentry, p.loaded_by, p.loaded_at, v.resident_id FROM visit_preentries p"
+                       " JOIN visits v ON v.id = p.visit_id WHERE p.visit_id = ?", (visit_id,)).fetchone()
     if row is None:
         return None
-    return LoadedPreentry(visit_id=visit_id, account_id=row[0], preentry=msgspec.json.decode(row[1]) if row[1] else None,
-                          loaded_by=row[2], loaded_at=row[3])
+    return LoadedPreentry(visit_id=visit_id, visit_resident=row[4], account_id=row[0],
+                          preentry=msgspec.json.decode(row[1]) if row[1] else None, loaded_by=row[2], loaded_at=row[3])

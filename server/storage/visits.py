@@ -19,6 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from server.audit import append_audit
+from server.registry import bound_resident_id
 from server.storage.migrations import Migration
 from server.storage.submissions import HELD_STATUSES
 from server.storage.sync.records import utc_now
@@ -224,16 +225,6 @@ def _visit_row(conn: sqlite3.Connection, visit_id: str) -> sqlite3.Row:
     return row
 
 
-def _submission_person(conn: sqlite3.Connection, on_behalf_of: str | None, account_id: str | None) -> str | None:
-    """The registry resident an application is about: the one it was filed for, else its filer's binding."""
-    if on_behalf_of:
-        return on_behalf_of
-    if account_id is None:
-        return None
-    row = conn.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (account_id,)).fetchone()
-    return row[0] if row else None
-
-
 def attach_in(conn: sqlite3.Connection, visit_id: str, submission_ids: list[str], actor: str) -> list[str]:
     """Attach applications to the visit, each to the part of its procedure's department (made when missing);
     the departments touched. All or nothing: an unknown application (or a held one), one of another visit or
@@ -250,7 +241,8 @@ def attach_in(conn: sqlite3.Connection, visit_id: str, submission_ids: list[str]
         if not row["department"]:
             raise VisitRefused(422, "submission-without-department", "The application's procedure names no department",
                                submission_id=sid)
-        person = _submission_person(conn, row["on_behalf_of"], row["account_id"])
+        # The registry resident it is about: the one it was filed for, else its filer's binding.
+        person = row["on_behalf_of"] or (bound_resident_id(conn, row["account_id"]) if row["account_id"] else None)
         if visit["resident_id"] and person and person != visit["resident_id"]:
             raise VisitRefused(422, "submission-other-resident", "The application is about another resident",
                                submission_id=sid)
