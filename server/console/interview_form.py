@@ -4,7 +4,11 @@ values, the prefilled value as readable text), and the posted form read back int
 Input names are ``{scope}.{field}`` (scope ``q`` for the questions, ``s`` for the shared fields, else the
 procedure id) with ``.family`` / ``.given`` for a two-part name and ``.{part}`` for an address's parts; a group
 of people prefilled from the household is offered as one checkbox per member (``.{index}``: the member's place
-in the profile's list). Readable values come from ``server.display.value_text`` (the one place).
+in the profile's list). A group typed row by row (no ``prefill``) is one fieldset per row (``.{row}.{field}``,
+a hidden ``.{_row}`` marker per row on the screen) with 「行を追加」/「この行を削除」 buttons (``op`` ``row_add:{name}``
+/ ``row_del:{name}:{row}``, applied by :func:`change_rows`). A field of an item shown on a condition of the item
+(``show_if``) is rendered with it, hidden while the item's answers make it false (the live screen re-evaluates).
+Readable values come from ``server.display.value_text`` (the one place).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from procedure_definitions.expressions import parse
 from procedure_definitions.model import (
     AddressField,
     ChoiceField,
@@ -36,10 +41,11 @@ from procedure_definitions.model import (
     YesNoField,
 )
 from server.display import name_text, value_text
+from server.interview_plan import shown
 from server.prefill_check import offered_people
 
-__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "event_people", "item_fields", "members_of",
-           "person_offered", "read_value", "widget"]
+__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "event_people", "item_fields",
+           "members_of", "person_offered", "read_value", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
@@ -51,7 +57,8 @@ NOT_LISTED = "ここにない人（入力する）"  # the PWA's words (pwa/js/s
 class Widget:
     """What the template needs to render one field."""
 
-    kind: str  # text | textarea | yesno | radio | select | checks | name | address | notice | members | person | unsupported
+    # text | textarea | yesno | radio | select | checks | name | address | notice | members | rows | person | unsupported
+    kind: str
     name: str
     dom_id: str
     label: str
@@ -68,7 +75,8 @@ class Widget:
     numeric: bool = False  # a number field: the live conditions read its text as a number
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
     hidden: bool = False  # its condition is false on the answers as saved
-    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
+    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's / a row's own fields
+    can_add: bool = False  # a group typed row by row below its ``max``: 「行を追加」
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -121,11 +129,46 @@ def _matches(f: GroupField, member: Mapping[str, Any], item: Any) -> bool:
 
 def item_fields(f: GroupField, item: Mapping[str, Any] | None = None) -> list[Field]:
     """The fields of a group's item the person does not give (続柄 of a child; the 個人番号 of a newborn, whom
-    the registry does not know yet): asked per ticked person. ``item``: the person's item (None: every field
-    that may be asked). Those shown on a condition of the item are left to the console after filing."""
+    the registry does not know yet): asked per ticked person, or every field of a row typed by hand.
+    ``item``: the person's item (None: every field that may be asked). Those shown on a condition of the
+    item (the child's address when not living together) are among them: the screen hides them while false."""
     mapped = f.prefill_map or {}
-    return [x for x in f.fields if not x.calculate and not x.show_if and not isinstance(x, NoticeField)
+    return [x for x in f.fields if not x.calculate and not isinstance(x, NoticeField)
             and (item is None or x.id not in mapped or item.get(x.id) in (None, ""))]
+
+
+def _item_widgets(f: GroupField, scope: str, i: int, k: int, item: Mapping[str, Any], fields: list[Field], *,
+                  profile: Mapping[str, Any], resident_id: str) -> list[Widget]:
+    """The widgets of one item: inputs named by ``i`` (a person's place in the offered list, or the row), ids
+    by ``k`` (the item's place in the answer: the validator's path ``{group}[k].{field}``)."""
+    subs = []
+    for x in fields:
+        sub = widget(x, f"{scope}.{f.id}.{i}", item.get(x.id), prefilled=False, source=None, profile=profile,
+                     resident_id=resident_id)
+        sub.dom_id = f"i-{scope}-{f.id}-{k}-{x.id}"
+        if x.show_if:  # a condition on the item's own answers (as the validator reads it)
+            sub.show_if, sub.hidden = parse(x.show_if), not shown(x, item)
+        subs.append(sub)
+    return subs
+
+
+def _rows(value: Any, f: GroupField) -> list[Mapping[str, Any]]:
+    """A typed group's rows: its items, at least ``min`` (empty rows to fill)."""
+    items = [it for it in value if isinstance(it, Mapping)] if isinstance(value, list) else []
+    return items + [{}] * max(0, (f.min or 0) - len(items))
+
+
+def change_rows(f: GroupField, value: Any, op: str, row: str = "") -> tuple[list[Any], str]:
+    """「行を追加」 (``op`` add) or 「この行を削除」 (del of ``row``) on a typed group's answer: (rows, message);
+    a message (Japanese) when refused: beyond ``max``, or a row that is not there."""
+    items = [dict(it) for it in _rows(value, f)]
+    if op == "add":
+        if f.max is not None and len(items) >= f.max:
+            return items, f"{f.label.ja}は{f.max}行までです。"
+        return [*items, {}], ""
+    if not row.isdigit() or int(row) >= len(items):
+        return items, "削除する行がありません。"
+    return items[:int(row)] + items[int(row) + 1:], ""
 
 
 def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | None,
@@ -166,15 +209,19 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
             if str(i) not in w.checked:
                 continue
             item = next(it for it in items if _matches(f, m, it))
-            subs = []
-            for x in item_fields(f, _item(f, m)):  # what this person does not give, with what was typed
-                sub = widget(x, f"{scope}.{f.id}.{i}", item.get(x.id), prefilled=False, source=None, profile=profile,
-                             resident_id=resident_id)
-                sub.dom_id = f"i-{scope}-{f.id}-{k}-{x.id}"  # the validator's path {group}[k].{field}
-                subs.append(sub)
+            # What this person does not give, with what was typed.
+            subs = _item_widgets(f, scope, i, k, item, item_fields(f, _item(f, m)), profile=profile,
+                                 resident_id=resident_id)
             if subs:
                 w.items.append((name_text(m.get("name")), subs))
             k += 1
+    elif isinstance(f, GroupField) and not f.prefill:
+        # Typed row by row (証人, 兄姉): the clerk adds and removes rows.
+        rows = _rows(value, f)
+        w.kind, w.can_add = "rows", f.max is None or len(rows) < f.max
+        word = f.item_label.ja if f.item_label else f.label.ja
+        w.items = [(f"{word} {k + 1}", _item_widgets(f, scope, k, k, row, item_fields(f), profile=profile,
+                                                     resident_id=resident_id)) for k, row in enumerate(rows)]
     elif isinstance(f, PersonField):
         # One radio per person offered and 「ここにない人」 (value ""): the pick fills its targets on the
         # server when the screen is posted (server.prefill_check.pick_person, the PWA's rule).
@@ -194,7 +241,7 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         w.input_type = "text"  # digits typed as text: inputmode numeric keeps leading zeros
         w.numeric = isinstance(f, NumberField)
     elif not isinstance(f, TextField | KanaField | PhoneField):
-        w.kind = "unsupported"  # attachments, a person, a group typed item by item: after filing, in the console
+        w.kind = "unsupported"  # attachments: after filing, in the console
     return w
 
 
@@ -220,6 +267,16 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
     if isinstance(f, AddressField):
         parts = {k: _text(form, f"{name}.{k}") for k, _ in ADDRESS_PARTS}
         return {k: v for k, v in parts.items() if v} or None
+    if isinstance(f, GroupField) and not f.prefill:  # the rows on the screen, in order (an empty row kept)
+        out_rows = []
+        for r in form.getall(f"{name}._row", []):
+            row = {}
+            for x in item_fields(f):
+                v = read_value(x, f"{name}.{r}", form, profile=profile, resident_id=resident_id)
+                if v not in (None, []):
+                    row[x.id] = v
+            out_rows.append(row)
+        return out_rows
     if isinstance(f, GroupField):
         if not (f.prefill and f.prefill_map):
             return None

@@ -29,6 +29,7 @@ from server.authz import AccountLike, require_roles
 from server.console.interview_form import (
     EVENT_PEOPLE,
     Widget,
+    change_rows,
     event_people,
     item_fields,
     person_offered,
@@ -368,6 +369,9 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
                 extra, _ = prefill_draft(LifeEvent(id="-", version="0", title=ev.title, questions=[],
                                                    procedures=[LifeEventProcedure(procedure=pid)]), procs, profile)
                 draft["answers"][pid] = extra["answers"].get(pid, {})
+    anchor = ""
+    if op.startswith(("row_add:", "row_del:")):
+        message, anchor = _row_op(ev, procs, draft, op)
     try:
         await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
     except InterviewRefused as exc:
@@ -376,7 +380,29 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
         return await _finish(request, user, view, rec, ev, procs, draft)
     if message:
         return await _render(request, user, vid, iid, message=message, http_status=422)
-    return Redirect(f"/console/visits/{vid}/interviews/{iid}", status_code=303)
+    return Redirect(f"/console/visits/{vid}/interviews/{iid}{anchor}", status_code=303)
+
+
+def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], op: str) -> tuple[str, str]:
+    """「行を追加」 ``row_add:{scope}.{group}`` / 「この行を削除」 ``row_del:{scope}.{group}:{row}`` on a group typed
+    row by row: (message when refused, the fragment to return to: the new row, or the group)."""
+    kind, _, rest = op.partition(":")
+    target, _, row = rest.partition(":")
+    scope, _, gid = target.partition(".")
+    if scope == "s":
+        fields, answers = [sf.field for sf in ev.shared_fields], draft["shared"]
+    elif scope in procs:
+        fields = [f for sec in procs[scope].sections for f in sec.fields]
+        answers = draft["answers"].setdefault(scope, {})
+    else:
+        return "行を操作できません。", ""
+    f = next((x for x in fields if x.id == gid and isinstance(x, GroupField) and not x.prefill), None)
+    if f is None:
+        return "行を操作できません。", ""
+    rows, message = change_rows(f, answers.get(gid), "add" if kind == "row_add" else "del", row)
+    answers[gid] = rows
+    where = f"#i-{scope}-{gid}-{len(rows) - 1}" if kind == "row_add" and not message and rows else f"#i-{scope}-{gid}"
+    return message, where
 
 
 async def _finish(request: Request[Any, Any, Any], user: AccountLike, view: Any, rec: InterviewRecord,

@@ -5,6 +5,7 @@ the visit's parts, 403 for the other roles, and the audit rows."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 import uuid
@@ -392,3 +393,78 @@ def test_a_person_field_picks_one_of_the_household_and_fills_its_fields(srv: App
     assert r.status_code == 303
     page = c.get(url).text
     assert 'name="s.deceased_birth_date" value=""' in page and not re.search(r'value="R000\d" checked', page)
+
+
+def test_a_group_typed_row_by_row_adds_and_removes_rows(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c, "R0002")
+    url = _start(c, vid, "birth")
+    page = c.get(url).text
+    siblings = page.split('id="i-jido-teate-older_siblings"', 1)[1].split('<div class="field', 1)[0]
+    assert "行がありません" in siblings and "行を追加（大学生年代の兄姉" in siblings
+    r = _post(c, url, page, op="row_add:jido-teate.older_siblings")
+    assert r.status_code == 303 and r.headers["location"].endswith("#i-jido-teate-older_siblings-0")
+    page = c.get(url).text
+    assert 'name="jido-teate.older_siblings.0.sibling_name.family"' in page and "兄姉 1" in page
+    assert "この行を削除（兄姉 1）" in page
+    r = _post(c, url, page, op="row_add:jido-teate.older_siblings", **{
+        "jido-teate.older_siblings.0.sibling_name.family": "山田", "jido-teate.older_siblings.0.sibling_name.given": "一子",
+        "jido-teate.older_siblings.0.sibling_birth_date": "2005-04-01"})
+    assert r.headers["location"].endswith("-1")
+    page = c.get(url).text
+    assert 'name="jido-teate.older_siblings.0.sibling_name.given" value="一子"' in page
+    assert 'name="jido-teate.older_siblings.1.sibling_name.given" value=""' in page
+    r = _post(c, url, page, op="row_del:jido-teate.older_siblings:0", **{
+        "jido-teate.older_siblings.1.sibling_name.given": "二子"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert 'name="jido-teate.older_siblings.0.sibling_name.given" value="二子"' in page
+    assert "一子" not in page and 'name="jido-teate.older_siblings.1.' not in page
+    draft = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
+                                                   ).fetchone()[0])
+    rows = json.loads(draft)["answers"]["jido-teate"]["older_siblings"]
+    assert [r["sibling_name"]["given"] for r in rows] == ["二子"] and "sibling_birth_date" not in rows[0]
+    # At most max (5) rows: the sixth is refused with a message, the button gone; a bad row op is refused too.
+    for _ in range(4):
+        page = c.get(url).text
+        assert _post(c, url, page, op="row_add:jido-teate.older_siblings").status_code == 303
+    page = c.get(url).text
+    assert "行を追加（大学生年代の兄姉" not in page and "兄姉 5" in page
+    r = _post(c, url, page, op="row_add:jido-teate.older_siblings")
+    assert r.status_code == 422 and "5行までです" in r.text
+    for op in ("row_del:jido-teate.older_siblings:9", "row_add:jido-teate.children", "row_add:nope.x", "row_del:x"):
+        r = _post(c, url, c.get(url).text, op=op)
+        assert r.status_code == 422, op
+
+
+def test_marriage_witnesses_two_rows_and_a_person_field_shown_on_its_condition(srv: AppServer) -> None:
+    c = srv.login("counter")
+    vid = _visit(c, "R0002")
+    url = _start(c, vid, "marriage")
+    page = c.get(url).text
+    # 証人 min 2 = max 2: two rows to fill, no 「行を追加」.
+    assert 'name="konin.witnesses.1.witness_honseki"' in page and 'name="konin.witnesses.2.' not in page
+    assert 'value="row_add:konin.witnesses"' not in page and 'value="row_del:konin.witnesses:1"' in page
+    # A person's own field shown on a condition of the person's item: the newborn's 同居 answered いいえ shows
+    # the child's address (without JavaScript, after 「更新」).
+    vid = _visit(c, "R0002")
+    url = _start(c, vid, "birth")
+    page = c.get(url).text
+    assert _post(c, url, page, op="update", **{"s.child_name.given": "陽太", "s.birth_date": "2026-12-01"}
+                 ).status_code == 303
+    page = c.get(url).text
+    children = page.split('id="i-jido-teate-children"', 1)[1].split("</fieldset>", 1)[0]
+    baby = re.search(r'value="(\d+)"> 山田 陽太', children)
+    assert baby is not None
+    assert _post(c, url, page, op="update", **{"jido-teate.children": baby.group(1)}).status_code == 303
+    page = c.get(url).text
+    lives = f'jido-teate.children.{baby.group(1)}.child_lives_with'
+    assert f'name="{lives}"' in page
+    address = re.search(r'<div class="field"[^>]*data-field="jido-teate\.children\.' + baby.group(1)
+                        + r'\.child_address"[^>]*>', page)
+    assert address is not None and " hidden" in address.group(0) and "data-show-if" in address.group(0)
+    assert _post(c, url, page, op="update", **{lives: "no"}).status_code == 303
+    page = c.get(url).text
+    address = re.search(r'<div class="field"[^>]*data-field="jido-teate\.children\.' + baby.group(1)
+                        + r'\.child_address"[^>]*>', page)
+    assert address is not None and " hidden" not in address.group(0)

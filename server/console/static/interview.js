@@ -3,8 +3,8 @@
 // the resident's bundle: pwa/js/lifeevent.js applicableProcedures over pwa/js/expr.js evaluate (served here as
 // they are, no copy). Procedures added or removed by hand keep that choice. A procedure's field shown on a
 // condition (show_if) appears and hides as its answers change, read as filing will (its own fields, then the
-// shared fields and questions its data-maps names). Without this file 「更新」 asks the server, which decides
-// the same (server/interview_plan.py). Enter in a field never submits the form.
+// shared fields and questions its data-maps names; a field of a group's item by that item's answers). Without
+// this file 「更新」 asks the server, which decides the same (server/interview_plan.py). Enter in a field never submits the form.
 import { evaluate, japanToday } from './expr.js';
 import { applicableProcedures, truthy } from './lifeevent.js';
 
@@ -33,7 +33,8 @@ function fieldValue(div) {
     return c ? c.value : null;
   }
   if (kind === 'checks') return inputs.filter((el) => el.checked).map((el) => el.value);
-  if (kind === 'members') return inputs.filter((el) => el.checked).map(() => ({}));
+  if (kind === 'members') return inputs.filter((el) => el.checked && el.name === name).map(() => ({}));
+  if (kind === 'rows') return inputs.filter((el) => el.name === `${name}._row`).map(() => ({}));
   if (kind === 'name' || kind === 'address') {
     const out = {};
     for (const el of inputs) if (el.value.trim()) out[el.name.slice(name.length + 1)] = el.value.trim();
@@ -63,11 +64,23 @@ function conditions(answersQ) {
       }
     }
     for (const div of section.querySelectorAll('.field[data-show-if]')) {
+      // A field of a group's item (a person's, a row's) reads that item's answers, as the validator does.
+      const item = div.closest('[data-item]');
       let on = false;
-      try { on = truthy(evaluate(JSON.parse(div.dataset.showIf), answers, { today })); } catch { on = false; }
+      try { on = truthy(evaluate(JSON.parse(div.dataset.showIf), item ? itemAnswers(item) : answers, { today })); } catch { on = false; }
       div.hidden = !on;
     }
   }
+}
+
+/** The answers of one item of a group (its own fields, by field id). */
+function itemAnswers(item) {
+  const out = {};
+  for (const div of item.querySelectorAll('.field[data-field]')) {
+    const v = fieldValue(div);
+    if (v !== null) out[div.dataset.field.split('.').pop()] = v;
+  }
+  return out;
 }
 
 function refresh() {
