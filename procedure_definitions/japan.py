@@ -16,6 +16,7 @@ from procedure_definitions.postal import entries_for_code, entry_to_dict
 
 __all__ = [
     "ERAS",
+    "JST",
     "Era",
     "is_katakana",
     "is_valid_corporate_number",
@@ -30,6 +31,9 @@ __all__ = [
     "parse_wareki_partial",
     "to_wareki",
 ]
+
+# Japan Standard Time (UTC+9, no daylight saving): the one zone object for every "time/day in Japan".
+JST = datetime.timezone(datetime.timedelta(hours=9), "JST")
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedure_definitions.expressions.numfmt import format_number
-from procedure_definitions.japan import to_wareki
+from procedure_definitions.japan import JST, to_wareki
 from procedure_definitions.model import (
     AddressField,
     AttachmentField,
@@ -78,13 +78,13 @@ STATUS_LABELS: dict[str, str] = {"received": "受付", "in_review": "審査中",
                                  "accepted": "受理", "rejected": "却下", "completed": "完了"}
 # The note on a person field's value, by its ``prefill`` (the list the person was picked from).
 PERSON_PICKED = {"household_members": "世帯員から選択", "transfer_movers": "転出証明書の異動者から選択"}
-_JST = dt.timezone(dt.timedelta(hours=9), "JST")
 _SEP = "、"
 
 
-def jst(value: object) -> str:
-    """A stored UTC ISO timestamp as staff read it: JST, to the minute (``2026-12-07 05:27``). Something that
-    is not a timestamp is shown as it is."""
+def jst(value: object, *, seconds: bool = False) -> str:
+    """A stored UTC ISO timestamp as staff read it: JST, to the minute (``2026-12-07 05:27``; ``seconds``: to
+    the second, for a log-like listing such as ``madoguchi handoff status``). Something that is not a
+    timestamp is shown as it is."""
     if not isinstance(value, str) or not value:
         return "" if value is None else str(value)
     try:
@@ -93,7 +93,7 @@ def jst(value: object) -> str:
         return value
     if t.tzinfo is None:  # stored times are UTC
         t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(_JST).strftime("%Y-%m-%d %H:%M")
+    return t.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def status_label(status: str) -> str:

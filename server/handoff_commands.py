@@ -5,12 +5,12 @@ trust as ``madoguchi staff``); every change is in the audit trail (actor ``cli``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sqlite3
 import sys
 
 from server.audit import append_audit
 from server.commands import _open_db
+from server.display import jst
 from server.handoff import new_secret, secret_key, url_problem
 from server.storage.handoff import (
     DEFAULT_ON_STATUS,
@@ -24,16 +24,11 @@ from server.storage.handoff import (
 )
 from server.storage.submissions import STATUSES
 
-__all__ = ["handoff_remove", "handoff_retry", "handoff_set", "handoff_status", "jst"]
+__all__ = ["handoff_remove", "handoff_retry", "handoff_set", "handoff_status"]
 
-_JST = dt.timezone(dt.timedelta(hours=9))
-
-
-def jst(stamp: str | None) -> str:
-    """A stored UTC time as the console shows times: JST, to the second."""
-    if not stamp:
-        return "-"
-    return dt.datetime.fromisoformat(stamp).astimezone(_JST).strftime("%Y-%m-%d %H:%M:%S JST")
+def _when(stamp: str | None) -> str:
+    """A stored UTC time in the status listing: JST to the second (server.display.jst), ``-`` for none."""
+    return f"{jst(stamp, seconds=True)} JST" if stamp else "-"
 
 
 def handoff_set(ns: argparse.Namespace) -> int:
@@ -130,8 +125,8 @@ def handoff_status(ns: argparse.Namespace) -> int:
         print("id\tstate\tdepartment\tapplication\tevent\tattempts\tstatus changed\tlast attempt\tnext attempt\tlast error")
         for r in rows:
             print("\t".join([str(r.id), r.state, r.department, r.submission_id, r.event, str(r.attempts),
-                             jst(r.created_at), jst(r.last_attempt_at),
-                             jst(r.next_attempt_at) if r.state == "pending" else "-", r.last_error or "-"]))
+                             _when(r.created_at), _when(r.last_attempt_at),
+                             _when(r.next_attempt_at) if r.state == "pending" else "-", r.last_error or "-"]))
     return 1 if any(n["failed"] for n in counts.values()) else 0
 
 

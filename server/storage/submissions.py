@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from procedure_definitions.japan import JST
 from server.audit import append_audit
 from server.storage.handoff import enqueue as enqueue_handoff
 from server.storage.submission_search import queue_condition, search_text
@@ -63,7 +64,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 _enc = msgspec.json.Encoder(order="sorted")
-_JST = dt.timezone(dt.timedelta(hours=9))
 
 
 class IdempotencyConflict(Exception):
@@ -301,7 +301,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
     if creating:
         now = utc_now()
         # Receipt years follow the Japanese calendar year (JST), not UTC.
-        year = dt.datetime.now(_JST).year
+        year = dt.datetime.now(JST).year
         last = conn.execute(
             "INSERT INTO receipt_counters (year, last) VALUES (?, ?)"
             " ON CONFLICT(year) DO UPDATE SET last = last + excluded.last RETURNING last",

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import msgspec
 
+from procedure_definitions.japan import JST
 from server.audit import append_audit
 from server.registry import bound_resident_id
 from server.storage.migrations import Migration
@@ -112,7 +113,6 @@ STEPS: Final = ("reception", "interview_started", "interview_finished", "attache
                 "reviewed", "issued", "released", "completed", "closed", "reopened")
 _PART_STEP = {"take": "taken", "complete": "completed", "release": "released", "attach": "attached",
               "confirm": "confirmed", "review": "reviewed", "issue": "issued"}
-_JST = dt.timezone(dt.timedelta(hours=9))
 
 
 class VisitPerson(msgspec.Struct, kw_only=True):
@@ -202,7 +202,7 @@ def open_visit_in(conn: sqlite3.Connection, v: NewVisit) -> tuple[VisitRecord, b
         assert out is not None
         return out, False
     now = utc_now()
-    day = dt.datetime.fromisoformat(now).astimezone(_JST).date().isoformat()
+    day = dt.datetime.fromisoformat(now).astimezone(JST).date().isoformat()
     seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM visits WHERE day = ?", (day,)).fetchone()[0])
     p = v.person
     conn.execute(
