@@ -9,6 +9,7 @@ form answers the console's Japanese error page with the API's status code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, Router, post
@@ -18,7 +19,7 @@ from litestar.response import Redirect
 from procedure_definitions.library import latest_version
 from server.auth.roles import BIND_ROLES, PREENTRY_LOAD_ROLES
 from server.authz import AccountLike, require_roles
-from server.console.routes import render_page
+from server.console.routes import refusal_page
 from server.counter_code import PreentryView, bind_from_visit, load_counter_code, visit_preentry
 from server.display import AnswerSection, answer_sections, form_values
 from server.problems import Problem
@@ -109,14 +110,8 @@ def _life_event_of(svc: Services, pre: dict[str, Any] | None) -> str:
     return min(ranked)[2] if ranked else ""
 
 
-def _refused(request: Request[Any, Any, Any], exc: Problem, back: str) -> Response[str]:
-    if exc.status_code in (401, 403):
-        raise exc  # authorization refusals stay problem+json, as on every console form
-    page = render_page(request, "error.html", http_status=exc.status_code, heading="操作できませんでした",
-                       message=_MESSAGES.get(exc.slug, "入力内容を確認してください。"), back=back)
-    if exc.headers and "Retry-After" in exc.headers:  # 429: when the clerk may type again
-        page.headers["Retry-After"] = exc.headers["Retry-After"]
-    return page
+# The console's one refusal page (server.console.routes.refusal_page) with this page's messages.
+_refused = partial(refusal_page, messages=_MESSAGES)
 
 
 @post("/console/visits/{vid:str}/counter-code", include_in_schema=False)

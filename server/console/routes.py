@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,7 +54,7 @@ from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES
 from server.submissions import change_status
 
-__all__ = ["ROLE_LABELS", "console_router", "render_page"]
+__all__ = ["ROLE_LABELS", "console_router", "refusal_page", "render_page"]
 
 _HERE = Path(__file__).parent
 _env = jinja2.Environment(
@@ -170,17 +171,22 @@ _FORM_ERRORS = {
     "invalid-status": "選んだ状態が正しくありません。",
     "not-found": "申請が見つかりません。",
     "unknown-resident": "その住民番号の住民記録はありません。",
-    "forbidden": "この操作をする権限がありません。",
     "resident-message-required": "追加情報の依頼と却下には、住民に表示するコメント（理由・依頼内容）が必要です。",
 }
 
 
-def _form_error(request: Request[Any, Any, Any], exc: Problem, *, back: str) -> Response[str]:
-    if exc.status_code in (401, 403) and exc.slug in ("unauthorized", "forbidden"):
-        raise exc  # authorization refusals stay problem+json, like every other route
-    message = _FORM_ERRORS.get(exc.slug, "入力内容を確認してください。")
-    return render_page(request, "error.html", http_status=exc.status_code, heading="変更できませんでした",
-                   message=message, back=back)
+def refusal_page(request: Request[Any, Any, Any], exc: Problem, back: str, *, messages: Mapping[str, str],
+                 heading: str = "操作できませんでした") -> Response[str]:
+    """A console form's refusal as the clerk reads it: an HTML page in Japanese (``messages`` by the problem's
+    slug) with the API's status code and the way ``back``; a 429's ``Retry-After`` is kept. Authorization
+    refusals (401, 403) stay problem+json, as on every route. The one helper of every console form."""
+    if exc.status_code in (401, 403):
+        raise exc
+    page = render_page(request, "error.html", http_status=exc.status_code, heading=heading,
+                       message=messages.get(exc.slug, "入力内容を確認してください。"), back=back)
+    if exc.headers and "Retry-After" in exc.headers:  # 429: when the clerk may try again
+        page.headers["Retry-After"] = exc.headers["Retry-After"]
+    return page
 
 
 @post("/console/submissions/{sid:str}/status", include_in_schema=False)
@@ -191,7 +197,8 @@ async def status_form(request: Request[Any, Any, Any], sid: FromPath[str],
         await change_status(request, sid, data.status, data.comment.strip()[:4000] or None,
                             visible=data.visible_to_resident == "on")
     except Problem as exc:
-        return _form_error(request, exc, back=f"/console/submissions/{sid}")
+        return refusal_page(request, exc, f"/console/submissions/{sid}", messages=_FORM_ERRORS,
+                            heading="変更できませんでした")
     return Redirect(f"/console/submissions/{sid}", status_code=303)
 
 

@@ -10,6 +10,7 @@ departments by name, states and steps by their Japanese labels.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -29,7 +30,7 @@ from server.auth.roles import (
 from server.authz import require_roles
 from server.console.preentry_pages import preentry_panel
 from server.console.readable import account_names, department_names
-from server.console.routes import render_page
+from server.console.routes import refusal_page, render_page
 from server.display import date_text, name_text, procedure_title, status_label
 from server.identity import search_registry, summarize
 from server.problems import Problem
@@ -80,11 +81,8 @@ _MESSAGES = {
 }
 
 
-def _refused(request: Request[Any, Any, Any], exc: Problem, back: str) -> Response[str]:
-    if exc.status_code in (401, 403):
-        raise exc  # authorization refusals stay problem+json, as on every console form
-    return render_page(request, "error.html", http_status=exc.status_code, heading="操作できませんでした",
-                       message=_MESSAGES.get(exc.slug, "入力内容を確認してください。"), back=back)
+# The console's one refusal page (server.console.routes.refusal_page) with this page's messages.
+_refused = partial(refusal_page, messages=_MESSAGES)
 
 
 def _departments(svc: Services) -> dict[str, str]:
