@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from madoguchi.cli import build_parser
@@ -96,3 +97,15 @@ def test_architecture_names_every_module() -> None:
     missing = [f for f in files if f not in named and not f.startswith(_ARCHITECTURE_UNITS)
                and not any(fnmatch.fnmatch(f, p) for p in patterns)]
     assert missing == [], "name these in docs/architecture.md (who owns what)"
+
+
+def test_the_session_documents_every_capability_in_order() -> None:
+    """docs/api.md's GET /api/session row names each capability the apps may be offered, in CAPABILITIES order
+    (a capability added without its line would be a contract nobody can read)."""
+    from server.auth.roles import CAPABILITIES
+
+    row = next(line for line in (ROOT / "docs" / "api.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| GET `/api/session`"))
+    listed = row.split("`can` lists", 1)[1]
+    named = [m for m in re.findall(r"`([a-z_]+)`", listed) if m in CAPABILITIES]
+    assert list(dict.fromkeys(named)) == list(CAPABILITIES)
