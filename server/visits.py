@@ -55,6 +55,7 @@ __all__ = [
     "open_visit",
     "part_action",
     "read_visit",
+    "read_visit_resident",
     "visit_action",
     "visits_router",
 ]
@@ -141,9 +142,17 @@ async def _load(svc: Services, user: AccountLike, visit_id: str) -> VisitRecord:
 
 async def read_visit(svc: Services, user: AccountLike, visit_id: str, *, via: str) -> VisitView:
     """One visit for ``user`` (404 when absent or not theirs), audited ``visit.read``."""
+    return (await read_visit_resident(svc, user, visit_id, via=via))[0]
+
+
+async def read_visit_resident(svc: Services, user: AccountLike, visit_id: str, *,
+                              via: str) -> tuple[VisitView, ResidentRecord | None]:
+    """:func:`read_visit` and the visit's registry record (None for a person not in the registry), from the one
+    registry read that names the resident (the console page shows their birth date and address)."""
     rec = await _load(svc, user, visit_id)
     await audit.record(svc.db, actor=user.id, action="visit.read", subject=f"visit:{visit_id}", details={"via": via})
-    return (await _views(svc, user, [rec]))[0]
+    names = await svc.registry.get_many([rec.resident_id] if rec.resident_id is not None else [])
+    return _view(user, rec, names), names.get(rec.resident_id) if rec.resident_id is not None else None
 
 
 async def board(svc: Services, user: AccountLike, *, status: str | None, waiting_for: str | None,

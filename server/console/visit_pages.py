@@ -46,7 +46,7 @@ from server.visits import (
     board,
     open_visit,
     part_action,
-    read_visit,
+    read_visit_resident,
     visit_action,
 )
 
@@ -175,7 +175,7 @@ async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
 async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[str]:
     user = require_roles(request, *VISIT_ROLES)
     svc = services(request)
-    view = await read_visit(svc, user, vid, via="console")
+    view, resident = await read_visit_resident(svc, user, vid, via="console")
     attached = await svc.db.read(lambda c: submission_lines(c, [s for p in view.parts for s in p.submissions]))
     candidates = []
     if user.role in VISIT_DESK_ROLES and view.resident_id is not None and view.status == "open":
@@ -185,10 +185,10 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
             await audit.record(svc.db, actor=user.id, action="visit.candidates", subject=f"visit:{vid}",
                                details={"via": "console", **audit.many([c.id for c in candidates])})
     titles = await _titles(svc, [*attached.values(), *candidates])
-    resident = await svc.registry.get(view.resident_id) if view.resident_id else None
     from server.console.interview_pages import life_event_choices  # it imports this module
 
     interviews = await svc.db.read(lambda c: visit_interviews(c, vid))
+    life_events = life_event_choices(svc)
     preentry = await preentry_panel(svc, user, view)  # the counter code's account and pre-entry (audited)
     return render_page(
         request, "visit.html", visit=view, attached=attached, candidates=candidates, staff=await _staff_names(svc, view),
@@ -196,7 +196,7 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         resident=summarize(resident) if resident is not None else None, may_work=lambda d: may_work_part(user, d),
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
         all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
-        life_events=life_event_choices(svc), event_titles=dict(life_event_choices(svc)), form_id=str(uuid.uuid4()),
+        life_events=life_events, event_titles=dict(life_events), form_id=str(uuid.uuid4()),
         preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES, **_label_ctx(svc))
 
 

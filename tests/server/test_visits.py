@@ -328,3 +328,28 @@ def test_the_board_reads_the_registry_once(tmp_path: Path) -> None:
         assert views[0].resident_name == {"family": first.family, "given": first.given}
     finally:
         db.close()
+
+
+def test_the_visit_page_reads_the_resident_once(srv: AppServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The visit page names the resident and shows their birth date and address from one registry read."""
+    from server.registry import SQLiteRegistry
+
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005")
+    reads: list[str] = []
+    real_get, real_many = SQLiteRegistry.get, SQLiteRegistry.get_many
+
+    async def get(self: SQLiteRegistry, rid: str) -> Any:
+        reads.append(rid)
+        return await real_get(self, rid)
+
+    async def get_many(self: SQLiteRegistry, ids: Any) -> Any:
+        ids = list(ids)
+        reads.extend(ids)
+        return await real_many(self, ids)
+
+    monkeypatch.setattr(SQLiteRegistry, "get", get)
+    monkeypatch.setattr(SQLiteRegistry, "get_many", get_many)
+    page = counter.get(f"/console/visits/{v['id']}")
+    assert page.status_code == 200 and "髙橋 健一" in page.text and "R0005" in page.text
+    assert reads == ["R0005"]
