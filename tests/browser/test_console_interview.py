@@ -161,3 +161,63 @@ def test_death_interview_picks_the_deceased_from_the_household_by_keyboard(brows
     shot(page, "interview-person-picked")
     assert errors == []
     context.close()
+
+
+def test_birth_interview_rows_and_a_persons_conditional_field_by_keyboard(browser: Any,
+                                                                          shared_server: ServerProcess) -> None:
+    """A group typed row by row (児童手当's 兄姉): 「行を追加」, labelled inputs per cell, 「この行を削除」; a ticked
+    person's field shown on a condition of the person's item (the newborn's address when 同居 is いいえ) appears
+    at once."""
+    server = shared_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(context, server.base, server.login_as("counter", display_name="窓口 職員"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.base}/console/visits/new")
+    page.keyboard.type("鈴木 大輔")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=検索結果")
+    page.get_by_role("button", name="鈴木 大輔さんを受付する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
+    page.get_by_label("ライフイベント").select_option(label="子どもが生まれた（出生）")
+    page.get_by_role("button", name="聞き取りを始める").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
+    for q in ("already_receiving_teate", "is_public_servant"):
+        page.locator(f"input[name='q.{q}'][value='no']").focus()
+        page.keyboard.press("Space")
+    _type(page, "[name='s.child_name.given']", "陽太")
+    page.get_by_role("button", name="更新").focus()
+    page.keyboard.press("Enter")
+    children = page.locator("#i-jido-teate-children")
+    expect(children.get_by_role("checkbox", name=re.compile("陽太"))).to_have_count(1)
+    children.get_by_role("checkbox", name=re.compile("陽太")).focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="更新").focus()
+    page.keyboard.press("Enter")
+    lives = page.locator("input[name$='.child_lives_with'][value='no']")
+    expect(lives).to_have_count(1)
+    address = page.locator(".field[data-field$='.child_address']")
+    expect(address).to_be_hidden()
+    lives.focus()
+    page.keyboard.press("Space")
+    expect(address).to_be_visible()  # live: no round trip
+
+    page.get_by_role("button", name=re.compile("^行を追加（大学生年代の兄姉")).focus()
+    page.keyboard.press("Enter")
+    row = page.get_by_role("group", name="兄姉 1")
+    expect(row).to_have_count(1)
+    row.get_by_label("名").focus()
+    page.keyboard.type("一子")
+    axe_check(page, "interview-rows")
+    shot(page, "interview-rows")
+    page.get_by_role("button", name="更新").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("group", name="兄姉 1").get_by_label("名")).to_have_value("一子")
+    page.get_by_role("button", name="この行を削除（兄姉 1）").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("group", name="兄姉 1")).to_have_count(0)
+    assert errors == []
+    context.close()
