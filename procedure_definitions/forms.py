@@ -32,7 +32,7 @@ from .identity_memo import IdentityMemo
 from .model import Procedure
 
 __all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "for_resident", "is_number",
-           "is_sha256", "staff_only_ids", "validate_answers"]
+           "is_sha256", "required_documents", "staff_only_ids", "validate_answers"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     # Every message says what to do (the field's label comes first: 「郵便番号：…入力してください。」).
@@ -895,6 +895,23 @@ def _compiled(proc: Procedure) -> dict[str, Any]:
 def evaluate_procedure(proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None,
                        filer: str = "resident") -> FormState:
     return evaluate_form(_compiled(proc), answers, today=today, filer=filer)
+
+
+def required_documents(proc: Procedure, values: Mapping[str, Any], *, today: str | None = None) -> list[str]:
+    """The ids of the documents (持ち物) ``proc`` requires with these answers, in definition order: those
+    without ``required_if`` and those whose ``required_if`` holds (an expression that cannot be evaluated does
+    not require: pwa/js/lifeevent.js ``documentsFor``, the resident's review, decides the same way)."""
+    out = []
+    for doc in _compiled(proc).get("documents", []):
+        cond = doc.get("required_if")
+        if cond is not None:
+            try:
+                if not truthy(evaluate(cond, values, today=today)):
+                    continue
+            except EvalError:
+                continue
+        out.append(str(doc["id"]))
+    return out
 
 
 def _without_staff_only(fields: list[dict[str, Any]], answers: Mapping[str, Any]) -> dict[str, Any]:

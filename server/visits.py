@@ -56,6 +56,7 @@ __all__ = [
     "part_action",
     "read_visit",
     "read_visit_resident",
+    "visible_visit",
     "visit_action",
     "visits_router",
 ]
@@ -138,6 +139,13 @@ async def _load(svc: Services, user: AccountLike, visit_id: str) -> VisitRecord:
     if rec is None or not _sees(user, rec):
         raise Problem(404, "not-found", "No such visit")  # absent and not yours alike
     return rec
+
+
+async def visible_visit(svc: Services, user: AccountLike, visit_id: str) -> VisitView:
+    """One visit for ``user`` as :func:`read_visit` answers it (404 when absent or not theirs; the applications of
+    the parts they may see only), NOT audited: for a caller that audits its own read once it succeeded (the
+    printed 受付案内票, ``visit.guide_print``)."""
+    return (await _views(svc, user, [await _load(svc, user, visit_id)]))[0]
 
 
 async def read_visit(svc: Services, user: AccountLike, visit_id: str, *, via: str) -> VisitView:

@@ -35,7 +35,8 @@ from server.display import AnswerRow, AnswerSection, answer_sections, form_value
 
 from .pdf import FONT_FAMILY, PrintingUnavailable
 
-__all__ = ["SIGNATURE_INSTRUCTIONS", "Copy", "FormMeta", "form_context", "form_html", "group_table", "layout_path"]
+__all__ = ["SIGNATURE_INSTRUCTIONS", "Copy", "FormMeta", "form_context", "form_html", "group_table", "layout_path",
+           "shipped_template"]
 
 Copy = Literal["resident", "staff"]
 
@@ -140,6 +141,11 @@ def _env(loader: jinja2.BaseLoader, *, sandboxed: bool) -> jinja2.Environment:
 
 
 _shipped = _env(jinja2.FileSystemLoader(_HERE / "templates"), sandboxed=False)
+
+
+def shipped_template(name: str) -> jinja2.Template:
+    """One of the shipped templates (``templates/``: the 申請書's ``form.html``, the visit's ``guide.html``)."""
+    return _shipped.get_template(name)
 
 
 @lru_cache(maxsize=8)

@@ -1,10 +1,17 @@
-"""Printed forms of the staff console: ``GET /console/submissions/{id}/form.pdf`` (the 申請書 of one submission).
+"""Printed forms of the staff console: ``GET /console/submissions/{id}/form.pdf`` (the 申請書 of one submission)
+and ``GET /console/visits/{id}/guide.pdf`` (the 受付案内票 of a visit).
 
 Who may print is who may read the submission in the console: the ``console`` capability
 (``server.auth.roles.CAPABILITIES``) and the one readability rule (``server.authz.submission_readable``: a
 reviewer their own department's only); anyone else gets the detail page's 404. Printing is a staff read of
 personal data, audited ``submission.print``. The layout and the PDF are made in a worker thread: a render
 takes about 100 ms of CPU, which must not stall every other request on the event loop.
+
+The 受付案内票: who may print it is who may read the visit (``VISIT_ROLES``, the ``visits`` capability, and the
+visit read rule of ``server.visits``: a reviewer only a visit with a part of their department, anyone else's
+404), and it lists the applications the visit's view holds for the reader (``server.visits._view``: the parts
+whose department they may see, ``can_access_department``; a reviewer prints their own department's lines
+only). Audited ``visit.guide_print`` (naming the applications printed) once the PDF is made.
 """
 
 from __future__ import annotations
@@ -19,10 +26,14 @@ from litestar.params import FromPath, FromQuery
 from server import audit
 from server.auth.roles import CAPABILITIES
 from server.authz import require_roles, submission_readable
+from server.console.readable import department_names
 from server.problems import Problem
 from server.services import services
+from server.storage.sync.records import utc_now
+from server.visits import visible_visit
 
 from .form import Copy, FormMeta, form_html
+from .guide import GuideLine, GuideVisit, guide_html
 from .pdf import PrintingUnavailable, html_to_pdf, printing_problem
 
 __all__ = ["print_router"]
@@ -30,8 +41,9 @@ __all__ = ["print_router"]
 _COPIES = ("resident", "staff")
 
 
-def _filename(receipt_number: str) -> str:
-    return "form-" + (re.sub(r"[^A-Za-z0-9-]", "", receipt_number)[:40] or "submission") + ".pdf"
+def _filename(kind: str, number: str) -> str:
+    """``form-2026-000123.pdf`` / ``guide-A-012.pdf``: only the number's safe characters reach the header."""
+    return f"{kind}-" + (re.sub(r"[^A-Za-z0-9-]", "", number)[:40] or "print") + ".pdf"
 
 
 @get("/console/submissions/{sid:str}/form.pdf", include_in_schema=False)
@@ -62,8 +74,42 @@ async def form_pdf(request: Request[Any, Any, Any], sid: FromPath[str],
     await audit.record(svc.db, actor=user.id, action="submission.print", subject=f"submission:{sid}",
                        details={"via": "console", "copy": which})
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{_filename(rec.receipt_number)}"',
+        "Content-Disposition": f'inline; filename="{_filename("form", rec.receipt_number)}"',
         "Cache-Control": "no-store"})  # personal data: never cached
 
 
-print_router = Router(path="/", route_handlers=[form_pdf])
+@get("/console/visits/{vid:str}/guide.pdf", include_in_schema=False)
+async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[bytes]:
+    user = require_roles(request, *CAPABILITIES["visits"])
+    svc = services(request)
+    view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
+    names = department_names(svc.catalog.library.procedures)
+    lines: list[GuideLine] = []
+    for part in view.parts:  # the view holds the applications of the parts the reader may see only
+        for sid in part.submissions:
+            rec = await svc.submissions.get(sid)
+            proc = (await svc.catalog.get(rec.procedure_id, rec.procedure_version))[0] if rec is not None else None
+            if rec is None or proc is None:  # the catalog keeps every version filed: not expected
+                continue
+            lines.append(GuideLine(procedure=proc, answers=rec.answers, receipt_number=rec.receipt_number,
+                                   department=names.get(part.department, proc.department.name.ja),
+                                   state=part.state, booth=part.booth))
+    visit = GuideVisit(number=view.number, resident_name=view.resident_name, opened_at=view.opened_at,
+                       booth=view.booth)
+    printed_at = utc_now()
+
+    def render() -> bytes:
+        return html_to_pdf(guide_html(visit, lines, printed_at=printed_at))
+
+    try:
+        pdf = await anyio.to_thread.run_sync(render)
+    except PrintingUnavailable as exc:
+        raise printing_problem(exc) from None
+    await audit.record(svc.db, actor=user.id, action="visit.guide_print", subject=f"visit:{vid}",
+                       details={"via": "console", **audit.many([s for p in view.parts for s in p.submissions])})
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{_filename("guide", view.number)}"',
+        "Cache-Control": "no-store"})  # personal data: never cached
+
+
+print_router = Router(path="/", route_handlers=[form_pdf, guide_pdf])

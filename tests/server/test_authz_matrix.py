@@ -104,6 +104,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/visits/new"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/visits/{vid:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("GET", "/console/visits/{vid:str}/guide.pdf"): frozenset({COUNTER, REVIEWER, ADMIN}),  # the 受付案内票
     ("POST", "/console/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/parts/{dept:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/{action:str}"): frozenset({COUNTER, ADMIN}),
