@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -61,7 +62,7 @@ from server.storage.interviews import (
     save_draft_in,
     start_interview_in,
 )
-from server.visits import attach_submissions, read_visit
+from server.visits import VisitView, attach_submissions, read_visit
 
 __all__ = ["interview_pages_router", "life_event_choices"]
 
@@ -272,15 +273,38 @@ def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any
     return out
 
 
-async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, iid: str, *,
-                  errors: list[tuple[str, str, str, str]] | None = None, message: str = "",
-                  http_status: int = 200) -> Response[str]:
-    svc = services(request)
+@dataclass
+class _Screen:
+    """What one request read to show an interview (each read once, audited once, then passed along): the visit,
+    the interview (its draft as the request left it), the life event, the current procedures and the resident's
+    registry profile with its sources."""
+
+    view: VisitView
+    rec: InterviewRecord
+    ev: LifeEvent
+    procs: dict[str, Procedure]
+    profile: dict[str, Any]
+    sources: dict[str, str]
+
+
+async def _screen(svc: Services, user: AccountLike, vid: str, iid: str) -> _Screen:
     view, rec, ev, procs = await _context(svc, user, vid, iid)
-    await audit.record(svc.db, actor=user.id, action="interview.read", subject=f"visit:{vid}",
-                       details={"interview": iid, "via": "console"})
     assert view.resident_id is not None
     profile, sources = await _profile(svc, user, view.resident_id)
+    return _Screen(view, rec, ev, procs, profile, sources)
+
+
+async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen, *,
+                  errors: list[tuple[str, str, str, str]] | None = None, message: str = "",
+                  http_status: int = 200) -> Response[str]:
+    """The interview screen from what the request read (``screen``): shown to the clerk, audited
+    ``interview.read`` once."""
+    svc = services(request)
+    view, rec, ev, procs = screen.view, screen.rec, screen.ev, screen.procs
+    profile, sources = screen.profile, screen.sources
+    await audit.record(svc.db, actor=user.id, action="interview.read", subject=f"visit:{view.id}",
+                       details={"interview": rec.id, "via": "console"})
+    assert view.resident_id is not None
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     derived = derive(ev, rec.draft, procs)
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, view.resident_id, derived)
@@ -314,7 +338,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, vid: str, 
 @get("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)
 async def interview_page(request: Request[Any, Any, Any], vid: FromPath[str], iid: FromPath[str]) -> Response[str]:
     user = require_roles(request, *INTERVIEW_ROLES)
-    return await _render(request, user, vid, iid)
+    return await _render(request, user, await _screen(services(request), user, vid, iid))
 
 
 def _manual(draft: dict[str, Any], op: str, pid: str, reason: str, procs: dict[str, Procedure],
@@ -350,7 +374,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     assert view.resident_id is not None
     rid = view.resident_id
     form = await request.form()
-    profile, _ = await _profile(svc, user, rid)  # the member list behind the ticks: a read too, audited
+    profile, sources = await _profile(svc, user, rid)  # the member list behind the ticks: a read too, audited
     # The event's people as they were on the screen posted (the ticks are indexes into that list).
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     draft = _read(ev, procs, rec.draft, form, profile, rid)
@@ -376,10 +400,13 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
         await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
     except InterviewRefused as exc:
         return _refused(request, _problem(exc), back)
+    # The screen re-rendered from these reads and the draft just saved, not read and audited again.
+    rec.draft = draft
+    screen = _Screen(view, rec, ev, procs, profile, sources)
     if op == "finish":
-        return await _finish(request, user, view, rec, ev, procs, draft)
+        return await _finish(request, user, screen)
     if message:
-        return await _render(request, user, vid, iid, message=message, http_status=422)
+        return await _render(request, user, screen, message=message, http_status=422)
     return Redirect(f"/console/visits/{vid}/interviews/{iid}{anchor}", status_code=303)
 
 
@@ -405,16 +432,16 @@ def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], o
     return message, where
 
 
-async def _finish(request: Request[Any, Any, Any], user: AccountLike, view: Any, rec: InterviewRecord,
-                  ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any]) -> Response[Any]:
+async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen) -> Response[Any]:
     """File every included procedure or none: each checked by the one filing policy first; any refusal
     re-renders the screen with every error at its field, nothing written."""
     svc = services(request)
+    view, rec, ev, procs, draft = screen.view, screen.rec, screen.ev, screen.procs, screen.rec.draft
     if view.status != "open":  # checked before filing: a closed visit would refuse the applications after it
         return _refused(request, Problem(409, "visit-closed"), f"/console/visits/{view.id}")
     ids = included_ids(derive(ev, draft, procs))
     if not ids:
-        return await _render(request, user, view.id, rec.id, message="申請する手続きがありません。", http_status=422)
+        return await _render(request, user, screen, message="申請する手続きがありません。", http_status=422)
     filings = []
     errors: list[tuple[str, str, str, str]] = []
     for pid in ids:
@@ -430,7 +457,7 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, view: Any,
         else:
             filings.append(out)
     if errors:
-        return await _render(request, user, view.id, rec.id, errors=errors, http_status=422,
+        return await _render(request, user, screen, errors=errors, http_status=422,
                              message="入力内容を確認してください。申請はまだ送っていません。")
     try:
         written = [(await write_filing(svc, f))[0].id for f in filings]

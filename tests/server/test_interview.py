@@ -172,6 +172,24 @@ def test_remove_by_hand_needs_a_reason_and_is_audited(srv: AppServer) -> None:
     assert r.status_code == 422 and "申請する手続きがありません" in r.text
 
 
+def test_a_post_reads_and_audits_once(srv: AppServer) -> None:
+    """A refused post re-renders the screen from what it read: the visit, the interview and the resident's
+    profile each read and audited once (docs/security.md, one entry per read)."""
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    actions = ("visit.read", "interview.read", "registry.profile_read")
+
+    def counts() -> list[int]:
+        return [len(_audit(srv, c.account_id, a)) for a in actions]  # type: ignore[attr-defined]
+
+    before = counts()
+    r = _post(c, url, page, op="remove", remove_procedure="tenkyo", remove_reason="")
+    assert r.status_code == 422 and "理由を入力してください" in r.text
+    assert [n - b for n, b in zip(counts(), before, strict=True)] == [1, 1, 1]
+
+
 def test_other_roles_are_refused(srv: AppServer) -> None:
     c = srv.login("counter")
     vid = _visit(c)
