@@ -1,4 +1,4 @@
-"""Benchmark the printed 申請書: ms per form, warm, against a one-line PDF measured in the same run.
+"""Benchmark the printed forms: ms per 申請書 and per 受付案内票, warm, against a one-line PDF measured in the same run.
 
 Usage: ``python3 -m bench.bench_pdf [--repeat 15] [--write]``
 
@@ -6,8 +6,11 @@ For every shipped procedure it prints the form of its first valid scenario's ans
 prints: ``server.printing.form.form_html`` then ``server.printing.pdf.html_to_pdf``, exactly the route's work
 without HTTP), after two warm-up renders, and reports the median of ``--repeat`` runs: the HTML alone, the
 whole 申請書 (HTML + PDF), its pages and size. The baseline, in the same process and run: a PDF of one line of
-Japanese text in the same font (what any PDF costs here: layout setup, font subsetting, writing). Goal: under
-300 ms per 申請書 (issue 13). With ``--write`` the results replace the section between the
+Japanese text in the same font (what any PDF costs here: layout setup, font subsetting, writing). The
+受付案内票 (``server.printing.guide.guide_html`` then ``html_to_pdf``, the route's work without HTTP) the same
+way, for a 転入 visit holding every procedure of the shipped moving-in life event (each with its first valid
+scenario's answers, its part waiting, in progress at a booth or done in turn) and for a visit of one
+application. Goal: under 300 ms per 申請書 and per 受付案内票 (issue 13). With ``--write`` the results replace the section between the
 ``<!-- pdf-bench -->`` markers of docs/benchmarks.md.
 """
 
@@ -80,7 +83,40 @@ def run(repeat: int) -> dict[str, Any]:
         rows.append({"id": pid, "title": proc.title.ja, "signature": proc.signature, "html_ms": html_ms,
                      "total_ms": total_ms, "total_cpu": total_cpu, "pages": _pages(html), "kb": len(pdf) / 1024})
     return {"cold_ms": cold_ms, "baseline_ms": baseline_ms, "baseline_cpu": baseline_cpu, "rows": rows,
-            "repeat": repeat}
+            "guides": _guides(lib, repeat), "repeat": repeat}
+
+
+def _guides(lib: Any, repeat: int) -> list[dict[str, Any]]:
+    """The 受付案内票 rows: a 転入 visit with every procedure of the moving-in life event, and one application."""
+    from procedure_definitions.versions import latest
+    from server.printing.guide import GuideLine, GuideVisit, guide_html
+    from server.printing.pdf import html_to_pdf
+
+    event = lib.life_events["moving-in"]
+    event = event[latest(event)] if isinstance(event, dict) else event
+    states = [("waiting", None), ("in_progress", "5番"), ("done", None)]
+    lines = []
+    for i, pid in enumerate(p.procedure for p in event.procedures):
+        proc = lib.procedures[pid][latest(lib.procedures[pid])]
+        scenario = next((s for s in proc.scenarios if s.expect.valid), None)
+        state, booth = states[i % len(states)]
+        lines.append(GuideLine(procedure=proc, answers=scenario.answers if scenario else {},
+                               receipt_number=f"2026-{i + 1:06d}", department=proc.department.name.ja,
+                               state=state, booth=booth))
+    visit = GuideVisit(number="A-012", resident_name={"family": "髙橋", "given": "健一"},
+                       opened_at="2026-12-07T00:30:00+00:00", booth="3番")
+    at = "2026-12-07T00:40:00+00:00"
+    rows = []
+    for label, chosen in ((f"転入 ({event.title.ja}): {len(lines)} applications", lines),
+                          (f"one application ({lines[-1].procedure.title.ja})", lines[-1:])):
+        def page(c: list[GuideLine] = chosen) -> str:
+            return guide_html(visit, c, printed_at=at)
+
+        html_ms, _, html = median_ms(page, repeat)
+        total_ms, total_cpu, pdf = median_ms(lambda: html_to_pdf(page()), repeat)
+        rows.append({"label": label, "html_ms": html_ms, "total_ms": total_ms, "total_cpu": total_cpu,
+                     "pages": _pages(html), "kb": len(pdf) / 1024})
+    return rows
 
 
 def report(res: dict[str, Any]) -> str:
@@ -109,6 +145,16 @@ def report(res: dict[str, Any]) -> str:
               f"{GOAL_MS:.0f} ms goal). Renders are serialized per process (`server/printing/pdf.py`: WeasyPrint "
               "shares Pango's caches), so a server prints about 1000 / (ms per form) forms a second whatever the "
               "number of clerks; the event loop is never blocked (the route renders in a worker thread)."]
+    guides = res["guides"]
+    lines += ["", "受付案内票 (`GET /console/visits/{id}/guide.pdf`'s work, same method):", "",
+              "| visit | HTML ms | 受付案内票 ms (HTML + PDF) | CPU ms | × baseline | pages | PDF KB |",
+              "|---|---|---|---|---|---|---|"]
+    for g in guides:
+        lines.append(f"| {g['label']} | {g['html_ms']:.1f} | {g['total_ms']:.1f} | {g['total_cpu']:.1f} | "
+                     f"{g['total_ms'] / res['baseline_ms']:.1f} | {g['pages']} | {g['kb']:.0f} |")
+    slowest = max(g["total_ms"] for g in guides)
+    lines += ["", f"Slowest 受付案内票: **{slowest:.1f} ms** ({'under' if slowest < GOAL_MS else 'NOT under'} the "
+              f"{GOAL_MS:.0f} ms goal)."]
     return "\n".join(lines)
 
 
@@ -127,7 +173,7 @@ def write_docs(text: str) -> None:
         _, _, tail = rest.partition(MARK)
         current = head + block + tail
     else:
-        current = current.rstrip() + "\n\n## Printed forms: the 申請書 PDF (`bench/bench_pdf.py`)\n\n" + block + "\n"
+        current = current.rstrip() + "\n\n## Printed forms: the 申請書 and 受付案内票 PDFs (`bench/bench_pdf.py`)\n\n" + block + "\n"
     path.write_text(current, encoding="utf-8")
 
 

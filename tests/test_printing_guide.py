@@ -116,6 +116,8 @@ def test_who_handles_each_application_and_what_happens_next() -> None:
     assert items[0]["next"] == "市民課の職員が5番で手続きをしています。"
     assert items[1]["next"] == "子育て支援課の職員が3番に伺います。お席でお待ちください。"
     assert items[2]["next"] == "この手続きは終わりました。" and items[2]["documents"] == []
+    body = text(guide_html(VISIT, lines[2:], printed_at="2026-12-07T00:05:00+00:00"))
+    assert "市民課 完了" in body and "お持ちください" not in body and "登録する印鑑" not in body
     no_booth = GuideVisit(number="A-001", resident_name=None, opened_at="2026-12-06T23:30:00+00:00")
     assert guide_context(no_booth, lines[1:2], printed_at="x")["items"][0]["next"] == (
         "子育て支援課の職員がお呼びします。お待ちください。")

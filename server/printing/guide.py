@@ -81,8 +81,8 @@ def _next(line: GuideLine, booth: str | None) -> str:
 def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: str) -> dict[str, Any]:
     """The template's variables: ``number``, ``name`` (「姓 名」 as stored), ``opened`` (JST) and
     ``opened_wareki``, ``printed`` (JST), ``items`` (per application: ``title``, ``where``, ``state``,
-    ``receipt_number``, ``documents`` (labels), ``fee`` (yen or None), ``fee_text``, ``next``), ``total``
-    (yen) and ``font``."""
+    ``done``, ``receipt_number``, ``documents`` (labels; none when done), ``fee`` (yen or None), ``fee_text``,
+    ``next``), ``total`` (yen) and ``font``."""
     items = []
     total = 0
     for line in lines:
@@ -102,7 +102,8 @@ def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: 
             fee_text = f"{yen:,}円{per}"
         where = line.booth if line.state == "in_progress" and line.booth else line.department
         items.append({"title": proc.title.ja, "where": where, "department": line.department,
-                      "state": _STATE.get(line.state, line.state), "receipt_number": line.receipt_number,
+                      "state": _STATE.get(line.state, line.state), "done": line.state == "done",
+                      "receipt_number": line.receipt_number,
                       "documents": docs, "fee": fee[0] if fee else None, "fee_text": fee_text,
                       "next": _next(line, visit.booth)})
     opened = jst(visit.opened_at)
