@@ -1,14 +1,15 @@
 """Hand-off to the departments' core systems: a signed webhook per department, from the outbox (docs/handoff.md).
 
-The status change writes the outbox row in its own transaction (``server.storage.handoff.enqueue``); this
-module delivers it. :class:`HandoffSender` is a server-lifetime task on the app's loop (started and stopped
-like the push notifier, ``server.maintenance.stop_task``): every ``interval_s`` (or at once after a status
-change: :meth:`HandoffSender.kick`) it takes the due rows, builds each body once (the application's line of
-the CSV export, ``server.export.export_row``, plus its ids and times), signs it as Standard Webhooks does
-(:func:`signature`) and POSTs it in a worker thread. A 2xx marks the row delivered; anything else (an error
-status, a timeout, a refused connection, a redirect) schedules the next attempt with exponential backoff and
-jitter (:func:`backoff_s`) until the row's maximum age, after which it is ``failed`` and shown to admins
-(``madoguchi handoff status``). A core system that is down loses nothing: the row waits, across restarts.
+The status change writes the outbox row in its own transaction (``server.storage.handoff.enqueue``); this module
+delivers it. :class:`HandoffSender` is a server-lifetime task on the app's loop (started and stopped like the
+push notifier, ``server.maintenance.stop_task``): every ``interval_s`` (or at once after a status change:
+:meth:`HandoffSender.kick`) it takes the due rows, builds each body once from the application as the status
+change stored it (its line of the CSV export, ``server.export.export_row``, plus its ids and times), signs it as
+Standard Webhooks does (:func:`signature`) and POSTs it in a worker thread. A 2xx marks the row delivered;
+anything else (an error status, a timeout, a refused connection, a redirect) schedules the next attempt with
+exponential backoff and jitter (:func:`backoff_s`) until the row's maximum age, after which it is ``failed`` and
+shown to admins (``madoguchi handoff status``). A core system that is down loses nothing: the row waits, across
+restarts.
 
 The secret is used only to sign: it is never logged, never in an error text, never shown back.
 """
@@ -40,7 +41,7 @@ from server.export import Column, export_row
 from server.maintenance import stop_task
 from server.storage.db import Database
 from server.storage.handoff import Due, claim_body, due_rows, get_target, iso, mark_attempt
-from server.storage.submissions import load_submission
+from server.storage.submissions import SubmissionRecord, load_submission
 
 __all__ = [
     "SECRET_PREFIX",
@@ -126,10 +127,12 @@ _enc = msgspec.json.Encoder()
 
 
 def build_body(conn: sqlite3.Connection, due: Due, mappings: Mapping[str, list[Column]]) -> bytes | None:
-    """The JSON body of a hand-off (docs/handoff.md "Payload"), or None when the application is gone. The
-    status is the event's (the application may have moved on since): the row the core system gets is the one
-    it would have exported at that moment."""
-    rec = load_submission(conn, due.submission_id, history=False)
+    """The JSON body of a hand-off (docs/handoff.md "Payload"), or None when the application is gone. Made
+    from the application as the event's transaction stored it (``due.application``: answers, flags and
+    status as of the event, whatever changed since): the row the core system gets is the one it would have
+    exported at that moment. A row from before that copy existed reads the application as it is now."""
+    rec = (msgspec.json.decode(due.application, type=SubmissionRecord) if due.application is not None
+           else load_submission(conn, due.submission_id, history=False))
     if rec is None:
         return None
     rec = msgspec.structs.replace(rec, status=due.event)

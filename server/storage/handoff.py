@@ -5,8 +5,11 @@
   and the status at which an application is handed off (``on_status``, default ``accepted``).
 * ``handoff_outbox``: one row per (application, event). :func:`enqueue` is called by the two writers of a
   status (``server.storage.submissions.create_many`` and ``move_status``) INSIDE their transaction, so a
-  status change and its hand-off row commit or roll back together. The sender (``server/handoff.py``) reads
-  due rows, stores the body on the first attempt (a retry sends the same bytes), and marks each row
+  status change and its hand-off row commit or roll back together, with the application as it is then
+  (``application``: the submission's row as JSON, the shape of ``SubmissionRecord``): what the core system
+  gets is the application as of the event, whatever changes later. The sender (``server/handoff.py``) reads
+  due rows, makes the body from that copy and stores it on the first attempt (the export's columns need the
+  mapping files the server loaded: no writer transaction has them; a retry sends the same bytes), and marks each row
   ``delivered`` on a 2xx, or schedules the next attempt; a row older than the maximum age becomes
   ``failed`` (``madoguchi handoff retry ID`` makes it pending again). Nothing is ever deleted.
 
@@ -82,7 +85,20 @@ CREATE TABLE handoff_outbox (
 CREATE INDEX handoff_outbox_due ON handoff_outbox (state, next_attempt_at);
 """
 
-HANDOFF_MIGRATIONS: list[Migration] = [(1, _V1)]
+# The application as of the event, written with the row (enqueue). Rows enqueued before this version have
+# none: the sender reads the application as it is at their first attempt, as it did then.
+_V2 = "ALTER TABLE handoff_outbox ADD COLUMN application TEXT"
+
+HANDOFF_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2)]
+
+# The submission's row as JSON in the shape of ``server.storage.submissions.SubmissionRecord`` (its fields,
+# history left out): SQLite's json_object in the INSERT itself, so the copy costs no read of its own.
+_APPLICATION = (
+    "json_object('id', s.id, 'receipt_number', s.receipt_number, 'procedure_id', s.procedure_id,"
+    " 'procedure_version', s.procedure_version, 'status', s.status, 'received_at', s.received_at,"
+    " 'flags', json(s.flags), 'department', s.department, 'answers', json(s.answers), 'account_id', s.account_id,"
+    " 'on_behalf_of', s.on_behalf_of, 'updated_at', s.updated_at, 'corrected', json(coalesce(s.corrected, '[]')))"
+)
 
 
 def iso(t: dt.datetime) -> str:
@@ -92,14 +108,16 @@ def iso(t: dt.datetime) -> str:
 
 def enqueue(conn: sqlite3.Connection, submission_ids: Sequence[str]) -> int:
     """Inside the writer transaction that set these submissions' status: one outbox row for each whose
-    department has a target handing off at the status it now has. One statement; a second arrival at the
-    same status (there is none in the status model) would add nothing. Returns the rows written."""
+    department has a target handing off at the status it now has, holding the application as it is now. One
+    statement; a second arrival at the same status (there is none in the status model) would add nothing.
+    Returns the rows written."""
     if not submission_ids:
         return 0
     now = utc_now()
     return conn.execute(
         "INSERT OR IGNORE INTO handoff_outbox (submission_id, event, department, created_at, window_from,"
-        " next_attempt_at) SELECT s.id, s.status, s.department, ?, ?, ? FROM submissions s JOIN handoff_targets t"
+        f" next_attempt_at, application) SELECT s.id, s.status, s.department, ?, ?, ?, {_APPLICATION}"
+        " FROM submissions s JOIN handoff_targets t"
         f" ON t.department = s.department AND t.on_status = s.status WHERE s.id IN ({', '.join('?' * len(submission_ids))})",
         (now, now, now, *submission_ids)).rowcount
 
@@ -192,12 +210,14 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
     window_from: str
     attempts: int
     body: bytes | None
+    application: str | None = None  # the application as of the event (JSON); None: enqueued before v2
 
 
 def due_rows(conn: sqlite3.Connection, now: str, limit: int = 50) -> list[Due]:
     return [Due(id=r[0], submission_id=r[1], event=r[2], department=r[3], created_at=r[4], window_from=r[5],
-                attempts=r[6], body=r[7]) for r in conn.execute(
-        "SELECT id, submission_id, event, department, created_at, window_from, attempts, body FROM handoff_outbox"
+                attempts=r[6], body=r[7], application=r[8]) for r in conn.execute(
+        "SELECT id, submission_id, event, department, created_at, window_from, attempts, body, application"
+        " FROM handoff_outbox"
         " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?", (now, limit))]
 
 

@@ -225,6 +225,37 @@ def test_a_core_system_that_is_down_loses_nothing_across_a_restart(tmp_path: Pat
         core.close()
 
 
+def test_a_later_change_does_not_alter_a_pending_delivery(tmp_path: Path, logs: _Collect) -> None:
+    """The row holds the application as of the event (copied in the status change's transaction): answers
+    changed and a status reached after it, before the first attempt, are not what the core system gets."""
+    core = LocalCoreSystem()
+    try:
+        s = start_server(tmp_path, **FAST)
+        configure(s.settings.db_path, core)
+        sid = file_one(s, copies=3)
+        move(s, sid, "in_review")
+        s.stop()  # no sender: the change below and the later ones all happen before any attempt
+        with sqlite3.connect(s.settings.db_path) as conn:
+            move_status(conn, sid, "in_review", "accepted", actor="test")
+            conn.execute("UPDATE submissions SET answers = json_set(answers, '$.copies', 5),"
+                         " flags = json('[\"later\"]') WHERE id = ?", (sid,))
+            move_status(conn, sid, "accepted", "completed", actor="test")
+        s2 = start_server(tmp_path, **FAST)
+        try:
+            wait_state(s2, sid, "delivered")
+            (got,) = received_for(core, sid)
+            assert got.verified
+            assert got.payload["row"]["通数"] == "3" and got.payload["row"]["status"] == "accepted"
+            assert got.payload["application"]["flags"] == [] and got.payload["application"]["status"] == "accepted"
+            assert tuple(s2.db.read_sync(lambda c: c.execute(
+                "SELECT status, json_extract(answers, '$.copies') FROM submissions WHERE id = ?",
+                (sid,)).fetchone())) == ("completed", 5)
+        finally:
+            s2.stop()
+    finally:
+        core.close()
+
+
 def test_a_row_past_its_maximum_age_fails_is_shown_and_can_be_retried(tmp_path: Path, logs: _Collect) -> None:
     core = LocalCoreSystem(default=500)
     try:
