@@ -187,22 +187,27 @@ def _maps(ev: LifeEvent, pid: str) -> dict[str, str]:
 
 def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], form: Any, profile: dict[str, Any],
           resident_id: str) -> dict[str, Any]:
-    """The posted screen into the draft: every question, shared field and the procedures' fields rendered."""
+    """The posted screen into the draft: every question, shared field and the procedures' fields rendered (of
+    the interview's procedures: the event's and those added by hand)."""
+    posted = set(form.getall("_fields", []))  # the marker input of every field the screen rendered
     for q in ev.questions:
         v = str(form.get(f"q.{q.id}") or "")
         draft["questions"][q.id] = True if v == "yes" else False if v == "no" else None
     shared = [sf.field for sf in ev.shared_fields]
-    picks = _picks(shared, "s", draft["shared"], form)
+    picks = _picks(shared, "s", draft["shared"], posted)
     for f in shared:
-        if _posted(f, "s", form):
+        if f"s.{f.id}" in posted:
             draft["shared"][f.id] = read_value(f, "s", form, profile=profile, resident_id=resident_id)
     _apply_picks(picks, draft["shared"], profile, resident_id)
-    for pid, proc in procs.items():
+    for pid in dict.fromkeys([*(lp.procedure for lp in ev.procedures), *draft["added"]]):
+        proc = procs.get(pid)
+        if proc is None:
+            continue
         mine = draft["answers"].setdefault(pid, {})
         fields = [f for section in proc.sections for f in section.fields]
-        picks = _picks(fields, pid, mine, form)
+        picks = _picks(fields, pid, mine, posted)
         for f in fields:
-            if _posted(f, pid, form):
+            if f"{pid}.{f.id}" in posted:
                 v = read_value(f, pid, form, profile=profile, resident_id=resident_id)
                 if v is None:
                     mine.pop(f.id, None)
@@ -212,9 +217,10 @@ def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], for
     return draft
 
 
-def _picks(fields: list[Any], scope: str, answers: dict[str, Any], form: Any) -> list[tuple[PersonField, Any]]:
-    """The person fields on the screen posted, each with its pick before this post."""
-    return [(f, answers.get(f.id)) for f in fields if isinstance(f, PersonField) and _posted(f, scope, form)]
+def _picks(fields: list[Any], scope: str, answers: dict[str, Any], posted: set[str]
+           ) -> list[tuple[PersonField, Any]]:
+    """The person fields on the screen posted (``posted``: its field markers), each with its pick before this post."""
+    return [(f, answers.get(f.id)) for f in fields if isinstance(f, PersonField) and f"{scope}.{f.id}" in posted]
 
 
 def _apply_picks(picks: list[tuple[PersonField, Any]], answers: dict[str, Any], profile: dict[str, Any],
@@ -233,11 +239,6 @@ def _apply_picks(picks: list[tuple[PersonField, Any]], answers: dict[str, Any], 
         people = [m for m in profile.get(f.prefill or "") or [] if isinstance(m, dict)]
         person = next((m for m in person_offered(f, profile, resident_id) if now and m.get("member_id") == now), None)
         pick_person(f, answers, people, resident_id, person)
-
-
-def _posted(f: Any, scope: str, form: Any) -> bool:
-    """Whether the screen had an input for this field (a marker input per rendered field)."""
-    return f"{scope}.{f.id}" in set(form.getall("_fields", []))
 
 
 def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]

@@ -190,6 +190,26 @@ def test_a_post_reads_and_audits_once(srv: AppServer) -> None:
     assert [n - b for n, b in zip(counts(), before, strict=True)] == [1, 1, 1]
 
 
+def test_a_post_reads_the_interviews_procedures_only(srv: AppServer) -> None:
+    """A post reads the fields of the interview's procedures (the event's, those added by hand): the draft keeps
+    answers of those only, not an empty entry for every procedure of the catalog; one added by hand is
+    prefilled from the registry when added."""
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
+    url = _start(c, vid, "moving-within")
+    iid = url.rsplit("/", 1)[1]
+    r = _post(c, url, c.get(url).text, op="add", add_procedure="inkan-shomei", add_reason="印鑑証明も必要")
+    assert r.status_code == 303, r.text
+    assert _post(c, url, c.get(url).text).status_code == 303
+    raw = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE id = ?", (iid,)).fetchone()[0])
+    event = json.loads(raw)
+    from procedure_definitions.library import load_library
+
+    ev = next(iter(load_library().life_events["moving-within"].values()))
+    assert set(event["answers"]) <= {lp.procedure for lp in ev.procedures} | {"inkan-shomei"}
+    assert event["answers"]["inkan-shomei"], "added by hand: prefilled from the registry"
+
+
 def test_other_roles_are_refused(srv: AppServer) -> None:
     c = srv.login("counter")
     vid = _visit(c)
