@@ -89,19 +89,26 @@ def test_the_staff_copy_adds_the_staff_only_fields(server: AppServer, filed: dic
     assert counter.get(f"/console/submissions/{filed['id']}/form.pdf", params={"copy": "x"}).status_code == 400
 
 
-def test_who_may_not_print(server: AppServer, filed: dict[str, Any]) -> None:
-    path = f"/console/submissions/{filed['id']}/form.pdf"
-    for role in ("resident", "configurator"):
+def assert_refused(server: AppServer, path: str, unknown: str, *, roles: tuple[str, ...], outsider: Any) -> None:
+    """A printing route's refusals: 403 problem+json for ``roles`` (no capability), 404 problem+json for
+    ``outsider`` (staff who may not read the record: no hint that it exists) with nothing audited, 404 for
+    ``unknown`` (an id that does not exist), 401 signed out."""
+    for role in roles:
         r = server.login(role).get(path)
         assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json"), role
-    # Another department's reviewer: the detail page's answer (no hint that it exists), and nothing audited.
-    other = server.login("reviewer", department="kodomo")
-    r = other.get(path)
+    r = outsider.get(path)
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
-    assert audit_entries(server, other.account_id) == []  # type: ignore[attr-defined]
-    r = server.login("admin").get(f"/console/submissions/{uuid.uuid4()}/form.pdf")
+    assert audit_entries(server, outsider.account_id) == []
+    r = server.login("admin").get(unknown)
     assert r.status_code == 404 and r.json()["status"] == 404
     assert server.client().get(path).status_code == 401
+
+
+def test_who_may_not_print(server: AppServer, filed: dict[str, Any]) -> None:
+    # Another department's reviewer: the detail page's answer.
+    assert_refused(server, f"/console/submissions/{filed['id']}/form.pdf",
+                   f"/console/submissions/{uuid.uuid4()}/form.pdf", roles=("resident", "configurator"),
+                   outsider=server.login("reviewer", department="kodomo"))
 
 
 def test_the_console_page_links_the_printed_form(server: AppServer, filed: dict[str, Any]) -> None:
