@@ -76,6 +76,11 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
     assert kokuho_title in page.locator("main").inner_text()  # procedure titles, not ids
     axe_check(page, "visit-page")
     shot(page, "visit-page")
+    # The 受付案内票 for the resident: a link with visible text, the PDF through the clerk's own session.
+    guide = page.get_by_role("link", name="受付案内票を印刷 (PDF)")
+    assert guide.get_attribute("href") == f"/console/visits/{visit_id}/guide.pdf"
+    pdf = page.request.get(f"{server.base}/console/visits/{visit_id}/guide.pdf")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF-")
     number = page.locator("h1").inner_text().split()[1]
     page.goto(f"{server.base}/console/visits")
     board = page.locator("table.board").inner_text()
