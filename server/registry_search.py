@@ -23,8 +23,8 @@ from typing import Any
 import msgspec
 
 from procedure_definitions.japan import parse_wareki_partial
-from procedure_definitions.namefold import FOLD_VERSION, address_key, search_key
-from server.storage.migrations import Migration
+from procedure_definitions.namefold import address_key, search_key
+from server.storage.migrations import Migration, refresh_if_fold_changed
 
 __all__ = [
     "MAX_LENGTH",
@@ -76,18 +76,12 @@ def _rebuild(conn: sqlite3.Connection) -> None:
     cur = conn.execute("SELECT id, record FROM residents")
     while batch := cur.fetchmany(1000):
         write_keys(conn, [{**msgspec.json.decode(r[1]), "id": r[0]} for r in batch])
-    conn.execute("DELETE FROM resident_search_meta")
-    conn.execute("INSERT INTO resident_search_meta (fold_version) VALUES (?)", (FOLD_VERSION,))
 
 
 def refresh_search_keys(conn: sqlite3.Connection) -> bool:
     """Rebuild every stored key when they were made by another fold (a city extended the variant table, a
-    rule changed); call in a write job at start. True when it rebuilt."""
-    row = conn.execute("SELECT fold_version FROM resident_search_meta").fetchone()
-    if row is not None and row[0] == FOLD_VERSION:
-        return False
-    _rebuild(conn)
-    return True
+    rule changed) or by none yet (the migration); call in a write job at start. True when it rebuilt."""
+    return refresh_if_fold_changed(conn, "resident_search_meta", _rebuild)
 
 
 _V1 = """
@@ -102,8 +96,8 @@ CREATE TABLE resident_search_meta (fold_version TEXT NOT NULL);
 CREATE INDEX residents_birth_date ON residents (birth_date);
 """
 
-# v1: the keys and the birth-date index, then the keys of the records already there.
-REGISTRY_MIGRATIONS: list[Migration] = [(1, _V1), (2, _rebuild)]
+# v1: the keys and the birth-date index; v2: the keys of the records already there (the start-up refresh).
+REGISTRY_MIGRATIONS: list[Migration] = [(1, _V1), (2, refresh_search_keys)]
 
 
 class SearchInputError(ValueError):

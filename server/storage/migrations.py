@@ -13,9 +13,11 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Sequence
 
-__all__ = ["Migration", "Step", "applied_versions", "apply_migrations", "split_sql"]
+from procedure_definitions.namefold import FOLD_VERSION
 
-Step = str | Callable[[sqlite3.Connection], None]
+__all__ = ["Migration", "Step", "applied_versions", "apply_migrations", "refresh_if_fold_changed", "split_sql"]
+
+Step = str | Callable[[sqlite3.Connection], object]  # a callable's result is ignored
 Migration = tuple[int, Step]
 
 _BOOKKEEPING = """
@@ -72,3 +74,19 @@ def apply_migrations(
             )
             done.append((component, version))
     return done
+
+
+def refresh_if_fold_changed(conn: sqlite3.Connection, meta_table: str, rebuild: Callable[[sqlite3.Connection], None]
+                            ) -> bool:
+    """Search keys folded by ``procedure_definitions.namefold`` are derived data: ``rebuild`` remakes them all
+    when ``meta_table`` (one row, ``fold_version``) says another fold made them, or nothing did yet, and the
+    table then names the current ``FOLD_VERSION``. True when it rebuilt. One rule for every such set of keys
+    (the registry's, the submissions'), run as their migration (the rows already there) and at every start
+    (a city extended ``name_variants.txt``); call inside a write job."""
+    row = conn.execute(f"SELECT fold_version FROM {meta_table}").fetchone()
+    if row is not None and row[0] == FOLD_VERSION:
+        return False
+    rebuild(conn)
+    conn.execute(f"DELETE FROM {meta_table}")
+    conn.execute(f"INSERT INTO {meta_table} (fold_version) VALUES (?)", (FOLD_VERSION,))
+    return True

@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
-from procedure_definitions.namefold import FOLD_VERSION, search_key
-from server.storage.migrations import Migration
+from procedure_definitions.namefold import search_key
+from server.storage.migrations import Migration, refresh_if_fold_changed
 
 __all__ = ["SUBMISSION_SEARCH_MIGRATIONS", "queue_condition", "refresh_submission_search", "search_text"]
 
@@ -72,22 +72,16 @@ def _rebuild(conn: sqlite3.Connection) -> None:
     while batch := cur.fetchmany(1000):
         conn.executemany("UPDATE submissions SET search_text = ? WHERE id = ?",
                          [(search_text(r[1], msgspec.json.decode(r[2])), r[0]) for r in batch])
-    conn.execute("DELETE FROM submission_search_meta")
-    conn.execute("INSERT INTO submission_search_meta (fold_version) VALUES (?)", (FOLD_VERSION,))
 
 
 def refresh_submission_search(conn: sqlite3.Connection) -> bool:
-    """Rebuild every submission's ``search_text`` when it was made by another fold; call in a write job at
-    start. True when it rebuilt."""
-    row = conn.execute("SELECT fold_version FROM submission_search_meta").fetchone()
-    if row is not None and row[0] == FOLD_VERSION:
-        return False
-    _rebuild(conn)
-    return True
+    """Rebuild every submission's ``search_text`` when it was made by another fold or by none yet (the
+    migration); call in a write job at start. True when it rebuilt."""
+    return refresh_if_fold_changed(conn, "submission_search_meta", _rebuild)
 
 
-# v1: the fold version of the stored keys; v2: the keys of the submissions already there.
+# v1: the fold version of the stored keys; v2: the keys of the submissions already there (the start-up refresh).
 SUBMISSION_SEARCH_MIGRATIONS: list[Migration] = [
     (1, "CREATE TABLE submission_search_meta (fold_version TEXT NOT NULL);"),
-    (2, _rebuild),
+    (2, refresh_submission_search),
 ]

@@ -185,6 +185,29 @@ def test_existing_records_get_keys_from_the_migration(tmp_path: Path) -> None:
     assert matching_ids(conn, parse_search(birth_date="S30.1.2"), 50) == ["R1"]
 
 
+def test_the_migration_builds_the_keys_start_up_then_finds_them_current(tmp_path: Path) -> None:
+    """Migration step 2 of both folded key sets is the start-up refresh itself (one rule,
+    server.storage.migrations.refresh_if_fold_changed): the keys a migration built are not rebuilt again at
+    start, and a database migrated before is left as it is."""
+    from procedure_definitions.namefold import FOLD_VERSION
+    from server.registry_search import refresh_search_keys
+    from server.storage.migrations import apply_migrations
+    from server.storage.schema import CORE_MIGRATIONS, migrate
+    from server.storage.submission_search import refresh_submission_search
+
+    conn = sqlite3.connect(tmp_path / "older.db")
+    apply_migrations(conn, [("core", CORE_MIGRATIONS)])
+    conn.execute("INSERT INTO residents (id, record, family, given, birth_date, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                 ("R1", msgspec.json.encode(EXTRA[1]).decode(), "山\ufa11", "涼子", "2001-07-07", "2026-01-01"))
+    applied = migrate(conn)
+    assert ("registry", 2) in applied and ("submission_search", 2) in applied
+    for meta in ("resident_search_meta", "submission_search_meta"):
+        assert conn.execute(f"SELECT fold_version FROM {meta}").fetchall() == [(FOLD_VERSION,)]
+    assert refresh_search_keys(conn) is False and refresh_submission_search(conn) is False
+    assert conn.execute("SELECT count(*) FROM resident_search_keys WHERE resident_id = 'R1'").fetchone()[0] > 0
+    assert migrate(conn) == []  # migrated already: nothing runs twice
+
+
 def test_keys_made_by_another_fold_are_rebuilt_at_start(tmp_path: Path) -> None:
     from server.registry_search import matching_ids, parse_search, refresh_search_keys
     from server.storage.schema import migrate
