@@ -15,16 +15,19 @@ from typing import Any, Protocol
 import msgspec
 
 from procedure_definitions.expressions.dates import japan_today
+from procedure_definitions.japan import parse_wareki_partial
 from procedure_definitions.model import PROFILE_ATTRIBUTES
+from procedure_definitions.namefold import search_key
 from server.disclosure import (
     disclosed_head_name,
     disclosed_household,
     disclosed_people,
     household_head,
     married_couple,
+    member_entry,
 )
 from server.registry_search import Condition, matching_ids, write_keys
-from server.transfer import MovingService, TransferCertificate
+from server.transfer import MovingService, TransferCertificate, TransferMover
 
 __all__ = [
     "Registry",
@@ -34,6 +37,7 @@ __all__ = [
     "import_transfers",
     "profile_from_record",
     "profile_sources",
+    "transfer_profile",
 ]
 
 
@@ -148,6 +152,21 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
     return {k: v for k, v in profile.items() if v is not None and k in PROFILE_ATTRIBUTES}
 
 
+def transfer_profile(cert: TransferCertificate, mover: TransferMover) -> dict[str, Any]:
+    """The prefill profile of a person the registry does not hold yet, matched to ``mover`` of an imported
+    certificate (:meth:`SQLiteRegistry.transfer_matches`): their own attributes as the certificate gives them,
+    the previous address and the movers (as ``server.disclosure`` lets the mover see them)."""
+    me = member_entry(mover.member_id, mover)
+    previous = cert.previous_address
+    profile: dict[str, Any] = {
+        **{k: me.get(k) for k in ("name", "name_kana", "birth_date", "sex")},
+        "previous_address": previous,
+        "previous_postal_code": (previous or {}).get("postal_code") or None,
+        "transfer_movers": disclosed_people(mover.member_id, [(m.member_id, m) for m in cert.movers]) or None,
+    }
+    return {k: v for k, v in profile.items() if v is not None and k in PROFILE_ATTRIBUTES}
+
+
 # Profile attributes that an imported 転出証明書情報 supplies (the rest come from the registry record).
 _FROM_TRANSFER = ("previous_address", "previous_postal_code", "transfer_movers")
 
@@ -212,6 +231,29 @@ class SQLiteRegistry:
             return [_row_to_record((rows[i],)) for i in ids]
 
         return await self.db.read(job)
+
+    async def transfer_matches(self, family: str, given: str, birth_date: str | None
+                               ) -> list[tuple[TransferCertificate, TransferMover]]:
+        """The movers of the imported 転出証明書情報 who are this person: the name compared by the one fold
+        (``procedure_definitions.namefold.search_key``: 髙/高, kana, spaces), the birth date exactly as a date
+        (read by ``parse_wareki_partial``: 和暦 or ISO; none or unreadable: no match). A person who came before being identified (a new person at the counter)."""
+        try:  # as typed at the counter: 平成2年4月1日, 1990-04-01 (one reader of dates); unreadable: no match
+            iso = parse_wareki_partial(birth_date) if birth_date else None
+        except ValueError:
+            iso = None
+        if iso is None:
+            return []
+        key = search_key(family + given)
+        rows = await self.db.read(lambda c: c.execute(
+            "SELECT record FROM residents WHERE json_extract(record, '$.transfer_in') IS NOT NULL ORDER BY id"
+        ).fetchall())
+        out: dict[tuple[str, str], tuple[TransferCertificate, TransferMover]] = {}
+        for row in rows:
+            cert = _row_to_record(row).transfer_in
+            assert cert is not None
+            out.update(((cert.certificate_id, m.member_id), (cert, m)) for m in cert.movers
+                       if m.birth_date == iso and search_key(m.family + m.given) == key)
+        return list(out.values())
 
     async def household(self, household_id: str) -> list[ResidentRecord]:
         rows = await self.db.read(lambda c: c.execute(

@@ -49,7 +49,7 @@ __all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
-_SOURCES = {"registry": "住民記録", "transfer": "転出証明書情報"}
+_SOURCES = {"registry": "住民記録", "transfer": "転出証明書情報", "visit": "受付の入力"}
 NOT_LISTED = "ここにない人（入力する）"  # the PWA's words (pwa/js/strings-ja.js personNotListed)
 
 

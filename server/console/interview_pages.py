@@ -23,6 +23,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from procedure_definitions.expressions import parse
+from procedure_definitions.japan import parse_wareki_partial
 from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, PersonField, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
@@ -53,6 +54,7 @@ from server.interview_plan import (
 )
 from server.prefill_check import pick_person
 from server.problems import Problem
+from server.registry import transfer_profile
 from server.services import Services, services
 from server.storage.interviews import (
     InterviewRecord,
@@ -102,6 +104,35 @@ async def _context(svc: Services, user: AccountLike, vid: str, iid: str
     return view, rec, ev, _current(svc)
 
 
+async def _prefill(svc: Services, user: AccountLike, view: Any) -> tuple[dict[str, Any], dict[str, str], str]:
+    """(profile, sources, the person's own id) the interview prefills from: the visit resident's registry
+    profile; for a person not in the registry yet (a visit's new person), the one imported 転出証明書情報 mover
+    with their name (folded) and birth date (a staff read, audited ``registry.transfer_read``), else only the
+    name and birth date typed at reception (source ``visit``). Several movers matching: none is guessed."""
+    if view.resident_id is not None:
+        profile, sources = await _profile(svc, user, view.resident_id)
+        return profile, sources, view.resident_id
+    person = view.person
+    if person is None:
+        raise Problem(422, "interview-needs-resident")
+    matches = await svc.registry.transfer_matches(person.family, person.given, person.birth_date)
+    if len(matches) == 1:
+        cert, mover = matches[0]
+        profile = transfer_profile(cert, mover)
+        await audit.record(svc.db, actor=user.id, action="registry.transfer_read",
+                           subject=f"transfer:{cert.certificate_id}",
+                           details={"via": "interview", "visit": view.id,
+                                    **audit.many(sorted({m["member_id"] for m in profile.get("transfer_movers", [])}))})
+        return profile, dict.fromkeys(profile, "transfer"), mover.member_id
+    try:
+        born = parse_wareki_partial(person.birth_date) if person.birth_date else None
+    except ValueError:
+        born = None  # as typed, unreadable as a date: the clerk types it in the form
+    typed = {"name": {"family": person.family, "given": person.given}, "birth_date": born}
+    profile = {k: v for k, v in typed.items() if v}
+    return profile, dict.fromkeys(profile, "visit"), ""
+
+
 async def _profile(svc: Services, user: AccountLike, resident_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The registry prefill of the visit's resident: a staff read, audited as ``GET /api/residents/{id}/profile``."""
     profile, sources = await svc.registry.profile_with_sources(resident_id)
@@ -126,10 +157,11 @@ async def start_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         return _refused(request, Problem(400, "bad-request"), back)
     if not versions:
         return _refused(request, Problem(422, "bad-request"), back)
-    if view.resident_id is None:  # a person not in the registry yet: no profile, no on_behalf_of
+    if view.resident_id is None and view.person is None:
         return _refused(request, Problem(422, "interview-needs-resident"), back)
     ev = _newest(versions)
-    profile, _ = await _profile(svc, user, view.resident_id)
+    # A person not in the registry yet: no on_behalf_of, prefilled from their 転出証明書情報 when it matches.
+    profile, _, _ = await _prefill(svc, user, view)
     draft, filled = prefill_draft(ev, _current(svc), profile)
     # A counter code loaded into the visit: the resident's pre-entry gives the initial values the registry did
     # not (server.counter_code.preentry_initial; reading it is audited visit.preentry_read, via interview).
@@ -286,13 +318,13 @@ class _Screen:
     procs: dict[str, Procedure]
     profile: dict[str, Any]
     sources: dict[str, str]
+    rid: str  # the person's own id (registry, or 転出証明書情報 mover; "" none): not offered where pick_self is false
 
 
 async def _screen(svc: Services, user: AccountLike, vid: str, iid: str) -> _Screen:
     view, rec, ev, procs = await _context(svc, user, vid, iid)
-    assert view.resident_id is not None
-    profile, sources = await _profile(svc, user, view.resident_id)
-    return _Screen(view, rec, ev, procs, profile, sources)
+    profile, sources, rid = await _prefill(svc, user, view)
+    return _Screen(view, rec, ev, procs, profile, sources, rid)
 
 
 async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen, *,
@@ -302,13 +334,12 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     ``interview.read`` once."""
     svc = services(request)
     view, rec, ev, procs = screen.view, screen.rec, screen.ev, screen.procs
-    profile, sources = screen.profile, screen.sources
+    profile, sources, rid = screen.profile, screen.sources, screen.rid
     await audit.record(svc.db, actor=user.id, action="interview.read", subject=f"visit:{view.id}",
                        details={"interview": rec.id, "via": "console"})
-    assert view.resident_id is not None
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     derived = derive(ev, rec.draft, procs)
-    shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, view.resident_id, derived)
+    shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, rid, derived)
     widgets = shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]
     rendered = {w.dom_id for w in widgets} | {sub.dom_id for w in widgets for _, subs in w.items for sub in subs}
     # An error of a person's field the screen does not show (yet: ticked without 「更新」) points to the group.
@@ -372,10 +403,8 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     back = f"/console/visits/{vid}"
     if rec.state != "open":
         return _refused(request, Problem(409, "interview-filed"), back)
-    assert view.resident_id is not None
-    rid = view.resident_id
     form = await request.form()
-    profile, sources = await _profile(svc, user, rid)  # the member list behind the ticks: a read too, audited
+    profile, sources, rid = await _prefill(svc, user, view)  # the member list behind the ticks: a read too, audited
     # The event's people as they were on the screen posted (the ticks are indexes into that list).
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
     draft = _read(ev, procs, rec.draft, form, profile, rid)
@@ -403,7 +432,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
         return _refused(request, _problem(exc), back)
     # The screen re-rendered from these reads and the draft just saved, not read and audited again.
     rec.draft = draft
-    screen = _Screen(view, rec, ev, procs, profile, sources)
+    screen = _Screen(view, rec, ev, procs, profile, sources, rid)
     if op == "finish":
         return await _finish(request, user, screen)
     if message:

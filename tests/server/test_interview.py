@@ -247,7 +247,7 @@ def test_bad_input_is_4xx(srv: AppServer) -> None:
     assert c.get(url.replace(other, vid)).status_code == 404  # an interview of another visit
     new = c.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "新井", "given": "一"}}).json()
     r = c.post(f"/console/visits/{new['id']}/interviews", data={"life_event": "birth"})
-    assert r.status_code == 422 and "住民記録" in r.text
+    assert r.status_code == 303  # a person not in the registry is interviewed too (no birth date: typed)
 
 
 def test_birth_the_newborn_is_offered_in_the_groups_of_people(srv: AppServer) -> None:
@@ -506,3 +506,47 @@ def test_marriage_witnesses_two_rows_and_a_person_field_shown_on_its_condition(s
     address = re.search(r'<div class="field"[^>]*data-field="jido-teate\.children\.' + baby.group(1)
                         + r'\.child_address"[^>]*>', page)
     assert address is not None and " hidden" not in address.group(0)
+
+
+def _new_person_visit(c: httpx.Client, family: str, given: str, birth_date: str) -> str:
+    r = c.post("/api/visits", json={"id": str(uuid.uuid4()), "booth": "3番",
+                                    "person": {"family": family, "given": given, "birth_date": birth_date}})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_a_new_person_is_interviewed_from_their_transfer_data_or_typed(srv: AppServer) -> None:
+    from server.demo import DEMO_TRANSFERS
+    from server.registry import import_transfers
+    from server.transfer import InMemoryMovingService
+
+    srv.db.write_sync(lambda db: import_transfers(db, InMemoryMovingService(DEMO_TRANSFERS),
+                                                  [t.resident_id for t in DEMO_TRANSFERS]))
+    c = srv.login("counter")
+    cid = c.account_id  # type: ignore[attr-defined]
+    # Typed at reception as 吉乃 with a 和暦 birth date: the certificate's 𠮷乃 born 2019-10-02 by the one fold.
+    vid = _new_person_visit(c, "鈴木", "吉乃", "令和元年10月2日")
+    assert "聞き取りを始める" in c.get(f"/console/visits/{vid}").text
+    url = _start(c, vid, "moving-in")
+    page = c.get(url).text
+    movers = page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
+    assert re.search(r"checked> 鈴木 大輔", movers) and re.search(r"checked> 鈴木 𠮷乃", movers)
+    assert "転出証明書情報より：" in page
+    draft = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
+                                                   ).fetchone()[0])
+    assert "梅田" in draft  # the certificate's previous address
+    reads = _audit(srv, cid, "registry.transfer_read")
+    assert reads and reads[-1][0] == "transfer:T-2026-0001" and vid in reads[-1][1]
+    # Updating works too (no registry record behind the visit).
+    assert _post(c, url, page, op="update").status_code == 303
+
+    # The wrong birth date matches nobody: only what was typed at reception, the rest typed by the clerk.
+    vid = _new_person_visit(c, "鈴木", "吉乃", "2019-10-03")
+    before = len(_audit(srv, cid, "registry.transfer_read"))
+    url = _start(c, vid, "moving-in")
+    page = c.get(url).text
+    assert "受付の入力より：鈴木 吉乃" in page and "転出証明書情報より" not in page
+    assert "鈴木 大輔" not in page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
+    assert len(_audit(srv, cid, "registry.transfer_read")) == before
+    r = _post(c, url, page, op="finish")
+    assert r.status_code == 422 and "申請はまだ送っていません" in r.text
