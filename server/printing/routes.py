@@ -29,6 +29,7 @@ from server.authz import require_roles, submission_readable
 from server.console.readable import department_names
 from server.problems import Problem
 from server.services import services
+from server.storage.submissions import load_submission
 from server.storage.sync.records import utc_now
 from server.visits import visible_visit
 
@@ -84,16 +85,17 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     svc = services(request)
     view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
     names = department_names(svc.catalog.library.procedures)
+    # The view holds the applications of the parts the reader may see only; all of them in one read.
+    sids = [(part, sid) for part in view.parts for sid in part.submissions]
+    recs = await svc.db.read(lambda c: [load_submission(c, sid, history=False) for _, sid in sids])
     lines: list[GuideLine] = []
-    for part in view.parts:  # the view holds the applications of the parts the reader may see only
-        for sid in part.submissions:
-            rec = await svc.submissions.get(sid)
-            proc = (await svc.catalog.get(rec.procedure_id, rec.procedure_version))[0] if rec is not None else None
-            if rec is None or proc is None:  # the catalog keeps every version filed: not expected
-                continue
-            lines.append(GuideLine(procedure=proc, answers=rec.answers, receipt_number=rec.receipt_number,
-                                   department=names.get(part.department, proc.department.name.ja),
-                                   state=part.state, booth=part.booth))
+    for (part, _), rec in zip(sids, recs, strict=True):
+        proc = (await svc.catalog.get(rec.procedure_id, rec.procedure_version))[0] if rec is not None else None
+        if rec is None or proc is None:  # the catalog keeps every version filed: not expected
+            continue
+        lines.append(GuideLine(procedure=proc, answers=rec.answers, receipt_number=rec.receipt_number,
+                               department=names.get(part.department, proc.department.name.ja),
+                               state=part.state, booth=part.booth))
     visit = GuideVisit(number=view.number, resident_name=view.resident_name, opened_at=view.opened_at,
                        booth=view.booth)
     printed_at = utc_now()
@@ -106,7 +108,7 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     except PrintingUnavailable as exc:
         raise printing_problem(exc) from None
     await audit.record(svc.db, actor=user.id, action="visit.guide_print", subject=f"visit:{vid}",
-                       details={"via": "console", **audit.many([s for p in view.parts for s in p.submissions])})
+                       details={"via": "console", **audit.many([sid for _, sid in sids])})
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{_filename("guide", view.number)}"',
         "Cache-Control": "no-store"})  # personal data: never cached
