@@ -48,7 +48,7 @@ from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, search_registry
 from server.problems import Problem
 from server.registry import ResidentRecord
-from server.registry_search import SearchInputError
+from server.registry_search import MAX_LENGTH, MAX_TERMS, SearchInputError
 from server.services import services
 from server.storage.parties import slots_of
 from server.storage.submissions import STATUSES
@@ -262,25 +262,32 @@ async def bind_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = 
                     address: FromQuery[str | None] = None, account_id: FromQuery[str | None] = None,
                     resident_id: FromQuery[str | None] = None) -> Response[str]:
     user = require_roles(request, *BIND_ROLES)
-    # ``q`` (the one box of earlier links) is searched as the API's q and shown in the name box.
-    form = {"name": (name if name is not None else q or "")[:100], "birth_date": (birth_date or "")[:100],
-            "address": (address or "")[:100]}
+    # ``q`` (the one box of earlier links) is searched as the API's q and shown in the name box. The values
+    # go to the search as typed: its rule (parse_search: length, terms, dates) is the API's, refusals included.
+    form = {"name": name if name is not None else q or "", "birth_date": birth_date or "", "address": address or ""}
     results: list[FoundResident] = []
     searched, error, status = False, "", 200
     if any(v.strip() for v in (q or "", *form.values())):
         try:
             found = await search_registry(services(request), user.id, q=None if name is not None else q,
-                                          name=name, birth_date=form["birth_date"], address=form["address"],
-                                          via="console")
+                                          name=name, birth_date=birth_date, address=address, via="console")
             results, searched = [_found(r) for r in found], True
         except SearchInputError as exc:
-            error, status = _SEARCH_ERRORS.get(exc.code, "検索できませんでした。"), 400
+            error, status = _search_error(exc), 400
     return render_page(request, "bind.html", http_status=status, form=form, results=results, searched=searched,
                        account_id=account_id or "", resident_id=resident_id or "", message="", error=error)
 
 
+# Every code parse_search refuses with, in Japanese (the bind page's form labels name the field).
 _SEARCH_ERRORS = {"invalid": "生年月日は 1980-04-12、S55.4.12、昭和55年4月12日 のように入力してください（年や年月だけでも検索できます）。",
-                  "too_many_terms": "検索する語が多すぎます。氏名・生年月日・住所を合わせて8語までにしてください。"}
+                  "too_many_terms": f"検索する語が多すぎます。氏名・生年月日・住所を合わせて{MAX_TERMS}語までにしてください。",
+                  "too_long": f"{{field}}は{MAX_LENGTH}文字以内で入力してください。",
+                  "empty": "検索できる文字がありません。氏名・生年月日・住所のいずれかを入力してください。"}
+_SEARCH_FIELDS = {"q": "「氏名またはよみ」", "name": "「氏名またはよみ」", "birth_date": "「生年月日」", "address": "「住所」"}
+
+
+def _search_error(exc: SearchInputError) -> str:
+    return _SEARCH_ERRORS.get(exc.code, "検索できませんでした。").format(field=_SEARCH_FIELDS.get(exc.path, "検索語"))
 
 
 @dataclass

@@ -102,6 +102,21 @@ def test_console_binding_page(server: AppServer) -> None:
     assert counter.get("/api/me/profile").json() == {"verified": False, "profile": {}}
 
 
+def test_the_binding_page_refuses_a_search_as_the_api_does(server: AppServer) -> None:
+    """The bind page hands what was typed to the one search rule (parse_search): an overlong field of any box,
+    or nothing searchable, is a 400 page in Japanese naming the box, with what was typed kept in the form."""
+    counter = server.login("counter")
+    for box, label in (("name", "氏名またはよみ"), ("birth_date", "生年月日"), ("address", "住所"), ("q", "氏名またはよみ")):
+        long = "あ" * 101
+        page = counter.get("/console/bind", params={box: long})
+        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html"), (box, page.text)
+        assert f"「{label}」は100文字以内で入力してください。" in page.text
+        assert f'value="{long}"' in page.text  # kept as typed, to be shortened by the clerk
+    page = counter.get("/console/bind", params={"name": "・"})  # folds to nothing: no key to search by
+    assert page.status_code == 400 and "検索できる文字がありません" in page.text
+    assert counter.get("/console/bind", params={"name": "あ" * 100}).status_code == 200
+
+
 def test_pwa_files_and_caching(server: AppServer) -> None:
     c = server.client()
     r = c.get("/")
