@@ -550,3 +550,30 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_or_typed(srv: AppS
     assert len(_audit(srv, cid, "registry.transfer_read")) == before
     r = _post(c, url, page, op="finish")
     assert r.status_code == 422 and "申請はまだ送っていません" in r.text
+
+
+def test_no_life_event_procedure_requires_an_attachment() -> None:
+    """The interview takes no file (the counter sees the paper original; docs/api.md states the limit): a
+    procedure it may file (a life event's, or any staff may file, added by hand) with a required attachment
+    field could never be filed from it."""
+    from procedure_definitions.library import load_library
+    from procedure_definitions.model import AttachmentField, GroupField
+
+    lib = load_library()
+    reached = {lp.procedure for vs in lib.life_events.values() for e in vs.values() for lp in e.procedures}
+    assert reached
+    reached |= {pid for pid, vs in lib.procedures.items() if any("staff" in p.filers for p in vs.values())}
+    blocking = []
+    seen = 0
+    for pid in reached:
+        for proc in lib.procedures[pid].values():
+            for s in proc.sections:
+                for f in s.fields:
+                    inner = f.fields if isinstance(f, GroupField) else [f]
+                    for x in inner:
+                        if isinstance(x, AttachmentField):
+                            seen += 1
+                            if x.required or x.required_if:
+                                blocking.append(f"{pid}:{x.id}")
+    assert seen > 0  # the shipped library has attachment fields: the check looks at real ones
+    assert blocking == []
