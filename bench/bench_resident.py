@@ -42,7 +42,7 @@ from procedure_definitions.versions import latest
 from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 from testsupport.servers import ROOT, ServerProcess
 
-__all__ = ["Run", "main", "run_all", "seconds"]
+__all__ = ["Run", "event_for", "main", "run_all", "seconds", "today_jst", "write_doc"]
 
 MARK = "<!-- resident-bench -->"
 # The life events of the goal, found by the procedure they exist for (the event's id is not a contract).
@@ -249,12 +249,13 @@ def render(runs: list[Run], resident_id: str) -> str:
     return "\n".join(rows)
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, mark: str = MARK) -> None:
+    """Put ``text`` into docs/benchmarks.md between two ``mark`` lines (appended the first time)."""
     doc = ROOT / "docs" / "benchmarks.md"
     old = doc.read_text(encoding="utf-8")
-    block = f"{MARK}\n{text.strip()}\n{MARK}"
-    if old.count(MARK) >= 2:
-        new = re.sub(re.escape(MARK) + r".*?" + re.escape(MARK), lambda _: block, old, count=1, flags=re.S)
+    block = f"{mark}\n{text.strip()}\n{mark}"
+    if old.count(mark) >= 2:
+        new = re.sub(re.escape(mark) + r".*?" + re.escape(mark), lambda _: block, old, count=1, flags=re.S)
     else:
         new = old.rstrip() + "\n\n" + block + "\n"
     doc.write_text(new, encoding="utf-8")
