@@ -13,8 +13,9 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -99,6 +100,9 @@ def publish_library(conn: sqlite3.Connection, library: LibraryLike) -> dict[str,
     return {"published": published, "retired": retired, "restored": restored}
 
 
+_T = TypeVar("_T")
+
+
 class Catalog:
     """Procedures by (id, version): the loaded library first, then stored (retired) versions."""
 
@@ -109,6 +113,19 @@ class Catalog:
         self._lock = threading.Lock()
         self._compiled: dict[tuple[str, str], bytes] = {}
         self._has_attachments: dict[tuple[str, str], bool] = {}
+        self._derived: dict[Any, Any] = {}
+        self._derived_from: Any = None
+
+    def of_library(self, derive: Callable[[Mapping[str, Mapping[str, Procedure]]], _T]) -> _T:
+        """``derive(library.procedures)`` made once per loaded library, not per request: what every console
+        page shows from it (``server.console.readable.department_names``, ``procedure_titles``)."""
+        lib = self.library
+        if self._derived_from is not lib:  # another library loaded: what was derived from the old one goes
+            self._derived, self._derived_from = {}, lib
+        if derive not in self._derived:
+            self._derived[derive] = derive(lib.procedures)
+        out: _T = self._derived[derive]
+        return out
 
     def current(self) -> list[Procedure]:
         out = []

@@ -34,7 +34,7 @@ async def handoff_page(request: Request[Any, Any, Any]) -> Response[str]:
     targets, counts, rows = await svc.db.read(lambda c: (
         {t.department: t for t in list_targets(c)}, department_counts(c), list_outbox(c)))
     return render_page(request, "handoff.html", current="handoff", targets=targets, counts=counts, rows=rows,
-                       departments=department_names(svc.catalog.library.procedures), outbox_labels=OUTBOX_LABELS)
+                       departments=svc.catalog.of_library(department_names), outbox_labels=OUTBOX_LABELS)
 
 
 @post("/console/handoff/{rid:int}/retry", include_in_schema=False)

@@ -76,7 +76,7 @@ def render_page(request: Request[Any, Any, Any], template: str, *, http_status: 
     user = request.scope.get("user")
     department = getattr(user, "department", None)
     if department:  # the header names the staff member's department, never its id
-        department = department_names(services(request).catalog.library.procedures).get(department, department)
+        department = services(request).catalog.of_library(department_names).get(department, department)
     html = _env.get_template(template).render(
         user=user, department_name=department or "", csrf_token=csrf_token_of(request.scope) or "",
         # What the signed-in role may use (server.auth.roles.CAPABILITIES): the menu shows exactly that.
@@ -105,7 +105,7 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
     await audit.record(svc.db, actor=user.id, action="console.queue", subject=None,
                        details={"status": status, "procedure": procedure, "q": q, "rows": len(rows),
                                 **audit.many([r.id for r in rows])})
-    titles = procedure_titles(svc.catalog.library.procedures)
+    titles = svc.catalog.of_library(procedure_titles)
     return render_page(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
                        procedure=procedure or "", q=q or "", titles=titles, names=await resident_names(svc, rows),
                        procedures=sorted(titles, key=lambda p: (titles[p], p)))
@@ -148,7 +148,7 @@ async def detail(request: Request[Any, Any, Any], sid: FromPath[str]) -> Respons
     history = [(h, actor_text(h.actor, names, ROLE_LABELS, filer=rec.account_id), comment_mark(h, names))
                for h in rec.history]
     title = proc.title.ja if proc is not None else procedure_title(
-        procedure_titles(svc.catalog.library.procedures), rec.procedure_id)
+        svc.catalog.of_library(procedure_titles), rec.procedure_id)
     resident = (await resident_names(svc, [rec], accounts=names))[rec.id]
     return render_page(request, "detail.html", rec=rec, proc=proc, title=title, resident=resident,
                        sections=sections, raw_answers=rec.answers if proc is None else {}, attachments=attachments,

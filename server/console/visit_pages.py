@@ -29,7 +29,7 @@ from server.auth.roles import (
 )
 from server.authz import require_roles
 from server.console.preentry_pages import preentry_panel
-from server.console.readable import account_names, department_names
+from server.console.readable import account_names, department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
 from server.display import date_text, name_text, procedure_title, status_label
 from server.identity import search_registry, summarize
@@ -86,7 +86,7 @@ _refused = partial(refusal_page, messages=_MESSAGES)
 
 
 def _departments(svc: Services) -> dict[str, str]:
-    return department_names(svc.catalog.library.procedures)
+    return svc.catalog.of_library(department_names)
 
 
 def _label_ctx(svc: Services) -> dict[str, Any]:
@@ -155,15 +155,6 @@ async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
     return Redirect(f"/console/visits/{view.id}", status_code=303)
 
 
-async def _titles(svc: Services, lines: Any) -> dict[str, str]:
-    titles: dict[str, str] = {}
-    for line in lines:
-        proc, _ = await svc.catalog.get(line.procedure_id, line.procedure_version)
-        if proc is not None:
-            titles[line.procedure_id] = proc.title.ja
-    return titles
-
-
 async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
     """The display names of the clerks the page names (who opened it, took a part, made a step)."""
     names = await account_names(svc.db, [view.opened_by, *(e.by for e in view.events),
@@ -184,7 +175,7 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         if candidates:  # the applications offered are a read of the resident's data too
             await audit.record(svc.db, actor=user.id, action="visit.candidates", subject=f"visit:{vid}",
                                details={"via": "console", **audit.many([c.id for c in candidates])})
-    titles = await _titles(svc, [*attached.values(), *candidates])
+    titles = svc.catalog.of_library(procedure_titles)  # as the queue names them (server.console.readable)
     from server.console.interview_pages import life_event_choices  # it imports this module
 
     interviews = await svc.db.read(lambda c: visit_interviews(c, vid))

@@ -84,7 +84,7 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     user = require_roles(request, *CAPABILITIES["visits"])
     svc = services(request)
     view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
-    names = department_names(svc.catalog.library.procedures)
+    names = svc.catalog.of_library(department_names)
     # The view holds the applications of the parts the reader may see only; all of them in one read.
     sids = [(part, sid) for part in view.parts for sid in part.submissions]
     recs = await svc.db.read(lambda c: [load_submission(c, sid, history=False) for _, sid in sids])

@@ -274,3 +274,25 @@ def test_frames_survive_any_chunking_of_the_pipe(payloads: list[bytes], cuts: li
     reader = FrameReader()
     got = [f for a, b in itertools.pairwise(bounds) for f in reader.feed(stream[a:b])]
     assert got == payloads
+
+
+def test_what_pages_derive_from_the_library_is_made_once_per_library() -> None:
+    """Every console page names departments and procedures (server.console.readable): Catalog.of_library makes
+    each once per loaded library, and again for another library, never per request."""
+    from server.catalog import Catalog
+    from server.console.readable import department_names, procedure_titles
+
+    lib = load_library()
+    cat = Catalog(lib, db=None)
+    calls: list[int] = []
+
+    def counted(procs: Any) -> dict[str, str]:
+        calls.append(1)
+        return department_names(procs)
+
+    first = cat.of_library(counted)
+    assert cat.of_library(counted) is first and len(calls) == 1
+    assert first == department_names(lib.procedures) and first  # the library's own departments
+    assert cat.of_library(procedure_titles) == procedure_titles(lib.procedures)
+    cat.library = load_library()  # another library loaded: derived anew
+    assert cat.of_library(counted) == first and len(calls) == 2
