@@ -102,6 +102,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     srv.stop()
 
 
+def count_reads(db: Any) -> list[int]:
+    """From now on every ``await db.read(...)`` appends to the list returned: a test of how many reads a page
+    or a view costs (one per page, not one per row)."""
+    reads: list[int] = []
+    real_read = db.read
+
+    async def counted(fn: Any) -> Any:
+        reads.append(1)
+        return await real_read(fn)
+
+    db.read = counted
+    return reads
+
+
 def answers(**extra: Any) -> dict[str, Any]:
     return {"applicant": {"family": "葛\U000e0100城", "given": "美咲"}, "copies": 1, **extra}
 

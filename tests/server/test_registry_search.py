@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from server.registry import ResidentRecord, SQLiteRegistry
-from tests.server.conftest import start_server
+from tests.server.conftest import count_reads, start_server
 from testsupport.servers import AppServer
 
 IVS = "\U000e0100"
@@ -265,14 +265,7 @@ def test_get_many_reads_many_residents_at_once(tmp_path: Path) -> None:
         db.write_sync(migrate)
         recs = [ResidentRecord(id=f"M{i:04d}", family="多田", given=f"{i}") for i in range(620)]
         db.write_sync(lambda c: SQLiteRegistry.upsert(c, recs))
-        reads: list[int] = []
-        real_read = db.read
-
-        async def counted(fn: Any) -> Any:
-            reads.append(1)
-            return await real_read(fn)
-
-        db.read = counted  # type: ignore[method-assign]
+        reads = count_reads(db)
         registry = SQLiteRegistry(db)
         wanted = [r.id for r in recs] + ["NONE", "M0003"]
         got = asyncio.run(registry.get_many(iter(wanted)))

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import answers, make_proc, start_server
+from tests.server.conftest import answers, count_reads, make_proc, start_server
 from testsupport.servers import AppServer
 
 KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
@@ -308,14 +308,7 @@ def test_the_board_reads_the_registry_once(tmp_path: Path) -> None:
     try:
         db.write_sync(migrate)
         db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
-        reads: list[int] = []
-        real_read = db.read
-
-        async def counted(fn: Any) -> Any:
-            reads.append(1)
-            return await real_read(fn)
-
-        db.read = counted  # type: ignore[method-assign]
+        reads = count_reads(db)
         rows = [VisitRecord(id=f"v{i}", number=f"A-{i:03d}", day="2026-12-07", status="open",
                             resident_id=DEMO_RESIDENTS[i % len(DEMO_RESIDENTS)].id, person=None, booking_ref=None,
                             booth=None, opened_by="c", opened_at="2026-12-07T00:00:00+00:00", closed_at=None,
