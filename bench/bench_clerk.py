@@ -88,6 +88,7 @@ class Visit:
         return sorted({e.field for e in self.entries if f"{e.name} = {e.value}" in self.known_typed})
     procedures: list[str] = field(default_factory=list)  # the applications filed
     forms: list[tuple[str, int, float]] = field(default_factory=list)  # (procedure, pdf bytes, ms) per 申請書
+    guide: tuple[int, float] | None = None  # the 受付案内票 (bytes, ms), when the visit page offers it
     forms_counted: bool = False  # form.pdf missing: one keystroke per form counted instead
     outcome: str = ""
     blocked: list[str] = field(default_factory=list)
@@ -285,14 +286,32 @@ class Clerk:
                 return False
         return False
 
+    def print_pdf(self, link: Any, path: str, name: str) -> tuple[int, float]:
+        """Reach a print link and press Enter (the PDF opens in a new tab); the same document is fetched
+        alongside to check it is a PDF and keep it as an artifact. Returns (bytes, ms of that fetch)."""
+        t0 = time.monotonic()
+        r = self.page.context.request.get(f"{self.server.base}{path}")
+        ms = (time.monotonic() - t0) * 1000
+        self.kb.reach(link)
+        self.kb.press("Enter")
+        if r.status != 200 or not r.headers.get("content-type", "").startswith("application/pdf"):
+            return 0, ms
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / f"{name}.pdf").write_bytes(r.body())
+        return len(r.body()), ms
+
     def print_forms(self, visit_id: str) -> None:
         """From the visit page: each application's page, then its 申請書 (form.pdf) by keyboard."""
+        guide = self.page.locator(f"main a[href='/console/visits/{visit_id}/guide.pdf']")
+        if guide.count():  # the 受付案内票 of the whole visit, handed over with the forms
+            self.v.guide = self.print_pdf(guide, f"/console/visits/{visit_id}/guide.pdf", "guide")
         links = self.page.locator("main a[href^='/console/submissions/']")
         hrefs = links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
-        for href in hrefs:
+        for n, href in enumerate(hrefs):
             sid = href.rsplit("/", 1)[1]
-            self.page.goto(f"{self.server.base}/console/visits/{visit_id}")
-            self.page.wait_for_load_state("domcontentloaded")
+            if n:  # back to the visit page: Alt+← (the browser's own key, one press)
+                self.page.go_back(wait_until="domcontentloaded")
+                self.kb.k.back += 1
             self.submit(self.page.locator(f"main a[href='{href}']"), re.compile(rf"/console/submissions/{sid}$"))
             proc = str(self.server.query("SELECT procedure_id FROM submissions WHERE id = ?", (sid,))[0][0])
             self.screen(f"application-{proc}")
@@ -301,16 +320,7 @@ class Clerk:
                 self.v.forms_counted = True
                 self.kb.k.enter += 1  # not on main yet: one keystroke per form, as the brief says
                 continue
-            t0 = time.monotonic()
-            r = self.page.context.request.get(f"{self.server.base}/console/submissions/{sid}/form.pdf")
-            ms = (time.monotonic() - t0) * 1000
-            self.kb.reach(link)
-            self.kb.press("Enter")  # opens the PDF in a new tab (the fetch above is the same document, kept)
-            ok = r.status == 200 and r.headers.get("content-type", "").startswith("application/pdf")
-            if ok:
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                (SHOTS / f"form-{proc}.pdf").write_bytes(r.body())
-            self.v.forms.append((proc, len(r.body()) if ok else 0, ms))
+            self.v.forms.append((proc, *self.print_pdf(link, f"/console/submissions/{sid}/form.pdf", f"form-{proc}")))
         for p in self.page.context.pages[1:]:  # the PDF tabs
             p.close()
 
@@ -382,6 +392,8 @@ def render(v: Visit) -> str:
     k = v.keys
     m = DESK
     forms = ", ".join(f"{p} {n // 1024} KB in {ms:.0f} ms" for p, n, ms in v.forms) or "—"
+    if v.guide:
+        forms += f"; 受付案内票 {v.guide[0] // 1024} KB in {v.guide[1]:.0f} ms"
     forms += " (wall time while the browser runs; `bench/bench_pdf.py` measures generation)" if v.forms else ""
     rows = [
         "## The counter clerk: a 転入 of a family of four by keyboard (`bench/bench_clerk.py`)",
@@ -393,11 +405,11 @@ def render(v: Visit) -> str:
         "copy) → 聞き取りを終えて申請する → each application's 申請書 (form.pdf). Screenshots: "
         "`test-artifacts/clerk/`.",
         "",
-        "| result | clerk time (KLM) | keys (Tab / Enter / Space / arrows) | characters typed (kana / digits / letters, "
+        "| result | clerk time (KLM) | keys (Tab / Enter / Space / arrows / back) | characters typed (kana / digits / letters, "
         "kanji runs) | screens | decisions (M) | prefilled values glanced | fields typed the records knew |",
         "|---|---|---|---|---|---|---|---|",
         f"| {v.outcome} | {total:.0f} s ({total / 60:.1f} min){' ⚠' if total > 300 else ''} | {k.presses} ({k.tab} / "
-        f"{k.enter} / {k.space} / {k.arrow}) | {t.typed_chars} ({t.kana} / {t.digits} / {t.ascii}, {t.conversions}) "
+        f"{k.enter} / {k.space} / {k.arrow} / {k.back}) | {t.typed_chars} ({t.kana} / {t.digits} / {t.ascii}, {t.conversions}) "
         f"| {len(v.screens)} | {v.decisions} | {v.glanced} | {len(v.known_fields)} ({len(v.known_typed)} boxes) |",
         "",
         "Seconds by operator: " + ", ".join(f"{n} {x:.1f}" for n, x in s.items()) + ". Goal: under 5 min (300 s) "

@@ -39,12 +39,13 @@ class Keys:
     enter: int = 0
     space: int = 0
     arrow: int = 0
+    back: int = 0  # Alt+← to the previous page
     typing: Counts = field(default_factory=Counts)
 
     @property
     def presses(self) -> int:
         """Every key press except the characters of typed text (those are priced by kind)."""
-        return self.tab + self.enter + self.space + self.arrow
+        return self.tab + self.enter + self.space + self.arrow + self.back
 
 
 @dataclass
