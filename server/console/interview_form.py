@@ -13,7 +13,7 @@ Readable values come from ``server.display.value_text`` (the one place).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ from server.interview_plan import shown
 from server.prefill_check import offered_people
 
 __all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "event_people", "item_fields",
-           "members_of", "person_offered", "read_value", "widget"]
+           "members_of", "person_offered", "read_value", "typed_rows", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
@@ -75,8 +75,9 @@ class Widget:
     numeric: bool = False  # a number field: the live conditions read its text as a number
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
     hidden: bool = False  # its condition is false on the answers as saved
-    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's / a row's own fields
-    can_add: bool = False  # a group typed row by row below its ``max``: 「行を追加」
+    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
+    rows: list[tuple[str, str, list[Widget]]] = field(default_factory=list)  # (label, input key, fields) typed rows
+    can_add: bool = False  # a group of people below its ``max``: 「行を追加」
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -137,7 +138,7 @@ def item_fields(f: GroupField, item: Mapping[str, Any] | None = None) -> list[Fi
             and (item is None or x.id not in mapped or item.get(x.id) in (None, ""))]
 
 
-def _item_widgets(f: GroupField, scope: str, i: int, k: int, item: Mapping[str, Any], fields: list[Field], *,
+def _item_widgets(f: GroupField, scope: str, i: int | str, k: int, item: Mapping[str, Any], fields: list[Field], *,
                   profile: Mapping[str, Any], resident_id: str) -> list[Widget]:
     """The widgets of one item: inputs named by ``i`` (a person's place in the offered list, or the row), ids
     by ``k`` (the item's place in the answer: the validator's path ``{group}[k].{field}``)."""
@@ -153,22 +154,44 @@ def _item_widgets(f: GroupField, scope: str, i: int, k: int, item: Mapping[str, 
 
 
 def _rows(value: Any, f: GroupField) -> list[Mapping[str, Any]]:
-    """A typed group's rows: its items, at least ``min`` (empty rows to fill)."""
+    """A group's items, at least ``min`` for a group typed row by row (empty rows to fill)."""
     items = [it for it in value if isinstance(it, Mapping)] if isinstance(value, list) else []
-    return items + [{}] * max(0, (f.min or 0) - len(items))
+    return items + [{}] * max(0, (f.min or 0) - len(items)) if not f.prefill else items
 
 
-def change_rows(f: GroupField, value: Any, op: str, row: str = "") -> tuple[list[Any], str]:
-    """「行を追加」 (``op`` add) or 「この行を削除」 (del of ``row``) on a typed group's answer: (rows, message);
-    a message (Japanese) when refused: beyond ``max``, or a row that is not there."""
+def typed_rows(f: GroupField, items: Sequence[Mapping[str, Any]], people: list[dict[str, Any]]) -> list[int]:
+    """The places in ``items`` of the rows typed by hand: every item of a group without ``prefill``; of a group
+    of people, the items that are none of the people offered (someone not listed, added by the clerk)."""
+    return [k for k, it in enumerate(items) if not f.prefill or not any(_matches(f, m, it) for m in people)]
+
+
+def change_rows(f: GroupField, value: Any, op: str, row: str = "", people: list[dict[str, Any]] | None = None
+                ) -> tuple[list[Any], str]:
+    """「行を追加」 (``op`` add) or 「この行を削除」 (del of typed row ``row``) on a group's answer: (items,
+    message); a message (Japanese) when refused: beyond ``max``, or a row that is not there. ``people``: those a
+    group of people offers (:func:`members_of`)."""
     items = [dict(it) for it in _rows(value, f)]
     if op == "add":
         if f.max is not None and len(items) >= f.max:
             return items, f"{f.label.ja}は{f.max}行までです。"
         return [*items, {}], ""
-    if not row.isdigit() or int(row) >= len(items):
+    typed = typed_rows(f, items, people or [])
+    if not row.isdigit() or int(row) >= len(typed):
         return items, "削除する行がありません。"
-    return items[:int(row)] + items[int(row) + 1:], ""
+    return [it for k, it in enumerate(items) if k != typed[int(row)]], ""
+
+
+def _typed_row_widgets(w: Widget, f: GroupField, scope: str, items: list[Mapping[str, Any]],
+                       people: list[dict[str, Any]], *, profile: Mapping[str, Any], resident_id: str) -> None:
+    """The rows typed by hand (inputs ``{name}.{key}.{field}``: key the row for a group typed row by row,
+    ``r{row}`` in a group of people) and 「行を追加」 below ``max``; ids by the item's place in the answer."""
+    word = f.item_label.ja if f.item_label else f.label.ja
+    extra = "" if not f.prefill else "（手入力）"
+    for j, k in enumerate(typed_rows(f, items, people)):
+        key = f"r{j}" if f.prefill else str(j)
+        w.rows.append((f"{word} {j + 1}{extra}", key, _item_widgets(f, scope, key, k, items[k], item_fields(f),
+                                                                      profile=profile, resident_id=resident_id)))
+    w.can_add = f.max is None or len(items) < f.max
 
 
 def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | None,
@@ -215,13 +238,13 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
             if subs:
                 w.items.append((name_text(m.get("name")), subs))
             k += 1
+        # Someone not offered (a mover the records do not list): a row typed by the clerk, after the ticked.
+        _typed_row_widgets(w, f, scope, [it for it in items if isinstance(it, Mapping)], people, profile=profile,
+                           resident_id=resident_id)
     elif isinstance(f, GroupField) and not f.prefill:
         # Typed row by row (証人, 兄姉): the clerk adds and removes rows.
-        rows = _rows(value, f)
-        w.kind, w.can_add = "rows", f.max is None or len(rows) < f.max
-        word = f.item_label.ja if f.item_label else f.label.ja
-        w.items = [(f"{word} {k + 1}", _item_widgets(f, scope, k, k, row, item_fields(f), profile=profile,
-                                                     resident_id=resident_id)) for k, row in enumerate(rows)]
+        w.kind = "rows"
+        _typed_row_widgets(w, f, scope, _rows(value, f), [], profile=profile, resident_id=resident_id)
     elif isinstance(f, PersonField):
         # One radio per person offered and 「ここにない人」 (value ""): the pick fills its targets on the
         # server when the screen is posted (server.prefill_check.pick_person, the PWA's rule).
@@ -243,6 +266,20 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
     elif not isinstance(f, TextField | KanaField | PhoneField):
         w.kind = "unsupported"  # attachments: after filing, in the console
     return w
+
+
+def _read_rows(f: GroupField, name: str, form: Any, *, profile: Mapping[str, Any], resident_id: str
+               ) -> list[dict[str, Any]]:
+    """The rows typed by hand on the screen (a ``{name}._row`` marker each), in order; an empty row kept."""
+    out = []
+    for r in form.getall(f"{name}._row", []):
+        row = {}
+        for x in item_fields(f):
+            v = read_value(x, f"{name}.{r}", form, profile=profile, resident_id=resident_id)
+            if v not in (None, []):
+                row[x.id] = v
+        out.append(row)
+    return out
 
 
 def _text(form: Any, name: str) -> str:
@@ -268,15 +305,7 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
         parts = {k: _text(form, f"{name}.{k}") for k, _ in ADDRESS_PARTS}
         return {k: v for k, v in parts.items() if v} or None
     if isinstance(f, GroupField) and not f.prefill:  # the rows on the screen, in order (an empty row kept)
-        out_rows = []
-        for r in form.getall(f"{name}._row", []):
-            row = {}
-            for x in item_fields(f):
-                v = read_value(x, f"{name}.{r}", form, profile=profile, resident_id=resident_id)
-                if v not in (None, []):
-                    row[x.id] = v
-            out_rows.append(row)
-        return out_rows
+        return _read_rows(f, name, form, profile=profile, resident_id=resident_id)
     if isinstance(f, GroupField):
         if not (f.prefill and f.prefill_map):
             return None
@@ -292,7 +321,7 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
                 if v is not None:
                     item[x.id] = v
             out.append(item)
-        return out
+        return out + _read_rows(f, name, form, profile=profile, resident_id=resident_id)
     if isinstance(f, NumberField):
         v = _text(form, name)
         try:

@@ -34,8 +34,10 @@ from server.console.interview_form import (
     change_rows,
     event_people,
     item_fields,
+    members_of,
     person_offered,
     read_value,
+    typed_rows,
     widget,
 )
 from server.console.routes import render_page
@@ -341,18 +343,17 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     derived = derive(ev, rec.draft, procs)
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, rid, derived)
     widgets = shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]
-    rendered = {w.dom_id for w in widgets} | {sub.dom_id for w in widgets for _, subs in w.items for sub in subs}
+    # A person's or a row's own fields (one level: an item holds no group).
+    subs = [sub for w in widgets for group in ([x for _, x in w.items] + [x for _, _, x in w.rows]) for sub in group]
+    rendered = {w.dom_id for w in widgets} | {sub.dom_id for sub in subs}
     # An error of a person's field the screen does not show (yet: ticked without 「更新」) points to the group.
     errors = [(d if d in rendered else re.sub(r"-\d+-[\w-]+$", "", d), title, label, text)
               for d, title, label, text in errors or []]
     by_id: dict[str, list[str]] = {}
     for dom_id, _, _, text in errors:
         by_id.setdefault(dom_id, []).append(text)
-    for w in widgets:
+    for w in widgets + subs:
         w.errors = by_id.get(w.dom_id, [])
-        for _, subs in w.items:
-            for sub in subs:
-                sub.errors = by_id.get(sub.dom_id, [])
     included = set(included_ids(derived))
     listed = {d.procedure for d in derived}
     # Every procedure staff may file: those included now are disabled (the live list keeps this up to date).
@@ -425,7 +426,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
                 draft["answers"][pid] = extra["answers"].get(pid, {})
     anchor = ""
     if op.startswith(("row_add:", "row_del:")):
-        message, anchor = _row_op(ev, procs, draft, op)
+        message, anchor = _row_op(ev, procs, draft, op, profile, rid)
     try:
         await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
     except InterviewRefused as exc:
@@ -440,9 +441,11 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     return Redirect(f"/console/visits/{vid}/interviews/{iid}{anchor}", status_code=303)
 
 
-def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], op: str) -> tuple[str, str]:
-    """「行を追加」 ``row_add:{scope}.{group}`` / 「この行を削除」 ``row_del:{scope}.{group}:{row}`` on a group typed
-    row by row: (message when refused, the fragment to return to: the new row, or the group)."""
+def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], op: str, profile: dict[str, Any],
+            rid: str) -> tuple[str, str]:
+    """「行を追加」 ``row_add:{scope}.{group}`` / 「この行を削除」 ``row_del:{scope}.{group}:{row}`` (the row's place
+    among the typed rows) on a group typed row by row, or a group of people (someone not offered, typed):
+    (message when refused, the fragment to return to: the new row, or the group)."""
     kind, _, rest = op.partition(":")
     target, _, row = rest.partition(":")
     scope, _, gid = target.partition(".")
@@ -453,13 +456,17 @@ def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], o
         answers = draft["answers"].setdefault(scope, {})
     else:
         return "行を操作できません。", ""
-    f = next((x for x in fields if x.id == gid and isinstance(x, GroupField) and not x.prefill), None)
+    f = next((x for x in fields if x.id == gid and isinstance(x, GroupField) and (x.prefill_map or not x.prefill)),
+             None)
     if f is None:
         return "行を操作できません。", ""
-    rows, message = change_rows(f, answers.get(gid), "add" if kind == "row_add" else "del", row)
+    people = members_of(f, profile, rid) if f.prefill else []
+    rows, message = change_rows(f, answers.get(gid), "add" if kind == "row_add" else "del", row, people)
     answers[gid] = rows
-    where = f"#i-{scope}-{gid}-{len(rows) - 1}" if kind == "row_add" and not message and rows else f"#i-{scope}-{gid}"
-    return message, where
+    if kind == "row_add" and not message:
+        j = len(typed_rows(f, rows, people)) - 1
+        return "", f"#i-{scope}-{gid}-{'r' if f.prefill else ''}{j}"
+    return message, f"#i-{scope}-{gid}"
 
 
 async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen) -> Response[Any]:

@@ -470,7 +470,7 @@ def test_a_group_typed_row_by_row_adds_and_removes_rows(srv: AppServer) -> None:
     assert "行を追加（大学生年代の兄姉" not in page and "兄姉 5" in page
     r = _post(c, url, page, op="row_add:jido-teate.older_siblings")
     assert r.status_code == 422 and "5行までです" in r.text
-    for op in ("row_del:jido-teate.older_siblings:9", "row_add:jido-teate.children", "row_add:nope.x", "row_del:x"):
+    for op in ("row_del:jido-teate.older_siblings:9", "row_add:jido-teate.is_public_servant", "row_add:nope.x", "row_del:x"):
         r = _post(c, url, c.get(url).text, op=op)
         assert r.status_code == 422, op
 
@@ -577,3 +577,43 @@ def test_no_life_event_procedure_requires_an_attachment() -> None:
                                 blocking.append(f"{pid}:{x.id}")
     assert seen > 0  # the shipped library has attachment fields: the check looks at real ones
     assert blocking == []
+
+
+def test_a_new_person_without_transfer_data_types_the_movers_and_files(srv: AppServer) -> None:
+    """No 転出証明書情報: the movers (a group of people) take rows typed by the clerk; 転入届 is filed for
+    nobody in the registry (no on_behalf_of), attached to the visit."""
+    c = srv.login("counter")
+    vid = _new_person_visit(c, "新井", "𠮷男", "平成元年1月9日")
+    url = _start(c, vid, "moving-in")
+    page = c.get(url).text
+    movers = page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
+    assert "選べる方がいません" in movers and 'value="row_add:tennyu.movers"' in page
+    r = _post(c, url, page, op="row_add:tennyu.movers")
+    assert r.status_code == 303 and r.headers["location"].endswith("#i-tennyu-movers-r0")
+    page = c.get(url).text
+    assert "1（手入力）</legend>" in page and 'name="tennyu.movers._row" value="r0"' in page
+    # A second row added then deleted: the first stays.
+    assert _post(c, url, page, op="row_add:tennyu.movers").headers["location"].endswith("-r1")
+    page = c.get(url).text
+    assert _post(c, url, page, op="row_del:tennyu.movers:1").status_code == 303
+    page = c.get(url).text
+    assert 'value="r0"' in page and 'value="r1"' not in page
+    row = "tennyu.movers.r0"
+    done = _post(c, url, page, op="finish", **{
+        "tennyu.moved_from": "domestic", "tennyu.tokurei_tennyu": "yes", "s.move_date": "2026-12-01",
+        "s.new_postal_code": "3300055", "s.new_address.postal_code": "3300055", "s.new_address.prefecture": "埼玉県",
+        "s.new_address.city": "さいたま市浦和区", "s.new_address.town": "東高砂町", "s.new_address.block": "8-8",
+        "s.head_name.family": "新井", "s.head_name.given": "𠮷男", "tennyu.filer_relation": "self",
+        "s.applicant_phone": "048-000-0000", "tennyu.previous_postal_code": "5300001",
+        "s.previous_address.prefecture": "大阪府", "s.previous_address.city": "大阪市北区",
+        "s.previous_address.town": "梅田", "s.previous_address.block": "1-2-3",
+        f"{row}.mover_name.family": "新井", f"{row}.mover_name.given": "𠮷男",
+        f"{row}.mover_kana.family": "アライ", f"{row}.mover_kana.given": "ヨシオ",
+        f"{row}.mover_birth_date": "1989-01-09", f"{row}.mover_sex": "male", f"{row}.mover_relationship": "世帯主"})
+    if done.status_code != 303:
+        errs = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text)
+        raise AssertionError(errs)
+    rows = srv.db.read_sync(lambda db: db.execute(
+        "SELECT s.on_behalf_of, s.answers FROM submissions s JOIN interviews i ON i.visit_id = ?"
+        " WHERE s.procedure_id = 'tennyu' AND instr(i.submissions, s.id) > 0", (vid,)).fetchall())
+    assert len(rows) == 1 and rows[0][0] is None and "𠮷男" in rows[0][1] and "アライ" in rows[0][1]
