@@ -221,3 +221,34 @@ def test_birth_interview_rows_and_a_persons_conditional_field_by_keyboard(browse
     expect(page.get_by_role("group", name="兄姉 1")).to_have_count(0)
     assert errors == []
     context.close()
+
+
+def test_a_new_person_is_interviewed_from_their_transfer_data_by_keyboard(browser: Any,
+                                                                          shared_server: ServerProcess) -> None:
+    """A person not in the registry, received as typed (吉乃, a 和暦 birth date): the 転入 interview is prefilled
+    from the demo's 転出証明書情報 (𠮷乃, matched by the one name fold and the birth date)."""
+    server = shared_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(context, server.base, server.login_as("counter", display_name="窓口 職員"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.base}/console/visits/new")
+    for label, text in (("氏", "鈴木"), ("名", "吉乃"), ("生年月日（書かれたとおりに）", "令和元年10月2日")):
+        page.get_by_label(label, exact=True).focus()
+        page.keyboard.type(text)
+    page.get_by_role("button", name="新しい方として受付する").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
+    page.get_by_label("ライフイベント").select_option(label="引っ越してきた（転入）")
+    page.get_by_role("button", name="聞き取りを始める").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
+    movers = page.locator("#i-tennyu-movers")
+    expect(movers.get_by_role("checkbox", name=re.compile("鈴木 𠮷乃"))).to_be_checked()
+    expect(movers.get_by_role("checkbox", name=re.compile("鈴木 大輔"))).to_be_checked()
+    assert "転出証明書情報より：" in page.locator("main").inner_text()
+    axe_check(page, "interview-new-person")
+    shot(page, "interview-new-person")
+    assert errors == []
+    context.close()
