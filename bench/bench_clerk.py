@@ -92,6 +92,7 @@ class Visit:
     forms_counted: bool = False  # form.pdf missing: one keystroke per form counted instead
     outcome: str = ""
     blocked: list[str] = field(default_factory=list)
+    unmarked: list[str] = field(default_factory=list)  # refused as missing on finishing, not marked （必須）
     finish_rounds: int = 0  # 聞き取りを終えて申請する pressed
     wall_s: float = 0.0
 
@@ -281,6 +282,11 @@ class Clerk:
             names = {str(n) for h in hrefs if (n := self.page.evaluate(
                 "(id) => { const e = document.getElementById(id); const f = e && e.closest('.field[data-field]');"
                 " return f ? f.dataset.field : null; }", h.lstrip("#")))}
+            todo = {f["name"]: f for f in self.page.evaluate(_TODO_JS)}
+            self.v.unmarked += sorted(n for n in names if n in todo and not todo[n]["req"] and n not in self.v.unmarked)
+            # The summary's first link moves the focus to that field (as a keyboard user does), the rest
+            # follow in page order from there.
+            self.kb.activate(self.page.locator(".error-summary a").first)
             if not self.fill_required(names):
                 self.v.blocked += errors
                 return False
@@ -434,6 +440,10 @@ def render(v: Visit) -> str:
     if typed:
         rows += ["", "What the clerk still typed (values the records do not hold): "
                  + ", ".join(f"`{e.name}`" for e in typed if f"{e.name} = {e.value}" not in v.known_typed) + "."]
+    if v.unmarked:
+        rows += ["", f"聞き取りを終えて申請する was pressed {v.finish_rounds} times: refused as missing although not "
+                 "marked （必須） on the interview (a required_if, or an item field of a picked person): "
+                 + ", ".join(f"`{n}`" for n in v.unmarked) + "."]
     if v.blocked:
         rows += ["", "Blocked by: " + "; ".join(v.blocked)]
     return "\n".join(rows)

@@ -10,6 +10,7 @@ the values come from :class:`bench.resident_driver.Values` (the procedures' firs
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,9 +72,11 @@ class Keyboard:
     def reach(self, locator: Any) -> None:
         """Tab (or Shift+Tab) until ``locator`` (or, for a radio, its group) has the focus."""
         locator.evaluate(_MARK_JS)
-        for _ in range(MAX_TABS):
+        for n in range(MAX_TABS):
             where = self.page.evaluate(_WHERE_JS)
             if where == "here":
+                if os.environ.get("MADOGUCHI_BENCH_DEBUG"):
+                    print(f"  {n} Tab to {locator.evaluate('(e) => e.name || e.textContent.trim()')}", flush=True)
                 return
             if where == "gone":
                 raise RuntimeError("the control to reach left the page")
