@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { offeredTo, personFills, personCorrected } from '../../pwa/js/people.js';
+import { offeredTo, personFills, personCorrected, pickPerson } from '../../pwa/js/people.js';
 
 const conf = JSON.parse(readFileSync(new URL('../conformance/person.json', import.meta.url), 'utf8'));
 const { field, people } = conf;
@@ -17,6 +17,16 @@ test('conformance: pick_self false leaves out the filer, true offers everyone', 
 for (const c of conf.cases) {
   test(`conformance: ${c.name}`, () => {
     assert.deepEqual(personCorrected(field, c.answers, people, conf.self_id), c.corrected);
+  });
+}
+
+for (const c of conf.picks) {
+  test(`conformance (pick): ${c.name}`, () => {
+    const answers = structuredClone(c.answers);
+    const person = people.find((p) => p.member_id === c.pick) || null;
+    assert.deepEqual(pickPerson(field, answers, people, conf.self_id, person), c.changed);
+    delete answers[field.id]; // the picker sets it; the server's twin too (compared without it)
+    assert.deepEqual(answers, c.after);
   });
 }
 

@@ -4,6 +4,7 @@ A real server on loopback, a SQLite file; the rule's cases shared with the PWA (
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import uuid
@@ -16,7 +17,7 @@ import pytest
 
 from procedure_definitions.model import PersonField
 from server.demo import DEMO_RESIDENTS
-from server.prefill_check import offered_people, person_corrections
+from server.prefill_check import offered_people, person_corrections, pick_person
 from server.registry import SQLiteRegistry
 from tests.server.conftest import make_proc, start_server
 from tests.server.conftest import submission_flags as _flags
@@ -146,6 +147,17 @@ def test_offered_people_conformance_with_the_pwa() -> None:
 def test_person_corrections_conformance_with_the_pwa(case: dict[str, Any]) -> None:
     field = msgspec.convert(CONF["field"], PersonField)
     assert person_corrections(field, case["answers"], CONF["people"], CONF["self_id"]) == case["corrected"]
+
+
+@pytest.mark.parametrize("case", CONF["picks"], ids=[c["name"] for c in CONF["picks"]])
+def test_pick_person_conformance_with_the_pwa(case: dict[str, Any]) -> None:
+    """The counter interview picks on the server (server.prefill_check.pick_person) as the PWA's picker does."""
+    field = msgspec.convert(CONF["field"], PersonField)
+    answers = copy.deepcopy(case["answers"])
+    person = next((p for p in CONF["people"] if p["member_id"] == case["pick"]), None)
+    assert pick_person(field, answers, CONF["people"], CONF["self_id"], person) == case["changed"]
+    assert answers.pop(field.id, None) == (case["pick"] if person is not None else None)
+    assert answers == case["after"]
 
 
 def test_the_console_shows_the_picked_person_by_name_never_the_code(srv: AppServer) -> None:
