@@ -235,3 +235,20 @@ def wait_draft(page: Any, predicate_js: str, timeout: float = 10.0) -> None:
           })""".replace("PREDICATE", predicate_js),
         timeout=timeout,
     )
+
+
+def retype(page: Any, selector: str, text: str) -> None:
+    """Replace the value of a text box by keyboard: focus, select all, type."""
+    page.locator(selector).focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+def derived_titles(page: Any) -> list[str]:
+    """The titles of an interview's derived list (対象の手続き): each item's accessible name is its procedure title,
+    and the title is the item's own text first."""
+    items = page.get_by_role("list", name="対象の手続き").get_by_role("listitem")
+    titles = [items.nth(i).get_attribute("aria-label") or "" for i in range(items.count())]
+    for t in titles:
+        assert page.get_by_role("listitem", name=t, exact=True).first.inner_text().startswith(t)
+    return titles

@@ -12,22 +12,7 @@ from playwright.sync_api import expect
 
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, shot
-
-
-def _shown(page: Any) -> list[str]:
-    """The titles of the derived list's items: each item's accessible name is its procedure title."""
-    items = page.get_by_role("list", name="対象の手続き").get_by_role("listitem")
-    titles = [items.nth(i).get_attribute("aria-label") or "" for i in range(items.count())]
-    for t in titles:  # found by role and name, and the title is the item's own text first
-        assert page.get_by_role("listitem", name=t, exact=True).first.inner_text().startswith(t)
-    return titles
-
-
-def _type(page: Any, selector: str, text: str) -> None:
-    page.locator(selector).focus()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
+from .helpers import add_session, axe_check, derived_titles, retype, shot
 
 
 def _counter_page(browser: Any, server: ServerProcess) -> tuple[Any, Any, list[str]]:
@@ -85,7 +70,7 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
     assert "住民記録より：山田 太郎" in page.locator("main").inner_text()
-    assert _shown(page) == ["転居届"]
+    assert derived_titles(page) == ["転居届"]
     axe_check(page, "interview")
     shot(page, "interview")
 
@@ -93,7 +78,7 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.locator("input[name='q.needs_certificate'][value='yes']").focus()
     page.keyboard.press("Space")
     page.locator("#derived li[data-procedure='juminhyo-copy']").wait_for(state="visible")
-    assert _shown(page) == ["転居届", "住民票の写し等交付請求"]
+    assert derived_titles(page) == ["転居届", "住民票の写し等交付請求"]
     assert page.locator("section.procedure[data-procedure='juminhyo-copy']").is_visible()
     # 手で外す offers it now, 手で加える no longer does.
     assert page.locator("#remove-procedure option[value='juminhyo-copy']").is_enabled()
@@ -105,7 +90,7 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.keyboard.press("Space")
 
     # Enter in a field never submits the interview.
-    _type(page, "#i-tenkyo-move_date", "2026")
+    retype(page, "#i-tenkyo-move_date", "2026")
     page.locator("#i-tenkyo-move_date").fill("2026-12-01")
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
@@ -124,7 +109,7 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
                       ("[name='s.new_address.prefecture']", "埼玉県"), ("[name='s.new_address.city']", "さいたま市浦和区"),
                       ("[name='s.new_address.town']", "東高砂町"), ("[name='s.new_address.block']", "8-8"),
                       ("[name='s.new_address.building']", ""), ("[name='juminhyo-copy.copies']", "1")):
-        _type(page, sel, text)
+        retype(page, sel, text)
     for sel in ("input[name='tenkyo.movers'][value='0']", "input[name='tenkyo.movers'][value='1']",
                 "input[name='tenkyo.filer_relation'][value='self']", "input[name='juminhyo-copy.relation'][value='self']",
                 "input[name='juminhyo-copy.certificate_type'][value='all_household']"):
@@ -190,7 +175,7 @@ def test_birth_interview_rows_and_a_persons_conditional_field_by_keyboard(browse
     for q in ("already_receiving_teate", "is_public_servant"):
         page.locator(f"input[name='q.{q}'][value='no']").focus()
         page.keyboard.press("Space")
-    _type(page, "[name='s.child_name.given']", "陽太")
+    retype(page, "[name='s.child_name.given']", "陽太")
     page.get_by_role("button", name="更新").focus()
     page.keyboard.press("Enter")
     children = page.locator("#i-jido-teate-children")
