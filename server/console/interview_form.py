@@ -78,6 +78,7 @@ class Widget:
     items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
     rows: list[tuple[str, str, list[Widget]]] = field(default_factory=list)  # (label, input key, fields) typed rows
     can_add: bool = False  # a group of people below its ``max``: 「行を追加」
+    live: dict[str, Any] | None = None  # a person field: its fills and the people offered, for the live pick
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -252,8 +253,14 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         w.choices = [(str(m.get("member_id") or ""), _person_text(m)) for m in person_offered(f, profile, resident_id)
                      if m.get("member_id")] + [("", NOT_LISTED)]
         w.value = value if isinstance(value, str) and value else None
+        # The live pick (interview.js, with the PWA's pickPerson): the people's values it may fill, nothing more.
+        fills = f.fills or {}
+        w.live = {"fills": fills, "pick_self": f.pick_self, "people": [
+            {"member_id": m["member_id"], **{a: m[a] for a in set(fills.values()) if m.get(a) not in (None, "")}}
+            for m in person_offered(f, profile, resident_id) if m.get("member_id")]}
     elif isinstance(f, DateField | WarekiField):
-        w.input_type = "date"
+        # A date that may be partial (1950-03) as text: a date input would drop it (and post it empty).
+        w.input_type = "text" if isinstance(f, WarekiField) and f.allow_partial else "date"
         if value:
             w.hint = (w.hint + " " if w.hint else "") + value_text(f, value)
     elif isinstance(f, PhoneField):

@@ -617,3 +617,16 @@ def test_a_new_person_without_transfer_data_types_the_movers_and_files(srv: AppS
         "SELECT s.on_behalf_of, s.answers FROM submissions s JOIN interviews i ON i.visit_id = ?"
         " WHERE s.procedure_id = 'tennyu' AND instr(i.submissions, s.id) > 0", (vid,)).fetchall())
     assert len(rows) == 1 and rows[0][0] is None and "𠮷男" in rows[0][1] and "アライ" in rows[0][1]
+
+
+def test_a_partial_wareki_date_is_a_text_input() -> None:
+    """A date that may be partial (1950-03: the registry's birth date of 髙橋 幸子) would be dropped by a date input
+    and posted empty: it is text; a full date stays a date input."""
+    from procedure_definitions.model import Text, WarekiField
+    from server.console.interview_form import widget
+
+    partial = WarekiField(id="d", label=Text(ja="生年月日"), allow_partial=True)
+    w = widget(partial, "x", "1950-03", prefilled=False, source=None, profile={}, resident_id="")
+    assert (w.input_type, w.value) == ("text", "1950-03") and "昭和25年3月" in w.hint
+    full = WarekiField(id="d", label=Text(ja="生年月日"))
+    assert widget(full, "x", None, prefilled=False, source=None, profile={}, resident_id="").input_type == "date"

@@ -7,6 +7,7 @@
 // this file 「更新」 asks the server, which decides the same (server/interview_plan.py). Enter in a field never submits the form.
 import { evaluate, japanToday } from './expr.js';
 import { applicableProcedures, truthy } from './lifeevent.js';
+import { pickPerson } from './people.js';
 
 const form = document.getElementById('interview');
 
@@ -83,6 +84,49 @@ function itemAnswers(item) {
   return out;
 }
 
+/** Write a value (the shape filing stores; undefined: none) into one field's inputs. */
+function setFieldValue(div, v) {
+  const name = div.dataset.field;
+  const kind = div.dataset.kind;
+  for (const el of div.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden') continue;
+    if (el.type === 'radio' || el.type === 'checkbox') {
+      const want = kind === 'yesno' ? (v === true ? 'yes' : v === false ? 'no' : null) : v;
+      el.checked = want != null && el.value === String(want);
+    } else if (el.name.startsWith(`${name}.`)) {
+      const part = el.name.slice(name.length + 1);
+      el.value = v && typeof v === 'object' && v[part] != null ? v[part] : '';
+    } else if (el.name === name) {
+      el.value = v == null || typeof v === 'object' ? '' : String(v);
+    }
+  }
+}
+
+/**
+ * A person picked (or 「ここにない人」): its targets in the same scope take the person's values by the PWA's own
+ * rule (pwa/js/people.js pickPerson: values typed or corrected stay), as 「更新」 does on the server
+ * (server.prefill_check.pick_person).
+ */
+function pickLive(div, input) {
+  const live = JSON.parse(div.dataset.person);
+  const scope = div.dataset.field.split('.')[0];
+  const field = { id: div.dataset.field.split('.').slice(1).join('.'), fills: live.fills, pick_self: live.pick_self };
+  const targets = {};
+  const answers = { [field.id]: div.dataset.picked || null };
+  for (const fid of Object.keys(live.fills)) {
+    const t = document.querySelector(`.field[data-field="${scope}.${fid}"]`);
+    if (!t) continue;
+    targets[fid] = t;
+    const v = fieldValue(t);
+    if (v !== null) answers[fid] = v;
+  }
+  const person = live.people.find((p) => p.member_id === input.value) || null;
+  for (const fid of pickPerson(field, answers, live.people, null, person)) {
+    if (targets[fid]) setFieldValue(targets[fid], answers[fid]);
+  }
+  div.dataset.picked = person ? person.member_id : '';
+}
+
 function refresh() {
   const items = [...document.querySelectorAll('#derived li[data-procedure]')];
   const event = {
@@ -105,7 +149,11 @@ function refresh() {
 }
 
 if (form) {
-  form.addEventListener('change', refresh);
+  form.addEventListener('change', (e) => {
+    const div = e.target instanceof HTMLInputElement && e.target.checked ? e.target.closest('.field[data-person]') : null;
+    if (div && e.target.name === div.dataset.field) pickLive(div, e.target);
+    refresh();
+  });
   form.addEventListener('keydown', (e) => {
     const t = e.target;
     if (e.key === 'Enter' && t instanceof HTMLInputElement && !['submit', 'button', 'checkbox', 'radio'].includes(t.type)) {
