@@ -252,3 +252,16 @@ def derived_titles(page: Any) -> list[str]:
     for t in titles:
         assert page.get_by_role("listitem", name=t, exact=True).first.inner_text().startswith(t)
     return titles
+
+
+def console_desk(browser: Any, server: Any, role: str, *, department: str | None = None,
+                 display_name: str | None = None) -> tuple[Any, Any, list[str]]:
+    """A staff desk: a desktop-sized context (1280x900, Japanese) signed in as ``role`` (a session made in the
+    database), its page, and the list its uncaught errors go to."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(context, server.base, server.login_as(role, department=department,
+                                                      display_name=display_name or f"{department or role} 職員"))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors

@@ -12,17 +12,7 @@ import httpx
 
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, shot
-
-
-def _desk(browser: Any, server: ServerProcess, role: str, department: str | None = None) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    add_session(context, server.base, server.login_as(role, department=department,
-                                                      display_name=f"{department or role} 職員"))
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page, errors
+from .helpers import axe_check, console_desk, shot
 
 
 def _file(server: ServerProcess, session: dict[str, Any], department: str) -> tuple[str, str]:
@@ -53,7 +43,7 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
     filer = server.login_as("counter")
     (juminhyo, _), (kokuho, kokuho_title) = _file(server, filer, "shimin"), _file(server, filer, "hoken_nenkin")
 
-    ctx, page, errors = _desk(browser, server, "counter")
+    ctx, page, errors = console_desk(browser, server, "counter")
     page.goto(f"{server.base}/console/visits/new")
     # Keyboard first: the search box has the focus; type the name and press Enter.
     assert page.evaluate("document.activeElement.id") == "vn-q"
@@ -89,7 +79,7 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
     shot(page, "visit-board")
 
     for department, name in (("shimin", "市民課"), ("hoken_nenkin", "保険年金課")):
-        dctx, dpage, derrors = _desk(browser, server, "reviewer", department)
+        dctx, dpage, derrors = console_desk(browser, server, "reviewer", department=department)
         # The department's own view: the visits waiting for it.
         dpage.goto(f"{server.base}/console/visits")
         assert f"{name}を待っている来庁" in dpage.locator("caption").inner_text()

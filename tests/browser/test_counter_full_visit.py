@@ -18,7 +18,7 @@ from tests.server.test_printing_pdf import ARTIFACTS as PDF_ARTIFACTS
 from tests.server.test_printing_pdf import needs_poppler, pdftotext
 from testsupport.servers import ServerProcess
 
-from .helpers import add_session, axe_check, derived_titles, retype, shot
+from .helpers import axe_check, console_desk, derived_titles, retype, shot
 
 pytestmark = pytest.mark.browser
 
@@ -62,12 +62,8 @@ def _pdf_text(page: Any, url: str, name: str) -> str:
 @needs_poppler
 def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -> None:
     server = shared_server
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-    add_session(context, server.base, server.login_as("counter", display_name="窓口 職員"))
-    page = context.new_page()
+    context, page, errors = console_desk(browser, server, "counter", display_name="窓口 職員")
     _date = _date_keys(context)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
 
     page.goto(f"{server.base}/console/visits/new")
     assert page.evaluate("document.activeElement.id") == "vn-q"
@@ -161,11 +157,8 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
 
     # The departments come to the booth: each reviewer in a browser of their own, by keyboard too.
     for department, name in (("shimin", "市民課"), ("hoken_nenkin", "保険年金課")):
-        dctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
-        add_session(dctx, server.base, server.login_as("reviewer", department=department,
-                                                       display_name=f"{name} 審査"))
-        dpage = dctx.new_page()
-        dpage.on("pageerror", lambda e: errors.append(str(e)))
+        dctx, dpage, derrors = console_desk(browser, server, "reviewer", department=department,
+                                            display_name=f"{name} 審査")
         dpage.goto(f"{server.base}/console/visits")
         assert f"{name}を待っている来庁" in dpage.locator("caption").inner_text()
         axe_check(dpage, f"full-visit-board-{department}")
@@ -182,6 +175,7 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
         dpage.wait_for_selector(f"text=完了：{name} 審査")
         assert server.query("SELECT state FROM visit_parts WHERE visit_id = ? AND department = ?",
                             (visit_id, department)) == [("done",)]
+        assert derrors == []
         dctx.close()
 
     # Back at the clerk's desk: every part done, the visit closes; the board's 終了 list shows it.
