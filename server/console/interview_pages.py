@@ -24,20 +24,16 @@ from litestar.response import Redirect
 
 from procedure_definitions.expressions import parse
 from procedure_definitions.japan import parse_wareki_partial
-from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, PersonField, Procedure
+from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
 from server.authz import AccountLike, require_roles
+from server.console.interview_draft import manual_change, read_draft, row_change
 from server.console.interview_form import (
     EVENT_PEOPLE,
     Widget,
-    change_rows,
     event_people,
     item_fields,
-    members_of,
-    person_offered,
-    read_value,
-    typed_rows,
     widget,
 )
 from server.console.routes import render_page
@@ -54,7 +50,6 @@ from server.interview_plan import (
     prefill_draft,
     shown,
 )
-from server.prefill_check import pick_person
 from server.problems import Problem
 from server.registry import transfer_profile
 from server.services import Services, services
@@ -219,62 +214,6 @@ def _maps(ev: LifeEvent, pid: str) -> dict[str, str]:
     return out
 
 
-def _read(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], form: Any, profile: dict[str, Any],
-          resident_id: str) -> dict[str, Any]:
-    """The posted screen into the draft: every question, shared field and the procedures' fields rendered (of
-    the interview's procedures: the event's and those added by hand)."""
-    posted = set(form.getall("_fields", []))  # the marker input of every field the screen rendered
-    for q in ev.questions:
-        v = str(form.get(f"q.{q.id}") or "")
-        draft["questions"][q.id] = True if v == "yes" else False if v == "no" else None
-    shared = [sf.field for sf in ev.shared_fields]
-    picks = _picks(shared, "s", draft["shared"], posted)
-    for f in shared:
-        if f"s.{f.id}" in posted:
-            draft["shared"][f.id] = read_value(f, "s", form, profile=profile, resident_id=resident_id)
-    _apply_picks(picks, draft["shared"], profile, resident_id)
-    for pid in dict.fromkeys([*(lp.procedure for lp in ev.procedures), *draft["added"]]):
-        proc = procs.get(pid)
-        if proc is None:
-            continue
-        mine = draft["answers"].setdefault(pid, {})
-        fields = [f for section in proc.sections for f in section.fields]
-        picks = _picks(fields, pid, mine, posted)
-        for f in fields:
-            if f"{pid}.{f.id}" in posted:
-                v = read_value(f, pid, form, profile=profile, resident_id=resident_id)
-                if v is None:
-                    mine.pop(f.id, None)
-                else:
-                    mine[f.id] = v
-        _apply_picks(picks, mine, profile, resident_id)
-    return draft
-
-
-def _picks(fields: list[Any], scope: str, answers: dict[str, Any], posted: set[str]
-           ) -> list[tuple[PersonField, Any]]:
-    """The person fields on the screen posted (``posted``: its field markers), each with its pick before this post."""
-    return [(f, answers.get(f.id)) for f in fields if isinstance(f, PersonField) and f"{scope}.{f.id}" in posted]
-
-
-def _apply_picks(picks: list[tuple[PersonField, Any]], answers: dict[str, Any], profile: dict[str, Any],
-                 resident_id: str) -> None:
-    """A person picked anew fills the fields it ``fills`` with their registry values (「ここにない人」 clears
-    those still as filled), by the one rule of the PWA's picker (``server.prefill_check.pick_person``);
-    the values posted with the pick are what the clerk saw, so a value typed there stays."""
-    for f, before in picks:
-        now = answers.get(f.id)
-        if now == before:
-            continue
-        if before is None:
-            answers.pop(f.id, None)
-        else:
-            answers[f.id] = before
-        people = [m for m in profile.get(f.prefill or "") or [] if isinstance(m, dict)]
-        person = next((m for m in person_offered(f, profile, resident_id) if now and m.get("member_id") == now), None)
-        pick_person(f, answers, people, resident_id, person)
-
-
 def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]
                       ) -> list[tuple[str, str, str]]:
     """(dom id, label, Japanese message) per validation error: at the shared field or question that fills the
@@ -374,28 +313,6 @@ async def interview_page(request: Request[Any, Any, Any], vid: FromPath[str], ii
     return await _render(request, user, await _screen(services(request), user, vid, iid))
 
 
-def _manual(draft: dict[str, Any], op: str, pid: str, reason: str, procs: dict[str, Procedure],
-            ev: LifeEvent) -> str | None:
-    """Apply 「加える」/「外す」/「戻す」 to the draft; an error message in Japanese, or None."""
-    listed = {lp.procedure for lp in ev.procedures}
-    if op == "restore":
-        draft["added"].pop(pid, None)
-        draft["removed"].pop(pid, None)
-        return None
-    if not reason:
-        return "理由を入力してください。"
-    if pid not in procs or (op == "add" and "staff" not in procs[pid].filers):
-        return "手続きを選んでください。"
-    if op == "add":  # a listed procedure the answers leave out is included by hand too
-        draft["removed"].pop(pid, None)
-        draft["added"][pid] = reason
-    else:
-        draft["added"].pop(pid, None)
-        if pid in listed:
-            draft["removed"][pid] = reason
-    return None
-
-
 @post("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)
 async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], iid: FromPath[str]) -> Response[Any]:
     user = require_roles(request, *INTERVIEW_ROLES)
@@ -408,7 +325,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     profile, sources, rid = await _prefill(svc, user, view)  # the member list behind the ticks: a read too, audited
     # The event's people as they were on the screen posted (the ticks are indexes into that list).
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
-    draft = _read(ev, procs, rec.draft, form, profile, rid)
+    draft = read_draft(ev, procs, rec.draft, form, profile, rid)
     op = str(form.get("op") or "update")
     change = None
     message = ""
@@ -416,7 +333,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
         kind, _, pid = op.partition(":")
         pid = pid or str(form.get(f"{kind}_procedure") or "")
         reason = str(form.get(f"{kind}_reason") or "").strip()[:_REASON_MAX]
-        message = _manual(draft, kind, pid, reason, procs, ev) or ""
+        message = manual_change(draft, kind, pid, reason, procs, ev) or ""
         if not message:
             change = {"op": kind, "procedure": pid, "reason": reason}
             if kind == "add" and pid not in draft["answers"]:
@@ -426,7 +343,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
                 draft["answers"][pid] = extra["answers"].get(pid, {})
     anchor = ""
     if op.startswith(("row_add:", "row_del:")):
-        message, anchor = _row_op(ev, procs, draft, op, profile, rid)
+        message, anchor = row_change(ev, procs, draft, op, profile, rid)
     try:
         await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
     except InterviewRefused as exc:
@@ -439,34 +356,6 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     if message:
         return await _render(request, user, screen, message=message, http_status=422)
     return Redirect(f"/console/visits/{vid}/interviews/{iid}{anchor}", status_code=303)
-
-
-def _row_op(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], op: str, profile: dict[str, Any],
-            rid: str) -> tuple[str, str]:
-    """「行を追加」 ``row_add:{scope}.{group}`` / 「この行を削除」 ``row_del:{scope}.{group}:{row}`` (the row's place
-    among the typed rows) on a group typed row by row, or a group of people (someone not offered, typed):
-    (message when refused, the fragment to return to: the new row, or the group)."""
-    kind, _, rest = op.partition(":")
-    target, _, row = rest.partition(":")
-    scope, _, gid = target.partition(".")
-    if scope == "s":
-        fields, answers = [sf.field for sf in ev.shared_fields], draft["shared"]
-    elif scope in procs:
-        fields = [f for sec in procs[scope].sections for f in sec.fields]
-        answers = draft["answers"].setdefault(scope, {})
-    else:
-        return "行を操作できません。", ""
-    f = next((x for x in fields if x.id == gid and isinstance(x, GroupField) and (x.prefill_map or not x.prefill)),
-             None)
-    if f is None:
-        return "行を操作できません。", ""
-    people = members_of(f, profile, rid) if f.prefill else []
-    rows, message = change_rows(f, answers.get(gid), "add" if kind == "row_add" else "del", row, people)
-    answers[gid] = rows
-    if kind == "row_add" and not message:
-        j = len(typed_rows(f, rows, people)) - 1
-        return "", f"#i-{scope}-{gid}-{'r' if f.prefill else ''}{j}"
-    return message, f"#i-{scope}-{gid}"
 
 
 async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen) -> Response[Any]:
