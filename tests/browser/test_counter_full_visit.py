@@ -31,7 +31,8 @@ def _key(page: Any, selector: str, key: str = "Space") -> None:
 def _date_keys(context: Any) -> Any:
     """How to type a date into a date input by keyboard. Its segments follow the browser's own UI language, not
     the page's (Debian's headless Chromium: 月/日/年 whatever ``locale``): the order is probed once on a blank page
-    of the same browser, then each date is typed as its digits in that order (a segment moves on when full)."""
+    of the same browser, then each date is typed as its digits in that order (month and day move on when full; a
+    year can take six digits, so year first moves on by ArrowRight)."""
     probe = context.new_page()
     probe.set_content('<input type="date" aria-label="d">')
     probe.locator("input").focus()
@@ -41,7 +42,12 @@ def _date_keys(context: Any) -> Any:
 
     def keys(page: Any, selector: str, year: str, month: str, day: str) -> None:
         page.locator(selector).focus()
-        page.keyboard.type(month + day + year if month_first else year + month + day)
+        if month_first:
+            page.keyboard.type(month + day + year)
+        else:
+            page.keyboard.type(year)
+            page.keyboard.press("ArrowRight")
+            page.keyboard.type(month + day)
         assert page.locator(selector).input_value() == f"{year}-{month}-{day}"
 
     return keys
