@@ -260,7 +260,10 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
             for m in person_offered(f, profile, resident_id) if m.get("member_id")]}
     elif isinstance(f, DateField | WarekiField):
         # A date that may be partial (1950-03) as text: a date input would drop it (and post it empty).
-        w.input_type = "text" if isinstance(f, WarekiField) and f.allow_partial else "date"
+        # A partial value the registry gave (a birth date 日不詳, filled through a person pick: the compiled form
+        # accepts it, procedure_definitions.compile) must stay visible too, whatever the field's own flag says.
+        partial_value = isinstance(value, str) and 0 < len(value) < len("YYYY-MM-DD")
+        w.input_type = "text" if isinstance(f, WarekiField) and (f.allow_partial or partial_value) else "date"
         if value:
             w.hint = (w.hint + " " if w.hint else "") + value_text(f, value)
     elif isinstance(f, PhoneField):

@@ -630,3 +630,8 @@ def test_a_partial_wareki_date_is_a_text_input() -> None:
     assert (w.input_type, w.value) == ("text", "1950-03") and "昭和25年3月" in w.hint
     full = WarekiField(id="d", label=Text(ja="生年月日"))
     assert widget(full, "x", None, prefilled=False, source=None, profile={}, resident_id="").input_type == "date"
+    # The death event's shared 亡くなった方の生年月日 has no flag of its own (compile.py derives it from the person
+    # pick that fills it): the partial value the pick gave stays visible, never dropped by a date input.
+    picked = widget(full, "x", "1950-03", prefilled=True, source="registry", profile={}, resident_id="")
+    assert (picked.input_type, picked.value) == ("text", "1950-03")
+    assert widget(full, "x", "1950-03-02", prefilled=False, source=None, profile={}, resident_id="").input_type == "date"
