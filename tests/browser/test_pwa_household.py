@@ -141,7 +141,8 @@ def test_tennyu_prefilled_from_the_transfer_certificate(browser: Any, shared_ser
     assert "転出証明書情報" in movers.locator(".hint").first.inner_text()
     movers.get_by_label("鈴木 𠮷乃（子）").check()
     item = movers.locator(".group-item").first
-    expect(item.locator("#f-movers-0--mover_resident_code")).to_have_value("R0012")
+    # The registry id is no 住民票コード: that field stays for the resident to type (or staff).
+    expect(item.locator("#f-movers-0--mover_resident_code")).to_have_value("")
     assert "転出証明書情報から入力" in item.locator("details.member-values > summary").inner_text()
     assert "転出証明書情報から入力" in str(item.locator("fieldset[data-field=mover_name] > legend").text_content())
     axe_check(page, "transfer-picker")

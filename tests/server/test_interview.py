@@ -291,6 +291,23 @@ def test_moving_in_prefills_from_the_transfer_data(srv: AppServer) -> None:
                                                    ).fetchone()[0])
     previous = next(t.previous_address for t in DEMO_TRANSFERS if t.resident_id == "R0011")
     assert previous["town"] and previous["town"] in draft  # the certificate's previous address, kept for the form
+    # The life event's shared 前の住所 is prefilled from the certificate, saying so.
+    shared = page.split('id="i-s-previous_address-pre"', 1)[1].split("</", 1)[0]
+    assert "転出証明書情報より：" in shared and previous["town"] in shared
+    # The demo family is fileable as offered: nothing prefilled breaks a field's rule (the registry's member
+    # id is no 住民票コード, so nothing maps it into one).
+    done = _post(c, url, page, op="finish", **{
+        "tennyu.moved_from": "domestic", "tennyu.tokurei_tennyu": "no", "s.move_date": "2026-12-01",
+        "s.new_postal_code": "1010021", "s.new_address.postal_code": "1010021", "s.new_address.prefecture": "東京都",
+        "s.new_address.city": "千代田区", "s.new_address.town": "外神田", "s.new_address.block": "1-1",
+        "s.head_name.family": "鈴木", "s.head_name.given": "大輔", "tennyu.filer_relation": "self",
+        "s.applicant_phone": "090-0000-0000"})
+    if done.status_code != 303:
+        raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
+    filed = srv.db.read_sync(lambda db: db.execute(
+        "SELECT s.answers FROM submissions s JOIN interviews i ON i.visit_id = ?"
+        " WHERE s.procedure_id = 'tennyu' AND instr(i.submissions, s.id) > 0", (vid,)).fetchall())
+    assert len(filed) == 1 and "𠮷乃" in filed[0][0] and "R0012" not in filed[0][0]
 
 
 def test_the_live_list_modules_are_served_from_the_pwa(srv: AppServer) -> None:
