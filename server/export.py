@@ -339,6 +339,12 @@ def _row(rec: SubmissionRecord, proc: Procedure | None, values: Mapping[str, Any
     return row
 
 
+def _values(proc: Procedure | None, rec: SubmissionRecord) -> dict[str, Any]:
+    """The values a row holds: the form's as validated for staff (the export and the hand-off are staff and
+    core-system outputs: the counter's staff-only values, 窓口記入, belong to the application)."""
+    return form_values(proc, rec.answers, filer="staff") if proc is not None else rec.answers
+
+
 def export_row(conn: sqlite3.Connection, rec: SubmissionRecord,
                mappings: Mapping[str, list[Column]] | None = None) -> dict[str, str]:
     """One submission as its line of the CSV export (header -> value, in column order, not neutralised: the
@@ -346,7 +352,7 @@ def export_row(conn: sqlite3.Connection, rec: SubmissionRecord,
     a mapping file gets exactly the receipt columns and its mapped columns, as in an export of it alone."""
     mappings = mappings or {}
     proc = _Definitions(conn).get(rec.procedure_id, rec.procedure_version)
-    values = form_values(proc, rec.answers) if proc is not None else rec.answers
+    values = _values(proc, rec)
     items: dict[str, int] = {}
     if proc is not None and rec.procedure_id not in mappings:
         _group_items(proc, values, items)
@@ -367,7 +373,7 @@ def to_csv(conn: sqlite3.Connection, *, status: str | None = None, procedure: st
     items: dict[tuple[str, str], dict[str, int]] = {}
     for rec in _records(conn, status, procedure, departments, exported):
         proc = defs.get(rec.procedure_id, rec.procedure_version)
-        values = form_values(proc, rec.answers) if proc is not None else rec.answers
+        values = _values(proc, rec)
         if proc is not None and rec.procedure_id not in mappings:
             _group_items(proc, values, items.setdefault((proc.id, proc.version), {}))
         records.append((rec, proc, values))

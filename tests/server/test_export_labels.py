@@ -98,3 +98,29 @@ def test_a_mapping_file_gets_exactly_its_columns_and_the_stored_values(srv: AppS
     header, rows = _rows(text)
     assert header == [*BASE_COLUMNS, "転入元", "特例"]  # exactly the core system's columns
     assert (rows[sid]["転入元"], rows[sid]["特例"]) == (answers["moved_from"], "0")
+
+
+def test_staff_only_values_are_in_the_export_and_the_hand_off_row(srv: AppServer) -> None:
+    """The counter's staff-only values (窓口記入: a value typed by staff, a staff-only calculation) are part of
+    the application for the core systems: in the CSV export and in the hand-off's row (export_row)."""
+    from server.export import export_row
+    from server.storage.submissions import load_submission
+
+    proc, answers = _tennyu()
+    fields = {f.id: f for s in proc.sections for f in s.fields}
+    assert fields["previous_head_name"].staff_only and fields["mover_count"].staff_only
+    head = {"family": "髙橋", "given": "一\U000e0100郎"}
+    sid = _file(srv, proc, answers)
+    # As the counter files it: the staff-only value in the stored answers.
+    srv.db.write_sync(lambda c: c.execute("UPDATE submissions SET answers = ? WHERE id = ?", (
+        json.dumps({**answers, "previous_head_name": head}, ensure_ascii=False), sid)))
+    r = srv.login("admin").get("/console/export", params={"format": "csv", "procedure": proc.id})
+    _, rows = _rows(r.text)
+    label = fields["previous_head_name"].label.ja
+    count = str(len(answers["movers"]))
+    assert rows[sid][label + "（氏）"] == "髙橋" and rows[sid][label + "（名）"] == head["given"]
+    assert rows[sid][fields["mover_count"].label.ja] == count
+    rec = srv.db.read_sync(lambda c: load_submission(c, sid))
+    assert rec is not None
+    row = srv.db.read_sync(lambda c: export_row(c, rec))
+    assert row[label + "（氏）"] == "髙橋" and row[fields["mover_count"].label.ja] == count
