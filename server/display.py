@@ -44,6 +44,7 @@ from procedure_definitions.model import (
     Field,
     GroupField,
     KanaField,
+    LifeEvent,
     MultiChoiceField,
     NameField,
     NoticeField,
@@ -66,6 +67,7 @@ __all__ = [
     "file_names",
     "form_values",
     "jst",
+    "life_event_sections",
     "name_text",
     "postal_text",
     "procedure_title",
@@ -295,6 +297,17 @@ def answer_sections(proc: Procedure, values: Mapping[str, Any], staff_only: froz
         if rows:
             out.append(AnswerSection(s.title.ja, rows))
     return out
+
+
+def life_event_sections(ev: LifeEvent, questions: Mapping[str, Any], answers: Mapping[str, Any]
+                        ) -> list[AnswerSection]:
+    """A life event's own answers, before its procedures': the questions answered (はい/いいえ) and the shared
+    fields (entered once for every procedure), each as a section when something was answered. Unvalidated
+    input (a pre-entry): an answer that is not a yes/no is left out of the questions."""
+    asked = [AnswerRow(q.id, q.label.ja, _plain(questions[q.id])) for q in ev.questions
+             if isinstance(questions.get(q.id), bool)]
+    shared = _rows([sf.field for sf in ev.shared_fields], answers, answers)
+    return [AnswerSection(title, rows) for title, rows in (("質問への回答", asked), ("共通の入力", shared)) if rows]
 
 
 def form_values(proc: Procedure, answers: Mapping[str, Any], *, filer: str = "resident") -> dict[str, Any]:

@@ -8,7 +8,7 @@ form answers the console's Japanese error page with the API's status code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ from server.auth.roles import BIND_ROLES, PREENTRY_LOAD_ROLES
 from server.authz import AccountLike, require_roles
 from server.console.routes import refusal_page
 from server.counter_code import PreentryView, bind_from_visit, load_counter_code, visit_preentry
-from server.display import AnswerSection, answer_sections, form_values
+from server.display import AnswerSection, answer_sections, form_values, life_event_sections
 from server.problems import Problem
 from server.services import Services, services
 from server.visits import VisitView
@@ -56,6 +56,10 @@ class PreentryPanel:
     title: str  # the pre-entered procedure's or life event's title, "" without a pre-entry
     parts: list[PreentryPart]
     life_event: str = ""  # the life event whose interview the pre-entry feeds (preselected on the visit page)
+    # A pre-entered life event's own answers (its questions, its shared fields), shown before its procedures;
+    # with ``of_event`` each procedure is headed by its title.
+    shared: list[AnswerSection] = field(default_factory=list)
+    of_event: bool = False
 
 
 async def _part(svc: Services, pid: str, version: str, answers: Any) -> PreentryPart | None:
@@ -77,7 +81,7 @@ async def preentry_panel(svc: Services, user: AccountLike, visit: VisitView) -> 
     view = await visit_preentry(svc, user, visit.id, via="console")
     if view is None:
         return None
-    pre, title, parts = view.preentry, "", []
+    pre, title, parts, shared = view.preentry, "", [], []
     if pre is not None and pre.get("kind") == "procedure":
         part = await _part(svc, pre["id"], pre["version"], pre.get("answers"))
         if part is not None:
@@ -85,11 +89,17 @@ async def preentry_panel(svc: Services, user: AccountLike, visit: VisitView) -> 
     elif pre is not None:
         ev = await svc.catalog.life_event(pre["id"], pre["version"])
         title = ev.title.ja if ev is not None else ""
+        if ev is not None:
+            try:
+                shared = life_event_sections(ev, pre.get("questions") or {}, pre.get("answers") or {})
+            except Exception:  # unvalidated input, as in _part: what the form cannot read is left out
+                shared = []
         for pid, p in (pre.get("procedures") or {}).items():
             found = await _part(svc, pid, p.get("version", ""), p.get("answers"))
             if found is not None:
                 parts.append(found)
-    return PreentryPanel(view, title, parts, _life_event_of(svc, pre))
+    return PreentryPanel(view, title, parts, _life_event_of(svc, pre), shared,
+                         pre is not None and pre.get("kind") != "procedure")
 
 
 def _life_event_of(svc: Services, pre: dict[str, Any] | None) -> str:

@@ -82,19 +82,23 @@ def test_the_interview_starts_from_the_pre_entry(srv: AppServer) -> None:
     assert "interview" in [d["via"] for d in reads]
 
 
-def test_a_life_events_pre_entry_on_the_visit_page(srv: AppServer) -> None:
-    resident = srv.login("resident")
-    counter = srv.login("counter")
-    pre = {"kind": "life_event", "id": "moving-within", "version": EVENT.version,
-           "questions": {"needs_certificate": True}, "answers": {"new_postal_code": "1010021"},
-           "procedures": {"tenkyo": {"version": TENKYO, "answers": {"move_date": "2026-12-01"}},
-                          "juminhyo-copy": {"version": PROCS["juminhyo-copy"].version, "answers": {"copies": 2}}}}
+def _visit_page(srv: AppServer, pre: dict[str, Any]) -> str:
+    """The visit page after the counter loaded a code carrying ``pre``."""
+    resident, counter = srv.login("resident"), srv.login("counter")
     r = resident.post("/api/me/counter-code", json={"preentry": pre})
     assert r.status_code == 201, r.text
     vid = str(uuid.uuid4())
     assert counter.post("/api/visits", json={"id": vid, "resident_id": "R0001"}).status_code == 201
     assert counter.post(f"/api/visits/{vid}/counter-code", json={"code": r.json()["code"]}).status_code == 200
-    page = counter.get(f"/console/visits/{vid}").text
+    return counter.get(f"/console/visits/{vid}").text
+
+
+def test_a_life_events_pre_entry_on_the_visit_page(srv: AppServer) -> None:
+    pre = {"kind": "life_event", "id": "moving-within", "version": EVENT.version,
+           "questions": {"needs_certificate": True}, "answers": {"new_postal_code": "1010021"},
+           "procedures": {"tenkyo": {"version": TENKYO, "answers": {"move_date": "2026-12-01"}},
+                          "juminhyo-copy": {"version": PROCS["juminhyo-copy"].version, "answers": {"copies": 2}}}}
+    page = _visit_page(srv, pre)
     # The event's title, each procedure by its title with its answers readably (和暦 or 日付, 通数), never ids.
     assert "事前入力：市内で引っ越した（転居）" in page
     assert "<h4>転居届</h4>" in page and "<h4>住民票の写し等交付請求</h4>" in page
@@ -102,3 +106,19 @@ def test_a_life_events_pre_entry_on_the_visit_page(srv: AppServer) -> None:
     panel = page.split('id="preentry-title"', 1)[1].split("<h2>課ごとの手続き</h2>", 1)[0]
     assert "通数" in panel and "juminhyo-copy" not in panel and "move_date" not in panel
     assert '<option value="moving-within" selected>' in page
+
+
+def test_a_life_events_own_answers_and_a_single_procedure_on_the_visit_page(srv: AppServer) -> None:
+    """A pre-entered life event shows its questions answered and its shared fields readably, and its one
+    procedure headed by its title (not only the event's)."""
+    pre = {"kind": "life_event", "id": "moving-within", "version": EVENT.version,
+           "questions": {"needs_certificate": True}, "answers": {"new_postal_code": "1010021"},
+           "procedures": {"tenkyo": {"version": TENKYO, "answers": {"move_date": "2026-12-01"}}}}
+    page = _visit_page(srv, pre)
+    panel = page.split('id="preentry-title"', 1)[1].split("<h2>課ごとの手続き</h2>", 1)[0]
+    question = next(q for q in EVENT.questions if q.id == "needs_certificate").label.ja
+    shared = next(sf.field for sf in EVENT.shared_fields if sf.field.id == "new_postal_code").label.ja
+    assert f"<dt>{question}</dt>" in panel and "はい" in panel
+    assert f"<dt>{shared}</dt>" in panel and "101-0021" in panel
+    assert f"<h4>{PROCS['tenkyo'].title.ja}</h4>" in panel
+    assert "needs_certificate" not in panel and "new_postal_code" not in panel
