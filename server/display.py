@@ -62,6 +62,7 @@ __all__ = [
     "AnswerSection",
     "address_text",
     "answer_sections",
+    "booth_text",
     "choice_labels",
     "date_text",
     "file_names",
@@ -172,6 +173,13 @@ def choice_labels(f: ChoiceField | MultiChoiceField, value: Any) -> list[str]:
     labels = {c.value: c.label.ja for c in f.choices}
     codes = value if isinstance(value, list) else [value]
     return [labels.get(str(c), _plain(c)) for c in codes if c not in (None, "")]
+
+
+def booth_text(booth: str | None) -> str:
+    """A booth as residents read it: a number alone is 「3番」 (staff often type just 3); a name (「相談室A」,
+    「5番」) stays as typed; none is ""."""
+    b = (booth or "").strip()
+    return f"{b}番" if b.isdecimal() else b
 
 
 def _plain(v: Any) -> str:

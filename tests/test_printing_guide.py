@@ -118,6 +118,13 @@ def test_who_handles_each_application_and_what_happens_next() -> None:
     assert items[2]["next"] == "この手続きは終わりました。" and items[2]["documents"] == []
     body = text(guide_html(VISIT, lines[2:], printed_at="2026-12-07T00:05:00+00:00"))
     assert "市民課 完了" in body and "お持ちください" not in body and "登録する印鑑" not in body
+    # A booth typed as a bare number reads 「3番」 (as docs/counter.md says); a named booth stays as typed.
+    for typed, said in (("3", "3番"), ("１２", "１２番"), ("相談室A", "相談室A"), ("5番", "5番")):
+        at = GuideVisit(number="A-001", resident_name=None, opened_at="2026-12-06T23:30:00+00:00", booth=typed)
+        assert guide_context(at, lines[1:2], printed_at="x")["items"][0]["next"] == (
+            f"子育て支援課の職員が{said}に伺います。お席でお待ちください。")
+    taken = GuideLine(proc(COPY), {"relation": "self"}, "R-1", "市民課", "in_progress", booth="7")
+    assert guide_context(VISIT, [taken], printed_at="x")["items"][0]["where"] == "7番"
     no_booth = GuideVisit(number="A-001", resident_name=None, opened_at="2026-12-06T23:30:00+00:00")
     assert guide_context(no_booth, lines[1:2], printed_at="x")["items"][0]["next"] == (
         "子育て支援課の職員がお呼びします。お待ちください。")

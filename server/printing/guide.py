@@ -21,7 +21,7 @@ from typing import Any
 
 from procedure_definitions.forms import required_documents
 from procedure_definitions.model import Procedure
-from server.display import form_values, jst, name_text, wareki_text
+from server.display import booth_text, form_values, jst, name_text, wareki_text
 
 from .form import shipped_template
 from .pdf import FONT_FAMILY
@@ -71,10 +71,11 @@ def _next(line: GuideLine, booth: str | None) -> str:
     """What happens next for this application, in one short line."""
     if line.state == "done":
         return "この手続きは終わりました。"
+    at = booth_text(booth)  # 「3番」 for a booth typed as 3 (docs/counter.md)
     if line.state == "in_progress":
-        return f"{line.department}の職員が{line.booth or booth or '窓口'}で手続きをしています。"
-    if booth:
-        return f"{line.department}の職員が{booth}に伺います。お席でお待ちください。"
+        return f"{line.department}の職員が{booth_text(line.booth) or at or '窓口'}で手続きをしています。"
+    if at:
+        return f"{line.department}の職員が{at}に伺います。お席でお待ちください。"
     return f"{line.department}の職員がお呼びします。お待ちください。"
 
 
@@ -100,7 +101,7 @@ def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: 
             per = (f"（{proc.fee.per.ja} {proc.fee.amount:,}円 × {n:g}）" if proc.fee.per and proc.fee.quantity_field
                    else "")
             fee_text = f"{yen:,}円{per}"
-        where = line.booth if line.state == "in_progress" and line.booth else line.department
+        where = booth_text(line.booth) if line.state == "in_progress" and line.booth else line.department
         items.append({"title": proc.title.ja, "where": where, "department": line.department,
                       "state": _STATE.get(line.state, line.state), "done": line.state == "done",
                       "receipt_number": line.receipt_number,
@@ -109,7 +110,7 @@ def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: 
     opened = jst(visit.opened_at)
     return {"number": visit.number, "name": name_text(visit.resident_name) if visit.resident_name else "",
             "opened": opened, "opened_wareki": f"{wareki_text(opened[:10])} {opened[11:]}".strip(),
-            "printed": jst(printed_at), "booth": visit.booth or "", "items": items, "total": total,
+            "printed": jst(printed_at), "booth": booth_text(visit.booth), "items": items, "total": total,
             "font": FONT_FAMILY}
 
 
