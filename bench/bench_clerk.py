@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -204,14 +205,46 @@ class Clerk:
             self.v.read_chars += int(group.evaluate(_LABEL_JS.replace(":scope > fieldset > legend", ":scope > legend")))
             self.kb.choose_radio(group, value, f"q.{qid}")
 
+    def pick_person(self, target: str) -> bool:
+        """A person field (「対象の子ども」) that fills ``target``: pick the person the family names (its radio, by
+        the arrow keys; interview.js fills the targets as 「更新」 would) instead of typing. True if picked."""
+        scope = target.split(".")[0]
+        for box in self.page.locator(f"main section[data-procedure='{scope}'] .field[data-kind='person'], "
+                                     "main .field[data-kind='person'][data-field^='s.']").all():
+            name = str(box.get_attribute("data-field"))
+            live = json.loads(str(box.get_attribute("data-person")))
+            targets = {f"{name.split('.')[0]}.{fid}": attr for fid, attr in live["fills"].items()}
+            if target not in targets or box.get_attribute("data-picked") or not box.is_visible():
+                continue
+            # The person offered whose record matches most of what the family says for the targets.
+            score = {str(m["member_id"]): sum(self.want(t, "") == m.get(attr) for t, attr in targets.items())
+                     for m in live["people"]}
+            value = max(score, key=lambda k: score[k], default="")
+            if not value or not score[value]:
+                return False  # nobody offered is the family's answer: typed (and the comparison sees it)
+            self.v.decisions += 1
+            self.v.read_chars += int(box.evaluate(_LABEL_JS))
+            self.kb.choose_radio(box, value, name)
+            return True
+        return False
+
     def fill_required(self, only: set[str] | None = None) -> int:
-        """Answer every visible required field left empty (or those ``only`` names). Returns how many."""
+        """Answer every visible required field left empty (or those ``only`` names), in page order; a field a
+        person pick fills is picked, not typed. Returns how many."""
         done = 0
-        for f in self.page.evaluate(_TODO_JS):
+        todo = self.page.evaluate(_TODO_JS)
+        for f in todo:
             if not f["empty"] or not (f["name"] in only if only is not None else f["req"]):
                 continue
-            self.fill(f)
-            done += 1
+            if self.pick_person(f["name"]):  # what the pick filled is no longer empty
+                empty = {x["name"] for x in self.page.evaluate(_TODO_JS) if x["empty"]}
+                todo = [x for x in todo if x["name"] in empty or x is f]
+                done += 1
+                if f["name"] not in empty:
+                    continue
+            if f in todo:
+                self.fill(f)
+                done += 1
         return done
 
     def fill(self, f: dict[str, Any]) -> None:
