@@ -20,6 +20,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from server import audit
+from server.auth.names import Name, NamePart
 from server.auth.roles import (
     VISIT_DESK_ROLES,
     VISIT_ROLES,
@@ -68,8 +69,8 @@ _Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 class PersonIn(msgspec.Struct, forbid_unknown_fields=True):
     """A person not yet in the registry (転入): stored as typed, byte for byte."""
 
-    family: _Short
-    given: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    family: Name  # the one rule for names (server.auth.names): no bidirectional overrides, no controls
+    given: NamePart = ""
     birth_date: Annotated[str, msgspec.Meta(max_length=20)] | None = None
 
 

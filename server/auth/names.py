@@ -1,5 +1,6 @@
 """The one rule for names people give and others see: account display names (self-registration, staff
-invites) and passkey names. Shown in the console, the account page and the terminal.
+invites), passkey names and a visit's new person (the 姓 a ``Name``, the 名 a ``NamePart``, which may be
+empty). Shown in the console, the account page and the terminal.
 
 A name is 1 to ``MAX_NAME`` characters (code points), not only white space, on one line, and holds none of:
 C0 control characters (tab and newline included), DEL, C1 controls (invisible; they drive terminals and
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["MAX_NAME", "NAME_PATTERN", "Name", "check_name"]
+__all__ = ["MAX_NAME", "NAME_PATTERN", "Name", "NamePart", "check_name"]
 
 MAX_NAME = 100
 _FORBIDDEN = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
@@ -30,6 +31,10 @@ _BAD = re.compile(f"[{_FORBIDDEN}]")
 
 # Request bodies decode names through this type, so every JSON path refuses the same names (400).
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NAME_PATTERN)]
+
+# A part of a person's name that may be empty (a visit's new person's 名: none for some foreign residents):
+# the same characters refused, nothing else asked.
+NamePart = Annotated[str, msgspec.Meta(max_length=MAX_NAME, pattern=rf"\A[^{_FORBIDDEN}]*\Z")]
 
 
 def check_name(value: str) -> str:

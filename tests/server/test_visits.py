@@ -135,6 +135,14 @@ def test_refusals(srv: AppServer) -> None:
     assert v["person"] == {"family": "葛\U000e0100城", "given": "花子", "birth_date": "平成2年4月1日"}
     assert v["resident_name"] == {"family": "葛\U000e0100城", "given": "花子"}
     _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4())}), 422, "resident-or-person")
+    # A new person's name follows the one rule for names (server/auth/names.py): no bidirectional override or
+    # control character, in the 姓 or the 名, by the API or the console's form.
+    for bad in ({"family": "鈴木\u202e"}, {"family": "鈴木", "given": "大\u2066輔"}, {"family": "鈴\n木"},
+                {"family": "  "}):
+        _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": bad}), 400, "bad-request")
+    page = counter.post("/console/visits", data={"person_family": "鈴木", "person_given": "\u202e大輔"})
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    assert _open(counter, person={"family": "NGUYEN"})["person"]["given"] == ""  # a 名 may be empty
     _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0005",
                                                "person": {"family": "x"}}), 422, "resident-or-person")
     _problem(counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "nobody"}),
