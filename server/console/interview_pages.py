@@ -332,9 +332,12 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     if op in ("add", "remove") or op.startswith("restore:"):
         kind, _, pid = op.partition(":")
         pid = pid or str(form.get(f"{kind}_procedure") or "")
+        if kind == "restore" and pid not in procs:  # no such procedure: a forged button, refused unaudited
+            return _refused(request, Problem(400, "bad-request"), back)
         reason = str(form.get(f"{kind}_reason") or "").strip()[:_REASON_MAX]
+        restoring = kind == "restore" and (pid in draft["added"] or pid in draft["removed"])
         message = manual_change(draft, kind, pid, reason, procs, ev) or ""
-        if not message:
+        if not message and (kind != "restore" or restoring):  # nothing to restore (a double click): no audit
             change = {"op": kind, "procedure": pid, "reason": reason}
             if kind == "add" and pid not in draft["answers"]:
                 # A procedure added by hand is prefilled from the registry like the event's own.

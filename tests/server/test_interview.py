@@ -245,6 +245,14 @@ def test_bad_input_is_4xx(srv: AppServer) -> None:
     other = _visit(c)
     url = _start(c, other, "birth")
     assert c.get(url.replace(other, vid)).status_code == 404  # an interview of another visit
+    # 「戻す」 of a procedure that does not exist: refused (400), nothing audited; of one neither added nor removed
+    # (a double click): nothing to restore, nothing audited.
+    page = c.get(url).text
+    before = _audit(srv, c.account_id, "interview.procedure_restore")  # type: ignore[attr-defined]
+    r = _post(c, url, page, op="restore:nosuch")
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"]
+    assert _post(c, url, page, op="restore:shussei").status_code == 303
+    assert _audit(srv, c.account_id, "interview.procedure_restore") == before  # type: ignore[attr-defined]
     new = c.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "新井", "given": "一"}}).json()
     r = c.post(f"/console/visits/{new['id']}/interviews", data={"life_event": "birth"})
     assert r.status_code == 303  # a person not in the registry is interviewed too (no birth date: typed)
