@@ -180,8 +180,12 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
     hides them) its title and sections of widgets."""
     filled = set(rec.prefilled)
 
+    # A value filled from the person themselves (no ``prefill`` of its own: the event's people, e.g.
+    # 手続きをする人の氏名) comes from where their name came from: registry, 転出証明書情報 or reception's typing.
+    own = sources.get("name")
+
     def src(f: Any) -> str | None:
-        return sources.get(f.prefill) if f.prefill else None
+        return sources.get(f.prefill, own) if f.prefill else own
 
     shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
                      source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]

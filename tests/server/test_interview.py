@@ -556,7 +556,7 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_or_typed(srv: AppS
     page = c.get(url).text
     movers = page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
     assert re.search(r"checked> 鈴木 大輔", movers) and re.search(r"checked> 鈴木 𠮷乃", movers)
-    assert "転出証明書情報より：" in page
+    assert "転出証明書情報より：" in page and "住民記録より" not in page  # not in the registry: never 住民記録
     draft = srv.db.read_sync(lambda db: db.execute("SELECT draft FROM interviews WHERE visit_id = ?", (vid,)
                                                    ).fetchone()[0])
     assert "梅田" in draft  # the certificate's previous address
@@ -570,7 +570,7 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_or_typed(srv: AppS
     before = len(_audit(srv, cid, "registry.transfer_read"))
     url = _start(c, vid, "moving-in")
     page = c.get(url).text
-    assert "受付の入力より：鈴木 吉乃" in page and "転出証明書情報より" not in page
+    assert "受付の入力より：鈴木 吉乃" in page and "転出証明書情報より" not in page and "住民記録より" not in page
     assert "鈴木 大輔" not in page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
     assert len(_audit(srv, cid, "registry.transfer_read")) == before
     r = _post(c, url, page, op="finish")
