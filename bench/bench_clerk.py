@@ -124,7 +124,9 @@ _READ_JS = """() => { const m = document.querySelector('main'); let s = '';
   return s.replace(/\\s/g, '').length; }"""
 _LABEL_JS = """(f) => { const l = f.querySelector(':scope > label, :scope > fieldset > legend');
   return l ? l.textContent.replace(/\\s/g, '').length : 0; }"""
-_PREFILLED_JS = """() => [...document.querySelectorAll('main .prefilled')].filter((n) => n.checkVisibility()).length"""
+# A value folded into 「記録から入力済み」 (closed) is still glanced at, in the fold's line.
+_PREFILLED_JS = """() => [...document.querySelectorAll('main .prefilled')].filter((n) => n.checkVisibility()
+  || (n.closest('details.fold') && n.closest('details.fold').checkVisibility())).length"""
 # The fields still to answer: visible, marked （必須）, empty.
 _TODO_JS = """() => [...document.querySelectorAll('main .field[data-field]')].filter((f) => f.checkVisibility()).map((f) => {
   const lab = f.querySelector(':scope > label, :scope > fieldset > legend');

@@ -53,6 +53,9 @@ _SOURCES = {"registry": "住民記録", "transfer": "転出証明書情報", "vi
 NOT_LISTED = "ここにない人（入力する）"  # the PWA's words (pwa/js/strings-ja.js personNotListed)
 
 
+_FOLDABLE = ("text", "textarea", "yesno", "radio", "select", "name", "address")
+
+
 @dataclass
 class Widget:
     """What the template needs to render one field."""
@@ -79,6 +82,16 @@ class Widget:
     rows: list[tuple[str, str, list[Widget]]] = field(default_factory=list)  # (label, input key, fields) typed rows
     can_add: bool = False  # a group of people below its ``max``: 「行を追加」
     live: dict[str, Any] | None = None  # a person field: its fills and the people offered, for the live pick
+    partial: bool = False  # a date the records know in part (1950-03): the rest is to answer, never folded
+
+    @property
+    def folds(self) -> bool:
+        """Shown in the screen's 「記録から入力済み」 fold (one Tab stop, opened to correct): a value the records
+        gave, complete. A name or an address missing a part (a newborn's 名), a field with an error or hidden by
+        a condition, and a list of people (its persons have fields to answer) stay fields to answer."""
+        if not self.prefilled or self.errors or self.hidden or self.partial or self.kind not in _FOLDABLE:
+            return False
+        return all(v for sub, _, v in self.parts if sub not in ("building", "postal_code"))
 
 
 def members_of(f: GroupField, profile: Mapping[str, Any], resident_id: str) -> list[dict[str, Any]]:
@@ -262,7 +275,7 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         # A date that may be partial (1950-03) as text: a date input would drop it (and post it empty).
         # A partial value the registry gave (a birth date 日不詳, filled through a person pick: the compiled form
         # accepts it, procedure_definitions.compile) must stay visible too, whatever the field's own flag says.
-        partial_value = isinstance(value, str) and 0 < len(value) < len("YYYY-MM-DD")
+        partial_value = w.partial = isinstance(value, str) and 0 < len(value) < len("YYYY-MM-DD")
         w.input_type = "text" if isinstance(f, WarekiField) and (f.allow_partial or partial_value) else "date"
         if value:
             w.hint = (w.hint + " " if w.hint else "") + value_text(f, value)

@@ -237,3 +237,32 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_by_keyboard(browse
     shot(page, "interview-new-person")
     assert errors == []
     context.close()
+
+
+def test_prefilled_values_fold_into_one_tab_stop_opened_to_correct(browser: Any, shared_server: ServerProcess) -> None:
+    """The records' complete values of a screen part fold into 「記録から入力済み（確認・訂正）」: closed, their
+    inputs are out of the tab order (one stop, the summary); Enter opens it and the labelled inputs hold the
+    values. A value the records give in part (the newborn's 姓 without a 名) stays a field to answer."""
+    server = shared_server
+    context, page, errors = _counter_page(browser, server)
+    _receive(page, server, "鈴木 大輔", "子どもが生まれた（出生）")
+    fold = page.locator("details.fold").first
+    summary = fold.locator("summary")
+    expect(summary).to_contain_text("記録から入力済み（確認・訂正）：")
+    expect(summary).to_contain_text("住民記録より：")
+    inputs = fold.locator("input[type=text]")
+    assert inputs.count() > 0 and not inputs.first.is_visible()
+    # The partly known name is outside every fold, visible, with its 姓 filled and its 名 to type.
+    given = page.locator("[name='s.child_name.given']")
+    expect(given).to_be_visible()
+    assert given.evaluate("(e) => e.closest('details.fold') === null") and given.input_value() == ""
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(inputs.first).to_be_visible()
+    assert inputs.first.input_value() != ""
+    axe_check(page, "interview-fold-open")
+    # Tab from the summary goes into the opened fold (its first control), not past it.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('details.fold') !== null")
+    assert errors == []
+    context.close()
