@@ -455,9 +455,10 @@ def render(v: Visit) -> str:
         "",
         "Seconds by operator: " + ", ".join(f"{n} {x:.1f}" for n, x in s.items()) + ". Goal: under 5 min (300 s) "
         "and zero fields typed that the records knew (⚠: over). "
-        f"Moving between controls alone is {k.tab} Tab presses ({k.tab * m.key:.0f} s): the interview page puts "
-        "every prefilled field, the derived list and each procedure's optional fields in the tab order between the "
-        "few fields left to answer.",
+        f"Moving between controls alone is {k.tab} Tab presses ({k.tab * m.key:.0f} s): the interview folds the "
+        "records' complete values into one stop per part (「記録から入力済み（確認・訂正）」), but each procedure's "
+        "optional fields, the people lists and the visit and application pages' links (to each 申請書) stay in the "
+        "tab order.",
         "",
         f"Constants (`DeskModel`): K {m.key} s per key (Card, Moran & Newell 1980 KLM: average skilled typist, "
         f"~40 wpm), a kana typed by romaji {m.romaji_per_kana:g} K, a kanji run {m.conversion_keys:g} K (Space, "
