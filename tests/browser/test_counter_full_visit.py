@@ -111,8 +111,10 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
                       ("shibo.death_place_address.prefecture", "東京都"), ("shibo.death_place_address.city", "千代田区"),
                       ("shibo.death_place_address.town", "外神田"), ("shibo.death_place_address.block", "1-1")):
         retype(page, f"[name='{sel}']", text)
-    # The registry knows only the month of 幸子's birth: the day is typed.
-    _date(page, "[name='s.deceased_birth_date']", "1950", "03", "15")
+    # The registry knows only the month of 幸子's birth: it stays visible as text (a date input would drop
+    # 1950-03), and the clerk completes the day.
+    assert page.locator("[name='s.deceased_birth_date']").input_value() == "1950-03"
+    retype(page, "[name='s.deceased_birth_date']", "1950-03-15")
     for name in ("s.death_date", "sosaihi.funeral_date"):
         _date(page, f"[name='{name}']", "2026", "12", "01")
     for sel in ("shibo.deceased_sex'][value='female", "shibo.death_place_type'][value='hospital",
