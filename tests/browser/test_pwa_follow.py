@@ -146,14 +146,19 @@ def test_a_push_message_shows_a_notification_without_personal_data(browser: Any,
         page.wait_for_timeout(100)
     reg = next(r for r in registrations if not r.get("isDeleted"))
     payload = notification_payload("0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11", "2026-000042").decode()
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": server.base + "/", "registrationId": reg["registrationId"],
-                                                  "data": payload})
     shown: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 10
-    while not shown and time.monotonic() < deadline:
-        shown = page.evaluate("""() => navigator.serviceWorker.getRegistration().then((r) => r.getNotifications())
-            .then((ns) => ns.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))""")
-        page.wait_for_timeout(100)
+    # A push delivered while the worker is still starting can be dropped by the browser (seen once in a loaded
+    # full run): deliver again if nothing showed, as a push service retries; the same tag shows one notification.
+    for _attempt in range(3):
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": server.base + "/", "registrationId": reg["registrationId"],
+                                                      "data": payload})
+        deadline = time.monotonic() + 5
+        while not shown and time.monotonic() < deadline:
+            shown = page.evaluate("""() => navigator.serviceWorker.getRegistration().then((r) => r.getNotifications())
+                .then((ns) => ns.map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data})))""")
+            page.wait_for_timeout(100)
+        if shown:
+            break
     assert shown == [{"title": "申請の状況が変わりました", "body": "受付番号 2026-000042",
                       "tag": "submission-0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11",
                       "data": {"url": "/#/s/0190f3a2-7c4e-7aa0-9d51-2f3c1c6e0b11"}}]
