@@ -30,6 +30,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_resident import write_doc  # after the path fix: runnable as a file too
+
 __all__ = ["main", "median_ms"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,19 +166,6 @@ def _weasyprint_version() -> str:
     return str(weasyprint.__version__)
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text(encoding="utf-8")
-    block = f"{MARK}\n{text.strip()}\n{MARK}"
-    if current.count(MARK) >= 2:
-        head, _, rest = current.partition(MARK)
-        _, _, tail = rest.partition(MARK)
-        current = head + block + tail
-    else:
-        current = current.rstrip() + "\n\n## Printed forms: the 申請書 and 受付案内票 PDFs (`bench/bench_pdf.py`)\n\n" + block + "\n"
-    path.write_text(current, encoding="utf-8")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=15, help="timed runs per form (median)")
@@ -185,7 +174,7 @@ def main() -> int:
     text = report(run(max(1, ns.repeat)))
     print(text)
     if ns.write:
-        write_docs(text)
+        write_doc(text, MARK)  # the one marked-section writer (bench_resident)
     return 0
 
 
