@@ -41,6 +41,7 @@ __all__ = [
     "filing_answers",
     "included_ids",
     "prefill_draft",
+    "required_now",
     "shown",
 ]
 
@@ -67,13 +68,15 @@ def _question_values(ev: LifeEvent, questions: Mapping[str, Any]) -> dict[str, A
     return {q.id: questions[q.id] if isinstance(questions.get(q.id), bool) else None for q in ev.questions}
 
 
-def _holds(ast: Mapping[str, Any] | None, values: Mapping[str, Any]) -> bool:
+def _holds(ast: Mapping[str, Any] | None, values: Mapping[str, Any], on_error: bool = False) -> bool:
+    """``on_error``: what a condition that cannot be decided means (the bundle: not included; the form engine:
+    a ``show_if`` shown, a ``required_if`` not required)."""
     if ast is None:
         return True
     try:
         return truthy(evaluate(ast, values))
-    except Exception:  # as the bundle: a condition that cannot be decided does not include
-        return False
+    except Exception:
+        return on_error
 
 
 def condition_words(ev: LifeEvent, include_if: str | None) -> str:
@@ -140,8 +143,14 @@ def covered(ev: LifeEvent, pid: str, questions: Mapping[str, Any]) -> set[str]:
 
 
 def shown(f: Field, answers: Mapping[str, Any]) -> bool:
-    """Whether a top-level field's ``show_if`` holds on ``answers`` (absent: shown)."""
-    return _holds(parse(f.show_if) if f.show_if else None, answers)
+    """Whether a field's ``show_if`` holds on ``answers`` (absent or undecidable: shown, as the form engine)."""
+    return _holds(parse(f.show_if) if f.show_if else None, answers, on_error=True)
+
+
+def required_now(f: Field, answers: Mapping[str, Any]) -> bool:
+    """Whether filing will require ``f`` on ``answers``: ``required``, or a ``required_if`` that holds
+    (undecidable: not required), as the form engine decides (procedure_definitions/forms.py ``_required``)."""
+    return f.required or (f.required_if is not None and _holds(parse(f.required_if), answers))
 
 
 def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any], *, hidden: bool = False

@@ -11,9 +11,10 @@ staff read of personal data (the resident's name): audited ``visit.read`` / ``vi
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import uuid
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -59,8 +60,11 @@ __all__ = [
     "read_visit_resident",
     "visible_visit",
     "visit_action",
+    "visit_write",
     "visits_router",
 ]
+
+T = TypeVar("T")
 
 _Short = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 _Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
@@ -197,15 +201,18 @@ async def open_visit(svc: Services, user: AccountLike, data: VisitIn) -> tuple[V
     return (await _views(svc, user, [rec]))[0], created
 
 
-async def _write(svc: Services, fn: Any) -> None:
+async def visit_write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """One write job that changes a visit (with whatever else must commit with it: an interview's filings):
+    a visit refusal becomes its problem, and nothing of the job is written."""
     try:
-        await svc.db.write(fn)
+        return await svc.db.write(fn)
     except (VisitRefused, VisitNotFound) as exc:
         raise _problem(exc) from None
 
 
+
 async def attach_submissions(svc: Services, user: AccountLike, visit_id: str, submission_ids: list[str]) -> None:
-    await _write(svc, lambda c: attach_in(c, visit_id, submission_ids, user.id))
+    await visit_write(svc, lambda c: attach_in(c, visit_id, submission_ids, user.id))
 
 
 async def part_action(svc: Services, user: AccountLike, visit_id: str, department: str, action: PartAction, *,
@@ -218,12 +225,12 @@ async def part_action(svc: Services, user: AccountLike, visit_id: str, departmen
     if not may_work_part(user, department):
         raise Problem(403, "forbidden", "Not a part of your department")
     override = may_override_part(user)
-    await _write(svc, lambda c: part_action_in(c, visit_id, department, action, user.id, booth=booth,
+    await visit_write(svc, lambda c: part_action_in(c, visit_id, department, action, user.id, booth=booth,
                                                override=override))
 
 
 async def visit_action(svc: Services, user: AccountLike, visit_id: str, action: VisitAction) -> None:
-    await _write(svc, lambda c: visit_action_in(c, visit_id, action, user.id))
+    await visit_write(svc, lambda c: visit_action_in(c, visit_id, action, user.id))
 
 
 # -- routes -----------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from procedure_definitions.model import (
     YesNoField,
 )
 from server.display import name_text, value_text
-from server.interview_plan import shown
+from server.interview_plan import required_now, shown
 from server.prefill_check import offered_people
 
 __all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "event_people", "item_fields",
@@ -77,6 +77,7 @@ class Widget:
     errors: list[str] = field(default_factory=list)
     numeric: bool = False  # a number field: the live conditions read its text as a number
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
+    required_if: dict[str, Any] | None = None  # its condition to be required (AST): the live marker
     hidden: bool = False  # its condition is false on the answers as saved
     items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
     rows: list[tuple[str, str, list[Widget]]] = field(default_factory=list)  # (label, input key, fields) typed rows
@@ -163,6 +164,8 @@ def _item_widgets(f: GroupField, scope: str, i: int | str, k: int, item: Mapping
         sub.dom_id = f"i-{scope}-{f.id}-{k}-{x.id}"
         if x.show_if:  # a condition on the item's own answers (as the validator reads it)
             sub.show_if, sub.hidden = parse(x.show_if), not shown(x, item)
+        if x.required_if:  # marked （必須） exactly when filing will require it
+            sub.required_if, sub.required = parse(x.required_if), required_now(x, item)
         subs.append(sub)
     return subs
 

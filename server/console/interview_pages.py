@@ -40,7 +40,7 @@ from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.counter_code import preentry_initial, visit_preentry
 from server.display import name_text
-from server.filing import Refusal, check_filing, write_filing
+from server.filing import ID_REUSED, Refusal, check_filing, write_filing_in
 from server.interview_plan import (
     Derived,
     asked_fields,
@@ -48,6 +48,7 @@ from server.interview_plan import (
     filing_answers,
     included_ids,
     prefill_draft,
+    required_now,
     shown,
 )
 from server.problems import Problem
@@ -61,7 +62,9 @@ from server.storage.interviews import (
     save_draft_in,
     start_interview_in,
 )
-from server.visits import VisitView, attach_submissions, read_visit
+from server.storage.submissions import IdempotencyConflict
+from server.storage.visits import attach_in
+from server.visits import VisitView, read_visit, visit_write
 
 __all__ = ["interview_pages_router", "life_event_choices"]
 
@@ -204,6 +207,8 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
                            profile=profile, resident_id=resident_id)
                 # Shown or hidden live as the answers change (interview.js), as saved without JavaScript.
                 w.show_if, w.hidden = (parse(f.show_if), not shown(f, answers)) if f.show_if else (None, False)
+                if f.required_if:  # marked （必須） exactly when filing will require it, live as well
+                    w.required_if, w.required = parse(f.required_if), required_now(f, answers)
                 ws.append(w)
             sections.append((title, ws))
         per.append((proc.id, proc.title.ja, sections, _maps(ev, proc.id)))
@@ -392,10 +397,21 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     if errors:
         return await _render(request, user, screen, errors=errors, http_status=422,
                              message="入力内容を確認してください。申請はまだ送っていません。")
+
+    def file_all(c: Any) -> list[str]:
+        # One write job: every application, the visit's parts and the interview filed commit together or not
+        # at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
+        ids = [write_filing_in(c, f)[0].id for f in filings]
+        attach_in(c, view.id, ids, user.id)
+        finish_interview_in(c, rec.id, ids, user.id)
+        return ids
+
     try:
-        written = [(await write_filing(svc, f))[0].id for f in filings]
-        await attach_submissions(svc, user, view.id, written)
-        await svc.db.write(lambda c: finish_interview_in(c, rec.id, written, user.id))
+        await visit_write(svc, file_all)
+    except IdempotencyConflict:
+        return _refused(request, ID_REUSED.problem(), f"/console/visits/{view.id}")
+    except InterviewRefused as exc:
+        return _refused(request, _problem(exc), f"/console/visits/{view.id}")
     except Problem as exc:
         return _refused(request, exc, f"/console/visits/{view.id}")
     return Redirect(f"/console/visits/{view.id}", status_code=303)

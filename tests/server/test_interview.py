@@ -660,3 +660,82 @@ def test_a_partial_wareki_date_is_a_text_input() -> None:
     picked = widget(full, "x", "1950-03", prefilled=True, source="registry", profile={}, resident_id="")
     assert (picked.input_type, picked.value) == ("text", "1950-03")
     assert widget(full, "x", "1950-03-02", prefilled=False, source=None, profile={}, resident_id="").input_type == "date"
+
+
+def _finish_moving_within(c: httpx.Client, url: str, page: str) -> httpx.Response:
+    r = _post(c, url, page, **{"q.needs_certificate": "yes", "op": "update"})
+    assert r.status_code == 303, r.text[:500]
+    return _post(c, url, c.get(url).text, op="finish", **{
+        "tenkyo.move_date": "2026-12-01", "tenkyo.movers": ["0"], "s.applicant_phone": "090-1234-5678",
+        "tenkyo.filer_relation": "self", "s.new_postal_code": "3300055", "s.new_address.postal_code": "3300055",
+        "s.new_address.prefecture": "埼玉県", "s.new_address.city": "さいたま市浦和区",
+        "s.new_address.town": "東高砂町", "s.new_address.block": "8-8", "s.new_address.building": "",
+        "juminhyo-copy.relation": "self", "juminhyo-copy.certificate_type": "all_household",
+        "juminhyo-copy.copies": "1", "juminhyo-copy.purpose": "employment"})
+
+
+def test_finishing_files_every_application_or_none(srv: AppServer) -> None:
+    """One write job: when the second application cannot be stored (its id already holds another body), the
+    first is not filed either, the visit gets no part and the interview stays open; then it files once."""
+    from procedure_definitions.library import load_library
+    from server.console.interview_pages import _NS
+
+    c = srv.login("counter")
+    vid = _visit(c, "R0006")
+    url = _start(c, vid, "moving-within")
+    iid = url.rsplit("/", 1)[1]
+    proc = load_library().latest("juminhyo-copy")
+    assert proc is not None
+    # Something else already holds the id the interview's 住民票の写し would take.
+    taken = str(uuid.uuid5(_NS, f"{iid}/juminhyo-copy"))
+    r = c.post("/api/submissions", json={"id": taken, "procedure_id": proc.id, "procedure_version": proc.version,
+                                         "answers": dict(proc.scenarios[0].answers), "on_behalf_of": "R0007"})
+    assert r.status_code == 201, r.text
+
+    def filed() -> list[str]:
+        return srv.db.read_sync(lambda db: [str(x[0]) for x in db.execute(
+            "SELECT procedure_id FROM submissions WHERE on_behalf_of = 'R0006' ORDER BY procedure_id")])
+
+    r = _finish_moving_within(c, url, c.get(url).text)
+    assert r.status_code == 422 and "どの申請も送っていません" in r.text, r.text[:1500]
+    assert filed() == []  # 転居届 came first and was checked fine: not written without the rest
+    v = c.get(f"/api/visits/{vid}").json()
+    assert v["parts"] == [] and "interview_finished" not in [e["step"] for e in v["events"]]
+    assert srv.db.read_sync(lambda db: db.execute("SELECT state FROM interviews WHERE id = ?", (iid,)).fetchone()[0]
+                            ) == "open"
+
+    # As the page advises, the clerk starts the interview again: it files both, once.
+    url = _start(c, vid, "moving-within")
+    r = _finish_moving_within(c, url, c.get(url).text)
+    assert r.status_code == 303, r.text[:1000]
+    assert filed() == ["juminhyo-copy", "tenkyo"]
+    assert [len(p["submissions"]) for p in c.get(f"/api/visits/{vid}").json()["parts"]] == [2]
+
+
+def test_a_required_if_field_is_marked_when_filing_requires_it(srv: AppServer) -> None:
+    """子ども医療費's 被保険者の氏名 is required unless the insurance is pending: marked （必須） as saved (and
+    live, by its data-required-if), so the clerk is never refused for a field the screen called optional."""
+    c = srv.login("counter")
+    vid = _visit(c)
+    url = _start(c, vid, "moving-in")
+    page = c.get(url).text
+    r = _post(c, url, page, **{"q.has_children": "yes", "op": "add", "add_procedure": "kodomo-iryohi",
+                                "add_reason": "子どもがいる"})
+    page = c.get(url).text
+
+    def marker(page: str) -> str:
+        box = page.split('data-field="kodomo-iryohi.insured_person_name"', 1)[1].split("</legend>", 1)[0]
+        assert "data-required-if=" in box
+        return box.split('<span class="req"', 1)[1].split(">", 1)[0]
+
+    assert "kodomo-iryohi" in page
+    r = _post(c, url, page, **{"kodomo-iryohi.insurance_type": "shaho", "op": "update"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert "hidden" not in marker(page)  # required now: shown
+    r = _post(c, url, page, **{"kodomo-iryohi.insurance_type": "pending", "op": "update"})
+    page = c.get(url).text
+    assert "hidden" in marker(page)  # not required while pending
+    # The insured parent is one pick from the household (no name typed).
+    box = page.split('data-field="kodomo-iryohi.insured_person"', 1)[1].split("</fieldset>", 1)[0]
+    assert "山田 太郎" in box and "山田 花子（妻）" in box

@@ -64,12 +64,16 @@ function conditions(answersQ) {
         if (v === null) delete answers[target]; else answers[target] = v;
       }
     }
-    for (const div of section.querySelectorAll('.field[data-show-if]')) {
-      // A field of a group's item (a person's, a row's) reads that item's answers, as the validator does.
+    // A field of a group's item (a person's, a row's) reads that item's answers, as the validator does; a
+    // condition that cannot be decided counts as the form engine counts it (show_if shown, required_if not).
+    const holds = (div, ast, onError) => {
       const item = div.closest('[data-item]');
-      let on = false;
-      try { on = truthy(evaluate(JSON.parse(div.dataset.showIf), item ? itemAnswers(item) : answers, { today })); } catch { on = false; }
-      div.hidden = !on;
+      try { return truthy(evaluate(JSON.parse(ast), item ? itemAnswers(item) : answers, { today })); } catch { return onError; }
+    };
+    for (const div of section.querySelectorAll('.field[data-show-if]')) div.hidden = !holds(div, div.dataset.showIf, true);
+    for (const div of section.querySelectorAll('.field[data-required-if]')) {
+      const req = div.querySelector('.req');
+      if (req) req.hidden = !holds(div, div.dataset.requiredIf, false);
     }
   }
 }
