@@ -10,7 +10,10 @@ one it does, each with a reason (kept in the draft, shown, audited by the caller
 A draft is a plain JSON object (stored by ``server.storage.interviews``)::
 
     {"questions": {qid: bool}, "shared": {field id: value}, "answers": {procedure id: {field id: value}},
-     "added": {procedure id: reason}, "removed": {procedure id: reason}}
+     "added": {procedure id: reason}, "removed": {procedure id: reason},
+     "documents": {procedure id: [document id]}}
+
+``documents``: the 持ち物 the clerk ticked as seen (「窓口で確認した書类」; a draft saved before it has none).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ __all__ = [
 
 
 def empty_draft() -> dict[str, Any]:
-    return {"questions": {}, "shared": {}, "answers": {}, "added": {}, "removed": {}}
+    return {"questions": {}, "shared": {}, "answers": {}, "added": {}, "removed": {}, "documents": {}}
 
 
 @dataclass(frozen=True)

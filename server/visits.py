@@ -43,10 +43,12 @@ from server.storage.visits import (
     attach_in,
     list_visits,
     load_visit,
+    mark_seen_in,
     open_visit_in,
     part_action_in,
     visit_action_in,
 )
+from server.visit_documents import required_docs
 from server.visit_states import PartAction, VisitAction
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "VisitView",
     "attach_submissions",
     "board",
+    "mark_document_seen",
     "open_visit",
     "part_action",
     "read_visit",
@@ -124,6 +127,8 @@ def _view(user: AccountLike, rec: VisitRecord, names: Mapping[str, ResidentRecor
     fields = msgspec.structs.asdict(rec)
     fields["parts"] = [p if can_access_department(user, p.department) else msgspec.structs.replace(p, submissions=[])
                        for p in rec.parts]
+    held = {sid for p in fields["parts"] for sid in p.submissions}
+    fields["documents"] = [d for d in rec.documents if d.submission_id in held]  # of the applications shown only
     return VisitView(**fields, resident_name=name)
 
 
@@ -227,6 +232,28 @@ async def part_action(svc: Services, user: AccountLike, visit_id: str, departmen
     override = may_override_part(user)
     await visit_write(svc, lambda c: part_action_in(c, visit_id, department, action, user.id, booth=booth,
                                                override=override))
+
+
+async def mark_document_seen(svc: Services, user: AccountLike, visit_id: str, submission_id: str,
+                             document_id: str) -> bool:
+    """A department clerk saw one document (持ち物) of an application of the visit: the visit must be one ``user``
+    sees and the application one of it (404), its part one they may work (``may_work_part``, 403), the document
+    one the application requires (``server.visit_documents.required_docs``, 422 ``unknown-document``) and the
+    visit open (409). False: seen already (a repeat, nothing written)."""
+    rec = await _load(svc, user, visit_id)
+    part = next((p for p in rec.parts if submission_id in p.submissions), None)
+    if part is None:
+        raise Problem(404, "not-found", "No such application in this visit")
+    if not may_work_part(user, part.department):
+        raise Problem(403, "forbidden", "Not a part of your department")
+    sub = await svc.submissions.get(submission_id)
+    proc = (await svc.catalog.get(sub.procedure_id, sub.procedure_version))[0] if sub is not None else None
+    if sub is None or proc is None or document_id not in {d.id for d in required_docs(proc, sub.answers)}:
+        raise Problem(422, "unknown-document", "The application requires no such document",
+                      errors=[{"path": "document_id", "code": "unknown", "message": "not a document it requires"}])
+    new = await visit_write(svc, lambda c: mark_seen_in(c, visit_id, {submission_id: [document_id]}, user.id,
+                                                        via="console"))
+    return bool(new)
 
 
 async def visit_action(svc: Services, user: AccountLike, visit_id: str, action: VisitAction) -> None:

@@ -95,6 +95,19 @@ def test_the_documents_follow_each_applications_answers() -> None:
     assert guide_context(VISIT, [done], printed_at="2026-12-07T00:05:00+00:00")["items"][0]["documents"] == []
 
 
+def test_documents_the_counter_saw_are_not_asked_for() -> None:
+    copy = proc(COPY)
+    seen = GuideLine(copy, {"relation": "proxy", "copies": 2}, "R-1", "市民課", "waiting",
+                     seen=frozenset({"id_document", "not-required-now"}))
+    (item,) = guide_context(VISIT, [seen], printed_at="2026-12-07T00:05:00+00:00")["items"]
+    assert (item["documents"], item["seen"]) == (["委任状"], ["本人確認書類"])
+    body = text(guide_html(VISIT, [seen], printed_at="2026-12-07T00:05:00+00:00"))
+    assert "お持ちください 委任状 確認済み：本人確認書類" in body
+    every = GuideLine(copy, {"relation": "self"}, "R-1", "市民課", "waiting", seen=frozenset({"id_document"}))
+    assert "お持ちください ありません 確認済み：本人確認書類" in text(
+        guide_html(VISIT, [every], printed_at="2026-12-07T00:05:00+00:00"))
+
+
 def test_fees_per_application_and_their_total() -> None:
     lines = [GuideLine(proc(COPY), {"relation": "self", "copies": 3}, "R-1", "市民課", "waiting"),
              GuideLine(proc(SEAL), {}, "R-2", "市民課", "done"),

@@ -1,6 +1,7 @@
 """The posted interview screen into its draft (no I/O): every field read back (``interview_form.read_value``),
 a person picked anew filling the fields it fills (``server.prefill_check.pick_person``, the PWA's rule),
-procedures added or removed by hand with a reason, and rows of a group added or removed. The page handlers
+procedures added or removed by hand with a reason, rows of a group added or removed, and the documents the
+counter saw per procedure (``documents``). The page handlers
 (``interview_pages``) save the result and audit it.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 from procedure_definitions.model import GroupField, LifeEvent, PersonField, Procedure
 from server.console.interview_form import change_rows, members_of, person_offered, read_value, typed_rows
 from server.prefill_check import pick_person
+from server.visit_documents import declared_ids
 
 __all__ = ["manual_change", "read_draft", "row_change"]
 
@@ -44,6 +46,13 @@ def read_draft(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any]
                 else:
                     mine[f.id] = v
         _apply_picks(picks, mine, profile, resident_id)
+    # 「窓口で確認した書類」: the ticks of each procedure whose fieldset was on the screen (its ``_docs`` marker),
+    # only ids its definition declares (a forged one is dropped); filing keeps those it requires then.
+    docs = draft.setdefault("documents", {})
+    for pid in form.getall("_docs", []):
+        proc = procs.get(str(pid))
+        if proc is not None and str(pid) in draft["answers"]:
+            docs[proc.id] = declared_ids(proc, (str(v) for v in form.getall(f"_docs.{pid}", [])))
     return draft
 
 

@@ -1,10 +1,12 @@
 """The counter interview (聞き取り) of a visit: one life event's questions, shared fields and each included
 procedure's remaining fields on one staff screen, prefilled from the visit resident's registry profile; the
 derived list of procedures (live in ``interview.js``, which imports the PWA's own ``lifeevent.js`` and
-``expr.js``; 「更新」 re-renders it without JavaScript); procedures added or removed by hand with a reason; and
+``expr.js``; 「更新」 re-renders it without JavaScript); procedures added or removed by hand with a reason;
+per procedure 「窓口で確認した書類」 (a checkbox per document it requires: the papers the clerk saw); and
 「聞き取りを終えて申請する」, which files every application at once through the one filing policy
 (``server.filing``: same validation, ``on_behalf_of`` the resident, each routed to its department), attaches
-them to the visit's department parts (``server.visits.attach_submissions``) and ends the interview.
+them to the visit's department parts, stores the documents ticked (``server.storage.visits.mark_seen_in``: the
+受付案内票 then lists only what is missing) and ends the interview, all in one write job.
 
 Who: ``INTERVIEW_ROLES`` (``server.auth.roles``). Every render is a staff read of the resident's data, audited
 (``interview.read`` and ``registry.profile_read``); every change is audited by the storage
@@ -63,7 +65,8 @@ from server.storage.interviews import (
     start_interview_in,
 )
 from server.storage.submissions import IdempotencyConflict
-from server.storage.visits import attach_in
+from server.storage.visits import attach_in, mark_seen_in
+from server.visit_documents import required_docs
 from server.visits import VisitView, read_visit, visit_write
 
 __all__ = ["interview_pages_router", "life_event_choices"]
@@ -223,6 +226,33 @@ def _maps(ev: LifeEvent, pid: str) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Doc:
+    """One checkbox of a procedure's 「窓口で確認した書類」: a document it declares, ticked or not; ``required_if``
+    (AST) for the live screen, ``hidden`` while the answers as saved do not require it."""
+
+    id: str
+    label: str
+    checked: bool
+    required_if: dict[str, Any] | None
+    hidden: bool
+
+
+def _documents(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[_Doc]:
+    """The documents ``proc`` declares, those it requires on the answers to file shown
+    (``server.visit_documents.required_docs``: the list the 受付案内票 prints), ticked as the draft keeps them."""
+    now = {d.id for d in required_docs(proc, filing_answers(ev, proc.id, draft))}
+    ticked = set((draft.get("documents") or {}).get(proc.id) or [])
+    return [_Doc(d.id, d.label.ja, d.id in ticked, parse(d.required_if) if d.required_if else None, d.id not in now)
+            for d in proc.documents]
+
+
+def _seen_at_finish(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[str]:
+    """The documents ticked that ``proc`` requires on the answers it files (a tick left from other answers is not
+    stored)."""
+    return [d.id for d in _documents(ev, proc, draft) if d.checked and not d.hidden]
+
+
 def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]
                       ) -> list[tuple[str, str, str]]:
     """(dom id, label, Japanese message) per validation error: at the shared field or question that fills the
@@ -313,7 +343,8 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         titles=titles, shared=shared, per=per, included=included, listed=listed, addable=addable,
         questions=rec.draft.get("questions") or {}, question_errors=by_id, errors=errors or [], message=message,
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
-        departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex)
+        departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
+        documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per})
 
 
 @get("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)
@@ -381,10 +412,13 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     if not ids:
         return await _render(request, user, screen, message="申請する手続きがありません。", http_status=422)
     filings = []
+    seen: dict[str, list[str]] = {}  # application id -> the documents the clerk ticked as seen
     errors: list[tuple[str, str, str, str]] = []
     for pid in ids:
         proc = procs[pid]
         sid = str(uuid.uuid5(_NS, f"{rec.id}/{pid}"))
+        if docs := _seen_at_finish(ev, proc, draft):
+            seen[sid] = docs
         out = await check_filing(svc, user, submission_id=sid, procedure_id=pid, procedure_version=proc.version,
                                  answers=filing_answers(ev, pid, draft), on_behalf_of=view.resident_id,
                                  via="console")
@@ -399,10 +433,11 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
                              message="入力内容を確認してください。申請はまだ送っていません。")
 
     def file_all(c: Any) -> list[str]:
-        # One write job: every application, the visit's parts and the interview filed commit together or not
-        # at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
+        # One write job: every application, the visit's parts, the documents seen and the interview filed
+        # commit together or not at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
         ids = [write_filing_in(c, f)[0].id for f in filings]
         attach_in(c, view.id, ids, user.id)
+        mark_seen_in(c, view.id, seen, user.id, via="interview")  # the 持ち物 ticked: not printed as missing
         finish_interview_in(c, rec.id, ids, user.id)
         return ids
 

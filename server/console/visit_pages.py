@@ -37,13 +37,15 @@ from server.problems import Problem
 from server.registry_search import SearchInputError
 from server.services import Services, services
 from server.storage.interviews import visit_interviews
-from server.storage.visits import candidate_lines, submission_lines
+from server.storage.visits import candidate_lines
+from server.visit_documents import visit_applications
 from server.visit_states import MARK_STEPS, PART_ACTIONS
 from server.visits import (
     VisitIn,
     VisitView,
     attach_submissions,
     board,
+    mark_document_seen,
     open_visit,
     part_action,
     read_visit_resident,
@@ -78,6 +80,7 @@ _MESSAGES = {
     "bad-request": "入力内容を確認してください。",
     "interview-needs-resident": "聞き取りは住民記録のある方について行います。先に住民記録を確認してください。",
     "interview-filed": "この聞き取りは申請済みです。",
+    "unknown-document": "その書類はこの申請で確認する書類ではありません。画面を再読み込みしてください。",
     "idempotency-key-reused": "この聞き取りの申請番号が別の申請で使われていたため、どの申請も送っていません。"
                               "聞き取りを始め直すか、管理者に連絡してください。",
 }
@@ -158,9 +161,9 @@ async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
-    """The display names of the clerks the page names (who opened it, took a part, made a step)."""
+    """The display names of the clerks the page names (who opened it, took a part, made a step, saw a document)."""
     names = await account_names(svc.db, [view.opened_by, *(e.by for e in view.events),
-                                         *(p.taken_by for p in view.parts)])
+                                         *(p.taken_by for p in view.parts), *(d.seen_by for d in view.documents)])
     return {k: v[0] for k, v in names.items()}
 
 
@@ -169,7 +172,10 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     user = require_roles(request, *VISIT_ROLES)
     svc = services(request)
     view, resident = await read_visit_resident(svc, user, vid, via="console")
-    attached = await svc.db.read(lambda c: submission_lines(c, [s for p in view.parts for s in p.submissions]))
+    # The applications the view holds, each with the documents it requires, 確認済み / 未確認.
+    apps = await visit_applications(svc, view)
+    attached = {a.record.id: a.record for a in apps}
+    documents = {a.record.id: a.documents for a in apps}
     candidates = []
     if user.role in VISIT_DESK_ROLES and view.resident_id is not None and view.status == "open":
         rid = view.resident_id
@@ -184,7 +190,8 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     life_events = life_event_choices(svc)
     preentry = await preentry_panel(svc, user, view)  # the counter code's account and pre-entry (audited)
     return render_page(
-        request, "visit.html", visit=view, attached=attached, candidates=candidates, staff=await _staff_names(svc, view),
+        request, "visit.html", visit=view, attached=attached, documents=documents, candidates=candidates,
+        staff=await _staff_names(svc, view),
         title_of=lambda pid: procedure_title(titles, pid), status_label=status_label,
         resident=summarize(resident) if resident is not None else None, may_work=lambda d: may_work_part(user, d),
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
@@ -224,6 +231,20 @@ async def part_form(request: Request[Any, Any, Any], vid: FromPath[str], dept: F
     return Redirect(back, status_code=303)
 
 
+@post("/console/visits/{vid:str}/documents", include_in_schema=False)
+async def document_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[Any]:
+    """「確認済みにする」: one document of one application seen (``server.visits.mark_document_seen``)."""
+    user = require_roles(request, *VISIT_ROLES)
+    form = await request.form()
+    sid, doc = (str(form.get(k) or "")[:100] for k in ("submission_id", "document_id"))
+    back = f"/console/visits/{vid}"
+    try:
+        await mark_document_seen(services(request), user, vid, sid, doc)
+    except Problem as exc:
+        return _refused(request, exc, back)
+    return Redirect(f"{back}#docs-{sid}", status_code=303)
+
+
 @post("/console/visits/{vid:str}/{action:str}", include_in_schema=False)
 async def visit_form(request: Request[Any, Any, Any], vid: FromPath[str], action: FromPath[str]) -> Response[Any]:
     user = require_roles(request, *VISIT_DESK_ROLES)
@@ -238,4 +259,4 @@ async def visit_form(request: Request[Any, Any, Any], vid: FromPath[str], action
 
 
 visit_pages_router = Router(path="/", route_handlers=[board_page, new_page, open_form, visit_page, attach_form,
-                                                      part_form, visit_form])
+                                                      part_form, document_form, visit_form])

@@ -5,11 +5,15 @@ visit's number large (「A-012」: what they are called by), their name as store
 the visit's date and time in JST, and one block per application: the procedure's title, who handles it (the
 booth where a department's clerk took it, else the department's name; waiting / in progress / done), the
 持ち物 the definition requires on this application's answers (``required_if`` evaluated by the one form logic,
-``procedure_definitions.forms.required_documents``), the fee, and what happens next. Then the fees' total.
+``procedure_definitions.forms.required_documents``) and not seen yet, the fee, and what happens next. Then the
+fees' total.
 
-持ち物 are listed as 「お持ちください」 (bring or show them at the counter): the server keeps no record of which
-documents the counter has seen, so it cannot print fewer. A part that is done lists none: its department
-completed it, with whatever it needed. ``server.printing.pdf`` turns the HTML into the PDF.
+持ち物 still missing are listed as 「お持ちください」 (bring or show them at the counter): those the application
+requires (``server.visit_documents.required_docs``, the one list the interview's ticks and the visit page use)
+that the counter has not seen yet (``GuideLine.seen``: ticked in the interview or marked by the department,
+``server.storage.visits`` ``visit_documents``); those seen are named on one line 「確認済み：…」. A part that is
+done lists none: its department completed it, with whatever it needed. ``server.printing.pdf`` turns the HTML
+into the PDF.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from procedure_definitions.forms import required_documents
 from procedure_definitions.model import Procedure
 from server.display import booth_text, form_values, jst, name_text, wareki_text
+from server.visit_documents import required_docs
 
 from .form import shipped_template
 from .pdf import FONT_FAMILY
@@ -43,7 +47,8 @@ class GuideVisit:
 @dataclass(frozen=True)
 class GuideLine:
     """One application of the visit: its definition and stored answers, and its department part's state
-    (``waiting`` / ``in_progress`` / ``done``), the booth where the part was taken and the department's name."""
+    (``waiting`` / ``in_progress`` / ``done``), the booth where the part was taken, the department's name and
+    the ids of the documents the counter has seen."""
 
     procedure: Procedure
     answers: Mapping[str, Any]
@@ -51,6 +56,7 @@ class GuideLine:
     department: str
     state: str
     booth: str | None = None
+    seen: frozenset[str] = frozenset()
 
 
 # The part's state as the resident reads it (the console's 待ち/対応中/完了 are the clerks' words).
@@ -82,7 +88,8 @@ def _next(line: GuideLine, booth: str | None) -> str:
 def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: str) -> dict[str, Any]:
     """The template's variables: ``number``, ``name`` (「姓 名」 as stored), ``opened`` (JST) and
     ``opened_wareki``, ``printed`` (JST), ``items`` (per application: ``title``, ``where``, ``state``,
-    ``done``, ``receipt_number``, ``documents`` (labels; none when done), ``fee`` (yen or None), ``fee_text``,
+    ``done``, ``receipt_number``, ``documents`` (labels of those still missing; none when done), ``seen``
+(labels of those the counter saw), ``fee`` (yen or None), ``fee_text``,
     ``next``), ``total`` (yen) and ``font``."""
     items = []
     total = 0
@@ -90,9 +97,10 @@ def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: 
         proc = line.procedure
         values = form_values(proc, line.answers, filer="staff")  # as validated: calculations in, hidden out
         docs: list[str] = []
+        seen: list[str] = []
         if line.state != "done":
-            labels = {d.id: d.label.ja for d in proc.documents}
-            docs = [labels[d] for d in required_documents(proc, values)]
+            for d in required_docs(proc, line.answers):
+                (seen if d.id in line.seen else docs).append(d.label.ja)
         fee = fee_of(proc, values)
         fee_text = ""
         if fee is not None and proc.fee is not None:
@@ -105,7 +113,7 @@ def guide_context(visit: GuideVisit, lines: Sequence[GuideLine], *, printed_at: 
         items.append({"title": proc.title.ja, "where": where, "department": line.department,
                       "state": _STATE.get(line.state, line.state), "done": line.state == "done",
                       "receipt_number": line.receipt_number,
-                      "documents": docs, "fee": fee[0] if fee else None, "fee_text": fee_text,
+                      "documents": docs, "seen": seen, "fee": fee[0] if fee else None, "fee_text": fee_text,
                       "next": _next(line, visit.booth)})
     opened = jst(visit.opened_at)
     return {"number": visit.number, "name": name_text(visit.resident_name) if visit.resident_name else "",

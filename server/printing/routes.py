@@ -29,8 +29,8 @@ from server.authz import require_roles, submission_readable
 from server.console.readable import department_names
 from server.problems import Problem
 from server.services import services
-from server.storage.submissions import load_submission
 from server.storage.sync.records import utc_now
+from server.visit_documents import visit_applications
 from server.visits import visible_visit
 
 from .form import Copy, FormMeta, form_html
@@ -85,17 +85,13 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     svc = services(request)
     view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
     names = svc.catalog.of_library(department_names)
-    # The view holds the applications of the parts the reader may see only; all of them in one read.
-    sids = [(part, sid) for part in view.parts for sid in part.submissions]
-    recs = await svc.db.read(lambda c: [load_submission(c, sid, history=False) for _, sid in sids])
-    lines: list[GuideLine] = []
-    for (part, _), rec in zip(sids, recs, strict=True):
-        proc = (await svc.catalog.get(rec.procedure_id, rec.procedure_version))[0] if rec is not None else None
-        if rec is None or proc is None:  # the catalog keeps every version filed: not expected
-            continue
-        lines.append(GuideLine(procedure=proc, answers=rec.answers, receipt_number=rec.receipt_number,
-                               department=names.get(part.department, proc.department.name.ja),
-                               state=part.state, booth=part.booth))
+    # The view holds the applications of the parts the reader may see only; all of them in one read, each with
+    # the documents the counter has seen (not printed as still to bring).
+    sids = [sid for part in view.parts for sid in part.submissions]
+    lines = [GuideLine(procedure=a.procedure, answers=a.record.answers, receipt_number=a.record.receipt_number,
+                       department=names.get(a.part.department, a.procedure.department.name.ja),
+                       state=a.part.state, booth=a.part.booth, seen=a.seen_ids)
+             for a in await visit_applications(svc, view)]
     visit = GuideVisit(number=view.number, resident_name=view.resident_name, opened_at=view.opened_at,
                        booth=view.booth)
     printed_at = utc_now()
@@ -108,7 +104,7 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     except PrintingUnavailable as exc:
         raise printing_problem(exc) from None
     await audit.record(svc.db, actor=user.id, action="visit.guide_print", subject=f"visit:{vid}",
-                       details={"via": "console", **audit.many([sid for _, sid in sids])})
+                       details={"via": "console", **audit.many(sids)})
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{_filename("guide", view.number)}"',
         "Cache-Control": "no-store"})  # personal data: never cached

@@ -1,4 +1,5 @@
-"""How visits (来庁) are stored: the visit, its department parts, the applications of each part and the event log.
+"""How visits (来庁) are stored: the visit, its department parts, the applications of each part, the event log and
+the documents (持ち物) the counter saw of each application (``visit_documents``, :func:`mark_seen_in`).
 
 Its own migration component (``visits``). Every writer here runs inside a write job of the one writer
 (``Database.write``): the state check (``server.visit_states``) and the write happen in the same transaction, so
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -31,6 +33,7 @@ __all__ = [
     "VISIT_MIGRATIONS",
     "NewVisit",
     "PartRecord",
+    "SeenDocument",
     "SubmissionLine",
     "VisitEvent",
     "VisitNotFound",
@@ -41,10 +44,10 @@ __all__ = [
     "candidate_lines",
     "list_visits",
     "load_visit",
+    "mark_seen_in",
     "open_visit_in",
     "part_action_in",
     "record_step_in",
-    "submission_lines",
     "visit_action_in",
 ]
 
@@ -103,7 +106,21 @@ CREATE INDEX visit_events_by_visit ON visit_events (visit_id, id);
 CREATE INDEX visit_events_by_step ON visit_events (step, at);
 """
 
-VISIT_MIGRATIONS: list[Migration] = [(1, _V1)]
+# The documents (持ち物) the counter saw of each application: ticked in the interview, or marked by the
+# department later. Only ids its definition declares (the callers check: server.visit_documents).
+_V2 = """
+CREATE TABLE visit_documents (
+    submission_id TEXT NOT NULL REFERENCES visit_submissions (submission_id),
+    document_id TEXT NOT NULL,
+    visit_id TEXT NOT NULL REFERENCES visits (id),
+    seen_by TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (submission_id, document_id)
+);
+CREATE INDEX visit_documents_by_visit ON visit_documents (visit_id);
+"""
+
+VISIT_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2)]
 
 # Steps of visit_events. reception: 受付 (the visit opened); interview_started / interview_finished: 聞き取り
 # (written by the interview, a later round); attached: applications added to a part; taken: 担当; confirmed /
@@ -140,6 +157,15 @@ class VisitEvent(msgspec.Struct, kw_only=True):
     booth: str | None
 
 
+class SeenDocument(msgspec.Struct, kw_only=True):
+    """A document (持ち物) of an application the counter saw: who and when (UTC)."""
+
+    submission_id: str
+    document_id: str
+    seen_by: str
+    seen_at: str
+
+
 class VisitRecord(msgspec.Struct, kw_only=True):
     id: str
     number: str
@@ -154,6 +180,7 @@ class VisitRecord(msgspec.Struct, kw_only=True):
     closed_at: str | None
     parts: list[PartRecord]
     events: list[VisitEvent] = []
+    documents: list[SeenDocument] = []  # one visit's (load_visit); the board does not load them
 
 
 class NewVisit(msgspec.Struct, kw_only=True):
@@ -308,6 +335,35 @@ def part_action_in(conn: sqlite3.Connection, visit_id: str, department: str, act
     return True
 
 
+def mark_seen_in(conn: sqlite3.Connection, visit_id: str, seen: Mapping[str, Sequence[str]], actor: str, *,
+                 via: str) -> list[tuple[str, str]]:
+    """Record documents the counter saw (``seen``: application id → document ids, already checked against its
+    definition by the caller), on an open visit and its own applications only (404 / 409 otherwise, nothing
+    written). The pairs newly recorded, audited ``visit.document_seen`` in one entry; one seen already is a
+    repeat (not recorded again, not audited)."""
+    visit = _visit_row(conn, visit_id)
+    if visit["status"] == "closed":
+        raise VisitRefused(409, "visit-closed", "The visit is closed")
+    ours = {r[0] for r in conn.execute("SELECT submission_id FROM visit_submissions WHERE visit_id = ?", (visit_id,))}
+    if set(seen) - ours:
+        raise VisitNotFound(f"{visit_id}/{sorted(set(seen) - ours)[0]}")
+    now = utc_now()
+    new: list[tuple[str, str]] = []
+    for sid, docs in seen.items():
+        for doc in dict.fromkeys(docs):
+            cur = conn.execute("INSERT OR IGNORE INTO visit_documents (submission_id, document_id, visit_id, seen_by,"
+                               " seen_at) VALUES (?, ?, ?, ?, ?)", (sid, doc, visit_id, actor, now))
+            if cur.rowcount:
+                new.append((sid, doc))
+    if new:
+        by_sid: dict[str, list[str]] = {}
+        for sid, doc in new:
+            by_sid.setdefault(sid, []).append(doc)
+        append_audit(conn, actor=actor, action="visit.document_seen", subject=f"visit:{visit_id}",
+                     details={"via": via, "documents": by_sid})
+    return new
+
+
 def visit_action_in(conn: sqlite3.Connection, visit_id: str, action: VisitAction, actor: str) -> bool:
     """Close (every part done) or reopen the visit; False for a repeat."""
     visit = _visit_row(conn, visit_id)
@@ -359,7 +415,11 @@ def load_visit(conn: sqlite3.Connection, visit_id: str) -> VisitRecord | None:
         return None
     events = [VisitEvent(department=e[0], step=e[1], at=e[2], by=e[3], booth=e[4]) for e in conn.execute(
         "SELECT department, step, at, by, booth FROM visit_events WHERE visit_id = ? ORDER BY id", (visit_id,))]
-    return _record(row, _parts(conn, [visit_id]).get(visit_id, []), events)
+    out = _record(row, _parts(conn, [visit_id]).get(visit_id, []), events)
+    out.documents = [SeenDocument(submission_id=d[0], document_id=d[1], seen_by=d[2], seen_at=d[3]) for d in conn.execute(
+        "SELECT submission_id, document_id, seen_by, seen_at FROM visit_documents WHERE visit_id = ?"
+        " ORDER BY seen_at, submission_id, document_id", (visit_id,))]
+    return out
 
 
 def list_visits(conn: sqlite3.Connection, *, status: str | None, departments: tuple[str, ...] | None,
@@ -398,14 +458,6 @@ class SubmissionLine(msgspec.Struct, kw_only=True):
 
 
 _LINE = "SELECT id, receipt_number, procedure_id, procedure_version, department, status, received_at FROM submissions"
-
-
-def submission_lines(conn: sqlite3.Connection, ids: list[str]) -> dict[str, SubmissionLine]:
-    """The applications ``ids`` (a visit's parts), by id."""
-    if not ids:
-        return {}
-    rows = conn.execute(_LINE + f" WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
-    return {r[0]: SubmissionLine(**dict(r)) for r in rows}
 
 
 def candidate_lines(conn: sqlite3.Connection, resident_id: str, limit: int = 50) -> list[SubmissionLine]:

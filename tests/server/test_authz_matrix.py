@@ -107,6 +107,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/visits/{vid:str}/guide.pdf"): frozenset({COUNTER, REVIEWER, ADMIN}),  # the 受付案内票
     ("POST", "/console/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/parts/{dept:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    # 持ち物 seen (確認済みにする): who may work the application's part (may_work_part), checked after the role
+    ("POST", "/console/visits/{vid:str}/documents"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/{action:str}"): frozenset({COUNTER, ADMIN}),
     # the interview of a visit (server/console/interview_pages.py): counter staff only (INTERVIEW_ROLES: the visit
     # desk that files on behalf and reads the prefill profile; admins do not file)
@@ -190,6 +192,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/visits/{vid:str}/parts/{dept:str}/steps"): {"json": {"step": "confirm"}},
     ("POST", "/console/visits"): {"data": {"resident_id": "no-such-resident"}},
     ("POST", "/console/visits/{vid:str}/parts"): {"data": {"submission_ids": "no-such-submission"}},
+    ("POST", "/console/visits/{vid:str}/documents"): {"data": {"submission_id": "no-such", "document_id": "x"}},
     ("POST", "/console/visits/{vid:str}/interviews"): {"data": {"life_event": "moving-within"}},
     ("POST", "/console/visits/{vid:str}/interviews/{iid:str}"): {"data": {"op": "update"}},
     ("POST", "/api/visits/{vid:str}/counter-code"): {"json": {"code": "ZZZZZZ"}},

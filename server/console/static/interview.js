@@ -71,6 +71,8 @@ function conditions(answersQ) {
       try { return truthy(evaluate(JSON.parse(ast), item ? itemAnswers(item) : answers, { today })); } catch { return onError; }
     };
     for (const div of section.querySelectorAll('.field[data-show-if]')) div.hidden = !holds(div, div.dataset.showIf, true);
+    // A document of 「窓口で確認した書類」 required on a condition: offered while it holds (undecidable: not).
+    for (const el of section.querySelectorAll('[data-doc-if]')) el.hidden = !holds(el, el.dataset.docIf, false);
     for (const div of section.querySelectorAll('.field[data-required-if]')) {
       const req = div.querySelector('.req');
       if (req) req.hidden = !holds(div, div.dataset.requiredIf, false);
