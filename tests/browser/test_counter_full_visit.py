@@ -117,6 +117,11 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     retype(page, "[name='s.deceased_birth_date']", "1950-03-15")
     for name in ("s.death_date", "sosaihi.funeral_date"):
         _date(page, f"[name='{name}']", "2026", "12", "01")
+    # 「窓口で確認した書類」: 喪主名義の通帳 is offered live while the payment goes to a bank account only.
+    bankbook = page.locator("#docs-sosaihi label:has(input[value='bankbook'])")
+    assert bankbook.is_hidden()
+    _key(page, "[name='sosaihi.payment_account'][value='bank']")
+    bankbook.wait_for(state="visible")
     for sel in ("shibo.deceased_sex'][value='female", "shibo.death_place_type'][value='hospital",
                 "shibo.spouse_living'][value='yes", "shibo.filer_qualification'][value='relative_cohabiting",
                 "shibo.filer_relationship'][value='夫", "shibo.cremation_permit'][value='no",
@@ -126,6 +131,8 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     page.locator("[name='shibo.household_occupation']").focus()
     page.keyboard.press("End")
     assert page.locator("[name='shibo.household_occupation']").input_value() == "unemployed"
+    assert bankbook.is_hidden()  # 公金受取口座: no bankbook
+    _key(page, "input[name='_docs.shibo'][value='death_certificate']")  # the clerk saw the 死亡届書
     axe_check(page, "full-visit-interview-filled")
     shot(page, "full-visit-interview-filled")
     page.get_by_role("button", name="聞き取りを終えて申請する").focus()
@@ -145,6 +152,8 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     attached = {sid: d for sid, d in server.query(
         "SELECT submission_id, department FROM visit_submissions WHERE visit_id = ?", (visit_id,))}
     assert attached == {filed["shibo"]["id"]: "shimin", filed["sosaihi"]["id"]: "hoken_nenkin"}
+    assert server.query("SELECT submission_id, document_id FROM visit_documents WHERE visit_id = ?",
+                        (visit_id,)) == [(filed["shibo"]["id"], "death_certificate")]
 
     # Each application's 申請書, from its page (the visit's link to it, then 申請書を印刷), read back as text.
     for procedure, title in (("shibo", "死亡届"), ("sosaihi", "葬祭費支給申請")):
@@ -162,6 +171,9 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     href = page.get_by_role("link", name="受付案内票を印刷 (PDF)").get_attribute("href")
     text = _pdf_text(page, server.base + href, "full-visit-guide")
     assert number in text and "死亡届" in text and "葬祭費支給申請" in text and "髙橋" in text
+    # Only what is still missing is asked for: the 死亡届書 the clerk ticked is named as seen.
+    flat = re.sub(r"\s+", "", text)
+    assert flat.count("死亡届書") == 1 and "確認済み：死亡届書" in flat and "届出に来る人の本人確認書類" in flat
 
     # The departments come to the booth: each reviewer in a browser of their own, by keyboard too.
     for department, name in (("shimin", "市民課"), ("hoken_nenkin", "保険年金課")):
@@ -179,6 +191,12 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
                             (visit_id, department)) == [("in_progress", "5番")]
         axe_check(dpage, f"full-visit-taken-{department}")
         shot(dpage, f"full-visit-taken-{department}")
+        if department == "shimin":  # the ID shown to the department's clerk: marked seen from the visit page
+            _key(dpage, "button:text-is('確認済みにする（届出に来る人の本人確認書類）')", "Enter")
+            dpage.wait_for_selector("text=届出に来る人の本人確認書類：確認済み")
+            assert ("death_certificate",) in server.query(
+                "SELECT document_id FROM visit_documents WHERE visit_id = ?", (visit_id,))
+            assert len(server.query("SELECT document_id FROM visit_documents WHERE visit_id = ?", (visit_id,))) == 2
         _key(dpage, f"button:text-is('完了（{name}）')", "Enter")
         dpage.wait_for_selector(f"text=完了：{name} 審査")
         assert server.query("SELECT state FROM visit_parts WHERE visit_id = ? AND department = ?",
