@@ -57,14 +57,16 @@ def test_the_interview_keeps_the_ticks_and_files_exactly_those_required(srv: App
     assert _boxes(page, "tenkyo") == {"id_document": (False, False), "my_number_card": (False, False),
                                       "power_of_attorney": (False, True)}
     # Ticks (and a forged id) saved with 「更新」: the draft keeps the declared ones, the page shows them ticked.
-    r = _post(c, url, page, op="update", **{"_docs.tenkyo": ["id_document", "forged-document", "power_of_attorney"]})
+    r = _post(c, url, page, op="update", **{"_docs.tenkyo": ["id_document", "forged-document", "power_of_attorney"],
+                                             "_docs": ["tenkyo", "juminhyo-copy", "no-such-procedure"],
+                                             "_docs.no-such-procedure": ["id_document"]})
     assert r.status_code == 303, r.text[:500]
     page = c.get(url).text
     assert _boxes(page, "tenkyo") == {"id_document": (True, False), "my_number_card": (False, False),
                                       "power_of_attorney": (True, True)}
     draft = srv.db.read_sync(lambda db: json.loads(db.execute(
         "SELECT draft FROM interviews WHERE visit_id = ?", (vid,)).fetchone()[0]))
-    assert draft["documents"]["tenkyo"] == ["id_document", "power_of_attorney"]
+    assert draft["documents"] == {"tenkyo": ["id_document", "power_of_attorney"], "juminhyo-copy": []}
 
     # A finish refused by the validation keeps the ticks and stores nothing.
     r = _post(c, url, page, op="finish")
