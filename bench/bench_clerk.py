@@ -137,7 +137,7 @@ _TODO_JS = """() => [...document.querySelectorAll('main .field[data-field]')].fi
   else if (kind === 'checks' || kind === 'members') empty = !own.some((e) => e.checked);
   else if (kind === 'name' || kind === 'address') empty = own.some((e) => e.value === '' && !/\\.(building|postal_code)$/.test(e.name));
   else empty = own.length > 0 && own.every((e) => e.value === '');
-  return {name, kind, empty, req: Boolean(lab && lab.querySelector('.req')),
+  return {name, kind, empty, req: Boolean(lab && lab.querySelector('.req:not([hidden])')),
           parts: own.filter((e) => e.type === 'text' && kind !== 'text').map((e) => e.name)};
 })"""
 
@@ -231,23 +231,21 @@ class Clerk:
         return False
 
     def fill_required(self, only: set[str] | None = None) -> int:
-        """Answer every visible required field left empty (or those ``only`` names), in page order; a field a
-        person pick fills is picked, not typed. Returns how many."""
-        done = 0
-        todo = self.page.evaluate(_TODO_JS)
-        for f in todo:
-            if not f["empty"] or not (f["name"] in only if only is not None else f["req"]):
-                continue
-            if self.pick_person(f["name"]):  # what the pick filled is no longer empty
-                empty = {x["name"] for x in self.page.evaluate(_TODO_JS) if x["empty"]}
-                todo = [x for x in todo if x["name"] in empty or x is f]
-                done += 1
-                if f["name"] not in empty:
-                    continue
-            if f in todo:
-                self.fill(f)
-                done += 1
-        return done
+        """Answer every visible required field left empty (or those ``only`` names) in page order, those an
+        answer shows on the way included (a ticked person's own fields, a condition's): the screen is read again
+        after each answer. A field a person pick fills is picked, not typed. Returns how many."""
+        done, tried = 0, set()
+        while True:
+            f = next((x for x in self.page.evaluate(_TODO_JS) if x["name"] not in tried and x["empty"]
+                      and (x["name"] in only if only is not None else x["req"])), None)
+            if f is None:
+                return done
+            tried.add(f["name"])
+            done += 1
+            if self.pick_person(f["name"]) and not any(
+                    x["name"] == f["name"] and x["empty"] for x in self.page.evaluate(_TODO_JS)):
+                continue  # the pick filled it
+            self.fill(f)
 
     def fill(self, f: dict[str, Any]) -> None:
         name, kind = f["name"], f["kind"]
@@ -298,7 +296,13 @@ class Clerk:
             # The answer replaces the document (a redirect, or console.js writing the re-rendered page into
             # it): the mark on the old one tells them apart.
             self.page.evaluate("() => { document.documentElement.dataset.clerkOld = '1'; }")
-            self.kb.activate(self.page.get_by_role("button", name="聞き取りを終えて申請する"))
+            # The button's shortcut (aria-keyshortcuts) from the field the clerk is in, when the page offers it.
+            button = self.page.get_by_role("button", name="聞き取りを終えて申請する")
+            if button.get_attribute("aria-keyshortcuts") == "Control+Enter" and self.page.evaluate(
+                    "() => !!document.activeElement.closest('form#interview')"):
+                self.kb.press("Control+Enter")
+            else:
+                self.kb.activate(button)
             self.page.wait_for_function("() => !document.documentElement.dataset.clerkOld && document.readyState === 'complete'"
                                         " && document.querySelector('main')", timeout=30000)
             if "/interviews/" not in self.page.url:
@@ -342,10 +346,17 @@ class Clerk:
         return len(r.body()), ms
 
     def print_forms(self, visit_id: str) -> None:
-        """From the visit page: each application's page, then its 申請書 (form.pdf) by keyboard."""
+        """From the visit page: every 申請書 at once (forms.pdf) and the 受付案内票, by keyboard; on a visit page
+        without forms.pdf, each application's page, then its 申請書 (form.pdf)."""
+        together = self.page.locator(f"main a[href='/console/visits/{visit_id}/forms.pdf']")
+        if together.count():
+            self.v.forms.append(("every application", *self.print_pdf(
+                together, f"/console/visits/{visit_id}/forms.pdf", "forms")))
         guide = self.page.locator(f"main a[href='/console/visits/{visit_id}/guide.pdf']")
         if guide.count():  # the 受付案内票 of the whole visit, handed over with the forms
             self.v.guide = self.print_pdf(guide, f"/console/visits/{visit_id}/guide.pdf", "guide")
+        if together.count():
+            return
         links = self.page.locator("main a[href^='/console/submissions/']")
         hrefs = links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
         for n, href in enumerate(hrefs):
@@ -364,6 +375,17 @@ class Clerk:
             self.v.forms.append((proc, *self.print_pdf(link, f"/console/submissions/{sid}/form.pdf", f"form-{proc}")))
         for p in self.page.context.pages[1:]:  # the PDF tabs
             p.close()
+
+    def shoot_applications(self, visit_id: str) -> None:
+        """After the clerk's work (not counted): a screenshot of each application's page, the artifacts."""
+        self.page.goto(f"{self.server.base}/console/visits/{visit_id}")
+        hrefs = self.page.locator("main a[href^='/console/submissions/']").evaluate_all(
+            "(as) => as.map((a) => a.getAttribute('href'))")
+        for href in hrefs:
+            self.page.goto(f"{self.server.base}{href}")
+            proc = str(self.server.query("SELECT procedure_id FROM submissions WHERE id = ?",
+                                         (href.rsplit("/", 1)[1],))[0][0])
+            self.page.screenshot(path=str(SHOTS / f"application-{proc}.png"), full_page=True, timeout=30000)
 
 
 def serve_family(browser: Any, server: ServerProcess, known: dict[str, Any]) -> Visit:
@@ -394,13 +416,15 @@ def serve_family(browser: Any, server: ServerProcess, known: dict[str, Any]) -> 
                                 " WHERE vs.visit_id = ?", (visit_id,))
             v.procedures = sorted(str(r[0]) for r in rows)
             clerk.print_forms(visit_id)
+            v.wall_s = time.monotonic() - t0
+            clerk.shoot_applications(visit_id)
         else:
             v.outcome = "blocked: " + "; ".join(v.blocked)[:400]
     except Exception as e:  # a benchmark reports what it could not do
         v.outcome = re.sub(r"\s+", " ", str(e).split("Call log:")[0]).strip()[:240] or type(e).__name__
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "failed.png"), full_page=True)
-    v.wall_s = time.monotonic() - t0
+    v.wall_s = v.wall_s or time.monotonic() - t0
     v.entries = clerk.kb.entries
     seen = known_values(known)
     v.known_typed = [f"{e.name} = {e.value}" for e in v.entries if e.how == "typed" and plain(e.value) in seen]
@@ -412,6 +436,7 @@ def run() -> tuple[Visit, dict[str, Any]]:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="clerk-bench-"))
+    shutil.rmtree(SHOTS, ignore_errors=True)  # this run's screens only
     server = ServerProcess(tmp / "bench.db", demo=True, url_host="localhost", quiet=True)
     server.start()
     try:
@@ -443,22 +468,22 @@ def render(v: Visit) -> str:
         "1280x900, ja-JP, keyboard only). A family of four (two adults, two children) with provisional registry "
         "records and an imported 転出証明書情報 (`madoguchi registry import-transfer`) is served from arrival to "
         "printed forms: 来庁受付 → the visit → 聞き取り (転入; questions: employee insurance, two children, a 住民票 "
-        "copy) → 聞き取りを終えて申請する → each application's 申請書 (form.pdf). Screenshots: "
+        "copy) → 聞き取りを終えて申請する (its shortcut, Ctrl+Enter) → every 申請書 at once (the visit's forms.pdf) and the "
+        "受付案内票. Screenshots of each screen, and of each application's page after the run (not counted): "
         "`test-artifacts/clerk/`.",
         "",
-        "| result | clerk time (KLM) | keys (Tab / Enter / Space / arrows / back) | characters typed (kana / digits / letters, "
+        "| result | clerk time (KLM) | keys (Tab / Enter / Space / arrows / back / Ctrl) | characters typed (kana / digits / letters, "
         "kanji runs) | screens | decisions (M) | prefilled values glanced | fields typed the records knew |",
         "|---|---|---|---|---|---|---|---|",
         f"| {v.outcome} | {total:.0f} s ({total / 60:.1f} min){' ⚠' if total > 300 else ''} | {k.presses} ({k.tab} / "
-        f"{k.enter} / {k.space} / {k.arrow} / {k.back}) | {t.typed_chars} ({t.kana} / {t.digits} / {t.ascii}, {t.conversions}) "
+        f"{k.enter} / {k.space} / {k.arrow} / {k.back} / {k.ctrl}) | {t.typed_chars} ({t.kana} / {t.digits} / {t.ascii}, {t.conversions}) "
         f"| {len(v.screens)} | {v.decisions} | {v.glanced} | {len(v.known_fields)} ({len(v.known_typed)} boxes) |",
         "",
         "Seconds by operator: " + ", ".join(f"{n} {x:.1f}" for n, x in s.items()) + ". Goal: under 5 min (300 s) "
-        "and zero fields typed that the records knew (⚠: over). "
-        f"Moving between controls alone is {k.tab} Tab presses ({k.tab * m.key:.0f} s): the interview folds the "
+        "and zero fields typed that the records knew (⚠ marks a miss). "
+        f"Moving between controls is {k.tab} Tab presses ({k.tab * m.key:.0f} s): the interview folds the "
         "records' complete values into one stop per part (「記録から入力済み（確認・訂正）」), but each procedure's "
-        "optional fields, the people lists and the visit and application pages' links (to each 申請書) stay in the "
-        "tab order.",
+        "optional fields between the ones answered and the people lists stay in the tab order.",
         "",
         f"Constants (`DeskModel`): K {m.key} s per key (Card, Moran & Newell 1980 KLM: average skilled typist, "
         f"~40 wpm), a kana typed by romaji {m.romaji_per_kana:g} K, a kanji run {m.conversion_keys:g} K (Space, "

@@ -41,12 +41,13 @@ class Keys:
     space: int = 0
     arrow: int = 0
     back: int = 0  # Alt+← to the previous page
+    ctrl: int = 0  # the Ctrl of a shortcut (Ctrl+Enter: one ctrl and one enter)
     typing: Counts = field(default_factory=Counts)
 
     @property
     def presses(self) -> int:
         """Every key press except the characters of typed text (those are priced by kind)."""
-        return self.tab + self.enter + self.space + self.arrow + self.back
+        return self.tab + self.enter + self.space + self.arrow + self.back + self.ctrl
 
 
 @dataclass
@@ -86,7 +87,10 @@ class Keyboard:
 
     def press(self, key: str) -> None:
         self.page.keyboard.press(key)
-        if key == "Enter":
+        if key == "Control+Enter":
+            self.k.ctrl += 1
+            self.k.enter += 1
+        elif key == "Enter":
             self.k.enter += 1
         elif key == "Space":
             self.k.space += 1

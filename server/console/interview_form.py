@@ -79,7 +79,9 @@ class Widget:
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
     required_if: dict[str, Any] | None = None  # its condition to be required (AST): the live marker
     hidden: bool = False  # its condition is false on the answers as saved
-    items: list[tuple[str, list[Widget]]] = field(default_factory=list)  # a ticked person's own fields
+    # Each offered person's own fields: (name, fields, the tick's value, ticked); an unticked person's are
+    # rendered hidden, for interview.js to show as soon as the person is ticked (no 「更新」 round trip).
+    items: list[tuple[str, list[Widget], str, bool]] = field(default_factory=list)
     rows: list[tuple[str, str, list[Widget]]] = field(default_factory=list)  # (label, input key, fields) typed rows
     can_add: bool = False  # a group of people below its ``max``: 「行を追加」
     live: dict[str, Any] | None = None  # a person field: its fills and the people offered, for the live pick
@@ -153,7 +155,7 @@ def item_fields(f: GroupField, item: Mapping[str, Any] | None = None) -> list[Fi
             and (item is None or x.id not in mapped or item.get(x.id) in (None, ""))]
 
 
-def _item_widgets(f: GroupField, scope: str, i: int | str, k: int, item: Mapping[str, Any], fields: list[Field], *,
+def _item_widgets(f: GroupField, scope: str, i: int | str, k: int | str, item: Mapping[str, Any], fields: list[Field], *,
                   profile: Mapping[str, Any], resident_id: str) -> list[Widget]:
     """The widgets of one item: inputs named by ``i`` (a person's place in the offered list, or the row), ids
     by ``k`` (the item's place in the answer: the validator's path ``{group}[k].{field}``)."""
@@ -246,15 +248,16 @@ def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | N
         w.checked = {str(i) for i, m in enumerate(people) if any(_matches(f, m, it) for it in items)}
         k = 0
         for i, m in enumerate(people):
-            if str(i) not in w.checked:
-                continue
-            item = next(it for it in items if _matches(f, m, it))
+            ticked = str(i) in w.checked
+            # A ticked person's item as answered (ids by its place in the answer, as errors point to them); an
+            # unticked one's as ticking would make it (ids by the person's place in the list).
+            item = next(it for it in items if _matches(f, m, it)) if ticked else _item(f, m)
             # What this person does not give, with what was typed.
-            subs = _item_widgets(f, scope, i, k, item, item_fields(f, _item(f, m)), profile=profile,
-                                 resident_id=resident_id)
+            subs = _item_widgets(f, scope, i, k if ticked else f"p{i}", item, item_fields(f, _item(f, m)),
+                                 profile=profile, resident_id=resident_id)
             if subs:
-                w.items.append((name_text(m.get("name")), subs))
-            k += 1
+                w.items.append((name_text(m.get("name")), subs, str(i), ticked))
+            k += int(ticked)
         # Someone not offered (a mover the records do not list): a row typed by the clerk, after the ticked.
         _typed_row_widgets(w, f, scope, [it for it in items if isinstance(it, Mapping)], people, profile=profile,
                            resident_id=resident_id)

@@ -322,7 +322,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, rid, derived)
     widgets = shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]
     # A person's or a row's own fields (one level: an item holds no group).
-    subs = [sub for w in widgets for group in ([x for _, x in w.items] + [x for _, _, x in w.rows]) for sub in group]
+    subs = [sub for w in widgets for group in ([x for _, x, _, _ in w.items] + [x for _, _, x in w.rows]) for sub in group]
     rendered = {w.dom_id for w in widgets} | {sub.dom_id for sub in subs}
     # An error of a person's field the screen does not show (yet: ticked without 「更新」) points to the group.
     errors = [(d if d in rendered else re.sub(r"-\d+-[\w-]+$", "", d), title, label, text)
@@ -449,7 +449,7 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         return _refused(request, _problem(exc), f"/console/visits/{view.id}")
     except Problem as exc:
         return _refused(request, exc, f"/console/visits/{view.id}")
-    return Redirect(f"/console/visits/{view.id}", status_code=303)
+    return Redirect(f"/console/visits/{view.id}?filed=1", status_code=303)
 
 
 interview_pages_router = Router(path="/", route_handlers=[start_form, interview_page, interview_post])

@@ -197,7 +197,8 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
         all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
         life_events=life_events, event_titles=dict(life_events), form_id=str(uuid.uuid4()),
-        preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES, **_label_ctx(svc))
+        preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES,
+        just_filed=request.query_params.get("filed") == "1", **_label_ctx(svc))  # the interview's redirect
 
 
 @post("/console/visits/{vid:str}/parts", include_in_schema=False)

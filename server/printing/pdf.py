@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "printing_problem", "warm_up"]
+__all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "htmls_to_pdf", "printing_problem", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,19 @@ def html_to_pdf(html: str) -> bytes:
     Raises :class:`PrintingUnavailable` when the font the templates name was not the one used: fontconfig
     substitutes another family for a missing one without a word, and that PDF would not be the same form.
     """
+    return htmls_to_pdf([html])
+
+
+def htmls_to_pdf(htmls: list[str]) -> bytes:
+    """One PDF of several documents, each laid out on its own (its own pages, page numbers and styles), their
+    pages one after the other: every 申請書 of a visit printed at once. As :func:`html_to_pdf` otherwise."""
     weasyprint = _weasyprint()
     with _lock:
         # Inline data only: a template (a city's layout included) may embed an image as a data: URL, but the
         # server never reads a file or fetches a URL for a form (WeasyPrint logs and skips any other).
         fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"})
-        doc = weasyprint.HTML(string=html, url_fetcher=fetcher).render()
+        docs = [weasyprint.HTML(string=h, url_fetcher=fetcher).render() for h in htmls]
+        doc = docs[0] if len(docs) == 1 else docs[0].copy([p for d in docs for p in d.pages])
         pdf: bytes = doc.write_pdf()
         families = {f.family for f in doc.fonts.values()}
     if FONT_FAMILY not in families:

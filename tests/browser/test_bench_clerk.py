@@ -1,6 +1,6 @@
 """The scripted clerk of bench/bench_clerk.py, once: a family of four moving in (provisional registry records,
 their 転出証明書情報 imported by ``madoguchi registry import-transfer``) served by keyboard only, from 来庁受付 to
-the printed 申請書. It must reach the filed state, print a PDF per application, and type no value the registry
+the printed 申請書 (every application's in the visit's one PDF). It must reach the filed state, print a PDF per application, and type no value the registry
 or the transfer data already held — found by comparing what was typed with those records — beyond the open
 gaps bench_clerk.OPEN_GAPS names (each with why). The clerk types the family's real facts into any required
 box left empty, so an interview that stopped prefilling a name, an address or a mover fails here."""
@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.bench_clerk import OPEN_GAPS, load_family, serve_family
+from bench.bench_clerk import OPEN_GAPS, SHOTS, load_family, serve_family
 from bench.bench_resident import today_jst
+from procedure_definitions.library import load_library
+from tests.server.test_printing_pdf import pdftotext
 
 from .conftest import demo_server
 
@@ -27,8 +29,11 @@ def test_the_scripted_clerk_files_a_family_move_in_typing_nothing_the_records_kn
     assert v.filed, v.outcome
     # The life event's answers (two children, a 住民票 copy, employee insurance) give these four, filed at once.
     assert v.procedures == ["jido-teate", "juminhyo-copy", "kodomo-iryohi", "tennyu"]
-    # A 申請書 per application and the visit's 受付案内票, each a PDF, reached by keyboard.
-    assert sorted(p for p, size, _ in v.forms if size > 0) == v.procedures
+    # Every application's 申請書 in the visit's one PDF and the 受付案内票, each reached by keyboard.
+    assert [p for p, size, _ in v.forms if size > 0] == ["every application"]
+    text = pdftotext((SHOTS / "forms.pdf").read_bytes())
+    titles = {p.id: p.title.ja for p in load_library().latest_procedures()}
+    assert all(titles[p] in text for p in v.procedures), text[:2000]
     assert v.guide is not None and v.guide[0] > 0
     assert [f for f in v.known_fields if f not in OPEN_GAPS] == []
     # The comparison sees what it should: whatever was typed into an open gap's field is a value the records hold.

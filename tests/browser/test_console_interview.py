@@ -125,8 +125,9 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     detail.wait_for(state="hidden")
     page.get_by_role("button", name="聞き取りを終えて申請する").focus()
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/console/visits/{visit_id}")
+    page.wait_for_url(f"**/console/visits/{visit_id}?filed=1")
     main = page.locator("main").inner_text()
+    assert "聞き取りの申請を送りました" in main
     assert "転居届" in main and "住民票の写し等交付請求" in main and "担当します（市民課）" in main
     assert "聞き取り開始" in main and "聞き取り終了" in main and "申請済み" in main
     axe_check(page, "interview-filed-visit")
@@ -185,11 +186,10 @@ def test_birth_interview_rows_and_a_persons_conditional_field_by_keyboard(browse
     expect(children.get_by_role("checkbox", name=re.compile("陽太"))).to_have_count(1)
     children.get_by_role("checkbox", name=re.compile("陽太")).focus()
     page.keyboard.press("Space")
-    page.get_by_role("button", name="更新").focus()
-    page.keyboard.press("Enter")
-    lives = page.locator("input[name$='.child_lives_with'][value='no']")
+    # The ticked child's own fields show at once (no 「更新」); the unticked people's stay hidden.
+    lives = page.locator(".person-item:not([hidden]) input[name$=child_lives_with][value=no]")
     expect(lives).to_have_count(1)
-    address = page.locator(".field[data-field$='.child_address']")
+    address = page.locator(".person-item:not([hidden]) .field[data-field$='.child_address']")
     expect(address).to_be_hidden()
     lives.focus()
     page.keyboard.press("Space")

@@ -135,10 +135,11 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     _key(page, "input[name='_docs.shibo'][value='death_certificate']")  # the clerk saw the 死亡届書
     axe_check(page, "full-visit-interview-filled")
     shot(page, "full-visit-interview-filled")
-    page.get_by_role("button", name="聞き取りを終えて申請する").focus()
-    page.keyboard.press("Enter")
+    # The finish button's shortcut, from the field the clerk is in (aria-keyshortcuts names it).
+    assert page.get_by_role("button", name="聞き取りを終えて申請する").get_attribute("aria-keyshortcuts") == "Control+Enter"
+    page.keyboard.press("Control+Enter")
     try:
-        page.wait_for_url(f"**/console/visits/{visit_id}", timeout=15000)
+        page.wait_for_url(f"**/console/visits/{visit_id}?filed=1", timeout=15000)
     except Exception:
         shot(page, "full-visit-debug")
         raise AssertionError(page.locator(".error-summary").inner_text()) from None
@@ -155,6 +156,10 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     assert server.query("SELECT submission_id, document_id FROM visit_documents WHERE visit_id = ?",
                         (visit_id,)) == [(filed["shibo"]["id"], "death_certificate")]
 
+    # Every 申請書 at once from the visit page (one PDF, each form in turn), read back as text.
+    href = page.get_by_role("link", name="申請書をまとめて印刷 (PDF)").get_attribute("href")
+    both = _pdf_text(page, server.base + href, "full-visit-forms")
+    assert "死亡届" in both and "葬祭費支給申請" in both and both.count("髙橋") >= 2
     # Each application's 申請書, from its page (the visit's link to it, then 申請書を印刷), read back as text.
     for procedure, title in (("shibo", "死亡届"), ("sosaihi", "葬祭費支給申請")):
         page.get_by_role("link", name=re.compile(f"^{title}（")).focus()

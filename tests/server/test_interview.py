@@ -119,7 +119,7 @@ def test_moving_within_from_start_to_filed(srv: AppServer) -> None:
         "juminhyo-copy.certificate_type": "all_household", "juminhyo-copy.copies": "1",
         "juminhyo-copy.purpose": "employment"})
     assert done.status_code == 303, done.text[:2000]
-    assert done.headers["location"] == f"/console/visits/{vid}"
+    assert done.headers["location"] == f"/console/visits/{vid}?filed=1"
 
     v = c.get(f"/api/visits/{vid}").json()
     subs = [s for p in v["parts"] for s in p["submissions"]]

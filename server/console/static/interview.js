@@ -4,7 +4,8 @@
 // they are, no copy). Procedures added or removed by hand keep that choice. A procedure's field shown on a
 // condition (show_if) appears and hides as its answers change, read as filing will (its own fields, then the
 // shared fields and questions its data-maps names; a field of a group's item by that item's answers). Without
-// this file 「更新」 asks the server, which decides the same (server/interview_plan.py). Enter in a field never submits the form.
+// this file 「更新」 asks the server, which decides the same (server/interview_plan.py). Enter in a field never submits the form;
+// Ctrl+Enter anywhere in it is 「聞き取りを終えて申請する」.
 import { evaluate, japanToday } from './expr.js';
 import { applicableProcedures, truthy } from './lifeevent.js';
 import { pickPerson } from './people.js';
@@ -133,7 +134,19 @@ function pickLive(div, input) {
   div.dataset.picked = person ? person.member_id : '';
 }
 
+/**
+ * A ticked person's own fields (続柄...) show at once, as 「更新」 would; an unticked person's hide. Read from the
+ * ticks as they are (also those made before this module ran, or restored by the browser).
+ */
+function personItems() {
+  for (const list of form.querySelectorAll('.field[data-kind="members"]')) {
+    const ticked = new Set([...list.querySelectorAll('input[type="checkbox"]')].filter((c) => c.name === list.dataset.field && c.checked).map((c) => c.value));
+    for (const item of list.querySelectorAll('fieldset[data-person-of]')) item.hidden = !ticked.has(item.dataset.personOf);
+  }
+}
+
 function refresh() {
+  personItems();
   const items = [...document.querySelectorAll('#derived li[data-procedure]')];
   const event = {
     procedures: items.map((li) => ({ procedure: li.dataset.procedure, include_if: li.dataset.if ? JSON.parse(li.dataset.if) : null })),
@@ -162,6 +175,13 @@ if (form) {
   });
   form.addEventListener('keydown', (e) => {
     const t = e.target;
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      // The finish button's shortcut (aria-keyshortcuts): a keyboard clerk files from the field they are in
+      // instead of tabbing past every optional field below it.
+      e.preventDefault();
+      form.requestSubmit(document.getElementById('finish'));
+      return;
+    }
     if (e.key === 'Enter' && t instanceof HTMLInputElement && !['submit', 'button', 'checkbox', 'radio'].includes(t.type)) {
       e.preventDefault(); // a clerk's Enter ends a field, never the interview
     }
