@@ -105,6 +105,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/visits"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/visits/{vid:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("GET", "/console/visits/{vid:str}/guide.pdf"): frozenset({COUNTER, REVIEWER, ADMIN}),  # the 受付案内票
+    ("GET", "/console/visits/{vid:str}/forms.pdf"): frozenset({COUNTER, REVIEWER, ADMIN}),  # every 申請書 of it
     ("POST", "/console/visits/{vid:str}/parts"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/parts/{dept:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
     # 持ち物 seen (確認済みにする): who may work the application's part (may_work_part), checked after the role
