@@ -236,14 +236,15 @@ class SQLiteRegistry:
                                ) -> list[tuple[TransferCertificate, TransferMover]]:
         """The movers of the imported 転出証明書情報 who are this person: the name compared by the one fold
         (``procedure_definitions.namefold.search_key``: 髙/高, kana, spaces), the birth date exactly as a date
-        (read by ``parse_wareki_partial``: 和暦 or ISO; none or unreadable: no match). A person who came before being identified (a new person at the counter)."""
+        (read by ``parse_wareki_partial``: 和暦 or ISO; none or unreadable: no match). A person who came before being identified (a new person at the counter).
+        The name typed at reception may be the kanji or the reading (スズキ, すずき, ｽｽﾞｷ: the certificate's
+        ``family_kana``/``given_kana``), see :func:`_same_name`."""
         try:  # as typed at the counter: 平成2年4月1日, 1990-04-01 (one reader of dates); unreadable: no match
             iso = parse_wareki_partial(birth_date) if birth_date else None
         except ValueError:
             iso = None
         if iso is None:
             return []
-        key = search_key(family + given)
         rows = await self.db.read(lambda c: c.execute(
             "SELECT record FROM residents WHERE json_extract(record, '$.transfer_in') IS NOT NULL ORDER BY id"
         ).fetchall())
@@ -252,7 +253,7 @@ class SQLiteRegistry:
             cert = _row_to_record(row).transfer_in
             assert cert is not None
             out.update(((cert.certificate_id, m.member_id), (cert, m)) for m in cert.movers
-                       if m.birth_date == iso and search_key(m.family + m.given) == key)
+                       if m.birth_date == iso and _same_name(family, given, m))
         return list(out.values())
 
     async def household(self, household_id: str) -> list[ResidentRecord]:
@@ -315,6 +316,22 @@ def import_transfers(conn: sqlite3.Connection, service: MovingService, resident_
         rec.transfer_in = cert
         records.append(rec)
     return SQLiteRegistry.upsert(conn, records)
+
+
+def _same_name(family: str, given: str, mover: TransferMover) -> bool:
+    """Whether a name typed at the counter is the mover's, by the one fold: 「姓名」 as one (a space typed in
+    either part does not matter) against the kanji or the kana reading, or each part against either (鈴木
+    だいすけ: the family name in kanji, the given name as heard)."""
+    whole = search_key(family + given)
+    if whole in (search_key(mover.family + mover.given),
+                 search_key((mover.family_kana or "") + (mover.given_kana or ""))):
+        return bool(whole)
+
+    def one(typed: str, *written: str | None) -> bool:
+        key = search_key(typed)
+        return bool(key) and any(w and search_key(w) == key for w in written)
+
+    return one(family, mover.family, mover.family_kana) and one(given, mover.given, mover.given_kana)
 
 
 def bound_resident_id(conn: sqlite3.Connection, account_id: str) -> str | None:

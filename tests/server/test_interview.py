@@ -577,6 +577,25 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_or_typed(srv: AppS
     assert r.status_code == 422 and "申請はまだ送っていません" in r.text
 
 
+@pytest.mark.parametrize(("family", "given"), [("スズキ", "ダイスケ"), ("すずき", "だいすけ"), ("ｽｽﾞｷ", "ﾀﾞｲｽｹ"),
+                                               ("鈴木", "だいすけ"), ("すずき　", "大輔")])
+def test_a_name_typed_in_kana_at_reception_matches_the_transfer_data(srv: AppServer, family: str, given: str
+                                                                    ) -> None:
+    """The certificate carries the movers' kana: a name typed as heard (ひらがな, カタカナ, half width, one part
+    in kanji) is the mover's by the one fold, with the birth date; another birth date still matches nobody."""
+    from server.demo import DEMO_TRANSFERS
+    from server.registry import import_transfers
+    from server.transfer import InMemoryMovingService
+
+    srv.db.write_sync(lambda db: import_transfers(db, InMemoryMovingService(DEMO_TRANSFERS),
+                                                  [t.resident_id for t in DEMO_TRANSFERS]))
+    c = srv.login("counter")
+    page = c.get(_start(c, _new_person_visit(c, family, given, "1988-05-20"), "moving-in")).text
+    assert "転出証明書情報より：" in page and "梅田" in page
+    page = c.get(_start(c, _new_person_visit(c, family, given, "1988-05-21"), "moving-in")).text
+    assert "転出証明書情報より" not in page and "梅田" not in page
+
+
 def test_no_life_event_procedure_requires_an_attachment() -> None:
     """The interview takes no file (the counter sees the paper original; docs/api.md states the limit): a
     procedure it may file (a life event's, or any staff may file, added by hand) with a required attachment
