@@ -62,6 +62,7 @@ __all__ = [
     "AnswerSection",
     "address_text",
     "answer_sections",
+    "applicant_name",
     "booth_text",
     "choice_labels",
     "date_text",
@@ -316,6 +317,20 @@ def life_event_sections(ev: LifeEvent, questions: Mapping[str, Any], answers: Ma
              if isinstance(questions.get(q.id), bool)]
     shared = _rows([sf.field for sf in ev.shared_fields], answers, answers)
     return [AnswerSection(title, rows) for title, rows in (("質問への回答", asked), ("共通の入力", shared)) if rows]
+
+
+def applicant_name(proc: Procedure, answers: Mapping[str, Any]) -> str:
+    """The name an application gives of the person filing it, 「姓 名」 byte for byte: the first answered
+    top-level field in form order that the definition fills with the filer's own name (``prefill: name``,
+    the whole name, not ``prefill_part``); "" when it marks none. Whom a staff filing for nobody in the
+    registry is for, when no visit names them (``server.console.readable.resident_names``)."""
+    for s in proc.sections:
+        for f in s.fields:
+            if isinstance(f, NameField) and f.prefill == "name" and f.prefill_part is None:
+                value = answers.get(f.id)
+                if isinstance(value, (Mapping, str)) and (text := name_text(value)):
+                    return text
+    return ""
 
 
 def form_values(proc: Procedure, answers: Mapping[str, Any], *, filer: str = "resident") -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """What the console shows instead of ids: procedure titles, residents' and staff members' names.
 
 The texts themselves come from ``server.display`` (the one place for readable values); this module only
-reads what those texts need (accounts, the registry) in as few reads as the page allows. Every name read
+reads what those texts need (accounts, the visits, the registry) in as few reads as the page allows. Every name read
 here is read for a page whose read of personal data the caller audits (``console.queue``,
 ``submission.read``).
 """
@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from procedure_definitions.library import latest_version
-from server.display import name_text
+from server.display import applicant_name, name_text
+from server.storage.visits import people_of_submissions
 
 __all__ = ["account_names", "actor_text", "comment_mark", "department_names", "procedure_titles", "resident_names"]
 
@@ -73,18 +74,39 @@ def comment_mark(entry: Any, names: Mapping[str, tuple[str, str, str | None]]) -
 
 async def resident_names(svc: Any, rows: Iterable[Any], *,
                          accounts: Mapping[str, tuple[str, str, str | None]] | None = None) -> dict[str, str]:
-    """``{submission id: the name of the resident it is for}``: the registry name of the resident staff filed
-    for, else of the registry record the filer's account is bound to, else the filer's display name. One
-    accounts read and one registry read for the whole page; ``accounts`` (from :func:`account_names`,
-    covering the filers) spares the first when the page has read them already."""
+    """``{submission id: the name of the person it is for}``, byte for byte, never a staff member's:
+
+    * filed for a registry resident (``on_behalf_of``): their registry name;
+    * filed by a resident: the registry name of the record their account is bound to, else their display name;
+    * filed by staff for nobody in the registry (a new arrival at the counter): the person of the visit that
+      holds it (the visit's registry resident, else its person as typed at reception), else the applicant's
+      name the answers give (``server.display.applicant_name``), else "" (the clerk is not the resident).
+
+    One accounts read, one visits read and one registry read for the whole page; ``accounts`` (from
+    :func:`account_names`, covering the filers) spares the first when the page has read them already."""
     rows = list(rows)
     if accounts is None:
         accounts = await account_names(svc.db, (r.account_id for r in rows if not r.on_behalf_of))
-    whom = {r.id: r.on_behalf_of or (accounts.get(r.account_id or "", ("", "", None))[2]) for r in rows}
+
+    def filer(r: Any) -> tuple[str, str, str | None]:
+        return accounts.get(r.account_id or "", ("", "", None))
+
+    by_staff = [r.id for r in rows if not r.on_behalf_of and filer(r)[1] != "resident"]
+    visits = await svc.db.read(lambda c: people_of_submissions(c, by_staff)) if by_staff else {}
+    whom = {r.id: r.on_behalf_of or (visits.get(r.id, (None, None))[0] if r.id in visits else filer(r)[2])
+            for r in rows}
     records = await svc.registry.get_many(w for w in whom.values() if w)
     names = {i: name_text({"family": rec.family, "given": rec.given}) for i, rec in records.items()}
     out: dict[str, str] = {}
     for r in rows:
-        rid = whom[r.id]
-        out[r.id] = names.get(rid or "") or (accounts.get(r.account_id or "", ("",))[0] if not r.on_behalf_of else "")
+        name = names.get(whom[r.id] or "")
+        if name or r.on_behalf_of:
+            out[r.id] = name or ""
+        elif filer(r)[1] == "resident":
+            out[r.id] = filer(r)[0]
+        elif (person := visits.get(r.id, (None, None))[1]) is not None:
+            out[r.id] = name_text({"family": person.family, "given": person.given})
+        else:
+            proc, _ = await svc.catalog.get(r.procedure_id, r.procedure_version)  # cached per version
+            out[r.id] = applicant_name(proc, r.answers) if proc is not None else ""
     return out

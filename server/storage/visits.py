@@ -47,6 +47,7 @@ __all__ = [
     "mark_seen_in",
     "open_visit_in",
     "part_action_in",
+    "people_of_submissions",
     "record_step_in",
     "visit_action_in",
 ]
@@ -458,6 +459,21 @@ class SubmissionLine(msgspec.Struct, kw_only=True):
 
 
 _LINE = "SELECT id, receipt_number, procedure_id, procedure_version, department, status, received_at FROM submissions"
+
+
+def people_of_submissions(conn: sqlite3.Connection, submission_ids: Sequence[str]
+                          ) -> dict[str, tuple[str | None, VisitPerson | None]]:
+    """``{submission id: (the visit's registry resident, the visit's person as typed)}`` of those of
+    ``submission_ids`` a visit holds: whom an application filed at the counter for nobody in the registry is
+    about (a new arrival's). One query for a whole queue page; none when empty."""
+    ids = list(dict.fromkeys(submission_ids))
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(f"SELECT s.submission_id, v.resident_id, v.person_family, v.person_given"
+                        f" FROM visit_submissions s JOIN visits v ON v.id = s.visit_id"
+                        f" WHERE s.submission_id IN ({marks})", ids).fetchall()
+    return {r[0]: (r[1], VisitPerson(family=r[2], given=r[3] or "") if r[2] is not None else None) for r in rows}
 
 
 def candidate_lines(conn: sqlite3.Connection, resident_id: str, limit: int = 50) -> list[SubmissionLine]:

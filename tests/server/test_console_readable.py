@@ -186,3 +186,33 @@ def test_conflict_values_read_like_the_rest_of_the_console() -> None:
     assert _show(address) == "〒330-0063 埼玉県さいたま市浦和区高砂3丁目15-1"
     assert (_show(True), _show(False)) == ("はい", "いいえ")
     assert _show({"x": 1}) == '{"x":1}'  # anything else: as JSON, never lost
+
+
+def _resident_cell(page: str, receipt_number: str) -> str:
+    row = page.split(f">{receipt_number}</a>")[1].split("</tr>")[0]
+    return row.split('<td class="resident">')[1].split("</td>")[0]
+
+
+def test_a_new_arrivals_applications_name_the_person_never_the_clerk(srv: AppServer) -> None:
+    """Filed at the counter for someone not in the registry (no on_behalf_of): the queue and the detail name
+    the visit's person as typed (byte for byte), else the applicant's name the answers give (the definition's
+    ``prefill: name`` field), never the clerk who filed it."""
+    proc = _proc("juminhyo-copy")
+    counter = srv.login("counter")
+    person = {"family": "葛\U000e0100西", "given": "大輔", "birth_date": "1988-05-20"}
+    r = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": person})
+    assert r.status_code == 201, r.text
+    vid = r.json()["id"]
+    answers = _scenario(proc, "窓口で職員")  # its applicant: 山田 太郎
+    in_visit = _file(counter, proc, answers)
+    r = counter.post(f"/api/visits/{vid}/parts", json={"submission_ids": [in_visit["id"]]})
+    assert r.status_code == 200, r.text
+    alone = _file(counter, proc, answers)  # staff filing for nobody in the registry, in no visit
+    page = counter.get("/console/").text
+    assert _resident_cell(page, in_visit["receipt_number"]) == "葛\U000e0100西 大輔"
+    assert _resident_cell(page, alone["receipt_number"]) == "山田 太郎"
+    for receipt, name in ((in_visit, "葛\U000e0100西 大輔"), (alone, "山田 太郎")):
+        detail = counter.get(f"/console/submissions/{receipt['id']}").text
+        assert f"<dt>対象の住民</dt><dd>{name}</dd>" in detail
+        assert "テストcounter" not in detail.split("<h2>履歴</h2>")[0].split("</header>")[-1]
+    assert "テストcounter" not in page.split("</header>")[-1]
