@@ -80,9 +80,11 @@ _MESSAGES = {
     "bad-request": "入力内容を確認してください。",
     "interview-needs-resident": "聞き取りは住民記録のある方について行います。先に住民記録を確認してください。",
     "interview-filed": "この聞き取りは申請済みです。",
+    "life-event-filed": "このライフイベントの聞き取りは、この来庁ですでに申請済みです（同じ手続きを二重に申請しません）。"
+                        "申請済みの手続きは、この来庁の課ごとの手続きから確認してください。",
     "unknown-document": "その書類はこの申請で確認する書類ではありません。画面を再読み込みしてください。",
     "idempotency-key-reused": "この聞き取りの申請番号が別の申請で使われていたため、どの申請も送っていません。"
-                              "聞き取りを始め直すか、管理者に連絡してください。",
+                              "管理者に連絡してください。",
 }
 
 
@@ -197,6 +199,9 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
         all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
         life_events=life_events, event_titles=dict(life_events), form_id=str(uuid.uuid4()),
+        # One interview per life event per visit (server.storage.interviews.start_interview_in decides it):
+        # the select marks the event filed (not offered) or still being interviewed (starting it opens it).
+        event_states={i.life_event_id: i.state for i in interviews},
         preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES,
         just_filed=request.query_params.get("filed") == "1", **_label_ctx(svc))  # the interview's redirect
 

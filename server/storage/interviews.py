@@ -1,6 +1,7 @@
 """How counter interviews are stored: one row per interview of a visit, its draft kept server-side until filed.
 
-Its own migration component (``interviews``). The draft (``server.interview_plan``: questions, shared fields,
+Its own migration component (``interviews``). One interview per life event per visit
+(:func:`start_interview_in` decides it). The draft (``server.interview_plan``: questions, shared fields,
 each procedure's answers, procedures added or removed by hand with the reason) is saved on every post of the
 interview screen, so nothing typed is lost when filing is refused or the browser closes; once filed the row
 keeps the submissions it made and is read-only. Writers run inside a write job of the one writer and write
@@ -103,13 +104,22 @@ def _open_visit(conn: sqlite3.Connection, visit_id: str) -> None:
 def start_interview_in(conn: sqlite3.Connection, *, interview_id: str, visit_id: str, life_event_id: str,
                        life_event_version: str, draft: dict[str, Any], prefilled: list[str],
                        actor: str) -> tuple[InterviewRecord, bool]:
-    """Start an interview (the visit's ``interview_started`` step); the same id again answers the one started."""
+    """Start an interview (the visit's ``interview_started`` step); the same id again answers the one started.
+
+    One interview per life event per visit, decided here, inside the write job (two starts racing cannot both
+    pass): the event's interview still open in the visit answers (a second click or the browser's Back starts
+    nothing new); one already filed is refused 409 ``life-event-filed`` (its applications would be filed twice)."""
     prev = load_interview(conn, interview_id)
     if prev is not None:
         if prev.visit_id != visit_id:
             raise InterviewRefused(409, "idempotency-conflict", "This interview id belongs to another visit")
         return prev, False
     _open_visit(conn, visit_id)
+    same = [r for r in visit_interviews(conn, visit_id) if r.life_event_id == life_event_id]
+    if any(r.state == "filed" for r in same):
+        raise InterviewRefused(409, "life-event-filed", "This life event's interview was filed in this visit already")
+    if same:
+        return same[0], False
     now = utc_now()
     conn.execute("INSERT INTO interviews (id, visit_id, life_event_id, life_event_version, state, draft, prefilled,"
                  " started_by, started_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",

@@ -723,12 +723,41 @@ def test_finishing_files_every_application_or_none(srv: AppServer) -> None:
     assert srv.db.read_sync(lambda db: db.execute("SELECT state FROM interviews WHERE id = ?", (iid,)).fetchone()[0]
                             ) == "open"
 
-    # As the page advises, the clerk starts the interview again: it files both, once.
+    # Starting the event again opens the same interview (one per life event per visit): nothing filed twice.
+    assert _start(c, vid, "moving-within") == url
+    assert "管理者に連絡してください" in _finish_moving_within(c, url, c.get(url).text).text
+    assert filed() == []
+
+
+def test_one_interview_per_life_event_per_visit(srv: AppServer) -> None:
+    """Back and 聞き取りを始める again (a new form id), or two clicks racing, open the one interview of the event;
+    once filed, the event is refused (409, the way to the filed applications) and not offered again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
     url = _start(c, vid, "moving-within")
-    r = _finish_moving_within(c, url, c.get(url).text)
-    assert r.status_code == 303, r.text[:1000]
-    assert filed() == ["juminhyo-copy", "tenkyo"]
-    assert [len(p["submissions"]) for p in c.get(f"/api/visits/{vid}").json()["parts"]] == [2]
+    assert _start(c, vid, "moving-within") == url  # the browser's Back, then the start again
+    other = _start(c, vid, "birth")  # another life event of the same visit: its own interview
+    assert other != url
+    with ThreadPoolExecutor(2) as pool:  # two starts racing (each its own form id): one interview
+        raced = list(pool.map(lambda _: _start(c, vid, "moving-within"), range(2)))
+    assert raced == [url, url]
+    assert srv.db.read_sync(lambda db: db.execute("SELECT count(*) FROM interviews WHERE visit_id = ?",
+                                                  (vid,)).fetchone()[0]) == 2
+    page = c.get(f"/console/visits/{vid}").text
+    assert "市内で引っ越した（転居）（聞き取り中：続きを開きます）</option>" in page
+    assert _finish_moving_within(c, url, c.get(url).text).status_code == 303
+
+    r = c.post(f"/console/visits/{vid}/interviews", data={"life_event": "moving-within", "id": str(uuid.uuid4())},
+               follow_redirects=False)
+    assert r.status_code == 409 and "申請済みの手続きは" in r.text and "text/html" in r.headers["content-type"]
+    page = c.get(f"/console/visits/{vid}").text
+    option = re.search(r'<option value="moving-within"[^>]*>[^<]*</option>', page)
+    assert option and " disabled" in option[0] and "（申請済み）" in option[0], option
+    rows = srv.db.read_sync(lambda db: [r[0] for r in db.execute(
+        "SELECT procedure_id FROM submissions WHERE on_behalf_of = 'R0005' ORDER BY procedure_id")])
+    assert rows == ["juminhyo-copy", "tenkyo"]  # each once
 
 
 def test_a_required_if_field_is_marked_when_filing_requires_it(srv: AppServer) -> None:
