@@ -73,7 +73,8 @@ export async function render(view, params) {
       qrImage(saved.qr, t('counterQr')),
       el('p', { id: 'counter-until', text: t('counterUntil', { until: jst(saved.expires_at, getLang()) }) }),
       el('p', { class: 'hint', text: t('counterOnce') }),
-      saved.title ? el('p', { class: 'meta', text: t('counterWith', { title: saved.title }) }) : null);
+      // replaceChildren, unlike el(), prints a null: no pre-entry adds nothing.
+      ...(saved.title ? [el('p', { class: 'meta', text: t('counterWith', { title: saved.title }) })] : []));
   };
   make.addEventListener('click', async () => {
     msg.textContent = '';

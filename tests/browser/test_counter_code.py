@@ -105,6 +105,15 @@ def test_a_resident_brings_a_draft_to_the_counter(browser: Any, shared_server: S
     assert server.query("SELECT resident_id FROM identity_bindings WHERE account_id = ?", (account_id,)) == [("R0001",)]
     # The resident's app now knows them: their profile is verified.
     assert page.evaluate("fetch('/api/me/profile').then((r) => r.json()).then((p) => p.verified)") is True
+    # A code made on #/k itself (no pre-entry): the code, its QR code and notes, nothing else (never 「null」).
+    go(page, server.base, "#/k")
+    expect(page.locator("#counter-code [aria-hidden=true]")).to_have_text(shown)
+    page.locator("#counter-make").click()
+    expect(page.locator("#counter-code [aria-hidden=true]")).not_to_have_text(shown)
+    box = page.locator("#counter-code-box")
+    expect(box.locator(".meta")).to_have_count(0)
+    assert "null" not in box.inner_text() and "undefined" not in box.inner_text()
+    assert box.inner_text().rstrip().endswith(page.locator("#counter-code-box .hint").inner_text())
     assert errors == [] and cerrors == []
     desk.close()
     context.close()
