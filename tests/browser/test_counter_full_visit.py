@@ -85,8 +85,9 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     axe_check(page, "full-visit-page")
     shot(page, "full-visit-page")
 
-    # The life event: the select moved by arrow keys (no mouse), then Enter on 聞き取りを始める.
-    page.locator("#interview-event").focus()
+    # The life event: a new visit's next step has the focus (no Tab), the select moved by arrow keys (no mouse),
+    # then Enter on 聞き取りを始める.
+    assert page.evaluate("() => document.activeElement.id") == "interview-event"
     for _ in range(10):
         if page.locator("#interview-event").input_value() == "death":
             break
