@@ -34,6 +34,7 @@ from server.authz import AccountLike, require_roles
 from server.problems import Problem
 from server.registry import ResidentRecord
 from server.services import Services, services
+from server.storage.submissions import load_submission
 from server.storage.visits import (
     NewVisit,
     VisitNotFound,
@@ -246,7 +247,7 @@ async def mark_document_seen(svc: Services, user: AccountLike, visit_id: str, su
         raise Problem(404, "not-found", "No such application in this visit")
     if not may_work_part(user, part.department):
         raise Problem(403, "forbidden", "Not a part of your department")
-    sub = await svc.submissions.get(submission_id)
+    sub = await svc.db.read(lambda c: load_submission(c, submission_id, history=False))
     proc = (await svc.catalog.get(sub.procedure_id, sub.procedure_version))[0] if sub is not None else None
     if sub is None or proc is None or document_id not in {d.id for d in required_docs(proc, sub.answers)}:
         raise Problem(422, "unknown-document", "The application requires no such document",

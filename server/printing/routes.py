@@ -28,13 +28,14 @@ import anyio
 from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 
+from procedure_definitions.model import Procedure
 from server import audit
 from server.auth.roles import CAPABILITIES
 from server.authz import AccountLike, require_roles, submission_readable
 from server.console.readable import department_names
 from server.problems import Problem
 from server.services import Services, services
-from server.storage.submissions import SubmissionRecord, load_submission
+from server.storage.submissions import SubmissionRecord
 from server.storage.sync.records import utc_now
 from server.visit_documents import visit_applications
 from server.visits import visible_visit
@@ -59,15 +60,13 @@ def _which(copy: str) -> Copy:
     return "staff" if copy == "staff" else "resident"
 
 
-async def _printable(svc: Services, user: AccountLike, rec: SubmissionRecord | None, which: Copy) -> str | None:
-    """The 申請書 HTML of ``rec`` when ``user`` may read it in the console, else None (absent and unreadable
-    alike) — or the definition of its version is not known: nothing to lay the answers out with."""
-    if rec is None or not submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
-                                              department=rec.department, bound_resident=None, status=rec.status):
-        return None
-    proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
-    if proc is None:
-        return None
+def _readable(user: AccountLike, rec: SubmissionRecord) -> bool:
+    """Who may print an application: who may read it in the console (the detail page's rule)."""
+    return submission_readable(user, account_id=rec.account_id, on_behalf_of=rec.on_behalf_of,
+                               department=rec.department, bound_resident=None, status=rec.status)
+
+
+def _form(svc: Services, rec: SubmissionRecord, proc: Procedure, which: Copy) -> str:
     meta = FormMeta(submission_id=rec.id, receipt_number=rec.receipt_number, received_at=rec.received_at)
     return form_html(proc, rec.answers, meta, copy=which, layouts_dir=str(svc.settings.print_layouts_root))
 
@@ -92,10 +91,12 @@ async def form_pdf(request: Request[Any, Any, Any], sid: FromPath[str],
     which = _which(copy)
     svc = services(request)
     rec = await svc.submissions.get(sid)
-    html = await _printable(svc, user, rec, which)
-    if rec is None or html is None:
+    if rec is None or not _readable(user, rec):
         raise Problem(404, "not-found", "No such submission")
-    pdf = await _pdf([html])
+    proc, _ = await svc.catalog.get(rec.procedure_id, rec.procedure_version)
+    if proc is None:  # a version the catalog never stored: nothing to lay the answers out with
+        raise Problem(404, "not-found", "The definition of this submission's procedure version is not known")
+    pdf = await _pdf([_form(svc, rec, proc, which)])
     await audit.record(svc.db, actor=user.id, action="submission.print", subject=f"submission:{sid}",
                        details={"via": "console", "copy": which})
     return _pdf_response(pdf, _filename("form", rec.receipt_number))
@@ -108,13 +109,8 @@ async def forms_pdf(request: Request[Any, Any, Any], vid: FromPath[str],
     which = _which(copy)
     svc = services(request)
     view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
-    sids = [sid for part in view.parts for sid in part.submissions]
-    recs = await svc.db.read(lambda c: [load_submission(c, sid, history=False) for sid in sids])
-    printed: list[tuple[str, str]] = []
-    for sid, rec in zip(sids, recs, strict=True):
-        html = await _printable(svc, user, rec, which)
-        if html is not None:
-            printed.append((sid, html))
+    printed = [(a.record.id, _form(svc, a.record, a.procedure, which))
+               for a in await visit_applications(svc, view) if _readable(user, a.record)]
     if not printed:
         raise Problem(404, "not-found", "This visit has no application to print")
     pdf = await _pdf([h for _, h in printed])

@@ -698,6 +698,8 @@ def test_finishing_files_every_application_or_none(srv: AppServer) -> None:
     first is not filed either, the visit gets no part and the interview stays open; then it files once."""
     from procedure_definitions.library import load_library
     from server.console.interview_pages import _NS
+    from tests.server.test_visit_documents import _audits as _seen_audits
+    from tests.server.test_visit_documents import _seen_rows
 
     c = srv.login("counter")
     vid = _visit(c, "R0006")
@@ -715,9 +717,13 @@ def test_finishing_files_every_application_or_none(srv: AppServer) -> None:
         return srv.db.read_sync(lambda db: [str(x[0]) for x in db.execute(
             "SELECT procedure_id FROM submissions WHERE on_behalf_of = 'R0006' ORDER BY procedure_id")])
 
+    # The clerk also ticked the papers seen (stored in the same write job: not without the applications).
+    r = _post(c, url, c.get(url).text, op="update", **{"_docs.tenkyo": ["id_document"]})
+    assert r.status_code == 303, r.text[:500]
     r = _finish_moving_within(c, url, c.get(url).text)
     assert r.status_code == 422 and "どの申請も送っていません" in r.text, r.text[:1500]
     assert filed() == []  # 転居届 came first and was checked fine: not written without the rest
+    assert _seen_rows(srv, vid) == [] and _seen_audits(srv, vid) == []
     v = c.get(f"/api/visits/{vid}").json()
     assert v["parts"] == [] and "interview_finished" not in [e["step"] for e in v["events"]]
     assert srv.db.read_sync(lambda db: db.execute("SELECT state FROM interviews WHERE id = ?", (iid,)).fetchone()[0]

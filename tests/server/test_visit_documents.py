@@ -86,29 +86,6 @@ def test_the_interview_keeps_the_ticks_and_files_exactly_those_required(srv: App
         (sid, "id_document", c.account_id)]  # type: ignore[attr-defined]
 
 
-def test_a_finish_refused_in_its_write_job_stores_no_document(srv: AppServer) -> None:
-    """The documents are stored in the write job that files the applications: when the second application
-    cannot be stored, no application and no document is."""
-    from procedure_definitions.library import load_library
-    from server.console.interview_pages import _NS
-
-    c = srv.login("counter")
-    vid = _visit(c, "R0005")
-    url = _start(c, vid, "moving-within")
-    iid = url.rsplit("/", 1)[1]
-    proc = load_library().latest("juminhyo-copy")
-    assert proc is not None
-    r = c.post("/api/submissions", json={"id": str(uuid.uuid5(_NS, f"{iid}/juminhyo-copy")), "procedure_id": proc.id,
-                                         "procedure_version": proc.version,
-                                         "answers": dict(proc.scenarios[0].answers), "on_behalf_of": "R0007"})
-    assert r.status_code == 201, r.text
-    r = _post(c, url, c.get(url).text, op="update", **{"_docs.tenkyo": ["id_document", "my_number_card"]})
-    assert r.status_code == 303
-    r = _finish_moving_within(c, url, c.get(url).text)
-    assert r.status_code == 422 and "どの申請も送っていません" in r.text, r.text[:1000]
-    assert _seen_rows(srv, vid) == [] and _audits(srv, vid) == []
-
-
 def _file(c: httpx.Client, pid: str, resident: str) -> str:
     from procedure_definitions.library import load_library
 
