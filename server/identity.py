@@ -18,6 +18,7 @@ from server.problems import Problem
 from server.registry import ResidentRecord
 from server.registry_search import SearchInputError, parse_search
 from server.services import Services, services
+from server.storage.submission_search import rekey_submissions
 
 __all__ = ["ALREADY_BOUND", "NOT_RESIDENT", "BindIn", "bind_account", "identity_router", "may_read_profile", "search_registry"]
 
@@ -94,6 +95,7 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
                   " ON CONFLICT(account_id) DO UPDATE SET resident_id = excluded.resident_id,"
                   " bound_by = excluded.bound_by, bound_at = excluded.bound_at",
                   (account_id, resident_id, staff_id, now))
+        rekey_submissions(c, account_id=account_id)  # the queue finds what they filed by the record's name
         append_audit(c, actor=staff_id, action="identity.bind", subject=f"account:{account_id}",
                      details={"resident_id": resident_id, "id_document": id_document,
                               **({"visit_id": visit_id} if visit_id else {})})

@@ -27,6 +27,7 @@ from server.disclosure import (
     member_entry,
 )
 from server.registry_search import Condition, matching_ids, write_keys
+from server.storage.submission_search import rekey_submissions
 from server.transfer import MovingService, TransferCertificate, TransferMover
 
 __all__ = [
@@ -292,6 +293,7 @@ class SQLiteRegistry:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         # The search keys in the same transaction: a record is never stored without them.
         write_keys(conn, [msgspec.structs.asdict(r) for r in records])
+        renamed = _renamed(conn, records)
         for r in records:
             conn.execute(
                 "INSERT INTO residents (id, household_id, record, family, given, birth_date, updated_at)"
@@ -300,6 +302,8 @@ class SQLiteRegistry:
                 " birth_date = excluded.birth_date, updated_at = excluded.updated_at",
                 (r.id, r.household_id, msgspec.json.encode(r).decode(), r.family, r.given, r.birth_date, now),
             )
+        if renamed:  # the console queue finds their applications by the name they have now
+            rekey_submissions(conn, resident_ids=renamed)
         return len(records)
 
 
@@ -316,6 +320,19 @@ def import_transfers(conn: sqlite3.Connection, service: MovingService, resident_
         rec.transfer_in = cert
         records.append(rec)
     return SQLiteRegistry.upsert(conn, records)
+
+
+def _renamed(conn: sqlite3.Connection, records: Sequence[ResidentRecord]) -> list[str]:
+    """The ids of ``records`` already stored under another name or kana (a new record has no application)."""
+    out: list[str] = []
+    for i in range(0, len(records), 500):
+        some = {r.id: r for r in records[i:i + 500]}
+        rows = conn.execute(
+            "SELECT id, family, given, json_extract(record, '$.family_kana'), json_extract(record, '$.given_kana')"
+            f" FROM residents WHERE id IN ({', '.join('?' * len(some))})", list(some))
+        out += [row[0] for row in rows if tuple(row[1:]) != (
+            (r := some[row[0]]).family, r.given, r.family_kana, r.given_kana)]
+    return out
 
 
 def _same_name(family: str, given: str, mover: TransferMover) -> bool:

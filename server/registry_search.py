@@ -33,6 +33,7 @@ __all__ = [
     "Condition",
     "SearchInputError",
     "matching_ids",
+    "name_keys",
     "parse_search",
     "record_keys",
     "refresh_search_keys",
@@ -49,13 +50,21 @@ def _address_parts(rec: Mapping[str, Any]) -> list[str]:
     return [str(rec[k]) for k in ("prefecture", "city", "town", "block", "building") if rec.get(k)]
 
 
-def record_keys(rec: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """(kind, key) of a record (a ``ResidentRecord`` as a mapping): what a search term is compared with."""
-    keys: set[tuple[str, str]] = set()
+def name_keys(rec: Mapping[str, Any]) -> set[str]:
+    """The folded keys of a record's name (``family``, ``given``, ``family_kana``, ``given_kana`` of a mapping):
+    each part and 「姓名」 together, of the name and of its kana reading. The registry's and the console
+    queue's (``server.storage.submission_search``) name keys: one rule."""
+    keys: set[str] = set()
     for family, given in ((rec.get("family"), rec.get("given")), (rec.get("family_kana"), rec.get("given_kana"))):
         for text in (family, given, f"{family or ''}{given or ''}"):
             if text:
-                keys.add(("name", search_key(str(text))))
+                keys.add(search_key(str(text)))
+    return keys - {""}
+
+
+def record_keys(rec: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(kind, key) of a record (a ``ResidentRecord`` as a mapping): what a search term is compared with."""
+    keys: set[tuple[str, str]] = {("name", k) for k in name_keys(rec)}
     parts = _address_parts(rec)
     for i in range(len(parts)):
         keys.add(("address", address_key("".join(parts[i:]))))

@@ -12,6 +12,7 @@ from server.auth.config import normalize_origin
 from server.auth.models import Account
 from server.auth.names import check_name
 from server.auth.roles import STAFF_ROLES
+from server.storage.submission_search import rekey_submissions
 
 if TYPE_CHECKING:
     from server.storage.db import Database
@@ -98,6 +99,7 @@ def change_role(conn: sqlite3.Connection, account_id: str, role: str, department
                                (account_id,)).fetchone()
         if unbound:
             details["unbound"] = unbound[0]
+            rekey_submissions(conn, account_id=account_id)  # no longer the record's: nor in its search keys
     append_audit(conn, actor=actor, action="account.role_change", subject=account_id, details=details)
     return after
 

@@ -19,7 +19,7 @@ import msgspec
 from procedure_definitions.japan import JST
 from server.audit import append_audit
 from server.storage.handoff import enqueue as enqueue_handoff
-from server.storage.submission_search import queue_condition, search_text
+from server.storage.submission_search import filed_for, queue_condition, search_text
 from server.storage.sync.blobs import held_by
 from server.storage.sync.records import utc_now
 
@@ -309,6 +309,8 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
         rows: list[Any] = []
         events: list[Any] = []
         incomplete = _link_files(conn, [news[i] for i in creating.values()])
+        # Whom each is for, in the queue's search keys: one read of the records for the whole batch.
+        names = filed_for(conn, [(news[i].on_behalf_of, news[i].account_id) for i in creating.values()])
         for k, i in enumerate(creating.values()):
             new = news[i]
             if new.id in incomplete and "incomplete_attachments" not in new.flags:
@@ -317,7 +319,7 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
             rows += (new.id, number, new.procedure_id, new.procedure_version, new.department, new.status,
                      (new.answers_json or _enc.encode(new.answers)).decode(), new.body_hash,
                      _enc.encode(new.flags).decode(), new.account_id, new.on_behalf_of, now, now,
-                     search_text(number, new.answers), _enc.encode(new.corrected).decode() if new.corrected else None)
+                     search_text(number, new.answers, names[k]), _enc.encode(new.corrected).decode() if new.corrected else None)
             events += (new.id, now, new.account_id, new.status)
             outcomes[i] = (Receipt(id=new.id, receipt_number=number, procedure_id=new.procedure_id,
                                    procedure_version=new.procedure_version, status=new.status, received_at=now,
@@ -348,8 +350,9 @@ def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor:
     sets: list[str] = ["status = ?", "updated_at = ?"]
     args: list[Any] = [to, now]
     if answers is not None:
+        whom = conn.execute("SELECT on_behalf_of, account_id FROM submissions WHERE id = ?", (sid,)).fetchone()
         sets += ["answers = ?", "search_text = ?"]
-        args += [_enc.encode(answers[1]).decode(), search_text(*answers)]
+        args += [_enc.encode(answers[1]).decode(), search_text(*answers, filed_for(conn, [whom])[0] if whom else None)]
     if flags is not None:
         sets.append("flags = ?")
         args.append(_enc.encode(flags).decode())

@@ -88,3 +88,69 @@ def test_keys_are_rebuilt_when_the_fold_changes(srv: AppServer) -> None:
     assert sid in _found(srv, "辺見")
     assert srv.db.read_sync(lambda c: c.execute("SELECT fold_version FROM submission_search_meta").fetchone()[0]) \
         == FOLD_VERSION
+
+
+def _file_copy(srv: AppServer, client: Any, filer: str, **extra: Any) -> str:
+    """A 住民票の写し whose answers name 髙橋 健一 in kanji only (no kana anywhere in them)."""
+    proc = LIB.latest("juminhyo-copy")
+    assert proc is not None
+    sc = next(s for s in proc.scenarios if s.expect.valid and s.filer == filer)
+    answers = {**copy.deepcopy(sc.answers), "applicant_name": {"family": "髙橋", "given": "健一"}}
+    r = client.post("/api/submissions", json={"id": str(uuid.uuid4()), "procedure_id": proc.id,
+                                              "procedure_version": proc.version, "answers": answers, **extra})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_a_residents_applications_are_found_by_the_kana_of_their_record(srv: AppServer) -> None:
+    """Kana finds every application of a registry resident (staff filed it on their behalf, or they filed it
+    bound to their record, or were bound after filing), although the answers hold no kana; a rename in the
+    registry moves the keys; the migration gives the stored submissions theirs."""
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import ResidentRecord, SQLiteRegistry
+    from server.storage.submission_search import SUBMISSION_SEARCH_MIGRATIONS
+
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    counter = srv.login("counter")
+    on_behalf = _file_copy(srv, counter, "staff", on_behalf_of="R0005")  # 髙橋 健一, タカハシ ケンイチ
+    bound = _file_copy(srv, srv.login("resident", resident_id="R0005"), "resident")
+    later = srv.login("resident")
+    bound_later = _file_copy(srv, later, "resident")
+    stranger = _file_copy(srv, srv.login("resident"), "resident")  # types the same name, is nobody's record
+    stored = srv.db.read_sync(lambda c: c.execute("SELECT answers FROM submissions WHERE id = ?",
+                                                  (on_behalf,)).fetchone()[0])
+    assert "タカハシ" not in stored and "たかはし" not in stored
+    for q in ("たかはし", "タカハシ", "ﾀｶﾊｼ", "たかはし けんいち", "高橋", "髙橋健一"):
+        found = _found(srv, q)
+        assert {on_behalf, bound} <= found, q
+        assert (bound_later in found) == (q in ("高橋", "髙橋健一")), q  # not bound yet: its answers only
+        assert (stranger in found) == (q in ("高橋", "髙橋健一")), q
+    assert not {on_behalf, bound} & _found(srv, "さちこ")  # 髙橋 幸子 is the same household, not the resident
+    r = counter.post(f"/api/accounts/{later.account_id}/bind",  # type: ignore[attr-defined]
+                     json={"resident_id": "R0005", "id_document": "マイナンバーカード"})
+    assert r.status_code == 200, r.text
+    assert bound_later in _found(srv, "ﾀｶﾊｼ") and stranger not in _found(srv, "ﾀｶﾊｼ")
+
+    # A new reading in the registry: the applications are found by it, no longer by the old one.
+    rec = next(r for r in DEMO_RESIDENTS if r.id == "R0005")
+    renamed = msgspec.structs.replace(rec, family_kana="タカバシ")
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, [renamed]))
+    assert {on_behalf, bound, bound_later} <= _found(srv, "たかばし")
+    assert not {on_behalf, bound, bound_later} & _found(srv, "たかはし")
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, [rec]))
+    assert isinstance(rec, ResidentRecord) and on_behalf in _found(srv, "たかはし")
+
+    # Rows stored before the keys held the resident's name: the migration (v3) rebuilds them.
+    def older(c: Any) -> None:
+        for sid in (on_behalf, bound):
+            number, answers = c.execute("SELECT receipt_number, answers FROM submissions WHERE id = ?",
+                                        (sid,)).fetchone()
+            c.execute("UPDATE submissions SET search_text = ? WHERE id = ?",
+                      (search_text(number, msgspec.json.decode(answers)), sid))
+
+    srv.db.write_sync(older)
+    assert not {on_behalf, bound} & _found(srv, "たかはし")
+    version, step = SUBMISSION_SEARCH_MIGRATIONS[-1]
+    assert version == 3 and callable(step)
+    srv.db.write_sync(step)
+    assert {on_behalf, bound} <= _found(srv, "たかはし")
