@@ -67,7 +67,7 @@ def test_the_guide_names_the_visit_and_the_resident_byte_for_byte() -> None:
     assert f"{IVS_FAMILY} 花子" in html  # the IVS selector kept: never folded
     body = text(html)
     assert "令和8年12月7日 08:30" in body and "2026-12-07 08:30" in body and "印刷日時 2026-12-07 09:05" in body
-    assert "1. 住民票の写し請求テスト" in body and "申請番号 R-1" in body
+    assert "1. 住民票の写し請求テスト" in body and "受付番号 R-1" in body and "来庁番号 A-012" in body and "申請番号" not in body
 
 
 def test_the_documents_follow_each_applications_answers() -> None:

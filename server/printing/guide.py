@@ -1,7 +1,7 @@
 """The 受付案内票 of one visit as HTML: pure (the visit's applications with their definitions -> HTML).
 
 The paper the counter hands the resident at the start of a visit (or again later, when parts moved on): the
-visit's number large (「A-012」: what they are called by), their name as stored (byte for byte, an IVS kept),
+visit's number large (来庁番号 「A-012」: what they are called by; each application's own number is its 受付番号, as on the 申請書), their name as stored (byte for byte, an IVS kept),
 the visit's date and time in JST, and one block per application: the procedure's title, who handles it (the
 booth where a department's clerk took it, else the department's name; waiting / in progress / done), the
 持ち物 the definition requires on this application's answers (``required_if`` evaluated by the one form logic,

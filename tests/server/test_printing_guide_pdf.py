@@ -126,3 +126,54 @@ def test_the_visit_page_links_the_guide(srv: AppServer, visit: dict[str, Any]) -
     page = srv.login("counter").get(f"/console/visits/{visit['id']}")
     assert page.status_code == 200
     assert f'href="/console/visits/{visit["id"]}/guide.pdf"' in page.text and "受付案内票を印刷 (PDF)" in page.text
+
+
+# A 転入 family's visit: the shipped procedures, each with the scenario that requires the most documents (the
+# longest block), alternating waiting / in progress at a booth: the guide's worst realistic case.
+_FAMILY_VISIT = ("tennyu", "kokuho-kanyu", "jido-teate", "kokumin-nenkin", "kodomo-iryohi", "inkan-toroku",
+                 "juminhyo-copy")
+
+
+def _guide_pdf(count: int) -> str:
+    from procedure_definitions.forms import required_documents
+    from procedure_definitions.library import load_library
+    from server.printing.guide import GuideLine, GuideVisit, guide_html
+    from server.printing.pdf import html_to_pdf
+
+    lib = load_library()
+    lines = []
+    for n, pid in enumerate(_FAMILY_VISIT[:count], start=1):
+        proc = lib.latest(pid)
+        assert proc is not None and proc.scenarios
+        answers = dict(max(proc.scenarios, key=lambda s: len(required_documents(proc, dict(s.answers)))).answers)
+        taken = n % 2 == 0
+        lines.append(GuideLine(proc, answers, f"2026-{n:06d}", proc.department.name.ja,
+                               "in_progress" if taken else "waiting", booth="12番" if taken else None))
+    visit = GuideVisit(number="A-006", resident_name={"family": IVS_FAMILY, "given": "大輔"},
+                       opened_at="2026-12-06T23:30:00+00:00", booth="3")
+    pdf = html_to_pdf(guide_html(visit, lines, printed_at="2026-12-07T00:05:00+00:00"))
+    (ARTIFACTS / f"guide-{count}.pdf").parent.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"guide-{count}.pdf").write_bytes(pdf)
+    return pdftotext(pdf)
+
+
+@needs_poppler
+@pytest.mark.parametrize(("count", "pages"), [(2, 1), (4, 1), (7, 2)])
+def test_the_guide_of_a_family_visit_fits_its_pages(count: int, pages: int) -> None:
+    """Up to four procedures on one A4 page, seven on two (pdftotext ends each page with a form feed), every
+    procedure's block whole, the closing words and the time printed on the last page."""
+    text = _guide_pdf(count)
+    assert text.count("\f") == pages, text
+    last = text.split("\f")[-2]
+    assert "お呼びします" in last and "印刷日時 2026-12-07 09:05" in last
+    assert text.count("受付番号 2026-0000") == count
+
+
+@needs_poppler
+def test_the_guide_says_visit_number_and_receipt_number_as_the_console_and_the_form_do() -> None:
+    """The big number is the visit's (来庁番号, as the console's 「来庁 A-006」); each application's number is its
+    受付番号, the word the 申請書 and the console's queue use for it. 申請番号 is no word of the counter's."""
+    text = _guide_pdf(2)
+    flat = " ".join(text.split())
+    assert "来庁番号 A-006" in flat and "受付番号 2026-000001" in flat and "受付番号 2026-000002" in flat
+    assert "受付番号 A-006" not in flat and "申請番号" not in flat
