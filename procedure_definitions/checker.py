@@ -417,6 +417,17 @@ class _Checker(PeopleChecks):
             self.report("PD223", fpath + ("prefill_part",), field=f.id, part=f.prefill_part,
                         reason="prefill_editable: false would lock the part left to type too")
 
+    def question_prefill(self, qid: str, name: str, at: KeyPath) -> None:
+        """A question's ``prefill``: a yes/no profile attribute (the answer it suggests is true or false)."""
+        attr_type = PROFILE_ATTRIBUTES.get(name)
+        if attr_type is None:
+            self.report("PD246", at, question=qid, name=name,
+                        reason="no such profile attribute" + did_you_mean(name, PROFILE_ATTRIBUTES))
+        elif attr_type != "yesno":
+            yes_no = sorted(k for k, v in PROFILE_ATTRIBUTES.items() if v == "yesno")
+            self.report("PD246", at, question=qid, name=name,
+                        reason=f"it holds a {attr_type} value; a question takes a yes/no one ({', '.join(yes_no)})")
+
     def unique_ids(self, what: str, items: Sequence[tuple[str, KeyPath]]) -> None:
         seen: dict[str, KeyPath] = {}
         for ident, path in items:
@@ -439,6 +450,8 @@ class _Checker(PeopleChecks):
                 if proc_id not in included:
                     self.report("PD208", ("questions", qi, "maps_to", proc_id),
                                 detail=f"question '{q.id}' maps to '{proc_id}', which this life event does not include")
+            if q.prefill is not None:
+                self.question_prefill(q.id, q.prefill, ("questions", qi, "prefill"))
         for pi, p in enumerate(ev.procedures):
             if p.include_if:
                 self.expression(p.include_if, ("procedures", pi, "include_if"), questions, None, "include_if")

@@ -100,6 +100,11 @@ PROFILE_ATTRIBUTES: dict[str, str] = {
     # Became a resident of the city (住民票's 住民となった年月日) after 1 January of this year (JST): true or
     # false from that date, absent when the registry has none (子ども医療費's 前住所地の所得証明書).
     "moved_in_this_year": "yesno",
+    # Someone other than the filer, disclosed to them, among the registry household or the movers of an incoming
+    # 転出証明書情報, is of 高校生年代 (JST today up to the first 31 March on or after the day they reach 18: the
+    # day before their 18th birthday, 児童手当法第4条): true, absent otherwise (never false: a child may live
+    # elsewhere; the question is the resident's to answer). server.disclosure.has_child_under_18.
+    "has_child_under_18": "yesno",
     "nationality": "text",
     "resident_code": "text",
     "my_number": "my_number",
@@ -455,6 +460,8 @@ class Question(msgspec.Struct, **_STRICT):
 
     ``maps_to`` (procedure id -> a top-level yesno field of that procedure, like a shared field's): the answer
     fills that field, which the bundle then does not ask again (docs/procedure-format.md, "Life events").
+    ``prefill`` (a yes/no key of PROFILE_ATTRIBUTES): where the answer is known from; an unanswered question
+    starts with the profile's value, marked as a suggestion to confirm (「記録から推定」).
     """
 
     id: str
@@ -462,6 +469,7 @@ class Question(msgspec.Struct, **_STRICT):
     help: Text | None = None
     show_if: str | None = None
     maps_to: dict[str, str] = {}
+    prefill: str | None = None
 
 
 class SharedField(msgspec.Struct, **_STRICT):

@@ -12,18 +12,34 @@ limits apply, decided here only:
   birth date, sex, relationship to the head): never their My Number, phone, email or address. Their 本籍 and
   筆頭者 only to a member of the same registry household (:func:`disclosed_household`): 住民基本台帳法第12条
   lets 本人又は同一の世帯に属する者 obtain a 住民票の写し with them; never for the movers of a transfer.
+
+What the profile infers from the people (``has_child_under_18``) is inferred from the disclosed entries only
+(:func:`has_child_under_18`): a restricted child is not told by a 「はい」 either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from procedure_definitions.model import MEMBER_ATTRIBUTES
 from procedure_definitions.namefold import search_key
 
-__all__ = ["Couple", "HouseholdPerson", "Person", "disclosed_head_name", "disclosed_household", "disclosed_people",
-           "household_head", "married_couple", "may_disclose", "member_entry"]
+__all__ = [
+    "Couple",
+    "HouseholdPerson",
+    "Person",
+    "disclosed_head_name",
+    "disclosed_household",
+    "disclosed_people",
+    "has_child_under_18",
+    "high_school_age_end",
+    "household_head",
+    "married_couple",
+    "may_disclose",
+    "member_entry",
+]
 
 
 class Person(Protocol):
@@ -129,3 +145,42 @@ def disclosed_household(viewer_id: str, members: Sequence[H], couple: Couple[H])
     return [member_entry(m.id, m, household=m, spouse=other.get(m.id),
                          head_name=disclosed_head_name(m.honseki_head, members, viewer_id))
             for m in members if may_disclose(m.id, m, viewer_id)]
+
+
+def high_school_age_end(birth_date: str) -> dt.date | None:
+    """The last day of someone's 高校生年代 as 児童手当 defines it (児童手当法第4条 「18歳に達する日以後の最初の3月31日」):
+    the first 31 March on or after the day they reach 18, which is the day before their 18th birthday (年齢計算ニ関スル
+    法律; born 29 February: 28 February). Born 1 April 2008: 31 March 2026; born 2 April 2008: 31 March 2027.
+    A partial birth date (「1950-03」, 「1950」: 日不詳) counts from its earliest possible day, so the person is
+    of that age whatever the missing part is. None when the date is unreadable."""
+    parts = birth_date.split("-")
+    try:
+        y, m, d = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
+        dt.date(y, m, d)
+    except (ValueError, IndexError):
+        return None
+    # The 18th birthday (29 February in a common year: 1 March, as age() counts), then the day before it.
+    reached = (dt.date(y + 18, 3, 1) if (m, d) == (2, 29) and not _leap(y + 18) else dt.date(y + 18, m, d)
+               ) - dt.timedelta(days=1)
+    end = dt.date(reached.year, 3, 31)
+    return end if reached <= end else dt.date(reached.year + 1, 3, 31)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def has_child_under_18(viewer_id: str, people: Iterable[Mapping[str, object]], today: str) -> bool | None:
+    """``has_child_under_18`` of a profile: true when someone other than the viewer among ``people`` (member
+    entries already disclosed to them: household members, transfer movers) was born on or before ``today``
+    (ISO, JST) and is within their 高校生年代 (:func:`high_school_age_end`); None otherwise, never false (a
+    child may live elsewhere: only the resident can say no)."""
+    on = dt.date.fromisoformat(today)
+    for p in people:
+        born = p.get("birth_date")
+        if p.get("member_id") == viewer_id or not isinstance(born, str):
+            continue
+        end = high_school_age_end(born)
+        if end is not None and born[:10] <= today and on <= end:
+            return True
+    return None

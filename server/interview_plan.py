@@ -232,7 +232,7 @@ def _agreed_prefill(maps_to: Mapping[str, str], procs: Mapping[str, Procedure], 
 
 def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """A new draft prefilled from the resident's registry profile: each procedure's fields with a ``prefill``,
-    then each shared field from its own ``prefill`` or, failing that, the first prefilled procedure field it
+    each question with a ``prefill`` the profile holds (``q:{id}``), then each shared field from its own ``prefill`` or, failing that, the first prefilled procedure field it
     maps to (the bundle's seedShared). ``(draft, keys prefilled)``; keys are ``scope:field``."""
     draft = empty_draft()
     filled: set[str] = set()
@@ -248,6 +248,12 @@ def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mappin
                     mine[f.id] = v
                     filled.add(f"{proc.id}:{f.id}")
         draft["answers"][proc.id] = mine
+    for q in ev.questions:
+        # A yes/no the records answer (``Question.prefill``): a suggestion, marked for the clerk to confirm.
+        known = profile.get(q.prefill) if q.prefill else None
+        if isinstance(known, bool):
+            draft["questions"][q.id] = known
+            filled.add(f"q:{q.id}")
     for sf in ev.shared_fields:
         v = _prefill_value(sf.field, profile)
         if v in (None, "", []) and sf.field.prefill is None:

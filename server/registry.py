@@ -22,6 +22,7 @@ from server.disclosure import (
     disclosed_head_name,
     disclosed_household,
     disclosed_people,
+    has_child_under_18,
     household_head,
     married_couple,
     member_entry,
@@ -111,7 +112,7 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
                         today: str | None = None) -> dict[str, Any]:
     """Map a record to the prefill attributes of ``PROFILE_ATTRIBUTES`` (absent values left out). The other
     people (household, movers of an incoming transfer) are listed as ``server.disclosure`` allows. ``today``
-    (ISO, default: today in JST) decides ``moved_in_this_year``."""
+    (ISO, default: today in JST) decides ``moved_in_this_year`` and ``has_child_under_18``."""
     head = household_head(household, r.id)
     couple = married_couple(household, r.id)
     husband, wife = couple
@@ -150,13 +151,17 @@ def profile_from_record(r: ResidentRecord, household: list[ResidentRecord], *,
         "transfer_movers": disclosed_people(r.id, [(m.member_id, m) for m in transfer.movers]) or None
         if transfer else None,
     }
+    # From the people just disclosed (never from a restricted one): the 転入 family's child on the certificate too.
+    profile["has_child_under_18"] = has_child_under_18(
+        r.id, [*(profile["household_members"] or []), *(profile["transfer_movers"] or [])], today or japan_today())
     return {k: v for k, v in profile.items() if v is not None and k in PROFILE_ATTRIBUTES}
 
 
-def transfer_profile(cert: TransferCertificate, mover: TransferMover) -> dict[str, Any]:
+def transfer_profile(cert: TransferCertificate, mover: TransferMover, *, today: str | None = None) -> dict[str, Any]:
     """The prefill profile of a person the registry does not hold yet, matched to ``mover`` of an imported
     certificate (:meth:`SQLiteRegistry.transfer_matches`): their own attributes as the certificate gives them,
-    the previous address and the movers (as ``server.disclosure`` lets the mover see them)."""
+    the previous address and the movers (as ``server.disclosure`` lets the mover see them), and whether one of
+    those movers is a child (``has_child_under_18`` on ``today``, ISO, default today in JST)."""
     me = member_entry(mover.member_id, mover)
     previous = cert.previous_address
     profile: dict[str, Any] = {
@@ -165,6 +170,8 @@ def transfer_profile(cert: TransferCertificate, mover: TransferMover) -> dict[st
         "previous_postal_code": (previous or {}).get("postal_code") or None,
         "transfer_movers": disclosed_people(mover.member_id, [(m.member_id, m) for m in cert.movers]) or None,
     }
+    profile["has_child_under_18"] = has_child_under_18(mover.member_id, profile["transfer_movers"] or [],
+                                                       today or japan_today())
     return {k: v for k, v in profile.items() if v is not None and k in PROFILE_ATTRIBUTES}
 
 

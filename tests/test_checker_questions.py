@@ -197,3 +197,18 @@ def test_a_shared_field_fills_only_what_a_question_may_fill(tmp_path: Path) -> N
     got = problems(tmp_path, twice, proc)
     assert [(c, at) for c, _, at in got] == [("PD236", "plain}")]
     assert "shared field 't' cannot fill 'teate.plain': shared field 's' fills it too" in got[0][1]
+
+
+def test_a_question_is_prefilled_only_from_a_yes_no_profile_attribute(tmp_path: Path) -> None:
+    """PD246: a question's ``prefill`` names a yes/no profile attribute (its answer is true or false)."""
+    known = EVENT.replace("    maps_to:", "    prefill: has_child_under_18\n    maps_to:")
+    assert problems(tmp_path, known) == []
+    for name, says in (("has_child_under_17", "no such profile attribute (did you mean 'has_child_under_18'?)"),
+                       ("birth_date", "it holds a date value; a question takes a yes/no one (")):
+        got = problems(tmp_path, known.replace("has_child_under_18", name))
+        assert [(c, at) for c, _, at in got] == [("PD246", name)], got  # at the question's prefill
+        assert f"question 'is_public_servant' cannot be answered from profile attribute '{name}'" in got[0][1]
+        assert says in got[0][1], got
+    # The shipped 転入 asks 子ども… from the records.
+    ev = next(iter(load_library().life_events["moving-in"].values()))
+    assert next(q for q in ev.questions if q.id == "has_children").prefill == "has_child_under_18"

@@ -19,6 +19,13 @@ export async function render(view, { event: id }) {
   view.setPage(tx(ev.title));
   if (ev.description) main.append(el('p', { text: tx(ev.description) }));
   const answers = readJSON(`madoguchi.event.${id}`) || {};
+  // A question the records answer (`prefill`: a yes/no profile attribute, e.g. has_child_under_18) starts, when
+  // unanswered, with the profile's value, marked 「登録情報から推定」 until the resident answers it themselves.
+  const guessed = new Set();
+  const known = ev.questions.some((q) => q.prefill) ? ((await filerProfile().catch(() => null)) || {}).profile || {} : {};
+  for (const q of ev.questions) {
+    if (typeof known[q.prefill] === 'boolean' && typeof answers[q.id] !== 'boolean') { answers[q.id] = known[q.prefill]; guessed.add(q.id); }
+  }
   const qBox = el('div', {});
   const outBox = el('div', { id: 'event-result' });
   main.append(el('h2', { text: t('questions') }), qBox, outBox);
@@ -28,10 +35,11 @@ export async function render(view, { event: id }) {
       const qid = `q-${q.id}`;
       const fs = el('fieldset', { class: 'field' }, el('legend', { text: tx(q.label) }));
       if (q.help) fs.append(el('p', { class: 'hint', text: tx(q.help) }));
+      if (guessed.has(q.id)) fs.append(el('p', { class: 'prefilled', text: t('prefilledDerived') }));
       const box = el('div', { class: 'choices' });
       [[true, t('yes')], [false, t('no')]].forEach(([v, label], i) => {
         const input = el('input', { type: 'radio', name: qid, id: `${qid}-${i}`, checked: answers[q.id] === v });
-        input.addEventListener('change', () => { answers[q.id] = v; writeJSON(`madoguchi.event.${id}`, answers); drawQuestions(); drawResult(); });
+        input.addEventListener('change', () => { answers[q.id] = v; guessed.delete(q.id); writeJSON(`madoguchi.event.${id}`, answers); drawQuestions(); drawResult(); });
         box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: label })));
       });
       fs.append(box);

@@ -25,6 +25,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from procedure_definitions.expressions import parse
+from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.japan import parse_wareki_partial
 from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
 from server import audit
@@ -41,6 +42,7 @@ from server.console.interview_form import (
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.counter_code import preentry_initial, visit_preentry
+from server.disclosure import has_child_under_18
 from server.display import name_text
 from server.filing import ID_REUSED, Refusal, check_filing, write_filing_in
 from server.interview_plan import (
@@ -344,7 +346,33 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         questions=rec.draft.get("questions") or {}, question_errors=by_id, errors=errors or [], message=message,
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
         departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
-        documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per})
+        documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
+        suggested=_suggested(ev, rec, profile, rid))
+
+
+def _suggested(ev: LifeEvent, rec: InterviewRecord, profile: dict[str, Any], rid: str) -> dict[str, str]:
+    """Question id -> 「記録から推定（確認してください）」 (with the people it rests on) for each question the records
+    answered when the interview started (``Question.prefill``) and whose answer is still that suggestion."""
+    answers = rec.draft.get("questions") or {}
+    out = {}
+    for q in ev.questions:
+        if q.prefill and f"q:{q.id}" in rec.prefilled and answers.get(q.id) is profile.get(q.prefill):
+            who = [name_text(p["name"]) for p in _evidence(q.prefill, profile, rid)]
+            out[q.id] = "記録から推定（確認してください）" + ("：" + "、".join(who) if who else "")
+    return out
+
+
+def _evidence(attribute: str, profile: dict[str, Any], rid: str) -> list[dict[str, Any]]:
+    """The disclosed people (of the profile's lists, once each) a people-derived attribute rests on, by the same
+    rule that set it (``server.disclosure.has_child_under_18``); ``rid``: the person filing."""
+    if attribute != "has_child_under_18":
+        return []
+    today = japan_today()
+    seen: dict[str, dict[str, Any]] = {}
+    for p in [*profile.get("household_members", []), *profile.get("transfer_movers", [])]:
+        if has_child_under_18(rid, [p], today):
+            seen.setdefault(str(p.get("member_id")), p)
+    return list(seen.values())
 
 
 @get("/console/visits/{vid:str}/interviews/{iid:str}", include_in_schema=False)

@@ -266,3 +266,27 @@ def test_prefilled_values_fold_into_one_tab_stop_opened_to_correct(browser: Any,
     assert page.evaluate("document.activeElement.closest('details.fold') !== null")
     assert errors == []
     context.close()
+
+
+def test_a_question_the_records_answer_is_marked_until_changed(browser: Any, shared_server: ServerProcess) -> None:
+    """転入 for 山田 太郎 (一郎, born 2015, in the household): 「高校生年代までの子どもを育てていますか」 starts はい,
+    marked 「記録から推定（確認してください）：山田 一郎」, 児童手当 and 子ども医療費 in the list; the clerk's いいえ (by
+    keyboard) hides the mark and takes them out at once (interview.js)."""
+    server = shared_server
+    context, page, errors = _counter_page(browser, server)
+    _receive(page, server, "山田 太郎", "引っ越してきた（転入）")
+    mark = page.locator("#q-has_children-pre")
+    expect(mark).to_have_text("記録から推定（確認してください）：山田 一郎")
+    expect(page.locator("input[name='q.has_children'][value='yes']")).to_be_checked()
+    derived = page.locator("#derived")
+    expect(derived.get_by_role("listitem", name="児童手当認定請求")).to_be_visible()
+    expect(derived.get_by_role("listitem", name="子ども医療費助成の申請（受給資格認定）")).to_be_visible()
+    axe_check(page, "interview-known-answer")
+    page.locator("input[name='q.has_children'][value='yes']").focus()
+    page.keyboard.press("ArrowDown")  # いいえ
+    expect(mark).to_be_hidden()
+    expect(derived.get_by_role("listitem", name="子ども医療費助成の申請（受給資格認定）")).to_be_hidden()
+    page.keyboard.press("ArrowUp")  # back to the records' answer: marked again
+    expect(mark).to_be_visible()
+    assert errors == []
+    context.close()

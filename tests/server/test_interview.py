@@ -305,6 +305,7 @@ def test_moving_in_prefills_from_the_transfer_data(srv: AppServer) -> None:
     # The demo family is fileable as offered: nothing prefilled breaks a field's rule (the registry's member
     # id is no 住民票コード, so nothing maps it into one).
     done = _post(c, url, page, op="finish", **{
+        "q.has_children": "no",  # the records suggest はい (𠮷乃 is 7): the clerk files 転入届 alone here
         "tennyu.moved_from": "domestic", "tennyu.tokurei_tennyu": "no", "s.move_date": "2026-12-01",
         "s.new_postal_code": "1010021", "s.new_address.postal_code": "1010021", "s.new_address.prefecture": "東京都",
         "s.new_address.city": "千代田区", "s.new_address.town": "外神田", "s.new_address.block": "1-1",

@@ -165,6 +165,10 @@ function refresh() {
     for (const opt of document.querySelectorAll(`#remove-procedure option[value="${pid}"]`)) opt.disabled = !on;
   }
   conditions(answersQ);
+  // The records' answer to a question (「記録から推定」) is marked only while it is still the answer given.
+  for (const p of form.querySelectorAll('fieldset[data-question] p[data-suggested]')) {
+    p.hidden = form.querySelector(`input[name="q.${p.parentElement.dataset.question}"]:checked`)?.value !== p.dataset.suggested;
+  }
 }
 
 if (form) {
