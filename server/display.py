@@ -24,7 +24,8 @@ everywhere and nothing shows a raw code or an English sub-key (``family``/``give
 
 Entry points: :func:`value_text` (one field's value), :func:`answer_sections` (a whole submission in form
 order: section titles, labels, groups as rows), :func:`form_values` (the values as validated), :func:`jst`,
-``STATUS_LABELS`` (a submission's status in words), :func:`procedure_title`.
+``STATUS_LABELS`` (a submission's status in words), ``FLAG_LABELS`` / :func:`flag_labels` (its flags),
+:func:`procedure_title`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from procedure_definitions.model import (
 )
 
 __all__ = [
+    "FLAG_LABELS",
     "STATUS_LABELS",
     "AnswerRow",
     "AnswerSection",
@@ -67,6 +69,7 @@ __all__ = [
     "choice_labels",
     "date_text",
     "file_names",
+    "flag_labels",
     "form_values",
     "jst",
     "life_event_sections",
@@ -80,6 +83,9 @@ __all__ = [
 
 STATUS_LABELS: dict[str, str] = {"received": "受付", "in_review": "審査中", "needs_info": "追加情報待ち",
                                  "accepted": "受理", "rejected": "却下", "completed": "完了"}
+# A submission's flags (server.filing) in words: the console's queue and detail, the CSV's ``flags_label``.
+FLAG_LABELS: dict[str, str] = {"retired_version": "旧版の様式で提出", "incomplete_attachments": "添付ファイル不足",
+                               "prefill_corrected": "登録情報から修正あり"}
 # The note on a person field's value, by its ``prefill`` (the list the person was picked from).
 PERSON_PICKED = {"household_members": "世帯員から選択", "transfer_movers": "転出証明書の異動者から選択"}
 _SEP = "、"
@@ -102,6 +108,11 @@ def jst(value: object, *, seconds: bool = False) -> str:
 
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
+
+
+def flag_labels(flags: Iterable[str]) -> list[str]:
+    """A submission's flags in words, in their order (a flag this server does not know: as stored)."""
+    return [FLAG_LABELS.get(f, f) for f in flags]
 
 
 def procedure_title(titles: Mapping[str, str], procedure_id: str) -> str:

@@ -1,7 +1,8 @@
 """Exports of submissions for the core systems: JSON Lines (lossless) and CSV (one column per value).
 
 CSV columns: the fixed receipt columns (``id, receipt_number, procedure_id, procedure_version, status,
-received_at, flags``, codes as stored), ``procedure_title`` and ``status_label``, then the answer columns of each procedure, **derived from its definition** (the exact
+received_at, flags``, codes as stored), ``procedure_title``, ``status_label`` and ``flags_label`` (the
+flags in words, ``;``-joined in the order of ``flags``), then the answer columns of each procedure, **derived from its definition** (the exact
 version filled, read from ``procedure_versions``) with Japanese labels:
 
 * a field -> one column named by its label (``通数``); values are the form's values (calculations included,
@@ -56,7 +57,7 @@ from procedure_definitions.model import (
     Procedure,
     YesNoField,
 )
-from server.display import choice_labels, file_names, form_values, status_label, value_text
+from server.display import choice_labels, file_names, flag_labels, form_values, status_label, value_text
 from server.storage.submissions import SubmissionRecord, iter_submissions
 
 __all__ = [
@@ -79,7 +80,7 @@ __all__ = [
 BASE_COLUMNS = ("id", "receipt_number", "procedure_id", "procedure_version", "status", "received_at", "flags")
 # The receipt's codes in words (server.display), after the fixed columns, which keep their codes; left out
 # of an export whose every row has a mapping file (a core system's exact columns).
-LABEL_COLUMNS = ("procedure_title", "status_label")
+LABEL_COLUMNS = ("procedure_title", "status_label", "flags_label")
 
 _enc = msgspec.json.Encoder()
 
@@ -333,7 +334,7 @@ def _row(rec: SubmissionRecord, proc: Procedure | None, values: Mapping[str, Any
     row = {"id": rec.id, "receipt_number": rec.receipt_number, "procedure_id": rec.procedure_id,
            "procedure_version": rec.procedure_version, "status": rec.status, "received_at": rec.received_at,
            "flags": ";".join(rec.flags), "procedure_title": proc.title.ja if proc is not None else "",
-           "status_label": status_label(rec.status)}
+           "status_label": status_label(rec.status), "flags_label": ";".join(flag_labels(rec.flags))}
     row.update({c.header: _label_cell(c.field, _at(values, c.path), values, rec.corrected) if c.field is not None
                 else lookup(values, c.path) for c in plan})
     return row

@@ -16,7 +16,8 @@ from procedure_definitions.library import latest_version
 from server.display import applicant_name, name_text
 from server.storage.visits import people_of_submissions
 
-__all__ = ["account_names", "actor_text", "comment_mark", "department_names", "procedure_titles", "resident_names"]
+__all__ = ["account_names", "actor_text", "comment_mark", "department_names", "procedure_departments",
+           "procedure_titles", "resident_names"]
 
 _SYSTEM = "システム"
 
@@ -33,6 +34,12 @@ def procedure_titles(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, s
 def department_names(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """``{department id: its Japanese name}`` as the library's procedures name their departments."""
     return {p.department.id: p.department.name.ja for versions in procedures.values() for p in versions.values()}
+
+
+def procedure_departments(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """``{procedure_id: the departments its versions belong to}``: which procedures a department's staff are
+    offered (a filter, an export), by ``server.auth.roles.can_access_department`` on any of them."""
+    return {pid: frozenset(p.department.id for p in versions.values()) for pid, versions in procedures.items()}
 
 
 async def account_names(db: Any, ids: Iterable[str | None]) -> dict[str, tuple[str, str, str | None]]:

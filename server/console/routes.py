@@ -21,6 +21,7 @@ from server.auth.roles import (
     BIND_ROLES,
     CASEWORK_ROLES,
     REVIEW_ROLES,
+    can_access_department,
     capabilities,
     department_filter,
 )
@@ -30,10 +31,12 @@ from server.console.readable import (
     actor_text,
     comment_mark,
     department_names,
+    procedure_departments,
     procedure_titles,
     resident_names,
 )
 from server.display import (
+    FLAG_LABELS,
     STATUS_LABELS,
     address_text,
     answer_sections,
@@ -81,7 +84,7 @@ def render_page(request: Request[Any, Any, Any], template: str, *, http_status: 
         user=user, department_name=department or "", csrf_token=csrf_token_of(request.scope) or "",
         # What the signed-in role may use (server.auth.roles.CAPABILITIES): the menu shows exactly that.
         can=capabilities(getattr(user, "role", "") or ""),
-        status_labels=STATUS_LABELS, role_labels=ROLE_LABELS, **ctx)
+        status_labels=STATUS_LABELS, flag_labels=FLAG_LABELS, role_labels=ROLE_LABELS, **ctx)
     return Response(html, status_code=http_status, media_type="text/html",
                     headers={"Cache-Control": "no-store"})  # personal data: never cached
 
@@ -108,7 +111,14 @@ async def queue(request: Request[Any, Any, Any], status: FromQuery[str | None] =
     titles = svc.catalog.of_library(procedure_titles)
     return render_page(request, "queue.html", rows=rows, statuses=STATUSES, status=status or "",
                        procedure=procedure or "", q=q or "", titles=titles, names=await resident_names(svc, rows),
-                       procedures=sorted(titles, key=lambda p: (titles[p], p)))
+                       procedures=sorted(_offered(svc, user), key=lambda p: (titles[p], p)))
+
+
+def _offered(svc: Any, user: AccountLike) -> list[str]:
+    """The procedures the queue's filter and export offer ``user``: those of a department they may see (a
+    reviewer: their own department's; the export refuses the others)."""
+    return [pid for pid, departments in svc.catalog.of_library(procedure_departments).items()
+            if any(can_access_department(user, d) for d in departments)]
 
 
 @get("/console/submissions/{sid:str}", include_in_schema=False)
@@ -212,10 +222,8 @@ async def export(request: Request[Any, Any, Any], format: FromQuery[str] = "csv"
     svc = services(request)
     if user.role == "reviewer" and procedure is None:
         raise Problem(400, "bad-request", "Reviewers export one procedure of their department at a time")
-    if user.role == "reviewer":
-        proc_versions = svc.catalog.library.procedures.get(procedure or "", {})
-        if not any(p.department.id == user.department for p in proc_versions.values()):
-            raise Problem(403, "forbidden", "Not a procedure of your department")
+    if user.role == "reviewer" and procedure not in _offered(svc, user):
+        raise Problem(403, "forbidden", "Not a procedure of your department")
 
     # The queue's department rule (in SQL): a reviewer's export holds only their department's submissions.
     departments = _departments(user)

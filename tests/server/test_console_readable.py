@@ -216,3 +216,45 @@ def test_a_new_arrivals_applications_name_the_person_never_the_clerk(srv: AppSer
         assert f"<dt>対象の住民</dt><dd>{name}</dd>" in detail
         assert "テストcounter" not in detail.split("<h2>履歴</h2>")[0].split("</header>")[-1]
     assert "テストcounter" not in page.split("</header>")[-1]
+
+
+def test_the_csv_export_labels_the_flags_with_their_codes_kept(srv: AppServer) -> None:
+    import csv
+    import io
+
+    from server.export import BASE_COLUMNS, LABEL_COLUMNS
+
+    proc = _proc("juminhyo-copy")
+    # R0002 is 山田 花子: an applicant's name other than the record's is a corrected prefilled value.
+    filed = _file(srv.login("resident", resident_id="R0002"), proc, _scenario(proc, "最短"))
+    r = srv.login("admin").get("/console/export", params={"format": "csv", "procedure": proc.id})
+    assert r.status_code == 200, r.text
+    header, *rows = list(csv.reader(io.StringIO(r.text)))
+    assert header[:len(BASE_COLUMNS) + len(LABEL_COLUMNS)] == [*BASE_COLUMNS, *LABEL_COLUMNS]
+    row = next(dict(zip(header, x, strict=True)) for x in rows if x[0] == filed["id"])
+    assert row["flags"] == "prefill_corrected"  # the code, as stored: unchanged
+    assert row["flags_label"] == "登録情報から修正あり"  # the console's words for it (server.display.FLAG_LABELS)
+
+
+def _offered(page: str, select_id: str) -> set[str]:
+    return set(re.findall(r'<option value="([^"]+)"', page.split(f'id="{select_id}"')[1].split("</select>")[0]))
+
+
+def test_a_reviewer_is_offered_only_their_departments_procedures(srv: AppServer) -> None:
+    """The queue's procedure filter and 書き出す list: the procedures of the departments the account may see
+    (server.auth.roles.can_access_department), so nothing offered answers 403."""
+    shimin = {pid for pid, versions in LIB.procedures.items()
+              if any(p.department.id == "shimin" for p in versions.values())}
+    assert "juminhyo-copy" in shimin and "jido-teate" not in shimin
+    reviewer = srv.login("reviewer", department="shimin")
+    page = reviewer.get("/console/").text
+    assert _offered(page, "f-procedure") == shimin == _offered(page, "e-procedure")
+    for pid in _offered(page, "e-procedure"):
+        r = reviewer.get("/console/export", params={"format": "csv", "procedure": pid})
+        assert r.status_code == 200, (pid, r.text)
+    assert reviewer.get("/console/export", params={"format": "csv", "procedure": "jido-teate"}).status_code == 403
+    # Roles that see every department are offered every procedure.
+    everything = set(LIB.procedures)
+    assert _offered(srv.login("counter").get("/console/").text, "f-procedure") == everything
+    admin = srv.login("admin").get("/console/").text
+    assert _offered(admin, "f-procedure") == everything == _offered(admin, "e-procedure")
