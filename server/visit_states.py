@@ -3,8 +3,9 @@
 A visit (来庁) is the unit of work at the counter: one resident, one booth, and one PART per department involved.
 A part is ``waiting`` until a clerk of its department takes it (「担当します」: ``in_progress``, the clerk and the
 booth recorded), then ``done`` when they complete it, or back to ``waiting`` when they hand it back (「戻す」).
-The visit closes (「来庁を終了」) only when every part is done; counter staff may reopen a closed visit (a
-department forgotten at the door) and attaching new work to a done part makes it wait again.
+The visit closes only when every part is done (storage closes it as the last part completes); counter staff
+may reopen a closed visit (a department forgotten at the door) and attaching new work to a done part makes it
+wait again.
 
 Who may ask for a step is the policy's (``server.auth.roles``: department staff or counter/admin); this module
 only says whether the step fits the current state, and answers a repeated step (a double click, a retry) as

@@ -333,6 +333,11 @@ def part_action_in(conn: sqlite3.Connection, visit_id: str, department: str, act
     _event(conn, visit_id, department, _PART_STEP[action], now, actor, where)
     append_audit(conn, actor=actor, action=f"visit.part_{action}", subject=f"visit:{visit_id}",
                  details={"department": department})
+    if action == "complete" and all(r[0] == "done" for r in conn.execute(
+            "SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))):
+        # The last department done: the visit closes with it (its 「来庁を終了」 step, by that clerk); the counter
+        # reopens it when more work comes.
+        visit_action_in(conn, visit_id, "close", actor)
     return True
 
 

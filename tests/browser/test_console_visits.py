@@ -95,8 +95,8 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
         assert derrors == []
         dctx.close()
 
+    # The last department done closed the visit: the counter sees it closed (and may reopen it).
     page.goto(f"{server.base}/console/visits/{visit_id}")
-    page.get_by_role("button", name="来庁を終了").click()
     page.wait_for_selector("text=来庁を再開")
     assert "終了" in page.locator("h1").inner_text()
     text = page.locator("main").inner_text()
