@@ -24,7 +24,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from procedure_definitions.expressions import parse
+from procedure_definitions.expressions import parse, references
 from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.japan import parse_wareki_partial
 from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
@@ -340,6 +340,10 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     addable = sorted(((p.id, p.title.ja) for p in procs.values() if "staff" in p.filers),
                      key=lambda x: x[1])
     titles = {pid: p.title.ja for pid, p in procs.items()}
+    suggested = _suggested(ev, rec, profile, rid)
+    # Why a procedure is listed, when a question the records answered decides it: the people it rests on.
+    basis = {d.procedure: [(q, suggested[q]) for (q, *_) in references(d.include_if) if q in suggested]
+             for d in derived if d.include_if}
     return render_page(
         request, "interview.html", http_status=http_status, visit=view, interview=rec, event=ev, derived=derived,
         titles=titles, shared=shared, per=per, included=included, listed=listed, addable=addable,
@@ -347,7 +351,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
         departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
         documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
-        suggested=_suggested(ev, rec, profile, rid))
+        suggested=suggested, basis=basis)
 
 
 def _suggested(ev: LifeEvent, rec: InterviewRecord, profile: dict[str, Any], rid: str) -> dict[str, str]:

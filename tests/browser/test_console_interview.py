@@ -281,10 +281,14 @@ def test_a_question_the_records_answer_is_marked_until_changed(browser: Any, sha
     derived = page.locator("#derived")
     expect(derived.get_by_role("listitem", name="児童手当認定請求")).to_be_visible()
     expect(derived.get_by_role("listitem", name="子ども医療費助成の申請（受給資格認定）")).to_be_visible()
+    basis = page.locator("#why-kodomo-iryohi [data-basis='has_children']")
+    expect(basis).to_have_text("。記録から推定（確認してください）：山田 一郎")
     axe_check(page, "interview-known-answer")
+    shot(page, "interview-known-answer")
     page.locator("input[name='q.has_children'][value='yes']").focus()
     page.keyboard.press("ArrowDown")  # いいえ
     expect(mark).to_be_hidden()
+    expect(basis).to_be_hidden()
     expect(derived.get_by_role("listitem", name="子ども医療費助成の申請（受給資格認定）")).to_be_hidden()
     page.keyboard.press("ArrowUp")  # back to the records' answer: marked again
     expect(mark).to_be_visible()

@@ -130,8 +130,11 @@ def test_a_family_moving_in_with_a_child_starts_with_has_children_answered(srv: 
         assert 'aria-describedby="q-has_children-pre"' in page
         derived = _derived(page)
         assert "児童手当認定請求" in derived and "子ども医療費助成の申請（受給資格認定）" in derived, derived
-        why = page.split('id="why-jido-teate"', 1)[1].split("</span>", 1)[0]
-        assert "「高校生年代までの子どもを育てていますか」がはい" in why
+        # Each says why: the condition, and the people the records' answer rests on.
+        for pid in ("jido-teate", "kodomo-iryohi"):
+            why = page.split(f'id="why-{pid}"', 1)[1].split("</li>", 1)[0]
+            assert "「高校生年代までの子どもを育てていますか」がはい" in why and f"。{MARK}：鈴木 𠮷乃" in why, why
+        assert MARK not in page.split('id="why-tennyu"', 1)[1].split("</li>", 1)[0]  # always filed: not the records'
         # Only what the records answer: the other questions stay for the clerk.
         assert _checked(_question(page, "no_employee_insurance")) is None
         # The clerk changes it: いいえ, the suggestion's mark goes, 児童手当 and 子ども医療費 leave the list.

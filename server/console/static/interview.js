@@ -165,9 +165,11 @@ function refresh() {
     for (const opt of document.querySelectorAll(`#remove-procedure option[value="${pid}"]`)) opt.disabled = !on;
   }
   conditions(answersQ);
-  // The records' answer to a question (「記録から推定」) is marked only while it is still the answer given.
-  for (const p of form.querySelectorAll('fieldset[data-question] p[data-suggested]')) {
-    p.hidden = form.querySelector(`input[name="q.${p.parentElement.dataset.question}"]:checked`)?.value !== p.dataset.suggested;
+  // The records' answer to a question (「記録から推定」, at the question and in the list's reasons) is marked only
+  // while it is still the answer given.
+  for (const p of document.querySelectorAll('[data-suggested]')) {
+    const qid = p.dataset.basis || p.parentElement.dataset.question;
+    p.hidden = form.querySelector(`input[name="q.${qid}"]:checked`)?.value !== p.dataset.suggested;
   }
 }
 
