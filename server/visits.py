@@ -53,6 +53,7 @@ from server.visit_documents import required_docs
 from server.visit_states import PartAction, VisitAction
 
 __all__ = [
+    "BOOTH_MAX",
     "VisitIn",
     "VisitView",
     "attach_submissions",
@@ -71,7 +72,8 @@ __all__ = [
 T = TypeVar("T")
 
 _Short = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-_Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+BOOTH_MAX = 20  # characters: what the board and the 受付案内票 have room for
+_Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=BOOTH_MAX)]
 
 
 class PersonIn(msgspec.Struct, forbid_unknown_fields=True):

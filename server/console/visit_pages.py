@@ -41,6 +41,7 @@ from server.storage.visits import candidate_lines
 from server.visit_documents import visit_applications
 from server.visit_states import MARK_STEPS, PART_ACTIONS
 from server.visits import (
+    BOOTH_MAX,
     VisitIn,
     VisitView,
     attach_submissions,
@@ -78,6 +79,7 @@ _MESSAGES = {
     "parts-not-done": "まだ完了していない課があります。すべての課が完了してから終了してください。",
     "visit-has-no-parts": "手続きが一つもないため終了できません。",
     "bad-request": "入力内容を確認してください。",
+    "booth-too-long": f"ブースは{BOOTH_MAX}文字以内で入力してください。",
     "interview-needs-resident": "聞き取りは住民記録のある方について行います。先に住民記録を確認してください。",
     "interview-filed": "この聞き取りは申請済みです。",
     "life-event-filed": "このライフイベントの聞き取りは、この来庁ですでに申請済みです（同じ手続きを二重に申請しません）。"
@@ -141,12 +143,24 @@ def _field(form: Any, name: str) -> str | None:
     return value or None
 
 
+def _booth(form: Any) -> str | None:
+    """The form's booth as typed, or the API's refusal of one too long (400, never cut to fit)."""
+    booth = _field(form, "booth")
+    if booth is not None and len(booth) > BOOTH_MAX:
+        raise Problem(400, "booth-too-long", f"booth must be at most {BOOTH_MAX} characters")
+    return booth
+
+
 @post("/console/visits", include_in_schema=False)
 async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
     user = require_roles(request, *VISIT_DESK_ROLES)
     form = await request.form()
+    try:
+        booth = _booth(form)
+    except Problem as exc:
+        return _refused(request, exc, "/console/visits/new")
     raw: dict[str, Any] = {"id": _field(form, "id") or str(uuid.uuid4()), "resident_id": _field(form, "resident_id"),
-                           "booth": _field(form, "booth"), "booking_ref": _field(form, "booking_ref")}
+                           "booth": booth, "booking_ref": _field(form, "booking_ref")}
     family = _field(form, "person_family")
     if family is not None:
         # As typed: only the surrounding blanks of the whole entry are trimmed, nothing normalized inside.
@@ -231,7 +245,7 @@ async def part_form(request: Request[Any, Any, Any], vid: FromPath[str], dept: F
     form = await request.form()
     try:
         await part_action(services(request), user, vid, dept, action,  # type: ignore[arg-type]
-                          booth=(_field(form, "booth") or "")[:20] or None if action == "take" else None)
+                          booth=_booth(form) if action == "take" else None)
     except Problem as exc:
         return _refused(request, exc, back)
     return Redirect(back, status_code=303)

@@ -355,3 +355,30 @@ def test_the_visit_page_reads_the_resident_once(srv: AppServer, monkeypatch: pyt
     page = counter.get(f"/console/visits/{v['id']}")
     assert page.status_code == 200 and "髙橋 健一" in page.text and "R0005" in page.text
     assert reads == ["R0005"]
+
+
+def test_a_booth_too_long_is_refused_by_the_console_as_by_the_api(srv: AppServer) -> None:
+    """担当します with a booth over 20 characters: the API's 400, and the console's form the same refusal as a
+    Japanese page naming the limit, nothing taken; never a booth silently cut to 20 (so is 来庁受付's)."""
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005", booth="3番")
+    assert counter.post(f"/api/visits/{v['id']}/parts", json={"submission_ids": [_file(counter, "test-proc")]}
+                        ).status_code == 200
+    shimin = srv.login("reviewer", department="shimin")
+    long_booth = "相" * 100
+    _problem(shimin.post(f"/api/visits/{v['id']}/parts/shimin/take", json={"booth": long_booth}), 400, "bad-request")
+    page = shimin.post(f"/console/visits/{v['id']}/parts/shimin/take", data={"booth": long_booth},
+                       follow_redirects=False)
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    assert "ブースは20文字以内で入力してください。" in page.text
+    part = next(p for p in counter.get(f"/api/visits/{v['id']}").json()["parts"] if p["department"] == "shimin")
+    assert part["state"] == "waiting" and part["booth"] is None  # nothing taken, nothing cut
+    page = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "resident_id": "R0005",
+                                                 "booth": long_booth}, follow_redirects=False)
+    assert page.status_code == 400 and "ブースは20文字以内で入力してください。" in page.text
+    # Twenty characters are a booth: taken there.
+    booth = "相談室" * 6 + "AB"
+    assert shimin.post(f"/console/visits/{v['id']}/parts/shimin/take", data={"booth": booth},
+                       follow_redirects=False).status_code == 303
+    part = next(p for p in counter.get(f"/api/visits/{v['id']}").json()["parts"] if p["department"] == "shimin")
+    assert (part["state"], part["booth"]) == ("in_progress", booth)
