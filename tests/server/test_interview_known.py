@@ -164,3 +164,25 @@ def test_the_suggestion_is_stored_with_the_draft(srv: AppServer) -> None:
     draft = srv.db.read_sync(lambda db: db.execute(
         "SELECT draft, prefilled FROM interviews WHERE visit_id = ?", (vid,)).fetchone())
     assert '"has_children":true' in draft[0].replace(" ", "") and "q:has_children" in draft[1]
+
+
+def test_the_records_come_before_a_pre_entered_answer() -> None:
+    """As for fields (server.counter_code.preentry_initial): a pre-entry fills only the questions the records left
+    unanswered; an absent attribute answers nothing."""
+    from procedure_definitions.library import latest_version, load_library
+    from server.counter_code import preentry_initial
+    from server.interview_plan import prefill_draft
+
+    lib = load_library()
+    ev = lib.life_events["moving-in"][latest_version(lib.life_events["moving-in"])]
+    procs = {pid: v[latest_version(v)] for pid, v in lib.procedures.items()}
+    pre = {"kind": "life_event", "id": "moving-in", "version": ev.version,
+           "questions": {"has_children": False, "wants_seal": True}}
+    draft, filled = prefill_draft(ev, procs, {"has_child_under_18": True})
+    assert draft["questions"] == {"has_children": True} and "q:has_children" in filled
+    preentry_initial(draft, pre, ev, procs)
+    assert draft["questions"] == {"has_children": True, "wants_seal": True}
+    draft, filled = prefill_draft(ev, procs, {})
+    assert draft["questions"] == {} and not {k for k in filled if k.startswith("q:")}
+    preentry_initial(draft, pre, ev, procs)
+    assert draft["questions"] == {"has_children": False, "wants_seal": True}
