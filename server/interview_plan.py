@@ -24,13 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedure_definitions.expressions import evaluate, parse, truthy
+from procedure_definitions.forms import evaluate_procedure
 from procedure_definitions.model import (
+    AddressField,
     Field,
     GroupField,
     LifeEvent,
     NoticeField,
     PersonField,
+    PostalCodeField,
     Procedure,
+    Section,
 )
 from server.prefill_check import prefill_value
 
@@ -42,9 +46,14 @@ __all__ = [
     "derive",
     "empty_draft",
     "filing_answers",
+    "filing_required",
     "included_ids",
+    "linked_postal",
     "prefill_draft",
     "required_now",
+    "required_rule",
+    "shared_required",
+    "shared_required_rules",
     "shown",
 ]
 
@@ -156,18 +165,80 @@ def required_now(f: Field, answers: Mapping[str, Any]) -> bool:
     return f.required or (f.required_if is not None and _holds(parse(f.required_if), answers))
 
 
+def filing_required(ev: LifeEvent, procs: Mapping[str, Procedure], draft: Mapping[str, Any], included: list[str]
+                    ) -> dict[str, set[str]]:
+    """Per included procedure, the top-level fields filing requires now on the answers it files: the form
+    engine's ``required`` (``procedure_definitions.forms.evaluate_procedure``, staff filing), the one rule."""
+    out: dict[str, set[str]] = {}
+    for pid in included:
+        proc = procs.get(pid)
+        if proc is not None:
+            state = evaluate_procedure(proc, filing_answers(ev, pid, draft), filer="staff")
+            out[pid] = {path for path in state.required if "." not in path and "[" not in path}
+    return out
+
+
+def shared_required(ev: LifeEvent, required: Mapping[str, set[str]]) -> set[str]:
+    """The shared fields filing requires now, by the PWA's rule (``pwa/js/lifeevent.js`` ``sharedRequired``): a
+    shared field is required iff it fills a field an included procedure requires now (``required``:
+    :func:`filing_required`); its own ``required`` refuses nothing by itself."""
+    return {s.field.id for s in ev.shared_fields for pid, fid in s.maps_to.items() if fid in required.get(pid, ())}
+
+
+def required_rule(pid: str, section: Section, f: Field) -> dict[str, Any] | None:
+    """What the live screen (``interview.js``) needs to decide whether ``pid`` requires ``f`` now, as the form
+    engine does: ``{"p": procedure, "shown": [AST], "any": [{"shown": [AST], "if": AST | None}]}``: required
+    while the procedure is included, the section's and the field's ``show_if`` hold, and one of ``any`` holds:
+    the field's ``required`` (``if`` None) or ``required_if``, or, for a postal code linked to a Japanese address
+    beside it (the engine's ``_linked_address``), the address's, while that address is shown. None: never."""
+    alts: list[dict[str, Any]] = [{"shown": [], "if": _required_ast(f)}] if f.required or f.required_if else []
+    linked = next((x for x in section.fields if isinstance(f, PostalCodeField) and x.id == f.address_field
+                   and isinstance(x, AddressField) and x.japan_only), None)
+    if linked is not None and (linked.required or linked.required_if):
+        alts.append({"shown": [parse(linked.show_if)] if linked.show_if else [], "if": _required_ast(linked)})
+    if not alts:
+        return None
+    shown_if = [parse(x) for x in (section.show_if, f.show_if) if x]
+    return {"p": pid, "shown": shown_if, "any": alts}
+
+
+def linked_postal(section: Section, f: Field) -> bool:
+    """A postal code linked to an address beside it: required when the address is (the form engine's rule)."""
+    return isinstance(f, PostalCodeField) and any(x.id == f.address_field for x in section.fields)
+
+
+def shared_required_rules(ev: LifeEvent, procs: Mapping[str, Procedure]) -> dict[str, list[dict[str, Any]]]:
+    """Per shared field, the :func:`required_rule` of each procedure field it fills (for the live marker)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for sf in ev.shared_fields:
+        rules = []
+        for pid, fid in sf.maps_to.items():
+            proc = procs.get(pid)
+            for sec in proc.sections if proc is not None else []:
+                rule = next((required_rule(pid, sec, f) for f in sec.fields if f.id == fid), None)
+                if rule is not None:
+                    rules.append(rule)
+        out[sf.field.id] = rules
+    return out
+
+
+def _required_ast(f: Field) -> dict[str, Any] | None:
+    return None if f.required else parse(f.required_if) if f.required_if else None
+
+
 def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any], *, hidden: bool = False
                  ) -> list[tuple[str, list[Field]]]:
     """(section title, fields) of ``proc`` the interview still asks: top-level fields the shared fields and
     answered questions do not fill, without calculated ones and those whose ``show_if`` is false on the
     answers to file now (``hidden``: with those too, for the screen to show when they hold); staff-only fields
-    included (the counter fills them here). A person field whose every target is filled elsewhere is not asked
+    included (the counter fills them here), and a two-person procedure's other party's section too (staff file
+    the whole application: ``server.filing.check_filing`` validates every part; both are at the counter). A person field whose every target is filled elsewhere is not asked
     (as the PWA hides it: picking there would fill nothing)."""
     skip = covered(ev, proc.id, draft.get("questions") or {})
     answers = filing_answers(ev, proc.id, draft)
     out: list[tuple[str, list[Field]]] = []
     for s in proc.sections:
-        if s.party or (s.show_if and not _holds(parse(s.show_if), answers)):
+        if s.show_if and not _holds(parse(s.show_if), answers):
             continue
         fields = [f for f in s.fields if f.id not in skip and not f.calculate and (hidden or shown(f, answers))
                   and not (isinstance(f, PersonField) and f.fills and set(f.fills) <= skip)]

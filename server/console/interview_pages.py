@@ -50,9 +50,14 @@ from server.interview_plan import (
     asked_fields,
     derive,
     filing_answers,
+    filing_required,
     included_ids,
+    linked_postal,
     prefill_draft,
     required_now,
+    required_rule,
+    shared_required,
+    shared_required_rules,
     shown,
 )
 from server.problems import Problem
@@ -197,6 +202,12 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
 
     shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
                      source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]
+    # （必須） on a shared field exactly when filing requires a field it fills (an included procedure's form
+    # says so on the answers it files: the PWA's sharedRequired); live by its rules (interview.js).
+    required = filing_required(ev, procs, draft, included_ids(derived))
+    rules, now = shared_required_rules(ev, procs), shared_required(ev, required)
+    for w, s in zip(shared, ev.shared_fields, strict=True):
+        w.required, w.required_by = s.field.id in now, rules.get(s.field.id, [])
     per: list[tuple[str, str, list[tuple[str, list[Widget]]], dict[str, str]]] = []
     for d in derived:
         proc = procs.get(d.procedure)
@@ -205,6 +216,7 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
         mine = draft["answers"].get(proc.id) or {}
         answers = filing_answers(ev, proc.id, draft)
         sections = []
+        section_of = {f.id: sec for sec in proc.sections for f in sec.fields}
         for title, fields in asked_fields(ev, proc, draft, hidden=True):
             ws = []
             for f in fields:
@@ -212,7 +224,10 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
                            profile=profile, resident_id=resident_id)
                 # Shown or hidden live as the answers change (interview.js), as saved without JavaScript.
                 w.show_if, w.hidden = (parse(f.show_if), not shown(f, answers)) if f.show_if else (None, False)
-                if f.required_if:  # marked （必須） exactly when filing will require it, live as well
+                if linked_postal(section_of[f.id], f):  # required when its address is: the form engine's rule
+                    rule = required_rule(proc.id, section_of[f.id], f)
+                    w.required_by, w.required = [rule] if rule else [], f.id in required.get(proc.id, ())
+                elif f.required_if:  # marked （必須） exactly when filing will require it, live as well
                     w.required_if, w.required = parse(f.required_if), required_now(f, answers)
                 ws.append(w)
             sections.append((title, ws))

@@ -294,3 +294,34 @@ def test_a_question_the_records_answer_is_marked_until_changed(browser: Any, sha
     expect(mark).to_be_visible()
     assert errors == []
     context.close()
+
+
+def test_shared_markers_follow_the_procedures_live_and_back_reopens_the_interview(
+        browser: Any, shared_server: ServerProcess) -> None:
+    """転入: 「手続きをする親の個人番号」 feeds only 児童手当 and 子ども医療費: （必須） while the child question is はい
+    (the records' answer for 山田 太郎), not after いいえ (filing refuses it only then), live; the browser's Back and 聞き取りを始める again open the same
+    interview (one per life event per visit)."""
+    context, page, errors = _counter_page(browser, shared_server)
+    _receive(page, shared_server, "山田 太郎", "引っ越してきた（転入）")
+    url = page.url
+    # (The value is the registry's, folded into 「記録から入力済み」: the marker's own hidden flag is what counts.)
+    marker = page.locator(".field[data-field='s.parent_my_number'] .req")
+    assert marker.count() == 1
+    expect(marker).to_have_js_property("hidden", False)
+    page.locator("input[name='q.has_children'][value='no']").focus()
+    page.keyboard.press("Space")
+    expect(marker).to_have_js_property("hidden", True)
+    page.locator("input[name='q.has_children'][value='yes']").focus()
+    page.keyboard.press("Space")
+    expect(marker).to_have_js_property("hidden", False)
+    # A shared field filing requires through an included procedure is marked although its own flag is not.
+    expect(page.locator(".field[data-field='s.new_postal_code'] .req")).to_have_js_property("hidden", False)
+
+    page.go_back()
+    page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
+    page.get_by_label("ライフイベント").select_option("moving-in")
+    page.get_by_role("button", name="聞き取りを始める").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(url)
+    assert errors == []
+    context.close()

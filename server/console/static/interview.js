@@ -47,10 +47,12 @@ function fieldValue(div) {
   return div.dataset.number && !Number.isNaN(Number(el.value)) ? Number(el.value) : el.value.trim();
 }
 
-function conditions(answersQ) {
+function conditions(answersQ, included) {
   const today = japanToday();
+  const byProcedure = {}; // each procedure's answers as filing reads them
   for (const section of document.querySelectorAll('section.procedure[data-procedure]')) {
     const answers = {};
+    byProcedure[section.dataset.procedure] = answers;
     for (const div of section.querySelectorAll('.field[data-field]')) {
       const v = fieldValue(div);
       if (v !== null) answers[div.dataset.field.split('.').slice(1).join('.')] = v;
@@ -78,6 +80,21 @@ function conditions(answersQ) {
       const req = div.querySelector('.req');
       if (req) req.hidden = !holds(div, div.dataset.requiredIf, false);
     }
+  }
+  // A shared field is required exactly when an included procedure requires, now, the field it fills (the PWA's
+  // sharedRequired; server/interview_plan.py shared_required_rules says which fields and on what conditions).
+  const test = (ast, answers, onError) => {
+    try { return truthy(evaluate(ast, answers, { today })); } catch { return onError; }
+  };
+  const all = (asts, answers) => asts.every((ast) => test(ast, answers, true));
+  for (const div of document.querySelectorAll('.field[data-required-by]')) {
+    const req = div.querySelector('.req');
+    if (!req) continue;
+    req.hidden = !JSON.parse(div.dataset.requiredBy).some((r) => {
+      const answers = byProcedure[r.p];
+      return included.has(r.p) && answers && all(r.shown, answers)
+        && r.any.some((x) => all(x.shown, answers) && (x.if === null || test(x.if, answers, false)));
+    });
   }
 }
 
@@ -153,10 +170,12 @@ function refresh() {
   };
   const answersQ = questionAnswers();
   const byRule = new Set(applicableProcedures(event, answersQ, evaluate).map((p) => p.procedure));
+  const included = new Set();
   for (const li of items) {
     const pid = li.dataset.procedure;
     const manual = li.dataset.manual;
     const on = manual === 'added' || (manual !== 'removed' && byRule.has(pid));
+    if (on) included.add(pid);
     li.hidden = !on;
     for (const other of document.querySelectorAll(`#derived-out li[data-procedure="${pid}"]`)) other.hidden = on;
     for (const section of document.querySelectorAll(`section.procedure[data-procedure="${pid}"]`)) section.hidden = !on;
@@ -164,7 +183,7 @@ function refresh() {
     for (const opt of document.querySelectorAll(`#add-procedure option[value="${pid}"]`)) opt.disabled = on;
     for (const opt of document.querySelectorAll(`#remove-procedure option[value="${pid}"]`)) opt.disabled = !on;
   }
-  conditions(answersQ);
+  conditions(answersQ, included);
   // The records' answer to a question (「記録から推定」, at the question and in the list's reasons) is marked only
   // while it is still the answer given.
   for (const p of document.querySelectorAll('[data-suggested]')) {
