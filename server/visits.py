@@ -54,6 +54,7 @@ from server.visit_states import PartAction, VisitAction
 
 __all__ = [
     "BOOTH_MAX",
+    "OpenedVisit",
     "VisitIn",
     "VisitView",
     "attach_submissions",
@@ -108,6 +109,13 @@ class VisitView(VisitRecord, kw_only=True):
     """A stored visit with the resident's name ({family, given}: from the registry, or as typed)."""
 
     resident_name: dict[str, str] | None = None
+
+
+class OpenedVisit(VisitView, kw_only=True):
+    """The answer of ``POST /api/visits``: ``already_open`` when the registry resident had an open visit, which
+    is answered instead of a second one (its id is not the one sent; ``server.storage.visits.open_visit_in``)."""
+
+    already_open: bool = False
 
 
 def _problem(exc: VisitRefused | VisitNotFound) -> Problem:
@@ -191,7 +199,8 @@ async def board(svc: Services, user: AccountLike, *, status: str | None, waiting
 
 
 async def open_visit(svc: Services, user: AccountLike, data: VisitIn) -> tuple[VisitView, bool]:
-    """Open a visit for a registry resident or a new person (exactly one of them)."""
+    """Open a visit for a registry resident or a new person (exactly one of them); ``(visit, created)``. A
+    registry resident with an open visit gets that visit (``created`` False and its id is not ``data.id``)."""
     if (data.resident_id is None) == (data.person is None):
         raise Problem(422, "resident-or-person", "Name either a registry resident or a new person",
                       errors=[{"path": "resident_id", "code": "one_of", "message": "resident_id or person"}])
@@ -265,11 +274,13 @@ async def visit_action(svc: Services, user: AccountLike, visit_id: str, action: 
 
 # -- routes -----------------------------------------------------------------------------------------------------
 
-@post("/api/visits", summary="Open a visit (counter; idempotent on the client UUID)", status_code=201)
-async def create_visit(request: Request[Any, Any, Any], data: JSONBody[VisitIn]) -> Response[VisitView]:
+@post("/api/visits", summary="Open a visit (counter; idempotent on the client UUID; one open visit per resident)",
+      status_code=201)
+async def create_visit(request: Request[Any, Any, Any], data: JSONBody[VisitIn]) -> Response[OpenedVisit]:
     user = require_roles(request, *VISIT_DESK_ROLES)
     view, created = await open_visit(services(request), user, data)
-    return Response(view, status_code=201 if created else 200)
+    opened = OpenedVisit(**msgspec.structs.asdict(view), already_open=view.id != str(data.id))
+    return Response(opened, status_code=201 if created else 200)
 
 
 @get("/api/visits", summary="The visit board (audited)")

@@ -37,7 +37,7 @@ from server.problems import Problem
 from server.registry_search import SearchInputError
 from server.services import Services, services
 from server.storage.interviews import visit_interviews
-from server.storage.visits import candidate_lines
+from server.storage.visits import candidate_lines, open_visits_of
 from server.visit_documents import visit_applications
 from server.visit_states import MARK_STEPS, PART_ACTIONS
 from server.visits import (
@@ -73,6 +73,7 @@ _MESSAGES = {
     "submission-other-resident": "別の方の申請は追加できません。",
     "submission-in-other-visit": "その申請は別の来庁で受け付けています。",
     "visit-closed": "この来庁は終了しています。再開してから操作してください。",
+    "resident-has-open-visit": "この方には来庁中の別の受付があります。そちらの来庁で手続きしてください（来庁一覧から開けます）。",
     "part-taken": "ほかの職員が担当しています。画面を再読み込みしてください。",
     "part-not-in-progress": "まだ誰も担当していません。先に「担当します」を押してください。",
     "part-done": "この課の手続きは完了しています。",
@@ -133,9 +134,15 @@ async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = N
             results = [summarize(r) for r in found]
         except SearchInputError:
             error, http_status = "検索できませんでした。語を減らすか、詳しい検索をお使いください。", 400
+    # Who of them is here already: 「来庁中（A-003）」 and a way to that visit instead of a second 受付.
+    ids = [r.id for r in results]
+    here = await svc.db.read(lambda c: open_visits_of(c, ids)) if ids else {}
+    if here:
+        await audit.record(svc.db, actor=user.id, action="visit.board", subject=None,
+                           details={"via": "reception", **audit.many(sorted(v[0] for v in here.values()))})
     # The form's id: a double click of 「受付する」 sends it twice and opens one visit (the API is idempotent).
     return render_page(request, "visit_new.html", http_status=http_status, q=q or "", results=results, error=error,
-                       form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text)
+                       here=here, form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text)
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -173,7 +180,10 @@ async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
         return _refused(request, Problem(400, "bad-request"), "/console/visits/new")
     except Problem as exc:
         return _refused(request, exc, "/console/visits/new")
-    return Redirect(f"/console/visits/{view.id}", status_code=303)
+    # The resident's open visit answered instead of a second one (server.storage.visits.open_visit_in): its page
+    # says so (a Back button and 受付する again, or a second clerk, lands on the visit already there).
+    already = "?already_open=1" if view.id != str(data.id) else ""
+    return Redirect(f"/console/visits/{view.id}{already}", status_code=303)
 
 
 async def _staff_names(svc: Services, view: VisitView) -> dict[str, str]:
@@ -217,7 +227,9 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         # the select marks the event filed (not offered) or still being interviewed (starting it opens it).
         event_states={i.life_event_id: i.state for i in interviews},
         preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES,
-        just_filed=request.query_params.get("filed") == "1", **_label_ctx(svc))  # the interview's redirect
+        just_filed=request.query_params.get("filed") == "1",  # the interview's redirect
+        already_open=request.query_params.get("already_open") == "1" and view.status == "open",  # open_form's
+        **_label_ctx(svc))
 
 
 @post("/console/visits/{vid:str}/parts", include_in_schema=False)

@@ -46,6 +46,7 @@ __all__ = [
     "load_visit",
     "mark_seen_in",
     "open_visit_in",
+    "open_visits_of",
     "part_action_in",
     "people_of_submissions",
     "record_step_in",
@@ -121,7 +122,10 @@ CREATE TABLE visit_documents (
 CREATE INDEX visit_documents_by_visit ON visit_documents (visit_id);
 """
 
-VISIT_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2)]
+# A registry resident's open visit, found by the write that opens one (one open visit per resident).
+_V3 = "CREATE INDEX visits_open_by_resident ON visits (resident_id) WHERE status = 'open' AND resident_id IS NOT NULL;"
+
+VISIT_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3)]
 
 # Steps of visit_events. reception: 受付 (the visit opened); interview_started / interview_finished: 聞き取り
 # (written by the interview, a later round); attached: applications added to a part; taken: 担当; confirmed /
@@ -219,14 +223,40 @@ def record_step_in(conn: sqlite3.Connection, visit_id: str, step: str, actor: st
     _event(conn, visit_id, None, step, utc_now(), actor, None)
 
 
+def open_visits_of(conn: sqlite3.Connection, resident_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{resident id: (visit id, number)}`` of the open visit of each registry resident who has one (the
+    index ``visits_open_by_resident``; the oldest, should an older database hold two)."""
+    out: dict[str, tuple[str, str]] = {}
+    ids = list(dict.fromkeys(resident_ids))
+    for i in range(0, len(ids), 500):
+        some = ids[i:i + 500]
+        for rid, vid, number in conn.execute(
+                f"SELECT resident_id, id, number FROM visits WHERE status = 'open' AND resident_id IN"
+                f" ({', '.join('?' * len(some))}) ORDER BY opened_at DESC, id DESC", some):
+            out[rid] = (vid, number)  # the last row written wins: the oldest
+    return out
+
+
 def open_visit_in(conn: sqlite3.Connection, v: NewVisit) -> tuple[VisitRecord, bool]:
     """Open a visit (its 受付 event, its number for the JST day); ``(record, created)``. The same id and body
-    again is a repeat (``created`` False); the same id with another body a :class:`VisitRefused` 409."""
+    again is a repeat (``created`` False); the same id with another body a :class:`VisitRefused` 409.
+
+    One open visit per registry resident, decided here in the write job (two clerks opening at once are two
+    jobs of the one writer: the second finds the first's visit): a resident who has an open visit gets it
+    back (``created`` False, its id not ``v.id``; audited ``visit.read`` with ``via: open``), nothing is
+    written. A person not in the registry (``v.person``) is never matched: a name typed at reception is no
+    identity."""
     prev = conn.execute("SELECT body_hash FROM visits WHERE id = ?", (v.id,)).fetchone()
     if prev is not None:
         if prev[0] != v.body_hash:
             raise VisitRefused(409, "idempotency-conflict", "This visit id was used with another body")
         out = load_visit(conn, v.id)
+        assert out is not None
+        return out, False
+    if v.resident_id is not None and (existing := open_visits_of(conn, [v.resident_id]).get(v.resident_id)):
+        append_audit(conn, actor=v.opened_by, action="visit.read", subject=f"visit:{existing[0]}",
+                     details={"via": "open", "already_open": True})
+        out = load_visit(conn, existing[0])
         assert out is not None
         return out, False
     now = utc_now()
@@ -379,6 +409,11 @@ def visit_action_in(conn: sqlite3.Connection, visit_id: str, action: VisitAction
         raise VisitRefused(409, step.code, step.detail)
     if not step.changed:
         return False
+    if action == "reopen" and visit["resident_id"] is not None:  # one open visit per resident (open_visit_in)
+        other = open_visits_of(conn, [visit["resident_id"]]).get(visit["resident_id"])
+        if other is not None:
+            raise VisitRefused(409, "resident-has-open-visit", "The resident has another open visit",
+                               visit_id=other[0], number=other[1])
     now = utc_now()
     conn.execute("UPDATE visits SET status = ?, closed_at = ? WHERE id = ?",
                  (step.state, now if step.state == "closed" else None, visit_id))

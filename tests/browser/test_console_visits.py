@@ -57,6 +57,15 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
     page.wait_for_url(re.compile(r"/console/visits/[0-9a-f-]{36}$"))
     visit_id = page.url.rsplit("/", 1)[1]
     assert "髙橋 健一" in page.locator("main").inner_text()
+    # Searched again, the resident is 来庁中: the button opens this visit, not a second one.
+    page.goto(f"{server.base}/console/visits/new?q=髙橋")
+    here = page.get_by_role("button", name=re.compile(r"^髙橋 健一さんの来庁（A-\d{3}）を開く$"))
+    assert "来庁中（A-" in page.locator("main").inner_text() and here.count() == 1
+    assert page.get_by_role("button", name="髙橋 健一さんを受付する").count() == 0
+    axe_check(page, "visit-new-already-here")
+    here.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/console/visits/{visit_id}\??$"))
     # Both applications are offered; tick them with the keyboard (Tab to each checkbox, Space).
     for sid in (juminhyo, kokuho):
         page.locator(f"input[value='{sid}']").focus()

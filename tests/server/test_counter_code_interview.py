@@ -23,6 +23,10 @@ PROCS = {pid: v[latest_version(v)] for pid, v in LIB.procedures.items()}
 TENKYO = PROCS["tenkyo"].version
 
 
+# Each test opens visits of the demo residents afresh (one open visit per resident: tests/server/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_open_visits")
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     s = start_real_library(tmp_path_factory.mktemp("preentry-interview"), residents=True)

@@ -19,6 +19,9 @@ import pytest
 from tests.server.conftest import start_real_library
 from testsupport.servers import AppServer
 
+# Each test opens visits of the demo residents afresh (one open visit per resident: tests/server/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_open_visits")
+
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
@@ -242,7 +245,7 @@ def test_bad_input_is_4xx(srv: AppServer) -> None:
     assert c.post(f"/console/visits/{vid}/interviews", data={"life_event": "no-such"}).status_code == 422
     assert c.post(f"/console/visits/{vid}/interviews", data={"life_event": "birth", "id": "x"}).status_code == 400
     assert c.get(f"/console/visits/{vid}/interviews/{uuid.uuid4()}").status_code == 404
-    other = _visit(c)
+    other = _visit(c, "R0002")  # R0001 has their one open visit: vid
     url = _start(c, other, "birth")
     assert c.get(url.replace(other, vid)).status_code == 404  # an interview of another visit
     # 「戻す」 of a procedure that does not exist: refused (400), nothing audited; of one neither added nor removed
@@ -510,8 +513,7 @@ def test_marriage_witnesses_two_rows_and_a_person_field_shown_on_its_condition(s
     assert 'name="konin.witnesses.1.witness_honseki"' in page and 'name="konin.witnesses.2.' not in page
     assert 'value="row_add:konin.witnesses"' not in page and 'value="row_del:konin.witnesses:1"' in page
     # A person's own field shown on a condition of the person's item: the newborn's 同居 answered いいえ shows
-    # the child's address (without JavaScript, after 「更新」).
-    vid = _visit(c, "R0002")
+    # the child's address (without JavaScript, after 「更新」). The same visit: one open visit per resident.
     url = _start(c, vid, "birth")
     page = c.get(url).text
     assert _post(c, url, page, op="update", **{"s.child_name.given": "陽太", "s.birth_date": "2026-12-01"}

@@ -19,6 +19,10 @@ from testsupport.servers import AppServer
 KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
 
 
+# Each test opens visits of the demo residents afresh (one open visit per resident: tests/server/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_open_visits")
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     s = start_server(tmp_path_factory.mktemp("visits"),
@@ -161,7 +165,7 @@ def test_refusals(srv: AppServer) -> None:
              "submission-other-resident")
     s = _file(counter, "test-proc")
     assert counter.post(f"/api/visits/{mine['id']}/parts", json={"submission_ids": [s]}).status_code == 200
-    second = _open(counter, resident_id="R0005")
+    second = _open(counter, person={"family": "新井"})  # R0005 has their one open visit: `mine`
     _problem(counter.post(f"/api/visits/{second['id']}/parts", json={"submission_ids": [s]}), 409,
              "submission-in-other-visit")
     _problem(counter.post(f"/api/visits/{second['id']}/close"), 409, "visit-has-no-parts")
@@ -206,7 +210,7 @@ def test_two_clerks_take_the_same_part_one_wins(srv: AppServer) -> None:
 
 def test_visit_numbers_count_up_per_day(srv: AppServer) -> None:
     counter = srv.login("counter")
-    a, b = _open(counter, resident_id="R0001"), _open(counter, resident_id="R0001")
+    a, b = _open(counter, resident_id="R0001"), _open(counter, person={"family": "新井"})
     assert int(b["number"][2:]) == int(a["number"][2:]) + 1 and a["day"] == b["day"]
 
 
@@ -382,3 +386,73 @@ def test_a_booth_too_long_is_refused_by_the_console_as_by_the_api(srv: AppServer
                        follow_redirects=False).status_code == 303
     part = next(p for p in counter.get(f"/api/visits/{v['id']}").json()["parts"] if p["department"] == "shimin")
     assert (part["state"], part["booth"]) == ("in_progress", booth)
+
+
+def test_one_open_visit_per_resident(srv: AppServer) -> None:
+    """A registry resident with an open visit gets it back (200, ``already_open``) instead of a second one; the
+    client's id stays free; reopening an older visit is refused while another is open; a new person (typed
+    at reception, no registry record) is never deduplicated."""
+    counter, other_clerk = srv.login("counter"), srv.login("counter")
+    first = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0003", "booth": "1番"})
+    assert first.status_code == 201 and first.json()["already_open"] is False
+    second_id = str(uuid.uuid4())
+    for _ in range(2):  # a second clerk, and its retry: the open visit each time
+        again = other_clerk.post("/api/visits", json={"id": second_id, "resident_id": "R0003", "booth": "5番"})
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"] and again.json()["already_open"] is True
+        assert again.json()["booth"] == "1番" and again.json()["number"] == first.json()["number"]
+    _problem(counter.get(f"/api/visits/{second_id}"), 404, "not-found")
+    board_ = counter.get("/api/visits", params={"status": "open"}).json()
+    assert [v["id"] for v in board_ if v["resident_id"] == "R0003"] == [first.json()["id"]]
+    read = _audit(srv, other_clerk.account_id, "visit.read")  # type: ignore[attr-defined]
+    assert read[-1][0] == f"visit:{first.json()['id']}" and '"already_open":true' in read[-1][1]
+    assert not _audit(srv, other_clerk.account_id, "visit.open")  # type: ignore[attr-defined]
+    # Once it ended, the next 受付 opens a new visit; the older one cannot be reopened beside it.
+    srv.db.write_sync(lambda c: c.execute("UPDATE visits SET status = 'closed' WHERE id = ?", (first.json()["id"],)))
+    later = _open(counter, resident_id="R0003")
+    assert later["id"] != first.json()["id"] and later["already_open"] is False
+    r = counter.post(f"/api/visits/{first.json()['id']}/reopen")
+    _problem(r, 409, "resident-has-open-visit")
+    assert r.json()["visit_id"] == later["id"] and r.json()["number"] == later["number"]
+    # A new person: the same name twice is two visits (a name typed at reception is no identity).
+    person = {"family": "新井", "given": "一", "birth_date": "1990-01-01"}
+    assert _open(counter, person=person)["id"] != _open(counter, person=person)["id"]
+
+
+def test_two_opens_at_once_make_one_visit(srv: AppServer) -> None:
+    """Two clerks (and a double submit) opening a visit for the same resident at the same moment: the one writer
+    decides, one visit."""
+    clerks = [srv.login("counter") for _ in range(2)]
+
+    def open_one(i: int) -> httpx.Response:
+        return clerks[i % 2].post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0004"})
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers_ = list(pool.map(open_one, range(6)))
+    assert sorted(r.status_code for r in answers_) == [200] * 5 + [201]
+    assert len({r.json()["id"] for r in answers_}) == 1
+    assert srv.db.read_sync(lambda c: c.execute(
+        "SELECT count(*) FROM visits WHERE resident_id = 'R0004' AND status = 'open'").fetchone()[0]) == 1
+
+
+def test_reception_shows_a_resident_already_here(srv: AppServer) -> None:
+    """来庁受付: a resident with an open visit is shown 「来庁中（A-…）」 with a button to that visit instead of
+    「受付する」; a form sent anyway (Back, then 受付する) lands on the open visit with a notice."""
+    counter = srv.login("counter")
+    page = counter.get("/console/visits/new", params={"q": "渡辺"}).text
+    assert "渡邊 茂さんを受付する" in page and "来庁中" not in page
+    first = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "resident_id": "R0010"},
+                         follow_redirects=False)
+    vid = first.headers["location"].rsplit("/", 1)[1]
+    assert first.status_code == 303 and "?" not in vid
+    number = counter.get(f"/api/visits/{vid}").json()["number"]
+    assert "この方は来庁中です" not in counter.get(f"/console/visits/{vid}").text
+    page = counter.get("/console/visits/new", params={"q": "渡辺"}).text
+    assert f"来庁中（{number}）" in page and "渡邊 茂さんを受付する" not in page
+    assert f'action="/console/visits/{vid}"' in page and f"渡邊 茂さんの来庁（{number}）を開く" in page
+    again = counter.post("/console/visits", data={"id": str(uuid.uuid4()), "resident_id": "R0010", "booth": "9番"},
+                         follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/console/visits/{vid}?already_open=1"
+    shown = counter.get(again.headers["location"]).text
+    assert f"この方は来庁中です（{number}）" in shown
+    assert "9番" not in shown  # nothing of the second form was stored
