@@ -415,6 +415,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
     draft = read_draft(ev, procs, rec.draft, form, profile, rid)
     op = str(form.get("op") or "update")
     change = None
+    filled: set[str] = set()  # what a procedure added by hand was prefilled with
     message = ""
     if op in ("add", "remove") or op.startswith("restore:"):
         kind, _, pid = op.partition(":")
@@ -428,18 +429,18 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
             change = {"op": kind, "procedure": pid, "reason": reason}
             if kind == "add" and pid not in draft["answers"]:
                 # A procedure added by hand is prefilled from the registry like the event's own.
-                extra, _ = prefill_draft(LifeEvent(id="-", version="0", title=ev.title, questions=[],
-                                                   procedures=[LifeEventProcedure(procedure=pid)]), procs, profile)
+                extra, filled = prefill_draft(LifeEvent(id="-", version="0", title=ev.title, questions=[],
+                                                        procedures=[LifeEventProcedure(procedure=pid)]), procs, profile)
                 draft["answers"][pid] = extra["answers"].get(pid, {})
     anchor = ""
     if op.startswith(("row_add:", "row_del:")):
         message, anchor = row_change(ev, procs, draft, op, profile, rid)
     try:
-        await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change))
+        prefilled = await svc.db.write(lambda c: save_draft_in(c, iid, draft, user.id, change, sorted(filled)))
     except InterviewRefused as exc:
         return _refused(request, _problem(exc), back)
     # The screen re-rendered from these reads and the draft just saved, not read and audited again.
-    rec.draft = draft
+    rec.draft, rec.prefilled = draft, prefilled
     screen = _Screen(view, rec, ev, procs, profile, sources, rid)
     if op == "finish":
         return await _finish(request, user, screen)

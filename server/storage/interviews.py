@@ -143,14 +143,18 @@ def _open_interview(conn: sqlite3.Connection, interview_id: str) -> InterviewRec
 
 
 def save_draft_in(conn: sqlite3.Connection, interview_id: str, draft: dict[str, Any], actor: str,
-                  change: dict[str, Any] | None = None) -> None:
-    """Keep what the clerk typed. ``change``: a procedure added or removed by hand (audited with its reason)."""
+                  change: dict[str, Any] | None = None, prefilled: list[str] | None = None) -> list[str]:
+    """Keep what the clerk typed. ``change``: a procedure added or removed by hand (audited with its reason).
+    ``prefilled``: keys the registry filled now (a procedure added by hand, prefilled as the start prefills),
+    added to the interview's: shown 「住民記録より：…」 and folded like the event's own. Returns every key."""
     rec = _open_interview(conn, interview_id)
-    conn.execute("UPDATE interviews SET draft = ?, updated_at = ? WHERE id = ?",
-                 (msgspec.json.encode(draft).decode(), utc_now(), interview_id))
+    keys = sorted(set(rec.prefilled) | set(prefilled or []))
+    conn.execute("UPDATE interviews SET draft = ?, prefilled = ?, updated_at = ? WHERE id = ?",
+                 (msgspec.json.encode(draft).decode(), msgspec.json.encode(keys).decode(), utc_now(), interview_id))
     if change is not None:
         append_audit(conn, actor=actor, action=f"interview.procedure_{change['op']}", subject=f"visit:{rec.visit_id}",
                      details={"interview": interview_id, "procedure": change["procedure"], "reason": change["reason"]})
+    return keys
 
 
 def finish_interview_in(conn: sqlite3.Connection, interview_id: str, submissions: list[str], actor: str) -> bool:

@@ -796,3 +796,25 @@ def test_a_required_if_field_is_marked_when_filing_requires_it(srv: AppServer) -
     # The insured parent is one pick from the household (no name typed).
     box = page.split('data-field="kodomo-iryohi.insured_person"', 1)[1].split("</fieldset>", 1)[0]
     assert "山田 太郎" in box and "山田 花子（妻）" in box
+
+
+def test_a_procedure_added_by_hand_shows_and_folds_what_the_records_filled(srv: AppServer) -> None:
+    """国民年金 added by hand to a 転居 interview: prefilled from the registry as the event's own procedures are,
+    each value shown 「住民記録より：…」 and folded into 「記録から入力済み」 (one Tab stop), kept across posts."""
+    c = srv.login("counter")
+    vid = _visit(c)
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    assert 'data-procedure="kokumin-nenkin"' not in page.split('id="derived"', 1)[1].split("</ul>", 1)[0]
+    r = _post(c, url, page, op="add", add_procedure="kokumin-nenkin", add_reason="第1号被保険者の届出も")
+    assert r.status_code == 303, r.text[:500]
+    page = c.get(url).text
+    section = page.split('<section class="procedure" data-procedure="kokumin-nenkin"', 1)[1].split("</section>", 1)[0]
+    fold = section.split('<details class="fold">', 1)[1].split("</summary>", 1)[0]
+    assert "記録から入力済み" in fold and "住民記録より：山田 太郎" in fold, fold
+    prefilled = srv.db.read_sync(lambda db: db.execute("SELECT prefilled FROM interviews WHERE id = ?",
+                                                       (url.rsplit("/", 1)[1],)).fetchone()[0])
+    assert '"kokumin-nenkin:' in prefilled
+    # An update keeps them (the keys are the interview's, not the post's).
+    assert _post(c, url, page, op="update").status_code == 303
+    assert "住民記録より：山田 太郎" in c.get(url).text.split('data-procedure="kokumin-nenkin"', 2)[-1]
