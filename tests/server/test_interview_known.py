@@ -90,6 +90,10 @@ def test_the_movers_of_a_transfer_count_and_today_is_the_japanese_day(monkeypatc
     assert transfer_profile(cert, cert.movers[0], today="2026-03-31")["has_child_under_18"] is True
 
 
+# Each test opens visits of the demo residents afresh (one open visit per resident: tests/server/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_open_visits")
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     from server.demo import DEMO_TRANSFERS

@@ -132,6 +132,10 @@ def _post(c: httpx.Client, url: str, data: list[tuple[str, str]]) -> httpx.Respo
                   headers={"Content-Type": "application/x-www-form-urlencoded"})
 
 
+# Each test opens visits of the demo residents afresh (one open visit per resident: tests/server/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_open_visits")
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     s = start_real_library(tmp_path_factory.mktemp("markers"), residents=True)
