@@ -102,6 +102,14 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.wait_for_selector("text=直す項目")
     assert "転居届：新しい住所" in page.locator(".error-summary").inner_text()
     assert page.locator("#i-tenkyo-move_date").input_value() == "2026-12-01"
+    # The keyboard lands on the summary (what to fix), the title says エラー, and Tab once reaches the first link.
+    expect(page.locator(".error-summary")).to_be_focused()
+    assert page.title().startswith("エラー：聞き取り")
+    page.keyboard.press("Tab")
+    first = page.locator(".error-summary a").first
+    expect(first).to_be_focused()
+    page.keyboard.press("Enter")  # to the field
+    assert page.url.endswith(str(first.get_attribute("href")))
     axe_check(page, "interview-errors")
     shot(page, "interview-errors")
 

@@ -110,6 +110,9 @@ def test_moving_within_from_start_to_filed(srv: AppServer) -> None:
     assert r.status_code == 422
     assert "申請はまだ送っていません" in r.text and "転居届：新しい住所" in r.text and "入力してください" in r.text
     assert 'href="#i-s-new_address"' in r.text and 'id="i-s-new_address-err"' in r.text
+    # The title says so first; the summary takes the focus (console.js), 200 pages are titled as usual.
+    assert "<title>エラー：聞き取り" in r.text and 'class="error-summary" aria-labelledby="err-title" tabindex="-1"' in r.text
+    assert "<title>聞き取り" in page
     assert 'value="2026-12-01"' in r.text
     assert srv.db.read_sync(lambda db: db.execute("SELECT count(*) FROM submissions WHERE on_behalf_of = 'R0001'"
                                                   ).fetchone()[0]) == 0

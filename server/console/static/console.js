@@ -19,3 +19,7 @@ document.addEventListener("submit", async (event) => {
   const html = await response.text();
   document.open(); document.write(html); document.close();
 });
+// A page with an error summary (a refused interview finish) opens with the keyboard focus on it, as GOV.UK's
+// error summary: the clerk hears what to fix and Tab reaches the first link to a field, not the navigation.
+// (No top-level binding: a page written over this one runs this file again in the same window.)
+document.querySelector(".error-summary[tabindex]")?.focus();
