@@ -29,10 +29,19 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
-__all__ = ["ROOT", "AppServer", "ServerProcess", "free_port", "wait_serving"]
+__all__ = ["ROOT", "AppServer", "ServerProcess", "end_open_visits", "free_port", "wait_serving"]
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+
+
+def end_open_visits(conn: sqlite3.Connection) -> None:
+    """Every open visit ends, as if each resident had gone home (in a write job: ``AppServer.db.write_sync``,
+    ``ServerProcess.write``). A registry resident has one open visit at a time
+    (``server.storage.visits.open_visit_in``): tests sharing a server that each receive the same demo resident
+    start from none. Written directly: a visit without parts cannot be closed through the API."""
+    conn.execute("UPDATE visits SET status = 'closed', closed_at = ? WHERE status = 'open'",
+                 ("2026-01-01T00:00:00+00:00",))
 
 
 def free_port() -> int:

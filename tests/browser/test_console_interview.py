@@ -8,11 +8,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
-from testsupport.servers import ServerProcess
+from testsupport.servers import ServerProcess, end_open_visits
 
 from .helpers import add_session, axe_check, derived_titles, retype, shot
+
+
+@pytest.fixture(autouse=True)
+def _no_open_visits(shared_server: ServerProcess) -> None:
+    """Each test receives its resident afresh: the tests share a server, and a registry resident has one open
+    visit at a time (the earlier test's visit of 山田 太郎 would be 来庁中)."""
+    shared_server.write(end_open_visits)
 
 
 def _counter_page(browser: Any, server: ServerProcess) -> tuple[Any, Any, list[str]]:

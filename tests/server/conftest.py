@@ -12,7 +12,7 @@ import pytest
 
 from procedure_definitions.model import Procedure
 from server.settings import Settings
-from testsupport.servers import AppServer
+from testsupport.servers import AppServer, end_open_visits
 from testsupport.webauthn import AuthServer
 
 TEST_PROC = {
@@ -129,17 +129,9 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory, name: str, **settings:
         yield AuthServer(srv.app, srv.url, db_path)
 
 
-def end_open_visits(srv: AppServer) -> None:
-    """Every open visit ends, as if each resident had gone home: a registry resident has one open visit at a
-    time (server.storage.visits.open_visit_in), so a module's tests that each open a visit of the same demo
-    resident start from none (``no_open_visits``). Written in the SQLite file directly: a visit without parts
-    cannot be closed through the API."""
-    srv.db.write_sync(lambda c: c.execute(
-        "UPDATE visits SET status = 'closed', closed_at = ? WHERE status = 'open'", ("2026-01-01T00:00:00+00:00",)))
-
-
 @pytest.fixture
 def no_open_visits(srv: AppServer) -> Iterator[None]:
-    """Use with a module's ``srv`` fixture (``pytestmark = pytest.mark.usefixtures("no_open_visits")``)."""
-    end_open_visits(srv)
+    """Each test starts with no open visit (``testsupport.servers.end_open_visits``): use with a module's ``srv``
+    fixture (``pytestmark = pytest.mark.usefixtures("no_open_visits")``)."""
+    srv.db.write_sync(end_open_visits)
     yield
