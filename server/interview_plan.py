@@ -304,7 +304,8 @@ def _agreed_prefill(maps_to: Mapping[str, str], procs: Mapping[str, Procedure], 
 def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """A new draft prefilled from the resident's registry profile: each procedure's fields with a ``prefill``,
     each question with a ``prefill`` the profile holds (``q:{id}``), then each shared field from its own ``prefill`` or, failing that, the first prefilled procedure field it
-    maps to (the bundle's seedShared). ``(draft, keys prefilled)``; keys are ``scope:field``."""
+    maps to (the bundle's seedShared); not another party's section (its prefill is that person's own record, as
+    the PWA fills it from their account). ``(draft, keys prefilled)``; keys are ``scope:field``."""
     draft = empty_draft()
     filled: set[str] = set()
     for lp in ev.procedures:
@@ -312,7 +313,8 @@ def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mappin
         if proc is None:
             continue
         mine: dict[str, Any] = {}
-        for s in proc.sections:
+        # Another party's section (婚姻届's 相手の方) is that person's, never the resident's record: typed.
+        for s in (x for x in proc.sections if not x.party):
             for f in s.fields:
                 v = _prefill_value(f, profile)
                 if v not in (None, "", []):

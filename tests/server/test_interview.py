@@ -821,3 +821,30 @@ def test_a_procedure_added_by_hand_shows_and_folds_what_the_records_filled(srv: 
     # An update keeps them (the keys are the interview's, not the post's).
     assert _post(c, url, page, op="update").status_code == 303
     assert "住民記録より：山田 太郎" in c.get(url).text.split('data-procedure="kokumin-nenkin"', 2)[-1]
+
+
+def test_marriage_asks_the_partner_and_files_the_whole_konin(srv: AppServer) -> None:
+    """婚姻届 at the counter: staff file the whole application (both parts), so the screen asks 「相手の方」 too,
+    typed (never the resident's own record); answering what the summary lists files it."""
+    c = srv.login("counter")
+    vid = _visit(c, "R0002")
+    url = _start(c, vid, "marriage")
+    page = c.get(url).text
+    assert 'name="konin.partner_name.family" value=""' in page, "the partner's name is asked, empty"
+    assert 'name="konin.partner_honseki" value=""' in page
+    # What the generic answers below would get wrong: ages, the kana, the household's work.
+    known = {"konin.partner_birth_date": "1990-04-01", "konin.witnesses.0.witness_birth_date": "1960-01-01",
+             "konin.witnesses.1.witness_birth_date": "1961-01-01", "konin.household_occupation": "employee_small"}
+    known |= {k: v for k, v in (("konin.partner_kana", "スズキ イチロウ"), ("konin.partner_kana.family", "スズキ"),
+                                ("konin.partner_kana.given", "イチロウ")) if f'name="{k}"' in page}
+    r = _post(c, url, page, op="finish", **known)
+    for _ in range(6):
+        assert r.status_code == 422, r.text[:500]
+        answers = _answer_errors(r.text) | known
+        r = _post(c, url, r.text, op="finish", **answers)
+        if r.status_code == 303:
+            break
+    assert r.status_code == 303, _errors(r.text)
+    answers = srv.db.read_sync(lambda db: db.execute(
+        "SELECT answers FROM submissions WHERE procedure_id = 'konin' AND on_behalf_of = 'R0002'").fetchone()[0])
+    assert '"partner_name"' in answers and '"partner_honseki"' in answers
