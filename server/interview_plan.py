@@ -26,15 +26,12 @@ from typing import Any
 from procedure_definitions.expressions import evaluate, parse, truthy
 from procedure_definitions.forms import evaluate_procedure
 from procedure_definitions.model import (
-    AddressField,
     Field,
     GroupField,
     LifeEvent,
     NoticeField,
     PersonField,
-    PostalCodeField,
     Procedure,
-    Section,
 )
 from server.prefill_check import prefill_value
 
@@ -48,12 +45,9 @@ __all__ = [
     "filing_answers",
     "filing_required",
     "included_ids",
-    "linked_postal",
     "prefill_draft",
     "required_now",
-    "required_rule",
     "shared_required",
-    "shared_required_rules",
     "shown",
 ]
 
@@ -183,47 +177,6 @@ def shared_required(ev: LifeEvent, required: Mapping[str, set[str]]) -> set[str]
     shared field is required iff it fills a field an included procedure requires now (``required``:
     :func:`filing_required`); its own ``required`` refuses nothing by itself."""
     return {s.field.id for s in ev.shared_fields for pid, fid in s.maps_to.items() if fid in required.get(pid, ())}
-
-
-def required_rule(pid: str, section: Section, f: Field) -> dict[str, Any] | None:
-    """What the live screen (``interview.js``) needs to decide whether ``pid`` requires ``f`` now, as the form
-    engine does: ``{"p": procedure, "shown": [AST], "any": [{"shown": [AST], "if": AST | None}]}``: required
-    while the procedure is included, the section's and the field's ``show_if`` hold, and one of ``any`` holds:
-    the field's ``required`` (``if`` None) or ``required_if``, or, for a postal code linked to a Japanese address
-    beside it (the engine's ``_linked_address``), the address's, while that address is shown. None: never."""
-    alts: list[dict[str, Any]] = [{"shown": [], "if": _required_ast(f)}] if f.required or f.required_if else []
-    linked = next((x for x in section.fields if isinstance(f, PostalCodeField) and x.id == f.address_field
-                   and isinstance(x, AddressField) and x.japan_only), None)
-    if linked is not None and (linked.required or linked.required_if):
-        alts.append({"shown": [parse(linked.show_if)] if linked.show_if else [], "if": _required_ast(linked)})
-    if not alts:
-        return None
-    shown_if = [parse(x) for x in (section.show_if, f.show_if) if x]
-    return {"p": pid, "shown": shown_if, "any": alts}
-
-
-def linked_postal(section: Section, f: Field) -> bool:
-    """A postal code linked to an address beside it: required when the address is (the form engine's rule)."""
-    return isinstance(f, PostalCodeField) and any(x.id == f.address_field for x in section.fields)
-
-
-def shared_required_rules(ev: LifeEvent, procs: Mapping[str, Procedure]) -> dict[str, list[dict[str, Any]]]:
-    """Per shared field, the :func:`required_rule` of each procedure field it fills (for the live marker)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for sf in ev.shared_fields:
-        rules = []
-        for pid, fid in sf.maps_to.items():
-            proc = procs.get(pid)
-            for sec in proc.sections if proc is not None else []:
-                rule = next((required_rule(pid, sec, f) for f in sec.fields if f.id == fid), None)
-                if rule is not None:
-                    rules.append(rule)
-        out[sf.field.id] = rules
-    return out
-
-
-def _required_ast(f: Field) -> dict[str, Any] | None:
-    return None if f.required else parse(f.required_if) if f.required_if else None
 
 
 def asked_fields(ev: LifeEvent, proc: Procedure, draft: Mapping[str, Any], *, hidden: bool = False

@@ -77,10 +77,7 @@ class Widget:
     errors: list[str] = field(default_factory=list)
     numeric: bool = False  # a number field: the live conditions read its text as a number
     show_if: dict[str, Any] | None = None  # the field's condition (AST), for the live screen
-    required_if: dict[str, Any] | None = None  # its condition to be required (AST): the live marker
-    # A shared field: the procedure fields it fills that may be required (server.interview_plan
-    # shared_required_rules), for the live marker; None for any other field.
-    required_by: list[dict[str, Any]] | None = None
+    required_if: dict[str, Any] | None = None  # a group item field's condition to be required (AST), live
     hidden: bool = False  # its condition is false on the answers as saved
     # Each offered person's own fields: (name, fields, the tick's value, ticked); an unticked person's are
     # rendered hidden, for interview.js to show as soon as the person is ticked (no 「更新」 round trip).

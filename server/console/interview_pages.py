@@ -52,12 +52,9 @@ from server.interview_plan import (
     filing_answers,
     filing_required,
     included_ids,
-    linked_postal,
     prefill_draft,
     required_now,
-    required_rule,
     shared_required,
-    shared_required_rules,
     shown,
 )
 from server.problems import Problem
@@ -202,12 +199,13 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
 
     shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
                      source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]
-    # （必須） on a shared field exactly when filing requires a field it fills (an included procedure's form
-    # says so on the answers it files: the PWA's sharedRequired); live by its rules (interview.js).
+    # （必須） exactly where filing requires a value: an included procedure's form says so on the answers it files
+    # (the form engine's ``required``), a shared field when it fills such a field (the PWA's sharedRequired). As
+    # saved here; interview.js runs the same engine (pwa/js/form.js) live as answers change.
     required = filing_required(ev, procs, draft, included_ids(derived))
-    rules, now = shared_required_rules(ev, procs), shared_required(ev, required)
+    now = shared_required(ev, required)
     for w, s in zip(shared, ev.shared_fields, strict=True):
-        w.required, w.required_by = s.field.id in now, rules.get(s.field.id, [])
+        w.required = s.field.id in now
     per: list[tuple[str, str, list[tuple[str, list[Widget]]], dict[str, str]]] = []
     for d in derived:
         proc = procs.get(d.procedure)
@@ -216,7 +214,7 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
         mine = draft["answers"].get(proc.id) or {}
         answers = filing_answers(ev, proc.id, draft)
         sections = []
-        section_of = {f.id: sec for sec in proc.sections for f in sec.fields}
+        needed = required.get(proc.id)  # None: not included now (its fields as its form would start)
         for title, fields in asked_fields(ev, proc, draft, hidden=True):
             ws = []
             for f in fields:
@@ -224,11 +222,7 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
                            profile=profile, resident_id=resident_id)
                 # Shown or hidden live as the answers change (interview.js), as saved without JavaScript.
                 w.show_if, w.hidden = (parse(f.show_if), not shown(f, answers)) if f.show_if else (None, False)
-                if linked_postal(section_of[f.id], f):  # required when its address is: the form engine's rule
-                    rule = required_rule(proc.id, section_of[f.id], f)
-                    w.required_by, w.required = [rule] if rule else [], f.id in required.get(proc.id, ())
-                elif f.required_if:  # marked （必須） exactly when filing will require it, live as well
-                    w.required_if, w.required = parse(f.required_if), required_now(f, answers)
+                w.required = f.id in needed if needed is not None else required_now(f, answers)
                 ws.append(w)
             sections.append((title, ws))
         per.append((proc.id, proc.title.ja, sections, _maps(ev, proc.id)))
@@ -366,7 +360,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
         departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
         documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
-        suggested=suggested, basis=basis)
+        suggested=suggested, basis=basis, versions={pid: p.version for pid, p in procs.items()})
 
 
 def _suggested(ev: LifeEvent, rec: InterviewRecord, profile: dict[str, Any], rid: str) -> dict[str, str]:

@@ -7,7 +7,8 @@
 // this file 「更新」 asks the server, which decides the same (server/interview_plan.py). Enter in a field never submits the form;
 // Ctrl+Enter anywhere in it is 「聞き取りを終えて申請する」.
 import { evaluate, japanToday } from './expr.js';
-import { applicableProcedures, truthy } from './lifeevent.js';
+import { evaluateForm } from './form.js';
+import { applicableProcedures, sharedRequired, truthy } from './lifeevent.js';
 import { pickPerson } from './people.js';
 
 const form = document.getElementById('interview');
@@ -81,20 +82,56 @@ function conditions(answersQ, included) {
       if (req) req.hidden = !holds(div, div.dataset.requiredIf, false);
     }
   }
-  // A shared field is required exactly when an included procedure requires, now, the field it fills (the PWA's
-  // sharedRequired; server/interview_plan.py shared_required_rules says which fields and on what conditions).
-  const test = (ast, answers, onError) => {
-    try { return truthy(evaluate(ast, answers, { today })); } catch { return onError; }
-  };
-  const all = (asts, answers) => asts.every((ast) => test(ast, answers, true));
-  for (const div of document.querySelectorAll('.field[data-required-by]')) {
-    const req = div.querySelector('.req');
-    if (!req) continue;
-    req.hidden = !JSON.parse(div.dataset.requiredBy).some((r) => {
-      const answers = byProcedure[r.p];
-      return included.has(r.p) && answers && all(r.shown, answers)
-        && r.any.some((x) => all(x.shown, answers) && (x.if === null || test(x.if, answers, false)));
-    });
+  markRequired(byProcedure, included);
+}
+
+// Each procedure's compiled form (the public GET /api/procedures/{id}/{version}), fetched once: the markers follow
+// the form engine itself (pwa/js/form.js, the twin of the server's), not a second rule.
+const compiled = new Map();
+
+async function loadForms() {
+  await Promise.all([...document.querySelectorAll('section.procedure[data-procedure][data-version]')].map(async (s) => {
+    try {
+      const r = await fetch(`/api/procedures/${encodeURIComponent(s.dataset.procedure)}/${encodeURIComponent(s.dataset.version)}`);
+      if (r.ok) compiled.set(s.dataset.procedure, await r.json());
+    } catch { /* offline or refused: the markers stay as the server rendered them */ }
+  }));
+  refresh();
+}
+
+/**
+ * （必須） exactly where filing will refuse an empty value: each included procedure's form evaluated on the answers
+ * it files (staff filing) says which of its top-level fields are required; a shared field is required when it
+ * fills one of those (pwa/js/lifeevent.js sharedRequired, the rule of the resident's bundle). The fields of a
+ * group's item keep their own required_if (conditions above). Until every form is loaded nothing changes.
+ */
+function markRequired(byProcedure, included) {
+  if ([...included].some((pid) => !compiled.has(pid))) return;
+  const today = japanToday();
+  const results = [];
+  const shared = new Map(); // shared field id -> {procedure: its field}
+  for (const section of document.querySelectorAll('section.procedure[data-procedure]')) {
+    const pid = section.dataset.procedure;
+    if (!included.has(pid)) continue;
+    const result = evaluateForm(compiled.get(pid), byProcedure[pid], { today, filer: 'staff' });
+    results.push({ d: { procedure_id: pid }, result });
+    const required = new Set(result.required);
+    for (const div of section.querySelectorAll('.field[data-field]')) {
+      if (div.closest('[data-item]')) continue;
+      const mark = div.querySelector('.req');
+      if (mark) mark.hidden = !required.has(div.dataset.field.split('.').slice(1).join('.'));
+    }
+    for (const [target, source] of Object.entries(JSON.parse(section.dataset.maps || '{}'))) {
+      if (!source.startsWith('s.')) continue;
+      if (!shared.has(source)) shared.set(source, {});
+      shared.get(source)[pid] = target;
+    }
+  }
+  const event = { shared_fields: [...shared].map(([source, maps]) => ({ field: { id: source.slice(2) }, maps_to: maps })) };
+  const needed = new Set(sharedRequired(event, results));
+  for (const div of document.querySelectorAll('.field[data-field^="s."]')) {
+    const mark = div.querySelector('.req');
+    if (mark && !div.closest('[data-item]')) mark.hidden = !needed.has(div.dataset.field.slice(2));
   }
 }
 
@@ -212,4 +249,5 @@ if (form) {
     }
   });
   refresh();
+  loadForms();
 }
