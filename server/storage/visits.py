@@ -432,7 +432,7 @@ def _parts(conn: sqlite3.Connection, ids: list[str]) -> dict[str, list[PartRecor
     marks = ",".join("?" * len(ids))
     subs: dict[tuple[str, str], list[str]] = {}
     for r in conn.execute(f"SELECT visit_id, department, submission_id FROM visit_submissions WHERE visit_id IN ({marks})"
-                          " ORDER BY attached_at, submission_id", ids):
+                          " ORDER BY attached_at, rowid", ids):
         subs.setdefault((r[0], r[1]), []).append(r[2])
     out: dict[str, list[PartRecord]] = {}
     for r in conn.execute(f"SELECT visit_id, department, state, taken_by, booth, updated_at FROM visit_parts"

@@ -186,7 +186,10 @@ def test_the_guide_lists_only_the_documents_not_seen(srv: AppServer) -> None:
 
     def missing_and_seen() -> tuple[str, str]:
         text = re.sub(r"\s+", "", pdftotext(c.get(f"/console/visits/{vid}/guide.pdf").content))
-        tenkyo = text.split("転居届", 1)[1].split("手数料", 1)[0]  # the 転居届 block's 持ち物
+        # The blocks in the titles' order (the text layer may give the title lines before the blocks' bodies).
+        titles = re.findall(r"\d+\.(.+?)受付番号", text.split("本日の手続き", 1)[1])
+        bodies = text.split("担当")[1:]
+        tenkyo = bodies[titles.index("転居届")].split("手数料", 1)[0]  # the 転居届 block's 持ち物
         missing, _, seen = tenkyo.partition("確認済み：")
         return missing, seen
 
