@@ -67,6 +67,7 @@ class Derived:
     condition: str = ""
     manual: str = ""  # "added" | "removed" | ""
     manual_reason: str = ""
+    filed: str = ""  # the 受付番号 of this procedure's application already filed in the visit ("" none)
     include_if: dict[str, Any] | None = field(default=None, compare=False)
 
 
@@ -115,8 +116,15 @@ def condition_words(ev: LifeEvent, include_if: str | None) -> str:
     return "「" + "」「".join(used) + "」の回答による" if used else ""
 
 
-def derive(ev: LifeEvent, draft: Mapping[str, Any], known: Mapping[str, Procedure]) -> list[Derived]:
-    """The derived list in the event's order, then the procedures added by hand (those ``known`` only)."""
+def derive(ev: LifeEvent, draft: Mapping[str, Any], known: Mapping[str, Procedure],
+           filed: Mapping[str, str] | None = None) -> list[Derived]:
+    """The derived list in the event's order, then the procedures added by hand (those ``known`` only).
+
+    ``filed``: procedure id -> 受付番号 of the applications the visit already holds (an earlier interview's, or
+    one attached): such a procedure is not derived again (「この来庁で申請済み」), so never filed twice by a
+    second life event; only the clerk's add by hand, with its reason, files it again (子ども医療費 is one
+    application per child). The screen, the live list (``data-filed``) and the finish all read this list."""
+    filed = filed or {}
     values = _question_values(ev, draft.get("questions") or {})
     removed: Mapping[str, str] = draft.get("removed") or {}
     added: Mapping[str, str] = draft.get("added") or {}
@@ -126,14 +134,17 @@ def derive(ev: LifeEvent, draft: Mapping[str, Any], known: Mapping[str, Procedur
         by_rule = _holds(ast, values)
         # By hand: removed (whatever the rule says), or added although the rule leaves it out.
         manual = "removed" if lp.procedure in removed else "added" if lp.procedure in added else ""
-        out.append(Derived(procedure=lp.procedure, included=manual == "added" or (by_rule and not manual),
+        done = lp.procedure in filed
+        out.append(Derived(procedure=lp.procedure,
+                           included=manual == "added" or (by_rule and not manual and not done),
                            reason=lp.reason.ja if lp.reason else "", condition=condition_words(ev, lp.include_if),
                            manual=manual, manual_reason=removed.get(lp.procedure, added.get(lp.procedure, "")),
-                           include_if=ast))
+                           filed=filed.get(lp.procedure, ""), include_if=ast))
     listed = {lp.procedure for lp in ev.procedures}
     for pid, why in added.items():
         if pid in known and pid not in listed:
-            out.append(Derived(procedure=pid, included=True, reason="", manual="added", manual_reason=why))
+            out.append(Derived(procedure=pid, included=True, reason="", manual="added", manual_reason=why,
+                               filed=filed.get(pid, "")))
     return out
 
 

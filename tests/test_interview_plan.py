@@ -49,6 +49,24 @@ def test_birth_answers_decide_the_list(lib: Any) -> None:
     assert included_ids(derive(ev, _draft(is_public_servant=True), procs)) == ["shussei", "kodomo-iryohi"]
 
 
+def test_a_procedure_filed_in_the_visit_is_not_derived_again(lib: Any) -> None:
+    events, procs = lib
+    ev = events["moving-in"]
+    d = _draft(needs_certificate=True, wants_seal=True)
+    filed = {"juminhyo-copy": "2026-000005", "tenkyo": "2026-000004"}
+    out = derive(ev, d, procs, filed)
+    # Filed already: shown with its 受付番号, not included whatever the answers; the others as derived.
+    assert included_ids(out) == ["tennyu", "inkan-toroku"]
+    copy = next(x for x in out if x.procedure == "juminhyo-copy")
+    assert (copy.included, copy.filed, copy.manual) == (False, "2026-000005", "")
+    assert included_ids(derive(ev, d, procs)) == ["tennyu", "inkan-toroku", "juminhyo-copy"]
+    # Added by hand (with its reason: the clerk's explicit override), filed again; one the event does not list too.
+    d["added"] = {"juminhyo-copy": "提出先が別", "tenkyo": "訂正のため"}
+    out = derive(ev, d, procs, filed)
+    assert included_ids(out) == ["tennyu", "inkan-toroku", "juminhyo-copy", "tenkyo"]
+    assert next(x for x in out if x.procedure == "tenkyo").filed == "2026-000004"
+
+
 def test_condition_words(lib: Any) -> None:
     ev = lib[0]["birth"]
     assert condition_words(ev, "not already_receiving_teate and not is_public_servant") == (

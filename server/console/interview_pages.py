@@ -63,6 +63,7 @@ from server.services import Services, services
 from server.storage.interviews import (
     InterviewRecord,
     InterviewRefused,
+    filed_in_visit,
     finish_interview_in,
     load_interview,
     save_draft_in,
@@ -310,12 +311,19 @@ class _Screen:
     profile: dict[str, Any]
     sources: dict[str, str]
     rid: str  # the person's own id (registry, or 転出証明書情報 mover; "" none): not offered where pick_self is false
+    filed: dict[str, str]  # procedure id -> 受付番号 already filed in the visit (``_filed``): not derived again
+
+
+async def _filed(svc: Services, view: VisitView) -> dict[str, str]:
+    """The procedures the visit already holds an application of (those of the parts the reader sees)."""
+    held = {sid for p in view.parts for sid in p.submissions}
+    return await svc.db.read(lambda c: filed_in_visit(c, view.id, held)) if held else {}
 
 
 async def _screen(svc: Services, user: AccountLike, vid: str, iid: str) -> _Screen:
     view, rec, ev, procs = await _context(svc, user, vid, iid)
     profile, sources, rid = await _prefill(svc, user, view)
-    return _Screen(view, rec, ev, procs, profile, sources, rid)
+    return _Screen(view, rec, ev, procs, profile, sources, rid, await _filed(svc, view))
 
 
 async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _Screen, *,
@@ -329,7 +337,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     await audit.record(svc.db, actor=user.id, action="interview.read", subject=f"visit:{view.id}",
                        details={"interview": rec.id, "via": "console"})
     profile[EVENT_PEOPLE] = event_people(ev.people, rec.draft.get("shared") or {})
-    derived = derive(ev, rec.draft, procs)
+    derived = derive(ev, rec.draft, procs, screen.filed)
     shared, per = _widgets(ev, procs, rec, rec.draft, profile, sources, rid, derived)
     widgets = shared + [w for _, _, secs, _ in per for _, ws in secs for w in ws]
     # A person's or a row's own fields (one level: an item holds no group).
@@ -360,7 +368,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
         departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
         documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
-        suggested=suggested, basis=basis, versions={pid: p.version for pid, p in procs.items()})
+        suggested=suggested, basis=basis, versions={pid: p.version for pid, p in procs.items()}, filed=screen.filed)
 
 
 def _suggested(ev: LifeEvent, rec: InterviewRecord, profile: dict[str, Any], rid: str) -> dict[str, str]:
@@ -435,7 +443,7 @@ async def interview_post(request: Request[Any, Any, Any], vid: FromPath[str], ii
         return _refused(request, _problem(exc), back)
     # The screen re-rendered from these reads and the draft just saved, not read and audited again.
     rec.draft, rec.prefilled = draft, prefilled
-    screen = _Screen(view, rec, ev, procs, profile, sources, rid)
+    screen = _Screen(view, rec, ev, procs, profile, sources, rid, await _filed(svc, view))
     if op == "finish":
         return await _finish(request, user, screen)
     if message:
@@ -450,7 +458,7 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     view, rec, ev, procs, draft = screen.view, screen.rec, screen.ev, screen.procs, screen.rec.draft
     if view.status != "open":  # checked before filing: a closed visit would refuse the applications after it
         return _refused(request, Problem(409, "visit-closed"), f"/console/visits/{view.id}")
-    ids = included_ids(derive(ev, draft, procs))
+    ids = included_ids(derive(ev, draft, procs, screen.filed))
     if not ids:
         return await _render(request, user, screen, message="申請する手続きがありません。", http_status=422)
     filings = []
@@ -474,9 +482,18 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         return await _render(request, user, screen, errors=errors, http_status=422,
                              message="入力内容を確認してください。申請はまだ送っていません。")
 
+    to_file = set(ids)
+
     def file_all(c: Any) -> list[str]:
         # One write job: every application, the visit's parts, the documents seen and the interview filed
         # commit together or not at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
+        # Another interview of the visit that filed since the screen was read: its procedures not twice (the
+        # derive rule again, on the visit as it is now; only an add by hand files one again).
+        again = [p for p in filed_in_visit(c, view.id) if p in to_file
+                 and p not in (draft.get("added") or {})]
+        if again:
+            raise InterviewRefused(409, "procedure-filed-in-visit", "この来庁で申請済みの手続きがあります："
+                                   + "、".join(procs[p].title.ja for p in again) + "。聞き取りを開き直してください。")
         ids = [write_filing_in(c, f)[0].id for f in filings]
         attach_in(c, view.id, ids, user.id)
         mark_seen_in(c, view.id, seen, user.id, via="interview")  # the 持ち物 ticked: not printed as missing
@@ -487,8 +504,8 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         await visit_write(svc, file_all)
     except IdempotencyConflict:
         return _refused(request, ID_REUSED.problem(), f"/console/visits/{view.id}")
-    except InterviewRefused as exc:
-        return _refused(request, _problem(exc), f"/console/visits/{view.id}")
+    except InterviewRefused as exc:  # back to the interview: reopened, it shows what the visit holds now
+        return _refused(request, _problem(exc), f"/console/visits/{view.id}/interviews/{rec.id}")
     except Problem as exc:
         return _refused(request, exc, f"/console/visits/{view.id}")
     return Redirect(f"/console/visits/{view.id}?filed=1", status_code=303)

@@ -11,6 +11,7 @@ the visit's step (``interview_started`` / ``interview_finished``) and the audit 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ __all__ = [
     "INTERVIEW_MIGRATIONS",
     "InterviewRecord",
     "InterviewRefused",
+    "filed_in_visit",
     "finish_interview_in",
     "load_interview",
     "save_draft_in",
@@ -155,6 +157,21 @@ def save_draft_in(conn: sqlite3.Connection, interview_id: str, draft: dict[str, 
         append_audit(conn, actor=actor, action=f"interview.procedure_{change['op']}", subject=f"visit:{rec.visit_id}",
                      details={"interview": interview_id, "procedure": change["procedure"], "reason": change["reason"]})
     return keys
+
+
+def filed_in_visit(conn: sqlite3.Connection, visit_id: str, held: Collection[str] | None = None) -> dict[str, str]:
+    """Procedure id -> 受付番号 of the applications ``visit_id`` holds (an earlier interview's or one attached;
+    the first filed when several): what a later interview of the visit does not derive again
+    (``server.interview_plan.derive``). ``held``: only those of these application ids (the parts the reader
+    may see); None: every one (the finish's check inside its write job)."""
+    rows = conn.execute("SELECT s.procedure_id, s.receipt_number, s.id FROM visit_submissions v"
+                        " JOIN submissions s ON s.id = v.submission_id WHERE v.visit_id = ?"
+                        " ORDER BY s.received_at, s.receipt_number", (visit_id,)).fetchall()
+    out: dict[str, str] = {}
+    for pid, number, sid in rows:
+        if held is None or sid in held:
+            out.setdefault(str(pid), str(number))
+    return out
 
 
 def finish_interview_in(conn: sqlite3.Connection, interview_id: str, submissions: list[str], actor: str) -> bool:

@@ -848,3 +848,66 @@ def test_marriage_asks_the_partner_and_files_the_whole_konin(srv: AppServer) -> 
     answers = srv.db.read_sync(lambda db: db.execute(
         "SELECT answers FROM submissions WHERE procedure_id = 'konin' AND on_behalf_of = 'R0002'").fetchone()[0])
     assert '"partner_name"' in answers and '"partner_honseki"' in answers
+
+
+def test_a_procedure_filed_in_the_visit_is_not_derived_again(srv: AppServer) -> None:
+    """転居 then 転入 in one visit: 住民票の写し, filed by the first, is 「この来庁で申請済み（受付番号 …）」 in the
+    second, not included and not filed again; the clerk's add by hand with a reason files it again (a later
+    interview of the visit: the explicit override)."""
+    from server.demo import DEMO_TRANSFERS
+    from server.registry import import_transfers
+    from server.transfer import InMemoryMovingService
+
+    srv.db.write_sync(lambda db: import_transfers(db, InMemoryMovingService(DEMO_TRANSFERS),
+                                                  [t.resident_id for t in DEMO_TRANSFERS]))
+
+    def filed(pid: str) -> list[str]:
+        return srv.db.read_sync(lambda db: [str(r[0]) for r in db.execute(
+            "SELECT receipt_number FROM submissions WHERE procedure_id = ? AND on_behalf_of = 'R0011'", (pid,))])
+
+    before = len(filed("juminhyo-copy"))
+    c = srv.login("counter")
+    vid = _visit(c, "R0011")
+    url = _start(c, vid, "moving-within")
+    assert _finish_moving_within(c, url, c.get(url).text).status_code == 303
+    number = filed("juminhyo-copy")[-1]
+    assert len(filed("juminhyo-copy")) == before + 1
+
+    url = _start(c, vid, "moving-in")
+    r = _post(c, url, c.get(url).text, op="update", **{"q.needs_certificate": "yes", "q.has_children": "no"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert "住民票の写し等交付請求" not in _derived(page) and "住民票の写し等交付請求" in _derived(page, "derived-out")
+    assert f"この来庁で申請済み（受付番号 {number}）" in page
+    assert f'data-filed="{number}"' in page  # the live list (interview.js) keeps it out as the answers change
+    assert re.search(rf'<option value="juminhyo-copy">[^<]*（この来庁で申請済み 受付番号 {number}）</option>', page)
+    done = _post(c, url, page, op="finish", **{
+        "tennyu.moved_from": "domestic", "tennyu.tokurei_tennyu": "no", "s.move_date": "2026-12-01",
+        "s.new_postal_code": "1010021", "s.new_address.postal_code": "1010021", "s.new_address.prefecture": "東京都",
+        "s.new_address.city": "千代田区", "s.new_address.town": "外神田", "s.new_address.block": "1-1",
+        "s.head_name.family": "鈴木", "s.head_name.given": "大輔", "tennyu.filer_relation": "self",
+        "s.applicant_phone": "090-0000-0000"})
+    if done.status_code != 303:  # its 住民票の写し fields are empty: included, it would refuse
+        raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
+    assert len(filed("juminhyo-copy")) == before + 1 and len(filed("tennyu")) >= 1
+
+    # A third interview of the visit: added by hand with a reason, it is filed once more (the override).
+    url = _start(c, vid, "birth")
+    page = c.get(url).text
+    for title in _derived(page):
+        pid = re.search(rf'<li data-procedure="([\w-]+)"[^>]*aria-label="{title}"', page)
+        assert pid
+        assert _post(c, url, c.get(url).text, op="remove", remove_procedure=pid[1],
+                     remove_reason="この来庁では申請しない").status_code == 303
+    r = _post(c, url, c.get(url).text, op="add", add_procedure="juminhyo-copy", add_reason="")
+    assert r.status_code == 422 and "理由を入力してください" in r.text
+    r = _post(c, url, c.get(url).text, op="add", add_procedure="juminhyo-copy", add_reason="提出先が別のため2通目")
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert _derived(page) == ["住民票の写し等交付請求"] and "窓口で追加：提出先が別のため2通目" in page
+    done = _post(c, url, page, op="finish", **{
+        "juminhyo-copy.relation": "self", "juminhyo-copy.certificate_type": "all_household",
+        "juminhyo-copy.copies": "1", "juminhyo-copy.purpose": "employment"})
+    if done.status_code != 303:
+        raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
+    assert len(filed("juminhyo-copy")) == before + 2

@@ -211,7 +211,8 @@ function refresh() {
   for (const li of items) {
     const pid = li.dataset.procedure;
     const manual = li.dataset.manual;
-    const on = manual === 'added' || (manual !== 'removed' && byRule.has(pid));
+    // Filed already in this visit (data-filed: its 受付番号): never derived again, only added by hand (interview_plan derive).
+    const on = manual === 'added' || (manual !== 'removed' && !li.dataset.filed && byRule.has(pid));
     if (on) included.add(pid);
     li.hidden = !on;
     for (const other of document.querySelectorAll(`#derived-out li[data-procedure="${pid}"]`)) other.hidden = on;
