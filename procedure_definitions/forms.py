@@ -30,6 +30,7 @@ from .expressions.dates import japan_today, parse_date
 from .expressions.parser import MAX_SAFE_INTEGER
 from .identity_memo import IdentityMemo
 from .model import Procedure
+from .names import bad_name_char
 
 __all__ = ["MESSAGES", "FieldError", "FormState", "evaluate_form", "evaluate_procedure", "for_resident", "is_number",
            "is_sha256", "required_documents", "staff_only_ids", "validate_answers"]
@@ -753,10 +754,15 @@ def _parts_ok(v: Any, ok: Callable[[str], bool]) -> bool | None:
 
 def _check_name(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
     if f.get("single_part"):
-        return None if isinstance(v, str) else ("type", {})
+        if not isinstance(v, str):
+            return "type", {}
+        return None if bad_name_char(v) is None else ("bad_text", {})
     parts = _parts_ok(v, lambda s: s != "")
     if parts is None:
         return "type", {}
+    # The rule of every name (procedure_definitions.names): a bidi override prints the name reordered.
+    if bad_name_char(v["family"] + v["given"]) is not None:
+        return "bad_text", {}
     # Half a name is not "required" (an optional name must never say so): it asks for the other half.
     return None if parts else ("name_parts", {})
 

@@ -429,10 +429,15 @@ function partsOk(v, ok) {
   return ok(v.family) && ok(v.given);
 }
 
+// procedure_definitions/names.py: no name holds a control or bidirectional character (lone surrogates: refusal)
+const NOT_IN_NAME = /[\0-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const BAD_NAME = ['bad_text', {}];
+
 function checkName(form, f, v) {
-  if (f.single_part) return typeof v === 'string' ? null : TYPE;
+  if (f.single_part) return typeof v !== 'string' ? TYPE : NOT_IN_NAME.test(v) ? BAD_NAME : null;
   const parts = partsOk(v, (s) => s !== '');
   if (parts === null) return TYPE;
+  if (NOT_IN_NAME.test(v.family + v.given)) return BAD_NAME;
   return parts ? null : ['name_parts', {}]; // half a name asks for the other half, never "required"
 }
 

@@ -499,6 +499,62 @@ CASES: list[dict[str, Any]] = [
             "agree": True,
         },
     ),
+    # --- names: no control or bidirectional character (procedure_definitions.names, the rule of every name);
+    # kept (validated, not refused at the edge), the message bad_text; variation selectors are part of a name
+    case(
+        "a bidi override and a control character in a name's parts",
+        "basic",
+        {"relation": "proxy", "proxy_name": {"family": "鈴\u202e木", "given": "大\u0007輔"}, "copies": 1, "agree": True},
+        errors={"proxy_name": "bad_text"},
+        shown=["relation", "proxy_name", "copies", "total_fee", "purpose", "agree"],
+        values={
+            "relation": "proxy",
+            "proxy_name": {"family": "鈴\u202e木", "given": "大\u0007輔"},
+            "copies": 1,
+            "total_fee": 300,
+            "agree": True,
+        },
+    ),
+    case(
+        "a forbidden character in the 名 alone, the 姓 missing: the character first",
+        "basic",
+        {"relation": "proxy", "proxy_name": {"family": "", "given": "大\u2066輔"}, "copies": 1, "agree": True},
+        errors={"proxy_name": "bad_text"},
+        shown=["relation", "proxy_name", "copies", "total_fee", "purpose", "agree"],
+        values={
+            "relation": "proxy",
+            "proxy_name": {"family": "", "given": "大\u2066輔"},
+            "copies": 1,
+            "total_fee": 300,
+            "agree": True,
+        },
+    ),
+    *(
+        case(f"a name holding U+{ord(c):04X} is refused", "types", types(name_single=f"John{c}Smith"),
+             errors={"name_single": "bad_text"}, shown=TYPES_SHOWN)
+        for c in ("\t", "\n", "\x1b", "\x7f", "\x85", "\u061c", "\u200e", "\u200f", "\u2028", "\u2029",
+                  "\u202a", "\u202d", "\u202e", "\u2066", "\u2069")
+    ),
+    case(
+        "variation selectors and IVS stay in a name (never normalized)",
+        "basic",
+        {"relation": "proxy", "proxy_name": {"family": "邊\U000e0102", "given": "葛\ufe00"}, "copies": 1, "agree": True},
+        errors={},
+        shown=["relation", "proxy_name", "copies", "total_fee", "purpose", "agree"],
+        values={
+            "relation": "proxy",
+            "proxy_name": {"family": "邊\U000e0102", "given": "葛\ufe00"},
+            "copies": 1,
+            "total_fee": 300,
+            "agree": True,
+        },
+    ),
+    case("a name with spaces and an IVS", "types", types(name_single="渡邊\U000e0102 John\u3000Smith"), errors={},
+         shown=TYPES_SHOWN),
+    case("a bidi override in katakana is not kana", "types", types(kana_split={"family": "ヤマ\u202eダ", "given": "タロウ"}),
+         errors={"kana_split": "kana"}, shown=TYPES_SHOWN),
+    # The names rule is for names: a text field (multi-line by design) keeps what it is given.
+    case("a plain text field is not a name", "types", types(txt="a\u202eb"), errors={}, shown=TYPES_SHOWN),
     # --- every field type
     case("all types valid", "types", GOOD_TYPES, errors={}, shown=TYPES_SHOWN),
     case("email", "types", types(email="taro@example"), errors={"email": "email"}, shown=TYPES_SHOWN),

@@ -911,3 +911,29 @@ def test_a_procedure_filed_in_the_visit_is_not_derived_again(srv: AppServer) -> 
     if done.status_code != 303:
         raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
     assert len(filed("juminhyo-copy")) == before + 2
+def test_a_name_with_a_bidi_override_or_a_control_character_is_refused(srv: AppServer) -> None:
+    """The names rule (procedure_definitions.names) in the form engine: an interview's name answer holding a
+    bidirectional override or a control character is refused at its field (it would print reordered on the 申請書),
+    nothing filed; an IVS stays a name."""
+    c = srv.login("counter")
+    vid = _visit(c)
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    done = {"tenkyo.movers": ["0"], "tenkyo.filer_relation": "self", "tenkyo.move_date": "2026-12-01",
+            "s.new_postal_code": "3300055", "s.new_address.postal_code": "3300055",
+            "s.new_address.prefecture": "埼玉県", "s.new_address.city": "さいたま市浦和区",
+            "s.new_address.town": "東高砂町", "s.new_address.block": "8-8", "s.new_address.building": ""}
+    for family, given in (("鈴\u202e木", "大輔"), ("鈴木", "大\u0007輔"), ("鈴木", "大\u2066輔")):
+        r = _post(c, url, page, op="finish", **done, **{"s.applicant_name.family": family,
+                                                        "s.applicant_name.given": given})
+        assert r.status_code == 422, (family, given)
+        assert "申請はまだ送っていません" in r.text and "使用できない文字を削除してください" in r.text
+    assert not [s for p in c.get(f"/api/visits/{vid}").json()["parts"] for s in p["submissions"]]
+    r = _post(c, url, page, op="finish", **done, **{"s.applicant_name.family": "渡邊\U000e0102",
+                                                    "s.applicant_name.given": "大輔"})
+    assert r.status_code == 303, r.text[:2000]
+    subs = [s for p in c.get(f"/api/visits/{vid}").json()["parts"] for s in p["submissions"]]
+    stored = srv.db.read_sync(lambda db: db.execute(
+        f"SELECT answers FROM submissions WHERE procedure_id = 'tenkyo' AND id IN ({','.join('?' * len(subs))})",
+        subs).fetchone()[0])
+    assert json.loads(stored)["filer_name"]["family"] == "渡邊\U000e0102"
