@@ -3,11 +3,14 @@
 A visit (来庁) is the unit of work at the counter: one resident, one booth, and one PART per department involved.
 A part is ``waiting`` until a clerk of its department takes it (「担当します」: ``in_progress``, the clerk and the
 booth recorded), then ``done`` when they complete it, or back to ``waiting`` when they hand it back (「戻す」).
-The visit closes only when every part is done (storage closes it as the last part completes); counter staff
-may reopen a closed visit (a department forgotten at the door) and attaching new work to a done part makes it
-wait again.
+A visit with parts closes only when every part is done; a visit with no part at all (a mistaken or abandoned
+reception: nothing to hand to a department) may close at once, so that it does not stay open for ever and capture
+the resident's next reception (one open visit per resident). Counter staff may reopen a closed visit (a
+department forgotten at the door) and attaching new work to a done part makes it wait again.
 
-Who may ask for a step is the policy's (``server.auth.roles``: department staff or counter/admin); this module
+Who may ask for a step is the policy's (``server.auth.roles``: department staff or counter/admin); closing is the
+desk's, except that completing the last part closes the visit with it (``server.auth.roles``, "the last part
+closes the visit": a consequence of completing, decided by storage, not a permission to close). This module
 only says whether the step fits the current state, and answers a repeated step (a double click, a retry) as
 "nothing to do" instead of an error. Storage (``server.storage.visits``) calls it inside the write job, so two
 clerks taking the same part at once are decided here: the second one finds it in progress and gets
@@ -21,7 +24,6 @@ from typing import Final, Literal
 
 __all__ = [
     "MARK_STEPS",
-    "NO_PARTS",
     "PARTS_NOT_DONE",
     "PART_ACTIONS",
     "PART_DONE",
@@ -73,7 +75,6 @@ PART_TAKEN: Final = "part-taken"                # someone else has the part in p
 PART_NOT_TAKEN: Final = "part-not-in-progress"  # complete / hand back / mark a part nobody has taken
 PART_DONE: Final = "part-done"                  # take / hand back / mark a completed part
 PARTS_NOT_DONE: Final = "parts-not-done"        # close while a part is waiting or in progress
-NO_PARTS: Final = "visit-has-no-parts"          # close a visit that has no part at all
 
 
 def part_step(*, visit: str, state: str, holder: str | None, action: PartAction, actor: str,
@@ -117,12 +118,11 @@ def part_step(*, visit: str, state: str, holder: str | None, action: PartAction,
 
 
 def visit_step(*, visit: str, part_states: list[str], action: VisitAction) -> Outcome | Refused:
-    """Whether the visit may close (every part done, at least one part) or reopen; repeats change nothing."""
+    """Whether the visit may close (every part done; a visit with no part closes at once: a reception to
+    cancel) or reopen; repeats change nothing."""
     if action == "close":
         if visit == "closed":
             return Outcome("closed", False)
-        if not part_states:
-            return Refused(NO_PARTS, "A visit with no department part cannot close")
         if any(s != "done" for s in part_states):
             return Refused(PARTS_NOT_DONE, "Every part must be done before the visit closes")
         return Outcome("closed", True)

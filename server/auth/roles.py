@@ -95,6 +95,11 @@ STAFF_FILER_ROLES: Final[tuple[str, ...]] = tuple(r for r in FILER_ROLES if r in
 # work the parts: a reviewer only the parts of their own department (``may_work_part``).
 VISIT_DESK_ROLES: Final[tuple[str, ...]] = ("counter", "admin")
 VISIT_ROLES: Final[tuple[str, ...]] = ("counter", "reviewer", "admin")
+# The last part closes the visit: whoever completes the visit's last part not done (``may_work_part``: a
+# reviewer too) closes the visit by doing so (server.storage.visits.part_action_in: its ``closed`` step and
+# ``visit.close`` audit entry by that clerk), unless an interview of the visit is still open (聞き取り中: more
+# parts are coming). A consequence of completing, not a permission to close: asking to close
+# (「来庁を終了」, POST /api/visits/{id}/close) and reopening stay VISIT_DESK_ROLES'.
 # who runs a life event's interview in a visit (server/console/interview_pages.py) and files its applications on
 # the resident's behalf: the visit desk that is also a staff filer and reads the resident's prefill profile
 # (counter staff; admins open visits but do not file, outreach workers have no visits).
@@ -174,7 +179,8 @@ def can_access_department(who: HasRole, department: str | None) -> bool:
 
 def may_work_part(who: HasRole, department: str | None) -> bool:
     """Whether ``who`` may take, complete or hand back a visit's part of ``department`` (and see that part on the
-    board): staff of that department, or counter staff and admins for every department."""
+    board): staff of that department, or counter staff and admins for every department. Completing the last
+    part closes the visit with it ("the last part closes the visit", above): no permission of its own."""
     return who.role in VISIT_ROLES and can_access_department(who, department)
 
 

@@ -63,6 +63,7 @@ from server.services import Services, services
 from server.storage.interviews import (
     InterviewRecord,
     InterviewRefused,
+    event_interview,
     filed_in_visit,
     finish_interview_in,
     load_interview,
@@ -168,6 +169,16 @@ async def start_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     if view.resident_id is None and view.person is None:
         return _refused(request, Problem(422, "interview-needs-resident"), back)
     ev = _newest(versions)
+    # Answered before the registry and the pre-entry are read (a second click or Back reads nothing for nothing):
+    # a closed visit, or this event's interview already in the visit (open: go on with it; filed: refused). The
+    # write job below still decides two starts racing.
+    if view.status != "open":
+        return _refused(request, Problem(409, "visit-closed"), back)
+    same = await svc.db.read(lambda c: event_interview(c, vid, ev.id))
+    if same is not None and same[1] == "filed":
+        return _refused(request, Problem(409, "life-event-filed"), back)
+    if same is not None:
+        return Redirect(f"/console/visits/{vid}/interviews/{same[0]}", status_code=303)
     # A person not in the registry yet: no on_behalf_of, prefilled from their 転出証明書情報 when it matches.
     profile, _, _ = await _prefill(svc, user, view)
     draft, filled = prefill_draft(ev, _current(svc), profile)

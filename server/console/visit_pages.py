@@ -39,7 +39,7 @@ from server.services import Services, services
 from server.storage.interviews import visit_interviews
 from server.storage.visits import candidate_lines, open_visits_of
 from server.visit_documents import visit_applications
-from server.visit_states import MARK_STEPS, PART_ACTIONS
+from server.visit_states import MARK_STEPS, PART_ACTIONS, Outcome, visit_step
 from server.visits import (
     BOOTH_MAX,
     VisitIn,
@@ -78,7 +78,6 @@ _MESSAGES = {
     "part-not-in-progress": "まだ誰も担当していません。先に「担当します」を押してください。",
     "part-done": "この課の手続きは完了しています。",
     "parts-not-done": "まだ完了していない課があります。すべての課が完了してから終了してください。",
-    "visit-has-no-parts": "手続きが一つもないため終了できません。",
     "bad-request": "入力内容を確認してください。",
     "booth-too-long": f"ブースは{BOOTH_MAX}文字以内で入力してください。",
     "interview-needs-resident": "聞き取りは住民記録のある方について行います。先に住民記録を確認してください。",
@@ -223,7 +222,10 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         title_of=lambda pid: procedure_title(titles, pid), status_label=status_label,
         resident=summarize(resident) if resident is not None else None, may_work=lambda d: may_work_part(user, d),
         override=may_override_part(user), desk=user.role in VISIT_DESK_ROLES, mark_labels=MARK_LABELS,
-        all_done=bool(view.parts) and all(p.state == "done" for p in view.parts), interviews=interviews,
+        booth_max=BOOTH_MAX,
+        # 「来庁を終了」 offered as the state machine allows it (every part done; no part: 「受付を取り消す」).
+        closable=isinstance(visit_step(visit=view.status, part_states=[p.state for p in view.parts], action="close"),
+                            Outcome), interviews=interviews,
         life_events=life_events, event_titles=dict(life_events), form_id=str(uuid.uuid4()),
         # One interview per life event per visit (server.storage.interviews.start_interview_in decides it):
         # the select marks the event filed (not offered) or still being interviewed (starting it opens it).

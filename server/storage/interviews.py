@@ -25,6 +25,7 @@ __all__ = [
     "INTERVIEW_MIGRATIONS",
     "InterviewRecord",
     "InterviewRefused",
+    "event_interview",
     "filed_in_visit",
     "finish_interview_in",
     "load_interview",
@@ -95,6 +96,15 @@ def visit_interviews(conn: sqlite3.Connection, visit_id: str) -> list[InterviewR
     return [_record(r) for r in conn.execute(_SELECT + " WHERE visit_id = ? ORDER BY started_at, id", (visit_id,))]
 
 
+def event_interview(conn: sqlite3.Connection, visit_id: str, life_event_id: str) -> tuple[str, str] | None:
+    """``(id, state)`` of the visit's interview of ``life_event_id`` (one per life event per visit: a filed one
+    first, else the oldest, should two exist), None when there is none; nothing decoded (the drafts stay in
+    the table)."""
+    row = conn.execute("SELECT id, state FROM interviews WHERE visit_id = ? AND life_event_id = ?"
+                       " ORDER BY state = 'filed' DESC, started_at, id LIMIT 1", (visit_id, life_event_id)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def _open_visit(conn: sqlite3.Connection, visit_id: str) -> None:
     row = conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone()
     if row is None:
@@ -117,11 +127,14 @@ def start_interview_in(conn: sqlite3.Connection, *, interview_id: str, visit_id:
             raise InterviewRefused(409, "idempotency-conflict", "This interview id belongs to another visit")
         return prev, False
     _open_visit(conn, visit_id)
-    same = [r for r in visit_interviews(conn, visit_id) if r.life_event_id == life_event_id]
-    if any(r.state == "filed" for r in same):
-        raise InterviewRefused(409, "life-event-filed", "This life event's interview was filed in this visit already")
-    if same:
-        return same[0], False
+    same = event_interview(conn, visit_id, life_event_id)
+    if same is not None:
+        if same[1] == "filed":
+            raise InterviewRefused(409, "life-event-filed",
+                                   "This life event's interview was filed in this visit already")
+        out = load_interview(conn, same[0])
+        assert out is not None
+        return out, False
     now = utc_now()
     conn.execute("INSERT INTO interviews (id, visit_id, life_event_id, life_event_version, state, draft, prefilled,"
                  " started_by, started_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",

@@ -364,9 +364,12 @@ def part_action_in(conn: sqlite3.Connection, visit_id: str, department: str, act
     append_audit(conn, actor=actor, action=f"visit.part_{action}", subject=f"visit:{visit_id}",
                  details={"department": department})
     if action == "complete" and all(r[0] == "done" for r in conn.execute(
-            "SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))):
-        # The last department done: the visit closes with it (its 「来庁を終了」 step, by that clerk); the counter
-        # reopens it when more work comes.
+            "SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))) and conn.execute(
+            "SELECT 1 FROM interviews WHERE visit_id = ? AND state = 'open' LIMIT 1", (visit_id,)).fetchone() is None:
+        # The last department done: the visit closes with it (its 「来庁を終了」 step, by that clerk: "the last
+        # part closes the visit", server.auth.roles); the counter reopens it when more work comes. Not while an
+        # interview of the visit is still open (聞き取り中): its filing adds parts (they keep the visit going), or
+        # the counter closes the visit once the resident leaves.
         visit_action_in(conn, visit_id, "close", actor)
     return True
 
@@ -401,7 +404,8 @@ def mark_seen_in(conn: sqlite3.Connection, visit_id: str, seen: Mapping[str, Seq
 
 
 def visit_action_in(conn: sqlite3.Connection, visit_id: str, action: VisitAction, actor: str) -> bool:
-    """Close (every part done) or reopen the visit; False for a repeat."""
+    """Close (every part done, or no part at all: ``server.visit_states.visit_step``) or reopen the visit; False
+    for a repeat."""
     visit = _visit_row(conn, visit_id)
     states = [r[0] for r in conn.execute("SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))]
     step = visit_step(visit=visit["status"], part_states=states, action=action)

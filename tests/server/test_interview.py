@@ -234,9 +234,9 @@ def test_a_closed_visit_files_nothing(srv: AppServer) -> None:
     vid = _visit(c, "R0005")
     url = _start(c, vid, "moving-within")
     page = c.get(url).text
-    assert c.post(f"/api/visits/{vid}/close").status_code == 409  # no parts yet: it cannot close...
-    srv.db.write_sync(lambda db: db.execute("UPDATE visits SET status = 'closed' WHERE id = ?", (vid,)))
-    r = _post(c, url, page, op="finish")  # ...but if it were closed, nothing would be filed
+    # No parts yet: the counter may cancel the reception (the resident left mid-interview)...
+    assert c.post(f"/api/visits/{vid}/close").json()["status"] == "closed"
+    r = _post(c, url, page, op="finish")  # ...and the interview then files nothing
     assert r.status_code == 409 and "終了" in r.text
     assert srv.db.read_sync(lambda db: db.execute(
         "SELECT count(*) FROM submissions WHERE on_behalf_of = 'R0005'").fetchone()[0]) == 0
@@ -749,7 +749,14 @@ def test_one_interview_per_life_event_per_visit(srv: AppServer) -> None:
     c = srv.login("counter")
     vid = _visit(c, "R0005")
     url = _start(c, vid, "moving-within")
+
+    def reads() -> int:  # the personal data a start reads (audited)
+        return sum(len(_audit(srv, c.account_id, a))  # type: ignore[attr-defined]
+                   for a in ("registry.profile_read", "visit.preentry_read"))
+
+    before = reads()
     assert _start(c, vid, "moving-within") == url  # the browser's Back, then the start again
+    assert reads() == before  # answered before the registry is read: nothing read for nothing
     other = _start(c, vid, "birth")  # another life event of the same visit: its own interview
     assert other != url
     with ThreadPoolExecutor(2) as pool:  # two starts racing (each its own form id): one interview
@@ -764,12 +771,46 @@ def test_one_interview_per_life_event_per_visit(srv: AppServer) -> None:
     r = c.post(f"/console/visits/{vid}/interviews", data={"life_event": "moving-within", "id": str(uuid.uuid4())},
                follow_redirects=False)
     assert r.status_code == 409 and "申請済みの手続きは" in r.text and "text/html" in r.headers["content-type"]
+    before = reads()
+    assert c.post(f"/console/visits/{vid}/interviews", data={"life_event": "moving-within"}).status_code == 409
+    assert reads() == before  # refused before any read
     page = c.get(f"/console/visits/{vid}").text
     option = re.search(r'<option value="moving-within"[^>]*>[^<]*</option>', page)
     assert option and " disabled" in option[0] and "（申請済み）" in option[0], option
     rows = srv.db.read_sync(lambda db: [r[0] for r in db.execute(
         "SELECT procedure_id FROM submissions WHERE on_behalf_of = 'R0005' ORDER BY procedure_id")])
     assert rows == ["juminhyo-copy", "tenkyo"]  # each once
+
+
+def test_the_last_part_done_waits_for_an_open_interview(srv: AppServer) -> None:
+    """A department completes the visit's last part while the counter still interviews the resident (聞き取り中):
+    the visit stays open (the interview's filing adds parts); the counter closes it after; with no interview
+    open, the last part done closes the visit."""
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")
+    first = _start(c, vid, "moving-within")
+    assert _finish_moving_within(c, first, c.get(first).text).status_code == 303
+    second = _start(c, vid, "birth")  # 聞き取り中
+    departments = [p["department"] for p in c.get(f"/api/visits/{vid}").json()["parts"]]
+    assert departments
+    for d in departments:
+        assert c.post(f"/api/visits/{vid}/parts/{d}/take").status_code == 200
+        assert c.post(f"/api/visits/{vid}/parts/{d}/complete").status_code == 200
+    v = c.get(f"/api/visits/{vid}").json()
+    assert v["status"] == "open" and "closed" not in [e["step"] for e in v["events"]]
+    assert c.get(second).status_code == 200
+    r = c.post(f"/api/visits/{vid}/close")  # the counter ends it (the resident left, or after filing)
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    # No interview open: the department's last 完了 closes the visit (「the last part closes the visit」).
+    vid = _visit(c, "R0005")
+    url = _start(c, vid, "moving-within")
+    assert _finish_moving_within(c, url, c.get(url).text).status_code == 303
+    shimin = srv.login("reviewer", department="shimin")
+    for d in [p["department"] for p in c.get(f"/api/visits/{vid}").json()["parts"]]:
+        worker = shimin if d == "shimin" else c
+        assert worker.post(f"/api/visits/{vid}/parts/{d}/take").status_code == 200
+        assert worker.post(f"/api/visits/{vid}/parts/{d}/complete").status_code == 200
+    assert c.get(f"/api/visits/{vid}").json()["status"] == "closed"
 
 
 def test_a_required_if_field_is_marked_when_filing_requires_it(srv: AppServer) -> None:

@@ -168,7 +168,6 @@ def test_refusals(srv: AppServer) -> None:
     second = _open(counter, person={"family": "新井"})  # R0005 has their one open visit: `mine`
     _problem(counter.post(f"/api/visits/{second['id']}/parts", json={"submission_ids": [s]}), 409,
              "submission-in-other-visit")
-    _problem(counter.post(f"/api/visits/{second['id']}/close"), 409, "visit-has-no-parts")
     _problem(counter.post(f"/api/visits/{mine['id']}/parts/shimin/complete"), 409, "part-not-in-progress")
     _problem(counter.post(f"/api/visits/{mine['id']}/parts/kodomo/take"), 404, "not-found")
     # Roles: residents, outreach and configurators see no visit; reviewers open none and see only their own
@@ -456,3 +455,59 @@ def test_reception_shows_a_resident_already_here(srv: AppServer) -> None:
     shown = counter.get(again.headers["location"]).text
     assert f"この方は来庁中です（{number}）" in shown
     assert "9番" not in shown  # nothing of the second form was stored
+
+
+def test_a_reception_without_applications_is_cancelled(srv: AppServer) -> None:
+    """A visit with no application (a mistaken reception, a resident who left): 「受付を取り消す」 closes it (API and
+    console), so it no longer captures the resident's next reception; a visit with parts still closes only when
+    every part is done."""
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005", booth="2番")
+    page = counter.get(f"/console/visits/{v['id']}").text
+    assert "受付を取り消す（来庁を終了）" in page and "すべての課が完了すると終了できます" not in page
+    r = counter.post(f"/api/visits/{v['id']}/close")
+    assert r.status_code == 200 and r.json()["status"] == "closed" and r.json()["closed_at"], r.text
+    assert [e["step"] for e in r.json()["events"]] == ["reception", "closed"]
+    assert _audit(srv, counter.account_id, "visit.close")[-1][0] == f"visit:{v['id']}"  # type: ignore[attr-defined]
+    assert counter.post(f"/api/visits/{v['id']}/close").status_code == 200  # a repeat
+    # The resident's next reception is a new visit, not the cancelled one.
+    again = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "resident_id": "R0005"})
+    assert again.status_code == 201 and again.json()["already_open"] is False and again.json()["id"] != v["id"]
+    # The console's form (a person not in the registry: never matched, so only closing ends it).
+    new = _open(counter, person={"family": "新井"})
+    r = counter.post(f"/console/visits/{new['id']}/close", data={}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert counter.get(f"/api/visits/{new['id']}").json()["status"] == "closed"
+    # With a part not done, closing is still refused.
+    mine = again.json()
+    assert counter.post(f"/api/visits/{mine['id']}/parts", json={"submission_ids": [_file(counter, "test-proc")]}
+                        ).status_code == 200
+    _problem(counter.post(f"/api/visits/{mine['id']}/close"), 409, "parts-not-done")
+    page = counter.get(f"/console/visits/{mine['id']}").text
+    assert "受付を取り消す" not in page and "すべての課が完了すると終了できます" in page
+
+
+def test_the_take_form_offers_the_booth(srv: AppServer) -> None:
+    """担当します on the console: a labelled booth input prefilled with the visit's booth; another booth typed is
+    where the part is worked on (the API's optional booth); a visit with none gets the one typed."""
+    counter = srv.login("counter")
+    v = _open(counter, resident_id="R0005")  # reception left the booth empty
+    assert counter.post(f"/api/visits/{v['id']}/parts", json={"submission_ids": [
+        _file(counter, "test-proc"), _file(counter, "kodomo-proc")]}).status_code == 200
+    shimin = srv.login("reviewer", department="shimin")
+    page = shimin.get(f"/console/visits/{v['id']}").text
+    assert '<label for="booth-shimin">ブース（市民課・任意）</label>' in page
+    assert '<input id="booth-shimin" name="booth" value="" maxlength="20"' in page
+    assert shimin.post(f"/console/visits/{v['id']}/parts/shimin/take", data={"booth": " 5番 "},
+                       follow_redirects=False).status_code == 303
+    view = counter.get(f"/api/visits/{v['id']}").json()
+    part = next(p for p in view["parts"] if p["department"] == "shimin")
+    assert (part["state"], part["booth"]) == ("in_progress", "5番")
+    assert [e["booth"] for e in view["events"] if e["step"] == "taken"] == ["5番"]
+    assert "担当：" in (page := shimin.get(f"/console/visits/{v['id']}").text) and "（5番）" in page
+    # The visit's booth is the input's value: taken as it is.
+    w = _open(counter, person={"family": "新井"}, booth="3番")
+    assert counter.post(f"/api/visits/{w['id']}/parts", json={"submission_ids": [
+        _file(counter, "kodomo-proc", resident="R0001")]}).status_code == 200
+    kodomo = srv.login("reviewer", department="kodomo")
+    assert 'name="booth" value="3番"' in kodomo.get(f"/console/visits/{w['id']}").text
