@@ -19,7 +19,7 @@ A draft is a plain JSON object (stored by ``server.storage.interviews``)::
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -265,15 +265,18 @@ def _agreed_prefill(maps_to: Mapping[str, str], procs: Mapping[str, Procedure], 
     return _prefill_value(targets[0], profile)
 
 
-def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+def prefill_draft(ev: LifeEvent, procs: Mapping[str, Procedure], profile: Mapping[str, Any],
+                  procedures: Sequence[str] | None = None) -> tuple[dict[str, Any], set[str]]:
     """A new draft prefilled from the resident's registry profile: each procedure's fields with a ``prefill``,
     each question with a ``prefill`` the profile holds (``q:{id}``), then each shared field from its own ``prefill`` or, failing that, the first prefilled procedure field it
     maps to (the bundle's seedShared); not another party's section (its prefill is that person's own record, as
-    the PWA fills it from their account). ``(draft, keys prefilled)``; keys are ``scope:field``."""
+    the PWA fills it from their account). ``(draft, keys prefilled)``; keys are ``scope:field``.
+    ``procedures``: those ids instead of the event's (the screen's list, with those added by hand: what the
+    records give each field, shown 「住民記録より：…」 against the answer)."""
     draft = empty_draft()
     filled: set[str] = set()
-    for lp in ev.procedures:
-        proc = procs.get(lp.procedure)
+    for pid in procedures if procedures is not None else [lp.procedure for lp in ev.procedures]:
+        proc = procs.get(pid)
         if proc is None:
             continue
         mine: dict[str, Any] = {}

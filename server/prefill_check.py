@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from typing import Any
 
-from procedure_definitions.model import PROFILE_GROUPS, FieldBase, GroupField, PersonField, Procedure
+from procedure_definitions.model import (
+    PROFILE_GROUPS,
+    FieldBase,
+    GroupField,
+    PersonField,
+    PhoneField,
+    Procedure,
+)
 
 __all__ = ["CORRECTED_FLAG", "corrected_paths", "offered_people", "path_label", "person_corrections", "pick_person",
-           "prefill_value", "uses_prefill"]
+           "prefill_value", "same_answer", "same_prefill", "uses_prefill"]
 
 CORRECTED_FLAG = "prefill_corrected"
 
@@ -40,13 +48,26 @@ def _same(a: Any, b: Any) -> bool:
     return bool(_clean(a) == _clean(b))
 
 
-def _same_prefill(f: FieldBase, answer: Any, given: Any) -> bool:
+def _digits(v: str) -> str:
+    return re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", v))
+
+
+def same_answer(f: FieldBase | None, a: Any, b: Any) -> bool:
+    """Whether two answers of field ``f`` are the same value: a phone number by its digits only (03-1234-5678,
+    0312345678 and ０３－１２３４－５６７８ are one number: re-entered without hyphens it is no correction), anything
+    else as it is (names byte for byte). The one comparison of a prefilled value with an answer."""
+    if isinstance(f, PhoneField) and isinstance(a, str) and isinstance(b, str):
+        return _digits(a) == _digits(b)
+    return _same(a, b)
+
+
+def same_prefill(f: FieldBase, answer: Any, given: Any) -> bool:
     """Whether an answer keeps what the prefill gave: with ``prefill_part``, that part only (the rest is typed)."""
     if given is None:
         return True  # nothing was given to change
     if f.prefill_part is not None:
         return isinstance(answer, dict) and answer.get(f.prefill_part) == given[f.prefill_part]
-    return _same(answer, given)
+    return same_answer(f, answer, given)
 
 
 def _as_text(value: Any) -> str:
@@ -73,6 +94,7 @@ def uses_prefill(proc: Procedure) -> bool:
 
 def _item_corrections(g: GroupField, items: list[Any], people: list[dict[str, Any]]) -> list[str]:
     assert g.prefill_map is not None
+    subs = {x.id: x for x in g.fields}
     out: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
@@ -80,7 +102,7 @@ def _item_corrections(g: GroupField, items: list[Any], people: list[dict[str, An
         best: tuple[int, list[str]] | None = None
         for person in people:
             mapped = [(fid, attr) for fid, attr in g.prefill_map.items() if attr in person]
-            differ = [fid for fid, attr in mapped if not _same(item.get(fid), person[attr])]
+            differ = [fid for fid, attr in mapped if not same_answer(subs.get(fid), item.get(fid), person[attr])]
             agree = len(mapped) - len(differ)
             if agree * 2 > len(mapped) and (best is None or agree > best[0]):
                 best = (agree, differ)
@@ -157,7 +179,7 @@ def corrected_paths(proc: Procedure, answers: dict[str, Any], profile: dict[str,
                     out.extend(_item_corrections(f, value, profile[f.prefill]))
             elif isinstance(f, PersonField):
                 out.extend(person_corrections(f, answers, profile[f.prefill], profile.get("resident_code")))
-            elif value not in (None, "") and not _same_prefill(f, value, prefill_value(f, profile)):
+            elif value not in (None, "") and not same_prefill(f, value, prefill_value(f, profile)):
                 out.append(f.id)
     return out
 

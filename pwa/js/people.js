@@ -15,6 +15,14 @@ function clean(v) {
 }
 
 const same = (a, b) => JSON.stringify(clean(a)) === JSON.stringify(clean(b));
+const digits = (v) => v.normalize('NFKC').replace(/[^0-9]/g, '');
+
+/** Two answers of field `f` the same value: a phone number by its digits only (03-1234-5678 and 0312345678 are
+ * one number), anything else as it is. The twin of server/prefill_check.py same_answer. */
+export function sameAnswer(f, a, b) {
+  if (f && f.type === 'phone' && typeof a === 'string' && typeof b === 'string') return digits(a) === digits(b);
+  return same(a, b);
+}
 
 /** The item that `person` makes: each mapped item field takes the person's attribute (when they have it). */
 export function personItem(field, person) {
@@ -30,7 +38,8 @@ export function personItem(field, person) {
 /** {agree, differ: [item field ids]} when `item` is `person`'s, else null. */
 export function matchPerson(field, item, person) {
   const mapped = Object.entries(field.prefill_map || {}).filter(([, attr]) => attr in person && !(attr === 'member_id' && person.entered));
-  const differ = mapped.filter(([fid, attr]) => !same(item ? item[fid] : undefined, person[attr])).map(([fid]) => fid);
+  const subs = new Map((field.fields || []).map((x) => [x.id, x]));
+  const differ = mapped.filter(([fid, attr]) => !sameAnswer(subs.get(fid), item ? item[fid] : undefined, person[attr])).map(([fid]) => fid);
   const agree = mapped.length - differ.length;
   return agree * 2 > mapped.length ? { agree, differ } : null;
 }

@@ -42,7 +42,7 @@ from procedure_definitions.model import (
 )
 from server.display import name_text, value_text
 from server.interview_plan import required_now, shown
-from server.prefill_check import offered_people
+from server.prefill_check import offered_people, same_prefill
 
 __all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "event_people", "item_fields",
            "members_of", "person_offered", "read_value", "typed_rows", "widget"]
@@ -70,7 +70,8 @@ class Widget:
     staff_only: bool = False
     input_type: str = "text"
     hint: str = ""
-    prefilled: str = ""  # the prefilled value as text, with its source
+    prefilled: str = ""  # the record's value as text, with its source (「住民記録より：…」, or 「…（訂正しています）」)
+    corrected: bool = False  # the answer is not the record's value: the clerk corrected it (never folded)
     choices: list[tuple[str, str]] = field(default_factory=list)
     parts: list[tuple[str, str, str]] = field(default_factory=list)  # (sub-name, label, value)
     checked: set[str] = field(default_factory=set)
@@ -92,7 +93,7 @@ class Widget:
         """Shown in the screen's 「記録から入力済み」 fold (one Tab stop, opened to correct): a value the records
         gave, complete. A name or an address missing a part (a newborn's 名), a field with an error or hidden by
         a condition, and a list of people (its persons have fields to answer) stay fields to answer."""
-        if not self.prefilled or self.errors or self.hidden or self.partial or self.kind not in _FOLDABLE:
+        if not self.prefilled or self.corrected or self.errors or self.hidden or self.partial or self.kind not in _FOLDABLE:
             return False
         return all(v for sub, _, v in self.parts if sub not in ("building", "postal_code"))
 
@@ -214,12 +215,19 @@ def _typed_row_widgets(w: Widget, f: GroupField, scope: str, items: list[Mapping
 
 
 def widget(f: Field, scope: str, value: Any, *, prefilled: bool, source: str | None,
-           profile: Mapping[str, Any], resident_id: str) -> Widget:
+           profile: Mapping[str, Any], resident_id: str, record: Any = None) -> Widget:
+    """``record``: the value the records give the field (``prefilled``: it was filled from them), shown as the
+    record's, never the answer's: 「住民記録より：…」 while the answer keeps it (by the one comparison,
+    ``server.prefill_check.same_prefill``: a phone by its digits), else 「住民記録：…（訂正しています）」."""
     name = f"{scope}.{f.id}"
     w = Widget(kind="text", name=name, dom_id=f"i-{scope}-{f.id}", label=f.label.ja, value=value,
                required=f.required, staff_only=f.staff_only, hint=f.hint.ja if f.hint else "")
-    if prefilled and value not in (None, "", []):
-        w.prefilled = f"{_SOURCES.get(source or 'registry', '住民記録')}より：{value_text(f, value)}"
+    if prefilled and record not in (None, "", []):
+        where = _SOURCES.get(source or "registry", "住民記録")
+        # A list of people is answered per person (続柄 added to a mover's item is no correction of the record).
+        w.corrected = not isinstance(f, GroupField) and (value in (None, "", []) or not same_prefill(f, value, record))
+        w.prefilled = (f"{where}：{value_text(f, record)}（訂正しています）" if w.corrected
+                       else f"{where}より：{value_text(f, record)}")
     if isinstance(f, NoticeField):
         w.kind, w.value = "notice", f.text.ja if f.text is not None else ""
     elif isinstance(f, YesNoField):

@@ -201,6 +201,8 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
     """The shared fields' widgets, and per procedure of the list (included or not: the live list shows and
     hides them) its title and sections of widgets."""
     filled = set(rec.prefilled)
+    # What the records give each field (as the start prefilled it): shown as the record's value, not the answer's.
+    given, _ = prefill_draft(ev, procs, profile, [d.procedure for d in derived])
 
     # A value filled from the person themselves (no ``prefill`` of its own: the event's people, e.g.
     # 手続きをする人の氏名) comes from where their name came from: registry, 転出証明書情報 or reception's typing.
@@ -210,7 +212,8 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
         return sources.get(f.prefill, own) if f.prefill else own
 
     shared = [widget(s.field, "s", draft["shared"].get(s.field.id), prefilled=f"s:{s.field.id}" in filled,
-                     source=src(s.field), profile=profile, resident_id=resident_id) for s in ev.shared_fields]
+                     source=src(s.field), profile=profile, resident_id=resident_id,
+                     record=given["shared"].get(s.field.id)) for s in ev.shared_fields]
     # （必須） exactly where filing requires a value: an included procedure's form says so on the answers it files
     # (the form engine's ``required``), a shared field when it fills such a field (the PWA's sharedRequired). As
     # saved here; interview.js runs the same engine (pwa/js/form.js) live as answers change.
@@ -231,7 +234,7 @@ def _widgets(ev: LifeEvent, procs: dict[str, Procedure], rec: InterviewRecord, d
             ws = []
             for f in fields:
                 w = widget(f, proc.id, mine.get(f.id), prefilled=f"{proc.id}:{f.id}" in filled, source=src(f),
-                           profile=profile, resident_id=resident_id)
+                           profile=profile, resident_id=resident_id, record=given["answers"].get(proc.id, {}).get(f.id))
                 # Shown or hidden live as the answers change (interview.js), as saved without JavaScript.
                 w.show_if, w.hidden = (parse(f.show_if), not shown(f, answers)) if f.show_if else (None, False)
                 w.required = f.id in needed if needed is not None else required_now(f, answers)

@@ -952,6 +952,8 @@ def test_a_procedure_filed_in_the_visit_is_not_derived_again(srv: AppServer) -> 
     if done.status_code != 303:
         raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
     assert len(filed("juminhyo-copy")) == before + 2
+
+
 def test_a_name_with_a_bidi_override_or_a_control_character_is_refused(srv: AppServer) -> None:
     """The names rule (procedure_definitions.names) in the form engine: an interview's name answer holding a
     bidirectional override or a control character is refused at its field (it would print reordered on the 申請書),
@@ -978,3 +980,33 @@ def test_a_name_with_a_bidi_override_or_a_control_character_is_refused(srv: AppS
         f"SELECT answers FROM submissions WHERE procedure_id = 'tenkyo' AND id IN ({','.join('?' * len(subs))})",
         subs).fetchone()[0])
     assert json.loads(stored)["filer_name"]["family"] == "渡邊\U000e0102"
+
+
+def test_the_record_value_is_shown_and_a_phone_is_compared_by_its_digits(srv: AppServer) -> None:
+    """「住民記録より：…」 shows the record's value, not the answer: a name the clerk corrected is 「住民記録：…
+    （訂正しています）」 and not folded into 「記録から入力済み」; the registry's 03-1234-5678 re-entered as 0312345678
+    is the same number: shown as the record's, folded, and the filed 転居届 is not flagged prefill_corrected."""
+    c = srv.login("counter")
+    vid = _visit(c, "R0005")  # 髙橋 健一, 03-1234-5678
+    url = _start(c, vid, "moving-within")
+    page = c.get(url).text
+    assert "住民記録より：髙橋 健一" in page and "住民記録より：03-1234-5678" in page
+    r = _post(c, url, page, op="update", **{"s.applicant_name.given": "健二", "s.applicant_phone": "0312345678"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    assert 'value="健二"' in page and 'value="0312345678"' in page
+    assert "住民記録：髙橋 健一（訂正しています）" in page and "住民記録より：髙橋 健二" not in page
+    assert "住民記録より：03-1234-5678" in page and "0312345678（訂正しています）" not in page
+    summary = page.split('<h2>共通の項目</h2>', 1)[1].split("</summary>", 1)[0]
+    assert "日中の連絡先電話番号（住民記録より：03-1234-5678）" in summary and "手続きをする人の氏名" not in summary
+    done = _post(c, url, page, op="finish", **{
+        "q.needs_certificate": "no", "s.applicant_name.given": "健一",
+        "tenkyo.move_date": "2026-12-01", "tenkyo.movers": ["0"], "tenkyo.filer_relation": "self",
+        "s.new_postal_code": "3300055", "s.new_address.postal_code": "3300055", "s.new_address.prefecture": "埼玉県",
+        "s.new_address.city": "さいたま市浦和区", "s.new_address.town": "東高砂町", "s.new_address.block": "8-8"})
+    if done.status_code != 303:
+        raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
+    answers, flags = srv.db.read_sync(lambda db: db.execute(
+        "SELECT s.answers, s.flags FROM submissions s JOIN interviews i ON i.visit_id = ?"
+        " WHERE s.procedure_id = 'tenkyo' AND instr(i.submissions, s.id) > 0", (vid,)).fetchone())
+    assert '"0312345678"' in answers and "prefill_corrected" not in flags
