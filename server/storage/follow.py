@@ -106,7 +106,7 @@ def write_response_in(conn: sqlite3.Connection, w: ResponseWrite) -> tuple[Submi
         if files_pending(conn, w.submission_id):
             flags.append("incomplete_attachments")
     event = move_status(conn, w.submission_id, "needs_info", "in_review", actor=w.account_id, comment=w.comment,
-                        answers=(rec.receipt_number, w.answers), flags=flags)
+                        answers=(rec, w.answers), flags=flags)
     conn.execute("INSERT INTO submission_responses (id, submission_id, account_id, body_hash, event_id, files, at)"
                  " VALUES (?, ?, ?, ?, ?, ?, ?)", (w.id, w.submission_id, w.account_id, w.body_hash, event,
                                                    _enc.encode(w.files).decode(), now))

@@ -202,7 +202,7 @@ def confirm_part(conn: sqlite3.Connection, sid: str, *, account_id: str, answers
         if files_pending(conn, sid):
             flags.append("incomplete_attachments")
         move_status(conn, sid, "awaiting_partner", "received", actor=account_id,
-                    answers=(rec.receipt_number, filed.answers), flags=flags, corrected=filed.corrected)
+                    answers=(rec, filed.answers), flags=flags, corrected=filed.corrected)
         append_audit(conn, actor=account_id, action="submission.file_parts", subject=f"submission:{sid}",
                      details={"parties": [s.party for s in slots_of(conn, sid)]})
     out = _load(conn, sid)

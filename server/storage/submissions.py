@@ -337,12 +337,13 @@ def create_many(conn: sqlite3.Connection, news: list[NewSubmission]) -> list[tup
 
 def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor: str | None,
                 comment: str | None = None, visible_to_resident: bool = True,
-                answers: tuple[str, dict[str, Any]] | None = None, flags: list[str] | None = None,
+                answers: tuple[SubmissionRecord, dict[str, Any]] | None = None, flags: list[str] | None = None,
                 corrected: list[str] | None = None) -> int:
     """Inside a write job: move submission ``sid`` from ``frm`` to ``to`` and record it in its history; the one
     writer of a status change (a reviewer's transition, a resident's reply, the last part of a two-person
-    filing, a cancelled held part). ``answers``: ``(receipt_number, answers)`` stored with it (and its search
-    text); ``flags``: the new flags; ``corrected``: the paths that changed a prefilled value. Returns the
+    filing, a cancelled held part). ``answers``: ``(record, answers)``: the new answers stored with it, and
+    its search text from the record the caller already holds (its receipt number, whom it is for: not read
+    again); ``flags``: the new flags; ``corrected``: the paths that changed a prefilled value. Returns the
     ``submission_events`` row's id; the hand-off outbox row when the department hands off at ``to``
     (``server.storage.handoff.enqueue``). The caller decided that the move is allowed; a submission no longer
     ``frm`` (a caller's bug) is :class:`InvalidTransition`, nothing written. Audit entries are the caller's (each names its own action)."""
@@ -350,9 +351,10 @@ def move_status(conn: sqlite3.Connection, sid: str, frm: str, to: str, *, actor:
     sets: list[str] = ["status = ?", "updated_at = ?"]
     args: list[Any] = [to, now]
     if answers is not None:
-        whom = conn.execute("SELECT on_behalf_of, account_id FROM submissions WHERE id = ?", (sid,)).fetchone()
+        rec, new = answers
         sets += ["answers = ?", "search_text = ?"]
-        args += [_enc.encode(answers[1]).decode(), search_text(*answers, filed_for(conn, [whom])[0] if whom else None)]
+        args += [_enc.encode(new).decode(),
+                 search_text(rec.receipt_number, new, filed_for(conn, [(rec.on_behalf_of, rec.account_id)])[0])]
     if flags is not None:
         sets.append("flags = ?")
         args.append(_enc.encode(flags).decode())

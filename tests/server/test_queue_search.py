@@ -154,3 +154,31 @@ def test_a_residents_applications_are_found_by_the_kana_of_their_record(srv: App
     assert version == 3 and callable(step)
     srv.db.write_sync(step)
     assert {on_behalf, bound} <= _found(srv, "たかはし")
+
+
+def test_new_answers_with_a_status_keep_the_residents_key_from_the_callers_record(srv: AppServer) -> None:
+    """move_status with new answers (a reply, the last part of a two-person filing) rebuilds the search text
+    with the registry name of whom the record the caller holds is for, without reading the submission again."""
+    from server.demo import DEMO_RESIDENTS
+    from server.registry import SQLiteRegistry
+    from server.storage.submissions import load_submission, move_status
+
+    srv.db.write_sync(lambda c: SQLiteRegistry.upsert(c, DEMO_RESIDENTS))
+    sid = _file_copy(srv, srv.login("counter"), "staff", on_behalf_of="R0005")  # 髙橋 健一, タカハシ ケンイチ
+    statements: list[str] = []
+
+    def reply(c: Any) -> None:
+        rec = load_submission(c, sid, history=False)
+        assert rec is not None and rec.on_behalf_of == "R0005"
+        answers = {**msgspec.json.decode(c.execute("SELECT answers FROM submissions WHERE id = ?",
+                                                   (sid,)).fetchone()[0]), "purpose": "other"}
+        c.set_trace_callback(statements.append)
+        try:
+            move_status(c, sid, "received", "in_review", actor="test", answers=(rec, answers))
+        finally:
+            c.set_trace_callback(None)
+
+    srv.db.write_sync(reply)
+    assert statements and not [s for s in statements if s.lstrip().upper().startswith("SELECT")
+                                and "FROM SUBMISSIONS WHERE" in " ".join(s.upper().split())]
+    assert sid in _found(srv, "たかはし けんいち")
