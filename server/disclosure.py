@@ -19,10 +19,13 @@ What the profile infers from the people (``has_child_under_18``) is inferred fro
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from procedure_definitions.expressions import EvalError
+from procedure_definitions.expressions.dates import parse_date
 from procedure_definitions.model import MEMBER_ATTRIBUTES
 from procedure_definitions.namefold import search_key
 
@@ -153,21 +156,18 @@ def high_school_age_end(birth_date: str) -> dt.date | None:
     法律; born 29 February: 28 February). Born 1 April 2008: 31 March 2026; born 2 April 2008: 31 March 2027.
     A partial birth date (「1950-03」, 「1950」: 日不詳) counts from its earliest possible day, so the person is
     of that age whatever the missing part is. None when the date is unreadable."""
-    parts = birth_date.split("-")
-    try:
-        y, m, d = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 1, int(parts[2]) if len(parts) > 2 else 1)
-        dt.date(y, m, d)
-    except (ValueError, IndexError):
+    try:  # read as every date of a definition is (ISO, partial allowed, a real day)
+        parsed = parse_date(birth_date, "birth_date")
+        if parsed is None:
+            return None
+        y, m, d = parsed[0], parsed[1] or 1, parsed[2] or 1
+        # The 18th birthday (29 February in a common year: 1 March, as age() counts), then the day before it.
+        reached = (dt.date(y + 18, 3, 1) if (m, d) == (2, 29) and not calendar.isleap(y + 18)
+                   else dt.date(y + 18, m, d)) - dt.timedelta(days=1)
+    except (EvalError, ValueError):  # ValueError: beyond the calendar (year 9999)
         return None
-    # The 18th birthday (29 February in a common year: 1 March, as age() counts), then the day before it.
-    reached = (dt.date(y + 18, 3, 1) if (m, d) == (2, 29) and not _leap(y + 18) else dt.date(y + 18, m, d)
-               ) - dt.timedelta(days=1)
     end = dt.date(reached.year, 3, 31)
     return end if reached <= end else dt.date(reached.year + 1, 3, 31)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def has_child_under_18(viewer_id: str, people: Iterable[Mapping[str, object]], today: str) -> bool | None:

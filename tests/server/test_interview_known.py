@@ -53,6 +53,12 @@ def test_high_school_age_end_follows_the_school_year() -> None:
     assert str(high_school_age_end("2008-04-02")) == "2027-03-31"
     assert str(high_school_age_end("2007-12-31")) == "2026-03-31"
     assert high_school_age_end("2008-13-01") is None
+    # Born 29 February: 18 on 1 March of a common year (the day before: 28 February, in that school year).
+    assert str(high_school_age_end("2008-02-29")) == "2026-03-31"
+    assert str(high_school_age_end("2008-03")) == "2026-03-31" and str(high_school_age_end("2008")) == "2026-03-31"
+    # Read as every date of a definition is (dates.parse_date): not ISO, or beyond the calendar, is unreadable.
+    for bad in ("2008-4-1", "2008-02-30", "9990-01-01", " 2008-04-01", "２００８-04-01"):
+        assert high_school_age_end(bad) is None, bad
 
 
 def test_the_filer_themselves_and_a_restricted_child_do_not_count() -> None:
