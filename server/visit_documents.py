@@ -61,10 +61,11 @@ class Application:
         return frozenset(d.id for d, seen in self.documents if seen is not None)
 
 
-async def visit_applications(svc: Services, visit: VisitRecord) -> list[Application]:
+async def visit_applications(svc: Services, visit: VisitRecord, *, documents: bool = True) -> list[Application]:
     """The applications of ``visit``'s parts as the caller's view holds them (``server.visits``: a reviewer's
-    own department's only), read in one go, with their definitions and documents. The caller checked who may
-    read the visit and audits the read."""
+    own department's only), read in one go, with their definitions and documents (``documents=False``: none,
+    for a reader that shows none, such as the 申請書 print: no required_if evaluated for nothing). The caller
+    checked who may read the visit and audits the read."""
     sids = [(part, sid) for part in visit.parts for sid in part.submissions]
     recs = await svc.db.read(lambda c: [load_submission(c, sid, history=False) for _, sid in sids])
     seen = seen_of(visit)
@@ -75,5 +76,6 @@ async def visit_applications(svc: Services, visit: VisitRecord) -> list[Applicat
             continue
         mine = seen.get(sid, {})
         out.append(Application(part=part, record=rec, procedure=proc,
-                               documents=[(d, mine.get(d.id)) for d in required_docs(proc, rec.answers)]))
+                               documents=[(d, mine.get(d.id)) for d in required_docs(proc, rec.answers)]
+                               if documents else []))
     return out

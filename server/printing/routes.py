@@ -110,7 +110,7 @@ async def forms_pdf(request: Request[Any, Any, Any], vid: FromPath[str],
     svc = services(request)
     view = await visible_visit(svc, user, vid)  # 404 for an absent visit and one the reader does not see alike
     printed = [(a.record.id, _form(svc, a.record, a.procedure, which))
-               for a in await visit_applications(svc, view) if _readable(user, a.record)]
+               for a in await visit_applications(svc, view, documents=False) if _readable(user, a.record)]
     if not printed:
         raise Problem(404, "not-found", "This visit has no application to print")
     pdf = await _pdf([h for _, h in printed])

@@ -203,3 +203,44 @@ def test_the_guide_lists_only_the_documents_not_seen(srv: AppServer) -> None:
     assert _mark(srv.login("reviewer", department="shimin"), vid, tenkyo, "my_number_card").status_code == 303
     missing, seen = missing_and_seen()
     assert "ありません" in missing and "異動者のマイナンバーカード" in seen and "届出人の本人確認書類" in seen
+
+
+@pytest.mark.usefixtures("no_open_visits")
+def test_applications_read_for_printing_evaluate_no_documents(srv: AppServer,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``visit_applications(documents=False)``, the read of GET /console/visits/{id}/forms.pdf, skips the documents'
+    required_if evaluation the 申請書 never shows; the default (the visit page, the 受付案内票) still lists them."""
+    import asyncio
+    import sqlite3
+    from types import SimpleNamespace
+
+    import server.visit_documents as vd
+    from procedure_definitions.library import load_library
+    from server.storage.visits import load_visit
+
+    c = srv.login("counter")
+    vid = _visit(c, "R0006")
+    url = _start(c, vid, "moving-within")
+    assert _finish_moving_within(c, url, c.get(url).text).status_code == 303
+    visit = srv.db.read_sync(lambda conn: load_visit(conn, vid))
+    assert visit is not None
+    lib = load_library()
+
+    class _Db:  # the server's SQLite file, read as Database.read does (the loop here is asyncio.run's own)
+        async def read(self, fn: Any) -> Any:
+            with sqlite3.connect(srv.settings.db_path) as conn:
+                return fn(conn)
+
+    class _Catalog:
+        async def get(self, pid: str, version: str) -> tuple[Any, bool]:
+            return lib.procedures[pid][version], False
+
+    evaluated: list[str] = []
+    real = vd.required_docs
+    monkeypatch.setattr(vd, "required_docs", lambda proc, answers: evaluated.append(proc.id) or real(proc, answers))
+    svc: Any = SimpleNamespace(db=_Db(), catalog=_Catalog())
+    printed = asyncio.run(vd.visit_applications(svc, visit, documents=False))
+    assert sorted(a.procedure.id for a in printed) == ["juminhyo-copy", "tenkyo"]
+    assert evaluated == [] and all(a.documents == [] for a in printed)
+    listed = asyncio.run(vd.visit_applications(svc, visit))
+    assert sorted(evaluated) == ["juminhyo-copy", "tenkyo"] and any(a.documents for a in listed)
