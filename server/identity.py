@@ -74,23 +74,29 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
                        id_document: str | None, replace: bool = True, visit_id: str | None = None) -> BindOut:
     """Bind ``account_id`` to the registry record ``resident_id`` (the one binding function: API, console, the
     visit's one click). ``replace=False`` (from a visit) refuses, 409 ``already-bound``, an account bound to
-    another record: rebinding someone is the bind page's deliberate act, never a side effect of a code."""
+    another record: rebinding someone is the bind page's deliberate act, never a side effect of a code. An
+    account already bound to ``resident_id`` is a repeat (a second click, another clerk): nothing is written or
+    audited, and the binding's own ``bound_at`` is answered."""
     if await svc.registry.get(resident_id) is None:
         raise Problem(422, "unknown-resident", "No such resident in the registry",
                       errors=[{"path": "resident_id", "code": "unknown", "message": "unknown resident"}])
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    bound_at = now
 
     def job(c: Any) -> str | None:
+        nonlocal bound_at
         # Only a resident account stands for a person in the registry: a staff account bound to a record
         # would read that resident's profile as its own. Decided here, in the write, for the API and console.
         role = _account_role(c, account_id)
         if role != "resident":
             return role
-        if not replace:
-            prev = c.execute("SELECT resident_id FROM identity_bindings WHERE account_id = ?",
-                             (account_id,)).fetchone()
-            if prev is not None and prev[0] != resident_id:
-                return ALREADY_BOUND
+        prev = c.execute("SELECT resident_id, bound_at FROM identity_bindings WHERE account_id = ?",
+                         (account_id,)).fetchone()
+        if prev is not None and prev[0] == resident_id:
+            bound_at = str(prev[1])  # a repeat: the binding stands as it is (no second identity.bind)
+            return "resident"
+        if prev is not None and not replace:
+            return ALREADY_BOUND
         c.execute("INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at) VALUES (?, ?, ?, ?)"
                   " ON CONFLICT(account_id) DO UPDATE SET resident_id = excluded.resident_id,"
                   " bound_by = excluded.bound_by, bound_at = excluded.bound_at",
@@ -110,7 +116,7 @@ async def bind_account(svc: Services, *, staff_id: str, account_id: str, residen
     if role != "resident":
         raise Problem(409, NOT_RESIDENT, "Only a resident account can be bound to a registry record",
                       errors=[{"path": "account_id", "code": "not_resident", "message": f"a {role} account"}])
-    return BindOut(account_id, resident_id, now)
+    return BindOut(account_id, resident_id, bound_at)
 
 
 @post("/api/accounts/{account_id:str}/bind", summary="Bind an account to a registry record (counter staff)",

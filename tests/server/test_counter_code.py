@@ -219,8 +219,17 @@ def test_load_preentry_and_bind(srv: AppServer) -> None:
     assert entry["visit_id"] == vid and entry["resident_id"] == "R0005" and entry["id_document"] == "運転免許証"
     assert counter.get(f"/api/visits/{vid}/preentry").json()["binding"] == "bound"
     assert "この方の住民記録と結び付いています" in counter.get(f"/console/visits/{vid}").text
-    # Binding again is a repeat.
-    assert counter.post(f"/api/visits/{vid}/bind-account", json={}).status_code == 200
+    # Binding again (a second click, another clerk, the API) is a repeat: 200, nothing written, nothing audited.
+    binding = srv.db.read_sync(lambda c: tuple(c.execute("SELECT * FROM identity_bindings WHERE account_id = ?",
+                                                         (aid,)).fetchone()))
+    binds = len(_audit(srv, "identity.bind", f"account:{aid}"))
+    again = srv.login("counter").post(f"/api/visits/{vid}/bind-account", json={"id_document": "旅券"})
+    assert again.status_code == 200 and again.json()["binding"] == "bound"
+    assert counter.post(f"/console/visits/{vid}/bind-account", data={}, follow_redirects=False).status_code == 303
+    assert counter.post(f"/api/accounts/{aid}/bind", json={"resident_id": "R0005"}).json()["bound_at"] == binding[3]
+    assert srv.db.read_sync(lambda c: tuple(c.execute("SELECT * FROM identity_bindings WHERE account_id = ?",
+                                                      (aid,)).fetchone())) == binding
+    assert len(_audit(srv, "identity.bind", f"account:{aid}")) == binds
     # The resident now gets their registry profile.
     assert resident.get("/api/me/profile").json()["verified"] is True
 
