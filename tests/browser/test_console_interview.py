@@ -79,6 +79,8 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.wait_for_url(re.compile(r"/interviews/[0-9a-f-]{36}$"))
     assert "住民記録より：山田 太郎" in page.locator("main").inner_text()
     assert derived_titles(page) == ["転居届"]
+    # The keyboard starts at the first question not answered (not <body>, before the menu links).
+    expect(page.locator("input[name='q.needs_certificate'][value='yes']")).to_be_focused()
     axe_check(page, "interview")
     shot(page, "interview")
 
@@ -116,8 +118,14 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
     page.keyboard.press("Tab")
     first = page.locator(".error-summary a").first
     expect(first).to_be_focused()
-    page.keyboard.press("Enter")  # to the field
+    page.keyboard.press("Enter")  # to the field: its first input, not only its fieldset (GOV.UK's summary)
     assert page.url.endswith(str(first.get_attribute("href")))
+    expect(page.locator(str(first.get_attribute("href")))).to_be_focused()
+    # A link to a fieldset (the address) lands on its first input, not the fieldset (one Tab less).
+    page.locator(".error-summary a[href='#i-s-new_address']").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("input[name='s.new_address.postal_code']")).to_be_focused()
+    assert page.url.endswith("#i-s-new_address")
     axe_check(page, "interview-errors")
     shot(page, "interview-errors")
 
@@ -339,5 +347,34 @@ def test_shared_markers_follow_the_procedures_live_and_back_reopens_the_intervie
     page.get_by_role("button", name="聞き取りを始める").focus()
     page.keyboard.press("Enter")
     page.wait_for_url(url)
+    assert errors == []
+    context.close()
+
+
+def test_the_interview_opens_at_the_first_thing_to_answer(browser: Any, shared_server: ServerProcess) -> None:
+    """Loaded afresh, the focus is on the first question not answered; once every question is answered, on the
+    first field filing requires that is still empty (past the values folded from the records); a procedure filed
+    in this visit already stays out of the live list as the questions change (data-filed)."""
+    context, page, errors = _counter_page(browser, shared_server)
+    _receive(page, shared_server, "山田 太郎", "市内で引っ越した（転居）")
+    expect(page.locator("input[name='q.needs_certificate'][value='yes']")).to_be_focused()
+    page.keyboard.press("Space")  # はい
+    url = page.url
+    page.get_by_role("button", name="更新").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.activeElement && document.activeElement !== document.body")
+    # 手続きをする人の氏名 and the phone are folded (from the records): the new address's postal code is first.
+    expect(page.locator("#i-s-new_postal_code")).to_be_focused()
+    assert page.url == url
+    # The live list honours data-filed: marked so, 住民票の写し stays out whatever the question says.
+    page.evaluate("document.querySelector(\"#derived li[data-procedure='juminhyo-copy']\").dataset.filed = '2026-000001'")
+    page.locator("input[name='q.needs_certificate'][value='no']").focus()
+    page.keyboard.press("Space")
+    page.locator("input[name='q.needs_certificate'][value='yes']").focus()
+    page.keyboard.press("Space")
+    page.wait_for_timeout(200)
+    assert derived_titles(page) == ["転居届"]
+    assert page.locator("#derived-out li[data-procedure='juminhyo-copy']").is_visible()
     assert errors == []
     context.close()

@@ -23,3 +23,18 @@ document.addEventListener("submit", async (event) => {
 // error summary: the clerk hears what to fix and Tab reaches the first link to a field, not the navigation.
 // (No top-level binding: a page written over this one runs this file again in the same window.)
 document.querySelector(".error-summary[tabindex]")?.focus();
+// A link of the summary moves the focus to the field's first input, not only to its fieldset (one Tab less), with
+// the field's question (legend or label) scrolled into sight, as GOV.UK's error summary does.
+document.querySelector(".error-summary")?.addEventListener("click", (event) => {
+  const link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+  const target = link ? document.getElementById(decodeURIComponent(link.hash.slice(1))) : null;
+  if (!target) return;
+  const input = target.matches("input, select, textarea") ? target
+    : target.querySelector('input:not([type="hidden"]), select, textarea');
+  if (!input) return;
+  event.preventDefault();
+  target.closest("details")?.setAttribute("open", "");
+  window.history.pushState(null, "", link.hash);
+  (target.querySelector("legend") || document.querySelector(`label[for="${input.id}"]`) || input).scrollIntoView();
+  input.focus({ preventScroll: true });
+});

@@ -230,6 +230,33 @@ function refresh() {
   }
 }
 
+/** Whether a field's inputs hold no answer yet (nothing ticked or picked, or a text part empty). */
+function unanswered(inputs) {
+  const ticks = inputs.filter((el) => el.type === 'radio' || el.type === 'checkbox');
+  if (ticks.length) return !ticks.some((el) => el.checked);
+  return inputs.some((el) => !el.value && !el.name.endsWith('.building')); // 建物名 is often none
+}
+
+/**
+ * Where the keyboard starts on a screen loaded afresh: the first question not answered, else the first field
+ * to answer (shown, not folded into 「記録から入力済み」: its first empty input). Not when the error summary
+ * takes the focus (console.js), nor when the address names a place (a row just added: the browser went there).
+ */
+function focusFirst() {
+  if (document.querySelector('.error-summary') || window.location.hash) return;
+  const visible = (el) => !el.closest('[hidden]') && !el.closest('details:not([open])');
+  for (const fs of form.querySelectorAll('fieldset[data-question]')) {
+    if (!fs.querySelector('input:checked')) { fs.querySelector('input')?.focus(); return; }
+  }
+  // A field filing requires (its （必須） shown) first; else the first field still empty.
+  const fields = [...form.querySelectorAll('.field[data-field]')].filter(visible).map((div) => [div,
+    [...div.querySelectorAll('input:not([type="hidden"]), select, textarea')].filter((el) => el.closest('.field') === div && visible(el))])
+    .filter(([, inputs]) => inputs.length && unanswered(inputs));
+  const required = ([div]) => [...div.querySelectorAll('.req')].some((r) => r.closest('.field') === div && !r.hidden);
+  const [, inputs] = fields.find(required) || fields[0] || [null, []];
+  (inputs.find((el) => !el.value && !['radio', 'checkbox'].includes(el.type) && !el.name.endsWith('.building')) || inputs[0])?.focus();
+}
+
 if (form) {
   form.addEventListener('change', (e) => {
     const div = e.target instanceof HTMLInputElement && e.target.checked ? e.target.closest('.field[data-person]') : null;
@@ -250,5 +277,6 @@ if (form) {
     }
   });
   refresh();
+  focusFirst();
   loadForms();
 }
