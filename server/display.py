@@ -65,6 +65,7 @@ __all__ = [
     "address_text",
     "answer_sections",
     "applicant_name",
+    "arrival_name",
     "booth_text",
     "choice_labels",
     "date_text",
@@ -342,6 +343,17 @@ def applicant_name(proc: Procedure, answers: Mapping[str, Any]) -> str:
                 if isinstance(value, (Mapping, str)) and (text := name_text(value)):
                     return text
     return ""
+
+
+def arrival_name(typed: Mapping[str, Any] | None, applications: Iterable[tuple[Procedure, Mapping[str, Any]]]) -> str:
+    """The name of a person not in the registry (a new arrival), 「姓 名」 byte for byte: the applicant's name the
+    first of ``applications`` carries (:func:`applicant_name`: what they sign on the 申請書, e.g. 鈴木 大輔 from
+    the transfer data), else the name ``typed`` at reception (a kana スズキ ダイスケ as heard), else "". The one
+    order of the queue (``server.console.readable.resident_names``) and the 受付案内票."""
+    for proc, answers in applications:
+        if text := applicant_name(proc, answers):
+            return text
+    return name_text(typed) if typed else ""
 
 
 def form_values(proc: Procedure, answers: Mapping[str, Any], *, filer: str = "resident") -> dict[str, Any]:

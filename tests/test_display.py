@@ -39,6 +39,7 @@ from server.display import (
     STATUS_LABELS,
     address_text,
     answer_sections,
+    arrival_name,
     form_values,
     jst,
     procedure_title,
@@ -167,3 +168,18 @@ def test_jst_and_status_and_titles() -> None:
 
 def test_wareki_before_meiji_falls_back_to_the_western_date() -> None:
     assert wareki_text("1850-01-01") == "1850年1月1日"
+
+
+def test_a_new_arrival_is_named_by_what_the_application_carries_then_as_typed() -> None:
+    """arrival_name: the first application's applicant (the definition's ``prefill: name`` field, what the resident
+    signs) before the name typed at reception; an application without one is skipped; byte for byte."""
+    lib = load_library()
+    copy, tennyu = lib.latest("juminhyo-copy"), lib.latest("tennyu")
+    assert copy is not None and tennyu is not None
+    typed = {"family": "スズキ", "given": "ダイスケ"}
+    signed = {"applicant_name": {"family": "鈴木", "given": "大輔\U000e0100"}}
+    assert arrival_name(typed, [(copy, signed)]) == "鈴木 大輔\U000e0100"
+    assert arrival_name(typed, [(tennyu, {}), (copy, signed)]) == "鈴木 大輔\U000e0100"  # the first that names one
+    assert arrival_name(typed, [(copy, {"applicant_name": {"family": "", "given": ""}})]) == "スズキ ダイスケ"
+    assert arrival_name(typed, []) == "スズキ ダイスケ"
+    assert arrival_name(None, []) == ""

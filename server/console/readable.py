@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from procedure_definitions.library import latest_version
-from server.display import applicant_name, name_text
+from server.display import arrival_name, name_text
 from server.storage.visits import people_of_submissions
 
 __all__ = ["account_names", "actor_text", "comment_mark", "department_names", "procedure_departments",
@@ -85,9 +85,10 @@ async def resident_names(svc: Any, rows: Iterable[Any], *,
 
     * filed for a registry resident (``on_behalf_of``): their registry name;
     * filed by a resident: the registry name of the record their account is bound to, else their display name;
-    * filed by staff for nobody in the registry (a new arrival at the counter): the person of the visit that
-      holds it (the visit's registry resident, else its person as typed at reception), else the applicant's
-      name the answers give (``server.display.applicant_name``), else "" (the clerk is not the resident).
+    * filed by staff for nobody in the registry (a new arrival at the counter): the visit's registry resident
+      when the visit that holds it has one; else the applicant's name the answers give (what the resident
+      signs), else the visit's person as typed at reception (``server.display.arrival_name``), else "" (the
+      clerk is not the resident).
 
     One accounts read, one visits read and one registry read for the whole page; ``accounts`` (from
     :func:`account_names`, covering the filers) spares the first when the page has read them already."""
@@ -111,9 +112,9 @@ async def resident_names(svc: Any, rows: Iterable[Any], *,
             out[r.id] = name or ""
         elif filer(r)[1] == "resident":
             out[r.id] = filer(r)[0]
-        elif (person := visits.get(r.id, (None, None))[1]) is not None:
-            out[r.id] = name_text({"family": person.family, "given": person.given})
         else:
+            person = visits.get(r.id, (None, None))[1]
             proc, _ = await svc.catalog.get(r.procedure_id, r.procedure_version)  # cached per version
-            out[r.id] = applicant_name(proc, r.answers) if proc is not None else ""
+            out[r.id] = arrival_name({"family": person.family, "given": person.given} if person else None,
+                                     [(proc, r.answers)] if proc is not None else [])
     return out

@@ -35,11 +35,11 @@ __all__ = ["GuideLine", "GuideVisit", "fee_of", "guide_context", "guide_html"]
 
 @dataclass(frozen=True)
 class GuideVisit:
-    """What the visit adds: its number, the resident's name (``{family, given}``, as stored), when it opened
-    (stored UTC) and its booth."""
+    """What the visit adds: its number, the resident's name (``{family, given}``, as stored, or 「姓 名」 as
+    ``server.display.arrival_name`` gives a new arrival's), when it opened (stored UTC) and its booth."""
 
     number: str
-    resident_name: Mapping[str, str] | None
+    resident_name: Mapping[str, str] | str | None
     opened_at: str
     booth: str | None = None
 

@@ -33,6 +33,7 @@ from server import audit
 from server.auth.roles import CAPABILITIES
 from server.authz import AccountLike, require_roles, submission_readable
 from server.console.readable import department_names
+from server.display import arrival_name
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.submissions import SubmissionRecord
@@ -133,12 +134,16 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     # The view holds the applications of the parts the reader may see only; all of them in one read, each with
     # the documents the counter has seen (not printed as still to bring).
     sids = [sid for part in view.parts for sid in part.submissions]
+    apps = await visit_applications(svc, view)
     lines = [GuideLine(procedure=a.procedure, answers=a.record.answers, receipt_number=a.record.receipt_number,
                        department=names.get(a.part.department, a.procedure.department.name.ja),
                        state=a.part.state, booth=a.part.booth, seen=a.seen_ids)
-             for a in await visit_applications(svc, view)]
-    visit = GuideVisit(number=view.number, resident_name=view.resident_name, opened_at=view.opened_at,
-                       booth=view.booth)
+             for a in apps]
+    # A registry resident by their record; a new arrival by the name their applications carry (what they sign),
+    # else as typed at reception: server.display.arrival_name, the queue's order too.
+    name = (view.resident_name if view.resident_id is not None
+            else arrival_name(view.resident_name, ((a.procedure, a.record.answers) for a in apps)) or None)
+    visit = GuideVisit(number=view.number, resident_name=name, opened_at=view.opened_at, booth=view.booth)
     pdf = await _pdf([guide_html(visit, lines, printed_at=utc_now())])
     await audit.record(svc.db, actor=user.id, action="visit.guide_print", subject=f"visit:{vid}",
                        details={"via": "console", **audit.many(sids)})

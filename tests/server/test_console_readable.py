@@ -195,16 +195,16 @@ def _resident_cell(page: str, receipt_number: str) -> str:
 
 def test_a_new_arrivals_applications_name_the_person_never_the_clerk(srv: AppServer) -> None:
     """Filed at the counter for someone not in the registry (no on_behalf_of): the queue and the detail name
-    the visit's person as typed (byte for byte), else the applicant's name the answers give (the definition's
-    ``prefill: name`` field), never the clerk who filed it."""
+    the applicant the answers give (the definition's ``prefill: name`` field: what the resident signs, byte for
+    byte) before the visit's person as typed at reception (kana, as heard), never the clerk who filed it."""
     proc = _proc("juminhyo-copy")
     counter = srv.login("counter")
-    person = {"family": "葛\U000e0100西", "given": "大輔", "birth_date": "1988-05-20"}
+    person = {"family": "カツシカ", "given": "ダイスケ", "birth_date": "1988-05-20"}
     r = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": person})
     assert r.status_code == 201, r.text
     vid = r.json()["id"]
     answers = _scenario(proc, "窓口で職員")  # its applicant: 山田 太郎
-    in_visit = _file(counter, proc, answers)
+    in_visit = _file(counter, proc, {**answers, "applicant_name": {"family": "葛\U000e0100西", "given": "大輔"}})
     r = counter.post(f"/api/visits/{vid}/parts", json={"submission_ids": [in_visit["id"]]})
     assert r.status_code == 200, r.text
     alone = _file(counter, proc, answers)  # staff filing for nobody in the registry, in no visit

@@ -631,9 +631,14 @@ def test_no_life_event_procedure_requires_an_attachment() -> None:
 
 def test_a_new_person_without_transfer_data_types_the_movers_and_files(srv: AppServer) -> None:
     """No 転出証明書情報: the movers (a group of people) take rows typed by the clerk; 転入届 is filed for
-    nobody in the registry (no on_behalf_of), attached to the visit."""
+    nobody in the registry (no on_behalf_of), attached to the visit. The name typed in kana at reception gives
+    way, on the queue and the 受付案内票, to the name the application carries (what the resident signs)."""
+    import shutil
+
+    from tests.server.test_printing_pdf import pdftotext
+
     c = srv.login("counter")
-    vid = _new_person_visit(c, "新井", "𠮷男", "平成元年1月9日")
+    vid = _new_person_visit(c, "アライ", "ヨシオ", "平成元年1月9日")
     url = _start(c, vid, "moving-in")
     page = c.get(url).text
     movers = page.split('id="i-tennyu-movers"', 1)[1].split("</fieldset>", 1)[0]
@@ -654,6 +659,7 @@ def test_a_new_person_without_transfer_data_types_the_movers_and_files(srv: AppS
         "s.new_postal_code": "3300055", "s.new_address.postal_code": "3300055", "s.new_address.prefecture": "埼玉県",
         "s.new_address.city": "さいたま市浦和区", "s.new_address.town": "東高砂町", "s.new_address.block": "8-8",
         "s.head_name.family": "新井", "s.head_name.given": "𠮷男", "tennyu.filer_relation": "self",
+        "s.applicant_name.family": "新井", "s.applicant_name.given": "𠮷男",
         "s.applicant_phone": "048-000-0000", "tennyu.previous_postal_code": "5300001",
         "s.previous_address.prefecture": "大阪府", "s.previous_address.city": "大阪市北区",
         "s.previous_address.town": "梅田", "s.previous_address.block": "1-2-3",
@@ -664,9 +670,16 @@ def test_a_new_person_without_transfer_data_types_the_movers_and_files(srv: AppS
         errs = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text)
         raise AssertionError(errs)
     rows = srv.db.read_sync(lambda db: db.execute(
-        "SELECT s.on_behalf_of, s.answers FROM submissions s JOIN interviews i ON i.visit_id = ?"
+        "SELECT s.on_behalf_of, s.answers, s.receipt_number FROM submissions s JOIN interviews i ON i.visit_id = ?"
         " WHERE s.procedure_id = 'tennyu' AND instr(i.submissions, s.id) > 0", (vid,)).fetchall())
     assert len(rows) == 1 and rows[0][0] is None and "𠮷男" in rows[0][1] and "アライ" in rows[0][1]
+    assert "アライ ヨシオ" in c.get(f"/console/visits/{vid}").text  # the visit: as typed at reception
+    queue = c.get("/console/", params={"q": rows[0][2]}).text
+    row = queue.split("<tbody", 1)[1].split(rows[0][2], 1)[1].split("</tr>", 1)[0]
+    assert "新井 𠮷男" in row and "ヨシオ" not in row
+    if shutil.which("pdftotext"):
+        guide = pdftotext(c.get(f"/console/visits/{vid}/guide.pdf").content)
+        assert "新井 𠮷男" in guide and "ヨシオ" not in guide
 
 
 def test_a_partial_wareki_date_is_a_text_input() -> None:
