@@ -7,14 +7,17 @@ counter saw per procedure (``documents``). The page handlers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from procedure_definitions.expressions import parse
 from procedure_definitions.model import GroupField, LifeEvent, PersonField, Procedure
 from server.console.interview_form import change_rows, members_of, person_offered, read_value, typed_rows
+from server.interview_plan import filing_answers
 from server.prefill_check import pick_person
-from server.visit_documents import declared_ids
+from server.visit_documents import declared_ids, required_docs
 
-__all__ = ["manual_change", "read_draft", "row_change"]
+__all__ = ["Doc", "documents_of", "manual_change", "read_draft", "row_change", "seen_at_finish"]
 
 
 def read_draft(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any], form: Any, profile: dict[str, Any],
@@ -128,3 +131,30 @@ def row_change(ev: LifeEvent, procs: dict[str, Procedure], draft: dict[str, Any]
         j = len(typed_rows(f, rows, people)) - 1
         return "", f"#i-{scope}-{gid}-{'r' if f.prefill else ''}{j}"
     return message, f"#i-{scope}-{gid}"
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One checkbox of a procedure's 「窓口で確認した書類」: a document it declares, ticked or not; ``required_if``
+    (AST) for the live screen, ``hidden`` while the answers as saved do not require it."""
+
+    id: str
+    label: str
+    checked: bool
+    required_if: dict[str, Any] | None
+    hidden: bool
+
+
+def documents_of(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[Doc]:
+    """The documents ``proc`` declares, those it requires on the answers to file shown
+    (``server.visit_documents.required_docs``: the list the 受付案内票 prints), ticked as the draft keeps them."""
+    now = {d.id for d in required_docs(proc, filing_answers(ev, proc.id, draft))}
+    ticked = set((draft.get("documents") or {}).get(proc.id) or [])
+    return [Doc(d.id, d.label.ja, d.id in ticked, parse(d.required_if) if d.required_if else None, d.id not in now)
+            for d in proc.documents]
+
+
+def seen_at_finish(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[str]:
+    """The documents ticked that ``proc`` requires on the answers it files (a tick left from other answers is not
+    stored)."""
+    return [d.id for d in documents_of(ev, proc, draft) if d.checked and not d.hidden]

@@ -13,6 +13,7 @@ Readable values come from ``server.display.value_text`` (the one place).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from procedure_definitions.model import (
     Field,
     GroupField,
     KanaField,
+    LifeEvent,
     LongTextField,
     MultiChoiceField,
     MyNumberField,
@@ -36,6 +38,7 @@ from procedure_definitions.model import (
     PersonField,
     PhoneField,
     PostalCodeField,
+    Procedure,
     TextField,
     WarekiField,
     YesNoField,
@@ -44,8 +47,8 @@ from server.display import name_text, value_text
 from server.interview_plan import required_now, shown
 from server.prefill_check import offered_people, same_prefill
 
-__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "event_people", "item_fields",
-           "members_of", "person_offered", "read_value", "typed_rows", "widget"]
+__all__ = ["ADDRESS_PARTS", "EVENT_PEOPLE", "NOT_LISTED", "Widget", "change_rows", "errors_by_widget", "event_people",
+           "item_fields", "members_of", "person_offered", "read_value", "typed_rows", "widget"]
 
 ADDRESS_PARTS = (("postal_code", "郵便番号"), ("prefecture", "都道府県"), ("city", "市区町村"), ("town", "町名"),
                  ("block", "番地"), ("building", "建物名・部屋番号"))
@@ -367,3 +370,36 @@ def read_value(f: Field, scope: str, form: Any, *, profile: Mapping[str, Any], r
             return v  # the validator says what is wrong with it
     v = _text(form, name)
     return v or None
+
+
+def errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]
+                      ) -> list[tuple[str, str, str]]:
+    """(dom id, label, Japanese message) per validation error: at the shared field or question that fills the
+    field, else at the procedure's own field."""
+    labels = {f.id: f.label.ja for s in proc.sections for f in s.fields}
+    out = []
+    filled_by_shared = {s.maps_to[proc.id]: s for s in ev.shared_fields if proc.id in s.maps_to}
+    filled_by_q = {q.maps_to[proc.id]: q for q in ev.questions if proc.id in q.maps_to}
+    for e in errors:
+        path = str(e.get("path") or "")
+        top = str(e.get("field_id") or "") if "[" not in path and "." not in path else path.split("[")[0].split(".")[0]
+        top = top or path
+        msg = e.get("message")
+        text = str(msg.get("ja") if isinstance(msg, dict) else msg or "入力内容を確認してください。")
+        if top in filled_by_shared:
+            s = filled_by_shared[top]
+            out.append((f"i-s-{s.field.id}", s.field.label.ja, text))
+        elif top in filled_by_q and isinstance(questions.get(filled_by_q[top].id), bool):
+            q = filled_by_q[top]
+            out.append((f"q-{q.id}", q.label.ja, text))
+        elif item := re.fullmatch(r"([\w-]+)\[(\d+)\]\.([\w-]+)", path):
+            group = next((f for s in proc.sections for f in s.fields if f.id == item[1]), None)
+            inner = {x.id: x.label.ja for x in getattr(group, "fields", [])}
+            asked = {x.id for x in item_fields(group)} if isinstance(group, GroupField) else set()
+            # At the person's own field when the screen may ask it (else, or when not shown, at the group).
+            where = f"i-{proc.id}-{item[1]}-{item[2]}-{item[3]}" if item[3] in asked else f"i-{proc.id}-{item[1]}"
+            out.append((where, f"{labels.get(item[1], item[1])} {int(item[2]) + 1}人目：{inner.get(item[3], item[3])}",
+                        text))
+        else:
+            out.append((f"i-{proc.id}-{top}", labels.get(top, top), text))
+    return out

@@ -27,16 +27,16 @@ from litestar.response import Redirect
 from procedure_definitions.expressions import parse, references
 from procedure_definitions.expressions.dates import japan_today
 from procedure_definitions.japan import parse_wareki_partial
-from procedure_definitions.model import GroupField, LifeEvent, LifeEventProcedure, Procedure
+from procedure_definitions.model import LifeEvent, LifeEventProcedure, Procedure
 from server import audit
 from server.auth.roles import INTERVIEW_ROLES
 from server.authz import AccountLike, require_roles
-from server.console.interview_draft import manual_change, read_draft, row_change
+from server.console.interview_draft import documents_of, manual_change, read_draft, row_change, seen_at_finish
 from server.console.interview_form import (
     EVENT_PEOPLE,
     Widget,
+    errors_by_widget,
     event_people,
-    item_fields,
     widget,
 )
 from server.console.routes import render_page
@@ -64,6 +64,7 @@ from server.storage.interviews import (
     InterviewRecord,
     InterviewRefused,
     event_interview,
+    filed_again,
     filed_in_visit,
     finish_interview_in,
     load_interview,
@@ -72,7 +73,6 @@ from server.storage.interviews import (
 )
 from server.storage.submissions import IdempotencyConflict
 from server.storage.visits import attach_in, mark_seen_in
-from server.visit_documents import required_docs
 from server.visits import VisitView, read_visit, visit_write
 
 __all__ = ["interview_pages_router", "life_event_choices"]
@@ -252,66 +252,6 @@ def _maps(ev: LifeEvent, pid: str) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Doc:
-    """One checkbox of a procedure's 「窓口で確認した書類」: a document it declares, ticked or not; ``required_if``
-    (AST) for the live screen, ``hidden`` while the answers as saved do not require it."""
-
-    id: str
-    label: str
-    checked: bool
-    required_if: dict[str, Any] | None
-    hidden: bool
-
-
-def _documents(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[_Doc]:
-    """The documents ``proc`` declares, those it requires on the answers to file shown
-    (``server.visit_documents.required_docs``: the list the 受付案内票 prints), ticked as the draft keeps them."""
-    now = {d.id for d in required_docs(proc, filing_answers(ev, proc.id, draft))}
-    ticked = set((draft.get("documents") or {}).get(proc.id) or [])
-    return [_Doc(d.id, d.label.ja, d.id in ticked, parse(d.required_if) if d.required_if else None, d.id not in now)
-            for d in proc.documents]
-
-
-def _seen_at_finish(ev: LifeEvent, proc: Procedure, draft: dict[str, Any]) -> list[str]:
-    """The documents ticked that ``proc`` requires on the answers it files (a tick left from other answers is not
-    stored)."""
-    return [d.id for d in _documents(ev, proc, draft) if d.checked and not d.hidden]
-
-
-def _errors_by_widget(ev: LifeEvent, proc: Procedure, errors: list[dict[str, Any]], questions: dict[str, Any]
-                      ) -> list[tuple[str, str, str]]:
-    """(dom id, label, Japanese message) per validation error: at the shared field or question that fills the
-    field, else at the procedure's own field."""
-    labels = {f.id: f.label.ja for s in proc.sections for f in s.fields}
-    out = []
-    filled_by_shared = {s.maps_to[proc.id]: s for s in ev.shared_fields if proc.id in s.maps_to}
-    filled_by_q = {q.maps_to[proc.id]: q for q in ev.questions if proc.id in q.maps_to}
-    for e in errors:
-        path = str(e.get("path") or "")
-        top = str(e.get("field_id") or "") if "[" not in path and "." not in path else path.split("[")[0].split(".")[0]
-        top = top or path
-        msg = e.get("message")
-        text = str(msg.get("ja") if isinstance(msg, dict) else msg or "入力内容を確認してください。")
-        if top in filled_by_shared:
-            s = filled_by_shared[top]
-            out.append((f"i-s-{s.field.id}", s.field.label.ja, text))
-        elif top in filled_by_q and isinstance(questions.get(filled_by_q[top].id), bool):
-            q = filled_by_q[top]
-            out.append((f"q-{q.id}", q.label.ja, text))
-        elif item := re.fullmatch(r"([\w-]+)\[(\d+)\]\.([\w-]+)", path):
-            group = next((f for s in proc.sections for f in s.fields if f.id == item[1]), None)
-            inner = {x.id: x.label.ja for x in getattr(group, "fields", [])}
-            asked = {x.id for x in item_fields(group)} if isinstance(group, GroupField) else set()
-            # At the person's own field when the screen may ask it (else, or when not shown, at the group).
-            where = f"i-{proc.id}-{item[1]}-{item[2]}-{item[3]}" if item[3] in asked else f"i-{proc.id}-{item[1]}"
-            out.append((where, f"{labels.get(item[1], item[1])} {int(item[2]) + 1}人目：{inner.get(item[3], item[3])}",
-                        text))
-        else:
-            out.append((f"i-{proc.id}-{top}", labels.get(top, top), text))
-    return out
-
-
 @dataclass
 class _Screen:
     """What one request read to show an interview (each read once, audited once, then passed along): the visit,
@@ -381,7 +321,7 @@ async def _render(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         questions=rec.draft.get("questions") or {}, question_errors=by_id, errors=errors or [], message=message,
         resident_name=name_text(view.resident_name) if view.resident_name else "", current="visits",
         departments={p.id: p.department.name.ja for p in procs.values()}, render_id=uuid.uuid4().hex,
-        documents={pid: _documents(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
+        documents={pid: documents_of(ev, procs[pid], rec.draft) for pid, _, _, _ in per},
         suggested=suggested, basis=basis, versions={pid: p.version for pid, p in procs.items()}, filed=screen.filed)
 
 
@@ -481,14 +421,14 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     for pid in ids:
         proc = procs[pid]
         sid = str(uuid.uuid5(_NS, f"{rec.id}/{pid}"))
-        if docs := _seen_at_finish(ev, proc, draft):
+        if docs := seen_at_finish(ev, proc, draft):
             seen[sid] = docs
         out = await check_filing(svc, user, submission_id=sid, procedure_id=pid, procedure_version=proc.version,
                                  answers=filing_answers(ev, pid, draft), on_behalf_of=view.resident_id,
                                  via="console")
         if isinstance(out, Refusal):
             listed = out.extra.get("errors") or [{"path": "", "message": {"ja": out.message}}]
-            for dom_id, label, text in _errors_by_widget(ev, proc, listed, draft.get("questions") or {}):
+            for dom_id, label, text in errors_by_widget(ev, proc, listed, draft.get("questions") or {}):
                 errors.append((dom_id, proc.title.ja, label, text))
         else:
             filings.append(out)
@@ -503,8 +443,7 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
         # commit together or not at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
         # Another interview of the visit that filed since the screen was read: its procedures not twice (the
         # derive rule again, on the visit as it is now; only an add by hand files one again).
-        again = [p for p in filed_in_visit(c, view.id) if p in to_file
-                 and p not in (draft.get("added") or {})]
+        again = filed_again(c, view.id, to_file, draft.get("added") or {})
         if again:
             raise InterviewRefused(409, "procedure-filed-in-visit", "この来庁で申請済みの手続きがあります："
                                    + "、".join(procs[p].title.ja for p in again) + "。聞き取りを開き直してください。")

@@ -26,6 +26,7 @@ __all__ = [
     "InterviewRecord",
     "InterviewRefused",
     "event_interview",
+    "filed_again",
     "filed_in_visit",
     "finish_interview_in",
     "load_interview",
@@ -185,6 +186,14 @@ def filed_in_visit(conn: sqlite3.Connection, visit_id: str, held: Collection[str
         if held is None or sid in held:
             out.setdefault(str(pid), str(number))
     return out
+
+
+def filed_again(conn: sqlite3.Connection, visit_id: str, procedure_ids: Collection[str],
+                added: Collection[str]) -> list[str]:
+    """Of ``procedure_ids`` (an interview about to file them), those the visit holds an application of now and
+    the clerk did not add by hand: filed by another interview since its screen was read (the finish refuses
+    them inside its write job, as ``derive`` leaves them out)."""
+    return [p for p in filed_in_visit(conn, visit_id) if p in procedure_ids and p not in added]
 
 
 def finish_interview_in(conn: sqlite3.Connection, interview_id: str, submissions: list[str], actor: str) -> bool:

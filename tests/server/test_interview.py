@@ -944,6 +944,14 @@ def test_a_procedure_filed_in_the_visit_is_not_derived_again(srv: AppServer) -> 
     if done.status_code != 303:  # its 住民票の写し fields are empty: included, it would refuse
         raise AssertionError(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a> — ([^<]+)</li>', done.text))
     assert len(filed("juminhyo-copy")) == before + 1 and len(filed("tennyu")) >= 1
+    # The finish's check inside its write job (another interview filed since the screen was read): what the visit
+    # holds now, every part's; a procedure added by hand passes.
+    from server.storage.interviews import filed_again, filed_in_visit
+
+    assert srv.db.read_sync(lambda db: filed_in_visit(db, vid))["juminhyo-copy"] == number
+    assert srv.db.read_sync(lambda db: filed_in_visit(db, vid, set())) == {}
+    assert srv.db.read_sync(lambda db: filed_again(db, vid, {"juminhyo-copy", "shussei"}, {})) == ["juminhyo-copy"]
+    assert srv.db.read_sync(lambda db: filed_again(db, vid, {"juminhyo-copy"}, {"juminhyo-copy": "2通目"})) == []
 
     # A third interview of the visit: added by hand with a reason, it is filed once more (the override).
     url = _start(c, vid, "birth")
