@@ -149,3 +149,32 @@ def test_names_and_values_render_inert() -> None:
     html = guide_html(visit, [], printed_at="2026-12-07T00:05:00+00:00")
     assert "<b>山田" not in html and "&lt;b&gt;山田&lt;/b&gt; 太郎" in html
     assert "手続きはまだありません" in html and "手数料の合計" not in html
+
+
+def test_jido_teate_asks_for_the_insurance_proof_only_for_a_child_under_3() -> None:
+    """The shipped 児童手当: 「請求者の健康保険の資格がわかるもの（3歳未満の児童がいて厚生年金・共済に加入の場合）」 is
+    required by its label's whole condition (each child's calculated age), on the answers as validated."""
+    import datetime as dt
+
+    from procedure_definitions.library import load_library
+    from server.visit_documents import required_docs
+
+    jido = load_library().latest("jido-teate")
+    assert jido is not None
+    base = next(s for s in jido.scenarios if s.expect.valid).answers
+    today = dt.date.today()
+
+    def child(born: dt.date) -> dict[str, Any]:
+        return {"child_name": {"family": "山田", "given": "陽太"}, "child_kana": {"family": "ヤマダ", "given": "ヨウタ"},
+                "child_birth_date": born.isoformat(), "child_lives_with": True}
+
+    def needs_proof(pension: str, *born: dt.date) -> bool:
+        answers = {**base, "pension_type": pension, "children": [child(b) for b in born]}
+        return "insurance_proof" in {d.id for d in required_docs(jido, answers)}
+
+    seven, baby = today.replace(year=today.year - 7, day=1), today - dt.timedelta(days=100)
+    assert not needs_proof("kosei", seven)  # the probe's 転入 with a 7-year-old
+    assert needs_proof("kosei", seven, baby) and needs_proof("kyosai", baby)
+    assert not needs_proof("kokumin", baby)
+    assert needs_proof("kosei", today.replace(year=today.year - 3, day=1) + dt.timedelta(days=40))  # 2 years old
+    assert not needs_proof("kosei", today.replace(year=today.year - 3, day=1) - dt.timedelta(days=1))  # 3

@@ -84,7 +84,7 @@ export function feeAndDocs(compiled, answers, result) {
     const q = compiled.fee.quantity_field ? Number(answers[compiled.fee.quantity_field] ?? valueOf(result, compiled.fee.quantity_field) ?? 1) : 1;
     out.push(el('p', { class: 'fee', text: t('feeTotal', { n: compiled.fee.amount * (Number.isFinite(q) ? q : 1) }) }));
   }
-  const docs = documentsFor(compiled, answers, evaluate, today());
+  const docs = documentsFor(compiled, result.values, evaluate, today()); // values as validated, as the server
   if (docs.length) out.push(el('h2', { text: t('documents') }), el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))));
   return out;
 }
