@@ -194,7 +194,6 @@ def is_sha256(value: object) -> bool:
     ``/api/attachments``): 64 lower-case hex digits, as ``hashlib`` and the PWA write it. Upper case is
     refused, not folded: one spelling per file, so a name never misses the stored lower-case one."""
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
-_NOT_DIGIT = re.compile(r"[^0-9]")
 _ADDRESS_PARTS = ("prefecture", "city", "town", "block")
 
 
@@ -732,15 +731,10 @@ def _string_check(code: str, ok: Callable[[str], bool]) -> Callable[[_Form, Mapp
 _MOBILE = ("070", "080", "090")
 
 
-def _phone_digits(s: str) -> str:
-    digits = _NOT_DIGIT.sub("", s)
-    return "0" + digits[2:] if s.startswith("+81") else digits
-
-
 def _check_phone(form: _Form, f: Mapping[str, Any], v: Any) -> Problem:
     if not isinstance(v, str):
         return "type", {}
-    if not japan.is_valid_phone(v) or (f.get("mobile_only") and not _phone_digits(v).startswith(_MOBILE)):
+    if not japan.is_valid_phone(v) or (f.get("mobile_only") and not japan.phone_digits(v).startswith(_MOBILE)):
         return "phone", {}
     return None
 

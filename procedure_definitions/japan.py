@@ -29,6 +29,7 @@ __all__ = [
     "normalize_postal_code",
     "parse_wareki",
     "parse_wareki_partial",
+    "phone_digits",
     "to_wareki",
 ]
 
@@ -48,6 +49,13 @@ def normalize_digits(s: str) -> str:
 
 
 _FULLWIDTH_DIGITS = {0xFF10 + i: 0x30 + i for i in range(10)}
+
+
+def phone_digits(s: str) -> str:
+    """A phone number's digits (full-width as ASCII, separators dropped, +81 as the leading 0): what two ways
+    of writing one number share (03-1234-5678, 0312345678, +81-3-1234-5678)."""
+    digits = re.sub(r"[^0-9]", "", normalize_digits(s))
+    return "0" + digits[2:] if s.startswith("+81") else digits
 
 # --- My Number and corporate number -------------------------------------------------------------
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import copy
 import re
-import unicodedata
 from typing import Any
 
+from procedure_definitions.japan import phone_digits
 from procedure_definitions.model import (
     PROFILE_GROUPS,
     FieldBase,
@@ -48,16 +48,12 @@ def _same(a: Any, b: Any) -> bool:
     return bool(_clean(a) == _clean(b))
 
 
-def _digits(v: str) -> str:
-    return re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", v))
-
-
 def same_answer(f: FieldBase | None, a: Any, b: Any) -> bool:
     """Whether two answers of field ``f`` are the same value: a phone number by its digits only (03-1234-5678,
     0312345678 and ０３－１２３４－５６７８ are one number: re-entered without hyphens it is no correction), anything
     else as it is (names byte for byte). The one comparison of a prefilled value with an answer."""
     if isinstance(f, PhoneField) and isinstance(a, str) and isinstance(b, str):
-        return _digits(a) == _digits(b)
+        return phone_digits(a) == phone_digits(b)
     return _same(a, b)
 
 

@@ -27,6 +27,7 @@ FUNCTIONS: dict[str, Callable[[str], Any]] = {
     "is_valid_phone": japan.is_valid_phone,
     "normalize_postal_code": japan.normalize_postal_code,
     "normalize_digits": japan.normalize_digits,
+    "phone_digits": japan.phone_digits,
     "parse_wareki": lambda s: japan.parse_wareki(s).isoformat(),
     "parse_wareki_partial": japan.parse_wareki_partial,
     "to_wareki": lambda s: japan.to_wareki(datetime.date.fromisoformat(s)),

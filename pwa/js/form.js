@@ -7,7 +7,7 @@
 // as violated, a calculation or choice_filter as null.
 
 import { evaluate, EvalError, truthy, deepEqual, codePointLength } from './expr.js';
-import { isValidMyNumber, isValidCorporateNumber, isKatakana, isValidPhone } from './japan.js';
+import { isValidMyNumber, isValidCorporateNumber, isKatakana, isValidPhone, phoneDigits } from './japan.js';
 
 export const MESSAGES = {
   required: { ja: '入力してください。', en: 'This field is required.', 'ja-easy': 'かいてください。' },
@@ -99,11 +99,6 @@ function dateParts(v) {
     if (d < 1 || d > days) return null;
   }
   return [y, mo, d];
-}
-
-function phoneDigits(s) {
-  const digits = s.replace(/[^0-9]/g, '');
-  return s.startsWith('+81') ? '0' + digits.slice(2) : digits;
 }
 
 class Form {

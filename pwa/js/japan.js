@@ -10,6 +10,12 @@ export function normalizeDigits(s) {
   return s.replace(/[\uff10-\uff19]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xff10 + 0x30));
 }
 
+/** A phone number's digits (full-width as ASCII, separators dropped, +81 as the leading 0). */
+export function phoneDigits(s) {
+  const d = normalizeDigits(s).replace(/[^0-9]/g, '');
+  return s.startsWith('+81') ? '0' + d.slice(2) : d;
+}
+
 // --- My Number and corporate number ------------------------------------------------------------
 
 /** 12 ASCII digits whose last digit is the 個人番号 check digit (weights n+1 for n<=6, n-5 above). */

@@ -4,6 +4,8 @@
 // a person's when it agrees with them on more than half of the mapped values the person has; the mapped
 // values it does not agree on are corrections (flagged to staff on the server).
 
+import { phoneDigits } from './japan.js';
+
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
 /** "" and null parts of an object are no answer (as the forms drop them); names compared as they are. */
@@ -15,12 +17,11 @@ function clean(v) {
 }
 
 const same = (a, b) => JSON.stringify(clean(a)) === JSON.stringify(clean(b));
-const digits = (v) => v.normalize('NFKC').replace(/[^0-9]/g, '');
 
 /** Two answers of field `f` the same value: a phone number by its digits only (03-1234-5678 and 0312345678 are
  * one number), anything else as it is. The twin of server/prefill_check.py same_answer. */
 export function sameAnswer(f, a, b) {
-  if (f && f.type === 'phone' && typeof a === 'string' && typeof b === 'string') return digits(a) === digits(b);
+  if (f && f.type === 'phone' && typeof a === 'string' && typeof b === 'string') return phoneDigits(a) === phoneDigits(b);
   return same(a, b);
 }
 

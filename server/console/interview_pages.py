@@ -441,6 +441,9 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     def file_all(c: Any) -> list[str]:
         # One write job: every application, the visit's parts, the documents seen and the interview filed
         # commit together or not at all (a refusal half-way leaves nothing filed, and the clerk's retry files everything once).
+        now = load_interview(c, rec.id)
+        if now is not None and now.state == "filed":  # a second press that raced the first: filed once already
+            return list(now.submissions)
         # Another interview of the visit that filed since the screen was read: its procedures not twice (the
         # derive rule again, on the visit as it is now; only an add by hand files one again).
         again = filed_again(c, view.id, to_file, draft.get("added") or {})

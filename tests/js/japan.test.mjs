@@ -14,6 +14,7 @@ const FUNCTIONS = {
   is_valid_phone: japan.isValidPhone,
   normalize_postal_code: japan.normalizePostalCode,
   normalize_digits: japan.normalizeDigits,
+  phone_digits: japan.phoneDigits,
   parse_wareki: japan.parseWareki,
   parse_wareki_partial: japan.parseWarekiPartial,
   to_wareki: japan.toWareki,

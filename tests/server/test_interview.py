@@ -1031,3 +1031,41 @@ def test_the_record_value_is_shown_and_a_phone_is_compared_by_its_digits(srv: Ap
         "SELECT s.answers, s.flags FROM submissions s JOIN interviews i ON i.visit_id = ?"
         " WHERE s.procedure_id = 'tenkyo' AND instr(i.submissions, s.id) > 0", (vid,)).fetchone())
     assert '"0312345678"' in answers and "prefill_corrected" not in flags
+
+
+def test_two_presses_of_finish_at_once_file_once_and_refuse_nothing_falsely(srv: AppServer) -> None:
+    """A double click (two finish posts racing): one files, the other is a repeat (303) or told the interview is
+    filed (409 interview-filed) — never that nothing was sent, and every application is filed once."""
+    import threading
+
+    c = srv.login("counter")
+    vid = _visit(c, "R0008")
+    url = _start(c, vid, "moving-within")
+    r = _post(c, url, c.get(url).text, **{"q.needs_certificate": "yes", "op": "update"})
+    assert r.status_code == 303
+    page = c.get(url).text
+    answers = {"tenkyo.move_date": "2026-12-01", "tenkyo.movers": ["0"], "s.applicant_phone": "090-1234-5678",
+               "tenkyo.filer_relation": "self", "s.new_postal_code": "3300055",
+               "s.new_address.postal_code": "3300055", "s.new_address.prefecture": "埼玉県",
+               "s.new_address.city": "さいたま市浦和区", "s.new_address.town": "東高砂町", "s.new_address.block": "8-8",
+               "s.new_address.building": "", "juminhyo-copy.relation": "self",
+               "juminhyo-copy.certificate_type": "all_household", "juminhyo-copy.copies": "1",
+               "juminhyo-copy.purpose": "employment"}
+    out: list[httpx.Response] = []
+    go = threading.Barrier(2)
+
+    def press() -> None:
+        go.wait()
+        out.append(_post(c, url, page, op="finish", **answers))
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in out)[0] == 303, [r.text[:300] for r in out]
+    assert all(r.status_code == 303 or (r.status_code == 409 and "申請済み" in r.text) for r in out)
+    assert not any("送っていません" in r.text for r in out)
+    filed = srv.db.read_sync(lambda db: sorted(str(x[0]) for x in db.execute(
+        "SELECT procedure_id FROM submissions WHERE on_behalf_of = 'R0008'")))
+    assert filed == ["juminhyo-copy", "tenkyo"]
