@@ -37,6 +37,7 @@ __all__ = [
     "PartAction",
     "Refused",
     "VisitAction",
+    "closes_after_completion",
     "part_step",
     "visit_step",
 ]
@@ -115,6 +116,13 @@ def part_step(*, visit: str, state: str, holder: str | None, action: PartAction,
     if state == "done":
         return Refused(PART_DONE, "The part is done")
     return Refused(PART_NOT_TAKEN, "Take the part first")
+
+
+def closes_after_completion(*, part_states: list[str], interview_open: bool) -> bool:
+    """Whether completing a part closes the visit: the last part done (every part ``done``), unless an interview of
+    the visit is still open (聞き取り中: its filing adds parts, or the counter closes the visit when the resident
+    leaves)."""
+    return bool(part_states) and all(s == "done" for s in part_states) and not interview_open
 
 
 def visit_step(*, visit: str, part_states: list[str], action: VisitAction) -> Outcome | Refused:

@@ -97,3 +97,12 @@ def test_every_visit_state_and_action_answers(visit: str, action: str) -> None:
             assert isinstance(got, (Outcome, Refused))
             assert (got == Outcome("closed", False)) if visit == "closed" else (
                 got == Outcome("closed", True) if states in ([], [D]) else isinstance(got, Refused))
+
+
+def test_the_last_part_completed_closes_the_visit_unless_an_interview_is_open() -> None:
+    from server.visit_states import closes_after_completion
+
+    assert closes_after_completion(part_states=["done", "done"], interview_open=False)
+    assert not closes_after_completion(part_states=["done", "done"], interview_open=True)
+    assert not closes_after_completion(part_states=["done", "waiting"], interview_open=False)
+    assert not closes_after_completion(part_states=[], interview_open=False)

@@ -26,7 +26,15 @@ from server.registry import bound_resident_id
 from server.storage.migrations import Migration
 from server.storage.submissions import HELD_STATUSES
 from server.storage.sync.records import utc_now
-from server.visit_states import Outcome, PartAction, Refused, VisitAction, part_step, visit_step
+from server.visit_states import (
+    Outcome,
+    PartAction,
+    Refused,
+    VisitAction,
+    closes_after_completion,
+    part_step,
+    visit_step,
+)
 
 __all__ = [
     "STEPS",
@@ -363,13 +371,12 @@ def part_action_in(conn: sqlite3.Connection, visit_id: str, department: str, act
     _event(conn, visit_id, department, _PART_STEP[action], now, actor, where)
     append_audit(conn, actor=actor, action=f"visit.part_{action}", subject=f"visit:{visit_id}",
                  details={"department": department})
-    if action == "complete" and all(r[0] == "done" for r in conn.execute(
-            "SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))) and conn.execute(
-            "SELECT 1 FROM interviews WHERE visit_id = ? AND state = 'open' LIMIT 1", (visit_id,)).fetchone() is None:
+    if action == "complete" and closes_after_completion(
+            part_states=[r[0] for r in conn.execute("SELECT state FROM visit_parts WHERE visit_id = ?", (visit_id,))],
+            interview_open=conn.execute("SELECT 1 FROM interviews WHERE visit_id = ? AND state = 'open' LIMIT 1",
+                                        (visit_id,)).fetchone() is not None):
         # The last department done: the visit closes with it (its 「来庁を終了」 step, by that clerk: "the last
-        # part closes the visit", server.auth.roles); the counter reopens it when more work comes. Not while an
-        # interview of the visit is still open (聞き取り中): its filing adds parts (they keep the visit going), or
-        # the counter closes the visit once the resident leaves.
+        # part closes the visit", server.auth.roles); the counter reopens it when more work comes.
         visit_action_in(conn, visit_id, "close", actor)
     return True
 
