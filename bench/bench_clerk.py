@@ -180,6 +180,7 @@ class Clerk:
     def arrive(self, name: str) -> str:
         """来庁受付: type the name into the search (focused on arrival), Enter, 受付する. Returns the visit id."""
         self.page.goto(f"{self.server.base}/console/visits/new")
+        self.page.wait_for_function("() => document.activeElement && document.activeElement.id === 'vn-q'")
         self.screen("reception")
         self.page.keyboard.type(name)
         self.kb.k.typing.typed(name)  # a search key, not a form field: never a 'known field typed'

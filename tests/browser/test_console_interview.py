@@ -45,6 +45,7 @@ def _start_interview(page: Any, event: str) -> None:
 def _receive(page: Any, server: ServerProcess, name: str, event: str) -> None:
     """来庁受付 of a registry resident found by ``name``, then the interview of ``event``."""
     page.goto(f"{server.base}/console/visits/new")
+    expect(page.locator("#vn-q")).to_be_focused()  # autofocus lands before the clerk types
     page.keyboard.type(name)
     page.keyboard.press("Enter")
     page.wait_for_selector("text=検索結果")
@@ -65,6 +66,7 @@ def test_moving_within_interview_by_keyboard(browser: Any, shared_server: Server
             else None)
 
     page.goto(f"{server.base}/console/visits/new")
+    expect(page.locator("#vn-q")).to_be_focused()  # autofocus lands before the clerk types
     page.keyboard.type("山田 太郎")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=検索結果")
@@ -247,6 +249,7 @@ def test_a_new_person_is_interviewed_from_their_transfer_data_by_keyboard(browse
     server = shared_server
     context, page, errors = _counter_page(browser, server)
     page.goto(f"{server.base}/console/visits/new")
+    expect(page.locator("#vn-q")).to_be_focused()  # autofocus lands before the clerk types
     for label, text in (("氏", "鈴木"), ("名", "吉乃"), ("生年月日（書かれたとおりに）", "令和元年10月2日")):
         page.get_by_label(label, exact=True).focus()
         page.keyboard.type(text)

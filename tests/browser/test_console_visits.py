@@ -46,6 +46,7 @@ def test_a_visit_two_departments_come_to_the_booth(browser: Any, shared_server: 
 
     ctx, page, errors = console_desk(browser, server, "counter")
     page.goto(f"{server.base}/console/visits/new")
+    expect(page.locator("#vn-q")).to_be_focused()  # autofocus lands before the clerk types
     # Keyboard first: the search box has the focus; type the name and press Enter.
     assert page.evaluate("document.activeElement.id") == "vn-q"
     page.keyboard.type("髙橋")

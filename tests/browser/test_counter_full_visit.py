@@ -13,6 +13,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.server.test_printing_pdf import ARTIFACTS as PDF_ARTIFACTS
 from tests.server.test_printing_pdf import needs_poppler, pdftotext
@@ -72,7 +73,7 @@ def test_a_whole_visit_by_keyboard(browser: Any, shared_server: ServerProcess) -
     _date = _date_keys(context)
 
     page.goto(f"{server.base}/console/visits/new")
-    assert page.evaluate("document.activeElement.id") == "vn-q"
+    expect(page.locator("#vn-q")).to_be_focused()  # autofocus lands before the clerk types
     page.keyboard.type("高橋 健一")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=検索結果")

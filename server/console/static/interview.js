@@ -244,6 +244,8 @@ function unanswered(inputs) {
  */
 function focusFirst() {
   if (document.querySelector('.error-summary') || window.location.hash) return;
+  // Never taken from where the clerk (or the page) already put it: a key pressed while the page loaded stays there.
+  if (document.activeElement && document.activeElement !== document.body) return;
   const visible = (el) => !el.closest('[hidden]') && !el.closest('details:not([open])');
   for (const fs of form.querySelectorAll('fieldset[data-question]')) {
     if (!fs.querySelector('input:checked')) { fs.querySelector('input')?.focus(); return; }
