@@ -16,6 +16,9 @@ from typing import Any
 __all__ = ["FONT_FAMILY", "PrintingUnavailable", "html_to_pdf", "htmls_to_pdf", "printing_problem", "warm_up"]
 
 log = logging.getLogger(__name__)
+# WeasyPrint reports every step of every render at INFO ("Step 5 - Creating layout"): seven lines per printed form
+# in a city's server log. Its warnings (a font or resource it could not use) still show.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 FONT_FAMILY = "Noto Sans CJK JP"
 
