@@ -55,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     handoff_retry_cap_s: float = 3600.0
     handoff_max_age_s: float = 7 * 24 * 3600.0
     handoff_poster: Any = None
+    # Publishing a procedure (server/definitions, docs/configuring.md): 1 = the configurator who presses 公開する
+    # with a fresh passkey check; 2 = a second configurator must approve it, also with a passkey.
+    publish_approvals: int = 1
 
     @property
     def upload_limits(self) -> UploadLimits:

@@ -11,10 +11,12 @@ from typing import Final, Protocol
 
 __all__ = [
     "ALL_DEPARTMENTS_ROLES",
+    "ANALYTICS_ROLES",
     "ASSIGNED_ROLES",
     "BIND_ROLES",
     "CAPABILITIES",
     "CASEWORK_ROLES",
+    "CONFIGURE_ROLES",
     "CONFLICT_RESOLVER_ROLES",
     "COUNTER_CODE_ROLES",
     "FILER_ROLES",
@@ -115,6 +117,11 @@ PREENTRY_LOAD_ROLES: Final[tuple[str, ...]] = VISIT_DESK_ROLES
 # failed delivery, on the console (/console/handoff). Admins only: it is the installation's plumbing, and the
 # targets themselves are set only by whoever can write the database file (`madoguchi handoff set`).
 HANDOFF_ROLES: Final[tuple[str, ...]] = ("admin",)
+# who configures procedures (drafts, previews, diffs, publishing, retiring: /console/procedures, /api/drafts)
+# and who reads the city's analytics (/console/analytics, /api/analytics): configurators and admins.
+# Publishing itself also needs a fresh passkey check in the console (never a token: docs/security.md).
+CONFIGURE_ROLES: Final[tuple[str, ...]] = ("configurator", "admin")
+ANALYTICS_ROLES: Final[tuple[str, ...]] = ("configurator", "admin")
 
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
@@ -136,6 +143,8 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "counter_code": COUNTER_CODE_ROLES,     # POST/DELETE /api/me/counter-code (the code shown at the counter)
     "preentry_load": PREENTRY_LOAD_ROLES,   # loading a counter code into a visit, reading its pre-entry
     "handoff": HANDOFF_ROLES,               # the hand-off outbox per department, retrying a failed delivery
+    "configure": CONFIGURE_ROLES,           # procedures: drafts, preview links, publishing (server/definitions)
+    "analytics": ANALYTICS_ROLES,           # the city's figures (/console/analytics, /api/analytics)
 }
 
 

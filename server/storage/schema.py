@@ -150,7 +150,30 @@ _V6 = """
 ALTER TABLE submissions ADD COLUMN corrected TEXT;
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6)]
+# v7: form sessions (analytics of drop-off): one row per opening of a form in an app, with the fields it
+# showed, the field it was left on and the validation errors it showed per field. No personal data: field
+# paths and counts only; ``session`` is a random id the app makes per opening (no account, no address), and a
+# resend of the same session replaces its row.
+_V7 = """
+CREATE TABLE form_sessions (
+    id INTEGER PRIMARY KEY,
+    session TEXT NOT NULL UNIQUE,
+    procedure_id TEXT NOT NULL,
+    procedure_version TEXT NOT NULL,
+    channel TEXT NOT NULL,          -- 'resident' (own phone) or 'staff' (filed by counter/outreach staff)
+    started_at TEXT,                -- UTC ISO 8601, from the app's clock
+    ended_at TEXT,
+    duration_s REAL,
+    outcome TEXT NOT NULL,          -- 'submitted' or 'left'
+    viewed TEXT NOT NULL,           -- JSON list of field paths, in the order first shown
+    last_field TEXT,                -- the field the person was on when leaving without sending (else NULL)
+    errors TEXT NOT NULL,           -- JSON object: field path -> validation errors shown for it
+    received_at TEXT NOT NULL
+);
+CREATE INDEX form_sessions_procedure ON form_sessions (procedure_id, procedure_version);
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
@@ -158,6 +181,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
     procedures), visits (来庁), the queue's folded search keys, the counter interviews, the hand-off outbox and
     counter codes (窓口で見せるコード, pre-entries): each component's migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
+    from server.definitions.store import DEFINITION_MIGRATIONS
     from server.registry_search import REGISTRY_MIGRATIONS
     from server.storage.counter_codes import COUNTER_CODE_MIGRATIONS
     from server.storage.follow import FOLLOW_MIGRATIONS
@@ -172,7 +196,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
             ("sync", SYNC_MIGRATIONS), ("follow", FOLLOW_MIGRATIONS), ("parties", PARTY_MIGRATIONS),
             ("visits", VISIT_MIGRATIONS), ("submission_search", SUBMISSION_SEARCH_MIGRATIONS),
             ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS),
-            ("counter_codes", COUNTER_CODE_MIGRATIONS)]
+            ("counter_codes", COUNTER_CODE_MIGRATIONS), ("definitions", DEFINITION_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

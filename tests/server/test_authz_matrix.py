@@ -344,7 +344,7 @@ def test_capabilities_are_the_matrix(world: tuple[Any, dict[str, Caller]]) -> No
     # Staff filers are the filers who are staff; shared household records are pushed by casework roles.
     assert frozenset(CAPABILITIES["file_on_behalf"]) == EXPECTED[("POST", "/api/submissions")] - {RESIDENT}
     assert CAPABILITIES["households"] == CASEWORK_ROLES
-    assert set(CAPABILITY_ROUTES) | {"file_on_behalf", "households"} == set(CAPABILITIES)
+    assert set(CAPABILITY_ROUTES) | {"file_on_behalf", "households", "configure", "analytics"} == set(CAPABILITIES)
     # Each signed-in role learns its own from the session endpoint.
     for role, caller in callers.items():
         account = caller.client.get("/api/session").json()["account"]
