@@ -18,6 +18,7 @@ from server.catalog import Catalog, load_library, publish_library
 from server.counter_code import counter_code_router
 from server.demo import leave_demo
 from server.export import load_mappings
+from server.form_sessions import form_sessions_handler
 from server.handoff import HandoffSender
 from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
@@ -115,7 +116,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, push_router, visits_router, counter_code_router, console_router, visit_pages_router,
+            telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router, console_router, visit_pages_router,
             interview_pages_router, preentry_pages_router, print_router, handoff_page_router,
             *pwa_handlers(svc.pwa_files), *extra_handlers,
         ],

@@ -7,7 +7,7 @@ kept only to compute the duration; there is no account, IP address or submission
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, post
@@ -16,8 +16,10 @@ from litestar.params import JSONBody
 from server.problems import Problem
 from server.services import Services, services
 
-__all__ = ["TelemetryIn", "insert_telemetry", "store_telemetry", "telemetry_handler", "telemetry_row"]
+__all__ = ["TelemetryIn", "decode_strict", "insert_telemetry", "parse_stamp", "store_telemetry", "telemetry_handler",
+           "telemetry_row"]
 
+T = TypeVar("T")
 _Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
 _Stamp = Annotated[str, msgspec.Meta(max_length=40)]
 
@@ -35,20 +37,21 @@ class TelemetryAck(msgspec.Struct):
     stored: bool
 
 
-def _parse(stamp: str | None) -> dt.datetime | None:
+def parse_stamp(stamp: str | None, path: str) -> dt.datetime | None:
+    """An ISO 8601 timestamp (UTC when it names no offset); 422 ``invalid-telemetry`` at ``path`` if not one."""
     if not stamp:
         return None
     try:
         t = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         raise Problem(422, "invalid-telemetry", "Timestamps must be ISO 8601",
-                      errors=[{"path": "opened_at", "code": "format", "message": "ISO 8601 expected"}]) from None
+                      errors=[{"path": path, "code": "format", "message": "ISO 8601 expected"}]) from None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def telemetry_row(t: TelemetryIn) -> tuple[Any, ...]:
     """The row to insert (raises Problem 422 for unparsable timestamps)."""
-    opened, acked = _parse(t.opened_at), _parse(t.acknowledged_at)
+    opened, acked = parse_stamp(t.opened_at, "opened_at"), parse_stamp(t.acknowledged_at, "acknowledged_at")
     duration = (acked - opened).total_seconds() if opened and acked else None
     if duration is not None and not (0 <= duration <= 86400 * 30):
         duration = None  # clock skew or a draft left open for weeks: not a completion time
@@ -68,11 +71,11 @@ async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
     await svc.db.write(lambda c: insert_telemetry(c, row))
 
 
-async def _strict(request: Request[Any, Any, Any]) -> TelemetryIn:
+def decode_strict(body: bytes, type_: type[T]) -> T:
     """The body decoded strictly: Litestar's decoding coerces ``"1"`` into ``1``; telemetry's numbers are
     numbers (a string is refused 400 like any other wrong type, as a filing's telemetry is dropped for it)."""
     try:
-        return msgspec.json.decode(await request.body(), type=TelemetryIn)
+        return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as e:
         path = str(e).rpartition("at `$.")[2].rstrip("`").split("[")[0].split(".")[0] if "at `$." in str(e) else ""
         raise Problem(400, "bad-request", f"Invalid telemetry: {e}",
@@ -85,7 +88,7 @@ async def _strict(request: Request[Any, Any, Any]) -> TelemetryIn:
       tags=["telemetry"])
 async def telemetry_handler(request: Request[Any, Any, Any], data: JSONBody[TelemetryIn]) -> TelemetryAck:
     # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
-    data = await _strict(request)
+    data = decode_strict(await request.body(), TelemetryIn)
     svc = services(request)
     proc, _ = await svc.catalog.get(data.procedure_id, data.procedure_version)
     if proc is None:

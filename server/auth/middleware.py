@@ -26,6 +26,7 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_FORM_FIELD",
     "CSRF_HEADER",
+    "CSRF_TOKEN_EXEMPT",
     "SESSION_COOKIE",
     "auth_middleware",
     "csrf_cookie_header",
@@ -42,6 +43,9 @@ CSRF_COOKIE = "madoguchi_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FORM_FIELD = "_csrf_token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that act on no one's authority (anyone may send them; the handler reads no session) and come from
+# navigator.sendBeacon, which cannot set X-CSRF-Token: the token is not asked, the Origin check still is.
+CSRF_TOKEN_EXEMPT = frozenset({"/api/telemetry/sessions"})
 _CSRF_SCOPE_KEY = "madoguchi_csrf_token"
 _AUTH_SCOPE_KEY = "auth"
 _COOKIES_SCOPE_KEY = "madoguchi_cookies"
@@ -210,6 +214,9 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
             refused = _origin_allowed(scope, config.origin)
             if refused:
                 await send_problem(send, 403, "csrf", refused)
+                return
+            if scope["path"] in CSRF_TOKEN_EXEMPT:
+                await app(scope, receive, send)
                 return
             header = _header(scope, CSRF_HEADER.encode())
             if header is None and _is_form(scope):

@@ -48,6 +48,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/procedures"): ANYONE,
     ("GET", "/api/procedures/{pid:str}/{version:str}"): ANYONE,
     ("POST", "/api/telemetry"): ANYONE,
+    ("POST", "/api/telemetry/sessions"): ANYONE,
     # submissions: object-level checks (owner, department) happen after these
     ("POST", "/api/submissions"): frozenset({RESIDENT, COUNTER, OUTREACH}),
     ("GET", "/api/submissions"): SIGNED_IN,
@@ -186,6 +187,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/accounts/{account_id:str}/bind"): {"json": {"resident_id": "no-such-resident"}},
     ("GET", "/api/registry/search"): {"params": {"q": "山田"}},
     ("POST", "/api/telemetry"): {"json": {"procedure_id": "no-such-procedure", "procedure_version": "1"}},
+    ("POST", "/api/telemetry/sessions"): {"json": {"session": "s" * 16, "procedure_id": "no-such-procedure",
+                                                   "procedure_version": "1", "channel": "resident",
+                                                   "outcome": "left"}},
     ("POST", "/console/submissions/{sid:str}/status"): {"data": {"status": "in_review"}},
     ("POST", "/console/bind"): {"data": {"account_id": "no-such-account", "resident_id": "no-such-resident"}},
     ("POST", "/api/visits"): {"json": {"id": str(uuid.UUID(int=3)), "resident_id": "no-such-resident"}},
