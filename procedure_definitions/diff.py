@@ -187,7 +187,7 @@ def _diff_sections(out: _Out, old: Procedure, new: Procedure) -> None:
         path = f"sections.{sid}"
         if sid not in a:
             # Breaking when it brings a field that is new and required (listed again on its own below).
-            req = any(f.id not in old_ids and _asks(f) for f, _ in _walk(s.fields))
+            req = not s.staff_only and any(f.id not in old_ids and _asks(f) and not f.staff_only for f, _ in _walk(s.fields))
             out.add("section_added", path, None, req, (f"ページ「{_ja(s.title)}」を追加", f"Page '{_en(s.title)}' added"))
             continue
         o = a[sid]
@@ -275,11 +275,14 @@ def _added(out: _Out, loc: _Loc) -> None:
     f = loc.field
     ja, en = _name(f)
     asks = _asks(f)
+    counter = f.staff_only or loc.staff_only  # never asked of a resident (forms.py): only counter drafts owe it
     what_ja = "（必須）" if f.required else ("（条件付き必須）" if f.required_if else "（任意）")
     what_en = " (required)" if f.required else (" (required when " + f.required_if + ")" if f.required_if else " (optional)")
     if not _holds_answer(f):
         variant: str | None = "no_answer"
         what_ja, what_en = "", ""
+    elif counter:
+        variant = "staff_only" if asks else None
     elif loc.group is not None:
         variant = "in_group" if asks else None
     elif f.required:
@@ -287,9 +290,10 @@ def _added(out: _Out, loc: _Loc) -> None:
     else:
         variant = "required_if" if f.required_if else None
     kind = "field_added"
-    if isinstance(f, AttachmentField):  # "a file must be attached" rather than "answered"
+    if isinstance(f, AttachmentField) and not counter:  # "a file must be attached" rather than "answered"
         kind, variant = "attachment_added", "required" if asks else None
-    out.add(kind, loc.path, f.id, asks, (f"項目「{ja}」を追加{what_ja}", f"Field '{en}' added{what_en}"), variant)
+    out.add(kind, loc.path, f.id, asks and not counter, (f"項目「{ja}」を追加{what_ja}", f"Field '{en}' added{what_en}"),
+            variant)
 
 
 def _diff_field(out: _Out, lo: _Loc, ln: _Loc) -> None:

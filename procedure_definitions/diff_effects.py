@@ -58,6 +58,12 @@ EFFECTS: dict[str, tuple[str, str]] = {
         "Items already entered in the group lack it: when required, each item shows it missing and sending is "
         "refused until it is filled (the update notice does not name it). " + _S_EN,
     ),
+    "field_added:staff_only": (
+        "窓口の職員が記入する項目です。住民の下書きには求められません。窓口で職員が入力する下書きは、入力するまで送信できません。"
+        + _S_JA,
+        "Filled at the counter: residents' drafts are not asked for it; a draft staff file at the counter is "
+        "refused until it is answered. " + _S_EN,
+    ),
     "field_added:no_answer": (
         "回答を持たない項目（お知らせ・自動計算）です。下書きにも提出済みの申請にも影響はありません。",
         "It holds no typed answer (a notice or a calculation): drafts and stored submissions are unaffected.",

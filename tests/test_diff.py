@@ -103,6 +103,17 @@ def test_required_if_field_added_names_the_condition() -> None:
     assert "meet its condition" in c.effect.en
 
 
+def test_required_field_added_at_the_counter_is_not_breaking_for_residents() -> None:
+    memo = "      - id: counter_memo\n"
+    c = only(procedure((memo, """      - id: counter_check
+        type: yesno
+        required: true
+        label: {ja: 確認済み, en: Checked}
+""" + memo)))
+    assert (c.kind, c.path, c.breaking) == ("field_added", "counter_check", False)
+    assert "residents' drafts are not asked for it" in c.effect.en and "at the counter" in c.effect.en
+
+
 def test_required_field_added_inside_a_group_has_the_item_path() -> None:
     sib = """          - id: sibling_birth_date
             type: wareki
