@@ -71,6 +71,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     c.set_defaults(func=_handler("procedure_definitions.commands:export_notebook"))
 
+    tr = sub.add_parser(
+        "translations",
+        help="translations as CSV (key, ja, en, ja-easy) for translators, and back into the definition",
+        description="Export every text of a definition to a CSV for translators; import the CSV back.",
+    )
+    trsub = tr.add_subparsers(dest="translations_command", metavar="ACTION")
+    trsub.required = True
+    c = trsub.add_parser(
+        "export",
+        help="write one CSV row per text of a definition (UTF-8 with BOM, opens in Excel)",
+        description="Write the columns key,ja,en,ja-easy, one row per translatable text of FILE (YAML or notebook).",
+    )
+    c.add_argument("definition", metavar="FILE.yaml")
+    c.add_argument("--out", metavar="FILE.csv", help="where to write the CSV (default: stdout)")
+    c.set_defaults(func=_handler("procedure_definitions.translations:export_command"))
+    c = trsub.add_parser(
+        "import",
+        help="write the texts of a CSV back into the definition, changing nothing else",
+        description="Write the texts of FILE.csv into FILE.yaml: only changed texts are rewritten (comments and "
+        "order kept). Problems are printed as 'FILE.csv:ROW:COL: CODE message' and nothing is written (exit 1).",
+    )
+    c.add_argument("definition", metavar="FILE.yaml")
+    c.add_argument("csv", metavar="FILE.csv")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--out", metavar="NEW.yaml", help="write the result there (default: stdout)")
+    where.add_argument("--write", action="store_true", help="rewrite FILE.yaml in place")
+    c.set_defaults(func=_handler("procedure_definitions.translations:import_command"))
+
     c = sub.add_parser(
         "build",
         help="compile the procedure library into the offline PWA bundle",

@@ -80,6 +80,9 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD250": ("error", "{what} '{id}' is staff_only but this procedure's filers do not include staff: nobody could fill it"),
     "PD251": ("warning", "{key} of field '{field}' reads staff-only field '{name}', which a resident filer never has: it is always empty for them"),
     "PD252": ("warning", "field '{field}' has a constraint but no constraint_message: say what to do when it fails (e.g. 「郵便番号を7桁の数字で入力してください」)"),
+    # 253-254: a translations CSV (procedure_definitions/translations.py), located in the CSV: ROW:COL
+    "PD253": ("error", "unknown text key '{key}'{hint}: the keys are those `madoguchi translations export` writes"),
+    "PD254": ("error", "translations CSV: {detail}"),
     # 3xx: scenarios
     "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
     "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),

@@ -1,0 +1,230 @@
+"""Translations as CSV: export, import with no change (same bytes, same model), changed texts land, errors located."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from madoguchi.cli import main
+from procedure_definitions.library import DEFAULT_LIBRARY
+from procedure_definitions.loader import load_file, load_text
+from procedure_definitions.model import Definition
+from procedure_definitions.translations import (
+    BOM,
+    COLUMNS,
+    TranslationError,
+    apply_texts,
+    read_csv,
+    texts_of,
+    to_csv,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(Path(DEFAULT_LIBRARY).glob("*/*.yaml"))
+NOTEBOOK = ROOT / "notebooks" / "kainu-toroku.ipynb"
+
+
+def rows_of(csv_text: str) -> list[list[str]]:
+    assert csv_text.startswith(BOM)
+    return list(csv.reader(io.StringIO(csv_text.removeprefix(BOM), newline="")))
+
+
+def write_rows(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return BOM + out.getvalue()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_export_then_import_with_no_change_gives_the_same_file_and_model(path: Path, tmp_path: Path) -> None:
+    out_csv, out_yaml = tmp_path / "t.csv", tmp_path / "new.yaml"
+    assert main(["translations", "export", str(path), "--out", str(out_csv)]) == 0
+    rows = rows_of(out_csv.read_text(encoding="utf-8"))
+    assert tuple(rows[0]) == COLUMNS
+    original = load_file(path)
+    assert len(rows) - 1 == len(texts_of(original.definition)) > 0
+    assert main(["translations", "import", str(path), str(out_csv), "--out", str(out_yaml)]) == 0
+    assert out_yaml.read_bytes() == path.read_bytes()
+    assert load_file(out_yaml).definition == original.definition
+
+
+def _translated(value: str, lang: str) -> str:
+    # Characters that need quoting in flow and block YAML, a line break, and a change to see.
+    return f"{value} ★{lang}: a, {{b}} #c" if lang != "ja" else value + "（改）"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_text_changed_lands_and_nothing_else_changes(path: Path) -> None:
+    """Each language of each text changed, added where missing: the model is the original with these texts."""
+    source = path.read_text(encoding="utf-8")
+    res = load_text(source, str(path))
+    entries = texts_of(res.definition)
+    rows = {e.key: {lang: _translated(e.texts.get(lang, e.texts["ja"]), lang) for lang in ("ja", "en", "ja-easy")}
+            for e in entries}
+    new = apply_texts(source, res, rows)
+    again = load_text(new, str(path))
+    assert [p.format() for p in again.problems if p.severity == "error"] == []
+    assert {e.key: e.texts for e in texts_of(again.definition)} == rows
+    # Everything but the texts is the same: put the old texts back into the new model and compare.
+    restored = msgspec.to_builtins(again.definition)
+    for e in entries:
+        node = restored
+        for seg in e.path[:-1]:
+            node = node[seg]
+        node[e.path[-1]] = e.texts
+    assert msgspec.convert(restored, Definition) == res.definition
+
+
+SAMPLE = """\
+kind: procedure
+id: sample
+version: 1.0.0
+# the title stays a shorthand string until someone translates it
+title: 見本の手続
+department: {id: shimin, name: {ja: 市民課, en: Citizens Division}}
+sections:
+  - id: main
+    title:
+      ja: 内容   # block mapping
+      en: Contents
+    fields:
+      - id: who
+        type: text
+        label: {ja: 名前, en: Name, ja-easy: なまえ}
+        help: |
+          長い説明です。
+          二行目。
+      - id: kind
+        type: choice
+        label: 種類
+        choices:
+          - {value: a, label: {ja: エー}}
+          - {value: b, label: ビー}
+"""
+
+
+def _apply(changes: dict[str, dict[str, str]]) -> tuple[str, Any]:
+    res = load_text(SAMPLE, "sample.yaml")
+    assert res.ok, [p.format() for p in res.problems]
+    new = apply_texts(SAMPLE, res, changes)
+    return new, load_text(new, "sample.yaml").definition
+
+
+def test_a_changed_en_text_lands_in_the_yaml_and_the_rest_keeps_its_bytes() -> None:
+    new, proc = _apply({"sections[main].fields[who].label": {"ja": "名前", "en": "Full name", "ja-easy": "なまえ"}})
+    assert "label: {ja: 名前, en: Full name, ja-easy: なまえ}" in new
+    assert proc.sections[0].fields[0].label.en == "Full name"
+    assert new.replace("Full name", "Name") == SAMPLE  # one value rewritten, nothing else
+
+
+def test_texts_are_added_to_shorthands_flow_and_block_mappings_and_after_block_scalars() -> None:
+    new, proc = _apply({
+        "title": {"ja": "見本の手続", "en": "Sample"},
+        "sections[main].title": {"ja": "内容", "en": "Contents", "ja-easy": "なかみ"},
+        "sections[main].fields[who].help": {"ja": "長い説明です。\n二行目。\n", "en": "Long help.\nLine two.\n"},
+        "sections[main].fields[kind].choices[a].label": {"ja": "エー", "en": "A: first"},
+        "sections[main].fields[kind].choices[b].label": {"ja": "ビー", "en": "B, {second}"},
+    })
+    assert "# the title stays a shorthand string until someone translates it" in new
+    assert "ja: 内容   # block mapping" in new
+    assert proc.title.en == "Sample"
+    assert proc.sections[0].title.ja_easy == "なかみ"
+    who, kind = proc.sections[0].fields
+    assert who.help.ja == "長い説明です。\n二行目。\n" and who.help.en == "Long help.\nLine two.\n"
+    assert [c.label.en for c in kind.choices] == ["A: first", "B, {second}"]
+
+
+def test_an_emptied_language_is_taken_away_and_a_missing_column_keeps_it() -> None:
+    _, proc = _apply({"sections[main].fields[who].label": {"ja": "名前", "en": "", "ja-easy": "なまえ"}})
+    label = proc.sections[0].fields[0].label
+    assert (label.ja, label.en, label.ja_easy) == ("名前", None, "なまえ")
+    _, proc = _apply({"sections[main].fields[who].label": {"ja": "氏名"}})  # a CSV with only key,ja
+    label = proc.sections[0].fields[0].label
+    assert (label.ja, label.en, label.ja_easy) == ("氏名", "Name", "なまえ")
+
+
+def test_keys_name_items_by_id_or_choice_value_in_file_order() -> None:
+    res = load_text(SAMPLE, "sample.yaml")
+    keys = [e.key for e in texts_of(res.definition, res.located)]
+    assert keys == ["title", "department.name", "sections[main].title", "sections[main].fields[who].label",
+                    "sections[main].fields[who].help", "sections[main].fields[kind].label",
+                    "sections[main].fields[kind].choices[a].label", "sections[main].fields[kind].choices[b].label"]
+    rows = rows_of(to_csv(texts_of(res.definition, res.located)))
+    assert rows[4] == ["sections[main].fields[who].label", "名前", "Name", "なまえ"]
+
+
+@pytest.fixture
+def sample_files(tmp_path: Path) -> tuple[Path, Path]:
+    yaml_path = tmp_path / "sample.yaml"
+    yaml_path.write_text(SAMPLE, encoding="utf-8")
+    csv_path = tmp_path / "sample.csv"
+    assert main(["translations", "export", str(yaml_path), "--out", str(csv_path)]) == 0
+    return yaml_path, csv_path
+
+
+def test_import_write_changes_the_file_in_place(sample_files: tuple[Path, Path]) -> None:
+    yaml_path, csv_path = sample_files
+    rows = rows_of(csv_path.read_text(encoding="utf-8"))
+    rows[1][2] = "Sample procedure"  # title's en
+    csv_path.write_text(write_rows(rows), encoding="utf-8", newline="")
+    assert main(["translations", "import", str(yaml_path), str(csv_path), "--write"]) == 0
+    assert load_file(yaml_path).definition.title.en == "Sample procedure"
+
+
+@pytest.mark.parametrize(("edit", "where", "code", "message"), [
+    (lambda rows: rows[3].__setitem__(0, "sections[main].titel"), "4:1", "PD253",
+     "unknown text key 'sections[main].titel' (did you mean 'sections[main].title'?)"),
+    (lambda rows: rows[2].__setitem__(1, ""), "3:2", "PD254", "department.name: the Japanese text (ja) is required"),
+    (lambda rows: rows.append(list(rows[1])), "10:1", "PD254", "key 'title' is given twice (first in row 2)"),
+    (lambda rows: rows[0].__setitem__(3, "easy"), "1:4", "PD254", "unknown or repeated column 'easy'"),
+    (lambda rows: rows[5].append("extra"), "6:5", "PD254", "5 cells but 4 columns"),
+])
+def test_bad_rows_are_located_and_nothing_is_written(sample_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
+                                                      edit: object, where: str, code: str, message: str) -> None:
+    yaml_path, csv_path = sample_files
+    rows = rows_of(csv_path.read_text(encoding="utf-8"))
+    rows[1][2] = "changed"  # a good change in the same file: still nothing is written
+    edit(rows)  # type: ignore[operator]
+    csv_path.write_text(write_rows(rows), encoding="utf-8", newline="")
+    capsys.readouterr()
+    assert main(["translations", "import", str(yaml_path), str(csv_path), "--write"]) == 1
+    out = capsys.readouterr().out
+    assert f"{csv_path}:{where}: {code} " in out and message in out, out
+    assert yaml_path.read_text(encoding="utf-8") == SAMPLE
+
+
+def test_read_csv_reports_every_problem_at_once() -> None:
+    res = load_text(SAMPLE, "sample.yaml")
+    text = write_rows([list(COLUMNS), ["nope", "x", "", ""], ["title", "", "", ""]])
+    with pytest.raises(TranslationError) as info:
+        read_csv(text, "t.csv", texts_of(res.definition))
+    assert [(p.line, p.col, p.code) for p in info.value.problems] == [(2, 1, "PD253"), (3, 2, "PD254")]
+
+
+def test_a_csv_that_is_not_utf8_is_located(sample_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    yaml_path, csv_path = sample_files
+    csv_path.write_bytes("key,ja\ntitle,見本\n".encode("shift_jis"))
+    assert main(["translations", "import", str(yaml_path), str(csv_path)]) == 1
+    assert f"{csv_path}:1:1: PD254 translations CSV: not UTF-8" in capsys.readouterr().out
+
+
+def test_notebooks_export_but_do_not_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_csv = tmp_path / "nb.csv"
+    assert main(["translations", "export", str(NOTEBOOK), "--out", str(out_csv)]) == 0
+    rows = rows_of(out_csv.read_text(encoding="utf-8"))
+    help_row = next(r for r in rows if r[0] == "sections[dog].fields[dog_name].help")
+    assert help_row[1].startswith("犬の名前は") and help_row[2].startswith("The name you call")
+    assert main(["translations", "import", str(NOTEBOOK), str(out_csv)]) == 2
+    assert "not written into notebooks" in capsys.readouterr().err
+
+
+def test_a_broken_definition_is_reported_not_exported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SAMPLE.replace("type: text", "type: txt"), encoding="utf-8")
+    assert main(["translations", "export", str(bad)]) == 1
+    assert f"{bad}:" in capsys.readouterr().out
