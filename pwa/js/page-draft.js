@@ -95,6 +95,7 @@ export async function render(view, params) {
     applyResult(fieldsBox, result, ctx, { showAll });
   };
   drawFields();
+  import('./field-telemetry.js').then((m) => m.track(d, isStaff()));
   const nextStep = stepBeside(stepList, secIndex, 1);
   const prevStep = stepBeside(stepList, secIndex, -1);
   next = el('button', { type: 'submit', class: 'btn', text: nextStep ? t('next') : t('toReview') });

@@ -17,6 +17,8 @@ export async function render(view, params) {
   try { opened = await openDraft(params.draft); } catch { return failPage(view, t('procedureMissing')); }
   if (!opened) return notFound(view);
   const { d, compiled } = opened;
+  // Drop-off telemetry per field: the review is part of the form's session (field-telemetry.js).
+  const telemetry = import('./field-telemetry.js').then((m) => { m.track(d, isStaff()); return m; }).catch(() => null);
   const result = evalForm(compiled, d.answers);
   const { main } = view;
   view.setPage(t('reviewTitle')).before(steps(1));
@@ -45,6 +47,8 @@ export async function render(view, params) {
     }
     submit.disabled = true;
     const id = await queueDraft(d, compiled);
+    const m = await telemetry;
+    if (m) m.sent(d); // before leaving the page: the session ends 'submitted', not 'left'
     location.hash = `#/s/${id}`;
   });
   main.append(el('div', { class: 'actions' }, submit, link(stepList.length ? `#/d/${d.id}/${stepList[stepList.length - 1].i}` : '#/find', t('back'), 'btn-link')));

@@ -1,0 +1,141 @@
+// Drop-off telemetry per field (POST /api/telemetry/sessions, docs/api.md). Imported lazily by the form pages
+// (page-draft.js, page-review.js: the first screen's size budget has no room for it), never by the shell.
+// A session = one opening of a draft's form in this page's life: the fields shown (visible by the form's
+// rules, in first-shown order), the field last focused, how many validation errors each field showed. Sent
+// once when the form is left (another page of the app, the app hidden or closed: outcome 'left') or sent
+// ('submitted'); coming back to the same draft continues the session (the server upserts by `session`).
+// Paths and counts only: never an answer. Nothing at all in a preview (<html data-preview>).
+
+const URL_ = '/api/telemetry/sessions';
+const MAX = 500; // the server's limits: ≤ 500 paths, each ≤ 200 characters, counts ≤ 10000
+
+/** A field's path in the definition: group item indexes dropped (`kids[1].name` → `kids.name`). */
+export const fieldPath = (path) => String(path).replace(/\[\d+\]/g, '');
+
+/** A random session id (crypto.randomUUID needs a secure context; getRandomValues does not). */
+export function newId(rand = (a) => crypto.getRandomValues(a)) {
+  return Array.from(rand(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function createSession({ procedure_id, procedure_version }, staff, now = new Date(), id = newId()) {
+  return { id, procedure_id, procedure_version, channel: staff ? 'staff' : 'resident', started_at: now.toISOString(), viewed: [], last: null, errors: {}, shownErrors: new Map() };
+}
+
+/**
+ * The answer paths shown among `nodes` (elements with data-path, in document order): those with no hidden
+ * ancestor (render.js's applyResult hides what the form's rules do not show; a hidden step is not drawn).
+ */
+export function visiblePaths(nodes) {
+  const out = [];
+  for (const n of nodes) if (!n.closest('[hidden]')) out.push(n.getAttribute('data-path'));
+  return out;
+}
+
+/** Record paths shown now (first-shown order, each once). */
+export function see(s, paths) {
+  for (const p of paths) {
+    const f = fieldPath(p);
+    if (f && f.length <= 200 && s.viewed.length < MAX && !s.viewed.includes(f)) s.viewed.push(f);
+  }
+}
+
+export function focus(s, path) {
+  const f = fieldPath(path);
+  if (f && f.length <= 200) s.last = f;
+}
+
+/**
+ * The error messages shown now, per answer path ({path: text}); an error counts once each time it appears
+ * (or changes), not on every redraw of the same message.
+ */
+export function errorsShown(s, shown) {
+  for (const [path, text] of Object.entries(shown)) {
+    if (s.shownErrors.get(path) === text) continue;
+    const f = fieldPath(path);
+    if (f.length > 200 || (!(f in s.errors) && Object.keys(s.errors).length >= MAX)) continue;
+    s.errors[f] = Math.min((s.errors[f] || 0) + 1, 10000);
+  }
+  s.shownErrors = new Map(Object.entries(shown));
+}
+
+/** The body of POST /api/telemetry/sessions. last_field: the field last focused, else the last shown. */
+export function payload(s, outcome, now = new Date()) {
+  return {
+    session: s.id, procedure_id: s.procedure_id, procedure_version: s.procedure_version, channel: s.channel,
+    started_at: s.started_at, ended_at: now.toISOString(), outcome, viewed: s.viewed.slice(),
+    last_field: outcome === 'left' ? s.last || s.viewed[s.viewed.length - 1] || null : null, errors: { ...s.errors },
+  };
+}
+
+// ---- the page's side (DOM, events) ----
+
+const sessions = new Map(); // draft id -> session, for this page's life
+let cur = null; // { draft, s } while a form of that draft is on screen
+let watching = false;
+let queued = false;
+
+const off = () => typeof document === 'undefined' || document.documentElement.dataset.preview !== undefined;
+const onForm = () => cur && `${location.hash}/`.startsWith(`#/d/${cur.draft}/`); // #/d/{draft}, …/{n}, …/review
+
+function send(outcome) {
+  if (!cur || off()) return;
+  const body = JSON.stringify(payload(cur.s, outcome));
+  let queuedBeacon = false;
+  try { queuedBeacon = navigator.sendBeacon(URL_, new Blob([body], { type: 'application/json' })); } catch { /* fall back */ }
+  if (!queuedBeacon) fetch(URL_, { method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body }).catch(() => {});
+}
+
+function scan() {
+  queued = false;
+  if (!onForm()) return;
+  const main = document.getElementById('main');
+  if (!main) return;
+  see(cur.s, visiblePaths(main.querySelectorAll('[data-path]')));
+  const shown = {};
+  for (const p of main.querySelectorAll('[data-path] > .error-text:not([hidden])')) {
+    if (p.textContent && !p.closest('[hidden]')) shown[p.parentElement.getAttribute('data-path')] = p.textContent;
+  }
+  errorsShown(cur.s, shown);
+}
+
+const later = () => { if (!queued) { queued = true; setTimeout(scan, 0); } };
+
+function leave() {
+  if (!cur) return;
+  scan();
+  send('left');
+}
+
+function watch() {
+  watching = true;
+  new MutationObserver(later).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['hidden'] });
+  document.addEventListener('focusin', (e) => {
+    const node = onForm() && e.target.closest && e.target.closest('[data-path]');
+    if (node) focus(cur.s, node.getAttribute('data-path'));
+  });
+  window.addEventListener('pagehide', leave);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden' && onForm()) leave(); });
+  window.addEventListener('hashchange', () => {
+    if (cur && !onForm()) { leave(); cur = null; }
+  });
+}
+
+/** The form of draft `d` is being drawn (each step, the review): start or continue its session. */
+export function track(d, staff) {
+  if (off()) return;
+  if (cur && cur.draft !== d.id) { leave(); cur = null; }
+  let s = sessions.get(d.id);
+  if (!s || s.procedure_version !== d.procedure_version) sessions.set(d.id, (s = createSession(d, staff)));
+  cur = { draft: d.id, s };
+  if (!watching) watch();
+  later();
+}
+
+/** The draft was sent: the session ends 'submitted'. */
+export function sent(d) {
+  if (!cur || cur.draft !== d.id) return;
+  scan();
+  send('submitted');
+  sessions.delete(d.id);
+  cur = null;
+}
