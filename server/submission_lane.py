@@ -43,6 +43,7 @@ from server.auth.config import get_config
 from server.auth.middleware import (
     SESSION_COOKIE,
     auth_middleware,
+    bearer_token_of,
     csrf_header_ok,
     csrf_middleware,
     live_session,
@@ -67,7 +68,7 @@ _encoder = msgspec.json.Encoder()
 # What Litestar runs for POST /api/submissions and what the lane does in its place.
 REPLICATED: dict[Any, str] = {
     csrf_middleware: "csrf_header_ok: the X-CSRF-Token header and Origin (a form post goes to the pipeline)",
-    auth_middleware: "live_session: the same session lookup",
+    auth_middleware: "live_session: the same session lookup (a bearer request goes to the pipeline)",
     int_params_middleware: "nothing to check: the route has no parameters and a query string goes to the pipeline",
     json_body_middleware: "nothing to do: the route decodes its body (data); the lane checks it with json_problem",
 }
@@ -153,6 +154,8 @@ def _lane(app: Litestar, inner: ASGIApp, svc: Services, *, max_body: int) -> ASG
 
 async def _filer(scope: Scope) -> tuple[Any, str | None]:
     """(the signed-in account, None) when it may file and the CSRF checks pass, else (None, why not)."""
+    if bearer_token_of(scope) is not None:
+        return None, "bearer token: the pipeline's auth middleware decides (tokens never file)"
     token = parse_cookies(scope).get(SESSION_COOKIE)
     if not token:
         return None, "no session cookie"

@@ -69,6 +69,11 @@ class AuthConfig:
     client_ip_header: str | None = None
     # Adding or removing a passkey and new recovery codes need a user-verified passkey assertion this recent.
     reauth_seconds: int = 300
+    # Notebook and CLI sign-in (server/auth/oauth.py): an authorization code lives 60 s, a device code 300 s,
+    # and a device client polls no faster than every ``device_interval`` seconds (else ``slow_down``).
+    code_ttl: int = 60
+    device_ttl: int = 300
+    device_interval: int = 5
     rp_id: str = field(init=False)
     secure: bool = field(init=False)
     sessions: SessionCache = field(init=False, repr=False)

@@ -17,10 +17,11 @@ from urllib.parse import parse_qs
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from server.asgi_body import buffer_body
-from server.auth import store
+from server.auth import store, tokens
 from server.auth.config import AuthConfig, get_config
 from server.auth.models import Account
 from server.auth.problems import send_problem
+from server.auth.ratelimit import client_ip
 
 __all__ = [
     "CSRF_COOKIE",
@@ -29,6 +30,8 @@ __all__ = [
     "CSRF_TOKEN_EXEMPT",
     "SESSION_COOKIE",
     "auth_middleware",
+    "bearer_of",
+    "bearer_token_of",
     "csrf_cookie_header",
     "csrf_header_ok",
     "csrf_middleware",
@@ -51,6 +54,8 @@ _AUTH_SCOPE_KEY = "auth"
 _COOKIES_SCOPE_KEY = "madoguchi_cookies"
 _MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
 _MAX_FORM = 256 * 1024  # console forms are a few hundred bytes
+_BEARER_SCOPE_KEY = "madoguchi_bearer"
+_TOKEN_AUDIT_EVERY = 3600  # a token's use is audited the first time, then at most once an hour
 
 
 def _headers(scope: Scope) -> Iterable[tuple[bytes, bytes]]:
@@ -88,6 +93,20 @@ def session_of(scope: Scope) -> store.SessionInfo | None:
     return scope.get(_AUTH_SCOPE_KEY)  # type: ignore[return-value]
 
 
+def bearer_of(scope: Scope) -> tokens.TokenInfo | None:
+    """The bearer token this request was admitted with (None for a session or anonymous request)."""
+    return scope.get(_BEARER_SCOPE_KEY)  # type: ignore[return-value]
+
+
+def bearer_token_of(scope: Scope) -> str | None:
+    """The value of an ``Authorization: Bearer`` header, if the request carries one."""
+    value = _header(scope, b"authorization")
+    if value is None:
+        return None
+    kind, _, token = value.strip().partition(" ")
+    return token.strip() if kind.lower() == "bearer" else None
+
+
 def csrf_token_of(scope: Scope) -> str | None:
     """The CSRF token this request carries or is about to receive (for ``GET /api/session``)."""
     return scope.get(_CSRF_SCOPE_KEY)  # type: ignore[return-value]
@@ -114,7 +133,12 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
             return
         scope["user"] = None
         scope[_AUTH_SCOPE_KEY] = None  # type: ignore[literal-required]
+        scope[_BEARER_SCOPE_KEY] = None  # type: ignore[literal-required]
         token = parse_cookies(scope).get(SESSION_COOKIE)
+        bearer = bearer_token_of(scope)
+        if bearer is not None and scope["type"] == "http":
+            await _bearer(app, scope, receive, send, bearer, has_session=bool(token))
+            return
         if token:
             config = get_config(scope)
             found = await live_session(config, token)
@@ -126,6 +150,45 @@ def auth_middleware(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send)
 
     return middleware
+
+
+async def _bearer(app: ASGIApp, scope: Scope, receive: Receive, send: Send, secret: str, *,
+                  has_session: bool) -> None:
+    """Admit a bearer request, or refuse it here: the one place that decides whether a token may call a route.
+
+    A token reaches a route only when the handler's ``opt["token_scope"]`` names one of its scopes
+    (``tokens.scope_allows``); everything else (the console, submissions, sign-in, publishing) answers 403
+    ``token-scope``. The account's role then decides as for a session (guards, CAPABILITIES). A request with a
+    session cookie and a bearer token is refused: one request, one identity.
+    """
+    if has_session:
+        await send_problem(send, 400, "bearer-with-session",
+                           "send either a session cookie or an Authorization: Bearer token, not both")
+        return
+    config = get_config(scope)
+    found = await config.db.read(lambda c: tokens.lookup(c, secret, "bearer"))
+    if found is None:
+        await send_problem(send, 401, "token-invalid",
+                           "unknown, expired or revoked token: sign in again (madoguchi login)")
+        return
+    account, info = found
+    handler = scope.get("route_handler")
+    wanted = getattr(handler, "opt", {}).get("token_scope") if handler is not None else None
+    if not tokens.scope_allows(info.scopes, wanted):
+        await send_problem(send, 403, "token-scope",
+                           f"a token with scope {' '.join(info.scopes)} may not call this route"
+                           + ("" if wanted else " (tokens never reach it: use the console)"))
+        return
+    t = store.now()
+    if info.last_used_at is None or t - info.last_used_at >= config.touch_interval:
+        address = client_ip(scope, config.client_ip_header)
+        path = str(scope.get("path", ""))
+        with contextlib.suppress(RuntimeError):  # database closing at shutdown
+            config.db.submit(lambda conn: tokens.touch(conn, info, ip=address, path=path,
+                                                       audit_every=_TOKEN_AUDIT_EVERY))
+    scope["user"] = account
+    scope[_BEARER_SCOPE_KEY] = info  # type: ignore[literal-required]
+    await app(scope, receive, send)
 
 
 async def live_session(config: AuthConfig, token: str) -> tuple[Account, store.SessionInfo] | None:
@@ -197,6 +260,11 @@ async def _form_token(receive: Receive) -> tuple[str | None, Receive]:
     return (values[0] if values else None), receive
 
 
+def _cookieless(scope: Scope) -> bool:
+    handler = scope.get("route_handler")
+    return handler is not None and bool(getattr(handler, "opt", {}).get("cookieless"))
+
+
 def csrf_middleware(app: ASGIApp) -> ASGIApp:
     """Double-submit CSRF check plus Origin/Sec-Fetch-Site on every POST/PUT/PATCH/DELETE.
 
@@ -205,7 +273,10 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or bearer_token_of(scope) is not None or _cookieless(scope):
+            # A bearer request carries no ambient credential a forged page could use: the browser never adds
+            # an Authorization header by itself. With a session cookie too, auth_middleware refuses it (400).
+            # A cookieless route (the OAuth token endpoints) reads no cookie: only secrets in its body.
             await app(scope, receive, send)
             return
         config = get_config(scope)

@@ -151,5 +151,49 @@ def _v5_readable_passkey_names(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE credentials SET name = ? WHERE id = ?", (device_name(name), pid))
 
 
+# v6: bearer tokens for notebooks, the CLI and scripts (server/auth/tokens.py, docs/security.md "Tokens").
+# Every secret is stored as its sha256 digest only. ``family`` ties the access and refresh tokens of one
+# sign-in (loopback or device flow) together: a refresh token used twice (rotated, then replayed) revokes the
+# whole family. ``oauth_grants`` holds the short-lived authorization codes (60 s) and device codes (300 s).
+_V6 = """
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,                   -- public id: lists and revocation name a token by it
+    token_hash BLOB NOT NULL UNIQUE,       -- sha256 of the mdg_... secret
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh', 'personal')),
+    family TEXT,                           -- one sign-in's access and refresh tokens
+    name TEXT NOT NULL,                    -- a personal token's name, or the client and host that signed in
+    scopes TEXT NOT NULL,                  -- space separated: drafts, analytics
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    rotated_at INTEGER,                    -- a refresh token once used: any later use is a replay
+    revoked_at INTEGER
+);
+CREATE INDEX api_tokens_account ON api_tokens (account_id, kind);
+CREATE INDEX api_tokens_family ON api_tokens (family);
+CREATE INDEX api_tokens_expiry ON api_tokens (expires_at);
+
+CREATE TABLE oauth_grants (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('code', 'device')),
+    code_hash BLOB NOT NULL UNIQUE,        -- the authorization code's or the device code's digest
+    user_code TEXT UNIQUE,                 -- device flow: the code the person types (XXXXXXXX)
+    client_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    redirect_uri TEXT,                     -- code: must match at the exchange
+    code_challenge TEXT,                   -- code: PKCE S256
+    client_host TEXT,                      -- device: the host the client says it runs on
+    client_ip TEXT,                        -- device: the address it came from
+    account_id TEXT REFERENCES accounts (id) ON DELETE CASCADE,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'used')),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    poll_interval INTEGER NOT NULL DEFAULT 5,
+    last_polled_at INTEGER
+);
+CREATE INDEX oauth_grants_expiry ON oauth_grants (expires_at);
+"""
+
 MIGRATIONS: list[tuple[int, str | Callable[[sqlite3.Connection], None]]] = [
-    (1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _v5_readable_passkey_names)]
+    (1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _v5_readable_passkey_names), (6, _V6)]

@@ -43,8 +43,10 @@ from server.auth.http import (
 )
 from server.auth.middleware import csrf_token_of, session_of
 from server.auth.models import Account
+from server.auth.oauth import oauth_handlers
 from server.auth.problems import AuthProblem, exception_handlers
 from server.auth.recovery import recovery_handlers
+from server.auth.token_pages import token_page_handlers
 from server.auth.webauthn_flow import (
     authentication_options,
     credential_id_of,
@@ -325,6 +327,7 @@ auth_router = Router(
     route_handlers=[
         get_session, register_options, register_verify, login_options, login_verify, *recovery_handlers,
         logout, logout_all, enroll, enroll_js, enroll_options, enroll_verify, *account_handlers,
+        *oauth_handlers, *token_page_handlers,
     ],
     exception_handlers=exception_handlers,
 )

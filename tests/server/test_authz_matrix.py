@@ -148,6 +148,20 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/auth/recovery-codes"): frozenset({RESIDENT}),  # staff have none: an admin re-invites them
     ("POST", "/auth/reauth/options"): SIGNED_IN,
     ("POST", "/auth/reauth/verify"): SIGNED_IN,
+    # notebook/CLI sign-in and tokens (server/auth/oauth.py, token_pages.py): configurators and admins
+    # (capability configure/analytics); the token endpoints take secrets, not a session; /api/me/token
+    # answers a bearer token only (every session is refused)
+    ("GET", "/oauth/authorize"): frozenset({CONFIGURATOR, ADMIN}),
+    ("POST", "/oauth/authorize"): frozenset({CONFIGURATOR, ADMIN}),
+    ("POST", "/oauth/token"): ANYONE,
+    ("POST", "/oauth/device_authorization"): ANYONE,
+    ("GET", "/oauth/studio.js"): ANYONE,
+    ("GET", "/console/device"): frozenset({CONFIGURATOR, ADMIN}),
+    ("POST", "/console/device"): frozenset({CONFIGURATOR, ADMIN}),
+    ("GET", "/console/tokens"): frozenset({CONFIGURATOR, ADMIN}),
+    ("POST", "/console/tokens"): frozenset({CONFIGURATOR, ADMIN}),
+    ("POST", "/console/tokens/{tid:str}/revoke"): frozenset({CONFIGURATOR, ADMIN}),
+    ("GET", "/api/me/token"): frozenset(),
     # sync (docs/sync.md): push/pull for every signed-in account; the store decides per record (drafts:
     # owner only; shared records: counter/admin all, reviewers their department, outreach their assignments)
     ("POST", "/sync/push"): SIGNED_IN,
@@ -170,7 +184,7 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
-               "dept": "shimin", "action": "close", "rid": "999999"}
+               "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -213,6 +227,11 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/auth/passkeys/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("POST", "/auth/reauth/verify"): {"json": {"challenge_id": "none", "credential": {}}},
     ("PATCH", "/api/me/passkeys/{passkey_id:str}"): {"json": {"name": "x"}},
+    ("POST", "/oauth/authorize"): {"data": {"client_id": "madoguchi-studio", "decision": "deny"}},
+    ("POST", "/oauth/token"): {"data": {"grant_type": "refresh_token", "refresh_token": "mdg_none"}},
+    ("POST", "/oauth/device_authorization"): {"data": {"client_id": "madoguchi-studio", "scope": "drafts"}},
+    ("POST", "/console/device"): {"data": {"code": "BBBB-BBBB", "decision": "deny"}},
+    ("POST", "/console/tokens"): {"data": {"name": "matrix", "scopes": "drafts", "days": "1"}},
 }
 
 # These end the caller's session: sign in again afterwards.
