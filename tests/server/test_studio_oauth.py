@@ -309,7 +309,7 @@ def test_a_token_reaches_only_routes_of_its_scope(server: AuthServer, conf: Staf
             url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: PATH_VALUES.get(m.group(1), "x"), path)
             r = c.request(method, url)
             wanted = handler.opt.get("token_scope")
-            allowed = wanted is not None and ("drafts" == wanted or "drafts" in tuple(wanted))
+            allowed = wanted is not None and (wanted == "drafts" or "drafts" in tuple(wanted))
             refused = r.status_code == 403 and r.headers.get("content-type", "").startswith("application/problem") \
                 and r.json()["type"].endswith("/token-scope")
             if r.status_code >= 500 or refused == allowed:
