@@ -77,12 +77,36 @@ let queued = false;
 const off = () => typeof document === 'undefined' || document.documentElement.dataset.preview !== undefined;
 const onForm = () => cur && `${location.hash}/`.startsWith(`#/d/${cur.draft}/`); // #/d/{draft}, …/{n}, …/review
 
-function send(outcome) {
-  if (!cur || off()) return;
-  const body = JSON.stringify(payload(cur.s, outcome));
+// Offline (outreach at a resident's home, a counter's network down): kept on the device and sent when the
+// connection returns or the next form opens. The server upserts by session: sending twice is harmless.
+const PENDING = 'madoguchi-form-sessions';
+const pending = () => { try { return JSON.parse(localStorage.getItem(PENDING)) || {}; } catch { return {}; } };
+const keep = (all) => { try { localStorage.setItem(PENDING, JSON.stringify(all)); } catch { /* full: dropped */ } };
+
+function post(body) {
   let queuedBeacon = false;
   try { queuedBeacon = navigator.sendBeacon(URL_, new Blob([body], { type: 'application/json' })); } catch { /* fall back */ }
   if (!queuedBeacon) fetch(URL_, { method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body }).catch(() => {});
+}
+
+function send(outcome) {
+  if (!cur || off()) return;
+  const p = payload(cur.s, outcome);
+  if (navigator.onLine === false) {
+    const all = pending();
+    all[p.session] = p;
+    const ids = Object.keys(all);
+    for (const id of ids.slice(0, Math.max(0, ids.length - 50))) delete all[id]; // the newest 50 sessions
+    keep(all);
+  } else post(JSON.stringify(p));
+}
+
+function sendPending() {
+  if (navigator.onLine === false || off()) return;
+  const all = pending();
+  if (!Object.keys(all).length) return;
+  keep({});
+  for (const p of Object.values(all)) post(JSON.stringify(p));
 }
 
 function scan() {
@@ -114,6 +138,7 @@ function watch() {
     if (node) focus(cur.s, node.getAttribute('data-path'));
   });
   window.addEventListener('pagehide', leave);
+  window.addEventListener('online', sendPending);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden' && onForm()) leave(); });
   window.addEventListener('hashchange', () => {
     if (cur && !onForm()) { leave(); cur = null; }
@@ -127,7 +152,7 @@ export function track(d, staff) {
   let s = sessions.get(d.id);
   if (!s || s.procedure_version !== d.procedure_version) sessions.set(d.id, (s = createSession(d, staff)));
   cur = { draft: d.id, s };
-  if (!watching) watch();
+  if (!watching) { watch(); sendPending(); }
   later();
 }
 

@@ -15,7 +15,7 @@ import pytest
 
 from testsupport.servers import ServerProcess
 
-from .helpers import fill_applicant, go, new_phone, ready
+from .helpers import add_session, fill_applicant, go, new_phone, ready, sw_active
 
 pytestmark = pytest.mark.browser
 
@@ -132,5 +132,29 @@ def test_hidden_app_sends_left_and_preview_sends_nothing(browser: Any, shared_se
     page.close()
     time.sleep(1)
     assert len(rows(server)) == before + 1
+    assert errors == []
+    context.close()
+
+
+def test_staff_offline_kept_then_sent(browser: Any, shared_server: ServerProcess) -> None:
+    # Staff filing in the app (channel 'staff'); left offline: kept on the device, sent when back online.
+    server = shared_server
+    last_id = max((r["id"] for r in rows(server)), default=0)
+    context, page, errors = new_phone(browser)
+    add_session(context, server.base, server.login_as("counter"))
+    go(page, server.base, "")
+    sw_active(page)
+    go(page, server.base, "#/p/juminhyo-copy")
+    page.wait_for_selector("#form")
+    page.get_by_label("通数").fill("3")
+    context.set_offline(True)
+    go(page, server.base, "#/find")
+    time.sleep(1)
+    assert [r for r in rows(server) if r["id"] > last_id] == []
+    assert "copies" in page.evaluate("localStorage.getItem('madoguchi-form-sessions')")
+    context.set_offline(False)
+    row = wait_row(server, lambda r: r["id"] > last_id)
+    assert (row["channel"], row["outcome"], row["last_field"]) == ("staff", "left", "copies")
+    assert page.evaluate("localStorage.getItem('madoguchi-form-sessions')") == "{}"
     assert errors == []
     context.close()
