@@ -132,6 +132,10 @@ class Container:
         self._owner = owner
         self._fields = fields
 
+    def __repr__(self) -> str:  # what a notebook shows after a call: the fields so far, never an address
+        kind = "group" if isinstance(self, Group) else "section"
+        return f"<{kind}: {', '.join(f['id'] for f in self._fields) or 'no fields yet'}>"
+
     def field(self, type: str, id: str, label: Label | None = None, **kw: Any) -> Container:
         """Add a field of any ``type`` (the YAML name: text, choice, group, ...); returns this container."""
         self._add(type, id, label, kw)
@@ -282,6 +286,11 @@ class Procedure:
         head = {k: v for k, v in self._data.items() if k not in ("kind", "department")}
         head["department"] = {"id": dept["id"], "name": _full(dept["name"])}
         _validate(head, ProcedureModel, call, frozenset({"title", "description", "deadline"}))
+
+    def __repr__(self) -> str:
+        d = self._data
+        return (f"<Procedure {d['id']} {d['version']}: {len(d['sections'])} sections, {len(self._ids)} fields, "
+                f"{len(d.get('scenarios', []))} scenarios>")
 
     # ----------------------------------------------------------------------------------------- parts
 
