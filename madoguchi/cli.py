@@ -51,10 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", "-q", action="store_true", help="print problems only, no estimates")
     c.set_defaults(func=_handler("procedure_definitions.commands:check"))
 
-    c = sub.add_parser("list", help="list the definitions of a library", description="List definitions.")
+    c = sub.add_parser(
+        "list", help="list the published definitions (the server's database) or those of a library folder",
+        description="List definitions: what the server's database has published (./madoguchi.db when it "
+        "exists, or --db / --server), else the shipped library (or --path).")
     c.add_argument("--json", action="store_true", help="print a JSON array")
-    c.add_argument("--path", metavar="DIR", help="library folder (default: the shipped library)")
-    c.set_defaults(func=_handler("procedure_definitions.commands:list_definitions"))
+    src = c.add_mutually_exclusive_group()
+    src.add_argument("--path", metavar="DIR", help="a library folder")
+    src.add_argument("--db", metavar="PATH", help="the server's SQLite file (read only)")
+    src.add_argument("--server", metavar="URL", help="a running server (GET /api/procedures)")
+    c.set_defaults(func=_handler("server.definitions.listing:list_command"))
 
     c = sub.add_parser(
         "schema",

@@ -77,6 +77,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "PD244": ("error", "question '{question}' cannot fill '{procedure}.{field}': {reason}"),
     "PD245": ("error", "question '{question}' is asked again by {procedure}.{field}; add maps_to: {{{procedure}: {field}}} to the question so its answer fills that field"),
     "PD246": ("error", "question '{question}' cannot be answered from profile attribute '{name}': {reason}"),
+    "PD247": ("error", "{what} '{id}' version {version} is already published, and a published version never changes: give the draft a new version (e.g. {suggest})"),
+    "PD248": ("error", "{what} '{id}' version {version} is not newer than the live version {live}: give the draft a higher version (e.g. {suggest})"),
     "PD250": ("error", "{what} '{id}' is staff_only but this procedure's filers do not include staff: nobody could fill it"),
     "PD251": ("warning", "{key} of field '{field}' reads staff-only field '{name}', which a resident filer never has: it is always empty for them"),
     "PD252": ("warning", "field '{field}' has a constraint but no constraint_message: say what to do when it fails (e.g. 「郵便番号を7桁の数字で入力してください」)"),

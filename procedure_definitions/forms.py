@@ -881,15 +881,17 @@ def evaluate_form(
                      required=form.required)
 
 
-_COMPILED: dict[tuple[str, str], dict[str, Any]] = {}
+_COMPILED: dict[tuple[str, str], tuple[Procedure, dict[str, Any]]] = {}
 
 
 def _compiled(proc: Procedure) -> dict[str, Any]:
+    # Keyed by (id, version) and checked by identity: a published version is one object for the server's
+    # life, while a draft pushed again (same id and version, new text) is a new object and compiles again.
     key = (proc.id, proc.version)
     cached = _COMPILED.get(key)
-    if cached is None:
-        cached = _COMPILED[key] = compile_procedure(proc)
-    return cached
+    if cached is None or cached[0] is not proc:
+        cached = _COMPILED[key] = (proc, compile_procedure(proc))
+    return cached[1]
 
 
 def evaluate_procedure(proc: Procedure, answers: Mapping[str, Any], *, today: str | None = None,

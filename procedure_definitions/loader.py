@@ -20,7 +20,7 @@ from .model import Definition, Text
 from .shape import check_shape, convert
 from .yamlpos import Located, Pos, YamlError, read_yaml
 
-__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_file", "load_text"]
+__all__ = ["MAX_FILE_BYTES", "LoadResult", "load_file", "load_source", "load_text"]
 
 KINDS = ("procedure", "life_event")
 MAX_FILE_BYTES = 1_000_000  # a definition file is read only up to this size (the largest shipped one is under 20 KB)
@@ -97,7 +97,13 @@ def load_file(path: str | Path) -> LoadResult:
         text = _read_text(p)
     except _Unreadable as e:
         return LoadResult(shown, problems=[problem("PD005", shown, 1, 1, detail=str(e))])
-    if p.suffix == ".ipynb":
+    return load_source(text, shown, notebook=p.suffix == ".ipynb")
+
+
+def load_source(text: str, shown: str, *, notebook: bool) -> LoadResult:
+    """Parse and check a definition's text: YAML, or a notebook's JSON when ``notebook`` (as a file named
+    ``.ipynb``, or a draft uploaded to the server). Never raises for bad input."""
+    if notebook:
         if not text.lstrip().startswith("{"):
             return LoadResult(shown, problems=[problem("PD006", shown, 1, 1, detail="not a notebook: not a JSON object")])
         try:

@@ -27,7 +27,7 @@ from server.problems import exception_handlers
 from server.procedures import procedures_router
 from server.push import Notifier, WebPushSender, ensure_vapid
 from server.push_routes import push_router
-from server.pwa import build_files, pwa_handlers
+from server.pwa import build_bundle, pwa_handlers
 from server.registry import SQLiteRegistry
 from server.registry_search import refresh_search_keys
 from server.security import security_headers
@@ -73,14 +73,17 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
         db.write_sync(lambda c: at_start(c, settings.db_path))
         if not settings.demo:  # from now on accounts made here are real: --demo refuses the file (server/demo.py)
             db.write_sync(lambda c: leave_demo(c, "serve without --demo", actor=None))
-        lib = library if library is not None else load_library(settings.library_path)
-        stats = db.write_sync(lambda c: publish_library(c, lib))
-        log.info("library published: %s", stats)
+        folder = library if library is not None else load_library(settings.library_path)
+        stats = db.write_sync(lambda c: publish_library(c, folder))
+        log.info("library imported: %s", stats)
+        catalog = Catalog(folder, db)
+        # From here on the table is the truth: what was published or retired in the console counts too.
+        lib = db.read_sync(catalog.reload_in)
         # A broken mapping file must stop the start, not silently change the columns a core system imports.
         mappings = load_mappings(settings.export_mappings_root)
         if mappings:
             log.info("CSV export mappings: %s", ", ".join(sorted(mappings)))
-        files = build_files(lib, settings)
+        bundle = build_bundle(lib, settings)
         db.write_sync(ensure_vapid)  # the installation's Web Push key pair, made once
     except BaseException:
         db.close()
@@ -89,8 +92,8 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
     handoff = HandoffSender(db, mappings=mappings, poster=settings.handoff_poster,
                             interval_s=settings.handoff_interval_s, base_s=settings.handoff_retry_base_s,
                             cap_s=settings.handoff_retry_cap_s, max_age_s=settings.handoff_max_age_s)
-    return Services(settings=settings, db=db, catalog=Catalog(lib, db), submissions=SQLiteSubmissions(db),
-                    registry=SQLiteRegistry(db), pwa_files=files, export_mappings=mappings,
+    return Services(settings=settings, db=db, catalog=catalog, submissions=SQLiteSubmissions(db),
+                    registry=SQLiteRegistry(db), pwa=bundle, export_mappings=mappings,
                     validator=ValidationPool(settings.validation_workers), notifier=notifier,
                     handoff=handoff)
 
@@ -103,6 +106,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.console.interview_pages import interview_pages_router
     from server.console.preentry_pages import preentry_pages_router
     from server.console.visit_pages import visit_pages_router
+    from server.definitions.drafts_api import drafts_router
+    from server.definitions.publishing import GoLiveWatcher
     from server.printing.routes import print_router
     from server.sync_routes import SyncConfig
 
@@ -111,14 +116,15 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
                                   client_ip_header=settings.client_ip_header)), SyncConfig().on_app_init,
                input_limits.on_app_init]
 
+    golive = GoLiveWatcher(svc)
     maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,
                               interval_s=settings.maintenance_interval_s)
     app = Litestar(
         route_handlers=[
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
-            telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router, console_router, visit_pages_router,
-            interview_pages_router, preentry_pages_router, print_router, handoff_page_router,
-            *pwa_handlers(svc.pwa_files), *extra_handlers,
+            telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
+            console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
+            handoff_page_router, drafts_router, *pwa_handlers(svc.pwa), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],
@@ -128,9 +134,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
         # Worker processes and housekeeping start with the event loop (and stop before the database).
-        on_startup=[svc.validator.start, maintenance.start, *([svc.notifier.start] if svc.notifier else []),
+        on_startup=[svc.validator.start, maintenance.start, golive.start, *([svc.notifier.start] if svc.notifier else []),
                     *([svc.handoff.start] if svc.handoff else [])],
-        on_shutdown=[svc.validator.stop, maintenance.stop, *([svc.notifier.stop] if svc.notifier else []),
+        on_shutdown=[svc.validator.stop, maintenance.stop, golive.stop, *([svc.notifier.stop] if svc.notifier else []),
                      *([svc.handoff.stop] if svc.handoff else []),
                      lambda: svc.db.close()],
         debug=False,

@@ -9,7 +9,6 @@ publication, the per-version caches and the shape of validation errors in API re
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -56,59 +55,27 @@ def load_library(path: str | Path | None) -> Library:
     return lib
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def publish_library(conn: sqlite3.Connection, library: LibraryLike) -> dict[str, int]:
-    """Record every library version as published; mark stored versions no longer shipped as retired.
+    """Import the library folder's versions into ``procedure_versions`` (``server.definitions.live``)."""
+    from server.definitions.live import import_library
 
-    Call inside a write job. A version already stored keeps its first definition: published versions are
-    immutable, so a changed file with the same version number does not rewrite history.
-    """
-    now = _now()
-    present: set[tuple[str, str]] = set()
-    published = 0
-    tables: list[tuple[str, dict[str, dict[str, Any]]]] = [
-        ("procedure", library.procedures),
-        ("life_event", library.life_events),
-    ]
-    for kind, table in tables:
-        for pid, versions in table.items():
-            for version, d in versions.items():
-                present.add((pid, version))
-                dept = d.department.id if isinstance(d, Procedure) else None
-                cur = conn.execute(
-                    "INSERT INTO procedure_versions (procedure_id, version, kind, title, department, definition,"
-                    " published_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (pid, version, kind, d.title.ja, dept, msgspec.json.encode(d).decode(), now),
-                )
-                published += cur.rowcount
-    retired = 0
-    restored = 0
-    for pid, version, retired_at in conn.execute(
-        "SELECT procedure_id, version, retired_at FROM procedure_versions"
-    ).fetchall():
-        if (pid, version) in present and retired_at is not None:
-            conn.execute("UPDATE procedure_versions SET retired_at = NULL WHERE procedure_id = ? AND version = ?",
-                         (pid, version))
-            restored += 1
-        elif (pid, version) not in present and retired_at is None:
-            conn.execute("UPDATE procedure_versions SET retired_at = ? WHERE procedure_id = ? AND version = ?",
-                         (now, pid, version))
-            retired += 1
-    return {"published": published, "retired": retired, "restored": restored}
+    return import_library(conn, library)
 
 
 _T = TypeVar("_T")
 
 
 class Catalog:
-    """Procedures by (id, version): the loaded library first, then stored (retired) versions."""
+    """Procedures by (id, version): the live library first, then stored (retired or not yet live) versions.
+
+    ``library`` is swapped whole by ``reload`` (after a publish, retire or restore, and when a scheduled
+    version goes live): readers take one reference and see one consistent library.
+    """
 
     def __init__(self, library: LibraryLike, db: Any) -> None:
         self.library = library
         self._db = db
+        self._reload_lock = threading.Lock()
         self._stored: dict[tuple[str, str], tuple[Procedure | None, bool]] = {}
         self._lock = threading.Lock()
         self._compiled: dict[tuple[str, str], bytes] = {}
@@ -126,6 +93,27 @@ class Catalog:
             self._derived[derive] = derive(lib.procedures)
         out: _T = self._derived[derive]
         return out
+
+    def reload_in(self, conn: sqlite3.Connection) -> Any:
+        """Rebuild the live library from the table (``server.definitions.live.load_live``) with ``conn``
+        (a reader or the writer's connection) and swap it in. Returns the new library."""
+        from server.definitions.live import LiveLibrary, load_live
+
+        with self._reload_lock:
+            prev = self.library if isinstance(self.library, LiveLibrary) else None
+            lib = load_live(conn, prev)
+            self.library = lib
+            with self._lock:
+                self._stored.clear()  # a version retired or restored a moment ago is looked up again
+        return lib
+
+    async def reload(self) -> Any:
+        return await self._db.read(self.reload_in)
+
+    def due(self, now: str) -> bool:
+        """Whether a scheduled change (a version going live, or closing) is due: then ``reload``."""
+        nxt = getattr(self.library, "next_change", None)
+        return bool(nxt and nxt <= now)
 
     def current(self) -> list[Procedure]:
         out = []

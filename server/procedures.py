@@ -22,16 +22,21 @@ class ProcedureSummary(msgspec.Struct):
     kind: str
     department: str | None
     retired: bool
+    origin: str = "library"  # 'library' (shipped) or 'console' (published by a configurator)
+    live_from: str | None = None  # UTC ISO 8601: scheduled, not live before
+    closes_at: str | None = None  # UTC ISO 8601: the app starts no new application after it
+    close_message: dict[str, str] | None = None  # {ja, en, ja-easy}: what the app shows once closed
 
 
 @get("/api/procedures", summary="Every published procedure version")
 async def list_procedures(request: Request[Any, Any, Any]) -> list[ProcedureSummary]:
     svc = services(request)
     rows = await svc.db.read(lambda c: c.execute(
-        "SELECT procedure_id, version, title, kind, department, retired_at FROM procedure_versions"
-        ).fetchall())
+        "SELECT procedure_id, version, title, kind, department, retired_at, origin, live_from, closes_at,"
+        " close_message FROM procedure_versions").fetchall())
     rows.sort(key=lambda r: (r[0], version_key(r[1])))
-    return [ProcedureSummary(r[0], r[1], r[2], r[3], r[4], r[5] is not None) for r in rows]
+    return [ProcedureSummary(r[0], r[1], r[2], r[3], r[4], r[5] is not None, r[6], r[7], r[8],
+                             msgspec.json.decode(r[9]) if r[9] else None) for r in rows]
 
 
 @get("/api/procedures/{pid:str}/{version:str}", summary="The compiled procedure JSON of one version",

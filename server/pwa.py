@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from litestar.params import FromPath
 
 from server.problems import Problem
 
-__all__ = ["PLACEHOLDER", "build_files", "pwa_handlers"]
+__all__ = ["PLACEHOLDER", "Bundle", "build_bundle", "build_files", "pwa_handlers"]
 
 log = logging.getLogger("madoguchi.pwa")
 
@@ -38,12 +39,56 @@ _TYPES = {".webmanifest": "application/manifest+json", ".js": "text/javascript",
 _RESERVED = {"api", "auth", "console", "schema", "enroll", "healthz"}
 
 
-def build_files(library: Any, settings: Any) -> dict[str, bytes]:
-    if getattr(settings, "build_result", None) is not None:
-        return dict(settings.build_result.files)
+class Bundle:
+    """The PWA files being served, rebuilt when the live library changes (a publish in the console).
+
+    ``rebuild`` runs the incremental build (``build_pwa(previous=...)``: only changed versions compile) off
+    the event loop and swaps ``files`` whole, so a request sees either the old bundle or the new one. Phones
+    get the new version on their next start: ``sw.js`` changes with the precache list.
+    """
+
+    def __init__(self, files: dict[str, bytes], result: Any = None, *, frozen: bool = False) -> None:
+        self.files = _with_placeholder(files)
+        self.result = result
+        self.frozen = frozen  # a prebuilt folder (``serve --build-dir``): served as it is
+        self.builds = 0
+        self._lock = threading.Lock()
+
+    def rebuild(self, library: Any) -> bool:
+        """Build the bundle for ``library`` and serve it. False (logged) when frozen or the build failed."""
+        if self.frozen:
+            log.warning("the PWA is served from a prebuilt folder: a published change reaches phones only "
+                        "after `madoguchi build` and a restart")
+            return False
+        from madoguchi.build import build_pwa
+
+        with self._lock:  # one build at a time: each starts from the previous result
+            try:
+                prev = self.result if hasattr(self.result, "source_hashes") else None
+                result = build_pwa(library, previous=prev)
+            except Exception:
+                log.exception("PWA REBUILD FAILED: phones keep the previous bundle")
+                return False
+            self.result = result
+            self.files = _with_placeholder(dict(result.files))
+            self.builds += 1
+        log.info("PWA rebuilt: %d files", len(result.files))
+        return True
+
+
+def _with_placeholder(files: dict[str, bytes]) -> dict[str, bytes]:
+    files.setdefault("index.html", PLACEHOLDER)
+    return files
+
+
+def build_bundle(library: Any, settings: Any) -> Bundle:
     if getattr(settings, "build_dir", None):
         root = Path(settings.build_dir)
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        return Bundle({p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()},
+                      frozen=True)
+    prebuilt = getattr(settings, "build_result", None)
+    if prebuilt is not None:  # built already (serve, tests): served as it is; a rebuild starts from it
+        return Bundle(dict(prebuilt.files), prebuilt)
     from madoguchi.build import build_pwa
 
     try:
@@ -51,9 +96,14 @@ def build_files(library: Any, settings: Any) -> dict[str, bytes]:
     except Exception:
         # The API and the console still work without the resident app; say so loudly rather than not start.
         log.exception("PWA BUILD FAILED: serving a placeholder page at / instead of the resident app")
-        return {"index.html": PLACEHOLDER}
+        return Bundle({"index.html": PLACEHOLDER})
     log.info("PWA built: %d files", len(result.files))
-    return dict(result.files)
+    return Bundle(dict(result.files), result)
+
+
+def build_files(library: Any, settings: Any) -> dict[str, bytes]:
+    """The files of a bundle built for ``library`` (``build_bundle``)."""
+    return build_bundle(library, settings).files
 
 
 def _headers(path: str) -> dict[str, str]:
@@ -69,12 +119,14 @@ def _media_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def pwa_handlers(files: dict[str, bytes]) -> list[HTTPRouteHandler]:
-    files = dict(files)
-    files.setdefault("index.html", PLACEHOLDER)
+_DIRS = ("assets", "data", "procedures", "life-events", "postal")  # what a rebuild may add files under
+
+
+def pwa_handlers(bundle: Bundle) -> list[HTTPRouteHandler]:
+    files = bundle.files
 
     def serve(path: str) -> Response[bytes]:
-        data = files.get(path)
+        data = bundle.files.get(path)  # the bundle of this moment: a rebuild swaps it whole
         if data is None:
             raise Problem(404, "not-found", "No such file")
         return Response(data, media_type=_media_type(path), headers=_headers(path))
@@ -91,7 +143,7 @@ def pwa_handlers(files: dict[str, bytes]) -> list[HTTPRouteHandler]:
             return serve(request.url.path.lstrip("/"))
 
         handlers.append(root_file)
-    dirs = sorted({p.split("/", 1)[0] for p in files if "/" in p} - _RESERVED)
+    dirs = sorted(({p.split("/", 1)[0] for p in files if "/" in p} | set(_DIRS)) - _RESERVED)
     if dirs:
         @get([f"/{d}/{{path:path}}" for d in dirs], include_in_schema=False, sync_to_thread=False)
         def nested(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[bytes]:

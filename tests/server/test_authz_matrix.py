@@ -36,6 +36,7 @@ STAFF = frozenset({COUNTER, OUTREACH, REVIEWER, CONFIGURATOR, ADMIN})
 SIGNED_IN = STAFF | {RESIDENT}
 ANYONE = SIGNED_IN | {ANON}
 CONSOLE = frozenset({COUNTER, OUTREACH, REVIEWER, ADMIN})
+CONFIGURE = frozenset({CONFIGURATOR, ADMIN})
 
 # (method, route path as Litestar spells it) -> who may call it.
 EXPECTED: dict[tuple[str, str], frozenset[str]] = {
@@ -47,6 +48,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # procedures and telemetry (no personal data)
     ("GET", "/api/procedures"): ANYONE,
     ("GET", "/api/procedures/{pid:str}/{version:str}"): ANYONE,
+    # drafts of definitions (server/definitions/drafts_api.py): configurators and admins
+    ("POST", "/api/drafts"): CONFIGURE,
+    ("GET", "/api/drafts"): CONFIGURE,
+    ("GET", "/api/drafts/{draft_id:str}"): CONFIGURE,
+    ("PUT", "/api/drafts/{draft_id:str}"): CONFIGURE,
+    ("DELETE", "/api/drafts/{draft_id:str}"): CONFIGURE,
+    ("GET", "/api/drafts/{draft_id:str}/source"): CONFIGURE,
+    ("GET", "/api/drafts/{draft_id:str}/diff"): CONFIGURE,
+    ("POST", "/api/drafts/{draft_id:str}/validate"): CONFIGURE,
+    ("POST", "/api/drafts/{draft_id:str}/scenarios"): CONFIGURE,
     ("POST", "/api/telemetry"): ANYONE,
     ("POST", "/api/telemetry/sessions"): ANYONE,
     # submissions: object-level checks (owner, department) happen after these
@@ -184,13 +195,17 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "account_id": "no-such-account", "passkey_id": "no-such-passkey", "token": "no-such-token",
                "name": "console.css", "path": "no-such-file", "cid": "999999",
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
-               "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token"}
+               "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token",
+               "draft_id": "drf_no-such-draft"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/submissions"): {"json": {"id": str(uuid.uuid4()), "procedure_id": "no-such-procedure",
                                             "procedure_version": "1", "answers": {}}},
     ("POST", "/api/submissions/{sid:str}/respond"): {"json": {"comment": "x"}},
+    ("POST", "/api/drafts"): {"json": {"filename": "x.yaml", "source": "id: x"}},
+    ("PUT", "/api/drafts/{draft_id:str}"): {"json": {"filename": "x.yaml", "source": "id: x"}},
+    ("POST", "/api/drafts/{draft_id:str}/validate"): {"json": {"answers": {}}},
     ("POST", "/api/push/subscriptions"): {"json": {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
         "p256dh": "B" + "A" * 86, "auth": "A" * 22}}},
     ("DELETE", "/api/push/subscriptions"): {"params": {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}},
@@ -355,6 +370,7 @@ CAPABILITY_ROUTES = {
     "counter_code": ("POST", "/api/me/counter-code"),
     "preentry_load": ("POST", "/api/visits/{vid:str}/counter-code"),
     "handoff": ("GET", "/console/handoff"),
+    "configure": ("GET", "/api/drafts"),
 }
 
 
@@ -367,7 +383,7 @@ def test_capabilities_are_the_matrix(world: tuple[Any, dict[str, Caller]]) -> No
     # Staff filers are the filers who are staff; shared household records are pushed by casework roles.
     assert frozenset(CAPABILITIES["file_on_behalf"]) == EXPECTED[("POST", "/api/submissions")] - {RESIDENT}
     assert CAPABILITIES["households"] == CASEWORK_ROLES
-    assert set(CAPABILITY_ROUTES) | {"file_on_behalf", "households", "configure", "analytics"} == set(CAPABILITIES)
+    assert set(CAPABILITY_ROUTES) | {"file_on_behalf", "households", "analytics"} == set(CAPABILITIES)
     # Each signed-in role learns its own from the session endpoint.
     for role, caller in callers.items():
         account = caller.client.get("/api/session").json()["account"]
