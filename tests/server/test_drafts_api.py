@@ -172,6 +172,8 @@ def test_retire_rolls_back_and_a_restart_keeps_what_the_console_decided(tmp_path
         newer = yaml.safe_dump({**d, "version": "9.0.0"}, allow_unicode=True, sort_keys=False)
         draft = c.post("/api/drafts", json={"filename": "j.yaml", "source": newer}).json()
         assert draft["ok"], draft["lines"]
+        diff = c.get(f"/api/drafts/{draft['id']}/diff").json()
+        assert diff["against"] == live and diff["changes"] == [] and diff["breaking"] is False
         svc = srv.app.state.services
         _run(srv, publish_draft(svc, draft["id"], actor=c.account_id))  # type: ignore[attr-defined]
         assert svc.catalog.library.latest("juminhyo-copy").version == "9.0.0"
