@@ -13,8 +13,8 @@ be the original model with just those texts changed (anything else is a bug, nev
 text of the definition, or without its Japanese, is a located problem ``FILE.csv:ROW:COL: CODE message``
 (ROW the spreadsheet row, the header being row 1; COL the column, 1 = key); nothing is written then.
 
-Notebooks: ``export`` reads them (the same loader as ``madoguchi check``); ``import`` does not write into a
-notebook's cells yet (export it to YAML with ``madoguchi export-notebook`` first).
+Notebooks: ``export`` reads them (the same loader as ``madoguchi check``, ``help:`` cells included);
+``import`` writes each text back into the cell it came from (translations_nb.py).
 """
 
 from __future__ import annotations
@@ -38,15 +38,23 @@ from .model import Definition, Text
 from .yamlpos import Located
 
 __all__ = [
+    "BOM",
     "COLUMNS",
+    "NOT_WRITTEN",
+    "Change",
+    "Edit",
     "TextEntry",
     "TranslationError",
     "apply_texts",
+    "changes_of",
+    "expected_model",
     "export_command",
     "import_command",
     "read_csv",
+    "splice",
     "texts_of",
     "to_csv",
+    "yaml_edits",
 ]
 
 COLUMNS = ("key", "ja", "en", "ja-easy")
@@ -76,11 +84,18 @@ class TextEntry(msgspec.Struct, frozen=True):
 # ------------------------------------------------------------------------------------------------ export
 
 
+def _name(item: Any, attr: str) -> Any:
+    if attr == "field.id":  # a life event's shared field is named by its field's id
+        return getattr(getattr(item, "field", None), "id", None)
+    return getattr(item, attr, None)
+
+
 def _segment(items: list[Any], i: int) -> str:
-    """A list item's key segment: its id (a choice: its value) when unique in the list, else its index."""
-    for attr in ("id", "value"):
-        name = getattr(items[i], attr, None)
-        if isinstance(name, str) and sum(getattr(x, attr, None) == name for x in items) == 1:
+    """A list item's key segment: its id (a choice: its value; a life event's procedure: the procedure's id; a
+    shared field: its field's id) when unique in the list, else its index."""
+    for attr in ("id", "value", "procedure", "field.id"):
+        name = _name(items[i], attr)
+        if isinstance(name, str) and sum(_name(x, attr) == name for x in items) == 1:
             return name
     return str(i)
 
@@ -271,20 +286,14 @@ def _set_path(data: Any, path: YamlPath, value: Any) -> None:
     data[path[-1]] = value
 
 
-def apply_texts(source: str, result: LoadResult, rows: dict[str, dict[str, str]]) -> str:
-    """``source`` (the YAML ``result`` was loaded from) with the texts of ``rows`` written in.
+Change = tuple[TextEntry, dict[str, str]]  # a text and its languages after the CSV
 
-    A language column left empty takes that language away; a language whose column the CSV lacks is kept.
-    Raises TranslationError if the new YAML would not load to the same model with exactly these texts.
-    """
-    entries = texts_of(result.definition)
-    expected = msgspec.to_builtins(result.definition)
-    # The loader's parser (libyaml when present: the two parsers differ on edge cases); its marks index characters.
-    root = yaml.compose(source, Loader=_LOADER)
-    assert root is not None
-    _mark_flow_parents(root)
-    edits: list[Edit] = []
-    for e in entries:
+
+def changes_of(definition: Any, rows: dict[str, dict[str, str]]) -> list[Change]:
+    """The texts ``rows`` change: a language column left empty takes that language away; a language whose
+    column the CSV lacks, and a text without a row, are kept."""
+    out: list[Change] = []
+    for e in texts_of(definition):
         row = rows.get(e.key)
         if row is None:
             continue
@@ -294,21 +303,55 @@ def apply_texts(source: str, result: LoadResult, rows: dict[str, dict[str, str]]
                 new[lang] = text
             else:
                 new.pop(lang, None)
-        if new == e.texts:
-            continue
-        _set_path(expected, e.path, new)
-        edits.extend(_edits(_node_at(root, e.path), e.texts, new))
-    out = source
-    for start, end, text in sorted(edits, key=lambda x: x[0], reverse=True):
-        if end > start and out[end - 1] == "\n" and not text.endswith("\n"):
-            text += "\n"  # a block scalar (| or >) ends after its line break: the next key keeps its line
-        out = out[:start] + text + out[end:]
+        if new != e.texts:
+            out.append((e, new))
+    return out
+
+
+def expected_model(definition: Any, changes: list[Change]) -> Any:
+    """``definition`` with exactly these texts changed: what the written file must load to."""
+    data = msgspec.to_builtins(definition)
+    for e, new in changes:
+        _set_path(data, e.path, new)
+    return msgspec.convert(data, Definition)
+
+
+def yaml_edits(source: str, changes: list[tuple[YamlPath, dict[str, str], dict[str, str]]]) -> list[Edit]:
+    """The edits of ``source`` that write each (path, old texts, new texts)."""
+    # The loader's parser (libyaml when present: the two parsers differ on edge cases); its marks index characters.
+    root = yaml.compose(source, Loader=_LOADER)
+    assert root is not None
+    _mark_flow_parents(root)
+    edits: list[Edit] = []
+    for path, old, new in changes:
+        edits.extend(_edits(_node_at(root, path), old, new))
+    return edits
+
+
+def splice(text: str, edits: list[Edit]) -> str:
+    out = text
+    for start, end, new in sorted(edits, key=lambda x: x[0], reverse=True):
+        if end > start and out[end - 1] == "\n" and not new.endswith("\n"):
+            new += "\n"  # a block scalar (| or >) ends after its line break: the next key keeps its line
+        out = out[:start] + new + out[end:]
+    return out
+
+
+NOT_WRITTEN = ("the texts could not be written without changing anything else (nothing was written); "
+               "please report this file")
+
+
+def apply_texts(source: str, result: LoadResult, rows: dict[str, dict[str, str]]) -> str:
+    """``source`` (the YAML ``result`` was loaded from) with the texts of ``rows`` written in.
+
+    Raises TranslationError if the new YAML would not load to the same model with exactly these texts.
+    """
+    changes = changes_of(result.definition, rows)
+    out = splice(source, yaml_edits(source, [(e.path, e.texts, new) for e, new in changes]))
     again = load_text(out, result.path)
-    want = msgspec.convert(expected, Definition)
-    if again.definition != want:
+    if again.definition != expected_model(result.definition, changes):
         lines = [p.format() for p in again.problems if p.severity == "error"]
-        raise TranslationError(message="the texts could not be written into the YAML without changing anything "
-                               "else (nothing was written); please report this file" + "".join("\n" + x for x in lines))
+        raise TranslationError(message=NOT_WRITTEN + "".join("\n" + x for x in lines))
     return out
 
 
@@ -342,10 +385,6 @@ def export_command(ns: argparse.Namespace) -> int:
 
 def import_command(ns: argparse.Namespace) -> int:
     """``madoguchi translations import FILE.yaml FILE.csv --out NEW.yaml | --write``."""
-    if Path(ns.definition).suffix == ".ipynb":
-        sys.stderr.write(f"{ns.definition}: translations are not written into notebooks yet: "
-                         "run `madoguchi export-notebook` and import into the YAML\n")
-        return 2
     res = _load(ns.definition)
     if res is None:
         return 1
@@ -367,15 +406,19 @@ def import_command(ns: argparse.Namespace) -> int:
     # The file exactly as on disk: line ends and all (load_file decoded the same bytes).
     source = Path(ns.definition).read_bytes().decode("utf-8")
     try:
-        new = apply_texts(source, res, rows)
+        if Path(ns.definition).suffix == ".ipynb":
+            from .translations_nb import apply_texts_notebook
+
+            new = apply_texts_notebook(source, res, rows)
+        else:
+            new = apply_texts(source, res, rows)
     except TranslationError as e:
         sys.stderr.write(f"{ns.definition}: {e}\n")
         return 1
     target = ns.definition if ns.write else ns.out
     if target:
         Path(target).write_bytes(new.encode("utf-8"))
-        changed = sum(1 for a, b in zip(texts_of(res.definition), texts_of(load_text(new, target).definition),
-                                        strict=True) if a.texts != b.texts)
+        changed = len(changes_of(res.definition, rows))
         sys.stderr.write(f"{changed} text{'s' if changed != 1 else ''} changed; written to {target}\n")
     else:
         sys.stdout.write(new)

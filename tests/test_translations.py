@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import nbformat
 import pytest
 
 from madoguchi.cli import main
@@ -213,14 +214,68 @@ def test_a_csv_that_is_not_utf8_is_located(sample_files: tuple[Path, Path], caps
     assert f"{csv_path}:1:1: PD254 translations CSV: not UTF-8" in capsys.readouterr().out
 
 
-def test_notebooks_export_but_do_not_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out_csv = tmp_path / "nb.csv"
+NOTEBOOKS = [NOTEBOOK, ROOT / "notebooks" / "new-procedure.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_round_trip_byte_for_byte(path: Path, tmp_path: Path) -> None:
+    out_csv, out_nb = tmp_path / "nb.csv", tmp_path / "nb.ipynb"
+    assert main(["translations", "export", str(path), "--out", str(out_csv)]) == 0
+    assert main(["translations", "import", str(path), str(out_csv), "--out", str(out_nb)]) == 0
+    assert out_nb.read_bytes() == path.read_bytes()
+
+
+def test_notebook_texts_land_in_the_cells_they_came_from(tmp_path: Path) -> None:
+    out_csv, out_nb = tmp_path / "nb.csv", tmp_path / "nb.ipynb"
     assert main(["translations", "export", str(NOTEBOOK), "--out", str(out_csv)]) == 0
     rows = rows_of(out_csv.read_text(encoding="utf-8"))
-    help_row = next(r for r in rows if r[0] == "sections[dog].fields[dog_name].help")
-    assert help_row[1].startswith("犬の名前は") and help_row[2].startswith("The name you call")
-    assert main(["translations", "import", str(NOTEBOOK), str(out_csv)]) == 2
-    assert "not written into notebooks" in capsys.readouterr().err
+    change = {  # key -> (column, text): a YAML text, a help cell's text, a help cell added, a YAML text added
+        "title": (2, "Dog registration (changed)"),
+        "sections[dog].fields[dog_name].help": (2, "Changed EN help"),
+        "sections[owner].fields[dog_location].help": (2, "Where the dog is kept, in English"),
+        "sections[dog].fields[breed].choices[chihuahua].label": (3, "チワワ（やさしい）"),
+    }
+    for row in rows:
+        if row[0] in change:
+            col, text = change[row[0]]
+            row[col] = text
+    out_csv.write_text(write_rows(rows), encoding="utf-8", newline="")
+    assert main(["translations", "import", str(NOTEBOOK), str(out_csv), "--out", str(out_nb)]) == 0
+    proc = load_file(out_nb).definition
+    assert proc.title.en == "Dog registration (changed)"
+    fields = {f.id: f for s in proc.sections for f in s.fields}
+    assert fields["dog_name"].help.en == "Changed EN help"
+    assert fields["dog_location"].help.en == "Where the dog is kept, in English"
+    assert fields["breed"].choices[2].label.ja_easy == "チワワ（やさしい）"
+    old, new = NOTEBOOK.read_text(encoding="utf-8"), out_nb.read_text(encoding="utf-8")
+    assert '"help:dog_location:en"' in new and '"help:dog_location:en"' not in old  # a new help cell
+    assert "The name you call the dog by" in old and "The name you call the dog by" not in new
+    # Everything else as it was: the other texts, every other cell and the saved outputs.
+    nb_old, nb_new = nbformat.reads(old, as_version=4), nbformat.reads(new, as_version=4)
+    assert len(nb_new.cells) == len(nb_old.cells) + 1
+    assert [c.outputs for c in nb_new.cells if c.cell_type == "code"] == [
+        c.outputs for c in nb_old.cells if c.cell_type == "code"]
+    before = {e.key: e.texts for e in texts_of(load_file(NOTEBOOK).definition)}
+    after = {e.key: e.texts for e in texts_of(proc)}
+    assert {k for k in before if before[k] != after[k]} == set(change)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_text_of_a_notebook_changed_lands(path: Path) -> None:
+    from procedure_definitions.translations_nb import apply_texts_notebook
+
+    source = path.read_text(encoding="utf-8")
+    res = load_file(path)
+    rows = {e.key: {lang: _translated(e.texts.get(lang, e.texts["ja"]), lang).strip() for lang in ("ja", "en", "ja-easy")}
+            for e in texts_of(res.definition)}
+    new = apply_texts_notebook(source, res, rows)  # raises unless the model is the original with these texts
+    assert {e.key: e.texts for e in texts_of(load_text_nb(new))} == rows
+
+
+def load_text_nb(text: str) -> Any:
+    from procedure_definitions.translations_nb import load_notebook_text
+
+    return load_notebook_text(text, "nb.ipynb").definition
 
 
 def test_a_broken_definition_is_reported_not_exported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
