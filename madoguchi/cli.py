@@ -235,6 +235,35 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(c)
     c.set_defaults(func=_handler("server.handoff_commands:handoff_retry"))
 
+    c = sub.add_parser(
+        "login", help="sign in to a server for the notebook client and `madoguchi drafts` (passkey in the browser)",
+        description="Sign in with your passkey in the browser (loopback redirect on this computer; --device on "
+                    "a remote machine: a code to enter on /console/device). The refresh token is kept in the OS "
+                    "keyring when there is one; nothing secret is printed.")
+    c.add_argument("--server", metavar="URL", help="the Madoguchi server (default: $MADOGUCHI_SERVER)")
+    c.add_argument("--device", action="store_true", help="the device flow (for SSH, JupyterHub, no local browser)")
+    c.set_defaults(func=_handler("madoguchi.studio.commands:login"))
+
+    drafts = sub.add_parser("drafts", help="procedure drafts on a server (push, status)",
+                            description="Drafts on a server. Token: $MADOGUCHI_TOKEN, else the keyring "
+                                        "(madoguchi login), else a sign-in in the browser.")
+    dsub = drafts.add_subparsers(dest="drafts_command", metavar="ACTION")
+    dsub.required = True
+    c = dsub.add_parser("push", help="upload a YAML or notebook definition as a draft and print its check result",
+                        description="Push FILE as a draft. Prints the draft's id and check result; exit 1 with "
+                                    "'FILE:line:col: CODE message' lines when it has errors, 2 when the server "
+                                    "refuses.")
+    c.add_argument("file", metavar="FILE", help="a .yaml/.yml definition or a .ipynb notebook")
+    c.add_argument("--server", metavar="URL", help="the Madoguchi server (default: $MADOGUCHI_SERVER)")
+    c.add_argument("--device", action="store_true", help="sign in with the device flow if a sign-in is needed")
+    c.set_defaults(func=_handler("madoguchi.studio.commands:drafts_push"))
+    c = dsub.add_parser("status", help="a draft's check result", description="Print a draft's id and check "
+                        "result; exit 1 when it has errors.")
+    c.add_argument("id", metavar="ID", help="the draft id printed by `drafts push`")
+    c.add_argument("--server", metavar="URL", help="the Madoguchi server (default: $MADOGUCHI_SERVER)")
+    c.add_argument("--device", action="store_true", help="sign in with the device flow if a sign-in is needed")
+    c.set_defaults(func=_handler("madoguchi.studio.commands:drafts_status"))
+
     audit = sub.add_parser("audit", help="audit trail tools", description="Audit trail tools.")
     asub = audit.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True

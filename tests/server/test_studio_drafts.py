@@ -1,0 +1,133 @@
+"""The notebook client's drafts (``Studio.push``, ``Draft``) and ``madoguchi drafts push|status`` against the
+real server's /api/drafts with a real bearer token: the CLI contract (the draft's id and check result; exit 1
+with located ``FILE:line:col: CODE message`` lines, FILE as given), a notebook pushed as its JSON, the inline
+HTML, validate/scenarios/diff, and errors as ``StudioError``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from madoguchi.studio import Draft, Studio, StudioError, connect
+from procedure_definitions.library import DEFAULT_LIBRARY
+from tests.server.conftest import auth_server
+from tests.server.test_studio_oauth import Staff
+from testsupport.webauthn import AuthServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _yaml(pid: str, version: str, **changes: object) -> str:
+    path = next(p for p in DEFAULT_LIBRARY.rglob("*.yaml") if yaml.safe_load(p.read_text())["id"] == "juminhyo-copy")
+    d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    d = {**d, "id": pid, "version": version, **changes}
+    return yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    with auth_server(tmp_path_factory, "studio-drafts") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def token(server: AuthServer) -> Iterator[str]:
+    staff = Staff(server, "configurator")
+    r = staff.client.post("/console/tokens", data={"name": "CI", "scopes": "drafts", "days": "1"})
+    assert r.status_code == 200, r.text
+    yield str(r.json()["token"])
+    staff.client.close()
+
+
+@pytest.fixture
+def studio(server: AuthServer, token: str) -> Iterator[Studio]:
+    with connect(server.base_url, token=token) as s:
+        yield s
+
+
+def cli(*args: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MADOGUCHI_TOKEN": token, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "madoguchi.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_push_prints_the_id_and_check_result(server: AuthServer, token: str, tmp_path: Path) -> None:
+    (tmp_path / "defs").mkdir()
+    (tmp_path / "defs" / "cli-ok.yaml").write_text(_yaml("studio-cli-ok", "0.1.0"), encoding="utf-8")
+    r = cli("drafts", "push", "defs/cli-ok.yaml", "--server", server.base_url, token=token, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.match(r"draft (\S+) \(studio-cli-ok 0\.1\.0, revision 1\): ok", r.stdout)
+    assert m, r.stdout
+    assert re.search(r"^estimate: \d+ s \(goal 60 s\)", r.stdout, re.M)
+    assert token not in r.stdout + r.stderr
+    status = cli("drafts", "status", m.group(1), "--server", server.base_url, token=token, cwd=tmp_path)
+    assert status.returncode == 0 and status.stdout.startswith(f"draft {m.group(1)} ")
+
+
+def test_cli_push_with_errors_exits_1_with_located_lines(server: AuthServer, token: str, tmp_path: Path) -> None:
+    text = _yaml("studio-cli-bad", "0.1.0").replace("\nsections:", "\nnot_a_key: 1\nsections:", 1)
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    line = text.splitlines().index("not_a_key: 1") + 1
+    r = cli("drafts", "push", "./bad.yaml", "--server", server.base_url, token=token, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "has errors" in r.stdout.splitlines()[0]
+    assert re.search(rf"^\./bad\.yaml:{line}:1: PD101 ", r.stdout, re.M), r.stdout
+    draft_id = r.stdout.split()[1]
+    status = cli("drafts", "status", draft_id, "--server", server.base_url, token=token, cwd=tmp_path)
+    assert status.returncode == 1 and "PD101" in status.stdout
+
+
+def test_cli_refusals_exit_2_with_the_problem(server: AuthServer, tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text(_yaml("studio-cli-x", "0.1.0"), encoding="utf-8")
+    r = cli("drafts", "push", "x.yaml", "--server", server.base_url, token="mdg_revoked", cwd=tmp_path)
+    assert r.returncode == 2 and "token" in r.stderr and "Traceback" not in r.stderr
+    r = cli("drafts", "status", "no-such-draft", "--server", server.base_url, token="mdg_x", cwd=tmp_path)
+    assert r.returncode == 2
+
+
+def test_push_a_notebook_and_work_with_the_draft(studio: Studio) -> None:
+    nb = ROOT / "notebooks" / "kainu-toroku.ipynb"
+    draft = studio.push(nb)
+    assert isinstance(draft, Draft) and draft.data["format"] == "ipynb" and draft.data["filename"] == nb.name
+    html = draft._repr_html_()
+    assert draft.id in html and "60 秒" in html
+    assert draft.id in [d.id for d in studio.drafts()]
+    assert studio.draft(draft.id).data["revision"] == draft.data["revision"]
+    assert draft.refresh().id == draft.id
+    assert draft.urls["console"].startswith(studio.server + "/console/procedures/drafts/")
+
+
+def test_draft_with_errors_and_server_checks(studio: Studio) -> None:
+    draft = studio.push(_yaml("studio-api", "0.1.0", bogus=True), filename="studio-api.yaml")
+    assert not draft.ok and any(p["code"] == "PD101" for p in draft.problems)
+    assert any(line.startswith("studio-api.yaml:") for line in draft.lines)
+    assert "PD101" in draft._repr_html_() and "✗" in draft._repr_html_()
+    good = studio.push(_yaml("studio-api", "0.1.0"), filename="studio-api.yaml")
+    assert good.ok and good.id == draft.id and good.data["revision"] == draft.data["revision"] + 1
+    assert good.estimate_seconds is not None
+    errors = good.validate({})
+    assert errors and all(isinstance(e, dict) for e in errors)  # required answers missing: the server's rules
+    scenarios = good.scenarios()
+    assert isinstance(scenarios, list)
+    diff = good.diff()
+    assert diff.against is None and not diff.breaking and [c["kind"] for c in diff.changes] == ["new"]
+    assert "<table" in diff._repr_html_() and "公開中の版がないため" in diff._repr_html_()
+    with pytest.raises(StudioError) as err:
+        studio.draft("no-such-draft")
+    assert err.value.status == 404 and err.value.title
+
+
+def test_push_refuses_what_is_not_a_file_or_notebook(studio: Studio, tmp_path: Path) -> None:
+    with pytest.raises(StudioError):
+        studio.push(tmp_path / "missing.yaml")
+    (tmp_path / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    with pytest.raises(StudioError) as err:
+        studio.push(tmp_path / "broken.ipynb")
+    assert "not a notebook" in str(err.value)
