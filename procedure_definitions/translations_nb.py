@@ -133,6 +133,11 @@ def apply_texts_notebook(nb_text: str, result: LoadResult, rows: dict[str, dict[
             if len(at) > 1:
                 raise TranslationError(message=f"the {lang} help of {target!r} is split over {len(at)} cells: "
                                        "join them into one first")
+            shared = [t for t in _tags(cells[at[0]]) if t.startswith(HELP_PREFIX)] if at else []
+            if len(shared) > 1:
+                raise TranslationError(message=f"the help cell of {target!r} ({lang}) also holds "
+                                       f"{', '.join(t for t in shared if _parse_help_tag(t) != (target, lang))}: "
+                                       "give each help its own cell first")
             if at and lang in new:
                 cells[at[0]]["source"] = new[lang]
             elif at:

@@ -283,3 +283,22 @@ def test_a_broken_definition_is_reported_not_exported(tmp_path: Path, capsys: py
     bad.write_text(SAMPLE.replace("type: text", "type: txt"), encoding="utf-8")
     assert main(["translations", "export", str(bad)]) == 1
     assert f"{bad}:" in capsys.readouterr().out
+
+
+def test_a_help_cell_shared_by_two_targets_is_refused(tmp_path: Path) -> None:
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from procedure_definitions.translations_nb import apply_texts_notebook
+
+    head = new_markdown_cell("```yaml\n" + SAMPLE.replace("        help: |\n          長い説明です。\n          二行目。\n", "")
+                             + "```")
+    head.metadata["tags"] = ["procedure"]
+    shared = new_markdown_cell("共通の説明")
+    shared.metadata["tags"] = ["help:who", "help:section:main"]
+    path = tmp_path / "shared.ipynb"
+    nbformat.write(new_notebook(cells=[head, shared]), path)
+    res = load_file(path)
+    assert res.ok, [p.format() for p in res.problems]
+    with pytest.raises(TranslationError, match="also holds help:section:main: give each help its own cell"):
+        apply_texts_notebook(path.read_text(encoding="utf-8"), res,
+                             {"sections[main].fields[who].help": {"ja": "名前の説明"}})
