@@ -115,6 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_handler("madoguchi.build:command"))
 
     c = sub.add_parser(
+        "report",
+        help="write the analytics report (one self-contained HTML file, no network needed to open it)",
+        description="Figures per procedure and version (starts, submissions, completion rate and time, drop-off"
+        " and errors per field, volumes by hour and weekday, counter visit steps) from a Madoguchi database opened"
+        " read-only, or from a server with an analytics token (MADOGUCHI_TOKEN). docs/analytics.md.",
+    )
+    c.add_argument("--db", default="madoguchi.db", metavar="PATH", help="SQLite file, read only (default ./madoguchi.db)")
+    c.add_argument("--server", metavar="URL", help="read GET URL/api/analytics/dataset instead (token: MADOGUCHI_TOKEN)")
+    c.add_argument("--out", required=True, metavar="FILE.html", help="the report to write")
+    c.set_defaults(func=_handler("madoguchi.analytics.report:command"))
+
+    c = sub.add_parser(
         "serve",
         help="run the web server (SQLite by default)",
         description="Run the Madoguchi server on an embedded SQLite database.",

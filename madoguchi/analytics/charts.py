@@ -1,0 +1,176 @@
+"""Altair (Vega-Lite) charts of the figures, Japanese labels. Each function takes the DataFrame of its
+``metrics`` function and returns a chart, or ``None`` when there is nothing to draw (no empty frames in a report).
+
+:func:`figures` lists every chart of a dataset in the report's order; :func:`to_svg` renders one with vl-convert
+(no browser, no network): the report and the notebook's exported HTML carry the SVG itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import altair as alt
+    import pandas as pd
+
+__all__ = ["FONT", "completion_rate", "completion_time", "field_dropoff", "field_errors", "figures",
+           "starts_submissions", "to_svg", "visit_steps", "volumes"]
+
+FONT: Final = "Noto Sans CJK JP, IPAexGothic, sans-serif"
+TOP: Final = 20  # fields per drop-off / error chart: the worst ones (the tables list all)
+WIDTH: Final = 520
+
+
+def _alt() -> Any:
+    import altair as alt
+
+    return alt
+
+
+def _configured(chart: Any) -> Any:
+    return chart.configure(font=FONT).configure_axis(labelLimit=360).configure_legend(orient="bottom")
+
+
+def _version_label(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["手続（版）"] = out["title"].astype(str) + "（" + out["version"].astype(str) + "）"
+    return out
+
+
+def starts_submissions(overview: pd.DataFrame) -> alt.Chart | None:
+    """開始・完了・送信 per procedure version (grouped bars)."""
+    if overview.empty:
+        return None
+    alt = _alt()
+    df = _version_label(overview).rename(columns={"starts": "開始", "completed": "完了（テレメトリー）",
+                                                  "submissions": "申請（受付）"})
+    return _configured(alt.Chart(df).transform_fold(["開始", "完了（テレメトリー）", "申請（受付）"], as_=["指標", "件数"])
+                       .mark_bar().encode(
+        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N"),
+        x=alt.X("件数:Q", title="件数"), color=alt.Color("指標:N", title=None),
+        tooltip=["手続（版）:N", "指標:N", "件数:Q"],
+    ).properties(title="開始・完了・申請の件数", width=WIDTH))
+
+
+def completion_rate(overview: pd.DataFrame) -> alt.Chart | None:
+    df = overview[overview["completion_rate"].notna()] if not overview.empty else overview
+    if df.empty:
+        return None
+    alt = _alt()
+    df = _version_label(df).rename(columns={"completion_rate": "完了率"})
+    return _configured(alt.Chart(df).mark_bar().encode(
+        y=alt.Y("手続（版）:N", title=None), x=alt.X("完了率:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        tooltip=["手続（版）:N", alt.Tooltip("完了率:Q", format=".1%")],
+    ).properties(title="完了率（完了 ÷ 開始）", width=WIDTH))
+
+
+def completion_time(overview: pd.DataFrame, goal_seconds: int = 60) -> alt.Chart | None:
+    """p50 and p90 of completion time per version, the check's estimate as a tick, the goal as a rule."""
+    df = overview[overview["p50_s"].notna()] if not overview.empty else overview
+    if df.empty:
+        return None
+    alt = _alt()
+    df = _version_label(df).rename(columns={"p50_s": "中央値（p50）", "p90_s": "p90", "estimate_s": "見積もり"})
+    base = alt.Chart(df)
+    bars = base.transform_fold(["中央値（p50）", "p90"], as_=["指標", "秒"]).mark_bar().encode(
+        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N"),
+        x=alt.X("秒:Q", title="完了までの時間（秒）"), color=alt.Color("指標:N", title=None),
+        tooltip=["手続（版）:N", "指標:N", alt.Tooltip("秒:Q", format=".0f")])
+    estimate = base.mark_tick(color="black", thickness=3, size=26).encode(
+        y="手続（版）:N", x="見積もり:Q", tooltip=["手続（版）:N", alt.Tooltip("見積もり:Q", format=".0f")])
+    goal = alt.Chart(alt.Data(values=[{"目標": goal_seconds}])).mark_rule(color="#b00", strokeDash=[6, 3]).encode(
+        x="目標:Q")
+    return _configured(alt.layer(bars, estimate, goal).properties(
+        title=f"完了時間 p50・p90（黒の印: madoguchi check の見積もり、赤の線: 目標 {goal_seconds} 秒）", width=WIDTH))
+
+
+def _field_label(df: pd.DataFrame, versions: pd.DataFrame) -> pd.DataFrame:
+    titles = versions[["procedure_id", "version", "title"]]
+    out = df.merge(titles, on=["procedure_id", "version"], how="left")
+    out["title"] = out["title"].fillna(out["procedure_id"])
+    out["項目"] = (out["title"].astype(str) + "（" + out["version"].astype(str) + "）・" + out["label"].astype(str))
+    return out
+
+
+def field_dropoff(dropoff: pd.DataFrame, versions: pd.DataFrame) -> alt.Chart | None:
+    df = dropoff[dropoff["exits"] > 0] if not dropoff.empty else dropoff
+    if df.empty:
+        return None
+    alt = _alt()
+    df = _field_label(df.sort_values(["dropoff", "views"], ascending=False).head(TOP), versions)
+    df = df.rename(columns={"dropoff": "離脱率", "views": "表示", "exits": "離脱"})
+    return _configured(alt.Chart(df).mark_bar(color="#c55a11").encode(
+        y=alt.Y("項目:N", sort="-x", title=None), x=alt.X("離脱率:Q", axis=alt.Axis(format="%")),
+        tooltip=["項目:N", "表示:Q", "離脱:Q", alt.Tooltip("離脱率:Q", format=".1%")],
+    ).properties(title=f"項目ごとの離脱率（離脱 ÷ 表示、上位 {TOP}）", width=WIDTH))
+
+
+def field_errors(errors: pd.DataFrame, versions: pd.DataFrame) -> alt.Chart | None:
+    if errors.empty:
+        return None
+    alt = _alt()
+    df = _field_label(errors.sort_values("errors", ascending=False).head(TOP), versions)
+    df = df.rename(columns={"errors": "エラー件数", "error_rate": "エラー率"})
+    return _configured(alt.Chart(df).mark_bar(color="#7030a0").encode(
+        y=alt.Y("項目:N", sort="-x", title=None), x=alt.X("エラー件数:Q"),
+        tooltip=["項目:N", "エラー件数:Q", alt.Tooltip("エラー率:Q", format=".1%")],
+    ).properties(title=f"項目ごとの入力エラー（上位 {TOP}）", width=WIDTH))
+
+
+def volumes(vol: pd.DataFrame) -> alt.Chart | None:
+    """Submissions by weekday × hour (JST), all procedures."""
+    if vol.empty:
+        return None
+    alt = _alt()
+    from madoguchi.analytics.metrics import WEEKDAYS
+
+    df = vol.groupby(["weekday", "weekday_label", "hour"], as_index=False)["submissions"].sum()
+    df = df.rename(columns={"weekday_label": "曜日", "hour": "時", "submissions": "申請件数"})
+    return _configured(alt.Chart(df).mark_rect().encode(
+        x=alt.X("時:O", title="時（日本時間）"), y=alt.Y("曜日:O", sort=list(WEEKDAYS), title=None),
+        color=alt.Color("申請件数:Q", scale=alt.Scale(scheme="blues")),
+        tooltip=["曜日:O", "時:O", "申請件数:Q"],
+    ).properties(title="曜日・時間帯ごとの申請件数（日本時間）", width=WIDTH))
+
+
+def visit_steps(steps: pd.DataFrame) -> alt.Chart | None:
+    if steps.empty:
+        return None
+    alt = _alt()
+    from madoguchi.analytics.metrics import STEP_LABELS
+
+    df = steps.rename(columns={"step_label": "手順", "department_label": "課", "p50_min": "中央値（分）",
+                               "p90_min": "p90（分）", "n": "件数"})
+    bars = alt.Chart(df).mark_bar().encode(
+        y=alt.Y("手順:N", sort=list(STEP_LABELS.values()), title=None), yOffset=alt.YOffset("課:N"),
+        x=alt.X("中央値（分）:Q", title="分"), color=alt.Color("課:N"),
+        tooltip=["手順:N", "課:N", "件数:Q", "中央値（分）:Q", "p90（分）:Q"])
+    p90 = alt.Chart(df).mark_tick(color="black").encode(
+        y=alt.Y("手順:N", sort=list(STEP_LABELS.values())), yOffset=alt.YOffset("課:N"), x="p90（分）:Q")
+    return _configured(alt.layer(bars, p90).properties(
+        title="来庁の手順ごとの時間（棒: 中央値、黒の印: p90）", width=WIDTH))
+
+
+def figures(frames: Mapping[str, pd.DataFrame], versions: pd.DataFrame) -> list[tuple[str, Any]]:
+    """``(key, chart)`` of every chart with data, in the report's order (``frames``: ``metrics.all_figures``)."""
+    from madoguchi.analytics.metrics import GOAL_SECONDS
+
+    ov = frames["overview"]
+    candidates = [
+        ("starts", starts_submissions(ov)),
+        ("completion_rate", completion_rate(ov)),
+        ("completion_time", completion_time(ov, GOAL_SECONDS)),
+        ("dropoff", field_dropoff(frames["dropoff"], versions)),
+        ("errors", field_errors(frames["errors"], versions)),
+        ("volumes", volumes(frames["volumes"])),
+        ("visit_steps", visit_steps(frames["visit_steps"])),
+    ]
+    return [(k, c) for k, c in candidates if c is not None]
+
+
+def to_svg(chart: Any) -> str:
+    """The chart as an SVG document (vl-convert: Vega in Rust, no browser, no network)."""
+    import vl_convert as vlc
+
+    return str(vlc.vegalite_to_svg(chart.to_json()))

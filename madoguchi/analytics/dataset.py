@@ -1,0 +1,242 @@
+"""The analytics dataset: de-identified tables of ids, versions, timestamps and counts (docs/analytics.md).
+
+Two sources give the same :class:`Dataset`: :func:`load_sqlite` opens the city's SQLite file read-only
+(``file:PATH?mode=ro``: the report can never write to it), :func:`load_api` reads ``GET /api/analytics/dataset``
+with an analytics token. Both go through :func:`read_tables`, which is also what the server's API and console page
+call: the columns below are the whole of what analytics ever sees. No answers, names, account ids, session tokens,
+who did a step or where: a visit is a number local to the dataset, a form session a row number.
+
+``read_tables`` needs only ``sqlite3`` (the server calls it in its reader pool); pandas is imported when the
+tables become DataFrames (:func:`to_dataset`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["REQUIRED_TABLES", "TABLE_COLUMNS", "Dataset", "DatasetError", "definition_fields", "load_api", "load_sqlite",
+           "read_tables", "to_dataset"]
+
+# Tables every Madoguchi database has (core v2); the others are read when present (an older database has no
+# form_sessions, a fresh one no visits): their figures are then empty.
+REQUIRED_TABLES: Final = ("procedure_versions", "submissions", "telemetry")
+
+# name -> (columns, kinds). kind: 's' text, 't' UTC timestamp, 'f' real, 'i' integer, 'b' boolean.
+TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "versions": (("procedure_id", "s"), ("version", "s"), ("kind", "s"), ("title", "s"), ("department", "s"),
+                 ("department_name", "s"), ("published_at", "t"), ("retired_at", "t"), ("estimate_s", "f")),
+    "submissions": (("procedure_id", "s"), ("procedure_version", "s"), ("received_at", "t"),
+                    ("staff_filed", "b")),
+    "telemetry": (("procedure_id", "s"), ("procedure_version", "s"), ("opened_at", "t"), ("acknowledged_at", "t"),
+                  ("duration_s", "f"), ("fields_typed", "i"), ("fields_prefilled", "i")),
+    # viewed: JSON list of field paths; errors: JSON object field path -> count (paths of the definition, never
+    # what was typed: server/form_sessions).
+    "form_sessions": (("session_no", "i"), ("procedure_id", "s"), ("procedure_version", "s"), ("channel", "s"),
+                      ("started_at", "t"), ("ended_at", "t"), ("duration_s", "f"), ("outcome", "s"),
+                      ("viewed", "s"), ("last_field", "s"), ("errors", "s")),
+    "visit_events": (("visit_no", "i"), ("department", "s"), ("step", "s"), ("at", "t")),
+    # Each version's field paths (ids joined by dots, as form_sessions names them) and Japanese labels, in the
+    # order of the definition: figures show labels, not codes.
+    "fields": (("procedure_id", "s"), ("version", "s"), ("path", "s"), ("label", "s"), ("position", "i")),
+    # 持ち物 the counter saw, per visit and the department of the application's part (the 確認 step's fallback).
+    "visit_documents": (("visit_no", "i"), ("department", "s"), ("seen_at", "t")),
+}
+
+_QUERIES: Final[dict[str, str]] = {
+    "submissions": "SELECT procedure_id, procedure_version, received_at, on_behalf_of IS NOT NULL FROM submissions",
+    "telemetry": "SELECT procedure_id, procedure_version, opened_at, acknowledged_at, duration_s, fields_typed,"
+                 " fields_prefilled FROM telemetry",
+    "form_sessions": "SELECT id, procedure_id, procedure_version, channel, started_at, ended_at, duration_s, outcome,"
+                     " viewed, last_field, errors FROM form_sessions",
+    # Visits are numbered by the order they opened: the visit's UUID (and its resident) stay in the database.
+    "visit_events": "SELECT n.no, e.department, e.step, e.at FROM visit_events e JOIN"
+                    " (SELECT id, row_number() OVER (ORDER BY opened_at, id) AS no FROM visits) n ON n.id = e.visit_id"
+                    " ORDER BY e.id",
+    "visit_documents": "SELECT n.no, s.department, d.seen_at FROM visit_documents d"
+                       " JOIN visit_submissions s ON s.submission_id = d.submission_id JOIN"
+                       " (SELECT id, row_number() OVER (ORDER BY opened_at, id) AS no FROM visits) n ON n.id = d.visit_id",
+}
+_OPTIONAL_SOURCES: Final = {"form_sessions": ("form_sessions",),
+                            "visit_events": ("visits", "visit_events"),
+                            "visit_documents": ("visits", "visit_submissions", "visit_documents")}
+
+
+class DatasetError(Exception):
+    """The source is missing, unreadable or not a Madoguchi database (one line, for the CLI)."""
+
+
+@dataclass
+class Dataset:
+    """One DataFrame per table of :data:`TABLE_COLUMNS` (timestamps as naive UTC ``datetime64``)."""
+
+    tables: dict[str, pd.DataFrame]
+    source: str
+    generated_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    _duck: Any = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(df) for name, df in self.tables.items()}
+
+
+def _walk(fields: list[Any], base: str, out: list[tuple[str, str]]) -> None:
+    from procedure_definitions.model import GroupField
+
+    for f in fields:
+        path = f"{base}.{f.id}" if base else f.id
+        out.append((path, f.label.ja))
+        if isinstance(f, GroupField):
+            _walk(f.fields, path, out)
+
+
+def definition_fields(proc: Any) -> list[tuple[str, str]]:
+    """``(path, Japanese label)`` of every field of a procedure, in order (paths as form_sessions names them)."""
+    out: list[tuple[str, str]] = []
+    for section in proc.sections:
+        _walk(section.fields, "", out)
+    return out
+
+
+def _definition_facts(rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str], tuple[Any, ...]], list[list[Any]]]:
+    """``madoguchi check``'s estimate of each stored procedure version (``procedure_definitions.timing``), its
+    department's name, and its field paths with labels."""
+    import msgspec
+
+    from procedure_definitions.model import Procedure
+    from procedure_definitions.timing import estimate
+
+    est: dict[tuple[str, str], tuple[Any, ...]] = {}
+    fields: list[list[Any]] = []
+    for pid, version, kind, definition in rows:
+        seconds: float | None = None
+        department: str | None = None
+        if kind == "procedure":
+            try:
+                proc = msgspec.json.decode(definition, type=Procedure)
+                department = proc.department.name.ja
+                seconds = round(estimate(proc).seconds, 1)
+                paths = definition_fields(proc)
+                fields.extend([pid, version, path, label, i] for i, (path, label) in enumerate(paths))
+            except (msgspec.DecodeError, ValueError, TypeError, KeyError):
+                seconds = None  # a definition this code cannot read any more: no estimate, the rest still counts
+        est[(pid, version)] = (department, seconds)
+    return est, fields
+
+
+def _tables_present(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+    """The de-identified tables as ``{name: {"columns": [...], "rows": [[...], ...]}}`` (JSON-ready: timestamps
+    are the stored UTC ISO 8601 strings). Raises :class:`DatasetError` when a required table is missing."""
+    present = _tables_present(conn)
+    missing = [t for t in REQUIRED_TABLES if t not in present]
+    if missing:
+        raise DatasetError(f"not a Madoguchi database (no {', '.join(missing)} table)")
+    out: dict[str, dict[str, Any]] = {}
+    defs = [tuple(r) for r in conn.execute(
+        "SELECT procedure_id, version, kind, definition FROM procedure_versions ORDER BY procedure_id, published_at")]
+    est, fields = _definition_facts(defs)
+    versions = conn.execute("SELECT procedure_id, version, kind, title, department, published_at, retired_at"
+                            " FROM procedure_versions ORDER BY procedure_id, published_at").fetchall()
+    rows: list[list[Any]] = []
+    for r in versions:
+        name, seconds = est.get((r[0], r[1]), (None, None))
+        rows.append([*r[:5], name, *r[5:], seconds])
+    out["versions"] = {"columns": [c for c, _ in TABLE_COLUMNS["versions"]], "rows": rows}
+    out["fields"] = {"columns": [c for c, _ in TABLE_COLUMNS["fields"]], "rows": fields}
+    for name, sql in _QUERIES.items():
+        needs = _OPTIONAL_SOURCES.get(name, ())
+        rows = [list(r) for r in conn.execute(sql)] if all(t in present for t in needs) else []
+        if name == "submissions":
+            rows = [[*r[:3], bool(r[3])] for r in rows]
+        out[name] = {"columns": [c for c, _ in TABLE_COLUMNS[name]], "rows": rows}
+    return out
+
+
+def _frame(name: str, table: Mapping[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    spec = TABLE_COLUMNS[name]
+    columns = [c for c, _ in spec]
+    if list(table.get("columns", [])) != columns:
+        raise DatasetError(f"table {name}: columns {table.get('columns')} are not {columns}")
+    df = pd.DataFrame(table.get("rows", []), columns=columns)
+    for col, kind in spec:
+        if kind == "t":
+            # Stored as UTC ISO 8601 (with or without an offset, 'Z' or fractions): naive UTC for DuckDB; JST is
+            # UTC+9 all year (no daylight saving), so figures add 9 hours.
+            df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601", errors="coerce").dt.tz_convert(None)
+        elif kind == "f":
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        elif kind == "i":
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+        elif kind == "b":
+            df[col] = df[col].astype("boolean")
+        else:
+            df[col] = df[col].astype("object")
+    return df
+
+
+def to_dataset(tables: Mapping[str, Mapping[str, Any]], source: str) -> Dataset:
+    """DataFrames from :func:`read_tables`' shape (also the API's ``tables``)."""
+    missing = [n for n in TABLE_COLUMNS if n not in tables]
+    if missing:
+        raise DatasetError(f"the dataset has no {', '.join(missing)} table")
+    return Dataset({name: _frame(name, tables[name]) for name in TABLE_COLUMNS}, source)
+
+
+def load_sqlite(path: str | Path) -> Dataset:
+    """The dataset of a Madoguchi SQLite file, opened read-only (``file:PATH?mode=ro``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DatasetError(f"{p}: no such database file")
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise DatasetError(f"{p}: cannot open ({e})") from None
+    try:
+        return to_dataset(read_tables(conn), str(p))
+    except DatasetError as e:
+        raise DatasetError(f"{p}: {e}") from None
+    except sqlite3.DatabaseError as e:  # "file is not a database", a broken file
+        raise DatasetError(f"{p}: not a Madoguchi database ({e})") from None
+    finally:
+        conn.close()
+
+
+def load_api(server: str, token: str, *, timeout: float = 60.0) -> Dataset:
+    """The dataset from ``GET {server}/api/analytics/dataset`` with a bearer token of scope ``analytics``."""
+    url = server.rstrip("/") + "/api/analytics/dataset"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        detail = ""
+        with contextlib.suppress(ValueError, AttributeError):  # a problem+json body names the reason
+            detail = json.loads(e.read()).get("detail", "")
+        raise DatasetError(f"{url}: HTTP {e.code} {detail}".rstrip()) from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise DatasetError(f"{url}: {e}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("tables"), dict):
+        raise DatasetError(f"{url}: not an analytics dataset")
+    return to_dataset(body["tables"], url)

@@ -1,0 +1,75 @@
+"""``/console/analytics`` (利用状況): the analytics report's key figures for managers, server-rendered.
+
+The same definitions as ``madoguchi report`` (``madoguchi.analytics.metrics``), over the live database: the
+de-identified tables are read and the figures computed in one job of the reader pool (``Database.read``), so the
+event loop never waits on DuckDB. Capability ``analytics``. No personal data on the page (ids, versions, counts,
+field labels), so reading it is not audited. Charts are in the report and the notebook: the console's strict CSP
+has no room for the renderer's inline styles, and tables are what a screen reader reads anyway.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from litestar import Request, Response, Router, get
+from markupsafe import Markup
+
+from madoguchi.analytics.dataset import read_tables, to_dataset
+from server.analytics_api import analytics_dataset
+from server.auth.roles import ANALYTICS_ROLES
+from server.authz import require_roles
+from server.console.routes import render_page
+from server.services import services
+
+__all__ = ["TOP_FIELDS", "analytics_router", "key_figures"]
+
+TOP_FIELDS = 10  # fields listed per table: the worst ones (the report lists all)
+
+
+def key_figures(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The page's tables as HTML (escaped by ``display_table``) and the dataset's row counts."""
+    from madoguchi.analytics.metrics import GOAL_SECONDS, all_figures
+    from madoguchi.analytics.report import display_table
+
+    ds = to_dataset(read_tables(conn), "live")
+    frames = all_figures(ds)
+    ov = frames["overview"].copy()
+    ov["goal"] = ["―" if p != p or p is None else ("目標内" if p <= GOAL_SECONDS else "目標超過") for p in ov["p50_s"]]
+    drop = frames["dropoff"]
+    drop = drop[drop["exits"] > 0].sort_values(["dropoff", "views"], ascending=False).head(TOP_FIELDS)
+    errors = frames["errors"].head(0) if frames["errors"].empty else (
+        frames["errors"].sort_values("errors", ascending=False).head(TOP_FIELDS))
+    titles = ds.versions[["procedure_id", "version", "title"]]
+    vol = frames["volumes"]
+    by_day = vol.groupby(["weekday", "weekday_label"], as_index=False)["submissions"].sum()
+    by_hour = vol.groupby("hour", as_index=False)["submissions"].sum()
+    by_hour["hour_label"] = by_hour["hour"].astype(str) + "時台"
+    tables = {
+        "overview": display_table(ov, ("title", "version", "starts", "submissions", "completion_rate", "p50_s",
+                                       "p90_s", "estimate_s", "goal"), "手続・版ごと"),
+        "dropoff": display_table(drop.merge(titles, on=["procedure_id", "version"], how="left"),
+                                 ("title", "version", "label", "views", "exits", "dropoff"),
+                                 f"離脱率の高い項目（上位 {TOP_FIELDS}）"),
+        "errors": display_table(errors.merge(titles, on=["procedure_id", "version"], how="left"),
+                                ("title", "version", "label", "errors", "views", "error_rate"),
+                                f"入力エラーの多い項目（上位 {TOP_FIELDS}）"),
+        "weekday": display_table(by_day, ("weekday_label", "submissions"), "曜日ごとの申請件数（日本時間）"),
+        "hour": display_table(by_hour, ("hour_label", "submissions"), "時間帯ごとの申請件数（日本時間）"),
+        "steps": display_table(frames["visit_steps"], ("step_label", "department_label", "n", "p50_min", "p90_min",
+                                                       "mean_min"), "来庁の手順ごとの時間（分）"),
+    }
+    empty = {"overview": ov.empty, "dropoff": drop.empty, "errors": errors.empty, "weekday": by_day.empty,
+             "hour": by_hour.empty, "steps": frames["visit_steps"].empty}
+    return {"tables": {k: Markup(v) for k, v in tables.items()},
+            "empty": empty, "counts": ds.counts(), "goal": GOAL_SECONDS}
+
+
+@get("/console/analytics", include_in_schema=False)
+async def analytics_page(request: Request[Any, Any, Any]) -> Response[str]:
+    require_roles(request, *ANALYTICS_ROLES)
+    figures = await services(request).db.read(key_figures)
+    return render_page(request, "analytics.html", current="analytics", **figures)
+
+
+analytics_router = Router(path="/", route_handlers=[analytics_dataset, analytics_page])
