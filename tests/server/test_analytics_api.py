@@ -94,49 +94,6 @@ def test_the_console_page_shows_the_key_figures(world: tuple[AppServer, Path, Tr
         assert "/console/analytics" not in client.get("/console/").text  # no menu entry without the capability
 
 
-def _personal_token(db: Path, role: str, scopes: list[str]) -> str:
-    """A personal bearer token of a new ``role`` account (server.auth.tokens, as the console's token page)."""
-    from server.auth.store import account_by_id
-    from server.auth.tokens import create_personal
-    from server.storage.db import Database
-
-    account_id, _ = login(str(db), role)
-    with Database.open(str(db)) as database:
-        def job(conn: Any) -> str:
-            account = account_by_id(conn, account_id)
-            assert account is not None
-            return create_personal(conn, account=account, name="analytics test", scopes=scopes, days=1, ip=None)[1]
-
-        return database.write_sync(job)
-
-
-def test_report_from_the_server_with_an_analytics_token(world: tuple[AppServer, Path, Truth], tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    server, db, truth = world
-    root = Path(__file__).resolve().parents[2]
-
-    def report(token: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "madoguchi.cli", "report", "--server", server.url, "--out",
-                               str(tmp_path / "r.html")], capture_output=True, text=True, timeout=300, check=False,
-                              env={**os.environ, "PYTHONPATH": str(root), "MADOGUCHI_TOKEN": token})
-
-    token = _personal_token(db, "configurator", ["analytics"])
-    done = report(token)
-    assert done.returncode == 0, done.stderr
-    assert f"{sum(truth.submissions.values())} submissions" in done.stdout and token not in done.stdout
-    html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert html.count("<svg") == 7 and server.url in html
-    # A token of another scope is refused by the route's opt (403 token-scope): one error line, exit 2.
-    (tmp_path / "r.html").unlink()
-    refused = report(_personal_token(db, "configurator", ["drafts"]))
-    assert refused.returncode == 2 and "HTTP 403" in refused.stderr and "Traceback" not in refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
-    assert load_api(server.url, token).counts() == load_sqlite(db).counts()
-
-
 @pytest.mark.browser
 def test_the_console_page_is_axe_clean(world: tuple[AppServer, Path, Truth]) -> None:
     if not Path(CHROMIUM).exists():
