@@ -53,6 +53,28 @@ class Bundle:
         self.frozen = frozen  # a prebuilt folder (``serve --build-dir``): served as it is
         self.builds = 0
         self._lock = threading.Lock()
+        self._wanted: Any = None  # the newest library asked for, not built yet
+        self._worker: threading.Thread | None = None
+        self._state = threading.Lock()
+
+    def request_rebuild(self, library: Any) -> None:
+        """Rebuild for ``library`` in a background thread; requests made while one builds coalesce into one
+        more build of the newest library. Independent of any event loop (a publish from a short-lived loop,
+        as in tests and benches, still gets its rebuild)."""
+        with self._state:
+            self._wanted = library
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="pwa-rebuild", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._state:
+                library, self._wanted = self._wanted, None
+                if library is None:
+                    self._worker = None
+                    return
+            self.rebuild(library)
 
     def rebuild(self, library: Any) -> bool:
         """Build the bundle for ``library`` and serve it. False (logged) when frozen or the build failed."""

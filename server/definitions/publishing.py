@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from procedure_definitions.model import Procedure
+from procedure_definitions.versions import version_key
 from server.audit import append_audit
 from server.definitions.checking import check_source
 from server.definitions.drafts import get_draft, published_keys
@@ -29,17 +30,16 @@ __all__ = ["GoLiveWatcher", "after_change", "publish_draft", "restore_version", 
 
 log = logging.getLogger("madoguchi.definitions")
 
-_PENDING: set[asyncio.Task[Any]] = set()  # rebuilds in flight (kept referenced until done)
-
-
-def _publish_in(conn: sqlite3.Connection, draft_id: str, *, actor: str, approved_by: str | None,
-                live_from: str | None, closes_at: str | None, close_message: dict[str, str] | None,
-                request_id: str | None, live: Any) -> tuple[str, str]:
+def _publish_in(conn: sqlite3.Connection, draft_id: str, *, checked_revision: int, outcome: Any, actor: str,
+                approved_by: str | None, live_from: str | None, closes_at: str | None,
+                close_message: dict[str, str] | None, request_id: str | None) -> tuple[str, str]:
     row = get_draft(conn, draft_id)
     if row is None:
         raise Problem(404, "not-found", "No such draft")
     if row.state != "draft":
         raise Problem(409, "draft-closed", f"This draft is {row.state}")
+    if row.revision != checked_revision:
+        raise Problem(409, "draft-changed", "The draft was pushed again meanwhile: review the new text")
     if request_id is not None:
         req = conn.execute("SELECT draft_id, draft_revision, state FROM publish_requests WHERE id = ?",
                            (request_id,)).fetchone()
@@ -50,14 +50,21 @@ def _publish_in(conn: sqlite3.Connection, draft_id: str, *, actor: str, approved
         if req[1] != row.revision:
             raise Problem(409, "draft-changed", "The draft was pushed again after this request: review the new "
                           "text and ask again")
-    # Checked again inside the write job: another version may have been published since the push.
-    outcome = check_source(row.filename, row.source, live=live, published=published_keys(conn))
     if not outcome.ok or outcome.definition is None:
         lines = [p.format() for p in outcome.problems if p.severity == "error"]
         raise Problem(409, "draft-has-errors", "A draft with errors cannot be published",
                       errors=[{"path": "source", "code": "invalid", "message": line} for line in lines[:50]])
     d = outcome.definition
     kind = "procedure" if isinstance(d, Procedure) else "life_event"
+    # The version rule once more, in the writer: another version may have been published since the check.
+    versions = [v for (v,) in conn.execute("SELECT version FROM procedure_versions WHERE procedure_id = ?", (d.id,))]
+    if d.version in versions:
+        raise Problem(409, "version-published", f"{d.id} {d.version} is published already (PD247)")
+    if versions and version_key(d.version) < max(version_key(v) for v in versions):
+        live = [v for (v,) in conn.execute("SELECT version FROM procedure_versions WHERE procedure_id = ? AND"
+                                           " retired_at IS NULL", (d.id,))]
+        if live and version_key(d.version) < max(version_key(v) for v in live):
+            raise Problem(409, "version-not-newer", f"{d.id} {d.version} is older than the live version (PD248)")
     dept = d.department.id if isinstance(d, Procedure) else None
     now = now_utc()
     conn.execute(
@@ -84,11 +91,20 @@ async def publish_draft(svc: Any, draft_id: str, *, actor: str, approved_by: str
                         live_from: str | None = None, closes_at: str | None = None,
                         close_message: dict[str, str] | None = None, request_id: str | None = None
                         ) -> tuple[str, str]:
-    """Freeze the draft as a published version, then make it live (or schedule it). Returns (id, version)."""
-    live = svc.catalog.library
+    """Freeze the draft as a published version, then make it live (or schedule it). Returns (id, version).
+
+    The draft is checked again first (off the event loop and outside the writer: loading, scenarios and the
+    estimate take tens of milliseconds), then stored in one write job that only re-checks what may have
+    changed meanwhile (the draft's revision, the versions published)."""
+    row = await svc.db.read(lambda c: get_draft(c, draft_id))
+    if row is None:
+        raise Problem(404, "not-found", "No such draft")
+    published = await svc.db.read(published_keys)
+    outcome = await asyncio.to_thread(check_source, row.filename, row.source, live=svc.catalog.library,
+                                      published=published)
     pid, version = await svc.db.write(lambda c: _publish_in(
-        c, draft_id, actor=actor, approved_by=approved_by, live_from=live_from, closes_at=closes_at,
-        close_message=close_message, request_id=request_id, live=live))
+        c, draft_id, checked_revision=row.revision, outcome=outcome, actor=actor, approved_by=approved_by,
+        live_from=live_from, closes_at=closes_at, close_message=close_message, request_id=request_id))
     await after_change(svc)
     return pid, version
 
@@ -124,14 +140,10 @@ async def restore_version(svc: Any, pid: str, version: str, *, actor: str) -> No
     await after_change(svc)
 
 
-async def after_change(svc: Any, *, wait: bool = False) -> None:
-    """Reload the live library now; rebuild the PWA bundle in a thread (awaited only when ``wait``)."""
+async def after_change(svc: Any) -> None:
+    """Reload the live library now; the PWA bundle is rebuilt in its own thread (``Bundle.request_rebuild``)."""
     lib = await svc.catalog.reload()
-    task = asyncio.get_running_loop().create_task(asyncio.to_thread(svc.pwa.rebuild, lib))
-    _PENDING.add(task)
-    task.add_done_callback(_PENDING.discard)
-    if wait:
-        await task
+    svc.pwa.request_rebuild(lib)
 
 
 class GoLiveWatcher:
