@@ -16,6 +16,7 @@ Layout of the bundle::
     data/catalog.<hash>.json        titles, descriptions, keywords, departments: only the finder and the
                                     home page load it (a procedure opened from a link does not)
     procedures/<id>/<version>.<hash>.json  compiled procedure, plus ``estimate_seconds`` (the time model's)
+                                    and, when scheduled, ``closes_at`` + ``close_message`` (also in the catalog)
     life-events/<id>/<version>.<hash>.json  compiled life event, plus ``estimate_seconds`` per included set
     postal/<datahash>/<prefix>.json postal code shards (cached lazily by the service worker)
 
@@ -26,6 +27,8 @@ version keeps working offline after an app update; the service worker precaches 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -236,6 +239,20 @@ def _source_hash(definition: Any) -> str:
 _MAX_EVENT_QUESTIONS = 10  # answer combinations tried for a life event's estimates (2**10 at most)
 
 
+def _schedule(library: Any, def_id: str, ver: str) -> dict[str, Any]:
+    """A live version's scheduled close (``LiveLibrary.schedules``; a folder library has none), as the app
+    reads it: ``closes_at`` (UTC ISO 8601) and ``close_message`` ({ja, en, ja-easy}). Empty: no schedule."""
+    sched = (getattr(library, "schedules", None) or {}).get((def_id, ver))
+    if sched is None or not (sched.closes_at or sched.close_message):
+        return {}
+    closes_at = sched.closes_at
+    with contextlib.suppress(TypeError, ValueError):  # stored as given; normalised to UTC when it parses
+        when = dt.datetime.fromisoformat(closes_at)
+        when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)  # the table's times are UTC
+        closes_at = when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"closes_at": closes_at, "close_message": sched.close_message}
+
+
 def _estimate_seconds(kind: str, definition: Any, library: Any) -> int | dict[str, int]:
     """The time model's estimate (``madoguchi check``), shown to a resident before they start (「約40秒」).
 
@@ -298,6 +315,7 @@ def build_pwa(
     included: dict[str, list[dict[str, str]]] = {"procedure": [], "life_event": []}
     # Each version's estimate, computed once: the reuse check hashes it and the catalog shows the latest's.
     estimates: dict[str, int | dict[str, int]] = {}
+    schedules: dict[str, dict[str, Any]] = {}
     tables = (
         ("procedure", "procedures", getattr(library, "procedures", {}) or {}),
         ("life_event", "life-events", getattr(library, "life_events", {}) or {}),
@@ -308,14 +326,17 @@ def build_pwa(
             # The estimate is part of the output: a change of the time model alone recompiles too.
             est = _estimate_seconds(kind, definition, library)
             estimates[key] = est
-            src = f"{_source_hash(definition)}:{_digest(_json_bytes(est))}"
+            # The schedule is part of the output too: a changed close date or message recompiles the file.
+            sched = schedules[key] = _schedule(library, def_id, ver)
+            src = f"{_source_hash(definition)}:{_digest(_json_bytes(est))}" + (
+                f":{_digest(_json_bytes(sched))}" if sched else "")
             source_hashes[key] = src
             prev_path = previous.source_hashes.get(key + "#out") if previous else None
             if prev_hashes.get(key) == src and prev_path and prev_path in prev_files:
                 path, data = prev_path, prev_files[prev_path]
                 stats["reused"].append(key)
             else:
-                data = _json_bytes(_compile(kind, definition, est))
+                data = _json_bytes({**_compile(kind, definition, est), **sched})
                 path = f"{folder}/{def_id}/{ver}.{_digest(data)}.json"
                 stats["compiled"].append(key)
             source_hashes[key + "#out"] = path
@@ -335,6 +356,7 @@ def build_pwa(
             info["title"] = _text(d.title)
             info["description"] = _text(getattr(d, "description", None))
             info["keywords"] = list(getattr(d, "keywords", []) or [])
+            info.update(schedules[f"{folder}/{def_id}/{latest}"])  # the finder marks a closed one 受付終了
             if kind == "procedure":
                 info["department"] = _text(d.department.name)
                 info["department_id"] = d.department.id

@@ -5,6 +5,7 @@ import { el } from './dom.js';
 import { searchProcedures } from './finder.js';
 import { loadCatalog, isStaff, link } from './shell.js';
 import { atHandLine } from './page-procedure.js';
+import { isClosed } from './closing.js';
 
 export async function render(view, params, query) {
   const catalog = await loadCatalog();
@@ -20,7 +21,8 @@ export async function render(view, params, query) {
     const filtered = isStaff() ? found : found.filter((p) => !p.filers || p.filers.includes('resident'));
     results.replaceChildren(el('h2', { text: input.value.trim() ? t('results') : t('allProcedures') }),
       filtered.length ? el('ul', { class: 'cards' }, filtered.map((p) => el('li', { class: 'card' },
-        link(`#/p/${p.id}`, tx(p.title), 'card-link'), p.description ? el('p', { text: tx(p.description) }) : null,
+        link(`#/p/${p.id}`, tx(p.title), 'card-link'),
+        isClosed(p.closes_at) ? el('p', {}, el('span', { class: 'badge badge-warn', text: t('closedBadge') })) : null, p.description ? el('p', { text: tx(p.description) }) : null,
         el('p', { class: 'estimate', text: atHandLine(p.estimate_seconds, (p.documents || []).map(tx)) }),
         p.department ? el('p', { class: 'meta', text: `${t('department')}: ${tx(p.department)}` }) : null)))
         : el('p', { text: t('noResults') }));

@@ -2,7 +2,8 @@
 // overview before starting is a screen with nothing to answer, so it folds): the newest draft of this
 // procedure they have not answered anything in yet is reused, else a new one is made. The first step shows
 // procedureHeader below: one line (かかる時間の目安 and what to have at hand) and the rest folded in a <details>.
-// Whoever cannot file (reviewers, configurators, admins) sees the same facts and no way to start.
+// Whoever cannot file (reviewers, configurators, admins) sees the same facts and no way to start. Past a
+// scheduled close, nobody starts: page-closed.js shows the city's message and the drafts already started.
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
@@ -26,6 +27,8 @@ const feeText = (c) => (c.fee ? `${c.fee.amount}円${c.fee.per ? ` / ${tx(c.fee.
 export function procedureHeader(c) {
   const { always, sometimes } = documentsAtHand(c);
   const line = el('p', { class: 'estimate', id: 'estimate', text: atHandLine(c.estimate_seconds, always.map((d) => tx(d.label)), feeText(c)) });
+  // A scheduled close: 「受付は…まで」 under the line, from a module loaded only for such a procedure.
+  if (c.closes_at) import('./page-closed.js').then((m) => line.after(m.deadlineLine(c)));
   const docItem = (d) => el('li', {}, tx(d.label), d.note ? el('span', { class: 'meta', text: `（${tx(d.note)}）` }) : null);
   const more = el('details', { id: 'about' }, el('summary', { text: t('aboutProcedure') }),
     c.description ? el('p', { text: tx(c.description) }) : null,
@@ -47,6 +50,8 @@ export async function render(view, { id }) {
   // server (online) so a new draft is prefilled from the right account's profile, and a role that cannot file
   // is told so. Opened later, that answer is already there: no round trip on the way to the form.
   if (navigator.onLine) await sessionReady();
+  // Closed (a scheduled close is past): the city's message, and no new application (page-closed.js).
+  if (c.closes_at && await (await import('./page-closed.js')).closedPage(view, c)) return;
   if (mayFile()) {
     const acting = isStaff() ? actingFor() : null;
     const mine = (d) => d.kind === 'draft' && d.procedure_id === c.id && !d.submitted_as && !d.error && !d.bundle_id

@@ -158,3 +158,49 @@ def test_estimates_before_starting(result, library) -> None:  # type: ignore[no-
     both = estimate_life_event(ev, procs, {"needs_certificate": True})
     assert table["tennyu,juminhyo-copy"] == round(both.estimate.seconds)
     assert all(k.startswith("tennyu") for k in table) and len(table) > 2
+
+
+def test_a_scheduled_close_is_in_the_procedure_file_and_the_catalog(result, library) -> None:  # type: ignore[no-untyped-def]
+    """A live library's schedule (server.definitions.live) reaches what the app reads; a changed schedule
+    recompiles that version's file only (the schedule is part of its reuse hash)."""
+    from server.definitions.live import LiveLibrary, Schedule
+
+    pid = "juminhyo-copy"
+    ver = max(library.procedures[pid])  # any version: the schedule is per (id, version)
+    message = {"ja": "窓口で受け付けます。", "en": "Apply at the counter.", "ja-easy": "まどぐちで うけつけます。"}
+
+    def live(schedules: dict[tuple[str, str], Schedule]) -> LiveLibrary:
+        return LiveLibrary(procedures=library.procedures, life_events=library.life_events, schedules=schedules)
+
+    def compiled(build, def_id: str, version: str):  # type: ignore[no-untyped-def]
+        path = next(p["path"] for p in build.procedures if p["id"] == def_id and p["version"] == version)
+        return json.loads(build.files[path])
+
+    def catalog(build):  # type: ignore[no-untyped-def]
+        return json.loads(next(v for k, v in build.files.items() if k.startswith("data/catalog.")))
+
+    # Given as JST: stored and shipped as UTC.
+    first = build_pwa(live({(pid, ver): Schedule(closes_at="2027-03-31T17:00:00+09:00", close_message=message)}),
+                      previous=result)
+    assert first.stats["compiled"] == [f"procedures/{pid}/{ver}"]
+    data = compiled(first, pid, ver)
+    assert data["closes_at"] == "2027-03-31T08:00:00Z" and data["close_message"] == message
+    assert data["id"] == pid and data["estimate_seconds"] == compiled(result, pid, ver)["estimate_seconds"]
+    if ver == library.latest(pid).version:
+        assert catalog(first)["procedures"][pid]["closes_at"] == "2027-03-31T08:00:00Z"
+        assert catalog(first)["procedures"][pid]["close_message"] == message
+    assert "closes_at" not in compiled(result, pid, ver) and "closes_at" not in catalog(result)["procedures"][pid]
+    others = [p for p in catalog(first)["procedures"].values() if "closes_at" in p]
+    assert len(others) == (1 if ver == library.latest(pid).version else 0)
+
+    # Same schedule again: nothing recompiles. Another close date: that file only, with the new date.
+    assert not build_pwa(live({(pid, ver): Schedule(closes_at="2027-03-31T08:00:00Z", close_message=message)}),
+                         previous=first).stats["compiled"]
+    moved = build_pwa(live({(pid, ver): Schedule(closes_at="2027-04-30T08:00:00Z", close_message=message)}),
+                      previous=first)
+    assert moved.stats["compiled"] == [f"procedures/{pid}/{ver}"]
+    assert compiled(moved, pid, ver)["closes_at"] == "2027-04-30T08:00:00Z"
+    # The schedule removed: the file is the unscheduled one again.
+    back = build_pwa(live({}), previous=moved)
+    assert back.stats["compiled"] == [f"procedures/{pid}/{ver}"]
+    assert compiled(back, pid, ver) == compiled(result, pid, ver)
