@@ -149,7 +149,9 @@ def lang_of(request: Request[Any, Any, Any]) -> str:
 
 
 def page(request: Request[Any, Any, Any], title: str, body: str, *, status: int = 200) -> Response[str]:
-    """A whole page: ``body`` is HTML already escaped by the caller."""
+    """A whole page: ``body`` is HTML already escaped by the caller. Referrer policy ``same-origin``, not
+    ``no-referrer``: with the latter Chromium sends ``Origin: null`` on a form post, which the CSRF check
+    refuses; the loopback redirect is cross-origin and so still carries no referrer."""
     lang = lang_of(request)
     other = "ja" if lang == "en" else "en"
     query = {k: v for k, v in request.query_params.items() if k != "lang"}
@@ -161,7 +163,7 @@ def page(request: Request[Any, Any, Any], title: str, body: str, *, status: int 
     html = f"""<!doctype html>
 <html lang="{lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>{escape(title)} | 窓口</title>
+<meta name="referrer" content="same-origin"><title>{escape(title)} | 窓口</title>
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/oauth/studio.js" defer></script></head>
 <body><header class="bar"><span class="brand">窓口 Madoguchi</span>
@@ -173,7 +175,7 @@ def page(request: Request[Any, Any, Any], title: str, body: str, *, status: int 
 </main></body></html>
 """
     return Response(html, status_code=status, media_type="text/html",
-                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                    headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
 
 
 def signin_page(request: Request[Any, Any, Any]) -> Response[str]:

@@ -69,7 +69,7 @@ async def tokens_page(request: Request[Any, Any, Any]) -> Response[str]:
             f"<td>{'、'.join(_SCOPE_SHORT[s][en] for s in r.scopes if s in _SCOPE_SHORT)}</td>"
             f"<td>{_when(r.created_at)}</td><td>{_when(r.expires_at)}</td><td>{_when(r.last_used_at)}</td>"
             f"<td><form method=\"post\" action=\"/console/tokens/{escape(r.id)}/revoke\">{csrf_field(request)}"
-            f"<button type=\"submit\" aria-label=\"{escape(r.name)} {'を取り消す' if not en else 'revoke'}\">"
+            f"<button type=\"submit\" aria-label=\"{'取り消す' if not en else 'Revoke'}: {escape(r.name)}\">"
             f"{'取り消す' if not en else 'Revoke'}</button></form></td></tr>" for r in rows)
         table = f"<table><caption>{'有効なトークンとサインイン' if not en else 'Live tokens and sign-ins'}</caption>" \
                 f"<thead>{head}</thead><tbody>{body_rows}</tbody></table>"

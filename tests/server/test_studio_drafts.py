@@ -115,7 +115,8 @@ def test_draft_with_errors_and_server_checks(studio: Studio) -> None:
     errors = good.validate({})
     assert errors and all(isinstance(e, dict) for e in errors)  # required answers missing: the server's rules
     scenarios = good.scenarios()
-    assert isinstance(scenarios, list)
+    assert [sc["name"] for sc in scenarios] == [sc["name"] for sc in good.data["scenarios"]]
+    assert scenarios and all(sc["ok"] for sc in scenarios)
     diff = good.diff()
     assert diff.against is None and not diff.breaking and [c["kind"] for c in diff.changes] == ["new"]
     assert "<table" in diff._repr_html_() and "公開中の版がないため" in diff._repr_html_()
@@ -131,3 +132,14 @@ def test_push_refuses_what_is_not_a_file_or_notebook(studio: Studio, tmp_path: P
     with pytest.raises(StudioError) as err:
         studio.push(tmp_path / "broken.ipynb")
     assert "not a notebook" in str(err.value)
+
+
+def test_an_analytics_token_cannot_reach_drafts(server: AuthServer) -> None:
+    staff = Staff(server, "configurator")
+    r = staff.client.post("/console/tokens", data={"name": "統計", "scopes": "analytics", "days": "1"})
+    staff.client.close()
+    with connect(server.base_url, token=r.json()["token"]) as s:
+        assert s.whoami()["token"]["scopes"] == ["analytics"]
+        with pytest.raises(StudioError) as err:
+            s.push(_yaml("studio-analytics", "0.1.0"), filename="a.yaml")
+        assert err.value.status == 403 and err.value.slug == "token-scope"
