@@ -45,10 +45,10 @@ def starts_submissions(overview: pd.DataFrame) -> alt.Chart | None:
     alt = _alt()
     df = _version_label(overview).rename(columns={"starts": "開始", "completed": "完了（テレメトリー）",
                                                   "submissions": "申請（受付）"})
-    return _configured(alt.Chart(df).transform_fold(["開始", "完了（テレメトリー）", "申請（受付）"], as_=["指標", "件数"])
-                       .mark_bar().encode(
-        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N"),
-        x=alt.X("件数:Q", title="件数"), color=alt.Color("指標:N", title=None),
+    order = ["開始", "完了（テレメトリー）", "申請（受付）"]
+    return _configured(alt.Chart(df).transform_fold(order, as_=["指標", "件数"]).mark_bar().encode(
+        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N", sort=order),
+        x=alt.X("件数:Q", title="件数"), color=alt.Color("指標:N", title=None, sort=order),
         tooltip=["手続（版）:N", "指標:N", "件数:Q"],
     ).properties(title="開始・完了・申請の件数", width=WIDTH))
 
@@ -74,8 +74,8 @@ def completion_time(overview: pd.DataFrame, goal_seconds: int = 60) -> alt.Chart
     df = _version_label(df).rename(columns={"p50_s": "中央値（p50）", "p90_s": "p90", "estimate_s": "見積もり"})
     base = alt.Chart(df)
     bars = base.transform_fold(["中央値（p50）", "p90"], as_=["指標", "秒"]).mark_bar().encode(
-        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N"),
-        x=alt.X("秒:Q", title="完了までの時間（秒）"), color=alt.Color("指標:N", title=None),
+        y=alt.Y("手続（版）:N", title=None), yOffset=alt.YOffset("指標:N", sort=["中央値（p50）", "p90"]),
+        x=alt.X("秒:Q", title="完了までの時間（秒）"), color=alt.Color("指標:N", title=None, sort=["中央値（p50）", "p90"]),
         tooltip=["手続（版）:N", "指標:N", alt.Tooltip("秒:Q", format=".0f")])
     estimate = base.mark_tick(color="black", thickness=3, size=26).encode(
         y="手続（版）:N", x="見積もり:Q", tooltip=["手続（版）:N", alt.Tooltip("見積もり:Q", format=".0f")])
