@@ -10,7 +10,8 @@ const SHELL_CACHE = 'madoguchi-shell-' + BUILD;
 // Library JSON that a draft or a queued submission still references survives builds here.
 const DATA_CACHE = 'madoguchi-data';
 const POSTAL_CACHE = 'madoguchi-postal';
-const NETWORK_ONLY = /^\/(api|auth|console|enroll|schema|healthz|docs)(\/|$)/;
+// /preview/: a draft's preview page and its data are never cached nor answered with the app shell.
+const NETWORK_ONLY = /^\/(api|auth|console|enroll|schema|healthz|docs|preview)(\/|$)/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

@@ -23,6 +23,7 @@ from server.handoff import HandoffSender
 from server.identity import identity_router
 from server.maintenance import Maintenance, at_start
 from server.parties import parties_router
+from server.preview import preview_router
 from server.problems import exception_handlers
 from server.procedures import procedures_router
 from server.push import Notifier, WebPushSender, ensure_vapid
@@ -125,7 +126,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
             telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
             console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
-            handoff_page_router, drafts_router, analytics_router, *pwa_handlers(svc.pwa), *extra_handlers,
+            handoff_page_router, drafts_router, analytics_router, preview_router, *pwa_handlers(svc.pwa),
+            *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],

@@ -179,7 +179,8 @@ CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
     """Core, then the registry's search keys, auth, sync, follow (replies, push), parties (two-person
     procedures), visits (来庁), the queue's folded search keys, the counter interviews, the hand-off outbox and
-    counter codes (窓口で見せるコード, pre-entries): each component's migrations are versioned on their own."""
+    counter codes (窓口で見せるコード, pre-entries), definitions (drafts) and the preview links' key: each
+    component's migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
     from server.definitions.store import DEFINITION_MIGRATIONS
     from server.registry_search import REGISTRY_MIGRATIONS
@@ -188,6 +189,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
     from server.storage.handoff import HANDOFF_MIGRATIONS
     from server.storage.interviews import INTERVIEW_MIGRATIONS
     from server.storage.parties import PARTY_MIGRATIONS
+    from server.storage.preview_keys import PREVIEW_MIGRATIONS
     from server.storage.submission_search import SUBMISSION_SEARCH_MIGRATIONS
     from server.storage.sync import MIGRATIONS as SYNC_MIGRATIONS
     from server.storage.visits import VISIT_MIGRATIONS
@@ -196,7 +198,8 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
             ("sync", SYNC_MIGRATIONS), ("follow", FOLLOW_MIGRATIONS), ("parties", PARTY_MIGRATIONS),
             ("visits", VISIT_MIGRATIONS), ("submission_search", SUBMISSION_SEARCH_MIGRATIONS),
             ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS),
-            ("counter_codes", COUNTER_CODE_MIGRATIONS), ("definitions", DEFINITION_MIGRATIONS)]
+            ("counter_codes", COUNTER_CODE_MIGRATIONS), ("definitions", DEFINITION_MIGRATIONS),
+            ("preview", PREVIEW_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

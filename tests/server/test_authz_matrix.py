@@ -177,6 +177,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/tokens"): frozenset({CONFIGURATOR, ADMIN}),
     ("POST", "/console/tokens/{tid:str}/revoke"): frozenset({CONFIGURATOR, ADMIN}),
     ("GET", "/api/me/token"): frozenset(),
+    # preview links (server/preview.py): configurators make them; the token is the permission to open one
+    ("POST", "/api/drafts/{draft_id:str}/preview"): CONFIGURE,
+    ("GET", "/preview/{token:str}"): ANYONE,
+    ("GET", "/preview/static/{name:str}"): ANYONE,
+    ("GET", "/api/preview/{token:str}"): ANYONE,
+    ("GET", "/api/preview/{token:str}/qr.svg"): ANYONE,
     # sync (docs/sync.md): push/pull for every signed-in account; the store decides per record (drafts:
     # owner only; shared records: counter/admin all, reviewers their department, outreach their assignments)
     ("POST", "/sync/push"): SIGNED_IN,
