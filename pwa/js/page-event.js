@@ -7,6 +7,7 @@ import { el } from './dom.js';
 import { evaluate, japanToday as today } from './expr.js';
 import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, startBundle, answeredQuestions } from './lifeevent.js';
 import { aboutTime } from './steps.js';
+import { isClosed } from './closing.js';
 import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, filerProfile, drafts, link, notFound, mayFile } from './shell.js';
 
 export async function render(view, { event: id }) {
@@ -48,11 +49,13 @@ export async function render(view, { event: id }) {
   };
   const drawResult = async () => {
     const procs = applicableProcedures(ev, answers, evaluate, today());
-    const loaded = [];
+    const listed = [];
     for (const p of procs) {
       const lp = await latestProcedure(p.procedure).catch(() => null);
-      if (lp) loaded.push({ ...p, ...lp });
+      if (lp) listed.push({ ...p, ...lp });
     }
+    // One past its scheduled close (closing.js) is listed, marked 受付終了, and left out of the combined form.
+    const loaded = listed.filter((p) => !isClosed(p.compiled.closes_at));
     const docs = mergeDocuments(loaded.map((p) => ({ procedure: p.procedure, documents: documentsFor(p.compiled, {}, evaluate, today()) })));
     const start = el('button', { type: 'button', class: 'btn', text: t('combinedStart') });
     start.addEventListener('click', async () => {
@@ -78,7 +81,8 @@ export async function render(view, { event: id }) {
     outBox.replaceChildren(...[
       el('h2', { text: t('applies') }),
       about && loaded.length ? el('p', { class: 'estimate', id: 'estimate', text: t('takes', { time: t(about.key, { n: about.n }) }) }) : null,
-      el('ul', { class: 'cards' }, loaded.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'), p.reason ? el('p', { text: tx(p.reason) }) : null))),
+      el('ul', { class: 'cards' }, listed.map((p) => el('li', { class: 'card' }, link(`#/p/${p.procedure}`, tx(p.compiled.title), 'card-link'),
+        loaded.includes(p) ? null : el('p', {}, el('span', { class: 'badge badge-warn', text: t('closedBadge') })), p.reason ? el('p', { text: tx(p.reason) }) : null))),
       docs.length ? el('h2', { text: t('documents') }) : null,
       docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
       loaded.length && mayFile() ? el('div', { class: 'actions' }, start) : null,

@@ -3,7 +3,8 @@ the versions' ``closes_at`` / ``close_message`` columns written in the server's 
 (the live library reads them; the build ships them in the procedure file and the catalog). Past the close, the
 procedure page shows the city's message and starts no application, and the finder marks it 受付終了; before
 it, the first step says until when (Japan time); a draft started before the close is still offered and can be
-continued after it (the phone's clock moved past the close)."""
+continued after it (the phone's clock moved past the close); a life event lists it marked and leaves it out
+of the combined form."""
 
 from __future__ import annotations
 
@@ -121,5 +122,20 @@ def test_deadline_in_japan_time_then_a_started_draft_goes_on(browser: Any, sched
     assert page.locator("#closes-at").inner_text() == "新しい受付は終了しました。入力中のこの申請は送信できます。"
     page.get_by_label("住民票の写し（世帯全員）").check()
     wait_draft(page, "d.procedure_id === 'juminhyo-copy' && d.answers.certificate_type")
+
+    # A life event that includes it: listed, marked 受付終了, left out of the combined form.
+    go(page, server.base, "#/e/moving-within")
+    page.locator("#q-needs_certificate-0").check()
+    page.wait_for_function("() => document.querySelectorAll('#event-result .card').length === 2")
+    card = page.locator("#event-result li.card", has=page.locator(f'a[href="#/p/{OPEN}"]'))
+    assert card.locator(".badge").inner_text() == "受付終了"
+    assert page.locator("#event-result li.card", has=page.locator('a[href="#/p/tenkyo"]')).locator(".badge").count() == 0
+    axe_check(page, "life event with a closed procedure")
+    page.get_by_role("button", name="まとめて入力する").click()
+    page.wait_for_url("**/#/b/*")
+    ready(page)
+    bundle = next(d for d in idb_all(page, "drafts") if d.get("kind") == "bundle")
+    parts = [d["procedure_id"] for d in idb_all(page, "drafts") if d["id"] in bundle["drafts"]]
+    assert parts == ["tenkyo"]
     assert errors == []
     context.close()
