@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--push-contact", metavar="URI",
                    help="contact the push services see for status notifications (VAPID sub): mailto:... or https://..."
                         " (default: the origin when https)")
+    c.add_argument("--publish-approvals", type=int, choices=(1, 2), default=1, metavar="N",
+                   help="1: a configurator publishes with a fresh passkey check (default); 2: another configurator"
+                        " must approve each publish request (docs/configuring.md)")
     c.set_defaults(func=_handler("server.commands:serve"))
 
     staff = sub.add_parser("staff", help="manage staff accounts", description="Manage staff accounts.")

@@ -107,6 +107,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.console.handoff_page import handoff_page_router
     from server.console.interview_pages import interview_pages_router
     from server.console.preentry_pages import preentry_pages_router
+    from server.console.procedure_actions import procedure_actions_router
+    from server.console.procedure_pages import procedure_pages_router
     from server.console.visit_pages import visit_pages_router
     from server.definitions.drafts_api import drafts_router
     from server.definitions.publishing import GoLiveWatcher
@@ -126,8 +128,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             healthz, submissions_router, parties_router, attachments_router, procedures_router, identity_router,
             telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
             console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
-            handoff_page_router, drafts_router, analytics_router, preview_router, *pwa_handlers(svc.pwa),
-            *extra_handlers,
+            handoff_page_router, drafts_router, analytics_router, preview_router, procedure_pages_router,
+            procedure_actions_router, *pwa_handlers(svc.pwa), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],

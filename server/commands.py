@@ -67,7 +67,8 @@ def serve(ns: argparse.Namespace) -> int:
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
                         hsts=origin.startswith("https://"), validation_workers=_validation_workers(),
                         client_ip_header=getattr(ns, "client_ip_header", None) or None,
-                        push_contact=getattr(ns, "push_contact", None) or None)
+                        push_contact=getattr(ns, "push_contact", None) or None,
+                        publish_approvals=getattr(ns, "publish_approvals", 1) or 1)
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo

@@ -16,6 +16,7 @@ from litestar.response import Redirect
 
 from server.auth.roles import HANDOFF_ROLES
 from server.authz import require_roles
+from server.console.landing import configurator_landing
 from server.console.readable import department_names
 from server.console.routes import render_page
 from server.problems import Problem
@@ -49,4 +50,5 @@ async def retry_form(request: Request[Any, Any, Any], rid: FromPath[int]) -> Res
     return Redirect("/console/handoff", status_code=303)
 
 
-handoff_page_router = Router(path="/", route_handlers=[handoff_page, retry_form])
+handoff_page_router = Router(path="/", route_handlers=[handoff_page, retry_form],
+                             before_request=configurator_landing)

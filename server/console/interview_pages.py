@@ -39,6 +39,7 @@ from server.console.interview_form import (
     event_people,
     widget,
 )
+from server.console.landing import configurator_landing
 from server.console.routes import render_page
 from server.console.visit_pages import _refused
 from server.counter_code import preentry_initial, visit_preentry
@@ -467,4 +468,5 @@ async def _finish(request: Request[Any, Any, Any], user: AccountLike, screen: _S
     return Redirect(f"/console/visits/{view.id}?filed=1", status_code=303)
 
 
-interview_pages_router = Router(path="/", route_handlers=[start_form, interview_page, interview_post])
+interview_pages_router = Router(path="/", route_handlers=[start_form, interview_page, interview_post],
+                                before_request=configurator_landing)

@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from procedure_definitions.library import latest_version
 from server.auth.roles import BIND_ROLES, PREENTRY_LOAD_ROLES
 from server.authz import AccountLike, require_roles
+from server.console.landing import configurator_landing
 from server.console.routes import refusal_page
 from server.counter_code import PreentryView, bind_from_visit, load_counter_code, visit_preentry
 from server.display import AnswerSection, answer_sections, form_values, life_event_sections
@@ -150,4 +151,5 @@ async def bind_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     return Redirect(f"{back}#preentry-title", status_code=303)
 
 
-preentry_pages_router = Router(path="/", route_handlers=[load_form, bind_form])
+preentry_pages_router = Router(path="/", route_handlers=[load_form, bind_form],
+                               before_request=configurator_landing)

@@ -28,6 +28,7 @@ from server.auth.roles import (
     may_work_part,
 )
 from server.authz import require_roles
+from server.console.landing import configurator_landing
 from server.console.preentry_pages import preentry_panel
 from server.console.readable import account_names, department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
@@ -295,4 +296,5 @@ async def visit_form(request: Request[Any, Any, Any], vid: FromPath[str], action
 
 
 visit_pages_router = Router(path="/", route_handlers=[board_page, new_page, open_form, visit_page, attach_form,
-                                                      part_form, document_form, visit_form])
+                                                      part_form, document_form, visit_form],
+                            before_request=configurator_landing)

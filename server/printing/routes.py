@@ -32,6 +32,7 @@ from procedure_definitions.model import Procedure
 from server import audit
 from server.auth.roles import CAPABILITIES
 from server.authz import AccountLike, require_roles, submission_readable
+from server.console.landing import configurator_landing
 from server.console.readable import department_names
 from server.display import arrival_name
 from server.problems import Problem
@@ -150,4 +151,5 @@ async def guide_pdf(request: Request[Any, Any, Any], vid: FromPath[str]) -> Resp
     return _pdf_response(pdf, _filename("guide", view.number))
 
 
-print_router = Router(path="/", route_handlers=[form_pdf, forms_pdf, guide_pdf])
+print_router = Router(path="/", route_handlers=[form_pdf, forms_pdf, guide_pdf],
+                      before_request=configurator_landing)
