@@ -66,16 +66,6 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
 )
 _env.filters["jst"] = jst
-
-
-def _has_page(name: str) -> bool:
-    """Whether an optional console page is installed (the nav links only to pages that exist)."""
-    import importlib.util
-
-    return importlib.util.find_spec(f"server.console.{name}_page") is not None
-
-
-_env.globals["has_page"] = _has_page
 ROLE_LABELS = {"resident": "住民", "counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript", "interview.js": "text/javascript"}
 # The interview's live list imports the resident app's own modules (one evaluator, one derivation), served
