@@ -219,3 +219,23 @@ def test_unreachable_server_is_a_studio_error() -> None:
     assert "could not reach" in str(err.value)
 
 
+def test_cli_login_with_the_device_flow(server: AuthServer, conf: Staff, memory_keyring: MemoryKeyring,
+                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from madoguchi.cli import main
+
+    def approve_soon(uri: str, complete: str, code: str) -> None:
+        def approve() -> None:
+            conf.reauth()
+            r = conf.client.post("/console/device", data={"code": code, "decision": "allow"})
+            assert r.status_code == 303, r.text
+
+        threading.Timer(0.3, approve).start()
+
+    monkeypatch.setattr(studio_signin, "_show_device_code", approve_soon)
+    assert main(["login", "--server", server.base_url, "--device"]) == 0
+    out = capsys.readouterr()
+    assert f"signed in to {server.base_url} as " in out.out
+    kept = memory_keyring.store[("madoguchi", server.base_url)]
+    assert kept.startswith("mdg_") and kept not in out.out + out.err
