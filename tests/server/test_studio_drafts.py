@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -143,3 +144,12 @@ def test_an_analytics_token_cannot_reach_drafts(server: AuthServer) -> None:
         with pytest.raises(StudioError) as err:
             s.push(_yaml("studio-analytics", "0.1.0"), filename="a.yaml")
         assert err.value.status == 403 and err.value.slug == "token-scope"
+
+
+def test_preview_inline(studio: Studio) -> None:
+    draft = studio.push(_yaml("studio-preview", "0.1.0"), filename="studio-preview.yaml")
+    view = draft.preview()
+    assert view.url.startswith(studio.server + "/preview/") and "<svg" in view.qr_svg
+    html = view._repr_html_()
+    assert f'<iframe src="{view.url}"' in html and 'width="390"' in html and "<svg" in html
+    assert httpx.get(view.url).status_code == 200  # anyone with the link: no account, no token
