@@ -182,7 +182,10 @@ def lookup(conn: sqlite3.Connection, secret: str, kind: Literal["access", "refre
     account = account_by_id(conn, row[1])
     if account is None:
         return None
-    info = TokenInfo(id=row[0], account_id=row[1], kind=row[2], scopes=tuple(row[3].split()), expires_at=row[4],
+    # The role decides at every use: a scope the account's role no longer has (moved off configuring) is gone.
+    held = allowed_scopes(account.role)
+    scopes = tuple(s for s in row[3].split() if s in held)
+    info = TokenInfo(id=row[0], account_id=row[1], kind=row[2], scopes=scopes, expires_at=row[4],
                      last_used_at=row[5])
     return account, info
 

@@ -348,6 +348,10 @@ def test_role_change_takes_effect_at_once(server: AuthServer) -> None:
     staff = Staff(server, "configurator")
     access = sign_in_loopback(server, staff)["access_token"]
     assert httpx.get(server.base_url + "/api/me/token", headers=bearer(access)).json()["account"]["role"] == "configurator"
+    server.sql("UPDATE accounts SET role = 'counter' WHERE id = ?", staff.id)  # no longer configures: no scope left
+    assert_problem(httpx.get(server.base_url + "/api/me/token", headers=bearer(access)), 403, "token-scope")
+    server.sql("UPDATE accounts SET role = 'configurator' WHERE id = ?", staff.id)
+    assert httpx.get(server.base_url + "/api/me/token", headers=bearer(access)).status_code == 200
     server.sql("UPDATE accounts SET disabled_at = '2026-01-01' WHERE id = ?", staff.id)
     assert_problem(httpx.get(server.base_url + "/api/me/token", headers=bearer(access)), 401, "token-invalid")
     staff.client.close()
