@@ -55,7 +55,8 @@ def test_a_close_date_published_in_the_console_is_in_the_app_without_restart(tmp
                                      ("test-open", None, None)):
             d = c.post("/api/drafts", json={"filename": f"{pid}.yaml", "source": _text(pid)}).json()
             assert d["ok"], d["lines"]
-            asyncio.run(publish_draft(svc, d["id"], actor=c.account_id, closes_at=closes, close_message=message))
+            asyncio.run(publish_draft(svc, d["id"], actor=c.account_id,  # type: ignore[attr-defined]
+                                      closes_at=closes, close_message=message))
         compiled, entry = _served(srv, "test-closed")
         assert compiled["closes_at"] == "2020-04-01T00:00:00Z"  # UTC, as the app compares it
         assert compiled["close_message"] == MESSAGE and entry["close_message"] == MESSAGE
