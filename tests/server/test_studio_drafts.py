@@ -144,6 +144,7 @@ def test_an_analytics_token_cannot_reach_drafts(server: AuthServer) -> None:
         with pytest.raises(StudioError) as err:
             s.push(_yaml("studio-analytics", "0.1.0"), filename="a.yaml")
         assert err.value.status == 403 and err.value.slug == "token-scope"
+        assert "tables" in s.request("GET", "/api/analytics/dataset")  # what an analytics token is for
 
 
 def test_preview_inline(studio: Studio) -> None:
