@@ -18,11 +18,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, Router, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from procedure_definitions.model import Procedure
 from procedure_definitions.timing import BUDGET_SECONDS
 from procedure_definitions.versions import latest, version_key
+from server.audit import append_audit
 from server.auth.roles import CONFIGURE_ROLES
 from server.authz import require_roles
 from server.console.readable import account_names, department_names
@@ -263,6 +264,24 @@ def preview_available() -> bool:
     return importlib.util.find_spec("server.preview") is not None
 
 
+async def _preview_link(svc: Services, row: DraftRow, actor: str) -> tuple[str, str, str]:
+    """(url, QR code URL, expires at UTC) of a new preview link for the draft, as ``POST
+    /api/drafts/{id}/preview`` makes it (``server.preview``'s token and key), audited the same way."""
+    from server.preview import PREVIEW_TTL, make_token
+    from server.storage.preview_keys import preview_secret
+
+    expires = (dt.datetime.now(dt.UTC) + PREVIEW_TTL).replace(microsecond=0)
+    expires_at = expires.isoformat()
+
+    def job(c: sqlite3.Connection) -> bytes:
+        append_audit(c, actor=actor, action="draft.preview_link", subject=f"draft:{row.id}",
+                     details={"expires_at": expires_at, "revision": row.revision, "via": "console"})
+        return preview_secret(c)
+
+    token = make_token(await svc.db.write(job), row.id, expires)
+    return f"{svc.settings.origin.rstrip('/')}/preview/{token}", f"/api/preview/{token}/qr.svg", expires_at
+
+
 def _check_view(svc: Services, row: DraftRow) -> dict[str, Any]:
     out = draft_out(svc, row)
     errors = [line for p, line in zip(row.problems, out.lines, strict=True) if p.get("severity") == "error"]
@@ -275,7 +294,9 @@ def _check_view(svc: Services, row: DraftRow) -> dict[str, Any]:
 
 
 @get("/console/procedures/drafts/{draft_id:str}", include_in_schema=False)
-async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str]) -> Response[str]:
+async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str],
+                     preview: FromQuery[str | None] = None) -> Response[str]:
+    """A draft; ``?preview=1`` (the page's プレビューのリンクを作る) adds a new preview link and its QR code."""
     user = _configurator(request)
     svc = services(request)
 
@@ -288,11 +309,14 @@ async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str]) -
     names = _person(await account_names(svc.db, _names_of([], [row], requests)))
     view = _check_view(svc, row)
     d = draft_definition(row)
+    link = None
+    if preview == "1" and preview_available() and row.state == "draft":
+        link = await _preview_link(svc, row, user.id)
     return render_page(request, "procedure_draft.html", current="procedures", row=row, **view,
                        title=d.title.ja if d is not None else row.filename, names=names,
                        state_label=_DRAFT_STATES.get(row.state, row.state), approvals=_approvals(svc),
                        requests=[(r, _REQUEST_STATES.get(r.state, r.state)) for r in requests],
-                       preview=preview_available(), me=user.id)
+                       preview=preview_available(), link=link)
 
 
 # -- /console/procedures/requests/{id} ---------------------------------------------------------------------

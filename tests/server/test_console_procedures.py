@@ -155,6 +155,17 @@ def test_pages_show_what_the_database_holds(one: tuple[AppServer, AuthServer], c
         assert f"成功：{s['name']}" in page
     assert '<details id="source">' in page and "purpose" in page
     assert 'action="/console/procedures/drafts/' in page and "公開する</button>" in page
+    # The preview: a link and its QR code made on request, opening without an account (server/preview.py).
+    assert f'href="/console/procedures/drafts/{d["id"]}?preview=1"' in page
+    page = conf.page(f"/console/procedures/drafts/{d['id']}?preview=1")
+    link = re.search(r'<a id="preview-link" href="([^"]+)"', page)
+    qr = re.search(r'<img id="preview-qr" src="([^"]+)"', page)
+    assert link and qr and link.group(1).startswith(conf.server.base_url + "/preview/")
+    anonymous = httpx.Client(base_url=conf.server.base_url, timeout=30)
+    assert anonymous.get(link.group(1)).status_code == 200
+    r = anonymous.get(qr.group(1))
+    assert r.status_code == 200 and r.text.lstrip().startswith("<svg")
+    assert conf.server.audit("draft.preview_link")[-1][1] == f"draft:{d['id']}"
     conf.client.delete(f"/api/drafts/{d['id']}")
 
 
