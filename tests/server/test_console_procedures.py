@@ -306,3 +306,31 @@ def test_two_approvals_requester_cannot_approve_another_configurator_can(two: tu
     assert 'id="draft-changed"' in page and "承認して公開する</button>" not in page
     assert_problem(b.client.post(f"{url2}/approve", headers=JSON), 409, "draft-changed")
     assert "4.1.0" not in live_versions(b.client)
+
+
+@pytest.mark.parametrize("argv, expected", [([], 1), (["--publish-approvals", "2"], 2), (["--publish-approvals", "1"], 1)])
+def test_serve_sets_publish_approvals(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str],
+                                      expected: int) -> None:
+    """``madoguchi serve --publish-approvals N`` reaches ``Settings.publish_approvals`` (the app and uvicorn are
+    stood in for: only the settings built from the command line are looked at)."""
+    import uvicorn
+
+    import server.app
+    import server.printing.pdf
+    from madoguchi.cli import main
+
+    seen: list[Any] = []
+    monkeypatch.setattr(server.app, "create_app", lambda settings, **_: seen.append(settings) or object())
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(server.printing.pdf, "warm_up", lambda: None)
+    monkeypatch.setattr("gc.freeze", lambda: None)
+    assert main(["serve", "--db", str(tmp_path / "m.db"), *argv]) == 0
+    assert seen[0].publish_approvals == expected
+
+
+def test_serve_refuses_other_approval_counts(tmp_path: Path) -> None:
+    from madoguchi.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--db", str(tmp_path / "m.db"), "--publish-approvals", "3"])
+    assert e.value.code == 2
