@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FONT", "completion_rate", "completion_time", "field_dropoff", "field_errors", "figures",
-           "starts_submissions", "to_svg", "visit_steps", "volumes"]
+           "starts_submissions", "to_svg", "visit_steps", "volumes", "warm_up"]
 
 FONT: Final = "Noto Sans CJK JP, IPAexGothic, sans-serif"
 TOP: Final = 20  # fields per drop-off / error chart: the worst ones (the tables list all)
@@ -174,3 +174,12 @@ def to_svg(chart: Any) -> str:
     import vl_convert as vlc
 
     return str(vlc.vegalite_to_svg(chart.to_json()))
+
+
+def warm_up() -> None:
+    """Start vl-convert's JavaScript engine (about a second, once per process) with a one-bar chart: the report
+    calls this in a thread while it reads the database, so the first real chart does not wait for it."""
+    import vl_convert as vlc
+
+    vlc.vegalite_to_svg({"data": {"values": [{"a": 1}]}, "mark": "bar",
+                         "encoding": {"x": {"field": "a", "type": "quantitative"}}})
