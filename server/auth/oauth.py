@@ -221,7 +221,9 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
 # -- token endpoint ---------------------------------------------------------------------------------
 
 
-@post("/oauth/token", status_code=HTTP_200_OK, opt={"cookieless": True}, tags=["auth"])
+# Form bodies and RFC 6749 JSON errors (what OAuth clients read), not problem+json: kept out of the OpenAPI
+# schema of JSON endpoints (whose 4xx are all problem documents); docs/api.md describes them.
+@post("/oauth/token", status_code=HTTP_200_OK, opt={"cookieless": True}, include_in_schema=False, tags=["auth"])
 async def token(request: Request[Any, Any, Any]) -> Response[Any]:
     """RFC 6749 token endpoint: ``authorization_code`` (+ ``code_verifier``, ``redirect_uri``),
     ``refresh_token`` (rotated; a replayed one revokes its family) and the device code grant."""
@@ -293,7 +295,8 @@ async def token(request: Request[Any, Any, Any]) -> Response[Any]:
 # -- device flow ------------------------------------------------------------------------------------
 
 
-@post("/oauth/device_authorization", status_code=HTTP_200_OK, opt={"cookieless": True}, tags=["auth"])
+@post("/oauth/device_authorization", status_code=HTTP_200_OK, opt={"cookieless": True}, include_in_schema=False,
+      tags=["auth"])
 async def device_authorization(request: Request[Any, Any, Any]) -> Response[Any]:
     """RFC 8628 §3.1: a device code for the client to poll with and a user code for the person."""
     limit(request, "device")
