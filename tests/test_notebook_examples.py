@@ -5,6 +5,7 @@ It must pass ``madoguchi check`` as a definition source and execute end to end w
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -59,3 +60,51 @@ def test_new_procedure_notebook_executes_without_a_server() -> None:
     assert re.search(r"sodai-gomi\.yaml:\d+:\d+: PD202 unknown field 'plase' in show_if \(did you mean 'place'\?\)", text)
     assert "server steps skipped" in text
     assert "<0x" not in str(outputs) and " object at 0x" not in str(outputs)
+
+
+@pytest.mark.slow
+def test_new_procedure_notebook_runs_its_server_steps_against_the_real_server(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``SERVER`` set (papermill's way: a cell after the parameters cell) and a configurator's token in the
+    kernel's environment (never in the notebook), every server step runs: push, preview, scenarios, diff,
+    publish request."""
+    import shutil
+
+    from nbclient import NotebookClient
+
+    from tests.server.conftest import auth_server
+    from tests.server.test_studio_oauth import Staff
+
+    with auth_server(tmp_path_factory, "notebook-studio") as srv:
+        staff = Staff(srv, "configurator")
+        r = staff.client.post("/console/tokens", data={"name": "notebook", "scopes": "drafts", "days": "1"})
+        assert r.status_code == 200, r.text
+        token = str(r.json()["token"])
+        monkeypatch.setenv("MADOGUCHI_TOKEN", token)
+        path = tmp_path / NEW.name
+        shutil.copyfile(NEW, path)
+        nb = nbformat.read(path, as_version=4)
+        at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"SERVER = {srv.base_url!r}"))
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+        def shown(code: str) -> str:
+            cell = next(c for c in nb.cells if c.cell_type == "code" and code in c.source)
+            assert not [o for o in cell.outputs if o.output_type == "error"], cell.outputs
+            return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/html", "")) for o in cell.outputs)
+
+        pushed = shown("studio.push(NOTEBOOK)")
+        draft_id = re.search(r"drf_[\w-]+", pushed)
+        assert draft_id and "sodai-gomi 0.1.0" in pushed
+        row = srv.sql("SELECT procedure_id, state FROM procedure_drafts WHERE id = ?", draft_id.group())
+        assert row == [("sodai-gomi", "draft")]
+        assert re.search(rf'<iframe src="{re.escape(srv.base_url)}/preview/[\w.-]+"', shown("draft.preview()"))
+        assert "<svg" in shown("draft.preview()")
+        assert shown("draft.scenarios()").count("○") == 2
+        assert "nothing live yet" in shown("draft.diff()")
+        approval = re.search(r"/console/procedures/requests/(\S+)", shown("draft.request_publish()"))
+        assert approval, "the publish request answers its approval URL"
+        assert srv.sql("SELECT draft_id FROM publish_requests WHERE id = ?", approval.group(1)) == [
+            (draft_id.group(),)]
+        assert token not in json.dumps(nb), "the token never lands in the notebook"
+        staff.client.close()
