@@ -66,6 +66,19 @@ def _invite(server: ServerProcess, name: str) -> str:
     return re.findall(r"http://\S+/enroll/\S+", out)[-1]
 
 
+def _later(server: ServerProcess) -> None:
+    """An hour passes: the passkey check of every session is no longer fresh, so the next action that needs a
+    fresh check (approving a device code, approving a publish) runs the passkey ceremony again."""
+    server.write(lambda c: c.execute("UPDATE sessions SET verified_at = verified_at - 3600"
+                                     " WHERE verified_at IS NOT NULL"))
+
+
+def _reauths(server: ServerProcess) -> int:
+    (count,), = server.query("SELECT count(*) FROM audit_log WHERE action = 'auth.reauth'")
+    assert isinstance(count, int)
+    return count
+
+
 def _device_sign_in(server: ServerProcess, page: Any) -> Any:
     """The notebook client's device flow (``madoguchi.studio.signin.device_sign_in``, as ``connect(SERVER,
     flow="device")`` runs it) in a thread; the configurator types the code on /console/device and approves
@@ -98,8 +111,11 @@ def _device_sign_in(server: ServerProcess, page: Any) -> Any:
     page.get_by_label("表示されたコード（8文字）").fill(shown["code"])
     page.get_by_role("button", name="次へ").click()
     expect(page.get_by_text("e2e-notebook-host")).to_be_visible()  # the host the client says it runs on
+    _later(server)
+    before = _reauths(server)
     page.get_by_role("button", name="許可する").click()
     expect(page.get_by_text("許可しました")).to_be_visible(timeout=20000)
+    assert _reauths(server) == before + 1, "approving the device code ran the passkey check"
     thread.join(40)  # the client polls every `interval` (5) seconds
     assert not thread.is_alive(), "the device flow did not finish"
     assert "error" not in result, result.get("error")
@@ -264,6 +280,8 @@ def test_new_notebook_to_live_procedure(browser: Any, server: ServerProcess, tmp
         expect(ppage.get_by_text("プレビュー（保存されません）").first).to_be_visible(timeout=15000)
         expect(ppage.get_by_text(OLD_LABEL, exact=False).first).to_be_visible()
         expect(ppage.locator("fieldset[data-field=applicant_name]")).to_be_visible()
+        expect(ppage.get_by_text("住所（収集する場所）").first).to_be_visible()
+        expect(ppage.locator("#preview-version")).to_contain_text("0.1.0")
         shot(ppage, "configurator-preview-phone")
 
         #    The configurator changes a label, saves the notebook and pushes it again from the notebook:
@@ -277,7 +295,7 @@ def test_new_notebook_to_live_procedure(browser: Any, server: ServerProcess, tmp
         seconds = time.monotonic() - t0
         print(f"\nnotebook push -> phone preview shows the change: {seconds:.2f} s (goal < 3 s)")
         assert f"(draft {draft_id.group(1)}, rev 2," in again, again  # the same draft, its next revision
-        assert seconds < 15, seconds
+        assert seconds < 10, seconds  # generous: 2 shared cores; the goal (3 s) is the benchmark's
 
         # ... and the rest of the notebook: the server's scenarios, the diff, the publish request.
         if (gap := _missing("server.console.procedure_pages",
@@ -289,19 +307,40 @@ def test_new_notebook_to_live_procedure(browser: Any, server: ServerProcess, tmp
                 outs += _run(client, nb, i) + "\n"
     approval = re.findall(r"http://localhost:\d+/console/procedures/requests/[A-Za-z0-9_-]+", outs)
     assert approval, outs
-    assert "new-procedure.ipynb" not in json.dumps(nb.metadata)  # nothing of the run leaks a token
-    assert tokens.access_token not in path.read_text(encoding="utf-8")
+    # The server ran both of the notebook's scenarios with its exact validation; nothing is live to diff against.
+    for name in ("ソファと自転車を玄関先に出す（最短）", "早すぎる収集日と、説明のない「その他」の場所"):
+        assert f"○ {name}" in outs, outs
+    assert "× " not in outs, outs
+    assert "nothing live yet" in outs, outs
+    assert tokens.access_token not in path.read_text(encoding="utf-8")  # never written into the notebook
     assert tokens.access_token not in json.dumps(nb)
     assert PID not in _live(server), "requesting is not publishing"
 
-    # 5. The configurator opens the approval URL and approves with the passkey.
+    # 5. The configurator opens the approval URL and approves with the passkey (a fresh check).
     page.goto(approval[-1])
-    expect(page.get_by_text(TITLE).first).to_be_visible()
-    page.get_by_role("button", name=re.compile("承認")).click()
+    expect(page.locator("h1")).to_contain_text(TITLE)
+    expect(page.locator("#request-state")).to_have_text("承認待ち")
+    shot(page, "configurator-approval")
+    _later(server)
+    before = _reauths(server)
+    page.get_by_role("button", name="承認して公開する").click()
+    page.wait_for_url(f"**/console/procedures/{PID}", timeout=20000)
+    assert _reauths(server) == before + 1, "approving ran the passkey check"
     took = _wait(lambda: PID in _live(server), "GET /api/procedures lists the approved procedure")
-    print(f"approved -> GET /api/procedures lists it: {took:.2f} s")
+    print(f"approval returned -> GET /api/procedures lists it: {took:.2f} s")
     live = _live(server)[PID]
     assert (live["version"], live["origin"], live["retired"]) == ("0.1.0", "console", False), live
+    (account,), = server.query("SELECT id FROM accounts WHERE display_name = ?", ("設定 花子",))
+    stored = server.query("SELECT origin, draft_id, published_by FROM procedure_versions WHERE procedure_id = ?",
+                          (PID,))
+    assert stored == [("console", draft_id.group(1), account)], stored
+    assert server.query("SELECT state FROM publish_requests WHERE id = ?", (approval[-1].rsplit("/", 1)[-1],)) \
+        == [("published",)]
+    assert server.query("SELECT count(*) FROM audit_log WHERE action = 'procedure.publish' AND actor = ?",
+                        (account,)) == [(1,)]
+    listed = subprocess.run([sys.executable, "-m", "madoguchi.cli", "list", "--json", "--server", server.url],
+                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert any(r.get("id") == PID and r.get("version") == "0.1.0" for r in json.loads(listed)), listed
 
     # 6. A resident's phone (fresh context, no account) finds it in the app and opens it; no restart.
     _wait(lambda: _bundle_lists(server, PID), "the rebuilt PWA bundle lists the procedure")
