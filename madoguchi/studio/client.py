@@ -222,17 +222,29 @@ class Draft:
     def request_publish(self, live_from: dt.datetime | str | None = None, closes_at: dt.datetime | str | None = None,
                         message: str | Mapping[str, str] | None = None) -> str:
         """Ask for this draft to be published: returns the approval URL, where a configurator approves it in
-        the console with a passkey. Publishing itself is never done with a token."""
+        the console with a passkey. Publishing itself is never done with a token. ``live_from``/``closes_at``:
+        datetimes (without a zone: Japan time) or ISO 8601 text with an offset; ``message``: the text shown
+        after ``closes_at`` (a str is Japanese, or ``{"ja", "en", "ja-easy"}``)."""
         body: dict[str, Any] = {}
         if live_from is not None:
-            body["live_from"] = live_from.isoformat() if isinstance(live_from, dt.datetime) else live_from
+            body["live_from"] = _when(live_from)
         if closes_at is not None:
-            body["closes_at"] = closes_at.isoformat() if isinstance(closes_at, dt.datetime) else closes_at
+            body["closes_at"] = _when(closes_at)
         if message is not None:
             body["close_message"] = {"ja": message} if isinstance(message, str) else dict(message)
         out = self._studio.request("POST", f"/api/drafts/{self.id}/publish-request", json=body)
         url = str(out["approval_url"])
         return url if url.startswith("http") else self._studio.server + url
+
+
+_JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+def _when(value: dt.datetime | str) -> str:
+    """ISO 8601 with an offset, as the API takes it; a datetime without a zone is Japan time (the city's)."""
+    if isinstance(value, str):
+        return value
+    return (value if value.tzinfo is not None else value.replace(tzinfo=_JST)).isoformat(timespec="seconds")
 
 
 def connect(server: str, *, flow: signin.Flow = "auto", token: str | None = None,

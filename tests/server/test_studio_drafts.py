@@ -154,3 +154,21 @@ def test_preview_inline(studio: Studio) -> None:
     html = view._repr_html_()
     assert f'<iframe src="{view.url}"' in html and 'width="390"' in html and "<svg" in html
     assert httpx.get(view.url).status_code == 200  # anyone with the link: no account, no token
+
+
+def test_request_publish_returns_the_approval_url_and_never_publishes(server: AuthServer, studio: Studio,
+                                                                      token: str) -> None:
+    import datetime as dt
+
+    draft = studio.push(_yaml("studio-publish", "0.1.0"), filename="studio-publish.yaml")
+    assert draft.ok, draft.lines
+    url = draft.request_publish(live_from=dt.datetime(2030, 4, 1, 8, 30),
+                                closes_at=dt.datetime(2031, 3, 31, 17, 0), message="受付は終了しました。")
+    assert url.startswith(server.base_url + "/console/procedures/requests/")
+    rows = server.sql("SELECT live_from, closes_at FROM publish_requests WHERE id = ?", url.rsplit("/", 1)[1])
+    assert rows and rows[0][0].startswith("2030-03-31T23:30")  # 08:30 JST
+    # The token never publishes or approves: those routes refuse it before any handler runs.
+    for path in (f"/console/procedures/drafts/{draft.id}/publish", url.replace(server.base_url, "") + "/approve"):
+        r = httpx.post(server.base_url + path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403 and r.json()["type"].endswith("/token-scope"), (path, r.text)
+    assert draft.refresh().data["state"] != "published"
