@@ -30,6 +30,7 @@ from server import audit
 from server.auth import requires_role, requires_signed_in
 from server.auth.roles import CASEWORK_ROLES, CONFLICT_RESOLVER_ROLES, is_staff_role
 from server.authz import require_user
+from server.console.landing import configurator_landing, or_landing
 from server.console.readable import account_names, actor_text
 from server.console.routes import ROLE_LABELS, render_page
 from server.display import address_text, name_text
@@ -236,7 +237,7 @@ async def resolve_conflict(request: Request[Any, Any, Any], cid: FromPath[int], 
 
 
 @get("/console/conflicts", summary="Console: open conflicts (HTML)", media_type="text/html", include_in_schema=False,
-     guards=[_CONSOLE])
+     guards=[or_landing(_CONSOLE)], before_request=configurator_landing)  # configurators land on their page
 async def conflicts_page(request: Request[Any, Any, Any], status: FromQuery[str] = "open",
                          cursor: FromQuery[int | None] = None) -> Response[str]:
     p = principal(request)

@@ -334,3 +334,11 @@ def test_serve_refuses_other_approval_counts(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         main(["serve", "--db", str(tmp_path / "m.db"), "--publish-approvals", "3"])
     assert e.value.code == 2
+
+
+def test_the_conflicts_page_lands_a_configurator_too(conf: Staff) -> None:
+    """/console/conflicts is guarded by role before any hook runs: its guard lets a configurator's GET through
+    to the landing (server.console.landing.or_landing), never to the page."""
+    r = conf.client.get("/console/conflicts")
+    assert r.status_code == 303 and r.headers["location"] == "/console/procedures"
+    assert_problem(conf.client.post("/console/conflicts/1/resolve"), 403, "forbidden")
