@@ -1,7 +1,7 @@
 """notebooks/analytics.ipynb executes (nbclient, a real kernel) against a real SQLite file of synthetic use made
 through the real code paths (testsupport/analytics_data.py); its HTML export (the template madoguchi-offline) and
-the `madoguchi report` HTML both open in Chromium with the network off and every chart drawn, and no request
-leaves the file."""
+the `madoguchi report` HTML both open in Chromium with the network off and every chart drawn, no request leaves
+the file, and axe-core finds nothing on either."""
 
 from __future__ import annotations
 
@@ -99,6 +99,7 @@ def test_exports_reference_nothing_on_the_network(executed: Any, filled: tuple[P
 @pytest.mark.browser
 def test_both_html_files_open_offline_with_every_chart_drawn(executed: Any, filled: tuple[Path, Truth],
                                                              tmp_path: Path) -> None:
+    from tests.browser.helpers import axe_check
     from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 
     if not os.path.exists(CHROMIUM):
@@ -140,6 +141,7 @@ def test_both_html_files_open_offline_with_every_chart_drawn(executed: Any, fill
                 for chart in charts:
                     assert chart["width"] > 100 and chart["height"] > 50, (path.name, chart)
                     assert chart["shapes"] > 0, (path.name, chart)  # bars, rects, ticks, rules: drawn
+                axe_check(page, f"analytics-{path.stem}")  # WCAG 2.2 AA: both files are read by people too
                 assert left == [], left
                 context.close()
         finally:
