@@ -161,7 +161,7 @@ async def authorize(request: Request[Any, Any, Any]) -> Response[str]:
             "<p>Allowing asks for your passkey once more. If you did not start this sign-in yourself, choose Deny. "
             "Publishing can never be done with this permission.</p>")
     body = f"""{intro}
-<dl><dt>{T['account'][lang]}</dt><dd>{escape(account.display_name)}</dd>
+<dl class="meta"><dt>{T['account'][lang]}</dt><dd>{escape(account.display_name)}</dd>
 <dt>{T['client'][lang]}</dt><dd>{escape(CLIENT_LABEL[lang])}</dd>
 <dt>{T['scopes'][lang]}</dt><dd>{scope_list(req.scopes or [], lang)}</dd></dl>
 {note}
@@ -357,13 +357,13 @@ async def device_page(request: Request[Any, Any, Any]) -> Response[str]:
         return page(request, title, body, status=404 if typed else 200)
     if not _staff_scopes(account, grant.scopes):
         return forbidden_page(request)
-    warn = ("<p role=\"alert\"><strong>自分で始めた接続のコードだけを許可してください。</strong>メールやチャットで送られてきたコードを"
+    warn = ("<p class=\"error\" role=\"alert\"><strong>自分で始めた接続のコードだけを許可してください。</strong>メールやチャットで送られてきたコードを"
             "許可すると、送った人があなたのアカウントで操作できるようになります（デバイスコード・フィッシング）。"
             "下のホスト名とアドレスが、いま使っているノートブックのものか確かめてください。</p>" if lang == "ja" else
-            "<p role=\"alert\"><strong>Only approve a code you started yourself.</strong> Approving a code someone sent "
+            "<p class=\"error\" role=\"alert\"><strong>Only approve a code you started yourself.</strong> Approving a code someone sent "
             "you by mail or chat lets them act with your account (device code phishing). Check that the host and "
             "address below are those of the notebook you are using.</p>")
-    dl = f"""<dl><dt>{T['client'][lang]}</dt><dd>{escape(CLIENT_LABEL[lang])}</dd>
+    dl = f"""<dl class="meta"><dt>{T['client'][lang]}</dt><dd>{escape(CLIENT_LABEL[lang])}</dd>
 <dt>{'名乗っているホスト名' if lang == 'ja' else 'Host it says it runs on'}</dt><dd>{escape(grant.client_host or '（なし）')}</dd>
 <dt>{'接続元のアドレス' if lang == 'ja' else 'Address it came from'}</dt><dd>{escape(grant.client_ip)}</dd>
 <dt>{'開始時刻' if lang == 'ja' else 'Started at'}</dt><dd>{escape(_jst(grant.created_at))}</dd>

@@ -167,7 +167,8 @@ def page(request: Request[Any, Any, Any], title: str, body: str, *, status: int 
 <link rel="stylesheet" href="/console/static/console.css">
 <script src="/oauth/studio.js" defer></script></head>
 <body><header class="bar"><span class="brand">窓口 Madoguchi</span>
-<nav aria-label="{'言語' if lang == 'ja' else 'Language'}"><a href="{escape(switch)}" lang="{other}">{T['other_lang'][lang]}</a></nav>
+<nav aria-label="{'メニュー' if lang == 'ja' else 'Menu'}"><a href="/console/">{'コンソール' if lang == 'ja' else 'Console'}</a>
+<a href="{escape(switch)}" lang="{other}">{T['other_lang'][lang]}</a></nav>
 </header>
 <main><h1>{escape(title)}</h1>
 {body}
