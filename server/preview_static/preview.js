@@ -256,7 +256,10 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden && timer) { clearTimeout(timer); poll(); }
 });
 
-langSelect.value = i18n.initialLang(globalThis.localStorage);
+// The app's saved language when the browser lets this page read it (a framed page may not: storage blocked).
+let saved = null;
+try { saved = globalThis.localStorage; } catch { /* third-party storage blocked */ }
+langSelect.value = i18n.initialLang(saved);
 async function useLang(lang) {
   await i18n.loadLang(lang);
   i18n.setLang(lang, null); // null storage: the preview saves nothing, not even the language

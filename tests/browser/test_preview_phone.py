@@ -3,7 +3,10 @@ the banner, validation on send without sending, nothing stored, and a new push s
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -148,3 +151,32 @@ def test_preview_lists_a_drafts_errors_and_the_app_worker_leaves_it_alone(browse
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_a_notebook_on_another_origin_shows_the_preview_in_an_iframe(browser: Any, shared_server: Any,
+                                                                      tmp_path: Path) -> None:
+    """Jupyter runs on its own origin: the preview page may be framed there (frame-ancestors *), nothing else is."""
+    with configurator(shared_server) as conf:
+        url = preview_url(conf, push(conf, SAMPLE.replace("id: preview-phone", "id: preview-frame"), "f.yaml")["id"])
+    (tmp_path / "nb.html").write_text(f'<iframe title="preview" src="{url}" width="400" height="600"></iframe>'
+                                      f'<iframe title="app" src="{shared_server.url}/" width="400" height="600">'
+                                      "</iframe>", encoding="utf-8")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    notebook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=notebook.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{notebook.server_address[1]}/nb.html")
+        frame = page.frame_locator("iframe[title=preview]")
+        frame.locator("#preview-fields label:has-text('呼び名')").wait_for()
+        assert "プレビュー（保存されません）" in frame.locator("#preview-banner").inner_text()
+        # The resident app itself still refuses to be framed (frame-ancestors 'none').
+        app = next(f for f in page.frames if f.name == "" and f != page.main_frame and "preview" not in f.url)
+        assert not app.url.startswith(shared_server.url), app.url
+        assert not errors, errors
+    finally:
+        context.close()
+        notebook.shutdown()
