@@ -174,12 +174,13 @@ async def authorize(request: Request[Any, Any, Any]) -> Response[str]:
     return page(request, title, body)
 
 
-def _redirect_page(request: Request[Any, Any, Any], location: str) -> Response[Any]:
-    """Hand the result to the loopback client: JSON ``{"location"}`` for the page's script (which navigates
-    there), else 303. The address was checked (``loopback_redirect_ok``) before anything is sent to it."""
+def _redirect_page(request: Request[Any, Any, Any], location: str, status: int = 302) -> Response[Any]:
+    """Hand the result on: JSON ``{"location"}`` for the page's script (which navigates there), else a
+    redirect (302 to the loopback client, as RFC 6749 §4.1.2 shows it; 303 within our pages). A loopback
+    address was checked (``loopback_redirect_ok``) before anything is sent to it."""
     if "application/json" in request.headers.get("accept", ""):
         return Response({"location": location}, media_type="application/json", headers=_NO_STORE)
-    return Response("", status_code=303, headers={"Location": location, **_NO_STORE})
+    return Response("", status_code=status, headers={"Location": location, **_NO_STORE})
 
 
 @post("/oauth/authorize", status_code=HTTP_200_OK, include_in_schema=False, tags=["auth"])
@@ -415,7 +416,7 @@ async def device_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     if not await config.db.write(job):
         raise AuthProblem(404, "device-code-unknown", "unknown, expired or already used code")
     location = f"/console/device?done={'approved' if allow else 'denied'}" + ("&lang=en" if lang_of(request) == "en" else "")
-    return _redirect_page(request, location)
+    return _redirect_page(request, location, 303)
 
 
 @get("/api/me/token", opt={"token_scope": tokens.SCOPES}, tags=["auth"])

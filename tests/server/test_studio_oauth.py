@@ -193,6 +193,9 @@ def test_bad_requests_go_back_with_an_error(conf: Staff) -> None:
     deny = conf.client.post("/oauth/authorize", data={**authorize_params(challenge), "decision": "deny"},
                             headers={"Accept": "application/json"})
     assert parse_qs(urlsplit(deny.json()["location"]).query)["error"] == ["access_denied"]
+    # Without the page's script (a plain form post): a 302 to the loopback client.
+    plain = conf.client.post("/oauth/authorize", data={**authorize_params(challenge), "decision": "deny"})
+    assert plain.status_code == 302 and plain.headers["location"].startswith("http://127.0.0.1:54321/callback?")
 
 
 def test_anonymous_gets_the_sign_in_page_and_counter_staff_are_refused(server: AuthServer, counter: Staff) -> None:
