@@ -214,8 +214,10 @@ def _assets(files: dict[str, bytes]) -> dict[str, str]:
     out: dict[str, str] = {}
     for path in files:
         m = re.fullmatch(r"assets/([a-z0-9-]+)\.[0-9a-f]{8,}\.(js|css|png)", path)
-        if m and m.group(1) in ("render", "form", "i18n", "dom", "paths", "expr", "app", "icon-192"):
+        if m and m.group(1) in ("render", "form", "i18n", "dom", "paths", "expr", "lifeevent", "app", "icon-192"):
             out[f"{m.group(1)}.{m.group(2)}"] = "/" + path
+        elif re.fullmatch(r"data/catalog\.[0-9a-f]{8,}\.json", path):
+            out["catalog"] = "/" + path  # live procedures' titles: a life event lists the ones it includes
         elif path.startswith("postal/") and "postal" not in out:
             out["postal"] = "/" + path.rsplit("/", 1)[0] + "/"
     return out
@@ -276,7 +278,8 @@ def _app_page(svc: Services, token: str) -> Response[str]:
         return _html(_page(body, head=head), 503)
     head = _head(svc, script=True)
     data = {"token": token, "render": a["render.js"], "form": a["form.js"], "i18n": a["i18n.js"],
-            "dom": a["dom.js"], "paths": a["paths.js"], "expr": a["expr.js"], "postal": a.get("postal", "")}
+            "dom": a["dom.js"], "paths": a["paths.js"], "expr": a["expr.js"],
+            "lifeevent": a.get("lifeevent.js", ""), "catalog": a.get("catalog", ""), "postal": a.get("postal", "")}
     attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in data.items())
     body = ('<header class="top">\n<span class="brand"><span aria-hidden="true" class="brand-mark">窓</span>'
             '<span id="brand-name">窓口</span></span>\n<div class="top-tools">\n'

@@ -20,21 +20,21 @@ const STRINGS = {
     pvTitle: 'プレビュー', pvVersion: '版 {version}・改訂 {revision}', pvSend: '送信する（プレビュー）', pvUpdated: '下書きが更新されました（改訂 {revision}）',
     pvNotSent: 'プレビューのため送信していません。入力内容に誤りはありません。送信される内容：', pvNothing: '（入力なし）',
     pvErrors: 'この下書きにはエラーがあります。直して、もう一度アップロードしてください。', pvEnded: 'このプレビューは終了しました。',
-    pvEstimate: '入力の目安：約{s}秒', pvLifeEvent: 'ライフイベント：含まれる手続き', pvQuestions: '質問',
+    pvEstimate: '入力の目安：約{s}秒',
     pvOffline: '接続できません。再接続を待っています…',
   },
   en: {
     pvTitle: 'Preview', pvVersion: 'Version {version}, revision {revision}', pvSend: 'Send (preview)', pvUpdated: 'The draft was updated (revision {revision})',
     pvNotSent: 'Nothing was sent: this is a preview. The answers are valid. What would be sent:', pvNothing: '(no answer)',
     pvErrors: 'This draft has errors. Fix them and upload it again.', pvEnded: 'This preview has ended.',
-    pvEstimate: 'About {s} seconds to fill in', pvLifeEvent: 'Life event: the procedures it includes', pvQuestions: 'Questions',
+    pvEstimate: 'About {s} seconds to fill in',
     pvOffline: 'Cannot connect. Waiting to reconnect…',
   },
   'ja-easy': {
     pvTitle: 'ためし', pvVersion: 'ばん {version}・かいてい {revision}', pvSend: 'おくる（ためし）', pvUpdated: 'したがき が かわりました（かいてい {revision}）',
     pvNotSent: 'ためし なので おくって いません。まちがい は ありません。おくる ないよう：', pvNothing: '（なし）',
     pvErrors: 'この したがき には まちがい が あります。', pvEnded: 'この ためし は おわりました。',
-    pvEstimate: 'だいたい {s}びょう で かけます', pvLifeEvent: 'ライフイベント：ふくまれる てつづき', pvQuestions: 'しつもん',
+    pvEstimate: 'だいたい {s}びょう で かけます',
     pvOffline: 'つながりません。まって います…',
   },
 };
@@ -180,11 +180,47 @@ function send(compiled) {
   outcome.focus();
 }
 
-function drawLifeEvent(c) {
-  main.append(el('h2', { text: t('pvQuestions') }));
-  main.append(el('ul', {}, ...(c.questions || []).map((q) => el('li', { text: tx(q.label || q.text || q.id) }))));
-  main.append(el('h2', { text: t('pvLifeEvent') }));
-  main.append(el('ul', {}, ...(c.procedures || []).map((p) => el('li', { text: p.procedure }))));
+// A life event: its yes/no questions (those shown by the answers) and the procedures they include, with the
+// build's estimate for that set, as the app's navigator (page-event.js) shows them; no combined form starts.
+let catalog = null;
+async function procedureTitles() {
+  if (!catalog && cfg.catalog) catalog = fetch(cfg.catalog).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  return ((await catalog) || {}).procedures || {};
+}
+
+async function drawLifeEvent(c) {
+  const nav = cfg.lifeevent ? await import(cfg.lifeevent) : null;
+  const qBox = el('div', { id: 'preview-fields' });
+  const outBox = el('div', { id: 'preview-event-result' });
+  main.append(el('h2', { text: t('questions') }), qBox, outBox);
+  const titles = await procedureTitles();
+  const drawResult = () => {
+    const procs = nav ? nav.applicableProcedures(c, answers, expr.evaluate, today()) : c.procedures || [];
+    const est = (c.estimate_seconds || {})[procs.map((p) => p.procedure).join(',')];
+    outBox.replaceChildren(...[el('h2', { text: t('applies') }),
+      typeof est === 'number' ? el('p', { class: 'hint', text: t('pvEstimate', { s: est }) }) : null,
+      el('ul', {}, ...procs.map((p) => el('li', {}, el('strong', { text: tx((titles[p.procedure] || {}).title) || p.procedure }),
+        p.reason ? el('p', { class: 'hint', text: tx(p.reason) }) : null)))].filter(Boolean));
+  };
+  const drawQuestions = () => {
+    qBox.replaceChildren();
+    const shown = nav ? nav.visibleQuestions(c, answers, expr.evaluate, today()) : c.questions || [];
+    for (const q of shown) {
+      const qid = `pv-q-${q.id}`;
+      const fs = el('fieldset', { class: 'field' }, el('legend', { text: tx(q.label) }));
+      if (q.help) fs.append(el('p', { class: 'hint', text: tx(q.help) }));
+      const box = el('div', { class: 'choices' });
+      [[true, t('yes')], [false, t('no')]].forEach(([v, label], i) => {
+        const input = el('input', { type: 'radio', name: qid, id: `${qid}-${i}`, checked: answers[q.id] === v });
+        input.addEventListener('change', () => { answers[q.id] = v; drawQuestions(); drawResult(); document.getElementById(input.id).focus(); });
+        box.append(el('label', { class: 'choice', for: input.id }, input, el('span', { text: label })));
+      });
+      fs.append(box);
+      qBox.append(fs);
+    }
+  };
+  drawQuestions();
+  drawResult();
 }
 
 function draw() {
@@ -201,11 +237,11 @@ function draw() {
     return;
   }
   if (c.description) main.append(el('p', { text: tx(c.description) }));
+  // Keep what was typed where the field (or the life event's question) still exists.
+  const ids = new Set(data.kind === 'life_event' ? (c.questions || []).map((q) => q.id) : allFields(c).map((f) => f.id));
+  answers = Object.fromEntries(Object.entries(answers).filter(([k]) => ids.has(k)));
   if (data.kind === 'life_event') { drawLifeEvent(c); return; }
   if (typeof c.estimate_seconds === 'number') main.append(el('p', { class: 'hint', text: t('pvEstimate', { s: c.estimate_seconds }) }));
-  // Keep what was typed where the field still exists (a removed field's answer is dropped).
-  const ids = new Set(allFields(c).map((f) => f.id));
-  answers = Object.fromEntries(Object.entries(answers).filter(([k]) => ids.has(k)));
   const form = el('form', { novalidate: true, id: 'form' });
   formBox = el('div', { id: 'preview-fields' });
   const button = el('button', { type: 'submit', class: 'btn', id: 'preview-send', text: t('pvSend') });

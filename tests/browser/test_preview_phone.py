@@ -180,3 +180,27 @@ def test_a_notebook_on_another_origin_shows_the_preview_in_an_iframe(browser: An
     finally:
         context.close()
         notebook.shutdown()
+
+
+def test_a_life_event_previews_its_questions_and_procedures(browser: Any, shared_server: Any) -> None:
+    from procedure_definitions.library import DEFAULT_LIBRARY
+
+    text = (Path(DEFAULT_LIBRARY) / "life_events" / "birth.yaml").read_text(encoding="utf-8")
+    text = text.replace("\nid: birth\n", "\nid: preview-birth\n")
+    with configurator(shared_server) as conf:
+        draft = push(conf, text, "preview-birth.yaml")
+        assert draft["ok"], draft["lines"]
+        url = preview_url(conf, draft["id"])
+    context, page, errors = new_phone(browser, has_touch=True, is_mobile=True)
+    try:
+        page.goto(url)
+        result = page.locator("#preview-event-result")
+        result.wait_for()
+        assert "出生届" in result.inner_text() and "国民健康保険" not in result.inner_text()
+        page.locator("fieldset", has_text="国民健康保険に入りますか").get_by_label("はい").check()
+        page.wait_for_function("document.getElementById('preview-event-result').innerText.includes('国民健康保険')")
+        axe_check(page, "preview-life-event")
+        assert page.evaluate("indexedDB.databases()") == []
+        assert not errors, errors
+    finally:
+        context.close()

@@ -7,6 +7,7 @@ The real app on a SQLite file; drafts are rows of ``procedure_drafts`` written a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,22 @@ def test_a_drafts_token_makes_and_reads_links(srv: AppServer) -> None:
         # The role still decides: a counter clerk's token of the same scope makes no link.
         r = c.post("/api/drafts/drf_ok/preview", headers={"Authorization": f"Bearer {counters}"})
         assert r.status_code == 403
+
+
+def test_a_life_event_draft(srv: AppServer) -> None:
+    from procedure_definitions.library import DEFAULT_LIBRARY
+
+    text = (Path(DEFAULT_LIBRARY) / "life_events" / "birth.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^id: birth$", "id: preview-birth", text)
+    with srv.login("configurator") as c:
+        pushed = c.post("/api/drafts", json={"filename": "preview-birth.yaml", "source": text})
+        assert pushed.status_code == 201 and pushed.json()["ok"], pushed.text
+        token = token_of(c.post(f"/api/drafts/{pushed.json()['id']}/preview").json()["url"])
+    with srv.client() as anon:
+        body = anon.get(f"/api/preview/{token}").json()
+        assert body["kind"] == "life_event" and body["ok"]
+        compiled = body["compiled"]
+        assert [q["id"] for q in compiled["questions"]][:1] == ["parent_kokuho"]
+        # As the bundle: an estimate per set of included procedures (the live ones it names).
+        assert isinstance(compiled["estimate_seconds"], dict) and compiled["estimate_seconds"]
+        assert all(isinstance(v, int) for v in compiled["estimate_seconds"].values())
