@@ -191,3 +191,20 @@ def test_a_dataset_from_the_api_shape_gives_the_same_figures(filled: tuple[Path,
     bad.pop("telemetry")
     with pytest.raises(DatasetError):
         to_dataset(bad, "api")
+
+
+def test_a_database_with_no_use_yet_gives_a_report_without_charts(tmp_path: Path) -> None:
+    import sqlite3
+
+    from server.storage.schema import migrate
+
+    db = tmp_path / "new.db"
+    conn = sqlite3.connect(db)
+    migrate(conn)
+    conn.commit()
+    conn.close()
+    done = _report("--db", str(db), "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 0, done.stderr
+    assert "0 charts" in done.stdout
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<svg" not in html and html.count("データがありません") == 7
