@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -26,22 +25,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_resident import write_doc
 from testsupport.analytics_data import fill_database
 from testsupport.servers import ROOT
 
 MARK = "<!-- report-bench -->"
 GOAL_S = 10.0
-
-
-def write_doc(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    block = f"{MARK}\n{text.strip()}\n{MARK}"
-    if old.count(MARK) >= 2:
-        new = re.sub(re.escape(MARK) + r".*?" + re.escape(MARK), lambda _: block, old, count=1, flags=re.S)
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    doc.write_text(new, encoding="utf-8")
 
 
 def run_cli(db: Path, out: Path) -> float:
@@ -115,7 +104,7 @@ def main() -> int:
     text = "\n".join(rows)
     print(text)
     if ns.write:
-        write_doc(text)
+        write_doc(text, MARK)  # the one marked-section writer (bench_resident)
     return 0 if median < GOAL_S else 1
 
 
