@@ -59,6 +59,7 @@ __all__ = [
     "PREVIEW_TTL",
     "PreviewLink",
     "make_token",
+    "new_preview_link",
     "preview_router",
     "qr_svg",
     "read_token",
@@ -288,12 +289,26 @@ def _app_page(svc: Services, token: str) -> Response[str]:
             '<option value="ja-easy" lang="ja">やさしい にほんご</option>\n'
             '<option value="en" lang="en">English</option>\n</select>\n</div>\n</header>\n'
             '<main id="main" class="preview-main" tabindex="-1">\n<h1 id="page-title">プレビュー</h1>\n'
-            '<p id="boot">読み込み中…</p>\n</main>\n'
+            '<p id="boot">読み込み中…</p>\n<noscript><p class="notice warning">JavaScript を有効にしてください。'
+            ' <span lang="en">Turn on JavaScript to see the preview.</span></p></noscript>\n</main>\n'
             '<p id="preview-live" class="visually-hidden" role="status" aria-live="polite"></p>')
     return _html(_page(body, head=head, attrs=attrs), 200)
 
 
 # ------------------------------------------------------------------------------------------------- routes
+
+
+async def new_preview_link(svc: Services, row: DraftRow, actor: str) -> PreviewLink:
+    """A new link to ``row`` (the console's draft page makes one too), audited ``draft.preview_link``."""
+    if row.state == "abandoned":
+        raise Problem(409, "draft-abandoned", "This draft was abandoned")
+    expires = (dt.datetime.now(dt.UTC) + PREVIEW_TTL).replace(microsecond=0)
+    token = make_token(await _secret(svc), row.id, expires)
+    url = f"{svc.settings.origin.rstrip('/')}/preview/{token}"
+    expires_at = expires.isoformat().replace("+00:00", "Z")
+    await audit.record(svc.db, actor=actor, action="draft.preview_link", subject=f"draft:{row.id}",
+                       details={"expires_at": expires_at, "revision": row.revision})
+    return PreviewLink(url=url, qr_svg=qr_svg(url, "プレビューのQRコード / Preview QR code"), expires_at=expires_at)
 
 
 @post("/api/drafts/{draft_id:str}/preview", opt={"token_scope": "drafts"}, summary="A preview link for a draft",
@@ -304,15 +319,7 @@ async def make_preview_link(request: Request[Any, Any, Any], draft_id: FromPath[
     row = await svc.db.read(lambda c: get_draft(c, draft_id))
     if row is None:
         raise Problem(404, "not-found", "No such draft")
-    if row.state == "abandoned":
-        raise Problem(409, "draft-abandoned", "This draft was abandoned")
-    expires = (dt.datetime.now(dt.UTC) + PREVIEW_TTL).replace(microsecond=0)
-    token = make_token(await _secret(svc), row.id, expires)
-    url = f"{svc.settings.origin.rstrip('/')}/preview/{token}"
-    expires_at = expires.isoformat().replace("+00:00", "Z")
-    await audit.record(svc.db, actor=user.id, action="draft.preview_link", subject=f"draft:{row.id}",
-                       details={"expires_at": expires_at, "revision": row.revision})
-    return PreviewLink(url=url, qr_svg=qr_svg(url, "プレビューのQRコード / Preview QR code"), expires_at=expires_at)
+    return await new_preview_link(svc, row, user.id)
 
 
 # The token routes admit a bearer token of scope drafts too (a notebook fetching the QR code or the data).
