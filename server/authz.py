@@ -96,3 +96,12 @@ def status_change_allowed(user: AccountLike, current: str, target: str) -> bool:
 def allowed_status_changes(user: AccountLike, current: str) -> list[str]:
     """The statuses ``user`` may move a submission in ``current`` to (what the console offers), sorted."""
     return sorted(t for t in TRANSITIONS.get(current, frozenset()) if status_change_allowed(user, current, t))
+
+
+def may_approve_publish(user: AccountLike, *, requested_by: str, approvals: int) -> bool:
+    """Whether ``user`` may approve (and so publish) a publish request: a configurator or admin; when the city
+    asks for two approvals (``Settings.publish_approvals == 2``), never the one who asked. The fresh passkey
+    check is the caller's (``server.auth.require_fresh``)."""
+    from server.auth.roles import CONFIGURE_ROLES
+
+    return user.role in CONFIGURE_ROLES and not (approvals == 2 and requested_by == user.id)

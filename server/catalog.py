@@ -9,6 +9,7 @@ publication, the per-version caches and the shape of validation errors in API re
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -60,6 +61,10 @@ def publish_library(conn: sqlite3.Connection, library: LibraryLike) -> dict[str,
     from server.definitions.live import import_library
 
     return import_library(conn, library)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 _T = TypeVar("_T")
@@ -132,8 +137,12 @@ class Catalog:
             if key in self._stored:
                 return self._stored[key]
         row = await self._db.read(lambda c: c.execute(
-            "SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ? AND kind = 'procedure'",
-            (pid, version)).fetchone())
+            "SELECT definition, live_from FROM procedure_versions WHERE procedure_id = ? AND version = ?"
+            " AND kind = 'procedure'", (pid, version)).fetchone())
+        if row is not None and row[1] and row[1] > _now():
+            # Scheduled, not live yet: nobody may file, fetch or count it before its time (not cached: the
+            # reload when it goes live clears this cache anyway).
+            return None, False
         found: tuple[Procedure | None, bool] = (
             (msgspec.json.decode(row[0], type=Procedure), True) if row else (None, False))
         with self._lock:
@@ -154,9 +163,11 @@ class Catalog:
         if live is not None:
             return live
         row = await self._db.read(lambda c: c.execute(
-            "SELECT definition FROM procedure_versions WHERE procedure_id = ? AND version = ? AND kind = 'life_event'",
-            (eid, version)).fetchone())
-        return msgspec.json.decode(row[0], type=LifeEvent) if row else None
+            "SELECT definition, live_from FROM procedure_versions WHERE procedure_id = ? AND version = ?"
+            " AND kind = 'life_event'", (eid, version)).fetchone())
+        if row is None or (row[1] and row[1] > _now()):
+            return None
+        return msgspec.json.decode(row[0], type=LifeEvent)
 
     async def compiled(self, pid: str, version: str) -> bytes | None:
         """The compiled JSON of a procedure or life event version (cached: published versions never change)."""

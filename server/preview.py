@@ -298,7 +298,7 @@ def _app_page(svc: Services, token: str) -> Response[str]:
 # ------------------------------------------------------------------------------------------------- routes
 
 
-async def new_preview_link(svc: Services, row: DraftRow, actor: str) -> PreviewLink:
+async def new_preview_link(svc: Services, row: DraftRow, actor: str, *, via: str = "api") -> PreviewLink:
     """A new link to ``row`` (the console's draft page makes one too), audited ``draft.preview_link``."""
     if row.state == "abandoned":
         raise Problem(409, "draft-abandoned", "This draft was abandoned")
@@ -307,7 +307,7 @@ async def new_preview_link(svc: Services, row: DraftRow, actor: str) -> PreviewL
     url = f"{svc.settings.origin.rstrip('/')}/preview/{token}"
     expires_at = expires.isoformat().replace("+00:00", "Z")
     await audit.record(svc.db, actor=actor, action="draft.preview_link", subject=f"draft:{row.id}",
-                       details={"expires_at": expires_at, "revision": row.revision})
+                       details={"expires_at": expires_at, "revision": row.revision, "via": via})
     return PreviewLink(url=url, qr_svg=qr_svg(url, "プレビューのQRコード / Preview QR code"), expires_at=expires_at)
 
 

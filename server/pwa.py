@@ -21,7 +21,7 @@ from litestar.params import FromPath
 
 from server.problems import Problem
 
-__all__ = ["PLACEHOLDER", "Bundle", "build_bundle", "build_files", "pwa_handlers"]
+__all__ = ["PLACEHOLDER", "Bundle", "build_bundle", "pwa_handlers"]
 
 log = logging.getLogger("madoguchi.pwa")
 
@@ -121,11 +121,6 @@ def build_bundle(library: Any, settings: Any) -> Bundle:
         return Bundle({"index.html": PLACEHOLDER})
     log.info("PWA built: %d files", len(result.files))
     return Bundle(dict(result.files), result)
-
-
-def build_files(library: Any, settings: Any) -> dict[str, bytes]:
-    """The files of a bundle built for ``library`` (``build_bundle``)."""
-    return build_bundle(library, settings).files
 
 
 def _headers(path: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from server.audit import append_audit
 from server.auth.account_routes import require_fresh
 from server.auth.problems import AuthProblem
 from server.auth.roles import CONFIGURE_ROLES
-from server.authz import AccountLike, require_roles
+from server.authz import AccountLike, may_approve_publish, require_roles
 from server.console.landing import PROCEDURE_HOME
 from server.console.routes import render_page
 from server.definitions.drafts import DraftRow, get_draft
@@ -68,7 +68,9 @@ def _when(value: str | None, path: str, *, local: bool) -> dt.datetime | None:
         return None
     try:
         t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if t.tzinfo is not None:
+            t = t.astimezone(dt.UTC)  # at the ends of the range (year 1, 9999) this overflows: refused below
+    except (ValueError, OverflowError):
         raise Problem(422, "invalid-schedule", f"{path}: not an ISO 8601 date and time",
                       errors=[{"path": path, "code": "invalid", "message": "ISO 8601, e.g. 2027-04-01T09:00:00+09:00"}]
                       ) from None
@@ -77,7 +79,11 @@ def _when(value: str | None, path: str, *, local: bool) -> dt.datetime | None:
             raise Problem(422, "invalid-schedule", f"{path}: give the offset (+09:00 or Z)",
                           errors=[{"path": path, "code": "offset", "message": "an offset is required"}])
         t = t.replace(tzinfo=JST)
-    return t.astimezone(dt.UTC)
+    try:
+        return t.astimezone(dt.UTC)
+    except OverflowError:
+        raise Problem(422, "invalid-schedule", f"{path}: out of range",
+                      errors=[{"path": path, "code": "invalid", "message": "out of range"}]) from None
 
 
 def parse_schedule(body: PublishRequestIn, *, local: bool = False
@@ -215,10 +221,10 @@ async def approve_form(request: Request[Any, Any, Any], request_id: FromPath[str
         req = await svc.db.read(lambda c: get_request(c, request_id))
         if req is None:
             raise Problem(404, "not-found", "No such publish request")
-        two = svc.settings.publish_approvals == 2
-        if two and req.requested_by == user.id:
+        if not may_approve_publish(user, requested_by=req.requested_by, approvals=svc.settings.publish_approvals):
             raise Problem(409, "own-request", "The requester cannot approve their own request")
         await require_fresh(request)
+        two = svc.settings.publish_approvals == 2
         pid, _ = await publish_draft(svc, req.draft_id, actor=user.id, approved_by=user.id if two else None,
                                      live_from=req.live_from, closes_at=req.closes_at,
                                      close_message=req.close_message, request_id=req.id)

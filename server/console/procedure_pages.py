@@ -11,21 +11,19 @@ personal data: these reads are not audited (the actions are, by ``server.definit
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import sqlite3
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get
-from litestar.params import FromPath, FromQuery
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath
 
 from procedure_definitions.model import Procedure
 from procedure_definitions.timing import BUDGET_SECONDS
 from procedure_definitions.versions import latest, version_key
-from server.audit import append_audit
 from server.auth.roles import CONFIGURE_ROLES
-from server.authz import require_roles
+from server.authz import may_approve_publish, require_roles
 from server.console.readable import account_names, department_names
 from server.console.routes import render_page
 from server.definitions.drafts import DraftRow, draft_definition, get_draft, list_drafts
@@ -126,15 +124,6 @@ def _person(names: dict[str, tuple[str, str, str | None]]) -> Any:
 
 def _departments(svc: Services) -> dict[str, str]:
     return dict(svc.catalog.of_library(department_names))
-
-
-def _when_local(value: str | None) -> str:
-    """A stored UTC time as the value of a ``datetime-local`` input (JST)."""
-    if not value:
-        return ""
-    from procedure_definitions.japan import JST
-
-    return dt.datetime.fromisoformat(value).astimezone(JST).strftime("%Y-%m-%dT%H:%M")
 
 
 # -- /console/procedures ------------------------------------------------------------------------------------
@@ -265,21 +254,11 @@ def preview_available() -> bool:
 
 
 async def _preview_link(svc: Services, row: DraftRow, actor: str) -> tuple[str, str, str]:
-    """(url, QR code URL, expires at UTC) of a new preview link for the draft, as ``POST
-    /api/drafts/{id}/preview`` makes it (``server.preview``'s token and key), audited the same way."""
-    from server.preview import PREVIEW_TTL, make_token
-    from server.storage.preview_keys import preview_secret
+    """(url, QR code URL, expires at) of a new preview link (``server.preview.new_preview_link``)."""
+    from server.preview import new_preview_link
 
-    expires = (dt.datetime.now(dt.UTC) + PREVIEW_TTL).replace(microsecond=0)
-    expires_at = expires.isoformat()
-
-    def job(c: sqlite3.Connection) -> bytes:
-        append_audit(c, actor=actor, action="draft.preview_link", subject=f"draft:{row.id}",
-                     details={"expires_at": expires_at, "revision": row.revision, "via": "console"})
-        return preview_secret(c)
-
-    token = make_token(await svc.db.write(job), row.id, expires)
-    return f"{svc.settings.origin.rstrip('/')}/preview/{token}", f"/api/preview/{token}/qr.svg", expires_at
+    link = await new_preview_link(svc, row, actor, via="console")
+    return link.url, f"/api/preview/{link.url.rsplit('/', 1)[1]}/qr.svg", link.expires_at
 
 
 def _check_view(svc: Services, row: DraftRow) -> dict[str, Any]:
@@ -294,9 +273,19 @@ def _check_view(svc: Services, row: DraftRow) -> dict[str, Any]:
 
 
 @get("/console/procedures/drafts/{draft_id:str}", include_in_schema=False)
-async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str],
-                     preview: FromQuery[str | None] = None) -> Response[str]:
-    """A draft; ``?preview=1`` (the page's プレビューのリンクを作る) adds a new preview link and its QR code."""
+async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str]) -> Response[str]:
+    """A draft: check results, diff, preview, publish."""
+    return await _draft_view(request, draft_id, make_link=False)
+
+
+@post("/console/procedures/drafts/{draft_id:str}/preview", include_in_schema=False, status_code=200)
+async def draft_preview(request: Request[Any, Any, Any], draft_id: FromPath[str]) -> Response[str]:
+    """プレビューのリンクと QR コードを作る: the draft page with a new preview link (a POST: it is audited, and a
+    reload of the page makes no other link)."""
+    return await _draft_view(request, draft_id, make_link=True)
+
+
+async def _draft_view(request: Request[Any, Any, Any], draft_id: str, *, make_link: bool) -> Response[str]:
     user = _configurator(request)
     svc = services(request)
 
@@ -310,7 +299,7 @@ async def draft_page(request: Request[Any, Any, Any], draft_id: FromPath[str],
     view = _check_view(svc, row)
     d = draft_definition(row)
     link = None
-    if preview == "1" and preview_available() and row.state == "draft":
+    if make_link and preview_available() and row.state == "draft":
         link = await _preview_link(svc, row, user.id)
     return render_page(request, "procedure_draft.html", current="procedures", row=row, **view,
                        title=d.title.ja if d is not None else row.filename, names=names,
@@ -342,8 +331,8 @@ async def request_page(request: Request[Any, Any, Any], request_id: FromPath[str
                        **_check_view(svc, row), title=d.title.ja if d is not None else row.filename, names=names,
                        state_label=_REQUEST_STATES.get(req.state, req.state), changed=changed, approvals=approvals,
                        own=own, may_approve=req.state == "open" and not changed and row.state == "draft"
-                       and not (approvals == 2 and own))
+                       and may_approve_publish(user, requested_by=req.requested_by, approvals=approvals))
 
 
 procedure_pages_router = Router(path="/", route_handlers=[procedures_page, procedure_page, draft_page,
-                                                          request_page])
+                                                          draft_preview, request_page])

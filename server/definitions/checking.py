@@ -8,7 +8,7 @@ newer than the live version (PD248). Pure: the caller passes what is published.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -17,17 +17,17 @@ from procedure_definitions.errors import Problem, problem
 from procedure_definitions.library import Library, check_life_event_links
 from procedure_definitions.loader import load_source
 from procedure_definitions.model import LifeEvent, Procedure
-from procedure_definitions.versions import InvalidVersion, latest, version_key
+from procedure_definitions.versions import InvalidVersion, version_key
 
-__all__ = ["CheckOutcome", "check_source", "is_notebook", "next_patch"]
+__all__ = ["CheckOutcome", "check_source", "is_notebook", "next_patch", "version_problem"]
 
 
 class CheckOutcome(msgspec.Struct):
-    definition: Procedure | LifeEvent | None  # None when the text has errors
+    # The definition whenever the text loads (a draft whose scenarios fail or whose version is taken can still be
+    # previewed and tried); ``ok`` says whether it may be published.
+    definition: Procedure | LifeEvent | None
     problems: list[Problem]
     estimate_seconds: int | None = None
-    estimate_line: str | None = None
-    scenarios: list[dict[str, Any]] = []  # [{name, ok, errors: [located lines]}]
     procedure_id: str | None = None  # what the text says, even when it has errors
     version: str | None = None
     kind: str | None = None
@@ -58,6 +58,28 @@ def _what(kind: str) -> str:
     return "procedure" if kind == "procedure" else "life event"
 
 
+def version_problem(kind: str, pid: str, version: str, published: Mapping[tuple[str, str], bool]
+                    ) -> tuple[str, dict[str, str]] | None:
+    """The one version rule of published definitions, for a push and again at publishing: PD247 when the
+    version is published already (frozen, retired ones too), PD248 when it is not newer than every version
+    still offered or scheduled. ``published`` maps each stored (id, version) to whether it is retired."""
+    what = _what(kind)
+    mine = {v: retired for (i, v), retired in published.items() if i == pid}
+    try:
+        if version in mine:
+            return "PD247", {"what": what, "id": pid, "version": version,
+                             "suggest": next_patch(max(mine, key=version_key))}
+        active = [v for v, retired in mine.items() if not retired]
+        if active:
+            newest = max(active, key=version_key)
+            if version_key(version) <= version_key(newest):
+                return "PD248", {"what": what, "id": pid, "version": version, "live": newest,
+                                 "suggest": next_patch(newest)}
+    except InvalidVersion:  # the loader reports a bad version itself
+        return None
+    return None
+
+
 def _identity(res: Any) -> tuple[str | None, str | None, str | None]:
     """The id, version and kind the text names, read from the located YAML even when the model failed."""
     loc = getattr(res, "located", None)
@@ -69,9 +91,10 @@ def _identity(res: Any) -> tuple[str | None, str | None, str | None]:
             kind if kind in ("procedure", "life_event") else None)
 
 
-def check_source(filename: str, source: str, *, live: Any, published: Set[tuple[str, str]]) -> CheckOutcome:
-    """Check a draft's text. ``live`` is the live library (procedures and life events by id and version);
-    ``published`` every (id, version) ever published, retired ones too."""
+def check_source(filename: str, source: str, *, live: Any, published: Mapping[tuple[str, str], bool]
+                 ) -> CheckOutcome:
+    """Check a draft's text. ``live`` is the live library (a life event's procedures must be live);
+    ``published`` every (id, version) ever published, to whether it is retired (``version_problem``)."""
     res = load_source(source, filename, notebook=is_notebook(filename, source))
     problems = list(res.problems)
     d = res.definition
@@ -83,29 +106,17 @@ def check_source(filename: str, source: str, *, live: Any, published: Set[tuple[
     if d is None or not res.ok:
         return out
     line, col = res.located.pos(("version",)) if res.located else (1, 1)
-    table = live.procedures if isinstance(d, Procedure) else live.life_events
-    live_versions = table.get(d.id, {})
-    try:
-        live_latest = latest(live_versions) if live_versions else None
-        if (d.id, d.version) in published:
-            newest = max([v for (i, v) in published if i == d.id], key=version_key)
-            problems.append(problem("PD247", filename, line, col, what=_what(kind or ""), id=d.id,
-                                    version=d.version, suggest=next_patch(newest)))
-        elif live_latest is not None and version_key(d.version) <= version_key(live_latest):
-            problems.append(problem("PD248", filename, line, col, what=_what(kind or ""), id=d.id,
-                                    version=d.version, live=live_latest, suggest=next_patch(live_latest)))
-    except InvalidVersion:  # the loader reports a bad version itself
-        pass
+    found = version_problem(kind or "procedure", d.id, d.version, published)
+    if found is not None:
+        code, kw = found
+        problems.append(problem(code, filename, line, col, **kw))
     if isinstance(d, Procedure):
         from procedure_definitions.scenarios import run_scenarios
-        from procedure_definitions.timing import estimate, format_estimate
+        from procedure_definitions.timing import estimate
 
-        failed = run_scenarios(d, res.located, filename)
-        problems.extend(failed)
-        out.scenarios = _scenario_results(d, failed)
+        problems.extend(run_scenarios(d, res.located, filename))
         est = estimate(d)
         out.estimate_seconds = round(est.seconds)
-        out.estimate_line = format_estimate(d, est)
         if est.over_budget:
             pl, pc = res.located.pos(("id",)) if res.located else (1, 1)
             problems.append(problem("PD401", filename, pl, pc, seconds=est.seconds))
@@ -114,15 +125,5 @@ def check_source(filename: str, source: str, *, live: Any, published: Set[tuple[
         lib = Library(procedures=procs, life_events={d.id: {d.version: d}}, results=[res], problems=[])
         problems.extend(check_life_event_links(lib))
     problems.sort(key=lambda p: (p.line, p.col, p.code))
-    if not any(p.severity == "error" for p in problems):
-        out.definition = d
-    return out
-
-
-def _scenario_results(proc: Procedure, failed: list[Problem]) -> list[dict[str, Any]]:
-    """Each scenario with whether it passed and the located lines of its failures."""
-    out = []
-    for sc in proc.scenarios:
-        mine = [p.format() for p in failed if f"scenario '{sc.name}'" in p.message]
-        out.append({"name": sc.name, "ok": not mine, "errors": mine})
+    out.definition = d
     return out

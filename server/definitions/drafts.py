@@ -87,8 +87,10 @@ def list_drafts(conn: sqlite3.Connection, *, procedure_id: str | None = None, li
     return [_row(r) for r in rows]
 
 
-def published_keys(conn: sqlite3.Connection) -> set[tuple[str, str]]:
-    return {(r[0], r[1]) for r in conn.execute("SELECT procedure_id, version FROM procedure_versions")}
+def published_keys(conn: sqlite3.Connection) -> dict[tuple[str, str], bool]:
+    """Every published (id, version) to whether it is retired (``checking.version_problem``'s input)."""
+    return {(r[0], r[1]): r[2] is not None
+            for r in conn.execute("SELECT procedure_id, version, retired_at FROM procedure_versions")}
 
 
 def problem_dict(p: Problem) -> dict[str, Any]:
@@ -144,12 +146,14 @@ def save_draft_in(conn: sqlite3.Connection, *, filename: str, source: str, outco
     return row, True
 
 
-def abandon_draft_in(conn: sqlite3.Connection, draft_id: str, actor: str) -> DraftRow | None:
-    conn.execute("UPDATE procedure_drafts SET state = 'abandoned', updated_by = ?, updated_at = ?"
-                 " WHERE id = ? AND state = 'draft'", (actor, now_utc(), draft_id))
-    conn.execute("UPDATE publish_requests SET state = 'withdrawn' WHERE draft_id = ? AND state = 'open'",
-                 (draft_id,))
-    return get_draft(conn, draft_id)
+def abandon_draft_in(conn: sqlite3.Connection, draft_id: str, actor: str) -> tuple[DraftRow | None, bool]:
+    """(the draft, whether it was abandoned now): a published or abandoned draft stays as it is."""
+    changed = conn.execute("UPDATE procedure_drafts SET state = 'abandoned', updated_by = ?, updated_at = ?"
+                           " WHERE id = ? AND state = 'draft'", (actor, now_utc(), draft_id)).rowcount
+    if changed:
+        conn.execute("UPDATE publish_requests SET state = 'withdrawn' WHERE draft_id = ? AND state = 'open'",
+                     (draft_id,))
+    return get_draft(conn, draft_id), bool(changed)
 
 
 _DECODED: dict[tuple[str, int], Procedure | LifeEvent] = {}

@@ -18,10 +18,10 @@ from typing import Any
 
 import msgspec
 
+from procedure_definitions.errors import problem
 from procedure_definitions.model import Procedure
-from procedure_definitions.versions import version_key
 from server.audit import append_audit
-from server.definitions.checking import check_source
+from server.definitions.checking import check_source, version_problem
 from server.definitions.drafts import get_draft, published_keys
 from server.definitions.live import now_utc
 from server.problems import Problem
@@ -57,14 +57,11 @@ def _publish_in(conn: sqlite3.Connection, draft_id: str, *, checked_revision: in
     d = outcome.definition
     kind = "procedure" if isinstance(d, Procedure) else "life_event"
     # The version rule once more, in the writer: another version may have been published since the check.
-    versions = [v for (v,) in conn.execute("SELECT version FROM procedure_versions WHERE procedure_id = ?", (d.id,))]
-    if d.version in versions:
-        raise Problem(409, "version-published", f"{d.id} {d.version} is published already (PD247)")
-    if versions and version_key(d.version) < max(version_key(v) for v in versions):
-        live = [v for (v,) in conn.execute("SELECT version FROM procedure_versions WHERE procedure_id = ? AND"
-                                           " retired_at IS NULL", (d.id,))]
-        if live and version_key(d.version) < max(version_key(v) for v in live):
-            raise Problem(409, "version-not-newer", f"{d.id} {d.version} is older than the live version (PD248)")
+    found = version_problem(kind, d.id, d.version, published_keys(conn))
+    if found is not None:
+        code, kw = found
+        raise Problem(409, "version-published" if code == "PD247" else "version-not-newer",
+                      problem(code, row.filename, 1, 1, **kw).message)
     dept = d.department.id if isinstance(d, Procedure) else None
     now = now_utc()
     conn.execute(

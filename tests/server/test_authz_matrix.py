@@ -65,6 +65,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/procedures"): CONFIGURE,
     ("GET", "/console/procedures/{pid:str}"): CONFIGURE,
     ("GET", "/console/procedures/drafts/{draft_id:str}"): CONFIGURE,
+    ("POST", "/console/procedures/drafts/{draft_id:str}/preview"): CONFIGURE,
     ("GET", "/console/procedures/requests/{request_id:str}"): CONFIGURE,
     ("POST", "/console/procedures/drafts/{draft_id:str}/publish"): CONFIGURE,
     ("POST", "/console/procedures/requests/{request_id:str}/approve"): CONFIGURE,

@@ -156,8 +156,13 @@ def test_pages_show_what_the_database_holds(one: tuple[AppServer, AuthServer], c
     assert '<details id="source">' in page and "purpose" in page
     assert 'action="/console/procedures/drafts/' in page and "公開する</button>" in page
     # The preview: a link and its QR code made on request, opening without an account (server/preview.py).
-    assert f'href="/console/procedures/drafts/{d["id"]}?preview=1"' in page
-    page = conf.page(f"/console/procedures/drafts/{d['id']}?preview=1")
+    assert f'action="/console/procedures/drafts/{d["id"]}/preview"' in page
+    made = len(conf.server.audit("draft.preview_link"))
+    conf.page(f"/console/procedures/drafts/{d['id']}")  # reading the page makes no link
+    assert len(conf.server.audit("draft.preview_link")) == made
+    r = conf.client.post(f"/console/procedures/drafts/{d['id']}/preview")
+    assert r.status_code == 200, r.text[:300]
+    page = html.unescape(r.text)
     link = re.search(r'<a id="preview-link" href="([^"]+)"', page)
     qr = re.search(r'<img id="preview-qr" src="([^"]+)"', page)
     assert link and qr and link.group(1).startswith(conf.server.base_url + "/preview/")
