@@ -91,8 +91,12 @@ class Bundle:
             except Exception:
                 log.exception("PWA REBUILD FAILED: phones keep the previous bundle")
                 return False
+            # The previous build's content-hashed files stay served beside the new ones until the next build: a
+            # phone that read the old sw.js a moment ago still finds every file of its precache list.
+            previous = getattr(self.result, "files", None) or self.files
+            kept = {p: data for p, data in previous.items() if _HASHED.search(p) and p not in result.files}
             self.result = result
-            self.files = _with_placeholder(dict(result.files))
+            self.files = _with_placeholder({**kept, **result.files})
             self.builds += 1
         log.info("PWA rebuilt: %d files", len(result.files))
         return True
