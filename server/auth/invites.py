@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from server.audit import append_audit
-from server.auth import store
+from server.auth import store, tokens
 from server.auth.config import normalize_origin
 from server.auth.models import Account
 from server.auth.names import check_name
@@ -100,12 +100,18 @@ def change_role(conn: sqlite3.Connection, account_id: str, role: str, department
         if unbound:
             details["unbound"] = unbound[0]
             rekey_submissions(conn, account_id=account_id)  # no longer the record's: nor in its search keys
+    # Tokens holding a scope the new role lacks are revoked, not just ignored: giving the role back later must
+    # not bring them back (tokens.lookup already drops such scopes at every use).
+    revoked = tokens.revoke_account(conn, account_id, keep=tokens.allowed_scopes(role))
+    if revoked:
+        details["tokens_revoked"] = revoked
     append_audit(conn, actor=actor, action="account.role_change", subject=account_id, details=details)
     return after
 
 
 def disable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | None) -> int:
-    """Inside a write job: no more sign-ins for this account (someone leaves); its sessions end. Audited.
+    """Inside a write job: no more sign-ins for this account (someone leaves); its sessions end and its API
+    tokens are revoked (enabling it again brings neither back). Audited.
 
     Returns how many sessions ended. The account row stays: audit entries and submissions name it.
     """
@@ -114,14 +120,17 @@ def disable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | N
         raise ValueError(f"no account {account_id!r}")
     conn.execute("UPDATE accounts SET disabled_at = COALESCE(disabled_at, ?) WHERE id = ?", (store.iso_now(), account_id))
     ended = store.delete_sessions_of(conn, account_id)
-    append_audit(conn, actor=actor, action="account.disable", subject=account_id, details={"sessions": ended})
+    revoked = tokens.revoke_account(conn, account_id)
+    append_audit(conn, actor=actor, action="account.disable", subject=account_id,
+                 details={"sessions": ended, "tokens": revoked})
     return ended
 
 
 def enable_account(conn: sqlite3.Connection, account_id: str, *, actor: str | None) -> str:
     """Inside a write job: undo ``disable_account`` (a mistake, someone back from leave). Audited.
 
-    Returns when it had been disabled. The account's passkeys work again; its old sessions stay ended.
+    Returns when it had been disabled. The account's passkeys work again; its old sessions and tokens stay
+    ended.
     """
     row = conn.execute("SELECT disabled_at FROM accounts WHERE id = ?", (account_id,)).fetchone()
     if row is None:

@@ -55,7 +55,7 @@ _COOKIES_SCOPE_KEY = "madoguchi_cookies"
 _MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
 _MAX_FORM = 256 * 1024  # console forms are a few hundred bytes
 _BEARER_SCOPE_KEY = "madoguchi_bearer"
-_TOKEN_AUDIT_EVERY = 3600  # a token's use is audited the first time, then at most once an hour
+_TOKEN_AUDIT_EVERY = 3600  # a token's use is audited the first time, then once an hour or from a new address
 
 
 def _headers(scope: Scope) -> Iterable[tuple[bytes, bytes]]:
@@ -158,12 +158,18 @@ async def _bearer(app: ASGIApp, scope: Scope, receive: Receive, send: Send, secr
 
     A token reaches a route only when the handler's ``opt["token_scope"]`` names one of its scopes
     (``tokens.scope_allows``); everything else (the console, submissions, sign-in, publishing) answers 403
-    ``token-scope``. The account's role then decides as for a session (guards, CAPABILITIES). A request with a
-    session cookie and a bearer token is refused: one request, one identity.
+    ``token-scope`` — a route with no ``token_scope`` at all before the token is even looked up (no SQLite
+    read for a request no token could make). The account's role then decides as for a session (guards,
+    CAPABILITIES). A request with a session cookie and a bearer token is refused: one request, one identity.
     """
     if has_session:
         await send_problem(send, 400, "bearer-with-session",
                            "send either a session cookie or an Authorization: Bearer token, not both")
+        return
+    handler = scope.get("route_handler")
+    wanted = getattr(handler, "opt", {}).get("token_scope") if handler is not None else None
+    if wanted is None:
+        await send_problem(send, 403, "token-scope", "tokens never reach this route: use the console")
         return
     config = get_config(scope)
     found = await config.db.read(lambda c: tokens.lookup(c, secret, "bearer"))
@@ -172,16 +178,14 @@ async def _bearer(app: ASGIApp, scope: Scope, receive: Receive, send: Send, secr
                            "unknown, expired or revoked token: sign in again (madoguchi login)")
         return
     account, info = found
-    handler = scope.get("route_handler")
-    wanted = getattr(handler, "opt", {}).get("token_scope") if handler is not None else None
     if not tokens.scope_allows(info.scopes, wanted):
         await send_problem(send, 403, "token-scope",
-                           f"a token with scope {' '.join(info.scopes)} may not call this route"
-                           + ("" if wanted else " (tokens never reach it: use the console)"))
+                           f"a token with scope {' '.join(info.scopes) or '(none left)'} may not call this route")
         return
     t = store.now()
-    if info.last_used_at is None or t - info.last_used_at >= config.touch_interval:
-        address = client_ip(scope, config.client_ip_header)
+    address = client_ip(scope, config.client_ip_header)
+    if info.last_used_at is None or t - info.last_used_at >= config.touch_interval \
+            or tokens.audit_due(info, address, t, _TOKEN_AUDIT_EVERY):
         path = str(scope.get("path", ""))
         with contextlib.suppress(RuntimeError):  # database closing at shutdown
             config.db.submit(lambda conn: tokens.touch(conn, info, ip=address, path=path,

@@ -195,5 +195,12 @@ CREATE TABLE oauth_grants (
 CREATE INDEX oauth_grants_expiry ON oauth_grants (expires_at);
 """
 
+# v7: a token's use is audited at most once an hour, and at once from another address (server/auth/tokens.py
+# ``audit_due``): when and from where it was last audited, apart from ``last_used_at`` (touched every minute).
+_V7 = """
+ALTER TABLE api_tokens ADD COLUMN last_audited_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN last_audited_ip TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str | Callable[[sqlite3.Connection], None]]] = [
-    (1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _v5_readable_passkey_names), (6, _V6)]
+    (1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _v5_readable_passkey_names), (6, _V6), (7, _V7)]

@@ -1,6 +1,6 @@
 """Bearer tokens (``Authorization: Bearer mdg_...``) for the notebook client, the CLI and scripts.
 
-Three kinds, one table (auth migration v6, ``api_tokens``), every secret stored as its sha256 digest only:
+Three kinds, one table (auth migrations v6 and v7, ``api_tokens``), every secret stored as its sha256 digest only:
 
 - ``access``: 1 hour, issued by ``POST /oauth/token`` after the loopback (PKCE) or device flow;
 - ``refresh``: 30 days, rotated on every use. A refresh token used a second time (it was copied and one copy
@@ -42,16 +42,20 @@ __all__ = [
     "TokenInfo",
     "TokenRow",
     "allowed_scopes",
+    "audit_due",
     "create_personal",
     "issue_pair",
     "list_tokens",
     "lookup",
+    "may_use_tokens",
     "new_secret",
     "parse_scopes",
     "revoke",
+    "revoke_account",
     "revoke_family",
     "rotate_refresh",
     "scope_allows",
+    "scopes_allowed",
     "touch",
 ]
 
@@ -82,6 +86,16 @@ def allowed_scopes(role: str) -> list[str]:
     return [s for s, cap in SCOPE_CAPABILITY.items() if role in CAPABILITIES[cap]]
 
 
+def may_use_tokens(account: Account | None) -> bool:
+    """Whether ``account`` may sign in notebooks, connect a device or hold tokens at all (some scope)."""
+    return account is not None and bool(allowed_scopes(account.role))
+
+
+def scopes_allowed(account: Account | None, wanted: Collection[str] | None) -> bool:
+    """Whether ``account``'s role allows every scope of ``wanted`` (None: unknown scopes, never allowed)."""
+    return account is not None and wanted is not None and set(wanted) <= set(allowed_scopes(account.role))
+
+
 def scope_allows(token_scopes: Collection[str], route_scope: Any) -> bool:
     """Whether a token with ``token_scopes`` may call a route whose handler has ``opt["token_scope"]``
     = ``route_scope`` (a scope name, a collection of them, or None: no token at all)."""
@@ -100,6 +114,8 @@ class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):
     scopes: tuple[str, ...]
     expires_at: int
     last_used_at: int | None
+    last_audited_at: int | None = None
+    last_audited_ip: str | None = None
 
 
 class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,7 +128,6 @@ class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: int
     expires_at: int
     last_used_at: int | None
-    revoked_at: int | None
 
 
 class IssuedPair(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,8 +188,8 @@ def lookup(conn: sqlite3.Connection, secret: str, kind: Literal["access", "refre
     if not secret.startswith(PREFIX) or len(secret) > _MAX_SECRET:
         return None
     row = conn.execute(
-        "SELECT id, account_id, kind, scopes, expires_at, last_used_at, revoked_at, rotated_at FROM api_tokens"
-        " WHERE token_hash = ?", (hash_secret(secret),)).fetchone()
+        "SELECT id, account_id, kind, scopes, expires_at, last_used_at, revoked_at, last_audited_at,"
+        " last_audited_ip FROM api_tokens WHERE token_hash = ?", (hash_secret(secret),)).fetchone()
     if row is None or row[6] is not None or row[4] <= now():
         return None
     if (kind == "bearer" and row[2] not in ("access", "personal")) or (kind != "bearer" and row[2] != kind):
@@ -186,15 +201,25 @@ def lookup(conn: sqlite3.Connection, secret: str, kind: Literal["access", "refre
     held = allowed_scopes(account.role)
     scopes = tuple(s for s in row[3].split() if s in held)
     info = TokenInfo(id=row[0], account_id=row[1], kind=row[2], scopes=scopes, expires_at=row[4],
-                     last_used_at=row[5])
+                     last_used_at=row[5], last_audited_at=row[7], last_audited_ip=row[8])
     return account, info
 
 
+def audit_due(info: TokenInfo, ip: str, t: int, audit_every: int) -> bool:
+    """Whether a use now is audited: the first use, ``audit_every`` seconds after the last audited one, or a
+    use from another address than the last audited one (a copied token used elsewhere shows at once)."""
+    return info.last_audited_at is None or t - info.last_audited_at >= audit_every or ip != info.last_audited_ip
+
+
 def touch(conn: sqlite3.Connection, info: TokenInfo, *, ip: str, path: str, audit_every: int) -> None:
-    """Record a use; the first use and then at most one use per ``audit_every`` seconds is audited."""
+    """Record a use; audit it when ``audit_due`` (decided again against the row, so that requests racing
+    each other audit once)."""
     t = now()
     conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (t, info.id))
-    if info.last_used_at is None or t - info.last_used_at >= audit_every:
+    claimed = conn.execute(
+        "UPDATE api_tokens SET last_audited_at = ?, last_audited_ip = ? WHERE id = ? AND (last_audited_at IS NULL"
+        " OR last_audited_at <= ? OR last_audited_ip IS NOT ?)", (t, ip, info.id, t - audit_every, ip)).rowcount
+    if claimed:
         append_audit(conn, actor=info.account_id, action="token.use", subject=info.account_id,
                      details={"token": info.id, "kind": info.kind, "ip": ip, "path": path[:200]})
 
@@ -236,6 +261,19 @@ def revoke_family(conn: sqlite3.Connection, family: str) -> int:
                         (now(), family)).rowcount
 
 
+def revoke_account(conn: sqlite3.Connection, account_id: str, *, keep: Collection[str] = ()) -> int:
+    """Revoke every live token of the account holding a scope not in ``keep`` (default: all of them), so that
+    enabling the account again or giving the role back later does not bring them back. Returns how many;
+    the caller audits (``account.disable``, ``account.role_change``)."""
+    rows = conn.execute("SELECT id, scopes FROM api_tokens WHERE account_id = ? AND revoked_at IS NULL",
+                        (account_id,)).fetchall()
+    ids = [tid for tid, scopes in rows if not set(scopes.split()) <= set(keep)]
+    t = now()
+    for tid in ids:
+        conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (t, tid))
+    return len(ids)
+
+
 def revoke(conn: sqlite3.Connection, account_id: str, token_id: str, *, actor: str) -> bool:
     """Revoke one of the account's tokens (a sign-in's token revokes its whole family). Audited."""
     row = conn.execute("SELECT kind, family FROM api_tokens WHERE id = ? AND account_id = ? AND revoked_at IS NULL",
@@ -254,8 +292,8 @@ def revoke(conn: sqlite3.Connection, account_id: str, token_id: str, *, actor: s
 def list_tokens(conn: sqlite3.Connection, account_id: str) -> list[TokenRow]:
     """The account's live personal tokens and sign-ins (one row per family: its refresh token), newest first."""
     rows = conn.execute(
-        "SELECT id, kind, name, scopes, created_at, expires_at, last_used_at, revoked_at FROM api_tokens"
+        "SELECT id, kind, name, scopes, created_at, expires_at, last_used_at FROM api_tokens"
         " WHERE account_id = ? AND kind IN ('personal', 'refresh') AND revoked_at IS NULL AND rotated_at IS NULL"
         " AND expires_at > ? ORDER BY created_at DESC, rowid DESC LIMIT 200", (account_id, now())).fetchall()
     return [TokenRow(id=r[0], kind=r[1], name=r[2], scopes=r[3].split(), created_at=r[4], expires_at=r[5],
-                     last_used_at=r[6], revoked_at=r[7]) for r in rows]
+                     last_used_at=r[6]) for r in rows]

@@ -434,3 +434,82 @@ def test_sign_in_pages_hold_no_inline_script(server: AuthServer) -> None:
 
 
 _ = SoftAuthenticator  # the Staff helper signs in with it (enroll_staff)
+
+
+# -- review mends: revocation on disable / role change, token.use audits, scope before lookup -------------
+
+
+def _me(server: AuthServer, token: str) -> httpx.Response:
+    return httpx.get(server.base_url + "/api/me/token", headers=bearer(token))
+
+
+def test_disabling_an_account_revokes_its_tokens_for_good(server: AuthServer) -> None:
+    """Enabling the account again brings its sessions' tokens back? No: they were revoked, not just refused."""
+    from server.auth.invites import disable_account, enable_account
+
+    staff = Staff(server, "configurator")
+    body = sign_in_loopback(server, staff)
+    assert _me(server, body["access_token"]).status_code == 200
+    db = server.app.state.db
+    db.write_sync(lambda c: disable_account(c, staff.id, actor="test"))
+    db.write_sync(lambda c: enable_account(c, staff.id, actor="test"))
+    assert_problem(_me(server, body["access_token"]), 401, "token-invalid")
+    refreshed = httpx.post(server.base_url + "/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": body["refresh_token"], "client_id": CLIENT})
+    assert refreshed.json()["error"] == "invalid_grant"
+    disabled = [d for _, subject, d in server.audit("account.disable") if subject == staff.id]
+    assert '"tokens":2' in disabled[-1].replace(" ", "")
+    staff.client.close()
+
+
+def test_a_role_that_loses_the_scope_revokes_the_tokens(server: AuthServer) -> None:
+    from server.auth.invites import change_role
+
+    staff = Staff(server, "configurator")
+    access = sign_in_loopback(server, staff)["access_token"]
+    db = server.app.state.db
+    db.write_sync(lambda c: change_role(c, staff.id, "counter", None, actor="test"))
+    db.write_sync(lambda c: change_role(c, staff.id, "configurator", None, actor="test"))
+    assert_problem(_me(server, access), 401, "token-invalid")
+    changes = [d for _, subject, d in server.audit("account.role_change") if subject == staff.id]
+    assert '"tokens_revoked":2' in changes[0].replace(" ", "") and "tokens_revoked" not in changes[1]
+    staff.client.close()
+
+
+def test_token_use_is_audited_hourly_and_from_a_new_address(server: AuthServer, conf: Staff) -> None:
+    access = sign_in_loopback(server, conf)["access_token"]
+    digest = hashlib.sha256(access.encode()).digest()
+    tid = server.sql("SELECT id FROM api_tokens WHERE token_hash = ?", digest)[0][0]
+
+    def uses() -> int:
+        return len([a for a in server.audit("token.use") if tid in a[2]])
+
+    def settled(n: int) -> None:  # the touch is written after the answer
+        for _ in range(100):
+            if uses() == n:
+                return
+            time.sleep(0.02)
+        assert uses() == n
+
+    assert _me(server, access).status_code == 200
+    settled(1)
+    assert _me(server, access).status_code == 200
+    time.sleep(0.2)
+    assert uses() == 1  # the same address within the hour: not again
+    # In steady use (used a minute ago) for over an hour since the last audit: audited again.
+    server.sql("UPDATE api_tokens SET last_audited_at = last_audited_at - 3601, last_used_at = ? WHERE id = ?",
+               int(time.time()), tid)
+    assert _me(server, access).status_code == 200
+    settled(2)
+    # Last audited from another address: this use is audited at once.
+    server.sql("UPDATE api_tokens SET last_audited_ip = '192.0.2.7', last_used_at = ? WHERE id = ?",
+               int(time.time()), tid)
+    assert _me(server, access).status_code == 200
+    settled(3)
+    assert server.sql("SELECT last_audited_ip FROM api_tokens WHERE id = ?", tid)[0][0] != "192.0.2.7"
+
+
+def test_a_route_without_token_scope_refuses_before_looking_the_token_up(server: AuthServer) -> None:
+    """No token could call it, so even an unknown token gets 403 token-scope (no SQLite read), not 401."""
+    assert_problem(httpx.get(server.base_url + "/api/session", headers=bearer("mdg_unknown")), 403, "token-scope")
+    assert_problem(httpx.get(server.base_url + "/api/me/token", headers=bearer("mdg_unknown")), 401, "token-invalid")
