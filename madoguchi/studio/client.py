@@ -77,7 +77,10 @@ class Studio:
         self.close()
 
     def _refresh(self) -> bool:
-        refresh = self._tokens.refresh_token
+        # Another client of this server (a second notebook, the CLI) may have rotated the sign-in since: the
+        # keyring then holds the live refresh token and ours is spent (using it again would be a replay).
+        refresh = (signin.load_refresh(self.server) if self._tokens.refresh_token else None) \
+            or self._tokens.refresh_token
         if not refresh:
             return False
         try:

@@ -76,10 +76,22 @@ def mask(token: str | None) -> str:
     return "None" if token is None else f"'{token[:4]}…'"
 
 
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _server(url: str) -> str:
+    """``scheme://host[:port]`` of the server. Plain http only to this computer: a bearer token (and the
+    refresh token) sent over http to another host can be read and replayed by anyone on the way."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise StudioError(f"server must look like https://madoguchi.city.example, not {url!r}")
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
+        raise StudioError(f"refusing http://{parts.netloc}: tokens would cross the network unencrypted",
+                          detail="use https:// (plain http only for 127.0.0.1, ::1 or localhost)")
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -337,8 +349,10 @@ def obtain(server: str, *, client: httpx.Client, flow: Flow = "auto", token: str
         except StudioError:
             forget_refresh(server)  # expired, revoked or replayed: sign in again
         else:
+            # The kept token is spent now: keep its successor at once, whatever happens next (a scope we
+            # lack, a failed sign-in), or the next client would replay the spent one and revoke the sign-in.
+            save_refresh(server, tokens.refresh_token)
             if set(scopes) <= set(tokens.scopes):
-                save_refresh(server, tokens.refresh_token)
                 return tokens
     use_loopback = flow == "loopback" or (flow == "auto" and browser_likely())
     tokens = (loopback_sign_in(server, scopes, client=client, open_browser=open_browser, say=say) if use_loopback

@@ -239,3 +239,62 @@ def test_cli_login_with_the_device_flow(server: AuthServer, conf: Staff, memory_
     assert f"signed in to {server.base_url} as " in out.out
     kept = memory_keyring.store[("madoguchi", server.base_url)]
     assert kept.startswith("mdg_") and kept not in out.out + out.err
+
+
+def test_two_clients_sharing_the_keyring_refresh_in_turn(server: AuthServer, memory_keyring: MemoryKeyring) -> None:
+    """A second notebook signs in from the keyring (rotating the refresh token); the first one's later refresh
+    takes the live token from the keyring instead of replaying its spent one: no token.reuse, both keep going."""
+    import hashlib
+
+    staff = Staff(server, "configurator")
+    a = connect(server.base_url, flow="loopback", open_browser=FakeBrowser(staff), say=lambda s: None)
+    b = connect(server.base_url, flow="loopback", open_browser=FakeBrowser(staff), say=lambda s: None)
+    try:
+        assert b._tokens.source == "keyring"  # b rotated a's refresh token
+        for studio in (a, b, a, b):
+            server.sql("UPDATE api_tokens SET expires_at = 1 WHERE token_hash = ?",
+                       hashlib.sha256(studio._tokens.access_token.encode()).digest())
+            assert studio.whoami()["account"]["id"] == staff.id
+        assert not [row for row in server.audit("token.reuse") if row[1] == staff.id]
+    finally:
+        a.close()
+        b.close()
+        staff.client.close()
+
+
+def test_a_refresh_for_too_few_scopes_keeps_the_rotated_token(server: AuthServer, conf: Staff,
+                                                              memory_keyring: MemoryKeyring) -> None:
+    """The kept token is spent by the refresh: its successor is kept even when the sign-in that follows fails."""
+    connect(server.base_url, flow="loopback", open_browser=FakeBrowser(conf), say=lambda s: None).close()
+    kept = memory_keyring.store[("madoguchi", server.base_url)]
+
+    def broken_browser(url: str) -> None:
+        raise StudioError("no browser")
+
+    with pytest.raises(StudioError):
+        connect(server.base_url, flow="loopback", scopes=("drafts", "analytics"), open_browser=broken_browser,
+                say=lambda s: None)
+    assert memory_keyring.store[("madoguchi", server.base_url)] != kept
+    with connect(server.base_url, flow="loopback", open_browser=broken_browser) as studio:
+        assert studio._tokens.source == "keyring"
+
+
+@pytest.mark.parametrize("url", ["http://madoguchi.city.example", "http://192.0.2.1:8000", "http://[2001:db8::1]"])
+def test_plain_http_to_another_host_is_refused(url: str, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from madoguchi.cli import main
+
+    with pytest.raises(StudioError) as err:
+        connect(url, token="mdg_x")
+    assert "unencrypted" in str(err.value) and "https://" in str(err.value)
+    monkeypatch.setenv("MADOGUCHI_TOKEN", "mdg_x")
+    assert main(["drafts", "status", "x", "--server", url]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "unencrypted" in lines[0]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"])
+def test_plain_http_to_this_computer_is_allowed(url: str) -> None:
+    with pytest.raises(StudioError) as err:
+        connect(url, token="mdg_x")
+    assert "could not reach" in str(err.value)
