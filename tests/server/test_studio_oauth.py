@@ -422,6 +422,10 @@ def test_token_endpoint_is_rate_limited(tmp_path_factory: pytest.TempPathFactory
                                                                 "refresh_token": "mdg_x"}).status_code
                  for _ in range(5)]
         assert codes[:3] == [400, 400, 400] and codes[3:] == [429, 429]
+        # As docs/api.md says: the limit answers problem+json (as every auth endpoint), not RFC 6749 JSON.
+        limited = httpx.post(srv.base_url + "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"})
+        assert_problem(limited, 429, "rate-limited")
+        assert int(limited.headers["retry-after"]) > 0
         assert httpx.post(srv.base_url + "/oauth/device_authorization",
                           data={"client_id": CLIENT}).status_code == 200  # its own bucket
 
