@@ -93,9 +93,11 @@ _SEP = "、"
 
 
 def jst(value: object, *, seconds: bool = False) -> str:
-    """A stored UTC ISO timestamp as staff read it: JST, to the minute (``2026-12-07 05:27``; ``seconds``: to
-    the second, for a log-like listing such as ``madoguchi handoff status``). Something that is not a
-    timestamp is shown as it is."""
+    """A stored UTC ISO timestamp, or Unix seconds (the auth tables' expiry columns), as staff read it: JST,
+    to the minute (``2026-12-07 05:27``; ``seconds``: to the second, for a log-like listing such as
+    ``madoguchi handoff status``). Something that is not a timestamp is shown as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
     if not isinstance(value, str) or not value:
         return "" if value is None else str(value)
     try:

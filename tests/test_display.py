@@ -160,6 +160,12 @@ def test_jst_and_status_and_titles() -> None:
     assert jst("2026-12-06T20:27:00Z") == "2026-12-07 05:27"
     assert jst("2026-12-06T20:27:00") == "2026-12-07 05:27"  # stored times are UTC
     assert jst("not a time") == "not a time" and jst(None) == ""
+    # Unix seconds (the auth tables' columns: tokens, device codes) read the same way.
+    import calendar
+
+    unix = calendar.timegm((2026, 12, 6, 20, 27, 30))
+    assert jst(unix) == "2026-12-07 05:27" and jst(float(unix), seconds=True) == "2026-12-07 05:27:30"
+    assert jst(True) == "True"  # a flag is not a time
     assert jst("2026-12-06T20:27:09.5+00:00", seconds=True) == "2026-12-07 05:27:09"  # the CLI's listing
     assert STATUS_LABELS["needs_info"] == "追加情報待ち"
     assert procedure_title({"tennyu": "転入届"}, "tennyu") == "転入届"

@@ -15,7 +15,8 @@ import secrets
 import sqlite3
 import time
 import uuid
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import msgspec
 
@@ -106,6 +107,15 @@ class DeviceGrant(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: int
 
 
+# The columns ``_device`` reads, in its order (a query may select more after them).
+_DEVICE_COLUMNS = "id, user_code, client_id, scopes, client_host, client_ip, status, created_at, expires_at"
+
+
+def _device(row: Sequence[Any]) -> DeviceGrant:
+    return DeviceGrant(id=row[0], user_code=row[1], client_id=row[2], scopes=row[3].split(), client_host=row[4] or "",
+                       client_ip=row[5] or "", status=row[6], created_at=row[7], expires_at=row[8])
+
+
 def create_device(conn: sqlite3.Connection, *, client_id: str, scopes: list[str], client_host: str, client_ip: str,
                   ttl: int, interval: int) -> tuple[str, str]:
     """A pending device grant; returns (device_code, user_code)."""
@@ -129,13 +139,9 @@ def create_device(conn: sqlite3.Connection, *, client_id: str, scopes: list[str]
 def device_by_user_code(conn: sqlite3.Connection, user_code: str) -> DeviceGrant | None:
     """A pending, unexpired device grant by the code the person typed."""
     row = conn.execute(
-        "SELECT id, user_code, client_id, scopes, client_host, client_ip, status, created_at, expires_at"
-        " FROM oauth_grants WHERE kind = 'device' AND user_code = ? AND status = 'pending' AND expires_at > ?",
-        (user_code, now())).fetchone()
-    if row is None:
-        return None
-    return DeviceGrant(id=row[0], user_code=row[1], client_id=row[2], scopes=row[3].split(), client_host=row[4] or "",
-                       client_ip=row[5] or "", status=row[6], created_at=row[7], expires_at=row[8])
+        f"SELECT {_DEVICE_COLUMNS} FROM oauth_grants WHERE kind = 'device' AND user_code = ? AND status = 'pending'"
+        " AND expires_at > ?", (user_code, now())).fetchone()
+    return None if row is None else _device(row)
 
 
 def approve_device(conn: sqlite3.Connection, grant_id: str, account_id: str, *, allow: bool) -> bool:
@@ -154,14 +160,11 @@ def poll_device(conn: sqlite3.Connection, device_code: str, client_id: str) -> P
     grant is spent by the poll that gets it. Polls closer together than the grant's interval answer
     ``slow_down`` and add 5 s to it (RFC 8628 §3.5)."""
     row = conn.execute(
-        "SELECT id, user_code, client_id, scopes, client_host, client_ip, status, created_at, expires_at,"
-        " poll_interval, last_polled_at, account_id FROM oauth_grants WHERE code_hash = ? AND kind = 'device'",
-        (hash_secret(device_code),)).fetchone()
+        f"SELECT {_DEVICE_COLUMNS}, poll_interval, last_polled_at, account_id FROM oauth_grants"
+        " WHERE code_hash = ? AND kind = 'device'", (hash_secret(device_code),)).fetchone()
     if row is None or row[2] != client_id or row[6] == "used":
         return "invalid_grant", None, None
-    grant = DeviceGrant(id=row[0], user_code=row[1], client_id=row[2], scopes=row[3].split(),
-                        client_host=row[4] or "", client_ip=row[5] or "", status=row[6], created_at=row[7],
-                        expires_at=row[8])
+    grant = _device(row)
     if row[8] <= now():
         return "expired_token", grant, None
     t = time.time()  # sub-second: polls are compared against an interval of a few seconds

@@ -32,7 +32,6 @@ from server.auth.account_routes import require_fresh
 from server.auth.guards import current_account
 from server.auth.http import cfg, ip, limit
 from server.auth.middleware import bearer_of
-from server.auth.models import Account
 from server.auth.oauth_pages import (
     SCOPE_LABELS,
     T,
@@ -86,10 +85,6 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {k: str(v)[:2000] for k, v in form.items() if isinstance(v, str)}
 
 
-def _staff_scopes(account: Account | None, wanted: list[str] | None) -> bool:
-    return account is not None and wanted is not None and set(wanted) <= set(tokens.allowed_scopes(account.role))
-
-
 # -- loopback flow ----------------------------------------------------------------------------------
 
 
@@ -136,14 +131,14 @@ async def authorize(request: Request[Any, Any, Any]) -> Response[str]:
     account = current_account(request)
     if account is None:
         return signin_page(request)
-    if not tokens.allowed_scopes(account.role):
+    if not tokens.may_use_tokens(account):
         return forbidden_page(request)
     req = _AuthorizeRequest(dict(request.query_params))
     if req.fatal:
         return _fatal_page(request, req.fatal)
     if req.error:
         return _redirect_page(request, req.back(error=req.error[0], error_description=req.error[1]))
-    if not _staff_scopes(account, req.scopes):
+    if not tokens.scopes_allowed(account, req.scopes):
         return forbidden_page(request)
     lang = lang_of(request)
     port = urlsplit(req.redirect_uri).port
@@ -189,7 +184,7 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     account = current_account(request)
     if account is None:
         raise AuthProblem(401, "unauthorized", "sign in first")
-    if not tokens.allowed_scopes(account.role):
+    if not tokens.may_use_tokens(account):
         raise AuthProblem(403, "forbidden", "this role cannot sign in notebooks (configure or analytics needed)")
     form = await _form(request)
     req = _AuthorizeRequest(form)
@@ -197,7 +192,7 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
         raise AuthProblem(400, "oauth-request", req.fatal)
     if req.error:
         return _redirect_page(request, req.back(error=req.error[0], error_description=req.error[1]))
-    if not _staff_scopes(account, req.scopes):
+    if not tokens.scopes_allowed(account, req.scopes):
         raise AuthProblem(403, "forbidden", "your role does not allow these scopes")
     if form.get("decision") != "allow":
         await cfg(request).db.write(lambda c: append_audit(
@@ -251,7 +246,7 @@ async def token(request: Request[Any, Any, Any]) -> Response[Any]:
             from server.auth.store import account_by_id
 
             account = account_by_id(conn, found.account_id)
-            if account is None or not _staff_scopes(account, found.scopes):
+            if account is None or not tokens.scopes_allowed(account, found.scopes):
                 return "the account can no longer sign in notebooks"
             return tokens.issue_pair(conn, account=account, scopes=found.scopes, ip=address, via="loopback",
                                      name=f"{CLIENT_LABEL['ja']}・このコンピューター")
@@ -276,7 +271,7 @@ async def token(request: Request[Any, Any, Any]) -> Response[Any]:
             from server.auth.store import account_by_id
 
             account = account_by_id(conn, account_id)
-            if account is None or not _staff_scopes(account, grant.scopes):
+            if account is None or not tokens.scopes_allowed(account, grant.scopes):
                 return "access_denied"
             return tokens.issue_pair(conn, account=account, scopes=grant.scopes, ip=address, via="device",
                                      name=f"{CLIENT_ID}・{grant.client_host or grant.client_ip}")
@@ -327,7 +322,7 @@ async def device_page(request: Request[Any, Any, Any]) -> Response[str]:
     account = current_account(request)
     if account is None:
         return signin_page(request)
-    if not tokens.allowed_scopes(account.role):
+    if not tokens.may_use_tokens(account):
         return forbidden_page(request)
     lang = lang_of(request)
     title = "ノートブック・コマンドラインの接続" if lang == "ja" else "Connect a notebook or command line"
@@ -356,7 +351,7 @@ async def device_page(request: Request[Any, Any, Any]) -> Response[str]:
  maxlength="20" placeholder="XXXX-XXXX" value="{escape(typed)}" required>
 <button type="submit">{button}</button></form>"""
         return page(request, title, body, status=404 if typed else 200)
-    if not _staff_scopes(account, grant.scopes):
+    if not tokens.scopes_allowed(account, grant.scopes):
         return forbidden_page(request)
     warn = ("<p class=\"error\" role=\"alert\"><strong>自分で始めた接続のコードだけを許可してください。</strong>メールやチャットで送られてきたコードを"
             "許可すると、送った人があなたのアカウントで操作できるようになります（デバイスコード・フィッシング）。"
@@ -367,7 +362,7 @@ async def device_page(request: Request[Any, Any, Any]) -> Response[str]:
     dl = f"""<dl class="meta"><dt>{T['client'][lang]}</dt><dd>{escape(CLIENT_LABEL[lang])}</dd>
 <dt>{'名乗っているホスト名' if lang == 'ja' else 'Host it says it runs on'}</dt><dd>{escape(grant.client_host or '（なし）')}</dd>
 <dt>{'接続元のアドレス' if lang == 'ja' else 'Address it came from'}</dt><dd>{escape(grant.client_ip)}</dd>
-<dt>{'開始時刻' if lang == 'ja' else 'Started at'}</dt><dd>{escape(_jst(grant.created_at))}</dd>
+<dt>{'開始時刻' if lang == 'ja' else 'Started at'}</dt><dd>{escape(jst(grant.created_at))}</dd>
 <dt>{T['scopes'][lang]}</dt><dd>{scope_list(grant.scopes, lang)}</dd>
 <dt>{T['account'][lang]}</dt><dd>{escape(account.display_name)}</dd></dl>"""
     form = f"""<form method="post" action="/console/device{'?lang=en' if lang == 'en' else ''}" data-fresh
@@ -378,19 +373,13 @@ async def device_page(request: Request[Any, Any, Any]) -> Response[str]:
     return page(request, title, warn + dl + form)
 
 
-def _jst(unix: int) -> str:
-    import datetime as dt
-
-    return jst(dt.datetime.fromtimestamp(unix, dt.UTC).isoformat())
-
-
 @post("/console/device", status_code=HTTP_200_OK, include_in_schema=False, tags=["auth"])
 async def device_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     """許可する (fresh passkey check) or 拒否する; a code is decided once."""
     account = current_account(request)
     if account is None:
         raise AuthProblem(401, "unauthorized", "sign in first")
-    if not tokens.allowed_scopes(account.role):
+    if not tokens.may_use_tokens(account):
         raise AuthProblem(403, "forbidden", "this role cannot connect notebooks (configure or analytics needed)")
     limit(request, "device", account.id)
     form = await _form(request)
@@ -399,7 +388,7 @@ async def device_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     grant = await config.db.read(lambda c: grants.device_by_user_code(c, code)) if code else None
     if grant is None:
         raise AuthProblem(404, "device-code-unknown", "unknown, expired or already used code")
-    if not _staff_scopes(account, grant.scopes):
+    if not tokens.scopes_allowed(account, grant.scopes):
         raise AuthProblem(403, "forbidden", "your role does not allow these scopes")
     allow = form.get("decision") == "allow"
     if allow:

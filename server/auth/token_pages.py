@@ -31,19 +31,11 @@ _KIND = {"personal": ("個人用トークン", "personal token"), "refresh": ("�
 _SCOPE_SHORT = {"drafts": ("下書き", "drafts"), "analytics": ("統計", "analytics")}
 
 
-def _when(unix: int | None) -> str:
-    if unix is None:
-        return "—"
-    import datetime as dt
-
-    return jst(dt.datetime.fromtimestamp(unix, dt.UTC).isoformat())
-
-
 def _account(request: Request[Any, Any, Any]) -> Account:
     account = current_account(request)
     if account is None:
         raise AuthProblem(401, "unauthorized", "sign in first")
-    if not tokens.allowed_scopes(account.role):
+    if not tokens.may_use_tokens(account):
         raise AuthProblem(403, "forbidden", "tokens are for configurators and admins")
     return account
 
@@ -67,7 +59,7 @@ async def tokens_page(request: Request[Any, Any, Any]) -> Response[str]:
         body_rows = "".join(
             f"<tr><td>{escape(r.name)}</td><td>{_KIND[r.kind][en]}</td>"
             f"<td>{'、'.join(_SCOPE_SHORT[s][en] for s in r.scopes if s in _SCOPE_SHORT)}</td>"
-            f"<td>{_when(r.created_at)}</td><td>{_when(r.expires_at)}</td><td>{_when(r.last_used_at)}</td>"
+            f"<td>{jst(r.created_at)}</td><td>{jst(r.expires_at)}</td><td>{jst(r.last_used_at) or '—'}</td>"
             f"<td><form method=\"post\" action=\"/console/tokens/{escape(r.id)}/revoke\">{csrf_field(request)}"
             f"<button type=\"submit\" aria-label=\"{'取り消す' if not en else 'Revoke'}: {escape(r.name)}\">"
             f"{'取り消す' if not en else 'Revoke'}</button></form></td></tr>" for r in rows)
@@ -115,7 +107,7 @@ async def create_token(request: Request[Any, Any, Any]) -> Response[Any]:
     """A personal token, after a fresh passkey check; the answer is the only time its secret is shown."""
     account = _account(request)
     name, scopes, days = await _create_form(request)
-    if not set(scopes) <= set(tokens.allowed_scopes(account.role)):
+    if not tokens.scopes_allowed(account, scopes):
         raise AuthProblem(403, "forbidden", "your role does not allow these scopes")
     await require_fresh(request)
     address = ip(request)

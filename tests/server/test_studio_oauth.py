@@ -140,6 +140,9 @@ def test_loopback_flow_with_pkce(server: AuthServer, conf: Staff) -> None:
     other_redirect = exchange(server, code2, verifier, redirect="http://127.0.0.1:9/callback")
     assert other_redirect.json()["error"] == "invalid_grant"
 
+    # Without the page's script (no JSON asked): a 302 to the loopback address, as docs/api.md says.
+    plain = conf.client.post("/oauth/authorize", data={**params, "decision": "allow"})
+    assert plain.status_code == 302 and plain.headers["location"].startswith("http://127.0.0.1:54321/callback?code=")
     code3 = parse_qs(urlsplit(approve(conf, params)).query)["code"][0]
     ok = exchange(server, code3, verifier)
     assert ok.status_code == 200, ok.text
@@ -478,6 +481,19 @@ def test_a_role_that_loses_the_scope_revokes_the_tokens(server: AuthServer) -> N
     changes = [d for _, subject, d in server.audit("account.role_change") if subject == staff.id]
     assert '"tokens_revoked":2' in changes[0].replace(" ", "") and "tokens_revoked" not in changes[1]
     staff.client.close()
+
+
+def test_the_role_rules_for_tokens_are_one_helper() -> None:
+    from server.auth import tokens
+    from server.auth.models import Account
+
+    def account(role: str) -> Account:
+        return Account(id="a", display_name="x", role=role, department=None, verified=False)
+
+    assert tokens.may_use_tokens(account("configurator")) and not tokens.may_use_tokens(account("counter"))
+    assert not tokens.may_use_tokens(None)
+    assert tokens.scopes_allowed(account("admin"), ["drafts", "analytics"])
+    assert not tokens.scopes_allowed(account("counter"), ["drafts"]) and not tokens.scopes_allowed(account("admin"), None)
 
 
 def test_token_use_is_audited_hourly_and_from_a_new_address(server: AuthServer, conf: Staff) -> None:
