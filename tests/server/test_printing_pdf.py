@@ -90,11 +90,15 @@ def test_the_staff_copy_adds_the_staff_only_fields(server: AppServer, filed: dic
 
 
 def assert_refused(server: AppServer, path: str, unknown: str, *, roles: tuple[str, ...], outsider: Any) -> None:
-    """A printing route's refusals: 403 problem+json for ``roles`` (no capability), 404 problem+json for
-    ``outsider`` (staff who may not read the record: no hint that it exists) with nothing audited, 404 for
-    ``unknown`` (an id that does not exist), 401 signed out."""
+    """A printing route's refusals: 403 problem+json for ``roles`` (no capability; a configurator is sent to their
+    own console instead, 303 to /console/procedures, never a refusal), 404 problem+json for ``outsider`` (staff who
+    may not read the record: no hint that it exists) with nothing audited, 404 for ``unknown`` (an id that does not
+    exist), 401 signed out."""
     for role in roles:
         r = server.login(role).get(path)
+        if role == "configurator":
+            assert r.status_code == 303 and r.headers["location"].endswith("/console/procedures"), r.status_code
+            continue
         assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json"), role
     r = outsider.get(path)
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
