@@ -88,7 +88,8 @@ async def tokens_page(request: Request[Any, Any, Any]) -> Response[str]:
 async def _create_form(request: Request[Any, Any, Any]) -> tuple[str, list[str], int]:
     form = await request.form()
     name = str(form.get("name") or "").strip()[:100]
-    scopes = tokens.parse_scopes([str(s) for s in form.getall("scopes")] if hasattr(form, "getall") else [])
+    # getall() without a default raises KeyError when no box is ticked (the browser then sends no field at all)
+    scopes = tokens.parse_scopes([str(s) for s in form.getall("scopes", [])] if hasattr(form, "getall") else [])
     try:
         days = int(str(form.get("days") or ""))
     except ValueError:

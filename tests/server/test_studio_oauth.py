@@ -393,6 +393,12 @@ def test_personal_token_lifecycle(server: AuthServer, conf: Staff, counter: Staf
     assert_problem(conf.client.post("/console/tokens", data={**form, "days": "91"}), 400, "token-invalid-request")
     assert_problem(conf.client.post("/console/tokens", data={**form, "scopes": ["publish"]}), 400,
                    "token-invalid-request")
+    # each field left out, as a form with nothing ticked or typed sends it: the page's refusal, never a 500
+    for left_out in ("scopes", "name", "days"):
+        partial = {k: v for k, v in form.items() if k != left_out}
+        assert_problem(conf.client.post("/console/tokens", data=partial), 400, "token-invalid-request")
+    assert_problem(conf.client.post("/console/tokens", data={}), 400, "token-invalid-request")
+    assert_problem(conf.client.post("/console/tokens", data={**form, "days": "三十"}), 400, "token-invalid-request")
     r = conf.client.post("/console/tokens", data=form)
     assert r.status_code == 200, r.text
     secret, tid = r.json()["token"], r.json()["id"]
