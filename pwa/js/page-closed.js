@@ -21,10 +21,11 @@ export async function closedPage(view, c, now = Date.now()) {
     el('section', { class: 'notice', id: 'closed', 'aria-labelledby': 'closed-title' },
       el('h2', { id: 'closed-title', text: t('closedTitle') }),
       c.close_message ? el('p', { id: 'close-message', text: tx(c.close_message) }) : null),
-    started.length ? el('p', { text: t('closedDrafts') }) : null,
-    started.length ? el('ul', { class: 'cards', id: 'closed-drafts' }, started.map((d) => el('li', { class: 'card' },
-      link(`#/d/${d.id}`, tx(d.title || c.title), 'card-link'),
-      el('p', { class: 'meta', text: `${t('updated')}: ${jst(d.updated_at, getLang(), { zone: true })}` })))) : null,
+    // DOM append turns null into the text "null": with no draft started, append nothing at all.
+    ...(started.length ? [el('p', { text: t('closedDrafts') }),
+      el('ul', { class: 'cards', id: 'closed-drafts' }, started.map((d) => el('li', { class: 'card' },
+        link(`#/d/${d.id}`, tx(d.title || c.title), 'card-link'),
+        el('p', { class: 'meta', text: `${t('updated')}: ${jst(d.updated_at, getLang(), { zone: true })}` }))))] : []),
     el('div', { class: 'actions' }, link('#/find', t('back'), 'btn-link')));
   return true;
 }

@@ -67,6 +67,9 @@ def test_closed_procedure_shows_the_message_and_starts_nothing(browser: Any, sch
     assert page.locator("#form").count() == 0
     assert page.get_by_role("button").filter(has_text="次へ").count() == 0
     assert idb_all(page, "drafts") == []  # no draft made on opening
+    # No draft started: nothing but the notice and the way back (no stray "null" text nodes).
+    assert "null" not in page.locator("main").inner_text()
+    assert page.locator("#closed-drafts").count() == 0
     axe_check(page, "closed procedure")
 
     # In the person's language.
