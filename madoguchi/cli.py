@@ -266,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.required = True
     c = dsub.add_parser("push", help="upload a YAML or notebook definition as a draft and print its check result",
                         description="Push FILE as a draft. Prints the draft's id and check result; exit 1 with "
-                                    "'FILE:line:col: CODE message' lines when it has errors, 2 when the server "
-                                    "refuses.")
+                                    "'FILE:line:col: CODE message' lines when it has errors (a file that cannot "
+                                    "be read, e.g. not UTF-8: its PD005 line, nothing pushed), 2 when the server "
+                                    "refuses or FILE is a folder.")
     c.add_argument("file", metavar="FILE", help="a .yaml/.yml definition or a .ipynb notebook")
     c.add_argument("--server", metavar="URL", help="the Madoguchi server (default: $MADOGUCHI_SERVER)")
     c.add_argument("--device", action="store_true", help="sign in with the device flow if a sign-in is needed")

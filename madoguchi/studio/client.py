@@ -18,6 +18,7 @@ import httpx
 from madoguchi.studio import signin
 from madoguchi.studio.errors import StudioError, error_from_response
 from madoguchi.studio.views import HTMLView, diff_html, draft_html, preview_html
+from procedure_definitions.loader import _read_text, _Unreadable  # one way to read a definition file
 
 __all__ = ["Draft", "Studio", "connect"]
 
@@ -119,7 +120,11 @@ class Studio:
         procedure again replaces its open draft (revision + 1). Drafts with errors are stored too: see
         ``.ok`` and ``.lines``."""
         source, name = _source(path_or_text, filename)
-        return Draft(self, self.request("POST", "/api/drafts", json={"filename": name, "source": source}))
+        return self._post_draft(source, name)
+
+    def _post_draft(self, source: str, filename: str) -> Draft:
+        """``POST /api/drafts`` with this exact text (``madoguchi drafts push`` reads the file itself)."""
+        return Draft(self, self.request("POST", "/api/drafts", json={"filename": filename, "source": source}))
 
     def drafts(self) -> list[Draft]:
         """The drafts on the server, open ones first (``GET /api/drafts``)."""
@@ -136,9 +141,9 @@ def _source(path_or_text: str | Path, filename: str | None) -> tuple[str, str]:
                                            and Path(path_or_text).suffix.lower() in (".yaml", ".yml", ".ipynb")):
         path = Path(path_or_text)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise StudioError(f"cannot read {path}", detail=exc.strerror) from None
+            text = _read_text(path)  # the loader's one way to read a definition file (UTF-8, size-bounded)
+        except _Unreadable as exc:
+            raise StudioError(f"cannot read {path}", detail=str(exc)) from None
         if path.suffix.lower() == ".ipynb":
             try:
                 json.loads(text)  # the server reads the notebook's JSON; refuse garbage here, clearly

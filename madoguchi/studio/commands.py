@@ -2,8 +2,9 @@
 
 The token comes from ``MADOGUCHI_TOKEN`` (a personal token: CI), else the OS keyring (after ``madoguchi
 login``), else a sign-in in the browser (loopback, or ``--device``). Nothing secret is printed. Exit codes:
-0 fine, 1 the draft has errors (the located ``FILE:line:col: CODE message`` lines, FILE as given), 2 the
-server refused or could not be reached (its problem's title and detail on stderr).
+0 fine, 1 the draft has errors (the located ``FILE:line:col: CODE message`` lines, FILE as given; also a file
+that cannot be read, e.g. not UTF-8: its PD005 line, as ``madoguchi check`` prints it, and nothing is pushed), 2
+the server refused or could not be reached (its problem's title and detail on stderr), or FILE is a folder.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from madoguchi.studio import signin
 from madoguchi.studio.client import Draft, Studio, connect
 from madoguchi.studio.errors import StudioError
+from procedure_definitions.errors import problem
+from procedure_definitions.loader import _read_text, _Unreadable
 
 __all__ = ["drafts_push", "drafts_status", "login", "summary_lines"]
 
@@ -65,16 +69,26 @@ def summary_lines(draft: Draft, shown_path: str | None = None) -> list[str]:
     est = draft.estimate_seconds
     if est is not None:
         out.append(f"estimate: {est} s (goal 60 s){'' if est <= 60 else ' OVER'}")
-    for name, url in sorted(draft.urls.items()):
-        if name in ("console", "preview"):
-            out.append(f"{name}: {url}")
+    # the console page only: the draft's "preview" URL is the POST that makes a link (405 in a browser), and a
+    # preview link is a bearer secret made only when someone asks for one (the console page, Draft.preview())
+    if draft.urls.get("console"):
+        out.append(f"console: {draft.urls['console']}")
     return out
 
 
 def drafts_push(ns: argparse.Namespace) -> int:
+    path = Path(ns.file)
+    if path.is_dir():  # else its name would be pushed as if it were the text
+        print(f"error: {ns.file} is a folder: push one .yaml, .yml or .ipynb file", file=sys.stderr)
+        return 2
+    try:
+        text = _read_text(path)  # read as `madoguchi check` reads it, before any sign-in
+    except _Unreadable as exc:  # not UTF-8, too big, missing: the same located PD005 line; nothing is pushed
+        print(problem("PD005", ns.file, 1, 1, detail=str(exc)).format())
+        return 1
     try:
         with _connect(ns) as studio:
-            draft = studio.push(ns.file)
+            draft = studio._post_draft(text, path.name)
     except StudioError as exc:
         return _fail(exc)
     print("\n".join(summary_lines(draft, ns.file)))

@@ -70,6 +70,29 @@ def test_cli_push_prints_the_id_and_check_result(server: AuthServer, token: str,
     assert token not in r.stdout + r.stderr
     status = cli("drafts", "status", m.group(1), "--server", server.base_url, token=token, cwd=tmp_path)
     assert status.returncode == 0 and status.stdout.startswith(f"draft {m.group(1)} ")
+    # the console page, absolute, opens in a browser; no POST-only /preview URL (405), no preview link unasked
+    for out in (r.stdout, status.stdout):
+        assert f"console: {server.base_url}/console/procedures/drafts/{m.group(1)}\n" in out, out
+        assert "/preview" not in out and "preview:" not in out
+    assert httpx.get(f"{server.base_url}/console/procedures/drafts/{m.group(1)}").status_code != 405
+
+
+def test_cli_push_of_an_unreadable_file_or_a_folder(server: AuthServer, token: str, studio: Studio,
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "sjis.yaml").write_bytes(_yaml("studio-cli-sjis", "0.1.0").encode("shift_jis"))
+    before = {d.id for d in studio.drafts()}
+    r = cli("drafts", "push", "sjis.yaml", "--server", server.base_url, token=token, cwd=tmp_path)
+    check = subprocess.run([sys.executable, "-m", "madoguchi.cli", "check", "sjis.yaml"], cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stderr and r.returncode == 1, r.stdout + r.stderr
+    line = next(x for x in check.stdout.splitlines() if "PD005" in x)
+    assert line.startswith("sjis.yaml:1:1: PD005 ") and r.stdout.splitlines() == [line], (r.stdout, check.stdout)
+    (tmp_path / "defs").mkdir()
+    r = cli("drafts", "push", "defs", "--server", server.base_url, token=token, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and "folder" in r.stderr, r.stderr
+    assert {d.id for d in studio.drafts()} == before  # nothing was pushed
+    with pytest.raises(StudioError, match="cannot read"):
+        studio.push(tmp_path / "sjis.yaml")  # the notebook client reads the same way
 
 
 def test_cli_push_with_errors_exits_1_with_located_lines(server: AuthServer, token: str, tmp_path: Path) -> None:
