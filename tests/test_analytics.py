@@ -176,6 +176,17 @@ def test_report_refuses_what_is_not_a_madoguchi_database(tmp_path: Path, content
         assert not db.exists()  # read-only: a missing file is not created
 
 
+@pytest.mark.parametrize("where", ["folder", "under-a-file"])
+def test_report_refuses_an_out_it_cannot_write(filled: tuple[Path, Truth], tmp_path: Path, where: str) -> None:
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    out = tmp_path if where == "folder" else tmp_path / "file.txt" / "r.html"  # not writable, even for root
+    done = _report("--db", str(filled[0]), "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("madoguchi report: error: ") and str(out) in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
 def test_a_dataset_from_the_api_shape_gives_the_same_figures(filled: tuple[Path, Truth], ds: Dataset) -> None:
     import sqlite3
 

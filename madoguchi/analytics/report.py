@@ -172,6 +172,10 @@ def command(ns: argparse.Namespace) -> int:
     from madoguchi.analytics.charts import warm_up
     from madoguchi.analytics.dataset import DatasetError, load_api, load_sqlite
 
+    if Path(ns.out).is_dir():  # refused before the data is read: the file to write is named, not its folder
+        print(f"madoguchi report: error: --out {ns.out} is a folder: name the report file (e.g. report.html)",
+              file=sys.stderr)
+        return 2
     started = time.perf_counter()
     warming = threading.Thread(target=warm_up, name="vl-convert-warm-up", daemon=True)
     warming.start()  # overlaps the engine's start with reading the data (bench/bench_report.py)
@@ -190,7 +194,11 @@ def command(ns: argparse.Namespace) -> int:
         return 2
     finally:
         warming.join()  # never leave the engine starting in a thread at exit
-    summary = write_report(ds, ns.out)
+    try:
+        summary = write_report(ds, ns.out)
+    except OSError as e:  # a folder in the way, no permission, a full disk: one line, never a traceback
+        print(f"madoguchi report: error: cannot write {ns.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"{summary['out']}: {summary['charts']} charts, {summary['active_versions']} procedure versions,"
           f" {summary['submissions']} submissions, {summary['telemetry']} telemetry rows,"
           f" {summary['form_sessions']} form sessions, {summary['visit_events']} visit steps"
