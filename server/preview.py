@@ -246,9 +246,10 @@ def _page(body: str, *, head: str = "", attrs: str = "") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">\n'
         '<meta name="robots" content="noindex, nofollow">\n'
         f'<title>{_TEXTS["banner_ja"]} — 窓口</title>\n{head}</head>\n<body>\n'
-        '<div class="preview-banner" id="preview-banner" role="note">'
+        # A named <aside>: a landmark (axe's region rule: no content outside every landmark).
+        f'<aside class="preview-banner" id="preview-banner" aria-label="{_TEXTS["banner_ja"]}">'
         f'<strong>{_TEXTS["banner_ja"]}</strong> <span lang="en">/ {_TEXTS["banner_en"]}</span>'
-        ' <span id="preview-version" class="preview-version"></span></div>\n'
+        ' <span id="preview-version" class="preview-version"></span></aside>\n'
         f"{body}\n</body>\n</html>\n"
     )
 

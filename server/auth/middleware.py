@@ -2,7 +2,7 @@
 
 Neither rewrites cookies on every response (see the field notes: a session middleware that does so lets a
 service worker's parallel fetches clobber state). The session cookie is only set by sign-in and sign-out;
-the CSRF cookie only when a page or ``/api/session`` is fetched without one.
+the CSRF cookie only when a page (not a ``/preview/`` page) or ``/api/session`` is fetched without one.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # navigator.sendBeacon, which cannot set X-CSRF-Token: the token is not asked, the Origin check still is.
 CSRF_TOKEN_EXEMPT = frozenset({"/api/telemetry/sessions"})
 _CSRF_SCOPE_KEY = "madoguchi_csrf_token"
+# Pages under this prefix get no CSRF cookie (the preview: nothing to post, nothing saved).
+_NO_CSRF_COOKIE = "/preview/"
 _AUTH_SCOPE_KEY = "auth"
 _COOKIES_SCOPE_KEY = "madoguchi_cookies"
 _MAX_TOKEN = 128  # longer cookie values are garbage; do not hash megabytes
@@ -306,6 +308,10 @@ def csrf_middleware(app: ASGIApp) -> ASGIApp:
             return
         if cookie is not None:
             scope[_CSRF_SCOPE_KEY] = cookie  # type: ignore[literal-required]
+            await app(scope, receive, send)
+            return
+        if scope["path"].startswith(_NO_CSRF_COOKIE):
+            # A preview page (server/preview.py) posts no form and tells the phone nothing is saved: no cookie.
             await app(scope, receive, send)
             return
         token = secrets.token_urlsafe(32)

@@ -77,6 +77,10 @@ def test_preview_on_a_phone_follows_pushes_and_stores_nothing(browser: Any, shar
         assert "1.2.0" in page.locator("#preview-version").inner_text()
         assert page.evaluate("document.documentElement.dataset.preview") == "true"
         axe_check(page, "preview")
+        # axe's best-practice region rule too (outside axe_check's WCAG tags): the banner is in a landmark.
+        region = page.evaluate("async () => (await axe.run(document, {runOnly: {type: 'rule', values: ['region']}}))"
+                               ".violations.map((v) => v.nodes.map((n) => n.target))")
+        assert region == [], region
         shot(page, "preview-phone")
         page.locator("label:has-text('呼び名')").click()
         page.keyboard.type("みどり")
@@ -102,6 +106,7 @@ def test_preview_on_a_phone_follows_pushes_and_stores_nothing(browser: Any, shar
             local: localStorage.length,
         })""")
         assert stored == {"dbs": [], "sw": 0, "caches": [], "local": 0}, stored
+        assert context.cookies() == []  # not even the CSRF cookie: the page posts nothing
         assert counts(server) == before
         # A new push with a changed label: the open page shows it by itself, keeping what was typed.
         started = time.monotonic()

@@ -95,6 +95,28 @@ def test_link_opens_page_data_and_qr(srv: AppServer) -> None:
         assert js.status_code == 200 and "evaluateForm" in js.text
 
 
+
+def test_preview_pages_set_no_cookie(srv: AppServer) -> None:
+    """The page says nothing is saved: no CSRF cookie (a year-long one before), on the page, a refusal or its files;
+    the app's own pages still hand it out."""
+    token = token_of(link(srv, "drf_ok")["url"])
+    with srv.client() as anon:
+        for path in (f"/preview/{token}", "/preview/no-such-token", "/preview/static/preview.js",
+                     f"/api/preview/{token}"):
+            r = anon.get(path)
+            assert "set-cookie" not in r.headers, (path, r.headers.get("set-cookie"))
+        assert not anon.cookies
+        assert "madoguchi_csrf=" in anon.get("/").headers.get("set-cookie", "")  # the check can fail
+
+
+def test_the_banner_is_in_a_landmark(srv: AppServer) -> None:
+    """axe's region rule: every content is in a landmark; the banner is an <aside> with a name."""
+    token = token_of(link(srv, "drf_ok")["url"])
+    with srv.client() as anon:
+        for path in (f"/preview/{token}", "/preview/no-such-token"):
+            banner = re.search(r'<(\w+)[^>]*id="preview-banner"[^>]*>', anon.get(path).text)
+            assert banner and banner.group(1) == "aside" and "aria-label=" in banner.group(0), banner
+
 def test_etag_by_revision(srv: AppServer) -> None:
     srv.db.write_sync(lambda c: put_draft(c, SAMPLE, draft_id="drf_etag"))
     token = token_of(link(srv, "drf_etag")["url"])
