@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from .notebook_lines import fallback_line, locate_sources
 from .yamlpos import bad_string
 
 __all__ = [
@@ -44,8 +45,6 @@ SECTION_WORD = "section"
 # Sub-tag -> key of the localized text (the YAML keys of model.Text).
 HELP_LANGUAGES: tuple[str, ...] = ("ja", "en", "ja-easy")
 
-# nbformat writes every source line as its own JSON string on its own line, after a '"source": [' line.
-_SOURCE_KEY = re.compile(r'^\s*"source":\s*\[\s*$')
 _CELL_MAGIC = re.compile(r"^%%\S*")
 _FENCE_OPEN = re.compile(r"^\s*(```|~~~)\s*ya?ml\s*$")
 _FENCE_CLOSE = re.compile(r"^\s*(```|~~~)\s*$")
@@ -152,67 +151,6 @@ def _tags(cell: Mapping[str, Any]) -> list[str]:
     return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
-# ------------------------------------------------------------------------------------------ line finding
-
-
-def _decode_json_line(raw: str) -> tuple[str, int] | None:
-    """A line like ``    "text\\n",`` -> (decoded text, column offset of its first character)."""
-    stripped = raw.strip()
-    if stripped.endswith(","):
-        stripped = stripped[:-1]
-    if len(stripped) < 2 or not stripped.startswith('"'):
-        return None
-    try:
-        value = json.loads(stripped)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(value, str):
-        return None
-    return value, raw.index('"') + 1
-
-
-def _locate_sources(file_lines: list[str], sources: list[list[str]]) -> list[list[tuple[int, int]] | None]:
-    """For each cell's source lines, their (line, column) in the file, or None when not found.
-
-    Cells are searched in order from a moving cursor; a candidate ``"source": [`` line is accepted only
-    when the following JSON strings decode to exactly the cell's lines, so keys named "source" inside
-    metadata or outputs cannot mislead it.
-    """
-    found: list[list[tuple[int, int]] | None] = []
-    cursor = 0
-    n = len(file_lines)
-    for lines in sources:
-        hit: list[tuple[int, int]] | None = None
-        i = cursor
-        while i < n and lines:
-            if _SOURCE_KEY.match(file_lines[i]):
-                positions: list[tuple[int, int]] = []
-                for j, expected in enumerate(lines):
-                    k = i + 1 + j
-                    decoded = _decode_json_line(file_lines[k]) if k < n else None
-                    if decoded is None or decoded[0] != expected:
-                        break
-                    positions.append((k + 1, decoded[1]))
-                if len(positions) == len(lines):
-                    hit = positions
-                    cursor = i + 1 + len(lines)
-                    break
-            i += 1
-        found.append(hit)
-    return found
-
-
-def _fallback_line(file_lines: list[str], cell: Mapping[str, Any], start: int) -> int:
-    """The 1-based line of the cell's id (nbformat >= 4.5) or else line 1."""
-    cell_id = cell.get("id")
-    if isinstance(cell_id, str):
-        needle = f'"id": {json.dumps(cell_id)}'
-        for i in range(start, len(file_lines)):
-            if needle in file_lines[i]:
-                return i + 1
-    return 1
-
-
 # ------------------------------------------------------------------------------------------------- help
 
 
@@ -290,14 +228,14 @@ def extract(nb: Mapping[str, Any] | str | Path) -> ExtractedNotebook:
             f"no cell is tagged {PROCEDURE_TAG!r}: tag the code or raw cells that hold the YAML definition"
         )
 
-    located = _locate_sources(file_lines, [lines for _, lines, _ in yaml_cells])
+    located = locate_sources(file_lines, [lines for _, lines, _ in yaml_cells])
     out: list[str] = []
     line_map: list[tuple[int, int]] = []
     exact: list[bool] = []
     cursor_line = 0
     for (cell, lines, keep), positions in zip(yaml_cells, located, strict=True):
         if positions is None:
-            fallback = (_fallback_line(file_lines, cell, cursor_line), 0)
+            fallback = (fallback_line(file_lines, cell, cursor_line), 0)
             positions = [fallback] * len(lines)
             ok = False
         else:

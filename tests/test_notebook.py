@@ -271,6 +271,30 @@ def test_loader_reports_positions_inside_the_notebook(tmp_path: Path) -> None:
     assert raw[first.col - 1 :].startswith("bogus_key")
 
 
+@pytest.mark.parametrize("kind", ["raw", "markdown"])
+@pytest.mark.parametrize("one_string", [False, True], ids=["list-source", "one-string-source"])
+def test_positions_for_list_and_one_string_sources(tmp_path: Path, kind: str, one_string: bool) -> None:
+    """nbformat allows a cell's ``source`` as a list of lines (what Jupyter writes) or as ONE string: both give
+    the file's true line and column (check and drafts push both go through load_file / load_source)."""
+    from procedure_definitions.loader import load_file, load_source
+
+    text = HEAD.replace("        hint:", "        maxx: 3\n        hint:") + TAIL
+    cell = new_raw_cell(text) if kind == "raw" else new_markdown_cell('前書き "引用"\n\n```yaml\n' + text + "```\n")
+    nb = new_notebook(cells=[new_markdown_cell("prose\nmore prose"), tagged(cell, "procedure"), new_code_cell("x = 1")])
+    path = tmp_path / "nb_bad.ipynb"
+    if one_string:
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        nbformat.write(nb, path)
+    raw_text = path.read_text(encoding="utf-8")
+    starts = "kind: procedure" if kind == "raw" else "前書き"
+    assert (f'"source": "{starts}' in raw_text) == one_string  # the form under test is the one written
+    for result in (load_file(path), load_source(raw_text, str(path), notebook=True)):
+        bad = next(p for p in result.problems if p.code == "PD101")
+        raw = raw_text.splitlines()[bad.line - 1]
+        assert raw[bad.col - 1 :].startswith("maxx: 3"), (bad.format(), raw[:80])
+
+
 def test_shipped_notebook_has_saved_outputs() -> None:
     nb = nbformat.read(SHIPPED, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
