@@ -35,7 +35,7 @@ import yaml
 from .errors import Problem, did_you_mean, problem
 from .loader import LoadResult, load_file, load_text
 from .model import Definition, Text
-from .yamlpos import Located
+from .yamlpos import Located, bad_string
 
 __all__ = [
     "BOM",
@@ -139,7 +139,8 @@ def read_csv(text: str, path: str, entries: list[TextEntry]) -> dict[str, dict[s
     """Rows of a translations CSV -> {key: {lang: text}} (only the languages whose column exists).
 
     Raises TranslationError with every located problem: an unknown key (PD253), a row without Japanese, a
-    key given twice, a bad header or a row with more cells than columns (PD254).
+    key given twice, a bad header, a row with more cells than columns or a cell with a character no
+    definition may hold, e.g. a CR or NEL line break (PD254).
     """
     known = {e.key for e in entries}
     problems: list[Problem] = []
@@ -178,6 +179,13 @@ def read_csv(text: str, path: str, entries: list[TextEntry]) -> dict[str, dict[s
                                     detail=f"key {key!r} is given twice (first in row {first_row[key]})"))
             continue
         first_row[key] = row_no
+        # a stray CR, NEL (U+0085), form feed or other control character a definition may not hold: named at
+        # its cell here, not found later as a "syntax error" in the YAML the text was written into
+        bad = [(lang, why) for lang in LANGS if lang in cells and (why := bad_string(cells[lang])) is not None]
+        for lang, why in bad:
+            problems.append(problem("PD254", path, row_no, where[lang] + 1, detail=f"{key} ({lang}): {why}"))
+        if bad:
+            continue
         if not cells["ja"].strip():
             problems.append(problem("PD254", path, row_no, where["ja"] + 1,
                                     detail=f"{key}: the Japanese text (ja) is required"))

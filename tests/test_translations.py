@@ -199,6 +199,22 @@ def test_bad_rows_are_located_and_nothing_is_written(sample_files: tuple[Path, P
     assert yaml_path.read_text(encoding="utf-8") == SAMPLE
 
 
+@pytest.mark.parametrize("bad", ["x\r\ny", "x\ry", "x\u0085y", "x\x0cy", "x\x0by", "x\x1by", "x\u202ey"],
+                         ids=["crlf", "cr", "nel", "ff", "vt", "esc", "bidi"])
+def test_a_cell_with_a_stray_line_break_is_located_in_the_csv(sample_files: tuple[Path, Path], bad: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The CSV's cell is named (row 2 = title, column 3 = en), never the YAML the text would be written into."""
+    yaml_path, csv_path = sample_files
+    rows = rows_of(csv_path.read_text(encoding="utf-8"))
+    rows[1][2] = bad
+    csv_path.write_text(write_rows(rows), encoding="utf-8", newline="")
+    capsys.readouterr()
+    assert main(["translations", "import", str(yaml_path), str(csv_path), "--write"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{csv_path}:2:3: PD254 translations CSV: title (en): ") and "please report" not in out, out
+    assert f"{yaml_path}:" not in out and yaml_path.read_text(encoding="utf-8") == SAMPLE
+
+
 def test_read_csv_reports_every_problem_at_once() -> None:
     res = load_text(SAMPLE, "sample.yaml")
     text = write_rows([list(COLUMNS), ["nope", "x", "", ""], ["title", "", "", ""]])
