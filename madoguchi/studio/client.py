@@ -64,7 +64,9 @@ class Studio:
 
     def __repr__(self) -> str:
         who = self.account.get("display_name") or "?"
-        return (f"Studio(server={self.server!r}, account={who!r}, scopes={list(self._tokens.scopes)!r}, "
+        # a token given as it is (MADOGUCHI_TOKEN, token=) carries no scopes until the server names them
+        scopes = list(self._tokens.scopes) if self._tokens.scopes or self.account else "unknown"
+        return (f"Studio(server={self.server!r}, account={who!r}, scopes={scopes!r}, "
                 f"token={signin.mask(self._tokens.access_token)})")
 
     def close(self) -> None:
@@ -110,6 +112,9 @@ class Studio:
         """The account and token the server sees (``GET /api/me/token``)."""
         out = self.request("GET", "/api/me/token")
         self.account = dict(out.get("account") or {})
+        token = out.get("token")
+        if isinstance(token, dict) and isinstance(token.get("scopes"), list):
+            self._tokens.scopes = tuple(str(s) for s in token["scopes"])  # the server's word, for every token
         return dict(out)
 
     # -- drafts ---------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import null
 
-from madoguchi.studio import StudioError, connect
+from madoguchi.studio import Studio, StudioError, connect
 from madoguchi.studio import signin as studio_signin
+from madoguchi.studio.signin import TokenSet
 from server.auth.config import STATE_KEY
 from tests.server.conftest import auth_server
 from tests.server.test_studio_oauth import Staff
@@ -205,6 +206,13 @@ def test_token_from_the_environment(server: AuthServer, conf: Staff, monkeypatch
     monkeypatch.setenv("MADOGUCHI_TOKEN", r.json()["token"])
     with connect(server.base_url) as studio:
         assert studio.account["id"] == conf.id and studio._tokens.source == "env"
+        # the scopes the server gives this personal token, not an empty list
+        assert studio._tokens.scopes == ("drafts",) and "scopes=['drafts']" in repr(studio), repr(studio)
+    bare = Studio(server.base_url, TokenSet(access_token=r.json()["token"], source="env"))
+    assert "scopes='unknown'" in repr(bare)  # not asked yet: never a wrong empty list
+    bare.whoami()
+    assert "scopes=['drafts']" in repr(bare)
+    bare.close()
     monkeypatch.setenv("MADOGUCHI_TOKEN", "mdg_wrong")
     with pytest.raises(StudioError) as err:
         connect(server.base_url)
