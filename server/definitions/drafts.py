@@ -100,8 +100,9 @@ def problem_dict(p: Problem) -> dict[str, Any]:
 
 def save_draft_in(conn: sqlite3.Connection, *, filename: str, source: str, outcome: CheckOutcome, actor: str,
                   draft_id: str | None = None) -> tuple[DraftRow, bool]:
-    """Store a push: into ``draft_id`` (PUT), else into the open draft of the same definition id, else a new
-    draft. Returns (the row, created)."""
+    """Store a push: into ``draft_id`` (PUT), else into the open draft of the same definition id, else into
+    the same pusher's open draft of the same filename that has no definition id (a text whose id could not be
+    read), else a new draft. Returns (the row, created)."""
     now = now_utc()
     fmt = "ipynb" if is_notebook(filename, source) else "yaml"
     definition = msgspec.json.encode(outcome.definition).decode() if outcome.definition is not None else None
@@ -117,10 +118,18 @@ def save_draft_in(conn: sqlite3.Connection, *, filename: str, source: str, outco
         if pid is not None and target.procedure_id is not None and pid != target.procedure_id:
             raise DraftConflict("other-procedure",
                                 f"This draft is of '{target.procedure_id}'; the text is of '{pid}'")
-    elif pid is not None:
-        r = conn.execute(f"SELECT {_COLUMNS} FROM procedure_drafts WHERE procedure_id = ? AND state = 'draft'",
-                         (pid,)).fetchone()
-        target = _row(r) if r else None
+    else:
+        if pid is not None:
+            r = conn.execute(f"SELECT {_COLUMNS} FROM procedure_drafts WHERE procedure_id = ? AND state = 'draft'",
+                             (pid,)).fetchone()
+            target = _row(r) if r else None
+        if target is None:
+            # no readable id (or an id's first push): this pusher's open orphan of the same filename takes the
+            # text, so a CI job pushing a broken file on every commit keeps one draft, not one per push
+            r = conn.execute(f"SELECT {_COLUMNS} FROM procedure_drafts WHERE procedure_id IS NULL AND state = 'draft'"
+                             " AND created_by = ? AND filename = ? ORDER BY updated_at DESC LIMIT 1",
+                             (actor, filename)).fetchone()
+            target = _row(r) if r else None
     values = (pid, outcome.version, outcome.kind, filename, fmt, source, definition, problems,
               outcome.estimate_seconds)
     if target is not None:

@@ -124,6 +124,31 @@ def test_validate_and_scenarios_use_the_servers_rules(srv: AppServer) -> None:
         assert bad.status_code == 422, (when, bad.status_code, bad.text)
 
 
+def test_pushes_without_a_readable_id_keep_one_draft_per_pusher_and_filename(srv: AppServer) -> None:
+    c, other = srv.login("configurator"), srv.login("admin")
+
+    def orphans() -> list[dict[str, Any]]:
+        return [d for d in c.get("/api/drafts").json() if d["state"] == "draft" and d["procedure_id"] is None
+                and d["filename"] in ("ci/broken.yaml", "ci/other.yaml")]
+
+    first = c.post("/api/drafts", json={"filename": "ci/broken.yaml", "source": "1"})
+    assert first.status_code == 201 and first.json()["procedure_id"] is None, first.text
+    for n in range(2, 5):  # a CI job pushing the same broken file on every commit
+        r = c.post("/api/drafts", json={"filename": "ci/broken.yaml", "source": f"[{n}"})
+        assert r.status_code == 200 and r.json()["id"] == first.json()["id"] and r.json()["revision"] == n, r.text
+    assert c.get(f"/api/drafts/{first.json()['id']}/source").text == "[4"
+    elsewhere = c.post("/api/drafts", json={"filename": "ci/other.yaml", "source": "1"})  # another file
+    by_other = other.post("/api/drafts", json={"filename": "ci/broken.yaml", "source": "1"})  # another pusher
+    assert elsewhere.status_code == 201 and by_other.status_code == 201
+    assert len({first.json()["id"], elsewhere.json()["id"], by_other.json()["id"]}) == 3
+    assert len(orphans()) == 3
+    # the file mended: its id is read now, and the same draft becomes that definition's open draft
+    fixed = c.post("/api/drafts", json={"filename": "ci/broken.yaml", "source": _new_text(pid="test-mended")})
+    assert fixed.status_code == 200 and fixed.json()["id"] == first.json()["id"], fixed.text
+    assert fixed.json()["procedure_id"] == "test-mended" and fixed.json()["revision"] == 5
+    assert len(orphans()) == 2
+
+
 def test_only_configurators_and_admins_may_use_drafts(srv: AppServer) -> None:
     assert srv.client().get("/api/drafts").status_code == 401
     for role in ("resident", "counter", "reviewer", "outreach"):
