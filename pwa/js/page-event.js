@@ -8,6 +8,7 @@ import { evaluate, japanToday as today } from './expr.js';
 import { visibleQuestions, applicableProcedures, documentsFor, mergeDocuments, startBundle, answeredQuestions } from './lifeevent.js';
 import { aboutTime } from './steps.js';
 import { isClosed } from './closing.js';
+import { consoleLink } from './console-link.js';
 import { loadIndex, loadJSON, latestProcedure, readJSON, writeJSON, uuid, isStaff, actingFor, newDraft, filerProfile, drafts, link, notFound, mayFile } from './shell.js';
 
 export async function render(view, { event: id }) {
@@ -86,7 +87,7 @@ export async function render(view, { event: id }) {
       docs.length ? el('h2', { text: t('documents') }) : null,
       docs.length ? el('ul', {}, docs.map((x) => el('li', { text: tx(x.label) }))) : null,
       loaded.length && mayFile() ? el('div', { class: 'actions' }, start) : null,
-      loaded.length && !mayFile() ? el('p', { class: 'notice', text: t('cannotFile') }) : null].filter(Boolean));
+      loaded.length && !mayFile() ? el('p', { class: 'notice', text: t('cannotFile') }, ' ', consoleLink('btn-link')) : null].filter(Boolean));
   };
   drawQuestions();
   drawResult();

@@ -1,7 +1,8 @@
 // #/ home: drafts, waiting and submitted applications, needs-info items, changes waiting for review; staff
 // pick the resident they act for. What a role sees follows `can()` (the server's role policy sent with the
 // session): outreach workers pick from their assigned residents, counter staff search the registry, casework
-// staff get the household records and the console, roles that cannot file get no drafts.
+// staff get the household records and the console (a configurator: /console/procedures, console-link.js),
+// roles that cannot file get no drafts.
 
 import { t, tx, getLang, addStrings } from './i18n.js';
 import { STRINGS } from './strings-follow.js';
@@ -11,6 +12,7 @@ import { deleteDraft } from './sync.js';
 import { api } from './api.js';
 import { refreshStatuses, jst } from './statuses.js';
 import { el } from './dom.js';
+import { consoleLink } from './console-link.js';
 import { state, loadCatalog, actingFor, setActingFor, prefetchProfile, can, mayFile, link, statusBadge, itemStateText, entryTitle, reviewLines, flush, route, refreshSoon } from './shell.js';
 
 addStrings(STRINGS);
@@ -79,7 +81,7 @@ export async function render(view) {
     else if (can('registry_search')) main.append(registryPicker());
   }
   const staffLinks = [can('households') ? link('#/h', t('households'), 'btn btn-secondary') : null,
-    can('console') ? link('/console', t('consoleLink'), 'btn btn-secondary') : null].filter(Boolean);
+    consoleLink()].filter(Boolean);
   if (staffLinks.length) main.append(el('div', { class: 'actions', id: 'staff-links' }, ...staffLinks));
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
   // A signed-in resident: the code to show at the counter (page-counter.js).

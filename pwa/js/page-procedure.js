@@ -2,13 +2,14 @@
 // overview before starting is a screen with nothing to answer, so it folds): the newest draft of this
 // procedure they have not answered anything in yet is reused, else a new one is made. The first step shows
 // procedureHeader below: one line (かかる時間の目安 and what to have at hand) and the rest folded in a <details>.
-// Whoever cannot file (reviewers, configurators, admins) sees the same facts and no way to start. Past a
+// Whoever cannot file (reviewers, configurators, admins) sees the same facts, no way to start and the link to
+// their console (console-link.js, loaded only then). Past a
 // scheduled close, nobody starts: page-closed.js shows the city's message and the drafts already started.
 
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { store } from './db.js';
-import { latestProcedure, actingFor, newDraft, mayFile, link, notFound, isStaff, sessionReady } from './shell.js';
+import { latestProcedure, actingFor, newDraft, mayFile, notFound, isStaff, sessionReady } from './shell.js';
 import { aboutTime, documentsAtHand } from './steps.js';
 
 /** 「かかる時間の目安：約1分・手元に用意するもの：本人確認書類」 (the list/finder cards show the same). */
@@ -62,7 +63,5 @@ export async function render(view, { id }) {
     if (view.current()) location.replace(`#/d/${d.id}`);
     return;
   }
-  view.setPage(tx(c.title));
-  view.main.append(...procedureHeader(c), el('p', { class: 'notice', id: 'cannot-file', text: t('cannotFile') }),
-    el('div', { class: 'actions' }, link('#/find', t('back'), 'btn-link')));
+  (await import('./console-link.js')).cannotFilePage(view, c, procedureHeader);
 }

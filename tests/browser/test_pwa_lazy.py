@@ -22,6 +22,7 @@ NOT_NEEDED = (
     "page-submission.",
     "page-outbox.",
     "page-event.",
+    "console-link.",  # a staff role's way to its console: only for a role that cannot file
     "page-bundle.",
     "page-signin.",
     "page-recover.",
