@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .conftest import ARTIFACTS, AXE
@@ -35,17 +36,22 @@ def ready(page: Any) -> None:
     page.wait_for_selector("main[data-ready=true]", timeout=15000)
 
 
-def axe_check(page: Any, name: str) -> None:
-    """Zero axe-core violations (WCAG 2.2 AA tags) on the current screen."""
+def axe_check(page: Any, name: str, also: Sequence[str] = ()) -> None:
+    """Zero axe-core violations (WCAG 2.2 AA tags, and the rules named in ``also``, e.g. best-practice ones a
+    screen must pass too) on the current screen."""
     if not AXE.exists():
         raise AssertionError("node_modules/axe-core missing: run npm install")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         # add_script_tag would inject an inline <script>, which the app's CSP blocks; evaluate is exempt.
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate("(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    violations = list(result["violations"])
+    if also:
+        violations += page.evaluate("(ids) => axe.run(document, {runOnly: {type: 'rule', values: ids}})",
+                                    list(also))["violations"]
     bad = [
         {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
+        for v in violations
     ]
     assert not bad, f"axe violations on {name}: {json.dumps(bad, ensure_ascii=False, indent=1)}"
 
