@@ -20,7 +20,6 @@ naming the call; the meaning (expressions, prefill attributes, ...) is the check
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,14 @@ from .errors import did_you_mean
 from .loader import LoadResult, load_text
 from .model import FIELD_TYPES, Choice, Department, Document, Fee, Party, Scenario, ScenarioExpect, Section
 from .model import Procedure as ProcedureModel
+from .shape import DEF_ID_RE, ID_RE
+from .yamlpos import dump_yaml
 
 __all__ = ["BuilderError", "Container", "Group", "Label", "Procedure", "SectionBuilder"]
 
 Label = str | Mapping[str, str]
 """A localized text: a plain string (Japanese) or ``{"ja": ..., "en": ..., "ja-easy": ...}``."""
 
-_ID_RE = re.compile(r"[a-z][a-z0-9_]*")  # the rule shape.py checks (PD106), said at the call
-_DEF_ID_RE = re.compile(r"[a-z][a-z0-9-]*")
 _LANGS = ("ja", "en", "ja-easy")
 # Keys of a field that hold a localized text: the builder takes a str or a mapping for each.
 _TEXT_KEYS = frozenset({"hint", "help", "constraint_message", "placeholder", "unit", "item_label", "text"})
@@ -147,7 +146,7 @@ class Container:
         struct = FIELD_TYPES.get(ftype)
         if struct is None:
             raise BuilderError(f"{call}: unknown field type {type!r}{did_you_mean(type, FIELD_TYPES)}")
-        if not isinstance(id, str) or not _ID_RE.fullmatch(id):
+        if not isinstance(id, str) or not ID_RE.fullmatch(id):
             raise BuilderError(f"{call}: invalid id {id!r}: use snake_case (lowercase letters, digits and '_', "
                                "starting with a letter)")
         if label is None:
@@ -262,13 +261,13 @@ class Procedure:
     def __init__(self, id: str, version: str, *, title: Label, department: Label | Mapping[str, Any],
                  department_id: str | None = None, **kw: Any) -> None:
         call = _call("Procedure", id, version)
-        if not isinstance(id, str) or not _DEF_ID_RE.fullmatch(id):
+        if not isinstance(id, str) or not DEF_ID_RE.fullmatch(id):
             raise BuilderError(f"{call}: invalid id {id!r}: use lowercase letters, digits and '-', starting with a letter")
         if isinstance(department, Mapping) and "name" in department:
             dept = {"id": department.get("id", department_id), "name": _text(department["name"], call, "department")}
         else:
             dept = {"id": department_id, "name": _text(department, call, "department")}
-        if not isinstance(dept["id"], str) or not _ID_RE.fullmatch(dept["id"]):
+        if not isinstance(dept["id"], str) or not ID_RE.fullmatch(dept["id"]):
             raise BuilderError(f"{call}: department needs an id: department_id='shimin' (snake_case), "
                                f"not {dept['id']!r}")
         self._data: dict[str, Any] = {"kind": "procedure", "id": id, "version": version,
@@ -303,7 +302,7 @@ class Procedure:
     def section(self, id: str, title: Label | None = None, **kw: Any) -> SectionBuilder:
         """Add a page of the form; returns it, to add fields to (``s.text(...)``)."""
         call = _call("section", id)
-        if not isinstance(id, str) or not _ID_RE.fullmatch(id):
+        if not isinstance(id, str) or not ID_RE.fullmatch(id):
             raise BuilderError(f"{call}: invalid id {id!r}: use snake_case (lowercase letters, digits and '_')")
         if any(s["id"] == id for s in self._data["sections"]):
             raise BuilderError(f"{call}: section {id!r} is already defined")
@@ -441,12 +440,10 @@ class Procedure:
 
     def to_yaml(self) -> str:
         """The YAML definition: keys in the order given, Japanese kept as written."""
-        import yaml
 
         if not self._data["sections"]:
             raise BuilderError(f"{_call('to_yaml')}: add at least one section (p.section(...))")
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        return yaml.dump(self.to_dict(), Dumper=dumper, allow_unicode=True, sort_keys=False, width=110)
+        return dump_yaml(self.to_dict())
 
     def check(self, path: str | None = None) -> LoadResult:
         """Load :meth:`to_yaml` as ``madoguchi check`` does: the model and every problem, located in the YAML."""

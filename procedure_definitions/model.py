@@ -60,6 +60,7 @@ __all__ = [
     "TextField",
     "WarekiField",
     "YesNoField",
+    "field_paths",
     "iter_fields",
 ]
 
@@ -523,3 +524,17 @@ def iter_fields(fields: list[Field], parent: GroupField | None = None) -> Iterat
 def procedure_fields(proc: Procedure) -> Iterator[tuple[Field, GroupField | None]]:
     for s in proc.sections:
         yield from iter_fields(s.fields)
+
+
+def field_paths(proc: Procedure) -> Iterator[tuple[str, Field]]:
+    """``(path, field)`` of every field, depth first; a group's fields as ``group.child`` (no item numbers): the
+    paths form-session telemetry and the analytics name fields by."""
+    def walk(fields: list[Field], base: str) -> Iterator[tuple[str, Field]]:
+        for f in fields:
+            path = f"{base}.{f.id}" if base else f.id
+            yield path, f
+            if isinstance(f, GroupField):
+                yield from walk(f.fields, path)
+
+    for s in proc.sections:
+        yield from walk(s.fields, "")

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from .notebook_lines import fallback_line, locate_sources
-from .yamlpos import bad_string
+from .yamlpos import bad_string, dump_yaml
 
 __all__ = [
     "HELP_LANGUAGES",
@@ -386,10 +386,8 @@ def to_mapping(ex: ExtractedNotebook) -> dict[str, Any]:
 
 def to_yaml(ex: ExtractedNotebook) -> str:
     """Canonical YAML of the definition: keys in the order written, Unicode kept, help applied."""
-    import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(to_mapping(ex), Dumper=dumper, allow_unicode=True, sort_keys=False, width=110)
+    return dump_yaml(to_mapping(ex))
 
 
 def notebook_to_yaml(path: str | Path) -> str:

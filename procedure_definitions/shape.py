@@ -23,8 +23,8 @@ from .yamlpos import KeyPath, Located
 __all__ = ["check_shape"]
 
 # Used with fullmatch: "$" alone would let a trailing newline through.
-_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
-_DEF_ID_RE = re.compile(r"[a-z][a-z0-9-]*")
+ID_RE = re.compile(r"[a-z][a-z0-9_]*")  # a field, section, choice or department id (PD106)
+DEF_ID_RE = re.compile(r"[a-z][a-z0-9-]*")  # a procedure or life event id
 
 
 @cache
@@ -202,7 +202,7 @@ class _Walker:
     def check_ids(self, value: dict[str, Any], path: KeyPath) -> None:
         if "id" in value and isinstance(value["id"], str):
             is_definition = len(path) == 0
-            rx = _DEF_ID_RE if is_definition else _ID_RE
+            rx = DEF_ID_RE if is_definition else ID_RE
             if not rx.fullmatch(value["id"]):
                 rule = (
                     "use lowercase letters, digits and '-', starting with a letter"

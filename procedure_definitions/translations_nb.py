@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import nbformat
 
-from .loader import LoadResult, load_text
+from .loader import LoadResult, load_source
 from .notebook import (
     HELP_PREFIX,
     PROCEDURE_TAG,
@@ -31,16 +31,7 @@ from .notebook import (
 )
 from .translations import NOT_WRITTEN, Edit, TranslationError, changes_of, expected_model, splice, yaml_edits
 
-__all__ = ["apply_texts_notebook", "load_notebook_text"]
-
-
-def load_notebook_text(text: str, path: str) -> LoadResult:
-    """Load a notebook's JSON text as ``madoguchi check`` does (loader.load_file, without the file)."""
-    ex = extract(text)
-    res = load_text(ex.yaml_text, path, line_map=ex.line_map, help_texts=ex.help)
-    if ex.errors:
-        raise TranslationError(message="; ".join(ex.errors))
-    return res
+__all__ = ["apply_texts_notebook"]
 
 
 def _origins(cells: list[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -158,7 +149,7 @@ def apply_texts_notebook(nb_text: str, result: LoadResult, rows: dict[str, dict[
     out = nbformat.writes(nbformat.from_dict(nb), version=4)
     if not out.endswith("\n"):
         out += "\n"
-    again = load_notebook_text(out, result.path)
+    again = load_source(out, result.path, notebook=True)  # as `madoguchi check` reads it
     if again.definition != expected_model(result.definition, changes):
         lines = [p.format() for p in again.problems if p.severity == "error"]
         raise TranslationError(message=NOT_WRITTEN + "".join("\n" + x for x in lines))

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "bad_string", "read_yaml"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_VALUES", "Located", "Pos", "YamlError", "bad_string", "dump_yaml", "read_yaml"]
 
 Pos = tuple[int, int]
 KeyPath = tuple[str | int, ...]
@@ -279,3 +279,10 @@ def read_yaml(text: str, line_map: Callable[[Pos], Pos] | None = None) -> Locate
     if node is not None:
         out.data = build(node, ())
     return out
+
+
+def dump_yaml(data: Any) -> str:
+    """A definition's plain value as YAML the way Madoguchi writes it (notebook export, builder): keys in their
+    order, Japanese as is, lines up to 110 columns."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False, width=110))

@@ -18,7 +18,8 @@ import msgspec
 from litestar import Request, post
 from litestar.params import JSONBody
 
-from procedure_definitions.model import Field, GroupField, Procedure
+from procedure_definitions.model import Procedure
+from procedure_definitions.model import field_paths as model_field_paths
 from server.problems import Problem
 from server.services import services
 from server.telemetry import decode_strict, parse_stamp
@@ -49,14 +50,6 @@ class SessionAck(msgspec.Struct):
     stored: bool
 
 
-def _walk(fields: list[Field], base: str, out: set[str]) -> None:
-    for f in fields:
-        path = f"{base}.{f.id}" if base else f.id
-        out.add(path)
-        if isinstance(f, GroupField):
-            _walk(f.fields, path, out)
-
-
 _PATHS: dict[tuple[str, str], frozenset[str]] = {}
 
 
@@ -66,9 +59,7 @@ def field_paths(proc: Procedure) -> frozenset[str]:
     key = (proc.id, proc.version)
     found = _PATHS.get(key)
     if found is None:
-        out: set[str] = set()
-        for s in proc.sections:
-            _walk(s.fields, "", out)
+        out = {path for path, _ in model_field_paths(proc)}
         if len(_PATHS) > 512:  # bounded: versions accumulate over years, one process
             _PATHS.clear()
         found = _PATHS[key] = frozenset(out)
@@ -102,19 +93,23 @@ def form_session_row(s: FormSessionIn) -> tuple[Any, ...]:
 
 def upsert_form_session(conn: Any, row: tuple[Any, ...]) -> bool:
     """Call inside a write job. False when the session id is taken by another procedure or version (nothing
-    written). A session already ``submitted`` stays so (a late 'left' from the page after sending changes
-    nothing of it)."""
+    written). A session already ``submitted`` stays as it was sent (a late or replayed 'left', e.g. queued offline
+    before the send, changes nothing of it: not its outcome, lists, end or duration)."""
     cur = conn.execute(
         "INSERT INTO form_sessions (session, procedure_id, procedure_version, channel, started_at, ended_at,"
         " duration_s, outcome, viewed, last_field, errors, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (session) DO UPDATE SET channel = excluded.channel,"
-        " started_at = coalesce(form_sessions.started_at, excluded.started_at), ended_at = excluded.ended_at,"
+        " ON CONFLICT (session) DO UPDATE SET"
+        " channel = CASE WHEN form_sessions.outcome = 'submitted' THEN form_sessions.channel ELSE excluded.channel END,"
+        " started_at = coalesce(form_sessions.started_at, excluded.started_at),"
+        " ended_at = CASE WHEN form_sessions.outcome = 'submitted' THEN form_sessions.ended_at"
+        "   ELSE excluded.ended_at END,"
         " duration_s = CASE WHEN form_sessions.outcome = 'submitted' THEN form_sessions.duration_s"
         "   ELSE excluded.duration_s END,"
         " outcome = CASE WHEN form_sessions.outcome = 'submitted' THEN 'submitted' ELSE excluded.outcome END,"
-        " viewed = excluded.viewed,"
+        " viewed = CASE WHEN form_sessions.outcome = 'submitted' THEN form_sessions.viewed ELSE excluded.viewed END,"
         " last_field = CASE WHEN form_sessions.outcome = 'submitted' THEN NULL ELSE excluded.last_field END,"
-        " errors = excluded.errors, received_at = excluded.received_at"
+        " errors = CASE WHEN form_sessions.outcome = 'submitted' THEN form_sessions.errors ELSE excluded.errors END,"
+        " received_at = excluded.received_at"
         " WHERE form_sessions.procedure_id = excluded.procedure_id"
         " AND form_sessions.procedure_version = excluded.procedure_version", row)
     return bool(cur.rowcount)

@@ -289,9 +289,9 @@ def test_every_text_of_a_notebook_changed_lands(path: Path) -> None:
 
 
 def load_text_nb(text: str) -> Any:
-    from procedure_definitions.translations_nb import load_notebook_text
+    from procedure_definitions.loader import load_source
 
-    return load_notebook_text(text, "nb.ipynb").definition
+    return load_source(text, "nb.ipynb", notebook=True).definition
 
 
 def test_a_broken_definition_is_reported_not_exported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,7 +65,7 @@ def completion_rate(overview: pd.DataFrame) -> alt.Chart | None:
     ).properties(title="完了率（完了 ÷ 開始）", width=WIDTH))
 
 
-def completion_time(overview: pd.DataFrame, goal_seconds: int = 60) -> alt.Chart | None:
+def completion_time(overview: pd.DataFrame, goal_seconds: int) -> alt.Chart | None:
     """p50 and p90 of completion time per version, the check's estimate as a tick, the goal as a rule."""
     df = overview[overview["p50_s"].notna()] if not overview.empty else overview
     if df.empty:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 import urllib.error
@@ -96,48 +97,55 @@ class Dataset:
         return {name: len(df) for name, df in self.tables.items()}
 
 
-def _walk(fields: list[Any], base: str, out: list[tuple[str, str]]) -> None:
-    from procedure_definitions.model import GroupField
-
-    for f in fields:
-        path = f"{base}.{f.id}" if base else f.id
-        out.append((path, f.label.ja))
-        if isinstance(f, GroupField):
-            _walk(f.fields, path, out)
-
-
 def definition_fields(proc: Any) -> list[tuple[str, str]]:
-    """``(path, Japanese label)`` of every field of a procedure, in order (paths as form_sessions names them)."""
-    out: list[tuple[str, str]] = []
-    for section in proc.sections:
-        _walk(section.fields, "", out)
-    return out
+    """``(path, Japanese label)`` of every field of a procedure, in order (paths as form_sessions names them:
+    ``procedure_definitions.model.field_paths``)."""
+    from procedure_definitions.model import field_paths
+
+    return [(path, f.label.ja) for path, f in field_paths(proc)]
 
 
 def _definition_facts(rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str], tuple[Any, ...]], list[list[Any]]]:
     """``madoguchi check``'s estimate of each stored procedure version (``procedure_definitions.timing``), its
     department's name, and its field paths with labels."""
+    est: dict[tuple[str, str], tuple[Any, ...]] = {}
+    fields: list[list[Any]] = []
+    for pid, version, kind, definition in rows:
+        # A published version is frozen: its facts are worked out once per process (keyed by its text too, as
+        # two databases may hold different texts under one id and version).
+        key = (pid, version, hashlib.sha256(str(definition).encode()).digest())
+        known = _FACTS.get(key)
+        if known is None:
+            known = _FACTS[key] = _facts_of(kind, definition)
+            if len(_FACTS) > 2048:
+                _FACTS.clear()
+        est[(pid, version)] = known[0]
+        fields.extend([pid, version, path, label, i] for i, (path, label) in enumerate(known[1]))
+    return est, fields
+
+
+_FACTS: dict[tuple[str, str, bytes], tuple[tuple[Any, ...], list[tuple[str, str]]]] = {}
+
+
+def _facts_of(kind: str, definition: Any) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
+    """((department name, estimate seconds), field paths with labels) of one stored version."""
     import msgspec
 
     from procedure_definitions.model import Procedure
     from procedure_definitions.timing import estimate
 
-    est: dict[tuple[str, str], tuple[Any, ...]] = {}
-    fields: list[list[Any]] = []
-    for pid, version, kind, definition in rows:
-        seconds: float | None = None
-        department: str | None = None
-        if kind == "procedure":
-            try:
-                proc = msgspec.json.decode(definition, type=Procedure)
-                department = proc.department.name.ja
-                seconds = round(estimate(proc).seconds, 1)
-                paths = definition_fields(proc)
-                fields.extend([pid, version, path, label, i] for i, (path, label) in enumerate(paths))
-            except (msgspec.DecodeError, ValueError, TypeError, KeyError):
-                seconds = None  # a definition this code cannot read any more: no estimate, the rest still counts
-        est[(pid, version)] = (department, seconds)
-    return est, fields
+    seconds: float | None = None
+    department: str | None = None
+    paths: list[tuple[str, str]] = []
+    if kind == "procedure":
+        try:
+            proc = msgspec.json.decode(definition, type=Procedure)
+            department = proc.department.name.ja
+            seconds = round(estimate(proc).seconds, 1)
+            paths = definition_fields(proc)
+        except (msgspec.DecodeError, ValueError, TypeError, KeyError):
+            seconds = None  # a definition this code cannot read any more: no estimate, the rest still counts
+    return (department, seconds), paths
 
 
 def _tables_present(conn: sqlite3.Connection) -> set[str]:
@@ -152,11 +160,10 @@ def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     if missing:
         raise DatasetError(f"not a Madoguchi database (no {', '.join(missing)} table)")
     out: dict[str, dict[str, Any]] = {}
-    defs = [tuple(r) for r in conn.execute(
-        "SELECT procedure_id, version, kind, definition FROM procedure_versions ORDER BY procedure_id, published_at")]
-    est, fields = _definition_facts(defs)
-    versions = conn.execute("SELECT procedure_id, version, kind, title, department, published_at, retired_at"
-                            " FROM procedure_versions ORDER BY procedure_id, published_at").fetchall()
+    stored = conn.execute("SELECT procedure_id, version, kind, title, department, published_at, retired_at,"
+                          " definition FROM procedure_versions ORDER BY procedure_id, published_at").fetchall()
+    est, fields = _definition_facts([(r[0], r[1], r[2], r[7]) for r in stored])
+    versions = [r[:7] for r in stored]
     rows: list[list[Any]] = []
     for r in versions:
         name, seconds = est.get((r[0], r[1]), (None, None))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from procedure_definitions.timing import BUDGET_SECONDS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["GOAL_SECONDS", "STEP_LABELS", "WEEKDAYS", "all_figures", "field_dropoff", "field_errors", "overview", "query",
            "visit_step_durations", "visit_step_times", "volumes_by_hour_weekday"]
 
-GOAL_SECONDS: Final = 60  # the 60-second goal of a resident's procedure (docs/time-model.md)
+# the 60-second goal of a resident's procedure: the one `madoguchi check` holds definitions to (PD401)
+GOAL_SECONDS: Final = int(BUDGET_SECONDS)
 WEEKDAYS: Final = ("月", "火", "水", "木", "金", "土", "日")
 # The counter visit's steps, in order: key (as in visit_step_durations) -> label.
 STEP_LABELS: Final = {"reception": "受付", "interview": "聞き取り", "confirm": "確認", "review": "審査", "issue": "交付"}

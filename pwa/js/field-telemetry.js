@@ -98,7 +98,11 @@ function send(outcome) {
     const ids = Object.keys(all);
     for (const id of ids.slice(0, Math.max(0, ids.length - 50))) delete all[id]; // the newest 50 sessions
     keep(all);
-  } else post(JSON.stringify(p));
+  } else {
+    const all = pending(); // an older state of this session kept offline must not follow this one
+    if (all[p.session]) { delete all[p.session]; keep(all); }
+    post(JSON.stringify(p));
+  }
 }
 
 function sendPending() {

@@ -1,15 +1,16 @@
 """``/console/analytics`` (利用状況): the analytics report's key figures for managers, server-rendered.
 
 The same definitions as ``madoguchi report`` (``madoguchi.analytics.metrics``), over the live database: the
-de-identified tables are read and the figures computed in one job of the reader pool (``Database.read``), so the
-event loop never waits on DuckDB. Capability ``analytics``. No personal data on the page (ids, versions, counts,
+de-identified tables are read in one job of the reader pool (``Database.read``) and the figures computed in a
+thread of their own, one computation at a time per database, so neither the event loop nor the reader pool waits
+on DuckDB. Capability ``analytics``. No personal data on the page (ids, versions, counts,
 field labels), so reading it is not audited. Charts are in the report and the notebook: the console's strict CSP
 has no room for the renderer's inline styles, and tables are what a screen reader reads anyway.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 import time
 import weakref
 from typing import Any
@@ -31,14 +32,16 @@ TOP_FIELDS = 10  # fields listed per table: the worst ones (the report lists all
 # page, or several of them, reuse one computation per database for a minute instead of loading the reader pool.
 CACHE_SECONDS = 60.0
 _cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Any]]] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-def key_figures(conn: sqlite3.Connection) -> dict[str, Any]:
-    """The page's tables as HTML (escaped by ``display_table``) and the dataset's row counts."""
+def key_figures(tables: dict[str, Any]) -> dict[str, Any]:
+    """The page's tables as HTML (escaped by ``display_table``) and the dataset's row counts, from the
+    de-identified tables (``read_tables``)."""
     from madoguchi.analytics.metrics import GOAL_SECONDS, all_figures
     from madoguchi.analytics.report import display_table
 
-    ds = to_dataset(read_tables(conn), "live")
+    ds = to_dataset(tables, "live")
     frames = all_figures(ds)
     ov = frames["overview"].copy()
     ov["goal"] = ["―" if p != p or p is None else ("目標内" if p <= GOAL_SECONDS else "目標超過") for p in ov["p50_s"]]
@@ -76,12 +79,16 @@ def key_figures(conn: sqlite3.Connection) -> dict[str, Any]:
 async def analytics_page(request: Request[Any, Any, Any]) -> Response[str]:
     require_roles(request, *ANALYTICS_ROLES)
     db = services(request).db
-    hit = _cache.get(db)
-    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-        figures = hit[1]
-    else:
-        figures = await db.read(key_figures)
-        _cache[db] = (time.monotonic(), figures)
+    lock = _locks.setdefault(db, asyncio.Lock())
+    async with lock:  # one computation at a time per database: managers arriving together wait for it
+        hit = _cache.get(db)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            figures = hit[1]
+        else:
+            # Only the read holds a reader of the pool; pandas and DuckDB run in a thread of their own.
+            tables = await db.read(read_tables)
+            figures = await asyncio.to_thread(key_figures, tables)
+            _cache[db] = (time.monotonic(), figures)
     return render_page(request, "analytics.html", current="analytics", **figures)
 
 

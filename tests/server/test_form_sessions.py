@@ -88,10 +88,14 @@ def test_upsert_by_session_and_submitted_stays_submitted(srv: AppServer) -> None
     assert got is not None
     assert json.loads(got["viewed"])[-1] == "doc"
     assert (got["outcome"], got["last_field"], got["duration_s"]) == ("submitted", None, 300)
-    # The page left after sending: a late 'left' does not turn it back.
-    assert c.post(URL, json={**later, "outcome": "left", "ended_at": "2026-12-01T02:00:00Z"}).status_code == 202
+    # The page left after sending, or an older 'left' kept offline arriving late: it changes nothing of it.
+    stale = {**b, "outcome": "left", "ended_at": "2026-12-01T02:00:00Z", "viewed": b["viewed"][:1],
+             "errors": {b["viewed"][0]: 3}, "channel": "resident"}
+    assert c.post(URL, json=stale).status_code == 202
     got = row(srv, b["session"])
     assert got is not None and (got["outcome"], got["last_field"], got["duration_s"]) == ("submitted", None, 300)
+    assert json.loads(got["viewed"])[-1] == "doc" and json.loads(got["errors"]) == {}
+    assert (got["channel"], got["ended_at"]) == ("staff", "2026-12-01T01:05:00+00:00")
     # The same session id for another version: refused, the row unchanged.
     r = c.post(URL, json={**b, "procedure_version": "1.1.0"})
     assert r.status_code == 409 and r.json()["type"].endswith("/session-conflict"), r.text
