@@ -88,6 +88,9 @@ export function prefillValue(f, profile) {
 }
 
 /** The answers key of a record: a life event's bundle keeps its shared answers apart. */
+// A draft nobody has typed in (made on opening a procedure, holding only prefilled answers): no application yet.
+export const untouched = (d) => !(d.typed || []).length && Object.keys(d.answers || {}).every((k) => (d.prefilled || []).includes(k));
+
 export const answersKey = (d) => (d.kind === 'bundle' ? 'shared' : 'answers');
 
 // Device-only parts of a draft: always written as the page has them.

@@ -6,6 +6,7 @@
 import { t, tx, getLang } from './i18n.js';
 import { el } from './dom.js';
 import { store } from './db.js';
+import { untouched } from './drafts.js';
 import { link } from './shell.js';
 import { jst } from './statuses.js';
 import { isClosed, untilText } from './closing.js';
@@ -15,7 +16,7 @@ export async function closedPage(view, c, now = Date.now()) {
   if (!isClosed(c.closes_at, now)) return false;
   // A draft with something typed (an untouched one made on opening is no application yet).
   const started = (await store.all('drafts')).filter((d) => d.kind === 'draft' && d.procedure_id === c.id && !d.submitted_as && !d.bundle_id
-    && ((d.typed || []).length || Object.keys(d.answers || {}).some((k) => !(d.prefilled || []).includes(k))));
+    && !untouched(d));
   view.setPage(tx(c.title));
   view.main.append(
     el('section', { class: 'notice', id: 'closed', 'aria-labelledby': 'closed-title' },

@@ -9,6 +9,7 @@
 import { t, tx } from './i18n.js';
 import { el } from './dom.js';
 import { store } from './db.js';
+import { untouched } from './drafts.js';
 import { latestProcedure, actingFor, newDraft, mayFile, notFound, isStaff, sessionReady } from './shell.js';
 import { aboutTime, documentsAtHand } from './steps.js';
 
@@ -56,7 +57,7 @@ export async function render(view, { id }) {
   if (mayFile()) {
     const acting = isStaff() ? actingFor() : null;
     const mine = (d) => d.kind === 'draft' && d.procedure_id === c.id && !d.submitted_as && !d.error && !d.bundle_id
-      && !(d.typed || []).length && Object.keys(d.answers || {}).every((k) => (d.prefilled || []).includes(k)) && (d.on_behalf_of || null) === (acting ? acting.id : null);
+      && untouched(d) && (d.on_behalf_of || null) === (acting ? acting.id : null);
     const unused = (await store.all('drafts')).filter(mine).sort((a, b) => b.updated_at - a.updated_at)[0];
     const d = unused || await newDraft(p);
     // replace: 戻る from the first step leaves the procedure instead of opening it again.
