@@ -241,7 +241,8 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
 async def attach_form(request: Request[Any, Any, Any], vid: FromPath[str]) -> Response[Any]:
     user = require_roles(request, *VISIT_DESK_ROLES)
     form = await request.form()
-    ids = [str(s).strip() for s in form.getall("submission_ids") if str(s).strip()][:50]
+    # none ticked sends no field at all: getall() without a default would raise KeyError (a 500)
+    ids = [str(s).strip() for s in form.getall("submission_ids", []) if str(s).strip()][:50]
     back = f"/console/visits/{vid}"
     if not ids:
         return _refused(request, Problem(422, "unknown-submission"), back)

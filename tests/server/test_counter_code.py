@@ -272,3 +272,5 @@ def test_console_refusals_in_japanese(srv: AppServer) -> None:
     assert r.status_code == 404 and "そのコードは見つかりません" in r.text
     r = counter.post(f"/console/visits/{vid}/counter-code", data={"code": ""})
     assert r.status_code == 400 and "コードを入力してください" in r.text
+    r = counter.post(f"/console/visits/{vid}/parts", data={})  # 加える with no application ticked
+    assert r.status_code == 422, r.text
