@@ -1,7 +1,7 @@
 """How drafts, diffs and previews look in a notebook (``_repr_html_``): plain HTML, every value escaped.
 
 Check results are the located ``path:line:col: CODE message`` lines of ``madoguchi check``; the estimate is
-shown against the 60-second goal; links go to the console and the preview.
+shown against the 60-second goal; a link goes to the console page (the preview is ``draft.preview()``).
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ def draft_html(d: dict[str, Any], links: dict[str, str]) -> str:
         scenarios = f"<p>シナリオ / scenarios:</p><ul>{items}</ul>"
     live = d.get("live_version")
     live_line = f"<p>公開中 / live: {escape(str(live))}</p>" if live else ""
+    # the console page, where a preview link is made when asked (so is draft.preview()); the draft's "preview"
+    # URL is the POST that makes one: a link to it would answer 405
     nav = " · ".join(x for x in (_link(links.get("console"), "コンソール / console"),
-                                 _link(links.get("preview"), "プレビュー / preview")) if x)
+                                 "プレビュー / preview: <code>draft.preview()</code>") if x)
     return f"<div>{head}<p>{badge}</p>{problems}{estimate}{scenarios}{live_line}<p>{nav}</p></div>"
 
 

@@ -122,6 +122,7 @@ def test_push_a_notebook_and_work_with_the_draft(studio: Studio) -> None:
     assert isinstance(draft, Draft) and draft.data["format"] == "ipynb" and draft.data["filename"] == nb.name
     html = draft._repr_html_()
     assert draft.id in html and "60 秒" in html
+    assert f'href="{draft.urls["console"]}"' in html and "/preview\"" not in html  # no link to the POST-only URL
     assert draft.id in [d.id for d in studio.drafts()]
     assert studio.draft(draft.id).data["revision"] == draft.data["revision"]
     assert draft.refresh().id == draft.id
