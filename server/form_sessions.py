@@ -5,7 +5,7 @@ the field paths shown, the last one focused, how many validation errors each sho
 never an answer, an account or an IP address: the body is a closed Struct, every path must name a field of the
 published version (so no free text rides in a path) and the row keeps no requester. Upserted by ``session``
 (a random id the app makes per form opening): leaving, coming back and sending rewrites the same row, and a
-session once ``submitted`` stays submitted. The analytics part reads the table: drop-off per field =
+session once ``submitted`` stays submitted. A ``last_field`` or ``errors`` path not in ``viewed`` is dropped. The analytics part reads the table: drop-off per field =
 exits ÷ views (docs/api.md).
 """
 
@@ -84,11 +84,16 @@ def form_session_row(s: FormSessionIn) -> tuple[Any, ...]:
     if duration is not None and not (0 <= duration <= 86400 * 30):
         duration = None  # clock skew or a form left open for weeks: not a time spent
     viewed = list(dict.fromkeys(s.viewed))  # first-shown order, each once
-    last = s.last_field if s.outcome == "left" else None
+    # An exit or an error on a field this session never showed is dropped (not refused: the rest of the session
+    # is sound, and a field focused or flagged just before the page's scan saw it is a race, not a lie); the
+    # metrics could otherwise count 1 exit of 0 views or an error rate above 100 % (docs/api.md).
+    shown = set(viewed)
+    last = s.last_field if s.outcome == "left" and s.last_field in shown else None
+    errors = {p: n for p, n in s.errors.items() if p in shown}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return (s.session, s.procedure_id, s.procedure_version, s.channel,
             started.isoformat() if started else None, ended.isoformat() if ended else None, duration, s.outcome,
-            msgspec.json.encode(viewed).decode(), last, msgspec.json.encode(s.errors).decode(), now)
+            msgspec.json.encode(viewed).decode(), last, msgspec.json.encode(errors).decode(), now)
 
 
 def upsert_form_session(conn: Any, row: tuple[Any, ...]) -> bool:

@@ -93,6 +93,36 @@ def test_errors_per_field(ds: Dataset, filled: tuple[Path, Truth]) -> None:
     assert (errs["error_rate"] <= 1).all() and (errs["error_rate"] > 0).all()
 
 
+def test_exits_and_errors_on_fields_never_shown_are_not_counted(filled: tuple[Path, Truth], ds: Dataset) -> None:
+    """Rows stored before the server dropped them (or sent by anyone): an exit or error on a field the session's
+    ``viewed`` lacks counts nowhere (no drop-off of 1 exit per 0 views, no error rate above 100 %)."""
+    import sqlite3
+
+    conn = sqlite3.connect(filled[0])
+    try:
+        tables = read_tables(conn)
+    finally:
+        conn.close()
+    fs = tables["form_sessions"]
+    cols = fs["columns"]
+    drop = metrics.field_dropoff(ds)
+    pid, version, path = drop.iloc[0][["procedure_id", "version", "path"]]
+    no = max(r[cols.index("session_no")] for r in fs["rows"]) + 1
+    extra = []
+    for i, (viewed, last) in enumerate([([], path), ([f"{path}.nothing"], path)]):
+        r = dict.fromkeys(cols)
+        r.update(session_no=no + i, procedure_id=pid, procedure_version=version, channel="resident",
+                 outcome="left", viewed=json.dumps(viewed), last_field=last, errors=json.dumps({path: 3}))
+        extra.append([r[c] for c in cols])
+    again = to_dataset({**tables, "form_sessions": {"columns": cols, "rows": [*fs["rows"], *extra]}}, "api")
+    mine = metrics.field_dropoff(again)
+    at = (mine["procedure_id"] == pid) & (mine["version"] == version) & (mine["path"] == path)
+    assert mine[at]["exits"].item() == drop.iloc[0]["exits"]
+    errs = metrics.field_errors(again)
+    assert errs.drop(columns="label").equals(metrics.field_errors(ds).drop(columns="label"))
+    assert (errs["error_rate"] <= 1).all()
+
+
 def test_volumes_are_in_jst(ds: Dataset, filled: tuple[Path, Truth]) -> None:
     _, truth = filled
     vol = metrics.volumes_by_hour_weekday(ds).groupby(["weekday", "hour"])["submissions"].sum().to_dict()

@@ -100,7 +100,8 @@ def field_dropoff(ds: Dataset) -> pd.DataFrame:
 WITH {_VIEWS},
 exits AS (
     SELECT procedure_id, procedure_version AS version, last_field AS path, count(*) AS exits
-    FROM form_sessions WHERE outcome = 'left' AND last_field IS NOT NULL GROUP BY ALL),
+    FROM form_sessions WHERE outcome = 'left' AND last_field IS NOT NULL
+        AND list_contains(from_json(viewed, '["VARCHAR"]'), last_field) GROUP BY ALL),
 x AS (
     SELECT views.procedure_id, views.version, views.path, views.views, coalesce(exits.exits, 0) AS exits,
            coalesce(exits.exits, 0) / views.views AS dropoff
@@ -110,8 +111,8 @@ ORDER BY procedure_id, version, dropoff DESC, views DESC, path""")
 
 
 def field_errors(ds: Dataset) -> pd.DataFrame:
-    """Per procedure, version and field: validation errors shown (sum of form_sessions.errors), sessions with at
-    least one, views, and the error rate = sessions with an error ÷ views."""
+    """Per procedure, version and field: validation errors shown (sum of form_sessions.errors, counted only for
+    fields the session's ``viewed`` has), sessions with at least one, views, and the error rate = sessions with an error ÷ views."""
     return query(ds, f"""
 WITH {_VIEWS},
 e AS (
@@ -119,8 +120,10 @@ e AS (
            CAST(sum(n) AS BIGINT) AS errors, count(*) FILTER (WHERE n > 0) AS sessions_with_errors
     FROM (SELECT procedure_id, procedure_version, path,
                  CAST(json_extract(errors, '$."' || replace(path, '"', '\\"') || '"') AS BIGINT) AS n
-          FROM (SELECT procedure_id, procedure_version, errors, unnest(json_keys(errors)) AS path
-                FROM form_sessions))
+          FROM (SELECT procedure_id, procedure_version, errors, unnest(json_keys(errors)) AS path,
+                       from_json(viewed, '["VARCHAR"]') AS shown
+                FROM form_sessions)
+          WHERE list_contains(shown, path))  -- an error on a field the session never showed: not counted
     GROUP BY ALL),
 x AS (
     SELECT e.procedure_id, e.version, e.path, e.errors, e.sessions_with_errors, coalesce(views.views, 0) AS views,

@@ -102,6 +102,19 @@ def test_upsert_by_session_and_submitted_stays_submitted(srv: AppServer) -> None
     assert row(srv, b["session"])["procedure_version"] == "1.0.0"  # type: ignore[index]
 
 
+def test_exits_and_errors_on_fields_not_viewed_are_dropped(srv: AppServer) -> None:
+    # Not refused: the rest of the session is sound. Dropped so no field gets an exit or error it never showed.
+    b = body(viewed=["applicant"], last_field="copies", errors={"copies": 3, "applicant": 1})
+    c = srv.login("counter")
+    assert c.post(URL, json=b).status_code == 202
+    got = row(srv, b["session"])
+    assert got is not None and got["outcome"] == "left"
+    assert got["last_field"] is None and json.loads(got["errors"]) == {"applicant": 1}
+    ok = body(viewed=["applicant", "copies"], last_field="copies")
+    assert c.post(URL, json=ok).status_code == 202
+    assert (row(srv, ok["session"]) or {})["last_field"] == "copies"
+
+
 def test_unknown_version_is_422(srv: AppServer) -> None:
     for pid, version in (("test-proc", "7.0.0"), ("no-such", "1.0.0")):
         r = srv.client().post(URL, json=body(procedure_id=pid, procedure_version=version))
