@@ -1,9 +1,11 @@
 // Drop-off telemetry per field (POST /api/telemetry/sessions, docs/api.md). Imported lazily by the form pages
 // (page-draft.js, page-review.js: the first screen's size budget has no room for it), never by the shell.
-// A session = one opening of a draft's form in this page's life: the fields shown (visible by the form's
-// rules, in first-shown order), the field last focused, how many validation errors each field showed. Sent
-// once when the form is left (another page of the app, the app hidden or closed: outcome 'left') or sent
-// ('submitted'); coming back to the same draft continues the session (the server upserts by `session`).
+// A session = one draft's form, from its first opening until it is sent: the fields shown (visible by the
+// form's rules, in first-shown order), the field last focused, how many times each field showed a validation
+// error after a press of 次へ / the last step's button. Sent when the form is left (another page of the app,
+// the app hidden or closed: outcome 'left') and when sent ('submitted'); coming back to the same draft, even
+// after the app restarted, continues its session (kept on the device with the draft's id, a random session id
+// of its own: the draft id never leaves; the server upserts by `session`), so a draft resumed counts one start.
 // Paths and counts only: never an answer. Nothing at all in a preview (<html data-preview>).
 
 const URL_ = '/api/telemetry/sessions';
@@ -18,7 +20,14 @@ export function newId(rand = (a) => crypto.getRandomValues(a)) {
 }
 
 export function createSession({ procedure_id, procedure_version }, staff, now = new Date(), id = newId()) {
-  return { id, procedure_id, procedure_version, channel: staff ? 'staff' : 'resident', started_at: now.toISOString(), viewed: [], last: null, errors: {}, shownErrors: new Map() };
+  return { id, procedure_id, procedure_version, channel: staff ? 'staff' : 'resident', started_at: now.toISOString(), viewed: [], last: null, errors: {} };
+}
+
+/** The draft's session as kept on the device (`saved`), when it is one of this version; else a new one. */
+export function resume(saved, d, staff, now = new Date(), id = newId()) {
+  const ok = saved && typeof saved.id === 'string' && /^[0-9a-f]{32}$/.test(saved.id) && saved.procedure_id === d.procedure_id
+    && saved.procedure_version === d.procedure_version && Array.isArray(saved.viewed) && saved.errors && typeof saved.errors === 'object';
+  return ok ? { ...saved, viewed: saved.viewed.slice(0, MAX), errors: { ...saved.errors } } : createSession(d, staff, now, id);
 }
 
 /**
@@ -45,17 +54,15 @@ export function focus(s, path) {
 }
 
 /**
- * The error messages shown now, per answer path ({path: text}); an error counts once each time it appears
- * (or changes), not on every redraw of the same message.
+ * A press of 次へ / the last step's button: `paths` = the answer paths showing an error message after it.
+ * +1 per field (its path in the definition: two items of a group showing one = +1); messages that come and
+ * go while the person types between presses count nothing (docs/analytics.md).
  */
-export function errorsShown(s, shown) {
-  for (const [path, text] of Object.entries(shown)) {
-    if (s.shownErrors.get(path) === text) continue;
-    const f = fieldPath(path);
-    if (f.length > 200 || (!(f in s.errors) && Object.keys(s.errors).length >= MAX)) continue;
+export function pressed(s, paths) {
+  for (const f of new Set(Array.from(paths, fieldPath))) {
+    if (!f || f.length > 200 || (!(f in s.errors) && Object.keys(s.errors).length >= MAX)) continue;
     s.errors[f] = Math.min((s.errors[f] || 0) + 1, 10000);
   }
-  s.shownErrors = new Map(Object.entries(shown));
 }
 
 /** The body of POST /api/telemetry/sessions. last_field: the field last focused, else the last shown. */
@@ -69,7 +76,6 @@ export function payload(s, outcome, now = new Date()) {
 
 // ---- the page's side (DOM, events) ----
 
-const sessions = new Map(); // draft id -> session, for this page's life
 let cur = null; // { draft, s } while a form of that draft is on screen
 let watching = false;
 let queued = false;
@@ -82,6 +88,18 @@ const onForm = () => cur && `${location.hash}/`.startsWith(`#/d/${cur.draft}/`);
 const PENDING = 'madoguchi-form-sessions';
 const pending = () => { try { return JSON.parse(localStorage.getItem(PENDING)) || {}; } catch { return {}; } };
 const keep = (all) => { try { localStorage.setItem(PENDING, JSON.stringify(all)); } catch { /* full: dropped */ } };
+
+// Each draft's session, kept until the draft is sent (the newest 50 drafts): draft id -> session.
+const SESSIONS = 'madoguchi-form-session-of-draft';
+const kept = () => { try { return JSON.parse(localStorage.getItem(SESSIONS)) || {}; } catch { return {}; } };
+function remember(draft, s) {
+  const all = kept();
+  delete all[draft]; // re-added last: the newest at the end
+  if (s) all[draft] = s;
+  const ids = Object.keys(all);
+  for (const id of ids.slice(0, Math.max(0, ids.length - 50))) delete all[id];
+  try { localStorage.setItem(SESSIONS, JSON.stringify(all)); } catch { /* full: this page's life only */ }
+}
 
 function post(body) {
   let queuedBeacon = false;
@@ -119,11 +137,22 @@ function scan() {
   const main = document.getElementById('main');
   if (!main) return;
   see(cur.s, visiblePaths(main.querySelectorAll('[data-path]')));
-  const shown = {};
-  for (const p of main.querySelectorAll('[data-path] > .error-text:not([hidden])')) {
-    if (p.textContent && !p.closest('[hidden]')) shown[p.parentElement.getAttribute('data-path')] = p.textContent;
-  }
-  errorsShown(cur.s, shown);
+}
+
+/** The step's form was submitted (次へ): once its handler has drawn the errors, count the fields showing one. */
+function onPress(e) {
+  if (!onForm() || !e.target.closest || !e.target.closest('#main')) return;
+  const { draft, s } = cur;
+  setTimeout(() => {
+    if (!cur || cur.s !== s) return;
+    scan();
+    const paths = [];
+    for (const p of document.querySelectorAll('#main [data-path] > .error-text:not([hidden])')) {
+      if (p.textContent && !p.closest('[hidden]')) paths.push(p.parentElement.getAttribute('data-path'));
+    }
+    pressed(s, paths);
+    remember(draft, s);
+  }, 0);
 }
 
 const later = () => { if (!queued) { queued = true; setTimeout(scan, 0); } };
@@ -131,12 +160,14 @@ const later = () => { if (!queued) { queued = true; setTimeout(scan, 0); } };
 function leave() {
   if (!cur) return;
   scan();
+  remember(cur.draft, cur.s);
   send('left');
 }
 
 function watch() {
   watching = true;
   new MutationObserver(later).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['hidden'] });
+  document.addEventListener('submit', onPress, true);
   document.addEventListener('focusin', (e) => {
     const node = onForm() && e.target.closest && e.target.closest('[data-path]');
     if (node) focus(cur.s, node.getAttribute('data-path'));
@@ -153,8 +184,8 @@ function watch() {
 export function track(d, staff) {
   if (off()) return;
   if (cur && cur.draft !== d.id) { leave(); cur = null; }
-  let s = sessions.get(d.id);
-  if (!s || s.procedure_version !== d.procedure_version) sessions.set(d.id, (s = createSession(d, staff)));
+  let s = cur && cur.draft === d.id ? cur.s : null;
+  if (!s || s.procedure_version !== d.procedure_version) remember(d.id, (s = resume(kept()[d.id], d, staff)));
   cur = { draft: d.id, s };
   if (!watching) { watch(); sendPending(); }
   later();
@@ -165,6 +196,6 @@ export function sent(d) {
   if (!cur || cur.draft !== d.id) return;
   scan();
   send('submitted');
-  sessions.delete(d.id);
+  remember(d.id, null);
   cur = null;
 }

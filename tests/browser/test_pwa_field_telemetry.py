@@ -158,3 +158,51 @@ def test_staff_offline_kept_then_sent(browser: Any, shared_server: ServerProcess
     assert page.evaluate("localStorage.getItem('madoguchi-form-sessions')") == "{}"
     assert errors == []
     context.close()
+
+
+def test_errors_per_press_and_one_session_across_a_restart(browser: Any, shared_server: ServerProcess) -> None:
+    # Errors: +1 per field showing one after each press of 次へ (the same errors 3 times → 3), nothing for the
+    # messages that change while the person corrects. A draft resumed after the app restarts (reload) continues
+    # its session: sent, it is ONE row, submitted.
+    server = shared_server
+    last_id = max((r["id"] for r in rows(server)), default=0)
+    context, page, errors = new_phone(browser)
+    go(page, server.base, "#/p/juminhyo-copy")
+    page.wait_for_selector("#form")
+    draft_hash = page.url.split("#", 1)[1]
+    for _ in range(3):
+        page.get_by_role("button", name="次へ進む").click()
+        page.wait_for_selector("#error-summary")
+    shown = page.evaluate("""() => [...document.querySelectorAll('#main [data-path] > .error-text:not([hidden])')]
+        .filter((p) => p.textContent).map((p) => p.parentElement.getAttribute('data-path'))""")
+    assert "relation" in shown and "purpose" in shown, shown
+    # Correcting by typing and ticking, with no press: the live messages go, nothing more is counted.
+    page.get_by_label("自分（本人）").check()
+    page.get_by_label("住民票の写し（世帯全員）").check()
+    page.locator("#f-purpose").select_option("employment")
+    page.get_by_label("通数").fill("2")
+    page.wait_for_function("() => document.querySelector('[data-calculated]').value === '600'")
+    go(page, server.base, "#/")  # home: left
+    left = wait_row(server, lambda r: r["id"] > last_id and r["outcome"] == "left")
+    assert json.loads(left["errors"]) == dict.fromkeys(shown, 3)
+    page.reload()  # the app starts again
+    ready(page)
+    time.sleep(0.5)
+    page.goto(f"{server.base}/#{draft_hash}")  # the same draft, its answers kept
+    ready(page)
+    page.get_by_role("button", name="次へ進む").click()  # no error now: counts nothing
+    page.wait_for_selector("text=窓口に来る人（請求者）")
+    fill_applicant(page, family="山田", given="太郎", postal="3300063",
+                   address=("埼玉県", "さいたま市浦和区", "高砂", "3丁目15-1"), phone="090-1234-5678")
+    page.locator("#submit").click()
+    page.wait_for_url("**/#/s/*")
+    done = wait_row(server, lambda r: r["id"] > last_id and r["outcome"] == "submitted")
+    mine = [r for r in rows(server) if r["id"] > last_id]
+    assert [r["outcome"] for r in mine] == ["submitted"] and done["session"] == left["session"], mine
+    assert json.loads(done["errors"]) == dict.fromkeys(shown, 3)
+    assert json.loads(done["viewed"]) == FIRST_STEP + APPLICANT
+    assert draft_hash.split("/")[2] not in json.dumps(done)  # the draft id never leaves the device
+    # Sent: the device no longer keeps that draft's session.
+    assert draft_hash.split("/")[2] not in (page.evaluate("localStorage.getItem('madoguchi-form-session-of-draft')") or "")
+    assert errors == []
+    context.close()

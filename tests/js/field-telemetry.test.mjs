@@ -1,7 +1,7 @@
 // field-telemetry.js's pure part: what counts as viewed, errors counted, the payload POST /api/telemetry/sessions takes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fieldPath, newId, createSession, visiblePaths, see, focus, errorsShown, payload } from '../../pwa/js/field-telemetry.js';
+import { fieldPath, newId, createSession, visiblePaths, see, focus, pressed, resume, payload } from '../../pwa/js/field-telemetry.js';
 
 const draft = { id: 'd1', procedure_id: 'juminhyo-copy', procedure_version: '1.2.0', answers: { name: '山田' } };
 const T0 = new Date('2026-12-01T01:00:00Z');
@@ -35,14 +35,29 @@ test('viewed stops at the server\'s limits (500 paths, 200 characters)', () => {
   assert.equal(s.viewed[0], 'f0');
 });
 
-test('an error counts once each time it appears or changes, per field', () => {
+test('errors: +1 per field showing an error after each press, whatever the messages did in between', () => {
   const s = createSession(draft, false, T0, 'sess-0001');
-  errorsShown(s, { 'kids[0].name': '入力してください', copies: '1以上' });
-  errorsShown(s, { 'kids[0].name': '入力してください', copies: '1以上' }); // redrawn: the same messages
-  errorsShown(s, { 'kids[1].name': '入力してください' }); // another item of the same field
-  errorsShown(s, {});
-  errorsShown(s, { copies: '1以上' }); // shown again after being fixed
-  assert.deepEqual(s.errors, { 'kids.name': 2, copies: 2 });
+  pressed(s, ['kids[0].name', 'copies']);
+  pressed(s, ['kids[0].name', 'copies']); // pressed again, the same errors: counted again
+  pressed(s, ['kids[0].name', 'kids[1].name']); // two items of one field: that field once
+  pressed(s, []);
+  pressed(s, ['copies']); // shown again after being fixed
+  assert.deepEqual(s.errors, { 'kids.name': 3, copies: 3 });
+});
+
+test('a draft\'s session is resumed from what the device kept, for the same version only', () => {
+  const s = createSession(draft, false, T0, 'a'.repeat(32));
+  see(s, ['name', 'copies']);
+  pressed(s, ['copies']);
+  const kept = JSON.parse(JSON.stringify(s)); // as localStorage keeps it
+  const again = resume(kept, draft, false, new Date('2026-12-02T00:00:00Z'), 'b'.repeat(32));
+  assert.deepEqual(again, s);
+  assert.notEqual(again.errors, kept.errors);
+  const other = resume(kept, { ...draft, procedure_version: '1.3.0' }, false, T0, 'c'.repeat(32));
+  assert.deepEqual([other.id, other.viewed, other.procedure_version], ['c'.repeat(32), [], '1.3.0']);
+  for (const junk of [undefined, null, 'x', {}, { ...kept, id: 'd1' }, { ...kept, viewed: 'name' }, { ...kept, errors: null }]) {
+    assert.equal(resume(junk, draft, true, T0, 'e'.repeat(32)).id, 'e'.repeat(32));
+  }
 });
 
 test('the payload: left names the field last focused, else the last shown; submitted names none; never answers', () => {
