@@ -4,7 +4,7 @@ The PWA (pwa/js/field-telemetry.js) sends ``POST /api/telemetry/sessions`` once 
 the field paths shown, the last one focused, how many validation errors each showed. Paths and counts only —
 never an answer, an account or an IP address: the body is a closed Struct, every path must name a field of the
 published version (so no free text rides in a path) and the row keeps no requester. Upserted by ``session``
-(a random id the app makes per form opening): leaving, coming back and sending rewrites the same row, and a
+(a random id the app keeps per draft until it is sent): leaving, coming back and sending rewrites the same row, and a
 session once ``submitted`` stays submitted. A ``last_field`` or ``errors`` path not in ``viewed`` is dropped. The analytics part reads the table: drop-off per field =
 exits ÷ views (docs/api.md).
 """
