@@ -56,19 +56,22 @@ def telemetry_row(t: TelemetryIn) -> tuple[Any, ...]:
     if duration is not None and not (0 <= duration <= 86400 * 30):
         duration = None  # clock skew or a draft left open for weeks: not a completion time
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return (t.procedure_id, t.procedure_version, opened.isoformat() if opened else None,
-            acked.isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now)
+    # Stored in UTC whatever offset the device sent (the analytics dataset is UTC throughout).
+    return (t.procedure_id, t.procedure_version, opened.astimezone(dt.UTC).isoformat() if opened else None,
+            acked.astimezone(dt.UTC).isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now)
 
 
-def insert_telemetry(conn: Any, row: tuple[Any, ...]) -> None:
-    """Call inside a write job."""
+def insert_telemetry(conn: Any, row: tuple[Any, ...], *, source: str = "filing") -> None:
+    """Call inside a write job. ``source``: 'filing' (stored in a filing's transaction: a real completion) or
+    'beacon' (``POST /api/telemetry``, which anyone may send: the analytics never count it as a completion)."""
     conn.execute("INSERT INTO telemetry (procedure_id, procedure_version, opened_at, acknowledged_at,"
-                 " fields_typed, fields_prefilled, duration_s, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                 " fields_typed, fields_prefilled, duration_s, received_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (*row, source))
 
 
 async def store_telemetry(svc: Services, t: TelemetryIn) -> None:
     row = telemetry_row(t)
-    await svc.db.write(lambda c: insert_telemetry(c, row))
+    await svc.db.write(lambda c: insert_telemetry(c, row, source="beacon"))
 
 
 def decode_strict(body: bytes, type_: type[T]) -> T:

@@ -249,3 +249,30 @@ def test_a_database_with_no_use_yet_gives_a_report_without_charts(tmp_path: Path
     assert "0 charts" in done.stdout
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<svg" not in html and html.count("データがありません") == 7
+
+
+def test_telemetry_sent_alone_is_no_completion(tmp_path: Path) -> None:
+    """POST /api/telemetry is open to anyone (source 'beacon'): its rows never count as completions; a filing's own
+    telemetry (source 'filing') does. Times are stored in UTC whatever offset the device sent."""
+    import sqlite3
+
+    from madoguchi.analytics.dataset import read_tables
+    from server.telemetry import TelemetryIn, insert_telemetry, telemetry_row
+
+    db = tmp_path / "beacon.db"
+    fill_database(db, submissions=20, visits=2, seed=3)
+    conn = sqlite3.connect(db)
+    try:
+        before = read_tables(conn)["telemetry"]["rows"]
+        pid, version = before[0][0], before[0][1]
+        t = TelemetryIn(procedure_id=pid, procedure_version=version, opened_at="2026-12-01T09:00:00+09:00",
+                        acknowledged_at="2026-12-01T09:00:30+09:00")
+        with conn:
+            for _ in range(6):
+                insert_telemetry(conn, telemetry_row(t), source="beacon")
+            insert_telemetry(conn, telemetry_row(t))
+        after = read_tables(conn)["telemetry"]["rows"]
+    finally:
+        conn.close()
+    assert len(after) == len(before) + 1  # the filing's row only
+    assert after[-1][2] == "2026-12-01T00:00:00+00:00"  # stored in UTC

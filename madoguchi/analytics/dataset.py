@@ -57,8 +57,9 @@ TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 
 _QUERIES: Final[dict[str, str]] = {
     "submissions": "SELECT procedure_id, procedure_version, received_at, on_behalf_of IS NOT NULL FROM submissions",
+    # Only telemetry stored with a filing: POST /api/telemetry is open to anyone, so its rows are no completions.
     "telemetry": "SELECT procedure_id, procedure_version, opened_at, acknowledged_at, duration_s, fields_typed,"
-                 " fields_prefilled FROM telemetry",
+                 " fields_prefilled FROM telemetry WHERE source = 'filing'",
     "form_sessions": "SELECT id, procedure_id, procedure_version, channel, started_at, ended_at, duration_s, outcome,"
                      " viewed, last_field, errors FROM form_sessions",
     # Visits are numbered by the order they opened: the visit's UUID (and its resident) stay in the database.
@@ -172,6 +173,8 @@ def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     out["fields"] = {"columns": [c for c, _ in TABLE_COLUMNS["fields"]], "rows": fields}
     for name, sql in _QUERIES.items():
         needs = _OPTIONAL_SOURCES.get(name, ())
+        if name == "telemetry" and "source" not in {r[1] for r in conn.execute("PRAGMA table_info(telemetry)")}:
+            sql = sql.split(" WHERE ")[0]  # a file from before telemetry had a source: every row is a filing's
         rows = [list(r) for r in conn.execute(sql)] if all(t in present for t in needs) else []
         if name == "submissions":
             rows = [[*r[:3], bool(r[3])] for r in rows]

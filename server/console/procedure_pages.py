@@ -165,11 +165,11 @@ async def procedures_page(request: Request[Any, Any, Any]) -> Response[str]:
         live_row = next((v for v in vs if v.version == live), None)
         head = live_row or (vs[0] if vs else None)
         ds = open_drafts.get(pid, [])
+        draft_title, draft_dept = _from_draft(ds[0] if ds else None, pid)
         rows.append({
-            "pid": pid, "title": head.title if head else (draft_definition(ds[0]).title.ja  # type: ignore[union-attr]
-                                                          if ds and ds[0].definition else pid),
+            "pid": pid, "title": head.title if head else draft_title,
             "kind": _KIND_LABELS.get(head.kind if head else (ds[0].kind or ""), ""),
-            "department": depts.get(head.department or "", head.department or "") if head else "",
+            "department": depts.get(head.department or "", head.department or "") if head else draft_dept,
             "live": live, "live_closes_at": live_row.closes_at if live_row else None,
             "scheduled": [v for v in vs if v.retired_at is None and v.live_from and v.live_from > now],
             "drafts": [{"id": d.id, "version": d.version, "ok": d.ok, "by": names(d.updated_by),
@@ -178,11 +178,30 @@ async def procedures_page(request: Request[Any, Any, Any]) -> Response[str]:
             "retired": [v.version for v in vs if v.retired_at is not None],
             "count": len(vs),
         })
+    by_draft = {d.id: d for d in drafts}
     counts = {"definitions": len(rows), "live": sum(1 for r in rows if r["live"]),
               "drafts": sum(len(r["drafts"]) for r in rows) + len(loose), "requests": len(requests),
               "retired": sum(len(r["retired"]) for r in rows)}
     return render_page(request, "procedures.html", current="procedures", rows=rows, loose=loose, counts=counts,
-                       requests=[(r, names(r.requested_by)) for r in requests], approvals=_approvals(svc))
+                       requests=[(r, names(r.requested_by), _what(by_draft.get(r.draft_id), r.draft_id))
+                                 for r in requests], approvals=_approvals(svc))
+
+
+def _what(row: DraftRow | None, draft_id: str) -> str:
+    """What a publish request asks to publish, for its link: the draft's title and version."""
+    if row is None:
+        return draft_id
+    title, _ = _from_draft(row, row.procedure_id or row.filename)
+    return f"{title} {row.version or ''}".strip()
+
+
+def _from_draft(row: DraftRow | None, pid: str) -> tuple[str, str]:
+    """(title, department name) of a definition nothing of which is published yet, from its draft (else the id,
+    and no department): a new procedure is named as its author wrote it, never by its raw id."""
+    d = draft_definition(row) if row is not None else None
+    if d is None:
+        return pid, ""
+    return d.title.ja, d.department.name.ja if isinstance(d, Procedure) else ""
 
 
 def _approvals(svc: Services) -> int:
@@ -218,10 +237,12 @@ async def procedure_page(request: Request[Any, Any, Any], pid: FromPath[str]) ->
                      "requested_by": names(v.requested_by), "retired_by": names(v.retired_by),
                      "origin": _ORIGIN_LABELS.get(v.origin, v.origin)})
     head = next((v for v in versions if v.version == live), versions[0] if versions else None)
-    title = head.title if head else pid
+    draft_title, draft_dept = _from_draft(drafts[0] if drafts else None, pid)
+    title = head.title if head else draft_title
     depts = _departments(svc)
     return render_page(request, "procedure.html", current="procedures", pid=pid, title=title, rows=rows,
-                       live=live, department=depts.get(head.department or "", head.department or "") if head else "",
+                       live=live, department=depts.get(head.department or "", head.department or "") if head
+                       else draft_dept,
                        drafts=[(d, _DRAFT_STATES.get(d.state, d.state), names(d.updated_by)) for d in drafts])
 
 

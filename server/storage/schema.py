@@ -173,7 +173,13 @@ CREATE TABLE form_sessions (
 CREATE INDEX form_sessions_procedure ON form_sessions (procedure_id, procedure_version);
 """
 
-CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7)]
+# v8: where a telemetry row came from: 'filing' (stored in the filing's transaction) or 'beacon' (POST
+# /api/telemetry, open to anyone): only filings count as completions in the analytics (docs/analytics.md).
+_V8 = """
+ALTER TABLE telemetry ADD COLUMN source TEXT NOT NULL DEFAULT 'filing';
+"""
+
+CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6), (7, _V7), (8, _V8)]
 
 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:

@@ -281,6 +281,9 @@ def test_two_approvals_requester_cannot_approve_another_configurator_can(two: tu
     assert location.startswith("/console/procedures/requests/pub_")
     assert "4.0.0" not in live_versions(a.client)  # asked, not published
     rid = location.rsplit("/", 1)[1]
+    # the list names what the request asks to publish, not only who asked
+    listing = a.page("/console/procedures")
+    assert re.search(rf'href="{location}">[^<]+ 4\.0\.0 の公開申請（申請 花子 さん', listing), listing[:2000]
     mine = a.page(location)
     assert 'id="own-request"' in mine and "承認して公開する" not in mine
     assert "2031-03-31 17:00" in mine  # the form's datetime-local is JST
@@ -339,6 +342,23 @@ def test_serve_refuses_other_approval_counts(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         main(["serve", "--db", str(tmp_path / "m.db"), "--publish-approvals", "3"])
     assert e.value.code == 2
+
+
+def test_a_new_procedure_is_named_by_its_draft(conf: Staff) -> None:
+    """Nothing of it is published yet: the list and its page use the draft's title and department, not the raw id."""
+    import yaml
+
+    source = yaml.safe_load(without_choice("4.0.0"))
+    source.update(id="console-new-proc", version="0.1.0", title={"ja": "新しい手続きの題"})
+    d = conf.push(yaml.safe_dump(source, allow_unicode=True, sort_keys=False), filename="new.yaml")
+    assert d["ok"], d["lines"]
+    dept = source["department"]["name"]["ja"]
+    page = conf.page("/console/procedures/console-new-proc")
+    assert "新しい手続きの題" in page and dept in page
+    listing = conf.page("/console/procedures")
+    row = listing[listing.index("新しい手続きの題"):][:1500]
+    assert dept in row
+    conf.client.delete(f"/api/drafts/{d['id']}")
 
 
 def test_the_conflicts_page_lands_a_configurator_too(conf: Staff) -> None:
