@@ -92,7 +92,7 @@ def test_a_configurator_publishes_with_a_passkey_and_the_phone_gets_it(browser: 
     expect(diff.locator("tr.breaking")).to_contain_text("住宅・不動産")
     expect(diff.locator("tr.breaking")).to_contain_text("送信は受け付けられません")
     expect(diff).to_contain_text(NEW_LABEL)
-    page.get_by_role("link", name="プレビューのリンクと QR コードを作る").click()
+    page.get_by_role("button", name="プレビューのリンクと QR コードを作る").click()
     expect(page.locator("#preview-qr")).to_be_visible()
     axe_check(page, "console-draft")
     shot(page, "console-draft")
