@@ -22,7 +22,7 @@ from procedure_definitions.model import Procedure
 from procedure_definitions.model import field_paths as model_field_paths
 from server.problems import Problem
 from server.services import services
-from server.telemetry import decode_strict, parse_stamp
+from server.telemetry import decode_strict, parse_stamp, published_procedure
 
 __all__ = ["FormSessionIn", "field_paths", "form_session_row", "form_sessions_handler", "upsert_form_session"]
 
@@ -127,10 +127,7 @@ async def form_sessions_handler(request: Request[Any, Any, Any], data: JSONBody[
     # one's authority, and navigator.sendBeacon cannot set headers); the Origin check still applies.
     data = decode_strict(await request.body(), FormSessionIn)
     svc = services(request)
-    proc, _ = await svc.catalog.get(data.procedure_id, data.procedure_version)
-    if proc is None:
-        raise Problem(422, "unknown-procedure", "This procedure version was never published",
-                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+    proc = await published_procedure(svc, data.procedure_id, data.procedure_version)
     _check_paths(data, field_paths(proc))
     row = form_session_row(data)
     if not await svc.db.write(lambda c: upsert_form_session(c, row)):

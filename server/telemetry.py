@@ -13,11 +13,12 @@ import msgspec
 from litestar import Request, post
 from litestar.params import JSONBody
 
+from procedure_definitions.model import Procedure
 from server.problems import Problem
 from server.services import Services, services
 
-__all__ = ["TelemetryIn", "decode_strict", "insert_telemetry", "parse_stamp", "store_telemetry", "telemetry_handler",
-           "telemetry_row"]
+__all__ = ["TelemetryIn", "decode_strict", "insert_telemetry", "parse_stamp", "published_procedure", "store_telemetry",
+           "telemetry_handler", "telemetry_row"]
 
 T = TypeVar("T")
 _Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
@@ -87,15 +88,22 @@ def decode_strict(body: bytes, type_: type[T]) -> T:
         raise Problem(400, "bad-request", "The body is not JSON") from None
 
 
+async def published_procedure(svc: Services, pid: str, version: str) -> Procedure:
+    """The published (live or retired) version telemetry names, else 422 ``unknown-procedure``: telemetry counts
+    only for versions the city published (both telemetry endpoints ask this)."""
+    proc, _ = await svc.catalog.get(pid, version)
+    if proc is None:
+        raise Problem(422, "unknown-procedure", "This procedure version was never published",
+                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+    return proc
+
+
 @post("/api/telemetry", summary="Record completion-time telemetry (no personal data)", status_code=202,
       tags=["telemetry"])
 async def telemetry_handler(request: Request[Any, Any, Any], data: JSONBody[TelemetryIn]) -> TelemetryAck:
     # Anyone may send telemetry (the PWA sends it before sign-in too); only published versions count.
     data = decode_strict(await request.body(), TelemetryIn)
     svc = services(request)
-    proc, _ = await svc.catalog.get(data.procedure_id, data.procedure_version)
-    if proc is None:
-        raise Problem(422, "unknown-procedure", "This procedure version was never published",
-                      errors=[{"path": "procedure_version", "code": "unknown", "message": "unknown version"}])
+    await published_procedure(svc, data.procedure_id, data.procedure_version)
     await store_telemetry(svc, data)
     return TelemetryAck(stored=True)

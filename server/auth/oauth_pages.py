@@ -42,101 +42,61 @@ T: dict[str, dict[str, str]] = {
     "other_lang": {"ja": "English", "en": "日本語"},
 }
 
-_SCRIPT = r"""// Notebook/CLI sign-in pages: passkey sign-in, and forms that need a fresh passkey check.
-(function () {
-  "use strict";
-  function b64urlToBuf(s) {
-    s = s.replace(/-/g, "+").replace(/_/g, "/");
-    while (s.length % 4) s += "=";
-    var bin = atob(s), out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-  function bufToB64url(buf) {
-    var bytes = new Uint8Array(buf), bin = "";
-    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)madoguchi_csrf=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function postJSON(path, body) {
-    return fetch(path, {method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf()}, body: JSON.stringify(body)})
-      .then(function (r) { return r.json().then(function (j) {
-        if (!r.ok) throw new Error(j.detail || r.statusText); return j; }); });
-  }
-  function requestOptions(json) {
-    if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBuf(json.challenge);
-    o.allowCredentials = (json.allowCredentials || []).map(function (c) {
-      return Object.assign({}, c, {id: b64urlToBuf(c.id)}); });
-    return o;
-  }
-  function assertionJSON(cred) {
-    if (typeof cred.toJSON === "function") return cred.toJSON();
-    return {id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type,
-      authenticatorAttachment: cred.authenticatorAttachment || null,
-      clientExtensionResults: cred.getClientExtensionResults(),
-      response: {clientDataJSON: bufToB64url(cred.response.clientDataJSON),
-        authenticatorData: bufToB64url(cred.response.authenticatorData),
-        signature: bufToB64url(cred.response.signature),
-        userHandle: cred.response.userHandle ? bufToB64url(cred.response.userHandle) : null}};
-  }
-  function ceremony(prefix) {
-    var cid;
-    return postJSON(prefix + "/options", {}).then(function (res) {
-      cid = res.challenge_id;
-      return navigator.credentials.get({publicKey: requestOptions(res.publicKey)});
-    }).then(function (cred) {
-      return postJSON(prefix + "/verify", {challenge_id: cid, credential: assertionJSON(cred)});
-    });
-  }
-  var statusEl = document.getElementById("studio-status");
-  function say(text) { if (statusEl) statusEl.textContent = text; }
-  var signin = document.getElementById("studio-signin");
-  if (signin) {
-    signin.addEventListener("click", function () {
-      say(signin.getAttribute("data-busy") || "…");
-      fetch("/api/session", {credentials: "same-origin"})
-        .then(function () { return ceremony("/auth/login"); })
-        .then(function () { location.reload(); })
-        .catch(function (err) { say(err.message); });
-    });
-  }
-  function send(form, body) {
-    return fetch(form.getAttribute("action"), {method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf(),
-                "Accept": "application/json"}, body: body});
-  }
-  Array.prototype.forEach.call(document.querySelectorAll("form[data-fresh]"), function (form) {
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var data = new FormData(form);
-      if (ev.submitter && ev.submitter.name) data.append(ev.submitter.name, ev.submitter.value);
-      var body = new URLSearchParams(data).toString();
-      say(form.getAttribute("data-busy") || "…");
-      send(form, body).then(function (r) {
-        if (r.status !== 403) return r;
-        return r.clone().json().then(function (j) {
-          if (String(j.type || "").slice(-15) !== "reauth-required") return r;
-          return ceremony("/auth/reauth").then(function () { return send(form, body); });
-        });
-      }).then(function (r) {
-        return r.json().then(function (j) {
-          if (!r.ok) throw new Error(j.detail || j.error_description || r.statusText);
-          if (j.location) { location.assign(j.location); return; }
-          var out = document.getElementById("studio-secret");
-          if (j.token && out) { out.hidden = false; out.querySelector("code").textContent = j.token; say(""); }
-        });
-      }).catch(function (err) { say(err.message); });
-    });
+_SCRIPT = r"""// Notebook/CLI sign-in pages and console forms that need a fresh passkey check. The passkey and CSRF helpers are
+// the resident app's own modules (pwa/js/webauthn.js, api.js), served as they are by /console/static/.
+import { parseRequestOptions, credentialToJSON } from "/console/static/webauthn.js";
+import { csrf } from "/console/static/api.js";
+
+function postJSON(path, body) {
+  return fetch(path, {method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf()}, body: JSON.stringify(body)})
+    .then((r) => r.json().then((j) => { if (!r.ok) throw new Error(j.detail || r.statusText); return j; }));
+}
+function ceremony(prefix) {
+  let cid;
+  return postJSON(prefix + "/options", {}).then((res) => {
+    cid = res.challenge_id;
+    return navigator.credentials.get({publicKey: parseRequestOptions(res.publicKey)});
+  }).then((cred) => postJSON(prefix + "/verify", {challenge_id: cid, credential: credentialToJSON(cred)}));
+}
+const statusEl = document.getElementById("studio-status");
+const say = (text) => { if (statusEl) statusEl.textContent = text; };
+const signin = document.getElementById("studio-signin");
+if (signin) {
+  signin.addEventListener("click", () => {
+    say(signin.getAttribute("data-busy") || "…");
+    fetch("/api/session", {credentials: "same-origin"})
+      .then(() => ceremony("/auth/login"))
+      .then(() => location.reload())
+      .catch((err) => say(err.message));
   });
-})();
+}
+function send(form, body) {
+  return fetch(form.getAttribute("action"), {method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf(),
+              "Accept": "application/json"}, body});
+}
+for (const form of document.querySelectorAll("form[data-fresh]")) {
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    if (ev.submitter && ev.submitter.name) data.append(ev.submitter.name, ev.submitter.value);
+    const body = new URLSearchParams(data).toString();
+    say(form.getAttribute("data-busy") || "…");
+    send(form, body).then((r) => {
+      if (r.status !== 403) return r;
+      return r.clone().json().then((j) => {
+        if (!String(j.type || "").endsWith("reauth-required")) return r;
+        return ceremony("/auth/reauth").then(() => send(form, body));
+      });
+    }).then((r) => r.json().then((j) => {
+      if (!r.ok) throw new Error(j.detail || j.error_description || r.statusText);
+      if (j.location) { location.assign(j.location); return; }
+      const out = document.getElementById("studio-secret");
+      if (j.token && out) { out.hidden = false; out.querySelector("code").textContent = j.token; say(""); }
+    })).catch((err) => say(err.message));
+  });
+}
 """
 
 
@@ -165,7 +125,7 @@ def page(request: Request[Any, Any, Any], title: str, body: str, *, status: int 
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin"><title>{escape(title)} | 窓口</title>
 <link rel="stylesheet" href="/console/static/console.css">
-<script src="/oauth/studio.js" defer></script></head>
+<script src="/oauth/studio.js" type="module"></script></head>
 <body><header class="bar"><span class="brand">窓口 Madoguchi</span>
 <nav aria-label="{'メニュー' if lang == 'ja' else 'Menu'}"><a href="/console/">{'コンソール' if lang == 'ja' else 'Console'}</a>
 <a href="{escape(switch)}" lang="{other}">{T['other_lang'][lang]}</a></nav>

@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
+from procedure_definitions.library import Library
 from procedure_definitions.model import LifeEvent, Procedure
-from procedure_definitions.versions import latest as latest_version
 
 __all__ = ["LiveLibrary", "Schedule", "import_library", "load_live", "now_utc"]
 
@@ -32,21 +32,12 @@ class Schedule(msgspec.Struct, frozen=True):
     close_message: dict[str, str] | None = None
 
 
-class LiveLibrary(msgspec.Struct):
-    procedures: dict[str, dict[str, Procedure]] = {}  # id -> version -> Procedure
-    life_events: dict[str, dict[str, LifeEvent]] = {}
-    schedules: dict[tuple[str, str], Schedule] = {}
+class LiveLibrary(Library):
+    """A ``procedure_definitions.library.Library`` (its lookups: ``get``, ``latest``, ``latest_procedures``) of
+    the live versions, with their schedules."""
+
+    schedules: dict[tuple[str, str], Schedule] = msgspec.field(default_factory=dict)
     next_change: str | None = None  # the earliest future live_from or closes_at: reload then
-
-    def get(self, id: str, version: str) -> Procedure | None:
-        return self.procedures.get(id, {}).get(version)
-
-    def latest(self, id: str) -> Procedure | None:
-        versions = self.procedures.get(id)
-        return versions[latest_version(versions)] if versions else None
-
-    def latest_procedures(self) -> list[Procedure]:
-        return [p for pid in sorted(self.procedures) if (p := self.latest(pid)) is not None]
 
 
 def import_library(conn: sqlite3.Connection, library: Any) -> dict[str, int]:
@@ -96,7 +87,7 @@ def load_live(conn: sqlite3.Connection, previous: LiveLibrary | None = None, *, 
     """The live library from the table. Versions ``previous`` already holds are reused as they are (a
     published version never changes), so the form engine's per-version caches stay warm."""
     now = now or now_utc()
-    lib = LiveLibrary(procedures={}, life_events={}, schedules={})
+    lib = LiveLibrary(procedures={}, life_events={}, results=[], problems=[], schedules={})
     upcoming: list[str] = []
     rows = conn.execute(
         "SELECT procedure_id, version, kind, definition, live_from, closes_at, close_message"
