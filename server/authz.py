@@ -98,10 +98,15 @@ def allowed_status_changes(user: AccountLike, current: str) -> list[str]:
     return sorted(t for t in TRANSITIONS.get(current, frozenset()) if status_change_allowed(user, current, t))
 
 
-def may_approve_publish(user: AccountLike, *, requested_by: str, approvals: int) -> bool:
+def two_person_publish(settings: Any) -> bool:
+    """Whether the city asks for a second configurator's approval to publish (``Settings.publish_approvals``)."""
+    return bool(settings.publish_approvals == 2)
+
+
+def may_approve_publish(user: AccountLike, *, requested_by: str, settings: Any) -> bool:
     """Whether ``user`` may approve (and so publish) a publish request: a configurator or admin; when the city
-    asks for two approvals (``Settings.publish_approvals == 2``), never the one who asked. The fresh passkey
-    check is the caller's (``server.auth.require_fresh``)."""
+    asks for two approvals (``two_person_publish``), never the one who asked. The fresh passkey check is the
+    caller's (``server.auth.require_fresh``)."""
     from server.auth.roles import CONFIGURE_ROLES
 
-    return user.role in CONFIGURE_ROLES and not (approvals == 2 and requested_by == user.id)
+    return user.role in CONFIGURE_ROLES and not (two_person_publish(settings) and requested_by == user.id)

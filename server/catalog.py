@@ -9,7 +9,6 @@ publication, the per-version caches and the shape of validation errors in API re
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 import threading
@@ -26,6 +25,7 @@ from procedure_definitions.library import DEFAULT_LIBRARY, Library
 from procedure_definitions.library import load_library as _load_library
 from procedure_definitions.model import AttachmentField, LifeEvent, Procedure, procedure_fields
 from procedure_definitions.versions import latest as latest_version
+from server.definitions.live import is_live, now_utc
 
 log = logging.getLogger("madoguchi.catalog")
 
@@ -61,10 +61,6 @@ def publish_library(conn: sqlite3.Connection, library: LibraryLike) -> dict[str,
     from server.definitions.live import import_library
 
     return import_library(conn, library)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 _T = TypeVar("_T")
@@ -139,7 +135,7 @@ class Catalog:
         row = await self._db.read(lambda c: c.execute(
             "SELECT definition, live_from FROM procedure_versions WHERE procedure_id = ? AND version = ?"
             " AND kind = 'procedure'", (pid, version)).fetchone())
-        if row is not None and row[1] and row[1] > _now():
+        if row is not None and not is_live(None, row[1], now_utc()):
             # Scheduled, not live yet: nobody may file, fetch or count it before its time (not cached: the
             # reload when it goes live clears this cache anyway).
             return None, False
@@ -165,7 +161,7 @@ class Catalog:
         row = await self._db.read(lambda c: c.execute(
             "SELECT definition, live_from FROM procedure_versions WHERE procedure_id = ? AND version = ?"
             " AND kind = 'life_event'", (eid, version)).fetchone())
-        if row is None or (row[1] and row[1] > _now()):
+        if row is None or not is_live(None, row[1], now_utc()):
             return None
         return msgspec.json.decode(row[0], type=LifeEvent)
 

@@ -22,7 +22,7 @@ from procedure_definitions.model import Procedure
 from procedure_definitions.model import field_paths as model_field_paths
 from server.problems import Problem
 from server.services import services
-from server.telemetry import decode_strict, parse_stamp, published_procedure
+from server.telemetry import decode_strict, published_procedure, span
 
 __all__ = ["FormSessionIn", "field_paths", "form_session_row", "form_sessions_handler", "upsert_form_session"]
 
@@ -79,10 +79,7 @@ def _check_paths(s: FormSessionIn, known: frozenset[str]) -> None:
 
 def form_session_row(s: FormSessionIn) -> tuple[Any, ...]:
     """The row to upsert (raises Problem 422 for unparsable timestamps)."""
-    started, ended = parse_stamp(s.started_at, "started_at"), parse_stamp(s.ended_at, "ended_at")
-    duration = (ended - started).total_seconds() if started and ended else None
-    if duration is not None and not (0 <= duration <= 86400 * 30):
-        duration = None  # clock skew or a form left open for weeks: not a time spent
+    started, ended, duration = span(s.started_at, s.ended_at, ("started_at", "ended_at"))
     viewed = list(dict.fromkeys(s.viewed))  # first-shown order, each once
     # An exit or an error on a field this session never showed is dropped (not refused: the rest of the session
     # is sound, and a field focused or flagged just before the page's scan saw it is a race, not a lie); the
@@ -92,7 +89,7 @@ def form_session_row(s: FormSessionIn) -> tuple[Any, ...]:
     errors = {p: n for p, n in s.errors.items() if p in shown}
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return (s.session, s.procedure_id, s.procedure_version, s.channel,
-            started.isoformat() if started else None, ended.isoformat() if ended else None, duration, s.outcome,
+            started, ended, duration, s.outcome,
             msgspec.json.encode(viewed).decode(), last, msgspec.json.encode(errors).decode(), now)
 
 

@@ -48,7 +48,7 @@ from procedure_definitions import compile as compiler
 from server import audit
 from server.auth.roles import CONFIGURE_ROLES
 from server.authz import require_roles
-from server.definitions.drafts import DraftRow, draft_definition, get_draft
+from server.definitions.drafts import DraftRow, draft_definition, get_draft, problem_line
 from server.problems import Problem
 from server.security import CSP
 from server.services import Services, services
@@ -136,6 +136,19 @@ def read_token(secret: bytes, token: str, *, now: dt.datetime | None = None) -> 
     return draft_id, expires
 
 
+async def _revision(svc: Services, token: str) -> tuple[str, int]:
+    """(draft id, revision) of a link's draft: 404 / 410 as ``_open``, reading two columns only (the page polls
+    this about once a second; the draft's text, up to 1 MB, is read only when it changed)."""
+    draft_id, _ = read_token(await _secret(svc), token)
+    found = await svc.db.read(lambda c: c.execute(
+        "SELECT revision, state FROM procedure_drafts WHERE id = ?", (draft_id,)).fetchone())
+    if found is None:
+        raise Problem(404, "preview-not-found", "No such preview link")
+    if found[1] == "abandoned":
+        raise Problem(410, "preview-abandoned", "This draft was abandoned: its preview is closed")
+    return draft_id, int(found[0])
+
+
 async def _open(svc: Services, token: str) -> DraftRow:
     draft_id, _ = read_token(await _secret(svc), token)
     row = await svc.db.read(lambda c: get_draft(c, draft_id))
@@ -162,7 +175,7 @@ _COMPILED_MAX = 32
 
 def _lines(row: DraftRow) -> list[str]:
     errors = sorted(row.problems, key=lambda p: p.get("severity") != "error")
-    return [f"{p.get('path')}:{p.get('line')}:{p.get('col')}: {p.get('code')} {p.get('message')}" for p in errors]
+    return [problem_line(p) for p in errors]
 
 
 def _compiled(svc: Services, row: DraftRow) -> dict[str, Any] | None:
@@ -187,8 +200,8 @@ def _compiled(svc: Services, row: DraftRow) -> dict[str, Any] | None:
     return data
 
 
-def _etag(row: DraftRow) -> str:
-    return f'"{row.id}.{row.revision}"'
+def _etag(draft_id: str, revision: int) -> str:
+    return f'"{draft_id}.{revision}"'
 
 
 # --------------------------------------------------------------------------------------------------- page
@@ -337,12 +350,13 @@ async def preview_page(request: Request[Any, Any, Any], token: FromPath[str]) ->
 @get("/api/preview/{token:str}", opt={"token_scope": "drafts"}, summary="The compiled draft a preview link shows", tags=["drafts"])
 async def preview_data(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
     svc = services(request)
-    row = await _open(svc, token)
-    etag = _etag(row)
+    etag = _etag(*await _revision(svc, token))
     headers = {"Cache-Control": "no-store", "ETag": etag}
     sent = request.headers.get("if-none-match", "")
     if etag in (t.strip() for t in sent.split(",")):
         return Response(b"", status_code=304, headers=headers)
+    row = await _open(svc, token)
+    headers["ETag"] = _etag(row.id, row.revision)  # a push may have landed between the two reads
     compiled = _compiled(svc, row)
     body = {"id": row.id, "procedure_id": row.procedure_id, "version": row.version, "kind": row.kind,
             "revision": row.revision, "state": row.state, "updated_at": row.updated_at,

@@ -17,8 +17,8 @@ from procedure_definitions.model import Procedure
 from server.problems import Problem
 from server.services import Services, services
 
-__all__ = ["TelemetryIn", "decode_strict", "insert_telemetry", "parse_stamp", "published_procedure", "store_telemetry",
-           "telemetry_handler", "telemetry_row"]
+__all__ = ["TelemetryIn", "decode_strict", "insert_telemetry", "parse_stamp", "published_procedure", "span",
+           "store_telemetry", "telemetry_handler", "telemetry_row"]
 
 T = TypeVar("T")
 _Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
@@ -50,16 +50,29 @@ def parse_stamp(stamp: str | None, path: str) -> dt.datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
+def span(start: str | None, end: str | None, names: tuple[str, str]) -> tuple[str | None, str | None, float | None]:
+    """Two device timestamps as stored (UTC ISO 8601, whatever offset the device sent) and the seconds between
+    them (None when either is missing, or below 0 or over 30 days: clock skew or a form left open for weeks is no
+    time spent). Raises Problem 422 for an unparsable or out-of-range timestamp. One rule for both telemetries."""
+    a, b = parse_stamp(start, names[0]), parse_stamp(end, names[1])
+    duration = (b - a).total_seconds() if a and b else None
+    if duration is not None and not (0 <= duration <= 86400 * 30):
+        duration = None
+    out: list[str | None] = []
+    for t, name in ((a, names[0]), (b, names[1])):
+        try:
+            out.append(t.astimezone(dt.UTC).isoformat() if t else None)
+        except OverflowError:  # year 1 or 9999 with an offset
+            raise Problem(422, "invalid-telemetry", "Timestamp out of range",
+                          errors=[{"path": name, "code": "format", "message": "out of range"}]) from None
+    return out[0], out[1], duration
+
+
 def telemetry_row(t: TelemetryIn) -> tuple[Any, ...]:
     """The row to insert (raises Problem 422 for unparsable timestamps)."""
-    opened, acked = parse_stamp(t.opened_at, "opened_at"), parse_stamp(t.acknowledged_at, "acknowledged_at")
-    duration = (acked - opened).total_seconds() if opened and acked else None
-    if duration is not None and not (0 <= duration <= 86400 * 30):
-        duration = None  # clock skew or a draft left open for weeks: not a completion time
+    opened, acked, duration = span(t.opened_at, t.acknowledged_at, ("opened_at", "acknowledged_at"))
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    # Stored in UTC whatever offset the device sent (the analytics dataset is UTC throughout).
-    return (t.procedure_id, t.procedure_version, opened.astimezone(dt.UTC).isoformat() if opened else None,
-            acked.astimezone(dt.UTC).isoformat() if acked else None, t.fields_typed, t.fields_prefilled, duration, now)
+    return (t.procedure_id, t.procedure_version, opened, acked, t.fields_typed, t.fields_prefilled, duration, now)
 
 
 def insert_telemetry(conn: Any, row: tuple[Any, ...], *, source: str = "filing") -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import sqlite3
 import urllib.error
@@ -111,10 +110,10 @@ def _definition_facts(rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str]
     department's name, and its field paths with labels."""
     est: dict[tuple[str, str], tuple[Any, ...]] = {}
     fields: list[list[Any]] = []
-    for pid, version, kind, definition in rows:
-        # A published version is frozen: its facts are worked out once per process (keyed by its text too, as
-        # two databases may hold different texts under one id and version).
-        key = (pid, version, hashlib.sha256(str(definition).encode()).digest())
+    for pid, version, kind, published_at, definition in rows:
+        # A published version is frozen: its facts are worked out once per process (keyed by when it was
+        # published too, as two databases may hold different texts under one id and version).
+        key = (pid, version, published_at)
         known = _FACTS.get(key)
         if known is None:
             known = _FACTS[key] = _facts_of(kind, definition)
@@ -125,7 +124,7 @@ def _definition_facts(rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str]
     return est, fields
 
 
-_FACTS: dict[tuple[str, str, bytes], tuple[tuple[Any, ...], list[tuple[str, str]]]] = {}
+_FACTS: dict[tuple[str, str, str], tuple[tuple[Any, ...], list[tuple[str, str]]]] = {}
 
 
 def _facts_of(kind: str, definition: Any) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
@@ -163,7 +162,7 @@ def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     stored = conn.execute("SELECT procedure_id, version, kind, title, department, published_at, retired_at,"
                           " definition FROM procedure_versions ORDER BY procedure_id, published_at").fetchall()
-    est, fields = _definition_facts([(r[0], r[1], r[2], r[7]) for r in stored])
+    est, fields = _definition_facts([(r[0], r[1], r[2], r[5], r[7]) for r in stored])
     versions = [r[:7] for r in stored]
     rows: list[list[Any]] = []
     for r in versions:

@@ -18,6 +18,7 @@ import httpx
 from madoguchi.studio import signin
 from madoguchi.studio.errors import StudioError, error_from_response
 from madoguchi.studio.views import HTMLView, diff_html, draft_html, preview_html
+from procedure_definitions.japan import JST
 from procedure_definitions.loader import _read_text, _Unreadable  # one way to read a definition file
 
 __all__ = ["Draft", "Studio", "connect"]
@@ -250,14 +251,13 @@ class Draft:
         return url if url.startswith("http") else self._studio.server + url
 
 
-_JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 def _when(value: dt.datetime | str) -> str:
     """ISO 8601 with an offset, as the API takes it; a datetime without a zone is Japan time (the city's)."""
     if isinstance(value, str):
         return value
-    return (value if value.tzinfo is not None else value.replace(tzinfo=_JST)).isoformat(timespec="seconds")
+    return (value if value.tzinfo is not None else value.replace(tzinfo=JST)).isoformat(timespec="seconds")
 
 
 def connect(server: str, *, flow: signin.Flow = "auto", token: str | None = None,

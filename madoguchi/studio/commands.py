@@ -19,6 +19,7 @@ from madoguchi.studio.client import Draft, Studio, connect
 from madoguchi.studio.errors import StudioError
 from procedure_definitions.errors import problem
 from procedure_definitions.loader import _read_text, _Unreadable
+from procedure_definitions.timing import BUDGET_SECONDS
 
 __all__ = ["drafts_push", "drafts_status", "login", "summary_lines"]
 
@@ -68,7 +69,7 @@ def summary_lines(draft: Draft, shown_path: str | None = None) -> list[str]:
         out.extend(draft.lines)
     est = draft.estimate_seconds
     if est is not None:
-        out.append(f"estimate: {est} s (goal 60 s){'' if est <= 60 else ' OVER'}")
+        out.append(f"estimate: {est} s (goal {BUDGET_SECONDS:.0f} s){'' if est <= BUDGET_SECONDS else ' OVER'}")
     # the console page only: the draft's "preview" URL is the POST that makes a link (405 in a browser), and a
     # preview link is a bearer secret made only when someone asks for one (the console page, Draft.preview())
     if draft.urls.get("console"):

@@ -26,7 +26,7 @@ from server.audit import append_audit
 from server.auth.account_routes import require_fresh
 from server.auth.problems import AuthProblem
 from server.auth.roles import CONFIGURE_ROLES
-from server.authz import AccountLike, may_approve_publish, require_roles
+from server.authz import AccountLike, may_approve_publish, require_roles, two_person_publish
 from server.console.landing import PROCEDURE_HOME
 from server.console.routes import render_page
 from server.definitions.drafts import DraftRow, get_draft
@@ -199,7 +199,7 @@ async def publish_form(request: Request[Any, Any, Any], draft_id: FromPath[str])
             close_message={"ja": form.get("close_ja", ""), "en": form.get("close_en", ""),
                            "ja-easy": form.get("close_ja_easy", "")}), local=True)
         row = await _draft(svc, draft_id)
-        if svc.settings.publish_approvals == 2:
+        if two_person_publish(svc.settings):
             req = await svc.db.write(lambda c: _ask(c, row, user, schedule, "console"))
             return _done(request, f"{PROCEDURE_HOME}/requests/{req.id}")
         await require_fresh(request)
@@ -221,10 +221,10 @@ async def approve_form(request: Request[Any, Any, Any], request_id: FromPath[str
         req = await svc.db.read(lambda c: get_request(c, request_id))
         if req is None:
             raise Problem(404, "not-found", "No such publish request")
-        if not may_approve_publish(user, requested_by=req.requested_by, approvals=svc.settings.publish_approvals):
+        if not may_approve_publish(user, requested_by=req.requested_by, settings=svc.settings):
             raise Problem(409, "own-request", "The requester cannot approve their own request")
         await require_fresh(request)
-        two = svc.settings.publish_approvals == 2
+        two = two_person_publish(svc.settings)
         pid, _ = await publish_draft(svc, req.draft_id, actor=user.id, approved_by=user.id if two else None,
                                      live_from=req.live_from, closes_at=req.closes_at,
                                      close_message=req.close_message, request_id=req.id)

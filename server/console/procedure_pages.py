@@ -23,12 +23,12 @@ from procedure_definitions.model import Procedure
 from procedure_definitions.timing import BUDGET_SECONDS
 from procedure_definitions.versions import latest, version_key
 from server.auth.roles import CONFIGURE_ROLES
-from server.authz import may_approve_publish, require_roles
+from server.authz import may_approve_publish, require_roles, two_person_publish
 from server.console.readable import account_names, department_names
 from server.console.routes import render_page
 from server.definitions.drafts import DraftRow, draft_definition, get_draft, list_drafts
 from server.definitions.drafts_api import draft_out
-from server.definitions.live import now_utc
+from server.definitions.live import is_live, now_utc
 from server.definitions.requests import PublishRequest, get_request, list_requests
 from server.problems import Problem
 from server.services import Services, services
@@ -88,7 +88,7 @@ def version_rows(conn: sqlite3.Connection, pid: str | None = None) -> list[Versi
 
 def _eligible(rows: list[VersionRow], now: str) -> list[VersionRow]:
     """Versions residents may get: not retired, live from now (the live library's rule, ``load_live``)."""
-    return [v for v in rows if v.retired_at is None and not (v.live_from and v.live_from > now)]
+    return [v for v in rows if is_live(v.retired_at, v.live_from, now)]
 
 
 def _newest(rows: list[VersionRow]) -> str | None:
@@ -205,7 +205,7 @@ def _from_draft(row: DraftRow | None, pid: str) -> tuple[str, str]:
 
 
 def _approvals(svc: Services) -> int:
-    return 2 if svc.settings.publish_approvals == 2 else 1
+    return 2 if two_person_publish(svc.settings) else 1
 
 
 # -- /console/procedures/{pid} -----------------------------------------------------------------------------
@@ -352,7 +352,7 @@ async def request_page(request: Request[Any, Any, Any], request_id: FromPath[str
                        **_check_view(svc, row), title=d.title.ja if d is not None else row.filename, names=names,
                        state_label=_REQUEST_STATES.get(req.state, req.state), changed=changed, approvals=approvals,
                        own=own, may_approve=req.state == "open" and not changed and row.state == "draft"
-                       and may_approve_publish(user, requested_by=req.requested_by, approvals=approvals))
+                       and may_approve_publish(user, requested_by=req.requested_by, settings=svc.settings))
 
 
 procedure_pages_router = Router(path="/", route_handlers=[procedures_page, procedure_page, draft_page,

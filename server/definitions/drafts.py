@@ -7,26 +7,30 @@ problems say what to fix); only a draft without errors can be published. Writers
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import msgspec
 
 from procedure_definitions.errors import Problem
 from procedure_definitions.model import LifeEvent, Procedure
-from server.definitions.checking import CheckOutcome, is_notebook
+from server.definitions.checking import CheckOutcome, check_source, is_notebook
 from server.definitions.live import now_utc
 
 __all__ = [
     "DraftConflict",
     "DraftRow",
     "abandon_draft_in",
+    "check_draft",
     "draft_definition",
     "get_draft",
     "list_drafts",
     "problem_dict",
+    "problem_line",
     "published_keys",
     "save_draft_in",
 ]
@@ -91,6 +95,19 @@ def published_keys(conn: sqlite3.Connection) -> dict[tuple[str, str], bool]:
     """Every published (id, version) to whether it is retired (``checking.version_problem``'s input)."""
     return {(r[0], r[1]): r[2] is not None
             for r in conn.execute("SELECT procedure_id, version, retired_at FROM procedure_versions")}
+
+
+def problem_line(p: dict[str, Any]) -> str:
+    """A stored problem as ``madoguchi check`` prints it: ``path:line:col: CODE [warning: ]message``."""
+    sev = "warning: " if p.get("severity") == "warning" else ""
+    return f"{p['path']}:{p['line']}:{p['col']}: {p['code']} {sev}{p['message']}"
+
+
+async def check_draft(svc: Any, filename: str, source: str) -> CheckOutcome:
+    """``checking.check_source`` against what the server has published and offers now (a push, and again when
+    publishing); the CPU work (loading, scenarios, the estimate: tens of milliseconds) off the event loop."""
+    published = await svc.db.read(published_keys)
+    return await asyncio.to_thread(check_source, filename, source, live=svc.catalog.library, published=published)
 
 
 def problem_dict(p: Problem) -> dict[str, Any]:
@@ -165,13 +182,14 @@ def abandon_draft_in(conn: sqlite3.Connection, draft_id: str, actor: str) -> tup
     return get_draft(conn, draft_id), bool(changed)
 
 
-_DECODED: dict[tuple[str, int], Procedure | LifeEvent] = {}
+_DECODED: OrderedDict[tuple[str, int], Procedure | LifeEvent] = OrderedDict()
+_DECODED_MAX = 256
 _DECODED_LOCK = threading.Lock()
 
 
 def draft_definition(row: DraftRow) -> Procedure | LifeEvent | None:
-    """The draft's definition (None when its text has errors), decoded once per (draft, revision): the form
-    engine's caches then see one object per revision."""
+    """The draft's definition (None when its text does not load), decoded once per (draft, revision): the form
+    engine's caches then see one object per revision. The least recently used are forgotten first."""
     if row.definition is None:
         return None
     key = (row.id, row.revision)
@@ -179,8 +197,9 @@ def draft_definition(row: DraftRow) -> Procedure | LifeEvent | None:
         found = _DECODED.get(key)
         if found is None:
             kind: type[Procedure] | type[LifeEvent] = Procedure if row.kind == "procedure" else LifeEvent
-            found = msgspec.json.decode(row.definition, type=kind)
-            if len(_DECODED) > 256:  # drafts are few; keep memory bounded anyway
-                _DECODED.clear()
-            _DECODED[key] = found
+            found = _DECODED[key] = msgspec.json.decode(row.definition, type=kind)
+            if len(_DECODED) > _DECODED_MAX:
+                _DECODED.popitem(last=False)
+        else:
+            _DECODED.move_to_end(key)
     return found

@@ -21,15 +21,15 @@ from server.audit import append_audit
 from server.auth.roles import CONFIGURE_ROLES
 from server.authz import require_roles
 from server.catalog import validate_answers
-from server.definitions.checking import check_source
 from server.definitions.drafts import (
     DraftConflict,
     DraftRow,
     abandon_draft_in,
+    check_draft,
     draft_definition,
     get_draft,
     list_drafts,
-    published_keys,
+    problem_line,
     save_draft_in,
 )
 from server.problems import Problem
@@ -75,18 +75,13 @@ class DraftOut(msgspec.Struct):
     urls: dict[str, str]
 
 
-def _line(p: dict[str, Any]) -> str:
-    sev = "warning: " if p.get("severity") == "warning" else ""
-    return f"{p['path']}:{p['line']}:{p['col']}: {p['code']} {sev}{p['message']}"
-
-
 def _scenarios(row: DraftRow) -> list[dict[str, Any]]:
     d = draft_definition(row)
     if not isinstance(d, Procedure):
         return []
     out = []
     for sc in d.scenarios:
-        mine = [_line(p) for p in row.problems if p["code"] in ("PD301", "PD302")
+        mine = [problem_line(p) for p in row.problems if p["code"] in ("PD301", "PD302")
                 and f"scenario '{sc.name}'" in p["message"]]
         out.append({"name": sc.name, "ok": not mine, "errors": mine})
     return out
@@ -114,24 +109,17 @@ def draft_out(svc: Services, row: DraftRow) -> DraftOut:
     return DraftOut(
         id=row.id, procedure_id=row.procedure_id, version=row.version, kind=row.kind, filename=row.filename,
         format=row.format, state=row.state, revision=row.revision, ok=row.ok, problems=row.problems,
-        lines=[_line(p) for p in row.problems], estimate_seconds=row.estimate_seconds, estimate_line=est_line,
+        lines=[problem_line(p) for p in row.problems], estimate_seconds=row.estimate_seconds, estimate_line=est_line,
         scenarios=_scenarios(row), live_version=_live_version(svc, row), published_version=row.published_version,
         created_by=row.created_by, created_at=row.created_at, updated_by=row.updated_by, updated_at=row.updated_at,
         urls={"self": base, "source": f"{base}/source", "diff": f"{base}/diff", "preview": f"{base}/preview",
               "console": f"/console/procedures/drafts/{row.id}"})
 
 
-async def _check(svc: Services, body: DraftIn) -> Any:
-    published = await svc.db.read(published_keys)
-    live = svc.catalog.library
-    # Loading, scenarios and the estimate are CPU work of tens of milliseconds: off the event loop.
-    return await asyncio.to_thread(check_source, body.filename, body.source, live=live, published=published)
-
-
 async def _store(request: Request[Any, Any, Any], body: DraftIn, draft_id: str | None) -> Response[DraftOut]:
     user = require_roles(request, *CONFIGURE_ROLES)
     svc = services(request)
-    outcome = await _check(svc, body)
+    outcome = await check_draft(svc, body.filename, body.source)
 
     def job(c: Any) -> tuple[DraftRow, bool]:
         row, created = save_draft_in(c, filename=body.filename, source=body.source, outcome=outcome,
@@ -214,7 +202,7 @@ def _need_definition(row: DraftRow) -> Any:
     d = draft_definition(row)
     if d is None:
         raise Problem(409, "draft-has-errors", "The draft has errors: fix them first",
-                      errors=[{"path": "source", "code": "invalid", "message": _line(p)}
+                      errors=[{"path": "source", "code": "invalid", "message": problem_line(p)}
                               for p in row.problems if p.get("severity") == "error"][:50])
     return d
 

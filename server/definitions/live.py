@@ -18,7 +18,7 @@ import msgspec
 from procedure_definitions.library import Library
 from procedure_definitions.model import LifeEvent, Procedure
 
-__all__ = ["LiveLibrary", "Schedule", "import_library", "load_live", "now_utc"]
+__all__ = ["LiveLibrary", "Schedule", "import_library", "is_live", "load_live", "now_utc"]
 
 
 def now_utc() -> str:
@@ -38,6 +38,11 @@ class LiveLibrary(Library):
 
     schedules: dict[tuple[str, str], Schedule] = msgspec.field(default_factory=dict)
     next_change: str | None = None  # the earliest future live_from or closes_at: reload then
+
+
+def is_live(retired_at: str | None, live_from: str | None, now: str) -> bool:
+    """The one rule of what residents get: published, not retired, and its ``live_from`` (if any) past."""
+    return retired_at is None and not (live_from and live_from > now)
 
 
 def import_library(conn: sqlite3.Connection, library: Any) -> dict[str, int]:
@@ -93,7 +98,7 @@ def load_live(conn: sqlite3.Connection, previous: LiveLibrary | None = None, *, 
         "SELECT procedure_id, version, kind, definition, live_from, closes_at, close_message"
         " FROM procedure_versions WHERE retired_at IS NULL").fetchall()
     for pid, version, kind, definition, live_from, closes_at, close_message in rows:
-        if live_from and live_from > now:
+        if not is_live(None, live_from, now):  # retired rows are not read at all
             upcoming.append(live_from)
             continue
         if closes_at and closes_at > now:

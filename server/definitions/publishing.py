@@ -21,8 +21,8 @@ import msgspec
 from procedure_definitions.errors import problem
 from procedure_definitions.model import Procedure
 from server.audit import append_audit
-from server.definitions.checking import check_source, version_problem
-from server.definitions.drafts import get_draft, published_keys
+from server.definitions.checking import version_problem
+from server.definitions.drafts import check_draft, get_draft, published_keys
 from server.definitions.live import now_utc
 from server.problems import Problem
 
@@ -96,9 +96,7 @@ async def publish_draft(svc: Any, draft_id: str, *, actor: str, approved_by: str
     row = await svc.db.read(lambda c: get_draft(c, draft_id))
     if row is None:
         raise Problem(404, "not-found", "No such draft")
-    published = await svc.db.read(published_keys)
-    outcome = await asyncio.to_thread(check_source, row.filename, row.source, live=svc.catalog.library,
-                                      published=published)
+    outcome = await check_draft(svc, row.filename, row.source)
     pid, version = await svc.db.write(lambda c: _publish_in(
         c, draft_id, checked_revision=row.revision, outcome=outcome, actor=actor, approved_by=approved_by,
         live_from=live_from, closes_at=closes_at, close_message=close_message, request_id=request_id))
