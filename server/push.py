@@ -21,7 +21,7 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -38,9 +38,11 @@ __all__ = [
     "DEFAULT_PUSH_HOSTS",
     "MAX_ENDPOINT",
     "MAX_SUBSCRIPTIONS",
+    "Forget",
     "Notifier",
     "PushSender",
     "Subscription",
+    "SubscriptionLoader",
     "WebPushSender",
     "delete_subscription",
     "endpoint_allowed",
@@ -160,6 +162,9 @@ def _forget(endpoint: str, conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM push_subscriptions WHERE endpoint = ?", (endpoint,))
 
 
+Forget = Callable[[str, sqlite3.Connection], None]  # (endpoint, conn): the push service said it is gone
+
+
 class PushSender(Protocol):
     """Delivers one encrypted message; answers the push service's HTTP status (0: not reached). Blocking: the
     notifier calls it in a worker thread."""
@@ -189,49 +194,75 @@ class WebPushSender:
         return int(getattr(r, "status_code", 0))
 
 
+SubscriptionLoader = Callable[[sqlite3.Connection], list[Subscription]]
+
+
+def _account_subscriptions(account_ids: Sequence[str]) -> SubscriptionLoader:
+    def load(c: sqlite3.Connection) -> list[Subscription]:
+        if not account_ids:
+            return []
+        return [Subscription(*r) for r in c.execute(
+            f"SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE account_id IN ({', '.join('?' * len(account_ids))})",
+            tuple(account_ids))]
+    return load
+
+
 class Notifier:
-    """Sends status-change notifications from a queue on the app's loop (``start``/``stop``: startup and
-    shutdown hooks). :meth:`status_changed` never blocks and never raises."""
+    """Sends Web Push messages from a queue on the app's loop (``start``/``stop``: startup and shutdown hooks).
+    :meth:`status_changed` and :meth:`push` never block and never raise: a message is queued, and a task sends it
+    in a worker thread."""
 
     def __init__(self, db: Database, sender: PushSender, *, subject: str, max_queue: int = 10_000) -> None:
         self.db = db
         self.sender = sender
         self.subject = subject
-        self._queue: asyncio.Queue[tuple[str, str, str]] = asyncio.Queue(max_queue)
+        self._queue: asyncio.Queue[tuple[SubscriptionLoader, bytes, Forget]] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
         self.sent = 0  # delivered messages (2xx), for tests and logs
+
+    def push(self, payload: bytes, load: SubscriptionLoader, *, forget: Forget | None = None) -> None:
+        """Queue ``payload`` for the subscriptions ``load`` reads when it is sent; ``forget(conn, endpoint)``
+        deletes a subscription the push service says is gone (default: an account's, ``push_subscriptions``)."""
+        try:
+            self._queue.put_nowait((load, payload, forget or _forget))
+        except asyncio.QueueFull:  # a flood must not hold up the request that caused it: this one is not sent
+            log.warning("push queue full: a notification was dropped")
+
+    def push_to_accounts(self, payload: bytes, account_ids: Sequence[str]) -> None:
+        """``payload`` to every browser the accounts subscribed (reminders of bookings)."""
+        if account_ids:
+            self.push(payload, _account_subscriptions(list(account_ids)))
 
     def status_changed(self, account_id: str | None, submission_id: str, receipt_number: str) -> None:
         if account_id is None:
             return
-        try:
-            self._queue.put_nowait((account_id, submission_id, receipt_number))
-        except asyncio.QueueFull:  # a flood must not hold up status changes: this one is not announced
-            log.warning("push queue full: a notification was dropped")
 
-    async def _deliver(self, account_id: str, submission_id: str, receipt_number: str) -> None:
-        def load(c: sqlite3.Connection) -> tuple[str | None, list[Subscription]]:
-            key = c.execute("SELECT private_pem FROM push_vapid WHERE id = 1").fetchone()
+        def load(c: sqlite3.Connection) -> list[Subscription]:
             # The filer's browsers and those of the resident it was filed for (the accounts bound to its
             # on_behalf_of registry record): whoever may follow it (server.authz.submission_readable).
-            subs = [Subscription(*r) for r in c.execute(
+            return [Subscription(*r) for r in c.execute(
                 "SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE account_id = ? OR account_id IN"
                 " (SELECT b.account_id FROM identity_bindings b JOIN submissions s ON s.on_behalf_of = b.resident_id"
                 f" WHERE s.id = ? AND s.status NOT IN ({', '.join('?' * len(HELD_STATUSES))}))",
                 (account_id, submission_id, *HELD_STATUSES))]
-            return (key[0] if key else None), subs
 
-        pem, subs = await self.db.read(load)
+        self.push(notification_payload(submission_id, receipt_number), load)
+
+    async def _deliver(self, load: SubscriptionLoader, payload: bytes, forget: Forget) -> None:
+        def read(c: sqlite3.Connection) -> tuple[str | None, list[Subscription]]:
+            key = c.execute("SELECT private_pem FROM push_vapid WHERE id = 1").fetchone()
+            return (key[0] if key else None), load(c)
+
+        pem, subs = await self.db.read(read)
         if pem is None or not subs:
             return
-        payload = notification_payload(submission_id, receipt_number)
         for sub in subs:
             status = await anyio.to_thread.run_sync(
                 functools.partial(self.sender.send, sub, payload, private_pem=pem, subject=self.subject))
             if 200 <= status < 300:
                 self.sent += 1
             elif status in (404, 410):  # expired or unsubscribed: never try it again
-                await self.db.write(functools.partial(_forget, sub.endpoint))
+                await self.db.write(functools.partial(forget, sub.endpoint))
                 log.info("push subscription gone (%s): deleted", status)
             else:
                 log.warning("push to %s failed: HTTP %s", urlsplit(sub.endpoint).hostname, status)

@@ -14,6 +14,7 @@ __all__ = [
     "ANALYTICS_ROLES",
     "ASSIGNED_ROLES",
     "BIND_ROLES",
+    "BOOKING_ROLES",
     "CAPABILITIES",
     "CASEWORK_ROLES",
     "CONFIGURE_ROLES",
@@ -25,6 +26,8 @@ __all__ = [
     "PARTY_ROLES",
     "PREENTRY_LOAD_ROLES",
     "PROFILE_READ_ROLES",
+    "QUEUE_DESK_ROLES",
+    "QUEUE_ROLES",
     "RECOVERY_ROLES",
     "REGISTRY_ROLES",
     "REVIEW_ROLES",
@@ -122,6 +125,16 @@ HANDOFF_ROLES: Final[tuple[str, ...]] = ("admin",)
 # Publishing itself also needs a fresh passkey check in the console (never a token: docs/security.md).
 CONFIGURE_ROLES: Final[tuple[str, ...]] = ("configurator", "admin")
 ANALYTICS_ROLES: Final[tuple[str, ...]] = ("configurator", "admin")
+# Visit bookings and the one queue (待たない: server/booking, server/tickets, docs/booking.md, docs/queue.md).
+# Residents book, move and cancel their own visits and draw a walk-in ticket from the app (people without an
+# account book with a name and phone number and manage the booking by its secret link: no role);
+BOOKING_ROLES: Final[tuple[str, ...]] = ("resident",)
+# the booths call the next ticket, call again, mark a missed call, serve and finish (every visit role: a
+# department's reviewer at their own booth too);
+QUEUE_ROLES: Final[tuple[str, ...]] = VISIT_ROLES
+# the desk checks bookings in, draws tickets for walk-ins, books on a resident's behalf (a phone call), reads
+# the day's bookings with what was filled in beforehand, and pairs lobby kiosks.
+QUEUE_DESK_ROLES: Final[tuple[str, ...]] = VISIT_DESK_ROLES
 
 # What the apps offer a role, named once from the groups above and sent with the account
 # (``GET /api/session``: ``account.can``), so the PWA's home page shows each role exactly what the server
@@ -145,6 +158,9 @@ CAPABILITIES: Final[dict[str, tuple[str, ...]]] = {
     "handoff": HANDOFF_ROLES,               # the hand-off outbox per department, retrying a failed delivery
     "configure": CONFIGURE_ROLES,           # procedures: drafts, preview links, publishing (server/definitions)
     "analytics": ANALYTICS_ROLES,           # the city's figures (/console/analytics, /api/analytics)
+    "booking": BOOKING_ROLES,               # booking a visit from the app, one's own bookings, a ticket from the app
+    "queue": QUEUE_ROLES,                   # a booth's queue: 次の方を呼ぶ, call again, missed, serve, finish
+    "queue_desk": QUEUE_DESK_ROLES,         # check-in, walk-in tickets, booking on behalf, the day's bookings, kiosks
 }
 
 

@@ -188,6 +188,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
     counter codes (窓口で見せるコード, pre-entries), definitions (drafts) and the preview links' key: each
     component's migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
+    from server.booking.schema import BOOKING_MIGRATIONS, TICKET_MIGRATIONS
     from server.definitions.store import DEFINITION_MIGRATIONS
     from server.registry_search import REGISTRY_MIGRATIONS
     from server.storage.counter_codes import COUNTER_CODE_MIGRATIONS
@@ -205,7 +206,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
             ("visits", VISIT_MIGRATIONS), ("submission_search", SUBMISSION_SEARCH_MIGRATIONS),
             ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS),
             ("counter_codes", COUNTER_CODE_MIGRATIONS), ("definitions", DEFINITION_MIGRATIONS),
-            ("preview", PREVIEW_MIGRATIONS)]
+            ("preview", PREVIEW_MIGRATIONS), ("booking", BOOKING_MIGRATIONS), ("tickets", TICKET_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

@@ -1,0 +1,131 @@
+"""The tables of bookings and the one queue: two migration components, ``booking`` (the rules, bookings, holds,
+reminders, and the event log both halves write) and ``tickets`` (the queue's tickets, the phones' push
+subscriptions, the lobby kiosks). Published steps are never edited: add a version to its component."""
+
+from __future__ import annotations
+
+from server.storage.migrations import Migration
+
+__all__ = ["BOOKING_MIGRATIONS", "TICKET_MIGRATIONS"]
+
+_BOOKING_V1 = """
+CREATE TABLE booking_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    source TEXT NOT NULL,             -- the YAML as the city wrote it (shown back by `madoguchi booking show`)
+    config TEXT NOT NULL,             -- msgspec JSON of server.booking.config.BookingConfig
+    set_at TEXT NOT NULL,
+    set_by TEXT
+);
+
+CREATE TABLE bookings (
+    id TEXT PRIMARY KEY,              -- uuid
+    code TEXT NOT NULL UNIQUE,        -- the check-in code in the QR code (8 letters and digits, no 0/O/1/I)
+    manage_hash TEXT,                 -- sha256 of the secret manage link's token (bookings without an account)
+    place TEXT NOT NULL,
+    day TEXT NOT NULL,                -- JST date YYYY-MM-DD
+    start TEXT NOT NULL,              -- JST HH:MM
+    minutes INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('held', 'booked', 'cancelled', 'checked_in', 'no_show', 'expired')),
+    held_until TEXT,                  -- UTC ISO 8601: a hold lapses then (status 'held')
+    holder TEXT NOT NULL,             -- who holds or owns it: 'account:<id>' or 'ip:<address>' (the hold cap)
+    account_id TEXT,                  -- the resident who booked for themselves
+    booked_by TEXT,                   -- the staff account that booked on a resident's behalf
+    name TEXT,                        -- as typed, byte for byte (people without an account, staff bookings)
+    phone TEXT,
+    party INTEGER NOT NULL DEFAULT 1, -- family bookings: people served together
+    people TEXT,                      -- JSON list of the other people's names, as typed
+    event TEXT,                       -- the life event booked for, or NULL
+    procedures TEXT NOT NULL,         -- JSON list of procedure ids
+    departments TEXT NOT NULL,        -- JSON list of department ids (from the procedures)
+    lang TEXT,                        -- the language reminders are written in
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX bookings_by_day ON bookings (place, day, status);
+CREATE INDEX bookings_by_account ON bookings (account_id, day);
+CREATE INDEX bookings_holds ON bookings (holder, status);
+
+CREATE TABLE booking_reminders (
+    booking_id TEXT NOT NULL REFERENCES bookings (id),
+    channel TEXT NOT NULL,            -- 'push', 'sms', 'mail'
+    sent_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,            -- 'sent', 'failed', 'none' (nothing to send to)
+    PRIMARY KEY (booking_id, channel)
+);
+
+-- The event log planning reads (docs/analytics.md): one row per step of a booking or a ticket. No names.
+CREATE TABLE queue_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,                 -- UTC ISO 8601
+    place TEXT NOT NULL,
+    event TEXT NOT NULL CHECK (event IN ('booked', 'moved', 'cancelled', 'reminded', 'checked_in', 'ticket',
+        'called', 'recalled', 'missed', 'served', 'finished', 'left', 'no_show')),
+    booking_id TEXT,
+    ticket_id TEXT,
+    kind TEXT,                        -- 'booking' or 'walkin' (tickets)
+    booth TEXT,
+    by TEXT,                          -- the staff account, when staff did it
+    detail TEXT                       -- JSON: e.g. {"minutes": 30, "due": "..."}; never personal data
+);
+CREATE INDEX queue_events_by_at ON queue_events (place, at);
+CREATE INDEX queue_events_by_ticket ON queue_events (ticket_id);
+CREATE INDEX queue_events_by_booking ON queue_events (booking_id);
+"""
+
+_TICKETS_V1 = """
+CREATE TABLE tickets (
+    id TEXT PRIMARY KEY,              -- uuid
+    token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the phone link's token (the ticket page #/q/<token>)
+    place TEXT NOT NULL,
+    day TEXT NOT NULL,                -- JST date: numbers restart every day
+    seq INTEGER NOT NULL,
+    number TEXT NOT NULL,             -- called and shown: 'A-034' walk-in, 'R-012' booking
+    kind TEXT NOT NULL CHECK (kind IN ('booking', 'walkin')),
+    booking_id TEXT UNIQUE REFERENCES bookings (id),
+    account_id TEXT,                  -- a resident's own ticket (booked or drawn in the app)
+    priority INTEGER NOT NULL DEFAULT 0,  -- 1: served first (pregnant, disability, ...)
+    priority_reason TEXT,
+    departments TEXT NOT NULL,        -- JSON list
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'called', 'serving', 'done', 'left', 'no_show')),
+    due_at TEXT,                      -- UTC ISO: a booking's time
+    arrived_at TEXT NOT NULL,         -- UTC ISO: checked in or drawn
+    queue_at TEXT NOT NULL,           -- UTC ISO: its place among walk-ins (arrival; after a miss, the miss)
+    not_before TEXT,                  -- UTC ISO: a missed ticket is not called again before this
+    missed INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    called_at TEXT,
+    booth TEXT,
+    called_by TEXT,
+    visit_id TEXT,                    -- the counter visit it became (visits.id)
+    source TEXT NOT NULL CHECK (source IN ('kiosk', 'staff', 'app')),
+    lang TEXT,
+    updated_at TEXT NOT NULL,
+    UNIQUE (place, day, seq)
+);
+CREATE INDEX tickets_open ON tickets (place, day, status);
+CREATE INDEX tickets_by_account ON tickets (account_id, status);
+CREATE INDEX tickets_by_visit ON tickets (visit_id);
+
+CREATE TABLE ticket_push (
+    ticket_id TEXT NOT NULL REFERENCES tickets (id),
+    endpoint TEXT NOT NULL,
+    p256dh TEXT NOT NULL,
+    auth TEXT NOT NULL,
+    sent_near INTEGER NOT NULL DEFAULT 0,  -- the "your turn is near" message went out
+    sent_called INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (ticket_id, endpoint)
+);
+
+CREATE TABLE kiosks (
+    id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,  -- sha256 of the kiosk cookie
+    place TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1)]
+TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1)]
