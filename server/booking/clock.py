@@ -6,13 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-__all__ = ["now", "set_clock"]
+__all__ = ["now", "now_iso", "set_clock"]
 
 _clock: Callable[[], dt.datetime] | None = None
 
 
 def now() -> dt.datetime:
     return _clock() if _clock is not None else dt.datetime.now(dt.UTC)
+
+
+def now_iso() -> str:
+    """``now()`` as stored: UTC ISO 8601."""
+    return now().isoformat()
 
 
 def set_clock(fn: Callable[[], dt.datetime] | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import msgspec
 
-from server.storage.sync.records import utc_now
+from server.booking import clock
 
 __all__ = ["EVENTS", "record_event_in"]
 
@@ -26,5 +26,5 @@ def record_event_in(conn: sqlite3.Connection, event: str, *, place: str, booking
     conn.execute(
         "INSERT INTO queue_events (at, place, event, booking_id, ticket_id, kind, booth, by, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (at or utc_now(), place, event, booking_id, ticket_id, kind, booth, by,
+        (at or clock.now_iso(), place, event, booking_id, ticket_id, kind, booth, by,
          msgspec.json.encode(detail).decode() if detail else None))
