@@ -13,7 +13,10 @@ from typing import Final
 
 import msgspec
 
-__all__ = ["DEFAULT_CONFIG", "WEEKDAYS", "BookingConfig", "Place", "Window", "config_in"]
+__all__ = ["DEFAULT_CONFIG", "NEW_YEAR_CLOSED", "WEEKDAYS", "BookingConfig", "Place", "Window", "config_in"]
+
+# 年末年始: closed every year (msgspec wants a factory for a non-empty list default).
+NEW_YEAR_CLOSED: Final[tuple[str, ...]] = ("12-29", "12-30", "12-31", "01-01", "01-02", "01-03")
 
 # The keys of ``Place.hours``, Monday first (``date.weekday()`` indexes this tuple).
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -47,7 +50,7 @@ class BookingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     window: Window = Window()
     change_cutoff_hours: int = 24  # cancel or move until this many hours before the booked time
     # Closed every year ("MM-DD": 年末年始) or once ("YYYY-MM-DD"), on top of the national holidays.
-    closed: list[str] = ["12-29", "12-30", "12-31", "01-01", "01-02", "01-03"]
+    closed: list[str] = msgspec.field(default_factory=lambda: list(NEW_YEAR_CLOSED))
     holidays: bool = True  # closed on Japanese public holidays (振替休日 included)
     max_party: int = 4  # family bookings: people served in one booking
     reminder_hour: int = 18  # the day before, at this hour JST
