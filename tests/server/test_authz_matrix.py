@@ -209,6 +209,14 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/conflicts"): CONSOLE,
     ("POST", "/console/conflicts/{cid:int}/resolve"): CONSOLE,
     ("GET", "/console/assets/sync-conflicts.js"): ANYONE,
+    # the desk's bookings and lobby kiosks (server/console/booking_pages.py, kiosk_pages.py): queue_desk; the
+    # kiosk page is public (without a paired kiosk's cookie it only says so)
+    ("GET", "/console/bookings"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/bookings/{bid:str}"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/kiosks/{kid:str}/revoke"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/kiosk"): ANYONE,
 }
 
 # Static files of the PWA build (their set depends on the build): public by nature.
@@ -220,7 +228,8 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "name": "console.css", "path": "no-such-file", "cid": "999999",
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
                "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token",
-               "draft_id": "drf_no-such-draft", "request_id": "pub_no-such-request"}
+               "draft_id": "drf_no-such-draft", "request_id": "pub_no-such-request",
+               "bid": str(uuid.UUID(int=5)), "kid": "no-such-kiosk"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -400,6 +409,7 @@ CAPABILITY_ROUTES = {
     "handoff": ("GET", "/console/handoff"),
     "configure": ("GET", "/api/drafts"),
     "analytics": ("GET", "/console/analytics"),
+    "queue_desk": ("GET", "/console/bookings"),
 }
 
 

@@ -1,0 +1,160 @@
+"""The desk's console for bookings and kiosks against the real server and a real SQLite file: the day's bookings
+with what each resident filled in from their synced drafts (counted, then shown as labels, both reads audited),
+pairing a lobby kiosk (cookie, hash, the staff session ended), revoking it, and the roles refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from procedure_definitions.japan import JST
+from testsupport.servers import AppServer
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    with AppServer.on_file(tmp_path_factory.mktemp("console-bookings") / "m.db") as s:
+        yield s
+
+
+def _day(offset: int) -> str:
+    return (dt.datetime.now(JST).date() + dt.timedelta(days=offset)).isoformat()
+
+
+def _booking(srv: AppServer, *, day: str, start: str, procedures: list[str], account_id: str | None = None,
+             name: str | None = None, phone: str | None = None, status: str = "booked", event: str | None = None,
+             code: str | None = None) -> tuple[str, str]:
+    bid, code = str(uuid.uuid4()), code or uuid.uuid4().hex[:8].upper()
+    now = dt.datetime.now(dt.UTC).isoformat()
+    srv.db.write_sync(lambda c: c.execute(
+        "INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, account_id, name, phone, party,"
+        " event, procedures, departments, created_at, updated_at) VALUES (?, ?, 'honcho', ?, ?, 30, ?, ?, ?, ?, ?,"
+        " 1, ?, ?, '[\"shimin\"]', ?, ?)",
+        (bid, code, day, start, status, f"account:{account_id}" if account_id else "ip:127.0.0.1", account_id, name,
+         phone, event, json.dumps(procedures), now, now)))
+    return bid, code
+
+
+def _draft(srv: AppServer, owner: str, data: dict[str, Any]) -> str:
+    rid = str(uuid.uuid4())
+    now = dt.datetime.now(dt.UTC).isoformat()
+    srv.db.write_sync(lambda c: c.execute(
+        "INSERT INTO sync_records (type, id, version, data, owner, created_at, updated_at)"
+        " VALUES ('draft', ?, 1, ?, ?, ?, ?)", (rid, json.dumps(data, ensure_ascii=False), owner, now, now)))
+    return rid
+
+
+def _audit(srv: AppServer, action: str) -> list[tuple[Any, ...]]:
+    return list(srv.db.read_sync(lambda c: c.execute(
+        "SELECT actor, subject, details FROM audit_log WHERE action = ? ORDER BY id", (action,)).fetchall()))
+
+
+def test_the_days_bookings_show_what_was_filled(srv: AppServer) -> None:
+    resident, counter = srv.login("resident"), srv.login("counter")
+    day = _day(1)
+    tenkyo_version = srv.app.state.services.catalog.library.procedures["tenkyo"]
+    version = max(tenkyo_version)
+    _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
+        "procedure_id": "tenkyo", "procedure_version": version, "new_postal_code": "101-0021",
+        "new_head_name": {"family": "山田", "given": "太郎"}, "madoguchi": {"kind": "draft", "title": "転居届"}})
+    # Someone else's draft of the same procedure is not this booking's.
+    other = srv.login("resident")
+    _draft(srv, other.account_id, {"procedure_id": "juminhyo-copy", "procedure_version": "1.0.0",  # type: ignore[attr-defined]
+                                   "copies": 3, "madoguchi": {"kind": "draft"}})
+    with_draft, _ = _booking(srv, day=day, start="10:00", procedures=["tenkyo", "juminhyo-copy"],
+                             account_id=resident.account_id)  # type: ignore[attr-defined]
+    by_phone, code = _booking(srv, day=day, start="09:15", procedures=["inkan-toroku"], name="電話 花子",
+                              phone="090-1111-2222")
+    _booking(srv, day=_day(2), start="09:00", procedures=["tenkyo"], name="別の日 次郎", phone="090-3333-4444")
+
+    page = counter.get("/console/bookings")  # tomorrow (JST) by default
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "電話 花子" in html and "別の日 次郎" not in html
+    assert html.index("09:15") < html.index("10:00")  # by time
+    assert f"{code[:4]}-{code[4:]}" in html
+    from server.console.booking_pages import filled_count
+
+    proc = srv.app.state.services.catalog.library.procedures["tenkyo"][version]
+    answered, asked = filled_count(proc, {"new_postal_code": "101-0021",
+                                          "new_head_name": {"family": "山田", "given": "太郎"}})
+    assert answered == 2 and asked > 2
+    assert f"転居届：<span class=\"done\">入力済み（2/{asked} 項目）</span>" in html
+    assert "住民票の写し" in html and "未入力" in html  # the other booked procedure, nothing filled
+    assert "tenkyo" not in re.sub(r"<[^>]+>", "", html)  # titles, never ids
+    listed = [json.loads(d) for _, s, d in _audit(srv, "booking.day_read")]
+    assert listed[-1]["day"] == day and set(listed[-1]["ids"]) == {with_draft, by_phone}
+
+    detail = counter.get(f"/console/bookings/{with_draft}")
+    assert detail.status_code == 200, detail.text
+    text = re.sub(r"<[^>]+>", " ", detail.text)
+    assert "新しい世帯主の氏名" in text or "世帯主" in text
+    assert "山田 太郎" in text and "101-0021" in text
+    actor, subject, details = _audit(srv, "booking.preentry_read")[-1]
+    assert subject == f"booking:{with_draft}" and actor == counter.account_id  # type: ignore[attr-defined]
+    assert json.loads(details)["account_id"] == resident.account_id  # type: ignore[attr-defined]
+
+    # Another day by the form, a bad date refused with the console's page (400), an unknown booking 404.
+    assert "別の日 次郎" in counter.get("/console/bookings", params={"day": _day(2)}).text
+    assert counter.get("/console/bookings", params={"day": "12/8"}).status_code == 400
+    assert counter.get(f"/console/bookings/{uuid.uuid4()}").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["reviewer", "outreach", "resident"])
+def test_roles_without_the_desk_are_refused(srv: AppServer, role: str) -> None:
+    client = srv.login(role, department="koseki" if role == "reviewer" else None)
+    for path in ("/console/bookings", "/console/kiosks"):
+        r = client.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.post("/console/kiosks", data={"place": "honcho", "name": "ロビー"})
+    assert r.status_code == 403
+
+
+def test_pairing_a_kiosk_and_revoking_it(srv: AppServer) -> None:
+    desk = srv.login("counter")
+    page = desk.get("/console/kiosks")
+    assert page.status_code == 200 and "この端末を受付機にする" in page.text
+    r = desk.post("/console/kiosks", data={"place": "honcho", "name": "1階ロビー入口"})
+    assert r.status_code == 303 and r.headers["location"] == "/kiosk"
+    cookies = r.headers.get_list("set-cookie")
+    kiosk_cookie = next(c for c in cookies if c.startswith("madoguchi_kiosk="))
+    assert "HttpOnly" in kiosk_cookie and "samesite=strict" in kiosk_cookie.lower() and "Path=/" in kiosk_cookie
+    token = kiosk_cookie.split(";")[0].split("=", 1)[1]
+    rows = srv.db.read_sync(lambda c: c.execute("SELECT id, token_hash, place, name, revoked_at FROM kiosks").fetchall())
+    kid, token_hash, place, name, revoked = rows[-1]
+    assert token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in token_hash
+    assert (place, name, revoked) == ("honcho", "1階ロビー入口", None)
+    # The clerk's session on this device ended with the pairing.
+    assert any(c.startswith("madoguchi_session=;") or "madoguchi_session=\"\"" in c for c in cookies)
+    assert desk.get("/api/session").json()["account"] is None
+
+    with httpx.Client(base_url=srv.url, cookies={"madoguchi_kiosk": token}) as kiosk:
+        shown = kiosk.get("/kiosk")
+        assert shown.status_code == 200 and 'data-place="honcho"' in shown.text and "本庁舎" in shown.text
+        assert "受付する" in shown.text and "番号札を取る" in shown.text
+        assert 'lang="en"' in kiosk.get("/kiosk", params={"lang": "en"}).text
+        other = srv.login("admin")
+        listed = other.get("/console/kiosks").text
+        assert "1階ロビー入口" in listed and "使用中" in listed
+        assert other.post(f"/console/kiosks/{kid}/revoke").status_code == 303
+        assert "この端末は受付機として登録されていません" in kiosk.get("/kiosk").text
+        assert other.post(f"/console/kiosks/{kid}/revoke").status_code == 404  # once
+    actions = [a for a, in srv.db.read_sync(lambda c: c.execute(
+        "SELECT action FROM audit_log WHERE subject = ?", (f"kiosk:{kid}",)).fetchall())]
+    assert actions == ["kiosk.pair", "kiosk.revoke"]
+
+
+def test_pairing_refuses_a_bad_place_or_name(srv: AppServer) -> None:
+    desk = srv.login("counter")
+    assert desk.post("/console/kiosks", data={"place": "nowhere", "name": "x"}).status_code == 422
+    assert desk.post("/console/kiosks", data={"place": "honcho", "name": "x" * 41}).status_code == 422
+    assert desk.get("/api/session").json()["account"] is not None  # a refused pairing signs no one out
