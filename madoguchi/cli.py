@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--publish-approvals", type=int, choices=(1, 2), default=1, metavar="N",
                    help="1: a configurator publishes with a fresh passkey check (default); 2: another configurator"
                         " must approve each publish request (docs/configuring.md)")
+    c.add_argument("--reminder-sender", action="append", default=[], metavar="MODULE:CLASS",
+                   help="the city's SMS or mail adapter for booking reminders, a class made with no arguments"
+                        " (repeat for several channels; docs/booking.md \"Reminders\")")
     c.set_defaults(func=_handler("server.commands:serve"))
 
     staff = sub.add_parser("staff", help="manage staff accounts", description="Manage staff accounts.")

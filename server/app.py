@@ -102,6 +102,7 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
     svc = open_services(settings, library=library)
     from server.auth import AuthConfig, install
+    from server.booking.reminders import ReminderJob
     from server.console import console_router
     from server.console.analytics_page import analytics_router
     from server.console.booking_pages import booking_pages_router
@@ -123,6 +124,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
                input_limits.on_app_init]
 
     golive = GoLiveWatcher(svc)
+    # Reminders the day before a booking, no-shows at closing time, lapsed holds (docs/booking.md "Reminders").
+    reminders = ReminderJob(svc.db, svc.notifier, settings.reminder_senders, origin=settings.origin,
+                            interval_s=settings.reminder_interval_s)
     maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,
                               interval_s=settings.maintenance_interval_s)
     app = Litestar(
@@ -141,9 +145,9 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
         # Worker processes and housekeeping start with the event loop (and stop before the database).
-        on_startup=[svc.validator.start, maintenance.start, golive.start, *([svc.notifier.start] if svc.notifier else []),
+        on_startup=[svc.validator.start, maintenance.start, golive.start, reminders.start, *([svc.notifier.start] if svc.notifier else []),
                     *([svc.handoff.start] if svc.handoff else [])],
-        on_shutdown=[svc.validator.stop, maintenance.stop, golive.stop, *([svc.notifier.stop] if svc.notifier else []),
+        on_shutdown=[svc.validator.stop, maintenance.stop, golive.stop, reminders.stop, *([svc.notifier.stop] if svc.notifier else []),
                      *([svc.handoff.stop] if svc.handoff else []),
                      lambda: svc.db.close()],
         debug=False,
@@ -154,4 +158,5 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app.state.services = svc
     app.state.db = svc.db
     app.state.settings = settings
+    app.state.reminders = reminders
     return app

@@ -64,11 +64,18 @@ def serve(ns: argparse.Namespace) -> int:
     if contact and not contact.startswith(("mailto:", "https://")):  # push services refuse anything else
         print("error: --push-contact must be a mailto: or https:// URI", file=sys.stderr)
         return 2
+    from server.booking.reminders import load_senders
+
+    try:  # a typo in a sender's class path must stop the start, not silently send no reminders
+        senders = load_senders(getattr(ns, "reminder_sender", None) or ())
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     settings = Settings(db_path=ns.db, library_path=ns.library, origin=origin, demo=ns.demo,
                         hsts=origin.startswith("https://"), validation_workers=_validation_workers(),
                         client_ip_header=getattr(ns, "client_ip_header", None) or None,
                         push_contact=getattr(ns, "push_contact", None) or None,
-                        publish_approvals=getattr(ns, "publish_approvals", 1) or 1)
+                        publish_approvals=getattr(ns, "publish_approvals", 1) or 1, reminder_senders=senders)
     app = create_app(settings)
     if ns.demo:
         from server.demo import seed_demo

@@ -58,6 +58,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Publishing a procedure (server/definitions, docs/configuring.md): 1 = the configurator who presses 公開する
     # with a fresh passkey check; 2 = a second configurator must approve it, also with a passkey.
     publish_approvals: int = 1
+    # Reminders of bookings (server/booking/reminders.py, docs/booking.md "Reminders"): the city's SMS or mail
+    # adapters (ReminderSender: one per channel; `madoguchi serve --reminder-sender module:Class`), and how often
+    # the reminder job looks for what is due (0: never by itself; tests run its rounds).
+    reminder_senders: tuple[Any, ...] = ()
+    reminder_interval_s: float = 60.0
 
     @property
     def upload_limits(self) -> UploadLimits:
