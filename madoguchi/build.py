@@ -183,6 +183,32 @@ def _strip_js(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _strip_css(text: str) -> str:
+    """The stylesheet without indentation, blank lines and whole-line comments (``/*! ... */`` kept), as
+    _strip_js does for modules: the CSS is part of the shell's size budget. A line is dropped only when it is
+    all comment (or inside a comment that ends a line), so no rule is ever cut."""
+    out: list[str] = []
+    block: list[str] | None = None  # the lines of an open multi-line comment (kept if it ends mid-line)
+    for line in text.split("\n"):
+        s = line.strip()
+        if block is not None:
+            block.append(s)
+            if "*/" in s:
+                if not s.endswith("*/"):
+                    out += block
+                block = None
+            continue
+        if s.startswith("/*") and not s.startswith("/*!"):
+            if "*/" not in s:
+                block = [s]
+                continue
+            if s.endswith("*/") and s.index("*/") == len(s) - 2:
+                continue
+        if s:
+            out.append(s)
+    return "\n".join(out + [b for b in block or () if b]) + "\n"
+
+
 def _hash_modules(sources: Mapping[str, bytes]) -> tuple[dict[str, str], dict[str, bytes]]:
     """Content-hash the JS modules, rewriting relative import specifiers to the hashed file names.
 
@@ -398,6 +424,8 @@ def build_pwa(
     files.update(mod_files)
     for name, data in sources.items():
         if name.startswith("css/") or name.startswith("img/"):
+            if name.endswith(".css"):
+                data = _strip_css(data.decode("utf-8")).encode("utf-8")
             out = "assets/" + _hashed(name.split("/", 1)[1].replace("/", "-"), data)
             assets[name] = out
             files[out] = data

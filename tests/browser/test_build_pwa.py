@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from madoguchi.build import build_pwa, png_icon
+from madoguchi.build import _strip_css, build_pwa, png_icon
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,17 @@ def test_icon_is_a_valid_png() -> None:
     assert (w, h) == (192, 192)
     idat = data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8]
     assert len(zlib.decompress(idat)) == 192 * (192 * 3 + 1)
+
+
+def test_stylesheet_loses_whole_line_comments_and_indentation_only(result) -> None:  # type: ignore[no-untyped-def]
+    src = "/* header */\n.a {\n  color: red; /* why */\n}\n\n/*\n  long\n*/\n/*! licence */\n/* x */ .b { top: 0; }\n"
+    assert _strip_css(src) == ".a {\ncolor: red; /* why */\n}\n/*! licence */\n/* x */ .b { top: 0; }\n"
+    # An unclosed comment is kept as written (the browser decides), never a rule lost.
+    assert _strip_css(".a {}\n/* open\n.b {}\n") == ".a {}\n/* open\n.b {}\n"
+    from madoguchi.build import PWA_SOURCE
+
+    css = result.files[result.assets["css/app.css"]].decode("utf-8")
+    assert "/*" not in css and css.count("{") == (PWA_SOURCE / "css/app.css").read_text("utf-8").count("{")
 
 
 def test_shell_files_and_manifest(result) -> None:  # type: ignore[no-untyped-def]
