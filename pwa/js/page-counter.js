@@ -12,27 +12,12 @@ import { el } from './dom.js';
 import { jst } from './statuses.js';
 import { state, can, link } from './shell.js';
 import { preentryOf, codeGroups, spelled, live } from './counter.js';
+import { qrImage } from './qr.js';
 
 addStrings(STRINGS);
 
 // Per account: another resident signing in on this device never sees a code that is not theirs.
 const keyOf = () => `counterCode:${state.session.account.id}`;
-const SVG = 'http://www.w3.org/2000/svg';
-
-/** The server's QR path (dark modules of a size × size grid) as an SVG image with a 4-module quiet zone. */
-function qrImage(qr, label) {
-  const n = qr.size + 8;
-  const svg = document.createElementNS(SVG, 'svg');
-  for (const [k, v] of Object.entries({ viewBox: `-4 -4 ${n} ${n}`, width: '240', height: '240', role: 'img', 'aria-label': label, class: 'qr', 'shape-rendering': 'crispEdges' })) svg.setAttribute(k, v);
-  const bg = document.createElementNS(SVG, 'rect');
-  for (const [k, v] of Object.entries({ x: '-4', y: '-4', width: String(n), height: String(n), fill: '#fff' })) bg.setAttribute(k, v);
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', qr.path);
-  path.setAttribute('fill', '#000');
-  svg.append(bg, path);
-  return svg;
-}
-
 /** The draft (or life event) the code carries, with its title; null when none was asked for or it is gone. */
 async function pickedDraft(id) {
   if (!id) return null;

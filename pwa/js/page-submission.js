@@ -10,8 +10,7 @@ import { api } from './api.js';
 import { el } from './dom.js';
 import { saveBlob } from './drafts.js';
 import { queueResponse } from './sync.js';
-import { markSeen, jst } from './statuses.js';
-import { b64urlDecode } from './webauthn.js';
+import { markSeen, jst, pushPossible, pushSubscription } from './statuses.js';
 import { state, link, statusBadge, itemStateText, route, steps, flush, uuid } from './shell.js';
 
 addStrings(STRINGS);
@@ -89,17 +88,15 @@ function replyForm(receipt, view) {
 
 /** 「通知を受け取る」: the permission prompt only on this tap, then the browser's subscription to the server. */
 async function notifyButton() {
-  if (!state.session.signed_in || !('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) return null;
+  if (!state.session.signed_in || !pushPossible()) return null;
   if (Notification.permission === 'denied') return el('p', { class: 'hint', text: t('notifyBlocked') });
   if (Notification.permission === 'granted' && (await store.getMeta('push_endpoint'))) return el('p', { class: 'hint', id: 'notify-state', text: t('notifyDone') });
   const note = el('p', { class: 'hint', id: 'notify-state', 'aria-live': 'polite', text: t('notifyHint') });
   const btn = el('button', { type: 'button', class: 'btn btn-secondary', id: 'notify-on', text: t('notifyOn') });
   btn.addEventListener('click', async () => {
     try {
-      if ((await Notification.requestPermission()) !== 'granted') { note.textContent = t('notifyBlocked'); return; }
-      const { public_key: key } = await api('/api/push/key');
-      const reg = await navigator.serviceWorker.ready;
-      const sub = (await reg.pushManager.getSubscription()) || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlDecode(key) }));
+      const sub = await pushSubscription();
+      if (!sub) { note.textContent = t('notifyBlocked'); return; }
       await api('/api/push/subscriptions', { method: 'POST', body: sub.toJSON() });
       await store.setMeta('push_endpoint', sub.endpoint);
       note.textContent = t('notifyDone');

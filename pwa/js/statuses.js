@@ -5,6 +5,7 @@
 // but filed itself counts as changed when its status moved on. Works with or without Web Push.
 
 import { api } from './api.js';
+import { b64urlDecode } from './webauthn.js';
 
 /** Pure: the stored receipt after the server's row, with `changed` (the resident has something new to see). */
 export function mergeStatus(cached, row) {
@@ -53,6 +54,21 @@ export async function markSeen(store, id, updatedAt) {
     const cur = await t.get('submissions', id);
     if (cur && updatedAt) await t.put('submissions', { ...cur, seen_updated_at: updatedAt, changed: false });
   });
+}
+
+/** Whether this browser can show Web Push notifications at all. */
+export function pushPossible() {
+  return typeof navigator !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in globalThis && 'Notification' in globalThis;
+}
+
+/** This browser's push subscription (made with the server's VAPID key if there is none yet), asking for the
+ * permission: call it on the resident's tap only. Null when the permission is refused. Following an application
+ * (page-submission.js) and a queue ticket (page-ticket.js) share it: one subscription per browser. */
+export async function pushSubscription() {
+  if ((await Notification.requestPermission()) !== 'granted') return null;
+  const { public_key: key } = await api('/api/push/key');
+  const reg = await navigator.serviceWorker.ready;
+  return (await reg.pushManager.getSubscription()) || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlDecode(key) });
 }
 
 /** Signing out: this browser stops receiving the account's notifications (on the server and at the push
