@@ -150,7 +150,13 @@ class _Checker(PeopleChecks):
         return ast, inferred
 
     # -- procedures ----------------------------------------------------------------------------
+    def counter_minutes(self, minutes: int | None) -> None:
+        # A visit booking's length (server/booking/length.py): a whole number of minutes, at most 4 hours.
+        if minutes is not None and (isinstance(minutes, bool) or not 1 <= minutes <= 240):
+            self.report("PD255", ("counter_minutes",), value=minutes)
+
     def procedure(self, proc: Procedure) -> None:
+        self.counter_minutes(proc.counter_minutes)
         all_fields: dict[str, tuple[FieldBase, GroupField | None]] = {}
         located: list[tuple[FieldBase, KeyPath, GroupField | None]] = []
         first_seen: dict[str, KeyPath] = {}
@@ -438,6 +444,7 @@ class _Checker(PeopleChecks):
 
     # -- life events ---------------------------------------------------------------------------
     def life_event(self, ev: LifeEvent) -> None:
+        self.counter_minutes(ev.counter_minutes)
         self.unique_ids("question", [(q.id, ("questions", i, "id")) for i, q in enumerate(ev.questions)])
         questions: dict[str, FieldBase] = {
             q.id: YesNoField(id=q.id, label=q.label) for q in ev.questions

@@ -85,6 +85,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     # 253-254: a translations CSV (procedure_definitions/translations.py), located in the CSV: ROW:COL
     "PD253": ("error", "unknown text key '{key}'{hint}: the keys are those `madoguchi translations export` writes"),
     "PD254": ("error", "translations CSV: {detail}"),
+    "PD255": ("error", "counter_minutes must be a whole number of minutes from 1 to 240, not {value}"),
     # 3xx: scenarios
     "PD301": ("error", "scenario '{scenario}' failed: {detail}"),
     "PD302": ("error", "scenario '{scenario}' answers unknown field '{field}'{hint}"),

@@ -454,6 +454,8 @@ class Procedure(msgspec.Struct, tag="procedure", tag_field="kind", **_STRICT):
     scenarios: list[Scenario] = []
     parties: list[Party] = []  # other residents who confirm their own sections (Section.party)
     signature: Signature = DEFAULT_SIGNATURE  # the printed 申請書's signature box (server/printing)
+    # Minutes at the counter for one person (a visit booking's length, server/booking/length.py); 1-240 (PD255)
+    counter_minutes: int | None = None
 
 
 class Question(msgspec.Struct, **_STRICT):
@@ -508,6 +510,8 @@ class LifeEvent(msgspec.Struct, tag="life_event", tag_field="kind", **_STRICT):
     description: Text | None = None
     keywords: list[str] = []
     people: list[EventPerson] = []  # people made of shared answers, pickable in the bundle's groups of people
+    # The whole event's minutes at the counter for one person (else the sum of its always-included procedures')
+    counter_minutes: int | None = None
 
 
 Definition = Procedure | LifeEvent

@@ -14,6 +14,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from procedure_definitions.namefold import FOLD_VERSION
 from server import input_limits
 from server.attachments import attachments_router
+from server.booking.api import booking_router
 from server.catalog import Catalog, load_library, publish_library
 from server.counter_code import counter_code_router
 from server.demo import leave_demo
@@ -135,7 +136,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
             console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
             handoff_page_router, drafts_router, analytics_router, preview_router, procedure_pages_router,
-            procedure_actions_router, kiosk_pages_router, booking_pages_router, *pwa_handlers(svc.pwa), *extra_handlers,
+            procedure_actions_router, kiosk_pages_router, booking_pages_router, booking_router, *pwa_handlers(svc.pwa), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],

@@ -6,7 +6,8 @@ re-authentication), ``verify`` (their verify steps), ``recovery`` (recovery-code
 invitation code, ``server.parties``) and ``counter_code`` (a clerk loading a resident's counter code into a
 visit, ``server.counter_code``), ``token`` (``POST /oauth/token``: code exchange, refresh, device polling) and
 ``device`` (starting a device sign-in, and a signed-in person looking up or approving a device code,
-``server.auth.oauth``). Each request takes one token from the bucket of its
+``server.auth.oauth``) and ``booking`` (a hold of a visit booking by someone without an account,
+``server.booking.api``). Each request takes one token from the bucket of its
 client IP and, once the account is known, one from the account's bucket; an empty bucket answers 429
 ``rate-limited`` with ``Retry-After``. Defaults (``AuthLimits``, docs/security.md): per IP generous, because a
 city hall's Wi-Fi or a mobile carrier puts many residents behind one address; per account strict.
@@ -28,7 +29,8 @@ import msgspec
 
 __all__ = ["AuthLimits", "Family", "Rate", "RateLimiter", "client_ip", "limit_key"]
 
-Family = Literal["options", "verify", "recovery", "enroll", "invitation", "counter_code", "token", "device"]
+Family = Literal["options", "verify", "recovery", "enroll", "invitation", "counter_code", "token", "device",
+                 "booking"]
 
 
 class Rate(msgspec.Struct, frozen=True):

@@ -154,6 +154,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/visits/{vid:str}/bind-account"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/counter-code"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/visits/{vid:str}/bind-account"): frozenset({COUNTER, ADMIN}),
+    # visit bookings (server/booking/api.py): anyone reads places, options and slots; residents book for
+    # themselves, people without an account with a name and phone, the desk on a resident's behalf (other staff
+    # roles no); a booking itself answers its account, its manage token or the desk, 404 to everyone else
+    ("GET", "/api/booking/places"): ANYONE,
+    ("GET", "/api/booking/options"): ANYONE,
+    ("GET", "/api/booking/slots"): ANYONE,
+    ("POST", "/api/bookings/holds"): frozenset({ANON, RESIDENT, COUNTER, ADMIN}),
+    ("POST", "/api/bookings"): frozenset({ANON, RESIDENT, COUNTER, ADMIN}),
+    ("GET", "/api/bookings"): frozenset({RESIDENT}),
+    ("GET", "/api/bookings/{booking_id:str}"): ANYONE,
+    ("POST", "/api/bookings/{booking_id:str}/cancel"): ANYONE,
+    ("POST", "/api/bookings/{booking_id:str}/move"): ANYONE,
     # auth (server/auth)
     ("GET", "/api/session"): ANYONE,
     ("POST", "/auth/register/options"): ANYONE,
@@ -229,7 +241,8 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "resident_id": "no-such-resident", "party": "partner", "vid": str(uuid.UUID(int=2)), "iid": str(uuid.UUID(int=4)),
                "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token",
                "draft_id": "drf_no-such-draft", "request_id": "pub_no-such-request",
-               "bid": str(uuid.UUID(int=5)), "kid": "no-such-kiosk"}
+               "bid": str(uuid.UUID(int=5)), "kid": "no-such-kiosk",
+               "booking_id": "no-such-booking"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -280,6 +293,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/oauth/device_authorization"): {"data": {"client_id": "madoguchi-studio", "scope": "drafts"}},
     ("POST", "/console/device"): {"data": {"code": "BBBB-BBBB", "decision": "deny"}},
     ("POST", "/console/tokens"): {"data": {"name": "matrix", "scopes": "drafts", "days": "1"}},
+    ("POST", "/api/bookings/holds"): {"json": {"place": "no-such-place", "day": "2030-01-07", "start": "09:00",
+                                               "procedures": ["no-such-procedure"]}},
+    ("POST", "/api/bookings"): {"json": {"hold_id": "no-such-hold", "name": "照合 太郎", "phone": "0312345678"}},
+    ("POST", "/api/bookings/{booking_id:str}/move"): {"json": {"hold_id": "no-such-hold"}},
 }
 
 # These end the caller's session: sign in again afterwards.
@@ -410,6 +427,7 @@ CAPABILITY_ROUTES = {
     "configure": ("GET", "/api/drafts"),
     "analytics": ("GET", "/console/analytics"),
     "queue_desk": ("GET", "/console/bookings"),
+    "booking": ("GET", "/api/bookings"),
 }
 
 

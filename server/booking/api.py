@@ -1,0 +1,531 @@
+"""Visit bookings over HTTP (docs/booking.md "API", docs/api.md "Bookings and the queue"): places, what may be
+booked, free slots, holds, bookings, cancel and move. Thin handlers over the pure rules (``length``, ``slots``)
+and the store (``server.booking.store``), which the console's booking on a resident's behalf calls too.
+
+Who: anyone reads places, options and slots. Holds and bookings: a signed-in resident for themselves, anyone
+without an account (name and phone; managed by the secret link's token), or the desk (``QUEUE_DESK_ROLES``)
+on a resident's behalf; other staff roles are refused (403). Anonymous holds take a token of the ``booking``
+rate-limit family per address and every holder has at most ``cfg.max_holds`` open holds. A booking is read,
+cancelled or moved by its account, by the holder of its manage token (header ``X-Booking-Token``), or by the
+desk (audited ``booking.read``); anyone else gets 404, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from server import audit
+from server.auth.http import ip, limit
+from server.auth.names import Name
+from server.auth.ratelimit import limit_key
+from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES
+from server.authz import AccountLike, current_user, require_roles
+from server.booking import clock
+from server.booking.config import BookingConfig, Place, config_in
+from server.booking.length import (
+    LibraryLike,
+    UnknownChoice,
+    latest_event,
+    latest_procedure,
+    length_of,
+    resolve,
+)
+from server.booking.slots import day_slots, day_state, holiday_name, today, window_days
+from server.booking.store import (
+    BookingRecord,
+    BookingRefused,
+    account_bookings_in,
+    cancel_booking_in,
+    change_until,
+    create_booking_in,
+    create_hold_in,
+    display_code,
+    load_booking_in,
+    manage_token_ok,
+    move_booking_in,
+    place_of,
+    taken_in,
+)
+from server.counter_code import qr_path
+from server.problems import Problem
+from server.services import Services, services
+
+__all__ = [
+    "MAX_DAYS",
+    "BookIn",
+    "BookingView",
+    "HoldIn",
+    "HoldOut",
+    "booking_router",
+    "booking_view",
+    "holder_of",
+    "qr_svg",
+    "refused",
+]
+
+MAX_DAYS = 62  # the longest stretch of days one slots request lists
+TOKEN_HEADER = "x-booking-token"
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+_Day = Annotated[str, msgspec.Meta(pattern=r"\A\d{4}-\d{2}-\d{2}\Z")]
+_Time = Annotated[str, msgspec.Meta(pattern=r"\A\d{2}:\d{2}\Z")]
+# A phone number as typed: digits, +, - and spaces, at least one digit, at most 20 characters (never normalized).
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"\A[0-9+\- ]*[0-9][0-9+\- ]*\Z")]
+Lang = Literal["ja", "en", "ja-easy"]
+
+
+# -- bodies and views -------------------------------------------------------------------------------------------
+
+class PlaceOut(msgspec.Struct):
+    id: str
+    name: dict[str, str]
+    address: str | None
+    booths: int
+
+
+class WindowOut(msgspec.Struct):
+    min_days: int
+    max_days: int
+
+
+class PlacesOut(msgspec.Struct):
+    places: list[PlaceOut]
+    window: WindowOut
+    hold_minutes: int
+    change_cutoff_hours: int
+    max_party: int
+
+
+class EventOption(msgspec.Struct):
+    id: str
+    title: dict[str, str]
+    minutes: int
+    procedures: list[str]
+
+
+class ProcedureOption(msgspec.Struct):
+    id: str
+    title: dict[str, str]
+    department: str
+    minutes: int
+
+
+class OptionsOut(msgspec.Struct):
+    events: list[EventOption]
+    procedures: list[ProcedureOption]
+
+
+class SlotOut(msgspec.Struct):
+    start: str
+    end: str
+    free: bool
+
+
+class DayOut(msgspec.Struct):
+    date: str
+    weekday: int  # 0 Monday … 6 Sunday
+    closed: str | None  # "holiday", "closed", "no_hours", "outside_window"
+    holiday_name: dict[str, str] | None
+    slots: list[SlotOut]
+
+
+class SlotsOut(msgspec.Struct):
+    place: str
+    minutes: int
+    departments: list[str]
+    first_free_day: str | None
+    days: list[DayOut]
+
+
+class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
+    place: _Id
+    day: _Day
+    start: _Time
+    procedures: Annotated[list[_Id], msgspec.Meta(max_length=30)] = []
+    event: _Id | None = None
+    party: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+
+
+class HoldOut(msgspec.Struct):
+    hold_id: str
+    held_until: str
+    minutes: int
+    day: str
+    start: str
+    end: str
+
+
+class BookIn(msgspec.Struct, forbid_unknown_fields=True):
+    hold_id: _Id
+    name: Name | None = None
+    phone: Phone | None = None
+    people: Annotated[list[Name], msgspec.Meta(max_length=19)] = []
+    lang: Lang = "ja"
+
+
+class MoveIn(msgspec.Struct, forbid_unknown_fields=True):
+    hold_id: _Id
+
+
+class QrOut(msgspec.Struct):
+    svg: str
+
+
+class TicketRef(msgspec.Struct):
+    number: str
+    token: str | None = None
+
+
+class ProcedureRef(msgspec.Struct):
+    id: str
+    title: dict[str, str]
+
+
+class BookingView(msgspec.Struct, kw_only=True):
+    id: str
+    code: str  # XXXX-XXXX
+    place: str
+    place_name: dict[str, str]
+    day: str
+    start: str
+    end: str
+    minutes: int
+    status: str
+    party: int
+    people: list[str]
+    event: str | None
+    procedures: list[ProcedureRef]
+    departments: list[str]
+    name: str | None
+    phone: str | None
+    created_at: str
+    qr: QrOut
+    may_change: bool
+    change_until: str
+    ticket: TicketRef | None
+    manage_token: str | None = None  # once, when the booking is made without an account
+    manage_url: str | None = None  # the secret link (/#/v/m/{id}/{manage_token}), with the token
+
+
+class BookingsOut(msgspec.Struct):
+    bookings: list[BookingView]
+
+
+# -- shared by the API and the console ----------------------------------------------------------------------------
+
+def refused(e: BookingRefused) -> Problem:
+    return Problem(e.status, e.slug, e.detail)
+
+
+def holder_of(request: Request[Any, Any, Any], user: AccountLike | None) -> str:
+    """Who holds: ``account:<id>``, or ``ip:<address>`` (an IPv6 client by its /64, as the auth limits count)."""
+    return f"account:{user.id}" if user is not None else f"ip:{limit_key(ip(request))}"
+
+
+def _text(t: Any) -> dict[str, str]:
+    if t is None:
+        return {}
+    return {k: v for k, v in msgspec.to_builtins(t).items() if v}
+
+
+def qr_svg(code: str) -> str:
+    """The check-in QR code of ``code`` (the bare code: what a kiosk's scanner types) as an SVG document."""
+    qr = qr_path(code)
+    n = qr.size + 8  # the quiet zone: 4 modules each side
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-4 -4 {n} {n}" role="img"'
+            f' aria-label="予約番号 {display_code(code)}"><rect x="-4" y="-4" width="{n}" height="{n}" fill="#fff"/>'
+            f'<path d="{qr.path}" fill="#000"/></svg>')
+
+
+def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord, *, ticket: str | None,
+                 now: dt.datetime, token: str | None = None) -> BookingView:
+    """What the owner (or the desk) sees of a booking; ``token``: the manage token, given once."""
+    place = place_of(cfg, record.place)
+    until = change_until(cfg, record)
+    procs = []
+    for pid in record.procedures:
+        proc = latest_procedure(library, pid)
+        procs.append(ProcedureRef(id=pid, title=_text(proc.title) if proc else {"ja": pid}))
+    return BookingView(
+        id=record.id, code=display_code(record.code), place=record.place,
+        place_name=dict(place.name) if place else {"ja": record.place}, day=record.day, start=record.start,
+        end=record.end, minutes=record.minutes, status=record.status, party=record.party, people=record.people,
+        event=record.event, procedures=procs, departments=record.departments, name=record.name,
+        phone=record.phone, created_at=record.created_at, qr=QrOut(svg=qr_svg(record.code)),
+        may_change=record.status == "booked" and now < until, change_until=until.astimezone(dt.UTC).isoformat(),
+        ticket=TicketRef(number=ticket) if ticket else None, manage_token=token,
+        manage_url=f"/#/v/m/{record.id}/{token}" if token else None)
+
+
+def _ticket_numbers(conn: Any, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return {b: n for b, n in conn.execute(f"SELECT booking_id, number FROM tickets WHERE booking_id IN ({marks})",
+                                          ids)}
+
+
+async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord]) -> list[BookingView]:
+    numbers = await svc.db.read(lambda c: _ticket_numbers(c, [r.id for r in records]))
+    now = clock.now()
+    return [booking_view(cfg, svc.catalog.library, r, ticket=numbers.get(r.id), now=now) for r in records]
+
+
+async def _config(svc: Services) -> BookingConfig:
+    return await svc.db.read(config_in)
+
+
+def _place(cfg: BookingConfig, place_id: str) -> Place:
+    place = place_of(cfg, place_id)
+    if place is None:
+        raise Problem(400, "unknown-place", f"no place {place_id!r}",
+                      errors=[{"path": "place", "code": "unknown", "message": place_id}])
+    return place
+
+
+def _day(value: str, key: str) -> dt.date:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Problem(400, "bad-date", f"{key} must be a date YYYY-MM-DD",
+                  errors=[{"path": key, "code": "invalid", "message": value[:40]}])
+
+
+def _booker(request: Request[Any, Any, Any]) -> AccountLike | None:
+    """The caller of a hold or a booking: anonymous, a resident, or the desk; other staff roles: 403."""
+    user = current_user(request)
+    if user is not None and user.role not in BOOKING_ROLES and user.role not in QUEUE_DESK_ROLES:
+        raise Problem(403, "forbidden", "Your role may not book visits")
+    return user
+
+
+async def _accessible(request: Request[Any, Any, Any], svc: Services, booking_id: str
+                      ) -> tuple[BookingRecord, AccountLike | None, bool]:
+    """The booking if the caller may see it: (record, user, as staff). 404 for everyone else."""
+    record = await svc.db.read(lambda c: load_booking_in(c, booking_id))
+    user = current_user(request)
+    if record is not None and record.status not in ("held", "expired"):
+        if manage_token_ok(record, request.headers.get(TOKEN_HEADER)):
+            return record, user, False
+        if user is not None and user.role in BOOKING_ROLES and record.account_id == user.id:
+            return record, user, False
+        if user is not None and user.role in QUEUE_DESK_ROLES:
+            return record, user, True
+    raise Problem(404, "not-found", "No such booking")
+
+
+# -- routes -------------------------------------------------------------------------------------------------------
+
+@get("/api/booking/places", summary="The places a visit can be booked at, the window, holds and cut-off")
+async def places_route(request: Request[Any, Any, Any]) -> PlacesOut:
+    cfg = await _config(services(request))
+    return PlacesOut(places=[PlaceOut(id=p.id, name=dict(p.name), address=p.address, booths=len(p.booths))
+                             for p in cfg.places],
+                     window=WindowOut(cfg.window.min_days, cfg.window.max_days), hold_minutes=cfg.hold_minutes,
+                     change_cutoff_hours=cfg.change_cutoff_hours, max_party=cfg.max_party)
+
+
+@get("/api/booking/options", summary="What may be booked: life events and procedures, with their minutes")
+async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
+    svc = services(request)
+    cfg = await _config(svc)
+    lib = svc.catalog.library
+    events = []
+    for eid in sorted(lib.life_events):
+        ev = latest_event(lib, eid)
+        if ev is None:
+            continue
+        try:
+            booked = resolve(cfg, lib, [], eid)
+        except (UnknownChoice, ValueError):
+            continue
+        events.append(EventOption(id=eid, title=_text(ev.title), minutes=length_of(cfg, booked.minutes_each, 1),
+                                  procedures=booked.procedures))
+    procs = []
+    for pid in sorted(lib.procedures):
+        proc = latest_procedure(lib, pid)
+        if proc is None:
+            continue
+        each = proc.counter_minutes if proc.counter_minutes is not None else cfg.default_counter_minutes
+        procs.append(ProcedureOption(id=pid, title=_text(proc.title), department=proc.department.id,
+                                     minutes=length_of(cfg, each, 1)))
+    return OptionsOut(events=events, procedures=procs)
+
+
+def _length(cfg: BookingConfig, lib: LibraryLike, procedures: list[str], event: str | None, party: int
+            ) -> tuple[int, list[str], list[str]]:
+    """(minutes, procedure ids, departments) of a choice; 400 for unknown ids, an empty choice or a party
+    larger than ``cfg.max_party``."""
+    if not 1 <= party <= cfg.max_party:
+        raise Problem(400, "bad-party", f"party must be 1 to {cfg.max_party}",
+                      errors=[{"path": "party", "code": "invalid", "message": str(party)}])
+    try:
+        booked = resolve(cfg, lib, procedures, event)
+    except UnknownChoice as e:
+        key = "event" if e.kind == "life event" else "procedures"
+        raise Problem(400, f"unknown-{e.kind.replace(' ', '-')}", str(e),
+                      errors=[{"path": key, "code": "unknown", "message": e.ident[:100]}]) from None
+    except ValueError as e:
+        raise Problem(400, "nothing-chosen", str(e)) from None
+    return length_of(cfg, booked.minutes_each, party), booked.procedures, booked.departments
+
+
+@get("/api/booking/slots", summary="Free slots of a place for a booking of the chosen procedures or life event")
+async def slots_route(
+    request: Request[Any, Any, Any], place: Annotated[str, QueryParameter(max_length=100)],
+    procedures: Annotated[str | None, QueryParameter(max_length=3000)] = None,
+    event: Annotated[str | None, QueryParameter(max_length=100)] = None, party: FromQuery[int] = 1,
+    from_: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None, days: FromQuery[int] = 14,
+) -> SlotsOut:
+    svc = services(request)
+    cfg = await _config(svc)
+    where = _place(cfg, place)
+    chosen = [p for p in (procedures or "").split(",") if p][:30]
+    minutes, _, departments = _length(cfg, svc.catalog.library, chosen, event or None, party)
+    if not 1 <= days <= MAX_DAYS:
+        raise Problem(400, "bad-days", f"days must be 1 to {MAX_DAYS}",
+                      errors=[{"path": "days", "code": "invalid", "message": str(days)}])
+    now = clock.now()
+    first, last = window_days(cfg, now)
+    begin = _day(from_, "from") if from_ else first
+    if abs((begin - today(now)).days) > 3660:
+        raise Problem(400, "bad-date", "from is too far away")
+    listed = [begin + dt.timedelta(days=i) for i in range(days)]
+    # The first day with a free slot is looked for over the whole window from ``begin``, not only the days listed.
+    scan = [d for d in (begin + dt.timedelta(days=i) for i in range(max(days, (last - begin).days + 1)))
+            if d <= last or d in listed]
+    taken = await svc.db.read(lambda c: taken_in(c, where.id, [d.isoformat() for d in scan]))
+    out: list[DayOut] = []
+    first_free: str | None = None
+    for d in scan:
+        state = day_state(cfg, where, d, now)
+        slots = day_slots(cfg, where, d, minutes, departments, taken[d.isoformat()], now) if state is None else []
+        if first_free is None and any(s.free for s in slots):
+            first_free = d.isoformat()
+        if d in listed:
+            ja = holiday_name(d, "ja") if state == "holiday" else None
+            out.append(DayOut(date=d.isoformat(), weekday=d.weekday(), closed=state,
+                              holiday_name={"ja": ja, "en": holiday_name(d, "en") or ja} if ja else None,
+                              slots=[SlotOut(s.start, s.end, s.free) for s in slots]))
+    return SlotsOut(place=where.id, minutes=minutes, departments=departments, first_free_day=first_free, days=out)
+
+
+@post("/api/bookings/holds", status_code=201,
+      summary="Hold a slot while booking (rate limited; at most max_holds open holds per account or address)")
+async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) -> HoldOut:
+    user = _booker(request)
+    if user is None:
+        limit(request, "booking")
+    svc = services(request)
+    cfg = await _config(svc)
+    where = _place(cfg, data.place)
+    minutes, procs, departments = _length(cfg, svc.catalog.library, data.procedures, data.event, data.party)
+    _day(data.day, "day")
+    holder = holder_of(request, user)
+    try:
+        hold = await svc.db.write(lambda c: create_hold_in(
+            c, cfg, place=where.id, day=data.day, start=data.start, minutes=minutes, procedures=procs,
+            departments=departments, event=data.event, party=data.party, holder=holder))
+    except BookingRefused as e:
+        raise refused(e) from None
+    assert hold.held_until is not None
+    return HoldOut(hold_id=hold.id, held_until=hold.held_until, minutes=hold.minutes, day=hold.day,
+                   start=hold.start, end=hold.end)
+
+
+@post("/api/bookings", status_code=201,
+      summary="Confirm a held slot as a booking (resident, person without an account, or the desk on behalf)")
+async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) -> BookingView:
+    user = _booker(request)
+    svc = services(request)
+    cfg = await _config(svc)
+    resident = user is not None and user.role in BOOKING_ROLES
+    if not resident and (data.name is None or data.phone is None):
+        missing = [k for k in ("name", "phone") if getattr(data, k) is None]
+        raise Problem(422, "name-and-phone-required", "Give the name and a phone number of the person booking",
+                      errors=[{"path": k, "code": "required", "message": "required"} for k in missing])
+    holder = holder_of(request, user)
+
+    def write(c: Any) -> tuple[BookingRecord, str | None]:
+        hold = load_booking_in(c, data.hold_id)
+        if hold is not None and len(data.people) > max(0, hold.party - 1):
+            raise BookingRefused(422, "too-many-people", f"the booking is for {hold.party} people:"
+                                 f" name at most {hold.party - 1} others")
+        return create_booking_in(
+            c, cfg, hold_id=data.hold_id, holder=holder, account_id=user.id if resident and user else None,
+            booked_by=user.id if user is not None and not resident else None,
+            name=data.name if data.name is not None or not resident or user is None else user.display_name,
+            phone=data.phone, people=data.people, lang=data.lang)
+
+    try:
+        record, token = await svc.db.write(write)
+    except BookingRefused as e:
+        raise refused(e) from None
+    return booking_view(cfg, svc.catalog.library, record, ticket=None, now=clock.now(), token=token)
+
+
+@get("/api/bookings", summary="My bookings (residents): upcoming first, then past")
+async def my_bookings_route(request: Request[Any, Any, Any]) -> BookingsOut:
+    user = require_roles(request, *BOOKING_ROLES)
+    svc = services(request)
+    cfg = await _config(svc)
+    day = today(clock.now()).isoformat()
+    records = await svc.db.read(lambda c: account_bookings_in(c, user.id, day))
+    return BookingsOut(bookings=await _views(svc, cfg, records))
+
+
+async def _staff_read(svc: Services, user: AccountLike | None, record: BookingRecord, staff: bool, via: str) -> None:
+    if staff and user is not None:
+        await audit.record(svc.db, actor=user.id, action="booking.read", subject=f"booking:{record.id}",
+                           details={"via": via})
+
+
+@get("/api/bookings/{booking_id:str}",
+     summary="One booking (its account, the manage token in X-Booking-Token, or the desk: audited)")
+async def booking_route(request: Request[Any, Any, Any], booking_id: FromPath[str]) -> BookingView:
+    svc = services(request)
+    record, user, staff = await _accessible(request, svc, booking_id)
+    await _staff_read(svc, user, record, staff, "api")
+    return (await _views(svc, await _config(svc), [record]))[0]
+
+
+@post("/api/bookings/{booking_id:str}/cancel", status_code=200,
+      summary="Cancel a booking (until the cut-off; the desk at any time before check-in)")
+async def cancel_route(request: Request[Any, Any, Any], booking_id: FromPath[str]) -> BookingView:
+    svc = services(request)
+    record, user, staff = await _accessible(request, svc, booking_id)
+    cfg = await _config(svc)
+    try:
+        done = await svc.db.write(lambda c: cancel_booking_in(c, cfg, record.id, by=user.id if user else None,
+                                                              staff=staff))
+    except BookingRefused as e:
+        raise refused(e) from None
+    return (await _views(svc, cfg, [done]))[0]
+
+
+@post("/api/bookings/{booking_id:str}/move", status_code=200,
+      summary="Move a booking to a newly held slot (until the cut-off; the desk at any time before check-in)")
+async def move_route(request: Request[Any, Any, Any], booking_id: FromPath[str], data: JSONBody[MoveIn]
+                     ) -> BookingView:
+    svc = services(request)
+    record, user, staff = await _accessible(request, svc, booking_id)
+    cfg = await _config(svc)
+    holder = holder_of(request, user)
+    try:
+        done = await svc.db.write(lambda c: move_booking_in(c, cfg, record.id, hold_id=data.hold_id, holder=holder,
+                                                            by=user.id if user else None, staff=staff))
+    except BookingRefused as e:
+        raise refused(e) from None
+    return (await _views(svc, cfg, [done]))[0]
+
+
+booking_router = Router(path="/", route_handlers=[places_route, options_route, slots_route, hold_route, book_route,
+                                                   my_bookings_route, booking_route, cancel_route, move_route],
+                        tags=["booking"])

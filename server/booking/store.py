@@ -1,0 +1,353 @@
+"""Every SQL statement of bookings and holds (the ``bookings`` table). Writers are ``*_in(conn, ...)`` functions
+run as ONE write job each (``svc.db.write``): the capacity is checked again inside the write, so of two people
+taking the last seat one gets it and the other a :class:`BookingRefused` ``slot-taken`` (409). Every change
+writes its step to the event log (``server.booking.events.record_event_in``) in the same job.
+
+A hold is a ``bookings`` row with status ``held`` until ``held_until``: confirming it (``create_booking_in``)
+turns the same row into the booking, so the hold id is the booking id. A lapsed hold occupies nothing (the slot
+rule reads ``held_until``) and is marked ``expired`` by :func:`expire_holds_in` (housekeeping).
+
+Functions other parts use: :func:`load_booking_in`, :func:`booking_by_code_in`, :func:`day_bookings_in`,
+:func:`create_hold_in` and :func:`create_booking_in` (the console's booking on a resident's behalf),
+:func:`cancel_booking_in`, :func:`move_booking_in`, :func:`expire_holds_in`, :func:`normalize_code`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+
+from server.booking import clock
+from server.booking.config import BookingConfig, Place
+from server.booking.events import record_event_in
+from server.booking.slots import Taken, day_slots, day_state, start_at
+
+__all__ = [
+    "CODE_ALPHABET",
+    "BookingRecord",
+    "BookingRefused",
+    "account_bookings_in",
+    "booking_by_code_in",
+    "cancel_booking_in",
+    "change_until",
+    "create_booking_in",
+    "create_hold_in",
+    "day_bookings_in",
+    "display_code",
+    "expire_holds_in",
+    "load_booking_in",
+    "manage_token_ok",
+    "move_booking_in",
+    "normalize_code",
+    "open_holds_in",
+    "place_of",
+    "put_config_in",
+    "taken_in",
+]
+
+# The check-in code: 8 characters without 0/O/1/I (read aloud and typed from paper), 40 bits.
+CODE_ALPHABET: Final[str] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH: Final[int] = 8
+_COLUMNS = ("id, code, manage_hash, place, day, start, minutes, status, held_until, holder, account_id, booked_by,"
+            " name, phone, party, people, event, procedures, departments, lang, created_at, updated_at")
+
+
+class BookingRefused(Exception):
+    """Why a write was refused: the HTTP status and problem slug the API answers with."""
+
+    def __init__(self, status: int, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail = status, slug, detail
+
+
+class BookingRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    code: str
+    manage_hash: str | None
+    place: str
+    day: str
+    start: str
+    minutes: int
+    status: str
+    held_until: str | None
+    holder: str
+    account_id: str | None
+    booked_by: str | None
+    name: str | None
+    phone: str | None
+    party: int
+    people: list[str]
+    event: str | None
+    procedures: list[str]
+    departments: list[str]
+    lang: str | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def end(self) -> str:
+        from server.booking.slots import hhmm, minutes_of
+
+        return hhmm(minutes_of(self.start) + self.minutes)
+
+    def starts_at(self) -> dt.datetime:
+        return start_at(dt.date.fromisoformat(self.day), self.start)
+
+    def taken(self) -> Taken:
+        return Taken(start=self.start, minutes=self.minutes, departments=tuple(self.departments),
+                     status=self.status, held_until=self.held_until)
+
+
+def _record(row: Sequence[Any]) -> BookingRecord:
+    (bid, code, manage_hash, place, day, start, minutes, status, held_until, holder, account_id, booked_by, name,
+     phone, party, people, event, procedures, departments, lang, created_at, updated_at) = row
+    return BookingRecord(
+        id=bid, code=code, manage_hash=manage_hash, place=place, day=day, start=start, minutes=minutes,
+        status=status, held_until=held_until, holder=holder, account_id=account_id, booked_by=booked_by,
+        name=name, phone=phone, party=party, people=msgspec.json.decode(people) if people else [],
+        event=event, procedures=msgspec.json.decode(procedures), departments=msgspec.json.decode(departments),
+        lang=lang, created_at=created_at, updated_at=updated_at)
+
+
+def normalize_code(code: str) -> str:
+    """A check-in code as stored: without the dash and spaces, upper case (the kiosk's scanner types the bare
+    code, a person may type ``abcd-efgh``)."""
+    return code.replace("-", "").replace(" ", "").upper()
+
+
+def display_code(code: str) -> str:
+    """``XXXX-XXXX``: how the code is shown and read aloud."""
+    return f"{code[:4]}-{code[4:]}"
+
+
+def manage_token_ok(record: BookingRecord, token: str | None) -> bool:
+    """Whether ``token`` is the booking's secret manage token (sha256 compared in constant time)."""
+    if not token or record.manage_hash is None or len(token) > 200:
+        return False
+    return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), record.manage_hash)
+
+
+def change_until(cfg: BookingConfig, record: BookingRecord) -> dt.datetime:
+    """Until when the resident may cancel or move: the booked time minus ``change_cutoff_hours``."""
+    return record.starts_at() - dt.timedelta(hours=cfg.change_cutoff_hours)
+
+
+def place_of(cfg: BookingConfig, place_id: str) -> Place | None:
+    return next((p for p in cfg.places if p.id == place_id), None)
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+def load_booking_in(conn: sqlite3.Connection, booking_id: str) -> BookingRecord | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+    return _record(row) if row else None
+
+
+def booking_by_code_in(conn: sqlite3.Connection, code: str) -> BookingRecord | None:
+    """The booking (not a hold) of a check-in code, typed with or without the dash, in any case."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM bookings WHERE code = ? AND status NOT IN ('held', 'expired')",
+                       (normalize_code(code),)).fetchone()
+    return _record(row) if row else None
+
+
+def day_bookings_in(conn: sqlite3.Connection, place: str, day: str) -> list[BookingRecord]:
+    """The day's bookings at ``place`` (booked, checked in, cancelled, no-show; not holds), by time."""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM bookings WHERE place = ? AND day = ?"
+                        " AND status NOT IN ('held', 'expired') ORDER BY start, created_at", (place, day))
+    return [_record(r) for r in rows]
+
+
+def account_bookings_in(conn: sqlite3.Connection, account_id: str, today: str, limit: int = 50
+                        ) -> list[BookingRecord]:
+    """An account's bookings: upcoming (from ``today``) first by time, then past ones newest first."""
+    upcoming = conn.execute(
+        f"SELECT {_COLUMNS} FROM bookings WHERE account_id = ? AND day >= ? AND status NOT IN ('held', 'expired')"
+        " ORDER BY day, start LIMIT ?", (account_id, today, limit)).fetchall()
+    past = conn.execute(
+        f"SELECT {_COLUMNS} FROM bookings WHERE account_id = ? AND day < ? AND status NOT IN ('held', 'expired')"
+        " ORDER BY day DESC, start DESC LIMIT ?", (account_id, today, max(0, limit - len(upcoming)))).fetchall()
+    return [_record(r) for r in [*upcoming, *past]]
+
+
+def taken_in(conn: sqlite3.Connection, place: str, days: Sequence[str]) -> dict[str, list[Taken]]:
+    """What occupies cells on each of ``days`` at ``place`` (bookings and holds; the rule drops lapsed holds)."""
+    if not days:
+        return {}
+    marks = ",".join("?" * len(days))
+    out: dict[str, list[Taken]] = {d: [] for d in days}
+    for day, start, minutes, departments, status, held_until in conn.execute(
+            f"SELECT day, start, minutes, departments, status, held_until FROM bookings WHERE place = ?"
+            f" AND day IN ({marks}) AND status IN ('booked', 'checked_in', 'held')", (place, *days)):
+        out[day].append(Taken(start=start, minutes=minutes, departments=tuple(msgspec.json.decode(departments)),
+                              status=status, held_until=held_until))
+    return out
+
+
+def open_holds_in(conn: sqlite3.Connection, holder: str, now: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM bookings WHERE holder = ? AND status = 'held' AND held_until > ?",
+                            (holder, now)).fetchone()[0])
+
+
+# -- writes -----------------------------------------------------------------------------------------------------
+
+def _new_code(conn: sqlite3.Connection) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if conn.execute("SELECT 1 FROM bookings WHERE code = ?", (code,)).fetchone() is None:
+            return code
+
+
+def _check_slot(conn: sqlite3.Connection, cfg: BookingConfig, place: Place, day: dt.date, start: str, minutes: int,
+                departments: Sequence[str], now: dt.datetime, *, exclude: str | None = None) -> None:
+    why = day_state(cfg, place, day, now)
+    if why is not None:
+        raise BookingRefused(422, "day-not-bookable", f"{day.isoformat()} cannot be booked ({why})")
+    rows = conn.execute(
+        "SELECT id, start, minutes, departments, status, held_until FROM bookings WHERE place = ? AND day = ?"
+        " AND status IN ('booked', 'checked_in', 'held')", (place.id, day.isoformat())).fetchall()
+    taken = [Taken(start=s, minutes=m, departments=tuple(msgspec.json.decode(d)), status=st, held_until=hu)
+             for bid, s, m, d, st, hu in rows if bid != exclude]
+    slots = day_slots(cfg, place, day, minutes, departments, taken, now)
+    if not any(s.start == start for s in slots):
+        raise BookingRefused(422, "not-a-slot", f"{start} is not a start time of the calendar that day"
+                             f" (every {cfg.slot_minutes} minutes, ending by closing time)")
+    if not any(s.start == start and s.free for s in slots):
+        raise BookingRefused(409, "slot-taken", f"{day.isoformat()} {start} is no longer free: choose another time")
+
+
+def create_hold_in(conn: sqlite3.Connection, cfg: BookingConfig, *, place: str, day: str, start: str,
+                   minutes: int, procedures: Sequence[str], departments: Sequence[str], event: str | None,
+                   party: int, holder: str) -> BookingRecord:
+    """Hold ``start`` on ``day`` for ``cfg.hold_minutes`` for ``holder`` (``account:<id>`` or ``ip:<address>``):
+    at most ``cfg.max_holds`` open holds each (429 ``too-many-holds``); 422 ``day-not-bookable``, 409
+    ``slot-taken``. The slot is checked here, in the write."""
+    now = clock.now()
+    where = place_of(cfg, place)
+    if where is None:
+        raise BookingRefused(400, "unknown-place", f"no place {place!r}")
+    if open_holds_in(conn, holder, now.isoformat()) >= cfg.max_holds:
+        raise BookingRefused(429, "too-many-holds",
+                             f"at most {cfg.max_holds} times may be held at once: confirm or let one lapse")
+    _check_slot(conn, cfg, where, dt.date.fromisoformat(day), start, minutes, departments, now)
+    stamp = now.isoformat()
+    bid = str(uuid.uuid4())
+    held_until = (now + dt.timedelta(minutes=cfg.hold_minutes)).isoformat()
+    conn.execute(
+        "INSERT INTO bookings (id, code, place, day, start, minutes, status, held_until, holder, party, event,"
+        " procedures, departments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (bid, _new_code(conn), place, day, start, minutes, held_until, holder, party, event,
+         msgspec.json.encode(list(procedures)).decode(), msgspec.json.encode(list(departments)).decode(), stamp,
+         stamp))
+    found = load_booking_in(conn, bid)
+    assert found is not None
+    return found
+
+
+def _live_hold(conn: sqlite3.Connection, hold_id: str, holder: str, now: dt.datetime) -> BookingRecord:
+    hold = load_booking_in(conn, hold_id)
+    if hold is None or hold.status not in ("held", "expired"):
+        raise BookingRefused(410, "hold-expired", "the time held is gone: choose a time again")
+    if not hmac.compare_digest(hold.holder, holder):
+        raise BookingRefused(409, "hold-not-yours", "this time is held by someone else")
+    if hold.status == "expired" or hold.held_until is None or dt.datetime.fromisoformat(hold.held_until) <= now:
+        # Nothing written: the refusal rolls the job back; a lapsed hold occupies nothing anyway.
+        raise BookingRefused(410, "hold-expired",
+                             "the time was held for a limited time only and was released: choose a time again")
+    return hold
+
+
+def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: str, holder: str,
+                      account_id: str | None, booked_by: str | None, name: str | None, phone: str | None,
+                      people: Sequence[str], lang: str | None) -> tuple[BookingRecord, str | None]:
+    """Confirm ``holder``'s hold as a booking: for the signed-in resident ``account_id``, or for a person
+    without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf). Returns the
+    booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
+    410 ``hold-expired``, 409 ``hold-not-yours``. Event ``booked``."""
+    now = clock.now()
+    hold = _live_hold(conn, hold_id, holder, now)
+    token = None if account_id is not None else secrets.token_urlsafe(16)  # 128 bits
+    manage_hash = hashlib.sha256(token.encode()).hexdigest() if token else None
+    conn.execute(
+        "UPDATE bookings SET status = 'booked', held_until = NULL, manage_hash = ?, account_id = ?, booked_by = ?,"
+        " name = ?, phone = ?, people = ?, lang = ?, updated_at = ? WHERE id = ?",
+        (manage_hash, account_id, booked_by, name, phone, msgspec.json.encode(list(people)).decode(), lang,
+         now.isoformat(), hold.id))
+    record_event_in(conn, "booked", place=hold.place, booking_id=hold.id, by=booked_by,
+                    detail={"day": hold.day, "start": hold.start, "minutes": hold.minutes, "party": hold.party,
+                            "departments": hold.departments, "channel": "staff" if booked_by else
+                            "account" if account_id else "anonymous"})
+    found = load_booking_in(conn, hold.id)
+    assert found is not None
+    return found, token
+
+
+def _changeable(cfg: BookingConfig, record: BookingRecord, now: dt.datetime, staff: bool) -> None:
+    if record.status != "booked":
+        raise BookingRefused(409, "not-changeable", f"the booking is {record.status}: it cannot be changed")
+    if not staff and now >= change_until(cfg, record):
+        raise BookingRefused(409, "change-cutoff", f"bookings can be changed until {cfg.change_cutoff_hours} hours"
+                             " before the time: please call the counter")
+
+
+def cancel_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: str, *, by: str | None,
+                      staff: bool) -> BookingRecord:
+    """Cancel a booking: the resident until the cut-off (409 ``change-cutoff``), staff (``by``) at any time
+    before it is checked in. Event ``cancelled``."""
+    now = clock.now()
+    record = load_booking_in(conn, booking_id)
+    if record is None:
+        raise BookingRefused(404, "not-found", "no such booking")
+    _changeable(cfg, record, now, staff)
+    conn.execute("UPDATE bookings SET status = 'cancelled', updated_at = ? WHERE id = ?", (now.isoformat(), record.id))
+    record_event_in(conn, "cancelled", place=record.place, booking_id=record.id, by=by if staff else None,
+                    detail={"day": record.day, "start": record.start})
+    found = load_booking_in(conn, record.id)
+    assert found is not None
+    return found
+
+
+def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: str, *, hold_id: str, holder: str,
+                    by: str | None, staff: bool) -> BookingRecord:
+    """Move a booking to the time its holder holds (``hold_id``): the hold is consumed, the old cells freed in
+    the same write. The cut-off as for cancelling. Event ``moved``."""
+    now = clock.now()
+    record = load_booking_in(conn, booking_id)
+    if record is None:
+        raise BookingRefused(404, "not-found", "no such booking")
+    _changeable(cfg, record, now, staff)
+    hold = _live_hold(conn, hold_id, holder, now)
+    if hold.id == record.id:
+        raise BookingRefused(409, "hold-not-yours", "hold a new time first")
+    conn.execute("DELETE FROM bookings WHERE id = ?", (hold.id,))
+    conn.execute("UPDATE bookings SET place = ?, day = ?, start = ?, minutes = ?, updated_at = ? WHERE id = ?",
+                 (hold.place, hold.day, hold.start, hold.minutes, now.isoformat(), record.id))
+    record_event_in(conn, "moved", place=hold.place, booking_id=record.id, by=by if staff else None,
+                    detail={"from": {"place": record.place, "day": record.day, "start": record.start},
+                            "to": {"place": hold.place, "day": hold.day, "start": hold.start},
+                            "minutes": hold.minutes})
+    found = load_booking_in(conn, record.id)
+    assert found is not None
+    return found
+
+
+def put_config_in(conn: sqlite3.Connection, source: str, cfg: BookingConfig, set_by: str | None = None) -> None:
+    """Store the city's booking rules (``madoguchi booking set``): the YAML as written and the checked config."""
+    conn.execute(
+        "INSERT INTO booking_config (id, source, config, set_at, set_by) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id)"
+        " DO UPDATE SET source = excluded.source, config = excluded.config, set_at = excluded.set_at,"
+        " set_by = excluded.set_by", (source, msgspec.json.encode(cfg).decode(), clock.now_iso(), set_by))
+
+
+def expire_holds_in(conn: sqlite3.Connection, now: dt.datetime | None = None) -> int:
+    """Mark lapsed holds ``expired`` (they already occupy nothing); the number marked."""
+    stamp = (now or clock.now()).isoformat()
+    return conn.execute("UPDATE bookings SET status = 'expired', updated_at = ? WHERE status = 'held'"
+                        " AND held_until <= ?", (stamp, stamp)).rowcount
