@@ -253,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(c)
     c.set_defaults(func=_handler("server.handoff_commands:handoff_retry"))
 
+    bk = sub.add_parser("booking", help="visit booking rules: places, hours, capacity, window (docs/booking.md)",
+                        description="Set or show the city's visit booking rules (docs/booking.md \"Configuration\").")
+    bsub = bk.add_subparsers(dest="booking_command", metavar="ACTION")
+    bsub.required = True
+    c = bsub.add_parser("set", help="check a booking rules YAML file and store it (audited)",
+                        description="Check FILE (located lines FILE:LINE:COL: BKnnn message, exit 1, nothing "
+                                    "stored) and store it; the server uses it from its next request.")
+    c.add_argument("file", metavar="FILE.yaml", help="the booking rules as YAML")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.booking.commands:booking_set"))
+    c = bsub.add_parser("show", help="print the stored booking rules (or the default) as YAML",
+                        description="Print the YAML stored by `booking set`, or the default rules as YAML.")
+    _db_option(c)
+    c.set_defaults(func=_handler("server.booking.commands:booking_show"))
+
     c = sub.add_parser(
         "login", help="sign in to a server for the notebook client and `madoguchi drafts` (passkey in the browser)",
         description="Sign in with your passkey in the browser (loopback redirect on this computer; --device on "

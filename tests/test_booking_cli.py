@@ -1,0 +1,135 @@
+"""``madoguchi booking set | show`` (docs/booking.md "Configuration") on a real SQLite file: a good file is
+stored as written and read back by the server's ``config_in``; a bad one prints every problem as
+``FILE:LINE:COL: BKnnn message`` and stores nothing; ``show`` prints the default as YAML that reads back to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from madoguchi.cli import main
+from server.booking.config import DEFAULT_CONFIG, config_in
+from server.booking.config_file import BK_CODES, read_config
+from server.storage.db import Database
+
+GOOD = """\
+# 〇〇市の来庁予約（市民課）
+places:
+  - id: honcho
+    name: {ja: 本庁舎 市民課, en: City Hall}
+    booths: ["1", "2", "3"]
+    booking_booths: 2
+    departments: {hoken: 1}
+    hours:
+      mon: ["08:30", "17:15"]
+      thu: ["08:30", "19:00"]
+  - id: minami-shisho
+    name: {ja: 南支所}
+    booths: ["1"]
+    booking_booths: 1
+    hours: {tue: ["09:00", "12:00"]}
+slot_minutes: 20
+window: {min_days: 0, max_days: 30}
+closed: ["12-29", "2027-03-31"]
+holidays: false
+"""
+
+BAD = """\
+places:
+  - id: honcho
+    name: {en: City Hall}
+    booths: ["1", "2"]
+    booking_booths: 3
+    hours:
+      mon: ["09:00", "08:00"]
+      funday: ["09:00", "10:00"]
+  - id: Honcho Branch
+    name: {ja: 支所}
+    booths: ["1"]
+    booking_booths: 1
+slot_minutes: 7
+window: {min_days: 10, max_days: 5}
+closed: ["13-01", "02-29"]
+max_holds: 0
+"""
+
+
+def _stored(db_path: Path) -> tuple[str | None, object]:
+    with Database.open(db_path) as db:
+        row = db.read_sync(lambda c: c.execute("SELECT source FROM booking_config").fetchone())
+        return (row[0] if row else None), db.read_sync(config_in)
+
+
+def test_set_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f, db = tmp_path / "booking.yaml", tmp_path / "m.db"
+    f.write_text(GOOD, encoding="utf-8")
+    assert main(["booking", "set", str(f), "--db", str(db)]) == 0
+    assert "2 place(s) (honcho, minami-shisho)" in capsys.readouterr().out
+    source, cfg = _stored(db)
+    assert source == GOOD
+    assert cfg.slot_minutes == 20 and cfg.holidays is False  # type: ignore[attr-defined]
+    assert [p.id for p in cfg.places] == ["honcho", "minami-shisho"]  # type: ignore[attr-defined]
+    assert cfg.places[0].hours["thu"] == ["08:30", "19:00"]  # type: ignore[attr-defined]
+    assert main(["booking", "show", "--db", str(db)]) == 0
+    assert capsys.readouterr().out == GOOD  # the city's own file, comments and all
+    with Database.open(db) as d:
+        assert d.read_sync(lambda c: c.execute("SELECT actor FROM audit_log WHERE action = 'booking.config_set'"
+                                               ).fetchall()[0][0]) == "cli"
+
+
+def test_bad_file_is_refused_with_located_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f, db = tmp_path / "booking.yaml", tmp_path / "m.db"
+    f.write_text(BAD, encoding="utf-8")
+    assert main(["booking", "set", str(f), "--db", str(db)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    # "FILE:LINE:COL: BKnnn message" -> "FILE:LINE:COL BKnnn"
+    found = [" ".join((line.split(": ", 1)[0], line.split(": ", 1)[1].split(" ", 1)[0]))
+             for line in lines if line.startswith(str(f))]
+    assert found == [f"{f}:{pos} {code}" for pos, code in (
+        ("3:11", "BK006"),   # no Japanese name
+        ("5:21", "BK007"),   # 3 booking booths of 2
+        ("7:12", "BK008"),   # closes before it opens
+        ("8:7", "BK008"),    # no such weekday
+        ("9:9", "BK005"),    # an id with capitals and a space
+        ("13:15", "BK004"),  # a 7-minute grid
+        ("14:9", "BK010"),   # min_days after max_days
+        ("15:10", "BK009"),  # month 13 (02-29 is a day: leap years)
+        ("16:12", "BK004"),  # max_holds 0
+    )], lines
+    assert "funday" in next(line for line in lines if ":8:7:" in line)
+    assert lines[-1] == "9 problem(s): nothing stored"
+    assert not db.exists()  # refused before the database is opened
+
+
+@pytest.mark.parametrize(("text", "where", "code"), [
+    ("places: [\n  - id: x\n    name: {ja: x\n", "2:3", "BK001"),
+    ("places: []\nslot_minuts: 15\n", "2:1", "BK002"),
+    ("- a list\n", "1:1", "BK003"),
+    ("places:\n  - id: x\n    name: {ja: x}\n    booths: 3\n    booking_booths: 1\n", "4:13", "BK003"),
+    ("places:\n  - id: x\n    name: {ja: x}\n    booths: ['1']\n", "2:5", "BK003"),  # booking_booths missing
+    ("places: []\n", "1:9", "BK005"),
+])
+def test_each_problem_is_located(tmp_path: Path, text: str, where: str, code: str) -> None:
+    cfg, problems = read_config(text, "b.yaml")
+    assert cfg is None
+    assert [(f"{p.line}:{p.col}", p.code) for p in problems][:1] == [(where, code)], problems
+    assert problems[0].format().startswith(f"b.yaml:{where}: {code} ")
+
+
+def test_default_shown_reads_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["booking", "show", "--db", str(tmp_path / "m.db")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# nothing set")
+    cfg, problems = read_config(out, "default.yaml")
+    assert problems == [] and cfg == DEFAULT_CONFIG
+
+
+def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["booking", "set", str(tmp_path / "nope.yaml"), "--db", str(tmp_path / "m.db")]) == 1
+    assert capsys.readouterr().err.startswith(f"{tmp_path / 'nope.yaml'}:1:1: BK001 ")
+
+
+def test_every_code_is_documented() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert [c for c in BK_CODES if f"| {c} |" not in doc] == []
