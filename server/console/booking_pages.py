@@ -27,6 +27,9 @@ from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles
 from server.booking import clock
 from server.booking.config import BookingConfig, config_in
+from server.booking.length import latest_event
+from server.booking.store import BookingRecord, day_bookings_in, display_code, load_booking_in
+from server.console.booking_new import book_form, book_page, cancel_form, day_label
 from server.console.kiosk_pages import place_names
 from server.console.landing import configurator_landing
 from server.console.readable import account_names, procedure_titles
@@ -35,10 +38,9 @@ from server.display import AnswerSection, answer_sections, form_values, life_eve
 from server.problems import Problem
 from server.services import Services, services
 
-__all__ = ["STATUS_TEXT", "booking_pages_router", "code_text", "filled_count", "tomorrow_jst"]
+__all__ = ["STATUS_TEXT", "booking_pages_router", "filled_count", "tomorrow_jst"]
 
 STATUS_TEXT = {"booked": "予約済み", "checked_in": "受付済み", "cancelled": "取消", "no_show": "来庁なし"}
-_SHOWN = tuple(STATUS_TEXT)
 _DRAFT_RESERVED = ("procedure_id", "procedure_version", "event_id", "event_version", "madoguchi")  # pwa/js/sync.js
 _MESSAGES = {"bad-day": "日付は 2026-12-08 のように入力してください。", "not-found": "その予約は見つかりません。",
              "unknown-place": "その窓口は設定にありません。"}
@@ -47,17 +49,6 @@ _refused = partial(refusal_page, messages=_MESSAGES)
 
 def tomorrow_jst() -> str:
     return (clock.now().astimezone(JST).date() + dt.timedelta(days=1)).isoformat()
-
-
-def code_text(code: str) -> str:
-    """A booking code as shown and read out: ``XXXX-XXXX``."""
-    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
-
-
-def _end(start: str, minutes: int) -> str:
-    h, m = (int(x) for x in start.split(":"))
-    total = h * 60 + m + minutes
-    return f"{total // 60:02d}:{total % 60:02d}"
 
 
 def filled_count(proc: Procedure, answers: dict[str, Any]) -> tuple[int, int]:
@@ -155,22 +146,16 @@ class DayBooking:
         return STATUS_TEXT.get(self.status, self.status)
 
 
-_COLUMNS = ("id, code, day, start, minutes, status, name, phone, party, people, event, procedures, account_id,"
-            " booked_by, place")
-
-
-async def _bookings(svc: Services, rows: list[tuple[Any, ...]]) -> list[DayBooking]:
-    accounts = sorted({r[12] for r in rows if r[12]})
+async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBooking]:
+    accounts = sorted({r.account_id for r in records if r.account_id})
     drafts = await svc.db.read(lambda c: _drafts_in(c, accounts))
-    names = await account_names(svc.db, [*accounts, *(r[13] for r in rows)])
+    names = await account_names(svc.db, [*accounts, *(r.booked_by for r in records)])
     titles = svc.catalog.of_library(procedure_titles)
-    events = svc.catalog.library.life_events
     out = []
-    for (bid, code, day, start, minutes, status, name, phone, party, people, event, procedures, account,
-         booked_by, place) in rows:
-        mine = drafts.get(account, []) if account else []
+    for r in records:
+        mine = drafts.get(r.account_id, []) if r.account_id else []
         filled = []
-        for pid in msgspec.json.decode(procedures):
+        for pid in r.procedures:
             f = Filled(pid, procedure_title(titles, pid))
             d = next((x for x in mine if x.procedure == pid), None)  # the newest draft of the procedure
             proc = (await svc.catalog.get(pid, d.version))[0] if d is not None else None
@@ -178,17 +163,13 @@ async def _bookings(svc: Services, rows: list[tuple[Any, ...]]) -> list[DayBooki
                 f.answered, f.asked = filled_count(proc, d.answers)
                 f.draft, f.title = d, proc.title.ja
             filled.append(f)
-        ev = None
-        if event and events.get(event):
-            from procedure_definitions.library import latest_version
-
-            ev = events[event][latest_version(dict(events[event]))]
+        ev = latest_event(svc.catalog.library, r.event) if r.event else None
         out.append(DayBooking(
-            id=bid, code=code_text(code), day=day, start=start, end=_end(start, minutes), minutes=minutes,
-            status=status, name=name or (names.get(account, ("",))[0] if account else ""), phone=phone or "",
-            party=party, people=msgspec.json.decode(people) if people else [], event=ev.title.ja if ev else "",
-            event_id=event, account_id=account,
-            booked_by=names.get(booked_by, ("",))[0] if booked_by else "", filled=filled, place=place))
+            id=r.id, code=display_code(r.code), day=r.day, start=r.start, end=r.end, minutes=r.minutes,
+            status=r.status, name=r.name or (names.get(r.account_id, ("",))[0] if r.account_id else ""),
+            phone=r.phone or "", party=r.party, people=r.people, event=ev.title.ja if ev else "", event_id=r.event,
+            account_id=r.account_id, booked_by=names.get(r.booked_by, ("",))[0] if r.booked_by else "",
+            filled=filled, place=r.place))
     return out
 
 
@@ -213,28 +194,16 @@ async def bookings_page(request: Request[Any, Any, Any], day: FromQuery[str | No
     cfg: BookingConfig = await svc.db.read(config_in)
     places = place_names(cfg)
     shown_place = place if place in places else cfg.places[0].id
-    marks = ", ".join("?" * len(_SHOWN))
-    rows = await svc.db.read(lambda c: c.execute(
-        f"SELECT {_COLUMNS} FROM bookings WHERE place = ? AND day = ? AND status IN ({marks})"
-        " ORDER BY start, created_at", (shown_place, shown_day, *_SHOWN)).fetchall())
-    bookings = await _bookings(svc, rows)
+    bookings = await _bookings(svc, await svc.db.read(lambda c: day_bookings_in(c, shown_place, shown_day)))
     # Names, phones and what each resident filled in: a read of personal data, audited (the ids shown).
     await audit.record(svc.db, actor=user.id, action="booking.day_read", subject=None,
                        details={"place": shown_place, "day": shown_day, "via": "console",
                                 **audit.many([b.id for b in bookings])})
     d = dt.date.fromisoformat(shown_day)
     return render_page(request, "bookings.html", current="bookings", bookings=bookings, places=places,
-                       place=shown_place, day=shown_day, day_label=_day_label(d),
+                       place=shown_place, day=shown_day, day_label=day_label(d),
                        prev_day=(d - dt.timedelta(days=1)).isoformat(), next_day=(d + dt.timedelta(days=1)).isoformat(),
-                       counts={k: sum(1 for b in bookings if b.status == k) for k in _SHOWN})
-
-
-_WEEKDAYS_JA = "月火水木金土日"
-
-
-def _day_label(d: dt.date) -> str:
-    """「12月8日（火）」"""
-    return f"{d.month}月{d.day}日（{_WEEKDAYS_JA[d.weekday()]}）"
+                       counts={k: sum(1 for b in bookings if b.status == k) for k in STATUS_TEXT})
 
 
 @dataclass
@@ -245,15 +214,15 @@ class PreentryPart:
 
 
 @get("/console/bookings/{bid:str}", include_in_schema=False)
-async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str]) -> Response[str]:
+async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
+                       done: FromQuery[str | None] = None) -> Response[str]:
     """One booking and what its resident filled in, as labels (``server.display``); audited."""
     user = require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
-    rows = await svc.db.read(lambda c: c.execute(f"SELECT {_COLUMNS} FROM bookings WHERE id = ?"
-                                                 " AND status <> 'held' AND status <> 'expired'", (bid,)).fetchall())
-    if not rows:
+    record = await svc.db.read(lambda c: load_booking_in(c, bid))
+    if record is None or record.status in ("held", "expired"):
         return _refused(request, Problem(404, "not-found", "No such booking"), "/console/bookings")
-    b = (await _bookings(svc, rows))[0]
+    b = (await _bookings(svc, [record]))[0]
     parts: list[PreentryPart] = []
     for f in b.filled:
         sections: list[AnswerSection] = []
@@ -280,9 +249,14 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str]) -> R
                                 "drafts": [p.filled.draft.id for p in parts if p.filled.draft is not None]})
     places = place_names(await svc.db.read(config_in))
     return render_page(request, "booking.html", current="bookings", b=b, parts=parts, shared=shared,
-                       place_name=places.get(b.place, b.place),
-                       day_label=_day_label(dt.date.fromisoformat(b.day)))
+                       place_name=places.get(b.place, b.place), done=_DONE.get(done or "", ""),
+                       day_label=day_label(dt.date.fromisoformat(b.day)))
 
 
-booking_pages_router = Router(path="/", route_handlers=[bookings_page, booking_page],
+_DONE = {"booked": "予約しました。予約番号を電話の相手に伝えてください。", "moved": "予約の日時を変えました。",
+         "cancelled": "予約を取り消しました。"}
+
+
+booking_pages_router = Router(path="/", route_handlers=[bookings_page, booking_page, book_page, book_form,
+                                                       cancel_form],
                               before_request=configurator_landing)

@@ -115,3 +115,39 @@ def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess
     assert errors == [] and admin_errors == []
     admin_ctx.close()
     context.close()
+
+
+def test_booking_by_phone_by_keyboard(browser: Any, shared_server: ServerProcess) -> None:
+    server = shared_server
+    context, page, errors = _desk(browser, server)
+    page.goto(f"{server.base}/console/bookings")
+    page.get_by_role("link", name="電話で予約を受ける（代理予約）").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("電話で予約を受ける（代理予約）")
+    axe_check(page, "console-booking-new")
+    page.get_by_label("住民票の写し等交付請求").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="空いている時間を表示する").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#when-title")).to_contain_text("所要")
+    axe_check(page, "console-booking-new-slots")
+    shot(page, "console-booking-new")
+    page.get_by_label("氏名（名乗られたとおりに）").focus()
+    page.keyboard.type("電話 花子")
+    page.keyboard.press("Tab")
+    page.keyboard.type("090-5555-6666")
+    first = page.locator("button[name=slot]").first
+    value = first.get_attribute("value") or ""
+    name = first.evaluate("(b) => b.textContent")
+    assert re.fullmatch(r"\d+月\d+日（.）\d\d:\d\d〜\d\d:\d\d", name), name
+    first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".notice")).to_contain_text("予約しました")
+    code = page.locator(".notice strong").inner_text()
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}", code), code
+    axe_check(page, "console-booking-booked")
+    day, start = value.split(" ")
+    assert server.query("SELECT name, phone, status FROM bookings WHERE code = ? AND day = ? AND start = ?",
+                        (code.replace("-", ""), day, start)) == [("電話 花子", "090-5555-6666", "booked")]
+    assert errors == []
+    context.close()

@@ -225,6 +225,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # kiosk page is public (without a paired kiosk's cookie it only says so)
     ("GET", "/console/bookings"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/bookings/{bid:str}"): frozenset({COUNTER, ADMIN}),
+    ("GET", "/console/bookings/new"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/bookings/new"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/bookings/{bid:str}/cancel"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks/{kid:str}/revoke"): frozenset({COUNTER, ADMIN}),

@@ -158,3 +158,74 @@ def test_pairing_refuses_a_bad_place_or_name(srv: AppServer) -> None:
     assert desk.post("/console/kiosks", data={"place": "nowhere", "name": "x"}).status_code == 422
     assert desk.post("/console/kiosks", data={"place": "honcho", "name": "x" * 41}).status_code == 422
     assert desk.get("/api/session").json()["account"] is not None  # a refused pairing signs no one out
+
+
+def _first_slots(html: str) -> list[str]:
+    return re.findall(r'name="slot" value="(\d{4}-\d{2}-\d{2} \d{2}:\d{2})"', html)
+
+
+def test_booking_on_a_residents_behalf_uses_the_booking_rules(srv: AppServer) -> None:
+    desk = srv.login("counter")
+    choice = {"procedures": "juminhyo-copy", "party": "1", "place": "honcho"}
+    page = desk.get("/console/bookings/new", params=choice)
+    assert page.status_code == 200, page.text
+    slots = _first_slots(page.text)
+    assert slots, page.text
+    slot = slots[0]
+    day, start = slot.split(" ")
+    # The slot's accessible name carries the whole date (a screen reader hears 「12月8日（火）9:00〜9:15」).
+    assert re.search(r'visually-hidden">\d+月\d+日（.）</span>' + start, page.text)
+    booth_cap = srv.app.state.services.db.read_sync(
+        lambda c: __import__("server.booking.config", fromlist=["config_in"]).config_in(c)).places[0].booking_booths
+    made = []
+    for n in range(booth_cap):
+        r = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": f"電話 {n}郎",
+                                                     "phone": "03-1234-5678"})
+        assert r.status_code == 303, r.text
+        assert re.fullmatch(r"/console/bookings/[0-9a-f-]+\?done=booked", r.headers["location"])
+        made.append(r.headers["location"].split("/")[-1].split("?")[0])
+    # The place's booking booths are full at that time: the API's one capacity rule refuses the next.
+    full = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "満員 太郎", "phone": "0312345678"})
+    assert full.status_code == 409 and "先に埋まりました" in full.text
+    assert slot not in _first_slots(desk.get("/console/bookings/new", params={**choice, "from": day}).text)
+    rows = srv.db.read_sync(lambda c: tuple(c.execute(
+        "SELECT status, name, phone, account_id, booked_by, day, start FROM bookings WHERE id = ?",
+        (made[0],)).fetchone()))
+    assert rows == ("booked", "電話 0郎", "03-1234-5678", None, desk.account_id, day, start)  # type: ignore[attr-defined]
+    events = srv.db.read_sync(lambda c: [tuple(e) for e in c.execute(
+        "SELECT event, by FROM queue_events WHERE booking_id = ?", (made[0],))])
+    assert events == [("booked", desk.account_id)]  # type: ignore[attr-defined]
+    assert any(s == f"booking:{made[0]}" for _, s, _ in _audit(srv, "booking.book_on_behalf"))
+    shown = desk.get(f"/console/bookings/{made[0]}", params={"done": "booked"}).text
+    code = srv.db.read_sync(lambda c: c.execute("SELECT code FROM bookings WHERE id = ?", (made[0],)).fetchone()[0])
+    assert "予約しました" in shown and f"{code[:4]}-{code[4:]}" in shown
+
+    # Name and phone are required; a phone is digits.
+    assert desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "", "phone": "03"}).status_code == 422
+    assert desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "x",
+                                                    "phone": "abc"}).status_code == 422
+
+    # Move the first to another time, then cancel it: the desk, past any cut-off.
+    moving = desk.get("/console/bookings/new", params={"move": made[0]})
+    other = next(s for s in _first_slots(moving.text) if s != slot)
+    r = desk.post("/console/bookings/new", data={"move": made[0], "procedures": "juminhyo-copy", "party": "1",
+                                                 "place": "honcho", "slot": other})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"/console/bookings/{made[0]}?done=moved"
+    assert srv.db.read_sync(lambda c: c.execute("SELECT day || ' ' || start FROM bookings WHERE id = ?",
+                                                (made[0],)).fetchone()[0]) == other
+    assert desk.post(f"/console/bookings/{made[0]}/cancel").status_code == 303
+    assert srv.db.read_sync(lambda c: c.execute("SELECT status FROM bookings WHERE id = ?",
+                                                (made[0],)).fetchone()[0]) == "cancelled"
+    assert desk.post(f"/console/bookings/{made[0]}/cancel").status_code == 409  # once
+    # The freed time is bookable again.
+    again = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "空き 次郎", "phone": "0312345678"})
+    assert again.status_code == 303
+
+
+def test_booking_on_behalf_is_the_desks(srv: AppServer) -> None:
+    reviewer = srv.login("reviewer", department="koseki")
+    assert reviewer.get("/console/bookings/new").status_code == 403
+    r = reviewer.post("/console/bookings/new", data={"procedures": "juminhyo-copy", "slot": "2030-01-01 09:00",
+                                                      "name": "x", "phone": "0312345678"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")

@@ -44,9 +44,9 @@ function jstTime(iso) {
 function showTicket(t) {
   error.hidden = true;
   $('ticket-number').textContent = t.number;
-  const wait = t.kind === 'booking' && t.due_at && t.ahead === 0 ? texts.due
-    : [fill(texts.ahead, { n: t.ahead }), fill(texts.estimate, { m: t.estimate_minutes })].join('・');
-  $('ticket-wait').textContent = wait;
+  const wait = [fill(texts.ahead, { n: t.ahead }), fill(texts.estimate, { m: t.estimate_minutes })];
+  if (t.kind === 'booking') wait.push(texts.due); // a booking is called at its time, not by arrival
+  $('ticket-wait').textContent = wait.join('・');
   $('ticket-time').textContent = jstTime(null);
   const qr = $('ticket-qr');
   qr.replaceChildren();

@@ -1,0 +1,260 @@
+"""Booking on a resident's behalf at the desk (電話予約, ``/console/bookings/new``), moving and cancelling a booking.
+
+The page of ``server/console/booking_pages.py``'s router. Every rule is the booking API's (``server.booking``): the
+length from the procedures (``length.resolve``/``length_of``), the free slots (``slots.day_slots`` over
+``store.taken_in``), the hold and the booking in one write (``store.create_hold_in`` then ``create_booking_in``
+with ``booked_by``: the clerk; the hold is the clerk's, ``api.holder_of``), a move (``store.move_booking_in``) and a
+cancel (``store.cancel_booking_in``) as the desk (``staff=True``: the residents' cut-off does not bind the desk).
+Works without JavaScript: the choice is a GET form, each free time a submit button of the POST form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from server.audit import append_audit
+from server.auth.roles import QUEUE_DESK_ROLES
+from server.authz import require_roles
+from server.booking import clock
+from server.booking.api import holder_of
+from server.booking.config import BookingConfig, Place, config_in
+from server.booking.length import UnknownChoice, latest_event, length_of, resolve
+from server.booking.slots import Slot, day_slots, day_state, holiday_name, window_days
+from server.booking.store import (
+    BookingRecord,
+    BookingRefused,
+    cancel_booking_in,
+    create_booking_in,
+    create_hold_in,
+    load_booking_in,
+    move_booking_in,
+    place_of,
+    taken_in,
+)
+from server.console.readable import procedure_titles
+from server.console.routes import refusal_page, render_page
+from server.problems import Problem
+from server.services import Services, services
+
+__all__ = ["DAYS_SHOWN", "book_form", "book_page", "cancel_form", "day_label"]
+
+DAYS_SHOWN = 7  # days listed at once (「次の7日」 for more)
+NAME_MAX, PHONE_MAX = 100, 30
+_PHONE = re.compile(r"[0-9０-９+＋()（）\-－‐ー ]{6,30}")
+_WEEKDAYS_JA = "月火水木金土日"
+_CLOSED = {"holiday": "祝日", "closed": "休み（年末年始など）", "no_hours": "休み", "outside_window": "予約できない日"}
+_MESSAGES = {
+    "slot-taken": "その時間は先に埋まりました。別の時間を選んでください。",
+    "day-not-bookable": "その日は予約できません。別の日を選んでください。",
+    "not-a-slot": "その時刻からは予約できません。表示されている時間から選んでください。",
+    "too-many-holds": "押さえている時間が多すぎます。少し待ってからもう一度お試しください。",
+    "unknown-place": "その窓口は設定にありません。",
+    "unknown-procedure": "選んだ手続きが見つかりません。", "unknown-life-event": "選んだライフイベントが見つかりません。",
+    "nothing-chosen": "ライフイベントか手続きを一つ以上選んでください。",
+    "bad-party": "人数を選び直してください。",
+    "name-and-phone-required": "氏名と電話番号を入力してください。",
+    "bad-phone": "電話番号は数字で入力してください（例：090-1234-5678）。",
+    "not-changeable": "この予約は変更・取り消しできない状態です（受付済み・取り消し済みなど）。",
+    "change-cutoff": "変更の期限を過ぎています。",
+    "not-found": "その予約は見つかりません。",
+    "hold-expired": "時間の押さえが切れました。もう一度時間を選んでください。",
+}
+_refused = partial(refusal_page, messages=_MESSAGES)
+
+
+def day_label(d: dt.date) -> str:
+    """「12月8日（火）」"""
+    return f"{d.month}月{d.day}日（{_WEEKDAYS_JA[d.weekday()]}）"
+
+
+@dataclass
+class Choice:
+    """What is being booked, read from the query or the form (the same names in both)."""
+
+    event: str | None
+    procedures: list[str]
+    party: int
+    place: str
+    move: str | None = None  # the booking being moved
+
+    def query(self) -> list[tuple[str, str]]:
+        out = [("event", self.event)] if self.event else []
+        out += [("procedures", p) for p in self.procedures] + [("party", str(self.party)), ("place", self.place)]
+        return out + ([("move", self.move)] if self.move else [])
+
+
+def _choice(values: Any, cfg: BookingConfig) -> Choice:
+    def many(key: str) -> list[str]:
+        got = values.getall(key, []) if hasattr(values, "getall") else values.get(key) or []
+        return [str(v) for v in (got if isinstance(got, list) else [got]) if v][:30]
+
+    try:
+        party = int(str(values.get("party") or 1))
+    except ValueError:
+        party = 0
+    place = str(values.get("place") or cfg.places[0].id)
+    return Choice(event=str(values.get("event") or "") or None, procedures=many("procedures"), party=party,
+                  place=place, move=str(values.get("move") or "") or None)
+
+
+def _resolved(svc: Services, cfg: BookingConfig, c: Choice) -> tuple[Place, int, list[str], list[str]]:
+    """(place, minutes, procedures, departments) of a choice: the API's rule; Problem as the API refuses."""
+    place = place_of(cfg, c.place)
+    if place is None:
+        raise Problem(400, "unknown-place", "No such place")
+    if not 1 <= c.party <= cfg.max_party:
+        raise Problem(400, "bad-party", f"party must be 1 to {cfg.max_party}")
+    try:
+        booked = resolve(cfg, svc.catalog.library, c.procedures, c.event)
+    except UnknownChoice as e:
+        raise Problem(400, f"unknown-{e.kind.replace(' ', '-')}", str(e)) from None
+    except ValueError as e:
+        raise Problem(400, "nothing-chosen", str(e)) from None
+    return place, length_of(cfg, booked.minutes_each, c.party), booked.procedures, booked.departments
+
+
+@dataclass
+class DaySlots:
+    date: str
+    label: str
+    closed: str  # why the day cannot be booked, "" when it can
+    slots: list[Slot]
+
+
+async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int, departments: list[str],
+                  begin: dt.date | None) -> tuple[list[DaySlots], dt.date]:
+    """The days shown and the first of them: from ``begin``, or the window's first day with a free time."""
+    now = clock.now()
+    first, last = window_days(cfg, now)
+    start = begin or first
+    span = [start + dt.timedelta(days=i) for i in range(max(DAYS_SHOWN, (last - start).days + 1))]
+    taken = await svc.db.read(lambda c: taken_in(c, place.id, [d.isoformat() for d in span]))
+
+    def of(d: dt.date) -> DaySlots:
+        state = day_state(cfg, place, d, now)
+        slots = day_slots(cfg, place, d, minutes, departments, taken[d.isoformat()], now) if state is None else []
+        why = (f"祝日：{holiday_name(d, 'ja')}" if state == "holiday" else _CLOSED.get(state or "", "")) if state else ""
+        return DaySlots(d.isoformat(), day_label(d), why or ("" if any(s.free for s in slots) else "空きがありません"),
+                        [s for s in slots if s.free])
+
+    if begin is None:  # open on the first day with a free time (the issue's calendar rule)
+        start = next((d for d in span if d <= last and of(d).slots), first)
+    return [of(start + dt.timedelta(days=i)) for i in range(DAYS_SHOWN)], start
+
+
+@get("/console/bookings/new", include_in_schema=False)
+async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
+    require_roles(request, *QUEUE_DESK_ROLES)
+    svc = services(request)
+    cfg = await svc.db.read(config_in)
+    c = _choice(request.query_params, cfg)
+    moving: BookingRecord | None = None
+    if c.move:
+        moving = await svc.db.read(lambda conn: load_booking_in(conn, c.move or ""))
+        if moving is None or moving.status != "booked":
+            return _refused(request, Problem(404, "not-found", "No such booking"), "/console/bookings")
+        if not (c.event or c.procedures):  # the move starts from what the booking is for
+            c = Choice(moving.event, [] if moving.event else list(moving.procedures), moving.party, moving.place,
+                       moving.id)
+    days: list[DaySlots] = []
+    minutes, begin = 0, None
+    chosen = bool(c.event or c.procedures)
+    if chosen:
+        try:
+            place, minutes, _, departments = _resolved(svc, cfg, c)
+            raw = request.query_params.get("from")
+            begin = dt.date.fromisoformat(raw) if raw else None
+            days, begin = await _listed(svc, cfg, place, minutes, departments, begin)
+        except ValueError:
+            return _refused(request, Problem(400, "bad-day", "from must be YYYY-MM-DD"), "/console/bookings/new")
+        except Problem as exc:
+            return _refused(request, exc, "/console/bookings/new")
+    titles = svc.catalog.of_library(procedure_titles)
+    events = [(eid, ev.title.ja) for eid in sorted(svc.catalog.library.life_events)
+              if (ev := latest_event(svc.catalog.library, eid)) is not None]
+    first, last = window_days(cfg, clock.now())
+    nav = {}
+    if begin is not None:
+        if begin > first:
+            nav["prev"] = max(first, begin - dt.timedelta(days=DAYS_SHOWN)).isoformat()
+        if begin + dt.timedelta(days=DAYS_SHOWN) <= last:
+            nav["next"] = (begin + dt.timedelta(days=DAYS_SHOWN)).isoformat()
+    return render_page(request, "booking_new.html", current="bookings", c=c, chosen=chosen, minutes=minutes,
+                       days=days, nav=nav, query=c.query(), places={p.id: p.name.get("ja", p.id) for p in cfg.places},
+                       procedures=sorted(titles.items(), key=lambda kv: (kv[1], kv[0])), events=events,
+                       max_party=cfg.max_party, moving=moving, titles=titles,
+                       moving_label=day_label(dt.date.fromisoformat(moving.day)) if moving else "")
+
+
+@post("/console/bookings/new", include_in_schema=False)
+async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Hold the time pressed and book it for the caller (or move ``move`` to it), in one write job."""
+    user = require_roles(request, *QUEUE_DESK_ROLES)
+    svc = services(request)
+    cfg = await svc.db.read(config_in)
+    form = await request.form()
+    c = _choice(form, cfg)
+    back = "/console/bookings/new"
+    name, phone = str(form.get("name") or "").strip(), str(form.get("phone") or "").strip()
+    people = [p.strip() for p in str(form.get("people") or "").splitlines() if p.strip()][:max(0, c.party - 1)]
+    day, _, start = str(form.get("slot") or "").partition(" ")
+    try:
+        place, minutes, procedures, departments = _resolved(svc, cfg, c)
+        if not c.move and (not name or not phone or len(name) > NAME_MAX):
+            raise Problem(422, "name-and-phone-required", "Give the name and phone number")
+        if not c.move and not _PHONE.fullmatch(phone):
+            raise Problem(422, "bad-phone", "A phone number is digits")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) or not re.fullmatch(r"\d{2}:\d{2}", start):
+            raise Problem(422, "not-a-slot", "Choose one of the times shown")
+    except Problem as exc:
+        return _refused(request, exc, back)
+    holder = holder_of(request, user)
+
+    def write(conn: Any) -> BookingRecord:
+        hold = create_hold_in(conn, cfg, place=place.id, day=day, start=start, minutes=minutes,
+                              procedures=procedures, departments=departments, event=c.event, party=c.party,
+                              holder=holder)
+        if c.move:
+            done = move_booking_in(conn, cfg, c.move, hold_id=hold.id, holder=holder, by=user.id, staff=True)
+            append_audit(conn, actor=user.id, action="booking.move", subject=f"booking:{done.id}",
+                         details={"via": "console", "day": day, "start": start})
+            return done
+        record, _token = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
+                                           booked_by=user.id, name=name, phone=phone, people=people, lang="ja")
+        # The manage link's token is not shown: the caller manages the booking by phone, through the desk.
+        append_audit(conn, actor=user.id, action="booking.book_on_behalf", subject=f"booking:{record.id}",
+                     details={"via": "console", "day": day, "start": start})
+        return record
+
+    try:
+        record = await svc.db.write(write)
+    except BookingRefused as e:
+        return _refused(request, Problem(e.status, e.slug, e.detail), back)
+    return Redirect(f"/console/bookings/{record.id}?done={'moved' if c.move else 'booked'}", status_code=303)
+
+
+@post("/console/bookings/{bid:str}/cancel", include_in_schema=False)
+async def cancel_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> Response[Any]:
+    """The desk cancels a booking (a phone call: 「予約を取り消したい」), past the residents' cut-off too."""
+    user = require_roles(request, *QUEUE_DESK_ROLES)
+    svc = services(request)
+    cfg = await svc.db.read(config_in)
+
+    def write(conn: Any) -> BookingRecord:
+        done = cancel_booking_in(conn, cfg, bid, by=user.id, staff=True)
+        append_audit(conn, actor=user.id, action="booking.cancel", subject=f"booking:{bid}", details={"via": "console"})
+        return done
+
+    try:
+        await svc.db.write(write)
+    except BookingRefused as e:
+        return _refused(request, Problem(e.status, e.slug, e.detail), f"/console/bookings/{bid}")
+    return Redirect(f"/console/bookings/{bid}?done=cancelled", status_code=303)
