@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from procedure_definitions.library import load_library
 from procedure_definitions.loader import load_text
 from tests.test_checker import BASE
 
@@ -44,3 +45,17 @@ def test_not_a_whole_number_is_a_shape_error(value: str) -> None:
 def test_life_event_minutes() -> None:
     assert [p.code for p in load_text(EVENT + "counter_minutes: 500\n", "e.yaml").problems] == ["PD255"]
     assert load_text(EVENT + "counter_minutes: 45\n", "e.yaml").problems == []
+
+
+def test_the_shipped_library_declares_counter_minutes() -> None:
+    from server.booking.config import DEFAULT_CONFIG
+    from server.booking.length import booking_minutes, latest_procedure
+
+    lib = load_library()
+    declared = {pid: latest_procedure(lib, pid).counter_minutes for pid in lib.procedures}  # type: ignore[union-attr]
+    assert {k: v for k, v in declared.items() if v is not None} == {
+        "tenkyo": 20, "tennyu": 30, "tenshutsu": 15, "inkan-toroku": 10, "kokuho-kanyu": 15}
+    # 転入 and 国保 for two people: (30 + 15) × 2 = 90 on the default 15-minute grid.
+    assert booking_minutes(DEFAULT_CONFIG, lib, ["tennyu", "kokuho-kanyu"], None, 2) == 90
+    # A procedure without it books the city's default.
+    assert booking_minutes(DEFAULT_CONFIG, lib, ["juminhyo-copy"], None, 1) == DEFAULT_CONFIG.default_counter_minutes

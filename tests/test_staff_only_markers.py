@@ -148,7 +148,7 @@ def test_markers_switch_with_the_answers_that_require_them() -> None:
     assert "target_people" in some.required and "target_people" in [e.path for e in some.errors]
     whole = _eval(jumin, {"certificate_type": "all_household"}, "2026-04-01", "resident")
     assert "target_people" not in whole.required and "target_people" not in whole.shown
-    tennyu = compile_procedure(lib.get("tennyu", "1.1.0"))  # type: ignore[arg-type]
+    tennyu = compile_procedure(lib.get("tennyu", "1.2.0"))  # type: ignore[arg-type]
     domestic = _eval(tennyu, {"moved_from": "domestic"}, "2026-04-01", "resident")
     assert {"previous_postal_code", "previous_address"} <= set(domestic.required)
     abroad = _eval(tennyu, {"moved_from": "abroad"}, "2026-04-01", "resident")

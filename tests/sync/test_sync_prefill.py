@@ -29,9 +29,9 @@ def _bound_resident(env: Any, resident_id: str) -> str:
 def test_a_corrected_member_is_flagged_over_sync_too(env: Any) -> None:
     session = _bound_resident(env, "R0001")
     profile = env.http(session)._send("GET", "/api/me/profile").json()["profile"]
-    proc = load_library().get("tenkyo", "1.1.0")
+    proc = load_library().get("tenkyo", "1.2.0")
     assert proc is not None
-    answers = valid_answers("tenkyo")
+    answers = valid_answers("tenkyo", "1.2.0")
     for s in proc.sections:  # every prefilled value as the registry has it
         for f in s.fields:
             if f.prefill and f.prefill in profile and not getattr(f, "prefill_map", None):
@@ -41,10 +41,10 @@ def test_a_corrected_member_is_flagged_over_sync_too(env: Any) -> None:
             "mover_sex": me["sex"], "mover_relationship": me["relationship_to_head"]}
     d = env.device(session)
     same_id, changed_id = str(uuid.uuid4()), str(uuid.uuid4())
-    same = d.submit(same_id, SubmissionPayload(procedure_id="tenkyo", procedure_version="1.1.0",
+    same = d.submit(same_id, SubmissionPayload(procedure_id="tenkyo", procedure_version="1.2.0",
                                                answers={**answers, "movers": [item]}))
     changed = d.submit(changed_id, SubmissionPayload(
-        procedure_id="tenkyo", procedure_version="1.1.0",
+        procedure_id="tenkyo", procedure_version="1.2.0",
         answers={**answers, "movers": [{**item, "mover_birth_date": "1980-04-13"}]}))
     assert d.sync()
     assert [d.receipts[m.mutation_id].status for m in (same, changed)] == ["applied", "applied"]
