@@ -317,7 +317,9 @@ def cancel_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: 
 def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: str, *, hold_id: str, holder: str,
                     by: str | None, staff: bool) -> BookingRecord:
     """Move a booking to the time its holder holds (``hold_id``): the hold is consumed, the old cells freed in
-    the same write. The cut-off as for cancelling. Event ``moved``."""
+    the same write; the booking takes the hold's time, length, procedures, party and departments (what capacity
+    was checked for). The cut-off as for cancelling; 422 ``too-many-people`` when the hold's party is smaller than
+    the people the booking names. Event ``moved``."""
     now = clock.now()
     record = load_booking_in(conn, booking_id)
     if record is None:
@@ -326,9 +328,17 @@ def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: st
     hold = _live_hold(conn, hold_id, holder, now)
     if hold.id == record.id:
         raise BookingRefused(409, "hold-not-yours", "hold a new time first")
+    if len(record.people) > hold.party - 1:
+        raise BookingRefused(422, "too-many-people", f"the booking names {len(record.people)} other people: hold"
+                             f" a time for {len(record.people) + 1}")
+    # What the hold was checked for is what the booking becomes: its time and length, and the procedures, party and
+    # departments the capacity was counted with (a move may also change what is booked).
     conn.execute("DELETE FROM bookings WHERE id = ?", (hold.id,))
-    conn.execute("UPDATE bookings SET place = ?, day = ?, start = ?, minutes = ?, updated_at = ? WHERE id = ?",
-                 (hold.place, hold.day, hold.start, hold.minutes, now.isoformat(), record.id))
+    conn.execute("UPDATE bookings SET place = ?, day = ?, start = ?, minutes = ?, party = ?, event = ?, procedures = ?,"
+                 " departments = ?, updated_at = ? WHERE id = ?",
+                 (hold.place, hold.day, hold.start, hold.minutes, hold.party, hold.event,
+                  msgspec.json.encode(hold.procedures).decode(), msgspec.json.encode(hold.departments).decode(),
+                  now.isoformat(), record.id))
     record_event_in(conn, "moved", place=hold.place, booking_id=record.id, by=by if staff else None,
                     detail={"from": {"place": record.place, "day": record.day, "start": record.start},
                             "to": {"place": hold.place, "day": hold.day, "start": hold.start},

@@ -160,11 +160,15 @@ def test_hold_book_read_move_cancel(srv: AppServer) -> None:
     assert b["qr"]["svg"].startswith("<svg") and f"予約番号 {code}" in b["qr"]["svg"]
     assert me.get(f"/api/bookings/{b['id']}").json() == {**b, "manage_token": None, "manage_url": None}
     assert [x["id"] for x in me.get("/api/bookings").json()["bookings"]] == [b["id"]]
-    # Move: hold the new time (the old one stays booked meanwhile), then move onto it.
-    h2 = hold(me, day(6), "10:00", party=2).json()
+    # Move: hold the new time (the old one stays booked meanwhile), then move onto it. A hold for fewer people
+    # than the booking names is refused.
+    small = hold(me, day(6), "09:00").json()
+    problem(me.post(f"/api/bookings/{b['id']}/move", json={"hold_id": small["hold_id"]}), 422, "too-many-people")
+    h2 = hold(me, day(6), "10:00", party=2, procedures=["test-proc", "kokuho"]).json()
     moved = me.post(f"/api/bookings/{b['id']}/move", json={"hold_id": h2["hold_id"]})
     assert moved.status_code == 200, moved.text
     assert (moved.json()["day"], moved.json()["start"], moved.json()["code"]) == (day(6), "10:00", code)
+    assert moved.json()["departments"] == ["shimin", "hoken"] and moved.json()["minutes"] == 75
     assert srv.db.read_sync(lambda c: c.execute("SELECT count(*) FROM bookings WHERE id = ?",
                                                 (h2["hold_id"],)).fetchone()[0]) == 0
     # The old cells are free again: the other resident takes 09:00 on day 5.
