@@ -200,6 +200,10 @@ def test_cutoff(srv: AppServer) -> None:
     by = srv.db.read_sync(lambda c: c.execute(
         "SELECT by FROM queue_events WHERE booking_id = ? AND event = 'cancelled'", (b["id"],)).fetchone()[0])
     assert by == desk.account_id  # type: ignore[attr-defined]
+    assert [tuple(r) for r in srv.db.read_sync(lambda c: c.execute(
+        "SELECT actor, action FROM audit_log WHERE subject = ?", (f"booking:{b['id']}",)).fetchall())] == [
+        (desk.account_id, "booking.cancel")]  # type: ignore[attr-defined]
+    # The resident's own cancel (above, refused) and booking are no staff changes: nothing else audited.
 
 
 def test_last_seat_race(srv: AppServer) -> None:
@@ -290,6 +294,10 @@ def test_staff_books_on_behalf(srv: AppServer) -> None:
         "SELECT actor, details FROM audit_log WHERE action = 'booking.read' AND subject = ?",
         (f"booking:{b['id']}",)).fetchall())
     assert [(a, json.loads(d)["via"]) for a, d in audited] == [(other_desk.account_id, "api")]  # type: ignore[attr-defined]
+    made = srv.db.read_sync(lambda c: c.execute(
+        "SELECT actor, details FROM audit_log WHERE action = 'booking.book_on_behalf' AND subject = ?",
+        (f"booking:{b['id']}",)).fetchone())
+    assert made[0] == desk.account_id and json.loads(made[1]) == {"via": "api", "day": day(11), "start": "09:00"}  # type: ignore[attr-defined]
     detail = json.loads(srv.db.read_sync(lambda c: c.execute(
         "SELECT detail FROM queue_events WHERE booking_id = ? AND event = 'booked'", (b["id"],)).fetchone()[0]))
     assert detail["channel"] == "staff" and "電話" not in json.dumps(detail, ensure_ascii=False)
