@@ -156,12 +156,16 @@ self.addEventListener('message', (event) => {
   }
 });
 
-// Web Push (docs/api.md "Web Push"): a status changed. The payload holds only what a lock screen may show
+// Web Push (docs/api.md "Web Push"; queue tickets: docs/queue.md): a status changed. The payload holds only what a lock screen may show
 // (a fixed sentence, the receipt number, the link); the page opens on a tap.
 // The server words it in Japanese; the app's chosen language (meta 'lang', set by the page) rewords it here.
 const PUSH_TEXT = {
   en: ['Your application’s status changed', 'Receipt {no}'],
   'ja-easy': ['しんせい の ようす が かわりました', 'うけつけ ばんごう {no}'],
+};
+const TICKET_NEAR = {
+  en: ['Your turn is near', 'Number {no}: please wait close to the counter'],
+  'ja-easy': ['もうすぐ あなた の ばん です', 'ばんごう {no}'],
 };
 
 self.addEventListener('push', (event) => {
@@ -171,11 +175,14 @@ self.addEventListener('push', (event) => {
   event.waitUntil((async () => {
     let lang = 'ja';
     try { lang = (await store.getMeta('lang')) || 'ja'; } catch (e) { /* no database yet */ }
-    const words = PUSH_TEXT[lang];
     const no = typeof d.receipt_number === 'string' ? d.receipt_number : '';
+    // A queue ticket's message (docs/queue.md "Near-turn push": kind 'near' or 'called', its number): the near one
+    // reworded here; a call names its booth in Japanese, so it stays as sent. A reminder comes worded already.
+    const ticket = typeof d.number === 'string' && (d.kind === 'near' || d.kind === 'called') ? d.number : '';
+    const words = no ? PUSH_TEXT[lang] : ticket && d.kind === 'near' ? TICKET_NEAR[lang] : null;
     await self.registration.showNotification(words ? words[0] : d.title || '申請の状況が変わりました', {
-      body: words && no ? words[1].replace('{no}', no) : d.body || '', tag: d.tag || 'madoguchi-status', data: { url },
-      lang: lang === 'en' ? 'en' : 'ja',
+      body: words ? words[1].replace('{no}', no || ticket) : d.body || '', tag: d.tag || 'madoguchi-status', data: { url },
+      lang: lang !== 'en' ? 'ja' : words ? 'en' : '', renotify: Boolean(ticket), requireInteraction: d.kind === 'called',
     });
   })());
 });

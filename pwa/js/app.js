@@ -14,6 +14,9 @@
 //   #/recover          「パスキーをなくした方」: a recovery code makes a new passkey             page-recover.js
 //   #/c, #/c/{id}      the other person of a two-person procedure: code, then their part    page-confirm.js
 //   #/k, #/k/{draft}   「窓口で見せるコード」: a code (and QR) for the counter, with a draft's answers  page-counter.js
+//   #/v                来庁の予約: my bookings, the booking flow; #/v/b/{id} one booking,          page-booking.js
+//                      #/v/m/{id}/{token} the manage link of a booking made without an account
+//   #/q/{token}        a queue ticket: position, estimate, live; called → 「3番窓口へ」           page-ticket.js
 // Drafts, submissions and household records travel over the sync protocol (sync.js, docs/sync.md).
 // A page renders into a <main> of its own, off-screen; it replaces the shown one only if no newer
 // navigation started meanwhile (router.js), so a slow page never draws over a newer one.
@@ -46,6 +49,8 @@ const PAGES = {
   recover: () => import('./page-recover.js'),
   confirm: () => import('./page-confirm.js'),
   counter: () => import('./page-counter.js'),
+  booking: () => import('./page-booking.js'),
+  ticket: () => import('./page-ticket.js'),
   notFound: async () => ({ render: notFound }),
 };
 
@@ -64,6 +69,8 @@ const ROUTES = [
   { path: '/recover', page: 'recover' },
   { path: '/c/:id?', page: 'confirm' },
   { path: '/k/:draft?', page: 'counter' },
+  { path: '/v/:a?/:id?/:token?', page: 'booking' },
+  { path: '/q/:token', page: 'ticket' },
 ];
 
 /**

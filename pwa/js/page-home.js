@@ -86,6 +86,8 @@ export async function render(view) {
   main.append(el('div', { class: 'actions' }, link('#/find', t('findCta'), 'btn'), link('#/find#events', t('eventsCta'), 'btn btn-secondary')));
   // A signed-in resident: the code to show at the counter (page-counter.js).
   if (can('counter_code')) main.append(el('p', {}, link('#/k', t('counterCodeLink'), 'btn btn-secondary')));
+  // 来庁の予約: the next booking, an open ticket, 「来庁を予約する」 (booking-home.js, loaded here: not in the shell).
+  if (!state.session.signed_in || can('booking')) main.append(...await (await import('./booking-home.js')).bookingBlock());
   // Roles that cannot file (reviewers, configurators, admins) have no drafts or applications of their own.
   if (!mayFile()) return;
   const [allDrafts, outbox, attention, cached] = await Promise.all([store.all('drafts'), store.all('outbox'), store.all('attention'), store.all('submissions')]);

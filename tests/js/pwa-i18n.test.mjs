@@ -8,10 +8,11 @@ import { STRINGS as FOLLOW } from '../../pwa/js/strings-follow.js';
 import { STRINGS as PARTIES } from '../../pwa/js/strings-parties.js';
 import { STRINGS as RECOVER } from '../../pwa/js/strings-recover.js';
 import { STRINGS as COUNTER } from '../../pwa/js/strings-counter.js';
+import { STRINGS as BOOKING } from '../../pwa/js/strings-booking.js';
 import { STRINGS as CLOSING } from '../../pwa/js/closing.js';
 
 // Strings of lazily loaded screens are checked too.
-for (const table of [FOLLOW, PARTIES, RECOVER, COUNTER, CLOSING]) addStrings(table);
+for (const table of [FOLLOW, PARTIES, RECOVER, COUNTER, CLOSING, BOOKING]) addStrings(table);
 const STRINGS = await allStrings();
 
 const EASY = Object.entries(STRINGS).map(([key, v]) => [key, v['ja-easy']]);
