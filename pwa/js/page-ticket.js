@@ -131,7 +131,7 @@ export async function render(view, { token }) {
   let es = null;
   let timer = null;
   let wait = 0;
-  const shown = () => view.current() && document.body.contains(main);
+  const shown = () => view.current(); // false once another page was asked for (drawn off-screen until then)
   const stop = () => { if (es) es.close(); es = null; clearTimeout(timer); };
   const poll = async () => {
     if (!shown() || !ticketOpen(tk)) { stop(); return; }
@@ -152,7 +152,7 @@ export async function render(view, { token }) {
         if (!ticketOpen(tk)) stop();
       });
       es.onerror = () => { if (es && es.readyState === EventSource.CLOSED) { es = null; poll(); } };
-    } else poll();
+    } else timer = setTimeout(poll, wait = nextPoll(0, false, tk.poll_after_s));
     window.addEventListener('hashchange', stop, { once: true });
   }
 }

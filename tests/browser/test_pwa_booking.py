@@ -184,6 +184,21 @@ def test_a_booking_without_an_account_and_its_manage_link(browser: Any, shared_s
     expect(page.locator("#booking")).to_contain_text("髙橋 花子")
     expect(page.get_by_role("button", name="予約を取り消す")).to_be_visible()
     axe_check(page, "booking-manage")
+    # 日時を変える: the same calendar, another time, then the booking at its new time (same number).
+    page.get_by_role("button", name="日時を変える").click()
+    expect(page.locator("#step-title")).to_have_text("日時を選ぶ", timeout=10000)
+    other = next(s for s in slots(server.base, "tenkyo", **{"from": day["date"], "days": 1})["days"][0]["slots"]
+                 if s["free"] and s["start"] != slot["start"])
+    page.locator(f"#cal-days button[data-date='{day['date']}']").click()
+    page.locator(f"#cal-times button[data-start='{other['start']}']").click()
+    assert page.locator("#bk-name").count() == 0  # a move asks nothing again
+    page.get_by_role("button", name="この日時に変える").click()
+    expect(page.locator("#step-title")).to_have_text("日時を変えました", timeout=10000)
+    expect(page.locator("#bk-when")).to_have_text(f"{day_name(day['date'])} {hm(other['start'])}〜{hm(other['end'])}")
+    expect(page.locator("#bk-code")).to_have_text(code)
+    bid = href.split("/")[3]
+    moved = httpx.get(f"{server.base}/api/bookings/{bid}", headers={"X-Booking-Token": href.rsplit("/", 1)[1]}).json()
+    assert (moved["day"], moved["start"], moved["status"]) == (day["date"], other["start"], "booked")
     bad = href.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAA"
     go(page, server.base, bad)
     expect(page.locator("main")).to_contain_text("この予約は見つかりません", timeout=10000)
