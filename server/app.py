@@ -118,6 +118,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.definitions.publishing import GoLiveWatcher
     from server.printing.routes import print_router
     from server.sync_routes import SyncConfig
+    from server.tickets.api import queue_router
+    from server.tickets.hub import QueueHub
 
     # Sync finds the database, attachment root and catalog in app.state.services.
     on_init = [install(AuthConfig(db=svc.db, origin=settings.origin, limits=settings.auth_limits,
@@ -128,6 +130,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     # Reminders the day before a booking, no-shows at closing time, lapsed holds (docs/booking.md "Reminders").
     reminders = ReminderJob(svc.db, svc.notifier, settings.reminder_senders, origin=settings.origin,
                             interval_s=settings.reminder_interval_s)
+    hub = QueueHub(svc.db, svc.notifier)  # the queue's live updates: one per app (docs/queue.md)
     maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,
                               interval_s=settings.maintenance_interval_s)
     app = Litestar(
@@ -136,7 +139,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
             console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
             handoff_page_router, drafts_router, analytics_router, preview_router, procedure_pages_router,
-            procedure_actions_router, kiosk_pages_router, booking_pages_router, booking_router, *pwa_handlers(svc.pwa), *extra_handlers,
+            procedure_actions_router, kiosk_pages_router, booking_pages_router, booking_router, queue_router,
+            *pwa_handlers(svc.pwa), *extra_handlers,
         ],
         on_app_init=on_init,
         before_send=[security_headers(hsts=settings.hsts)],
@@ -146,9 +150,10 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             title="Madoguchi API", version="0.1.0", path="/schema", render_plugins=[JsonRenderPlugin()],
         ),
         # Worker processes and housekeeping start with the event loop (and stop before the database).
-        on_startup=[svc.validator.start, maintenance.start, golive.start, reminders.start, *([svc.notifier.start] if svc.notifier else []),
-                    *([svc.handoff.start] if svc.handoff else [])],
-        on_shutdown=[svc.validator.stop, maintenance.stop, golive.stop, reminders.stop, *([svc.notifier.stop] if svc.notifier else []),
+        on_startup=[svc.validator.start, maintenance.start, golive.start, reminders.start, hub.start,
+                    *([svc.notifier.start] if svc.notifier else []), *([svc.handoff.start] if svc.handoff else [])],
+        on_shutdown=[hub.stop, svc.validator.stop, maintenance.stop, golive.stop, reminders.stop,
+                     *([svc.notifier.stop] if svc.notifier else []),
                      *([svc.handoff.stop] if svc.handoff else []),
                      lambda: svc.db.close()],
         debug=False,
@@ -160,4 +165,5 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     app.state.db = svc.db
     app.state.settings = settings
     app.state.reminders = reminders
+    app.state.queue_hub = hub
     return app

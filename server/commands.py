@@ -101,8 +101,28 @@ def serve(ns: argparse.Namespace) -> int:
     gc.freeze()
     # No per-request access log: it costs ~20% of a request here, and what matters is in the audit trail
     # (personal data access) and the reverse proxy's log. Errors are still logged.
-    uvicorn.run(app, host=ns.host, port=ns.port, log_level="info", proxy_headers=False, access_log=False)
+    server_cls = _server_class()
+    config = uvicorn.Config(app, host=ns.host, port=ns.port, log_level="info", proxy_headers=False, access_log=False,
+                            timeout_graceful_shutdown=10)
+    server_cls(config).run()
     return 0
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn waits for open responses before it shuts the app down: the queue's live streams (boards and
+        phones hold them open for hours) are ended first, on the signal, so Ctrl-C or SIGTERM stops at once."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app: Any = self.config.app
+            hub = getattr(getattr(app, "state", None), "queue_hub", None)
+            if hub is not None:
+                hub.close_threadsafe()
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _validation_workers() -> int:

@@ -136,6 +136,11 @@ class AppServer:
         return c
 
     def stop(self) -> None:
+        # Live event streams (the queue's boards and phones) would hold uvicorn's graceful shutdown open: end
+        # them first, as `madoguchi serve` does on its signal (server/commands.py).
+        hub = getattr(self.app.state, "queue_hub", None)
+        if hub is not None:
+            hub.close_threadsafe()
         self.server.should_exit = True
         self.thread.join(timeout=20)
 

@@ -127,5 +127,15 @@ CREATE TABLE kiosks (
 );
 """
 
+# v2: the key of the phones' ticket links (token = HMAC-SHA256(key, ticket id)): checking in twice gives the same
+# link again without storing the token itself.
+_TICKETS_V2 = """
+CREATE TABLE ticket_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL,             -- hex, 32 random bytes
+    created_at TEXT NOT NULL
+);
+"""
+
 BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1)]
-TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1)]
+TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2)]

@@ -430,6 +430,10 @@ def visit_action_in(conn: sqlite3.Connection, visit_id: str, action: VisitAction
                  (step.state, now if step.state == "closed" else None, visit_id))
     _event(conn, visit_id, None, "closed" if action == "close" else "reopened", now, actor, None)
     append_audit(conn, actor=actor, action=f"visit.{action}", subject=f"visit:{visit_id}", details={})
+    if action == "close":  # the queue ticket the visit came from is done with it (docs/queue.md)
+        from server.tickets.store import ticket_visit_closed_in
+
+        ticket_visit_closed_in(conn, visit_id)
     return True
 
 

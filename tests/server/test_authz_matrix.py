@@ -232,6 +232,25 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks/{kid:str}/revoke"): frozenset({COUNTER, ADMIN}),
     ("GET", "/kiosk"): ANYONE,
+    # the one queue (server/tickets/api.py): the desk (or a paired kiosk of the place) checks bookings in and
+    # draws walk-in tickets, residents their own ticket from the app; the ticket's secret link is the permission
+    # to follow it; the board is public (numbers and booths only); the booths (capability queue) call and serve
+    ("POST", "/api/queue/{place:str}/checkin"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/api/queue/{place:str}/tickets"): frozenset({RESIDENT, COUNTER, ADMIN}),
+    ("GET", "/api/tickets/{token:str}"): ANYONE,
+    ("GET", "/api/tickets/{token:str}/events"): ANYONE,
+    ("POST", "/api/tickets/{token:str}/push"): ANYONE,
+    ("DELETE", "/api/tickets/{token:str}/push"): ANYONE,
+    ("POST", "/api/tickets/{token:str}/leave"): ANYONE,
+    ("GET", "/api/queue/{place:str}/board"): ANYONE,
+    ("GET", "/api/queue/{place:str}/board/events"): ANYONE,
+    ("GET", "/api/queue/{place:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/{place:str}/call"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/tickets/{tid:str}/recall"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/tickets/{tid:str}/missed"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/tickets/{tid:str}/serve"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/tickets/{tid:str}/finish"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/api/queue/tickets/{tid:str}/left"): frozenset({COUNTER, REVIEWER, ADMIN}),
 }
 
 # Static files of the PWA build (their set depends on the build): public by nature.
@@ -245,7 +264,10 @@ PATH_VALUES = {"sid": str(uuid.UUID(int=1)), "sha256": "0" * 64, "pid": "no-such
                "dept": "shimin", "action": "close", "rid": "999999", "tid": "no-such-token",
                "draft_id": "drf_no-such-draft", "request_id": "pub_no-such-request",
                "bid": str(uuid.UUID(int=5)), "kid": "no-such-kiosk",
-               "booking_id": "no-such-booking"}
+               "booking_id": "no-such-booking",
+               # a place nobody configured: every queue route answers 404 before a ticket is made or a live
+               # stream opens
+               "place": "no-such-place"}
 
 # Requests valid enough to pass input validation, so the answer shows the authorization decision.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -300,6 +322,12 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                                                "procedures": ["no-such-procedure"]}},
     ("POST", "/api/bookings"): {"json": {"hold_id": "no-such-hold", "name": "照合 太郎", "phone": "0312345678"}},
     ("POST", "/api/bookings/{booking_id:str}/move"): {"json": {"hold_id": "no-such-hold"}},
+    ("POST", "/api/queue/{place:str}/checkin"): {"json": {"code": "ZZZZ-ZZZZ"}},
+    ("POST", "/api/queue/{place:str}/tickets"): {"json": {}},
+    ("POST", "/api/queue/{place:str}/call"): {"json": {"booth": "1"}},
+    ("POST", "/api/tickets/{token:str}/push"): {"json": {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
+        "p256dh": "B" + "A" * 86, "auth": "A" * 22}}},
+    ("DELETE", "/api/tickets/{token:str}/push"): {"params": {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}},
 }
 
 # These end the caller's session: sign in again afterwards.
@@ -431,6 +459,7 @@ CAPABILITY_ROUTES = {
     "analytics": ("GET", "/console/analytics"),
     "queue_desk": ("GET", "/console/bookings"),
     "booking": ("GET", "/api/bookings"),
+    "queue": ("POST", "/api/queue/{place:str}/call"),
 }
 
 

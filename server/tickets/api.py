@@ -1,0 +1,492 @@
+"""The one queue over HTTP (docs/queue.md, docs/api.md "Bookings and the queue"): check-in of a booking, walk-in
+tickets, a ticket's phone link (view, live events, Web Push, leaving), the lobby board, and the booths' steps.
+
+Who may do what is decided here once per route: a paired kiosk of the place (``server.tickets.kiosk_auth``),
+the desk (``QUEUE_DESK_ROLES``: check-in, tickets for walk-ins), residents (``BOOKING_ROLES``: their own ticket
+from the app), the booths (``QUEUE_ROLES``), and anyone holding a ticket's secret link. The board is public and
+holds numbers and booths only. The console's booth page (``server/console/queue_pages.py``) calls the same
+functions (:func:`call_next`, :func:`ticket_step`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from server import audit
+from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, department_filter
+from server.authz import AccountLike, current_user, require_roles
+from server.booking.config import BookingConfig, Place
+from server.console.readable import department_names
+from server.preview import qr_svg
+from server.problems import Problem
+from server.push import MAX_ENDPOINT, Subscription, subscription_problem
+from server.services import Services, services
+from server.tickets import store
+from server.tickets.hub import QueueHub, Snapshot
+from server.tickets.kiosk_auth import kiosk_place
+from server.tickets.store import TicketRefused, TicketRow
+from server.tickets.views import (
+    QR,
+    BoardView,
+    StaffTicket,
+    TicketIssued,
+    TicketView,
+    board_view,
+    etag_of,
+    staff_ticket,
+    ticket_view,
+)
+
+__all__ = ["MAX_TICKET_PUSH", "PING_S", "call_next", "hub_of", "place_of", "queue_router", "staff_queue",
+           "ticket_step"]
+
+T = TypeVar("T")
+PING_S = 15.0  # a comment line this often keeps proxies from closing a quiet event stream
+MAX_TICKET_PUSH = 5  # browsers subscribed to one ticket
+
+_Dept = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+_Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+
+
+class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]  # with or without the dash, any case
+
+
+class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
+    departments: Annotated[list[_Dept], msgspec.Meta(max_length=10)] = []
+    priority_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    lang: Literal["ja", "en", "ja-easy"] | None = None
+
+
+class CallIn(msgspec.Struct, forbid_unknown_fields=True):
+    booth: _Booth
+
+
+class ServeIn(msgspec.Struct, forbid_unknown_fields=True):
+    visit_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+
+
+class PushKeys(msgspec.Struct, forbid_unknown_fields=True):
+    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
+    auth: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class TicketPushIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``PushSubscription.toJSON()`` as ``POST /api/push/subscriptions`` takes it."""
+
+    endpoint: Annotated[str, msgspec.Meta(min_length=1)]
+    keys: PushKeys
+    expirationTime: int | None = None  # the browser's spelling
+
+
+class BoothState(msgspec.Struct):
+    booth: str
+    number: str | None  # the ticket called or served there now
+    status: str | None
+
+
+class QueueStatsOut(msgspec.Struct):
+    waiting: int
+    called_today: int
+    service_minutes: float
+    active_booths: int
+
+
+class StaffQueue(msgspec.Struct):
+    place: str
+    place_name: dict[str, str]
+    tickets: list[StaffTicket]  # waiting in queue order, then called and serving
+    booths: list[BoothState]
+    stats: QueueStatsOut
+    version: int
+
+
+# -- shared pieces ------------------------------------------------------------------------------------------------
+
+def hub_of(request: Request[Any, Any, Any]) -> QueueHub:
+    hub: QueueHub = request.app.state.queue_hub
+    return hub
+
+
+def place_of(cfg: BookingConfig, place_id: str) -> Place:
+    for p in cfg.places:
+        if p.id == place_id:
+            return p
+    raise Problem(404, "unknown-place", "No such place")
+
+
+def _stub_place(place_id: str) -> Place:
+    """A ticket of a place the configuration no longer has still shows (its id as its name)."""
+    return Place(id=place_id, name={"ja": place_id}, booths=[], booking_booths=0)
+
+
+async def _write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
+    try:
+        return await svc.db.write(fn)
+    except TicketRefused as exc:
+        raise Problem(exc.status, exc.code, exc.detail, **exc.extra) from None
+
+
+def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIssued:
+    url = f"{svc.settings.origin.rstrip('/')}/#/q/{token}"
+    return TicketIssued(**msgspec.structs.asdict(ticket_view(snap, t)), token=token, url=url,
+                        qr=QR(svg=qr_svg(url, "整理券のQRコード / Ticket QR code")))
+
+
+async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:
+    """The snapshot after a write, and the ticket as it holds it."""
+    snap = await hub.snapshot(place, cfg)
+    return snap, next((x for x in snap.tickets if x.id == t.id), t)
+
+
+def _etag_response(request: Request[Any, Any, Any], view: Any) -> Response[Any]:
+    tag = etag_of(view)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if tag in [v.strip() for v in (request.headers.get("if-none-match") or "").split(",")]:
+        return Response(content=None, status_code=304, headers=headers)
+    return Response(content=view, headers=headers)
+
+
+async def _issuer(request: Request[Any, Any, Any], place: str, *,
+                  residents: bool) -> tuple[str, AccountLike | None]:
+    """Who issues a ticket at ``place``: ('kiosk', None) a paired kiosk of the place, ('staff', user) the desk,
+    ('app', user) a signed-in resident (when ``residents``)."""
+    user = current_user(request)
+    if user is not None and user.role in QUEUE_DESK_ROLES:
+        return "staff", user
+    if user is not None and residents and user.role in BOOKING_ROLES:
+        return "app", user
+    if await kiosk_place(request) == place:
+        return "kiosk", None
+    if user is None:
+        raise Problem(401, "unauthorized", "Sign in first, or use a kiosk of this place")
+    raise Problem(403, "forbidden", "Your role may not do this")
+
+
+# -- tickets: issuing --------------------------------------------------------------------------------------------
+
+@post("/api/queue/{place:str}/checkin", summary="Check a booking in: its ticket (kiosk or desk)", status_code=201,
+      tags=["queue"])
+async def checkin(request: Request[Any, Any, Any], place: FromPath[str],
+                  data: JSONBody[CheckinIn]) -> Response[TicketIssued]:
+    source, user = await _issuer(request, place, residents=False)
+    svc, hub = services(request), hub_of(request)
+    cfg = await hub.config()
+    p = place_of(cfg, place)
+    t, token, created = await _write(svc, lambda c: store.checkin_in(c, p.id, data.code, source=source,
+                                                                     by=user.id if user else None))
+    snap, t = await _fresh(hub, p, cfg, t)
+    return Response(_issued(svc, snap, t, token), status_code=201 if created else 200)
+
+
+@post("/api/queue/{place:str}/tickets", summary="Draw a walk-in ticket (kiosk, desk, or a resident's app)",
+      status_code=201, tags=["queue"])
+async def draw_ticket(request: Request[Any, Any, Any], place: FromPath[str],
+                      data: JSONBody[TicketIn]) -> Response[TicketIssued]:
+    source, user = await _issuer(request, place, residents=True)
+    svc, hub = services(request), hub_of(request)
+    cfg = await hub.config()
+    p = place_of(cfg, place)
+    known = svc.catalog.of_library(department_names)
+    unknown = [d for d in data.departments if d not in known]
+    if unknown:
+        raise Problem(422, "unknown-department", f"No such department: {unknown[0]}",
+                      errors=[{"path": "departments", "code": "unknown", "message": d} for d in unknown])
+    account = user.id if source == "app" and user is not None else None
+    by = user.id if source == "staff" and user is not None else None
+    t, token = await _write(svc, lambda c: store.draw_ticket_in(
+        c, p.id, departments=list(data.departments), priority_reason=data.priority_reason, source=source,
+        account_id=account, lang=data.lang, by=by))
+    snap, t = await _fresh(hub, p, cfg, t)
+    return Response(_issued(svc, snap, t, token), status_code=201)
+
+
+# -- a ticket by its link ------------------------------------------------------------------------------------------
+
+async def _by_token(svc: Services, hub: QueueHub, token: str) -> tuple[Snapshot, TicketRow]:
+    t = await svc.db.read(lambda c: store.ticket_by_token(c, token))
+    if t is None:
+        raise Problem(404, "not-found", "No such ticket")
+    cfg = await hub.config()
+    place = next((p for p in cfg.places if p.id == t.place), None) or _stub_place(t.place)
+    snap = await hub.snapshot(place, cfg)
+    return snap, next((x for x in snap.tickets if x.id == t.id), t)
+
+
+@get("/api/tickets/{token:str}", summary="A ticket by its link: position, estimate, status (ETag)", tags=["queue"])
+async def get_ticket(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[TicketView]:
+    snap, t = await _by_token(services(request), hub_of(request), token)
+    return _etag_response(request, ticket_view(snap, t))
+
+
+@get("/api/tickets/{token:str}/events", summary="A ticket's live updates (server-sent events 'ticket')",
+     tags=["queue"])
+async def ticket_events(request: Request[Any, Any, Any], token: FromPath[str]) -> ServerSentEvent:
+    svc, hub = services(request), hub_of(request)
+    snap, t = await _by_token(svc, hub, token)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        nonlocal snap, t
+        last = ""
+        while not hub.closed:
+            view = ticket_view(snap, t)
+            tag = etag_of(view)
+            if tag != last:
+                last = tag
+                yield ServerSentEventMessage(event="ticket", data=msgspec.json.encode(view).decode())
+            version = await hub.wait(t.place, snap.version, PING_S)
+            if hub.closed:
+                return
+            if version == snap.version:
+                yield ServerSentEventMessage(comment="ping")
+            snap = await hub.snapshot(snap.place, snap.cfg)
+            t = next((x for x in snap.tickets if x.id == t.id), t)
+
+    return ServerSentEvent(stream(), retry_duration=2000, headers={"Cache-Control": "no-cache",
+                                                                   "X-Accel-Buffering": "no"})
+
+
+@post("/api/tickets/{token:str}/push", summary="Notify this browser when the ticket's turn is near and when called",
+      status_code=204, tags=["queue"])
+async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[TicketPushIn]) -> None:
+    svc = services(request)
+    sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
+    problem = subscription_problem(sub, svc.settings.push_hosts, allow_http=svc.settings.push_allow_http)
+    if problem is not None:
+        raise Problem(422, "invalid-subscription", problem,
+                      errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
+                               "message": problem}])
+
+    def save(c: sqlite3.Connection) -> None:
+        t = store.ticket_by_token(c, token)
+        if t is None:
+            raise TicketRefused(404, "not-found", "No such ticket")
+        c.execute("INSERT INTO ticket_push (ticket_id, endpoint, p256dh, auth) VALUES (?, ?, ?, ?)"
+                  " ON CONFLICT (ticket_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth",
+                  (t.id, sub.endpoint, sub.p256dh, sub.auth))
+        c.execute("DELETE FROM ticket_push WHERE ticket_id = ? AND rowid NOT IN (SELECT rowid FROM ticket_push"
+                  " WHERE ticket_id = ? ORDER BY rowid DESC LIMIT ?)", (t.id, t.id, MAX_TICKET_PUSH))
+        store.touch(c, t.place)  # a ticket already near (or called) gets its message now
+
+    await _write(svc, save)
+
+
+@delete("/api/tickets/{token:str}/push", summary="Stop this browser's notifications of the ticket", status_code=204,
+        tags=["queue"])
+async def ticket_unpush(request: Request[Any, Any, Any], token: FromPath[str],
+                        endpoint: Annotated[str, FromQuery]) -> None:
+    if len(endpoint) > MAX_ENDPOINT:
+        raise Problem(422, "invalid-subscription", "endpoint too long")
+    svc = services(request)
+
+    def forget(c: sqlite3.Connection) -> None:
+        t = store.ticket_by_token(c, token)
+        if t is None:
+            raise TicketRefused(404, "not-found", "No such ticket")
+        c.execute("DELETE FROM ticket_push WHERE ticket_id = ? AND endpoint = ?", (t.id, endpoint))
+
+    await _write(svc, forget)
+
+
+@post("/api/tickets/{token:str}/leave", summary="Give up the ticket's place (順番待ちをやめる)", status_code=200,
+      tags=["queue"])
+async def leave(request: Request[Any, Any, Any], token: FromPath[str]) -> TicketView:
+    svc, hub = services(request), hub_of(request)
+
+    def job(c: sqlite3.Connection) -> TicketRow:
+        t = store.ticket_by_token(c, token)
+        if t is None:
+            raise TicketRefused(404, "not-found", "No such ticket")
+        return store.left_in(c, t.id, None)
+
+    await _write(svc, job)
+    snap, t = await _by_token(svc, hub, token)
+    return ticket_view(snap, t)
+
+
+# -- the lobby board -------------------------------------------------------------------------------------------------
+
+async def _board(request: Request[Any, Any, Any], place: str) -> Snapshot:
+    hub = hub_of(request)
+    cfg = await hub.config()
+    return await hub.snapshot(place_of(cfg, place), cfg)
+
+
+@get("/api/queue/{place:str}/board", summary="The lobby board: recent calls, waiting count (public; ETag)",
+     tags=["queue"])
+async def get_board(request: Request[Any, Any, Any], place: FromPath[str]) -> Response[BoardView]:
+    return _etag_response(request, board_view(await _board(request, place)))
+
+
+@get("/api/queue/{place:str}/board/events", summary="The lobby board's live updates (server-sent events 'board')",
+     tags=["queue"])
+async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) -> ServerSentEvent:
+    hub = hub_of(request)
+    snap = await _board(request, place)
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        nonlocal snap
+        last = ""
+        while not hub.closed:
+            view = board_view(snap)
+            tag = etag_of(view)
+            if tag != last:
+                last = tag
+                yield ServerSentEventMessage(event="board", data=msgspec.json.encode(view).decode())
+            version = await hub.wait(place, snap.version, PING_S)
+            if hub.closed:
+                return
+            if version == snap.version:
+                yield ServerSentEventMessage(comment="ping")
+            snap = await hub.snapshot(snap.place, snap.cfg)
+
+    return ServerSentEvent(stream(), retry_duration=1000, headers={"Cache-Control": "no-cache",
+                                                                   "X-Accel-Buffering": "no"})
+
+
+# -- the booths ---------------------------------------------------------------------------------------------------------
+
+async def _staff_views(svc: Services, user: AccountLike, snap: Snapshot, tickets: list[TicketRow], *,
+                       via: str) -> list[StaffTicket]:
+    """The booths' view of ``tickets``: with the booking's name and procedures; one audited ``queue.read`` when a
+    name is shown."""
+    ids = sorted({t.booking_id for t in tickets if t.booking_id})
+
+    def read(c: sqlite3.Connection) -> dict[str, tuple[str | None, list[str]]]:
+        if not ids:
+            return {}
+        rows = c.execute(f"SELECT id, name, procedures FROM bookings WHERE id IN ({', '.join('?' * len(ids))})", ids)
+        return {r[0]: (r[1], msgspec.json.decode(r[2] or "[]")) for r in rows}
+
+    booked = await svc.db.read(read)
+    out = [staff_ticket(snap, t, name=booked.get(t.booking_id or "", (None, []))[0],
+                        procedures=booked.get(t.booking_id or "", (None, []))[1]) for t in tickets]
+    named = [s.id for s in out if s.name]
+    if named:
+        await audit.record(svc.db, actor=user.id, action="queue.read", subject=f"queue:{snap.place.id}",
+                           details={"via": via, **audit.many(named)})
+    return out
+
+
+async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id: str, *, via: str) -> StaffQueue:
+    """The booths' list: waiting tickets in queue order (the caller's departments first among equals: all shown),
+    then those called and served."""
+    cfg = await hub.config()
+    snap = await hub.snapshot(place_of(cfg, place_id), cfg)
+    order = sorted((t for t in snap.tickets if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
+    live = sorted((t for t in snap.tickets if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
+                  reverse=True)
+    tickets = await _staff_views(svc, user, snap, [*order, *live], via=via)
+    booths = []
+    for b in snap.place.booths:
+        at = next((t for t in live if t.booth == b), None)
+        booths.append(BoothState(booth=b, number=at.number if at else None, status=at.status if at else None))
+    stats = QueueStatsOut(waiting=len(order), called_today=sum(1 for t in snap.tickets if t.calls > 0),
+                          service_minutes=round(snap.stats.service_minutes, 1), active_booths=snap.stats.active_booths)
+    return StaffQueue(place=snap.place.id, place_name=snap.place.name, tickets=tickets, booths=booths, stats=stats,
+                      version=snap.version)
+
+
+async def call_next(svc: Services, hub: QueueHub, user: AccountLike, place_id: str, booth: str, *,
+                    via: str) -> StaffTicket:
+    """次の方を呼ぶ: the next ticket ``user`` may serve, called to ``booth`` (404 ``queue-empty``)."""
+    cfg = await hub.config()
+    p = place_of(cfg, place_id)
+    if booth not in p.booths:
+        raise Problem(422, "unknown-booth", f"No booth {booth!r} at this place",
+                      errors=[{"path": "booth", "code": "unknown", "message": "one of the place's booths"}])
+    allowed = department_filter(user)
+    t = await _write(svc, lambda c: store.call_next_in(c, p.id, booth, cfg, allowed, user.id))
+    if t is None:
+        raise Problem(404, "queue-empty", "Nobody is waiting for this booth", title="待っている方はいません")
+    snap, t = await _fresh(hub, p, cfg, t)
+    return (await _staff_views(svc, user, snap, [t], via=via))[0]
+
+
+Step = Literal["recall", "missed", "serve", "finish", "left"]
+
+
+async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id: str, step: Step, *,
+                      visit_id: str | None = None, via: str) -> StaffTicket:
+    """One booth step on a ticket of the day: 再呼出 / 不在 / 受付する / 完了 / left without service. A reviewer
+    only on tickets of their department (404 otherwise, as for an absent ticket)."""
+    cfg = await hub.config()
+    t0 = await svc.db.read(lambda c: store.load_ticket(c, ticket_id))
+    allowed = department_filter(user)
+    if t0 is None or (allowed is not None and not set(allowed) & set(t0.departments)):
+        raise Problem(404, "not-found", "No such ticket")
+
+    def job(c: sqlite3.Connection) -> TicketRow:
+        if step == "recall":
+            return store.recall_in(c, ticket_id, user.id)
+        if step == "missed":
+            return store.missed_in(c, ticket_id, cfg, user.id)
+        if step == "serve":
+            return store.serve_in(c, ticket_id, visit_id, user.id)
+        if step == "finish":
+            return store.finish_in(c, ticket_id, user.id)
+        return store.left_in(c, ticket_id, user.id)
+
+    t = await _write(svc, job)
+    place = next((p for p in cfg.places if p.id == t.place), None) or _stub_place(t.place)
+    snap, t = await _fresh(hub, place, cfg, t)
+    return (await _staff_views(svc, user, snap, [t], via=via))[0]
+
+
+@get("/api/queue/{place:str}", summary="A place's queue for the booths (names audited)", tags=["queue"])
+async def get_queue(request: Request[Any, Any, Any], place: FromPath[str]) -> StaffQueue:
+    user = require_roles(request, *QUEUE_ROLES)
+    return await staff_queue(services(request), hub_of(request), user, place, via="api")
+
+
+@post("/api/queue/{place:str}/call", summary="次の方を呼ぶ: call the next ticket to a booth", status_code=200,
+      tags=["queue"])
+async def call_route(request: Request[Any, Any, Any], place: FromPath[str], data: JSONBody[CallIn]) -> StaffTicket:
+    user = require_roles(request, *QUEUE_ROLES)
+    return await call_next(services(request), hub_of(request), user, place, data.booth, via="api")
+
+
+async def _step(request: Request[Any, Any, Any], tid: str, step: Step, visit_id: str | None = None) -> StaffTicket:
+    user = require_roles(request, *QUEUE_ROLES)
+    return await ticket_step(services(request), hub_of(request), user, tid, step, visit_id=visit_id, via="api")
+
+
+@post("/api/queue/tickets/{tid:str}/recall", summary="Call the ticket again (再呼出)", status_code=200, tags=["queue"])
+async def recall_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
+    return await _step(request, tid, "recall")
+
+
+@post("/api/queue/tickets/{tid:str}/missed", summary="Nobody came (不在): wait, then the end of the queue",
+      status_code=200, tags=["queue"])
+async def missed_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
+    return await _step(request, tid, "missed")
+
+
+@post("/api/queue/tickets/{tid:str}/serve", summary="The resident is at the booth (受付する); links a visit",
+      status_code=200, tags=["queue"])
+async def serve_route(request: Request[Any, Any, Any], tid: FromPath[str],
+                      data: JSONBody[ServeIn | None] = None) -> StaffTicket:
+    return await _step(request, tid, "serve", data.visit_id if data is not None else None)
+
+
+@post("/api/queue/tickets/{tid:str}/finish", summary="Done (完了)", status_code=200, tags=["queue"])
+async def finish_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
+    return await _step(request, tid, "finish")
+
+
+@post("/api/queue/tickets/{tid:str}/left", summary="Left without service", status_code=200, tags=["queue"])
+async def left_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
+    return await _step(request, tid, "left")
+
+
+queue_router = Router(path="/", route_handlers=[
+    checkin, draw_ticket, get_ticket, ticket_events, ticket_push, ticket_unpush, leave, get_board, board_events,
+    get_queue, call_route, recall_route, missed_route, serve_route, finish_route, left_route], tags=["queue"])

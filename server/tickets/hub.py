@@ -1,0 +1,292 @@
+"""Live updates of the one queue (docs/queue.md "Live updates"): one :class:`QueueHub` per app (``app.state.queue_hub``).
+
+* Every write that changes a place's queue marks the place (``server.tickets.store.touch``); after the commit the
+  database's hook hands the places to the hub, which bumps each place's version and wakes its waiters. So every
+  writer counts — the API, a visit's close, a daily job — with no polling and no write of its own.
+* The boards' and phones' server-sent events wait on :meth:`QueueHub.wait`; :meth:`QueueHub.snapshot` computes a
+  place's tickets, positions and day figures once per version for all of them (200 phones: one read, not 200).
+* Web Push of a ticket: after a change, tickets whose ``ahead`` dropped to ``near_positions`` or fewer get ONE
+  "まもなく順番です" message and a called ticket ONE "番号 A-034 の方、3番窓口へお越しください" (``ticket_push``
+  ``sent_near`` / ``sent_called`` make them once-only), through ``Notifier.push``. Never a name.
+* :meth:`QueueHub.close` (shutdown) ends every stream, so the server stops while phones are still connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from server.booking import clock
+from server.booking.config import BookingConfig, Place, config_in
+from server.push import Notifier, Subscription, SubscriptionLoader
+from server.storage.db import Database
+from server.tickets import rules
+from server.tickets.store import (
+    TicketRow,
+    day_of,
+    place_tickets,
+    qticket,
+    stats_in,
+    ticket_token,
+    touched_places,
+)
+
+__all__ = ["CONFIG_MAX_AGE", "SNAPSHOT_MAX_AGE", "QueueHub", "Snapshot", "booth_label", "called_sentence"]
+
+log = logging.getLogger("madoguchi.queue")
+
+# Positions also move with time alone (an early booking comes due, a recall pause ends): a snapshot is at most
+# this old even when nothing was written.
+SNAPSHOT_MAX_AGE: Final[dt.timedelta] = dt.timedelta(seconds=15)
+CONFIG_MAX_AGE: Final[dt.timedelta] = dt.timedelta(seconds=5)
+
+
+def booth_label(booth: str, lang: str = "ja") -> str:
+    """How a booth is called: "3" → 「3番窓口」 / "counter 3"; a named booth ("こども課") as it is."""
+    if lang == "en":
+        return f"counter {booth}" if booth.isdigit() else booth
+    return f"{booth}番窓口" if booth.isdigit() else booth
+
+
+def called_sentence(number: str, booth: str) -> str:
+    """The call as the board announces it and the phone is told (ja, then en)."""
+    return (f"受付番号 {number} の方、{booth_label(booth)}へお越しください。"
+            f" Number {number}, please come to {booth_label(booth, 'en')}.")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A place's queue at one version: its tickets today, each waiting one's (ahead, minutes), the day's figures."""
+
+    place: Place
+    cfg: BookingConfig
+    version: int
+    at: dt.datetime
+    tickets: list[TicketRow]
+    positions: dict[str, tuple[int, int]]
+    stats: rules.QueueStats
+
+
+class _Place:
+    __slots__ = ("changed", "lock", "snapshot", "version")
+
+    def __init__(self) -> None:
+        self.version = 1
+        self.changed = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.snapshot: Snapshot | None = None
+
+
+class QueueHub:
+    """Versions per place, the waiters of the live streams, the near/called pushes."""
+
+    def __init__(self, db: Database, notifier: Notifier | None) -> None:
+        self.db = db
+        self.notifier = notifier
+        self._places: dict[str, _Place] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = asyncio.Event()
+        self._pushing: dict[str, asyncio.Task[None]] = {}
+        self._push_again: set[str] = set()
+        self._cfg: tuple[BookingConfig, dt.datetime] | None = None
+        db.after_commit(self._after_commit)
+
+    # -- versions and waiting ------------------------------------------------------------------------------------
+
+    def _place(self, place: str) -> _Place:
+        p = self._places.get(place)
+        if p is None:
+            p = self._places[place] = _Place()
+        return p
+
+    def version(self, place: str) -> int:
+        return self._place(place).version
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        # The writer thread: hand the places over to the loop (nothing here may block).
+        places = touched_places(conn)
+        if places and self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is stopping
+                self._loop.call_soon_threadsafe(self.bump, *places)
+
+    def bump(self, *places: str) -> None:
+        """The places' queues changed: new versions, waiters woken, pushes checked (on the loop)."""
+        for place in places:
+            p = self._place(place)
+            p.version += 1
+            p.snapshot = None
+            p.changed.set()
+            p.changed = asyncio.Event()
+            self._check_pushes(place)
+
+    async def wait(self, place: str, since: int, timeout: float) -> int:
+        """The place's version once it is newer than ``since``, or after ``timeout`` seconds, or at close."""
+        p = self._place(place)
+        if p.version > since or self.closed:
+            return p.version
+        changed = asyncio.ensure_future(p.changed.wait())
+        closing = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({changed, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+            closing.cancel()
+        return p.version
+
+    async def config(self) -> BookingConfig:
+        """The booking configuration, read at most every few seconds (``madoguchi booking set`` writes it)."""
+        now = clock.now()
+        if self._cfg is None or now - self._cfg[1] > CONFIG_MAX_AGE or now < self._cfg[1]:
+            self._cfg = (await self.db.read(config_in), now)
+        return self._cfg[0]
+
+    # -- snapshots -----------------------------------------------------------------------------------------------
+
+    async def snapshot(self, place: Place, cfg: BookingConfig) -> Snapshot:
+        """The place's queue now: computed once per version (and at most SNAPSHOT_MAX_AGE old)."""
+        p = self._place(place.id)
+        snap = p.snapshot
+        now = clock.now()
+        if snap is not None and snap.version == p.version and now - snap.at < SNAPSHOT_MAX_AGE and snap.cfg is cfg:
+            return snap
+        async with p.lock:
+            snap = p.snapshot
+            if snap is not None and snap.version == p.version and clock.now() - snap.at < SNAPSHOT_MAX_AGE \
+                    and snap.cfg is cfg:
+                return snap
+            version = p.version
+
+            def read(c: sqlite3.Connection) -> tuple[list[TicketRow], rules.QueueStats]:
+                day = day_of(now)
+                return place_tickets(c, place.id, day), stats_in(c, place, day, now, cfg)
+
+            tickets, stats = await self.db.read(read)
+            positions = rules.positions([qticket(t) for t in tickets], now, cfg, stats)
+            snap = Snapshot(place=place, cfg=cfg, version=version, at=now, tickets=tickets, positions=positions,
+                            stats=stats)
+            if p.version == version:
+                p.snapshot = snap
+            return snap
+
+    # -- Web Push of tickets -------------------------------------------------------------------------------------
+
+    def _check_pushes(self, place: str) -> None:
+        if self.notifier is None or self._loop is None:
+            return
+        task = self._pushing.get(place)
+        if task is not None and not task.done():
+            self._push_again.add(place)  # one check at a time per place; one more after it
+            return
+        self._pushing[place] = self._loop.create_task(self._pushes(place))
+
+    async def _pushes(self, place: str) -> None:
+        try:
+            while True:
+                self._push_again.discard(place)
+                await self._push_once(place)
+                if place not in self._push_again or self.closed:
+                    return
+        except Exception:  # a failed check must not end the hub; the next change checks again
+            log.exception("ticket push check failed")
+
+    async def _push_once(self, place_id: str) -> None:
+        now = clock.now()
+
+        def due(c: sqlite3.Connection) -> list[tuple[str, str, str, str | None, int, int, int]]:
+            rows = c.execute(
+                "SELECT DISTINCT t.id, t.number, t.status, t.booth, p.sent_near, p.sent_called, t.seq"
+                " FROM ticket_push p JOIN tickets t ON t.id = p.ticket_id WHERE t.place = ? AND t.day = ?"
+                " AND t.status IN ('waiting', 'called') AND (p.sent_near = 0 OR p.sent_called = 0)",
+                (place_id, day_of(now))).fetchall()
+            return [tuple(r) for r in rows]
+
+        candidates = await self.db.read(due)
+        if not candidates:
+            return
+        cfg = await self.config()
+        place = next((p for p in cfg.places if p.id == place_id), None)
+        if place is None:
+            return
+        snap = await self.snapshot(place, cfg)
+        near: list[str] = []
+        called: list[str] = []
+        for tid, _number, status, _booth, sent_near, sent_called, _seq in candidates:
+            if status == "called" and not sent_called:
+                called.append(tid)
+            elif status == "waiting" and not sent_near and snap.positions.get(tid, (99999, 0))[0] <= cfg.near_positions:
+                near.append(tid)
+
+        def mark(c: sqlite3.Connection) -> tuple[bytes | None, list[tuple[str, str, str | None, str]]]:
+            key = c.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
+            out = []
+            for kind, ids in (("called", called), ("near", near)):
+                col = "sent_called" if kind == "called" else "sent_near"
+                for tid in ids:
+                    # Once only, even when two checks race: the row that flips the flag sends.
+                    if c.execute(f"UPDATE ticket_push SET {col} = 1 WHERE ticket_id = ? AND {col} = 0",
+                                 (tid,)).rowcount:
+                        r = c.execute("SELECT number, booth FROM tickets WHERE id = ?", (tid,)).fetchone()
+                        out.append((tid, r[0], r[1], kind))
+                if kind == "called" and ids:  # called: the near message is moot from now on
+                    c.executemany("UPDATE ticket_push SET sent_near = 1 WHERE ticket_id = ?", [(t,) for t in ids])
+            return (bytes.fromhex(key[0]) if key else None), out
+
+        if not called and not near:
+            return
+        key, messages = await self.db.write(mark)
+        if key is None or self.notifier is None:
+            return
+        for tid, number, booth, kind in messages:
+            token = ticket_token(key, tid)
+            ahead = snap.positions.get(tid, (0, 0))[0]
+            if kind == "called":
+                title, body = f"番号 {number} の方、{booth_label(booth or '')}へお越しください", f"受付番号 {number}"
+            else:
+                title, body = "まもなく順番です", f"受付番号 {number}（あなたの前に {ahead} 人）"
+            payload = msgspec.json.encode({"title": title, "body": body, "url": f"/#/q/{token}",
+                                           "tag": f"ticket-{number}", "number": number, "kind": kind})
+            self.notifier.push(payload, _ticket_subscriptions(tid), forget=_forget_ticket_push)
+
+    # -- life cycle ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._closed.clear()
+
+    def close(self) -> None:
+        """End every live stream now (shutdown: streams must not hold the server open)."""
+        self._closed.set()
+
+    def close_threadsafe(self) -> None:
+        """:meth:`close` from another thread (a test harness stopping the server)."""
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self.close)
+
+    async def stop(self) -> None:
+        self.close()
+        for task in list(self._pushing.values()):
+            task.cancel()
+        self._pushing.clear()
+
+
+def _ticket_subscriptions(ticket_id: str) -> SubscriptionLoader:
+    def load(c: sqlite3.Connection) -> list[Subscription]:
+        return [Subscription(*r) for r in c.execute(
+            "SELECT endpoint, p256dh, auth FROM ticket_push WHERE ticket_id = ?", (ticket_id,))]
+    return load
+
+
+def _forget_ticket_push(endpoint: str, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM ticket_push WHERE endpoint = ?", (endpoint,))

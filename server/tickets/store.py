@@ -1,0 +1,444 @@
+"""The one queue's SQL (component ``tickets``): issuing tickets (check-in of a booking, walk-ins), the booths'
+steps (call, recall, missed, serve, finish, left), the ticket→visit link and the day's figures.
+
+Every writer here runs inside a write job (``await db.write(...)``) and records its step in ``queue_events``
+(``server.booking.events.record_event_in``) in the same transaction. Each marks its place changed
+(:func:`touch`): the live hub (``server.tickets.hub``) wakes the boards and phones after the commit,
+whoever wrote — the API, a visit's close (:func:`ticket_visit_closed_in`) or a daily job.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+import uuid
+from typing import Any, Final
+
+import msgspec
+
+from procedure_definitions.japan import JST
+from server.booking import clock
+from server.booking.config import BookingConfig, Place
+from server.booking.events import record_event_in
+from server.tickets import rules
+
+__all__ = [
+    "OPEN_STATUSES",
+    "BookingRow",
+    "TicketRefused",
+    "TicketRow",
+    "call_next_in",
+    "checkin_in",
+    "day_of",
+    "draw_ticket_in",
+    "finish_in",
+    "left_in",
+    "load_ticket",
+    "missed_in",
+    "normalize_code",
+    "place_tickets",
+    "qticket",
+    "recall_in",
+    "serve_in",
+    "stats_in",
+    "ticket_by_token",
+    "ticket_key_in",
+    "ticket_token",
+    "ticket_visit_closed_in",
+    "token_hash",
+    "touch",
+    "touched_places",
+]
+
+OPEN_STATUSES: Final[tuple[str, ...]] = ("waiting", "called", "serving")
+_CODE_ALPHABET: Final[frozenset[str]] = frozenset("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+_PREFIX: Final[dict[str, str]] = {"walkin": "A", "booking": "R"}
+
+
+class TicketRefused(Exception):
+    """A refusal the API answers as a problem (status, slug, detail, extension members)."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+class TicketRow(msgspec.Struct, kw_only=True):
+    id: str
+    place: str
+    day: str
+    seq: int
+    number: str
+    kind: str
+    booking_id: str | None
+    account_id: str | None
+    priority: int
+    priority_reason: str | None
+    departments: list[str]
+    status: str
+    due_at: str | None
+    arrived_at: str
+    queue_at: str
+    not_before: str | None
+    missed: int
+    calls: int
+    called_at: str | None
+    booth: str | None
+    called_by: str | None
+    visit_id: str | None
+    source: str
+    lang: str | None
+    updated_at: str
+
+
+class BookingRow(msgspec.Struct, kw_only=True):
+    id: str
+    code: str
+    place: str
+    day: str
+    start: str
+    status: str
+    account_id: str | None
+    name: str | None
+    procedures: list[str]
+    departments: list[str]
+    lang: str | None
+
+
+_COLUMNS = ("id, place, day, seq, number, kind, booking_id, account_id, priority, priority_reason, departments, status,"
+            " due_at, arrived_at, queue_at, not_before, missed, calls, called_at, booth, called_by, visit_id, source,"
+            " lang, updated_at")
+
+
+def _row(r: sqlite3.Row | tuple[Any, ...]) -> TicketRow:
+    names = [c.strip() for c in _COLUMNS.split(",")]
+    d = dict(zip(names, tuple(r), strict=True))
+    d["departments"] = msgspec.json.decode(d["departments"]) if d["departments"] else []
+    return TicketRow(**d)
+
+
+# -- marking places changed (read by the hub after each commit) -------------------------------------------------
+
+_touched: dict[int, set[str]] = {}
+_touched_lock = threading.Lock()
+
+
+def touch(conn: sqlite3.Connection, place: str) -> None:
+    with _touched_lock:
+        _touched.setdefault(id(conn), set()).add(place)
+
+
+def touched_places(conn: sqlite3.Connection) -> set[str]:
+    """The places whose queue the writes on ``conn`` changed since the last call (the hub's after-commit hook)."""
+    with _touched_lock:
+        return _touched.pop(id(conn), set())
+
+
+# -- time, tokens ----------------------------------------------------------------------------------------------
+
+def day_of(at: dt.datetime) -> str:
+    """The JST day (``YYYY-MM-DD``) of an aware time: tickets are numbered per place and JST day."""
+    return at.astimezone(JST).date().isoformat()
+
+
+def _ts(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def ticket_key_in(conn: sqlite3.Connection) -> bytes:
+    """The installation's key of ticket links, made on first call (call inside a write job)."""
+    row = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO ticket_keys (id, secret, created_at) VALUES (1, ?, ?)",
+                     (secrets.token_hex(32), clock.now_iso()))
+        row = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
+    return bytes.fromhex(str(row[0]))
+
+
+def ticket_token(key: bytes, ticket_id: str) -> str:
+    """The phone link's secret: base64url(HMAC-SHA256(key, ticket id)); the same for every check-in of a booking."""
+    return base64.urlsafe_b64encode(hmac.new(key, ticket_id.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> str:
+    """What ``tickets.token_hash`` stores: the sha256 hex digest of the link's token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# -- reads -----------------------------------------------------------------------------------------------------
+
+def load_ticket(conn: sqlite3.Connection, ticket_id: str) -> TicketRow | None:
+    r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    return None if r is None else _row(r)
+
+
+def ticket_by_token(conn: sqlite3.Connection, token: str) -> TicketRow | None:
+    if not token or len(token) > 100:
+        return None
+    r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE token_hash = ?", (token_hash(token),)).fetchone()
+    return None if r is None else _row(r)
+
+
+def place_tickets(conn: sqlite3.Connection, place: str, day: str) -> list[TicketRow]:
+    """Every ticket of a place and JST day, in issue order."""
+    return [_row(r) for r in conn.execute(
+        f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? ORDER BY seq", (place, day))]
+
+
+def qticket(t: TicketRow) -> rules.QTicket:
+    """The rules' view of a stored ticket."""
+    arrived = _ts(t.arrived_at)
+    queue_at = _ts(t.queue_at)
+    assert arrived is not None and queue_at is not None
+    return rules.QTicket(id=t.id, number=t.number, kind=t.kind, status=t.status, arrived_at=arrived,
+                         queue_at=queue_at, seq=t.seq, priority=t.priority, departments=tuple(t.departments),
+                         due_at=_ts(t.due_at), not_before=_ts(t.not_before), missed=t.missed, booth=t.booth,
+                         called_at=_ts(t.called_at))
+
+
+def stats_in(conn: sqlite3.Connection, place: Place, day: str, now: dt.datetime,
+             cfg: BookingConfig) -> rules.QueueStats:
+    """The day's service figures (``rules.day_stats``) from the event log of ``place`` since the JST day began."""
+    start = dt.datetime.fromisoformat(day).replace(tzinfo=JST).astimezone(dt.UTC).isoformat()
+    served: dict[str, dt.datetime] = {}
+    services: list[float] = []
+    calls: list[tuple[str, dt.datetime]] = []
+    for event, ticket_id, booth, at in conn.execute(
+            "SELECT event, ticket_id, booth, at FROM queue_events WHERE place = ? AND at >= ?"
+            " AND event IN ('called', 'served', 'finished') ORDER BY id", (place.id, start)):
+        when = dt.datetime.fromisoformat(at)
+        if event == "called" and booth is not None:
+            calls.append((booth, when))
+        elif event == "served" and ticket_id is not None:
+            served[ticket_id] = when
+        elif event == "finished" and ticket_id in served:
+            services.append((when - served.pop(ticket_id)).total_seconds() / 60)
+    gaps: list[float] = []
+    last: dict[str, dt.datetime] = {}
+    for booth, at in calls:
+        if booth in last:
+            gaps.append((at - last[booth]).total_seconds() / 60)
+        last[booth] = at
+    return rules.day_stats(services, gaps, calls, now, cfg, len(place.booths))
+
+
+# -- issuing ---------------------------------------------------------------------------------------------------
+
+def _next_seq(conn: sqlite3.Connection, place: str, day: str, kind: str) -> tuple[int, str]:
+    seq, of_kind = conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) + 1, SUM(kind = ?) FROM tickets WHERE place = ? AND day = ?",
+        (kind, place, day)).fetchone()
+    return int(seq), f"{_PREFIX[kind]}-{int(of_kind or 0) + 1:03d}"
+
+
+def _insert(conn: sqlite3.Connection, key: bytes, *, place: str, kind: str, departments: list[str],
+            source: str, now: dt.datetime, booking_id: str | None = None, account_id: str | None = None,
+            priority_reason: str | None = None, due_at: str | None = None, lang: str | None = None,
+            by: str | None = None) -> tuple[TicketRow, str]:
+    day = day_of(now)
+    seq, number = _next_seq(conn, place, day, kind)
+    ticket_id = str(uuid.uuid4())
+    token = ticket_token(key, ticket_id)
+    at = now.isoformat()
+    conn.execute(
+        "INSERT INTO tickets (id, token_hash, place, day, seq, number, kind, booking_id, account_id, priority,"
+        " priority_reason, departments, status, due_at, arrived_at, queue_at, source, lang, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)",
+        (ticket_id, token_hash(token), place, day, seq, number, kind, booking_id, account_id,
+         1 if priority_reason else 0, priority_reason, msgspec.json.encode(sorted(set(departments))).decode(),
+         due_at, at, at, source, lang, at))
+    record_event_in(conn, "ticket", place=place, booking_id=booking_id, ticket_id=ticket_id, kind=kind, by=by,
+                    at=at, detail={"priority": True} if priority_reason else None)
+    touch(conn, place)
+    row = load_ticket(conn, ticket_id)
+    assert row is not None
+    return row, token
+
+
+def normalize_code(code: str) -> str:
+    """A booking code as typed or scanned: dashes and spaces dropped, upper case (``abcd-2345`` = ``ABCD2345``)."""
+    return "".join(ch for ch in code.upper() if ch not in "- \u3000\t")
+
+
+def _booking(conn: sqlite3.Connection, code: str) -> BookingRow | None:
+    r = conn.execute("SELECT id, code, place, day, start, status, account_id, name, procedures, departments, lang"
+                     " FROM bookings WHERE code = ?", (code,)).fetchone()
+    if r is None:
+        return None
+    d = dict(zip(("id", "code", "place", "day", "start", "status", "account_id", "name", "procedures",
+                  "departments", "lang"), tuple(r), strict=True))
+    d["procedures"] = msgspec.json.decode(d["procedures"] or "[]")
+    d["departments"] = msgspec.json.decode(d["departments"] or "[]")
+    return BookingRow(**d)
+
+
+def checkin_in(conn: sqlite3.Connection, place: str, code: str, *, source: str,
+               by: str | None) -> tuple[TicketRow, str, bool]:
+    """The ticket of the booking ``code`` arriving at ``place`` today: (ticket, token, created). A booking that
+    checked in already gets its ticket again (same token). The booking becomes ``checked_in`` in the same write."""
+    now = clock.now()
+    key = ticket_key_in(conn)
+    norm = normalize_code(code)
+    b = _booking(conn, norm) if len(norm) == 8 and set(norm) <= _CODE_ALPHABET else None
+    if b is None or b.status in ("held", "expired"):
+        raise TicketRefused(404, "unknown-code", "No booking has this code")
+    if b.status == "cancelled":
+        raise TicketRefused(409, "cancelled", "This booking was cancelled")
+    if b.place != place:
+        raise TicketRefused(409, "wrong-place", f"This booking is for another place ({b.place})", place=b.place)
+    today = day_of(now)
+    if b.day != today:
+        raise TicketRefused(409, "wrong-day", f"This booking is for {b.day} (JST), not today ({today})",
+                            day=b.day, start=b.start)
+    r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE booking_id = ?", (b.id,)).fetchone()
+    if r is not None:
+        existing = _row(r)
+        return existing, ticket_token(key, existing.id), False
+    if b.status != "booked":  # no_show: marked after closing time (the day is over)
+        raise TicketRefused(409, "not-booked", f"This booking cannot be checked in (status {b.status})")
+    due = dt.datetime.fromisoformat(f"{b.day}T{b.start}:00").replace(tzinfo=JST).astimezone(dt.UTC)
+    conn.execute("UPDATE bookings SET status = 'checked_in', updated_at = ? WHERE id = ?", (now.isoformat(), b.id))
+    record_event_in(conn, "checked_in", place=place, booking_id=b.id, kind="booking", by=by, at=now.isoformat(),
+                    detail={"due": due.isoformat(), "early_min": round((due - now).total_seconds() / 60)})
+    row, token = _insert(conn, key, place=place, kind="booking", departments=b.departments, source=source, now=now,
+                         booking_id=b.id, account_id=b.account_id, due_at=due.isoformat(), lang=b.lang, by=by)
+    return row, token, True
+
+
+def draw_ticket_in(conn: sqlite3.Connection, place: str, *, departments: list[str], priority_reason: str | None,
+                   source: str, account_id: str | None, lang: str | None, by: str | None) -> tuple[TicketRow, str]:
+    """A walk-in ticket (``A-nnn``). A resident drawing one in the app has one open ticket per place and day:
+    409 ``ticket-open`` names the open one (its link)."""
+    now = clock.now()
+    key = ticket_key_in(conn)
+    if account_id is not None:
+        r = conn.execute(
+            f"SELECT {_COLUMNS} FROM tickets WHERE account_id = ? AND day = ? AND status IN ('waiting', 'called',"
+            " 'serving') ORDER BY seq LIMIT 1", (account_id, day_of(now))).fetchone()
+        if r is not None:
+            open_ = _row(r)
+            token = ticket_token(key, open_.id)
+            raise TicketRefused(409, "ticket-open", "You already have an open ticket today", number=open_.number,
+                                place=open_.place, token=token, url=f"/#/q/{token}")
+    return _insert(conn, key, place=place, kind="walkin", departments=departments, source=source, now=now,
+                   account_id=account_id, priority_reason=priority_reason, lang=lang, by=by)
+
+
+# -- the booths' steps -----------------------------------------------------------------------------------------
+
+def _set(conn: sqlite3.Connection, t: TicketRow, **values: Any) -> TicketRow:
+    values["updated_at"] = clock.now_iso()
+    cols = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE tickets SET {cols} WHERE id = ?", (*values.values(), t.id))
+    touch(conn, t.place)
+    row = load_ticket(conn, t.id)
+    assert row is not None
+    return row
+
+
+def _open_ticket(conn: sqlite3.Connection, ticket_id: str, allowed: tuple[str, ...]) -> TicketRow:
+    t = load_ticket(conn, ticket_id)
+    if t is None:
+        raise TicketRefused(404, "not-found", "No such ticket")
+    if t.status not in allowed:
+        raise TicketRefused(409, "ticket-state", f"The ticket is {t.status}", ticket_status=t.status)
+    return t
+
+
+def call_next_in(conn: sqlite3.Connection, place: str, booth: str, cfg: BookingConfig,
+                 departments: tuple[str, ...] | None, by: str) -> TicketRow | None:
+    """Call the first ticket of the order (``rules.next_ticket``) that ``departments`` may serve to ``booth``."""
+    now = clock.now()
+    tickets = [qticket(t) for t in place_tickets(conn, place, day_of(now)) if t.status == "waiting"]
+    nxt = rules.next_ticket(tickets, now, cfg, departments)
+    if nxt is None:
+        return None
+    t = load_ticket(conn, nxt.id)
+    assert t is not None
+    row = _set(conn, t, status="called", calls=t.calls + 1, called_at=now.isoformat(), booth=booth, called_by=by,
+               not_before=None)
+    record_event_in(conn, "called", place=place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind, booth=booth,
+                    by=by, at=now.isoformat(), detail={"waited_min": round((now - qticket(t).arrived_at)
+                                                                           .total_seconds() / 60, 1)})
+    return row
+
+
+def recall_in(conn: sqlite3.Connection, ticket_id: str, by: str) -> TicketRow:
+    """Call the called ticket again at its booth (呼び出し直し)."""
+    t = _open_ticket(conn, ticket_id, ("called",))
+    now = clock.now_iso()
+    row = _set(conn, t, calls=t.calls + 1, called_at=now, called_by=by)
+    record_event_in(conn, "recalled", place=t.place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind,
+                    booth=t.booth, by=by, at=now)
+    return row
+
+
+def missed_in(conn: sqlite3.Connection, ticket_id: str, cfg: BookingConfig, by: str) -> TicketRow:
+    """Nobody came (不在): ``rules.miss``."""
+    t = _open_ticket(conn, ticket_id, ("called",))
+    now = clock.now()
+    out = rules.miss(qticket(t), now, cfg)
+    row = _set(conn, t, status=out.status, missed=out.missed, queue_at=out.queue_at.isoformat(),
+               not_before=out.not_before.isoformat() if out.not_before else None,
+               booth=None if out.status == "waiting" else t.booth)
+    record_event_in(conn, out.event, place=t.place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind,
+                    booth=t.booth, by=by, at=now.isoformat(), detail={"missed": out.missed})
+    if out.status == "no_show" and t.booking_id is not None:
+        conn.execute("UPDATE bookings SET status = 'no_show', updated_at = ? WHERE id = ? AND status = 'checked_in'",
+                     (now.isoformat(), t.booking_id))
+    return row
+
+
+def serve_in(conn: sqlite3.Connection, ticket_id: str, visit_id: str | None, by: str) -> TicketRow:
+    """The resident came to the booth (受付する): ``serving``; ``visit_id`` links the counter visit it became (the
+    visit must exist; its ``booking_ref`` becomes the ticket's booking when it has none)."""
+    t = _open_ticket(conn, ticket_id, ("called", "serving"))
+    if visit_id is not None:
+        if conn.execute("SELECT 1 FROM visits WHERE id = ?", (visit_id,)).fetchone() is None:
+            raise TicketRefused(422, "unknown-visit", "No such visit",
+                                errors=[{"path": "visit_id", "code": "unknown", "message": "no such visit"}])
+        if t.booking_id is not None:
+            conn.execute("UPDATE visits SET booking_ref = ? WHERE id = ? AND booking_ref IS NULL",
+                         (t.booking_id, visit_id))
+    if t.status == "serving":
+        return _set(conn, t, visit_id=visit_id or t.visit_id) if visit_id else t
+    now = clock.now_iso()
+    row = _set(conn, t, status="serving", visit_id=visit_id)
+    record_event_in(conn, "served", place=t.place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind,
+                    booth=t.booth, by=by, at=now, detail={"visit": True} if visit_id else None)
+    return row
+
+
+def finish_in(conn: sqlite3.Connection, ticket_id: str, by: str | None) -> TicketRow:
+    """Done (完了)."""
+    t = _open_ticket(conn, ticket_id, ("called", "serving"))
+    now = clock.now_iso()
+    row = _set(conn, t, status="done")
+    record_event_in(conn, "finished", place=t.place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind,
+                    booth=t.booth, by=by, at=now)
+    return row
+
+
+def left_in(conn: sqlite3.Connection, ticket_id: str, by: str | None) -> TicketRow:
+    """Left without service: staff saw them go, or the resident gave up their place on the phone (by None)."""
+    t = _open_ticket(conn, ticket_id, ("waiting", "called"))
+    now = clock.now_iso()
+    row = _set(conn, t, status="left", not_before=None)
+    record_event_in(conn, "left", place=t.place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind,
+                    booth=t.booth, by=by, at=now)
+    return row
+
+
+def ticket_visit_closed_in(conn: sqlite3.Connection, visit_id: str) -> list[str]:
+    """The visit a ticket became was closed: its ticket is done (event ``finished``). Called by
+    ``server.storage.visits`` in the close's write job; the ids of the tickets finished."""
+    done = []
+    for r in conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE visit_id = ? AND status IN ('called', 'serving')",
+                          (visit_id,)).fetchall():
+        done.append(finish_in(conn, _row(r).id, None).id)
+    return done

@@ -1,0 +1,128 @@
+"""What the queue's API answers (docs/queue.md "Tickets", docs/api.md): a ticket as its phone sees it, the lobby
+board (numbers and booths only: no personal data), a ticket as the booths see it. Built from a hub snapshot
+(``server.tickets.hub.Snapshot``), so a thousand phones' views cost one read per change."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+from server.tickets.hub import Snapshot
+from server.tickets.store import TicketRow
+
+__all__ = [
+    "BOARD_CALLS",
+    "BoardCall",
+    "BoardServing",
+    "BoardView",
+    "StaffTicket",
+    "TicketIssued",
+    "TicketView",
+    "board_view",
+    "etag_of",
+    "staff_ticket",
+    "ticket_view",
+]
+
+BOARD_CALLS = 8  # the board lists this many recent calls
+
+
+class TicketView(msgspec.Struct, kw_only=True):
+    number: str
+    kind: str  # 'booking' | 'walkin'
+    status: str  # 'waiting' | 'called' | 'serving' | 'done' | 'left' | 'no_show'
+    place: str
+    place_name: dict[str, str]
+    ahead: int
+    estimate_minutes: int
+    booth: str | None  # when called or serving
+    called_at: str | None
+    due_at: str | None
+    departments: list[str]
+    updated_at: str
+    near: bool  # ahead <= near_positions: the phone shows 「まもなく」
+    version: int
+    poll_after_s: int = 3  # a phone that polls: this long first, doubling to 30 s while nothing changes
+
+
+class QR(msgspec.Struct):
+    svg: str
+
+
+class TicketIssued(TicketView, kw_only=True):
+    token: str  # the phone link's secret (GET /api/tickets/{token})
+    url: str  # {origin}/#/q/{token}
+    qr: QR  # of url, for the kiosk's paper ticket
+
+
+class StaffTicket(TicketView, kw_only=True):
+    id: str
+    name: str | None  # the booking's name (an audited read: queue.read)
+    procedures: list[str]
+    booking_id: str | None
+    visit_id: str | None
+    priority: bool
+    arrived_at: str
+    missed: int
+    calls: int
+
+
+class BoardCall(msgspec.Struct):
+    number: str
+    booth: str
+    at: str
+
+
+class BoardServing(msgspec.Struct):
+    number: str
+    booth: str
+
+
+class BoardView(msgspec.Struct, kw_only=True):
+    place: str
+    place_name: dict[str, str]
+    called: list[BoardCall]  # the last calls, newest first
+    waiting: int
+    serving: list[BoardServing]
+    version: int
+    updated_at: str
+    poll_after_s: int = 2  # a board that cannot hold an event stream polls this often
+
+
+def ticket_view(snap: Snapshot, t: TicketRow) -> TicketView:
+    ahead, minutes = snap.positions.get(t.id, (0, 0))
+    live = t.status in ("called", "serving")
+    return TicketView(
+        number=t.number, kind=t.kind, status=t.status, place=t.place, place_name=snap.place.name, ahead=ahead,
+        estimate_minutes=minutes, booth=t.booth if live else None, called_at=t.called_at, due_at=t.due_at,
+        departments=t.departments, updated_at=t.updated_at,
+        near=t.status == "waiting" and ahead <= snap.cfg.near_positions, version=snap.version)
+
+
+def staff_ticket(snap: Snapshot, t: TicketRow, *, name: str | None, procedures: list[str]) -> StaffTicket:
+    v = ticket_view(snap, t)
+    return StaffTicket(**msgspec.structs.asdict(v), id=t.id, name=name, procedures=procedures,
+                       booking_id=t.booking_id, visit_id=t.visit_id, priority=t.priority > 0,
+                       arrived_at=t.arrived_at, missed=t.missed, calls=t.calls)
+
+
+def board_view(snap: Snapshot) -> BoardView:
+    calls = sorted((t for t in snap.tickets if t.called_at and t.booth and t.status in ("called", "serving")),
+                   key=lambda t: t.called_at or "", reverse=True)
+    recent = [BoardCall(number=t.number, booth=t.booth or "", at=t.called_at or "") for t in calls[:BOARD_CALLS]]
+    serving = [BoardServing(number=t.number, booth=t.booth or "") for t in snap.tickets
+               if t.status == "serving" and t.booth]
+    waiting = sum(1 for t in snap.tickets if t.status == "waiting")
+    updated = max((t.updated_at for t in snap.tickets), default=snap.at.isoformat())
+    return BoardView(place=snap.place.id, place_name={k: v for k, v in snap.place.name.items() if k in ("ja", "en")},
+                     called=recent, waiting=waiting, serving=serving, version=snap.version, updated_at=updated)
+
+
+def etag_of(view: Any) -> str:
+    """A strong ETag of what a view says, its ``version`` aside (a change elsewhere in the place's queue that
+    leaves this view as it was answers 304)."""
+    data = msgspec.structs.asdict(view)
+    data.pop("version", None)
+    return '"' + hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()[:32] + '"'

@@ -1,0 +1,376 @@
+"""The one queue over HTTP against the real server and a real SQLite file (staff and residents signed in with
+real passkey ceremonies): check-in by booking code, walk-in tickets from a kiosk, the desk and the app (one open
+ticket per resident), the booths' steps, ETags, the board's live events, and a ticket's Web Push messages
+decrypted by a local push service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from procedure_definitions.japan import JST
+from server.booking.config import DEFAULT_CONFIG, BookingConfig, Place
+from server.tickets.kiosk_auth import kiosk_token_hash
+from tests.server.conftest import FakeBuild, Lib, make_proc
+from testsupport.push_service import LocalPushService
+from testsupport.servers import AppServer
+from testsupport.webauthn import assert_problem, enroll_staff, install_csrf, register_resident
+
+KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
+SHISHO = Place(id="shisho", name={"ja": "北支所", "en": "North Branch"}, booths=["1", "2"], booking_booths=1)
+CONFIG = BookingConfig(places=[DEFAULT_CONFIG.places[0], SHISHO])
+NAME = "予約 太郎"
+
+
+@pytest.fixture(scope="module")
+def push() -> Iterator[LocalPushService]:
+    svc = LocalPushService()
+    yield svc
+    svc.close()
+
+
+class World:
+    def __init__(self, srv: AppServer) -> None:
+        self.srv = srv
+        self.clients: list[httpx.Client] = []
+
+    def client(self, **kw: Any) -> httpx.Client:
+        c = httpx.Client(base_url=self.srv.url, timeout=10, **kw)
+        self.clients.append(c)
+        install_csrf(c)
+        return c
+
+    def staff(self, role: str, department: str | None = None) -> httpx.Client:
+        from server.auth import create_invite
+
+        c = self.client()
+        url = create_invite(self.srv.db, f"{role} 職員", role, department, self.srv.url)
+        account, _ = enroll_staff(c, url)
+        c.account_id = account["id"]  # type: ignore[attr-defined]
+        return c
+
+    def resident(self) -> httpx.Client:
+        c = self.client()
+        account, _ = register_resident(c, self.srv.url)
+        c.account_id = account["id"]  # type: ignore[attr-defined]
+        return c
+
+    def kiosk(self, place: str = "honcho") -> httpx.Client:
+        token = secrets.token_urlsafe(32)
+        self.srv.db.write_sync(lambda c: c.execute(
+            "INSERT INTO kiosks (id, token_hash, place, name, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (str(uuid.uuid4()), kiosk_token_hash(token), place, "ロビー1", "test", "2026-01-01T00:00:00+00:00")))
+        return self.client(cookies={"madoguchi_kiosk": token})
+
+    def book(self, *, day: dt.date | None = None, start: str | None = None, place: str = "honcho",
+             status: str = "booked", departments: tuple[str, ...] = ("shimin",), account: str | None = None) -> str:
+        """A booking row as part A's booking writes it (a direct INSERT: the queue only reads it)."""
+        now = dt.datetime.now(JST)
+        day = day or now.date()
+        start = start or (now + dt.timedelta(minutes=1)).strftime("%H:%M")
+        code = "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
+        self.srv.db.write_sync(lambda c: c.execute(
+            "INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, account_id, name, phone,"
+            " party, procedures, departments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 15, ?, ?, ?, ?, ?, 1, ?,"
+            " ?, ?, ?)", (str(uuid.uuid4()), code, place, day.isoformat(), start, status, "ip:127.0.0.1", account,
+                          NAME, "090-0000-0000", '["test-proc"]', msgspec.json.encode(list(departments)).decode(),
+                          "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")))
+        return code
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        return self.srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(query, args)])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, push: LocalPushService) -> Iterator[World]:
+    tmp: Path = tmp_path_factory.mktemp("queue")
+    lib = Lib([make_proc(), make_proc(id="kodomo-proc", title={"ja": "児童手当"}, department=KODOMO)])
+    with AppServer.on_file(tmp / "q.db", library=lib, build_result=FakeBuild(), push_hosts=("127.0.0.1",),
+                           push_allow_http=True) as srv:
+        srv.db.write_sync(lambda c: c.execute(
+            "INSERT INTO booking_config (id, source, config, set_at) VALUES (1, '', ?, '2026-01-01T00:00:00Z')",
+            (msgspec.json.encode(CONFIG).decode(),)))
+        w = World(srv)
+        yield w
+        for c in w.clients:
+            c.close()
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(world: World) -> None:
+    """Each test starts from an empty queue (tickets are numbered per day: each test's numbers start at 001)."""
+    def job(c: Any) -> None:
+        c.execute("DELETE FROM ticket_push")
+        c.execute("DELETE FROM tickets")
+        c.execute("DELETE FROM bookings")
+    world.srv.db.write_sync(job)
+
+
+@pytest.fixture(scope="module")
+def counter(world: World) -> httpx.Client:
+    return world.staff("counter")
+
+
+@pytest.fixture(scope="module")
+def kiosk(world: World) -> httpx.Client:
+    return world.kiosk()
+
+
+def test_checkin_by_code_gives_the_bookings_ticket_once(world: World, kiosk: httpx.Client) -> None:
+    code = world.book()
+    typed = f"{code[:4].lower()}-{code[4:].lower()}"  # as a person types it
+    r = kiosk.post("/api/queue/honcho/checkin", json={"code": typed})
+    assert r.status_code == 201, r.text
+    t = r.json()
+    assert t["kind"] == "booking" and t["number"] == "R-001" and t["status"] == "waiting"
+    assert t["due_at"] and t["url"].endswith(f"/#/q/{t['token']}") and t["qr"]["svg"].startswith("<svg")
+    assert NAME not in r.text
+    assert world.sql("SELECT status FROM bookings WHERE code = ?", code) == [("checked_in",)]
+    events = [e for (e,) in world.sql("SELECT event FROM queue_events WHERE booking_id = (SELECT id FROM bookings"
+                                      " WHERE code = ?) ORDER BY id", code)]
+    assert events == ["checked_in", "ticket"]
+    again = kiosk.post("/api/queue/honcho/checkin", json={"code": code})
+    assert again.status_code == 200 and again.json()["token"] == t["token"] and again.json()["number"] == "R-001"
+    assert world.srv.client().get(f"/api/tickets/{t['token']}").json()["number"] == "R-001"
+
+
+def test_checkin_refusals(world: World, kiosk: httpx.Client, counter: httpx.Client) -> None:
+    tomorrow = dt.datetime.now(JST).date() + dt.timedelta(days=1)
+    body = assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": world.book(day=tomorrow)}), 409,
+                          "wrong-day")
+    assert tomorrow.isoformat() in body["detail"]
+    assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": world.book(status="cancelled")}), 409,
+                   "cancelled")
+    assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": world.book(place="shisho")}), 409,
+                   "wrong-place")
+    assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": "ZZZZ-ZZZZ"}), 404, "unknown-code")
+    assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": "0O1I"}), 404, "unknown-code")
+    assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": 5}), 400)
+    # a kiosk of another place, nobody signed in, a resident: not the desk
+    other = world.kiosk("shisho")
+    assert_problem(other.post("/api/queue/honcho/checkin", json={"code": world.book()}), 401)
+    assert_problem(world.client().post("/api/queue/honcho/checkin", json={"code": world.book()}), 401)
+    assert_problem(world.resident().post("/api/queue/honcho/checkin", json={"code": world.book()}), 403)
+    # the desk checks in for the resident
+    assert counter.post("/api/queue/honcho/checkin", json={"code": world.book()}).status_code == 201
+    assert_problem(counter.post("/api/queue/nowhere/checkin", json={"code": world.book()}), 404, "unknown-place")
+
+
+def test_walkin_tickets_from_kiosk_desk_and_app_one_open_per_resident(world: World, kiosk: httpx.Client,
+                                                                      counter: httpx.Client) -> None:
+    a = kiosk.post("/api/queue/honcho/tickets", json={"departments": ["kodomo"]})
+    assert a.status_code == 201, a.text
+    assert a.json()["number"] == "A-001" and a.json()["kind"] == "walkin" and a.json()["departments"] == ["kodomo"]
+    b = counter.post("/api/queue/honcho/tickets", json={"priority_reason": "妊娠中"})
+    assert b.status_code == 201 and b.json()["number"] == "A-002"
+    resident = world.resident()
+    c = resident.post("/api/queue/honcho/tickets", json={"lang": "ja"})
+    assert c.status_code == 201 and c.json()["number"] == "A-003"
+    # the priority ticket is first, then the kiosk's, then the app's
+    assert [world.srv.client().get(f"/api/tickets/{x.json()['token']}").json()["ahead"] for x in (a, b, c)] == [1, 0, 2]
+    dup = assert_problem(resident.post("/api/queue/honcho/tickets", json={}), 409, "ticket-open")
+    assert dup["token"] == c.json()["token"] and dup["number"] == "A-003"
+    sources = world.sql("SELECT number, source, account_id IS NOT NULL FROM tickets ORDER BY seq")
+    assert sources == [("A-001", "kiosk", 0), ("A-002", "staff", 0), ("A-003", "app", 1)]
+    # once the ticket is over, the resident may draw another
+    assert resident.post(f"/api/tickets/{c.json()['token']}/leave").json()["status"] == "left"
+    assert resident.post("/api/queue/honcho/tickets", json={}).status_code == 201
+    assert_problem(kiosk.post("/api/queue/honcho/tickets", json={"departments": ["nowhere"]}), 422,
+                   "unknown-department")
+    assert_problem(kiosk.post("/api/queue/honcho/tickets", json={"extra": 1}), 400)
+    assert_problem(world.client().post("/api/queue/honcho/tickets", json={}), 401)
+    assert_problem(world.staff("reviewer", "shimin").post("/api/queue/honcho/tickets", json={}), 403)
+
+
+def test_the_booths_call_recall_miss_serve_finish_and_leave(world: World, kiosk: httpx.Client,
+                                                            counter: httpx.Client) -> None:
+    empty = assert_problem(counter.post("/api/queue/honcho/call", json={"booth": "3"}), 404, "queue-empty")
+    assert empty["title"] == "待っている方はいません"
+    code = world.book()
+    tickets = [kiosk.post("/api/queue/honcho/tickets", json={}).json() for _ in range(3)]
+    kiosk.post("/api/queue/honcho/checkin", json={"code": code})
+    first = counter.post("/api/queue/honcho/call", json={"booth": "3"})
+    assert first.status_code == 200, first.text
+    called = first.json()
+    # the booking, due now, goes before the walk-ins who came earlier; the booth sees the booking's name (audited)
+    assert (called["number"], called["status"], called["booth"], called["name"]) == ("R-001", "called", "3", NAME)
+    assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read' AND actor = ?",
+                     counter.account_id)[0][0] >= 1  # type: ignore[attr-defined]
+    assert counter.post(f"/api/queue/tickets/{called['id']}/recall").json()["calls"] == 2
+    missed = counter.post(f"/api/queue/tickets/{called['id']}/missed").json()
+    assert (missed["status"], missed["missed"]) == ("waiting", 1)
+    # paused for recall_minutes: the next call is the first walk-in
+    nxt = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    assert nxt["number"] == tickets[0]["number"]
+    assert counter.post(f"/api/queue/tickets/{nxt['id']}/serve", json={}).json()["status"] == "serving"
+    assert counter.post(f"/api/queue/tickets/{nxt['id']}/finish").json()["status"] == "done"
+    assert_problem(counter.post(f"/api/queue/tickets/{nxt['id']}/finish"), 409, "ticket-state")
+    third = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    assert counter.post(f"/api/queue/tickets/{third['id']}/left").json()["status"] == "left"
+    assert_problem(counter.post("/api/queue/honcho/call", json={"booth": "99"}), 422, "unknown-booth")
+    assert_problem(counter.post(f"/api/queue/tickets/{uuid.uuid4()}/recall"), 404)
+    assert_problem(world.resident().post("/api/queue/honcho/call", json={"booth": "1"}), 403)
+    # a second miss ends the booking's ticket: no-show
+    world.srv.db.write_sync(lambda c: c.execute("UPDATE tickets SET not_before = NULL WHERE id = ?", (called["id"],)))
+    again = counter.post("/api/queue/honcho/call", json={"booth": "3"}).json()
+    assert again["number"] == tickets[2]["number"]  # the miss put the booking at the end, after the last walk-in
+    counter.post(f"/api/queue/tickets/{again['id']}/finish")
+    last = counter.post("/api/queue/honcho/call", json={"booth": "3"}).json()
+    assert last["number"] == "R-001"
+    assert counter.post(f"/api/queue/tickets/{last['id']}/missed").json()["status"] == "no_show"
+    assert world.sql("SELECT status FROM bookings WHERE code = ?", code) == [("no_show",)]
+    events = [e for (e,) in world.sql("SELECT event FROM queue_events WHERE ticket_id = ? ORDER BY id", called["id"])]
+    assert events == ["ticket", "called", "recalled", "missed", "called", "no_show"]
+
+
+def test_a_reviewer_calls_only_tickets_of_their_department(world: World, kiosk: httpx.Client) -> None:
+    kiosk.post("/api/queue/honcho/tickets", json={"departments": ["shimin"]})
+    kodomo = kiosk.post("/api/queue/honcho/tickets", json={"departments": ["kodomo"]}).json()
+    reviewer = world.staff("reviewer", "kodomo")
+    assert reviewer.post("/api/queue/honcho/call", json={"booth": "5"}).json()["number"] == kodomo["number"]
+    assert_problem(reviewer.post("/api/queue/honcho/call", json={"booth": "5"}), 404, "queue-empty")
+    shimin_id = world.sql("SELECT id FROM tickets WHERE number = 'A-001'")[0][0]
+    assert_problem(reviewer.post(f"/api/queue/tickets/{shimin_id}/left"), 404)  # not theirs: as if absent
+
+
+def test_serving_links_the_visit_and_closing_the_visit_finishes_the_ticket(world: World, kiosk: httpx.Client,
+                                                                          counter: httpx.Client) -> None:
+    code = world.book()
+    kiosk.post("/api/queue/honcho/checkin", json={"code": code})
+    t = counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()
+    assert_problem(counter.post(f"/api/queue/tickets/{t['id']}/serve", json={"visit_id": "nope"}), 422,
+                   "unknown-visit")
+    v = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "予約", "given": "太郎"}})
+    assert v.status_code == 201, v.text
+    served = counter.post(f"/api/queue/tickets/{t['id']}/serve", json={"visit_id": v.json()["id"]}).json()
+    assert served["status"] == "serving" and served["visit_id"] == v.json()["id"]
+    booking_id = world.sql("SELECT id FROM bookings WHERE code = ?", code)[0][0]
+    assert world.sql("SELECT booking_ref FROM visits WHERE id = ?", v.json()["id"]) == [(booking_id,)]
+    assert counter.post(f"/api/visits/{v.json()['id']}/close").status_code == 200
+    assert world.sql("SELECT status FROM tickets WHERE id = ?", t["id"]) == [("done",)]
+    assert world.sql("SELECT event FROM queue_events WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", t["id"]) == [
+        ("finished",)]
+
+
+def test_etags_answer_304_until_the_view_changes_and_the_board_holds_no_names(world: World, kiosk: httpx.Client,
+                                                                              counter: httpx.Client) -> None:
+    code = world.book()
+    t = kiosk.post("/api/queue/honcho/checkin", json={"code": code}).json()
+    anyone = world.srv.client()
+    first = anyone.get(f"/api/tickets/{t['token']}")
+    tag = first.headers["etag"]
+    assert anyone.get(f"/api/tickets/{t['token']}", headers={"If-None-Match": tag}).status_code == 304
+    board = anyone.get("/api/queue/honcho/board")
+    btag = board.headers["etag"]
+    assert board.json()["waiting"] == 1 and board.json()["called"] == []
+    assert anyone.get("/api/queue/honcho/board", headers={"If-None-Match": btag}).status_code == 304
+    counter.post("/api/queue/honcho/call", json={"booth": "4"})
+    now = anyone.get(f"/api/tickets/{t['token']}", headers={"If-None-Match": tag})
+    assert now.status_code == 200 and now.json()["status"] == "called" and now.json()["booth"] == "4"
+    b2 = anyone.get("/api/queue/honcho/board", headers={"If-None-Match": btag})
+    assert b2.status_code == 200
+    assert b2.json()["called"][0]["number"] == t["number"] and b2.json()["called"][0]["booth"] == "4"
+    assert NAME not in b2.text and "予約" not in b2.text and "090" not in b2.text
+    assert_problem(anyone.get("/api/tickets/not-a-token"), 404)
+    assert_problem(anyone.get("/api/queue/nowhere/board"), 404, "unknown-place")
+
+
+def _sse(url: str, out: queue.Queue[tuple[str, dict[str, Any]]], stop: threading.Event) -> None:
+    with httpx.Client(timeout=httpx.Timeout(30, read=30)) as c, c.stream("GET", url) as r:
+        event = ""
+        for line in r.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                out.put((event, msgspec.json.decode(line.split(":", 1)[1].strip())))
+
+
+def test_server_sent_events_deliver_a_call_to_the_board_and_the_phone(world: World, kiosk: httpx.Client,
+                                                                       counter: httpx.Client) -> None:
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    stop = threading.Event()
+    threads = [threading.Thread(target=_sse, args=(world.srv.url + path, got, stop), daemon=True)
+               for path in ("/api/queue/honcho/board/events", f"/api/tickets/{t['token']}/events")]
+    for th in threads:
+        th.start()
+    first = {got.get(timeout=5)[0], got.get(timeout=5)[0]}
+    assert first == {"board", "ticket"}  # each stream starts with the current view
+    start = time.monotonic()
+    counter.post("/api/queue/honcho/call", json={"booth": "6"})
+    seen: dict[str, dict[str, Any]] = {}
+    while len(seen) < 2:
+        event, data = got.get(timeout=2)
+        seen[event] = data
+    assert time.monotonic() - start < 2
+    assert seen["board"]["called"][0] == {"number": t["number"], "booth": "6", "at": seen["board"]["called"][0]["at"]}
+    assert seen["ticket"]["status"] == "called" and seen["ticket"]["booth"] == "6"
+    stop.set()
+
+
+def test_ticket_push_near_once_and_called_once_decrypted(world: World, kiosk: httpx.Client, counter: httpx.Client,
+                                                         push: LocalPushService) -> None:
+    push.deliveries.clear()
+    push.answer = 201
+    ahead = [kiosk.post("/api/queue/honcho/tickets", json={}).json() for _ in range(5)]
+    mine = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    phone = world.client()
+    assert_problem(phone.post(f"/api/tickets/{mine['token']}/push", json={
+        "endpoint": "https://evil.example/x", "keys": push.subscription()["keys"]}), 422, "invalid-subscription")
+    assert phone.post(f"/api/tickets/{mine['token']}/push", json=push.subscription()).status_code == 204
+    time.sleep(0.3)
+    assert push.deliveries == []  # five ahead: not near yet (near_positions 3)
+    for _ in range(2):
+        t = counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()
+        counter.post(f"/api/queue/tickets/{t['id']}/finish")
+    (near,) = push.wait(1)
+    assert not push.errors
+    assert near.payload["title"] == "まもなく順番です" and near.payload["url"] == f"/#/q/{mine['token']}"
+    assert near.payload["tag"] == f"ticket-{mine['number']}"
+    t = counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()  # 2 ahead now: no second near message
+    counter.post(f"/api/queue/tickets/{t['id']}/finish")
+    for _ in range(2):
+        t = counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()
+        counter.post(f"/api/queue/tickets/{t['id']}/finish")
+    me = counter.post("/api/queue/honcho/call", json={"booth": "3"}).json()
+    assert me["number"] == mine["number"]
+    got = push.wait(2)
+    assert len(got) == 2, [d.payload for d in got]
+    assert got[1].payload["title"] == f"番号 {mine['number']} の方、3番窓口へお越しください"
+    counter.post(f"/api/queue/tickets/{me['id']}/recall")
+    time.sleep(0.5)
+    assert len(push.deliveries) == 2  # one message per kind, whatever happens next
+    assert all(NAME not in str(d.payload) for d in push.deliveries)
+    assert len(ahead) == 5
+    assert phone.delete(f"/api/tickets/{mine['token']}/push",
+                        params={"endpoint": "http://127.0.0.1/none"}).status_code == 204
+
+
+def test_the_booths_list_is_in_queue_order_with_names_audited(world: World, kiosk: httpx.Client,
+                                                              counter: httpx.Client) -> None:
+    kiosk.post("/api/queue/honcho/tickets", json={})
+    kiosk.post("/api/queue/honcho/checkin", json={"code": world.book()})
+    kiosk.post("/api/queue/honcho/tickets", json={"priority_reason": "車いす"})
+    before = world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read'")[0][0]
+    q = counter.get("/api/queue/honcho")
+    assert q.status_code == 200, q.text
+    body = q.json()
+    assert [t["number"] for t in body["tickets"]] == ["A-002", "R-001", "A-001"]
+    assert body["tickets"][1]["name"] == NAME and body["tickets"][0]["priority"] is True
+    assert [b["booth"] for b in body["booths"]] == DEFAULT_CONFIG.places[0].booths
+    assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read'")[0][0] == before + 1
+    assert_problem(world.resident().get("/api/queue/honcho"), 403)
+    assert_problem(world.client().get("/api/queue/honcho"), 401)
