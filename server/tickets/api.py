@@ -21,6 +21,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from server import audit
+from server.auth.middleware import parse_cookies
 from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, department_filter
 from server.authz import AccountLike, current_user, require_roles
 from server.booking.config import BookingConfig, Place
@@ -31,7 +32,7 @@ from server.push import MAX_ENDPOINT, Subscription, subscription_problem
 from server.services import Services, services
 from server.tickets import store
 from server.tickets.hub import QueueHub, Snapshot
-from server.tickets.kiosk_auth import kiosk_place
+from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 from server.tickets.store import TicketRefused, TicketRow
 from server.tickets.views import (
     QR,
@@ -166,6 +167,9 @@ async def _issuer(request: Request[Any, Any, Any], place: str, *,
         return "app", user
     if await kiosk_place(request) == place:
         return "kiosk", None
+    if user is None and parse_cookies(request.scope).get(KIOSK_COOKIE):
+        # A kiosk cookie that is no kiosk of this place (revoked, or another place's): refused, not "sign in".
+        raise Problem(403, "forbidden", "This device is not a kiosk of this place (revoked or another place's)")
     if user is None:
         raise Problem(401, "unauthorized", "Sign in first, or use a kiosk of this place")
     raise Problem(403, "forbidden", "Your role may not do this")

@@ -98,6 +98,41 @@ def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess
     shot(page, "kiosk")
     # The clerk's session ended on this device.
     assert page.evaluate("fetch('/api/session').then((r) => r.json()).then((s) => s.account)") is None
+
+    # A booking of today checks in by its code, typed as a scanner types it (lower case, no dash) and Enter.
+    now = dt.datetime.now(dt.UTC).isoformat()
+    today = dt.datetime.now(JST).date().isoformat()
+    server.write(lambda c: c.execute(
+        "INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, name, phone, party, procedures,"
+        " departments, created_at, updated_at) VALUES (?, 'KQ3W8ZNP', 'honcho', ?, '23:45', 15, 'booked', 'ip:x',"
+        " '受付 三郎', '090-1', 1, '[\"juminhyo-copy\"]', '[\"shimin\"]', ?, ?)", (str(uuid.uuid4()), today, now, now)))
+    page.keyboard.type("kq3w8znp")
+    page.keyboard.press("Enter")
+    number = page.locator("#ticket-number")
+    expect(number).to_have_text(re.compile(r"^R-\d{3}$"))
+    expect(page.locator("#ticket-title")).to_be_focused()
+    assert server.query("SELECT number, source FROM tickets WHERE kind = 'booking' AND day = ? ORDER BY seq DESC"
+                        " LIMIT 1", (today,)) == [(number.inner_text(), "kiosk")]
+    expect(page.get_by_role("img", name="順番を確かめるページの QR コード").locator("svg")).to_be_visible()
+    expect(page.get_by_role("button", name="番号札を印刷する")).to_be_visible()
+    axe_check(page, "kiosk-ticket")
+    shot(page, "kiosk-ticket")
+    page.get_by_role("button", name="最初の画面に戻る").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("予約番号")).to_be_focused()
+    # A wrong code says so, in words.
+    page.keyboard.type("ZZZZZZZZ")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("この予約番号は見つかりません")
+    # A walk-in with priority, by keyboard.
+    page.get_by_label("優先（妊娠中・障害のある方など）").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="番号札を取る").focus()
+    page.keyboard.press("Enter")
+    expect(number).to_have_text(re.compile(r"^A-\d{3}$"))
+    assert server.query("SELECT priority, source FROM tickets WHERE number = ? AND day = ?",
+                        (number.inner_text(), today)) == [(1, "kiosk")]
+    page.get_by_role("button", name="最初の画面に戻る").click()
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("button", name="Take a number")).to_be_visible()
@@ -109,6 +144,9 @@ def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess
     expect(row).to_contain_text("使用中")
     row.get_by_role("button", name=re.compile(r"^取り消す\s*：1階ロビー入口$")).click()
     expect(admin.get_by_role("row").filter(has_text="1階ロビー入口")).to_contain_text("取り消し済み")
+    # The page still open: the next ticket is refused, and says so.
+    page.get_by_role("button", name="Take a number").click()
+    expect(page.get_by_role("alert")).to_contain_text("can no longer be used")
     page.goto(f"{server.base}/kiosk")
     expect(page.locator("main")).to_contain_text("この端末は受付機として登録されていません")
     axe_check(page, "kiosk-unpaired")

@@ -229,3 +229,48 @@ def test_booking_on_behalf_is_the_desks(srv: AppServer) -> None:
     r = reviewer.post("/console/bookings/new", data={"procedures": "juminhyo-copy", "slot": "2030-01-01 09:00",
                                                       "name": "x", "phone": "0312345678"})
     assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def _paired(srv: AppServer, name: str) -> tuple[str, str]:
+    """A kiosk paired by a clerk of the desk: (its cookie, its id)."""
+    desk = srv.login("counter")
+    r = desk.post("/console/kiosks", data={"place": "honcho", "name": name})
+    assert r.status_code == 303
+    token = next(c for c in r.headers.get_list("set-cookie") if c.startswith("madoguchi_kiosk=")).split(";")[0]
+    kid = srv.db.read_sync(lambda c: c.execute("SELECT id FROM kiosks WHERE name = ?", (name,)).fetchone()[0])
+    return token.split("=", 1)[1], kid
+
+
+def test_a_kiosk_checks_in_and_draws_tickets_for_its_place_only(srv: AppServer) -> None:
+    token, kid = _paired(srv, "受付機A")
+    _bid, code = _booking(srv, day=_day(0), start="23:45", procedures=["tenkyo"], name="来庁 一郎",
+                          phone="090-0000-1111", code="KSK2ABCD")
+    csrf = "c" * 32
+    with httpx.Client(base_url=srv.url, cookies={"madoguchi_kiosk": token, "madoguchi_csrf": csrf},
+                      headers={"X-CSRF-Token": csrf}) as kiosk:
+        r = kiosk.post("/api/queue/honcho/checkin", json={"code": "ksk2-abcd"})
+        assert r.status_code == 201, r.text
+        issued = r.json()
+        assert issued["kind"] == "booking" and issued["number"].startswith("R-") and "<svg" in issued["qr"]["svg"]
+        assert srv.db.read_sync(lambda c: c.execute("SELECT source FROM tickets WHERE booking_id = ?",
+                                                    (_bid,)).fetchone()[0]) == "kiosk"
+        walk = kiosk.post("/api/queue/honcho/tickets", json={"priority_reason": "優先（妊娠中・障害のある方など）",
+                                                            "lang": "ja"})
+        assert walk.status_code == 201, walk.text
+        assert walk.json()["number"].startswith("A-")
+        prio = srv.db.read_sync(lambda c: tuple(c.execute(
+            "SELECT priority, source FROM tickets WHERE number = ? AND day = ?", (walk.json()["number"], _day(0))
+        ).fetchone()))
+        assert prio == (1, "kiosk")
+        # The kiosk's POSTs are CSRF-checked like any cookie-carrying request.
+        bare = kiosk.post("/api/queue/honcho/tickets", json={}, headers={"X-CSRF-Token": ""})
+        assert bare.status_code == 403 and bare.json()["type"].endswith("/csrf")
+        # The cookie is no session: it reads nothing.
+        assert kiosk.get("/api/queue/honcho").status_code == 401
+        assert kiosk.get("/console/bookings").status_code == 401
+        # Revoked: refused at once, 403 problem+json.
+        srv.login("admin").post(f"/console/kiosks/{kid}/revoke")
+        gone = kiosk.post("/api/queue/honcho/tickets", json={})
+        assert gone.status_code == 403, gone.text
+        assert gone.headers["content-type"].startswith("application/problem+json")
+        assert kiosk.post("/api/queue/honcho/checkin", json={"code": code}).status_code == 403

@@ -157,9 +157,9 @@ def test_checkin_refusals(world: World, kiosk: httpx.Client, counter: httpx.Clie
     assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": "ZZZZ-ZZZZ"}), 404, "unknown-code")
     assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": "0O1I"}), 404, "unknown-code")
     assert_problem(kiosk.post("/api/queue/honcho/checkin", json={"code": 5}), 400)
-    # a kiosk of another place, nobody signed in, a resident: not the desk
+    # a kiosk of another place (403: no sign-in makes it one), nobody signed in, a resident: not the desk
     other = world.kiosk("shisho")
-    assert_problem(other.post("/api/queue/honcho/checkin", json={"code": world.book()}), 401)
+    assert_problem(other.post("/api/queue/honcho/checkin", json={"code": world.book()}), 403)
     assert_problem(world.client().post("/api/queue/honcho/checkin", json={"code": world.book()}), 401)
     assert_problem(world.resident().post("/api/queue/honcho/checkin", json={"code": world.book()}), 403)
     # the desk checks in for the resident
