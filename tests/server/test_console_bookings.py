@@ -274,3 +274,25 @@ def test_a_kiosk_checks_in_and_draws_tickets_for_its_place_only(srv: AppServer) 
         assert gone.status_code == 403, gone.text
         assert gone.headers["content-type"].startswith("application/problem+json")
         assert kiosk.post("/api/queue/honcho/checkin", json={"code": code}).status_code == 403
+
+
+def test_a_life_event_bookings_pre_entry_shows_the_shared_answers(srv: AppServer) -> None:
+    resident, desk = srv.login("resident"), srv.login("counter")
+    lib = srv.app.state.services.catalog.library
+    ev_version = max(lib.life_events["moving-within"])
+    tenkyo = max(lib.procedures["tenkyo"])
+    bundle = _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
+        "event_id": "moving-within", "event_version": ev_version, "applicant_phone": "080-2222-3333",
+        "madoguchi": {"kind": "bundle", "drafts": [], "questions": {"needs_certificate": True}}})
+    _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
+        "procedure_id": "tenkyo", "procedure_version": tenkyo, "move_date": "2026-12-01",
+        "madoguchi": {"kind": "draft", "bundle_id": bundle}})
+    bid, _ = _booking(srv, day=_day(3), start="11:00", procedures=["tenkyo"], event="moving-within",
+                      account_id=resident.account_id)  # type: ignore[attr-defined]
+    listed = desk.get("/console/bookings", params={"day": _day(3)}).text
+    assert "市内で引っ越した" in listed or "引っ越" in listed  # the life event by its title
+    assert "転居届：<span class=\"done\">入力済み（1/" in listed
+    text = re.sub(r"<[^>]+>", " ", desk.get(f"/console/bookings/{bid}").text)
+    assert "質問への回答" in text and "新しい住所の住民票の写しが必要ですか" in text and "はい" in text
+    assert "共通の入力" in text and "日中の連絡先電話番号" in text and "080-2222-3333" in text
+    assert "needs_certificate" not in text and "applicant_phone" not in text
