@@ -23,6 +23,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from server.audit import append_audit
+from server.auth.config import get_config
 from server.auth.http import clear_session_cookie
 from server.auth.middleware import session_of
 from server.auth.roles import QUEUE_DESK_ROLES
@@ -32,7 +33,7 @@ from server.booking import clock
 from server.booking.config import BookingConfig, config_in
 from server.console.landing import configurator_landing
 from server.console.readable import account_names, department_names
-from server.console.routes import _env, refusal_page, render_page
+from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import services
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place, kiosk_token_hash
@@ -102,11 +103,9 @@ async def pair(request: Request[Any, Any, Any]) -> Response[Any]:
             append_audit(c, actor=user.id, action="auth.logout", subject=user.id, details={"via": "kiosk.pair"})
 
     await svc.db.write(job)
-    from server.auth.config import get_config
-
-    secure = get_config(request.scope).secure
-    cookies = [Cookie(key=KIOSK_COOKIE, value=token, path="/", httponly=True, samesite="strict", secure=secure,
-                      max_age=_COOKIE_DAYS * 86400), clear_session_cookie(get_config(request.scope))]
+    config = get_config(request.scope)
+    cookies = [Cookie(key=KIOSK_COOKIE, value=token, path="/", httponly=True, samesite="strict", secure=config.secure,
+                      max_age=_COOKIE_DAYS * 86400), clear_session_cookie(config)]
     return Redirect("/kiosk", status_code=303, cookies=cookies)
 
 
@@ -186,13 +185,9 @@ async def kiosk_page(request: Request[Any, Any, Any], lang: FromQuery[str | None
         names = svc.catalog.of_library(_department_names_en if lang == "en" else department_names)
         ids = list(found.departments) or sorted(names)
         departments = [(d, names.get(d, d)) for d in ids]
-    from server.auth.middleware import csrf_token_of
-
-    html = _env.get_template("kiosk.html").render(
-        t=KIOSK_TEXTS[lang], lang=lang, place=found.id if found else "",
-        place_name=(found.name.get(lang) or found.name.get("ja", found.id)) if found else "",
-        departments=departments, csrf_token=csrf_token_of(request.scope) or "")
-    return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+    return render_page(request, "kiosk.html", t=KIOSK_TEXTS[lang], lang=lang, place=found.id if found else "",
+                       place_name=(found.name.get(lang) or found.name.get("ja", found.id)) if found else "",
+                       departments=departments)
 
 
 kiosk_pages_router = Router(path="/", route_handlers=[kiosks_page, pair, revoke, kiosk_page],
