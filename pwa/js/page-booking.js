@@ -293,7 +293,9 @@ function bookingBody(box, b, token) {
     el('dt', { text: t('bkParty') }), el('dd', { text: t('bkPeople', { n: b.party || 1 }) }),
     b.name ? el('dt', { text: t('bkName') }) : null, b.name ? el('dd', { text: b.name }) : null,
     el('dt', { text: t('bkStatus') }), el('dd', { id: 'bk-status', text: statusText(b.status) })));
+  // Checked in: the ticket's page when the server gave its link, else its number.
   if (b.ticket && b.ticket.token) out.push(el('p', {}, link(`#/q/${enc(b.ticket.token)}`, t('bkTicket', { no: b.ticket.number }), 'btn')));
+  else if (b.ticket) out.push(el('p', { class: 'ticket-ahead', id: 'bk-ticket', text: t('homeTicket', { no: b.ticket.number }) }));
   if (b.status === 'booked') {
     const qr = qrImage(b.qr, t('bkQr', { code: codeText(b.code) }));
     if (qr) out.push(el('div', { class: 'qr-box' }, qr, el('p', { class: 'hint', text: t('bkQrHint') })));
@@ -382,5 +384,30 @@ export async function render(view, params) {
   }
   let ctx;
   try { ctx = await flowContext(); } catch (e) { box.append(el('p', { class: 'error-text', role: 'alert', text: problemText(e) })); return; }
+  if (can('booking')) box.after(walkIn(ctx.places.places || []));
   whatStep(box, ctx);
+}
+
+/** 「予約なしで番号札を取る」: a signed-in resident at (or on the way to) the counter draws a walk-in ticket. One open
+ * ticket a day: a second press opens the first (409 ticket-open names it). */
+function walkIn(places) {
+  const sel = el('select', { id: 'walkin-place' }, places.map((p) => el('option', { value: p.id, text: tx(p.name) })));
+  const msg = el('p', { class: 'error-text', id: 'walkin-error', role: 'alert' });
+  const go = el('button', { type: 'button', class: 'btn btn-secondary', id: 'walkin-draw', text: t('bkWalkIn') });
+  go.addEventListener('click', async () => {
+    go.disabled = true;
+    msg.textContent = '';
+    try {
+      const tk = await api(`/api/queue/${enc(sel.value)}/tickets`, { method: 'POST', body: { lang: getLang() } });
+      location.hash = `#/q/${enc(tk.token)}`;
+    } catch (e) {
+      go.disabled = false;
+      if (e.problem && e.problem.token) location.hash = `#/q/${enc(e.problem.token)}`;
+      else msg.textContent = problemText(e);
+    }
+  });
+  return el('section', { id: 'walkin', 'aria-labelledby': 'walkin-title' },
+    el('h2', { id: 'walkin-title', text: t('bkWalkInTitle') }), el('p', { class: 'hint', text: t('bkWalkInHint') }),
+    places.length > 1 ? el('div', { class: 'field' }, el('label', { for: 'walkin-place', text: t('bkWhere') }), sel) : null,
+    el('div', { class: 'actions' }, go), msg);
 }

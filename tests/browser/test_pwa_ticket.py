@@ -1,0 +1,185 @@
+"""A queue ticket in the resident app (issue 15 point 4), on a phone viewport against the real server: the ticket
+page follows the queue live as staff call others (no reload), says 「3番窓口へお越しください」 when called (an
+assertive live region), and a Web Push reaches the local push service (decrypted there) when the turn is near and
+when called; leaving the queue from the page. axe-core finds nothing on the ticket page, in Japanese and English."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from testsupport.push_service import LocalPushService
+from testsupport.servers import AppServer
+
+from .helpers import axe_check, go, new_phone, shot, sw_active
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def push_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The real app on localhost that may deliver Web Push to the local push service (http on 127.0.0.1)."""
+    from procedure_definitions.library import load_library
+
+    db = tmp_path_factory.mktemp("ticket") / "m.db"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on the test's thread
+        srv = pool.submit(lambda: AppServer.on_file(db, library=load_library(), push_hosts=("127.0.0.1",),
+                                                   push_allow_http=True)).result()
+    yield srv
+    srv.stop()
+
+
+def _login(srv: AppServer, role: str) -> dict[str, Any]:
+    from testsupport.sessions import login_as
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return dict(pool.submit(lambda: login_as(srv.db, role, display_name=f"テスト{role}")).result())
+
+
+def _client(srv: AppServer, session: dict[str, Any]) -> httpx.Client:
+    return httpx.Client(base_url=srv.url, cookies=session["cookies"], headers=session["headers"], timeout=30)
+
+
+def test_the_ticket_follows_the_queue_live_and_pushes_when_near(browser: Any, push_server: AppServer) -> None:
+    srv = push_server
+    staff = _client(srv, _login(srv, "counter"))
+    others = []
+    for _ in range(4):
+        r = staff.post("/api/queue/honcho/tickets", json={})
+        assert r.status_code == 201, r.text
+        others.append(r.json())
+    mine = staff.post("/api/queue/honcho/tickets", json={}).json()
+    token = mine["token"]
+    assert mine["url"].endswith(f"/#/q/{token}")
+
+    local = LocalPushService()
+    sub = local.subscription()
+    context, page, errors = new_phone(browser)
+    context.grant_permissions(["notifications"], origin=srv.url)
+    # Headless Chromium has no push service: the browser's PushManager answers with the local one's subscription.
+    context.add_init_script("window.__sub = " + json.dumps(sub) + ";")
+    context.add_init_script("""(() => {
+      PushManager.prototype.getSubscription = async () => null;
+      PushManager.prototype.subscribe = async function () { return { endpoint: window.__sub.endpoint, toJSON: () => window.__sub }; };
+    })();""")
+    go(page, srv.url, f"#/q/{token}")
+    sw_active(page)
+    expect(page.locator("#ticket-number")).to_have_text(f"受付番号{mine['number']}", timeout=10000)
+    expect(page.locator("#ticket-ahead")).to_have_text("あなたの前に 4 人")
+    expect(page.locator("#ticket-estimate")).to_contain_text("目安")
+    axe_check(page, "ticket")
+    shot(page, "ticket-waiting")
+    page.get_by_role("button", name="順番が近づいたら通知する").click()
+    expect(page.locator("#ticket-msg")).to_have_text("順番が近づいたら、この端末に通知します。", timeout=10000)
+
+    # Staff call the others: the page follows without a reload; near → one push, decrypted by the local service.
+    for n, booth in enumerate(("1", "2", "4", "5"), start=1):
+        called = staff.post("/api/queue/honcho/call", json={"booth": booth})
+        assert called.status_code == 200, called.text
+        assert called.json()["number"] == others[n - 1]["number"]
+        ahead = 4 - n
+        expect(page.locator("#ticket-ahead")).to_have_text(
+            f"あなたの前に {ahead} 人" if ahead else "次にお呼びします", timeout=5000)
+        if n == 1:
+            got = local.wait(1, timeout=10)
+            assert got and got[0].payload["url"] == f"/#/q/{token}", (got, local.errors)
+            assert "まもなく" in got[0].payload["title"]
+            assert "テスト" not in json.dumps(got[0].payload, ensure_ascii=False)  # never a name
+    expect(page.locator("#ticket-status")).to_contain_text("まもなく順番です")
+
+    # Called at booth 3: said at once (an assertive region), and a second push.
+    assert staff.post("/api/queue/honcho/call", json={"booth": "3"}).json()["number"] == mine["number"]
+    call = page.locator("#ticket-called")
+    expect(call).to_contain_text("3番窓口へお越しください", timeout=5000)
+    assert call.get_attribute("role") == "alert"
+    got = local.wait(2, timeout=10)
+    assert len(got) == 2 and got[1].payload.get("kind") == "called", (got, local.errors)
+    assert not local.errors, local.errors
+    axe_check(page, "ticket-called")
+    shot(page, "ticket-called")
+
+    # In English.
+    page.locator("#lang").select_option("en")
+    expect(page.locator("#ticket-call")).to_have_text("Please come to counter 3", timeout=10000)
+    axe_check(page, "ticket-called-en")
+    local.close()
+    assert not errors, errors
+    context.close()
+
+
+def test_without_event_streams_the_page_polls_with_etags(browser: Any, push_server: AppServer) -> None:
+    """A browser without EventSource (or a stream that fails) polls: 3 s first, the server's 304 when nothing
+    changed, and the change shown once staff call."""
+    srv = push_server
+    staff = _client(srv, _login(srv, "counter"))
+    while staff.post("/api/queue/honcho/call", json={"booth": "1"}).status_code == 200:
+        pass  # an empty queue: the numbers ahead are the ones drawn here
+    first = staff.post("/api/queue/honcho/tickets", json={}).json()
+    mine = staff.post("/api/queue/honcho/tickets", json={}).json()
+    context, page, errors = new_phone(browser)
+    context.add_init_script("delete window.EventSource;")
+    polls: list[int] = []
+    page.on("response", lambda r: polls.append(r.status) if f"/api/tickets/{mine['token']}" in r.url else None)
+    go(page, srv.url, f"#/q/{mine['token']}")
+    expect(page.locator("#ticket-ahead")).to_have_text("あなたの前に 1 人", timeout=10000)
+    page.wait_for_timeout(3500)
+    assert 304 in polls, polls  # nothing changed: the ETag answered
+    assert staff.post("/api/queue/honcho/call", json={"booth": "2"}).json()["number"] == first["number"]
+    expect(page.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=15000)
+    assert not errors, errors
+    context.close()
+
+
+def test_leaving_the_queue_from_the_ticket_page(browser: Any, push_server: AppServer) -> None:
+    srv = push_server
+    staff = _client(srv, _login(srv, "counter"))
+    mine = staff.post("/api/queue/honcho/tickets", json={}).json()
+    context, page, errors = new_phone(browser)
+    go(page, srv.url, f"#/q/{mine['token']}")
+    expect(page.locator("#ticket-ahead")).to_be_visible(timeout=10000)
+    # The home page shows the open ticket.
+    go(page, srv.url, "#/")
+    expect(page.locator("#visit")).to_contain_text(f"番号札 {mine['number']}", timeout=10000)
+    page.locator("#visit").get_by_role("link", name=f"番号札 {mine['number']}").click()
+    expect(page.locator("#ticket-ahead")).to_be_visible(timeout=10000)
+    page.locator("#lang").select_option("en")
+    expect(page.locator("h1")).to_have_text("Your ticket", timeout=10000)
+    axe_check(page, "ticket-en")
+    page.get_by_role("button", name="Leave the queue").click()
+    page.get_by_role("button", name="Leave", exact=True).click()
+    expect(page.locator("#ticket-status")).to_contain_text("You left the queue.", timeout=10000)
+    assert httpx.get(f"{srv.url}/api/tickets/{mine['token']}").json()["status"] == "left"
+    assert not errors, errors
+    context.close()
+
+
+
+
+def test_a_resident_takes_a_number_in_the_app_once_a_day(browser: Any, push_server: AppServer) -> None:
+    srv = push_server
+    session = _login(srv, "resident")
+    context, page, errors = new_phone(browser)
+    context.add_cookies([{"name": k, "value": v, "url": srv.url} for k, v in session["cookies"].items()])
+    go(page, srv.url, "#/v")
+    page.get_by_role("button", name="番号札を取る").click()
+    page.wait_for_url("**/#/q/*")
+    expect(page.locator("#ticket-number")).to_have_text(re.compile(r"^受付番号A-\d{3}$"), timeout=10000)
+    first = page.url
+    number = page.locator("#ticket-number").text_content()
+    # A second press the same day opens the same ticket, not a new one.
+    go(page, srv.url, "#/v")
+    page.get_by_role("button", name="番号札を取る").click()
+    page.wait_for_url("**/#/q/*")
+    expect(page.locator("#ticket-number")).to_have_text(number, timeout=10000)
+    assert page.url == first
+    tickets = _client(srv, session).get("/api/queue/honcho")  # a resident may not read the staff queue
+    assert tickets.status_code == 403
+    assert not errors, errors
+    context.close()
