@@ -30,6 +30,16 @@ async function remember(b, token) {
   await store.setMeta('bookings', list.slice(-20));
 }
 const tokenOf = async (id) => ((await savedBookings()).find((x) => x.id === id) || {}).token || null;
+
+// The bookings last seen, as the server sent them (without the manage secret), per account (or this device's
+// without one): shown offline, e.g. the check-in QR at the kiosk where the phone has no signal.
+const viewsKey = () => (state.session.signed_in ? `bookingViews:${state.session.account.id}` : 'bookingViews');
+async function keepView(b) {
+  const { manage_token: _t, manage_url: _u, ...view } = b;
+  const list = ((await store.getMeta(viewsKey())) || []).filter((x) => x.id !== b.id);
+  await store.setMeta(viewsKey(), [...list, view].slice(-10));
+}
+const keptViews = async () => (await store.getMeta(viewsKey())) || [];
 const headersFor = (token) => (token ? { 'X-Booking-Token': token } : {});
 export const manageHash = (b, token) => (token ? `#/v/m/${enc(b.id)}/${enc(token)}` : `#/v/b/${enc(b.id)}`);
 
@@ -63,7 +73,7 @@ function bookingCard(b, token) {
 async function myBookings() {
   let mine = [];
   if (can('booking')) {
-    try { mine = (await api('/api/bookings')).bookings || []; } catch { /* offline: the device's list below */ }
+    try { mine = (await api('/api/bookings')).bookings || []; } catch { mine = await keptViews(); } // offline: as last seen
   }
   const saved = (await savedBookings()).filter((s) => !mine.some((b) => b.id === s.id));
   const soon = upcoming([...mine, ...saved]);
@@ -272,6 +282,7 @@ function confirmStep(box, ctx, hold) {
 
 /** Done (or a booking opened later): the booking with its QR, the pre-entry invitation, cancel and move. */
 function doneStep(box, b, token, notice) {
+  keepView(b).catch(() => {});
   box.replaceChildren(stepHeading(t(notice)), ...bookingBody(box, b, token));
   focusStep(box);
 }
@@ -357,11 +368,18 @@ async function bookingPage(view, id, token) {
   view.setPage(t('bkOneTitle'));
   let b;
   try { b = await api(`/api/bookings/${enc(id)}`, { headers: headersFor(token) }); } catch (e) {
+    const kept = e.status === 404 ? null : (await keptViews()).find((x) => x.id === id);
+    if (kept) {
+      // Offline: the booking as last seen (its QR still checks in); no change can be made from here.
+      main.append(el('p', { class: 'notice warning', id: 'bk-offline', text: t('bkKept') }), ...bookingBody(main, { ...kept, may_change: false }, null));
+      return;
+    }
     main.append(el('p', { class: 'error-text', role: 'alert', text: e.status === 404 ? t('bkNotFound') : problemText(e) }),
       el('p', {}, link('#/v', t('bkToList'), 'btn-link')));
     return;
   }
   if (token) await remember(b, token);
+  await keepView(b);
   const box = el('div', { id: 'bk-flow' });
   box.append(...bookingBody(box, b, token));
   main.append(box);

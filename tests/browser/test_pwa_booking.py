@@ -135,6 +135,17 @@ def test_a_resident_books_by_keyboard_then_cancels(browser: Any, shared_server: 
     axe_check(page, "booking-done")
     shot(page, "booking-done")
 
+    # Offline at the counter: the booking as last seen, its QR still there; nothing can be changed from it.
+    context.set_offline(True)
+    go(page, server.base, f"#/v/b/{booked['id']}")
+    expect(page.locator("#bk-offline")).to_be_visible(timeout=10000)
+    expect(page.get_by_role("img", name=f"受付用のQRコード（予約番号 {booked['code']}）")).to_be_visible()
+    assert page.locator("#bk-cancel").count() == 0
+    context.set_offline(False)
+    go(page, server.base, f"#/v/b/{booked['id']}")
+    expect(page.locator("#bk-code")).to_have_text(booked["code"], timeout=10000)
+    assert page.locator("#bk-offline").count() == 0
+
     # Cancel: a second, explicit press; the booking says 取消 and the server agrees.
     tab_to(page, "#bk-cancel")
     page.keyboard.press("Enter")
