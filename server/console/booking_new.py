@@ -1,11 +1,14 @@
-"""Booking on a resident's behalf at the desk (電話予約, ``/console/bookings/new``), moving and cancelling a booking.
+"""The desk's actions on bookings: booking on a resident's behalf (電話予約, ``/console/bookings/new``), moving and
+cancelling a booking, checking an arrived booking in and drawing a walk-in's ticket at the desk (受付・番号札).
 
 The page of ``server/console/booking_pages.py``'s router. Every rule is the booking API's (``server.booking``): the
 length from the procedures (``length.resolve``/``length_of``), the free slots (``slots.day_slots`` over
 ``store.taken_in``), the hold and the booking in one write (``store.create_hold_in`` then ``create_booking_in``
 with ``booked_by``: the clerk; the hold is the clerk's, ``api.holder_of``), a move (``store.move_booking_in``) and a
 cancel (``store.cancel_booking_in``) as the desk (``staff=True``: the residents' cut-off does not bind the desk).
-Works without JavaScript: the choice is a GET form, each free time a submit button of the POST form.
+Check-in and walk-in tickets are the queue's own writes (``server.tickets.store.checkin_in``/``draw_ticket_in`` as
+``source="staff"``): the queue's hub sees every write after its commit, so the board and the phones move as for a
+kiosk. Works without JavaScript: the choice is a GET form, each free time a submit button of the POST form.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ from server.booking.store import (
     place_of,
     taken_in,
 )
-from server.console.readable import procedure_titles
+from server.console.readable import department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import Services, services
+from server.tickets.store import TicketRefused, checkin_in, draw_ticket_in
 
-__all__ = ["DAYS_SHOWN", "book_form", "book_page", "cancel_form", "day_label"]
+__all__ = ["DAYS_SHOWN", "DESK_PRIORITY", "book_form", "book_page", "cancel_form", "checkin_form", "day_label",
+           "walkin_form"]
 
 DAYS_SHOWN = 7  # days listed at once (「次の7日」 for more)
 NAME_MAX, PHONE_MAX = 100, 30
@@ -66,7 +71,12 @@ _MESSAGES = {
     "change-cutoff": "変更の期限を過ぎています。",
     "not-found": "その予約は見つかりません。",
     "hold-expired": "時間の押さえが切れました。もう一度時間を選んでください。",
+    "wrong-day": "この予約は今日の予約ではありません。予約の日に受け付けてください。",
+    "cancelled": "この予約は取り消されています。", "not-booked": "この予約は受け付けできない状態です（来庁なしなど）。",
+    "wrong-place": "この予約は別の窓口の予約です。", "unknown-code": "その予約は見つかりません。",
+    "unknown-department": "選んだ用件（課）が見つかりません。",
 }
+DESK_PRIORITY = "優先（窓口で確認：妊娠中・障害のある方など）"  # the reason stored for a priority ticket drawn here
 _refused = partial(refusal_page, messages=_MESSAGES)
 
 
@@ -258,3 +268,46 @@ async def cancel_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> Re
     except BookingRefused as e:
         return _refused(request, Problem(e.status, e.slug, e.detail), f"/console/bookings/{bid}")
     return Redirect(f"/console/bookings/{bid}?done=cancelled", status_code=303)
+
+
+@post("/console/bookings/{bid:str}/checkin", include_in_schema=False)
+async def checkin_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> Response[Any]:
+    """受付する: the booked resident is here; their ticket (``R-nnn``), as a kiosk would give it."""
+    user = require_roles(request, *QUEUE_DESK_ROLES)
+    svc = services(request)
+    back = f"/console/bookings/{bid}"
+    record = await svc.db.read(lambda conn: load_booking_in(conn, bid))
+    if record is None or record.status in ("held", "expired"):
+        return _refused(request, Problem(404, "not-found", "No such booking"), "/console/bookings")
+    try:
+        await svc.db.write(lambda conn: checkin_in(conn, record.place, record.code, source="staff", by=user.id))
+    except TicketRefused as e:
+        return _refused(request, Problem(e.status, e.code, e.detail), back)
+    return Redirect(f"{back}?done=checked_in", status_code=303)
+
+
+@post("/console/bookings/walkin", include_in_schema=False)
+async def walkin_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    """番号札を出す: a walk-in's ticket (``A-nnn``) drawn at the desk, optionally with priority."""
+    user = require_roles(request, *QUEUE_DESK_ROLES)
+    svc = services(request)
+    cfg = await svc.db.read(config_in)
+    form = await request.form()
+    place = place_of(cfg, str(form.get("place") or ""))
+    back = "/console/bookings"
+    got = form.getall("departments", []) if hasattr(form, "getall") else []
+    departments = [str(d) for d in got if d][:10]
+    try:
+        if place is None:
+            raise Problem(400, "unknown-place", "No such place")
+        known = svc.catalog.of_library(department_names)
+        if any(d not in known for d in departments):
+            raise Problem(422, "unknown-department", "No such department")
+        ticket, _token = await svc.db.write(lambda conn: draw_ticket_in(
+            conn, place.id, departments=departments, priority_reason=DESK_PRIORITY if form.get("priority") else None,
+            source="staff", account_id=None, lang="ja", by=user.id))
+    except TicketRefused as e:
+        return _refused(request, Problem(e.status, e.code, e.detail), back)
+    except Problem as exc:
+        return _refused(request, exc, back)
+    return Redirect(f"{back}?day={ticket.day}&place={place.id}&ticket={ticket.number}", status_code=303)

@@ -29,10 +29,18 @@ from server.booking import clock
 from server.booking.config import BookingConfig, config_in
 from server.booking.length import latest_event
 from server.booking.store import BookingRecord, day_bookings_in, display_code, load_booking_in
-from server.console.booking_new import book_form, book_page, cancel_form, day_label
+from server.console.booking_new import (
+    DESK_PRIORITY,
+    book_form,
+    book_page,
+    cancel_form,
+    checkin_form,
+    day_label,
+    walkin_form,
+)
 from server.console.kiosk_pages import place_names
 from server.console.landing import configurator_landing
-from server.console.readable import account_names, procedure_titles
+from server.console.readable import account_names, department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
 from server.display import AnswerSection, answer_sections, form_values, life_event_sections, procedure_title
 from server.problems import Problem
@@ -140,6 +148,7 @@ class DayBooking:
     booked_by: str  # the clerk's name when booked on a resident's behalf
     filled: list[Filled]
     place: str
+    ticket: str = ""  # the queue number once checked in
 
     @property
     def status_text(self) -> str:
@@ -151,6 +160,10 @@ async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBook
     drafts = await svc.db.read(lambda c: _drafts_in(c, accounts))
     names = await account_names(svc.db, [*accounts, *(r.booked_by for r in records)])
     titles = svc.catalog.of_library(procedure_titles)
+    ids = [r.id for r in records]
+    numbers: dict[str, str] = dict(await svc.db.read(lambda c: c.execute(
+        f"SELECT booking_id, number FROM tickets WHERE booking_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
+    )) if ids else {}
     out = []
     for r in records:
         mine = drafts.get(r.account_id, []) if r.account_id else []
@@ -169,7 +182,7 @@ async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBook
             status=r.status, name=r.name or (names.get(r.account_id, ("",))[0] if r.account_id else ""),
             phone=r.phone or "", party=r.party, people=r.people, event=ev.title.ja if ev else "", event_id=r.event,
             account_id=r.account_id, booked_by=names.get(r.booked_by, ("",))[0] if r.booked_by else "",
-            filled=filled, place=r.place))
+            filled=filled, place=r.place, ticket=numbers.get(r.id, "")))
     return out
 
 
@@ -184,7 +197,7 @@ def _day(value: str | None) -> str:
 
 @get("/console/bookings", include_in_schema=False)
 async def bookings_page(request: Request[Any, Any, Any], day: FromQuery[str | None] = None,
-                        place: FromQuery[str | None] = None) -> Response[str]:
+                        place: FromQuery[str | None] = None, ticket: FromQuery[str | None] = None) -> Response[str]:
     user = require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
     try:
@@ -200,8 +213,13 @@ async def bookings_page(request: Request[Any, Any, Any], day: FromQuery[str | No
                        details={"place": shown_place, "day": shown_day, "via": "console",
                                 **audit.many([b.id for b in bookings])})
     d = dt.date.fromisoformat(shown_day)
+    today = clock.now().astimezone(JST).date() == d
+    names = svc.catalog.of_library(department_names)
+    where = next(p for p in cfg.places if p.id == shown_place)
+    departments = [(x, names.get(x, x)) for x in (list(where.departments) or sorted(names))] if today else []
     return render_page(request, "bookings.html", current="bookings", bookings=bookings, places=places,
-                       place=shown_place, day=shown_day, day_label=day_label(d),
+                       place=shown_place, day=shown_day, day_label=day_label(d), today=today,
+                       departments=departments, drawn=(ticket or "")[:10], priority_text=DESK_PRIORITY,
                        prev_day=(d - dt.timedelta(days=1)).isoformat(), next_day=(d + dt.timedelta(days=1)).isoformat(),
                        counts={k: sum(1 for b in bookings if b.status == k) for k in STATUS_TEXT})
 
@@ -250,13 +268,14 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
     places = place_names(await svc.db.read(config_in))
     return render_page(request, "booking.html", current="bookings", b=b, parts=parts, shared=shared,
                        place_name=places.get(b.place, b.place), done=_DONE.get(done or "", ""),
+                       today=clock.now().astimezone(JST).date().isoformat() == b.day,
                        day_label=day_label(dt.date.fromisoformat(b.day)))
 
 
 _DONE = {"booked": "予約しました。予約番号を電話の相手に伝えてください。", "moved": "予約の日時を変えました。",
-         "cancelled": "予約を取り消しました。"}
+         "cancelled": "予約を取り消しました。", "checked_in": "受付しました。番号札の番号を伝えてください。"}
 
 
 booking_pages_router = Router(path="/", route_handlers=[bookings_page, booking_page, book_page, book_form,
-                                                       cancel_form],
+                                                       cancel_form, checkin_form, walkin_form],
                               before_request=configurator_landing)

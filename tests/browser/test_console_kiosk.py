@@ -187,5 +187,13 @@ def test_booking_by_phone_by_keyboard(browser: Any, shared_server: ServerProcess
     day, start = value.split(" ")
     assert server.query("SELECT name, phone, status FROM bookings WHERE code = ? AND day = ? AND start = ?",
                         (code.replace("-", ""), day, start)) == [("電話 花子", "090-5555-6666", "booked")]
+    # Today's list at the desk: a walk-in's ticket, by keyboard, with priority.
+    page.goto(f"{server.base}/console/bookings?day={dt.datetime.now(JST).date().isoformat()}")
+    page.get_by_label("優先（窓口で確認：妊娠中・障害のある方など）").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="番号札を出す").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(re.compile(r"番号札 A-\d{3} を出しました"))
+    axe_check(page, "console-bookings-today")
     assert errors == []
     context.close()

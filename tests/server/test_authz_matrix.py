@@ -228,6 +228,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/bookings/new"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/bookings/new"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/bookings/{bid:str}/cancel"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/bookings/{bid:str}/checkin"): frozenset({COUNTER, ADMIN}),
+    ("POST", "/console/bookings/walkin"): frozenset({COUNTER, ADMIN}),
     ("GET", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks/{kid:str}/revoke"): frozenset({COUNTER, ADMIN}),

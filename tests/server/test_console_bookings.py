@@ -296,3 +296,40 @@ def test_a_life_event_bookings_pre_entry_shows_the_shared_answers(srv: AppServer
     assert "質問への回答" in text and "新しい住所の住民票の写しが必要ですか" in text and "はい" in text
     assert "共通の入力" in text and "日中の連絡先電話番号" in text and "080-2222-3333" in text
     assert "needs_certificate" not in text and "applicant_phone" not in text
+
+
+def test_the_desk_checks_a_booking_in_and_draws_a_walkin_ticket(srv: AppServer) -> None:
+    desk = srv.login("counter")
+    today = _day(0)
+    bid, _code = _booking(srv, day=today, start="23:30", procedures=["juminhyo-copy"], name="窓口 受付",
+                          phone="090-7777-8888", code="DSK2WXYZ")
+    listed = desk.get("/console/bookings", params={"day": today}).text
+    assert f'action="/console/bookings/{bid}/checkin"' in listed and "予約のない方に番号札を出す" in listed
+    assert "予約のない方に番号札を出す" not in desk.get("/console/bookings").text  # tomorrow: no tickets yet
+    r = desk.post(f"/console/bookings/{bid}/checkin")
+    assert r.status_code == 303 and r.headers["location"] == f"/console/bookings/{bid}?done=checked_in"
+    number, source, by = srv.db.read_sync(lambda c: tuple(c.execute(
+        "SELECT t.number, t.source, e.by FROM tickets t JOIN queue_events e ON e.ticket_id = t.id"
+        " AND e.event = 'ticket' WHERE t.booking_id = ?", (bid,)).fetchone()))
+    assert number.startswith("R-") and source == "staff" and by == desk.account_id  # type: ignore[attr-defined]
+    page = desk.get(f"/console/bookings/{bid}", params={"done": "checked_in"}).text
+    assert "受付しました" in page and number in page and "受付済み" in page
+    # Again: the same ticket (no second one); a booking of another day is refused as the API refuses it.
+    assert desk.post(f"/console/bookings/{bid}/checkin").status_code == 303
+    assert srv.db.read_sync(lambda c: c.execute("SELECT count(*) FROM tickets WHERE booking_id = ?",
+                                                (bid,)).fetchone()[0]) == 1
+    later, _ = _booking(srv, day=_day(1), start="09:00", procedures=["tenkyo"], name="明日 来る", phone="0312345678",
+                        code="TMRW2345")
+    refused = desk.post(f"/console/bookings/{later}/checkin")
+    assert refused.status_code == 409 and "今日の予約ではありません" in refused.text
+
+    r = desk.post("/console/bookings/walkin", data={"place": "honcho", "departments": "shimin", "priority": "1"})
+    assert r.status_code == 303
+    drawn = r.headers["location"].rsplit("ticket=", 1)[1]
+    assert drawn.startswith("A-")
+    row = srv.db.read_sync(lambda c: tuple(c.execute(
+        "SELECT kind, priority, source, departments FROM tickets WHERE number = ? AND day = ?",
+        (drawn, today)).fetchone()))
+    assert row == ("walkin", 1, "staff", '["shimin"]')
+    assert f"番号札 <strong>{drawn}</strong> を出しました" in desk.get(r.headers["location"]).text
+    assert desk.post("/console/bookings/walkin", data={"place": "honcho", "departments": "nope"}).status_code == 422
