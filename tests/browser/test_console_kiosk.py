@@ -117,6 +117,13 @@ def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess
     expect(page.get_by_role("button", name="番号札を印刷する")).to_be_visible()
     axe_check(page, "kiosk-ticket")
     shot(page, "kiosk-ticket")
+    # Printed: a ticket-sized slip with the number, the place and the QR code, without the kiosk's controls.
+    page.emulate_media(media="print")
+    expect(number).to_be_visible()
+    expect(page.locator(".place-print").first).to_be_visible()
+    expect(page.get_by_role("button", name="番号札を印刷する")).to_be_hidden()
+    expect(page.get_by_role("link", name="English")).to_be_hidden()
+    page.emulate_media(media="screen")
     page.get_by_role("button", name="最初の画面に戻る").focus()
     page.keyboard.press("Enter")
     expect(page.get_by_label("予約番号")).to_be_focused()
