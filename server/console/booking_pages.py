@@ -71,8 +71,16 @@ def filled_count(proc: Procedure, answers: dict[str, Any]) -> tuple[int, int]:
     shown, staff = set(state.shown), staff_only_ids(proc)
     asked = [f.id for s in proc.sections for f in s.fields
              if f.id in shown and not isinstance(f, NoticeField) and f.calculate is None and f.id not in staff]
-    answered = sum(1 for fid in asked if state.values.get(fid) not in (None, "", [], {}))
+    answered = sum(1 for fid in asked if not _blank(state.values.get(fid)))
     return answered, len(asked)
+
+
+def _blank(v: Any) -> bool:
+    """No answer (the form's rule for required): null, "", [], or an object whose parts are all blank (a name
+    whose 姓 and 名 are both empty)."""
+    if v is None or v == "" or v == []:
+        return True
+    return isinstance(v, dict) and all(x is None or x == "" for x in v.values())
 
 
 @dataclass

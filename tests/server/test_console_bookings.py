@@ -333,3 +333,14 @@ def test_the_desk_checks_a_booking_in_and_draws_a_walkin_ticket(srv: AppServer) 
     assert row == ("walkin", 1, "staff", '["shimin"]')
     assert f"番号札 <strong>{drawn}</strong> を出しました" in desk.get(r.headers["location"]).text
     assert desk.post("/console/bookings/walkin", data={"place": "honcho", "departments": "nope"}).status_code == 422
+
+
+def test_filled_count_counts_what_the_form_shows_and_holds_an_answer(srv: AppServer) -> None:
+    from server.console.booking_pages import filled_count
+
+    lib = srv.app.state.services.catalog.library
+    proc = lib.procedures["tenkyo"][max(lib.procedures["tenkyo"])]
+    _, asked = filled_count(proc, {})
+    assert filled_count(proc, {"new_head_name": {"family": "", "given": ""}}) == (0, asked)  # blank parts: none
+    assert filled_count(proc, {"new_head_name": {"family": "山田", "given": ""}, "move_date": "2026-12-01"}) == (2, asked)
+    assert filled_count(proc, {"no_such_field": "x"}) == (0, asked)  # answers the form does not have: not counted
