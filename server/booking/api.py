@@ -56,6 +56,7 @@ from server.booking.store import (
 from server.counter_code import qr_path
 from server.problems import Problem
 from server.services import Services, services
+from server.tickets.store import ticket_token
 
 __all__ = [
     "MAX_DAYS",
@@ -244,8 +245,9 @@ def qr_svg(code: str) -> str:
 
 
 def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord, *, ticket: str | None,
-                 now: dt.datetime, token: str | None = None) -> BookingView:
-    """What the owner (or the desk) sees of a booking; ``token``: the manage token, given once."""
+                 now: dt.datetime, token: str | None = None, ticket_token: str | None = None) -> BookingView:
+    """What the owner (or the desk) sees of a booking; ``token``: the manage token, given once; ``ticket_token``:
+    the link of its ticket once checked in (the resident app opens the live ticket from the booking)."""
     place = place_of(cfg, record.place)
     until = change_until(cfg, record)
     procs = []
@@ -259,22 +261,25 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
         event=record.event, procedures=procs, departments=record.departments, name=record.name,
         phone=record.phone, created_at=record.created_at, qr=QrOut(svg=qr_svg(record.code)),
         may_change=record.status == "booked" and now < until, change_until=until.astimezone(dt.UTC).isoformat(),
-        ticket=TicketRef(number=ticket) if ticket else None, manage_token=token,
+        ticket=TicketRef(number=ticket, token=ticket_token) if ticket else None, manage_token=token,
         manage_url=f"/#/v/m/{record.id}/{token}" if token else None)
 
 
-def _ticket_numbers(conn: Any, ids: list[str]) -> dict[str, str]:
+def _tickets(conn: Any, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """The tickets of checked-in bookings: booking id -> (number, the phone link's token)."""
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    return {b: n for b, n in conn.execute(f"SELECT booking_id, number FROM tickets WHERE booking_id IN ({marks})",
-                                          ids)}
+    rows = conn.execute(f"SELECT booking_id, number, id FROM tickets WHERE booking_id IN ({marks})", ids).fetchall()
+    key = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone() if rows else None
+    return {b: (n, ticket_token(bytes.fromhex(key[0]), tid)) for b, n, tid in rows} if key else {}
 
 
 async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord]) -> list[BookingView]:
-    numbers = await svc.db.read(lambda c: _ticket_numbers(c, [r.id for r in records]))
+    tickets = await svc.db.read(lambda c: _tickets(c, [r.id for r in records]))
     now = clock.now()
-    return [booking_view(cfg, svc.catalog.library, r, ticket=numbers.get(r.id), now=now) for r in records]
+    return [booking_view(cfg, svc.catalog.library, r, ticket=tickets[r.id][0] if r.id in tickets else None,
+                         ticket_token=tickets[r.id][1] if r.id in tickets else None, now=now) for r in records]
 
 
 async def _config(svc: Services) -> BookingConfig:

@@ -6,8 +6,10 @@ when called; leaving the queue from the page. axe-core finds nothing on the tick
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from procedure_definitions.japan import JST
 from testsupport.push_service import LocalPushService
 from testsupport.servers import AppServer
 
@@ -181,5 +184,45 @@ def test_a_resident_takes_a_number_in_the_app_once_a_day(browser: Any, push_serv
     assert page.url == first
     tickets = _client(srv, session).get("/api/queue/honcho")  # a resident may not read the staff queue
     assert tickets.status_code == 403
+    assert not errors, errors
+    context.close()
+
+
+def test_a_booking_checked_in_opens_its_ticket_from_the_app(browser: Any, push_server: AppServer) -> None:
+    """Booked, checked in at the desk by its code: the booking in the app links to its live ticket, which the
+    booth then calls."""
+    srv = push_server
+    session = _login(srv, "resident")
+    staff = _client(srv, _login(srv, "counter"))
+    bid = str(uuid.uuid4())
+    now = dt.datetime.now(dt.UTC).isoformat()
+    start = (dt.datetime.now(JST) + dt.timedelta(minutes=1)).strftime("%H:%M")  # due now: called first
+
+    def book(c: Any) -> None:
+        c.execute("INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, account_id, party,"
+                  " procedures, departments, created_at, updated_at) VALUES (?, 'T4KE7N2Q', 'honcho', ?, ?, 15,"
+                  " 'booked', ?, ?, 1, '[\"juminhyo-copy\"]', '[\"shimin\"]', ?, ?)",
+                  (bid, dt.datetime.now(JST).date().isoformat(), start, f"account:{session['account_id']}",
+                   session["account_id"], now, now))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: srv.db.write_sync(book)).result()
+    checked = staff.post("/api/queue/honcho/checkin", json={"code": "t4ke-7n2q"})
+    assert checked.status_code == 201, checked.text
+    number = checked.json()["number"]
+    mine = _client(srv, session).get(f"/api/bookings/{bid}").json()
+    assert mine["status"] == "checked_in" and mine["ticket"] == {"number": number, "token": checked.json()["token"]}
+
+    context, page, errors = new_phone(browser)
+    context.add_cookies([{"name": k, "value": v, "url": srv.url} for k, v in session["cookies"].items()])
+    go(page, srv.url, f"#/v/b/{bid}")
+    expect(page.locator("#bk-status")).to_have_text("受付済み", timeout=10000)
+    page.get_by_role("link", name=f"番号札 {number} を見る").click()
+    expect(page.locator("#ticket-number")).to_have_text(f"受付番号{number}", timeout=10000)
+    while True:  # the booths call until this booking's turn (walk-ins of other tests may wait before it)
+        called = staff.post("/api/queue/honcho/call", json={"booth": "3"}).json()
+        if called["number"] == number:
+            break
+    expect(page.locator("#ticket-call")).to_have_text("3番窓口へお越しください", timeout=5000)
     assert not errors, errors
     context.close()
