@@ -56,7 +56,7 @@ from server.booking.store import (
 from server.counter_code import qr_path
 from server.problems import Problem
 from server.services import Services, services
-from server.tickets.store import ticket_token
+from server.tickets.store import ticket_key_in, ticket_token
 
 __all__ = [
     "MAX_DAYS",
@@ -244,10 +244,10 @@ def qr_svg(code: str) -> str:
             f'<path d="{qr.path}" fill="#000"/></svg>')
 
 
-def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord, *, ticket: str | None,
-                 now: dt.datetime, token: str | None = None, ticket_token: str | None = None) -> BookingView:
-    """What the owner (or the desk) sees of a booking; ``token``: the manage token, given once; ``ticket_token``:
-    the link of its ticket once checked in (the resident app opens the live ticket from the booking)."""
+def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord, *, ticket: TicketRef | None,
+                 now: dt.datetime, token: str | None = None) -> BookingView:
+    """What the owner (or the desk) sees of a booking; ``ticket``: its ticket once checked in (the phone link's
+    token for the owner); ``token``: the manage token, given once."""
     place = place_of(cfg, record.place)
     until = change_until(cfg, record)
     procs = []
@@ -261,25 +261,25 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
         event=record.event, procedures=procs, departments=record.departments, name=record.name,
         phone=record.phone, created_at=record.created_at, qr=QrOut(svg=qr_svg(record.code)),
         may_change=record.status == "booked" and now < until, change_until=until.astimezone(dt.UTC).isoformat(),
-        ticket=TicketRef(number=ticket, token=ticket_token) if ticket else None, manage_token=token,
-        manage_url=f"/#/v/m/{record.id}/{token}" if token else None)
+        ticket=ticket, manage_token=token, manage_url=f"/#/v/m/{record.id}/{token}" if token else None)
 
 
-def _tickets(conn: Any, ids: list[str]) -> dict[str, tuple[str, str]]:
-    """The tickets of checked-in bookings: booking id -> (number, the phone link's token)."""
+def _tickets(conn: Any, ids: list[str], *, links: bool) -> dict[str, TicketRef]:
+    """The tickets of these bookings (checked in); ``links``: with the phone link's token (the owner's)."""
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    rows = conn.execute(f"SELECT booking_id, number, id FROM tickets WHERE booking_id IN ({marks})", ids).fetchall()
-    key = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone() if rows else None
-    return {b: (n, ticket_token(bytes.fromhex(key[0]), tid)) for b, n, tid in rows} if key else {}
+    rows = conn.execute(f"SELECT booking_id, id, number FROM tickets WHERE booking_id IN ({marks})", ids).fetchall()
+    # A ticket exists, so the installation's key does: ticket_key_in only reads it here.
+    key = ticket_key_in(conn) if rows and links else None
+    return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, t, n in rows}
 
 
-async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord]) -> list[BookingView]:
-    tickets = await svc.db.read(lambda c: _tickets(c, [r.id for r in records]))
+async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord], *, staff: bool = False
+                 ) -> list[BookingView]:
+    tickets = await svc.db.read(lambda c: _tickets(c, [r.id for r in records], links=not staff))
     now = clock.now()
-    return [booking_view(cfg, svc.catalog.library, r, ticket=tickets[r.id][0] if r.id in tickets else None,
-                         ticket_token=tickets[r.id][1] if r.id in tickets else None, now=now) for r in records]
+    return [booking_view(cfg, svc.catalog.library, r, ticket=tickets.get(r.id), now=now) for r in records]
 
 
 async def _config(svc: Services) -> BookingConfig:
@@ -503,7 +503,7 @@ async def booking_route(request: Request[Any, Any, Any], booking_id: FromPath[st
     svc = services(request)
     record, user, staff = await _accessible(request, svc, booking_id)
     await _staff_read(svc, user, record, staff, "api")
-    return (await _views(svc, await _config(svc), [record]))[0]
+    return (await _views(svc, await _config(svc), [record], staff=staff))[0]
 
 
 @post("/api/bookings/{booking_id:str}/cancel", status_code=200,
@@ -523,7 +523,7 @@ async def cancel_route(request: Request[Any, Any, Any], booking_id: FromPath[str
         done = await svc.db.write(write)
     except BookingRefused as e:
         raise refused(e) from None
-    return (await _views(svc, cfg, [done]))[0]
+    return (await _views(svc, cfg, [done], staff=staff))[0]
 
 
 @post("/api/bookings/{booking_id:str}/move", status_code=200,
@@ -546,7 +546,7 @@ async def move_route(request: Request[Any, Any, Any], booking_id: FromPath[str],
         done = await svc.db.write(write)
     except BookingRefused as e:
         raise refused(e) from None
-    return (await _views(svc, cfg, [done]))[0]
+    return (await _views(svc, cfg, [done], staff=staff))[0]
 
 
 booking_router = Router(path="/", route_handlers=[places_route, options_route, slots_route, hold_route, book_route,

@@ -335,3 +335,23 @@ def test_bad_requests_are_problems(srv: AppServer) -> None:
     problem(hold(me, day(13), "09:00", place="nowhere"), 400, "unknown-place")
     problem(hold(me, day(13), "09:00", procedures=["nope"]), 400, "unknown-procedure")
     problem(me.post("/api/bookings", json={"hold_id": "x", "lang": "fr"}), 400, "bad-request")
+
+
+def test_a_checked_in_booking_shows_its_ticket(srv: AppServer) -> None:
+    me = resident(srv)
+    b = me.post("/api/bookings", json={"hold_id": hold(me, day(14), "09:00").json()["hold_id"]}).json()
+    assert b["ticket"] is None
+    # Today's booking (moved to today in the file: the window starts tomorrow) checked in at the desk.
+    srv.db.write_sync(lambda c: c.execute("UPDATE bookings SET day = ? WHERE id = ?", (day(0), b["id"])))
+    desk = srv.login("counter")
+    r = desk.post("/api/queue/honcho/checkin", json={"code": b["code"].lower()})
+    assert r.status_code == 201, r.text
+    mine = me.get(f"/api/bookings/{b['id']}").json()
+    assert mine["status"] == "checked_in" and mine["ticket"]["number"] == r.json()["number"]
+    token = mine["ticket"]["token"]
+    assert token and r.json()["url"].endswith(f"/#/q/{token}")
+    # The phone link opens the ticket; the list shows it too; the desk sees the number, not the owner's link.
+    assert srv.client().get(f"/api/tickets/{token}").json()["number"] == mine["ticket"]["number"]
+    assert me.get("/api/bookings").json()["bookings"][0]["ticket"] == mine["ticket"]
+    assert desk.get(f"/api/bookings/{b['id']}").json()["ticket"] == {"number": mine["ticket"]["number"],
+                                                                     "token": None}
