@@ -113,12 +113,14 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     from server.console.preentry_pages import preentry_pages_router
     from server.console.procedure_actions import procedure_actions_router
     from server.console.procedure_pages import procedure_pages_router
+    from server.console.queue_pages import queue_pages_router
     from server.console.visit_pages import visit_pages_router
     from server.definitions.drafts_api import drafts_router
     from server.definitions.publishing import GoLiveWatcher
     from server.printing.routes import print_router
     from server.sync_routes import SyncConfig
     from server.tickets.api import queue_router
+    from server.tickets.board_page import board_router
     from server.tickets.hub import QueueHub
 
     # Sync finds the database, attachment root and catalog in app.state.services.
@@ -139,7 +141,8 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
             telemetry_handler, form_sessions_handler, push_router, visits_router, counter_code_router,
             console_router, visit_pages_router, interview_pages_router, preentry_pages_router, print_router,
             handoff_page_router, drafts_router, analytics_router, preview_router, procedure_pages_router,
-            procedure_actions_router, kiosk_pages_router, booking_pages_router, booking_router, queue_router,
+            procedure_actions_router, kiosk_pages_router, booking_pages_router, booking_router, queue_router, board_router,
+            queue_pages_router,
             *pwa_handlers(svc.pwa), *extra_handlers,
         ],
         on_app_init=on_init,

@@ -68,7 +68,8 @@ _env = jinja2.Environment(
 _env.filters["jst"] = jst
 ROLE_LABELS = {"resident": "住民", "counter": "窓口", "outreach": "訪問", "reviewer": "審査", "configurator": "設定", "admin": "管理者"}
 _STATIC = {"console.css": "text/css", "console.js": "text/javascript", "interview.js": "text/javascript",
-           "kiosk.css": "text/css", "kiosk.js": "text/javascript"}  # the lobby kiosk's (kiosk_pages.py)
+           "kiosk.css": "text/css", "kiosk.js": "text/javascript",  # the lobby kiosk's (kiosk_pages.py)
+           "queue.js": "text/javascript"}  # the booth's queue page (queue_pages.py)
 # The interview's live list imports the resident app's own modules (one evaluator, one derivation), served
 # from their source as they are, with what they import: any module of pwa/js by its plain name.
 _PWA_JS = _HERE.parent.parent / "pwa" / "js"

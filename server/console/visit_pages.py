@@ -9,6 +9,7 @@ departments by name, states and steps by their Japanese labels.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from functools import partial
 from typing import Any
@@ -125,7 +126,8 @@ async def board_page(request: Request[Any, Any, Any], status: FromQuery[str | No
 
 
 @get("/console/visits/new", include_in_schema=False)
-async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None) -> Response[str]:
+async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = None,
+                   ticket: FromQuery[str | None] = None, booth: FromQuery[str | None] = None) -> Response[str]:
     user = require_roles(request, *VISIT_DESK_ROLES)
     svc = services(request)
     results = []
@@ -143,8 +145,13 @@ async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = N
         await audit.record(svc.db, actor=user.id, action="visit.board", subject=None,
                            details={"via": "reception", **audit.many(sorted(v[0] for v in here.values()))})
     # The form's id: a double click of 「受付する」 sends it twice and opens one visit (the API is idempotent).
+    # 受付する on a queue ticket (server/console/queue_pages.py) comes here with it: the visit opened is linked.
+    number = await svc.db.read(lambda c: c.execute("SELECT number FROM tickets WHERE id = ?",
+                                                    ((ticket or "")[:100],)).fetchone()) if ticket else None
     return render_page(request, "visit_new.html", http_status=http_status, q=q or "", results=results, error=error,
-                       here=here, form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text)
+                       here=here, form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text,
+                       ticket=ticket if number else "", ticket_number=number[0] if number else "",
+                       booth=(booth or "")[:BOOTH_MAX])
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -182,6 +189,13 @@ async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
         return _refused(request, Problem(400, "bad-request"), "/console/visits/new")
     except Problem as exc:
         return _refused(request, exc, "/console/visits/new")
+    ticket = _field(form, "ticket")
+    if ticket is not None:  # the queue ticket this visit came from (受付する): linked, the ticket serving
+        from server.tickets.api import hub_of, ticket_step
+
+        with contextlib.suppress(Problem):  # a ticket meanwhile finished elsewhere: the visit stands alone
+            await ticket_step(services(request), hub_of(request), user, ticket[:100], "serve", visit_id=view.id,
+                              via="console")
     # The resident's open visit answered instead of a second one (server.storage.visits.open_visit_in): its page
     # says so (a Back button and 受付する again, or a second clerk, lands on the visit already there).
     already = "?already_open=1" if view.id != str(data.id) else ""

@@ -38,7 +38,7 @@ from server.tickets.store import (
     touched_places,
 )
 
-__all__ = ["CONFIG_MAX_AGE", "SNAPSHOT_MAX_AGE", "QueueHub", "Snapshot", "booth_label", "called_sentence"]
+__all__ = ["CONFIG_MAX_AGE", "SNAPSHOT_MAX_AGE", "QueueHub", "Snapshot", "booth_label"]
 
 log = logging.getLogger("madoguchi.queue")
 
@@ -49,16 +49,11 @@ CONFIG_MAX_AGE: Final[dt.timedelta] = dt.timedelta(seconds=5)
 
 
 def booth_label(booth: str, lang: str = "ja") -> str:
-    """How a booth is called: "3" → 「3番窓口」 / "counter 3"; a named booth ("こども課") as it is."""
+    """How a booth is shown: "3" → 「3番窓口」 / "Counter 3"; a named booth ("こども課") as it is. Twin of
+    ``boothLabel`` in server/tickets/static/board.js."""
     if lang == "en":
-        return f"counter {booth}" if booth.isdigit() else booth
+        return f"Counter {booth}" if booth.isdigit() else booth
     return f"{booth}番窓口" if booth.isdigit() else booth
-
-
-def called_sentence(number: str, booth: str) -> str:
-    """The call as the board announces it and the phone is told (ja, then en)."""
-    return (f"受付番号 {number} の方、{booth_label(booth)}へお越しください。"
-            f" Number {number}, please come to {booth_label(booth, 'en')}.")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 BOARD_CALLS = 8  # the board lists this many recent calls
+_ON_BOARD = ("called", "serving", "done")  # a call missed (waiting again) or given up leaves the board
 
 
 class TicketView(msgspec.Struct, kw_only=True):
@@ -109,7 +110,7 @@ def staff_ticket(snap: Snapshot, t: TicketRow, *, name: str | None, procedures: 
 
 
 def board_view(snap: Snapshot) -> BoardView:
-    calls = sorted((t for t in snap.tickets if t.called_at and t.booth and t.status in ("called", "serving")),
+    calls = sorted((t for t in snap.tickets if t.called_at and t.booth and t.status in _ON_BOARD),
                    key=lambda t: t.called_at or "", reverse=True)
     recent = [BoardCall(number=t.number, booth=t.booth or "", at=t.called_at or "") for t in calls[:BOARD_CALLS]]
     serving = [BoardServing(number=t.number, booth=t.booth or "") for t in snap.tickets

@@ -253,6 +253,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/queue/tickets/{tid:str}/serve"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/api/queue/tickets/{tid:str}/finish"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/api/queue/tickets/{tid:str}/left"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    # the lobby board page and its files (server/tickets/board_page.py): public; the booth's queue page
+    # (server/console/queue_pages.py): the booths (queue)
+    ("GET", "/board"): ANYONE,
+    ("GET", "/board/{place:str}"): ANYONE,
+    ("GET", "/board.js"): ANYONE,
+    ("GET", "/board.css"): ANYONE,
+    ("GET", "/console/queue"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/console/queue/call"): frozenset({COUNTER, REVIEWER, ADMIN}),
+    ("POST", "/console/queue/tickets/{tid:str}/{action:str}"): frozenset({COUNTER, REVIEWER, ADMIN}),
 }
 
 # Static files of the PWA build (their set depends on the build): public by nature.
@@ -327,6 +336,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/queue/{place:str}/checkin"): {"json": {"code": "ZZZZ-ZZZZ"}},
     ("POST", "/api/queue/{place:str}/tickets"): {"json": {}},
     ("POST", "/api/queue/{place:str}/call"): {"json": {"booth": "1"}},
+    ("POST", "/console/queue/call"): {"data": {"place": "no-such-place", "booth": "1"}},
+    ("POST", "/console/queue/tickets/{tid:str}/{action:str}"): {"data": {"place": "no-such-place", "booth": "1"}},
     ("POST", "/api/tickets/{token:str}/push"): {"json": {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
         "p256dh": "B" + "A" * 86, "auth": "A" * 22}}},
     ("DELETE", "/api/tickets/{token:str}/push"): {"params": {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}},

@@ -1,0 +1,100 @@
+// The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
+// a stream cannot be held, polls the board with If-None-Match every poll_after_s. Each new call is announced in
+// the page's aria-live region in Japanese and English. Names never reach this page: the API has none.
+const root = document.getElementById('board');
+const place = root.dataset.place;
+const lang = root.dataset.lang === 'en' ? 'en' : 'ja';
+const api = `/api/queue/${encodeURIComponent(place)}/board`;
+
+// How a booth is called (twin of server/tickets/hub.py booth_label): "3" → 3番窓口 / counter 3.
+export function boothLabel(booth, language) {
+  const digits = /^[0-9]+$/.test(booth);
+  if (language === 'en') return digits ? `Counter ${booth}` : booth;
+  return digits ? `${booth}番窓口` : booth;
+}
+
+export function announcement(number, booth) {
+  return [`受付番号 ${number} の方、${boothLabel(booth, 'ja')}へお越しください。`,
+    `Number ${number}, please come to ${boothLabel(booth, 'en').replace(/^Counter/, 'counter')}.`];
+}
+
+const timeFormat = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit' });
+// "number@at" of the newest call shown; the first HTML's is not announced again.
+let lastCall = root.dataset.latest || null;
+let etag = null;
+
+function cell(text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  return td;
+}
+
+function announce(call) {
+  const region = document.getElementById('announce');
+  const [ja, en] = announcement(call.number, call.booth);
+  const jaSpan = document.createElement('span');
+  jaSpan.lang = 'ja';
+  jaSpan.textContent = ja;
+  const enSpan = document.createElement('span');
+  enSpan.lang = 'en';
+  enSpan.textContent = ` ${en}`;
+  region.replaceChildren(jaSpan, enSpan);
+}
+
+function render(view) {
+  const [latest, ...recent] = view.called;
+  document.getElementById('latest').hidden = !latest;
+  document.getElementById('none').hidden = Boolean(latest);
+  document.getElementById('latest-number').textContent = latest ? latest.number : '';
+  document.getElementById('latest-booth').textContent = latest ? boothLabel(latest.booth, lang) : '';
+  document.getElementById('recent').replaceChildren(...recent.map((c) => {
+    const tr = document.createElement('tr');
+    tr.append(cell(c.number), cell(boothLabel(c.booth, lang)), cell(c.at ? timeFormat.format(new Date(c.at)) : ''));
+    return tr;
+  }));
+  document.getElementById('waiting').textContent = String(view.waiting);
+  root.dataset.version = String(view.version);
+  const key = latest ? `${latest.number}@${latest.at}` : null;
+  if (key && key !== lastCall) announce(latest);
+  lastCall = key;
+}
+
+let pollTimer = null;
+async function poll() {
+  pollTimer = null;
+  let wait = 2000;
+  try {
+    const r = await fetch(api, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
+    if (r.status === 200) {
+      etag = r.headers.get('ETag');
+      const view = await r.json();
+      render(view);
+      wait = Math.max(1, Math.min(view.poll_after_s || 2, 2)) * 1000;
+    }
+  } catch {
+    wait = 5000; // offline for a moment: try again a little later
+  }
+  if (!streaming) pollTimer = setTimeout(poll, wait);
+}
+
+let streaming = false;
+function listen() {
+  if (typeof EventSource === 'undefined') {
+    poll();
+    return;
+  }
+  const source = new EventSource(`${api}/events`);
+  source.addEventListener('board', (e) => {
+    streaming = true;
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
+    render(JSON.parse(e.data));
+  });
+  source.addEventListener('error', () => {
+    // The stream broke (a proxy, a restart): poll until it is back (EventSource reconnects by itself).
+    streaming = false;
+    if (!pollTimer) pollTimer = setTimeout(poll, 500);
+  });
+}
+
+listen();

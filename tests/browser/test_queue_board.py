@@ -1,0 +1,123 @@
+"""The booth calls, the lobby board shows it: a clerk on /console/queue picks a booth by keyboard and presses
+次の方を呼ぶ; the board (/board, a second browser page) shows the called number within 2 s and announces it in
+its live region; the booth page updates without a reload; no name reaches the board. axe-core finds nothing on
+the board and on the booth page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+import uuid
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from procedure_definitions.japan import JST
+from testsupport.servers import ServerProcess
+
+from .helpers import add_session, axe_check, shot
+
+NAME = "呼出 花子"
+
+
+def _api(server: ServerProcess, session: dict[str, Any]) -> httpx.Client:
+    return httpx.Client(base_url=server.base, headers=session["headers"], cookies=session["cookies"], timeout=10)
+
+
+def _book_today(server: ServerProcess) -> str:
+    """A booking of today, now (as the booking API stores it): its check-in code."""
+    code = "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(8))
+    now = dt.datetime.now(JST)
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    server.write(lambda c: c.execute(
+        "INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, name, phone, party, procedures,"
+        " departments, created_at, updated_at) VALUES (?, ?, 'honcho', ?, ?, 15, 'booked', 'ip:127.0.0.1', ?,"
+        " '090-1111-2222', 1, '[\"tenkyo\"]', '[\"shimin\"]', ?, ?)",
+        (str(uuid.uuid4()), code, now.date().isoformat(), now.strftime("%H:%M"), NAME, stamp, stamp)))
+    return code
+
+
+def test_the_booth_calls_and_the_board_shows_it_within_two_seconds(browser: Any,
+                                                                     shared_server: ServerProcess) -> None:
+    server = shared_server
+    clerk = server.login_as("counter", display_name="窓口 一郎")
+    with _api(server, clerk) as api:
+        booked = api.post("/api/queue/honcho/checkin", json={"code": _book_today(server)})
+        assert booked.status_code == 201, booked.text
+        walkin = api.post("/api/queue/honcho/tickets", json={"departments": ["shimin"]})
+        assert walkin.status_code == 201, walkin.text
+    first = booked.json()["number"]  # the booking, due now, is called first
+
+    lobby = browser.new_context(viewport={"width": 1600, "height": 900}, locale="ja-JP")
+    board = lobby.new_page()
+    board_errors: list[str] = []
+    board.on("pageerror", lambda e: board_errors.append(str(e)))
+    board.goto(f"{server.base}/board")
+    expect(board.locator("h1")).to_contain_text("呼び出し案内")
+    expect(board.locator("#none")).to_be_visible()
+    expect(board.locator("#waiting")).to_have_text("2")
+    axe_check(board, "queue-board")
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(desk, server.base, clerk)
+    page = desk.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.base}/console/")
+    page.get_by_role("link", name="窓口の呼び出し").click()
+    expect(page.locator("h1")).to_have_text("窓口の呼び出し")
+    # By keyboard: the booth, then この窓口にする.
+    page.get_by_label("窓口番号", exact=True).focus()
+    page.get_by_label("窓口番号", exact=True).select_option("3")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="3番窓口")).to_be_visible()
+    rows = page.get_by_role("table").first.get_by_role("row")
+    expect(rows.nth(1)).to_contain_text(first)
+    expect(rows.nth(1)).to_contain_text("予約")
+    expect(rows.nth(1)).to_contain_text(NAME)
+    expect(rows.nth(2)).to_contain_text("当日")
+    expect(rows.nth(2)).to_contain_text("市民課")  # departments as names
+    axe_check(page, "console-queue")
+    shot(page, "console-queue")
+
+    page.evaluate("() => { window.stillHere = true; }")  # a full reload would lose this
+    call = page.get_by_role("button", name="次の方を呼ぶ", exact=True)
+    call.focus()
+    start = time.monotonic()
+    page.keyboard.press("Enter")
+    expect(board.locator("#latest-number")).to_have_text(first, timeout=2000)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2, elapsed
+    expect(board.locator("#latest-booth")).to_have_text("3番窓口")
+    expect(board.locator("#announce")).to_have_text(
+        f"受付番号 {first} の方、3番窓口へお越しください。 Number {first}, please come to counter 3.")
+    expect(board.locator("#waiting")).to_have_text("1")
+    assert NAME not in board.content() and "090-1111-2222" not in board.content()
+    axe_check(board, "queue-board-called")
+    shot(board, "queue-board")
+
+    expect(page.locator("#queue-status")).to_have_text(f"{first} の方をお呼びしました。")
+    expect(page.get_by_role("heading", name=f"呼出中：{first}")).to_be_visible()
+    assert page.evaluate("() => window.stillHere === true")
+    axe_check(page, "console-queue-called")
+
+    # 完了, then the next call: the board's newest call is the walk-in, the booking's moves to the list.
+    page.get_by_role("button", name="完了").click()
+    expect(page.locator("#queue-status")).to_contain_text("完了にしました")
+    page.get_by_role("button", name="次の方を呼ぶ", exact=True).click()
+    second = walkin.json()["number"]
+    expect(board.locator("#latest-number")).to_have_text(second, timeout=2000)
+    expect(board.locator("#recent")).to_contain_text(first)
+    assert page.evaluate("() => window.stillHere === true")
+
+    # English board
+    board.goto(f"{server.base}/board/honcho?lang=en")
+    expect(board.locator("html")).to_have_attribute("lang", "en")
+    expect(board.locator("#latest-booth")).to_have_text("Counter 3")
+    axe_check(board, "queue-board-en")
+    assert errors == [] and board_errors == []
+    desk.close()
+    lobby.close()
