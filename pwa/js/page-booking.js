@@ -243,6 +243,13 @@ function confirmStep(box, ctx, hold) {
       el('div', { class: 'field' }, el('label', { for: 'bk-name', text: t('bkName') }), el('p', { class: 'hint', id: 'bk-name-hint', text: t('bkNameHint') }), name),
       el('div', { class: 'field' }, el('label', { for: 'bk-phone', text: t('bkPhone') }), el('p', { class: 'hint', id: 'bk-phone-hint', text: t('bkPhoneHint') }), phone));
   }
+  // Family bookings: the others' names help the desk prepare (optional; the server takes party − 1 at most).
+  const others = !ctx.moving && ctx.party > 1 ? Array.from({ length: ctx.party - 1 }, (_, i) => el('input', {
+    id: `bk-person-${i + 2}`, type: 'text', autocomplete: 'off', maxlength: '100' })) : [];
+  if (others.length) {
+    fields.push(el('fieldset', { class: 'field', id: 'bk-people' }, el('legend', { text: t('bkOthers') }),
+      ...others.map((input, i) => el('div', { class: 'field' }, el('label', { for: input.id, text: t('bkPersonN', { n: i + 2 }) }), input))));
+  }
   const chosen = ctx.event ? (ctx.options.events || []).filter((e) => e.id === ctx.event) : (ctx.options.procedures || []).filter((p) => ctx.procedures.includes(p.id));
   const place = (ctx.places.places || []).find((p) => p.id === ctx.place);
   const ok = el('button', { type: 'submit', class: 'btn', id: 'bk-confirm', text: ctx.moving ? t('bkMoveConfirm') : t('bkConfirm') });
@@ -260,7 +267,11 @@ function confirmStep(box, ctx, hold) {
     try {
       let b;
       if (ctx.moving) b = await api(`/api/bookings/${enc(ctx.moving.id)}/move`, { method: 'POST', body: { hold_id: hold.hold_id }, headers: headersFor(ctx.token) });
-      else b = await api('/api/bookings', { method: 'POST', body: { hold_id: hold.hold_id, lang: getLang(), ...(name ? { name: name.value.trim(), phone: phone.value.trim() } : {}) } });
+      else {
+        const people = others.map((x) => x.value.trim()).filter(Boolean);
+        b = await api('/api/bookings', { method: 'POST', body: { hold_id: hold.hold_id, lang: getLang(), ...(people.length ? { people } : {}),
+          ...(name ? { name: name.value.trim(), phone: phone.value.trim() } : {}) } });
+      }
       clearInterval(timer);
       const token = b.manage_token || ctx.token || null;
       if (token) await remember(b, token);
@@ -303,6 +314,7 @@ function bookingBody(box, b, token) {
     el('dt', { text: t('bkFor') }), el('dd', { text: (b.procedures || []).map((p) => tx(p.title) || p.id).join('、') }),
     el('dt', { text: t('bkParty') }), el('dd', { text: t('bkPeople', { n: b.party || 1 }) }),
     b.name ? el('dt', { text: t('bkName') }) : null, b.name ? el('dd', { text: b.name }) : null,
+    b.people && b.people.length ? el('dt', { text: t('bkOthers') }) : null, b.people && b.people.length ? el('dd', { id: 'bk-people-list', text: b.people.join('、') }) : null,
     el('dt', { text: t('bkStatus') }), el('dd', { id: 'bk-status', text: statusText(b.status) })));
   // Checked in: the ticket's page when the server gave its link, else its number.
   if (b.ticket && b.ticket.token) out.push(el('p', {}, link(`#/q/${enc(b.ticket.token)}`, t('bkTicket', { no: b.ticket.number }), 'btn')));

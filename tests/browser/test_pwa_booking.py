@@ -72,6 +72,7 @@ def test_a_resident_books_by_keyboard_then_cancels(browser: Any, shared_server: 
     page.keyboard.press("Enter")
     page.wait_for_selector("#bk-what")
     expect(page.locator("h1")).to_have_text("来庁の予約")
+    axe_check(page, "booking-what")
 
     # What for: 住民票の写し (Space ticks it), then 次へ.
     tab_to(page, "input[name=bk-proc][value=juminhyo-copy]")
@@ -164,9 +165,11 @@ def test_a_booking_without_an_account_and_its_manage_link(browser: Any, shared_s
     go(page, server.base, "#/v")
     page.wait_for_selector("#bk-what")
     page.get_by_label(re.compile(r"^転居届")).check()
+    page.get_by_label("来庁する人数").select_option("2")  # a family booking: two people, twice the minutes
     page.locator("#what-next").click()
     page.locator("#place-next").click()
-    cal = slots(server.base, "tenkyo")
+    cal = slots(server.base, "tenkyo", party=2)
+    expect(page.locator("#cal-minutes")).to_have_text(f"窓口の所要時間：約{cal['minutes']}分")
     day = changeable_day(cal)
     page.locator(f"#cal-days button[data-date='{day['date']}']").click()
     slot = next(s for s in day["slots"] if s["free"])
@@ -176,6 +179,7 @@ def test_a_booking_without_an_account_and_its_manage_link(browser: Any, shared_s
     expect(page.locator("#confirm-error")).to_have_text("お名前と電話番号を入力してください。")
     page.get_by_label("お名前").fill("髙橋 花子")  # as typed: 髙 stays
     page.get_by_label("電話番号").fill("090-1111-2222")
+    page.get_by_role("group", name="一緒に来る方のお名前（任意）").get_by_label("2人目").fill("髙橋 一郎")
     page.locator("#bk-confirm").click()
     expect(page.locator("#step-title")).to_have_text("予約しました", timeout=10000)
     link = page.locator("#manage-url")
@@ -193,12 +197,13 @@ def test_a_booking_without_an_account_and_its_manage_link(browser: Any, shared_s
     go(page, server.base, href)
     expect(page.locator("#bk-code")).to_have_text(code, timeout=10000)
     expect(page.locator("#booking")).to_contain_text("髙橋 花子")
+    expect(page.locator("#bk-people-list")).to_have_text("髙橋 一郎")
     expect(page.get_by_role("button", name="予約を取り消す")).to_be_visible()
     axe_check(page, "booking-manage")
     # 日時を変える: the same calendar, another time, then the booking at its new time (same number).
     page.get_by_role("button", name="日時を変える").click()
     expect(page.locator("#step-title")).to_have_text("日時を選ぶ", timeout=10000)
-    other = next(s for s in slots(server.base, "tenkyo", **{"from": day["date"], "days": 1})["days"][0]["slots"]
+    other = next(s for s in slots(server.base, "tenkyo", party=2, **{"from": day["date"], "days": 1})["days"][0]["slots"]
                  if s["free"] and s["start"] != slot["start"])
     page.locator(f"#cal-days button[data-date='{day['date']}']").click()
     page.locator(f"#cal-times button[data-start='{other['start']}']").click()
@@ -210,6 +215,7 @@ def test_a_booking_without_an_account_and_its_manage_link(browser: Any, shared_s
     bid = href.split("/")[3]
     moved = httpx.get(f"{server.base}/api/bookings/{bid}", headers={"X-Booking-Token": href.rsplit("/", 1)[1]}).json()
     assert (moved["day"], moved["start"], moved["status"]) == (day["date"], other["start"], "booked")
+    assert (moved["party"], moved["people"]) == (2, ["髙橋 一郎"])
     bad = href.rsplit("/", 1)[0] + "/AAAAAAAAAAAAAAAAAAAAAA"
     go(page, server.base, bad)
     expect(page.locator("main")).to_contain_text("この予約は見つかりません", timeout=10000)
@@ -225,6 +231,7 @@ def test_booking_screens_in_english_pass_axe(browser: Any, shared_server: Server
     page.locator("#lang").select_option("en")
     expect(page.locator("h1")).to_have_text("Book a visit", timeout=10000)
     page.wait_for_selector("#bk-what")
+    axe_check(page, "booking-what-en")
     page.locator("input[name=bk-proc][value=juminhyo-copy]").check()
     page.locator("#what-next").click()
     page.locator("#place-next").click()
