@@ -374,3 +374,48 @@ def test_the_booths_list_is_in_queue_order_with_names_audited(world: World, kios
     assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read'")[0][0] == before + 1
     assert_problem(world.resident().get("/api/queue/honcho"), 403)
     assert_problem(world.client().get("/api/queue/honcho"), 401)
+
+
+def _stream_until_closed(url: str, opened: threading.Event, ended: threading.Event) -> None:
+    try:
+        with httpx.Client(timeout=httpx.Timeout(60, read=60)) as c, c.stream("GET", url) as r:
+            for line in r.iter_lines():
+                if line.startswith("event:"):
+                    opened.set()
+    except httpx.HTTPError:
+        pass  # the server went away: the stream ended
+    ended.set()
+
+
+def test_open_event_streams_do_not_hold_the_server_open(tmp_path: Path) -> None:
+    """Boards and phones keep streams open for hours: stopping the server ends them at once, for the test
+    harness (AppServer.stop) and for `madoguchi serve` on SIGTERM (its uvicorn waits for open responses)."""
+    from testsupport.servers import ServerProcess
+
+    srv = AppServer.on_file(tmp_path / "a.db", library=Lib([make_proc()]), build_result=FakeBuild())
+    opened, ended = threading.Event(), threading.Event()
+    threading.Thread(target=_stream_until_closed, args=(srv.url + "/api/queue/honcho/board/events", opened, ended),
+                     daemon=True).start()
+    assert opened.wait(10)
+    start = time.monotonic()
+    srv.stop()
+    assert not srv.thread.is_alive() and ended.wait(5)
+    assert time.monotonic() - start < 5
+
+    proc = ServerProcess(tmp_path / "b.db")
+    proc.start()
+    try:
+        opened, ended = threading.Event(), threading.Event()
+        threading.Thread(target=_stream_until_closed, args=(proc.url + "/api/queue/honcho/board/events", opened,
+                                                            ended), daemon=True).start()
+        assert opened.wait(10)
+        start = time.monotonic()
+        assert proc.proc is not None
+        proc.proc.terminate()
+        # uvicorn re-raises the signal once it has shut down (-15); without the hub's close it would wait for the
+        # stream until its graceful-shutdown limit (10 s)
+        assert proc.proc.wait(5) in (0, -15)
+        assert time.monotonic() - start < 5 and ended.wait(5)
+        assert "Cancel" not in proc.log.read_text(errors="replace")  # no task cancelled at the limit
+    finally:
+        proc.stop()
