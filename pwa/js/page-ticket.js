@@ -41,7 +41,8 @@ function statusLines(tk) {
       const ahead = Number(tk.ahead) || 0;
       const first = ahead ? t('tkAhead', { n: ahead }) : t('tkNext');
       const due = tk.due_at ? t('tkDue', { at: jstTime(tk.due_at) }) : '';
-      return [first, [t('tkEstimate', { n: Number(tk.estimate_minutes) || 0 }), tk.near ? t('tkNear') : '', due].filter(Boolean).join(' ')];
+      const estimate = ahead || tk.estimate_minutes ? t('tkEstimate', { n: Number(tk.estimate_minutes) || 0 }) : '';
+      return [first, [estimate, tk.near ? t('tkNear') : '', due].filter(Boolean).join(' ')];
     }
   }
 }
