@@ -248,7 +248,9 @@ def test_a_database_with_no_use_yet_gives_a_report_without_charts(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert "0 charts" in done.stdout
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert "<svg" not in html and html.count("データがありません") == 7
+    from madoguchi.analytics.report import QUEUE_SECTIONS, SECTIONS
+
+    assert "<svg" not in html and html.count("データがありません") == len(SECTIONS) + len(QUEUE_SECTIONS)
 
 
 def test_telemetry_sent_alone_is_no_completion(tmp_path: Path) -> None:

@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["PERSONAL", "PROCEDURES", "Truth", "fill_database"]
+__all__ = ["PERSONAL", "PROCEDURES", "QUEUE_CONFIG", "QueueTruth", "Truth", "fill_database", "fill_queue"]
 
 # Procedures of the shipped library used: (id, share of the submissions).
 PROCEDURES = (("juminhyo-copy", 0.6), ("inkan-toroku", 0.25), ("jido-teate", 0.15))
 
 # Personal data the database holds (answers, account ids, names of people at the counter, clerks): none of it may
 # reach the analytics dataset, the report or the API.
-PERSONAL = ("窓口花子", "acct-private-", "来庁太郎", "stf_clerk_private")
+PERSONAL = ("窓口花子", "acct-private-", "来庁太郎", "stf_clerk_private", "予約花子", "090-5555-", "ZZQ",
+            "stf_desk_private")
 
 
 @dataclass
@@ -225,3 +226,145 @@ def _visits(conn: sqlite3.Connection, rng: random.Random, truth: Truth,
                          " VALUES (?, ?, ?, ?, 'stf_clerk_private', NULL)", [(vid, d, s, _iso(at)) for d, s, at in events])
         conn.execute("UPDATE visits SET closed_at = ? WHERE id = ?", (_iso(t), vid))
         truth.visits += 1
+
+
+# The booking rules of the queue data (stored as `madoguchi booking set` stores them): the main counter and a
+# branch, open on weekdays.
+QUEUE_CONFIG: dict[str, Any] = {"places": [
+    {"id": "honcho", "name": {"ja": "本庁舎"}, "booths": ["1", "2", "3", "4", "5", "6"], "booking_booths": 4,
+     "hours": {d: ["08:30", "17:15"] for d in ("mon", "tue", "wed", "thu", "fri")}},
+    {"id": "shisho", "name": {"ja": "北支所"}, "booths": ["1", "2"], "booking_booths": 1,
+     "hours": {d: ["09:00", "16:00"] for d in ("mon", "tue", "wed", "thu", "fri")}},
+]}
+_BOOKING_CODE = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+@dataclass
+class QueueTruth:
+    """What :func:`fill_queue` generated, counted in Python. Times are JST."""
+
+    today: dt.date = dt.date(2000, 1, 1)  # the JST day the data ends before (bookings from tomorrow are still open)
+    # (kind, JST hour the wait starts, ISO weekday, minutes waited): walk-ins from drawing the ticket, bookings
+    # from the later of arriving and their time, to the first call
+    waits: list[tuple[str, int, int, float]] = field(default_factory=list)
+    no_show: Counter[str] = field(default_factory=Counter)  # place -> bookings not come
+    due: Counter[str] = field(default_factory=Counter)  # place -> bookings come or not come (not cancelled)
+    booked_minutes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (place, day) -> minutes booked
+    arrivals: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # (place, day, JST hour) -> tickets
+    open_days: set[tuple[str, str]] = field(default_factory=set)  # (place, day) with any ticket
+    upcoming: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # (place, day, hour) -> booked ahead
+
+
+def _hm(text: str) -> int:
+    h, m = text.split(":")
+    return int(h) * 60 + int(m)
+
+
+def fill_queue(path: str | Path, *, weeks: int = 6, seed: int = 15, busy: float = 1.0) -> QueueTruth:
+    """Add ``weeks`` weeks of bookings and queue events (up to yesterday, JST) and a few bookings of the next
+    days to the database at ``path`` (migrated here if new), with the rules :data:`QUEUE_CONFIG`."""
+    import json
+
+    from server.storage.schema import migrate
+
+    rng = random.Random(seed)
+    jst = dt.timezone(dt.timedelta(hours=9))
+    truth = QueueTruth(today=dt.datetime.now(jst).date())
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn)
+    conn.execute("BEGIN")
+    conn.execute("INSERT OR REPLACE INTO booking_config (id, source, config, set_at, set_by) VALUES (1, ?, ?, ?, ?)",
+                 ("# synthetic\n", json.dumps(QUEUE_CONFIG), _iso(dt.datetime.now(dt.UTC)), "stf_desk_private"))
+    bookings: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+
+    def at(day: dt.date, minute: float) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(0, 0), jst) + dt.timedelta(minutes=minute)
+
+    def event(t: dt.datetime, place: str, name: str, *, booking: str | None = None, ticket: str | None = None,
+              kind: str | None = None, booth: str | None = None) -> None:
+        events.append((_iso(t), place, name, booking, ticket, kind, booth, "stf_desk_private" if booth else None))
+
+    def ticket_life(place: dict[str, Any], day: dt.date, kind: str, arrived: float, start: float,
+                    booking: str | None) -> None:
+        """A ticket drawn (or checked in) at ``arrived``, waiting from ``start``: called, served, finished — or
+        it leaves."""
+        tid = str(uuid.UUID(int=rng.getrandbits(128)))
+        event(at(day, arrived), place["id"], "ticket", booking=booking, ticket=tid, kind=kind)
+        truth.arrivals[(place["id"], day.isoformat(), int(arrived // 60))] += 1
+        truth.open_days.add((place["id"], day.isoformat()))
+        if kind == "walkin" and rng.random() < 0.05:
+            event(at(day, arrived + rng.uniform(5, 40)), place["id"], "left", ticket=tid, kind=kind)
+            return
+        wait = rng.expovariate(1 / (4 if kind == "booking" else 14))
+        called = start + wait
+        booth = rng.choice(place["booths"])
+        truth.waits.append((kind, int(start // 60), day.isoweekday(), wait))
+        event(at(day, called), place["id"], "called", booking=booking, ticket=tid, kind=kind, booth=booth)
+        if rng.random() < 0.1:  # not there at the first call: called again (the wait ends at the FIRST call)
+            event(at(day, called + 2), place["id"], "recalled", booking=booking, ticket=tid, kind=kind, booth=booth)
+        event(at(day, called + 3), place["id"], "served", booking=booking, ticket=tid, kind=kind, booth=booth)
+        event(at(day, called + 3 + rng.uniform(5, 25)), place["id"], "finished", booking=booking, ticket=tid,
+              kind=kind, booth=booth)
+
+    last = truth.today + dt.timedelta(days=3)
+    day = truth.today - dt.timedelta(days=7 * weeks)
+    seq = 0
+    while day <= last:
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]
+        for place in QUEUE_CONFIG["places"]:
+            hours = place["hours"].get(weekday)
+            if not hours:
+                continue
+            open_m, close_m = _hm(hours[0]), _hm(hours[1])
+            past = day < truth.today
+            # Mondays and the hour after opening are busier (what the forecast should find).
+            scale = busy * (1.5 if day.weekday() == 0 else 1.0) * (1.0 if place["id"] == "honcho" else 0.4)
+            for _ in range(int(rng.uniform(6, 14) * scale)):
+                seq += 1
+                bid = str(uuid.UUID(int=rng.getrandbits(128)))
+                minutes = rng.choice((15, 30, 45))
+                start_m = open_m + 15 * rng.randrange(max(1, (close_m - open_m - minutes) // 15))
+                start = f"{start_m // 60:02d}:{start_m % 60:02d}"
+                made = at(day, start_m) - dt.timedelta(days=rng.randrange(1, 20), minutes=rng.randrange(600))
+                r = rng.random()
+                status = "booked" if not past else ("cancelled" if r < 0.1 else "no_show" if r < 0.22 else "checked_in")
+                code = "ZZQ" + "".join(rng.choice(_BOOKING_CODE) for _ in range(5))
+                bookings.append((bid, code, place["id"], day.isoformat(), start, minutes, status,
+                                 f"ip:10.0.0.{seq % 250}", "予約花子", f"090-5555-{seq:04d}",
+                                 rng.choice((1, 1, 1, 2)), '["shimin"]', _iso(made), _iso(made)))
+                event(made, place["id"], "booked", booking=bid, kind="booking")
+                if status == "cancelled":
+                    event(made + dt.timedelta(hours=5), place["id"], "cancelled", booking=bid, kind="booking")
+                    continue
+                truth.booked_minutes[(place["id"], day.isoformat())] += minutes
+                if status == "booked":
+                    truth.upcoming[(place["id"], day.isoformat(), start_m // 60)] += 1
+                    continue
+                truth.due[place["id"]] += 1
+                if status == "no_show":
+                    truth.no_show[place["id"]] += 1
+                    event(at(day, close_m), place["id"], "no_show", booking=bid, kind="booking")
+                    continue
+                arrived = start_m + rng.uniform(-15, 8)  # most come early, some a little late
+                event(at(day, arrived), place["id"], "checked_in", booking=bid, kind="booking")
+                ticket_life(place, day, "booking", arrived, max(arrived, start_m), bid)
+            if not past:
+                continue
+            for _ in range(int(rng.uniform(20, 40) * scale)):
+                # Walk-ins: most in the first two hours and after lunch.
+                arrived = open_m + rng.choice((rng.uniform(0, 120), rng.uniform(0, close_m - open_m - 30),
+                                               rng.uniform(270, 360)))
+                arrived = min(arrived, close_m - 20)
+                ticket_life(place, day, "walkin", arrived, arrived, None)
+        day += dt.timedelta(days=1)
+    conn.executemany("INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, name, phone, party,"
+                     " procedures, departments, created_at, updated_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[\"tenkyo\"]', ?, ?, ?)", bookings)
+    events.sort(key=lambda e: e[0])  # the log is written as things happen
+    conn.executemany("INSERT INTO queue_events (at, place, event, booking_id, ticket_id, kind, booth, by)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
+    conn.execute("COMMIT")
+    conn.close()
+    return truth

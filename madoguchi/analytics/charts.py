@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     import altair as alt
     import pandas as pd
 
-__all__ = ["FONT", "completion_rate", "completion_time", "field_dropoff", "field_errors", "figures",
-           "starts_submissions", "to_svg", "visit_steps", "volumes", "warm_up"]
+__all__ = ["FONT", "busy_hours", "capacity_use", "completion_rate", "completion_time", "field_dropoff", "field_errors",
+           "figures", "queue_charts", "starts_submissions", "to_svg", "visit_steps", "volumes", "waits", "warm_up"]
 
 FONT: Final = "Noto Sans CJK JP, IPAexGothic, sans-serif"
 TOP: Final = 20  # fields per drop-off / error chart: the worst ones (the tables list all)
@@ -166,6 +166,65 @@ def figures(frames: Mapping[str, pd.DataFrame], versions: pd.DataFrame) -> list[
         ("volumes", volumes(frames["volumes"])),
         ("visit_steps", visit_steps(frames["visit_steps"])),
     ]
+    return [(k, c) for k, c in candidates if c is not None]
+
+
+def waits(frame: pd.DataFrame, by: str) -> alt.Chart | None:
+    """Waits to the first call by JST hour (``by="hour"``) or weekday (``"weekday"``): p50 bars per kind (予約,
+    当日), p90 as black ticks (``queue_metrics.waits_by_hour`` / ``waits_by_weekday``)."""
+    if frame.empty:
+        return None
+    alt = _alt()
+    from madoguchi.analytics.metrics import WEEKDAYS
+
+    axis = "時間帯" if by == "hour" else "曜日"
+    df = frame.rename(columns={f"{by}_label": axis, "kind_label": "種類", "p50_min": "中央値（分）",
+                               "p90_min": "p90（分）", "n": "件数"})
+    order = ([f"{h}時台" for h in range(24)] if by == "hour" else list(WEEKDAYS))
+    x = alt.X(f"{axis}:N", sort=order, title="待ち始めた時間帯（日本時間）" if by == "hour" else None)
+    bars = alt.Chart(df).mark_bar().encode(
+        x=x, xOffset=alt.XOffset("種類:N"), y=alt.Y("中央値（分）:Q", title="呼ばれるまでの分"),
+        color=alt.Color("種類:N", title=None), tooltip=[f"{axis}:N", "種類:N", "件数:Q", "中央値（分）:Q", "p90（分）:Q"])
+    p90 = alt.Chart(df).mark_tick(color="black", thickness=2).encode(x=x, xOffset=alt.XOffset("種類:N"), y="p90（分）:Q")
+    title = "時間帯ごとの待ち時間" if by == "hour" else "曜日ごとの待ち時間"
+    return _configured(alt.layer(bars, p90).properties(title=f"{title}（棒: 中央値、黒の印: p90）", width=WIDTH))
+
+
+def capacity_use(frame: pd.DataFrame) -> alt.Chart | None:
+    """Booked minutes ÷ bookable minutes per place and day (``queue_metrics.capacity_use``)."""
+    if frame.empty:
+        return None
+    alt = _alt()
+    df = frame.rename(columns={"place": "窓口", "day": "日", "capacity_use": "予約枠の利用率"})
+    return _configured(alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("日:T", title=None), y=alt.Y("予約枠の利用率:Q", axis=alt.Axis(format="%")),
+        color=alt.Color("窓口:N"), tooltip=["窓口:N", "日:T", alt.Tooltip("予約枠の利用率:Q", format=".1%")],
+    ).properties(title="予約枠の利用率（予約の分 ÷ 予約できる分）", width=WIDTH))
+
+
+def busy_hours(frame: pd.DataFrame) -> alt.Chart | None:
+    """The forecast: mean tickets per JST hour on the same weekday, per place; bookings already made as ticks."""
+    if frame.empty:
+        return None
+    alt = _alt()
+    df = frame.rename(columns={"place": "窓口", "hour_label": "時間帯", "mean_arrivals": "平均の来庁",
+                               "booked": "予約済み", "weeks": "週数"})
+    order = [f"{h}時台" for h in range(24)]
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("時間帯:N", sort=order, title=None), xOffset=alt.XOffset("窓口:N"), y=alt.Y("平均の来庁:Q", title="人"),
+        color=alt.Color("窓口:N"), tooltip=["窓口:N", "時間帯:N", "平均の来庁:Q", "予約済み:Q", "週数:Q"])
+    booked = alt.Chart(df).mark_tick(color="black", thickness=2).encode(
+        x=alt.X("時間帯:N", sort=order), xOffset=alt.XOffset("窓口:N"), y="予約済み:Q")
+    day = str(frame["day"].iloc[0])
+    return _configured(alt.layer(bars, booked).properties(
+        title=f"{day} の混む時間帯の予測（棒: 同じ曜日の平均、黒の印: 予約済み）", width=WIDTH))
+
+
+def queue_charts(frames: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(key, chart)`` of the queue section's charts with data (``frames``: ``queue_metrics.queue_figures``)."""
+    candidates = [("waits_hour", waits(frames["waits_hour"], "hour")),
+                  ("waits_weekday", waits(frames["waits_weekday"], "weekday")),
+                  ("capacity", capacity_use(frames["capacity"])), ("forecast", busy_hours(frames["forecast"]))]
     return [(k, c) for k, c in candidates if c is not None]
 
 

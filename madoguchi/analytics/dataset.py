@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["REQUIRED_TABLES", "TABLE_COLUMNS", "Dataset", "DatasetError", "definition_fields", "load_api", "load_sqlite",
-           "read_tables", "to_dataset"]
+__all__ = ["OPTIONAL_TABLES", "REQUIRED_TABLES", "TABLE_COLUMNS", "Dataset", "DatasetError", "capacity_rows",
+           "definition_fields", "load_api", "load_sqlite", "read_tables", "to_dataset"]
 
 # Tables every Madoguchi database has (core v2); the others are read when present (an older database has no
 # form_sessions, a fresh one no visits): their figures are then empty.
@@ -52,7 +52,22 @@ TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "fields": (("procedure_id", "s"), ("version", "s"), ("path", "s"), ("label", "s"), ("position", "i")),
     # 持ち物 the counter saw, per visit and the department of the application's part (the 確認 step's fallback).
     "visit_documents": (("visit_no", "i"), ("department", "s"), ("seen_at", "t")),
+    # The queue's and bookings' event log (待たない): tickets and bookings as numbers local to the dataset (like
+    # visit_no), never their ids, codes, names or phones; ``booth``: the counter's name as called ("3").
+    "queue_events": (("place", "s"), ("event", "s"), ("at", "t"), ("kind", "s"), ("booth", "s"), ("ticket_no", "i"),
+                     ("booking_no", "i")),
+    # Bookings made (holds that never became one left out): JST day and start, length in minutes, party size,
+    # status, departments (JSON list of ids).
+    "bookings": (("booking_no", "i"), ("place", "s"), ("day", "s"), ("start", "s"), ("minutes", "i"), ("party", "i"),
+                 ("status", "s"), ("departments", "s")),
+    # Each place's bookable capacity per ISO weekday (1 = 月 … 7 = 日) from the booking rules: opening hours (JST
+    # HH:MM), booths, booths that take bookings.
+    "capacity": (("place", "s"), ("weekday", "i"), ("open", "s"), ("close", "s"), ("booths", "i"),
+                 ("booking_booths", "i")),
 }
+# Tables a dataset from an older server or file may lack: empty then.
+OPTIONAL_TABLES: Final = ("queue_events", "bookings", "capacity")
+_ISO_WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _QUERIES: Final[dict[str, str]] = {
     "submissions": "SELECT procedure_id, procedure_version, received_at, on_behalf_of IS NOT NULL FROM submissions",
@@ -68,10 +83,22 @@ _QUERIES: Final[dict[str, str]] = {
     "visit_documents": "SELECT n.no, s.department, d.seen_at FROM visit_documents d"
                        " JOIN visit_submissions s ON s.submission_id = d.submission_id JOIN"
                        " (SELECT id, row_number() OVER (ORDER BY opened_at, id) AS no FROM visits) n ON n.id = d.visit_id",
+    # Tickets numbered by their first event, bookings by when they were made: the same booking_no here and in
+    # ``bookings``.
+    "queue_events": "SELECT e.place, e.event, e.at, e.kind, e.booth, t.no, b.no FROM queue_events e"
+                    " LEFT JOIN (SELECT ticket_id, row_number() OVER (ORDER BY min(id)) AS no FROM queue_events"
+                    " WHERE ticket_id IS NOT NULL GROUP BY ticket_id) t ON t.ticket_id = e.ticket_id"
+                    " LEFT JOIN (SELECT id, row_number() OVER (ORDER BY created_at, id) AS no FROM bookings) b"
+                    " ON b.id = e.booking_id ORDER BY e.id",
+    "bookings": "SELECT n.no, b.place, b.day, b.start, b.minutes, b.party, b.status, b.departments FROM bookings b"
+                " JOIN (SELECT id, row_number() OVER (ORDER BY created_at, id) AS no FROM bookings) n ON n.id = b.id"
+                " WHERE b.status NOT IN ('held', 'expired') ORDER BY n.no",
 }
 _OPTIONAL_SOURCES: Final = {"form_sessions": ("form_sessions",),
                             "visit_events": ("visits", "visit_events"),
-                            "visit_documents": ("visits", "visit_submissions", "visit_documents")}
+                            "visit_documents": ("visits", "visit_submissions", "visit_documents"),
+                            "queue_events": ("queue_events", "bookings"),
+                            "bookings": ("bookings",)}
 
 
 class DatasetError(Exception):
@@ -152,9 +179,35 @@ def _tables_present(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+def capacity_rows(config: Mapping[str, Any] | None) -> list[list[Any]]:
+    """The ``capacity`` table of booking rules (``BookingConfig`` as plain JSON values): one row per place and
+    weekday it opens."""
+    rows: list[list[Any]] = []
+    for place in (config or {}).get("places") or []:
+        hours = place.get("hours") or {}
+        for n, key in enumerate(_ISO_WEEKDAYS, start=1):
+            span = hours.get(key)
+            if isinstance(span, list) and len(span) == 2:
+                rows.append([place.get("id"), n, span[0], span[1], len(place.get("booths") or []),
+                             place.get("booking_booths")])
+    return rows
+
+
+def _stored_booking_config(conn: sqlite3.Connection, present: set[str]) -> Mapping[str, Any] | None:
+    if "booking_config" not in present:
+        return None
+    row = conn.execute("SELECT config FROM booking_config WHERE id = 1").fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except ValueError:
+        return None
+
+
+def read_tables(conn: sqlite3.Connection, *, booking_config: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """The de-identified tables as ``{name: {"columns": [...], "rows": [[...], ...]}}`` (JSON-ready: timestamps
-    are the stored UTC ISO 8601 strings). Raises :class:`DatasetError` when a required table is missing."""
+    are the stored UTC ISO 8601 strings). Raises :class:`DatasetError` when a required table is missing.
+    ``booking_config``: the booking rules in force as plain values (the server passes them, its built-in default
+    included); else the rules stored by ``madoguchi booking set``; else no capacity rows."""
     present = _tables_present(conn)
     missing = [t for t in REQUIRED_TABLES if t not in present]
     if missing:
@@ -178,6 +231,8 @@ def read_tables(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
         if name == "submissions":
             rows = [[*r[:3], bool(r[3])] for r in rows]
         out[name] = {"columns": [c for c, _ in TABLE_COLUMNS[name]], "rows": rows}
+    config = booking_config if booking_config is not None else _stored_booking_config(conn, present)
+    out["capacity"] = {"columns": [c for c, _ in TABLE_COLUMNS["capacity"]], "rows": capacity_rows(config)}
     return out
 
 
@@ -207,10 +262,13 @@ def _frame(name: str, table: Mapping[str, Any]) -> pd.DataFrame:
 
 def to_dataset(tables: Mapping[str, Mapping[str, Any]], source: str) -> Dataset:
     """DataFrames from :func:`read_tables`' shape (also the API's ``tables``)."""
-    missing = [n for n in TABLE_COLUMNS if n not in tables]
+    missing = [n for n in TABLE_COLUMNS if n not in tables and n not in OPTIONAL_TABLES]
     if missing:
         raise DatasetError(f"the dataset has no {', '.join(missing)} table")
-    return Dataset({name: _frame(name, tables[name]) for name in TABLE_COLUMNS}, source)
+    def table(name: str) -> Mapping[str, Any]:
+        return tables.get(name) or {"columns": [c for c, _ in TABLE_COLUMNS[name]], "rows": []}
+
+    return Dataset({name: _frame(name, table(name)) for name in TABLE_COLUMNS}, source)
 
 
 def load_sqlite(path: str | Path) -> Dataset:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from madoguchi.analytics.dataset import Dataset
 
-__all__ = ["COLUMN_LABELS", "SECTIONS", "command", "display_table", "render_html", "write_report"]
+__all__ = ["COLUMN_LABELS", "QUEUE_SECTIONS", "SECTIONS", "command", "display_table", "forecast_note", "render_html",
+           "write_report"]
 
 JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -35,8 +36,32 @@ COLUMN_LABELS: Final = {
     "error_rate": "エラー率", "weekday_label": "曜日", "hour": "時", "hour_label": "時間帯", "step_label": "手順",
     "department_label": "課", "n": "件数", "p50_min": "中央値（分）", "p90_min": "p90（分）", "mean_min": "平均（分）",
     "goal": "p50 と目標",
+    "kind_label": "種類", "place": "窓口", "day": "日", "due": "来庁予定の予約", "no_shows": "来庁なし",
+    "no_show_rate": "来庁なしの率", "bookings": "予約", "booked_min": "予約の分", "bookable_min": "予約できる分",
+    "capacity_use": "予約枠の利用率", "mean_arrivals": "平均の来庁（人）", "weeks": "週数", "booked": "予約済み",
 }
-_PERCENT: Final = {"completion_rate", "dropoff", "error_rate"}
+_PERCENT: Final = {"completion_rate", "dropoff", "error_rate", "no_show_rate", "capacity_use"}
+
+# The section 「待ち時間と予約」 (madoguchi.analytics.queue_metrics): (frame key, chart key, heading,
+# explanation ja, explanation en, columns of the table).
+QUEUE_SECTIONS: Final = (
+    ("waits_hour", "waits_hour", "時間帯ごとの待ち時間", "番号札を取ってから（予約の方は予約の時刻か到着の遅い方から）"
+     "最初に呼ばれるまでの分。予約と当日の別に、中央値と p90。", "Minutes from the ticket (a booking: the later of "
+     "arrival and its time) to the first call, by JST hour, per kind.",
+     ("kind_label", "hour_label", "n", "p50_min", "p90_min")),
+    ("waits_weekday", "waits_weekday", "曜日ごとの待ち時間", "同じ待ち時間を曜日ごとに。", "The same by weekday.",
+     ("kind_label", "weekday_label", "n", "p50_min", "p90_min")),
+    ("no_show", "", "来庁なしの率", "来庁なし ÷ 来庁予定の予約（受付済みと来庁なし。取消と先の予約は含みません）。"
+     "窓口の欄が ― の行は全体。", "No-shows ÷ bookings due (checked in or no-show; not cancelled, not upcoming). "
+     "The row without a place is the total.", ("place", "due", "no_shows", "no_show_rate")),
+    ("capacity", "capacity", "予約枠の利用率", "予約された分 ÷ 予約できる分（開庁時間 × 予約を受ける窓口の数）、"
+     "窓口と日ごと。", "Booked minutes ÷ bookable minutes (opening hours × booths taking bookings) per place and day.",
+     ("place", "day", "bookings", "booked_min", "bookable_min", "capacity_use")),
+    ("forecast", "forecast", "明日の混む時間帯（予測）", "過去の同じ曜日（最大 8 週）の、時間帯ごとの来庁（番号札）の"
+     "平均。その曜日にデータのあった週だけで割ります（週数の欄）。予約済みは明日すでに入っている予約。",
+     "Mean tickets per JST hour on the same weekday over up to 8 past weeks (weeks with data only), and the "
+     "bookings already made.", ("place", "hour_label", "mean_arrivals", "weeks", "booked")),
+)
 
 # (frame key, chart key, heading, explanation ja, explanation en, columns of the table)
 SECTIONS: Final = (
@@ -117,7 +142,41 @@ def _jst(stamp: str) -> str:
     return t.astimezone(JST).strftime("%Y-%m-%d %H:%M（日本時間）")
 
 
-def render_html(ds: Dataset, frames: Mapping[str, pd.DataFrame], svgs: Mapping[str, str]) -> str:
+def forecast_note(forecast: pd.DataFrame, day: dt.date) -> str:
+    """What the forecast rests on, in one sentence: no data at all, few weeks, or how many."""
+    from madoguchi.analytics.queue_metrics import MIN_FORECAST_WEEKS
+
+    label = f"{day.month}月{day.day}日（{'月火水木金土日'[day.weekday()]}）"
+    if forecast.empty:
+        return (f"{label} の予測はできません: 過去の同じ曜日の来庁の記録がありません。"
+                "（No data: no tickets on this weekday in the past weeks.）")
+    weeks = int(forecast["weeks"].max())
+    few = f"記録が {weeks} 週分しかなく、目安です。" if weeks < MIN_FORECAST_WEEKS else ""
+    return f"{label} の予測です（過去 {weeks} 週の同じ曜日から）。{few}"
+
+
+def _queue_section(qframes: Mapping[str, Any], svgs: Mapping[str, str]) -> list[str]:
+    parts = ['<section aria-labelledby="h-queue"><h2 id="h-queue">待ち時間と予約</h2>',
+             "<p>番号札と予約の記録（docs/analytics.md「Waits and bookings」）から。時刻は日本時間。"
+             "<span class=\"en\">Waits and bookings, from the queue's event log.</span></p>"]
+    for frame_key, chart_key, heading, ja, en, columns in QUEUE_SECTIONS:
+        frame = qframes[frame_key]
+        parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(ja)} <span class=\"en\">{html.escape(en)}</span></p>")
+        if frame_key == "forecast":
+            parts.append(f"<p>{html.escape(forecast_note(frame, qframes['forecast_day']))}</p>")
+        if chart_key in svgs:
+            parts.append(f'<figure class="chart" data-chart="{chart_key}" aria-label="{html.escape(heading)}">'
+                         f"{svgs[chart_key]}</figure>")
+        if frame.empty:
+            parts.append("<p>データがありません。<span class=\"en\">No data.</span></p>")
+        else:
+            parts.append(display_table(frame, columns, heading))
+    parts.append("</section>")
+    return parts
+
+
+def render_html(ds: Dataset, frames: Mapping[str, pd.DataFrame], svgs: Mapping[str, str],
+                qframes: Mapping[str, Any] | None = None) -> str:
     counts = ds.counts()
     parts = [
         "<!doctype html>", '<html lang="ja">', "<head>", '<meta charset="utf-8">',
@@ -131,6 +190,8 @@ def render_html(ds: Dataset, frames: Mapping[str, pd.DataFrame], svgs: Mapping[s
         f"<tr><th scope=\"row\">テレメトリー（完了時間）</th><td class=\"num\">{counts['telemetry']}</td></tr>",
         f"<tr><th scope=\"row\">フォームの利用（開始〜離脱・送信）</th><td class=\"num\">{counts['form_sessions']}</td></tr>",
         f"<tr><th scope=\"row\">来庁の記録（手順）</th><td class=\"num\">{counts['visit_events']}</td></tr>",
+        f"<tr><th scope=\"row\">予約</th><td class=\"num\">{counts['bookings']}</td></tr>",
+        f"<tr><th scope=\"row\">番号札と予約の記録</th><td class=\"num\">{counts['queue_events']}</td></tr>",
         "</tbody></table>",
     ]
     for frame_key, chart_key, heading, ja, en, columns in SECTIONS:
@@ -144,18 +205,23 @@ def render_html(ds: Dataset, frames: Mapping[str, pd.DataFrame], svgs: Mapping[s
             parts.append("<p>データがありません。<span class=\"en\">No data.</span></p>")
         if columns and not frame.empty:
             parts.append(display_table(frame, columns, heading))
+    if qframes is not None:
+        parts += _queue_section(qframes, svgs)
     parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts)
 
 
 def write_report(dataset: Dataset, out_path: str | Path) -> dict[str, Any]:
     """Write the report to ``out_path``; a summary (charts drawn, rows read)."""
-    from madoguchi.analytics.charts import figures, to_svg
+    from madoguchi.analytics.charts import figures, queue_charts, to_svg
     from madoguchi.analytics.metrics import all_figures
+    from madoguchi.analytics.queue_metrics import queue_figures
 
     frames = all_figures(dataset)
-    svgs = {key: to_svg(chart) for key, chart in figures(frames, dataset.versions)}
-    page = render_html(dataset, frames, svgs)
+    qframes = queue_figures(dataset)
+    charts = [*figures(frames, dataset.versions), *queue_charts(qframes)]
+    svgs = {key: to_svg(chart) for key, chart in charts}
+    page = render_html(dataset, frames, svgs, qframes)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

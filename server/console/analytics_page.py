@@ -18,8 +18,8 @@ from typing import Any
 from litestar import Request, Response, Router, get
 from markupsafe import Markup
 
-from madoguchi.analytics.dataset import read_tables, to_dataset
-from server.analytics_api import analytics_dataset
+from madoguchi.analytics.dataset import to_dataset
+from server.analytics_api import analytics_dataset, dataset_tables
 from server.auth.roles import ANALYTICS_ROLES
 from server.authz import require_roles
 from server.console.routes import render_page
@@ -37,7 +37,7 @@ _locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary
 
 def key_figures(tables: dict[str, Any]) -> dict[str, Any]:
     """The page's tables as HTML (escaped by ``display_table``) and the dataset's row counts, from the
-    de-identified tables (``read_tables``)."""
+    de-identified tables (``read_tables`` via ``dataset_tables``)."""
     from madoguchi.analytics.metrics import GOAL_SECONDS, all_figures
     from madoguchi.analytics.report import display_table
 
@@ -68,11 +68,52 @@ def key_figures(tables: dict[str, Any]) -> dict[str, Any]:
         "steps": display_table(frames["visit_steps"], ("step_label", "department_label", "n", "p50_min", "p90_min",
                                                        "mean_min"), "来庁の手順ごとの時間（分）"),
     }
+    tables.update(_queue_tables(ds))
     empty = {"overview": ov.empty, "dropoff": drop.empty, "errors": errors.empty, "weekday": by_day.empty,
              "hour": by_hour.empty, "steps": frames["visit_steps"].empty}
+    empty.update({k: not v for k, v in tables.items() if k.startswith("queue_")})
     # Markup: display_table escapes every header and cell itself.
-    return {"tables": {k: Markup(v) for k, v in tables.items()},
+    return {"tables": {k: Markup(v) for k, v in tables.items()}, "forecast_note": _forecast_note(ds),
             "empty": empty, "counts": ds.counts(), "goal": GOAL_SECONDS, "generated_at": ds.generated_at}
+
+
+def _forecast_note(ds: Any) -> str:
+    from madoguchi.analytics.queue_metrics import busy_hours_forecast, forecast_day
+    from madoguchi.analytics.report import forecast_note
+
+    day = forecast_day(ds)
+    return forecast_note(busy_hours_forecast(ds, day), day)
+
+
+def _queue_tables(ds: Any) -> dict[str, str]:
+    """The queue's key figures (待ち時間と予約): waits by weekday, no-show rate, mean capacity use per place, and
+    tomorrow's forecast; an empty string where there is no data."""
+    from madoguchi.analytics.queue_metrics import (
+        busy_hours_forecast,
+        capacity_use,
+        no_show_rate,
+        waits_by_weekday,
+    )
+    from madoguchi.analytics.report import display_table
+
+    waits = waits_by_weekday(ds)
+    no_show = no_show_rate(ds)
+    use = capacity_use(ds)
+    if not use.empty:
+        use = use.groupby("place", as_index=False).agg(day=("day", "count"), booked_min=("booked_min", "sum"),
+                                                       bookable_min=("bookable_min", "sum"))
+        use["capacity_use"] = use["booked_min"] / use["bookable_min"]
+    forecast = busy_hours_forecast(ds)
+    return {
+        "queue_waits": "" if waits.empty else display_table(
+            waits, ("kind_label", "weekday_label", "n", "p50_min", "p90_min"), "曜日ごとの待ち時間（分）"),
+        "queue_no_show": "" if no_show.empty else display_table(
+            no_show, ("place", "due", "no_shows", "no_show_rate"), "来庁なしの率（窓口が ― の行は全体）"),
+        "queue_capacity": "" if use.empty else display_table(
+            use, ("place", "booked_min", "bookable_min", "capacity_use"), "予約枠の利用率（予約のあった日の合計）"),
+        "queue_forecast": "" if forecast.empty else display_table(
+            forecast, ("place", "hour_label", "mean_arrivals", "weeks", "booked"), "明日の混む時間帯（予測）"),
+    }
 
 
 @get("/console/analytics", include_in_schema=False)
@@ -86,7 +127,7 @@ async def analytics_page(request: Request[Any, Any, Any]) -> Response[str]:
             figures = hit[1]
         else:
             # Only the read holds a reader of the pool; pandas and DuckDB run in a thread of their own.
-            tables = await db.read(read_tables)
+            tables = await db.read(dataset_tables)
             figures = await asyncio.to_thread(key_figures, tables)
             _cache[db] = (time.monotonic(), figures)
     return render_page(request, "analytics.html", current="analytics", **figures)

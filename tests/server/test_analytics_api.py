@@ -4,6 +4,7 @@ and the managers' page; other roles are refused; no personal data in either; the
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from madoguchi.analytics import metrics
 from madoguchi.analytics.dataset import DatasetError, load_api, load_sqlite, to_dataset
 from server.auth.middleware import SESSION_COOKIE
-from testsupport.analytics_data import PERSONAL, Truth, fill_database
+from testsupport.analytics_data import PERSONAL, QUEUE_CONFIG, Truth, fill_database, fill_queue
 from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 from testsupport.servers import AppServer
 from testsupport.sessions import login
@@ -24,6 +25,7 @@ from testsupport.sessions import login
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppServer, Path, Truth]]:
     db = tmp_path_factory.mktemp("analytics-api") / "city.db"
     truth = fill_database(db, submissions=250, visits=20, seed=3)
+    fill_queue(db, weeks=5, seed=4)  # bookings and the queue's event log (with names, phones, codes)
     server = AppServer.on_file(db)
     try:
         yield server, db, truth
@@ -58,6 +60,34 @@ def test_the_dataset_is_the_files_figures_without_personal_data(world: tuple[App
     assert len(api.submissions) == sum(truth.submissions.values())
 
 
+def test_the_dataset_carries_the_queue_without_ids_names_or_phones(world: tuple[AppServer, Path, Truth]) -> None:
+    import sqlite3
+
+    from madoguchi.analytics import queue_metrics
+
+    server, db, _ = world
+    with _client(server, db, "configurator") as client:
+        r = client.get("/api/analytics/dataset")
+    assert r.status_code == 200
+    tables = r.json()["tables"]
+    assert tables["queue_events"]["columns"] == ["place", "event", "at", "kind", "booth", "ticket_no", "booking_no"]
+    assert tables["bookings"]["columns"] == ["booking_no", "place", "day", "start", "minutes", "party", "status",
+                                             "departments"]
+    conn = sqlite3.connect(db)
+    try:
+        secrets = [v for row in conn.execute("SELECT id, code, name, phone FROM bookings") for v in row]
+        secrets += [r[0] for r in conn.execute("SELECT DISTINCT ticket_id FROM queue_events WHERE ticket_id IS NOT NULL")]
+        assert len(tables["queue_events"]["rows"]) == conn.execute("SELECT count(*) FROM queue_events").fetchone()[0]
+    finally:
+        conn.close()
+    assert secrets and not [v for v in secrets if v in r.text]
+    # The capacity comes from the rules in force; the figures from the API are those of the file.
+    assert {row[0] for row in tables["capacity"]["rows"]} == {p["id"] for p in QUEUE_CONFIG["places"]}
+    api, local = to_dataset(tables, "api"), load_sqlite(db)
+    for figure in (queue_metrics.waits_by_hour, queue_metrics.no_show_rate, queue_metrics.capacity_use):
+        assert figure(api).equals(figure(local)), figure.__name__
+
+
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("counter", 403), ("reviewer", 403), ("resident", 403)])
 def test_other_roles_are_refused(world: tuple[AppServer, Path, Truth], role: str | None, status: int) -> None:
     server, db, _ = world
@@ -88,8 +118,11 @@ def test_the_console_page_shows_the_key_figures(world: tuple[AppServer, Path, Tr
         starts = truth.completed[key] + truth.left[key]
         row = next(r for r in html.split("<tr") if f"<td>{version}</td>" in r and "目標" in r)
         assert f'<td class="num">{starts}</td>' in row and f'<td class="num">{truth.submissions[key]}</td>' in row
-    for text in ("離脱の多い項目", "来庁の手順ごとの時間", "受付", "聞き取り", "交付", "市民課"):
+    for text in ("離脱の多い項目", "来庁の手順ごとの時間", "受付", "聞き取り", "交付", "市民課", "待ち時間と予約",
+                 "来庁なしの率", "予約枠の利用率", "明日の混む時間帯"):
         assert text in html
+    waits = html[html.index('id="h-queue_waits"'):html.index('id="h-queue_no_show"')]
+    assert "<table" in waits and "<td>当日</td>" in waits and "<td>予約</td>" in waits
     with _client(server, db, "counter") as client:
         assert "/console/analytics" not in client.get("/console/").text  # no menu entry without the capability
 
@@ -113,7 +146,9 @@ def test_the_console_page_is_axe_clean(world: tuple[AppServer, Path, Truth]) -> 
             page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(f"{server.url}/console/analytics")
             assert page.get_by_role("heading", name="利用状況", level=1).is_visible()
-            assert page.locator("table").count() == 6
+            # 6 + the queue's 3, and tomorrow's forecast when tomorrow is a weekday the synthetic places open
+            tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=9 + 24)).date()
+            assert page.locator("table").count() == 9 + (tomorrow.weekday() < 5)
             axe_check(page, "console-analytics")
             shot(page, "console-analytics")
             assert not errors, errors  # CSP refused nothing
