@@ -16,6 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from madoguchi.analytics.dataset import load_sqlite
 from testsupport.analytics_data import Truth, fill_database, fill_queue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,8 @@ def _outputs(nb: Any, mime: str) -> list[str]:
 
 
 def test_the_notebook_shows_every_figure_from_the_database(executed: Any, filled: tuple[Path, Truth]) -> None:
-    _, truth = filled
+    db, truth = filled
+    versions = load_sqlite(db).versions
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors, errors
@@ -78,7 +80,9 @@ def test_the_notebook_shows_every_figure_from_the_database(executed: Any, filled
     for pid, version in truth.versions.items():
         key = (pid, version)
         starts = truth.completed[key] + truth.left[key]
-        row = next(r for r in overview.split("<tr") if f"<td>{version}</td>" in r)
+        # By title and version: two procedures may share a version number (inkan-toroku, kokuho-kanyu 2.1.0).
+        title = versions[(versions.procedure_id == pid) & (versions.version == version)]["title"].iloc[0]
+        row = next(r for r in overview.split("<tr") if f"<td>{title}</td>" in r and f"<td>{version}</td>" in r)
         assert f"<td>{starts}</td>" in row and f"<td>{truth.submissions[key]}</td>" in row, (pid, row)
     # Japanese labels in the charts, not codes.
     assert any("離脱率" in s for s in svgs) and any("受付" in s for s in svgs)

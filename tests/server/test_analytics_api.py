@@ -113,10 +113,13 @@ def test_the_console_page_shows_the_key_figures(world: tuple[AppServer, Path, Tr
     for marker in PERSONAL:
         assert marker not in html, marker
     assert 'href="/console/analytics" aria-current="page">利用状況</a>' in html
+    versions = load_sqlite(db).versions
     for pid, version in truth.versions.items():
         key = (pid, version)
         starts = truth.completed[key] + truth.left[key]
-        row = next(r for r in html.split("<tr") if f"<td>{version}</td>" in r and "目標" in r)
+        # By title and version: two procedures may share a version number (inkan-toroku, kokuho-kanyu 2.1.0).
+        title = versions[(versions.procedure_id == pid) & (versions.version == version)]["title"].iloc[0]
+        row = next(r for r in html.split("<tr") if f"<td>{title}</td><td>{version}</td>" in r and "目標" in r)
         assert f'<td class="num">{starts}</td>' in row and f'<td class="num">{truth.submissions[key]}</td>' in row
     for text in ("離脱の多い項目", "来庁の手順ごとの時間", "受付", "聞き取り", "交付", "市民課", "待ち時間と予約",
                  "来庁なしの率", "予約枠の利用率", "明日の混む時間帯"):
