@@ -89,7 +89,7 @@ class BoardView(msgspec.Struct, kw_only=True):
     serving: list[BoardServing]
     version: int
     updated_at: str
-    poll_after_s: int = 2  # a board that cannot hold an event stream polls this often
+    poll_after_s: int = 1  # a board that cannot hold an event stream polls this often (a call shows within 2 s)
 
 
 def ticket_view(snap: Snapshot, t: TicketRow) -> TicketView:

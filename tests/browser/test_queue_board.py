@@ -121,3 +121,31 @@ def test_the_booth_calls_and_the_board_shows_it_within_two_seconds(browser: Any,
     assert errors == [] and board_errors == []
     desk.close()
     lobby.close()
+
+
+def test_a_board_without_an_event_stream_polls_and_still_shows_a_call_within_two_seconds(
+        browser: Any, shared_server: ServerProcess) -> None:
+    server = shared_server
+    clerk = server.login_as("counter", display_name="窓口 二郎")
+    lobby = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    board = lobby.new_page()
+    # A proxy that cannot hold a stream: every event-stream request fails.
+    board.route("**/board/events", lambda route: route.abort())
+    polls: list[str] = []
+    board.on("request", lambda r: polls.append(r.url) if r.url.endswith("/api/queue/honcho/board") else None)
+    board.goto(f"{server.base}/board/honcho")
+    with _api(server, clerk) as api:
+        number = api.post("/api/queue/honcho/tickets", json={}).json()["number"]
+        board.wait_for_timeout(1500)  # (Playwright answers the route only while it runs) the board polls by now
+        assert polls, "the board did not fall back to polling"
+        start = time.monotonic()
+        while True:  # other tests' tickets may be ahead: call until this one is called
+            called = api.post("/api/queue/honcho/call", json={"booth": "6"}).json()
+            if called["number"] == number:
+                break
+            api.post(f"/api/queue/tickets/{called['id']}/finish")
+            start = time.monotonic()
+    expect(board.locator("#latest-number")).to_have_text(number, timeout=2000)
+    assert time.monotonic() - start < 2
+    expect(board.locator("#latest-booth")).to_have_text("6番窓口")
+    lobby.close()

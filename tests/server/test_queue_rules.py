@@ -134,3 +134,11 @@ def test_day_stats_mean_service_active_booths_and_fallback() -> None:
     f = rules.day_stats([], [], [("1", NOW), ("2", NOW), ("3", NOW)], NOW, CFG, 2)
     assert f.service_minutes == CFG.service_minutes and f.active_booths == 2  # never more than the place has
     assert rules.estimate_minutes(3, QueueStats(service_minutes=7, active_booths=2)) == 11
+
+
+def test_booth_labels_are_the_boards() -> None:
+    """The same cases as tests/js/board.test.mjs: the board's script names booths as the server does."""
+    from server.tickets.hub import booth_label
+
+    assert booth_label("3") == "3番窓口" and booth_label("12", "en") == "Counter 12"
+    assert booth_label("こども課") == "こども課" and booth_label("Desk A", "en") == "Desk A"

@@ -1,9 +1,9 @@
 // The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
 // a stream cannot be held, polls the board with If-None-Match every poll_after_s. Each new call is announced in
 // the page's aria-live region in Japanese and English. Names never reach this page: the API has none.
-const root = document.getElementById('board');
-const place = root.dataset.place;
-const lang = root.dataset.lang === 'en' ? 'en' : 'ja';
+const root = typeof document === 'undefined' ? null : document.getElementById('board'); // null: node's tests
+const place = root ? root.dataset.place : '';
+const lang = root && root.dataset.lang === 'en' ? 'en' : 'ja';
 const api = `/api/queue/${encodeURIComponent(place)}/board`;
 
 // How a booth is called (twin of server/tickets/hub.py booth_label): "3" → 3番窓口 / counter 3.
@@ -20,7 +20,7 @@ export function announcement(number, booth) {
 
 const timeFormat = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit' });
 // "number@at" of the newest call shown; the first HTML's is not announced again.
-let lastCall = root.dataset.latest || null;
+let lastCall = root ? root.dataset.latest || null : null;
 let etag = null;
 
 function cell(text) {
@@ -62,14 +62,14 @@ function render(view) {
 let pollTimer = null;
 async function poll() {
   pollTimer = null;
-  let wait = 2000;
+  let wait = 1000;
   try {
     const r = await fetch(api, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
     if (r.status === 200) {
       etag = r.headers.get('ETag');
       const view = await r.json();
       render(view);
-      wait = Math.max(1, Math.min(view.poll_after_s || 2, 2)) * 1000;
+      wait = Math.max(1, Math.min(view.poll_after_s || 1, 2)) * 1000;
     }
   } catch {
     wait = 5000; // offline for a moment: try again a little later
@@ -97,4 +97,4 @@ function listen() {
   });
 }
 
-listen();
+if (root) listen();
