@@ -381,12 +381,14 @@ async def _staff_views(svc: Services, user: AccountLike, snap: Snapshot, tickets
 
 
 async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id: str, *, via: str) -> StaffQueue:
-    """The booths' list: waiting tickets in queue order (the caller's departments first among equals: all shown),
-    then those called and served."""
+    """The booths' list: waiting tickets in queue order, then those called and served. A department's reviewer sees
+    the tickets of their department only (the department rule: the others' bookings and names are not theirs)."""
     cfg = await hub.config()
     snap = await hub.snapshot(place_of(cfg, place_id), cfg)
-    order = sorted((t for t in snap.tickets if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
-    live = sorted((t for t in snap.tickets if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
+    allowed = department_filter(user)
+    mine = [t for t in snap.tickets if allowed is None or set(allowed) & set(t.departments)]
+    order = sorted((t for t in mine if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
+    live = sorted((t for t in mine if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
                   reverse=True)
     tickets = await _staff_views(svc, user, snap, [*order, *live], via=via)
     booths = []

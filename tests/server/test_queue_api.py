@@ -238,6 +238,8 @@ def test_a_reviewer_calls_only_tickets_of_their_department(world: World, kiosk: 
     kiosk.post("/api/queue/honcho/tickets", json={"departments": ["shimin"]})
     kodomo = kiosk.post("/api/queue/honcho/tickets", json={"departments": ["kodomo"]}).json()
     reviewer = world.staff("reviewer", "kodomo")
+    listed = reviewer.get("/api/queue/honcho").json()["tickets"]
+    assert [t["number"] for t in listed] == [kodomo["number"]]  # the other department's ticket is not theirs
     assert reviewer.post("/api/queue/honcho/call", json={"booth": "5"}).json()["number"] == kodomo["number"]
     assert_problem(reviewer.post("/api/queue/honcho/call", json={"booth": "5"}), 404, "queue-empty")
     shimin_id = world.sql("SELECT id FROM tickets WHERE number = 'A-001'")[0][0]
