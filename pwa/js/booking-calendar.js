@@ -97,3 +97,7 @@ export function nextPoll(lastMs, changed, hintS = null) {
 
 /** Whether a ticket is still open (the page keeps following it; the home page shows it). */
 export function ticketOpen(ticket) { return Boolean(ticket) && ['waiting', 'called', 'serving'].includes(ticket.status); }
+
+/** Whether a booking's ticket still waits for its booked time (「予約の時間（9:30）に合わせてお呼びします」): not once
+ * the time has passed — a late booking queues by its arrival (docs/queue.md "Order"), so the sentence would be wrong. */
+export function waitsForItsTime(ticket, now = Date.now()) { return Boolean(ticket && ticket.due_at) && Date.parse(ticket.due_at) > now; }

@@ -12,7 +12,7 @@ import { api } from './api.js';
 import { el } from './dom.js';
 import { pushPossible, pushSubscription } from './statuses.js';
 import { link } from './shell.js';
-import { nextPoll, ticketOpen, jstTime } from './booking-calendar.js';
+import { nextPoll, ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
 
 addStrings(STRINGS);
 
@@ -40,7 +40,7 @@ function statusLines(tk) {
     default: {
       const ahead = Number(tk.ahead) || 0;
       const first = ahead ? t('tkAhead', { n: ahead }) : t('tkNext');
-      const due = tk.due_at ? t('tkDue', { at: jstTime(tk.due_at) }) : '';
+      const due = waitsForItsTime(tk) ? t('tkDue', { at: jstTime(tk.due_at) }) : '';
       const estimate = ahead || tk.estimate_minutes ? t('tkEstimate', { n: Number(tk.estimate_minutes) || 0 }) : '';
       return [first, [estimate, tk.near ? t('tkNear') : '', due].filter(Boolean).join(' ')];
     }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, jstDay, addDays, upcoming, nextPoll,
-  POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange,
+  POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange, waitsForItsTime,
 } from '../../pwa/js/booking-calendar.js';
 
 const slot = (start, end, free) => ({ start, end, free });
@@ -102,4 +102,13 @@ test('a ticket is followed while waiting, called or being served', () => {
   for (const s of ['waiting', 'called', 'serving']) assert.ok(ticketOpen({ status: s }), s);
   for (const s of ['done', 'left', 'no_show']) assert.ok(!ticketOpen({ status: s }), s);
   assert.ok(!ticketOpen(null));
+});
+
+test('a booking waits for its time only while that time is ahead (late, it queues by arrival)', () => {
+  const now = Date.parse('2026-12-08T00:30:00Z'); // 9:30 JST
+  assert.ok(waitsForItsTime({ due_at: '2026-12-08T00:45:00+00:00' }, now));
+  assert.ok(!waitsForItsTime({ due_at: '2026-12-08T00:15:00+00:00' }, now));
+  assert.ok(!waitsForItsTime({ due_at: '2026-12-08T00:30:00+00:00' }, now));
+  assert.ok(!waitsForItsTime({ due_at: null }, now)); // a walk-in
+  assert.ok(!waitsForItsTime(null, now));
 });
