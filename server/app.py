@@ -103,6 +103,7 @@ def open_services(settings: Settings, *, library: Any = None) -> Services:
 def create_app(settings: Settings, *, library: Any = None, extra_handlers: Sequence[Any] = ()) -> Litestar:
     svc = open_services(settings, library=library)
     from server.auth import AuthConfig, install
+    from server.booking.manage_links import manage_url_in
     from server.booking.reminders import ReminderJob
     from server.console import console_router
     from server.console.analytics_page import analytics_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings, *, library: Any = None, extra_handlers: Seque
     golive = GoLiveWatcher(svc)
     # Reminders the day before a booking, no-shows at closing time, lapsed holds (docs/booking.md "Reminders").
     reminders = ReminderJob(svc.db, svc.notifier, settings.reminder_senders, origin=settings.origin,
+                            manage_url=lambda c, bid: manage_url_in(c, bid, settings.origin),
                             interval_s=settings.reminder_interval_s)
     hub = QueueHub(svc.db, svc.notifier)  # the queue's live updates: one per app (docs/queue.md)
     maintenance = Maintenance(svc.db, root=settings.attachment_root, expiry_s=settings.upload_expiry_s,

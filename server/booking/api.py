@@ -478,6 +478,9 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
         record, token = await svc.db.write(write)
     except BookingRefused as e:
         raise refused(e) from None
+    reminders = getattr(request.app.state, "reminders", None)
+    if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once
+        reminders.booking_made(cfg, record.day)
     return booking_view(cfg, svc.catalog.library, record, ticket=None, now=clock.now(), token=token)
 
 

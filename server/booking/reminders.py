@@ -9,13 +9,13 @@
 * from ``cfg.reminder_hour`` JST the day before, sends each ``booked`` booking of tomorrow ONE reminder per
   channel: Web Push to the subscriptions of the account that booked (``Notifier.push_to_accounts``) and one
   message per configured :class:`ReminderSender` (the city's SMS or mail adapter) when the booking has a phone.
-  A booking made after the hour for tomorrow is reminded in the next round (the booking API may ``wake`` it).
+  A booking made for tomorrow after the hour is reminded at once (the booking API calls ``booking_made``).
 
 Once only, even across restarts and with two servers on one file: a channel is *claimed* by inserting its
 ``booking_reminders`` row (primary key booking + channel) in a write job before anything is sent; whoever
-inserted it sends. A sender that answers ``False`` (or raises) leaves the row ``failed``; it is claimed again
-after :data:`RETRY_AFTER_S`, at most :data:`MAX_RETRIES` times (so at most 1 + MAX_RETRIES attempts), then left
-``failed`` for good. The push channel is ``sent`` once queued to the notifier (push services answer later and
+inserted it sends (a booking moved to another day since is claimed again for its new day). A sender that
+answers ``False`` (or raises) leaves the row ``failed``; it is claimed again after :data:`RETRY_AFTER_S`, at most
+:data:`MAX_RETRIES` times (so at most 1 + MAX_RETRIES attempts), then left ``failed`` for good. The push channel is ``sent`` once queued to the notifier (push services answer later and
 an expired subscription is deleted there), or ``none`` when the account has no subscription.
 
 What a reminder says: the place, the day (12月8日（火）), the time and, for a booking without an account, the
@@ -43,6 +43,7 @@ from procedure_definitions.japan import JST
 from server.booking import clock
 from server.booking.config import WEEKDAYS, BookingConfig, Place, config_in
 from server.booking.events import record_event_in
+from server.booking.store import expire_holds_in
 from server.maintenance import stop_task
 from server.storage.migrations import Migration
 
@@ -73,6 +74,8 @@ RETRY_AFTER_S: Final = 600.0  # ... each no sooner than 10 minutes after the one
 # must hold across restarts too. A component of its own: the booking component's versions are part A's.
 REMINDER_MIGRATIONS: list[Migration] = [
     (1, "ALTER TABLE booking_reminders ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1"),
+    # ... and for which day: a booking moved after its reminder is reminded of its new day.
+    (2, "ALTER TABLE booking_reminders ADD COLUMN day TEXT"),
 ]
 
 _WEEKDAY_JA: Final = ("月", "火", "水", "木", "金", "土", "日")
@@ -211,8 +214,7 @@ def housekeeping_in(conn: sqlite3.Connection, cfg: BookingConfig, now: dt.dateti
     """Lapsed holds → ``expired``; bookings never checked in by closing time → ``no_show`` (event
     ``no_show``). Returns (holds expired, no-shows marked)."""
     now_iso = now.astimezone(dt.UTC).isoformat()
-    expired = conn.execute("UPDATE bookings SET status = 'expired', updated_at = ? WHERE status = 'held'"
-                           " AND held_until IS NOT NULL AND held_until < ?", (now_iso, now_iso)).rowcount
+    expired = expire_holds_in(conn, now)
     today = now.astimezone(JST).date().isoformat()
     places = {p.id: p for p in cfg.places}
     marked = 0
@@ -273,7 +275,12 @@ def _claim_in(conn: sqlite3.Connection, day: str, channels: Sequence[str], now: 
         wanted = ([PUSH_CHANNEL] if account_id else []) + ([c for c in channels] if phone else [])
         for channel in wanted:
             new = conn.execute("INSERT OR IGNORE INTO booking_reminders (booking_id, channel, sent_at, outcome,"
-                               " attempts) VALUES (?, ?, ?, 'sending', 1)", (bid, channel, now_iso)).rowcount
+                               " attempts, day) VALUES (?, ?, ?, 'sending', 1, ?)", (bid, channel, now_iso, bday)).rowcount
+            # Reminded for another day and moved since: the new day is reminded afresh.
+            new = new or conn.execute(
+                "UPDATE booking_reminders SET outcome = 'sending', sent_at = ?, attempts = 1, day = ?"
+                " WHERE booking_id = ? AND channel = ? AND day IS NOT NULL AND day <> ?",
+                (now_iso, bday, bid, channel, bday)).rowcount
             retry = new or conn.execute(
                 "UPDATE booking_reminders SET outcome = 'sending', sent_at = ?, attempts = attempts + 1"
                 " WHERE booking_id = ? AND channel = ? AND outcome IN ('failed', 'sending') AND attempts <= ?"
@@ -387,8 +394,14 @@ class ReminderJob:
         return "sent" if ok is True else "failed"
 
     def wake(self) -> None:
-        """Run a round soon (a booking for tomorrow made after the reminder hour)."""
+        """Run a round soon."""
         self._wake.set()
+
+    def booking_made(self, cfg: BookingConfig, day: str) -> None:
+        """A booking for ``day`` was just made: when that is tomorrow and the reminder hour has passed, its
+        reminder goes out now rather than at the next round."""
+        if _due_day(cfg, self.clock()) == day:
+            self.wake()
 
     async def _loop(self) -> None:
         while True:

@@ -28,6 +28,7 @@ import msgspec
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
+from server.booking.manage_links import manage_key_in, manage_token
 from server.booking.slots import Taken, day_slots, day_state, start_at
 
 __all__ = [
@@ -273,7 +274,8 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     410 ``hold-expired``, 409 ``hold-not-yours``. Event ``booked``."""
     now = clock.now()
     hold = _live_hold(conn, hold_id, holder, now)
-    token = None if account_id is not None else secrets.token_urlsafe(16)  # 128 bits
+    # Derived from the installation's key (server/booking/manage_links.py) so the reminder SMS can carry the link.
+    token = None if account_id is not None else manage_token(manage_key_in(conn), hold.id)
     manage_hash = hashlib.sha256(token.encode()).hexdigest() if token else None
     conn.execute(
         "UPDATE bookings SET status = 'booked', held_until = NULL, manage_hash = ?, account_id = ?, booked_by = ?,"

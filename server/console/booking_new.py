@@ -239,7 +239,8 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
             return done
         record, _token = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
                                            booked_by=user.id, name=name, phone=phone, people=people, lang="ja")
-        # The manage link's token is not shown: the caller manages the booking by phone, through the desk.
+        # The manage link's token is not shown: the caller manages the booking by phone, through the desk (the
+        # reminder SMS the day before carries it: server/booking/manage_links.py).
         append_audit(conn, actor=user.id, action="booking.book_on_behalf", subject=f"booking:{record.id}",
                      details={"via": "console", "day": day, "start": start})
         return record
@@ -248,6 +249,9 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
         record = await svc.db.write(write)
     except BookingRefused as e:
         return _refused(request, Problem(e.status, e.slug, e.detail), back)
+    reminders = getattr(request.app.state, "reminders", None)
+    if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once
+        reminders.booking_made(cfg, record.day)
     return Redirect(f"/console/bookings/{record.id}?done={'moved' if c.move else 'booked'}", status_code=303)
 
 

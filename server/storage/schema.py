@@ -185,9 +185,10 @@ CORE_MIGRATIONS: list[Migration] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, 
 def all_components() -> list[tuple[str, Sequence[Migration]]]:
     """Core, then the registry's search keys, auth, sync, follow (replies, push), parties (two-person
     procedures), visits (来庁), the queue's folded search keys, the counter interviews, the hand-off outbox and
-    counter codes (窓口で見せるコード, pre-entries), definitions (drafts), the preview links' key, bookings, tickets and
-    the reminders' attempts: each component's migrations are versioned on their own."""
+    counter codes (窓口で見せるコード, pre-entries), definitions (drafts), the preview links' key, bookings, tickets, the
+    reminders' attempts and the manage links' key: each component's migrations are versioned on their own."""
     from server.auth.migrations import MIGRATIONS as AUTH_MIGRATIONS
+    from server.booking.manage_links import MANAGE_LINK_MIGRATIONS
     from server.booking.reminders import REMINDER_MIGRATIONS
     from server.booking.schema import BOOKING_MIGRATIONS, TICKET_MIGRATIONS
     from server.definitions.store import DEFINITION_MIGRATIONS
@@ -208,7 +209,7 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
             ("interviews", INTERVIEW_MIGRATIONS), ("handoff", HANDOFF_MIGRATIONS),
             ("counter_codes", COUNTER_CODE_MIGRATIONS), ("definitions", DEFINITION_MIGRATIONS),
             ("preview", PREVIEW_MIGRATIONS), ("booking", BOOKING_MIGRATIONS), ("tickets", TICKET_MIGRATIONS),
-            ("reminders", REMINDER_MIGRATIONS)]
+            ("reminders", REMINDER_MIGRATIONS), ("manage_links", MANAGE_LINK_MIGRATIONS)]
 
 
 def migrate(conn: sqlite3.Connection) -> list[tuple[str, int]]:

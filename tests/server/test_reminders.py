@@ -16,6 +16,8 @@ import pytest
 from procedure_definitions.japan import JST
 from server.booking.config import DEFAULT_CONFIG, WEEKDAYS
 from server.booking.reminders import MAX_RETRIES, RETRY_AFTER_S
+from server.booking.slots import closed_reason
+from server.booking.store import cancel_booking_in, create_booking_in, create_hold_in, move_booking_in
 from tests.server.conftest import start_server
 from testsupport.push_service import LocalPushService
 from testsupport.reminders import RecordingSender, run_round
@@ -25,9 +27,10 @@ PLACE = DEFAULT_CONFIG.places[0]
 
 
 def _weekday_ahead(days: int) -> dt.date:
-    """The first day the default place is open, at least ``days`` days after today (JST)."""
+    """The first day the default place takes bookings (open, no holiday, not 年末年始), at least ``days`` days
+    after today (JST)."""
     d = dt.datetime.now(JST).date() + dt.timedelta(days=days)
-    while WEEKDAYS[d.weekday()] not in PLACE.hours:
+    while closed_reason(DEFAULT_CONFIG, PLACE, d) is not None:
         d += dt.timedelta(days=1)
     return d
 
@@ -38,20 +41,24 @@ def _jst(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
 
 def _book(srv: AppServer, day: dt.date, start: str = "09:00", *, account_id: str | None = None,
           phone: str | None = None, lang: str = "ja", status: str = "booked", name: str | None = "窓口 花子",
-          held_until: str | None = None) -> str:
-    """A booking row as the booking API stores it (part A's store lands separately)."""
-    bid = str(uuid.uuid4())
-    now = dt.datetime.now(dt.UTC).isoformat()
+          ) -> tuple[str, str | None]:
+    """A booking made as the booking API makes it (a hold, then the booking: server/booking/store.py); its id
+    and its manage token (none with an account)."""
+    holder = f"account:{account_id}" if account_id else f"ip:test-{uuid.uuid4()}"
 
-    def job(c: sqlite3.Connection) -> None:
-        c.execute("INSERT INTO bookings (id, code, place, day, start, minutes, status, held_until, holder, account_id,"
-                  " name, phone, party, procedures, departments, lang, created_at, updated_at)"
-                  " VALUES (?, ?, ?, ?, ?, 30, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
-                  (bid, uuid.uuid4().hex[:8].upper(), PLACE.id, day.isoformat(), start, status, held_until,
-                   f"account:{account_id}" if account_id else "ip:127.0.0.1", account_id, name, phone,
-                   '["tenkyo"]', '["shimin"]', lang, now, now))
-    srv.db.write_sync(job)
-    return bid
+    def job(c: sqlite3.Connection) -> tuple[str, str | None]:
+        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=day.isoformat(), start=start, minutes=30,
+                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
+        if status == "held":
+            return hold.id, None
+        record, token = create_booking_in(c, DEFAULT_CONFIG, hold_id=hold.id, holder=holder, account_id=account_id,
+                                          booked_by=None, name=name, phone=phone, people=[], lang=lang)
+        if status == "cancelled":
+            cancel_booking_in(c, DEFAULT_CONFIG, record.id, by=None, staff=True)
+        elif status == "checked_in":  # checking in (server/tickets) works on the day only: its outcome, written
+            c.execute("UPDATE bookings SET status = 'checked_in' WHERE id = ?", (record.id,))
+        return record.id, token
+    return srv.db.write_sync(job)
 
 
 def _status(srv: AppServer, bid: str) -> str:
@@ -59,8 +66,10 @@ def _status(srv: AppServer, bid: str) -> str:
 
 
 def _events(srv: AppServer, bid: str) -> list[tuple[str, Any]]:
+    """The steps after booking (the booking's own ``booked``/``cancelled`` are the store's)."""
     return srv.db.read_sync(lambda c: [tuple(r) for r in c.execute(
-        "SELECT event, detail FROM queue_events WHERE booking_id = ? ORDER BY id", (bid,))])
+        "SELECT event, detail FROM queue_events WHERE booking_id = ? AND event NOT IN ('booked', 'cancelled')"
+        " ORDER BY id", (bid,))])
 
 
 def _reminder_rows(srv: AppServer, bid: str) -> dict[str, tuple[str, int]]:
@@ -98,10 +107,11 @@ def test_the_day_before_from_the_reminder_hour_each_channel_once(srv: AppServer,
     assert resident.post("/api/push/subscriptions", json=mine).status_code == 201
     other = srv.login("resident")  # another resident's browser must hear nothing of this booking
     assert other.post("/api/push/subscriptions", json=push.subscription()).status_code == 201
-    own = _book(srv, day, "09:30", account_id=account, name="秘密 太郎")
-    by_phone = _book(srv, day, "14:00", phone="090-1234-5678", lang="en", name="電話 次郎")
+    own, no_token = _book(srv, day, "09:30", account_id=account, name="秘密 太郎")
+    by_phone, token = _book(srv, day, "14:00", phone="090-1234-5678", lang="en", name="電話 次郎")
+    assert no_token is None and token
     _book(srv, day, "10:00", phone="090-0000-0000", status="cancelled")
-    later = _book(srv, day + dt.timedelta(days=1), "10:00", phone="090-1111-1111")
+    later, _ = _book(srv, _weekday_ahead((day - dt.datetime.now(JST).date()).days + 1), "10:00", phone="090-1111-1111")
     eve = day - dt.timedelta(days=1)
     hour = DEFAULT_CONFIG.reminder_hour
 
@@ -124,6 +134,10 @@ def test_the_day_before_from_the_reminder_hour_each_channel_once(srv: AppServer,
     assert PLACE.name["en"] in msg.text and "14:00" in msg.text and str(day.day) in msg.text
     assert day.strftime("%B") in msg.text and day.strftime("%a") in msg.text
     assert "電話" not in msg.text and "tenkyo" not in msg.text  # no name, no procedure
+    # A booking without an account gets its manage link again (the one given at booking), and it works.
+    assert msg.manage_url == f"{srv.settings.origin}/#/v/m/{by_phone}/{token}" and msg.text.endswith(msg.manage_url)
+    r = srv.client().get(f"/api/bookings/{by_phone}", headers={"X-Booking-Token": token})
+    assert r.status_code == 200 and r.json()["id"] == by_phone
 
     assert _reminder_rows(srv, own) == {"push": ("sent", 1)}
     assert _reminder_rows(srv, by_phone) == {"sms": ("sent", 1)}
@@ -142,7 +156,7 @@ def test_once_only_across_a_restart_on_the_same_file(tmp_path: Path) -> None:
     first_sms = RecordingSender("sms")
     srv = start_server(tmp_path, reminder_senders=(first_sms,), reminder_interval_s=0)
     try:
-        bid = _book(srv, day, "11:15", phone="080-2222-3333")
+        bid, _ = _book(srv, day, "11:15", phone="080-2222-3333")
         assert run_round(srv.app, eve).sent == 1
     finally:
         srv.stop()
@@ -158,7 +172,7 @@ def test_once_only_across_a_restart_on_the_same_file(tmp_path: Path) -> None:
 
 def test_a_refused_message_is_retried_a_few_times_then_left_failed(srv: AppServer, sms: RecordingSender) -> None:
     day = _weekday_ahead(5)
-    bid = _book(srv, day, "13:00", phone="070-4444-5555", lang="ja-easy")
+    bid, _ = _book(srv, day, "13:00", phone="070-4444-5555", lang="ja-easy")
     sms.accept = False
     t = _jst(day - dt.timedelta(days=1), DEFAULT_CONFIG.reminder_hour, 0)
     assert run_round(srv.app, t).failed == 1
@@ -170,7 +184,7 @@ def test_a_refused_message_is_retried_a_few_times_then_left_failed(srv: AppServe
     assert _reminder_rows(srv, bid) == {"sms": ("failed", 1 + MAX_RETRIES)}
     assert _events(srv, bid) == []  # never reminded
 
-    other = _book(srv, day, "13:30", phone="070-6666-7777", lang="ja-easy")  # refused once, accepted on retry
+    other, _ = _book(srv, day, "13:30", phone="070-6666-7777", lang="ja-easy")  # refused once, accepted on retry
     sms.accept = False
     t0 = _jst(day - dt.timedelta(days=1), DEFAULT_CONFIG.reminder_hour + 1, 0)
     run_round(srv.app, t0)
@@ -184,7 +198,7 @@ def test_a_refused_message_is_retried_a_few_times_then_left_failed(srv: AppServe
 def test_a_resident_without_a_push_subscription_is_noted_not_reminded(srv: AppServer, sms: RecordingSender) -> None:
     day = _weekday_ahead(6)
     resident = srv.login("resident")
-    bid = _book(srv, day, "09:00", account_id=resident.account_id)  # type: ignore[attr-defined]
+    bid, _ = _book(srv, day, "09:00", account_id=resident.account_id)  # type: ignore[attr-defined]
     r = run_round(srv.app, _jst(day - dt.timedelta(days=1), 23, 0))
     assert (r.sent, r.nothing_to_send) == (0, 1)
     assert _reminder_rows(srv, bid) == {"push": ("none", 1)} and _events(srv, bid) == []
@@ -194,12 +208,10 @@ def test_no_show_at_closing_time_and_lapsed_holds_expire(srv: AppServer) -> None
     day = _weekday_ahead(7)
     close_h, close_m = (int(x) for x in PLACE.hours[WEEKDAYS[day.weekday()]][1].split(":"))
     closing = _jst(day, close_h, close_m)
-    missed = _book(srv, day, "10:00", phone="090-9999-0000")
-    came = _book(srv, day, "10:30", status="checked_in")
-    cancelled = _book(srv, day, "11:00", status="cancelled")
-    hold_until = closing - dt.timedelta(hours=3)
-    hold = _book(srv, day + dt.timedelta(days=1), "09:00", status="held",
-                 held_until=hold_until.astimezone(dt.UTC).isoformat())
+    missed, _ = _book(srv, day, "10:00", phone="090-9999-0000")
+    came, _ = _book(srv, day, "10:30", status="checked_in")
+    cancelled, _ = _book(srv, day, "11:00", status="cancelled")
+    hold, _ = _book(srv, day, "09:00", status="held")  # held for 15 minutes from now: long lapsed by then
 
     r = run_round(srv.app, closing - dt.timedelta(minutes=1))
     assert (r.no_shows, r.holds_expired) == (0, 1)
@@ -250,3 +262,36 @@ def test_serve_loads_the_citys_sender_by_class_path_or_refuses_to_start(tmp_path
                         "--reminder-sender", "no_such_module_x:Sender"], capture_output=True, text=True, env=env,
                        timeout=120, cwd=ROOT)
     assert r.returncode == 2 and "error: --reminder-sender" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_booking_for_tomorrow_made_after_the_hour_wakes_the_job_at_once() -> None:
+    from server.booking.reminders import ReminderJob
+
+    eve = _jst(dt.date(2026, 12, 7), DEFAULT_CONFIG.reminder_hour, 30)
+    job = ReminderJob(None, None, origin="http://localhost", interval_s=0, clock_fn=lambda: eve)
+    job.booking_made(DEFAULT_CONFIG, "2026-12-09")  # the day after tomorrow: the usual round will do
+    assert not job._wake.is_set()
+    job.booking_made(DEFAULT_CONFIG, "2026-12-08")
+    assert job._wake.is_set()
+    early = ReminderJob(None, None, origin="http://localhost", interval_s=0,
+                        clock_fn=lambda: eve - dt.timedelta(hours=1))
+    early.booking_made(DEFAULT_CONFIG, "2026-12-08")  # before the hour: tonight's first round sends it
+    assert not early._wake.is_set()
+
+
+def test_a_booking_moved_after_its_reminder_is_reminded_of_its_new_day(srv: AppServer, sms: RecordingSender) -> None:
+    day = _weekday_ahead(8)
+    bid, _ = _book(srv, day, "15:00", phone="090-3333-4444")
+    assert run_round(srv.app, _jst(day - dt.timedelta(days=1), 19)).sent == 1
+    new_day = _weekday_ahead((day - dt.datetime.now(JST).date()).days + 1)
+    holder = f"ip:test-{uuid.uuid4()}"
+
+    def move(c: sqlite3.Connection) -> None:
+        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=new_day.isoformat(), start="15:00", minutes=30,
+                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
+        move_booking_in(c, DEFAULT_CONFIG, bid, hold_id=hold.id, holder=holder, by=None, staff=True)
+    srv.db.write_sync(move)
+    assert run_round(srv.app, _jst(day - dt.timedelta(days=1), 20)).sent == 0  # the old eve: nothing again
+    assert run_round(srv.app, _jst(new_day - dt.timedelta(days=1), 19)).sent == 1
+    assert [m.day for m in sms.messages] == [day.isoformat(), new_day.isoformat()]
+    assert _reminder_rows(srv, bid) == {"sms": ("sent", 1)}
