@@ -96,8 +96,7 @@ async def queue_page(request: Request[Any, Any, Any], place: FromQuery[str | Non
             mine = row
         rows.append(row)
     ctx.update(queue=queue, rows=[r for r in rows if r["t"].status == "waiting"],
-               live=[r for r in rows if r["t"].status != "waiting"], mine=mine,
-               may_open_visit=user.role in VISIT_DESK_ROLES)
+               live=[r for r in rows if r["t"].status != "waiting"], mine=mine)
     page = render_page(request, "booth_queue.html", **ctx)
     if booth:  # this browser's booth, for the next time the page opens without one
         page.cookies.append(Cookie(key=BOOTH_COOKIE, value=f"{chosen.id}|{booth}", path="/console", max_age=365 * 86400,

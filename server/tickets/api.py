@@ -232,7 +232,7 @@ async def get_ticket(request: Request[Any, Any, Any], token: FromPath[str]) -> R
 
 
 @get("/api/tickets/{token:str}/events", summary="A ticket's live updates (server-sent events 'ticket')",
-     tags=["queue"])
+     tags=["queue"], media_type="text/event-stream")
 async def ticket_events(request: Request[Any, Any, Any], token: FromPath[str]) -> ServerSentEvent:
     svc, hub = services(request), hub_of(request)
     snap, t = await _by_token(svc, hub, token)  # 404 before the stream starts
@@ -331,7 +331,7 @@ async def get_board(request: Request[Any, Any, Any], place: FromPath[str]) -> Re
 
 
 @get("/api/queue/{place:str}/board/events", summary="The lobby board's live updates (server-sent events 'board')",
-     tags=["queue"])
+     tags=["queue"], media_type="text/event-stream")
 async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) -> ServerSentEvent:
     hub = hub_of(request)
     snap = await _board(request, place)
