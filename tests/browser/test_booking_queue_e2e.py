@@ -20,6 +20,7 @@ check-in and calls must fall on one JST day.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import expect
 
 from procedure_definitions.japan import JST
@@ -222,13 +225,17 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     booking = next(b for b in _api(phone, "/api/bookings")["bookings"] if b["day"] == today)
     assert (booking["start"], booking["status"], booking["name"]) == (slot["start"], "booked", RESIDENT)
     expect(phone.locator("#bk-code")).to_have_text(booking["code"])
-    expect(phone.get_by_role("img", name=f"受付用のQRコード（予約番号 {booking['code']}）")).to_be_visible()
+    qr = phone.get_by_role("img", name=f"受付用のQRコード（予約番号 {booking['code']}）")
+    expect(qr).to_be_visible()
+    # What the kiosk's scanner will read: the QR code as the phone's screen shows it, decoded.
+    scanned = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
+    assert scanned == [booking["code"].replace("-", "")], scanned
     expect(phone.locator("#preentry")).to_contain_text("来庁前に入力しておくと、窓口が早く終わります")
     assert phone.locator("#preentry").get_by_role("link").first.get_attribute("href") == "#/p/juminhyo-copy"
     shot(phone, "e2e-booking-done")
 
-    # 2. The lobby kiosk: a clerk pairs a browser (受付機), which then takes the booking's code as a scanner types
-    # it (the bare code the QR holds, then Enter) into the box focused on arrival.
+    # 2. The lobby kiosk: a clerk pairs a browser (受付機), which then takes the booking's QR code as a scanner
+    # types it (what it decoded, then Enter) into the box focused on arrival.
     kiosk_ctx, kiosk = _context(browser, errors, DESKTOP)
     add_session(kiosk_ctx, base, server.login_as("counter", display_name="受付 職員"))
     kiosk.goto(f"{base}/console/")
@@ -238,7 +245,7 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     kiosk.wait_for_url(f"{base}/kiosk")
     code_box = kiosk.get_by_label("予約番号")
     expect(code_box).to_be_focused()
-    kiosk.keyboard.type(booking["code"].replace("-", ""))
+    kiosk.keyboard.type(scanned[0])
     kiosk.keyboard.press("Enter")
     kiosk_number = kiosk.locator("#ticket-number")
     expect(kiosk_number).to_have_text(re.compile(r"^R-\d{3}$"), timeout=10000)
