@@ -2,20 +2,15 @@
 run a reminder round on the server's own loop from a test thread.
 
 :class:`RecordingSender` keeps every message it was given (what would have been sent) and answers ``accept``
-(set it False to play an SMS gateway that refuses). ``madoguchi serve --reminder-sender
-testsupport.reminders:RecordingSender`` loads it too; ``MADOGUCHI_REMINDER_LOG`` then names a file it appends
-each message to as one JSON line (a subprocess test reads it back)."""
+(set it False to play an SMS gateway that refuses); made with no arguments it is an ``sms`` sender, so
+``madoguchi serve --reminder-sender testsupport.reminders:RecordingSender`` loads it too."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
-import os
 import threading
 from typing import Any
-
-import msgspec
 
 from server.booking.reminders import ReminderMessage, RoundResult
 
@@ -29,7 +24,6 @@ class RecordingSender:
         self.messages: list[ReminderMessage] = []
         self.attempts = 0  # sends asked for, accepted or not
         self._lock = threading.Lock()  # sends run in worker threads
-        self._log = os.environ.get("MADOGUCHI_REMINDER_LOG")
 
     def send(self, msg: ReminderMessage) -> bool:
         with self._lock:
@@ -37,9 +31,6 @@ class RecordingSender:
             if not self.accept:
                 return False
             self.messages.append(msg)
-            if self._log:
-                with open(self._log, "ab") as f:
-                    f.write(msgspec.json.encode(dataclasses.asdict(msg)) + b"\n")
             return True
 
 

@@ -246,8 +246,10 @@ def test_serve_loads_the_citys_sender_by_class_path_or_refuses_to_start(tmp_path
     import subprocess
     import sys
 
+    import httpx
+
     from server.booking.reminders import load_senders
-    from testsupport.servers import ROOT
+    from testsupport.servers import ROOT, ServerProcess
 
     (sender,) = load_senders(["testsupport.reminders:RecordingSender"])
     assert isinstance(sender, RecordingSender) and sender.channel == "sms"
@@ -262,6 +264,11 @@ def test_serve_loads_the_citys_sender_by_class_path_or_refuses_to_start(tmp_path
                         "--reminder-sender", "no_such_module_x:Sender"], capture_output=True, text=True, env=env,
                        timeout=120, cwd=ROOT)
     assert r.returncode == 2 and "error: --reminder-sender" in r.stderr and "Traceback" not in r.stderr
+    # A class that loads: the server starts with it (the test double is on the path through PYTHONPATH).
+    db = str(tmp_path / "ok.db")
+    with ServerProcess(db, argv=[sys.executable, "-m", "madoguchi.cli", "serve", "--db", db, "--port", "{port}",
+                                 "--reminder-sender", "testsupport.reminders:RecordingSender"], env=env) as srv:
+        assert httpx.get(f"{srv.url}/healthz", timeout=10).json() == {"status": "ok"}
 
 
 def test_a_booking_for_tomorrow_made_after_the_hour_wakes_the_job_at_once() -> None:
