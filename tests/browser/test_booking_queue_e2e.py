@@ -232,6 +232,7 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     assert scanned == [booking["code"].replace("-", "")], scanned
     expect(phone.locator("#preentry")).to_contain_text("来庁前に入力しておくと、窓口が早く終わります")
     assert phone.locator("#preentry").get_by_role("link").first.get_attribute("href") == "#/p/juminhyo-copy"
+    axe_check(phone, "e2e-booking-done")
     shot(phone, "e2e-booking-done")
 
     # 2. The lobby kiosk: a clerk pairs a browser (受付機), which then takes the booking's QR code as a scanner
