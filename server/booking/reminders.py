@@ -5,7 +5,8 @@
 
 * expires lapsed holds (status ``held``, ``held_until`` passed → ``expired``: they free their cells anyway,
   this only tidies the table);
-* marks bookings never checked in by their place's closing time (JST) ``no_show`` (event ``no_show``);
+* marks bookings never checked in by their place's closing time (JST; or their own end, if later) ``no_show``
+  (event ``no_show``);
 * from ``cfg.reminder_hour`` JST the day before, sends each ``booked`` booking of tomorrow ONE reminder per
   channel: Web Push to the subscriptions of the account that booked (``Notifier.push_to_accounts``) and one
   message per configured :class:`ReminderSender` (the city's SMS or mail adapter) when the booking has a phone.
@@ -43,6 +44,7 @@ from procedure_definitions.japan import JST
 from server.booking import clock
 from server.booking.config import WEEKDAYS, BookingConfig, Place, config_in
 from server.booking.events import record_event_in
+from server.booking.slots import start_at
 from server.booking.store import expire_holds_in
 from server.maintenance import stop_task
 from server.storage.migrations import Migration
@@ -197,17 +199,14 @@ def push_payload(booking_id: str, start: str, lang: str | None) -> bytes:
 # ---- the day's housekeeping (one write job) -------------------------------------------------------------
 
 
-def _closing_utc(place: Place | None, day: str) -> dt.datetime:
-    """When a day's bookings at ``place`` are over: its closing time (JST), or the day's end when the place
-    has no hours that day (or is no longer configured)."""
+def _over_at(place: Place | None, day: str, start: str, minutes: int) -> dt.datetime:
+    """When a booking not checked in is a no-show: its place's closing time that day (JST; the day's end when the
+    place has no hours that day or is no longer configured), or the booking's own end if that is later (a booking
+    the hours no longer hold, after the rules changed)."""
     d = dt.date.fromisoformat(day)
     hours = place.hours.get(WEEKDAYS[d.weekday()]) if place is not None else None
-    if hours and len(hours) == 2:
-        h, m = (int(x) for x in hours[1].split(":"))
-        local = dt.datetime.combine(d, dt.time(h, m), JST)
-    else:
-        local = dt.datetime.combine(d + dt.timedelta(days=1), dt.time(0, 0), JST)
-    return local.astimezone(dt.UTC)
+    closing = start_at(d, hours[1]) if hours and len(hours) == 2 else start_at(d, "24:00")
+    return max(closing, start_at(d, start) + dt.timedelta(minutes=minutes))
 
 
 def housekeeping_in(conn: sqlite3.Connection, cfg: BookingConfig, now: dt.datetime) -> tuple[int, int]:
@@ -218,9 +217,14 @@ def housekeeping_in(conn: sqlite3.Connection, cfg: BookingConfig, now: dt.dateti
     today = now.astimezone(JST).date().isoformat()
     places = {p.id: p for p in cfg.places}
     marked = 0
-    rows = conn.execute("SELECT id, place, day FROM bookings WHERE status = 'booked' AND day <= ?", (today,)).fetchall()
-    for booking_id, place_id, day in rows:
-        if now < _closing_utc(places.get(place_id), day):
+    rows = conn.execute("SELECT id, place, day, start, minutes FROM bookings WHERE status = 'booked' AND day <= ?",
+                        (today,)).fetchall()
+    for booking_id, place_id, day, start, minutes in rows:
+        try:
+            if now < _over_at(places.get(place_id), day, start, minutes):
+                continue
+        except ValueError:  # a row this code cannot read: left alone (and the rest still done)
+            log.warning("booking %s: unreadable day or time %r %r", booking_id, day, start)
             continue
         conn.execute("UPDATE bookings SET status = 'no_show', updated_at = ? WHERE id = ? AND status = 'booked'",
                      (now_iso, booking_id))

@@ -302,3 +302,26 @@ def test_a_booking_moved_after_its_reminder_is_reminded_of_its_new_day(srv: AppS
     assert run_round(srv.app, _jst(new_day - dt.timedelta(days=1), 19)).sent == 1
     assert [m.day for m in sms.messages] == [day.isoformat(), new_day.isoformat()]
     assert _reminder_rows(srv, bid) == {"sms": ("sent", 1)}
+
+
+def test_no_show_waits_for_the_bookings_end_past_closing_and_reads_hours_to_midnight() -> None:
+    from server.booking.config import BookingConfig, Place
+    from server.booking.reminders import housekeeping_in
+    from server.storage.schema import migrate
+
+    day = dt.date(2026, 12, 8)  # a Tuesday
+    cfg = BookingConfig(places=[Place(id="late", name={"ja": "夜間窓口"}, booths=["1"], booking_booths=1,
+                                      hours={"tue": ["17:00", "24:00"]}),
+                                Place(id="early", name={"ja": "本庁"}, booths=["1"], booking_booths=1,
+                                      hours={"tue": ["08:30", "17:15"]})])
+    conn = sqlite3.connect(":memory:")
+    migrate(conn)
+    for bid, place, start in (("a", "late", "23:30"), ("b", "early", "18:00")):  # b: after hours (rules changed)
+        conn.execute("INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, procedures,"
+                     " departments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 30, 'booked', 'ip:x', '[]', '[]',"
+                     " '', '')", (bid, bid.upper() * 8, place, day.isoformat(), start))
+    assert housekeeping_in(conn, cfg, _jst(day, 18, 20)) == (0, 0)  # b ends 18:30, a's place closes at midnight
+    assert housekeeping_in(conn, cfg, _jst(day, 18, 30)) == (0, 1)
+    assert housekeeping_in(conn, cfg, _jst(day, 23, 59)) == (0, 0)
+    assert housekeeping_in(conn, cfg, _jst(day + dt.timedelta(days=1), 0, 0)) == (0, 1)
+    assert dict(conn.execute("SELECT id, status FROM bookings")) == {"a": "no_show", "b": "no_show"}
