@@ -47,6 +47,7 @@ export const manageHash = (b, token) => (token ? `#/v/m/${enc(b.id)}/${enc(token
 const PROBLEMS = {
   'slot-taken': 'bkSlotTaken', 'day-not-bookable': 'bkSlotGone', 'not-a-slot': 'bkSlotGone', 'hold-expired': 'bkHoldExpired',
   'hold-not-yours': 'bkHoldExpired', 'change-cutoff': 'bkCutoff', 'not-changeable': 'bkNoChange', 'name-and-phone-required': 'bkNamePhoneNeeded',
+  'too-many-bookings': 'bkTooManyBookings',
 };
 
 /** A problem's sentence for the resident: ours by its type, 429s as one, anything else 「うまくいきませんでした」. */

@@ -6,8 +6,8 @@ re-authentication), ``verify`` (their verify steps), ``recovery`` (recovery-code
 invitation code, ``server.parties``) and ``counter_code`` (a clerk loading a resident's counter code into a
 visit, ``server.counter_code``), ``token`` (``POST /oauth/token``: code exchange, refresh, device polling) and
 ``device`` (starting a device sign-in, and a signed-in person looking up or approving a device code,
-``server.auth.oauth``) and ``booking`` (a hold of a visit booking by someone without an account,
-``server.booking.api``). Each request takes one token from the bucket of its
+``server.auth.oauth``) and ``booking`` (a hold or a booking of a visit by someone without an account,
+``server.booking.api``: its own strict per-IP rate, ``AuthLimits.booking_per_ip``). Each request takes one token from the bucket of its
 client IP and, once the account is known, one from the account's bucket; an empty bucket answers 429
 ``rate-limited`` with ``Retry-After``. Defaults (``AuthLimits``, docs/security.md): per IP generous, because a
 city hall's Wi-Fi or a mobile carrier puts many residents behind one address; per account strict.
@@ -47,6 +47,10 @@ class AuthLimits(msgspec.Struct, frozen=True, kw_only=True):
     per_ip: Rate = Rate(300, 0.2)
     # 10 at once, then one every 30 s, per endpoint family and account (about 120 an hour).
     per_account: Rate = Rate(10, 30.0)
+    # The ``booking`` family's own per-IP rate (holds and bookings by people without an account): 10 at once, then
+    # one a minute. Strict, because every token may take a seat from someone else; a phone booking a visit needs
+    # two (hold, book).
+    booking_per_ip: Rate = Rate(10, 60.0)
     # Unused, unexpired WebAuthn challenges: beyond these the oldest of that client or account is dropped.
     open_challenges_per_client: int = 100
     open_challenges_per_account: int = 10

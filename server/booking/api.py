@@ -4,8 +4,9 @@ and the store (``server.booking.store``), which the console's booking on a resid
 
 Who: anyone reads places, options and slots. Holds and bookings: a signed-in resident for themselves, anyone
 without an account (name and phone; managed by the secret link's token), or the desk (``QUEUE_DESK_ROLES``)
-on a resident's behalf; other staff roles are refused (403). Anonymous holds take a token of the ``booking``
-rate-limit family per address and every holder has at most ``cfg.max_holds`` open holds. A booking is read,
+on a resident's behalf; other staff roles are refused (403). Anonymous holds and bookings take a token of the
+``booking`` rate-limit family per address (its own strict rate), every holder has at most ``cfg.max_holds`` open
+holds, and open bookings are capped per account, phone number and address (``store.create_booking_in``). A booking is read,
 cancelled or moved by its account, by the holder of its manage token (header ``X-Booking-Token``), or by the
 desk (audited ``booking.read``); anyone else gets 404, so ids reveal nothing.
 """
@@ -401,12 +402,15 @@ async def slots_route(
     now = clock.now()
     first, last = window_days(cfg, now)
     begin = _day(from_, "from") if from_ else first
-    if abs((begin - today(now)).days) > 3660:
-        raise Problem(400, "bad-date", "from is too far away")
+    # Bounded work for an anonymous request: from today to one page past the window's last day.
+    if not today(now) <= begin <= last + dt.timedelta(days=MAX_DAYS):
+        raise Problem(400, "bad-date", f"from must be from today to {MAX_DAYS} days after the window's last day",
+                      errors=[{"path": "from", "code": "out-of-range", "message": begin.isoformat()}])
     listed = [begin + dt.timedelta(days=i) for i in range(days)]
-    # The first day with a free slot is looked for over the whole window from ``begin``, not only the days listed.
-    scan = [d for d in (begin + dt.timedelta(days=i) for i in range(max(days, (last - begin).days + 1)))
-            if d <= last or d in listed]
+    # The first day with a free slot is looked for over the window from ``begin``, not only the days listed (days
+    # before the window's first are never free).
+    ahead = max(begin, first)
+    scan = sorted({*listed, *(ahead + dt.timedelta(days=i) for i in range((last - ahead).days + 1))})
     taken = await svc.db.read(lambda c: taken_in(c, where.id, [d.isoformat() for d in scan]))
     out: list[DayOut] = []
     first_free: str | None = None
@@ -450,6 +454,8 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
       summary="Confirm a held slot as a booking (resident, person without an account, or the desk on behalf)")
 async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) -> BookingView:
     user = _booker(request)
+    if user is None:
+        limit(request, "booking")
     svc = services(request)
     cfg = await _config(svc)
     resident = user is not None and user.role in BOOKING_ROLES

@@ -61,6 +61,10 @@ class BookingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     due_ahead_minutes: int = 2  # a checked-in booking joins the front this long before its time
     service_minutes: int = 10  # the wait estimate's service time until the day has its own average
     max_holds: int = 3  # open holds per account or address
+    # Seats cannot be hoarded: open future bookings (booked, from today) per account and per phone number ...
+    max_open_bookings: int = 5
+    # ... and per address for people without an account (higher: a city hall's Wi-Fi or a carrier's NAT is shared)
+    max_open_bookings_per_address: int = 20
 
 
 def _weekdays(open_: str, close: str) -> dict[str, list[str]]:

@@ -43,6 +43,7 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
     "change_cutoff_hours": (0, 720), "max_party": (1, 20), "reminder_hour": (0, 23), "lateness_minutes": (0, 120),
     "recall_minutes": (0, 120), "max_missed": (1, 10), "near_positions": (0, 50), "due_ahead_minutes": (0, 60),
     "service_minutes": (1, 240), "max_holds": (1, 20),
+    "max_open_bookings": (1, 100), "max_open_bookings_per_address": (1, 10000),
 }
 
 

@@ -137,5 +137,12 @@ CREATE TABLE ticket_keys (
 );
 """
 
-BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1)]
+# v2: the open bookings of one phone number are counted on every booking without an account (the hoarding cap,
+# ``store.open_bookings_in``): the number's digits (as ``store.phone_key`` makes them) of open bookings only.
+_BOOKING_V2 = """
+CREATE INDEX bookings_open_phones ON bookings (replace(replace(replace(phone, '-', ''), ' ', ''), '+', ''), day)
+    WHERE status = 'booked';
+"""
+
+BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2)]
 TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2)]

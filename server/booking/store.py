@@ -29,7 +29,7 @@ from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.manage_links import manage_key_in, manage_token
-from server.booking.slots import Taken, day_slots, day_state, start_at
+from server.booking.slots import Taken, day_slots, day_state, start_at, today
 
 __all__ = [
     "CODE_ALPHABET",
@@ -48,7 +48,9 @@ __all__ = [
     "manage_token_ok",
     "move_booking_in",
     "normalize_code",
+    "open_bookings_in",
     "open_holds_in",
+    "phone_key",
     "place_of",
     "put_config_in",
     "taken_in",
@@ -197,6 +199,51 @@ def open_holds_in(conn: sqlite3.Connection, holder: str, now: str) -> int:
                             (holder, now)).fetchone()[0])
 
 
+# The digits of a phone number as typed (the API allows digits, "+", "-" and spaces): one number however written.
+# The same expression as the index bookings_open_phones (schema v2), so the count below uses it.
+_PHONE_KEY = "replace(replace(replace(phone, '-', ''), ' ', ''), '+', '')"
+
+
+def phone_key(phone: str) -> str:
+    return phone.replace("-", "").replace(" ", "").replace("+", "")
+
+
+def open_bookings_in(conn: sqlite3.Connection, *, since: str, account_id: str | None = None,
+                     holder: str | None = None, phone: str | None = None) -> int:
+    """Open bookings (``booked``) from the day ``since`` on, of an account, of a holder, or of a phone number."""
+    if account_id is not None:
+        where, arg = "account_id = ?", account_id
+    elif holder is not None:
+        where, arg = "holder = ?", holder
+    elif phone is not None:
+        where, arg = f"{_PHONE_KEY} = ?", phone_key(phone)
+    else:
+        raise ValueError("whose bookings?")
+    return int(conn.execute(f"SELECT count(*) FROM bookings WHERE {where} AND status = 'booked' AND day >= ?",
+                            (arg, since)).fetchone()[0])
+
+
+def _not_hoarding(conn: sqlite3.Connection, cfg: BookingConfig, now: dt.datetime, *, holder: str,
+                  account_id: str | None, phone: str | None) -> None:
+    """Seats cannot be hoarded: 409 ``too-many-bookings`` beyond ``max_open_bookings`` open bookings per account
+    and per phone number, or ``max_open_bookings_per_address`` per address for people without an account."""
+    since = today(now).isoformat()
+    caps: list[tuple[int, int, str]] = []
+    if account_id is not None:
+        caps.append((open_bookings_in(conn, since=since, account_id=account_id), cfg.max_open_bookings,
+                     "for one account"))
+    else:
+        caps.append((open_bookings_in(conn, since=since, holder=holder), cfg.max_open_bookings_per_address,
+                     "from one address without an account"))
+    if phone:
+        caps.append((open_bookings_in(conn, since=since, phone=phone), cfg.max_open_bookings,
+                     "for one phone number"))
+    for count, cap, whose in caps:
+        if count >= cap:
+            raise BookingRefused(409, "too-many-bookings", f"at most {cap} upcoming bookings {whose}: cancel one"
+                                 " first, or call the counter")
+
+
 # -- writes -----------------------------------------------------------------------------------------------------
 
 def _new_code(conn: sqlite3.Connection) -> str:
@@ -271,9 +318,12 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     """Confirm ``holder``'s hold as a booking: for the signed-in resident ``account_id``, or for a person
     without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf). Returns the
     booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
-    410 ``hold-expired``, 409 ``hold-not-yours``. Event ``booked``."""
+    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
+    the desk, ``booked_by``, is not capped: its bookings are audited). Event ``booked``."""
     now = clock.now()
     hold = _live_hold(conn, hold_id, holder, now)
+    if booked_by is None:
+        _not_hoarding(conn, cfg, now, holder=holder, account_id=account_id, phone=phone)
     # Derived from the installation's key (server/booking/manage_links.py) so the reminder SMS can carry the link.
     token = None if account_id is not None else manage_token(manage_key_in(conn), hold.id)
     manage_hash = hashlib.sha256(token.encode()).hexdigest() if token else None
