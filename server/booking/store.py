@@ -121,9 +121,9 @@ def _record(row: Sequence[Any]) -> BookingRecord:
 
 
 def normalize_code(code: str) -> str:
-    """A check-in code as stored: without the dash and spaces, upper case (the kiosk's scanner types the bare
-    code, a person may type ``abcd-efgh``)."""
-    return code.replace("-", "").replace(" ", "").upper()
+    """A check-in code as stored: without dashes, spaces (an ideographic space, typed with a Japanese keyboard,
+    too) and tabs, upper case (the kiosk's scanner types the bare code, a person may type ``abcd-efgh``)."""
+    return "".join(ch for ch in code.upper() if ch not in "- \u3000\t")
 
 
 def display_code(code: str) -> str:
@@ -155,9 +155,13 @@ def load_booking_in(conn: sqlite3.Connection, booking_id: str) -> BookingRecord 
 
 
 def booking_by_code_in(conn: sqlite3.Connection, code: str) -> BookingRecord | None:
-    """The booking (not a hold) of a check-in code, typed with or without the dash, in any case."""
+    """The booking (not a hold) of a check-in code, typed with or without the dash, in any case (what the kiosk
+    and the desk check in with: ``server.tickets.store.checkin_in``)."""
+    norm = normalize_code(code)
+    if len(norm) != CODE_LENGTH or not set(norm) <= set(CODE_ALPHABET):
+        return None
     row = conn.execute(f"SELECT {_COLUMNS} FROM bookings WHERE code = ? AND status NOT IN ('held', 'expired')",
-                       (normalize_code(code),)).fetchone()
+                       (norm,)).fetchone()
     return _record(row) if row else None
 
 

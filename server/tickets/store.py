@@ -25,11 +25,11 @@ from procedure_definitions.japan import JST
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
+from server.booking.store import booking_by_code_in
 from server.tickets import rules
 
 __all__ = [
     "OPEN_STATUSES",
-    "BookingRow",
     "TicketRefused",
     "TicketRow",
     "call_next_in",
@@ -40,7 +40,6 @@ __all__ = [
     "left_in",
     "load_ticket",
     "missed_in",
-    "normalize_code",
     "place_tickets",
     "qticket",
     "recall_in",
@@ -56,7 +55,6 @@ __all__ = [
 ]
 
 OPEN_STATUSES: Final[tuple[str, ...]] = ("waiting", "called", "serving")
-_CODE_ALPHABET: Final[frozenset[str]] = frozenset("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
 _PREFIX: Final[dict[str, str]] = {"walkin": "A", "booking": "R"}
 
 
@@ -95,19 +93,6 @@ class TicketRow(msgspec.Struct, kw_only=True):
     lang: str | None
     updated_at: str
 
-
-class BookingRow(msgspec.Struct, kw_only=True):
-    id: str
-    code: str
-    place: str
-    day: str
-    start: str
-    status: str
-    account_id: str | None
-    name: str | None
-    procedures: list[str]
-    departments: list[str]
-    lang: str | None
 
 
 _COLUMNS = ("id, place, day, seq, number, kind, booking_id, account_id, priority, priority_reason, departments, status,"
@@ -260,32 +245,14 @@ def _insert(conn: sqlite3.Connection, key: bytes, *, place: str, kind: str, depa
     return row, token
 
 
-def normalize_code(code: str) -> str:
-    """A booking code as typed or scanned: dashes and spaces dropped, upper case (``abcd-2345`` = ``ABCD2345``)."""
-    return "".join(ch for ch in code.upper() if ch not in "- \u3000\t")
-
-
-def _booking(conn: sqlite3.Connection, code: str) -> BookingRow | None:
-    r = conn.execute("SELECT id, code, place, day, start, status, account_id, name, procedures, departments, lang"
-                     " FROM bookings WHERE code = ?", (code,)).fetchone()
-    if r is None:
-        return None
-    d = dict(zip(("id", "code", "place", "day", "start", "status", "account_id", "name", "procedures",
-                  "departments", "lang"), tuple(r), strict=True))
-    d["procedures"] = msgspec.json.decode(d["procedures"] or "[]")
-    d["departments"] = msgspec.json.decode(d["departments"] or "[]")
-    return BookingRow(**d)
-
-
 def checkin_in(conn: sqlite3.Connection, place: str, code: str, *, source: str,
                by: str | None) -> tuple[TicketRow, str, bool]:
     """The ticket of the booking ``code`` arriving at ``place`` today: (ticket, token, created). A booking that
     checked in already gets its ticket again (same token). The booking becomes ``checked_in`` in the same write."""
     now = clock.now()
     key = ticket_key_in(conn)
-    norm = normalize_code(code)
-    b = _booking(conn, norm) if len(norm) == 8 and set(norm) <= _CODE_ALPHABET else None
-    if b is None or b.status in ("held", "expired"):
+    b = booking_by_code_in(conn, code)  # the booking store's one lookup (with or without the dash, any case)
+    if b is None:
         raise TicketRefused(404, "unknown-code", "No booking has this code")
     if b.status == "cancelled":
         raise TicketRefused(409, "cancelled", "This booking was cancelled")
