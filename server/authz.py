@@ -9,18 +9,27 @@ console, sync and the fast lane).
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 
-from server.auth.roles import STATUS_CHANGES, can_access_department, is_staff_role
+from server.auth.roles import (
+    BOOKING_ROLES,
+    QUEUE_DESK_ROLES,
+    STATUS_CHANGES,
+    can_access_department,
+    is_staff_role,
+)
 from server.problems import Problem
 from server.storage.submissions import HELD_STATUSES, TRANSITIONS
 
 __all__ = [
     "AccountLike",
+    "BookingAccess",
     "allowed_status_changes",
+    "booking_access",
     "current_user",
+    "may_book",
     "read_is_audited",
     "require_roles",
     "require_user",
@@ -74,6 +83,30 @@ def submission_readable(user: AccountLike, *, account_id: str | None, on_behalf_
     if user.role == "resident":
         return bound_resident is not None and bound_resident == on_behalf_of
     return can_access_department(user, department)
+
+
+BookingAccess = Literal["owner", "desk"]
+
+
+def may_book(user: AccountLike | None) -> bool:
+    """Who may hold a time and book a visit (``server.booking.api``): anyone without an account, a resident
+    (``BOOKING_ROLES``) for themselves, the desk (``QUEUE_DESK_ROLES``) on a resident's behalf; no other staff role."""
+    return user is None or user.role in BOOKING_ROLES or user.role in QUEUE_DESK_ROLES
+
+
+def booking_access(user: AccountLike | None, *, account_id: str | None, token_ok: bool) -> BookingAccess | None:
+    """Who may read, cancel or move a booking made by ``account_id`` (None: made without an account):
+    ``"owner"`` — whoever holds its manage token (``token_ok``: the header checked by
+    ``server.booking.store.manage_token_ok``) or its own resident account; ``"desk"`` — the desk
+    (``QUEUE_DESK_ROLES``), whose reads are audited and who is not bound by the residents' cut-off; anyone else
+    None (the API answers 404: a booking id reveals nothing)."""
+    if token_ok:
+        return "owner"
+    if user is not None and user.role in BOOKING_ROLES and account_id is not None and account_id == user.id:
+        return "owner"
+    if user is not None and user.role in QUEUE_DESK_ROLES:
+        return "desk"
+    return None
 
 
 def read_is_audited(user: AccountLike) -> bool:

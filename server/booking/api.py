@@ -26,8 +26,8 @@ from server.audit import append_audit
 from server.auth.http import ip, limit
 from server.auth.names import Name
 from server.auth.ratelimit import limit_key
-from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES
-from server.authz import AccountLike, current_user, require_roles
+from server.auth.roles import BOOKING_ROLES
+from server.authz import AccountLike, booking_access, current_user, may_book, require_roles
 from server.booking import clock
 from server.booking.config import BookingConfig, Place, config_in
 from server.booking.length import (
@@ -306,9 +306,9 @@ def _day(value: str, key: str) -> dt.date:
 
 
 def _booker(request: Request[Any, Any, Any]) -> AccountLike | None:
-    """The caller of a hold or a booking: anonymous, a resident, or the desk; other staff roles: 403."""
+    """The caller of a hold or a booking (``server.authz.may_book``); other staff roles: 403."""
     user = current_user(request)
-    if user is not None and user.role not in BOOKING_ROLES and user.role not in QUEUE_DESK_ROLES:
+    if not may_book(user):
         raise Problem(403, "forbidden", "Your role may not book visits")
     return user
 
@@ -319,12 +319,10 @@ async def _accessible(request: Request[Any, Any, Any], svc: Services, booking_id
     record = await svc.db.read(lambda c: load_booking_in(c, booking_id))
     user = current_user(request)
     if record is not None and record.status not in ("held", "expired"):
-        if manage_token_ok(record, request.headers.get(TOKEN_HEADER)):
-            return record, user, False
-        if user is not None and user.role in BOOKING_ROLES and record.account_id == user.id:
-            return record, user, False
-        if user is not None and user.role in QUEUE_DESK_ROLES:
-            return record, user, True
+        access = booking_access(user, account_id=record.account_id,
+                                token_ok=manage_token_ok(record, request.headers.get(TOKEN_HEADER)))
+        if access is not None:
+            return record, user, access == "desk"
     raise Problem(404, "not-found", "No such booking")
 
 

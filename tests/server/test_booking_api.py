@@ -360,3 +360,20 @@ def test_a_checked_in_booking_shows_its_ticket(srv: AppServer) -> None:
     assert me.get("/api/bookings").json()["bookings"][0]["ticket"] == mine["ticket"]
     assert desk.get(f"/api/bookings/{b['id']}").json()["ticket"] == {"number": mine["ticket"]["number"],
                                                                      "token": None}
+
+
+@pytest.mark.parametrize(("role", "own", "token_ok", "access"), [
+    (None, False, False, None), (None, False, True, "owner"), ("resident", True, False, "owner"),
+    ("resident", False, False, None), ("resident", False, True, "owner"), ("counter", False, False, "desk"),
+    ("admin", False, False, "desk"), ("reviewer", False, False, None), ("configurator", False, False, None)])
+def test_booking_access_is_one_policy(role: str | None, own: bool, token_ok: bool, access: str | None) -> None:
+    """server.authz decides who books and who reads, cancels or moves a booking (the API only calls it)."""
+    from types import SimpleNamespace
+
+    from server.authz import booking_access, may_book
+
+    user = None if role is None else SimpleNamespace(id="a1", role=role, department=None, display_name="x",
+                                                     resident_id=None)
+    assert booking_access(user, account_id="a1" if own else "a2", token_ok=token_ok) == access  # type: ignore[arg-type]
+    assert booking_access(user, account_id=None, token_ok=False) == (access if access == "desk" else None)  # type: ignore[arg-type]
+    assert may_book(user) == (role in (None, "resident", "counter", "admin"))  # type: ignore[arg-type]
