@@ -159,6 +159,19 @@ def _api(page: Any, path: str) -> Any:
     return page.evaluate("(p) => fetch(p, {headers: {Accept: 'application/json'}}).then((r) => r.json())", path)
 
 
+def _scan(page: Any, image: Any) -> str:
+    """What a QR code shown on a screen holds, as a scanner reads it: the pixels around the element (with a margin:
+    the quiet zone), decoded; exactly one code."""
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()  # in the viewport, as the clip below
+    assert box, "the QR code is not on screen"
+    clip = {"x": max(0, box["x"] - 24), "y": max(0, box["y"] - 24), "width": box["width"] + 48,
+            "height": box["height"] + 48}
+    found = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(page.screenshot(clip=clip))))]
+    assert len(found) == 1, found
+    return str(found[0])
+
+
 def _call_and_time(clerk: Any, board: Any, number: str) -> float:
     """Press 次の方を呼ぶ (keyboard) and the seconds until the board shows ``number`` as the latest call."""
     button = clerk.get_by_role("button", name="次の方を呼ぶ", exact=True)
@@ -228,8 +241,8 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     qr = phone.get_by_role("img", name=f"受付用のQRコード（予約番号 {booking['code']}）")
     expect(qr).to_be_visible()
     # What the kiosk's scanner will read: the QR code as the phone's screen shows it, decoded.
-    scanned = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.screenshot())))]
-    assert scanned == [booking["code"].replace("-", "")], scanned
+    scanned = _scan(phone, qr)
+    assert scanned == booking["code"].replace("-", ""), scanned
     expect(phone.locator("#preentry")).to_contain_text("来庁前に入力しておくと、窓口が早く終わります")
     assert phone.locator("#preentry").get_by_role("link").first.get_attribute("href") == "#/p/juminhyo-copy"
     axe_check(phone, "e2e-booking-done")
@@ -246,7 +259,7 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     kiosk.wait_for_url(f"{base}/kiosk")
     code_box = kiosk.get_by_label("予約番号")
     expect(code_box).to_be_focused()
-    kiosk.keyboard.type(scanned[0])
+    kiosk.keyboard.type(scanned)
     kiosk.keyboard.press("Enter")
     kiosk_number = kiosk.locator("#ticket-number")
     expect(kiosk_number).to_have_text(re.compile(r"^R-\d{3}$"), timeout=10000)
@@ -272,6 +285,13 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     expect(kiosk_number).to_have_text(re.compile(r"^A-\d{3}$"), timeout=10000)
     walkin = kiosk_number.inner_text()
     expect(phone.locator("#ticket-ahead")).to_have_text("あなたの前に 1 人", timeout=5000)
+    # The walk-in follows their number on their own phone (no account): the kiosk's QR code opens the ticket page.
+    link = _scan(kiosk, kiosk.get_by_role("img", name="順番を確かめるページの QR コード").locator("svg"))
+    assert link.startswith(f"{base}/#/q/"), link
+    walkin_ctx, walkin_phone = _context(browser, errors, PHONE)
+    walkin_phone.goto(link)
+    expect(walkin_phone.locator("#ticket-number")).to_have_text(f"受付番号{walkin}", timeout=10000)
+    expect(walkin_phone.locator("#ticket-ahead")).to_have_text("次にお呼びします")
     view = _api(phone, f"/api/tickets/{token}")
     assert (view["number"], view["status"], view["ahead"]) == (number, "waiting", 1), view
     shown = phone.locator("#ticket-estimate").inner_text()
@@ -308,6 +328,7 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     first_s = _call_and_time(clerk, board, walkin)
     expect(board.locator("#latest-booth")).to_have_text(f"{BOOTH}番窓口")
     expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=5000)
+    expect(walkin_phone.locator("#ticket-call")).to_have_text(f"{BOOTH}番窓口へお越しください", timeout=5000)
     expect(clerk.get_by_role("heading", name=f"呼出中：{walkin}")).to_be_visible()
     clerk.get_by_role("button", name="完了").click()
     expect(clerk.locator("#queue-status")).to_contain_text("完了にしました")
@@ -339,5 +360,5 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
         "SELECT event FROM queue_events WHERE booking_id = ? ORDER BY id", (booking["id"],))]
     assert events[0] == "booked" and sorted(events[1:-1]) == ["checked_in", "ticket"] and events[-1] == "called", events
     assert not errors, errors
-    for ctx in (desk_ctx, lobby_ctx, kiosk_ctx, phone_ctx):
+    for ctx in (desk_ctx, lobby_ctx, walkin_ctx, kiosk_ctx, phone_ctx):
         ctx.close()
