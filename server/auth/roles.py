@@ -7,6 +7,7 @@ which department". This module imports nothing from the project, so anything may
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 __all__ = [
@@ -43,7 +44,9 @@ __all__ = [
     "capabilities",
     "department_filter",
     "is_staff_role",
+    "may_link_visit",
     "may_override_part",
+    "may_serve_ticket",
     "may_work_part",
 ]
 
@@ -212,3 +215,21 @@ def may_work_part(who: HasRole, department: str | None) -> bool:
 def may_override_part(who: HasRole) -> bool:
     """Whether ``who`` may complete or hand back a part someone else took (a clerk left with it): admins."""
     return who.role == "admin"
+
+
+def may_serve_ticket(who: HasRole, departments: Iterable[str]) -> bool:
+    """Whether ``who`` may call, see and work a queue ticket for ``departments`` (the booths: ``QUEUE_ROLES``):
+    counter staff and admins every ticket; a department's reviewer a ticket naming their department (a ticket
+    naming none is the counter's). The department rule of the queue: ``department_filter``, for a ticket's
+    several departments."""
+    if who.role not in QUEUE_ROLES:
+        return False
+    allowed = department_filter(who)
+    return allowed is None or not set(allowed).isdisjoint(departments)
+
+
+def may_link_visit(who: HasRole) -> bool:
+    """Whether ``who`` may link a counter visit to a queue ticket (受付する with a ``visit_id``, which writes the
+    visit's ``booking_ref`` and makes the visit's close finish the ticket): the visit desk (``VISIT_DESK_ROLES``),
+    who open visits; not a department's reviewer."""
+    return who.role in VISIT_DESK_ROLES

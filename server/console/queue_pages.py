@@ -24,7 +24,7 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from server.auth.roles import QUEUE_ROLES, VISIT_DESK_ROLES
+from server.auth.roles import QUEUE_ROLES, may_link_visit
 from server.authz import AccountLike, require_roles
 from server.booking import clock
 from server.console.landing import configurator_landing
@@ -161,10 +161,13 @@ async def ticket_form(request: Request[Any, Any, Any], tid: FromPath[str], actio
         return _refused(request, Problem(404, "not-found"), back)
     svc, hub = services(request), hub_of(request)
     try:
-        if action == "serve" and user.role in VISIT_DESK_ROLES:
+        if action == "serve" and may_link_visit(user):
+            # The ticket first: a stale page (a ticket served elsewhere, left or finished) is refused before any
+            # visit is opened for the resident; then the visit, linked by a second serve (serving already).
+            t = await ticket_step(svc, hub, user, tid, "serve", via="console")
             visit_id = await _visit_of(request, user, tid, booth)
-            t = await ticket_step(svc, hub, user, tid, "serve", visit_id=visit_id, via="console")
             if visit_id is not None:
+                await ticket_step(svc, hub, user, tid, "serve", visit_id=visit_id, via="console")
                 return Redirect(f"/console/visits/{quote(visit_id)}", status_code=303)
             return Redirect("/console/visits/new?" + urlencode({"ticket": tid, "booth": booth}), status_code=303)
         t = await ticket_step(svc, hub, user, tid, action, via="console")  # type: ignore[arg-type]

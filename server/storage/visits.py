@@ -433,7 +433,7 @@ def visit_action_in(conn: sqlite3.Connection, visit_id: str, action: VisitAction
     if action == "close":  # the queue ticket the visit came from is done with it (docs/queue.md)
         from server.tickets.store import ticket_visit_closed_in
 
-        ticket_visit_closed_in(conn, visit_id)
+        ticket_visit_closed_in(conn, visit_id, actor)
     return True
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -22,7 +23,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from server import audit
 from server.auth.middleware import parse_cookies
-from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, department_filter
+from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, may_link_visit, may_serve_ticket
 from server.authz import AccountLike, current_user, require_roles
 from server.booking.config import BookingConfig, Place
 from server.console.readable import department_names
@@ -385,8 +386,7 @@ async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id:
     the tickets of their department only (the department rule: the others' bookings and names are not theirs)."""
     cfg = await hub.config()
     snap = await hub.snapshot(place_of(cfg, place_id), cfg)
-    allowed = department_filter(user)
-    mine = [t for t in snap.tickets if allowed is None or set(allowed) & set(t.departments)]
+    mine = [t for t in snap.tickets if may_serve_ticket(user, t.departments)]
     order = sorted((t for t in mine if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
     live = sorted((t for t in mine if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
                   reverse=True)
@@ -409,8 +409,8 @@ async def call_next(svc: Services, hub: QueueHub, user: AccountLike, place_id: s
     if booth not in p.booths:
         raise Problem(422, "unknown-booth", f"No booth {booth!r} at this place",
                       errors=[{"path": "booth", "code": "unknown", "message": "one of the place's booths"}])
-    allowed = department_filter(user)
-    t = await _write(svc, lambda c: store.call_next_in(c, p.id, booth, cfg, allowed, user.id))
+    t = await _write(svc, lambda c: store.call_next_in(c, p.id, booth, cfg, partial(may_serve_ticket, user),
+                                                         user.id))
     if t is None:
         raise Problem(404, "queue-empty", "Nobody is waiting for this booth", title="待っている方はいません")
     snap, t = await _fresh(hub, p, cfg, t)
@@ -424,10 +424,11 @@ async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id
                       visit_id: str | None = None, via: str) -> StaffTicket:
     """One booth step on a ticket of the day: 再呼出 / 不在 / 受付する / 完了 / left without service. A reviewer
     only on tickets of their department (404 otherwise, as for an absent ticket)."""
+    if visit_id is not None and not may_link_visit(user):
+        raise Problem(403, "forbidden", "Only the visit desk links a visit to a ticket")
     cfg = await hub.config()
     t0 = await svc.db.read(lambda c: store.load_ticket(c, ticket_id))
-    allowed = department_filter(user)
-    if t0 is None or (allowed is not None and not set(allowed) & set(t0.departments)):
+    if t0 is None or not may_serve_ticket(user, t0.departments):
         raise Problem(404, "not-found", "No such ticket")
 
     def job(c: sqlite3.Connection) -> TicketRow:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from server.booking.config import BookingConfig
@@ -115,14 +115,10 @@ def queue_order(tickets: Iterable[QTicket], now: dt.datetime, cfg: BookingConfig
 
 
 def next_ticket(tickets: Iterable[QTicket], now: dt.datetime, cfg: BookingConfig,
-                departments: Sequence[str] | None) -> QTicket | None:
-    """The first callable ticket the caller may serve: ``departments`` None (counter staff, admins) serves every
-    ticket; else the ticket's departments must intersect them (a reviewer at their department's booth)."""
-    allowed = None if departments is None else set(departments)
-    for t in queue_order(tickets, now, cfg):
-        if allowed is None or allowed.intersection(t.departments):
-            return t
-    return None
+                may_serve: Callable[[Sequence[str]], bool]) -> QTicket | None:
+    """The first callable ticket the caller may serve: ``may_serve(its departments)`` (the department rule is
+    ``server.auth.roles.may_serve_ticket``'s, not this module's)."""
+    return next((t for t in queue_order(tickets, now, cfg) if may_serve(t.departments)), None)
 
 
 def miss(t: QTicket, now: dt.datetime, cfg: BookingConfig) -> MissOutcome:

@@ -17,11 +17,13 @@ import secrets
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
 
 from procedure_definitions.japan import JST
+from server.audit import append_audit
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
@@ -318,15 +320,16 @@ def _open_ticket(conn: sqlite3.Connection, ticket_id: str, allowed: tuple[str, .
 
 
 def call_next_in(conn: sqlite3.Connection, place: str, booth: str, cfg: BookingConfig,
-                 departments: tuple[str, ...] | None, by: str) -> TicketRow | None:
-    """Call the first ticket of the order (``rules.next_ticket``) that ``departments`` may serve to ``booth``."""
+                 may_serve: Callable[[Sequence[str]], bool], by: str) -> TicketRow | None:
+    """Call the first ticket of the order (``rules.next_ticket``) the caller ``may_serve`` (its departments;
+    ``roles.may_serve_ticket``) to ``booth``."""
     now = clock.now()
-    tickets = [qticket(t) for t in place_tickets(conn, place, day_of(now)) if t.status == "waiting"]
-    nxt = rules.next_ticket(tickets, now, cfg, departments)
+    waiting = {r[0]: _row(r) for r in conn.execute(
+        f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? AND status = 'waiting'", (place, day_of(now)))}
+    nxt = rules.next_ticket([qticket(t) for t in waiting.values()], now, cfg, may_serve)
     if nxt is None:
         return None
-    t = load_ticket(conn, nxt.id)
-    assert t is not None
+    t = waiting[nxt.id]
     row = _set(conn, t, status="called", calls=t.calls + 1, called_at=now.isoformat(), booth=booth, called_by=by,
                not_before=None)
     record_event_in(conn, "called", place=place, booking_id=t.booking_id, ticket_id=t.id, kind=t.kind, booth=booth,
@@ -363,15 +366,21 @@ def missed_in(conn: sqlite3.Connection, ticket_id: str, cfg: BookingConfig, by: 
 
 def serve_in(conn: sqlite3.Connection, ticket_id: str, visit_id: str | None, by: str) -> TicketRow:
     """The resident came to the booth (受付する): ``serving``; ``visit_id`` links the counter visit it became (the
-    visit must exist; its ``booking_ref`` becomes the ticket's booking when it has none)."""
+    visit must exist and be open; its ``booking_ref`` becomes the ticket's booking when it has none; audited
+    ``queue.visit_link``). Who may link a visit is the caller's decision (``roles.may_link_visit``)."""
     t = _open_ticket(conn, ticket_id, ("called", "serving"))
     if visit_id is not None:
-        if conn.execute("SELECT 1 FROM visits WHERE id = ?", (visit_id,)).fetchone() is None:
+        visit = conn.execute("SELECT status FROM visits WHERE id = ?", (visit_id,)).fetchone()
+        if visit is None:
             raise TicketRefused(422, "unknown-visit", "No such visit",
                                 errors=[{"path": "visit_id", "code": "unknown", "message": "no such visit"}])
+        if visit[0] != "open":  # a closed visit's close would never finish the ticket; linking it changes its record
+            raise TicketRefused(409, "visit-not-open", "The visit is closed", visit_status=visit[0])
         if t.booking_id is not None:
             conn.execute("UPDATE visits SET booking_ref = ? WHERE id = ? AND booking_ref IS NULL",
                          (t.booking_id, visit_id))
+        append_audit(conn, actor=by, action="queue.visit_link", subject=f"visit:{visit_id}",
+                     details={"ticket": t.id, "booking": t.booking_id})
     if t.status == "serving":
         return _set(conn, t, visit_id=visit_id or t.visit_id) if visit_id else t
     now = clock.now_iso()
@@ -401,11 +410,11 @@ def left_in(conn: sqlite3.Connection, ticket_id: str, by: str | None) -> TicketR
     return row
 
 
-def ticket_visit_closed_in(conn: sqlite3.Connection, visit_id: str) -> list[str]:
-    """The visit a ticket became was closed: its ticket is done (event ``finished``). Called by
-    ``server.storage.visits`` in the close's write job; the ids of the tickets finished."""
+def ticket_visit_closed_in(conn: sqlite3.Connection, visit_id: str, by: str | None) -> list[str]:
+    """The visit a ticket became was closed by ``by``: its ticket is done (event ``finished`` by that clerk).
+    Called by ``server.storage.visits`` in the close's write job; the ids of the tickets finished."""
     done = []
     for r in conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE visit_id = ? AND status IN ('called', 'serving')",
                           (visit_id,)).fetchall():
-        done.append(finish_in(conn, _row(r).id, None).id)
+        done.append(finish_in(conn, _row(r).id, by).id)
     return done

@@ -255,14 +255,29 @@ def test_serving_links_the_visit_and_closing_the_visit_finishes_the_ticket(world
                    "unknown-visit")
     v = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "予約", "given": "太郎"}})
     assert v.status_code == 201, v.text
+    # a department's reviewer works the ticket but links no visit (only the visit desk opens visits)
+    reviewer = world.staff("reviewer", "shimin")
+    assert_problem(reviewer.post(f"/api/queue/tickets/{t['id']}/serve", json={"visit_id": v.json()["id"]}), 403)
+    # a closed visit is not linked (its close is over: the ticket would never finish with it)
+    closed = counter.post("/api/visits", json={"id": str(uuid.uuid4()), "person": {"family": "別", "given": "人"}})
+    assert counter.post(f"/api/visits/{closed.json()['id']}/close").status_code == 200
+    assert_problem(counter.post(f"/api/queue/tickets/{t['id']}/serve", json={"visit_id": closed.json()["id"]}), 409,
+                   "visit-not-open")
+    assert world.sql("SELECT booking_ref FROM visits WHERE id = ?", closed.json()["id"]) == [(None,)]
+    assert world.sql("SELECT status, visit_id FROM tickets WHERE id = ?", t["id"]) == [("called", None)]
     served = counter.post(f"/api/queue/tickets/{t['id']}/serve", json={"visit_id": v.json()["id"]}).json()
     assert served["status"] == "serving" and served["visit_id"] == v.json()["id"]
     booking_id = world.sql("SELECT id FROM bookings WHERE code = ?", code)[0][0]
     assert world.sql("SELECT booking_ref FROM visits WHERE id = ?", v.json()["id"]) == [(booking_id,)]
+    links = world.sql("SELECT actor, details FROM audit_log WHERE action = 'queue.visit_link' AND subject = ?",
+                      f"visit:{v.json()['id']}")
+    assert [(a, msgspec.json.decode(d)["ticket"]) for a, d in links] == [
+        (counter.account_id, t["id"])]  # type: ignore[attr-defined]
     assert counter.post(f"/api/visits/{v.json()['id']}/close").status_code == 200
     assert world.sql("SELECT status FROM tickets WHERE id = ?", t["id"]) == [("done",)]
-    assert world.sql("SELECT event FROM queue_events WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", t["id"]) == [
-        ("finished",)]
+    # the clerk who closed the visit finished the ticket (queue_events.by)
+    assert world.sql("SELECT event, by FROM queue_events WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", t["id"]) == [
+        ("finished", counter.account_id)]  # type: ignore[attr-defined]
 
 
 def test_etags_answer_304_until_the_view_changes_and_the_board_holds_no_names(world: World, kiosk: httpx.Client,

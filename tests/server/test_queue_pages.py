@@ -104,6 +104,22 @@ def test_serving_a_bound_residents_booking_opens_their_visit(srv: AppServer, cle
     assert tuple(row) == ("R0001", booking, "1", vid, "serving")
 
 
+def test_a_stale_serve_opens_no_visit(srv: AppServer, clerk: httpx.Client) -> None:
+    """受付する on a ticket another booth already finished (a stale page): refused before any visit is opened."""
+    with httpx.Client(base_url=srv.url, timeout=10) as phone:
+        account, _ = register_resident(phone, srv.url, "予約 住民")
+    srv.db.write_sync(lambda c: c.execute(
+        "INSERT INTO identity_bindings (account_id, resident_id, bound_by, bound_at) VALUES (?, 'R0002', 'x', 'x')",
+        (account["id"],)))
+    _booking_ticket(srv, clerk, account["id"])
+    called = clerk.post("/api/queue/honcho/call", json={"booth": "1"}).json()
+    assert clerk.post(f"/api/queue/tickets/{called['id']}/finish").json()["status"] == "done"
+    r = _form(clerk, f"/console/queue/tickets/{called['id']}/serve", place="honcho", booth="1")
+    assert r.status_code == 409 and "もうその操作ができません" in r.text
+    assert srv.db.read_sync(lambda c: c.execute("SELECT count(*) FROM visits WHERE resident_id = 'R0002' AND"
+                                                " status = 'open'").fetchone()[0]) == 0
+
+
 def test_serving_anyone_else_goes_to_reception_and_links_the_visit_opened(srv: AppServer,
                                                                          clerk: httpx.Client) -> None:
     walkin = clerk.post("/api/queue/honcho/tickets", json={}).json()

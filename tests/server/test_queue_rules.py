@@ -5,7 +5,11 @@ the department filter, positions and the wait estimate."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from functools import partial
+from types import SimpleNamespace
 
+from server.auth.roles import may_serve_ticket
 from server.booking.config import DEFAULT_CONFIG
 from server.tickets import rules
 from server.tickets.rules import QTicket, QueueStats
@@ -49,7 +53,7 @@ def test_a_booking_checked_in_early_waits_until_its_time_comes_near() -> None:
     w = walkin(-5)
     early = booking(due=30, arrived=-20)  # 30 minutes before its time: not callable
     assert numbers(rules.queue_order([w, early], NOW, CFG)) == [w.number]
-    assert rules.next_ticket([early], NOW, CFG, None) is None
+    assert rules.next_ticket([early], NOW, CFG, _serves("counter")) is None
     # due_ahead_minutes (2) before its time it joins the front, ahead of the walk-in who came first
     at = _m(30 - CFG.due_ahead_minutes)
     assert numbers(rules.queue_order([w, early], at, CFG)) == [early.number, w.number]
@@ -91,11 +95,22 @@ def test_call_next_takes_the_first_ticket_of_the_callers_departments() -> None:
     a = walkin(-20, departments=("kodomo",))
     b = walkin(-10, departments=("shimin",))
     c = walkin(-5, departments=("kodomo", "shimin"))
-    assert rules.next_ticket([a, b, c], NOW, CFG, None) == a  # counter staff: every department
-    assert rules.next_ticket([a, b, c], NOW, CFG, ("shimin",)) == b
-    assert rules.next_ticket([a, c], NOW, CFG, ("koseki",)) is None
+    assert rules.next_ticket([a, b, c], NOW, CFG, _serves("counter")) == a  # counter staff: every department
+    assert rules.next_ticket([a, b, c], NOW, CFG, _serves("reviewer", "shimin")) == b
+    assert rules.next_ticket([a, c], NOW, CFG, _serves("reviewer", "koseki")) is None
     called = QTicket(**{**a.__dict__, "status": "called"})
-    assert rules.next_ticket([called, c], NOW, CFG, ("kodomo",)) == c
+    assert rules.next_ticket([called, c], NOW, CFG, _serves("reviewer", "kodomo")) == c
+    # a ticket naming no department is the counter's; roles without a booth serve none
+    blank = walkin(-30)
+    assert rules.next_ticket([blank, b], NOW, CFG, _serves("reviewer", "shimin")) == b
+    assert rules.next_ticket([blank, b], NOW, CFG, _serves("admin")) == blank
+    assert rules.next_ticket([blank, b], NOW, CFG, _serves("resident")) is None
+    assert rules.next_ticket([blank, b], NOW, CFG, _serves("outreach")) is None
+
+
+def _serves(role: str, department: str | None = None) -> Callable[[Sequence[str]], bool]:
+    """The caller's ``may_serve`` as the API gives it (``roles.may_serve_ticket`` of the signed-in account)."""
+    return partial(may_serve_ticket, SimpleNamespace(role=role, department=department))
 
 
 def test_position_counts_those_ahead_and_estimates_by_service_time_and_booths() -> None:
