@@ -362,3 +362,39 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     assert not errors, errors
     for ctx in (desk_ctx, lobby_ctx, walkin_ctx, kiosk_ctx, phone_ctx):
         ctx.close()
+
+
+def test_a_late_booking_is_not_promised_its_time(browser: Any, server: ServerProcess) -> None:
+    """Checked in after its time, a booking queues by its arrival (docs/queue.md "Order"): neither the kiosk nor
+    the phone tells it 「予約の時間が近づくとお呼びします」 / 「予約の時間（…）に合わせてお呼びします」."""
+    now = dt.datetime.now(JST)
+    start = max(now - dt.timedelta(minutes=20), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert start < now
+    code = "LATE2345"
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    server.write(lambda c: c.execute(
+        "INSERT INTO bookings (id, code, place, day, start, minutes, status, holder, name, phone, party, procedures,"
+        " departments, created_at, updated_at) VALUES ('late-1', ?, 'honcho', ?, ?, 15, 'booked', 'ip:127.0.0.1',"
+        " '遅刻 一郎', '090-1', 1, '[\"juminhyo-copy\"]', '[\"shimin\"]', ?, ?)",
+        (code, now.date().isoformat(), start.strftime("%H:%M"), stamp, stamp)))
+    errors: list[str] = []
+    kiosk_ctx, kiosk = _context(browser, errors, DESKTOP)
+    add_session(kiosk_ctx, server.base, server.login_as("counter", display_name="受付 職員"))
+    kiosk.goto(f"{server.base}/console/kiosks")
+    kiosk.get_by_label("受付機の名前（置き場所など）").fill("ロビー")
+    kiosk.get_by_role("button", name="この端末を受付機にする").click()
+    kiosk.wait_for_url(f"{server.base}/kiosk")
+    expect(kiosk.get_by_label("予約番号")).to_be_focused()
+    kiosk.keyboard.type(code)
+    kiosk.keyboard.press("Enter")
+    expect(kiosk.locator("#ticket-number")).to_have_text(re.compile(r"^R-\d{3}$"), timeout=10000)
+    expect(kiosk.locator("#ticket-wait")).to_contain_text("目安")
+    assert "予約の時間" not in kiosk.locator("#ticket-wait").inner_text()
+    link = _scan(kiosk, kiosk.get_by_role("img", name="順番を確かめるページの QR コード").locator("svg"))
+    phone_ctx, phone = _context(browser, errors, PHONE)
+    phone.goto(link)
+    expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=10000)
+    assert "予約の時間" not in phone.locator("#ticket-status").inner_text()
+    assert not errors, errors
+    phone_ctx.close()
+    kiosk_ctx.close()

@@ -3,6 +3,7 @@
 // print it, and return to the start after 30 seconds. Every text comes from the page (rendered in ja or en);
 // the POSTs carry the app's CSRF header (api.js: the one client of the double-submit check).
 import { api, ApiError } from './api.js';
+import { waitsForItsTime } from './booking-calendar.js';
 
 const RETURN_MS = 30000;
 const main = document.getElementById('kiosk');
@@ -45,7 +46,8 @@ function showTicket(t) {
   error.hidden = true;
   $('ticket-number').textContent = t.number;
   const wait = [fill(texts.ahead, { n: t.ahead }), fill(texts.estimate, { m: t.estimate_minutes })];
-  if (t.kind === 'booking') wait.push(texts.due); // a booking is called at its time, not by arrival
+  // A booking is called at its time, not by arrival — unless that time has passed: late, it queues by arrival.
+  if (t.kind === 'booking' && waitsForItsTime(t)) wait.push(texts.due);
   $('ticket-wait').textContent = wait.join('・');
   $('ticket-time').textContent = jstTime(null);
   const qr = $('ticket-qr');
