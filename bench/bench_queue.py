@@ -190,9 +190,9 @@ def _delays(t: Tally) -> tuple[dict[str, list[float]], dict[str, int]]:
     return delays, unseen
 
 
-def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0) -> Result:
+def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Path | None = None) -> Result:
     """One morning against a fresh server; ``keep``: a folder to keep the database and server log in; ``scale``:
-    what ``m`` was scaled by (for the report)."""
+    what ``m`` was scaled by (for the report); ``profile``: the server's cProfile statistics go there."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     db = tmp / "queue.db"
     day = dt.datetime.now(JST).date()
@@ -205,6 +205,8 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0) -> Result:
     setup_s = time.monotonic() - t
     argv = [sys.executable, "-m", "bench.queue_server", "--db", str(db), "--port", "{port}", "--start",
             start.isoformat(), "--speed", str(m.speed), "--anchor-file", str(anchor)]
+    if profile is not None:
+        argv += ["--profile", str(profile.resolve())]
     server = ServerProcess(db, argv=argv, env={"MADOGUCHI_VALIDATION_WORKERS": "0"})
     server.start()
     try:
@@ -222,6 +224,9 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0) -> Result:
         cpu = cpu_seconds(pid) - cpu0
         states = {str(s): int(str(n)) for s, n in server.query("SELECT status, count(*) FROM tickets GROUP BY status")}
     finally:
+        if profile is not None and server.proc is not None:  # time to write the profile before stop() kills
+            server.proc.terminate()
+            server.proc.wait(120)
         server.stop()
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
@@ -323,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--boards", type=int, default=2)
     ap.add_argument("--keep", type=Path, help="keep the database and the server's log in this folder")
+    ap.add_argument("--profile", type=Path, help="cProfile the server's event loop thread into this file")
     ns = ap.parse_args(argv)
     m = Morning(speed=ns.speed, seed=ns.seed, boards=ns.boards)
     if ns.scale != 1:
         m = m.scaled(ns.scale)
-    r = run(m, keep=ns.keep, scale=ns.scale)
+    r = run(m, keep=ns.keep, scale=ns.scale, profile=ns.profile)
     text = render(r)
     print(text)
     if ns.write:

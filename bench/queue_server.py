@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", required=True, help="the simulated time the day starts at (aware ISO 8601)")
     ap.add_argument("--speed", type=float, default=60.0)
     ap.add_argument("--anchor-file", required=True, type=Path)
+    ap.add_argument("--profile", type=Path, help="cProfile the main thread (the event loop) into this file")
     ns = ap.parse_args(argv)
     start = dt.datetime.fromisoformat(ns.start)
     if start.tzinfo is None:
@@ -57,9 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     from server.commands import serve
 
     set_clock(sim_clock(start.astimezone(dt.UTC), ns.speed, ns.anchor_file))
-    return serve(argparse.Namespace(db=ns.db, port=ns.port, host="127.0.0.1", origin=None, demo=False, library=None,
-                                    client_ip_header=None, push_contact=None, publish_approvals=1,
-                                    reminder_sender=[]))
+    args = argparse.Namespace(db=ns.db, port=ns.port, host="127.0.0.1", origin=None, demo=False, library=None,
+                              client_ip_header=None, push_contact=None, publish_approvals=1, reminder_sender=[])
+    if ns.profile is None:
+        return serve(args)
+    import cProfile
+    import signal
+
+    # uvicorn raises the stop signal again once it has shut down: with this no-op handler the process lives on
+    # to write the profile.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    with cProfile.Profile() as prof:  # where the server's time goes under the bench's load
+        code = serve(args)
+    prof.dump_stats(ns.profile)
+    return code
 
 
 if __name__ == "__main__":
