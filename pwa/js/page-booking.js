@@ -149,6 +149,7 @@ function slotsQuery(ctx) {
   const q = new URLSearchParams({ place: ctx.place, party: String(ctx.party), days: String(DAYS) });
   if (ctx.event) q.set('event', ctx.event); else q.set('procedures', ctx.procedures.join(','));
   if (ctx.from) q.set('from', ctx.from);
+  if (ctx.moving) q.set('moves', ctx.moving.id); // the booking's own time counts as free for its move
   return q;
 }
 
@@ -159,7 +160,7 @@ async function calendarStep(box, ctx, note = '') {
   box.replaceChildren(h2, status);
   focusStep(box);
   let cal;
-  try { cal = await api(`/api/booking/slots?${slotsQuery(ctx)}`); } catch (e) { status.textContent = problemText(e); return; }
+  try { cal = await api(`/api/booking/slots?${slotsQuery(ctx)}`, { headers: headersFor(ctx.token) }); } catch (e) { status.textContent = problemText(e); return; }
   const lang = getLang();
   const days = cal.days || [];
   let chosen = openingDay(days, cal.first_free_day);
@@ -211,7 +212,7 @@ async function holdStep(box, ctx, day, slot, button) {
   button.disabled = true;
   let hold;
   try {
-    hold = await api('/api/bookings/holds', { method: 'POST', body: { place: ctx.place, day: day.date, start: slot.start, procedures: ctx.procedures, event: ctx.event, party: ctx.party } });
+    hold = await api('/api/bookings/holds', { method: 'POST', body: { place: ctx.place, day: day.date, start: slot.start, procedures: ctx.procedures, event: ctx.event, party: ctx.party, moves: ctx.moving ? ctx.moving.id : undefined }, headers: headersFor(ctx.token) });
   } catch (e) {
     button.disabled = false;
     // Taken meanwhile: the calendar again, as it is now, saying so.

@@ -152,6 +152,9 @@ class HoldIn(msgspec.Struct, forbid_unknown_fields=True):
     procedures: Annotated[list[_Id], msgspec.Meta(max_length=30)] = []
     event: _Id | None = None
     party: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    # The booking this hold is to move (the caller may change it: 404 otherwise): its own cells count as free, so it
+    # can move within a full period into its own freed time; the hold can then only move that booking.
+    moves: _Id | None = None
 
 
 class HoldOut(msgspec.Struct):
@@ -388,8 +391,11 @@ async def slots_route(
     procedures: Annotated[str | None, QueryParameter(max_length=3000)] = None,
     event: Annotated[str | None, QueryParameter(max_length=100)] = None, party: FromQuery[int] = 1,
     from_: Annotated[str | None, QueryParameter(name="from", max_length=40)] = None, days: FromQuery[int] = 14,
+    moves: Annotated[str | None, QueryParameter(max_length=100)] = None,
 ) -> SlotsOut:
     svc = services(request)
+    if moves:  # the slots for moving that booking, its own cells free: only for who may move it (else 404)
+        await _accessible(request, svc, moves)
     cfg = await _config(svc)
     where = _place(cfg, place)
     chosen = [p for p in (procedures or "").split(",") if p][:30]
@@ -409,7 +415,7 @@ async def slots_route(
     # before the window's first are never free).
     ahead = max(begin, first)
     scan = sorted({*listed, *(ahead + dt.timedelta(days=i) for i in range((last - ahead).days + 1))})
-    taken = await svc.db.read(lambda c: taken_in(c, where.id, [d.isoformat() for d in scan]))
+    taken = await svc.db.read(lambda c: taken_in(c, where.id, [d.isoformat() for d in scan], exclude=moves or None))
     out: list[DayOut] = []
     first_free: str | None = None
     for d in scan:
@@ -432,6 +438,8 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
     if user is None:
         limit(request, "booking")
     svc = services(request)
+    if data.moves is not None:
+        await _accessible(request, svc, data.moves)
     cfg = await _config(svc)
     where = _place(cfg, data.place)
     minutes, procs, departments = _length(cfg, svc.catalog.library, data.procedures, data.event, data.party)
@@ -440,7 +448,7 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
     try:
         hold = await svc.db.write(lambda c: create_hold_in(
             c, cfg, place=where.id, day=data.day, start=data.start, minutes=minutes, procedures=procs,
-            departments=departments, event=data.event, party=data.party, holder=holder))
+            departments=departments, event=data.event, party=data.party, holder=holder, moves=data.moves))
     except BookingRefused as e:
         raise refused(e) from None
     assert hold.held_until is not None

@@ -144,5 +144,12 @@ CREATE INDEX bookings_open_phones ON bookings (replace(replace(replace(phone, '-
     WHERE status = 'booked';
 """
 
-BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2)]
+# v3: a hold made to move a booking (``store.create_hold_in(moves=...)``) names it: the booking's own cells were not
+# counted when the hold was checked (moving within a full period into its own freed time), so the hold may only
+# move that booking, never become a booking of its own.
+_BOOKING_V3 = """
+ALTER TABLE bookings ADD COLUMN moves TEXT;
+"""
+
+BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2), (3, _BOOKING_V3)]
 TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2)]

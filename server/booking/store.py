@@ -60,7 +60,7 @@ __all__ = [
 CODE_ALPHABET: Final[str] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH: Final[int] = 8
 _COLUMNS = ("id, code, manage_hash, place, day, start, minutes, status, held_until, holder, account_id, booked_by,"
-            " name, phone, party, people, event, procedures, departments, lang, created_at, updated_at")
+            " name, phone, party, people, event, procedures, departments, lang, created_at, updated_at, moves")
 
 
 class BookingRefused(Exception):
@@ -94,6 +94,7 @@ class BookingRecord(msgspec.Struct, frozen=True, kw_only=True):
     lang: str | None
     created_at: str
     updated_at: str
+    moves: str | None = None  # a hold made to move this booking (its cells not counted): it may only move that one
 
     @property
     def end(self) -> str:
@@ -111,13 +112,13 @@ class BookingRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 def _record(row: Sequence[Any]) -> BookingRecord:
     (bid, code, manage_hash, place, day, start, minutes, status, held_until, holder, account_id, booked_by, name,
-     phone, party, people, event, procedures, departments, lang, created_at, updated_at) = row
+     phone, party, people, event, procedures, departments, lang, created_at, updated_at, moves) = row
     return BookingRecord(
         id=bid, code=code, manage_hash=manage_hash, place=place, day=day, start=start, minutes=minutes,
         status=status, held_until=held_until, holder=holder, account_id=account_id, booked_by=booked_by,
         name=name, phone=phone, party=party, people=msgspec.json.decode(people) if people else [],
         event=event, procedures=msgspec.json.decode(procedures), departments=msgspec.json.decode(departments),
-        lang=lang, created_at=created_at, updated_at=updated_at)
+        lang=lang, created_at=created_at, updated_at=updated_at, moves=moves)
 
 
 def normalize_code(code: str) -> str:
@@ -184,15 +185,18 @@ def account_bookings_in(conn: sqlite3.Connection, account_id: str, today: str, l
     return [_record(r) for r in [*upcoming, *past]]
 
 
-def taken_in(conn: sqlite3.Connection, place: str, days: Sequence[str]) -> dict[str, list[Taken]]:
-    """What occupies cells on each of ``days`` at ``place`` (bookings and holds; the rule drops lapsed holds)."""
+def taken_in(conn: sqlite3.Connection, place: str, days: Sequence[str], *, exclude: str | None = None
+             ) -> dict[str, list[Taken]]:
+    """What occupies cells on each of ``days`` at ``place`` (bookings and holds; the rule drops lapsed holds);
+    ``exclude``: a booking being moved, whose own cells are free for its new time."""
     if not days:
         return {}
     marks = ",".join("?" * len(days))
     out: dict[str, list[Taken]] = {d: [] for d in days}
     for day, start, minutes, departments, status, held_until in conn.execute(
             f"SELECT day, start, minutes, departments, status, held_until FROM bookings WHERE place = ?"
-            f" AND day IN ({marks}) AND status IN ('booked', 'checked_in', 'held')", (place, *days)):
+            f" AND day IN ({marks}) AND status IN ('booked', 'checked_in', 'held') AND id IS NOT ?",
+            (place, *days, exclude)):
         out[day].append(Taken(start=start, minutes=minutes, departments=tuple(msgspec.json.decode(departments)),
                               status=status, held_until=held_until))
     return out
@@ -262,11 +266,7 @@ def _check_slot(conn: sqlite3.Connection, cfg: BookingConfig, place: Place, day:
     why = day_state(cfg, place, day, now)
     if why is not None:
         raise BookingRefused(422, "day-not-bookable", f"{day.isoformat()} cannot be booked ({why})")
-    rows = conn.execute(
-        "SELECT id, start, minutes, departments, status, held_until FROM bookings WHERE place = ? AND day = ?"
-        " AND status IN ('booked', 'checked_in', 'held')", (place.id, day.isoformat())).fetchall()
-    taken = [Taken(start=s, minutes=m, departments=tuple(msgspec.json.decode(d)), status=st, held_until=hu)
-             for bid, s, m, d, st, hu in rows if bid != exclude]
+    taken = taken_in(conn, place.id, [day.isoformat()], exclude=exclude)[day.isoformat()]
     slots = day_slots(cfg, place, day, minutes, departments, taken, now)
     if not any(s.start == start for s in slots):
         raise BookingRefused(422, "not-a-slot", f"{start} is not a start time of the calendar that day"
@@ -277,10 +277,12 @@ def _check_slot(conn: sqlite3.Connection, cfg: BookingConfig, place: Place, day:
 
 def create_hold_in(conn: sqlite3.Connection, cfg: BookingConfig, *, place: str, day: str, start: str,
                    minutes: int, procedures: Sequence[str], departments: Sequence[str], event: str | None,
-                   party: int, holder: str) -> BookingRecord:
+                   party: int, holder: str, moves: str | None = None) -> BookingRecord:
     """Hold ``start`` on ``day`` for ``cfg.hold_minutes`` for ``holder`` (``account:<id>`` or ``ip:<address>``):
     at most ``cfg.max_holds`` open holds each (429 ``too-many-holds``); 422 ``day-not-bookable``, 409
-    ``slot-taken``. The slot is checked here, in the write."""
+    ``slot-taken``. The slot is checked here, in the write. ``moves``: the booking this hold is to move (the
+    caller may change it): its own cells count as free, and the hold can then only move it
+    (:func:`move_booking_in`); 409 ``not-changeable`` unless it is ``booked``."""
     now = clock.now()
     where = place_of(cfg, place)
     if where is None:
@@ -288,16 +290,21 @@ def create_hold_in(conn: sqlite3.Connection, cfg: BookingConfig, *, place: str, 
     if open_holds_in(conn, holder, now.isoformat()) >= cfg.max_holds:
         raise BookingRefused(429, "too-many-holds",
                              f"at most {cfg.max_holds} times may be held at once: confirm or let one lapse")
-    _check_slot(conn, cfg, where, dt.date.fromisoformat(day), start, minutes, departments, now)
+    if moves is not None:
+        moving = load_booking_in(conn, moves)
+        if moving is None or moving.status != "booked":
+            raise BookingRefused(409, "not-changeable", "only a booked visit can be moved")
+    _check_slot(conn, cfg, where, dt.date.fromisoformat(day), start, minutes, departments, now, exclude=moves)
     stamp = now.isoformat()
     bid = str(uuid.uuid4())
     held_until = (now + dt.timedelta(minutes=cfg.hold_minutes)).isoformat()
     conn.execute(
         "INSERT INTO bookings (id, code, place, day, start, minutes, status, held_until, holder, party, event,"
-        " procedures, departments, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?)",
+        " procedures, departments, created_at, updated_at, moves)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (bid, _new_code(conn), place, day, start, minutes, held_until, holder, party, event,
          msgspec.json.encode(list(procedures)).decode(), msgspec.json.encode(list(departments)).decode(), stamp,
-         stamp))
+         stamp, moves))
     found = load_booking_in(conn, bid)
     assert found is not None
     return found
@@ -322,10 +329,14 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     """Confirm ``holder``'s hold as a booking: for the signed-in resident ``account_id``, or for a person
     without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf). Returns the
     booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
-    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
+    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 409
+    ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
     the desk, ``booked_by``, is not capped: its bookings are audited). Event ``booked``."""
     now = clock.now()
     hold = _live_hold(conn, hold_id, holder, now)
+    if hold.moves is not None:  # checked without the moved booking's cells: booking it too would overbook
+        raise BookingRefused(409, "hold-for-move", "this time was held to move a booking: move it, or choose a"
+                             " time again")
     if booked_by is None:
         _not_hoarding(conn, cfg, now, holder=holder, account_id=account_id, phone=phone)
     # Derived from the installation's key (server/booking/manage_links.py) so the reminder SMS can carry the link.
@@ -384,6 +395,8 @@ def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: st
     hold = _live_hold(conn, hold_id, holder, now)
     if hold.id == record.id:
         raise BookingRefused(409, "hold-not-yours", "hold a new time first")
+    if hold.moves is not None and hold.moves != record.id:
+        raise BookingRefused(409, "hold-for-move", "this time was held to move another booking")
     if len(record.people) > hold.party - 1:
         raise BookingRefused(422, "too-many-people", f"the booking names {len(record.people)} other people: hold"
                              f" a time for {len(record.people) + 1}")

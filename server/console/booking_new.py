@@ -140,13 +140,14 @@ class DaySlots:
 
 
 async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int, departments: list[str],
-                  begin: dt.date | None) -> tuple[list[DaySlots], dt.date]:
-    """The days shown and the first of them: from ``begin``, or the window's first day with a free time."""
+                  begin: dt.date | None, moves: str | None = None) -> tuple[list[DaySlots], dt.date]:
+    """The days shown and the first of them: from ``begin``, or the window's first day with a free time;
+    ``moves``: the booking being moved (its own cells are free for it)."""
     now = clock.now()
     first, last = window_days(cfg, now)
     start = begin or first
     span = [start + dt.timedelta(days=i) for i in range(max(DAYS_SHOWN, (last - start).days + 1))]
-    taken = await svc.db.read(lambda c: taken_in(c, place.id, [d.isoformat() for d in span]))
+    taken = await svc.db.read(lambda c: taken_in(c, place.id, [d.isoformat() for d in span], exclude=moves))
 
     def of(d: dt.date) -> DaySlots:
         state = day_state(cfg, place, d, now)
@@ -182,7 +183,7 @@ async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
             place, minutes, _, departments = _resolved(svc, cfg, c)
             raw = request.query_params.get("from")
             begin = dt.date.fromisoformat(raw) if raw else None
-            days, begin = await _listed(svc, cfg, place, minutes, departments, begin)
+            days, begin = await _listed(svc, cfg, place, minutes, departments, begin, c.move or None)
         except ValueError:
             return _refused(request, Problem(400, "bad-day", "from must be YYYY-MM-DD"), "/console/bookings/new")
         except Problem as exc:
@@ -231,7 +232,7 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
     def write(conn: Any) -> BookingRecord:
         hold = create_hold_in(conn, cfg, place=place.id, day=day, start=start, minutes=minutes,
                               procedures=procedures, departments=departments, event=c.event, party=c.party,
-                              holder=holder)
+                              holder=holder, moves=c.move or None)
         if c.move:
             done = move_booking_in(conn, cfg, c.move, hold_id=hold.id, holder=holder, by=user.id, staff=True)
             append_audit(conn, actor=user.id, action="booking.move", subject=f"booking:{done.id}",

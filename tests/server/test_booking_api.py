@@ -377,3 +377,40 @@ def test_booking_access_is_one_policy(role: str | None, own: bool, token_ok: boo
     assert booking_access(user, account_id="a1" if own else "a2", token_ok=token_ok) == access  # type: ignore[arg-type]
     assert booking_access(user, account_id=None, token_ok=False) == (access if access == "desk" else None)  # type: ignore[arg-type]
     assert may_book(user) == (role in (None, "resident", "counter", "admin"))  # type: ignore[arg-type]
+
+
+def test_move_into_its_own_freed_time(srv: AppServer) -> None:
+    """A full period: moving a booking to a time that overlaps only itself succeeds (its own cells are freed by the
+    move), when the hold says which booking it moves (``moves``); such a hold moves that booking only."""
+    me, other = resident(srv), resident(srv, "隣の 人")
+    mine = me.post("/api/bookings", json={"hold_id": hold(me, day(16), "09:00", party=2).json()["hold_id"]}).json()
+    assert (mine["start"], mine["end"]) == ("09:00", "09:45")
+    theirs = other.post("/api/bookings", json={"hold_id": hold(other, day(16), "09:45").json()["hold_id"]}).json()
+    assert theirs["status"] == "booked"
+    params = {"place": "honcho", "procedures": "test-proc", "from": day(16), "days": 1}
+
+    def free(c: httpx.Client, **more: str) -> list[str]:
+        r = c.get("/api/booking/slots", params={**params, **more})
+        assert r.status_code == 200, r.text
+        return [s["start"] for s in r.json()["days"][0]["slots"] if s["free"]]
+
+    assert "09:15" not in free(me)  # as anyone sees it: full
+    assert free(me, moves=mine["id"])[:2] == ["09:00", "09:15"]  # for its move: its own time is free
+    problem(other.get("/api/booking/slots", params={**params, "moves": mine["id"]}), 404, "not-found")
+    problem(hold(me, day(16), "09:15"), 409, "slot-taken")
+    problem(hold(other, day(16), "09:15", moves=mine["id"]), 404, "not-found")  # not theirs to move
+    h = hold(me, day(16), "09:15", moves=mine["id"])
+    assert h.status_code == 201, h.text
+    # Held to move: it cannot become a booking of its own (that would overbook), nor move another booking.
+    problem(me.post("/api/bookings", json={"hold_id": h.json()["hold_id"]}), 409, "hold-for-move")
+    second = me.post("/api/bookings", json={"hold_id": hold(me, day(17), "09:00").json()["hold_id"]}).json()
+    problem(me.post(f"/api/bookings/{second['id']}/move", json={"hold_id": h.json()["hold_id"]}), 409,
+            "hold-for-move")
+    moved = me.post(f"/api/bookings/{mine['id']}/move", json={"hold_id": h.json()["hold_id"]})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["start"], moved.json()["end"], moved.json()["party"]) == ("09:15", "09:45", 1)
+    assert "09:00" not in free(other)  # 09:00 alone is free now, but a 30-minute booking would run into 09:15
+    taken = srv.db.read_sync(lambda c: c.execute(
+        "SELECT start, minutes FROM bookings WHERE place = 'honcho' AND day = ? AND status = 'booked' ORDER BY start",
+        (day(16),)).fetchall())
+    assert [tuple(t) for t in taken] == [("09:15", 30), ("09:45", 30)]  # never more than the one booth
