@@ -27,6 +27,7 @@ from litestar.response import Redirect
 from server.auth.roles import QUEUE_ROLES, may_link_visit
 from server.authz import AccountLike, require_roles
 from server.booking import clock
+from server.booking.store import place_of
 from server.console.landing import configurator_landing
 from server.console.readable import department_names
 from server.console.routes import refusal_page, render_page
@@ -78,7 +79,7 @@ async def queue_page(request: Request[Any, Any, Any], place: FromQuery[str | Non
     cfg = await hub.config()
     if place is None and booth is None:
         place, booth = _remembered(request)
-    chosen = next((p for p in cfg.places if p.id == place), None) or cfg.places[0]
+    chosen = place_of(cfg, place or "") or cfg.places[0]
     booth = booth if booth in chosen.booths else ""
     ctx: dict[str, Any] = {"places": [(p.id, p.name.get("ja") or p.id) for p in cfg.places], "place": chosen.id,
                            "place_name": chosen.name.get("ja") or chosen.id, "booths": chosen.booths, "booth": booth,

@@ -26,6 +26,7 @@ from server.auth.middleware import parse_cookies
 from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, may_link_visit, may_serve_ticket
 from server.authz import AccountLike, current_user, require_roles
 from server.booking.config import BookingConfig, Place
+from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
 from server.preview import qr_svg
 from server.problems import Problem
@@ -119,10 +120,11 @@ def hub_of(request: Request[Any, Any, Any]) -> QueueHub:
 
 
 def place_of(cfg: BookingConfig, place_id: str) -> Place:
-    for p in cfg.places:
-        if p.id == place_id:
-            return p
-    raise Problem(404, "unknown-place", "No such place")
+    """``server.booking.store.place_of``, or 404 ``unknown-place``."""
+    place = booking_place(cfg, place_id)
+    if place is None:
+        raise Problem(404, "unknown-place", "No such place")
+    return place
 
 
 def _stub_place(place_id: str) -> Place:
@@ -220,9 +222,14 @@ async def _by_token(svc: Services, hub: QueueHub, token: str) -> tuple[Snapshot,
     t = await svc.db.read(lambda c: store.ticket_by_token(c, token))
     if t is None:
         raise Problem(404, "not-found", "No such ticket")
+    return await _ticket_snapshot(hub, t)
+
+
+async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, TicketRow]:
+    """The ticket's place now (under the current configuration; a place it no longer has still shows), and the
+    ticket as that snapshot holds it."""
     cfg = await hub.config()
-    place = next((p for p in cfg.places if p.id == t.place), None) or _stub_place(t.place)
-    snap = await hub.snapshot(place, cfg)
+    snap = await hub.snapshot(booking_place(cfg, t.place) or _stub_place(t.place), cfg)
     return snap, next((x for x in snap.tickets if x.id == t.id), t)
 
 
@@ -252,8 +259,7 @@ async def ticket_events(request: Request[Any, Any, Any], token: FromPath[str]) -
                 return
             if version == snap.version:
                 yield ServerSentEventMessage(comment="ping")
-            snap = await hub.snapshot(snap.place, snap.cfg)
-            t = next((x for x in snap.tickets if x.id == t.id), t)
+            snap, t = await _ticket_snapshot(hub, t)  # the current configuration: one snapshot for every stream
 
     return ServerSentEvent(stream(), retry_duration=2000, headers={"Cache-Control": "no-cache",
                                                                    "X-Accel-Buffering": "no"})
@@ -270,7 +276,7 @@ async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], dat
                       errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
                                "message": problem}])
 
-    def save(c: sqlite3.Connection) -> None:
+    def save(c: sqlite3.Connection) -> str:
         t = store.ticket_by_token(c, token)
         if t is None:
             raise TicketRefused(404, "not-found", "No such ticket")
@@ -279,9 +285,11 @@ async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], dat
                   (t.id, sub.endpoint, sub.p256dh, sub.auth))
         c.execute("DELETE FROM ticket_push WHERE ticket_id = ? AND rowid NOT IN (SELECT rowid FROM ticket_push"
                   " WHERE ticket_id = ? ORDER BY rowid DESC LIMIT ?)", (t.id, t.id, MAX_TICKET_PUSH))
-        store.touch(c, t.place)  # a ticket already near (or called) gets its message now
+        return t.place
 
-    await _write(svc, save)
+    # A ticket already near (or called) gets its message now: the push check alone, not a change of the queue
+    # (that would wake every board and phone of the place, as often as anyone holding the link liked).
+    hub_of(request).check_pushes(await _write(svc, save))
 
 
 @delete("/api/tickets/{token:str}/push", summary="Stop this browser's notifications of the ticket", status_code=204,
@@ -319,23 +327,24 @@ async def leave(request: Request[Any, Any, Any], token: FromPath[str]) -> Ticket
 
 # -- the lobby board -------------------------------------------------------------------------------------------------
 
-async def _board(request: Request[Any, Any, Any], place: str) -> Snapshot:
-    hub = hub_of(request)
-    cfg = await hub.config()
-    return await hub.snapshot(place_of(cfg, place), cfg)
+async def _board(hub: QueueHub, place: str) -> Snapshot:
+    snap = await hub.place_snapshot(place)
+    if snap is None:
+        raise Problem(404, "unknown-place", "No such place")
+    return snap
 
 
 @get("/api/queue/{place:str}/board", summary="The lobby board: recent calls, waiting count (public; ETag)",
      tags=["queue"])
 async def get_board(request: Request[Any, Any, Any], place: FromPath[str]) -> Response[BoardView]:
-    return _etag_response(request, board_view(await _board(request, place)))
+    return _etag_response(request, board_view(await _board(hub_of(request), place)))
 
 
 @get("/api/queue/{place:str}/board/events", summary="The lobby board's live updates (server-sent events 'board')",
      tags=["queue"], media_type="text/event-stream")
 async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) -> ServerSentEvent:
     hub = hub_of(request)
-    snap = await _board(request, place)
+    snap = await _board(hub, place)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         nonlocal snap
@@ -351,7 +360,10 @@ async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) ->
                 return
             if version == snap.version:
                 yield ServerSentEventMessage(comment="ping")
-            snap = await hub.snapshot(snap.place, snap.cfg)
+            try:  # the current configuration: one snapshot per change for every stream of the place
+                snap = await _board(hub, place)
+            except Problem:  # the place left the configuration: the stream ends
+                return
 
     return ServerSentEvent(stream(), retry_duration=1000, headers={"Cache-Control": "no-cache",
                                                                    "X-Accel-Buffering": "no"})
@@ -443,8 +455,7 @@ async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id
         return store.left_in(c, ticket_id, user.id)
 
     t = await _write(svc, job)
-    place = next((p for p in cfg.places if p.id == t.place), None) or _stub_place(t.place)
-    snap, t = await _fresh(hub, place, cfg, t)
+    snap, t = await _fresh(hub, booking_place(cfg, t.place) or _stub_place(t.place), cfg, t)
     return (await _staff_views(svc, user, snap, [t], via=via))[0]
 
 

@@ -25,6 +25,7 @@ import msgspec
 
 from server.booking import clock
 from server.booking.config import BookingConfig, Place, config_in
+from server.booking.store import place_of
 from server.push import Notifier, Subscription, SubscriptionLoader
 from server.storage.db import Database
 from server.tickets import rules
@@ -34,6 +35,7 @@ from server.tickets.store import (
     place_tickets,
     qticket,
     stats_in,
+    ticket_key_in,
     ticket_token,
     touched_places,
 )
@@ -123,7 +125,7 @@ class QueueHub:
             p.snapshot = None
             p.changed.set()
             p.changed = asyncio.Event()
-            self._check_pushes(place)
+            self.check_pushes(place)
 
     async def wait(self, place: str, since: int, timeout: float) -> int:
         """The place's version once it is newer than ``since``, or after ``timeout`` seconds, or at close."""
@@ -143,8 +145,17 @@ class QueueHub:
         """The booking configuration, read at most every few seconds (``madoguchi booking set`` writes it)."""
         now = clock.now()
         if self._cfg is None or now - self._cfg[1] > CONFIG_MAX_AGE or now < self._cfg[1]:
-            self._cfg = (await self.db.read(config_in), now)
+            read = await self.db.read(config_in)
+            # The same object while the configuration is unchanged: snapshots are shared per (version, cfg), so a
+            # new but equal object would make streams that connected at different times recompute for each other.
+            self._cfg = (self._cfg[0] if self._cfg is not None and self._cfg[0] == read else read, now)
         return self._cfg[0]
+
+    async def place_snapshot(self, place_id: str) -> Snapshot | None:
+        """:meth:`snapshot` of ``place_id`` under the current configuration; None when it has no such place."""
+        cfg = await self.config()
+        place = place_of(cfg, place_id)
+        return None if place is None else await self.snapshot(place, cfg)
 
     # -- snapshots -----------------------------------------------------------------------------------------------
 
@@ -176,7 +187,9 @@ class QueueHub:
 
     # -- Web Push of tickets -------------------------------------------------------------------------------------
 
-    def _check_pushes(self, place: str) -> None:
+    def check_pushes(self, place: str) -> None:
+        """Send the near/called messages due at ``place`` (after a change; a new subscription of a ticket already
+        near or called gets its message at once, without waking the place's streams)."""
         if self.notifier is None or self._loop is None:
             return
         task = self._pushing.get(place)
@@ -209,11 +222,10 @@ class QueueHub:
         candidates = await self.db.read(due)
         if not candidates:
             return
-        cfg = await self.config()
-        place = next((p for p in cfg.places if p.id == place_id), None)
-        if place is None:
+        snap = await self.place_snapshot(place_id)
+        if snap is None:
             return
-        snap = await self.snapshot(place, cfg)
+        cfg = snap.cfg
         near: list[str] = []
         called: list[str] = []
         for tid, _number, status, _booth, sent_near, sent_called, _seq in candidates:
@@ -222,8 +234,7 @@ class QueueHub:
             elif status == "waiting" and not sent_near and snap.positions.get(tid, (99999, 0))[0] <= cfg.near_positions:
                 near.append(tid)
 
-        def mark(c: sqlite3.Connection) -> tuple[bytes | None, list[tuple[str, str, str | None, str]]]:
-            key = c.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
+        def mark(c: sqlite3.Connection) -> tuple[bytes, list[tuple[str, str, str | None, str]]]:
             out = []
             for kind, ids in (("called", called), ("near", near)):
                 col = "sent_called" if kind == "called" else "sent_near"
@@ -235,12 +246,12 @@ class QueueHub:
                         out.append((tid, r[0], r[1], kind))
                 if kind == "called" and ids:  # called: the near message is moot from now on
                     c.executemany("UPDATE ticket_push SET sent_near = 1 WHERE ticket_id = ?", [(t,) for t in ids])
-            return (bytes.fromhex(key[0]) if key else None), out
+            return ticket_key_in(c), out
 
         if not called and not near:
             return
         key, messages = await self.db.write(mark)
-        if key is None or self.notifier is None:
+        if self.notifier is None:
             return
         for tid, number, booth, kind in messages:
             token = ticket_token(key, tid)

@@ -338,6 +338,48 @@ def test_server_sent_events_deliver_a_call_to_the_board_and_the_phone(world: Wor
     stop.set()
 
 
+def test_one_snapshot_per_change_for_streams_connected_at_different_times(
+        world: World, kiosk: httpx.Client, counter: httpx.Client, push: LocalPushService,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A board and a phone connected at different times (the configuration read again in between, as every few
+    seconds) share one read of the place per change; subscribing a browser to a ticket's pushes is no change of
+    the queue (no stream wakes, nothing is read again) and still sends the message due at once."""
+    import server.tickets.hub as hub_module
+
+    reads: list[str] = []
+    real = hub_module.place_tickets
+
+    def counted(c: Any, place: str, day: str) -> Any:
+        reads.append(place)
+        return real(c, place, day)
+
+    monkeypatch.setattr(hub_module, "CONFIG_MAX_AGE", dt.timedelta(0))  # every request reads the configuration
+    monkeypatch.setattr(hub_module, "place_tickets", counted)
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    stop = threading.Event()
+    for path in ("/api/queue/honcho/board/events", f"/api/tickets/{t['token']}/events"):
+        threading.Thread(target=_sse, args=(world.srv.url + path, got, stop), daemon=True).start()
+        got.get(timeout=5)  # connected: its first view
+        time.sleep(0.05)
+    reads.clear()
+    called = counter.post("/api/queue/honcho/call", json={"booth": "6"}).json()
+    assert {got.get(timeout=2)[0], got.get(timeout=2)[0]} == {"board", "ticket"}
+    time.sleep(0.3)
+    assert reads == ["honcho"]  # the call's answer, the board and the phone: one read
+    version = world.srv.client().get("/api/queue/honcho/board").json()["version"]
+    reads.clear()
+    push.deliveries.clear()
+    push.answer = 201
+    assert world.client().post(f"/api/tickets/{t['token']}/push", json=push.subscription()).status_code == 204
+    (message,) = push.wait(1)  # called already: told at once
+    assert message.payload["title"] == f"番号 {called['number']} の方、6番窓口へお越しください"
+    time.sleep(0.3)
+    assert reads == [] and got.empty()
+    assert world.srv.client().get("/api/queue/honcho/board").json()["version"] == version
+    stop.set()
+
+
 def test_ticket_push_near_once_and_called_once_decrypted(world: World, kiosk: httpx.Client, counter: httpx.Client,
                                                          push: LocalPushService) -> None:
     push.deliveries.clear()
