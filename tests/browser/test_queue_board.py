@@ -6,6 +6,7 @@ the board and on the booth page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import time
 import uuid
@@ -149,3 +150,40 @@ def test_a_board_without_an_event_stream_polls_and_still_shows_a_call_within_two
     assert time.monotonic() - start < 2
     expect(board.locator("#latest-booth")).to_have_text("6番窓口")
     lobby.close()
+
+
+def test_a_call_whose_answer_is_lost_calls_nobody_else(browser: Any, shared_server: ServerProcess) -> None:
+    """次の方を呼ぶ ran on the server but the connection dropped on its answer (fetch rejects): the page shows
+    what happened (it reloads) instead of posting the form again, which would call a second ticket to the booth
+    and leave the first one called on the board."""
+    server = shared_server
+    clerk = server.login_as("counter", display_name="窓口 五郎")
+    with _api(server, clerk) as api:
+        for _ in range(2):
+            assert api.post("/api/queue/honcho/tickets", json={}).status_code == 201
+    since = dt.datetime.now(dt.UTC).isoformat()
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    add_session(desk, server.base, clerk)
+    page = desk.new_page()
+    page.goto(f"{server.base}/console/queue?place=honcho&booth=5")
+    expect(page.get_by_role("heading", name="5番窓口")).to_be_visible()
+    lost: list[int] = []
+
+    def drop_the_answer(route: Any) -> None:
+        if lost:  # only the first call's answer is lost
+            route.continue_()
+            return
+        lost.append(route.fetch().status)  # the server runs the call (and its redirect) ...
+        route.abort("connectionreset")  # ... and the answer never arrives
+
+    page.route("**/console/queue/call", drop_the_answer)
+    page.get_by_role("button", name="次の方を呼ぶ", exact=True).click()
+    expect(page.get_by_role("heading", name=re.compile("呼出中："))).to_be_visible()
+    page.wait_for_timeout(500)
+    assert len(lost) == 1
+    calls = server.query("SELECT ticket_id FROM queue_events WHERE event = 'called' AND booth = '5' AND at >= ?",
+                         (since,))
+    assert len(calls) == 1, calls
+    with _api(server, clerk) as api:  # the ticket called is this booth's: done, for the other tests
+        api.post(f"/api/queue/tickets/{calls[0][0]}/finish")
+    desk.close()

@@ -49,7 +49,9 @@ document.addEventListener('submit', async (event) => {
       method: 'POST', body: new URLSearchParams(new FormData(form)), credentials: 'same-origin',
     });
   } catch {
-    form.submit(); // the network hiccuped before anything was sent: the plain post still works
+    // No answer: the server may have run the post all the same (the connection dropped on its answer). Posting
+    // it again could call a second ticket to this booth; the page as it now is shows what happened.
+    window.location.assign(window.location.href);
     return;
   } finally {
     if (button) button.disabled = false;
