@@ -1,7 +1,6 @@
 // A server-made QR code drawn as an image: the counter code's (page-counter.js) and a booking's check-in code
 // (page-booking.js). The server sends the dark modules as one SVG path (server/counter_code.py `qr_path`:
-// {size, path}), drawn here without parsing markup; an {svg} document (segno's own) is parsed as SVG (DOMParser,
-// never HTML) and shown as is, sized like the other.
+// {size, path}), drawn here without parsing markup.
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -17,11 +16,5 @@ export function qrImage(qr, label) {
       attrs(document.createElementNS(SVG, 'path'), { d: qr.path, fill: '#000' }));
     return svg;
   }
-  if (!qr || typeof qr.svg !== 'string') return null;
-  const root = new DOMParser().parseFromString(qr.svg, 'image/svg+xml').documentElement;
-  if (root.namespaceURI !== SVG || root.localName !== 'svg') return null;
-  for (const s of root.querySelectorAll('script, foreignObject')) s.remove();
-  if (!root.getAttribute('viewBox')) root.setAttribute('viewBox', `0 0 ${parseFloat(root.getAttribute('width')) || 0} ${parseFloat(root.getAttribute('height')) || 0}`);
-  attrs(root, look);
-  return document.importNode(root, true);
+  return null;
 }

@@ -54,7 +54,7 @@ from server.booking.store import (
     place_of,
     taken_in,
 )
-from server.counter_code import qr_path
+from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
 from server.tickets.store import ticket_key_in, ticket_token
@@ -68,7 +68,6 @@ __all__ = [
     "booking_router",
     "booking_view",
     "holder_of",
-    "qr_svg",
     "refused",
 ]
 
@@ -178,10 +177,6 @@ class MoveIn(msgspec.Struct, forbid_unknown_fields=True):
     hold_id: _Id
 
 
-class QrOut(msgspec.Struct):
-    svg: str
-
-
 class TicketRef(msgspec.Struct):
     number: str
     token: str | None = None
@@ -210,7 +205,7 @@ class BookingView(msgspec.Struct, kw_only=True):
     name: str | None
     phone: str | None
     created_at: str
-    qr: QrOut
+    qr: QrOut | None  # the check-in QR of a booked visit, in a single booking's view (not in lists)
     may_change: bool
     change_until: str
     ticket: TicketRef | None
@@ -239,19 +234,12 @@ def _text(t: Any) -> dict[str, str]:
     return {k: v for k, v in msgspec.to_builtins(t).items() if v}
 
 
-def qr_svg(code: str) -> str:
-    """The check-in QR code of ``code`` (the bare code: what a kiosk's scanner types) as an SVG document."""
-    qr = qr_path(code)
-    n = qr.size + 8  # the quiet zone: 4 modules each side
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-4 -4 {n} {n}" role="img"'
-            f' aria-label="予約番号 {display_code(code)}"><rect x="-4" y="-4" width="{n}" height="{n}" fill="#fff"/>'
-            f'<path d="{qr.path}" fill="#000"/></svg>')
-
-
 def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord, *, ticket: TicketRef | None,
-                 now: dt.datetime, token: str | None = None) -> BookingView:
+                 now: dt.datetime, token: str | None = None, qr: bool = True) -> BookingView:
     """What the owner (or the desk) sees of a booking; ``ticket``: its ticket once checked in (the phone link's
-    token for the owner); ``token``: the manage token, given once."""
+    token for the owner); ``token``: the manage token, given once; ``qr``: with the check-in QR code (the bare
+    code, what a kiosk's scanner types; as the counter code's, ``server.counter_code.qr_path``) when it is
+    ``booked`` — lists leave it out (a QR code is made per booking: only the single booking shows it)."""
     place = place_of(cfg, record.place)
     until = change_until(cfg, record)
     procs = []
@@ -263,7 +251,7 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
         place_name=dict(place.name) if place else {"ja": record.place}, day=record.day, start=record.start,
         end=record.end, minutes=record.minutes, status=record.status, party=record.party, people=record.people,
         event=record.event, procedures=procs, departments=record.departments, name=record.name,
-        phone=record.phone, created_at=record.created_at, qr=QrOut(svg=qr_svg(record.code)),
+        phone=record.phone, created_at=record.created_at, qr=qr_path(record.code) if qr and record.status == "booked" else None,
         may_change=record.status == "booked" and now < until, change_until=until.astimezone(dt.UTC).isoformat(),
         ticket=ticket, manage_token=token, manage_url=f"/#/v/m/{record.id}/{token}" if token else None)
 
@@ -279,11 +267,11 @@ def _tickets(conn: Any, ids: list[str], *, links: bool) -> dict[str, TicketRef]:
     return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, t, n in rows}
 
 
-async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord], *, staff: bool = False
-                 ) -> list[BookingView]:
+async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord], *, staff: bool = False,
+                 qr: bool = True) -> list[BookingView]:
     tickets = await svc.db.read(lambda c: _tickets(c, [r.id for r in records], links=not staff))
     now = clock.now()
-    return [booking_view(cfg, svc.catalog.library, r, ticket=tickets.get(r.id), now=now) for r in records]
+    return [booking_view(cfg, svc.catalog.library, r, ticket=tickets.get(r.id), now=now, qr=qr) for r in records]
 
 
 async def _config(svc: Services) -> BookingConfig:
@@ -503,7 +491,7 @@ async def my_bookings_route(request: Request[Any, Any, Any]) -> BookingsOut:
     cfg = await _config(svc)
     day = today(clock.now()).isoformat()
     records = await svc.db.read(lambda c: account_bookings_in(c, user.id, day))
-    return BookingsOut(bookings=await _views(svc, cfg, records))
+    return BookingsOut(bookings=await _views(svc, cfg, records, qr=False))
 
 
 async def _staff_read(svc: Services, user: AccountLike | None, record: BookingRecord, staff: bool, via: str) -> None:
