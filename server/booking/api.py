@@ -29,7 +29,7 @@ from server.auth.ratelimit import limit_key
 from server.auth.roles import BOOKING_ROLES
 from server.authz import AccountLike, booking_access, current_user, may_book, require_roles
 from server.booking import clock
-from server.booking.config import BookingConfig, Place, config_in
+from server.booking.config import BookingConfig, Place
 from server.booking.length import (
     LibraryLike,
     UnknownChoice,
@@ -57,6 +57,7 @@ from server.booking.store import (
 from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
+from server.tickets.hub import QueueHub
 from server.tickets.store import ticket_key_in, ticket_token
 
 __all__ = [
@@ -274,8 +275,11 @@ async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord]
     return [booking_view(cfg, svc.catalog.library, r, ticket=tickets.get(r.id), now=now, qr=qr) for r in records]
 
 
-async def _config(svc: Services) -> BookingConfig:
-    return await svc.db.read(config_in)
+async def _config(request: Request[Any, Any, Any]) -> BookingConfig:
+    """The booking rules as the queue reads them (``QueueHub.config``: one read every few seconds, not one per
+    request; ``madoguchi booking set`` takes effect within ``CONFIG_MAX_AGE``)."""
+    hub: QueueHub = request.app.state.queue_hub
+    return await hub.config()
 
 
 def _place(cfg: BookingConfig, place_id: str) -> Place:
@@ -321,7 +325,7 @@ async def _accessible(request: Request[Any, Any, Any], svc: Services, booking_id
 
 @get("/api/booking/places", summary="The places a visit can be booked at, the window, holds and cut-off")
 async def places_route(request: Request[Any, Any, Any]) -> PlacesOut:
-    cfg = await _config(services(request))
+    cfg = await _config(request)
     return PlacesOut(places=[PlaceOut(id=p.id, name=dict(p.name), address=p.address, booths=len(p.booths))
                              for p in cfg.places],
                      window=WindowOut(cfg.window.min_days, cfg.window.max_days), hold_minutes=cfg.hold_minutes,
@@ -331,7 +335,7 @@ async def places_route(request: Request[Any, Any, Any]) -> PlacesOut:
 @get("/api/booking/options", summary="What may be booked: life events and procedures, with their minutes")
 async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
     svc = services(request)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     lib = svc.catalog.library
     events = []
     for eid in sorted(lib.life_events):
@@ -384,7 +388,7 @@ async def slots_route(
     svc = services(request)
     if moves:  # the slots for moving that booking, its own cells free: only for who may move it (else 404)
         await _accessible(request, svc, moves)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     where = _place(cfg, place)
     chosen = [p for p in (procedures or "").split(",") if p][:30]
     minutes, _, departments = _length(cfg, svc.catalog.library, chosen, event or None, party)
@@ -428,7 +432,7 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
     svc = services(request)
     if data.moves is not None:
         await _accessible(request, svc, data.moves)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     where = _place(cfg, data.place)
     minutes, procs, departments = _length(cfg, svc.catalog.library, data.procedures, data.event, data.party)
     _day(data.day, "day")
@@ -451,7 +455,7 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
     if user is None:
         limit(request, "booking")
     svc = services(request)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     resident = user is not None and user.role in BOOKING_ROLES
     if not resident and (data.name is None or data.phone is None):
         missing = [k for k in ("name", "phone") if getattr(data, k) is None]
@@ -488,7 +492,7 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
 async def my_bookings_route(request: Request[Any, Any, Any]) -> BookingsOut:
     user = require_roles(request, *BOOKING_ROLES)
     svc = services(request)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     day = today(clock.now()).isoformat()
     records = await svc.db.read(lambda c: account_bookings_in(c, user.id, day))
     return BookingsOut(bookings=await _views(svc, cfg, records, qr=False))
@@ -506,7 +510,7 @@ async def booking_route(request: Request[Any, Any, Any], booking_id: FromPath[st
     svc = services(request)
     record, user, staff = await _accessible(request, svc, booking_id)
     await _staff_read(svc, user, record, staff, "api")
-    return (await _views(svc, await _config(svc), [record], staff=staff))[0]
+    return (await _views(svc, await _config(request), [record], staff=staff))[0]
 
 
 @post("/api/bookings/{booking_id:str}/cancel", status_code=200,
@@ -514,7 +518,7 @@ async def booking_route(request: Request[Any, Any, Any], booking_id: FromPath[st
 async def cancel_route(request: Request[Any, Any, Any], booking_id: FromPath[str]) -> BookingView:
     svc = services(request)
     record, user, staff = await _accessible(request, svc, booking_id)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     def write(c: Any) -> BookingRecord:
         done = cancel_booking_in(c, cfg, record.id, by=user.id if user else None, staff=staff)
         if staff and user is not None:
@@ -535,7 +539,7 @@ async def move_route(request: Request[Any, Any, Any], booking_id: FromPath[str],
                      ) -> BookingView:
     svc = services(request)
     record, user, staff = await _accessible(request, svc, booking_id)
-    cfg = await _config(svc)
+    cfg = await _config(request)
     holder = holder_of(request, user)
     def write(c: Any) -> BookingRecord:
         done = move_booking_in(c, cfg, record.id, hold_id=data.hold_id, holder=holder, by=user.id if user else None,
