@@ -178,7 +178,8 @@ class QueueHub:
                 return place_tickets(c, place.id, day), stats_in(c, place, day, now, cfg)
 
             tickets, stats = await self.db.read(read)
-            positions = rules.positions([qticket(t) for t in tickets], now, cfg, stats)
+            # Only waiting tickets have a position: the day's finished ones (thousands by noon) are not converted.
+            positions = rules.positions([qticket(t) for t in tickets if t.status == "waiting"], now, cfg, stats)
             snap = Snapshot(place=place, cfg=cfg, version=version, at=now, tickets=tickets, positions=positions,
                             stats=stats)
             if p.version == version:
