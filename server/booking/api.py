@@ -58,7 +58,7 @@ from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
 from server.tickets.hub import QueueHub
-from server.tickets.store import ticket_key_in, ticket_token
+from server.tickets.store import booking_tickets_in, ticket_key_in, ticket_token
 
 __all__ = [
     "MAX_DAYS",
@@ -259,13 +259,10 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
 
 def _tickets(conn: Any, ids: list[str], *, links: bool) -> dict[str, TicketRef]:
     """The tickets of these bookings (checked in); ``links``: with the phone link's token (the owner's)."""
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(f"SELECT booking_id, id, number FROM tickets WHERE booking_id IN ({marks})", ids).fetchall()
+    rows = booking_tickets_in(conn, ids)
     # A ticket exists, so the installation's key does: ticket_key_in only reads it here.
     key = ticket_key_in(conn) if rows and links else None
-    return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, t, n in rows}
+    return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, (t, n) in rows.items()}
 
 
 async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord], *, staff: bool = False,

@@ -28,7 +28,7 @@ from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles
 from server.booking import clock
 from server.booking.api import holder_of
-from server.booking.config import BookingConfig, Place, config_in
+from server.booking.config import BookingConfig, Place
 from server.booking.length import UnknownChoice, latest_event, length_of, resolve
 from server.booking.slots import Slot, day_slots, day_state, holiday_name, window_days
 from server.booking.store import (
@@ -46,6 +46,7 @@ from server.console.readable import department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import Services, services
+from server.tickets.api import hub_of
 from server.tickets.store import TicketRefused, checkin_in, draw_ticket_in
 
 __all__ = ["DAYS_SHOWN", "DESK_PRIORITY", "book_form", "book_page", "cancel_form", "checkin_form", "day_label",
@@ -145,8 +146,10 @@ async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int,
     ``moves``: the booking being moved (its own cells are free for it)."""
     now = clock.now()
     first, last = window_days(cfg, now)
-    start = begin or first
-    span = [start + dt.timedelta(days=i) for i in range(max(DAYS_SHOWN, (last - start).days + 1))]
+    # A typed ``from`` is held to the window (a far date would scan years of days, or overflow): its page only.
+    start = first if begin is None else max(first, min(begin, last))
+    shown = DAYS_SHOWN if begin is not None else max(DAYS_SHOWN, (last - start).days + 1)
+    span = [start + dt.timedelta(days=i) for i in range(shown)]
     taken = await svc.db.read(lambda c: taken_in(c, place.id, [d.isoformat() for d in span], exclude=moves))
 
     def of(d: dt.date) -> DaySlots:
@@ -165,7 +168,7 @@ async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int,
 async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
     require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
-    cfg = await svc.db.read(config_in)
+    cfg = await hub_of(request).config()
     c = _choice(request.query_params, cfg)
     moving: BookingRecord | None = None
     if c.move:
@@ -210,7 +213,7 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
     """Hold the time pressed and book it for the caller (or move ``move`` to it), in one write job."""
     user = require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
-    cfg = await svc.db.read(config_in)
+    cfg = await hub_of(request).config()
     form = await request.form()
     c = _choice(form, cfg)
     back = "/console/bookings/new"
@@ -261,7 +264,7 @@ async def cancel_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> Re
     """The desk cancels a booking (a phone call: 「予約を取り消したい」), past the residents' cut-off too."""
     user = require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
-    cfg = await svc.db.read(config_in)
+    cfg = await hub_of(request).config()
 
     def write(conn: Any) -> BookingRecord:
         done = cancel_booking_in(conn, cfg, bid, by=user.id, staff=True)
@@ -296,7 +299,7 @@ async def walkin_form(request: Request[Any, Any, Any]) -> Response[Any]:
     """番号札を出す: a walk-in's ticket (``A-nnn``) drawn at the desk, optionally with priority."""
     user = require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
-    cfg = await svc.db.read(config_in)
+    cfg = await hub_of(request).config()
     form = await request.form()
     place = place_of(cfg, str(form.get("place") or ""))
     back = "/console/bookings"

@@ -26,9 +26,8 @@ from server import audit
 from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles
 from server.booking import clock
-from server.booking.config import BookingConfig, config_in
 from server.booking.length import latest_event
-from server.booking.store import BookingRecord, day_bookings_in, display_code, load_booking_in
+from server.booking.store import BookingRecord, day_bookings_in, display_code, load_booking_in, place_of
 from server.console.booking_new import (
     DESK_PRIORITY,
     book_form,
@@ -45,6 +44,8 @@ from server.console.routes import refusal_page, render_page
 from server.display import AnswerSection, answer_sections, form_values, life_event_sections, procedure_title
 from server.problems import Problem
 from server.services import Services, services
+from server.tickets.api import hub_of
+from server.tickets.store import booking_tickets_in
 
 __all__ = ["STATUS_TEXT", "booking_pages_router", "filled_count", "tomorrow_jst"]
 
@@ -157,6 +158,7 @@ class DayBooking:
     filled: list[Filled]
     place: str
     ticket: str = ""  # the queue number once checked in
+    drafts: list[Draft] = field(default_factory=list)  # the booking account's drafts, newest first (read once)
 
     @property
     def status_text(self) -> str:
@@ -168,10 +170,7 @@ async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBook
     drafts = await svc.db.read(lambda c: _drafts_in(c, accounts))
     names = await account_names(svc.db, [*accounts, *(r.booked_by for r in records)])
     titles = svc.catalog.of_library(procedure_titles)
-    ids = [r.id for r in records]
-    numbers: dict[str, str] = dict(await svc.db.read(lambda c: c.execute(
-        f"SELECT booking_id, number FROM tickets WHERE booking_id IN ({', '.join('?' * len(ids))})", ids).fetchall()
-    )) if ids else {}
+    tickets = await svc.db.read(lambda c: booking_tickets_in(c, [r.id for r in records]))
     out = []
     for r in records:
         mine = drafts.get(r.account_id, []) if r.account_id else []
@@ -190,7 +189,7 @@ async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBook
             status=r.status, name=r.name or (names.get(r.account_id, ("",))[0] if r.account_id else ""),
             phone=r.phone or "", party=r.party, people=r.people, event=ev.title.ja if ev else "", event_id=r.event,
             account_id=r.account_id, booked_by=names.get(r.booked_by, ("",))[0] if r.booked_by else "",
-            filled=filled, place=r.place, ticket=numbers.get(r.id, "")))
+            filled=filled, place=r.place, ticket=tickets.get(r.id, ("", ""))[1], drafts=mine))
     return out
 
 
@@ -198,9 +197,12 @@ def _day(value: str | None) -> str:
     if not value:
         return tomorrow_jst()
     try:
-        return dt.date.fromisoformat(value).isoformat()
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise Problem(400, "bad-day", "day must be YYYY-MM-DD") from None
+    if not 2000 <= day.year <= 9000:  # the page links the days either side: the ends of the calendar overflow
+        raise Problem(400, "bad-day", "day must be a date between the years 2000 and 9000")
+    return day.isoformat()
 
 
 @get("/console/bookings", include_in_schema=False)
@@ -212,7 +214,7 @@ async def bookings_page(request: Request[Any, Any, Any], day: FromQuery[str | No
         shown_day = _day(day)
     except Problem as exc:
         return _refused(request, exc, "/console/bookings")
-    cfg: BookingConfig = await svc.db.read(config_in)
+    cfg = await hub_of(request).config()
     places = place_names(cfg)
     shown_place = place if place in places else cfg.places[0].id
     bookings = await _bookings(svc, await svc.db.read(lambda c: day_bookings_in(c, shown_place, shown_day)))
@@ -223,7 +225,7 @@ async def bookings_page(request: Request[Any, Any, Any], day: FromQuery[str | No
     d = dt.date.fromisoformat(shown_day)
     today = clock.now().astimezone(JST).date() == d
     names = svc.catalog.of_library(department_names)
-    where = next(p for p in cfg.places if p.id == shown_place)
+    where = place_of(cfg, shown_place) or cfg.places[0]
     departments = [(x, names.get(x, x)) for x in (list(where.departments) or sorted(names))] if today else []
     return render_page(request, "bookings.html", current="bookings", bookings=bookings, places=places,
                        place=shown_place, day=shown_day, day_label=day_label(d), today=today,
@@ -262,8 +264,7 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
         parts.append(PreentryPart(f.title, f, sections))
     shared: list[AnswerSection] = []
     if b.event_id and b.account_id:
-        bundle = next((d for d in (await svc.db.read(lambda c: _drafts_in(c, [b.account_id or ""]))).get(
-            b.account_id, []) if d.event == b.event_id), None)
+        bundle = next((d for d in b.drafts if d.event == b.event_id), None)
         ev = await svc.catalog.life_event(b.event_id, bundle.version) if bundle is not None else None
         if ev is not None and bundle is not None:
             try:
@@ -273,7 +274,7 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
     await audit.record(svc.db, actor=user.id, action="booking.preentry_read", subject=f"booking:{bid}",
                        details={"via": "console", "account_id": b.account_id,
                                 "drafts": [p.filled.draft.id for p in parts if p.filled.draft is not None]})
-    places = place_names(await svc.db.read(config_in))
+    places = place_names(await hub_of(request).config())
     return render_page(request, "booking.html", current="bookings", b=b, parts=parts, shared=shared,
                        place_name=places.get(b.place, b.place), done=_DONE.get(done or "", ""),
                        today=clock.now().astimezone(JST).date().isoformat() == b.day,

@@ -30,12 +30,14 @@ from server.auth.roles import QUEUE_DESK_ROLES
 from server.auth.store import delete_session
 from server.authz import require_roles
 from server.booking import clock
-from server.booking.config import BookingConfig, config_in
+from server.booking.config import BookingConfig
+from server.booking.store import place_of
 from server.console.landing import configurator_landing
 from server.console.readable import account_names, department_names
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import services
+from server.tickets.api import hub_of
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place, kiosk_token_hash
 
 __all__ = ["KIOSK_NAME_MAX", "KIOSK_TEXTS", "kiosk_pages_router", "place_names"]
@@ -61,12 +63,9 @@ async def kiosks_page(request: Request[Any, Any, Any]) -> Response[str]:
     require_roles(request, *QUEUE_DESK_ROLES)
     svc = services(request)
 
-    def read(c: Any) -> tuple[BookingConfig, list[tuple[Any, ...]]]:
-        rows = c.execute("SELECT id, place, name, created_by, created_at, revoked_at FROM kiosks"
-                         " ORDER BY revoked_at IS NOT NULL, created_at DESC").fetchall()
-        return config_in(c), rows
-
-    cfg, rows = await svc.db.read(read)
+    rows = await svc.db.read(lambda c: c.execute("SELECT id, place, name, created_by, created_at, revoked_at FROM"
+                                                 " kiosks ORDER BY revoked_at IS NOT NULL, created_at DESC").fetchall())
+    cfg = await hub_of(request).config()
     names = await account_names(svc.db, [r[3] for r in rows])
     places = place_names(cfg)
     kiosks = [{"id": r[0], "place": places.get(r[1], r[1]), "name": r[2], "by": names.get(r[3], ("",))[0],
@@ -84,7 +83,7 @@ async def pair(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await request.form()
     place, name = str(form.get("place") or ""), str(form.get("name") or "").strip()
     try:
-        cfg = await svc.db.read(config_in)
+        cfg = await hub_of(request).config()
         if place not in {p.id for p in cfg.places}:
             raise Problem(422, "unknown-place", "No such place")
         if not name or len(name) > KIOSK_NAME_MAX:
@@ -178,8 +177,8 @@ async def kiosk_page(request: Request[Any, Any, Any], lang: FromQuery[str | None
     lang = "en" if lang == "en" else "ja"
     svc = services(request)
     place = await kiosk_place(request)
-    cfg = await svc.db.read(config_in)
-    found = next((p for p in cfg.places if p.id == place), None)
+    cfg = await hub_of(request).config()
+    found = place_of(cfg, place) if place else None
     departments: list[tuple[str, str]] = []
     if found is not None:
         names = svc.catalog.of_library(_department_names_en if lang == "en" else department_names)

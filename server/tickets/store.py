@@ -34,6 +34,7 @@ __all__ = [
     "OPEN_STATUSES",
     "TicketRefused",
     "TicketRow",
+    "booking_tickets_in",
     "call_next_in",
     "checkin_in",
     "day_of",
@@ -169,6 +170,15 @@ def ticket_by_token(conn: sqlite3.Connection, token: str) -> TicketRow | None:
         return None
     r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE token_hash = ?", (token_hash(token),)).fetchone()
     return None if r is None else _row(r)
+
+
+def booking_tickets_in(conn: sqlite3.Connection, booking_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The tickets of these bookings (those checked in): booking id → (ticket id, number)."""
+    if not booking_ids:
+        return {}
+    marks = ", ".join("?" * len(booking_ids))
+    return {b: (t, n) for b, t, n in conn.execute(
+        f"SELECT booking_id, id, number FROM tickets WHERE booking_id IN ({marks})", list(booking_ids))}
 
 
 def place_tickets(conn: sqlite3.Connection, place: str, day: str) -> list[TicketRow]:

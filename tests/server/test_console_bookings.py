@@ -223,6 +223,27 @@ def test_booking_on_a_residents_behalf_uses_the_booking_rules(srv: AppServer) ->
     assert again.status_code == 303
 
 
+def test_far_or_broken_dates_are_400_pages_and_a_typed_from_is_held_to_the_window(srv: AppServer) -> None:
+    """The ends of the calendar (the page links the days either side), a date that is none, and a typed ``from``
+    years away: a 400 page, or the window's own days, never a 500 or a scan of thousands of days."""
+    from server.booking.config import DEFAULT_CONFIG
+    from server.booking.slots import window_days
+
+    desk = srv.login("counter")
+    for day in ("0001-01-01", "9999-12-31", "1999-12-31", "2026-13-01"):
+        r = desk.get("/console/bookings", params={"day": day})
+        assert r.status_code == 400 and "日付は" in r.text, (day, r.status_code)
+    first, last = window_days(DEFAULT_CONFIG, dt.datetime.now(dt.UTC))
+    choice = {"procedures": "juminhyo-copy", "party": "1", "place": "honcho"}
+    for far, start in (("9999-12-30", last), ("1900-01-01", first)):
+        r = desk.get("/console/bookings/new", params={**choice, "from": far})
+        assert r.status_code == 200, (far, r.status_code)
+        listed = [dt.date.fromisoformat(d) for d in re.findall(r'<h3 id="day-(\d{4}-\d{2}-\d{2})"', r.text)]
+        assert listed == [start + dt.timedelta(days=i) for i in range(7)], (far, listed)  # one page of days
+        assert all(first <= dt.date.fromisoformat(s.split(" ")[0]) <= last for s in _first_slots(r.text))
+    assert desk.get("/console/bookings/new", params={**choice, "from": "12/08"}).status_code == 400
+
+
 def test_booking_on_behalf_is_the_desks(srv: AppServer) -> None:
     reviewer = srv.login("reviewer", department="koseki")
     assert reviewer.get("/console/bookings/new").status_code == 403
