@@ -83,6 +83,17 @@ export function upcoming(bookings, now = Date.now()) {
     .sort((a, b) => `${a.day} ${a.start}`.localeCompare(`${b.day} ${b.start}`));
 }
 
+/** The bookings to show as coming: the account's (`mine`, from the server) and those booked on this device with
+ *  their manage links (`saved`, IndexedDB meta `bookings`, each with its `token`) not already among them. */
+export function nextBookings(mine, saved, now = Date.now()) {
+  return upcoming([...(mine || []), ...(saved || []).filter((s) => !(mine || []).some((b) => b.id === s.id))], now);
+}
+
+/** The app's address of a booking: its manage link when there is a token, else the account's own page. */
+export function manageHash(b, token) {
+  return token ? `#/v/m/${encodeURIComponent(b.id)}/${encodeURIComponent(token)}` : `#/v/b/${encodeURIComponent(b.id)}`;
+}
+
 // The ticket page's polling when the live stream is not available: soon after a change, then doubling while
 // nothing changes, up to 30 s (docs/queue.md "Live updates"); the server's poll_after_s is the floor.
 export const POLL_MIN_MS = 3000;

@@ -8,7 +8,7 @@ import { store } from './db.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import { can, link } from './shell.js';
-import { dayName, hm, upcoming, ticketOpen } from './booking-calendar.js';
+import { dayName, hm, nextBookings, manageHash, ticketOpen } from './booking-calendar.js';
 
 addStrings(STRINGS);
 
@@ -20,7 +20,7 @@ export async function bookingBlock() {
     try { mine = (await api('/api/bookings')).bookings || []; } catch { /* offline: the device's list */ }
   }
   const saved = (await store.getMeta('bookings')) || [];
-  const next = upcoming([...mine, ...saved.filter((s) => !mine.some((b) => b.id === s.id))])[0];
+  const next = nextBookings(mine, saved)[0];
   const tickets = ((await store.getMeta('tickets')) || []).filter((x) => ticketOpen(x) && Date.now() - x.at < DAY_MS);
   const cards = [];
   for (const x of tickets) {
@@ -29,9 +29,8 @@ export async function bookingBlock() {
       el('p', { class: 'meta', text: tx(x.place_name) })));
   }
   if (next) {
-    const href = next.token ? `#/v/m/${encodeURIComponent(next.id)}/${encodeURIComponent(next.token)}` : `#/v/b/${encodeURIComponent(next.id)}`;
     cards.push(el('li', { class: 'card', 'data-booking': next.id },
-      link(href, t('homeBooking', { when: `${dayName(next.day, getLang())} ${hm(next.start)}` }), 'card-link'),
+      link(manageHash(next, next.token), t('homeBooking', { when: `${dayName(next.day, getLang())} ${hm(next.start)}` }), 'card-link'),
       el('p', { class: 'meta', text: tx(next.place_name) })));
   }
   return [el('section', { id: 'visit', 'aria-labelledby': 'visit-title' },

@@ -15,7 +15,7 @@ import { el } from './dom.js';
 import { jst } from './statuses.js';
 import { state, can, link, notFound } from './shell.js';
 import { qrImage } from './qr.js';
-import { dayName, timeRange, openingDay, hasFree, closedKey, minutesLeft, codeText, upcoming, addDays } from './booking-calendar.js';
+import { dayName, timeRange, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, nextBookings, manageHash } from './booking-calendar.js';
 
 addStrings(STRINGS);
 
@@ -23,7 +23,7 @@ const DAYS = 14; // days per calendar page
 const enc = encodeURIComponent;
 
 // Bookings made on this device without an account: [{id, token, day, start, place_name}] (the manage links).
-export async function savedBookings() { return (await store.getMeta('bookings')) || []; }
+async function savedBookings() { return (await store.getMeta('bookings')) || []; }
 async function remember(b, token) {
   const list = (await savedBookings()).filter((x) => x.id !== b.id);
   list.push({ id: b.id, token, day: b.day, start: b.start, place_name: b.place_name, status: b.status });
@@ -41,7 +41,6 @@ async function keepView(b) {
 }
 const keptViews = async () => (await store.getMeta(viewsKey())) || [];
 const headersFor = (token) => (token ? { 'X-Booking-Token': token } : {});
-export const manageHash = (b, token) => (token ? `#/v/m/${enc(b.id)}/${enc(token)}` : `#/v/b/${enc(b.id)}`);
 
 // The API's refusals (docs/booking.md "API") in the resident's words; the server's own detail is for developers.
 const PROBLEMS = {
@@ -76,11 +75,10 @@ async function myBookings() {
   if (can('booking')) {
     try { mine = (await api('/api/bookings')).bookings || []; } catch { mine = await keptViews(); } // offline: as last seen
   }
-  const saved = (await savedBookings()).filter((s) => !mine.some((b) => b.id === s.id));
-  const soon = upcoming([...mine, ...saved]);
+  const soon = nextBookings(mine, await savedBookings());
   if (!soon.length) return [];
   return [el('h2', { text: t('bkMine') }),
-    el('ul', { class: 'cards', id: 'my-bookings' }, soon.map((b) => bookingCard(b, saved.includes(b) ? b.token : null)))];
+    el('ul', { class: 'cards', id: 'my-bookings' }, soon.map((b) => bookingCard(b, b.token || null)))];
 }
 
 // ------------------------------------------------------------------------------------------ the flow

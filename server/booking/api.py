@@ -36,6 +36,7 @@ from server.booking.length import (
     latest_event,
     latest_procedure,
     length_of,
+    procedure_minutes,
     resolve,
 )
 from server.booking.slots import day_slots, day_state, holiday_name, today, window_days
@@ -350,9 +351,8 @@ async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
         proc = latest_procedure(lib, pid)
         if proc is None:
             continue
-        each = proc.counter_minutes if proc.counter_minutes is not None else cfg.default_counter_minutes
         procs.append(ProcedureOption(id=pid, title=_text(proc.title), department=proc.department.id,
-                                     minutes=length_of(cfg, each, 1)))
+                                     minutes=length_of(cfg, procedure_minutes(cfg, proc), 1)))
     return OptionsOut(events=events, procedures=procs)
 
 

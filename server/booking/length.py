@@ -20,7 +20,7 @@ from procedure_definitions.versions import latest
 from server.booking.config import BookingConfig
 
 __all__ = ["Booked", "LibraryLike", "UnknownChoice", "booking_minutes", "latest_event", "latest_procedure",
-           "length_of", "resolve"]
+           "length_of", "procedure_minutes", "resolve"]
 
 
 class LibraryLike(Protocol):
@@ -58,7 +58,8 @@ def latest_event(library: LibraryLike, eid: str) -> LifeEvent | None:
     return versions[latest(versions)] if versions else None
 
 
-def _minutes(cfg: BookingConfig, proc: Procedure) -> int:
+def procedure_minutes(cfg: BookingConfig, proc: Procedure) -> int:
+    """One person's minutes at the counter for ``proc``: its ``counter_minutes``, else the city's default."""
     return proc.counter_minutes if proc.counter_minutes is not None else cfg.default_counter_minutes
 
 
@@ -74,7 +75,7 @@ def resolve(cfg: BookingConfig, library: LibraryLike, procedures: Sequence[str],
         # Departments: of the procedures always included; an event of conditional ones only: all of them.
         dept_procs = procs or [p for p in (latest_procedure(library, lp.procedure) for lp in ev.procedures)
                                if p is not None]
-        each = ev.counter_minutes if ev.counter_minutes is not None else sum(_minutes(cfg, p) for p in procs)
+        each = ev.counter_minutes if ev.counter_minutes is not None else sum(procedure_minutes(cfg, p) for p in procs)
         return Booked(procedures=[p.id for p in procs], departments=_departments(dept_procs), event=event,
                       minutes_each=each or cfg.default_counter_minutes)
     if not procedures:
@@ -86,7 +87,7 @@ def resolve(cfg: BookingConfig, library: LibraryLike, procedures: Sequence[str],
             raise UnknownChoice("procedure", pid)
         chosen.append(proc)
     return Booked(procedures=[p.id for p in chosen], departments=_departments(chosen), event=None,
-                  minutes_each=sum(_minutes(cfg, p) for p in chosen))
+                  minutes_each=sum(procedure_minutes(cfg, p) for p in chosen))
 
 
 def _departments(procs: Sequence[Procedure]) -> list[str]:

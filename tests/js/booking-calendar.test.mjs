@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, jstDay, addDays, upcoming, nextPoll,
-  POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange, waitsForItsTime,
+  POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange, waitsForItsTime, nextBookings, manageHash,
 } from '../../pwa/js/booking-calendar.js';
 
 const slot = (start, end, free) => ({ start, end, free });
@@ -84,6 +84,20 @@ test('upcoming bookings: booked or checked in, from today on, soonest first', ()
   ];
   assert.deepEqual(upcoming(list, now).map((b) => b.id), ['e', 'b', 'a']);
   assert.deepEqual(upcoming(null, now), []);
+});
+
+test('the bookings to come: the account\'s and this device\'s manage links, each once, with the right address', () => {
+  const now = Date.parse('2026-12-07T01:00:00Z');
+  const mine = [{ id: 'a', day: '2026-12-09', start: '10:00', status: 'booked' }];
+  const saved = [
+    { id: 'a', token: 'old', day: '2026-12-09', start: '10:00', status: 'booked' }, // also the account's: once
+    { id: 'x/y', token: 't k', day: '2026-12-08', start: '09:00', status: 'booked' },
+    { id: 'z', token: 'gone', day: '2026-12-01', start: '09:00', status: 'booked' }, // past
+  ];
+  const next = nextBookings(mine, saved, now);
+  assert.deepEqual(next.map((b) => b.id), ['x/y', 'a']);
+  assert.deepEqual(next.map((b) => manageHash(b, b.token)), ['#/v/m/x%2Fy/t%20k', '#/v/b/a']);
+  assert.deepEqual(nextBookings(null, null, now), []);
 });
 
 test('polling backs off from 3 s, doubling to 30 s while nothing changes, and starts over on a change', () => {
