@@ -298,7 +298,8 @@ function doneStep(box, b, token, notice) {
   focusStep(box);
 }
 
-function bookingBody(box, b, token) {
+// `sub`: the level of the sections' headings: h3 under a step's h2, h2 on the booking's own page (right under its h1).
+function bookingBody(box, b, token, sub = 'h3') {
   const lang = getLang();
   const live = b.status === 'booked' || b.status === 'checked_in';
   const out = [];
@@ -328,7 +329,7 @@ function bookingBody(box, b, token) {
     const targets = b.event ? [{ href: `#/e/${enc(b.event)}`, title: t('bkFillEvent') }]
       : (b.procedures || []).map((p) => ({ href: `#/p/${enc(p.id)}`, title: t('bkFillOne', { title: tx(p.title) || p.id }) }));
     out.push(el('section', { class: 'notice', id: 'preentry', 'aria-labelledby': 'preentry-title' },
-      el('h3', { id: 'preentry-title', text: t('bkPreentry') }),
+      el(sub, { id: 'preentry-title', text: t('bkPreentry') }),
       el('p', { class: 'hint', text: t('bkPreentryHint') }),
       el('ul', {}, targets.map((x) => el('li', {}, link(x.href, x.title))))));
   }
@@ -383,7 +384,7 @@ async function bookingPage(view, id, token) {
     const kept = e.status === 404 ? null : (await keptViews()).find((x) => x.id === id);
     if (kept) {
       // Offline: the booking as last seen (its QR still checks in); no change can be made from here.
-      main.append(el('p', { class: 'notice warning', id: 'bk-offline', text: t('bkKept') }), ...bookingBody(main, { ...kept, may_change: false }, null));
+      main.append(el('p', { class: 'notice warning', id: 'bk-offline', text: t('bkKept') }), ...bookingBody(main, { ...kept, may_change: false }, null, 'h2'));
       return;
     }
     main.append(el('p', { class: 'error-text', role: 'alert', text: e.status === 404 ? t('bkNotFound') : problemText(e) }),
@@ -393,7 +394,7 @@ async function bookingPage(view, id, token) {
   if (token) await remember(b, token);
   await keepView(b);
   const box = el('div', { id: 'bk-flow' });
-  box.append(...bookingBody(box, b, token));
+  box.append(...bookingBody(box, b, token, 'h2'));
   main.append(box);
 }
 
