@@ -35,6 +35,7 @@ __all__ = [
     "require_user",
     "status_change_allowed",
     "submission_readable",
+    "ticket_issuer",
 ]
 
 
@@ -86,6 +87,7 @@ def submission_readable(user: AccountLike, *, account_id: str | None, on_behalf_
 
 
 BookingAccess = Literal["owner", "desk"]
+TicketSource = Literal["kiosk", "staff", "app"]
 
 
 def may_book(user: AccountLike | None) -> bool:
@@ -107,6 +109,26 @@ def booking_access(user: AccountLike | None, *, account_id: str | None, token_ok
     if user is not None and user.role in QUEUE_DESK_ROLES:
         return "desk"
     return None
+
+
+def ticket_issuer(user: AccountLike | None, kiosk_place: str | None, place: str, *, residents: bool,
+                  kiosk_cookie: bool = False) -> tuple[TicketSource, AccountLike | None]:
+    """Who issues a queue ticket at ``place`` (``server.tickets.api``: check-in, walk-in tickets): ``("staff",
+    user)`` the desk (``QUEUE_DESK_ROLES``); ``("app", user)`` a signed-in resident (``BOOKING_ROLES``) when
+    ``residents`` (a walk-in ticket; never a check-in); ``("kiosk", None)`` a paired kiosk of that place
+    (``kiosk_place``: ``server.tickets.kiosk_auth.kiosk_place``). Refused: a kiosk cookie that is no kiosk of this
+    place (``kiosk_cookie``: revoked, or another place's) 403, not "sign in"; nobody 401; other roles 403."""
+    if user is not None and user.role in QUEUE_DESK_ROLES:
+        return "staff", user
+    if user is not None and residents and user.role in BOOKING_ROLES:
+        return "app", user
+    if kiosk_place is not None and kiosk_place == place:
+        return "kiosk", None
+    if user is None and kiosk_cookie:
+        raise Problem(403, "forbidden", "This device is not a kiosk of this place (revoked or another place's)")
+    if user is None:
+        raise Problem(401, "unauthorized", "Sign in first, or use a kiosk of this place")
+    raise Problem(403, "forbidden", "Your role may not do this")
 
 
 def read_is_audited(user: AccountLike) -> bool:

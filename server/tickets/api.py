@@ -1,9 +1,10 @@
 """The one queue over HTTP (docs/queue.md, docs/api.md "Bookings and the queue"): check-in of a booking, walk-in
 tickets, a ticket's phone link (view, live events, Web Push, leaving), the lobby board, and the booths' steps.
 
-Who may do what is decided here once per route: a paired kiosk of the place (``server.tickets.kiosk_auth``),
-the desk (``QUEUE_DESK_ROLES``: check-in, tickets for walk-ins), residents (``BOOKING_ROLES``: their own ticket
-from the app), the booths (``QUEUE_ROLES``), and anyone holding a ticket's secret link. The board is public and
+Every route asks the one policy first: who issues a ticket (a paired kiosk of the place, the desk, a resident's
+app) is ``server.authz.ticket_issuer``; the booths are ``QUEUE_ROLES``, and which tickets each may see and work is
+``server.auth.roles.may_serve_ticket`` (a visit linked only by ``may_link_visit``); a ticket's secret link is its
+own capability. The board is public and
 holds numbers and booths only. The console's booth page (``server/console/queue_pages.py``) calls the same
 functions (:func:`call_next`, :func:`ticket_step`).
 """
@@ -23,8 +24,8 @@ from litestar.response.sse import ServerSentEventMessage
 
 from server import audit
 from server.auth.middleware import parse_cookies
-from server.auth.roles import BOOKING_ROLES, QUEUE_DESK_ROLES, QUEUE_ROLES, may_link_visit, may_serve_ticket
-from server.authz import AccountLike, current_user, require_roles
+from server.auth.roles import QUEUE_ROLES, may_link_visit, may_serve_ticket
+from server.authz import AccountLike, current_user, require_roles, ticket_issuer
 from server.booking.config import BookingConfig, Place
 from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
@@ -161,21 +162,9 @@ def _etag_response(request: Request[Any, Any, Any], view: Any) -> Response[Any]:
 
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
                   residents: bool) -> tuple[str, AccountLike | None]:
-    """Who issues a ticket at ``place``: ('kiosk', None) a paired kiosk of the place, ('staff', user) the desk,
-    ('app', user) a signed-in resident (when ``residents``)."""
-    user = current_user(request)
-    if user is not None and user.role in QUEUE_DESK_ROLES:
-        return "staff", user
-    if user is not None and residents and user.role in BOOKING_ROLES:
-        return "app", user
-    if await kiosk_place(request) == place:
-        return "kiosk", None
-    if user is None and parse_cookies(request.scope).get(KIOSK_COOKIE):
-        # A kiosk cookie that is no kiosk of this place (revoked, or another place's): refused, not "sign in".
-        raise Problem(403, "forbidden", "This device is not a kiosk of this place (revoked or another place's)")
-    if user is None:
-        raise Problem(401, "unauthorized", "Sign in first, or use a kiosk of this place")
-    raise Problem(403, "forbidden", "Your role may not do this")
+    """``server.authz.ticket_issuer`` of this request (its account, its kiosk cookie)."""
+    return ticket_issuer(current_user(request), await kiosk_place(request), place, residents=residents,
+                         kiosk_cookie=bool(parse_cookies(request.scope).get(KIOSK_COOKIE)))
 
 
 # -- tickets: issuing --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 from server.auth.roles import may_serve_ticket
 from server.booking.config import DEFAULT_CONFIG
@@ -157,3 +158,37 @@ def test_booth_labels_are_the_boards() -> None:
 
     assert booth_label("3") == "3番窓口" and booth_label("12", "en") == "Counter 12"
     assert booth_label("こども課") == "こども課" and booth_label("Desk A", "en") == "Desk A"
+
+
+def test_who_issues_a_ticket_and_who_serves_it_is_one_policy() -> None:
+    """server.authz.ticket_issuer (kiosk / desk / the resident's app) and roles.may_serve_ticket /
+    may_link_visit: the decisions every path (API, console pages, call-next) asks."""
+    import pytest
+
+    from server.auth.roles import may_link_visit
+    from server.authz import ticket_issuer
+    from server.problems import Problem
+
+    def acct(role: str, department: str | None = None) -> Any:
+        return SimpleNamespace(id=f"{role}-1", role=role, department=department, display_name=role, resident_id=None)
+
+    counter, resident = acct("counter"), acct("resident")
+    assert ticket_issuer(counter, None, "honcho", residents=False) == ("staff", counter)
+    assert ticket_issuer(resident, None, "honcho", residents=True) == ("app", resident)
+    assert ticket_issuer(None, "honcho", "honcho", residents=False, kiosk_cookie=True) == ("kiosk", None)
+    refusals = [
+        (resident, None, False, 403),  # a resident checks nobody in
+        (None, "shisho", True, 403),  # another place's kiosk: refused, not "sign in"
+        (None, None, True, 403),  # a revoked kiosk
+        (None, None, False, 401),
+        (acct("reviewer", "shimin"), None, False, 403),  # staff outside the desk
+    ]
+    for user, kiosk, cookie, status in refusals:
+        with pytest.raises(Problem) as e:
+            ticket_issuer(user, kiosk, "honcho", residents=False, kiosk_cookie=cookie)
+        assert e.value.status_code == status, (user, kiosk)
+    assert [r for r in ("counter", "admin", "reviewer", "outreach", "resident") if may_link_visit(acct(r))] == [
+        "counter", "admin"]
+    assert may_serve_ticket(acct("reviewer", "kodomo"), ["kodomo", "shimin"])
+    assert not may_serve_ticket(acct("reviewer", "kodomo"), [])
+    assert not may_serve_ticket(acct("configurator"), ["kodomo"])
