@@ -132,7 +132,7 @@ def test_places_options_and_slots(srv: AppServer) -> None:
                          ({"place": "honcho", "procedures": "test-proc", "from": "tomorrow"}, "bad-date"),
                          ({"place": "honcho", "procedures": "test-proc", "days": 63}, "bad-days"),
                          ({"place": "honcho", "procedures": "test-proc", "party": 5}, "bad-party")):
-        problem(c.get("/api/booking/slots", params=params), 400, slug)
+        problem(c.get("/api/booking/slots", params=params), 400, slug)  # type: ignore[arg-type]
 
 
 def test_hold_book_read_move_cancel(srv: AppServer) -> None:
@@ -350,7 +350,7 @@ def test_a_checked_in_booking_shows_its_ticket(srv: AppServer) -> None:
     # One code lookup (server.booking.store.booking_by_code_in) for the store and the queue's check-in: a code typed
     # in lower case with an ideographic space (a Japanese keyboard's) for the dash is the same code.
     typed = b["code"].lower().replace("-", "\u3000")
-    assert srv.db.read_sync(lambda c: booking_by_code_in(c, typed)).id == b["id"]  # type: ignore[union-attr]
+    assert srv.db.read_sync(lambda c: booking_by_code_in(c, typed)).id == b["id"]
     assert srv.db.read_sync(lambda c: booking_by_code_in(c, typed + "X")) is None
     r = desk.post("/api/queue/honcho/checkin", json={"code": typed})
     assert r.status_code == 201, r.text
@@ -377,9 +377,9 @@ def test_booking_access_is_one_policy(role: str | None, own: bool, token_ok: boo
 
     user = None if role is None else SimpleNamespace(id="a1", role=role, department=None, display_name="x",
                                                      resident_id=None)
-    assert booking_access(user, account_id="a1" if own else "a2", token_ok=token_ok) == access  # type: ignore[arg-type]
-    assert booking_access(user, account_id=None, token_ok=False) == (access if access == "desk" else None)  # type: ignore[arg-type]
-    assert may_book(user) == (role in (None, "resident", "counter", "admin"))  # type: ignore[arg-type]
+    assert booking_access(user, account_id="a1" if own else "a2", token_ok=token_ok) == access
+    assert booking_access(user, account_id=None, token_ok=False) == (access if access == "desk" else None)
+    assert may_book(user) == (role in (None, "resident", "counter", "admin"))
 
 
 def test_move_into_its_own_freed_time(srv: AppServer) -> None:
@@ -390,7 +390,7 @@ def test_move_into_its_own_freed_time(srv: AppServer) -> None:
     assert (mine["start"], mine["end"]) == ("09:00", "09:45")
     theirs = other.post("/api/bookings", json={"hold_id": hold(other, day(16), "09:45").json()["hold_id"]}).json()
     assert theirs["status"] == "booked"
-    params = {"place": "honcho", "procedures": "test-proc", "from": day(16), "days": 1}
+    params: dict[str, str | int] = {"place": "honcho", "procedures": "test-proc", "from": day(16), "days": 1}
 
     def free(c: httpx.Client, **more: str) -> list[str]:
         r = c.get("/api/booking/slots", params={**params, **more})
