@@ -61,6 +61,8 @@ function stepHeading(text, id = 'step-title') { return el('h2', { id, tabindex: 
 function focusStep(box) { const h = box.querySelector('h2'); if (h) h.focus(); }
 const when = (b) => `${dayName(b.day, getLang())} ${timeRange(b.start, b.end, getLang())}`;
 const statusText = (s) => t(`bks_${s}`);
+const partyText = (n) => t(n === 1 ? 'bkPerson1' : 'bkPeople', { n }); // "1 person", "2 people"
+
 
 // ------------------------------------------------------------------------------------------ my bookings
 
@@ -101,7 +103,7 @@ function whatStep(box, ctx) {
     if (e.target.name === 'bk-proc' && e.target.checked) for (const r of box.querySelectorAll('input[name=bk-event]')) r.checked = false;
   });
   const party = el('select', { id: 'bk-party' });
-  for (let n = 1; n <= (places.max_party || 1); n++) party.append(el('option', { value: String(n), text: t('bkPeople', { n }), selected: n === ctx.party }));
+  for (let n = 1; n <= (places.max_party || 1); n++) party.append(el('option', { value: String(n), text: partyText(n), selected: n === ctx.party }));
   const next = el('button', { type: 'submit', class: 'btn', id: 'what-next', text: t('bkNext') });
   const form = el('form', { id: 'bk-what', novalidate: true },
     events.length ? el('fieldset', { class: 'field' }, el('legend', { text: t('bkByEvent') }), el('div', { class: 'choices' }, evRadios)) : null,
@@ -137,7 +139,7 @@ function placeStep(box, ctx) {
     if (!p) return;
     ctx.place = p.value;
     ctx.from = null;
-    calendarStep(box, ctx);
+    calendarStep(box, ctx, '', { jump: true });
   });
   box.replaceChildren(stepHeading(t('bkPlaceTitle')), form);
   focusStep(box);
@@ -151,8 +153,10 @@ function slotsQuery(ctx) {
   return q;
 }
 
-/** Step 3: the calendar. Days as buttons (closed ones say why), the chosen day's times as buttons. */
-async function calendarStep(box, ctx, note = '') {
+/** Step 3: the calendar. Days as buttons (closed ones say why), the chosen day's times as buttons. `jump`: when the
+ * first day with a free slot (the server looks over the whole window) is after the days fetched, the calendar opens
+ * on it (fetched from there); `day`: the day to show again (the one the resident had chosen, e.g. after 埋まりました). */
+async function calendarStep(box, ctx, note = '', { jump = false, day: keep = null } = {}) {
   const h2 = stepHeading(t('bkWhenTitle'));
   const status = el('p', { id: 'cal-status', role: 'status' });
   box.replaceChildren(h2, status);
@@ -161,7 +165,12 @@ async function calendarStep(box, ctx, note = '') {
   try { cal = await api(`/api/booking/slots?${slotsQuery(ctx)}`, { headers: headersFor(ctx.token) }); } catch (e) { status.textContent = problemText(e); return; }
   const lang = getLang();
   const days = cal.days || [];
-  let chosen = openingDay(days, cal.first_free_day);
+  if (jump && cal.first_free_day && days.length && cal.first_free_day > days[days.length - 1].date) {
+    ctx.from = cal.first_free_day;
+    calendarStep(box, ctx, t('bkFirstFree', { day: dayName(cal.first_free_day, lang) }));
+    return;
+  }
+  let chosen = keep && days.some((d) => d.date === keep) ? keep : openingDay(days, cal.first_free_day);
   const dayList = el('ul', { class: 'days', id: 'cal-days' });
   const times = el('div', { id: 'cal-times' });
   const drawTimes = () => {
@@ -213,8 +222,8 @@ async function holdStep(box, ctx, day, slot, button) {
     hold = await api('/api/bookings/holds', { method: 'POST', body: { place: ctx.place, day: day.date, start: slot.start, procedures: ctx.procedures, event: ctx.event, party: ctx.party, moves: ctx.moving ? ctx.moving.id : undefined }, headers: headersFor(ctx.token) });
   } catch (e) {
     button.disabled = false;
-    // Taken meanwhile: the calendar again, as it is now, saying so.
-    if (e.status === 409 || e.status === 422) calendarStep(box, ctx, problemText(e));
+    // Taken meanwhile: the calendar again, as it is now, on the same day, saying so.
+    if (e.status === 409 || e.status === 422) calendarStep(box, ctx, problemText(e), { day: day.date });
     else box.querySelector('#cal-times').prepend(el('p', { class: 'error-text', role: 'alert', text: problemText(e) }));
     return;
   }
@@ -286,7 +295,7 @@ function confirmStep(box, ctx, hold) {
       el('dt', { text: t('bkWhen') }), el('dd', { id: 'bk-when', text: when({ day: hold.day, start: hold.start, end: hold.end }) }),
       el('dt', { text: t('bkWhere') }), el('dd', { text: place ? tx(place.name) : ctx.place }),
       el('dt', { text: t('bkFor') }), el('dd', { text: chosen.map((c) => tx(c.title)).join('、') }),
-      el('dt', { text: t('bkParty') }), el('dd', { text: t('bkPeople', { n: ctx.party }) })),
+      el('dt', { text: t('bkParty') }), el('dd', { text: partyText(ctx.party) })),
     form);
   focusStep(box);
 }
@@ -313,7 +322,7 @@ function bookingBody(box, b, token, sub = 'h3') {
     el('dt', { text: t('bkWhen') }), el('dd', { id: 'bk-when', text: when(b) }),
     el('dt', { text: t('bkWhere') }), el('dd', { text: tx(b.place_name) || b.place }),
     el('dt', { text: t('bkFor') }), el('dd', { text: (b.procedures || []).map((p) => tx(p.title) || p.id).join('、') }),
-    el('dt', { text: t('bkParty') }), el('dd', { text: t('bkPeople', { n: b.party || 1 }) }),
+    el('dt', { text: t('bkParty') }), el('dd', { text: partyText(b.party || 1) }),
     b.name ? el('dt', { text: t('bkName') }) : null, b.name ? el('dd', { text: b.name }) : null,
     b.people && b.people.length ? el('dt', { text: t('bkOthers') }) : null, b.people && b.people.length ? el('dd', { id: 'bk-people-list', text: b.people.join('、') }) : null,
     el('dt', { text: t('bkStatus') }), el('dd', { id: 'bk-status', text: statusText(b.status) })));
@@ -371,7 +380,7 @@ async function startMove(box, b, token) {
   try { ctx = await flowContext(); } catch (e) { box.append(el('p', { class: 'error-text', role: 'alert', text: problemText(e) })); return; }
   Object.assign(ctx, { event: b.event || null, procedures: b.event ? [] : (b.procedures || []).map((p) => p.id), party: b.party || 1,
     place: b.place, moving: b, token, back: () => doneStep(box, b, token, 'bkOneTitle') });
-  calendarStep(box, ctx);
+  calendarStep(box, ctx, '', { jump: true });
 }
 
 // ------------------------------------------------------------------------------------------ pages
