@@ -290,7 +290,7 @@ async def checkin_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> R
     try:
         await svc.db.write(lambda conn: checkin_in(conn, record.place, record.code, source="staff", by=user.id))
     except TicketRefused as e:
-        return _refused(request, Problem(e.status, e.code, e.detail), back)
+        return _refused(request, e.problem(), back)
     return Redirect(f"{back}?done=checked_in", status_code=303)
 
 
@@ -315,7 +315,7 @@ async def walkin_form(request: Request[Any, Any, Any]) -> Response[Any]:
             conn, place.id, departments=departments, priority_reason=DESK_PRIORITY if form.get("priority") else None,
             source="staff", account_id=None, lang="ja", by=user.id))
     except TicketRefused as e:
-        return _refused(request, Problem(e.status, e.code, e.detail), back)
+        return _refused(request, e.problem(), back)
     except Problem as exc:
         return _refused(request, exc, back)
     return Redirect(f"{back}?day={ticket.day}&place={place.id}&ticket={ticket.number}", status_code=303)

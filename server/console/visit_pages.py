@@ -146,11 +146,12 @@ async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = N
                            details={"via": "reception", **audit.many(sorted(v[0] for v in here.values()))})
     # The form's id: a double click of 「受付する」 sends it twice and opens one visit (the API is idempotent).
     # 受付する on a queue ticket (server/console/queue_pages.py) comes here with it: the visit opened is linked.
-    number = await svc.db.read(lambda c: c.execute("SELECT number FROM tickets WHERE id = ?",
-                                                    ((ticket or "")[:100],)).fetchone()) if ticket else None
+    from server.tickets.store import load_ticket
+
+    linked = await svc.db.read(lambda c: load_ticket(c, (ticket or "")[:100])) if ticket else None
     return render_page(request, "visit_new.html", http_status=http_status, q=q or "", results=results, error=error,
                        here=here, form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text,
-                       ticket=ticket if number else "", ticket_number=number[0] if number else "",
+                       ticket=ticket if linked else "", ticket_number=linked.number if linked else "",
                        booth=(booth or "")[:BOOTH_MAX])
 
 

@@ -29,7 +29,7 @@ from server.authz import AccountLike, current_user, require_roles, ticket_issuer
 from server.booking.config import BookingConfig, Place
 from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
-from server.preview import qr_svg
+from server.counter_code import qr_path
 from server.problems import Problem
 from server.push import MAX_ENDPOINT, Subscription, subscription_problem
 from server.services import Services, services
@@ -38,7 +38,6 @@ from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 from server.tickets.store import TicketRefused, TicketRow
 from server.tickets.views import (
-    QR,
     BoardView,
     StaffTicket,
     TicketIssued,
@@ -137,13 +136,13 @@ async def _write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
     try:
         return await svc.db.write(fn)
     except TicketRefused as exc:
-        raise Problem(exc.status, exc.code, exc.detail, **exc.extra) from None
+        raise exc.problem() from None
 
 
 def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIssued:
     url = f"{svc.settings.origin.rstrip('/')}/#/q/{token}"
     return TicketIssued(**msgspec.structs.asdict(ticket_view(snap, t)), token=token, url=url,
-                        qr=QR(svg=qr_svg(url, "整理券のQRコード / Ticket QR code")))
+                        qr=qr_path(url))
 
 
 async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:

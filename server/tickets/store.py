@@ -28,6 +28,7 @@ from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.store import booking_by_code_in
+from server.problems import Problem
 from server.tickets import rules
 
 __all__ = [
@@ -67,6 +68,10 @@ class TicketRefused(Exception):
     def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+    def problem(self) -> Problem:
+        """The refusal as the API and the console answer it (problem+json with its extension members)."""
+        return Problem(self.status, self.code, self.detail, **self.extra)
 
 
 class TicketRow(msgspec.Struct, kw_only=True):

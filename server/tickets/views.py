@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from server.counter_code import QrOut
 from server.tickets.hub import Snapshot
 from server.tickets.store import TicketRow
 
@@ -48,14 +49,10 @@ class TicketView(msgspec.Struct, kw_only=True):
     poll_after_s: int = 3  # a phone that polls: this long first, doubling to 30 s while nothing changes
 
 
-class QR(msgspec.Struct):
-    svg: str
-
-
 class TicketIssued(TicketView, kw_only=True):
     token: str  # the phone link's secret (GET /api/tickets/{token})
     url: str  # {origin}/#/q/{token}
-    qr: QR  # of url, for the kiosk's paper ticket
+    qr: QrOut  # of url, for the kiosk's paper ticket: one SVG path (server.counter_code.qr_path), no markup
 
 
 class StaffTicket(TicketView, kw_only=True):

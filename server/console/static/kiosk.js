@@ -4,6 +4,7 @@
 // the POSTs carry the app's CSRF header (api.js: the one client of the double-submit check).
 import { api, ApiError } from './api.js';
 import { waitsForItsTime } from './booking-calendar.js';
+import { qrImage } from './qr.js';
 
 const RETURN_MS = 30000;
 const main = document.getElementById('kiosk');
@@ -52,11 +53,13 @@ function showTicket(t) {
   $('ticket-time').textContent = jstTime(null);
   const qr = $('ticket-qr');
   qr.replaceChildren();
-  const svg = t.qr && t.qr.svg ? new DOMParser().parseFromString(t.qr.svg, 'image/svg+xml').documentElement : null;
-  if (svg && svg.nodeName.toLowerCase() === 'svg') {
+  const svg = qrImage(t.qr, ''); // drawn from the server's path ({size, path}): no markup parsed
+  if (svg) {
+    svg.removeAttribute('role'); // the figure's span is the image, named in the page's language
+    svg.removeAttribute('aria-label');
     svg.setAttribute('aria-hidden', 'true');
     svg.setAttribute('focusable', 'false');
-    qr.append(document.importNode(svg, true));
+    qr.append(svg);
   }
   start.hidden = true;
   ticket.hidden = false;
