@@ -7,13 +7,40 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from pathlib import Path
 
 from server.audit import append_audit
 from server.booking.config_file import config_yaml, read_config
 from server.booking.store import put_config_in
 from server.commands import _open_db
 
-__all__ = ["booking_set", "booking_show"]
+__all__ = ["booking_set", "booking_show", "library_departments_in"]
+
+
+def library_departments_in(conn: sqlite3.Connection) -> set[str]:
+    """The department ids of the published library (``procedure_versions``, not retired); empty before the first
+    ``serve`` published one."""
+    rows = conn.execute("SELECT DISTINCT department FROM procedure_versions"
+                        " WHERE retired_at IS NULL AND department IS NOT NULL").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _departments(db_path: str) -> set[str]:
+    """The department ids a place's caps may name: the database's published library, or the shipped library's
+    while there is none (rules stored before the first ``serve``; a refused file creates no database)."""
+    known: set[str] = set()
+    if Path(db_path).exists():
+        db = _open_db(db_path)
+        if db is not None:
+            try:
+                known = db.read_sync(library_departments_in)
+            finally:
+                db.close()
+    if known:
+        return known
+    from procedure_definitions.library import load_library
+
+    return {p.department.id for versions in load_library().procedures.values() for p in versions.values()}
 
 
 def booking_set(ns: argparse.Namespace) -> int:
@@ -23,7 +50,7 @@ def booking_set(ns: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as e:
         print(f"{ns.file}:1:1: BK001 cannot read the file: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
         return 1
-    cfg, problems = read_config(text, ns.file)
+    cfg, problems = read_config(text, ns.file, _departments(ns.db))
     if cfg is None:
         for p in problems:
             print(p.format(), file=sys.stderr)

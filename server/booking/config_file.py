@@ -1,6 +1,8 @@
-"""The city's booking rules as YAML (docs/booking.md "Configuration"): ``read_config(text, file)`` checks a file
-and answers the :class:`BookingConfig` or every problem found as located lines ``FILE:LINE:COL: BKnnn message``
-(catalogue :data:`BK_CODES`, docs/errors.md); ``config_yaml`` writes a config back as YAML (``booking show``).
+"""The city's booking rules as YAML (docs/booking.md "Configuration"): ``read_config(text, file, departments)``
+checks a file and answers the :class:`BookingConfig` or every problem found as located lines
+``FILE:LINE:COL: BKnnn message`` (catalogue :data:`BK_CODES`, docs/errors.md); ``departments``: the library's
+department ids, which a place's ``departments`` caps must name. ``config_yaml`` writes a config back as YAML
+(``booking show``).
 
 Positions come from ``procedure_definitions.yamlpos`` (the definitions' own YAML reader: no aliases bombs, no
 control characters). Pure: storing is ``server.booking.store.put_config_in``.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import Any, Final
 
 import msgspec
@@ -32,6 +35,7 @@ BK_CODES: Final[dict[str, str]] = {
     "BK008": "opening hours",
     "BK009": "a closing day",
     "BK010": "the booking window",
+    "BK011": "a department cap names no department of the library",
 }
 
 _PLACE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}", re.ASCII)
@@ -67,26 +71,30 @@ _SHAPES: Final[dict[str, tuple[str, ...]]] = {
 
 
 class _Check:
-    def __init__(self, loc: Located, file: str) -> None:
+    def __init__(self, loc: Located, file: str, departments: Collection[str] | None = None) -> None:
         self.loc, self.file = loc, file
+        self.departments = sorted(departments) if departments is not None else None
         self.problems: list[ConfigProblem] = []
 
     def report(self, code: str, path: KeyPath, message: str, *, key: bool = False) -> None:
         line, col = self.loc.pos(path, key=key)
         self.problems.append(ConfigProblem(line, col, code, message, self.file))
 
-    def unknown_keys(self, value: Any, path: KeyPath, shape: str) -> None:
+    def unknown_keys(self, value: Any, path: KeyPath, shape: str) -> Any:
+        """Reports the keys ``shape`` does not have; answers ``value`` without them (the rest is still checked,
+        so one run prints every problem of the file)."""
         if not isinstance(value, dict):
-            return
+            return value
         known = _SHAPES[shape]
         for k in value:
             if k not in known:
                 self.report("BK002", (*path, k), f"unknown key '{k}'{did_you_mean(str(k), known)}", key=True)
-        if shape == "" and isinstance(value.get("places"), list):
-            for i, p in enumerate(value["places"]):
-                self.unknown_keys(p, ("places", i), "place")
-        if shape == "" and isinstance(value.get("window"), dict):
-            self.unknown_keys(value["window"], ("window",), "window")
+        out = {k: v for k, v in value.items() if k in known}
+        if shape == "" and isinstance(out.get("places"), list):
+            out["places"] = [self.unknown_keys(p, ("places", i), "place") for i, p in enumerate(out["places"])]
+        if shape == "" and isinstance(out.get("window"), dict):
+            out["window"] = self.unknown_keys(out["window"], ("window",), "window")
+        return out
 
     def meaning(self, cfg: BookingConfig) -> None:
         for key, (lo, hi) in _RANGES.items():
@@ -146,6 +154,13 @@ class _Check:
         for dept, cap in place.departments.items():
             if cap < 1:
                 self.report("BK004", (*path, "departments", dept), f"department '{dept}' cap must be at least 1")
+            if self.departments is not None and dept not in self.departments:
+                # A cap on a department no procedure has would silently cap nothing.
+                near = did_you_mean(dept, self.departments) or next(
+                    (f" (did you mean '{d}'?)" for d in self.departments if d.startswith(dept)), "")
+                self.report("BK011", (*path, "departments", dept), f"unknown department '{dept}'{near}:"
+                            " the library's departments are"
+                            f" {', '.join(self.departments) or '(none)'}", key=True)
         for wd, span in place.hours.items():
             at = (*path, "hours", wd)
             if wd not in WEEKDAYS:
@@ -177,29 +192,29 @@ def _path_of(message: str) -> KeyPath:
     return tuple(parts)
 
 
-def read_config(text: str, file: str = "booking.yaml") -> tuple[BookingConfig | None, list[ConfigProblem]]:
-    """The config in ``text``, or None and every problem found (sorted by position)."""
+def read_config(text: str, file: str = "booking.yaml", departments: Collection[str] | None = None
+                ) -> tuple[BookingConfig | None, list[ConfigProblem]]:
+    """The config in ``text``, or None and every problem found (sorted by position). ``departments``: the
+    department ids a place's caps may name (None: not checked)."""
     try:
         loc = read_yaml(text)
     except YamlError as e:
         return None, [ConfigProblem(e.line, e.col, "BK001", e.message, file)]
-    check = _Check(loc, file)
+    check = _Check(loc, file, departments)
     if not isinstance(loc.data, dict):
         check.report("BK003", (), "the file must be a mapping of keys (places:, slot_minutes:, ...)")
         return None, check.problems
     for path, _first, _dup in loc.duplicates:
         check.report("BK002", path, f"key '{path[-1]}' is given twice", key=True)
-    check.unknown_keys(loc.data, (), "")
-    if check.problems:
-        return None, sorted(check.problems)
+    data = check.unknown_keys(loc.data, (), "")
     try:
-        cfg = msgspec.convert(loc.data, BookingConfig)
+        cfg = msgspec.convert(data, BookingConfig)
     except msgspec.ValidationError as e:
         message = str(e)
         path = _path_of(message)
         hint = ' (quote times: "08:30")' if "hours" in path else ""
         check.report("BK003", path, message.split(" - at `")[0] + hint)
-        return None, check.problems
+        return None, sorted(check.problems)
     check.meaning(cfg)
     return (None, sorted(check.problems)) if check.problems else (cfg, [])
 
