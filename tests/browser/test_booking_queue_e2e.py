@@ -54,6 +54,10 @@ REGULAR = ("08:30", "17:15")  # the default place's weekday hours (docs/booking.
 RESIDENT = "待田 来子"
 BOOTH = "3"
 BOARD_CONTRACT_S = 2.0  # issue 15: "the board shows the called number within 2 s"
+# Waits that are no contract, generous for a loaded 2-core machine: a phone following its ticket's stream (the
+# seconds are printed), and a fresh browser loading the app for the first time.
+LIVE_MS = 10_000
+COLD_MS = 20_000
 # Booking, check-in and both calls fall on one JST day: a run this close to midnight waits for the next day.
 LAST_START = dt.time(23, 40)
 
@@ -284,13 +288,13 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     kiosk.get_by_role("button", name="番号札を取る").click()
     expect(kiosk_number).to_have_text(re.compile(r"^A-\d{3}$"), timeout=10000)
     walkin = kiosk_number.inner_text()
-    expect(phone.locator("#ticket-ahead")).to_have_text("あなたの前に 1 人", timeout=5000)
+    expect(phone.locator("#ticket-ahead")).to_have_text("あなたの前に 1 人", timeout=LIVE_MS)
     # The walk-in follows their number on their own phone (no account): the kiosk's QR code opens the ticket page.
     link = _scan(kiosk, kiosk.get_by_role("img", name="順番を確かめるページの QR コード").locator("svg"))
     assert link.startswith(f"{base}/#/q/"), link
     walkin_ctx, walkin_phone = _context(browser, errors, PHONE)
     walkin_phone.goto(link)
-    expect(walkin_phone.locator("#ticket-number")).to_have_text(f"受付番号{walkin}", timeout=10000)
+    expect(walkin_phone.locator("#ticket-number")).to_have_text(f"受付番号{walkin}", timeout=COLD_MS)
     expect(walkin_phone.locator("#ticket-ahead")).to_have_text("次にお呼びします")
     view = _api(phone, f"/api/tickets/{token}")
     assert (view["number"], view["status"], view["ahead"]) == (number, "waiting", 1), view
@@ -327,8 +331,8 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     # 次の方を呼ぶ: the walk-in first; the board within 2 s, and the phone moves up (no reload).
     first_s = _call_and_time(clerk, board, walkin)
     expect(board.locator("#latest-booth")).to_have_text(f"{BOOTH}番窓口")
-    expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=5000)
-    expect(walkin_phone.locator("#ticket-call")).to_have_text(f"{BOOTH}番窓口へお越しください", timeout=5000)
+    expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=LIVE_MS)
+    expect(walkin_phone.locator("#ticket-call")).to_have_text(f"{BOOTH}番窓口へお越しください", timeout=LIVE_MS)
     expect(clerk.get_by_role("heading", name=f"呼出中：{walkin}")).to_be_visible()
     clerk.get_by_role("button", name="完了").click()
     expect(clerk.locator("#queue-status")).to_contain_text("完了にしました")
@@ -336,7 +340,7 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
     # 6. Again: the resident's booking. The board shows it within 2 s and announces it; the phone names the booth.
     second_s = _call_and_time(clerk, board, number)
     phone_start = time.monotonic()
-    expect(phone.locator("#ticket-call")).to_have_text(f"{BOOTH}番窓口へお越しください", timeout=5000)
+    expect(phone.locator("#ticket-call")).to_have_text(f"{BOOTH}番窓口へお越しください", timeout=LIVE_MS)
     phone_s = second_s + time.monotonic() - phone_start
     expect(board.locator("#latest-booth")).to_have_text(f"{BOOTH}番窓口")
     expect(board.locator("#announce")).to_have_text(
@@ -393,7 +397,7 @@ def test_a_late_booking_is_not_promised_its_time(browser: Any, server: ServerPro
     link = _scan(kiosk, kiosk.get_by_role("img", name="順番を確かめるページの QR コード").locator("svg"))
     phone_ctx, phone = _context(browser, errors, PHONE)
     phone.goto(link)
-    expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=10000)
+    expect(phone.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=COLD_MS)
     assert "予約の時間" not in phone.locator("#ticket-status").inner_text()
     assert not errors, errors
     phone_ctx.close()
