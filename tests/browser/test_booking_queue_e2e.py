@@ -44,8 +44,6 @@ from testsupport.servers import ROOT, ServerProcess
 from .helpers import add_session, axe_check, go, ready, shot, sw_active, virtual_authenticator
 from .test_pwa_booking import day_name, hm, tab_to
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "ja-JP",
          "service_workers": "allow"}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "ja-JP"}
@@ -186,6 +184,8 @@ def _call_and_time(clerk: Any, board: Any, number: str) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: Any, server: ServerProcess) -> None:
     base = server.base
     errors: list[str] = []
@@ -368,6 +368,8 @@ def test_book_check_in_follow_the_ticket_get_called_and_see_the_board(browser: A
         ctx.close()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_late_booking_is_not_promised_its_time(browser: Any, server: ServerProcess) -> None:
     """Checked in after its time, a booking queues by its arrival (docs/queue.md "Order"): neither the kiosk nor
     the phone tells it 「予約の時間が近づくとお呼びします」 / 「予約の時間（…）に合わせてお呼びします」."""
