@@ -46,13 +46,15 @@ const headersFor = (token) => (token ? { 'X-Booking-Token': token } : {});
 const PROBLEMS = {
   'slot-taken': 'bkSlotTaken', 'day-not-bookable': 'bkSlotGone', 'not-a-slot': 'bkSlotGone', 'hold-expired': 'bkHoldExpired',
   'hold-not-yours': 'bkHoldExpired', 'change-cutoff': 'bkCutoff', 'not-changeable': 'bkNoChange', 'name-and-phone-required': 'bkNamePhoneNeeded',
-  'too-many-bookings': 'bkTooManyBookings',
+  'too-many-bookings': 'bkTooManyBookings', 'bad-phone': 'bkBadPhone',
 };
+
+const problemType = (e) => String((e && e.problem && e.problem.type) || '').split('/').pop();
 
 /** A problem's sentence for the resident: ours by its type, 429s as one, anything else 「うまくいきませんでした」. */
 function problemText(e) {
   if (!navigator.onLine || !e || !e.status) return t('bkOffline');
-  const key = PROBLEMS[String((e.problem && e.problem.type) || '').split('/').pop()];
+  const key = PROBLEMS[problemType(e)];
   return t(key || (e.status === 429 ? 'bkTooMany' : 'bkFailed'));
 }
 
@@ -245,12 +247,14 @@ function confirmStep(box, ctx, hold) {
   const fields = [];
   let name = null;
   let phone = null;
+  const phoneErr = el('p', { class: 'error-text', id: 'bk-phone-error' });
   if (!ctx.moving && !asAccount) {
     name = el('input', { id: 'bk-name', type: 'text', autocomplete: 'name', required: true, maxlength: '100', 'aria-describedby': 'bk-name-hint' });
-    phone = el('input', { id: 'bk-phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true, maxlength: '20', 'aria-describedby': 'bk-phone-hint' });
+    // As typed (full-width digits, hyphens, brackets): the server's one phone rule judges it (server/booking/phone.py).
+    phone = el('input', { id: 'bk-phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true, maxlength: '30', 'aria-describedby': 'bk-phone-hint' });
     fields.push(el('p', {}, t('bkAnonHint'), ' ', link('#/signin', t('bkSignin'))),
       el('div', { class: 'field' }, el('label', { for: 'bk-name', text: t('bkName') }), el('p', { class: 'hint', id: 'bk-name-hint', text: t('bkNameHint') }), name),
-      el('div', { class: 'field' }, el('label', { for: 'bk-phone', text: t('bkPhone') }), el('p', { class: 'hint', id: 'bk-phone-hint', text: t('bkPhoneHint') }), phone));
+      el('div', { class: 'field' }, el('label', { for: 'bk-phone', text: t('bkPhone') }), el('p', { class: 'hint', id: 'bk-phone-hint', text: t('bkPhoneHint') }), phoneErr, phone));
   }
   // Family bookings: the others' names help the desk prepare (optional; the server takes party − 1 at most).
   const others = !ctx.moving && ctx.party > 1 ? Array.from({ length: ctx.party - 1 }, (_, i) => el('input', {
@@ -267,6 +271,8 @@ function confirmStep(box, ctx, hold) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
+    phoneErr.textContent = '';
+    if (phone) { phone.removeAttribute('aria-invalid'); phone.setAttribute('aria-describedby', 'bk-phone-hint'); }
     if (name && (!name.value.trim() || !phone.value.trim())) {
       err.textContent = t('bkNamePhoneNeeded');
       (name.value.trim() ? phone : name).focus();
@@ -287,6 +293,14 @@ function confirmStep(box, ctx, hold) {
       doneStep(box, b, token, ctx.moving ? 'bkMoved' : 'bkBooked');
     } catch (x) {
       ok.disabled = false;
+      if (phone && problemType(x) === 'bad-phone') {
+        // Said on the field itself, which keeps what was typed.
+        phoneErr.textContent = t('bkBadPhone');
+        phone.setAttribute('aria-invalid', 'true');
+        phone.setAttribute('aria-describedby', 'bk-phone-error bk-phone-hint');
+        phone.focus();
+        return;
+      }
       err.textContent = problemText(x);
     }
   });

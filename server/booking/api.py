@@ -39,6 +39,7 @@ from server.booking.length import (
     procedure_minutes,
     resolve,
 )
+from server.booking.phone import PHONE_MAX, phone_digits
 from server.booking.slots import day_slots, day_state, holiday_name, today, window_days
 from server.booking.store import (
     BookingRecord,
@@ -78,8 +79,8 @@ TOKEN_HEADER = "x-booking-token"
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 _Day = Annotated[str, msgspec.Meta(pattern=r"\A\d{4}-\d{2}-\d{2}\Z")]
 _Time = Annotated[str, msgspec.Meta(pattern=r"\A\d{2}:\d{2}\Z")]
-# A phone number as typed: digits, +, - and spaces, at least one digit, at most 20 characters (never normalized).
-Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=r"\A[0-9+\- ]*[0-9][0-9+\- ]*\Z")]
+# A phone number as typed (stored so); whether it is one is server/booking/phone.py's rule (422 bad-phone).
+Phone = Annotated[str, msgspec.Meta(min_length=1, max_length=PHONE_MAX)]
 Lang = Literal["ja", "en", "ja-easy"]
 
 
@@ -458,6 +459,10 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
         missing = [k for k in ("name", "phone") if getattr(data, k) is None]
         raise Problem(422, "name-and-phone-required", "Give the name and a phone number of the person booking",
                       errors=[{"path": k, "code": "required", "message": "required"} for k in missing])
+    if data.phone is not None and phone_digits(data.phone) is None:
+        raise Problem(422, "bad-phone", "A phone number is 6 to 15 digits (full-width too), with spaces, hyphens"
+                      " or brackets between them", errors=[{"path": "phone", "code": "bad-phone",
+                                                            "message": "not a phone number"}])
     holder = holder_of(request, user)
 
     def write(c: Any) -> tuple[BookingRecord, str | None]:

@@ -4,6 +4,8 @@ subscriptions, the lobby kiosks). Published steps are never edited: add a versio
 
 from __future__ import annotations
 
+import sqlite3
+
 from server.storage.migrations import Migration
 
 __all__ = ["BOOKING_MIGRATIONS", "TICKET_MIGRATIONS"]
@@ -151,5 +153,19 @@ _BOOKING_V3 = """
 ALTER TABLE bookings ADD COLUMN moves TEXT;
 """
 
-BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2), (3, _BOOKING_V3)]
+# v4: one phone rule (server/booking/phone.py): a number is stored as typed — full-width digits and hyphens, brackets
+# — and capped by its folded digits, kept in phone_key (v2's SQL expression could not fold full-width digits: the
+# same number typed on a Japanese keyboard escaped the cap). Rows before it get their key here.
+def _booking_v4(conn: sqlite3.Connection) -> None:
+    from server.booking.phone import phone_digits
+
+    conn.execute("ALTER TABLE bookings ADD COLUMN phone_key TEXT")
+    conn.execute("DROP INDEX IF EXISTS bookings_open_phones")
+    conn.execute("CREATE INDEX bookings_open_phone_keys ON bookings (phone_key, day) WHERE status = 'booked'")
+    rows = conn.execute("SELECT id, phone FROM bookings WHERE phone IS NOT NULL").fetchall()
+    conn.executemany("UPDATE bookings SET phone_key = ? WHERE id = ?",
+                     [(phone_digits(phone) or phone, bid) for bid, phone in rows])
+
+
+BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2), (3, _BOOKING_V3), (4, _booking_v4)]
 TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2)]

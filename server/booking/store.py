@@ -29,6 +29,7 @@ from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.manage_links import manage_key_in, manage_token
+from server.booking.phone import phone_digits
 from server.booking.slots import Taken, day_slots, day_state, start_at, today
 
 __all__ = [
@@ -207,13 +208,10 @@ def open_holds_in(conn: sqlite3.Connection, holder: str, now: str) -> int:
                             (holder, now)).fetchone()[0])
 
 
-# The digits of a phone number as typed (the API allows digits, "+", "-" and spaces): one number however written.
-# The same expression as the index bookings_open_phones (schema v2), so the count below uses it.
-_PHONE_KEY = "replace(replace(replace(phone, '-', ''), ' ', ''), '+', '')"
-
-
 def phone_key(phone: str) -> str:
-    return phone.replace("-", "").replace(" ", "").replace("+", "")
+    """One number however written (full-width, hyphens, brackets): its digits (``server.booking.phone``), stored in
+    ``bookings.phone_key`` (schema v4, indexed for open bookings) and counted by :func:`open_bookings_in`."""
+    return phone_digits(phone) or phone
 
 
 def open_bookings_in(conn: sqlite3.Connection, *, since: str, account_id: str | None = None,
@@ -224,7 +222,7 @@ def open_bookings_in(conn: sqlite3.Connection, *, since: str, account_id: str | 
     elif holder is not None:
         where, arg = "holder = ?", holder
     elif phone is not None:
-        where, arg = f"{_PHONE_KEY} = ?", phone_key(phone)
+        where, arg = "phone_key = ?", phone_key(phone)
     else:
         raise ValueError("whose bookings?")
     return int(conn.execute(f"SELECT count(*) FROM bookings WHERE {where} AND status = 'booked' AND day >= ?",
@@ -344,9 +342,9 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     manage_hash = hashlib.sha256(token.encode()).hexdigest() if token else None
     conn.execute(
         "UPDATE bookings SET status = 'booked', held_until = NULL, manage_hash = ?, account_id = ?, booked_by = ?,"
-        " name = ?, phone = ?, people = ?, lang = ?, updated_at = ? WHERE id = ?",
-        (manage_hash, account_id, booked_by, name, phone, msgspec.json.encode(list(people)).decode(), lang,
-         now.isoformat(), hold.id))
+        " name = ?, phone = ?, phone_key = ?, people = ?, lang = ?, updated_at = ? WHERE id = ?",
+        (manage_hash, account_id, booked_by, name, phone, phone_key(phone) if phone else None,
+         msgspec.json.encode(list(people)).decode(), lang, now.isoformat(), hold.id))
     record_event_in(conn, "booked", place=hold.place, booking_id=hold.id, by=booked_by,
                     detail={"day": hold.day, "start": hold.start, "minutes": hold.minutes, "party": hold.party,
                             "departments": hold.departments, "channel": "staff" if booked_by else

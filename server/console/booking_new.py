@@ -30,6 +30,7 @@ from server.booking import clock
 from server.booking.api import holder_of
 from server.booking.config import BookingConfig, Place
 from server.booking.length import UnknownChoice, latest_event, length_of, resolve
+from server.booking.phone import PHONE_MAX, phone_digits
 from server.booking.slots import Slot, day_slots, day_state, holiday_name, window_days
 from server.booking.store import (
     BookingRecord,
@@ -53,8 +54,7 @@ __all__ = ["DAYS_SHOWN", "DESK_PRIORITY", "book_form", "book_page", "cancel_form
            "walkin_form"]
 
 DAYS_SHOWN = 7  # days listed at once (「次の7日」 for more)
-NAME_MAX, PHONE_MAX = 100, 30
-_PHONE = re.compile(r"[0-9０-９+＋()（）\-－‐ー ]{6,30}")
+NAME_MAX = 100
 _WEEKDAYS_JA = "月火水木金土日"
 _CLOSED = {"holiday": "祝日", "closed": "休み（年末年始など）", "no_hours": "休み", "outside_window": "予約できない日"}
 _MESSAGES = {
@@ -67,7 +67,7 @@ _MESSAGES = {
     "nothing-chosen": "ライフイベントか手続きを一つ以上選んでください。",
     "bad-party": "人数を選び直してください。",
     "name-and-phone-required": "氏名と電話番号を入力してください。",
-    "bad-phone": "電話番号は数字で入力してください（例：090-1234-5678）。",
+    "bad-phone": "電話番号は6〜15けたの数字で入力してください（例：090-1234-5678）。",
     "not-changeable": "この予約は変更・取り消しできない状態です（受付済み・取り消し済みなど）。",
     "change-cutoff": "変更の期限を過ぎています。",
     "not-found": "その予約は見つかりません。",
@@ -167,9 +167,25 @@ async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int,
 @get("/console/bookings/new", include_in_schema=False)
 async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
     require_roles(request, *QUEUE_DESK_ROLES)
-    svc = services(request)
     cfg = await hub_of(request).config()
-    c = _choice(request.query_params, cfg)
+    return await _book_page(request, cfg, _choice(request.query_params, cfg), request.query_params.get("from"))
+
+
+@dataclass
+class Typed:
+    """What the clerk typed about the caller, shown again with the refusal when the booking could not be made (a
+    lost race for the time: the caller is still on the line)."""
+
+    name: str = ""
+    phone: str = ""
+    people: str = ""
+    error: str = ""
+    field: str = ""  # the input the error is about ("phone"), marked aria-invalid
+
+
+async def _book_page(request: Request[Any, Any, Any], cfg: BookingConfig, c: Choice, raw_from: str | None,
+                     typed: Typed | None = None, status: int = 200) -> Response[str]:
+    svc = services(request)
     moving: BookingRecord | None = None
     if c.move:
         moving = await svc.db.read(lambda conn: load_booking_in(conn, c.move or ""))
@@ -184,8 +200,7 @@ async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
     if chosen:
         try:
             place, minutes, _, departments = _resolved(svc, cfg, c)
-            raw = request.query_params.get("from")
-            begin = dt.date.fromisoformat(raw) if raw else None
+            begin = dt.date.fromisoformat(raw_from) if raw_from else None
             days, begin = await _listed(svc, cfg, place, minutes, departments, begin, c.move or None)
         except ValueError:
             return _refused(request, Problem(400, "bad-day", "from must be YYYY-MM-DD"), "/console/bookings/new")
@@ -201,7 +216,8 @@ async def book_page(request: Request[Any, Any, Any]) -> Response[str]:
             nav["prev"] = max(first, begin - dt.timedelta(days=DAYS_SHOWN)).isoformat()
         if begin + dt.timedelta(days=DAYS_SHOWN) <= last:
             nav["next"] = (begin + dt.timedelta(days=DAYS_SHOWN)).isoformat()
-    return render_page(request, "booking_new.html", current="bookings", c=c, chosen=chosen, minutes=minutes,
+    return render_page(request, "booking_new.html", http_status=status, current="bookings", c=c, chosen=chosen,
+                       minutes=minutes, typed=typed or Typed(), phone_max=PHONE_MAX, name_max=NAME_MAX,
                        days=days, nav=nav, query=c.query(), places={p.id: p.name.get("ja", p.id) for p in cfg.places},
                        procedures=sorted(titles.items(), key=lambda kv: (kv[1], kv[0])), events=events,
                        max_party=cfg.max_party, moving=moving, titles=titles,
@@ -220,12 +236,17 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
     name, phone = str(form.get("name") or "").strip(), str(form.get("phone") or "").strip()
     people = [p.strip() for p in str(form.get("people") or "").splitlines() if p.strip()][:max(0, c.party - 1)]
     day, _, start = str(form.get("slot") or "").partition(" ")
+    async def again(slug: str, status: int, field: str = "") -> Response[str]:
+        # The same page, the caller's name and number as typed, the days from the one pressed, and what happened.
+        typed = Typed(name=name, phone=phone, people="\n".join(people), error=_MESSAGES.get(slug, ""), field=field)
+        return await _book_page(request, cfg, c, day if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None, typed, status)
+
     try:
         place, minutes, procedures, departments = _resolved(svc, cfg, c)
         if not c.move and (not name or not phone or len(name) > NAME_MAX):
-            raise Problem(422, "name-and-phone-required", "Give the name and phone number")
-        if not c.move and not _PHONE.fullmatch(phone):
-            raise Problem(422, "bad-phone", "A phone number is digits")
+            return await again("name-and-phone-required", 422, "phone" if name else "name")
+        if not c.move and phone_digits(phone) is None:  # the API's rule (server/booking/phone.py)
+            return await again("bad-phone", 422, "phone")
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) or not re.fullmatch(r"\d{2}:\d{2}", start):
             raise Problem(422, "not-a-slot", "Choose one of the times shown")
     except Problem as exc:
@@ -252,6 +273,8 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         record = await svc.db.write(write)
     except BookingRefused as e:
+        if e.slug in _MESSAGES and e.status in (409, 410, 422):  # e.g. slot-taken: choose another time, same caller
+            return await again(e.slug, e.status)
         return _refused(request, Problem(e.status, e.slug, e.detail), back)
     reminders = getattr(request.app.state, "reminders", None)
     if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once

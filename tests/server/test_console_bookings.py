@@ -187,6 +187,9 @@ def test_booking_on_a_residents_behalf_uses_the_booking_rules(srv: AppServer) ->
     # The place's booking booths are full at that time: the API's one capacity rule refuses the next.
     full = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "満員 太郎", "phone": "0312345678"})
     assert full.status_code == 409 and "先に埋まりました" in full.text
+    # The caller is still on the line: the same form, the name and number as typed, the days from the one pressed.
+    assert 'value="満員 太郎"' in full.text and 'value="0312345678"' in full.text and 'role="alert"' in full.text
+    assert day in _first_slots(full.text)[0]
     assert slot not in _first_slots(desk.get("/console/bookings/new", params={**choice, "from": day}).text)
     rows = srv.db.read_sync(lambda c: tuple(c.execute(
         "SELECT status, name, phone, account_id, booked_by, day, start FROM bookings WHERE id = ?",
@@ -202,8 +205,11 @@ def test_booking_on_a_residents_behalf_uses_the_booking_rules(srv: AppServer) ->
 
     # Name and phone are required; a phone is digits.
     assert desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "", "phone": "03"}).status_code == 422
+    bad = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "x", "phone": "abc"})
+    assert bad.status_code == 422 and 'value="abc" aria-invalid="true"' in bad.text and 'value="x"' in bad.text
+    # The API's phone rule: more digits than a phone number has is refused here too (the console once took it).
     assert desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "x",
-                                                    "phone": "abc"}).status_code == 422
+                                                    "phone": "090 1234 5678 9012 3456 78"}).status_code == 422
 
     # Move the first to another time, then cancel it: the desk, past any cut-off.
     moving = desk.get("/console/bookings/new", params={"move": made[0]})
