@@ -34,6 +34,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
@@ -47,9 +48,10 @@ class Problem(HTTPException):
     """An error with a problem type slug and optional extension members (e.g. ``errors``)."""
 
     def __init__(self, status: int, slug: str, detail: str = "", *, headers: dict[str, str] | None = None,
-                 **extensions: Any) -> None:
+                 title: str | None = None, **extensions: Any) -> None:
         super().__init__(status_code=status, detail=detail or _TITLES.get(status, "Error"), headers=headers)
         self.slug = slug
+        self.title = title  # None: the status's title
         self.extensions = extensions
 
 
@@ -77,7 +79,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     status = exc.status_code
     headers = dict(exc.headers or {})
     if isinstance(exc, Problem):
-        return problem_response(status, exc.slug, str(exc.detail), headers=headers, **exc.extensions)
+        return problem_response(status, exc.slug, str(exc.detail), exc.title, headers=headers, **exc.extensions)
     if isinstance(exc, ValidationException):
         # Litestar's messages say which parameter or body key failed; they never echo server state.
         errors = []

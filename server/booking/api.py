@@ -18,7 +18,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server import audit
@@ -222,8 +222,12 @@ class BookingsOut(msgspec.Struct):
 
 # -- shared by the API and the console ----------------------------------------------------------------------------
 
+# Titles that name what happened where the status's own would not ("Gone" says nothing to a resident's app).
+_TITLES = {"hold-expired": "The time held has lapsed", "too-many-bookings": "Too many upcoming bookings"}
+
+
 def refused(e: BookingRefused) -> Problem:
-    return Problem(e.status, e.slug, e.detail)
+    return Problem(e.status, e.slug, e.detail, title=_TITLES.get(e.slug))
 
 
 def holder_of(request: Request[Any, Any, Any], user: AccountLike | None) -> str:
@@ -448,7 +452,7 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
 
 @post("/api/bookings", status_code=201,
       summary="Confirm a held slot as a booking (resident, person without an account, or the desk on behalf)")
-async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) -> BookingView:
+async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) -> Response[BookingView]:
     user = _booker(request)
     if user is None:
         limit(request, "booking")
@@ -465,8 +469,13 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
                                                             "message": "not a phone number"}])
     holder = holder_of(request, user)
 
+    repeated = False
+
     def write(c: Any) -> tuple[BookingRecord, str | None]:
+        nonlocal repeated
         hold = load_booking_in(c, data.hold_id)
+        # Confirmed already (a double tap, a retry after a lost answer): the store answers that booking, 200.
+        repeated = hold is not None and hold.status == "booked"
         if hold is not None and len(data.people) > max(0, hold.party - 1):
             raise BookingRefused(422, "too-many-people", f"the booking is for {hold.party} people:"
                                  f" name at most {hold.party - 1} others")
@@ -475,7 +484,7 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
             booked_by=user.id if user is not None and not resident else None,
             name=data.name if data.name is not None or not resident or user is None else user.display_name,
             phone=data.phone, people=data.people, lang=data.lang)
-        if user is not None and not resident:  # the desk's change, audited as the console's (booking_new.py)
+        if user is not None and not resident and not repeated:  # the desk's change, audited as the console's
             append_audit(c, actor=user.id, action="booking.book_on_behalf", subject=f"booking:{made[0].id}",
                          details={"via": "api", "day": made[0].day, "start": made[0].start})
         return made
@@ -485,9 +494,10 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
     except BookingRefused as e:
         raise refused(e) from None
     reminders = getattr(request.app.state, "reminders", None)
-    if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once
+    if reminders is not None and not repeated:  # booked for tomorrow after the reminder hour: reminded at once
         reminders.booking_made(cfg, record.day)
-    return booking_view(cfg, svc.catalog.library, record, ticket=None, now=clock.now(), token=token)
+    view = booking_view(cfg, svc.catalog.library, record, ticket=None, now=clock.now(), token=token)
+    return Response(view, status_code=200 if repeated else 201)
 
 
 @get("/api/bookings", summary="My bookings (residents): upcoming first, then past")

@@ -321,6 +321,17 @@ def _live_hold(conn: sqlite3.Connection, hold_id: str, holder: str, now: dt.date
     return hold
 
 
+def _confirmed_before(conn: sqlite3.Connection, hold_id: str, holder: str, account_id: str | None,
+                      booked_by: str | None) -> tuple[BookingRecord, str | None] | None:
+    """A confirm repeated by whoever made it (a double tap, a retry after a lost answer): the booking it made and its
+    manage token (derived, so the same), not 410 ``hold-expired`` — which would send the resident to book again."""
+    made = load_booking_in(conn, hold_id)
+    if (made is None or made.status != "booked" or not hmac.compare_digest(made.holder, holder)
+            or made.account_id != account_id or made.booked_by != booked_by):
+        return None
+    return made, None if account_id is not None else manage_token(manage_key_in(conn), made.id)
+
+
 def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: str, holder: str,
                       account_id: str | None, booked_by: str | None, name: str | None, phone: str | None,
                       people: Sequence[str], lang: str | None) -> tuple[BookingRecord, str | None]:
@@ -331,6 +342,9 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
     the desk, ``booked_by``, is not capped: its bookings are audited). Event ``booked``."""
     now = clock.now()
+    again = _confirmed_before(conn, hold_id, holder, account_id, booked_by)
+    if again is not None:
+        return again
     hold = _live_hold(conn, hold_id, holder, now)
     if hold.moves is not None:  # checked without the moved booking's cells: booking it too would overbook
         raise BookingRefused(409, "hold-for-move", "this time was held to move a booking: move it, or choose a"

@@ -323,7 +323,29 @@ def test_holds_capped_and_lapsing(srv: AppServer) -> None:
     problem(me.post("/api/bookings", json={"hold_id": ids[0]}), 410, "hold-expired")
     assert hold(resident(srv), day(12), "09:00").status_code == 201  # the lapsed hold's slot is free again
     assert hold(me, day(12), "09:30").status_code == 201
-    problem(me.post("/api/bookings", json={"hold_id": "no-such-hold"}), 410, "hold-expired")
+    body = problem(me.post("/api/bookings", json={"hold_id": "no-such-hold"}), 410, "hold-expired")
+    assert body["title"] == "The time held has lapsed"  # says what happened, not "Error"
+
+
+def test_a_repeated_confirm_answers_the_booking_made(srv: AppServer) -> None:
+    """A double tap or a retry after a lost answer: 200 and the same booking (manage token too), not 410
+    hold-expired, which would send the resident to book a second time; nobody else gets it."""
+    anon = anonymous(srv)
+    hid = hold(anon, day(13), "09:00").json()["hold_id"]
+    body = {"hold_id": hid, "name": "二度 押子", "phone": "090-2222-3333"}
+    first = anon.post("/api/bookings", json=body)
+    assert first.status_code == 201, first.text
+    again = anon.post("/api/bookings", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert events(srv, hid) == ["booked"]  # booked once
+    problem(resident(srv).post("/api/bookings", json={"hold_id": hid}), 410, "hold-expired")
+    me = resident(srv)
+    mine = hold(me, day(14), "10:00").json()["hold_id"]
+    made = me.post("/api/bookings", json={"hold_id": mine})
+    assert made.status_code == 201 and me.post("/api/bookings", json={"hold_id": mine}).json() == made.json()
+    assert me.post(f"/api/bookings/{mine}/cancel").status_code == 200
+    problem(me.post("/api/bookings", json={"hold_id": mine}), 410, "hold-expired")  # cancelled: not booked again
 
 
 def test_bad_requests_are_problems(srv: AppServer) -> None:
