@@ -94,10 +94,19 @@ def test_the_lobby_and_console_screens_pass_axe_default_rules(browser: Any, shar
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     add_session(desk, server.base, clerk)
     page = desk.new_page()
-    for path in ("/console/queue", "/console/bookings", "/console/bookings/new", "/console/kiosks"):
+    for path in ("/console/queue", "/console/bookings", "/console/bookings/new", "/console/kiosks",
+                 "/console/bookings/new?procedures=juminhyo-copy&party=1&place=honcho"):
         page.goto(f"{server.base}{path}")
         expect(page.locator("h1")).to_be_visible()
         axe_defaults(page, path)
+    # The phone booking refused (not a phone number): the form again with what was typed and the message.
+    page.get_by_label("氏名（名乗られたとおりに）").fill("軸 電話")
+    page.get_by_label("電話番号").fill("abc")
+    page.locator("button[name=slot]").first.click()
+    expect(page.locator("#book-error")).to_be_visible()
+    expect(page.get_by_label("電話番号")).to_have_value("abc")
+    axe_defaults(page, "/console/bookings/new refused")
+    page.goto(f"{server.base}/console/kiosks")
     # The kiosk itself, paired by this desk (the clerk's session ends on it).
     page.get_by_label("受付機の名前（置き場所など）").fill("軸の受付機")
     page.get_by_role("button", name="この端末を受付機にする").click()
