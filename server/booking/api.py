@@ -22,7 +22,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server import audit
-from server.audit import append_audit
 from server.auth.http import ip, limit
 from server.auth.names import Name
 from server.auth.ratelimit import limit_key
@@ -33,6 +32,7 @@ from server.booking.config import BookingConfig, Place
 from server.booking.length import (
     LibraryLike,
     UnknownChoice,
+    choice_length,
     latest_event,
     latest_procedure,
     length_of,
@@ -361,24 +361,6 @@ async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
     return OptionsOut(events=events, procedures=procs)
 
 
-def _length(cfg: BookingConfig, lib: LibraryLike, procedures: list[str], event: str | None, party: int
-            ) -> tuple[int, list[str], list[str]]:
-    """(minutes, procedure ids, departments) of a choice; 400 for unknown ids, an empty choice or a party
-    larger than ``cfg.max_party``."""
-    if not 1 <= party <= cfg.max_party:
-        raise Problem(400, "bad-party", f"party must be 1 to {cfg.max_party}",
-                      errors=[{"path": "party", "code": "invalid", "message": str(party)}])
-    try:
-        booked = resolve(cfg, lib, procedures, event)
-    except UnknownChoice as e:
-        key = "event" if e.kind == "life event" else "procedures"
-        raise Problem(400, f"unknown-{e.kind.replace(' ', '-')}", str(e),
-                      errors=[{"path": key, "code": "unknown", "message": e.ident[:100]}]) from None
-    except ValueError as e:
-        raise Problem(400, "nothing-chosen", str(e)) from None
-    return length_of(cfg, booked.minutes_each, party), booked.procedures, booked.departments
-
-
 @get("/api/booking/slots", summary="Free slots of a place for a booking of the chosen procedures or life event")
 async def slots_route(
     request: Request[Any, Any, Any], place: Annotated[str, QueryParameter(max_length=100)],
@@ -393,7 +375,7 @@ async def slots_route(
     cfg = await _config(request)
     where = _place(cfg, place)
     chosen = [p for p in (procedures or "").split(",") if p][:30]
-    minutes, _, departments = _length(cfg, svc.catalog.library, chosen, event or None, party)
+    minutes, _, departments = choice_length(cfg, svc.catalog.library, chosen, event or None, party)
     if not 1 <= days <= MAX_DAYS:
         raise Problem(400, "bad-days", f"days must be 1 to {MAX_DAYS}",
                       errors=[{"path": "days", "code": "invalid", "message": str(days)}])
@@ -436,8 +418,7 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
         await _accessible(request, svc, data.moves)
     cfg = await _config(request)
     where = _place(cfg, data.place)
-    minutes, procs, departments = _length(cfg, svc.catalog.library, data.procedures, data.event, data.party)
-    _day(data.day, "day")
+    minutes, procs, departments = choice_length(cfg, svc.catalog.library, data.procedures, data.event, data.party)
     holder = holder_of(request, user)
     try:
         hold = await svc.db.write(lambda c: create_hold_in(
@@ -476,18 +457,12 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
         hold = load_booking_in(c, data.hold_id)
         # Confirmed already (a double tap, a retry after a lost answer): the store answers that booking, 200.
         repeated = hold is not None and hold.status == "booked"
-        if hold is not None and len(data.people) > max(0, hold.party - 1):
-            raise BookingRefused(422, "too-many-people", f"the booking is for {hold.party} people:"
-                                 f" name at most {hold.party - 1} others")
-        made = create_booking_in(
+        # The store decides the rest: the people's count (too-many-people) and the desk's audit (booking.book_on_behalf).
+        return create_booking_in(
             c, cfg, hold_id=data.hold_id, holder=holder, account_id=user.id if resident and user else None,
             booked_by=user.id if user is not None and not resident else None,
             name=data.name if data.name is not None or not resident or user is None else user.display_name,
             phone=data.phone, people=data.people, lang=data.lang)
-        if user is not None and not resident and not repeated:  # the desk's change, audited as the console's
-            append_audit(c, actor=user.id, action="booking.book_on_behalf", subject=f"booking:{made[0].id}",
-                         details={"via": "api", "day": made[0].day, "start": made[0].start})
-        return made
 
     try:
         record, token = await svc.db.write(write)
@@ -531,15 +506,9 @@ async def cancel_route(request: Request[Any, Any, Any], booking_id: FromPath[str
     svc = services(request)
     record, user, staff = await _accessible(request, svc, booking_id)
     cfg = await _config(request)
-    def write(c: Any) -> BookingRecord:
-        done = cancel_booking_in(c, cfg, record.id, by=user.id if user else None, staff=staff)
-        if staff and user is not None:
-            append_audit(c, actor=user.id, action="booking.cancel", subject=f"booking:{done.id}",
-                         details={"via": "api"})
-        return done
-
     try:
-        done = await svc.db.write(write)
+        done = await svc.db.write(lambda c: cancel_booking_in(c, cfg, record.id, by=user.id if user else None,
+                                                              staff=staff))
     except BookingRefused as e:
         raise refused(e) from None
     return (await _views(svc, cfg, [done], staff=staff))[0]
@@ -553,16 +522,9 @@ async def move_route(request: Request[Any, Any, Any], booking_id: FromPath[str],
     record, user, staff = await _accessible(request, svc, booking_id)
     cfg = await _config(request)
     holder = holder_of(request, user)
-    def write(c: Any) -> BookingRecord:
-        done = move_booking_in(c, cfg, record.id, hold_id=data.hold_id, holder=holder, by=user.id if user else None,
-                               staff=staff)
-        if staff and user is not None:
-            append_audit(c, actor=user.id, action="booking.move", subject=f"booking:{done.id}",
-                         details={"via": "api", "day": done.day, "start": done.start})
-        return done
-
     try:
-        done = await svc.db.write(write)
+        done = await svc.db.write(lambda c: move_booking_in(c, cfg, record.id, hold_id=data.hold_id, holder=holder,
+                                                            by=user.id if user else None, staff=staff))
     except BookingRefused as e:
         raise refused(e) from None
     return (await _views(svc, cfg, [done], staff=staff))[0]

@@ -18,9 +18,10 @@ import msgspec
 from procedure_definitions.model import LifeEvent, Procedure
 from procedure_definitions.versions import latest
 from server.booking.config import BookingConfig
+from server.problems import Problem
 
-__all__ = ["Booked", "LibraryLike", "UnknownChoice", "booking_minutes", "latest_event", "latest_procedure",
-           "length_of", "procedure_minutes", "resolve"]
+__all__ = ["Booked", "LibraryLike", "UnknownChoice", "booking_minutes", "choice_length", "latest_event",
+           "latest_procedure", "length_of", "procedure_minutes", "resolve"]
 
 
 class LibraryLike(Protocol):
@@ -108,3 +109,22 @@ def length_of(cfg: BookingConfig, minutes_each: int, party: int) -> int:
     rounded = math.ceil(total / step) * step
     cap = max(step, cfg.max_booking_minutes // step * step)  # the cap on the grid too: a booking ends on a cell
     return min(rounded, cap)
+
+
+def choice_length(cfg: BookingConfig, library: LibraryLike, procedures: Sequence[str], event: str | None,
+                  party: int) -> tuple[int, list[str], list[str]]:
+    """(minutes, procedure ids, departments) of what a caller chose: the one check of the API's slots and holds
+    and the desk's 電話予約. 400 problems: ``bad-party`` (not 1 … ``cfg.max_party``), ``unknown-procedure`` /
+    ``unknown-life-event`` (not in the live library), ``nothing-chosen``."""
+    if not 1 <= party <= cfg.max_party:
+        raise Problem(400, "bad-party", f"party must be 1 to {cfg.max_party}",
+                      errors=[{"path": "party", "code": "invalid", "message": str(party)}])
+    try:
+        booked = resolve(cfg, library, procedures, event)
+    except UnknownChoice as e:
+        key = "event" if e.kind == "life event" else "procedures"
+        raise Problem(400, f"unknown-{e.kind.replace(' ', '-')}", str(e),
+                      errors=[{"path": key, "code": "unknown", "message": e.ident[:100]}]) from None
+    except ValueError as e:
+        raise Problem(400, "nothing-chosen", str(e)) from None
+    return length_of(cfg, booked.minutes_each, party), booked.procedures, booked.departments

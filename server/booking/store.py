@@ -15,16 +15,19 @@ Functions other parts use: :func:`load_booking_in`, :func:`booking_by_code_in`, 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
 
+from server.audit import append_audit
+from server.auth.store import hash_secret
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
@@ -123,9 +126,11 @@ def _record(row: Sequence[Any]) -> BookingRecord:
 
 
 def normalize_code(code: str) -> str:
-    """A check-in code as stored: without dashes, spaces (an ideographic space, typed with a Japanese keyboard,
-    too) and tabs, upper case (the kiosk's scanner types the bare code, a person may type ``abcd-efgh``)."""
-    return "".join(ch for ch in code.upper() if ch not in "- \u3000\t")
+    """A check-in code as stored: NFKC (full-width letters and digits typed with a Japanese IME at the kiosk, the
+    ideographic space), without dashes, spaces and tabs, upper case (the kiosk's scanner types the bare code, a
+    person may type ``abcd-efgh``). Not ``server.auth.codes.normalize_code``: that one reads L as 1, and this
+    alphabet has an L."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", code).upper() if ch not in "- \t")
 
 
 def display_code(code: str) -> str:
@@ -137,7 +142,7 @@ def manage_token_ok(record: BookingRecord, token: str | None) -> bool:
     """Whether ``token`` is the booking's secret manage token (sha256 compared in constant time)."""
     if not token or record.manage_hash is None or len(token) > 200:
         return False
-    return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), record.manage_hash)
+    return hmac.compare_digest(hash_secret(token).hex(), record.manage_hash)
 
 
 def change_until(cfg: BookingConfig, record: BookingRecord) -> dt.datetime:
@@ -273,15 +278,37 @@ def _check_slot(conn: sqlite3.Connection, cfg: BookingConfig, place: Place, day:
         raise BookingRefused(409, "slot-taken", f"{day.isoformat()} {start} is no longer free: choose another time")
 
 
+def _date(day: str) -> dt.date:
+    """``day`` as a date: ``YYYY-MM-DD`` only (``fromisoformat`` alone also reads ``20261208``), else 400."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day, re.ASCII):
+            return dt.date.fromisoformat(day)
+    except ValueError:
+        pass
+    raise BookingRefused(400, "bad-date", f"day must be a date YYYY-MM-DD, not {day[:40]!r}")
+
+
+def _desk_audit(conn: sqlite3.Connection, by: str, action: str, record: BookingRecord, via: str, *,
+                when: bool = False) -> None:
+    """The desk's change of a booking, audited in its own write (``booking.book_on_behalf``/``.cancel``/``.move``):
+    decided here, where the writer knows it is the desk, so no caller can forget it."""
+    details: dict[str, Any] = {"via": via}
+    if when:
+        details |= {"day": record.day, "start": record.start}
+    append_audit(conn, actor=by, action=action, subject=f"booking:{record.id}", details=details)
+
+
 def create_hold_in(conn: sqlite3.Connection, cfg: BookingConfig, *, place: str, day: str, start: str,
                    minutes: int, procedures: Sequence[str], departments: Sequence[str], event: str | None,
                    party: int, holder: str, moves: str | None = None) -> BookingRecord:
     """Hold ``start`` on ``day`` for ``cfg.hold_minutes`` for ``holder`` (``account:<id>`` or ``ip:<address>``):
-    at most ``cfg.max_holds`` open holds each (429 ``too-many-holds``); 422 ``day-not-bookable``, 409
-    ``slot-taken``. The slot is checked here, in the write. ``moves``: the booking this hold is to move (the
+    at most ``cfg.max_holds`` open holds each (429 ``too-many-holds``); 400 ``bad-date`` (``day`` is no
+    ``YYYY-MM-DD`` date: the API's and the desk's one check), 422 ``day-not-bookable``, 409 ``slot-taken``. The slot
+    is checked here, in the write. ``moves``: the booking this hold is to move (the
     caller may change it): its own cells count as free, and the hold can then only move it
     (:func:`move_booking_in`); 409 ``not-changeable`` unless it is ``booked``."""
     now = clock.now()
+    date = _date(day)
     where = place_of(cfg, place)
     if where is None:
         raise BookingRefused(400, "unknown-place", f"no place {place!r}")
@@ -292,7 +319,7 @@ def create_hold_in(conn: sqlite3.Connection, cfg: BookingConfig, *, place: str, 
         moving = load_booking_in(conn, moves)
         if moving is None or moving.status != "booked":
             raise BookingRefused(409, "not-changeable", "only a booked visit can be moved")
-    _check_slot(conn, cfg, where, dt.date.fromisoformat(day), start, minutes, departments, now, exclude=moves)
+    _check_slot(conn, cfg, where, date, start, minutes, departments, now, exclude=moves)
     stamp = now.isoformat()
     bid = str(uuid.uuid4())
     held_until = (now + dt.timedelta(minutes=cfg.hold_minutes)).isoformat()
@@ -334,11 +361,14 @@ def _confirmed_before(conn: sqlite3.Connection, hold_id: str, holder: str, accou
 
 def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: str, holder: str,
                       account_id: str | None, booked_by: str | None, name: str | None, phone: str | None,
-                      people: Sequence[str], lang: str | None) -> tuple[BookingRecord, str | None]:
+                      people: Sequence[str], lang: str | None, via: str = "api"
+                      ) -> tuple[BookingRecord, str | None]:
     """Confirm ``holder``'s hold as a booking: for the signed-in resident ``account_id``, or for a person
-    without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf). Returns the
+    without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf, audited
+    ``booking.book_on_behalf`` with ``via`` here). Returns the
     booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
-    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 409
+    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 422
+    ``too-many-people`` (more other people named than the hold's party − 1), 409
     ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
     the desk, ``booked_by``, is not capped: its bookings are audited). Event ``booked``."""
     now = clock.now()
@@ -349,11 +379,12 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     if hold.moves is not None:  # checked without the moved booking's cells: booking it too would overbook
         raise BookingRefused(409, "hold-for-move", "this time was held to move a booking: move it, or choose a"
                              " time again")
+    _party_names(people, hold.party)
     if booked_by is None:
         _not_hoarding(conn, cfg, now, holder=holder, account_id=account_id, phone=phone)
     # Derived from the installation's key (server/booking/manage_links.py) so the reminder SMS can carry the link.
     token = None if account_id is not None else manage_token(manage_key_in(conn), hold.id)
-    manage_hash = hashlib.sha256(token.encode()).hexdigest() if token else None
+    manage_hash = hash_secret(token).hex() if token else None
     conn.execute(
         "UPDATE bookings SET status = 'booked', held_until = NULL, manage_hash = ?, account_id = ?, booked_by = ?,"
         " name = ?, phone = ?, phone_key = ?, people = ?, lang = ?, updated_at = ? WHERE id = ?",
@@ -365,7 +396,16 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
                             "account" if account_id else "anonymous"})
     found = load_booking_in(conn, hold.id)
     assert found is not None
+    if booked_by is not None:
+        _desk_audit(conn, booked_by, "booking.book_on_behalf", found, via, when=True)
     return found, token
+
+
+def _party_names(people: Sequence[str], party: int) -> None:
+    """The one rule of a booking's other people: at most ``party − 1`` names (booking and moving), else 422."""
+    if len(people) > max(0, party - 1):
+        raise BookingRefused(422, "too-many-people", f"the booking is for {party} people: name at most"
+                             f" {max(0, party - 1)} others")
 
 
 def _changeable(cfg: BookingConfig, record: BookingRecord, now: dt.datetime, staff: bool) -> None:
@@ -377,9 +417,9 @@ def _changeable(cfg: BookingConfig, record: BookingRecord, now: dt.datetime, sta
 
 
 def cancel_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: str, *, by: str | None,
-                      staff: bool) -> BookingRecord:
+                      staff: bool, via: str = "api") -> BookingRecord:
     """Cancel a booking: the resident until the cut-off (409 ``change-cutoff``), staff (``by``) at any time
-    before it is checked in. Event ``cancelled``."""
+    before it is checked in (audited ``booking.cancel`` with ``via``). Event ``cancelled``."""
     now = clock.now()
     record = load_booking_in(conn, booking_id)
     if record is None:
@@ -390,15 +430,17 @@ def cancel_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: 
                     detail={"day": record.day, "start": record.start})
     found = load_booking_in(conn, record.id)
     assert found is not None
+    if staff and by is not None:
+        _desk_audit(conn, by, "booking.cancel", found, via)
     return found
 
 
 def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: str, *, hold_id: str, holder: str,
-                    by: str | None, staff: bool) -> BookingRecord:
+                    by: str | None, staff: bool, via: str = "api") -> BookingRecord:
     """Move a booking to the time its holder holds (``hold_id``): the hold is consumed, the old cells freed in
     the same write; the booking takes the hold's time, length, procedures, party and departments (what capacity
-    was checked for). The cut-off as for cancelling; 422 ``too-many-people`` when the hold's party is smaller than
-    the people the booking names. Event ``moved``."""
+    was checked for). The cut-off as for cancelling (the desk audited ``booking.move`` with ``via``); 422
+    ``too-many-people`` when the hold's party is smaller than the people the booking names. Event ``moved``."""
     now = clock.now()
     record = load_booking_in(conn, booking_id)
     if record is None:
@@ -409,9 +451,7 @@ def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: st
         raise BookingRefused(409, "hold-not-yours", "hold a new time first")
     if hold.moves is not None and hold.moves != record.id:
         raise BookingRefused(409, "hold-for-move", "this time was held to move another booking")
-    if len(record.people) > hold.party - 1:
-        raise BookingRefused(422, "too-many-people", f"the booking names {len(record.people)} other people: hold"
-                             f" a time for {len(record.people) + 1}")
+    _party_names(record.people, hold.party)
     # What the hold was checked for is what the booking becomes: its time and length, and the procedures, party and
     # departments the capacity was counted with (a move may also change what is booked).
     conn.execute("DELETE FROM bookings WHERE id = ?", (hold.id,))
@@ -426,6 +466,8 @@ def move_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, booking_id: st
                             "minutes": hold.minutes})
     found = load_booking_in(conn, record.id)
     assert found is not None
+    if staff and by is not None:
+        _desk_audit(conn, by, "booking.move", found, via, when=True)
     return found
 
 

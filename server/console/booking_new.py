@@ -23,13 +23,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from server.audit import append_audit
+from server.auth.names import MAX_NAME, check_name
 from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles
 from server.booking import clock
 from server.booking.api import holder_of
 from server.booking.config import BookingConfig, Place
-from server.booking.length import UnknownChoice, latest_event, length_of, resolve
+from server.booking.length import choice_length, latest_event
 from server.booking.phone import PHONE_MAX, phone_digits
 from server.booking.slots import Slot, day_slots, day_state, holiday_name, window_days
 from server.booking.store import (
@@ -54,7 +54,7 @@ __all__ = ["DAYS_SHOWN", "DESK_PRIORITY", "book_form", "book_page", "cancel_form
            "walkin_form"]
 
 DAYS_SHOWN = 7  # days listed at once (「次の7日」 for more)
-NAME_MAX = 100
+NAME_MAX = MAX_NAME  # the one name rule's (server.auth.names)
 _WEEKDAYS_JA = "月火水木金土日"
 _CLOSED = {"holiday": "祝日", "closed": "休み（年末年始など）", "no_hours": "休み", "outside_window": "予約できない日"}
 _MESSAGES = {
@@ -67,6 +67,9 @@ _MESSAGES = {
     "nothing-chosen": "ライフイベントか手続きを一つ以上選んでください。",
     "bad-party": "人数を選び直してください。",
     "name-and-phone-required": "氏名と電話番号を入力してください。",
+    "bad-name": "氏名は100文字までで、制御文字・書式文字は使えません。入力し直してください。",
+    "too-many-people": "一緒に来る方の名前は、人数から1を引いた人数までです。人数か名前を直してください。",
+    "bad-date": "日付が正しくありません。表示されている時間から選んでください。",
     "bad-phone": "電話番号は6〜15けたの数字で入力してください（例：090-1234-5678）。",
     "not-changeable": "この予約は変更・取り消しできない状態です（受付済み・取り消し済みなど）。",
     "change-cutoff": "変更の期限を過ぎています。",
@@ -121,15 +124,17 @@ def _resolved(svc: Services, cfg: BookingConfig, c: Choice) -> tuple[Place, int,
     place = place_of(cfg, c.place)
     if place is None:
         raise Problem(400, "unknown-place", "No such place")
-    if not 1 <= c.party <= cfg.max_party:
-        raise Problem(400, "bad-party", f"party must be 1 to {cfg.max_party}")
+    minutes, procedures, departments = choice_length(cfg, svc.catalog.library, c.procedures, c.event, c.party)
+    return place, minutes, procedures, departments
+
+
+def _names_ok(names: list[str]) -> bool:
     try:
-        booked = resolve(cfg, svc.catalog.library, c.procedures, c.event)
-    except UnknownChoice as e:
-        raise Problem(400, f"unknown-{e.kind.replace(' ', '-')}", str(e)) from None
-    except ValueError as e:
-        raise Problem(400, "nothing-chosen", str(e)) from None
-    return place, length_of(cfg, booked.minutes_each, c.party), booked.procedures, booked.departments
+        for n in names:
+            check_name(n)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -234,7 +239,7 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
     c = _choice(form, cfg)
     back = "/console/bookings/new"
     name, phone = str(form.get("name") or "").strip(), str(form.get("phone") or "").strip()
-    people = [p.strip() for p in str(form.get("people") or "").splitlines() if p.strip()][:max(0, c.party - 1)]
+    people = [p.strip() for p in str(form.get("people") or "").splitlines() if p.strip()]
     day, _, start = str(form.get("slot") or "").partition(" ")
     async def again(slug: str, status: int, field: str = "") -> Response[str]:
         # The same page, the caller's name and number as typed, the days from the one pressed, and what happened.
@@ -243,9 +248,15 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
 
     try:
         place, minutes, procedures, departments = _resolved(svc, cfg, c)
-        if not c.move and (not name or not phone or len(name) > NAME_MAX):
+        if not c.move and (not name or not phone):
             return await again("name-and-phone-required", 422, "phone" if name else "name")
-        if not c.move and phone_digits(phone) is None:  # the API's rule (server/booking/phone.py)
+        # The API's rules (BookIn's Name and Phone): the one name rule (server.auth.names) for the caller and the
+        # family, the one phone rule (server/booking/phone.py).
+        if not c.move and not _names_ok([name]):
+            return await again("bad-name", 422, "name")
+        if not c.move and not _names_ok(people):
+            return await again("bad-name", 422, "people")
+        if not c.move and phone_digits(phone) is None:
             return await again("bad-phone", 422, "phone")
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) or not re.fullmatch(r"\d{2}:\d{2}", start):
             raise Problem(422, "not-a-slot", "Choose one of the times shown")
@@ -257,24 +268,21 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
         hold = create_hold_in(conn, cfg, place=place.id, day=day, start=start, minutes=minutes,
                               procedures=procedures, departments=departments, event=c.event, party=c.party,
                               holder=holder, moves=c.move or None)
-        if c.move:
-            done = move_booking_in(conn, cfg, c.move, hold_id=hold.id, holder=holder, by=user.id, staff=True)
-            append_audit(conn, actor=user.id, action="booking.move", subject=f"booking:{done.id}",
-                         details={"via": "console", "day": day, "start": start})
-            return done
-        record, _token = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
-                                           booked_by=user.id, name=name, phone=phone, people=people, lang="ja")
+        if c.move:  # audited booking.move by the store (the desk: staff)
+            return move_booking_in(conn, cfg, c.move, hold_id=hold.id, holder=holder, by=user.id, staff=True,
+                                   via="console")
         # The manage link's token is not shown: the caller manages the booking by phone, through the desk (the
-        # reminder SMS the day before carries it: server/booking/manage_links.py).
-        append_audit(conn, actor=user.id, action="booking.book_on_behalf", subject=f"booking:{record.id}",
-                     details={"via": "console", "day": day, "start": start})
+        # reminder SMS the day before carries it: server/booking/manage_links.py). Audited by the store.
+        record, _token = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
+                                           booked_by=user.id, name=name, phone=phone, people=people, lang="ja",
+                                           via="console")
         return record
 
     try:
         record = await svc.db.write(write)
     except BookingRefused as e:
         if e.slug in _MESSAGES and e.status in (409, 410, 422):  # e.g. slot-taken: choose another time, same caller
-            return await again(e.slug, e.status)
+            return await again(e.slug, e.status, "people" if e.slug == "too-many-people" else "")
         return _refused(request, Problem(e.status, e.slug, e.detail), back)
     reminders = getattr(request.app.state, "reminders", None)
     if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once
@@ -289,13 +297,8 @@ async def cancel_form(request: Request[Any, Any, Any], bid: FromPath[str]) -> Re
     svc = services(request)
     cfg = await hub_of(request).config()
 
-    def write(conn: Any) -> BookingRecord:
-        done = cancel_booking_in(conn, cfg, bid, by=user.id, staff=True)
-        append_audit(conn, actor=user.id, action="booking.cancel", subject=f"booking:{bid}", details={"via": "console"})
-        return done
-
-    try:
-        await svc.db.write(write)
+    try:  # audited booking.cancel by the store (the desk: staff)
+        await svc.db.write(lambda conn: cancel_booking_in(conn, cfg, bid, by=user.id, staff=True, via="console"))
     except BookingRefused as e:
         return _refused(request, Problem(e.status, e.slug, e.detail), f"/console/bookings/{bid}")
     return Redirect(f"/console/bookings/{bid}?done=cancelled", status_code=303)

@@ -210,6 +210,21 @@ def test_booking_on_a_residents_behalf_uses_the_booking_rules(srv: AppServer) ->
     # The API's phone rule: more digits than a phone number has is refused here too (the console once took it).
     assert desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "x",
                                                     "phone": "090 1234 5678 9012 3456 78"}).status_code == 422
+    # The API's name rule (server.auth.names) for the caller and the family: no bidirectional or control characters.
+    spoof = desk.post("/console/bookings/new", data={**choice, "slot": slot, "name": "山田\u202e太郎",
+                                                     "phone": "0312345678"})
+    assert spoof.status_code == 422 and 'id="n-name"' in spoof.text and "制御文字" in spoof.text
+    family = {**choice, "party": "2", "slot": slot, "name": "山田 太郎", "phone": "0312345678"}
+    bad_family = desk.post("/console/bookings/new", data={**family, "people": "山田\x07花子"})
+    assert bad_family.status_code == 422 and "制御文字" in bad_family.text
+    # More family names than the party has: refused by the store's one rule (no longer cut silently).
+    many = desk.post("/console/bookings/new", data={**choice, "slot": slots[1], "name": "山田 太郎",
+                                                    "phone": "0312345678", "people": "山田 花子\n山田 次郎"})
+    assert many.status_code == 422 and "一緒に来る方" in many.text
+    # A date that is none (the console's shape check passes it): the store's one check, a 400 page, not a 500.
+    broken = desk.post("/console/bookings/new", data={**choice, "slot": "2026-13-45 10:00", "name": "x",
+                                                      "phone": "0312345678"})
+    assert broken.status_code == 400 and "日付が正しくありません" in broken.text, broken.status_code
 
     # Move the first to another time, then cancel it: the desk, past any cut-off.
     moving = desk.get("/console/bookings/new", params={"move": made[0]})

@@ -142,6 +142,10 @@ def test_checkin_by_code_gives_the_bookings_ticket_once(world: World, kiosk: htt
     assert events == ["checked_in", "ticket"]
     again = kiosk.post("/api/queue/honcho/checkin", json={"code": code})
     assert again.status_code == 200 and again.json()["token"] == t["token"] and again.json()["number"] == "R-001"
+    # Typed with a Japanese IME: full-width letters, digits and dash (NFKC), the same booking.
+    wide = "".join(chr(ord(ch) + 0xFEE0) for ch in f"{code[:4]}-{code[4:].lower()}")
+    by_ime = kiosk.post("/api/queue/honcho/checkin", json={"code": wide})
+    assert by_ime.status_code == 200 and by_ime.json()["number"] == "R-001", by_ime.text
     assert world.srv.client().get(f"/api/tickets/{t['token']}").json()["number"] == "R-001"
 
 
