@@ -26,7 +26,7 @@ import msgspec
 from server.booking import clock
 from server.booking.config import BookingConfig, Place, config_in
 from server.booking.store import place_of
-from server.push import Notifier, Subscription, SubscriptionLoader
+from server.push import Notifier, Subscription
 from server.storage.db import Database
 from server.tickets import rules
 from server.tickets.store import (
@@ -235,16 +235,20 @@ class QueueHub:
             elif status == "waiting" and not sent_near and snap.positions.get(tid, (99999, 0))[0] <= cfg.near_positions:
                 near.append(tid)
 
-        def mark(c: sqlite3.Connection) -> tuple[bytes, list[tuple[str, str, str | None, str]]]:
+        def mark(c: sqlite3.Connection
+                 ) -> tuple[bytes, list[tuple[str, str, str | None, str, list[Subscription]]]]:
             out = []
             for kind, ids in (("called", called), ("near", near)):
                 col = "sent_called" if kind == "called" else "sent_near"
                 for tid in ids:
-                    # Once only, even when two checks race: the row that flips the flag sends.
-                    if c.execute(f"UPDATE ticket_push SET {col} = 1 WHERE ticket_id = ? AND {col} = 0",
-                                 (tid,)).rowcount:
+                    # Once only per browser, even when two checks race or a second browser subscribes later: only
+                    # the rows whose flag this write flips get the message (the others had theirs).
+                    flipped = [Subscription(*r) for r in c.execute(
+                        f"UPDATE ticket_push SET {col} = 1 WHERE ticket_id = ? AND {col} = 0"
+                        " RETURNING endpoint, p256dh, auth", (tid,)).fetchall()]
+                    if flipped:
                         r = c.execute("SELECT number, booth FROM tickets WHERE id = ?", (tid,)).fetchone()
-                        out.append((tid, r[0], r[1], kind))
+                        out.append((tid, r[0], r[1], kind, flipped))
                 if kind == "called" and ids:  # called: the near message is moot from now on
                     c.executemany("UPDATE ticket_push SET sent_near = 1 WHERE ticket_id = ?", [(t,) for t in ids])
             return ticket_key_in(c), out
@@ -254,7 +258,7 @@ class QueueHub:
         key, messages = await self.db.write(mark)
         if self.notifier is None:
             return
-        for tid, number, booth, kind in messages:
+        for tid, number, booth, kind, subs in messages:
             token = ticket_token(key, tid)
             ahead = snap.positions.get(tid, (0, 0))[0]
             if kind == "called":
@@ -263,7 +267,7 @@ class QueueHub:
                 title, body = "まもなく順番です", f"受付番号 {number}（あなたの前に {ahead} 人）"
             payload = msgspec.json.encode({"title": title, "body": body, "url": f"/#/q/{token}",
                                            "tag": f"ticket-{number}", "number": number, "kind": kind})
-            self.notifier.push(payload, _ticket_subscriptions(tid), forget=_forget_ticket_push)
+            self.notifier.push(payload, lambda _c, subs=subs: subs, forget=_forget_ticket_push)
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
@@ -286,13 +290,6 @@ class QueueHub:
         for task in list(self._pushing.values()):
             task.cancel()
         self._pushing.clear()
-
-
-def _ticket_subscriptions(ticket_id: str) -> SubscriptionLoader:
-    def load(c: sqlite3.Connection) -> list[Subscription]:
-        return [Subscription(*r) for r in c.execute(
-            "SELECT endpoint, p256dh, auth FROM ticket_push WHERE ticket_id = ?", (ticket_id,))]
-    return load
 
 
 def _forget_ticket_push(endpoint: str, conn: sqlite3.Connection) -> None:

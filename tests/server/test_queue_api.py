@@ -416,6 +416,16 @@ def test_ticket_push_near_once_and_called_once_decrypted(world: World, kiosk: ht
     counter.post(f"/api/queue/tickets/{me['id']}/recall")
     time.sleep(0.5)
     assert len(push.deliveries) == 2  # one message per kind, whatever happens next
+    # A second browser subscribing now gets the called message once; the first browser is not told again.
+    first_path = got[0].path
+    second = push.subscription()
+    assert phone.post(f"/api/tickets/{mine['token']}/push", json=second).status_code == 204
+    later = push.wait(3)
+    time.sleep(0.5)
+    assert len(push.deliveries) == 3, [(d.path, d.payload["kind"]) for d in push.deliveries]
+    assert later[2].path == second["endpoint"].removeprefix(push.base) != first_path
+    assert later[2].payload["kind"] == "called"
+    del push.deliveries[2:]
     assert all(NAME not in str(d.payload) for d in push.deliveries)
     assert len(ahead) == 5
     assert phone.delete(f"/api/tickets/{mine['token']}/push",
