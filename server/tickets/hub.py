@@ -26,7 +26,7 @@ import msgspec
 from server.booking import clock
 from server.booking.config import BookingConfig, Place, config_in
 from server.booking.store import place_of
-from server.push import Notifier, Subscription
+from server.push import Notifier, Subscription, SubscriptionLoader
 from server.storage.db import Database
 from server.tickets import rules
 from server.tickets.store import (
@@ -267,7 +267,7 @@ class QueueHub:
                 title, body = "まもなく順番です", f"受付番号 {number}（あなたの前に {ahead} 人）"
             payload = msgspec.json.encode({"title": title, "body": body, "url": f"/#/q/{token}",
                                            "tag": f"ticket-{number}", "number": number, "kind": kind})
-            self.notifier.push(payload, lambda _c, subs=subs: subs, forget=_forget_ticket_push)
+            self.notifier.push(payload, _these(subs), forget=_forget_ticket_push)
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
@@ -290,6 +290,11 @@ class QueueHub:
         for task in list(self._pushing.values()):
             task.cancel()
         self._pushing.clear()
+
+
+def _these(subs: list[Subscription]) -> SubscriptionLoader:
+    """The browsers one message goes to: the rows whose flag was flipped (read in that write already)."""
+    return lambda _conn: subs
 
 
 def _forget_ticket_push(endpoint: str, conn: sqlite3.Connection) -> None:
