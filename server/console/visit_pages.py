@@ -40,6 +40,7 @@ from server.registry_search import SearchInputError
 from server.services import Services, services
 from server.storage.interviews import visit_interviews
 from server.storage.visits import candidate_lines, open_visits_of
+from server.tickets.store import load_ticket, visit_queue_refs_in
 from server.visit_documents import visit_applications
 from server.visit_states import MARK_STEPS, PART_ACTIONS, Outcome, visit_step
 from server.visits import (
@@ -120,7 +121,10 @@ async def board_page(request: Request[Any, Any, Any], status: FromQuery[str | No
     visits = await board(svc, user, status=shown_status, waiting_for=waiting_for, via="console")
     names = _departments(svc)
     columns = sorted({p.department for v in visits for p in v.parts}, key=lambda d: (names.get(d, d), d))
+    pairs = [(v.id, v.booking_ref) for v in visits]
+    refs = await svc.db.read(lambda c: visit_queue_refs_in(c, pairs))
     return render_page(request, "visit_board.html", visits=visits, columns=columns, status=shown_status or "",
+                       queue_refs=refs,
                        waiting_for=waiting_for or "all", department_choices=sorted(names.items(), key=lambda x: x[1]),
                        current="visits", **_label_ctx(svc))
 
@@ -146,8 +150,6 @@ async def new_page(request: Request[Any, Any, Any], q: FromQuery[str | None] = N
                            details={"via": "reception", **audit.many(sorted(v[0] for v in here.values()))})
     # The form's id: a double click of 「受付する」 sends it twice and opens one visit (the API is idempotent).
     # 受付する on a queue ticket (server/console/queue_pages.py) comes here with it: the visit opened is linked.
-    from server.tickets.store import load_ticket
-
     linked = await svc.db.read(lambda c: load_ticket(c, (ticket or "")[:100])) if ticket else None
     return render_page(request, "visit_new.html", http_status=http_status, q=q or "", results=results, error=error,
                        here=here, form_id=str(uuid.uuid4()), current="visit-new", date_text=date_text,
@@ -232,6 +234,9 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
     interviews = await svc.db.read(lambda c: visit_interviews(c, vid))
     life_events = life_event_choices(svc)
     preentry = await preentry_panel(svc, user, view)  # the counter code's account and pre-entry (audited)
+    # The queue ticket it came from and the booking's code, next to the visit's own number (docs/queue.md).
+    ticket_number, booking_code = (await svc.db.read(lambda c: visit_queue_refs_in(c, [(vid, view.booking_ref)]))
+                                   ).get(vid, (None, None))
     return render_page(
         request, "visit.html", visit=view, attached=attached, documents=documents, candidates=candidates,
         staff=await _staff_names(svc, view),
@@ -247,6 +252,7 @@ async def visit_page(request: Request[Any, Any, Any], vid: FromPath[str]) -> Res
         # the select marks the event filed (not offered) or still being interviewed (starting it opens it).
         event_states={i.life_event_id: i.state for i in interviews},
         preentry=preentry, preentry_desk=user.role in PREENTRY_LOAD_ROLES,
+        ticket_number=ticket_number, booking_code=booking_code,
         just_filed=request.query_params.get("filed") == "1",  # the interview's redirect
         already_open=request.query_params.get("already_open") == "1" and view.status == "open",  # open_form's
         **_label_ctx(svc))

@@ -27,7 +27,7 @@ from server.audit import append_audit
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
-from server.booking.store import booking_by_code_in
+from server.booking.store import booking_by_code_in, display_code
 from server.problems import Problem
 from server.tickets import rules
 
@@ -56,6 +56,7 @@ __all__ = [
     "token_hash",
     "touch",
     "touched_places",
+    "visit_queue_refs_in",
 ]
 
 OPEN_STATUSES: Final[tuple[str, ...]] = ("waiting", "called", "serving")
@@ -184,6 +185,28 @@ def booking_tickets_in(conn: sqlite3.Connection, booking_ids: Sequence[str]) -> 
     marks = ", ".join("?" * len(booking_ids))
     return {b: (t, n) for b, t, n in conn.execute(
         f"SELECT booking_id, id, number FROM tickets WHERE booking_id IN ({marks})", list(booking_ids))}
+
+
+def visit_queue_refs_in(conn: sqlite3.Connection,
+                        visits: Sequence[tuple[str, str | None]]) -> dict[str, tuple[str | None, str | None]]:
+    """What the counter shows next to a visit's own number, for (visit id, ``booking_ref``) pairs: visit id →
+    (the number of the queue ticket it came from (「整理券 A-007」), the booking as staff and residents know it).
+    A ``booking_ref`` naming a booking is shown as that booking's code (``XXXX-XXXX``), never its id; one typed at
+    来庁受付 stays as typed. Visits with neither are left out."""
+    if not visits:
+        return {}
+    ids = [v for v, _ in visits]
+    refs = sorted({r for _, r in visits if r})
+    tickets = dict(conn.execute(
+        f"SELECT visit_id, number FROM tickets WHERE visit_id IN ({', '.join('?' * len(ids))})", ids).fetchall())
+    codes = dict(conn.execute(
+        f"SELECT id, code FROM bookings WHERE id IN ({', '.join('?' * len(refs))})", refs).fetchall()) if refs else {}
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for vid, ref in visits:
+        booking = (display_code(codes[ref]) if ref in codes else ref) if ref else None
+        if vid in tickets or booking:
+            out[vid] = (tickets.get(vid), booking)
+    return out
 
 
 def place_tickets(conn: sqlite3.Connection, place: str, day: str) -> list[TicketRow]:

@@ -102,6 +102,11 @@ def test_serving_a_bound_residents_booking_opens_their_visit(srv: AppServer, cle
         " ON t.visit_id = v.id WHERE v.id = ?", (vid,)).fetchone())
     booking = srv.db.read_sync(lambda c: c.execute("SELECT booking_id FROM tickets WHERE id = ?", (tid,)).fetchone()[0])
     assert tuple(row) == ("R0001", booking, "1", vid, "serving")
+    # The visit's page names the ticket next to its own number and the booking by its code, never its id.
+    code = srv.db.read_sync(lambda c: c.execute("SELECT code FROM bookings WHERE id = ?", (booking,)).fetchone()[0])
+    page = clerk.get(f"/console/visits/{vid}").text
+    assert f"整理券 {t['number']}" in page
+    assert f"<dt>予約番号</dt><dd>{code[:4]}-{code[4:]}</dd>" in page and booking not in page
 
 
 def test_a_stale_serve_opens_no_visit(srv: AppServer, clerk: httpx.Client) -> None:
@@ -139,6 +144,15 @@ def test_serving_anyone_else_goes_to_reception_and_links_the_visit_opened(srv: A
     vid = opened.headers["location"].split("?")[0].rsplit("/", 1)[-1]
     assert srv.db.read_sync(lambda c: tuple(c.execute("SELECT visit_id, status FROM tickets WHERE id = ?",
                                                       (tid,)).fetchone())) == (vid, "serving")
+    # 「整理券 A-007」 next to the visit's own number: on its page and in the visits list (docs/queue.md).
+    visit_number = srv.db.read_sync(lambda c: c.execute("SELECT number FROM visits WHERE id = ?",
+                                                        (vid,)).fetchone()[0])
+    page = clerk.get(f"/console/visits/{vid}").text
+    assert re.search(rf"<h1>来庁 {visit_number}[^<]*<span class=\"ticket-ref\">（整理券 {walkin['number']}）", page)
+    assert "予約番号" not in page  # a walk-in has no booking
+    listing = clerk.get("/console/visits").text
+    assert re.search(rf'/console/visits/{vid}">{visit_number}</a><br><span class="ticket-ref">整理券 '
+                     rf'{walkin["number"]}</span>', listing)
 
 
 def test_the_board_page_is_public_and_holds_no_names(srv: AppServer, clerk: httpx.Client) -> None:
