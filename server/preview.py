@@ -2,7 +2,7 @@
 
 A preview token is a capability URL: ``base64url(JSON {"d": draft id, "e": expiry, unix seconds})`` ``.``
 ``base64url(HMAC-SHA256(secret, payload))``. The secret is made once per installation and kept in the
-database (``server.storage.preview_keys``: a restart keeps every link working; a copied database keeps its links too),
+database (``server.storage.keys``: a restart keeps every link working; a copied database keeps its links too),
 and the signature is checked in constant time before anything is read. A token names one draft and shows
 only its definition (what the resident would be asked): no answers, no account, no personal data.
 
@@ -52,7 +52,7 @@ from server.definitions.drafts import DraftRow, draft_definition, get_draft, pro
 from server.problems import Problem
 from server.security import CSP
 from server.services import Services, services
-from server.storage.preview_keys import preview_secret
+from server.storage.keys import preview_secret
 
 __all__ = [
     "MAX_TOKEN_LENGTH",

@@ -59,8 +59,9 @@ from server.booking.store import (
 from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
+from server.storage.keys import installation_key
 from server.tickets.hub import QueueHub
-from server.tickets.store import booking_tickets_in, ticket_key_in, ticket_token
+from server.tickets.store import booking_tickets_in, ticket_token
 
 __all__ = [
     "MAX_DAYS",
@@ -266,8 +267,7 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
 def _tickets(conn: Any, ids: list[str], *, links: bool) -> dict[str, TicketRef]:
     """The tickets of these bookings (checked in); ``links``: with the phone link's token (the owner's)."""
     rows = booking_tickets_in(conn, ids)
-    # A ticket exists, so the installation's key does: ticket_key_in only reads it here.
-    key = ticket_key_in(conn) if rows and links else None
+    key = installation_key(conn, "ticket_keys") if rows and links else None  # a ticket exists: so does its key
     return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, (t, n) in rows.items()}
 
 

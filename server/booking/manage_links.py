@@ -15,11 +15,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import sqlite3
 from typing import Final
 
-from server.booking import clock
+from server.storage.keys import installation_key, installation_key_in
 from server.storage.migrations import Migration
 
 __all__ = ["MANAGE_LINK_MIGRATIONS", "manage_key_in", "manage_path", "manage_token", "manage_url_in"]
@@ -37,12 +36,7 @@ TOKEN_CHARS: Final = 22  # base64url characters kept: 132 bits
 
 def manage_key_in(conn: sqlite3.Connection) -> bytes:
     """The installation's key of manage links, made on first call (call inside a write job)."""
-    row = conn.execute("SELECT secret FROM manage_keys WHERE id = 1").fetchone()
-    if row is None:
-        conn.execute("INSERT INTO manage_keys (id, secret, created_at) VALUES (1, ?, ?)",
-                     (secrets.token_hex(32), clock.now_iso()))
-        row = conn.execute("SELECT secret FROM manage_keys WHERE id = 1").fetchone()
-    return bytes.fromhex(str(row[0]))
+    return installation_key_in(conn, "manage_keys")
 
 
 def manage_token(key: bytes, booking_id: str) -> str:
@@ -58,11 +52,13 @@ def manage_path(booking_id: str, token: str) -> str:
 def manage_url_in(conn: sqlite3.Connection, booking_id: str, origin: str) -> str | None:
     """The full manage link of ``booking_id`` when the server can make it again (its stored hash is that of the
     derived token), else None. Reads only: a read job is enough."""
-    row = conn.execute("SELECT secret FROM manage_keys WHERE id = 1").fetchone()
-    stored = conn.execute("SELECT manage_hash FROM bookings WHERE id = ?", (booking_id,)).fetchone()
-    if row is None or stored is None or stored[0] is None:
+    from server.booking.store import load_booking_in, manage_token_ok  # the store imports this module
+
+    key = installation_key(conn, "manage_keys")
+    record = load_booking_in(conn, booking_id)
+    if key is None or record is None:
         return None
-    token = manage_token(bytes.fromhex(str(row[0])), booking_id)
-    if not hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), str(stored[0])):
+    token = manage_token(key, booking_id)
+    if not manage_token_ok(record, token):  # the store's one check of a manage token
         return None
     return origin.rstrip("/") + manage_path(booking_id, token)

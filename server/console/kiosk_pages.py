@@ -27,7 +27,7 @@ from server.auth.config import get_config
 from server.auth.http import clear_session_cookie
 from server.auth.middleware import session_of
 from server.auth.roles import QUEUE_DESK_ROLES
-from server.auth.store import delete_session
+from server.auth.store import delete_session, hash_secret
 from server.authz import require_roles
 from server.booking import clock
 from server.booking.config import BookingConfig
@@ -38,7 +38,7 @@ from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import services
 from server.tickets.api import hub_of
-from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place, kiosk_token_hash
+from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 
 __all__ = ["KIOSK_NAME_MAX", "KIOSK_TEXTS", "kiosk_pages_router", "place_names"]
 
@@ -94,7 +94,7 @@ async def pair(request: Request[Any, Any, Any]) -> Response[Any]:
 
     def job(c: Any) -> None:
         c.execute("INSERT INTO kiosks (id, token_hash, place, name, created_by, created_at)"
-                  " VALUES (?, ?, ?, ?, ?, ?)", (kid, kiosk_token_hash(token), place, name, user.id, clock.now_iso()))
+                  " VALUES (?, ?, ?, ?, ?, ?)", (kid, hash_secret(token).hex(), place, name, user.id, clock.now_iso()))
         append_audit(c, actor=user.id, action="kiosk.pair", subject=f"kiosk:{kid}",
                      details={"place": place, "name": name})
         if session is not None:  # a lobby device keeps no clerk signed in

@@ -197,8 +197,8 @@ def all_components() -> list[tuple[str, Sequence[Migration]]]:
     from server.storage.follow import FOLLOW_MIGRATIONS
     from server.storage.handoff import HANDOFF_MIGRATIONS
     from server.storage.interviews import INTERVIEW_MIGRATIONS
+    from server.storage.keys import PREVIEW_MIGRATIONS
     from server.storage.parties import PARTY_MIGRATIONS
-    from server.storage.preview_keys import PREVIEW_MIGRATIONS
     from server.storage.submission_search import SUBMISSION_SEARCH_MIGRATIONS
     from server.storage.sync import MIGRATIONS as SYNC_MIGRATIONS
     from server.storage.visits import VISIT_MIGRATIONS

@@ -3,29 +3,23 @@
 Part of the one queue's authorization (docs/queue.md "Kiosk", docs/security.md "Kiosks"): the console pairs a
 kiosk (``server/console/kiosk_pages.py`` makes the ``kiosks`` row and sets the cookie); the queue's routes ask
 :func:`kiosk_place` here and nowhere else. The cookie is a random secret; only its sha256 is stored
-(:func:`kiosk_token_hash`), so a copy of the database does not make a kiosk. A revoked kiosk is no kiosk.
+(``server.auth.store.hash_secret``, hex), so a copy of the database does not make a kiosk. A revoked kiosk is no kiosk.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
 
 from server.auth.middleware import parse_cookies
+from server.auth.store import hash_secret
 
-__all__ = ["KIOSK_COOKIE", "kiosk_place", "kiosk_place_in", "kiosk_token_hash"]
+__all__ = ["KIOSK_COOKIE", "kiosk_place", "kiosk_place_in"]
 
 KIOSK_COOKIE: Final[str] = "madoguchi_kiosk"
 _MAX_TOKEN = 200  # longer than any token we make: not looked up at all
-
-
-def kiosk_token_hash(token: str) -> str:
-    """What ``kiosks.token_hash`` stores of a kiosk's cookie: the sha256 hex digest (a random secret of 32
-    bytes needs no slow hash)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def kiosk_place_in(conn: sqlite3.Connection, token: str) -> str | None:
@@ -33,7 +27,7 @@ def kiosk_place_in(conn: sqlite3.Connection, token: str) -> str | None:
     if not token or len(token) > _MAX_TOKEN:
         return None
     row = conn.execute("SELECT place FROM kiosks WHERE token_hash = ? AND revoked_at IS NULL",
-                       (kiosk_token_hash(token),)).fetchone()
+                       (hash_secret(token).hex(),)).fetchone()
     return None if row is None else str(row[0])
 
 

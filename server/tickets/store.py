@@ -13,7 +13,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import secrets
 import sqlite3
 import threading
 import uuid
@@ -24,11 +23,13 @@ import msgspec
 
 from procedure_definitions.japan import JST
 from server.audit import append_audit
+from server.auth.store import hash_secret
 from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.store import booking_by_code_in, display_code
 from server.problems import Problem
+from server.storage.keys import installation_key_in
 from server.tickets import rules
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "ticket_key_in",
     "ticket_token",
     "ticket_visit_closed_in",
-    "token_hash",
     "touch",
     "touched_places",
     "visit_queue_refs_in",
@@ -146,22 +146,12 @@ def _ts(text: str | None) -> dt.datetime | None:
 
 def ticket_key_in(conn: sqlite3.Connection) -> bytes:
     """The installation's key of ticket links, made on first call (call inside a write job)."""
-    row = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
-    if row is None:
-        conn.execute("INSERT INTO ticket_keys (id, secret, created_at) VALUES (1, ?, ?)",
-                     (secrets.token_hex(32), clock.now_iso()))
-        row = conn.execute("SELECT secret FROM ticket_keys WHERE id = 1").fetchone()
-    return bytes.fromhex(str(row[0]))
+    return installation_key_in(conn, "ticket_keys")
 
 
 def ticket_token(key: bytes, ticket_id: str) -> str:
     """The phone link's secret: base64url(HMAC-SHA256(key, ticket id)); the same for every check-in of a booking."""
     return base64.urlsafe_b64encode(hmac.new(key, ticket_id.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
-
-
-def token_hash(token: str) -> str:
-    """What ``tickets.token_hash`` stores: the sha256 hex digest of the link's token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # -- reads -----------------------------------------------------------------------------------------------------
@@ -174,7 +164,7 @@ def load_ticket(conn: sqlite3.Connection, ticket_id: str) -> TicketRow | None:
 def ticket_by_token(conn: sqlite3.Connection, token: str) -> TicketRow | None:
     if not token or len(token) > 100:
         return None
-    r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE token_hash = ?", (token_hash(token),)).fetchone()
+    r = conn.execute(f"SELECT {_COLUMNS} FROM tickets WHERE token_hash = ?", (hash_secret(token).hex(),)).fetchone()
     return None if r is None else _row(r)
 
 
@@ -274,7 +264,7 @@ def _insert(conn: sqlite3.Connection, key: bytes, *, place: str, kind: str, depa
         "INSERT INTO tickets (id, token_hash, place, day, seq, number, kind, booking_id, account_id, priority,"
         " priority_reason, departments, status, due_at, arrived_at, queue_at, source, lang, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)",
-        (ticket_id, token_hash(token), place, day, seq, number, kind, booking_id, account_id,
+        (ticket_id, hash_secret(token).hex(), place, day, seq, number, kind, booking_id, account_id,
          1 if priority_reason else 0, priority_reason, msgspec.json.encode(sorted(set(departments))).decode(),
          due_at, at, at, source, lang, at))
     record_event_in(conn, "ticket", place=place, booking_id=booking_id, ticket_id=ticket_id, kind=kind, by=by,

@@ -16,7 +16,7 @@ import pytest
 
 from server.preview import make_token, read_token
 from server.problems import Problem
-from server.storage.preview_keys import preview_secret
+from server.storage.keys import preview_secret
 from testsupport.drafts import put_draft
 from testsupport.servers import AppServer
 

@@ -20,8 +20,8 @@ import msgspec
 import pytest
 
 from procedure_definitions.japan import JST
+from server.auth.store import hash_secret
 from server.booking.config import DEFAULT_CONFIG, BookingConfig, Place
-from server.tickets.kiosk_auth import kiosk_token_hash
 from tests.server.conftest import FakeBuild, Lib, make_proc
 from testsupport.push_service import LocalPushService
 from testsupport.servers import AppServer
@@ -70,7 +70,7 @@ class World:
         token = secrets.token_urlsafe(32)
         self.srv.db.write_sync(lambda c: c.execute(
             "INSERT INTO kiosks (id, token_hash, place, name, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), kiosk_token_hash(token), place, "ロビー1", "test", "2026-01-01T00:00:00+00:00")))
+            (str(uuid.uuid4()), hash_secret(token).hex(), place, "ロビー1", "test", "2026-01-01T00:00:00+00:00")))
         return self.client(cookies={"madoguchi_kiosk": token})
 
     def book(self, *, day: dt.date | None = None, start: str | None = None, place: str = "honcho",
