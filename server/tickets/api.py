@@ -24,6 +24,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from server import audit
 from server.auth.middleware import parse_cookies
+from server.auth.names import Name
 from server.auth.roles import QUEUE_ROLES, may_link_visit, may_serve_ticket
 from server.authz import AccountLike, current_user, require_roles, ticket_issuer
 from server.booking.config import BookingConfig, Place
@@ -65,7 +66,8 @@ class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
     departments: Annotated[list[_Dept], msgspec.Meta(max_length=10)] = []
-    priority_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+    # Stored and shown to staff as a name is: the one name rule (no control or bidi characters, one line).
+    priority_reason: Name | None = None
     lang: Literal["ja", "en", "ja-easy"] | None = None
 
 

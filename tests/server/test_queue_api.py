@@ -193,6 +193,10 @@ def test_walkin_tickets_from_kiosk_desk_and_app_one_open_per_resident(world: Wor
     assert_problem(kiosk.post("/api/queue/honcho/tickets", json={"departments": ["nowhere"]}), 422,
                    "unknown-department")
     assert_problem(kiosk.post("/api/queue/honcho/tickets", json={"extra": 1}), 400)
+    # a priority reason is stored and shown as a name is: the one name rule refuses control and bidi characters
+    for bad in ("a\u0007b", "a\u0000c", "車いす\n<script>", "妊娠中\u202e", "\u2066x", " ", "x" * 101):
+        assert_problem(kiosk.post("/api/queue/honcho/tickets", json={"priority_reason": bad}), 400)
+    assert world.sql("SELECT count(*) FROM tickets WHERE priority_reason NOT IN ('妊娠中')") == [(0,)]
     assert_problem(world.client().post("/api/queue/honcho/tickets", json={}), 401)
     assert_problem(world.staff("reviewer", "shimin").post("/api/queue/honcho/tickets", json={}), 403)
 
