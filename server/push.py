@@ -23,13 +23,14 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 from urllib.parse import urlsplit
 
 import anyio
 import msgspec
 
 from server.maintenance import stop_task
+from server.problems import Problem
 from server.storage.db import Database
 from server.storage.submissions import HELD_STATUSES
 from server.storage.sync.records import utc_now
@@ -41,9 +42,13 @@ __all__ = [
     "Forget",
     "Notifier",
     "PushSender",
+    "PushSettings",
     "Subscription",
+    "SubscriptionIn",
+    "SubscriptionKeys",
     "SubscriptionLoader",
     "WebPushSender",
+    "checked_subscription",
     "delete_subscription",
     "endpoint_allowed",
     "ensure_vapid",
@@ -114,6 +119,41 @@ def subscription_problem(sub: Subscription, hosts: Iterable[str], *, allow_http:
     if auth is None or len(auth) != 16:
         return "keys.auth must be 16 bytes (base64url)"
     return None
+
+
+class SubscriptionKeys(msgspec.Struct, forbid_unknown_fields=True):
+    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
+    auth: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """``PushSubscription.toJSON()`` as the browser makes it: the body of ``POST /api/push/subscriptions`` and of
+    ``POST /api/tickets/{token}/push``."""
+
+    # Its length is subscription_problem's to judge (422 invalid-subscription, as documented), not the decoder's.
+    endpoint: Annotated[str, msgspec.Meta(min_length=1)]
+    keys: SubscriptionKeys
+    expirationTime: int | None = None  # the browser's spelling
+
+
+class PushSettings(Protocol):
+    @property
+    def push_hosts(self) -> tuple[str, ...]: ...
+
+    @property
+    def push_allow_http(self) -> bool: ...
+
+
+def checked_subscription(data: SubscriptionIn, settings: PushSettings) -> Subscription:
+    """The subscription a request gave, if it may be stored (:func:`subscription_problem`), else the 422 problem
+    ``invalid-subscription`` (``errors`` naming ``endpoint`` or ``keys``): the one check of both push routes."""
+    sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
+    problem = subscription_problem(sub, settings.push_hosts, allow_http=settings.push_allow_http)
+    if problem is not None:
+        raise Problem(422, "invalid-subscription", problem,
+                      errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
+                               "message": problem}])
+    return sub
 
 
 def ensure_vapid(conn: sqlite3.Connection) -> str:

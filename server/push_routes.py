@@ -13,10 +13,10 @@ from server.authz import require_user
 from server.problems import Problem
 from server.push import (
     MAX_ENDPOINT,
-    Subscription,
+    SubscriptionIn,
+    checked_subscription,
     delete_subscription,
     save_subscription,
-    subscription_problem,
 )
 from server.services import services
 
@@ -28,20 +28,6 @@ _RESIDENT = requires_role("resident")
 
 class PushKey(msgspec.Struct):
     public_key: str  # base64url, the PWA's applicationServerKey
-
-
-class SubscriptionKeys(msgspec.Struct, forbid_unknown_fields=True):
-    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
-    auth: Annotated[str, msgspec.Meta(max_length=200)]
-
-
-class SubscriptionIn(msgspec.Struct, forbid_unknown_fields=True):
-    """``PushSubscription.toJSON()`` as the browser makes it."""
-
-    # Its length is subscription_problem's to judge (422 invalid-subscription, as documented), not the decoder's.
-    endpoint: Annotated[str, msgspec.Meta(min_length=1)]
-    keys: SubscriptionKeys
-    expirationTime: int | None = None  # the browser's spelling
 
 
 class SubscriptionOut(msgspec.Struct):
@@ -62,12 +48,7 @@ async def push_key(request: Request[Any, Any, Any]) -> PushKey:
 async def subscribe(request: Request[Any, Any, Any], data: JSONBody[SubscriptionIn]) -> Response[SubscriptionOut]:
     user = require_user(request)  # the guard admitted residents only
     svc = services(request)
-    sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
-    problem = subscription_problem(sub, svc.settings.push_hosts, allow_http=svc.settings.push_allow_http)
-    if problem is not None:
-        raise Problem(422, "invalid-subscription", problem,
-                      errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
-                               "message": problem}])
+    sub = checked_subscription(data, svc.settings)
     await svc.db.write(lambda c: save_subscription(c, user.id, sub))
     return Response(SubscriptionOut(endpoint=sub.endpoint), status_code=201)
 

@@ -32,7 +32,7 @@ from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
 from server.counter_code import qr_path
 from server.problems import Problem
-from server.push import MAX_ENDPOINT, Subscription, subscription_problem
+from server.push import MAX_ENDPOINT, SubscriptionIn, checked_subscription
 from server.services import Services, services
 from server.tickets import store
 from server.tickets.hub import QueueHub, Snapshot
@@ -77,19 +77,6 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ServeIn(msgspec.Struct, forbid_unknown_fields=True):
     visit_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
-
-
-class PushKeys(msgspec.Struct, forbid_unknown_fields=True):
-    p256dh: Annotated[str, msgspec.Meta(max_length=200)]
-    auth: Annotated[str, msgspec.Meta(max_length=200)]
-
-
-class TicketPushIn(msgspec.Struct, forbid_unknown_fields=True):
-    """``PushSubscription.toJSON()`` as ``POST /api/push/subscriptions`` takes it."""
-
-    endpoint: Annotated[str, msgspec.Meta(min_length=1)]
-    keys: PushKeys
-    expirationTime: int | None = None  # the browser's spelling
 
 
 class BoothState(msgspec.Struct):
@@ -257,14 +244,9 @@ async def ticket_events(request: Request[Any, Any, Any], token: FromPath[str]) -
 
 @post("/api/tickets/{token:str}/push", summary="Notify this browser when the ticket's turn is near and when called",
       status_code=204, tags=["queue"])
-async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[TicketPushIn]) -> None:
+async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[SubscriptionIn]) -> None:
     svc = services(request)
-    sub = Subscription(endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth)
-    problem = subscription_problem(sub, svc.settings.push_hosts, allow_http=svc.settings.push_allow_http)
-    if problem is not None:
-        raise Problem(422, "invalid-subscription", problem,
-                      errors=[{"path": "endpoint" if "endpoint" in problem else "keys", "code": "invalid",
-                               "message": problem}])
+    sub = checked_subscription(data, svc.settings)  # the one check of server/push.py (422 invalid-subscription)
 
     def save(c: sqlite3.Connection) -> str:
         t = store.ticket_by_token(c, token)
