@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from procedure_definitions.japan import JST
+from server.console.landing import PROCEDURE_HOME
 from tests.server.conftest import FakeBuild, Lib, make_proc
 from testsupport.servers import AppServer
 from testsupport.webauthn import enroll_staff, install_csrf, register_resident
@@ -168,3 +169,26 @@ def test_the_board_page_is_public_and_holds_no_names(srv: AppServer, clerk: http
     assert '<html lang="en">' in en.text and "Counter 5" in en.text
     assert anyone.get("/board.js").headers["content-type"].startswith("text/javascript")
     assert anyone.get("/board/nowhere").status_code == 404
+
+
+def test_a_configurator_lands_on_procedures_from_the_queue_pages_as_documented(srv: AppServer) -> None:
+    """The console's rule since issue 14 (server/console/landing.py): a configurator opening the desk's or the
+    booths' pages is sent to their own page (303), never shown them; a POST is refused; docs/security.md says
+    exactly that for these pages (it used to promise a 403)."""
+    from pathlib import Path
+
+    from server.auth import create_invite
+
+    with httpx.Client(base_url=srv.url, timeout=10) as conf:
+        install_csrf(conf)
+        enroll_staff(conf, create_invite(srv.db, "設定 花子", "configurator", None, srv.url))
+        for path in ("/console/bookings", "/console/queue", "/console/kiosks"):
+            r = conf.get(path)
+            assert (r.status_code, r.headers.get("location")) == (303, PROCEDURE_HOME), path
+        assert _form(conf, "/console/kiosks", place="honcho", name="x").status_code == 403
+        assert _form(conf, "/console/queue/call", place="honcho", booth="1").status_code == 403
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    section = doc.split("## Kiosks (受付機) and the desk's reads of bookings", 1)[1].split("\n## ", 1)[0]
+    assert "configurators are refused" not in section
+    assert re.search(r"configurator opening `/console/bookings`, `/console/queue` or\s+`/console/kiosks`", section)
+    assert f"`{PROCEDURE_HOME}` (303" in section
