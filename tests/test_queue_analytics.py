@@ -191,3 +191,30 @@ def test_an_empty_database_says_there_is_no_queue_data(tmp_path: Path) -> None:
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     section = page[page.index("待ち時間と予約</h2>"):]
     assert section.count("データがありません") == len(QUEUE_SECTIONS) and "予測はできません" in section
+
+
+def test_each_queue_figure_is_computed_once_for_the_report_and_the_console(
+        filled: tuple[Path, QueueTruth], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``queue_figures`` reads the tickets' waits once for both wait tables, and the console's key figures take
+    that one result (the forecast is not computed a second time for its note)."""
+    from server.analytics_api import dataset_tables
+    from server.console.analytics_page import key_figures
+
+    calls: dict[str, int] = defaultdict(int)
+    for name in ("ticket_waits", "busy_hours_forecast"):
+        real = getattr(qm, name)
+
+        def counted(*args: object, _real: object = real, _name: str = name, **kw: object) -> object:
+            calls[_name] += 1
+            return _real(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(qm, name, counted)
+    figures = qm.queue_figures(load_sqlite(filled[0]))
+    assert not figures["waits_hour"].empty and not figures["waits_weekday"].empty
+    assert calls == {"ticket_waits": 1, "busy_hours_forecast": 1}
+    calls.clear()
+    with sqlite3.connect(f"file:{filled[0]}?mode=ro", uri=True) as conn:
+        tables = dataset_tables(conn)
+    page = key_figures(tables)
+    assert page["tables"]["queue_waits"] and page["forecast_note"]
+    assert calls == {"ticket_waits": 1, "busy_hours_forecast": 1}

@@ -50,24 +50,25 @@ FROM w WHERE arrived IS NOT NULL AND called IS NOT NULL AND called >= wait_from
 ORDER BY ticket_no""")
 
 
-def _waits_by(ds: Dataset, key_sql: str, key: str, label_sql: str) -> pd.DataFrame:
+def _waits_by(ds: Dataset, waits: pd.DataFrame | None, key_sql: str, key: str, label_sql: str) -> pd.DataFrame:
     con = _con(ds)
-    con.register("ticket_wait_rows", ticket_waits(ds))
+    con.register("ticket_wait_rows", ticket_waits(ds) if waits is None else waits)
     return con.execute(f"""
 SELECT kind, {_KIND_LABEL_SQL} AS kind_label, {key_sql} AS {key}, {label_sql} AS {key}_label, count(*) AS n,
        round(quantile_cont(wait_min, 0.5), 1) AS p50_min, round(quantile_cont(wait_min, 0.9), 1) AS p90_min
 FROM ticket_wait_rows GROUP BY ALL ORDER BY kind, {key}""").df()
 
 
-def waits_by_hour(ds: Dataset) -> pd.DataFrame:
-    """Per kind (予約, 当日) and JST hour the wait started: tickets, p50 and p90 of the minutes to the first call."""
-    return _waits_by(ds, "hour(wait_from + INTERVAL 9 HOUR)", "hour",
+def waits_by_hour(ds: Dataset, waits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per kind (予約, 当日) and JST hour the wait started: tickets, p50 and p90 of the minutes to the first call;
+    ``waits``: :func:`ticket_waits` of ``ds`` when computed already."""
+    return _waits_by(ds, waits, "hour(wait_from + INTERVAL 9 HOUR)", "hour",
                      "CAST(hour(wait_from + INTERVAL 9 HOUR) AS VARCHAR) || '時台'")
 
 
-def waits_by_weekday(ds: Dataset) -> pd.DataFrame:
+def waits_by_weekday(ds: Dataset, waits: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per kind and ISO weekday (1 = 月 … 7 = 日, JST) the wait started: tickets, p50 and p90 in minutes."""
-    return _waits_by(ds, "isodow(wait_from + INTERVAL 9 HOUR)", "weekday",
+    return _waits_by(ds, waits, "isodow(wait_from + INTERVAL 9 HOUR)", "weekday",
                      f"{_WEEKDAY_SQL}[isodow(wait_from + INTERVAL 9 HOUR)]")
 
 
@@ -131,7 +132,10 @@ ORDER BY h.place, h.hour""", [past, target.isoformat(), target.isoformat()])
 
 
 def queue_figures(ds: Dataset, day: dt.date | None = None) -> dict[str, Any]:
-    """Every queue figure, computed once (the report, the console page, the notebook)."""
-    return {"waits_hour": waits_by_hour(ds), "waits_weekday": waits_by_weekday(ds), "no_show": no_show_rate(ds),
-            "capacity": capacity_use(ds), "forecast": busy_hours_forecast(ds, day),
-            "forecast_day": day or forecast_day(ds)}
+    """Every queue figure, each computed once (the report, the console page, the notebook): the tickets' waits
+    are read once for both their tables."""
+    waits = ticket_waits(ds)
+    target = day or forecast_day(ds)
+    return {"waits_hour": waits_by_hour(ds, waits), "waits_weekday": waits_by_weekday(ds, waits),
+            "no_show": no_show_rate(ds), "capacity": capacity_use(ds), "forecast": busy_hours_forecast(ds, target),
+            "forecast_day": target}

@@ -68,42 +68,35 @@ def key_figures(tables: dict[str, Any]) -> dict[str, Any]:
         "steps": display_table(frames["visit_steps"], ("step_label", "department_label", "n", "p50_min", "p90_min",
                                                        "mean_min"), "来庁の手順ごとの時間（分）"),
     }
-    tables.update(_queue_tables(ds))
+    from madoguchi.analytics.queue_metrics import queue_figures
+
+    queue = queue_figures(ds)  # once: the tables and the forecast's note read the same frames
+    tables.update(_queue_tables(queue))
     empty = {"overview": ov.empty, "dropoff": drop.empty, "errors": errors.empty, "weekday": by_day.empty,
              "hour": by_hour.empty, "steps": frames["visit_steps"].empty}
     empty.update({k: not v for k, v in tables.items() if k.startswith("queue_")})
     # Markup: display_table escapes every header and cell itself.
-    return {"tables": {k: Markup(v) for k, v in tables.items()}, "forecast_note": _forecast_note(ds),
+    return {"tables": {k: Markup(v) for k, v in tables.items()}, "forecast_note": _forecast_note(queue),
             "empty": empty, "counts": ds.counts(), "goal": GOAL_SECONDS, "generated_at": ds.generated_at}
 
 
-def _forecast_note(ds: Any) -> str:
-    from madoguchi.analytics.queue_metrics import busy_hours_forecast, forecast_day
+def _forecast_note(queue: dict[str, Any]) -> str:
     from madoguchi.analytics.report import forecast_note
 
-    day = forecast_day(ds)
-    return forecast_note(busy_hours_forecast(ds, day), day)
+    return forecast_note(queue["forecast"], queue["forecast_day"])
 
 
-def _queue_tables(ds: Any) -> dict[str, str]:
-    """The queue's key figures (待ち時間と予約): waits by weekday, no-show rate, mean capacity use per place, and
-    tomorrow's forecast; an empty string where there is no data."""
-    from madoguchi.analytics.queue_metrics import (
-        busy_hours_forecast,
-        capacity_use,
-        no_show_rate,
-        waits_by_weekday,
-    )
+def _queue_tables(queue: dict[str, Any]) -> dict[str, str]:
+    """The queue's key figures (待ち時間と予約) from ``queue_metrics.queue_figures``: waits by weekday, no-show
+    rate, mean capacity use per place, and tomorrow's forecast; an empty string where there is no data."""
     from madoguchi.analytics.report import display_table
 
-    waits = waits_by_weekday(ds)
-    no_show = no_show_rate(ds)
-    use = capacity_use(ds)
+    waits, no_show, use = queue["waits_weekday"], queue["no_show"], queue["capacity"]
     if not use.empty:
         use = use.groupby("place", as_index=False).agg(day=("day", "count"), booked_min=("booked_min", "sum"),
                                                        bookable_min=("bookable_min", "sum"))
         use["capacity_use"] = use["booked_min"] / use["bookable_min"]
-    forecast = busy_hours_forecast(ds)
+    forecast = queue["forecast"]
     return {
         "queue_waits": "" if waits.empty else display_table(
             waits, ("kind_label", "weekday_label", "n", "p50_min", "p90_min"), "曜日ごとの待ち時間（分）"),
