@@ -242,6 +242,31 @@ def test_the_booths_call_recall_miss_serve_finish_and_leave(world: World, kiosk:
     assert events == ["ticket", "called", "recalled", "missed", "called", "no_show"]
 
 
+def test_a_resident_may_leave_a_called_ticket_but_not_one_being_served(world: World, kiosk: httpx.Client,
+                                                                       counter: httpx.Client) -> None:
+    """Someone called may have given up and gone: 順番待ちをやめる still works (the call leaves the board and the
+    booth), as docs/api.md and docs/queue.md say; once the booth serves them (or it is over) it is 409."""
+    a, b = (kiosk.post("/api/queue/honcho/tickets", json={}).json() for _ in range(2))
+    phone = world.client()
+    called = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    assert called["number"] == a["number"]
+    left = phone.post(f"/api/tickets/{a['token']}/leave")
+    assert (left.status_code, left.json()["status"]) == (200, "left")
+    board = phone.get("/api/queue/honcho/board").json()
+    assert a["number"] not in [c["number"] for c in board["called"]]
+    assert world.sql("SELECT event, booth, by FROM queue_events WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
+                     called["id"]) == [("left", "2", None)]
+    assert_problem(counter.post(f"/api/queue/tickets/{called['id']}/missed"), 409, "ticket-state")
+    served = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    assert counter.post(f"/api/queue/tickets/{served['id']}/serve", json={}).json()["status"] == "serving"
+    assert_problem(phone.post(f"/api/tickets/{b['token']}/leave"), 409, "ticket-state")
+    assert_problem(phone.post(f"/api/tickets/{a['token']}/leave"), 409, "ticket-state")  # over already
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    row = next(line for line in (docs / "api.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| POST `/api/tickets/{token}/leave`"))
+    assert "once `called`" in row and "409 `ticket-state` once `serving`" in row
+
+
 def test_a_reviewer_calls_only_tickets_of_their_department(world: World, kiosk: httpx.Client) -> None:
     kiosk.post("/api/queue/honcho/tickets", json={"departments": ["shimin"]})
     kodomo = kiosk.post("/api/queue/honcho/tickets", json={"departments": ["kodomo"]}).json()
