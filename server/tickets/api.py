@@ -343,10 +343,10 @@ async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) ->
 
 # -- the booths ---------------------------------------------------------------------------------------------------------
 
-async def _staff_views(svc: Services, user: AccountLike, snap: Snapshot, tickets: list[TicketRow], *,
-                       via: str) -> list[StaffTicket]:
+async def _staff_views(svc: Services, hub: QueueHub, user: AccountLike, snap: Snapshot, tickets: list[TicketRow],
+                       *, via: str) -> list[StaffTicket]:
     """The booths' view of ``tickets``: with the booking's name and procedures; one audited ``queue.read`` when a
-    name is shown."""
+    name is shown that this account has not been shown at this place today (``QueueHub.names_not_shown``)."""
     ids = sorted({t.booking_id for t in tickets if t.booking_id})
 
     def read(c: sqlite3.Connection) -> dict[str, tuple[str | None, list[str]]]:
@@ -358,10 +358,12 @@ async def _staff_views(svc: Services, user: AccountLike, snap: Snapshot, tickets
     booked = await svc.db.read(read)
     out = [staff_ticket(snap, t, name=booked.get(t.booking_id or "", (None, []))[0],
                         procedures=booked.get(t.booking_id or "", (None, []))[1]) for t in tickets]
-    named = [s.id for s in out if s.name]
+    day = store.day_of(snap.at)
+    named = hub.names_not_shown(user.id, snap.place.id, day, [s.id for s in out if s.name])
     if named:
         await audit.record(svc.db, actor=user.id, action="queue.read", subject=f"queue:{snap.place.id}",
                            details={"via": via, **audit.many(named)})
+        hub.names_shown(user.id, snap.place.id, day, named)
     return out
 
 
@@ -374,7 +376,7 @@ async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id:
     order = sorted((t for t in mine if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
     live = sorted((t for t in mine if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
                   reverse=True)
-    tickets = await _staff_views(svc, user, snap, [*order, *live], via=via)
+    tickets = await _staff_views(svc, hub, user, snap, [*order, *live], via=via)
     booths = []
     for b in snap.place.booths:
         at = next((t for t in live if t.booth == b), None)
@@ -398,7 +400,7 @@ async def call_next(svc: Services, hub: QueueHub, user: AccountLike, place_id: s
     if t is None:
         raise Problem(404, "queue-empty", "Nobody is waiting for this booth", title="待っている方はいません")
     snap, t = await _fresh(hub, p, cfg, t)
-    return (await _staff_views(svc, user, snap, [t], via=via))[0]
+    return (await _staff_views(svc, hub, user, snap, [t], via=via))[0]
 
 
 Step = Literal["recall", "missed", "serve", "finish", "left"]
@@ -428,7 +430,7 @@ async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id
 
     t = await _write(svc, job)
     snap, t = await _fresh(hub, booking_place(cfg, t.place) or _stub_place(t.place), cfg, t)
-    return (await _staff_views(svc, user, snap, [t], via=via))[0]
+    return (await _staff_views(svc, hub, user, snap, [t], via=via))[0]
 
 
 @get("/api/queue/{place:str}", summary="A place's queue for the booths (names audited)", tags=["queue"])

@@ -93,7 +93,28 @@ class QueueHub:
         self._pushing: dict[str, asyncio.Task[None]] = {}
         self._push_again: set[str] = set()
         self._cfg: tuple[BookingConfig, dt.datetime] | None = None
+        # The tickets whose booking name each staff account has been shown (and audited) per place, today only.
+        self._shown: dict[tuple[str, str], tuple[str, set[str]]] = {}
         db.after_commit(self._after_commit)
+
+    # -- names shown to staff (audited once each) ------------------------------------------------------------------
+
+    def names_not_shown(self, actor: str, place: str, day: str, ticket_ids: list[str]) -> list[str]:
+        """Of ``ticket_ids`` (tickets shown with their booking's name), those whose name ``actor`` has not been
+        shown at ``place`` on ``day`` yet: what the next ``queue.read`` entry must list. Every open booth page
+        refreshes on each change of the place; auditing the same names again each time would write tens of
+        thousands of identical entries a day. Kept in memory: after a restart the names are audited once more."""
+        seen = self._shown.get((actor, place))
+        if seen is None or seen[0] != day:
+            return list(ticket_ids)
+        return [t for t in ticket_ids if t not in seen[1]]
+
+    def names_shown(self, actor: str, place: str, day: str, ticket_ids: list[str]) -> None:
+        """Record that ``actor`` was shown (and the audit log holds) these tickets' names today (after the write)."""
+        seen = self._shown.get((actor, place))
+        if seen is None or seen[0] != day:  # a new day: yesterday's tickets are gone from the lists
+            seen = self._shown[(actor, place)] = (day, set())
+        seen[1].update(ticket_ids)
 
     # -- versions and waiting ------------------------------------------------------------------------------------
 

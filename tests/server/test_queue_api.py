@@ -6,6 +6,7 @@ decrypted by a local push service."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import queue
 import secrets
 import threading
@@ -474,6 +475,24 @@ def test_the_booths_list_is_in_queue_order_with_names_audited(world: World, kios
     assert body["tickets"][1]["name"] == NAME and body["tickets"][0]["priority"] is True
     assert [b["booth"] for b in body["booths"]] == DEFAULT_CONFIG.places[0].booths
     assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read'")[0][0] == before + 1
+    # Shown again (every open booth page refreshes on each change): names already audited today write nothing ...
+    for _ in range(3):
+        assert counter.get("/api/queue/honcho").status_code == 200
+        assert counter.get("/console/queue", params={"place": "honcho"}).status_code == 200
+    assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read'")[0][0] == before + 1
+    # ... a newly shown name is audited, listing only the new ticket; another clerk's first look is theirs.
+    new = kiosk.post("/api/queue/honcho/checkin", json={"code": world.book()}).json()
+    assert counter.get("/console/queue", params={"place": "honcho"}).status_code == 200
+    rows = world.sql("SELECT actor, details FROM audit_log WHERE action = 'queue.read' ORDER BY id")
+    assert len(rows) == before + 2
+    newest = json.loads(rows[-1][1])
+    new_id = world.sql("SELECT id FROM tickets WHERE number = ? AND place = 'honcho' ORDER BY rowid DESC LIMIT 1",
+                       new["number"])[0][0]
+    assert newest["via"] == "console" and newest["ids"] == [new_id], newest
+    other = world.srv.login("counter")
+    assert other.get("/api/queue/honcho").status_code == 200
+    assert world.sql("SELECT count(*) FROM audit_log WHERE action = 'queue.read' AND actor = ?",
+                     other.account_id)[0][0] == 1  # type: ignore[attr-defined]
     assert_problem(world.resident().get("/api/queue/honcho"), 403)
     assert_problem(world.client().get("/api/queue/honcho"), 401)
 
