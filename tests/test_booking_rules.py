@@ -5,6 +5,7 @@ booking window, same-day past times and holds lapsing. "Now" is an argument: fix
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 import pytest
@@ -25,7 +26,7 @@ from server.booking.slots import (
 
 
 def proc(pid: str, dept: str, minutes: int | None) -> Procedure:
-    raw = {"kind": "procedure", "id": pid, "version": "1.0.0", "title": {"ja": pid},
+    raw: dict[str, Any] = {"kind": "procedure", "id": pid, "version": "1.0.0", "title": {"ja": pid},
            "department": {"id": dept, "name": {"ja": dept}},
            "sections": [{"id": "s", "title": {"ja": "s"}, "fields": [
                {"id": "a", "type": "text", "label": {"ja": "a"}}]}]}
@@ -35,7 +36,7 @@ def proc(pid: str, dept: str, minutes: int | None) -> Procedure:
 
 
 def event(eid: str, procs: list[tuple[str, str | None]], minutes: int | None = None) -> LifeEvent:
-    raw = {"kind": "life_event", "id": eid, "version": "1.0.0", "title": {"ja": eid},
+    raw: dict[str, Any] = {"kind": "life_event", "id": eid, "version": "1.0.0", "title": {"ja": eid},
            "questions": [{"id": "q", "label": {"ja": "q"}}],
            "procedures": [{"procedure": p, **({"include_if": c} if c else {})} for p, c in procs]}
     if minutes is not None:
@@ -131,7 +132,9 @@ def test_grid_hours_and_window() -> None:
 def test_same_day_past_times() -> None:
     cfg = BookingConfig(places=[PLACE], slot_minutes=30, window=Window(min_days=0, max_days=10))
     slots = day_slots(cfg, PLACE, dt.date(2026, 12, 7), 30, [], [], jst("2026-12-07", "10:15"))
-    assert [s.start for s in slots if s.free] == ["10:30", "11:00", "11:30"]
+    # Times already past are not offered at all (not listed as taken: a screen reader would say 「満員」).
+    assert [(s.start, s.free) for s in slots] == [("10:30", True), ("11:00", True), ("11:30", True)]
+    assert day_slots(cfg, PLACE, dt.date(2026, 12, 7), 30, [], [], jst("2026-12-07", "11:30")) == []
 
 
 def test_capacity_per_booth_and_department() -> None:

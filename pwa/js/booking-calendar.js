@@ -39,10 +39,12 @@ export function openingDay(days, firstFree = null) {
 
 export function hasFree(day) { return !day.closed && (day.slots || []).some((s) => s.free); }
 
-/** The strings-booking.js key that says why a day cannot be booked, or null (open: its slots say the rest). */
-export function closedKey(day) {
+/** The strings-booking.js key that says why a day cannot be booked, or null (open: its slots say the rest). The
+ * server lists no time already past: today with none left is over (dayOver), not full. */
+export function closedKey(day, today = jstDay()) {
+  const slots = day.slots || [];
   return { holiday: 'closedHoliday', closed: 'closedCity', no_hours: 'closedNoHours', outside_window: 'closedWindow' }[day.closed]
-    || (day.closed ? 'closedNoHours' : (day.slots || []).some((s) => s.free) ? null : 'dayFull');
+    || (day.closed ? 'closedNoHours' : slots.some((s) => s.free) ? null : !slots.length && day.date === today ? 'dayOver' : 'dayFull');
 }
 
 /** Whole minutes left of a hold (rounded up, never below 0): 「あと 14 分」. */

@@ -44,7 +44,7 @@ const headersFor = (token) => (token ? { 'X-Booking-Token': token } : {});
 
 // The API's refusals (docs/booking.md "API") in the resident's words; the server's own detail is for developers.
 const PROBLEMS = {
-  'slot-taken': 'bkSlotTaken', 'day-not-bookable': 'bkSlotGone', 'not-a-slot': 'bkSlotGone', 'hold-expired': 'bkHoldExpired',
+  'slot-taken': 'bkSlotTaken', 'time-past': 'bkSlotPast', 'day-not-bookable': 'bkSlotGone', 'not-a-slot': 'bkSlotGone', 'hold-expired': 'bkHoldExpired',
   'hold-not-yours': 'bkHoldExpired', 'change-cutoff': 'bkCutoff', 'not-changeable': 'bkNoChange', 'name-and-phone-required': 'bkNamePhoneNeeded',
   'too-many-bookings': 'bkTooManyBookings', 'bad-phone': 'bkBadPhone',
 };

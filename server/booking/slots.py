@@ -9,7 +9,8 @@ booking of m minutes can take. Pure: bookings and holds come in as :class:`Taken
 * Capacity per cell: at most ``place.booking_booths`` bookings at once, and at most ``place.departments[d]``
   bookings needing department d at once. Booked and checked-in bookings occupy their cells, and so do holds
   until their ``held_until``.
-* Bookable days: ``today + window.min_days`` … ``today + window.max_days`` (JST); a start already past is not.
+* Bookable days: ``today + window.min_days`` … ``today + window.max_days`` (JST). A start already past is not
+  offered at all (not a slot "full": today's morning is over, not taken), and holding one is 422 ``time-past``.
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ def _fits(place: Place, cells: Sequence[int], departments: Sequence[str], total:
 
 def day_slots(cfg: BookingConfig, place: Place, day: dt.date, minutes: int, departments: Sequence[str],
               taken: Iterable[Taken], now: dt.datetime) -> list[Slot]:
-    """Every start of the day's grid where a booking of ``minutes`` ends by closing time, with whether it is
-    free (capacity left in each of its cells, the day bookable, the start not past). A closed day: []."""
+    """Every start of the day's grid not yet past where a booking of ``minutes`` ends by closing time, with whether
+    it is free (capacity left in each of its cells, the day bookable). A closed day: []."""
     if closed_reason(cfg, place, day) is not None:
         return []
     span = _hours(place, day)
@@ -177,9 +178,10 @@ def day_slots(cfg: BookingConfig, place: Place, day: dt.date, minutes: int, depa
     out: list[Slot] = []
     start = open_
     while start + minutes <= close:
-        cells = range(start, start + minutes, step)
-        free = bookable and start_at(day, hhmm(start)) > now and _fits(place, cells, departments, total, by_dept)
-        out.append(Slot(start=hhmm(start), end=hhmm(start + minutes), free=free))
+        if start_at(day, hhmm(start)) > now:  # a time already past is no slot (a screen reader would hear "full")
+            cells = range(start, start + minutes, step)
+            free = bookable and _fits(place, cells, departments, total, by_dept)
+            out.append(Slot(start=hhmm(start), end=hhmm(start + minutes), free=free))
         start += step
     return out
 

@@ -14,6 +14,7 @@ Functions other parts use: :func:`load_booking_in`, :func:`booking_by_code_in`, 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hmac
 import re
@@ -269,6 +270,9 @@ def _check_slot(conn: sqlite3.Connection, cfg: BookingConfig, place: Place, day:
     why = day_state(cfg, place, day, now)
     if why is not None:
         raise BookingRefused(422, "day-not-bookable", f"{day.isoformat()} cannot be booked ({why})")
+    with contextlib.suppress(ValueError):  # no HH:MM: not-a-slot below
+        if start_at(day, start) <= now:  # over: nobody took it, so not slot-taken (409); choose a later time
+            raise BookingRefused(422, "time-past", f"{day.isoformat()} {start} has passed: choose a later time")
     taken = taken_in(conn, place.id, [day.isoformat()], exclude=exclude)[day.isoformat()]
     slots = day_slots(cfg, place, day, minutes, departments, taken, now)
     if not any(s.start == start for s in slots):

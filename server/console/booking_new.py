@@ -31,7 +31,7 @@ from server.booking.api import holder_of
 from server.booking.config import BookingConfig, Place
 from server.booking.length import choice_length, latest_event
 from server.booking.phone import PHONE_MAX, phone_digits
-from server.booking.slots import Slot, day_slots, day_state, holiday_name, window_days
+from server.booking.slots import Slot, day_slots, day_state, holiday_name, today, window_days
 from server.booking.store import (
     BookingRecord,
     BookingRefused,
@@ -59,6 +59,7 @@ _WEEKDAYS_JA = "月火水木金土日"
 _CLOSED = {"holiday": "祝日", "closed": "休み（年末年始など）", "no_hours": "休み", "outside_window": "予約できない日"}
 _MESSAGES = {
     "slot-taken": "その時間は先に埋まりました。別の時間を選んでください。",
+    "time-past": "その時間は過ぎています。これより後の時間を選んでください。",
     "day-not-bookable": "その日は予約できません。別の日を選んでください。",
     "not-a-slot": "その時刻からは予約できません。表示されている時間から選んでください。",
     "too-many-holds": "押さえている時間が多すぎます。少し待ってからもう一度お試しください。",
@@ -161,7 +162,9 @@ async def _listed(svc: Services, cfg: BookingConfig, place: Place, minutes: int,
         state = day_state(cfg, place, d, now)
         slots = day_slots(cfg, place, d, minutes, departments, taken[d.isoformat()], now) if state is None else []
         why = (f"祝日：{holiday_name(d, 'ja')}" if state == "holiday" else _CLOSED.get(state or "", "")) if state else ""
-        return DaySlots(d.isoformat(), day_label(d), why or ("" if any(s.free for s in slots) else "空きがありません"),
+        # Times already past are no slots (server.booking.slots): today without any left is over, not full.
+        none = "空きがありません" if slots or d != today(now) else "予約できる時間は終わりました"
+        return DaySlots(d.isoformat(), day_label(d), why or ("" if any(s.free for s in slots) else none),
                         [s for s in slots if s.free])
 
     if begin is None:  # open on the first day with a free time (the calendar rule)

@@ -46,6 +46,10 @@ test('a closed day says why; an open day with no free slot is full', () => {
   assert.equal(closedKey({ closed: 'outside_window' }), 'closedWindow');
   assert.equal(closedKey({ closed: null, slots: [slot('09:00', '09:15', false)] }), 'dayFull');
   assert.equal(closedKey({ closed: null, slots: [slot('09:00', '09:15', true)] }), null);
+  // the server lists no time already past: today with none left is over, another day without times full
+  assert.equal(closedKey({ date: '2026-12-07', closed: null, slots: [] }, '2026-12-07'), 'dayOver');
+  assert.equal(closedKey({ date: '2026-12-08', closed: null, slots: [] }, '2026-12-07'), 'dayFull');
+  assert.equal(closedKey({ date: '2026-12-07', closed: null, slots: [slot('16:45', '17:00', false)] }, '2026-12-07'), 'dayFull');
 });
 
 test('the hold counts down in whole minutes, rounded up, never below zero', () => {
