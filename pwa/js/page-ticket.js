@@ -39,10 +39,13 @@ function statusLines(tk) {
     case 'no_show': return [t('tkNoShow'), ''];
     default: {
       const ahead = Number(tk.ahead) || 0;
-      const first = ahead ? t('tkAhead', { n: ahead }) : t('tkNext');
+      const place = ahead ? t('tkAhead', { n: ahead }) : t('tkNext');
       const due = waitsForItsTime(tk) ? t('tkDue', { at: jstTime(tk.due_at) }) : '';
       const estimate = ahead || tk.estimate_minutes ? t('tkEstimate', { n: Number(tk.estimate_minutes) || 0 }) : '';
-      return [first, [estimate, tk.near ? t('tkNear') : '', due].filter(Boolean).join(' ')];
+      // A call missed (不在): say so, and when the next call can come (not before not_before), then the place.
+      const again = tk.not_before && Date.parse(tk.not_before) > Date.now() ? t('tkMissedAgain', { at: jstTime(tk.not_before) }) : '';
+      if (tk.missed > 0) return [t('tkMissed'), [again, place, estimate].filter(Boolean).join(' ')];
+      return [place, [estimate, tk.near ? t('tkNear') : '', due].filter(Boolean).join(' ')];
     }
   }
 }

@@ -47,6 +47,10 @@ class TicketView(msgspec.Struct, kw_only=True):
     near: bool  # ahead <= near_positions: the phone shows 「まもなく」
     version: int
     poll_after_s: int = 3  # a phone that polls: this long first, doubling to 30 s while nothing changes
+    # A call missed (不在): how many times, and (waiting again) not called before this UTC instant, so the phone
+    # says the call was missed and when it comes again instead of a plain 「次にお呼びします」.
+    missed: int = 0
+    not_before: str | None = None
 
 
 class TicketIssued(TicketView, kw_only=True):
@@ -63,7 +67,6 @@ class StaffTicket(TicketView, kw_only=True):
     visit_id: str | None
     priority: bool
     arrived_at: str
-    missed: int
     calls: int
 
 
@@ -96,14 +99,15 @@ def ticket_view(snap: Snapshot, t: TicketRow) -> TicketView:
         number=t.number, kind=t.kind, status=t.status, place=t.place, place_name=snap.place.name, ahead=ahead,
         estimate_minutes=minutes, booth=t.booth if live else None, called_at=t.called_at, due_at=t.due_at,
         departments=t.departments, updated_at=t.updated_at,
-        near=t.status == "waiting" and ahead <= snap.cfg.near_positions, version=snap.version)
+        near=t.status == "waiting" and ahead <= snap.cfg.near_positions, version=snap.version, missed=t.missed,
+        not_before=t.not_before if t.status == "waiting" else None)
 
 
 def staff_ticket(snap: Snapshot, t: TicketRow, *, name: str | None, procedures: list[str]) -> StaffTicket:
     v = ticket_view(snap, t)
     return StaffTicket(**msgspec.structs.asdict(v), id=t.id, name=name, procedures=procedures,
                        booking_id=t.booking_id, visit_id=t.visit_id, priority=t.priority > 0,
-                       arrived_at=t.arrived_at, missed=t.missed, calls=t.calls)
+                       arrived_at=t.arrived_at, calls=t.calls)
 
 
 def board_view(snap: Snapshot) -> BoardView:

@@ -163,6 +163,40 @@ def test_leaving_the_queue_from_the_ticket_page(browser: Any, push_server: AppSe
     context.close()
 
 
+def test_a_missed_call_says_so_and_when_it_comes_again(browser: Any, push_server: AppServer) -> None:
+    """Called, then 不在: the page does not go back to a plain 「次にお呼びします」 — it says the call was missed and
+    from when it will be called again (the view's not_before, JST), in ja, en and やさしい日本語; axe's default rules
+    find nothing there."""
+    from .test_axe_default_rules import axe_defaults
+
+    srv = push_server
+    staff = _client(srv, _login(srv, "counter"))
+    while staff.post("/api/queue/honcho/call", json={"booth": "1"}).status_code == 200:
+        pass  # an empty queue: the next call is this ticket
+    mine = staff.post("/api/queue/honcho/tickets", json={}).json()
+    context, page, errors = new_phone(browser)
+    go(page, srv.url, f"#/q/{mine['token']}")
+    expect(page.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=10000)
+    called = staff.post("/api/queue/honcho/call", json={"booth": "3"}).json()
+    assert called["number"] == mine["number"]
+    expect(page.locator("#ticket-call")).to_have_text("3番窓口へお越しください", timeout=5000)
+    assert staff.post(f"/api/queue/tickets/{called['id']}/missed").json()["missed"] == 1
+    view = httpx.get(f"{srv.url}/api/tickets/{mine['token']}").json()
+    at = dt.datetime.fromisoformat(view["not_before"]).astimezone(JST)
+    again = f"{at.hour}:{at.minute:02d}"
+    expect(page.locator("#ticket-ahead")).to_have_text("お呼びしたときに、いらっしゃいませんでした。", timeout=5000)
+    expect(page.locator("#ticket-estimate")).to_contain_text(f"{again} 以降に、もう一度お呼びします。")
+    expect(page.locator("#ticket-called")).to_be_empty()
+    axe_defaults(page, "ticket-missed")
+    page.locator("#lang").select_option("en")
+    expect(page.locator("#ticket-ahead")).to_have_text("You were called, but you were not at the counter.",
+                                                       timeout=10000)
+    expect(page.locator("#ticket-estimate")).to_contain_text(f"We will call you again after {again}.")
+    page.locator("#lang").select_option("ja-easy")
+    expect(page.locator("#ticket-estimate")).to_contain_text(f"{again} より あと に、もう いちど よびます。",
+                                                             timeout=10000)
+    assert not errors, errors
+    context.close()
 
 
 def test_a_resident_takes_a_number_in_the_app_once_a_day(browser: Any, push_server: AppServer) -> None:

@@ -268,6 +268,29 @@ def test_a_resident_may_leave_a_called_ticket_but_not_one_being_served(world: Wo
     assert "once `called`" in row and "409 `ticket-state` once `serving`" in row
 
 
+def test_a_missed_call_is_in_the_phones_view_with_when_it_comes_again(world: World, kiosk: httpx.Client,
+                                                                     counter: httpx.Client) -> None:
+    """After 不在 the phone's view says the call was missed (``missed``) and not before when it is called again
+    (``not_before``: the miss + ``recall_minutes``), so the ticket page can say so (probe15b #8)."""
+    mine = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    phone = world.client()
+    fresh = phone.get(f"/api/tickets/{mine['token']}").json()
+    assert (fresh["missed"], fresh["not_before"]) == (0, None)
+    called = counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()
+    before = dt.datetime.now(dt.UTC)
+    counter.post(f"/api/queue/tickets/{called['id']}/missed")
+    view = phone.get(f"/api/tickets/{mine['token']}").json()
+    assert (view["status"], view["missed"], view["booth"]) == ("waiting", 1, None)
+    again = dt.datetime.fromisoformat(view["not_before"])
+    assert dt.timedelta(minutes=CONFIG.recall_minutes) - dt.timedelta(seconds=5) \
+        <= again - before <= dt.timedelta(minutes=CONFIG.recall_minutes, seconds=5)
+    # Called again: no longer paused (the page says the call, not the miss's wait).
+    world.srv.db.write_sync(lambda c: c.execute("UPDATE tickets SET not_before = NULL WHERE id = ?", (called["id"],)))
+    assert counter.post("/api/queue/honcho/call", json={"booth": "1"}).json()["number"] == mine["number"]
+    view = phone.get(f"/api/tickets/{mine['token']}").json()
+    assert (view["status"], view["missed"], view["not_before"]) == ("called", 1, None)
+
+
 def test_a_reviewer_calls_only_tickets_of_their_department(world: World, kiosk: httpx.Client) -> None:
     kiosk.post("/api/queue/honcho/tickets", json={"departments": ["shimin"]})
     kodomo = kiosk.post("/api/queue/honcho/tickets", json={"departments": ["kodomo"]}).json()
