@@ -350,8 +350,9 @@ class Driver:
                                         done=done, step=step))
 
     async def _visitor(self, number: str) -> Visitor | None:
-        """Who holds ticket ``number`` (the kiosk's answer may arrive after the booth's call)."""
-        deadline = time.monotonic() + 10
+        """Who holds ticket ``number`` (the kiosk's answer may arrive after the booth's call: under overload, many
+        seconds after; the clerk waits for the person as long)."""
+        deadline = time.monotonic() + 60
         while number not in self.by_number and time.monotonic() < deadline:
             with_timeout = asyncio.wait_for(self.known.wait(), deadline - time.monotonic())
             try:
