@@ -299,40 +299,47 @@ class Driver:
         await self.until(self.m.lead_min)  # the counters open
         idle = max(0.2, self.wall(0.5))  # nobody waiting: the clerk looks again in half a minute
         while not self._done():
-            t = time.monotonic()
-            r = await client.post(f"/api/queue/{self.place}/call", json={"booth": booth})
-            done = time.monotonic()
-            if r.status_code == 404 and r.json().get("type", "").endswith("/queue-empty"):
-                self.tally.time("empty", done - t)
-                await asyncio.sleep(idle)
-                continue
-            if r.status_code != 200:
-                self.error(f"call: {r.status_code} {r.text[:200]}")
-                await asyncio.sleep(idle)
-                continue
-            st = r.json()
-            self._called(st, booth, t, done, "call")
-            v = await self._visitor(st["number"])
-            if v is None:
-                self.error(f"call: ticket {st['number']} was never issued to the kiosk")
-                continue
-            if v.away:  # nobody comes: 再呼出, then 不在 (back to the end, or no-show the second time)
-                await asyncio.sleep(self.wall(0.5))
-                rec = await self._step(client, st["id"], "recall")
-                if rec is not None:
-                    self._called(rec[0], booth, rec[1], rec[2], "recall")
-                await asyncio.sleep(self.wall(0.5))
-                rec = await self._step(client, st["id"], "missed")
-                if rec is not None and rec[0]["status"] == "no_show":
-                    self.tally.closed += 1
-                    self._open(-1)
-                continue
-            await asyncio.sleep(self.wall(v.walk))
-            await self._step(client, st["id"], "serve")
-            await asyncio.sleep(self.wall(v.service))
-            if await self._step(client, st["id"], "finish") is not None:
+            try:
+                await self._serve_next(booth, client, idle)
+            except httpx.HTTPError as e:  # counted; the clerk goes on calling (a timeout ends no booth)
+                self.error(f"booth {booth}: {type(e).__name__}: {e}")
+
+    async def _serve_next(self, booth: str, client: httpx.AsyncClient, idle: float) -> None:
+        """次の方を呼ぶ once, and the visit it starts to its end."""
+        t = time.monotonic()
+        r = await client.post(f"/api/queue/{self.place}/call", json={"booth": booth})
+        done = time.monotonic()
+        if r.status_code == 404 and r.json().get("type", "").endswith("/queue-empty"):
+            self.tally.time("empty", done - t)
+            await asyncio.sleep(idle)
+            return
+        if r.status_code != 200:
+            self.error(f"call: {r.status_code} {r.text[:200]}")
+            await asyncio.sleep(idle)
+            return
+        st = r.json()
+        self._called(st, booth, t, done, "call")
+        v = await self._visitor(st["number"])
+        if v is None:
+            self.error(f"call: ticket {st['number']} was never issued to the kiosk")
+            return
+        if v.away:  # nobody comes: 再呼出, then 不在 (back to the end, or no-show the second time)
+            await asyncio.sleep(self.wall(0.5))
+            rec = await self._step(client, st["id"], "recall")
+            if rec is not None:
+                self._called(rec[0], booth, rec[1], rec[2], "recall")
+            await asyncio.sleep(self.wall(0.5))
+            rec = await self._step(client, st["id"], "missed")
+            if rec is not None and rec[0]["status"] == "no_show":
                 self.tally.closed += 1
                 self._open(-1)
+            return
+        await asyncio.sleep(self.wall(v.walk))
+        await self._step(client, st["id"], "serve")
+        await asyncio.sleep(self.wall(v.service))
+        if await self._step(client, st["id"], "finish") is not None:
+            self.tally.closed += 1
+            self._open(-1)
 
     async def _step(self, client: httpx.AsyncClient, tid: str, step: str) -> tuple[dict[str, Any], float, float] | None:
         t = time.monotonic()
@@ -427,13 +434,23 @@ class Driver:
                 seen.setdefault((c["number"], c["at"]), now)
             return False
 
-        await self._events(f"/api/queue/{self.place}/board/events", "board", on)
+        while not self.stopping:  # as EventSource does, a board whose stream failed connects again
+            try:
+                await self._events(f"/api/queue/{self.place}/board/events", "board", on)
+            except httpx.HTTPError as e:
+                self.error(f"board {i}: {type(e).__name__}: {e}")
+            await asyncio.sleep(1.0)
 
     # -- the baseline and the client's own health --------------------------------------------------------------
     async def _healthz(self) -> None:
         while not self.stopping:
             t = time.monotonic()
-            r = await self.anon.get("/healthz")
+            try:
+                r = await self.anon.get("/healthz")
+            except httpx.HTTPError as e:
+                self.error(f"healthz: {type(e).__name__}: {e}")
+                await asyncio.sleep(0.25)
+                continue
             if r.status_code != 200:
                 self.error(f"healthz: {r.status_code}")
             self.tally.healthz.append(time.monotonic() - t)
