@@ -50,7 +50,7 @@ from server.tickets.views import (
 )
 
 __all__ = ["MAX_TICKET_PUSH", "PING_S", "call_next", "hub_of", "place_of", "queue_router", "staff_queue",
-           "ticket_step"]
+           "ticket_step", "ticket_url"]
 
 T = TypeVar("T")
 PING_S = 15.0  # a comment line this often keeps proxies from closing a quiet event stream
@@ -128,8 +128,14 @@ async def _write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise exc.problem() from None
 
 
+def ticket_url(svc: Services, token: str) -> str:
+    """A ticket's phone link as the API answers it: absolute (``{origin}/#/q/{token}``), for a new ticket and for
+    the open one a 409 ``ticket-open`` names alike."""
+    return f"{svc.settings.origin.rstrip('/')}/#/q/{token}"
+
+
 def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIssued:
-    url = f"{svc.settings.origin.rstrip('/')}/#/q/{token}"
+    url = ticket_url(svc, token)
     return TicketIssued(**msgspec.structs.asdict(ticket_view(snap, t)), token=token, url=url,
                         qr=qr_path(url))
 
@@ -186,9 +192,14 @@ async def draw_ticket(request: Request[Any, Any, Any], place: FromPath[str],
                       errors=[{"path": "departments", "code": "unknown", "message": d} for d in unknown])
     account = user.id if source == "app" and user is not None else None
     by = user.id if source == "staff" and user is not None else None
-    t, token = await _write(svc, lambda c: store.draw_ticket_in(
-        c, p.id, departments=list(data.departments), priority_reason=data.priority_reason, source=source,
-        account_id=account, lang=data.lang, by=by))
+    try:
+        t, token = await svc.db.write(lambda c: store.draw_ticket_in(
+            c, p.id, departments=list(data.departments), priority_reason=data.priority_reason, source=source,
+            account_id=account, lang=data.lang, by=by))
+    except TicketRefused as exc:
+        if exc.code == "ticket-open":  # the open ticket's link, as a new ticket's
+            exc.extra["url"] = ticket_url(svc, str(exc.extra["token"]))
+        raise exc.problem() from None
     snap, t = await _fresh(hub, p, cfg, t)
     return Response(_issued(svc, snap, t, token), status_code=201)
 

@@ -320,8 +320,9 @@ def draw_ticket_in(conn: sqlite3.Connection, place: str, *, departments: list[st
         if r is not None:
             open_ = _row(r)
             token = ticket_token(key, open_.id)
+            # Its link's url is the API's to make (absolute, as a new ticket's: server.tickets.api.ticket_url).
             raise TicketRefused(409, "ticket-open", "You already have an open ticket today", number=open_.number,
-                                place=open_.place, token=token, url=f"/#/q/{token}")
+                                place=open_.place, token=token)
     return _insert(conn, key, place=place, kind="walkin", departments=departments, source=source, now=now,
                    account_id=account_id, priority_reason=priority_reason, lang=lang, by=by)
 

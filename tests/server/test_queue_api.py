@@ -186,6 +186,7 @@ def test_walkin_tickets_from_kiosk_desk_and_app_one_open_per_resident(world: Wor
     assert [world.srv.client().get(f"/api/tickets/{x.json()['token']}").json()["ahead"] for x in (a, b, c)] == [1, 0, 2]
     dup = assert_problem(resident.post("/api/queue/honcho/tickets", json={}), 409, "ticket-open")
     assert dup["token"] == c.json()["token"] and dup["number"] == "A-003"
+    assert dup["url"] == c.json()["url"] and dup["url"].startswith("http")  # absolute, as the new ticket's
     sources = world.sql("SELECT number, source, account_id IS NOT NULL FROM tickets ORDER BY seq")
     assert sources == [("A-001", "kiosk", 0), ("A-002", "staff", 0), ("A-003", "app", 1)]
     # once the ticket is over, the resident may draw another
