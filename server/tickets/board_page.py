@@ -54,7 +54,9 @@ async def _page(request: Request[Any, Any, Any], place_id: str | None, lang: str
     html = _env.get_template("board.html").render(
         lang=lang, t=texts, place=place.id, place_name=place.name.get(lang) or place.name.get("ja") or place.id,
         latest=calls[0] if calls else None,
-        latest_key=f"{view.called[0].number}@{view.called[0].at}" if view.called else "", recent=calls[1:], waiting=view.waiting, version=view.version,
+        recent=calls[1:], waiting=view.waiting, version=view.version,
+        # Every call the page shows (board.js announces only calls above these: a call leaving is no news).
+        shown_keys=" ".join(f"{c.number}@{c.at}" for c in view.called),
         other_href=f"/board/{place.id}" + ("" if lang == "en" else "?lang=en"))
     return Response(html, media_type="text/html", headers={"Cache-Control": "no-cache"})
 

@@ -187,3 +187,37 @@ def test_a_call_whose_answer_is_lost_calls_nobody_else(browser: Any, shared_serv
     with _api(server, clerk) as api:  # the ticket called is this booth's: done, for the other tests
         api.post(f"/api/queue/tickets/{calls[0][0]}/finish")
     desk.close()
+
+
+def test_two_calls_at_once_are_both_announced(browser: Any, shared_server: ServerProcess) -> None:
+    """Two booths calling 10 ms apart: the board's live region reads out both calls, one after the other (it
+    used to replace the first with the second before a screen reader could say it)."""
+    server = shared_server
+    clerk = server.login_as("counter", display_name="窓口 六郎")
+    lobby = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+    board = lobby.new_page()
+    board.goto(f"{server.base}/board/honcho")
+    expect(board.locator("h1")).to_be_visible()
+    board.evaluate("""() => { window.said = [];
+      new MutationObserver(() => window.said.push([document.getElementById('announce').textContent, performance.now()]))
+        .observe(document.getElementById('announce'), { childList: true, subtree: true, characterData: true }); }""")
+    board.wait_for_timeout(500)  # the event stream is open
+    with _api(server, clerk) as api:
+        for _ in range(2):
+            assert api.post("/api/queue/honcho/tickets", json={}).status_code == 201
+        called = [api.post("/api/queue/honcho/call", json={"booth": booth}).json() for booth in ("1", "2")]
+    numbers = [c["number"] for c in called]
+    board.wait_for_function("n => new Set(window.said.map((s) => s[0]).filter(Boolean)).size >= n", arg=2,
+                            timeout=10000)
+    log = [(text, at) for text, at in board.evaluate("() => window.said") if text]
+    said = list(dict.fromkeys(text for text, _ in log))  # in order, each text once
+    # the first stays long enough to be read (ANNOUNCE_GAP_MS, 4 s) before the second replaces it
+    first_at = min(at for text, at in log if text == said[0])
+    second_at = min(at for text, at in log if text == said[1])
+    assert second_at - first_at >= 3500, log
+    assert said[:2] == [f"受付番号 {numbers[0]} の方、1番窓口へお越しください。 Number {numbers[0]}, please come to counter 1.",
+                        f"受付番号 {numbers[1]} の方、2番窓口へお越しください。 Number {numbers[1]}, please come to counter 2."], said
+    with _api(server, clerk) as api:  # done, for the other tests
+        for c in called:
+            api.post(f"/api/queue/tickets/{c['id']}/finish")
+    lobby.close()

@@ -2,7 +2,7 @@
 // (server/tickets/hub.py booth_label) and the announcement read out for each call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { announcement, boothLabel } from '../../server/tickets/static/board.js';
+import { announcement, boothLabel, callKey, freshCalls } from '../../server/tickets/static/board.js';
 
 test('a numbered booth is 「N番窓口」 / Counter N; a named booth stays as it is', () => {
   assert.equal(boothLabel('3', 'ja'), '3番窓口');
@@ -14,4 +14,18 @@ test('a numbered booth is 「N番窓口」 / Counter N; a named booth stays as i
 test('each call is announced in Japanese and English', () => {
   assert.deepEqual(announcement('A-034', '3'),
     ['受付番号 A-034 の方、3番窓口へお越しください。', 'Number A-034, please come to counter 3.']);
+});
+
+test('calls not announced yet come oldest first: two booths calling at once are both read out', () => {
+  const a = { number: 'A-001', booth: '1', at: '2026-12-07T00:00:00.000+00:00' };
+  const b = { number: 'A-002', booth: '2', at: '2026-12-07T00:00:00.010+00:00' };
+  const c = { number: 'A-003', booth: '3', at: '2026-12-07T00:00:01+00:00' };
+  assert.deepEqual(freshCalls([b, a], new Set()), [a, b]); // one view holding both
+  assert.deepEqual(freshCalls([c, b, a], new Set([callKey(a)])), [b, c]);
+  assert.deepEqual(freshCalls([c, b, a], new Set([callKey(c), callKey(b), callKey(a)])), []);
+  // the first page's newest call is seen: nothing below it is news either
+  assert.deepEqual(freshCalls([b, a], new Set([callKey(b)])), []);
+  // a recall is the same number at a new time: announced again
+  const again = { ...a, at: '2026-12-07T00:00:05+00:00' };
+  assert.deepEqual(freshCalls([again, c, b], new Set([callKey(c), callKey(b), callKey(a)])), [again]);
 });

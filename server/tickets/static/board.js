@@ -1,6 +1,7 @@
 // The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
 // a stream cannot be held, polls the board with If-None-Match every poll_after_s. Each new call is announced in
-// the page's aria-live region in Japanese and English. Names never reach this page: the API has none.
+// the page's aria-live region in Japanese and English, one after another (two booths calling at once are both
+// read out, not the second over the first). Names never reach this page: the API has none.
 const root = typeof document === 'undefined' ? null : document.getElementById('board'); // null: node's tests
 const place = root ? root.dataset.place : '';
 const lang = root && root.dataset.lang === 'en' ? 'en' : 'ja';
@@ -18,15 +19,38 @@ export function announcement(number, booth) {
     `Number ${number}, please come to ${boothLabel(booth, 'en').replace(/^Counter/, 'counter')}.`];
 }
 
+/** A call's identity: a recall is the same number at a new time, so it is announced again. */
+export const callKey = (call) => `${call.number}@${call.at}`;
+
+/** The calls of `called` (newest first, as the board's view lists them) not announced yet, oldest first: those
+ * above the newest one already `seen` (every call shown before, so a call falling off the list is no news). */
+export function freshCalls(called, seen) {
+  const known = called.findIndex((c) => seen.has(callKey(c)));
+  return called.slice(0, known < 0 ? called.length : known).reverse();
+}
+
+// Each announcement stays this long before the next replaces it (a screen reader reads both sentences first).
+export const ANNOUNCE_GAP_MS = 4000;
+
 const timeFormat = new Intl.DateTimeFormat('ja-JP', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit' });
-// "number@at" of the newest call shown; the first HTML's is not announced again.
-let lastCall = root ? root.dataset.latest || null : null;
+// The calls shown so far (the first HTML's are not announced again).
+let seen = new Set(root ? (root.dataset.shown || '').split(' ').filter(Boolean) : []);
+const pending = [];
+let speaking = null;
 let etag = null;
 
 function cell(text) {
   const td = document.createElement('td');
   td.textContent = text;
   return td;
+}
+
+function announceNext() {
+  speaking = null;
+  const call = pending.shift();
+  if (!call) return;
+  announce(call);
+  speaking = setTimeout(announceNext, ANNOUNCE_GAP_MS);
 }
 
 function announce(call) {
@@ -54,9 +78,10 @@ function render(view) {
   }));
   document.getElementById('waiting').textContent = String(view.waiting);
   root.dataset.version = String(view.version);
-  const key = latest ? `${latest.number}@${latest.at}` : null;
-  if (key && key !== lastCall) announce(latest);
-  lastCall = key;
+  pending.push(...freshCalls(view.called, seen));
+  pending.splice(0, Math.max(0, pending.length - view.called.length)); // far behind (a long outage): the latest
+  seen = new Set(view.called.map(callKey));
+  if (!speaking) announceNext();
 }
 
 let pollTimer = null;
