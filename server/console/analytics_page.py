@@ -87,17 +87,20 @@ def _forecast_note(queue: dict[str, Any]) -> str:
 
 
 def _queue_tables(queue: dict[str, Any]) -> dict[str, str]:
-    """The queue's key figures (待ち時間と予約) from ``queue_metrics.queue_figures``: waits by weekday, no-show
-    rate, mean capacity use per place, and tomorrow's forecast; an empty string where there is no data."""
+    """The queue's key figures (待ち時間と予約) from ``queue_metrics.queue_figures``: waits by JST hour and by
+    weekday, no-show rate, mean capacity use per place, and tomorrow's forecast; an empty string where there is no
+    data."""
     from madoguchi.analytics.report import display_table
 
-    waits, no_show, use = queue["waits_weekday"], queue["no_show"], queue["capacity"]
+    by_hour, waits, no_show, use = queue["waits_hour"], queue["waits_weekday"], queue["no_show"], queue["capacity"]
     if not use.empty:
         use = use.groupby("place", as_index=False).agg(day=("day", "count"), booked_min=("booked_min", "sum"),
                                                        bookable_min=("bookable_min", "sum"))
         use["capacity_use"] = use["booked_min"] / use["bookable_min"]
     forecast = queue["forecast"]
     return {
+        "queue_waits_hour": "" if by_hour.empty else display_table(
+            by_hour, ("kind_label", "hour_label", "n", "p50_min", "p90_min"), "時間帯ごとの待ち時間（分、日本時間）"),
         "queue_waits": "" if waits.empty else display_table(
             waits, ("kind_label", "weekday_label", "n", "p50_min", "p90_min"), "曜日ごとの待ち時間（分）"),
         "queue_no_show": "" if no_show.empty else display_table(

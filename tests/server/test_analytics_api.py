@@ -126,6 +126,8 @@ def test_the_console_page_shows_the_key_figures(world: tuple[AppServer, Path, Tr
         assert text in html
     waits = html[html.index('id="h-queue_waits"'):html.index('id="h-queue_no_show"')]
     assert "<table" in waits and "<td>当日</td>" in waits and "<td>予約</td>" in waits
+    by_hour = html[html.index('id="h-queue_waits_hour"'):html.index('id="h-queue_waits"')]
+    assert "時間帯ごとの待ち時間" in by_hour and "<table" in by_hour and "時台</td>" in by_hour
     with _client(server, db, "counter") as client:
         assert "/console/analytics" not in client.get("/console/").text  # no menu entry without the capability
 
