@@ -151,9 +151,10 @@ def test_the_console_page_is_axe_clean(world: tuple[AppServer, Path, Truth]) -> 
             page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(f"{server.url}/console/analytics")
             assert page.get_by_role("heading", name="利用状況", level=1).is_visible()
-            # 6 + the queue's 3, and tomorrow's forecast when tomorrow is a weekday the synthetic places open
+            # 6 + the queue's 4 (waits by hour and by weekday, no-shows, capacity), and tomorrow's forecast when
+            # tomorrow is a weekday the synthetic places open
             tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=9 + 24)).date()
-            assert page.locator("table").count() == 9 + (tomorrow.weekday() < 5)
+            assert page.locator("table").count() == 10 + (tomorrow.weekday() < 5)
             axe_check(page, "console-analytics")
             shot(page, "console-analytics")
             assert not errors, errors  # CSP refused nothing
