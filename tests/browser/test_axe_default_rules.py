@@ -50,6 +50,9 @@ def test_the_resident_screens_pass_axe_default_rules(browser: Any, shared_server
     page.locator("#what-next").click()
     axe_defaults(page, "booking-place")
     page.locator("#place-next").click()
+    # 日時を選ぶ as it opens (the probe's state: no day pressed yet), then with a day chosen.
+    expect(page.locator("#cal-days button").first).to_be_visible(timeout=10000)
+    axe_defaults(page, "booking-calendar-opened")
     day, start = _free_slot(server.base)
     page.locator(f"#cal-days button[data-date='{day}']").click()
     axe_defaults(page, "booking-calendar")
