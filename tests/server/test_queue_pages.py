@@ -192,3 +192,20 @@ def test_a_configurator_lands_on_procedures_from_the_queue_pages_as_documented(s
     assert "configurators are refused" not in section
     assert re.search(r"configurator opening `/console/bookings`, `/console/queue` or\s+`/console/kiosks`", section)
     assert f"`{PROCEDURE_HOME}` (303" in section
+
+
+def test_the_menu_links_the_lobby_board_apart_from_the_visits_board(srv: AppServer, clerk: httpx.Client) -> None:
+    """probe15c: 来庁ボード (/console/visits) was the only "board" in the menu; the lobby board (/board) has its own
+    item for the booths' roles, named so the two are not confused; a role without the queue has none."""
+    from server.auth import create_invite
+
+    page = clerk.get("/console/queue").text
+    nav = page.split('<nav aria-label="メニュー">', 1)[1].split("</nav>", 1)[0]
+    assert re.search(r'<a href="/board"[^>]*>ロビー表示（番号の画面）</a>', nav), nav
+    assert '<a href="/console/visits"' in nav and ">来庁ボード</a>" in nav
+    assert srv.client().get("/board").status_code == 200  # what the link opens: the public board
+    with httpx.Client(base_url=srv.url, timeout=10) as conf:
+        install_csrf(conf)
+        enroll_staff(conf, create_invite(srv.db, "設定 一郎", "configurator", None, srv.url))
+        other = conf.get("/console/procedures").text
+        assert "ロビー表示（番号の画面）" not in other
