@@ -37,6 +37,7 @@ from server.services import Services, services
 from server.tickets import store
 from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
+from server.tickets.longpoll import Wait, long_poll
 from server.tickets.store import TicketRefused, TicketRow
 from server.tickets.views import (
     BoardView,
@@ -146,14 +147,6 @@ async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) 
     return snap, next((x for x in snap.tickets if x.id == t.id), t)
 
 
-def _etag_response(request: Request[Any, Any, Any], view: Any) -> Response[Any]:
-    tag = etag_of(view)
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    if tag in [v.strip() for v in (request.headers.get("if-none-match") or "").split(",")]:
-        return Response(content=None, status_code=304, headers=headers)
-    return Response(content=view, headers=headers)
-
-
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
                   residents: bool) -> tuple[str, AccountLike | None]:
     """``server.authz.ticket_issuer`` of this request (its account, its kiosk cookie)."""
@@ -221,10 +214,19 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     return snap, next((x for x in snap.tickets if x.id == t.id), t)
 
 
-@get("/api/tickets/{token:str}", summary="A ticket by its link: position, estimate, status (ETag)", tags=["queue"])
-async def get_ticket(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[TicketView]:
-    snap, t = await _by_token(services(request), hub_of(request), token)
-    return _etag_response(request, ticket_view(snap, t))
+@get("/api/tickets/{token:str}", summary="A ticket by its link: position, estimate, status (ETag; ?wait=N holds)",
+     tags=["queue"])
+async def get_ticket(request: Request[Any, Any, Any], token: FromPath[str],
+                     wait: Wait = 0) -> Response[TicketView]:
+    hub = hub_of(request)
+    snap, t = await _by_token(services(request), hub, token)
+
+    async def current() -> tuple[Snapshot, TicketView]:
+        nonlocal t
+        s, t = await _ticket_snapshot(hub, t)
+        return s, ticket_view(s, t)
+
+    return await long_poll(request, hub, t.place, (snap, ticket_view(snap, t)), current, wait)
 
 
 @get("/api/tickets/{token:str}/events", summary="A ticket's live updates (server-sent events 'ticket')",
@@ -317,10 +319,18 @@ async def _board(hub: QueueHub, place: str) -> Snapshot:
     return snap
 
 
-@get("/api/queue/{place:str}/board", summary="The lobby board: recent calls, waiting count (public; ETag)",
-     tags=["queue"])
-async def get_board(request: Request[Any, Any, Any], place: FromPath[str]) -> Response[BoardView]:
-    return _etag_response(request, board_view(await _board(hub_of(request), place)))
+@get("/api/queue/{place:str}/board",
+     summary="The lobby board: recent calls, waiting count (public; ETag; ?wait=N holds)", tags=["queue"])
+async def get_board(request: Request[Any, Any, Any], place: FromPath[str],
+                    wait: Wait = 0) -> Response[BoardView]:
+    hub = hub_of(request)
+    snap = await _board(hub, place)
+
+    async def current() -> tuple[Snapshot, BoardView]:
+        s = await _board(hub, place)
+        return s, board_view(s)
+
+    return await long_poll(request, hub, place, (snap, board_view(snap)), current, wait)
 
 
 @get("/api/queue/{place:str}/board/events", summary="The lobby board's live updates (server-sent events 'board')",

@@ -564,3 +564,117 @@ def test_open_event_streams_do_not_hold_the_server_open(tmp_path: Path) -> None:
         assert "Cancel" not in proc.log.read_text(errors="replace")  # no task cancelled at the limit
     finally:
         proc.stop()
+
+
+# -- long polling (docs/queue.md "Live updates": phones and boards without an event stream) -------------------------
+
+def _held(n: int) -> None:
+    """Until ``n`` requests are held by the server (it runs in this process: AppServer's thread)."""
+    from server.tickets import longpoll
+
+    deadline = time.monotonic() + 5
+    while longpoll.held_count() < n:
+        assert time.monotonic() < deadline, f"{longpoll.held_count()} requests held, not {n}"
+        time.sleep(0.02)
+
+
+def _poll(url: str, tag: str, wait: int, out: queue.Queue[tuple[str, httpx.Response, float]]) -> None:
+    with httpx.Client(timeout=40) as c:
+        r = c.get(url, params={"wait": wait}, headers={"If-None-Match": tag})
+        out.put((url, r, time.monotonic()))
+
+
+def test_a_held_request_answers_within_a_second_of_the_call(world: World, kiosk: httpx.Client,
+                                                             counter: httpx.Client) -> None:
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    anyone = world.srv.client()
+    urls = [world.srv.url + f"/api/tickets/{t['token']}", world.srv.url + "/api/queue/honcho/board"]
+    tags = [anyone.get(u).headers["etag"] for u in urls]
+    got: queue.Queue[tuple[str, httpx.Response, float]] = queue.Queue()
+    for u, tag in zip(urls, tags, strict=True):
+        threading.Thread(target=_poll, args=(u, tag, 25, got), daemon=True).start()
+    _held(2)
+    time.sleep(0.3)
+    assert got.empty()  # held while nothing changes
+    called = time.monotonic()
+    assert counter.post("/api/queue/honcho/call", json={"booth": "6"}).status_code == 200
+    answers = {}
+    for _ in urls:
+        u, r, at = got.get(timeout=5)
+        assert r.status_code == 200 and at - called < 1, (r.status_code, at - called)
+        assert r.headers["etag"] != tags[urls.index(u)]
+        answers[u] = r.json()
+    assert answers[urls[0]]["status"] == "called" and answers[urls[0]]["booth"] == "6"
+    assert answers[urls[1]]["called"][0]["number"] == t["number"]
+
+
+def test_a_held_request_answers_304_after_its_wait_and_at_once_without_it(world: World, kiosk: httpx.Client) -> None:
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    anyone = world.srv.client()
+    url = f"/api/tickets/{t['token']}"
+    tag = anyone.get(url).headers["etag"]
+    start = time.monotonic()
+    r = anyone.get(url, params={"wait": 1}, headers={"If-None-Match": tag})
+    took = time.monotonic() - start
+    assert r.status_code == 304 and r.headers["etag"] == tag and 0.9 < took < 3, took
+    # without wait, or with an ETag that no longer matches: at once, as before
+    start = time.monotonic()
+    assert anyone.get(url, headers={"If-None-Match": tag}).status_code == 304
+    stale = anyone.get(url, params={"wait": 25}, headers={"If-None-Match": '"old"'})
+    assert stale.status_code == 200 and stale.headers["etag"] == tag
+    assert time.monotonic() - start < 1
+    board = anyone.get("/api/queue/honcho/board")
+    r = anyone.get("/api/queue/honcho/board", params={"wait": 1}, headers={"If-None-Match": board.headers["etag"]})
+    assert r.status_code == 304
+    assert_problem(anyone.get(url, params={"wait": 26}), 400)
+    assert_problem(anyone.get("/api/queue/honcho/board", params={"wait": -1}), 400)
+    assert_problem(anyone.get("/api/queue/nowhere/board", params={"wait": 5}), 404, "unknown-place")
+
+
+def test_held_requests_are_capped(world: World, kiosk: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.tickets import longpoll
+
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    anyone = world.srv.client()
+    url = f"/api/tickets/{t['token']}"
+    tag = anyone.get(url).headers["etag"]
+    monkeypatch.setattr(longpoll, "MAX_HELD", 1)
+    got: queue.Queue[tuple[str, httpx.Response, float]] = queue.Queue()
+    threading.Thread(target=_poll, args=(world.srv.url + url, tag, 3, got), daemon=True).start()
+    _held(1)
+    start = time.monotonic()
+    r = anyone.get(url, params={"wait": 25}, headers={"If-None-Match": tag})
+    assert r.status_code == 304 and time.monotonic() - start < 1
+    assert r.headers["retry-after"] == str(longpoll.BUSY_RETRY_S)  # not again in a tight loop
+    assert got.get(timeout=6)[1].status_code == 304  # the held one still ends at its wait
+
+
+def test_held_requests_do_not_hold_the_server_open(tmp_path: Path) -> None:
+    """Like the event streams: stopping the server answers held requests at once (the hub's close)."""
+    from testsupport.servers import ServerProcess
+
+    srv = AppServer.on_file(tmp_path / "a.db", library=Lib([make_proc()]), build_result=FakeBuild())
+    board = srv.url + "/api/queue/honcho/board"
+    got: queue.Queue[tuple[str, httpx.Response, float]] = queue.Queue()
+    threading.Thread(target=_poll, args=(board, httpx.get(board).headers["etag"], 25, got), daemon=True).start()
+    _held(1)
+    start = time.monotonic()
+    srv.stop()
+    assert not srv.thread.is_alive() and time.monotonic() - start < 5
+    assert got.get(timeout=5)[1].status_code == 304
+
+    proc = ServerProcess(tmp_path / "b.db")
+    proc.start()
+    try:
+        board = proc.url + "/api/queue/honcho/board"
+        threading.Thread(target=_poll, args=(board, httpx.get(board).headers["etag"], 25, got), daemon=True).start()
+        time.sleep(1)  # held (in the other process)
+        assert got.empty()
+        start = time.monotonic()
+        assert proc.proc is not None
+        proc.proc.terminate()
+        assert proc.proc.wait(5) in (0, -15)
+        assert time.monotonic() - start < 5
+        assert got.get(timeout=5)[1].status_code == 304
+    finally:
+        proc.stop()
