@@ -108,6 +108,18 @@ export function nextPoll(lastMs, changed, hintS = null) {
   return Math.min(POLL_MAX_MS, Math.max(floor, lastMs * 2));
 }
 
+// Long polling (docs/queue.md "Live updates"): GET /api/tickets/{token}?wait=HOLD_S with the ETag is held by the
+// server until the ticket changes, so the next one is asked at once after each answer.
+export const HOLD_S = 25;
+
+/** The pause before the next long poll, given the last pause and how the last one went: none after an answer
+ * that was held or brought news; after an error, or a 304 back at once (not held: the server is at its cap or
+ * stopping), nextPoll's back-off, at least the server's Retry-After. */
+export function longPollPause(lastMs, { failed = false, status = 200, tookMs = 0, retryAfterS = 0, hintS = null } = {}) {
+  if (!failed && (status === 200 || tookMs >= 1000)) return 0;
+  return Math.max(nextPoll(lastMs, false, hintS), (Number(retryAfterS) || 0) * 1000);
+}
+
 /** Whether a ticket is still open (the page keeps following it; the home page shows it). */
 export function ticketOpen(ticket) { return Boolean(ticket) && ['waiting', 'called', 'serving'].includes(ticket.status); }
 

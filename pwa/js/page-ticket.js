@@ -1,7 +1,8 @@
 // #/q/{token}: a queue ticket on the phone (the link printed on the kiosk's paper, or the booking's ticket). The
 // number huge, how many are ahead and the estimate, 「3番窓口へお越しください」 when called. Live: the server's
-// event stream (GET /api/tickets/{token}/events), else polling with ETags that backs off from 3 s to 30 s while
-// nothing changes (booking-calendar.js nextPoll). Changes are announced politely, a call assertively. 「順番が
+// event stream (GET /api/tickets/{token}/events), else long polling (?wait=25 with the ETag: held by the server
+// until the ticket changes, asked again at once; back-off from 3 s to 30 s only after errors: booking-calendar.js
+// longPollPause). Changes are announced politely, a call assertively. 「順番が
 // 近づいたら通知する」 subscribes this browser's Web Push to the ticket; 「順番待ちをやめる」 leaves the queue.
 // The API: docs/queue.md. Strings: strings-booking.js.
 
@@ -12,7 +13,7 @@ import { api } from './api.js';
 import { el } from './dom.js';
 import { pushPossible, pushSubscription } from './statuses.js';
 import { link } from './shell.js';
-import { nextPoll, ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
+import { HOLD_S, longPollPause, ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
 
 addStrings(STRINGS);
 
@@ -55,8 +56,13 @@ export async function render(view, { token }) {
   view.setPage(t('tkTitle'));
   let tk;
   let etag = null;
-  const get = async () => {
-    const r = await fetch(`/api/tickets/${enc(token)}`, { headers: { Accept: 'application/json', ...(etag ? { 'If-None-Match': etag } : {}) }, credentials: 'same-origin' });
+  let answer = {}; // how the last request went (longPollPause)
+  let held = null; // the AbortController of a held request
+  const get = async (hold = 0) => {
+    const asked = Date.now();
+    held = new AbortController();
+    const r = await fetch(`/api/tickets/${enc(token)}${hold ? `?wait=${hold}` : ''}`, { headers: { Accept: 'application/json', ...(etag ? { 'If-None-Match': etag } : {}) }, credentials: 'same-origin', signal: held.signal });
+    answer = { status: r.status, tookMs: Date.now() - asked, retryAfterS: r.headers.get('Retry-After') };
     if (r.status === 304) return null;
     if (!r.ok) { const e = new Error(`HTTP ${r.status}`); e.status = r.status; throw e; }
     etag = r.headers.get('ETag');
@@ -131,20 +137,22 @@ export async function render(view, { token }) {
   });
   actions.append(leave, sure);
 
-  // Live: the event stream while this page is shown; polling (with back-off) when the stream fails.
+  // Live: the event stream while this page is shown; long polling when the stream fails or is missing.
   let es = null;
   let timer = null;
   let wait = 0;
+  let stopped = false;
   const shown = () => view.current(); // false once another page was asked for (drawn off-screen until then)
-  const stop = () => { if (es) es.close(); es = null; clearTimeout(timer); };
+  const stop = () => { stopped = true; if (es) es.close(); es = null; clearTimeout(timer); if (held) held.abort(); };
   const poll = async () => {
-    if (!shown() || !ticketOpen(tk)) { stop(); return; }
-    let changed = false;
+    if (stopped || !shown() || !ticketOpen(tk)) { stop(); return; }
+    let failed = false;
     try {
-      const next = await get();
-      if (next) { changed = next.version !== tk.version; draw(next); }
-    } catch { /* offline: try again later */ }
-    wait = nextPoll(wait, changed, tk.poll_after_s);
+      const next = await get(HOLD_S);
+      if (next) draw(next);
+    } catch { failed = true; /* offline or stopped: try again later */ }
+    if (stopped) return;
+    wait = longPollPause(wait, { failed, ...answer, hintS: tk.poll_after_s });
     timer = setTimeout(poll, wait);
   };
   if (ticketOpen(tk)) {
@@ -156,7 +164,7 @@ export async function render(view, { token }) {
         if (!ticketOpen(tk)) stop();
       });
       es.onerror = () => { if (es && es.readyState === EventSource.CLOSED) { es = null; poll(); } };
-    } else timer = setTimeout(poll, wait = nextPoll(0, false, tk.poll_after_s));
+    } else poll();
     window.addEventListener('hashchange', stop, { once: true });
   }
 }

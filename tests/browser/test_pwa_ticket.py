@@ -9,6 +9,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -118,8 +119,8 @@ def test_the_ticket_follows_the_queue_live_and_pushes_when_near(browser: Any, pu
 
 
 def test_without_event_streams_the_page_polls_with_etags(browser: Any, push_server: AppServer) -> None:
-    """A browser without EventSource (or a stream that fails) polls: 3 s first, the server's 304 when nothing
-    changed, and the change shown once staff call."""
+    """A browser without EventSource (or a stream that fails) long-polls: one request with the ETag and wait=25,
+    held by the server while nothing changes (not a loop of requests), answered as soon as staff call."""
     srv = push_server
     staff = _client(srv, _login(srv, "counter"))
     while staff.post("/api/queue/honcho/call", json={"booth": "1"}).status_code == 200:
@@ -129,13 +130,19 @@ def test_without_event_streams_the_page_polls_with_etags(browser: Any, push_serv
     context, page, errors = new_phone(browser)
     context.add_init_script("delete window.EventSource;")
     polls: list[int] = []
+    held: list[tuple[str, str | None]] = []
     page.on("response", lambda r: polls.append(r.status) if f"/api/tickets/{mine['token']}" in r.url else None)
+    page.on("request", lambda r: held.append((r.url, r.headers.get("if-none-match")))
+            if f"/api/tickets/{mine['token']}?wait=" in r.url else None)
     go(page, srv.url, f"#/q/{mine['token']}")
     expect(page.locator("#ticket-ahead")).to_have_text("あなたの前に 1 人", timeout=10000)
     page.wait_for_timeout(3500)
-    assert 304 in polls, polls  # nothing changed: the ETag answered
+    assert polls == [200], polls  # the first answer; the next request is still held: nothing changed
+    assert len(held) == 1 and held[0][0].endswith("?wait=25") and held[0][1], held  # with the ETag
+    start = time.monotonic()
     assert staff.post("/api/queue/honcho/call", json={"booth": "2"}).json()["number"] == first["number"]
-    expect(page.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=15000)
+    expect(page.locator("#ticket-ahead")).to_have_text("次にお呼びします", timeout=5000)
+    assert time.monotonic() - start < 2, time.monotonic() - start  # the held request answered at once
     assert not errors, errors
     context.close()
 

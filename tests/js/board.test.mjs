@@ -29,3 +29,13 @@ test('calls not announced yet come oldest first: two booths calling at once are 
   const again = { ...a, at: '2026-12-07T00:00:05+00:00' };
   assert.deepEqual(freshCalls([again, c, b], new Set([callKey(c), callKey(b), callKey(a)])), [again]);
 });
+
+test('long polling asks again at once after an answer, and waits only when the server could not hold it', async () => {
+  const { pollPause } = await import('../../server/tickets/static/board.js');
+  assert.equal(pollPause({ status: 200, tookMs: 5 }), 0, 'news: ask again at once (the next one is held)');
+  assert.equal(pollPause({ status: 304, tookMs: 25000 }), 0, 'held to the end: ask again at once');
+  assert.equal(pollPause({ status: 304, tookMs: 3, retryAfterS: '3' }), 3000, 'not held: the server says when');
+  assert.equal(pollPause({ status: 304, tookMs: 3 }), 1000, 'not held, no hint: not in a tight loop');
+  assert.equal(pollPause({ failed: true }), 5000);
+  assert.equal(pollPause({ status: 502, tookMs: 3 }), 5000);
+});

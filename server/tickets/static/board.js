@@ -1,5 +1,6 @@
 // The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
-// a stream cannot be held, polls the board with If-None-Match every poll_after_s. Each new call is announced in
+// a stream cannot be held, long-polls the board (?wait=25 with If-None-Match: held by the server until the board
+// changes, asked again at once; docs/queue.md "Live updates"). Each new call is announced in
 // the page's aria-live region in Japanese and English, one after another (two booths calling at once are both
 // read out, not the second over the first). Names never reach this page: the API has none.
 const root = typeof document === 'undefined' ? null : document.getElementById('board'); // null: node's tests
@@ -84,28 +85,49 @@ function render(view) {
   if (!speaking) announceNext();
 }
 
+export const HOLD_S = 25;
+
+/** The pause (ms) before the next long poll: none after an answer that was held or brought news; a 304 back at
+ * once was not held (the server is at its cap or stopping): the server's Retry-After, at least poll_after_s;
+ * errors: 5 s. */
+export function pollPause({ failed = false, status = 200, tookMs = 0, retryAfterS = 0, hintS = 1 } = {}) {
+  if (failed || (status !== 200 && status !== 304)) return 5000;
+  if (status === 200 || tookMs >= 1000) return 0;
+  return Math.max(1, Math.min(hintS || 1, 2), Number(retryAfterS) || 0) * 1000;
+}
+
 let pollTimer = null;
+let inFlight = false; // a request is held: at most one at a time (the stream's errors come every second)
+let hintS = 1;
+function schedule(ms) {
+  if (!pollTimer && !inFlight) pollTimer = setTimeout(poll, ms);
+}
+
 async function poll() {
   pollTimer = null;
-  let wait = 1000;
+  inFlight = true;
+  const asked = Date.now();
+  let answer;
   try {
-    const r = await fetch(api, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
+    const r = await fetch(`${api}?wait=${HOLD_S}`, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
+    answer = { status: r.status, tookMs: Date.now() - asked, retryAfterS: r.headers.get('Retry-After'), hintS };
     if (r.status === 200) {
       etag = r.headers.get('ETag');
       const view = await r.json();
+      hintS = view.poll_after_s || 1;
       render(view);
-      wait = Math.max(1, Math.min(view.poll_after_s || 1, 2)) * 1000;
     }
   } catch {
-    wait = 5000; // offline for a moment: try again a little later
+    answer = { failed: true }; // offline for a moment: try again a little later
   }
-  if (!streaming) pollTimer = setTimeout(poll, wait);
+  inFlight = false;
+  if (!streaming) schedule(pollPause(answer));
 }
 
 let streaming = false;
 function listen() {
   if (typeof EventSource === 'undefined') {
-    poll();
+    schedule(0);
     return;
   }
   const source = new EventSource(`${api}/events`);
@@ -118,7 +140,7 @@ function listen() {
   source.addEventListener('error', () => {
     // The stream broke (a proxy, a restart): poll until it is back (EventSource reconnects by itself).
     streaming = false;
-    if (!pollTimer) pollTimer = setTimeout(poll, 500);
+    schedule(500);
   });
 }
 
