@@ -52,6 +52,7 @@ __all__ = [
     "COUNTER_CODE_TTL",
     "MAX_PREENTRY_BYTES",
     "MAX_PREENTRY_STRING",
+    "QR_MASK",
     "CodeOut",
     "PreentryIn",
     "PreentryView",
@@ -68,6 +69,9 @@ COUNTER_CODE_TTL = dt.timedelta(minutes=30)
 MAX_PREENTRY_BYTES = 32 * 1024  # the snapshot as stored (JSON): a draft's answers, never a file's bytes
 MAX_PREENTRY_STRING = 2000  # the longest text an answer may hold in a snapshot: no data: URL slips in
 _MAX_DEPTH = 16
+# One fixed data mask: segno otherwise draws all eight and scores them (~5 ms a code against ~1 ms), and every
+# queue ticket and booking gets a QR; any mask is a valid QR code that every reader decodes (ISO/IEC 18004 §7.8).
+QR_MASK = 0
 _MAX_PROCEDURES = 30
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -144,7 +148,7 @@ def _hash(code: str) -> str:
 def qr_path(text: str) -> QrOut:
     """``text`` as a QR code (error correction M), drawn as one SVG path: each run of dark modules of a row is
     a rectangle. A path is smaller than the SVG document and the PWA draws it without parsing markup."""
-    qr = segno.make(text, error="m", micro=False)
+    qr = segno.make(text, error="m", micro=False, mask=QR_MASK)
     runs: list[str] = []
     for y, row in enumerate(qr.matrix):
         x = 0

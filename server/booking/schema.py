@@ -139,6 +139,12 @@ CREATE TABLE ticket_keys (
 );
 """
 
+# v3: the live hub reads a place's open tickets and the board's last calls on every change, never the whole day
+# (``server.tickets.store.queue_tickets``): the last done calls come straight from this index, newest first.
+_TICKETS_V3 = """
+CREATE INDEX tickets_calls ON tickets (place, day, status, called_at);
+"""
+
 # v2: the open bookings of one phone number are counted on every booking without an account (the hoarding cap,
 # ``store.open_bookings_in``): the number's digits (as ``store.phone_key`` makes them) of open bookings only.
 _BOOKING_V2 = """
@@ -168,4 +174,4 @@ def _booking_v4(conn: sqlite3.Connection) -> None:
 
 
 BOOKING_MIGRATIONS: list[Migration] = [(1, _BOOKING_V1), (2, _BOOKING_V2), (3, _BOOKING_V3), (4, _booking_v4)]
-TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2)]
+TICKET_MIGRATIONS: list[Migration] = [(1, _TICKETS_V1), (2, _TICKETS_V2), (3, _TICKETS_V3)]

@@ -144,7 +144,14 @@ def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIs
 async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:
     """The snapshot after a write, and the ticket as it holds it."""
     snap = await hub.snapshot(place, cfg)
-    return snap, next((x for x in snap.tickets if x.id == t.id), t)
+    return snap, _newer(snap, t)
+
+
+def _newer(snap: Snapshot, t: TicketRow) -> TicketRow:
+    """The ticket as ``snap`` holds it, or ``t`` when that is newer or the snapshot has not got it (a ticket closed
+    before the board's last calls: snapshots hold the open tickets only)."""
+    held = next((x for x in snap.tickets if x.id == t.id), None)
+    return t if held is None or held.updated_at < t.updated_at else held
 
 
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
@@ -211,7 +218,12 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     ticket as that snapshot holds it."""
     cfg = await hub.config()
     snap = await hub.snapshot(booking_place(cfg, t.place) or _stub_place(t.place), cfg)
-    return snap, next((x for x in snap.tickets if x.id == t.id), t)
+    held = _newer(snap, t)
+    if held is t and t.status in store.OPEN_STATUSES and not any(x.id == t.id for x in snap.tickets):
+        # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show).
+        again: TicketRow | None = await hub.db.read(lambda c: store.load_ticket(c, t.id))
+        held = again or t
+    return snap, held
 
 
 @get("/api/tickets/{token:str}", summary="A ticket by its link: position, estimate, status (ETag; ?wait=N holds)",
@@ -402,7 +414,7 @@ async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id:
     for b in snap.place.booths:
         at = next((t for t in live if t.booth == b), None)
         booths.append(BoothState(booth=b, number=at.number if at else None, status=at.status if at else None))
-    stats = QueueStatsOut(waiting=len(order), called_today=sum(1 for t in snap.tickets if t.calls > 0),
+    stats = QueueStatsOut(waiting=len(order), called_today=snap.called_today,
                           service_minutes=round(snap.stats.service_minutes, 1), active_booths=snap.stats.active_booths)
     return StaffQueue(place=snap.place.id, place_name=snap.place.name, tickets=tickets, booths=booths, stats=stats,
                       version=snap.version)

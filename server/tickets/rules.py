@@ -9,6 +9,7 @@ phones and the board's waiting count, the load bench) asks these functions.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -159,20 +160,28 @@ def positions(tickets: Sequence[QTicket], now: dt.datetime, cfg: BookingConfig,
               stats: QueueStats) -> dict[str, tuple[int, int]]:
     """(ahead, estimated minutes) of every waiting ticket. Ahead: the waiting tickets ordered before it (paused
     ones after a miss included), and the bookings checked in early that come due before its estimated call —
-    an early booking counts at its due time. A booking not yet due waits at least until its time."""
-    waiting = sorted((t for t in tickets if t.status == "waiting"), key=lambda t: sort_key(t, cfg))
-    early = [(sort_key(t, cfg), t.due_at - _minutes(cfg.due_ahead_minutes)) for t in waiting
-             if _early(t, now, cfg) and t.due_at is not None]
+    an early booking counts at its due time. A booking not yet due waits at least until its time.
+
+    One sort and one walk (O(n log n): thousands wait at a city's busy morning). The early bookings all keep their
+    booking class, so they sort by ``due_at`` and their due times rise along the order: "early ones before me in
+    the order" and "early ones due by my call" are both prefixes of that list, and their intersection is the
+    shorter prefix — a count and a bisection instead of a scan per ticket."""
+    ahead_of_due = _minutes(cfg.due_ahead_minutes)
+    keyed = sorted(((sort_key(t, cfg), t) for t in tickets if t.status == "waiting"), key=lambda kt: kt[0])
+    is_early = [_early(t, now, cfg) for _, t in keyed]
+    dues = [t.due_at - ahead_of_due for (_, t), e in zip(keyed, is_early, strict=True) if e and t.due_at is not None]
     out: dict[str, tuple[int, int]] = {}
     before = 0  # the tickets before this one in the order that are not early bookings
-    for t in waiting:
-        mine = sort_key(t, cfg)
+    early_before = 0  # the early bookings before this one in the order (keys are unique: seq breaks ties)
+    for (_, t), early in zip(keyed, is_early, strict=True):
         call_at = now + dt.timedelta(minutes=estimate_minutes(before, stats))
-        if _early(t, now, cfg) and t.due_at is not None:  # called at its own time at the earliest
-            call_at = max(call_at, t.due_at - _minutes(cfg.due_ahead_minutes))
-        ahead = before + sum(1 for key, due in early if key < mine and due <= call_at)
+        if early and t.due_at is not None:  # called at its own time at the earliest
+            call_at = max(call_at, t.due_at - ahead_of_due)
+        ahead = before + min(early_before, bisect.bisect_right(dues, call_at))
         out[t.id] = _result(t, ahead, now, stats)
-        if not _early(t, now, cfg):
+        if early:
+            early_before += 1
+        else:
             before += 1
     return out
 

@@ -39,14 +39,15 @@ __all__ = [
     "booking_tickets_in",
     "call_next_in",
     "checkin_in",
+    "day_figures_in",
     "day_of",
     "draw_ticket_in",
     "finish_in",
     "left_in",
     "load_ticket",
     "missed_in",
-    "place_tickets",
     "qticket",
+    "queue_tickets",
     "recall_in",
     "serve_in",
     "stats_in",
@@ -109,9 +110,11 @@ _COLUMNS = ("id, place, day, seq, number, kind, booking_id, account_id, priority
             " lang, updated_at")
 
 
+_NAMES: Final[tuple[str, ...]] = tuple(c.strip() for c in _COLUMNS.split(","))
+
+
 def _row(r: sqlite3.Row | tuple[Any, ...]) -> TicketRow:
-    names = [c.strip() for c in _COLUMNS.split(",")]
-    d = dict(zip(names, tuple(r), strict=True))
+    d = dict(zip(_NAMES, tuple(r), strict=True))
     d["departments"] = msgspec.json.decode(d["departments"]) if d["departments"] else []
     return TicketRow(**d)
 
@@ -199,10 +202,26 @@ def visit_queue_refs_in(conn: sqlite3.Connection,
     return out
 
 
-def place_tickets(conn: sqlite3.Connection, place: str, day: str) -> list[TicketRow]:
-    """Every ticket of a place and JST day, in issue order."""
-    return [_row(r) for r in conn.execute(
-        f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? ORDER BY seq", (place, day))]
+def queue_tickets(conn: sqlite3.Connection, place: str, day: str, recent_done: int) -> list[TicketRow]:
+    """What a place's queue shows today: its open tickets (waiting, called, serving) and the ``recent_done`` last
+    called of those done (the board's last calls), in issue order. Not the day's closed tickets: by noon they are
+    thousands, and the hub reads this on every change (indexes ``tickets_open``, ``tickets_calls``)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? AND status IN ('waiting', 'called', 'serving')",
+        (place, day)).fetchall()
+    rows += conn.execute(
+        f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? AND status = 'done' AND called_at IS NOT NULL"
+        " AND booth IS NOT NULL ORDER BY called_at DESC LIMIT ?", (place, day, recent_done)).fetchall()
+    return sorted((_row(r) for r in rows), key=lambda t: t.seq)
+
+
+def day_figures_in(conn: sqlite3.Connection, place: str, day: str) -> tuple[int, str | None]:
+    """Of all a place's tickets today: how many were called, and the latest ``updated_at`` (one aggregate: the
+    closed tickets are counted in SQL, never read into Python)."""
+    called, updated = conn.execute(
+        "SELECT COALESCE(SUM(calls > 0), 0), MAX(updated_at) FROM tickets WHERE place = ? AND day = ?",
+        (place, day)).fetchone()
+    return int(called), updated
 
 
 def qticket(t: TicketRow) -> rules.QTicket:

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from server.counter_code import QrOut
-from server.tickets.hub import Snapshot
+from server.tickets.hub import BOARD_CALLS, Snapshot
 from server.tickets.store import TicketRow
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "ticket_view",
 ]
 
-BOARD_CALLS = 8  # the board lists this many recent calls
 _ON_BOARD = ("called", "serving", "done")  # a call missed (waiting again) or given up leaves the board
 
 
@@ -117,7 +116,7 @@ def board_view(snap: Snapshot) -> BoardView:
     serving = [BoardServing(number=t.number, booth=t.booth or "") for t in snap.tickets
                if t.status == "serving" and t.booth]
     waiting = sum(1 for t in snap.tickets if t.status == "waiting")
-    updated = max((t.updated_at for t in snap.tickets), default=snap.at.isoformat())
+    updated = snap.updated_at or snap.at.isoformat()
     return BoardView(place=snap.place.id, place_name={k: v for k, v in snap.place.name.items() if k in ("ja", "en")},
                      called=recent, waiting=waiting, serving=serving, version=snap.version, updated_at=updated)
 

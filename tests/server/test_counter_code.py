@@ -15,6 +15,7 @@ import pytest
 import segno
 
 from server.auth.ratelimit import AuthLimits, Rate
+from server.counter_code import QR_MASK
 from tests.server.conftest import make_proc, start_server
 from testsupport.servers import AppServer
 
@@ -78,7 +79,7 @@ def test_make_replace_revoke(srv: AppServer) -> None:
     assert ALPHABET.match(first["code"]), first
     assert first["preentry"] == {"kind": "procedure", "id": "test-proc"}
     # The QR code's path draws exactly the code's QR matrix (what a counter's scanner reads back).
-    qr = segno.make(first["code"], error="m", micro=False)
+    qr = segno.make(first["code"], error="m", micro=False, mask=QR_MASK)
     assert first["qr"]["size"] == len(qr.matrix)
     assert _matrix(first["qr"]["size"], first["qr"]["path"]) == [[int(b) for b in row] for row in qr.matrix]
     import datetime as dt

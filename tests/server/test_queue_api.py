@@ -405,14 +405,14 @@ def test_one_snapshot_per_change_for_streams_connected_at_different_times(
     import server.tickets.hub as hub_module
 
     reads: list[str] = []
-    real = hub_module.place_tickets
+    real = hub_module.queue_tickets
 
-    def counted(c: Any, place: str, day: str) -> Any:
+    def counted(c: Any, place: str, day: str, recent_done: int) -> Any:
         reads.append(place)
-        return real(c, place, day)
+        return real(c, place, day, recent_done)
 
     monkeypatch.setattr(hub_module, "CONFIG_MAX_AGE", dt.timedelta(0))  # every request reads the configuration
-    monkeypatch.setattr(hub_module, "place_tickets", counted)
+    monkeypatch.setattr(hub_module, "queue_tickets", counted)
     t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
     got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
     stop = threading.Event()
@@ -435,6 +435,63 @@ def test_one_snapshot_per_change_for_streams_connected_at_different_times(
     time.sleep(0.3)
     assert reads == [] and got.empty()
     assert world.srv.client().get("/api/queue/honcho/board").json()["version"] == version
+    stop.set()
+
+
+def test_a_burst_of_changes_shares_rebuilds_and_every_answer_holds_its_own_write(
+        world: World, kiosk: httpx.Client, counter: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots are rebuilt at most every REBUILD_INTERVAL while changes keep coming (docs/queue.md "Load"):
+    tickets drawn at once share rebuilds, yet each answer counts the tickets before it; a phone's stream still
+    sees its ticket end (a closed ticket is no longer among the snapshot's open ones)."""
+    import server.tickets.hub as hub_module
+
+    reads: list[str] = []
+    real = hub_module.queue_tickets
+
+    def counted(c: Any, place: str, day: str, recent_done: int) -> Any:
+        reads.append(place)
+        return real(c, place, day, recent_done)
+
+    monkeypatch.setattr(hub_module, "queue_tickets", counted)
+    monkeypatch.setattr(hub_module, "REBUILD_INTERVAL", 1.0)
+    kiosk.post("/api/queue/honcho/tickets", json={})  # a rebuild just now: the burst waits for the next one
+    reads.clear()
+    issued: queue.Queue[dict[str, Any]] = queue.Queue()
+    kiosks = [world.kiosk() for _ in range(6)]
+    burst = [threading.Thread(target=lambda k=k: issued.put(k.post("/api/queue/honcho/tickets", json={}).json()))
+             for k in kiosks]
+    for th in burst:
+        th.start()
+    for th in burst:
+        th.join(10)
+    tickets = sorted((issued.get_nowait() for _ in range(6)), key=lambda t: t["number"])
+    assert len(reads) <= 3, reads  # six writes, not six rebuilds
+    aheads = [t["ahead"] for t in tickets]
+    assert aheads == sorted(set(aheads)), aheads  # each answer's snapshot held its own ticket and those before it
+    board = world.client().get("/api/queue/honcho/board").json()
+    assert board["waiting"] == world.sql("SELECT COUNT(*) FROM tickets WHERE place = 'honcho'"
+                                         " AND status = 'waiting'")[0][0]
+
+    monkeypatch.setattr(hub_module, "REBUILD_INTERVAL", 0.2)
+    mine = tickets[-1]
+    got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    stop = threading.Event()
+    threading.Thread(target=_sse, args=(world.srv.url + f"/api/tickets/{mine['token']}/events", got, stop),
+                     daemon=True).start()
+    assert got.get(timeout=5)[1]["status"] == "waiting"
+    world.srv.db.write_sync(lambda c: c.execute(  # first in the order (no change of the queue: no stream wakes)
+        "UPDATE tickets SET priority = 1 WHERE token_hash = ?", (hash_secret(mine["token"]).hex(),)))
+    t = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    assert t["number"] == mine["number"]
+    for _ in range(20):  # called: more than one view may come (a rebuild per change)
+        if got.get(timeout=5)[1]["status"] == "called":
+            break
+    assert counter.post(f"/api/queue/tickets/{t['id']}/finish").json()["status"] == "done"
+    for _ in range(20):
+        view = got.get(timeout=5)[1]
+        if view["status"] != "called":
+            break
+    assert view["status"] == "done"
     stop.set()
 
 

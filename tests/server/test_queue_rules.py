@@ -5,10 +5,15 @@ the department filter, positions and the wait estimate."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from server.auth.roles import may_serve_ticket
 from server.booking.config import DEFAULT_CONFIG
@@ -192,3 +197,81 @@ def test_who_issues_a_ticket_and_who_serves_it_is_one_policy() -> None:
     assert may_serve_ticket(acct("reviewer", "kodomo"), ["kodomo", "shimin"])
     assert not may_serve_ticket(acct("reviewer", "kodomo"), [])
     assert not may_serve_ticket(acct("configurator"), ["kodomo"])
+
+
+def _reference_positions(tickets: Sequence[QTicket], now: dt.datetime, cfg: Any,
+                         stats: QueueStats) -> dict[str, tuple[int, int]]:
+    """docs/queue.md's rule spelt out the straightforward way (each ticket counts the early bookings before it,
+    O(waiting × early)): what ``rules.positions``' one pass must equal."""
+    ahead_of_due = dt.timedelta(minutes=cfg.due_ahead_minutes)
+
+    def keeps(t: QTicket) -> bool:
+        return (t.kind == "booking" and t.due_at is not None and t.missed == 0
+                and t.arrived_at <= t.due_at + dt.timedelta(minutes=cfg.lateness_minutes))
+
+    def early(t: QTicket) -> bool:
+        return t.priority <= 0 and keeps(t) and t.due_at is not None and t.due_at - ahead_of_due > now
+
+    def key(t: QTicket) -> tuple[int, dt.datetime, int]:
+        if t.priority > 0:
+            return (0, t.queue_at, t.seq)
+        if keeps(t):
+            assert t.due_at is not None
+            return (1, t.due_at, t.seq)
+        return (2, t.queue_at, t.seq)
+
+    waiting = [t for t in tickets if t.status == "waiting"]
+    out = {}
+    for t in waiting:
+        before = sum(1 for o in waiting if key(o) < key(t) and not early(o))
+        call_at = now + dt.timedelta(minutes=rules.estimate_minutes(before, stats))
+        if early(t):
+            assert t.due_at is not None
+            call_at = max(call_at, t.due_at - ahead_of_due)
+        ahead = before + sum(1 for o in waiting if early(o) and key(o) < key(t)
+                             and o.due_at is not None and o.due_at - ahead_of_due <= call_at)
+        minutes = rules.estimate_minutes(ahead, stats)
+        if t.kind == "booking" and t.due_at is not None and t.due_at > now and t.missed == 0:
+            minutes = max(minutes, math.ceil((t.due_at - now).total_seconds() / 60))
+        out[t.id] = (ahead, minutes)
+    return out
+
+
+_ticket_st = st.tuples(
+    st.sampled_from(["walkin", "booking"]),
+    st.sampled_from(["waiting", "waiting", "waiting", "called", "done"]),
+    st.integers(-120, 10),  # arrived (minutes from now)
+    st.integers(-60, 180),  # due (bookings)
+    st.integers(0, 1),  # priority
+    st.integers(0, 1),  # missed
+    st.integers(-5, 5),  # not_before (paused after a miss when > 0)
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_ticket_st, max_size=120), service=st.floats(0.5, 20), booths=st.integers(1, 8))
+def test_positions_in_one_pass_equal_the_straightforward_count(rows: list[tuple[Any, ...]], service: float,
+                                                                booths: int) -> None:
+    tickets = []
+    for i, (kind, status, arrived, due, priority, missed, nb) in enumerate(rows):
+        tickets.append(QTicket(
+            id=f"t{i}", number=f"X-{i:03d}", kind=kind, status=status, arrived_at=_m(arrived),
+            queue_at=_m(arrived + 3 * missed), seq=i + 1, priority=priority,
+            due_at=_m(due) if kind == "booking" else None, missed=missed,
+            not_before=_m(nb) if missed and nb > 0 else None))
+    stats = QueueStats(service_minutes=service, active_booths=booths)
+    assert rules.positions(tickets, NOW, CFG, stats) == _reference_positions(tickets, NOW, CFG, stats)
+
+
+def test_positions_of_a_big_queue_equal_the_straightforward_count() -> None:
+    """A morning's queue (1,500 waiting, most of them bookings checked in early) — the size the load bench meets."""
+    rnd = random.Random(15)
+    tickets = [QTicket(id=f"t{i}", number=f"X-{i:04d}", kind=kind, status="waiting", arrived_at=_m(a), queue_at=_m(a),
+                       seq=i + 1, priority=int(rnd.random() < 0.02),
+                       due_at=_m(rnd.randint(-30, 240)) if kind == "booking" else None)
+               for i in range(1500)
+               for kind, a in [(rnd.choice(["booking", "booking", "walkin"]), rnd.randint(-90, 0))]]
+    stats = QueueStats(service_minutes=1.2, active_booths=20)
+    got = rules.positions(tickets, NOW, CFG, stats)
+    assert got == _reference_positions(tickets, NOW, CFG, stats)
+    assert len({a for a, _ in got.values()}) > 100  # a real spread of places, not all zero
