@@ -23,6 +23,7 @@ from server.booking.slots import (
     slot_free,
     window_days,
 )
+from server.booking.store import BookingRecord
 
 
 def proc(pid: str, dept: str, minutes: int | None) -> Procedure:
@@ -177,3 +178,25 @@ def test_default_config_books_out_of_the_box() -> None:
     now = jst("2026-12-07")
     slots = day_slots(DEFAULT_CONFIG, place, dt.date(2026, 12, 8), 30, ["shimin"], [], now)
     assert slots[0].start == "08:30" and slots[-1].end == "17:15" and all(s.free for s in slots)
+
+
+def test_the_defaults_leave_every_new_booking_changeable_for_a_while() -> None:
+    """probe15c #2: with the default window (min_days 1) and cut-off, a booking made at 23:59 JST for the first
+    bookable day's first slot must still be changeable when it is made; the old default cut-off (24 hours) made
+    every booking for tomorrow fixed at once. The same change_until the booking and the hold answer use."""
+    from server.booking.store import change_until
+
+    place = DEFAULT_CONFIG.places[0]
+    for offset in range(14):  # every weekday twice, holidays and 年末年始 included or not
+        now = dt.datetime(2026, 12, 20, 23, 59, tzinfo=JST) + dt.timedelta(days=offset)
+        first, _ = window_days(DEFAULT_CONFIG, now)
+        slots = day_slots(DEFAULT_CONFIG, place, first, 15, ["shimin"], [], now)
+        if not slots:
+            continue
+        hold = msgspec.convert({"id": "h", "code": "X", "manage_hash": None, "place": place.id,
+                                "day": first.isoformat(), "start": slots[0].start, "minutes": 15, "status": "held",
+                                "held_until": None, "holder": "x", "account_id": None, "booked_by": None,
+                                "name": None, "phone": None, "party": 1, "people": [], "event": None,
+                                "procedures": [], "departments": [], "lang": None, "created_at": "",
+                                "updated_at": ""}, BookingRecord)
+        assert change_until(DEFAULT_CONFIG, hold) > now, (now, first, slots[0].start)

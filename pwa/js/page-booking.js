@@ -15,7 +15,7 @@ import { el } from './dom.js';
 import { jst } from './statuses.js';
 import { state, can, link, notFound } from './shell.js';
 import { qrImage } from './qr.js';
-import { dayName, timeRange, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, nextBookings, manageHash } from './booking-calendar.js';
+import { dayName, hm, timeRange, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, nextBookings, manageHash } from './booking-calendar.js';
 
 addStrings(STRINGS);
 
@@ -266,7 +266,10 @@ function confirmStep(box, ctx, hold) {
   const chosen = ctx.event ? (ctx.options.events || []).filter((e) => e.id === ctx.event) : (ctx.options.procedures || []).filter((p) => ctx.procedures.includes(p.id));
   const place = (ctx.places.places || []).find((p) => p.id === ctx.place);
   const ok = el('button', { type: 'submit', class: 'btn', id: 'bk-confirm', text: ctx.moving ? t('bkMoveConfirm') : t('bkConfirm') });
-  const form = el('form', { id: 'bk-form', novalidate: true }, ...fields, err,
+  // Already past the residents' cut-off (the hold's may_change, the server's clock): said before 予約する, not after.
+  const fixed = hold.may_change === false ? el('p', { class: 'notice', id: 'bk-no-change', text: t('bkFixedOnce') }) : null;
+  if (fixed) ok.setAttribute('aria-describedby', 'bk-no-change');
+  const form = el('form', { id: 'bk-form', novalidate: true }, ...fields, fixed, err,
     el('div', { class: 'actions' }, ok, el('button', { type: 'button', class: 'btn-link', text: t('bkOtherTime'), onclick: () => calendarStep(box, ctx) })));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -457,6 +460,10 @@ function walkIn(places) {
     } catch (e) {
       go.disabled = false;
       if (e.problem && e.problem.token) location.hash = `#/q/${enc(e.problem.token)}`;
+      else if (problemType(e) === 'place-closed' && e.problem.opens) {
+        const o = e.problem.opens;
+        msg.textContent = t('bkPlaceClosed', { when: `${dayName(o.day, getLang())} ${hm(o.start)}` });
+      } else if (problemType(e) === 'place-closed') msg.textContent = t('bkPlaceClosedNoDay');
       else msg.textContent = problemText(e);
     }
   });

@@ -167,6 +167,10 @@ class HoldOut(msgspec.Struct):
     day: str
     start: str
     end: str
+    # until when the booking made from this hold may be cancelled or moved by the resident (UTC ISO), and whether
+    # that is still ahead now: the confirm step warns before 予約する when it is not (probe15c #2)
+    change_until: str
+    may_change: bool
 
 
 class BookIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -427,8 +431,10 @@ async def hold_route(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) ->
     except BookingRefused as e:
         raise refused(e) from None
     assert hold.held_until is not None
+    until = change_until(cfg, hold)
     return HoldOut(hold_id=hold.id, held_until=hold.held_until, minutes=hold.minutes, day=hold.day,
-                   start=hold.start, end=hold.end)
+                   start=hold.start, end=hold.end, change_until=until.astimezone(dt.UTC).isoformat(),
+                   may_change=clock.now() < until)
 
 
 @post("/api/bookings", status_code=201,

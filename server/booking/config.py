@@ -48,7 +48,9 @@ class BookingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     max_booking_minutes: int = 120
     hold_minutes: int = 15  # a slot chosen is held this long while the resident confirms
     window: Window = Window()
-    change_cutoff_hours: int = 24  # cancel or move until this many hours before the booked time
+    # cancel or move until this many hours before the booked time; 3, not 24: with min_days 1 a booking for
+    # tomorrow morning must stay changeable when it is made (probe15c #2: 24 made every one fixed at once)
+    change_cutoff_hours: int = 3
     # Closed every year ("MM-DD": 年末年始) or once ("YYYY-MM-DD"), on top of the national holidays.
     closed: list[str] = msgspec.field(default_factory=lambda: list(NEW_YEAR_CLOSED))
     holidays: bool = True  # closed on Japanese public holidays (振替休日 included)

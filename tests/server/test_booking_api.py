@@ -189,7 +189,15 @@ def test_hold_book_read_move_cancel(srv: AppServer) -> None:
 
 def test_cutoff(srv: AppServer) -> None:
     me = resident(srv)
-    b = me.post("/api/bookings", json={"hold_id": hold(me, day(1), "11:00").json()["hold_id"]}).json()
+    held = hold(me, day(1), "11:00").json()
+    # The hold already says so, for the confirm step's warning before 予約する (probe15c #2)
+    assert held["may_change"] is False
+    assert dt.datetime.fromisoformat(held["change_until"]) == dt.datetime.fromisoformat(
+        f"{day(1)}T11:00+09:00") - dt.timedelta(hours=48)
+    later = hold(me, day(15), "10:00").json()
+    assert later["may_change"] is True and dt.datetime.fromisoformat(later["change_until"]) > dt.datetime.now(dt.UTC)
+    b = me.post("/api/bookings", json={"hold_id": held["hold_id"]}).json()
+    assert b["change_until"] == held["change_until"]
     # Tomorrow is always within the 48-hour cut-off: the resident may not change it any more.
     assert b["may_change"] is False
     assert dt.datetime.fromisoformat(b["change_until"]) < dt.datetime.now(dt.UTC)
