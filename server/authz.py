@@ -9,7 +9,8 @@ console, sync and the fast lane).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from litestar.connection import ASGIConnection
 
@@ -22,6 +23,9 @@ from server.auth.roles import (
 )
 from server.problems import Problem
 from server.storage.submissions import HELD_STATUSES, TRANSITIONS
+
+if TYPE_CHECKING:  # types only: the booking rules import nothing of this module, but keep authz light to import
+    from server.booking.config import BookingConfig, Place
 
 __all__ = [
     "AccountLike",
@@ -36,6 +40,7 @@ __all__ = [
     "status_change_allowed",
     "submission_readable",
     "ticket_issuer",
+    "walkin_open",
 ]
 
 
@@ -129,6 +134,44 @@ def ticket_issuer(user: AccountLike | None, kiosk_place: str | None, place: str,
     if user is None:
         raise Problem(401, "unauthorized", "Sign in first, or use a kiosk of this place")
     raise Problem(403, "forbidden", "Your role may not do this")
+
+
+def walkin_open(cfg: BookingConfig, place: Place, source: TicketSource, now: dt.datetime) -> None:
+    """Whether a walk-in ticket may be drawn at ``place`` (a ``server.booking.config`` Place of ``cfg``) at ``now``
+    (aware), by ``source`` (``ticket_issuer``'s): from the app (a resident anywhere, perhaps at home) only while the
+    place is open — an open day (``server.booking.slots.closed_reason`` None: no holiday, no 年末年始, hours that
+    weekday) and between that day's opening and closing time (JST); from a kiosk or the desk on any open day, at
+    any hour (a lobby queue may form before opening). Else 409 problem ``place-closed`` with ``opens``
+    ``{"day", "start"}`` (JST) — when it may be drawn next — or ``opens`` null when no open day is within a year
+    (probe15c #1: a resident drew A-001 at home after closing and was "next")."""
+    from procedure_definitions.japan import JST
+    from server.booking.config import WEEKDAYS
+    from server.booking.slots import closed_reason, minutes_of, today
+
+    def hours(day: dt.date) -> tuple[str, str] | None:
+        if closed_reason(cfg, place, day) is not None:
+            return None
+        span = place.hours.get(WEEKDAYS[day.weekday()])
+        return (span[0], span[1]) if span and len(span) == 2 else None
+
+    day = today(now)
+    jst = now.astimezone(JST)
+    minute = jst.hour * 60 + jst.minute
+    span = hours(day)
+    if span is not None and (source != "app" or minutes_of(span[0]) <= minute < minutes_of(span[1])):
+        return
+    # the next opening: today's when it is still to come (the app before opening), else the next open day's
+    opens: dict[str, str] | None = None
+    if span is not None and minute < minutes_of(span[0]):
+        opens = {"day": day.isoformat(), "start": span[0]}
+    else:
+        for n in range(1, 367):
+            later = hours(day + dt.timedelta(days=n))
+            if later is not None:
+                opens = {"day": (day + dt.timedelta(days=n)).isoformat(), "start": later[0]}
+                break
+    when = f" (opens {opens['day']} {opens['start']} JST)" if opens else ""
+    raise Problem(409, "place-closed", f"The place is closed now{when}", title="The place is closed", opens=opens)
 
 
 def read_is_audited(user: AccountLike) -> bool:

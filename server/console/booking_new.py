@@ -25,7 +25,7 @@ from litestar.response import Redirect
 
 from server.auth.names import MAX_NAME, check_name
 from server.auth.roles import QUEUE_DESK_ROLES
-from server.authz import require_roles
+from server.authz import require_roles, walkin_open
 from server.booking import clock
 from server.booking.api import holder_of
 from server.booking.config import BookingConfig, Place
@@ -80,6 +80,7 @@ _MESSAGES = {
     "cancelled": "この予約は取り消されています。", "not-booked": "この予約は受け付けできない状態です（来庁なしなど）。",
     "wrong-place": "この予約は別の窓口の予約です。", "unknown-code": "その予約は見つかりません。",
     "unknown-department": "選んだ用件（課）が見つかりません。",
+    "place-closed": "今日は閉庁日です（祝日・年末年始・受付のない曜日）。番号札は出せません。",
 }
 DESK_PRIORITY = "優先（窓口で確認：妊娠中・障害のある方など）"  # the reason stored for a priority ticket drawn here
 _refused = partial(refusal_page, messages=_MESSAGES)
@@ -340,6 +341,7 @@ async def walkin_form(request: Request[Any, Any, Any]) -> Response[Any]:
         known = svc.catalog.of_library(department_names)
         if any(d not in known for d in departments):
             raise Problem(422, "unknown-department", "No such department")
+        walkin_open(cfg, place, "staff", clock.now())  # the one rule of the API's walk-in tickets: open days
         ticket, _token = await svc.db.write(lambda conn: draw_ticket_in(
             conn, place.id, departments=departments, priority_reason=DESK_PRIORITY if form.get("priority") else None,
             source="staff", account_id=None, lang="ja", by=user.id))

@@ -26,7 +26,8 @@ from server import audit
 from server.auth.middleware import parse_cookies
 from server.auth.names import Name
 from server.auth.roles import QUEUE_ROLES, may_link_visit, may_serve_ticket
-from server.authz import AccountLike, current_user, require_roles, ticket_issuer
+from server.authz import AccountLike, TicketSource, current_user, require_roles, ticket_issuer, walkin_open
+from server.booking import clock
 from server.booking.config import BookingConfig, Place
 from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
@@ -155,7 +156,7 @@ def _newer(snap: Snapshot, t: TicketRow) -> TicketRow:
 
 
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
-                  residents: bool) -> tuple[str, AccountLike | None]:
+                  residents: bool) -> tuple[TicketSource, AccountLike | None]:
     """``server.authz.ticket_issuer`` of this request (its account, its kiosk cookie)."""
     return ticket_issuer(current_user(request), await kiosk_place(request), place, residents=residents,
                          kiosk_cookie=bool(parse_cookies(request.scope).get(KIOSK_COOKIE)))
@@ -185,6 +186,7 @@ async def draw_ticket(request: Request[Any, Any, Any], place: FromPath[str],
     svc, hub = services(request), hub_of(request)
     cfg = await hub.config()
     p = place_of(cfg, place)
+    walkin_open(cfg, p, source, clock.now())  # the app only while open; a kiosk or the desk on open days
     known = svc.catalog.of_library(department_names)
     unknown = [d for d in data.departments if d not in known]
     if unknown:

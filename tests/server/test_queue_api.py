@@ -30,7 +30,17 @@ from testsupport.webauthn import assert_problem, enroll_staff, install_csrf, reg
 
 KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
 SHISHO = Place(id="shisho", name={"ja": "北支所", "en": "North Branch"}, booths=["1", "2"], booking_booths=1)
-CONFIG = BookingConfig(places=[DEFAULT_CONFIG.places[0], SHISHO])
+ALL_DAY = {d: ["00:00", "24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+# Residents draw from the app only while a place is open (server.authz.walkin_open): 本庁舎 is open all day every
+# day here, no holidays or closing days, so the tests run at any time; 夜間窓口 is open now's other half of the day
+# (a resident's draw is refused, a kiosk's not); 休業中 is never open (even a kiosk's draw is refused).
+_NOW = dt.datetime.now(JST)
+_OTHER_HALF = ["20:00", "24:00"] if _NOW.hour < 12 else ["00:00", "04:00"]
+YORU = Place(id="yoru", name={"ja": "夜間窓口"}, booths=["1"], booking_booths=1,
+             hours={d: list(_OTHER_HALF) for d in ALL_DAY})
+KYUGYO = Place(id="kyugyo", name={"ja": "休業中"}, booths=["1"], booking_booths=1, hours={})
+CONFIG = BookingConfig(places=[msgspec.structs.replace(DEFAULT_CONFIG.places[0], hours=ALL_DAY), SHISHO, YORU, KYUGYO],
+                       holidays=False, closed=[])
 NAME = "予約 太郎"
 
 
@@ -735,3 +745,23 @@ def test_held_requests_do_not_hold_the_server_open(tmp_path: Path) -> None:
         assert got.get(timeout=5)[1].status_code == 304
     finally:
         proc.stop()
+def test_a_resident_draws_only_while_the_place_is_open_a_kiosk_on_open_days(world: World, kiosk: httpx.Client,
+                                                                           counter: httpx.Client) -> None:
+    """probe15c #1: a resident at home drew A-001 after closing and was told "You are next"."""
+    resident = world.resident()
+    body = assert_problem(resident.post("/api/queue/yoru/tickets", json={"lang": "en"}), 409, "place-closed")
+    today = dt.datetime.now(JST).date()
+    opens_day = today if _OTHER_HALF[0] == "20:00" else today + dt.timedelta(days=1)
+    assert body["opens"] == {"day": opens_day.isoformat(), "start": _OTHER_HALF[0]}
+    yoru_kiosk = world.kiosk("yoru")
+    assert yoru_kiosk.post("/api/queue/yoru/tickets", json={}).status_code == 201  # the lobby queue before opening
+    assert counter.post("/api/queue/yoru/tickets", json={}).status_code == 201
+    for who in (world.kiosk("kyugyo"), counter, resident):
+        assert assert_problem(who.post("/api/queue/kyugyo/tickets", json={}), 409, "place-closed")["opens"] is None
+    assert resident.post("/api/queue/honcho/tickets", json={}).status_code == 201  # open: drawn
+    assert world.sql("SELECT place, source FROM tickets ORDER BY place, source") == [
+        ("honcho", "app"), ("yoru", "kiosk"), ("yoru", "staff")]
+    # the desk's console form follows the same rule
+    form = counter.post("/console/bookings/walkin", data={"_csrf_token": counter.cookies["madoguchi_csrf"],
+                                                           "place": "kyugyo"}, follow_redirects=False)
+    assert form.status_code in (303, 409) and world.sql("SELECT count(*) FROM tickets WHERE place = 'kyugyo'") == [(0,)]
