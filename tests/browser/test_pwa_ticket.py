@@ -15,16 +15,29 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from playwright.sync_api import expect
 
 from procedure_definitions.japan import JST
+from server.booking.config import DEFAULT_CONFIG, WEEKDAYS, BookingConfig, Place
+from server.booking.store import put_config_in
 from testsupport.push_service import LocalPushService
 from testsupport.servers import AppServer
 
 from .helpers import axe_check, go, new_phone, shot, sw_active
 
 pytestmark = pytest.mark.browser
+
+
+# A resident draws from the app only while the place is open (server.authz.walkin_open): 本庁舎 open all day every day
+# (the tests run at any time); 夜間窓口 open only in the other half of the day, so the app refuses it now.
+ALL_DAY = {d: ["00:00", "24:00"] for d in WEEKDAYS}
+_OTHER_HALF = ["20:00", "24:00"] if dt.datetime.now(JST).hour < 12 else ["00:00", "04:00"]
+CONFIG = BookingConfig(places=[
+    msgspec.structs.replace(DEFAULT_CONFIG.places[0], hours=ALL_DAY),
+    Place(id="yoru", name={"ja": "夜間窓口", "en": "Night Counter"}, booths=["1"], booking_booths=1,
+          hours={d: list(_OTHER_HALF) for d in WEEKDAYS})], holidays=False, closed=[])
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +49,7 @@ def push_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on the test's thread
         srv = pool.submit(lambda: AppServer.on_file(db, library=load_library(), push_hosts=("127.0.0.1",),
                                                    push_allow_http=True)).result()
+        pool.submit(lambda: srv.db.write_sync(lambda c: put_config_in(c, "# test", CONFIG))).result()
     yield srv
     srv.stop()
 
@@ -225,6 +239,18 @@ def test_a_resident_takes_a_number_in_the_app_once_a_day(browser: Any, push_serv
     assert page.url == first
     tickets = _client(srv, session).get("/api/queue/honcho")  # a resident may not read the staff queue
     assert tickets.status_code == 403
+    # A place closed now: a sentence naming when it opens (JST), no ticket (probe15c #1)
+    go(page, srv.url, "#/v")
+    page.get_by_label("場所").select_option("yoru")
+    page.get_by_role("button", name="番号札を取る").click()
+    opens = dt.datetime.now(JST).date() + dt.timedelta(days=0 if _OTHER_HALF[0] == "20:00" else 1)
+    expect(page.locator("#walkin-error")).to_have_text(
+        f"今は受付の時間外です。番号札は、{opens.month}月{opens.day}日（{'月火水木金土日'[opens.weekday()]}）"
+        f" {int(_OTHER_HALF[0][:2])}:00から取れます。", timeout=10000)
+    assert "#/q/" not in page.url
+    from .test_axe_default_rules import axe_defaults
+
+    axe_defaults(page, "walkin-closed")
     assert not errors, errors
     context.close()
 
