@@ -51,6 +51,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "window": {"min_days": 1, "max_days": 45},
         "holidays": False,
         "closed": [(_today() + dt.timedelta(days=n)).isoformat() for n in range(1, CLOSED_DAYS + 1)],
+        # the first free day (CLOSED_DAYS + 1 ahead) is past the residents' cut-off from the start, the days two
+        # later are not: the confirm step warns before 予約する on the one, not the other
+        "change_cutoff_hours": 24 * (CLOSED_DAYS + 2),
+        "max_holds": 10,
     }
     (tmp / "booking.yaml").write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
@@ -136,5 +140,27 @@ def test_the_phone_number_as_typed_on_a_japanese_keyboard(browser: Any, server: 
     bid, token = href.split("/")[3], href.rsplit("/", 1)[1]
     stored = server.query("SELECT phone, phone_key FROM bookings WHERE id = ?", (bid,))
     assert stored == [("（０９０）１２３４－５６７８", "09012345678")] and token
+    assert not errors, errors
+    context.close()
+
+
+def test_the_confirm_step_warns_when_the_booking_could_not_be_changed(browser: Any, server: ServerProcess) -> None:
+    """probe15c #2: a booking already past the cut-off when made said so only after 予約する."""
+    context, page, errors = new_phone(browser)
+    _to_calendar(page, server.base)
+    page.locator("#cal-times button[data-start='11:00']").click()  # the first free day: past the cut-off
+    warning = page.locator("#bk-no-change")
+    expect(warning).to_have_text("この予約は、予約した後に取り消し・変更ができません。変えたいときは、市役所にお電話ください。",
+                                 timeout=10000)
+    expect(page.locator("#bk-confirm")).to_have_attribute("aria-describedby", "bk-no-change")
+    from .test_axe_default_rules import axe_defaults
+
+    axe_defaults(page, "booking-confirm-fixed")
+    page.get_by_role("button", name="別の時間を選ぶ").click()
+    later = (_today() + dt.timedelta(days=CLOSED_DAYS + 3)).isoformat()
+    page.locator(f"#cal-days button[data-date='{later}']").click()
+    page.locator("#cal-times button[data-start='11:00']").click()
+    expect(page.locator("#bk-when")).to_have_text(f"{day_name(later)} 11:00〜11:15", timeout=10000)
+    assert page.locator("#bk-no-change").count() == 0
     assert not errors, errors
     context.close()
