@@ -4,7 +4,7 @@
 walk-ins, who is away when called, how long each is served. :class:`Driver` plays it over HTTP against a server
 whose queue clock runs ``speed`` times fast (bench/queue_server.py) — a lobby kiosk checks bookings in and draws
 walk-in tickets, the booths call (次の方を呼ぶ), serve and finish, phones follow tickets (half by the ticket's event
-stream, half polling with ETags and the app's back-off) and lobby boards hold the board's event stream — and
+stream, half long-polling with ETags as the app does without one) and lobby boards hold the board's event stream — and
 records in a :class:`Tally` what each client saw and when (``time.monotonic``, one clock for every client).
 """
 
@@ -22,13 +22,15 @@ from typing import Any
 
 import httpx
 
-__all__ = ["PROCEDURES", "CallRec", "Driver", "Morning", "Tally", "Visitor", "next_poll", "pct", "plan"]
+__all__ = ["HOLD_S", "PROCEDURES", "CallRec", "Driver", "Morning", "Tally", "Visitor", "long_poll_pause", "next_poll",
+           "pct", "plan"]
 
 # What the bookings are for (shipped procedures and their departments): the booths' view names them.
 PROCEDURES = (("juminhyo-copy", "shimin"), ("inkan-toroku", "shimin"), ("tenkyo", "shimin"),
               ("kokuho-kanyu", "hoken_nenkin"))
 TERMINAL = frozenset({"done", "left", "no_show"})
 POLL_MIN_S, POLL_MAX_S = 3.0, 30.0  # pwa/js/booking-calendar.js POLL_MIN_MS / POLL_MAX_MS
+HOLD_S = 25  # pwa/js/booking-calendar.js HOLD_S: GET /api/tickets/{token}?wait=25 (long polling)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,17 @@ def next_poll(last_s: float, changed: bool, hint_s: float | None) -> float:
     if changed or not last_s:
         return floor
     return min(POLL_MAX_S, max(floor, last_s * 2))
+
+
+def long_poll_pause(last_s: float, status: int | None, took_s: float, retry_after: str | None,
+                    hint_s: float | None) -> float:
+    """The app's pause before its next long poll (pwa/js/booking-calendar.js ``longPollPause``), in seconds: none
+    after an answer that was held or brought news; after an error (``status`` None) or a 304 back at once, the
+    back-off, at least ``Retry-After``."""
+    if status is not None and (status == 200 or took_s >= 1.0):
+        return 0.0
+    after = float(retry_after) if retry_after and retry_after.isdigit() else 0.0
+    return max(next_poll(last_s, False, hint_s), after)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -406,23 +419,27 @@ class Driver:
         await self._events(f"/api/tickets/{token}/events", "ticket", on)
 
     async def _follow_poll(self, token: str) -> None:
+        """As the app without an event stream: long polling (``?wait=25`` with the ETag, held by the server until
+        the ticket changes), asked again at once after each answer."""
         etag, wait, hint = None, 0.0, None
         while not self.stopping:
-            r = await self.anon.get(f"/api/tickets/{token}", headers={"If-None-Match": etag} if etag else {})
+            asked = time.monotonic()
+            r = await self.anon.get(f"/api/tickets/{token}", params={"wait": HOLD_S},
+                                    headers={"If-None-Match": etag} if etag else {})
             if r.status_code == 200:
                 self.tally.phone_events["poll-200"] += 1
                 etag, view = r.headers.get("etag"), r.json()
                 hint = view.get("poll_after_s")
                 if self._phone_view(view):
                     return
-                wait = next_poll(wait, True, hint)
             elif r.status_code == 304:
                 self.tally.phone_events["poll-304"] += 1
-                wait = next_poll(wait, False, hint)
             else:
                 self.error(f"poll: {r.status_code} {r.text[:200]}")
                 return
-            await asyncio.sleep(wait)
+            wait = long_poll_pause(wait, r.status_code, time.monotonic() - asked, r.headers.get("retry-after"), hint)
+            if wait:
+                await asyncio.sleep(wait)
 
     async def _board(self, i: int) -> None:
         seen = self.tally.board_seen[i]

@@ -32,7 +32,7 @@ def test_a_tiny_morning_plays_to_the_end_without_errors() -> None:
     assert r.states.get("no_show", 0) == t.ops["missed"] // 2
     assert t.ops["finish"] == r.states["done"] and t.ops["call"] >= t.ops["finish"]
     # Boards and phones saw calls, never before the booth asked for them (one clock for all clients).
-    for key in ("board", "sse"):
+    for key in ("board", "sse", "poll"):  # poll: the long-polling phones (?wait=25)
         assert r.delays[key], key
         assert min(r.delays[key]) >= 0, key
     assert len(r.delays["board"]) + r.unseen["board"] == m.boards * (t.ops["call"] + t.ops["recall"])
