@@ -158,3 +158,20 @@ def test_unknown_keys_do_not_hide_the_other_problems() -> None:
     assert cfg is None
     codes = [p.code for p in problems]
     assert codes.count("BK002") == 2 and len(codes) == 11, [p.format() for p in problems]
+
+
+def test_a_cut_off_longer_than_the_first_day_is_stored_with_a_located_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """probe15c #2: with min_days 1 and a 24-hour-plus cut-off every booking for tomorrow was unchangeable at once."""
+    places = 'places: [{id: honcho, name: {ja: 本庁舎}, booths: ["1"], booking_booths: 1}]\n'
+    f, db = tmp_path / "booking.yaml", tmp_path / "m.db"
+    f.write_text(f"{places}window: {{min_days: 1, max_days: 30}}\nchange_cutoff_hours: 48\n", encoding="utf-8")
+    assert main(["booking", "set", str(f), "--db", str(db)]) == 0  # a warning, not an error: stored
+    out = capsys.readouterr()
+    assert "booking rules stored" in out.out
+    assert out.err.startswith(f"{f}:3:22: BK012 warning: change_cutoff_hours (48) is more than window.min_days × 24"
+                              " (24)"), out.err
+    assert _stored(db)[1].change_cutoff_hours == 48  # type: ignore[attr-defined]
+    f.write_text(f"{places}window: {{min_days: 2, max_days: 30}}\nchange_cutoff_hours: 48\n", encoding="utf-8")
+    assert main(["booking", "set", str(f), "--db", str(db)]) == 0
+    assert capsys.readouterr().err == ""

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from server.audit import append_audit
-from server.booking.config_file import config_yaml, read_config
+from server.booking.config_file import config_warnings, config_yaml, read_config
 from server.booking.store import put_config_in
 from server.commands import _open_db
 
@@ -69,6 +69,8 @@ def booking_set(ns: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"booking rules stored: {len(cfg.places)} place(s) ({', '.join(p.id for p in cfg.places)})")
+    for w in config_warnings(text, cfg, ns.file):  # stored all the same: likely not meant, never wrong
+        print(w.format(), file=sys.stderr)
     return 0
 
 

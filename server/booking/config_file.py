@@ -22,7 +22,7 @@ from procedure_definitions.yamlpos import KeyPath, Located, YamlError, dump_yaml
 from server.booking.config import DEFAULT_CONFIG, WEEKDAYS, BookingConfig, Place, Window
 from server.booking.slots import minutes_of
 
-__all__ = ["BK_CODES", "ConfigProblem", "config_yaml", "read_config"]
+__all__ = ["BK_CODES", "ConfigProblem", "config_warnings", "config_yaml", "read_config"]
 
 BK_CODES: Final[dict[str, str]] = {
     "BK001": "the file is not readable YAML",
@@ -36,6 +36,7 @@ BK_CODES: Final[dict[str, str]] = {
     "BK009": "a closing day",
     "BK010": "the booking window",
     "BK011": "a department cap names no department of the library",
+    "BK012": "warning: bookings for the first bookable day are past the cut-off when made",
 }
 
 _PLACE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}", re.ASCII)
@@ -217,6 +218,20 @@ def read_config(text: str, file: str = "booking.yaml", departments: Collection[s
         return None, sorted(check.problems)
     check.meaning(cfg)
     return (None, sorted(check.problems)) if check.problems else (cfg, [])
+
+
+def config_warnings(text: str, cfg: BookingConfig, file: str = "booking.yaml") -> list[ConfigProblem]:
+    """What ``cfg`` (read from ``text`` by :func:`read_config`) allows but likely does not mean, located as the
+    problems are; the rules are stored all the same. BK012: a cut-off longer than the window's first day
+    (``window.min_days`` × 24 hours) — a booking for that day can be past the cut-off, so unchangeable by the
+    resident, from the moment it is made (probe15c #2; the app warns before 予約する, but it is rarely meant)."""
+    if cfg.window.min_days * 24 >= cfg.change_cutoff_hours:
+        return []
+    check = _Check(read_yaml(text), file)
+    check.report("BK012", ("change_cutoff_hours",), f"warning: change_cutoff_hours ({cfg.change_cutoff_hours}) is"
+                 f" more than window.min_days × 24 ({cfg.window.min_days * 24}): bookings for the first bookable"
+                 " days may be unchangeable by residents from the moment they are made")
+    return check.problems
 
 
 def config_yaml(cfg: BookingConfig = DEFAULT_CONFIG) -> str:
