@@ -17,6 +17,7 @@ import pytest
 from procedure_definitions.japan import JST
 from server.console.landing import PROCEDURE_HOME
 from tests.server.conftest import FakeBuild, Lib, make_proc
+from testsupport.booking_rules import open_every_day
 from testsupport.servers import AppServer
 from testsupport.webauthn import enroll_staff, install_csrf, register_resident
 
@@ -27,6 +28,7 @@ NAME = "来庁 次郎"
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     with AppServer.on_file(tmp_path_factory.mktemp("qpages") / "q.db", library=Lib([make_proc()]),
                            build_result=FakeBuild()) as s:
+        open_every_day(s.db)  # walk-in tickets are refused on closed days: the tests run any day
         from server.demo import DEMO_RESIDENTS
         from server.registry import SQLiteRegistry
 
