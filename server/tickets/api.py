@@ -143,15 +143,19 @@ def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIs
 
 
 async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:
-    """The snapshot after a write, and the ticket as it holds it."""
-    snap = await hub.snapshot(place, cfg)
+    """The snapshot after a write, and the ticket as it holds it. A ticket the write took out of the waiting line
+    (called, served, done, left) has no position to show: the answer does not wait for the next rebuild (a booth's
+    step answers at once while changes keep coming; the boards' and phones' views follow with it)."""
+    snap = hub.latest(place, cfg) if t.status != "waiting" else None
+    if snap is None:
+        snap = await hub.snapshot(place, cfg)
     return snap, _newer(snap, t)
 
 
 def _newer(snap: Snapshot, t: TicketRow) -> TicketRow:
     """The ticket as ``snap`` holds it, or ``t`` when that is newer or the snapshot has not got it (a ticket closed
     before the board's last calls: snapshots hold the open tickets only)."""
-    held = next((x for x in snap.tickets if x.id == t.id), None)
+    held = snap.by_id.get(t.id)
     return t if held is None or held.updated_at < t.updated_at else held
 
 
@@ -221,7 +225,7 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     cfg = await hub.config()
     snap = await hub.snapshot(booking_place(cfg, t.place) or _stub_place(t.place), cfg)
     held = _newer(snap, t)
-    if held is t and t.status in store.OPEN_STATUSES and not any(x.id == t.id for x in snap.tickets):
+    if held is t and t.status in store.OPEN_STATUSES and t.id not in snap.by_id:
         # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show).
         again: TicketRow | None = await hub.db.read(lambda c: store.load_ticket(c, t.id))
         held = again or t

@@ -21,7 +21,7 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
@@ -81,6 +81,7 @@ class Snapshot:
     stats: rules.QueueStats
     called_today: int = 0  # the day's tickets called at least once (closed ones too)
     updated_at: str | None = None  # the latest change of any of the day's tickets
+    by_id: dict[str, TicketRow] = field(default_factory=dict)  # ``tickets`` by id (each stream looks up its own)
 
 
 class _Place:
@@ -176,7 +177,8 @@ class QueueHub:
 
     async def config(self) -> BookingConfig:
         """The booking configuration, read at most every few seconds (``madoguchi booking set`` writes it)."""
-        now = clock.now()
+        # Wall time, not the feature's clock: the file changes in the real world (the load bench runs the day at 60×).
+        now = dt.datetime.now(dt.UTC)
         if self._cfg is None or now - self._cfg[1] > CONFIG_MAX_AGE or now < self._cfg[1]:
             read = await self.db.read(config_in)
             # The same object while the configuration is unchanged: snapshots are shared per (version, cfg), so a
@@ -191,6 +193,14 @@ class QueueHub:
         return None if place is None else await self.snapshot(place, cfg)
 
     # -- snapshots -----------------------------------------------------------------------------------------------
+
+    def latest(self, place: Place, cfg: BookingConfig) -> Snapshot | None:
+        """The place's last snapshot as it is, without waiting for a rebuild (None when there is none under
+        ``cfg``, or it is too old): what a booth's step answers with when its ticket has no position to show."""
+        snap = self._place(place.id).snapshot
+        if snap is None or snap.cfg is not cfg or not dt.timedelta(0) <= clock.now() - snap.at < SNAPSHOT_MAX_AGE:
+            return None
+        return snap
 
     async def snapshot(self, place: Place, cfg: BookingConfig) -> Snapshot:
         """The place's queue as of now: computed once per version (and at most SNAPSHOT_MAX_AGE old), rebuilt at
@@ -225,7 +235,8 @@ class QueueHub:
             tickets, stats, (called_today, updated_at) = await self.db.read(read)
             positions = rules.positions([qticket(t) for t in tickets if t.status == "waiting"], now, cfg, stats)
             snap = Snapshot(place=place, cfg=cfg, version=version, at=now, tickets=tickets, positions=positions,
-                            stats=stats, called_today=called_today, updated_at=updated_at)
+                            stats=stats, called_today=called_today, updated_at=updated_at,
+                            by_id={t.id: t for t in tickets})
             if p.snapshot is None or p.snapshot.version <= version:
                 p.snapshot = snap
             return snap
