@@ -11,6 +11,7 @@ answer comes at once with ``Retry-After`` so a client does not ask again in a ti
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final
@@ -68,18 +69,31 @@ async def long_poll(request: Request[Any, Any, Any], hub: QueueHub, place: str, 
     if _held >= MAX_HELD:
         return etag_response(request, view, {"Retry-After": str(BUSY_RETRY_S)})
     _held += 1
+    # A phone that went away (the page left: the app aborts its request) frees its place under the cap at once.
+    gone = asyncio.ensure_future(_disconnected(request))
     try:
         deadline = time.monotonic() + wait
-        while not hub.closed:
+        while not hub.closed and not gone.done():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await hub.wait(place, snap.version, min(left, _RECHECK_S))
-            if hub.closed:
+            waiting = asyncio.ensure_future(hub.wait(place, snap.version, min(left, _RECHECK_S)))
+            try:
+                await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+            if hub.closed or gone.done():
                 break
             snap, view = await current()  # one snapshot per change, shared with the streams and other polls
             if etag_of(view) != tag:
                 break
     finally:
+        gone.cancel()
         _held -= 1
     return etag_response(request, view)
+
+
+async def _disconnected(request: Request[Any, Any, Any]) -> None:
+    """Returns when the client has gone away (the server's ``http.disconnect``); a GET's empty body comes first."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -765,3 +765,22 @@ def test_a_resident_draws_only_while_the_place_is_open_a_kiosk_on_open_days(worl
     form = counter.post("/console/bookings/walkin", data={"_csrf_token": counter.cookies["madoguchi_csrf"],
                                                            "place": "kyugyo"}, follow_redirects=False)
     assert form.status_code in (303, 409) and world.sql("SELECT count(*) FROM tickets WHERE place = 'kyugyo'") == [(0,)]
+
+
+def test_a_held_request_whose_client_went_away_is_let_go(world: World, kiosk: httpx.Client) -> None:
+    """The app aborts its held request when the page is left: the server lets it go at once (its place under the
+    cap is free again) instead of holding it for the rest of its wait."""
+    from server.tickets import longpoll
+
+    t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    url = f"/api/tickets/{t['token']}"
+    tag = world.srv.client().get(url).headers["etag"]
+    before = longpoll.held_count()
+    c = httpx.Client(base_url=world.srv.url, timeout=httpx.Timeout(30, read=0.5))
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up after 0.5 s and closes its connection
+        c.get(url, params={"wait": 25}, headers={"If-None-Match": tag})
+    c.close()
+    deadline = time.monotonic() + 3
+    while longpoll.held_count() > before:
+        assert time.monotonic() < deadline, "the held request outlived its client"
+        time.sleep(0.05)
