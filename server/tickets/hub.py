@@ -33,6 +33,7 @@ from server.push import Notifier, Subscription, SubscriptionLoader
 from server.storage.db import Database
 from server.tickets import rules
 from server.tickets.store import (
+    DayEvents,
     TicketRow,
     day_figures_in,
     day_of,
@@ -85,7 +86,7 @@ class Snapshot:
 
 
 class _Place:
-    __slots__ = ("built", "changed", "lock", "snapshot", "version")
+    __slots__ = ("built", "changed", "events", "lock", "snapshot", "version")
 
     def __init__(self) -> None:
         self.version = 1
@@ -93,6 +94,7 @@ class _Place:
         self.lock = asyncio.Lock()
         self.snapshot: Snapshot | None = None
         self.built = 0.0  # loop time the last rebuild started
+        self.events: DayEvents | None = None  # the day's event log read so far (stats_in reads only newer rows)
 
 
 class QueueHub:
@@ -229,7 +231,9 @@ class QueueHub:
 
             def read(c: sqlite3.Connection) -> tuple[list[TicketRow], rules.QueueStats, tuple[int, str | None]]:
                 day = day_of(now)
-                return (queue_tickets(c, place.id, day, BOARD_CALLS), stats_in(c, place, day, now, cfg),
+                if p.events is None or p.events.day != day:
+                    p.events = DayEvents(day)
+                return (queue_tickets(c, place.id, day, BOARD_CALLS), stats_in(c, place, day, now, cfg, p.events),
                         day_figures_in(c, place.id, day))
 
             tickets, stats, (called_today, updated_at) = await self.db.read(read)

@@ -34,6 +34,7 @@ from server.tickets import rules
 
 __all__ = [
     "OPEN_STATUSES",
+    "DayEvents",
     "TicketRefused",
     "TicketRow",
     "booking_tickets_in",
@@ -235,30 +236,45 @@ def qticket(t: TicketRow) -> rules.QTicket:
                          called_at=_ts(t.called_at))
 
 
+class DayEvents:
+    """What :func:`stats_in` has read of a place's event log so far today, so the next call reads only the newer
+    rows (the hub rebuilds a place's snapshot several times a second; by noon the day holds thousands of events)."""
+
+    __slots__ = ("calls", "day", "last_id", "served", "services")
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+        self.last_id = 0
+        self.served: dict[str, dt.datetime] = {}
+        self.services: list[float] = []
+        self.calls: list[tuple[str, dt.datetime]] = []
+
+
 def stats_in(conn: sqlite3.Connection, place: Place, day: str, now: dt.datetime,
-             cfg: BookingConfig) -> rules.QueueStats:
-    """The day's service figures (``rules.day_stats``) from the event log of ``place`` since the JST day began."""
+             cfg: BookingConfig, seen: DayEvents | None = None) -> rules.QueueStats:
+    """The day's service figures (``rules.day_stats``) from the event log of ``place`` since the JST day began.
+    ``seen`` (of this place and day; the caller keeps it) carries what earlier calls read: only newer rows are read."""
+    if seen is None or seen.day != day:
+        seen = DayEvents(day)
     start = dt.datetime.fromisoformat(day).replace(tzinfo=JST).astimezone(dt.UTC).isoformat()
-    served: dict[str, dt.datetime] = {}
-    services: list[float] = []
-    calls: list[tuple[str, dt.datetime]] = []
-    for event, ticket_id, booth, at in conn.execute(
-            "SELECT event, ticket_id, booth, at FROM queue_events WHERE place = ? AND at >= ?"
-            " AND event IN ('called', 'served', 'finished') ORDER BY id", (place.id, start)):
+    for event_id, event, ticket_id, booth, at in conn.execute(
+            "SELECT id, event, ticket_id, booth, at FROM queue_events WHERE place = ? AND at >= ? AND id > ?"
+            " AND event IN ('called', 'served', 'finished') ORDER BY id", (place.id, start, seen.last_id)):
+        seen.last_id = event_id
         when = dt.datetime.fromisoformat(at)
         if event == "called" and booth is not None:
-            calls.append((booth, when))
+            seen.calls.append((booth, when))
         elif event == "served" and ticket_id is not None:
-            served[ticket_id] = when
-        elif event == "finished" and ticket_id in served:
-            services.append((when - served.pop(ticket_id)).total_seconds() / 60)
+            seen.served[ticket_id] = when
+        elif event == "finished" and ticket_id in seen.served:
+            seen.services.append((when - seen.served.pop(ticket_id)).total_seconds() / 60)
     gaps: list[float] = []
     last: dict[str, dt.datetime] = {}
-    for booth, at in calls:
+    for booth, at in seen.calls:
         if booth in last:
             gaps.append((at - last[booth]).total_seconds() / 60)
         last[booth] = at
-    return rules.day_stats(services, gaps, calls, now, cfg, len(place.booths))
+    return rules.day_stats(seen.services, gaps, seen.calls, now, cfg, len(place.booths))
 
 
 # -- issuing ---------------------------------------------------------------------------------------------------

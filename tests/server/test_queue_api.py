@@ -505,6 +505,36 @@ def test_a_burst_of_changes_shares_rebuilds_and_every_answer_holds_its_own_write
     stop.set()
 
 
+def test_day_stats_read_incrementally_equal_a_full_read(world: World, kiosk: httpx.Client,
+                                                        counter: httpx.Client) -> None:
+    """The hub reads only the event log's newer rows on each rebuild (store.DayEvents): the figures equal those
+    of reading the whole day again."""
+    from server.booking import clock
+    from server.booking.config import config_in
+    from server.tickets.store import DayEvents, day_of, stats_in
+
+    cfg = world.srv.db.read_sync(config_in)
+    (place,) = [p for p in cfg.places if p.id == "honcho"]
+    seen = DayEvents(day_of(clock.now()))
+
+    def both() -> tuple[Any, Any]:
+        now = clock.now()
+        return world.srv.db.read_sync(lambda c: (stats_in(c, place, day_of(now), now, cfg, seen),
+                                                 stats_in(c, place, day_of(now), now, cfg)))
+
+    before = both()
+    assert before[0] == before[1]
+    for booth in ("3", "4"):
+        kiosk.post("/api/queue/honcho/tickets", json={})
+        t = counter.post("/api/queue/honcho/call", json={"booth": booth}).json()
+        counter.post(f"/api/queue/tickets/{t['id']}/serve", json={})
+        time.sleep(0.05)
+        counter.post(f"/api/queue/tickets/{t['id']}/finish")
+    incremental, full = both()
+    assert incremental == full and seen.calls and seen.last_id > 0
+    assert incremental != before[0] or len(seen.services) > 0  # the new calls and services were read
+
+
 def test_ticket_push_near_once_and_called_once_decrypted(world: World, kiosk: httpx.Client, counter: httpx.Client,
                                                          push: LocalPushService) -> None:
     push.deliveries.clear()
