@@ -321,15 +321,21 @@ def test_serve_sets_publish_approvals(monkeypatch: pytest.MonkeyPatch, tmp_path:
                                       expected: int) -> None:
     """``madoguchi serve --publish-approvals N`` reaches ``Settings.publish_approvals`` (the app and uvicorn are
     stood in for: only the settings built from the command line are looked at)."""
-    import uvicorn
-
     import server.app
+    import server.commands
     import server.printing.pdf
     from madoguchi.cli import main
 
+    class NoServer:  # uvicorn's server, stood in for: serve() builds it from its config and runs it
+        def __init__(self, config: Any) -> None:
+            pass
+
+        def run(self) -> None:
+            pass
+
     seen: list[Any] = []
     monkeypatch.setattr(server.app, "create_app", lambda settings, **_: seen.append(settings) or object())
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(server.commands, "_server_class", lambda: NoServer)
     monkeypatch.setattr(server.printing.pdf, "warm_up", lambda: None)
     monkeypatch.setattr("gc.freeze", lambda: None)
     assert main(["serve", "--db", str(tmp_path / "m.db"), *argv]) == 0
