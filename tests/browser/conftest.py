@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.booking_rules import store_rules
 from testsupport.chromium import CHROMIUM, CHROMIUM_FLAGS
 from testsupport.servers import ServerProcess
 
@@ -50,6 +51,20 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     """One server (default library, fresh database) for every test of a module: each test uses its own
     browser context, so tests only share the server's data, never the app's storage."""
     s = demo_server(tmp_path_factory.mktemp("server") / "madoguchi.db")
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def open_shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """:func:`shared_server` whose booking rules open every day all day, with same-day bookings
+    (testsupport.booking_rules.OPEN_ALL_DAY): for tests that draw walk-in tickets at a kiosk, the desk or the app,
+    or book tomorrow, which the default rules refuse on weekends, holidays, 年末年始 and outside 08:30–17:15 JST —
+    the suite runs at any date and time. A test about closed days or hours sets its own rules and times."""
+    db = tmp_path_factory.mktemp("server") / "madoguchi.db"
+    store_rules(db)
+    s = demo_server(db)
     s.start()
     yield s
     s.stop()

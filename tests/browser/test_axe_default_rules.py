@@ -37,8 +37,8 @@ def _free_slot(base: str) -> tuple[str, str]:
     return day["date"], next(s["start"] for s in day["slots"] if s["free"])
 
 
-def test_the_resident_screens_pass_axe_default_rules(browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+def test_the_resident_screens_pass_axe_default_rules(browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     context, page, errors = new_phone(browser)
     go(page, server.base, "#/")
     page.wait_for_selector("main[data-ready=true]", timeout=15000)
@@ -81,8 +81,8 @@ def test_the_resident_screens_pass_axe_default_rules(browser: Any, shared_server
     context.close()
 
 
-def test_the_lobby_and_console_screens_pass_axe_default_rules(browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+def test_the_lobby_and_console_screens_pass_axe_default_rules(browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     lobby = browser.new_context(viewport={"width": 1600, "height": 900}, locale="ja-JP")
     board = lobby.new_page()
     board.goto(f"{server.base}/board")

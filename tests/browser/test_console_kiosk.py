@@ -32,8 +32,8 @@ def _desk(browser: Any, server: ServerProcess, role: str = "counter") -> tuple[A
     return context, page, errors
 
 
-def test_the_days_bookings_and_a_pre_entry(browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+def test_the_days_bookings_and_a_pre_entry(browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     resident = server.login_as("resident", display_name="予約 太郎")
     now = dt.datetime.now(dt.UTC).isoformat()
     bid, draft = str(uuid.uuid4()), str(uuid.uuid4())
@@ -78,8 +78,8 @@ def test_the_days_bookings_and_a_pre_entry(browser: Any, shared_server: ServerPr
     context.close()
 
 
-def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+def test_pairing_and_revoking_a_kiosk(browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     context, page, errors = _desk(browser, server)
     page.goto(f"{server.base}/console/kiosks")
     axe_check(page, "console-kiosks")
@@ -162,8 +162,8 @@ def test_pairing_and_revoking_a_kiosk(browser: Any, shared_server: ServerProcess
     context.close()
 
 
-def test_booking_by_phone_by_keyboard(browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+def test_booking_by_phone_by_keyboard(browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     context, page, errors = _desk(browser, server)
     page.goto(f"{server.base}/console/bookings")
     page.get_by_role("link", name="電話で予約を受ける（代理予約）").focus()

@@ -41,8 +41,8 @@ def _book_today(server: ServerProcess) -> str:
 
 
 def test_the_booth_calls_and_the_board_shows_it_within_two_seconds(browser: Any,
-                                                                     shared_server: ServerProcess) -> None:
-    server = shared_server
+                                                                     open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     clerk = server.login_as("counter", display_name="窓口 一郎")
     with _api(server, clerk) as api:
         booked = api.post("/api/queue/honcho/checkin", json={"code": _book_today(server)})
@@ -125,8 +125,8 @@ def test_the_booth_calls_and_the_board_shows_it_within_two_seconds(browser: Any,
 
 
 def test_a_board_without_an_event_stream_polls_and_still_shows_a_call_within_two_seconds(
-        browser: Any, shared_server: ServerProcess) -> None:
-    server = shared_server
+        browser: Any, open_shared_server: ServerProcess) -> None:
+    server = open_shared_server
     clerk = server.login_as("counter", display_name="窓口 二郎")
     lobby = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
     board = lobby.new_page()
@@ -155,11 +155,11 @@ def test_a_board_without_an_event_stream_polls_and_still_shows_a_call_within_two
     lobby.close()
 
 
-def test_a_call_whose_answer_is_lost_calls_nobody_else(browser: Any, shared_server: ServerProcess) -> None:
+def test_a_call_whose_answer_is_lost_calls_nobody_else(browser: Any, open_shared_server: ServerProcess) -> None:
     """次の方を呼ぶ ran on the server but the connection dropped on its answer (fetch rejects): the page shows
     what happened (it reloads) instead of posting the form again, which would call a second ticket to the booth
     and leave the first one called on the board."""
-    server = shared_server
+    server = open_shared_server
     clerk = server.login_as("counter", display_name="窓口 五郎")
     with _api(server, clerk) as api:
         for _ in range(2):
@@ -192,10 +192,10 @@ def test_a_call_whose_answer_is_lost_calls_nobody_else(browser: Any, shared_serv
     desk.close()
 
 
-def test_two_calls_at_once_are_both_announced(browser: Any, shared_server: ServerProcess) -> None:
+def test_two_calls_at_once_are_both_announced(browser: Any, open_shared_server: ServerProcess) -> None:
     """Two booths calling 10 ms apart: the board's live region reads out both calls, one after the other (it
     used to replace the first with the second before a screen reader could say it)."""
-    server = shared_server
+    server = open_shared_server
     clerk = server.login_as("counter", display_name="窓口 六郎")
     lobby = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
     board = lobby.new_page()
