@@ -272,7 +272,7 @@ class Procedure:
                                f"not {dept['id']!r}")
         self._data: dict[str, Any] = {"kind": "procedure", "id": id, "version": version,
                                       "title": _text(title, call, "title"), "department": dept}
-        allowed = ("description", "filers", "legal_basis", "deadline", "keywords", "signature")
+        allowed = ("description", "filers", "legal_basis", "deadline", "keywords", "signature", "counter_minutes")
         for key, value in kw.items():
             if key not in allowed:
                 raise BuilderError(f"{call}: unknown keyword {key!r}{did_you_mean(key, allowed)} "

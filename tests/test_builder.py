@@ -45,7 +45,8 @@ def rebuild(proc: ProcedureModel) -> Procedure:
     data = msgspec.to_builtins(proc)
     p = Procedure(data["id"], data["version"], title=data["title"], department=data["department"]["name"],
                   department_id=data["department"]["id"],
-                  **{k: data[k] for k in ("description", "filers", "legal_basis", "deadline", "keywords", "signature")
+                  **{k: data[k] for k in ("description", "filers", "legal_basis", "deadline", "keywords", "signature",
+                                        "counter_minutes")
                      if k in data})
     for party in data.get("parties", []):
         p.party(party["id"], party["label"], help=party.get("help"))
