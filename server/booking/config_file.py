@@ -17,12 +17,12 @@ from typing import Any, Final
 
 import msgspec
 
-from procedure_definitions.errors import did_you_mean
+from procedure_definitions.errors import Problem, Severity, did_you_mean
 from procedure_definitions.yamlpos import KeyPath, Located, YamlError, dump_yaml, read_yaml
 from server.booking.config import DEFAULT_CONFIG, WEEKDAYS, BookingConfig, Place, Window
 from server.booking.slots import minutes_of
 
-__all__ = ["BK_CODES", "ConfigProblem", "config_warnings", "config_yaml", "read_config"]
+__all__ = ["BK_CODES", "config_warnings", "config_yaml", "read_config"]
 
 BK_CODES: Final[dict[str, str]] = {
     "BK001": "the file is not readable YAML",
@@ -52,17 +52,6 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
 }
 
 
-class ConfigProblem(msgspec.Struct, frozen=True, order=True):
-    line: int
-    col: int
-    code: str
-    message: str
-    file: str = ""
-
-    def format(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.code} {self.message}"
-
-
 def _fields(struct: type[msgspec.Struct]) -> tuple[str, ...]:
     return tuple(f.encode_name for f in msgspec.structs.fields(struct))
 
@@ -75,11 +64,12 @@ class _Check:
     def __init__(self, loc: Located, file: str, departments: Collection[str] | None = None) -> None:
         self.loc, self.file = loc, file
         self.departments = sorted(departments) if departments is not None else None
-        self.problems: list[ConfigProblem] = []
+        self.problems: list[Problem] = []
 
-    def report(self, code: str, path: KeyPath, message: str, *, key: bool = False) -> None:
+    def report(self, code: str, path: KeyPath, message: str, *, key: bool = False,
+               severity: Severity = "error") -> None:
         line, col = self.loc.pos(path, key=key)
-        self.problems.append(ConfigProblem(line, col, code, message, self.file))
+        self.problems.append(Problem(self.file, line, col, code, message, severity))
 
     def unknown_keys(self, value: Any, path: KeyPath, shape: str) -> Any:
         """Reports the keys ``shape`` does not have; answers ``value`` without them (the rest is still checked,
@@ -194,13 +184,13 @@ def _path_of(message: str) -> KeyPath:
 
 
 def read_config(text: str, file: str = "booking.yaml", departments: Collection[str] | None = None
-                ) -> tuple[BookingConfig | None, list[ConfigProblem]]:
+                ) -> tuple[BookingConfig | None, list[Problem]]:
     """The config in ``text``, or None and every problem found (sorted by position). ``departments``: the
     department ids a place's caps may name (None: not checked)."""
     try:
         loc = read_yaml(text)
     except YamlError as e:
-        return None, [ConfigProblem(e.line, e.col, "BK001", e.message, file)]
+        return None, [Problem(file, e.line, e.col, "BK001", e.message)]
     check = _Check(loc, file, departments)
     if not isinstance(loc.data, dict):
         check.report("BK003", (), "the file must be a mapping of keys (places:, slot_minutes:, ...)")
@@ -220,7 +210,7 @@ def read_config(text: str, file: str = "booking.yaml", departments: Collection[s
     return (None, sorted(check.problems)) if check.problems else (cfg, [])
 
 
-def config_warnings(text: str, cfg: BookingConfig, file: str = "booking.yaml") -> list[ConfigProblem]:
+def config_warnings(text: str, cfg: BookingConfig, file: str = "booking.yaml") -> list[Problem]:
     """What ``cfg`` (read from ``text`` by :func:`read_config`) allows but likely does not mean, located as the
     problems are; the rules are stored all the same. BK012: a cut-off longer than the window's first day
     (``window.min_days`` × 24 hours) — a booking for that day can be past the cut-off, so unchangeable by the
@@ -228,9 +218,9 @@ def config_warnings(text: str, cfg: BookingConfig, file: str = "booking.yaml") -
     if cfg.window.min_days * 24 >= cfg.change_cutoff_hours:
         return []
     check = _Check(read_yaml(text), file)
-    check.report("BK012", ("change_cutoff_hours",), f"warning: change_cutoff_hours ({cfg.change_cutoff_hours}) is"
+    check.report("BK012", ("change_cutoff_hours",), f"change_cutoff_hours ({cfg.change_cutoff_hours}) is"
                  f" more than window.min_days × 24 ({cfg.window.min_days * 24}): bookings for the first bookable"
-                 " days may be unchangeable by residents from the moment they are made")
+                 " days may be unchangeable by residents from the moment they are made", severity="warning")
     return check.problems
 
 
