@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub.required = True
     c = bsub.add_parser("set", help="check a booking rules YAML file and store it (audited)",
                         description="Check FILE (located lines FILE:LINE:COL: BKnnn message, exit 1, nothing "
-                                    "stored) and store it; the server uses it from its next request.")
+                                    "stored) and store it; a running server uses it within 5 s.")
     c.add_argument("file", metavar="FILE.yaml", help="the booking rules as YAML")
     _db_option(c)
     c.set_defaults(func=_handler("server.booking.commands:booking_set"))

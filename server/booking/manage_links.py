@@ -12,24 +12,15 @@ returns a token whose sha256 matches the stored one (bookings made before this r
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import sqlite3
 from typing import Final
 
-from server.storage.keys import installation_key, installation_key_in
+from server.storage.keys import derived_token, installation_key, installation_key_in, key_table_sql
 from server.storage.migrations import Migration
 
 __all__ = ["MANAGE_LINK_MIGRATIONS", "manage_key_in", "manage_path", "manage_token", "manage_url_in"]
 
-MANAGE_LINK_MIGRATIONS: list[Migration] = [(1, """
-CREATE TABLE manage_keys (
-    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one key per installation
-    secret TEXT NOT NULL,                   -- 32 random bytes, hex
-    created_at TEXT NOT NULL
-);
-""")]
+MANAGE_LINK_MIGRATIONS: list[Migration] = [(1, key_table_sql("manage_keys"))]
 
 TOKEN_CHARS: Final = 22  # base64url characters kept: 132 bits
 
@@ -40,8 +31,7 @@ def manage_key_in(conn: sqlite3.Connection) -> bytes:
 
 
 def manage_token(key: bytes, booking_id: str) -> str:
-    digest = hmac.new(key, b"manage:" + booking_id.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:TOKEN_CHARS]
+    return derived_token(key, "manage:" + booking_id, TOKEN_CHARS)
 
 
 def manage_path(booking_id: str, token: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from server.storage.keys import key_table_sql
 from server.storage.migrations import Migration
 
 __all__ = ["BOOKING_MIGRATIONS", "TICKET_MIGRATIONS"]
@@ -131,13 +132,7 @@ CREATE TABLE kiosks (
 
 # v2: the key of the phones' ticket links (token = HMAC-SHA256(key, ticket id)): checking in twice gives the same
 # link again without storing the token itself.
-_TICKETS_V2 = """
-CREATE TABLE ticket_keys (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    secret TEXT NOT NULL,             -- hex, 32 random bytes
-    created_at TEXT NOT NULL
-);
-"""
+_TICKETS_V2 = key_table_sql("ticket_keys")
 
 # v3: the live hub reads a place's open tickets and the board's last calls on every change, never the whole day
 # (``server.tickets.store.queue_tickets``): the last done calls come straight from this index, newest first.

@@ -11,26 +11,36 @@ secret as 32 random bytes in hex, ``created_at``. :func:`installation_key_in` is
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 import sqlite3
 from typing import Literal
 
 from server.storage.migrations import Migration
 
-__all__ = ["PREVIEW_MIGRATIONS", "KeyTable", "installation_key", "installation_key_in", "preview_secret"]
-
-PREVIEW_MIGRATIONS: list[Migration] = [(1, """
-CREATE TABLE preview_keys (
-    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one key per installation
-    secret TEXT NOT NULL,                   -- 32 random bytes, hex
-    created_at TEXT NOT NULL
-);
-""")]
+__all__ = ["PREVIEW_MIGRATIONS", "KeyTable", "derived_token", "installation_key", "installation_key_in", "key_table_sql",
+           "preview_secret"]
 
 # The key tables (a closed set: the name goes into the SQL text).
 KeyTable = Literal["preview_keys", "manage_keys", "ticket_keys"]
 _TABLES: frozenset[str] = frozenset(KeyTable.__args__)  # type: ignore[attr-defined]
+
+
+def key_table_sql(table: KeyTable) -> str:
+    """The migration step that makes a key table (each table's component owns its step)."""
+    return f"""
+CREATE TABLE {table} (
+    id INTEGER PRIMARY KEY CHECK (id = 1),  -- one key per installation
+    secret TEXT NOT NULL,                   -- 32 random bytes, hex
+    created_at TEXT NOT NULL
+);
+"""
+
+
+PREVIEW_MIGRATIONS: list[Migration] = [(1, key_table_sql("preview_keys"))]
 
 
 def installation_key(conn: sqlite3.Connection, table: KeyTable) -> bytes | None:
@@ -55,3 +65,10 @@ def installation_key_in(conn: sqlite3.Connection, table: KeyTable) -> bytes:
 def preview_secret(conn: sqlite3.Connection) -> bytes:
     """The preview key, made on first call (call inside a write job)."""
     return installation_key_in(conn, "preview_keys")
+
+
+def derived_token(key: bytes, message: str, chars: int | None = None) -> str:
+    """A link's secret the server can make again instead of storing it: base64url(HMAC-SHA256(key, message)),
+    cut to ``chars`` characters when given (only its sha256 is stored where it is checked)."""
+    token = base64.urlsafe_b64encode(hmac.new(key, message.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    return token if chars is None else token[:chars]

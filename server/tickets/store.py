@@ -9,10 +9,7 @@ whoever wrote — the API, a visit's close (:func:`ticket_visit_closed_in`) or a
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
 import sqlite3
 import threading
 import uuid
@@ -29,7 +26,7 @@ from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.store import booking_by_code_in, display_code
 from server.problems import Problem
-from server.storage.keys import installation_key_in
+from server.storage.keys import derived_token, installation_key_in
 from server.tickets import rules
 
 __all__ = [
@@ -155,7 +152,7 @@ def ticket_key_in(conn: sqlite3.Connection) -> bytes:
 
 def ticket_token(key: bytes, ticket_id: str) -> str:
     """The phone link's secret: base64url(HMAC-SHA256(key, ticket id)); the same for every check-in of a booking."""
-    return base64.urlsafe_b64encode(hmac.new(key, ticket_id.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    return derived_token(key, ticket_id)
 
 
 # -- reads -----------------------------------------------------------------------------------------------------
