@@ -103,16 +103,17 @@ def may_book(user: AccountLike | None) -> bool:
 
 def booking_access(user: AccountLike | None, *, account_id: str | None, token_ok: bool) -> BookingAccess | None:
     """Who may read, cancel or move a booking made by ``account_id`` (None: made without an account):
-    ``"owner"`` — whoever holds its manage token (``token_ok``: the header checked by
-    ``server.booking.store.manage_token_ok``) or its own resident account; ``"desk"`` — the desk
-    (``QUEUE_DESK_ROLES``), whose reads are audited and who is not bound by the residents' cut-off; anyone else
-    None (the API answers 404: a booking id reveals nothing)."""
+    ``"desk"`` — the desk (``QUEUE_DESK_ROLES``), whose reads are audited and who is not bound by the residents'
+    cut-off, decided first: a clerk holding the manage token (the desk's own on-behalf booking answers it) is
+    still the desk (audited, no ticket link); ``"owner"`` — whoever else holds its manage token (``token_ok``: the
+    header checked by ``server.booking.store.manage_token_ok``) or its own resident account; anyone else None (the
+    API answers 404: a booking id reveals nothing)."""
+    if user is not None and user.role in QUEUE_DESK_ROLES:
+        return "desk"
     if token_ok:
         return "owner"
     if user is not None and user.role in BOOKING_ROLES and account_id is not None and account_id == user.id:
         return "owner"
-    if user is not None and user.role in QUEUE_DESK_ROLES:
-        return "desk"
     return None
 
 

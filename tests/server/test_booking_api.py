@@ -398,6 +398,27 @@ def test_a_checked_in_booking_shows_its_ticket(srv: AppServer) -> None:
                                                                      "token": None}
 
 
+def test_the_desk_with_a_manage_token_is_still_the_desk(srv: AppServer) -> None:
+    # The desk's own on-behalf booking answers its manage token; sent back in X-Booking-Token it must not make the
+    # clerk the owner: the read is audited and the phone link's ticket token stays the resident's (review15d #1).
+    desk = srv.login("counter")
+    h = hold(desk, day(18), "10:00", event="moving", procedures=[]).json()
+    b = desk.post("/api/bookings", json={"hold_id": h["hold_id"], "name": "電話 次郎", "phone": "0312345679"}).json()
+    token = b["manage_token"]
+    srv.db.write_sync(lambda c: c.execute("UPDATE bookings SET day = ? WHERE id = ?", (day(0), b["id"])))
+    assert desk.post("/api/queue/honcho/checkin", json={"code": b["code"]}).status_code == 201
+    seen = desk.get(f"/api/bookings/{b['id']}", headers={"X-Booking-Token": token}).json()
+    assert seen["status"] == "checked_in" and seen["ticket"]["number"] and seen["ticket"]["token"] is None
+    audited = srv.db.read_sync(lambda c: c.execute(
+        "SELECT actor FROM audit_log WHERE action = 'booking.read' AND subject = ?", (f"booking:{b['id']}",)).fetchall())
+    assert [a for (a,) in audited] == [desk.account_id]  # type: ignore[attr-defined]
+    # The person holding the link (no account) is the owner: their ticket link, no audit entry.
+    anon = anonymous(srv)
+    assert anon.get(f"/api/bookings/{b['id']}", headers={"X-Booking-Token": token}).json()["ticket"]["token"]
+    assert len(srv.db.read_sync(lambda c: c.execute(
+        "SELECT 1 FROM audit_log WHERE action = 'booking.read' AND subject = ?", (f"booking:{b['id']}",)).fetchall())) == 1
+
+
 @pytest.mark.parametrize(("role", "own", "token_ok", "access"), [
     (None, False, False, None), (None, False, True, "owner"), ("resident", True, False, "owner"),
     ("resident", False, False, None), ("resident", False, True, "owner"), ("counter", False, False, "desk"),
