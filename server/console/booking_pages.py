@@ -263,6 +263,7 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
                     sections = []
         parts.append(PreentryPart(f.title, f, sections))
     shared: list[AnswerSection] = []
+    shown = [p.filled.draft.id for p in parts if p.filled.draft is not None]
     if b.event_id and b.account_id:
         bundle = next((d for d in b.drafts if d.event == b.event_id), None)
         ev = await svc.catalog.life_event(b.event_id, bundle.version) if bundle is not None else None
@@ -271,9 +272,11 @@ async def booking_page(request: Request[Any, Any, Any], bid: FromPath[str],
                 shared = life_event_sections(ev, bundle.questions, bundle.answers)
             except Exception:
                 shared = []
+            if shared:  # the life event's shared answers are shown: their draft is read as well
+                shown.append(bundle.id)
     await audit.record(svc.db, actor=user.id, action="booking.preentry_read", subject=f"booking:{bid}",
                        details={"via": "console", "account_id": b.account_id,
-                                "drafts": [p.filled.draft.id for p in parts if p.filled.draft is not None]})
+                                "drafts": shown})
     places = place_names(await hub_of(request).config())
     return render_page(request, "booking.html", current="bookings", b=b, parts=parts, shared=shared,
                        place_name=places.get(b.place, b.place), done=_DONE.get(done or "", ""),

@@ -328,7 +328,7 @@ def test_a_life_event_bookings_pre_entry_shows_the_shared_answers(srv: AppServer
     bundle = _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
         "event_id": "moving-within", "event_version": ev_version, "applicant_phone": "080-2222-3333",
         "madoguchi": {"kind": "bundle", "drafts": [], "questions": {"needs_certificate": True}}})
-    _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
+    tenkyo_draft = _draft(srv, resident.account_id, {  # type: ignore[attr-defined]
         "procedure_id": "tenkyo", "procedure_version": tenkyo, "move_date": "2026-12-01",
         "madoguchi": {"kind": "draft", "bundle_id": bundle}})
     bid, _ = _booking(srv, day=_day(3), start="11:00", procedures=["tenkyo"], event="moving-within",
@@ -340,6 +340,10 @@ def test_a_life_event_bookings_pre_entry_shows_the_shared_answers(srv: AppServer
     assert "質問への回答" in text and "新しい住所の住民票の写しが必要ですか" in text and "はい" in text
     assert "共通の入力" in text and "日中の連絡先電話番号" in text and "080-2222-3333" in text
     assert "needs_certificate" not in text and "applicant_phone" not in text
+    # The audit entry names every draft the page showed: the life event's shared answers too (review15d #2).
+    actor, subject, details = _audit(srv, "booking.preentry_read")[-1]
+    assert subject == f"booking:{bid}" and actor == desk.account_id  # type: ignore[attr-defined]
+    assert sorted(json.loads(details)["drafts"]) == sorted([tenkyo_draft, bundle])
 
 
 def test_the_desk_checks_a_booking_in_and_draws_a_walkin_ticket(srv: AppServer) -> None:
