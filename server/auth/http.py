@@ -97,7 +97,7 @@ def limit(request: Request[Any, Any, Any], family: Family, account_id: str | Non
     """Take a token for this request from its client address's bucket (and the account's, when known);
     429 ``rate-limited`` with ``Retry-After`` when one is empty."""
     config = cfg(request)
-    rate = config.limits.booking_per_ip if family == "booking" else config.limits.per_ip
+    rate = config.limits.per_ip_of(family)
     _take(config.limiter.take(("ip", family, limit_key(ip(request))), rate), family, "from this address")
     if account_id is not None:
         limit_account(request, family, account_id)

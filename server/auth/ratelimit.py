@@ -7,7 +7,7 @@ invitation code, ``server.parties``) and ``counter_code`` (a clerk loading a res
 visit, ``server.counter_code``), ``token`` (``POST /oauth/token``: code exchange, refresh, device polling) and
 ``device`` (starting a device sign-in, and a signed-in person looking up or approving a device code,
 ``server.auth.oauth``) and ``booking`` (a hold or a booking of a visit by someone without an account,
-``server.booking.api``: its own strict per-IP rate, ``AuthLimits.booking_per_ip``). Each request takes one token from the bucket of its
+``server.booking.api``: its own strict per-IP rate in ``AuthLimits.per_ip_family``). Each request takes one token from the bucket of its
 client IP and, once the account is known, one from the account's bucket; an empty bucket answers 429
 ``rate-limited`` with ``Retry-After``. Defaults (``AuthLimits``, docs/security.md): per IP generous, because a
 city hall's Wi-Fi or a mobile carrier puts many residents behind one address; per account strict.
@@ -47,15 +47,19 @@ class AuthLimits(msgspec.Struct, frozen=True, kw_only=True):
     per_ip: Rate = Rate(300, 0.2)
     # 10 at once, then one every 30 s, per endpoint family and account (about 120 an hour).
     per_account: Rate = Rate(10, 30.0)
-    # The ``booking`` family's own per-IP rate (holds and bookings by people without an account): 10 at once, then
-    # one a minute. Strict, because every token may take a seat from someone else; a phone booking a visit needs
-    # two (hold, book).
-    booking_per_ip: Rate = Rate(10, 60.0)
+    # The families with their own per-IP rate (``per_ip_of``); every other family takes ``per_ip``. ``booking``
+    # (holds and bookings by people without an account): 10 at once, then one a minute. Strict, because every
+    # token may take a seat from someone else; a phone booking a visit needs two (hold, book).
+    per_ip_family: dict[Family, Rate] = msgspec.field(default_factory=lambda: {"booking": Rate(10, 60.0)})
     # Unused, unexpired WebAuthn challenges: beyond these the oldest of that client or account is dropped.
     open_challenges_per_client: int = 100
     open_challenges_per_account: int = 10
     # Live sessions of one account (devices); a new sign-in beyond this ends the oldest.
     sessions_per_account: int = 20
+
+    def per_ip_of(self, family: Family) -> Rate:
+        """The per-IP rate of ``family``: its own (``per_ip_family``) or the shared ``per_ip``."""
+        return self.per_ip_family.get(family, self.per_ip)
 
 
 class RateLimiter:

@@ -26,7 +26,7 @@ CONFIG = BookingConfig(
 
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, booking: Rate) -> AppServer:
     s = AppServer.on_file(tmp_path_factory.mktemp(name) / "m.db", library=_library(), build_result=FakeBuild(),
-                          auth_limits=AuthLimits(booking_per_ip=booking))
+                          auth_limits=AuthLimits(per_ip_family={"booking": booking}))
     s.db.write_sync(lambda c: put_config_in(c, "# test", CONFIG))
     return s
 
