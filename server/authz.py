@@ -146,31 +146,15 @@ def walkin_open(cfg: BookingConfig, place: Place, source: TicketSource, now: dt.
     ``{"day", "start"}`` (JST) — when it may be drawn next — or ``opens`` null when no open day is within a year
     (probe15c #1: a resident drew A-001 at home after closing and was "next")."""
     from procedure_definitions.japan import JST
-    from server.booking.config import WEEKDAYS
-    from server.booking.slots import closed_reason, minutes_of, today
+    from server.booking.slots import minutes_of, next_opening, open_hours, today
 
-    def hours(day: dt.date) -> tuple[str, str] | None:
-        if closed_reason(cfg, place, day) is not None:
-            return None
-        span = place.hours.get(WEEKDAYS[day.weekday()])
-        return (span[0], span[1]) if span and len(span) == 2 else None
-
-    day = today(now)
     jst = now.astimezone(JST)
-    minute = jst.hour * 60 + jst.minute
-    span = hours(day)
-    if span is not None and (source != "app" or minutes_of(span[0]) <= minute < minutes_of(span[1])):
+    span = open_hours(cfg, place, today(now))
+    if span is not None and (source != "app" or minutes_of(span[0]) <= jst.hour * 60 + jst.minute
+                             < minutes_of(span[1])):
         return
-    # the next opening: today's when it is still to come (the app before opening), else the next open day's
-    opens: dict[str, str] | None = None
-    if span is not None and minute < minutes_of(span[0]):
-        opens = {"day": day.isoformat(), "start": span[0]}
-    else:
-        for n in range(1, 367):
-            later = hours(day + dt.timedelta(days=n))
-            if later is not None:
-                opens = {"day": (day + dt.timedelta(days=n)).isoformat(), "start": later[0]}
-                break
+    nxt = next_opening(cfg, place, now)
+    opens = {"day": nxt[0].isoformat(), "start": nxt[1]} if nxt is not None else None
     when = f" (opens {opens['day']} {opens['start']} JST)" if opens else ""
     raise Problem(409, "place-closed", f"The place is closed now{when}", title="The place is closed", opens=opens)
 

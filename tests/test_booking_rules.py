@@ -20,6 +20,8 @@ from server.booking.slots import (
     day_slots,
     day_state,
     holiday_name,
+    next_opening,
+    open_hours,
     slot_free,
     window_days,
 )
@@ -109,6 +111,19 @@ def test_closed_days() -> None:
     assert closed_reason(cfg, PLACE, dt.date(2027, 1, 11)) is None
     assert closed_reason(cfg, PLACE, dt.date(2027, 1, 12)) == "closed"
     assert closed_reason(cfg, PLACE, dt.date(2026, 12, 30)) is None
+
+
+def test_open_hours_and_the_next_opening() -> None:
+    # One reading of a day's hours: None on a closed day even when the weekday has hours (成人の日, a Monday).
+    assert open_hours(PCFG, PLACE, dt.date(2027, 1, 11)) is None
+    assert open_hours(PCFG, PLACE, dt.date(2026, 12, 12)) == ("09:00", "10:00")  # Saturday
+    assert open_hours(PCFG, PLACE, dt.date(2026, 12, 13)) is None                # Sunday: no hours
+    assert next_opening(PCFG, PLACE, jst("2026-12-07", "08:00")) == (dt.date(2026, 12, 7), "09:00")  # later today
+    assert next_opening(PCFG, PLACE, jst("2026-12-07", "09:00")) == (dt.date(2026, 12, 8), "09:00")  # opened
+    assert next_opening(PCFG, PLACE, jst("2026-12-12", "11:00")) == (dt.date(2026, 12, 14), "09:00")  # past Sunday
+    # 年末年始 and 元日, then 1/4 the first working day; a place without hours never opens.
+    assert next_opening(PCFG, PLACE, jst("2026-12-28", "13:00")) == (dt.date(2027, 1, 4), "09:00")
+    assert next_opening(PCFG, Place(id="x", name={"ja": "x"}, booths=["1"], booking_booths=1, hours={}), jst("2026-12-07")) is None
 
 
 def test_grid_hours_and_window() -> None:

@@ -42,9 +42,9 @@ import msgspec
 
 from procedure_definitions.japan import JST
 from server.booking import clock
-from server.booking.config import WEEKDAYS, BookingConfig, Place, config_in
+from server.booking.config import BookingConfig, Place, config_in
 from server.booking.events import record_event_in
-from server.booking.slots import start_at
+from server.booking.slots import open_hours, start_at
 from server.booking.store import expire_holds_in
 from server.maintenance import stop_task
 from server.storage.migrations import Migration
@@ -199,13 +199,13 @@ def push_payload(booking_id: str, start: str, lang: str | None) -> bytes:
 # ---- the day's housekeeping (one write job) -------------------------------------------------------------
 
 
-def _over_at(place: Place | None, day: str, start: str, minutes: int) -> dt.datetime:
+def _over_at(cfg: BookingConfig, place: Place | None, day: str, start: str, minutes: int) -> dt.datetime:
     """When a booking not checked in is a no-show: its place's closing time that day (JST; the day's end when the
-    place has no hours that day or is no longer configured), or the booking's own end if that is later (a booking
-    the hours no longer hold, after the rules changed)."""
+    place is closed that day (``slots.open_hours`` None) or is no longer configured), or the booking's own end if
+    that is later (a booking the hours no longer hold, after the rules changed)."""
     d = dt.date.fromisoformat(day)
-    hours = place.hours.get(WEEKDAYS[d.weekday()]) if place is not None else None
-    closing = start_at(d, hours[1]) if hours and len(hours) == 2 else start_at(d, "24:00")
+    hours = open_hours(cfg, place, d) if place is not None else None
+    closing = start_at(d, hours[1] if hours is not None else "24:00")
     return max(closing, start_at(d, start) + dt.timedelta(minutes=minutes))
 
 
@@ -221,7 +221,7 @@ def housekeeping_in(conn: sqlite3.Connection, cfg: BookingConfig, now: dt.dateti
                         (today,)).fetchall()
     for booking_id, place_id, day, start, minutes in rows:
         try:
-            if now < _over_at(places.get(place_id), day, start, minutes):
+            if now < _over_at(cfg, places.get(place_id), day, start, minutes):
                 continue
         except ValueError:  # a row this code cannot read: left alone (and the rest still done)
             log.warning("booking %s: unreadable day or time %r %r", booking_id, day, start)

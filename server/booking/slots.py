@@ -27,7 +27,7 @@ from procedure_definitions.japan import JST
 from server.booking.config import WEEKDAYS, BookingConfig, Place
 
 __all__ = ["OCCUPYING", "Slot", "Taken", "closed_reason", "day_slots", "day_state", "hhmm", "holiday_name",
-           "minutes_of", "slot_free", "start_at", "today", "window_days"]
+           "minutes_of", "next_opening", "open_hours", "slot_free", "start_at", "today", "window_days"]
 
 # The booking statuses that occupy their cells (a ``held`` one only until its ``held_until``).
 OCCUPYING: Final[frozenset[str]] = frozenset({"booked", "checked_in", "held"})
@@ -121,11 +121,30 @@ def start_at(day: dt.date, start: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=JST) + dt.timedelta(minutes=m)
 
 
-def _hours(place: Place, day: dt.date) -> tuple[int, int] | None:
-    span = place.hours.get(WEEKDAYS[day.weekday()])
-    if not span or len(span) != 2:
+def open_hours(cfg: BookingConfig, place: Place, day: dt.date) -> tuple[str, str] | None:
+    """The place's opening and closing time on ``day`` (HH:MM JST), or None when it is closed that day
+    (:func:`closed_reason`). The one reading of "the place's hours on that day": the slots' grid, the walk-in
+    rule (``server.authz.walkin_open``) and the no-show time (``server.booking.reminders``)."""
+    if closed_reason(cfg, place, day) is not None:
         return None
-    return minutes_of(span[0]), minutes_of(span[1])
+    span = place.hours.get(WEEKDAYS[day.weekday()])
+    return (span[0], span[1]) if span and len(span) == 2 else None
+
+
+def next_opening(cfg: BookingConfig, place: Place, now: dt.datetime) -> tuple[dt.date, str] | None:
+    """When ``place`` opens next after ``now`` (aware): today's opening time when it is still to come, else the
+    next open day's (JST); None when no day within a year opens."""
+    day = today(now)
+    jst = now.astimezone(JST)
+    span = open_hours(cfg, place, day)
+    if span is not None and jst.hour * 60 + jst.minute < minutes_of(span[0]):
+        return day, span[0]
+    for n in range(1, 367):
+        later = day + dt.timedelta(days=n)
+        span = open_hours(cfg, place, later)
+        if span is not None:
+            return later, span[0]
+    return None
 
 
 def _load(cfg: BookingConfig, taken: Iterable[Taken], now: dt.datetime, open_: int
@@ -166,12 +185,10 @@ def day_slots(cfg: BookingConfig, place: Place, day: dt.date, minutes: int, depa
               taken: Iterable[Taken], now: dt.datetime) -> list[Slot]:
     """Every start of the day's grid not yet past where a booking of ``minutes`` ends by closing time, with whether
     it is free (capacity left in each of its cells, the day bookable). A closed day: []."""
-    if closed_reason(cfg, place, day) is not None:
-        return []
-    span = _hours(place, day)
+    span = open_hours(cfg, place, day)
     if span is None:
         return []
-    open_, close = span
+    open_, close = minutes_of(span[0]), minutes_of(span[1])
     step = cfg.slot_minutes
     bookable = day_state(cfg, place, day, now) is None
     total, by_dept = _load(cfg, taken, now, open_)
