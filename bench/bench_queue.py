@@ -50,11 +50,13 @@ import httpx
 import msgspec
 
 from bench.bench_resident import write_doc
+from bench.bench_server import cpu_seconds
 from bench.queue_sim import Driver, Morning, Tally, Visitor, pct, plan
 from procedure_definitions.japan import JST
+from server.booking.config import WEEKDAYS
 from testsupport.servers import ServerProcess
 
-__all__ = ["MARK", "PLACE", "Result", "config_text", "cpu_seconds", "main", "prepare", "render", "run"]
+__all__ = ["MARK", "PLACE", "Result", "config_text", "main", "prepare", "render", "run"]
 
 MARK = "<!-- queue-bench -->"
 PLACE = "bench"
@@ -66,7 +68,7 @@ def config_text(m: Morning) -> str:
     h, mi = (int(x) for x in m.opens.split(":"))
     hours = f'["{h:02d}:{mi:02d}", "17:15"]'
     booths = ", ".join(f'"{n}"' for n in range(1, m.booths + 1))
-    week = "\n".join(f"      {d}: {hours}" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    week = "\n".join(f"      {d}: {hours}" for d in WEEKDAYS)
     return (f"# bench/bench_queue.py: one place, {m.booths} booths, open every day\n"
             f"slot_minutes: {m.slot_minutes}\ndefault_counter_minutes: {m.slot_minutes}\nholidays: false\nclosed: []\n"
             f"places:\n  - id: {PLACE}\n    name: {{ja: ベンチ市役所 市民課窓口, en: Bench City Hall}}\n"
@@ -113,19 +115,13 @@ def prepare(db: Path, m: Morning, day: dt.date) -> list[Visitor]:
     return visitors
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of process ``pid`` (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _settle(pid: int, limit: float = 15.0) -> None:
     """Wait until the server's start-up work (imports, the printing warm-up thread) is over."""
     deadline = time.monotonic() + limit
-    last = cpu_seconds(pid)
+    last = cpu_seconds(pid)[0]
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = cpu_seconds(pid)
+        now = cpu_seconds(pid)[0]
         if now - last < 0.05:
             return
         last = now
@@ -217,12 +213,12 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Pa
         kiosk = _pair_kiosk(server)
         driver = Driver(m, server.url, PLACE, visitors, kiosk, booths)
         _settle(pid)
-        cpu0 = cpu_seconds(pid)
+        cpu0 = cpu_seconds(pid)[0]
         (anchor.parent / "anchor.tmp").write_text(repr(time.time()), encoding="ascii")
         t0 = time.monotonic()
         os.replace(anchor.parent / "anchor.tmp", anchor)  # the server's day starts now
         tally = asyncio.run(driver.run(t0))
-        cpu = cpu_seconds(pid) - cpu0
+        cpu = cpu_seconds(pid)[0] - cpu0
         states = {str(s): int(str(n)) for s, n in server.query("SELECT status, count(*) FROM tickets GROUP BY status")}
     finally:
         if profile is not None and server.proc is not None:  # time to write the profile before stop() kills

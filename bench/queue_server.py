@@ -54,12 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     if start.tzinfo is None:
         ap.error("--start needs a time zone")
 
+    from madoguchi.cli import build_parser
     from server.booking.clock import set_clock
     from server.commands import serve
 
     set_clock(sim_clock(start.astimezone(dt.UTC), ns.speed, ns.anchor_file))
-    args = argparse.Namespace(db=ns.db, port=ns.port, host="127.0.0.1", origin=None, demo=False, library=None,
-                              client_ip_header=None, push_contact=None, publish_approvals=1, reminder_sender=[])
+    # serve's own parser: every option of `madoguchi serve` with its default, however many it gains.
+    args = build_parser().parse_args(["serve", "--db", str(ns.db), "--port", str(ns.port), "--host", "127.0.0.1"])
     if ns.profile is None:
         return serve(args)
     import cProfile

@@ -67,6 +67,8 @@ TABLE_COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 }
 # Tables a dataset from an older server or file may lack: empty then.
 OPTIONAL_TABLES: Final = ("queue_events", "bookings", "capacity")
+# The twin of server.booking.config.WEEKDAYS (ISO order: index + 1 is the ISO weekday), spelled here so that
+# madoguchi.analytics imports nothing of server.
 _ISO_WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _QUERIES: Final[dict[str, str]] = {

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Final
 
 from madoguchi.analytics.metrics import WEEKDAYS, _con, query
+from procedure_definitions.japan import JST
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,7 +104,7 @@ ORDER BY b.place, b.day""")
 
 def forecast_day(ds: Dataset) -> dt.date:
     """The day the forecast is for by default: tomorrow (JST) of when the dataset was read."""
-    made = dt.datetime.fromisoformat(ds.generated_at).astimezone(dt.timezone(dt.timedelta(hours=9)))
+    made = dt.datetime.fromisoformat(ds.generated_at).astimezone(JST)
     return made.date() + dt.timedelta(days=1)
 
 

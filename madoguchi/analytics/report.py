@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from procedure_definitions.japan import JST
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["COLUMN_LABELS", "QUEUE_SECTIONS", "SECTIONS", "command", "display_table", "forecast_note", "render_html",
            "write_report"]
 
-JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 
 # Column -> Japanese header of the tables (values stay values; codes are shown next to labels).
 COLUMN_LABELS: Final = {

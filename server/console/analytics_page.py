@@ -94,7 +94,7 @@ def _queue_tables(queue: dict[str, Any]) -> dict[str, str]:
 
     by_hour, waits, no_show, use = queue["waits_hour"], queue["waits_weekday"], queue["no_show"], queue["capacity"]
     if not use.empty:
-        use = use.groupby("place", as_index=False).agg(day=("day", "count"), booked_min=("booked_min", "sum"),
+        use = use.groupby("place", as_index=False).agg(booked_min=("booked_min", "sum"),
                                                        bookable_min=("bookable_min", "sum"))
         use["capacity_use"] = use["booked_min"] / use["bookable_min"]
     forecast = queue["forecast"]
