@@ -3,6 +3,8 @@
 // hold's countdown, the booking code's spelling and the ticket's polling back-off. No DOM, no I/O
 // (tests/js/booking-calendar.test.mjs).
 
+import { japanToday } from './expr.js';
+
 const WEEKDAYS = { ja: '日月火水木金土', en: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] };
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -41,7 +43,7 @@ export function hasFree(day) { return !day.closed && (day.slots || []).some((s) 
 
 /** The strings-booking.js key that says why a day cannot be booked, or null (open: its slots say the rest). The
  * server lists no time already past: today with none left is over (dayOver), not full. */
-export function closedKey(day, today = jstDay()) {
+export function closedKey(day, today = japanToday()) {
   const slots = day.slots || [];
   return { holiday: 'closedHoliday', closed: 'closedCity', no_hours: 'closedNoHours', outside_window: 'closedWindow' }[day.closed]
     || (day.closed ? 'closedNoHours' : slots.some((s) => s.free) ? null : !slots.length && day.date === today ? 'dayOver' : 'dayFull');
@@ -60,11 +62,6 @@ export function codeText(code) {
   return c.length === 8 ? `${c.slice(0, 4)}-${c.slice(4)}` : c;
 }
 
-/** The JST day of `now` as 'YYYY-MM-DD'. */
-export function jstDay(now = Date.now()) {
-  return new Date(new Date(now).getTime() + 9 * 3600000).toISOString().slice(0, 10);
-}
-
 /** The JST clock time of a UTC instant, 'H:MM' (a booking's due time on its ticket); '' when not a time. */
 export function jstTime(iso) {
   const ms = new Date(iso).getTime();
@@ -80,7 +77,7 @@ export function addDays(date, n) {
 
 /** Bookings still to come (booked or checked in, today JST or later), soonest first. */
 export function upcoming(bookings, now = Date.now()) {
-  const today = jstDay(now);
+  const today = japanToday(now);
   return (bookings || []).filter((b) => (b.status === 'booked' || b.status === 'checked_in') && b.day >= today)
     .sort((a, b) => `${a.day} ${a.start}`.localeCompare(`${b.day} ${b.start}`));
 }

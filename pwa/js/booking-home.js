@@ -14,6 +14,16 @@ addStrings(STRINGS);
 
 const DAY_MS = 24 * 3600000;
 
+// The device's tickets (IndexedDB meta `tickets`, the newest 5), read and written here only: page-ticket.js
+// remembers each ticket it shows, the home block lists the open ones.
+/** Tickets this device follows: [{token, number, place_name, status, at}]. */
+export async function savedTickets() { return (await store.getMeta('tickets')) || []; }
+export async function rememberTicket(token, tk) {
+  const list = (await savedTickets()).filter((x) => x.token !== token);
+  list.push({ token, number: tk.number, place_name: tk.place_name, status: tk.status, at: Date.now() });
+  await store.setMeta('tickets', list.slice(-5));
+}
+
 export async function bookingBlock() {
   let mine = [];
   if (can('booking') && navigator.onLine) {
@@ -21,7 +31,7 @@ export async function bookingBlock() {
   }
   const saved = (await store.getMeta('bookings')) || [];
   const next = nextBookings(mine, saved)[0];
-  const tickets = ((await store.getMeta('tickets')) || []).filter((x) => ticketOpen(x) && Date.now() - x.at < DAY_MS);
+  const tickets = (await savedTickets()).filter((x) => ticketOpen(x) && Date.now() - x.at < DAY_MS);
   const cards = [];
   for (const x of tickets) {
     cards.push(el('li', { class: 'card', 'data-ticket': x.number },

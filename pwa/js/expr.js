@@ -173,9 +173,9 @@ function wareki(date) {
   return null;
 }
 
-// Today's date in Japan (UTC+9, no daylight saving), whatever the phone's time zone.
-export function japanToday() {
-  return new Date(Date.now() + 9 * 3600 * 1000).toISOString().slice(0, 10);
+// Today's date in Japan (UTC+9, no daylight saving), whatever the phone's time zone; or the JST day of `now`.
+export function japanToday(now = Date.now()) {
+  return new Date(new Date(now).getTime() + 9 * 3600 * 1000).toISOString().slice(0, 10);
 }
 
 // --- regular expressions -----------------------------------------------------------------------------

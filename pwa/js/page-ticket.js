@@ -8,24 +8,17 @@
 
 import { t, tx, addStrings } from './i18n.js';
 import { STRINGS } from './strings-booking.js';
-import { store } from './db.js';
 import { api } from './api.js';
 import { el } from './dom.js';
 import { pushPossible, pushSubscription } from './statuses.js';
 import { link } from './shell.js';
 import { HOLD_S, longPollPause, ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
+import { savedTickets, rememberTicket } from './booking-home.js';
 
 addStrings(STRINGS);
 
 const enc = encodeURIComponent;
 
-/** Tickets this device follows, for the home page's card: [{token, number, place_name, status, at}]. */
-export async function savedTickets() { return (await store.getMeta('tickets')) || []; }
-async function rememberTicket(token, tk) {
-  const list = (await savedTickets()).filter((x) => x.token !== token);
-  list.push({ token, number: tk.number, place_name: tk.place_name, status: tk.status, at: Date.now() });
-  await store.setMeta('tickets', list.slice(-5));
-}
 
 /** What the ticket says now: [main sentence, detail] in the current language. */
 function statusLines(tk) {

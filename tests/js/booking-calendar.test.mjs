@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, jstDay, addDays, upcoming, nextPoll, HOLD_S, longPollPause,
+  dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, upcoming, nextPoll, HOLD_S, longPollPause,
   POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange, waitsForItsTime, nextBookings, manageHash,
 } from '../../pwa/js/booking-calendar.js';
+import { japanToday } from '../../pwa/js/expr.js';
 
 const slot = (start, end, free) => ({ start, end, free });
 
@@ -68,8 +69,8 @@ test('a booking code is printed in two groups of four, whatever way it was typed
 });
 
 test('days are JST: 23:30 UTC is already tomorrow in Japan', () => {
-  assert.equal(jstDay(Date.parse('2026-12-07T14:59:00Z')), '2026-12-07');
-  assert.equal(jstDay(Date.parse('2026-12-07T15:00:00Z')), '2026-12-08');
+  assert.equal(japanToday(Date.parse('2026-12-07T14:59:00Z')), '2026-12-07');
+  assert.equal(japanToday(Date.parse('2026-12-07T15:00:00Z')), '2026-12-08');
   assert.equal(jstTime('2026-12-08T00:30:00Z'), '9:30');
   assert.equal(jstTime('2026-12-08T14:05:00+00:00'), '23:05');
   assert.equal(jstTime(null), '');
