@@ -4,7 +4,9 @@ waiting room's screen: numbers and booths only, never a name (docs/queue.md "Boa
 The latest call huge (「A-034」「3番窓口」), the recent calls, how many wait; each new call announced in an
 ``aria-live`` region in Japanese and English. The page works from its first HTML alone (it refreshes itself
 without JavaScript); its script file (``/board.js``, strict CSP: no inline script or style) follows the place's
-event stream and falls back to polling, so a call shows within 2 s.
+event stream and falls back to long polling by the resident app's own rule (``HOLD_S`` and ``longPollPause`` of
+``pwa/js/booking-calendar.js``, served next to it as ``/booking-calendar.js`` with what it imports, ``/expr.js``),
+so a call shows within 2 s.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ __all__ = ["BOARD_TEXTS", "board_router"]
 _HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
 _STATIC: Final[dict[str, str]] = {"board.js": "text/javascript", "board.css": "text/css"}
+# The resident app's modules board.js imports (one long-poll rule for the app and the board), as they are.
+_PWA_JS = _HERE.parent.parent / "pwa" / "js"
+_PWA_MODULES: Final = ("booking-calendar.js", "expr.js")
 
 # The board's words, both languages: the page shows the chosen one first; the script reads them from the page.
 BOARD_TEXTS: Final[dict[str, dict[str, str]]] = {
@@ -82,9 +87,15 @@ def board_js() -> Response[bytes]:
     return _file("board.js")
 
 
+@get([f"/{name}" for name in _PWA_MODULES], include_in_schema=False, sync_to_thread=False)
+def board_modules(request: Request[Any, Any, Any]) -> Response[bytes]:
+    name = request.url.path.lstrip("/")
+    return Response((_PWA_JS / name).read_bytes(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 @get("/board.css", include_in_schema=False, sync_to_thread=False)
 def board_css() -> Response[bytes]:
     return _file("board.css")
 
 
-board_router = Router(path="/", route_handlers=[board_first, board_place, board_js, board_css])
+board_router = Router(path="/", route_handlers=[board_first, board_place, board_js, board_modules, board_css])

@@ -31,11 +31,18 @@ test('calls not announced yet come oldest first: two booths calling at once are 
 });
 
 test('long polling asks again at once after an answer, and waits only when the server could not hold it', async () => {
-  const { pollPause } = await import('../../server/tickets/static/board.js');
+  // The board polls by the resident app's rule (board.js imports it), with the board view's poll_after_s (1).
+  const { longPollPause } = await import('../../pwa/js/booking-calendar.js');
+  const pollPause = (answer, last = 0) => longPollPause(last, { hintS: 1, ...answer });
   assert.equal(pollPause({ status: 200, tookMs: 5 }), 0, 'news: ask again at once (the next one is held)');
   assert.equal(pollPause({ status: 304, tookMs: 25000 }), 0, 'held to the end: ask again at once');
   assert.equal(pollPause({ status: 304, tookMs: 3, retryAfterS: '3' }), 3000, 'not held: the server says when');
   assert.equal(pollPause({ status: 304, tookMs: 3 }), 1000, 'not held, no hint: not in a tight loop');
-  assert.equal(pollPause({ failed: true }), 5000);
-  assert.equal(pollPause({ status: 502, tookMs: 3 }), 5000);
+  // errors (offline, a restart; board.js counts a status other than 200 and 304 as one): from poll_after_s
+  // doubling up to 30 s, not a loop against a server that is down
+  assert.equal(pollPause({ failed: true }), 1000);
+  assert.equal(pollPause({ failed: true, status: 502, tookMs: 3 }, 1000), 2000);
+  assert.equal(pollPause({ failed: true }, 16000), 30000);
+  assert.equal(pollPause({ failed: true }, 30000), 30000);
+  assert.equal(pollPause({ status: 200, tookMs: 5 }, 30000), 0, 'back: at once again');
 });

@@ -1,6 +1,8 @@
 // The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
 // a stream cannot be held, long-polls the board (?wait=25 with If-None-Match: held by the server until the board
-// changes, asked again at once; docs/queue.md "Live updates"). Each new call is announced in
+// changes, asked again at once; docs/queue.md "Live updates") by the resident app's own rule: HOLD_S and
+// longPollPause of pwa/js/booking-calendar.js, served next to this file (server/tickets/board_page.py) and loaded
+// only on the page (node's tests import the pure parts below without it). Each new call is announced in
 // the page's aria-live region in Japanese and English, one after another (two booths calling at once are both
 // read out, not the second over the first). Names never reach this page: the API has none.
 const root = typeof document === 'undefined' ? null : document.getElementById('board'); // null: node's tests
@@ -85,20 +87,11 @@ function render(view) {
   if (!speaking) announceNext();
 }
 
-export const HOLD_S = 25;
-
-/** The pause (ms) before the next long poll: none after an answer that was held or brought news; a 304 back at
- * once was not held (the server is at its cap or stopping): the server's Retry-After, at least poll_after_s;
- * errors: 5 s. */
-export function pollPause({ failed = false, status = 200, tookMs = 0, retryAfterS = 0, hintS = 1 } = {}) {
-  if (failed || (status !== 200 && status !== 304)) return 5000;
-  if (status === 200 || tookMs >= 1000) return 0;
-  return Math.max(1, Math.min(hintS || 1, 2), Number(retryAfterS) || 0) * 1000;
-}
-
+let live = null; // pwa/js/booking-calendar.js: { HOLD_S, longPollPause }
 let pollTimer = null;
 let inFlight = false; // a request is held: at most one at a time (the stream's errors come every second)
-let hintS = 1;
+let hintS = 1; // the board view's poll_after_s
+let pause = 0; // the last pause (ms): after errors it doubles up to 30 s (longPollPause)
 function schedule(ms) {
   if (!pollTimer && !inFlight) pollTimer = setTimeout(poll, ms);
 }
@@ -109,8 +102,9 @@ async function poll() {
   const asked = Date.now();
   let answer;
   try {
-    const r = await fetch(`${api}?wait=${HOLD_S}`, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
-    answer = { status: r.status, tookMs: Date.now() - asked, retryAfterS: r.headers.get('Retry-After'), hintS };
+    const r = await fetch(`${api}?wait=${live.HOLD_S}`, { headers: etag ? { 'If-None-Match': etag } : {}, cache: 'no-store' });
+    answer = { failed: r.status !== 200 && r.status !== 304, status: r.status, tookMs: Date.now() - asked,
+      retryAfterS: r.headers.get('Retry-After') };
     if (r.status === 200) {
       etag = r.headers.get('ETag');
       const view = await r.json();
@@ -121,7 +115,8 @@ async function poll() {
     answer = { failed: true }; // offline for a moment: try again a little later
   }
   inFlight = false;
-  if (!streaming) schedule(pollPause(answer));
+  pause = live.longPollPause(pause, { ...answer, hintS });
+  if (!streaming) schedule(pause);
 }
 
 let streaming = false;
@@ -144,4 +139,7 @@ function listen() {
   });
 }
 
-if (root) listen();
+if (root) {
+  live = await import('./booking-calendar.js');
+  listen();
+}
