@@ -69,11 +69,12 @@ _COLUMNS = ("id, code, manage_hash, place, day, start, minutes, status, held_unt
 
 
 class BookingRefused(Exception):
-    """Why a write was refused: the HTTP status and problem slug the API answers with."""
+    """Why a write was refused: the HTTP status and problem slug the API answers with; ``field`` the input it is
+    about (the API's ``errors[].path``, the console's field to mark), None when it is about no one input."""
 
-    def __init__(self, status: int, slug: str, detail: str) -> None:
+    def __init__(self, status: int, slug: str, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
-        self.status, self.slug, self.detail = status, slug, detail
+        self.status, self.slug, self.detail, self.field = status, slug, detail, field
 
 
 class BookingRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -371,10 +372,14 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf, audited
     ``booking.book_on_behalf`` with ``via`` here). Returns the
     booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
-    410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 422
+    422 ``bad-phone`` (``phone`` given but no phone number by the one rule, ``server.booking.phone``: every caller
+    alike, so no number the per-number cap cannot key is stored), 410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 422
     ``too-many-people`` (more other people named than the hold's party − 1), 409
     ``too-many-bookings`` (the caps of :func:`_not_hoarding`;
     the desk, ``booked_by``, is not capped: its bookings are audited). Event ``booked``."""
+    if phone is not None and phone_digits(phone) is None:
+        raise BookingRefused(422, "bad-phone", "a phone number is 6 to 15 digits (full-width too), with spaces,"
+                             " hyphens or brackets between them", field="phone")
     now = clock.now()
     again = _confirmed_before(conn, hold_id, holder, account_id, booked_by)
     if again is not None:
@@ -409,7 +414,7 @@ def _party_names(people: Sequence[str], party: int) -> None:
     """The one rule of a booking's other people: at most ``party − 1`` names (booking and moving), else 422."""
     if len(people) > max(0, party - 1):
         raise BookingRefused(422, "too-many-people", f"the booking is for {party} people: name at most"
-                             f" {max(0, party - 1)} others")
+                             f" {max(0, party - 1)} others", field="people")
 
 
 def _changeable(cfg: BookingConfig, record: BookingRecord, now: dt.datetime, staff: bool) -> None:
