@@ -456,14 +456,10 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
                       errors=[{"path": k, "code": "required", "message": "required"} for k in missing])
     holder = holder_of(request, user)
 
-    repeated = False
-
-    def write(c: Any) -> tuple[BookingRecord, str | None]:
-        nonlocal repeated
-        hold = load_booking_in(c, data.hold_id)
-        # Confirmed already (a double tap, a retry after a lost answer): the store answers that booking, 200.
-        repeated = hold is not None and hold.status == "booked"
-        # The store decides the rest: the people's count (too-many-people) and the desk's audit (booking.book_on_behalf).
+    def write(c: Any) -> tuple[BookingRecord, str | None, bool]:
+        # The store decides: a repeat by whoever confirmed it (a double tap, a retry after a lost answer: that
+        # booking, 200), the phone (bad-phone), the people's count (too-many-people), the desk's audit
+        # (booking.book_on_behalf).
         return create_booking_in(
             c, cfg, hold_id=data.hold_id, holder=holder, account_id=user.id if resident and user else None,
             booked_by=user.id if user is not None and not resident else None,
@@ -471,7 +467,7 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
             phone=data.phone, people=data.people, lang=data.lang)
 
     try:
-        record, token = await svc.db.write(write)
+        record, token, repeated = await svc.db.write(write)
     except BookingRefused as e:
         raise refused(e) from None
     reminders = getattr(request.app.state, "reminders", None)

@@ -367,11 +367,13 @@ def _confirmed_before(conn: sqlite3.Connection, hold_id: str, holder: str, accou
 def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: str, holder: str,
                       account_id: str | None, booked_by: str | None, name: str | None, phone: str | None,
                       people: Sequence[str], lang: str | None, via: str = "api"
-                      ) -> tuple[BookingRecord, str | None]:
+                      ) -> tuple[BookingRecord, str | None, bool]:
     """Confirm ``holder``'s hold as a booking: for the signed-in resident ``account_id``, or for a person
     without an account (``name``, ``phone``; ``booked_by``: the staff who booked on their behalf, audited
     ``booking.book_on_behalf`` with ``via`` here). Returns the
-    booking and, when there is no account, the secret manage token (given once; only its sha256 is kept).
+    booking, when there is no account the secret manage token (given once; only its sha256 is kept), and whether
+    the confirm was a repeat (:func:`_confirmed_before`: the booking made before, nothing written; the API
+    answers 200, not 201).
     422 ``bad-phone`` (``phone`` given but no phone number by the one rule, ``server.booking.phone``: every caller
     alike, so no number the per-number cap cannot key is stored), 410 ``hold-expired``, 409 ``hold-not-yours``, 409 ``hold-for-move`` (a hold made to move a booking), 422
     ``too-many-people`` (more other people named than the hold's party − 1), 409
@@ -383,7 +385,7 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     now = clock.now()
     again = _confirmed_before(conn, hold_id, holder, account_id, booked_by)
     if again is not None:
-        return again
+        return again[0], again[1], True
     hold = _live_hold(conn, hold_id, holder, now)
     if hold.moves is not None:  # checked without the moved booking's cells: booking it too would overbook
         raise BookingRefused(409, "hold-for-move", "this time was held to move a booking: move it, or choose a"
@@ -407,7 +409,7 @@ def create_booking_in(conn: sqlite3.Connection, cfg: BookingConfig, *, hold_id: 
     assert found is not None
     if booked_by is not None:
         _desk_audit(conn, booked_by, "booking.book_on_behalf", found, via, when=True)
-    return found, token
+    return found, token, False
 
 
 def _party_names(people: Sequence[str], party: int) -> None:

@@ -276,9 +276,9 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
                                    via="console")
         # The manage link's token is not shown: the caller manages the booking by phone, through the desk (the
         # reminder SMS the day before carries it: server/booking/manage_links.py). Audited by the store.
-        record, _token = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
-                                           booked_by=user.id, name=name, phone=phone, people=people, lang="ja",
-                                           via="console")
+        record, _token, _again = create_booking_in(conn, cfg, hold_id=hold.id, holder=holder, account_id=None,
+                                                   booked_by=user.id, name=name, phone=phone, people=people,
+                                                   lang="ja", via="console")
         return record
 
     try:

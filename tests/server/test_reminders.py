@@ -51,8 +51,9 @@ def _book(srv: AppServer, day: dt.date, start: str = "09:00", *, account_id: str
                               procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
         if status == "held":
             return hold.id, None
-        record, token = create_booking_in(c, DEFAULT_CONFIG, hold_id=hold.id, holder=holder, account_id=account_id,
-                                          booked_by=None, name=name, phone=phone, people=[], lang=lang)
+        record, token, _again = create_booking_in(c, DEFAULT_CONFIG, hold_id=hold.id, holder=holder,
+                                                  account_id=account_id, booked_by=None, name=name, phone=phone,
+                                                  people=[], lang=lang)
         if status == "cancelled":
             cancel_booking_in(c, DEFAULT_CONFIG, record.id, by=None, staff=True)
         elif status == "checked_in":  # checking in (server/tickets) works on the day only: its outcome, written
