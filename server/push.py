@@ -51,6 +51,7 @@ __all__ = [
     "checked_subscription",
     "delete_subscription",
     "endpoint_allowed",
+    "endpoint_to_forget",
     "ensure_vapid",
     "notification_payload",
     "save_subscription",
@@ -185,6 +186,14 @@ def save_subscription(conn: sqlite3.Connection, account_id: str, sub: Subscripti
                  (account_id, account_id, MAX_SUBSCRIPTIONS))
 
 
+def endpoint_to_forget(endpoint: str) -> str:
+    """The one rule of both DELETE routes (``/api/push/subscriptions``, ``/api/tickets/{token}/push``) for the
+    endpoint a browser names: cut to MAX_ENDPOINT characters, then deleted like any other, 204 either way. A longer
+    endpoint can never have been stored (``subscription_problem`` refuses it), so nothing of anyone else's goes,
+    and unsubscribing never fails on it."""
+    return endpoint[:MAX_ENDPOINT]
+
+
 def delete_subscription(conn: sqlite3.Connection, account_id: str, endpoint: str) -> bool:
     return conn.execute("DELETE FROM push_subscriptions WHERE endpoint = ? AND account_id = ?",
                         (endpoint, account_id)).rowcount > 0
@@ -261,7 +270,7 @@ class Notifier:
         self.sent = 0  # delivered messages (2xx), for tests and logs
 
     def push(self, payload: bytes, load: SubscriptionLoader, *, forget: Forget | None = None) -> None:
-        """Queue ``payload`` for the subscriptions ``load`` reads when it is sent; ``forget(conn, endpoint)``
+        """Queue ``payload`` for the subscriptions ``load`` reads when it is sent; ``forget(endpoint, conn)``
         deletes a subscription the push service says is gone (default: an account's, ``push_subscriptions``)."""
         try:
             self._queue.put_nowait((load, payload, forget or _forget))

@@ -12,10 +12,10 @@ from server.auth import requires_role
 from server.authz import require_user
 from server.problems import Problem
 from server.push import (
-    MAX_ENDPOINT,
     SubscriptionIn,
     checked_subscription,
     delete_subscription,
+    endpoint_to_forget,
     save_subscription,
 )
 from server.services import services
@@ -60,7 +60,7 @@ async def unsubscribe(request: Request[Any, Any, Any],
     user = require_user(request)  # the guard admitted residents only
     # Idempotent: an endpoint that is not (or no longer) this account's is the same 204, so nobody learns
     # whose it is.
-    await services(request).db.write(lambda c: delete_subscription(c, user.id, endpoint[:MAX_ENDPOINT]))
+    await services(request).db.write(lambda c: delete_subscription(c, user.id, endpoint_to_forget(endpoint)))
 
 
 push_router = Router(path="/", route_handlers=[push_key, subscribe, unsubscribe], tags=["push"])

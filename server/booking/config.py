@@ -13,7 +13,8 @@ from typing import Final
 
 import msgspec
 
-__all__ = ["DEFAULT_CONFIG", "NEW_YEAR_CLOSED", "WEEKDAYS", "BookingConfig", "Place", "Window", "config_in"]
+__all__ = ["DEFAULT_CONFIG", "NEW_YEAR_CLOSED", "WEEKDAYS", "BookingConfig", "Place", "Window", "config_in",
+           "place_label"]
 
 # 年末年始: closed every year (msgspec wants a factory for a non-empty list default).
 NEW_YEAR_CLOSED: Final[tuple[str, ...]] = ("12-29", "12-30", "12-31", "01-01", "01-02", "01-03")
@@ -34,6 +35,12 @@ class Place(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     # weekday key (WEEKDAYS) -> ["HH:MM", "HH:MM"] open and close in JST; an absent weekday is closed
     hours: dict[str, list[str]] = {}
     address: str | None = None
+
+
+def place_label(place: Place, lang: str) -> str:
+    """The place's name in ``lang``, else its Japanese name, else its id (a city may leave a name empty): the
+    one rule for every page, board, kiosk and reminder that names a place."""
+    return place.name.get(lang) or place.name.get("ja") or place.id
 
 
 class Window(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

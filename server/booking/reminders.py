@@ -42,7 +42,7 @@ import msgspec
 
 from procedure_definitions.japan import JST
 from server.booking import clock
-from server.booking.config import BookingConfig, Place, config_in
+from server.booking.config import BookingConfig, Place, config_in, place_label
 from server.booking.events import record_event_in
 from server.booking.slots import open_hours, start_at
 from server.booking.store import expire_holds_in
@@ -164,9 +164,7 @@ def _clock_time(start: str) -> str:
 
 
 def place_name(place: Place | None, place_id: str, lang: str) -> str:
-    if place is None:
-        return place_id
-    return place.name.get(_lang(lang)) or place.name.get("ja") or place_id
+    return place_id if place is None else place_label(place, _lang(lang))
 
 
 def reminder_text(lang: str | None, *, place: str, day: str, start: str, manage_url: str | None) -> str:

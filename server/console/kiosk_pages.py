@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
@@ -30,7 +31,7 @@ from server.auth.roles import QUEUE_DESK_ROLES
 from server.auth.store import delete_session, hash_secret
 from server.authz import require_roles
 from server.booking import clock
-from server.booking.config import BookingConfig
+from server.booking.config import BookingConfig, place_label
 from server.booking.store import place_of
 from server.console.landing import configurator_landing
 from server.console.readable import account_names, department_names
@@ -55,7 +56,7 @@ _refused = partial(refusal_page, messages=_MESSAGES)
 
 def place_names(cfg: BookingConfig, lang: str = "ja") -> dict[str, str]:
     """Each place's name in ``lang`` (Japanese when the city gave none), by id."""
-    return {p.id: p.name.get(lang) or p.name.get("ja") or p.id for p in cfg.places}
+    return {p.id: place_label(p, lang) for p in cfg.places}
 
 
 @get("/console/kiosks", include_in_schema=False)
@@ -167,10 +168,10 @@ KIOSK_TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def _department_names_en(procedures: Any) -> dict[str, str]:
-    """``department_names`` in English where the library gives it (else Japanese)."""
-    return {p.department.id: p.department.name.en or p.department.name.ja
-            for versions in procedures.values() for p in versions.values()}
+# One derive function per language, made once: ``catalog.of_library`` caches by the function, and a partial
+# made per request would never hit (and would pile up until the library reloads).
+_DEPARTMENT_NAMES: Final[dict[str, Callable[[Any], dict[str, str]]]] = {
+    "ja": department_names, "en": partial(department_names, lang="en")}
 
 
 @get("/kiosk", include_in_schema=False)
@@ -183,11 +184,11 @@ async def kiosk_page(request: Request[Any, Any, Any], lang: FromQuery[str | None
     found = place_of(cfg, place) if place else None
     departments: list[tuple[str, str]] = []
     if found is not None:
-        names = svc.catalog.of_library(_department_names_en if lang == "en" else department_names)
+        names = svc.catalog.of_library(_DEPARTMENT_NAMES[lang])
         ids = list(found.departments) or sorted(names)
         departments = [(d, names.get(d, d)) for d in ids]
     return render_page(request, "kiosk.html", t=KIOSK_TEXTS[lang], lang=lang, place=found.id if found else "",
-                       place_name=(found.name.get(lang) or found.name.get("ja", found.id)) if found else "",
+                       place_name=place_label(found, lang) if found else "",
                        departments=departments)
 
 

@@ -27,6 +27,7 @@ from litestar.response import Redirect
 from server.auth.roles import QUEUE_ROLES, may_link_visit
 from server.authz import AccountLike, require_roles
 from server.booking import clock
+from server.booking.config import place_label
 from server.booking.store import place_of
 from server.console.landing import configurator_landing
 from server.console.readable import department_names
@@ -81,8 +82,8 @@ async def queue_page(request: Request[Any, Any, Any], place: FromQuery[str | Non
         place, booth = _remembered(request)
     chosen = place_of(cfg, place or "") or cfg.places[0]
     booth = booth if booth in chosen.booths else ""
-    ctx: dict[str, Any] = {"places": [(p.id, p.name.get("ja") or p.id) for p in cfg.places], "place": chosen.id,
-                           "place_name": chosen.name.get("ja") or chosen.id, "booths": chosen.booths, "booth": booth,
+    ctx: dict[str, Any] = {"places": [(p.id, place_label(p, "ja")) for p in cfg.places], "place": chosen.id,
+                           "place_name": place_label(chosen, "ja"), "booths": chosen.booths, "booth": booth,
                            "booth_label": booth_label, "kind_labels": KIND_LABELS, "ticket_labels": STATUS_LABELS,
                            "message": _message(msg, called), "current": "queue"}
     mine = None

@@ -33,7 +33,7 @@ from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
 from server.counter_code import qr_path
 from server.problems import Problem
-from server.push import MAX_ENDPOINT, SubscriptionIn, checked_subscription
+from server.push import SubscriptionIn, checked_subscription, endpoint_to_forget
 from server.services import Services, services
 from server.tickets import store
 from server.tickets.hub import QueueHub, Snapshot
@@ -299,9 +299,8 @@ async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], dat
         tags=["queue"])
 async def ticket_unpush(request: Request[Any, Any, Any], token: FromPath[str],
                         endpoint: Annotated[str, FromQuery]) -> None:
-    if len(endpoint) > MAX_ENDPOINT:
-        raise Problem(422, "invalid-subscription", "endpoint too long")
     svc = services(request)
+    endpoint = endpoint_to_forget(endpoint)  # server/push.py's one rule: a too-long endpoint is cut, 204 as any
 
     def forget(c: sqlite3.Connection) -> None:
         t = store.ticket_by_token(c, token)
@@ -323,8 +322,11 @@ async def leave(request: Request[Any, Any, Any], token: FromPath[str]) -> Ticket
             raise TicketRefused(404, "not-found", "No such ticket")
         return store.left_in(c, t.id, None)
 
-    await _write(svc, job)
-    snap, t = await _by_token(svc, hub, token)
+    # The row the write returns is the answer: no second token lookup, and ``_fresh`` does not wait out the
+    # rebuild interval for a ticket that left the line (as the booth steps).
+    t = await _write(svc, job)
+    cfg = await hub.config()
+    snap, t = await _fresh(hub, booking_place(cfg, t.place) or _stub_place(t.place), cfg, t)
     return ticket_view(snap, t)
 
 

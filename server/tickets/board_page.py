@@ -20,6 +20,7 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 
 from procedure_definitions.japan import JST
+from server.booking.config import place_label
 from server.tickets.api import hub_of, place_of
 from server.tickets.hub import booth_label
 from server.tickets.views import BoardView, board_view
@@ -57,7 +58,7 @@ async def _page(request: Request[Any, Any, Any], place_id: str | None, lang: str
     texts = BOARD_TEXTS[lang]
     calls = [{"number": c.number, "booth": booth_label(c.booth, lang), "time": _time(c.at)} for c in view.called]
     html = _env.get_template("board.html").render(
-        lang=lang, t=texts, place=place.id, place_name=place.name.get(lang) or place.name.get("ja") or place.id,
+        lang=lang, t=texts, place=place.id, place_name=place_label(place, lang),
         latest=calls[0] if calls else None,
         recent=calls[1:], waiting=view.waiting, version=view.version,
         # Every call the page shows (board.js announces only calls above these: a call leaving is no news).

@@ -271,9 +271,10 @@ class QueueHub:
     async def _push_once(self, place_id: str) -> None:
         now = clock.now()
 
-        def due(c: sqlite3.Connection) -> list[tuple[str, str, str, str | None, int, int, int]]:
+        # Only what deciding needs: ``mark`` reads number and booth of the few that are due, as they are then.
+        def due(c: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
             rows = c.execute(
-                "SELECT DISTINCT t.id, t.number, t.status, t.booth, p.sent_near, p.sent_called, t.seq"
+                "SELECT DISTINCT t.id, t.status, p.sent_near, p.sent_called"
                 " FROM ticket_push p JOIN tickets t ON t.id = p.ticket_id WHERE t.place = ? AND t.day = ?"
                 " AND t.status IN ('waiting', 'called') AND (p.sent_near = 0 OR p.sent_called = 0)",
                 (place_id, day_of(now))).fetchall()
@@ -288,7 +289,7 @@ class QueueHub:
         cfg = snap.cfg
         near: list[str] = []
         called: list[str] = []
-        for tid, _number, status, _booth, sent_near, sent_called, _seq in candidates:
+        for tid, status, sent_near, sent_called in candidates:
             if status == "called" and not sent_called:
                 called.append(tid)
             elif status == "waiting" and not sent_near and snap.positions.get(tid, (99999, 0))[0] <= cfg.near_positions:

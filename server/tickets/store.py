@@ -215,7 +215,8 @@ def queue_tickets(conn: sqlite3.Connection, place: str, day: str, recent_done: i
 
 def day_figures_in(conn: sqlite3.Connection, place: str, day: str) -> tuple[int, str | None]:
     """Of all a place's tickets today: how many were called, and the latest ``updated_at`` (one aggregate: the
-    closed tickets are counted in SQL, never read into Python)."""
+    closed tickets are counted in SQL, never read into Python; the index ``tickets_day_figures`` covers it, so
+    the rows themselves are not read)."""
     called, updated = conn.execute(
         "SELECT COALESCE(SUM(calls > 0), 0), MAX(updated_at) FROM tickets WHERE place = ? AND day = ?",
         (place, day)).fetchone()
@@ -341,7 +342,7 @@ def checkin_in(conn: sqlite3.Connection, place: str, code: str, *, source: str,
 
 def draw_ticket_in(conn: sqlite3.Connection, place: str, *, departments: list[str], priority_reason: str | None,
                    source: str, account_id: str | None, lang: str | None, by: str | None) -> tuple[TicketRow, str]:
-    """A walk-in ticket (``A-nnn``). A resident drawing one in the app has one open ticket per place and day:
+    """A walk-in ticket (``A-nnn``). A resident drawing one in the app has one open ticket a day (any place):
     409 ``ticket-open`` names the open one (its link)."""
     now = clock.now()
     key = ticket_key_in(conn)

@@ -258,3 +258,30 @@ def test_a_reviewer_is_offered_only_their_departments_procedures(srv: AppServer)
     assert _offered(srv.login("counter").get("/console/").text, "f-procedure") == everything
     admin = srv.login("admin").get("/console/").text
     assert _offered(admin, "f-procedure") == everything == _offered(admin, "e-procedure")
+
+
+def test_department_names_in_english_where_the_library_gives_it_else_japanese() -> None:
+    """One ``department_names`` for both languages (the kiosk's English page): ``lang="en"`` takes each
+    department's English name, its Japanese one when the library has none; the default stays Japanese."""
+    from server.console.readable import department_names
+
+    procedures = LIB.procedures
+    ja, en = department_names(procedures), department_names(procedures, lang="en")
+    assert ja.keys() == en.keys() and ja
+    named = {p.department.id: p.department.name for versions in procedures.values() for p in versions.values()}
+    for dep, name in named.items():  # as the library names it last (versions may name it more precisely)
+        assert (ja[dep], en[dep]) == (name.ja, name.en or name.ja)
+    assert ja != en  # the library names some departments in English: the two differ
+
+
+def test_a_place_is_named_in_the_language_asked_else_japanese_else_by_its_id() -> None:
+    """``booking.config.place_label``, the one rule of the reminders, kiosk, board and queue pages: an empty name
+    falls through too (a kiosk once showed "" for a place whose Japanese name was empty)."""
+    from server.booking.config import Place, place_label
+    from server.booking.reminders import place_name
+
+    both = Place(id="shisho", name={"ja": "北支所", "en": "North Branch"}, booths=["1"], booking_booths=1)
+    empty = Place(id="shisho", name={"ja": "", "en": ""}, booths=["1"], booking_booths=1)
+    assert [place_label(both, lang) for lang in ("ja", "en", "ja-easy")] == ["北支所", "North Branch", "北支所"]
+    assert [place_label(empty, lang) for lang in ("ja", "en")] == ["shisho", "shisho"]
+    assert place_name(both, "shisho", "en") == "North Branch" and place_name(None, "gone", "en") == "gone"

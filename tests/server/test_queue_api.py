@@ -535,6 +535,42 @@ def test_day_stats_read_incrementally_equal_a_full_read(world: World, kiosk: htt
     assert incremental != before[0] or len(seen.services) > 0  # the new calls and services were read
 
 
+def test_the_days_figures_come_from_a_covering_index_and_count_every_ticket(world: World, kiosk: httpx.Client,
+                                                                            counter: httpx.Client) -> None:
+    """``day_figures_in`` runs on every snapshot rebuild: SQLite answers it from ``tickets_day_figures`` (component
+    ``tickets`` v4) without reading the rows, and its figures are those of the day's rows read one by one."""
+    from server.booking import clock
+    from server.tickets.store import day_figures_in, day_of
+
+    kiosk.post("/api/queue/honcho/tickets", json={})
+    t = counter.post("/api/queue/honcho/call", json={"booth": "2"}).json()
+    counter.post(f"/api/queue/tickets/{t['id']}/finish")
+    day = day_of(clock.now())
+    plan = world.sql("EXPLAIN QUERY PLAN SELECT COALESCE(SUM(calls > 0), 0), MAX(updated_at) FROM tickets"
+                     " WHERE place = ? AND day = ?", "honcho", day)
+    assert any("COVERING INDEX tickets_day_figures" in str(r[-1]) for r in plan), plan
+    rows = world.sql("SELECT calls, updated_at FROM tickets WHERE place = ? AND day = ?", "honcho", day)
+    figures = world.srv.db.read_sync(lambda c: day_figures_in(c, "honcho", day))
+    assert figures == (sum(1 for calls, _ in rows if calls > 0), max(u for _, u in rows)) and figures[0] >= 1
+
+
+def test_a_too_long_endpoint_is_cut_and_204_when_a_ticket_unsubscribes(world: World, kiosk: httpx.Client,
+                                                                        push: LocalPushService) -> None:
+    """The account's DELETE rule (``push.endpoint_to_forget``) on the ticket's too: an endpoint longer than
+    MAX_ENDPOINT is cut to it and deleted as any other, 204 (docs/api.md), never 422."""
+    from server.push import MAX_ENDPOINT
+
+    mine = kiosk.post("/api/queue/honcho/tickets", json={}).json()
+    phone = world.client()
+    sub = push.subscription()
+    sub["endpoint"] += "x" * (MAX_ENDPOINT - len(sub["endpoint"]))  # the longest endpoint that can be stored
+    assert phone.post(f"/api/tickets/{mine['token']}/push", json=sub).status_code == 204
+    assert world.sql("SELECT count(*) FROM ticket_push WHERE endpoint = ?", sub["endpoint"]) == [(1,)]
+    gone = phone.delete(f"/api/tickets/{mine['token']}/push", params={"endpoint": sub["endpoint"] + "y" * 50})
+    assert gone.status_code == 204, gone.text
+    assert world.sql("SELECT count(*) FROM ticket_push WHERE endpoint = ?", sub["endpoint"]) == [(0,)]
+
+
 def test_ticket_push_near_once_and_called_once_decrypted(world: World, kiosk: httpx.Client, counter: httpx.Client,
                                                          push: LocalPushService) -> None:
     push.deliveries.clear()
