@@ -44,6 +44,11 @@ class Library(msgspec.Struct):
         versions = self.procedures.get(id)
         return versions[latest_version(versions)] if versions else None
 
+    def latest_event(self, id: str) -> LifeEvent | None:
+        """The newest version of life event ``id`` (as :meth:`latest` for procedures), or None."""
+        versions = self.life_events.get(id)
+        return versions[latest_version(versions)] if versions else None
+
     def latest_procedures(self) -> list[Procedure]:
         return [p for pid in sorted(self.procedures) if (p := self.latest(pid)) is not None]
 

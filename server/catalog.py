@@ -43,6 +43,10 @@ class LibraryLike(Protocol):
     procedures: dict[str, dict[str, Procedure]]
     life_events: dict[str, dict[str, LifeEvent]]
 
+    def latest(self, id: str) -> Procedure | None: ...  # procedure_definitions.library.Library's
+
+    def latest_event(self, id: str) -> LifeEvent | None: ...
+
 
 def load_library(path: str | Path | None) -> Library:
     """The library to publish: ``path`` or the shipped one. Definitions with errors are left out (logged)."""

@@ -52,6 +52,12 @@ class Lib:
         self.procedures = {p.id: {p.version: p} for p in procs}
         self.life_events = {e.id: {e.version: e} for e in events}
 
+    def latest(self, id: str) -> Procedure | None:  # one version each here
+        return next(iter(self.procedures.get(id, {}).values()), None)
+
+    def latest_event(self, id: str) -> LifeEvent | None:
+        return next(iter(self.life_events.get(id, {}).values()), None)
+
 
 LIB = Lib([proc("tenkyo", "shimin", 20), proc("tennyu", "shimin", 30), proc("copy", "shimin", 5),
            proc("kokuho", "hoken", 15), proc("plain", "zeimu", None)],

@@ -33,8 +33,6 @@ from server.booking.length import (
     LibraryLike,
     UnknownChoice,
     choice_length,
-    latest_event,
-    latest_procedure,
     length_of,
     procedure_minutes,
     resolve,
@@ -260,7 +258,7 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
     until = change_until(cfg, record)
     procs = []
     for pid in record.procedures:
-        proc = latest_procedure(library, pid)
+        proc = library.latest(pid)
         procs.append(ProcedureRef(id=pid, title=_text(proc.title) if proc else {"ja": pid}))
     return BookingView(
         id=record.id, code=display_code(record.code), place=record.place,
@@ -350,7 +348,7 @@ async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
     lib = svc.catalog.library
     events = []
     for eid in sorted(lib.life_events):
-        ev = latest_event(lib, eid)
+        ev = lib.latest_event(eid)
         if ev is None:
             continue
         try:
@@ -361,7 +359,7 @@ async def options_route(request: Request[Any, Any, Any]) -> OptionsOut:
                                   procedures=booked.procedures))
     procs = []
     for pid in sorted(lib.procedures):
-        proc = latest_procedure(lib, pid)
+        proc = lib.latest(pid)
         if proc is None:
             continue
         procs.append(ProcedureOption(id=pid, title=_text(proc.title), department=proc.department.id,

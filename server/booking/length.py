@@ -16,12 +16,11 @@ from typing import Protocol
 import msgspec
 
 from procedure_definitions.model import LifeEvent, Procedure
-from procedure_definitions.versions import latest
 from server.booking.config import BookingConfig
 from server.problems import Problem
 
-__all__ = ["Booked", "LibraryLike", "UnknownChoice", "booking_minutes", "choice_length", "latest_event",
-           "latest_procedure", "length_of", "procedure_minutes", "resolve"]
+__all__ = ["Booked", "LibraryLike", "UnknownChoice", "booking_minutes", "choice_length", "length_of",
+           "procedure_minutes", "resolve"]
 
 
 class LibraryLike(Protocol):
@@ -30,6 +29,11 @@ class LibraryLike(Protocol):
 
     @property
     def life_events(self) -> Mapping[str, Mapping[str, LifeEvent]]: ...
+
+    # The newest version of one id: procedure_definitions.library.Library's own (the live library is one).
+    def latest(self, id: str) -> Procedure | None: ...
+
+    def latest_event(self, id: str) -> LifeEvent | None: ...
 
 
 class UnknownChoice(ValueError):
@@ -49,16 +53,6 @@ class Booked(msgspec.Struct, frozen=True):
     minutes_each: int  # one person's minutes, before party, rounding and cap
 
 
-def latest_procedure(library: LibraryLike, pid: str) -> Procedure | None:
-    versions = library.procedures.get(pid)
-    return versions[latest(versions)] if versions else None
-
-
-def latest_event(library: LibraryLike, eid: str) -> LifeEvent | None:
-    versions = library.life_events.get(eid)
-    return versions[latest(versions)] if versions else None
-
-
 def procedure_minutes(cfg: BookingConfig, proc: Procedure) -> int:
     """One person's minutes at the counter for ``proc``: its ``counter_minutes``, else the city's default."""
     return proc.counter_minutes if proc.counter_minutes is not None else cfg.default_counter_minutes
@@ -68,13 +62,13 @@ def resolve(cfg: BookingConfig, library: LibraryLike, procedures: Sequence[str],
     """The booking's procedures, departments and one person's minutes; :class:`UnknownChoice` for an id the
     library lacks, ValueError when nothing is chosen."""
     if event is not None:
-        ev = latest_event(library, event)
+        ev = library.latest_event(event)
         if ev is None:
             raise UnknownChoice("life event", event)
         always = [lp.procedure for lp in ev.procedures if lp.include_if is None]
-        procs = [p for p in (latest_procedure(library, pid) for pid in always) if p is not None]
+        procs = [p for p in (library.latest(pid) for pid in always) if p is not None]
         # Departments: of the procedures always included; an event of conditional ones only: all of them.
-        dept_procs = procs or [p for p in (latest_procedure(library, lp.procedure) for lp in ev.procedures)
+        dept_procs = procs or [p for p in (library.latest(lp.procedure) for lp in ev.procedures)
                                if p is not None]
         each = ev.counter_minutes if ev.counter_minutes is not None else sum(procedure_minutes(cfg, p) for p in procs)
         return Booked(procedures=[p.id for p in procs], departments=_departments(dept_procs), event=event,
@@ -83,7 +77,7 @@ def resolve(cfg: BookingConfig, library: LibraryLike, procedures: Sequence[str],
         raise ValueError("choose a life event or at least one procedure")
     chosen: list[Procedure] = []
     for pid in dict.fromkeys(procedures):  # a procedure named twice is booked once
-        proc = latest_procedure(library, pid)
+        proc = library.latest(pid)
         if proc is None:
             raise UnknownChoice("procedure", pid)
         chosen.append(proc)

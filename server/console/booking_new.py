@@ -29,7 +29,7 @@ from server.authz import require_roles, walkin_open
 from server.booking import clock
 from server.booking.api import holder_of
 from server.booking.config import BookingConfig, Place
-from server.booking.length import choice_length, latest_event
+from server.booking.length import choice_length
 from server.booking.phone import PHONE_MAX
 from server.booking.slots import Slot, day_slots, day_state, holiday_name, today, window_days
 from server.booking.store import (
@@ -217,7 +217,7 @@ async def _book_page(request: Request[Any, Any, Any], cfg: BookingConfig, c: Cho
             return _refused(request, exc, "/console/bookings/new")
     titles = svc.catalog.of_library(procedure_titles)
     events = [(eid, ev.title.ja) for eid in sorted(svc.catalog.library.life_events)
-              if (ev := latest_event(svc.catalog.library, eid)) is not None]
+              if (ev := svc.catalog.library.latest_event(eid)) is not None]
     first, last = window_days(cfg, clock.now())
     nav = {}
     if begin is not None:

@@ -26,7 +26,6 @@ from server import audit
 from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles
 from server.booking import clock
-from server.booking.length import latest_event
 from server.booking.store import BookingRecord, day_bookings_in, display_code, load_booking_in, place_of
 from server.console.booking_new import (
     DESK_PRIORITY,
@@ -183,7 +182,7 @@ async def _bookings(svc: Services, records: list[BookingRecord]) -> list[DayBook
                 f.answered, f.asked = filled_count(proc, d.answers)
                 f.draft, f.title = d, proc.title.ja
             filled.append(f)
-        ev = latest_event(svc.catalog.library, r.event) if r.event else None
+        ev = svc.catalog.library.latest_event(r.event) if r.event else None
         out.append(DayBooking(
             id=r.id, code=display_code(r.code), day=r.day, start=r.start, end=r.end, minutes=r.minutes,
             status=r.status, name=r.name or (names.get(r.account_id, ("",))[0] if r.account_id else ""),

@@ -250,9 +250,7 @@ async def procedure_page(request: Request[Any, Any, Any], pid: FromPath[str]) ->
 
 def _live_definition(svc: Services, d: Any) -> Any:
     lib = svc.catalog.library
-    table = lib.procedures if isinstance(d, Procedure) else lib.life_events
-    versions = table.get(d.id)
-    return versions[latest(versions)] if versions else None
+    return lib.latest(d.id) if isinstance(d, Procedure) else lib.latest_event(d.id)
 
 
 def draft_diff_rows(svc: Services, row: DraftRow) -> tuple[str | None, list[dict[str, Any]]]:

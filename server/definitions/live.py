@@ -33,7 +33,7 @@ class Schedule(msgspec.Struct, frozen=True):
 
 
 class LiveLibrary(Library):
-    """A ``procedure_definitions.library.Library`` (its lookups: ``get``, ``latest``, ``latest_procedures``) of
+    """A ``procedure_definitions.library.Library`` (its lookups: ``get``, ``latest``, ``latest_event``, ``latest_procedures``) of
     the live versions, with their schedules."""
 
     schedules: dict[tuple[str, str], Schedule] = msgspec.field(default_factory=dict)
