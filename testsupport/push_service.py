@@ -57,11 +57,14 @@ class LocalPushService:
     def base(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def subscription(self) -> dict[str, Any]:
-        """A new browser's subscription, ``PushSubscription.toJSON()``-shaped."""
+    def subscription(self, endpoint_length: int | None = None) -> dict[str, Any]:
+        """A new browser's subscription, ``PushSubscription.toJSON()``-shaped; ``endpoint_length``: its endpoint
+        padded to that many characters (the longest a server stores), still delivered to."""
         key = ec.generate_private_key(ec.SECP256R1())
         auth = os.urandom(16)
         path = f"/push/{_b64(os.urandom(12))}"
+        if endpoint_length is not None:
+            path += "x" * (endpoint_length - len(self.base) - len(path))
         self._keys[path] = (key, auth)
         point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return {"endpoint": self.base + path, "expirationTime": None, "keys": {"p256dh": _b64(point), "auth": _b64(auth)}}

@@ -562,8 +562,8 @@ def test_a_too_long_endpoint_is_cut_and_204_when_a_ticket_unsubscribes(world: Wo
 
     mine = kiosk.post("/api/queue/honcho/tickets", json={}).json()
     phone = world.client()
-    sub = push.subscription()
-    sub["endpoint"] += "x" * (MAX_ENDPOINT - len(sub["endpoint"]))  # the longest endpoint that can be stored
+    sub = push.subscription(endpoint_length=MAX_ENDPOINT)  # the longest endpoint that can be stored
+    assert len(sub["endpoint"]) == MAX_ENDPOINT
     assert phone.post(f"/api/tickets/{mine['token']}/push", json=sub).status_code == 204
     assert world.sql("SELECT count(*) FROM ticket_push WHERE endpoint = ?", sub["endpoint"]) == [(1,)]
     gone = phone.delete(f"/api/tickets/{mine['token']}/push", params={"endpoint": sub["endpoint"] + "y" * 50})
