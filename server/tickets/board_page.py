@@ -5,7 +5,7 @@ The latest call huge (「A-034」「3番窓口」), the recent calls, how many w
 ``aria-live`` region in Japanese and English. The page works from its first HTML alone (it refreshes itself
 without JavaScript); its script file (``/board.js``, strict CSP: no inline script or style) follows the place's
 event stream and falls back to long polling by the resident app's own rule (``HOLD_S`` and ``longPollPause`` of
-``pwa/js/booking-calendar.js``, served next to it as ``/booking-calendar.js`` with what it imports, ``/expr.js``),
+``pwa/js/polling.js``, served next to it as ``/polling.js``),
 so a call shows within 2 s.
 """
 
@@ -32,7 +32,7 @@ _env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=sele
 _STATIC: Final[dict[str, str]] = {"board.js": "text/javascript", "board.css": "text/css"}
 # The resident app's modules board.js imports (one long-poll rule for the app and the board), as they are.
 _PWA_JS = _HERE.parent.parent / "pwa" / "js"
-_PWA_MODULES: Final = ("booking-calendar.js", "expr.js")
+_PWA_MODULES: Final = ("polling.js",)
 
 # The board's words, both languages: the page shows the chosen one first; the script reads them from the page.
 BOARD_TEXTS: Final[dict[str, dict[str, str]]] = {

@@ -32,7 +32,7 @@ test('calls not announced yet come oldest first: two booths calling at once are 
 
 test('long polling asks again at once after an answer, and waits only when the server could not hold it', async () => {
   // The board polls by the resident app's rule (board.js imports it), with the board view's poll_after_s (1).
-  const { longPollPause } = await import('../../pwa/js/booking-calendar.js');
+  const { longPollPause } = await import('../../pwa/js/polling.js');
   const pollPause = (answer, last = 0) => longPollPause(last, { hintS: 1, ...answer });
   assert.equal(pollPause({ status: 200, tookMs: 5 }), 0, 'news: ask again at once (the next one is held)');
   assert.equal(pollPause({ status: 304, tookMs: 25000 }), 0, 'held to the end: ask again at once');

@@ -258,8 +258,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/board"): ANYONE,
     ("GET", "/board/{place:str}"): ANYONE,
     ("GET", "/board.js"): ANYONE,
-    ("GET", "/booking-calendar.js"): ANYONE,  # the resident app's modules board.js imports
-    ("GET", "/expr.js"): ANYONE,
+    ("GET", "/polling.js"): ANYONE,  # the resident app's polling rule board.js imports
     ("GET", "/board.css"): ANYONE,
     ("GET", "/console/queue"): frozenset({COUNTER, REVIEWER, ADMIN}),
     ("POST", "/console/queue/call"): frozenset({COUNTER, REVIEWER, ADMIN}),

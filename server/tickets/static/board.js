@@ -1,7 +1,7 @@
 // The lobby board (/board): follows the place's event stream (GET /api/queue/{place}/board/events) and, where
 // a stream cannot be held, long-polls the board (?wait=25 with If-None-Match: held by the server until the board
 // changes, asked again at once; docs/queue.md "Live updates") by the resident app's own rule: HOLD_S and
-// longPollPause of pwa/js/booking-calendar.js, served next to this file (server/tickets/board_page.py) and loaded
+// longPollPause of pwa/js/polling.js, served next to this file (server/tickets/board_page.py) and loaded
 // only on the page (node's tests import the pure parts below without it). Each new call is announced in
 // the page's aria-live region in Japanese and English, one after another (two booths calling at once are both
 // read out, not the second over the first). Names never reach this page: the API has none.
@@ -87,7 +87,7 @@ function render(view) {
   if (!speaking) announceNext();
 }
 
-let live = null; // pwa/js/booking-calendar.js: { HOLD_S, longPollPause }
+let live = null; // pwa/js/polling.js: { HOLD_S, longPollPause }
 let pollTimer = null;
 let inFlight = false; // a request is held: at most one at a time (the stream's errors come every second)
 let hintS = 1; // the board view's poll_after_s
@@ -140,6 +140,6 @@ function listen() {
 }
 
 if (root) {
-  live = await import('./booking-calendar.js');
+  live = await import('./polling.js');
   listen();
 }
