@@ -468,9 +468,6 @@ async def book_route(request: Request[Any, Any, Any], data: JSONBody[BookIn]) ->
         record, token, repeated = await svc.db.write(write)
     except BookingRefused as e:
         raise refused(e) from None
-    reminders = getattr(request.app.state, "reminders", None)
-    if reminders is not None and not repeated:  # booked for tomorrow after the reminder hour: reminded at once
-        reminders.booking_made(cfg, record.day)
     view = booking_view(cfg, svc.catalog.library, record, ticket=None, now=clock.now(), token=token)
     return Response(view, status_code=200 if repeated else 201)
 

@@ -10,7 +10,9 @@
 * from ``cfg.reminder_hour`` JST the day before, sends each ``booked`` booking of tomorrow ONE reminder per
   channel: Web Push to the subscriptions of the account that booked (``Notifier.push_to_accounts``) and one
   message per configured :class:`ReminderSender` (the city's SMS or mail adapter) when the booking has a phone.
-  A booking made for tomorrow after the hour is reminded at once (the booking API calls ``booking_made``).
+  A booking made or moved to tomorrow after the hour is reminded at once: after each commit the job reads the days
+  booked for (``server.booking.events.booked_days``, noted by the event log's writer for every booking made or
+  moved, API and console alike) and wakes (``booking_made``).
 
 Once only, even across restarts and with two servers on one file: a channel is *claimed* by inserting its
 ``booking_reminders`` row (primary key booking + channel) in a write job before anything is sent; whoever
@@ -43,7 +45,7 @@ import msgspec
 from procedure_definitions.japan import JST
 from server.booking import clock
 from server.booking.config import BookingConfig, Place, config_in, place_label
-from server.booking.events import record_event_in
+from server.booking.events import booked_days, record_event_in
 from server.booking.slots import open_hours, start_at
 from server.booking.store import expire_holds_in
 from server.maintenance import stop_task
@@ -332,6 +334,9 @@ class ReminderJob:
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on (tests schedule rounds there)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._cfg: BookingConfig | None = None  # the last round's rules (the reminder hour), for booking_made
+        if hasattr(db, "after_commit"):
+            db.after_commit(self._after_commit)
         self._lock = asyncio.Lock()  # one round at a time in this process (the claims guard across processes)
 
     async def run_once(self, now: dt.datetime | None = None) -> RoundResult:
@@ -348,6 +353,7 @@ class ReminderJob:
             return (cfg, *housekeeping_in(c, cfg, now))
 
         cfg, result.holds_expired, result.no_shows = await self.db.write(housekeeping)
+        self._cfg = cfg
         day = _due_day(cfg, now)
         if day is None:
             return result
@@ -404,6 +410,20 @@ class ReminderJob:
         reminder goes out now rather than at the next round."""
         if _due_day(cfg, self.clock()) == day:
             self.wake()
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        # The writer thread: hand the days over to the loop (nothing here may block).
+        days = booked_days(conn)
+        if days and self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is stopping
+                self.loop.call_soon_threadsafe(self._booked, days)
+
+    def _booked(self, days: set[str]) -> None:
+        if self._cfg is None:  # no round yet, so no rules read: a round now decides
+            self.wake()
+            return
+        for day in days:
+            self.booking_made(self._cfg, day)
 
     async def _loop(self) -> None:
         while True:

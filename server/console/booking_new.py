@@ -287,9 +287,6 @@ async def book_form(request: Request[Any, Any, Any]) -> Response[Any]:
         if e.slug in _MESSAGES and e.status in (409, 410, 422):  # e.g. slot-taken: choose another time, same caller
             return await again(e.slug, e.status, e.field or "")
         return _refused(request, Problem(e.status, e.slug, e.detail), back)
-    reminders = getattr(request.app.state, "reminders", None)
-    if reminders is not None:  # booked for tomorrow after the reminder hour: reminded at once
-        reminders.booking_made(cfg, record.day)
     return Redirect(f"/console/bookings/{record.id}?done={'moved' if c.move else 'booked'}", status_code=303)
 
 

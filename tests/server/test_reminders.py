@@ -326,3 +326,36 @@ def test_no_show_waits_for_the_bookings_end_past_closing_and_reads_hours_to_midn
     assert housekeeping_in(conn, cfg, _jst(day, 23, 59)) == (0, 0)
     assert housekeeping_in(conn, cfg, _jst(day + dt.timedelta(days=1), 0, 0)) == (0, 1)
     assert dict(conn.execute("SELECT id, status FROM bookings")) == {"a": "no_show", "b": "no_show"}
+
+
+def test_a_booking_made_or_moved_to_tomorrow_after_the_hour_wakes_the_job_whoever_wrote_it(srv: AppServer) -> None:
+    # The wake comes from the store's writes (the event log notes the day; the job reads it after the commit), so a
+    # move through the API wakes it as a booking does (review15d #8: the API's move once forgot it).
+    import asyncio
+
+    job = srv.app.state.reminders
+    day = _weekday_ahead(9)
+    later = _weekday_ahead((day - dt.datetime.now(JST).date()).days + 1)
+    eve = _jst(day - dt.timedelta(days=1), DEFAULT_CONFIG.reminder_hour, 30)
+    run_round(srv.app, eve)  # the job has read the rules (the reminder hour)
+    job.clock = lambda: eve
+
+    def settled() -> bool:  # the after-commit hand-over runs on the app's loop: let it run, then look
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), job.loop).result(10)
+        woken: bool = job._wake.is_set()
+        job._wake.clear()
+        return woken
+
+    settled()
+    bid, _ = _book(srv, later, "15:00", phone="090-5555-6666")
+    assert not settled()  # the day after tomorrow: the usual round will do
+    holder = f"ip:test-{uuid.uuid4()}"
+
+    def move(c: sqlite3.Connection) -> None:
+        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=day.isoformat(), start="15:00", minutes=30,
+                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
+        move_booking_in(c, DEFAULT_CONFIG, bid, hold_id=hold.id, holder=holder, by=None, staff=True)
+    srv.db.write_sync(move)
+    assert settled()  # moved to tomorrow, after the hour: reminded at once
+    _book(srv, day, "15:30", phone="090-7777-0000")
+    assert settled()
