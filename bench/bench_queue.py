@@ -102,8 +102,9 @@ def prepare(db: Path, m: Morning, day: dt.date) -> list[Visitor]:
                                   procedures=[v.procedure], departments=v.departments, event=None, party=1,
                                   holder=holder)
             phone = f"090-{i // 10000:04d}-{i % 10000:04d}"  # one person, one phone: the store caps per number
-            rec, _ = create_booking_in(c, roomy, hold_id=hold.id, holder=holder, account_id=None, booked_by=None,
-                                       name=f"予約 {i + 1:04d}", phone=phone, people=[], lang="ja")
+            rec, _token, _again = create_booking_in(c, roomy, hold_id=hold.id, holder=holder, account_id=None,
+                                                    booked_by=None, name=f"予約 {i + 1:04d}", phone=phone, people=[],
+                                                    lang="ja")
             v.code = rec.code
 
     set_clock(lambda: eve)

@@ -49,10 +49,10 @@ def test_life_event_minutes() -> None:
 
 def test_the_shipped_library_declares_counter_minutes() -> None:
     from server.booking.config import DEFAULT_CONFIG
-    from server.booking.length import booking_minutes, latest_procedure
+    from server.booking.length import booking_minutes
 
     lib = load_library()
-    declared = {pid: latest_procedure(lib, pid).counter_minutes for pid in lib.procedures}  # type: ignore[union-attr]
+    declared = {pid: lib.latest(pid).counter_minutes for pid in lib.procedures}  # type: ignore[union-attr]
     assert {k: v for k, v in declared.items() if v is not None} == {
         "tenkyo": 20, "tennyu": 30, "tenshutsu": 15, "inkan-toroku": 10, "kokuho-kanyu": 15}
     # 転入 and 国保 for two people: (30 + 15) × 2 = 90 on the default 15-minute grid.
