@@ -152,6 +152,7 @@ class Result:
     states: dict[str, int]  # the server's tickets by status at the end
     scale: float  # as asked on the command line (shown in the command)
     load: tuple[float, float]  # 1-minute load average at the start and the end
+    client_cpu_s: float = 0.0  # the bench process's own CPU over the morning (it shares the machine)
     delays: dict[str, list[float]] = field(default_factory=dict)  # board, sse, poll: seconds
     unseen: dict[str, int] = field(default_factory=dict)  # calls a board / a following phone never showed
 
@@ -188,9 +189,11 @@ def _delays(t: Tally) -> tuple[dict[str, list[float]], dict[str, int]]:
     return delays, unseen
 
 
-def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Path | None = None) -> Result:
+def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Path | None = None,
+        stalls: Path | None = None) -> Result:
     """One morning against a fresh server; ``keep``: a folder to keep the database and server log in; ``scale``:
-    what ``m`` was scaled by (for the report); ``profile``: the server's cProfile statistics go there."""
+    what ``m`` was scaled by (for the report); ``profile``: the server's cProfile statistics go there; ``stalls``:
+    the stacks its event loop stood in when it stalled (bench/queue_server.py ``--stalls``)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-queue-"))
     db = tmp / "queue.db"
     day = dt.datetime.now(JST).date()
@@ -205,6 +208,8 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Pa
             start.isoformat(), "--speed", str(m.speed), "--anchor-file", str(anchor)]
     if profile is not None:
         argv += ["--profile", str(profile.resolve())]
+    if stalls is not None:
+        argv += ["--stalls", str(stalls.resolve())]
     server = ServerProcess(db, argv=argv, env={"MADOGUCHI_VALIDATION_WORKERS": "0"})
     server.start()
     try:
@@ -218,11 +223,12 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Pa
         (anchor.parent / "anchor.tmp").write_text(repr(time.time()), encoding="ascii")
         t0 = time.monotonic()
         os.replace(anchor.parent / "anchor.tmp", anchor)  # the server's day starts now
+        mine = time.process_time()
         tally = asyncio.run(driver.run(t0))
-        cpu = cpu_seconds(pid)[0] - cpu0
+        cpu, mine = cpu_seconds(pid)[0] - cpu0, time.process_time() - mine
         states = {str(s): int(str(n)) for s, n in server.query("SELECT status, count(*) FROM tickets GROUP BY status")}
     finally:
-        if profile is not None and server.proc is not None:  # time to write the profile before stop() kills
+        if (profile or stalls) is not None and server.proc is not None:  # time to write them before stop() kills
             server.proc.terminate()
             server.proc.wait(120)
         server.stop()
@@ -233,7 +239,7 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Pa
         shutil.rmtree(tmp, ignore_errors=True)
     delays, unseen = _delays(tally)
     return Result(m=m, tally=tally, cpu_s=cpu, setup_s=setup_s, states=states, scale=scale, load=(load0, os.getloadavg()[0]),
-                  delays=delays, unseen=unseen)
+                  client_cpu_s=mine, delays=delays, unseen=unseen)
 
 
 def _ms(xs: list[float], q: float) -> str:
@@ -288,7 +294,8 @@ def render(r: Result) -> str:
         f"tickets open) |",
         f"| phone views received (event stream · poll 200 · poll 304); board events | {t.phone_events['sse']:,} · "
         f"{t.phone_events['poll-200']:,} · {t.phone_events['poll-304']:,}; {t.board_events:,} |",
-        f"| the bench client's own event-loop lag: p99 / max ms | {_ms(t.lag, 99)} / {_ms(t.lag, 100)} |",
+        f"| the bench client's own event-loop lag: p99 / max ms; its CPU | {_ms(t.lag, 99)} / {_ms(t.lag, 100)}; "
+        f"{r.client_cpu_s:.1f} s ({r.client_cpu_s / w:.0%} of one core) |",
         f"| errors | **{len(t.errors)}** |", "",
     ]
     lines.append(_verdict(r))
@@ -327,11 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boards", type=int, default=2)
     ap.add_argument("--keep", type=Path, help="keep the database and the server's log in this folder")
     ap.add_argument("--profile", type=Path, help="cProfile the server's event loop thread into this file")
+    ap.add_argument("--stalls", type=Path, help="the server's event-loop stalls (over 200 ms) and their stacks")
     ns = ap.parse_args(argv)
     m = Morning(speed=ns.speed, seed=ns.seed, boards=ns.boards)
     if ns.scale != 1:
         m = m.scaled(ns.scale)
-    r = run(m, keep=ns.keep, scale=ns.scale, profile=ns.profile)
+    r = run(m, keep=ns.keep, scale=ns.scale, profile=ns.profile, stalls=ns.stalls)
     text = render(r)
     print(text)
     if ns.write:

@@ -14,11 +14,13 @@ Production code reads no speed setting: only this bench entry does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a path: this checkout first on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=60.0)
     ap.add_argument("--anchor-file", required=True, type=Path)
     ap.add_argument("--profile", type=Path, help="cProfile the main thread (the event loop) into this file")
+    ap.add_argument("--stalls", type=Path, help="where the event loop stood when it stalled (stacks, into this file)")
     ns = ap.parse_args(argv)
     start = dt.datetime.fromisoformat(ns.start)
     if start.tzinfo is None:
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     set_clock(sim_clock(start.astimezone(dt.UTC), ns.speed, ns.anchor_file))
     # serve's own parser: every option of `madoguchi serve` with its default, however many it gains.
     args = build_parser().parse_args(["serve", "--db", str(ns.db), "--port", str(ns.port), "--host", "127.0.0.1"])
+    if ns.stalls is not None:
+        _watch_stalls(ns.stalls)
     if ns.profile is None:
         return serve(args)
     import cProfile
@@ -73,6 +78,70 @@ def main(argv: list[str] | None = None) -> int:
         code = serve(args)
     prof.dump_stats(ns.profile)
     return code
+
+
+def _watch_stalls(out: Path, *, every: float = 0.02, stall: float = 0.2) -> None:
+    """A thread that samples the main thread's stack while the event loop has not run a callback for ``stall``
+    seconds, and writes the stacks seen (most frequent first) to ``out`` every few seconds: what blocks the loop."""
+    import asyncio
+    import collections
+    import threading
+    import traceback
+
+    import server.commands as commands
+
+    main = threading.main_thread().ident
+    loops: list[asyncio.AbstractEventLoop] = []
+    base = commands._server_class
+
+    def server_class() -> Any:
+        class Watched(base()):  # type: ignore[misc]
+            async def serve(self, sockets: Any = None) -> None:
+                loops.append(asyncio.get_running_loop())
+                await super().serve(sockets)
+
+        return Watched
+
+    commands._server_class = server_class
+    seen: collections.Counter[str] = collections.Counter()
+    beat = [time.monotonic()]
+    stalls: list[float] = []
+
+    def watch() -> None:
+        loop = None
+        started = 0.0
+        written = time.monotonic()
+        while True:
+            time.sleep(every)
+            if time.monotonic() - written > 5:  # now and then: the process may end by its signal, without atexit
+                written = time.monotonic()
+                dump()
+            if loop is None:
+                loop = loops[0] if loops else None
+                if loop is None:
+                    continue
+                beat[0] = time.monotonic()
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(lambda: beat.__setitem__(0, time.monotonic()))
+            late = time.monotonic() - beat[0]
+            if late > stall:
+                if not started:
+                    started = beat[0]
+                frame = sys._current_frames().get(main or 0)
+                if frame is not None:
+                    seen["".join(traceback.format_stack(frame)[-12:])] += 1
+            elif started:
+                stalls.append(time.monotonic() - started)
+                started = 0.0
+
+    def dump() -> None:
+        lines = [f"stalls over {stall * 1000:.0f} ms: {len(stalls)}; longest {max(stalls, default=0) * 1000:.0f} ms;"
+                 f" total {sum(stalls):.1f} s", ""]
+        for stack, n in seen.most_common(40):
+            lines += [f"--- {n} samples ({n * every * 1000:.0f} ms)", stack]
+        out.write_text("\n".join(lines), encoding="utf-8")
+
+    threading.Thread(target=watch, name="stall-watch", daemon=True).start()
 
 
 if __name__ == "__main__":
