@@ -134,9 +134,44 @@ def _watch_stalls(out: Path, *, every: float = 0.02, stall: float = 0.2) -> None
                 stalls.append(time.monotonic() - started)
                 started = 0.0
 
+    from server.storage.db import Database
+
+    reads: dict[str, list[float]] = collections.defaultdict(list)  # fn → queue waits, then run times
+    runs: dict[str, list[float]] = collections.defaultdict(list)
+    original = Database.read
+
+    async def timed_read(self: Database, fn: Any) -> Any:
+        name = getattr(fn, "__qualname__", repr(fn))
+        asked = time.monotonic()
+        began: list[float] = []
+
+        def run(c: Any) -> Any:
+            began.append(time.monotonic())
+            try:
+                return fn(c)
+            finally:
+                runs[name].append(time.monotonic() - began[0])
+
+        try:
+            return await original(self, run)
+        finally:
+            if began:
+                reads[name].append(began[0] - asked)
+
+    Database.read = timed_read  # type: ignore[method-assign]
+
+    def q(xs: list[float], p: float) -> float:
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else 0.0
+
     def dump() -> None:
         lines = [f"stalls over {stall * 1000:.0f} ms: {len(stalls)}; longest {max(stalls, default=0) * 1000:.0f} ms;"
-                 f" total {sum(stalls):.1f} s", ""]
+                 f" total {sum(stalls):.1f} s", "", "reads: n, pool wait p50/p99/max ms, run p50/p99/max ms"]
+        for name in sorted(reads, key=lambda n: -len(reads[n])):
+            w, r = list(reads[name]), list(runs[name])
+            lines.append(f"  {name}: {len(w)}, {q(w, .5):.1f}/{q(w, .99):.1f}/{q(w, 1):.1f},"
+                         f" {q(r, .5):.1f}/{q(r, .99):.1f}/{q(r, 1):.1f}")
+        lines.append("")
         for stack, n in seen.most_common(40):
             lines += [f"--- {n} samples ({n * every * 1000:.0f} ms)", stack]
         out.write_text("\n".join(lines), encoding="utf-8")

@@ -195,6 +195,7 @@ class Driver:
         self.arrived = False
         self.stopping = False
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.timeout = httpx.Timeout(30.0, read=60.0)
 
     # -- time ---------------------------------------------------------------------------------------------------
     def sim_min(self, t: float | None = None) -> float:
@@ -240,13 +241,12 @@ class Driver:
         or the drain time is over."""
         self.t0 = self._last = t0
         unlimited = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-        timeout = httpx.Timeout(30.0, read=60.0)
-        self.anon = httpx.AsyncClient(base_url=self.url, limits=unlimited, timeout=timeout)
+        timeout = self.timeout
         self.kiosk_client = httpx.AsyncClient(base_url=self.url, cookies=self.kiosk["cookies"],
                                               headers=self.kiosk["headers"], limits=unlimited, timeout=timeout)
         booth_clients = [(b, httpx.AsyncClient(base_url=self.url, cookies=c["cookies"], headers=c["headers"],
                                                timeout=timeout)) for b, c in self.booths]
-        clients = [self.anon, self.kiosk_client, *(c for _, c in booth_clients)]
+        clients = [self.kiosk_client, *(c for _, c in booth_clients)]
         try:
             background = [self._spawn(self._board(i), f"board {i}") for i in range(self.m.boards)]
             background += [self._spawn(self._healthz(), "healthz"), self._spawn(self._lag(), "lag")]
@@ -305,7 +305,7 @@ class Driver:
             how = "sse" if phone % 2 == 0 else "poll"
             self.tally.followed[issued["number"]] = how
             follow = self._follow_sse if how == "sse" else self._follow_poll
-            self._spawn(self._phone(phone, follow(issued["token"])), f"phone {how}")
+            self._spawn(self._phone(phone, follow, issued["token"]), f"phone {how}")
 
     # -- the booths ----------------------------------------------------------------------------------------------
     async def _booth(self, booth: str, client: httpx.AsyncClient) -> None:
@@ -382,9 +382,17 @@ class Driver:
         return self.by_number.get(number)
 
     # -- phones and boards -------------------------------------------------------------------------------------
-    async def _phone(self, phone: int, follow: Awaitable[None]) -> None:
+    def _device(self) -> httpx.AsyncClient:
+        """A device's own HTTP client: each phone, board and the prober holds its own connection, as real devices
+        do. (One shared pool of hundreds of connections costs httpcore O(n) per request, under its lock: it held
+        requests back in the bench process by seconds and was measured as the server's delay.)"""
+        return httpx.AsyncClient(base_url=self.url, timeout=self.timeout)
+
+    async def _phone(self, phone: int, follow: Callable[[httpx.AsyncClient, str], Awaitable[None]],
+                     token: str) -> None:
         try:
-            await follow
+            async with self._device() as client:
+                await follow(client, token)
         finally:
             self.free_phones.append(phone)
 
@@ -394,9 +402,10 @@ class Driver:
             self.tally.phone_seen.setdefault((view["number"], view["called_at"]), time.monotonic())
         return view["status"] in TERMINAL
 
-    async def _events(self, path: str, name: str, on: Callable[[dict[str, Any]], bool]) -> None:
+    async def _events(self, client: httpx.AsyncClient, path: str, name: str,
+                      on: Callable[[dict[str, Any]], bool]) -> None:
         """Hold the event stream at ``path``, passing each ``name`` event's data to ``on`` until it says stop."""
-        async with self.anon.stream("GET", path, headers={"Accept": "text/event-stream"}) as r:
+        async with client.stream("GET", path, headers={"Accept": "text/event-stream"}) as r:
             if r.status_code != 200:
                 self.error(f"{path}: {r.status_code}")
                 return
@@ -411,20 +420,20 @@ class Driver:
                     event = ""
         self.error(f"{path}: the stream ended")
 
-    async def _follow_sse(self, token: str) -> None:
+    async def _follow_sse(self, client: httpx.AsyncClient, token: str) -> None:
         def on(view: dict[str, Any]) -> bool:
             self.tally.phone_events["sse"] += 1
             return self._phone_view(view)
 
-        await self._events(f"/api/tickets/{token}/events", "ticket", on)
+        await self._events(client, f"/api/tickets/{token}/events", "ticket", on)
 
-    async def _follow_poll(self, token: str) -> None:
+    async def _follow_poll(self, client: httpx.AsyncClient, token: str) -> None:
         """As the app without an event stream: long polling (``?wait=25`` with the ETag, held by the server until
         the ticket changes), asked again at once after each answer."""
         etag, wait, hint = None, 0.0, None
         while not self.stopping:
             asked = time.monotonic()
-            r = await self.anon.get(f"/api/tickets/{token}", params={"wait": HOLD_S},
+            r = await client.get(f"/api/tickets/{token}", params={"wait": HOLD_S},
                                     headers={"If-None-Match": etag} if etag else {})
             if r.status_code == 200:
                 self.tally.phone_events["poll-200"] += 1
@@ -453,17 +462,22 @@ class Driver:
 
         while not self.stopping:  # as EventSource does, a board whose stream failed connects again
             try:
-                await self._events(f"/api/queue/{self.place}/board/events", "board", on)
+                async with self._device() as client:
+                    await self._events(client, f"/api/queue/{self.place}/board/events", "board", on)
             except httpx.HTTPError as e:
                 self.error(f"board {i}: {type(e).__name__}: {e}")
             await asyncio.sleep(1.0)
 
     # -- the baseline and the client's own health --------------------------------------------------------------
     async def _healthz(self) -> None:
+        async with self._device() as client:
+            await self._probe(client)
+
+    async def _probe(self, client: httpx.AsyncClient) -> None:
         while not self.stopping:
             t = time.monotonic()
             try:
-                r = await self.anon.get("/healthz")
+                r = await client.get("/healthz")
             except httpx.HTTPError as e:
                 self.error(f"healthz: {type(e).__name__}: {e}")
                 await asyncio.sleep(0.25)

@@ -83,7 +83,7 @@ class BoardServing(msgspec.Struct):
 class BoardView(msgspec.Struct, kw_only=True):
     place: str
     place_name: dict[str, str]
-    called: list[BoardCall]  # the last calls, newest first
+    called: list[BoardCall]  # newest first: the last BOARD_CALLS, and each booth's last while its person is called
     waiting: int
     serving: list[BoardServing]
     version: int
@@ -112,7 +112,15 @@ def staff_ticket(snap: Snapshot, t: TicketRow, *, name: str | None, procedures: 
 def board_view(snap: Snapshot) -> BoardView:
     calls = sorted((t for t in snap.tickets if t.called_at and t.booth and t.status in _ON_BOARD),
                    key=lambda t: t.called_at or "", reverse=True)
-    recent = [BoardCall(number=t.number, booth=t.booth or "", at=t.called_at or "") for t in calls[:BOARD_CALLS]]
+    # The last BOARD_CALLS calls, and each booth's own last call while its person has not come (status called):
+    # however many booths call at once (20 opening together), no call is pushed off before it was shown; a booth
+    # that called again without 受付する or 不在 keeps only its newest there.
+    newest: dict[str, str] = {}
+    for t in calls:
+        newest.setdefault(t.booth or "", t.id)
+    shown = [t for i, t in enumerate(calls)
+             if i < BOARD_CALLS or (t.status == "called" and newest[t.booth or ""] == t.id)]
+    recent = [BoardCall(number=t.number, booth=t.booth or "", at=t.called_at or "") for t in shown]
     serving = [BoardServing(number=t.number, booth=t.booth or "") for t in snap.tickets
                if t.status == "serving" and t.booth]
     waiting = sum(1 for t in snap.tickets if t.status == "waiting")

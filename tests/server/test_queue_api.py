@@ -371,6 +371,31 @@ def test_etags_answer_304_until_the_view_changes_and_the_board_holds_no_names(wo
     assert_problem(anyone.get("/api/queue/nowhere/board"), 404, "unknown-place")
 
 
+def test_a_call_stays_on_the_board_while_its_person_is_called_however_many_calls_follow(
+        world: World, kiosk: httpx.Client, counter: httpx.Client) -> None:
+    """The board lists the last 8 calls and each booth's last call still waiting for its person: 20 booths calling
+    at once push none of them off before it was shown; a booth that called twice keeps only its newest."""
+    tickets = [kiosk.post("/api/queue/honcho/tickets", json={}).json()["number"] for _ in range(12)]
+
+    def call(booth: str) -> dict[str, Any]:
+        r = counter.post("/api/queue/honcho/call", json={"booth": booth})
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    y, z, x = call("3"), call("3"), call("2")  # booth 3 calls again without 受付する: Y is no longer its call
+    done = []
+    for _ in range(8):
+        t = call("1")
+        assert counter.post(f"/api/queue/tickets/{t['id']}/finish").json()["status"] == "done"
+        done.append(t["number"])
+    board = world.srv.client().get("/api/queue/honcho/board").json()
+    assert [c["number"] for c in board["called"]] == [*reversed(done), x["number"], z["number"]]
+    assert y["number"] not in [c["number"] for c in board["called"]] and y["number"] == tickets[0]
+    counter.post(f"/api/queue/tickets/{x['id']}/serve", json={})  # X came: an ordinary old call now, off the board
+    board = world.srv.client().get("/api/queue/honcho/board").json()
+    assert [c["number"] for c in board["called"]] == [*reversed(done), z["number"]]
+
+
 def _sse(url: str, out: queue.Queue[tuple[str, dict[str, Any]]], stop: threading.Event) -> None:
     with httpx.Client(timeout=httpx.Timeout(30, read=30)) as c, c.stream("GET", url) as r:
         event = ""
