@@ -1,6 +1,6 @@
 """The queue under a city morning's load: 2,000 bookings and 1,000 walk-ins over 4 hours at 20 booths, at 60×.
 
-    python3 -m bench.bench_queue [--write] [--scale 0.1] [--speed 60] [--seed 15] [--boards 2]
+    python3 -m bench.bench_queue [--write] [--scale 0.1] [--speed 60] [--seed 15] [--boards 2] [--stalls FILE]
 
 Set-up, before the server starts (fast, no HTTP): a fresh SQLite file gets the schema, the booking rules of one
 place with 20 booths (``booking_config``, checked by the same ``read_config`` as ``madoguchi booking set``; open
@@ -18,12 +18,16 @@ some late, 5 % never) and draws the walk-ins' tickets; 20 booth clients (counter
 ticket, recall and mark missed those who are away, serve for a sampled time and finish; up to 200 phones follow
 tickets from issue to end (half on ``/api/tickets/{token}/events``, half long-polling ``GET /api/tickets/{token}?wait=25``
 with ``If-None-Match`` as the app does without an event stream); lobby boards hold ``/api/queue/{place}/board/events``; a prober asks
-``GET /healthz`` every 250 ms (the baseline: the same server's cheapest answer under the same load).
+``GET /healthz`` every 250 ms (the baseline: the same server's cheapest answer under the same load). Each phone,
+board and the prober has its own HTTP client and connection, as devices do: one shared pool of hundreds of
+connections costs httpx O(n) per request under a lock, and once held the bench's own requests back by seconds.
 
 Delays are from the moment a booth SENDS its call (or recall) request to the first board event / phone view that
 shows that call (its number and ``called_at``), on one monotonic clock in the bench process. The server's CPU is
 ``utime + stime`` of its process (/proc) from the day's start to the end. ``--write`` puts the results into
-docs/benchmarks.md between the ``<!-- queue-bench -->`` markers. A benchmark, not a test (the smoke test
+docs/benchmarks.md between the ``<!-- queue-bench -->`` markers. For diagnosis: ``--profile FILE`` (cProfile of the
+server's event loop), ``--stalls FILE`` (where the server's event loop stood whenever it stalled over 200 ms, and
+each kind of database read's pool wait and run time), ``--scale 0.25`` (a quarter of the morning). A benchmark, not a test (the smoke test
 tests/test_bench_queue_smoke.py runs it tiny, checking that it completes without errors).
 """
 
@@ -267,7 +271,8 @@ def render(r: Result) -> str:
         f"and draws walk-in tickets; each booth calls 次の方を呼ぶ, serves (mean {m.service_min:g} min, log-normal) "
         f"and finishes; {m.away:.0%} are away when called (再呼出, then 不在); {m.phones} phones follow tickets "
         f"from issue to end (half on the ticket's event stream, half long-polling with ETags as the app does without one); "
-        f"{m.boards} lobby boards on the board's event stream. Delays run from the moment a booth sends the call "
+        f"{m.boards} lobby boards on the board's event stream; each phone, board and the `/healthz` prober holds its "
+        f"own connection, as devices do. Delays run from the moment a booth sends the call "
         f"(or recall) request to the first board event / phone view showing that call, on one clock. Set-up "
         f"(schema, rules, {m.bookings:,} bookings through the booking store's writers, before the server starts): "
         f"{r.setup_s:.1f} s. More in the module's docstring.", "",
