@@ -47,7 +47,7 @@ from server.console.readable import department_names, procedure_titles
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import Services, services
-from server.tickets.api import hub_of
+from server.tickets.context import hub_of
 from server.tickets.store import TicketRefused, checkin_in, draw_ticket_in
 
 __all__ = ["DAYS_SHOWN", "DESK_PRIORITY", "book_form", "book_page", "cancel_form", "checkin_form", "day_label",

@@ -43,7 +43,7 @@ from server.console.routes import refusal_page, render_page
 from server.display import AnswerSection, answer_sections, form_values, life_event_sections, procedure_title
 from server.problems import Problem
 from server.services import Services, services
-from server.tickets.api import hub_of
+from server.tickets.context import hub_of
 from server.tickets.store import booking_tickets_in
 
 __all__ = ["STATUS_TEXT", "booking_pages_router", "filled_count", "tomorrow_jst"]

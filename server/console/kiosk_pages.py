@@ -38,7 +38,7 @@ from server.console.readable import account_names, department_names
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import services
-from server.tickets.api import hub_of
+from server.tickets.context import hub_of
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 
 __all__ = ["KIOSK_NAME_MAX", "KIOSK_TEXTS", "kiosk_pages_router", "place_names"]

@@ -3,7 +3,7 @@ and the booth (remembered in this browser), 「次の方を呼ぶ」, the called
 the queue in order. Plain forms that POST (it works without JavaScript); ``/console/static/queue.js`` sends the
 same forms without reloading the page and follows the place's live events.
 
-Every action is the queue API's own function (``server.tickets.api.call_next`` / ``ticket_step``), so the rules
+Every action is the queue API's own function (``server.tickets.booths.call_next`` / ``ticket_step``), so the rules
 and the audit (``queue.read`` when names are shown, ``via: console``) are the API's. 受付する opens the counter's
 visit flow (``server/console/visit_pages.py``): a booking whose account is bound to a registry resident opens (or
 reuses) that resident's visit, linked to the ticket; otherwise reception's search opens with the ticket, and the
@@ -34,7 +34,8 @@ from server.console.readable import department_names
 from server.console.routes import refusal_page, render_page
 from server.problems import Problem
 from server.services import services
-from server.tickets.api import call_next, hub_of, staff_queue, ticket_step
+from server.tickets.booths import call_next, staff_queue, ticket_step
+from server.tickets.context import hub_of
 from server.tickets.hub import booth_label
 from server.visits import VisitIn, open_visit
 

@@ -194,7 +194,8 @@ async def open_form(request: Request[Any, Any, Any]) -> Response[Any]:
         return _refused(request, exc, "/console/visits/new")
     ticket = _field(form, "ticket")
     if ticket is not None:  # the queue ticket this visit came from (受付する): linked, the ticket serving
-        from server.tickets.api import hub_of, ticket_step
+        from server.tickets.booths import ticket_step
+        from server.tickets.context import hub_of
 
         with contextlib.suppress(Problem):  # a ticket meanwhile finished elsewhere: the visit stands alone
             await ticket_step(services(request), hub_of(request), user, ticket[:100], "serve", visit_id=view.id,

@@ -1,20 +1,17 @@
 """The one queue over HTTP (docs/queue.md, docs/api.md "Bookings and the queue"): check-in of a booking, walk-in
-tickets, a ticket's phone link (view, live events, Web Push, leaving), the lobby board, and the booths' steps.
+tickets, a ticket's phone link (view, live events, Web Push, leaving), the lobby board; the booths' list and steps
+are ``server.tickets.booths`` (its router is part of :data:`queue_router`).
 
 Every route asks the one policy first: who issues a ticket (a paired kiosk of the place, the desk, a resident's
-app) is ``server.authz.ticket_issuer``; the booths are ``QUEUE_ROLES``, and which tickets each may see and work is
-``server.auth.roles.may_serve_ticket`` (a visit linked only by ``may_link_visit``); a ticket's secret link is its
-own capability. The board is public and
-holds numbers and booths only. The console's booth page (``server/console/queue_pages.py``) calls the same
-functions (:func:`call_next`, :func:`ticket_step`).
+app) is ``server.authz.ticket_issuer``; a ticket's secret link is its own capability. The board is public and holds
+numbers and booths only.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
@@ -22,13 +19,10 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from server import audit
 from server.auth.middleware import parse_cookies
 from server.auth.names import Name
-from server.auth.roles import QUEUE_ROLES, may_link_visit, may_serve_ticket
-from server.authz import AccountLike, TicketSource, current_user, require_roles, ticket_issuer, walkin_open
+from server.authz import AccountLike, TicketSource, current_user, ticket_issuer, walkin_open
 from server.booking import clock
-from server.booking.config import BookingConfig, Place
 from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
 from server.counter_code import qr_path
@@ -36,30 +30,27 @@ from server.problems import Problem
 from server.push import SubscriptionIn, checked_subscription, endpoint_to_forget
 from server.services import Services, services
 from server.tickets import store
+from server.tickets.booths import booths_router
+from server.tickets.context import fresh, hub_of, newer, place_of, stub_place, write
 from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 from server.tickets.longpoll import Wait, long_poll
 from server.tickets.store import TicketRefused, TicketRow
 from server.tickets.views import (
     BoardView,
-    StaffTicket,
     TicketIssued,
     TicketView,
     board_view,
     etag_of,
-    staff_ticket,
     ticket_view,
 )
 
-__all__ = ["MAX_TICKET_PUSH", "PING_S", "call_next", "hub_of", "place_of", "queue_router", "staff_queue",
-           "ticket_step", "ticket_url"]
+__all__ = ["MAX_TICKET_PUSH", "PING_S", "queue_router", "ticket_url"]
 
-T = TypeVar("T")
 PING_S = 15.0  # a comment line this often keeps proxies from closing a quiet event stream
 MAX_TICKET_PUSH = 5  # browsers subscribed to one ticket
 
 _Dept = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-_Booth = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 
 
 class CheckinIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,62 +64,7 @@ class TicketIn(msgspec.Struct, forbid_unknown_fields=True):
     lang: Literal["ja", "en", "ja-easy"] | None = None
 
 
-class CallIn(msgspec.Struct, forbid_unknown_fields=True):
-    booth: _Booth
-
-
-class ServeIn(msgspec.Struct, forbid_unknown_fields=True):
-    visit_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
-
-
-class BoothState(msgspec.Struct):
-    booth: str
-    number: str | None  # the ticket called or served there now
-    status: str | None
-
-
-class QueueStatsOut(msgspec.Struct):
-    waiting: int
-    called_today: int
-    service_minutes: float
-    active_booths: int
-
-
-class StaffQueue(msgspec.Struct):
-    place: str
-    place_name: dict[str, str]
-    tickets: list[StaffTicket]  # waiting in queue order, then called and serving
-    booths: list[BoothState]
-    stats: QueueStatsOut
-    version: int
-
-
 # -- shared pieces ------------------------------------------------------------------------------------------------
-
-def hub_of(request: Request[Any, Any, Any]) -> QueueHub:
-    hub: QueueHub = request.app.state.queue_hub
-    return hub
-
-
-def place_of(cfg: BookingConfig, place_id: str) -> Place:
-    """``server.booking.store.place_of``, or 404 ``unknown-place``."""
-    place = booking_place(cfg, place_id)
-    if place is None:
-        raise Problem(404, "unknown-place", "No such place")
-    return place
-
-
-def _stub_place(place_id: str) -> Place:
-    """A ticket of a place the configuration no longer has still shows (its id as its name)."""
-    return Place(id=place_id, name={"ja": place_id}, booths=[], booking_booths=0)
-
-
-async def _write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
-    try:
-        return await svc.db.write(fn)
-    except TicketRefused as exc:
-        raise exc.problem() from None
-
 
 def ticket_url(svc: Services, token: str) -> str:
     """A ticket's phone link as the API answers it: absolute (``{origin}/#/q/{token}``), for a new ticket and for
@@ -141,22 +77,6 @@ def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIs
     return TicketIssued(**msgspec.structs.asdict(ticket_view(snap, t)), token=token, url=url,
                         qr=qr_path(url))
 
-
-async def _fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:
-    """The snapshot after a write, and the ticket as it holds it. A ticket the write took out of the waiting line
-    (called, served, done, left) has no position to show: the answer does not wait for the next rebuild (a booth's
-    step answers at once while changes keep coming; the boards' and phones' views follow with it)."""
-    snap = hub.latest(place, cfg) if t.status != "waiting" else None
-    if snap is None:
-        snap = await hub.snapshot(place, cfg)
-    return snap, _newer(snap, t)
-
-
-def _newer(snap: Snapshot, t: TicketRow) -> TicketRow:
-    """The ticket as ``snap`` holds it, or ``t`` when that is newer or the snapshot has not got it (a ticket closed
-    before the board's last calls: snapshots hold the open tickets only)."""
-    held = snap.by_id.get(t.id)
-    return t if held is None or held.updated_at < t.updated_at else held
 
 
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
@@ -176,9 +96,9 @@ async def checkin(request: Request[Any, Any, Any], place: FromPath[str],
     svc, hub = services(request), hub_of(request)
     cfg = await hub.config()
     p = place_of(cfg, place)
-    t, token, created = await _write(svc, lambda c: store.checkin_in(c, p.id, data.code, source=source,
+    t, token, created = await write(svc, lambda c: store.checkin_in(c, p.id, data.code, source=source,
                                                                      by=user.id if user else None))
-    snap, t = await _fresh(hub, p, cfg, t)
+    snap, t = await fresh(hub, p, cfg, t)
     return Response(_issued(svc, snap, t, token), status_code=201 if created else 200)
 
 
@@ -206,7 +126,7 @@ async def draw_ticket(request: Request[Any, Any, Any], place: FromPath[str],
         if exc.code == "ticket-open":  # the open ticket's link, as a new ticket's
             exc.extra["url"] = ticket_url(svc, str(exc.extra["token"]))
         raise exc.problem() from None
-    snap, t = await _fresh(hub, p, cfg, t)
+    snap, t = await fresh(hub, p, cfg, t)
     return Response(_issued(svc, snap, t, token), status_code=201)
 
 
@@ -223,8 +143,8 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     """The ticket's place now (under the current configuration; a place it no longer has still shows), and the
     ticket as that snapshot holds it."""
     cfg = await hub.config()
-    snap = await hub.snapshot(booking_place(cfg, t.place) or _stub_place(t.place), cfg)
-    held = _newer(snap, t)
+    snap = await hub.snapshot(booking_place(cfg, t.place) or stub_place(t.place), cfg)
+    held = newer(snap, t)
     if held is t and t.status in store.OPEN_STATUSES and t.id not in snap.by_id:
         # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show).
         again: TicketRow | None = await hub.db.read(lambda c: store.load_ticket(c, t.id))
@@ -292,7 +212,7 @@ async def ticket_push(request: Request[Any, Any, Any], token: FromPath[str], dat
 
     # A ticket already near (or called) gets its message now: the push check alone, not a change of the queue
     # (that would wake every board and phone of the place, as often as anyone holding the link liked).
-    hub_of(request).check_pushes(await _write(svc, save))
+    hub_of(request).check_pushes(await write(svc, save))
 
 
 @delete("/api/tickets/{token:str}/push", summary="Stop this browser's notifications of the ticket", status_code=204,
@@ -308,7 +228,7 @@ async def ticket_unpush(request: Request[Any, Any, Any], token: FromPath[str],
             raise TicketRefused(404, "not-found", "No such ticket")
         c.execute("DELETE FROM ticket_push WHERE ticket_id = ? AND endpoint = ?", (t.id, endpoint))
 
-    await _write(svc, forget)
+    await write(svc, forget)
 
 
 @post("/api/tickets/{token:str}/leave", summary="Give up the ticket's place (順番待ちをやめる)", status_code=200,
@@ -322,11 +242,11 @@ async def leave(request: Request[Any, Any, Any], token: FromPath[str]) -> Ticket
             raise TicketRefused(404, "not-found", "No such ticket")
         return store.left_in(c, t.id, None)
 
-    # The row the write returns is the answer: no second token lookup, and ``_fresh`` does not wait out the
+    # The row the write returns is the answer: no second token lookup, and ``fresh`` does not wait out the
     # rebuild interval for a ticket that left the line (as the booth steps).
-    t = await _write(svc, job)
+    t = await write(svc, job)
     cfg = await hub.config()
-    snap, t = await _fresh(hub, booking_place(cfg, t.place) or _stub_place(t.place), cfg, t)
+    snap, t = await fresh(hub, booking_place(cfg, t.place) or stub_place(t.place), cfg, t)
     return ticket_view(snap, t)
 
 
@@ -382,144 +302,7 @@ async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) ->
                                                                    "X-Accel-Buffering": "no"})
 
 
-# -- the booths ---------------------------------------------------------------------------------------------------------
-
-async def _staff_views(svc: Services, hub: QueueHub, user: AccountLike, snap: Snapshot, tickets: list[TicketRow],
-                       *, via: str) -> list[StaffTicket]:
-    """The booths' view of ``tickets``: with the booking's name and procedures; one audited ``queue.read`` when a
-    name is shown that this account has not been shown at this place today (``QueueHub.names_not_shown``)."""
-    ids = sorted({t.booking_id for t in tickets if t.booking_id})
-
-    def read(c: sqlite3.Connection) -> dict[str, tuple[str | None, list[str]]]:
-        if not ids:
-            return {}
-        rows = c.execute(f"SELECT id, name, procedures FROM bookings WHERE id IN ({', '.join('?' * len(ids))})", ids)
-        return {r[0]: (r[1], msgspec.json.decode(r[2] or "[]")) for r in rows}
-
-    booked = await svc.db.read(read)
-    out = [staff_ticket(snap, t, name=booked.get(t.booking_id or "", (None, []))[0],
-                        procedures=booked.get(t.booking_id or "", (None, []))[1]) for t in tickets]
-    day = store.day_of(snap.at)
-    named = hub.names_not_shown(user.id, snap.place.id, day, [s.id for s in out if s.name])
-    if named:
-        await audit.record(svc.db, actor=user.id, action="queue.read", subject=f"queue:{snap.place.id}",
-                           details={"via": via, **audit.many(named)})
-        hub.names_shown(user.id, snap.place.id, day, named)
-    return out
-
-
-async def staff_queue(svc: Services, hub: QueueHub, user: AccountLike, place_id: str, *, via: str) -> StaffQueue:
-    """The booths' list: waiting tickets in queue order, then those called and served. A department's reviewer sees
-    the tickets of their department only (the department rule: the others' bookings and names are not theirs)."""
-    cfg = await hub.config()
-    snap = await hub.snapshot(place_of(cfg, place_id), cfg)
-    mine = [t for t in snap.tickets if may_serve_ticket(user, t.departments)]
-    order = sorted((t for t in mine if t.status == "waiting"), key=lambda t: snap.positions.get(t.id, (0, 0)))
-    live = sorted((t for t in mine if t.status in ("called", "serving")), key=lambda t: t.called_at or "",
-                  reverse=True)
-    tickets = await _staff_views(svc, hub, user, snap, [*order, *live], via=via)
-    booths = []
-    for b in snap.place.booths:
-        at = next((t for t in live if t.booth == b), None)
-        booths.append(BoothState(booth=b, number=at.number if at else None, status=at.status if at else None))
-    stats = QueueStatsOut(waiting=len(order), called_today=snap.called_today,
-                          service_minutes=round(snap.stats.service_minutes, 1), active_booths=snap.stats.active_booths)
-    return StaffQueue(place=snap.place.id, place_name=snap.place.name, tickets=tickets, booths=booths, stats=stats,
-                      version=snap.version)
-
-
-async def call_next(svc: Services, hub: QueueHub, user: AccountLike, place_id: str, booth: str, *,
-                    via: str) -> StaffTicket:
-    """次の方を呼ぶ: the next ticket ``user`` may serve, called to ``booth`` (404 ``queue-empty``)."""
-    cfg = await hub.config()
-    p = place_of(cfg, place_id)
-    if booth not in p.booths:
-        raise Problem(422, "unknown-booth", f"No booth {booth!r} at this place",
-                      errors=[{"path": "booth", "code": "unknown", "message": "one of the place's booths"}])
-    t = await _write(svc, lambda c: store.call_next_in(c, p.id, booth, cfg, partial(may_serve_ticket, user),
-                                                         user.id))
-    if t is None:
-        raise Problem(404, "queue-empty", "Nobody is waiting for this booth", title="待っている方はいません")
-    snap, t = await _fresh(hub, p, cfg, t)
-    return (await _staff_views(svc, hub, user, snap, [t], via=via))[0]
-
-
-Step = Literal["recall", "missed", "serve", "finish", "left"]
-
-
-async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id: str, step: Step, *,
-                      visit_id: str | None = None, via: str) -> StaffTicket:
-    """One booth step on a ticket of the day: 再呼出 / 不在 / 受付する / 完了 / left without service. A reviewer
-    only on tickets of their department (404 otherwise, as for an absent ticket)."""
-    if visit_id is not None and not may_link_visit(user):
-        raise Problem(403, "forbidden", "Only the visit desk links a visit to a ticket")
-    cfg = await hub.config()
-    t0 = await svc.db.read(lambda c: store.load_ticket(c, ticket_id))
-    if t0 is None or not may_serve_ticket(user, t0.departments):
-        raise Problem(404, "not-found", "No such ticket")
-
-    def job(c: sqlite3.Connection) -> TicketRow:
-        if step == "recall":
-            return store.recall_in(c, ticket_id, user.id)
-        if step == "missed":
-            return store.missed_in(c, ticket_id, cfg, user.id)
-        if step == "serve":
-            return store.serve_in(c, ticket_id, visit_id, user.id)
-        if step == "finish":
-            return store.finish_in(c, ticket_id, user.id)
-        return store.left_in(c, ticket_id, user.id)
-
-    t = await _write(svc, job)
-    snap, t = await _fresh(hub, booking_place(cfg, t.place) or _stub_place(t.place), cfg, t)
-    return (await _staff_views(svc, hub, user, snap, [t], via=via))[0]
-
-
-@get("/api/queue/{place:str}", summary="A place's queue for the booths (names audited)", tags=["queue"])
-async def get_queue(request: Request[Any, Any, Any], place: FromPath[str]) -> StaffQueue:
-    user = require_roles(request, *QUEUE_ROLES)
-    return await staff_queue(services(request), hub_of(request), user, place, via="api")
-
-
-@post("/api/queue/{place:str}/call", summary="次の方を呼ぶ: call the next ticket to a booth", status_code=200,
-      tags=["queue"])
-async def call_route(request: Request[Any, Any, Any], place: FromPath[str], data: JSONBody[CallIn]) -> StaffTicket:
-    user = require_roles(request, *QUEUE_ROLES)
-    return await call_next(services(request), hub_of(request), user, place, data.booth, via="api")
-
-
-async def _step(request: Request[Any, Any, Any], tid: str, step: Step, visit_id: str | None = None) -> StaffTicket:
-    user = require_roles(request, *QUEUE_ROLES)
-    return await ticket_step(services(request), hub_of(request), user, tid, step, visit_id=visit_id, via="api")
-
-
-@post("/api/queue/tickets/{tid:str}/recall", summary="Call the ticket again (再呼出)", status_code=200, tags=["queue"])
-async def recall_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
-    return await _step(request, tid, "recall")
-
-
-@post("/api/queue/tickets/{tid:str}/missed", summary="Nobody came (不在): wait, then the end of the queue",
-      status_code=200, tags=["queue"])
-async def missed_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
-    return await _step(request, tid, "missed")
-
-
-@post("/api/queue/tickets/{tid:str}/serve", summary="The resident is at the booth (受付する); links a visit",
-      status_code=200, tags=["queue"])
-async def serve_route(request: Request[Any, Any, Any], tid: FromPath[str],
-                      data: JSONBody[ServeIn | None] = None) -> StaffTicket:
-    return await _step(request, tid, "serve", data.visit_id if data is not None else None)
-
-
-@post("/api/queue/tickets/{tid:str}/finish", summary="Done (完了)", status_code=200, tags=["queue"])
-async def finish_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
-    return await _step(request, tid, "finish")
-
-
-@post("/api/queue/tickets/{tid:str}/left", summary="Left without service", status_code=200, tags=["queue"])
-async def left_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
-    return await _step(request, tid, "left")
-
 
 queue_router = Router(path="/", route_handlers=[
     checkin, draw_ticket, get_ticket, ticket_events, ticket_push, ticket_unpush, leave, get_board, board_events,
-    get_queue, call_route, recall_route, missed_route, serve_route, finish_route, left_route], tags=["queue"])
+    booths_router], tags=["queue"])

@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery
 
 from procedure_definitions.japan import JST
 from server.booking.config import place_label
-from server.tickets.api import hub_of, place_of
+from server.tickets.context import hub_of, place_of
 from server.tickets.hub import booth_label
 from server.tickets.views import BoardView, board_view
 

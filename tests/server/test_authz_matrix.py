@@ -234,7 +234,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/kiosks"): frozenset({COUNTER, ADMIN}),
     ("POST", "/console/kiosks/{kid:str}/revoke"): frozenset({COUNTER, ADMIN}),
     ("GET", "/kiosk"): ANYONE,
-    # the one queue (server/tickets/api.py): the desk (or a paired kiosk of the place) checks bookings in and
+    # the one queue (server/tickets/api.py, booths.py): the desk (or a paired kiosk of the place) checks bookings in and
     # draws walk-in tickets, residents their own ticket from the app; the ticket's secret link is the permission
     # to follow it; the board is public (numbers and booths only); the booths (capability queue) call and serve
     ("POST", "/api/queue/{place:str}/checkin"): frozenset({COUNTER, ADMIN}),

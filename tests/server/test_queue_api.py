@@ -589,8 +589,12 @@ def test_a_too_long_endpoint_is_cut_and_204_when_a_ticket_unsubscribes(world: Wo
     phone = world.client()
     sub = push.subscription(endpoint_length=MAX_ENDPOINT)  # the longest endpoint that can be stored
     assert len(sub["endpoint"]) == MAX_ENDPOINT
+    push.deliveries.clear()
+    push.answer = 201
     assert phone.post(f"/api/tickets/{mine['token']}/push", json=sub).status_code == 204
     assert world.sql("SELECT count(*) FROM ticket_push WHERE endpoint = ?", sub["endpoint"]) == [(1,)]
+    # Nobody ahead: its near message goes out at once. Waited for here, so it never lands in the next test.
+    assert push.wait(1)[0].payload["number"] == mine["number"]
     gone = phone.delete(f"/api/tickets/{mine['token']}/push", params={"endpoint": sub["endpoint"] + "y" * 50})
     assert gone.status_code == 204, gone.text
     assert world.sql("SELECT count(*) FROM ticket_push WHERE endpoint = ?", sub["endpoint"]) == [(0,)]
