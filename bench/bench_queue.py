@@ -157,6 +157,7 @@ class Result:
     scale: float  # as asked on the command line (shown in the command)
     load: tuple[float, float]  # 1-minute load average at the start and the end
     client_cpu_s: float = 0.0  # the bench process's own CPU over the morning (it shares the machine)
+    diagnosis: str = ""  # the diagnostic options the run had (" --stalls", " --profile"): they cost the server time
     delays: dict[str, list[float]] = field(default_factory=dict)  # board, sse, poll: seconds
     unseen: dict[str, int] = field(default_factory=dict)  # calls a board / a following phone never showed
 
@@ -243,7 +244,8 @@ def run(m: Morning, *, keep: Path | None = None, scale: float = 1.0, profile: Pa
         shutil.rmtree(tmp, ignore_errors=True)
     delays, unseen = _delays(tally)
     return Result(m=m, tally=tally, cpu_s=cpu, setup_s=setup_s, states=states, scale=scale, load=(load0, os.getloadavg()[0]),
-                  client_cpu_s=mine, delays=delays, unseen=unseen)
+                  client_cpu_s=mine, diagnosis=(" --profile FILE" if profile else "") + (" --stalls FILE" if stalls else ""),
+                  delays=delays, unseen=unseen)
 
 
 def _ms(xs: list[float], q: float) -> str:
@@ -261,7 +263,7 @@ def render(r: Result) -> str:
     lines = [
         "## Queue (`bench/bench_queue.py`)", "",
         f"`python3 -m bench.bench_queue{'' if r.scale == 1 else f' --scale {r.scale:g}'}"
-        f"{'' if m.speed == 60 else f' --speed {m.speed:g}'} --write` "
+        f"{'' if m.speed == 60 else f' --speed {m.speed:g}'}{r.diagnosis} --write` "
         f"({dt.date.today().isoformat()}; Python {platform.python_version()}, {os.cpu_count()} cores, "
         f"{platform.machine()}, load average {r.load[0]:.1f} at the start, {r.load[1]:.1f} at the end). "
         f"A city morning: {m.bookings:,} bookings (5-minute slots from {m.opens}, {m.no_show:.0%} never come, most "

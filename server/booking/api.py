@@ -58,7 +58,7 @@ from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
 from server.storage.keys import installation_key
-from server.tickets.hub import QueueHub
+from server.tickets.context import hub_of
 from server.tickets.store import booking_tickets_in, ticket_token
 
 __all__ = [
@@ -287,8 +287,7 @@ async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord]
 async def _config(request: Request[Any, Any, Any]) -> BookingConfig:
     """The booking rules as the queue reads them (``QueueHub.config``: one read every few seconds, not one per
     request; ``madoguchi booking set`` takes effect within ``CONFIG_MAX_AGE``)."""
-    hub: QueueHub = request.app.state.queue_hub
-    return await hub.config()
+    return await hub_of(request).config()
 
 
 def _place(cfg: BookingConfig, place_id: str) -> Place:

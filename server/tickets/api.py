@@ -78,7 +78,6 @@ def _issued(svc: Services, snap: Snapshot, t: TicketRow, token: str) -> TicketIs
                         qr=qr_path(url))
 
 
-
 async def _issuer(request: Request[Any, Any, Any], place: str, *,
                   residents: bool) -> tuple[TicketSource, AccountLike | None]:
     """``server.authz.ticket_issuer`` of this request (its account, its kiosk cookie)."""
@@ -300,7 +299,6 @@ async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) ->
 
     return ServerSentEvent(stream(), retry_duration=1000, headers={"Cache-Control": "no-cache",
                                                                    "X-Accel-Buffering": "no"})
-
 
 
 queue_router = Router(path="/", route_handlers=[

@@ -22,7 +22,7 @@ from litestar.params import FromPath, FromQuery
 from procedure_definitions.japan import JST
 from server.booking.config import place_label
 from server.tickets.context import hub_of, place_of
-from server.tickets.hub import booth_label
+from server.tickets.hub import BOARD_CALLS, booth_label
 from server.tickets.views import BoardView, board_view
 
 __all__ = ["BOARD_TEXTS", "board_router"]
@@ -60,7 +60,8 @@ async def _page(request: Request[Any, Any, Any], place_id: str | None, lang: str
     html = _env.get_template("board.html").render(
         lang=lang, t=texts, place=place.id, place_name=place_label(place, lang),
         latest=calls[0] if calls else None,
-        recent=calls[1:], waiting=view.waiting, version=view.version,
+        recent=calls[1:], many=len(view.called) > BOARD_CALLS, board_calls=BOARD_CALLS, waiting=view.waiting,
+        version=view.version,
         # Every call the page shows (board.js announces only calls above these: a call leaving is no news).
         shown_keys=" ".join(f"{c.number}@{c.at}" for c in view.called),
         other_href=f"/board/{place.id}" + ("" if lang == "en" else "?lang=en"))

@@ -63,7 +63,6 @@ class StaffQueue(msgspec.Struct):
     version: int
 
 
-
 async def _staff_views(svc: Services, hub: QueueHub, user: AccountLike, snap: Snapshot, tickets: list[TicketRow],
                        *, via: str) -> list[StaffTicket]:
     """The booths' view of ``tickets``: with the booking's name and procedures; one audited ``queue.read`` when a
@@ -198,7 +197,6 @@ async def finish_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> S
 @post("/api/queue/tickets/{tid:str}/left", summary="Left without service", status_code=200, tags=["queue"])
 async def left_route(request: Request[Any, Any, Any], tid: FromPath[str]) -> StaffTicket:
     return await _step(request, tid, "left")
-
 
 
 booths_router = Router(path="/", route_handlers=[

@@ -47,7 +47,6 @@ async def write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise exc.problem() from None
 
 
-
 async def fresh(hub: QueueHub, place: Place, cfg: BookingConfig, t: TicketRow) -> tuple[Snapshot, TicketRow]:
     """The snapshot after a write, and the ticket as it holds it. A ticket the write took out of the waiting line
     (called, served, done, left) has no position to show: the answer does not wait for the next rebuild (a booth's

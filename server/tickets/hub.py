@@ -45,7 +45,7 @@ from server.tickets.store import (
     touched_places,
 )
 
-__all__ = ["BOARD_CALLS", "CONFIG_MAX_AGE", "REBUILD_INTERVAL", "SNAPSHOT_MAX_AGE", "QueueHub", "Snapshot", "booth_label"]
+__all__ = ["BOARD_CALLS", "BOARD_KEEP", "CONFIG_MAX_AGE", "REBUILD_INTERVAL", "SNAPSHOT_MAX_AGE", "QueueHub", "Snapshot", "booth_label"]
 
 log = logging.getLogger("madoguchi.queue")
 
@@ -56,7 +56,9 @@ CONFIG_MAX_AGE: Final[dt.timedelta] = dt.timedelta(seconds=5)
 # Rebuilds of one place's snapshot start at least this far apart (wall time, not the feature's clock: the load bench
 # runs the day at 60×). Whoever asks meanwhile waits for the next one, which holds every change made until it starts.
 REBUILD_INTERVAL: Final[float] = 0.2
-BOARD_CALLS: Final[int] = 8  # the board lists this many recent calls (server.tickets.views)
+BOARD_CALLS: Final[int] = 8  # the board lists at least this many recent calls (server.tickets.views)
+# ... and every call of this long ago or later, however many (the feature's clock: a call is the queue's time).
+BOARD_KEEP: Final[dt.timedelta] = dt.timedelta(minutes=1)
 
 
 def booth_label(booth: str, lang: str = "ja") -> str:

@@ -4,13 +4,14 @@ board (numbers and booths only: no personal data), a ticket as the booths see it
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
 import msgspec
 
 from server.counter_code import QrOut
-from server.tickets.hub import BOARD_CALLS, Snapshot
+from server.tickets.hub import BOARD_CALLS, BOARD_KEEP, Snapshot
 from server.tickets.store import TicketRow
 
 __all__ = [
@@ -83,7 +84,7 @@ class BoardServing(msgspec.Struct):
 class BoardView(msgspec.Struct, kw_only=True):
     place: str
     place_name: dict[str, str]
-    called: list[BoardCall]  # newest first: the last BOARD_CALLS, and each booth's last while its person is called
+    called: list[BoardCall]  # newest first: the last BOARD_CALLS calls, and the open ones of the last BOARD_KEEP
     waiting: int
     serving: list[BoardServing]
     version: int
@@ -111,15 +112,12 @@ def staff_ticket(snap: Snapshot, t: TicketRow, *, name: str | None, procedures: 
 
 def board_view(snap: Snapshot) -> BoardView:
     calls = sorted((t for t in snap.tickets if t.called_at and t.booth and t.status in _ON_BOARD),
-                   key=lambda t: t.called_at or "", reverse=True)
-    # The last BOARD_CALLS calls, and each booth's own last call while its person has not come (status called):
-    # however many booths call at once (20 opening together), no call is pushed off before it was shown; a booth
-    # that called again without 受付する or 不在 keeps only its newest there.
-    newest: dict[str, str] = {}
-    for t in calls:
-        newest.setdefault(t.booth or "", t.id)
-    shown = [t for i, t in enumerate(calls)
-             if i < BOARD_CALLS or (t.status == "called" and newest[t.booth or ""] == t.id)]
+                   key=lambda t: (t.called_at or "", t.seq), reverse=True)
+    # The last BOARD_CALLS calls, and every call of the last BOARD_KEEP whose person has not finished: however many
+    # booths call at once (20 opening together), no call is pushed off before a board has shown it.
+    since = snap.at - BOARD_KEEP
+    shown = [t for i, t in enumerate(calls) if i < BOARD_CALLS or (
+        t.status in ("called", "serving") and dt.datetime.fromisoformat(t.called_at or "") >= since)]
     recent = [BoardCall(number=t.number, booth=t.booth or "", at=t.called_at or "") for t in shown]
     serving = [BoardServing(number=t.number, booth=t.booth or "") for t in snap.tickets
                if t.status == "serving" and t.booth]

@@ -74,6 +74,9 @@ function render(view) {
   document.getElementById('none').hidden = Boolean(latest);
   document.getElementById('latest-number').textContent = latest ? latest.number : '';
   document.getElementById('latest-booth').textContent = latest ? boothLabel(latest.booth, lang) : '';
+  // More calls than the usual list (many booths calling at once): smaller rows keep them on one screen.
+  const many = view.called.length > Number(root.dataset.calls);
+  document.getElementById('recent').closest('table').classList.toggle('many', many);
   document.getElementById('recent').replaceChildren(...recent.map((c) => {
     const tr = document.createElement('tr');
     tr.append(cell(c.number), cell(boothLabel(c.booth, lang)), cell(c.at ? timeFormat.format(new Date(c.at)) : ''));
