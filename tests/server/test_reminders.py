@@ -287,18 +287,23 @@ def test_a_booking_for_tomorrow_made_after_the_hour_wakes_the_job_at_once() -> N
     assert not early._wake.is_set()
 
 
+def _move(srv: AppServer, bid: str, day: dt.date) -> None:
+    """Move booking ``bid`` to 15:00 on ``day`` through the store's writers (hold, then move), as the desk does."""
+    holder = f"ip:test-{uuid.uuid4()}"
+
+    def move(c: sqlite3.Connection) -> None:
+        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=day.isoformat(), start="15:00", minutes=30,
+                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
+        move_booking_in(c, DEFAULT_CONFIG, bid, hold_id=hold.id, holder=holder, by=None, staff=True)
+    srv.db.write_sync(move)
+
+
 def test_a_booking_moved_after_its_reminder_is_reminded_of_its_new_day(srv: AppServer, sms: RecordingSender) -> None:
     day = _weekday_ahead(8)
     bid, _ = _book(srv, day, "15:00", phone="090-3333-4444")
     assert run_round(srv.app, _jst(day - dt.timedelta(days=1), 19)).sent == 1
     new_day = _weekday_ahead((day - dt.datetime.now(JST).date()).days + 1)
-    holder = f"ip:test-{uuid.uuid4()}"
-
-    def move(c: sqlite3.Connection) -> None:
-        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=new_day.isoformat(), start="15:00", minutes=30,
-                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
-        move_booking_in(c, DEFAULT_CONFIG, bid, hold_id=hold.id, holder=holder, by=None, staff=True)
-    srv.db.write_sync(move)
+    _move(srv, bid, new_day)
     assert run_round(srv.app, _jst(day - dt.timedelta(days=1), 20)).sent == 0  # the old eve: nothing again
     assert run_round(srv.app, _jst(new_day - dt.timedelta(days=1), 19)).sent == 1
     assert [m.day for m in sms.messages] == [day.isoformat(), new_day.isoformat()]
@@ -349,13 +354,7 @@ def test_a_booking_made_or_moved_to_tomorrow_after_the_hour_wakes_the_job_whoeve
     settled()
     bid, _ = _book(srv, later, "15:00", phone="090-5555-6666")
     assert not settled()  # the day after tomorrow: the usual round will do
-    holder = f"ip:test-{uuid.uuid4()}"
-
-    def move(c: sqlite3.Connection) -> None:
-        hold = create_hold_in(c, DEFAULT_CONFIG, place=PLACE.id, day=day.isoformat(), start="15:00", minutes=30,
-                              procedures=["tenkyo"], departments=["shimin"], event=None, party=1, holder=holder)
-        move_booking_in(c, DEFAULT_CONFIG, bid, hold_id=hold.id, holder=holder, by=None, staff=True)
-    srv.db.write_sync(move)
+    _move(srv, bid, day)
     assert settled()  # moved to tomorrow, after the hour: reminded at once
     _book(srv, day, "15:30", phone="090-7777-0000")
     assert settled()
