@@ -14,13 +14,11 @@ Production code reads no speed setting: only this bench entry does.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a path: this checkout first on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     # serve's own parser: every option of `madoguchi serve` with its default, however many it gains.
     args = build_parser().parse_args(["serve", "--db", str(ns.db), "--port", str(ns.port), "--host", "127.0.0.1"])
     if ns.stalls is not None:
-        _watch_stalls(ns.stalls)
+        from bench.stall_watch import StallWatch
+
+        StallWatch(ns.stalls).install()
     if ns.profile is None:
         return serve(args)
     import cProfile
@@ -78,105 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         code = serve(args)
     prof.dump_stats(ns.profile)
     return code
-
-
-def _watch_stalls(out: Path, *, every: float = 0.02, stall: float = 0.2) -> None:
-    """A thread that samples the main thread's stack while the event loop has not run a callback for ``stall``
-    seconds, and writes the stacks seen (most frequent first) to ``out`` every few seconds: what blocks the loop."""
-    import asyncio
-    import collections
-    import threading
-    import traceback
-
-    import server.commands as commands
-
-    main = threading.main_thread().ident
-    loops: list[asyncio.AbstractEventLoop] = []
-    base = commands._server_class
-
-    def server_class() -> Any:
-        class Watched(base()):  # type: ignore[misc]
-            async def serve(self, sockets: Any = None) -> None:
-                loops.append(asyncio.get_running_loop())
-                await super().serve(sockets)
-
-        return Watched
-
-    commands._server_class = server_class
-    seen: collections.Counter[str] = collections.Counter()
-    beat = [time.monotonic()]
-    stalls: list[float] = []
-
-    def watch() -> None:
-        loop = None
-        started = 0.0
-        written = time.monotonic()
-        while True:
-            time.sleep(every)
-            if time.monotonic() - written > 5:  # now and then: the process may end by its signal, without atexit
-                written = time.monotonic()
-                dump()
-            if loop is None:
-                loop = loops[0] if loops else None
-                if loop is None:
-                    continue
-                beat[0] = time.monotonic()
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(lambda: beat.__setitem__(0, time.monotonic()))
-            late = time.monotonic() - beat[0]
-            if late > stall:
-                if not started:
-                    started = beat[0]
-                frame = sys._current_frames().get(main or 0)
-                if frame is not None:
-                    seen["".join(traceback.format_stack(frame)[-12:])] += 1
-            elif started:
-                stalls.append(time.monotonic() - started)
-                started = 0.0
-
-    from server.storage.db import Database
-
-    reads: dict[str, list[float]] = collections.defaultdict(list)  # fn → queue waits, then run times
-    runs: dict[str, list[float]] = collections.defaultdict(list)
-    original = Database.read
-
-    async def timed_read(self: Database, fn: Any) -> Any:
-        name = getattr(fn, "__qualname__", repr(fn))
-        asked = time.monotonic()
-        began: list[float] = []
-
-        def run(c: Any) -> Any:
-            began.append(time.monotonic())
-            try:
-                return fn(c)
-            finally:
-                runs[name].append(time.monotonic() - began[0])
-
-        try:
-            return await original(self, run)
-        finally:
-            if began:
-                reads[name].append(began[0] - asked)
-
-    Database.read = timed_read  # type: ignore[method-assign]
-
-    def q(xs: list[float], p: float) -> float:
-        xs = sorted(xs)
-        return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else 0.0
-
-    def dump() -> None:
-        lines = [f"stalls over {stall * 1000:.0f} ms: {len(stalls)}; longest {max(stalls, default=0) * 1000:.0f} ms;"
-                 f" total {sum(stalls):.1f} s", "", "reads: n, pool wait p50/p99/max ms, run p50/p99/max ms"]
-        for name in sorted(reads, key=lambda n: -len(reads[n])):
-            w, r = list(reads[name]), list(runs[name])
-            lines.append(f"  {name}: {len(w)}, {q(w, .5):.1f}/{q(w, .99):.1f}/{q(w, 1):.1f},"
-                         f" {q(r, .5):.1f}/{q(r, .99):.1f}/{q(r, 1):.1f}")
-        lines.append("")
-        for stack, n in seen.most_common(40):
-            lines += [f"--- {n} samples ({n * every * 1000:.0f} ms)", stack]
-        out.write_text("\n".join(lines), encoding="utf-8")
-
-    threading.Thread(target=watch, name="stall-watch", daemon=True).start()
 
 
 if __name__ == "__main__":
