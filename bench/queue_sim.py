@@ -30,8 +30,8 @@ __all__ = ["HOLD_S", "PROCEDURES", "CallRec", "Driver", "Morning", "Tally", "Vis
 PROCEDURES = (("juminhyo-copy", "shimin"), ("inkan-toroku", "shimin"), ("tenkyo", "shimin"),
               ("kokuho-kanyu", "hoken_nenkin"))
 TERMINAL = frozenset({"done", "left", "no_show"})
-POLL_MIN_S, POLL_MAX_S = 3.0, 30.0  # pwa/js/booking-calendar.js POLL_MIN_MS / POLL_MAX_MS
-HOLD_S = 25  # pwa/js/booking-calendar.js HOLD_S: GET /api/tickets/{token}?wait=25 (long polling)
+POLL_MIN_S, POLL_MAX_S = 3.0, 30.0  # pwa/js/polling.js POLL_MIN_MS / POLL_MAX_MS
+HOLD_S = 25  # pwa/js/polling.js HOLD_S: GET /api/tickets/{token}?wait=25 (long polling)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def plan(m: Morning) -> list[Visitor]:
 
 
 def next_poll(last_s: float, changed: bool, hint_s: float | None) -> float:
-    """The app's polling back-off (pwa/js/booking-calendar.js ``nextPoll``), in seconds."""
+    """The app's polling back-off (pwa/js/polling.js ``nextPoll``; pinned by tests/conformance/polling.json), in seconds."""
     floor = min(POLL_MAX_S, max(1.0, hint_s if hint_s else POLL_MIN_S))
     if changed or not last_s:
         return floor
@@ -119,7 +119,7 @@ def next_poll(last_s: float, changed: bool, hint_s: float | None) -> float:
 
 def long_poll_pause(last_s: float, status: int | None, took_s: float, retry_after: str | None,
                     hint_s: float | None) -> float:
-    """The app's pause before its next long poll (pwa/js/booking-calendar.js ``longPollPause``), in seconds: none
+    """The app's pause before its next long poll (pwa/js/polling.js ``longPollPause``; pinned likewise), in seconds: none
     after an answer that was held or brought news; after an error (``status`` None) or a 304 back at once, the
     back-off, at least ``Retry-After``."""
     if status is not None and (status == 200 or took_s >= 1.0):
