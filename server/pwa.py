@@ -21,7 +21,7 @@ from litestar.params import FromPath
 
 from server.problems import Problem
 
-__all__ = ["PLACEHOLDER", "Bundle", "build_bundle", "pwa_handlers"]
+__all__ = ["PLACEHOLDER", "Bundle", "build_bundle", "pwa_handlers", "pwa_module"]
 
 log = logging.getLogger("madoguchi.pwa")
 
@@ -100,6 +100,19 @@ class Bundle:
             self.builds += 1
         log.info("PWA rebuilt: %d files", len(result.files))
         return True
+
+
+_PWA_JS = Path(__file__).resolve().parent.parent / "pwa" / "js"
+_MODULE_NAME = re.compile(r"[a-z][a-z0-9-]*\.js")
+
+
+def pwa_module(name: str) -> Response[bytes] | None:
+    """A module of pwa/js as it is in the source (not the built bundle), for pages outside the app that import the
+    app's own rules: the console's live lists, the lobby board. None for a name that is not a plain module there."""
+    path = _PWA_JS / name
+    if not _MODULE_NAME.fullmatch(name) or not path.is_file():
+        return None
+    return Response(path.read_bytes(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 def _with_placeholder(files: dict[str, bytes]) -> dict[str, bytes]:

@@ -1,6 +1,6 @@
 // The pure parts of booking a visit and following a ticket (page-booking.js, page-ticket.js, booking-home.js): days
 // and times as people read them (JST, 「12月8日（火）」), the day the calendar opens on, why a day is closed, the
-// hold's countdown, the booking code's spelling and the ticket's polling back-off. No DOM, no I/O
+// hold's countdown and the booking code's spelling (the ticket's polling: polling.js). No DOM, no I/O
 // (tests/js/booking-calendar.test.mjs).
 
 import { japanToday } from './expr.js';
@@ -93,8 +93,6 @@ export function manageHash(b, token) {
   return token ? `#/v/m/${encodeURIComponent(b.id)}/${encodeURIComponent(token)}` : `#/v/b/${encodeURIComponent(b.id)}`;
 }
 
-// The ticket page's polling and long polling live in polling.js (the lobby board loads it too, alone).
-export { POLL_MIN_MS, POLL_MAX_MS, nextPoll, HOLD_S, longPollPause } from './polling.js';
 
 /** Whether a ticket is still open (the page keeps following it; the home page shows it). */
 export function ticketOpen(ticket) { return Boolean(ticket) && ['waiting', 'called', 'serving'].includes(ticket.status); }

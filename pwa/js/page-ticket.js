@@ -12,7 +12,8 @@ import { api } from './api.js';
 import { el } from './dom.js';
 import { pushPossible, pushSubscription } from './statuses.js';
 import { link } from './shell.js';
-import { HOLD_S, longPollPause, ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
+import { ticketOpen, jstTime, waitsForItsTime } from './booking-calendar.js';
+import { HOLD_S, longPollPause } from './polling.js';
 import { savedTickets, rememberTicket } from './booking-home.js';
 
 addStrings(STRINGS);

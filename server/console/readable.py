@@ -34,10 +34,8 @@ def procedure_titles(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, s
 def department_names(procedures: Mapping[str, Mapping[str, Any]], lang: str = "ja") -> dict[str, str]:
     """``{department id: its name}`` as the library's procedures name their departments: Japanese, or with
     ``lang="en"`` English where the library gives it (else Japanese)."""
-    if lang == "en":
-        return {p.department.id: p.department.name.en or p.department.name.ja
-                for versions in procedures.values() for p in versions.values()}
-    return {p.department.id: p.department.name.ja for versions in procedures.values() for p in versions.values()}
+    return {p.department.id: (lang == "en" and p.department.name.en) or p.department.name.ja
+            for versions in procedures.values() for p in versions.values()}
 
 
 def procedure_departments(procedures: Mapping[str, Mapping[str, Any]]) -> dict[str, frozenset[str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ from server.export import to_csv, to_jsonl
 from server.filing import attachment_names
 from server.identity import NOT_RESIDENT, bind_account, search_registry
 from server.problems import Problem
+from server.pwa import pwa_module
 from server.registry import ResidentRecord
 from server.registry_search import MAX_LENGTH, MAX_TERMS, SearchInputError
 from server.services import services
@@ -72,8 +72,6 @@ _STATIC = {"console.css": "text/css", "console.js": "text/javascript", "intervie
            "queue.js": "text/javascript"}  # the booth's queue page (queue_pages.py)
 # The interview's live list imports the resident app's own modules (one evaluator, one derivation), served
 # from their source as they are, with what they import: any module of pwa/js by its plain name.
-_PWA_JS = _HERE.parent.parent / "pwa" / "js"
-_PWA_MODULE = re.compile(r"[a-z][a-z0-9-]*\.js")
 
 
 def render_page(request: Request[Any, Any, Any], template: str, *, http_status: int = 200, **ctx: Any) -> Response[str]:
@@ -334,13 +332,12 @@ _EMPTY_FORM = {"name": "", "birth_date": "", "address": ""}
 @get("/console/static/{name:str}", include_in_schema=False, sync_to_thread=False)
 def static(name: FromPath[str]) -> Response[bytes]:
     if name in _STATIC:
-        path = _HERE / "static" / name
-    elif _PWA_MODULE.fullmatch(name) and (_PWA_JS / name).is_file():
-        path = _PWA_JS / name
-    else:
+        return Response((_HERE / "static" / name).read_bytes(), media_type=_STATIC[name],
+                        headers={"Cache-Control": "no-cache"})
+    module = pwa_module(name)
+    if module is None:
         raise Problem(404, "not-found", "No such file")
-    return Response(path.read_bytes(), media_type=_STATIC.get(name, "text/javascript"),
-                    headers={"Cache-Control": "no-cache"})
+    return module
 
 
 console_router = Router(path="/", route_handlers=[queue, detail, status_form, export, bind_page, bind_submit,

@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery
 
 from procedure_definitions.japan import JST
 from server.booking.config import place_label
+from server.pwa import pwa_module
 from server.tickets.context import hub_of, place_of
 from server.tickets.hub import BOARD_CALLS, booth_label
 from server.tickets.views import BoardView, board_view
@@ -31,7 +32,6 @@ _HERE = Path(__file__).resolve().parent
 _env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
 _STATIC: Final[dict[str, str]] = {"board.js": "text/javascript", "board.css": "text/css"}
 # The resident app's modules board.js imports (one long-poll rule for the app and the board), as they are.
-_PWA_JS = _HERE.parent.parent / "pwa" / "js"
 _PWA_MODULES: Final = ("polling.js",)
 
 # The board's words, both languages: the page shows the chosen one first; the script reads them from the page.
@@ -91,8 +91,9 @@ def board_js() -> Response[bytes]:
 
 @get([f"/{name}" for name in _PWA_MODULES], include_in_schema=False, sync_to_thread=False)
 def board_modules(request: Request[Any, Any, Any]) -> Response[bytes]:
-    name = request.url.path.lstrip("/")
-    return Response((_PWA_JS / name).read_bytes(), media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+    module = pwa_module(request.url.path.lstrip("/"))
+    assert module is not None  # the routes are the listed modules
+    return module
 
 
 @get("/board.css", include_in_schema=False, sync_to_thread=False)

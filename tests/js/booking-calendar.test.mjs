@@ -1,10 +1,9 @@
 // The booking calendar's and the ticket page's pure parts (pwa/js/booking-calendar.js): days and times as people
-// read them in JST, the day the calendar opens on, why a day is closed, the hold's countdown, the polling back-off.
+// read them in JST, the day the calendar opens on, why a day is closed, the hold's countdown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, upcoming, nextPoll, HOLD_S, longPollPause,
-  POLL_MIN_MS, POLL_MAX_MS, ticketOpen, jstTime, timeRange, waitsForItsTime, nextBookings, manageHash,
+  dateParts, dayName, hm, openingDay, hasFree, closedKey, minutesLeft, codeText, addDays, upcoming, ticketOpen, jstTime, timeRange, waitsForItsTime, nextBookings, manageHash,
 } from '../../pwa/js/booking-calendar.js';
 import { japanToday } from '../../pwa/js/expr.js';
 
@@ -103,30 +102,6 @@ test('the bookings to come: the account\'s and this device\'s manage links, each
   assert.deepEqual(next.map((b) => b.id), ['x/y', 'a']);
   assert.deepEqual(next.map((b) => manageHash(b, b.token)), ['#/v/m/x%2Fy/t%20k', '#/v/b/a']);
   assert.deepEqual(nextBookings(null, null, now), []);
-});
-
-test('polling backs off from 3 s, doubling to 30 s while nothing changes, and starts over on a change', () => {
-  let wait = nextPoll(0, false);
-  const seen = [wait];
-  for (let i = 0; i < 6; i++) seen.push(wait = nextPoll(wait, false));
-  assert.deepEqual(seen, [POLL_MIN_MS, 6000, 12000, 24000, POLL_MAX_MS, POLL_MAX_MS, POLL_MAX_MS]);
-  assert.equal(nextPoll(wait, true), POLL_MIN_MS);
-  assert.equal(nextPoll(wait, true, 5), 5000, "the server's poll_after_s is the floor");
-  assert.equal(nextPoll(5000, false, 5), 10000);
-  assert.equal(nextPoll(0, false, 120), POLL_MAX_MS, 'never slower than the cap');
-  assert.equal(nextPoll(0, false, 0.1), 1000, 'never faster than once a second');
-});
-
-test('long polling asks again at once after each answer; back-off only after errors or an answer not held', () => {
-  assert.equal(HOLD_S, 25);
-  assert.equal(longPollPause(12000, { status: 200, tookMs: 4 }), 0, 'news: at once (the next one is held)');
-  assert.equal(longPollPause(0, { status: 304, tookMs: 25000 }), 0, 'held to the end: at once');
-  let wait = 0;
-  const seen = [];
-  for (let i = 0; i < 4; i++) seen.push(wait = longPollPause(wait, { failed: true }));
-  assert.deepEqual(seen, [POLL_MIN_MS, 6000, 12000, 24000]);
-  assert.equal(longPollPause(0, { status: 304, tookMs: 2 }), POLL_MIN_MS, 'a 304 back at once was not held');
-  assert.equal(longPollPause(0, { status: 304, tookMs: 2, retryAfterS: '10' }), 10000, 'Retry-After is honoured');
 });
 
 test('a ticket is followed while waiting, called or being served', () => {
