@@ -28,7 +28,7 @@ from server.auth.roles import QUEUE_DESK_ROLES
 from server.authz import require_roles, walkin_open
 from server.booking import clock
 from server.booking.api import holder_of
-from server.booking.config import BookingConfig, Place
+from server.booking.config import BookingConfig, Place, place_label
 from server.booking.length import choice_length
 from server.booking.phone import PHONE_MAX
 from server.booking.slots import Slot, day_slots, day_state, holiday_name, today, window_days
@@ -227,7 +227,7 @@ async def _book_page(request: Request[Any, Any, Any], cfg: BookingConfig, c: Cho
             nav["next"] = (begin + dt.timedelta(days=DAYS_SHOWN)).isoformat()
     return render_page(request, "booking_new.html", http_status=status, current="bookings", c=c, chosen=chosen,
                        minutes=minutes, typed=typed or Typed(), phone_max=PHONE_MAX, name_max=NAME_MAX,
-                       days=days, nav=nav, query=c.query(), places={p.id: p.name.get("ja", p.id) for p in cfg.places},
+                       days=days, nav=nav, query=c.query(), places={p.id: place_label(p, "ja") for p in cfg.places},
                        procedures=sorted(titles.items(), key=lambda kv: (kv[1], kv[0])), events=events,
                        max_party=cfg.max_party, moving=moving, titles=titles,
                        moving_label=day_label(dt.date.fromisoformat(moving.day)) if moving else "")

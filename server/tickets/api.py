@@ -23,7 +23,6 @@ from server.auth.middleware import parse_cookies
 from server.auth.names import Name
 from server.authz import AccountLike, TicketSource, current_user, ticket_issuer, walkin_open
 from server.booking import clock
-from server.booking.store import place_of as booking_place
 from server.console.readable import department_names
 from server.counter_code import qr_path
 from server.problems import Problem
@@ -31,7 +30,7 @@ from server.push import SubscriptionIn, checked_subscription, endpoint_to_forget
 from server.services import Services, services
 from server.tickets import store
 from server.tickets.booths import booths_router
-from server.tickets.context import fresh, hub_of, newer, place_of, stub_place, write
+from server.tickets.context import fresh, hub_of, newer, place_of, ticket_place, write
 from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 from server.tickets.longpoll import Wait, long_poll
@@ -142,7 +141,7 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     """The ticket's place now (under the current configuration; a place it no longer has still shows), and the
     ticket as that snapshot holds it."""
     cfg = await hub.config()
-    snap = await hub.snapshot(booking_place(cfg, t.place) or stub_place(t.place), cfg)
+    snap = await hub.snapshot(ticket_place(cfg, t.place), cfg)
     held = newer(snap, t)
     if held is t and t.status in store.OPEN_STATUSES and t.id not in snap.by_id:
         # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show).
@@ -245,7 +244,7 @@ async def leave(request: Request[Any, Any, Any], token: FromPath[str]) -> Ticket
     # rebuild interval for a ticket that left the line (as the booth steps).
     t = await write(svc, job)
     cfg = await hub.config()
-    snap, t = await fresh(hub, booking_place(cfg, t.place) or stub_place(t.place), cfg, t)
+    snap, t = await fresh(hub, ticket_place(cfg, t.place), cfg, t)
     return ticket_view(snap, t)
 
 

@@ -19,11 +19,10 @@ from litestar.params import FromPath, JSONBody
 from server import audit
 from server.auth.roles import QUEUE_ROLES, may_link_visit, may_serve_ticket
 from server.authz import AccountLike, require_roles
-from server.booking.store import place_of as booking_place
 from server.problems import Problem
 from server.services import Services, services
 from server.tickets import store
-from server.tickets.context import fresh, hub_of, place_of, stub_place, write
+from server.tickets.context import fresh, hub_of, place_of, ticket_place, write
 from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.store import TicketRow
 from server.tickets.views import StaffTicket, staff_ticket
@@ -149,7 +148,7 @@ async def ticket_step(svc: Services, hub: QueueHub, user: AccountLike, ticket_id
         return store.left_in(c, ticket_id, user.id)
 
     t = await write(svc, job)
-    snap, t = await fresh(hub, booking_place(cfg, t.place) or stub_place(t.place), cfg, t)
+    snap, t = await fresh(hub, ticket_place(cfg, t.place), cfg, t)
     return (await _staff_views(svc, hub, user, snap, [t], via=via))[0]
 
 

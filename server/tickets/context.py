@@ -17,7 +17,7 @@ from server.services import Services
 from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.store import TicketRefused, TicketRow
 
-__all__ = ["fresh", "hub_of", "newer", "place_of", "stub_place", "write"]
+__all__ = ["fresh", "hub_of", "newer", "place_of", "ticket_place", "write"]
 
 T = TypeVar("T")
 
@@ -35,9 +35,9 @@ def place_of(cfg: BookingConfig, place_id: str) -> Place:
     return place
 
 
-def stub_place(place_id: str) -> Place:
-    """A ticket of a place the configuration no longer has still shows (its id as its name)."""
-    return Place(id=place_id, name={"ja": place_id}, booths=[], booking_booths=0)
+def ticket_place(cfg: BookingConfig, place_id: str) -> Place:
+    """A ticket's place under ``cfg``; a place the configuration no longer has still shows (its id as its name)."""
+    return booking_place(cfg, place_id) or Place(id=place_id, name={"ja": place_id}, booths=[], booking_booths=0)
 
 
 async def write(svc: Services, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -142,9 +142,6 @@ class QueueHub:
             p = self._places[place] = _Place()
         return p
 
-    def version(self, place: str) -> int:
-        return self._place(place).version
-
     @property
     def closed(self) -> bool:
         return self._closed.is_set()

@@ -238,9 +238,12 @@ class DayEvents:
     """What :func:`stats_in` has read of a place's event log so far today, so the next call reads only the newer
     rows (the hub rebuilds a place's snapshot several times a second; by noon the day holds thousands of events)."""
 
-    __slots__ = ("calls", "day", "last_id", "served", "services")
+    __slots__ = ("calls", "day", "last_id", "lock", "served", "services")
 
     def __init__(self, day: str) -> None:
+        # Held through each read: a rebuild whose asker went away (a stream cancelled) leaves its read running on
+        # a reader thread while the next rebuild reads; both must not add the same rows.
+        self.lock = threading.Lock()
         self.day = day
         self.last_id = 0
         self.served: dict[str, dt.datetime] = {}
@@ -254,6 +257,12 @@ def stats_in(conn: sqlite3.Connection, place: Place, day: str, now: dt.datetime,
     ``seen`` (of this place and day; the caller keeps it) carries what earlier calls read: only newer rows are read."""
     if seen is None or seen.day != day:
         seen = DayEvents(day)
+    with seen.lock:
+        return _stats_in(conn, place, day, now, cfg, seen)
+
+
+def _stats_in(conn: sqlite3.Connection, place: Place, day: str, now: dt.datetime, cfg: BookingConfig,
+              seen: DayEvents) -> rules.QueueStats:
     start = dt.datetime.fromisoformat(day).replace(tzinfo=JST).astimezone(dt.UTC).isoformat()
     for event_id, event, ticket_id, booth, at in conn.execute(
             "SELECT id, event, ticket_id, booth, at FROM queue_events WHERE place = ? AND at >= ? AND id > ?"
