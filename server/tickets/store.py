@@ -203,7 +203,7 @@ def visit_queue_refs_in(conn: sqlite3.Connection,
 def queue_tickets(conn: sqlite3.Connection, place: str, day: str, recent_done: int) -> list[TicketRow]:
     """What a place's queue shows today: its open tickets (waiting, called, serving) and the ``recent_done`` last
     called of those done (the board's last calls), in issue order. Not the day's closed tickets: by noon they are
-    thousands, and the hub reads this on every change (indexes ``tickets_open``, ``tickets_calls``)."""
+    thousands, and the hub reads this on every change (index ``tickets_calls``)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM tickets WHERE place = ? AND day = ? AND status IN ('waiting', 'called', 'serving')",
         (place, day)).fetchall()
