@@ -57,9 +57,8 @@ from server.booking.store import (
 from server.counter_code import QrOut, qr_path
 from server.problems import Problem
 from server.services import Services, services
-from server.storage.keys import installation_key
 from server.tickets.context import hub_of
-from server.tickets.store import booking_tickets_in, ticket_token
+from server.tickets.store import booking_tickets_in, ticket_links_in
 
 __all__ = [
     "MAX_DAYS",
@@ -272,9 +271,9 @@ def booking_view(cfg: BookingConfig, library: LibraryLike, record: BookingRecord
 
 def _tickets(conn: Any, ids: list[str], *, links: bool) -> dict[str, TicketRef]:
     """The tickets of these bookings (checked in); ``links``: with the phone link's token (the owner's)."""
-    rows = booking_tickets_in(conn, ids)
-    key = installation_key(conn, "ticket_keys") if rows and links else None  # a ticket exists: so does its key
-    return {b: TicketRef(number=n, token=ticket_token(key, t) if key else None) for b, (t, n) in rows.items()}
+    if links:
+        return {b: TicketRef(number=n, token=token) for b, (n, token) in ticket_links_in(conn, ids).items()}
+    return {b: TicketRef(number=n, token=None) for b, (_t, n) in booking_tickets_in(conn, ids).items()}
 
 
 async def _views(svc: Services, cfg: BookingConfig, records: list[BookingRecord], *, staff: bool = False,

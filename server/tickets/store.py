@@ -26,7 +26,7 @@ from server.booking.config import BookingConfig, Place
 from server.booking.events import record_event_in
 from server.booking.store import booking_by_code_in, display_code
 from server.problems import Problem
-from server.storage.keys import derived_token, installation_key_in
+from server.storage.keys import derived_token, installation_key, installation_key_in
 from server.tickets import rules
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "stats_in",
     "ticket_by_token",
     "ticket_key_in",
+    "ticket_links_in",
     "ticket_token",
     "ticket_visit_closed_in",
     "touch",
@@ -176,6 +177,14 @@ def booking_tickets_in(conn: sqlite3.Connection, booking_ids: Sequence[str]) -> 
     marks = ", ".join("?" * len(booking_ids))
     return {b: (t, n) for b, t, n in conn.execute(
         f"SELECT booking_id, id, number FROM tickets WHERE booking_id IN ({marks})", list(booking_ids))}
+
+
+def ticket_links_in(conn: sqlite3.Connection, booking_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The phone links of these bookings' tickets (for their owner): booking id → (number, token). A read: where a
+    ticket exists, so does the key its link is derived from."""
+    rows = booking_tickets_in(conn, booking_ids)
+    key = installation_key(conn, "ticket_keys") if rows else None
+    return {b: (n, ticket_token(key, t)) for b, (t, n) in rows.items()} if key else {}
 
 
 def visit_queue_refs_in(conn: sqlite3.Connection,
