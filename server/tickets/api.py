@@ -10,14 +10,13 @@ numbers and booths only.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import ServerSentEvent
-from litestar.response.sse import ServerSentEventMessage
 
 from server.auth.middleware import parse_cookies
 from server.auth.names import Name
@@ -35,18 +34,17 @@ from server.tickets.hub import QueueHub, Snapshot
 from server.tickets.kiosk_auth import KIOSK_COOKIE, kiosk_place
 from server.tickets.longpoll import Wait, long_poll
 from server.tickets.store import TicketRefused, TicketRow
+from server.tickets.streams import event_stream
 from server.tickets.views import (
     BoardView,
     TicketIssued,
     TicketView,
     board_view,
-    etag_of,
     ticket_view,
 )
 
-__all__ = ["MAX_TICKET_PUSH", "PING_S", "queue_router", "ticket_url"]
+__all__ = ["MAX_TICKET_PUSH", "queue_router", "ticket_url"]
 
-PING_S = 15.0  # a comment line this often keeps proxies from closing a quiet event stream
 MAX_TICKET_PUSH = 5  # browsers subscribed to one ticket
 
 _Dept = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -150,45 +148,31 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     return snap, held
 
 
+def _ticket_current(hub: QueueHub, t: TicketRow) -> Callable[[], Awaitable[tuple[Snapshot, TicketView]]]:
+    """The ticket's snapshot and view now, each time it is called (after a change of its place)."""
+    async def current() -> tuple[Snapshot, TicketView]:
+        nonlocal t
+        s, t = await _ticket_snapshot(hub, t)
+        return s, ticket_view(s, t)
+
+    return current
+
+
 @get("/api/tickets/{token:str}", summary="A ticket by its link: position, estimate, status (ETag; ?wait=N holds)",
      tags=["queue"])
 async def get_ticket(request: Request[Any, Any, Any], token: FromPath[str],
                      wait: Wait = 0) -> Response[TicketView]:
     hub = hub_of(request)
     snap, t = await _by_token(services(request), hub, token)
-
-    async def current() -> tuple[Snapshot, TicketView]:
-        nonlocal t
-        s, t = await _ticket_snapshot(hub, t)
-        return s, ticket_view(s, t)
-
-    return await long_poll(request, hub, t.place, (snap, ticket_view(snap, t)), current, wait)
+    return await long_poll(request, hub, t.place, (snap, ticket_view(snap, t)), _ticket_current(hub, t), wait)
 
 
 @get("/api/tickets/{token:str}/events", summary="A ticket's live updates (server-sent events 'ticket')",
      tags=["queue"], media_type="text/event-stream")
 async def ticket_events(request: Request[Any, Any, Any], token: FromPath[str]) -> ServerSentEvent:
-    svc, hub = services(request), hub_of(request)
-    snap, t = await _by_token(svc, hub, token)  # 404 before the stream starts
-
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        nonlocal snap, t
-        last = ""
-        while not hub.closed:
-            view = ticket_view(snap, t)
-            tag = etag_of(view)
-            if tag != last:
-                last = tag
-                yield ServerSentEventMessage(event="ticket", data=msgspec.json.encode(view).decode())
-            version = await hub.wait(t.place, snap.version, PING_S)
-            if hub.closed:
-                return
-            if version == snap.version:
-                yield ServerSentEventMessage(comment="ping")
-            snap, t = await _ticket_snapshot(hub, t)  # the current configuration: one snapshot for every stream
-
-    return ServerSentEvent(stream(), retry_duration=2000, headers={"Cache-Control": "no-cache",
-                                                                   "X-Accel-Buffering": "no"})
+    hub = hub_of(request)
+    snap, t = await _by_token(services(request), hub, token)  # 404 before the stream starts
+    return event_stream(hub, t.place, (snap, ticket_view(snap, t)), _ticket_current(hub, t), "ticket", 2000)
 
 
 @post("/api/tickets/{token:str}/push", summary="Notify this browser when the ticket's turn is near and when called",
@@ -257,6 +241,12 @@ async def _board(hub: QueueHub, place: str) -> Snapshot:
     return snap
 
 
+async def _board_now(hub: QueueHub, place: str) -> tuple[Snapshot, BoardView] | None:
+    """The board's snapshot and view now; None once the place has left the configuration."""
+    snap = await hub.place_snapshot(place)
+    return None if snap is None else (snap, board_view(snap))
+
+
 @get("/api/queue/{place:str}/board",
      summary="The lobby board: recent calls, waiting count (public; ETag; ?wait=N holds)", tags=["queue"])
 async def get_board(request: Request[Any, Any, Any], place: FromPath[str],
@@ -275,29 +265,8 @@ async def get_board(request: Request[Any, Any, Any], place: FromPath[str],
      tags=["queue"], media_type="text/event-stream")
 async def board_events(request: Request[Any, Any, Any], place: FromPath[str]) -> ServerSentEvent:
     hub = hub_of(request)
-    snap = await _board(hub, place)
-
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        nonlocal snap
-        last = ""
-        while not hub.closed:
-            view = board_view(snap)
-            tag = etag_of(view)
-            if tag != last:
-                last = tag
-                yield ServerSentEventMessage(event="board", data=msgspec.json.encode(view).decode())
-            version = await hub.wait(place, snap.version, PING_S)
-            if hub.closed:
-                return
-            if version == snap.version:
-                yield ServerSentEventMessage(comment="ping")
-            try:  # the current configuration: one snapshot per change for every stream of the place
-                snap = await _board(hub, place)
-            except Problem:  # the place left the configuration: the stream ends
-                return
-
-    return ServerSentEvent(stream(), retry_duration=1000, headers={"Cache-Control": "no-cache",
-                                                                   "X-Accel-Buffering": "no"})
+    snap = await _board(hub, place)  # 404 before the stream starts
+    return event_stream(hub, place, (snap, board_view(snap)), lambda: _board_now(hub, place), "board", 1000)
 
 
 queue_router = Router(path="/", route_handlers=[

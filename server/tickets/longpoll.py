@@ -47,9 +47,10 @@ def _matches(request: Request[Any, Any, Any], tag: str) -> bool:
     return tag in [v.strip() for v in (request.headers.get("if-none-match") or "").split(",")]
 
 
-def etag_response(request: Request[Any, Any, Any], view: Any, headers: dict[str, str] | None = None) -> Response[Any]:
-    """``view`` with its ETag, or 304 when the request's ``If-None-Match`` names it."""
-    tag = etag_of(view)
+def etag_response(request: Request[Any, Any, Any], view: Any, headers: dict[str, str] | None = None, *,
+                  tag: str | None = None) -> Response[Any]:
+    """``view`` with its ETag (``tag`` when the caller has it already), or 304 when ``If-None-Match`` names it."""
+    tag = tag or etag_of(view)
     out = {"ETag": tag, "Cache-Control": "no-cache", **(headers or {})}
     if _matches(request, tag):
         return Response(content=None, status_code=304, headers=out)
@@ -65,9 +66,9 @@ async def long_poll(request: Request[Any, Any, Any], hub: QueueHub, place: str, 
     snap, view = first
     tag = etag_of(view)
     if wait <= 0 or not _matches(request, tag) or hub.closed:
-        return etag_response(request, view)
+        return etag_response(request, view, tag=tag)
     if _held >= MAX_HELD:
-        return etag_response(request, view, {"Retry-After": str(BUSY_RETRY_S)})
+        return etag_response(request, view, {"Retry-After": str(BUSY_RETRY_S)}, tag=tag)
     _held += 1
     # A phone that went away (the page left: the app aborts its request) frees its place under the cap at once.
     gone = asyncio.ensure_future(_disconnected(request))
@@ -85,12 +86,14 @@ async def long_poll(request: Request[Any, Any, Any], hub: QueueHub, place: str, 
             if hub.closed or gone.done():
                 break
             snap, view = await current()  # one snapshot per change, shared with the streams and other polls
-            if etag_of(view) != tag:
+            now = etag_of(view)
+            if now != tag:
+                tag = now
                 break
     finally:
         gone.cancel()
         _held -= 1
-    return etag_response(request, view)
+    return etag_response(request, view, tag=tag)
 
 
 async def _disconnected(request: Request[Any, Any, Any]) -> None:
