@@ -15,17 +15,19 @@ import msgspec
 from server.booking.config import DEFAULT_CONFIG, WEEKDAYS, BookingConfig
 from server.booking.store import put_config_in
 
-__all__ = ["OPEN_ALL_DAY", "OPEN_EVERY_DAY", "open_every_day", "store_rules"]
+__all__ = ["ALL_DAY", "OPEN_ALL_DAY", "OPEN_EVERY_DAY", "open_every_day", "store_rules"]
 
 OPEN_EVERY_DAY: BookingConfig = msgspec.structs.replace(
     DEFAULT_CONFIG, holidays=False, closed=[],
     places=[msgspec.structs.replace(DEFAULT_CONFIG.places[0], hours={d: ["08:30", "17:15"] for d in WEEKDAYS})])
 
+ALL_DAY: dict[str, list[str]] = {d: ["00:00", "24:00"] for d in WEEKDAYS}  # a place's hours: every day, all day
+
 # Open every day, all day, no holidays or closing days, same-day bookings: whatever the JST date and hour the
 # tests run at (a Saturday, 元日, 23:55), a walk-in may draw a ticket and today has free times.
 OPEN_ALL_DAY: BookingConfig = msgspec.structs.replace(
     OPEN_EVERY_DAY, window=msgspec.structs.replace(DEFAULT_CONFIG.window, min_days=0),
-    places=[msgspec.structs.replace(DEFAULT_CONFIG.places[0], hours={d: ["00:00", "24:00"] for d in WEEKDAYS})])
+    places=[msgspec.structs.replace(DEFAULT_CONFIG.places[0], hours=ALL_DAY)])
 
 
 def open_every_day(db: Any) -> None:

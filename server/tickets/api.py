@@ -141,8 +141,9 @@ async def _ticket_snapshot(hub: QueueHub, t: TicketRow) -> tuple[Snapshot, Ticke
     cfg = await hub.config()
     snap = await hub.snapshot(ticket_place(cfg, t.place), cfg)
     held = newer(snap, t)
-    if held is t and t.status in store.OPEN_STATUSES and t.id not in snap.by_id:
-        # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show).
+    if held is t and t.status in store.OPEN_STATUSES and t.id not in snap.by_id and t.day == store.day_of(snap.at):
+        # Open when last seen, not among the snapshot's open tickets now: it was closed (done, left, no-show). (A
+        # link of an earlier day is never in today's snapshot: it is not read again on every change of the place.)
         again: TicketRow | None = await hub.db.read(lambda c: store.load_ticket(c, t.id))
         held = again or t
     return snap, held

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from procedure_definitions.japan import JST
 from server.booking.config import DEFAULT_CONFIG, WEEKDAYS, BookingConfig, Place
 from server.booking.store import put_config_in
+from testsupport.booking_rules import ALL_DAY
 from testsupport.push_service import LocalPushService
 from testsupport.servers import AppServer
 
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.browser
 # A resident draws from the app only while the place is open (server.authz.walkin_open): 本庁舎 open all day every day
 # (the tests run at any time); 夜間窓口 open on one weekday only, three days after the one this module is imported
 # on, so the app refuses it now even when the suite runs past noon or midnight after collecting this module.
-ALL_DAY = {d: ["00:00", "24:00"] for d in WEEKDAYS}
 _NIGHT_DAY = WEEKDAYS[(dt.datetime.now(JST).weekday() + 3) % 7]
 _NIGHT_HOURS = ["20:00", "22:00"]
 CONFIG = BookingConfig(places=[

@@ -13,10 +13,10 @@ from procedure_definitions.japan import JST
 from server.booking.config import BookingConfig, Place, Window
 from server.booking.store import put_config_in
 from tests.server.conftest import FakeBuild, Lib, make_proc
+from testsupport.booking_rules import ALL_DAY
 from testsupport.servers import AppServer
 from testsupport.webauthn import install_csrf
 
-ALL_DAY = {d: ["00:00", "24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 CONFIG = BookingConfig(
     places=[Place(id="honcho", name={"ja": "本庁舎"}, booths=["1"], booking_booths=1, hours=ALL_DAY)],
     slot_minutes=15, default_counter_minutes=15, window=Window(min_days=0, max_days=5), holidays=False, closed=[])

@@ -24,13 +24,13 @@ from procedure_definitions.japan import JST
 from server.auth.store import hash_secret
 from server.booking.config import DEFAULT_CONFIG, BookingConfig, Place
 from tests.server.conftest import FakeBuild, Lib, make_proc
+from testsupport.booking_rules import ALL_DAY
 from testsupport.push_service import LocalPushService
 from testsupport.servers import AppServer
 from testsupport.webauthn import assert_problem, enroll_staff, install_csrf, register_resident
 
 KODOMO = {"id": "kodomo", "name": {"ja": "こども課"}}
 SHISHO = Place(id="shisho", name={"ja": "北支所", "en": "North Branch"}, booths=["1", "2"], booking_booths=1)
-ALL_DAY = {d: ["00:00", "24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 # Residents draw from the app only while a place is open (server.authz.walkin_open): 本庁舎 is open all day every
 # day here, no holidays or closing days, so the tests run at any time; 夜間窓口 is open now's other half of the day
 # (a resident's draw is refused, a kiosk's not); 休業中 is never open (even a kiosk's draw is refused).
@@ -432,23 +432,31 @@ def test_server_sent_events_deliver_a_call_to_the_board_and_the_phone(world: Wor
     stop.set()
 
 
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The places whose snapshot the hub rebuilt (one read of a place's tickets each), in order."""
+    import server.tickets.hub as hub_module
+
+    seen: list[str] = []
+    real = hub_module.queue_tickets
+
+    def counted(c: Any, place: str, day: str, recent_done: int) -> Any:
+        seen.append(place)
+        return real(c, place, day, recent_done)
+
+    monkeypatch.setattr(hub_module, "queue_tickets", counted)
+    return seen
+
+
 def test_one_snapshot_per_change_for_streams_connected_at_different_times(
         world: World, kiosk: httpx.Client, counter: httpx.Client, push: LocalPushService,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, reads: list[str]) -> None:
     """A board and a phone connected at different times (the configuration read again in between, as every few
     seconds) share one read of the place per change; subscribing a browser to a ticket's pushes is no change of
     the queue (no stream wakes, nothing is read again) and still sends the message due at once."""
     import server.tickets.hub as hub_module
 
-    reads: list[str] = []
-    real = hub_module.queue_tickets
-
-    def counted(c: Any, place: str, day: str, recent_done: int) -> Any:
-        reads.append(place)
-        return real(c, place, day, recent_done)
-
     monkeypatch.setattr(hub_module, "CONFIG_MAX_AGE", dt.timedelta(0))  # every request reads the configuration
-    monkeypatch.setattr(hub_module, "queue_tickets", counted)
     t = kiosk.post("/api/queue/honcho/tickets", json={}).json()
     got: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
     stop = threading.Event()
@@ -475,20 +483,13 @@ def test_one_snapshot_per_change_for_streams_connected_at_different_times(
 
 
 def test_a_burst_of_changes_shares_rebuilds_and_every_answer_holds_its_own_write(
-        world: World, kiosk: httpx.Client, counter: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: World, kiosk: httpx.Client, counter: httpx.Client, monkeypatch: pytest.MonkeyPatch,
+        reads: list[str]) -> None:
     """Snapshots are rebuilt at most every REBUILD_INTERVAL while changes keep coming (docs/queue.md "Load"):
     tickets drawn at once share rebuilds, yet each answer counts the tickets before it; a phone's stream still
     sees its ticket end (a closed ticket is no longer among the snapshot's open ones)."""
     import server.tickets.hub as hub_module
 
-    reads: list[str] = []
-    real = hub_module.queue_tickets
-
-    def counted(c: Any, place: str, day: str, recent_done: int) -> Any:
-        reads.append(place)
-        return real(c, place, day, recent_done)
-
-    monkeypatch.setattr(hub_module, "queue_tickets", counted)
     monkeypatch.setattr(hub_module, "REBUILD_INTERVAL", 1.0)
     kiosk.post("/api/queue/honcho/tickets", json={})  # a rebuild just now: the burst waits for the next one
     reads.clear()
